@@ -1,0 +1,102 @@
+"""Catalog loading: accelerators and nodes from hardware_profiles/, models from costsim/data/models.
+
+Wherever an id is accepted, a path to a YAML file of the same schema is accepted too.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import TypeVar
+
+from costsim.errors import InputError
+from costsim.specs.base import Spec, load_yaml_file, unknown_id, validate_spec
+from costsim.specs.hardware import Accelerator, Node
+from costsim.specs.model import ModelSpec
+
+T = TypeVar("T", bound=Spec)
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _pkg_dir(package: str, fallback: Path) -> Path:
+    try:
+        p = Path(str(resources.files(package)))
+        if p.is_dir():
+            return p
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return fallback
+
+
+def hardware_profiles_dir() -> Path:
+    return _pkg_dir("costsim.hardware_profiles", _REPO_ROOT / "hardware_profiles")
+
+
+def models_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "data" / "models"
+
+
+def _looks_like_path(ref: str) -> bool:
+    return ref.endswith((".yaml", ".yml", ".json")) or "/" in ref or "\\" in ref
+
+
+@lru_cache(maxsize=None)
+def _load_dir(directory: str, cls_name: str) -> dict[str, Spec]:
+    cls = {"Accelerator": Accelerator, "Node": Node, "ModelSpec": ModelSpec}[cls_name]
+    out: dict[str, Spec] = {}
+    for f in sorted(Path(directory).glob("*.yaml")):
+        data = load_yaml_file(f, what=cls_name.lower())
+        spec = validate_spec(cls, data, what=f"{cls_name} profile", source=str(f))
+        sid = getattr(spec, "id")
+        if sid != f.stem:
+            raise InputError(f"catalog file '{f}' holds id '{sid}'; the file name must equal the id ({sid}.yaml).")
+        out[sid] = spec
+    return out
+
+
+def accelerators() -> dict[str, Accelerator]:
+    return _load_dir(str(hardware_profiles_dir() / "accelerators"), "Accelerator")  # type: ignore[return-value]
+
+
+def nodes() -> dict[str, Node]:
+    return _load_dir(str(hardware_profiles_dir() / "nodes"), "Node")  # type: ignore[return-value]
+
+
+def models() -> dict[str, ModelSpec]:
+    return _load_dir(str(models_dir()), "ModelSpec")  # type: ignore[return-value]
+
+
+def _resolve(ref: str, table: dict[str, T], cls: type[T], kind: str) -> T:
+    if not isinstance(ref, str) or not ref.strip():
+        raise InputError(f"empty {kind} reference; give a catalog id or a YAML file path.")
+    ref = ref.strip()
+    if ref in table:
+        return table[ref]
+    if _looks_like_path(ref) or Path(ref).is_file():
+        data = load_yaml_file(ref, what=kind)
+        return validate_spec(cls, data, what=f"{kind} file", source=ref)
+    raise unknown_id("hardware" if kind == "hardware" else ("models" if kind == "model" else kind), ref, sorted(table))
+
+
+def get_accelerator(ref: str) -> Accelerator:
+    return _resolve(ref, accelerators(), Accelerator, "hardware")
+
+
+def get_node(ref: str) -> Node:
+    return _resolve(ref, nodes(), Node, "node")
+
+
+def get_model(ref: str) -> ModelSpec:
+    return _resolve(ref, models(), ModelSpec, "model")
+
+
+def node_for(acc: Accelerator) -> Node | None:
+    """The node profile a device usually ships in, or None (then callers use category defaults)."""
+    if acc.default_node and acc.default_node in nodes():
+        return nodes()[acc.default_node]
+    for n in nodes().values():
+        if n.accelerator == acc.id:
+            return n
+    return None

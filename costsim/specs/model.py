@@ -1,0 +1,195 @@
+"""Model architecture spec and parameter counts computed from the shape.
+
+Parameter count (per transformer layer):
+  attention  q: d*h*hd, k and v: d*kv*hd each, o: h*hd*d (+ biases where the model has them);
+             MLA (DeepSeek): q down/up through q_lora_rank, kv down to kv_lora_rank + rope dims,
+             kv up to h*(nope + v), o: h*v*d;
+  FFN        3*d*d_ff gated (swiglu/geglu), 2*d*d_ff otherwise;
+  MoE        every routed and shared expert's FFN plus a d*E router (active: k routed + shared);
+  norms      1 weight vector per norm (2 for LayerNorm with bias).
+Whole model: layers + final norm + embedding (vocab*d) + LM head unless tied + learned positions.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from costsim.specs.base import Spec
+from costsim.specs.hardware import ID_PATTERN
+
+
+class ModelSpec(Spec):
+    model_config = Spec.model_config | {"ignored_types": (cached_property,)}
+
+    id: str | None = Field(None, pattern=ID_PATTERN, description="Catalog id (kebab-case); optional for user files.")
+    name: str = Field(..., description="Human-readable model name.")
+    n_layers: int = Field(..., ge=1, description="Transformer layers.")
+    d_model: int = Field(..., ge=1, description="Hidden size.")
+    n_heads: int = Field(..., ge=1, description="Attention (query) heads.")
+    n_kv_heads: int | None = Field(None, ge=1, description="Key/value heads (default n_heads = MHA; 1 = MQA; between = GQA).")
+    head_dim: int | None = Field(None, ge=1, description="Per-head dimension (default d_model / n_heads).")
+    d_ff: int = Field(..., ge=1, description="FFN intermediate size (per expert for MoE models).")
+    ffn_type: Literal["swiglu", "geglu", "gelu", "relu"] = Field(..., description="swiglu/geglu are gated (3 matrices); gelu/relu have 2.")
+    vocab_size: int = Field(..., ge=1, description="Rows of the embedding matrix (padded size).")
+    tied_embeddings: bool = Field(False, description="LM head shares the input embedding matrix.")
+    n_experts: int = Field(1, ge=1, description="Routed experts per MoE layer (1 = dense).")
+    experts_per_token: int = Field(1, ge=1, description="Routed experts active per token (top-k).")
+    n_shared_experts: int = Field(0, ge=0, description="Always-on shared experts per MoE layer.")
+    n_dense_layers: int = Field(0, ge=0, description="Leading layers that are dense even in an MoE model (DeepSeek-V3: 3).")
+    d_ff_dense: int | None = Field(None, ge=1, description="FFN size of those dense layers (default d_ff).")
+    max_context: int = Field(..., ge=1, description="Context length the model was released for, tokens.")
+    training_tokens: float | None = Field(None, gt=0, description="Pre-training tokens (optional; default for `costsim train --tokens`).")
+    attention: Literal["mha", "gqa", "mqa", "mla"] | None = Field(None, description="Attention type (default inferred from n_kv_heads).")
+    kv_lora_rank: int | None = Field(None, ge=1, description="MLA: latent KV rank (DeepSeek-V3: 512).")
+    q_lora_rank: int | None = Field(None, ge=1, description="MLA: query low-rank size (DeepSeek-V3: 1536).")
+    qk_rope_head_dim: int | None = Field(None, ge=1, description="MLA: decoupled RoPE key dims per head (DeepSeek-V3: 64).")
+    qk_nope_head_dim: int | None = Field(None, ge=1, description="MLA: non-RoPE query/key dims per head (DeepSeek-V3: 128).")
+    v_head_dim: int | None = Field(None, ge=1, description="MLA: value dims per head (DeepSeek-V3: 128).")
+    sliding_window: int | None = Field(None, ge=1, description="Sliding-window attention span, tokens (None = full attention).")
+    sliding_window_layer_frac: float = Field(1.0, ge=0, le=1, description="Fraction of layers that use the sliding window (Gemma 2 alternates: 0.5).")
+    qkv_bias: bool = Field(False, description="Biases on Q/K/V projections (Qwen2.5).")
+    linear_bias: bool = Field(False, description="Biases on every linear layer (GPT-3, OPT, BLOOM).")
+    norm: Literal["rmsnorm", "layernorm"] = Field("rmsnorm", description="Normalization type (LayerNorm has a bias vector too).")
+    norms_per_layer: int = Field(2, ge=0, description="Norm weight vectors per layer (Gemma 2: 4).")
+    learned_positions: bool = Field(False, description="Learned absolute position embeddings of size max_context x d_model (GPT-3, OPT).")
+    params_total_reported: float | None = Field(None, gt=0, description="Developer-reported total parameters (for the size check).")
+    params_active_reported: float | None = Field(None, gt=0, description="Developer-reported active parameters per token.")
+    param_count_gap_reason: str | None = Field(None, description="Known reason the computed size differs from the reported one by more than 2%.")
+    sources: list[str] = Field(default_factory=list, description="Model card, config and paper references.")
+    notes: str | None = Field(None, description="Caveats.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "ModelSpec":
+        kv = self.kv_heads
+        if self.n_heads % kv != 0:
+            raise ValueError(f"n_heads ({self.n_heads}) must be a multiple of n_kv_heads ({kv}) for grouped-query attention")
+        if self.experts_per_token > self.n_experts:
+            raise ValueError(f"experts_per_token ({self.experts_per_token}) cannot exceed n_experts ({self.n_experts})")
+        if self.n_dense_layers > self.n_layers:
+            raise ValueError("n_dense_layers cannot exceed n_layers")
+        if self.attention_type == "mla" and not (self.kv_lora_rank and self.qk_rope_head_dim):
+            raise ValueError("attention 'mla' needs kv_lora_rank and qk_rope_head_dim")
+        if self.head_dim is None and self.d_model % self.n_heads != 0:
+            raise ValueError(f"d_model ({self.d_model}) is not divisible by n_heads ({self.n_heads}); give head_dim explicitly")
+        return self
+
+    # ---- derived shape --------------------------------------------------------------------
+    @property
+    def kv_heads(self) -> int:
+        return self.n_kv_heads if self.n_kv_heads is not None else self.n_heads
+
+    @property
+    def hd(self) -> int:
+        return self.head_dim if self.head_dim is not None else self.d_model // self.n_heads
+
+    @property
+    def attention_type(self) -> str:
+        if self.attention:
+            return self.attention
+        kv = self.kv_heads
+        return "mha" if kv == self.n_heads else ("mqa" if kv == 1 else "gqa")
+
+    @property
+    def is_moe(self) -> bool:
+        return self.n_experts > 1
+
+    @property
+    def gated(self) -> bool:
+        return self.ffn_type in ("swiglu", "geglu")
+
+    @property
+    def n_moe_layers(self) -> int:
+        return self.n_layers - self.n_dense_layers if self.is_moe else 0
+
+    # ---- parameter counts ------------------------------------------------------------------
+    def ffn_params(self, d_ff: int) -> float:
+        d = self.d_model
+        mats = 3 if self.gated else 2
+        p = mats * d * d_ff
+        if self.linear_bias:
+            p += (2 if self.gated else 1) * d_ff + d
+        return float(p)
+
+    @property
+    def attn_params_per_layer(self) -> float:
+        d, h, kv, hd = self.d_model, self.n_heads, self.kv_heads, self.hd
+        if self.attention_type == "mla":
+            rope = self.qk_rope_head_dim or 0
+            nope = self.qk_nope_head_dim or hd
+            v = self.v_head_dim or hd
+            if self.q_lora_rank:
+                q = d * self.q_lora_rank + self.q_lora_rank + self.q_lora_rank * h * (nope + rope)
+            else:
+                q = d * h * (nope + rope)
+            kvp = d * (self.kv_lora_rank + rope) + self.kv_lora_rank + self.kv_lora_rank * h * (nope + v)
+            return float(q + kvp + h * v * d)
+        p = d * h * hd + 2 * d * kv * hd + h * hd * d
+        if self.qkv_bias or self.linear_bias:
+            p += h * hd + 2 * kv * hd
+        if self.linear_bias:
+            p += d
+        return float(p)
+
+    @property
+    def norm_params_per_layer(self) -> float:
+        return float(self.norms_per_layer * self.d_model * (2 if self.norm == "layernorm" else 1))
+
+    @property
+    def embedding_params(self) -> float:
+        p = self.vocab_size * self.d_model
+        if not self.tied_embeddings:
+            p += self.vocab_size * self.d_model
+        if self.learned_positions:
+            p += self.max_context * self.d_model
+        return float(p)
+
+    @property
+    def expert_params(self) -> float:
+        """One expert's FFN parameters (d_ff is per expert)."""
+        return self.ffn_params(self.d_ff)
+
+    @property
+    def dense_ffn_params_per_layer(self) -> float:
+        return self.ffn_params(self.d_ff_dense or self.d_ff)
+
+    def _ffn_total(self, active: bool) -> float:
+        if not self.is_moe:
+            return self.n_layers * self.ffn_params(self.d_ff)
+        dense = self.n_dense_layers * self.dense_ffn_params_per_layer
+        n_routed = self.experts_per_token if active else self.n_experts
+        per_moe = (n_routed + self.n_shared_experts) * self.expert_params + self.d_model * self.n_experts
+        return dense + self.n_moe_layers * per_moe
+
+    def _total(self, active: bool) -> float:
+        final_norm = self.d_model * (2 if self.norm == "layernorm" else 1)
+        return (
+            self.n_layers * (self.attn_params_per_layer + self.norm_params_per_layer)
+            + self._ffn_total(active)
+            + self.embedding_params
+            + final_norm
+        )
+
+    @property
+    def params_total(self) -> float:
+        return self._total(active=False)
+
+    @property
+    def params_active(self) -> float:
+        return self._total(active=True)
+
+    @property
+    def params_non_embedding_active(self) -> float:
+        """Active parameters that take part in per-token matmuls, excluding the input embedding
+        lookup (the LM head matmul counts: it is a real matmul, tied or not)."""
+        return self.params_active - self.vocab_size * self.d_model * (1 if not self.tied_embeddings else 0) - (
+            self.max_context * self.d_model if self.learned_positions else 0
+        )
+
+    def kv_elements_per_token_per_layer(self) -> float:
+        """KV-cache elements stored per token per (full-attention) layer."""
+        if self.attention_type == "mla":
+            return float(self.kv_lora_rank + (self.qk_rope_head_dim or 0))
+        return float(2 * self.kv_heads * self.hd)
