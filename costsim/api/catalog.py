@@ -1,0 +1,74 @@
+"""Catalog queries for the CLI and UI: plain dicts with SI units in the key names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from costsim.specs import catalog
+from costsim.specs.hardware import DTYPES, Accelerator
+from costsim.specs.model import ModelSpec
+
+
+def hardware_entry(acc: Accelerator, *, full: bool = False) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "id": acc.id,
+        "name": acc.name,
+        "vendor": acc.vendor,
+        "category": acc.category,
+        "year": acc.year,
+        "memory_bytes": acc.memory_bytes,
+        "memory_bandwidth_bytes_per_s": acc.memory_bandwidth_bytes_per_s,
+        "peak_flop_per_s": {dt: (getattr(acc.peak_tflop_per_s, dt) or 0) * 1e12 or None for dt in DTYPES},
+        "tdp_w": acc.tdp_w,
+        "idle_w": acc.idle_w,
+        "scaleup_bytes_per_s_per_direction": acc.scaleup_bytes_per_s,
+        "scaleup_domain_size": acc.scaleup.domain_size,
+        "scaleout_bytes_per_s": acc.scaleout_bytes_per_s,
+        "rental_usd_per_hour": acc.rental_usd_per_hour,
+        "purchase_usd": acc.prices.purchase_usd,
+        "sources": list(acc.sources),
+    }
+    if full:
+        d["profile"] = acc.model_dump(mode="json")
+        node = catalog.node_for(acc)
+        d["node"] = node.model_dump(mode="json") if node else None
+    return d
+
+
+def model_entry(m: ModelSpec, *, full: bool = False) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "id": m.id,
+        "name": m.name,
+        "params_total": m.params_total,
+        "params_active": m.params_active,
+        "params_embedding": m.embedding_params,
+        "params_total_reported": m.params_total_reported,
+        "n_layers": m.n_layers,
+        "d_model": m.d_model,
+        "attention": m.attention_type,
+        "n_experts": m.n_experts,
+        "experts_per_token": m.experts_per_token,
+        "max_context": m.max_context,
+        "training_tokens": m.training_tokens,
+    }
+    if full:
+        d["spec"] = m.model_dump(mode="json")
+        d["kv_cache_elements_per_token_per_layer"] = m.kv_elements_per_token_per_layer()
+        d["sources"] = list(m.sources)
+    return d
+
+
+def list_hardware() -> list[dict[str, Any]]:
+    return [hardware_entry(a) for a in catalog.accelerators().values()]
+
+
+def show_hardware(ref: str) -> dict[str, Any]:
+    return hardware_entry(catalog.get_accelerator(ref), full=True)
+
+
+def list_models() -> list[dict[str, Any]]:
+    return [model_entry(m) for m in catalog.models().values()]
+
+
+def show_model(ref: str) -> dict[str, Any]:
+    return model_entry(catalog.get_model(ref), full=True)

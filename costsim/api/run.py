@@ -1,0 +1,452 @@
+"""Scenario runs: load a scenario file, run its simulations, write the run's data files.
+
+- `load_scenario(path, sets)` reads YAML, applies `--set` overrides, validates (errors name the
+  file, the field path and the fix), checks catalog ids, and validates every variant.
+- `run_scenario(scenario, seed=)` runs the training and/or serving simulation of each variant
+  (both on one site when both are present: their power is summed on a common time axis), and
+  `replicates` seeds per variant -> Monte Carlo ranges (p5/p50/p95, min/max/mean).
+- `write_run_data(result, out_dir)` writes scenario.yaml, metadata.json, summary.json and
+  timeseries.parquet. The reports (HTML/XLSX/PDF) live one layer up, in `costsim.report`, whose
+  `write_run(result, out_dir)` calls this and adds them (the api layer may not import report).
+
+Variants: when a scenario lists variants, each variant (base + its overrides) is run side by
+side; the base itself is only run when there are no variants.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+import yaml
+
+import costsim
+from costsim.errors import InputError
+from costsim.sim.base import SimOutput
+from costsim.specs.base import load_yaml_file, validate_spec
+from costsim.specs.overrides import apply_overrides
+from costsim.specs.scenario import Scenario, scenario_hash
+
+PARTS = ("training", "serving")
+# Site-level power column per part, in order of preference (the sims' time series name them).
+POWER_COLUMNS = ("facility_power_w", "site_power_w", "grid_import_w", "it_power_w", "power_w")
+RANGE_QUANTILES = (("p5", 5.0), ("p50", 50.0), ("p95", 95.0))
+
+
+class SimulationUnavailable(InputError):
+    """The simulation module for a workload is not part of this build."""
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def _rebase_paths(data: dict[str, Any], base_dir: Path) -> None:
+    """Model/hardware YAML paths and region CSVs in a scenario are relative to the scenario file."""
+
+    def fix(v: Any) -> Any:
+        if isinstance(v, str) and v.endswith((".yaml", ".yml", ".json", ".csv")) and not os.path.isabs(v):
+            cand = base_dir / v
+            if cand.is_file():
+                return str(cand)
+        return v
+
+    for part in PARTS:
+        sec = data.get(part)
+        if isinstance(sec, dict):
+            for key in ("model", "hardware"):
+                if key in sec:
+                    sec[key] = fix(sec[key])
+    grid = data.get("grid")
+    if isinstance(grid, dict) and "region" in grid:
+        grid["region"] = fix(grid["region"])
+
+
+def _check_catalog_refs(s: Scenario, *, source: str | None, where: str = "") -> None:
+    from costsim.specs.catalog import get_accelerator, get_model
+
+    for part in PARTS:
+        sec = getattr(s, part)
+        if sec is None:
+            continue
+        for key, getter in (("model", get_model), ("hardware", get_accelerator)):
+            ref = getattr(sec, key, None)
+            if not isinstance(ref, str):
+                continue
+            try:
+                getter(ref)
+            except InputError as exc:
+                src = f" in {source}" if source else ""
+                raise InputError(f"field '{where}{part}.{key}'{src}: {exc.message}", field=f"{part}.{key}", source=source) from None
+
+
+def variant_scenarios(s: Scenario, *, source: str | None = None) -> list[tuple[str, Scenario]]:
+    """[(name, scenario)] to run: one per variant (base + overrides), or [('base', s)]."""
+    if not s.variants:
+        return [("base", s)]
+    base = s.model_dump(mode="json", exclude={"variants"})
+    out: list[tuple[str, Scenario]] = []
+    seen: set[str] = set()
+    for i, v in enumerate(s.variants):
+        if v.name in seen:
+            raise InputError(f"variant names must be unique; '{v.name}' appears twice (variants.{i}.name){' in ' + source if source else ''}.", field=f"variants.{i}.name")
+        seen.add(v.name)
+        try:
+            data = apply_overrides(base, v.set, model=Scenario)
+        except InputError as exc:
+            raise InputError(f"variant '{v.name}' (variants.{i}.set){' in ' + source if source else ''}: {exc.message}", field=f"variants.{i}.set") from None
+        vs = validate_spec(Scenario, data, what=f"scenario variant '{v.name}' (variants.{i}.set)", source=source)
+        out.append((v.name, vs))
+    return out
+
+
+def scenario_from_dict(data: Mapping[str, Any], sets: Iterable[str] | Mapping[str, Any] | None = None, *, source: str | None = None) -> Scenario:
+    """Validate a raw scenario mapping (after overrides); also checks catalog ids and variants."""
+    raw = apply_overrides(data, sets, model=Scenario)
+    s = validate_spec(Scenario, raw, what="scenario", source=source)
+    for name, vs in variant_scenarios(s, source=source):
+        where = "" if name == "base" else f"variant '{name}': "
+        _check_catalog_refs(vs, source=source, where=where)
+    return s
+
+
+def load_scenario(path: str | os.PathLike[str], sets: Iterable[str] | Mapping[str, Any] | None = None) -> Scenario:
+    """Read, override and validate a scenario YAML. Bad input -> InputError naming file, field and fix."""
+    p = Path(path)
+    data = load_yaml_file(p, what="scenario")
+    _rebase_paths(data, p.resolve().parent)
+    try:
+        return scenario_from_dict(data, sets, source=str(p))
+    except InputError as exc:
+        if str(p) in exc.message:
+            raise
+        raise InputError(f"{exc.message} (scenario file {p})", field=exc.field, source=str(p)) from None
+
+
+# ----------------------------------------------------------------------------- running
+
+
+@dataclass
+class PartResult:
+    """One workload (training or serving) of one variant: replicate 0 in full, all summaries."""
+
+    summary: dict[str, Any]
+    timeseries: dict[str, np.ndarray]
+    tables: dict[str, dict[str, np.ndarray]]
+    replicate_summaries: list[dict[str, Any]]
+    ranges: dict[str, dict[str, float]]
+
+
+@dataclass
+class VariantResult:
+    name: str
+    scenario: Scenario
+    scenario_hash: str
+    parts: dict[str, PartResult]
+    site: dict[str, Any]
+    site_timeseries: dict[str, np.ndarray]
+    wall_s: float
+
+    @property
+    def feasible(self) -> bool:
+        return all(p.summary.get("feasible", True) is not False for p in self.parts.values())
+
+    def flat_summary(self) -> dict[str, Any]:
+        """{part}_{key} for every scalar of every part, plus site_{key}."""
+        out: dict[str, Any] = {}
+        for part, pr in self.parts.items():
+            for k, v in pr.summary.items():
+                if _is_scalar(v):
+                    out[f"{part}_{k}"] = _py(v)
+        for k, v in self.site.items():
+            if _is_scalar(v):
+                out[f"site_{k}"] = _py(v)
+        return out
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    scenario_hash: str
+    seed: int
+    variants: list[VariantResult]
+    wall_s: float
+    started_at: str
+    source: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def feasible(self) -> bool:
+        return any(v.feasible for v in self.variants)
+
+
+def _is_scalar(v: Any) -> bool:
+    return isinstance(v, (bool, int, float, str, np.integer, np.floating, np.bool_)) or v is None
+
+
+def _py(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def _sim_function(part: str) -> Callable[..., SimOutput]:
+    modname, fname = {"training": ("costsim.sim.training", "simulate_training"), "serving": ("costsim.sim.serving", "simulate_serving")}[part]
+    try:
+        mod = importlib.import_module(modname)
+    except ModuleNotFoundError as exc:
+        if exc.name == modname:
+            raise SimulationUnavailable(f"the {part} simulation ({modname}) is not available in this build; remove the '{part}' section or install a costsim with it.", field=part) from None
+        raise
+    fn = getattr(mod, fname, None)
+    if fn is None:
+        raise SimulationUnavailable(f"{modname} has no {fname}(); this build cannot simulate {part}.", field=part)
+    return fn
+
+
+def sim_available(part: str) -> bool:
+    try:
+        _sim_function(part)
+        return True
+    except SimulationUnavailable:
+        return False
+
+
+def ranges_of(summaries: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Monte Carlo ranges of every numeric key present in all replicates (needs >= 2)."""
+    if len(summaries) < 2:
+        return {}
+    out: dict[str, dict[str, float]] = {}
+    for k, v0 in summaries[0].items():
+        if isinstance(v0, (bool, np.bool_)) or not isinstance(v0, (int, float, np.integer, np.floating)):
+            continue
+        vals = []
+        for s in summaries:
+            v = s.get(k)
+            if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) and math.isfinite(float(v)):
+                vals.append(float(v))
+        if len(vals) != len(summaries):
+            continue
+        a = np.asarray(vals)
+        r = {"min": float(a.min()), "mean": float(a.mean()), "max": float(a.max()), "std": float(a.std(ddof=1))}
+        for name, q in RANGE_QUANTILES:
+            r[name] = float(np.percentile(a, q))
+        r["n"] = len(vals)
+        out[k] = r
+    return out
+
+
+def _run_part(part: str, s: Scenario, seed: int) -> PartResult:
+    fn = _sim_function(part)
+    reps = s.simulation.replicates
+    first: SimOutput | None = None
+    summaries: list[dict[str, Any]] = []
+    for r in range(reps):
+        out = fn(s, seed=seed + r)
+        if first is None:
+            first = out
+        summaries.append(dict(out.summary))
+    assert first is not None
+    ts = {k: np.asarray(v) for k, v in first.timeseries.items()}
+    return PartResult(dict(first.summary), ts, dict(first.tables), summaries, ranges_of(summaries))
+
+
+def power_column(ts: Mapping[str, np.ndarray]) -> str | None:
+    for c in POWER_COLUMNS:
+        if c in ts:
+            return c
+    cands = [c for c in ts if c.endswith("_w")]
+    return cands[0] if cands else None
+
+
+def _step_value(t_src: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Piecewise-constant (bucket-start) value of y at times t; 0 outside the source window."""
+    idx = np.searchsorted(t_src, t, side="right") - 1
+    out = np.where(idx >= 0, y[np.clip(idx, 0, len(y) - 1)], 0.0)
+    if len(t_src) >= 2:
+        end = t_src[-1] + (t_src[-1] - t_src[-2])
+        out = np.where(t < end, out, 0.0)
+    return out
+
+
+def combine_site(parts: Mapping[str, PartResult], import_cap_w: float | None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Sum the parts' site power on the union of their time axes (bucket-start step functions)."""
+    series: list[tuple[str, np.ndarray, np.ndarray, str]] = []
+    for part, pr in parts.items():
+        col = power_column(pr.timeseries)
+        t = pr.timeseries.get("t_s")
+        if col is None or t is None or len(t) == 0:
+            continue
+        series.append((part, np.asarray(t, dtype=float), np.asarray(pr.timeseries[col], dtype=float), col))
+    site: dict[str, Any] = {}
+    if not series:
+        return site, {}
+    t = np.unique(np.concatenate([s[1] for s in series]))
+    cols: dict[str, np.ndarray] = {"t_s": t}
+    total = np.zeros_like(t)
+    for part, ts, y, col in series:
+        v = _step_value(ts, y, t)
+        cols[f"{part}_{col}"] = v
+        total += v
+    cols["site_power_w"] = total
+    dt = np.diff(t, append=t[-1] + (t[-1] - t[-2] if len(t) >= 2 else 0.0))
+    site["power_basis"] = "+".join(f"{p}:{c}" for p, _, _, c in series)
+    site["peak_power_w"] = float(total.max())
+    site["mean_power_w"] = float((total * dt).sum() / dt.sum()) if dt.sum() > 0 else float(total.mean())
+    site["energy_j"] = float((total * dt).sum())
+    site["duration_s"] = float(dt.sum())
+    if len(t) >= 2:
+        site["max_swing_w"] = float(np.abs(np.diff(total)).max())
+    if import_cap_w is not None:
+        site["import_cap_w"] = import_cap_w
+        site["headroom_w"] = float(import_cap_w - total.max())
+        site["time_over_cap_frac"] = float(dt[total > import_cap_w * (1 + 1e-9)].sum() / dt.sum()) if dt.sum() > 0 else 0.0
+    return site, cols
+
+
+def run_variant(name: str, s: Scenario, seed: int) -> VariantResult:
+    t0 = time.perf_counter()
+    parts: dict[str, PartResult] = {}
+    for part in PARTS:
+        if getattr(s, part) is not None:
+            parts[part] = _run_part(part, s, seed)
+    cap = s.grid.import_cap_mw * 1e6 if s.grid.import_cap_mw is not None else None
+    site, site_ts = combine_site(parts, cap)
+    return VariantResult(name, s, scenario_hash(s), parts, site, site_ts, time.perf_counter() - t0)
+
+
+def run_scenario(scenario: Scenario, *, seed: int | None = None, source: str | None = None) -> RunResult:
+    """Run every variant (or the base) with `seed` (default: the scenario's simulation.seed)."""
+    base_seed = scenario.simulation.seed if seed is None else int(seed)
+    if base_seed < 0:
+        raise InputError(f"seed must be >= 0, got {base_seed}.", field="seed")
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+    variants = [run_variant(name, vs, base_seed) for name, vs in variant_scenarios(scenario, source=source)]
+    return RunResult(scenario, scenario_hash(scenario), base_seed, variants, time.perf_counter() - t0, started, source)
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def versions() -> dict[str, str]:
+    out = {"costsim": costsim.__version__, "python": sys.version.split()[0], "platform": platform.platform()}
+    for mod in ("numpy", "scipy", "simpy", "pydantic", "pyarrow", "plotly", "openpyxl"):
+        try:
+            out[mod] = importlib.import_module(mod).__version__
+        except Exception:  # noqa: BLE001 - optional
+            pass
+    return out
+
+
+def _json_clean(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _json_clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_json_clean(v) for v in obj.tolist()]
+    return _py(obj) if _is_scalar(obj) else str(obj)
+
+
+def summary_doc(result: RunResult) -> dict[str, Any]:
+    variants = []
+    for v in result.variants:
+        variants.append({
+            "name": v.name,
+            "scenario_hash": v.scenario_hash,
+            "feasible": v.feasible,
+            **{part: {"summary": pr.summary, "ranges": pr.ranges, "replicates": len(pr.replicate_summaries)} for part, pr in v.parts.items()},
+            "site": v.site,
+            "wall_s": v.wall_s,
+        })
+    return _json_clean({
+        "scenario": result.scenario.name,
+        "description": result.scenario.description,
+        "scenario_hash": result.scenario_hash,
+        "seed": result.seed,
+        "feasible": result.feasible,
+        "variants": variants,
+    })
+
+
+def metadata_doc(result: RunResult) -> dict[str, Any]:
+    return _json_clean({
+        "run_id": result.scenario_hash,
+        "scenario_hash": result.scenario_hash,
+        "scenario": result.scenario.name,
+        "source": result.source,
+        "seed": result.seed,
+        "replicates": result.scenario.simulation.replicates,
+        "started_at": result.started_at,
+        "wall_s": result.wall_s,
+        "variants": {v.name: {"scenario_hash": v.scenario_hash, "wall_s": v.wall_s} for v in result.variants},
+        "versions": versions(),
+        **result.extra,
+    })
+
+
+def timeseries_table(result: RunResult):
+    """All time series in one long table: variant, part (training/serving/site), then columns."""
+    import pyarrow as pa
+
+    tables = []
+    for v in result.variants:
+        blocks = [(part, pr.timeseries) for part, pr in v.parts.items()]
+        if v.site_timeseries:
+            blocks.append(("site", v.site_timeseries))
+        for part, ts in blocks:
+            if not ts:
+                continue
+            n = len(next(iter(ts.values())))
+            cols = {"variant": pa.array([v.name] * n, pa.string()), "part": pa.array([part] * n, pa.string())}
+            for k, arr in ts.items():
+                a = np.asarray(arr)
+                if a.ndim != 1 or len(a) != n:
+                    continue
+                cols[k] = pa.array(a)
+            tables.append(pa.table(cols))
+    if not tables:
+        return pa.table({"variant": pa.array([], pa.string()), "part": pa.array([], pa.string()), "t_s": pa.array([], pa.float64())})
+    return pa.concat_tables(tables, promote_options="default")
+
+
+def _atomic_write(path: Path, data: bytes | str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    os.replace(tmp, path)
+
+
+def write_run_data(result: RunResult, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """scenario.yaml (resolved, defaults filled), metadata.json, summary.json, timeseries.parquet."""
+    import pyarrow.parquet as pq
+
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create output directory '{out}': {exc.strerror}; pass a writable --out.", field="--out") from None
+    paths: dict[str, Path] = {}
+    resolved = result.scenario.model_dump(mode="json")
+    _atomic_write(out / "scenario.yaml", yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
+    paths["scenario.yaml"] = out / "scenario.yaml"
+    _atomic_write(out / "metadata.json", json.dumps(metadata_doc(result), indent=2))
+    paths["metadata.json"] = out / "metadata.json"
+    _atomic_write(out / "summary.json", json.dumps(summary_doc(result), indent=2))
+    paths["summary.json"] = out / "summary.json"
+    tmp = out / f".timeseries.parquet.tmp-{os.getpid()}"
+    pq.write_table(timeseries_table(result), tmp)
+    os.replace(tmp, out / "timeseries.parquet")
+    paths["timeseries.parquet"] = out / "timeseries.parquet"
+    return paths

@@ -1,0 +1,68 @@
+"""`costsim hardware ...` and `costsim models ...`."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from costsim.api import catalog as api
+from costsim.cli.common import fmt_si, print_json
+
+
+def register(app: typer.Typer) -> None:
+    hw = typer.Typer(help="Accelerator catalog.", no_args_is_help=True)
+    md = typer.Typer(help="Model catalog.", no_args_is_help=True)
+
+    @hw.command("list")
+    def hardware_list(json_: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
+        """List every accelerator profile."""
+        rows = api.list_hardware()
+        if json_:
+            print_json(rows)
+            return
+        t = Table(title="accelerators")
+        for c in ("id", "name", "memory", "bandwidth", "bf16", "fp8", "TDP"):
+            t.add_column(c)
+        for r in rows:
+            p = r["peak_flop_per_s"]
+            t.add_row(r["id"], r["name"], fmt_si(r["memory_bytes"], "B"), fmt_si(r["memory_bandwidth_bytes_per_s"], "B/s"),
+                      fmt_si(p.get("bf16") or p.get("fp16"), "FLOP/s"), fmt_si(p.get("fp8"), "FLOP/s"), fmt_si(r["tdp_w"], "W"))
+        Console().print(t)
+
+    @hw.command("show")
+    def hardware_show(ref: str = typer.Argument(..., help="Accelerator id or YAML file."),
+                      json_: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
+        """Show one accelerator profile with its node and sources."""
+        d = api.show_hardware(ref)
+        if json_:
+            print_json(d)
+            return
+        Console().print(d["profile"])
+
+    @md.command("list")
+    def models_list(json_: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
+        """List every model in the catalog with computed parameter counts."""
+        rows = api.list_models()
+        if json_:
+            print_json(rows)
+            return
+        t = Table(title="models")
+        for c in ("id", "name", "total params", "active params", "layers", "attention", "context"):
+            t.add_column(c)
+        for r in rows:
+            t.add_row(r["id"], r["name"], fmt_si(r["params_total"]), fmt_si(r["params_active"]), str(r["n_layers"]), r["attention"], str(r["max_context"]))
+        Console().print(t)
+
+    @md.command("show")
+    def models_show(ref: str = typer.Argument(..., help="Model id or YAML file."),
+                    json_: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
+        """Show one model: shape and parameter counts."""
+        d = api.show_model(ref)
+        if json_:
+            print_json(d)
+            return
+        Console().print(d)
+
+    app.add_typer(hw, name="hardware")
+    app.add_typer(md, name="models")

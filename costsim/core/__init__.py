@@ -1,0 +1,1 @@
+"""Vectorized numpy core: arrays of configurations in, arrays out. Imports numpy only."""

@@ -1,0 +1,432 @@
+"""Vectorized LLM inference cost model (numpy only): prefill, decode step, KV cache, memory fit.
+
+Every function takes numpy arrays (or floats) that broadcast against each other, so one call
+evaluates any number of (model, hardware, precision, batch, context, layout) configurations.
+The same method serves data-center GPUs, laptops and phones; only the device parameters
+(`Device`) differ (profile `efficiency` fields or the category defaults below).
+
+Method (per GPU of a replica with tensor parallel tp, pipeline parallel pp, expert parallel ep;
+gpus = tp * pp * ep; with ep > 1 the dense part runs data-parallel over ep, experts are sharded):
+
+decode step (one new token for each of B sequences, mean context c):
+  weights   = dense params / (tp*pp) + touched routed experts / (tp*ep*pp), at the weight precision;
+              a batch of b tokens touches E*(1-(1-k/E)^b) of the E routed experts per MoE layer
+  kv read   = (B/ep) sequences * KV bytes at context c (sliding-window layers cap c at the window)
+              / pp / min(tp, kv heads)  (MLA latents are not split by TP)
+  time(op)  = smooth roofline sqrt(t_mem^2 + t_compute^2) for (weights, matmuls) and for
+              (kv read, attention); t_mem at bandwidth_frac * peak bandwidth, t_compute at
+              matmul_frac * peak of the compute datatype (llama.cpp q4_0/q8_0 add dequantization
+              ALU work per weight read)
+  + 2 TP all-reduces per layer (latency + ring bandwidth), EP all-to-alls, PP hand-offs
+  + layer_overhead_s per layer (kernel launches / latency floors) + step_overhead_s per step
+  + seq_overhead_s per sequence per step (sampling, scheduling; 0 for modern engines)
+  with pp stages the batch runs as pp micro-batches of B/pp: step = pp * stage(B/pp).
+
+prefill (B prompts of s tokens): matmul FLOPs 2 * active params * tokens (the LM head only for
+  the last token of each prompt) + causal attention 2 * h * (qk + v) * pairs per layer at an
+  attention efficiency that rises with prompt length (kernels.csv: 6-15% of A100 peak at 0.5-2.8k
+  tokens), memory floor = weights read once (+ KV write), smooth roofline as above, plus
+  bandwidth-dominated TP all-reduces of tokens * d_model * 2 bytes.
+
+The smooth roofline sqrt(m^2 + c^2) reproduces vidur's A100 MLP kernel times (kernels.csv:
+1, 64, 512 tokens) within ~5%; max(m, c) misses the transition by up to 15%.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+# --------------------------------------------------------------------------------------------
+# precisions
+# --------------------------------------------------------------------------------------------
+#: Stored bits per weight including scale overhead.
+#:   bf16/fp16 16; fp8 8 (per-tensor scale, negligible); int8 8 + one fp16 scale per 128 weights
+#:   (8.125); int4 4 bits + fp16 scale per group of 32 (or scale+zero per 64) = 4.5 (AWQ/GPTQ at
+#:   group 128 with scale+zero would be 4.25); llama.cpp Q8_0 = 32 int8 + one fp16 scale = 8.5;
+#:   Q4_0 = 32 4-bit + one fp16 scale = 4.5 (calibration README).
+WEIGHT_BITS_PER_PARAM: dict[str, float] = {
+    "bf16": 16.0, "fp16": 16.0, "fp8": 8.0, "int8": 8.125, "int4": 4.5, "q8_0": 8.5, "q4_0": 4.5,
+}
+#: KV-cache bits per element: int8 with one fp16 scale per 128 values; int4 with fp16 scale+zero per 64.
+KV_BITS_PER_ELEMENT: dict[str, float] = {"bf16": 16.0, "fp16": 16.0, "fp8": 8.0, "int8": 8.125, "int4": 4.5}
+
+#: ALU operations per weight to dequantize llama.cpp blocks inside the GEMV (fitted on the Apple
+#: llama.cpp cases, see costsim/validation/cases/inference.yaml; counted against the vector peak).
+#: Other formats on GPUs use fused kernels (Marlin, FP8 tensor cores) whose dequantization hides
+#: under the weight stream; they get 0.
+DEQUANT_FLOP_PER_WEIGHT: dict[str, float] = {
+    "bf16": 0.0, "fp16": 0.0, "fp8": 0.0, "int8": 0.0, "int4": 0.0, "q8_0": 3.0, "q4_0": 6.0,
+}
+
+
+def compute_dtype(weight_precision: str, supported: set[str] | frozenset[str]) -> str:
+    """Datatype the matmuls run in for a weight storage format on a device that supports `supported`.
+
+    bf16/fp16 -> themselves; fp8 -> fp8 where the device has FP8 tensor cores (H100/H200), else
+    weight-only (bf16); int8 -> W8A8 int8 where int8 matrix units exist, else fp16/bf16;
+    int4 -> weight-only, computes in bf16 (fp16 where bf16 is missing); q8_0/q4_0 (llama.cpp)
+    dequantize to fp16 (Apple GPUs compute fp16 at the fp32 rate).
+    """
+    half = "bf16" if "bf16" in supported else "fp16"
+    if weight_precision in ("bf16", "fp16"):
+        return weight_precision if weight_precision in supported or not supported else half
+    if weight_precision == "fp8":
+        return "fp8" if "fp8" in supported else half
+    if weight_precision == "int8":
+        return "int8" if "int8" in supported else half
+    if weight_precision == "int4":
+        return half
+    if weight_precision in ("q8_0", "q4_0"):
+        return "fp16" if "fp16" in supported else half
+    raise ValueError(f"unknown weight precision {weight_precision!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# device parameters: category defaults (priors from kernels.csv, fitted where the case file says)
+# --------------------------------------------------------------------------------------------
+_GPU = dict(
+    matmul_frac=0.72,        # kernels.csv: large matmuls at 70-80% of A100 peak (vidur)
+    bandwidth_frac=0.80,     # kernels.csv: weight streaming at 76-84% of HBM peak
+    attention_frac=0.29,     # prefill attention peak relative to matmul_frac (kernels.csv fit 0.22/0.75)
+    attention_half_tokens=1150.0,  # prompt length at which attention reaches half of that (kernels.csv fit)
+    step_overhead_s=1.0e-3,  # scheduler, sampling, launch of a CUDA graph (modern engines)
+    layer_overhead_s=25e-6,  # kernels.csv: non-attention ops of a 7B layer at 1 token 0.29 ms vs 0.26 roofline
+    seq_overhead_s=0.0,
+    usable_memory_frac=0.90,  # vLLM default gpu_memory_utilization (CUDA context + fragmentation in the rest)
+    comm_bandwidth_frac=0.55,  # kernels.csv: 64 MB all-reduce ~167 GB/s bus bandwidth on 300 GB/s NVLink 3
+    lowp_matmul_rel=0.75,    # FP8/INT8 tensor-core fraction relative to matmul_frac (fitted, MLPerf H200)
+)
+_SOC = dict(
+    matmul_frac=0.72,        # fitted: llama.cpp Metal prefill, M1 Max (599 tok/s f16 = 78% of 10.4 TFLOP/s)
+    bandwidth_frac=0.84,     # fitted: llama.cpp Metal decode, M1 Max
+    attention_frac=0.5,
+    attention_half_tokens=1150.0,
+    step_overhead_s=1.0e-3,  # fitted: llama.cpp Metal decode, M1 Max
+    layer_overhead_s=30e-6,  # prior: Metal command-buffer dispatch per layer
+    seq_overhead_s=0.0,
+    usable_memory_frac=0.70,  # macOS caps GPU working set at ~2/3-3/4 of unified memory
+    comm_bandwidth_frac=0.55,
+    lowp_matmul_rel=0.75,
+)
+CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
+    "datacenter_gpu": _GPU,
+    "ai_accelerator": _GPU,
+    "consumer_gpu": _GPU | {"step_overhead_s": 1.5e-3},
+    "laptop_soc": _SOC,
+    "desktop_soc": _SOC,
+    "phone_soc": _SOC | {"usable_memory_frac": 0.55},  # iOS app memory limit (increased-memory entitlement)
+    "edge_module": _SOC | {"usable_memory_frac": 0.80},
+}
+
+#: Engine profiles: relative changes to the device defaults for serving stacks that behave
+#: differently from a modern engine (CUDA graphs, paged/flash attention). `*_scale` multiply the
+#: device fraction; the others replace the value. Fitted per the case file.
+ENGINE_PROFILES: dict[str, dict[str, float]] = {
+    "default": {},
+    "llama.cpp": {},  # SoC defaults are fitted on llama.cpp already
+    # Splitwise's A100/H100 characterization runs (Llama-2-70B TP8): ~3x slower than roofline at
+    # batch 1 and a per-sequence cost per step; fitted on I-sw-a100-{t1,t64,p16}.
+    "splitwise-characterization": {"bandwidth_frac_scale": 0.42, "matmul_frac_scale": 0.40,
+                                   "step_overhead_s": 4.0e-3, "seq_overhead_s": 3.5e-4},
+}
+
+
+@dataclass(frozen=True)
+class Device:
+    """Per-device parameters (floats or arrays that broadcast)."""
+
+    peak_flop_per_s: object          # dense peak of the compute datatype
+    vector_flop_per_s: object        # fp32 vector peak (dequantization ALU work)
+    bandwidth_bytes_per_s: object
+    memory_bytes: object
+    matmul_frac: object
+    bandwidth_frac: object
+    attention_frac: object
+    attention_half_tokens: object
+    step_overhead_s: object
+    layer_overhead_s: object
+    seq_overhead_s: object
+    usable_memory_frac: object
+    scaleup_bytes_per_s: object      # per direction
+    scaleup_latency_s: object
+    comm_bandwidth_frac: object
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Model shape reduced to what the cost model needs (floats or arrays)."""
+
+    n_layers: object
+    d_model: object
+    params_resident: object          # every stored parameter
+    params_dense_stream: object      # read every decode step: all but routed experts and lookup-only embeddings
+    params_lm_head: object           # vocab * d (matmul on the last position)
+    params_expert: object            # one routed expert of one layer
+    n_experts: object                # routed experts per MoE layer (1 = dense)
+    experts_per_token: object
+    n_moe_layers: object
+    kv_elements_per_token_layer: object
+    n_window_layers: object
+    window_tokens: object            # inf where no sliding window
+    kv_shard_max: object             # KV heads TP can split (1 for MLA)
+    attn_flop_per_pair_prefill: object   # per (query, key) pair per layer: 2*h*(qk + v)
+    attn_flop_per_ctx_decode: object     # per context token per layer (MLA absorbed form)
+    ffn_act_width: object            # widest activation of the FFN per token (workspace)
+    vocab_size: object
+
+
+@dataclass(frozen=True)
+class Precision:
+    weight_bytes_per_param: object
+    kv_bytes_per_element: object
+    dequant_flop_per_weight: object
+    act_bytes: object = 2.0          # activations exchanged in 16 bit
+
+
+@dataclass(frozen=True)
+class Layout:
+    tp: object = 1
+    pp: object = 1
+    ep: object = 1
+
+
+def _a(x):
+    return np.asarray(x, dtype=float)
+
+
+# --------------------------------------------------------------------------------------------
+# KV cache and memory
+# --------------------------------------------------------------------------------------------
+def kv_token_layers(shape: Shape, context_tokens):
+    """Sum over layers of the context each layer keeps: full layers keep every token, sliding-window
+    layers at most the window."""
+    c = _a(context_tokens)
+    nl, nw = _a(shape.n_layers), _a(shape.n_window_layers)
+    return (nl - nw) * c + nw * np.minimum(c, _a(shape.window_tokens))
+
+
+def kv_bytes_per_sequence(shape: Shape, prec: Precision, context_tokens):
+    """KV-cache bytes of one sequence at `context_tokens` (whole model, unsharded)."""
+    return _a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * kv_token_layers(shape, context_tokens)
+
+
+def kv_bytes_per_token(shape: Shape, prec: Precision):
+    """KV-cache bytes per token with every layer holding it (full attention; MHA 2*h*hd, GQA
+    2*kv*hd, MQA 2*hd, MLA kv_lora_rank + rope dims, per layer)."""
+    return _a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * _a(shape.n_layers)
+
+
+def _kv_tp_split(shape: Shape, layout: Layout):
+    return np.minimum(_a(layout.tp), _a(shape.kv_shard_max))
+
+
+def weight_bytes_per_gpu(shape: Shape, prec: Precision, layout: Layout):
+    tp, pp, ep = _a(layout.tp), _a(layout.pp), _a(layout.ep)
+    routed = _a(shape.n_moe_layers) * _a(shape.n_experts) * _a(shape.params_expert) * (_a(shape.n_experts) > 1)
+    dense = _a(shape.params_resident) - routed
+    return _a(prec.weight_bytes_per_param) * (dense / (tp * pp) + routed / (tp * pp * ep))
+
+
+def workspace_bytes_per_gpu(shape: Shape, layout: Layout, prefill_chunk_tokens, batch, prec: Precision | None = None):
+    """Activation workspace: one prefill chunk's activations (residual, QKV/attention out, FFN
+    intermediate, double-buffered) + fp32 logits of the batch."""
+    tp = _a(layout.tp)
+    t = _a(prefill_chunk_tokens)
+    act = 2.0 * t * (4.0 * _a(shape.d_model) + _a(shape.ffn_act_width) / tp) * 2.0
+    logits = _a(batch) * _a(shape.vocab_size) * 4.0 / tp
+    return act + logits
+
+
+def kv_bytes_per_sequence_per_gpu(shape: Shape, prec: Precision, layout: Layout, context_tokens):
+    return kv_bytes_per_sequence(shape, prec, context_tokens) / (_a(layout.pp) * _kv_tp_split(shape, layout) * _a(layout.ep))
+
+
+def max_batch(shape: Shape, dev: Device, prec: Precision, layout: Layout, context_tokens, prefill_chunk_tokens):
+    """Largest number of sequences of `context_tokens` whose KV cache fits after weights, workspace
+    and the reserve (1 - usable_memory_frac). 0 when not even one fits (or the weights do not)."""
+    usable = _a(dev.memory_bytes) * _a(dev.usable_memory_frac)
+    free = usable - weight_bytes_per_gpu(shape, prec, layout) - workspace_bytes_per_gpu(shape, layout, prefill_chunk_tokens, 0.0)
+    per_seq_gpu = kv_bytes_per_sequence_per_gpu(shape, prec, layout, context_tokens) + _a(shape.vocab_size) * 4.0 / _a(layout.tp)
+    # each ep rank holds B/ep sequences: B = ep * (sequences one rank holds)
+    per_rank = np.floor(np.maximum(free, 0.0) / (per_seq_gpu * _a(layout.ep)))
+    return np.maximum(per_rank * _a(layout.ep), 0.0)
+
+
+def memory_per_gpu_bytes(shape: Shape, prec: Precision, layout: Layout, batch, context_tokens, prefill_chunk_tokens):
+    return (weight_bytes_per_gpu(shape, prec, layout)
+            + _a(batch) * kv_bytes_per_sequence_per_gpu(shape, prec, layout, context_tokens)
+            + workspace_bytes_per_gpu(shape, layout, prefill_chunk_tokens, batch))
+
+
+# --------------------------------------------------------------------------------------------
+# communication
+# --------------------------------------------------------------------------------------------
+def allreduce_time_s(message_bytes, n, dev: Device):
+    """Ring all-reduce of `message_bytes` over n devices: latency (tree-like, (1+log2 n) hops) +
+    2(n-1)/n * bytes at the achievable bus bandwidth. 0 for n = 1."""
+    n = _a(n)
+    bw = _a(dev.scaleup_bytes_per_s) * _a(dev.comm_bandwidth_frac)
+    safe_bw = np.where(bw > 0, bw, np.inf)
+    t = _a(dev.scaleup_latency_s) * (1.0 + np.log2(np.maximum(n, 1.0))) + 2.0 * (n - 1.0) / n * _a(message_bytes) / safe_bw
+    return np.where(n > 1, t, 0.0)
+
+
+def alltoall_time_s(message_bytes, n, dev: Device):
+    n = _a(n)
+    bw = _a(dev.scaleup_bytes_per_s) * _a(dev.comm_bandwidth_frac)
+    safe_bw = np.where(bw > 0, bw, np.inf)
+    t = _a(dev.scaleup_latency_s) * (1.0 + np.log2(np.maximum(n, 1.0))) + (n - 1.0) / n * _a(message_bytes) / safe_bw
+    return np.where(n > 1, t, 0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# MoE
+# --------------------------------------------------------------------------------------------
+def experts_touched(n_experts, experts_per_token, tokens):
+    """Expected distinct routed experts a batch of `tokens` tokens touches in one layer, uniform
+    routing: E * (1 - (1 - k/E)^tokens). Equals k for one token, tends to E for large batches."""
+    e, k, t = _a(n_experts), _a(experts_per_token), _a(tokens)
+    return e * (1.0 - np.power(1.0 - k / e, t))
+
+
+def _smooth_roofline(t_mem, t_comp):
+    return np.sqrt(t_mem * t_mem + t_comp * t_comp)
+
+
+# --------------------------------------------------------------------------------------------
+# decode
+# --------------------------------------------------------------------------------------------
+def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, context_tokens):
+    """Time of one decode step (each of `batch` sequences gets one token) at mean context
+    `context_tokens`, with its parts (s). All arguments broadcast."""
+    tp, pp, ep = _a(layout.tp), _a(layout.pp), _a(layout.ep)
+    b_total = _a(batch)
+    b = b_total / pp                      # micro-batch per pipeline stage
+    b_rank = b / ep                       # sequences per ep rank (dense part is data parallel over ep)
+    wb = _a(prec.weight_bytes_per_param)
+    bw = _a(dev.bandwidth_bytes_per_s) * _a(dev.bandwidth_frac)
+    flops = _a(dev.peak_flop_per_s) * _a(dev.matmul_frac)
+    is_moe = _a(shape.n_experts) > 1
+    layers = _a(shape.n_layers) / pp
+    moe_layers = _a(shape.n_moe_layers) / pp * is_moe
+
+    # weights and matmuls
+    dense_params = _a(shape.params_dense_stream) / (tp * pp)
+    touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, b), 0.0)
+    expert_params_read = moe_layers * touched * _a(shape.params_expert) / (tp * ep)
+    params_read = dense_params + expert_params_read
+    t_weights_mem = params_read * wb / bw
+    mm_flop = 2.0 * b_rank * dense_params + 2.0 * b * moe_layers * _a(shape.experts_per_token) * _a(shape.params_expert) / (tp * ep)
+    dq_flop = _a(prec.dequant_flop_per_weight) * params_read
+    t_matmul = mm_flop / flops + dq_flop / _a(dev.vector_flop_per_s)
+    t_weights = _smooth_roofline(t_weights_mem, t_matmul)
+
+    # attention over the KV cache
+    kv_split = _kv_tp_split(shape, layout)
+    kv_read = b_rank * kv_bytes_per_sequence(shape, prec, context_tokens) / (pp * kv_split)
+    t_kv_mem = kv_read / bw
+    attn_flop = b_rank * kv_token_layers(shape, context_tokens) / pp * _a(shape.attn_flop_per_ctx_decode) / tp
+    t_attn = _smooth_roofline(t_kv_mem, attn_flop / flops)
+
+    # communication
+    msg = b_rank * _a(shape.d_model) * _a(prec.act_bytes)
+    t_tp = 2.0 * layers * allreduce_time_s(msg, tp, dev)
+    t_ep = 2.0 * moe_layers * alltoall_time_s(b_rank * _a(shape.experts_per_token) * _a(shape.d_model) * _a(prec.act_bytes), ep, dev)
+    t_pp = np.where(pp > 1, _a(dev.scaleup_latency_s) + msg / np.where(_a(dev.scaleup_bytes_per_s) > 0, _a(dev.scaleup_bytes_per_s), np.inf), 0.0)
+
+    t_layers = layers * _a(dev.layer_overhead_s)
+    stage = t_weights + t_attn + t_tp + t_ep + t_pp + t_layers
+    fixed = _a(dev.step_overhead_s) + _a(dev.seq_overhead_s) * b_total
+    total = pp * stage + fixed
+    return {
+        "step_time_s": total,
+        "weights_s": pp * t_weights,
+        "weights_memory_s": pp * t_weights_mem,
+        "matmul_compute_s": pp * t_matmul,
+        "attention_s": pp * t_attn,
+        "kv_memory_s": pp * t_kv_mem,
+        "tp_allreduce_s": pp * t_tp,
+        "ep_alltoall_s": pp * t_ep,
+        "pp_handoff_s": pp * t_pp,
+        "layer_overhead_s": pp * t_layers,
+        "step_overhead_s": fixed,
+        "bytes_read_per_gpu": pp * (params_read * wb + kv_read),
+        "matmul_flop_per_gpu": pp * (mm_flop + attn_flop),
+        "experts_touched_per_layer": touched,
+    }
+
+
+def decode_step_time_s(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, context_tokens):
+    return decode_step_breakdown(shape, dev, prec, layout, batch, context_tokens)["step_time_s"]
+
+
+# --------------------------------------------------------------------------------------------
+# prefill
+# --------------------------------------------------------------------------------------------
+def causal_pairs(prompt_tokens, window_tokens):
+    """(query, key) pairs a causal prompt of s tokens computes, with keys capped at the window."""
+    s, w = _a(prompt_tokens), _a(window_tokens)
+    full = s * (s + 1.0) / 2.0
+    capped = w * s - w * (w - 1.0) / 2.0
+    return np.where(s <= w, full, capped)
+
+
+def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, prompt_tokens):
+    """Time to prefill `batch` prompts of `prompt_tokens` tokens in one pass (s), with parts."""
+    tp, pp, ep = _a(layout.tp), _a(layout.pp), _a(layout.ep)
+    bsz, s = _a(batch), _a(prompt_tokens)
+    tokens = bsz * s
+    wb = _a(prec.weight_bytes_per_param)
+    bw = _a(dev.bandwidth_bytes_per_s) * _a(dev.bandwidth_frac)
+    flops = _a(dev.peak_flop_per_s) * _a(dev.matmul_frac)
+    is_moe = _a(shape.n_experts) > 1
+    moe_layers = _a(shape.n_moe_layers) * is_moe
+    nl, nw = _a(shape.n_layers), _a(shape.n_window_layers)
+
+    body = _a(shape.params_dense_stream) - _a(shape.params_lm_head)
+    mm_flop = (2.0 * body * tokens + 2.0 * _a(shape.params_lm_head) * bsz) / (tp * pp * ep) \
+        + 2.0 * tokens * moe_layers * _a(shape.experts_per_token) * _a(shape.params_expert) / (tp * pp * ep)
+    pairs = (nl - nw) * causal_pairs(s, np.inf) + nw * causal_pairs(s, shape.window_tokens)
+    attn_flop = bsz * pairs * _a(shape.attn_flop_per_pair_prefill) / (tp * pp * ep)
+    attn_eff = _a(dev.attention_frac) * s / (s + _a(dev.attention_half_tokens))
+    t_mm = mm_flop / flops + _a(prec.dequant_flop_per_weight) * body / (tp * pp) / _a(dev.vector_flop_per_s)
+    t_attn = attn_flop / (flops * attn_eff)
+    touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, tokens), 0.0)
+    params_read = (_a(shape.params_dense_stream) + moe_layers * touched * _a(shape.params_expert) / ep) / (tp * pp)
+    kv_write = bsz * kv_bytes_per_sequence(shape, prec, s) / (pp * _kv_tp_split(shape, layout) * ep)
+    t_mem = (params_read * wb + kv_write) / bw
+    t_compute = _smooth_roofline(t_mem, t_mm + t_attn)
+    msg = tokens / ep * _a(shape.d_model) * _a(prec.act_bytes)
+    t_tp = 2.0 * nl * allreduce_time_s(msg, tp, dev)
+    t_ep = 2.0 * moe_layers * alltoall_time_s(msg * _a(shape.experts_per_token), ep, dev)
+    t_pp = np.where(pp > 1, (pp - 1.0) * (_a(dev.scaleup_latency_s) + msg / np.where(_a(dev.scaleup_bytes_per_s) > 0, _a(dev.scaleup_bytes_per_s), np.inf)), 0.0)
+    t_layers = nl * _a(dev.layer_overhead_s)
+    total = t_compute + t_tp + t_ep + t_pp + t_layers + _a(dev.step_overhead_s) + _a(dev.seq_overhead_s) * bsz
+    return {
+        "prefill_time_s": total,
+        "compute_s": t_compute,
+        "matmul_s": t_mm,
+        "attention_s": t_attn,
+        "memory_floor_s": t_mem,
+        "tp_allreduce_s": t_tp,
+        "ep_alltoall_s": t_ep,
+        "pp_handoff_s": t_pp,
+        "layer_overhead_s": t_layers,
+        "matmul_flop_per_gpu": mm_flop + attn_flop,
+        "bytes_per_gpu": params_read * wb + kv_write,
+    }
+
+
+def prefill_time_s(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, prompt_tokens):
+    return prefill_breakdown(shape, dev, prec, layout, batch, prompt_tokens)["prefill_time_s"]
+
+
+def broadcast_fields(obj, index):
+    """Select `index` from every array field of a Shape/Device/Precision/Layout (scalars pass)."""
+    vals = {}
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        vals[f.name] = np.asarray(v)[index] if np.ndim(v) else v
+    return type(obj)(**vals)

@@ -1,0 +1,198 @@
+"""Device power by phase, and throughput under a power cap (numpy only, vectorized).
+
+Power model (calibrated on ../shared/calibration/power.csv; see costsim/validation/cases/power.yaml)
+------------------------------------------------------------------------------------------------
+Two activity terms, one per resource, combined like independent "busy" probabilities:
+
+    x_c = min(1, COMPUTE_COEF * compute_util_frac)      # tensor/matrix units, SM clocks
+    x_m = min(1, MEMORY_COEF  * memory_util_frac)       # HBM, memory controllers, L2
+    activity = 1 - (1 - x_c) * (1 - x_m)                # 0..1, sub-additive (shared clocks/rails)
+    P = idle + (tdp - idle) * activity, then min(P, power_cap)
+
+compute_util_frac: achieved matmul FLOP/s / dense peak of the datatype (0..1);
+memory_util_frac: achieved DRAM bytes/s / peak bandwidth (0..1).
+
+The combination is sub-additive on purpose: a decode step at large batch streams memory at
+~65 % of peak AND runs matmuls at ~45 % of peak, yet draws ~91 % of TDP, not 150 %. A linear sum
+cannot fit both the memory-bound (batch 8) and the mixed (batch 1024) ML.ENERGY points with one
+pair of coefficients; the product form can (fit below).
+
+Fit (costsim.validation.power.fit_power_coefficients, reproduced by tests/test_power_core.py):
+MEMORY_COEF from ML.ENERGY Llama-3.1-70B TP4 decode at batch 8 (441 W, memory-bound),
+COMPUTE_COEF from batch 1024 (637 W). Held out: batch 128 (546 W), the 8xH100 training node
+(8.4 kW) and the 100k-H100 site (115-165 MW). COMPUTE_COEF > 1 means an H100 reaches its
+power limit before its tensor cores reach peak: large bf16 GEMMs (~75 % of peak) are
+power-limited, which is what nvidia-smi shows in training (GPUs pinned near 700 W).
+
+Power cap model (first principles, coefficients are documented estimates)
+-------------------------------------------------------------------------
+Under a cap the GPU lowers its SM clock f (0..1 of max). Power of a phase at clock f:
+
+    P(f) = P_fixed + (P0 - P_fixed) * f**DVFS_EXPONENT,   P_fixed = idle + fixed_share * (P0 - idle)
+
+P0 is the uncapped phase power; fixed_share is the part that does not scale with the SM clock
+(HBM, NVLink/PCIe PHYs, leakage at temperature); DVFS_EXPONENT ~ 3 because dynamic power goes as
+f * V^2 and V scales roughly with f over the DVFS range.
+  * compute-bound: throughput ~ f (clock-bound), so perf/W has an optimum well below TDP.
+  * memory-bound: throughput is flat while the SMs can still keep HBM busy (f >= knee), then
+    falls ~ f / knee (the cliff); a small slope (MEMORY_CLOCK_SENSITIVITY) for the non-overlapped
+    compute of a decode step (attention softmax, sampling).
+  * communication: link-bound, like memory-bound with a lower knee.
+  * idle/checkpoint: nothing waits on the GPU clock -> 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# --- fitted (see module docstring) ------------------------------------------------------------
+COMPUTE_COEF = 1.75  # fitted on P-mlenergy-70b b1024 (ML.ENERGY benchmark v3)
+MEMORY_COEF = 0.87   # fitted on P-mlenergy-70b b8
+
+# --- phase defaults: utilizations a phase runs at when the caller has no better numbers -------
+# compute: a training / prefill matmul phase. 0.5 of dense peak is the in-kernel tensor-core
+#   utilization behind a 38-43 % whole-step MFU (Llama 3.1 405B, training_steps.csv) once exposed
+#   communication and pipeline bubbles are taken out; 0.3 of HBM for activations/optimizer traffic.
+# memory: decode at small batch (weights streamed at ~84 % of peak bandwidth by the kernels,
+#   kernels.csv K-h100-7b-mlp; ~0.65 over a whole step with launch overhead and all-reduces).
+# communication: SMs mostly waiting on NCCL; links and a few copy kernels busy.
+# checkpoint / idle: warm idle (a model loaded, context alive).
+PHASE_UTILS: dict[str, tuple[float, float]] = {
+    "compute": (0.50, 0.30),
+    "memory": (0.02, 0.65),
+    "communication": (0.05, 0.15),
+    "checkpoint": (0.0, 0.0),
+    "idle": (0.0, 0.0),
+}
+PHASES = tuple(PHASE_UTILS)
+
+# warm idle = idle * WARM_IDLE_FACTOR (H100: ~70 W with no context, ~100-120 W with a model
+# loaded; P-h100-idle, weak confidence)
+WARM_IDLE_FACTOR = 1.5
+
+# --- power-cap model (estimates; documented in the module docstring) -------------------------
+DVFS_EXPONENT = 3.0
+FIXED_SHARE = {"compute": 0.30, "memory": 0.60, "communication": 0.60, "checkpoint": 1.0, "idle": 1.0}
+CLOCK_KNEE = {"compute": 1.0, "memory": 0.45, "communication": 0.30, "checkpoint": 0.0, "idle": 0.0}
+MEMORY_CLOCK_SENSITIVITY = 0.08
+
+
+def _arr(x) -> np.ndarray:
+    return np.asarray(x, dtype=float)
+
+
+def activity_frac(compute_util_frac, memory_util_frac):
+    """Combined activity 0..1 from compute and memory utilization (see module docstring)."""
+    x_c = np.clip(COMPUTE_COEF * _arr(compute_util_frac), 0.0, 1.0)
+    x_m = np.clip(MEMORY_COEF * _arr(memory_util_frac), 0.0, 1.0)
+    return 1.0 - (1.0 - x_c) * (1.0 - x_m)
+
+
+def device_power_w(idle_w, tdp_w, compute_util_frac, memory_util_frac, power_cap_w=None):
+    """Power of one device, W (broadcasts over arrays). A cap clips power (the clock drops;
+    use `cap_throughput_frac` for what that costs in throughput)."""
+    idle_w = _arr(idle_w)
+    tdp_w = _arr(tdp_w)
+    p = idle_w + (tdp_w - idle_w) * activity_frac(compute_util_frac, memory_util_frac)
+    if power_cap_w is not None:
+        p = np.minimum(p, _arr(power_cap_w))
+    return p
+
+
+def _phase_key(phase: str) -> str:
+    if phase not in PHASE_UTILS:
+        raise ValueError(f"unknown power phase {phase!r}; use one of {', '.join(PHASES)}")
+    return phase
+
+
+def warm_idle_power_w(idle_w, tdp_w):
+    """Idle with a model loaded (checkpoint stalls, waiting for work), W."""
+    return np.minimum(_arr(idle_w) * WARM_IDLE_FACTOR, _arr(tdp_w))
+
+
+def phase_power_w(idle_w, tdp_w, phase: str, power_cap_w=None, *, compute_util_frac=None, memory_util_frac=None):
+    """Uncapped (or capped) power of a phase: 'compute', 'memory', 'communication', 'checkpoint', 'idle'.
+
+    Utilizations default to PHASE_UTILS[phase]; pass them to override."""
+    phase = _phase_key(phase)
+    if phase in ("checkpoint", "idle"):
+        p = warm_idle_power_w(idle_w, tdp_w) if phase == "checkpoint" else _arr(idle_w) + 0.0 * _arr(tdp_w)
+        if compute_util_frac is not None or memory_util_frac is not None:
+            p = np.maximum(p, device_power_w(idle_w, tdp_w, compute_util_frac or 0.0, memory_util_frac or 0.0))
+    else:
+        uc, um = PHASE_UTILS[phase]
+        p = device_power_w(idle_w, tdp_w, uc if compute_util_frac is None else compute_util_frac,
+                           um if memory_util_frac is None else memory_util_frac)
+    if power_cap_w is not None:
+        p = np.minimum(p, _arr(power_cap_w))
+    return p
+
+
+def compute_phase_power(idle_w, tdp_w, power_cap_w=None):
+    return phase_power_w(idle_w, tdp_w, "compute", power_cap_w)
+
+
+def memory_phase_power(idle_w, tdp_w, power_cap_w=None):
+    return phase_power_w(idle_w, tdp_w, "memory", power_cap_w)
+
+
+def communication_phase_power(idle_w, tdp_w, power_cap_w=None):
+    return phase_power_w(idle_w, tdp_w, "communication", power_cap_w)
+
+
+def checkpoint_phase_power(idle_w, tdp_w, power_cap_w=None):
+    return phase_power_w(idle_w, tdp_w, "checkpoint", power_cap_w)
+
+
+def clock_frac_under_cap(cap_w, idle_w, phase_power_uncapped_w, phase: str):
+    """SM clock (0..1 of max) at which a phase that draws `phase_power_uncapped_w` uncapped fits
+    under `cap_w`. 1 when the cap does not bind; 0 when even the fixed part does not fit."""
+    phase = _phase_key(phase)
+    cap = _arr(cap_w)
+    idle = _arr(idle_w)
+    p0 = _arr(phase_power_uncapped_w)
+    fixed = idle + FIXED_SHARE[phase] * np.maximum(p0 - idle, 0.0)
+    dyn = np.maximum(p0 - fixed, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(dyn > 0, (cap - fixed) / np.where(dyn > 0, dyn, 1.0), np.where(cap >= fixed, 1.0, 0.0))
+    f = np.clip(ratio, 0.0, 1.0) ** (1.0 / DVFS_EXPONENT)
+    return np.where(cap >= p0, 1.0, f)
+
+
+def cap_throughput_frac(cap_w, tdp_w, idle_w, phase: str = "compute", *, phase_power_uncapped_w=None):
+    """Throughput of a phase under a power cap, as a fraction of uncapped throughput (0..1).
+
+    compute: ~ clock (perf/W optimum below TDP); memory: nearly flat, then a cliff below the clock
+    knee; communication: flatter still; checkpoint/idle: 1. Broadcasts over arrays."""
+    phase = _phase_key(phase)
+    if phase in ("checkpoint", "idle"):
+        return np.ones(np.broadcast(_arr(cap_w), _arr(tdp_w), _arr(idle_w)).shape)
+    p0 = phase_power_w(idle_w, tdp_w, phase) if phase_power_uncapped_w is None else _arr(phase_power_uncapped_w)
+    f = clock_frac_under_cap(cap_w, idle_w, p0, phase)
+    if phase == "compute":
+        return f
+    knee = CLOCK_KNEE[phase]
+    flat = 1.0 - MEMORY_CLOCK_SENSITIVITY * (1.0 - f) if phase == "memory" else np.ones_like(f)
+    return np.minimum(1.0, f / knee) * flat
+
+
+def perf_per_watt_optimal_cap_w(tdp_w, idle_w, phase: str = "compute", num_points: int = 512):
+    """Cap (W) that maximizes throughput per watt for a phase (grid search, vectorized)."""
+    tdp = float(tdp_w)
+    idle = float(idle_w)
+    caps = np.linspace(idle + 1e-6 * tdp, tdp, num_points)
+    thr = cap_throughput_frac(caps, tdp, idle, phase)
+    p = np.minimum(phase_power_w(idle, tdp, phase), caps)
+    eff = np.where(p > 0, thr / p, 0.0)
+    return float(caps[int(np.argmax(eff))])
+
+
+def phase_mix_power_w(idle_w, tdp_w, phase_fracs: dict[str, float], power_cap_w=None):
+    """Time-weighted mean power over a mix of phases {phase: time fraction} (fractions sum to 1)."""
+    total = sum(phase_fracs.values())
+    if total <= 0 or any(v < 0 for v in phase_fracs.values()):
+        raise ValueError("phase fractions must be non-negative and sum to a positive number")
+    out = 0.0
+    for ph, w in phase_fracs.items():
+        out = out + (w / total) * phase_power_w(idle_w, tdp_w, ph, power_cap_w)
+    return out

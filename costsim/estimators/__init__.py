@@ -1,0 +1,1 @@
+"""costsim.estimators"""

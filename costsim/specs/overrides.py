@@ -1,0 +1,178 @@
+"""`--set path=value` overrides, applied to a raw scenario dict before validation.
+
+A path is dotted (`training.num_gpus`, `grid.battery.energy_mwh`); list items are addressed by
+index (`variants.0.name`, `grid.curtailment.1.start_h`, or `variants[0].name`). Values are parsed
+as YAML (`512` -> int, `0.5` -> float, `true` -> bool, `null` -> None, `[1, 2]` -> list,
+`h100-sxm` -> str); pydantic then coerces numeric strings such as `15e12` for number fields.
+
+Paths are checked against the schema (the pydantic model class), not against what the file
+happens to contain, so a section the file leaves to its defaults can still be overridden.
+An unknown path raises InputError naming the path and the fields allowed at that point.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+import types
+import typing
+from typing import Any, Iterable, Mapping, Union
+
+import yaml
+from pydantic import BaseModel
+
+from costsim.errors import InputError
+
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def split_path(path: str) -> list[str | int]:
+    """'grid.curtailment[1].start_h' -> ['grid', 'curtailment', 1, 'start_h']."""
+    p = _INDEX.sub(r".\1", path.strip())
+    if not p or p.startswith(".") or p.endswith(".") or ".." in p:
+        raise InputError(f"override path '{path}' is malformed; write dotted field names such as training.num_gpus or variants.0.name.", field=path)
+    return [int(s) if s.isdigit() else s for s in p.split(".")]
+
+
+def parse_value(text: str) -> Any:
+    """A --set value as YAML scalar/list/mapping; bare words stay strings."""
+    try:
+        return yaml.safe_load(text) if text.strip() != "" else ""
+    except yaml.YAMLError:
+        return text
+
+
+def parse_set(item: str) -> tuple[str, Any]:
+    """'training.num_gpus=512' -> ('training.num_gpus', 512)."""
+    if "=" not in item:
+        raise InputError(f"--set expects path=value (e.g. training.num_gpus=512), got {item!r}.", field="--set")
+    path, _, value = item.partition("=")
+    path = path.strip()
+    if not path:
+        raise InputError(f"--set expects path=value with a non-empty path, got {item!r}.", field="--set")
+    return path, parse_value(value)
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The alternatives of an annotation (Optional[X] -> [X]; Annotated stripped)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        out: list[Any] = []
+        for a in typing.get_args(annotation):
+            if a is type(None):
+                continue
+            out.extend(_unwrap(a))
+        return out
+    return [annotation]
+
+
+def _is_model(a: Any) -> bool:
+    return isinstance(a, type) and issubclass(a, BaseModel)
+
+
+def check_path(model: type[BaseModel], parts: list[str | int], *, original: str) -> None:
+    """Raise InputError unless `parts` names a field reachable in the schema of `model`."""
+    alts: list[Any] = [model]
+    walked: list[str] = []
+    for part in parts:
+        nxt: list[Any] = []
+        allowed: list[str] = []
+        for a in alts:
+            if a is Any or a is object:
+                return  # free-form below this point
+            if _is_model(a):
+                allowed.extend(a.model_fields)
+                if isinstance(part, str) and part in a.model_fields:
+                    nxt.extend(_unwrap(a.model_fields[part].annotation))
+                continue
+            origin = typing.get_origin(a)
+            args = typing.get_args(a)
+            if origin in (list, tuple, typing.Sequence, set, frozenset) or a in (list, tuple):
+                if isinstance(part, int):
+                    nxt.extend(_unwrap(args[0]) if args else [Any])
+                continue
+            if origin in (dict, typing.Mapping) or a is dict:
+                if isinstance(part, str):
+                    nxt.extend(_unwrap(args[1]) if len(args) == 2 else [Any])
+                continue
+        if not nxt:
+            here = ".".join(str(w) for w in walked) or "the top level"
+            hint = ""
+            if allowed:
+                close = difflib.get_close_matches(str(part), allowed, n=2)
+                hint = (f" Did you mean {' or '.join(close)}?" if close else "") + f" Fields allowed at {here}: {', '.join(sorted(set(allowed)))}."
+            elif isinstance(part, str):
+                hint = f" {here} is a list; address an item by index (e.g. {here}.0)."
+            else:
+                hint = f" {here} is not a list; it has no item {part}."
+            raise InputError(f"unknown override path '{original}': '{part}' is not a field at {here}.{hint}", field=original)
+        alts = nxt
+        walked.append(str(part))
+
+
+def set_path(data: dict[str, Any], parts: list[str | int], value: Any, *, original: str) -> None:
+    """Set data[parts...] = value in place, creating missing mappings on the way."""
+    cur: Any = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(part, int):
+            if not isinstance(cur, list):
+                raise InputError(f"override path '{original}': item {part} addressed, but the value at that point is not a list.", field=original)
+            if part >= len(cur):
+                raise InputError(
+                    f"override path '{original}': index {part} is out of range (the list has {len(cur)} items; indices start at 0).",
+                    field=original,
+                )
+            if last:
+                cur[part] = value
+            else:
+                if cur[part] is None:
+                    cur[part] = {}
+                cur = cur[part]
+        else:
+            if not isinstance(cur, dict):
+                raise InputError(f"override path '{original}': '{part}' addressed inside a value that is not a mapping.", field=original)
+            if last:
+                cur[part] = value
+            else:
+                if cur.get(part) is None:
+                    cur[part] = [] if isinstance(parts[i + 1], int) else {}
+                cur = cur[part]
+
+
+def normalize_sets(sets: Iterable[str] | Mapping[str, Any] | None) -> list[tuple[str, Any]]:
+    """Accept ['a.b=1', ...], {'a.b': 1, ...} or [('a.b', 1), ...]."""
+    if not sets:
+        return []
+    if isinstance(sets, Mapping):
+        return [(str(k), v) for k, v in sets.items()]
+    out: list[tuple[str, Any]] = []
+    for s in sets:
+        if isinstance(s, str):
+            out.append(parse_set(s))
+        else:
+            k, v = s
+            out.append((str(k), v))
+    return out
+
+
+def apply_overrides(
+    data: Mapping[str, Any],
+    sets: Iterable[str] | Mapping[str, Any] | None,
+    *,
+    model: type[BaseModel] | None = None,
+) -> dict[str, Any]:
+    """Return a deep copy of `data` with every override applied, in order.
+
+    With `model`, each path is first checked against that schema (unknown path -> InputError).
+    """
+    out = copy.deepcopy(dict(data))
+    for path, value in normalize_sets(sets):
+        parts = split_path(path)
+        if model is not None:
+            check_path(model, parts, original=path)
+        set_path(out, parts, copy.deepcopy(value), original=path)
+    return out

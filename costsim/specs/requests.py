@@ -1,0 +1,85 @@
+"""Requests for the core-only commands (`costsim train`, `costsim serve`, `costsim site`).
+
+CLI flags and UI widgets map 1:1 onto these fields; their descriptions are the help text and
+tooltips. Owners extend them; field names are interfaces (keep them).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from costsim.specs.base import Spec
+from costsim.specs.site import EconomicsSpec, FacilitySpec
+
+Precision = Literal["bf16", "fp16", "fp8"]
+WeightPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4", "q8_0", "q4_0"]
+KvPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4"]
+Recompute = Literal["none", "selective", "full"]
+
+
+class TrainRequest(Spec):
+    model: str = Field(..., description="Model catalog id (e.g. llama-3-70b) or path to a model YAML file.")
+    hardware: str = Field(..., description="Accelerator catalog id (e.g. h100-sxm) or path to a hardware YAML file.")
+    gpus: int = Field(..., ge=1, description="Number of accelerators in the job.")
+    tokens: float | None = Field(None, gt=0, description="Training tokens (accepts 15e12); default the model's training_tokens.")
+    seq_len: int = Field(4096, ge=1, description="Sequence length, tokens.")
+    global_batch: int | None = Field(None, ge=1, description="Global batch in sequences (default: about 4M tokens / seq_len, rounded to a multiple of dp).")
+    global_batch_tokens: float | None = Field(None, gt=0, description="Global batch in tokens (alternative to global_batch).")
+    precision: Precision = Field("bf16", description="Compute datatype of the matmuls (bf16, fp16, fp8). FP8 gains what calibration shows, not 2x.")
+    tp: int | None = Field(None, ge=1, description="Tensor-parallel size (None = searched).")
+    pp: int | None = Field(None, ge=1, description="Pipeline-parallel size (None = searched).")
+    cp: int | None = Field(None, ge=1, description="Context-parallel size (None = searched).")
+    ep: int | None = Field(None, ge=1, description="Expert-parallel size (None = searched; MoE only).")
+    dp: int | None = Field(None, ge=1, description="Data-parallel size (None = derived: gpus / (tp*pp*cp)).")
+    vp: int | None = Field(None, ge=1, description="Virtual pipeline stages per GPU for the interleaved schedule (None = searched).")
+    micro_batch: int | None = Field(None, ge=1, description="Micro-batch size in sequences (None = searched).")
+    recompute: Recompute | None = Field(None, description="Activation recomputation: none, selective or full (None = searched).")
+    zero: Literal[0, 1, 2, 3] | None = Field(None, description="ZeRO / distributed-optimizer stage (None = searched).")
+    sequence_parallel: bool = Field(True, description="Megatron sequence parallelism with TP (shards norms/dropout activations).")
+    top_k: int = Field(5, ge=1, le=100, description="How many of the fastest layouts to return.")
+    failure_rate_per_gpu_hour: float | None = Field(None, ge=0, description="Unexpected interruptions per GPU-hour (default from Llama 3 405B: 419 in 54 days on 16,384 GPUs).")
+    checkpoint_time_s: float | None = Field(None, ge=0, description="Time to write one checkpoint, s (default from checkpoint bytes / storage bandwidth).")
+    restart_time_s: float | None = Field(None, ge=0, description="Time from an interruption until training resumes, s.")
+    facility: FacilitySpec = Field(default_factory=FacilitySpec, description="PUE and facility model.")
+    economics: EconomicsSpec = Field(default_factory=EconomicsSpec, description="Prices and carbon intensity.")
+
+    @model_validator(mode="after")
+    def _batch(self) -> "TrainRequest":
+        if self.global_batch is not None and self.global_batch_tokens is not None:
+            raise ValueError("give either global_batch (sequences) or global_batch_tokens, not both")
+        return self
+
+
+class ServeRequest(Spec):
+    model: str = Field(..., description="Model catalog id or path to a model YAML file.")
+    hardware: str = Field(..., description="Accelerator catalog id or path to a hardware YAML file.")
+    gpus: int | None = Field(None, ge=1, description="Accelerators per replica (default: the fewest that fit the weights and some KV cache).")
+    tp: int | None = Field(None, ge=1, description="Tensor-parallel size (default: gpus / (pp*ep)).")
+    pp: int = Field(1, ge=1, description="Pipeline-parallel size.")
+    ep: int = Field(1, ge=1, description="Expert-parallel size (MoE).")
+    weight_precision: WeightPrecision = Field("bf16", description="Weight storage: bf16/fp16, fp8, int8, int4, or llama.cpp q8_0 (8.5 bits/weight) / q4_0 (4.5 bits/weight).")
+    kv_precision: KvPrecision | None = Field(None, description="KV-cache storage precision (default: bf16, or fp8 with fp8 weights).")
+    batch: int | Literal["max"] = Field("max", description="Concurrent sequences, or 'max' = the highest-throughput batch that fits memory and any SLO.")
+    input_tokens: int = Field(512, ge=1, description="Prompt tokens per request.")
+    output_tokens: int = Field(256, ge=1, description="Generated tokens per request.")
+    ttft_slo_s: float | None = Field(None, gt=0, description="Time-to-first-token limit, s.")
+    tpot_slo_s: float | None = Field(None, gt=0, description="Time-per-output-token limit, s.")
+    facility: FacilitySpec = Field(default_factory=FacilitySpec, description="PUE and facility model.")
+    economics: EconomicsSpec = Field(default_factory=EconomicsSpec, description="Prices and carbon intensity.")
+
+
+class FleetEntry(Spec):
+    hardware: str = Field(..., description="Accelerator catalog id.")
+    gpus: int = Field(..., ge=1, description="Number of these accelerators on the site.")
+    workload: Literal["training", "inference", "idle"] = Field("training", description="What the devices run (sets their power phase).")
+
+
+class SiteRequest(Spec):
+    fleet: list[FleetEntry] = Field(..., min_length=1, description="Accelerators on the site.")
+    pue: float = Field(1.2, ge=1.0, le=3.0, description="Power usage effectiveness.")
+    grid_cap_mw: float | None = Field(None, gt=0, description="Grid import cap, MW.")
+    region: str | None = Field(None, description="Region id for hourly price and carbon.")
+    battery_mwh: float | None = Field(None, gt=0, description="Battery energy, MWh (optional).")
+    battery_mw: float | None = Field(None, gt=0, description="Battery power rating, MW (optional).")

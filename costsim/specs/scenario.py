@@ -1,0 +1,55 @@
+"""The scenario schema: one file composes hardware and fleet, model(s), workload (training,
+serving, or both on one site), facility and grid, economics and simulation settings.
+
+Ownership: this top-level composition belongs to the scenario/sweep work; the training workload
+lives in specs/training_sim.py and the serving workload in specs/serving_sim.py.
+Its canonical JSON hash is the run id (`scenario_hash`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from costsim.specs.base import Spec
+from costsim.specs.serving_sim import ServingWorkload
+from costsim.specs.site import EconomicsSpec, FacilitySpec, GridSpec
+from costsim.specs.training_sim import TrainingWorkload
+
+
+class SimulationSpec(Spec):
+    seed: int = Field(0, ge=0, description="Seed of the run's one numpy Generator; same scenario + seed = identical results on every executor.")
+    duration_s: float | None = Field(None, gt=0, description="Simulated time window, s (None = until the workload completes; serving needs a duration).")
+    replicates: int = Field(1, ge=1, le=10000, description="Monte Carlo replicates (seeds seed, seed+1, ...).")
+
+
+class Variant(Spec):
+    name: str = Field(..., description="Label of this variant in comparisons.")
+    set: dict[str, Any] = Field(default_factory=dict, description="Overrides applied to the base scenario, as path=value pairs (same paths as --set).")
+
+
+class Scenario(Spec):
+    name: str = Field(..., description="Scenario name (shown in reports).")
+    description: str = Field("", description="What question this scenario answers.")
+    training: TrainingWorkload | None = Field(None, description="A training job on the site (optional).")
+    serving: ServingWorkload | None = Field(None, description="A serving fleet on the site (optional).")
+    facility: FacilitySpec = Field(default_factory=FacilitySpec, description="PUE / facility model.")
+    grid: GridSpec = Field(default_factory=GridSpec, description="Grid import cap, battery, region signals, curtailment.")
+    economics: EconomicsSpec = Field(default_factory=EconomicsSpec, description="Prices, carbon intensity, amortization.")
+    simulation: SimulationSpec = Field(default_factory=SimulationSpec, description="Seed, duration, replicates.")
+    variants: list[Variant] = Field(default_factory=list, description="Named variants run side by side (comparisons: small vs large, with vs without battery).")
+
+    @model_validator(mode="after")
+    def _has_workload(self) -> "Scenario":
+        if self.training is None and self.serving is None:
+            raise ValueError("a scenario needs a 'training' or a 'serving' section (or both)")
+        return self
+
+
+def scenario_hash(s: Scenario) -> str:
+    """Canonical JSON (sorted keys, defaults filled) -> sha256, first 16 hex digits: the run id."""
+    doc = json.dumps(s.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(doc.encode()).hexdigest()[:16]

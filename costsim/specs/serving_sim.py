@@ -1,0 +1,180 @@
+"""Serving part of the scenario schema (owned by the serving-simulation work).
+
+A serving workload is a fleet of model replicas behind a router, fed by an arrival process.
+Every field is described; the descriptions are CLI help, UI tooltips and JSON-Schema text.
+The simulation itself lives in `costsim.sim.serving` (`simulate_serving`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from costsim.specs.base import Spec
+
+WeightPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4", "q8_0", "q4_0"]
+KvPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4"]
+
+
+class ArrivalSpec(Spec):
+    """When requests arrive."""
+
+    process: Literal["poisson", "gamma", "diurnal", "trace"] = Field(
+        "poisson",
+        description="Arrival process: 'poisson' (exponential gaps), 'gamma' (gamma gaps with coefficient of variation cv; "
+        "cv > 1 is bursty), 'diurnal' (Poisson whose rate follows diurnal_profile hour by hour), 'trace' (replay "
+        "timestamps from trace_path).",
+    )
+    rate_per_s: float | None = Field(
+        None, gt=0,
+        description="Mean arrival rate, requests/s. Required for poisson/gamma/diurnal; for 'trace' it rescales the "
+        "trace's timestamps to this mean rate (None = replay the trace as recorded).",
+    )
+    cv: float = Field(1.0, gt=0, le=20, description="Coefficient of variation of inter-arrival gaps for 'gamma' (1 = Poisson).")
+    diurnal_profile: list[float] | None = Field(
+        None, min_length=1,
+        description="Hourly rate multipliers for 'diurnal' (piecewise constant, one per hour, repeated; normalized so "
+        "their mean is 1, so rate_per_s stays the daily mean). None = a built-in chat-like day (trough ~0.35 at 04:00, "
+        "peak ~1.6 at 14:00; estimate).",
+    )
+    start_hour: float = Field(0.0, ge=0, lt=24, description="Hour of day at simulation time 0 (diurnal profile and trace-free runs).")
+    trace_path: str | None = Field(
+        None,
+        description="CSV with columns timestamp_s,input_tokens,output_tokens (used by process 'trace' and by length "
+        "distributions of kind 'trace'). Relative paths are tried against the working directory, then the repo's "
+        "scenarios/ folder (e.g. 'traces/chat-sample.csv').",
+    )
+    trace_repeat: bool = Field(True, description="Loop the trace when the simulated duration is longer than the trace.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "ArrivalSpec":
+        if self.process in ("poisson", "gamma", "diurnal") and self.rate_per_s is None:
+            raise ValueError(f"arrivals.process '{self.process}' needs arrivals.rate_per_s (requests per second)")
+        if self.process == "trace" and not self.trace_path:
+            raise ValueError("arrivals.process 'trace' needs arrivals.trace_path (a CSV timestamp_s,input_tokens,output_tokens)")
+        if self.diurnal_profile is not None and (min(self.diurnal_profile) < 0 or sum(self.diurnal_profile) <= 0):
+            raise ValueError("arrivals.diurnal_profile multipliers must be >= 0 with a positive sum")
+        return self
+
+
+class LengthDist(Spec):
+    """A token-length distribution (prompt or output)."""
+
+    kind: Literal["fixed", "uniform", "lognormal", "trace"] = Field(
+        "fixed",
+        description="'fixed' (always mean), 'uniform' (integers low..high), 'lognormal' (mean and cv, rounded, "
+        "truncated to [low, high]: values outside are redrawn and the count is reported), 'trace' (bootstrap from "
+        "the trace CSV, jointly with the other length when both are 'trace').",
+    )
+    mean: float | None = Field(None, gt=0, description="Mean tokens (fixed value for 'fixed'; mean of the untruncated lognormal).")
+    cv: float = Field(1.0, gt=0, le=10, description="Coefficient of variation of the lognormal (std / mean before truncation).")
+    low: int = Field(1, ge=1, description="Smallest length, tokens (uniform lower bound; lognormal truncation).")
+    high: int | None = Field(None, ge=1, description="Largest length, tokens (uniform upper bound; lognormal truncation; None = model context).")
+
+    @model_validator(mode="after")
+    def _check(self) -> "LengthDist":
+        if self.kind in ("fixed", "lognormal") and self.mean is None:
+            raise ValueError(f"length kind '{self.kind}' needs 'mean' (tokens)")
+        if self.kind == "uniform" and self.high is None:
+            raise ValueError("length kind 'uniform' needs 'high' (tokens)")
+        if self.high is not None and self.high < self.low:
+            raise ValueError("length 'high' must be >= 'low'")
+        return self
+
+
+class SchedulerSpec(Spec):
+    """Per-replica iteration-level (continuous) batching, as in vLLM."""
+
+    max_num_batched_tokens: int = Field(8192, ge=1, description="Token budget of one iteration (decode tokens + prefill chunk tokens).")
+    max_num_seqs: int = Field(256, ge=1, description="Most sequences running at once on a replica (max batch).")
+    chunked_prefill: bool = Field(True, description="Split prompts into chunks that share iterations with decodes (vLLM chunked prefill). "
+                                  "Off: a prefill iteration runs whole prompts only and pauses decodes.")
+    preemption: Literal["recompute", "swap"] = Field("recompute", description="When the KV cache is full, the newest running sequence is "
+                                                     "preempted: 'recompute' drops its KV and re-prefills it later; 'swap' copies its KV "
+                                                     "to host memory over PCIe and back.")
+    kv_block_tokens: int = Field(16, ge=1, le=1024, description="Tokens per KV-cache block (paged attention block size).")
+    gpu_memory_utilization_frac: float = Field(0.9, gt=0, le=1, description="Share of device memory the engine may use "
+                                               "(weights + activations + KV cache), as vLLM's gpu_memory_utilization.")
+    activation_reserve_frac: float = Field(0.03, ge=0, lt=1, description="Share of device memory kept for activations and "
+                                           "workspace (not KV), estimate.")
+    swap_bytes_per_s: float = Field(25e9, gt=0, description="Host<->device copy rate for swap preemption, B/s (PCIe Gen5 x16 "
+                                    "~50 GB/s peak per direction; ~25 GB/s achieved, estimate).")
+    max_waiting_per_replica: int | None = Field(None, ge=1, description="Admission control: a request routed to a replica "
+                                                "that already has this many waiting is dropped (None = queue without limit).")
+
+
+class DisaggregationSpec(Spec):
+    """Prefill/decode disaggregation (Splitwise, DistServe): separate pools, KV moved over the network."""
+
+    enabled: bool = Field(False, description="Run prefills on a prefill pool and decodes on a decode pool.")
+    prefill_replicas: int = Field(1, ge=1, description="Replicas in the prefill pool (taken from the first replica group's layout).")
+    decode_replicas: int = Field(1, ge=1, description="Replicas in the decode pool.")
+    kv_transfer_bytes_per_s: float | None = Field(None, gt=0, description="Network rate for the KV transfer of one request, B/s "
+                                                  "(None = the scale-out bandwidth of the replica's GPUs).")
+    kv_transfer_latency_s: float = Field(20e-6, ge=0, description="Fixed latency per KV transfer, s.")
+
+
+class ReplicaGroup(Spec):
+    """A set of identical replicas (mixed hardware = several groups)."""
+
+    name: str = Field("main", description="Label of the group in outputs.")
+    hardware: str | None = Field(None, description="Accelerator id or YAML path (None = the workload's hardware).")
+    num_replicas: int = Field(1, ge=0, description="Replicas in this group at t=0 (the autoscaler may change the first group).")
+    gpus_per_replica: int = Field(1, ge=1, description="Accelerators per replica (tensor parallel inside the replica).")
+    weight_precision: WeightPrecision = Field("bf16", description="Weight storage: bf16/fp16, fp8, int8, int4, or llama.cpp q8_0 (8.5 bits/weight) / q4_0 (4.5 bits/weight).")
+    kv_precision: KvPrecision | None = Field(None, description="KV-cache precision (None = bf16, or fp8 with fp8 weights).")
+    power_cap_w: float | None = Field(None, gt=0, description="Per-GPU power cap for this group, W (None = the workload's power_cap_w_per_gpu).")
+
+
+class AutoscalerSpec(Spec):
+    policy: Literal["none", "target_utilization", "queue_length"] = Field("none", description="'target_utilization': keep busy fraction "
+                                                                          "near target; 'queue_length': keep waiting requests per replica near target.")
+    target_utilization_frac: float = Field(0.7, gt=0, le=1, description="Busy-time fraction to aim for (target_utilization).")
+    target_queue_per_replica: float = Field(4.0, gt=0, description="Waiting requests per replica to aim for (queue_length).")
+    interval_s: float = Field(30.0, gt=0, description="Seconds between autoscaler decisions.")
+    startup_delay_s: float = Field(120.0, ge=0, description="Seconds from the decision to a new replica taking traffic (boot, weight load); "
+                                   "it draws idle power and is billed meanwhile.")
+    min_replicas: int = Field(1, ge=0, description="Fewest replicas of the autoscaled (first) group.")
+    max_replicas: int = Field(1000, ge=1, description="Most replicas of the autoscaled (first) group.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "AutoscalerSpec":
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("autoscaler.min_replicas must not exceed autoscaler.max_replicas")
+        return self
+
+
+class SloSpec(Spec):
+    ttft_s: float | None = Field(None, gt=0, description="Time-to-first-token limit per request, s (None = no limit).")
+    tpot_s: float | None = Field(None, gt=0, description="Time-per-output-token limit per request (mean over its decode), s (None = no limit).")
+    ttft_p99_s: float | None = Field(None, gt=0, description="Fleet verdict: p99 TTFT must be at most this, s (MLPerf server: 2 s for Llama 2 70B).")
+    tpot_p99_s: float | None = Field(None, gt=0, description="Fleet verdict: p99 TPOT must be at most this, s (MLPerf server: 0.2 s).")
+
+
+class ServingWorkload(Spec):
+    model: str = Field(..., description="Model catalog id or model YAML path.")
+    hardware: str = Field(..., description="Accelerator catalog id or hardware YAML path.")
+    num_replicas: int = Field(1, ge=1, description="Replicas when replica_groups is empty.")
+    gpus_per_replica: int = Field(1, ge=1, description="Accelerators per replica (tensor parallel) when replica_groups is empty.")
+    weight_precision: WeightPrecision = Field("bf16", description="Weight storage when replica_groups is empty.")
+    kv_precision: KvPrecision | None = Field(None, description="KV-cache precision when replica_groups is empty (None = bf16, or fp8 with fp8 weights).")
+    replica_groups: list[ReplicaGroup] = Field(default_factory=list, description="Replica groups (mixed hardware); empty = one group from the fields above.")
+    arrivals: ArrivalSpec = Field(default_factory=lambda: ArrivalSpec(rate_per_s=1.0), description="Arrival process.")
+    input_tokens: LengthDist = Field(default_factory=lambda: LengthDist(kind="fixed", mean=512), description="Prompt length distribution.")
+    output_tokens: LengthDist = Field(default_factory=lambda: LengthDist(kind="fixed", mean=256), description="Output length distribution.")
+    scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec, description="Per-replica batching scheduler.")
+    disaggregation: DisaggregationSpec = Field(default_factory=DisaggregationSpec, description="Prefill/decode disaggregation.")
+    routing: Literal["round_robin", "least_outstanding", "power_aware"] = Field(
+        "least_outstanding",
+        description="Router: 'round_robin'; 'least_outstanding' (fewest requests in flight); 'power_aware' (the group with the "
+        "lowest modeled energy per token that still has batch headroom, least outstanding inside it).",
+    )
+    autoscaler: AutoscalerSpec = Field(default_factory=AutoscalerSpec, description="Replica autoscaler (first group).")
+    slo: SloSpec = Field(default_factory=SloSpec, description="Latency objectives.")
+    power_cap_w_per_gpu: float | None = Field(None, gt=0, description="Per-GPU power cap, W (None = none; a grid import cap can also set one).")
+    timeline_bucket_s: float | None = Field(None, gt=0, description="Width of the power/throughput timeline buckets, s (None = duration/240, at least 1 s).")
+    warmup_s: float = Field(0.0, ge=0, description="Requests arriving before this time are simulated but left out of the latency statistics.")
+    device_battery_wh: float | None = Field(None, gt=0, description="Battery energy of a phone/laptop replica, Wh: adds battery drain "
+                                            "per hour of use to the summary (iPhone 14 Pro ~12.4 Wh, estimate from 3200 mAh x 3.87 V).")
+    request_table_limit: int = Field(2_000_000, ge=0, description="Most per-request rows kept in the output table (latency histograms).")

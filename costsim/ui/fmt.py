@@ -1,0 +1,94 @@
+"""Display formatting at the edge: SI values in, scaled human units out."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+J_PER_MWH = 3.6e9
+S_PER_DAY = 86_400.0
+
+
+def num(x: Any, digits: int = 3) -> str:
+    """Significant-digit number with thousands separators; '—' for missing."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    x = float(x)
+    if x == 0:
+        return "0"
+    mag = math.floor(math.log10(abs(x)))
+    decimals = max(0, digits - 1 - mag)
+    return f"{x:,.{decimals}f}"
+
+
+def duration(seconds: Any) -> str:
+    if seconds is None:
+        return "—"
+    s = float(seconds)
+    if s >= 2 * S_PER_DAY:
+        return f"{num(s / S_PER_DAY)} days"
+    if s >= 2 * 3600:
+        return f"{num(s / 3600)} h"
+    if s >= 120:
+        return f"{num(s / 60)} min"
+    if s >= 1:
+        return f"{num(s)} s"
+    return f"{num(s * 1e3)} ms"
+
+
+def usd(x: Any) -> str:
+    if x is None:
+        return "—"
+    v = float(x)
+    for div, suffix in ((1e9, " B"), (1e6, " M"), (1e3, " k")):
+        if abs(v) >= div:
+            return f"${num(v / div)}{suffix}"
+    return f"${num(v)}"
+
+
+def energy_mwh(joules: Any) -> str:
+    if joules is None:
+        return "—"
+    mwh = float(joules) / J_PER_MWH
+    if abs(mwh) >= 1000:
+        return f"{num(mwh / 1000)} GWh"
+    if abs(mwh) >= 1:
+        return f"{num(mwh)} MWh"
+    return f"{num(mwh * 1000)} kWh"
+
+
+def power_w(w: Any) -> str:
+    if w is None:
+        return "—"
+    v = float(w)
+    for div, suffix in ((1e9, " GW"), (1e6, " MW"), (1e3, " kW")):
+        if abs(v) >= div:
+            return f"{num(v / div)}{suffix}"
+    return f"{num(v)} W"
+
+
+def mass_kg(kg: Any) -> str:
+    if kg is None:
+        return "—"
+    v = float(kg)
+    return f"{num(v / 1000)} t" if abs(v) >= 1000 else f"{num(v)} kg"
+
+
+def bytes_(b: Any) -> str:
+    if b is None:
+        return "—"
+    return f"{num(float(b) / 1e9)} GB"
+
+
+def frac_pct(f: Any) -> str:
+    return "—" if f is None else f"{num(float(f) * 100)} %"
+
+
+def big(x: Any) -> str:
+    if x is None:
+        return "—"
+    v = float(x)
+    for div, suffix in ((1e12, " T"), (1e9, " B"), (1e6, " M"), (1e3, " k")):
+        if abs(v) >= div:
+            return f"{num(v / div)}{suffix}"
+    return num(v)

@@ -1,0 +1,193 @@
+"""Widgets built from spec fields: the label is ours, the tooltip is always the field's
+description, bounds and choices come from the field's type and constraints.
+
+Every widget takes a session-state key; the default is written into session state once, so a
+share link (or a test) can seed a widget by setting its key before the page draws it.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any, Callable, Literal
+
+import annotated_types
+import streamlit as st
+from pydantic import BaseModel
+
+from costsim.api import catalog as api_catalog
+
+AUTO = "auto"
+
+
+def help_text(cls: type[BaseModel], name: str) -> str:
+    """The spec field's description (the single source of every tooltip)."""
+    field = cls.model_fields[name]
+    if not field.description:
+        raise KeyError(f"{cls.__name__}.{name} has no description to use as a tooltip")
+    return field.description
+
+
+def bounds(cls: type[BaseModel], name: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for m in cls.model_fields[name].metadata:
+        for attr in ("ge", "gt", "le", "lt"):
+            if isinstance(m, getattr(annotated_types, attr.capitalize())):
+                out[attr] = getattr(m, attr)
+    return out
+
+
+def literal_options(cls: type[BaseModel], name: str) -> list[Any]:
+    """The Literal choices of a field (Optional and unions of Literals included), in order."""
+    def walk(tp: Any) -> list[Any]:
+        origin = typing.get_origin(tp)
+        if origin is Literal:
+            return list(typing.get_args(tp))
+        if origin in (typing.Union, types.UnionType):
+            return [v for a in typing.get_args(tp) for v in walk(a)]
+        return []
+    return walk(cls.model_fields[name].annotation)
+
+
+def _seed(key: str, default: Any) -> None:
+    if key not in st.session_state:
+        st.session_state[key] = default
+
+
+def number(cls: type[BaseModel], name: str, *, key: str, default: float | int | None, label: str,
+           scale: float = 1.0, integer: bool = False, step: float | None = None,
+           fmt: str | None = None, placeholder: str | None = None, max_value: float | None = None) -> Any:
+    """A number input in display units; returns the value in the spec's units (x scale).
+    default None gives an empty box (the spec's own default applies)."""
+    b = bounds(cls, name)
+    lo = b.get("ge", b.get("gt"))
+    hi = b.get("le", b.get("lt"))
+    kwargs: dict[str, Any] = {}
+    if lo is not None:
+        kwargs["min_value"] = int(lo / scale) if integer else float(lo) / scale
+    if hi is not None or max_value is not None:
+        v = max_value if max_value is not None else hi / scale  # type: ignore[operator]
+        kwargs["max_value"] = int(v) if integer else float(v)
+    if step is not None:
+        kwargs["step"] = int(step) if integer else float(step)
+    elif integer:
+        kwargs["step"] = 1
+    if fmt:
+        kwargs["format"] = fmt
+    if default is not None:
+        default = int(default) if integer else float(default)
+    _seed(key, default)
+    v = st.number_input(label, key=key, help=help_text(cls, name), placeholder=placeholder, **kwargs)
+    if v is None:
+        return None
+    return int(v) if integer and scale == 1.0 else v * scale
+
+
+def select(cls: type[BaseModel], name: str, *, key: str, default: Any, label: str,
+           options: list[Any] | None = None, format_func: Callable[[Any], str] = str,
+           auto: bool = False) -> Any:
+    """A selectbox over the field's Literal choices (or given options); with auto=True an 'auto'
+    choice first that returns None (the spec's default / searched)."""
+    opts = list(options if options is not None else literal_options(cls, name))
+    if auto:
+        opts = [AUTO, *opts]
+    _seed(key, default if default is not None else AUTO)
+    if st.session_state[key] not in opts:  # e.g. a share link with a value outside our short list
+        opts.append(st.session_state[key])
+    v = st.selectbox(label, opts, key=key, help=help_text(cls, name),
+                     format_func=lambda o: "auto" if o == AUTO else format_func(o))
+    return None if v == AUTO else v
+
+
+def checkbox(cls: type[BaseModel], name: str, *, key: str, default: bool, label: str) -> bool:
+    _seed(key, default)
+    return st.checkbox(label, key=key, help=help_text(cls, name))
+
+
+def text(cls: type[BaseModel], name: str, *, key: str, default: str, label: str) -> str:
+    _seed(key, default)
+    return st.text_input(label, key=key, help=help_text(cls, name))
+
+
+@st.cache_data(show_spinner=False)
+def hardware_catalog() -> list[dict[str, Any]]:
+    return api_catalog.list_hardware()
+
+
+@st.cache_data(show_spinner=False)
+def model_catalog() -> list[dict[str, Any]]:
+    return api_catalog.list_models()
+
+
+def hardware_ids(categories: tuple[str, ...] | None = None) -> list[str]:
+    return [h["id"] for h in hardware_catalog() if categories is None or h["category"] in categories]
+
+
+def hardware_label(hid: str) -> str:
+    for h in hardware_catalog():
+        if h["id"] == hid:
+            return f"{h['name']} ({hid})" if h.get("name") and h["name"] != hid else hid
+    return hid
+
+
+def model_label(mid: str) -> str:
+    for m in model_catalog():
+        if m["id"] == mid:
+            p = m.get("params_total")
+            size = f" · {p / 1e9:,.1f}B" if p else ""
+            moe = " MoE" if m.get("n_experts") else ""
+            return f"{m.get('name') or mid}{size}{moe}"
+    return mid
+
+
+def model_select(cls: type[BaseModel], *, key: str, default: str, label: str = "Model") -> str:
+    ids = [m["id"] for m in model_catalog()]
+    return select(cls, "model", key=key, default=default, label=label, options=ids, format_func=model_label)
+
+
+def hardware_select(cls: type[BaseModel], *, key: str, default: str, label: str = "Hardware",
+                    name: str = "hardware") -> str:
+    return select(cls, name, key=key, default=default, label=label, options=hardware_ids(),
+                  format_func=hardware_label)
+
+
+def seed_state(values: dict[str, Any]) -> None:
+    """Write widget values (e.g. from a share link) into session state before the widgets draw."""
+    for k, v in values.items():
+        st.session_state[k] = v
+
+
+def seed_from_link(param: str, cls: type[BaseModel], to_state: Callable[[Any], dict[str, Any]]) -> None:
+    """Once per session and link: decode ?param=..., validate through cls, seed the widgets."""
+    from costsim.errors import InputError
+    from costsim.ui.share import decode_spec
+
+    token = st.query_params.get(param)
+    done_key = f"_seeded_{param}"
+    if not token or st.session_state.get(done_key) == token:
+        return
+    st.session_state[done_key] = token
+    try:
+        spec = decode_spec(cls, token)
+    except InputError as exc:
+        st.warning(f"Ignored the share link: {exc}")
+        return
+    seed_state(to_state(spec))
+
+
+def share_box(param: str, spec: BaseModel) -> None:
+    """Keep the address bar a share link for this page's current inputs, and show the link."""
+    from costsim.ui.share import encode_spec, share_url
+
+    token = encode_spec(spec)
+    st.session_state[f"_seeded_{param}"] = token  # our own link must not re-seed the widgets
+    if st.query_params.get(param) != token:
+        st.query_params[param] = token
+    try:
+        page_url = st.context.url or ""
+    except Exception:  # noqa: BLE001 - no browser context (tests, bare mode)
+        page_url = ""
+    with st.expander("Share link"):
+        st.caption("The address bar already holds this link: the inputs as validated JSON (base64url), "
+                   "parsed back through the same spec when opened.")
+        st.code(share_url(page_url, param, spec) if page_url else f"?{param}={token}", language=None)

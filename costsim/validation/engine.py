@@ -1,0 +1,113 @@
+"""Load validation cases, run them through the registered runners, judge them."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field
+
+from costsim.errors import InputError
+from costsim.specs.base import Spec, validate_spec
+
+CASES_DIR = Path(__file__).resolve().parent / "cases"
+
+
+class Case(Spec):
+    id: str = Field(..., description="Unique case id (matches the calibration file id where one exists).")
+    kind: str = Field(..., description="Runner that computes the prediction.")
+    source: str = Field(..., description="Where the expected value was published.")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="Inputs for the runner.")
+    metric: str = Field(..., description="Quantity compared, with its unit in the name.")
+    expected: float = Field(..., description="Published value.")
+    comparison: Literal["within", "at_least", "at_most"] = Field("within", description="How prediction and expected value are compared.")
+    tolerance_frac: float = Field(..., ge=0, description="Allowed relative error.")
+    tolerance_reason: str = Field(..., description="Why the tolerance is what it is.")
+    used_for_fit: bool = Field(False, description="True when the case was used to fit a model parameter.")
+    known_gap: str | None = Field(None, description="Cause of a known miss; reported but does not fail validation.")
+    notes: str | None = Field(None, description="Anything else.")
+
+
+class CaseResult(Spec):
+    id: str
+    kind: str
+    metric: str
+    expected: float
+    predicted: float | None
+    error_frac: float | None
+    tolerance_frac: float
+    comparison: str
+    passed: bool
+    used_for_fit: bool
+    known_gap: str | None
+    source: str
+    message: str | None = None
+
+
+def load_cases(directory: Path | None = None) -> list[Case]:
+    d = directory or CASES_DIR
+    cases: list[Case] = []
+    seen: set[str] = set()
+    for f in sorted(d.glob("*.yaml")):
+        data = yaml.safe_load(f.read_text()) or []
+        if not isinstance(data, list):
+            raise InputError(f"validation case file '{f}' must hold a list of cases.")
+        for i, raw in enumerate(data):
+            c = validate_spec(Case, raw, what=f"validation case #{i}", source=str(f))
+            if c.id in seen:
+                raise InputError(f"duplicate validation case id '{c.id}' in '{f}'.")
+            seen.add(c.id)
+            cases.append(c)
+    return cases
+
+
+def judge(case: Case, predicted: float) -> tuple[bool, float]:
+    err = (predicted - case.expected) / case.expected if case.expected else math.inf
+    if case.comparison == "at_least":
+        ok = predicted >= case.expected * (1 - case.tolerance_frac)
+    elif case.comparison == "at_most":
+        ok = predicted <= case.expected * (1 + case.tolerance_frac)
+    else:
+        ok = abs(err) <= case.tolerance_frac
+    return ok, err
+
+
+def run_cases(cases: list[Case] | None = None) -> list[CaseResult]:
+    from costsim.validation.runners import RUNNERS
+
+    out: list[CaseResult] = []
+    for c in cases if cases is not None else load_cases():
+        runner = RUNNERS.get(c.kind)
+        pred: float | None = None
+        msg = None
+        if runner is None:
+            ok, err, msg = False, None, f"no runner for kind '{c.kind}'"
+        else:
+            try:
+                pred = float(runner(c))
+                ok, err = judge(c, pred)
+            except Exception as exc:  # a runner crash is a failed case, reported, never hidden
+                ok, err, msg = False, None, f"{type(exc).__name__}: {exc}"
+        passed = ok or c.known_gap is not None
+        out.append(CaseResult(id=c.id, kind=c.kind, metric=c.metric, expected=c.expected, predicted=pred,
+                              error_frac=err, tolerance_frac=c.tolerance_frac, comparison=c.comparison,
+                              passed=passed, used_for_fit=c.used_for_fit, known_gap=c.known_gap,
+                              source=c.source, message=msg))
+    return out
+
+
+def summarize(results: list[CaseResult]) -> dict[str, Any]:
+    errs = [abs(r.error_frac) for r in results if r.error_frac is not None and math.isfinite(r.error_frac)]
+    held = [abs(r.error_frac) for r in results if r.error_frac is not None and not r.used_for_fit]
+    return {
+        "cases": len(results),
+        "passed": sum(r.passed for r in results),
+        "failed": sum(not r.passed for r in results),
+        "known_gaps": sum(r.known_gap is not None for r in results),
+        "median_abs_error_frac": statistics.median(errs) if errs else None,
+        "max_abs_error_frac": max(errs) if errs else None,
+        "median_abs_error_frac_held_out": statistics.median(held) if held else None,
+    }

@@ -1,0 +1,148 @@
+"""The hardware catalog (hardware_profiles/) loads, is complete and is internally consistent."""
+
+from __future__ import annotations
+
+import pytest
+
+from costsim.specs import catalog
+from costsim.specs.hardware import DTYPES
+
+REQUIRED_ACCELERATORS = [
+    "v100-sxm2", "a100-40gb-sxm", "a100-80gb-sxm", "a100-80gb-pcie", "a10g", "l4", "l40s",
+    "h100-sxm", "h100-pcie", "h100-nvl", "h800", "h200", "h20", "b200", "b300", "gb200", "rtx-4090",
+    "mi250x", "mi300x", "mi325x", "mi355x", "gaudi2", "gaudi3",
+    "tpu-v4", "tpu-v5e", "tpu-v5p", "tpu-v6e", "trainium1", "trainium2", "inferentia2",
+    "apple-a16", "apple-a17-pro", "apple-m1", "apple-m1-max", "apple-m2", "apple-m2-ultra",
+    "apple-m3-pro", "apple-m3-max", "apple-m4-pro", "apple-m4-max", "snapdragon-8-gen-3", "jetson-agx-orin",
+]
+
+REQUIRED_NODES = [
+    "dgx-a100", "dgx-h100", "dgx-h200", "dgx-b200", "gb200-nvl72", "mi300x-platform", "tpu-v5p-slice",
+    "gaudi3-hls", "trn2-instance", "iphone-14", "mac-studio-m2-ultra",
+]
+
+ACCS = catalog.accelerators()
+NODES = catalog.nodes()
+
+
+def test_catalog_loads_and_is_not_empty():
+    assert len(ACCS) >= len(REQUIRED_ACCELERATORS)
+    assert len(NODES) >= len(REQUIRED_NODES)
+
+
+@pytest.mark.parametrize("acc_id", REQUIRED_ACCELERATORS)
+def test_required_accelerator_present(acc_id):
+    assert acc_id in ACCS
+
+
+@pytest.mark.parametrize("node_id", REQUIRED_NODES)
+def test_required_node_present(node_id):
+    assert node_id in NODES
+
+
+@pytest.mark.parametrize("acc_id", sorted(ACCS))
+def test_accelerator_basic_sanity(acc_id):
+    a = ACCS[acc_id]
+    assert a.id == acc_id
+    assert a.sources and all(s.strip() for s in a.sources)
+    assert a.memory_gb > 0
+    assert a.memory_bandwidth_gb_per_s > 0
+    assert a.tdp_w > 0
+    assert 0 <= a.idle_w < a.tdp_w
+    assert any(getattr(a.peak_tflop_per_s, d) for d in DTYPES)
+    assert a.peak_flop_per_s("bf16") > 0  # every device can run a bf16 model via the fallback chain
+    assert a.scaleup.domain_size >= 1
+    assert a.scaleup.bandwidth_gb_per_s_per_direction >= 0
+    assert a.lifetime_years > 0
+    if a.prices.price_date is not None:
+        assert isinstance(a.prices.price_date, str) and len(a.prices.price_date) == 7 and a.prices.price_date[4] == "-"
+
+
+@pytest.mark.parametrize("acc_id", sorted(ACCS))
+def test_default_node_exists_and_matches(acc_id):
+    a = ACCS[acc_id]
+    if a.default_node is None:
+        return
+    assert a.default_node in NODES, f"{acc_id}: default_node {a.default_node} missing"
+    assert NODES[a.default_node].accelerator == acc_id
+
+
+def test_every_datacenter_device_has_a_default_node():
+    for a in ACCS.values():
+        if a.category in ("datacenter_gpu", "ai_accelerator"):
+            assert a.default_node, f"{a.id} has no default_node"
+            assert catalog.node_for(a) is not None
+
+
+@pytest.mark.parametrize("node_id", sorted(NODES))
+def test_node_sanity(node_id):
+    n = NODES[node_id]
+    assert n.id == node_id
+    assert n.accelerator in ACCS, f"{node_id}: accelerator {n.accelerator} missing"
+    assert n.sources
+    assert n.devices_per_node >= 1
+    assert n.host_power_w >= 0
+    assert n.host_idle_w <= n.host_power_w
+    acc = ACCS[n.accelerator]
+    # accelerators at TDP plus host under load should not exceed the rating by more than a little
+    load = n.devices_per_node * acc.tdp_w + n.host_power_w
+    assert load <= 1.05 * n.node_rated_power_w, f"{node_id}: {load} W under load > rating {n.node_rated_power_w} W"
+
+
+def test_scaleup_domain_not_larger_than_node_for_boxed_systems():
+    for n in NODES.values():
+        a = ACCS[n.accelerator]
+        if a.vendor in ("NVIDIA", "AMD", "Intel") and a.category == "datacenter_gpu":
+            assert a.scaleup.domain_size <= n.devices_per_node
+
+
+# ---- spot checks against the reference table / brief ------------------------------------------
+
+def test_h100_sxm_dense_bf16():
+    assert ACCS["h100-sxm"].peak_tflop_per_s.bf16 == pytest.approx(989.4)
+    assert ACCS["h100-sxm"].peak_flop_per_s("bf16") == pytest.approx(989.4e12)
+
+
+def test_dense_is_half_of_sparse_for_nvidia():
+    assert ACCS["h100-sxm"].peak_tflop_per_s.fp8 == pytest.approx(3958 / 2, rel=1e-3)
+    assert ACCS["a100-80gb-sxm"].peak_tflop_per_s.bf16 == pytest.approx(624 / 2)
+
+
+def test_nvlink_per_direction():
+    assert ACCS["h100-sxm"].scaleup.bandwidth_gb_per_s_per_direction == pytest.approx(450)
+    assert ACCS["h800"].scaleup.bandwidth_gb_per_s_per_direction == pytest.approx(200)
+    assert ACCS["b200"].scaleup.bandwidth_gb_per_s_per_direction == pytest.approx(900)
+    assert ACCS["mi300x"].scaleup.bandwidth_gb_per_s_per_direction == pytest.approx(448)
+
+
+def test_h800_differs_from_h100_only_where_expected():
+    h100, h800 = ACCS["h100-sxm"], ACCS["h800"]
+    assert h800.peak_tflop_per_s.fp64 <= 1.0
+    assert h800.peak_tflop_per_s.bf16 == h100.peak_tflop_per_s.bf16
+    assert h800.memory_gb == h100.memory_gb
+
+
+def test_memory_spot_checks():
+    assert ACCS["mi300x"].memory_gb == pytest.approx(192)
+    assert ACCS["h200"].memory_gb == pytest.approx(141)
+    assert ACCS["apple-m2-ultra"].memory_gb == pytest.approx(192)
+    assert ACCS["apple-m1"].memory_bandwidth_gb_per_s == pytest.approx(68.25)
+    assert ACCS["apple-m4-max"].memory_bandwidth_gb_per_s == pytest.approx(546)
+
+
+def test_gb200_rack_domain():
+    assert ACCS["gb200"].scaleup.domain_size == 72
+    assert NODES["gb200-nvl72"].devices_per_node == 72
+
+
+def test_node_ratings_from_calibration():
+    assert NODES["dgx-a100"].node_rated_power_w == pytest.approx(6500)
+    assert NODES["dgx-h100"].node_rated_power_w == pytest.approx(10200)
+    assert NODES["dgx-b200"].node_rated_power_w == pytest.approx(14300)
+    assert NODES["mac-studio-m2-ultra"].node_rated_power_w == pytest.approx(295)
+
+
+def test_scaleout_units():
+    # scaleout in GB/s per device: 400 Gb/s NIC per GPU = 50 GB/s
+    assert ACCS["h100-sxm"].scaleout_gb_per_s == pytest.approx(50)
+    assert ACCS["tpu-v5p"].scaleout_gb_per_s == pytest.approx(6.25)
