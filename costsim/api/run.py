@@ -9,13 +9,14 @@
   timeseries.parquet. The reports (HTML/XLSX/PDF) live one layer up, in `costsim.report`, whose
   `write_run(result, out_dir)` calls this and adds them (the api layer may not import report).
 
-Variants: when a scenario lists variants, each variant (base + its overrides) is run side by
-side; the base itself is only run when there are no variants.
+Variants: when a scenario lists variants, the base (as 'base', unless simulation.include_base is
+false) and each variant (base + its overrides) are run side by side.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import math
 import os
@@ -39,7 +40,9 @@ from costsim.specs.scenario import Scenario, scenario_hash
 
 PARTS = ("training", "serving")
 # Site-level power column per part, in order of preference (the sims' time series name them).
-POWER_COLUMNS = ("facility_power_w", "site_power_w", "grid_import_w", "it_power_w", "power_w")
+POWER_COLUMNS = ("facility_power_mean_w", "facility_power_w", "site_power_w", "grid_import_mean_w", "grid_import_w", "it_power_w", "power_w")
+# Per-bucket maxima, when a sim gives them (site peak = sum of the parts' maxima: an upper bound).
+PEAK_COLUMNS = ("facility_power_max_w", "grid_import_max_w")
 RANGE_QUANTILES = (("p5", 5.0), ("p50", 50.0), ("p95", 95.0))
 
 
@@ -90,15 +93,18 @@ def _check_catalog_refs(s: Scenario, *, source: str | None, where: str = "") -> 
 
 
 def variant_scenarios(s: Scenario, *, source: str | None = None) -> list[tuple[str, Scenario]]:
-    """[(name, scenario)] to run: one per variant (base + overrides), or [('base', s)]."""
+    """[(name, scenario)] to run: 'base' (unless simulation.include_base is false and there are
+    variants), then one per variant (base + its overrides)."""
     if not s.variants:
         return [("base", s)]
     base = s.model_dump(mode="json", exclude={"variants"})
     out: list[tuple[str, Scenario]] = []
-    seen: set[str] = set()
+    if s.simulation.include_base:
+        out.append(("base", validate_spec(Scenario, base, what="scenario", source=source)))
+    seen: set[str] = {"base"} if s.simulation.include_base else set()
     for i, v in enumerate(s.variants):
         if v.name in seen:
-            raise InputError(f"variant names must be unique; '{v.name}' appears twice (variants.{i}.name){' in ' + source if source else ''}.", field=f"variants.{i}.name")
+            raise InputError(f"variant names must be unique and not 'base' while simulation.include_base is true; '{v.name}' repeats (variants.{i}.name){' in ' + source if source else ''}.", field=f"variants.{i}.name")
         seen.add(v.name)
         try:
             data = apply_overrides(base, v.set, model=Scenario)
@@ -167,6 +173,10 @@ class VariantResult:
             for k, v in pr.summary.items():
                 if _is_scalar(v):
                     out[f"{part}_{k}"] = _py(v)
+                elif isinstance(v, Mapping):
+                    for k2, v2 in v.items():
+                        if _is_scalar(v2) and not isinstance(v2, str):
+                            out[f"{part}_{k}_{k2}"] = _py(v2)
         for k, v in self.site.items():
             if _is_scalar(v):
                 out[f"site_{k}"] = _py(v)
@@ -252,8 +262,12 @@ def _run_part(part: str, s: Scenario, seed: int) -> PartResult:
     reps = s.simulation.replicates
     first: SimOutput | None = None
     summaries: list[dict[str, Any]] = []
+    kw: dict[str, Any] = {}
+    prepare = getattr(sys.modules.get(fn.__module__), "prepare", None)
+    if reps > 1 and callable(prepare) and "setup" in inspect.signature(fn).parameters:
+        kw["setup"] = prepare(s)  # the seed-independent setup, shared by the replicates
     for r in range(reps):
-        out = fn(s, seed=seed + r)
+        out = fn(s, seed=seed + r, **kw)
         if first is None:
             first = out
         summaries.append(dict(out.summary))
@@ -283,12 +297,15 @@ def _step_value(t_src: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
 def combine_site(parts: Mapping[str, PartResult], import_cap_w: float | None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Sum the parts' site power on the union of their time axes (bucket-start step functions)."""
     series: list[tuple[str, np.ndarray, np.ndarray, str]] = []
+    peaks: list[tuple[np.ndarray, np.ndarray]] = []
     for part, pr in parts.items():
         col = power_column(pr.timeseries)
         t = pr.timeseries.get("t_s")
         if col is None or t is None or len(t) == 0:
             continue
         series.append((part, np.asarray(t, dtype=float), np.asarray(pr.timeseries[col], dtype=float), col))
+        pcol = next((c for c in PEAK_COLUMNS if c in pr.timeseries), col)
+        peaks.append((np.asarray(t, dtype=float), np.asarray(pr.timeseries[pcol], dtype=float)))
     site: dict[str, Any] = {}
     if not series:
         return site, {}
@@ -300,9 +317,14 @@ def combine_site(parts: Mapping[str, PartResult], import_cap_w: float | None) ->
         cols[f"{part}_{col}"] = v
         total += v
     cols["site_power_w"] = total
+    peak = np.zeros_like(t)
+    for ts, y in peaks:
+        peak += _step_value(ts, y, t)
+    cols["site_power_max_w"] = peak
     dt = np.diff(t, append=t[-1] + (t[-1] - t[-2] if len(t) >= 2 else 0.0))
     site["power_basis"] = "+".join(f"{p}:{c}" for p, _, _, c in series)
-    site["peak_power_w"] = float(total.max())
+    site["peak_power_w"] = float(peak.max())
+    site["peak_of_mean_power_w"] = float(total.max())
     site["mean_power_w"] = float((total * dt).sum() / dt.sum()) if dt.sum() > 0 else float(total.mean())
     site["energy_j"] = float((total * dt).sum())
     site["duration_s"] = float(dt.sum())
@@ -310,19 +332,58 @@ def combine_site(parts: Mapping[str, PartResult], import_cap_w: float | None) ->
         site["max_swing_w"] = float(np.abs(np.diff(total)).max())
     if import_cap_w is not None:
         site["import_cap_w"] = import_cap_w
-        site["headroom_w"] = float(import_cap_w - total.max())
-        site["time_over_cap_frac"] = float(dt[total > import_cap_w * (1 + 1e-9)].sum() / dt.sum()) if dt.sum() > 0 else 0.0
+        site["headroom_w"] = float(import_cap_w - peak.max())
+        site["time_over_cap_frac"] = float(dt[peak > import_cap_w * (1 + 1e-9)].sum() / dt.sum()) if dt.sum() > 0 else 0.0
     return site, cols
 
 
+def _peak_w(pr: PartResult) -> float | None:
+    for c in PEAK_COLUMNS + POWER_COLUMNS:
+        if c in pr.timeseries and len(pr.timeseries[c]):
+            a = np.asarray(pr.timeseries[c], dtype=float)
+            a = a[np.isfinite(a)]
+            if a.size:
+                return float(a.max())
+    return None
+
+
+def _project_training(pr: PartResult) -> None:
+    """A training run cut by the simulated window: linear projection to the full token count
+    (keys prefixed projected_; the simulation's own keys are untouched)."""
+    sm = pr.summary
+    done, target = sm.get("tokens_trained"), sm.get("tokens_target")
+    if sm.get("completed") is not False or not done or not target:
+        return
+    ratio = float(target) / float(done)
+    sm["projection_basis"] = "linear extrapolation of the simulated window to tokens_target"
+    for k in ("wall_time_s", "gpu_hours", "facility_energy_j", "cost_usd", "co2e_kg"):
+        if isinstance(sm.get(k), (int, float)):
+            sm[f"projected_{k}"] = float(sm[k]) * ratio
+
+
 def run_variant(name: str, s: Scenario, seed: int) -> VariantResult:
+    """Run one variant. Training and serving on one site with a grid import cap: serving runs
+    first and keeps its power; training gets the cap minus serving's peak (serving has priority)."""
     t0 = time.perf_counter()
-    parts: dict[str, PartResult] = {}
-    for part in PARTS:
-        if getattr(s, part) is not None:
-            parts[part] = _run_part(part, s, seed)
     cap = s.grid.import_cap_mw * 1e6 if s.grid.import_cap_mw is not None else None
+    site_notes: dict[str, Any] = {}
+    done: dict[str, PartResult] = {}
+    if s.serving is not None:
+        done["serving"] = _run_part("serving", s, seed)
+    if s.training is not None:
+        ts = s
+        if s.serving is not None and cap is not None:
+            peak = _peak_w(done["serving"]) or 0.0
+            left = cap - peak
+            site_notes["cap_policy"] = "serving first; training gets the import cap minus serving's peak power"
+            site_notes["training_cap_w"] = max(left, 0.0)
+            # a cap at or below zero leaves training no power: the training sim reports it infeasible
+            ts = s.model_copy(update={"grid": s.grid.model_copy(update={"import_cap_mw": max(left, 1.0) / 1e6})})
+        done["training"] = _run_part("training", ts, seed)
+        _project_training(done["training"])
+    parts = {p: done[p] for p in PARTS if p in done}
     site, site_ts = combine_site(parts, cap)
+    site.update(site_notes)
     return VariantResult(name, s, scenario_hash(s), parts, site, site_ts, time.perf_counter() - t0)
 
 

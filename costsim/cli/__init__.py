@@ -15,6 +15,31 @@ from pydantic import ValidationError
 from costsim.errors import InputError
 from costsim.specs.base import describe_validation_error
 
+def _click_modules():
+    mods = [click]
+    try:  # typer >= 0.2x vendors its own copy of click
+        import typer._click as vendored  # type: ignore[import-not-found]
+
+        mods.append(vendored)
+    except ImportError:
+        pass
+    return mods
+
+
+def _classes(name: str) -> tuple[type, ...]:
+    out = []
+    for m in _click_modules():
+        for holder in (m, getattr(m, "exceptions", None)):
+            c = getattr(holder, name, None) if holder is not None else None
+            if isinstance(c, type) and c not in out:
+                out.append(c)
+    return tuple(out)
+
+
+_CLICK_EXC = _classes("ClickException")
+_ABORT = _classes("Abort")
+_EXIT = _classes("Exit") + tuple(c for c in (getattr(typer, "Exit", None),) if isinstance(c, type))
+
 app = typer.Typer(
     name="costsim",
     help="What it takes to train and serve AI models: GPUs, days, MWh, dollars, tCO2e, MW of grid.",
@@ -41,12 +66,13 @@ def main(argv: list[str] | None = None) -> None:
     except ValidationError as exc:
         print("error: " + describe_validation_error(exc, what="input", source=None), file=sys.stderr)
         sys.exit(2)
-    except click.exceptions.Abort:
+    except _ABORT:
         print("aborted", file=sys.stderr)
         sys.exit(130)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+    except _EXIT as exc:
+        sys.exit(getattr(exc, "exit_code", 0))
+    except _CLICK_EXC as exc:
         exc.show()
-        sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
+        code = getattr(exc, "exit_code", 2)
+        sys.exit(2 if code in (1, 2) else code)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,9 +1,66 @@
-"""`costsim site` (to be filled by its owner)."""
+"""`costsim site`: facility power of a fleet against a grid cap, with region price and carbon."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from costsim.cli.common import finish, fmt_si, parse_float
+
+
+def _render(r: dict) -> None:
+    c = Console()
+    t = Table(title="site power")
+    t.add_column("quantity")
+    t.add_column("value")
+    rows = [("IT peak", fmt_si(r["it_peak_power_w"], "W")), ("IT mean", fmt_si(r["it_mean_power_w"], "W")),
+            ("PUE", f"{r['pue']:.2f}"), ("facility peak", fmt_si(r["facility_peak_power_w"], "W")),
+            ("facility mean", fmt_si(r["facility_mean_power_w"], "W")),
+            ("training swing", fmt_si(r["training_power_swing_w"], "W")),
+            ("grid cap", fmt_si(r["grid_cap_w"], "W")), ("headroom", fmt_si(r["headroom_w"], "W")),
+            ("energy cost / day", f"{r['energy_cost_usd_per_day']:,.0f} USD"),
+            ("CO2e / day", f"{r['co2e_kg_per_day'] / 1000:,.1f} t")]
+    for k, v in r.get("max_gpus_under_cap", {}).items():
+        rows.append((f"max {k} under cap", f"{v:,}"))
+    for a, b in rows:
+        t.add_row(a, b)
+    c.print(t)
+    reg = r.get("region") or {}
+    if reg.get("region"):
+        c.print(f"region {reg['region']} ({reg['kind']}): {reg['usd_per_kwh']['mean']:.3f} USD/kWh, {reg['gco2e_per_kwh']['mean']:.0f} gCO2e/kWh mean")
+    c.print("assumptions: " + "; ".join(f"{a['name']}={a['value'] if not isinstance(a['value'], float) else round(a['value'], 3)}" for a in r["assumptions"]))
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    @app.command("site")
+    def site(
+        hardware: Optional[list[str]] = typer.Option(None, "--hardware", help="Accelerator id; repeat, paired in order with --gpus."),
+        gpus: Optional[list[str]] = typer.Option(None, "--gpus", help="Number of accelerators for the matching --hardware (accepts 100k, 1e5)."),
+        workload: Optional[list[str]] = typer.Option(None, "--workload", help="training | inference | idle; once for all or once per --hardware (default training)."),
+        pue: float = typer.Option(1.2, "--pue", help="Power usage effectiveness (facility / IT power)."),
+        grid_cap_mw: Optional[str] = typer.Option(None, "--grid-cap-mw", help="Grid import cap, MW."),
+        region: Optional[str] = typer.Option(None, "--region", help="Region id (costsim/data/regions) or a CSV path with month,hour,usd_per_kwh,gco2e_per_kwh."),
+        battery_mwh: Optional[str] = typer.Option(None, "--battery-mwh", help="Battery energy, MWh."),
+        battery_mw: Optional[str] = typer.Option(None, "--battery-mw", help="Battery power rating, MW."),
+        json_: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """Facility peak and mean power of a fleet, headroom against a grid cap, and how many of each
+        accelerator fit under it; hourly price and carbon for a region."""
+        from costsim.api import site as api
+        from costsim.errors import InputError
+
+        counts = []
+        for g in gpus or []:
+            v = parse_float(g, flag="--gpus")
+            if v is None or v < 1 or v != int(v):
+                raise InputError(f"--gpus expects a positive whole number, got {g!r}.", field="gpus")
+            counts.append(int(v))
+        req = api.build_request(list(hardware or []), counts, workloads=list(workload) if workload else None, pue=pue,
+                                grid_cap_mw=parse_float(grid_cap_mw, flag="--grid-cap-mw"), region=region,
+                                battery_mwh=parse_float(battery_mwh, flag="--battery-mwh"),
+                                battery_mw=parse_float(battery_mw, flag="--battery-mw"))
+        result = api.site_report(req)
+        finish(result, as_json=json_, render=_render)

@@ -1,9 +1,118 @@
-"""`costsim train` (to be filled by its owner)."""
+"""`costsim train`: fastest parallel layout, step time, whole-run time, energy, cost and CO2e."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from costsim.cli.common import finish, fmt_si, parse_float
+from costsim.errors import InputError
+from costsim.units import J_PER_MWH, S_PER_DAY
+
+
+def _render(r: dict) -> None:
+    c = Console(width=140)
+    p = r.get("parallelism") or {}
+    t = Table(title=f"costsim train: {r.get('model')} on {r.get('num_gpus')} x {r.get('hardware')}", show_header=False)
+    t.add_column("quantity")
+    t.add_column("value")
+    rows = [
+        ("feasible", str(r.get("feasible"))),
+        ("layout", " ".join(f"{k}={v}" for k, v in p.items()) if p else "-"),
+        ("training FLOP", fmt_si(r.get("train_flop"), "FLOP")),
+        ("step time", fmt_si(r.get("step_time_s"), "s")),
+        ("throughput", fmt_si(r.get("tokens_per_s"), "tokens/s")),
+        ("MFU", "-" if r.get("mfu_frac") is None else f"{100 * r['mfu_frac']:.1f}%"),
+        ("achieved per GPU", fmt_si(r.get("achieved_flop_per_s_per_gpu"), "FLOP/s")),
+        ("memory per GPU", fmt_si(r.get("memory_per_gpu_bytes"), "B")),
+        ("steps", "-" if r.get("num_steps") is None else f"{r['num_steps']:,}"),
+        ("goodput", "-" if r.get("goodput_frac") is None else f"{100 * r['goodput_frac']:.1f}%"),
+        ("wall time", "-" if r.get("wall_time_s") is None else f"{r['wall_time_s'] / S_PER_DAY:.1f} days"),
+        ("GPU-hours", fmt_si(r.get("gpu_hours"), "GPU-h")),
+        ("facility energy", "-" if r.get("facility_energy_j") is None else f"{r['facility_energy_j'] / J_PER_MWH:,.0f} MWh"),
+        ("facility peak power", fmt_si(r.get("facility_peak_power_w"), "W")),
+        ("CO2e", "-" if r.get("co2e_kg") is None else f"{r['co2e_kg'] / 1000:,.0f} t"),
+        ("cost", "-" if r.get("cost_usd") is None else f"${r['cost_usd']:,.0f}"),
+    ]
+    s = r.get("search") or {}
+    rows.append(("search", f"{s.get('configs_evaluated', 0):,} layouts evaluated, {s.get('feasible_configs', 0):,} fit, "
+                           f"{1000 * s.get('search_time_s', 0):.0f} ms"))
+    for k, v in rows:
+        t.add_row(k, v)
+    c.print(t)
+    top = r.get("top_layouts") or []
+    if top:
+        tt = Table(title="fastest layouts")
+        for col in ("tp", "pp", "cp", "ep", "dp", "vp", "micro_batch", "recompute", "zero", "step", "tokens/s", "MFU", "memory"):
+            tt.add_column(col)
+        for row in top:
+            tt.add_row(*(str(row[k]) for k in ("tp", "pp", "cp", "ep", "dp", "vp", "micro_batch", "recompute", "zero")),
+                       fmt_si(row["step_time_s"], "s"), fmt_si(row["tokens_per_s"]), f"{100 * row['mfu_frac']:.1f}%",
+                       fmt_si(row["memory_per_gpu_bytes"], "B"))
+        c.print(tt)
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    @app.command("train")
+    def train(
+        model: str = typer.Option(..., "--model", help="Model catalog id (e.g. llama-3-70b) or path to a model YAML file."),
+        hardware: str = typer.Option(..., "--hardware", help="Accelerator catalog id (e.g. h100-sxm) or path to a hardware YAML file."),
+        gpus: int = typer.Option(..., "--gpus", help="Number of accelerators in the job."),
+        tokens: Optional[str] = typer.Option(None, "--tokens", help="Training tokens (accepts 15e12 or 15T); default the model's training_tokens."),
+        seq_len: int = typer.Option(4096, "--seq-len", help="Sequence length, tokens."),
+        global_batch: Optional[int] = typer.Option(None, "--global-batch", help="Global batch in sequences."),
+        global_batch_tokens: Optional[str] = typer.Option(None, "--global-batch-tokens", help="Global batch in tokens (alternative to --global-batch; accepts 4M)."),
+        precision: str = typer.Option("bf16", "--precision", help="Matmul datatype: bf16, fp16 or fp8 (FP8 gains what calibration shows, not 2x)."),
+        tp: Optional[int] = typer.Option(None, "--tp", help="Tensor-parallel size (default: searched)."),
+        pp: Optional[int] = typer.Option(None, "--pp", help="Pipeline-parallel size (default: searched)."),
+        cp: Optional[int] = typer.Option(None, "--cp", help="Context-parallel size (default: searched)."),
+        ep: Optional[int] = typer.Option(None, "--ep", help="Expert-parallel size (default: searched; MoE only)."),
+        dp: Optional[int] = typer.Option(None, "--dp", help="Data-parallel size (default: gpus/(tp*pp*cp))."),
+        vp: Optional[int] = typer.Option(None, "--vp", help="Virtual pipeline stages per GPU, interleaved schedule (default: searched)."),
+        micro_batch: Optional[int] = typer.Option(None, "--micro-batch", help="Micro-batch size in sequences (default: searched)."),
+        recompute: Optional[str] = typer.Option(None, "--recompute", help="Activation recomputation: none, selective or full (default: searched)."),
+        zero: Optional[int] = typer.Option(None, "--zero", help="ZeRO / distributed-optimizer stage 0-3 (default: searched)."),
+        sequence_parallel: bool = typer.Option(True, "--sequence-parallel/--no-sequence-parallel", help="Megatron sequence parallelism with TP."),
+        pue: Optional[float] = typer.Option(None, "--pue", help="Power usage effectiveness (default 1.2)."),
+        grid_gco2e_per_kwh: Optional[float] = typer.Option(None, "--grid-gco2e-per-kwh", help="Grid carbon intensity, gCO2e/kWh (default 400)."),
+        usd_per_gpu_hour: Optional[float] = typer.Option(None, "--usd-per-gpu-hour", help="Rental price per GPU-hour, USD (default: hardware profile midpoint)."),
+        failure_rate_per_gpu_hour: Optional[float] = typer.Option(None, "--failure-rate-per-gpu-hour", help="Unexpected interruptions per GPU-hour (default 1.97e-5, Llama 3)."),
+        checkpoint_time_s: Optional[float] = typer.Option(None, "--checkpoint-time-s", help="Time to write one checkpoint, s (default: checkpoint bytes / storage bandwidth)."),
+        restart_time_s: Optional[float] = typer.Option(None, "--restart-time-s", help="Time from an interruption until training resumes, s (default 600)."),
+        top_k: int = typer.Option(5, "--top-k", help="How many of the fastest layouts to list."),
+        json_: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> int:
+        """Search the fastest parallel layout and estimate the whole training run."""
+        from costsim.api.train import train as api_train
+        from costsim.specs.base import validate_spec
+        from costsim.specs.requests import TrainRequest
+        from costsim.specs.site import EconomicsSpec, FacilitySpec
+
+        if precision not in ("bf16", "fp16", "fp8"):
+            raise InputError(f"--precision must be bf16, fp16 or fp8, got {precision!r}.", field="precision")
+        if recompute is not None and recompute not in ("none", "selective", "full"):
+            raise InputError(f"--recompute must be none, selective or full, got {recompute!r}.", field="recompute")
+        if zero is not None and zero not in (0, 1, 2, 3):
+            raise InputError(f"--zero must be 0, 1, 2 or 3, got {zero}.", field="zero")
+        fac = {} if pue is None else {"pue": pue}
+        eco = {}
+        if grid_gco2e_per_kwh is not None:
+            eco["grid_gco2e_per_kwh"] = grid_gco2e_per_kwh
+        if usd_per_gpu_hour is not None:
+            eco["usd_per_gpu_hour"] = usd_per_gpu_hour
+        data = {
+            "model": model, "hardware": hardware, "gpus": gpus, "tokens": parse_float(tokens, flag="--tokens"),
+            "seq_len": seq_len, "global_batch": global_batch,
+            "global_batch_tokens": parse_float(global_batch_tokens, flag="--global-batch-tokens"),
+            "precision": precision, "tp": tp, "pp": pp, "cp": cp, "ep": ep, "dp": dp, "vp": vp, "micro_batch": micro_batch,
+            "recompute": recompute, "zero": zero, "sequence_parallel": sequence_parallel, "top_k": top_k,
+            "failure_rate_per_gpu_hour": failure_rate_per_gpu_hour, "checkpoint_time_s": checkpoint_time_s,
+            "restart_time_s": restart_time_s,
+            "facility": validate_spec(FacilitySpec, fac, what="facility options"),
+            "economics": validate_spec(EconomicsSpec, eco, what="economics options"),
+        }
+        req = validate_spec(TrainRequest, data, what="train options")
+        return finish(api_train(req), as_json=json_, render=_render)

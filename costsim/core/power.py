@@ -46,8 +46,8 @@ from __future__ import annotations
 import numpy as np
 
 # --- fitted (see module docstring) ------------------------------------------------------------
-COMPUTE_COEF = 1.75  # fitted on P-mlenergy-70b b1024 (ML.ENERGY benchmark v3)
-MEMORY_COEF = 0.87   # fitted on P-mlenergy-70b b8
+COMPUTE_COEF = 1.76  # fitted on P-mlenergy-70b b1024 (ML.ENERGY benchmark v3); see fit_from_cases
+MEMORY_COEF = 0.865  # fitted on P-mlenergy-70b b8
 
 # --- phase defaults: utilizations a phase runs at when the caller has no better numbers -------
 # compute: a training / prefill matmul phase. 0.5 of dense peak is the in-kernel tensor-core
@@ -196,3 +196,36 @@ def phase_mix_power_w(idle_w, tdp_w, phase_fracs: dict[str, float], power_cap_w=
     for ph, w in phase_fracs.items():
         out = out + (w / total) * phase_power_w(idle_w, tdp_w, ph, power_cap_w)
     return out
+
+
+# --- host (everything in a node but the accelerators) ----------------------------------------
+DEFAULT_HOST_FRAC_OF_TDP = 0.4  # host share per device when no node profile exists (estimate:
+# DGX H100 bottom-up host ~2.6-2.8 kW / 8 GPUs of 700 W = 0.46-0.5; PCIe servers lower)
+HOST_IDLE_FRAC = 0.6  # host idle / host busy when a profile gives no idle figure
+
+
+def host_power_per_device_w(host_power_w, devices_per_node):
+    """Host power per accelerator, W (node host power shared by its devices)."""
+    return _arr(host_power_w) / _arr(devices_per_node)
+
+
+def default_host_power_per_device_w(tdp_w, busy: bool = True):
+    """Host power per accelerator when no node profile exists, W (an estimate; listed as an assumption)."""
+    return DEFAULT_HOST_FRAC_OF_TDP * _arr(tdp_w) * (1.0 if busy else HOST_IDLE_FRAC)
+
+
+# --- facility overhead ------------------------------------------------------------------------
+def pue_load_temperature(pue_full_load, it_load_frac, outdoor_temp_c, *, fixed_overhead_frac=0.04,
+                         reference_temp_c=20.0, cooling_temp_coef_per_c=0.008, free_cooling_below_c=10.0):
+    """PUE at a partial IT load and an outdoor temperature (vectorized):
+
+        PUE = 1 + max(0, (pue_full_load - 1 - fixed) + coef * (max(T, T_free) - T_ref)) + fixed / load
+
+    equal to pue_full_load at full load and T_ref; fixed losses weigh more at low load; hot
+    days add chiller lift; below T_free the economizer is at its floor."""
+    load = _arr(it_load_frac)
+    if np.any(load <= 0):
+        raise ValueError("it_load_frac must be > 0")
+    t = _arr(outdoor_temp_c)
+    prop = (_arr(pue_full_load) - 1.0 - fixed_overhead_frac) + cooling_temp_coef_per_c * (np.maximum(t, free_cooling_below_c) - reference_temp_c)
+    return 1.0 + np.maximum(prop, 0.0) + fixed_overhead_frac / load

@@ -1,78 +1,186 @@
 """Whole-run accounting shared by `train`, `serve`, `site` and the simulations.
 
-v0 interface (the power/economics work refines the internals; keep the signature and keys):
-
-    account_run(acc, node, num_gpus, wall_time_s, gpu_energy_j, facility, economics) -> dict
+    account_run(acc, node, num_gpus, wall_time_s, gpu_energy_j, facility, economics, ...) -> dict
 
 returns it_energy_j, facility_energy_j, gpu_hours, cost_usd + cost_breakdown_usd,
-co2e_kg + co2e_breakdown_kg, and `assumptions` (list of {name, value, unit, source}).
+co2e_kg + co2e_breakdown_kg, and `assumptions` (list of {name, value, unit, source}); also
+host_energy_j, fabric_energy_j, water_l, alternatives_usd (rental vs purchase side by side).
+
+Optional time-series inputs (what the simulations pass): `facility_power_w` + `dt_s` (the
+metered series; replaces the flat energy total for electricity, demand charge and carbon) and
+`price` / `carbon` (a number or an object with a vectorized `at(t_s)`, e.g.
+costsim.power.signals.Signal). Without them, flat prices from EconomicsSpec apply.
+
+Conventions: IT = accelerators + host share of their nodes + cluster fabric/storage (data-centre
+devices only); facility = IT x PUE (constant, or load/temperature at full load here);
+electricity is paid under 'purchase' and included in the rental price under 'rental';
+operational carbon is location-based (market-based reported beside it when given); embodied
+carbon is straight-line over the device lifetime, with the host/network share as a multiple.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from costsim.core.power import (
+    DEFAULT_HOST_FRAC_OF_TDP,
+    default_host_power_per_device_w,
+    host_power_per_device_w,
+    pue_load_temperature,
+)
+from costsim.economics import ownership, timeseries
 from costsim.specs.hardware import Accelerator, Node
-from costsim.specs.site import EconomicsSpec, FacilitySpec
-from costsim.units import J_PER_KWH, S_PER_HOUR, S_PER_YEAR
+from costsim.specs.site import EconomicsSpec, FacilitySpec, GridSpec
+from costsim.units import J_PER_KWH, S_PER_HOUR
 
-DEFAULT_HOST_FRAC_OF_TDP = 0.4  # host share when no node profile exists (estimate)
+FABRIC_CATEGORIES = ("datacenter_gpu", "ai_accelerator")
+FALLBACK_USD_PER_GPU_HOUR = 2.0  # only when a profile has neither a rental nor a purchase price
 
 
 def host_power_per_gpu_w(acc: Accelerator, node: Node | None, *, busy: bool = True) -> float:
     if node is not None:
         per = node.host_power_w if busy else node.host_idle_w
-        return per / node.devices_per_node
-    return DEFAULT_HOST_FRAC_OF_TDP * acc.tdp_w * (1.0 if busy else 0.6)
+        return float(host_power_per_device_w(per, node.devices_per_node))
+    return float(default_host_power_per_device_w(acc.tdp_w, busy))
+
+
+def fabric_power_per_gpu_w(acc: Accelerator, facility: FacilitySpec) -> float:
+    return facility.fabric_storage_w_per_gpu if acc.category in FABRIC_CATEGORIES else 0.0
+
+
+def effective_pue(facility: FacilitySpec) -> float:
+    """PUE applied to flat energy totals (load_temperature model at full load and reference T)."""
+    if facility.pue_model == "constant":
+        return facility.pue
+    return float(pue_load_temperature(facility.pue, 1.0, facility.reference_temp_c, fixed_overhead_frac=facility.fixed_overhead_frac,
+                                      reference_temp_c=facility.reference_temp_c, cooling_temp_coef_per_c=facility.cooling_temp_coef_per_c,
+                                      free_cooling_below_c=facility.free_cooling_below_c))
+
+
+def amortized_usd_per_gpu_hour(acc: Accelerator, economics: EconomicsSpec) -> float | None:
+    if not acc.prices.purchase_usd:
+        return None
+    return float(ownership.amortized_usd_per_device_hour(acc.prices.purchase_usd, acc.lifetime_years,
+                                                         economics.utilization_frac, economics.residual_value_frac))
 
 
 def usd_per_gpu_hour(acc: Accelerator, economics: EconomicsSpec) -> float:
+    """Rental price per GPU-hour: override, else the profile's on-demand midpoint, else amortized purchase."""
     if economics.usd_per_gpu_hour is not None:
         return economics.usd_per_gpu_hour
     r = acc.rental_usd_per_hour
     if r is not None:
         return r
+    a = amortized_usd_per_gpu_hour(acc, economics)
+    return a if a is not None else FALLBACK_USD_PER_GPU_HOUR
+
+
+def _rental_source(acc: Accelerator, economics: EconomicsSpec) -> str:
+    if economics.usd_per_gpu_hour is not None:
+        return "override"
+    if acc.rental_usd_per_hour is not None:
+        return f"{acc.id} profile on-demand midpoint ({acc.prices.price_date})"
     if acc.prices.purchase_usd:
-        # no rental quote: amortized purchase over lifetime at the assumed utilization
-        return acc.prices.purchase_usd * (1 - economics.residual_value_frac) / (acc.lifetime_years * S_PER_YEAR / S_PER_HOUR * economics.utilization_frac)
-    return 2.0
+        return f"{acc.id}: no rental quote; amortized purchase price"
+    return f"{acc.id}: no price in profile; placeholder {FALLBACK_USD_PER_GPU_HOUR} USD/GPU-h"
 
 
 def account_run(*, acc: Accelerator, node: Node | None, num_gpus: int, wall_time_s: float, gpu_energy_j: float,
-                facility: FacilitySpec, economics: EconomicsSpec) -> dict[str, Any]:
+                facility: FacilitySpec, economics: EconomicsSpec, grid: GridSpec | None = None,
+                facility_power_w=None, dt_s: float | None = None, t0_s: float = 0.0,
+                price=None, carbon=None) -> dict[str, Any]:
     gpu_hours = num_gpus * wall_time_s / S_PER_HOUR
-    host_j = host_power_per_gpu_w(acc, node) * num_gpus * wall_time_s
-    it_j = gpu_energy_j + host_j
-    fac_j = it_j * facility.pue
-    kwh = fac_j / J_PER_KWH
-    price = usd_per_gpu_hour(acc, economics)
+    host_w = host_power_per_gpu_w(acc, node)
+    fabric_w = fabric_power_per_gpu_w(acc, facility)
+    host_j = host_w * num_gpus * wall_time_s
+    fabric_j = fabric_w * num_gpus * wall_time_s
+    it_j = gpu_energy_j + host_j + fabric_j
+    pue = effective_pue(facility)
+    price_flat = economics.electricity_usd_per_kwh
+    carbon_flat = economics.grid_gco2e_per_kwh
+    price_in = price if price is not None else price_flat
+    carbon_in = carbon if carbon is not None else carbon_flat
+    demand_rate = grid.demand_charge_usd_per_kw_month if grid is not None else 0.0
+
+    if facility_power_w is not None:
+        if dt_s is None:
+            raise ValueError("facility_power_w needs dt_s")
+        bill = timeseries.electricity_bill(facility_power_w, dt_s, usd_per_kwh=price_in, gco2e_per_kwh=carbon_in,
+                                           demand_charge_usd_per_kw_month=demand_rate,
+                                           market_based_gco2e_per_kwh=economics.market_based_gco2e_per_kwh, t0_s=t0_s)
+        fac_j = bill["energy_j"]
+    else:
+        fac_j = it_j * pue
+        kwh = fac_j / J_PER_KWH
+        mean_w = fac_j / wall_time_s if wall_time_s > 0 else 0.0
+        p_kwh = float(price_in.mean()) if hasattr(price_in, "mean") and hasattr(price_in, "at") else float(price_in)
+        c_kwh = float(carbon_in.mean()) if hasattr(carbon_in, "mean") and hasattr(carbon_in, "at") else float(carbon_in)
+        months = wall_time_s / timeseries.S_PER_MONTH
+        bill = {"energy_j": fac_j, "energy_usd": kwh * p_kwh,
+                "demand_charge_usd": mean_w / 1e3 * demand_rate * max(months, 0.0) if demand_rate else 0.0,
+                "operational_location_based_kg": kwh * c_kwh / 1000.0, "peak_power_w": mean_w}
+        if economics.market_based_gco2e_per_kwh is not None:
+            bill["operational_market_based_kg"] = kwh * economics.market_based_gco2e_per_kwh / 1000.0
+        bill["electricity_usd"] = bill["energy_usd"] + bill["demand_charge_usd"]
+
+    rent = usd_per_gpu_hour(acc, economics)
+    amort = amortized_usd_per_gpu_hour(acc, economics)
+    water = timeseries.water_l([it_j], 1.0, facility.wue_l_per_kwh)
+    water_usd = water / 1000.0 * economics.water_usd_per_m3
+
+    alternatives = {"rental_usd": gpu_hours * rent}
+    if amort is not None:
+        alternatives["purchase_usd"] = gpu_hours * amort + bill["electricity_usd"] + water_usd
     cost: dict[str, float] = {}
     if economics.pricing == "rental":
-        cost["rental_usd"] = gpu_hours * price
+        cost["rental_usd"] = gpu_hours * rent
         cost["electricity_usd"] = 0.0  # included in rental
     else:
-        life_h = acc.lifetime_years * S_PER_YEAR / S_PER_HOUR * economics.utilization_frac
-        capex = (acc.prices.purchase_usd or 0.0) * (1 - economics.residual_value_frac)
-        cost["capex_amortized_usd"] = gpu_hours * capex / life_h if life_h else 0.0
-        cost["electricity_usd"] = kwh * economics.electricity_usd_per_kwh
-    op_kg = kwh * economics.grid_gco2e_per_kwh / 1000.0
+        cost["capex_amortized_usd"] = gpu_hours * amort if amort is not None else 0.0
+        cost["electricity_usd"] = bill["electricity_usd"]  # energy + demand charge (split in electricity_detail_usd)
+        if water_usd:
+            cost["water_usd"] = water_usd
+
+    op_kg = bill["operational_location_based_kg"]
     emb_kg = 0.0
     if economics.include_embodied and acc.embodied_kgco2e:
-        emb_kg = acc.embodied_kgco2e * num_gpus * wall_time_s / (acc.lifetime_years * S_PER_YEAR)
+        emb_kg = float(ownership.embodied_kg(num_gpus, wall_time_s, acc.embodied_kgco2e, acc.lifetime_years, economics.host_embodied_frac))
+    co2e = {"operational_location_based_kg": op_kg, "embodied_kg": emb_kg}
+    if "operational_market_based_kg" in bill:
+        co2e["operational_market_based_kg"] = bill["operational_market_based_kg"]
+
     return {
         "gpu_hours": gpu_hours,
         "gpu_energy_j": gpu_energy_j,
         "host_energy_j": host_j,
+        "fabric_energy_j": fabric_j,
         "it_energy_j": it_j,
         "facility_energy_j": fac_j,
+        "water_l": water,
         "cost_usd": sum(cost.values()),
         "cost_breakdown_usd": cost,
+        "alternatives_usd": alternatives,
+        "electricity_detail_usd": {"energy_usd": bill["energy_usd"], "demand_charge_usd": bill["demand_charge_usd"],
+                                   "included_in_rental": economics.pricing == "rental"},
+        # location-based is the headline; the market-based figure (if any) is reported beside it, not added
         "co2e_kg": op_kg + emb_kg,
-        "co2e_breakdown_kg": {"operational_location_based_kg": op_kg, "embodied_kg": emb_kg},
+        "co2e_breakdown_kg": co2e,
         "assumptions": [
-            {"name": "pue", "value": facility.pue, "unit": "", "source": "default 1.2 (between Google fleet 1.10 and Uptime average 1.58)"},
-            {"name": "usd_per_gpu_hour", "value": price, "unit": "USD/GPU-h", "source": "override" if economics.usd_per_gpu_hour is not None else f"{acc.id} profile rental midpoint ({acc.prices.price_date})"},
-            {"name": "grid_gco2e_per_kwh", "value": economics.grid_gco2e_per_kwh, "unit": "gCO2e/kWh", "source": "default location-based intensity"},
-            {"name": "host_power_per_gpu_w", "value": host_power_per_gpu_w(acc, node), "unit": "W", "source": f"node profile {node.id}" if node else "40% of TDP (no node profile)"},
+            {"name": "pue", "value": pue, "unit": "", "source": f"{facility.pue_model}; default 1.2 (between Google fleet 1.10 and Uptime average 1.58)"},
+            {"name": "usd_per_gpu_hour", "value": rent, "unit": "USD/GPU-h", "source": _rental_source(acc, economics)},
+            {"name": "amortized_usd_per_gpu_hour", "value": amort, "unit": "USD/GPU-h",
+             "source": f"purchase {acc.prices.purchase_usd} USD x (1 - residual {economics.residual_value_frac}) / ({acc.lifetime_years} y x utilization {economics.utilization_frac})"},
+            {"name": "electricity_usd_per_kwh", "value": p_kwh_of(price_in), "unit": "USD/kWh", "source": "region profile (mean)" if price is not None else "flat default (US industrial ~0.08, EIA 2024)"},
+            {"name": "grid_gco2e_per_kwh", "value": p_kwh_of(carbon_in), "unit": "gCO2e/kWh", "source": "region profile (mean)" if carbon is not None else "flat default location-based intensity"},
+            {"name": "host_power_per_gpu_w", "value": host_w, "unit": "W", "source": f"node profile {node.id}" if node else f"{DEFAULT_HOST_FRAC_OF_TDP:.0%} of TDP (no node profile)"},
+            {"name": "fabric_storage_w_per_gpu", "value": fabric_w, "unit": "W", "source": "facility default (network switches, optics, storage); 0 for non-data-centre devices"},
+            {"name": "embodied_kgco2e_per_gpu", "value": acc.embodied_kgco2e, "unit": "kgCO2e", "source": f"{acc.id} profile; x(1 + {economics.host_embodied_frac}) for host/network"},
         ],
     }
+
+
+def p_kwh_of(x) -> float:
+    """Mean of a signal-like object or the number itself."""
+    if hasattr(x, "at") and hasattr(x, "mean"):
+        return float(x.mean())
+    return float(x)

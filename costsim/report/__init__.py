@@ -1,1 +1,69 @@
-"""costsim.report"""
+"""costsim.report: planning reports from a run or a sweep (HTML, XLSX, PDF).
+
+`write_run(result, out_dir)` writes the run's data files (costsim.api.run.write_run_data:
+scenario.yaml, metadata.json, summary.json, timeseries.parquet) and the reports: report.html
+(self-contained, plotly inlined), report.xlsx and, where a headless Chromium is installed,
+report.pdf (else a one-line notice in the returned `notices`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+
+def write_run(result, out_dir: str | os.PathLike[str], *, pdf: bool = True) -> dict[str, Any]:
+    """All files of a run. Returns {'files': {name: path}, 'notices': [str]}."""
+    from costsim.api.run import write_run_data
+    from costsim.report.html import run_report_html
+    from costsim.report.pdf import html_to_pdf
+    from costsim.report.xlsx import write_xlsx
+
+    out = Path(out_dir)
+    files: dict[str, Path] = dict(write_run_data(result, out))
+    notices: list[str] = []
+    html_path = out / "report.html"
+    tmp = out / f".report.html.tmp-{os.getpid()}"
+    tmp.write_text(run_report_html(result), encoding="utf-8")
+    os.replace(tmp, html_path)
+    files["report.html"] = html_path
+    files["report.xlsx"] = write_xlsx(result, out / "report.xlsx")
+    if pdf:
+        p, notice = html_to_pdf(html_path, out / "report.pdf")
+        if p is not None:
+            files["report.pdf"] = p
+        if notice:
+            notices.append(notice)
+    return {"files": {k: str(v) for k, v in files.items()}, "notices": notices}
+
+
+def _read_sweep(directory: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Manifest and rows of a sweep directory (read here directly: report may not import sweep)."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from costsim.errors import InputError
+
+    files = sorted(directory.glob("points-*.parquet"))
+    if not files:
+        raise InputError(f"sweep directory '{directory}' holds no results (points-*.parquet).", field="DIR")
+    table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
+    mpath = directory / "manifest.json"
+    manifest = json.loads(mpath.read_text()) if mpath.is_file() else {}
+    return manifest, table.to_pylist()
+
+
+def write_sweep_report(directory: str | os.PathLike[str], *, metric: str | None = None) -> Path:
+    """report.html in a sweep directory: swept parameters, sensitivity tornado, failed points."""
+    from costsim.report.html import sweep_report_html
+
+    d = Path(directory)
+    manifest, rows = _read_sweep(d)
+    out = d / "report.html"
+    tmp = d / f".report.html.tmp-{os.getpid()}"
+    tmp.write_text(sweep_report_html(manifest, rows, metric), encoding="utf-8")
+    os.replace(tmp, out)
+    return out

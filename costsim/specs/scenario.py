@@ -24,6 +24,7 @@ class SimulationSpec(Spec):
     seed: int = Field(0, ge=0, description="Seed of the run's one numpy Generator; same scenario + seed = identical results on every executor.")
     duration_s: float | None = Field(None, gt=0, description="Simulated time window, s (None = until the workload completes; serving needs a duration).")
     replicates: int = Field(1, ge=1, le=10000, description="Monte Carlo replicates (seeds seed, seed+1, ...).")
+    include_base: bool = Field(True, description="With variants: also run the base scenario (as variant 'base') beside them. False = only the listed variants.")
 
 
 class Variant(Spec):
@@ -53,3 +54,11 @@ def scenario_hash(s: Scenario) -> str:
     """Canonical JSON (sorted keys, defaults filled) -> sha256, first 16 hex digits: the run id."""
     doc = json.dumps(s.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(doc.encode()).hexdigest()[:16]
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """JSON Schema of a scenario file (editor completion: `costsim schema > scenario.schema.json`)."""
+    doc = Scenario.model_json_schema()
+    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    doc.setdefault("title", "costsim scenario")
+    return doc

@@ -94,10 +94,9 @@ class SchedulerSpec(Spec):
                                                      "preempted: 'recompute' drops its KV and re-prefills it later; 'swap' copies its KV "
                                                      "to host memory over PCIe and back.")
     kv_block_tokens: int = Field(16, ge=1, le=1024, description="Tokens per KV-cache block (paged attention block size).")
-    gpu_memory_utilization_frac: float = Field(0.9, gt=0, le=1, description="Share of device memory the engine may use "
-                                               "(weights + activations + KV cache), as vLLM's gpu_memory_utilization.")
-    activation_reserve_frac: float = Field(0.03, ge=0, lt=1, description="Share of device memory kept for activations and "
-                                           "workspace (not KV), estimate.")
+    gpu_memory_utilization_frac: float | None = Field(None, gt=0, le=1, description="Share of device memory the engine may use "
+                                                      "(weights + workspace + KV cache), as vLLM's gpu_memory_utilization (None = the "
+                                                      "device category default of the inference core: 0.9 GPUs, 0.55 phones).")
     swap_bytes_per_s: float = Field(25e9, gt=0, description="Host<->device copy rate for swap preemption, B/s (PCIe Gen5 x16 "
                                     "~50 GB/s peak per direction; ~25 GB/s achieved, estimate).")
     max_waiting_per_replica: int | None = Field(None, ge=1, description="Admission control: a request routed to a replica "
@@ -128,9 +127,9 @@ class ReplicaGroup(Spec):
 
 
 class AutoscalerSpec(Spec):
-    policy: Literal["none", "target_utilization", "queue_length"] = Field("none", description="'target_utilization': keep busy fraction "
-                                                                          "near target; 'queue_length': keep waiting requests per replica near target.")
-    target_utilization_frac: float = Field(0.7, gt=0, le=1, description="Busy-time fraction to aim for (target_utilization).")
+    policy: Literal["none", "target_utilization", "queue_length"] = Field("none", description="'target_utilization': keep replica occupancy "
+                                                                          "(larger of batch slots and KV blocks in use) near target; 'queue_length': keep waiting requests per replica near target.")
+    target_utilization_frac: float = Field(0.7, gt=0, le=1, description="Occupancy to aim for (target_utilization): mean over active replicas of max(running / max_num_seqs, KV blocks used / KV blocks).")
     target_queue_per_replica: float = Field(4.0, gt=0, description="Waiting requests per replica to aim for (queue_length).")
     interval_s: float = Field(30.0, gt=0, description="Seconds between autoscaler decisions.")
     startup_delay_s: float = Field(120.0, ge=0, description="Seconds from the decision to a new replica taking traffic (boot, weight load); "

@@ -105,8 +105,6 @@ class PowerDynamics(Spec):
     phase_edge_s: float = Field(0.1, gt=0, description="Duration of the synchronized compute<->communication power edge at the facility meter, s (assumption: GPU power moves in tens of ms; ranks of a 10k+ job enter a collective within ~0.1 s). Sets max_ramp_w_per_s of iterations.")
     start_ramp_s: float = Field(5.0, gt=0, description="Ramp from idle to full training power when the job (re)starts, s (assumption: ranks reach their first step over a few seconds).")
     stop_ramp_s: float = Field(2.0, gt=0, description="Ramp down from training to idle at a stop or failure, s (assumption).")
-    stall_memory_util_frac: float = Field(0.1, ge=0, le=1, description="Memory activity of a GPU that waits (checkpoint stall, warm idle), for the device power model (0.1 gives ~105 W on an H100, cf. 'warm idle 100-120 W').")
-    cap_clock_exponent: float = Field(2.0, gt=0, description="Dynamic power ~ clock^x under a power cap (used only if the power core gives no cap->throughput function; x=2: voltage partly scales with clock).")
     min_gpu_cap_frac_of_tdp: float = Field(0.3, gt=0, le=1, description="Lowest GPU power cap the driver allows, as a share of TDP (H100: 200 W of 700 W ~ 0.29). Below it the job pauses instead.")
 
 

@@ -21,6 +21,11 @@ def num(x: Any, digits: int = 3) -> str:
     return f"{x:,.{decimals}f}"
 
 
+def sci(x: Any) -> str:
+    """Scientific notation for huge counts (6.74e+24)."""
+    return "—" if x is None else f"{float(x):.3g}"
+
+
 def duration(seconds: Any) -> str:
     if seconds is None:
         return "—"
@@ -92,3 +97,38 @@ def big(x: Any) -> str:
         if abs(v) >= div:
             return f"{num(v / div)}{suffix}"
     return num(v)
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts -> one level with dotted keys (for tables)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        elif isinstance(v, list):
+            out[key] = ", ".join(str(x) for x in v) if all(not isinstance(x, (dict, list)) for x in v) else str(v)
+        else:
+            out[key] = v
+    return out
+
+
+_SCALED = {  # SI key suffix -> (display suffix, divisor)
+    "_bytes": (", GB", 1e9),
+    "_frac": (", %", 0.01),
+    "_j": (", MWh", 3.6e9),
+    "_w": (", kW", 1e3),
+}
+
+
+def display_row(d: dict[str, Any]) -> dict[str, Any]:
+    """Flatten and rescale SI columns for a readable table (the key keeps saying the unit)."""
+    out: dict[str, Any] = {}
+    for k, v in flatten(d).items():
+        for suffix, (label, div) in _SCALED.items():
+            if k.endswith(suffix) and isinstance(v, (int, float)) and not isinstance(v, bool):
+                out[k[: -len(suffix)] + label] = v / div
+                break
+        else:
+            out[k] = v
+    return out

@@ -24,8 +24,8 @@ MAX_TOKEN_CHARS = 16_000  # a generous URL budget; a longer token is refused, no
 
 
 def encode_spec(spec: BaseModel) -> str:
-    """Spec -> base64url of its canonical JSON (sorted keys, defaults filled, no padding)."""
-    doc = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """Spec -> base64url of its JSON (sorted keys, fields left at their defaults omitted, no padding)."""
+    doc = json.dumps(spec.model_dump(mode="json", exclude_defaults=True), sort_keys=True, separators=(",", ":"))
     return base64.urlsafe_b64encode(doc.encode("utf-8")).decode("ascii").rstrip("=")
 
 

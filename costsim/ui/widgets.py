@@ -135,7 +135,7 @@ def model_label(mid: str) -> str:
         if m["id"] == mid:
             p = m.get("params_total")
             size = f" · {p / 1e9:,.1f}B" if p else ""
-            moe = " MoE" if m.get("n_experts") else ""
+            moe = " MoE" if (m.get("n_experts") or 1) > 1 else ""
             return f"{m.get('name') or mid}{size}{moe}"
     return mid
 
@@ -191,3 +191,16 @@ def share_box(param: str, spec: BaseModel) -> None:
         st.caption("The address bar already holds this link: the inputs as validated JSON (base64url), "
                    "parsed back through the same spec when opened.")
         st.code(share_url(page_url, param, spec) if page_url else f"?{param}={token}", language=None)
+
+
+def assumptions_box(assumptions: Any) -> None:
+    """The result's assumptions (each with its source) as a table."""
+    if not assumptions:
+        return
+    with st.expander("Assumptions and their sources"):
+        if isinstance(assumptions, list) and all(isinstance(a, dict) for a in assumptions):
+            def cell(v: Any) -> str:
+                return "" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v))
+            st.dataframe([{k: cell(v) for k, v in a.items()} for a in assumptions], width="stretch", hide_index=True)
+        else:
+            st.json(assumptions, expanded=True)

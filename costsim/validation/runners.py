@@ -16,7 +16,7 @@ RUNNERS: dict[str, Callable[[Case], float]] = {}
 def _load() -> None:
     import importlib
 
-    for name in ("training", "inference", "power"):
+    for name in ("training", "inference", "power", "serving"):
         try:
             mod = importlib.import_module(f"costsim.validation.{name}")
         except ModuleNotFoundError as exc:

@@ -1,0 +1,20 @@
+"""costsim what-if app: `make run` (streamlit run app.py) and open http://localhost:8501.
+
+The router only; each page is a script under costsim/ui/pages/ that reads its widgets into a
+validated spec, calls one cached API function and draws charts from costsim/ui/charts.py.
+"""
+
+import streamlit as st
+
+st.set_page_config(page_title="costsim — what it takes to train and serve AI models", page_icon=":material/bolt:", layout="wide")
+
+PAGES = [
+    st.Page("costsim/ui/pages/train.py", title="Train", icon=":material/model_training:", url_path="train", default=True),
+    st.Page("costsim/ui/pages/serve.py", title="Serve", icon=":material/chat:", url_path="serve"),
+    st.Page("costsim/ui/pages/site.py", title="Site & grid", icon=":material/bolt:", url_path="site"),
+    st.Page("costsim/ui/pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+    st.Page("costsim/ui/pages/scenario.py", title="Scenario", icon=":material/description:", url_path="scenario"),
+    st.Page("costsim/ui/pages/validation.py", title="Validation", icon=":material/fact_check:", url_path="validation"),
+]
+
+st.navigation(PAGES, position="top").run()

@@ -1,0 +1,60 @@
+"""Throughput-latency of one serving replica at every batch size (vectorized over batch).
+
+Continuous batching in steady state: B sequences decode together; every step B/O requests
+finish and are replaced, so each step also carries the prefill of B*I/O new prompt tokens.
+  decode_step_time_s  = step at mean context I + O/2
+  tpot_s              = decode_step_time_s + prefill_time(B prompts) / O   (prefill stalls shared)
+  throughput          = B / tpot_s   output tokens per second over whole requests
+  ttft_s              = prefill of one prompt + one running decode step (worst wait) when B > 1
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from costsim.core.inference import Device, Layout, Precision, Shape, decode_step_time_s, prefill_time_s
+
+
+def serving_curve(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, input_tokens, output_tokens):
+    b = np.asarray(batch, dtype=float)
+    i = np.asarray(input_tokens, dtype=float)
+    o = np.asarray(output_tokens, dtype=float)
+    t_dec = decode_step_time_s(shape, dev, prec, layout, b, i + 0.5 * o)
+    t_pre = prefill_time_s(shape, dev, prec, layout, b, i)
+    t_pre1 = prefill_time_s(shape, dev, prec, layout, 1.0, i)
+    tpot = t_dec + t_pre / o
+    ttft = t_pre1 + np.where(b > 1, t_dec, 0.0)
+    return {
+        "batch": b,
+        "decode_step_time_s": t_dec,
+        "prefill_time_s": t_pre,
+        "ttft_s": ttft,
+        "tpot_s": tpot,
+        "decode_tokens_per_s": b / t_dec,
+        "throughput_tokens_per_s": b / tpot,
+    }
+
+
+def best_index(curve: dict, *, max_batch=None, ttft_slo_s=None, tpot_slo_s=None):
+    """Index of the highest-throughput point that fits memory and the SLOs; -1 when none does."""
+    ok = np.ones_like(curve["batch"], dtype=bool)
+    if max_batch is not None:
+        ok &= curve["batch"] <= max_batch
+    if ttft_slo_s is not None:
+        ok &= curve["ttft_s"] <= ttft_slo_s
+    if tpot_slo_s is not None:
+        ok &= curve["tpot_s"] <= tpot_slo_s
+    if not ok.any():
+        return -1
+    thr = np.where(ok, curve["throughput_tokens_per_s"], -np.inf)
+    return int(np.argmax(thr))
+
+
+def batch_grid(max_batch: int, points: int = 48) -> np.ndarray:
+    """Every batch up to 64, then a geometric grid up to max_batch (max_batch included)."""
+    m = int(max(1, max_batch))
+    small = np.arange(1, min(m, 64) + 1)
+    if m <= 64:
+        return small.astype(float)
+    big = np.unique(np.round(np.geomspace(64, m, points)).astype(int))
+    return np.unique(np.concatenate([small, big, [m]])).astype(float)

@@ -1,0 +1,357 @@
+"""Serving estimate: ServeRequest + catalog specs -> core arrays -> result dict.
+
+Also builds the lookup tables the serving simulation uses (`step_time_table`), so the DES never
+recomputes FLOPs per event.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from costsim.core import inference as core
+from costsim.core.power import device_power_w
+from costsim.core.serving_curve import batch_grid, best_index, serving_curve
+from costsim.economics.accounting import account_run
+from costsim.errors import InputError
+from costsim.specs.catalog import get_accelerator, get_model, node_for
+from costsim.specs.hardware import DTYPES, Accelerator
+from costsim.specs.model import ModelSpec
+from costsim.specs.requests import ServeRequest
+
+PREFILL_CHUNK_TOKENS = 8192  # largest prefill chunk the workspace is sized for (vLLM max_num_batched_tokens-like)
+MAX_CURVE_BATCH = 4096
+MIN_KV_FRAC = 0.10           # default gpus: fewest whose usable memory keeps >= 10% for KV cache after weights       # curve and `batch max` search cap (engines cap concurrent sequences similarly)
+
+
+# --------------------------------------------------------------------------------------------
+# spec -> core
+# --------------------------------------------------------------------------------------------
+def shape_from_model(m: ModelSpec) -> core.Shape:
+    routed_all = m.n_moe_layers * m.n_experts * m.expert_params if m.is_moe else 0.0
+    lookup_only = (0.0 if m.tied_embeddings else m.vocab_size * m.d_model) + (m.max_context * m.d_model if m.learned_positions else 0.0)
+    h = m.n_heads
+    if m.attention_type == "mla":
+        rope = m.qk_rope_head_dim or 0
+        nope = m.qk_nope_head_dim or m.hd
+        v = m.v_head_dim or m.hd
+        pre = 2.0 * h * ((nope + rope) + v)
+        dec = 2.0 * h * ((m.kv_lora_rank or 0) + rope) + 2.0 * h * (m.kv_lora_rank or 0)
+        kv_shard = 1
+    else:
+        pre = dec = 4.0 * h * m.hd
+        kv_shard = m.kv_heads
+    n_win = int(round(m.n_layers * m.sliding_window_layer_frac)) if m.sliding_window else 0
+    d_ff_widest = max(m.d_ff_dense or m.d_ff, m.d_ff)
+    width = (2 if m.gated else 1) * d_ff_widest * (max(1, m.experts_per_token + m.n_shared_experts) if m.is_moe else 1)
+    return core.Shape(
+        n_layers=float(m.n_layers), d_model=float(m.d_model), params_resident=m.params_total,
+        params_dense_stream=m.params_total - lookup_only - routed_all, params_lm_head=float(m.vocab_size * m.d_model),
+        params_expert=m.expert_params if m.is_moe else 0.0, n_experts=float(m.n_experts),
+        experts_per_token=float(m.experts_per_token), n_moe_layers=float(m.n_moe_layers),
+        kv_elements_per_token_layer=m.kv_elements_per_token_per_layer(), n_window_layers=float(n_win),
+        window_tokens=float(m.sliding_window) if m.sliding_window else math.inf, kv_shard_max=float(kv_shard),
+        attn_flop_per_pair_prefill=pre, attn_flop_per_ctx_decode=dec, ffn_act_width=float(width),
+        vocab_size=float(m.vocab_size),
+    )
+
+
+def default_kv_precision(weight_precision: str) -> str:
+    return "fp8" if weight_precision == "fp8" else "bf16"
+
+
+def precision(weight_precision: str, kv_precision: str | None) -> core.Precision:
+    kv = kv_precision or default_kv_precision(weight_precision)
+    if weight_precision not in core.WEIGHT_BITS_PER_PARAM:
+        raise InputError(f"weight precision '{weight_precision}' is not one of {', '.join(core.WEIGHT_BITS_PER_PARAM)}.", field="weight_precision")
+    if kv not in core.KV_BITS_PER_ELEMENT:
+        raise InputError(f"KV precision '{kv}' is not one of {', '.join(core.KV_BITS_PER_ELEMENT)}.", field="kv_precision")
+    return core.Precision(weight_bytes_per_param=core.WEIGHT_BITS_PER_PARAM[weight_precision] / 8.0,
+                          kv_bytes_per_element=core.KV_BITS_PER_ELEMENT[kv] / 8.0,
+                          dequant_flop_per_weight=core.DEQUANT_FLOP_PER_WEIGHT[weight_precision])
+
+
+def device_parameters(acc: Accelerator, engine: str = "default", overrides: dict[str, float] | None = None) -> dict[str, float]:
+    """Efficiency parameters for a device: category default, then profile `efficiency` fields,
+    then the engine profile, then explicit overrides. Returns the values and where each came from."""
+    if engine not in core.ENGINE_PROFILES:
+        raise InputError(f"unknown engine profile '{engine}'; known: {', '.join(core.ENGINE_PROFILES)}.", field="engine")
+    p = dict(core.CATEGORY_DEFAULTS.get(acc.category, core.CATEGORY_DEFAULTS["datacenter_gpu"]))
+    eff = acc.efficiency
+    if eff.matmul_frac is not None:
+        p["matmul_frac"] = eff.matmul_frac
+    if eff.memory_bandwidth_frac is not None:
+        p["bandwidth_frac"] = eff.memory_bandwidth_frac
+    if eff.step_overhead_s is not None:
+        p["step_overhead_s"] = eff.step_overhead_s
+    for k, v in core.ENGINE_PROFILES[engine].items():
+        if k.endswith("_scale"):
+            p[k[: -len("_scale")]] *= v
+        else:
+            p[k] = v
+    for k, v in (overrides or {}).items():
+        if k not in p:
+            raise InputError(f"unknown device parameter override '{k}'; known: {', '.join(sorted(p))}.", field="overrides")
+        p[k] = float(v)
+    return p
+
+
+def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str = "default",
+                            overrides: dict[str, float] | None = None) -> tuple[core.Device, str, dict[str, float]]:
+    supported = frozenset(d for d in DTYPES if acc.supports(d))
+    dtype = core.compute_dtype(weight_precision, supported)
+    p = device_parameters(acc, engine, overrides)
+    mm = p["matmul_frac"] * (p["lowp_matmul_rel"] if dtype in ("fp8", "int8", "int4", "fp4") and acc.supports(dtype) else 1.0)
+    peak = acc.peak_flop_per_s(dtype)
+    if peak <= 0:
+        raise InputError(f"hardware '{acc.id}' has no peak rate for {dtype} or any fallback datatype; add peak_tflop_per_s to its profile.", field="hardware")
+    vec = acc.peak_flop_per_s("fp32") or peak
+    dev = core.Device(
+        peak_flop_per_s=peak, vector_flop_per_s=vec, bandwidth_bytes_per_s=acc.memory_bandwidth_bytes_per_s,
+        memory_bytes=acc.memory_bytes, matmul_frac=mm, bandwidth_frac=p["bandwidth_frac"],
+        attention_frac=p["attention_frac"], attention_half_tokens=p["attention_half_tokens"],
+        step_overhead_s=p["step_overhead_s"], layer_overhead_s=p["layer_overhead_s"], seq_overhead_s=p["seq_overhead_s"],
+        usable_memory_frac=p["usable_memory_frac"], scaleup_bytes_per_s=acc.scaleup_bytes_per_s,
+        scaleup_latency_s=acc.scaleup.latency_s, comm_bandwidth_frac=p["comm_bandwidth_frac"],
+    )
+    return dev, dtype, p
+
+
+# --------------------------------------------------------------------------------------------
+# layout
+# --------------------------------------------------------------------------------------------
+def _check_layout(m: ModelSpec, acc: Accelerator, gpus: int, tp: int, pp: int, ep: int) -> None:
+    if tp * pp * ep != gpus:
+        raise InputError(f"tp ({tp}) x pp ({pp}) x ep ({ep}) = {tp * pp * ep} must equal gpus per replica ({gpus}).", field="gpus")
+    if m.n_heads % tp != 0:
+        raise InputError(f"tp ({tp}) must divide the model's {m.n_heads} attention heads; pick a divisor.", field="tp")
+    if pp > m.n_layers:
+        raise InputError(f"pp ({pp}) exceeds the model's {m.n_layers} layers.", field="pp")
+    if ep > 1 and (not m.is_moe or m.n_experts % ep != 0):
+        raise InputError(f"ep ({ep}) needs an MoE model whose routed experts ({m.n_experts}) it divides; use ep 1 for dense models.", field="ep")
+
+
+def resolve_layout(req: ServeRequest, m: ModelSpec, acc: Accelerator) -> tuple[int, int, int, int]:
+    pp, ep = req.pp, req.ep
+    if req.gpus is None and req.tp is None:
+        return -1, -1, pp, ep  # search
+    if req.gpus is None:
+        gpus = req.tp * pp * ep
+        tp = req.tp
+    else:
+        gpus = req.gpus
+        if req.tp is None:
+            if gpus % (pp * ep):
+                raise InputError(f"gpus ({gpus}) must be a multiple of pp x ep ({pp * ep}).", field="gpus")
+            tp = gpus // (pp * ep)
+        else:
+            tp = req.tp
+    _check_layout(m, acc, gpus, tp, pp, ep)
+    return gpus, tp, pp, ep
+
+
+def candidate_layouts(m: ModelSpec, acc: Accelerator, pp: int = 1, ep: int = 1, max_gpus: int = 1024) -> list[tuple[int, int, int, int]]:
+    """(gpus, tp, pp, ep) in increasing gpus: TP within the scale-up domain, then PP across it."""
+    out = []
+    dom = max(1, acc.scaleup.domain_size)
+    tps = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= dom and m.n_heads % t == 0]
+    pps = [pp] if pp > 1 else [1, 2, 4, 8, 16]
+    for p in pps:
+        if p > m.n_layers:
+            continue
+        for t in tps:
+            g = t * p * ep
+            if g <= max_gpus:
+                out.append((g, t, p, ep))
+    return sorted(set(out), key=lambda x: (x[0], x[2]))
+
+
+# --------------------------------------------------------------------------------------------
+# the estimate
+# --------------------------------------------------------------------------------------------
+def _energy_power(shape, dev, prec, layout, acc, b, i, o, t_pre, t_dec):
+    pre = core.prefill_breakdown(shape, dev, prec, layout, b, i)
+    dec = core.decode_step_breakdown(shape, dev, prec, layout, b, i + 0.5 * o)
+    peak, bw = float(dev.peak_flop_per_s), float(dev.bandwidth_bytes_per_s)
+    cu_p = min(1.0, float(pre["matmul_flop_per_gpu"]) / t_pre / peak)
+    mu_p = min(1.0, float(pre["bytes_per_gpu"]) / t_pre / bw)
+    cu_d = min(1.0, float(dec["matmul_flop_per_gpu"]) / t_dec / peak)
+    mu_d = min(1.0, float(dec["bytes_read_per_gpu"]) / t_dec / bw)
+    p_pre = float(device_power_w(acc.idle_w, acc.tdp_w, cu_p, mu_p))
+    p_dec = float(device_power_w(acc.idle_w, acc.tdp_w, cu_d, mu_d))
+    return {"prefill_w": p_pre, "decode_w": p_dec, "prefill_compute_util_frac": cu_p, "prefill_memory_util_frac": mu_p,
+            "decode_compute_util_frac": cu_d, "decode_memory_util_frac": mu_d}, pre, dec
+
+
+def _infeasible(reason: str, **extra) -> dict[str, Any]:
+    keys = ["batch", "max_batch", "memory_per_gpu_bytes", "kv_cache_bytes_per_token", "prefill_time_s", "ttft_s",
+            "prefill_tokens_per_s", "decode_step_time_s", "tpot_s", "decode_tokens_per_s", "throughput_tokens_per_s",
+            "gpu_power_w", "gpu_energy_per_token_j", "facility_energy_per_token_j", "cost_usd_per_million_tokens"]
+    out: dict[str, Any] = {"feasible": False, "reason": reason}
+    out.update({k: None for k in keys})
+    out.update(extra)
+    return out
+
+
+def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Accelerator | None = None,
+                   engine: str = "default", overrides: dict[str, float] | None = None,
+                   with_curve: bool = True) -> dict[str, Any]:
+    m = model or get_model(req.model)
+    a = acc or get_accelerator(req.hardware)
+    shape = shape_from_model(m)
+    prec = precision(req.weight_precision, req.kv_precision)
+    dev, dtype, params = device_from_accelerator(a, req.weight_precision, engine, overrides)
+    i, o = float(req.input_tokens), float(req.output_tokens)
+    ctx_full = i + o
+    if ctx_full > m.max_context:
+        raise InputError(f"input_tokens + output_tokens ({int(ctx_full)}) exceeds the model's context of {m.max_context} tokens.", field="input_tokens")
+    kv_per_tok = float(core.kv_bytes_per_sequence(shape, prec, ctx_full)) / ctx_full
+    chunk = min(PREFILL_CHUNK_TOKENS, ctx_full * 1.0)
+
+    gpus, tp, pp, ep = resolve_layout(req, m, a)
+    searched = gpus < 0
+    if searched:
+        cands = candidate_layouts(m, a, pp, ep)
+        chosen = None
+        fallback = None
+        for g, t, p_, e in cands:
+            lay = core.Layout(tp=t, pp=p_, ep=e)
+            usable = a.memory_bytes * dev.usable_memory_frac
+            kv_room = usable - float(core.weight_bytes_per_gpu(shape, prec, lay)) - float(core.workspace_bytes_per_gpu(shape, lay, chunk, 0.0))
+            fits = float(core.max_batch(shape, dev, prec, lay, ctx_full, chunk)) >= 1
+            if fits and fallback is None:
+                fallback = (g, t, p_, e)
+            if fits and kv_room >= MIN_KV_FRAC * usable:
+                chosen = (g, t, p_, e)
+                break
+        chosen = chosen or fallback
+        if chosen is None:
+            g, t, p_, e = cands[-1] if cands else (1, 1, 1, 1)
+            lay = core.Layout(tp=t, pp=p_, ep=e)
+            w = float(core.weight_bytes_per_gpu(shape, prec, lay))
+            return _infeasible(f"{m.name} at {req.weight_precision} does not fit on up to {g} x {a.name} "
+                               f"({w / 1e9:.1f} GB of weights per GPU vs {a.memory_gb * dev.usable_memory_frac:.1f} GB usable); "
+                               "use more GPUs (--gpus) or a smaller weight precision.",
+                               kv_cache_bytes_per_token=kv_per_tok, memory_per_gpu_bytes=w)
+        gpus, tp, pp, ep = chosen
+    layout = core.Layout(tp=tp, pp=pp, ep=ep)
+    mb = int(core.max_batch(shape, dev, prec, layout, ctx_full, chunk))
+    w_gpu = float(core.weight_bytes_per_gpu(shape, prec, layout))
+    layout_doc = {"gpus": gpus, "tp": tp, "pp": pp, "ep": ep, "searched": searched}
+    if mb < 1:
+        usable = a.memory_bytes * dev.usable_memory_frac
+        return _infeasible(f"{m.name} at {req.weight_precision} needs {w_gpu / 1e9:.1f} GB of weights per GPU on {gpus} x {a.name} "
+                           f"plus KV cache for one {int(ctx_full)}-token request, but only {usable / 1e9:.1f} GB per GPU is usable; "
+                           "use more GPUs (--gpus/--tp/--pp) or a smaller --weight-precision.",
+                           max_batch=0, kv_cache_bytes_per_token=kv_per_tok, memory_per_gpu_bytes=w_gpu, layout=layout_doc)
+    mb_curve = min(mb, MAX_CURVE_BATCH)
+    grid = batch_grid(mb_curve)
+    curve = serving_curve(shape, dev, prec, layout, grid, i, o)
+    if req.batch == "max":
+        idx = best_index(curve, max_batch=mb, ttft_slo_s=req.ttft_slo_s, tpot_slo_s=req.tpot_slo_s)
+        if idx < 0:
+            c1 = serving_curve(shape, dev, prec, layout, 1.0, i, o)
+            return _infeasible(f"no batch meets the SLOs: at batch 1 TTFT is {float(c1['ttft_s']):.3g} s and TPOT {float(c1['tpot_s']):.3g} s "
+                               f"(limits: TTFT {req.ttft_slo_s} s, TPOT {req.tpot_slo_s} s).",
+                               max_batch=mb, kv_cache_bytes_per_token=kv_per_tok, layout=layout_doc,
+                               memory_per_gpu_bytes=float(core.memory_per_gpu_bytes(shape, prec, layout, 1, ctx_full, chunk)))
+        b = float(grid[idx])
+    else:
+        b = float(req.batch)
+        if b > mb:
+            return _infeasible(f"batch {int(b)} does not fit: KV cache for {int(b)} requests of {int(ctx_full)} tokens needs more than the "
+                               f"memory left after weights; at most {mb} fit on {gpus} x {a.name}.",
+                               max_batch=mb, kv_cache_bytes_per_token=kv_per_tok, layout=layout_doc,
+                               memory_per_gpu_bytes=float(core.memory_per_gpu_bytes(shape, prec, layout, b, ctx_full, chunk)))
+    pt = serving_curve(shape, dev, prec, layout, b, i, o)
+    t_pre, t_dec = float(pt["prefill_time_s"]), float(pt["decode_step_time_s"])
+    ttft, tpot, thr = float(pt["ttft_s"]), float(pt["tpot_s"]), float(pt["throughput_tokens_per_s"])
+    slo_ok = (req.ttft_slo_s is None or ttft <= req.ttft_slo_s) and (req.tpot_slo_s is None or tpot <= req.tpot_slo_s)
+
+    power, pre_bd, dec_bd = _energy_power(shape, dev, prec, layout, a, b, i, o, t_pre, t_dec)
+    # one cycle: prefill of the batch's prompts, then O decode steps -> B*O output tokens
+    cycle_s = t_pre + o * t_dec
+    gpu_j = gpus * (power["prefill_w"] * t_pre + power["decode_w"] * o * t_dec)
+    tokens = b * o
+    acct = account_run(acc=a, node=node_for(a), num_gpus=gpus, wall_time_s=cycle_s, gpu_energy_j=gpu_j,
+                       facility=req.facility, economics=req.economics)
+    avg_power = gpu_j / gpus / cycle_s
+    mem = float(core.memory_per_gpu_bytes(shape, prec, layout, b, ctx_full, chunk))
+    result: dict[str, Any] = {
+        "feasible": bool(slo_ok),
+        "reason": None if slo_ok else f"batch {int(b)} misses the SLO (TTFT {ttft:.3g} s, TPOT {tpot:.3g} s)",
+        "model": m.id or m.name, "hardware": a.id, "gpus": gpus, "layout": layout_doc,
+        "weight_precision": req.weight_precision, "kv_precision": req.kv_precision or default_kv_precision(req.weight_precision),
+        "compute_dtype": dtype, "engine": engine,
+        "batch": int(b), "max_batch": mb,
+        "input_tokens": int(i), "output_tokens": int(o),
+        "memory_per_gpu_bytes": mem, "memory_usable_per_gpu_bytes": a.memory_bytes * dev.usable_memory_frac,
+        "weights_per_gpu_bytes": w_gpu, "kv_cache_bytes_per_token": kv_per_tok,
+        "prefill_time_s": t_pre, "ttft_s": ttft, "prefill_tokens_per_s": b * i / t_pre,
+        "decode_step_time_s": t_dec, "tpot_s": tpot, "decode_tokens_per_s": b / t_dec,
+        "throughput_tokens_per_s": thr, "throughput_tokens_per_s_per_gpu": thr / gpus,
+        "gpu_power_w": avg_power, "gpu_power_by_phase_w": {"prefill": power["prefill_w"], "decode": power["decode_w"], "idle": a.idle_w},
+        "gpu_energy_per_token_j": gpu_j / tokens,
+        "facility_energy_per_token_j": acct["facility_energy_j"] / tokens,
+        "cost_usd_per_million_tokens": acct["cost_usd"] / tokens * 1e6,
+        "co2e_g_per_million_tokens": acct["co2e_kg"] * 1000.0 / tokens * 1e6,
+        "energy_labels": {"gpu_energy_per_token_j": "accelerators only, per output token",
+                          "facility_energy_per_token_j": "accelerators + host share, times PUE, per output token"},
+        "breakdown": {
+            "decode_step_s": {k: float(v) for k, v in dec_bd.items() if k.endswith("_s")},
+            "prefill_s": {k: float(v) for k, v in pre_bd.items() if k.endswith("_s")},
+            "utilization": {k: v for k, v in power.items() if k.endswith("_frac")},
+            "cost_usd_per_million_tokens": {k: v / tokens * 1e6 for k, v in acct["cost_breakdown_usd"].items()},
+        },
+        "assumptions": [
+            {"name": "weight_bits_per_param", "value": core.WEIGHT_BITS_PER_PARAM[req.weight_precision], "unit": "bit",
+             "source": "storage incl. scales: int4 4.5 (fp16 scale per 32 weights), q4_0 4.5, q8_0 8.5, int8 8.125 (fp16 scale per 128)"},
+            {"name": "compute_dtype", "value": dtype, "unit": "", "source": "implied by weight precision and device support (costsim.core.inference.compute_dtype)"},
+            *({"name": k, "value": v, "unit": "s" if k.endswith("_s") else "", "source": f"{a.category} default / profile / engine '{engine}'"}
+              for k, v in params.items()),
+            {"name": "batching", "value": "continuous", "unit": "",
+             "source": "TPOT includes the prefill stalls of replacement requests; TTFT = one prompt's prefill + one running step"},
+            *acct["assumptions"],
+        ],
+    }
+    if with_curve:
+        result["curve"] = {k: [float(x) for x in v] for k, v in curve.items()}
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# lookup tables for the serving DES
+# --------------------------------------------------------------------------------------------
+def step_time_table(model: ModelSpec | str, acc: Accelerator | str, *, tp: int = 1, pp: int = 1, ep: int = 1,
+                    weight_precision: str = "bf16", kv_precision: str | None = None,
+                    batch_sizes=None, context_lengths=None, prefill_tokens=None,
+                    engine: str = "default", overrides: dict[str, float] | None = None) -> dict[str, Any]:
+    """Precomputed step times for the serving simulation.
+
+    Returns numpy arrays: `batch_sizes` (nb), `context_lengths` (nc), `decode_step_time_s` (nb x nc,
+    one decode step of nb sequences at mean context nc), `prefill_tokens` (np_) and
+    `prefill_time_s` (np_, one prefill pass over that many prompt tokens in 512-token prompts),
+    plus `max_batch_by_context` (nc) and `kv_bytes_per_token_per_gpu`. Interpolate between grid points.
+    """
+    m = get_model(model) if isinstance(model, str) else model
+    a = get_accelerator(acc) if isinstance(acc, str) else acc
+    shape = shape_from_model(m)
+    prec = precision(weight_precision, kv_precision)
+    dev, dtype, _ = device_from_accelerator(a, weight_precision, engine, overrides)
+    layout = core.Layout(tp=tp, pp=pp, ep=ep)
+    bs = np.asarray(batch_sizes if batch_sizes is not None else batch_grid(1024), dtype=float)
+    cs = np.asarray(context_lengths if context_lengths is not None else np.geomspace(16, m.max_context, 24).round(), dtype=float)
+    pts = np.asarray(prefill_tokens if prefill_tokens is not None else np.geomspace(1, 65536, 33).round(), dtype=float)
+    dec = core.decode_step_time_s(shape, dev, prec, layout, bs[:, None], cs[None, :])
+    prompt = np.minimum(pts, 512.0)
+    pre = core.prefill_time_s(shape, dev, prec, layout, pts / prompt, prompt)
+    return {
+        "batch_sizes": bs, "context_lengths": cs, "decode_step_time_s": dec,
+        "prefill_tokens": pts, "prefill_time_s": pre,
+        "max_batch_by_context": core.max_batch(shape, dev, prec, layout, cs, PREFILL_CHUNK_TOKENS),
+        "kv_bytes_per_token_per_gpu": float(core.kv_bytes_per_sequence_per_gpu(shape, prec, layout, 1.0)),
+        "weights_per_gpu_bytes": float(core.weight_bytes_per_gpu(shape, prec, layout)),
+        "compute_dtype": dtype,
+    }

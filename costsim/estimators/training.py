@@ -1,0 +1,258 @@
+"""TrainRequest + specs -> core arrays -> result dict (`costsim train`, the API, the training DES).
+
+Whole-run numbers (until the training DES replaces the goodput layer):
+  num_steps      = ceil(tokens / tokens_per_step)
+  compute_time_s = num_steps * step_time_s
+  wall_time_s    = compute_time_s / goodput_frac      (costsim.core.goodput)
+Energy, per GPU and phase (costsim.core.power.device_power_w):
+  compute phase  at the achieved hardware-FLOP utilization of the busy time, memory activity 0.2;
+  exposed comm / bubble phase: compute 0, memory 0.1 (NCCL copy kernels; near idle);
+  outside productive steps (checkpoint stalls, restarts): idle power.
+Host power, PUE, cost and CO2e: costsim.economics.accounting.account_run.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from costsim.core import goodput as gp
+from costsim.core import search as srch
+from costsim.core.calibration import MATMUL_FRAC_SOURCE, matmul_frac
+from costsim.core.power import device_power_w
+from costsim.core.training import FRAMEWORKS, HardwareShape, ModelShape
+from costsim.economics.accounting import account_run
+from costsim.errors import InputError
+from costsim.specs.catalog import get_accelerator, get_model, node_for
+from costsim.specs.hardware import Accelerator, Node
+from costsim.specs.model import ModelSpec
+from costsim.specs.requests import TrainRequest
+
+DEFAULT_BATCH_TOKENS = 4.0e6  # ~4M tokens per step when no batch is given (Llama 2/3, GPT-3 era practice)
+COMPUTE_PHASE_MEMORY_UTIL = 0.2  # estimate: elementwise kernels between GEMMs
+COMM_PHASE_MEMORY_UTIL = 0.1  # estimate: NCCL copy kernels
+RECOMPUTE_CODE = {"none": 0, "selective": 1, "full": 2}
+
+
+def model_shape(spec: ModelSpec) -> ModelShape:
+    return ModelShape(
+        n_layers=spec.n_layers, d_model=spec.d_model, n_heads=spec.n_heads, kv_heads=spec.kv_heads, head_dim=spec.hd,
+        d_ff=spec.d_ff, gated=spec.gated, vocab_size=spec.vocab_size, tied_embeddings=spec.tied_embeddings,
+        n_experts=spec.n_experts, experts_per_token=spec.experts_per_token, n_shared_experts=spec.n_shared_experts,
+        n_moe_layers=spec.n_moe_layers, attn_params_per_layer=spec.attn_params_per_layer,
+        norm_params_per_layer=spec.norm_params_per_layer, dense_ffn_params_per_layer=spec.dense_ffn_params_per_layer,
+        expert_params=spec.expert_params,
+        input_embedding_params=float(spec.vocab_size * spec.d_model + (spec.max_context * spec.d_model if spec.learned_positions else 0)),
+        params_total=spec.params_total, sliding_window=spec.sliding_window,
+        sliding_window_layer_frac=spec.sliding_window_layer_frac, d_ff_dense=spec.d_ff_dense)
+
+
+def hardware_shape(acc: Accelerator, node: Node | None, precision: str) -> HardwareShape:
+    peak = acc.peak_flop_per_s(precision)
+    if peak <= 0:
+        raise InputError(f"hardware '{acc.id}' has no peak rate for {precision} or a fallback datatype; choose another --precision.", field="precision")
+    peak_bf16 = acc.peak_flop_per_s("bf16")
+    frac = matmul_frac(acc.id, precision if acc.supports(precision) else "bf16", peak, peak_bf16, acc.efficiency.matmul_frac)
+    if node is not None and node.scaleout_bytes_per_s > 0:
+        out_per_gpu = node.scaleout_bytes_per_s / node.devices_per_node
+        per_node = node.devices_per_node
+    else:
+        out_per_gpu = acc.scaleout_bytes_per_s
+        per_node = acc.scaleup.domain_size
+    if out_per_gpu <= 0:
+        out_per_gpu = 1e9  # no scale-out network published: assume 10 Gb/s Ethernet share (estimate)
+    return HardwareShape(peak_flop_per_s=peak, matmul_frac=frac, memory_bytes=acc.memory_bytes,
+                         memory_bandwidth_bytes_per_s=acc.memory_bandwidth_bytes_per_s,
+                         scaleup_bytes_per_s=max(acc.scaleup_bytes_per_s, 1e9), scaleup_latency_s=acc.scaleup.latency_s,
+                         domain_size=acc.scaleup.domain_size, scaleout_per_gpu_bytes_per_s=out_per_gpu, devices_per_node=per_node)
+
+
+def _fixed(req: TrainRequest) -> dict:
+    return {"tp": req.tp, "pp": req.pp, "cp": req.cp, "ep": req.ep, "dp": req.dp, "vp": req.vp,
+            "micro_batch": req.micro_batch, "recompute": None if req.recompute is None else RECOMPUTE_CODE[req.recompute],
+            "zero": req.zero}
+
+
+def _check(req: TrainRequest, spec: ModelSpec) -> None:
+    if req.ep is not None and req.ep > 1 and not spec.is_moe:
+        raise InputError(f"--ep {req.ep} needs a mixture-of-experts model; '{spec.name}' is dense. Drop --ep or use 1.", field="ep")
+    if req.ep is not None and spec.is_moe and spec.n_experts % req.ep != 0:
+        raise InputError(f"--ep {req.ep} must divide the number of experts ({spec.n_experts}).", field="ep")
+    if req.seq_len > 4 * spec.max_context and spec.max_context >= 2048:
+        raise InputError(f"--seq-len {req.seq_len} is far beyond the model's context ({spec.max_context}); pick a sequence length at most {spec.max_context}.", field="seq_len")
+    prod = 1
+    for k in ("tp", "pp", "cp", "dp"):
+        v = getattr(req, k)
+        if v is not None:
+            prod *= v
+    if prod > req.gpus or req.gpus % prod != 0:
+        raise InputError(f"the fixed parallel sizes multiply to {prod}, which does not divide --gpus {req.gpus}; tp*pp*cp*dp must equal the GPU count.", field="gpus")
+
+
+def _batch(req: TrainRequest) -> tuple[int | None, float]:
+    if req.global_batch is not None:
+        return req.global_batch, req.global_batch * req.seq_len
+    if req.global_batch_tokens is not None:
+        g = max(1, round(req.global_batch_tokens / req.seq_len))
+        return g, g * req.seq_len
+    return None, DEFAULT_BATCH_TOKENS
+
+
+def run_search(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator | None = None,
+               framework: str = "megatron-core-2024"):
+    spec = spec or get_model(req.model)
+    acc = acc or get_accelerator(req.hardware)
+    _check(req, spec)
+    node = node_for(acc)
+    ms, hs = model_shape(spec), hardware_shape(acc, node, req.precision)
+    gbs, target = _batch(req)
+    if framework not in FRAMEWORKS:
+        raise InputError(f"unknown framework '{framework}'; known: {', '.join(FRAMEWORKS)}.", field="framework")
+    res = srch.search(ms, hs, req.gpus, req.seq_len, gbs, target, _fixed(req), req.sequence_parallel, req.top_k,
+                      FRAMEWORKS[framework])
+    return spec, acc, node, ms, hs, res
+
+
+def _pick(ev: dict, i: int) -> dict:
+    out = {}
+    for k, v in ev.items():
+        if isinstance(v, dict):
+            out[k] = {kk: float(np.asarray(vv)[i]) for kk, vv in v.items()}
+        else:
+            out[k] = float(np.asarray(v)[i]) if np.ndim(v) else float(v)
+    return out
+
+
+def _phase_power(acc: Accelerator, best: dict) -> tuple[float, float]:
+    p_compute = float(device_power_w(acc.idle_w, acc.tdp_w, min(best["compute_util_frac"], 1.0), COMPUTE_PHASE_MEMORY_UTIL))
+    p_comm = float(device_power_w(acc.idle_w, acc.tdp_w, 0.0, COMM_PHASE_MEMORY_UTIL))
+    return p_compute, p_comm
+
+
+def checkpoint_bytes(spec: ModelSpec) -> float:
+    """Weights (bf16) + optimizer state (fp32 master, m, v): 14 B per parameter, whole model."""
+    return 14.0 * spec.params_total
+
+
+def _reliability(req: TrainRequest, spec: ModelSpec) -> dict:
+    rate = req.failure_rate_per_gpu_hour if req.failure_rate_per_gpu_hour is not None else gp.DEFAULT_FAILURE_RATE_PER_GPU_HOUR
+    ck = req.checkpoint_time_s if req.checkpoint_time_s is not None else checkpoint_bytes(spec) / (req.gpus * gp.DEFAULT_CHECKPOINT_BYTES_PER_S_PER_GPU)
+    rs = req.restart_time_s if req.restart_time_s is not None else gp.DEFAULT_RESTART_TIME_S
+    g = gp.goodput(rate, req.gpus, ck, rs)
+    return {"failure_rate_per_gpu_hour": rate, "checkpoint_time_s": ck, "restart_time_s": rs,
+            **{k: float(v) for k, v in g.items()}}
+
+
+def step_profile(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator | None = None) -> dict:
+    """Per-step numbers of the fastest feasible layout, for the training DES to look up."""
+    spec, acc, node, ms, hs, res = run_search(req, spec, acc)
+    if res["order"].size == 0:
+        return {"feasible": False, "reason": res["reason"]}
+    i = int(res["order"][0])
+    best = _pick({k: v for k, v in res["eval"].items() if k != "memory"}, i)
+    p_c, p_x = _phase_power(acc, best)
+    return {"feasible": True, "reason": None, "parallelism": srch.layout_row(res["layout"], i),
+            "step_time_s": best["step_time_s"], "compute_time_s": best["compute_time_s"],
+            "exposed_comm_time_s": best["exposed_comm_time_s"], "tokens_per_step": best["tokens_per_step"],
+            "gpu_power_compute_w": p_c, "gpu_power_comm_w": p_x, "gpu_power_idle_w": acc.idle_w,
+            "checkpoint_bytes": checkpoint_bytes(spec), "num_gpus": req.gpus,
+            "memory_per_gpu_bytes": best["memory_per_gpu_bytes"], "mfu_frac": best["mfu_frac"]}
+
+
+KEYS = ("feasible", "reason", "train_flop", "step_time_s", "tokens_per_s", "mfu_frac", "achieved_flop_per_s_per_gpu",
+        "memory_per_gpu_bytes", "memory_breakdown_bytes", "parallelism", "num_steps", "compute_time_s", "goodput_frac",
+        "wall_time_s", "gpu_hours", "gpu_energy_j", "it_energy_j", "facility_energy_j", "facility_peak_power_w",
+        "co2e_kg", "cost_usd", "search", "top_layouts", "assumptions", "breakdowns")
+
+
+def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator | None = None,
+             framework: str = "megatron-core-2024") -> dict[str, Any]:
+    spec, acc, node, ms, hs, res = run_search(req, spec, acc, framework)
+    tokens = req.tokens if req.tokens is not None else spec.training_tokens
+    if tokens is None:
+        raise InputError(f"model '{spec.name}' has no training_tokens in its profile; give --tokens (e.g. 15e12).", field="tokens")
+    out: dict[str, Any] = {k: None for k in KEYS}
+    out["model"] = spec.id or spec.name
+    out["hardware"] = acc.id
+    out["num_gpus"] = req.gpus
+    out["tokens"] = tokens
+    out["search"] = {"configs_enumerated": int(res["configs_enumerated"]), "configs_evaluated": int(res["configs_evaluated"]),
+                     "feasible_configs": int(res["feasible_configs"]), "search_time_s": res["search_time_s"]}
+    assumptions = [
+        {"name": "flop_formula", "value": "6*N_matmul_active + 12*L*H*hd*seq (full attention matrix counted)", "unit": "FLOP/token", "source": "PaLM (arXiv 2204.02311) App. B; Megatron-LM MFU convention"},
+        {"name": "framework", "value": framework, "unit": "", "source": "tensor-parallel collectives overlapped with GEMMs (Transformer Engine); 'megatron-2022' exposes them"},
+        {"name": "matmul_frac", "value": hs.matmul_frac, "unit": "", "source": MATMUL_FRAC_SOURCE},
+        {"name": "peak_flop_per_s", "value": hs.peak_flop_per_s, "unit": "FLOP/s", "source": f"{acc.id} profile, {req.precision}"},
+    ]
+    if res["order"].size == 0:
+        out.update({"feasible": False, "reason": res["reason"], "top_layouts": [], "assumptions": assumptions})
+        return out
+    ev = res["eval"]
+    order = res["order"]
+    i = int(order[0])
+    best = _pick({k: v for k, v in ev.items() if k != "memory"}, i)
+    mem = {k: float(v[i]) for k, v in ev["memory"].items()}
+    lay = res["layout"]
+    tokens_per_step = best["tokens_per_step"]
+    num_steps = math.ceil(tokens / tokens_per_step)
+    train_flop = best["model_flop_per_step"] / tokens_per_step * tokens
+    compute_time = num_steps * best["step_time_s"]
+    rel = _reliability(req, spec)
+    g = rel["goodput_frac"]
+    feasible_run = g > 0
+    wall = compute_time / g if feasible_run else math.inf
+    p_c, p_x = _phase_power(acc, best)
+    step = best["step_time_s"]
+    p_step = (p_c * best["compute_time_s"] + p_x * best["exposed_comm_time_s"]) / step
+    gpu_energy = req.gpus * (p_step * compute_time + acc.idle_w * (wall - compute_time)) if feasible_run else math.inf
+    acct = account_run(acc=acc, node=node, num_gpus=req.gpus, wall_time_s=wall, gpu_energy_j=gpu_energy,
+                       facility=req.facility, economics=req.economics) if feasible_run else {}
+    from costsim.economics.accounting import host_power_per_gpu_w
+
+    peak_fac = req.gpus * (p_c + host_power_per_gpu_w(acc, node)) * req.facility.pue
+    top = []
+    for j in order[: req.top_k]:
+        j = int(j)
+        row = srch.layout_row(lay, j)
+        row.update({"step_time_s": float(ev["step_time_s"][j]), "tokens_per_s": float(ev["tokens_per_s"][j]),
+                    "mfu_frac": float(ev["mfu_frac"][j]), "memory_per_gpu_bytes": float(ev["memory_per_gpu_bytes"][j])})
+        top.append(row)
+    assumptions += [
+        {"name": "global_batch", "value": int(lay.global_batch[i]), "unit": "sequences",
+         "source": "request" if (req.global_batch or req.global_batch_tokens) else f"default ~{DEFAULT_BATCH_TOKENS:.0f} tokens per step, rounded to a multiple of dp*micro_batch"},
+        {"name": "failure_rate_per_gpu_hour", "value": rel["failure_rate_per_gpu_hour"], "unit": "1/GPU-h",
+         "source": "override" if req.failure_rate_per_gpu_hour is not None else gp.FAILURE_RATE_SOURCE},
+        {"name": "checkpoint_time_s", "value": rel["checkpoint_time_s"], "unit": "s",
+         "source": "override" if req.checkpoint_time_s is not None else gp.CHECKPOINT_SOURCE},
+        {"name": "restart_time_s", "value": rel["restart_time_s"], "unit": "s",
+         "source": "override" if req.restart_time_s is not None else gp.RESTART_SOURCE},
+        {"name": "gpu_power_compute_w", "value": p_c, "unit": "W", "source": "costsim.core.power.device_power_w at the achieved compute utilization"},
+        {"name": "gpu_power_comm_w", "value": p_x, "unit": "W", "source": "costsim.core.power.device_power_w, exposed communication / bubble phase"},
+    ] + acct.get("assumptions", [])
+    out.update({
+        "feasible": bool(feasible_run),
+        "reason": None if feasible_run else "goodput is zero: interruptions arrive faster than the job can restart and checkpoint",
+        "train_flop": train_flop, "step_time_s": step, "tokens_per_s": best["tokens_per_s"], "mfu_frac": best["mfu_frac"],
+        "hfu_frac": best["hfu_frac"], "achieved_flop_per_s_per_gpu": best["achieved_flop_per_s_per_gpu"],
+        "memory_per_gpu_bytes": best["memory_per_gpu_bytes"], "memory_breakdown_bytes": mem,
+        "memory_capacity_bytes": acc.memory_bytes,
+        "parallelism": srch.layout_row(lay, i), "tokens_per_step": tokens_per_step, "num_steps": num_steps,
+        "compute_time_s": compute_time, "goodput_frac": g, "wall_time_s": wall,
+        "gpu_hours": acct.get("gpu_hours"), "gpu_energy_j": gpu_energy, "it_energy_j": acct.get("it_energy_j"),
+        "facility_energy_j": acct.get("facility_energy_j"), "facility_peak_power_w": peak_fac,
+        "co2e_kg": acct.get("co2e_kg"), "cost_usd": acct.get("cost_usd"),
+        "cost_breakdown_usd": acct.get("cost_breakdown_usd"), "co2e_breakdown_kg": acct.get("co2e_breakdown_kg"),
+        "top_layouts": top, "assumptions": assumptions,
+        "breakdowns": {
+            "step_time_s": {k: best[k] for k in ("compute_time_s", "exposed_comm_time_s", "bubble_time_s", "tp_comm_time_s",
+                                                  "cp_comm_time_s", "ep_comm_time_s", "pp_p2p_time_s", "dp_comm_time_s",
+                                                  "dp_exposed_time_s", "optimizer_time_s")},
+            "matmul_efficiency_frac": best["matmul_efficiency_frac"],
+            "num_micro_batches": best["num_micro_batches"],
+            "goodput": {k: rel[k] for k in ("mtbf_s", "checkpoint_interval_s", "checkpoint_overhead_frac", "failure_loss_frac", "loss_per_failure_s")},
+            "gpu_power_w": {"compute": p_c, "comm": p_x, "idle": acc.idle_w, "step_average": p_step},
+        },
+    })
+    return out

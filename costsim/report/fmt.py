@@ -1,0 +1,139 @@
+"""Display formatting for reports: SI values inside, planner units outside (days, MWh, $M, tCO2e, MW).
+
+The unit comes from the key's suffix (`_s`, `_j`, `_w`, `_usd`, `_kg`, `_frac`, `_bytes`, ...).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+# Headline metrics, most important first: exact keys the simulations use, then substrings.
+HEADLINE_KEYS = (
+    "feasible", "completed", "time_to_train_s", "wall_time_s", "projected_wall_time_s", "tokens_trained", "goodput_frac", "gpu_hours",
+    "cost_usd", "projected_cost_usd", "total_cost_usd", "facility_energy_j", "energy_j", "co2e_kg", "facility_peak_power_w", "power_swing_w",
+    "grid_cap_feasible",
+    # serving
+    "slo_attainment_frac", "throughput_tokens_per_s", "goodput_tokens_per_s", "ttft_p50_s", "ttft_p99_s", "tpot_p50_s",
+    "tpot_p99_s", "e2e_p99_s", "energy_per_token_j", "cost_usd_per_million_tokens", "co2e_g_per_1k_tokens", "num_gpus_peak",
+)
+HEADLINE_PATTERNS = (
+    "tokens_per_s", "throughput", "ttft", "tpot", "e2e", "latency", "slo", "usd_per", "cost_usd", "energy_j",
+    "co2e", "peak_power", "replicas", "num_gpus", "goodput",
+)
+MAX_HEADLINE_PER_PART = 18
+MIN_FROM_KEYS = 8  # below this many exact keys, substrings fill the headline
+
+
+def _sig(v: float, digits: int = 4) -> str:
+    if v == 0:
+        return "0"
+    if abs(v) >= 1e6 or abs(v) < 1e-3:
+        return f"{v:.{digits - 1}e}"
+    s = f"{v:,.{max(0, digits - 1 - int(math.floor(math.log10(abs(v)))))}f}"
+    return s.rstrip("0").rstrip(".") if "." in s else s
+
+
+def unit_of(key: str) -> str:
+    for suf in ("_bytes_per_s", "_flop_per_s", "_per_s", "_usd", "_frac", "_bytes", "_kg", "_j", "_w", "_s"):
+        if key.endswith(suf):
+            return suf
+    return ""
+
+
+def scale(key: str, v: float) -> tuple[float, str]:
+    """(value in a display unit, unit label)."""
+    u = unit_of(key)
+    a = abs(v)
+    if u == "_s":
+        if a >= 2 * 86400:
+            return v / 86400, "days"
+        if a >= 2 * 3600:
+            return v / 3600, "h"
+        if a >= 120:
+            return v / 60, "min"
+        if a < 1:
+            return v * 1e3, "ms"
+        return v, "s"
+    if u == "_j":
+        if a >= 3.6e9:
+            return v / 3.6e9, "MWh"
+        if a >= 3.6e5:
+            return v / 3.6e6, "kWh"
+        if a >= 1e3:
+            return v / 1e3, "kJ"
+        return v, "J"
+    if u == "_w":
+        if a >= 1e6:
+            return v / 1e6, "MW"
+        if a >= 1e3:
+            return v / 1e3, "kW"
+        return v, "W"
+    if u == "_usd":
+        if a >= 1e6:
+            return v / 1e6, "$M"
+        if a >= 1e3:
+            return v / 1e3, "$k"
+        return v, "$"
+    if u == "_kg":
+        if a >= 1e3:
+            return v / 1e3, "tCO2e" if "co2" in key else "t"
+        return v, "kgCO2e" if "co2" in key else "kg"
+    if u == "_frac":
+        return v * 100, "%"
+    if u == "_bytes":
+        return v / 1e9, "GB"
+    if u == "_bytes_per_s":
+        return v / 1e9, "GB/s"
+    if u == "_flop_per_s":
+        return v / 1e12, "TFLOP/s"
+    if u == "_per_s":
+        return v, "/s"
+    return v, ""
+
+
+def fmt_value(key: str, v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (int, float)):
+        f = float(v)
+        if not math.isfinite(f):
+            return "-"
+        if unit_of(key) == "" and isinstance(v, int):
+            return f"{v:,}"
+        x, unit = scale(key, f)
+        return f"{_sig(x)} {unit}".strip()
+    return str(v)
+
+
+def fmt_range(key: str, r: dict[str, float]) -> str:
+    """'lo – hi unit (p5–p95, n=..)'; min–max below 20 replicates; '' when all replicates agree."""
+    n = int(r.get("n", 0))
+    which = ("p5", "p95", "p5–p95") if n >= 20 else ("min", "max", "min–max")
+    lo, hi = r.get(which[0]), r.get(which[1])
+    if lo is None or hi is None or r.get("min") == r.get("max"):
+        return ""
+    ref = max(abs(float(lo)), abs(float(hi)))
+    shown, unit = scale(key, ref)
+    k = shown / ref if ref else 1.0
+    return f"{_sig(float(lo) * k)} – {_sig(float(hi) * k)} {unit} ({which[2]}, n={n})".replace("  ", " ")
+
+
+def label(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def headline_keys(summary: dict[str, Any]) -> list[str]:
+    keys = [k for k, v in summary.items() if isinstance(v, (int, float, bool)) or v is None]
+    out: list[str] = [k for k in HEADLINE_KEYS if k in keys]
+    if len(out) >= MIN_FROM_KEYS:
+        return out[:MAX_HEADLINE_PER_PART]
+    for pat in HEADLINE_PATTERNS:
+        for k in keys:
+            if pat in k and k not in out:
+                out.append(k)
+        if len(out) >= MAX_HEADLINE_PER_PART:
+            break
+    return out[:MAX_HEADLINE_PER_PART]

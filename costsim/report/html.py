@@ -1,0 +1,206 @@
+"""Self-contained HTML reports: plotly.js inlined once (opens offline), headline numbers first,
+then charts, assumptions with sources, the full summary and the resolved scenario.
+Every piece of user text goes through html.escape."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timezone
+from typing import Any
+
+import yaml
+
+from costsim.report import charts
+from costsim.report.assumptions import assumption_rows
+from costsim.report.fmt import fmt_range, fmt_value, headline_keys, label
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
+h1{margin-bottom:.2rem} .sub{color:#666;margin-top:0}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.92rem;width:100%}
+th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#f5f5f5} td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.range{color:#666;font-size:.85em;display:block}
+.bad{color:#b00020;font-weight:600} .ok{color:#1b7f3b}
+pre{background:#f7f7f7;padding:1rem;overflow:auto;font-size:.85rem}
+.chart{margin:1rem 0}
+small{color:#666}
+"""
+
+
+def e(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+class _Charts:
+    """Inline plotly.js with the first figure only."""
+
+    def __init__(self) -> None:
+        self.first = True
+        self.n = 0
+
+    def render(self, fig) -> str:
+        if fig is None:
+            return ""
+        self.n += 1
+        out = fig.to_html(full_html=False, include_plotlyjs=True if self.first else False, div_id=f"chart{self.n}",
+                          config={"displaylogo": False, "responsive": True})
+        self.first = False
+        return f'<div class="chart">{out}</div>'
+
+
+def _page(title: str, body: str) -> str:
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{e(title)}</title><style>{CSS}</style></head><body>\n{body}\n</body></html>\n")
+
+
+def _headline_table(result) -> str:
+    """Rows = metrics (part-prefixed), columns = variants; ranges under the value where present."""
+    rows: list[tuple[str, str]] = []
+    for v in result.variants:
+        for part, pr in v.parts.items():
+            for k in headline_keys(pr.summary):
+                if (part, k) not in rows:
+                    rows.append((part, k))
+    for v in result.variants:
+        for k in ("peak_power_w", "energy_j", "max_swing_w", "headroom_w", "time_over_cap_frac"):
+            if k in v.site and ("site", k) not in rows:
+                rows.append(("site", k))
+    head = "".join(f"<th>{e(v.name)}</th>" for v in result.variants)
+    body = []
+    for part, k in rows:
+        cells = []
+        for v in result.variants:
+            if part == "site":
+                val, rng = v.site.get(k), None
+            else:
+                pr = v.parts.get(part)
+                val = pr.summary.get(k) if pr else None
+                rng = pr.ranges.get(k) if pr else None
+            cls = "num"
+            if k == "feasible" and val is False:
+                cls += " bad"
+            txt = e(fmt_value(k, val))
+            if rng:
+                txt += f'<span class="range">{e(fmt_range(k, rng))}</span>'
+            cells.append(f'<td class="{cls}">{txt}</td>')
+        body.append(f"<tr><th>{e(part)}: {e(label(k))}</th>{''.join(cells)}</tr>")
+    reasons = []
+    for v in result.variants:
+        for part, pr in v.parts.items():
+            if pr.summary.get("feasible") is False:
+                reasons.append(f"<li class='bad'>{e(v.name)} ({e(part)}): infeasible — {e(pr.summary.get('reason', 'no reason given'))}</li>")
+    extra = f"<ul>{''.join(reasons)}</ul>" if reasons else ""
+    return f"<table><tr><th>metric</th>{head}</tr>{''.join(body)}</table>{extra}"
+
+
+def _full_summary(result) -> str:
+    out = []
+    for v in result.variants:
+        for part, pr in v.parts.items():
+            rows = []
+            for k, val in pr.summary.items():
+                if isinstance(val, (dict, list)):
+                    continue
+                rng = pr.ranges.get(k)
+                rows.append(f"<tr><td>{e(k)}</td><td class='num'>{e(fmt_value(k, val))}</td><td class='num'>{e(val)}</td>"
+                            f"<td>{e(fmt_range(k, rng)) if rng else ''}</td></tr>")
+            out.append(f"<h3>{e(v.name)} — {e(part)}</h3><table><tr><th>key (SI units)</th><th>value</th><th>raw</th><th>range</th></tr>{''.join(rows)}</table>")
+    return "".join(out)
+
+
+def _assumptions(result) -> str:
+    rows = []
+    seen: set[tuple[str, str, str]] = set()
+    for v in result.variants:
+        for r in assumption_rows(v.scenario, variant=v.name, summaries={p: pr.summary for p, pr in v.parts.items()}):
+            key = (r["item"], r["value"], r["source"])
+            if key in seen:
+                continue
+            seen.add(key)
+            src = r["source"]
+            link = f'<a href="{e(src)}">{e(src)}</a>' if src.startswith(("http://", "https://")) and " " not in src else e(src)
+            rows.append(f"<tr><td>{e(r['item'])}</td><td>{e(r['value'])}</td><td>{link}</td><td>{e(r['kind'])}</td></tr>")
+    return f"<table><tr><th>assumption</th><th>value</th><th>source</th><th>kind</th></tr>{''.join(rows)}</table>"
+
+
+def run_report_html(result) -> str:
+    s = result.scenario
+    ch = _Charts()
+    headline_for_ranges = []
+    for v in result.variants:
+        for part, pr in v.parts.items():
+            for k in headline_keys(pr.summary)[:4]:
+                if k in pr.ranges and (part, k) not in headline_for_ranges:
+                    headline_for_ranges.append((part, k))
+    figs = [
+        charts.power_timeline(result),
+        charts.cost_breakdown(result),
+        charts.energy_breakdown(result),
+        charts.latency_distribution(result),
+        charts.ranges_chart(result, headline_for_ranges),
+    ]
+    chart_html = "".join(ch.render(f) for f in figs)
+    reps = s.simulation.replicates
+    body = [
+        f"<h1>{e(s.name)}</h1>",
+        f"<p class='sub'>{e(s.description)}</p>",
+        f"<p><small>run id {e(result.scenario_hash)} · seed {e(result.seed)} · replicates {e(reps)} · "
+        f"{e(len(result.variants))} variant(s) · simulated in {result.wall_s:.2f} s · generated {e(datetime.now(timezone.utc).isoformat(timespec='seconds'))}</small></p>",
+        "<h2>Headline numbers</h2>",
+        _headline_table(result),
+        "<h2>Charts</h2>" if chart_html else "",
+        chart_html,
+        "<h2>Assumptions and sources</h2>",
+        _assumptions(result),
+        "<h2>All results</h2>",
+        _full_summary(result),
+        "<h2>Scenario (resolved, defaults filled)</h2>",
+        f"<pre>{e(yaml.safe_dump(s.model_dump(mode='json'), sort_keys=False, allow_unicode=True))}</pre>",
+    ]
+    return _page(f"costsim — {s.name}", "\n".join(body))
+
+
+def sweep_report_html(manifest: dict[str, Any], rows: list[dict[str, Any]], metric: str | None) -> str:
+    params = sorted({k for r in rows for k in r if k.startswith("param_")})
+    ok = [r for r in rows if r.get("status") == "ok"]
+    errs = [r for r in rows if r.get("status") != "ok"]
+    numeric = sorted({k for r in ok for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                      and not k.startswith("param_") and k not in ("seed", "wall_s")})
+    if metric is None:
+        for pat in ("time_to_train", "total_cost_usd", "cost_usd", "energy_j", "tokens_per_s"):
+            cand = [k for k in numeric if pat in k]
+            if cand:
+                metric = cand[0]
+                break
+        if metric is None and numeric:
+            metric = numeric[0]
+    ch = _Charts()
+    figs = [charts.tornado(rows, m, params) for m in ([metric] if metric else [])]
+    extra = [k for k in numeric if k != metric and any(p in k for p in ("energy_j", "cost_usd", "peak_power_w"))][:2]
+    figs += [charts.tornado(rows, m, params) for m in extra]
+    chart_html = "".join(ch.render(f) for f in figs)
+    name = manifest.get("scenario", "sweep")
+    head = ["param", "n", "min", "max"]
+    prow = []
+    for p in params:
+        vals = [r.get(p) for r in rows if r.get(p) is not None]
+        try:
+            lo, hi = min(vals), max(vals)
+        except TypeError:
+            lo, hi = "-", "-"
+        prow.append(f"<tr><td>{e(p.removeprefix('param_'))}</td><td class='num'>{len(set(map(str, vals)))}</td><td class='num'>{e(lo)}</td><td class='num'>{e(hi)}</td></tr>")
+    err_rows = "".join(f"<tr><td>{e(r.get('point_id'))}</td><td>{e(r.get('overrides_json'))}</td><td>{e(r.get('error'))}</td></tr>" for r in errs[:50])
+    body = [
+        f"<h1>Sweep: {e(name)}</h1>",
+        f"<p><small>scenario hash {e(manifest.get('scenario_hash'))} · {len(rows)} point(s), {len(ok)} ok, {len(errs)} failed · "
+        f"mode {e(manifest.get('mode'))} · executor {e(manifest.get('executor'))}</small></p>",
+        "<h2>Swept parameters</h2>",
+        f"<table><tr>{''.join(f'<th>{h}</th>' for h in head)}</tr>{''.join(prow)}</table>",
+        "<h2>Sensitivity</h2>" if chart_html else "",
+        chart_html,
+        "<h2>Failed points</h2>" if errs else "",
+        f"<table><tr><th>point</th><th>overrides</th><th>error</th></tr>{err_rows}</table>" if errs else "",
+        "<p><small>Query the full table: <code>costsim query DIR \"SELECT * FROM points\"</code></small></p>",
+    ]
+    return _page(f"costsim sweep — {name}", "\n".join(body))

@@ -1,0 +1,116 @@
+"""XLSX report (openpyxl): summary, assumptions with sources, one time-series sheet per variant
+and part, latency tables. Values stay in SI units with the unit in the column name; a sheet
+that would pass Excel's row limit says so in its first row instead of being cut silently."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from costsim.report.assumptions import assumption_rows
+
+MAX_ROWS = 1_048_576 - 2
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, (dict, list, tuple)):
+        return str(v)
+    return v
+
+
+def _sheet_name(used: set[str], name: str) -> str:
+    base = "".join(c for c in name if c not in '[]:*?/\\')[:31] or "sheet"
+    out, i = base, 2
+    while out in used:
+        suffix = f"~{i}"
+        out = base[: 31 - len(suffix)] + suffix
+        i += 1
+    used.add(out)
+    return out
+
+
+def _columns_sheet(wb, used: set[str], name: str, cols: dict[str, Any]) -> None:
+    ws = wb.create_sheet(_sheet_name(used, name))
+    keys = [k for k, a in cols.items() if np.asarray(a).ndim == 1]
+    if not keys:
+        return
+    n = max(len(np.asarray(cols[k])) for k in keys)
+    if n > MAX_ROWS:
+        ws.append([f"{n} rows exceed Excel's limit; the full series is in timeseries.parquet / summary.json. First {MAX_ROWS} rows below."])
+        n = MAX_ROWS
+    ws.append(_bold(ws, keys))
+    arrays = []
+    for k in keys:
+        a = np.asarray(cols[k])
+        lst = [_cell(x) for x in a.tolist()] if a.dtype.kind not in "fiub" else a.tolist()
+        if a.dtype.kind == "f":
+            lst = [None if x != x or x in (float("inf"), float("-inf")) else x for x in lst]
+        arrays.append(lst + [None] * (n - len(lst)))
+    for row in zip(*arrays):
+        ws.append(list(row))
+
+
+def _bold(ws, values: list[Any]) -> list[Any]:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    out = []
+    for v in values:
+        c = WriteOnlyCell(ws, value=v)
+        c.font = Font(bold=True)
+        out.append(c)
+    return out
+
+
+def write_xlsx(result, path: str | os.PathLike[str]) -> Path:
+    """Write-only workbook (streams rows: fast for long time series)."""
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    used: set[str] = set()
+    ws = wb.create_sheet(_sheet_name(used, "summary"))
+    ws.column_dimensions["C"].width = 40
+    ws.append(["scenario", result.scenario.name])
+    ws.append(["run id", result.scenario_hash])
+    ws.append(["seed", result.seed])
+    ws.append([])
+    ws.append(_bold(ws, ["variant", "part", "key (SI units)", "value", "p5", "p50", "p95", "replicates"]))
+    for v in result.variants:
+        for part, pr in v.parts.items():
+            for k, val in pr.summary.items():
+                if isinstance(val, (dict, list)):
+                    continue
+                r = pr.ranges.get(k, {})
+                ws.append([v.name, part, k, _cell(val), r.get("p5"), r.get("p50"), r.get("p95"), len(pr.replicate_summaries)])
+        for k, val in v.site.items():
+            ws.append([v.name, "site", k, _cell(val), None, None, None, None])
+
+    wa = wb.create_sheet(_sheet_name(used, "assumptions"))
+    wa.column_dimensions["B"].width = 36
+    wa.column_dimensions["D"].width = 80
+    wa.append(_bold(wa, ["variant", "assumption", "value", "source", "kind"]))
+    for v in result.variants:
+        for r in assumption_rows(v.scenario, variant=v.name, summaries={p: pr.summary for p, pr in v.parts.items()}):
+            wa.append([r["variant"], r["item"], r["value"], r["source"], r["kind"]])
+
+    for v in result.variants:
+        for part, pr in v.parts.items():
+            if pr.timeseries:
+                _columns_sheet(wb, used, f"ts {v.name} {part}", pr.timeseries)
+            for tname, table in pr.tables.items():
+                _columns_sheet(wb, used, f"{tname} {v.name}", table)
+        if v.site_timeseries and len(v.parts) > 1:
+            _columns_sheet(wb, used, f"ts {v.name} site", v.site_timeseries)
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+    wb.save(tmp)
+    os.replace(tmp, p)
+    return p

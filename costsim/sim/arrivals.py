@@ -1,0 +1,172 @@
+"""Arrival times and token lengths, sampled up front as numpy arrays (one Generator per run).
+
+Sampling everything before the event loop keeps the DES light: a request is an index into these
+arrays. Processes:
+  poisson   exponential gaps at rate_per_s
+  gamma     gamma gaps, shape 1/cv^2, mean 1/rate (cv > 1 bursty, cv < 1 smoother than Poisson)
+  diurnal   non-homogeneous Poisson with piecewise-constant hourly rate rate*m[h]/mean(m), sampled by
+            time rescaling: unit-rate Poisson points in cumulative intensity Lambda(t), t = Lambda^-1
+  trace     timestamps from a CSV (timestamp_s,input_tokens,output_tokens), optionally rescaled to a
+            mean rate and looped
+Lengths: fixed, uniform (integers), lognormal (mean, cv; truncated to [low, high] by redrawing,
+count reported), trace (bootstrap rows, jointly for input and output when both are 'trace').
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from costsim.errors import InputError
+from costsim.specs.serving_sim import ArrivalSpec, LengthDist
+
+# A chat-like day (hourly multipliers, local time 00..23). ESTIMATE shaped after public descriptions of
+# consumer chat traffic (night trough, afternoon peak); normalized to mean 1 before use.
+DEFAULT_DIURNAL = [0.55, 0.45, 0.40, 0.36, 0.35, 0.40, 0.55, 0.80, 1.05, 1.25, 1.40, 1.50,
+                   1.55, 1.58, 1.60, 1.55, 1.45, 1.35, 1.25, 1.15, 1.05, 0.95, 0.80, 0.65]
+
+_REPO_SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+@dataclass
+class Trace:
+    timestamp_s: np.ndarray
+    input_tokens: np.ndarray
+    output_tokens: np.ndarray
+    path: str
+
+
+def resolve_trace_path(ref: str) -> Path:
+    p = Path(ref)
+    cands = [p] if p.is_absolute() else [Path.cwd() / p, _REPO_SCENARIOS / p]
+    try:  # installed package: scenarios ship as costsim.scenarios
+        from importlib import resources
+        cands.append(Path(str(resources.files("costsim.scenarios"))) / p)
+    except (ModuleNotFoundError, TypeError):
+        pass
+    for c in cands:
+        if c.is_file():
+            return c
+    raise InputError(f"trace file '{ref}' not found (tried the working directory and the scenarios/ folder); give a CSV with "
+                     "columns timestamp_s,input_tokens,output_tokens (costsim/sim/traces.py writes sample traces).",
+                     field="serving.arrivals.trace_path")
+
+
+def load_trace(ref: str) -> Trace:
+    path = resolve_trace_path(ref)
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        ts = np.array([float(r["timestamp_s"]) for r in rows])
+        inp = np.array([int(float(r["input_tokens"])) for r in rows], dtype=np.int64)
+        out = np.array([int(float(r["output_tokens"])) for r in rows], dtype=np.int64)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InputError(f"trace file '{path}' is malformed ({exc}); it needs numeric columns timestamp_s,input_tokens,output_tokens.",
+                         field="serving.arrivals.trace_path") from None
+    if len(ts) == 0:
+        raise InputError(f"trace file '{path}' has no rows.", field="serving.arrivals.trace_path")
+    if np.any(np.diff(ts) < 0) or np.any(inp < 1) or np.any(out < 1):
+        raise InputError(f"trace file '{path}': timestamps must be non-decreasing and token counts >= 1.",
+                         field="serving.arrivals.trace_path")
+    return Trace(ts - ts[0], inp, out, str(path))
+
+
+def _diurnal_times(rate: float, profile: list[float], start_hour: float, duration_s: float, rng) -> np.ndarray:
+    m = np.asarray(profile, float)
+    m = m / m.mean()
+    n_h = int(np.ceil((start_hour * 3600 + duration_s) / 3600.0)) + 1
+    hours = np.arange(n_h)
+    lam = rate * m[hours % len(m)]
+    edges = hours * 3600.0 - start_hour * 3600.0  # hour edges in sim time
+    cum = np.concatenate([[0.0], np.cumsum(lam * 3600.0)])  # Lambda at edges (from edges[0])
+    t_edges = np.concatenate([edges, [edges[-1] + 3600.0]])
+    lam0 = np.interp(0.0, t_edges, cum)
+    lam_end = np.interp(duration_s, t_edges, cum)
+    n = rng.poisson(lam_end - lam0)
+    u = np.sort(rng.uniform(lam0, lam_end, n))  # conditional uniformity of Poisson points
+    return np.interp(u, cum, t_edges)
+
+
+def arrival_times(spec: ArrivalSpec, duration_s: float, rng: np.random.Generator, trace: Trace | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Arrival times in [0, duration_s); second value: trace row index per arrival (trace process) or None."""
+    if spec.process == "poisson" or (spec.process == "gamma" and spec.cv == 1.0):
+        n_exp = int(spec.rate_per_s * duration_s * 1.1 + 10 * np.sqrt(spec.rate_per_s * duration_s) + 20)
+        gaps = rng.exponential(1.0 / spec.rate_per_s, n_exp)
+    elif spec.process == "gamma":
+        k = 1.0 / spec.cv ** 2
+        n_exp = int(spec.rate_per_s * duration_s * 1.1 + 10 * spec.cv * np.sqrt(spec.rate_per_s * duration_s) + 20)
+        gaps = rng.gamma(k, 1.0 / (spec.rate_per_s * k), n_exp)
+    elif spec.process == "diurnal":
+        return _diurnal_times(spec.rate_per_s, spec.diurnal_profile or DEFAULT_DIURNAL, spec.start_hour, duration_s, rng), None
+    else:
+        assert trace is not None
+        ts = trace.timestamp_s
+        span = float(ts[-1]) + (float(np.mean(np.diff(ts))) if len(ts) > 1 else 1.0)
+        scale = 1.0
+        if spec.rate_per_s is not None:
+            scale = (len(ts) / span) / spec.rate_per_s
+        span_s = span * scale
+        reps = int(np.ceil(duration_s / span_s)) if spec.trace_repeat else 1
+        t = np.concatenate([ts * scale + r * span_s for r in range(reps)])
+        idx = np.tile(np.arange(len(ts)), reps)
+        keep = t < duration_s
+        return t[keep], idx[keep]
+    t = np.cumsum(gaps)
+    while t[-1] < duration_s:  # rare: draw more
+        more = np.cumsum(rng.exponential(1.0 / spec.rate_per_s, len(gaps))) + t[-1]
+        t = np.concatenate([t, more])
+    return t[t < duration_s], None
+
+
+def sample_lengths(dist: LengthDist, n: int, rng: np.random.Generator, *, cap: int, trace: Trace | None,
+                   trace_col: str, trace_idx: np.ndarray | None) -> tuple[np.ndarray, int]:
+    """Integer lengths >= 1 and the number of lognormal draws redrawn for lying outside [low, high]."""
+    hi = min(dist.high, cap) if dist.high is not None else cap
+    if dist.kind == "fixed":
+        v = int(round(dist.mean))
+        if v > cap:
+            raise InputError(f"fixed length {v} exceeds the model context ({cap} tokens); lower it.", field="serving.input_tokens")
+        return np.full(n, v, dtype=np.int64), 0
+    if dist.kind == "uniform":
+        return rng.integers(dist.low, hi + 1, n).astype(np.int64), 0
+    if dist.kind == "trace":
+        if trace is None:
+            raise InputError("length kind 'trace' needs serving.arrivals.trace_path.", field="serving.input_tokens")
+        idx = trace_idx if trace_idx is not None else None
+        col = getattr(trace, trace_col)
+        if idx is None:
+            raise RuntimeError("internal: trace index missing")
+        return np.minimum(col[idx], cap).astype(np.int64), int(np.sum(col[idx] > cap))
+    sigma2 = np.log1p(dist.cv ** 2)
+    mu = np.log(dist.mean) - sigma2 / 2
+    v = np.rint(rng.lognormal(mu, np.sqrt(sigma2), n))
+    bad = (v < dist.low) | (v > hi)
+    redrawn = int(bad.sum())
+    tries = 0
+    while bad.any():
+        v[bad] = np.rint(rng.lognormal(mu, np.sqrt(sigma2), int(bad.sum())))
+        bad = (v < dist.low) | (v > hi)
+        tries += 1
+        if tries > 200:
+            raise InputError(f"lognormal length (mean {dist.mean}, cv {dist.cv}) rarely falls inside [{dist.low}, {hi}]; widen the bounds.",
+                             field="serving.input_tokens")
+    return v.astype(np.int64), redrawn
+
+
+def sample_workload(spec_arr: ArrivalSpec, inp: LengthDist, out: LengthDist, duration_s: float, rng: np.random.Generator,
+                    *, max_context: int) -> dict:
+    """All requests of a run: arrival_s, input_tokens, output_tokens (numpy) + sampling notes."""
+    need_trace = spec_arr.process == "trace" or inp.kind == "trace" or out.kind == "trace"
+    trace = load_trace(spec_arr.trace_path) if need_trace and spec_arr.trace_path else None
+    t, idx = arrival_times(spec_arr, duration_s, rng, trace)
+    n = len(t)
+    if idx is None and trace is not None:
+        idx = rng.integers(0, len(trace.timestamp_s), n)  # bootstrap rows (joint input/output)
+    i_len, i_red = sample_lengths(inp, n, rng, cap=max_context - 1, trace=trace, trace_col="input_tokens", trace_idx=idx)
+    o_len, o_red = sample_lengths(out, n, rng, cap=max_context - 1, trace=trace, trace_col="output_tokens", trace_idx=idx)
+    return {"arrival_s": t, "input_tokens": i_len, "output_tokens": o_len,
+            "input_lengths_redrawn": i_red, "output_lengths_redrawn": o_red,
+            "trace_path": trace.path if trace else None}

@@ -1,0 +1,363 @@
+"""One serving replica as a SimPy process: iteration-level (continuous) batching as in vLLM.
+
+State per replica (requests are integer ids into the run's ledger; no per-request processes):
+  waiting    FIFO of ids needing a prefill (new, or preempted with 'recompute': prompt + tokens so far)
+  swapped    FIFO of ids preempted with 'swap' (KV in host memory)
+  kv_ready   FIFO of ids whose KV arrived from a prefill replica (disaggregation, decode role)
+  prefilling chunked prompts in progress: [id, tokens_done, tokens_total]
+  running    decoding sequences: id -> (context - S at join, finish step, generation)
+             with S the replica's decode-iteration counter; a sequence's context is kdelta + S,
+             the sum of contexts is K + B*S, and a heap gives the next finish step.
+
+Iterations:
+  * mixed / prefill iteration (one step): decode tokens of the running batch (paused when chunked
+    prefill is off) + prefill tokens within the token budget (max_num_batched_tokens); time
+    = table.mixed_s(B, mean context, prefill tokens).
+  * decode run: when no prefill can be admitted, k identical-shape decode iterations are taken as
+    one event, k = steps until the next sequence finishes or the KV cache fills; its time uses the
+    table at the run's mid context (decode time is linear in context). An arrival that could be
+    admitted interrupts the run at the next iteration boundary, as in vLLM. This is exact for the
+    iteration schedule and keeps events per request O(1).
+KV cache: blocks of kv_block_tokens; blocks in use are bounded above by tokens/block + one partial
+block per sequence; admission needs room for the whole prompt plus a 1 % watermark; when a decode
+step would not fit, the newest running sequence is preempted (vLLM's policy), by recompute or swap.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+
+import simpy
+
+NAN = float("nan")
+
+
+class LeastLoaded:
+    """Replicas bucketed by outstanding requests: O(1) pick of a least-loaded replica."""
+
+    __slots__ = ("buckets", "count", "min")
+
+    def __init__(self) -> None:
+        self.buckets: list[set] = [set()]
+        self.count: dict[int, int] = {}
+        self.min = 0
+
+    def add(self, r: int, c: int) -> None:
+        while c >= len(self.buckets):
+            self.buckets.append(set())
+        self.buckets[c].add(r)
+        self.count[r] = c
+        if c < self.min:
+            self.min = c
+
+    def remove(self, r: int) -> None:
+        c = self.count.pop(r, None)
+        if c is not None:
+            self.buckets[c].discard(r)
+
+    def inc(self, r: int) -> None:
+        c = self.count.get(r)
+        if c is None:
+            return
+        self.buckets[c].discard(r)
+        c += 1
+        if c == len(self.buckets):
+            self.buckets.append(set())
+        self.buckets[c].add(r)
+        self.count[r] = c
+
+    def dec(self, r: int) -> None:
+        c = self.count.get(r)
+        if c is None:
+            return
+        self.buckets[c].discard(r)
+        c -= 1
+        self.buckets[c].add(r)
+        self.count[r] = c
+        if c < self.min:
+            self.min = c
+
+    def pick(self) -> tuple[int, int] | None:
+        b = self.buckets
+        while self.min < len(b) and not b[self.min]:
+            self.min += 1
+        if self.min >= len(b):
+            self.min = 0
+            return None
+        return next(iter(b[self.min])), self.min
+
+
+class Replica:
+    """A replica of `table.gpus` accelerators running one model copy."""
+
+    def __init__(self, env: simpy.Environment, idx: int, group: int, table, sched, role: str, fleet) -> None:
+        self.env = env
+        self.idx = idx
+        self.group = group
+        self.t = table
+        self.role = role  # 'mixed' | 'prefill' | 'decode'
+        self.fleet = fleet
+        self.max_tokens = sched.max_num_batched_tokens
+        self.max_seqs = min(sched.max_num_seqs, table.max_batch)
+        self.chunked = sched.chunked_prefill
+        self.swap_mode = sched.preemption == "swap"
+        self.bs = sched.kv_block_tokens
+        self.cap_blocks = int(table.kv_capacity_tokens // self.bs)
+        self.watermark = max(1, int(0.01 * self.cap_blocks))
+        self.swap_bps = sched.swap_bytes_per_s
+        self.waiting: deque = deque()
+        self.swapped: deque = deque()
+        self.kv_ready: deque = deque()
+        self.prefilling: list = []
+        self.pre_tokens = 0  # prompt tokens reserved by prefilling sequences
+        self.running: dict = {}
+        self.heap: list = []
+        self.S = 0
+        self.K = 0
+        self.gen_no = 0
+        self.outstanding = 0
+        self.state = "off"  # off | starting | active | draining
+        self.sleeping = False
+        self.interruptible = False
+        self.wake: simpy.Event | None = None
+        self.pending_s = 0.0  # swap copy time to charge to the next iteration
+        self.num_preemptions = 0
+        self.proc = None
+        self.run_start = 0.0
+        self.run_step = 1.0
+        self.run_k = 0
+        self.run_done = 0
+
+    # ---- control ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self.proc = self.env.process(self._run())
+
+    def notify(self) -> None:
+        """Work arrived: wake an idle replica, or end a decode run at the next iteration boundary.
+
+        Cutting a run moves the process's pending wake-up from the run's end to the end of the
+        iteration in progress (the run's timeout is detached and a new one takes the process's
+        resume callback): one event instead of an Interrupt plus a boundary timeout."""
+        if self.sleeping:
+            self.sleeping = False
+            self.wake.succeed()
+        elif self.interruptible:
+            self.interruptible = False
+            env = self.env
+            el = env.now - self.run_start
+            done = int(el / self.run_step) + 1 if el >= 0 else 1
+            if done >= self.run_k:
+                return
+            proc = self.proc
+            old = proc._target
+            old.callbacks.remove(proc._resume)
+            new = env.timeout(self.run_start + done * self.run_step - env.now)
+            new.callbacks.append(proc._resume)
+            proc._target = new
+            self.run_done = done
+
+    def queue_len(self) -> int:
+        return len(self.waiting) + len(self.swapped) + len(self.kv_ready)
+
+    # ---- KV accounting (blocks, upper bound with one partial block per sequence) -----------
+    def _used_blocks(self, extra_tokens: int = 0) -> float:
+        n = len(self.running) + len(self.prefilling)
+        return (self.K + len(self.running) * self.S + self.pre_tokens + extra_tokens) / self.bs + n
+
+    def _fits(self, tokens: int) -> bool:
+        return self._used_blocks(tokens) + 1 + self.watermark <= self.cap_blocks
+
+    # ---- sequence transitions --------------------------------------------------------------
+    def _join(self, rid: int, ctx: int, remaining: int) -> None:
+        """rid starts decoding with `ctx` tokens in KV and `remaining` decode steps to go."""
+        if remaining <= 0:
+            self.fleet.complete(rid, self)
+            return
+        self.gen_no += 1
+        fin = self.S + remaining
+        self.running[rid] = (ctx - self.S, fin, self.gen_no)
+        self.K += ctx - self.S
+        heapq.heappush(self.heap, (fin, self.gen_no, rid))
+
+    def _leave(self, rid: int) -> int:
+        kd, fin, g = self.running.pop(rid)
+        self.K -= kd
+        return kd + self.S  # context at leaving
+
+    def _complete_due(self) -> None:
+        h = self.heap
+        S = self.S
+        if not h or h[0][0] > S:
+            return
+        run = self.running
+        while h and h[0][0] <= S:
+            fin, g, rid = heapq.heappop(h)
+            e = run.get(rid)
+            if e is None or e[2] != g:
+                continue  # stale entry of a preempted sequence
+            self._leave(rid)
+            self.fleet.complete(rid, self)
+
+    def _preempt_one(self) -> None:
+        rid = next(reversed(self.running))  # newest (LIFO), vLLM's victim
+        ctx = self._leave(rid)
+        f = self.fleet
+        f.preempted[rid] += 1
+        self.num_preemptions += 1
+        gen = ctx - f.inp[rid] + 1  # tokens generated so far
+        f.gen[rid] = gen
+        if self.swap_mode:
+            self.pending_s += ctx * self.t.kv_bytes_per_token / self.swap_bps
+            self.swapped.appendleft((rid, ctx))
+        else:
+            self.waiting.appendleft(rid)
+
+    def _next_finish_steps(self) -> int:
+        h = self.heap
+        run = self.running
+        while h:
+            fin, g, rid = h[0]
+            e = run.get(rid)
+            if e is not None and e[2] == g:
+                return fin - self.S
+            heapq.heappop(h)
+        return 1 << 40
+
+    # ---- scheduling --------------------------------------------------------------------------
+    def _admit(self) -> tuple[int, list]:
+        """Fill one iteration's prefill budget. Returns (prefill tokens, prompts finishing)."""
+        if not (self.waiting or self.swapped or self.prefilling or self.kv_ready):
+            return 0, None
+        f = self.fleet
+        budget = self.max_tokens - (len(self.running) if self.chunked else 0)
+        P = 0
+        done: list = []
+        now = self.env.now
+        # swapped sequences come back first (no prefill; copy time charged)
+        while self.swapped and len(self.running) + len(self.prefilling) < self.max_seqs:
+            rid, ctx = self.swapped[0]
+            if not self._fits(ctx):
+                break
+            self.swapped.popleft()
+            self.pending_s += ctx * self.t.kv_bytes_per_token / self.swap_bps
+            self._join(rid, ctx, f.out[rid] - f.gen[rid])
+        if self.role == "decode":
+            while self.kv_ready and len(self.running) < self.max_seqs:
+                rid = self.kv_ready[0]
+                L = f.inp[rid]
+                if not self._fits(L + 1):
+                    break
+                self.kv_ready.popleft()
+                self._join(rid, L, f.out[rid] - 1)
+            return 0, done
+        # chunks of prompts already in progress
+        if self.chunked:
+            for item in self.prefilling:
+                if budget <= 0:
+                    break
+                c = min(budget, item[2] - item[1])
+                if c > 0:
+                    item[1] += c
+                    budget -= c
+                    P += c
+        while self.waiting and budget > 0 and len(self.running) + len(self.prefilling) < self.max_seqs:
+            rid = self.waiting[0]
+            L = f.inp[rid] + f.gen[rid]
+            if not self._fits(L + 1):
+                break
+            if not self.chunked and P > 0 and P + L > budget:
+                break
+            self.waiting.popleft()
+            if f.sched[rid] != f.sched[rid]:
+                f.sched[rid] = now
+            c = min(budget, L) if self.chunked else L
+            self.prefilling.append([rid, c, L])
+            self.pre_tokens += L
+            budget -= c
+            P += c
+        return P, done
+
+    def _finish_prefills(self, end_time: float) -> None:
+        f = self.fleet
+        keep = []
+        for item in self.prefilling:
+            if item[1] < item[2]:
+                keep.append(item)
+                continue
+            rid, L = item[0], item[2]
+            self.pre_tokens -= L
+            g = f.gen[rid] + 1
+            f.gen[rid] = g
+            if f.first[rid] != f.first[rid]:
+                f.first[rid] = end_time
+            f.first_token(end_time)
+            if self.role == "prefill":
+                f.handoff(rid, self, end_time)
+            else:
+                self._join(rid, L, f.out[rid] - g)
+        self.prefilling = keep
+
+    def _run(self):
+        env = self.env
+        f = self.fleet
+        t = self.t
+        g = t.gpus
+        while True:
+            if self.state == "draining" and self.outstanding == 0:
+                f.turn_off(self)
+                return
+            # make room for the next decode step (each running sequence may need a new block)
+            B = len(self.running)
+            if B and (self.K + B * self.S + self.pre_tokens + B) / self.bs + B + len(self.prefilling) > self.cap_blocks:
+                while B and self._used_blocks(B) > self.cap_blocks:
+                    self._preempt_one()
+                    B = len(self.running)
+            P = self._admit()[0] if (self.waiting or self.swapped or self.prefilling or self.kv_ready) else 0
+            B = len(self.running)
+            B_iter = B if (self.chunked or P == 0) else 0
+            extra = self.pending_s
+            self.pending_s = 0.0
+            start = env.now
+            if P > 0:
+                ctx = (self.K + B * self.S) / B if B_iter else 0.0
+                dur = t.mixed_s(B_iter, ctx, P) + extra
+                f.add_busy(self, start, start + dur, t.mixed_power_w(B_iter, ctx, P) * g, tokens=B_iter)
+                yield env.timeout(dur)
+                if B_iter:
+                    self.S += 1
+                    self._complete_due()
+                self._finish_prefills(env.now)
+                continue
+            if B == 0:
+                if self.queue_len() and not self.prefilling:
+                    # nothing running yet something waits that can never fit: cannot happen after routing checks
+                    raise RuntimeError(f"replica {self.idx}: waiting requests do not fit an empty KV cache")
+                self.sleeping = True
+                self.wake = env.event()
+                f.idle_begin(self, start)
+                yield self.wake
+                f.idle_end(self, env.now)
+                continue
+            # decode run of k iterations
+            k_fin = self._next_finish_steps()
+            free_tok = (self.cap_blocks - len(self.running) - len(self.prefilling)) * self.bs - self.pre_tokens - (self.K + B * self.S)
+            k_mem = int(free_tok // B)
+            k = max(1, min(k_fin, k_mem))
+            ctx_mid = (self.K + B * self.S) / B + 0.5 * (k - 1)
+            step, pw = t.decode_sp(B, ctx_mid)
+            dur = k * step + extra
+            pw *= g
+            f.add_busy(self, start, start + dur, pw, tokens=B * k)
+            self.interruptible = k > 1 and B + len(self.prefilling) < self.max_seqs
+            self.run_start = start + extra
+            self.run_step = step
+            self.run_k = k
+            self.run_done = k
+            yield env.timeout(dur)
+            self.interruptible = False
+            done = self.run_done
+            if done < k:  # cut short by an arrival: give back the energy and tokens of the steps not run
+                f.add_busy(self, start + extra + done * step, start + dur, -pw, tokens=-B * (k - done))
+            self.S += done
+            self._complete_due()

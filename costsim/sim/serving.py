@@ -1,0 +1,649 @@
+"""Serving-fleet discrete-event simulation (SimPy).
+
+    simulate_serving(scenario, seed=...) -> SimOutput
+
+Processes: one request generator (arrivals pre-sampled as arrays, costsim.sim.arrivals), a router
+(a function called per arrival: round robin, least outstanding, power aware), one process per
+replica driving iterations (costsim.sim.replica: continuous batching, chunked prefill, paged KV
+cache with preemption), optional prefill/decode disaggregation (KV moved over the network), an
+autoscaler process, and power accounting.
+
+Iteration times and per-GPU power come from precomputed tables (costsim.sim.steptable, built from
+the inference core once per replica group); the event loop only looks them up.
+
+Power and energy: per replica, iterations draw the table cell's device power (costsim.core.power.
+device_power_w at the cell's compute/memory utilization, capped), idle replicas draw warm-idle power,
+starting replicas idle power; host power per GPU and PUE come from costsim.power.facility /
+costsim.economics.accounting. All energy is binned in coarse timeline buckets (the power timeline);
+totals are sums of those buckets, restricted to the simulated window [0, duration].
+
+Tokens: throughput, energy per token and $ per million tokens count generated (output) tokens in
+the window, as MLPerf's tokens/s does.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import simpy
+
+from costsim.economics.accounting import account_run
+from costsim.errors import InputError
+from costsim.sim.arrivals import sample_workload
+from costsim.sim.base import SimOutput
+from costsim.sim.replica import LeastLoaded, Replica
+from costsim.sim.steptable import StepTable, build_step_table
+from costsim.specs.catalog import get_accelerator, get_model, node_for
+from costsim.specs.hardware import Accelerator, Node
+from costsim.specs.scenario import Scenario
+from costsim.specs.serving_sim import ReplicaGroup, ServingWorkload
+
+NAN = float("nan")
+
+
+def _host_w(acc: Accelerator, node: Node | None, facility=None) -> float:
+    """Host share + cluster fabric/storage per powered-on accelerator, W (as account_run counts them)."""
+    from costsim.economics import accounting as ac
+
+    w = float(ac.host_power_per_gpu_w(acc, node))
+    if facility is not None and hasattr(ac, "fabric_power_per_gpu_w"):
+        w += float(ac.fabric_power_per_gpu_w(acc, facility))
+    return w
+
+
+@dataclass
+class Group:
+    idx: int
+    spec: ReplicaGroup
+    acc: Accelerator
+    node: Node | None
+    table: StepTable
+    role: str
+    n0: int
+    power_cap_w: float | None
+    j_per_token_est: float = 0.0
+    overhead_w: float = 0.0  # host + fabric per powered-on GPU
+
+
+class Fleet:
+    """The run's ledger and the glue between router, replicas and accounting."""
+
+    def __init__(self, env: simpy.Environment, wl: ServingWorkload, work: dict, duration_s: float, bucket_s: float) -> None:
+        self.env = env
+        self.wl = wl
+        self.T = duration_s
+        self.bw = bucket_s
+        self.nb = int(math.ceil(duration_s / bucket_s))
+        n = len(work["arrival_s"])
+        self.n = n
+        self.arr = work["arrival_s"].tolist()
+        self.inp = work["input_tokens"].tolist()
+        self.out = work["output_tokens"].tolist()
+        self.gen = [0] * n
+        self.first = [NAN] * n
+        self.fin = [NAN] * n
+        self.sched = [NAN] * n
+        self.preempted = [0] * n
+        self.where = [-1] * n
+        self.dropped = [0] * n  # 0 ok, 1 too long for KV / context, 2 queue full
+        self.replicas: list[Replica] = []
+        self.groups: list[Group] = []
+        self.lb: list[LeastLoaded] = []  # per group (front-end role)
+        self.lb_decode = LeastLoaded()
+        self.rr: list[int] = []
+        self.rr_i = 0
+        self.decode_pool: list[int] = []
+        # timeline buckets (python lists: fast scalar adds)
+        z = [0.0] * self.nb
+        self.e_gpu = list(z)      # J of accelerator energy
+        self.on_gpu_s = list(z)   # GPU-seconds powered on (billing)
+        self.e_host = list(z)     # J of host + fabric energy of powered-on GPUs
+        self.tok = list(z)        # output tokens generated
+        self.n_arr = [0] * self.nb
+        self.n_done = [0] * self.nb
+        self.queue_sample = [0] * self.nb
+        self.busy_s: list[float] = []
+        self.on_since: list[float] = []
+        self.idle_since: list[float] = []
+        self.gpu_s_by_group: list[float] = []
+        self.e_by_group: list[float] = []
+        # Little's law: time integral of requests in system
+        self.in_sys = 0
+        self.area = 0.0
+        self.last_t = 0.0
+        self.rr_counter = 0
+
+    # ---- timeline ------------------------------------------------------------------------------
+    def _spread(self, arr: list, t0: float, t1: float, rate: float) -> None:
+        if t1 > self.T:
+            t1 = self.T
+        if t1 <= t0:
+            return
+        bw = self.bw
+        b0 = int(t0 / bw)
+        b1 = int(t1 / bw)
+        if b1 >= self.nb:
+            b1 = self.nb - 1
+        if b0 == b1:
+            arr[b0] += rate * (t1 - t0)
+            return
+        arr[b0] += rate * ((b0 + 1) * bw - t0)
+        for b in range(b0 + 1, b1):
+            arr[b] += rate * bw
+        arr[b1] += rate * (t1 - b1 * bw)
+
+    def add_busy(self, r: Replica, t0: float, t1: float, power_w: float, tokens: float) -> None:
+        """Energy (power_w over [t0, t1]) and generated tokens of an iteration or decode run, clipped
+        to the window; negative values take back the unrun part of a cut run."""
+        T = self.T
+        hi = t1 if t1 < T else T
+        if hi <= t0:
+            return
+        d = hi - t0
+        bw = self.bw
+        b0 = int(t0 / bw)
+        if hi <= (b0 + 1) * bw:
+            self.e_gpu[b0] += power_w * d
+            if tokens:
+                self.tok[b0] += tokens * d / (t1 - t0)
+        else:
+            self._spread(self.e_gpu, t0, hi, power_w)
+            if tokens:
+                self._spread(self.tok, t0, hi, tokens / (t1 - t0))
+        self.busy_s[r.idx] += d if power_w >= 0 else -d
+        self.e_by_group[r.group] += power_w * d
+
+    def idle_begin(self, r: Replica, t: float) -> None:
+        self.idle_since[r.idx] = t
+
+    def idle_end(self, r: Replica, t: float) -> None:
+        t0 = self.idle_since[r.idx]
+        if t0 >= 0:
+            p = r.t.idle_power_w * r.t.gpus
+            self._spread(self.e_gpu, t0, t, p)
+            self.e_by_group[r.group] += p * max(0.0, min(t, self.T) - min(t0, self.T))
+        self.idle_since[r.idx] = -1.0
+
+    def power_on(self, r: Replica, t: float) -> None:
+        self.on_since[r.idx] = t
+
+    def power_off(self, r: Replica, t: float) -> None:
+        t0 = self.on_since[r.idx]
+        if t0 >= 0:
+            self._spread(self.on_gpu_s, t0, t, r.t.gpus)
+            self._spread(self.e_host, t0, t, r.t.gpus * self.groups[r.group].overhead_w)
+            self.gpu_s_by_group[r.group] += r.t.gpus * max(0.0, min(t, self.T) - min(t0, self.T))
+        self.on_since[r.idx] = -1.0
+
+    def _little(self, delta: int) -> None:
+        now = self.env.now
+        self.area += self.in_sys * (now - self.last_t)
+        self.last_t = now
+        self.in_sys += delta
+
+    # ---- request life cycle ------------------------------------------------------------------
+    def complete(self, rid: int, r: Replica) -> None:
+        now = self.env.now
+        self.fin[rid] = now
+        r.outstanding -= 1
+        if r.role == "decode":
+            self.lb_decode.dec(r.idx)
+        elif r.state == "active":
+            self.lb[r.group].dec(r.idx)
+        self._little(-1)
+        if now < self.T:
+            self.n_done[int(now / self.bw)] += 1
+        if r.state == "draining" and r.outstanding == 0:
+            r.notify()
+
+    def first_token(self, t: float) -> None:
+        if t < self.T:
+            self.tok[int(t / self.bw)] += 1
+
+    def handoff(self, rid: int, r: Replica, t: float) -> None:
+        """Prefill replica finished rid's prompt: move its KV to a decode replica over the network."""
+        r.outstanding -= 1
+        if r.state == "active":
+            self.lb[r.group].dec(r.idx)
+        d = self.wl.disaggregation
+        bps = d.kv_transfer_bytes_per_s or max(r.t.gpus * self.groups[r.group].acc.scaleout_bytes_per_s, 1e9)
+        dt = d.kv_transfer_latency_s + self.inp[rid] * r.t.kv_bytes_per_token / bps
+        ev = self.env.timeout(dt)
+        ev.callbacks.append(lambda _e, rid=rid: self._to_decode(rid))
+
+    def _to_decode(self, rid: int) -> None:
+        p = self.lb_decode.pick()
+        if p is None:
+            self.dropped[rid] = 3
+            self._little(-1)
+            return
+        r = self.replicas[p[0]]
+        self.where[rid] = r.idx
+        r.outstanding += 1
+        self.lb_decode.inc(r.idx)
+        r.kv_ready.append(rid)
+        r.notify()
+
+    # ---- routing ---------------------------------------------------------------------------------
+    def _choose(self) -> Replica | None:
+        pol = self.wl.routing
+        if pol == "round_robin":
+            if not self.rr:
+                return None
+            self.rr_i = (self.rr_i + 1) % len(self.rr)
+            return self.replicas[self.rr[self.rr_i]]
+        best = None
+        if pol == "power_aware":
+            for g in self.order_by_efficiency:
+                p = self.lb[g].pick()
+                if p is not None and p[1] < self.replicas[p[0]].max_seqs:
+                    return self.replicas[p[0]]
+        for g in range(len(self.groups)):
+            p = self.lb[g].pick()
+            if p is not None and (best is None or p[1] < best[1]):
+                best = p
+        return None if best is None else self.replicas[best[0]]
+
+    def arrive(self, rid: int) -> None:
+        now = self.env.now
+        if now < self.T:
+            self.n_arr[int(now / self.bw)] += 1
+        r = self._choose()
+        if r is None:
+            self.dropped[rid] = 2
+            return
+        need = self.inp[rid] + self.out[rid]
+        if need > self.max_context or need + 1 > r.cap_blocks * r.bs - r.bs:
+            self.dropped[rid] = 1
+            return
+        mw = self.wl.scheduler.max_waiting_per_replica
+        if mw is not None and r.queue_len() >= mw:
+            self.dropped[rid] = 2
+            return
+        self.where[rid] = r.idx
+        r.outstanding += 1
+        if r.state == "active":
+            self.lb[r.group].inc(r.idx)
+        self._little(+1)
+        r.waiting.append(rid)
+        r.notify()
+
+    def make_routable(self, r: Replica) -> None:
+        r.state = "active"
+        if r.role == "decode":
+            self.lb_decode.add(r.idx, r.outstanding)
+            return
+        self.lb[r.group].add(r.idx, r.outstanding)
+        if r.idx not in self.rr:
+            self.rr.append(r.idx)
+
+    def make_unroutable(self, r: Replica) -> None:
+        self.lb[r.group].remove(r.idx)
+        if r.idx in self.rr:
+            self.rr.remove(r.idx)
+
+    def turn_off(self, r: Replica) -> None:
+        now = self.env.now
+        r.state = "off"
+        if self.idle_since[r.idx] >= 0:
+            self.idle_end(r, now)
+        self.power_off(r, now)
+
+    # ---- construction ------------------------------------------------------------------------
+    def new_replica(self, g: Group, role: str, state: str) -> Replica:
+        r = Replica(self.env, len(self.replicas), g.idx, g.table, self.wl.scheduler, role, self)
+        self.replicas.append(r)
+        self.busy_s.append(0.0)
+        self.on_since.append(-1.0)
+        self.idle_since.append(-1.0)
+        self.power_on(r, self.env.now)
+        if state == "active":
+            self.make_routable(r)
+            r.start()
+        else:
+            r.state = "starting"
+            self.idle_since[r.idx] = self.env.now  # boots at idle power
+        return r
+
+
+# ------------------------------------------------------------------------------------------------
+# processes
+# ------------------------------------------------------------------------------------------------
+def _generator(env: simpy.Environment, fleet: Fleet, times: list):
+    last = 0.0
+    for rid, t in enumerate(times):
+        yield env.timeout(t - last)
+        last = t
+        fleet.arrive(rid)
+
+
+def _sampler(env: simpy.Environment, fleet: Fleet):
+    """Waiting requests, sampled at the middle of each timeline bucket."""
+    yield env.timeout(0.5 * fleet.bw)
+    for b in range(fleet.nb):
+        fleet.queue_sample[b] = sum(r.queue_len() for r in fleet.replicas if r.state != "off")
+        yield env.timeout(fleet.bw)
+
+
+def _autoscaler(env: simpy.Environment, fleet: Fleet, g: Group):
+    a = fleet.wl.autoscaler
+    while True:
+        yield env.timeout(a.interval_s)
+        mine = [r for r in fleet.replicas if r.group == g.idx and r.role == g.role]
+        active = [r for r in mine if r.state == "active"]
+        starting = [r for r in mine if r.state == "starting"]
+        if not active:
+            continue
+        if a.policy == "target_utilization":
+            # occupancy: the larger of batch slots and KV blocks in use (busy time is ~1 whenever a
+            # continuous-batching replica has any work, so it cannot steer scaling)
+            occ = [max(len(r.running) / r.max_seqs, r._used_blocks() / max(r.cap_blocks, 1)) for r in active]
+            metric = min(1.0, sum(occ) / len(active)) / a.target_utilization_frac
+        else:
+            metric = (sum(r.queue_len() for r in active) / len(active)) / a.target_queue_per_replica
+        desired = int(math.ceil(len(active) * metric - 1e-9))
+        desired = max(a.min_replicas, min(a.max_replicas, max(desired, 1 if a.min_replicas else 0)))
+        total = len(active) + len(starting)
+        if desired > total:
+            for _ in range(desired - total):
+                off = next((r for r in mine if r.state == "off"), None)
+                if off is not None:
+                    off.state = "starting"
+                    fleet.power_on(off, env.now)
+                    fleet.idle_since[off.idx] = env.now
+                    r = off
+                else:
+                    r = fleet.new_replica(g, g.role, "starting")
+                ev = env.timeout(a.startup_delay_s)
+                ev.callbacks.append(lambda _e, r=r: _boot(fleet, r))
+        elif desired < len(active):
+            for r in sorted(active, key=lambda x: x.outstanding)[: len(active) - desired]:
+                fleet.make_unroutable(r)
+                r.state = "draining"
+                r.notify()
+
+
+def _boot(fleet: Fleet, r: Replica) -> None:
+    fleet.idle_end(r, fleet.env.now)
+    fleet.make_routable(r)
+    r.start()
+
+
+# ------------------------------------------------------------------------------------------------
+# setup
+# ------------------------------------------------------------------------------------------------
+def _groups_spec(wl: ServingWorkload) -> list[ReplicaGroup]:
+    if wl.replica_groups:
+        return list(wl.replica_groups)
+    return [ReplicaGroup(name="main", hardware=wl.hardware, num_replicas=wl.num_replicas, gpus_per_replica=wl.gpus_per_replica,
+                         weight_precision=wl.weight_precision, kv_precision=wl.kv_precision)]
+
+
+def grid_power_cap_w(scenario: Scenario, gspecs: list[ReplicaGroup], accs: list[Accelerator], nodes: list) -> float | None:
+    """Per-GPU cap implied by the site's grid import cap: (cap / PUE - host power) / GPUs, or None."""
+    cap_mw = scenario.grid.import_cap_mw
+    if cap_mw is None:
+        return None
+    wl = scenario.serving
+    n_gpu = 0.0
+    host = 0.0
+    for i, (gs, acc, node) in enumerate(zip(gspecs, accs, nodes)):
+        n = gs.num_replicas
+        if i == 0 and wl.autoscaler.policy != "none":
+            n = max(n, wl.autoscaler.max_replicas)
+        if i == 0 and wl.disaggregation.enabled:
+            n = wl.disaggregation.prefill_replicas + wl.disaggregation.decode_replicas
+        n_gpu += n * gs.gpus_per_replica
+        host += n * gs.gpus_per_replica * _host_w(acc, node, scenario.facility)
+    if n_gpu == 0:
+        return None
+    return (cap_mw * 1e6 / scenario.facility.pue - host) / n_gpu
+
+
+def _build_groups(scenario: Scenario, model, max_context: int) -> tuple[list[Group], list[str]]:
+    wl = scenario.serving
+    gspecs = _groups_spec(wl)
+    accs = [get_accelerator(gs.hardware or wl.hardware) for gs in gspecs]
+    nodes = [node_for(a) for a in accs]
+    notes: list[str] = []
+    grid_cap = grid_power_cap_w(scenario, gspecs, accs, nodes)
+    groups = []
+    for i, (gs, acc, node) in enumerate(zip(gspecs, accs, nodes)):
+        cap = gs.power_cap_w or wl.power_cap_w_per_gpu
+        if grid_cap is not None and grid_cap < acc.tdp_w and (cap is None or grid_cap < cap):
+            cap = grid_cap
+            notes.append(f"grid import cap sets a per-GPU power cap of {grid_cap:.0f} W on group '{gs.name}'")
+        if cap is not None and cap <= acc.idle_w * 1.5:
+            raise _Infeasible(f"power cap {cap:.0f} W per GPU on group '{gs.name}' is at or below warm-idle power "
+                              f"({acc.idle_w * 1.5:.0f} W): the fleet cannot run under this cap")
+        sc = wl.scheduler
+        table = build_step_table(model, acc, tp=gs.gpus_per_replica, weight_precision=gs.weight_precision,
+                                 kv_precision=gs.kv_precision, max_batch=sc.max_num_seqs, max_prefill_tokens=sc.max_num_batched_tokens,
+                                 max_context=max_context, memory_frac=sc.gpu_memory_utilization_frac, power_cap_w=cap)
+        if table.kv_capacity_tokens < sc.kv_block_tokens * 4:
+            raise _Infeasible(f"model {model.name} in {gs.weight_precision} does not fit on {gs.gpus_per_replica} x {acc.id} "
+                              f"with room for a KV cache (weights {table.weight_bytes / 1e9:.1f} GB); use more GPUs per replica or a smaller precision")
+        role = "mixed"
+        g = Group(i, gs, acc, node, table, role, gs.num_replicas, cap, overhead_w=_host_w(acc, node, scenario.facility))
+        # modeled J per output token at half the max batch, mid context (power-aware routing order)
+        b = max(1, table.max_batch // 2)
+        c = 0.5 * max_context
+        g.j_per_token_est = table.decode_power_w(b, c) * table.gpus * table.decode_s(b, c) / b
+        groups.append(g)
+    return groups, notes
+
+
+class _Infeasible(Exception):
+    pass
+
+
+def _pct(x: np.ndarray, q: float) -> float:
+    return float(np.percentile(x, q)) if x.size else NAN
+
+
+# ------------------------------------------------------------------------------------------------
+# entry point
+# ------------------------------------------------------------------------------------------------
+def simulate_serving(scenario: Scenario, *, seed: int) -> SimOutput:
+    """Simulate the scenario's serving fleet for simulation.duration_s; one numpy Generator from seed."""
+    wall0 = time.perf_counter()
+    wl = scenario.serving
+    if wl is None:
+        raise InputError("the scenario has no 'serving' section; simulate_serving needs one.", field="serving")
+    duration = scenario.simulation.duration_s
+    if duration is None:
+        raise InputError("a serving simulation needs simulation.duration_s (seconds of simulated time).", field="simulation.duration_s")
+    model = get_model(wl.model)
+    rng = np.random.default_rng(seed)
+    work = sample_workload(wl.arrivals, wl.input_tokens, wl.output_tokens, duration, rng, max_context=model.max_context)
+    n = len(work["arrival_s"])
+    longest = int((work["input_tokens"] + work["output_tokens"]).max()) if n else 2
+    max_ctx = int(min(model.max_context, max(longest, 64)))
+    try:
+        groups, notes = _build_groups(scenario, model, max_ctx)
+    except _Infeasible as exc:
+        return SimOutput(summary={"feasible": False, "reason": str(exc), "requests_completed": 0}, timeseries={"t_s": np.zeros(0)})
+
+    bucket = wl.timeline_bucket_s or max(1.0, duration / 240.0)
+    env = simpy.Environment()
+    fleet = Fleet(env, wl, work, duration, bucket)
+    fleet.groups = groups
+    fleet.max_context = model.max_context
+    fleet.lb = [LeastLoaded() for _ in groups]
+    fleet.gpu_s_by_group = [0.0] * len(groups)
+    fleet.e_by_group = [0.0] * len(groups)
+    fleet.order_by_efficiency = sorted(range(len(groups)), key=lambda i: groups[i].j_per_token_est)
+    d = wl.disaggregation
+    for g in groups:
+        if g.idx == 0 and d.enabled:
+            for _ in range(d.prefill_replicas):
+                fleet.new_replica(g, "prefill", "active")
+            for _ in range(d.decode_replicas):
+                fleet.new_replica(g, "decode", "active")
+            continue
+        for _ in range(g.n0):
+            fleet.new_replica(g, "mixed", "active")
+    env.process(_generator(env, fleet, fleet.arr))
+    env.process(_sampler(env, fleet))
+    if wl.autoscaler.policy != "none":
+        if d.enabled:
+            raise InputError("autoscaler with disaggregation is not supported; set autoscaler.policy: none or disaggregation.enabled: false.",
+                             field="serving.autoscaler")
+        env.process(_autoscaler(env, fleet, groups[0]))
+    env.run(until=duration)
+    # close open intervals at the end of the window
+    for r in fleet.replicas:
+        if fleet.idle_since[r.idx] >= 0:
+            fleet.idle_end(r, duration)
+        if fleet.on_since[r.idx] >= 0:
+            fleet.power_off(r, duration)
+    fleet.area += fleet.in_sys * (duration - fleet.last_t)
+    sim_wall = time.perf_counter() - wall0
+    return _outputs(scenario, fleet, work, notes, sim_wall)
+
+
+def _outputs(scenario: Scenario, fleet: Fleet, work: dict, notes: list[str], sim_wall: float) -> SimOutput:
+    wl = scenario.serving
+    T = fleet.T
+    arr = np.asarray(fleet.arr)
+    first = np.asarray(fleet.first)
+    fin = np.asarray(fleet.fin)
+    sched = np.asarray(fleet.sched)
+    inp = np.asarray(fleet.inp)
+    out = np.asarray(fleet.out)
+    drop = np.asarray(fleet.dropped)
+    done = ~np.isnan(fin)
+    ttft = first - arr
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpot = np.where(out > 1, (fin - first) / np.maximum(out - 1, 1), NAN)
+    e2e = fin - arr
+    queue = sched - arr
+    stat = done & (arr >= wl.warmup_s)
+    slo = wl.slo
+    ok = stat.copy()
+    if slo.ttft_s is not None:
+        ok &= ttft <= slo.ttft_s
+    if slo.tpot_s is not None:
+        ok &= ~(tpot > slo.tpot_s)
+    post = arr >= wl.warmup_s
+    n_drop_post = int(np.sum((drop > 0) & post))
+    denom = int(stat.sum()) + n_drop_post
+    tt, tp, ee, qq = ttft[stat], tpot[stat & (out > 1)], e2e[stat], queue[stat]
+
+    # energy and money
+    e_gpu = np.asarray(fleet.e_gpu)
+    on_gpu_s = np.asarray(fleet.on_gpu_s)
+    cost = co2 = fac_j = it_j = 0.0
+    gpu_hours = 0.0
+    assumptions: list = []
+    for g in fleet.groups:
+        acc_run = account_run(acc=g.acc, node=g.node, num_gpus=1, wall_time_s=max(fleet.gpu_s_by_group[g.idx], 0.0),
+                              gpu_energy_j=fleet.e_by_group[g.idx], facility=scenario.facility, economics=scenario.economics)
+        cost += acc_run["cost_usd"]
+        co2 += acc_run["co2e_kg"]
+        fac_j += acc_run["facility_energy_j"]
+        it_j += acc_run["it_energy_j"]
+        gpu_hours += acc_run["gpu_hours"]
+        assumptions = acc_run.get("assumptions", assumptions)
+    it_b = e_gpu + np.asarray(fleet.e_host)
+    pue_eff = fac_j / it_j if it_j > 0 else scenario.facility.pue  # account_run's PUE (constant or load/temperature)
+    fac_b = it_b * pue_eff
+    bw = fleet.bw
+    widths = np.minimum(bw, T - np.arange(fleet.nb) * bw)
+    tokens = float(np.sum(fleet.tok))
+    gpu_j = float(e_gpu.sum())
+    total_gpu_s = float(on_gpu_s.sum())
+    busy = float(sum(fleet.busy_s[r.idx] * r.t.gpus for r in fleet.replicas))
+    # Little's law over the window: L = time average of the number in system (integrated at every
+    # admission and completion by the router), lambda = admitted requests / T, W = mean time in
+    # system of the completed ones. Equal up to edge effects (requests in flight at 0 and T).
+    # Exact finite-window form: integral of N(t) over [0, T] = sum over admitted requests of their
+    # time in system inside the window (bookkeeping check: every admission and completion counted).
+    admitted = np.array([w >= 0 for w in fleet.where], dtype=bool)
+    L = fleet.area / T
+    lam = admitted.sum() / T
+    W = float(np.mean(e2e[done])) if done.any() else 0.0
+    window_sum = float(np.sum(np.where(done, np.minimum(fin, T), T)[admitted] - arr[admitted]))
+    dec_tok_s = float(1.0 / np.mean(tp)) if tp.size else NAN
+
+    s: dict[str, Any] = {
+        "feasible": True,
+        "requests_arrived": int(fleet.n),
+        "requests_completed": int(done.sum()),
+        "requests_dropped": int((drop > 0).sum()),
+        "requests_dropped_too_long": int((drop == 1).sum()),
+        "requests_dropped_queue_full": int((drop == 2).sum()),
+        "requests_in_flight_at_end": int(admitted.sum() - done.sum()),
+        "ttft_mean_s": float(np.mean(tt)) if tt.size else NAN,
+        "ttft_p50_s": _pct(tt, 50), "ttft_p90_s": _pct(tt, 90), "ttft_p99_s": _pct(tt, 99),
+        "tpot_mean_s": float(np.mean(tp)) if tp.size else NAN,
+        "tpot_p50_s": _pct(tp, 50), "tpot_p90_s": _pct(tp, 90), "tpot_p99_s": _pct(tp, 99),
+        "e2e_mean_s": float(np.mean(ee)) if ee.size else NAN,
+        "e2e_p50_s": _pct(ee, 50), "e2e_p90_s": _pct(ee, 90), "e2e_p99_s": _pct(ee, 99),
+        "queue_delay_mean_s": float(np.mean(qq)) if qq.size else NAN,
+        "queue_delay_p50_s": _pct(qq, 50), "queue_delay_p99_s": _pct(qq, 99),
+        "slo_attainment_frac": float(ok.sum() / denom) if denom else NAN,
+        "slo_ttft_p99_met": (None if slo.ttft_p99_s is None else bool(_pct(tt, 99) <= slo.ttft_p99_s)),
+        "slo_tpot_p99_met": (None if slo.tpot_p99_s is None else bool(_pct(tp, 99) <= slo.tpot_p99_s)),
+        "goodput_requests_per_s": float(ok.sum() / T),
+        "goodput_tokens_per_s": float(out[ok].sum() / T),
+        "throughput_tokens_per_s": tokens / T,
+        "throughput_requests_per_s": float(done.sum() / T),
+        "input_tokens_mean": float(inp.mean()) if inp.size else NAN,
+        "output_tokens_mean": float(out.mean()) if out.size else NAN,
+        "input_lengths_redrawn": int(work["input_lengths_redrawn"]),
+        "output_lengths_redrawn": int(work["output_lengths_redrawn"]),
+        "preemptions": int(sum(fleet.preempted)),
+        "gpu_utilization_frac": busy / total_gpu_s if total_gpu_s > 0 else 0.0,
+        "num_gpus_peak": int(max(1.0, float((on_gpu_s / np.maximum(widths, 1e-9)).max()) + 0.5)) if fleet.nb else 0,
+        "gpu_hours": gpu_hours,
+        "gpu_energy_j": gpu_j,
+        "it_energy_j": it_j,
+        "facility_energy_j": fac_j,
+        "energy_per_token_j": fac_j / tokens if tokens else NAN,
+        "gpu_energy_per_token_j": gpu_j / tokens if tokens else NAN,
+        "cost_usd": cost,
+        "cost_usd_per_million_tokens": cost / tokens * 1e6 if tokens else NAN,
+        "co2e_kg": co2,
+        "co2e_g_per_1k_tokens": co2 * 1000.0 / (tokens / 1000.0) if tokens else NAN,
+        "facility_mean_power_w": fac_j / T,
+        "facility_peak_power_w": float((fac_b / widths).max()) if fleet.nb else 0.0,
+        "littles_law_l_mean": L,
+        "littles_law_lambda_w": lam * W,
+        "littles_law_rel_error": abs(L - lam * W) / L if L > 0 else 0.0,
+        "littles_law_window_l_mean": window_sum / T,
+        "littles_law_window_rel_error": abs(L - window_sum / T) / L if L > 0 else 0.0,
+        "decode_tokens_per_s_per_request": dec_tok_s,
+        "step_table_source": fleet.groups[0].table.source,
+        "sim_events_requests": int(fleet.n),
+        "sim_wall_time_s": sim_wall,
+        "notes": notes,
+    }
+    if wl.device_battery_wh is not None:
+        it_w = it_j / T
+        s["device_power_w"] = it_w
+        s["battery_drain_frac_per_hour"] = it_w * 3600.0 / (wl.device_battery_wh * 3600.0)
+        s["battery_hours_of_chat"] = wl.device_battery_wh / it_w if it_w > 0 else NAN
+    ts = {
+        "t_s": np.arange(fleet.nb) * bw,
+        "facility_power_w": fac_b / widths,
+        "it_power_w": it_b / widths,
+        "gpu_power_w": e_gpu / widths,
+        "gpus_on": on_gpu_s / widths,
+        "throughput_tokens_per_s": np.asarray(fleet.tok) / widths,
+        "arrivals_per_s": np.asarray(fleet.n_arr) / widths,
+        "completions_per_s": np.asarray(fleet.n_done) / widths,
+        "requests_waiting": np.asarray(fleet.queue_sample, dtype=float),
+    }
+    lim = wl.request_table_limit
+    tables = {"requests": {
+        "arrival_s": arr[:lim], "input_tokens": inp[:lim], "output_tokens": out[:lim],
+        "ttft_s": ttft[:lim], "tpot_s": tpot[:lim], "e2e_s": e2e[:lim], "queue_s": queue[:lim],
+        "replica": np.asarray(fleet.where[:lim]), "preemptions": np.asarray(fleet.preempted[:lim]),
+        "dropped": drop[:lim], "slo_met": ok[:lim],
+    }}
+    return SimOutput(summary=s, timeseries=ts, tables=tables)

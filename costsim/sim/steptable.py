@@ -1,0 +1,304 @@
+"""Precomputed iteration-time lookup tables for the serving simulation.
+
+The simulation never computes a step time from the model per event: it builds one `StepTable`
+per replica layout before the run and looks times up by (decode batch, mean context) and by
+prefill tokens, with linear interpolation along context / tokens.
+
+Source of the numbers, in order:
+  1. the vectorized inference core (`costsim.core.inference` through `costsim.estimators.inference`:
+     the same decode/prefill breakdowns `step_time_table` evaluates, plus their FLOPs and bytes for power);
+  2. `fallback_roofline_arrays` below only if that core cannot be imported (a clearly labelled local
+     roofline kept for that case). The table's `source` is reported in the summary (`step_table_source`).
+
+Mixed iterations (decodes + prefill chunk, chunked prefill) take
+    t_mixed(B, c, P) = max(t_dec(B, c), t_pre(P + B) + [t_dec(B, c) - t_dec(B, c_min)])
+i.e. the B decode tokens ride the prefill's matmuls (compute-bound) and the decode attention's KV
+reads (the context-dependent part of the decode step) are added on top, as separate kernels.
+
+Power cap: a cell's uncapped device power P0 comes from `costsim.core.power.device_power_w` at the
+cell's compute / memory utilization; under a cap the cell slows by `cap_throughput_frac` of its
+bound phase (compute-bound vs memory-bound) and draws min(P0, cap).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from costsim.core.power import cap_throughput_frac, device_power_w
+from costsim.specs.hardware import Accelerator
+from costsim.specs.model import ModelSpec
+
+WEIGHT_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 4.5 / 8, "q8_0": 8.5 / 8, "q4_0": 4.5 / 8}
+KV_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+COMPUTE_DTYPE = {"bf16": "bf16", "fp16": "fp16", "fp8": "fp8", "int8": "int8", "int4": "fp16", "q8_0": "fp16", "q4_0": "fp16"}
+
+# Fallback efficiency defaults (used only when the profile has none and the inference core is absent).
+# Estimates, not fits: large-GEMM fraction of dense peak, streaming fraction of peak bandwidth,
+# fixed per-iteration overhead (scheduler, launches, sampling).
+FALLBACK_EFF = {
+    "datacenter_gpu": (0.60, 0.80, 4e-3),
+    "ai_accelerator": (0.55, 0.75, 5e-3),
+    "consumer_gpu": (0.55, 0.80, 3e-3),
+    "laptop_soc": (0.50, 0.70, 2e-3),
+    "desktop_soc": (0.50, 0.70, 2e-3),
+    "phone_soc": (0.45, 0.70, 2e-3),
+    "edge_module": (0.45, 0.70, 2e-3),
+}
+ACT_BYTES = 2.0  # activations exchanged in TP all-reduces (bf16)
+
+
+@dataclass
+class StepTable:
+    """Per-replica lookup table. Lists (not arrays) so scalar lookups in the event loop are fast."""
+
+    gpus: int
+    max_batch: int
+    ctx_step: float
+    ctx_max: float
+    dec_time: list  # [B][ci] seconds, B = 0..max_batch (row 0 unused)
+    dec_power: list  # [B][ci] W per GPU
+    pre_step: float
+    pre_max: float
+    pre_time: list  # [pi] seconds for pi * pre_step tokens
+    pre_power: list  # [pi] W per GPU
+    kv_bytes_per_token: float
+    kv_capacity_tokens: float
+    weight_bytes: float
+    idle_power_w: float  # per GPU, warm idle
+    source: str
+    notes: list = field(default_factory=list)
+
+    def decode_s(self, b: int, ctx_mean: float) -> float:
+        x = ctx_mean / self.ctx_step
+        i = int(x)
+        row = self.dec_time[b]
+        if i >= len(row) - 1:
+            # beyond the grid: extrapolate linearly along context (decode is linear in context)
+            return row[-1] + (row[-1] - row[-2]) * (x - (len(row) - 1))
+        return row[i] + (row[i + 1] - row[i]) * (x - i)
+
+    def decode_sp(self, b: int, ctx_mean: float) -> tuple[float, float]:
+        """(decode step time s, device power W per GPU) in one lookup."""
+        x = ctx_mean / self.ctx_step
+        i = int(x)
+        row = self.dec_time[b]
+        n = len(row) - 1
+        if i >= n:
+            return row[-1] + (row[-1] - row[-2]) * (x - n), self.dec_power[b][-1]
+        fr = x - i
+        return row[i] + (row[i + 1] - row[i]) * fr, self.dec_power[b][i + (fr >= 0.5)]
+
+    def decode_power_w(self, b: int, ctx_mean: float) -> float:
+        i = min(int(ctx_mean / self.ctx_step + 0.5), len(self.dec_power[b]) - 1)
+        return self.dec_power[b][i]
+
+    def prefill_s(self, tokens: float) -> float:
+        x = tokens / self.pre_step
+        i = int(x)
+        row = self.pre_time
+        if i >= len(row) - 1:
+            return row[-1] + (row[-1] - row[-2]) * (x - (len(row) - 1))
+        return row[i] + (row[i + 1] - row[i]) * (x - i)
+
+    def prefill_power_w(self, tokens: float) -> float:
+        return self.pre_power[min(int(tokens / self.pre_step + 0.5), len(self.pre_power) - 1)]
+
+    def mixed_s(self, b: int, ctx_mean: float, prefill_tokens: float) -> float:
+        """One iteration with b decode sequences (mean context ctx_mean) and a prefill chunk."""
+        if b == 0:
+            return self.prefill_s(prefill_tokens)
+        td = self.decode_s(b, ctx_mean)
+        kv_part = td - self.dec_time[b][0]
+        return max(td, self.prefill_s(prefill_tokens + b) + kv_part)
+
+    def mixed_power_w(self, b: int, ctx_mean: float, prefill_tokens: float) -> float:
+        if b == 0:
+            return self.prefill_power_w(prefill_tokens)
+        return max(self.decode_power_w(b, ctx_mean), self.prefill_power_w(prefill_tokens + b))
+
+
+def fallback_roofline_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight_precision: str, kv_precision: str,
+                             batch_sizes: np.ndarray, context_lengths: np.ndarray, prefill_tokens: np.ndarray) -> dict:
+    """LOCAL FALLBACK roofline (used only while costsim.estimators.inference is absent).
+
+    Decode step, per replica of `tp` GPUs (tensor parallel):
+      linear layers  max(2*N_act*B / (tp*peak*mm), W_read(B) / (tp*bw*bwf))
+                     W_read(B): dense weights once + MoE experts touched by B tokens: E*(1-(1-k/E)^B) per layer
+      attention      max(4*L*h*hd*c*B / (tp*peak*mm), B*c*kv_bytes_per_token / (tp*bw*bwf))
+      TP all-reduce  2 per layer, ring: 2*(tp-1)/tp * B*d*2 bytes / scaleup_bw + 2*(tp-1)*latency
+      overhead       fixed per iteration
+    Prefill of P fresh tokens: same with B -> P, attention 2*L*h*hd*P^2 FLOP (causal), no KV read.
+    """
+    wb = WEIGHT_BYTES[weight_precision]
+    kvb = KV_BYTES[kv_precision]
+    mm, bwf, ovh = FALLBACK_EFF.get(acc.category, FALLBACK_EFF["datacenter_gpu"])
+    e = acc.efficiency
+    mm = e.matmul_frac or mm
+    bwf = e.memory_bandwidth_frac or bwf
+    ovh = e.step_overhead_s if e.step_overhead_s is not None else ovh
+    peak = acc.peak_flop_per_s(COMPUTE_DTYPE[weight_precision]) * tp
+    bw = acc.memory_bandwidth_bytes_per_s * tp
+    n_act = model.params_non_embedding_active
+    L, h, hd, d = model.n_layers, model.n_heads, model.hd, model.d_model
+    kv_tok = model.n_layers * model.kv_elements_per_token_per_layer() * kvb
+
+    def weights_read(tokens):
+        tokens = np.asarray(tokens, float)
+        if not model.is_moe:
+            return np.full_like(tokens, model.params_active * wb)
+        E, k = model.n_experts, model.experts_per_token
+        touched = E * (1.0 - (1.0 - k / E) ** tokens)
+        routed_active = model.n_moe_layers * k * model.expert_params
+        base = model.params_active - routed_active
+        return (base + model.n_moe_layers * touched * model.expert_params) * wb
+
+    def tp_comm(tokens):
+        if tp == 1:
+            return np.zeros_like(np.asarray(tokens, float))
+        by = np.asarray(tokens, float) * d * ACT_BYTES
+        return 2 * L * (2 * (tp - 1) / tp * by / max(acc.scaleup_bytes_per_s, 1.0) + 2 * (tp - 1) * acc.scaleup.latency_s)
+
+    B = np.asarray(batch_sizes, float)[:, None]
+    C = np.asarray(context_lengths, float)[None, :]
+    lin_f = 2 * n_act * B
+    lin_b = weights_read(B)
+    att_f = 4 * L * h * hd * C * B
+    att_b = B * C * kv_tok
+    t_lin = np.maximum(lin_f / (peak * mm), lin_b / (bw * bwf))
+    t_att = np.maximum(att_f / (peak * mm), att_b / (bw * bwf))
+    dec_t = t_lin + t_att + tp_comm(B) + ovh
+    dec_flop = lin_f + att_f
+    dec_bytes = lin_b + att_b + 0 * C
+
+    P = np.asarray(prefill_tokens, float)
+    pre_f = 2 * n_act * P + 2 * L * h * hd * P ** 2
+    pre_b = weights_read(P) + P * kv_tok
+    pre_t = np.maximum(pre_f / (peak * mm), pre_b / (bw * bwf)) + tp_comm(P) + ovh
+    return {
+        "decode_time_s": dec_t,
+        "decode_compute_util_frac": dec_flop / peak / dec_t,
+        "decode_memory_util_frac": dec_bytes / bw / dec_t,
+        "decode_compute_bound": (lin_f / (peak * mm)) >= (lin_b / (bw * bwf)) + 0 * C,
+        "prefill_time_s": pre_t,
+        "prefill_compute_util_frac": pre_f / peak / pre_t,
+        "prefill_memory_util_frac": pre_b / bw / pre_t,
+        "prefill_compute_bound": (pre_f / (peak * mm)) >= (pre_b / (bw * bwf)),
+        "kv_bytes_per_token": kv_tok,
+        "weight_bytes": model.params_total * wb,
+        "source": f"fallback roofline in costsim.sim.steptable (matmul_frac {mm}, bw_frac {bwf}, overhead {ovh} s; "
+                  "placeholder until costsim.estimators.inference exists)",
+    }
+
+
+def inference_core_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight_precision: str, kv_precision: str | None,
+                          batch_sizes, context_lengths, prefill_tokens, max_batched_tokens: int, max_seqs: int,
+                          memory_frac: float | None) -> dict:
+    """Arrays from the vectorized inference core (costsim.core.inference via costsim.estimators.inference),
+    the same functions `step_time_table` uses, plus the per-GPU FLOPs and bytes behind each time (for
+    power). Prefill of P tokens runs as P/512 prompts of 512 tokens (as `step_time_table`)."""
+    from costsim.core import inference as ci
+    from costsim.estimators import inference as est
+
+    shape = est.shape_from_model(model)
+    prec = est.precision(weight_precision, kv_precision)
+    dev, dtype, _p = est.device_from_accelerator(acc, weight_precision)
+    layout = ci.Layout(tp=tp, pp=1, ep=1)
+    B = np.asarray(batch_sizes, float)[:, None]
+    C = np.asarray(context_lengths, float)[None, :]
+    dec = ci.decode_step_breakdown(shape, dev, prec, layout, B, C)
+    dt = np.asarray(dec["step_time_s"], float) * np.ones_like(C)
+    bw = dev.bandwidth_bytes_per_s
+    pk = dev.peak_flop_per_s
+    Pt = np.asarray(prefill_tokens, float)
+    prompt = np.minimum(Pt, 512.0)
+    pre = ci.prefill_breakdown(shape, dev, prec, layout, Pt / prompt, prompt)
+    pt = np.asarray(pre["prefill_time_s"], float)
+    frac = dev.usable_memory_frac if memory_frac is None else memory_frac
+    free = (acc.memory_bytes * frac - float(ci.weight_bytes_per_gpu(shape, prec, layout))
+            - float(ci.workspace_bytes_per_gpu(shape, layout, max_batched_tokens, max_seqs, prec)))
+    kv_tok_gpu = float(ci.kv_bytes_per_sequence_per_gpu(shape, prec, layout, 1.0))
+    return {
+        "decode_time_s": dt,
+        "decode_compute_util_frac": dec["matmul_flop_per_gpu"] / pk / dt,
+        "decode_memory_util_frac": dec["bytes_read_per_gpu"] / bw / dt,
+        "decode_compute_bound": (np.asarray(dec["matmul_compute_s"]) >= np.asarray(dec["weights_memory_s"])) * np.ones_like(C, dtype=bool),
+        "prefill_time_s": pt,
+        "prefill_compute_util_frac": pre["matmul_flop_per_gpu"] / pk / pt,
+        "prefill_memory_util_frac": pre["bytes_per_gpu"] / bw / pt,
+        "prefill_compute_bound": np.asarray(pre["matmul_s"] + pre["attention_s"]) >= np.asarray(pre["memory_floor_s"]),
+        "kv_bytes_per_token": kv_tok_gpu * min(tp, shape.kv_shard_max),
+        "kv_capacity_tokens": max(0.0, free) / kv_tok_gpu,
+        "weight_bytes": float(ci.weight_bytes_per_gpu(shape, prec, layout)) * tp,
+        "source": f"costsim.core.inference (decode_step_breakdown / prefill_breakdown, compute dtype {dtype})",
+    }
+
+
+def _core_arrays(model, acc, *, tp, weight_precision, kv_precision, batch_sizes, context_lengths, prefill_tokens,
+                 max_batched_tokens, max_seqs, memory_frac) -> dict:
+    """The inference core's arrays; the local roofline only if the core cannot be imported."""
+    try:
+        from costsim.core import inference as _ci  # noqa: F401
+        from costsim.estimators import inference as _est  # noqa: F401
+    except ImportError:
+        out = fallback_roofline_arrays(model, acc, tp=tp, weight_precision=weight_precision,
+                                       kv_precision=kv_precision or ("fp8" if weight_precision == "fp8" else "bf16"),
+                                       batch_sizes=batch_sizes, context_lengths=context_lengths, prefill_tokens=prefill_tokens)
+        frac = 0.9 if memory_frac is None else memory_frac
+        out["kv_capacity_tokens"] = max(0.0, acc.memory_bytes * tp * frac - out["weight_bytes"]) / out["kv_bytes_per_token"]
+        return out
+    return inference_core_arrays(model, acc, tp=tp, weight_precision=weight_precision, kv_precision=kv_precision,
+                                 batch_sizes=batch_sizes, context_lengths=context_lengths, prefill_tokens=prefill_tokens,
+                                 max_batched_tokens=max_batched_tokens, max_seqs=max_seqs, memory_frac=memory_frac)
+
+
+def _apply_cap(t, cu, mu, compute_bound, acc: Accelerator, cap_w):
+    p0 = device_power_w(acc.idle_w, acc.tdp_w, cu, mu)
+    if cap_w is None or cap_w >= acc.tdp_w:
+        return t, p0
+    fc = cap_throughput_frac(cap_w, acc.tdp_w, acc.idle_w, "compute", phase_power_uncapped_w=p0)
+    fm = cap_throughput_frac(cap_w, acc.tdp_w, acc.idle_w, "memory", phase_power_uncapped_w=p0)
+    frac = np.where(compute_bound, fc, fm)
+    frac = np.maximum(frac, 1e-3)
+    return t / frac, np.minimum(p0, cap_w)
+
+
+def build_step_table(model: ModelSpec, acc: Accelerator, *, tp: int, weight_precision: str, kv_precision: str | None,
+                     max_batch: int, max_prefill_tokens: int, max_context: int, memory_frac: float | None,
+                     power_cap_w: float | None) -> StepTable:
+    """Build the lookup table for one replica layout (done once per group, before the run)."""
+    n_ctx = 128
+    ctx_step = max(1.0, math.ceil(max_context / n_ctx))
+    ctx = np.arange(n_ctx + 1, dtype=float) * ctx_step
+    ctx[0] = 1.0
+    batches = np.arange(1, max_batch + 1, dtype=float)
+    pre_max = max_prefill_tokens + max_batch
+    n_pre = 256
+    pre_step = max(1.0, math.ceil(pre_max / n_pre))
+    pre = np.arange(n_pre + 1, dtype=float) * pre_step
+    pre[0] = 1.0
+    a = _core_arrays(model, acc, tp=tp, weight_precision=weight_precision, kv_precision=kv_precision,
+                     batch_sizes=batches, context_lengths=ctx, prefill_tokens=pre,
+                     max_batched_tokens=max_prefill_tokens, max_seqs=max_batch, memory_frac=memory_frac)
+    dt, dp = _apply_cap(a["decode_time_s"], a["decode_compute_util_frac"], a["decode_memory_util_frac"],
+                        a["decode_compute_bound"], acc, power_cap_w)
+    pt, pp = _apply_cap(a["prefill_time_s"], a["prefill_compute_util_frac"], a["prefill_memory_util_frac"],
+                        a["prefill_compute_bound"], acc, power_cap_w)
+    dt = np.vstack([dt[:1] * 0 + np.nan, dt])  # row 0 unused
+    dp = np.vstack([dp[:1] * 0 + np.nan, dp])
+    idle = float(np.minimum(acc.idle_w * 1.5, acc.tdp_w))  # warm idle (model loaded), as costsim.core.power
+    try:
+        from costsim.core.power import warm_idle_power_w
+        idle = float(warm_idle_power_w(acc.idle_w, acc.tdp_w))
+    except ImportError:
+        pass
+    return StepTable(
+        gpus=tp, max_batch=max_batch, ctx_step=ctx_step, ctx_max=float(ctx[-1]),
+        dec_time=dt.tolist(), dec_power=dp.tolist(), pre_step=pre_step, pre_max=float(pre[-1]),
+        pre_time=pt.tolist(), pre_power=pp.tolist(),
+        kv_bytes_per_token=float(a["kv_bytes_per_token"]),
+        kv_capacity_tokens=float(a["kv_capacity_tokens"]),
+        weight_bytes=float(a["weight_bytes"]), idle_power_w=idle, source=str(a["source"]),
+    )

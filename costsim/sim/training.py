@@ -1,0 +1,1018 @@
+"""Discrete-event simulation of a training run over weeks (SimPy).
+
+Events only where the job's state changes: failures (one process per failure class), checkpoint
+writes, restarts, planned maintenance, evaluation pauses, grid-limit changes (curtailment
+windows). Between events the job progresses at the step rate of the training core, looked up
+once per power-cap level (`StepLevel`), never re-derived per event.
+
+Power: every state change appends a segment to a piecewise trace (see power_trace.py): training
+is a square wave between compute-phase and exposed-communication power; checkpoint stalls sit near
+warm idle; restarts ramp down, idle, and ramp up. The coarse timeline (1-min min/mean/max) and the
+fine windows (sub-second, around the first events of each kind) are computed from that trace, so
+no iteration is stored.
+
+Grid: an import cap becomes a GPU power cap (facility peak <= cap, or with a battery the iteration
+mean plus losses <= cap and the peak above the cap within the battery's power), and a capped GPU
+runs its compute phase slower (clock ~ cap). Curtailment windows either cap the job harder or, when
+even the slowest cap does not fit, make it checkpoint and pause until the window ends.
+
+Entry points: `simulate_training(scenario, seed=...) -> SimOutput`,
+`monte_carlo_training(scenario, seeds=..., progress=True) -> dict`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+import simpy
+
+from costsim.core.power import cap_throughput_frac, checkpoint_phase_power, device_power_w
+from costsim.economics.accounting import usd_per_gpu_hour
+from costsim.errors import InputError
+from costsim.sim.base import SimOutput
+from costsim.power.facility import facility_power_w, it_power_per_gpu_w
+from costsim.sim.power_trace import CONST, RAMP, WAVE, Trace, bucket_stats, max_ramp_w_per_s, power_at
+from costsim.specs.catalog import get_accelerator, get_model, node_for
+from costsim.specs.scenario import Scenario
+from costsim.specs.training_sim import TrainingWorkload
+from costsim.units import GB, J_PER_KWH, MEGA, S_PER_DAY, S_PER_HOUR
+
+# state codes in the trace (kind column)
+TRAIN, CKPT, DOWN, EVAL, PAUSE, RAMP_UP, RAMP_DOWN = 0, 1, 2, 3, 4, 5, 6
+KIND_NAMES = {TRAIN: "train", CKPT: "checkpoint", DOWN: "down", EVAL: "eval", PAUSE: "pause", RAMP_UP: "ramp_up", RAMP_DOWN: "ramp_down"}
+
+FALLBACK_MFU_FRAC = 0.40  # Llama 3 405B step MFU 38-43% (arXiv 2407.21783 Table 4)
+FALLBACK_EXPOSED_COMM_FRAC = 0.10  # share of a step with GPUs waiting on communication (assumption)
+FALLBACK_CKPT_BYTES_PER_PARAM = 14.0  # bf16 weights 2 + fp32 master 4 + Adam m 4 + v 4
+DEFAULT_STORAGE_BYTES_PER_S_PER_GPU = 0.125 * GB  # 1 GB/s per 8-GPU node (Llama 3: 2 TB/s for 16k GPUs)
+
+
+# --------------------------------------------------------------------------------------------
+# step profile: the real training core when present, else a clearly-named fallback
+# --------------------------------------------------------------------------------------------
+
+def _pick(d: dict, *names: str, default=None):
+    for n in names:
+        if n in d and d[n] is not None:
+            return d[n]
+    return default
+
+
+def fallback_step_profile_6nd(w: TrainingWorkload) -> dict[str, Any]:
+    """FALLBACK ONLY (used when costsim.estimators.training.step_profile is missing or fails):
+    step time = 6 * N_active * tokens_per_step / (num_gpus * peak * mfu), with a fixed 10%
+    exposed-communication share; compute-phase GPU at full activity, comm phase near idle."""
+    acc, model = get_accelerator(w.hardware), get_model(w.model)
+    gbs = w.global_batch or max(1, round(4 * 2**20 / w.seq_len))
+    tokens_per_step = float(gbs * w.seq_len)
+    flop = 6.0 * model.params_active * tokens_per_step
+    step = flop / (w.num_gpus * acc.peak_flop_per_s(w.precision) * FALLBACK_MFU_FRAC)
+    comm = FALLBACK_EXPOSED_COMM_FRAC * step
+    return {
+        "step_time_s": step,
+        "compute_time_s": step - comm,
+        "exposed_comm_time_s": comm,
+        "tokens_per_step": tokens_per_step,
+        "gpu_power_compute_w": float(device_power_w(acc.idle_w, acc.tdp_w, 1.0, 0.5)),
+        "gpu_power_comm_w": float(device_power_w(acc.idle_w, acc.tdp_w, 0.0, 0.3)),
+        "checkpoint_bytes": FALLBACK_CKPT_BYTES_PER_PARAM * model.params_total,
+        "source": "fallback_step_profile_6nd (training core not available)",
+    }
+
+
+def _core_step_profile(w: TrainingWorkload, scenario: Scenario) -> dict[str, Any]:
+    try:
+        from costsim.estimators.training import step_profile  # type: ignore[attr-defined]
+        from costsim.specs.requests import TrainRequest
+    except ImportError:
+        return fallback_step_profile_6nd(w)
+    lay = w.layout
+    req = TrainRequest(model=w.model, hardware=w.hardware, gpus=w.num_gpus, tokens=w.tokens, seq_len=w.seq_len,
+                       global_batch=w.global_batch, precision=w.precision, tp=lay.tp, pp=lay.pp, cp=lay.cp, ep=lay.ep,
+                       dp=lay.dp, vp=lay.vp, micro_batch=lay.micro_batch, recompute=lay.recompute, zero=lay.zero,
+                       facility=scenario.facility, economics=scenario.economics)
+    prof = dict(step_profile(req))
+    if prof.get("feasible") is False:
+        raise InputError(f"training.layout: the training core finds this job infeasible: {prof.get('reason', 'no reason given')}. "
+                         "Change the layout, batch or GPU count.", field="training.layout")
+    prof.setdefault("source", "costsim.estimators.training.step_profile")
+    return prof
+
+
+@dataclass(frozen=True)
+class StepLevel:
+    """One operating point of the job (for one grid limit): looked up, never re-derived per event."""
+    import_limit_w: float | None
+    gpu_cap_w: float | None
+    speed_frac: float
+    step_s: float
+    hi_s: float  # compute phase (at the capped clock)
+    gpu_hi_w: float
+    gpu_lo_w: float
+    feasible: bool
+    reason: str = ""
+
+
+@dataclass
+class Setup:
+    w: TrainingWorkload
+    scenario: Scenario
+    num_gpus: int
+    profile: dict
+    tokens_per_step: float
+    target_steps: float
+    window_s: float
+    idle_w: float
+    tdp_w: float
+    stall_w: float
+    host_busy_w: float
+    host_idle_w: float
+    pue: float
+    ckpt_bytes: float
+    write_s: float
+    stall_s: float
+    ckpt_interval_steps: int
+    ckpt_interval_s: float
+    ckpt_interval_clipped: bool
+    job_failure_rate_per_s: float
+    hot_spares: int
+    levels: dict
+    base_limit_w: float | None
+    usd_per_gpu_h: float
+    acc: Any
+    fabric_w: float = 0.0
+    design_it_w: float | None = None
+    notes: list = field(default_factory=list)
+
+    def fac_w(self, gpu_w, host_w):
+        """Facility power of the job at the meter: GPUs x (GPU + host share + fabric), through the
+        facility layer's PUE model (costsim.power.facility)."""
+        it = self.num_gpus * (np.asarray(gpu_w, float) + np.asarray(host_w, float) + self.fabric_w)
+        return facility_power_w(it, self.scenario.facility, design_it_power_w=self.design_it_w)
+
+
+def daly_interval_s(stall_s: float, mtbf_s: float) -> float:
+    """Daly (2006) higher-order optimum checkpoint interval (compute time between checkpoints);
+    first-order term sqrt(2 C M) is Young's (1974)."""
+    if stall_s <= 0:
+        return 0.0
+    if stall_s >= 2 * mtbf_s:
+        return mtbf_s
+    x = math.sqrt(stall_s / (2 * mtbf_s))
+    return math.sqrt(2 * stall_s * mtbf_s) * (1 + x / 3 + x * x / 9) - stall_s
+
+
+def _floor(s_gpu_w: float, w: TrainingWorkload, tdp: float) -> float:
+    f = w.mitigation.gpu_power_floor_frac_of_tdp
+    return max(s_gpu_w, f * tdp) if f is not None else s_gpu_w
+
+
+def _step_level(su_base: dict, limit_w: float | None, battery, *, w: TrainingWorkload, fac, host_busy: float,
+                idle: float, tdp: float) -> StepLevel:
+    """Operating point under a grid import limit: the highest GPU cap whose facility peak fits
+    (no battery), or whose above-limit energy per iteration the battery can refill in the same
+    iteration's communication phase (with a battery). Speed under the cap from the power core
+    (costsim.core.power.cap_throughput_frac, compute phase; communication is not slowed)."""
+    t_c, t_m = su_base["compute_s"], su_base["comm_s"]
+    p_c, p_m = su_base["p_c"], su_base["p_m"]
+    p_m_f = _floor(p_m, w, tdp)
+    min_cap = w.power.min_gpu_cap_frac_of_tdp * tdp
+
+    def level(cap):  # raw (unfloored) compute-phase GPU power; the floor is applied where it is drawn
+        sp = float(cap_throughput_frac(cap, tdp, idle, "compute", phase_power_uncapped_w=p_c)) if cap is not None else 1.0
+        hi = t_c / sp if sp > 0 else math.inf
+        gh = min(p_c, cap) if cap is not None else p_c
+        return sp, hi, gh
+
+    if limit_w is None:
+        sp, hi, gh = level(None)
+        return StepLevel(None, None, 1.0, hi + t_m, hi, gh, p_m, True)
+    fac_lo = float(fac(p_m_f, host_busy))
+
+    def fits(cap):
+        sp, hi, gh = level(cap)
+        fac_hi = float(fac(_floor(gh, w, tdp), host_busy))
+        if battery is None:
+            return fac_hi <= limit_w * (1 - 1e-12)
+        over = fac_hi - limit_w
+        if over <= 0:
+            return True
+        if over > battery.power_mw * MEGA:
+            return False
+        room = min(limit_w - fac_lo, battery.power_mw * MEGA)
+        if room <= 0:
+            return False
+        # energy drawn above the limit in the compute phase must be refilled (through the
+        # round-trip efficiency) in the communication phase of the same iteration
+        return over * hi <= battery.round_trip_efficiency_frac * room * t_m
+
+    if fits(p_c):
+        sp, hi, gh = level(None)
+        return StepLevel(limit_w, None, 1.0, hi + t_m, hi, gh, p_m, True)
+    if not fits(min_cap) or fac_lo > limit_w:
+        sp, hi, gh = level(min_cap)
+        return StepLevel(limit_w, min_cap, sp, hi + t_m, hi, gh, p_m, False,
+                         f"even the lowest GPU cap ({min_cap:.0f} W) puts the job above the {limit_w / MEGA:.1f} MW import limit")
+    lo, hi_c = min_cap, p_c
+    for _ in range(60):  # bisection on the GPU cap
+        mid = 0.5 * (lo + hi_c)
+        lo, hi_c = (mid, hi_c) if fits(mid) else (lo, mid)
+    sp, hi, gh = level(lo)
+    return StepLevel(limit_w, lo, sp, hi + t_m, hi, gh, p_m, True)
+
+
+def prepare(scenario: Scenario) -> Setup:
+    w = scenario.training
+    if w is None:
+        raise InputError("scenario has no 'training' section; the training simulation needs one.", field="training")
+    acc, model = get_accelerator(w.hardware), get_model(w.model)
+    node = node_for(acc)
+    prof = _core_step_profile(w, scenario)
+    notes: list[str] = [f"step profile: {prof.get('source')}"]
+    step = float(_pick(prof, "step_time_s"))
+    comm = float(_pick(prof, "exposed_comm_time_s", "comm_time_s", default=0.0))
+    compute = float(_pick(prof, "compute_time_s", default=step - comm))
+    if abs(compute + comm - step) > 1e-6 * step:  # other exposed terms (bubble, overheads) count as compute-phase time
+        compute = step - comm
+    if w.step_time_s is not None:
+        scale = w.step_time_s / step
+        step, compute, comm = w.step_time_s, compute * scale, comm * scale
+        notes.append(f"step_time_s overridden to {w.step_time_s} s (compute/comm split kept)")
+    tokens_per_step = float(_pick(prof, "tokens_per_step", default=(w.global_batch or 1) * w.seq_len))
+    p_c = float(_pick(prof, "gpu_power_compute_w", "gpu_compute_power_w", "power_compute_w", default=device_power_w(acc.idle_w, acc.tdp_w, 1.0, 0.5)))
+    p_m = float(_pick(prof, "gpu_power_comm_w", "gpu_comm_power_w", "power_comm_w", default=device_power_w(acc.idle_w, acc.tdp_w, 0.0, 0.3)))
+    ckpt_bytes = w.checkpoint.checkpoint_bytes or float(_pick(prof, "checkpoint_bytes", default=FALLBACK_CKPT_BYTES_PER_PARAM * model.params_total))
+    tokens = w.tokens or model.training_tokens
+    if not tokens:
+        raise InputError(f"training.tokens: model '{w.model}' has no training_tokens; give training.tokens (e.g. 15.6e12).", field="training.tokens")
+    n = w.num_gpus
+    pue = scenario.facility.pue
+    host_busy = float(it_power_per_gpu_w(acc, node, scenario.facility, 0.0, busy=True))  # host share + cluster fabric
+    host_idle = float(it_power_per_gpu_w(acc, node, scenario.facility, 0.0, busy=False))
+    stall_w = float(checkpoint_phase_power(acc.idle_w, acc.tdp_w))  # warm idle
+    design_it = n * (acc.tdp_w + host_busy)
+
+    def fac(gpu_w, host_w):
+        return facility_power_w(n * (np.asarray(gpu_w, float) + np.asarray(host_w, float)), scenario.facility, design_it_power_w=design_it)
+    # checkpoint write / stall
+    bw = (w.checkpoint.storage_bandwidth_gb_per_s * GB) if w.checkpoint.storage_bandwidth_gb_per_s else DEFAULT_STORAGE_BYTES_PER_S_PER_GPU * n
+    write_s = ckpt_bytes / bw
+    stall_s = write_s if w.checkpoint.mode == "sync" else ckpt_bytes / n / (w.checkpoint.snapshot_gb_per_s_per_gpu * GB)
+    classes = w.reliability.failure_classes()
+    lam = n * w.reliability.rate_scale * sum(c.rate_per_gpu_hour for c in classes) / S_PER_HOUR
+    if w.checkpoint.policy == "fixed":
+        tau = w.checkpoint.interval_s
+    else:
+        tau = daly_interval_s(stall_s, 1.0 / lam) if lam > 0 else math.inf
+    clipped = tau < w.checkpoint.min_interval_s
+    tau = max(tau, w.checkpoint.min_interval_s)
+    # window
+    window = math.inf
+    if w.max_days is not None:
+        window = w.max_days * S_PER_DAY
+    if scenario.simulation.duration_s is not None:
+        window = min(window, scenario.simulation.duration_s)
+    # grid levels
+    base = {"compute_s": compute, "comm_s": comm, "p_c": p_c, "p_m": p_m}
+    battery = scenario.grid.battery
+    base_limit = scenario.grid.import_cap_mw * MEGA if scenario.grid.import_cap_mw is not None else None
+    limits = {base_limit} | {min(c.max_import_mw * MEGA, base_limit if base_limit is not None else math.inf) for c in scenario.grid.curtailment}
+    levels = {lim: _step_level(base, lim, battery, w=w, fac=fac, host_busy=host_busy, idle=acc.idle_w, tdp=acc.tdp_w)
+              for lim in limits}
+    lv0 = levels[base_limit]
+    if not lv0.feasible:
+        notes.append(f"grid import cap infeasible: {lv0.reason}")
+    steps_per_ckpt = max(1, int(round(tau / lv0.step_s)))
+    spares = w.reliability.hot_spare_nodes
+    if spares is None:
+        per_node = node.devices_per_node if node else 8
+        spares = math.ceil(0.01 * math.ceil(n / per_node))
+    return Setup(w=w, scenario=scenario, num_gpus=n, profile=prof, tokens_per_step=tokens_per_step,
+                 target_steps=tokens / tokens_per_step, window_s=window, idle_w=acc.idle_w, tdp_w=acc.tdp_w,
+                 stall_w=stall_w, host_busy_w=host_busy, host_idle_w=host_idle, pue=pue, ckpt_bytes=ckpt_bytes,
+                 write_s=write_s, stall_s=stall_s, ckpt_interval_steps=steps_per_ckpt, ckpt_interval_s=tau,
+                 ckpt_interval_clipped=clipped, job_failure_rate_per_s=lam, hot_spares=spares, levels=levels,
+                 base_limit_w=base_limit, usd_per_gpu_h=usd_per_gpu_hour(acc, scenario.economics), acc=acc, notes=notes,
+                 fabric_w=0.0, design_it_w=design_it)
+
+
+# --------------------------------------------------------------------------------------------
+# the SimPy model
+# --------------------------------------------------------------------------------------------
+
+class _Fail:
+    __slots__ = ("cls_idx",)
+
+    def __init__(self, i):
+        self.cls_idx = i
+
+
+class _Planned:
+    pass
+
+
+class _Limit:
+    __slots__ = ("limit_w",)
+
+    def __init__(self, limit_w):
+        self.limit_w = limit_w
+
+
+class _Job:
+    def __init__(self, env: simpy.Environment, su: Setup, rng: np.random.Generator):
+        self.env, self.su, self.rng, self.w = env, su, rng, su.w
+        w = su.w
+        self.classes = su.w.reliability.failure_classes()
+        # trace rows: (t0, kind, shape, gpu_a, gpu_b, gpu_a_unfloored, gpu_b_unfloored, host, period_s, hi_s)
+        self.rows: list[tuple] = []
+        self._floor_w = (w.mitigation.gpu_power_floor_frac_of_tdp * su.tdp_w) if w.mitigation.gpu_power_floor_frac_of_tdp is not None else None
+        self.events: list[tuple[float, str]] = [(0.0, "start")]
+        # progress
+        self.steps = 0.0
+        self.work_s = 0.0  # productive step time of the kept steps
+        self.committed = (0.0, 0.0)
+        self.pending: list[tuple[float, float, float]] = []  # async: (t_commit, steps, work_s)
+        self.since_eval_s = 0.0
+        self.limit_w = su.base_limit_w
+        # counters
+        self.n_fail = 0
+        self.n_fail_by_class = np.zeros(len(self.classes), dtype=np.int64)
+        self.n_planned = 0
+        self.n_ckpt = 0
+        self.n_eval = 0
+        self.n_pause = 0
+        self.lost_work_s = 0.0
+        self.lost_per_failure: list[float] = []
+        self.down_s = 0.0
+        self.spares_free = su.hot_spares
+        self.spare_waits = 0
+        self.done_t: float | None = None
+        self.stop_t = su.window_s
+        self.proc = env.process(self.run())
+
+    # --- trace helpers ----------------------------------------------------------------------
+    def _seg(self, kind, shape, ga, gb, host, period=0.0, hi=0.0, floor=True):
+        fl = self._floor_w
+        t = self.env.now
+        rows = self.rows
+        if rows and rows[-1][0] == t:  # replace a zero-length segment
+            rows.pop()
+        if floor and fl is not None:
+            rows.append((t, kind, shape, max(ga, fl), max(gb, fl), ga, gb, host, period, hi))
+        else:
+            rows.append((t, kind, shape, ga, gb, ga, gb, host, period, hi))
+
+    def _level(self) -> StepLevel:
+        return self.su.levels[self.limit_w]
+
+    def _apply_pending(self):
+        now = self.env.now
+        while self.pending and self.pending[0][0] <= now:
+            _, s, wk = self.pending.pop(0)
+            self.committed = (s, wk)
+
+    # --- failure bookkeeping ----------------------------------------------------------------
+    def _fail_downtime(self, ci: int) -> float:
+        c = self.classes[ci]
+        rel = self.w.reliability
+        d = c.restart_s if c.restart_s is not None else rel.restart_s
+        if c.hardware:
+            repair = c.repair_s if c.repair_s is not None else rel.repair_s
+            if self.spares_free > 0:
+                self.spares_free -= 1
+                self.env.process(self._repair(repair))
+                d += rel.spare_swap_s
+            else:  # wait for the failed node itself
+                self.spare_waits += 1
+                d += repair
+        return d
+
+    def _repair(self, dt):
+        yield self.env.timeout(dt)
+        self.spares_free += 1
+
+    def _lose_work(self):
+        self._apply_pending()
+        now = self.env.now
+        self.pending = [p for p in self.pending if p[0] <= now]  # in-flight async writes are lost
+        lost = self.work_s - self.committed[1]
+        self.lost_work_s += lost
+        self.lost_per_failure.append(lost)
+        self.steps, self.work_s = self.committed
+        self.since_eval_s = 0.0
+
+    # --- states -----------------------------------------------------------------------------
+    def _down(self, dur: float, *, powered: bool = True):
+        """Stop ramp -> idle -> start ramp, total `dur`; failures during it restart it (Daly)."""
+        su, w = self.su, self.w
+        end = self.env.now + dur
+        filler = w.mitigation.filler_during_restarts
+        g_idle = su.idle_w if powered else 0.0
+        h_idle = su.host_idle_w if powered else 0.0
+        g_run = self._level().gpu_hi_w
+        start_t = self.env.now
+        while True:
+            try:
+                rem = end - self.env.now
+                down_r = min(w.power.stop_ramp_s, 0.5 * rem) if self.env.now == start_t else 0.0
+                up_r = min(w.power.start_ramp_s, 0.5 * rem)
+                if down_r > 0:
+                    self._seg(RAMP_DOWN, RAMP, self._cur_gpu(), g_idle, h_idle, period=down_r, floor=filler)
+                    yield self.env.timeout(down_r)
+                self._seg(DOWN, CONST, g_idle, g_idle, h_idle, floor=filler)
+                yield self.env.timeout(max(end - up_r - self.env.now, 0.0))
+                self._seg(RAMP_UP, RAMP, g_idle, g_run, su.host_busy_w, period=max(up_r, 1e-9), floor=filler)
+                yield self.env.timeout(max(end - self.env.now, 0.0))
+                self.down_s += self.env.now - start_t
+                self.events.append((self.env.now, "restart"))
+                return
+            except simpy.Interrupt as intr:
+                c = intr.cause
+                if isinstance(c, _Fail):
+                    self._count_fail(c.cls_idx)
+                    d = self._fail_downtime(c.cls_idx)
+                    self._seg(DOWN, CONST, g_idle, g_idle, h_idle, floor=filler)
+                    end = self.env.now + d if w.reliability.restart_on_failure_during_restart else max(end, self.env.now + d)
+                elif isinstance(c, _Planned):
+                    self.n_planned += 1
+                    self._seg(DOWN, CONST, g_idle, g_idle, h_idle, floor=filler)
+                    end = max(end, self.env.now + w.maintenance.downtime_s + w.reliability.restart_s)
+                elif isinstance(c, _Limit):
+                    self.limit_w = c.limit_w
+                    self._seg(DOWN, CONST, g_idle, g_idle, h_idle, floor=filler)
+                    g_run = self._level().gpu_hi_w
+
+    def _cur_gpu(self) -> float:
+        r = self.rows[-1]
+        return r[5] if r[2] != RAMP else r[6]
+
+    def _count_fail(self, ci):
+        self.n_fail += 1
+        self.n_fail_by_class[ci] += 1
+        self.events.append((self.env.now, "failure"))
+
+    def run(self):
+        su, w, env = self.su, self.w, self.env
+        # job start: ramp from idle to training power
+        self._seg(RAMP_UP, RAMP, su.idle_w, self._level().gpu_hi_w, su.host_busy_w, period=w.power.start_ramp_s)
+        resume = None  # a pending interruption to handle
+        try:
+            yield env.timeout(w.power.start_ramp_s)
+        except simpy.Interrupt as intr:
+            resume = intr.cause
+        while True:
+            if resume is not None:
+                c, resume = resume, None
+                yield from self._handle(c)
+                continue
+            if self.steps >= su.target_steps - 1e-9:
+                self.done_t = env.now
+                self.events.append((env.now, "stop"))
+                self._seg(RAMP_DOWN, RAMP, self._cur_gpu(), su.idle_w, su.host_idle_w, period=w.power.stop_ramp_s, floor=False)
+                return
+            lv = self._level()
+            if not lv.feasible:
+                resume = _Limit(self.limit_w)  # pause until the limit changes
+                continue
+            self._apply_pending()
+            since = self.steps - self.committed[0] if w.checkpoint.mode == "sync" else self.steps - self._last_snapshot_steps()
+            n_ckpt = max(su.ckpt_interval_steps - since, 0.0)
+            n_left = su.target_steps - self.steps
+            n_eval = math.inf
+            if w.evaluation.every_s is not None:
+                n_eval = max((w.evaluation.every_s - self.since_eval_s) / lv.step_s, 0.0)
+            n = min(n_ckpt, n_left, n_eval)
+            t_start = env.now
+            self._seg(TRAIN, WAVE, lv.gpu_hi_w, lv.gpu_lo_w, su.host_busy_w, lv.step_s, lv.hi_s)
+            try:
+                if n > 0:
+                    yield env.timeout(n * lv.step_s)
+                self._progress(env.now - t_start, lv)
+            except simpy.Interrupt as intr:
+                self._progress(env.now - t_start, lv)
+                resume = intr.cause
+                continue
+            if n == n_left:
+                continue
+            if n == n_ckpt and self.w.checkpoint.mode == "sync" and not (n == n_eval):
+                # fast path of the common cycle: a synchronous checkpoint write
+                self._seg(CKPT, CONST, su.stall_w, su.stall_w, su.host_busy_w)
+                if len(self.events) < 64:
+                    self.events.append((env.now, "checkpoint"))
+                snap = (self.steps, self.work_s)
+                try:
+                    yield env.timeout(su.stall_s)
+                except simpy.Interrupt as intr:
+                    resume = intr.cause
+                    continue
+                self.n_ckpt += 1
+                self.committed = snap
+                continue
+            if n == n_eval and n_eval < n_ckpt:
+                resume = yield from self._evaluate()
+                continue
+            resume = yield from self._checkpoint()
+
+    def _last_snapshot_steps(self):
+        return self.pending[-1][1] if self.pending else self.committed[0]
+
+    def _progress(self, dt, lv):
+        self.steps += dt / lv.step_s
+        self.work_s += dt
+        self.since_eval_s += dt
+
+    def _checkpoint(self):
+        su, env = self.su, self.env
+        self._seg(CKPT, CONST, su.stall_w, su.stall_w, su.host_busy_w)
+        if len(self.events) < 64 or self.w.checkpoint.mode != "sync":
+            self.events.append((env.now, "checkpoint"))
+        snap = (self.steps, self.work_s)
+        try:
+            yield env.timeout(su.stall_s)
+        except simpy.Interrupt as intr:
+            return intr.cause
+        self.n_ckpt += 1
+        if self.w.checkpoint.mode == "sync":
+            self.committed = snap
+        else:
+            self.pending.append((env.now + su.write_s, snap[0], snap[1]))
+        return None
+
+    def _evaluate(self):
+        su, env = self.su, self.env
+        lv = self._level()
+        self._seg(EVAL, CONST, lv.gpu_hi_w, lv.gpu_hi_w, su.host_busy_w)
+        self.events.append((env.now, "eval"))
+        self.since_eval_s = 0.0
+        try:
+            yield env.timeout(self.w.evaluation.duration_s)
+        except simpy.Interrupt as intr:
+            return intr.cause
+        self.n_eval += 1
+        return None
+
+    def _handle(self, c):
+        """React to an interruption that hit a running state (train, checkpoint, eval)."""
+        su, w, env = self.su, self.w, self.env
+        if isinstance(c, _Fail):
+            self._count_fail(c.cls_idx)
+            self._lose_work()
+            yield from self._down(self._fail_downtime(c.cls_idx))
+        elif isinstance(c, _Planned):
+            self.n_planned += 1
+            self.events.append((env.now, "maintenance"))
+            cause = yield from self._checkpoint()  # planned: save first, lose nothing
+            if cause is not None:
+                yield from self._handle(cause)
+                return
+            self._sync_pending()
+            yield from self._down(w.maintenance.downtime_s + w.reliability.restart_s)
+        elif isinstance(c, _Limit):
+            self.limit_w = c.limit_w
+            if self._level().feasible:
+                return
+            # even the lowest cap does not fit: checkpoint, pause (powered down if idle does not fit), resume
+            self.n_pause += 1
+            self.events.append((env.now, "curtail"))
+            cause = yield from self._checkpoint()
+            if cause is not None and not isinstance(cause, _Limit):
+                yield from self._handle(cause)
+                return
+            self._sync_pending()
+            idle_fac = float(su.fac_w(su.idle_w, su.host_idle_w))
+            powered = self.limit_w is None or idle_fac <= self.limit_w
+            t0 = env.now
+            self._seg(RAMP_DOWN, RAMP, self._cur_gpu(), su.idle_w if powered else 0.0, su.host_idle_w if powered else 0.0,
+                      period=w.power.stop_ramp_s)
+            while not self._level().feasible:
+                try:
+                    if env.now == t0:
+                        yield env.timeout(w.power.stop_ramp_s)
+                        g = su.idle_w if powered else 0.0
+                        self._seg(PAUSE, CONST, g, g, su.host_idle_w if powered else 0.0, floor=False)
+                    yield env.event()  # wait for an interrupt (limit change / failure)
+                except simpy.Interrupt as intr:
+                    cc = intr.cause
+                    if isinstance(cc, _Limit):
+                        self.limit_w = cc.limit_w
+                    elif isinstance(cc, _Fail):
+                        self._count_fail(cc.cls_idx)
+                        self._fail_downtime(cc.cls_idx)  # takes a spare; the restart below covers it
+            self.down_s += env.now - t0
+            yield from self._down(w.reliability.restart_s, powered=powered)
+
+    def _sync_pending(self):
+        """Before a planned stop, wait-free: an async checkpoint is flushed before the job stops."""
+        if self.pending:
+            _, s, wk = self.pending[-1]
+            self.pending.clear()
+            self.committed = (s, wk)
+
+
+def _failure_process(env, job: _Job, ci: int, rate_per_s: float, rng: np.random.Generator, dist: str, shape: float):
+    if rate_per_s <= 0:
+        return
+    mean = 1.0 / rate_per_s
+    scale = mean / math.gamma(1.0 + 1.0 / shape) if dist == "weibull" else mean
+    while True:
+        dt = scale * rng.weibull(shape) if dist == "weibull" else rng.exponential(mean)
+        yield env.timeout(dt)
+        if job.proc.is_alive:
+            job.proc.interrupt(_Fail(ci))
+        else:
+            return
+
+
+def _planned_process(env, job: _Job, per_day: float, schedule: str, rng):
+    if per_day <= 0:
+        return
+    mean = S_PER_DAY / per_day
+    while True:
+        yield env.timeout(rng.exponential(mean) if schedule == "poisson" else mean)
+        if not job.proc.is_alive:
+            return
+        job.proc.interrupt(_Planned())
+
+
+def _limit_process(env, job: _Job, su: Setup):
+    """Curtailment windows: the limit changes at window start and back at its end. A window whose
+    limit stops the job is announced early enough to checkpoint and ramp down before it starts."""
+    base = su.base_limit_w
+    for cw in sorted(su.scenario.grid.curtailment, key=lambda c: c.start_h):
+        lim = min(cw.max_import_mw * MEGA, base if base is not None else math.inf)
+        t_start = cw.start_h * S_PER_HOUR
+        lead = su.stall_s + su.w.power.stop_ramp_s if not su.levels[lim].feasible else 0.0
+        t_apply = max(t_start - lead, env.now)
+        yield env.timeout(t_apply - env.now)
+        if not job.proc.is_alive:
+            return
+        job.proc.interrupt(_Limit(lim))
+        yield env.timeout(max(t_start + cw.duration_h * S_PER_HOUR - env.now, 0.0))
+        if not job.proc.is_alive:
+            return
+        job.proc.interrupt(_Limit(base))
+
+
+# --------------------------------------------------------------------------------------------
+# post-processing
+# --------------------------------------------------------------------------------------------
+
+def _rows(job: _Job, end_s: float) -> dict[str, np.ndarray]:
+    arr = np.asarray(job.rows, dtype=float).reshape(-1, 10)
+    arr = arr[arr[:, 0] < end_s]
+    cols = ("t0", "kind", "shape", "ga", "gb", "ga0", "gb0", "host", "per", "hi")
+    d = {c: arr[:, i] for i, c in enumerate(cols)}
+    d["kind"] = d["kind"].astype(np.int64)
+    d["shape"] = d["shape"].astype(np.int64)
+    d["t1"] = np.r_[d["t0"][1:], end_s]
+    return d
+
+
+def _trace(r: dict, fac, cols=("ga", "gb")) -> Trace:
+    return Trace(r["t0"], r["t1"], r["shape"], fac(r[cols[0]], r["host"]), fac(r[cols[1]], r["host"]), r["per"], r["hi"])
+
+
+def _battery_dispatch(t_s, covered, fac_min, fac_mean, fac_max, excess_j, room_j, limit_w, battery):
+    """Peak shaving per bucket: discharge the energy above the limit, recharge in the troughs
+    below it (within the power rating), losses split evenly. Returns grid min/mean/max, SOC and
+    the seconds-equivalent of any violation (battery empty or too weak)."""
+    n = len(t_s)
+    cap_j = battery.energy_mwh * 3.6e9
+    eta = math.sqrt(battery.round_trip_efficiency_frac)
+    soc = battery.initial_soc_frac * cap_j
+    lo, hi = battery.min_soc_frac * cap_j, battery.max_soc_frac * cap_j
+    p_b = battery.power_mw * MEGA
+    g_mean = np.empty(n)
+    g_max = np.empty(n)
+    g_min = np.empty(n)
+    soc_out = np.empty(n)
+    unserved = np.zeros(n)
+    for i in range(n):
+        need = excess_j[i]
+        lim = limit_w[i]
+        give = min(need, (soc - lo) * eta) if need > 0 else 0.0
+        soc -= give / eta
+        unserved[i] = need - give
+        charge = min(room_j[i], (hi - soc) / eta, p_b * covered[i])
+        charge = max(charge, 0.0)
+        soc += charge * eta
+        g_mean[i] = fac_mean[i] + (charge - give) / covered[i]
+        over = fac_max[i] - lim
+        g_max[i] = lim + max(over - p_b, 0.0) if over > 0 and unserved[i] <= 0 else fac_max[i] if over > 0 else fac_max[i]
+        g_min[i] = fac_min[i]
+        soc_out[i] = soc
+    return g_min, g_mean, g_max, soc_out, unserved
+
+
+def _limit_series(su: Setup, t_s: np.ndarray) -> np.ndarray:
+    base = su.base_limit_w if su.base_limit_w is not None else math.inf
+    lim = np.full(len(t_s), base)
+    for cw in su.scenario.grid.curtailment:
+        a, b = cw.start_h * S_PER_HOUR, (cw.start_h + cw.duration_h) * S_PER_HOUR
+        lim[(t_s >= a) & (t_s < b)] = np.minimum(lim[(t_s >= a) & (t_s < b)], cw.max_import_mw * MEGA)
+    return lim
+
+
+def _fine_windows(job: _Job, tr: Trace, su: Setup, end_s: float):
+    tl = su.w.timeline
+    per_kind: dict[str, int] = {}
+    ts, ps, wid, kinds = [], [], [], []
+    k = 0
+    for t, kind in job.events:
+        if t > end_s or per_kind.get(kind, 0) >= tl.fine_max_per_kind:
+            continue
+        per_kind[kind] = per_kind.get(kind, 0) + 1
+        grid = np.arange(max(t - tl.fine_pre_s, 0.0), min(t + tl.fine_post_s, end_s), tl.fine_resolution_s)
+        if len(grid) < 2:
+            continue
+        ts.append(grid)
+        ps.append(power_at(tr, grid, su.w.power.phase_edge_s))
+        wid.append(np.full(len(grid), k))
+        kinds.append(np.full(len(grid), kind))
+        k += 1
+    if not ts:
+        return {}, 0.0, 0.0
+    t = np.concatenate(ts)
+    p = np.concatenate(ps)
+    w = np.concatenate(wid)
+    swing, ramp = 0.0, 0.0
+    n_min = max(int(round(60.0 / tl.fine_resolution_s)), 1)
+    for i in range(k):
+        pi = p[w == i]
+        ramp = max(ramp, float(np.max(np.abs(np.diff(pi)))) / tl.fine_resolution_s)
+        for j in range(0, len(pi), max(n_min // 4, 1)):  # sliding 60-s windows
+            seg = pi[j:j + n_min]
+            swing = max(swing, float(seg.max() - seg.min()))
+    table = {"t_s": t, "facility_power_w": p, "window": w, "event": np.concatenate(kinds)}
+    return table, swing, ramp
+
+
+def simulate_training(scenario: Scenario, *, seed: int | None = None, setup: Setup | None = None,
+                      fine: bool = True, keep_segments: bool = False) -> SimOutput:
+    """One replicate of the training scenario. One numpy Generator, seeded from the scenario's
+    seed (or `seed`), drives every random draw; same scenario + seed = identical output."""
+    wall0 = time.perf_counter()
+    su = setup or prepare(scenario)
+    w = su.w
+    seed = scenario.simulation.seed if seed is None else seed
+    rng = np.random.default_rng(seed)
+    env = simpy.Environment()
+    job = _Job(env, su, rng)
+    rel = w.reliability
+    for i, c in enumerate(job.classes):
+        env.process(_failure_process(env, job, i, w.num_gpus * c.rate_per_gpu_hour * rel.rate_scale / S_PER_HOUR,
+                                     np.random.default_rng(rng.integers(2**63)), c.distribution, c.weibull_shape))
+    env.process(_planned_process(env, job, w.maintenance.per_day, w.maintenance.schedule, np.random.default_rng(rng.integers(2**63))))
+    if scenario.grid.curtailment:
+        env.process(_limit_process(env, job, su))
+    if math.isfinite(su.window_s):
+        env.run(until=job.proc | env.timeout(su.window_s))
+    else:
+        # run to completion; a guard against a job that can never finish
+        guard = 50 * su.target_steps * su.levels[su.base_limit_w].step_s + 30 * S_PER_DAY
+        env.run(until=job.proc | env.timeout(guard))
+    end_s = env.now
+    completed = job.done_t is not None
+    if job.done_t is not None:  # include the final ramp down
+        end_s = job.done_t + w.power.stop_ramp_s
+    # progress of a training chunk cut by the window end
+    if not completed and job.rows and job.rows[-1][1] == TRAIN:
+        lv = su.levels[job.limit_w]
+        job._progress(end_s - job.rows[-1][0], lv)
+    return _summarize(job, su, end_s, completed, wall0, fine, seed, keep_segments)
+
+
+def _summarize(job: _Job, su: Setup, end_s: float, completed: bool, wall0: float, fine: bool, seed: int,
+               keep_segments: bool = False) -> SimOutput:
+    w, sc = su.w, su.scenario
+    fac = su.fac_w
+    rows = _rows(job, end_s)
+    kind = rows["kind"]
+    tr = _trace(rows, fac)
+    tr_gpu = _trace(rows, lambda g, h: su.num_gpus * np.asarray(g, float))
+    tr_raw = _trace(rows, fac, cols=("ga0", "gb0"))
+    bucket = w.timeline.bucket_s
+    t_s, covered, (fst, gst, rst) = bucket_stats(tr, bucket, [(tr_gpu.a, tr_gpu.b), (tr_raw.a, tr_raw.b)])
+    limit = _limit_series(su, t_s)
+    fac_energy = float(np.sum(fst["integral"]))
+    gpu_energy = float(np.sum(gst["integral"]))
+    mitigation_j = fac_energy - float(np.sum(rst["integral"]))
+    # grid import: per segment (exact) for the cap check, per bucket for the timeline
+    battery = sc.grid.battery
+    seg_lim = _limit_series(su, tr.t0)
+    seg_max = np.maximum(tr.a, tr.b)
+    seg_dur = tr.t1 - tr.t0
+    if battery is not None and np.isfinite(seg_lim).any():
+        pb = battery.power_mw * MEGA
+        lim_s = np.where(np.isfinite(seg_lim), seg_lim, 1e30)
+        ex = (np.maximum(tr.a - lim_s, 0), np.maximum(tr.b - lim_s, 0))
+        rm = (np.minimum(np.maximum(lim_s - tr.a, 0), pb), np.minimum(np.maximum(lim_s - tr.b, 0), pb))
+        _, _, (_, exs, rms) = bucket_stats(tr, bucket, [ex, rm])
+        g_min, g_mean, g_max, soc, unserved = _battery_dispatch(t_s, covered, fst["min"], fst["mean"], fst["max"],
+                                                              exs["integral"], rms["integral"], limit, battery)
+        seg_bucket = np.minimum((tr.t0 // bucket).astype(np.int64), len(t_s) - 1)
+        short = unserved[np.searchsorted(t_s, seg_bucket * bucket)] > 1e-6
+        seg_grid_max = np.where(short, seg_max, seg_max - np.minimum(np.maximum(seg_max - lim_s, 0), pb))
+    else:
+        g_min, g_mean, g_max = fst["min"], fst["mean"], fst["max"]
+        soc = None
+        seg_grid_max = seg_max
+    exceeded = seg_grid_max > seg_lim * (1 + 1e-9)
+    grid_exceeded_s = float(np.sum(seg_dur[exceeded]))
+    grid_import_max = float(np.max(seg_grid_max)) if len(seg_grid_max) else 0.0
+    grid_energy = float(np.sum(g_mean * covered))
+    swing = float(np.max(fst["max"] - fst["min"])) if len(t_s) else 0.0
+    ramp = max_ramp_w_per_s(tr, w.power.phase_edge_s)
+    fine_table, fine_swing, fine_ramp = (_fine_windows(job, tr, su, end_s) if fine else ({}, 0.0, 0.0))
+    # time accounting
+    wall = end_s
+    lv0 = su.levels[su.base_limit_w]
+    dur = tr.t1 - tr.t0
+    time_in = {KIND_NAMES[k]: float(np.sum(dur[kind == k])) for k in KIND_NAMES}
+    tokens = job.steps * su.tokens_per_step
+    gpu_hours = su.num_gpus * wall / S_PER_HOUR
+    econ = _account(su, wall, fac_energy, grid_import_max, grid_energy)
+    nominal_step = su.levels[su.base_limit_w].step_s if lv0.feasible else lv0.step_s
+    uncapped_step = _uncapped_step(su)
+    summary: dict[str, Any] = {
+        "scenario": sc.name,
+        "seed": int(seed),
+        "num_gpus": su.num_gpus,
+        "simulated_time_s": float(end_s),
+        "completed": completed,
+        "tokens_target": su.target_steps * su.tokens_per_step,
+        "tokens_trained": float(tokens),
+        "steps_trained": float(job.steps),
+        "step_time_s": float(uncapped_step),
+        "step_time_at_grid_cap_s": float(nominal_step),
+        "gpu_power_cap_w": lv0.gpu_cap_w,
+        "gpu_speed_at_cap_frac": lv0.speed_frac,
+        "interruptions": int(job.n_fail),
+        "interruptions_by_class": {c.name: int(n) for c, n in zip(job.classes, job.n_fail_by_class)},
+        "planned_interruptions": int(job.n_planned),
+        "expected_interruptions": su.job_failure_rate_per_s * wall,
+        "checkpoints": int(job.n_ckpt),
+        "checkpoint_interval_s": su.ckpt_interval_s,
+        "checkpoint_interval_steps": su.ckpt_interval_steps,
+        "checkpoint_interval_clipped": su.ckpt_interval_clipped,
+        "checkpoint_write_s": su.write_s,
+        "checkpoint_stall_s": su.stall_s,
+        "checkpoint_bytes": su.ckpt_bytes,
+        "evaluations": int(job.n_eval),
+        "curtailment_pauses": int(job.n_pause),
+        "lost_work_s": float(job.lost_work_s),
+        "mean_lost_work_per_failure_s": float(np.mean(job.lost_per_failure)) if job.lost_per_failure else 0.0,
+        "spare_shortages": int(job.spare_waits),
+        "hot_spare_nodes": su.hot_spares,
+        "goodput_frac": float(job.work_s / wall) if wall > 0 else 0.0,
+        "effective_throughput_frac": float(job.steps * uncapped_step / wall) if wall > 0 else 0.0,
+        "time_in_state_s": time_in,
+        "wall_time_s": float(wall),
+        "wall_time_days": float(wall / S_PER_DAY),
+        "gpu_hours": gpu_hours,
+        "gpu_energy_j": gpu_energy,
+        "facility_energy_j": fac_energy,
+        "facility_energy_mwh": fac_energy / 3.6e9,
+        "mitigation_energy_j": mitigation_j,
+        "facility_peak_power_w": float(np.max(fst["max"])),
+        "facility_mean_power_w": fac_energy / wall if wall > 0 else 0.0,
+        "facility_min_power_w": float(np.min(fst["min"])),
+        "power_swing_w": swing,
+        "max_ramp_w_per_s": float(ramp),
+        "fine_window_swing_w": fine_swing,
+        "fine_window_max_ramp_w_per_s": fine_ramp,
+        "grid_cap_w": su.base_limit_w,
+        "grid_import_max_w": grid_import_max,
+        "grid_import_mean_w": grid_energy / wall if wall > 0 else 0.0,
+        "grid_energy_j": grid_energy,
+        "grid_cap_exceeded_s": grid_exceeded_s,
+        "grid_cap_feasible": lv0.feasible,
+        "battery_min_soc_frac": float(np.min(soc) / (sc.grid.battery.energy_mwh * 3.6e9)) if soc is not None else None,
+        "co2e_kg": econ["co2e_kg"],
+        "cost_usd": econ["cost_usd"],
+        "cost_breakdown_usd": econ["cost_breakdown_usd"],
+        "co2e_breakdown_kg": econ["co2e_breakdown_kg"],
+        "sim_wall_time_s": 0.0,
+        "notes": su.notes,
+        "assumptions": _assumptions(su),
+    }
+    ts = {
+        "t_s": t_s.astype(float),
+        "facility_power_min_w": fst["min"],
+        "facility_power_mean_w": fst["mean"],
+        "facility_power_max_w": fst["max"],
+        "gpu_power_mean_w": gst["mean"],
+        "grid_import_min_w": np.asarray(g_min, float),
+        "grid_import_mean_w": np.asarray(g_mean, float),
+        "grid_import_max_w": np.asarray(g_max, float),
+        "grid_limit_w": np.where(np.isfinite(limit), limit, np.nan),
+    }
+    if soc is not None:
+        ts["battery_soc_frac"] = soc / (sc.grid.battery.energy_mwh * 3.6e9)
+    # time spent training in each bucket (share of the bucket)
+    _, _, (trn,) = bucket_stats(tr.with_levels((kind == TRAIN).astype(float), (kind == TRAIN).astype(float)), bucket)
+    ts["training_frac"] = trn["mean"]
+    events = {"t_s": np.asarray([e[0] for e in job.events if e[0] <= end_s], float),
+              "event": np.asarray([e[1] for e in job.events if e[0] <= end_s])}
+    tables = {"events": events}
+    if fine_table:
+        tables["fine"] = fine_table
+    if keep_segments:  # the piecewise facility-power trace itself (for checks and plots)
+        tables["segments"] = {"t0_s": tr.t0, "t1_s": tr.t1, "shape": tr.shape, "a_w": tr.a, "b_w": tr.b,
+                              "period_s": tr.period_s, "hi_s": tr.hi_s, "kind": kind}
+    summary["sim_wall_time_s"] = time.perf_counter() - wall0
+    return SimOutput(summary=summary, timeseries=ts, tables=tables)
+
+
+def _uncapped_step(su: Setup) -> float:
+    p = su.profile
+    step = float(_pick(p, "step_time_s"))
+    return su.w.step_time_s if su.w.step_time_s is not None else step
+
+
+def _account(su: Setup, wall_s: float, fac_j: float, peak_import_w: float, grid_j: float) -> dict:
+    """Cost and CO2e from the simulated energy (the accounting helpers give the GPU-hour price)."""
+    ec, acc = su.scenario.economics, su.acc
+    gpu_hours = su.num_gpus * wall_s / S_PER_HOUR
+    kwh = grid_j / J_PER_KWH
+    cost: dict[str, float] = {}
+    if ec.pricing == "rental":
+        cost["rental_usd"] = gpu_hours * su.usd_per_gpu_h
+        cost["electricity_usd"] = 0.0
+    else:
+        life_h = acc.lifetime_years * 8766.0 * ec.utilization_frac
+        capex = (acc.prices.purchase_usd or 0.0) * (1 - ec.residual_value_frac)
+        cost["capex_amortized_usd"] = gpu_hours * capex / life_h
+        cost["electricity_usd"] = kwh * ec.electricity_usd_per_kwh
+    months = wall_s / (S_PER_DAY * 30.4375)
+    dc = su.scenario.grid.demand_charge_usd_per_kw_month
+    if dc:
+        cost["demand_charge_usd"] = dc * peak_import_w / 1e3 * max(months, 0.0)
+    op = kwh * ec.grid_gco2e_per_kwh / 1e3
+    emb = 0.0
+    if ec.include_embodied and acc.embodied_kgco2e:
+        emb = acc.embodied_kgco2e * su.num_gpus * wall_s / (acc.lifetime_years * 365.25 * S_PER_DAY)
+    return {"cost_usd": float(sum(cost.values())), "cost_breakdown_usd": cost, "co2e_kg": op + emb,
+            "co2e_breakdown_kg": {"operational_location_based_kg": op, "embodied_kg": emb}}
+
+
+def _assumptions(su: Setup) -> list[dict]:
+    w = su.w
+    return [
+        {"name": "restart_s", "value": w.reliability.restart_s, "unit": "s", "source": "assumption (not published for Llama 3)"},
+        {"name": "failure_rate_per_gpu_hour", "value": su.job_failure_rate_per_s * S_PER_HOUR / su.num_gpus, "unit": "1/GPU-h", "source": "arXiv 2407.21783 Table 5 unless overridden"},
+        {"name": "checkpoint_storage_bandwidth", "value": su.ckpt_bytes / su.write_s, "unit": "B/s", "source": "scenario" if w.checkpoint.storage_bandwidth_gb_per_s else "0.125 GB/s per GPU"},
+        {"name": "pue", "value": su.pue, "unit": "", "source": "facility spec"},
+        {"name": "usd_per_gpu_hour", "value": su.usd_per_gpu_h, "unit": "USD/GPU-h", "source": "economics / hardware profile"},
+        {"name": "phase_edge_s", "value": w.power.phase_edge_s, "unit": "s", "source": "assumption"},
+        {"name": "start_ramp_s", "value": w.power.start_ramp_s, "unit": "s", "source": "assumption"},
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Monte Carlo
+# --------------------------------------------------------------------------------------------
+
+_MC_KEYS = ("wall_time_s", "goodput_frac", "interruptions", "planned_interruptions", "tokens_trained",
+            "facility_energy_j", "cost_usd", "co2e_kg", "power_swing_w", "grid_import_max_w")
+
+
+def _dist(x: np.ndarray) -> dict[str, float]:
+    return {"mean": float(np.mean(x)), "std": float(np.std(x, ddof=1)) if len(x) > 1 else 0.0,
+            "p5": float(np.percentile(x, 5)), "p50": float(np.percentile(x, 50)), "p95": float(np.percentile(x, 95)),
+            "min": float(np.min(x)), "max": float(np.max(x))}
+
+
+def monte_carlo_training(scenario: Scenario, *, seeds: Iterable[int] | None = None, progress: bool = True) -> dict[str, Any]:
+    """Replicates over seeds -> distributions (mean, std, p5, p50, p95, min, max) of completion
+    time, goodput, interruptions, energy, cost, ... Seeds default to seed, seed+1, ... (replicates)."""
+    if seeds is None:
+        s0 = scenario.simulation.seed
+        seeds = range(s0, s0 + scenario.simulation.replicates)
+    seeds = list(seeds)
+    su = prepare(scenario)
+    rows: list[dict] = []
+    t0 = time.perf_counter()
+    it: Iterable[int] = seeds
+    bar = None
+    if progress:
+        try:
+            from tqdm import tqdm
+            bar = tqdm(seeds, desc=f"training MC {scenario.name}", unit="run", leave=False)
+            it = bar
+        except ImportError:  # pragma: no cover
+            pass
+    for s in it:
+        out = simulate_training(scenario, seed=s, setup=su, fine=False)
+        rows.append({k: out.summary[k] for k in _MC_KEYS} | {"completed": out.summary["completed"]})
+    if bar is not None:
+        bar.close()
+    dists = {k: _dist(np.asarray([r[k] for r in rows], float)) for k in _MC_KEYS}
+    dists["completion_time_s"] = _dist(np.asarray([r["wall_time_s"] for r in rows if r["completed"]], float)) if any(r["completed"] for r in rows) else None
+    return {"scenario": scenario.name, "replicates": len(seeds), "seeds": seeds,
+            "completed_frac": float(np.mean([r["completed"] for r in rows])),
+            "distributions": dists, "per_seed": rows, "sim_wall_time_s": time.perf_counter() - t0}

@@ -1,0 +1,112 @@
+"""Plotly figures for the pages. Inputs are plain API results (SI units); axes show scaled units."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import plotly.graph_objects as go
+
+LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=380, template="plotly_white",
+              legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+
+
+def records(data: Any) -> list[dict[str, Any]]:
+    """list of dicts | dict of equal-length lists -> list of dicts."""
+    if data is None:
+        return []
+    if isinstance(data, dict):
+        cols = {k: v for k, v in data.items() if isinstance(v, list)}
+        n = max((len(v) for v in cols.values()), default=0)
+        return [{k: v[i] for k, v in cols.items() if i < len(v)} for i in range(n)]
+    return [r for r in data if isinstance(r, dict)]
+
+
+def _first(row: dict[str, Any], *keys: str) -> Any:
+    for k in keys:
+        if row.get(k) is not None:
+            return row[k]
+    return None
+
+
+def throughput_latency(curve: Any, *, tpot_slo_s: float | None = None, chosen_batch: Any = None,
+                       title: str = "Throughput vs latency (one replica)") -> go.Figure:
+    """Output tokens/s of the replica (x) against time per output token (y, ms), one point per batch."""
+    rows = [r for r in records(curve)
+            if _first(r, "throughput_tokens_per_s", "decode_tokens_per_s") is not None
+            and _first(r, "tpot_s", "decode_step_time_s") is not None]
+    x = [_first(r, "throughput_tokens_per_s", "decode_tokens_per_s") for r in rows]
+    y = [1e3 * _first(r, "tpot_s", "decode_step_time_s") for r in rows]
+    b = [_first(r, "batch", "batch_size") for r in rows]
+    ttft = [_first(r, "ttft_s") for r in rows]
+    text = [f"batch {bb}" + (f"<br>TTFT {1e3 * t:,.0f} ms" if t is not None else "") for bb, t in zip(b, ttft)]
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines+markers", name="batch sizes", text=text,
+                               hovertemplate="%{x:,.0f} tokens/s<br>%{y:,.1f} ms/token<br>%{text}<extra></extra>"))
+    if chosen_batch is not None:
+        pts = [(xx, yy) for xx, yy, bb in zip(x, y, b) if bb == chosen_batch]
+        if pts:
+            fig.add_trace(go.Scatter(x=[pts[0][0]], y=[pts[0][1]], mode="markers", name=f"chosen batch {chosen_batch}",
+                                     marker=dict(size=14, symbol="star", color="crimson")))
+    if tpot_slo_s:
+        fig.add_hline(y=1e3 * tpot_slo_s, line_dash="dash", line_color="gray", annotation_text="TPOT limit")
+    fig.update_layout(title=title, xaxis_title="output tokens/s per replica", yaxis_title="time per output token, ms", **LAYOUT)
+    return fig
+
+
+def timeline(t_s: Iterable[float], series: dict[str, Iterable[float]], *, cap_w: float | None = None,
+             title: str = "Facility power", unit_div: float = 1e6, unit: str = "MW") -> go.Figure:
+    """Power lines over time (hours on x); an optional horizontal grid cap."""
+    t_h = [float(t) / 3600 for t in t_s]
+    fig = go.Figure()
+    for name, ys in series.items():
+        fig.add_trace(go.Scatter(x=t_h, y=[float(v) / unit_div for v in ys], mode="lines", name=name))
+    if cap_w:
+        fig.add_hline(y=cap_w / unit_div, line_dash="dash", line_color="crimson", annotation_text="grid cap")
+    fig.update_layout(title=title, xaxis_title="hours", yaxis_title=unit, **LAYOUT)
+    return fig
+
+
+def hourly(hours: list[Any], values: list[float], *, title: str, y_title: str, color: str) -> go.Figure:
+    fig = go.Figure(go.Bar(x=hours, y=values, marker_color=color))
+    fig.update_layout(title=title, xaxis_title="hour", yaxis_title=y_title, **LAYOUT)
+    return fig
+
+
+def bars(labels: list[str], values: list[float | None], *, title: str, y_title: str, log: bool = False) -> go.Figure:
+    """One bar per option; log=True for quantities that span orders of magnitude (phones vs GPUs)."""
+    fig = go.Figure(go.Bar(x=labels, y=values, text=[("n/a" if v is None else f"{v:,.3g}") for v in values],
+                           textposition="outside", cliponaxis=False))
+    fig.update_layout(title=title, yaxis_title=y_title + (" (log scale)" if log else ""), **{**LAYOUT, "height": 360})
+    if log:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def validation_errors(rows: list[dict[str, Any]]) -> go.Figure:
+    """Signed error per case beside its tolerance band; red = outside and not a known gap."""
+    rows = [r for r in rows if r.get("error_frac") is not None]
+    ids = [r["id"] for r in rows]
+    err = [100 * r["error_frac"] for r in rows]
+    tol = [100 * r["tolerance_frac"] for r in rows]
+    colors = ["seagreen" if r["passed"] and not r.get("known_gap") else
+              ("orange" if r.get("known_gap") else "crimson") for r in rows]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=ids, y=tol, base=[-t for t in tol], marker_color="rgba(120,120,120,0.18)",
+                         name="± tolerance", hoverinfo="skip", width=0.8))
+    fig.add_trace(go.Scatter(x=ids, y=err, mode="markers", marker=dict(color=colors, size=10), name="error"))
+    fig.update_layout(title="Prediction error by case", yaxis_title="error, %", **{**LAYOUT, "height": 420})
+    fig.update_xaxes(tickangle=45)
+    return fig
+
+
+def memory_breakdown(parts_bytes: dict[str, float], *, capacity_bytes: float | None = None) -> go.Figure:
+    """Stacked horizontal bar of per-GPU memory by component (GB); the device capacity as a line."""
+    fig = go.Figure()
+    for k, v in parts_bytes.items():
+        if k.startswith("total") or v is None:
+            continue
+        fig.add_trace(go.Bar(y=["per GPU"], x=[float(v) / 1e9], name=k.removesuffix("_bytes"), orientation="h"))
+    if capacity_bytes:
+        fig.add_vline(x=capacity_bytes / 1e9, line_dash="dash", line_color="crimson", annotation_text="device memory")
+    fig.update_layout(barmode="stack", title=dict(text="Memory per GPU", y=0.97), xaxis_title="GB",
+                      **{**LAYOUT, "height": 240, "margin": dict(l=10, r=10, t=70, b=10)})
+    return fig

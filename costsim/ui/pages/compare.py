@@ -1,0 +1,156 @@
+"""Compare: small vs large vs MoE models, edge vs data center, for one training budget or one serving demand."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import streamlit as st
+
+from costsim.errors import InputError
+from costsim.specs.base import validate_spec
+from costsim.specs.requests import ServeRequest, TrainRequest
+from costsim.specs.site import EconomicsSpec
+from costsim.ui import charts, compute, fmt, widgets as w
+
+P = "cmp_"
+TRAIN_MODELS = ["phi-3-mini", "llama-3-8b", "llama-3-70b", "mixtral-8x7b"]
+SERVE_MODELS = ["phi-3-mini", "llama-3-8b", "llama-3-70b", "mixtral-8x7b"]
+SERVE_HARDWARE = ["h100-sxm", "apple-m3-max"]
+
+
+def _known(ids: list[str], pool: list[str]) -> list[str]:
+    return [i for i in ids if i in pool]
+
+
+def train_inputs() -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    model_ids = [m["id"] for m in w.model_catalog()]
+    st.session_state.setdefault(P + "t_models", _known(TRAIN_MODELS, model_ids))
+    d["models"] = st.multiselect("Models", model_ids, key=P + "t_models", format_func=w.model_label,
+                                 help=TrainRequest.model_fields["model"].description)
+    d["hardware"] = w.hardware_select(TrainRequest, key=P + "t_hw", default="h100-sxm")
+    d["gpus"] = w.number(TrainRequest, "gpus", key=P + "t_gpus", default=1024, label="GPUs", integer=True, step=64)
+    d["tokens"] = w.number(TrainRequest, "tokens", key=P + "t_tokens", default=15.0, label="Training tokens, trillions",
+                           scale=1e12, step=1.0, placeholder="each model's own training tokens")
+    d["precision"] = w.select(TrainRequest, "precision", key=P + "t_prec", default="bf16", label="Precision")
+    return d
+
+
+def serve_inputs() -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    model_ids = [m["id"] for m in w.model_catalog()]
+    hw_ids = w.hardware_ids()
+    st.session_state.setdefault(P + "s_models", _known(SERVE_MODELS, model_ids))
+    st.session_state.setdefault(P + "s_hw", _known(SERVE_HARDWARE, hw_ids))
+    d["models"] = st.multiselect("Models", model_ids, key=P + "s_models", format_func=w.model_label,
+                                 help=ServeRequest.model_fields["model"].description)
+    d["hardware"] = st.multiselect("Hardware (data center and edge)", hw_ids, key=P + "s_hw", format_func=w.hardware_label,
+                                   help=ServeRequest.model_fields["hardware"].description)
+    d["weight_precision"] = w.select(ServeRequest, "weight_precision", key=P + "s_prec", default="bf16", label="Weight precision")
+    d["input_tokens"] = w.number(ServeRequest, "input_tokens", key=P + "s_in", default=512, label="Prompt tokens", integer=True, step=128)
+    d["output_tokens"] = w.number(ServeRequest, "output_tokens", key=P + "s_out", default=256, label="Output tokens", integer=True, step=64)
+    d["tpot_slo_s"] = w.number(ServeRequest, "tpot_slo_s", key=P + "s_tpot", default=None, scale=1e-3, label="TPOT limit, ms",
+                               step=5.0, placeholder="none")
+    st.session_state.setdefault(P + "s_demand", 100.0)
+    d["demand_rps"] = st.number_input("Demand, requests/s", min_value=0.001, step=10.0, key=P + "s_demand",
+                                      help="The same demand every option must serve (requests per second).")
+    d["gco2"] = w.number(EconomicsSpec, "grid_gco2e_per_kwh", key=P + "s_gco2", default=400.0, label="Grid carbon, gCO2e/kWh", step=10.0)
+    return d
+
+
+def train_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for m in d["models"]:
+        row: dict[str, Any] = {"model": m}
+        try:
+            req = validate_spec(TrainRequest, {"model": m, "hardware": d["hardware"], "gpus": d["gpus"], "tokens": d["tokens"],
+                                               "precision": d["precision"], "top_k": 1}, what="training request")
+            r = compute.train(req.model_dump_json())
+        except InputError as exc:
+            rows.append({**row, "feasible": False, "reason": str(exc)})
+            continue
+        rows.append({**row, "feasible": r.get("feasible", True), "reason": r.get("reason"),
+                     "wall_days": None if r.get("wall_time_s") is None else r["wall_time_s"] / 86400,
+                     "gpu_hours": r.get("gpu_hours"),
+                     "facility_mwh": None if r.get("facility_energy_j") is None else r["facility_energy_j"] / 3.6e9,
+                     "cost_usd": r.get("cost_usd"),
+                     "co2e_t": None if r.get("co2e_kg") is None else r["co2e_kg"] / 1e3,
+                     "mfu_pct": None if r.get("mfu_frac") is None else 100 * r["mfu_frac"]})
+    return rows
+
+
+def serve_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    need_tok_s = d["demand_rps"] * d["output_tokens"]
+    for m in d["models"]:
+        for h in d["hardware"]:
+            row: dict[str, Any] = {"model": m, "hardware": h}
+            try:
+                req = validate_spec(ServeRequest, {"model": m, "hardware": h, "weight_precision": d["weight_precision"],
+                                                   "input_tokens": d["input_tokens"], "output_tokens": d["output_tokens"],
+                                                   "tpot_slo_s": d["tpot_slo_s"]}, what="serving request")
+                r = compute.serve(req.model_dump_json())
+            except InputError as exc:
+                rows.append({**row, "feasible": False, "reason": str(exc)})
+                continue
+            thr = r.get("throughput_tokens_per_s")
+            ok = r.get("feasible", True) and bool(thr)
+            replicas = math.ceil(need_tok_s / thr) if ok else None
+            gpus_per = r.get("gpus") or r.get("num_gpus")
+            e_tok = r.get("facility_energy_per_token_j")
+            rows.append({**row, "feasible": ok, "reason": r.get("reason"),
+                         "tokens_per_s_per_replica": thr, "replicas": replicas,
+                         "devices": replicas * gpus_per if replicas and gpus_per else None,
+                         "facility_mw": need_tok_s * e_tok / 1e6 if ok and e_tok is not None else None,
+                         "usd_per_million_tokens": r.get("cost_usd_per_million_tokens") if ok else None,
+                         "facility_j_per_token": e_tok if ok else None,
+                         "co2e_kg_per_million_tokens": e_tok * 1e6 / 3.6e6 * d["gco2"] / 1e3 if ok and e_tok is not None else None})
+    return rows
+
+
+def _charts(rows: list[dict[str, Any]], label_of, metrics: list[tuple[str, str, str]], key: str) -> None:
+    labels = [label_of(r) for r in rows]
+    for i in range(0, len(metrics), 2):
+        cols = st.columns(2)
+        for col, (k, title, unit) in zip(cols, metrics[i:i + 2]):
+            col.plotly_chart(charts.bars(labels, [r.get(k) for r in rows], title=title, y_title=unit, log=True),
+                             width="stretch", key=f"{key}_{k}")
+
+
+def render() -> None:
+    st.title("Compare")
+    st.caption("Small vs large vs mixture-of-experts, edge vs data center: the same training budget or the same serving demand.")
+    mode = st.radio("Compare for", ["the same training budget", "the same serving demand"], horizontal=True, key=P + "mode",
+                    help="Training: every model trains on the same cluster for the same tokens. Serving: every model x "
+                         "hardware option serves the same requests per second.")
+    training = mode.startswith("the same training")
+    module, fn = ("costsim.api.train", "train") if training else ("costsim.api.serve", "serve")
+    with st.sidebar:
+        st.header("Training budget" if training else "Serving demand")
+        d = train_inputs() if training else serve_inputs()
+    why = compute.available(module, fn)
+    if why:
+        st.info(f"{'Training' if training else 'Serving'} estimates are not available yet: {why}.")
+        return
+    if training:
+        rows = train_rows(d)
+        st.session_state["compare_rows"] = rows
+        st.dataframe(rows, width="stretch", hide_index=True)
+        _charts([r for r in rows if r.get("feasible")], lambda r: r["model"],
+                [("wall_days", "Wall time", "days"), ("facility_mwh", "Facility energy", "MWh"),
+                 ("cost_usd", "Cost", "USD"), ("co2e_t", "CO2e", "t")], "cmp_train")
+    else:
+        rows = serve_rows(d)
+        st.session_state["compare_rows"] = rows
+        st.caption(f"Demand: {fmt.num(d['demand_rps'])} requests/s × {d['output_tokens']} output tokens = "
+                   f"{fmt.num(d['demand_rps'] * d['output_tokens'])} output tokens/s. CO2e uses the grid intensity above.")
+        st.dataframe(rows, width="stretch", hide_index=True)
+        _charts([r for r in rows if r.get("feasible")], lambda r: f"{r['model']} @ {r['hardware']}",
+                [("devices", "Devices for the demand", "devices"), ("facility_mw", "Facility power", "MW"),
+                 ("usd_per_million_tokens", "$ per million tokens", "USD"), ("co2e_kg_per_million_tokens", "CO2e per million tokens", "kg")],
+                "cmp_serve")
+
+
+if __name__ == "__main__":
+    render()

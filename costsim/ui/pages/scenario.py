@@ -1,0 +1,231 @@
+"""Scenario: load, edit and run any scenarios/*.yaml, run a sweep with progress, download the reports."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+import yaml
+
+from costsim.errors import InputError
+from costsim.specs.scenario import Scenario, scenario_hash
+from costsim.ui import charts, compute, fmt, widgets as w
+
+P = "scn_"
+NEW = "(new scenario)"
+EXAMPLE = """name: my-training-run
+description: Llama 3 70B on 1,024 H100 for 15T tokens
+training:
+  model: llama-3-70b
+  hardware: h100-sxm
+  num_gpus: 1024
+"""
+MIME = {".yaml": "application/x-yaml", ".json": "application/json", ".parquet": "application/octet-stream",
+        ".html": "text/html", ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ".pdf": "application/pdf", ".csv": "text/csv"}
+
+
+def scenario_dirs() -> list[Path]:
+    dirs = [Path.cwd() / "scenarios"]
+    try:
+        from importlib.resources import files
+        dirs.append(Path(str(files("costsim.scenarios"))))
+    except (ImportError, ModuleNotFoundError, TypeError):
+        pass
+    return [d for d in dirs if d.is_dir()]
+
+
+def scenario_files() -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for d in scenario_dirs():
+        for f in sorted(d.glob("*.y*ml")):
+            out.setdefault(f.name, f)
+    return out
+
+
+def parse(text: str, source: str) -> Scenario:
+    """YAML text -> validated scenario (InputError names the field and the fix)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        pos = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise InputError(f"malformed YAML in {source}{pos}: {getattr(exc, 'problem', None) or exc}.") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{source} must hold a mapping of field: value pairs at the top level.")
+    from costsim.api.run import scenario_from_dict
+    return scenario_from_dict(data, source=source)
+
+
+def read_files(paths: dict[str, str]) -> dict[str, bytes]:
+    return {name: Path(p).read_bytes() for name, p in paths.items() if Path(p).is_file()}
+
+
+def run_and_write(s: Scenario, seed: int) -> dict[str, Any]:
+    from costsim.api.run import run_scenario, summary_doc
+
+    result = run_scenario(s, seed=seed, source="app")
+    with tempfile.TemporaryDirectory(prefix="costsim-app-") as tmp:
+        fn, _ = compute.api_function("costsim.report", "write_run")
+        notices: list[str] = []
+        if fn is not None:
+            written = fn(result, tmp, pdf=False)
+            files, notices = read_files(written["files"]), written.get("notices", [])
+        else:
+            from costsim.api.run import write_run_data
+            files = read_files({k: str(v) for k, v in write_run_data(result, tmp).items()})
+    site_ts = {v.name: {k: compute.plain(a) for k, a in v.site_timeseries.items()} for v in result.variants if v.site_timeseries}
+    return {"summary": compute.plain(summary_doc(result)), "files": files, "notices": notices, "site_timeseries": site_ts}
+
+
+def show_run(run: dict[str, Any]) -> None:
+    summ = run["summary"]
+    st.success(f"Ran '{summ.get('scenario')}' (run id {summ.get('scenario_hash')}, seed {summ.get('seed')}).")
+    rows = []
+    for v in summ.get("variants", []):
+        for part in ("training", "serving"):
+            if part in v:
+                rows.append({"variant": v["name"], "part": part, **fmt.display_row(v[part].get("summary", {}))})
+        if v.get("site"):
+            rows.append({"variant": v["name"], "part": "site", **fmt.display_row(v["site"])})
+    if rows:
+        st.dataframe(rows, width="stretch", hide_index=True)
+    for name, ts in run.get("site_timeseries", {}).items():
+        t = ts.get("t_s")
+        series = {k: v for k, v in ts.items() if k.endswith("_w") and k != "t_s"}
+        if t and series:
+            st.plotly_chart(charts.timeline(t, series, title=f"Site power — {name}"), width="stretch", key=f"scn_ts_{name}")
+    st.markdown("**Download**")
+    cols = st.columns(max(1, len(run["files"])))
+    for col, (name, data) in zip(cols, run["files"].items()):
+        col.download_button(name, data, file_name=name, mime=MIME.get(Path(name).suffix, "application/octet-stream"),
+                            key=f"{P}dl_{name}")
+    for n in run.get("notices", []):
+        st.caption(n)
+
+
+def sweep_section(s: Scenario) -> None:
+    st.subheader("Sweep")
+    why = compute.available("costsim.sweep", "run_sweep")
+    if why:
+        st.info(f"Sweeps are not available yet: {why}.")
+        return
+    from costsim.sweep import EXECUTORS, MODES, parse_grid, run_sweep
+
+    st.session_state.setdefault(P + "grid", "training.num_gpus=512,1024,2048" if s.training else "serving.model=llama-3-8b,llama-3-70b")
+    grid_text = st.text_area("Grid (one path=v1,v2,... per line)", key=P + "grid", height=90,
+                             help="Each line sweeps one scenario field over the listed values (same paths as --set); "
+                                  "the points are the cartesian product of all lines.")
+    c1, c2, c3 = st.columns(3)
+    mode = c1.selectbox("Mode", list(MODES), key=P + "mode", help="'core': the fast vectorized estimate per point; "
+                        "'sim': the full discrete-event simulation per point.", index=list(MODES).index("core") if "core" in MODES else 0)
+    execs = [e for e in ("local", "process") if e in EXECUTORS] or list(EXECUTORS)
+    executor = c2.selectbox("Executor", execs, key=P + "executor", help="Where the points run: in this process or in a local process pool.")
+    seeds = c3.number_input("Seeds", min_value=1, max_value=100, value=1, key=P + "seeds", help="Replicates per point (seeds 0..K-1).")
+    if st.button("Run sweep", key=P + "sweep_btn"):
+        try:
+            grid = parse_grid([ln.strip() for ln in grid_text.splitlines() if ln.strip()])
+        except InputError as exc:
+            st.error(str(exc))
+            return
+        bar = st.progress(0.0, text="starting…")
+
+        def on_result(done: int, total: int) -> None:
+            bar.progress(done / max(total, 1), text=f"{done} / {total} points")
+
+        with tempfile.TemporaryDirectory(prefix="costsim-sweep-") as tmp:
+            try:
+                counts = run_sweep(s, out=tmp, grid=grid, seeds=int(seeds), mode=mode, executor=executor, on_result=on_result)
+            except InputError as exc:
+                st.error(str(exc))
+                return
+            from costsim.sweep.store import load_rows
+            rows = compute.plain(load_rows(tmp))
+            files: dict[str, bytes] = {}
+            rep, _ = compute.api_function("costsim.report", "write_sweep_report")
+            if rep is not None:
+                try:
+                    files["sweep-report.html"] = Path(rep(tmp)).read_bytes()
+                except InputError as exc:
+                    st.warning(str(exc))
+        bar.progress(1.0, text=f"{counts.get('ran', 0)} points, {counts.get('errors', 0)} errors, {fmt.duration(counts.get('wall_s'))}")
+        import csv
+        import io
+        buf = io.StringIO()
+        if rows:
+            cols = list(dict.fromkeys(k for r in rows for k in r))
+            wr = csv.DictWriter(buf, fieldnames=cols)
+            wr.writeheader()
+            wr.writerows(rows)
+        files["sweep.csv"] = buf.getvalue().encode()
+        st.session_state[P + "sweep"] = {"counts": counts, "rows": rows, "files": files}
+    sw = st.session_state.get(P + "sweep")
+    if sw:
+        st.caption(f"{sw['counts'].get('ran')} points ran, {sw['counts'].get('errors')} errors.")
+        st.dataframe(sw["rows"], width="stretch", hide_index=True)
+        cols = st.columns(len(sw["files"]))
+        for col, (name, data) in zip(cols, sw["files"].items()):
+            col.download_button(name, data, file_name=name, mime=MIME.get(Path(name).suffix, "application/octet-stream"),
+                                key=f"{P}sdl_{name}")
+
+
+def render() -> None:
+    st.title("Scenario")
+    st.caption("Load any scenario file, edit it, run it (simulation + reports), or sweep its parameters.")
+    why = compute.available("costsim.api.run", "scenario_from_dict", "load_scenario")
+    if why:
+        st.info(f"Scenario runs are not available yet: {why}.")
+        return
+    files = scenario_files()
+    token = st.query_params.get("scenario")
+    if token and st.session_state.get("_seeded_scenario") != token:
+        st.session_state["_seeded_scenario"] = token
+        from costsim.ui.share import decode_spec
+        try:
+            shared = decode_spec(Scenario, token)
+            st.session_state[P + "file"] = NEW
+            st.session_state[P + "text_" + NEW] = yaml.safe_dump(shared.model_dump(mode="json", exclude_defaults=True), sort_keys=False)
+        except InputError as exc:
+            st.warning(f"Ignored the share link: {exc}")
+    with st.sidebar:
+        st.header("Scenario file")
+        options = [*files, NEW]
+        st.session_state.setdefault(P + "file", options[0])
+        choice = st.selectbox("Scenario", options, key=P + "file",
+                              help="A YAML file from scenarios/ (editable below), or a new one.")
+        st.session_state.setdefault(P + "seed", 0)
+        seed = st.number_input("Seed", min_value=0, step=1, key=P + "seed", help=Scenario.model_fields["simulation"].description)
+    text_key = P + "text_" + choice
+    if text_key not in st.session_state:
+        st.session_state[text_key] = files[choice].read_text(encoding="utf-8") if choice in files else EXAMPLE
+    text = st.text_area("Scenario YAML", key=text_key, height=300,
+                        help="Edit freely; it is validated against the scenario schema on every change.")
+    try:
+        s = parse(text, choice)
+    except InputError as exc:
+        st.error(str(exc))
+        return
+    parts = [p for p in ("training", "serving") if getattr(s, p) is not None]
+    st.markdown(f"**{s.name}** — {s.description or 'no description'}  \n"
+                f"workloads: {', '.join(parts)} · variants: {len(s.variants) or 'none'} · run id `{scenario_hash(s)}`")
+    w.share_box("scenario", s)
+    from costsim.api.run import sim_available
+    missing = [p for p in parts if not sim_available(p)]
+    if missing:
+        st.info(f"The {' and '.join(missing)} simulation is not available yet; running needs it.")
+    elif st.button("Run scenario", type="primary", key=P + "run_btn"):
+        with st.spinner("Simulating…"):
+            try:
+                st.session_state[P + "run"] = {"hash": scenario_hash(s), **run_and_write(s, int(seed))}
+            except InputError as exc:
+                st.error(str(exc))
+    run = st.session_state.get(P + "run")
+    if run and run.get("hash") == scenario_hash(s):
+        show_run(run)
+    sweep_section(s)
+
+
+if __name__ == "__main__":
+    render()

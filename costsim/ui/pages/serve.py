@@ -1,0 +1,149 @@
+"""Serve: model x hardware x precision x load x SLOs -> capacity, throughput-latency, $/M tokens, J/token."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import streamlit as st
+
+from costsim.errors import InputError
+from costsim.specs.base import validate_spec
+from costsim.specs.requests import ServeRequest
+from costsim.specs.site import EconomicsSpec, FacilitySpec
+from costsim.ui import charts, compute, fmt, widgets as w
+
+P = "serve_"
+BATCH_OPTIONS: list[Any] = ["max", 1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+GPU_OPTIONS: list[Any] = [1, 2, 4, 8, 16, 32, 64]
+
+
+def to_state(r: ServeRequest) -> dict[str, Any]:
+    return {P + "model": r.model, P + "hardware": r.hardware, P + "gpus": w.AUTO if r.gpus is None else r.gpus,
+            P + "weight_precision": r.weight_precision, P + "kv_precision": w.AUTO if r.kv_precision is None else r.kv_precision,
+            P + "batch": r.batch, P + "input_tokens": r.input_tokens, P + "output_tokens": r.output_tokens,
+            P + "ttft_ms": None if r.ttft_slo_s is None else r.ttft_slo_s * 1e3,
+            P + "tpot_ms": None if r.tpot_slo_s is None else r.tpot_slo_s * 1e3,
+            P + "pue": r.facility.pue, P + "usd_per_gpu_hour": r.economics.usd_per_gpu_hour,
+            P + "gco2": r.economics.grid_gco2e_per_kwh, P + "elec": r.economics.electricity_usd_per_kwh}
+
+
+def inputs() -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    with st.sidebar:
+        st.header("Serving replica")
+        d["model"] = w.model_select(ServeRequest, key=P + "model", default="llama-3-70b")
+        d["hardware"] = w.hardware_select(ServeRequest, key=P + "hardware", default="h100-sxm")
+        d["gpus"] = w.select(ServeRequest, "gpus", key=P + "gpus", default=None, label="GPUs per replica",
+                             options=GPU_OPTIONS, auto=True)
+        d["weight_precision"] = w.select(ServeRequest, "weight_precision", key=P + "weight_precision", default="bf16",
+                                         label="Weight precision")
+        d["kv_precision"] = w.select(ServeRequest, "kv_precision", key=P + "kv_precision", default=None,
+                                     label="KV-cache precision", auto=True)
+        d["batch"] = w.select(ServeRequest, "batch", key=P + "batch", default="max", label="Batch (concurrent sequences)",
+                              options=BATCH_OPTIONS)
+        st.header("Load and SLOs")
+        d["input_tokens"] = w.number(ServeRequest, "input_tokens", key=P + "input_tokens", default=512,
+                                     label="Prompt tokens per request", integer=True, step=128)
+        d["output_tokens"] = w.number(ServeRequest, "output_tokens", key=P + "output_tokens", default=256,
+                                      label="Output tokens per request", integer=True, step=64)
+        d["ttft_slo_s"] = w.number(ServeRequest, "ttft_slo_s", key=P + "ttft_ms", default=None, scale=1e-3,
+                                   label="TTFT limit, ms", step=100.0, placeholder="none")
+        d["tpot_slo_s"] = w.number(ServeRequest, "tpot_slo_s", key=P + "tpot_ms", default=None, scale=1e-3,
+                                   label="TPOT limit, ms", step=5.0, placeholder="none")
+        st.session_state.setdefault(P + "demand", 10.0)
+        d["demand_rps"] = st.number_input("Demand, requests/s", min_value=0.0, step=5.0, key=P + "demand",
+                                          help="Requests per second the fleet must serve; with the output tokens per "
+                                               "request this sets how many replicas are needed.")
+        with st.expander("Facility and prices"):
+            d["pue"] = w.number(FacilitySpec, "pue", key=P + "pue", default=1.2, label="PUE", step=0.05)
+            d["usd_per_gpu_hour"] = w.number(EconomicsSpec, "usd_per_gpu_hour", key=P + "usd_per_gpu_hour", default=None,
+                                             label="Rental, $/GPU-hour", step=0.25, placeholder="hardware profile midpoint")
+            d["elec"] = w.number(EconomicsSpec, "electricity_usd_per_kwh", key=P + "elec", default=0.08,
+                                 label="Electricity, $/kWh", step=0.01)
+            d["gco2"] = w.number(EconomicsSpec, "grid_gco2e_per_kwh", key=P + "gco2", default=400.0,
+                                 label="Grid carbon, gCO2e/kWh", step=10.0)
+    return d
+
+
+def build_request(d: dict[str, Any]) -> ServeRequest:
+    facility = validate_spec(FacilitySpec, {"pue": d["pue"]}, what="facility")
+    economics = validate_spec(EconomicsSpec, {"usd_per_gpu_hour": d["usd_per_gpu_hour"], "electricity_usd_per_kwh": d["elec"],
+                                              "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
+    data = {k: d[k] for k in ("model", "hardware", "gpus", "weight_precision", "kv_precision", "batch", "input_tokens",
+                              "output_tokens", "ttft_slo_s", "tpot_slo_s")}
+    data.update(facility=facility, economics=economics)
+    return validate_spec(ServeRequest, data, what="serving request")
+
+
+def capacity(res: dict[str, Any], d: dict[str, Any]) -> dict[str, Any] | None:
+    """Replicas for the demand: ceil(demand output tokens/s / replica throughput)."""
+    thr = res.get("throughput_tokens_per_s")
+    if not thr or not d["demand_rps"]:
+        return None
+    need = d["demand_rps"] * d["output_tokens"]
+    replicas = math.ceil(need / thr)
+    gpus_per = res.get("gpus") or res.get("num_gpus") or d["gpus"] or (res.get("parallelism") or {}).get("gpus")
+    out = {"demand_tokens_per_s": need, "replicas": replicas, "gpus": replicas * gpus_per if gpus_per else None}
+    if res.get("facility_energy_per_token_j") is not None:
+        out["facility_power_w"] = need * res["facility_energy_per_token_j"]
+    return out
+
+
+def show(res: dict[str, Any], d: dict[str, Any]) -> None:
+    if not res.get("feasible", True):
+        st.error(f"Not feasible: {res.get('reason') or 'no reason given'}")
+    c = st.columns(4)
+    c[0].metric("Batch used / max", f"{res.get('batch', '—')} / {res.get('max_batch', '—')}")
+    c[1].metric("Throughput per replica", f"{fmt.num(res.get('throughput_tokens_per_s'))} tok/s",
+                help="Output tokens per second of one replica over whole requests, prefill included.")
+    c[2].metric("TTFT", fmt.duration(res.get("ttft_s")))
+    c[3].metric("TPOT", fmt.duration(res.get("tpot_s")))
+    c = st.columns(4)
+    c[0].metric("$ per million tokens", fmt.usd(res.get("cost_usd_per_million_tokens")))
+    c[1].metric("GPU energy per token", f"{fmt.num(res.get('gpu_energy_per_token_j'))} J", help="Accelerators only.")
+    c[2].metric("Facility energy per token", f"{fmt.num(res.get('facility_energy_per_token_j'))} J",
+                help="Accelerators + host share + PUE.")
+    c[3].metric("Memory per GPU", fmt.bytes_(res.get("memory_per_gpu_bytes")))
+    cap = capacity(res, d)
+    if cap:
+        c = st.columns(4)
+        c[0].metric("Replicas for the demand", fmt.num(cap["replicas"], 6))
+        c[1].metric("GPUs for the demand", fmt.num(cap["gpus"], 6) if cap["gpus"] else "—")
+        c[2].metric("Facility power for the demand", fmt.power_w(cap.get("facility_power_w")),
+                    help="Demand tokens/s x facility energy per token (at this replica's batch).")
+        c[3].metric("Demand", f"{fmt.num(cap['demand_tokens_per_s'])} tok/s")
+    if res.get("curve"):
+        st.plotly_chart(charts.throughput_latency(res["curve"], tpot_slo_s=d["tpot_slo_s"], chosen_batch=res.get("batch")),
+                        width="stretch", key="serve_curve")
+    w.assumptions_box(res.get("assumptions"))
+    with st.expander("Full result (JSON)"):
+        st.json({k: v for k, v in res.items() if k != "curve"}, expanded=False)
+
+
+def render() -> None:
+    st.title("Serve a model")
+    st.caption("Capacity, latency, dollars and joules per token of one serving replica, and the fleet a demand needs.")
+    w.seed_from_link("serve", ServeRequest, to_state)
+    d = inputs()
+    try:
+        req = build_request(d)
+    except InputError as exc:
+        st.error(str(exc))
+        return
+    w.share_box("serve", req)
+    try:
+        res = compute.serve(req.model_dump_json())
+    except compute.Unavailable as why:
+        st.info(f"Serving estimates are not available yet: {why}. This page works as soon as "
+                "`costsim.api.serve.serve` lands.")
+        return
+    except InputError as exc:
+        st.error(str(exc))
+        return
+    st.session_state["serve_result"] = res
+    show(res, d)
+
+
+if __name__ == "__main__":
+    render()

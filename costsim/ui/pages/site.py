@@ -1,0 +1,174 @@
+"""Site & grid: fleet, PUE, grid cap, battery, region -> power, headroom, swing, hourly price and carbon."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from costsim.errors import InputError
+from costsim.specs.base import validate_spec
+from costsim.specs.requests import FleetEntry, SiteRequest
+from costsim.ui import charts, compute, fmt, widgets as w
+
+P = "site_"
+MAX_ROWS = 4
+DEFAULT_FLEET = [("h100-sxm", 100_000, "training"), ("h100-sxm", 8_000, "inference"), ("b200", 10_000, "training"),
+                 ("mi300x", 4_000, "inference")]
+
+
+def regions() -> list[str]:
+    try:
+        from costsim.power.signals import available_regions
+    except ImportError:
+        return []
+    return available_regions()
+
+
+@st.cache_data(show_spinner=False)
+def region_profile(region: str) -> dict[str, Any] | None:
+    """Hour-of-day means of price and carbon and the region's summary (the power layer's data)."""
+    try:
+        from costsim.power.signals import load_region
+    except ImportError:
+        return None
+    prof = load_region(region)
+    return {"price_usd_per_kwh": prof.price.hourly_profile().tolist(),
+            "carbon_gco2e_per_kwh": prof.carbon.hourly_profile().tolist(),
+            "summary": compute.plain(prof.summary())}
+
+
+def to_state(r: SiteRequest) -> dict[str, Any]:
+    s: dict[str, Any] = {P + "rows": len(r.fleet), P + "pue": r.pue, P + "cap": r.grid_cap_mw,
+                         P + "region": r.region or "none", P + "bat_mwh": r.battery_mwh, P + "bat_mw": r.battery_mw}
+    for i, e in enumerate(r.fleet):
+        s.update({f"{P}hw{i}": e.hardware, f"{P}gpus{i}": e.gpus, f"{P}work{i}": e.workload})
+    return s
+
+
+def inputs() -> dict[str, Any]:
+    d: dict[str, Any] = {"fleet": []}
+    with st.sidebar:
+        st.header("Fleet")
+        st.session_state.setdefault(P + "rows", 1)
+        n = st.number_input("Accelerator types", min_value=1, max_value=MAX_ROWS, step=1, key=P + "rows",
+                            help=SiteRequest.model_fields["fleet"].description)
+        for i in range(int(n)):
+            hw, gpus, work = DEFAULT_FLEET[i]
+            with st.container(border=True):
+                e = {"hardware": w.select(FleetEntry, "hardware", key=f"{P}hw{i}", default=hw, label=f"Accelerator {i + 1}",
+                                          options=w.hardware_ids(), format_func=w.hardware_label),
+                     "gpus": w.number(FleetEntry, "gpus", key=f"{P}gpus{i}", default=gpus, label="Count", integer=True, step=1000),
+                     "workload": w.select(FleetEntry, "workload", key=f"{P}work{i}", default=work, label="Workload")}
+            d["fleet"].append(e)
+        st.header("Facility and grid")
+        d["pue"] = w.number(SiteRequest, "pue", key=P + "pue", default=1.2, label="PUE", step=0.05)
+        d["grid_cap_mw"] = w.number(SiteRequest, "grid_cap_mw", key=P + "cap", default=150.0, label="Grid import cap, MW",
+                                    step=10.0, placeholder="unlimited")
+        d["region"] = w.select(SiteRequest, "region", key=P + "region", default="us-pjm-virginia", label="Region",
+                               options=["none", *regions()])
+        if d["region"] == "none":
+            d["region"] = None
+        d["battery_mwh"] = w.number(SiteRequest, "battery_mwh", key=P + "bat_mwh", default=None, label="Battery energy, MWh",
+                                    step=10.0, placeholder="no battery")
+        d["battery_mw"] = w.number(SiteRequest, "battery_mw", key=P + "bat_mw", default=None, label="Battery power, MW",
+                                   step=10.0, placeholder="no battery")
+    return d
+
+
+def _timeline(res: dict[str, Any]) -> dict[str, Any] | None:
+    for key in ("timeseries", "timeline", "power_timeline"):
+        ts = res.get(key)
+        if isinstance(ts, dict) and ts:
+            return ts
+        if isinstance(ts, list) and ts:
+            return {k: [r.get(k) for r in ts] for k in ts[0]}
+    return None
+
+
+def show(res: dict[str, Any]) -> None:
+    if res.get("feasible") is False:
+        st.error(f"Not feasible: {res.get('reason') or 'no reason given'}")
+    c = st.columns(5)
+    c[0].metric("IT peak power", fmt.power_w(res.get("it_peak_power_w")))
+    c[1].metric("Facility peak power", fmt.power_w(res.get("facility_peak_power_w")))
+    c[2].metric("Facility mean power", fmt.power_w(res.get("facility_mean_power_w")))
+    c[3].metric("Grid cap", fmt.power_w(res.get("grid_cap_w")) if res.get("grid_cap_w") else "unlimited")
+    head = res.get("headroom_w")
+    c[4].metric("Headroom", fmt.power_w(head), delta="over the cap" if head is not None and head < 0 else None,
+                delta_color="inverse", help="Grid cap minus facility peak power; negative = the site does not fit.")
+    swing = res.get("power_swing_w") or res.get("facility_swing_w")
+    extra = [("Power swing", fmt.power_w(swing))] if swing is not None else []
+    if res.get("max_ramp_w_per_s") is not None:
+        extra.append(("Max ramp", f"{fmt.power_w(res['max_ramp_w_per_s'])}/s"))
+    for k in ("annual_energy_cost_usd", "energy_cost_usd_per_year", "cost_usd_per_year"):
+        if res.get(k) is not None:
+            extra.append(("Energy cost per year", fmt.usd(res[k])))
+            break
+    for k in ("co2e_kg_per_year", "annual_co2e_kg"):
+        if res.get(k) is not None:
+            extra.append(("CO2e per year", fmt.mass_kg(res[k])))
+            break
+    if extra:
+        c = st.columns(len(extra))
+        for col, (label, v) in zip(c, extra):
+            col.metric(label, v)
+    mg = res.get("max_gpus_under_cap")
+    if isinstance(mg, dict) and mg:
+        st.markdown("**Largest count of each accelerator under the cap:** " +
+                    " · ".join(f"{k}: {fmt.num(v, 6)}" for k, v in mg.items()))
+    elif mg is not None:
+        st.markdown(f"**Largest accelerator count under the cap:** {fmt.num(mg, 6)}")
+    ts = _timeline(res)
+    if ts:
+        t = ts.get("t_s") or ts.get("time_s")
+        series = {k: v for k, v in ts.items() if k.endswith("_w") and isinstance(v, list)}
+        if t and series:
+            st.plotly_chart(charts.timeline(t, series, cap_w=res.get("grid_cap_w")), width="stretch", key="site_timeline")
+
+
+def show_region(region: str | None) -> None:
+    if not region:
+        return
+    prof = region_profile(region)
+    if not prof:
+        return
+    st.subheader(f"Region {region}: hourly price and carbon")
+    s = prof["summary"]
+    st.caption(f"{s.get('kind')}; source: {s.get('source') or 'see costsim/data/regions/README.md'}")
+    hours = list(range(24))
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(charts.hourly(hours, [1e3 * v for v in prof["price_usd_per_kwh"]], title="Electricity price by hour of day (annual mean)",
+                                  y_title="$/MWh", color="#1f77b4"), width="stretch", key="site_price")
+    c2.plotly_chart(charts.hourly(hours, prof["carbon_gco2e_per_kwh"], title="Grid carbon by hour of day (annual mean)",
+                                  y_title="gCO2e/kWh", color="#2ca02c"), width="stretch", key="site_carbon")
+
+
+def render() -> None:
+    st.title("Site and grid")
+    st.caption("How many MW a fleet draws at the meter, how it fits under a grid cap, and what the region's "
+               "hourly price and carbon look like.")
+    w.seed_from_link("site", SiteRequest, to_state)
+    d = inputs()
+    try:
+        req = validate_spec(SiteRequest, d, what="site request")
+    except InputError as exc:
+        st.error(str(exc))
+        return
+    w.share_box("site", req)
+    try:
+        res = compute.site(req.model_dump_json())
+    except compute.Unavailable as why:
+        st.info(f"Site power estimates are not available yet: {why}. This page works as soon as `costsim.api.site` lands.")
+        res = None
+    except InputError as exc:
+        st.error(str(exc))
+        res = None
+    if res is not None:
+        st.session_state["site_result"] = res
+        show(res)
+    show_region(req.region)
+
+
+if __name__ == "__main__":
+    render()

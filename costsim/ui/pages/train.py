@@ -1,0 +1,156 @@
+"""Train: model x hardware x GPUs x tokens -> time, GPU-hours, MWh, $, CO2e, memory, MFU, best layouts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from costsim.errors import InputError
+from costsim.specs.base import validate_spec
+from costsim.specs.requests import TrainRequest
+from costsim.specs.site import EconomicsSpec, FacilitySpec
+from costsim.ui import charts, compute, fmt, widgets as w
+
+P = "train_"
+DEFAULTS: dict[str, Any] = {
+    "model": "llama-3-70b", "hardware": "h100-sxm", "gpus": 1024, "tokens_t": 15.0, "seq_len": 4096,
+    "precision": "bf16", "pue": 1.2, "gco2": 400.0, "elec": 0.08,
+}
+LAYOUT_OPTIONS = {
+    "tp": [1, 2, 4, 8, 16], "pp": [1, 2, 4, 8, 16, 32, 64], "cp": [1, 2, 4, 8, 16],
+    "ep": [1, 2, 4, 8, 16, 32, 64], "micro_batch": [1, 2, 4, 8, 16],
+}
+
+
+def to_state(r: TrainRequest) -> dict[str, Any]:
+    """A request (e.g. from a share link) -> the page's widget values."""
+    s = {P + "model": r.model, P + "hardware": r.hardware, P + "gpus": r.gpus,
+         P + "tokens_t": None if r.tokens is None else r.tokens / 1e12, P + "seq_len": r.seq_len,
+         P + "precision": r.precision, P + "sequence_parallel": r.sequence_parallel, P + "top_k": r.top_k,
+         P + "pue": r.facility.pue, P + "usd_per_gpu_hour": r.economics.usd_per_gpu_hour,
+         P + "gco2": r.economics.grid_gco2e_per_kwh, P + "elec": r.economics.electricity_usd_per_kwh,
+         P + "failure_rate": r.failure_rate_per_gpu_hour}
+    for k in ("tp", "pp", "cp", "ep", "micro_batch", "recompute", "zero"):
+        v = getattr(r, k)
+        s[P + k] = w.AUTO if v is None else v
+    return s
+
+
+def inputs() -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    with st.sidebar:
+        st.header("Training job")
+        d["model"] = w.model_select(TrainRequest, key=P + "model", default=DEFAULTS["model"])
+        d["hardware"] = w.hardware_select(TrainRequest, key=P + "hardware", default=DEFAULTS["hardware"])
+        d["gpus"] = w.number(TrainRequest, "gpus", key=P + "gpus", default=DEFAULTS["gpus"], label="GPUs", integer=True, step=64)
+        d["tokens"] = w.number(TrainRequest, "tokens", key=P + "tokens_t", default=DEFAULTS["tokens_t"],
+                               label="Training tokens, trillions", scale=1e12, step=1.0, fmt="%.3f",
+                               placeholder="the model's training tokens")
+        d["seq_len"] = w.number(TrainRequest, "seq_len", key=P + "seq_len", default=DEFAULTS["seq_len"],
+                                label="Sequence length, tokens", integer=True, step=1024)
+        d["precision"] = w.select(TrainRequest, "precision", key=P + "precision", default=DEFAULTS["precision"], label="Precision")
+        with st.expander("Parallel layout (auto = searched)"):
+            c1, c2 = st.columns(2)
+            for i, k in enumerate(("tp", "pp", "cp", "ep", "micro_batch")):
+                with (c1 if i % 2 == 0 else c2):
+                    d[k] = w.select(TrainRequest, k, key=P + k, default=None, label=k.replace("_", " "),
+                                    options=LAYOUT_OPTIONS[k], auto=True)
+            with c2:
+                d["zero"] = w.select(TrainRequest, "zero", key=P + "zero", default=None, label="ZeRO stage", auto=True)
+            d["recompute"] = w.select(TrainRequest, "recompute", key=P + "recompute", default=None,
+                                      label="Activation recompute", auto=True)
+            d["sequence_parallel"] = w.checkbox(TrainRequest, "sequence_parallel", key=P + "sequence_parallel",
+                                                default=True, label="Sequence parallel")
+            d["top_k"] = w.number(TrainRequest, "top_k", key=P + "top_k", default=5, label="Layouts to list", integer=True)
+        with st.expander("Facility, prices, reliability"):
+            d["pue"] = w.number(FacilitySpec, "pue", key=P + "pue", default=DEFAULTS["pue"], label="PUE", step=0.05)
+            d["usd_per_gpu_hour"] = w.number(EconomicsSpec, "usd_per_gpu_hour", key=P + "usd_per_gpu_hour", default=None,
+                                             label="Rental, $/GPU-hour", step=0.25, placeholder="hardware profile midpoint")
+            d["elec"] = w.number(EconomicsSpec, "electricity_usd_per_kwh", key=P + "elec", default=DEFAULTS["elec"],
+                                 label="Electricity, $/kWh", step=0.01)
+            d["gco2"] = w.number(EconomicsSpec, "grid_gco2e_per_kwh", key=P + "gco2", default=DEFAULTS["gco2"],
+                                 label="Grid carbon, gCO2e/kWh", step=10.0)
+            d["failure_rate"] = w.number(TrainRequest, "failure_rate_per_gpu_hour", key=P + "failure_rate", default=None,
+                                         label="Failures per GPU-hour", step=1e-5, fmt="%.6f", placeholder="Llama 3 405B rate")
+    return d
+
+
+def build_request(d: dict[str, Any]) -> TrainRequest:
+    facility = validate_spec(FacilitySpec, {"pue": d["pue"]}, what="facility")
+    economics = validate_spec(EconomicsSpec, {"usd_per_gpu_hour": d["usd_per_gpu_hour"], "electricity_usd_per_kwh": d["elec"],
+                                              "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
+    data = {k: d[k] for k in ("model", "hardware", "gpus", "tokens", "seq_len", "precision", "tp", "pp", "cp", "ep",
+                              "micro_batch", "recompute", "zero", "sequence_parallel", "top_k")}
+    data.update(failure_rate_per_gpu_hour=d["failure_rate"], facility=facility, economics=economics)
+    return validate_spec(TrainRequest, data, what="training request")
+
+
+def layout_text(par: dict[str, Any] | None) -> str:
+    if not par:
+        return "—"
+    return " · ".join(f"{k}={v}" for k, v in par.items() if v is not None)
+
+
+def show(res: dict[str, Any]) -> None:
+    if not res.get("feasible", True):
+        st.error(f"Not feasible: {res.get('reason') or 'no reason given'}")
+    c = st.columns(5)
+    c[0].metric("Wall time", fmt.duration(res.get("wall_time_s")), help="Whole run: compute time / goodput.")
+    c[1].metric("GPU-hours", fmt.big(res.get("gpu_hours")))
+    c[2].metric("Facility energy", fmt.energy_mwh(res.get("facility_energy_j")), help="IT energy x PUE.")
+    c[3].metric("Cost", fmt.usd(res.get("cost_usd")))
+    c[4].metric("CO2e", fmt.mass_kg(res.get("co2e_kg")))
+    c = st.columns(5)
+    c[0].metric("Step time", fmt.duration(res.get("step_time_s")))
+    c[1].metric("Tokens/s", fmt.big(res.get("tokens_per_s")))
+    c[2].metric("MFU", fmt.frac_pct(res.get("mfu_frac")), help="Model FLOPs utilization: model FLOP/s / peak FLOP/s.")
+    c[3].metric("Memory per GPU", fmt.bytes_(res.get("memory_per_gpu_bytes")))
+    c[4].metric("Goodput", fmt.frac_pct(res.get("goodput_frac")))
+    st.markdown(f"**Layout:** {layout_text(res.get('parallelism'))}")
+    if res.get("facility_peak_power_w") is not None:
+        st.caption(f"Facility peak power {fmt.power_w(res['facility_peak_power_w'])} · "
+                   f"{fmt.big(res.get('num_steps'))} steps · {fmt.sci(res.get('train_flop'))} FLOP")
+    top = res.get("top_layouts") or []
+    if top:
+        st.subheader("Fastest layouts")
+        st.dataframe([fmt.display_row(r) for r in top], width="stretch", hide_index=True)
+    search = res.get("search")
+    if search:
+        st.caption(f"Search: {fmt.big(search.get('configs_evaluated'))} layouts evaluated, "
+                   f"{fmt.big(search.get('feasible_configs'))} feasible, in {fmt.duration(search.get('search_time_s'))}.")
+    mem = res.get("memory_breakdown_bytes")
+    if isinstance(mem, dict) and mem:
+        st.plotly_chart(charts.memory_breakdown(mem, capacity_bytes=res.get("memory_capacity_bytes")), width="stretch",
+                        key="train_memory")
+    w.assumptions_box(res.get("assumptions"))
+    with st.expander("Full result (JSON)"):
+        st.json(res, expanded=False)
+
+
+def render() -> None:
+    st.title("Train a model")
+    st.caption("How long, how many GPU-hours, MWh, dollars and tonnes of CO2e to pre-train a model on a cluster.")
+    w.seed_from_link("train", TrainRequest, to_state)
+    d = inputs()
+    try:
+        req = build_request(d)
+    except InputError as exc:
+        st.error(str(exc))
+        return
+    w.share_box("train", req)
+    try:
+        res = compute.train(req.model_dump_json())
+    except compute.Unavailable as why:
+        st.info(f"Training estimates are not available yet: {why}. This page works as soon as "
+                "`costsim.api.train.train` lands.")
+        return
+    except InputError as exc:
+        st.error(str(exc))
+        return
+    st.session_state["train_result"] = res
+    show(res)
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,93 @@
+"""Grid import cap, curtailment, per-GPU cap and battery dispatch (costsim.power.grid/battery)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from costsim.power.battery import dispatch, trailing_mean
+from costsim.power.grid import import_cap_series_w, max_gpus_under_cap, per_gpu_power_cap_w, site_import
+from costsim.specs.site import BatterySpec, CurtailmentWindow, GridSpec
+
+loads = st.lists(st.floats(0, 20e6, allow_nan=False), min_size=1, max_size=150)
+policies = st.sampled_from(["peak_shaving", "smoothing", "arbitrage"])
+
+
+def _battery(policy, e=5.0, p=3.0, soc0=0.5):
+    return BatterySpec(energy_mwh=e, power_mw=p, policy=policy, initial_soc_frac=soc0)
+
+
+@given(loads, st.floats(1e6, 20e6), policies, st.floats(0.1, 20), st.floats(0.1, 10), st.floats(0.05, 0.95))
+@settings(max_examples=80, deadline=None)
+def test_import_never_exceeds_cap_and_energy_balances(load, cap, policy, e, p, soc0):
+    load = np.array(load)
+    price = np.linspace(0.05, 0.3, load.size)
+    spec = _battery(policy, e, p, soc0)
+    r = dispatch(load, 300.0, spec, cap_w=cap, price=price)
+    assert np.all(r.grid_import_w <= cap * (1 + 1e-12))
+    assert np.all(r.grid_import_w >= -1e-6)
+    np.testing.assert_allclose(r.grid_import_w + r.battery_w + r.shortfall_w, load, rtol=1e-9, atol=1e-3)
+    assert np.all(np.abs(r.battery_w) <= p * 1e6 * (1 + 1e-12))
+
+
+@given(loads, policies, st.floats(0.05, 0.95), st.floats(0.5, 1.0))
+@settings(max_examples=80, deadline=None)
+def test_battery_soc_stays_in_bounds(load, policy, soc0, rte):
+    spec = BatterySpec(energy_mwh=2.0, power_mw=4.0, policy=policy, initial_soc_frac=soc0, round_trip_efficiency_frac=rte,
+                       min_soc_frac=min(0.05, soc0), max_soc_frac=max(0.95, soc0))
+    r = dispatch(np.array(load), 600.0, spec, cap_w=8e6, price=np.sin(np.arange(len(load))) + 2)
+    assert r.soc_frac.min() >= spec.min_soc_frac - 1e-9
+    assert r.soc_frac.max() <= spec.max_soc_frac + 1e-9
+
+
+def test_soc_bookkeeping_matches_efficiency():
+    spec = BatterySpec(energy_mwh=10, power_mw=5, round_trip_efficiency_frac=0.81, initial_soc_frac=0.5)
+    load = np.r_[np.full(6, 4e6), np.full(6, 12e6)]
+    r = dispatch(load, 600.0, spec, cap_w=10e6)
+    eta = 0.9
+    e = 0.5 * 10 * 3.6e9 - np.cumsum(np.where(r.battery_w > 0, r.battery_w * 600 / eta, r.battery_w * 600 * eta))
+    np.testing.assert_allclose(r.soc_frac, e / (10 * 3.6e9))
+    assert r.grid_import_w.max() <= 10e6
+    assert r.shortfall_w.sum() == 0  # 2 MW excess for 1 h fits a 10 MWh battery
+
+
+def test_shortfall_reported_when_battery_runs_out():
+    spec = BatterySpec(energy_mwh=1, power_mw=10, initial_soc_frac=0.5)
+    load = np.full(24, 15e6)
+    r = dispatch(load, 3600.0, spec, cap_w=10e6)
+    assert r.shortfall_w.sum() > 0
+    assert np.all(r.grid_import_w <= 10e6)
+
+
+def test_smoothing_reduces_fast_swings():
+    t = np.arange(2000)
+    load = 50e6 + 30e6 * (np.sin(t / 3.0) > 0)  # compute/communication square wave every few steps
+    spec = BatterySpec(energy_mwh=20, power_mw=40, policy="smoothing")
+    r = dispatch(load, 1.0, spec, window_s=60)
+    assert np.std(np.diff(r.grid_import_w)) < 0.2 * np.std(np.diff(load))
+    np.testing.assert_allclose(trailing_mean(np.array([1.0, 3.0, 5.0]), 2), [1.0, 2.0, 4.0])
+
+
+def test_arbitrage_buys_low_sells_high():
+    price = np.tile(np.r_[np.full(12, 0.05), np.full(12, 0.25)], 5)
+    spec = BatterySpec(energy_mwh=20, power_mw=5, policy="arbitrage")
+    load = np.full(price.size, 10e6)
+    r = dispatch(load, 3600.0, spec, price=price)
+    assert (r.grid_import_w * price).sum() < (load * price).sum()
+    assert r.battery_w[price < 0.1].mean() < 0 < r.battery_w[price > 0.1].mean()
+
+
+def test_curtailment_windows_and_site_import():
+    g = GridSpec(import_cap_mw=100, curtailment=[CurtailmentWindow(start_h=2, duration_h=1, max_import_mw=20)])
+    t = np.array([0, 2 * 3600, 2.5 * 3600, 3 * 3600])
+    np.testing.assert_array_equal(import_cap_series_w(t, g), [100e6, 20e6, 20e6, 100e6])
+    r = site_import(np.full(6, 50e6), 3600.0, g)
+    assert r.grid_import_w[2] == 20e6 and r.shortfall_w[2] == 30e6
+    assert np.isinf(import_cap_series_w([0.0], None)).all()
+
+
+def test_per_gpu_cap_and_max_gpus():
+    cap = per_gpu_power_cap_w(120e6, 100_000, non_gpu_it_w_per_gpu=450, pue=1.2)
+    assert cap == pytest.approx(550.0)
+    assert max_gpus_under_cap(100e6, 1000.0) == 100_000
+    assert max_gpus_under_cap(100e6, 1001.0) == 99_900

@@ -1,0 +1,139 @@
+"""Inference core: KV bytes, quantized bytes, MoE experts touched, monotonicity, memory fit, vectorized == scalar."""
+
+import numpy as np
+import pytest
+
+from costsim.core import inference as core
+from costsim.core.serving_curve import best_index, serving_curve
+from costsim.estimators.inference import device_from_accelerator, precision, shape_from_model, step_time_table
+from costsim.specs.catalog import get_accelerator, get_model
+
+
+def test_kv_bytes_gqa_by_hand():
+    m = get_model("llama-2-70b")  # 80 layers, 8 KV heads, head_dim 128
+    s = shape_from_model(m)
+    bf16 = precision("bf16", "bf16")
+    assert float(core.kv_bytes_per_token(s, bf16)) == 2 * 8 * 128 * 80 * 2  # 327,680 B
+    assert float(core.kv_bytes_per_token(s, precision("bf16", "fp8"))) == 2 * 8 * 128 * 80
+
+
+def test_kv_bytes_mla_by_hand():
+    m = get_model("deepseek-v3")  # MLA: kv_lora_rank 512 + rope 64 per layer, 61 layers
+    s = shape_from_model(m)
+    assert float(core.kv_bytes_per_token(s, precision("fp8", "bf16"))) == (512 + 64) * 61 * 2
+    assert s.kv_shard_max == 1  # latents are not split by TP
+
+
+def test_sliding_window_caps_context():
+    m = get_model("mistral-7b")  # sliding window 4096 on every layer
+    s = shape_from_model(m)
+    p = precision("bf16", "bf16")
+    at_window = float(core.kv_bytes_per_sequence(s, p, m.sliding_window))
+    assert float(core.kv_bytes_per_sequence(s, p, 4 * m.sliding_window)) == at_window
+    assert float(core.kv_bytes_per_sequence(s, p, 100)) == pytest.approx(at_window * 100 / m.sliding_window)
+
+
+def test_q4_0_and_q8_0_bytes():
+    m = get_model("llama-3.1-8b")
+    s = shape_from_model(m)
+    lay = core.Layout()
+    q4 = float(core.weight_bytes_per_gpu(s, precision("q4_0", None), lay))
+    q8 = float(core.weight_bytes_per_gpu(s, precision("q8_0", None), lay))
+    bf = float(core.weight_bytes_per_gpu(s, precision("bf16", None), lay))
+    assert q4 == pytest.approx(m.params_total * 4.5 / 8)   # 32 x 4 bit + fp16 scale per block of 32
+    assert q8 == pytest.approx(m.params_total * 8.5 / 8)
+    assert bf == pytest.approx(m.params_total * 2)
+
+
+def test_experts_touched_formula():
+    assert float(core.experts_touched(8, 2, 1)) == pytest.approx(2.0)
+    assert float(core.experts_touched(8, 2, 2)) == pytest.approx(8 * (1 - 0.75 ** 2))  # 3.5
+    assert float(core.experts_touched(256, 8, 10_000)) == pytest.approx(256.0)
+    t = core.experts_touched(64, 4, np.arange(1, 200))
+    assert np.all(np.diff(t) > 0)
+
+
+def _setup(model="llama-3.1-8b", hw="h100-sxm", wp="bf16", tp=1):
+    m = get_model(model)
+    a = get_accelerator(hw)
+    dev, _, _ = device_from_accelerator(a, wp)
+    return shape_from_model(m), dev, precision(wp, None), core.Layout(tp=tp)
+
+
+@pytest.mark.parametrize("model", ["llama-3.1-8b", "mixtral-8x7b", "deepseek-v3"])
+def test_decode_time_monotone_in_batch(model):
+    s, d, p, lay = _setup(model, "h200", "fp8", tp=8 if model == "deepseek-v3" else 1)
+    b = np.arange(1, 1025, dtype=float)
+    t = core.decode_step_time_s(s, d, p, lay, b, 1024)
+    assert np.all(np.diff(t) >= 0)
+    assert float(t[-1]) > float(t[0])
+
+
+def test_moe_decode_reads_more_experts_with_batch():
+    s, d, p, lay = _setup("mixtral-8x7b", "h100-sxm", "bf16", tp=2)
+    bd1 = core.decode_step_breakdown(s, d, p, lay, 1, 512)
+    bd64 = core.decode_step_breakdown(s, d, p, lay, 64, 512)
+    assert float(bd64["weights_memory_s"]) > 2 * float(bd1["weights_memory_s"])
+
+
+def test_max_batch_fits_memory():
+    s, d, p, lay = _setup("llama-3.1-8b", "h100-sxm")
+    ctx, chunk = 4096, 4096
+    mb = float(core.max_batch(s, d, p, lay, ctx, chunk))
+    usable = float(d.memory_bytes) * float(d.usable_memory_frac)
+    assert mb > 1
+    assert float(core.memory_per_gpu_bytes(s, p, lay, mb, ctx, chunk)) <= usable
+    assert float(core.memory_per_gpu_bytes(s, p, lay, mb + 1, ctx, chunk)) > usable
+
+
+def test_weights_that_do_not_fit_give_zero_batch():
+    s, d, p, lay = _setup("llama-3.1-405b", "h100-sxm")
+    assert float(core.max_batch(s, d, p, lay, 1024, 1024)) == 0
+
+
+def test_vectorized_equals_scalar():
+    rng = np.random.default_rng(0)
+    s, d, p, lay = _setup("mixtral-8x7b", "a100-80gb-sxm", "bf16", tp=4)
+    b = rng.integers(1, 512, 50).astype(float)
+    c = rng.integers(16, 8000, 50).astype(float)
+    vec_d = core.decode_step_time_s(s, d, p, lay, b, c)
+    vec_p = core.prefill_time_s(s, d, p, lay, b, c)
+    for k in range(50):
+        assert float(core.decode_step_time_s(s, d, p, lay, float(b[k]), float(c[k]))) == pytest.approx(vec_d[k], rel=1e-12)
+        assert float(core.prefill_time_s(s, d, p, lay, float(b[k]), float(c[k]))) == pytest.approx(vec_p[k], rel=1e-12)
+
+
+def test_compute_dtype_per_format():
+    h100 = frozenset({"bf16", "fp16", "fp8", "int8"})
+    apple = frozenset({"fp16", "fp32"})
+    a100 = frozenset({"bf16", "fp16", "int8"})
+    assert core.compute_dtype("fp8", h100) == "fp8"
+    assert core.compute_dtype("fp8", a100) == "bf16"          # weight-only on A100
+    assert core.compute_dtype("int4", h100) == "bf16"         # weight-only
+    assert core.compute_dtype("q4_0", apple) == "fp16"
+    assert core.compute_dtype("int8", apple) == "fp16"
+
+
+def test_tp_cuts_decode_time_for_big_model():
+    s, d, p, _ = _setup("llama-2-70b", "h100-sxm")
+    t2 = float(core.decode_step_time_s(s, d, p, core.Layout(tp=2), 8, 1024))
+    t8 = float(core.decode_step_time_s(s, d, p, core.Layout(tp=8), 8, 1024))
+    assert t8 < t2 / 2
+
+
+def test_best_throughput_respects_slo():
+    s, d, p, lay = _setup("llama-3.1-8b", "h100-sxm")
+    b = np.arange(1, 400, dtype=float)
+    c = serving_curve(s, d, p, lay, b, 512, 256)
+    free = best_index(c)
+    tight = best_index(c, tpot_slo_s=0.02)
+    assert c["tpot_s"][tight] <= 0.02
+    assert c["batch"][tight] < c["batch"][free]
+
+
+def test_step_time_table_shapes():
+    tab = step_time_table("llama-3.1-8b", "h100-sxm", batch_sizes=[1, 8, 64], context_lengths=[128, 1024], prefill_tokens=[512, 4096])
+    assert tab["decode_step_time_s"].shape == (3, 2)
+    assert tab["prefill_time_s"].shape == (2,)
+    assert np.all(np.diff(tab["decode_step_time_s"], axis=0) > 0)
+    assert tab["prefill_time_s"][1] > tab["prefill_time_s"][0]

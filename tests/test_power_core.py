@@ -1,0 +1,88 @@
+"""Device power model, phases and power caps (costsim.core.power)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from costsim.core import power as cp
+
+IDLE, TDP = 70.0, 700.0
+fracs = st.floats(0, 1, allow_nan=False)
+
+
+@given(fracs, fracs)
+@settings(max_examples=100, deadline=None)
+def test_power_between_idle_and_tdp_and_monotone(uc, um):
+    p = float(cp.device_power_w(IDLE, TDP, uc, um))
+    assert IDLE - 1e-9 <= p <= TDP + 1e-9
+    assert float(cp.device_power_w(IDLE, TDP, min(uc + 0.1, 1), um)) >= p - 1e-9
+    assert float(cp.device_power_w(IDLE, TDP, uc, min(um + 0.1, 1))) >= p - 1e-9
+
+
+@given(st.lists(st.tuples(fracs, fracs), min_size=1, max_size=20))
+@settings(max_examples=50, deadline=None)
+def test_vectorized_equals_scalar(pairs):
+    uc = np.array([a for a, _ in pairs])
+    um = np.array([b for _, b in pairs])
+    vec = cp.device_power_w(IDLE, TDP, uc, um)
+    sca = [float(cp.device_power_w(IDLE, TDP, a, b)) for a, b in pairs]
+    np.testing.assert_allclose(vec, sca)
+
+
+def test_cap_clips_power():
+    assert float(cp.device_power_w(IDLE, TDP, 1, 1, power_cap_w=400)) == 400
+    assert float(cp.device_power_w(IDLE, TDP, 0, 0, power_cap_w=400)) == IDLE
+
+
+def test_phase_order_and_warm_idle():
+    c, m, k, ck, i = (float(cp.phase_power_w(IDLE, TDP, ph)) for ph in ("compute", "memory", "communication", "checkpoint", "idle"))
+    assert c > m > k > ck > i
+    assert 100 <= ck <= 120  # P-h100-idle: warm idle ~100-120 W
+    assert 0.85 * TDP < c <= TDP  # training draws near TDP
+    with pytest.raises(ValueError):
+        cp.phase_power_w(IDLE, TDP, "nonsense")
+
+
+def test_compute_throughput_follows_clock_and_perf_per_watt_optimum_below_tdp():
+    caps = np.linspace(200, 700, 51)
+    thr = cp.cap_throughput_frac(caps, TDP, IDLE, "compute")
+    assert np.all(np.diff(thr) >= -1e-12)
+    assert thr[-1] == 1.0
+    assert 0.6 < float(cp.cap_throughput_frac(400, TDP, IDLE, "compute")) < 0.95
+    best = cp.perf_per_watt_optimal_cap_w(TDP, IDLE, "compute")
+    assert 0.35 * TDP < best < 0.8 * TDP
+
+
+def test_memory_bound_flat_then_cliff():
+    p_dec = float(cp.phase_power_w(IDLE, TDP, "memory"))
+    # flat: a cap 25 % below the decode draw costs a few percent at most
+    assert float(cp.cap_throughput_frac(0.75 * p_dec, TDP, IDLE, "memory")) > 0.93
+    # compute-bound work loses much more under the same relative cap
+    p_c = float(cp.phase_power_w(IDLE, TDP, "compute"))
+    assert float(cp.cap_throughput_frac(0.75 * p_c, TDP, IDLE, "compute")) < 0.9
+    # cliff: near the fixed (memory) power the throughput collapses
+    caps = np.linspace(IDLE, p_dec, 200)
+    thr = cp.cap_throughput_frac(caps, TDP, IDLE, "memory")
+    assert thr[0] == 0.0 and thr[-1] == 1.0
+    assert np.max(np.diff(thr)) > 10 * np.median(np.diff(thr)[thr[1:] > 0.99] + 1e-12)
+
+
+def test_checkpoint_and_idle_not_slowed_by_cap():
+    assert np.all(cp.cap_throughput_frac([100, 300], TDP, IDLE, "checkpoint") == 1.0)
+
+
+def test_fit_reproduces_constants():
+    from costsim.validation.engine import load_cases
+    from costsim.validation.power import fit_from_cases
+
+    a_c, a_m = fit_from_cases([c for c in load_cases() if c.id.startswith("P-")])
+    assert a_c == pytest.approx(cp.COMPUTE_COEF, abs=0.011)
+    assert a_m == pytest.approx(cp.MEMORY_COEF, abs=0.006)
+
+
+def test_pue_load_temperature():
+    assert float(cp.pue_load_temperature(1.2, 1.0, 20.0)) == pytest.approx(1.2)
+    assert float(cp.pue_load_temperature(1.2, 0.3, 20.0)) > 1.2
+    assert float(cp.pue_load_temperature(1.2, 1.0, 35.0)) > 1.2
+    assert float(cp.pue_load_temperature(1.2, 1.0, 0.0)) == float(cp.pue_load_temperature(1.2, 1.0, -20.0))

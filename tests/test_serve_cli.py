@@ -1,0 +1,62 @@
+"""`costsim serve` CLI: JSON keys, exit codes."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from costsim.api.serve import serve
+from costsim.specs.requests import ServeRequest
+
+KEYS = ["feasible", "reason", "batch", "max_batch", "memory_per_gpu_bytes", "kv_cache_bytes_per_token", "prefill_time_s",
+        "ttft_s", "prefill_tokens_per_s", "decode_step_time_s", "tpot_s", "decode_tokens_per_s", "throughput_tokens_per_s",
+        "gpu_power_w", "gpu_energy_per_token_j", "facility_energy_per_token_j", "cost_usd_per_million_tokens"]
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-c", "from costsim.cli import main; main()", "serve", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_json_keys_and_values():
+    r = _cli("--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--batch", "32", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    for k in KEYS:
+        assert k in doc
+    assert doc["feasible"] is True and doc["batch"] == 32
+    assert doc["tpot_s"] > doc["decode_step_time_s"] > 0
+    assert doc["decode_tokens_per_s"] == pytest.approx(32 / doc["decode_step_time_s"])
+    assert doc["facility_energy_per_token_j"] > doc["gpu_energy_per_token_j"] > 0
+    assert doc["kv_cache_bytes_per_token"] == 2 * 8 * 128 * 32 * 2
+
+
+def test_infeasible_exits_3():
+    r = _cli("--model", "llama-3.1-405b", "--hardware", "h100-sxm", "--gpus", "1", "--json")
+    assert r.returncode == 3
+    doc = json.loads(r.stdout)
+    assert doc["feasible"] is False and "GB" in doc["reason"]
+
+
+def test_bad_values_exit_2():
+    assert _cli("--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--batch", "lots").returncode == 2
+    assert _cli("--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--weight-precision", "int3").returncode == 2
+    assert _cli("--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--gpus", "3", "--tp", "2").returncode == 2
+
+
+def test_default_gpus_fewest_that_fit():
+    r = serve(ServeRequest(model="llama-2-70b", hardware="h100-sxm"), with_curve=False)
+    assert r["feasible"] and r["gpus"] == 4  # 138 GB of bf16 weights: 2 x 72 GB usable leaves no KV, 4 fit
+    r8 = serve(ServeRequest(model="llama-2-70b", hardware="h100-sxm", weight_precision="fp8"), with_curve=False)
+    assert r8["gpus"] == 2
+
+
+def test_slo_limits_batch_and_energy_accounting():
+    free = serve(ServeRequest(model="llama-3.1-8b", hardware="h100-sxm"))
+    slo = serve(ServeRequest(model="llama-3.1-8b", hardware="h100-sxm", tpot_slo_s=0.02))
+    assert slo["tpot_s"] <= 0.02 and slo["batch"] < free["batch"]
+    assert len(free["curve"]["batch"]) == len(free["curve"]["throughput_tokens_per_s"])
+    pue2 = serve(ServeRequest(model="llama-3.1-8b", hardware="h100-sxm", facility={"pue": 2.0}), with_curve=False)
+    pue1 = serve(ServeRequest(model="llama-3.1-8b", hardware="h100-sxm", facility={"pue": 1.0}), with_curve=False)
+    assert pue2["facility_energy_per_token_j"] == pytest.approx(2 * pue1["facility_energy_per_token_j"])

@@ -1,0 +1,137 @@
+"""Training core: FLOP formula, memory by ZeRO stage, vectorized == scalar, search, goodput."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from costsim.core import comm, goodput, search as srch
+from costsim.core.training import Layout, evaluate, memory_per_gpu, model_flop_per_token, hardware_flop_per_token
+from costsim.estimators.training import hardware_shape, model_shape
+from costsim.specs.catalog import get_accelerator, get_model, node_for
+from costsim.specs.model import ModelSpec
+
+
+@pytest.fixture(scope="module")
+def l405():
+    spec = get_model("llama-3.1-405b")
+    acc = get_accelerator("h100-sxm")
+    return spec, model_shape(spec), hardware_shape(acc, node_for(acc), "bf16")
+
+
+def _lay(**kw):
+    base = dict(tp=8, pp=16, cp=1, ep=1, dp=64, vp=1, micro_batch=1, recompute=1, zero=1, sequence_parallel=1,
+                seq_len=8192, global_batch=2048)
+    base.update(kw)
+    return Layout.of(**base)
+
+
+def test_flop_formula_hand_calc():
+    spec = ModelSpec(name="gpt", n_layers=2, d_model=64, n_heads=4, d_ff=256, ffn_type="gelu", vocab_size=1000, max_context=128)
+    ms = model_shape(spec)
+    per_layer_mm = 4 * 64 * 64 + 2 * 64 * 256  # q,k,v,o + 2 FFN matrices
+    n_mm = 2 * per_layer_mm + 1000 * 64  # + LM head
+    expect = 6 * n_mm + 12 * 2 * 4 * 16 * 128
+    assert float(model_flop_per_token(ms, 128)) == pytest.approx(expect)
+    # full recompute adds one forward: 2*N_layers_mm + 4*L*H*hd*S
+    assert float(hardware_flop_per_token(ms, 128, 2)) == pytest.approx(expect + 2 * 2 * per_layer_mm + 4 * 2 * 4 * 16 * 128)
+    assert float(hardware_flop_per_token(ms, 128, 1)) == pytest.approx(expect + 4 * 2 * 4 * 16 * 128)
+
+
+def test_llama405_flop_per_token_near_6n(l405):
+    spec, ms, _ = l405
+    f = float(model_flop_per_token(ms, 8192))
+    assert 6 * 400e9 < f < 6 * 405e9 * 1.12  # attention adds ~8% at 8K
+
+
+def test_zero_stages_shard_states(l405):
+    _, ms, _ = l405
+    m = {z: memory_per_gpu(ms, _lay(zero=z)) for z in range(4)}
+    dp = 64
+    assert float(m[1]["optimizer_bytes"]) == pytest.approx(float(m[0]["optimizer_bytes"]) / dp)
+    assert float(m[1]["gradients_bytes"]) == pytest.approx(float(m[0]["gradients_bytes"]))
+    assert float(m[2]["gradients_bytes"]) == pytest.approx(float(m[0]["gradients_bytes"]) / dp)
+    assert float(m[3]["weights_bytes"]) == pytest.approx(float(m[0]["weights_bytes"]) / dp)
+    # 16 bytes per parameter before sharding
+    tot0 = float(m[0]["weights_bytes"] + m[0]["gradients_bytes"] + m[0]["optimizer_bytes"])
+    assert tot0 == pytest.approx(8 * float(m[0]["weights_bytes"]))
+
+
+def test_activation_memory_by_recompute_and_sp(l405):
+    _, ms, _ = l405
+    a = {r: float(memory_per_gpu(ms, _lay(recompute=r))["activations_bytes"]) for r in range(3)}
+    assert a[0] > a[1] > a[2]
+    assert float(memory_per_gpu(ms, _lay(sequence_parallel=0))["activations_bytes"]) > a[1]
+    # Korthikanti: selective + SP for GPT = 34*s*b*h/t per layer
+    gpt = model_shape(ModelSpec(name="g", n_layers=8, d_model=1024, n_heads=16, d_ff=4096, ffn_type="gelu", vocab_size=1000, max_context=2048))
+    lay = Layout.of(tp=8, pp=1, cp=1, ep=1, dp=1, vp=1, micro_batch=1, recompute=1, zero=0, sequence_parallel=1, seq_len=2048, global_batch=1)
+    acts = float(memory_per_gpu(gpt, lay)["activations_bytes"])
+    assert acts == pytest.approx(8 * 34 * 2048 * 1024 / 8)
+
+
+def test_moe_experts_split_by_ep():
+    spec = get_model("grok-1")
+    ms = model_shape(spec)
+    m1 = memory_per_gpu(ms, Layout.of(tp=4, pp=8, cp=1, ep=1, dp=8, vp=1, micro_batch=1, recompute=1, zero=0,
+                                      sequence_parallel=1, seq_len=4096, global_batch=64))
+    m8 = memory_per_gpu(ms, Layout.of(tp=4, pp=8, cp=1, ep=8, dp=8, vp=1, micro_batch=1, recompute=1, zero=0,
+                                      sequence_parallel=1, seq_len=4096, global_batch=64))
+    assert float(m8["weights_bytes"]) < 0.3 * float(m1["weights_bytes"])
+
+
+def test_vectorized_equals_scalar(l405):
+    _, ms, hs = l405
+    res = srch.search(ms, hs, 1024, 8192, 512, 512 * 8192, {}, True)
+    lay, ev = res["layout"], res["eval"]
+    for i in np.linspace(0, lay.tp.size - 1, 25).astype(int):
+        one = Layout(**{k: float(getattr(lay, k)[i]) for k in lay.__dataclass_fields__})
+        e1 = evaluate(ms, hs, one)
+        for key in ("step_time_s", "memory_per_gpu_bytes", "mfu_frac", "tokens_per_s"):
+            assert float(e1[key]) == pytest.approx(float(ev[key][i]), rel=1e-12)
+
+
+def test_search_respects_fixed_dims(l405):
+    _, ms, hs = l405
+    fixed = {"tp": 4, "pp": 8, "micro_batch": 2, "recompute": 2, "zero": 3}
+    res = srch.search(ms, hs, 1024, 4096, 1024, 1024 * 4096, fixed, True)
+    lay = res["layout"]
+    assert res["feasible_configs"] > 0
+    for k, v in fixed.items():
+        assert np.all(getattr(lay, k) == v)
+    assert np.all(lay.tp * lay.pp * lay.cp * lay.dp == 1024)
+
+
+def test_search_masks_memory_and_tp_domain(l405):
+    _, ms, hs = l405
+    res = srch.search(ms, hs, 8, 8192, 8, 8 * 8192, {}, True)
+    assert res["feasible_configs"] == 0 and "out of memory" in res["reason"]
+    res = srch.search(ms, hs, 16384, 8192, 2048, 2048 * 8192, {}, True)
+    assert np.all(res["layout"].tp <= hs.domain_size)
+    best = res["order"][0]
+    assert res["eval"]["memory_per_gpu_bytes"][best] <= hs.memory_bytes
+
+
+def test_more_bubble_is_slower(l405):
+    _, ms, hs = l405
+    a = evaluate(ms, hs, _lay(vp=1))["step_time_s"]
+    b = evaluate(ms, hs, _lay(vp=2))["step_time_s"]
+    assert float(b) < float(a)
+
+
+def test_comm_formulas():
+    assert float(comm.ring_all_reduce_s(1e9, 8, 1e11, 0.0)) == pytest.approx(2 * 7 / 8 * 1e9 / 1e11)
+    assert float(comm.ring_reduce_scatter_s(1e9, 1, 1e11, 1e-5)) == 0.0
+    assert float(comm.all_reduce_s(1e3, 1024, 1e11, 1e-5)) < float(comm.ring_all_reduce_s(1e3, 1024, 1e11, 1e-5))
+
+
+def test_young_daly_and_goodput():
+    C, M = 60.0, 3600.0
+    assert float(goodput.young_daly_interval_s(C, M)) == pytest.approx(math.sqrt(2 * C * M))
+    rate = 1.0  # one failure per GPU-hour on one GPU -> M = 3600 s
+    g = goodput.goodput(rate, 1, C, 300.0)
+    tau = math.sqrt(2 * C * 3600)
+    assert float(g["goodput_frac"]) == pytest.approx((1 - (300 + (tau + C) / 2) / 3600) / (1 + C / tau))
+    assert float(goodput.goodput(0.0, 1000, C, 300.0)["goodput_frac"]) == 1.0
+    assert goodput.DEFAULT_FAILURE_RATE_PER_GPU_HOUR == pytest.approx(419 / (16384 * 54 * 24))

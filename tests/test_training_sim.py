@@ -1,0 +1,172 @@
+"""Training DES against theory: Young/Daly lost work, energy = integral of power, grid cap,
+determinism, and a short run of each shipped training scenario."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from costsim.sim.power_trace import Trace, power_at
+from costsim.sim.training import daly_interval_s, prepare, simulate_training
+from costsim.specs.scenario import Scenario
+
+REPO = Path(__file__).resolve().parents[1]
+LLAMA = REPO / "scenarios" / "llama3-405b-pretraining.yaml"
+GPT6 = REPO / "scenarios" / "gpt6-100k-h100-grid.yaml"
+
+
+def _load(path, **patch) -> dict:
+    d = yaml.safe_load(path.read_text())
+    for k, v in patch.items():
+        cur = d
+        keys = k.split(".")
+        for p in keys[:-1]:
+            cur = cur.setdefault(p, {})
+        cur[keys[-1]] = v
+    return d
+
+
+def _theory_scenario(days=120.0, mtbf_s=3600.0, ckpt_s=60.0, interval_s=600.0, restart_s=300.0, seed=0):
+    n = 16384
+    d = _load(LLAMA)
+    d["training"].update({
+        "step_time_s": 10.0,
+        "max_days": days,
+        "reliability": {"classes": [{"name": "x", "rate_per_gpu_hour": 3600.0 / mtbf_s / n, "hardware": False}],
+                        "restart_s": restart_s},
+        "maintenance": {"per_day": 0.0},
+        "checkpoint": {"policy": "fixed", "interval_s": interval_s, "mode": "sync",
+                       "checkpoint_bytes": ckpt_s * 1e9, "storage_bandwidth_gb_per_s": 1.0},
+    })
+    d["simulation"]["seed"] = seed
+    d["variants"] = []
+    return Scenario.model_validate(d)
+
+
+def test_lost_work_and_goodput_match_young_daly_theory():
+    M, C, tau, R = 3600.0, 60.0, 600.0, 300.0
+    sc = _theory_scenario(mtbf_s=M, ckpt_s=C, interval_s=tau, restart_s=R)
+    out = simulate_training(sc, seed=3, fine=False)
+    s = out.summary
+    n = s["interruptions"]
+    # lost work per failure: the time since the last commit of a memoryless failure inside a
+    # (tau + C) cycle, truncated exponential mean
+    L = tau + C
+    lam = 1.0 / M
+    # lost work = time since the last commit, minus a checkpoint stall in progress (not work):
+    # mean of min(X, tau) for X ~ Exp(1/M) truncated at tau + C (memoryless failures per cycle)
+    xs = np.linspace(0, L, 200001)
+    pdf = lam * np.exp(-lam * xs) / (1 - math.exp(-lam * L))
+    expect_lost = float(np.trapezoid(np.minimum(xs, tau) * pdf, xs))
+    lost = s["mean_lost_work_per_failure_s"]
+    se = tau / math.sqrt(12) / math.sqrt(n)
+    assert n > 2000
+    assert abs(lost - expect_lost) < 4 * se, (lost, expect_lost, se)
+    # Daly (2006): expected wall time per tau of work = M e^{R/M} (e^{(tau+C)/M} - 1)
+    t_cycle = M * math.exp(R / M) * (math.exp((tau + C) / M) - 1.0)
+    expect_goodput = tau / t_cycle
+    assert abs(s["goodput_frac"] - expect_goodput) < 0.015, (s["goodput_frac"], expect_goodput)
+
+
+def test_young_daly_interval_beats_neighbours():
+    M, C, R = 3600.0, 60.0, 300.0
+    opt = daly_interval_s(C, M)
+    assert abs(opt - math.sqrt(2 * C * M)) / opt < 0.1  # first order ~ Young
+    g = {}
+    for tau in (opt / 4, opt, opt * 4):
+        tau = round(tau / 10.0) * 10.0
+        sc = _theory_scenario(days=200, mtbf_s=M, ckpt_s=C, interval_s=tau, restart_s=R)
+        g[tau] = simulate_training(sc, seed=1, fine=False).summary["goodput_frac"]
+    taus = sorted(g)
+    assert g[taus[1]] > g[taus[0]] and g[taus[1]] > g[taus[2]], g
+
+
+def test_energy_equals_integral_of_sampled_power():
+    sc = Scenario.model_validate(_load(LLAMA, **{"training.max_days": 0.5}))
+    out = simulate_training(sc, seed=5, keep_segments=True)
+    seg = out.tables["segments"]
+    tr = Trace(seg["t0_s"], seg["t1_s"], seg["shape"], seg["a_w"], seg["b_w"], seg["period_s"], seg["hi_s"])
+    dt = 0.01
+    t = np.arange(0.0, out.summary["simulated_time_s"], dt) + dt / 2  # midpoint rule
+    e_num = float(np.sum(power_at(tr, t, 1e-9)) * dt)
+    e = out.summary["facility_energy_j"]
+    assert abs(e_num - e) / e < 2e-4, (e_num, e)
+    ts = out.timeseries
+    dur = np.diff(np.r_[ts["t_s"], out.summary["simulated_time_s"]])
+    assert abs(float(np.sum(ts["facility_power_mean_w"] * dur)) - e) / e < 1e-9
+    assert np.all(ts["facility_power_min_w"] <= ts["facility_power_mean_w"] + 1e-6)
+    assert np.all(ts["facility_power_mean_w"] <= ts["facility_power_max_w"] + 1e-6)
+    assert out.summary["power_swing_w"] > 0.3 * out.summary["facility_peak_power_w"]  # synchronous swings
+
+
+@pytest.mark.parametrize("battery", [False, True])
+def test_grid_import_never_above_cap(battery):
+    d = _load(GPT6, **{"training.max_days": 3.0})
+    if battery:
+        d["grid"]["battery"] = {"energy_mwh": 100, "power_mw": 60}
+    sc = Scenario.model_validate(d)
+    s = simulate_training(sc, seed=2, fine=False).summary
+    cap = sc.grid.import_cap_mw * 1e6
+    assert s["grid_cap_exceeded_s"] == 0.0
+    assert s["grid_import_max_w"] <= cap * (1 + 1e-9)
+    assert s["curtailment_pauses"] >= 1  # the 60 MW window at 60 h stops the job
+    if battery:
+        assert s["gpu_power_cap_w"] is None and s["facility_peak_power_w"] > cap  # battery shaves the peaks
+    else:
+        assert s["gpu_power_cap_w"] is not None and s["gpu_speed_at_cap_frac"] < 1.0
+
+
+def test_same_seed_same_result_other_seed_differs():
+    sc = Scenario.model_validate(_load(LLAMA, **{"training.max_days": 3.0}))
+    su = prepare(sc)
+    a = simulate_training(sc, seed=11, setup=su)
+    b = simulate_training(sc, seed=11, setup=su)
+    c = simulate_training(sc, seed=12, setup=su)
+    strip = lambda s: {k: v for k, v in s.items() if k != "sim_wall_time_s"}  # noqa: E731
+    assert strip(a.summary) == strip(b.summary)
+    for k in a.timeseries:
+        np.testing.assert_array_equal(a.timeseries[k], b.timeseries[k])
+    assert strip(a.summary) != strip(c.summary)
+
+
+@pytest.mark.parametrize("path", [LLAMA, GPT6])
+def test_each_training_scenario_runs_short(path):
+    d = _load(path)
+    sc = Scenario.model_validate(d)
+    for v in sc.variants:  # every variant's overrides are valid paths of the schema
+        for k in v.set:
+            assert k.split(".")[0] in Scenario.model_fields
+    d["simulation"]["duration_s"] = 86400.0
+    out = simulate_training(Scenario.model_validate(d), seed=0)
+    s = out.summary
+    for k in ("num_gpus", "simulated_time_s", "tokens_trained", "interruptions", "planned_interruptions", "goodput_frac",
+              "wall_time_s", "gpu_hours", "facility_energy_j", "facility_peak_power_w", "facility_mean_power_w",
+              "power_swing_w", "max_ramp_w_per_s", "grid_cap_w", "grid_import_max_w", "co2e_kg", "cost_usd", "sim_wall_time_s"):
+        assert k in s
+    assert s["simulated_time_s"] == pytest.approx(86400.0)
+    assert 0 < s["goodput_frac"] <= 1 and s["tokens_trained"] > 0
+    assert len(out.timeseries["t_s"]) == 1440
+    assert "fine" in out.tables
+
+
+@pytest.mark.slow
+def test_llama3_54_days_interruptions_in_poisson_band_and_goodput():
+    from scipy.stats import poisson
+
+    sc = Scenario.model_validate(_load(LLAMA))
+    su = prepare(sc)
+    lo, hi = poisson.ppf(0.05, 419), poisson.ppf(0.95, 419)
+    counts, good = [], []
+    for seed in range(8):
+        s = simulate_training(sc, seed=seed, setup=su, fine=False).summary
+        counts.append(s["interruptions"])
+        good.append(s["goodput_frac"])
+        assert s["planned_interruptions"] > 20
+    inside = sum(lo <= c <= hi for c in counts)
+    assert inside >= 5, (counts, lo, hi)  # P(inside) = 0.9 each; >= 5 of 8 fails with p < 0.01
+    assert abs(np.mean(counts) - 419) < 3 * math.sqrt(419 / len(counts)), counts
+    assert np.mean(good) > 0.9, good  # the paper: ">90% effective training time" (a single seed may dip below)
