@@ -196,7 +196,7 @@ def test_serve_tighter_tpot_slo_lowers_throughput():
 
 # ----------------------------------------------------------------------------- site
 
-needs_site = pytest.mark.skipif(not any(has_api("costsim.api.site", n) for n in ("site", "estimate_site", "run_site", "estimate")),
+needs_site = pytest.mark.skipif(not any(has_api("costsim.api.site", n) for n in ("site_report", "site", "estimate_site")),
                                 reason="costsim.api.site not built yet")
 
 
@@ -211,11 +211,16 @@ def test_site_more_gpus_more_power_less_headroom():
     at = open_page("site")
     no_errors(at)
     r1 = at.session_state["site_result"]
+    assert r1["feasible"] and r1["headroom_w"] > 0
     at.number_input(key="site_gpus0").set_value(150_000).run()
-    no_errors(at)
+    assert not at.exception
     r2 = at.session_state["site_result"]
     assert r2["facility_peak_power_w"] > r1["facility_peak_power_w"]
     assert r2["headroom_w"] < r1["headroom_w"]
+    # 150,000 H100 (~1.1 kW IT each x PUE 1.2) cannot fit a 150 MW cap: shown as a reason, not a crash
+    assert r2["feasible"] is False and any("Not feasible" in e.value for e in at.error)
+    at.number_input(key="site_cap").set_value(400.0).run()
+    assert at.session_state["site_result"]["feasible"] is True
 
 
 # ----------------------------------------------------------------------------- compare

@@ -85,11 +85,10 @@ def test_same_seed_same_result_and_seed_changes_it():
 
 
 def test_kv_pressure_preempts_and_still_completes():
-    # 70B in fp8 on one 80 GB H100 leaves a few GB of KV cache: a handful of long sequences fill it
-    serving = {"model": "llama-3-70b", "gpus_per_replica": 1, "weight_precision": "fp8",
-               "arrivals": {"process": "poisson", "rate_per_s": 2.0},
+    # 8B on an H100 allowed only 25 % of its memory: ~2.5 GB of KV cache (~19k tokens) for long sequences
+    serving = {"arrivals": {"process": "poisson", "rate_per_s": 4.0},
                "input_tokens": {"kind": "fixed", "mean": 2000}, "output_tokens": {"kind": "fixed", "mean": 1500},
-               "scheduler": {"max_num_seqs": 256}}
+               "scheduler": {"max_num_seqs": 256, "gpu_memory_utilization_frac": 0.25}}
     for mode in ("recompute", "swap"):
         serving["scheduler"]["preemption"] = mode
         s = simulate_serving(_sc(serving, 120.0), seed=0).summary

@@ -54,11 +54,12 @@ def test_dask_killed_worker_loses_and_duplicates_nothing(tmp_path, local_200):
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50) as cluster, \
             Client(cluster) as client:
+        pids = client.run(os.getpid)
+        client.close()
         killed = {}
 
         def on_result(done, total):
             if not killed and done >= 30:
-                pids = client.run(os.getpid)
                 addr, pid = sorted(pids.items())[0]
                 os.kill(pid, signal.SIGKILL)
                 killed[addr] = pid
@@ -79,7 +80,7 @@ def test_killed_driver_resumes_without_loss_or_duplicates(tmp_path):
     """SIGKILL the sweep process mid-way, re-run: every point stored exactly once, same numbers."""
     out = tmp_path / "sw"
     args = [sys.executable, "-c", "from costsim.cli import main; main()", "sweep", str(TINY),
-            "--grid", "training.num_gpus=1024,2048", "--seeds", "60", "--out", str(out), "--no-progress"]
+            "--grid", "training.num_gpus=1024,2048", "--seeds", "60", "--out", str(out), "--no-progress", "--flush-every", "10"]
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline and not list(out.glob("points-*.parquet")):

@@ -89,6 +89,7 @@ def register(app: typer.Typer) -> None:
         set_: List[str] = typer.Option([], "--set", help="Override a field of the base scenario: path=value. Repeatable."),
         metric: Optional[str] = typer.Option(None, "--metric", help="Result column for the sensitivity tornado in report.html."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar with ETA."),
+        flush_every: int = typer.Option(256, "--flush-every", min=1, help="Finished points per Parquet file (also flushed every 2 s): what a killed sweep can lose and re-run."),
         as_json: bool = typer.Option(False, "--json", help="Print the sweep counts as JSON."),
     ) -> int:
         """Run many points of a scenario (grid x random x seeds) and store each as a Parquet row."""
@@ -104,7 +105,7 @@ def register(app: typer.Typer) -> None:
         if r and samples < 1:
             raise InputError("--random needs --samples N (how many random points to draw).", field="--samples")
         res = run_sweep(s, out=out, grid=g, random=r, samples=samples, seeds=seeds, mode=mode, executor=executor,
-                        address=address, workers=workers, progress=progress, source=scenario)
+                        address=address, workers=workers, progress=progress, flush_every=flush_every, source=scenario)
         try:
             res["report"] = str(write_sweep_report(out, metric=metric))
         except InputError as exc:

@@ -4,7 +4,8 @@
 - process: a ProcessPoolExecutor (spawn) on this machine.
 - dask: a LocalCluster (2 worker processes, 1 thread each) or an existing scheduler (--address
   tcp://host:8786). A worker that dies mid-task has its task rerun elsewhere by the scheduler;
-  the driver receives each batch once, so nothing is lost or duplicated.
+  a batch whose result still cannot be fetched is resubmitted (up to 3 times). The driver
+  stores each batch once, so nothing is lost or duplicated.
 - ray: `ray.init()` locally or joins --address (ray is optional: `pip install costsim[ray]`).
 
 An exception here is an executor failure (a worker lost for good), not a point failure: those
@@ -44,7 +45,7 @@ def run_process(batches: list[Batch], *, workers: int | None = None, **_: Any) -
                 yield futs[f], exc
 
 
-def run_dask(batches: list[Batch], *, address: str | None = None, workers: int | None = None, **_: Any) -> Iterator[tuple[Batch, Any]]:
+def run_dask(batches: list[Batch], *, address: str | None = None, workers: int | None = None, retries: int = 3, **_: Any) -> Iterator[tuple[Batch, Any]]:
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -62,15 +63,23 @@ def run_dask(batches: list[Batch], *, address: str | None = None, workers: int |
         try:
             keys = [f"costsim-point-{b[0]['point_id']}-{len(b)}" for b in batches]
             futs = client.map(evaluate_batch, batches, key=keys, pure=False)
-            by_key = {f.key: b for f, b in zip(futs, batches)}
-            for f in as_completed(futs):
-                b = by_key[f.key]
+            by_key = {f.key: (b, 0) for f, b in zip(futs, batches)}
+            ac = as_completed(futs)
+            for f in ac:
+                b, tries = by_key.pop(f.key)
                 try:
-                    yield b, f.result()
-                except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker after retries
-                    yield b, exc
-                finally:
+                    rows = f.result()
+                except Exception as exc:  # noqa: BLE001 - a lost worker / result; evaluate_point itself never raises
                     f.release()
+                    if tries < retries:
+                        nf = client.submit(evaluate_batch, b, key=f"costsim-point-{b[0]['point_id']}-{len(b)}-retry{tries + 1}", pure=False)
+                        by_key[nf.key] = (b, tries + 1)
+                        ac.add(nf)
+                        continue
+                    yield b, exc
+                    continue
+                f.release()
+                yield b, rows
         finally:
             client.close()
     finally:

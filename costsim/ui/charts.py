@@ -6,8 +6,8 @@ from typing import Any, Iterable
 
 import plotly.graph_objects as go
 
-LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=380, template="plotly_white",
-              legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+LAYOUT = dict(margin=dict(l=10, r=10, t=60, b=10), height=380, template="plotly_white",
+              legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
 
 
 def records(data: Any) -> list[dict[str, Any]]:

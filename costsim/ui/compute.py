@@ -79,7 +79,7 @@ def serve(req_json: str) -> dict[str, Any]:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def site(req_json: str) -> dict[str, Any]:
-    return _call("costsim.api.site", ("site", "estimate_site", "run_site", "estimate"),
+    return _call("costsim.api.site", ("site_report", "site", "estimate_site"),
                  SiteRequest.model_validate_json(req_json))
 
 

@@ -21,6 +21,11 @@ def num(x: Any, digits: int = 3) -> str:
     return f"{x:,.{decimals}f}"
 
 
+def count(x: Any) -> str:
+    """A whole count with thousands separators."""
+    return "—" if x is None else f"{int(round(float(x))):,}"
+
+
 def sci(x: Any) -> str:
     """Scientific notation for huge counts (6.74e+24)."""
     return "—" if x is None else f"{float(x):.3g}"

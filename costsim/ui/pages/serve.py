@@ -108,11 +108,17 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
     cap = capacity(res, d)
     if cap:
         c = st.columns(4)
-        c[0].metric("Replicas for the demand", fmt.num(cap["replicas"], 6))
-        c[1].metric("GPUs for the demand", fmt.num(cap["gpus"], 6) if cap["gpus"] else "—")
+        c[0].metric("Replicas for the demand", fmt.count(cap["replicas"]))
+        c[1].metric("GPUs for the demand", fmt.count(cap["gpus"]))
         c[2].metric("Facility power for the demand", fmt.power_w(cap.get("facility_power_w")),
                     help="Demand tokens/s x facility energy per token (at this replica's batch).")
         c[3].metric("Demand", f"{fmt.num(cap['demand_tokens_per_s'])} tok/s")
+    lay = res.get("layout") or {}
+    if lay:
+        st.markdown("**Replica:** " + " · ".join(f"{k}={v}" for k, v in lay.items() if k != "searched" and v is not None) +
+                    (" (searched)" if lay.get("searched") else "") +
+                    f" · weights {res.get('weight_precision', '—')}, KV cache {res.get('kv_precision', '—')}, "
+                    f"compute {res.get('compute_dtype', '—')}")
     if res.get("curve"):
         st.plotly_chart(charts.throughput_latency(res["curve"], tpot_slo_s=d["tpot_slo_s"], chosen_batch=res.get("batch")),
                         width="stretch", key="serve_curve")

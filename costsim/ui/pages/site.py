@@ -76,55 +76,57 @@ def inputs() -> dict[str, Any]:
     return d
 
 
-def _timeline(res: dict[str, Any]) -> dict[str, Any] | None:
-    for key in ("timeseries", "timeline", "power_timeline"):
-        ts = res.get(key)
-        if isinstance(ts, dict) and ts:
-            return ts
-        if isinstance(ts, list) and ts:
-            return {k: [r.get(k) for r in ts] for k in ts[0]}
-    return None
-
-
 def show(res: dict[str, Any]) -> None:
     if res.get("feasible") is False:
         st.error(f"Not feasible: {res.get('reason') or 'no reason given'}")
     c = st.columns(5)
-    c[0].metric("IT peak power", fmt.power_w(res.get("it_peak_power_w")))
-    c[1].metric("Facility peak power", fmt.power_w(res.get("facility_peak_power_w")))
-    c[2].metric("Facility mean power", fmt.power_w(res.get("facility_mean_power_w")))
+    c[0].metric("IT peak power", fmt.power_w(res.get("it_peak_power_w")), help="Every device in its peak phase at once.")
+    c[1].metric("Facility peak power", fmt.power_w(res.get("facility_peak_power_w")), help="IT peak x PUE.")
+    c[2].metric("Facility mean power", fmt.power_w(res.get("facility_mean_power_w")), help="Over the workload's phase mix.")
     c[3].metric("Grid cap", fmt.power_w(res.get("grid_cap_w")) if res.get("grid_cap_w") else "unlimited")
     head = res.get("headroom_w")
-    c[4].metric("Headroom", fmt.power_w(head), delta="over the cap" if head is not None and head < 0 else None,
-                delta_color="inverse", help="Grid cap minus facility peak power; negative = the site does not fit.")
-    swing = res.get("power_swing_w") or res.get("facility_swing_w")
-    extra = [("Power swing", fmt.power_w(swing))] if swing is not None else []
-    if res.get("max_ramp_w_per_s") is not None:
-        extra.append(("Max ramp", f"{fmt.power_w(res['max_ramp_w_per_s'])}/s"))
-    for k in ("annual_energy_cost_usd", "energy_cost_usd_per_year", "cost_usd_per_year"):
-        if res.get(k) is not None:
-            extra.append(("Energy cost per year", fmt.usd(res[k])))
-            break
-    for k in ("co2e_kg_per_year", "annual_co2e_kg"):
-        if res.get(k) is not None:
-            extra.append(("CO2e per year", fmt.mass_kg(res[k])))
-            break
-    if extra:
-        c = st.columns(len(extra))
-        for col, (label, v) in zip(c, extra):
-            col.metric(label, v)
-    mg = res.get("max_gpus_under_cap")
+    c[4].metric("Headroom", fmt.power_w(head) if head is not None else "—",
+                delta="over the cap" if head is not None and head < 0 else None, delta_color="inverse",
+                help="Grid cap minus facility peak power; negative = the site does not fit.")
+    c = st.columns(5)
+    c[0].metric("Training power swing", fmt.power_w(res.get("training_power_swing_w")),
+                help="Facility power between the compute and the communication phase of synchronous training steps.")
+    c[1].metric("Energy per day", fmt.energy_mwh(res.get("energy_j_per_day")))
+    c[2].metric("Energy cost per day", fmt.usd(res.get("energy_cost_usd_per_day")), help="Hourly region price x mean power.")
+    c[3].metric("CO2e per day", fmt.mass_kg(res.get("co2e_kg_per_day")), help="Hourly region carbon x mean power (location-based).")
+    c[4].metric("PUE", fmt.num(res.get("pue")))
+    mg = res.get("max_gpus_under_cap") or {}
     if isinstance(mg, dict) and mg:
-        st.markdown("**Largest count of each accelerator under the cap:** " +
-                    " · ".join(f"{k}: {fmt.num(v, 6)}" for k, v in mg.items()))
-    elif mg is not None:
-        st.markdown(f"**Largest accelerator count under the cap:** {fmt.num(mg, 6)}")
-    ts = _timeline(res)
-    if ts:
-        t = ts.get("t_s") or ts.get("time_s")
-        series = {k: v for k, v in ts.items() if k.endswith("_w") and isinstance(v, list)}
-        if t and series:
-            st.plotly_chart(charts.timeline(t, series, cap_w=res.get("grid_cap_w")), width="stretch", key="site_timeline")
+        more = res.get("additional_gpus_under_cap") or {}
+        st.markdown("**Largest count of each accelerator under the cap (alone):** " +
+                    " · ".join(f"{k}: {fmt.count(v)}" + (f" (+{fmt.count(more[k])} beside this fleet)" if k in more else "")
+                               for k, v in mg.items()))
+    fit = res.get("per_gpu_power_cap_to_fit")
+    if fit:
+        st.markdown("**GPU power caps that would fit under the grid cap:**")
+        st.dataframe([{"accelerator": k, **fmt.display_row(v)} for k, v in fit.items()], width="stretch", hide_index=True)
+    bat = res.get("battery")
+    if bat:
+        st.markdown("**Battery:** " + " · ".join(f"{k.replace('_', ' ')}: {fmt.num(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v}"
+                                             for k, v in bat.items()))
+    if res.get("facility_peak_power_w") is not None:
+        st.plotly_chart(day_chart(res), width="stretch", key="site_day")
+    w.assumptions_box(res.get("assumptions"))
+    if res.get("fleet"):
+        with st.expander("Per accelerator"):
+            st.dataframe([fmt.display_row(x) for x in res["fleet"]], width="stretch", hide_index=True)
+
+
+def day_chart(res: dict[str, Any]):
+    """Facility power envelope over a typical day: the peak (compute phase) and trough (communication
+    phase) of synchronous training, the mean, and the grid cap. Not a simulation: the Scenario page
+    runs one (failures, checkpoints, ramps)."""
+    hours = [h * 3600.0 for h in range(25)]
+    peak = res["facility_peak_power_w"]
+    series = {"peak (compute phase)": [peak] * 25, "mean": [res.get("facility_mean_power_w") or peak] * 25}
+    if res.get("training_power_swing_w"):
+        series["trough (communication phase)"] = [peak - res["training_power_swing_w"]] * 25
+    return charts.timeline(hours, series, cap_w=res.get("grid_cap_w"), title="Facility power envelope over a day vs the grid cap")
 
 
 def show_region(region: str | None) -> None:
@@ -147,7 +149,8 @@ def show_region(region: str | None) -> None:
 def render() -> None:
     st.title("Site and grid")
     st.caption("How many MW a fleet draws at the meter, how it fits under a grid cap, and what the region's "
-               "hourly price and carbon look like.")
+               "hourly price and carbon look like. For a simulated power timeline (steps, checkpoints, failures, "
+               "battery), run a scenario such as gpt6-100k-h100-grid on the Scenario page.")
     w.seed_from_link("site", SiteRequest, to_state)
     d = inputs()
     try:
