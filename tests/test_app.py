@@ -255,3 +255,57 @@ def test_validation_table_lists_cases():
     data = at.session_state["validation"]
     assert data["summary"]["cases"] == len(data["rows"]) > 0
     assert at.dataframe, "the case table is shown"
+
+
+# ----------------------------------------------------------------------------- scenario
+
+needs_run = pytest.mark.skipif(not has_api("costsim.api.run", "run_scenario"), reason="costsim.api.run not built yet")
+
+
+@needs_run
+def test_scenario_edit_validates_and_names_the_field():
+    at = open_page("scenario")
+    no_errors(at)
+    assert "phi3-mini-on-iphone.yaml" in at.selectbox(key="scn_file").options
+    at.selectbox(key="scn_file").set_value("phi3-mini-on-iphone.yaml").run()
+    no_errors(at)
+    area = at.text_area(key="scn_text_phi3-mini-on-iphone.yaml")
+    assert "phi-3-mini" in area.value
+    area.set_value(area.value.replace("serving:", "serving:\n  not_a_field: 1", 1)).run()
+    assert not at.exception
+    assert any("not_a_field" in e.value for e in at.error), "a bad field is named in the error"
+
+
+@needs_run
+def test_scenario_run_offers_the_report_files():
+    from costsim.api.run import sim_available
+
+    if not sim_available("serving"):
+        pytest.skip("serving simulation not built yet")
+    at = open_page("scenario")
+    at.selectbox(key="scn_file").set_value("phi3-mini-on-iphone.yaml").run()
+    at.button(key="scn_run_btn").click().run()
+    no_errors(at)
+    names = {d.label for d in at.get("download_button")}
+    assert {"summary.json", "timeseries.parquet", "scenario.yaml"} <= names
+    assert "report.html" in names
+    assert at.session_state["scn_run"]["summary"]["variants"]
+
+
+@needs_run
+def test_scenario_sweep_with_progress_and_downloads():
+    if not has_api("costsim.sweep", "run_sweep"):
+        pytest.skip("costsim.sweep not built yet")
+    at = open_page("scenario")
+    at.selectbox(key="scn_file").set_value("phi3-mini-on-iphone.yaml").run()
+    at.text_area(key="scn_grid").set_value("serving.weight_precision=int4,int8").run()
+    at.selectbox(key="scn_mode").set_value("core").run()
+    at.button(key="scn_sweep_btn").click().run()
+    no_errors(at)
+    sw = at.session_state["scn_sweep"]
+    assert sw["counts"]["ran"] == 2 and sw["counts"]["errors"] == 0
+    by = {r["param_serving_weight_precision"]: r for r in sw["rows"]}
+    # 3.8B params: int4 (~2.1 GB) fits the phone's usable memory, int8 (~3.9 GB) does not -> a reason, not an error
+    assert by["int4"]["serving_feasible"] and by["int4"]["serving_decode_tokens_per_s"] > 0
+    assert by["int8"]["serving_feasible"] is False and "GB" in by["int8"]["serving_reason"]
+    assert "sweep.csv" in {d.label for d in at.get("download_button")}

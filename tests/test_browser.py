@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-TIMEOUT_MS = 60_000
+TIMEOUT_MS = 90_000
 
 
 def chromium_path() -> str | None:
@@ -109,17 +109,19 @@ def open_page(pg, path: str) -> None:
     settle(pg)
 
 
-def settle(pg, quiet_ms: int = 400) -> None:
-    """Wait until the script run finished (no 'running' status widget for a short while)."""
-    pg.wait_for_timeout(300)
+def settle(pg, quiet_ms: int = 500) -> None:
+    """Wait until the script run finished: stApp's data-test-script-state leaves running/initial and
+    stays out of it for quiet_ms (a widget change can queue a second run)."""
+    pg.wait_for_timeout(200)
     deadline = time.monotonic() + TIMEOUT_MS / 1000
+    busy = ("running", "rerunRequested", "initial")
+    app = pg.locator('[data-testid="stApp"]')
     while time.monotonic() < deadline:
-        running = pg.locator('[data-testid="stStatusWidget"]')
-        if running.count() == 0 or not running.first.is_visible():
+        if app.get_attribute("data-test-script-state") not in busy:
             pg.wait_for_timeout(quiet_ms)
-            if running.count() == 0 or not running.first.is_visible():
+            if app.get_attribute("data-test-script-state") not in busy:
                 return
-        pg.wait_for_timeout(200)
+        pg.wait_for_timeout(100)
     raise AssertionError("the app kept running for a minute")
 
 
@@ -155,7 +157,8 @@ def choose(pg, label: str, option: str) -> None:
 
 
 def shot(pg, name: str) -> None:
-    pg.wait_for_timeout(500)  # let plotly finish drawing
+    settle(pg)
+    pg.wait_for_timeout(800)  # let plotly and the data grids finish drawing
     pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
@@ -215,8 +218,7 @@ def test_compare_page_in_browser(page):
     open_page(page, "compare")
     no_exception(page)
     shot(page, "compare-training")
-    charts_before = page.locator('[data-testid="stPlotlyChart"]').count()
-    assert charts_before >= 1
+    page.get_by_text("Wall time", exact=True).first.wait_for()  # the training comparison's first chart
     page.get_by_text("the same serving demand", exact=True).click()
     page.get_by_text("Devices for the demand").first.wait_for()
     settle(page)
@@ -246,7 +248,7 @@ def test_validation_page_in_browser(page):
     no_exception(page)
     shot(page, "validation")
     if page.get_by_text("No validation cases yet").count() == 0:
-        assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1
+        page.locator('[data-testid="stPlotlyChart"]').first.wait_for()
         cases = int(metric_value(page, "Cases"))
         assert cases > 0
         page.get_by_text("Only failures and known gaps", exact=True).click()

@@ -94,3 +94,60 @@ def test_account_run_time_series_matches_flat_when_flat():
                      grid=GridSpec(demand_charge_usd_per_kw_month=0.0))
     assert ts["cost_usd"] == pytest.approx(flat["cost_usd"], rel=1e-9)
     assert ts["co2e_kg"] == pytest.approx(flat["co2e_kg"], rel=1e-9)
+
+
+# --- component breakdowns and unpriced devices (issue 5, task 3/5) ---------------------------
+def _acct(acc_id="h100-sxm", **econ):
+    from costsim.economics.accounting import account_run
+    from costsim.specs.catalog import get_accelerator, node_for
+    from costsim.specs.site import EconomicsSpec, FacilitySpec
+
+    acc = get_accelerator(acc_id)
+    return account_run(acc=acc, node=node_for(acc), num_gpus=8, wall_time_s=3600.0, gpu_energy_j=8 * 600.0 * 3600.0,
+                       facility=FacilitySpec(pue=1.3), economics=EconomicsSpec(**econ), gpu_peak_power_w=700.0)
+
+
+@pytest.mark.parametrize("pricing", ["rental", "purchase"])
+def test_component_breakdowns_sum_to_totals(pricing):
+    r = _acct(pricing=pricing, market_based_gco2e_per_kwh=50.0)
+    e = r["energy_by_component_j"]
+    assert e["gpu"] + e["host"] + e["network_storage"] + e["cooling_overhead"] == pytest.approx(r["facility_energy_j"])
+    assert e["cooling_overhead"] == pytest.approx(r["it_energy_j"] * 0.3)
+    assert sum(v for k, v in r["cost_by_component_usd"].items()) == pytest.approx(r["cost_usd"])
+    co = r["co2e_by_component_kg"]
+    assert sum(d["operational_location_based_kg"] for d in co.values()) == pytest.approx(r["co2e_breakdown_kg"]["operational_location_based_kg"])
+    assert sum(d["operational_market_based_kg"] for d in co.values()) == pytest.approx(r["co2e_breakdown_kg"]["operational_market_based_kg"])
+    assert sum(d["embodied_kg"] for d in co.values()) == pytest.approx(r["co2e_breakdown_kg"]["embodied_kg"])
+    pw = r["power_by_component_w"]
+    assert pw["gpu"]["mean_w"] == pytest.approx(8 * 600.0)
+    assert pw["gpu"]["peak_w"] == pytest.approx(8 * 700.0)
+    assert pw["facility"]["peak_w"] == pytest.approx(1.3 * (pw["gpu"]["peak_w"] + pw["host"]["peak_w"] + pw["network_storage"]["peak_w"]))
+
+
+def test_unpriced_device_reports_none_not_placeholder():
+    from costsim.economics.accounting import usd_per_gpu_hour
+    from costsim.specs.catalog import get_accelerator
+    from costsim.specs.site import EconomicsSpec
+
+    assert usd_per_gpu_hour(get_accelerator("apple-a16"), EconomicsSpec()) is None
+    r = _acct("apple-a16")
+    assert r["cost_usd"] is None and "apple-a16" in r["cost_unavailable_reason"]
+    assert all(v is None for v in r["cost_by_component_usd"].values())
+    assert r["co2e_kg"] > 0 and r["facility_energy_j"] > 0  # energy and carbon still reported
+    priced = _acct("apple-a16", usd_per_gpu_hour=0.5)
+    assert priced["cost_usd"] == pytest.approx(8 * 0.5)
+
+
+def test_serve_phone_has_no_made_up_cost_and_has_component_breakdowns():
+    from costsim.api.serve import serve
+    from costsim.specs.requests import ServeRequest
+
+    r = serve(ServeRequest(model="phi-3-mini", hardware="apple-a16", weight_precision="q4_0", batch=1))
+    assert r["cost_usd_per_million_tokens"] is None and r["cost_unavailable_reason"]
+    assert r["gpu_energy_per_token_j"] > 0
+    h = serve(ServeRequest(model="llama-3-8b", hardware="h100-sxm", batch=8))
+    assert h["cost_usd_per_million_tokens"] > 0
+    assert sum(v for v in h["cost_by_component_usd_per_million_tokens"].values()) == pytest.approx(h["cost_usd_per_million_tokens"])
+    e = h["energy_by_component_j_per_token"]
+    assert e["facility"] == pytest.approx(h["facility_energy_per_token_j"])
+    assert e["gpu"] == pytest.approx(h["gpu_energy_per_token_j"])

@@ -112,8 +112,8 @@ def test_site_cli_bad_input_exit_2(cli, args):
 def test_power_validation_cases_pass():
     from costsim.validation.engine import load_cases, run_cases
 
-    res = run_cases([c for c in load_cases() if c.id.startswith("P-")])
-    assert len(res) >= 8
+    res = run_cases([c for c in load_cases() if c.id.startswith(("P-", "M-h100-power-"))])
+    assert len(res) >= 16
     bad = [(r.id, r.predicted, r.message) for r in res if not r.passed]
     assert not bad
     assert any(r.used_for_fit for r in res) and any(not r.used_for_fit for r in res)

@@ -125,3 +125,23 @@ def test_cli_schema(cli, tmp_path):
     doc = json.loads(r.stdout)
     assert {"training", "serving", "grid", "simulation", "variants"} <= set(doc["properties"])
     assert "TrainingWorkload" in doc["$defs"] and doc["$defs"]["SimulationSpec"]["properties"]["seed"]["description"]
+
+
+def test_cli_run_writes_files(tmp_path, cli):
+    from costsim.api.run import sim_available
+
+    if not sim_available("training"):
+        pytest.skip("costsim.sim.training not available in this build")
+    from pathlib import Path
+
+    tiny = Path(__file__).parent / "data" / "sweep-tiny-training.yaml"
+    out = tmp_path / "run"
+    r = cli("run", str(tiny), "--out", str(out), "--no-pdf", "--json", "--seed", "3", "--set", "simulation.replicates=2")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["seed"] == 3 and doc["variants"][0]["training"]["replicates"] == 2
+    assert doc["variants"][0]["training"]["ranges"]["wall_time_s"]["n"] == 2
+    for f in ("scenario.yaml", "metadata.json", "summary.json", "timeseries.parquet", "report.html", "report.xlsx"):
+        assert (out / f).is_file(), f
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["seed"] == 3 and meta["run_id"] == doc["scenario_hash"] and meta["wall_s"] > 0

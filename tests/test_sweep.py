@@ -161,3 +161,12 @@ def test_cli_sweep_and_query(tmp_path, cli):
     assert json.loads(r.stdout) == [{"n": 4, "u": 4}]
     r = cli("query", str(out), "SELECT nope FROM points")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+@needs_training_sim
+def test_sweep_expands_variants(tmp_path):
+    s = load_scenario(TINY, ["variants=[{name: small, set: {training.num_gpus: 1024}}]"])
+    res = run_sweep(s, out=str(tmp_path), grid=parse_grid(["economics.electricity_usd_per_kwh=0.05,0.1"]))
+    assert res["points_total"] == 4 and res["errors"] == 0  # (base, small) x 2 prices
+    cols, rows = query(tmp_path, "SELECT variant, min(training_num_gpus), count(*) FROM points GROUP BY 1 ORDER BY 1")
+    assert rows == [("base", 2048, 2), ("small", 1024, 2)]

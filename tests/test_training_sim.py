@@ -170,3 +170,30 @@ def test_llama3_54_days_interruptions_in_poisson_band_and_goodput():
     assert inside >= 5, (counts, lo, hi)  # P(inside) = 0.9 each; >= 5 of 8 fails with p < 0.01
     assert abs(np.mean(counts) - 419) < 3 * math.sqrt(419 / len(counts)), counts
     assert np.mean(good) > 0.9, good  # the paper: ">90% effective training time" (a single seed may dip below)
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_periodic_blocks_equal_the_per_checkpoint_loop(monkeypatch, seed):
+    """The analytic train/checkpoint blocks give the same trace and statistics as one SimPy event
+    per checkpoint cycle (failures mid-training and mid-stall, maintenance, a run that completes)."""
+    import costsim.sim.training as tr
+
+    sc = _theory_scenario(days=20.0, mtbf_s=4000.0, ckpt_s=30.0, interval_s=500.0, restart_s=200.0, seed=seed)
+    d = sc.model_dump()
+    d["training"]["maintenance"] = {"per_day": 2.0, "schedule": "poisson", "downtime_s": 300}
+    d["training"]["max_days"] = None
+    d["training"]["tokens"] = 3e11
+    sc = Scenario.model_validate(d)
+    su = prepare(sc)
+    fast = simulate_training(sc, seed=seed, setup=su, keep_segments=True)
+    monkeypatch.setattr(tr, "PERIODIC_BLOCKS", False)
+    slow = simulate_training(sc, seed=seed, setup=su, keep_segments=True)
+    assert slow.summary["completed"] and slow.summary["interruptions"] > 0 and slow.summary["checkpoints"] > 100
+    for k in ("simulated_time_s", "steps_trained", "interruptions", "planned_interruptions", "checkpoints",
+              "lost_work_s", "goodput_frac", "facility_energy_j", "power_swing_w", "max_ramp_w_per_s", "fine_window_swing_w"):
+        assert fast.summary[k] == pytest.approx(slow.summary[k], rel=1e-9, abs=1e-6), k
+    a, b = fast.tables["segments"], slow.tables["segments"]
+    assert len(a["t0_s"]) == len(b["t0_s"])
+    np.testing.assert_allclose(a["t0_s"], b["t0_s"], rtol=1e-12, atol=1e-6)
+    np.testing.assert_array_equal(a["kind"], b["kind"])
+    np.testing.assert_allclose(fast.timeseries["facility_power_mean_w"], slow.timeseries["facility_power_mean_w"], rtol=1e-9)

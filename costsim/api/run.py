@@ -5,8 +5,8 @@
 - `run_scenario(scenario, seed=)` runs the training and/or serving simulation of each variant
   (both on one site when both are present: their power is summed on a common time axis), and
   `replicates` seeds per variant -> Monte Carlo ranges (p5/p50/p95, min/max/mean).
-- `write_run_data(result, out_dir)` writes scenario.yaml, metadata.json, summary.json and
-  timeseries.parquet. The reports (HTML/XLSX/PDF) live one layer up, in `costsim.report`, whose
+- `write_run_data(result, out_dir)` writes scenario.yaml, metadata.json, summary.json,
+  timeseries.parquet and tables.parquet (per-request / per-event tables, when a sim gives any). The reports (HTML/XLSX/PDF) live one layer up, in `costsim.report`, whose
   `write_run(result, out_dir)` calls this and adds them (the api layer may not import report).
 
 Variants: when a scenario lists variants, the base (as 'base', unless simulation.include_base is
@@ -483,6 +483,29 @@ def timeseries_table(result: RunResult):
     return pa.concat_tables(tables, promote_options="default")
 
 
+def tables_table(result: RunResult):
+    """Every per-event / per-request table in one long table: variant, part, table, then columns."""
+    import pyarrow as pa
+
+    tables = []
+    for v in result.variants:
+        for part, pr in v.parts.items():
+            for tname, cols in pr.tables.items():
+                arrays = {k: np.asarray(a) for k, a in cols.items() if np.asarray(a).ndim == 1}
+                if not arrays:
+                    continue
+                n = max(len(a) for a in arrays.values())
+                data = {"variant": pa.array([v.name] * n, pa.string()), "part": pa.array([part] * n, pa.string()),
+                        "table": pa.array([tname] * n, pa.string())}
+                for k, a in arrays.items():
+                    if len(a) == n:
+                        data[k] = pa.array(a.astype(str) if a.dtype.kind in "OU" else a)
+                tables.append(pa.table(data))
+    if not tables:
+        return None
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
 def _atomic_write(path: Path, data: bytes | str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_bytes(data.encode() if isinstance(data, str) else data)
@@ -510,4 +533,10 @@ def write_run_data(result: RunResult, out_dir: str | os.PathLike[str]) -> dict[s
     pq.write_table(timeseries_table(result), tmp)
     os.replace(tmp, out / "timeseries.parquet")
     paths["timeseries.parquet"] = out / "timeseries.parquet"
+    tt = tables_table(result)
+    if tt is not None:
+        tmp = out / f".tables.parquet.tmp-{os.getpid()}"
+        pq.write_table(tt, tmp)
+        os.replace(tmp, out / "tables.parquet")
+        paths["tables.parquet"] = out / "tables.parquet"
     return paths

@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
                 t.add_column(c)
             for r in results:
                 err = "-" if r.error_frac is None else f"{100 * r.error_frac:+.1f}%"
-                status = "PASS" if r.passed and not r.known_gap else ("GAP" if r.known_gap else "FAIL")
+                status = {"pass": "PASS", "known_gap": "GAP", "fail": "FAIL"}[r.status]
                 pred = "-" if r.predicted is None else f"{r.predicted:.4g}"
                 t.add_row(r.id, r.metric, f"{r.expected:.4g}", pred, err, f"{100 * r.tolerance_frac:.0f}%",
                           "fit" if r.used_for_fit else "", status + (f" ({r.message})" if r.message else ""))

@@ -7,7 +7,13 @@ Two activity terms, one per resource, combined like independent "busy" probabili
     x_c = min(1, COMPUTE_COEF * compute_util_frac)      # tensor/matrix units, SM clocks
     x_m = min(1, MEMORY_COEF  * memory_util_frac)       # HBM, memory controllers, L2
     activity = 1 - (1 - x_c) * (1 - x_m)                # 0..1, sub-additive (shared clocks/rails)
-    P = idle + (tdp - idle) * activity, then min(P, power_cap)
+    floor = warm idle = min(idle * WARM_IDLE_FACTOR, tdp)   # a CUDA context alive, clocks up
+    P = floor + (tdp - floor) * activity, then min(P, power_cap)
+
+`idle_w` in the profiles is bare idle (no context, deep power state: ~70 W on H100). A device
+that runs anything sits at the warm-idle floor (measured 121 W on H100 SXM with a context and
+the SM clock at 1980 MHz), so every working phase is measured from that floor; only the
+'idle' phase (nothing loaded) draws bare idle.
 
 compute_util_frac: achieved matmul FLOP/s / dense peak of the datatype (0..1);
 memory_util_frac: achieved DRAM bytes/s / peak bandwidth (0..1).
@@ -17,12 +23,20 @@ The combination is sub-additive on purpose: a decode step at large batch streams
 cannot fit both the memory-bound (batch 8) and the mixed (batch 1024) ML.ENERGY points with one
 pair of coefficients; the product form can (fit below).
 
-Fit (costsim.validation.power.fit_power_coefficients, reproduced by tests/test_power_core.py):
-MEMORY_COEF from ML.ENERGY Llama-3.1-70B TP4 decode at batch 8 (441 W, memory-bound),
-COMPUTE_COEF from batch 1024 (637 W). Held out: batch 128 (546 W), the 8xH100 training node
-(8.4 kW) and the 100k-H100 site (115-165 MW). COMPUTE_COEF > 1 means an H100 reaches its
-power limit before its tensor cores reach peak: large bf16 GEMMs (~75 % of peak) are
-power-limited, which is what nvidia-smi shows in training (GPUs pinned near 700 W).
+Fit (costsim.validation.power.fit_from_cases, reproduced by tests/test_power_core.py), on the
+measured H100 SXM phases (costsim/data/measurements/h100_sxm_gpu_power_2026-11-27.json;
+cases in costsim/validation/cases/measured_h100_power.yaml, used_for_fit: true):
+  WARM_IDLE_FACTOR from idle with a context (121 W / 70 W bare idle),
+  MEMORY_COEF from the HBM copy (497 W at 90 % of peak bandwidth, no math),
+  COMPUTE_COEF from the weight-streaming GEMV at m=64 (624 W: same HBM stream + 18 % of bf16 peak).
+Held out: GEMV m=1 and m=512, bf16 / fp8 matmul (at the power limit), the waiting loop, the
+ML.ENERGY Llama-3.1-70B TP4 power per GPU (utilizations from costsim.core.inference via
+`costsim serve`), the 8xH100 training node (8.4 kW) and the 100k-H100 site (115-165 MW).
+COMPUTE_COEF >> 1 means tensor-core work is expensive per FLOP/s: an H100 reaches its 700 W limit
+at ~28 % of dense bf16 peak, so every large GEMM runs power-limited (measured: the SM clock drops
+from 1980 to 1410 MHz for bf16 8192^3 and to 1275 MHz for fp8), which is what nvidia-smi shows
+in training (GPUs pinned near 700 W). Earlier fit (before the measurements): ML.ENERGY b8/b1024
+with a local roofline, COMPUTE_COEF 1.76, MEMORY_COEF 0.865, floor = bare idle.
 
 Power cap model (first principles, coefficients are documented estimates)
 -------------------------------------------------------------------------
@@ -46,8 +60,8 @@ from __future__ import annotations
 import numpy as np
 
 # --- fitted (see module docstring) ------------------------------------------------------------
-COMPUTE_COEF = 1.76  # fitted on P-mlenergy-70b b1024 (ML.ENERGY benchmark v3); see fit_from_cases
-MEMORY_COEF = 0.865  # fitted on P-mlenergy-70b b8
+COMPUTE_COEF = 3.62  # fitted on M-h100-power-gemv-m64 (measured, 2026-11-27); see module docstring
+MEMORY_COEF = 0.725  # fitted on M-h100-power-hbm-copy (measured, 2026-11-27)
 
 # --- phase defaults: utilizations a phase runs at when the caller has no better numbers -------
 # compute: a training / prefill matmul phase. 0.5 of dense peak is the in-kernel tensor-core
@@ -66,9 +80,10 @@ PHASE_UTILS: dict[str, tuple[float, float]] = {
 }
 PHASES = tuple(PHASE_UTILS)
 
-# warm idle = idle * WARM_IDLE_FACTOR (H100: ~70 W with no context, ~100-120 W with a model
-# loaded; P-h100-idle, weak confidence)
-WARM_IDLE_FACTOR = 1.5
+# warm idle = idle * WARM_IDLE_FACTOR: the floor of every working phase (a context alive, clocks
+# up). Fitted on the measured H100 SXM idle-with-context phase: 120.8 W / 70 W bare idle = 1.726
+# (P-h100-idle in ../shared/calibration/power.csv says ~100-120 W, weak confidence; M-h100-power-idle).
+WARM_IDLE_FACTOR = 1.726
 
 # --- power-cap model (estimates; documented in the module docstring) -------------------------
 DVFS_EXPONENT = 3.0
@@ -89,11 +104,12 @@ def activity_frac(compute_util_frac, memory_util_frac):
 
 
 def device_power_w(idle_w, tdp_w, compute_util_frac, memory_util_frac, power_cap_w=None):
-    """Power of one device, W (broadcasts over arrays). A cap clips power (the clock drops;
-    use `cap_throughput_frac` for what that costs in throughput)."""
-    idle_w = _arr(idle_w)
+    """Power of one working device, W (broadcasts over arrays): from the warm-idle floor (context
+    alive) to TDP by activity. A cap clips power (the clock drops; use `cap_throughput_frac` for
+    what that costs in throughput)."""
     tdp_w = _arr(tdp_w)
-    p = idle_w + (tdp_w - idle_w) * activity_frac(compute_util_frac, memory_util_frac)
+    floor = warm_idle_power_w(idle_w, tdp_w)
+    p = floor + (tdp_w - floor) * activity_frac(compute_util_frac, memory_util_frac)
     if power_cap_w is not None:
         p = np.minimum(p, _arr(power_cap_w))
     return p

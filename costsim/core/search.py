@@ -4,8 +4,8 @@ once with numpy, infeasible ones masked, fastest first. Dimensions the caller fi
 Validity rules (Megatron-LM conventions):
   tp | gpus, tp <= scale-up domain, n_heads % tp == 0, kv heads divisible by tp or tp by them,
      d_ff % tp == 0;
-  pp | gpus/tp, pp <= n_layers; pp*vp <= n_layers (uneven stages allowed: the most loaded stage
-     sets the pace); vp > 1 only with pp > 1 and a micro-batch count divisible by pp;
+  pp | gpus/tp, pp <= n_layers; vp <= ceil(n_layers/pp) (each virtual chunk holds a layer; uneven
+     stages and chunks allowed: the most loaded stage and the largest chunk set the pace); vp > 1 only with pp > 1 and a micro-batch count divisible by pp;
   cp a power of two with seq_len % (2*cp) == 0 (load-balanced causal chunks);
   dp = gpus / (tp*pp*cp) a whole number; ep | n_experts and ep | dp (experts sharded across the
      data-parallel ranks; 1 for dense models);
@@ -52,12 +52,54 @@ def candidate_values(m: ModelShape, gpus: int, seq_len: int, domain_size: int, f
     return {k: np.asarray(v, dtype=float) for k, v in out.items()}
 
 
+class FlatView(dict):
+    """Read-only dict of arrays evaluated on a broadcast grid, flattened to the valid layouts on
+    first access (the search itself reads only two keys; the rest is materialized on demand)."""
+
+    def __init__(self, src: dict, shape: tuple, idx: np.ndarray):
+        super().__init__()
+        self._src, self._shape, self._idx = src, shape, idx
+
+    def _flat(self, v):
+        if isinstance(v, dict):
+            return FlatView(v, self._shape, self._idx)
+        return np.broadcast_to(np.asarray(v, dtype=float) if not isinstance(v, np.ndarray) else v,
+                               self._shape).reshape(-1)[self._idx] if np.ndim(v) else np.full(self._idx.size, float(v))
+
+    def __getitem__(self, k):
+        if not dict.__contains__(self, k):
+            dict.__setitem__(self, k, self._flat(self._src[k]))
+        return dict.__getitem__(self, k)
+
+    def __contains__(self, k):
+        return k in self._src
+
+    def __iter__(self):
+        return iter(self._src)
+
+    def __len__(self):
+        return len(self._src)
+
+    def keys(self):
+        return self._src.keys()
+
+    def items(self):
+        return [(k, self[k]) for k in self._src]
+
+    def values(self):
+        return [self[k] for k in self._src]
+
+    def get(self, k, default=None):
+        return self[k] if k in self._src else default
+
+
 def enumerate_layouts(m: ModelShape, gpus: int, seq_len: int, global_batch: int | None, target_batch_tokens: float,
                       domain_size: int, fixed: dict, sequence_parallel: bool):
-    """All combinations (flat arrays) and the structural-validity mask."""
+    """All combinations as a broadcast grid (outer (tp, pp, cp, ep, vp) survivors x micro_batch x
+    recompute x zero), the structural-validity mask on that grid and the enumerated count."""
     cand = candidate_values(m, gpus, seq_len, domain_size, fixed)
     n_enum = int(np.prod([cand[d].size for d in DIMS]))
-    # stage 1: the small (tp, pp, cp, ep, vp) grid and its structural rules
+    # stage 1: the small (tp, pp, cp, ep, vp) grid and its structural rules (prefilter)
     outer = ("tp", "pp", "cp", "ep", "vp")
     grids = np.meshgrid(*(cand[d] for d in outer), indexing="ij")
     o = {d: a.ravel() for d, a in zip(outer, grids)}
@@ -65,55 +107,67 @@ def enumerate_layouts(m: ModelShape, gpus: int, seq_len: int, global_batch: int 
     ok = (dp == np.floor(dp)) & (dp >= 1)
     if fixed.get("dp") is not None:
         ok &= dp == fixed["dp"]
-    ok &= o["pp"] * o["vp"] <= m.n_layers
+    ok &= o["vp"] <= np.ceil(m.n_layers / o["pp"])  # every virtual chunk holds a layer
     ok &= (o["vp"] == 1) | (o["pp"] > 1)
     ok &= np.mod(np.where(ok, dp, 1.0), o["ep"]) == 0
-    keep = np.nonzero(ok)[0]
-    o = {d: v[keep] for d, v in o.items()}
-    o["dp"] = dp[keep]
-    # stage 2: expand the survivors by (micro_batch, recompute, zero)
-    inner = ("micro_batch", "recompute", "zero")
-    ig = np.meshgrid(*(cand[d] for d in inner), indexing="ij")
-    ii = {d: a.ravel() for d, a in zip(inner, ig)}
-    n_o, n_i = keep.size, ii["zero"].size
-    g = {d: np.repeat(v, n_i) for d, v in o.items()}
-    g.update({d: np.tile(v, n_o) for d, v in ii.items()})
-    dpi = g["dp"]
-    per = dpi * g["micro_batch"]
+    # micro-batch divisibility against the outer dp, before building the big grid
+    mbs = cand["micro_batch"]
     if global_batch is not None:
-        gbs = np.full_like(per, float(global_batch))
-        ok = np.mod(gbs, per) == 0
+        per_any = (global_batch % (dp[:, None] * mbs[None, :]) == 0)
+        ok &= per_any.any(axis=1)
+    keep = np.nonzero(ok)[0]
+    n_o = keep.size
+    o = {d: v[keep].reshape(n_o, 1, 1, 1) for d, v in o.items()}
+    o["dp"] = dp[keep].reshape(n_o, 1, 1, 1)
+    mb = mbs.reshape(1, -1, 1, 1)
+    rc = cand["recompute"].reshape(1, 1, -1, 1)
+    zr = cand["zero"].reshape(1, 1, 1, -1)
+    shape = (n_o, mb.size, rc.size, zr.size)
+    per = o["dp"] * mb
+    if global_batch is not None:
+        gbs = np.full(per.shape, float(global_batch))
+        valid = np.mod(gbs, per) == 0
     else:
         gbs = np.maximum(1.0, np.round(target_batch_tokens / seq_len / per)) * per
-        ok = np.ones(per.size, bool)
+        valid = np.ones(per.shape, bool)
     mcount = gbs / per
-    ok &= (g["vp"] == 1) | (np.mod(mcount, g["pp"]) == 0)
-    idx = np.nonzero(ok)[0]
-    lay = Layout(tp=g["tp"][idx], pp=g["pp"][idx], cp=g["cp"][idx], ep=g["ep"][idx], dp=dpi[idx], vp=g["vp"][idx],
-                 micro_batch=g["micro_batch"][idx], recompute=g["recompute"][idx], zero=g["zero"][idx],
-                 sequence_parallel=np.full(idx.size, 1.0 if sequence_parallel else 0.0),
-                 seq_len=np.full(idx.size, float(seq_len)), global_batch=gbs[idx])
-    return lay, n_enum
+    valid &= (o["vp"] == 1) | (np.mod(mcount, o["pp"]) == 0)
+    valid = np.broadcast_to(valid, shape)
+    lay = Layout(tp=o["tp"], pp=o["pp"], cp=o["cp"], ep=o["ep"], dp=o["dp"], vp=o["vp"], micro_batch=mb,
+                 recompute=rc, zero=zr, sequence_parallel=np.float64(1.0 if sequence_parallel else 0.0),
+                 seq_len=np.float64(seq_len), global_batch=gbs)
+    return lay, valid, n_enum
+
+
+def flat_layout(lay: Layout, shape: tuple, idx: np.ndarray) -> Layout:
+    return Layout(**{k: np.broadcast_to(getattr(lay, k), shape).reshape(-1)[idx] for k in lay.__dataclass_fields__})
 
 
 def search(m: ModelShape, hw: HardwareShape, gpus: int, seq_len: int, global_batch: int | None,
            target_batch_tokens: float, fixed: dict, sequence_parallel: bool = True, top_k: int = 5,
            framework: Framework | None = None) -> dict:
-    """Enumerate, evaluate vectorized, mask, rank. Returns the arrays of the feasible layouts in
-    ranked order (best first) plus counts, timing and, when nothing fits, why."""
+    """Enumerate, evaluate vectorized (each term at the size of the dimensions it depends on,
+    broadcast only at the end), mask, rank. Returns the arrays of the valid layouts (flat) with
+    the feasible ones in ranked order (best first) plus counts, timing and, when nothing fits, why."""
     t0 = time.perf_counter()
-    lay, n_enum = enumerate_layouts(m, gpus, seq_len, global_batch, target_batch_tokens, hw.domain_size, fixed, sequence_parallel)
-    n_valid = lay.tp.size
+    glay, valid, n_enum = enumerate_layouts(m, gpus, seq_len, global_batch, target_batch_tokens, hw.domain_size, fixed,
+                                            sequence_parallel)
+    shape = valid.shape
+    idx = np.flatnonzero(valid)
+    n_valid = idx.size
     if n_valid == 0:
+        empty = Layout(**{k: np.zeros(0) for k in Layout.__dataclass_fields__})
         return {"configs_enumerated": n_enum, "configs_evaluated": 0, "feasible_configs": 0,
-                "search_time_s": time.perf_counter() - t0, "order": np.zeros(0, int), "layout": lay, "eval": None,
+                "search_time_s": time.perf_counter() - t0, "order": np.zeros(0, int), "layout": empty, "eval": None,
                 "reason": "no parallel layout satisfies the divisibility rules for this model, GPU count, sequence length "
                           "and global batch (tp must divide the heads and fit one scale-up domain, dp = gpus/(tp*pp*cp) "
                           "must divide the global batch, fixed dimensions must be consistent)"}
-    ev = evaluate(m, hw, lay, framework)
-    fits = ev["fits_memory"]
+    ev_grid = evaluate(m, hw, glay, framework)
+    ev = FlatView(ev_grid, shape, idx)
+    fits = ev["fits_memory"] > 0
     feas = np.nonzero(fits)[0]
     order = feas[np.argsort(-ev["tokens_per_s"][feas], kind="stable")]
+    lay = flat_layout(glay, shape, idx)
     reason = None
     if order.size == 0:
         i = int(np.argmin(ev["memory_per_gpu_bytes"]))
@@ -121,7 +175,8 @@ def search(m: ModelShape, hw: HardwareShape, gpus: int, seq_len: int, global_bat
                   f"cp={int(lay.cp[i])}, dp={int(lay.dp[i])}, recompute={['none', 'selective', 'full'][int(lay.recompute[i])]}, "
                   f"zero={int(lay.zero[i])}) needs {ev['memory_per_gpu_bytes'][i] / 1e9:.1f} GB per GPU but the device has "
                   f"{hw.memory_bytes / 1e9:.1f} GB; use more GPUs, a larger-memory device or a smaller model")
-    return {"configs_enumerated": n_enum, "configs_evaluated": n_valid, "feasible_configs": int(feas.size),
+    return {"configs_enumerated": n_enum, "configs_evaluated": int(n_valid), "feasible_configs": int(feas.size),
+            "configs_computed": int(np.prod(shape)),
             "search_time_s": time.perf_counter() - t0, "order": order, "layout": lay, "eval": ev, "reason": reason}
 
 

@@ -26,11 +26,21 @@ Memory per GPU (bytes) on the most loaded pipeline stage:
   Activations per layer per micro-batch (Korthikanti et al. 2022, arXiv 2205.05198, eq. 1-2,
   generalized to GQA and gated FFNs): replicated part 10*s*b*h (LayerNorm inputs, dropout
   masks, attention and MLP inputs), TP-sharded part (4 + 4*kv/H)*s*b*h + (4 or 6)*s*b*d_ff*k_eff,
-  attention-matrix part 5*a*s^2*b (dropped by selective recomputation), all divided by tp
-  (the replicated part only with sequence parallelism); full recomputation stores the 2*s*b*h
-  layer input (/tp with SP) plus one layer's working set. The first stage holds min(pp, m)
-  micro-batches of its layers, times (1 + (pp-1)/(pp*vp)) with the interleaved schedule.
-  Plus 6 B/logit for the LM head/loss of one micro-batch, plus a framework reserve.
+  attention-matrix part 5*a*s^2*b, all divided by tp (the replicated part only with sequence
+  parallelism). The s^2 part exists only without FlashAttention (Framework.flash_attention False:
+  'megatron-2022', Korthikanti's setup); FlashAttention (every current stack: Megatron-core + TE,
+  NeMo, Meta) keeps Q, K, V, O and the row log-sum-exp, never the scores, so 'none' stores what
+  'selective' stores (~34*s*b*h/t with SP) without the recompute FLOPs. Full recomputation stores
+  the 2*s*b*h layer input (/tp with SP) plus one layer's working set.
+  Stages: ceil(L/pp) layers on the most loaded stage; when pp*ceil(L/pp) > L the spare slots come
+  off the first stage (activation-heaviest) and then the last stage (LM head) -- Llama 3 paper
+  Sec. 3.3.2 (126 layers on 16 stages: 7, 8 x 14, 7), Megatron-core decoder_first/last_pipeline_
+  num_layers. Virtual chunks split a stage's layers (uneven allowed). Micro-batches in flight on
+  pipeline rank r (Megatron 1F1B; Narayanan et al. 2021 for the interleaved schedule):
+  non-interleaved min(m, pp - r); interleaved min(m*vp, 2*(pp-r-1) + (vp-1)*pp + 1) chunks, i.e.
+  min(m, pp + (pp-1-2r)/vp) stage-micro-batches (rank 0: the (1 + (pp-1)/(pp*vp)) factor).
+  Memory is the largest of rank 0, rank 1 and the last rank (its LM head, logits: 6 B/logit of
+  one micro-batch), plus a framework reserve.
 
 Time per step:
   per layer and micro-batch: matmul + attention FLOPs / (peak * eff) + elementwise bytes /
@@ -38,8 +48,13 @@ Time per step:
   on the critical path, Framework.tp_comm_exposed_frac of it with TE overlap) + context-parallel ring exchange not hidden behind the attention chunk
   + expert-parallel all-to-all (exposed);
   eff = matmul_frac * x/(x + X0) * T/(T + T0), x = d_model/tp (per-GPU GEMM width),
-        T = micro_batch*seq_len/cp (GEMM rows): a saturating function of the per-GPU shape;
-  pipeline: (m + (pp-1)/vp) * t_device_per_micro_batch  (bubble (pp-1)/(m*vp + pp-1));
+        T = micro_batch*seq_len/cp (GEMM rows): a saturating function of the per-GPU shape,
+        with its own (matmul_frac, T0) per datatype: FP8 speeds up only the linear-layer GEMMs
+        (projections, FFN/experts); attention (FlashAttention, bf16), the LM head, elementwise
+        ops and communication keep their bf16 time (see gemm_efficiency);
+  stage time per micro-batch = max(first stage, middle stage, last stage + LM head) layers;
+  pipeline: m * t_stage + (pp-1) * t_chunk, t_chunk = the largest virtual chunk
+  (ceil(layers/vp) layers): bubble (pp-1)/(m*vp) of the compute for even chunks;
   data parallel: gradient reduce-scatter hidden behind the last micro-batch's backward, the
   parameter all-gather behind the first micro-batch's forward; the rest is exposed (ZeRO 0:
   one all-reduce behind the last backward; ZeRO 3 also gathers weights every micro-batch,
@@ -165,6 +180,29 @@ class HardwareShape:
     domain_size: int
     scaleout_per_gpu_bytes_per_s: float  # node NIC total / devices per node
     devices_per_node: int
+    # peak_flop_per_s / matmul_frac / gemm_rows_half describe the linear-layer GEMMs in the compute
+    # datatype (fp8 speeds up only these). Attention (FlashAttention) and the LM head run in bf16:
+    # bf16_* below (0 -> the same as the compute datatype, i.e. a bf16/fp16 run).
+    gemm_rows_half: float = 0.0  # T0 (0 -> calibration.GEMM_ROWS_HALF)
+    bf16_peak_flop_per_s: float = 0.0
+    bf16_matmul_frac: float = 0.0
+    bf16_gemm_rows_half: float = 0.0
+
+    @property
+    def rows_half(self) -> float:
+        return self.gemm_rows_half or GEMM_ROWS_HALF
+
+    @property
+    def attn_peak(self) -> float:
+        return self.bf16_peak_flop_per_s or self.peak_flop_per_s
+
+    @property
+    def attn_frac(self) -> float:
+        return self.bf16_matmul_frac or self.matmul_frac
+
+    @property
+    def attn_rows_half(self) -> float:
+        return self.bf16_gemm_rows_half or self.rows_half
 
 
 @dataclass(frozen=True)
@@ -174,17 +212,22 @@ class Framework:
     tp_comm_exposed_frac: share of tensor-parallel collective time on the critical path.
       Megatron-LM 2022 (Korthikanti et al.) issues them between GEMMs: 1.0. Transformer Engine
       userbuffer overlap (Megatron-core / NeMo 2024+, `tp_comm_overlap`) pipelines them with the
-      GEMMs: TP_COMM_EXPOSED_FRAC_OVERLAPPED (estimate) -- the default.
+      GEMMs: 0.25 (estimate) -- the default.
+    flash_attention: FlashAttention (Dao et al. 2022): the s x s attention scores are never stored
+      (megatron-core + Transformer Engine, NeMo, Meta's stack); False for Megatron-LM 2022
+      (Korthikanti et al.'s measurements, which store softmax output and dropout mask).
     """
 
     name: str = "megatron-core-2024"
     tp_comm_exposed_frac: float = 0.25
+    flash_attention: bool = True
 
 
 FRAMEWORKS = {
-    "megatron-core-2024": Framework("megatron-core-2024", 0.25),
-    "megatron-2022": Framework("megatron-2022", 1.0),
+    "megatron-core-2024": Framework("megatron-core-2024", 0.25, True),
+    "megatron-2022": Framework("megatron-2022", 1.0, False),
 }
+DEFAULT_FRAMEWORK = FRAMEWORKS["megatron-core-2024"]
 
 
 @dataclass
@@ -250,45 +293,71 @@ def hardware_flop_per_token(m: ModelShape, seq_len, recompute):
 # ---------------------------------------------------------------------------------------------
 # Memory
 # ---------------------------------------------------------------------------------------------
-def layers_per_device(m: ModelShape, pp, vp):
-    """Layers on the most loaded device: ceil(L / (pp*vp)) per virtual stage, vp stages."""
-    pp, vp = _f(pp), _f(vp)
-    return np.minimum(np.ceil(m.n_layers / (pp * vp)) * vp, float(m.n_layers))
+def stage_layers(m: ModelShape, pp):
+    """(first, middle, last) stage layer counts: ceil(L/pp) per stage, the spare slots taken off
+    the first stage, then the last (Llama 3 Sec. 3.3.2). pp == 1: one stage holds all L."""
+    pp = _f(pp)
+    n_max = np.ceil(m.n_layers / pp)
+    slack = pp * n_max - m.n_layers
+    first = n_max - (slack >= 1)
+    last = np.where(pp > 1, n_max - (slack >= 2), n_max)
+    return first, n_max, last
 
 
-def params_per_device(m: ModelShape, lay: Layout):
-    """(dense, expert) parameters held by the most loaded device before ZeRO sharding."""
-    tp, pp, ep = _f(lay.tp), _f(lay.pp), _f(lay.ep)
-    ld = layers_per_device(m, pp, lay.vp)
-    emb_in = m.input_embedding_params
-    head = 0.0 if m.tied_embeddings else m.head_params
-    # pp == 1: embedding and head on the same device; pp > 1: first stage (embedding) or last
-    # stage (head; Megatron keeps a copy of a tied embedding there too) -- take the larger.
-    emb = np.where(pp > 1, max(emb_in, m.head_params), emb_in + head)
-    dense = (ld * m.nonexpert_params_per_layer + emb) / tp
-    expert = ld * m.expert_params_per_layer / (tp * ep)
+def layers_per_device(m: ModelShape, pp, vp=1):
+    """Layers on the most loaded stage: ceil(L/pp) (virtual chunks split them, uneven allowed)."""
+    return np.ceil(m.n_layers / _f(pp))
+
+
+def stage_params(m: ModelShape, lay: Layout, layers, has_emb, has_head):
+    """(dense, expert) parameters on one device of a stage before ZeRO sharding."""
+    tp, ep = _f(lay.tp), _f(lay.ep)
+    emb = m.input_embedding_params * has_emb + (m.head_params if not m.tied_embeddings else 0.0) * has_head
+    # Megatron keeps a copy of a tied embedding on the last stage when pp > 1
+    if m.tied_embeddings:
+        emb = emb + m.head_params * has_head * (1.0 - has_emb)
+    dense = (layers * m.nonexpert_params_per_layer + emb) / tp
+    expert = layers * m.expert_params_per_layer / (tp * ep)
     return dense, expert
 
 
-def activation_bytes_per_layer(m: ModelShape, lay: Layout):
-    """Stored activation bytes of one layer for one micro-batch on one GPU (Korthikanti et al.)."""
+def params_per_device(m: ModelShape, lay: Layout):
+    """(dense, expert) parameters of the most loaded stage (middle stage layers + the larger of
+    the embedding and the LM head) before ZeRO sharding -- used for DP traffic and optimizer."""
+    pp = _f(lay.pp)
+    first, n_max, last = stage_layers(m, pp)
+    single = pp <= 1
+    emb = np.where(single, m.input_embedding_params + (0.0 if m.tied_embeddings else m.head_params),
+                   max(m.input_embedding_params, m.head_params))
+    tp, ep = _f(lay.tp), _f(lay.ep)
+    dense = (n_max * m.nonexpert_params_per_layer + emb) / tp
+    expert = n_max * m.expert_params_per_layer / (tp * ep)
+    return dense, expert
+
+
+def activation_bytes_per_layer(m: ModelShape, lay: Layout, fw: "Framework | None" = None):
+    """Stored activation bytes of one layer for one micro-batch on one GPU (Korthikanti et al.;
+    the s^2 attention-score term only without FlashAttention). Returns (stored, working set)."""
+    fw = fw or DEFAULT_FRAMEWORK
     tp, cp = _f(lay.tp), _f(lay.cp)
     sp = _f(lay.sequence_parallel) > 0
     r = _f(lay.recompute)
     s = _f(lay.seq_len) / cp
     b = _f(lay.micro_batch)
     h = float(m.d_model)
-    sbh = s * b * h
+    sb = s * b
     kvf = m.kv_heads / m.n_heads
     attn_width = m.n_heads * m.head_dim / h
-    replicated = 10.0 * sbh
     per_ff = 6.0 if m.gated else 4.0
-    sharded = (4.0 + 4.0 * kvf) * sbh * attn_width + per_ff * s * b * m.ffn_width_active
-    attn_matrix = 5.0 * m.n_heads * s * attention_span(m, lay.seq_len) * b  # heads x s x S
-    rep = np.where(sp, replicated / tp, replicated)
-    selective = rep + sharded / tp
-    none = selective + attn_matrix / tp
-    full_stored = np.where(sp, 2.0 * sbh / tp, 2.0 * sbh)
+    rep_coef = 10.0 * h
+    sh_coef = (4.0 + 4.0 * kvf) * h * attn_width + per_ff * m.ffn_width_active
+    rep = sb * rep_coef / np.where(sp, tp, 1.0)
+    selective = rep + sb * sh_coef / tp
+    if fw.flash_attention:
+        none = selective
+    else:
+        none = selective + 5.0 * m.n_heads * s * attention_span(m, lay.seq_len) * b / tp  # heads x s x S
+    full_stored = 2.0 * sb * h / np.where(sp, tp, 1.0)
     return np.where(r >= 2, full_stored, np.where(r >= 1, selective, none)), selective
 
 
@@ -296,27 +365,58 @@ def num_micro_batches(lay: Layout):
     return _f(lay.global_batch) / (_f(lay.dp) * _f(lay.micro_batch))
 
 
-def memory_per_gpu(m: ModelShape, lay: Layout) -> dict:
-    """Memory breakdown per GPU (bytes) on the most loaded device."""
+def in_flight_micro_batches(pp, vp, mcount, rank):
+    """Stage-micro-batches of activations held by pipeline rank `rank` at the 1F1B peak."""
+    pp, vp = _f(pp), _f(vp)
+    inter = np.minimum(mcount, pp + (pp - 1.0 - 2.0 * rank) / vp)
+    plain = np.minimum(mcount, np.maximum(pp - rank, 1.0))
+    return np.maximum(np.where(vp > 1, inter, plain), 1.0)
+
+
+def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None) -> dict:
+    """Memory breakdown per GPU (bytes) on the most loaded pipeline rank (first, second, last)."""
     tp, pp, cp, ep, dp, vp = (_f(x) for x in (lay.tp, lay.pp, lay.cp, lay.ep, lay.dp, lay.vp))
     z = _f(lay.zero)
-    dense, expert = params_per_device(m, lay)
+    first, n_max, last = stage_layers(m, pp)
     shard_dense = dp * cp
     shard_expert = np.maximum(dp * cp / ep, 1.0)
+    # bytes per (dense, expert) parameter after ZeRO sharding
+    b_dense = (BYTES_WEIGHT / np.where(z >= 3, shard_dense, 1.0) + BYTES_GRAD / np.where(z >= 2, shard_dense, 1.0)
+               + BYTES_OPTIMIZER / np.where(z >= 1, shard_dense, 1.0))
+    b_exp = (BYTES_WEIGHT / np.where(z >= 3, shard_expert, 1.0) + BYTES_GRAD / np.where(z >= 2, shard_expert, 1.0)
+             + BYTES_OPTIMIZER / np.where(z >= 1, shard_expert, 1.0))
+    per_layer, working = activation_bytes_per_layer(m, lay, fw)
+    working = np.where(_f(lay.recompute) >= 2, working, 0.0)  # one layer re-materialized
+    mcount = num_micro_batches(lay)
+    logits = BYTES_LOGIT * _f(lay.micro_batch) * _f(lay.seq_len) / cp * m.vocab_size / tp
+    single = pp <= 1
+    one = np.ones_like(pp)
+    ranks = {  # name: (layers, has_embedding, has_head, in-flight, logits)
+        "first": (first, one, np.where(single, 1.0, 0.0), in_flight_micro_batches(pp, vp, mcount, 0.0)),
+        "second": (n_max, 0.0 * one, 0.0 * one, in_flight_micro_batches(pp, vp, mcount, 1.0)),
+        "last": (last, 0.0 * one, one, in_flight_micro_batches(pp, vp, mcount, pp - 1.0)),
+    }
+    best = None
+    for name, (layers, has_emb, has_head, fl) in ranks.items():
+        dense, expert = stage_params(m, lay, layers, has_emb, has_head)
+        states = dense * b_dense + expert * b_exp
+        acts = per_layer * layers * fl + working
+        lg = np.where(has_head > 0, logits, 0.0)
+        tot = states + acts + lg
+        if name == "second":  # exists only with pp >= 3
+            tot = np.where(pp >= 3, tot, 0.0)
+        if best is None:
+            best = [tot, dense, expert, acts, lg]
+        else:
+            take = tot > best[0]
+            best = [np.where(take, new, old) for new, old in zip((tot, dense, expert, acts, lg), best)]
+    tot, dense, expert, acts, lg = best
     weights = BYTES_WEIGHT * (dense / np.where(z >= 3, shard_dense, 1.0) + expert / np.where(z >= 3, shard_expert, 1.0))
     grads = BYTES_GRAD * (dense / np.where(z >= 2, shard_dense, 1.0) + expert / np.where(z >= 2, shard_expert, 1.0))
     optim = BYTES_OPTIMIZER * (dense / np.where(z >= 1, shard_dense, 1.0) + expert / np.where(z >= 1, shard_expert, 1.0))
-    per_layer, working = activation_bytes_per_layer(m, lay)
-    mcount = num_micro_batches(lay)
-    in_flight = np.minimum(pp, np.maximum(mcount, 1.0))
-    interleave = np.where(vp > 1, 1.0 + (pp - 1.0) / (pp * vp), 1.0)
-    ld = layers_per_device(m, pp, vp)
-    acts = per_layer * ld * in_flight * interleave
-    acts = acts + np.where(_f(lay.recompute) >= 2, working, 0.0)  # one layer re-materialized
-    logits = BYTES_LOGIT * _f(lay.micro_batch) * _f(lay.seq_len) / cp * m.vocab_size / tp
-    total = weights + grads + optim + acts + logits + FRAMEWORK_RESERVE_BYTES
+    total = tot + FRAMEWORK_RESERVE_BYTES
     return {"weights_bytes": weights, "gradients_bytes": grads, "optimizer_bytes": optim,
-            "activations_bytes": acts, "logits_bytes": logits,
+            "activations_bytes": acts, "logits_bytes": lg,
             "reserve_bytes": np.broadcast_to(FRAMEWORK_RESERVE_BYTES, np.shape(total)).astype(float),
             "total_bytes": total}
 
@@ -324,32 +424,45 @@ def memory_per_gpu(m: ModelShape, lay: Layout) -> dict:
 # ---------------------------------------------------------------------------------------------
 # Time
 # ---------------------------------------------------------------------------------------------
+def gemm_efficiency(matmul_frac, width, rows, width_half=None, rows_half=None):
+    """Achievable fraction of peak of a GEMM: frac * x/(x+X0) * T/(T+T0).
+
+    width x: the narrower weight dimension of the per-GPU GEMM (d_model/tp in a layer),
+    rows T: tokens per GEMM (micro_batch*seq_len/cp). X0 fitted on whole training steps; T0 per
+    datatype from kernel measurements (calibration.py)."""
+    x0 = GEMM_WIDTH_HALF if width_half is None else width_half
+    t0 = GEMM_ROWS_HALF if rows_half is None else rows_half
+    x, t = _f(width), _f(rows)
+    return matmul_frac * x / (x + x0) * t / (t + t0)
+
+
 def matmul_efficiency(m: ModelShape, hw: HardwareShape, lay: Layout):
-    """Achievable fraction of peak: matmul_frac * x/(x+X0) * T/(T+T0) (per-GPU GEMM shape)."""
-    x = m.d_model / _f(lay.tp)
-    t = _f(lay.micro_batch) * _f(lay.seq_len) / _f(lay.cp)
-    return hw.matmul_frac * x / (x + GEMM_WIDTH_HALF) * t / (t + GEMM_ROWS_HALF)
+    """Achievable fraction of the compute-datatype peak of the layer's linear GEMMs."""
+    return gemm_efficiency(hw.matmul_frac, m.d_model / _f(lay.tp), _f(lay.micro_batch) * _f(lay.seq_len) / _f(lay.cp),
+                           GEMM_WIDTH_HALF, hw.rows_half)
 
 
 def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | None = None) -> dict:
     """Step time and its parts (s) for every layout."""
-    fw = fw or FRAMEWORKS["megatron-core-2024"]
+    fw = fw or DEFAULT_FRAMEWORK
     tp, pp, cp, ep, dp, vp = (_f(x) for x in (lay.tp, lay.pp, lay.cp, lay.ep, lay.dp, lay.vp))
     mb, r, z = _f(lay.micro_batch), _f(lay.recompute), _f(lay.zero)
     sp = _f(lay.sequence_parallel) > 0
     seq = _f(lay.seq_len)
     d = float(m.d_model)
     tokens = mb * seq / cp  # tokens of one micro-batch on one CP rank (GEMM rows before TP)
-    eff = matmul_efficiency(m, hw, lay)
-    rate = hw.peak_flop_per_s * eff
+    width = d / tp
+    eff = gemm_efficiency(hw.matmul_frac, width, tokens, GEMM_WIDTH_HALF, hw.rows_half)
+    rate = hw.peak_flop_per_s * eff  # linear layers, compute datatype
+    rate_bf16 = hw.attn_peak * gemm_efficiency(hw.attn_frac, width, tokens, GEMM_WIDTH_HALF, hw.attn_rows_half)
 
     # --- compute per layer per micro-batch on one GPU
     mm_fwd = 2.0 * m.mm_params_per_layer * tokens / tp
     attn_fwd = attention_fwd_flop_per_token_per_layer(m, seq) * tokens / tp
     passes_mm = 3.0 + np.where(r >= 2, 1.0, 0.0)
     passes_attn = 3.0 + np.where(r >= 1, 1.0, 0.0)
-    t_mm = (mm_fwd * passes_mm + attn_fwd * passes_attn) / rate
-    t_attn_fwd = attn_fwd / rate
+    t_attn_fwd = attn_fwd / rate_bf16
+    t_mm = mm_fwd * passes_mm / rate + t_attn_fwd * passes_attn
     elem_share = np.where(sp, 1.0 / tp, 10.0 / 34.0 + (24.0 / 34.0) / tp)
     elem_bytes = ELEMENTWISE_BYTES_PER_D * d * tokens * elem_share * np.where(r >= 2, 4.0 / 3.0, 1.0)
     t_elem = elem_bytes / (hw.memory_bandwidth_bytes_per_s * HBM_ACHIEVABLE_FRAC)
@@ -359,10 +472,9 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     act_bytes = BYTES_ACT * tokens * d
     bw_tp, lat_tp = comm.group_bandwidth(tp, 1.0, hw.domain_size, hw.scaleup_bytes_per_s,
                                          hw.scaleout_per_gpu_bytes_per_s, hw.scaleup_latency_s)
-    fwd_sets = 1.0 + 1.0 + np.where(r >= 2, 1.0, 0.0)  # fwd + bwd (+ recomputed fwd)
-    t_tp_sp = fwd_sets * 4.0 * comm.ring_reduce_scatter_s(act_bytes, tp, bw_tp, lat_tp)
-    t_tp_ar = fwd_sets * 2.0 * comm.ring_all_reduce_s(act_bytes, tp, bw_tp, lat_tp)
-    t_tp = np.where(sp, t_tp_sp, t_tp_ar) * fw.tp_comm_exposed_frac
+    fwd_sets = 2.0 + np.where(r >= 2, 1.0, 0.0)  # fwd + bwd (+ recomputed fwd)
+    rs = comm.ring_reduce_scatter_s(act_bytes, tp, bw_tp, lat_tp)
+    t_tp = fwd_sets * rs * np.where(sp, 4.0, 4.0) * fw.tp_comm_exposed_frac  # 4 RS/AG (SP) = 2 all-reduces
 
     # --- context parallel ring exchange of K/V chunks, each hidden behind one attention chunk
     kv_bytes = BYTES_ACT * 2.0 * tokens * m.kv_heads * m.head_dim / np.minimum(tp, m.kv_heads)
@@ -382,13 +494,13 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
         n_a2a = 4.0 + np.where(r >= 2, 2.0, 0.0)
         t_ep = n_a2a * comm.all_to_all_s(a2a_bytes, ep, bw_ep, lat_ep) * (m.n_moe_layers / m.n_layers)
     else:
-        t_ep = np.zeros_like(t_tp)
+        t_ep = 0.0 * t_tp
 
     t_layer = t_layer_compute + t_tp + t_cp + t_ep
-    ld = layers_per_device(m, pp, vp)
+    first, n_max, last = stage_layers(m, pp)
 
-    # --- LM head + loss on the last stage (no recomputation)
-    t_head = 3.0 * 2.0 * m.head_params * tokens / tp / rate
+    # --- LM head + loss on the last stage (bf16, no recomputation)
+    t_head = 3.0 * 2.0 * m.head_params * tokens / tp / rate_bf16
 
     # --- pipeline point-to-point: vp boundaries per device, fwd activations + bwd gradients
     p2p_bytes = act_bytes / np.where(sp, tp, 1.0)
@@ -396,45 +508,52 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
                                          hw.scaleout_per_gpu_bytes_per_s, hw.scaleup_latency_s)
     t_p2p = np.where(pp > 1, 2.0 * vp * comm.p2p_s(p2p_bytes, bw_pp, lat_pp), 0.0)
 
-    t_dev_micro = ld * t_layer + t_head + t_p2p
+    mid = np.where(pp >= 3, n_max, 0.0)
+    stage_compute = np.maximum(np.maximum(first, mid) * t_layer, last * t_layer + t_head)
+    t_dev_micro = stage_compute + t_p2p
     mcount = num_micro_batches(lay)
-    bubble = (pp - 1.0) / vp * t_dev_micro
+    chunk_layers = np.ceil(n_max / vp)
+    bubble = (pp - 1.0) * (chunk_layers * t_layer + t_p2p / vp)
     t_pipeline = mcount * t_dev_micro + bubble
+    busy_stage = np.maximum(np.maximum(first, mid) * t_layer_compute, last * t_layer_compute + t_head)
 
     # --- data parallel gradient/parameter traffic
     dense, expert = params_per_device(m, lay)
     bw_dp, lat_dp = comm.group_bandwidth(dp * cp, tp, hw.domain_size, hw.scaleup_bytes_per_s,
                                          hw.scaleout_per_gpu_bytes_per_s, hw.scaleup_latency_s)
     edp = np.maximum(dp * cp / ep, 1.0)
-    bw_edp, lat_edp = comm.group_bandwidth(edp, tp * ep * cp, hw.domain_size, hw.scaleup_bytes_per_s,
-                                           hw.scaleout_per_gpu_bytes_per_s, hw.scaleup_latency_s)
     g_dense, g_exp = BYTES_GRAD * dense, BYTES_GRAD * expert
-    t_rs = comm.ring_reduce_scatter_s(g_dense, dp * cp, bw_dp, lat_dp) + comm.ring_reduce_scatter_s(g_exp, edp, bw_edp, lat_edp)
-    t_ag = comm.ring_all_gather_s(BYTES_WEIGHT * dense, dp * cp, bw_dp, lat_dp) + comm.ring_all_gather_s(BYTES_WEIGHT * expert, edp, bw_edp, lat_edp)
-    t_ar = comm.ring_all_reduce_s(g_dense, dp * cp, bw_dp, lat_dp) + comm.ring_all_reduce_s(g_exp, edp, bw_edp, lat_edp)
-    bwd_window = (2.0 / 3.0) * ld * t_layer_compute
-    fwd_window = (1.0 / 3.0) * ld * t_layer_compute
-    dp_exposed = np.where(z >= 1, np.maximum(0.0, t_rs - bwd_window) + np.maximum(0.0, t_ag - fwd_window),
+    t_rs = comm.ring_reduce_scatter_s(g_dense, dp * cp, bw_dp, lat_dp)
+    if m.is_moe:
+        bw_edp, lat_edp = comm.group_bandwidth(edp, tp * ep * cp, hw.domain_size, hw.scaleup_bytes_per_s,
+                                               hw.scaleout_per_gpu_bytes_per_s, hw.scaleup_latency_s)
+        t_rs = t_rs + comm.ring_reduce_scatter_s(g_exp, edp, bw_edp, lat_edp)
+    t_ag = t_rs * (BYTES_WEIGHT / BYTES_GRAD)  # same sizes, same groups
+    t_ar = 2.0 * t_rs
+    bwd_window = (2.0 / 3.0) * n_max * t_layer_compute
+    fwd_window = (1.0 / 3.0) * n_max * t_layer_compute
+    zero_on = z >= 1
+    dp_exposed = np.where(zero_on, np.maximum(0.0, t_rs - bwd_window) + np.maximum(0.0, t_ag - fwd_window),
                           np.maximum(0.0, t_ar - bwd_window))
-    dp_total = np.where(z >= 1, t_rs + t_ag, t_ar)
+    dp_total = np.where(zero_on, t_rs + t_ag, t_ar)
     # ZeRO-3: weights gathered for every micro-batch's forward and backward, prefetched
     z3 = np.where(z >= 3, mcount * np.maximum(0.0, 2.0 * t_ag - t_dev_micro), 0.0)
 
     # --- optimizer step over the local shard
-    shard = np.where(z >= 1, dp * cp, 1.0)
-    local = dense / shard + expert / np.where(z >= 1, edp, 1.0)
+    shard = np.where(zero_on, dp * cp, 1.0)
+    local = dense / shard + expert / np.where(zero_on, edp, 1.0)
     t_opt = OPTIMIZER_BYTES_PER_PARAM_TOUCHED * local / (hw.memory_bandwidth_bytes_per_s * HBM_ACHIEVABLE_FRAC)
 
     total = t_pipeline + dp_exposed + z3 + t_opt
-    busy_compute = mcount * (ld * t_layer_compute + t_head) + t_opt
+    busy_compute = mcount * busy_stage + t_opt
     return {
         "step_time_s": total,
         "compute_time_s": busy_compute,  # GPU busy with math (compute power phase)
         "exposed_comm_time_s": total - busy_compute,  # comm, bubble, waits (low power phase)
         "bubble_time_s": bubble,
-        "tp_comm_time_s": mcount * ld * t_tp,
-        "cp_comm_time_s": mcount * ld * t_cp,
-        "ep_comm_time_s": mcount * ld * t_ep,
+        "tp_comm_time_s": mcount * n_max * t_tp,
+        "cp_comm_time_s": mcount * n_max * t_cp,
+        "ep_comm_time_s": mcount * n_max * t_ep,
         "pp_p2p_time_s": mcount * t_p2p,
         "dp_comm_time_s": dp_total,
         "dp_exposed_time_s": dp_exposed + z3,
@@ -446,7 +565,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
 
 def evaluate(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | None = None) -> dict:
     """Everything for every layout: FLOPs, memory, time, throughput, MFU, fit mask."""
-    mem = memory_per_gpu(m, lay)
+    mem = memory_per_gpu(m, lay, fw)
     t = step_time(m, hw, lay, fw)
     seq = _f(lay.seq_len)
     n_gpus = _f(lay.tp) * _f(lay.pp) * _f(lay.cp) * _f(lay.dp)
@@ -455,6 +574,7 @@ def evaluate(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | None
     hw_flop = hardware_flop_per_token(m, seq, lay.recompute) * tokens_per_step
     step = t["step_time_s"]
     out = dict(t)
+    per_gpu_rate = model_flop / step / n_gpus
     out.update({
         "memory": mem,
         "memory_per_gpu_bytes": mem["total_bytes"],
@@ -464,8 +584,8 @@ def evaluate(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | None
         "model_flop_per_step": model_flop,
         "hardware_flop_per_step": hw_flop,
         "tokens_per_s": tokens_per_step / step,
-        "achieved_flop_per_s_per_gpu": model_flop / step / n_gpus,
-        "mfu_frac": model_flop / step / n_gpus / hw.peak_flop_per_s,
+        "achieved_flop_per_s_per_gpu": per_gpu_rate,
+        "mfu_frac": per_gpu_rate / hw.peak_flop_per_s,
         "hfu_frac": hw_flop / step / n_gpus / hw.peak_flop_per_s,
         "compute_util_frac": hw_flop / n_gpus / np.maximum(t["compute_time_s"], 1e-30) / hw.peak_flop_per_s,
     })

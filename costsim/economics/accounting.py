@@ -34,7 +34,9 @@ from costsim.specs.site import EconomicsSpec, FacilitySpec, GridSpec
 from costsim.units import J_PER_KWH, S_PER_HOUR
 
 FABRIC_CATEGORIES = ("datacenter_gpu", "ai_accelerator")
-FALLBACK_USD_PER_GPU_HOUR = 2.0  # only when a profile has neither a rental nor a purchase price
+NO_PRICE_REASON = ("{id} has no price for this pricing basis (no rental quote / no purchase price in its profile); "
+                   "cost is reported as None rather than a placeholder rate. Set economics.usd_per_gpu_hour "
+                   "(rental) or add prices.purchase_usd to the profile to price it.")
 
 
 def host_power_per_gpu_w(acc: Accelerator, node: Node | None, *, busy: bool = True) -> float:
@@ -64,15 +66,16 @@ def amortized_usd_per_gpu_hour(acc: Accelerator, economics: EconomicsSpec) -> fl
                                                          economics.utilization_frac, economics.residual_value_frac))
 
 
-def usd_per_gpu_hour(acc: Accelerator, economics: EconomicsSpec) -> float:
-    """Rental price per GPU-hour: override, else the profile's on-demand midpoint, else amortized purchase."""
+def usd_per_gpu_hour(acc: Accelerator, economics: EconomicsSpec) -> float | None:
+    """Rental price per GPU-hour: override, else the profile's on-demand midpoint, else amortized
+    purchase; None when the profile has no price at all (phones, laptops' SoCs): never a made-up rate."""
     if economics.usd_per_gpu_hour is not None:
         return economics.usd_per_gpu_hour
     r = acc.rental_usd_per_hour
     if r is not None:
         return r
     a = amortized_usd_per_gpu_hour(acc, economics)
-    return a if a is not None else FALLBACK_USD_PER_GPU_HOUR
+    return a
 
 
 def _rental_source(acc: Accelerator, economics: EconomicsSpec) -> str:
@@ -82,13 +85,13 @@ def _rental_source(acc: Accelerator, economics: EconomicsSpec) -> str:
         return f"{acc.id} profile on-demand midpoint ({acc.prices.price_date})"
     if acc.prices.purchase_usd:
         return f"{acc.id}: no rental quote; amortized purchase price"
-    return f"{acc.id}: no price in profile; placeholder {FALLBACK_USD_PER_GPU_HOUR} USD/GPU-h"
+    return NO_PRICE_REASON.format(id=acc.id)
 
 
 def account_run(*, acc: Accelerator, node: Node | None, num_gpus: int, wall_time_s: float, gpu_energy_j: float,
                 facility: FacilitySpec, economics: EconomicsSpec, grid: GridSpec | None = None,
                 facility_power_w=None, dt_s: float | None = None, t0_s: float = 0.0,
-                price=None, carbon=None) -> dict[str, Any]:
+                price=None, carbon=None, gpu_peak_power_w: float | None = None) -> dict[str, Any]:
     gpu_hours = num_gpus * wall_time_s / S_PER_HOUR
     host_w = host_power_per_gpu_w(acc, node)
     fabric_w = fabric_power_per_gpu_w(acc, facility)
@@ -128,14 +131,20 @@ def account_run(*, acc: Accelerator, node: Node | None, num_gpus: int, wall_time
     water = timeseries.water_l([it_j], 1.0, facility.wue_l_per_kwh)
     water_usd = water / 1000.0 * economics.water_usd_per_m3
 
-    alternatives = {"rental_usd": gpu_hours * rent}
+    alternatives: dict[str, float | None] = {"rental_usd": gpu_hours * rent if rent is not None else None}
     if amort is not None:
         alternatives["purchase_usd"] = gpu_hours * amort + bill["electricity_usd"] + water_usd
     cost: dict[str, float] = {}
+    priced = True
     if economics.pricing == "rental":
-        cost["rental_usd"] = gpu_hours * rent
+        if rent is None:
+            priced = False
+        else:
+            cost["rental_usd"] = gpu_hours * rent
         cost["electricity_usd"] = 0.0  # included in rental
     else:
+        if amort is None:
+            priced = False  # no purchase price: capex unknown (electricity alone would understate the cost)
         cost["capex_amortized_usd"] = gpu_hours * amort if amort is not None else 0.0
         cost["electricity_usd"] = bill["electricity_usd"]  # energy + demand charge (split in electricity_detail_usd)
         if water_usd:
@@ -149,6 +158,10 @@ def account_run(*, acc: Accelerator, node: Node | None, num_gpus: int, wall_time
     if "operational_market_based_kg" in bill:
         co2e["operational_market_based_kg"] = bill["operational_market_based_kg"]
 
+    comp = component_breakdowns(num_gpus=num_gpus, wall_time_s=wall_time_s, gpu_energy_j=gpu_energy_j, host_w=host_w, fabric_w=fabric_w,
+                                facility_energy_j=fac_j, facility_peak_w=bill.get("peak_power_w") if facility_power_w is not None else None,
+                                pue=pue, gpu_peak_power_w=gpu_peak_power_w, cost=cost, priced=priced, pricing=economics.pricing,
+                                co2e=co2e, host_embodied_frac=economics.host_embodied_frac, water_l=water, water_usd=water_usd)
     return {
         "gpu_hours": gpu_hours,
         "gpu_energy_j": gpu_energy_j,
@@ -157,8 +170,11 @@ def account_run(*, acc: Accelerator, node: Node | None, num_gpus: int, wall_time
         "it_energy_j": it_j,
         "facility_energy_j": fac_j,
         "water_l": water,
-        "cost_usd": sum(cost.values()),
+        # None only for devices without any price (no rental quote, no purchase price, no override)
+        "cost_usd": sum(cost.values()) if priced else None,
         "cost_breakdown_usd": cost,
+        "cost_unavailable_reason": None if priced else NO_PRICE_REASON.format(id=acc.id),
+        **comp,
         "alternatives_usd": alternatives,
         "electricity_detail_usd": {"energy_usd": bill["energy_usd"], "demand_charge_usd": bill["demand_charge_usd"],
                                    "included_in_rental": economics.pricing == "rental"},
@@ -176,6 +192,66 @@ def account_run(*, acc: Accelerator, node: Node | None, num_gpus: int, wall_time
             {"name": "fabric_storage_w_per_gpu", "value": fabric_w, "unit": "W", "source": "facility default (network switches, optics, storage); 0 for non-data-centre devices"},
             {"name": "embodied_kgco2e_per_gpu", "value": acc.embodied_kgco2e, "unit": "kgCO2e", "source": f"{acc.id} profile; x(1 + {economics.host_embodied_frac}) for host/network"},
         ],
+    }
+
+
+COMPONENTS = ("gpu", "host", "network_storage", "cooling_overhead")
+
+
+def component_breakdowns(*, num_gpus: int, wall_time_s: float, gpu_energy_j: float, host_w: float, fabric_w: float,
+                         facility_energy_j: float, facility_peak_w: float | None, pue: float, gpu_peak_power_w: float | None,
+                         cost: dict[str, float], priced: bool, pricing: str, co2e: dict[str, float], host_embodied_frac: float,
+                         water_l: float, water_usd: float) -> dict[str, Any]:
+    """Power, energy, cost and CO2e split by component: gpu (accelerators), host (CPU, DRAM, NICs, fans:
+    the node's share), network_storage (cluster fabric and storage), cooling_overhead (facility minus IT:
+    cooling, power conversion; the PUE part). Electricity cost and operational carbon are split by
+    energy share; embodied carbon: accelerators vs host/network multiple; capex or rental goes to gpu
+    (a rental covers the whole instance). Each cost / carbon split sums to its total."""
+    t = wall_time_s if wall_time_s > 0 else 0.0
+    n = float(num_gpus)
+    energy = {"gpu": gpu_energy_j, "host": host_w * n * t, "network_storage": fabric_w * n * t}
+    it_j = sum(energy.values())
+    energy["cooling_overhead"] = max(facility_energy_j - it_j, 0.0)
+    mean = {k: (v / t if t > 0 else 0.0) for k, v in energy.items()}
+    gpu_peak = n * gpu_peak_power_w if gpu_peak_power_w is not None else mean["gpu"]
+    peak = {"gpu": max(gpu_peak, mean["gpu"]), "host": host_w * n, "network_storage": fabric_w * n}
+    it_peak = sum(peak.values())
+    fac_peak = facility_peak_w if facility_peak_w is not None else it_peak * pue
+    peak["cooling_overhead"] = max(fac_peak - it_peak, 0.0)
+    power = {k: {"mean_w": mean[k], "peak_w": peak[k]} for k in COMPONENTS}
+    power["facility"] = {"mean_w": sum(mean.values()), "peak_w": max(fac_peak, sum(mean.values()))}
+    tot = sum(energy.values())
+    share = {k: (energy[k] / tot if tot > 0 else 0.0) for k in COMPONENTS}
+    elec = cost.get("electricity_usd", 0.0)
+    base = cost.get("rental_usd", 0.0) + cost.get("capex_amortized_usd", 0.0)
+    cost_c: dict[str, float | None] = {k: elec * share[k] for k in COMPONENTS}
+    cost_c["gpu"] = cost_c["gpu"] + base
+    cost_c["water"] = cost.get("water_usd", 0.0)
+    if not priced:
+        cost_c = {k: None for k in cost_c}
+    emb = co2e.get("embodied_kg", 0.0)
+    emb_gpu = emb / (1.0 + host_embodied_frac) if emb else 0.0
+    co2_c: dict[str, dict[str, float]] = {}
+    for k in COMPONENTS:
+        d = {"operational_location_based_kg": co2e["operational_location_based_kg"] * share[k]}
+        if "operational_market_based_kg" in co2e:
+            d["operational_market_based_kg"] = co2e["operational_market_based_kg"] * share[k]
+        d["embodied_kg"] = emb_gpu if k == "gpu" else (emb - emb_gpu if k == "host" else 0.0)
+        co2_c[k] = d
+    return {
+        "power_by_component_w": power,
+        "energy_by_component_j": {**energy, "facility": tot},
+        "cost_by_component_usd": cost_c,
+        "co2e_by_component_kg": co2_c,
+        "water_by_component": {"water_l": water_l, "water_usd": water_usd},
+        "component_notes": {
+            "gpu": "accelerators; under rental pricing the rental (whole instance) is booked here",
+            "host": "node host share (CPU, DRAM, NICs, fans); its embodied carbon includes the host/network multiple",
+            "network_storage": "cluster fabric and storage (data-centre devices only)",
+            "cooling_overhead": "facility minus IT (cooling, power conversion): the PUE share",
+            "peak": "gpu peak = per-GPU peak phase power x GPUs when the caller passes it, else the mean (flat)",
+            "pricing": pricing,
+        },
     }
 
 

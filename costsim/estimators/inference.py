@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from costsim.core import inference as core
-from costsim.core.power import device_power_w
+from costsim.core.power import device_power_w, warm_idle_power_w
 from costsim.core.serving_curve import batch_grid, best_index, serving_curve
 from costsim.economics.accounting import account_run
 from costsim.errors import InputError
@@ -276,7 +276,9 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
     gpu_j = gpus * (power["prefill_w"] * t_pre + power["decode_w"] * o * t_dec)
     tokens = b * o
     acct = account_run(acc=a, node=node_for(a), num_gpus=gpus, wall_time_s=cycle_s, gpu_energy_j=gpu_j,
-                       facility=req.facility, economics=req.economics)
+                       facility=req.facility, economics=req.economics,
+                       gpu_peak_power_w=max(power["prefill_w"], power["decode_w"]))
+    priced = acct["cost_usd"] is not None
     avg_power = gpu_j / gpus / cycle_s
     mem = float(core.memory_per_gpu_bytes(shape, prec, layout, b, ctx_full, chunk))
     result: dict[str, Any] = {
@@ -292,10 +294,12 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
         "prefill_time_s": t_pre, "ttft_s": ttft, "prefill_tokens_per_s": b * i / t_pre,
         "decode_step_time_s": t_dec, "tpot_s": tpot, "decode_tokens_per_s": b / t_dec,
         "throughput_tokens_per_s": thr, "throughput_tokens_per_s_per_gpu": thr / gpus,
-        "gpu_power_w": avg_power, "gpu_power_by_phase_w": {"prefill": power["prefill_w"], "decode": power["decode_w"], "idle": a.idle_w},
+        "gpu_power_w": avg_power, "gpu_power_by_phase_w": {"prefill": power["prefill_w"], "decode": power["decode_w"], "idle": float(warm_idle_power_w(a.idle_w, a.tdp_w))},
         "gpu_energy_per_token_j": gpu_j / tokens,
         "facility_energy_per_token_j": acct["facility_energy_j"] / tokens,
-        "cost_usd_per_million_tokens": acct["cost_usd"] / tokens * 1e6,
+        # None only when the device has no price (no rental quote, no purchase price, no override): see cost_unavailable_reason
+        "cost_usd_per_million_tokens": acct["cost_usd"] / tokens * 1e6 if priced else None,
+        "cost_unavailable_reason": acct["cost_unavailable_reason"],
         "co2e_g_per_million_tokens": acct["co2e_kg"] * 1000.0 / tokens * 1e6,
         "energy_labels": {"gpu_energy_per_token_j": "accelerators only, per output token",
                           "facility_energy_per_token_j": "accelerators + host share, times PUE, per output token"},
@@ -303,8 +307,16 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
             "decode_step_s": {k: float(v) for k, v in dec_bd.items() if k.endswith("_s")},
             "prefill_s": {k: float(v) for k, v in pre_bd.items() if k.endswith("_s")},
             "utilization": {k: v for k, v in power.items() if k.endswith("_frac")},
-            "cost_usd_per_million_tokens": {k: v / tokens * 1e6 for k, v in acct["cost_breakdown_usd"].items()},
+            "cost_usd_per_million_tokens": ({k: v / tokens * 1e6 for k, v in acct["cost_breakdown_usd"].items()} if priced else {}),
         },
+        # one batch cycle (prefill of the batch's prompts + its decode steps), all GPUs of the replica
+        "accounting_period": {"wall_time_s": cycle_s, "output_tokens": tokens, "gpus": gpus},
+        "power_by_component_w": acct["power_by_component_w"],
+        "energy_by_component_j": acct["energy_by_component_j"],
+        "energy_by_component_j_per_token": {k: v / tokens for k, v in acct["energy_by_component_j"].items()},
+        "cost_by_component_usd_per_million_tokens": {k: (v / tokens * 1e6 if v is not None else None) for k, v in acct["cost_by_component_usd"].items()},
+        "co2e_by_component_g_per_million_tokens": {k: {kk[:-3] + "_g": vv * 1000.0 / tokens * 1e6 for kk, vv in d.items()} for k, d in acct["co2e_by_component_kg"].items()},
+        "water_l_per_million_tokens": acct["water_l"] / tokens * 1e6,
         "assumptions": [
             {"name": "weight_bits_per_param", "value": core.WEIGHT_BITS_PER_PARAM[req.weight_precision], "unit": "bit",
              "source": "storage incl. scales: int4 4.5 (fp16 scale per 32 weights), q4_0 4.5, q8_0 8.5, int8 8.125 (fp16 scale per 128)"},

@@ -20,7 +20,7 @@ import numpy as np
 
 from costsim.core import goodput as gp
 from costsim.core import search as srch
-from costsim.core.calibration import MATMUL_FRAC_SOURCE, matmul_frac
+from costsim.core.calibration import FP8_SOURCE, MATMUL_FRAC_SOURCE, gemm_rows_half, matmul_frac
 from costsim.core.power import device_power_w
 from costsim.core.training import FRAMEWORKS, HardwareShape, ModelShape
 from costsim.economics.accounting import account_run
@@ -54,7 +54,12 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str) -> Hardw
     if peak <= 0:
         raise InputError(f"hardware '{acc.id}' has no peak rate for {precision} or a fallback datatype; choose another --precision.", field="precision")
     peak_bf16 = acc.peak_flop_per_s("bf16")
-    frac = matmul_frac(acc.id, precision if acc.supports(precision) else "bf16", peak, peak_bf16, acc.efficiency.matmul_frac)
+    dtype = precision if acc.supports(precision) else "bf16"
+    frac = matmul_frac(acc.id, dtype, peak, peak_bf16, acc.efficiency.matmul_frac)
+    # attention (FlashAttention) and the LM head stay in bf16 (or fp16) under fp8 training
+    attn_dtype = "bf16" if dtype == "fp8" and peak_bf16 > 0 else dtype
+    attn_peak = peak_bf16 if attn_dtype == "bf16" and dtype == "fp8" else peak
+    attn_frac = matmul_frac(acc.id, attn_dtype, attn_peak, peak_bf16, acc.efficiency.matmul_frac)
     if node is not None and node.scaleout_bytes_per_s > 0:
         out_per_gpu = node.scaleout_bytes_per_s / node.devices_per_node
         per_node = node.devices_per_node
@@ -66,7 +71,9 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str) -> Hardw
     return HardwareShape(peak_flop_per_s=peak, matmul_frac=frac, memory_bytes=acc.memory_bytes,
                          memory_bandwidth_bytes_per_s=acc.memory_bandwidth_bytes_per_s,
                          scaleup_bytes_per_s=max(acc.scaleup_bytes_per_s, 1e9), scaleup_latency_s=acc.scaleup.latency_s,
-                         domain_size=acc.scaleup.domain_size, scaleout_per_gpu_bytes_per_s=out_per_gpu, devices_per_node=per_node)
+                         domain_size=acc.scaleup.domain_size, scaleout_per_gpu_bytes_per_s=out_per_gpu, devices_per_node=per_node,
+                         gemm_rows_half=gemm_rows_half(acc.id, dtype), bf16_peak_flop_per_s=attn_peak,
+                         bf16_matmul_frac=attn_frac, bf16_gemm_rows_half=gemm_rows_half(acc.id, attn_dtype))
 
 
 def _fixed(req: TrainRequest) -> dict:
@@ -184,6 +191,8 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
         {"name": "flop_formula", "value": "6*N_matmul_active + 12*L*H*hd*seq (full attention matrix counted)", "unit": "FLOP/token", "source": "PaLM (arXiv 2204.02311) App. B; Megatron-LM MFU convention"},
         {"name": "framework", "value": framework, "unit": "", "source": "tensor-parallel collectives overlapped with GEMMs (Transformer Engine); 'megatron-2022' exposes them"},
         {"name": "matmul_frac", "value": hs.matmul_frac, "unit": "", "source": MATMUL_FRAC_SOURCE},
+        {"name": "gemm_rows_half", "value": hs.rows_half, "unit": "tokens", "source": "GEMM-shape function T0 (costsim/core/calibration.py)"},
+        {"name": "fp8_linear_gemm_gain", "value": (hs.peak_flop_per_s * hs.matmul_frac) / (hs.attn_peak * hs.attn_frac), "unit": "x bf16", "source": FP8_SOURCE if req.precision == "fp8" else "not fp8: 1"},
         {"name": "peak_flop_per_s", "value": hs.peak_flop_per_s, "unit": "FLOP/s", "source": f"{acc.id} profile, {req.precision}"},
     ]
     if res["order"].size == 0:
@@ -208,10 +217,12 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
     p_step = (p_c * best["compute_time_s"] + p_x * best["exposed_comm_time_s"]) / step
     gpu_energy = req.gpus * (p_step * compute_time + acc.idle_w * (wall - compute_time)) if feasible_run else math.inf
     acct = account_run(acc=acc, node=node, num_gpus=req.gpus, wall_time_s=wall, gpu_energy_j=gpu_energy,
-                       facility=req.facility, economics=req.economics) if feasible_run else {}
+                       facility=req.facility, economics=req.economics, gpu_peak_power_w=p_c) if feasible_run else {}
     from costsim.economics.accounting import host_power_per_gpu_w
 
     peak_fac = req.gpus * (p_c + host_power_per_gpu_w(acc, node)) * req.facility.pue
+    if acct.get("power_by_component_w"):  # same components as the energy (GPU, host, network/storage, PUE)
+        peak_fac = acct["power_by_component_w"]["facility"]["peak_w"]
     top = []
     for j in order[: req.top_k]:
         j = int(j)
@@ -244,6 +255,8 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
         "facility_energy_j": acct.get("facility_energy_j"), "facility_peak_power_w": peak_fac,
         "co2e_kg": acct.get("co2e_kg"), "cost_usd": acct.get("cost_usd"),
         "cost_breakdown_usd": acct.get("cost_breakdown_usd"), "co2e_breakdown_kg": acct.get("co2e_breakdown_kg"),
+        **{k: acct.get(k) for k in ("power_by_component_w", "energy_by_component_j", "cost_by_component_usd",
+                                    "co2e_by_component_kg", "water_by_component", "cost_unavailable_reason")},
         "top_layouts": top, "assumptions": assumptions,
         "breakdowns": {
             "step_time_s": {k: best[k] for k in ("compute_time_s", "exposed_comm_time_s", "bubble_time_s", "tp_comm_time_s",

@@ -14,6 +14,7 @@ import numpy as np
 from costsim.report.assumptions import assumption_rows
 
 MAX_ROWS = 1_048_576 - 2
+MAX_TABLE_ROWS = 20_000  # per-request tables longer than this stay in tables.parquet (said in the sheet)
 
 
 def _cell(v: Any) -> Any:
@@ -106,6 +107,12 @@ def write_xlsx(result, path: str | os.PathLike[str]) -> Path:
             if pr.timeseries:
                 _columns_sheet(wb, used, f"ts {v.name} {part}", pr.timeseries)
             for tname, table in pr.tables.items():
+                n = max((len(np.asarray(a)) for a in table.values()), default=0)
+                if n > MAX_TABLE_ROWS:
+                    ws_t = wb.create_sheet(_sheet_name(used, f"{tname} {v.name}"))
+                    ws_t.append([f"{n} rows ({part} table '{tname}', variant '{v.name}'): too long for a spreadsheet; "
+                                 f"all rows are in tables.parquet next to this file."])
+                    continue
                 _columns_sheet(wb, used, f"{tname} {v.name}", table)
         if v.site_timeseries and len(v.parts) > 1:
             _columns_sheet(wb, used, f"ts {v.name} site", v.site_timeseries)

@@ -1,4 +1,11 @@
-"""One serving replica as a SimPy process: iteration-level (continuous) batching as in vLLM.
+"""One serving replica driven by SimPy timeouts: iteration-level (continuous) batching as in vLLM.
+
+Event mechanics (public SimPy API only: env.timeout + Event.callbacks; no Process internals): each
+iteration or decode run is one timeout whose callback ends it and starts the next. An arrival that
+cuts a decode run schedules a new timeout at the next iteration boundary and makes it the run's
+current end; the run's original timeout still fires later, sees it is stale and does nothing.
+A decode run's energy and tokens are booked once, when it ends (a cut run books only the steps it
+ran; a run open at the end of the window is booked by close_run()).
 
 State per replica (requests are integer ids into the run's ledger; no per-request processes):
   waiting    FIFO of ids needing a prefill (new, or preempted with 'recompute': prompt + tokens so far)
@@ -120,10 +127,14 @@ class Replica:
         self.state = "off"  # off | starting | active | draining
         self.sleeping = False
         self.interruptible = False
-        self.wake: simpy.Event | None = None
+        self.cur = None  # the timeout ending the decode run in progress
+        self.iter_b = 0
+        self.run_b = 0
+        self.run_pw = 0.0
+        self.run_end = 0.0
+        self.run_t0 = 0.0
         self.pending_s = 0.0  # swap copy time to charge to the next iteration
         self.num_preemptions = 0
-        self.proc = None
         self.run_start = 0.0
         self.run_step = 1.0
         self.run_k = 0
@@ -131,17 +142,16 @@ class Replica:
 
     # ---- control ---------------------------------------------------------------------------
     def start(self) -> None:
-        self.proc = self.env.process(self._run())
+        """Begin the iteration loop now (an idle replica goes to sleep at once)."""
+        self._step()
 
     def notify(self) -> None:
-        """Work arrived: wake an idle replica, or end a decode run at the next iteration boundary.
-
-        Cutting a run moves the process's pending wake-up from the run's end to the end of the
-        iteration in progress (the run's timeout is detached and a new one takes the process's
-        resume callback): one event instead of an Interrupt plus a boundary timeout."""
+        """Work arrived: wake an idle replica (at the current time, after the caller), or end a
+        decode run at the next iteration boundary (a new timeout there becomes the run's end)."""
         if self.sleeping:
             self.sleeping = False
-            self.wake.succeed()
+            ev = self.env.timeout(0.0)
+            ev.callbacks.append(self._wake)
         elif self.interruptible:
             self.interruptible = False
             env = self.env
@@ -149,12 +159,9 @@ class Replica:
             done = int(el / self.run_step) + 1 if el >= 0 else 1
             if done >= self.run_k:
                 return
-            proc = self.proc
-            old = proc._target
-            old.callbacks.remove(proc._resume)
             new = env.timeout(self.run_start + done * self.run_step - env.now)
-            new.callbacks.append(proc._resume)
-            proc._target = new
+            new.callbacks.append(self._end_decode)
+            self.cur = new
             self.run_done = done
 
     def queue_len(self) -> int:
@@ -298,66 +305,99 @@ class Replica:
                 self._join(rid, L, f.out[rid] - g)
         self.prefilling = keep
 
-    def _run(self):
+    # ---- the iteration loop: callbacks on plain SimPy timeouts (public API only) ---------------
+    # Each iteration (or decode run) is one env.timeout whose callback ends it and starts the next;
+    # cutting a decode run schedules a new timeout at the next iteration boundary and makes it the
+    # current one (the old timeout still fires, finds it is stale and does nothing).
+    def _step(self) -> None:
+        """Start the next iteration (the body of vLLM's engine loop)."""
         env = self.env
         f = self.fleet
         t = self.t
-        g = t.gpus
-        while True:
-            if self.state == "draining" and self.outstanding == 0:
-                f.turn_off(self)
-                return
-            # make room for the next decode step (each running sequence may need a new block)
-            B = len(self.running)
-            if B and (self.K + B * self.S + self.pre_tokens + B) / self.bs + B + len(self.prefilling) > self.cap_blocks:
-                while B and self._used_blocks(B) > self.cap_blocks:
-                    self._preempt_one()
-                    B = len(self.running)
-            P = self._admit()[0] if (self.waiting or self.swapped or self.prefilling or self.kv_ready) else 0
-            B = len(self.running)
+        if self.state == "draining" and self.outstanding == 0:
+            f.turn_off(self)
+            return
+        running = self.running
+        # make room for the next decode step (each running sequence may need a new block)
+        B = len(running)
+        if B and (self.K + B * self.S + self.pre_tokens + B) / self.bs + B + len(self.prefilling) > self.cap_blocks:
+            while B and self._used_blocks(B) > self.cap_blocks:
+                self._preempt_one()
+                B = len(running)
+        P = self._admit()[0] if (self.waiting or self.swapped or self.prefilling or self.kv_ready) else 0
+        B = len(running)
+        extra = self.pending_s
+        self.pending_s = 0.0
+        start = env.now
+        if P > 0:
             B_iter = B if (self.chunked or P == 0) else 0
-            extra = self.pending_s
-            self.pending_s = 0.0
-            start = env.now
-            if P > 0:
-                ctx = (self.K + B * self.S) / B if B_iter else 0.0
-                dur = t.mixed_s(B_iter, ctx, P) + extra
-                f.add_busy(self, start, start + dur, t.mixed_power_w(B_iter, ctx, P) * g, tokens=B_iter)
-                yield env.timeout(dur)
-                if B_iter:
-                    self.S += 1
-                    self._complete_due()
-                self._finish_prefills(env.now)
-                continue
-            if B == 0:
-                if self.queue_len() and not self.prefilling:
-                    # nothing running yet something waits that can never fit: cannot happen after routing checks
-                    raise RuntimeError(f"replica {self.idx}: waiting requests do not fit an empty KV cache")
-                self.sleeping = True
-                self.wake = env.event()
-                f.idle_begin(self, start)
-                yield self.wake
-                f.idle_end(self, env.now)
-                continue
-            # decode run of k iterations
-            k_fin = self._next_finish_steps()
-            free_tok = (self.cap_blocks - len(self.running) - len(self.prefilling)) * self.bs - self.pre_tokens - (self.K + B * self.S)
-            k_mem = int(free_tok // B)
-            k = max(1, min(k_fin, k_mem))
-            ctx_mid = (self.K + B * self.S) / B + 0.5 * (k - 1)
-            step, pw = t.decode_sp(B, ctx_mid)
-            dur = k * step + extra
-            pw *= g
-            f.add_busy(self, start, start + dur, pw, tokens=B * k)
-            self.interruptible = k > 1 and B + len(self.prefilling) < self.max_seqs
-            self.run_start = start + extra
-            self.run_step = step
-            self.run_k = k
-            self.run_done = k
-            yield env.timeout(dur)
-            self.interruptible = False
-            done = self.run_done
-            if done < k:  # cut short by an arrival: give back the energy and tokens of the steps not run
-                f.add_busy(self, start + extra + done * step, start + dur, -pw, tokens=-B * (k - done))
-            self.S += done
+            ctx = (self.K + B * self.S) / B if B_iter else 0.0
+            dur = t.mixed_s(B_iter, ctx, P) + extra
+            f.add_busy(self, start, start + dur, t.mixed_power_w(B_iter, ctx, P) * t.gpus, tokens=B_iter)
+            self.iter_b = B_iter
+            ev = env.timeout(dur)
+            ev.callbacks.append(self._end_mixed)
+            return
+        if B == 0:
+            if self.queue_len() and not self.prefilling:
+                # nothing running yet something waits that can never fit: cannot happen after routing checks
+                raise RuntimeError(f"replica {self.idx}: waiting requests do not fit an empty KV cache")
+            self.sleeping = True
+            f.idle_begin(self, start)
+            return
+        # decode run of k iterations
+        k_fin = self._next_finish_steps()
+        free_tok = (self.cap_blocks - B - len(self.prefilling)) * self.bs - self.pre_tokens - (self.K + B * self.S)
+        k_mem = int(free_tok // B)
+        k = max(1, min(k_fin, k_mem))
+        ctx_mid = (self.K + B * self.S) / B + 0.5 * (k - 1)
+        step, pw = t.decode_sp(B, ctx_mid)
+        dur = k * step + extra
+        pw *= t.gpus
+        # energy and tokens are booked when the run ends (a cut run books only the steps it ran);
+        # a run still open at the end of the window is booked by close_run()
+        self.run_t0 = start
+        self.interruptible = k > 1 and B + len(self.prefilling) < self.max_seqs
+        self.run_start = start + extra
+        self.run_step = step
+        self.run_k = k
+        self.run_done = k
+        self.run_b = B
+        self.run_pw = pw
+        self.run_end = start + dur
+        ev = env.timeout(dur)
+        ev.callbacks.append(self._end_decode)
+        self.cur = ev
+
+    def _end_mixed(self, _ev) -> None:
+        if self.iter_b:
+            self.S += 1
             self._complete_due()
+        self._finish_prefills(self.env.now)
+        self._step()
+
+    def _end_decode(self, ev) -> None:
+        if ev is not self.cur:
+            return  # a run cut short: its original end is stale
+        self.cur = None
+        self.interruptible = False
+        done = self.run_done
+        if done < self.run_k:  # cut short by an arrival: only the steps run
+            self.fleet.add_busy(self, self.run_t0, self.run_start + done * self.run_step, self.run_pw, tokens=self.run_b * done)
+        else:
+            self.fleet.add_busy(self, self.run_t0, self.run_end, self.run_pw, tokens=self.run_b * done)
+        self.S += done
+        self._complete_due()
+        self._step()
+
+    def close_run(self) -> None:
+        """Book a decode run still in progress at the end of the simulated window (the fleet's
+        accounting clips it to the window)."""
+        if self.cur is not None:
+            end = self.run_start + self.run_done * self.run_step if self.run_done < self.run_k else self.run_end
+            self.fleet.add_busy(self, self.run_t0, end, self.run_pw, tokens=self.run_b * self.run_done)
+            self.cur = None
+
+    def _wake(self, _ev) -> None:
+        self.fleet.idle_end(self, self.env.now)
+        self._step()

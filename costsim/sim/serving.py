@@ -2,9 +2,9 @@
 
     simulate_serving(scenario, seed=...) -> SimOutput
 
-Processes: one request generator (arrivals pre-sampled as arrays, costsim.sim.arrivals), a router
-(a function called per arrival: round robin, least outstanding, power aware), one process per
-replica driving iterations (costsim.sim.replica: continuous batching, chunked prefill, paged KV
+Processes: one request generator (arrivals pre-sampled as arrays, costsim.sim.arrivals; a chain of
+timeouts with callbacks), a router (a function called per arrival: round robin, least outstanding,
+power aware), one callback-driven iteration loop per replica (costsim.sim.replica: continuous batching, chunked prefill, paged KV
 cache with preemption), optional prefill/decode disaggregation (KV moved over the network), an
 autoscaler process, and power accounting.
 
@@ -313,12 +313,27 @@ class Fleet:
 # ------------------------------------------------------------------------------------------------
 # processes
 # ------------------------------------------------------------------------------------------------
-def _generator(env: simpy.Environment, fleet: Fleet, times: list):
-    last = 0.0
-    for rid, t in enumerate(times):
-        yield env.timeout(t - last)
-        last = t
-        fleet.arrive(rid)
+class _Arrivals:
+    """The request generator as a chain of timeouts with a callback (no generator process): each
+    arrival is routed, then the next one is scheduled (same order of events as a process)."""
+
+    __slots__ = ("env", "fleet", "times", "i", "last")
+
+    def __init__(self, env: simpy.Environment, fleet: Fleet, times: list) -> None:
+        self.env, self.fleet, self.times, self.i, self.last = env, fleet, times, 0, 0.0
+        self._next()
+
+    def _next(self) -> None:
+        if self.i < len(self.times):
+            t = self.times[self.i]
+            self.env.timeout(t - self.last).callbacks.append(self._fire)
+            self.last = t
+
+    def _fire(self, _ev) -> None:
+        rid = self.i
+        self.i += 1
+        self.fleet.arrive(rid)
+        self._next()
 
 
 def _sampler(env: simpy.Environment, fleet: Fleet):
@@ -487,7 +502,7 @@ def simulate_serving(scenario: Scenario, *, seed: int) -> SimOutput:
             continue
         for _ in range(g.n0):
             fleet.new_replica(g, "mixed", "active")
-    env.process(_generator(env, fleet, fleet.arr))
+    _Arrivals(env, fleet, fleet.arr)
     env.process(_sampler(env, fleet))
     if wl.autoscaler.policy != "none":
         if d.enabled:
@@ -497,6 +512,7 @@ def simulate_serving(scenario: Scenario, *, seed: int) -> SimOutput:
     env.run(until=duration)
     # close open intervals at the end of the window
     for r in fleet.replicas:
+        r.close_run()
         if fleet.idle_since[r.idx] >= 0:
             fleet.idle_end(r, duration)
         if fleet.on_since[r.idx] >= 0:

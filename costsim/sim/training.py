@@ -5,6 +5,14 @@ writes, restarts, planned maintenance, evaluation pauses, grid-limit changes (cu
 windows). Between events the job progresses at the step rate of the training core, looked up
 once per power-cap level (`StepLevel`), never re-derived per event.
 
+Synchronous checkpointing without evaluation pauses is handled in periodic blocks: between
+stochastic events (failures, maintenance, grid-limit changes) the train/checkpoint cycle is
+deterministic, so one timeout covers the whole block and, when it ends or is interrupted, the
+checkpoints completed, the steps kept, the stall in progress and the trace rows are computed
+(`_Block`, `_Job._settle`); the trace and every statistic are the same as one event per checkpoint
+(checked against the per-cycle loop to 1e-9). Async checkpoints and evaluation pauses keep the
+per-cycle loop.
+
 Power: every state change appends a segment to a piecewise trace (see power_trace.py): training
 is a square wave between compute-phase and exposed-communication power; checkpoint stalls sit near
 warm idle; restarts ramp down, idle, and ramp up. The coarse timeline (1-min min/mean/max) and the
@@ -44,6 +52,8 @@ from costsim.units import GB, J_PER_KWH, MEGA, S_PER_DAY, S_PER_HOUR
 # state codes in the trace (kind column)
 TRAIN, CKPT, DOWN, EVAL, PAUSE, RAMP_UP, RAMP_DOWN = 0, 1, 2, 3, 4, 5, 6
 KIND_NAMES = {TRAIN: "train", CKPT: "checkpoint", DOWN: "down", EVAL: "eval", PAUSE: "pause", RAMP_UP: "ramp_up", RAMP_DOWN: "ramp_down"}
+
+PERIODIC_BLOCKS = True  # False: one SimPy event per checkpoint cycle (reference path, used by the tests)
 
 FALLBACK_MFU_FRAC = 0.40  # Llama 3 405B step MFU 38-43% (arXiv 2407.21783 Table 4)
 FALLBACK_EXPOSED_COMM_FRAC = 0.10  # share of a step with GPUs waiting on communication (assumption)
@@ -322,6 +332,45 @@ class _Limit:
         self.limit_w = limit_w
 
 
+class _Block:
+    """A deterministic run of synchronous train/checkpoint cycles starting at t0: a first training
+    part of `first_steps` (the rest of the current checkpoint interval), then checkpoint; m full
+    cycles of `full_steps` + checkpoint; a last training part of `last_steps` (0 < last <= full)
+    that reaches the target. Positions inside it are computed, not simulated."""
+    __slots__ = ("t0", "lv", "first_steps", "full_steps", "stall_s", "m", "last_steps", "duration_s",
+                 "steps0", "work0", "since_eval0", "c0_s", "cyc_s")
+
+    def __init__(self, t0, lv, first_steps, full_steps, stall_s, n_left):
+        self.t0, self.lv, self.stall_s = t0, lv, stall_s
+        self.first_steps, self.full_steps = first_steps, full_steps
+        rest = n_left - first_steps  # > 0
+        self.m = max(int(math.ceil(rest / full_steps)) - 1, 0)
+        self.last_steps = rest - self.m * full_steps
+        self.c0_s = first_steps * lv.step_s + stall_s
+        self.cyc_s = full_steps * lv.step_s + stall_s
+        self.duration_s = self.c0_s + self.m * self.cyc_s + self.last_steps * lv.step_s
+
+    def cycle_starts(self, j):
+        out = np.empty(j + 1)
+        out[0] = self.t0
+        if j >= 1:
+            out[1:] = self.t0 + self.c0_s + np.arange(j) * self.cyc_s
+        return out
+
+    def position(self, t):
+        """(cycle index j in 0..m+1, inside that cycle's checkpoint stall?) at time t."""
+        e = t - self.t0
+        if e < self.c0_s:
+            j = 0
+        else:
+            j = min(1 + int((e - self.c0_s) // self.cyc_s), self.m + 1)
+        if j == self.m + 1:
+            return j, False
+        start = self.t0 if j == 0 else self.t0 + self.c0_s + (j - 1) * self.cyc_s
+        n = self.first_steps if j == 0 else self.full_steps
+        return j, (t - start) >= n * self.lv.step_s
+
+
 class _Job:
     def __init__(self, env: simpy.Environment, su: Setup, rng: np.random.Generator):
         self.env, self.su, self.rng, self.w = env, su, rng, su.w
@@ -329,6 +378,9 @@ class _Job:
         self.classes = su.w.reliability.failure_classes()
         # trace rows: (t0, kind, shape, gpu_a, gpu_b, gpu_a_unfloored, gpu_b_unfloored, host, period_s, hi_s)
         self.rows: list[tuple] = []
+        # analytic checkpoint blocks already expanded to row arrays: (position in rows, ndarray (k, 10))
+        self.row_chunks: list[tuple[int, np.ndarray]] = []
+        self.block: _Block | None = None  # the periodic train/checkpoint block in progress
         self._floor_w = (w.mitigation.gpu_power_floor_frac_of_tdp * su.tdp_w) if w.mitigation.gpu_power_floor_frac_of_tdp is not None else None
         self.events: list[tuple[float, str]] = [(0.0, "start")]
         # progress
@@ -482,6 +534,20 @@ class _Job:
             since = self.steps - self.committed[0] if w.checkpoint.mode == "sync" else self.steps - self._last_snapshot_steps()
             n_ckpt = max(su.ckpt_interval_steps - since, 0.0)
             n_left = su.target_steps - self.steps
+            if PERIODIC_BLOCKS and w.checkpoint.mode == "sync" and w.evaluation.every_s is None and n_left > n_ckpt:
+                # between stochastic events the train/checkpoint cycle is deterministic: one
+                # event for the whole periodic block instead of one per checkpoint
+                blk = _Block(env.now, lv, n_ckpt, su.ckpt_interval_steps, su.stall_s, n_left)
+                blk.steps0, blk.work0, blk.since_eval0 = self.steps, self.work_s, self.since_eval_s
+                self.block = blk
+                try:
+                    yield env.timeout(blk.duration_s)
+                except simpy.Interrupt as intr:
+                    resume = intr.cause
+                self._settle(env.now)
+                if self.rows[-1][1] == TRAIN:  # the training part in progress (or the last one, ended)
+                    self._progress(env.now - self.rows[-1][0], lv)
+                continue
             n_eval = math.inf
             if w.evaluation.every_s is not None:
                 n_eval = max((w.evaluation.every_s - self.since_eval_s) / lv.step_s, 0.0)
@@ -516,6 +582,71 @@ class _Job:
                 resume = yield from self._evaluate()
                 continue
             resume = yield from self._checkpoint()
+
+    def _settle(self, t: float) -> None:
+        """Turn the periodic block in progress into trace rows and counters up to time t: the
+        checkpoints completed, the steps of every training part that ended (including one whose
+        checkpoint stall is in progress: snapshot taken, not yet committed), and the last row
+        (training or a stall in progress) left open as the trace's current segment. Partial
+        progress of that last training row is credited by the caller, as in the per-cycle loop."""
+        b, self.block = self.block, None
+        if b is None:
+            return
+        su, lv = self.su, b.lv
+        j, in_stall = b.position(t)
+        # times of each cycle start (0..j)
+        starts = b.cycle_starts(j)
+        n_i = np.full(j + 1, float(b.full_steps))
+        n_i[0] = b.first_steps
+        if j == b.m + 1:
+            n_i[j] = b.last_steps
+        train_t = starts
+        ckpt_t = starts + n_i * lv.step_s
+        # rows in time order: train (skipped when zero-length), checkpoint for completed cycles
+        tr_row = self._row(TRAIN, WAVE, lv.gpu_hi_w, lv.gpu_lo_w, su.host_busy_w, lv.step_s, lv.hi_s)
+        ck_row = self._row(CKPT, CONST, su.stall_w, su.stall_w, su.host_busy_w)
+        n_ck = j + (1 if in_stall else 0)  # checkpoint stalls started
+        k_tr = j + 1
+        tt = np.empty(k_tr + n_ck)
+        kind = np.empty(k_tr + n_ck, dtype=np.int64)
+        tt[0::2][:k_tr] = train_t
+        kind[0::2][:k_tr] = 0
+        if n_ck:
+            tt[1::2][:n_ck] = ckpt_t[:n_ck]
+            kind[1::2][:n_ck] = 1
+        keep = np.ones(len(tt), bool)
+        keep[:-1] = tt[1:] > tt[:-1]  # a zero-length row is replaced by the next (as _seg does)
+        tt, kind = tt[keep], kind[keep]
+        arr = np.where(kind[:, None] == 0, np.asarray(tr_row, float)[None, :], np.asarray(ck_row, float)[None, :])
+        arr[:, 0] = tt
+        # the checkpoint events for the fine windows (first ones only, as the loop records them)
+        for tc in ckpt_t[:n_ck]:
+            if len(self.events) >= 64:
+                break
+            self.events.append((float(tc), "checkpoint"))
+        # counters: steps / work of the training parts that ended
+        done_steps = float(np.sum(n_i[:n_ck])) if n_ck else 0.0
+        committed_steps = float(np.sum(n_i[:j]))
+        self.n_ckpt += j
+        if j > 0:
+            self.committed = (b.steps0 + committed_steps, b.work0 + committed_steps * lv.step_s)
+        self.steps = b.steps0 + done_steps
+        self.work_s = b.work0 + done_steps * lv.step_s
+        self.since_eval_s = b.since_eval0 + done_steps * lv.step_s
+        # rows: everything but the last as a chunk, the last as the current row
+        rows = self.rows
+        if rows and rows[-1][0] == arr[0, 0]:
+            rows.pop()
+        if len(arr) > 1:
+            self.row_chunks.append((len(rows), arr[:-1]))
+        last = arr[-1]
+        rows.append((float(last[0]), int(last[1]), int(last[2]), *map(float, last[3:])))
+
+    def _row(self, kind, shape, ga, gb, host, period=0.0, hi=0.0) -> tuple:
+        fl = self._floor_w
+        if fl is not None:
+            return (0.0, kind, shape, max(ga, fl), max(gb, fl), ga, gb, host, period, hi)
+        return (0.0, kind, shape, ga, gb, ga, gb, host, period, hi)
 
     def _last_snapshot_steps(self):
         return self.pending[-1][1] if self.pending else self.committed[0]
@@ -663,6 +794,13 @@ def _limit_process(env, job: _Job, su: Setup):
 
 def _rows(job: _Job, end_s: float) -> dict[str, np.ndarray]:
     arr = np.asarray(job.rows, dtype=float).reshape(-1, 10)
+    if job.row_chunks:  # analytic blocks, spliced in at their positions
+        parts, prev = [], 0
+        for pos, chunk in job.row_chunks:
+            parts += [arr[prev:pos], chunk]
+            prev = pos
+        parts.append(arr[prev:])
+        arr = np.concatenate(parts)
     arr = arr[arr[:, 0] < end_s]
     cols = ("t0", "kind", "shape", "ga", "gb", "ga0", "gb0", "host", "per", "hi")
     d = {c: arr[:, i] for i, c in enumerate(cols)}
@@ -776,6 +914,7 @@ def simulate_training(scenario: Scenario, *, seed: int | None = None, setup: Set
         guard = 50 * su.target_steps * su.levels[su.base_limit_w].step_s + 30 * S_PER_DAY
         env.run(until=job.proc | env.timeout(guard))
     end_s = env.now
+    job._settle(end_s)  # a periodic block cut by the window end
     completed = job.done_t is not None
     if job.done_t is not None:  # include the final ramp down
         end_s = job.done_t + w.power.stop_ramp_s

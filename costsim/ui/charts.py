@@ -110,3 +110,29 @@ def memory_breakdown(parts_bytes: dict[str, float], *, capacity_bytes: float | N
     fig.update_layout(barmode="stack", title=dict(text="Memory per GPU", y=0.97), xaxis_title="GB",
                       **{**LAYOUT, "height": 240, "margin": dict(l=10, r=10, t=70, b=10)})
     return fig
+
+
+def sweep_lines(rows: list[dict[str, Any]], param: str, metric: str) -> go.Figure:
+    """A sweep's result column against one swept parameter, one line per variant."""
+    fig = go.Figure()
+    for variant in dict.fromkeys(r.get("variant") for r in rows):
+        pts = sorted(((r[param], r.get(metric)) for r in rows if r.get("variant") == variant and r.get(metric) is not None),
+                     key=lambda t: (str(type(t[0])), t[0]))
+        fig.add_trace(go.Scatter(x=[str(p[0]) for p in pts], y=[p[1] for p in pts], mode="lines+markers", name=str(variant)))
+    fig.update_layout(title=f"{metric} vs {param.removeprefix('param_')}", xaxis_title=param.removeprefix("param_"),
+                      yaxis_title=metric, **LAYOUT)
+    return fig
+
+
+def levels(values_w: dict[str, float | None], *, cap_w: float | None, title: str) -> go.Figure:
+    """Horizontal bars of power levels (MW) with the grid cap as a dashed line."""
+    names = [k for k, v in values_w.items() if v is not None]
+    mw = [values_w[k] / 1e6 for k in names]  # type: ignore[operator]
+    colors = ["crimson" if cap_w and v * 1e6 > cap_w else "#4c78a8" for v in mw]
+    fig = go.Figure(go.Bar(y=names, x=mw, orientation="h", marker_color=colors, text=[f"{v:,.1f} MW" for v in mw],
+                           textposition="auto"))
+    if cap_w:
+        fig.add_vline(x=cap_w / 1e6, line_dash="dash", line_color="crimson", annotation_text=f"grid cap {cap_w / 1e6:,.0f} MW")
+    fig.update_layout(title=title, xaxis_title="MW", **{**LAYOUT, "height": 300})
+    fig.update_yaxes(autorange="reversed")
+    return fig

@@ -111,3 +111,28 @@ def fit() -> dict:
 
 if __name__ == "__main__" and "--fit" in sys.argv:
     print(fit())
+
+
+def run_matmul_case(case: Case) -> float:
+    """Kind matmul_throughput: the core's GEMM-shape function (achievable fraction of peak for a
+    GEMM of M rows and width min(N, K)) times the datatype peak, vs a measured kernel."""
+    from costsim.core.calibration import gemm_rows_half, matmul_frac
+    from costsim.core.training import gemm_efficiency
+
+    inp = case.inputs
+    acc = get_accelerator(inp["hardware"])
+    dt = inp.get("dtype", "bf16")
+    peak = acc.peak_flop_per_s(dt)
+    frac = matmul_frac(acc.id, dt, peak, acc.peak_flop_per_s("bf16"), acc.efficiency.matmul_frac)
+    eff = gemm_efficiency(frac, min(int(inp["n"]), int(inp["k"])), int(inp["m"]), None, gemm_rows_half(acc.id, dt))
+    if case.metric != "flop_per_s":
+        raise InputError(f"case {case.id}: unknown metric '{case.metric}' for kind matmul_throughput")
+    return float(peak * eff)
+
+
+register_training = register
+
+
+def register(RUNNERS: dict) -> None:  # noqa: F811
+    register_training(RUNNERS)
+    RUNNERS["matmul_throughput"] = run_matmul_case

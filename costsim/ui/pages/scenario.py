@@ -80,18 +80,32 @@ def run_and_write(s: Scenario, seed: int) -> dict[str, Any]:
     return {"summary": compute.plain(summary_doc(result)), "files": files, "notices": notices, "site_timeseries": site_ts}
 
 
+def cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, (int, float)):
+        return f"{v:,.6g}"
+    return str(v)
+
+
+def part_table(variants: list[dict[str, Any]], part: str) -> list[dict[str, str]]:
+    """One row per metric, one column per variant (display units; the metric name keeps the unit)."""
+    cols = {v["name"]: fmt.display_row((v.get(part) or {}).get("summary", {}) if part != "site" else (v.get("site") or {}))
+            for v in variants if (part == "site" and v.get("site")) or part in v}
+    keys = list(dict.fromkeys(k for d in cols.values() for k in d))
+    return [{"metric": k, **{name: cell(d.get(k)) for name, d in cols.items()}} for k in keys]
+
+
 def show_run(run: dict[str, Any]) -> None:
     summ = run["summary"]
     st.success(f"Ran '{summ.get('scenario')}' (run id {summ.get('scenario_hash')}, seed {summ.get('seed')}).")
-    rows = []
-    for v in summ.get("variants", []):
-        for part in ("training", "serving"):
-            if part in v:
-                rows.append({"variant": v["name"], "part": part, **fmt.display_row(v[part].get("summary", {}))})
-        if v.get("site"):
-            rows.append({"variant": v["name"], "part": "site", **fmt.display_row(v["site"])})
-    if rows:
-        st.dataframe(rows, width="stretch", hide_index=True)
+    variants = summ.get("variants", [])
+    tabs = [p for p in ("training", "serving", "site") if any((p in v) if p != "site" else bool(v.get("site")) for v in variants)]
+    for tab, part in zip(st.tabs(tabs), tabs) if tabs else []:
+        with tab:
+            st.dataframe(part_table(variants, part), width="stretch", hide_index=True, height=420)
     for name, ts in run.get("site_timeseries", {}).items():
         t = ts.get("t_s")
         series = {k: v for k, v in ts.items() if k.endswith("_w") and k != "t_s"}
@@ -164,11 +178,27 @@ def sweep_section(s: Scenario) -> None:
     sw = st.session_state.get(P + "sweep")
     if sw:
         st.caption(f"{sw['counts'].get('ran')} points ran, {sw['counts'].get('errors')} errors.")
+        sweep_chart(sw["rows"])
         st.dataframe(sw["rows"], width="stretch", hide_index=True)
         cols = st.columns(len(sw["files"]))
         for col, (name, data) in zip(cols, sw["files"].items()):
             col.download_button(name, data, file_name=name, mime=MIME.get(Path(name).suffix, "application/octet-stream"),
                                 key=f"{P}sdl_{name}")
+
+
+def sweep_chart(rows: list[dict[str, Any]]) -> None:
+    """A chosen numeric result against the first swept parameter, one line per variant."""
+    params = [k for k in (rows[0] if rows else {}) if k.startswith("param_")]
+    numeric = [k for k in (rows[0] if rows else {}) if not k.startswith("param_") and k not in ("seed",)
+               and isinstance(rows[0].get(k), (int, float)) and not isinstance(rows[0].get(k), bool)]
+    if not params or not numeric:
+        return
+    default = next((k for k in ("training_wall_time_s", "training_cost_usd", "serving_cost_usd_per_million_tokens",
+                                "serving_throughput_tokens_per_s", "cost_usd") if k in numeric), numeric[0])
+    metric = st.selectbox("Chart", numeric, index=numeric.index(default), key=P + "sweep_metric",
+                          help="Result column to plot against the first swept parameter.")
+    fig = charts.sweep_lines(rows, params[0], metric)
+    st.plotly_chart(fig, width="stretch", key=P + "sweep_chart")
 
 
 def render() -> None:

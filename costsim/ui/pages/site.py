@@ -118,15 +118,14 @@ def show(res: dict[str, Any]) -> None:
 
 
 def day_chart(res: dict[str, Any]):
-    """Facility power envelope over a typical day: the peak (compute phase) and trough (communication
-    phase) of synchronous training, the mean, and the grid cap. Not a simulation: the Scenario page
-    runs one (failures, checkpoints, ramps)."""
-    hours = [h * 3600.0 for h in range(25)]
+    """Facility power levels against the grid cap: peak (compute phase of synchronous training), mean
+    and trough (communication phase). Levels, not a simulation: the Scenario page runs one."""
     peak = res["facility_peak_power_w"]
-    series = {"peak (compute phase)": [peak] * 25, "mean": [res.get("facility_mean_power_w") or peak] * 25}
+    levels = {"facility peak (compute phase)": peak, "facility mean": res.get("facility_mean_power_w")}
     if res.get("training_power_swing_w"):
-        series["trough (communication phase)"] = [peak - res["training_power_swing_w"]] * 25
-    return charts.timeline(hours, series, cap_w=res.get("grid_cap_w"), title="Facility power envelope over a day vs the grid cap")
+        levels["facility trough (communication phase)"] = peak - res["training_power_swing_w"]
+    levels["IT peak"] = res.get("it_peak_power_w")
+    return charts.levels(levels, cap_w=res.get("grid_cap_w"), title="Site power vs the grid cap")
 
 
 def show_region(region: str | None) -> None:

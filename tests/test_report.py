@@ -1,0 +1,141 @@
+"""Reports: unit formatting, HTML (self-contained, escaped), XLSX, PDF, tornado, site power sum."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from costsim.api.run import PartResult, RunResult, VariantResult, combine_site, load_scenario, ranges_of, run_scenario, sim_available
+from costsim.report import write_run
+from costsim.report.charts import tornado
+from costsim.report.fmt import fmt_range, fmt_value, scale
+from costsim.report.html import run_report_html
+from costsim.report.pdf import find_chromium
+from costsim.specs.scenario import scenario_hash
+from costsim.api.run import scenario_from_dict
+
+EVIL = '<script>alert("x")</script> & co'
+
+
+def test_scale_units():
+    assert scale("wall_time_s", 54 * 86400) == (54.0, "days")
+    assert scale("facility_energy_j", 7.2e9) == (2.0, "MWh")
+    assert scale("peak_power_w", 5e7) == (50.0, "MW")
+    assert scale("cost_usd", 2.5e6) == (2.5, "$M")
+    assert scale("co2e_kg", 3e3) == (3.0, "tCO2e")
+    assert scale("goodput_frac", 0.9)[1] == "%"
+    assert fmt_value("feasible", False) == "no" and fmt_value("x", None) == "-"
+    assert fmt_range("cost_usd", {"min": 1e6, "max": 1e6, "p5": 1e6, "p95": 1e6, "n": 3}) == ""
+    assert "min–max" in fmt_range("cost_usd", {"min": 1e6, "max": 2e6, "p5": 1.1e6, "p95": 1.9e6, "n": 3})
+
+
+def test_ranges_of():
+    r = ranges_of([{"a": 1.0, "b": "x", "c": True}, {"a": 3.0, "b": "y", "c": False}])
+    assert set(r) == {"a"} and r["a"]["min"] == 1 and r["a"]["max"] == 3 and r["a"]["p50"] == 2
+    assert ranges_of([{"a": 1.0}]) == {}
+
+
+def _part(t, p, pmax=None):
+    ts = {"t_s": np.asarray(t, float), "facility_power_mean_w": np.asarray(p, float)}
+    if pmax is not None:
+        ts["facility_power_max_w"] = np.asarray(pmax, float)
+    return PartResult({}, ts, {}, [{}], {})
+
+
+def test_combine_site_sums_on_union_axis_and_checks_cap():
+    tr = _part([0, 10, 20], [100, 200, 100], [150, 250, 150])
+    sv = _part([0, 5, 10, 15, 20], [10, 20, 30, 40, 50])
+    site, ts = combine_site({"training": tr, "serving": sv}, import_cap_w=260.0)
+    assert list(ts["t_s"]) == [0, 5, 10, 15, 20]
+    assert list(ts["site_power_w"]) == [110, 120, 230, 240, 150]
+    # maxima: training max + serving mean (serving gives no max column)
+    assert site["peak_power_w"] == 290 and site["peak_of_mean_power_w"] == 240
+    assert site["headroom_w"] == pytest.approx(-30)
+    assert 0 < site["time_over_cap_frac"] < 1
+    # energy = integral of the step function (last bucket as wide as the one before)
+    assert site["energy_j"] == pytest.approx(sum(np.array([110, 120, 230, 240, 150]) * 5))
+
+
+def test_tornado_orders_by_spread():
+    rows = []
+    for g in (1, 2, 4):
+        for price in (0.05, 0.10):
+            rows.append({"status": "ok", "param_g": g, "param_price": price, "cost_usd": 100.0 / g + price})
+    rows.append({"status": "error", "param_g": 8, "param_price": 0.1, "cost_usd": None})
+    fig = tornado(rows, "cost_usd", ["param_g", "param_price"])
+    assert fig is not None and list(fig.data[0].y) == ["price", "g"]  # widest last (= on top)
+    assert tornado([], "cost_usd", ["param_g"]) is None
+
+
+def _fake_result():
+    s = scenario_from_dict({"name": EVIL, "description": EVIL,
+                            "training": {"model": "llama-3-8b", "hardware": "h100-sxm", "num_gpus": 8}})
+    t = np.arange(0, 600, 60.0)
+    pr = PartResult({"feasible": True, "wall_time_s": 3600.0, "cost_usd": 1234.0, "cost_breakdown_usd": {"rental_usd": 1234.0},
+                     "facility_energy_j": 3.6e9, "note": EVIL},
+                    {"t_s": t, "facility_power_mean_w": 1e4 + t}, {}, [{"cost_usd": 1.0}, {"cost_usd": 2.0}],
+                    ranges_of([{"cost_usd": 1.0}, {"cost_usd": 2.0}]))
+    site, sts = combine_site({"training": pr}, None)
+    v = VariantResult(EVIL, s, scenario_hash(s), {"training": pr}, site, sts, 0.1)
+    return RunResult(s, scenario_hash(s), 0, [v], 0.1, "2026-01-01T00:00:00+00:00")
+
+
+def test_html_is_self_contained_and_escaped():
+    html = run_report_html(_fake_result())
+    assert EVIL not in html and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co" in html
+    assert not re.search(r"<script[^>]+src=", html)
+    assert "plotly" in html.lower() and html.count('class="chart"') >= 2
+    # headline first: the headline table comes before the charts and the assumptions
+    assert html.index("Headline numbers") < html.index("Charts") < html.index("Assumptions and sources")
+    assert "h100" in html.lower() and "https://" in html  # hardware sources listed
+
+
+def test_write_run_files_and_xlsx(tmp_path):
+    import openpyxl
+    import pyarrow.parquet as pq
+
+    out = write_run(_fake_result(), tmp_path, pdf=False)
+    for f in ("scenario.yaml", "metadata.json", "summary.json", "timeseries.parquet", "report.html", "report.xlsx"):
+        assert (tmp_path / f).is_file(), f
+    wb = openpyxl.load_workbook(tmp_path / "report.xlsx", read_only=True)
+    assert {"summary", "assumptions"} <= set(wb.sheetnames)
+    assert any(n.startswith("ts ") for n in wb.sheetnames)
+    src = [r[3] for r in wb["assumptions"].iter_rows(min_row=2, values_only=True)]
+    assert any(s and "http" in s for s in src)
+    t = pq.read_table(tmp_path / "timeseries.parquet")
+    assert {"variant", "part", "t_s"} <= set(t.column_names) and t.num_rows > 0
+    assert out["notices"] == []
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="no headless Chromium on this machine")
+def test_pdf_with_chromium(tmp_path):
+    out = write_run(_fake_result(), tmp_path, pdf=True)
+    pdf = tmp_path / "report.pdf"
+    assert pdf.is_file() and pdf.read_bytes()[:5] == b"%PDF-", out["notices"]
+
+
+def test_pdf_notice_without_chromium(tmp_path, monkeypatch):
+    import costsim.report.pdf as pdfmod
+
+    monkeypatch.setattr(pdfmod, "find_chromium", lambda: None)
+    out = write_run(_fake_result(), tmp_path, pdf=True)
+    assert not (tmp_path / "report.pdf").exists()
+    assert len(out["notices"]) == 1 and "report.pdf skipped" in out["notices"][0] and "\n" not in out["notices"][0]
+
+
+@pytest.mark.skipif(not (sim_available("training") and sim_available("serving")), reason="needs both simulations")
+def test_train_and_serve_on_one_capped_site():
+    """Serving keeps its power; training gets the cap minus serving's peak; the site sums both."""
+    s = load_scenario("scenarios/phi3-family-vs-llama3-8b.yaml",
+                      ["simulation.duration_s=600", "simulation.include_base=true", "variants=[]", "grid.import_cap_mw=2.0",
+                       "training.num_gpus=1024"])
+    r = run_scenario(s)
+    v = r.variants[0]
+    assert set(v.parts) == {"training", "serving"}
+    sv_peak = max(np.max(v.parts["serving"].timeseries["facility_power_w"]), 0)
+    assert v.site["training_cap_w"] == pytest.approx(2.0e6 - sv_peak, rel=1e-9)
+    assert v.parts["training"].summary["grid_cap_w"] == pytest.approx(v.site["training_cap_w"], rel=1e-6)
+    ts = v.site_timeseries
+    assert np.allclose(ts["site_power_w"], ts["training_facility_power_mean_w"] + ts["serving_facility_power_w"])
