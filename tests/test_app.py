@@ -309,3 +309,21 @@ def test_scenario_sweep_with_progress_and_downloads():
     assert by["int4"]["serving_feasible"] and by["int4"]["serving_decode_tokens_per_s"] > 0
     assert by["int8"]["serving_feasible"] is False and "GB" in by["int8"]["serving_reason"]
     assert "sweep.csv" in {d.label for d in at.get("download_button")}
+
+
+def test_share_tokens_are_validated_json_never_code():
+    import base64
+    import json
+
+    from costsim.errors import InputError
+    from costsim.ui.share import decode_spec, encode_spec
+
+    req = ServeRequest(model="llama-3-8b", hardware="h100-sxm", weight_precision="int4", tpot_slo_s=0.05)
+    token = encode_spec(req)
+    assert json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))["weight_precision"] == "int4"
+    assert decode_spec(ServeRequest, token) == req
+    bad = base64.urlsafe_b64encode(json.dumps({"model": "x", "hardware": "y", "evil": 1}).encode()).decode()
+    with pytest.raises(InputError, match="evil"):
+        decode_spec(ServeRequest, bad)  # unknown fields are refused by the spec
+    with pytest.raises(InputError):
+        decode_spec(ServeRequest, base64.urlsafe_b64encode(b"\x80\x04K\x01.").decode())  # a pickle is not JSON

@@ -96,3 +96,16 @@ def test_killed_driver_resumes_without_loss_or_duplicates(tmp_path):
     ref = tmp_path / "ref"
     run_sweep(load_scenario(TINY), out=str(ref), grid=parse_grid(["training.num_gpus=1024,2048"]), seeds=60)
     assert _numbers(rows) == _numbers(load_rows(ref))
+
+
+@pytest.mark.slow
+def test_ray_local_cluster_matches_local(tmp_path):
+    """--executor ray starts Ray locally; the numbers equal the local executor's exactly."""
+    pytest.importorskip("ray", reason="Ray not installed (pip install costsim[ray]); the dev extra installs it in CI")
+    grid = parse_grid(["training.num_gpus=1024,2048"])
+    s = load_scenario(TINY)
+    loc, ray_out = tmp_path / "local", tmp_path / "ray"
+    a = run_sweep(s, out=str(loc), grid=grid, seeds=3, executor="local")
+    b = run_sweep(s, out=str(ray_out), grid=grid, seeds=3, executor="ray", workers=2)
+    assert a["ran"] == b["ran"] == 6 and b["errors"] == 0
+    assert _numbers(load_rows(ray_out)) == _numbers(load_rows(loc))

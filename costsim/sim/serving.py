@@ -553,13 +553,19 @@ def _outputs(scenario: Scenario, fleet: Fleet, work: dict, notes: list[str], sim
     # energy and money
     e_gpu = np.asarray(fleet.e_gpu)
     on_gpu_s = np.asarray(fleet.on_gpu_s)
-    cost = co2 = fac_j = it_j = 0.0
+    cost: float | None = 0.0
+    co2 = fac_j = it_j = 0.0
+    unpriced_reason = None
     gpu_hours = 0.0
     assumptions: list = []
     for g in fleet.groups:
         acc_run = account_run(acc=g.acc, node=g.node, num_gpus=1, wall_time_s=max(fleet.gpu_s_by_group[g.idx], 0.0),
                               gpu_energy_j=fleet.e_by_group[g.idx], facility=scenario.facility, economics=scenario.economics)
-        cost += acc_run["cost_usd"]
+        if acc_run["cost_usd"] is None or cost is None:  # unpriced device: money unknown, energy still counted
+            cost = None
+            unpriced_reason = acc_run.get("cost_unavailable_reason")
+        else:
+            cost += acc_run["cost_usd"]
         co2 += acc_run["co2e_kg"]
         fac_j += acc_run["facility_energy_j"]
         it_j += acc_run["it_energy_j"]
@@ -623,7 +629,8 @@ def _outputs(scenario: Scenario, fleet: Fleet, work: dict, notes: list[str], sim
         "energy_per_token_j": fac_j / tokens if tokens else NAN,
         "gpu_energy_per_token_j": gpu_j / tokens if tokens else NAN,
         "cost_usd": cost,
-        "cost_usd_per_million_tokens": cost / tokens * 1e6 if tokens else NAN,
+        "cost_usd_per_million_tokens": (cost / tokens * 1e6 if tokens else NAN) if cost is not None else None,
+        "cost_unavailable_reason": unpriced_reason if cost is None else None,
         "co2e_kg": co2,
         "co2e_g_per_1k_tokens": co2 * 1000.0 / (tokens / 1000.0) if tokens else NAN,
         "facility_mean_power_w": fac_j / T,

@@ -1079,8 +1079,14 @@ def _account(su: Setup, wall_s: float, fac_j: float, peak_import_w: float, grid_
     gpu_hours = su.num_gpus * wall_s / S_PER_HOUR
     kwh = grid_j / J_PER_KWH
     cost: dict[str, float] = {}
+    unpriced = None
+    if ec.pricing == "rental" and su.usd_per_gpu_h is None:
+        unpriced = (f"no rental price for '{acc.id}' (profile has none and economics.usd_per_gpu_hour is unset); "
+                    "set economics.usd_per_gpu_hour or use pricing: purchase with a purchase price")
+    elif ec.pricing == "purchase" and not acc.prices.purchase_usd:
+        unpriced = f"no purchase price for '{acc.id}'; set economics.pricing: rental with economics.usd_per_gpu_hour"
     if ec.pricing == "rental":
-        cost["rental_usd"] = gpu_hours * su.usd_per_gpu_h
+        cost["rental_usd"] = gpu_hours * (su.usd_per_gpu_h or 0.0)
         cost["electricity_usd"] = 0.0
     else:
         life_h = acc.lifetime_years * 8766.0 * ec.utilization_frac
@@ -1095,6 +1101,9 @@ def _account(su: Setup, wall_s: float, fac_j: float, peak_import_w: float, grid_
     emb = 0.0
     if ec.include_embodied and acc.embodied_kgco2e:
         emb = acc.embodied_kgco2e * su.num_gpus * wall_s / (acc.lifetime_years * 365.25 * S_PER_DAY)
+    if unpriced:  # energy and CO2e still count; money is unknown, not zero
+        return {"cost_usd": None, "cost_breakdown_usd": {k: None for k in cost}, "cost_unavailable_reason": unpriced,
+                "co2e_kg": op + emb, "co2e_breakdown_kg": {"operational_location_based_kg": op, "embodied_kg": emb}}
     return {"cost_usd": float(sum(cost.values())), "cost_breakdown_usd": cost, "co2e_kg": op + emb,
             "co2e_breakdown_kg": {"operational_location_based_kg": op, "embodied_kg": emb}}
 

@@ -73,7 +73,9 @@ def hourly(hours: list[Any], values: list[float], *, title: str, y_title: str, c
 
 def bars(labels: list[str], values: list[float | None], *, title: str, y_title: str, log: bool = False) -> go.Figure:
     """One bar per option; log=True for quantities that span orders of magnitude (phones vs GPUs)."""
-    fig = go.Figure(go.Bar(x=labels, y=values, text=[("n/a" if v is None else f"{v:,.3g}") for v in values],
+    from costsim.ui.fmt import big
+
+    fig = go.Figure(go.Bar(x=labels, y=values, text=[("n/a" if v is None else big(v)) for v in values],
                            textposition="outside", cliponaxis=False))
     fig.update_layout(title=title, yaxis_title=y_title + (" (log scale)" if log else ""), **{**LAYOUT, "height": 360})
     if log:

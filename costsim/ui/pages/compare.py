@@ -59,10 +59,27 @@ def serve_inputs() -> dict[str, Any]:
     return d
 
 
+def model_sizes(mid: str) -> dict[str, Any]:
+    for m in w.model_catalog():
+        if m["id"] == mid:
+            return {"params_b": (m.get("params_total") or 0) / 1e9, "active_params_b": (m.get("params_active") or 0) / 1e9,
+                    "moe": (m.get("n_experts") or 1) > 1}
+    return {}
+
+
+def table(rows: list[dict[str, Any]]) -> None:
+    """Rows with readable numbers (3 significant digits) and no 'None' reasons."""
+    def cell(v: Any) -> Any:
+        if isinstance(v, float):
+            return float(f"{v:.3g}")
+        return "" if v is None else v
+    st.dataframe([{k: cell(v) for k, v in r.items()} for r in rows], width="stretch", hide_index=True)
+
+
 def train_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for m in d["models"]:
-        row: dict[str, Any] = {"model": m}
+        row: dict[str, Any] = {"model": m, **model_sizes(m)}
         try:
             req = validate_spec(TrainRequest, {"model": m, "hardware": d["hardware"], "gpus": d["gpus"], "tokens": d["tokens"],
                                                "precision": d["precision"], "top_k": 1}, what="training request")
@@ -85,7 +102,7 @@ def serve_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
     need_tok_s = d["demand_rps"] * d["output_tokens"]
     for m in d["models"]:
         for h in d["hardware"]:
-            row: dict[str, Any] = {"model": m, "hardware": h}
+            row: dict[str, Any] = {"model": m, "hardware": h, **model_sizes(m)}
             try:
                 req = validate_spec(ServeRequest, {"model": m, "hardware": h, "weight_precision": d["weight_precision"],
                                                    "input_tokens": d["input_tokens"], "output_tokens": d["output_tokens"],
@@ -136,7 +153,7 @@ def render() -> None:
     if training:
         rows = train_rows(d)
         st.session_state["compare_rows"] = rows
-        st.dataframe(rows, width="stretch", hide_index=True)
+        table(rows)
         _charts([r for r in rows if r.get("feasible")], lambda r: r["model"],
                 [("wall_days", "Wall time", "days"), ("facility_mwh", "Facility energy", "MWh"),
                  ("cost_usd", "Cost", "USD"), ("co2e_t", "CO2e", "t")], "cmp_train")
@@ -145,7 +162,7 @@ def render() -> None:
         st.session_state["compare_rows"] = rows
         st.caption(f"Demand: {fmt.num(d['demand_rps'])} requests/s × {d['output_tokens']} output tokens = "
                    f"{fmt.num(d['demand_rps'] * d['output_tokens'])} output tokens/s. CO2e uses the grid intensity above.")
-        st.dataframe(rows, width="stretch", hide_index=True)
+        table(rows)
         _charts([r for r in rows if r.get("feasible")], lambda r: f"{r['model']} @ {r['hardware']}",
                 [("devices", "Devices for the demand", "devices"), ("facility_mw", "Facility power", "MW"),
                  ("usd_per_million_tokens", "$ per million tokens", "USD"), ("co2e_kg_per_million_tokens", "CO2e per million tokens", "kg")],

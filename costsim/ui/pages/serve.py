@@ -51,7 +51,7 @@ def inputs() -> dict[str, Any]:
                                    label="TTFT limit, ms", step=100.0, placeholder="none")
         d["tpot_slo_s"] = w.number(ServeRequest, "tpot_slo_s", key=P + "tpot_ms", default=None, scale=1e-3,
                                    label="TPOT limit, ms", step=5.0, placeholder="none")
-        st.session_state.setdefault(P + "demand", 10.0)
+        st.session_state.setdefault(P + "demand", 100.0)
         d["demand_rps"] = st.number_input("Demand, requests/s", min_value=0.0, step=5.0, key=P + "demand",
                                           help="Requests per second the fleet must serve; with the output tokens per "
                                                "request this sets how many replicas are needed.")
