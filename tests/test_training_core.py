@@ -169,3 +169,17 @@ def test_fp8_gain_is_measured_not_2x(l405):
     t16 = float(evaluate(ms, hs, _lay(recompute=2))["step_time_s"])
     t8 = float(evaluate(ms, h8, _lay(recompute=2))["step_time_s"])
     assert 1.2 < t16 / t8 < gain  # attention, LM head, elementwise and comm do not speed up
+
+
+def test_default_batch_bounds_data_parallelism():
+    """With no batch given, every layout keeps the ~4M-token default within 25%: a large GPU count
+    cannot be soaked up by inflating the batch (the batch, not the GPU count, bounds dp)."""
+    from costsim.api.train import train
+    from costsim.specs.requests import TrainRequest
+
+    r = train(TrainRequest(model="llama-3-70b", hardware="h100-sxm", gpus=4096, tokens=1e12, seq_len=4096))
+    assert r["feasible"]
+    b0 = 4.0e6 / 4096
+    for lay in [r["parallelism"]] + [t for t in r["top_layouts"]]:
+        assert abs(lay["global_batch"] - b0) <= 0.25 * b0 + 0.5
+        assert lay["dp"] * lay["micro_batch"] <= 1.25 * b0 + 0.5

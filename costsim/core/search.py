@@ -10,7 +10,8 @@ Validity rules (Megatron-LM conventions):
   dp = gpus / (tp*pp*cp) a whole number; ep | n_experts and ep | dp (experts sharded across the
      data-parallel ranks; 1 for dense models);
   global_batch % (dp*micro_batch) == 0 (when the batch is given; otherwise each layout rounds the
-     target batch to a multiple of dp*micro_batch);
+     target batch to a multiple of dp*micro_batch and may move it at most DEFAULT_BATCH_SLACK_FRAC, so
+     the batch bounds data parallelism as it does in practice);
   memory per GPU <= device memory.
 Ranking: tokens per second (fastest first).
 """
@@ -93,6 +94,9 @@ class FlatView(dict):
         return self[k] if k in self._src else default
 
 
+DEFAULT_BATCH_SLACK_FRAC = 0.25  # default batch may move at most 25% to fit dp*micro_batch
+
+
 def enumerate_layouts(m: ModelShape, gpus: int, seq_len: int, global_batch: int | None, target_batch_tokens: float,
                       domain_size: int, fixed: dict, sequence_parallel: bool):
     """All combinations as a broadcast grid (outer (tp, pp, cp, ep, vp) survivors x micro_batch x
@@ -128,8 +132,12 @@ def enumerate_layouts(m: ModelShape, gpus: int, seq_len: int, global_batch: int 
         gbs = np.full(per.shape, float(global_batch))
         valid = np.mod(gbs, per) == 0
     else:
-        gbs = np.maximum(1.0, np.round(target_batch_tokens / seq_len / per)) * per
-        valid = np.ones(per.shape, bool)
+        # no batch given: about target_batch_tokens per step, rounded to a multiple of dp*micro_batch;
+        # a layout whose dp*micro_batch would push the batch more than DEFAULT_BATCH_SLACK_FRAC away
+        # from the target is excluded (the batch, not the GPU count, bounds data parallelism)
+        b0 = max(1.0, target_batch_tokens / seq_len)
+        gbs = np.maximum(1.0, np.round(b0 / per)) * per
+        valid = np.abs(gbs - b0) <= DEFAULT_BATCH_SLACK_FRAC * b0 + 0.5
     mcount = gbs / per
     valid &= (o["vp"] == 1) | (np.mod(mcount, o["pp"]) == 0)
     valid = np.broadcast_to(valid, shape)
@@ -161,7 +169,10 @@ def search(m: ModelShape, hw: HardwareShape, gpus: int, seq_len: int, global_bat
                 "search_time_s": time.perf_counter() - t0, "order": np.zeros(0, int), "layout": empty, "eval": None,
                 "reason": "no parallel layout satisfies the divisibility rules for this model, GPU count, sequence length "
                           "and global batch (tp must divide the heads and fit one scale-up domain, dp = gpus/(tp*pp*cp) "
-                          "must divide the global batch, fixed dimensions must be consistent)"}
+                          "must divide the global batch, fixed dimensions must be consistent)"
+                          + ("" if global_batch is not None else
+                             f"; with no batch given the default is about {target_batch_tokens:.3g} tokens per step, "
+                             "which bounds data parallelism: give a larger --global-batch-tokens for this many GPUs")}
     ev_grid = evaluate(m, hw, glay, framework)
     ev = FlatView(ev_grid, shape, idx)
     fits = ev["fits_memory"] > 0
