@@ -33,6 +33,7 @@ import yaml
 
 import costsim
 from costsim.errors import InputError
+from costsim.jsonable import to_jsonable
 from costsim.sim.base import SimOutput
 from costsim.specs.base import load_yaml_file, validate_spec
 from costsim.specs.overrides import apply_overrides
@@ -411,16 +412,6 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _json_clean(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _json_clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_clean(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [_json_clean(v) for v in obj.tolist()]
-    return _py(obj) if _is_scalar(obj) else str(obj)
-
-
 def summary_doc(result: RunResult) -> dict[str, Any]:
     variants = []
     for v in result.variants:
@@ -432,7 +423,7 @@ def summary_doc(result: RunResult) -> dict[str, Any]:
             "site": v.site,
             "wall_s": v.wall_s,
         })
-    return _json_clean({
+    return to_jsonable({
         "scenario": result.scenario.name,
         "description": result.scenario.description,
         "scenario_hash": result.scenario_hash,
@@ -443,7 +434,7 @@ def summary_doc(result: RunResult) -> dict[str, Any]:
 
 
 def metadata_doc(result: RunResult) -> dict[str, Any]:
-    return _json_clean({
+    return to_jsonable({
         "run_id": result.scenario_hash,
         "scenario_hash": result.scenario_hash,
         "scenario": result.scenario.name,

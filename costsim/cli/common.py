@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from costsim.errors import InputError
+from costsim.jsonable import to_jsonable
 
 EXIT_INFEASIBLE = 3
 
@@ -33,21 +34,9 @@ def parse_float(text: str | None, *, flag: str) -> float | None:
     return v
 
 
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalar
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def print_json(doc: Any) -> None:
     """Exactly one JSON document on stdout."""
-    sys.stdout.write(json.dumps(_clean(doc), indent=2, sort_keys=False, default=str) + "\n")
+    sys.stdout.write(json.dumps(to_jsonable(doc), indent=2, sort_keys=False, default=str) + "\n")
     sys.stdout.flush()
 
 

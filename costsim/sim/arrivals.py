@@ -21,15 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from costsim.errors import InputError
+from costsim.specs.catalog import find_scenario_file
 from costsim.specs.serving_sim import ArrivalSpec, LengthDist
 
 # A chat-like day (hourly multipliers, local time 00..23). ESTIMATE shaped after public descriptions of
 # consumer chat traffic (night trough, afternoon peak); normalized to mean 1 before use.
 DEFAULT_DIURNAL = [0.55, 0.45, 0.40, 0.36, 0.35, 0.40, 0.55, 0.80, 1.05, 1.25, 1.40, 1.50,
                    1.55, 1.58, 1.60, 1.55, 1.45, 1.35, 1.25, 1.15, 1.05, 0.95, 0.80, 0.65]
-
-_REPO_SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
-
 
 @dataclass
 class Trace:
@@ -40,16 +38,9 @@ class Trace:
 
 
 def resolve_trace_path(ref: str) -> Path:
-    p = Path(ref)
-    cands = [p] if p.is_absolute() else [Path.cwd() / p, _REPO_SCENARIOS / p]
-    try:  # installed package: scenarios ship as costsim.scenarios
-        from importlib import resources
-        cands.append(Path(str(resources.files("costsim.scenarios"))) / p)
-    except (ModuleNotFoundError, TypeError):
-        pass
-    for c in cands:
-        if c.is_file():
-            return c
+    found = find_scenario_file(ref)
+    if found is not None:
+        return found
     raise InputError(f"trace file '{ref}' not found (tried the working directory and the scenarios/ folder); give a CSV with "
                      "columns timestamp_s,input_tokens,output_tokens (costsim/sim/traces.py writes sample traces).",
                      field="serving.arrivals.trace_path")

@@ -4,11 +4,9 @@ The simulation never computes a step time from the model per event: it builds on
 per replica layout before the run and looks times up by (decode batch, mean context) and by
 prefill tokens, with linear interpolation along context / tokens.
 
-Source of the numbers, in order:
-  1. the vectorized inference core (`costsim.core.inference` through `costsim.estimators.inference`:
-     the same decode/prefill breakdowns `step_time_table` evaluates, plus their FLOPs and bytes for power);
-  2. `fallback_roofline_arrays` below only if that core cannot be imported (a clearly labelled local
-     roofline kept for that case). The table's `source` is reported in the summary (`step_table_source`).
+Source of the numbers: the vectorized inference core (`costsim.core.inference` through
+`costsim.estimators.inference`: the same decode/prefill breakdowns `step_time_table` evaluates, plus
+their FLOPs and bytes for power). The table's `source` is reported in the summary (`step_table_source`).
 
 Mixed iterations (decodes + prefill chunk, chunked prefill) take
     t_mixed(B, c, P) = max(t_dec(B, c), t_pre(P + B) + [t_dec(B, c) - t_dec(B, c_min)])
@@ -120,79 +118,6 @@ class StepTable:
         return max(self.decode_power_w(b, ctx_mean), self.prefill_power_w(prefill_tokens + b))
 
 
-def fallback_roofline_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight_precision: str, kv_precision: str,
-                             batch_sizes: np.ndarray, context_lengths: np.ndarray, prefill_tokens: np.ndarray) -> dict:
-    """LOCAL FALLBACK roofline (used only while costsim.estimators.inference is absent).
-
-    Decode step, per replica of `tp` GPUs (tensor parallel):
-      linear layers  max(2*N_act*B / (tp*peak*mm), W_read(B) / (tp*bw*bwf))
-                     W_read(B): dense weights once + MoE experts touched by B tokens: E*(1-(1-k/E)^B) per layer
-      attention      max(4*L*h*hd*c*B / (tp*peak*mm), B*c*kv_bytes_per_token / (tp*bw*bwf))
-      TP all-reduce  2 per layer, ring: 2*(tp-1)/tp * B*d*2 bytes / scaleup_bw + 2*(tp-1)*latency
-      overhead       fixed per iteration
-    Prefill of P fresh tokens: same with B -> P, attention 2*L*h*hd*P^2 FLOP (causal), no KV read.
-    """
-    wb = WEIGHT_BYTES[weight_precision]
-    kvb = KV_BYTES[kv_precision]
-    mm, bwf, ovh = FALLBACK_EFF.get(acc.category, FALLBACK_EFF["datacenter_gpu"])
-    e = acc.efficiency
-    mm = e.matmul_frac or mm
-    bwf = e.memory_bandwidth_frac or bwf
-    ovh = e.step_overhead_s if e.step_overhead_s is not None else ovh
-    peak = acc.peak_flop_per_s(COMPUTE_DTYPE[weight_precision]) * tp
-    bw = acc.memory_bandwidth_bytes_per_s * tp
-    n_act = model.params_non_embedding_active
-    L, h, hd, d = model.n_layers, model.n_heads, model.hd, model.d_model
-    kv_tok = model.n_layers * model.kv_elements_per_token_per_layer() * kvb
-
-    def weights_read(tokens):
-        tokens = np.asarray(tokens, float)
-        if not model.is_moe:
-            return np.full_like(tokens, model.params_active * wb)
-        E, k = model.n_experts, model.experts_per_token
-        touched = E * (1.0 - (1.0 - k / E) ** tokens)
-        routed_active = model.n_moe_layers * k * model.expert_params
-        base = model.params_active - routed_active
-        return (base + model.n_moe_layers * touched * model.expert_params) * wb
-
-    def tp_comm(tokens):
-        if tp == 1:
-            return np.zeros_like(np.asarray(tokens, float))
-        by = np.asarray(tokens, float) * d * ACT_BYTES
-        return 2 * L * (2 * (tp - 1) / tp * by / max(acc.scaleup_bytes_per_s, 1.0) + 2 * (tp - 1) * acc.scaleup.latency_s)
-
-    B = np.asarray(batch_sizes, float)[:, None]
-    C = np.asarray(context_lengths, float)[None, :]
-    lin_f = 2 * n_act * B
-    lin_b = weights_read(B)
-    att_f = 4 * L * h * hd * C * B
-    att_b = B * C * kv_tok
-    t_lin = np.maximum(lin_f / (peak * mm), lin_b / (bw * bwf))
-    t_att = np.maximum(att_f / (peak * mm), att_b / (bw * bwf))
-    dec_t = t_lin + t_att + tp_comm(B) + ovh
-    dec_flop = lin_f + att_f
-    dec_bytes = lin_b + att_b + 0 * C
-
-    P = np.asarray(prefill_tokens, float)
-    pre_f = 2 * n_act * P + 2 * L * h * hd * P ** 2
-    pre_b = weights_read(P) + P * kv_tok
-    pre_t = np.maximum(pre_f / (peak * mm), pre_b / (bw * bwf)) + tp_comm(P) + ovh
-    return {
-        "decode_time_s": dec_t,
-        "decode_compute_util_frac": dec_flop / peak / dec_t,
-        "decode_memory_util_frac": dec_bytes / bw / dec_t,
-        "decode_compute_bound": (lin_f / (peak * mm)) >= (lin_b / (bw * bwf)) + 0 * C,
-        "prefill_time_s": pre_t,
-        "prefill_compute_util_frac": pre_f / peak / pre_t,
-        "prefill_memory_util_frac": pre_b / bw / pre_t,
-        "prefill_compute_bound": (pre_f / (peak * mm)) >= (pre_b / (bw * bwf)),
-        "kv_bytes_per_token": kv_tok,
-        "weight_bytes": model.params_total * wb,
-        "source": f"fallback roofline in costsim.sim.steptable (matmul_frac {mm}, bw_frac {bwf}, overhead {ovh} s; "
-                  "placeholder until costsim.estimators.inference exists)",
-    }
-
-
 def inference_core_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight_precision: str, kv_precision: str | None,
                           batch_sizes, context_lengths, prefill_tokens, max_batched_tokens: int, max_seqs: int,
                           memory_frac: float | None) -> dict:
@@ -238,17 +163,7 @@ def inference_core_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight
 
 def _core_arrays(model, acc, *, tp, weight_precision, kv_precision, batch_sizes, context_lengths, prefill_tokens,
                  max_batched_tokens, max_seqs, memory_frac) -> dict:
-    """The inference core's arrays; the local roofline only if the core cannot be imported."""
-    try:
-        from costsim.core import inference as _ci  # noqa: F401
-        from costsim.estimators import inference as _est  # noqa: F401
-    except ImportError:
-        out = fallback_roofline_arrays(model, acc, tp=tp, weight_precision=weight_precision,
-                                       kv_precision=kv_precision or ("fp8" if weight_precision == "fp8" else "bf16"),
-                                       batch_sizes=batch_sizes, context_lengths=context_lengths, prefill_tokens=prefill_tokens)
-        frac = 0.9 if memory_frac is None else memory_frac
-        out["kv_capacity_tokens"] = max(0.0, acc.memory_bytes * tp * frac - out["weight_bytes"]) / out["kv_bytes_per_token"]
-        return out
+    """The inference core's arrays (looked up by the DES, never recomputed per event)."""
     return inference_core_arrays(model, acc, tp=tp, weight_precision=weight_precision, kv_precision=kv_precision,
                                  batch_sizes=batch_sizes, context_lengths=context_lengths, prefill_tokens=prefill_tokens,
                                  max_batched_tokens=max_batched_tokens, max_seqs=max_seqs, memory_frac=memory_frac)

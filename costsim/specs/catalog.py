@@ -100,3 +100,15 @@ def node_for(acc: Accelerator) -> Node | None:
         if n.accelerator == acc.id:
             return n
     return None
+
+
+def scenarios_dir() -> Path:
+    return _pkg_dir("costsim.scenarios", _REPO_ROOT / "scenarios")
+
+
+def find_scenario_file(ref: str) -> Path | None:
+    """A file named relative to the working directory or to the shipped scenarios/ folder (scenario
+    YAML, trace CSV); None when neither has it."""
+    p = Path(ref)
+    cands = [p] if p.is_absolute() else [Path.cwd() / p, _REPO_ROOT / "scenarios" / p, scenarios_dir() / p]
+    return next((c for c in cands if c.is_file()), None)

@@ -13,24 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from costsim.errors import InputError
+from costsim.specs.catalog import find_scenario_file
 from costsim.specs.base import load_yaml_file, validate_spec
 from costsim.specs.scenario import Scenario
 from costsim.validation.engine import Case
 
-_REPO_SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
-
-
 def _scenario_path(ref: str) -> Path:
-    p = Path(ref)
-    cands = [p, _REPO_SCENARIOS / p]
-    try:
-        from importlib import resources
-        cands.append(Path(str(resources.files("costsim.scenarios"))) / p)
-    except (ModuleNotFoundError, TypeError):
-        pass
-    for c in cands:
-        if c.is_file():
-            return c
+    found = find_scenario_file(ref)
+    if found is not None:
+        return found
     raise InputError(f"validation scenario '{ref}' not found (looked in the working directory and scenarios/).")
 
 
