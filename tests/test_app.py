@@ -223,6 +223,34 @@ def test_site_more_gpus_more_power_less_headroom():
     assert at.session_state["site_result"]["feasible"] is True
 
 
+@pytest.mark.skipif(not has_api("costsim.api.site", "site_timeline"), reason="costsim.api.site.site_timeline not built yet")
+def test_site_timeline_moves_with_cap_and_battery():
+    at = open_page("site")
+    no_errors(at)
+    at.number_input(key="site_cap").set_value(110.0).run()  # 100k H100 no longer fit: GPUs power-capped
+    assert not at.exception  # the static report says "not feasible" (an st.error); the timeline still runs
+    a = at.session_state["site_timeline"]
+    assert a["grid_import_max_w"] <= 110e6 * (1 + 1e-9) and a["time_over_cap_s"] == 0.0
+    assert a["fleet"][0]["gpu_power_cap_w"] is not None
+    assert any(c.proto.spec and "grid import" in c.proto.spec for c in at.get("plotly_chart"))
+    # a battery: GPUs run uncapped, the facility goes over the cap, the grid sees a smaller swing
+    at.number_input(key="site_bat_mwh").set_value(100.0).run()
+    at.number_input(key="site_bat_mw").set_value(60.0).run()
+    at.selectbox(key="site_bat_policy").set_value("smoothing").run()
+    assert not at.exception
+    b = at.session_state["site_timeline"]
+    assert b["battery_policy"] == "smoothing" and b["fleet"][0]["gpu_power_cap_w"] is None
+    assert b["time_over_cap_s"] > 0 and b["grid_import_max_w"] <= 110e6 * (1 + 1e-9)
+    assert b["grid_power_swing_w"] < a["grid_power_swing_w"]
+    assert b["grid_max_ramp_w_per_s"] < a["grid_max_ramp_w_per_s"]
+    # a higher cap: no GPU power cap and more power drawn
+    at.number_input(key="site_bat_mwh").set_value(None).run()
+    at.number_input(key="site_bat_mw").set_value(None).run()
+    at.number_input(key="site_cap").set_value(200.0).run()
+    c = at.session_state["site_timeline"]
+    assert c["fleet"][0]["gpu_power_cap_w"] is None and c["facility_peak_power_w"] > a["facility_peak_power_w"]
+
+
 # ----------------------------------------------------------------------------- compare
 
 @needs_train

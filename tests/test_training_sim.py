@@ -197,3 +197,43 @@ def test_periodic_blocks_equal_the_per_checkpoint_loop(monkeypatch, seed):
     np.testing.assert_allclose(a["t0_s"], b["t0_s"], rtol=1e-12, atol=1e-6)
     np.testing.assert_array_equal(a["kind"], b["kind"])
     np.testing.assert_allclose(fast.timeseries["facility_power_mean_w"], slow.timeseries["facility_power_mean_w"], rtol=1e-9)
+
+
+@pytest.mark.parametrize("policy", ["peak_shaving", "smoothing", "arbitrage"])
+def test_battery_policies_keep_import_under_cap_and_soc_in_bounds(policy):
+    d = _load(GPT6, **{"training.max_days": 2.0})
+    d["grid"]["battery"] = {"energy_mwh": 100, "power_mw": 60, "policy": policy, "min_soc_frac": 0.1, "max_soc_frac": 0.9}
+    if policy == "arbitrage":
+        d["grid"]["region"] = "us-ercot-texas"
+    sc = Scenario.model_validate(d)
+    out = simulate_training(sc, seed=3)
+    s, ts = out.summary, out.timeseries
+    cap = sc.grid.import_cap_mw * 1e6
+    assert s["battery_policy"] == policy
+    assert s["grid_cap_exceeded_s"] == 0.0
+    assert np.all(ts["grid_import_max_w"] <= ts["grid_limit_w"] * (1 + 1e-9))
+    assert s["grid_import_max_w"] <= cap * (1 + 1e-9)
+    assert np.all((ts["battery_soc_frac"] >= 0.1 - 1e-9) & (ts["battery_soc_frac"] <= 0.9 + 1e-9))
+    # energy: grid = facility + what went into the battery
+    dur = np.diff(np.r_[ts["t_s"], s["simulated_time_s"]])
+    np.testing.assert_allclose(np.sum(ts["grid_import_mean_w"] * dur), s["grid_energy_j"], rtol=1e-9)
+    np.testing.assert_allclose(ts["grid_import_mean_w"] - ts["facility_power_mean_w"], ts["battery_charge_w"], atol=1e-3)
+    # the battery takes the compute/communication swing off the grid
+    assert s["grid_power_swing_w"] < s["power_swing_w"]
+    assert s["fine_window_grid_swing_w"] < s["fine_window_swing_w"]
+    assert "grid_import_w" in out.tables["fine"]
+
+
+def test_smoothing_lowers_grid_swing_and_ramp_more_than_peak_shaving():
+    res = {}
+    for policy in ("peak_shaving", "smoothing"):
+        d = _load(GPT6, **{"training.max_days": 1.0})
+        d["grid"]["battery"] = {"energy_mwh": 100, "power_mw": 60, "policy": policy}
+        out = simulate_training(Scenario.model_validate(d), seed=0)
+        ts = out.timeseries
+        res[policy] = dict(out.summary, mean_grid_swing_w=float(np.mean(ts["grid_import_max_w"] - ts["grid_import_min_w"])),
+                           mean_fac_swing_w=float(np.mean(ts["facility_power_max_w"] - ts["facility_power_min_w"])))
+    sm, ps = res["smoothing"], res["peak_shaving"]
+    assert sm["mean_grid_swing_w"] < ps["mean_grid_swing_w"] <= ps["mean_fac_swing_w"]
+    assert sm["grid_power_swing_w"] <= ps["grid_power_swing_w"]
+    assert sm["grid_max_ramp_w_per_s"] <= ps["grid_max_ramp_w_per_s"]

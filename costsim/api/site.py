@@ -24,7 +24,7 @@ from costsim.power.signals import load_region
 from costsim.specs.catalog import get_accelerator, node_for
 from costsim.specs.requests import FleetEntry, SiteRequest
 from costsim.specs.site import BatterySpec, EconomicsSpec, FacilitySpec
-from costsim.units import MEGA, S_PER_DAY, S_PER_HOUR
+from costsim.units import J_PER_KWH, MEGA, S_PER_DAY, S_PER_HOUR
 
 
 def build_request(hardware: list[str], gpus: list[int], *, workloads: list[str] | None = None, pue: float = 1.2,
@@ -133,7 +133,7 @@ def site_report(req: SiteRequest) -> dict[str, Any]:
         raise InputError("give both --battery-mwh and --battery-mw (energy and power rating), or neither.", field="battery_mw")
     if req.battery_mwh is not None:
         spec = BatterySpec(energy_mwh=req.battery_mwh, power_mw=req.battery_mw,
-                           policy="arbitrage" if (cap_w is None or fac_peak <= cap_w) else "peak_shaving")
+                           policy=req.battery_policy or ("arbitrage" if (cap_w is None or fac_peak <= cap_w) else "peak_shaving"))
         usable_j = spec.energy_mwh * 3.6e9 * (spec.max_soc_frac - spec.min_soc_frac)
         b: dict[str, Any] = {"energy_mwh": spec.energy_mwh, "power_mw": spec.power_mw, "policy": spec.policy,
                              "round_trip_efficiency_frac": spec.round_trip_efficiency_frac,
@@ -168,3 +168,197 @@ def site_report(req: SiteRequest) -> dict[str, Any]:
     out["assumptions"] = ass
     out["fleet"] = [{k: v for k, v in x.items() if not k.startswith("_")} for x in entries]
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# a simulated day: power timeline, grid import, battery, hourly price and carbon
+# --------------------------------------------------------------------------------------------
+
+TIMELINE_MODELS = (("llama-3.1-405b", 8192, 8192), ("llama-3.1-70b", 512, 8192), ("llama-3.1-8b", 1, 4096))
+"""Representative training job per fleet size: (model, smallest fleet, seq_len). Assumption: the
+largest Llama 3.1 the fleet plausibly trains; the power pattern (compute/communication split from
+the training core) matters here, not the model's identity."""
+INFERENCE_DIURNAL = (0.6, 0.3, 20.0)
+"""Inference load share of peak by hour: mean + amplitude * cos(2 pi (h - peak_hour) / 24).
+Assumption: chat traffic with an evening peak about 3x the early-morning trough."""
+_SETUPS: dict[str, Any] = {}
+
+
+def _training_setup(sc_json: str):
+    from costsim.sim.training import prepare
+    from costsim.specs.scenario import Scenario
+
+    su = _SETUPS.get(sc_json)
+    if su is None:
+        su = prepare(Scenario.model_validate_json(sc_json))
+        if len(_SETUPS) > 64:
+            _SETUPS.clear()
+        _SETUPS[sc_json] = su
+    return su
+
+
+def _training_entry(x: dict, req: SiteRequest, hours: float, cap_w: float | None, battery: BatterySpec | None,
+                    seed: int) -> dict[str, Any]:
+    """Simulate a short window of a representative training job on this fleet entry."""
+    from costsim.sim.training import simulate_training
+    from costsim.specs.scenario import Scenario
+
+    last: Exception | None = None
+    for model, min_gpus, seq in TIMELINE_MODELS:
+        if x["gpus"] < min_gpus and model != TIMELINE_MODELS[-1][0]:
+            continue
+        d = {"name": f"site-{x['hardware']}-{x['gpus']}",
+             "training": {"model": model, "hardware": x["hardware"], "num_gpus": x["gpus"], "tokens": 1e15, "seq_len": seq,
+                          "max_days": hours / 24.0, "checkpoint": {"policy": "young_daly", "mode": "async"}},
+             "facility": {"pue": req.pue},
+             "grid": {"import_cap_mw": cap_w / MEGA if cap_w is not None else None,
+                      "battery": battery.model_dump() if battery is not None else None},
+             "simulation": {"seed": seed}}
+        try:
+            sc = Scenario.model_validate(d)
+            su = _training_setup(sc.model_dump_json())
+        except (InputError, ValueError) as exc:  # the model does not fit this fleet: try a smaller one
+            last = exc
+            continue
+        out = simulate_training(sc, seed=seed, setup=su, fine=False)
+        return {"model": model, "summary": out.summary, "ts": out.timeseries}
+    raise InputError(f"no representative training job fits {x['gpus']} x {x['hardware']}: {last}", field="fleet")
+
+
+def site_timeline(req: SiteRequest, *, hours: float = 24.0, seed: int = 0, bucket_s: float = 60.0) -> dict[str, Any]:
+    """Simulate the site's fleet for `hours` (1-min buckets): each training entry runs a short window
+    of a representative training job in the training DES (step compute/communication swing,
+    checkpoints, failures, restarts; its share of the grid cap becomes a GPU power cap), inference
+    entries follow a diurnal load through the power model, idle entries sit at idle. The sum goes
+    through the grid cap and the battery (costsim.power.battery via costsim.sim.grid_battery) and
+    is priced with the region's hourly price and carbon.
+
+    Returns arrays (t_s, facility_power_min/mean/max_w, grid_import_min/mean/max_w,
+    battery_soc_frac, battery_charge_w, price_usd_per_kwh, carbon_gco2e_per_kwh per bucket; hourly
+    hour_t_s / hourly_price_usd_per_kwh / hourly_carbon_gco2e_per_kwh) and `summary`.
+    Jobs on different entries are not synchronized; adding their per-bucket min and max assumes
+    their troughs and peaks coincide (an upper bound on the swing)."""
+    from costsim.sim.grid_battery import battery_on_buckets, grid_ramp_w_per_s
+
+    if hours <= 0 or hours > 24 * 14:
+        raise InputError(f"hours must be in (0, 336], got {hours}.", field="hours")
+    if (req.battery_mwh is None) != (req.battery_mw is None):
+        raise InputError("give both --battery-mwh and --battery-mw (energy and power rating), or neither.", field="battery_mw")
+    facility = FacilitySpec(pue=req.pue)
+    econ = EconomicsSpec()
+    pue = float(fac.pue_at(facility))
+    entries = [_entry(e, facility) for e in req.fleet]
+    n = int(math.ceil(hours * S_PER_HOUR / bucket_s))
+    t = np.arange(n) * bucket_s
+    cap_w = req.grid_cap_mw * MEGA if req.grid_cap_mw is not None else None
+    battery = None
+    if req.battery_mwh is not None:
+        fits = cap_w is None or sum(x["it_peak_power_w"] for x in entries) * pue <= cap_w
+        battery = BatterySpec(energy_mwh=req.battery_mwh, power_mw=req.battery_mw,
+                              policy=req.battery_policy or ("arbitrage" if fits else "peak_shaving"))
+    fmin, fmean, fmax = np.zeros(n), np.zeros(n), np.zeros(n)
+    # inference and idle entries first: their daily maximum is reserved out of the cap
+    h = t / S_PER_HOUR + 0.5 * bucket_s / S_PER_HOUR
+    m0, a0, hp = INFERENCE_DIURNAL
+    load_frac = np.clip(m0 + a0 * np.cos(2 * np.pi * (h - hp) / 24.0), 0.0, 1.0)
+    per_entry: list[dict[str, Any]] = []
+    ramps: list[float] = []
+    for x in entries:
+        if x["workload"] == "training":
+            continue
+        acc = x["_acc"]
+        if x["workload"] == "inference":
+            g = acc.idle_w + load_frac * (x["gpu_peak_power_w"] - acc.idle_w)
+        else:
+            g = np.full(n, x["gpu_peak_power_w"])
+        p = (g + x["host_power_per_gpu_w"] + x["fabric_storage_w_per_gpu"]) * x["gpus"] * pue
+        fmin += p
+        fmean += p
+        fmax += p
+        per_entry.append({"hardware": x["hardware"], "gpus": x["gpus"], "workload": x["workload"],
+                          "facility_mean_power_w": float(p.mean()), "facility_peak_power_w": float(p.max())})
+    reserved = float(fmax.max(initial=0.0))
+    train = [x for x in entries if x["workload"] == "training"]
+    tot_peak = sum(x["it_peak_power_w"] * pue for x in train)
+    interruptions = 0
+    for i, x in enumerate(train):
+        share = x["it_peak_power_w"] * pue / tot_peak if tot_peak > 0 else 0.0
+        cap_i = max(cap_w - reserved, 1.0) * share if cap_w is not None else None
+        bat_i = None
+        if battery is not None and share > 0:
+            bat_i = battery.model_copy(update={"energy_mwh": battery.energy_mwh * share, "power_mw": battery.power_mw * share})
+        r = _training_entry(x, req, hours, cap_i, bat_i, seed + i)
+        ts, s = r["ts"], r["summary"]
+        k = min(n, len(ts["t_s"]))
+        fmin[:k] += ts["facility_power_min_w"][:k]
+        fmean[:k] += ts["facility_power_mean_w"][:k]
+        fmax[:k] += ts["facility_power_max_w"][:k]
+        ramps.append(float(s["max_ramp_w_per_s"]))
+        interruptions += int(s["interruptions"])
+        per_entry.append({"hardware": x["hardware"], "gpus": x["gpus"], "workload": "training", "model": r["model"],
+                          "grid_cap_share_w": cap_i, "gpu_power_cap_w": s["gpu_power_cap_w"],
+                          "gpu_speed_at_cap_frac": s["gpu_speed_at_cap_frac"], "step_time_s": s["step_time_at_grid_cap_s"],
+                          "interruptions": s["interruptions"], "planned_interruptions": s["planned_interruptions"],
+                          "checkpoints": s["checkpoints"], "goodput_frac": s["goodput_frac"],
+                          "facility_mean_power_w": s["facility_mean_power_w"], "facility_peak_power_w": s["facility_peak_power_w"],
+                          "grid_cap_feasible": s["grid_cap_feasible"]})
+    cap_arr = np.full(n, cap_w if cap_w is not None else np.inf)
+    # hourly price and carbon
+    if req.region:
+        prof = load_region(req.region)
+        price, carbon = np.asarray(prof.price.at(t), float), np.asarray(prof.carbon.at(t), float)
+        hour_t = np.arange(int(math.ceil(hours))) * S_PER_HOUR
+        hp_, hc_ = np.asarray(prof.price.at(hour_t), float), np.asarray(prof.carbon.at(hour_t), float)
+        region_meta = prof.summary()
+    else:
+        price, carbon = np.full(n, econ.electricity_usd_per_kwh), np.full(n, econ.grid_gco2e_per_kwh)
+        hour_t = np.arange(int(math.ceil(hours))) * S_PER_HOUR
+        hp_, hc_ = np.full(hour_t.size, econ.electricity_usd_per_kwh), np.full(hour_t.size, econ.grid_gco2e_per_kwh)
+        region_meta = {"region": None, "source": "flat defaults (EconomicsSpec)"}
+    edge_s = 0.1  # PowerDynamics.phase_edge_s default
+    load_ramp = float(sum(ramps))  # upper bound: every job's edge at the same instant
+    if battery is not None:
+        bat = battery_on_buckets(bucket_s, fmin, fmean, fmax, cap_arr, battery, price=price)
+        g_min, g_mean, g_max = bat["grid_min_w"], bat["grid_mean_w"], bat["grid_max_w"]
+        soc, charge, share_b, short = bat["soc_frac"], bat["battery_charge_w"], bat["fast_share"], bat["shortfall_w"]
+    else:
+        g_min, g_mean, g_max = fmin.copy(), fmean.copy(), fmax.copy()
+        soc, charge, share_b = np.full(n, np.nan), np.zeros(n), np.zeros(n)
+        short = np.maximum(fmax - cap_arr, 0.0)
+    ramp_fac = grid_ramp_w_per_s(fmin, fmax, fmean, np.zeros(n), bucket_s, edge_s, load_ramp) if n else 0.0
+    ramp_grid = grid_ramp_w_per_s(fmin, fmax, g_mean, share_b, bucket_s, edge_s, load_ramp) if n else 0.0
+    dt = np.full(n, bucket_s)
+    grid_j = g_mean * dt
+    over = fmax > cap_arr * (1 + 1e-9)
+    viol = short > 1e-9 * np.where(np.isfinite(cap_arr), cap_arr, 1.0)
+    summary = {
+        "hours": hours, "bucket_s": bucket_s, "pue": pue, "grid_cap_w": cap_w,
+        "battery_policy": battery.policy if battery is not None else None,
+        "facility_peak_power_w": float(fmax.max(initial=0.0)), "facility_mean_power_w": float(fmean.mean()) if n else 0.0,
+        "facility_min_power_w": float(fmin.min()) if n else 0.0,
+        "facility_energy_j": float(np.sum(fmean * dt)), "grid_energy_j": float(np.sum(grid_j)),
+        "grid_import_max_w": float(g_max.max(initial=0.0)),
+        "headroom_w": (cap_w - float(g_max.max(initial=0.0))) if cap_w is not None else None,
+        "power_swing_w": float(np.max(fmax - fmin)) if n else 0.0,
+        "grid_power_swing_w": float(np.max(g_max - g_min)) if n else 0.0,
+        "max_ramp_w_per_s": ramp_fac, "grid_max_ramp_w_per_s": ramp_grid,
+        "time_over_cap_s": float(np.sum(dt[over])),
+        "grid_cap_exceeded_s": float(np.sum(dt[viol])),
+        "battery_min_soc_frac": float(np.nanmin(soc)) if battery is not None else None,
+        "battery_max_soc_frac": float(np.nanmax(soc)) if battery is not None else None,
+        "energy_cost_usd": float(np.sum(grid_j * price) / J_PER_KWH),
+        "co2e_kg": float(np.sum(grid_j * carbon) / J_PER_KWH / 1e3),
+        "interruptions": interruptions,
+        "region": region_meta,
+        "fleet": per_entry,
+        "notes": ["training entries: the training DES (costsim.sim.training) on a representative job per entry; "
+                  "inference: diurnal load (assumption INFERENCE_DIURNAL); entries' min/max add (coincident swings, an upper bound)",
+                  "max ramp: the load's edges (phase_edge_s 0.1 s) inside a minute, scaled by the share the battery takes; "
+                  "summed over training entries (upper bound)"],
+    }
+    return {"t_s": t, "facility_power_min_w": fmin, "facility_power_mean_w": fmean, "facility_power_max_w": fmax,
+            "grid_import_min_w": g_min, "grid_import_mean_w": g_mean, "grid_import_max_w": g_max,
+            "grid_cap_w": cap_arr, "battery_soc_frac": soc, "battery_charge_w": charge,
+            "price_usd_per_kwh": price, "carbon_gco2e_per_kwh": carbon,
+            "hour_t_s": hour_t, "hourly_price_usd_per_kwh": hp_, "hourly_carbon_gco2e_per_kwh": hc_,
+            "summary": summary}

@@ -69,6 +69,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from costsim.core import comm
+from costsim.core import matmul as mm
 
 RECOMPUTE_MODES = ("none", "selective", "full")
 
@@ -80,6 +81,10 @@ from costsim.core.calibration import (  # noqa: E402
     GEMM_WIDTH_HALF,
     HBM_ACHIEVABLE_FRAC,
 )
+
+# FlashAttention throughput relative to the bf16 GEMM ceiling (estimate: FlashAttention-2 fwd+bwd
+# reaches ~72% of A100 peak vs ~83% for GEMMs, Dao 2023 Fig. 4; FA3 on H100 bf16 similar)
+ATTENTION_REL_EFF = 0.85
 
 BYTES_WEIGHT = 2.0  # bf16 weights
 BYTES_GRAD = 2.0  # bf16 gradients
@@ -187,6 +192,11 @@ class HardwareShape:
     bf16_peak_flop_per_s: float = 0.0
     bf16_matmul_frac: float = 0.0
     bf16_gemm_rows_half: float = 0.0
+    # GEMM time model (costsim.core.matmul): compute units the output tiles spread over, the fixed
+    # in-stream cost per kernel, operand bytes of the compute datatype (fp8: 1)
+    num_compute_units: float = 132.0
+    kernel_latency_s: float = mm.IN_STREAM_LATENCY_S
+    gemm_in_bytes: float = 2.0
 
     @property
     def rows_half(self) -> float:
@@ -442,6 +452,65 @@ def matmul_efficiency(m: ModelShape, hw: HardwareShape, lay: Layout):
                            GEMM_WIDTH_HALF, hw.rows_half)
 
 
+def linear_gemms(m: ModelShape):
+    """Per-layer linear GEMMs as (weight, n_out, k_in, tp-split axis, kind) before parallel splits:
+    weight = average count per layer (dense/MoE layer mix), kind 'dense' | 'expert' | 'router'.
+    FLOPs add up to 2 * mm_params_per_layer per token."""
+    d = float(m.d_model)
+    q_out = float(m.n_heads * m.head_dim)
+    qkv_out = max(m.attn_params_per_layer / d - q_out, 1.0)
+    L = float(m.n_layers)
+    out = [(1.0, qkv_out, d, "n", "dense"), (1.0, d, q_out, "k", "dense")]
+    up_share = 2.0 / 3.0 if m.gated else 0.5
+
+    def ffn(params, weight, kind):
+        return [(weight, params * up_share / d, d, "n", kind), (weight, d, params * (1.0 - up_share) / d, "k", kind)]
+
+    if m.n_dense_layers > 0:
+        out += ffn(m.dense_ffn_params_per_layer, m.n_dense_layers / L, "dense")
+    if m.is_moe and m.n_moe_layers > 0:
+        w = m.n_moe_layers / L
+        out += ffn(m.expert_params, w, "expert")
+        if m.n_shared_experts:
+            out += ffn(m.expert_params, w * m.n_shared_experts, "dense")
+        out.append((w, float(m.n_experts), d, "none", "router"))
+    return out
+
+
+def _gemm_args(hw: HardwareShape, bf16: bool = False):
+    if bf16:
+        return (hw.attn_peak, hw.attn_frac, hw.memory_bandwidth_bytes_per_s, hw.num_compute_units, hw.kernel_latency_s, 2.0)
+    return (hw.peak_flop_per_s, hw.matmul_frac, hw.memory_bandwidth_bytes_per_s, hw.num_compute_units,
+            hw.kernel_latency_s, hw.gemm_in_bytes)
+
+
+def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep):
+    """(forward, backward) GEMM time of one layer's linear layers for one micro-batch on one GPU (s),
+    by costsim.core.matmul: per-GPU shapes after TP (column-parallel splits N, row-parallel K),
+    routed experts E/ep per rank with tokens*k*ep/E rows each (uniform routing); backward = dgrad +
+    wgrad. Evaluated on the unique (tokens, tp, ep) combinations only."""
+    T, tp, ep = np.broadcast_arrays(_f(tokens), _f(tp), _f(ep))
+    key = np.stack([T.ravel(), tp.ravel(), ep.ravel()])
+    uniq, inv = np.unique(key, axis=1, return_inverse=True)
+    inv = np.asarray(inv).ravel()
+    Tu, tpu, epu = uniq
+    args = _gemm_args(hw)
+    fwd = np.zeros_like(Tu)
+    bwd = np.zeros_like(Tu)
+    for weight, n_out, k_in, split, kind in linear_gemms(m):
+        n = n_out / tpu if split == "n" else n_out + 0.0 * tpu
+        k = k_in / tpu if split == "k" else k_in + 0.0 * tpu
+        rows, count = Tu, 1.0
+        if kind == "expert":
+            rows = Tu * m.experts_per_token * epu / m.n_experts
+            count = m.n_experts / epu
+        f_t = mm.matmul_time_s(rows, n, k, *args)
+        b_t = mm.matmul_time_s(rows, k, n, *args) + mm.matmul_time_s(k, n, rows, *args)
+        fwd = fwd + weight * count * f_t
+        bwd = bwd + weight * count * b_t
+    return fwd[inv].reshape(T.shape), bwd[inv].reshape(T.shape)
+
+
 def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | None = None) -> dict:
     """Step time and its parts (s) for every layout."""
     fw = fw or DEFAULT_FRAMEWORK
@@ -452,17 +521,18 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     d = float(m.d_model)
     tokens = mb * seq / cp  # tokens of one micro-batch on one CP rank (GEMM rows before TP)
     width = d / tp
-    eff = gemm_efficiency(hw.matmul_frac, width, tokens, GEMM_WIDTH_HALF, hw.rows_half)
-    rate = hw.peak_flop_per_s * eff  # linear layers, compute datatype
-    rate_bf16 = hw.attn_peak * gemm_efficiency(hw.attn_frac, width, tokens, GEMM_WIDTH_HALF, hw.attn_rows_half)
+    # attention (FlashAttention, bf16) at ATTENTION_REL_EFF of the bf16 GEMM ceiling
+    rate_bf16 = hw.attn_peak * hw.attn_frac * ATTENTION_REL_EFF
 
-    # --- compute per layer per micro-batch on one GPU
+    # --- compute per layer per micro-batch on one GPU: linear GEMMs by costsim.core.matmul
     mm_fwd = 2.0 * m.mm_params_per_layer * tokens / tp
     attn_fwd = attention_fwd_flop_per_token_per_layer(m, seq) * tokens / tp
-    passes_mm = 3.0 + np.where(r >= 2, 1.0, 0.0)
     passes_attn = 3.0 + np.where(r >= 1, 1.0, 0.0)
+    lin_fwd, lin_bwd = linear_layer_times(m, hw, tokens, tp, ep)
+    t_lin = lin_fwd * (1.0 + np.where(r >= 2, 1.0, 0.0)) + lin_bwd
+    eff = 3.0 * mm_fwd / np.maximum(lin_fwd + lin_bwd, 1e-30) / hw.peak_flop_per_s
     t_attn_fwd = attn_fwd / rate_bf16
-    t_mm = mm_fwd * passes_mm / rate + t_attn_fwd * passes_attn
+    t_mm = t_lin + t_attn_fwd * passes_attn
     elem_share = np.where(sp, 1.0 / tp, 10.0 / 34.0 + (24.0 / 34.0) / tp)
     elem_bytes = ELEMENTWISE_BYTES_PER_D * d * tokens * elem_share * np.where(r >= 2, 4.0 / 3.0, 1.0)
     t_elem = elem_bytes / (hw.memory_bandwidth_bytes_per_s * HBM_ACHIEVABLE_FRAC)
@@ -500,7 +570,10 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     first, n_max, last = stage_layers(m, pp)
 
     # --- LM head + loss on the last stage (bf16, no recomputation)
-    t_head = 3.0 * 2.0 * m.head_params * tokens / tp / rate_bf16
+    hf, hb = (mm.matmul_time_s(tokens, m.vocab_size / tp, d, *_gemm_args(hw, True)),
+              mm.matmul_time_s(tokens, d, m.vocab_size / tp, *_gemm_args(hw, True))
+              + mm.matmul_time_s(d, m.vocab_size / tp, tokens, *_gemm_args(hw, True)))
+    t_head = hf + hb
 
     # --- pipeline point-to-point: vp boundaries per device, fwd activations + bwd gradients
     p2p_bytes = act_bytes / np.where(sp, tp, 1.0)

@@ -73,7 +73,16 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str) -> Hardw
                          scaleup_bytes_per_s=max(acc.scaleup_bytes_per_s, 1e9), scaleup_latency_s=acc.scaleup.latency_s,
                          domain_size=acc.scaleup.domain_size, scaleout_per_gpu_bytes_per_s=out_per_gpu, devices_per_node=per_node,
                          gemm_rows_half=gemm_rows_half(acc.id, dtype), bf16_peak_flop_per_s=attn_peak,
-                         bf16_matmul_frac=attn_frac, bf16_gemm_rows_half=gemm_rows_half(acc.id, attn_dtype))
+                         bf16_matmul_frac=attn_frac, bf16_gemm_rows_half=gemm_rows_half(acc.id, attn_dtype),
+                         num_compute_units=float(num_compute_units(acc)), gemm_in_bytes=1.0 if dtype == "fp8" else 2.0)
+
+
+def num_compute_units(acc: Accelerator) -> int:
+    """SMs / compute units for GEMM wave quantization: the profile's value or the category default."""
+    from costsim.core.matmul import NUM_COMPUTE_UNITS_DEFAULT
+
+    n = acc.efficiency.num_compute_units
+    return int(n) if n else NUM_COMPUTE_UNITS_DEFAULT.get(str(acc.category), 132)
 
 
 def _fixed(req: TrainRequest) -> dict:

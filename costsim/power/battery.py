@@ -105,8 +105,15 @@ def desired_power_w(policy: str, load_w: np.ndarray, dt_s: float, spec: BatteryS
 
 
 def dispatch(load_w, dt_s: float, spec: BatterySpec, *, cap_w=np.inf, policy: str | None = None, price=None,
-             threshold_w: float | None = None, window_s: float = 900.0) -> DispatchResult:
-    """Dispatch a battery against a load series (W, one value per step of dt_s seconds)."""
+             threshold_w: float | None = None, window_s: float = 900.0, max_discharge_w=None,
+             max_charge_w=None, reserve_soc_frac: float | None = None) -> DispatchResult:
+    """Dispatch a battery against a load series (W, one value per step of dt_s seconds).
+
+    `reserve_soc_frac`: discharge beyond what the import cap requires (arbitrage, smoothing) never
+    takes the state of charge below this; the reserve is kept for the cap.
+
+    `max_discharge_w` / `max_charge_w` (scalar or per step, >= 0; default the power rating) lower
+    the rating available to this dispatch, e.g. when part of it is reserved for sub-step swings."""
     load = np.asarray(load_w, float)
     if load.ndim != 1:
         raise ValueError("load_w must be a 1-D series")
@@ -121,20 +128,24 @@ def dispatch(load_w, dt_s: float, spec: BatterySpec, *, cap_w=np.inf, policy: st
     e_min, e_max = spec.min_soc_frac * cap_j, spec.max_soc_frac * cap_j
     e0 = spec.initial_soc_frac * cap_j
 
+    dis_lim = np.clip(_as_series(rating if max_discharge_w is None else max_discharge_w, n, "max_discharge_w"), 0.0, rating)
+    chg_lim = np.clip(_as_series(rating if max_charge_w is None else max_charge_w, n, "max_charge_w"), 0.0, rating)
     des = desired_power_w(pol, load, dt_s, spec, cap_w=cap, price=price, threshold_w=threshold_w, window_s=window_s)
     # step-wise limits that do not depend on SoC: rating, no export, no charging above the cap,
     # discharge at least what the cap requires
-    p = np.clip(des, -rating, rating)
+    p = np.clip(des, -chg_lim, dis_lim)
     p = np.minimum(p, load)  # no export
-    p = np.maximum(p, np.minimum(load - cap, rating))  # must discharge to respect the cap
+    p = np.maximum(p, np.minimum(load - cap, dis_lim))  # must discharge to respect the cap
     p = np.maximum(p, load - cap)  # charging must not lift import above the cap
-    p = np.clip(p, -rating, rating)
+    p = np.clip(p, -chg_lim, dis_lim)
     p = np.minimum(p, np.maximum(load, 0.0))
 
-    # fast path: SoC never leaves its window
+    required = np.clip(load - cap, 0.0, dis_lim)  # discharge the cap makes mandatory
+    e_res = e_min if reserve_soc_frac is None else min(max(reserve_soc_frac * cap_j, e_min), e_max)
+    # fast path: SoC never leaves its window (nor the reserve)
     de = np.where(p > 0, -p * dt_s / eta, -p * dt_s * eta)
     e = e0 + np.cumsum(de)
-    if n and e.min() >= e_min - 1e-9 * cap_j and e.max() <= e_max + 1e-9 * cap_j and pol != "smoothing":
+    if n and e.min() >= e_res - 1e-9 * cap_j and e.max() <= e_max + 1e-9 * cap_j and pol != "smoothing":
         soc = e / cap_j
         out_p = p
     else:
@@ -146,9 +157,11 @@ def dispatch(load_w, dt_s: float, spec: BatterySpec, *, cap_w=np.inf, policy: st
         for i in range(n):
             pi = p[i]
             if pol == "smoothing":
-                pi = float(np.clip(pi + (ecur - mid) / tau, -rating, rating))
+                pi = float(np.clip(pi + (ecur - mid) / tau, -chg_lim[i], dis_lim[i]))
                 pi = min(pi, load[i])
-                pi = min(max(pi, load[i] - cap[i]), rating)
+                pi = min(max(pi, load[i] - cap[i]), dis_lim[i])
+            if pi > required[i] and e_res > e_min:
+                pi = min(pi, max(required[i], (ecur - e_res) * eta / dt_s))
             if pi > 0:
                 pi = min(pi, max(ecur - e_min, 0.0) * eta / dt_s)
                 ecur -= pi * dt_s / eta

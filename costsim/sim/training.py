@@ -20,7 +20,11 @@ fine windows (sub-second, around the first events of each kind) are computed fro
 no iteration is stored.
 
 Grid: an import cap becomes a GPU power cap (facility peak <= cap, or with a battery the iteration
-mean plus losses <= cap and the peak above the cap within the battery's power), and a capped GPU
+mean plus the swing's round-trip losses <= cap and the swing on either side of the mean within the
+battery's power rating). The battery itself is dispatched through costsim.power.battery with the
+spec's policy (peak_shaving, smoothing, arbitrage on the region's hourly price) on the 1-minute
+buckets plus the swing inside each bucket (costsim.sim.grid_battery); grid-side swing and ramp
+(`grid_power_swing_w`, `grid_max_ramp_w_per_s`, fine-window `grid_import_w`) show what it buys. A capped GPU
 runs its compute phase slower (clock ~ cap). Curtailment windows either cap the job harder or, when
 even the slowest cap does not fit, make it checkpoint and pause until the window ends.
 
@@ -43,6 +47,7 @@ from costsim.economics.accounting import usd_per_gpu_hour
 from costsim.errors import InputError
 from costsim.sim.base import SimOutput
 from costsim.power.facility import facility_power_w, it_power_per_gpu_w
+from costsim.sim.grid_battery import battery_on_buckets, fast_loss_w, grid_ramp_w_per_s
 from costsim.sim.power_trace import CONST, RAMP, WAVE, Trace, bucket_stats, max_ramp_w_per_s, power_at
 from costsim.specs.catalog import get_accelerator, get_model, node_for
 from costsim.specs.scenario import Scenario
@@ -208,17 +213,18 @@ def _step_level(su_base: dict, limit_w: float | None, battery, *, w: TrainingWor
         fac_hi = float(fac(_floor(gh, w, tdp), host_busy))
         if battery is None:
             return fac_hi <= limit_w * (1 - 1e-12)
-        over = fac_hi - limit_w
-        if over <= 0:
+        if fac_hi <= limit_w * (1 - 1e-12):
             return True
-        if over > battery.power_mw * MEGA:
+        # the battery takes the whole iteration swing (costsim.sim.grid_battery): the grid sees
+        # the iteration mean plus the round-trip losses of that swing, which must fit the limit,
+        # and the swing on either side of the mean must fit the battery's power rating
+        rating = battery.power_mw * MEGA
+        mean = (fac_hi * hi + fac_lo * t_m) / (hi + t_m) if hi + t_m > 0 else fac_hi
+        up, dn = fac_hi - mean, mean - fac_lo
+        if up > rating or dn > rating:
             return False
-        room = min(limit_w - fac_lo, battery.power_mw * MEGA)
-        if room <= 0:
-            return False
-        # energy drawn above the limit in the compute phase must be refilled (through the
-        # round-trip efficiency) in the communication phase of the same iteration
-        return over * hi <= battery.round_trip_efficiency_frac * room * t_m
+        loss = float(fast_loss_w(1.0, up, dn, battery.round_trip_efficiency_frac))
+        return mean + loss <= limit_w * (1 - 1e-9)
 
     if fits(p_c):
         sp, hi, gh = level(None)
@@ -814,36 +820,31 @@ def _trace(r: dict, fac, cols=("ga", "gb")) -> Trace:
     return Trace(r["t0"], r["t1"], r["shape"], fac(r[cols[0]], r["host"]), fac(r[cols[1]], r["host"]), r["per"], r["hi"])
 
 
-def _battery_dispatch(t_s, covered, fac_min, fac_mean, fac_max, excess_j, room_j, limit_w, battery):
-    """Peak shaving per bucket: discharge the energy above the limit, recharge in the troughs
-    below it (within the power rating), losses split evenly. Returns grid min/mean/max, SOC and
-    the seconds-equivalent of any violation (battery empty or too weak)."""
-    n = len(t_s)
-    cap_j = battery.energy_mwh * 3.6e9
-    eta = math.sqrt(battery.round_trip_efficiency_frac)
-    soc = battery.initial_soc_frac * cap_j
-    lo, hi = battery.min_soc_frac * cap_j, battery.max_soc_frac * cap_j
-    p_b = battery.power_mw * MEGA
-    g_mean = np.empty(n)
-    g_max = np.empty(n)
-    g_min = np.empty(n)
-    soc_out = np.empty(n)
-    unserved = np.zeros(n)
-    for i in range(n):
-        need = excess_j[i]
-        lim = limit_w[i]
-        give = min(need, (soc - lo) * eta) if need > 0 else 0.0
-        soc -= give / eta
-        unserved[i] = need - give
-        charge = min(room_j[i], (hi - soc) / eta, p_b * covered[i])
-        charge = max(charge, 0.0)
-        soc += charge * eta
-        g_mean[i] = fac_mean[i] + (charge - give) / covered[i]
-        over = fac_max[i] - lim
-        g_max[i] = lim + max(over - p_b, 0.0) if over > 0 and unserved[i] <= 0 else fac_max[i] if over > 0 else fac_max[i]
-        g_min[i] = fac_min[i]
-        soc_out[i] = soc
-    return g_min, g_mean, g_max, soc_out, unserved
+def _region_signals(su: Setup, t_s: np.ndarray):
+    """Hourly price (USD/kWh) and carbon (gCO2e/kWh) of scenario.grid.region at the bucket starts
+    (None, None without a region: the flat economics values are used)."""
+    g = su.scenario.grid
+    if not g.region:
+        return None, None
+    from costsim.power.signals import load_region
+
+    prof = load_region(g.region, start_month=g.start_month, start_hour=g.start_hour)
+    return np.asarray(prof.price.at(t_s), float), np.asarray(prof.carbon.at(t_s), float)
+
+
+def _window_swing_ramp(p: np.ndarray, wid: np.ndarray, res_s: float) -> tuple[float, float]:
+    """Largest peak-to-trough within any 60-s stretch, and largest |dP/dt|, over the fine windows."""
+    swing, ramp = 0.0, 0.0
+    n_min = max(int(round(60.0 / res_s)), 1)
+    for i in np.unique(wid):
+        pi = p[wid == i]
+        if len(pi) < 2:
+            continue
+        ramp = max(ramp, float(np.max(np.abs(np.diff(pi)))) / res_s)
+        for j in range(0, len(pi), max(n_min // 4, 1)):  # sliding 60-s windows
+            seg = pi[j:j + n_min]
+            swing = max(swing, float(seg.max() - seg.min()))
+    return swing, ramp
 
 
 def _limit_series(su: Setup, t_s: np.ndarray) -> np.ndarray:
@@ -942,31 +943,41 @@ def _summarize(job: _Job, su: Setup, end_s: float, completed: bool, wall0: float
     mitigation_j = fac_energy - float(np.sum(rst["integral"]))
     # grid import: per segment (exact) for the cap check, per bucket for the timeline
     battery = sc.grid.battery
-    seg_lim = _limit_series(su, tr.t0)
-    seg_max = np.maximum(tr.a, tr.b)
-    seg_dur = tr.t1 - tr.t0
-    if battery is not None and np.isfinite(seg_lim).any():
-        pb = battery.power_mw * MEGA
-        lim_s = np.where(np.isfinite(seg_lim), seg_lim, 1e30)
-        ex = (np.maximum(tr.a - lim_s, 0), np.maximum(tr.b - lim_s, 0))
-        rm = (np.minimum(np.maximum(lim_s - tr.a, 0), pb), np.minimum(np.maximum(lim_s - tr.b, 0), pb))
-        _, _, (_, exs, rms) = bucket_stats(tr, bucket, [ex, rm])
-        g_min, g_mean, g_max, soc, unserved = _battery_dispatch(t_s, covered, fst["min"], fst["mean"], fst["max"],
-                                                              exs["integral"], rms["integral"], limit, battery)
-        seg_bucket = np.minimum((tr.t0 // bucket).astype(np.int64), len(t_s) - 1)
-        short = unserved[np.searchsorted(t_s, seg_bucket * bucket)] > 1e-6
-        seg_grid_max = np.where(short, seg_max, seg_max - np.minimum(np.maximum(seg_max - lim_s, 0), pb))
-    else:
-        g_min, g_mean, g_max = fst["min"], fst["mean"], fst["max"]
-        soc = None
-        seg_grid_max = seg_max
-    exceeded = seg_grid_max > seg_lim * (1 + 1e-9)
-    grid_exceeded_s = float(np.sum(seg_dur[exceeded]))
-    grid_import_max = float(np.max(seg_grid_max)) if len(seg_grid_max) else 0.0
-    grid_energy = float(np.sum(g_mean * covered))
     swing = float(np.max(fst["max"] - fst["min"])) if len(t_s) else 0.0
     ramp = max_ramp_w_per_s(tr, w.power.phase_edge_s)
     fine_table, fine_swing, fine_ramp = (_fine_windows(job, tr, su, end_s) if fine else ({}, 0.0, 0.0))
+    price_b, carbon_b = _region_signals(su, t_s)
+    if battery is not None:
+        # the battery through costsim.power.battery (policy of the spec), on the 1-min buckets
+        # plus the swing inside each bucket (costsim.sim.grid_battery)
+        bat = battery_on_buckets(bucket, fst["min"], fst["mean"], fst["max"], limit, battery,
+                                 price=price_b if price_b is not None else su.scenario.economics.electricity_usd_per_kwh)
+        g_min, g_mean, g_max = bat["grid_min_w"], bat["grid_mean_w"], bat["grid_max_w"]
+        soc = bat["soc_frac"]
+        exceeded = bat["shortfall_w"] > 1e-9 * np.where(np.isfinite(limit), limit, 1.0)
+        grid_exceeded_s = float(np.sum(covered[exceeded]))
+        grid_import_max = float(np.max(g_max)) if len(g_max) else 0.0
+        grid_swing = float(np.max(g_max - g_min)) if len(t_s) else 0.0
+        grid_ramp = grid_ramp_w_per_s(fst["min"], fst["max"], g_mean, bat["fast_share"], bucket, w.power.phase_edge_s, ramp)
+        if fine_table:  # the grid inside the fine windows: g_i + (1 - s_i) (load - mean_i)
+            bi = np.clip(np.searchsorted(t_s, fine_table["t_s"], side="right") - 1, 0, len(t_s) - 1)
+            gf = g_mean[bi] + (1.0 - bat["fast_share"][bi]) * (fine_table["facility_power_w"] - fst["mean"][bi])
+            fine_table["grid_import_w"] = gf
+            fine_table["battery_w"] = fine_table["facility_power_w"] - gf
+    else:
+        # grid = facility load; the cap check per segment (exact)
+        seg_lim = _limit_series(su, tr.t0)
+        seg_grid_max = np.maximum(tr.a, tr.b)
+        g_min, g_mean, g_max = fst["min"], fst["mean"], fst["max"]
+        soc = None
+        exceeded = seg_grid_max > seg_lim * (1 + 1e-9)
+        grid_exceeded_s = float(np.sum((tr.t1 - tr.t0)[exceeded]))
+        grid_import_max = float(np.max(seg_grid_max)) if len(seg_grid_max) else 0.0
+        grid_swing, grid_ramp = swing, ramp
+    fine_grid_swing, fine_grid_ramp = fine_swing, fine_ramp
+    if fine_table and "grid_import_w" in fine_table:
+        fine_grid_swing, fine_grid_ramp = _window_swing_ramp(fine_table["grid_import_w"], fine_table["window"], w.timeline.fine_resolution_s)
+    grid_energy = float(np.sum(g_mean * covered))
     # time accounting
     wall = end_s
     lv0 = su.levels[su.base_limit_w]
@@ -974,7 +985,10 @@ def _summarize(job: _Job, su: Setup, end_s: float, completed: bool, wall0: float
     time_in = {KIND_NAMES[k]: float(np.sum(dur[kind == k])) for k in KIND_NAMES}
     tokens = job.steps * su.tokens_per_step
     gpu_hours = su.num_gpus * wall / S_PER_HOUR
-    econ = _account(su, wall, fac_energy, grid_import_max, grid_energy)
+    grid_j_b = np.asarray(g_mean, float) * covered
+    econ = _account(su, wall, fac_energy, grid_import_max, grid_energy,
+                    usd_j=float(np.sum(grid_j_b * price_b)) if price_b is not None else None,
+                    gco2e_j=float(np.sum(grid_j_b * carbon_b)) if carbon_b is not None else None)
     nominal_step = su.levels[su.base_limit_w].step_s if lv0.feasible else lv0.step_s
     uncapped_step = _uncapped_step(su)
     summary: dict[str, Any] = {
@@ -1024,13 +1038,19 @@ def _summarize(job: _Job, su: Setup, end_s: float, completed: bool, wall0: float
         "max_ramp_w_per_s": float(ramp),
         "fine_window_swing_w": fine_swing,
         "fine_window_max_ramp_w_per_s": fine_ramp,
+        "grid_power_swing_w": grid_swing,
+        "grid_max_ramp_w_per_s": float(grid_ramp),
+        "fine_window_grid_swing_w": fine_grid_swing,
+        "fine_window_grid_max_ramp_w_per_s": fine_grid_ramp,
+        "battery_policy": battery.policy if battery is not None else None,
         "grid_cap_w": su.base_limit_w,
         "grid_import_max_w": grid_import_max,
         "grid_import_mean_w": grid_energy / wall if wall > 0 else 0.0,
         "grid_energy_j": grid_energy,
         "grid_cap_exceeded_s": grid_exceeded_s,
         "grid_cap_feasible": lv0.feasible,
-        "battery_min_soc_frac": float(np.min(soc) / (sc.grid.battery.energy_mwh * 3.6e9)) if soc is not None else None,
+        "battery_min_soc_frac": float(np.min(soc)) if soc is not None and len(soc) else None,
+        "battery_max_soc_frac": float(np.max(soc)) if soc is not None and len(soc) else None,
         "co2e_kg": econ["co2e_kg"],
         "cost_usd": econ["cost_usd"],
         "cost_breakdown_usd": econ["cost_breakdown_usd"],
@@ -1050,8 +1070,8 @@ def _summarize(job: _Job, su: Setup, end_s: float, completed: bool, wall0: float
         "grid_import_max_w": np.asarray(g_max, float),
         "grid_limit_w": np.where(np.isfinite(limit), limit, np.nan),
     }
-    if soc is not None:
-        ts["battery_soc_frac"] = soc / (sc.grid.battery.energy_mwh * 3.6e9)
+    ts["battery_charge_w"] = np.asarray(g_mean, float) - fst["mean"]  # + charging (incl. losses), - discharging
+    ts["battery_soc_frac"] = np.asarray(soc, float) if soc is not None else np.full(len(t_s), np.nan)
     # time spent training in each bucket (share of the bucket)
     _, _, (trn,) = bucket_stats(tr.with_levels((kind == TRAIN).astype(float), (kind == TRAIN).astype(float)), bucket)
     ts["training_frac"] = trn["mean"]
@@ -1073,8 +1093,11 @@ def _uncapped_step(su: Setup) -> float:
     return su.w.step_time_s if su.w.step_time_s is not None else step
 
 
-def _account(su: Setup, wall_s: float, fac_j: float, peak_import_w: float, grid_j: float) -> dict:
-    """Cost and CO2e from the simulated energy (the accounting helpers give the GPU-hour price)."""
+def _account(su: Setup, wall_s: float, fac_j: float, peak_import_w: float, grid_j: float, *,
+             usd_j: float | None = None, gco2e_j: float | None = None) -> dict:
+    """Cost and CO2e from the simulated energy (the accounting helpers give the GPU-hour price).
+    usd_j / gco2e_j: sum of grid energy (J) x hourly region price (USD/kWh) / carbon (gCO2e/kWh),
+    used instead of the flat economics values when scenario.grid.region is set."""
     ec, acc = su.scenario.economics, su.acc
     gpu_hours = su.num_gpus * wall_s / S_PER_HOUR
     kwh = grid_j / J_PER_KWH
@@ -1092,12 +1115,12 @@ def _account(su: Setup, wall_s: float, fac_j: float, peak_import_w: float, grid_
         life_h = acc.lifetime_years * 8766.0 * ec.utilization_frac
         capex = (acc.prices.purchase_usd or 0.0) * (1 - ec.residual_value_frac)
         cost["capex_amortized_usd"] = gpu_hours * capex / life_h
-        cost["electricity_usd"] = kwh * ec.electricity_usd_per_kwh
+        cost["electricity_usd"] = (usd_j / J_PER_KWH) if usd_j is not None else kwh * ec.electricity_usd_per_kwh
     months = wall_s / (S_PER_DAY * 30.4375)
     dc = su.scenario.grid.demand_charge_usd_per_kw_month
     if dc:
         cost["demand_charge_usd"] = dc * peak_import_w / 1e3 * max(months, 0.0)
-    op = kwh * ec.grid_gco2e_per_kwh / 1e3
+    op = (gco2e_j / J_PER_KWH / 1e3) if gco2e_j is not None else kwh * ec.grid_gco2e_per_kwh / 1e3
     emb = 0.0
     if ec.include_embodied and acc.embodied_kgco2e:
         emb = acc.embodied_kgco2e * su.num_gpus * wall_s / (acc.lifetime_years * 365.25 * S_PER_DAY)

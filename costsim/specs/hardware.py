@@ -61,6 +61,7 @@ class Efficiency(Spec):
     matmul_frac: float | None = Field(None, gt=0, le=1, description="Achievable fraction of dense peak for large matmuls (None = fitted default for the category).")
     memory_bandwidth_frac: float | None = Field(None, gt=0, le=1, description="Achievable fraction of peak memory bandwidth when streaming weights (None = fitted default).")
     step_overhead_s: float | None = Field(None, ge=0, description="Fixed per-step overhead of an inference step (framework, kernel launches), s (None = default).")
+    num_compute_units: int | None = Field(None, gt=0, description="Streaming multiprocessors / compute units that GEMM output tiles are spread over (wave quantization in costsim.core.matmul); None = category default.")
     note: str | None = Field(None, description="Where these numbers come from.")
 
 

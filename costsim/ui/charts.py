@@ -138,3 +138,29 @@ def levels(values_w: dict[str, float | None], *, cap_w: float | None, title: str
     fig.update_layout(title=title, xaxis_title="MW", **{**LAYOUT, "height": 300})
     fig.update_yaxes(autorange="reversed")
     return fig
+
+
+def site_timeline(tl: dict[str, Any], *, title: str = "Simulated day at the meter") -> go.Figure:
+    """Facility power band (1-min min..max) and mean, grid import, the grid cap, and the battery's
+    state of charge on a second axis."""
+    t_h = [float(t) / 3600 for t in tl["t_s"]]
+    mw = lambda xs: [float(v) / 1e6 for v in xs]  # noqa: E731
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=t_h, y=mw(tl["facility_power_max_w"]), mode="lines", line={"width": 0}, name="facility max",
+                             showlegend=False))
+    fig.add_trace(go.Scatter(x=t_h, y=mw(tl["facility_power_min_w"]), mode="lines", line={"width": 0}, fill="tonexty",
+                             fillcolor="rgba(31,119,180,0.25)", name="facility min..max (1 min)"))
+    fig.add_trace(go.Scatter(x=t_h, y=mw(tl["facility_power_mean_w"]), mode="lines", name="facility mean", line={"color": "#1f77b4"}))
+    fig.add_trace(go.Scatter(x=t_h, y=mw(tl["grid_import_max_w"]), mode="lines", name="grid import max", line={"color": "#ff7f0e"}))
+    fig.add_trace(go.Scatter(x=t_h, y=mw(tl["grid_import_mean_w"]), mode="lines", name="grid import mean",
+                             line={"color": "#ff7f0e", "dash": "dot"}))
+    cap = tl.get("summary", {}).get("grid_cap_w")
+    if cap:
+        fig.add_hline(y=cap / 1e6, line_dash="dash", line_color="crimson", annotation_text="grid cap")
+    soc = [v for v in tl.get("battery_soc_frac", []) if v == v]
+    if soc:
+        fig.add_trace(go.Scatter(x=t_h, y=[100 * float(v) for v in tl["battery_soc_frac"]], mode="lines", name="battery SoC, %",
+                                 yaxis="y2", line={"color": "#2ca02c"}))
+        fig.update_layout(yaxis2={"title": "state of charge, %", "overlaying": "y", "side": "right", "range": [0, 100]})
+    fig.update_layout(title=title, xaxis_title="hours", yaxis_title="MW", **LAYOUT)
+    return fig

@@ -83,6 +83,15 @@ def site(req_json: str) -> dict[str, Any]:
                  SiteRequest.model_validate_json(req_json))
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def site_timeline(req_json: str, hours: float = 24.0, seed: int = 0) -> dict[str, Any]:
+    fn, why = api_function("costsim.api.site", "site_timeline")
+    if fn is None:
+        raise Unavailable(why)
+    out = fn(SiteRequest.model_validate_json(req_json), hours=hours, seed=seed)
+    return {k: (v.tolist() if hasattr(v, "tolist") else plain(v)) for k, v in out.items()}
+
+
 def available(module: str, *names: str) -> str | None:
     """None when the API is there, else a sentence for st.info."""
     fn, why = api_function(module, *names)

@@ -88,8 +88,9 @@ def register(RUNNERS: dict) -> None:
 
 
 def fit() -> dict:
-    """Least-squares fit of the A100/H100 matmul fractions and the GEMM-width half-saturation point
-    on the step-time cases marked used_for_fit (log of predicted/expected)."""
+    """Least-squares fit of the A100 GEMM ceiling and the elementwise bytes per d_model on the
+    step-time cases marked used_for_fit (log of predicted/expected). The H100 ceiling, tiles and
+    latencies come from the kernel fit (fit_gemm), not from whole steps."""
     import numpy as np
     from scipy.optimize import least_squares
 
@@ -99,35 +100,62 @@ def fit() -> dict:
     cases = [c for c in load_cases() if c.kind == "training_step_time" and c.used_for_fit]
 
     def resid(x):
-        calibration.MATMUL_FRAC["a100"], calibration.MATMUL_FRAC["h100"] = x[0], x[1]
-        training.GEMM_WIDTH_HALF = x[2]
+        calibration.MATMUL_FRAC["a100"] = x[0]
+        training.ELEMENTWISE_BYTES_PER_D = x[1]
         return [np.log(run_step_case(c) / c.expected) for c in cases]
 
-    sol = least_squares(resid, x0=[0.75, 0.6, 200.0], bounds=([0.3, 0.3, 0.0], [1.0, 1.0, 5000.0]))
-    out = {"a100": sol.x[0], "h100": sol.x[1], "GEMM_WIDTH_HALF": sol.x[2],
-           "residuals": dict(zip([c.id for c in cases], np.exp(sol.fun) - 1))}
-    return out
+    sol = least_squares(resid, x0=[0.8, 300.0], bounds=([0.3, 0.0], [1.0, 5000.0]))
+    return {"a100": sol.x[0], "ELEMENTWISE_BYTES_PER_D": sol.x[1],
+            "residuals": dict(zip([c.id for c in cases], np.exp(sol.fun) - 1))}
 
 
-if __name__ == "__main__" and "--fit" in sys.argv:
-    print(fit())
+def fit_gemm() -> dict:
+    """Least-squares fit (log time) of the GEMM model's H100 bf16 ceiling, isolated-call latencies
+    and tile efficiencies on the matmul_throughput cases marked used_for_fit (fp8 ceiling tied by
+    calibration.FP8_FRAC_RATIO)."""
+    import numpy as np
+    from scipy.optimize import least_squares
+
+    from costsim.core import calibration
+    from costsim.core import matmul as mm
+    from costsim.validation.engine import load_cases
+
+    cases = [c for c in load_cases() if c.kind == "matmul_throughput" and c.used_for_fit]
+
+    def resid(x):
+        calibration.MATMUL_FRAC["h100"] = x[0]
+        mm.ISOLATED_CALL_LATENCY_S.update({"bf16": x[1] * 1e-6, "fp16": x[1] * 1e-6, "fp8": x[2] * 1e-6})
+        mm.TILE_REL_EFF = (1.0, x[3], x[4])
+        return [np.log(c.expected / run_matmul_case(c)) for c in cases]
+
+    sol = least_squares(resid, x0=[0.8, 25.0, 25.0, 0.9, 0.9], bounds=([0.3, 0, 0, 0.3, 0.3], [1.0, 100, 100, 1, 1]))
+    return {"h100_bf16_ceiling": sol.x[0], "latency_bf16_us": sol.x[1], "latency_fp8_us": sol.x[2],
+            "tile_rel_eff": (1.0, sol.x[3], sol.x[4]),
+            "residuals": dict(zip([c.id for c in cases], np.exp(sol.fun) - 1))}
+
+
 
 
 def run_matmul_case(case: Case) -> float:
-    """Kind matmul_throughput: the core's GEMM-shape function (achievable fraction of peak for a
-    GEMM of M rows and width min(N, K)) times the datatype peak, vs a measured kernel."""
-    from costsim.core.calibration import gemm_rows_half, matmul_frac
-    from costsim.core.training import gemm_efficiency
+    """Kind matmul_throughput: costsim.core.matmul time of one isolated GEMM (M, N, K) on the
+    accelerator (large-shape ceiling x tile/wave efficiency, memory floor, isolated-call latency),
+    as FLOP / time, vs a measured kernel."""
+    from costsim.core import matmul as mm
+    from costsim.core.calibration import matmul_frac
+    from costsim.estimators.training import num_compute_units
 
     inp = case.inputs
     acc = get_accelerator(inp["hardware"])
     dt = inp.get("dtype", "bf16")
     peak = acc.peak_flop_per_s(dt)
     frac = matmul_frac(acc.id, dt, peak, acc.peak_flop_per_s("bf16"), acc.efficiency.matmul_frac)
-    eff = gemm_efficiency(frac, min(int(inp["n"]), int(inp["k"])), int(inp["m"]), None, gemm_rows_half(acc.id, dt))
+    m, n, k = int(inp["m"]), int(inp["n"]), int(inp["k"])
+    t = mm.matmul_time_s(m, n, k, peak, frac, acc.memory_bandwidth_bytes_per_s, num_compute_units(acc),
+                         mm.ISOLATED_CALL_LATENCY_S.get(dt, mm.ISOLATED_CALL_LATENCY_S["bf16"]),
+                         in_bytes=1.0 if dt == "fp8" else 2.0)
     if case.metric != "flop_per_s":
         raise InputError(f"case {case.id}: unknown metric '{case.metric}' for kind matmul_throughput")
-    return float(peak * eff)
+    return float(2.0 * m * n * k / t)
 
 
 register_training = register
@@ -136,3 +164,7 @@ register_training = register
 def register(RUNNERS: dict) -> None:  # noqa: F811
     register_training(RUNNERS)
     RUNNERS["matmul_throughput"] = run_matmul_case
+
+
+if __name__ == "__main__" and "--fit" in sys.argv:
+    print(fit_gemm() if "--gemm" in sys.argv else fit())

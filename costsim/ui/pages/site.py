@@ -40,7 +40,8 @@ def region_profile(region: str) -> dict[str, Any] | None:
 
 def to_state(r: SiteRequest) -> dict[str, Any]:
     s: dict[str, Any] = {P + "rows": len(r.fleet), P + "pue": r.pue, P + "cap": r.grid_cap_mw,
-                         P + "region": r.region or "none", P + "bat_mwh": r.battery_mwh, P + "bat_mw": r.battery_mw}
+                         P + "region": r.region or "none", P + "bat_mwh": r.battery_mwh, P + "bat_mw": r.battery_mw,
+                         P + "bat_policy": r.battery_policy or w.AUTO}
     for i, e in enumerate(r.fleet):
         s.update({f"{P}hw{i}": e.hardware, f"{P}gpus{i}": e.gpus, f"{P}work{i}": e.workload})
     return s
@@ -73,6 +74,8 @@ def inputs() -> dict[str, Any]:
                                     step=10.0, placeholder="no battery")
         d["battery_mw"] = w.number(SiteRequest, "battery_mw", key=P + "bat_mw", default=None, label="Battery power, MW",
                                    step=10.0, placeholder="no battery")
+        d["battery_policy"] = w.select(SiteRequest, "battery_policy", key=P + "bat_policy", default=None, label="Battery policy",
+                                       options=["peak_shaving", "smoothing", "arbitrage"], auto=True)
     return d
 
 
@@ -169,7 +172,39 @@ def render() -> None:
     if res is not None:
         st.session_state["site_result"] = res
         show(res)
+        show_timeline(req)
     show_region(req.region)
+
+
+def show_timeline(req: SiteRequest) -> None:
+    """A simulated day (training DES per training entry, diurnal inference, grid cap, battery)."""
+    st.subheader("Simulated day: power timeline at the meter")
+    try:
+        tl = compute.site_timeline(req.model_dump_json())
+    except compute.Unavailable as why:
+        st.info(f"The simulated day is not available yet: {why}.")
+        return
+    except InputError as exc:
+        st.error(str(exc))
+        return
+    s = tl["summary"]
+    st.session_state["site_timeline"] = s
+    c = st.columns(5)
+    c[0].metric("Swing at the meter", fmt.power_w(s.get("grid_power_swing_w")),
+                help="Largest peak-to-trough of grid import within one minute (facility load swing: "
+                     f"{fmt.power_w(s.get('power_swing_w'))}).")
+    c[1].metric("Max ramp", f"{(s.get('grid_max_ramp_w_per_s') or 0) / 1e6:,.0f} MW/s",
+                help="Largest rate of change of grid import (facility load: "
+                     f"{(s.get('max_ramp_w_per_s') or 0) / 1e6:,.0f} MW/s).")
+    c[2].metric("Time over cap", f"{(s.get('time_over_cap_s') or 0) / 3600:.1f} h",
+                help="Time the facility load's 1-min maximum is above the grid cap (the battery covers it; "
+                     "without a battery the GPUs are power-capped so this stays 0).")
+    c[3].metric("Energy cost (day)", fmt.usd(s.get("energy_cost_usd")), help="Grid import x the region's hourly price.")
+    c[4].metric("CO2e (day)", fmt.mass_kg(s.get("co2e_kg")), help="Grid import x the region's hourly carbon intensity.")
+    if s.get("grid_cap_exceeded_s"):
+        st.warning(f"Grid import would exceed the cap for {s['grid_cap_exceeded_s'] / 60:.0f} min (battery too small): curtail.")
+    st.plotly_chart(charts.site_timeline(tl), width="stretch", key="site_timeline_chart")
+    st.caption(" · ".join(s.get("notes") or []))
 
 
 if __name__ == "__main__":
