@@ -35,7 +35,7 @@ GRID = [
 ]
 SIM_BASE = {
     "name": "bench-sweep-sim",
-    "training": {"model": "llama-3-8b", "hardware": "h100-sxm", "num_gpus": 2048, "tokens": 2e10,
+    "training": {"model": "llama-3-8b", "hardware": "h100-sxm", "num_gpus": 2048, "tokens": 2e10, "global_batch": 4096,
                  "layout": {"tp": 1, "pp": 1, "cp": 1, "micro_batch": 1, "recompute": "selective", "zero": 1, "vp": 1},
                  "timeline": {"bucket_s": 600, "fine_max_per_kind": 0}, "reliability": {"rate_scale": 20}},
 }
