@@ -151,3 +151,24 @@ def test_serve_phone_has_no_made_up_cost_and_has_component_breakdowns():
     e = h["energy_by_component_j_per_token"]
     assert e["facility"] == pytest.approx(h["facility_energy_per_token_j"])
     assert e["gpu"] == pytest.approx(h["gpu_energy_per_token_j"])
+
+
+def test_flat_demand_charge_bills_the_peak_not_the_mean():
+    """Half the time at 700 W, half at 121 W per GPU: the demand charge is on the 700 W peak."""
+    acc = get_accelerator("h100-sxm")
+    node = node_for(acc)
+    eco = EconomicsSpec(pricing="purchase")
+    fac = FacilitySpec(pue=1.2)
+    wall = 30 * 86400.0
+    n = 8
+    gpu_j = n * (700.0 * wall / 2 + 121.0 * wall / 2)
+    kw = dict(acc=acc, node=node, num_gpus=n, wall_time_s=wall, gpu_energy_j=gpu_j, facility=fac, economics=eco)
+    r = account_run(**kw, grid=GridSpec(demand_charge_usd_per_kw_month=20.0), gpu_peak_power_w=700.0)
+    from costsim.economics.accounting import fabric_power_per_gpu_w, host_power_per_gpu_w
+
+    peak_w = n * (700.0 + host_power_per_gpu_w(acc, node) + fabric_power_per_gpu_w(acc, fac)) * 1.2
+    months = wall / timeseries.S_PER_MONTH
+    assert r["electricity_detail_usd"]["demand_charge_usd"] == pytest.approx(peak_w / 1e3 * 20.0 * months)
+    mean_w = r["facility_energy_j"] / wall
+    assert r["electricity_detail_usd"]["demand_charge_usd"] > mean_w / 1e3 * 20.0 * months * 1.1
+    assert r["power_by_component_w"]["facility"]["peak_w"] == pytest.approx(peak_w)

@@ -106,3 +106,20 @@ def test_measured_phases_order_and_cap():
     assert p["M-h100-power-bf16-matmul"] == pytest.approx(700.0)
     assert p["M-h100-power-gemv-m1"] < p["M-h100-power-gemv-m64"] < p["M-h100-power-gemv-m512"]
     assert p["M-h100-power-wait-loop"] < 0.3 * p["M-h100-power-hbm-copy"]
+
+
+def test_cap_throughput_cliff_is_steep_not_a_stop():
+    """Memory-bound: nearly flat, then a steep fall below the lowest clock's power, reaching zero
+    only at idle; monotone in the cap for every phase."""
+    import numpy as np
+
+    from costsim.core.power import cap_throughput_frac
+
+    caps = np.linspace(71.0, 700.0, 400)
+    for phase in ("compute", "memory", "communication"):
+        thr = cap_throughput_frac(caps, 700.0, 70.0, phase)
+        assert np.all(np.diff(thr) >= -1e-12), phase
+        assert np.all(thr > 0), phase
+    mem = cap_throughput_frac(np.array([250.0, 400.0, 700.0]), 700.0, 70.0, "memory")
+    assert mem[1] > 0.95 and mem[2] == 1.0 and mem[0] < 0.5
+    assert float(cap_throughput_frac(70.0, 700.0, 70.0, "memory")) == 0.0

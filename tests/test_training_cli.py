@@ -82,3 +82,43 @@ def test_step_profile_keys():
         assert k in p
     assert p["compute_time_s"] + p["exposed_comm_time_s"] == pytest.approx(p["step_time_s"])
     assert p["gpu_power_comm_w"] < p["gpu_power_compute_w"]
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--gpus", "24", "--tp", "3"], ["--tp 3", "32 attention heads", "8 KV heads", "d_ff 14336", "try 1, 2, 4 or 8"]),
+    (["--gpus", "64", "--pp", "64"], ["--pp 64", "32 layers"]),
+    (["--gpus", "24", "--cp", "3", "--seq-len", "4096"], ["--cp 3", "power of two"]),
+    (["--gpus", "16", "--tp", "16"], ["--tp 16", "scale-up domain of 8 devices"]),
+    (["--gpus", "16", "--global-batch-tokens", "10"], ["--global-batch-tokens", "4096"]),
+])
+def test_fixed_dimension_obeys_validity_rules(args, words):
+    """A fixed dimension passes the same rules as a searched one (it used to skip them: --tp 3 with
+    32 heads, --pp 64 with 32 layers, --cp 3, --tp 16 beyond the NVLink domain all came back feasible)."""
+    p = _cli("--model", "llama-3-8b", "--hardware", "h100-sxm", "--tokens", "1e9", *args, "--json")
+    assert p.returncode == 2, (p.returncode, p.stdout[:300], p.stderr)
+    assert "Traceback" not in p.stderr
+    for w in words:
+        assert w in p.stderr, (w, p.stderr)
+
+
+def test_global_batch_tokens_rounding_is_reported():
+    r = train(TrainRequest(model="llama-3-8b", hardware="h100-sxm", gpus=16, tokens=1e9, global_batch_tokens=1e6))
+    a = {x["name"]: x for x in r["assumptions"]}["global_batch"]
+    assert a["value"] == 244
+    assert "rounded from 1000000 tokens to 244 sequences" in a["source"]
+
+
+def test_gpu_energy_bills_each_non_productive_phase_at_its_power():
+    """Re-done work at step power, checkpoint stalls at warm idle, restarts at bare idle: the
+    goodput terms sum to the wall time and the GPU energy is their power-weighted sum."""
+    r = train(TrainRequest(model="llama-3-70b", hardware="h100-sxm", gpus=1024, tokens=1e12))
+    sp = r["breakdowns"]["wall_time_split_s"]
+    pw = r["breakdowns"]["gpu_power_w"]
+    assert sum(sp.values()) == pytest.approx(r["wall_time_s"], rel=1e-9)
+    assert sp["redone_s"] > 0 and sp["checkpoint_stall_s"] > 0 and sp["restart_s"] > 0
+    assert pw["checkpoint_stall"] > 1.5 * pw["idle"]  # warm idle (121 W on H100) vs bare idle (70 W)
+    e = 1024 * (pw["step_average"] * (sp["productive_s"] + sp["redone_s"]) + pw["checkpoint_stall"] * sp["checkpoint_stall_s"]
+                + pw["idle"] * sp["restart_s"])
+    assert r["gpu_energy_j"] == pytest.approx(e, rel=1e-9)
+    old = 1024 * (pw["step_average"] * r["compute_time_s"] + pw["idle"] * (r["wall_time_s"] - r["compute_time_s"]))
+    assert r["gpu_energy_j"] > old

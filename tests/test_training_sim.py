@@ -237,3 +237,41 @@ def test_smoothing_lowers_grid_swing_and_ramp_more_than_peak_shaving():
     assert sm["mean_grid_swing_w"] < ps["mean_grid_swing_w"] <= ps["mean_fac_swing_w"]
     assert sm["grid_power_swing_w"] <= ps["grid_power_swing_w"]
     assert sm["grid_max_ramp_w_per_s"] <= ps["grid_max_ramp_w_per_s"]
+
+
+def test_sim_and_train_share_accounting_embodied_per_gpu_day():
+    """The DES bills through costsim.economics.accounting.account_run like `costsim train`: embodied
+    CO2e per GPU-day (with EconomicsSpec.host_embodied_frac) is the same; it was 2x lower before."""
+    from costsim.api.train import train
+    from costsim.specs.requests import TrainRequest
+
+    sc = _theory_scenario(days=2.0)
+    w = sc.training
+    out = simulate_training(sc, seed=0).summary
+    r = train(TrainRequest(model=w.model, hardware=w.hardware, gpus=w.num_gpus, tokens=1e12, seq_len=w.seq_len,
+                           facility=sc.facility, economics=sc.economics))
+    per_day_sim = out["co2e_breakdown_kg"]["embodied_kg"] / (out["gpu_hours"] / 24.0)
+    per_day_train = r["co2e_breakdown_kg"]["embodied_kg"] / (r["gpu_hours"] / 24.0)
+    assert per_day_sim > 0
+    assert per_day_sim == pytest.approx(per_day_train, rel=1e-9)
+    assert "water_l" in out and "cost_unavailable_reason" in out
+
+
+def test_sim_market_based_carbon_and_unpriced_device():
+    d = _load(LLAMA, **{"training.max_days": 1.0, "economics.market_based_gco2e_per_kwh": 0.0,
+                        "economics.pricing": "rental"})
+    d["variants"] = []
+    sc = Scenario.model_validate(d)
+    out = simulate_training(sc, seed=0).summary
+    assert out["co2e_breakdown_kg"]["operational_market_based_kg"] == 0.0
+    assert out["co2e_breakdown_kg"]["operational_location_based_kg"] > 0
+    assert out["cost_usd"] is not None and out["cost_unavailable_reason"] is None
+
+
+def test_scenario_layout_obeys_validity_rules():
+    from costsim.errors import InputError
+
+    d = _load(LLAMA, **{"training.layout": {"tp": 3}, "training.num_gpus": 24576, "training.max_days": 1.0})
+    d["variants"] = []
+    with pytest.raises(InputError, match=r"--tp 3 must divide the model's 128 attention heads"):
+        prepare(Scenario.model_validate(d))

@@ -44,6 +44,7 @@ PARTS = ("training", "serving")
 POWER_COLUMNS = ("facility_power_mean_w", "facility_power_w", "site_power_w", "grid_import_mean_w", "grid_import_w", "it_power_w", "power_w")
 # Per-bucket maxima, when a sim gives them (site peak = sum of the parts' maxima: an upper bound).
 PEAK_COLUMNS = ("facility_power_max_w", "grid_import_max_w")
+RANGE_COLUMNS = (("facility_power_max_w", "facility_power_min_w"), ("grid_import_max_w", "grid_import_min_w"))
 RANGE_QUANTILES = (("p5", 5.0), ("p50", 50.0), ("p95", 95.0))
 
 
@@ -299,6 +300,9 @@ def combine_site(parts: Mapping[str, PartResult], import_cap_w: float | None) ->
     """Sum the parts' site power on the union of their time axes (bucket-start step functions)."""
     series: list[tuple[str, np.ndarray, np.ndarray, str]] = []
     peaks: list[tuple[np.ndarray, np.ndarray]] = []
+    # within-bucket (max, min) pairs per part, when the part records both (training: per minute)
+    ranges: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    all_ranges = True
     for part, pr in parts.items():
         col = power_column(pr.timeseries)
         t = pr.timeseries.get("t_s")
@@ -307,6 +311,12 @@ def combine_site(parts: Mapping[str, PartResult], import_cap_w: float | None) ->
         series.append((part, np.asarray(t, dtype=float), np.asarray(pr.timeseries[col], dtype=float), col))
         pcol = next((c for c in PEAK_COLUMNS if c in pr.timeseries), col)
         peaks.append((np.asarray(t, dtype=float), np.asarray(pr.timeseries[pcol], dtype=float)))
+        rng_cols = next(((mx, mn) for mx, mn in RANGE_COLUMNS if mx in pr.timeseries and mn in pr.timeseries), None)
+        if rng_cols is None:
+            all_ranges = False
+        else:
+            ranges.append((np.asarray(t, dtype=float), np.asarray(pr.timeseries[rng_cols[0]], dtype=float),
+                           np.asarray(pr.timeseries[rng_cols[1]], dtype=float)))
     site: dict[str, Any] = {}
     if not series:
         return site, {}
@@ -330,7 +340,17 @@ def combine_site(parts: Mapping[str, PartResult], import_cap_w: float | None) ->
     site["energy_j"] = float((total * dt).sum())
     site["duration_s"] = float(dt.sum())
     if len(t) >= 2:
-        site["max_swing_w"] = float(np.abs(np.diff(total)).max())
+        # largest change between consecutive bucket means of the site power (a ramp between buckets)
+        site["max_bucket_change_w"] = float(np.abs(np.diff(total)).max())
+    if all_ranges and ranges:
+        # peak-to-trough within a bucket, as training's power_swing_w: max over buckets of (max - min),
+        # summed over parts (only when every part records its within-bucket max and min)
+        hi = np.zeros_like(t)
+        lo = np.zeros_like(t)
+        for ts, mx, mn in ranges:
+            hi += _step_value(ts, mx, t)
+            lo += _step_value(ts, mn, t)
+        site["power_swing_w"] = float(np.max(hi - lo))
     if import_cap_w is not None:
         site["import_cap_w"] = import_cap_w
         site["headroom_w"] = float(import_cap_w - peak.max())

@@ -15,8 +15,13 @@ def register(app: typer.Typer) -> None:
     def validate(json_: bool = typer.Option(False, "--json", help="Print one JSON document."),
                  kind: str = typer.Option(None, "--kind", help="Only cases of this runner kind.")) -> None:
         """Run every validation case against published measurements; exit 1 if any case fails."""
+        from costsim.errors import InputError
         from costsim.validation.engine import load_cases
+        from costsim.validation.runners import RUNNERS
 
+        if kind is not None and kind not in RUNNERS:
+            raise InputError(f"unknown validation kind '{kind}' for --kind; registered kinds: {', '.join(sorted(RUNNERS))}.",
+                             field="kind")
         cases = [c for c in load_cases() if kind is None or c.kind == kind]
         results = run_cases(cases)
         summary = summarize(results)

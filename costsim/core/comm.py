@@ -86,8 +86,3 @@ def group_bandwidth(n, stride, domain_size, scaleup_bytes_per_s, scaleout_per_gp
                   _a(scaleout_per_gpu_bytes_per_s) * SCALEOUT_ACHIEVABLE_FRAC)
     lat = np.where(inside, _a(scaleup_latency_s), _a(scaleout_latency_s))
     return bw, lat
-
-
-def nic_share_bytes_per_s(node_nic_bytes_per_s, senders_per_node):
-    """Scale-out bandwidth each GPU gets when `senders_per_node` GPUs of a node send at once."""
-    return _a(node_nic_bytes_per_s) / np.maximum(_a(senders_per_node), 1.0)

@@ -90,6 +90,11 @@ DVFS_EXPONENT = 3.0
 FIXED_SHARE = {"compute": 0.30, "memory": 0.60, "communication": 0.60, "checkpoint": 1.0, "idle": 1.0}
 CLOCK_KNEE = {"compute": 1.0, "memory": 0.45, "communication": 0.30, "checkpoint": 0.0, "idle": 0.0}
 MEMORY_CLOCK_SENSITIVITY = 0.08
+# Lowest SM clock the governor goes to, as a fraction of max (H100: ~345 MHz idle of 1980 MHz boost,
+# nvidia-smi reading on the measured card, costsim/data/measurements README). Below the power this
+# clock needs, the device throttles by duty-cycling: throughput falls linearly with the power left
+# above idle, to zero at idle (the "cliff"), instead of stopping at once.
+MIN_CLOCK_FRAC = 0.17
 
 
 def _arr(x) -> np.ndarray:
@@ -172,7 +177,16 @@ def clock_frac_under_cap(cap_w, idle_w, phase_power_uncapped_w, phase: str):
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(dyn > 0, (cap - fixed) / np.where(dyn > 0, dyn, 1.0), np.where(cap >= fixed, 1.0, 0.0))
     f = np.clip(ratio, 0.0, 1.0) ** (1.0 / DVFS_EXPONENT)
-    return np.where(cap >= p0, 1.0, f)
+    return np.where(cap >= p0, 1.0, np.maximum(f, np.where(cap > idle, MIN_CLOCK_FRAC, 0.0)))
+
+
+def min_clock_power_w(idle_w, phase_power_uncapped_w, phase: str):
+    """Power a phase draws at the governor's lowest clock (MIN_CLOCK_FRAC)."""
+    phase = _phase_key(phase)
+    idle = _arr(idle_w)
+    p0 = _arr(phase_power_uncapped_w)
+    fixed = idle + FIXED_SHARE[phase] * np.maximum(p0 - idle, 0.0)
+    return fixed + np.maximum(p0 - fixed, 0.0) * MIN_CLOCK_FRAC**DVFS_EXPONENT
 
 
 def cap_throughput_frac(cap_w, tdp_w, idle_w, phase: str = "compute", *, phase_power_uncapped_w=None):
@@ -186,10 +200,17 @@ def cap_throughput_frac(cap_w, tdp_w, idle_w, phase: str = "compute", *, phase_p
     p0 = phase_power_w(idle_w, tdp_w, phase) if phase_power_uncapped_w is None else _arr(phase_power_uncapped_w)
     f = clock_frac_under_cap(cap_w, idle_w, p0, phase)
     if phase == "compute":
-        return f
-    knee = CLOCK_KNEE[phase]
-    flat = 1.0 - MEMORY_CLOCK_SENSITIVITY * (1.0 - f) if phase == "memory" else np.ones_like(f)
-    return np.minimum(1.0, f / knee) * flat
+        thr = f
+    else:
+        knee = CLOCK_KNEE[phase]
+        flat = 1.0 - MEMORY_CLOCK_SENSITIVITY * (1.0 - f) if phase == "memory" else np.ones_like(f)
+        thr = np.minimum(1.0, f / knee) * flat
+    # below the power of the lowest clock: duty-cycle throttling, linear in the power above idle
+    cap, idle = _arr(cap_w), _arr(idle_w)
+    p_min = min_clock_power_w(idle, p0, phase)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        duty = np.clip((cap - idle) / np.where(p_min > idle, p_min - idle, 1.0), 0.0, 1.0)
+    return np.where(cap >= p_min, thr, thr * duty)
 
 
 def perf_per_watt_optimal_cap_w(tdp_w, idle_w, phase: str = "compute", num_points: int = 512):

@@ -53,6 +53,48 @@ def candidate_values(m: ModelShape, gpus: int, seq_len: int, domain_size: int, f
     return {k: np.asarray(v, dtype=float) for k, v in out.items()}
 
 
+def _tp_ok(m: ModelShape, t: int) -> bool:
+    kv = m.kv_heads
+    return m.n_heads % t == 0 and (kv % t == 0 or t % kv == 0) and m.d_ff % t == 0
+
+
+def _or_list(vals: list[int]) -> str:
+    vals = [str(v) for v in vals]
+    return vals[0] if len(vals) == 1 else ", ".join(vals[:-1]) + " or " + vals[-1]
+
+
+def fixed_violations(m: ModelShape, gpus: int, seq_len: int, domain_size: int, fixed: dict) -> list[tuple[str, str]]:
+    """The validity rules of `candidate_values` applied to the dimensions the caller fixes (a fixed
+    value replaces the candidate list, so it must pass the same rules here). Returns (field, message)
+    pairs naming the rule and values that would pass; empty when every fixed value is valid."""
+    out: list[tuple[str, str]] = []
+    div = divisors(gpus)
+    tp = fixed.get("tp")
+    if tp is not None:
+        tp = int(tp)
+        if tp > domain_size:
+            ok = [t for t in div if t <= domain_size and _tp_ok(m, t)]
+            out.append(("tp", f"--tp {tp}: tensor parallelism must fit one scale-up domain of {domain_size} devices "
+                              f"(its all-reduces run every layer over the scale-up links); try {_or_list(ok or [1])}."))
+        elif not _tp_ok(m, tp):
+            ok = [t for t in div if t <= domain_size and _tp_ok(m, t)]
+            out.append(("tp", f"--tp {tp} must divide the model's {m.n_heads} attention heads, its {m.kv_heads} KV heads "
+                              f"(or be a multiple of them) and d_ff {m.d_ff}; try {_or_list(ok or [1])}."))
+    pp = fixed.get("pp")
+    if pp is not None and int(pp) > m.n_layers:
+        ok = [p for p in div if p <= m.n_layers][-4:]
+        out.append(("pp", f"--pp {int(pp)} exceeds the model's {m.n_layers} layers: every pipeline stage needs at least "
+                          f"one layer; try {_or_list(ok)}."))
+    cp = fixed.get("cp")
+    if cp is not None and int(cp) > 1:
+        c = int(cp)
+        if (c & (c - 1)) != 0 or seq_len % (2 * c) != 0:
+            ok = [x for x in div if (x & (x - 1)) == 0 and (x == 1 or seq_len % (2 * x) == 0)][-4:]
+            out.append(("cp", f"--cp {c}: context parallelism must be a power of two that divides seq_len/2 = "
+                              f"{seq_len / 2:g} (load-balanced causal chunks, two per rank); try {_or_list(ok)}."))
+    return out
+
+
 class FlatView(dict):
     """Read-only dict of arrays evaluated on a broadcast grid, flattened to the valid layouts on
     first access (the search itself reads only two keys; the rest is materialized on demand)."""

@@ -43,15 +43,16 @@ Memory per GPU (bytes) on the most loaded pipeline stage:
   one micro-batch), plus a framework reserve.
 
 Time per step:
-  per layer and micro-batch: matmul + attention FLOPs / (peak * eff) + elementwise bytes /
+  per layer and micro-batch: linear GEMM time + attention FLOPs / bf16 rate + elementwise bytes /
   (HBM bandwidth * frac) + tensor-parallel collectives (exposed; Megatron 2022 schedules them
   on the critical path, Framework.tp_comm_exposed_frac of it with TE overlap) + context-parallel ring exchange not hidden behind the attention chunk
   + expert-parallel all-to-all (exposed);
-  eff = matmul_frac * x/(x + X0) * T/(T + T0), x = d_model/tp (per-GPU GEMM width),
-        T = micro_batch*seq_len/cp (GEMM rows): a saturating function of the per-GPU shape,
-        with its own (matmul_frac, T0) per datatype: FP8 speeds up only the linear-layer GEMMs
-        (projections, FFN/experts); attention (FlashAttention, bf16), the LM head, elementwise
-        ops and communication keep their bf16 time (see gemm_efficiency);
+  linear-layer GEMMs (QKV/out projections, FFN/experts) timed one by one at their per-GPU shape
+        (rows = micro_batch*seq_len/cp tokens, split by tp along the Megatron axis) by
+        costsim.core.matmul (roofline of peak * matmul_frac vs HBM traffic, tile/wave quantization
+        on num_compute_units) through linear_layer_times; FP8 speeds up only these GEMMs;
+        attention (FlashAttention, bf16) runs at ATTENTION_REL_EFF of the bf16 GEMM ceiling; the LM
+        head, elementwise ops and communication keep their bf16 time;
   stage time per micro-batch = max(first stage, middle stage, last stage + LM head) layers;
   pipeline: m * t_stage + (pp-1) * t_chunk, t_chunk = the largest virtual chunk
   (ceil(layers/vp) layers): bubble (pp-1)/(m*vp) of the compute for even chunks;
@@ -78,7 +79,6 @@ from costsim.core.calibration import (  # noqa: E402
     ELEMENTWISE_BYTES_PER_D,
     FRAMEWORK_RESERVE_BYTES,
     GEMM_ROWS_HALF,
-    GEMM_WIDTH_HALF,
     HBM_ACHIEVABLE_FRAC,
 )
 
@@ -314,11 +314,6 @@ def stage_layers(m: ModelShape, pp):
     return first, n_max, last
 
 
-def layers_per_device(m: ModelShape, pp, vp=1):
-    """Layers on the most loaded stage: ceil(L/pp) (virtual chunks split them, uneven allowed)."""
-    return np.ceil(m.n_layers / _f(pp))
-
-
 def stage_params(m: ModelShape, lay: Layout, layers, has_emb, has_head):
     """(dense, expert) parameters on one device of a stage before ZeRO sharding."""
     tp, ep = _f(lay.tp), _f(lay.ep)
@@ -434,24 +429,6 @@ def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None) ->
 # ---------------------------------------------------------------------------------------------
 # Time
 # ---------------------------------------------------------------------------------------------
-def gemm_efficiency(matmul_frac, width, rows, width_half=None, rows_half=None):
-    """Achievable fraction of peak of a GEMM: frac * x/(x+X0) * T/(T+T0).
-
-    width x: the narrower weight dimension of the per-GPU GEMM (d_model/tp in a layer),
-    rows T: tokens per GEMM (micro_batch*seq_len/cp). X0 fitted on whole training steps; T0 per
-    datatype from kernel measurements (calibration.py)."""
-    x0 = GEMM_WIDTH_HALF if width_half is None else width_half
-    t0 = GEMM_ROWS_HALF if rows_half is None else rows_half
-    x, t = _f(width), _f(rows)
-    return matmul_frac * x / (x + x0) * t / (t + t0)
-
-
-def matmul_efficiency(m: ModelShape, hw: HardwareShape, lay: Layout):
-    """Achievable fraction of the compute-datatype peak of the layer's linear GEMMs."""
-    return gemm_efficiency(hw.matmul_frac, m.d_model / _f(lay.tp), _f(lay.micro_batch) * _f(lay.seq_len) / _f(lay.cp),
-                           GEMM_WIDTH_HALF, hw.rows_half)
-
-
 def linear_gemms(m: ModelShape):
     """Per-layer linear GEMMs as (weight, n_out, k_in, tp-split axis, kind) before parallel splits:
     weight = average count per layer (dense/MoE layer mix), kind 'dense' | 'expert' | 'router'.
@@ -520,7 +497,6 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     seq = _f(lay.seq_len)
     d = float(m.d_model)
     tokens = mb * seq / cp  # tokens of one micro-batch on one CP rank (GEMM rows before TP)
-    width = d / tp
     # attention (FlashAttention, bf16) at ATTENTION_REL_EFF of the bf16 GEMM ceiling
     rate_bf16 = hw.attn_peak * hw.attn_frac * ATTENTION_REL_EFF
 
@@ -544,7 +520,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
                                          hw.scaleout_per_gpu_bytes_per_s, hw.scaleup_latency_s)
     fwd_sets = 2.0 + np.where(r >= 2, 1.0, 0.0)  # fwd + bwd (+ recomputed fwd)
     rs = comm.ring_reduce_scatter_s(act_bytes, tp, bw_tp, lat_tp)
-    t_tp = fwd_sets * rs * np.where(sp, 4.0, 4.0) * fw.tp_comm_exposed_frac  # 4 RS/AG (SP) = 2 all-reduces
+    t_tp = fwd_sets * rs * 4.0 * fw.tp_comm_exposed_frac  # 4 RS/AG (SP) = 2 all-reduces
 
     # --- context parallel ring exchange of K/V chunks, each hidden behind one attention chunk
     kv_bytes = BYTES_ACT * 2.0 * tokens * m.kv_heads * m.head_dim / np.minimum(tp, m.kv_heads)

@@ -88,6 +88,15 @@ def _rental_source(acc: Accelerator, economics: EconomicsSpec) -> str:
     return NO_PRICE_REASON.format(id=acc.id)
 
 
+def flat_facility_peak_w(num_gpus: int, gpu_energy_j: float, wall_time_s: float, host_w: float, fabric_w: float,
+                         pue: float, gpu_peak_power_w: float | None) -> float:
+    """Facility peak power for a run given as totals: (GPU peak + host + fabric) x PUE, with the GPU
+    peak = num_gpus x gpu_peak_power_w when known, else the GPU mean (no better information)."""
+    gpu_mean = gpu_energy_j / wall_time_s if wall_time_s > 0 else 0.0
+    gpu_peak = max(num_gpus * gpu_peak_power_w, gpu_mean) if gpu_peak_power_w is not None else gpu_mean
+    return (gpu_peak + (host_w + fabric_w) * num_gpus) * pue
+
+
 def account_run(*, acc: Accelerator, node: Node | None, num_gpus: int, wall_time_s: float, gpu_energy_j: float,
                 facility: FacilitySpec, economics: EconomicsSpec, grid: GridSpec | None = None,
                 facility_power_w=None, dt_s: float | None = None, t0_s: float = 0.0,
@@ -119,9 +128,12 @@ def account_run(*, acc: Accelerator, node: Node | None, num_gpus: int, wall_time
         p_kwh = float(price_in.mean()) if hasattr(price_in, "mean") and hasattr(price_in, "at") else float(price_in)
         c_kwh = float(carbon_in.mean()) if hasattr(carbon_in, "mean") and hasattr(carbon_in, "at") else float(carbon_in)
         months = wall_time_s / timeseries.S_PER_MONTH
+        # a demand charge bills the PEAK kW at the meter, not the mean: facility peak = IT peak x PUE
+        # (IT peak as component_breakdowns counts it: GPU peak phase power when given, host, fabric)
+        peak_w = max(flat_facility_peak_w(num_gpus, gpu_energy_j, wall_time_s, host_w, fabric_w, pue, gpu_peak_power_w), mean_w)
         bill = {"energy_j": fac_j, "energy_usd": kwh * p_kwh,
-                "demand_charge_usd": mean_w / 1e3 * demand_rate * max(months, 0.0) if demand_rate else 0.0,
-                "operational_location_based_kg": kwh * c_kwh / 1000.0, "peak_power_w": mean_w}
+                "demand_charge_usd": peak_w / 1e3 * demand_rate * max(months, 0.0) if demand_rate else 0.0,
+                "operational_location_based_kg": kwh * c_kwh / 1000.0, "peak_power_w": peak_w}
         if economics.market_based_gco2e_per_kwh is not None:
             bill["operational_market_based_kg"] = kwh * economics.market_based_gco2e_per_kwh / 1000.0
         bill["electricity_usd"] = bill["energy_usd"] + bill["demand_charge_usd"]
@@ -190,6 +202,9 @@ def account_run(*, acc: Accelerator, node: Node | None, num_gpus: int, wall_time
             {"name": "grid_gco2e_per_kwh", "value": p_kwh_of(carbon_in), "unit": "gCO2e/kWh", "source": "region profile (mean)" if carbon is not None else "flat default location-based intensity"},
             {"name": "host_power_per_gpu_w", "value": host_w, "unit": "W", "source": f"node profile {node.id}" if node else f"{DEFAULT_HOST_FRAC_OF_TDP:.0%} of TDP (no node profile)"},
             {"name": "fabric_storage_w_per_gpu", "value": fabric_w, "unit": "W", "source": "facility default (network switches, optics, storage); 0 for non-data-centre devices"},
+            *([{"name": "demand_charge_usd_per_kw_month", "value": demand_rate, "unit": "USD/kW-month",
+                "source": "grid spec; billed on the facility peak (metered series peak per month when a series is given, "
+                          "else (GPU peak + host + fabric) x PUE), pro-rated for the share of the month"}] if demand_rate else []),
             {"name": "embodied_kgco2e_per_gpu", "value": acc.embodied_kgco2e, "unit": "kgCO2e", "source": f"{acc.id} profile; x(1 + {economics.host_embodied_frac}) for host/network"},
         ],
     }

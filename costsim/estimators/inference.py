@@ -129,12 +129,21 @@ def _check_layout(m: ModelSpec, acc: Accelerator, gpus: int, tp: int, pp: int, e
         raise InputError(f"tp ({tp}) must divide the model's {m.n_heads} attention heads; pick a divisor.", field="tp")
     if pp > m.n_layers:
         raise InputError(f"pp ({pp}) exceeds the model's {m.n_layers} layers.", field="pp")
-    if ep > 1 and (not m.is_moe or m.n_experts % ep != 0):
-        raise InputError(f"ep ({ep}) needs an MoE model whose routed experts ({m.n_experts}) it divides; use ep 1 for dense models.", field="ep")
+    _check_ep(m, ep)
+
+
+def _check_ep(m: ModelSpec, ep: int) -> None:
+    """Expert parallelism needs experts to split: an MoE model whose routed experts ep divides."""
+    if ep > 1 and not m.is_moe:
+        raise InputError(f"--ep {ep} needs a mixture-of-experts model; '{m.id or m.name}' is dense. Drop --ep or use 1.", field="ep")
+    if ep > 1 and m.n_experts % ep != 0:
+        raise InputError(f"--ep {ep} must divide the number of routed experts of '{m.id or m.name}' ({m.n_experts}); "
+                         "pick a divisor.", field="ep")
 
 
 def resolve_layout(req: ServeRequest, m: ModelSpec, acc: Accelerator) -> tuple[int, int, int, int]:
     pp, ep = req.pp, req.ep
+    _check_ep(m, ep)  # before the layout search too (it would otherwise keep ep and report a feasible plan)
     if req.gpus is None and req.tp is None:
         return -1, -1, pp, ep  # search
     if req.gpus is None:

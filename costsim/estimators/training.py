@@ -7,7 +7,8 @@ Whole-run numbers (until the training DES replaces the goodput layer):
 Energy, per GPU and phase (costsim.core.power.device_power_w):
   compute phase  at the achieved hardware-FLOP utilization of the busy time, memory activity 0.2;
   exposed comm / bubble phase: compute 0, memory 0.1 (NCCL copy kernels; near idle);
-  outside productive steps (checkpoint stalls, restarts): idle power.
+  outside productive steps (costsim.core.goodput terms): work re-done after a failure at the step
+  power, checkpoint stalls at warm idle (a context alive, costsim.core.power), restarts at idle.
 Host power, PUE, cost and CO2e: costsim.economics.accounting.account_run.
 """
 
@@ -21,7 +22,7 @@ import numpy as np
 from costsim.core import goodput as gp
 from costsim.core import search as srch
 from costsim.core.calibration import FP8_SOURCE, MATMUL_FRAC_SOURCE, gemm_rows_half, matmul_frac
-from costsim.core.power import device_power_w
+from costsim.core.power import checkpoint_phase_power, device_power_w
 from costsim.core.training import FRAMEWORKS, HardwareShape, ModelShape
 from costsim.economics.accounting import account_run
 from costsim.errors import InputError
@@ -111,9 +112,22 @@ def _batch(req: TrainRequest) -> tuple[int | None, float]:
     if req.global_batch is not None:
         return req.global_batch, req.global_batch * req.seq_len
     if req.global_batch_tokens is not None:
-        g = max(1, round(req.global_batch_tokens / req.seq_len))
+        if req.global_batch_tokens < req.seq_len:
+            raise InputError(f"--global-batch-tokens {req.global_batch_tokens:g} is less than one sequence of --seq-len "
+                             f"{req.seq_len} tokens; give at least {req.seq_len} tokens (a batch holds whole sequences), "
+                             "or use --global-batch in sequences.", field="global_batch_tokens")
+        g = round(req.global_batch_tokens / req.seq_len)
         return g, g * req.seq_len
     return None, DEFAULT_BATCH_TOKENS
+
+
+def _batch_source(req: TrainRequest) -> str:
+    if req.global_batch_tokens is not None:
+        g = round(req.global_batch_tokens / req.seq_len)
+        if g * req.seq_len != req.global_batch_tokens:
+            return (f"request: rounded from {req.global_batch_tokens:.0f} tokens to {g} sequences of {req.seq_len} tokens "
+                    f"({g * req.seq_len} tokens)")
+    return "request"
 
 
 def run_search(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator | None = None,
@@ -123,6 +137,10 @@ def run_search(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerato
     _check(req, spec)
     node = node_for(acc)
     ms, hs = model_shape(spec), hardware_shape(acc, node, req.precision)
+    bad = srch.fixed_violations(ms, req.gpus, req.seq_len, hs.domain_size, _fixed(req))
+    if bad:
+        field, msg = bad[0]
+        raise InputError(msg + (" Also: " + " ".join(m for _, m in bad[1:]) if len(bad) > 1 else ""), field=field)
     gbs, target = _batch(req)
     if framework not in FRAMEWORKS:
         raise InputError(f"unknown framework '{framework}'; known: {', '.join(FRAMEWORKS)}.", field="framework")
@@ -159,6 +177,18 @@ def _reliability(req: TrainRequest, spec: ModelSpec) -> dict:
     g = gp.goodput(rate, req.gpus, ck, rs)
     return {"failure_rate_per_gpu_hour": rate, "checkpoint_time_s": ck, "restart_time_s": rs,
             **{k: float(v) for k, v in g.items()}}
+
+
+def _time_split_s(compute_time_s: float, wall_time_s: float, rel: dict) -> dict[str, float]:
+    """Wall time split by what the GPUs do (the goodput model's own terms, costsim.core.goodput):
+    W = T (1 + C/tau) + (W/M) (R + tau/2 + C/2): productive steps T; checkpoint stalls T C/tau plus
+    the half checkpoint lost per interruption; re-done work (W/M) tau/2, run again at step power;
+    restarts (W/M) R."""
+    n_fail = wall_time_s / rel["mtbf_s"] if math.isfinite(rel["mtbf_s"]) and rel["mtbf_s"] > 0 else 0.0
+    tau = rel["checkpoint_interval_s"] if math.isfinite(rel["checkpoint_interval_s"]) else 0.0
+    return {"productive_s": compute_time_s,
+            "checkpoint_stall_s": compute_time_s * rel["checkpoint_overhead_frac"] + n_fail * rel["checkpoint_time_s"] / 2.0,
+            "redone_s": n_fail * tau / 2.0, "restart_s": n_fail * rel["restart_time_s"]}
 
 
 def step_profile(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator | None = None) -> dict:
@@ -200,7 +230,6 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
         {"name": "flop_formula", "value": "6*N_matmul_active + 12*L*H*hd*seq (full attention matrix counted)", "unit": "FLOP/token", "source": "PaLM (arXiv 2204.02311) App. B; Megatron-LM MFU convention"},
         {"name": "framework", "value": framework, "unit": "", "source": "tensor-parallel collectives overlapped with GEMMs (Transformer Engine); 'megatron-2022' exposes them"},
         {"name": "matmul_frac", "value": hs.matmul_frac, "unit": "", "source": MATMUL_FRAC_SOURCE},
-        {"name": "gemm_rows_half", "value": hs.rows_half, "unit": "tokens", "source": "GEMM-shape function T0 (costsim/core/calibration.py)"},
         {"name": "fp8_linear_gemm_gain", "value": (hs.peak_flop_per_s * hs.matmul_frac) / (hs.attn_peak * hs.attn_frac), "unit": "x bf16", "source": FP8_SOURCE if req.precision == "fp8" else "not fp8: 1"},
         {"name": "peak_flop_per_s", "value": hs.peak_flop_per_s, "unit": "FLOP/s", "source": f"{acc.id} profile, {req.precision}"},
     ]
@@ -224,7 +253,10 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
     p_c, p_x = _phase_power(acc, best)
     step = best["step_time_s"]
     p_step = (p_c * best["compute_time_s"] + p_x * best["exposed_comm_time_s"]) / step
-    gpu_energy = req.gpus * (p_step * compute_time + acc.idle_w * (wall - compute_time)) if feasible_run else math.inf
+    split = _time_split_s(compute_time, wall, rel) if feasible_run else {}
+    p_warm = float(checkpoint_phase_power(acc.idle_w, acc.tdp_w))
+    gpu_energy = (req.gpus * (p_step * (split["productive_s"] + split["redone_s"]) + p_warm * split["checkpoint_stall_s"]
+                              + acc.idle_w * split["restart_s"]) if feasible_run else math.inf)
     acct = account_run(acc=acc, node=node, num_gpus=req.gpus, wall_time_s=wall, gpu_energy_j=gpu_energy,
                        facility=req.facility, economics=req.economics, gpu_peak_power_w=p_c) if feasible_run else {}
     from costsim.economics.accounting import host_power_per_gpu_w
@@ -241,7 +273,7 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
         top.append(row)
     assumptions += [
         {"name": "global_batch", "value": int(lay.global_batch[i]), "unit": "sequences",
-         "source": "request" if (req.global_batch or req.global_batch_tokens) else f"default ~{DEFAULT_BATCH_TOKENS:.0f} tokens per step, rounded to a multiple of dp*micro_batch"},
+         "source": _batch_source(req) if (req.global_batch or req.global_batch_tokens) else f"default ~{DEFAULT_BATCH_TOKENS:.0f} tokens per step, rounded to a multiple of dp*micro_batch"},
         {"name": "failure_rate_per_gpu_hour", "value": rel["failure_rate_per_gpu_hour"], "unit": "1/GPU-h",
          "source": "override" if req.failure_rate_per_gpu_hour is not None else gp.FAILURE_RATE_SOURCE},
         {"name": "checkpoint_time_s", "value": rel["checkpoint_time_s"], "unit": "s",
@@ -274,7 +306,8 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
             "matmul_efficiency_frac": best["matmul_efficiency_frac"],
             "num_micro_batches": best["num_micro_batches"],
             "goodput": {k: rel[k] for k in ("mtbf_s", "checkpoint_interval_s", "checkpoint_overhead_frac", "failure_loss_frac", "loss_per_failure_s")},
-            "gpu_power_w": {"compute": p_c, "comm": p_x, "idle": acc.idle_w, "step_average": p_step},
+            "gpu_power_w": {"compute": p_c, "comm": p_x, "idle": acc.idle_w, "checkpoint_stall": p_warm, "step_average": p_step},
+            "wall_time_split_s": split,
         },
     })
     return out

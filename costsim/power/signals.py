@@ -199,5 +199,8 @@ def load_region(ref: str, *, start_month: int = 1, start_hour: int = 0) -> Regio
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read region file '{p}': {exc.strerror}.", field="region") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"region file '{p}' is not a UTF-8 text file (undecodable byte at offset {exc.start}); give a CSV "
+                         "saved as UTF-8 with columns month,hour,usd_per_kwh,gco2e_per_kwh.", field="region") from None
     prof = parse_region_csv(text, path=str(p), region_id=p.stem)
     return prof.with_start(start_month, start_hour)

@@ -52,7 +52,11 @@ def _read_sweep(directory: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         raise InputError(f"sweep directory '{directory}' holds no results (points-*.parquet).", field="DIR")
     table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
     mpath = directory / "manifest.json"
-    manifest = json.loads(mpath.read_text()) if mpath.is_file() else {}
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8")) if mpath.is_file() else {}
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"sweep manifest '{mpath}' is not a readable UTF-8 JSON file ({exc.__class__.__name__}); "
+                         "re-run the sweep or remove the damaged manifest.json.", field="DIR") from None
     return manifest, table.to_pylist()
 
 

@@ -46,10 +46,11 @@ def _breakdown(result, suffix: str, title: str, unit_key: str) -> go.Figure | No
         for part, pr in v.parts.items():
             breakdowns = {k: val for k, val in pr.summary.items() if isinstance(val, dict) and k.endswith(suffix)}
             flat = {f"{k2}": v2 for d in breakdowns.values() for k2, v2 in d.items()} if breakdowns else {
-                k: val for k, val in pr.summary.items() if k.endswith(suffix) and not any(w in k for w in TOTAL_WORDS)}
+                k: val for k, val in pr.summary.items() if k.endswith(suffix) and not any(w in k for w in TOTAL_WORDS)
+                and "_per_" not in k}  # per-token / per-GPU rates are not parts of a total
             for k, val in flat.items():
                 if isinstance(val, (int, float)) and not isinstance(val, bool) and np.isfinite(val) and val != 0:
-                    items[f"{part}: {label(k.removesuffix(suffix))}"] = float(val)
+                    items[f"{part}: {label(k.removesuffix(suffix), part)}"] = float(val)
         if items:
             per_variant.append((v.name, items))
     if not per_variant:

@@ -121,8 +121,23 @@ def fmt_range(key: str, r: dict[str, float]) -> str:
     return f"{_sig(float(lo) * k)} – {_sig(float(hi) * k)} {unit} ({which[2]}, n={n})".replace("  ", " ")
 
 
-def label(key: str) -> str:
-    return key.replace("_", " ")
+# Keys whose "token" is an OUTPUT (generated) token: the serving simulation's per-token metrics
+# (`token_basis: "output"` in its summary). Shown in labels so nobody reads them per input+output token.
+PER_OUTPUT_TOKEN_KEYS = frozenset({
+    "energy_per_token_j", "gpu_energy_per_token_j", "cost_usd_per_million_tokens", "co2e_g_per_1k_tokens",
+    "throughput_tokens_per_s", "goodput_tokens_per_s",
+})
+
+
+def key_note(key: str) -> str:
+    """Basis of a metric when its name alone does not say it ('' when it does)."""
+    return "per output (generated) token" if key in PER_OUTPUT_TOKEN_KEYS else ""
+
+
+def label(key: str, part: str | None = None) -> str:
+    """Display label; serving-part per-token keys say they are per output token."""
+    note = key_note(key) if part == "serving" else ""
+    return key.replace("_", " ") + (f" ({note})" if note else "")
 
 
 def headline_keys(summary: dict[str, Any]) -> list[str]:

@@ -63,7 +63,7 @@ def _headline_table(result) -> str:
                 if (part, k) not in rows:
                     rows.append((part, k))
     for v in result.variants:
-        for k in ("peak_power_w", "energy_j", "max_swing_w", "headroom_w", "time_over_cap_frac"):
+        for k in ("peak_power_w", "energy_j", "power_swing_w", "max_bucket_change_w", "headroom_w", "time_over_cap_frac"):
             if k in v.site and ("site", k) not in rows:
                 rows.append(("site", k))
     head = "".join(f"<th>{e(v.name)}</th>" for v in result.variants)
@@ -84,7 +84,7 @@ def _headline_table(result) -> str:
             if rng:
                 txt += f'<span class="range">{e(fmt_range(k, rng))}</span>'
             cells.append(f'<td class="{cls}">{txt}</td>')
-        body.append(f"<tr><th>{e(part)}: {e(label(k))}</th>{''.join(cells)}</tr>")
+        body.append(f"<tr><th>{e(part)}: {e(label(k, part))}</th>{''.join(cells)}</tr>")
     reasons = []
     for v in result.variants:
         for part, pr in v.parts.items():

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from costsim.report.assumptions import assumption_rows
+from costsim.report.fmt import key_note
 
 MAX_ROWS = 1_048_576 - 2
 MAX_TABLE_ROWS = 20_000  # per-request tables longer than this stay in tables.parquet (said in the sheet)
@@ -83,14 +84,16 @@ def write_xlsx(result, path: str | os.PathLike[str]) -> Path:
     ws.append(["run id", result.scenario_hash])
     ws.append(["seed", result.seed])
     ws.append([])
-    ws.append(_bold(ws, ["variant", "part", "key (SI units)", "value", "p5", "p50", "p95", "replicates"]))
+    ws.append(_bold(ws, ["variant", "part", "key (SI units)", "value", "p5", "p50", "p95", "replicates", "basis"]))
     for v in result.variants:
         for part, pr in v.parts.items():
             for k, val in pr.summary.items():
                 if isinstance(val, (dict, list)):
                     continue
                 r = pr.ranges.get(k, {})
-                ws.append([v.name, part, k, _cell(val), r.get("p5"), r.get("p50"), r.get("p95"), len(pr.replicate_summaries)])
+                basis = key_note(k) if part == "serving" else ""
+                ws.append([v.name, part, k, _cell(val), r.get("p5"), r.get("p50"), r.get("p95"), len(pr.replicate_summaries),
+                           basis or None])
         for k, val in v.site.items():
             ws.append([v.name, "site", k, _cell(val), None, None, None, None])
 

@@ -49,11 +49,16 @@ def resolve_trace_path(ref: str) -> Path:
 def load_trace(ref: str) -> Trace:
     path = resolve_trace_path(ref)
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
         ts = np.array([float(r["timestamp_s"]) for r in rows])
         inp = np.array([int(float(r["input_tokens"])) for r in rows], dtype=np.int64)
         out = np.array([int(float(r["output_tokens"])) for r in rows], dtype=np.int64)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"trace file '{path}' is not a UTF-8 text file (undecodable byte at offset {exc.start}); give a CSV "
+                         "saved as UTF-8 with columns timestamp_s,input_tokens,output_tokens.", field="serving.arrivals.trace_path") from None
+    except OSError as exc:
+        raise InputError(f"cannot read trace file '{path}': {exc.strerror}.", field="serving.arrivals.trace_path") from None
     except (KeyError, ValueError, TypeError) as exc:
         raise InputError(f"trace file '{path}' is malformed ({exc}); it needs numeric columns timestamp_s,input_tokens,output_tokens.",
                          field="serving.arrivals.trace_path") from None

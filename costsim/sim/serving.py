@@ -31,12 +31,14 @@ from typing import Any
 import numpy as np
 import simpy
 
+from costsim.core.power import warm_idle_power_w
 from costsim.economics.accounting import account_run
+from costsim.economics.timeseries import demand_charge_usd
 from costsim.errors import InputError
 from costsim.sim.arrivals import sample_workload
 from costsim.sim.base import SimOutput
 from costsim.sim.replica import LeastLoaded, Replica
-from costsim.sim.steptable import StepTable, build_step_table
+from costsim.sim.steptable import CAP_THROUGHPUT_FLOOR_FRAC, StepTable, build_step_table
 from costsim.specs.catalog import get_accelerator, get_model, node_for
 from costsim.specs.hardware import Accelerator, Node
 from costsim.specs.scenario import Scenario
@@ -432,13 +434,22 @@ def _build_groups(scenario: Scenario, model, max_context: int) -> tuple[list[Gro
         if grid_cap is not None and grid_cap < acc.tdp_w and (cap is None or grid_cap < cap):
             cap = grid_cap
             notes.append(f"grid import cap sets a per-GPU power cap of {grid_cap:.0f} W on group '{gs.name}'")
-        if cap is not None and cap <= acc.idle_w * 1.5:
+        warm_idle = float(warm_idle_power_w(acc.idle_w, acc.tdp_w))
+        if cap is not None and cap <= warm_idle:
             raise _Infeasible(f"power cap {cap:.0f} W per GPU on group '{gs.name}' is at or below warm-idle power "
-                              f"({acc.idle_w * 1.5:.0f} W): the fleet cannot run under this cap")
+                              f"({warm_idle:.0f} W): the fleet cannot run under this cap")
         sc = wl.scheduler
         table = build_step_table(model, acc, tp=gs.gpus_per_replica, weight_precision=gs.weight_precision,
                                  kv_precision=gs.kv_precision, max_batch=sc.max_num_seqs, max_prefill_tokens=sc.max_num_batched_tokens,
                                  max_context=max_context, memory_frac=sc.gpu_memory_utilization_frac, power_cap_w=cap)
+        if table.cap_cells_at_floor:
+            notes.append(f"power cap {cap:.0f} W on group '{gs.name}' ({acc.id}) is below the working floor (clock-independent power) "
+                         f"of {table.cap_cells_at_floor} of {table.cap_cells_total} step-table cells: the power model gives them zero "
+                         f"throughput; they run at the floor of {CAP_THROUGHPUT_FLOOR_FRAC:g} of uncapped throughput (raise the cap "
+                         "or lower max_num_seqs / max_num_batched_tokens)")
+        elif table.cap_throughput_frac_min < 1.0:
+            notes.append(f"power cap {cap:.0f} W slows group '{gs.name}' steps to as little as "
+                         f"{table.cap_throughput_frac_min:.3g} of uncapped throughput")
         if table.kv_capacity_tokens < sc.kv_block_tokens * 4:
             raise _Infeasible(f"model {model.name} in {gs.weight_precision} does not fit on {gs.gpus_per_replica} x {acc.id} "
                               f"with room for a KV cache (weights {table.weight_bytes / 1e9:.1f} GB); use more GPUs per replica or a smaller precision")
@@ -450,6 +461,16 @@ def _build_groups(scenario: Scenario, model, max_context: int) -> tuple[list[Gro
         g.j_per_token_est = table.decode_power_w(b, c) * table.gpus * table.decode_s(b, c) / b
         groups.append(g)
     return groups, notes
+
+
+# Per-token keys of the summary count output (generated) tokens: explicit aliases beside them.
+PER_OUTPUT_TOKEN_ALIASES = {
+    "energy_per_token_j": "energy_per_output_token_j",
+    "gpu_energy_per_token_j": "gpu_energy_per_output_token_j",
+    "cost_usd_per_million_tokens": "cost_usd_per_million_output_tokens",
+    "co2e_g_per_1k_tokens": "co2e_g_per_1k_output_tokens",
+    "throughput_tokens_per_s": "throughput_output_tokens_per_s",
+}
 
 
 class _Infeasible(Exception):
@@ -576,6 +597,15 @@ def _outputs(scenario: Scenario, fleet: Fleet, work: dict, notes: list[str], sim
     fac_b = it_b * pue_eff
     bw = fleet.bw
     widths = np.minimum(bw, T - np.arange(fleet.nb) * bw)
+    # Demand charge: billed once on the site meter's peak (the whole fleet's facility power per
+    # timeline bucket, all groups together), not per group nor on the mean. Paid under 'purchase';
+    # under 'rental' electricity (demand charge included) is part of the rental price.
+    demand_rate = scenario.grid.demand_charge_usd_per_kw_month
+    demand_usd = 0.0
+    if demand_rate and fleet.nb and scenario.economics.pricing == "purchase":
+        demand_usd = demand_charge_usd(fac_b / np.maximum(widths, 1e-12), bw, demand_rate)
+        if cost is not None:
+            cost += demand_usd
     tokens = float(np.sum(fleet.tok))
     gpu_j = float(e_gpu.sum())
     total_gpu_s = float(on_gpu_s.sum())
@@ -629,10 +659,13 @@ def _outputs(scenario: Scenario, fleet: Fleet, work: dict, notes: list[str], sim
         "energy_per_token_j": fac_j / tokens if tokens else NAN,
         "gpu_energy_per_token_j": gpu_j / tokens if tokens else NAN,
         "cost_usd": cost,
+        "demand_charge_usd": demand_usd,
         "cost_usd_per_million_tokens": (cost / tokens * 1e6 if tokens else NAN) if cost is not None else None,
         "cost_unavailable_reason": unpriced_reason if cost is None else None,
         "co2e_kg": co2,
         "co2e_g_per_1k_tokens": co2 * 1000.0 / (tokens / 1000.0) if tokens else NAN,
+        # the per-token keys above count OUTPUT (generated) tokens; explicit aliases:
+        "token_basis": "output",
         "facility_mean_power_w": fac_j / T,
         "facility_peak_power_w": float((fac_b / widths).max()) if fleet.nb else 0.0,
         "littles_law_l_mean": L,
@@ -642,10 +675,13 @@ def _outputs(scenario: Scenario, fleet: Fleet, work: dict, notes: list[str], sim
         "littles_law_window_rel_error": abs(L - window_sum / T) / L if L > 0 else 0.0,
         "decode_tokens_per_s_per_request": dec_tok_s,
         "step_table_source": fleet.groups[0].table.source,
+        "power_cap_cells_at_floor": int(sum(g.table.cap_cells_at_floor for g in fleet.groups)),
         "sim_events_requests": int(fleet.n),
         "sim_wall_time_s": sim_wall,
         "notes": notes,
     }
+    for k, alias in PER_OUTPUT_TOKEN_ALIASES.items():
+        s[alias] = s[k]
     if wl.device_battery_wh is not None:
         it_w = it_j / T
         s["device_power_w"] = it_w

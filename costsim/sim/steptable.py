@@ -25,27 +25,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from costsim.core.power import cap_throughput_frac, device_power_w
+from costsim.core.power import cap_throughput_frac, device_power_w, warm_idle_power_w
 from costsim.specs.hardware import Accelerator
 from costsim.specs.model import ModelSpec
 
-WEIGHT_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 4.5 / 8, "q8_0": 8.5 / 8, "q4_0": 4.5 / 8}
-KV_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
-COMPUTE_DTYPE = {"bf16": "bf16", "fp16": "fp16", "fp8": "fp8", "int8": "int8", "int4": "fp16", "q8_0": "fp16", "q4_0": "fp16"}
-
-# Fallback efficiency defaults (used only when the profile has none and the inference core is absent).
-# Estimates, not fits: large-GEMM fraction of dense peak, streaming fraction of peak bandwidth,
-# fixed per-iteration overhead (scheduler, launches, sampling).
-FALLBACK_EFF = {
-    "datacenter_gpu": (0.60, 0.80, 4e-3),
-    "ai_accelerator": (0.55, 0.75, 5e-3),
-    "consumer_gpu": (0.55, 0.80, 3e-3),
-    "laptop_soc": (0.50, 0.70, 2e-3),
-    "desktop_soc": (0.50, 0.70, 2e-3),
-    "phone_soc": (0.45, 0.70, 2e-3),
-    "edge_module": (0.45, 0.70, 2e-3),
-}
-ACT_BYTES = 2.0  # activations exchanged in TP all-reduces (bf16)
 
 
 @dataclass
@@ -68,6 +51,9 @@ class StepTable:
     idle_power_w: float  # per GPU, warm idle
     source: str
     notes: list = field(default_factory=list)
+    cap_throughput_frac_min: float = 1.0  # slowest cell's throughput under the power cap, fraction of uncapped (before the floor)
+    cap_cells_at_floor: int = 0  # cells the cap would stop (fraction < CAP_THROUGHPUT_FLOOR_FRAC), run at the floor
+    cap_cells_total: int = 0
 
     def decode_s(self, b: int, ctx_mean: float) -> float:
         x = ctx_mean / self.ctx_step
@@ -169,15 +155,24 @@ def _core_arrays(model, acc, *, tp, weight_precision, kv_precision, batch_sizes,
                                  max_batched_tokens=max_batched_tokens, max_seqs=max_seqs, memory_frac=memory_frac)
 
 
+# Throughput floor applied to cells the cap would stop outright (throughput fraction 0 in
+# costsim.core.power: the cap is below the cell's clock-independent power). Such cells are counted
+# (StepTable.cap_cells_at_floor) and reported in the simulation's notes, never clipped silently.
+CAP_THROUGHPUT_FLOOR_FRAC = 1e-3
+
+
 def _apply_cap(t, cu, mu, compute_bound, acc: Accelerator, cap_w):
+    """(capped time, capped power, lowest throughput fraction before the floor, cells at the floor)."""
     p0 = device_power_w(acc.idle_w, acc.tdp_w, cu, mu)
     if cap_w is None or cap_w >= acc.tdp_w:
-        return t, p0
+        return t, p0, 1.0, 0
     fc = cap_throughput_frac(cap_w, acc.tdp_w, acc.idle_w, "compute", phase_power_uncapped_w=p0)
     fm = cap_throughput_frac(cap_w, acc.tdp_w, acc.idle_w, "memory", phase_power_uncapped_w=p0)
-    frac = np.where(compute_bound, fc, fm)
-    frac = np.maximum(frac, 1e-3)
-    return t / frac, np.minimum(p0, cap_w)
+    frac = np.where(compute_bound, fc, fm) * np.ones_like(np.asarray(t, float))
+    at_floor = int(np.sum(frac < CAP_THROUGHPUT_FLOOR_FRAC))
+    fmin = float(frac.min()) if frac.size else 1.0
+    frac = np.maximum(frac, CAP_THROUGHPUT_FLOOR_FRAC)
+    return t / frac, np.minimum(p0, cap_w), fmin, at_floor
 
 
 def build_step_table(model: ModelSpec, acc: Accelerator, *, tp: int, weight_precision: str, kv_precision: str | None,
@@ -197,18 +192,13 @@ def build_step_table(model: ModelSpec, acc: Accelerator, *, tp: int, weight_prec
     a = _core_arrays(model, acc, tp=tp, weight_precision=weight_precision, kv_precision=kv_precision,
                      batch_sizes=batches, context_lengths=ctx, prefill_tokens=pre,
                      max_batched_tokens=max_prefill_tokens, max_seqs=max_batch, memory_frac=memory_frac)
-    dt, dp = _apply_cap(a["decode_time_s"], a["decode_compute_util_frac"], a["decode_memory_util_frac"],
-                        a["decode_compute_bound"], acc, power_cap_w)
-    pt, pp = _apply_cap(a["prefill_time_s"], a["prefill_compute_util_frac"], a["prefill_memory_util_frac"],
-                        a["prefill_compute_bound"], acc, power_cap_w)
+    dt, dp, fmin_d, nfl_d = _apply_cap(a["decode_time_s"], a["decode_compute_util_frac"], a["decode_memory_util_frac"],
+                                       a["decode_compute_bound"], acc, power_cap_w)
+    pt, pp, fmin_p, nfl_p = _apply_cap(a["prefill_time_s"], a["prefill_compute_util_frac"], a["prefill_memory_util_frac"],
+                                       a["prefill_compute_bound"], acc, power_cap_w)
     dt = np.vstack([dt[:1] * 0 + np.nan, dt])  # row 0 unused
     dp = np.vstack([dp[:1] * 0 + np.nan, dp])
-    idle = float(np.minimum(acc.idle_w * 1.5, acc.tdp_w))  # warm idle (model loaded), as costsim.core.power
-    try:
-        from costsim.core.power import warm_idle_power_w
-        idle = float(warm_idle_power_w(acc.idle_w, acc.tdp_w))
-    except ImportError:
-        pass
+    idle = float(warm_idle_power_w(acc.idle_w, acc.tdp_w))  # warm idle (model loaded)
     return StepTable(
         gpus=tp, max_batch=max_batch, ctx_step=ctx_step, ctx_max=float(ctx[-1]),
         dec_time=dt.tolist(), dec_power=dp.tolist(), pre_step=pre_step, pre_max=float(pre[-1]),
@@ -216,4 +206,5 @@ def build_step_table(model: ModelSpec, acc: Accelerator, *, tp: int, weight_prec
         kv_bytes_per_token=float(a["kv_bytes_per_token"]),
         kv_capacity_tokens=float(a["kv_capacity_tokens"]),
         weight_bytes=float(a["weight_bytes"]), idle_power_w=idle, source=str(a["source"]),
+        cap_throughput_frac_min=min(fmin_d, fmin_p), cap_cells_at_floor=nfl_d + nfl_p, cap_cells_total=int(dt.size + pt.size),
     )

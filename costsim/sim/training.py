@@ -43,7 +43,7 @@ import numpy as np
 import simpy
 
 from costsim.core.power import cap_throughput_frac, checkpoint_phase_power, device_power_w
-from costsim.economics.accounting import usd_per_gpu_hour
+from costsim.economics.accounting import account_run, usd_per_gpu_hour
 from costsim.errors import InputError
 from costsim.sim.base import SimOutput
 from costsim.power.facility import facility_power_w, it_power_per_gpu_w
@@ -52,7 +52,7 @@ from costsim.sim.power_trace import CONST, RAMP, WAVE, Trace, bucket_stats, max_
 from costsim.specs.catalog import get_accelerator, get_model, node_for
 from costsim.specs.scenario import Scenario
 from costsim.specs.training_sim import TrainingWorkload
-from costsim.units import GB, J_PER_KWH, MEGA, S_PER_DAY, S_PER_HOUR
+from costsim.units import GB, MEGA, S_PER_DAY, S_PER_HOUR
 
 # state codes in the trace (kind column)
 TRAIN, CKPT, DOWN, EVAL, PAUSE, RAMP_UP, RAMP_DOWN = 0, 1, 2, 3, 4, 5, 6
@@ -820,15 +820,22 @@ def _trace(r: dict, fac, cols=("ga", "gb")) -> Trace:
     return Trace(r["t0"], r["t1"], r["shape"], fac(r[cols[0]], r["host"]), fac(r[cols[1]], r["host"]), r["per"], r["hi"])
 
 
+def _region_profile(su: Setup):
+    """The region profile of scenario.grid.region (None without one: flat economics values apply)."""
+    g = su.scenario.grid
+    if not g.region:
+        return None
+    from costsim.power.signals import load_region
+
+    return load_region(g.region, start_month=g.start_month, start_hour=g.start_hour)
+
+
 def _region_signals(su: Setup, t_s: np.ndarray):
     """Hourly price (USD/kWh) and carbon (gCO2e/kWh) of scenario.grid.region at the bucket starts
     (None, None without a region: the flat economics values are used)."""
-    g = su.scenario.grid
-    if not g.region:
+    prof = _region_profile(su)
+    if prof is None:
         return None, None
-    from costsim.power.signals import load_region
-
-    prof = load_region(g.region, start_month=g.start_month, start_hour=g.start_hour)
     return np.asarray(prof.price.at(t_s), float), np.asarray(prof.carbon.at(t_s), float)
 
 
@@ -946,7 +953,7 @@ def _summarize(job: _Job, su: Setup, end_s: float, completed: bool, wall0: float
     swing = float(np.max(fst["max"] - fst["min"])) if len(t_s) else 0.0
     ramp = max_ramp_w_per_s(tr, w.power.phase_edge_s)
     fine_table, fine_swing, fine_ramp = (_fine_windows(job, tr, su, end_s) if fine else ({}, 0.0, 0.0))
-    price_b, carbon_b = _region_signals(su, t_s)
+    price_b, _ = _region_signals(su, t_s)
     if battery is not None:
         # the battery through costsim.power.battery (policy of the spec), on the 1-min buckets
         # plus the swing inside each bucket (costsim.sim.grid_battery)
@@ -985,10 +992,8 @@ def _summarize(job: _Job, su: Setup, end_s: float, completed: bool, wall0: float
     time_in = {KIND_NAMES[k]: float(np.sum(dur[kind == k])) for k in KIND_NAMES}
     tokens = job.steps * su.tokens_per_step
     gpu_hours = su.num_gpus * wall / S_PER_HOUR
-    grid_j_b = np.asarray(g_mean, float) * covered
-    econ = _account(su, wall, fac_energy, grid_import_max, grid_energy,
-                    usd_j=float(np.sum(grid_j_b * price_b)) if price_b is not None else None,
-                    gco2e_j=float(np.sum(grid_j_b * carbon_b)) if carbon_b is not None else None)
+    grid_w_b = np.asarray(g_mean, float) * np.asarray(covered, float) / bucket  # energy-preserving for a partial last bucket
+    econ = _account(su, wall, gpu_energy, grid_w_b, bucket, prof=_region_profile(su))
     nominal_step = su.levels[su.base_limit_w].step_s if lv0.feasible else lv0.step_s
     uncapped_step = _uncapped_step(su)
     summary: dict[str, Any] = {
@@ -1055,6 +1060,9 @@ def _summarize(job: _Job, su: Setup, end_s: float, completed: bool, wall0: float
         "cost_usd": econ["cost_usd"],
         "cost_breakdown_usd": econ["cost_breakdown_usd"],
         "co2e_breakdown_kg": econ["co2e_breakdown_kg"],
+        "cost_unavailable_reason": econ["cost_unavailable_reason"],
+        "water_l": econ["water_l"],
+        "electricity_detail_usd": econ["electricity_detail_usd"],
         "sim_wall_time_s": 0.0,
         "notes": su.notes,
         "assumptions": _assumptions(su),
@@ -1093,42 +1101,21 @@ def _uncapped_step(su: Setup) -> float:
     return su.w.step_time_s if su.w.step_time_s is not None else step
 
 
-def _account(su: Setup, wall_s: float, fac_j: float, peak_import_w: float, grid_j: float, *,
-             usd_j: float | None = None, gco2e_j: float | None = None) -> dict:
-    """Cost and CO2e from the simulated energy (the accounting helpers give the GPU-hour price).
-    usd_j / gco2e_j: sum of grid energy (J) x hourly region price (USD/kWh) / carbon (gCO2e/kWh),
-    used instead of the flat economics values when scenario.grid.region is set."""
-    ec, acc = su.scenario.economics, su.acc
-    gpu_hours = su.num_gpus * wall_s / S_PER_HOUR
-    kwh = grid_j / J_PER_KWH
-    cost: dict[str, float] = {}
-    unpriced = None
-    if ec.pricing == "rental" and su.usd_per_gpu_h is None:
-        unpriced = (f"no rental price for '{acc.id}' (profile has none and economics.usd_per_gpu_hour is unset); "
-                    "set economics.usd_per_gpu_hour or use pricing: purchase with a purchase price")
-    elif ec.pricing == "purchase" and not acc.prices.purchase_usd:
-        unpriced = f"no purchase price for '{acc.id}'; set economics.pricing: rental with economics.usd_per_gpu_hour"
-    if ec.pricing == "rental":
-        cost["rental_usd"] = gpu_hours * (su.usd_per_gpu_h or 0.0)
-        cost["electricity_usd"] = 0.0
-    else:
-        life_h = acc.lifetime_years * 8766.0 * ec.utilization_frac
-        capex = (acc.prices.purchase_usd or 0.0) * (1 - ec.residual_value_frac)
-        cost["capex_amortized_usd"] = gpu_hours * capex / life_h
-        cost["electricity_usd"] = (usd_j / J_PER_KWH) if usd_j is not None else kwh * ec.electricity_usd_per_kwh
-    months = wall_s / (S_PER_DAY * 30.4375)
-    dc = su.scenario.grid.demand_charge_usd_per_kw_month
-    if dc:
-        cost["demand_charge_usd"] = dc * peak_import_w / 1e3 * max(months, 0.0)
-    op = (gco2e_j / J_PER_KWH / 1e3) if gco2e_j is not None else kwh * ec.grid_gco2e_per_kwh / 1e3
-    emb = 0.0
-    if ec.include_embodied and acc.embodied_kgco2e:
-        emb = acc.embodied_kgco2e * su.num_gpus * wall_s / (acc.lifetime_years * 365.25 * S_PER_DAY)
-    if unpriced:  # energy and CO2e still count; money is unknown, not zero
-        return {"cost_usd": None, "cost_breakdown_usd": {k: None for k in cost}, "cost_unavailable_reason": unpriced,
-                "co2e_kg": op + emb, "co2e_breakdown_kg": {"operational_location_based_kg": op, "embodied_kg": emb}}
-    return {"cost_usd": float(sum(cost.values())), "cost_breakdown_usd": cost, "co2e_kg": op + emb,
-            "co2e_breakdown_kg": {"operational_location_based_kg": op, "embodied_kg": emb}}
+def _account(su: Setup, wall_s: float, gpu_j: float, grid_w: np.ndarray, bucket_s: float, prof=None) -> dict:
+    """Cost, CO2e and water through the shared accounting (costsim.economics.accounting.account_run,
+    the same as `costsim train`): the simulated grid-import series (bucket means, W, each bucket
+    scaled by the share of it the run covers) is billed at the flat economics values or, with
+    scenario.grid.region, the region's hourly price and carbon signals; embodied carbon (with the
+    host/network multiple), market-based carbon and water come from the same code. A device with no
+    price for the pricing basis gets cost_usd None and cost_unavailable_reason (never a made-up rate)."""
+    sc = su.scenario
+    acc = su.acc
+    acct = account_run(acc=acc, node=node_for(acc), num_gpus=su.num_gpus, wall_time_s=wall_s, gpu_energy_j=gpu_j,
+                       facility=sc.facility, economics=sc.economics, grid=sc.grid, facility_power_w=grid_w, dt_s=bucket_s,
+                       price=prof.price if prof is not None else None, carbon=prof.carbon if prof is not None else None)
+    if acct["cost_usd"] is None:  # energy and CO2e still count; money is unknown, not zero
+        acct["cost_breakdown_usd"] = {k: None for k in acct["cost_breakdown_usd"]}
+    return acct
 
 
 def _assumptions(su: Setup) -> list[dict]:

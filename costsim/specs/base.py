@@ -50,6 +50,9 @@ def load_yaml_file(path: Path | str, *, what: str) -> dict[str, Any]:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read {what} file '{p}': {exc.strerror}.") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what} file '{p}' is not a UTF-8 text file (undecodable byte at offset {exc.start}); "
+                         "give a YAML text file saved as UTF-8.") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -1,0 +1,132 @@
+"""Regression tests for review findings on serving / economics / CLI (each failed before its fix)."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from costsim.api.run import PartResult, combine_site
+from costsim.errors import InputError
+from costsim.sim import steptable
+from costsim.sim.serving import PER_OUTPUT_TOKEN_ALIASES, simulate_serving
+from costsim.specs.base import load_yaml_file
+from costsim.specs.scenario import Scenario
+
+
+def _sc(serving: dict, duration_s: float = 60.0, **top) -> Scenario:
+    base = {"model": "llama-3-8b", "hardware": "h100-sxm", "num_replicas": 1, "gpus_per_replica": 1,
+            "arrivals": {"process": "poisson", "rate_per_s": 5.0}}
+    base.update(serving)
+    return Scenario.model_validate({"name": "t", "serving": base, "simulation": {"duration_s": duration_s}, **top})
+
+
+def test_serving_sim_bills_demand_charge_on_the_fleet_peak():
+    purchase = {"pricing": "purchase"}
+    s0 = simulate_serving(_sc({}, economics=purchase), seed=0).summary
+    s1 = simulate_serving(_sc({}, economics=purchase, grid={"demand_charge_usd_per_kw_month": 50.0}), seed=0).summary
+    months = 60.0 / (365.25 * 86400 / 12)  # the timeseries module's month (30.44 days)
+    expect = s1["facility_peak_power_w"] / 1e3 * 50.0 * months
+    assert s1["demand_charge_usd"] == pytest.approx(expect, rel=1e-6)
+    assert s1["cost_usd"] == pytest.approx(s0["cost_usd"] + expect, rel=1e-9)
+    assert s0["demand_charge_usd"] == 0.0
+    # on the peak, not the mean
+    assert s1["demand_charge_usd"] > s1["facility_mean_power_w"] / 1e3 * 50.0 * months
+    # rental: electricity (demand charge included) is inside the rental price
+    r = simulate_serving(_sc({}, grid={"demand_charge_usd_per_kw_month": 50.0}), seed=0).summary
+    r0 = simulate_serving(_sc({}), seed=0).summary
+    assert r["cost_usd"] == pytest.approx(r0["cost_usd"])
+
+
+def test_per_output_token_aliases_and_basis():
+    s = simulate_serving(_sc({}), seed=0).summary
+    assert s["token_basis"] == "output"
+    for k, alias in PER_OUTPUT_TOKEN_ALIASES.items():
+        assert s[alias] == s[k]
+    assert s["energy_per_output_token_j"] == pytest.approx(s["facility_energy_j"] / (s["throughput_tokens_per_s"] * 60.0))
+
+
+def test_report_labels_say_output_token():
+    from costsim.report.fmt import label
+
+    assert "output" in label("energy_per_token_j", "serving")
+    assert "output" not in label("energy_per_token_j", "training")
+
+
+def test_power_cap_slows_decode_without_silent_floor():
+    """A 350 W cap on H100 decode (memory-bound) slows it a little; no cell is clipped to the
+    throughput floor (below the lowest clock's power the device duty-cycles, it does not stop)."""
+    capped = simulate_serving(_sc({"power_cap_w_per_gpu": 350.0}), seed=0).summary
+    free = simulate_serving(_sc({}), seed=0).summary
+    assert capped["power_cap_cells_at_floor"] == 0 and free["power_cap_cells_at_floor"] == 0
+    assert capped["tpot_p50_s"] >= free["tpot_p50_s"]
+    assert capped["requests_completed"] > 0
+
+
+def test_steptable_dead_constants_removed():
+    for name in ("WEIGHT_BYTES", "KV_BYTES", "COMPUTE_DTYPE", "FALLBACK_EFF", "ACT_BYTES"):
+        assert not hasattr(steptable, name), name
+
+
+def _part(t, mean, mx=None, mn=None):
+    ts = {"t_s": np.asarray(t, float), "facility_power_w": np.asarray(mean, float)}
+    if mx is not None:
+        ts["facility_power_max_w"] = np.asarray(mx, float)
+        ts["facility_power_min_w"] = np.asarray(mn, float)
+    return PartResult(summary={}, timeseries=ts, tables={}, replicate_summaries=[], ranges={})
+
+
+def test_site_swing_keys():
+    t = [0.0, 60.0, 120.0]
+    site, _ = combine_site({"training": _part(t, [100.0, 300.0, 250.0], [150.0, 400.0, 260.0], [50.0, 100.0, 240.0])}, None)
+    assert "max_swing_w" not in site
+    assert site["max_bucket_change_w"] == pytest.approx(200.0)  # between consecutive bucket means
+    assert site["power_swing_w"] == pytest.approx(300.0)  # peak-to-trough within a bucket
+    site2, _ = combine_site({"training": _part(t, [100.0, 300.0, 250.0], [150.0, 400.0, 260.0], [50.0, 100.0, 240.0]),
+                             "serving": _part(t, [10.0, 10.0, 10.0])}, None)
+    assert "power_swing_w" not in site2  # serving has no within-bucket range: omitted, not understated
+
+
+def test_non_utf8_files_are_input_errors(tmp_path):
+    bad = tmp_path / "bin.yaml"
+    bad.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(InputError, match="not a UTF-8 text file"):
+        load_yaml_file(bad, what="model")
+    from costsim.power.signals import load_region
+
+    with pytest.raises(InputError, match="not a UTF-8 text file"):
+        load_region(str(bad))
+    from costsim.sim.arrivals import load_trace
+
+    with pytest.raises(InputError, match="not a UTF-8 text file"):
+        load_trace(str(bad))
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-c", "from costsim.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_non_utf8_model_exits_2_without_traceback(tmp_path):
+    bad = tmp_path / "bin.yaml"
+    bad.write_bytes(b"\xff\xfe\x00garbage")
+    r = _cli("train", "--model", str(bad), "--hardware", "h100-sxm", "--gpus", "8")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "UTF-8" in (r.stderr + r.stdout)
+
+
+def test_validate_unknown_kind_is_input_error():
+    r = _cli("validate", "--kind", "nope")
+    assert r.returncode == 2
+    assert "serving_sim" in r.stderr + r.stdout  # lists the registered kinds
+
+
+def test_serve_rejects_ep_without_moe_or_not_dividing_experts():
+    from costsim.api.serve import serve
+    from costsim.specs.requests import ServeRequest
+
+    with pytest.raises(InputError, match="dense"):
+        serve(ServeRequest(model="llama-3-8b", hardware="h100-sxm", ep=2))
+    with pytest.raises(InputError, match="divide"):
+        serve(ServeRequest(model="mixtral-8x7b", hardware="h100-sxm", ep=3))
+    ok = serve(ServeRequest(model="mixtral-8x7b", hardware="h100-sxm", ep=2))
+    assert ok["layout"]["ep"] == 2
