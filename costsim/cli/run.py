@@ -14,22 +14,14 @@ def _headline(result) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from costsim.report.fmt import fmt_range, fmt_value, headline_keys, label
+    from costsim.report.fmt import fmt_range, fmt_value, headline_rows, label
 
     con = Console()
     t = Table(title=f"{result.scenario.name}  (run id {result.scenario_hash}, seed {result.seed})")
     t.add_column("metric")
     for v in result.variants:
         t.add_column(v.name, justify="right")
-    rows: list[tuple[str, str]] = []
-    for v in result.variants:
-        for part, pr in v.parts.items():
-            for k in headline_keys(pr.summary):
-                if (part, k) not in rows:
-                    rows.append((part, k))
-        for k in ("peak_power_w", "energy_j"):
-            if k in v.site and ("site", k) not in rows:
-                rows.append(("site", k))
+    rows = headline_rows(result)
     for part, k in rows:
         cells = []
         for v in result.variants:

@@ -152,3 +152,22 @@ def headline_keys(summary: dict[str, Any]) -> list[str]:
         if len(out) >= MAX_HEADLINE_PER_PART:
             break
     return out[:MAX_HEADLINE_PER_PART]
+
+
+SITE_HEADLINE_KEYS = ("peak_power_w", "energy_j", "power_swing_w", "max_bucket_change_w", "headroom_w", "time_over_cap_frac")
+
+
+def headline_rows(result) -> list[tuple[str, str]]:
+    """(part, key) rows of a run's headline table, in display order: each part's headline keys,
+    then the site keys present in any variant. Shared by the HTML report and the CLI table."""
+    rows: list[tuple[str, str]] = []
+    for v in result.variants:
+        for part, pr in v.parts.items():
+            for k in headline_keys(pr.summary):
+                if (part, k) not in rows:
+                    rows.append((part, k))
+    for v in result.variants:
+        for k in SITE_HEADLINE_KEYS:
+            if k in v.site and ("site", k) not in rows:
+                rows.append(("site", k))
+    return rows

@@ -12,7 +12,7 @@ import yaml
 
 from costsim.report import charts
 from costsim.report.assumptions import assumption_rows
-from costsim.report.fmt import fmt_range, fmt_value, headline_keys, label
+from costsim.report.fmt import fmt_range, fmt_value, headline_keys, headline_rows, label
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
@@ -56,16 +56,7 @@ def _page(title: str, body: str) -> str:
 
 def _headline_table(result) -> str:
     """Rows = metrics (part-prefixed), columns = variants; ranges under the value where present."""
-    rows: list[tuple[str, str]] = []
-    for v in result.variants:
-        for part, pr in v.parts.items():
-            for k in headline_keys(pr.summary):
-                if (part, k) not in rows:
-                    rows.append((part, k))
-    for v in result.variants:
-        for k in ("peak_power_w", "energy_j", "power_swing_w", "max_bucket_change_w", "headroom_w", "time_over_cap_frac"):
-            if k in v.site and ("site", k) not in rows:
-                rows.append(("site", k))
+    rows = headline_rows(result)
     head = "".join(f"<th>{e(v.name)}</th>" for v in result.variants)
     body = []
     for part, k in rows:

@@ -204,3 +204,32 @@ def assumptions_box(assumptions: Any) -> None:
             st.dataframe([{k: cell(v) for k, v in a.items()} for a in assumptions], width="stretch", hide_index=True)
         else:
             st.json(assumptions, expanded=True)
+
+
+def request_and_result(param: str, cls: type[BaseModel], to_state: Callable[[Any], dict[str, Any]],
+                       inputs: Callable[[], dict[str, Any]], build: Callable[[dict[str, Any]], BaseModel],
+                       call: Callable[[str], dict[str, Any]]) -> tuple[dict[str, Any], BaseModel | None, dict[str, Any] | None]:
+    """The shared top of a core page: seed the widgets from a share link, read them into a validated
+    spec, show the share box, call the cached API. Returns (inputs, request, result); request or
+    result is None after the page has shown why (bad input, or the API refused the request)."""
+    from costsim.errors import InputError
+    from costsim.ui import compute
+
+    seed_from_link(param, cls, to_state)
+    d = inputs()
+    try:
+        req = build(d)
+    except InputError as exc:
+        st.error(str(exc))
+        return d, None, None
+    share_box(param, req)
+    try:
+        res = call(req.model_dump_json())
+    except compute.Unavailable as why:
+        st.info(f"This estimate is not available in this build: {why}.")
+        return d, req, None
+    except InputError as exc:
+        st.error(str(exc))
+        return d, req, None
+    st.session_state[f"{param}_result"] = res
+    return d, req, res

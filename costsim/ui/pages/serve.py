@@ -7,7 +7,6 @@ from typing import Any
 
 import streamlit as st
 
-from costsim.errors import InputError
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest
 from costsim.specs.site import EconomicsSpec, FacilitySpec
@@ -130,25 +129,9 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
 def render() -> None:
     st.title("Serve a model")
     st.caption("Capacity, latency, dollars and joules per token of one serving replica, and the fleet a demand needs.")
-    w.seed_from_link("serve", ServeRequest, to_state)
-    d = inputs()
-    try:
-        req = build_request(d)
-    except InputError as exc:
-        st.error(str(exc))
-        return
-    w.share_box("serve", req)
-    try:
-        res = compute.serve(req.model_dump_json())
-    except compute.Unavailable as why:
-        st.info(f"Serving estimates are not available yet: {why}. This page works as soon as "
-                "`costsim.api.serve.serve` lands.")
-        return
-    except InputError as exc:
-        st.error(str(exc))
-        return
-    st.session_state["serve_result"] = res
-    show(res, d)
+    d, _, res = w.request_and_result("serve", ServeRequest, to_state, inputs, build_request, compute.serve)
+    if res is not None:
+        show(res, d)
 
 
 if __name__ == "__main__":

@@ -150,27 +150,13 @@ def show_region(region: str | None) -> None:
 
 def render() -> None:
     st.title("Site and grid")
-    st.caption("How many MW a fleet draws at the meter, how it fits under a grid cap, and what the region's "
-               "hourly price and carbon look like. For a simulated power timeline (steps, checkpoints, failures, "
-               "battery), run a scenario such as gpt6-100k-h100-grid on the Scenario page.")
-    w.seed_from_link("site", SiteRequest, to_state)
-    d = inputs()
-    try:
-        req = validate_spec(SiteRequest, d, what="site request")
-    except InputError as exc:
-        st.error(str(exc))
+    st.caption("How many MW a fleet draws at the meter, how it fits under a grid cap, a simulated day of its power "
+               "(steps, checkpoints, failures, battery), and the region's hourly price and carbon.")
+    _, req, res = w.request_and_result("site", SiteRequest, to_state, inputs,
+                                       lambda d: validate_spec(SiteRequest, d, what="site request"), compute.site)
+    if req is None:
         return
-    w.share_box("site", req)
-    try:
-        res = compute.site(req.model_dump_json())
-    except compute.Unavailable as why:
-        st.info(f"Site power estimates are not available yet: {why}. This page works as soon as `costsim.api.site` lands.")
-        res = None
-    except InputError as exc:
-        st.error(str(exc))
-        res = None
     if res is not None:
-        st.session_state["site_result"] = res
         show(res)
         show_timeline(req)
     show_region(req.region)

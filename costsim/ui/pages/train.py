@@ -6,7 +6,6 @@ from typing import Any
 
 import streamlit as st
 
-from costsim.errors import InputError
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import TrainRequest
 from costsim.specs.site import EconomicsSpec, FacilitySpec
@@ -131,25 +130,9 @@ def show(res: dict[str, Any]) -> None:
 def render() -> None:
     st.title("Train a model")
     st.caption("How long, how many GPU-hours, MWh, dollars and tonnes of CO2e to pre-train a model on a cluster.")
-    w.seed_from_link("train", TrainRequest, to_state)
-    d = inputs()
-    try:
-        req = build_request(d)
-    except InputError as exc:
-        st.error(str(exc))
-        return
-    w.share_box("train", req)
-    try:
-        res = compute.train(req.model_dump_json())
-    except compute.Unavailable as why:
-        st.info(f"Training estimates are not available yet: {why}. This page works as soon as "
-                "`costsim.api.train.train` lands.")
-        return
-    except InputError as exc:
-        st.error(str(exc))
-        return
-    st.session_state["train_result"] = res
-    show(res)
+    _, _, res = w.request_and_result("train", TrainRequest, to_state, inputs, build_request, compute.train)
+    if res is not None:
+        show(res)
 
 
 if __name__ == "__main__":
