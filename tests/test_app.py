@@ -8,7 +8,9 @@ Pages whose API is not built yet show an st.info; the tests for their numbers sk
 
 from __future__ import annotations
 
+import base64
 import importlib
+import json
 from pathlib import Path
 
 import pytest
@@ -350,8 +352,29 @@ def test_share_tokens_are_validated_json_never_code():
     token = encode_spec(req)
     assert json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))["weight_precision"] == "int4"
     assert decode_spec(ServeRequest, token) == req
-    bad = base64.urlsafe_b64encode(json.dumps({"model": "x", "hardware": "y", "evil": 1}).encode()).decode()
+    bad = base64.urlsafe_b64encode(json.dumps({"model": "llama-3-8b", "hardware": "h100-sxm", "evil": 1}).encode()).decode()
     with pytest.raises(InputError, match="evil"):
         decode_spec(ServeRequest, bad)  # unknown fields are refused by the spec
     with pytest.raises(InputError):
         decode_spec(ServeRequest, base64.urlsafe_b64encode(b"\x80\x04K\x01.").decode())  # a pickle is not JSON
+
+
+def test_share_link_with_a_file_path_is_refused_and_the_file_never_shown(tmp_path):
+    secret = "hunter2-in-a-file"
+    p = tmp_path / "x.yaml"
+    p.write_text(f"password: {secret}\n", encoding="utf-8")
+    tok = base64.urlsafe_b64encode(json.dumps({"model": str(p), "hardware": "h100-sxm", "gpus": 8}).encode()).decode()
+    at = open_page("train", train=tok)
+    assert any("share link" in wn.value for wn in at.warning)
+    shown = " ".join(str(e.value) for e in [*at.warning, *at.error, *at.markdown, *at.caption])
+    assert secret not in shown
+    assert at.selectbox(key="train_model").value != str(p)
+
+
+def test_select_falls_back_to_the_default_for_an_unknown_value():
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT_S)
+    at.session_state["train_model"] = "/etc/not-a-model.yaml"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    sb = at.selectbox(key="train_model")
+    assert sb.value != "/etc/not-a-model.yaml" and "/etc/not-a-model.yaml" not in sb.options

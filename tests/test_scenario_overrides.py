@@ -145,3 +145,19 @@ def test_cli_run_writes_files(tmp_path, cli):
         assert (out / f).is_file(), f
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["seed"] == 3 and meta["run_id"] == doc["scenario_hash"] and meta["wall_s"] > 0
+
+
+def test_set_values_are_typed_by_their_field():
+    out = apply_overrides(BASE, ["name=yes", "description=on", "training.num_gpus=1e3", "training.tokens=15T",
+                                 "grid.region=null", "simulation.include_base=no"], model=Scenario)
+    assert out["name"] == "yes" and out["description"] == "on"  # text fields keep the raw text (not YAML 1.1 bools)
+    assert out["training"]["num_gpus"] == 1000 and out["training"]["tokens"] == 15e12
+    assert out["grid"]["region"] is None and out["simulation"]["include_base"] is False
+    s = scenario_from_dict(BASE, ["training.num_gpus=1e3", "name=no"])
+    assert s.training.num_gpus == 1000 and s.name == "no"
+    for bad in ("training.num_gpus=yes", "training.tokens=true", "training.tokens=lots", "training.tokens=.inf"):
+        with pytest.raises(InputError) as ei:
+            apply_overrides(BASE, [bad], model=Scenario)
+        assert bad.split("=")[0] in ei.value.message
+    with pytest.raises(InputError):  # a typed boolean for a number field (variant `set` mappings)
+        apply_overrides(BASE, {"training.tokens": True}, model=Scenario)

@@ -408,14 +408,21 @@ def run_variant(name: str, s: Scenario, seed: int) -> VariantResult:
     return VariantResult(name, s, scenario_hash(s), parts, site, site_ts, time.perf_counter() - t0)
 
 
+def _variant_seed(scenario: Scenario, vs: Scenario, base_seed: int) -> int:
+    """The seed a variant runs with: its own simulation.seed where it sets one, else `base_seed`."""
+    return vs.simulation.seed if vs.simulation.seed != scenario.simulation.seed else base_seed
+
+
 def run_scenario(scenario: Scenario, *, seed: int | None = None, source: str | None = None) -> RunResult:
-    """Run every variant (or the base) with `seed` (default: the scenario's simulation.seed)."""
+    """Run every variant (or the base) with `seed` (default: the scenario's simulation.seed).
+    A variant that sets its own simulation.seed runs with that seed (an explicit `seed` replaces
+    only the base scenario's seed, which variants that do not set one inherit)."""
     base_seed = scenario.simulation.seed if seed is None else int(seed)
     if base_seed < 0:
         raise InputError(f"seed must be >= 0, got {base_seed}.", field="seed")
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
-    variants = [run_variant(name, vs, base_seed) for name, vs in variant_scenarios(scenario, source=source)]
+    variants = [run_variant(name, vs, _variant_seed(scenario, vs, base_seed)) for name, vs in variant_scenarios(scenario, source=source)]
     return RunResult(scenario, scenario_hash(scenario), base_seed, variants, time.perf_counter() - t0, started, source)
 
 

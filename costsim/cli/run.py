@@ -71,12 +71,12 @@ def register(app: typer.Typer) -> None:
         scenario: str = typer.Argument(..., help="Scenario YAML file."),
         out: str = typer.Option(..., "--out", "-o", help="Results directory: a Parquet dataset (points-*.parquet), manifest.json, report.html. Re-running resumes."),
         grid: List[str] = typer.Option([], "--grid", help="path=v1,v2,... (cartesian product over all --grid). Repeatable."),
-        random: List[str] = typer.Option([], "--random", help="path=lo:hi or path=lo:hi:log, sampled --samples times (integers when lo and hi are). Repeatable."),
-        samples: int = typer.Option(0, "--samples", help="Random samples (with --random)."),
+        random: List[str] = typer.Option([], "--random", help="path=lo:hi or path=lo:hi:log, sampled --samples times (integers for integer fields). Repeatable."),
+        samples: int = typer.Option(0, "--samples", min=0, help="Random samples (with --random)."),
         seeds: int = typer.Option(1, "--seeds", help="Seeds per point: simulation.seed, +1, ... (Monte Carlo)."),
         executor: str = typer.Option("local", "--executor", "-e", help="local | process | dask | ray."),
         address: Optional[str] = typer.Option(None, "--address", help="Join an existing cluster (dask: tcp://host:8786; ray: host:6379 or auto)."),
-        workers: Optional[int] = typer.Option(None, "--workers", help="Workers for process/dask/ray started here (dask default 2)."),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Workers for process/dask/ray started here (dask default 2)."),
         mode: str = typer.Option("sim", "--mode", help="sim: the discrete-event simulations; core: the closed-form training/serving cores (fast)."),
         set_: List[str] = typer.Option([], "--set", help="Override a field of the base scenario: path=value. Repeatable."),
         metric: Optional[str] = typer.Option(None, "--metric", help="Result column for the sensitivity tornado in report.html."),
@@ -96,6 +96,8 @@ def register(app: typer.Typer) -> None:
         r = parse_random(random)
         if r and samples < 1:
             raise InputError("--random needs --samples N (how many random points to draw).", field="--samples")
+        if samples and not r:
+            raise InputError("--samples needs --random path=lo:hi (what to sample); without --random leave --samples out.", field="--samples")
         res = run_sweep(s, out=out, grid=g, random=r, samples=samples, seeds=seeds, mode=mode, executor=executor,
                         address=address, workers=workers, progress=progress, flush_every=flush_every, source=scenario)
         try:
@@ -117,7 +119,7 @@ def register(app: typer.Typer) -> None:
         directory: str = typer.Argument(..., help="A sweep --out directory."),
         sql: str = typer.Argument(..., help="DuckDB SQL over the table `points`, e.g. \"SELECT variant, avg(training_time_to_train_s) FROM points GROUP BY 1\"."),
         as_json: bool = typer.Option(False, "--json", help="Print rows as a JSON list of objects."),
-        limit: int = typer.Option(200, "--limit", help="Most rows printed in the table view (JSON prints all)."),
+        limit: int = typer.Option(200, "--limit", min=0, help="Most rows printed in the table view (JSON prints all)."),
     ) -> int:
         """Run DuckDB SQL over a sweep's results (table `points`)."""
         from costsim.sweep.store import query

@@ -50,14 +50,23 @@ def _read_sweep(directory: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     files = sorted(directory.glob("points-*.parquet"))
     if not files:
         raise InputError(f"sweep directory '{directory}' holds no results (points-*.parquet).", field="DIR")
-    table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
+    try:
+        tables = [pq.read_table(f) for f in files]
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"sweep directory '{directory}' holds an unreadable results file ({exc.__class__.__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''}); remove it and re-run the sweep to redo its points.", field="DIR") from None
+    try:
+        rows = pa.concat_tables(tables, promote_options="permissive").to_pylist()
+    except (pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        # a column stored with different types by different runs (resumes): read file by file
+        rows = [r for t in tables for r in t.to_pylist()]
     mpath = directory / "manifest.json"
     try:
         manifest = json.loads(mpath.read_text(encoding="utf-8")) if mpath.is_file() else {}
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"sweep manifest '{mpath}' is not a readable UTF-8 JSON file ({exc.__class__.__name__}); "
                          "re-run the sweep or remove the damaged manifest.json.", field="DIR") from None
-    return manifest, table.to_pylist()
+    return manifest, rows
 
 
 def write_sweep_report(directory: str | os.PathLike[str], *, metric: str | None = None) -> Path:

@@ -18,7 +18,40 @@ class Spec(BaseModel):
     """Frozen, strict pydantic model. Every field carries a description (CLI help, UI tooltips,
     JSON Schema)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False)
+
+
+_MAX_ECHO_CHARS = 60
+
+
+def _short_repr(value: Any) -> str:
+    r = repr(value)
+    return r if len(r) <= _MAX_ECHO_CHARS else r[: _MAX_ECHO_CHARS - 3] + "..."
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a mapping with the same key twice (YAML says keys are unique; PyYAML
+    would silently keep the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:  # type: ignore[override]
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` may be overridden by explicit keys
+                continue
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            try:
+                if key in seen:
+                    raise _DuplicateKey(key, key_node.start_mark, seen[key])
+            except TypeError:  # unhashable key: let the base class report it
+                continue
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, mark: Any, first: Any) -> None:
+        super().__init__(key)
+        self.key, self.mark, self.first = key, mark, first
 
 
 def describe_validation_error(err: ValidationError, *, what: str, source: str | None) -> str:
@@ -35,8 +68,10 @@ def describe_validation_error(err: ValidationError, *, what: str, source: str | 
             msg = "required field is missing"
         inp = e.get("input")
         got = ""
-        if typ not in ("missing",) and not isinstance(inp, (dict, list)) and inp is not None:
-            got = f" (got {inp!r})"
+        # Never echo the value of an unknown field (it may be anything, e.g. a secret from a file that
+        # was not meant to be a spec); echo other values only shortened.
+        if typ not in ("missing", "extra_forbidden") and not isinstance(inp, (dict, list)) and inp is not None:
+            got = f" (got {_short_repr(inp)})"
         parts.append(f"field '{loc}': {msg}{got}")
     return f"invalid {what}{where}: " + "; ".join(parts) + "."
 
@@ -54,7 +89,12 @@ def load_yaml_file(path: Path | str, *, what: str) -> dict[str, Any]:
         raise InputError(f"{what} file '{p}' is not a UTF-8 text file (undecodable byte at offset {exc.start}); "
                          "give a YAML text file saved as UTF-8.") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as dup:
+        raise InputError(
+            f"duplicate key {_short_repr(dup.key)} in {what} file '{p}' at line {dup.mark.line + 1} "
+            f"(first given at line {dup.first.line + 1}); YAML keys must be unique, so keep only one of them."
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         pos = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

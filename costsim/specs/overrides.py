@@ -1,9 +1,10 @@
 """`--set path=value` overrides, applied to a raw scenario dict before validation.
 
 A path is dotted (`training.num_gpus`, `grid.battery.energy_mwh`); list items are addressed by
-index (`variants.0.name`, `grid.curtailment.1.start_h`, or `variants[0].name`). Values are parsed
-as YAML (`512` -> int, `0.5` -> float, `true` -> bool, `null` -> None, `[1, 2]` -> list,
-`h100-sxm` -> str); pydantic then coerces numeric strings such as `15e12` for number fields.
+index (`variants.0.name`, `grid.curtailment.1.start_h`, or `variants[0].name`). With a schema,
+'path=value' text is typed by its target field: text fields keep the raw text (`name=yes` stays
+'yes'), number fields accept `512`, `0.5`, `1e3`, `15T` and refuse yes/no words and inf/nan, and
+everything else is parsed as YAML (`true` -> bool, `null` -> None, `[1, 2]` -> list).
 
 Paths are checked against the schema (the pydantic model class), not against what the file
 happens to contain, so a section the file leaves to its defaults can still be overridden.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import re
 import types
 import typing
@@ -73,8 +75,9 @@ def _is_model(a: Any) -> bool:
     return isinstance(a, type) and issubclass(a, BaseModel)
 
 
-def check_path(model: type[BaseModel], parts: list[str | int], *, original: str) -> None:
-    """Raise InputError unless `parts` names a field reachable in the schema of `model`."""
+def check_path(model: type[BaseModel], parts: list[str | int], *, original: str) -> list[Any]:
+    """Raise InputError unless `parts` names a field reachable in the schema of `model`; return the
+    alternatives of the target's type ([Any] below a free-form point)."""
     alts: list[Any] = [model]
     walked: list[str] = []
     for part in parts:
@@ -82,7 +85,7 @@ def check_path(model: type[BaseModel], parts: list[str | int], *, original: str)
         allowed: list[str] = []
         for a in alts:
             if a is Any or a is object:
-                return  # free-form below this point
+                return [Any]  # free-form below this point
             if _is_model(a):
                 allowed.extend(a.model_fields)
                 if isinstance(part, str) and part in a.model_fields:
@@ -111,6 +114,7 @@ def check_path(model: type[BaseModel], parts: list[str | int], *, original: str)
             raise InputError(f"unknown override path '{original}': '{part}' is not a field at {here}.{hint}", field=original)
         alts = nxt
         walked.append(str(part))
+    return alts
 
 
 def set_path(data: dict[str, Any], parts: list[str | int], value: Any, *, original: str) -> None:
@@ -143,6 +147,70 @@ def set_path(data: dict[str, Any], parts: list[str | int], value: Any, *, origin
                 cur = cur[part]
 
 
+_SUFFIXES = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12, "P": 1e15}
+_BOOL_WORDS = {"true", "false", "yes", "no", "on", "off", "y", "n"}
+_NULL_WORDS = {"null", "~", "none"}
+
+
+def _kind(alts: list[Any]) -> str:
+    """'str' when every alternative is text, 'num' when every one is int/float, else 'other'."""
+    def one(a: Any) -> str:
+        if a is str:
+            return "str"
+        if a in (int, float):
+            return "num"
+        if typing.get_origin(a) is typing.Literal:
+            args = typing.get_args(a)
+            if args and all(isinstance(x, str) for x in args):
+                return "str"
+        return "other"
+    kinds = {one(a) for a in alts}
+    return kinds.pop() if len(kinds) == 1 else "other"
+
+
+def parse_number(text: str, *, field: str) -> float | int:
+    """'15e12', '15T', '1e3', '400B', '3M', '1_000' -> number (int when whole and written without
+    a decimal point, exponent or suffix); InputError otherwise (booleans, words, inf, nan)."""
+    s = str(text).strip().replace("_", "").replace(",", "")
+    if s.lower() in _BOOL_WORDS:
+        raise InputError(f"override '{field}' expects a number, got {text!r} (a yes/no word is not a number).", field=field)
+    try:
+        return int(s)
+    except ValueError:
+        pass
+    mult = 1.0
+    if s and s[-1] in _SUFFIXES:
+        mult, s = _SUFFIXES[s[-1]], s[:-1]
+    try:
+        v = float(s) * mult
+    except ValueError:
+        raise InputError(f"override '{field}' expects a number such as 512, 0.5, 15e12 or 15T, got {text!r}.", field=field) from None
+    if not math.isfinite(v):
+        raise InputError(f"override '{field}' must be a finite number, got {text!r}.", field=field)
+    return v
+
+
+def coerce_for(alts: list[Any], value: Any, raw: str | None, *, field: str) -> Any:
+    """A --set value typed by its target field: text fields keep the raw text (`name=yes` stays
+    'yes'); number fields accept 1e3 / 15T and refuse yes/no words; anything else is YAML."""
+    kind = _kind(alts)
+    if raw is not None:
+        t = raw.strip()
+        if t.lower() in _NULL_WORDS and kind != "str" or t in ("null", "~"):
+            return None
+        if kind == "str":
+            return raw.strip()
+        if kind == "num":
+            return parse_number(t, field=field)
+        return value
+    if kind == "num":
+        if isinstance(value, bool):
+            raise InputError(f"override '{field}' expects a number, got {value!r}.", field=field)
+        if isinstance(value, str):
+            return parse_number(value, field=field)
+    return value
+
+
 def normalize_sets(sets: Iterable[str] | Mapping[str, Any] | None) -> list[tuple[str, Any]]:
     """Accept ['a.b=1', ...], {'a.b': 1, ...} or [('a.b', 1), ...]."""
     if not sets:
@@ -170,9 +238,27 @@ def apply_overrides(
     With `model`, each path is first checked against that schema (unknown path -> InputError).
     """
     out = copy.deepcopy(dict(data))
-    for path, value in normalize_sets(sets):
+    for path, value, raw in _normalize_with_raw(sets):
         parts = split_path(path)
         if model is not None:
-            check_path(model, parts, original=path)
+            alts = check_path(model, parts, original=path)
+            value = coerce_for(alts, value, raw, field=path)
         set_path(out, parts, copy.deepcopy(value), original=path)
+    return out
+
+
+def _normalize_with_raw(sets: Iterable[str] | Mapping[str, Any] | None) -> list[tuple[str, Any, str | None]]:
+    """Like normalize_sets, keeping the raw text of 'path=value' strings (None for typed values)."""
+    if not sets:
+        return []
+    if isinstance(sets, Mapping):
+        return [(str(k), v, None) for k, v in sets.items()]
+    out: list[tuple[str, Any, str | None]] = []
+    for s in sets:
+        if isinstance(s, str):
+            path, value = parse_set(s)
+            out.append((path, value, s.partition("=")[2]))
+        else:
+            k, v = s
+            out.append((str(k), v, None))
     return out

@@ -13,6 +13,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from costsim.errors import InputError
 from costsim.specs.scenario import Scenario, scenario_hash
 from costsim.sweep.executors import EXECUTORS, get_executor
 from costsim.sweep.points import MODES, RandomSpec, build_tasks, parse_grid, parse_random
@@ -45,6 +46,8 @@ def run_sweep(
     source: str | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) a sweep; returns counts. `on_result(done, total)` after every batch."""
+    if workers is not None and (isinstance(workers, bool) or int(workers) < 1):
+        raise InputError(f"--workers must be >= 1, got {workers}; leave it out for the executor's default.", field="--workers")
     run = get_executor(executor)
     tasks = build_tasks(scenario, grid=grid, random=random, samples=samples, seeds=seeds, mode=mode)
     store = ResultStore(out)

@@ -1,8 +1,12 @@
 """Sweep points: parse --grid/--random specs, expand grid x random samples x seeds (x variants),
 give every point a stable id, and evaluate one point into one flat row.
 
-A point's id = sha256 of (scenario hash, variant, overrides, seed, mode), first 16 hex digits:
-the same point always gets the same id, so a re-run can skip what is already stored.
+A point's id = sha256 of (the validated point scenario without its name/description/variants and
+the forced replicates, canonical JSON with sorted keys; the variant label; seed; mode; the content
+hashes of the model/hardware/region files it references; costsim.__version__), first 16 hex
+digits: the same point always gets the same id (whatever the order of --grid flags, 1 or 1.0), so a
+re-run can skip what is already stored, and an edited referenced file gives new ids.
+Each point runs with its own simulation.seed (set by --grid, --random or a variant) + k, k < --seeds.
 `evaluate_point` never raises: a failing point comes back as a row with status 'error' and the
 error text, so the sweep goes on.
 """
@@ -13,19 +17,24 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import time
 import traceback
+import types
+import typing
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from costsim.errors import InputError
 from costsim.specs.base import validate_spec
 from costsim.specs.overrides import apply_overrides, check_path, parse_value, split_path
 from costsim.specs.scenario import Scenario, scenario_hash
+
+FILE_SUFFIXES = (".yaml", ".yml", ".json", ".csv")
 
 MODES = ("sim", "core")
 META_COLUMNS = ("point_id", "scenario_hash", "variant", "seed", "mode", "overrides_json", "status", "error", "wall_s")
@@ -46,6 +55,84 @@ def param_column(path: str) -> str:
     return "param_" + "_".join(str(p) for p in parts)
 
 
+def _alternatives(annotation: Any) -> list[Any]:
+    """Optional[X] -> [X]; Union -> its members; Annotated stripped."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _alternatives(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        out: list[Any] = []
+        for a in typing.get_args(annotation):
+            if a is not type(None):
+                out.extend(_alternatives(a))
+        return out
+    return [annotation]
+
+
+def leaf_annotation(path: str) -> Any | None:
+    """The declared type of the scenario field a path names (None when the path ends inside a
+    free-form mapping or at a list item the schema does not type)."""
+    alts: list[Any] = [Scenario]
+    ann: Any | None = None
+    for part in split_path(path):
+        nxt: list[Any] = []
+        ann = None
+        for a in alts:
+            if isinstance(a, type) and issubclass(a, BaseModel):
+                if isinstance(part, str) and part in a.model_fields:
+                    ann = a.model_fields[part].annotation if ann is None else ann
+                    nxt.extend(_alternatives(a.model_fields[part].annotation))
+                continue
+            origin, args = typing.get_origin(a), typing.get_args(a)
+            if origin in (list, tuple) and isinstance(part, int) and args:
+                ann = args[0] if ann is None else ann
+                nxt.extend(_alternatives(args[0]))
+        if not nxt:
+            return None
+        alts = nxt
+    return ann
+
+
+def _check_path(path: str, flag: str) -> None:
+    check_path(Scenario, split_path(path), original=path)
+    if split_path(path)[0] == "variants":
+        raise InputError(f"{flag} cannot sweep '{path}': variants are labels of the scenario file, not a parameter; "
+                         f"sweep the field a variant sets instead (e.g. {flag} training.num_gpus=...).", field=flag)
+
+
+def coerce_value(path: str, value: Any, flag: str = "--grid") -> Any:
+    """Validate one swept value against the declared type of its field (constraints such as
+    ge=1 are left to the point, which records them as a failing point); returns the value as the
+    field holds it (1 -> 1.0 for a float field). A value of the wrong type -> InputError."""
+    ann = leaf_annotation(path)
+    if ann is None:
+        return value
+    try:
+        out = TypeAdapter(ann).validate_python(value)
+    except ValidationError as exc:
+        first = exc.errors()[0].get("msg", str(exc)) if exc.errors() else str(exc)
+        raise InputError(f"{flag} {path}={value!r}: not a valid value for this field ({first}); "
+                         f"give values of the field's type.", field=flag) from None
+    except Exception:  # noqa: BLE001 - an annotation TypeAdapter cannot build: no type check
+        return value
+    if isinstance(out, BaseModel):
+        return value
+    return out if isinstance(out, (bool, int, float, str)) or out is None else value
+
+
+def is_integer_field(path: str) -> bool | None:
+    """True for an int field, False for a float one, None when the schema does not say."""
+    ann = leaf_annotation(path)
+    if ann is None:
+        return None
+    alts = [a for a in _alternatives(ann)]
+    if any(a is float for a in alts):
+        return False
+    if any(a is int for a in alts):
+        return True
+    return None
+
+
 def parse_grid(items: Iterable[str]) -> list[tuple[str, list[Any]]]:
     """['training.num_gpus=512,1024'] -> [('training.num_gpus', [512, 1024])]."""
     out: list[tuple[str, list[Any]]] = []
@@ -54,8 +141,8 @@ def parse_grid(items: Iterable[str]) -> list[tuple[str, list[Any]]]:
             raise InputError(f"--grid expects path=v1,v2,... (e.g. training.num_gpus=512,1024), got {item!r}.", field="--grid")
         path, _, vals = item.partition("=")
         path = path.strip()
-        check_path(Scenario, split_path(path), original=path)
-        values = [parse_value(v.strip()) for v in vals.split(",") if v.strip() != ""]
+        _check_path(path, "--grid")
+        values = [coerce_value(path, parse_value(v.strip())) for v in vals.split(",") if v.strip() != ""]
         if not values:
             raise InputError(f"--grid {path}= has no values; give a comma-separated list.", field="--grid")
         out.append((path, values))
@@ -80,7 +167,7 @@ def parse_random(items: Iterable[str]) -> list[RandomSpec]:
             raise InputError(f"--random expects path=lo:hi[:log] (e.g. economics.electricity_usd_per_kwh=0.03:0.15), got {item!r}.", field="--random")
         path, _, rng = item.partition("=")
         path = path.strip()
-        check_path(Scenario, split_path(path), original=path)
+        _check_path(path, "--random")
         bits = rng.split(":")
         log = len(bits) == 3 and bits[2].strip().lower() == "log"
         if len(bits) not in (2, 3) or (len(bits) == 3 and not log):
@@ -90,35 +177,99 @@ def parse_random(items: Iterable[str]) -> list[RandomSpec]:
             raise InputError(f"--random {path}: lo must be below hi, got {lo} and {hi}.", field="--random")
         if log and lo <= 0:
             raise InputError(f"--random {path}: a log range needs lo > 0, got {lo}.", field="--random")
-        integer = isinstance(lo, int) and isinstance(hi, int)
+        integer = is_integer_field(path)
+        if integer is None:  # the schema does not type it: integers when both bounds are written as integers
+            integer = isinstance(lo, int) and isinstance(hi, int)
+        if integer and (int(lo) != lo or int(hi) != hi):
+            raise InputError(f"--random {path}: an integer field needs integer bounds, got {lo}:{hi}.", field="--random")
+        if integer:
+            lo, hi = int(lo), int(hi)
         out.append(RandomSpec(path, lo, hi, integer, log))
     return out
 
 
+def _draw(s: RandomSpec, rng: np.random.Generator) -> Any:
+    if s.log:
+        x = float(np.exp(rng.uniform(math.log(s.lo), math.log(s.hi))))
+        return int(round(x)) if s.integer else x
+    if s.integer:
+        return int(rng.integers(int(s.lo), int(s.hi) + 1))
+    return float(rng.uniform(s.lo, s.hi))
+
+
 def random_samples(specs: list[RandomSpec], n: int, *, seed_material: str) -> list[list[tuple[str, Any]]]:
-    """n joint samples, deterministic given the scenario and the specs (so resume finds them)."""
+    """n joint samples, deterministic given the scenario and the specs (so resume finds them).
+    Sample i of a path draws from its own generator, seeded by (scenario, i, path and range): raising
+    --samples keeps the earlier samples, and adding a --random path keeps the others' values."""
     if not specs:
         return [[]]
     if n < 1:
         raise InputError("--samples must be >= 1 when --random is given.", field="--samples")
-    key = hashlib.sha256((seed_material + json.dumps([s.__dict__ for s in specs], sort_keys=True)).encode()).digest()
-    rng = np.random.default_rng(int.from_bytes(key[:8], "little"))
-    cols: list[list[Any]] = []
-    for s in specs:
-        if s.log:
-            x = np.exp(rng.uniform(math.log(s.lo), math.log(s.hi), n))
-            vals = [int(round(v)) for v in x] if s.integer else [float(v) for v in x]
-        elif s.integer:
-            vals = [int(v) for v in rng.integers(int(s.lo), int(s.hi) + 1, n)]
-        else:
-            vals = [float(v) for v in rng.uniform(s.lo, s.hi, n)]
-        cols.append(vals)
-    return [[(s.path, cols[j][i]) for j, s in enumerate(specs)] for i in range(n)]
+    out: list[list[tuple[str, Any]]] = []
+    for i in range(n):
+        sample = []
+        for s in specs:
+            key = hashlib.sha256(json.dumps([seed_material, i, s.__dict__], sort_keys=True).encode()).digest()
+            sample.append((s.path, _draw(s, np.random.default_rng(int.from_bytes(key[:8], "little")))))
+        out.append(sample)
+    return out
 
 
-def point_id(scn_hash: str, variant: str, overrides: list[tuple[str, Any]], seed: int, mode: str) -> str:
-    doc = json.dumps({"scenario": scn_hash, "variant": variant, "overrides": [[p, v] for p, v in overrides], "seed": int(seed), "mode": mode}, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(doc.encode()).hexdigest()[:16]
+def _file_hashes(doc: Any) -> dict[str, str]:
+    """sha256 of every file a point references (model/hardware YAML, region CSV), by path."""
+    out: dict[str, str] = {}
+
+    def walk(x: Any) -> None:
+        if isinstance(x, Mapping):
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, (list, tuple)):
+            for v in x:
+                walk(v)
+        elif isinstance(x, str) and x.endswith(FILE_SUFFIXES) and x not in out and os.path.isfile(x):
+            try:
+                with open(x, "rb") as fh:
+                    out[x] = hashlib.sha256(fh.read()).hexdigest()
+            except OSError:
+                out[x] = "unreadable"
+
+    walk(doc)
+    return out
+
+
+def point_doc(data: Mapping[str, Any]) -> tuple[dict[str, Any], int, bool]:
+    """(canonical content of a point for its id, its own simulation.seed, valid?). A point that does
+    not validate keeps its raw content (it is recorded as a failing point)."""
+    try:
+        s = validate_spec(Scenario, data, what="sweep point")
+    except InputError:
+        doc = json.loads(json.dumps(dict(data), default=str))
+        sim = doc.get("simulation") if isinstance(doc.get("simulation"), dict) else {}
+        seed = sim.get("seed", 0)
+        valid = False
+    else:
+        doc = s.model_dump(mode="json")
+        seed = s.simulation.seed
+        valid = True
+    for k in ("name", "description", "variants"):
+        doc.pop(k, None)
+    sim = doc.get("simulation")
+    if isinstance(sim, dict):
+        sim.pop("replicates", None)
+        sim.pop("seed", None)
+    try:
+        seed = int(seed)
+    except (TypeError, ValueError):
+        seed = 0
+    return doc, seed, valid
+
+
+def point_id(doc: Mapping[str, Any], variant: str, seed: int, mode: str, files: Mapping[str, str] | None = None) -> str:
+    import costsim
+
+    blob = json.dumps({"point": doc, "variant": variant, "seed": int(seed), "mode": mode, "files": dict(files or {}),
+                       "costsim": getattr(costsim, "__version__", "?")}, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def build_tasks(
@@ -136,6 +287,8 @@ def build_tasks(
     if seeds < 1:
         raise InputError("--seeds must be >= 1.", field="--seeds")
     grid = grid or []
+    if samples and not random:
+        raise InputError("--samples needs --random path=lo:hi (what to sample); without --random leave --samples out.", field="--samples")
     h = scenario_hash(scenario)
     base = scenario.model_dump(mode="json", exclude={"variants"})
     base.setdefault("simulation", {})["replicates"] = 1  # sweeps replicate with --seeds
@@ -144,16 +297,24 @@ def build_tasks(
         variants.insert(0, ("base", {}))
     combos = list(itertools.product(*[[(p, v) for v in vals] for p, vals in grid])) if grid else [()]
     rsamples = random_samples(random or [], samples, seed_material=h)
-    base_seed = scenario.simulation.seed
     tasks: list[dict[str, Any]] = []
     seen: set[str] = set()
+    file_cache: dict[str, dict[str, str]] = {}
     for vname, vset in variants:
+        vbase = apply_overrides(base, vset, model=Scenario)
         for combo in combos:
             for rs in rsamples:
                 ov = list(combo) + list(rs)
+                data = apply_overrides(vbase, ov, model=Scenario)
+                data.setdefault("simulation", {})["replicates"] = 1
+                doc, own_seed, _ = point_doc(data)
+                key = json.dumps(doc, sort_keys=True, default=str)
+                files = file_cache.get(key)
+                if files is None:
+                    files = file_cache[key] = _file_hashes(doc)
                 for k in range(seeds):
-                    seed = base_seed + k
-                    pid = point_id(h, vname, ov, seed, mode)
+                    seed = own_seed + k
+                    pid = point_id(doc, vname, seed, mode, files)
                     if pid in seen:
                         continue  # the same grid value listed twice is one point
                     seen.add(pid)
@@ -249,7 +410,8 @@ def evaluate_point(task: Mapping[str, Any]) -> dict[str, Any]:
     try:
         data = apply_overrides(task["base"], task.get("variant_set") or {}, model=Scenario)
         data = apply_overrides(data, ov, model=Scenario)
-        data.setdefault("simulation", {})["seed"] = int(task["seed"])
+        data.setdefault("simulation", {})["seed"] = int(task["seed"])  # the point's own seed (+ k for --seeds)
+        data["simulation"]["replicates"] = 1
         s = validate_spec(Scenario, data, what=f"sweep point {task['point_id']}")
         if task["mode"] == "sim":
             from costsim.api.run import run_variant

@@ -84,18 +84,35 @@ class ResultStore:
         return json.loads(p.read_text()) if p.is_file() else None
 
 
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def connect(directory: str | os.PathLike[str]):
-    """A DuckDB connection with the view `points` over every stored batch."""
+    """A sandboxed DuckDB connection with the view `points` over every stored batch: it may read
+    only those Parquet files (allowed_paths), no other file, URL or extension
+    (enable_external_access=false), and the query cannot change that (lock_configuration)."""
     import duckdb
 
     d = Path(directory)
     if not d.is_dir():
         raise InputError(f"sweep directory '{d}' does not exist; give the --out of a `costsim sweep`.", field="DIR")
-    if not any(d.glob(PATTERN)):
+    files = sorted(str(f.resolve()) for f in d.glob(PATTERN))
+    if not files:
         raise InputError(f"sweep directory '{d}' holds no results ({PATTERN}); run `costsim sweep ... --out {d}` first.", field="DIR")
+    lst = ", ".join(_sql_str(f) for f in files)
     con = duckdb.connect()
-    glob = str(d / PATTERN).replace("'", "''")
-    con.execute(f"CREATE VIEW {TABLE} AS SELECT * FROM read_parquet('{glob}', union_by_name=true)")
+    try:
+        con.execute(f"SET allowed_paths=[{lst}]")
+        con.execute("SET enable_external_access=false")
+        con.execute("SET autoinstall_known_extensions=false")
+        con.execute("SET autoload_known_extensions=false")
+        con.execute("SET lock_configuration=true")
+        con.execute(f"CREATE VIEW {TABLE} AS SELECT * FROM read_parquet([{lst}], union_by_name=true)")
+    except duckdb.Error as exc:
+        con.close()
+        first = str(exc).splitlines()[0]
+        raise InputError(f"cannot open the results in '{d}' with DuckDB: {first}. Re-run the sweep into a new --out.", field="DIR") from None
     return con
 
 
@@ -116,11 +133,15 @@ def query(directory: str | os.PathLike[str], sql: str) -> tuple[list[str], list[
 
 
 def load_rows(directory: str | os.PathLike[str], columns: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    import duckdb
+
     con = connect(directory)
     try:
         sel = ", ".join(f'"{c}"' for c in columns) if columns else "*"
         cur = con.execute(f"SELECT {sel} FROM {TABLE} ORDER BY point_id, variant")
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r)) for r in cur.fetchall()]
+    except duckdb.Error as exc:
+        raise InputError(f"cannot read the results in '{directory}': {str(exc).splitlines()[0]}.", field="DIR") from None
     finally:
         con.close()

@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import TypeVar
+import re
+from typing import Any, Callable, TypeVar
 from urllib.parse import urlencode
 
 from pydantic import BaseModel
@@ -37,11 +38,88 @@ def decode_spec(cls: type[S], token: str) -> S:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         data = json.loads(raw.decode("utf-8"))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise InputError("share link is not valid base64url-encoded JSON; copy the whole link again.") from None
     if not isinstance(data, dict):
         raise InputError("share link must encode a JSON object of field: value pairs.")
-    return validate_spec(cls, data, what=cls.__name__, source="share link")  # type: ignore[arg-type]
+    try:
+        check_catalog_only(data)
+        return validate_spec(cls, data, what=cls.__name__, source="share link")  # type: ignore[arg-type]
+    except RecursionError:
+        raise InputError("share link nests its JSON too deeply; copy the whole link again.") from None
+
+
+# Fields that name something the server would otherwise resolve on its own disk (a catalog id *or* a
+# file path). A share link comes from anyone, so there only catalog ids are accepted: a path would let
+# a link make the server read a local file and show it in an error message.
+def _model_ids() -> set[str]:
+    from costsim.specs.catalog import models
+    return set(models())
+
+
+def _hardware_ids() -> set[str]:
+    from costsim.specs.catalog import accelerators
+    return set(accelerators())
+
+
+def _node_ids() -> set[str]:
+    from costsim.specs.catalog import nodes
+    return set(nodes())
+
+
+def _region_ids() -> set[str]:
+    from costsim.power.signals import available_regions
+    return set(available_regions())
+
+
+def _trace_ids() -> set[str]:
+    from costsim.specs.catalog import scenarios_dir
+    return {f"traces/{p.name}" for p in (scenarios_dir() / "traces").glob("*.csv")}
+
+
+_REF_FIELDS: dict[str, tuple[str, Callable[[], set[str]]]] = {
+    "model": ("model catalog id (`costsim models list`)", _model_ids),
+    "hardware": ("accelerator catalog id (`costsim hardware list`)", _hardware_ids),
+    "accelerator": ("accelerator catalog id (`costsim hardware list`)", _hardware_ids),
+    "node": ("node catalog id", _node_ids),
+    "region": ("region id (costsim/data/regions)", _region_ids),
+    "trace_path": ("shipped trace (traces/<name>.csv from scenarios/)", _trace_ids),
+}
+_PATH_SPLIT = re.compile(r"[.\[\]]")
+
+
+def _short(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
+def _last_segment(key: str) -> str:
+    """'training.model' -> 'model'; 'variants[0].set' -> 'set' (so --set-style paths in a variant's
+    `set` are checked like nested fields)."""
+    parts = [p for p in _PATH_SPLIT.split(key) if p]
+    return parts[-1] if parts else key
+
+
+def check_catalog_only(data: Any, where: str = "") -> None:
+    """Refuse (InputError) any model/hardware/node/region/trace value in a share link that is not a
+    catalog id, before anything is validated or resolved: nothing is read from disk, and the message
+    is the same whether or not a file of that name exists."""
+    if isinstance(data, dict):
+        for k, v in data.items():
+            path = f"{where}.{k}" if where else str(k)
+            field = _last_segment(str(k)) if isinstance(k, str) else ""
+            if field in _REF_FIELDS and (v is None or isinstance(v, str)):
+                what, ids = _REF_FIELDS[field]
+                if v is not None and v not in ids():
+                    raise InputError(
+                        f"share link field '{path}': {_short(v)} is not a {what}. Share links carry catalog ids "
+                        "only, never file paths; to use your own YAML or CSV file, open it on the Scenario page "
+                        "or run it with the CLI.", field=path)
+            else:
+                check_catalog_only(v, path)
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            check_catalog_only(v, f"{where}.{i}" if where else str(i))
 
 
 def share_query(param: str, spec: BaseModel) -> str:

@@ -92,8 +92,9 @@ def select(cls: type[BaseModel], name: str, *, key: str, default: Any, label: st
     if auto:
         opts = [AUTO, *opts]
     _seed(key, default if default is not None else AUTO)
-    if st.session_state[key] not in opts:  # e.g. a share link with a value outside our short list
-        opts.append(st.session_state[key])
+    if st.session_state[key] not in opts:  # e.g. a share link with a value outside our list: never add it
+        fallback = default if default is not None else AUTO
+        st.session_state[key] = fallback if fallback in opts else (opts[0] if opts else None)
     v = st.selectbox(label, opts, key=key, help=help_text(cls, name),
                      format_func=lambda o: "auto" if o == AUTO else format_func(o))
     return None if v == AUTO else v

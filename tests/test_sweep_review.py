@@ -1,0 +1,200 @@
+"""Review fixes: seeds from grid/variants, point ids, XLSX injection, the DuckDB sandbox,
+type-checked grid values, integer sampling from the schema, CLI range checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from costsim.api.run import PartResult, RunResult, VariantResult, combine_site, load_scenario, ranges_of, scenario_from_dict, sim_available
+from costsim.errors import InputError
+from costsim.sweep import run_sweep
+from costsim.sweep.points import build_tasks, parse_grid, parse_random, random_samples
+from costsim.sweep.store import ResultStore, query
+from costsim.specs.scenario import scenario_hash
+
+TINY = Path(__file__).parent / "data" / "sweep-tiny-training.yaml"
+needs_training_sim = pytest.mark.skipif(not sim_available("training"), reason="costsim.sim.training not available in this build")
+
+
+def _ids(tasks):
+    return [t["point_id"] for t in tasks]
+
+
+# 1. seeds ---------------------------------------------------------------------------------
+
+def test_grid_seed_is_used():
+    s = load_scenario(TINY)
+    t = build_tasks(s, grid=parse_grid(["simulation.seed=1,2,3"]))
+    assert [x["seed"] for x in t] == [1, 2, 3] and len(set(_ids(t))) == 3
+    t2 = build_tasks(s, grid=parse_grid(["simulation.seed=5"]), seeds=2)
+    assert [x["seed"] for x in t2] == [5, 6]
+
+
+@needs_training_sim
+def test_grid_seed_changes_results(tmp_path):
+    s = load_scenario(TINY)
+    run_sweep(s, out=str(tmp_path / "g"), grid=parse_grid(["simulation.seed=0,3"]), executor="local")
+    cols, rows = query(tmp_path / "g", "SELECT seed, training_wall_time_s FROM points ORDER BY seed")
+    assert [r[0] for r in rows] == [0, 3] and rows[0][1] != rows[1][1]
+    # the same numbers as --seeds 4 gives for seeds 0 and 3
+    run_sweep(s, out=str(tmp_path / "s"), seeds=4, executor="local")
+    ref = dict(query(tmp_path / "s", "SELECT seed, training_wall_time_s FROM points")[1])
+    assert {r[0]: r[1] for r in rows} == {0: ref[0], 3: ref[3]}
+
+
+def test_variant_seed_used_by_sweep_and_run(monkeypatch):
+    import costsim.api.run as run_mod
+
+    s = scenario_from_dict({"name": "v", "training": {"model": "llama-3-8b", "hardware": "h100-sxm", "num_gpus": 8},
+                            "simulation": {"seed": 3}, "variants": [{"name": "s7", "set": {"simulation.seed": 7}}, {"name": "same", "set": {}}]})
+    t = build_tasks(s)
+    assert {x["variant"]: x["seed"] for x in t} == {"base": 3, "s7": 7, "same": 3}
+    seen = {}
+    monkeypatch.setattr(run_mod, "run_variant", lambda name, vs, seed: seen.setdefault(name, seed))
+    monkeypatch.setattr(run_mod, "RunResult", lambda *a, **k: None)
+    run_mod.run_scenario(s)
+    assert seen == {"base": 3, "s7": 7, "same": 3}
+    seen.clear()
+    run_mod.run_scenario(s, seed=11)  # an explicit seed replaces the base seed, not a variant's own
+    assert seen == {"base": 11, "s7": 7, "same": 11}
+
+
+# 2. point ids -----------------------------------------------------------------------------
+
+def test_ids_independent_of_grid_order_and_number_spelling():
+    s = load_scenario(TINY)
+    a = build_tasks(s, grid=parse_grid(["training.num_gpus=1024,2048", "economics.electricity_usd_per_kwh=1,0.1"]))
+    b = build_tasks(s, grid=parse_grid(["economics.electricity_usd_per_kwh=1.0,0.1", "training.num_gpus=1024,2048"]))
+    assert sorted(_ids(a)) == sorted(_ids(b)) and len(set(_ids(a))) == 4
+    # another value -> another id
+    c = build_tasks(s, grid=parse_grid(["economics.electricity_usd_per_kwh=2"]))
+    assert not set(_ids(c)) & set(_ids(a))
+
+
+def test_ids_change_with_referenced_file_content(tmp_path):
+    import yaml
+
+    from costsim.specs.catalog import models_dir
+
+    model = yaml.safe_load((models_dir() / "llama-3-8b.yaml").read_text())
+    mfile = tmp_path / "my-model.yaml"
+    mfile.write_text(yaml.safe_dump(model))
+    scn = tmp_path / "s.yaml"
+    scn.write_text(TINY.read_text().replace("model: llama-3-8b", "model: my-model.yaml"))
+    id1 = _ids(build_tasks(load_scenario(scn)))
+    assert id1 == _ids(build_tasks(load_scenario(scn)))
+    h1 = scenario_hash(load_scenario(scn))
+    model["n_layers"] = int(model["n_layers"]) + 2
+    mfile.write_text(yaml.safe_dump(model))
+    assert _ids(build_tasks(load_scenario(scn))) != id1
+    assert scenario_hash(load_scenario(scn)) == h1  # the catalog/run id itself stays as it was
+
+
+def test_more_samples_keep_earlier_points():
+    specs = parse_random(["economics.electricity_usd_per_kwh=0.03:0.15", "training.num_gpus=64:4096:log"])
+    a = random_samples(specs, 3, seed_material="m")
+    b = random_samples(specs, 6, seed_material="m")
+    assert b[:3] == a and len({tuple(x) for x in b}) == 6
+    s = load_scenario(TINY)
+    t3 = build_tasks(s, random=specs[:1], samples=3)
+    t6 = build_tasks(s, random=specs[:1], samples=6)
+    assert set(_ids(t3)) < set(_ids(t6))
+
+
+# 3. xlsx ----------------------------------------------------------------------------------
+
+def _result(name):
+    s = scenario_from_dict({"name": name, "training": {"model": "llama-3-8b", "hardware": "h100-sxm", "num_gpus": 8}})
+    t = np.arange(0, 300, 60.0)
+    pr = PartResult({"feasible": True, "cost_usd": 1.0, "note": "=HYPERLINK(\"http://x\")", "n2": "+1", "n3": "@SUM(A1)", "n4": "-2+3"},
+                    {"t_s": t, "facility_power_mean_w": 1e4 + t}, {}, [{"cost_usd": 1.0}], ranges_of([{"cost_usd": 1.0}]))
+    site, sts = combine_site({"training": pr}, None)
+    v = VariantResult(name, s, scenario_hash(s), {"training": pr}, site, sts, 0.1)
+    return RunResult(s, scenario_hash(s), 0, [v], 0.1, "2026-01-01T00:00:00+00:00")
+
+
+def test_xlsx_no_formulas_and_control_chars(tmp_path):
+    import openpyxl
+
+    from costsim.report.xlsx import write_xlsx
+
+    p = write_xlsx(_result("=cmd|' /C calc'!A0 bell\x07name"), tmp_path / "r.xlsx")
+    assert [f.name for f in tmp_path.iterdir()] == ["r.xlsx"]
+    wb = openpyxl.load_workbook(p)
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None]
+    assert not [c.value for c in cells if c.data_type == "f"]
+    texts = {c.value for c in cells if isinstance(c.value, str)}
+    assert '=HYPERLINK("http://x")' in texts and "+1" in texts and "@SUM(A1)" in texts and "-2+3" in texts
+    assert "=cmd|' /C calc'!A0 bellname" in texts
+    assert not any("\x07" in n for n in wb.sheetnames)
+
+
+# 4. duckdb sandbox ------------------------------------------------------------------------
+
+def test_query_sandbox(tmp_path):
+    ResultStore(tmp_path).append([{"point_id": "a", "variant": "base", "x": 1}])
+    assert query(tmp_path, "SELECT x FROM points")[1] == [(1,)]
+    victim = tmp_path.parent / f"{tmp_path.name}-leak.csv"
+    for sql in (f"COPY (SELECT 1) TO '{victim}'", f"COPY (SELECT 1) TO '{tmp_path}/x.csv'", "SELECT * FROM read_csv('/etc/passwd')",
+                "INSTALL httpfs", "SET enable_external_access=true", f"ATTACH '{tmp_path}/db.duckdb'"):
+        with pytest.raises(InputError):
+            query(tmp_path, sql)
+    assert not victim.exists() and not (tmp_path / "x.csv").exists() and not (tmp_path / "db.duckdb").exists()
+
+
+# 5. types ---------------------------------------------------------------------------------
+
+def test_grid_value_of_wrong_type_refused():
+    with pytest.raises(InputError, match="training.num_gpus='many'"):
+        parse_grid(["training.num_gpus=512,many"])
+    assert parse_grid(["economics.electricity_usd_per_kwh=1"]) == [("economics.electricity_usd_per_kwh", [1.0])]
+    assert isinstance(parse_grid(["economics.electricity_usd_per_kwh=1"])[0][1][0], float)
+
+
+def test_sweep_report_reads_mixed_types(tmp_path):
+    from costsim.report import _read_sweep
+
+    st = ResultStore(tmp_path)
+    st.append([{"point_id": "a", "variant": "base", "status": "ok", "param_x": 1, "y": 1.0}])
+    st.append([{"point_id": "b", "variant": "base", "status": "ok", "param_x": "text", "y": 2.0}])
+    _, rows = _read_sweep(tmp_path)
+    assert sorted(r["point_id"] for r in rows) == ["a", "b"]
+
+
+# 6. integer sampling ----------------------------------------------------------------------
+
+def test_random_integer_from_schema():
+    r = parse_random(["facility.pue=1:2", "training.num_gpus=64:4096"])
+    assert not r[0].integer and r[1].integer
+    vals = [v for (p, v), _ in random_samples(r, 20, seed_material="z")]
+    assert all(isinstance(v, float) and 1 <= v <= 2 for v in vals) and len({round(v, 6) for v in vals}) > 2
+    with pytest.raises(InputError):
+        parse_random(["training.num_gpus=1.5:8"])
+
+
+# 7. CLI range checks ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("extra", [["--workers", "-1"], ["--workers", "0"], ["--grid", "variants.0.name=a,b"], ["--samples", "3"],
+                                   ["--random", "variants.0.name=1:2", "--samples", "2"], ["--grid", "training.num_gpus=x"]])
+def test_cli_sweep_bad_args_exit_2(tmp_path, extra, cli):
+    r = cli("sweep", str(TINY), "--out", str(tmp_path / "o"), "--no-progress", "--mode", "core", *extra)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_cli_query_limit_negative(tmp_path, cli):
+    ResultStore(tmp_path).append([{"point_id": "a", "variant": "base", "x": 1}])
+    r = cli("query", str(tmp_path), "SELECT * FROM points", "--limit", "-1")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    r = cli("query", str(tmp_path), "COPY (SELECT 1) TO '/tmp/costsim-review-leak.csv'")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_run_sweep_workers_checked(tmp_path):
+    with pytest.raises(InputError, match="workers"):
+        run_sweep(load_scenario(TINY), out=str(tmp_path), executor="process", workers=-1)
+    with pytest.raises(InputError, match="samples"):
+        build_tasks(load_scenario(TINY), samples=3)
