@@ -157,3 +157,24 @@ def test_duplicate_yaml_keys_are_refused(tmp_path):
     ok = tmp_path / "merge.yaml"
     ok.write_text("a: &x {p: 1, q: 2}\nb:\n  <<: *x\n  p: 5\n", encoding="utf-8")  # merge keys may be overridden
     assert load_yaml_file(ok, what="scenario")["b"] == {"p": 5, "q": 2}
+
+
+def test_scenario_editor_takes_catalog_ids_only(tmp_path, monkeypatch):
+    """The Scenario page's YAML editor is browser input too: a file path is refused before any file
+    is read, and the refusal does not depend on whether the file exists."""
+    import costsim.specs.base as base
+    from costsim.errors import InputError
+    from costsim.ui.pages import scenario as page
+
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("password: hunter2\n")
+    reads = []
+    real = base.load_yaml_file
+    monkeypatch.setattr(base, "load_yaml_file", lambda *a, **k: reads.append(a) or real(*a, **k))
+    msgs = []
+    for ref in (str(secret), str(tmp_path / "missing.yaml")):
+        with pytest.raises(InputError) as exc:
+            page.parse(f"name: x\ntraining: {{model: {ref}, hardware: h100-sxm, num_gpus: 8}}\n", "editor")
+        assert "hunter2" not in exc.value.message
+        msgs.append(exc.value.message.replace(ref, "REF"))
+    assert msgs[0] == msgs[1] and not reads

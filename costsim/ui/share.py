@@ -100,10 +100,11 @@ def _last_segment(key: str) -> str:
     return parts[-1] if parts else key
 
 
-def check_catalog_only(data: Any, where: str = "") -> None:
-    """Refuse (InputError) any model/hardware/node/region/trace value in a share link that is not a
-    catalog id, before anything is validated or resolved: nothing is read from disk, and the message
-    is the same whether or not a file of that name exists."""
+def check_catalog_only(data: Any, where: str = "", *, context: str = "share link") -> None:
+    """Refuse (InputError) any model/hardware/node/region/trace value in a share link (or anything
+    else the app receives from a browser) that is not a catalog id, before anything is validated or
+    resolved: nothing is read from disk, and the message is the same whether or not a file of that
+    name exists."""
     if isinstance(data, dict):
         for k, v in data.items():
             path = f"{where}.{k}" if where else str(k)
@@ -112,14 +113,14 @@ def check_catalog_only(data: Any, where: str = "") -> None:
                 what, ids = _REF_FIELDS[field]
                 if v is not None and v not in ids():
                     raise InputError(
-                        f"share link field '{path}': {_short(v)} is not a {what}. Share links carry catalog ids "
-                        "only, never file paths; to use your own YAML or CSV file, open it on the Scenario page "
-                        "or run it with the CLI.", field=path)
+                        f"{context} field '{path}': {_short(v)} is not a {what}. The app takes catalog ids "
+                        "only, never paths to files on the server; to use your own model or hardware YAML, "
+                        "run the scenario with the CLI (`costsim run`).", field=path)
             else:
-                check_catalog_only(v, path)
+                check_catalog_only(v, path, context=context)
     elif isinstance(data, list):
         for i, v in enumerate(data):
-            check_catalog_only(v, f"{where}.{i}" if where else str(i))
+            check_catalog_only(v, f"{where}.{i}" if where else str(i), context=context)
 
 
 def share_query(param: str, spec: BaseModel) -> str:

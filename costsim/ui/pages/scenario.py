@@ -11,7 +11,7 @@ import yaml
 
 from costsim.errors import InputError
 from costsim.specs.scenario import Scenario, scenario_hash
-from costsim.ui import charts, compute, fmt, widgets as w
+from costsim.ui import charts, compute, fmt, share, widgets as w
 
 P = "scn_"
 NEW = "(new scenario)"
@@ -55,6 +55,9 @@ def parse(text: str, source: str) -> Scenario:
         raise InputError(f"malformed YAML in {source}{pos}: {getattr(exc, 'problem', None) or exc}.") from None
     if not isinstance(data, dict):
         raise InputError(f"{source} must hold a mapping of field: value pairs at the top level.")
+    # the app serves people who are not on this machine: like share links, the editor takes catalog
+    # ids only (model, hardware, region, shipped traces), never paths to files on the server
+    share.check_catalog_only(data, context=f"scenario editor ({source})")
     from costsim.api.run import scenario_from_dict
     return scenario_from_dict(data, source=source)
 
