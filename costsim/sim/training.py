@@ -60,14 +60,12 @@ KIND_NAMES = {TRAIN: "train", CKPT: "checkpoint", DOWN: "down", EVAL: "eval", PA
 
 PERIODIC_BLOCKS = True  # False: one SimPy event per checkpoint cycle (reference path, used by the tests)
 
-FALLBACK_MFU_FRAC = 0.40  # Llama 3 405B step MFU 38-43% (arXiv 2407.21783 Table 4)
-FALLBACK_EXPOSED_COMM_FRAC = 0.10  # share of a step with GPUs waiting on communication (assumption)
 FALLBACK_CKPT_BYTES_PER_PARAM = 14.0  # bf16 weights 2 + fp32 master 4 + Adam m 4 + v 4
 DEFAULT_STORAGE_BYTES_PER_S_PER_GPU = 0.125 * GB  # 1 GB/s per 8-GPU node (Llama 3: 2 TB/s for 16k GPUs)
 
 
 # --------------------------------------------------------------------------------------------
-# step profile: the real training core when present, else a clearly-named fallback
+# step profile: looked up from the vectorized training core (never re-derived per event)
 # --------------------------------------------------------------------------------------------
 
 def _pick(d: dict, *names: str, default=None):
@@ -77,34 +75,10 @@ def _pick(d: dict, *names: str, default=None):
     return default
 
 
-def fallback_step_profile_6nd(w: TrainingWorkload) -> dict[str, Any]:
-    """FALLBACK ONLY (used when costsim.estimators.training.step_profile is missing or fails):
-    step time = 6 * N_active * tokens_per_step / (num_gpus * peak * mfu), with a fixed 10%
-    exposed-communication share; compute-phase GPU at full activity, comm phase near idle."""
-    acc, model = get_accelerator(w.hardware), get_model(w.model)
-    gbs = w.global_batch or max(1, round(4 * 2**20 / w.seq_len))
-    tokens_per_step = float(gbs * w.seq_len)
-    flop = 6.0 * model.params_active * tokens_per_step
-    step = flop / (w.num_gpus * acc.peak_flop_per_s(w.precision) * FALLBACK_MFU_FRAC)
-    comm = FALLBACK_EXPOSED_COMM_FRAC * step
-    return {
-        "step_time_s": step,
-        "compute_time_s": step - comm,
-        "exposed_comm_time_s": comm,
-        "tokens_per_step": tokens_per_step,
-        "gpu_power_compute_w": float(device_power_w(acc.idle_w, acc.tdp_w, 1.0, 0.5)),
-        "gpu_power_comm_w": float(device_power_w(acc.idle_w, acc.tdp_w, 0.0, 0.3)),
-        "checkpoint_bytes": FALLBACK_CKPT_BYTES_PER_PARAM * model.params_total,
-        "source": "fallback_step_profile_6nd (training core not available)",
-    }
-
-
 def _core_step_profile(w: TrainingWorkload, scenario: Scenario) -> dict[str, Any]:
-    try:
-        from costsim.estimators.training import step_profile  # type: ignore[attr-defined]
-        from costsim.specs.requests import TrainRequest
-    except ImportError:
-        return fallback_step_profile_6nd(w)
+    from costsim.estimators.training import step_profile
+    from costsim.specs.requests import TrainRequest
+
     lay = w.layout
     req = TrainRequest(model=w.model, hardware=w.hardware, gpus=w.num_gpus, tokens=w.tokens, seq_len=w.seq_len,
                        global_batch=w.global_batch, precision=w.precision, tp=lay.tp, pp=lay.pp, cp=lay.cp, ep=lay.ep,
