@@ -2,7 +2,6 @@
 
 Kinds:
   node_training_power      8-GPU node in the training compute phase: 8 x device + host, W
-  decode_power_per_gpu     ML.ENERGY-style decode, TP-sharded: per-GPU power at a batch, W
   site_training_power      facility power of N accelerators in training (costsim site defaults), W
   node_expected_peak_power expected node peak in training (for rated-vs-expected sanity), W
 
@@ -15,8 +14,7 @@ Kinds:
   serve_gpu_energy_per_token  ML.ENERGY GPU energy per output token from `costsim serve`, J
 
 One method for decode utilizations: the inference core (step time, bytes and FLOPs per GPU) - the
-same numbers `costsim serve` uses. `decode_utilization` (a local roofline) is kept for reference
-and for the older `decode_power_per_gpu` kind only.
+same numbers `costsim serve` uses.
 """
 
 from __future__ import annotations
@@ -30,48 +28,6 @@ from costsim.errors import InputError
 from costsim.specs.catalog import get_accelerator, get_node, node_for
 from costsim.validation.engine import Case
 
-# roofline constants (kernels.csv: H100 MLP at 1 token streams 2.82 TB/s = 84 % of peak; large
-# GEMMs ~748 TFLOP/s = 76 % of bf16 peak)
-BW_FRAC = 0.84
-MATMUL_FRAC = 0.76
-ALLREDUCE_LATENCY_S = 8e-6  # one NVLink all-reduce step at small message size (NCCL, 4-8 GPUs)
-STEP_OVERHEAD_S = 2e-3  # vLLM scheduler + sampling per decode step (estimate)
-GPU_MEMORY_UTILIZATION = 0.9  # vLLM default
-ACTIVATION_RESERVE_BYTES = 3e9
-
-
-def decode_utilization(*, params: float, n_layers: int, d_model: int, kv_heads: int, head_dim: int, tp: int,
-                       batch: int, context_tokens: float, memory_bytes: float, bandwidth_bytes_per_s: float,
-                       peak_flop_per_s: float, bytes_per_param: float = 2.0, kv_bytes: float = 2.0) -> dict[str, float]:
-    w_gpu = params * bytes_per_param / tp
-    kv_per_token_gpu = 2 * n_layers * kv_heads * head_dim * kv_bytes / tp
-    kv_budget = GPU_MEMORY_UTILIZATION * memory_bytes - w_gpu - ACTIVATION_RESERVE_BYTES
-    max_batch = max(int(kv_budget / (kv_per_token_gpu * context_tokens)), 1)
-    b = min(batch, max_batch)
-    bytes_step = w_gpu + b * context_tokens * kv_per_token_gpu
-    flop_step = 2.0 * params * b / tp
-    t_mem = bytes_step / (bandwidth_bytes_per_s * BW_FRAC)
-    t_cmp = flop_step / (peak_flop_per_s * MATMUL_FRAC)
-    msg = b * d_model * 2.0 * 2 * (tp - 1) / tp
-    t_comm = 2 * n_layers * (ALLREDUCE_LATENCY_S + msg / (450e9 * 0.7)) if tp > 1 else 0.0
-    step = max(t_mem, t_cmp) + t_comm + STEP_OVERHEAD_S
-    return {"effective_batch": b, "max_batch": max_batch, "step_s": step,
-            "memory_util_frac": bytes_step / (step * bandwidth_bytes_per_s),
-            "compute_util_frac": flop_step / (step * peak_flop_per_s)}
-
-
-def _decode_inputs(inp: dict[str, Any]) -> dict[str, Any]:
-    acc = get_accelerator(inp.get("hardware", "h100-sxm"))
-    return dict(params=float(inp["params"]), n_layers=int(inp["n_layers"]), d_model=int(inp["d_model"]), kv_heads=int(inp["kv_heads"]),
-                head_dim=int(inp["head_dim"]), tp=int(inp["tp"]), context_tokens=float(inp["context_tokens"]),
-                memory_bytes=acc.memory_bytes, bandwidth_bytes_per_s=acc.memory_bandwidth_bytes_per_s,
-                peak_flop_per_s=acc.peak_flop_per_s("bf16")), acc
-
-
-def decode_power_per_gpu(case: Case) -> float:
-    kw, acc = _decode_inputs(case.inputs)
-    u = decode_utilization(batch=int(case.inputs["batch"]), **kw)
-    return float(device_power_w(acc.idle_w, acc.tdp_w, u["compute_util_frac"], u["memory_util_frac"]))
 
 
 def node_training_power(case: Case) -> float:
@@ -199,20 +155,10 @@ def fit_from_cases(cases: list[Case]) -> tuple[float, float]:
             u = measured_phase_utilization(c.inputs)
             pts.append((min(u["compute_util_frac"], 1.0), min(u["memory_util_frac"], 1.0), float(c.expected)))
         return fit_power_coefficients(pts, floor, get_accelerator(meas[0].inputs.get("hardware", "h100-sxm")).tdp_w)
-    pts = []
-    acc = None
-    for c in cases:
-        if c.kind == "decode_power_per_gpu" and c.used_for_fit:
-            kw, acc = _decode_inputs(c.inputs)
-            u = decode_utilization(batch=int(c.inputs["batch"]), **kw)
-            pts.append((u["compute_util_frac"], u["memory_util_frac"], c.expected))
-    if acc is None:
-        raise ValueError("no decode cases marked used_for_fit")
-    return fit_power_coefficients(pts, acc.idle_w, acc.tdp_w)
+    raise ValueError("no measured_device_power cases marked used_for_fit")
 
 
 def register(RUNNERS) -> None:
-    RUNNERS["decode_power_per_gpu"] = decode_power_per_gpu
     RUNNERS["measured_device_power"] = measured_device_power
     RUNNERS["serve_gpu_power_per_gpu"] = serve_gpu_power_per_gpu
     RUNNERS["serve_gpu_energy_per_token"] = serve_gpu_energy_per_token
@@ -221,4 +167,4 @@ def register(RUNNERS) -> None:
     RUNNERS["site_training_power"] = site_training_power
 
 
-__all__ = ["decode_utilization", "fit_power_coefficients", "fit_from_cases", "register", "node_for"]
+__all__ = ["fit_power_coefficients", "fit_from_cases", "register", "node_for"]
