@@ -19,7 +19,7 @@ State per replica (requests are integer ids into the run's ledger; no per-reques
 Iterations:
   * mixed / prefill iteration (one step): decode tokens of the running batch (paused when chunked
     prefill is off) + prefill tokens within the token budget (max_num_batched_tokens); time
-    = table.mixed_s(B, mean context, prefill tokens).
+    = table.mixed_all(B, mean context, prefill tokens) (as mixed_s, with power and work).
   * decode run: when no prefill can be admitted, k identical-shape decode iterations are taken as
     one event, k = steps until the next sequence finishes or the KV cache fills; its time uses the
     table at the run's mid context (decode time is linear in context). An arrival that could be
@@ -139,6 +139,12 @@ class Replica:
         self.run_step = 1.0
         self.run_k = 0
         self.run_done = 0
+        self.run_fl = 0.0  # decode run: peak-GPU-seconds of FLOPs per step (FLOPs / peak FLOP/s, all GPUs)
+        self.run_by = 0.0  # decode run: peak-GPU-seconds of HBM traffic per step (bytes / peak B/s, all GPUs)
+        self.run_kv0 = 0.0  # decode run: KV blocks in use at its start
+        # per-GPU work of a table cell -> replica GPU-seconds at peak (MFU / bandwidth-utilization numerators)
+        self.kf = table.gpus / table.peak_flop_per_s if table.peak_flop_per_s > 0 else 0.0
+        self.kb = table.gpus / table.peak_bytes_per_s if table.peak_bytes_per_s > 0 else 0.0
 
     # ---- control ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -332,8 +338,10 @@ class Replica:
         if P > 0:
             B_iter = B if (self.chunked or P == 0) else 0
             ctx = (self.K + B * self.S) / B if B_iter else 0.0
-            dur = t.mixed_s(B_iter, ctx, P) + extra
-            f.add_busy(self, start, start + dur, t.mixed_power_w(B_iter, ctx, P) * t.gpus, tokens=B_iter)
+            dur, pw, fl, by = t.mixed_all(B_iter, ctx, P)
+            dur += extra
+            f.add_busy(self, start, start + dur, pw * t.gpus, B_iter, fl * self.kf, by * self.kb,
+                       (self.K + B * self.S + self.pre_tokens) / self.bs + B + len(self.prefilling))
             self.iter_b = B_iter
             ev = env.timeout(dur)
             ev.callbacks.append(self._end_mixed)
@@ -351,7 +359,7 @@ class Replica:
         k_mem = int(free_tok // B)
         k = max(1, min(k_fin, k_mem))
         ctx_mid = (self.K + B * self.S) / B + 0.5 * (k - 1)
-        step, pw = t.decode_sp(B, ctx_mid)
+        step, pw, fl, by = t.decode_spw(B, ctx_mid)
         dur = k * step + extra
         pw *= t.gpus
         # energy and tokens are booked when the run ends (a cut run books only the steps it ran);
@@ -365,6 +373,9 @@ class Replica:
         self.run_b = B
         self.run_pw = pw
         self.run_end = start + dur
+        self.run_fl = fl * self.kf
+        self.run_by = by * self.kb
+        self.run_kv0 = (self.K + B * self.S + self.pre_tokens) / self.bs + B + len(self.prefilling)
         ev = env.timeout(dur)
         ev.callbacks.append(self._end_decode)
         self.cur = ev
@@ -382,10 +393,11 @@ class Replica:
         self.cur = None
         self.interruptible = False
         done = self.run_done
-        if done < self.run_k:  # cut short by an arrival: only the steps run
-            self.fleet.add_busy(self, self.run_t0, self.run_start + done * self.run_step, self.run_pw, tokens=self.run_b * done)
-        else:
-            self.fleet.add_busy(self, self.run_t0, self.run_end, self.run_pw, tokens=self.run_b * done)
+        b = self.run_b
+        # KV blocks grow by b tokens per step: mean over the steps run
+        self.fleet.add_busy(self, self.run_t0, self.run_start + done * self.run_step if done < self.run_k else self.run_end,
+                            self.run_pw, b * done, self.run_fl * done, self.run_by * done,
+                            self.run_kv0 + 0.5 * b * (done - 1) / self.bs)
         self.S += done
         self._complete_due()
         self._step()
@@ -395,7 +407,9 @@ class Replica:
         accounting clips it to the window)."""
         if self.cur is not None:
             end = self.run_start + self.run_done * self.run_step if self.run_done < self.run_k else self.run_end
-            self.fleet.add_busy(self, self.run_t0, end, self.run_pw, tokens=self.run_b * self.run_done)
+            done = self.run_done
+            self.fleet.add_busy(self, self.run_t0, end, self.run_pw, self.run_b * done, self.run_fl * done, self.run_by * done,
+                                self.run_kv0 + 0.5 * self.run_b * (done - 1) / self.bs)
             self.cur = None
 
     def _wake(self, _ev) -> None:

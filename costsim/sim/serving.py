@@ -105,6 +105,10 @@ class Fleet:
         self.on_gpu_s = list(z)   # GPU-seconds powered on (billing)
         self.e_host = list(z)     # J of host + fabric energy of powered-on GPUs
         self.tok = list(z)        # output tokens generated
+        self.flop_s = list(z)     # model FLOPs executed / peak FLOP/s of the compute datatype (GPU-seconds at peak)
+        self.bytes_s = list(z)    # HBM bytes moved / peak bandwidth (GPU-seconds at peak bandwidth)
+        self.kv_block_s = list(z)  # KV blocks in use x s
+        self.kv_cap_block_s = list(z)  # KV block capacity of powered-on replicas x s
         self.n_arr = [0] * self.nb
         self.n_done = [0] * self.nb
         self.queue_sample = [0] * self.nb
@@ -138,9 +142,11 @@ class Fleet:
             arr[b] += rate * bw
         arr[b1] += rate * (t1 - b1 * bw)
 
-    def add_busy(self, r: Replica, t0: float, t1: float, power_w: float, tokens: float) -> None:
-        """Energy (power_w over [t0, t1]) and generated tokens of an iteration or decode run, clipped
-        to the window; negative values take back the unrun part of a cut run."""
+    def add_busy(self, r: Replica, t0: float, t1: float, power_w: float, tokens: float,
+                 flop_s: float = 0.0, bytes_s: float = 0.0, kv_blocks: float = 0.0) -> None:
+        """Energy (power_w over [t0, t1]), generated tokens, work (flop_s: FLOPs / peak FLOP/s, bytes_s:
+        bytes / peak bandwidth, both summed over the replica's GPUs) and mean KV blocks in use of an
+        iteration or decode run, clipped to the window; negative values take back the unrun part of a cut run."""
         T = self.T
         hi = t1 if t1 < T else T
         if hi <= t0:
@@ -150,12 +156,19 @@ class Fleet:
         b0 = int(t0 / bw)
         if hi <= (b0 + 1) * bw:
             self.e_gpu[b0] += power_w * d
+            w = d / (t1 - t0)
             if tokens:
-                self.tok[b0] += tokens * d / (t1 - t0)
+                self.tok[b0] += tokens * w
+            self.flop_s[b0] += flop_s * w
+            self.bytes_s[b0] += bytes_s * w
+            self.kv_block_s[b0] += kv_blocks * d
         else:
             self._spread(self.e_gpu, t0, hi, power_w)
             if tokens:
                 self._spread(self.tok, t0, hi, tokens / (t1 - t0))
+            self._spread(self.flop_s, t0, hi, flop_s / (t1 - t0))
+            self._spread(self.bytes_s, t0, hi, bytes_s / (t1 - t0))
+            self._spread(self.kv_block_s, t0, hi, kv_blocks)
         self.busy_s[r.idx] += d if power_w >= 0 else -d
         self.e_by_group[r.group] += power_w * d
 
@@ -178,6 +191,7 @@ class Fleet:
         if t0 >= 0:
             self._spread(self.on_gpu_s, t0, t, r.t.gpus)
             self._spread(self.e_host, t0, t, r.t.gpus * self.groups[r.group].overhead_w)
+            self._spread(self.kv_cap_block_s, t0, t, r.cap_blocks)
             self.gpu_s_by_group[r.group] += r.t.gpus * max(0.0, min(t, self.T) - min(t0, self.T))
         self.on_since[r.idx] = -1.0
 
@@ -477,6 +491,13 @@ class _Infeasible(Exception):
     pass
 
 
+def _ratio(num, den) -> np.ndarray:
+    """Per-bucket num / den, 0 where den is 0 (no GPU on)."""
+    n = np.asarray(num, float)
+    d = np.asarray(den, float)
+    return np.divide(n, d, out=np.zeros_like(n), where=d > 0)
+
+
 def _pct(x: np.ndarray, q: float) -> float:
     return float(np.percentile(x, q)) if x.size else NAN
 
@@ -610,6 +631,7 @@ def _outputs(scenario: Scenario, fleet: Fleet, work: dict, notes: list[str], sim
     gpu_j = float(e_gpu.sum())
     total_gpu_s = float(on_gpu_s.sum())
     busy = float(sum(fleet.busy_s[r.idx] * r.t.gpus for r in fleet.replicas))
+    kv_cap = float(np.sum(fleet.kv_cap_block_s))
     # Little's law over the window: L = time average of the number in system (integrated at every
     # admission and completion by the router), lambda = admitted requests / T, W = mean time in
     # system of the completed ones. Equal up to edge effects (requests in flight at 0 and T).
@@ -650,7 +672,14 @@ def _outputs(scenario: Scenario, fleet: Fleet, work: dict, notes: list[str], sim
         "input_lengths_redrawn": int(work["input_lengths_redrawn"]),
         "output_lengths_redrawn": int(work["output_lengths_redrawn"]),
         "preemptions": int(sum(fleet.preempted)),
+        # busy time (as nvidia-smi's 'utilization'): ~1 whenever a replica holds any request
         "gpu_utilization_frac": busy / total_gpu_s if total_gpu_s > 0 else 0.0,
+        # how hard the GPUs work: model FLOPs executed / (GPU-seconds on x peak FLOP/s of the compute
+        # datatype), HBM bytes moved / (GPU-seconds on x peak bandwidth), time-averaged KV blocks in
+        # use / KV capacity of the powered-on replicas (step-table work, uncapped: a cap stretches time)
+        "mfu_frac": float(np.sum(fleet.flop_s)) / total_gpu_s if total_gpu_s > 0 else 0.0,
+        "memory_bandwidth_util_frac": float(np.sum(fleet.bytes_s)) / total_gpu_s if total_gpu_s > 0 else 0.0,
+        "kv_cache_util_frac": (float(np.sum(fleet.kv_block_s)) / kv_cap) if kv_cap > 0 else 0.0,
         "num_gpus_peak": int(max(1.0, float((on_gpu_s / np.maximum(widths, 1e-9)).max()) + 0.5)) if fleet.nb else 0,
         "gpu_hours": gpu_hours,
         "gpu_energy_j": gpu_j,
@@ -697,6 +726,9 @@ def _outputs(scenario: Scenario, fleet: Fleet, work: dict, notes: list[str], sim
         "arrivals_per_s": np.asarray(fleet.n_arr) / widths,
         "completions_per_s": np.asarray(fleet.n_done) / widths,
         "requests_waiting": np.asarray(fleet.queue_sample, dtype=float),
+        "mfu_frac": _ratio(fleet.flop_s, on_gpu_s),
+        "memory_bandwidth_util_frac": _ratio(fleet.bytes_s, on_gpu_s),
+        "kv_cache_util_frac": _ratio(fleet.kv_block_s, fleet.kv_cap_block_s),
     }
     lim = wl.request_table_limit
     tables = {"requests": {

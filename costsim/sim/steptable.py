@@ -54,6 +54,15 @@ class StepTable:
     cap_throughput_frac_min: float = 1.0  # slowest cell's throughput under the power cap, fraction of uncapped (before the floor)
     cap_cells_at_floor: int = 0  # cells the cap would stop (fraction < CAP_THROUGHPUT_FLOOR_FRAC), run at the floor
     cap_cells_total: int = 0
+    # Work behind each cell, per GPU per iteration (uncapped counts: a power cap stretches the time,
+    # not the work), from the same inference-core breakdowns as the times: model FLOPs (matmuls +
+    # attention) and HBM bytes moved (weights + KV reads / writes). Same shapes as dec_time / pre_time.
+    dec_flop: list = field(default_factory=list)
+    dec_bytes: list = field(default_factory=list)
+    pre_flop: list = field(default_factory=list)
+    pre_bytes: list = field(default_factory=list)
+    peak_flop_per_s: float = 0.0  # per GPU, peak of the compute datatype (spec sheet, not derated)
+    peak_bytes_per_s: float = 0.0  # per GPU, peak memory bandwidth (spec sheet)
 
     def decode_s(self, b: int, ctx_mean: float) -> float:
         x = ctx_mean / self.ctx_step
@@ -74,6 +83,71 @@ class StepTable:
             return row[-1] + (row[-1] - row[-2]) * (x - n), self.dec_power[b][-1]
         fr = x - i
         return row[i] + (row[i + 1] - row[i]) * fr, self.dec_power[b][i + (fr >= 0.5)]
+
+    def decode_spw(self, b: int, ctx_mean: float) -> tuple[float, float, float, float]:
+        """(decode step time s, device power W per GPU, FLOPs per GPU, bytes per GPU) in one lookup
+        (time and power exactly as decode_sp; work interpolated linearly along context)."""
+        x = ctx_mean / self.ctx_step
+        i = int(x)
+        row = self.dec_time[b]
+        n = len(row) - 1
+        if i >= n:
+            fr = x - n
+            fl = self.dec_flop[b]
+            by = self.dec_bytes[b]
+            return (row[-1] + (row[-1] - row[-2]) * fr, self.dec_power[b][-1],
+                    fl[-1] + (fl[-1] - fl[-2]) * fr, by[-1] + (by[-1] - by[-2]) * fr)
+        fr = x - i
+        fl = self.dec_flop[b]
+        by = self.dec_bytes[b]
+        return (row[i] + (row[i + 1] - row[i]) * fr, self.dec_power[b][i + (fr >= 0.5)],
+                fl[i] + (fl[i + 1] - fl[i]) * fr, by[i] + (by[i + 1] - by[i]) * fr)
+
+    def mixed_all(self, b: int, ctx_mean: float, prefill_tokens: float) -> tuple[float, float, float, float]:
+        """One mixed iteration in one lookup: (time s, device power W per GPU, FLOPs per GPU, bytes per GPU).
+        Time and power exactly as mixed_s / mixed_power_w; the work composed as the time is: the
+        prefill pass over P + b tokens plus the decode attention's context-dependent part."""
+        pt = prefill_tokens + b if b else prefill_tokens
+        x = pt / self.pre_step
+        i = int(x)
+        tr = self.pre_time
+        pf = self.pre_flop
+        pb = self.pre_bytes
+        n = len(tr) - 1
+        if i >= n:
+            f = x - n
+            t_pre = tr[-1] + (tr[-1] - tr[-2]) * f
+            fl = pf[-1] + (pf[-1] - pf[-2]) * f
+            by = pb[-1] + (pb[-1] - pb[-2]) * f
+        else:
+            f = x - i
+            t_pre = tr[i] + (tr[i + 1] - tr[i]) * f
+            fl = pf[i] + (pf[i + 1] - pf[i]) * f
+            by = pb[i] + (pb[i + 1] - pb[i]) * f
+        j = int(x + 0.5)
+        p_pre = self.pre_power[j if j < n else n]
+        if b == 0:
+            return t_pre, p_pre, fl, by
+        x = ctx_mean / self.ctx_step
+        i = int(x)
+        row = self.dec_time[b]
+        df = self.dec_flop[b]
+        db = self.dec_bytes[b]
+        n = len(row) - 1
+        if i >= n:
+            f = x - n
+            td = row[-1] + (row[-1] - row[-2]) * f
+            fd = df[-1] + (df[-1] - df[-2]) * f
+            bd = db[-1] + (db[-1] - db[-2]) * f
+        else:
+            f = x - i
+            td = row[i] + (row[i + 1] - row[i]) * f
+            fd = df[i] + (df[i + 1] - df[i]) * f
+            bd = db[i] + (db[i + 1] - db[i]) * f
+        j = int(x + 0.5)
+        p_dec = self.dec_power[b][j if j < n else n]
+        t_mix = t_pre + (td - row[0])
+        return (td if td >= t_mix else t_mix, p_dec if p_dec >= p_pre else p_pre, fl + fd - df[0], by + bd - db[0])
 
     def decode_power_w(self, b: int, ctx_mean: float) -> float:
         i = min(int(ctx_mean / self.ctx_step + 0.5), len(self.dec_power[b]) - 1)
@@ -133,6 +207,12 @@ def inference_core_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight
     kv_tok_gpu = float(ci.kv_bytes_per_sequence_per_gpu(shape, prec, layout, 1.0))
     return {
         "decode_time_s": dt,
+        "decode_flop_per_gpu": np.asarray(dec["matmul_flop_per_gpu"], float) * np.ones_like(dt),
+        "decode_bytes_per_gpu": np.asarray(dec["bytes_read_per_gpu"], float) * np.ones_like(dt),
+        "prefill_flop_per_gpu": np.asarray(pre["matmul_flop_per_gpu"], float) * np.ones_like(pt),
+        "prefill_bytes_per_gpu": np.asarray(pre["bytes_per_gpu"], float) * np.ones_like(pt),
+        "peak_flop_per_s": float(pk),
+        "peak_bytes_per_s": float(bw),
         "decode_compute_util_frac": dec["matmul_flop_per_gpu"] / pk / dt,
         "decode_memory_util_frac": dec["bytes_read_per_gpu"] / bw / dt,
         "decode_compute_bound": (np.asarray(dec["matmul_compute_s"]) >= np.asarray(dec["weights_memory_s"])) * np.ones_like(C, dtype=bool),
@@ -198,6 +278,10 @@ def build_step_table(model: ModelSpec, acc: Accelerator, *, tp: int, weight_prec
                                        a["prefill_compute_bound"], acc, power_cap_w)
     dt = np.vstack([dt[:1] * 0 + np.nan, dt])  # row 0 unused
     dp = np.vstack([dp[:1] * 0 + np.nan, dp])
+    df = a["decode_flop_per_gpu"]
+    db = a["decode_bytes_per_gpu"]
+    df = np.vstack([df[:1] * 0 + np.nan, df])
+    db = np.vstack([db[:1] * 0 + np.nan, db])
     idle = float(warm_idle_power_w(acc.idle_w, acc.tdp_w))  # warm idle (model loaded)
     return StepTable(
         gpus=tp, max_batch=max_batch, ctx_step=ctx_step, ctx_max=float(ctx[-1]),
@@ -207,4 +291,7 @@ def build_step_table(model: ModelSpec, acc: Accelerator, *, tp: int, weight_prec
         kv_capacity_tokens=float(a["kv_capacity_tokens"]),
         weight_bytes=float(a["weight_bytes"]), idle_power_w=idle, source=str(a["source"]),
         cap_throughput_frac_min=min(fmin_d, fmin_p), cap_cells_at_floor=nfl_d + nfl_p, cap_cells_total=int(dt.size + pt.size),
+        dec_flop=df.tolist(), dec_bytes=db.tolist(), pre_flop=np.asarray(a["prefill_flop_per_gpu"], float).tolist(),
+        pre_bytes=np.asarray(a["prefill_bytes_per_gpu"], float).tolist(),
+        peak_flop_per_s=float(a["peak_flop_per_s"]), peak_bytes_per_s=float(a["peak_bytes_per_s"]),
     )
