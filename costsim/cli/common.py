@@ -3,35 +3,22 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from typing import Any
 
 import typer
 
-from costsim.errors import InputError
 from costsim.jsonable import to_jsonable
+from costsim.specs.overrides import parse_number
 
 EXIT_INFEASIBLE = 3
 
 
 def parse_float(text: str | None, *, flag: str) -> float | None:
-    """Accept 15e12, 15T, 1.5e9, 400B, 3M style numbers."""
+    """Accept 15e12, 15T, 1.5e9, 400B, 3M style numbers (the same parser as `--set` overrides)."""
     if text is None:
         return None
-    s = str(text).strip().replace("_", "").replace(",", "")
-    mult = 1.0
-    suffixes = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12, "P": 1e15}
-    if s and s[-1] in suffixes:
-        mult = suffixes[s[-1]]
-        s = s[:-1]
-    try:
-        v = float(s) * mult
-    except ValueError:
-        raise InputError(f"{flag} expects a number such as 15e12 or 15T, got {text!r}.", field=flag) from None
-    if not math.isfinite(v):
-        raise InputError(f"{flag} must be a finite number, got {text!r}.", field=flag)
-    return v
+    return float(parse_number(text, field=flag, label=flag))
 
 
 def print_json(doc: Any) -> None:

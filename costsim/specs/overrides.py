@@ -168,12 +168,14 @@ def _kind(alts: list[Any]) -> str:
     return kinds.pop() if len(kinds) == 1 else "other"
 
 
-def parse_number(text: str, *, field: str) -> float | int:
+def parse_number(text: str, *, field: str, label: str | None = None) -> float | int:
     """'15e12', '15T', '1e3', '400B', '3M', '1_000' -> number (int when whole and written without
-    a decimal point, exponent or suffix); InputError otherwise (booleans, words, inf, nan)."""
+    a decimal point, exponent or suffix); InputError otherwise (booleans, words, inf, nan).
+    `label` names the input in messages (default: "override '<field>'"); the CLI passes its flag."""
+    who = label or f"override '{field}'"
     s = str(text).strip().replace("_", "").replace(",", "")
     if s.lower() in _BOOL_WORDS:
-        raise InputError(f"override '{field}' expects a number, got {text!r} (a yes/no word is not a number).", field=field)
+        raise InputError(f"{who} expects a number, got {text!r} (a yes/no word is not a number).", field=field)
     try:
         return int(s)
     except ValueError:
@@ -184,9 +186,9 @@ def parse_number(text: str, *, field: str) -> float | int:
     try:
         v = float(s) * mult
     except ValueError:
-        raise InputError(f"override '{field}' expects a number such as 512, 0.5, 15e12 or 15T, got {text!r}.", field=field) from None
+        raise InputError(f"{who} expects a number such as 512, 0.5, 15e12 or 15T, got {text!r}.", field=field) from None
     if not math.isfinite(v):
-        raise InputError(f"override '{field}' must be a finite number, got {text!r}.", field=field)
+        raise InputError(f"{who} must be a finite number, got {text!r}.", field=field)
     return v
 
 
