@@ -51,3 +51,8 @@ def fmt_si(value: float | None, unit: str = "", digits: int = 3) -> str:
         if abs(v) >= scale:
             return f"{v / scale:.{digits}g} {p}{unit}".strip()
     return f"{v:.{digits}g} {unit}".strip()
+
+
+def field_help(cls, name: str) -> str:
+    """CLI help text taken from the spec field's description (one source for CLI, UI and schema)."""
+    return cls.model_fields[name].description or ""

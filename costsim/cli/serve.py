@@ -6,16 +6,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from costsim.cli.common import finish, fmt_si, parse_float
+from costsim.cli.common import field_help, finish, fmt_si, parse_float
 from costsim.errors import InputError
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest
 
-_F = ServeRequest.model_fields
 
 
 def _help(name: str) -> str:
-    return _F[name].description or ""
+    return field_help(ServeRequest, name)
 
 
 def _render(r: dict) -> None:

@@ -8,8 +8,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from costsim.cli.common import finish, fmt_si, parse_float
+from costsim.cli.common import field_help, finish, fmt_si, parse_float
 from costsim.errors import InputError
+from costsim.specs.requests import TrainRequest
 from costsim.units import J_PER_MWH, S_PER_DAY
 
 
@@ -58,31 +59,31 @@ def _render(r: dict) -> None:
 def register(app: typer.Typer) -> None:
     @app.command("train")
     def train(
-        model: str = typer.Option(..., "--model", help="Model catalog id (e.g. llama-3-70b) or path to a model YAML file."),
-        hardware: str = typer.Option(..., "--hardware", help="Accelerator catalog id (e.g. h100-sxm) or path to a hardware YAML file."),
-        gpus: int = typer.Option(..., "--gpus", help="Number of accelerators in the job."),
-        tokens: Optional[str] = typer.Option(None, "--tokens", help="Training tokens (accepts 15e12 or 15T); default the model's training_tokens."),
-        seq_len: int = typer.Option(4096, "--seq-len", help="Sequence length, tokens."),
-        global_batch: Optional[int] = typer.Option(None, "--global-batch", help="Global batch in sequences."),
-        global_batch_tokens: Optional[str] = typer.Option(None, "--global-batch-tokens", help="Global batch in tokens (alternative to --global-batch; accepts 4M)."),
-        precision: str = typer.Option("bf16", "--precision", help="Matmul datatype: bf16, fp16 or fp8 (FP8 gains what calibration shows, not 2x)."),
-        tp: Optional[int] = typer.Option(None, "--tp", help="Tensor-parallel size (default: searched)."),
-        pp: Optional[int] = typer.Option(None, "--pp", help="Pipeline-parallel size (default: searched)."),
-        cp: Optional[int] = typer.Option(None, "--cp", help="Context-parallel size (default: searched)."),
-        ep: Optional[int] = typer.Option(None, "--ep", help="Expert-parallel size (default: searched; MoE only)."),
-        dp: Optional[int] = typer.Option(None, "--dp", help="Data-parallel size (default: gpus/(tp*pp*cp))."),
-        vp: Optional[int] = typer.Option(None, "--vp", help="Virtual pipeline stages per GPU, interleaved schedule (default: searched)."),
-        micro_batch: Optional[int] = typer.Option(None, "--micro-batch", help="Micro-batch size in sequences (default: searched)."),
-        recompute: Optional[str] = typer.Option(None, "--recompute", help="Activation recomputation: none, selective or full (default: searched)."),
-        zero: Optional[int] = typer.Option(None, "--zero", help="ZeRO / distributed-optimizer stage 0-3 (default: searched)."),
+        model: str = typer.Option(..., "--model", help=field_help(TrainRequest, "model")),
+        hardware: str = typer.Option(..., "--hardware", help=field_help(TrainRequest, "hardware")),
+        gpus: int = typer.Option(..., "--gpus", help=field_help(TrainRequest, "gpus")),
+        tokens: Optional[str] = typer.Option(None, "--tokens", help=field_help(TrainRequest, "tokens")),
+        seq_len: int = typer.Option(4096, "--seq-len", help=field_help(TrainRequest, "seq_len")),
+        global_batch: Optional[int] = typer.Option(None, "--global-batch", help=field_help(TrainRequest, "global_batch")),
+        global_batch_tokens: Optional[str] = typer.Option(None, "--global-batch-tokens", help=field_help(TrainRequest, "global_batch_tokens")),
+        precision: str = typer.Option("bf16", "--precision", help=field_help(TrainRequest, "precision")),
+        tp: Optional[int] = typer.Option(None, "--tp", help=field_help(TrainRequest, "tp")),
+        pp: Optional[int] = typer.Option(None, "--pp", help=field_help(TrainRequest, "pp")),
+        cp: Optional[int] = typer.Option(None, "--cp", help=field_help(TrainRequest, "cp")),
+        ep: Optional[int] = typer.Option(None, "--ep", help=field_help(TrainRequest, "ep")),
+        dp: Optional[int] = typer.Option(None, "--dp", help=field_help(TrainRequest, "dp")),
+        vp: Optional[int] = typer.Option(None, "--vp", help=field_help(TrainRequest, "vp")),
+        micro_batch: Optional[int] = typer.Option(None, "--micro-batch", help=field_help(TrainRequest, "micro_batch")),
+        recompute: Optional[str] = typer.Option(None, "--recompute", help=field_help(TrainRequest, "recompute")),
+        zero: Optional[int] = typer.Option(None, "--zero", help=field_help(TrainRequest, "zero")),
         sequence_parallel: bool = typer.Option(True, "--sequence-parallel/--no-sequence-parallel", help="Megatron sequence parallelism with TP."),
         pue: Optional[float] = typer.Option(None, "--pue", help="Power usage effectiveness (default 1.2)."),
         grid_gco2e_per_kwh: Optional[float] = typer.Option(None, "--grid-gco2e-per-kwh", help="Grid carbon intensity, gCO2e/kWh (default 400)."),
         usd_per_gpu_hour: Optional[float] = typer.Option(None, "--usd-per-gpu-hour", help="Rental price per GPU-hour, USD (default: hardware profile midpoint)."),
-        failure_rate_per_gpu_hour: Optional[float] = typer.Option(None, "--failure-rate-per-gpu-hour", help="Unexpected interruptions per GPU-hour (default 1.97e-5, Llama 3)."),
-        checkpoint_time_s: Optional[float] = typer.Option(None, "--checkpoint-time-s", help="Time to write one checkpoint, s (default: checkpoint bytes / storage bandwidth)."),
-        restart_time_s: Optional[float] = typer.Option(None, "--restart-time-s", help="Time from an interruption until training resumes, s (default 600)."),
-        top_k: int = typer.Option(5, "--top-k", help="How many of the fastest layouts to list."),
+        failure_rate_per_gpu_hour: Optional[float] = typer.Option(None, "--failure-rate-per-gpu-hour", help=field_help(TrainRequest, "failure_rate_per_gpu_hour")),
+        checkpoint_time_s: Optional[float] = typer.Option(None, "--checkpoint-time-s", help=field_help(TrainRequest, "checkpoint_time_s")),
+        restart_time_s: Optional[float] = typer.Option(None, "--restart-time-s", help=field_help(TrainRequest, "restart_time_s")),
+        top_k: int = typer.Option(5, "--top-k", help=field_help(TrainRequest, "top_k")),
         json_: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> int:
         """Search the fastest parallel layout and estimate the whole training run."""
