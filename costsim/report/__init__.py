@@ -47,9 +47,10 @@ def _read_sweep(directory: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
     from costsim.errors import InputError
 
-    files = sorted(directory.glob("points-*.parquet"))
+    # the sweep store's layouts (costsim.sweep.store): partitioned by scenario/variant, or legacy flat files
+    files = sorted(directory.glob("points-*.parquet")) + sorted(directory.glob("points/*/*/*.parquet"))
     if not files:
-        raise InputError(f"sweep directory '{directory}' holds no results (points-*.parquet).", field="DIR")
+        raise InputError(f"sweep directory '{directory}' holds no results (points/*/*/*.parquet).", field="DIR")
     try:
         tables = [pq.read_table(f) for f in files]
     except (pa.ArrowException, OSError) as exc:

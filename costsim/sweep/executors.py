@@ -8,6 +8,9 @@
   stores each batch once, so nothing is lost or duplicated.
 - ray: `ray.init()` locally or joins --address (ray is optional: `pip install costsim[ray]`).
 
+A work unit is a list of point tasks (per-point path) or a costsim.sweep.batched.GroupTask (a
+batched core-mode group: its rows come back as one GroupResult). `len(unit)` is its number of points.
+
 An exception here is an executor failure (a worker lost for good), not a point failure: those
 points are not stored and a re-run picks them up. Point failures come back as rows with
 status 'error' (see points.evaluate_point).
@@ -19,14 +22,25 @@ import os
 from typing import Any, Iterator
 
 from costsim.errors import InputError
+from costsim.sweep.batched import GroupTask
 from costsim.sweep.points import evaluate_batch, evaluate_point
 
 EXECUTORS = ("local", "process", "dask", "ray")
 Batch = list[dict[str, Any]]
 
 
+def unit_key(b: Any) -> str:
+    """A stable name of a work unit (Dask task keys)."""
+    if isinstance(b, GroupTask):
+        return f"costsim-group-{b.key}"
+    return f"costsim-point-{b[0]['point_id']}-{len(b)}"
+
+
 def run_local(batches: list[Batch], **_: Any) -> Iterator[tuple[Batch, Any]]:
     for b in batches:
+        if isinstance(b, GroupTask):
+            yield b, evaluate_batch(b)
+            continue
         for t in b:
             yield [t], [evaluate_point(t)]
 
@@ -61,7 +75,7 @@ def run_dask(batches: list[Batch], *, address: str | None = None, workers: int |
             cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40)
             client = Client(cluster)
         try:
-            keys = [f"costsim-point-{b[0]['point_id']}-{len(b)}" for b in batches]
+            keys = [unit_key(b) for b in batches]
             futs = client.map(evaluate_batch, batches, key=keys, pure=False)
             by_key = {f.key: (b, 0) for f, b in zip(futs, batches)}
             ac = as_completed(futs)
@@ -72,7 +86,7 @@ def run_dask(batches: list[Batch], *, address: str | None = None, workers: int |
                 except Exception as exc:  # noqa: BLE001 - a lost worker / result; evaluate_point itself never raises
                     f.release()
                     if tries < retries:
-                        nf = client.submit(evaluate_batch, b, key=f"costsim-point-{b[0]['point_id']}-{len(b)}-retry{tries + 1}", pure=False)
+                        nf = client.submit(evaluate_batch, b, key=f"{unit_key(b)}-retry{tries + 1}", pure=False)
                         by_key[nf.key] = (b, tries + 1)
                         ac.add(nf)
                         continue
