@@ -97,8 +97,11 @@ def hex_ids(digests: bytes, n: int) -> np.ndarray:
     return out.reshape(-1).view("S16")
 
 
-def _json_number(v: Any, integer: bool) -> str:
-    return str(int(v)) if integer else json.dumps(float(v))
+def json_numbers(values: np.ndarray, integer: bool) -> list[str]:
+    """JSON text of each number as json.dumps writes it (repr of a finite float; an int's digits)."""
+    if integer:
+        return list(map(str, np.asarray(values).astype(np.int64).tolist()))
+    return list(map(float.__repr__, np.asarray(values, dtype=float).tolist()))
 
 
 class IdTemplate:
@@ -132,15 +135,43 @@ class IdTemplate:
         if sorted(order) != sorted(list(slots) + ["__seed__"]):
             raise ValueError("id template: a slot was not found exactly once in the canonical JSON")
         self.order = order
-        self.format = "".join(p.replace("{", "{{").replace("}", "}}") + ("{}" if i < len(order) else "") for i, p in enumerate(pieces))
+        self.pieces = pieces
 
     def ids(self, texts: Mapping[str, Sequence[str]], n: int) -> np.ndarray:
-        """texts: slot -> JSON text of each point's value ('__seed__' included)."""
-        cols = [texts[s] for s in self.order]
-        fmt = self.format.format
-        sha = hashlib.sha256
-        dig = b"".join(sha(fmt(*vals).encode()).digest()[:8] for vals in zip(*cols))
-        return hex_ids(dig, n)
+        """texts: slot -> JSON text of each point's value ('__seed__' included). The constant text
+        before the first slot is hashed once; each point hashes only what follows it."""
+        cols = [[t.encode() for t in texts[s]] for s in self.order]
+        tail = [p.encode() for p in self.pieces[1:]]
+        h0 = hashlib.sha256(self.pieces[0].encode())
+        out = []
+        append = out.append
+        if len(cols) == 2:
+            (c0, c1), (t0, t1) = cols, tail
+            for a, b in zip(c0, c1):
+                h = h0.copy()
+                h.update(a)
+                h.update(t0)
+                h.update(b)
+                h.update(t1)
+                append(h.digest()[:8])
+        else:
+            pairs = list(zip(range(len(cols)), tail))
+            for vals in zip(*cols):
+                h = h0.copy()
+                for j, t in pairs:
+                    h.update(vals[j])
+                    h.update(t)
+                append(h.digest()[:8])
+        return hex_ids(b"".join(out), n)
+
+
+def interleave(pieces: Sequence[str], cols: Sequence[Sequence[str]], n: int) -> list[str]:
+    """pieces[0] + cols[0][i] + pieces[1] + cols[1][i] + ... for every point i."""
+    out = [pieces[0]] * n
+    for j, col in enumerate(cols):
+        nxt = pieces[j + 1]
+        out = [o + v + nxt for o, v in zip(out, col)]
+    return out
 
 
 # ----------------------------------------------------------------------------- the plan
@@ -414,8 +445,8 @@ def enumerate_plan(plan: BatchPlan, *, done: np.ndarray | None = None, chunk_poi
             good = np.zeros(0, np.int64)
         else:
             legacy_idx = [int(i) for i in np.flatnonzero(bad)]
-            texts = {p: [_json_number(v, plan.integer[p]) for v in values[p][good].tolist()] for p in values}
-            texts["__seed__"] = [str(own_seed + sd) for sd in seeds[good].tolist()]
+            texts = {p: json_numbers(values[p][good], plan.integer[p]) for p in values}
+            texts["__seed__"] = json_numbers(own_seed + seeds[good], True)
             ids = tmpl.ids(texts, good.size)
         legacy = [_legacy_task(plan, g, values, seeds, i, design) for i in legacy_idx]
         per_group.append((g, good, ids, own_seed, legacy))
@@ -493,12 +524,8 @@ def _ov_json_column(task: GroupTask, n: int) -> list[str]:
         pieces.append(rest[:pos])
         order.append(marks[q])
         rest = rest[pos + len(q):]
-    fmt = "".join(pc.replace("{", "{{").replace("}", "}}") + ("{}" if i < len(order) else "") for i, pc in enumerate(pieces)).format
-    cols = []
-    for p in order:
-        a = task.values[p]
-        cols.append([str(v) for v in a.tolist()] if a.dtype.kind in "iu" else [json.dumps(v) for v in a.tolist()])
-    return [fmt(*vals) for vals in zip(*cols)]
+    cols = [json_numbers(task.values[p], task.values[p].dtype.kind in "iu") for p in order]
+    return interleave(pieces, cols, n)
 
 
 def _constant(value: Any, n: int):

@@ -34,7 +34,7 @@ from costsim.errors import InputError
 PATTERN = "points-*.parquet"  # legacy (unpartitioned) files
 PARTITIONED = "points/*/*/*.parquet"
 TABLE = "points"
-COMPACT_SMALL_BYTES = 32 * 2**20  # files below this are merged
+COMPACT_SMALL_ROWS = 50_000  # files with fewer rows are merged
 COMPACT_TARGET_ROWS = 2_000_000
 COMPACT_MIN_FILES = 4  # a partition with fewer small files is left alone
 _MAX_PART_NAME = 96
@@ -141,8 +141,15 @@ class ResultStore:
         chunks = []
         for f in self.files():
             col = pq.read_table(f, columns=["point_id"]).column("point_id")
-            if col.length():
-                chunks.append(np.asarray(col.cast(pa.binary()).to_numpy(zero_copy_only=False), dtype="S16"))
+            for arr in col.cast(pa.large_binary()).chunks:
+                if len(arr) == 0:
+                    continue
+                _, offs, data = arr.buffers()
+                o = np.frombuffer(offs, dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
+                if arr.null_count == 0 and np.all(np.diff(o) == 16):  # the usual case: read the bytes as they lie
+                    chunks.append(np.frombuffer(data, dtype=np.uint8)[o[0]:o[-1]].copy().view("S16"))
+                else:
+                    chunks.append(np.asarray([b or b"" for b in arr.to_pylist()], dtype="S16"))
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype="S16")
 
     def append(self, rows: list[dict[str, Any]]) -> Path | None:
@@ -165,7 +172,7 @@ class ResultStore:
         fname = f"part-{name}.parquet" if name else f"part-{uuid.uuid4().hex}.parquet"
         return _write_atomic(table, partition_dir(self.dir, scenario_hash, variant) / fname)
 
-    def compact(self, *, small_bytes: int = COMPACT_SMALL_BYTES, target_rows: int = COMPACT_TARGET_ROWS,
+    def compact(self, *, small_rows: int = COMPACT_SMALL_ROWS, target_rows: int = COMPACT_TARGET_ROWS,
                 min_files: int = COMPACT_MIN_FILES) -> dict[str, int]:
         """Merge the small files of each partition (see the module docstring). Returns counts."""
         import pyarrow as pa
@@ -173,14 +180,17 @@ class ResultStore:
 
         merged = removed = 0
         for part in sorted(p for p in self.dir.glob("points/*/*") if p.is_dir()):
-            small = [f for f in sorted(part.glob("part-*.parquet")) if f.stat().st_size < small_bytes]
+            small = []
+            for f in sorted(part.glob("part-*.parquet")):
+                n = pq.ParquetFile(f).metadata.num_rows
+                if n < small_rows:
+                    small.append((f, n))
             if len(small) < min_files:
                 continue
             batch: list[Path] = []
             rows = 0
             groups: list[list[Path]] = []
-            for f in small:
-                n = pq.ParquetFile(f).metadata.num_rows
+            for f, n in small:
                 if batch and rows + n > target_rows:
                     groups.append(batch)
                     batch, rows = [], 0
