@@ -109,8 +109,13 @@ def indices_chart(metric: str, study: Mapping[str, Any], variant: str = "") -> g
                        arrayminus=[max(v - ci[k][0], 0.0) if v is not None else 0 for k, v in zip(names, vals)])
         fig.add_trace(go.Bar(y=names, x=vals, name=nm, orientation="h", marker_color=color, error_x=err))
     title = f"What drives {metric_label(metric)}" + (f" — {variant}" if variant else "")
-    fig.update_layout(title=title, barmode="group", xaxis_title="share of output variance (Sobol' index, 0–1)",
-                      xaxis_range=[0, 1.05], legend=dict(orientation="h", y=-0.25), **LAYOUT)
+    top = [v for v in s1 + st if v is not None]
+    for ci_key in ("first_order_ci", "total_order_ci"):
+        top += [hi for _, hi in (idx.get(ci_key) or {}).values()]
+    hi = max([1.05] + [v * 1.05 for v in top if math.isfinite(v)])
+    lo = min([0.0] + [v * 1.05 for v in top if math.isfinite(v)])  # estimates can fall a little below 0 or above 1
+    fig.update_layout(title=title, barmode="group", xaxis_title="share of output variance (Sobol' index; estimates, 95% intervals)",
+                      xaxis_range=[lo, hi], legend=dict(orientation="h", y=-0.25), **LAYOUT)
     return fig
 
 
@@ -139,9 +144,13 @@ def _inputs_table(doc: Mapping[str, Any]) -> str:
         if kind == "grid":
             vals = d.get("values") or []
             params = f"{len(vals)} values: " + ", ".join(str(x) for x in vals[:8]) + (" ..." if len(vals) > 8 else "")
+        elif isinstance(d.get("values"), list):
+            vals = d["values"]
+            params = f"{len(vals)} values: " + ", ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in vals[:8]) + (" ..." if len(vals) > 8 else "")
+            if d.get("weights"):
+                params += " (weighted)"
         else:
-            params = ", ".join(f"{k}={v}" for k, v in d.items() if v is not None and k != "values") + \
-                     (f", {len(d['values'])} values" if isinstance(d.get("values"), list) else "")
+            params = ", ".join(f"{k}={v}" for k, v in d.items() if v is not None)
         rows.append(f"<tr><td>{_e(i.get('path'))}</td><td>{_e(kind)}</td><td>{_e(params)}</td></tr>")
     return "<table><tr><th>input</th><th>distribution</th><th>parameters</th></tr>" + "".join(rows) + "</table>" if rows else ""
 

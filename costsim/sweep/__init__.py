@@ -104,6 +104,8 @@ def run_sweep(
         check_budget(est, max_wall_s=max_wall_s)
         enum = enumerate_plan(plan, done=store.finished_id_array(), chunk_points=chunk_points or _chunk(total_est, executor, workers))
         todo: list[Any] = enum.tasks
+        if enum.positions is not None:
+            store.write_design(enum.positions)
         points_total = enum.points_total
         skipped = enum.skipped
         n_todo = sum(len(t) for t in todo)
@@ -122,7 +124,10 @@ def run_sweep(
         if max_wall_s is not None and est.wall_s > max_wall_s and probe_row is not None:
             store.append([probe_row])  # a refused sweep keeps the point it measured
         check_budget(est, max_wall_s=max_wall_s)
-        tasks = build_tasks(scenario, grid=grid, random=random, samples=samples, seeds=seeds, mode=mode, design=design)
+        positions: list[dict[str, Any]] = []
+        tasks = build_tasks(scenario, grid=grid, random=random, samples=samples, seeds=seeds, mode=mode, design=design, positions=positions)
+        if positions:
+            store.write_design({k: [p[k] for p in positions] for k in positions[0]})
         if probe_row is not None:
             done_ids = done_ids | {probe_row["point_id"]}
         pending = [t for t in tasks if t["point_id"] not in done_ids]

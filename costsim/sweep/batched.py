@@ -385,6 +385,8 @@ class Enumerated:
     """Points already in the store."""
     fallback_points: int
     """Points that run the per-point path (a value outside its field's bounds, or a group that does not validate)."""
+    positions: dict[str, np.ndarray] | None = None
+    """Uncertainty designs: point_id, variant, sample_index, sample_block of every design position."""
 
 
 def _legacy_task(plan: BatchPlan, g: Group, values: Mapping[str, np.ndarray], seeds: np.ndarray, i: int,
@@ -417,6 +419,7 @@ def enumerate_plan(plan: BatchPlan, *, done: np.ndarray | None = None, chunk_poi
     # pass 1: validation and ids, group by group
     per_group: list[tuple[Group, np.ndarray, np.ndarray, int, list[dict[str, Any]]]] = []
     seen_groups: set[str] = set()
+    positions: list[dict[str, Any]] = []
     for g in plan.groups:
         key = _group_key(g)
         if key in seen_groups:  # a non-broadcast value listed twice: the same points again
@@ -449,6 +452,12 @@ def enumerate_plan(plan: BatchPlan, *, done: np.ndarray | None = None, chunk_poi
             texts["__seed__"] = json_numbers(own_seed + seeds[good], True)
             ids = tmpl.ids(texts, good.size)
         legacy = [_legacy_task(plan, g, values, seeds, i, design) for i in legacy_idx]
+        if design:  # every design position, repeated points included (the analysis needs each position)
+            pid = np.empty(n, dtype="S16")
+            pid[good] = ids
+            for t, i in zip(legacy, legacy_idx):
+                pid[i] = t["point_id"].encode()
+            positions.append({"point_id": pid, "variant": np.full(n, g.variant, dtype=object), **design})
         per_group.append((g, good, ids, own_seed, legacy))
     # pass 2: the same id twice is one point (first occurrence), finished points are skipped
     all_ids = np.concatenate([ids for _, _, ids, _, _ in per_group] + [np.zeros(0, dtype="S16")])
@@ -493,7 +502,10 @@ def enumerate_plan(plan: BatchPlan, *, done: np.ndarray | None = None, chunk_poi
                     skipped += 1
                     continue
             tasks.append([t])
-    return Enumerated(tasks, unique, skipped, fallback)
+    pos = None
+    if positions:
+        pos = {k: np.concatenate([p[k] for p in positions]) for k in positions[0]}
+    return Enumerated(tasks, unique, skipped, fallback, pos)
 
 
 # ----------------------------------------------------------------------------- evaluation (worker)

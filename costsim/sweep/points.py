@@ -281,6 +281,7 @@ def build_tasks(
     seeds: int = 1,
     mode: str = "sim",
     design: Any = None,
+    positions: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Every point of the sweep as a self-contained, picklable task dict. `design` (a
     costsim.uncertainty.sampling.SampleDesign) replaces --random samples by an uncertainty design."""
@@ -318,6 +319,8 @@ def build_tasks(
                 for k in range(seeds):
                     seed = own_seed + k
                     pid = point_id(doc, vname, seed, mode, files)
+                    if positions is not None and extra:
+                        positions.append({"point_id": pid, "variant": vname, **extra[j]})
                     if pid in seen:
                         continue  # the same grid value listed twice is one point
                     seen.add(pid)

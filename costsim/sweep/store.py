@@ -34,6 +34,7 @@ from costsim.errors import InputError
 PATTERN = "points-*.parquet"  # legacy (unpartitioned) files
 PARTITIONED = "points/*/*/*.parquet"
 TABLE = "points"
+DESIGN = "design.parquet"
 COMPACT_SMALL_ROWS = 50_000  # files with fewer rows are merged
 COMPACT_TARGET_ROWS = 2_000_000
 COMPACT_MIN_FILES = 4  # a partition with fewer small files is left alone
@@ -219,6 +220,19 @@ class ResultStore:
                 removed += len(g)
         return {"files_written": merged, "files_merged": removed}
 
+    def write_design(self, columns: dict[str, Any]) -> Path:
+        """design.parquet: every position of an uncertainty design (point_id, variant, sample_index,
+        sample_block), repeated points included; `costsim query` sees it as the table `design`."""
+        import pyarrow as pa
+
+        cols = {}
+        for k, v in columns.items():
+            if hasattr(v, "dtype") and v.dtype.kind == "S":
+                cols[k] = pa.array(v, pa.binary()).cast(pa.string())
+            else:
+                cols[k] = pa.array(list(v) if hasattr(v, "dtype") and v.dtype == object else v)
+        return _write_atomic(pa.table(cols), self.dir / DESIGN)
+
     def write_manifest(self, doc: dict[str, Any]) -> None:
         tmp = self.dir / ".manifest.json.tmp"
         tmp.write_text(json.dumps(doc, indent=2, default=str))
@@ -249,15 +263,19 @@ def connect(directory: str | os.PathLike[str]):
     files = [str(f.resolve()) for f in result_files(d)]
     if not files:
         raise InputError(f"sweep directory '{d}' holds no results ({PATTERN} or {PARTITIONED}); run `costsim sweep ... --out {d}` first.", field="DIR")
+    design = str((d / DESIGN).resolve()) if (d / DESIGN).is_file() else None
     lst = ", ".join(_sql_str(f) for f in files)
+    allowed = lst + (", " + _sql_str(design) if design is not None else "")
     con = duckdb.connect()
     try:
-        con.execute(f"SET allowed_paths=[{lst}]")
+        con.execute(f"SET allowed_paths=[{allowed}]")
         con.execute("SET enable_external_access=false")
         con.execute("SET autoinstall_known_extensions=false")
         con.execute("SET autoload_known_extensions=false")
         con.execute("SET lock_configuration=true")
         con.execute(f"CREATE VIEW {TABLE} AS SELECT * FROM read_parquet([{lst}], union_by_name=true, hive_partitioning=false)")
+        if design is not None:
+            con.execute(f"CREATE VIEW design AS SELECT * FROM read_parquet({_sql_str(design)})")
     except duckdb.Error as exc:
         con.close()
         first = str(exc).splitlines()[0]

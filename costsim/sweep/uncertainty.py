@@ -110,16 +110,26 @@ def design_manifest(scenario: Scenario, design: SampleDesign) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- analysis
 
 
-def _read(directory: Path, columns: list[str]) -> dict[str, np.ndarray]:
+DESIGN_COLUMNS = ("variant", "sample_index", "sample_block")
+
+
+def _read(directory: Path, columns: list[str], *, design: bool = False) -> dict[str, np.ndarray]:
+    """Columns of the points table; with `design`, one row per design position (design.parquet
+    joined to the points, so a point that two positions share counts for both)."""
     from costsim.sweep.store import connect
 
     con = connect(directory)
     try:
         have = {r[0] for r in con.execute("DESCRIBE points").fetchall()}
-        sel = [c for c in columns if c in have]
+        sel = [c for c in columns if c in have or (design and c in DESIGN_COLUMNS)]
         if not sel:
             return {}
-        tbl = con.sql("SELECT " + ", ".join(f'"{c}"' for c in sel) + " FROM points").to_arrow_table()
+        if design:
+            exprs = [f'd."{c}" AS "{c}"' if c in DESIGN_COLUMNS else f'p."{c}" AS "{c}"' for c in sel]
+            sql = "SELECT " + ", ".join(exprs) + " FROM design d JOIN points p ON d.point_id = p.point_id"
+        else:
+            sql = "SELECT " + ", ".join(f'"{c}"' for c in sel) + " FROM points"
+        tbl = con.sql(sql).to_arrow_table()
     finally:
         con.close()
     out: dict[str, np.ndarray] = {}
@@ -170,7 +180,7 @@ def analyze(directory: str | os.PathLike[str], *, metrics: Sequence[str] | None 
         inputs = unc["inputs"]
         cols = ["variant", "status", "sample_index", "sample_block"] + [i["column"] for i in inputs] + \
                [param_column(p) for p, _ in grid] + mets
-        data = _read(d, cols)
+        data = _read(d, cols, design=(d / "design.parquet").is_file())
         doc = {"design": unc["design"], "sampler": unc["sampler"], "samples": unc["samples"], "points": unc["points"],
                "mode": manifest.get("mode"), "inputs": inputs, "variants": {}}
         names = [i["path"] for i in inputs]

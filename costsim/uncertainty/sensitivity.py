@@ -17,6 +17,7 @@ scipy.stats.sobol_indices, fed with evaluations of a Saltelli design (costsim.un
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -89,9 +90,11 @@ def sobol_from_blocks(f_A: Any, f_B: Any, f_AB: Any, names: Sequence[str], *, bo
         st = np.atleast_1d(np.asarray(res.total_order, float)).reshape(-1)
         if bootstrap and n >= 8 and var > 0:
             try:
-                bs = res.bootstrap(confidence_level=0.95, n_resamples=n_resamples)
-                ci1 = _ci(bs.first_order.confidence_interval)
-                cit = _ci(bs.total_order.confidence_interval)
+                with warnings.catch_warnings():  # an index that is exactly 0 has a degenerate bootstrap (BCa warns)
+                    warnings.simplefilter("ignore")
+                    bs = res.bootstrap(confidence_level=0.95, n_resamples=n_resamples)
+                ci1 = _ci(bs.first_order.confidence_interval, s1)
+                cit = _ci(bs.total_order.confidence_interval, st)
             except (ValueError, FloatingPointError):  # degenerate resamples (constant output): no interval
                 ci1 = cit = None
     else:  # rows dropped: the same Saltelli (2010) estimators on the remaining rows, bootstrap over rows
@@ -114,8 +117,11 @@ def saltelli_2010(fa: np.ndarray, fb: np.ndarray, fab: np.ndarray) -> tuple[np.n
     return s1, st
 
 
-def _ci(interval: Any) -> np.ndarray:
-    return np.stack([np.asarray(interval.low, float).reshape(-1), np.asarray(interval.high, float).reshape(-1)], axis=1)
+def _ci(interval: Any, estimate: np.ndarray) -> np.ndarray:
+    """(d, 2) interval; where the bootstrap is degenerate (NaN) the interval collapses to the estimate."""
+    lo = np.asarray(interval.low, float).reshape(-1)
+    hi = np.asarray(interval.high, float).reshape(-1)
+    return np.stack([np.where(np.isfinite(lo), lo, estimate), np.where(np.isfinite(hi), hi, estimate)], axis=1)
 
 
 def _bootstrap(fa: np.ndarray, fb: np.ndarray, fab: np.ndarray, n_resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
