@@ -120,12 +120,12 @@ def test_batched_training_and_serving_scenario(tmp_path):
 
 def test_compaction_merges_small_files_and_recovers_a_killed_one(tmp_path):
     st = ResultStore(tmp_path)
-    for i in range(6):
+    for i in range(8):
         st.append([{"point_id": f"p{i}", "scenario_hash": "h", "variant": "base", "x": float(i)}])
-    assert len(result_files(tmp_path)) == 6
+    assert len(result_files(tmp_path)) == 8
     res = st.compact()
-    assert res == {"files_written": 1, "files_merged": 6} and len(result_files(tmp_path)) == 1
-    assert query(tmp_path, "SELECT count(*), sum(x) FROM points")[1] == [(6, 15.0)]
+    assert res == {"files_written": 1, "files_merged": 8} and len(result_files(tmp_path)) == 1
+    assert query(tmp_path, "SELECT count(*), sum(x) FROM points")[1] == [(8, 28.0)]
     # a compaction killed after the merged file was renamed into place: recovery drops the old files
     part = result_files(tmp_path)[0].parent
     st.append([{"point_id": "q", "scenario_hash": "h", "variant": "base", "x": 1.0}])
@@ -135,7 +135,7 @@ def test_compaction_merges_small_files_and_recovers_a_killed_one(tmp_path):
 
     shutil.copy(old, part / "part-cnew.parquet")
     (part / ".compact-x.json").write_text(json.dumps({"new": "part-cnew.parquet", "old": [old.name]}))
-    assert query(tmp_path, "SELECT count(*) FROM points")[1] == [(7,)]  # querying recovers first
+    assert query(tmp_path, "SELECT count(*) FROM points")[1] == [(9,)]  # querying recovers first
     assert not (part / ".compact-x.json").exists() and not old.exists()
     # killed before the rename: the old files stay, the journal goes
     (part / ".compact-y.json").write_text(json.dumps({"new": "part-cmissing.parquet", "old": ["part-cnew.parquet"]}))
@@ -145,9 +145,10 @@ def test_compaction_merges_small_files_and_recovers_a_killed_one(tmp_path):
 def test_per_point_sweep_compacts_at_the_end(tmp_path):
     s = load_scenario(TINY)
     res = run_sweep(s, out=str(tmp_path), mode="core", batched=False, flush_every=1, flush_s=0.0,
-                    grid=parse_grid(["economics.electricity_usd_per_kwh=0.01,0.02,0.03,0.04,0.05,0.06"]))
-    assert res["compacted"]["files_merged"] >= 4
-    assert query(tmp_path, "SELECT count(*), count(DISTINCT point_id) FROM points")[1] == [(6, 6)]
+                    grid=parse_grid(["economics.electricity_usd_per_kwh=" + ",".join(f"0.0{i}" for i in range(1, 10))]))
+    assert res["compacted"]["files_merged"] >= 8
+    assert len(result_files(tmp_path)) <= 2
+    assert query(tmp_path, "SELECT count(*), count(DISTINCT point_id) FROM points")[1] == [(9, 9)]
 
 
 def test_work_estimate_refuses_long_sweeps(tmp_path):
@@ -179,3 +180,19 @@ def test_group_with_invalid_representative_runs_point_by_point(tmp_path):
     for k in A:
         assert not _rows_equal(A[k], B[k])
     assert np.all([("num_gpus" in (r["error"] or "")) for r in A.values() if r["status"] == "error"])
+
+
+@pytest.mark.slow
+def test_batched_sweep_on_dask_and_process_equals_local(tmp_path):
+    pytest.importorskip("dask.distributed")
+    s = _scenario()
+    kw = dict(grid=parse_grid(GRID), seeds=2, mode="core", chunk_points=6)
+    run_sweep(s, out=str(tmp_path / "local"), **kw)
+    run_sweep(s, out=str(tmp_path / "dask"), executor="dask", workers=2, **kw)
+    run_sweep(s, out=str(tmp_path / "proc"), executor="process", workers=2, **kw)
+    L = {r["point_id"]: r for r in load_rows(tmp_path / "local")}
+    for other in ("dask", "proc"):
+        O = {r["point_id"]: r for r in load_rows(tmp_path / other)}
+        assert set(O) == set(L) and len(L) == 64
+        for k in L:
+            assert not _rows_equal(L[k], O[k])

@@ -98,10 +98,16 @@ def hex_ids(digests: bytes, n: int) -> np.ndarray:
 
 
 def json_numbers(values: np.ndarray, integer: bool) -> list[str]:
-    """JSON text of each number as json.dumps writes it (repr of a finite float; an int's digits)."""
-    if integer:
-        return list(map(str, np.asarray(values).astype(np.int64).tolist()))
-    return list(map(float.__repr__, np.asarray(values, dtype=float).tolist()))
+    """JSON text of each number as json.dumps writes it (repr of a finite float; an int's digits).
+    Grid values repeat: each distinct value is formatted once."""
+    a = np.asarray(values).astype(np.int64) if integer else np.asarray(values, dtype=float)
+    fmt = str if integer else float.__repr__
+    if a.size > 64:
+        u, inv = np.unique(a, return_inverse=True)
+        if u.size * 4 < a.size:
+            texts = np.asarray(list(map(fmt, u.tolist())), dtype=object)
+            return texts[inv].tolist()
+    return list(map(fmt, a.tolist()))
 
 
 class IdTemplate:
@@ -139,39 +145,25 @@ class IdTemplate:
 
     def ids(self, texts: Mapping[str, Sequence[str]], n: int) -> np.ndarray:
         """texts: slot -> JSON text of each point's value ('__seed__' included). The constant text
-        before the first slot is hashed once; each point hashes only what follows it."""
-        cols = [[t.encode() for t in texts[s]] for s in self.order]
-        tail = [p.encode() for p in self.pieces[1:]]
+        before the first slot is hashed once; each point hashes the rest, formatted in one step."""
+        cols = [texts[s] for s in self.order]
+        rest = "%s" + "%s".join(p.replace("%", "%%") for p in self.pieces[1:])
         h0 = hashlib.sha256(self.pieces[0].encode())
         out = []
         append = out.append
-        if len(cols) == 2:
-            (c0, c1), (t0, t1) = cols, tail
-            for a, b in zip(c0, c1):
-                h = h0.copy()
-                h.update(a)
-                h.update(t0)
-                h.update(b)
-                h.update(t1)
-                append(h.digest()[:8])
-        else:
-            pairs = list(zip(range(len(cols)), tail))
-            for vals in zip(*cols):
-                h = h0.copy()
-                for j, t in pairs:
-                    h.update(vals[j])
-                    h.update(t)
-                append(h.digest()[:8])
+        for vals in zip(*cols):
+            h = h0.copy()
+            h.update((rest % vals).encode())
+            append(h.digest()[:8])
         return hex_ids(b"".join(out), n)
 
 
 def interleave(pieces: Sequence[str], cols: Sequence[Sequence[str]], n: int) -> list[str]:
     """pieces[0] + cols[0][i] + pieces[1] + cols[1][i] + ... for every point i."""
-    out = [pieces[0]] * n
-    for j, col in enumerate(cols):
-        nxt = pieces[j + 1]
-        out = [o + v + nxt for o, v in zip(out, col)]
-    return out
+    if not cols:
+        return [pieces[0]] * n
+    fmt = "%s".join(p.replace("%", "%%") for p in pieces)
+    return [fmt % vals for vals in zip(*cols)]
 
 
 # ----------------------------------------------------------------------------- the plan
@@ -602,7 +594,7 @@ def _evaluate_columns(task: GroupTask) -> dict[str, Any]:
     data["simulation"]["replicates"] = 1
     s = validate_spec(Scenario, data, what=f"sweep group {task.key}")
     cols: dict[str, Any] = {
-        "point_id": pa.array(task.point_ids, pa.binary()).cast(pa.string()),
+        "point_id": id_column(task.point_ids),
         "scenario_hash": pa.repeat(task.scenario_hash, n),
         "variant": pa.repeat(task.variant, n),
         "seed": np.asarray(task.seeds, np.int64),
@@ -651,13 +643,20 @@ def _evaluate_columns(task: GroupTask) -> dict[str, Any]:
             feasible &= f
         else:
             feasible &= np.array([x if isinstance(x, (bool, np.bool_)) else True for x in f.tolist()], bool)
-    fcol = feasible.astype(object)
-    fcol[~ok] = None
-    cols["feasible"] = fcol if not ok.all() else feasible
-    cols["status"] = np.where(ok, "ok", "error").astype(object)
-    cols["error"] = error
+    cols["feasible"] = pa.array(feasible, mask=~ok) if not ok.all() else feasible
+    cols["status"] = pa.array(["error", "ok"]).take(pa.array(ok.astype(np.int8)))
+    cols["error"] = pa.nulls(n, pa.string()) if ok.all() else pa.array(error.tolist(), pa.string())
     cols["__status__"] = ok
     return cols
+
+
+def id_column(ids: np.ndarray):
+    """A numpy array of 16-byte ids -> an Arrow string array (from its buffers, no Python loop)."""
+    import pyarrow as pa
+
+    n = int(ids.size)
+    offs = np.arange(0, 16 * (n + 1), 16, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offs.tobytes()), pa.py_buffer(np.ascontiguousarray(ids).tobytes()))
 
 
 def _fallback_rows(task: GroupTask, why: str) -> list[dict[str, Any]]:

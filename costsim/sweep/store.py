@@ -35,9 +35,9 @@ PATTERN = "points-*.parquet"  # legacy (unpartitioned) files
 PARTITIONED = "points/*/*/*.parquet"
 TABLE = "points"
 DESIGN = "design.parquet"
-COMPACT_SMALL_ROWS = 50_000  # files with fewer rows are merged
+COMPACT_SMALL_ROWS = 10_000  # files with fewer rows are merged
 COMPACT_TARGET_ROWS = 2_000_000
-COMPACT_MIN_FILES = 4  # a partition with fewer small files is left alone
+COMPACT_MIN_FILES = 8  # a partition with fewer small files is left alone
 _MAX_PART_NAME = 96
 
 
@@ -101,12 +101,38 @@ def recover(directory: str | os.PathLike[str]) -> int:
     return n
 
 
+def _encoding(table) -> dict[str, Any]:
+    """Parquet options: dictionary-encode text, flags, integers and constant columns (cheap and
+    compact); write varying floats plainly (a dictionary attempt on them costs time and is then
+    dropped); min/max statistics on the key and parameter columns (what queries filter on)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dict_cols, stats = [], []
+    for f in table.schema:
+        t = f.type
+        name = f.name
+        if name.startswith("param_") or name in ("point_id", "scenario_hash", "variant", "seed", "status", "sample_index", "sample_block"):
+            stats.append(name)
+        if not pa.types.is_floating(t):
+            dict_cols.append(name)
+            continue
+        col = table.column(name)
+        if col.null_count == len(col):
+            dict_cols.append(name)
+            continue
+        mm = pc.min_max(col)
+        if mm["min"].as_py() == mm["max"].as_py():
+            dict_cols.append(name)
+    return {"use_dictionary": dict_cols, "write_statistics": stats, "compression": "snappy"}
+
+
 def _write_atomic(table, path: Path) -> Path:
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="snappy")
+    pq.write_table(table, tmp, **_encoding(table))
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
