@@ -106,8 +106,8 @@ class EmpiricalDist(Spec):
 
 class ErrorBandDist(Spec):
     dist: Literal["error_band"] = Field(..., description="Validation-error band of the regime (from `error_band` in train/serve/run results): value = nominal x (1 + e), e on [low_frac, high_frac].")
-    low_frac: float = Field(..., gt=-1, le=0, description="Lowest relative error of the regime's validation cases (e.g. -0.12 = the truth can be 12% below the prediction).")
-    high_frac: float = Field(..., ge=0, le=10, description="Highest relative error of the regime's validation cases (e.g. 0.25 = 25% above).")
+    low_frac: float = Field(..., gt=-1, le=10, description="Lowest relative error of the regime's validation cases (e.g. -0.12 = the truth can be 12% below the prediction).")
+    high_frac: float = Field(..., gt=-1, le=10, description="Highest relative error of the regime's validation cases (e.g. 0.25 = 25% above).")
     cases: int | None = Field(None, ge=0, description="Validation cases behind the band (informational).")
     regime: str | None = Field(None, max_length=200, description="Name of the regime the band comes from (informational).")
     shape: Literal["uniform", "triangular"] = Field("uniform", description="uniform on the band (default: the band is a min/max over cases), or triangular with its mode at the prediction.")
@@ -116,6 +116,9 @@ class ErrorBandDist(Spec):
     def _band(self) -> "ErrorBandDist":
         if not self.low_frac < self.high_frac:
             raise ValueError(f"error_band: low_frac ({self.low_frac}) must be below high_frac ({self.high_frac})")
+        if self.shape == "triangular" and not self.low_frac <= 0.0 <= self.high_frac:
+            raise ValueError("error_band: a triangular band has its mode at the prediction (e = 0), so it needs low_frac <= 0 <= high_frac; "
+                             "use shape: uniform for a band that does not contain the prediction")
         return self
 
 

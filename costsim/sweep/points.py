@@ -454,7 +454,7 @@ def evaluate_point(task: Mapping[str, Any]) -> dict[str, Any]:
 def evaluate_batch(tasks: Any) -> Any:
     """A work unit: a list of point tasks -> their rows; a batched GroupTask -> its GroupResult."""
     if not isinstance(tasks, list):
-        from costsim.sweep.batched import evaluate_group
+        from costsim.sweep.batched_eval import evaluate_group
 
         return evaluate_group(tasks)
     return [evaluate_point(t) for t in tasks]
