@@ -79,7 +79,13 @@ def test_grid_sweep_gets_exact_grid_indices(tmp_path):
     assert e["total_order"]["economics.electricity_usd_per_kwh"] == pytest.approx(0.0, abs=1e-12)
     # rental pricing: electricity is in the rental price, cost does not move with either
     c = doc["variants"]["base"]["metrics"]["training_cost_usd"]
-    assert c["indices"]["variance"] == pytest.approx(0.0, abs=1e-6)
+    assert c["indices"] is None and "does not vary over the grid" in c["notes"]
+    # the sweep report shows the section, and its charts come after the one inlined plotly.js
+    from costsim.report import write_sweep_report
+
+    html = write_sweep_report(tmp_path).read_text(encoding="utf-8")
+    assert "Uncertainty and what drives it" in html and "exact for the grid" in html
+    assert html.count("window.PlotlyConfig") == 1 and html.index("window.PlotlyConfig") < html.index("Plotly.newPlot")
 
 
 def test_cli_run_samples_writes_bands_indices_and_report(tmp_path, cli):

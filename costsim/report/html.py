@@ -169,6 +169,7 @@ def sweep_report_html(manifest: dict[str, Any], rows: list[dict[str, Any]], metr
         if metric is None and numeric:
             metric = numeric[0]
     ch = _Charts()
+    unc_html = uncertainty.section_html(uncertainty_doc, ch.render)  # rendered first: it sits above the tornado (plotly.js inlined once)
     figs = [charts.tornado(rows, m, params) for m in ([metric] if metric else [])]
     extra = [k for k in numeric if k != metric and any(p in k for p in ("energy_j", "cost_usd", "peak_power_w"))][:2]
     figs += [charts.tornado(rows, m, params) for m in extra]
@@ -191,7 +192,7 @@ def sweep_report_html(manifest: dict[str, Any], rows: list[dict[str, Any]], metr
         f"{' · ' + e(manifest['rows_shown_note']) if manifest.get('rows_shown_note') else ''}</small></p>",
         "<h2>Swept parameters</h2>",
         f"<table><tr>{''.join(f'<th>{h}</th>' for h in head)}</tr>{''.join(prow)}</table>",
-        uncertainty.section_html(uncertainty_doc, ch.render),
+        unc_html,
         "<h2>Sensitivity: quick view (one at a time)</h2>" if chart_html else "",
         chart_html,
         "<h2>Failed points</h2>" if errs else "",

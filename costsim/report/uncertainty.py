@@ -114,7 +114,8 @@ def indices_chart(metric: str, study: Mapping[str, Any], variant: str = "") -> g
         top += [hi for _, hi in (idx.get(ci_key) or {}).values()]
     hi = max([1.05] + [v * 1.05 for v in top if math.isfinite(v)])
     lo = min([0.0] + [v * 1.05 for v in top if math.isfinite(v)])  # estimates can fall a little below 0 or above 1
-    fig.update_layout(title=title, barmode="group", xaxis_title="share of output variance (Sobol' index; estimates, 95% intervals)",
+    basis = "exact for the grid" if idx.get("method") == "grid_anova" else "estimates, 95% intervals"
+    fig.update_layout(title=title, barmode="group", xaxis_title=f"share of output variance (Sobol' index; {basis})",
                       xaxis_range=[lo, hi], legend=dict(orientation="h", y=-0.25), **LAYOUT)
     return fig
 

@@ -44,6 +44,8 @@ HEADLINE_METRICS = (
 )
 CORE_IGNORED = ("training.step_time_s",)  # fields the closed-form cores do not read
 FILE = "uncertainty.json"
+MAX_SAMPLES = 1 << 20
+MAX_DESIGN_POINTS = 20_000_000
 
 
 def _get(doc: Mapping[str, Any], path: str) -> Any:
@@ -86,6 +88,14 @@ def design_for(scenario: Scenario, n: int, *, mode: str = "core", sampler: str |
                          "(field path -> distribution, see `costsim schema`), or use --random path=lo:hi with a sweep.", field="--samples")
     sampler = sampler or spec.sampler
     check_count(n, sampler)
+    if n > MAX_SAMPLES:
+        raise InputError(f"--samples {n:,} is more than the {MAX_SAMPLES:,} an uncertainty study draws; Sobol' indices converge "
+                         "long before that (1,024-8,192 is typical).", field="--samples")
+    d = len(spec.inputs)
+    total = n * (d + 2) if (spec.sensitivity if sensitivity is None else sensitivity) else n
+    if total > MAX_DESIGN_POINTS:
+        raise InputError(f"--samples {n:,} with {d} inputs is {total:,} points, more than the {MAX_DESIGN_POINTS:,} a design may hold; "
+                         "draw fewer samples or use --no-sensitivity.", field="--samples")
     if mode == "core":
         for p in spec.inputs:
             if ".".join(str(x) for x in split_path(p)) in CORE_IGNORED:
@@ -265,6 +275,8 @@ def _study_grid(data: Mapping[str, np.ndarray], sel: np.ndarray, metric: str, na
     y = np.where(data["status"][sel] == "ok", data[metric][sel], np.nan)
     notes = ["range over the grid points (the grid is a design, not a probability distribution)"]
     b = band(y)
+    if b.get("n", 0) and b.get("max") == b.get("min"):
+        return OutputStudy(metric, b, None, notes + ["does not vary over the grid"])
     if manifest.get("seeds", 1) != 1 or manifest.get("random"):
         notes.append("grid indices need one point per grid combination (no --seeds or --random)")
         return OutputStudy(metric, b, None, notes)

@@ -200,6 +200,8 @@ def grid_indices(factors: Mapping[str, Any], y: Any) -> SobolIndices:
     cube = np.empty(sizes)
     cube.reshape(-1)[flat_idx] = y
     var = float(cube.var())
+    if var <= (1e-12 * float(np.abs(y).max())) ** 2:  # constant up to rounding: nothing to attribute
+        var = 0.0
     s1 = np.zeros(len(names))
     st = np.zeros(len(names))
     if var > 0:
