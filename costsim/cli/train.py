@@ -23,6 +23,9 @@ def _render(r: dict) -> None:
     rows = [
         ("feasible", str(r.get("feasible"))),
         ("layout", " ".join(f"{k}={v}" for k, v in p.items()) if p else "-"),
+        ("framework", str(r.get("framework") or "-")),
+        ("layout relies on", ", ".join(f"{q['feature'].split(' (')[0]} ({q['since_year']})"
+                                       for q in (r.get("layout_requires") or [])) or "-"),
         ("training FLOP", fmt_si(r.get("train_flop"), "FLOP")),
         ("step time", fmt_si(r.get("step_time_s"), "s")),
         ("throughput", fmt_si(r.get("tokens_per_s"), "tokens/s")),

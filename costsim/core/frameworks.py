@@ -163,3 +163,56 @@ DEFAULT_FRAMEWORK = FRAMEWORKS["megatron-core-2024"]
 def default_framework_name(vendor: str) -> str:
     """The stack a planner gets without asking: XLA on Google TPUs, Megatron-core elsewhere."""
     return "xla-tpu" if vendor.strip().lower() == "google" else "megatron-core-2024"
+
+
+# Features a layout can depend on, with the first public stack that had them: what a planner needs to
+# see why a published run (on an older stack) could not use the layout the search finds.
+FEATURES: dict[str, tuple[str, int, str]] = {
+    "interleaved_pipeline": ("interleaved 1F1B pipeline schedule (virtual stages)", 2021,
+                             "Narayanan et al. 2021, arXiv 2104.04473"),
+    "selective_recompute": ("selective activation recomputation", 2022, "Korthikanti et al. 2022, arXiv 2205.05198"),
+    "sequence_parallel": ("Megatron sequence parallelism", 2022, "Korthikanti et al. 2022, arXiv 2205.05198"),
+    "flash_attention": ("FlashAttention (no s x s scores in memory or HBM traffic)", 2022, "Dao et al. 2022, arXiv 2205.14135"),
+    "distributed_optimizer": ("sharded optimizer state (ZeRO-1 / Megatron distributed optimizer)", 2022,
+                              "Rajbhandari et al. 2020 (DeepSpeed); Megatron-LM distributed optimizer 2022"),
+    "zero_sharded_weights": ("sharded gradients/weights (ZeRO-2/3, FSDP)", 2021,
+                             "Rajbhandari et al. 2020; PyTorch FSDP (Zhao et al. 2023, arXiv 2304.11277)"),
+    "context_parallel": ("context parallelism (sequence split across GPUs, ring attention overlapped with compute)", 2024,
+                         "Megatron-core / Transformer Engine 2024; Llama 3 used an all-gather form only for 128k contexts "
+                         "(arXiv 2407.21783 Sec. 3.3.2)"),
+    "expert_parallel": ("expert parallelism (MoE all-to-all)", 2021, "Fedus et al. 2021 (Switch); Megatron-core MoE 2023"),
+    "tp_comm_overlap": ("tensor-parallel communication overlapped with GEMMs", 2023, "Transformer Engine userbuffers / "
+                        "Megatron-core tp_comm_overlap"),
+    "dp_comm_overlap": ("data-parallel reduce-scatter/all-gather overlapped with backward/forward", 2023,
+                        "Megatron-core DDP overlap_grad_reduce / overlap_param_gather"),
+    "fp8": ("FP8 linear layers", 2022, "Transformer Engine on Hopper (Micikevicius et al. 2022, arXiv 2209.05433)"),
+    "fp4": ("NVFP4 linear layers", 2025, "NVIDIA, arXiv 2509.25149"),
+}
+
+
+def layout_features(layout: dict, fw: Framework, precision: str, sequence_parallel: bool) -> list[str]:
+    """FEATURES keys a layout (costsim.core.search.layout_row) relies on under framework `fw`."""
+    out = []
+    if layout["vp"] > 1:
+        out.append("interleaved_pipeline")
+    if layout["recompute"] == "selective":
+        out.append("selective_recompute")
+    if layout["tp"] > 1 and sequence_parallel and fw.sequence_parallel:
+        out.append("sequence_parallel")
+    if fw.flash_attention:
+        out.append("flash_attention")
+    if layout["zero"] >= 1:
+        out.append("distributed_optimizer")
+    if layout["zero"] >= 2:
+        out.append("zero_sharded_weights")
+    if layout["cp"] > 1:
+        out.append("context_parallel")
+    if layout["ep"] > 1:
+        out.append("expert_parallel")
+    if layout["tp"] > 1 and fw.tp_comm_exposed_frac < 1.0:
+        out.append("tp_comm_overlap")
+    if layout["dp"] > 1 and fw.dp_overlap:
+        out.append("dp_comm_overlap")
+    if precision in ("fp8", "fp4"):
+        out.append(precision)
+    return out

@@ -169,10 +169,12 @@ def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep):
     and left out), the rest at the bf16 rates. Evaluated on the unique (tokens, tp, ep)
     combinations only."""
     T, tp, ep = np.broadcast_arrays(_f(tokens), _f(tp), _f(ep))
-    key = np.stack([T.ravel(), tp.ravel(), ep.ravel()])
-    uniq, inv = np.unique(key, axis=1, return_inverse=True)
+    # one scalar key per (tokens, tp, ep): exact for whole numbers below 2^53 (tokens < 2^31, tp and
+    # ep < 2^11); a 1-D unique is much cheaper than a unique over rows
+    key = (T.ravel() * 2048.0 + tp.ravel()) * 2048.0 + ep.ravel()
+    _, first_idx, inv = np.unique(key, return_index=True, return_inverse=True)
     inv = np.asarray(inv).ravel()
-    Tu, tpu, epu = uniq
+    Tu, tpu, epu = T.ravel()[first_idx], tp.ravel()[first_idx], ep.ravel()[first_idx]
     lowp = hw.quant_bytes_per_element > 0.0
     f_lowp = hw.lowp_layer_frac if lowp else 1.0
     args, args16 = _gemm_args(hw), _gemm_args(hw, True)
@@ -287,11 +289,15 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     t_layer_compute = t_fc + t_bc
     first, n_max, last = stage_layers(m, pp)
 
-    # --- LM head + loss on the last stage (bf16, no recomputation)
-    hf, hb = (mm.matmul_time_s(tokens, m.vocab_size / tp, d, *_gemm_args(hw, True)),
-              mm.matmul_time_s(tokens, d, m.vocab_size / tp, *_gemm_args(hw, True))
-              + mm.matmul_time_s(d, m.vocab_size / tp, tokens, *_gemm_args(hw, True)))
-    t_head = hf + hb
+    # --- LM head + loss on the last stage (bf16, no recomputation), on the unique (tokens, tp) pairs
+    T2, tp2 = np.broadcast_arrays(tokens, tp)
+    hkey = T2.ravel() * 4096.0 + tp2.ravel()
+    _, hfirst, hinv = np.unique(hkey, return_index=True, return_inverse=True)
+    Tu, tpu = T2.ravel()[hfirst], tp2.ravel()[hfirst]
+    a16 = _gemm_args(hw, True)
+    head_u = (mm.matmul_time_s(Tu, m.vocab_size / tpu, d, *a16) + mm.matmul_time_s(Tu, d, m.vocab_size / tpu, *a16)
+              + mm.matmul_time_s(d, m.vocab_size / tpu, Tu, *a16))
+    t_head = head_u[np.asarray(hinv).ravel()].reshape(T2.shape)
 
     # --- pipeline point-to-point: vp boundaries per device, fwd activations + bwd gradients
     p2p_bytes = act_bytes / np.where(sp | fw.pp_scatter_gather, tp, 1.0)

@@ -157,37 +157,91 @@ def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None, do
     logits = BYTES_LOGIT * _f(lay.micro_batch) * _f(lay.seq_len) / cp * m.vocab_size / tp
     single = pp <= 1
     one = np.ones_like(pp)
-    ranks = {  # name: (layers, has_embedding, has_head, in-flight, logits)
-        "first": (first, one, np.where(single, 1.0, 0.0), in_flight_micro_batches(pp, vp, mcount, 0.0)),
-        "second": (n_max, 0.0 * one, 0.0 * one, in_flight_micro_batches(pp, vp, mcount, 1.0)),
-        "last": (last, 0.0 * one, one, in_flight_micro_batches(pp, vp, mcount, pp - 1.0)),
-    }
-    best = None
-    for name, (layers, has_emb, has_head, fl) in ranks.items():
+    ranks = (  # (layers, has_embedding, has_head, in-flight): first, second, last pipeline rank
+        (first, one, np.where(single, 1.0, 0.0), in_flight_micro_batches(pp, vp, mcount, 0.0)),
+        (n_max, 0.0 * one, 0.0 * one, in_flight_micro_batches(pp, vp, mcount, 1.0)),
+        (last, 0.0 * one, one, in_flight_micro_batches(pp, vp, mcount, pp - 1.0)),
+    )
+    parts = []  # per rank: (dense, expert, activations, logits beyond the working set, total)
+    for r, (layers, has_emb, has_head, fl) in enumerate(ranks):
         dense, expert = stage_params(m, lay, layers, has_emb, has_head)
         states = dense * b_dense + expert * b_exp
-        acts = per_layer * layers * fl + working
+        acts = per_layer * (layers * fl) + working
         # the logits live from the LM head to the loss backward, the recompute working set only
         # inside a layer's backward: never at once, so only the logits beyond the working set count
         lg = np.where(has_head > 0, np.maximum(logits - working, 0.0), 0.0)
         tot = states + acts + lg
-        if name == "second":  # exists only with pp >= 3
+        if r == 1:  # the second rank is a middle stage only with pp >= 3
             tot = np.where(pp >= 3, tot, 0.0)
-        if best is None:
-            best = [tot, dense, expert, acts, lg]
-        else:
-            take = tot > best[0]
-            best = [np.where(take, new, old) for new, old in zip((tot, dense, expert, acts, lg), best)]
-    tot, dense, expert, acts, lg = best
-    weights = BYTES_WEIGHT * (dense / np.where(z >= 3, shard_dense, 1.0) + expert / np.where(z >= 3, shard_expert, 1.0))
-    grads = BYTES_GRAD * (dense / np.where(z >= 2, shard_dense, 1.0) + expert / np.where(z >= 2, shard_expert, 1.0))
-    optim = BYTES_OPTIMIZER * (dense / np.where(z >= 1, shard_dense, 1.0) + expert / np.where(z >= 1, shard_expert, 1.0))
+        parts.append((dense, expert, acts, lg, tot))
+    t0, t1, t2 = parts[0][4], parts[1][4], parts[2][4]
+    tot = np.maximum(np.maximum(t0, t1), t2)
     # ZeRO-3 / FSDP: the gathered (unsharded) parameters of the layer in use and of the prefetched next one
     gathered = np.where(z >= 3, fw.zero3_live_layers * BYTES_WEIGHT * (m.nonexpert_params_per_layer / tp
                                                                      + m.expert_params_per_layer / (tp * ep)), 0.0)
     reserve = FRAMEWORK_RESERVE_BYTES if fw.reserve_bytes is None else fw.reserve_bytes
     total = tot + gathered + reserve
-    return {"weights_bytes": weights, "gradients_bytes": grads, "optimizer_bytes": optim,
-            "activations_bytes": acts, "logits_bytes": lg, "zero3_gathered_bytes": gathered + 0.0 * total,
-            "reserve_bytes": np.broadcast_to(reserve, np.shape(total)).astype(float),
-            "total_bytes": total}
+    return MemoryBreakdown(parts, (t0, t1, t2), z, shard_dense, shard_expert, gathered, reserve, total)
+
+
+class MemoryBreakdown(dict):
+    """Memory per GPU on the most loaded pipeline rank (bytes): total_bytes at once, the parts
+    (weights, gradients, optimizer state, activations, logits, ZeRO-3 gathered weights, reserve) on
+    first access -- a layout search needs only the total for its fit mask."""
+
+    KEYS = ("weights_bytes", "gradients_bytes", "optimizer_bytes", "activations_bytes", "logits_bytes",
+            "zero3_gathered_bytes", "reserve_bytes", "total_bytes")
+
+    def __init__(self, parts, tots, z, shard_dense, shard_expert, gathered, reserve, total):
+        super().__init__()
+        self._p, self._t, self._z = parts, tots, z
+        self._sd, self._se, self._g, self._r = shard_dense, shard_expert, gathered, reserve
+        dict.__setitem__(self, "total_bytes", total)
+
+    def _pick(self, j):
+        t0, t1, t2 = self._t
+        take1 = t1 > t0
+        take2 = t2 > np.maximum(t0, t1)
+        return np.where(take2, self._p[2][j], np.where(take1, self._p[1][j], self._p[0][j]))
+
+    def _compute(self, k):
+        z, total = self._z, dict.__getitem__(self, "total_bytes")
+        if k in ("weights_bytes", "gradients_bytes", "optimizer_bytes"):
+            per, stage = {"weights_bytes": (BYTES_WEIGHT, 3), "gradients_bytes": (BYTES_GRAD, 2),
+                          "optimizer_bytes": (BYTES_OPTIMIZER, 1)}[k]
+            return per * (self._pick(0) / np.where(z >= stage, self._sd, 1.0) + self._pick(1) / np.where(z >= stage, self._se, 1.0))
+        if k == "activations_bytes":
+            return self._pick(2)
+        if k == "logits_bytes":
+            return self._pick(3)
+        if k == "zero3_gathered_bytes":
+            return self._g + 0.0 * total
+        if k == "reserve_bytes":
+            return np.broadcast_to(self._r, np.shape(total)).astype(float)
+        raise KeyError(k)
+
+    def __getitem__(self, k):
+        if not dict.__contains__(self, k):
+            dict.__setitem__(self, k, self._compute(k))
+        return dict.__getitem__(self, k)
+
+    def __contains__(self, k):
+        return k in self.KEYS
+
+    def __iter__(self):
+        return iter(self.KEYS)
+
+    def __len__(self):
+        return len(self.KEYS)
+
+    def keys(self):
+        return list(self.KEYS)
+
+    def items(self):
+        return [(k, self[k]) for k in self.KEYS]
+
+    def values(self):
+        return [self[k] for k in self.KEYS]
+
+    def get(self, k, default=None):
+        return self[k] if k in self.KEYS else default

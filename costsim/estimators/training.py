@@ -23,7 +23,7 @@ from costsim.core import goodput as gp
 from costsim.core import search as srch
 from costsim.core.calibration import FP8_SOURCE, MATMUL_FRAC_SOURCE, gemm_rows_half, matmul_frac, training_sustained_frac
 from costsim.core.datatypes import LOWP_LINEAR_LAYER_FRAC, quantize_bytes_per_element, storage_bytes_per_element
-from costsim.core.frameworks import FRAMEWORKS, default_framework_name
+from costsim.core.frameworks import FEATURES, FRAMEWORKS, default_framework_name, layout_features
 from costsim.core.power import checkpoint_phase_power, device_power_w
 from costsim.core.training import HardwareShape, ModelShape
 from costsim.economics.accounting import account_run
@@ -233,6 +233,22 @@ def step_profile(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelera
             "memory_per_gpu_bytes": best["memory_per_gpu_bytes"], "mfu_frac": best["mfu_frac"]}
 
 
+def layout_requires(row: dict, framework: str, precision: str, sequence_parallel: bool) -> tuple[list[dict], str]:
+    """What the chosen layout relies on (feature, first year, source) and one sentence for a reader
+    comparing with a published run: a run on an older stack could not use features it did not have."""
+    fw = FRAMEWORKS[framework]
+    feats = layout_features(row, fw, precision, sequence_parallel)
+    req = [{"feature": FEATURES[f][0], "since_year": FEATURES[f][1], "source": FEATURES[f][2]} for f in feats]
+    newest = sorted(req, key=lambda r: -r["since_year"])[:3]
+    if not req:
+        return req, "This layout needs nothing beyond data, tensor and plain pipeline parallelism."
+    note = ("This layout relies on " + "; ".join(f"{r['feature']} ({r['since_year']})" for r in newest)
+            + (" and more (layout_requires)" if len(req) > 3 else "")
+            + ". A published run on a stack without them could not use it: compare with --framework "
+              "megatron-2021/megatron-2022/deepspeed-megatron-2021, or fix the published layout with --tp/--pp/--cp/--vp.")
+    return req, note
+
+
 KEYS = ("feasible", "reason", "train_flop", "step_time_s", "tokens_per_s", "mfu_frac", "achieved_flop_per_s_per_gpu",
         "memory_per_gpu_bytes", "memory_breakdown_bytes", "parallelism", "num_steps", "compute_time_s", "goodput_frac",
         "wall_time_s", "gpu_hours", "gpu_energy_j", "it_energy_j", "facility_energy_j", "facility_peak_power_w",
@@ -257,7 +273,11 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
         {"name": "flop_formula", "value": "6*N_matmul_active + 12*L*H*hd*seq (full attention matrix counted)", "unit": "FLOP/token", "source": "PaLM (arXiv 2204.02311) App. B; Megatron-LM MFU convention"},
         {"name": "framework", "value": framework, "unit": "", "source": FRAMEWORKS[framework].source},
         {"name": "matmul_frac", "value": hs.matmul_frac, "unit": "", "source": MATMUL_FRAC_SOURCE},
-        {"name": "fp8_linear_gemm_gain", "value": (hs.peak_flop_per_s * hs.matmul_frac) / (hs.attn_peak * hs.attn_frac), "unit": "x bf16", "source": FP8_SOURCE if req.precision == "fp8" else "not fp8: 1"},
+        {"name": "fp8_linear_gemm_gain", "value": (hs.peak_flop_per_s * hs.matmul_frac) / (hs.attn_peak * hs.attn_frac), "unit": "x bf16", "source": FP8_SOURCE if req.precision in ("fp8", "fp4") else "not fp8: 1"},
+        {"name": "lowp_linear_layer_frac", "value": hs.lowp_layer_frac if req.precision in ("fp8", "fp4") else 0.0, "unit": "",
+         "source": "share of linear layers in the low-precision type: NVFP4 keeps ~16% in bf16 (arXiv 2509.25149); fp8 all" if req.precision in ("fp8", "fp4") else "bf16/fp16 run"},
+        {"name": "quantize_bytes_per_element", "value": hs.quant_bytes_per_element, "unit": "B",
+         "source": "NVFP4: read bf16 + amax pass + row- and column-wise E2M1 with E4M3 scales per 16 (costsim.core.datatypes); fp8 casts are fused into the producing kernels"},
         {"name": "peak_flop_per_s", "value": hs.peak_flop_per_s, "unit": "FLOP/s", "source": f"{acc.id} profile, {req.precision}"},
     ]
     if res["order"].size == 0:
@@ -318,6 +338,9 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
         "memory_per_gpu_bytes": best["memory_per_gpu_bytes"], "memory_breakdown_bytes": mem,
         "memory_capacity_bytes": acc.memory_bytes,
         "parallelism": srch.layout_row(lay, i), "tokens_per_step": tokens_per_step, "num_steps": num_steps,
+        "framework": framework,
+        **dict(zip(("layout_requires", "layout_note"),
+                   layout_requires(srch.layout_row(lay, i), framework, req.precision, req.sequence_parallel))),
         "compute_time_s": compute_time, "goodput_frac": g, "wall_time_s": wall,
         "gpu_hours": acct.get("gpu_hours"), "gpu_energy_j": gpu_energy, "it_energy_j": acct.get("it_energy_j"),
         "facility_energy_j": acct.get("facility_energy_j"), "facility_peak_power_w": peak_fac,
