@@ -164,6 +164,9 @@ def run_search(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerato
     fw_name = framework_name(req, acc, framework)
     fw = FRAMEWORKS[fw_name]
     node = get_node(req.node) if req.node is not None else node_for(acc)
+    if req.node is not None and node.accelerator != acc.id:
+        raise InputError(f"node '{node.id}' holds {node.accelerator}, not {acc.id}; pick a node profile for {acc.id} "
+                         "(costsim hardware list) or drop --node.", field="node")
     ms, hs = model_shape(spec), hardware_shape(acc, node, req.precision, req.scaleup_domain_size)
     bad = srch.fixed_violations(ms, req.gpus, req.seq_len, hs.domain_size, _fixed(req), fw)
     if bad:
@@ -252,7 +255,8 @@ def layout_requires(row: dict, framework: str, precision: str, sequence_parallel
 KEYS = ("feasible", "reason", "train_flop", "step_time_s", "tokens_per_s", "mfu_frac", "achieved_flop_per_s_per_gpu",
         "memory_per_gpu_bytes", "memory_breakdown_bytes", "parallelism", "num_steps", "compute_time_s", "goodput_frac",
         "wall_time_s", "gpu_hours", "gpu_energy_j", "it_energy_j", "facility_energy_j", "facility_peak_power_w",
-        "co2e_kg", "cost_usd", "search", "top_layouts", "assumptions", "breakdowns")
+        "co2e_kg", "cost_usd", "search", "top_layouts", "assumptions", "breakdowns", "framework", "layout_requires",
+        "layout_note")
 
 
 def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator | None = None,
@@ -267,6 +271,8 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
     out["hardware"] = acc.id
     out["num_gpus"] = req.gpus
     out["tokens"] = tokens
+    out["framework"] = framework
+    out["layout_requires"] = []
     out["search"] = {"configs_enumerated": int(res["configs_enumerated"]), "configs_evaluated": int(res["configs_evaluated"]),
                      "feasible_configs": int(res["feasible_configs"]), "search_time_s": res["search_time_s"]}
     assumptions = [
