@@ -143,3 +143,10 @@ def test_held_out_training_step_targets():
     assert len(errs) >= 40 and all(r.error_frac is not None for r in res)
     assert statistics.median(errs) <= 0.10
     assert max(errs) <= 0.30
+
+
+def test_framework_names_in_request_spec_match_presets():
+    import typing
+
+    from costsim.specs.requests import FrameworkName
+    assert list(typing.get_args(FrameworkName)) == list(FRAMEWORKS)

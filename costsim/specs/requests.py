@@ -17,6 +17,9 @@ Precision = Literal["bf16", "fp16", "fp8", "fp4"]
 WeightPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4", "q8_0", "q4_0"]
 KvPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4"]
 Recompute = Literal["none", "selective", "full"]
+# training stacks of costsim.core.frameworks.FRAMEWORKS (a test keeps the two lists equal)
+FrameworkName = Literal["megatron-core-2024", "megatron-2022", "megatron-2021", "deepspeed-megatron-2021",
+                        "deepspeed-zero3-2021", "fsdp-2023", "xla-tpu"]
 
 
 class TrainRequest(Spec):
@@ -38,7 +41,7 @@ class TrainRequest(Spec):
     recompute: Recompute | None = Field(None, description="Activation recomputation: none, selective or full (None = searched).")
     zero: Literal[0, 1, 2, 3] | None = Field(None, description="ZeRO / distributed-optimizer stage (None = searched).")
     sequence_parallel: bool = Field(True, description="Megatron sequence parallelism with TP (shards norms/dropout activations).")
-    framework: str | None = Field(None, max_length=64, description="Training stack: megatron-core-2024, megatron-2022, megatron-2021, deepspeed-megatron-2021, deepspeed-zero3-2021, fsdp-2023 or xla-tpu (default: xla-tpu on Google TPUs, megatron-core-2024 elsewhere). It limits the layouts searched to what the stack offers and sets how its communication overlaps.")
+    framework: FrameworkName | None = Field(None, description="Training stack: megatron-core-2024, megatron-2022, megatron-2021, deepspeed-megatron-2021, deepspeed-zero3-2021, fsdp-2023 or xla-tpu (default: xla-tpu on Google TPUs, megatron-core-2024 elsewhere). It limits the layouts searched to what the stack offers and sets how its communication overlaps.")
     node: str | None = Field(None, max_length=200, description="Node/system profile id whose NICs carry scale-out traffic (default: the accelerator's usual node).")
     scaleup_domain_size: int | None = Field(None, ge=1, le=1_000_000, description="Devices per scale-up domain actually used, when smaller than the profile's (a TPU slice such as 64 chips of v4-128, an NVL36 half rack); traffic between domains goes over the scale-out network.")
     top_k: int = Field(5, ge=1, le=100, description="How many of the fastest layouts to return.")
