@@ -62,6 +62,7 @@ from costsim.core.calibration import (
     REPLICATED_ELEMENTWISE_BYTES_PER_D,
 )
 from costsim.core.frameworks import DEFAULT_FRAMEWORK, FRAMEWORKS, Framework
+from costsim.core.lazy import LazyResults
 from costsim.core.training_memory import (  # noqa: F401  (re-exported: the training core's public names)
     BYTES_ACT,
     BYTES_GRAD,
@@ -368,21 +369,21 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
 
     total = t_pipeline + dp_exposed + t_opt
     busy_compute = mcount * busy_stage + t_opt
-    return {
-        "step_time_s": total,
-        "compute_time_s": busy_compute,  # GPU busy with math (compute power phase)
-        "exposed_comm_time_s": total - busy_compute,  # comm, bubble, waits (low power phase)
-        "bubble_time_s": bubble,
-        "tp_comm_time_s": mcount * n_max * (t_tp_f + t_tp_b),
-        "cp_comm_time_s": mcount * n_max * (t_cp_f + t_cp_b),
-        "ep_comm_time_s": mcount * n_max * (t_ep_f + t_ep_b),
-        "pp_p2p_time_s": mcount * t_p2p,
-        "dp_comm_time_s": dp_total,
-        "dp_exposed_time_s": dp_exposed + zero_exposed,
-        "optimizer_time_s": t_opt,
-        "matmul_efficiency_frac": eff,
-        "num_micro_batches": mcount,
-    }
+    out = LazyResults()
+    out.put("step_time_s", total)
+    out.lazy("compute_time_s", lambda: busy_compute)  # GPU busy with math (compute power phase)
+    out.lazy("exposed_comm_time_s", lambda: total - busy_compute)  # comm, bubble, waits (low power phase)
+    out.lazy("bubble_time_s", lambda: bubble)
+    out.lazy("tp_comm_time_s", lambda: mcount * n_max * (t_tp_f + t_tp_b))
+    out.lazy("cp_comm_time_s", lambda: mcount * n_max * (t_cp_f + t_cp_b))
+    out.lazy("ep_comm_time_s", lambda: mcount * n_max * (t_ep_f + t_ep_b))
+    out.lazy("pp_p2p_time_s", lambda: mcount * t_p2p)
+    out.lazy("dp_comm_time_s", lambda: dp_total)
+    out.lazy("dp_exposed_time_s", lambda: dp_exposed + zero_exposed)
+    out.lazy("optimizer_time_s", lambda: t_opt)
+    out.lazy("matmul_efficiency_frac", lambda: eff)
+    out.lazy("num_micro_batches", lambda: mcount)
+    return out
 
 
 def evaluate(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | None = None) -> dict:
@@ -393,22 +394,21 @@ def evaluate(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | None
     n_gpus = _f(lay.tp) * _f(lay.pp) * _f(lay.cp) * _f(lay.dp)
     tokens_per_step = _f(lay.global_batch) * seq
     model_flop = model_flop_per_token(m, seq) * tokens_per_step
-    hw_flop = hardware_flop_per_token(m, seq, lay.recompute) * tokens_per_step
+    hw_flop = hardware_flop_per_token(m, seq, lay.recompute) * tokens_per_step  # noqa: F841 (read lazily)
     step = t["step_time_s"]
-    out = dict(t)
-    per_gpu_rate = model_flop / step / n_gpus
-    out.update({
-        "memory": mem,
-        "memory_per_gpu_bytes": mem["total_bytes"],
-        "fits_memory": mem["total_bytes"] <= hw.memory_bytes,
-        "num_gpus": n_gpus,
-        "tokens_per_step": tokens_per_step,
-        "model_flop_per_step": model_flop,
-        "hardware_flop_per_step": hw_flop,
-        "tokens_per_s": tokens_per_step / step,
-        "achieved_flop_per_s_per_gpu": per_gpu_rate,
-        "mfu_frac": per_gpu_rate / hw.peak_flop_per_s,
-        "hfu_frac": hw_flop / step / n_gpus / hw.peak_flop_per_s,
-        "compute_util_frac": hw_flop / n_gpus / np.maximum(t["compute_time_s"], 1e-30) / hw.peak_flop_per_s,
-    })
+    out = LazyResults()
+    out.absorb(t)
+    out.put("memory", mem)
+    out.put("memory_per_gpu_bytes", mem["total_bytes"])
+    out.put("fits_memory", mem["total_bytes"] <= hw.memory_bytes)
+    out.lazy("num_gpus", lambda: n_gpus)
+    out.lazy("tokens_per_step", lambda: tokens_per_step)
+    out.lazy("model_flop_per_step", lambda: model_flop)
+    out.lazy("hardware_flop_per_step", lambda: hw_flop)
+    out.put("tokens_per_s", tokens_per_step / step)
+    out.lazy("achieved_flop_per_s_per_gpu", lambda: model_flop / step / n_gpus)
+    out.lazy("mfu_frac", lambda: model_flop / step / n_gpus / hw.peak_flop_per_s)
+    out.lazy("hfu_frac", lambda: hw_flop / step / n_gpus / hw.peak_flop_per_s)
+    out.lazy("compute_util_frac",
+             lambda: hw_flop / n_gpus / np.maximum(t["compute_time_s"], 1e-30) / hw.peak_flop_per_s)
     return out
