@@ -134,10 +134,12 @@ _GPU = dict(
     seq_overhead_s=0.0,
     usable_memory_frac=0.90,  # vLLM default gpu_memory_utilization (CUDA context + fragmentation in the rest)
     comm_bandwidth_frac=0.55,  # kernels.csv: 64 MB all-reduce ~167 GB/s bus bandwidth on 300 GB/s NVLink 3
-    lowp_matmul_rel=0.865,   # FP8/INT8 tensor-core fraction relative to matmul_frac (fitted on I-mlperf-h200-off)
-    fp4_matmul_rel=0.80,     # FP4/FP6 (microscaled) tensor-core fraction relative to matmul_frac (fitted: see calibration)
+    lowp_matmul_rel=0.886,   # FP8/INT8 tensor-core fraction relative to matmul_frac (fitted on I-mlperf-h200-off with request_overhead_s)
+    fp4_matmul_rel=0.646,    # NVFP4/MXFP4/FP6 tensor-core fraction relative to matmul_frac (fitted on I-mlperf41-b200x1-fp4-off)
     host_launch_s_per_layer=0.0,  # host (CPU) time to launch one layer's kernels per step; 0 = CUDA/HIP graphs
     sampling_bytes_per_logit=8.0,  # fp32 logits written by the LM head and read once by the sampler, per vocab entry
+    request_overhead_s=7.4e-4,  # host work per request admitted and retired (scheduling, KV allocation, final detokenization): fitted on I-trt-8b-h100-fp8-tp1-128-128
+    prefill_attention_concat=0.0,  # variable-length (per prompt) attention in batched prefill
 )
 _SOC = dict(
     matmul_frac=0.74,        # fitted: llama.cpp Metal prefill pp512, M1 Max (f16/q8_0/q4_0)
@@ -153,6 +155,8 @@ _SOC = dict(
     fp4_matmul_rel=0.75,
     host_launch_s_per_layer=0.0,
     sampling_bytes_per_logit=8.0,
+    request_overhead_s=0.0,  # single-stream on-device runs: no batching scheduler
+    prefill_attention_concat=0.0,
 )
 CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
     "datacenter_gpu": _GPU,
@@ -191,6 +195,12 @@ class Device:
     host_launch_s_per_layer: object = 0.0
     #: bytes moved per vocabulary entry per sequence per step by logits + sampling (fp32 write + read)
     sampling_bytes_per_logit: object = 0.0
+    #: host time per request admitted and retired under continuous batching (scheduling, KV-cache
+    #: allocation, final detokenization), s; costs request_overhead_s x batch / output_tokens per step
+    request_overhead_s: object = 0.0
+    #: 1 = the engine runs a batch of prompts' attention as one concatenated sequence (masked but not
+    #: skipped: (B*s)^2/2 pairs instead of B*s^2/2), as stacks without variable-length attention do; 0 = per prompt
+    prefill_attention_concat: object = 0.0
 
 
 @dataclass(frozen=True)
@@ -466,8 +476,11 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     mm_flop = (2.0 * body * tokens + 2.0 * _a(shape.params_lm_head) * bsz) / (tp * pp * ep) \
         + 2.0 * tokens * moe_layers * _a(shape.experts_per_token) * _a(shape.params_expert) / (tp * pp * ep)
     pairs = (nl - nw) * causal_pairs(s, np.inf) + nw * causal_pairs(s, shape.window_tokens)
-    attn_flop = bsz * pairs * _a(shape.attn_flop_per_pair_prefill) / (tp * pp * ep)
-    attn_eff = _a(dev.attention_frac) * s / (s + _a(dev.attention_half_tokens))
+    concat = _a(0.0 if dev.prefill_attention_concat is None else dev.prefill_attention_concat)
+    pairs_concat = (nl - nw) * causal_pairs(tokens, np.inf) + nw * causal_pairs(tokens, shape.window_tokens)
+    attn_flop = np.where(concat > 0, pairs_concat, bsz * pairs) * _a(shape.attn_flop_per_pair_prefill) / (tp * pp * ep)
+    s_attn = np.where(concat > 0, tokens, s)  # the sequence length the attention kernel sees
+    attn_eff = _a(dev.attention_frac) * s_attn / (s_attn + _a(dev.attention_half_tokens))
     t_mm = mm_flop / flops + _a(prec.dequant_flop_per_weight) * body / (tp * pp) / _a(dev.vector_flop_per_s)
     t_attn = attn_flop / (_attn_flop_per_s(dev) * attn_eff)
     touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, tokens), 0.0)

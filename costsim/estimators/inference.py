@@ -146,7 +146,8 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
         usable_memory_frac=p["usable_memory_frac"], scaleup_bytes_per_s=acc.scaleup_bytes_per_s,
         scaleup_latency_s=acc.scaleup.latency_s, comm_bandwidth_frac=p["comm_bandwidth_frac"],
         attn_peak_flop_per_s=attn_peak, host_launch_s_per_layer=p["host_launch_s_per_layer"],
-        sampling_bytes_per_logit=p["sampling_bytes_per_logit"],
+        sampling_bytes_per_logit=p["sampling_bytes_per_logit"], request_overhead_s=p["request_overhead_s"],
+        prefill_attention_concat=p["prefill_attention_concat"],
     )
     return dev, dtype, p
 
@@ -394,8 +395,10 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
 
     power, pre_bd, dec_bd = _energy_power(shape, dev, prec, layout, a, b, i, o, t_pre, t_dec)
     # one cycle: prefill of the batch's prompts, then O decode steps -> B*O output tokens
-    cycle_s = t_pre + o * t_dec
-    gpu_j = gpus * (power["prefill_w"] * t_pre + power["decode_w"] * o * t_dec)
+    # + the host's request admission / retirement (the GPUs wait at warm idle)
+    t_req = float(dev.request_overhead_s or 0.0) * b
+    cycle_s = t_pre + o * t_dec + t_req
+    gpu_j = gpus * (power["prefill_w"] * t_pre + power["decode_w"] * o * t_dec + float(warm_idle_power_w(a.idle_w, a.tdp_w)) * t_req)
     tokens = b * o
     acct = account_run(acc=a, node=node_for(a), num_gpus=gpus, wall_time_s=cycle_s, gpu_energy_j=gpu_j,
                        facility=req.facility, economics=req.economics,

@@ -211,6 +211,7 @@ class Replica:
                 continue  # stale entry of a preempted sequence
             self._leave(rid)
             self.fleet.complete(rid, self)
+            self.pending_s += self.t.request_overhead_s  # host work to retire / admit a request (inference core's term)
 
     def _preempt_one(self) -> None:
         rid = next(reversed(self.running))  # newest (LIFO), vLLM's victim

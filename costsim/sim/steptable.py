@@ -63,6 +63,7 @@ class StepTable:
     pre_bytes: list = field(default_factory=list)
     peak_flop_per_s: float = 0.0  # per GPU, peak of the compute datatype (spec sheet, not derated)
     peak_bytes_per_s: float = 0.0  # per GPU, peak memory bandwidth (spec sheet)
+    request_overhead_s: float = 0.0  # host time per request admitted and retired (the inference core's request_overhead_s)
 
     def decode_s(self, b: int, ctx_mean: float) -> float:
         x = ctx_mean / self.ctx_step
@@ -224,6 +225,7 @@ def inference_core_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight
         "kv_capacity_tokens": max(0.0, free) / kv_tok_gpu,
         "weight_bytes": float(ci.weight_bytes_per_gpu(shape, prec, layout)) * gpus,
         "source": f"costsim.core.inference (decode_step_breakdown / prefill_breakdown, compute dtype {dtype})",
+        "request_overhead_s": float(dev.request_overhead_s or 0.0),
     }
 
 
@@ -297,4 +299,5 @@ def build_step_table(model: ModelSpec, acc: Accelerator, *, tp: int, weight_prec
         dec_flop=df.tolist(), dec_bytes=db.tolist(), pre_flop=np.asarray(a["prefill_flop_per_gpu"], float).tolist(),
         pre_bytes=np.asarray(a["prefill_bytes_per_gpu"], float).tolist(),
         peak_flop_per_s=float(a["peak_flop_per_s"]), peak_bytes_per_s=float(a["peak_bytes_per_s"]),
+        request_overhead_s=float(a.get("request_overhead_s", 0.0)),
     )
