@@ -379,8 +379,8 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     GPU time per pipeline stage = weights/matmul roofline + attention roofline + TP/EP/PP
     communication + per-layer overhead; an engine that launches kernels from the host each step
     (no CUDA/HIP graphs) takes sqrt(gpu^2 + host^2) per stage, host = layers x host_launch_s_per_layer.
-    Per step, once: step_overhead_s + seq_overhead_s x batch (scheduler, input preparation,
-    detokenization per sequence) + logits/sampling memory traffic.
+    Per step: step_overhead_s per pipeline micro-batch (each is an engine iteration) + seq_overhead_s x
+    batch (scheduler, input preparation, detokenization per sequence) + logits/sampling memory traffic.
     """
     tp, pp, ep = _a(layout.tp), _a(layout.pp), _a(layout.ep)
     b_total = _a(batch)
@@ -422,7 +422,8 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     host = layers * _a(dev.host_launch_s_per_layer)
     stage = _smooth_roofline(stage_gpu, host)
     t_sample = sampling_time_s(shape, dev, b_total)
-    fixed = _a(dev.step_overhead_s) + _a(dev.seq_overhead_s) * b_total + t_sample
+    # every pipeline micro-batch is an engine iteration of its own (scheduling, sampling, graph launch)
+    fixed = pp * _a(dev.step_overhead_s) + _a(dev.seq_overhead_s) * b_total + t_sample
     total = pp * stage + fixed
     return {
         "step_time_s": total,
