@@ -420,7 +420,7 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     t_layers = layers * _a(dev.layer_overhead_s)
     stage_gpu = t_weights + t_attn + t_tp + t_ep + t_pp + t_layers
     host = layers * _a(dev.host_launch_s_per_layer)
-    stage = _smooth_roofline(stage_gpu, host)
+    stage = _smooth_roofline(stage_gpu, host) if np.any(host > 0) else stage_gpu
     t_sample = sampling_time_s(shape, dev, b_total)
     # every pipeline micro-batch is an engine iteration of its own (scheduling, sampling, graph launch)
     fixed = pp * _a(dev.step_overhead_s) + _a(dev.seq_overhead_s) * b_total + t_sample
@@ -478,9 +478,13 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
         + 2.0 * tokens * moe_layers * _a(shape.experts_per_token) * _a(shape.params_expert) / (tp * pp * ep)
     pairs = (nl - nw) * causal_pairs(s, np.inf) + nw * causal_pairs(s, shape.window_tokens)
     concat = _a(0.0 if dev.prefill_attention_concat is None else dev.prefill_attention_concat)
-    pairs_concat = (nl - nw) * causal_pairs(tokens, np.inf) + nw * causal_pairs(tokens, shape.window_tokens)
-    attn_flop = np.where(concat > 0, pairs_concat, bsz * pairs) * _a(shape.attn_flop_per_pair_prefill) / (tp * pp * ep)
-    s_attn = np.where(concat > 0, tokens, s)  # the sequence length the attention kernel sees
+    if np.any(concat > 0):  # attention over the concatenated batch (research stacks)
+        pairs_concat = (nl - nw) * causal_pairs(tokens, np.inf) + nw * causal_pairs(tokens, shape.window_tokens)
+        attn_pairs = np.where(concat > 0, pairs_concat, bsz * pairs)
+        s_attn = np.where(concat > 0, tokens, s)  # the sequence length the attention kernel sees
+    else:
+        attn_pairs, s_attn = bsz * pairs, s
+    attn_flop = attn_pairs * _a(shape.attn_flop_per_pair_prefill) / (tp * pp * ep)
     attn_eff = _a(dev.attention_frac) * s_attn / (s_attn + _a(dev.attention_half_tokens))
     t_mm = mm_flop / flops + _a(prec.dequant_flop_per_weight) * body / (tp * pp) / _a(dev.vector_flop_per_s)
     t_attn = attn_flop / (_attn_flop_per_s(dev) * attn_eff)
@@ -497,7 +501,7 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     t_layers = nl * _a(dev.layer_overhead_s)
     gpu = t_compute + t_tp + t_ep + t_pp + t_layers
     host = nl * _a(dev.host_launch_s_per_layer)
-    body_t = _smooth_roofline(gpu, host)
+    body_t = _smooth_roofline(gpu, host) if np.any(host > 0) else gpu
     t_sample = sampling_time_s(shape, dev, bsz)
     total = body_t + _a(dev.step_overhead_s) + _a(dev.seq_overhead_s) * bsz + t_sample
     return {
