@@ -18,15 +18,26 @@ decode step (one new token for each of B sequences, mean context c):
               matmul_frac * peak of the compute datatype (llama.cpp q4_0/q8_0 add dequantization
               ALU work per weight read)
   + 2 TP all-reduces per layer (latency + ring bandwidth), EP all-to-alls, PP hand-offs
-  + layer_overhead_s per layer (kernel launches / latency floors) + step_overhead_s per step
-  + seq_overhead_s per sequence per step (sampling, scheduling; 0 for modern engines)
+  + layer_overhead_s per layer (kernel latency floors); an engine without graph capture waits on the
+  host launching every layer's kernels: stage = sqrt(gpu^2 + (layers x host_launch_s_per_layer)^2)
+  + step_overhead_s per engine iteration (one per pipeline micro-batch)
+  + seq_overhead_s per sequence per step (vLLM-class host work: scheduling, input preparation,
+    detokenization; 0 for C++ engines) + logits / sampling traffic (vocab x sampling_bytes_per_logit)
   with pp stages the batch runs as pp micro-batches of B/pp: step = pp * stage(B/pp).
+  The serving curve adds request_overhead_s x B / O per step (admitting and retiring B/O requests).
+
+Precisions: weights / KV / GEMM activations in bytes with their scale factors (NVFP4 4.5 bits,
+MXFP4 4.25, MXFP6 6.25, int4 4.5, ...); the GEMMs run in the datatype the device's tensor cores
+support (FP4/FP6 on Blackwell and MI355X at fp4_matmul_rel of matmul_frac, FP8/INT8 at
+lowp_matmul_rel, else weight-only in 16 bit) and attention in fp8 with an fp8 KV cache.
 
 prefill (B prompts of s tokens): matmul FLOPs 2 * active params * tokens (the LM head only for
   the last token of each prompt) + causal attention 2 * h * (qk + v) * pairs per layer at an
   attention efficiency that rises with prompt length (kernels.csv: 6-15% of A100 peak at 0.5-2.8k
-  tokens), memory floor = weights read once (+ KV write), smooth roofline as above, plus
-  bandwidth-dominated TP all-reduces of tokens * d_model * 2 bytes.
+  tokens), memory floor = weights read once (+ KV write + GEMM activations at their storage
+  precision), smooth roofline as above, plus bandwidth-dominated TP all-reduces of tokens *
+  d_model * 2 bytes. Engines without variable-length attention (prefill_attention_concat = 1)
+  attend a batch of prompts as one concatenated sequence.
 
 The smooth roofline sqrt(m^2 + c^2) reproduces vidur's A100 MLP kernel times (kernels.csv:
 1, 64, 512 tokens) within ~5%; max(m, c) misses the transition by up to 15%.
