@@ -161,3 +161,26 @@ def test_scenario_with_a_gpu_budget_gets_the_searched_deployment():
 def test_hardware_show_lists_fp4():
     r = _cli("hardware", "show", "b200")
     assert r.returncode == 0 and "FP4 9 PFLOP/s" in r.stdout and "FP6" in r.stdout
+
+
+def test_serve_page_deployment_widgets():
+    """The app's serve page: engine select and the GPU-budget search (AppTest, the same API call as the CLI)."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("costsim/ui/pages/serve.py").run()
+    assert not at.exception
+    at.checkbox(key="serve_deployment_search").check().run()
+    at.selectbox(key="serve_gpus").set_value(8).run()
+    assert not at.exception, [e.value for e in at.exception]
+    res = at.session_state["serve_result"]
+    assert res["deployment"]["gpus_used"] <= 8 and res["gpus"] == 8
+    assert any("Best deployment of 8 GPUs" in s.value for s in at.subheader)
+    before = res["throughput_tokens_per_s"]
+    at.selectbox(key="serve_engine").set_value("vllm").run()
+    assert not at.exception
+    assert at.session_state["serve_result"]["engine"] == "vllm"
+    assert at.session_state["serve_result"]["throughput_tokens_per_s"] < before
