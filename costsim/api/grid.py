@@ -324,11 +324,20 @@ def ba_baseline_difference(summary: dict[str, Any], scenario, seed: int) -> dict
     days = d("wall_time_s")
     out = {"ba_baseline_wall_time_s": base.get("wall_time_s"), "ba_extra_days": days / 86400.0 if days is not None else None,
            "ba_cost_difference_usd": d("cost_usd"), "ba_co2e_difference_kg": d("co2e_kg"),
-           "ba_baseline_completed": base.get("completed")}
+           "ba_baseline_completed": base.get("completed"), "ba_difference_basis": "whole runs (same seed, replicate 0)"}
     if summary.get("completed") is False or base.get("completed") is False:
-        # a window-limited run: compare progress instead (days at the same token count)
-        tok, tok0 = summary.get("tokens_trained") or 0.0, base.get("tokens_trained") or 0.0
-        if tok > 0 and tok0 > 0:
-            out["ba_extra_days"] = (summary["wall_time_s"] * tok0 / tok - base["wall_time_s"]) / 86400.0
-            out["ba_extra_days_basis"] = "window-limited runs: days to reach the baseline's tokens at the run's own rate"
+        # window-limited runs: compare them projected to the full token count at their own rates
+        tok, tok0, target = (summary.get("tokens_trained") or 0.0, base.get("tokens_trained") or 0.0, summary.get("tokens_target") or 0.0)
+        if tok > 0 and tok0 > 0 and target > 0:
+            def proj(sm, key, t):
+                v = sm.get(key)
+                return float(v) * target / t if isinstance(v, (int, float)) else None
+            w1, w0 = proj(summary, "wall_time_s", tok), proj(base, "wall_time_s", tok0)
+            c1, c0 = proj(summary, "cost_usd", tok), proj(base, "cost_usd", tok0)
+            e1, e0 = proj(summary, "co2e_kg", tok), proj(base, "co2e_kg", tok0)
+            out["ba_extra_days"] = (w1 - w0) / 86400.0
+            out["ba_cost_difference_usd"] = c1 - c0 if c1 is not None and c0 is not None else None
+            out["ba_co2e_difference_kg"] = e1 - e0 if e1 is not None and e0 is not None else None
+            out["ba_difference_basis"] = ("window-limited runs: each projected linearly to tokens_target at its own rate "
+                                          "(events after the window are not seen)")
     return out

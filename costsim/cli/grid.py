@@ -3,6 +3,8 @@ authority for flexible new load (Norris et al. 2025 method) on shipped real hour
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -58,7 +60,7 @@ def register(app: typer.Typer) -> None:
         """List the balancing authorities with shipped hourly data: years, sources, published headroom."""
         rows = api.grid_regions()
         if json_:
-            print_json({"regions": rows})
+            print_json({"regions": [asdict(r) for r in rows]})
             return
         t = Table(title="balancing authorities with real hourly data (all hours UTC)")
         for c in ("region", "name", "demand years", "carbon year", "price", "study headroom at 0.5 % (GW)"):

@@ -83,7 +83,7 @@ class _YearTable:
         self.k = k[order]
         self.s = np.where(on, shape, 0.0)[order]
         self.cs = np.concatenate([[0.0], np.cumsum(self.s)])
-        self.cks = np.concatenate([[0.0], np.cumsum(self.k * self.s)])
+        self.cks = np.concatenate([[0.0], np.cumsum(np.where(self.s > 0, self.k * self.s, 0.0))])
         self.energy_per_w_h = float(self.s.sum())  # new-load energy per W of L, in W*h / W = h
 
     def curtailed_wh(self, load_w: np.ndarray) -> np.ndarray:

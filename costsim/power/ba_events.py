@@ -75,9 +75,10 @@ class SiteEvents:
 
     def summary(self) -> dict:
         return {"ba_region": self.region, "ba_year": self.year, "ba_site_load_w": self.site_load_w,
-                "ba_queue_load_w": self.queue_load_w, "ba_curtailment_hours_in_year": self.curtailment_hours,
-                "ba_events_in_year": self.num_events, "ba_mean_event_h": self.mean_event_h, "ba_max_event_h": self.max_event_h,
-                "ba_energy_curtailed_in_year_j": self.energy_curtailed_j,
+                "ba_queue_load_w": self.queue_load_w, "ba_horizon_h": self.horizon_h,
+                "ba_horizon_curtailment_hours": self.curtailment_hours,
+                "ba_horizon_events": self.num_events, "ba_mean_event_h": self.mean_event_h, "ba_max_event_h": self.max_event_h,
+                "ba_horizon_energy_curtailed_j": self.energy_curtailed_j,
                 "ba_battery_energy_to_avoid_j": self.battery_energy_to_avoid_j,
                 "ba_battery_power_to_avoid_w": self.battery_power_to_avoid_w,
                 "ba_power_cap_to_avoid_w": self.power_cap_to_avoid_w, "ba_horizon_wrapped": self.wrapped}
