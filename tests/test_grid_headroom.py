@@ -120,3 +120,28 @@ def test_cli_headroom_json_keys():
 def test_cli_bad_input_exit_2(args):
     r = subprocess.run([sys.executable, "-c", "from costsim.cli import main; main()", "grid", "headroom", *args], capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.startswith("error:"), (args, r.stderr[-300:])
+
+
+def test_grid_page_renders_and_refuses_bad_limits():
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "costsim" / "ui" / "pages" / "grid.py"), default_timeout=120)
+    at.run()
+    assert not at.exception
+    assert "GW of constant new load fits" in at.markdown[0].value
+    at.text_input[0].set_value("abc").run()
+    assert not at.exception and at.error
+
+
+def test_events_chart_units():
+    from costsim.api.grid import curtailment_events, load_series
+    from costsim.power.ba_events import margin_w
+    from costsim.report.grid_charts import events_over_year
+
+    rows, t, c = curtailment_events("us-caiso", new_load_w=5e9, years=[2022])
+    full = load_series("us-caiso")
+    thr = (margin_w(full) + full.load_w)[full.year == 2022]
+    fig = events_over_year(t, load_series("us-caiso", years=[2022]).load_w, thr, c, title="x")
+    assert rows and fig.layout.yaxis.title.text == "GW" and fig.layout.yaxis2.title.text == "MW curtailed"
