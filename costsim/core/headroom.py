@@ -83,7 +83,10 @@ class _YearTable:
         self.k = k[order]
         self.s = np.where(on, shape, 0.0)[order]
         self.cs = np.concatenate([[0.0], np.cumsum(self.s)])
-        self.cks = np.concatenate([[0.0], np.cumsum(np.where(self.s > 0, self.k * self.s, 0.0))])
+        ks = np.zeros_like(self.k)
+        pos = self.s > 0
+        ks[pos] = self.k[pos] * self.s[pos]
+        self.cks = np.concatenate([[0.0], np.cumsum(ks)])
         self.energy_per_w_h = float(self.s.sum())  # new-load energy per W of L, in W*h / W = h
 
     def curtailed_wh(self, load_w: np.ndarray) -> np.ndarray:

@@ -223,7 +223,8 @@ def ba_region_profile(region: str, *, start_month: int = 1, start_hour: int = 0)
     meta = {"source": f"carbon: EIA-930 hourly net generation by fuel {GENERATION_YEAR} x direct CO2 factors (costsim/data/grid/README.md); "
                       f"price: STYLIZED typical day of {ba.price_sibling} (no openly licensed hourly price series shipped)",
             "date": f"data year {GENERATION_YEAR}", "kind": "real year (carbon) + stylized price", "time": "UTC",
-            "note": "hour 0 = 1 January 00:00 UTC"}
+            "note": "hour 0 = 1 January 00:00 UTC",
+            "annual_mean_usd_per_kwh": f"{float(price_utc.mean()):.5f}", "annual_mean_gco2e_per_kwh": f"{carbon.mean():.2f}"}
     prof = RegionProfile(ba.id, Signal(price_utc, "USD/kWh"), carbon, str(GRID_DIR), meta)
     return prof.with_start(start_month, start_hour)
 
