@@ -129,6 +129,8 @@ def test_layout_problems_is_the_one_check():
     (["--gpus", "8", "--runners-up", "500"], "runners_up"),
     (["--gpus", "2", "--tp", "4", "--pp", "2"], "budget"),
     (["--hardware", "mi300x", "--engine", "tensorrt-llm"], "engine"),
+    (["--gpus", "8", "--tp", "3"], "tp"),
+    (["--gpus", "16", "--ep", "2"], "ep"),
 ])
 def test_bad_input_exits_2_without_traceback(args, needle):
     base = ["serve", "--model", "llama-3.1-8b"] + ([] if "--hardware" in args else ["--hardware", "h100-sxm"])

@@ -44,7 +44,7 @@ def search_deployment(model: str | ModelSpec, hardware: str | Accelerator, gpus:
     (a `Deployment`: replicas, gpus_per_replica, tp, pp, ep, weight_precision, kv_precision,
     compute_dtype, batch_per_replica, max_batch_per_replica, throughput_tokens_per_s (whole deployment),
     throughput_tokens_per_s_per_replica, ttft_s, tpot_s, gpus_used, gpus_idle, gpu_power_w,
-    usd_per_million_tokens), `runners_up`, and search statistics."""
+    gpu_energy_per_token_j, usd_per_million_tokens), `runners_up`, and search statistics."""
     m = model if isinstance(model, ModelSpec) else get_model(model)
     a = hardware if isinstance(hardware, Accelerator) else get_accelerator(hardware)
     if isinstance(economics, dict):

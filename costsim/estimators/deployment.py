@@ -29,8 +29,9 @@ from costsim.core.power import device_power_w
 from costsim.core.serving_curve import batch_grid, serving_curve
 from costsim.economics.accounting import amortized_usd_per_gpu_hour, effective_pue, host_power_per_gpu_w, usd_per_gpu_hour
 from costsim.errors import InputError
-from costsim.estimators.inference import (LAYOUT_MEMORY, LAYOUT_PROBLEM_TEXT, MAX_CURVE_BATCH, PREFILL_CHUNK_TOKENS, core_inputs,
-                                          default_kv_precision, layout_problems)
+from costsim.estimators.inference import (LAYOUT_EP_DENSE, LAYOUT_EP_EXPERTS, LAYOUT_MEMORY, LAYOUT_PP_LAYERS, LAYOUT_PROBLEM_TEXT,
+                                          LAYOUT_TP_DOMAIN, LAYOUT_TP_HEADS, MAX_CURVE_BATCH, PREFILL_CHUNK_TOKENS, check_layout,
+                                          core_inputs, default_kv_precision, layout_problems)
 from costsim.specs.catalog import node_for
 from costsim.specs.hardware import Accelerator
 from costsim.specs.model import ModelSpec
@@ -84,6 +85,8 @@ class Deployment:
     """Budget GPUs no replica uses (the budget is not a multiple of gpus_per_replica)."""
     gpu_power_w: float
     """Mean power of one GPU at the decode operating point (ranking estimate) [W]."""
+    gpu_energy_per_token_j: float
+    """GPU energy per output token at that point: gpu_power_w x gpus_per_replica / replica throughput [J]."""
     usd_per_million_tokens: float | None
     """$ per million output tokens (ranking estimate; None when the hardware has no price) [USD]."""
 
@@ -187,6 +190,12 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
     if fixed and int(np.prod(fixed)) > gpus:
         raise InputError(f"the fixed layout (tp {tp or '-'}, pp {pp or '-'}, ep {ep or '-'}) needs {int(np.prod(fixed))} GPUs per replica, "
                          f"more than the budget of {gpus}; raise --gpus or drop a fixed size.", field="gpus")
+    if fixed:  # a dimension the caller fixed must be valid on its own (exit 2 with the fix), not a silent empty search
+        t1, p1, e1 = tp or 1, pp or 1, ep or 1
+        own = (LAYOUT_TP_HEADS | LAYOUT_TP_DOMAIN if tp else 0) | (LAYOUT_PP_LAYERS if pp else 0) | \
+              (LAYOUT_EP_DENSE | LAYOUT_EP_EXPERTS if ep else 0)
+        if int(layout_problems(m, acc, t1, p1, e1)) & own:
+            check_layout(m, acc, t1 * p1 * e1, t1, p1, e1)
     i, o = float(input_tokens), float(output_tokens)
     ctx = i + o
     if ctx > m.max_context:
@@ -285,6 +294,7 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
                 throughput_tokens_per_s=float(replicas[c] * thr_rep[c]), throughput_tokens_per_s_per_replica=float(thr_rep[c]),
                 ttft_s=float(curve["ttft_s"][c, k[c]]), tpot_s=float(curve["tpot_s"][c, k[c]]),
                 gpus_used=int(replicas[c] * gpr[c]), gpus_idle=int(gpus - replicas[c] * gpr[c]), gpu_power_w=float(p_gpu[c]),
+                gpu_energy_per_token_j=float(p_gpu[c] * gpr[c] / thr_rep[c]),
                 usd_per_million_tokens=None if usd_mtok is None else float(usd_mtok[c])))
             if len(best) > runners_up:
                 break
