@@ -247,8 +247,8 @@ def layout_requires(row: dict, framework: str, precision: str, sequence_parallel
         return req, "This layout needs nothing beyond data, tensor and plain pipeline parallelism."
     note = ("This layout relies on " + "; ".join(f"{r['feature']} ({r['since_year']})" for r in newest)
             + (" and more (layout_requires)" if len(req) > 3 else "")
-            + ". A published run on a stack without them could not use it: compare with --framework "
-              "megatron-2021/megatron-2022/deepspeed-megatron-2021, or fix the published layout with --tp/--pp/--cp/--vp.")
+            + ". A published run on a stack without them could not use it: compare with the megatron-2021, "
+              "megatron-2022 or deepspeed-megatron-2021 training stack, or fix the published layout (tp, pp, cp, vp).")
     return req, note
 
 
