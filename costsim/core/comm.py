@@ -13,10 +13,17 @@ Cost models (alpha-beta; Thakur, Rabenseifner & Gropp 2005; NCCL's bus-bandwidth
   point-to-point:                    B / bw + lat
 A group of one rank costs nothing.
 
-Tiers: a group whose ranks all sit in one scale-up domain (NVLink/NVSwitch) uses the scale-up
-bandwidth; otherwise the slowest link is the node's NICs. Traffic leaving a node shares that
-node's NICs: each of the `senders_per_node` GPUs sending at once gets NIC_total / senders.
-`achievable_frac` scales raw link bandwidth to what NCCL reaches (bus bandwidth / link rate).
+Tiers (group_bandwidth, used for TP, CP, EP and pipeline P2P): a group whose ranks all sit in one
+scale-up domain (NVLink/NVSwitch) uses the scale-up bandwidth; otherwise the slowest link is the
+node's NICs, each GPU sending at once getting NIC_total / devices. `achievable_frac` scales raw link
+bandwidth to what NCCL reaches (bus bandwidth / link rate).
+
+Data-parallel and ZeRO collectives use `collective_s` on a `Fabric`: hierarchical bandwidth (inside
+the domain on the scale-up fabric -- a switch, or a TPU torus with two links per axis the group
+spans -- then across domains on the buffer's 1/g share over each device's NIC share), ring latency
+per hop that grows with the ranks (a flat NCCL ring has n - d NVLink hops and d - 1 network hops;
+XLA on a torus goes axis by axis), a base latency per call, and all-reduce as the faster of ring and
+double binary tree. Latencies follow NCCL's tuning table (src/graph/tuning.cc).
 """
 
 from __future__ import annotations
