@@ -43,6 +43,8 @@ class ScaleUp(Spec):
     )
     domain_size: int = Field(..., ge=1, description="Devices in one scale-up domain (NVLink/NVSwitch node, ICI slice, bridged pair).")
     latency_s: float = Field(5e-6, ge=0, description="Per-hop latency of one collective step on the scale-up fabric, s.")
+    torus_dims: int | None = Field(None, ge=1, le=3, description="A torus instead of a switch (TPU ICI): its dimensions (2 or 3). Collectives then run along the torus axes a group spans.")
+    link_gb_per_s_per_direction: float | None = Field(None, gt=0, description="Torus only: bandwidth of one link, per direction, GB/s (a ring along one axis uses two links).")
 
 
 class Prices(Spec):

@@ -13,11 +13,14 @@ from pydantic import Field, model_validator
 from costsim.specs.base import Spec
 from costsim.specs.site import EconomicsSpec, FacilitySpec
 
-Precision = Literal["bf16", "fp16", "fp8"]
+Precision = Literal["bf16", "fp16", "fp8", "fp4"]
 WeightPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4", "q8_0", "q4_0", "fp4", "mxfp4", "fp6"]
 KvPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4"]
 ServeObjective = Literal["throughput", "usd_per_token"]
 Recompute = Literal["none", "selective", "full"]
+# training stacks of costsim.core.frameworks.FRAMEWORKS (a test keeps the two lists equal)
+FrameworkName = Literal["megatron-core-2024", "megatron-2022", "megatron-2021", "deepspeed-megatron-2021",
+                        "deepspeed-zero3-2021", "fsdp-2023", "xla-tpu"]
 
 
 class TrainRequest(Spec):
@@ -28,7 +31,7 @@ class TrainRequest(Spec):
     seq_len: int = Field(4096, ge=1, description="Sequence length, tokens.")
     global_batch: int | None = Field(None, ge=1, description="Global batch in sequences (default: about 4M tokens / seq_len, rounded to a multiple of dp).")
     global_batch_tokens: float | None = Field(None, gt=0, description="Global batch in tokens (alternative to global_batch).")
-    precision: Precision = Field("bf16", description="Compute datatype of the matmuls (bf16, fp16, fp8). FP8 gains what calibration shows, not 2x.")
+    precision: Precision = Field("bf16", description="Compute datatype of the linear-layer matmuls (bf16, fp16, fp8, fp4 = NVFP4 on devices with an FP4 tensor-core rate). FP8/FP4 gain what calibration shows, not 2x/4x: quantization traffic, bf16 attention and (fp4) ~16% of layers kept in bf16.")
     tp: int | None = Field(None, ge=1, description="Tensor-parallel size (None = searched).")
     pp: int | None = Field(None, ge=1, description="Pipeline-parallel size (None = searched).")
     cp: int | None = Field(None, ge=1, description="Context-parallel size (None = searched).")
@@ -39,6 +42,9 @@ class TrainRequest(Spec):
     recompute: Recompute | None = Field(None, description="Activation recomputation: none, selective or full (None = searched).")
     zero: Literal[0, 1, 2, 3] | None = Field(None, description="ZeRO / distributed-optimizer stage (None = searched).")
     sequence_parallel: bool = Field(True, description="Megatron sequence parallelism with TP (shards norms/dropout activations).")
+    framework: FrameworkName | None = Field(None, description="Training stack: megatron-core-2024, megatron-2022, megatron-2021, deepspeed-megatron-2021, deepspeed-zero3-2021, fsdp-2023 or xla-tpu (default: xla-tpu on Google TPUs, megatron-core-2024 elsewhere). It limits the layouts searched to what the stack offers and sets how its communication overlaps.")
+    node: str | None = Field(None, max_length=200, description="Node/system profile id whose NICs carry scale-out traffic (default: the accelerator's usual node).")
+    scaleup_domain_size: int | None = Field(None, ge=1, le=1_000_000, description="Devices per scale-up domain actually used, when smaller than the profile's (a TPU slice such as 64 chips of v4-128, an NVL36 half rack); traffic between domains goes over the scale-out network.")
     top_k: int = Field(5, ge=1, le=100, description="How many of the fastest layouts to return.")
     failure_rate_per_gpu_hour: float | None = Field(None, ge=0, description="Unexpected interruptions per GPU-hour (default from Llama 3 405B: 419 in 54 days on 16,384 GPUs).")
     checkpoint_time_s: float | None = Field(None, ge=0, description="Time to write one checkpoint, s (default from checkpoint bytes / storage bandwidth).")
