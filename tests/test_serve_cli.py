@@ -42,7 +42,7 @@ def test_infeasible_exits_3():
 def test_bad_values_exit_2():
     assert _cli("--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--batch", "lots").returncode == 2
     assert _cli("--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--weight-precision", "int3").returncode == 2
-    assert _cli("--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--gpus", "3", "--tp", "2").returncode == 2
+    assert _cli("--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--gpus", "3", "--tp", "2", "--single-replica").returncode == 2
 
 
 def test_default_gpus_fewest_that_fit():

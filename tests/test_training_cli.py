@@ -122,3 +122,27 @@ def test_gpu_energy_bills_each_non_productive_phase_at_its_power():
     assert r["gpu_energy_j"] == pytest.approx(e, rel=1e-9)
     old = 1024 * (pw["step_average"] * r["compute_time_s"] + pw["idle"] * (r["wall_time_s"] - r["compute_time_s"]))
     assert r["gpu_energy_j"] > old
+
+
+@pytest.mark.parametrize("args, field", [
+    (["--precision", "fp4"], "fp4"),                              # H100 has no FP4 tensor-core rate
+    (["--framework", "magic-2030"], "framework"),
+    (["--framework", "x" * 5000], "framework"),
+    (["--framework", "megatron-2021", "--recompute", "selective"], "selective"),
+    (["--framework", "megatron-2021", "--cp", "2"], "context parallelism"),
+    (["--scaleup-domain-size", "-4"], "scaleup_domain_size"),
+    (["--node", "no-such-node"], "node"),
+])
+def test_issue14_flags_bad_input_exits_2(args, field):
+    p = _cli("--model", "llama-3-8b", "--hardware", "h100-sxm", "--gpus", "64", "--tokens", "1e12", *args)
+    assert p.returncode == 2, (p.returncode, p.stdout[-500:], p.stderr[-500:])
+    assert "Traceback" not in p.stderr and field in (p.stdout + p.stderr)
+
+
+def test_framework_and_layout_requires_in_json():
+    p = _cli("--model", "llama-3-8b", "--hardware", "h100-sxm", "--gpus", "64", "--tokens", "1e12", "--json",
+             "--framework", "megatron-2022", "--precision", "fp16")
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["framework"] == "megatron-2022" and isinstance(r["layout_requires"], list) and r["layout_note"]
+    assert r["parallelism"]["cp"] == 1  # megatron-2022 had no context parallelism

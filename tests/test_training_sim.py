@@ -115,7 +115,10 @@ def test_grid_import_never_above_cap(battery):
     assert s["grid_import_max_w"] <= cap * (1 + 1e-9)
     assert s["curtailment_pauses"] >= 1  # the 60 MW window at 60 h stops the job
     if battery:
-        assert s["gpu_power_cap_w"] is None and s["facility_peak_power_w"] > cap  # battery shaves the peaks
+        # the battery shaves the compute-phase peaks (facility peak above the cap, import at the cap); the GPUs
+        # run uncapped, or nearly so when an iteration's mean power itself sits at the cap (issue 14 layouts)
+        assert s["facility_peak_power_w"] > cap
+        assert s["gpu_power_cap_w"] is None or s["gpu_speed_at_cap_frac"] >= 0.95
     else:
         assert s["gpu_power_cap_w"] is not None and s["gpu_speed_at_cap_frac"] < 1.0
 

@@ -72,3 +72,11 @@ def list_models() -> list[dict[str, Any]]:
 
 def show_model(ref: str) -> dict[str, Any]:
     return model_entry(catalog.get_model(ref), full=True)
+
+
+def list_engines() -> list[dict[str, Any]]:
+    """Serving-engine profiles (costsim/data/engines.yaml): id, name, description, kind, vendors."""
+    from costsim.specs.engine import engines
+
+    return [{"id": e.id, "name": e.name, "description": e.description, "kind": e.kind, "vendors": e.vendors,
+             "fitted_on": list(e.fitted_on)} for e in engines().values()]

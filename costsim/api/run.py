@@ -402,6 +402,10 @@ def run_variant(name: str, s: Scenario, seed: int) -> VariantResult:
             ts = s.model_copy(update={"grid": s.grid.model_copy(update={"import_cap_mw": max(left, 1.0) / 1e6})})
         done["training"] = _run_part("training", ts, seed)
         _project_training(done["training"])
+        if ts.grid.balancing_authority is not None:  # what the BA's curtailment events cost this run
+            from costsim.api.grid import ba_baseline_difference
+
+            done["training"].summary.update(ba_baseline_difference(done["training"].summary, ts, seed))
     parts = {p: done[p] for p in PARTS if p in done}
     site, site_ts = combine_site(parts, cap)
     site.update(site_notes)

@@ -1,13 +1,64 @@
-"""`serve(request) -> dict`: one serving replica's throughput, latency, energy and cost."""
+"""Serving API: `serve(request)` (one replica, or the best deployment of a GPU budget) and
+`search_deployment(...)` (the typed deployment search the app, scenarios, the serving simulation and
+the planner use)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from costsim.errors import InputError
+from costsim.estimators.deployment import Deployment, DeploymentSearch, estimate_serve_deployment, search_for_request
 from costsim.estimators.inference import estimate_serve
+from costsim.specs.base import validate_spec
+from costsim.specs.catalog import get_accelerator, get_model
+from costsim.specs.hardware import Accelerator
+from costsim.specs.model import ModelSpec
 from costsim.specs.requests import ServeRequest
+from costsim.specs.site import EconomicsSpec, FacilitySpec
+
+__all__ = ["serve", "search_deployment", "Deployment", "DeploymentSearch"]
 
 
 def serve(request: ServeRequest, *, with_curve: bool = True) -> dict[str, Any]:
-    """Estimate serving `request.model` on `request.hardware` (see costsim.estimators.inference)."""
+    """Estimate serving `request.model` on `request.hardware`: the best deployment of `request.gpus`
+    GPUs (costsim.estimators.deployment), or one replica with `single_replica` / without a GPU
+    budget (costsim.estimators.inference)."""
+    if request.deployment_search:
+        return estimate_serve_deployment(request, with_curve=with_curve)
     return estimate_serve(request, with_curve=with_curve)
+
+
+def search_deployment(model: str | ModelSpec, hardware: str | Accelerator, gpus: int, *,
+                      input_tokens: int = 512, output_tokens: int = 256,
+                      weight_precision: str | None = None, kv_precision: str | None = None,
+                      tp: int | None = None, pp: int | None = None, ep: int | None = None,
+                      batch: int | str = "max", ttft_slo_s: float | None = None, tpot_slo_s: float | None = None,
+                      engine: str = "default", objective: str = "throughput", runners_up: int = 4,
+                      economics: EconomicsSpec | dict | None = None, facility: FacilitySpec | dict | None = None) -> DeploymentSearch:
+    """Best deployment (replicas x TP x PP x EP, and weight precision unless given) of `gpus`
+    accelerators for `model` on `hardware`, under optional TTFT / TPOT limits [s].
+
+    `model` / `hardware` are catalog ids, YAML paths, or spec objects (a planner may pass a
+    hypothetical ModelSpec). Arguments are validated like `costsim serve` options (InputError naming
+    the field otherwise). Returns a frozen `DeploymentSearch`: `feasible`, `reason`, `chosen`
+    (a `Deployment`: replicas, gpus_per_replica, tp, pp, ep, weight_precision, kv_precision,
+    compute_dtype, batch_per_replica, max_batch_per_replica, throughput_tokens_per_s (whole deployment),
+    throughput_tokens_per_s_per_replica, ttft_s, tpot_s, gpus_used, gpus_idle, gpu_power_w,
+    gpu_energy_per_token_j, usd_per_million_tokens), `runners_up`, and search statistics."""
+    m = model if isinstance(model, ModelSpec) else get_model(model)
+    a = hardware if isinstance(hardware, Accelerator) else get_accelerator(hardware)
+    if isinstance(economics, dict):
+        economics = validate_spec(EconomicsSpec, economics, what="economics")
+    if isinstance(facility, dict):
+        facility = validate_spec(FacilitySpec, facility, what="facility")
+    data = dict(model=m.id or m.name or "model", hardware=a.id, gpus=gpus, tp=tp, pp=pp, ep=ep, weight_precision=weight_precision,
+                kv_precision=kv_precision, engine=engine, batch=batch, input_tokens=input_tokens, output_tokens=output_tokens,
+                ttft_slo_s=ttft_slo_s, tpot_slo_s=tpot_slo_s, objective=objective, runners_up=runners_up)
+    if economics is not None:
+        data["economics"] = economics
+    if facility is not None:
+        data["facility"] = facility
+    if gpus is None:
+        raise InputError("search_deployment needs a GPU budget (gpus >= 1).", field="gpus")
+    req = validate_spec(ServeRequest, data, what="deployment search")
+    return search_for_request(req, m, a)

@@ -50,9 +50,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from costsim.cli import catalog, run, serve, site, train, validate
+    from costsim.cli import catalog, grid, run, serve, site, train, validate
 
-    for mod in (catalog, train, serve, site, run, validate):
+    for mod in (catalog, train, serve, site, run, validate, grid):
         mod.register(app)
 
 

@@ -22,12 +22,13 @@ def register(app: typer.Typer) -> None:
             print_json(rows)
             return
         t = Table(title="accelerators")
-        for c in ("id", "name", "memory", "bandwidth", "bf16", "fp8", "TDP"):
+        for c in ("id", "name", "memory", "bandwidth", "bf16", "fp8", "fp4", "TDP"):
             t.add_column(c)
         for r in rows:
             p = r["peak_flop_per_s"]
             t.add_row(r["id"], r["name"], fmt_si(r["memory_bytes"], "B"), fmt_si(r["memory_bandwidth_bytes_per_s"], "B/s"),
-                      fmt_si(p.get("bf16") or p.get("fp16"), "FLOP/s"), fmt_si(p.get("fp8"), "FLOP/s"), fmt_si(r["tdp_w"], "W"))
+                      fmt_si(p.get("bf16") or p.get("fp16"), "FLOP/s"), fmt_si(p.get("fp8"), "FLOP/s"), fmt_si(p.get("fp4"), "FLOP/s"),
+                      fmt_si(r["tdp_w"], "W"))
         Console().print(t)
 
     @hw.command("show")
@@ -38,7 +39,18 @@ def register(app: typer.Typer) -> None:
         if json_:
             print_json(d)
             return
-        Console().print(d["profile"])
+        con = Console()
+        peaks = {k: v for k, v in d["peak_flop_per_s"].items() if v}
+        con.print(f"{d['name']} ({d['vendor']}): {fmt_si(d['memory_bytes'], 'B')} at {fmt_si(d['memory_bandwidth_bytes_per_s'], 'B/s')}, "
+                  f"{fmt_si(d['tdp_w'], 'W')}; dense peak "
+                  + ", ".join(f"{k.upper()} {fmt_si(v, 'FLOP/s' if not k.startswith('int') else 'OP/s')}" for k, v in peaks.items()) + ".")
+        t = Table(title=f"{d['id']}: dense peak by datatype")
+        t.add_column("datatype")
+        t.add_column("dense peak")
+        for k, v in d["peak_flop_per_s"].items():
+            t.add_row(k.upper(), fmt_si(v, "OP/s" if k.startswith("int") else "FLOP/s") if v else "not supported / not published")
+        con.print(t)
+        con.print(d["profile"])
 
     @md.command("list")
     def models_list(json_: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:

@@ -1,4 +1,5 @@
-"""`costsim serve`: throughput, latency, energy and cost of one serving replica."""
+"""`costsim serve`: the best deployment of a GPU budget (replicas x TP x PP x EP x precision), or
+one serving replica (`--single-replica`, or no `--gpus`): throughput, latency, energy and cost."""
 
 from __future__ import annotations
 
@@ -12,35 +13,91 @@ from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest
 
 
-
 def _help(name: str) -> str:
     return field_help(ServeRequest, name)
 
 
+def _layout_text(d: dict) -> str:
+    parts = [f"TP{d.get('tp')}"]
+    if (d.get("pp") or 1) > 1:
+        parts.append(f"PP{d['pp']}")
+    if (d.get("ep") or 1) > 1:
+        parts.append(f"EP{d['ep']}")
+    return " x ".join(parts)
+
+
+def _headline(r: dict) -> str:
+    """One sentence that answers the question, first."""
+    if r.get("feasible") is False and r.get("throughput_tokens_per_s") is None:
+        return f"No feasible deployment: {r.get('reason')}"
+    dep = r.get("deployment")
+    thr = fmt_si(r.get("throughput_tokens_per_s"), "tokens/s")
+    cost = r.get("cost_usd_per_million_tokens")
+    cost_txt = f" at ${cost:.3g} per million output tokens" if cost is not None else ""
+    if dep:
+        idle = f" ({dep['gpus_idle']} GPUs idle)" if dep.get("gpus_idle") else ""
+        return (f"Best use of {r.get('gpus')} x {r.get('hardware')}: {dep['replicas']} replica(s) of {dep['gpus_per_replica']} GPU(s) "
+                f"({_layout_text(dep)}, {dep['weight_precision']} weights){idle} serve {thr} of {r.get('model')}{cost_txt}.")
+    lay = r.get("layout") or {}
+    return (f"One replica of {r.get('gpus')} x {r.get('hardware')} ({_layout_text(lay)}, {r.get('weight_precision')} weights) "
+            f"serves {thr} of {r.get('model')}{cost_txt}.")
+
+
 def _render(r: dict) -> None:
-    t = Table(title=f"serve {r.get('model')} on {r.get('gpus')} x {r.get('hardware')}" if r.get("feasible") is not False or r.get("gpus") else "serve")
+    con = Console()
+    con.print(_headline(r))
+    if r.get("throughput_tokens_per_s") is None:
+        return
+    dep = r.get("deployment")
+    title = "deployment (per-token figures are the same for every replica)" if dep else "serving replica"
+    t = Table(title=title)
     t.add_column("quantity")
     t.add_column("value")
-    rows = [
-        ("batch / max batch", f"{r.get('batch')} / {r.get('max_batch')}"),
-        ("layout", str(r.get("layout"))),
-        ("compute dtype", str(r.get("compute_dtype"))),
+    rows = []
+    if dep:
+        rows += [("replicas x GPUs per replica", f"{dep['replicas']} x {dep['gpus_per_replica']} ({_layout_text(dep)})"),
+                 ("GPUs used / idle", f"{dep['gpus_used']} / {dep['gpus_idle']}"),
+                 ("throughput, whole deployment", fmt_si(r.get("throughput_tokens_per_s"), "tokens/s")),
+                 ("throughput per replica", fmt_si((r.get("per_replica") or {}).get("throughput_tokens_per_s"), "tokens/s"))]
+    else:
+        rows += [("layout", _layout_text(r.get("layout") or {}) if r.get("layout") else "-"),
+                 ("throughput", fmt_si(r.get("throughput_tokens_per_s"), "tokens/s"))]
+    rows += [
+        ("engine", str(r.get("engine"))),
+        ("weights / KV cache / compute", f"{r.get('weight_precision')} / {r.get('kv_precision')} / {r.get('compute_dtype')}"),
+        ("batch per replica / max", f"{r.get('batch')} / {r.get('max_batch')}"),
         ("memory per GPU", fmt_si(r.get("memory_per_gpu_bytes"), "B")),
         ("KV cache per token", fmt_si(r.get("kv_cache_bytes_per_token"), "B")),
-        ("prefill time (batch)", fmt_si(r.get("prefill_time_s"), "s")),
         ("TTFT", fmt_si(r.get("ttft_s"), "s")),
-        ("decode step", fmt_si(r.get("decode_step_time_s"), "s")),
         ("TPOT", fmt_si(r.get("tpot_s"), "s")),
-        ("decode tokens/s", fmt_si(r.get("decode_tokens_per_s"))),
-        ("throughput tokens/s", fmt_si(r.get("throughput_tokens_per_s"))),
-        ("GPU power (avg)", fmt_si(r.get("gpu_power_w"), "W")),
-        ("GPU energy / token", fmt_si(r.get("gpu_energy_per_token_j"), "J")),
-        ("facility energy / token", fmt_si(r.get("facility_energy_per_token_j"), "J")),
-        ("$ / million tokens", "-" if r.get("cost_usd_per_million_tokens") is None else f"{r['cost_usd_per_million_tokens']:.3g}"),
+        ("decode step", fmt_si(r.get("decode_step_time_s"), "s")),
+        ("GPU power (mean per GPU)", fmt_si(r.get("gpu_power_w"), "W")),
+        ("GPU energy per output token", fmt_si(r.get("gpu_energy_per_token_j"), "J")),
+        ("facility energy per output token", fmt_si(r.get("facility_energy_per_token_j"), "J")),
+        ("$ per million output tokens", "-" if r.get("cost_usd_per_million_tokens") is None else f"{r['cost_usd_per_million_tokens']:.3g}"),
     ]
     for k, v in rows:
         t.add_row(k, v)
-    Console().print(t)
+    con.print(t)
+    ups = r.get("runners_up") or []
+    if ups:
+        u = Table(title="runners-up")
+        for c in ("replicas x GPUs", "layout", "weights", "batch / replica", "throughput, tokens/s", "TPOT", "$ / M tokens"):
+            u.add_column(c)
+        for d in ups:
+            cost = d.get("usd_per_million_tokens")
+            u.add_row(f"{d['replicas']} x {d['gpus_per_replica']}", _layout_text(d), d["weight_precision"], str(d["batch_per_replica"]),
+                      fmt_si(d["throughput_tokens_per_s"]), fmt_si(d["tpot_s"], "s"), "-" if cost is None else f"{cost:.3g}")
+        con.print(u)
+
+
+def _int_or_none(text: str | None, flag: str) -> int | None:
+    if text is None:
+        return None
+    v = parse_float(text, flag=flag)
+    if v is None or v != int(v):
+        raise InputError(f"{flag} expects a whole number, got {text!r}.", field=flag)
+    return int(v)
 
 
 def register(app: typer.Typer) -> None:
@@ -48,23 +105,28 @@ def register(app: typer.Typer) -> None:
     def serve_cmd(
         model: str = typer.Option(..., "--model", help=_help("model")),
         hardware: str = typer.Option(..., "--hardware", help=_help("hardware")),
-        gpus: int = typer.Option(None, "--gpus", help=_help("gpus")),
-        tp: int = typer.Option(None, "--tp", help=_help("tp")),
-        pp: int = typer.Option(1, "--pp", help=_help("pp")),
-        ep: int = typer.Option(1, "--ep", help=_help("ep")),
-        weight_precision: str = typer.Option("bf16", "--weight-precision", help=_help("weight_precision")),
+        gpus: str = typer.Option(None, "--gpus", help=_help("gpus")),
+        tp: str = typer.Option(None, "--tp", help=_help("tp")),
+        pp: str = typer.Option(None, "--pp", help=_help("pp")),
+        ep: str = typer.Option(None, "--ep", help=_help("ep")),
+        weight_precision: str = typer.Option(None, "--weight-precision", help=_help("weight_precision")),
         kv_precision: str = typer.Option(None, "--kv-precision", help=_help("kv_precision")),
+        engine: str = typer.Option("default", "--engine", help=_help("engine")),
         batch: str = typer.Option("max", "--batch", help=_help("batch")),
-        input_tokens: int = typer.Option(512, "--input-tokens", help=_help("input_tokens")),
-        output_tokens: int = typer.Option(256, "--output-tokens", help=_help("output_tokens")),
+        input_tokens: str = typer.Option("512", "--input-tokens", help=_help("input_tokens")),
+        output_tokens: str = typer.Option("256", "--output-tokens", help=_help("output_tokens")),
         ttft_slo_s: str = typer.Option(None, "--ttft-slo-s", help=_help("ttft_slo_s")),
         tpot_slo_s: str = typer.Option(None, "--tpot-slo-s", help=_help("tpot_slo_s")),
+        single_replica: bool = typer.Option(False, "--single-replica", help=_help("single_replica")),
+        objective: str = typer.Option("throughput", "--objective", help=_help("objective")),
+        runners_up: str = typer.Option("4", "--runners-up", help=_help("runners_up")),
         pue: str = typer.Option(None, "--pue", help="Power usage effectiveness (default 1.2)."),
         grid: str = typer.Option(None, "--grid-gco2e-per-kwh", help="Grid carbon intensity, gCO2e/kWh (default 400)."),
         usd_per_gpu_hour: str = typer.Option(None, "--usd-per-gpu-hour", help="Rental price per GPU-hour, USD (default: profile midpoint)."),
         json_: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
-        """Throughput, latency, energy and $ per token of one serving replica."""
+        """Best deployment of a GPU budget (--gpus N: replicas x TP x PP x EP and weight precision), or one replica
+        (--single-replica, or no --gpus): throughput, latency, energy and $ per token."""
         from costsim.api.serve import serve
 
         b: int | str
@@ -74,7 +136,7 @@ def register(app: typer.Typer) -> None:
             try:
                 b = int(batch)
             except ValueError:
-                raise InputError(f"--batch expects a positive integer or 'max', got {batch!r}.", field="--batch") from None
+                raise InputError(f"--batch expects a positive integer or 'max', got {batch[:60]!r}.", field="--batch") from None
             if b < 1:
                 raise InputError(f"--batch must be at least 1, got {b}.", field="--batch")
         fac: dict = {}
@@ -85,9 +147,12 @@ def register(app: typer.Typer) -> None:
             eco["grid_gco2e_per_kwh"] = parse_float(grid, flag="--grid-gco2e-per-kwh")
         if usd_per_gpu_hour is not None:
             eco["usd_per_gpu_hour"] = parse_float(usd_per_gpu_hour, flag="--usd-per-gpu-hour")
-        data = dict(model=model, hardware=hardware, gpus=gpus, tp=tp, pp=pp, ep=ep, weight_precision=weight_precision,
-                    kv_precision=kv_precision, batch=b, input_tokens=input_tokens, output_tokens=output_tokens,
+        data = dict(model=model, hardware=hardware, gpus=_int_or_none(gpus, "--gpus"), tp=_int_or_none(tp, "--tp"),
+                    pp=_int_or_none(pp, "--pp"), ep=_int_or_none(ep, "--ep"), weight_precision=weight_precision,
+                    kv_precision=kv_precision, engine=engine, batch=b, input_tokens=_int_or_none(input_tokens, "--input-tokens"),
+                    output_tokens=_int_or_none(output_tokens, "--output-tokens"),
                     ttft_slo_s=parse_float(ttft_slo_s, flag="--ttft-slo-s"), tpot_slo_s=parse_float(tpot_slo_s, flag="--tpot-slo-s"),
+                    single_replica=single_replica, objective=objective, runners_up=_int_or_none(runners_up, "--runners-up"),
                     facility=fac, economics=eco)
         req = validate_spec(ServeRequest, data, what="serve options")
         result = serve(req)

@@ -23,6 +23,9 @@ def _render(r: dict) -> None:
     rows = [
         ("feasible", str(r.get("feasible"))),
         ("layout", " ".join(f"{k}={v}" for k, v in p.items()) if p else "-"),
+        ("framework", str(r.get("framework") or "-")),
+        ("layout relies on", ", ".join(f"{q['feature'].split(' (')[0]} ({q['since_year']})"
+                                       for q in (r.get("layout_requires") or [])) or "-"),
         ("training FLOP", fmt_si(r.get("train_flop"), "FLOP")),
         ("step time", fmt_si(r.get("step_time_s"), "s")),
         ("throughput", fmt_si(r.get("tokens_per_s"), "tokens/s")),
@@ -77,6 +80,9 @@ def register(app: typer.Typer) -> None:
         recompute: Optional[str] = typer.Option(None, "--recompute", help=field_help(TrainRequest, "recompute")),
         zero: Optional[int] = typer.Option(None, "--zero", help=field_help(TrainRequest, "zero")),
         sequence_parallel: bool = typer.Option(True, "--sequence-parallel/--no-sequence-parallel", help="Megatron sequence parallelism with TP."),
+        framework: Optional[str] = typer.Option(None, "--framework", help=field_help(TrainRequest, "framework")),
+        node: Optional[str] = typer.Option(None, "--node", help=field_help(TrainRequest, "node")),
+        scaleup_domain_size: Optional[int] = typer.Option(None, "--scaleup-domain-size", help=field_help(TrainRequest, "scaleup_domain_size")),
         pue: Optional[float] = typer.Option(None, "--pue", help="Power usage effectiveness (default 1.2)."),
         grid_gco2e_per_kwh: Optional[float] = typer.Option(None, "--grid-gco2e-per-kwh", help="Grid carbon intensity, gCO2e/kWh (default 400)."),
         usd_per_gpu_hour: Optional[float] = typer.Option(None, "--usd-per-gpu-hour", help="Rental price per GPU-hour, USD (default: hardware profile midpoint)."),
@@ -92,8 +98,8 @@ def register(app: typer.Typer) -> None:
         from costsim.specs.requests import TrainRequest
         from costsim.specs.site import EconomicsSpec, FacilitySpec
 
-        if precision not in ("bf16", "fp16", "fp8"):
-            raise InputError(f"--precision must be bf16, fp16 or fp8, got {precision!r}.", field="precision")
+        if precision not in ("bf16", "fp16", "fp8", "fp4"):
+            raise InputError(f"--precision must be bf16, fp16, fp8 or fp4, got {precision[:40]!r}.", field="precision")
         if recompute is not None and recompute not in ("none", "selective", "full"):
             raise InputError(f"--recompute must be none, selective or full, got {recompute!r}.", field="recompute")
         if zero is not None and zero not in (0, 1, 2, 3):
@@ -110,6 +116,7 @@ def register(app: typer.Typer) -> None:
             "global_batch_tokens": parse_float(global_batch_tokens, flag="--global-batch-tokens"),
             "precision": precision, "tp": tp, "pp": pp, "cp": cp, "ep": ep, "dp": dp, "vp": vp, "micro_batch": micro_batch,
             "recompute": recompute, "zero": zero, "sequence_parallel": sequence_parallel, "top_k": top_k,
+            "framework": framework, "node": node, "scaleup_domain_size": scaleup_domain_size,
             "failure_rate_per_gpu_hour": failure_rate_per_gpu_hour, "checkpoint_time_s": checkpoint_time_s,
             "restart_time_s": restart_time_s,
             "facility": validate_spec(FacilitySpec, fac, what="facility options"),

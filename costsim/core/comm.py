@@ -13,13 +13,22 @@ Cost models (alpha-beta; Thakur, Rabenseifner & Gropp 2005; NCCL's bus-bandwidth
   point-to-point:                    B / bw + lat
 A group of one rank costs nothing.
 
-Tiers: a group whose ranks all sit in one scale-up domain (NVLink/NVSwitch) uses the scale-up
-bandwidth; otherwise the slowest link is the node's NICs. Traffic leaving a node shares that
-node's NICs: each of the `senders_per_node` GPUs sending at once gets NIC_total / senders.
-`achievable_frac` scales raw link bandwidth to what NCCL reaches (bus bandwidth / link rate).
+Tiers (group_bandwidth, used for TP, CP, EP and pipeline P2P): a group whose ranks all sit in one
+scale-up domain (NVLink/NVSwitch) uses the scale-up bandwidth; otherwise the slowest link is the
+node's NICs, each GPU sending at once getting NIC_total / devices. `achievable_frac` scales raw link
+bandwidth to what NCCL reaches (bus bandwidth / link rate).
+
+Data-parallel and ZeRO collectives use `collective_s` on a `Fabric`: hierarchical bandwidth (inside
+the domain on the scale-up fabric -- a switch, or a TPU torus with two links per axis the group
+spans -- then across domains on the buffer's 1/g share over each device's NIC share), ring latency
+per hop that grows with the ranks (a flat NCCL ring has n - d NVLink hops and d - 1 network hops;
+XLA on a torus goes axis by axis), a base latency per call, and all-reduce as the faster of ring and
+double binary tree. Latencies follow NCCL's tuning table (src/graph/tuning.cc).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -86,3 +95,107 @@ def group_bandwidth(n, stride, domain_size, scaleup_bytes_per_s, scaleout_per_gp
                   _a(scaleout_per_gpu_bytes_per_s) * SCALEOUT_ACHIEVABLE_FRAC)
     lat = np.where(inside, _a(scaleup_latency_s), _a(scaleout_latency_s))
     return bw, lat
+
+
+# ---------------------------------------------------------------------------------------------
+# Hierarchical collectives over a process group placed on a two-tier fabric
+# ---------------------------------------------------------------------------------------------
+# NCCL base latency of one collective call (ring, Simple protocol): 8.4 us (NCCL src/graph/tuning.cc
+# baseLat; the same table gives per-step ring latencies of 3.4-5.7 us over NVLink and 6.6-9.6 us over
+# the network, which SCALEOUT_LATENCY_S and the profiles' scaleup.latency_s follow).
+COLLECTIVE_BASE_LATENCY_S = 8.4e-6
+# TPU ICI: achievable fraction of the per-link rate for large collectives (estimate; the scaling book
+# (jax-ml.github.io/scaling-book, "How to think about TPUs") reports ~95% of the link rate at >10 MB).
+TORUS_ACHIEVABLE_FRAC = 0.9
+
+
+@dataclass(frozen=True)
+class Fabric:
+    """A two-tier fabric: scale-up domains (NVLink/NVSwitch node, TPU ICI slice) joined by a scale-out
+    network (InfiniBand/RoCE NICs, TPU data-center network).
+
+    domain_size: devices in one scale-up domain; scaleup_bytes_per_s: per device, per direction
+    (switched fabric); torus_dims / torus_link_bytes_per_s: a torus (TPU ICI) instead of a switch,
+    with its per-link, per-direction rate; scaleout_bytes_per_s: per device, per direction (the node's
+    NICs divided by its devices); latencies per ring step."""
+
+    domain_size: float
+    scaleup_bytes_per_s: float
+    scaleup_latency_s: float
+    scaleout_bytes_per_s: float
+    scaleout_latency_s: float = SCALEOUT_LATENCY_S
+    torus_dims: int = 0
+    torus_link_bytes_per_s: float = 0.0
+
+
+def group_split(n, stride, domain_size):
+    """(ranks per domain, domains spanned) of a group of `n` ranks spaced `stride` apart in the rank
+    order: a domain holds floor(domain/stride) of them (at least one), the group spans
+    ceil(n / that) domains with n / domains ranks in each."""
+    n = _a(n)
+    per = np.maximum(1.0, np.floor(_a(domain_size) / np.maximum(_a(stride), 1.0)))
+    n_out = np.ceil(n / per)
+    return n / n_out, n_out
+
+
+def inner_bandwidth(g_in, stride, fab: Fabric):
+    """Per-device bandwidth of the inside-domain stage, achievable fractions applied.
+    Switched (NVSwitch): the device's scale-up rate. Torus (TPU ICI): a ring along each torus axis the
+    group spans runs both directions, so 2 links x axes; axes = how many torus dimensions a box of
+    g_in*stride devices needs at edge = domain^(1/dims) (scaling book, "How to think about TPUs":
+    an all-gather over k axes gets k times the bandwidth of one)."""
+    if fab.torus_dims:
+        dims = float(fab.torus_dims)
+        edge = max(fab.domain_size ** (1.0 / dims), 2.0)
+        span = np.maximum(_a(g_in) * np.maximum(_a(stride), 1.0), 2.0)
+        axes = np.clip(np.ceil(np.log(span) / np.log(edge) - 1e-9), 1.0, dims)
+        return 2.0 * fab.torus_link_bytes_per_s * axes * TORUS_ACHIEVABLE_FRAC + 0.0 * span
+    return fab.scaleup_bytes_per_s * SCALEUP_ACHIEVABLE_FRAC + 0.0 * _a(g_in)
+
+
+def collective_s(kind: str, bytes_, n, stride, fab: Fabric, flat=False, calls=1.0, node_aggregate=True):
+    """Time (s) of collectives of kind 'rs' (reduce-scatter), 'ag' (all-gather) or 'ar' (all-reduce =
+    rs + ag) moving `bytes_` in all (the full buffers, as in the module docstring) over `n` ranks spaced
+    `stride` apart, issued as `calls` separate collectives (buckets, layers, submodules): the bandwidth
+    term sees the total, every call pays the latency.
+
+    Hierarchical algorithm (NCCL's rings through a node then across nodes; TPU ICI inside a slice then
+    DCN across slices): the inside-domain stage moves (g-1)/g of the buffer over the scale-up fabric,
+    the across-domain stage (d-1)/d of the buffer's 1/g share over the device's scale-out share, where
+    g ranks of the group sit in each of d domains. Each device drives its own NIC, so the g devices of a
+    node together use g NIC shares (a group with one rank per node gets one NIC share).
+    Latency: per call, a base latency plus one step per ring hop: hierarchical g-1 inside and d-1 across;
+    a flat ring over all ranks (`flat`: DeepSpeed ZeRO-3 2021, one ring through every rank) has n-d
+    inside hops and d-1 across -- the latency term grows with the number of ranks. All-reduce takes the
+    faster of the ring and a double binary tree across domains (2 log2(d) hops; NCCL's choice at scale).
+    `node_aggregate` False: the group does not spread a domain's share over its devices' NICs; every
+    rank's (n-1)/n of the buffer crosses the network through its own NIC share (vanilla ZeRO-3 over all
+    ranks, MiCS Sec. 3.3); the latency hops stay as placed."""
+    n = _a(n)
+    B = _a(bytes_)
+    g_in, n_out = group_split(n, stride, fab.domain_size)
+    bw_in = inner_bandwidth(g_in, stride, fab)
+    bw_out = fab.scaleout_bytes_per_s * SCALEOUT_ACHIEVABLE_FRAC
+    lat_in, lat_out = fab.scaleup_latency_s, fab.scaleout_latency_s
+    c = _a(calls)
+    if node_aggregate:
+        t_in = (g_in - 1.0) / g_in * B / bw_in
+        t_out = (n_out - 1.0) / n_out * (B / g_in) / bw_out
+    else:
+        t_in = 0.0 * B
+        t_out = np.where(n_out > 1, (n - 1.0) / n * B / bw_out, (g_in - 1.0) / g_in * B / bw_in)
+    hops_in = np.where(flat, n - n_out, g_in - 1.0)
+    ring_lat = hops_in * lat_in + (n_out - 1.0) * lat_out
+    one = t_in + t_out + c * (ring_lat + COLLECTIVE_BASE_LATENCY_S)
+    if kind == "ar":
+        tree = 2.0 * (t_in + c * hops_in * lat_in) + 2.0 * (B / g_in) / bw_out \
+            + c * (2.0 * np.log2(np.maximum(n_out, 1.0)) * lat_out + COLLECTIVE_BASE_LATENCY_S)
+        one = np.minimum(2.0 * one, np.where(n_out > 1, tree, np.inf))
+    elif kind not in ("rs", "ag"):
+        raise ValueError(f"unknown collective kind {kind!r}")
+    return np.where(n > 1, one, 0.0)
+
+
+def collective_latency_s(kind: str, n, stride, fab: Fabric, flat=False):
+    """The latency-only part of one collective (s): what a tiny buffer costs."""
+    return collective_s(kind, 0.0, n, stride, fab, flat)

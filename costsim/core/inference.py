@@ -18,15 +18,26 @@ decode step (one new token for each of B sequences, mean context c):
               matmul_frac * peak of the compute datatype (llama.cpp q4_0/q8_0 add dequantization
               ALU work per weight read)
   + 2 TP all-reduces per layer (latency + ring bandwidth), EP all-to-alls, PP hand-offs
-  + layer_overhead_s per layer (kernel launches / latency floors) + step_overhead_s per step
-  + seq_overhead_s per sequence per step (sampling, scheduling; 0 for modern engines)
+  + layer_overhead_s per layer (kernel latency floors); an engine without graph capture waits on the
+  host launching every layer's kernels: stage = sqrt(gpu^2 + (layers x host_launch_s_per_layer)^2)
+  + step_overhead_s per engine iteration (one per pipeline micro-batch)
+  + seq_overhead_s per sequence per step (vLLM-class host work: scheduling, input preparation,
+    detokenization; 0 for C++ engines) + logits / sampling traffic (vocab x sampling_bytes_per_logit)
   with pp stages the batch runs as pp micro-batches of B/pp: step = pp * stage(B/pp).
+  The serving curve adds request_overhead_s x B / O per step (admitting and retiring B/O requests).
+
+Precisions: weights / KV / GEMM activations in bytes with their scale factors (NVFP4 4.5 bits,
+MXFP4 4.25, MXFP6 6.25, int4 4.5, ...); the GEMMs run in the datatype the device's tensor cores
+support (FP4/FP6 on Blackwell and MI355X at fp4_matmul_rel of matmul_frac, FP8/INT8 at
+lowp_matmul_rel, else weight-only in 16 bit) and attention in fp8 with an fp8 KV cache.
 
 prefill (B prompts of s tokens): matmul FLOPs 2 * active params * tokens (the LM head only for
   the last token of each prompt) + causal attention 2 * h * (qk + v) * pairs per layer at an
   attention efficiency that rises with prompt length (kernels.csv: 6-15% of A100 peak at 0.5-2.8k
-  tokens), memory floor = weights read once (+ KV write), smooth roofline as above, plus
-  bandwidth-dominated TP all-reduces of tokens * d_model * 2 bytes.
+  tokens), memory floor = weights read once (+ KV write + GEMM activations at their storage
+  precision), smooth roofline as above, plus bandwidth-dominated TP all-reduces of tokens *
+  d_model * 2 bytes. Engines without variable-length attention (prefill_attention_concat = 1)
+  attend a batch of prompts as one concatenated sequence.
 
 The smooth roofline sqrt(m^2 + c^2) reproduces vidur's A100 MLP kernel times (kernels.csv:
 1, 64, 512 tokens) within ~5%; max(m, c) misses the transition by up to 15%.
@@ -46,20 +57,50 @@ import numpy as np
 #:   (8.125); int4 4 bits + fp16 scale per group of 32 (or scale+zero per 64) = 4.5 (AWQ/GPTQ at
 #:   group 128 with scale+zero would be 4.25); llama.cpp Q8_0 = 32 int8 + one fp16 scale = 8.5;
 #:   Q4_0 = 32 4-bit + one fp16 scale = 4.5 (calibration README).
+#:   Microscaling formats (OCP MX spec v1.0; NVIDIA NVFP4):
+#:   fp4 = NVFP4: e2m1 values + one e4m3 (8-bit) scale per block of 16 + one fp32 per-tensor scale
+#:         -> 4 + 8/16 = 4.5 bits (the per-tensor scale is negligible);
+#:   mxfp4: e2m1 values + one e8m0 (8-bit) scale per block of 32 -> 4 + 8/32 = 4.25 bits;
+#:   fp6 = MXFP6 (e2m3 / e3m2) + e8m0 scale per 32 -> 6 + 8/32 = 6.25 bits.
 WEIGHT_BITS_PER_PARAM: dict[str, float] = {
     "bf16": 16.0, "fp16": 16.0, "fp8": 8.0, "int8": 8.125, "int4": 4.5, "q8_0": 8.5, "q4_0": 4.5,
+    "fp4": 4.5, "mxfp4": 4.25, "fp6": 6.25,
 }
-#: KV-cache bits per element: int8 with one fp16 scale per 128 values; int4 with fp16 scale+zero per 64.
-KV_BITS_PER_ELEMENT: dict[str, float] = {"bf16": 16.0, "fp16": 16.0, "fp8": 8.0, "int8": 8.125, "int4": 4.5}
+#: KV-cache bits per element: int8 with one fp16 scale per 128 values; int4 with fp16 scale+zero per 64;
+#: fp4 = NVFP4 KV cache (e2m1 + e4m3 scale per 16 values; TensorRT-LLM on Blackwell).
+KV_BITS_PER_ELEMENT: dict[str, float] = {"bf16": 16.0, "fp16": 16.0, "fp8": 8.0, "int8": 8.125, "int4": 4.5, "fp4": 4.5}
+
+#: Bits per activation element fed to a GEMM, by the datatype the GEMM computes in (W8A8 / W4A4
+#: quantize activations on the fly, with the same block scales as the weights): bf16/fp16 16,
+#: fp8 8 (per-tensor scale), int8 8, fp4 4.5 (NVFP4: e4m3 scale per 16), fp6 6.25 (MXFP6).
+#: MXFP4 activations (e8m0 scale per 32) are 4.25 bits: `activation_bits` takes the weight format.
+#: GEMM outputs are written in 16 bit whatever the input format.
+ACT_BITS_BY_COMPUTE_DTYPE: dict[str, float] = {
+    "bf16": 16.0, "fp16": 16.0, "fp32": 32.0, "fp8": 8.0, "int8": 8.0, "int4": 16.0, "fp4": 4.5, "fp6": 6.25,
+}
 
 #: ALU operations per weight to dequantize llama.cpp blocks inside the GEMV, counted against the
 #: vector (fp32) peak: fitted on the M1 Max llama.cpp decode cases (q4_0 ~10, q8_0 tied at half),
 #: an effective number that also absorbs the less efficient quantized GEMV kernels.
-#: Other formats on GPUs use fused kernels (Marlin, FP8 tensor cores) whose dequantization hides
-#: under the weight stream; they get 0.
+#: Other formats on GPUs use fused kernels (Marlin, FP8/FP4 tensor cores) whose dequantization
+#: hides under the weight stream; they get 0.
 DEQUANT_FLOP_PER_WEIGHT: dict[str, float] = {
     "bf16": 0.0, "fp16": 0.0, "fp8": 0.0, "int8": 0.0, "int4": 0.0, "q8_0": 5.0, "q4_0": 10.0,
+    "fp4": 0.0, "mxfp4": 0.0, "fp6": 0.0,
 }
+
+#: Compute datatypes that run on reduced-precision tensor cores (their achievable fraction is
+#: `lowp_matmul_rel` x matmul_frac for fp8/int8, `fp4_matmul_rel` x matmul_frac for fp4/fp6).
+LOWP_DTYPES = ("fp8", "int8", "int4")
+MICROSCALED_DTYPES = ("fp4", "fp6")
+
+
+def activation_bits(weight_precision: str, compute_dtype: str) -> float:
+    """Bits per GEMM input activation: MXFP4 weights computed in fp4 quantize activations to MXFP4
+    (4.25 bits); otherwise the compute datatype decides (ACT_BITS_BY_COMPUTE_DTYPE)."""
+    if weight_precision == "mxfp4" and compute_dtype == "fp4":
+        return 4.25
+    return ACT_BITS_BY_COMPUTE_DTYPE.get(compute_dtype, 16.0)
 
 
 def compute_dtype(weight_precision: str, supported: set[str] | frozenset[str]) -> str:
@@ -68,7 +109,10 @@ def compute_dtype(weight_precision: str, supported: set[str] | frozenset[str]) -
     bf16/fp16 -> themselves; fp8 -> fp8 where the device has FP8 tensor cores (H100/H200), else
     weight-only (bf16); int8 -> W8A8 int8 where int8 matrix units exist, else fp16/bf16;
     int4 -> weight-only, computes in bf16 (fp16 where bf16 is missing); q8_0/q4_0 (llama.cpp)
-    dequantize to fp16 (Apple GPUs compute fp16 at the fp32 rate).
+    dequantize to fp16 (Apple GPUs compute fp16 at the fp32 rate);
+    fp4 (NVFP4) / mxfp4 -> W4A4 on FP4 tensor cores (Blackwell, MI355X), else weight-only in
+    bf16 (Marlin-style dequantization on Hopper/Ampere); fp6 -> FP6 tensor cores where the
+    device lists an fp6 rate (Blackwell, MI355X), else weight-only in bf16 (FP6-LLM, Xia et al. 2024).
     """
     half = "bf16" if "bf16" in supported else "fp16"
     if weight_precision in ("bf16", "fp16"):
@@ -81,6 +125,10 @@ def compute_dtype(weight_precision: str, supported: set[str] | frozenset[str]) -
         return half
     if weight_precision in ("q8_0", "q4_0"):
         return "fp16" if "fp16" in supported else half
+    if weight_precision in ("fp4", "mxfp4"):
+        return "fp4" if "fp4" in supported else half
+    if weight_precision == "fp6":
+        return "fp6" if "fp6" in supported else half
     raise ValueError(f"unknown weight precision {weight_precision!r}")
 
 
@@ -97,7 +145,12 @@ _GPU = dict(
     seq_overhead_s=0.0,
     usable_memory_frac=0.90,  # vLLM default gpu_memory_utilization (CUDA context + fragmentation in the rest)
     comm_bandwidth_frac=0.55,  # kernels.csv: 64 MB all-reduce ~167 GB/s bus bandwidth on 300 GB/s NVLink 3
-    lowp_matmul_rel=0.865,   # FP8/INT8 tensor-core fraction relative to matmul_frac (fitted on I-mlperf-h200-off)
+    lowp_matmul_rel=0.886,   # FP8/INT8 tensor-core fraction relative to matmul_frac (fitted on I-mlperf-h200-off with request_overhead_s)
+    fp4_matmul_rel=0.646,    # NVFP4/MXFP4/FP6 tensor-core fraction relative to matmul_frac (fitted on I-mlperf41-b200x1-fp4-off)
+    host_launch_s_per_layer=0.0,  # host (CPU) time to launch one layer's kernels per step; 0 = CUDA/HIP graphs
+    sampling_bytes_per_logit=8.0,  # fp32 logits written by the LM head and read once by the sampler, per vocab entry
+    request_overhead_s=7.4e-4,  # host work per request admitted and retired (scheduling, KV allocation, final detokenization): fitted on I-trt-8b-h100-fp8-tp1-128-128
+    prefill_attention_concat=0.0,  # variable-length (per prompt) attention in batched prefill
 )
 _SOC = dict(
     matmul_frac=0.74,        # fitted: llama.cpp Metal prefill pp512, M1 Max (f16/q8_0/q4_0)
@@ -110,6 +163,11 @@ _SOC = dict(
     usable_memory_frac=0.70,  # macOS caps GPU working set at ~2/3-3/4 of unified memory
     comm_bandwidth_frac=0.55,
     lowp_matmul_rel=0.75,
+    fp4_matmul_rel=0.75,
+    host_launch_s_per_layer=0.0,
+    sampling_bytes_per_logit=8.0,
+    request_overhead_s=0.0,  # single-stream on-device runs: no batching scheduler
+    prefill_attention_concat=0.0,
 )
 CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
     "datacenter_gpu": _GPU,
@@ -121,22 +179,9 @@ CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
     "edge_module": _SOC | {"usable_memory_frac": 0.80},
 }
 
-#: Engine profiles: relative changes to the device defaults for serving stacks that behave
-#: differently from a modern engine (CUDA graphs, paged/flash attention). `*_scale` multiply the
-#: device fraction; the others replace the value. Fitted per the case file.
-ENGINE_PROFILES: dict[str, dict[str, float]] = {
-    "default": {},
-    "llama.cpp": {},  # SoC defaults are fitted on llama.cpp already
-    # Splitwise's A100/H100 characterization runs (Llama-2-70B TP8): ~3x slower than roofline at
-    # batch 1 and a per-sequence cost per step; fitted on I-sw-a100-{t1,t64,p16}.
-    "splitwise-characterization": {"bandwidth_frac_scale": 0.275, "matmul_frac_scale": 0.36,
-                                   "seq_overhead_s": 3.1e-4},
-}
-
-
 @dataclass(frozen=True)
 class Device:
-    """Per-device parameters (floats or arrays that broadcast)."""
+    """Per-device parameters (floats or arrays that broadcast). Rates in FLOP/s and B/s, times in s."""
 
     peak_flop_per_s: object          # dense peak of the compute datatype
     vector_flop_per_s: object        # fp32 vector peak (dequantization ALU work)
@@ -153,6 +198,20 @@ class Device:
     scaleup_bytes_per_s: object      # per direction
     scaleup_latency_s: object
     comm_bandwidth_frac: object
+    #: dense peak of the datatype attention runs in (FMHA over the KV cache: fp8 with an fp8 KV
+    #: cache on FP8-capable parts, else 16 bit); None = peak_flop_per_s (attention in the GEMM dtype)
+    attn_peak_flop_per_s: object = None
+    #: host (CPU) time to launch one layer's kernels in one forward pass, s; a step takes
+    #: sqrt(gpu^2 + host^2) (the GPU waits on a slower launcher). 0 for graph-captured engines
+    host_launch_s_per_layer: object = 0.0
+    #: bytes moved per vocabulary entry per sequence per step by logits + sampling (fp32 write + read)
+    sampling_bytes_per_logit: object = 0.0
+    #: host time per request admitted and retired under continuous batching (scheduling, KV-cache
+    #: allocation, final detokenization), s; costs request_overhead_s x batch / output_tokens per step
+    request_overhead_s: object = 0.0
+    #: 1 = the engine runs a batch of prompts' attention as one concatenated sequence (masked but not
+    #: skipped: (B*s)^2/2 pairs instead of B*s^2/2), as stacks without variable-length attention do; 0 = per prompt
+    prefill_attention_concat: object = 0.0
 
 
 @dataclass(frozen=True)
@@ -180,10 +239,13 @@ class Shape:
 
 @dataclass(frozen=True)
 class Precision:
+    """Storage of weights, KV cache and activations (bytes per element, scale factors included)."""
+
     weight_bytes_per_param: object
     kv_bytes_per_element: object
     dequant_flop_per_weight: object
-    act_bytes: object = 2.0          # activations exchanged in 16 bit
+    act_bytes: object = 2.0          # activations exchanged between GPUs (all-reduce, all-to-all, PP) in 16 bit
+    act_gemm_bytes: object = 2.0     # GEMM input activations (W8A8 / W4A4 quantize them; 2 = 16 bit)
 
 
 @dataclass(frozen=True)
@@ -296,12 +358,41 @@ def _smooth_roofline(t_mem, t_comp):
     return np.sqrt(t_mem * t_mem + t_comp * t_comp)
 
 
+def _attn_flop_per_s(dev: Device):
+    """Achievable attention FLOP/s: the attention datatype's peak at the device's matmul fraction."""
+    peak = dev.peak_flop_per_s if dev.attn_peak_flop_per_s is None else dev.attn_peak_flop_per_s
+    return _a(peak) * _a(dev.matmul_frac)
+
+
+def activation_bytes_per_token_layer(shape: Shape, prec: Precision, layout: Layout):
+    """HBM bytes of GEMM activations per token per layer per GPU: inputs of the QKV, output, FFN-up
+    and FFN-down GEMMs at the GEMM input precision (quantized for W8A8 / W4A4, with scales) plus
+    their outputs written in 16 bit; split over TP. Counted in prefill, where a chunk's activations
+    (hundreds of MB) stream through HBM; a decode step's (a few MB) stay in L2."""
+    d, f = _a(shape.d_model), _a(shape.ffn_act_width)
+    in_el = 3.0 * d + 0.5 * f
+    out_el = 3.0 * d + _a(shape.kv_elements_per_token_layer) + f
+    return (in_el * _a(prec.act_gemm_bytes) + out_el * 2.0) / _a(layout.tp)
+
+
+def sampling_time_s(shape: Shape, dev: Device, sequences):
+    """Logits and sampling of `sequences` sequences: fp32 logits over the vocabulary written and read."""
+    return _a(sequences) * _a(shape.vocab_size) * _a(dev.sampling_bytes_per_logit) / (_a(dev.bandwidth_bytes_per_s) * _a(dev.bandwidth_frac))
+
+
 # --------------------------------------------------------------------------------------------
 # decode
 # --------------------------------------------------------------------------------------------
 def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, context_tokens):
     """Time of one decode step (each of `batch` sequences gets one token) at mean context
-    `context_tokens`, with its parts (s). All arguments broadcast."""
+    `context_tokens`, with its parts (s). All arguments broadcast.
+
+    GPU time per pipeline stage = weights/matmul roofline + attention roofline + TP/EP/PP
+    communication + per-layer overhead; an engine that launches kernels from the host each step
+    (no CUDA/HIP graphs) takes sqrt(gpu^2 + host^2) per stage, host = layers x host_launch_s_per_layer.
+    Per step: step_overhead_s per pipeline micro-batch (each is an engine iteration) + seq_overhead_s x
+    batch (scheduler, input preparation, detokenization per sequence) + logits/sampling memory traffic.
+    """
     tp, pp, ep = _a(layout.tp), _a(layout.pp), _a(layout.ep)
     b_total = _a(batch)
     b = b_total / pp                      # micro-batch per pipeline stage
@@ -329,7 +420,7 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     kv_read = b_rank * kv_bytes_per_sequence(shape, prec, context_tokens) / (pp * kv_split)
     t_kv_mem = kv_read / bw
     attn_flop = b_rank * kv_token_layers(shape, context_tokens) / pp * _a(shape.attn_flop_per_ctx_decode) / tp
-    t_attn = _smooth_roofline(t_kv_mem, attn_flop / flops)
+    t_attn = _smooth_roofline(t_kv_mem, attn_flop / _attn_flop_per_s(dev))
 
     # communication
     msg = b_rank * _a(shape.d_model) * _a(prec.act_bytes)
@@ -338,8 +429,12 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     t_pp = np.where(pp > 1, _a(dev.scaleup_latency_s) + msg / np.where(_a(dev.scaleup_bytes_per_s) > 0, _a(dev.scaleup_bytes_per_s), np.inf), 0.0)
 
     t_layers = layers * _a(dev.layer_overhead_s)
-    stage = t_weights + t_attn + t_tp + t_ep + t_pp + t_layers
-    fixed = _a(dev.step_overhead_s) + _a(dev.seq_overhead_s) * b_total
+    stage_gpu = t_weights + t_attn + t_tp + t_ep + t_pp + t_layers
+    host = layers * _a(dev.host_launch_s_per_layer)
+    stage = _smooth_roofline(stage_gpu, host) if np.any(host > 0) else stage_gpu
+    t_sample = sampling_time_s(shape, dev, b_total)
+    # every pipeline micro-batch is an engine iteration of its own (scheduling, sampling, graph launch)
+    fixed = pp * _a(dev.step_overhead_s) + _a(dev.seq_overhead_s) * b_total + t_sample
     total = pp * stage + fixed
     return {
         "step_time_s": total,
@@ -352,7 +447,9 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
         "ep_alltoall_s": pp * t_ep,
         "pp_handoff_s": pp * t_pp,
         "layer_overhead_s": pp * t_layers,
-        "step_overhead_s": fixed,
+        "host_launch_wait_s": pp * (stage - stage_gpu),
+        "sampling_s": t_sample,
+        "step_overhead_s": fixed - t_sample,
         "bytes_read_per_gpu": pp * (params_read * wb + kv_read),
         "matmul_flop_per_gpu": pp * (mm_flop + attn_flop),
         "experts_touched_per_layer": touched,
@@ -391,21 +488,33 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     mm_flop = (2.0 * body * tokens + 2.0 * _a(shape.params_lm_head) * bsz) / (tp * pp * ep) \
         + 2.0 * tokens * moe_layers * _a(shape.experts_per_token) * _a(shape.params_expert) / (tp * pp * ep)
     pairs = (nl - nw) * causal_pairs(s, np.inf) + nw * causal_pairs(s, shape.window_tokens)
-    attn_flop = bsz * pairs * _a(shape.attn_flop_per_pair_prefill) / (tp * pp * ep)
-    attn_eff = _a(dev.attention_frac) * s / (s + _a(dev.attention_half_tokens))
+    concat = _a(0.0 if dev.prefill_attention_concat is None else dev.prefill_attention_concat)
+    if np.any(concat > 0):  # attention over the concatenated batch (research stacks)
+        pairs_concat = (nl - nw) * causal_pairs(tokens, np.inf) + nw * causal_pairs(tokens, shape.window_tokens)
+        attn_pairs = np.where(concat > 0, pairs_concat, bsz * pairs)
+        s_attn = np.where(concat > 0, tokens, s)  # the sequence length the attention kernel sees
+    else:
+        attn_pairs, s_attn = bsz * pairs, s
+    attn_flop = attn_pairs * _a(shape.attn_flop_per_pair_prefill) / (tp * pp * ep)
+    attn_eff = _a(dev.attention_frac) * s_attn / (s_attn + _a(dev.attention_half_tokens))
     t_mm = mm_flop / flops + _a(prec.dequant_flop_per_weight) * body / (tp * pp) / _a(dev.vector_flop_per_s)
-    t_attn = attn_flop / (flops * attn_eff)
+    t_attn = attn_flop / (_attn_flop_per_s(dev) * attn_eff)
     touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, tokens), 0.0)
     params_read = (_a(shape.params_dense_stream) + moe_layers * touched * _a(shape.params_expert) / ep) / (tp * pp)
     kv_write = bsz * kv_bytes_per_sequence(shape, prec, s) / (pp * _kv_tp_split(shape, layout) * ep)
-    t_mem = (params_read * wb + kv_write) / bw
+    act_traffic = tokens / ep * nl / pp * activation_bytes_per_token_layer(shape, prec, layout)
+    t_mem = (params_read * wb + kv_write + act_traffic) / bw
     t_compute = _smooth_roofline(t_mem, t_mm + t_attn)
     msg = tokens / ep * _a(shape.d_model) * _a(prec.act_bytes)
     t_tp = 2.0 * nl * allreduce_time_s(msg, tp, dev)
     t_ep = 2.0 * moe_layers * alltoall_time_s(msg * _a(shape.experts_per_token), ep, dev)
     t_pp = np.where(pp > 1, (pp - 1.0) * (_a(dev.scaleup_latency_s) + msg / np.where(_a(dev.scaleup_bytes_per_s) > 0, _a(dev.scaleup_bytes_per_s), np.inf)), 0.0)
     t_layers = nl * _a(dev.layer_overhead_s)
-    total = t_compute + t_tp + t_ep + t_pp + t_layers + _a(dev.step_overhead_s) + _a(dev.seq_overhead_s) * bsz
+    gpu = t_compute + t_tp + t_ep + t_pp + t_layers
+    host = nl * _a(dev.host_launch_s_per_layer)
+    body_t = _smooth_roofline(gpu, host) if np.any(host > 0) else gpu
+    t_sample = sampling_time_s(shape, dev, bsz)
+    total = body_t + _a(dev.step_overhead_s) + _a(dev.seq_overhead_s) * bsz + t_sample
     return {
         "prefill_time_s": total,
         "compute_s": t_compute,
@@ -416,8 +525,10 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
         "ep_alltoall_s": t_ep,
         "pp_handoff_s": t_pp,
         "layer_overhead_s": t_layers,
+        "host_launch_wait_s": body_t - gpu,
+        "sampling_s": t_sample,
         "matmul_flop_per_gpu": mm_flop + attn_flop,
-        "bytes_per_gpu": params_read * wb + kv_write,
+        "bytes_per_gpu": params_read * wb + kv_write + act_traffic,
     }
 
 

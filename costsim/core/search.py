@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from costsim.core.frameworks import DEFAULT_FRAMEWORK
 from costsim.core.training import Framework, HardwareShape, Layout, ModelShape, evaluate
 
 MICRO_BATCHES = (1, 2, 4, 8, 16)
@@ -36,17 +37,22 @@ def divisors(n: int) -> list[int]:
     return sorted(set(small + [n // i for i in small]))
 
 
-def candidate_values(m: ModelShape, gpus: int, seq_len: int, domain_size: int, fixed: dict) -> dict[str, np.ndarray]:
-    """Per-dimension candidate lists (a fixed dimension has exactly its value)."""
+def candidate_values(m: ModelShape, gpus: int, seq_len: int, domain_size: int, fixed: dict,
+                     framework: Framework | None = None) -> dict[str, np.ndarray]:
+    """Per-dimension candidate lists (a fixed dimension has exactly its value); recompute modes, ZeRO
+    stages and virtual pipeline stages limited to what the framework offers."""
+    fw = framework or DEFAULT_FRAMEWORK
     div = divisors(gpus)
     kv = m.kv_heads
     tp = [t for t in div if t <= domain_size and m.n_heads % t == 0 and (kv % t == 0 or t % kv == 0) and m.d_ff % t == 0]
     pp = [p for p in div if p <= m.n_layers]
     cp = [c for c in div if (c & (c - 1)) == 0 and c <= MAX_CP and (c == 1 or seq_len % (2 * c) == 0)]
     ep = [e for e in divisors(m.n_experts)] if m.n_experts > 1 else [1]
-    vp = list(range(1, min(MAX_VP, m.n_layers) + 1))
+    vp = list(range(1, min(MAX_VP, m.n_layers) + 1)) if fw.interleaved_pipeline else [1]
+    cp = cp if fw.context_parallel else [1]
+    ep = ep if fw.expert_parallel else [1]
     out = {"tp": tp, "pp": pp, "cp": cp, "ep": ep, "vp": vp, "micro_batch": list(MICRO_BATCHES),
-           "recompute": [0, 1, 2], "zero": [0, 1, 2, 3]}
+           "recompute": list(fw.recompute_modes), "zero": list(fw.zero_stages)}
     for k, v in fixed.items():
         if v is not None and k in out:
             out[k] = [v]
@@ -63,11 +69,27 @@ def _or_list(vals: list[int]) -> str:
     return vals[0] if len(vals) == 1 else ", ".join(vals[:-1]) + " or " + vals[-1]
 
 
-def fixed_violations(m: ModelShape, gpus: int, seq_len: int, domain_size: int, fixed: dict) -> list[tuple[str, str]]:
+def fixed_violations(m: ModelShape, gpus: int, seq_len: int, domain_size: int, fixed: dict,
+                     framework: Framework | None = None) -> list[tuple[str, str]]:
     """The validity rules of `candidate_values` applied to the dimensions the caller fixes (a fixed
     value replaces the candidate list, so it must pass the same rules here). Returns (field, message)
     pairs naming the rule and values that would pass; empty when every fixed value is valid."""
     out: list[tuple[str, str]] = []
+    fw = framework or DEFAULT_FRAMEWORK
+    names = {0: "none", 1: "selective", 2: "full"}
+    if fixed.get("recompute") is not None and not fw.supports("recompute", fixed["recompute"]):
+        ok = [names[r] for r in fw.recompute_modes]
+        out.append(("recompute", f"--recompute {names[int(fixed['recompute'])]} is not available in framework '{fw.name}'; "
+                                 f"it offers {_or_list(ok)}."))
+    if fixed.get("zero") is not None and not fw.supports("zero", fixed["zero"]):
+        out.append(("zero", f"--zero {int(fixed['zero'])} is not available in framework '{fw.name}'; it offers "
+                            f"{_or_list(list(fw.zero_stages))}."))
+    if fixed.get("vp") is not None and not fw.supports("vp", fixed["vp"]):
+        out.append(("vp", f"--vp {int(fixed['vp'])}: framework '{fw.name}' has no interleaved pipeline schedule; use 1."))
+    if fixed.get("cp") is not None and not fw.supports("cp", fixed["cp"]):
+        out.append(("cp", f"--cp {int(fixed['cp'])}: framework '{fw.name}' has no context parallelism; use 1."))
+    if fixed.get("ep") is not None and not fw.supports("ep", fixed["ep"]):
+        out.append(("ep", f"--ep {int(fixed['ep'])}: framework '{fw.name}' has no expert parallelism; use 1."))
     div = divisors(gpus)
     tp = fixed.get("tp")
     if tp is not None:
@@ -140,10 +162,11 @@ DEFAULT_BATCH_SLACK_FRAC = 0.25  # default batch may move at most 25% to fit dp*
 
 
 def enumerate_layouts(m: ModelShape, gpus: int, seq_len: int, global_batch: int | None, target_batch_tokens: float,
-                      domain_size: int, fixed: dict, sequence_parallel: bool):
+                      domain_size: int, fixed: dict, sequence_parallel: bool, framework: Framework | None = None):
     """All combinations as a broadcast grid (outer (tp, pp, cp, ep, vp) survivors x micro_batch x
     recompute x zero), the structural-validity mask on that grid and the enumerated count."""
-    cand = candidate_values(m, gpus, seq_len, domain_size, fixed)
+    cand = candidate_values(m, gpus, seq_len, domain_size, fixed, framework)
+    sequence_parallel = sequence_parallel and (framework or DEFAULT_FRAMEWORK).sequence_parallel
     n_enum = int(np.prod([cand[d].size for d in DIMS]))
     # stage 1: the small (tp, pp, cp, ep, vp) grid and its structural rules (prefilter)
     outer = ("tp", "pp", "cp", "ep", "vp")
@@ -201,7 +224,7 @@ def search(m: ModelShape, hw: HardwareShape, gpus: int, seq_len: int, global_bat
     the feasible ones in ranked order (best first) plus counts, timing and, when nothing fits, why."""
     t0 = time.perf_counter()
     glay, valid, n_enum = enumerate_layouts(m, gpus, seq_len, global_batch, target_batch_tokens, hw.domain_size, fixed,
-                                            sequence_parallel)
+                                            sequence_parallel, framework)
     shape = valid.shape
     idx = np.flatnonzero(valid)
     n_valid = idx.size

@@ -4,6 +4,7 @@ Continuous batching in steady state: B sequences decode together; every step B/O
 finish and are replaced, so each step also carries the prefill of B*I/O new prompt tokens.
   decode_step_time_s  = step at mean context I + O/2
   tpot_s              = decode_step_time_s + prefill_time(B prompts) / O   (prefill stalls shared)
+                        + request_overhead_s x B / O   (host work to admit / retire the B/O requests per step)
   throughput          = B / tpot_s   output tokens per second over whole requests
   ttft_s              = prefill of one prompt + one running decode step (worst wait) when B > 1
 """
@@ -22,7 +23,8 @@ def serving_curve(shape: Shape, dev: Device, prec: Precision, layout: Layout, ba
     t_dec = decode_step_time_s(shape, dev, prec, layout, b, i + 0.5 * o)
     t_pre = prefill_time_s(shape, dev, prec, layout, b, i)
     t_pre1 = prefill_time_s(shape, dev, prec, layout, 1.0, i)
-    tpot = t_dec + t_pre / o
+    req = np.asarray(0.0 if dev.request_overhead_s is None else dev.request_overhead_s, dtype=float)
+    tpot = t_dec + t_pre / o + req * b / o
     ttft = t_pre1 + np.where(b > 1, t_dec, 0.0)
     return {
         "batch": b,

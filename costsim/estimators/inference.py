@@ -7,6 +7,7 @@ recomputes FLOPs per event.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from costsim.core.serving_curve import batch_grid, best_index, serving_curve
 from costsim.economics.accounting import account_run
 from costsim.errors import InputError
 from costsim.specs.catalog import get_accelerator, get_model, node_for
+from costsim.specs.engine import get_engine
 from costsim.specs.hardware import DTYPES, Accelerator
 from costsim.specs.model import ModelSpec
 from costsim.specs.requests import ServeRequest
@@ -58,26 +60,39 @@ def shape_from_model(m: ModelSpec) -> core.Shape:
     )
 
 
+#: Weight formats whose checkpoints ship with an fp8 KV cache by default (TensorRT-LLM / ModelOpt FP8
+#: and NVFP4 checkpoints, AMD Quark MXFP4 in MLPerf v5.1); others keep a 16-bit KV cache.
+FP8_KV_BY_DEFAULT = ("fp8", "fp4", "mxfp4", "fp6")
+
+
 def default_kv_precision(weight_precision: str) -> str:
-    return "fp8" if weight_precision == "fp8" else "bf16"
+    return "fp8" if weight_precision in FP8_KV_BY_DEFAULT else "bf16"
 
 
-def precision(weight_precision: str, kv_precision: str | None) -> core.Precision:
+def precision(weight_precision: str, kv_precision: str | None, compute_dtype: str | None = None) -> core.Precision:
+    """Bytes per weight / KV element / GEMM activation (scale factors included). `compute_dtype`
+    (from `device_from_accelerator`) sets the GEMM input activation format; None = 16 bit."""
     kv = kv_precision or default_kv_precision(weight_precision)
     if weight_precision not in core.WEIGHT_BITS_PER_PARAM:
         raise InputError(f"weight precision '{weight_precision}' is not one of {', '.join(core.WEIGHT_BITS_PER_PARAM)}.", field="weight_precision")
     if kv not in core.KV_BITS_PER_ELEMENT:
         raise InputError(f"KV precision '{kv}' is not one of {', '.join(core.KV_BITS_PER_ELEMENT)}.", field="kv_precision")
+    act_bits = core.activation_bits(weight_precision, compute_dtype) if compute_dtype else 16.0
     return core.Precision(weight_bytes_per_param=core.WEIGHT_BITS_PER_PARAM[weight_precision] / 8.0,
                           kv_bytes_per_element=core.KV_BITS_PER_ELEMENT[kv] / 8.0,
-                          dequant_flop_per_weight=core.DEQUANT_FLOP_PER_WEIGHT[weight_precision])
+                          dequant_flop_per_weight=core.DEQUANT_FLOP_PER_WEIGHT[weight_precision],
+                          act_gemm_bytes=act_bits / 8.0)
 
 
 def device_parameters(acc: Accelerator, engine: str = "default", overrides: dict[str, float] | None = None) -> dict[str, float]:
     """Efficiency parameters for a device: category default, then profile `efficiency` fields,
-    then the engine profile, then explicit overrides. Returns the values and where each came from."""
-    if engine not in core.ENGINE_PROFILES:
-        raise InputError(f"unknown engine profile '{engine}'; known: {', '.join(core.ENGINE_PROFILES)}.", field="engine")
+    then the engine profile (costsim/data/engines.yaml; its vendor-specific part for this device's
+    vendor), then explicit overrides."""
+    eng = get_engine(engine)
+    vendor = acc.vendor.strip().lower()
+    if eng.vendors is not None and vendor not in eng.vendors:
+        raise InputError(f"engine '{eng.id}' runs on {', '.join(eng.vendors)} hardware; '{acc.id}' is {acc.vendor}. "
+                         f"Pick another --engine (e.g. default or vllm).", field="engine")
     p = dict(core.CATEGORY_DEFAULTS.get(acc.category, core.CATEGORY_DEFAULTS["datacenter_gpu"]))
     eff = acc.efficiency
     if eff.matmul_frac is not None:
@@ -86,11 +101,12 @@ def device_parameters(acc: Accelerator, engine: str = "default", overrides: dict
         p["bandwidth_frac"] = eff.memory_bandwidth_frac
     if eff.step_overhead_s is not None:
         p["step_overhead_s"] = eff.step_overhead_s
-    for k, v in core.ENGINE_PROFILES[engine].items():
-        if k.endswith("_scale"):
-            p[k[: -len("_scale")]] *= v
-        else:
-            p[k] = v
+    for table in (eng.parameters, eng.vendor_parameters.get(vendor, {})):
+        for k, v in table.items():
+            base = k[: -len("_scale")] if k.endswith("_scale") else k
+            if base not in p:
+                raise InputError(f"engine '{eng.id}' sets unknown parameter '{k}'; known: {', '.join(sorted(p))}.", field="engine")
+            p[base] = p[base] * v if k.endswith("_scale") else float(v)
     for k, v in (overrides or {}).items():
         if k not in p:
             raise InputError(f"unknown device parameter override '{k}'; known: {', '.join(sorted(p))}.", field="overrides")
@@ -99,14 +115,28 @@ def device_parameters(acc: Accelerator, engine: str = "default", overrides: dict
 
 
 def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str = "default",
-                            overrides: dict[str, float] | None = None) -> tuple[core.Device, str, dict[str, float]]:
+                            overrides: dict[str, float] | None = None,
+                            kv_precision: str | None = None) -> tuple[core.Device, str, dict[str, float]]:
+    """Core device parameters for serving `weight_precision` weights on `acc` with `engine`:
+    the compute datatype (tensor-core rate from the profile), its achievable fraction (fp8/int8 at
+    lowp_matmul_rel, fp4/fp6 at fp4_matmul_rel of matmul_frac) and the attention datatype (fp8 FMHA
+    with an fp8 KV cache on FP8-capable parts, else 16 bit)."""
     supported = frozenset(d for d in DTYPES if acc.supports(d))
     dtype = core.compute_dtype(weight_precision, supported)
     p = device_parameters(acc, engine, overrides)
-    mm = p["matmul_frac"] * (p["lowp_matmul_rel"] if dtype in ("fp8", "int8", "int4", "fp4") and acc.supports(dtype) else 1.0)
+    rel = 1.0
+    if dtype in core.LOWP_DTYPES and acc.supports(dtype):
+        rel = p["lowp_matmul_rel"]
+    elif dtype in core.MICROSCALED_DTYPES and acc.supports(dtype):
+        rel = p["fp4_matmul_rel"]
+    mm = p["matmul_frac"] * rel
     peak = acc.peak_flop_per_s(dtype)
     if peak <= 0:
         raise InputError(f"hardware '{acc.id}' has no peak rate for {dtype} or any fallback datatype; add peak_tflop_per_s to its profile.", field="hardware")
+    kv = kv_precision or default_kv_precision(weight_precision)
+    half = "bf16" if acc.supports("bf16") else "fp16"
+    attn_dtype = "fp8" if (kv == "fp8" and acc.supports("fp8") and dtype in ("fp8", "fp4", "fp6")) else (dtype if dtype in ("bf16", "fp16") else half)
+    attn_peak = acc.peak_flop_per_s(attn_dtype) or peak
     vec = acc.peak_flop_per_s("fp32") or peak
     dev = core.Device(
         peak_flop_per_s=peak, vector_flop_per_s=vec, bandwidth_bytes_per_s=acc.memory_bandwidth_bytes_per_s,
@@ -115,35 +145,116 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
         step_overhead_s=p["step_overhead_s"], layer_overhead_s=p["layer_overhead_s"], seq_overhead_s=p["seq_overhead_s"],
         usable_memory_frac=p["usable_memory_frac"], scaleup_bytes_per_s=acc.scaleup_bytes_per_s,
         scaleup_latency_s=acc.scaleup.latency_s, comm_bandwidth_frac=p["comm_bandwidth_frac"],
+        attn_peak_flop_per_s=attn_peak, host_launch_s_per_layer=p["host_launch_s_per_layer"],
+        sampling_bytes_per_logit=p["sampling_bytes_per_logit"], request_overhead_s=p["request_overhead_s"],
+        prefill_attention_concat=p["prefill_attention_concat"],
     )
     return dev, dtype, p
+
+
+@dataclass(frozen=True)
+class CoreInputs:
+    """Everything the inference core needs for one (model, hardware, precision, engine)."""
+
+    shape: core.Shape
+    """Model shape reduced for the core."""
+    prec: core.Precision
+    """Weight / KV / activation bytes per element."""
+    dev: core.Device
+    """Device rates and engine-adjusted efficiencies."""
+    compute_dtype: str
+    """Datatype the GEMMs run in (e.g. fp8, fp4, bf16)."""
+    params: dict[str, float]
+    """The resolved efficiency parameters (category default, profile, engine, overrides)."""
+
+
+def core_inputs(m: ModelSpec, acc: Accelerator, weight_precision: str, kv_precision: str | None = None,
+                engine: str = "default", overrides: dict[str, float] | None = None) -> CoreInputs:
+    """Shape, precision and device for the core, consistently resolved (one place for all callers)."""
+    dev, dtype, params = device_from_accelerator(acc, weight_precision, engine, overrides, kv_precision)
+    return CoreInputs(shape=shape_from_model(m), prec=precision(weight_precision, kv_precision, dtype),
+                      dev=dev, compute_dtype=dtype, params=params)
 
 
 # --------------------------------------------------------------------------------------------
 # layout
 # --------------------------------------------------------------------------------------------
-def _check_layout(m: ModelSpec, acc: Accelerator, gpus: int, tp: int, pp: int, ep: int) -> None:
+#: Problems `layout_problems` reports, as bit flags (0 = a valid layout).
+LAYOUT_TP_HEADS = 1        # tp does not divide the attention heads
+LAYOUT_TP_DOMAIN = 2       # tp exceeds the scale-up (NVLink / Infinity Fabric / ICI) domain
+LAYOUT_PP_LAYERS = 4       # pp exceeds the layers
+LAYOUT_EP_DENSE = 8        # ep > 1 on a dense model
+LAYOUT_EP_EXPERTS = 16     # ep does not divide the routed experts
+LAYOUT_MEMORY = 32         # weights + workspace + one sequence's KV cache do not fit
+LAYOUT_PROBLEM_TEXT = {
+    LAYOUT_TP_HEADS: "tp does not divide the attention heads",
+    LAYOUT_TP_DOMAIN: "tp exceeds the scale-up domain",
+    LAYOUT_PP_LAYERS: "pp exceeds the layers",
+    LAYOUT_EP_DENSE: "ep > 1 needs a mixture-of-experts model",
+    LAYOUT_EP_EXPERTS: "ep does not divide the routed experts",
+    LAYOUT_MEMORY: "does not fit memory",
+}
+
+
+def layout_problems(m: ModelSpec, acc: Accelerator, tp, pp=1, ep=1, *, fit: CoreInputs | None = None,
+                    context_tokens=None, prefill_chunk_tokens=None):
+    """THE layout validity check of serving (used by the CLI, the API, scenarios, the deployment search
+    and the serving simulation): bit flags per (tp, pp, ep) candidate, arrays broadcast; 0 = valid.
+
+    Structural rules: tp divides the attention heads and stays inside one scale-up domain
+    (tensor-parallel all-reduces run on every layer; across nodes they would run at NIC speed);
+    pp <= layers; ep > 1 only for MoE models and divides the routed experts. With `fit` (and the
+    request's context), memory: weights + workspace + one sequence's KV cache fit the usable memory."""
+    tp, pp, ep = (np.asarray(x, dtype=float) for x in (tp, pp, ep))
+    dom = max(1, acc.scaleup.domain_size)
+    flags = np.zeros(np.broadcast(tp, pp, ep).shape, dtype=np.int64)
+    flags |= np.where(np.mod(m.n_heads, tp) != 0, LAYOUT_TP_HEADS, 0)
+    flags |= np.where(tp > dom, LAYOUT_TP_DOMAIN, 0)
+    flags |= np.where(pp > m.n_layers, LAYOUT_PP_LAYERS, 0)
+    flags |= np.where((ep > 1) & (not m.is_moe), LAYOUT_EP_DENSE, 0)
+    flags |= np.where((ep > 1) & m.is_moe & (np.mod(max(m.n_experts, 1), ep) != 0), LAYOUT_EP_EXPERTS, 0)
+    if fit is not None:
+        lay = core.Layout(tp=tp, pp=pp, ep=ep)
+        ctx = context_tokens if context_tokens is not None else m.max_context
+        chunk = prefill_chunk_tokens if prefill_chunk_tokens is not None else min(PREFILL_CHUNK_TOKENS, ctx)
+        mb = core.max_batch(fit.shape, fit.dev, fit.prec, lay, ctx, chunk)
+        flags |= np.where(mb < 1, LAYOUT_MEMORY, 0)
+    return flags
+
+
+def check_layout(m: ModelSpec, acc: Accelerator, gpus: int, tp: int, pp: int, ep: int) -> None:
+    """Raise InputError (exit 2) for a structurally impossible explicit layout, naming the field and
+    the fix. Memory does not raise: a layout that does not fit is a valid request with an
+    infeasible result (exit 3)."""
     if tp * pp * ep != gpus:
         raise InputError(f"tp ({tp}) x pp ({pp}) x ep ({ep}) = {tp * pp * ep} must equal gpus per replica ({gpus}).", field="gpus")
-    if m.n_heads % tp != 0:
+    flags = int(layout_problems(m, acc, tp, pp, ep))
+    name = m.id or m.name
+    if flags & LAYOUT_TP_HEADS:
         raise InputError(f"tp ({tp}) must divide the model's {m.n_heads} attention heads; pick a divisor.", field="tp")
-    if pp > m.n_layers:
+    if flags & LAYOUT_TP_DOMAIN:
+        raise InputError(f"tp ({tp}) exceeds the {acc.scaleup.domain_size}-device scale-up domain of {acc.id} "
+                         f"({acc.scaleup.fabric}); tensor parallelism all-reduces on every layer. Use pp (or more replicas) "
+                         "for more GPUs.", field="tp")
+    if flags & LAYOUT_PP_LAYERS:
         raise InputError(f"pp ({pp}) exceeds the model's {m.n_layers} layers.", field="pp")
-    _check_ep(m, ep)
-
-
-def _check_ep(m: ModelSpec, ep: int) -> None:
-    """Expert parallelism needs experts to split: an MoE model whose routed experts ep divides."""
-    if ep > 1 and not m.is_moe:
-        raise InputError(f"--ep {ep} needs a mixture-of-experts model; '{m.id or m.name}' is dense. Drop --ep or use 1.", field="ep")
-    if ep > 1 and m.n_experts % ep != 0:
-        raise InputError(f"--ep {ep} must divide the number of routed experts of '{m.id or m.name}' ({m.n_experts}); "
+    if flags & LAYOUT_EP_DENSE:
+        raise InputError(f"--ep {ep} needs a mixture-of-experts model; '{name}' is dense. Drop --ep or use 1.", field="ep")
+    if flags & LAYOUT_EP_EXPERTS:
+        raise InputError(f"--ep {ep} must divide the number of routed experts of '{name}' ({m.n_experts}); "
                          "pick a divisor.", field="ep")
 
 
+def _check_ep(m: ModelSpec, acc: Accelerator, ep: int) -> None:
+    flags = int(layout_problems(m, acc, 1, 1, ep))
+    if flags & (LAYOUT_EP_DENSE | LAYOUT_EP_EXPERTS):
+        check_layout(m, acc, ep, 1, 1, ep)
+
+
 def resolve_layout(req: ServeRequest, m: ModelSpec, acc: Accelerator) -> tuple[int, int, int, int]:
-    pp, ep = req.pp, req.ep
-    _check_ep(m, ep)  # before the layout search too (it would otherwise keep ep and report a feasible plan)
+    """(gpus, tp, pp, ep) of one replica; gpus = -1 when the replica size is to be searched."""
+    pp, ep = req.pp or 1, req.ep or 1
+    _check_ep(m, acc, ep)  # before the layout search too (it would otherwise keep ep and report a feasible plan)
     if req.gpus is None and req.tp is None:
         return -1, -1, pp, ep  # search
     if req.gpus is None:
@@ -157,22 +268,19 @@ def resolve_layout(req: ServeRequest, m: ModelSpec, acc: Accelerator) -> tuple[i
             tp = gpus // (pp * ep)
         else:
             tp = req.tp
-    _check_layout(m, acc, gpus, tp, pp, ep)
+    check_layout(m, acc, gpus, tp, pp, ep)
     return gpus, tp, pp, ep
 
 
 def candidate_layouts(m: ModelSpec, acc: Accelerator, pp: int = 1, ep: int = 1, max_gpus: int = 1024) -> list[tuple[int, int, int, int]]:
-    """(gpus, tp, pp, ep) in increasing gpus: TP within the scale-up domain, then PP across it."""
+    """(gpus, tp, pp, ep) in increasing gpus: TP within the scale-up domain, then PP across it
+    (structurally valid per `layout_problems`)."""
     out = []
-    dom = max(1, acc.scaleup.domain_size)
-    tps = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= dom and m.n_heads % t == 0]
     pps = [pp] if pp > 1 else [1, 2, 4, 8, 16]
     for p in pps:
-        if p > m.n_layers:
-            continue
-        for t in tps:
+        for t in (1, 2, 4, 8, 16, 32, 64):
             g = t * p * ep
-            if g <= max_gpus:
+            if g <= max_gpus and int(layout_problems(m, acc, t, p, ep)) == 0:
                 out.append((g, t, p, ep))
     return sorted(set(out), key=lambda x: (x[0], x[2]))
 
@@ -205,13 +313,19 @@ def _infeasible(reason: str, **extra) -> dict[str, Any]:
 
 
 def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Accelerator | None = None,
-                   engine: str = "default", overrides: dict[str, float] | None = None,
+                   engine: str | None = None, overrides: dict[str, float] | None = None,
                    with_curve: bool = True) -> dict[str, Any]:
+    """One replica's throughput, latency, energy and cost (the single-replica estimate; the
+    deployment search in costsim.estimators.deployment prices many replicas). `engine` overrides
+    req.engine."""
     m = model or get_model(req.model)
     a = acc or get_accelerator(req.hardware)
-    shape = shape_from_model(m)
-    prec = precision(req.weight_precision, req.kv_precision)
-    dev, dtype, params = device_from_accelerator(a, req.weight_precision, engine, overrides)
+    engine = engine or req.engine
+    wp = req.weight_precision or "bf16"
+    if req.weight_precision is None:
+        req = req.model_copy(update={"weight_precision": wp})
+    ci = core_inputs(m, a, wp, req.kv_precision, engine, overrides)
+    shape, prec, dev, dtype, params = ci.shape, ci.prec, ci.dev, ci.compute_dtype, ci.params
     i, o = float(req.input_tokens), float(req.output_tokens)
     ctx_full = i + o
     if ctx_full > m.max_context:
@@ -281,8 +395,10 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
 
     power, pre_bd, dec_bd = _energy_power(shape, dev, prec, layout, a, b, i, o, t_pre, t_dec)
     # one cycle: prefill of the batch's prompts, then O decode steps -> B*O output tokens
-    cycle_s = t_pre + o * t_dec
-    gpu_j = gpus * (power["prefill_w"] * t_pre + power["decode_w"] * o * t_dec)
+    # + the host's request admission / retirement (the GPUs wait at warm idle)
+    t_req = float(dev.request_overhead_s or 0.0) * b
+    cycle_s = t_pre + o * t_dec + t_req
+    gpu_j = gpus * (power["prefill_w"] * t_pre + power["decode_w"] * o * t_dec + float(warm_idle_power_w(a.idle_w, a.tdp_w)) * t_req)
     tokens = b * o
     acct = account_run(acc=a, node=node_for(a), num_gpus=gpus, wall_time_s=cycle_s, gpu_energy_j=gpu_j,
                        facility=req.facility, economics=req.economics,
@@ -358,9 +474,8 @@ def step_time_table(model: ModelSpec | str, acc: Accelerator | str, *, tp: int =
     """
     m = get_model(model) if isinstance(model, str) else model
     a = get_accelerator(acc) if isinstance(acc, str) else acc
-    shape = shape_from_model(m)
-    prec = precision(weight_precision, kv_precision)
-    dev, dtype, _ = device_from_accelerator(a, weight_precision, engine, overrides)
+    ci = core_inputs(m, a, weight_precision, kv_precision, engine, overrides)
+    shape, prec, dev, dtype = ci.shape, ci.prec, ci.dev, ci.compute_dtype
     layout = core.Layout(tp=tp, pp=pp, ep=ep)
     bs = np.asarray(batch_sizes if batch_sizes is not None else batch_grid(1024), dtype=float)
     cs = np.asarray(context_lengths if context_lengths is not None else np.geomspace(16, m.max_context, 24).round(), dtype=float)

@@ -21,12 +21,14 @@ import numpy as np
 
 from costsim.core import goodput as gp
 from costsim.core import search as srch
-from costsim.core.calibration import FP8_SOURCE, MATMUL_FRAC_SOURCE, gemm_rows_half, matmul_frac
+from costsim.core.calibration import FP8_SOURCE, MATMUL_FRAC_SOURCE, gemm_rows_half, matmul_frac, training_sustained_frac
+from costsim.core.datatypes import LOWP_LINEAR_LAYER_FRAC, quantize_bytes_per_element, storage_bytes_per_element
+from costsim.core.frameworks import FEATURES, FRAMEWORKS, default_framework_name, layout_features
 from costsim.core.power import checkpoint_phase_power, device_power_w
-from costsim.core.training import FRAMEWORKS, HardwareShape, ModelShape
+from costsim.core.training import HardwareShape, ModelShape
 from costsim.economics.accounting import account_run
 from costsim.errors import InputError
-from costsim.specs.catalog import get_accelerator, get_model, node_for
+from costsim.specs.catalog import get_accelerator, get_model, get_node, node_for
 from costsim.specs.hardware import Accelerator, Node
 from costsim.specs.model import ModelSpec
 from costsim.specs.requests import TrainRequest
@@ -50,17 +52,26 @@ def model_shape(spec: ModelSpec) -> ModelShape:
         sliding_window_layer_frac=spec.sliding_window_layer_frac, d_ff_dense=spec.d_ff_dense)
 
 
-def hardware_shape(acc: Accelerator, node: Node | None, precision: str) -> HardwareShape:
+def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_size: int | None = None) -> HardwareShape:
+    """The accelerator, its node's NICs and its fabric as plain numbers for one compute datatype.
+    `domain_size` narrows the scale-up domain (a TPU slice, part of an NVLink rack)."""
+    if precision == "fp4" and not acc.supports("fp4"):
+        has = [d for d in ("fp8", "bf16") if acc.supports(d)]
+        raise InputError(f"hardware '{acc.id}' has no FP4 tensor-core rate, so --precision fp4 cannot run on it; use "
+                         f"--precision {' or '.join(has) or 'bf16'} here, or an FP4-capable device (b200, gb200, b300, "
+                         "mi355x).", field="precision")
     peak = acc.peak_flop_per_s(precision)
     if peak <= 0:
         raise InputError(f"hardware '{acc.id}' has no peak rate for {precision} or a fallback datatype; choose another --precision.", field="precision")
     peak_bf16 = acc.peak_flop_per_s("bf16")
     dtype = precision if acc.supports(precision) else "bf16"
-    frac = matmul_frac(acc.id, dtype, peak, peak_bf16, acc.efficiency.matmul_frac)
-    # attention (FlashAttention) and the LM head stay in bf16 (or fp16) under fp8 training
-    attn_dtype = "bf16" if dtype == "fp8" and peak_bf16 > 0 else dtype
-    attn_peak = peak_bf16 if attn_dtype == "bf16" and dtype == "fp8" else peak
-    attn_frac = matmul_frac(acc.id, attn_dtype, attn_peak, peak_bf16, acc.efficiency.matmul_frac)
+    sustained = training_sustained_frac(acc.id) if acc.efficiency.matmul_frac is None else 1.0
+    frac = sustained * matmul_frac(acc.id, dtype, peak, peak_bf16, acc.efficiency.matmul_frac)
+    # attention (FlashAttention), the LM head and (fp4) the high-precision layers stay in bf16
+    lowp = dtype in ("fp8", "fp4")
+    attn_dtype = "bf16" if lowp and peak_bf16 > 0 else dtype
+    attn_peak = peak_bf16 if lowp and peak_bf16 > 0 else peak
+    attn_frac = sustained * matmul_frac(acc.id, attn_dtype, attn_peak, peak_bf16, acc.efficiency.matmul_frac)
     if node is not None and node.scaleout_bytes_per_s > 0:
         out_per_gpu = node.scaleout_bytes_per_s / node.devices_per_node
         per_node = node.devices_per_node
@@ -69,13 +80,20 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str) -> Hardw
         per_node = acc.scaleup.domain_size
     if out_per_gpu <= 0:
         out_per_gpu = 1e9  # no scale-out network published: assume 10 Gb/s Ethernet share (estimate)
+    domain = acc.scaleup.domain_size if domain_size is None else min(int(domain_size), acc.scaleup.domain_size)
+    torus = acc.scaleup.torus_dims or 0
+    link = (acc.scaleup.link_gb_per_s_per_direction or 0.0) * 1e9
     return HardwareShape(peak_flop_per_s=peak, matmul_frac=frac, memory_bytes=acc.memory_bytes,
                          memory_bandwidth_bytes_per_s=acc.memory_bandwidth_bytes_per_s,
                          scaleup_bytes_per_s=max(acc.scaleup_bytes_per_s, 1e9), scaleup_latency_s=acc.scaleup.latency_s,
-                         domain_size=acc.scaleup.domain_size, scaleout_per_gpu_bytes_per_s=out_per_gpu, devices_per_node=per_node,
+                         domain_size=domain, scaleout_per_gpu_bytes_per_s=out_per_gpu, devices_per_node=per_node,
                          gemm_rows_half=gemm_rows_half(acc.id, dtype), bf16_peak_flop_per_s=attn_peak,
                          bf16_matmul_frac=attn_frac, bf16_gemm_rows_half=gemm_rows_half(acc.id, attn_dtype),
-                         num_compute_units=float(num_compute_units(acc)), gemm_in_bytes=1.0 if dtype == "fp8" else 2.0)
+                         num_compute_units=float(num_compute_units(acc)),
+                         gemm_in_bytes=storage_bytes_per_element(dtype) if lowp else 2.0,
+                         lowp_layer_frac=LOWP_LINEAR_LAYER_FRAC.get(dtype, 1.0),
+                         quant_bytes_per_element=quantize_bytes_per_element(dtype, layouts=2) if dtype == "fp4" else 0.0,
+                         torus_dims=int(torus) if link > 0 else 0, torus_link_bytes_per_s=link)
 
 
 def num_compute_units(acc: Accelerator) -> int:
@@ -130,22 +148,33 @@ def _batch_source(req: TrainRequest) -> str:
     return "request"
 
 
+def framework_name(req: TrainRequest, acc: Accelerator, framework: str | None = None) -> str:
+    """The training stack: an explicit argument, else the request's, else the vendor default."""
+    name = framework or req.framework or default_framework_name(acc.vendor)
+    if name not in FRAMEWORKS:
+        raise InputError(f"unknown framework '{name[:80]}'; known: {', '.join(FRAMEWORKS)}.", field="framework")
+    return name
+
+
 def run_search(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator | None = None,
-               framework: str = "megatron-core-2024"):
+               framework: str | None = None):
     spec = spec or get_model(req.model)
     acc = acc or get_accelerator(req.hardware)
     _check(req, spec)
-    node = node_for(acc)
-    ms, hs = model_shape(spec), hardware_shape(acc, node, req.precision)
-    bad = srch.fixed_violations(ms, req.gpus, req.seq_len, hs.domain_size, _fixed(req))
+    fw_name = framework_name(req, acc, framework)
+    fw = FRAMEWORKS[fw_name]
+    node = get_node(req.node) if req.node is not None else node_for(acc)
+    if req.node is not None and node.accelerator != acc.id:
+        raise InputError(f"node '{node.id}' holds {node.accelerator}, not {acc.id}; pick a node profile for {acc.id} "
+                         "(costsim hardware list) or drop --node.", field="node")
+    ms, hs = model_shape(spec), hardware_shape(acc, node, req.precision, req.scaleup_domain_size)
+    bad = srch.fixed_violations(ms, req.gpus, req.seq_len, hs.domain_size, _fixed(req), fw)
     if bad:
         field, msg = bad[0]
         raise InputError(msg + (" Also: " + " ".join(m for _, m in bad[1:]) if len(bad) > 1 else ""), field=field)
     gbs, target = _batch(req)
-    if framework not in FRAMEWORKS:
-        raise InputError(f"unknown framework '{framework}'; known: {', '.join(FRAMEWORKS)}.", field="framework")
-    res = srch.search(ms, hs, req.gpus, req.seq_len, gbs, target, _fixed(req), req.sequence_parallel, req.top_k,
-                      FRAMEWORKS[framework])
+    res = srch.search(ms, hs, req.gpus, req.seq_len, gbs, target, _fixed(req), req.sequence_parallel, req.top_k, fw)
+    res["framework"] = fw_name
     return spec, acc, node, ms, hs, res
 
 
@@ -207,15 +236,33 @@ def step_profile(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelera
             "memory_per_gpu_bytes": best["memory_per_gpu_bytes"], "mfu_frac": best["mfu_frac"]}
 
 
+def layout_requires(row: dict, framework: str, precision: str, sequence_parallel: bool) -> tuple[list[dict], str]:
+    """What the chosen layout relies on (feature, first year, source) and one sentence for a reader
+    comparing with a published run: a run on an older stack could not use features it did not have."""
+    fw = FRAMEWORKS[framework]
+    feats = layout_features(row, fw, precision, sequence_parallel)
+    req = [{"feature": FEATURES[f][0], "since_year": FEATURES[f][1], "source": FEATURES[f][2]} for f in feats]
+    newest = sorted(req, key=lambda r: -r["since_year"])[:3]
+    if not req:
+        return req, "This layout needs nothing beyond data, tensor and plain pipeline parallelism."
+    note = ("This layout relies on " + "; ".join(f"{r['feature']} ({r['since_year']})" for r in newest)
+            + (" and more (layout_requires)" if len(req) > 3 else "")
+            + ". A published run on a stack without them could not use it: compare with the megatron-2021, "
+              "megatron-2022 or deepspeed-megatron-2021 training stack, or fix the published layout (tp, pp, cp, vp).")
+    return req, note
+
+
 KEYS = ("feasible", "reason", "train_flop", "step_time_s", "tokens_per_s", "mfu_frac", "achieved_flop_per_s_per_gpu",
         "memory_per_gpu_bytes", "memory_breakdown_bytes", "parallelism", "num_steps", "compute_time_s", "goodput_frac",
         "wall_time_s", "gpu_hours", "gpu_energy_j", "it_energy_j", "facility_energy_j", "facility_peak_power_w",
-        "co2e_kg", "cost_usd", "search", "top_layouts", "assumptions", "breakdowns")
+        "co2e_kg", "cost_usd", "search", "top_layouts", "assumptions", "breakdowns", "framework", "layout_requires",
+        "layout_note")
 
 
 def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator | None = None,
-             framework: str = "megatron-core-2024") -> dict[str, Any]:
+             framework: str | None = None) -> dict[str, Any]:
     spec, acc, node, ms, hs, res = run_search(req, spec, acc, framework)
+    framework = res["framework"]
     tokens = req.tokens if req.tokens is not None else spec.training_tokens
     if tokens is None:
         raise InputError(f"model '{spec.name}' has no training_tokens in its profile; give --tokens (e.g. 15e12).", field="tokens")
@@ -224,13 +271,19 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
     out["hardware"] = acc.id
     out["num_gpus"] = req.gpus
     out["tokens"] = tokens
+    out["framework"] = framework
+    out["layout_requires"] = []
     out["search"] = {"configs_enumerated": int(res["configs_enumerated"]), "configs_evaluated": int(res["configs_evaluated"]),
                      "feasible_configs": int(res["feasible_configs"]), "search_time_s": res["search_time_s"]}
     assumptions = [
         {"name": "flop_formula", "value": "6*N_matmul_active + 12*L*H*hd*seq (full attention matrix counted)", "unit": "FLOP/token", "source": "PaLM (arXiv 2204.02311) App. B; Megatron-LM MFU convention"},
-        {"name": "framework", "value": framework, "unit": "", "source": "tensor-parallel collectives overlapped with GEMMs (Transformer Engine); 'megatron-2022' exposes them"},
+        {"name": "framework", "value": framework, "unit": "", "source": FRAMEWORKS[framework].source},
         {"name": "matmul_frac", "value": hs.matmul_frac, "unit": "", "source": MATMUL_FRAC_SOURCE},
-        {"name": "fp8_linear_gemm_gain", "value": (hs.peak_flop_per_s * hs.matmul_frac) / (hs.attn_peak * hs.attn_frac), "unit": "x bf16", "source": FP8_SOURCE if req.precision == "fp8" else "not fp8: 1"},
+        {"name": "fp8_linear_gemm_gain", "value": (hs.peak_flop_per_s * hs.matmul_frac) / (hs.attn_peak * hs.attn_frac), "unit": "x bf16", "source": FP8_SOURCE if req.precision in ("fp8", "fp4") else "not fp8: 1"},
+        {"name": "lowp_linear_layer_frac", "value": hs.lowp_layer_frac if req.precision in ("fp8", "fp4") else 0.0, "unit": "",
+         "source": "share of linear layers in the low-precision type: NVFP4 keeps ~16% in bf16 (arXiv 2509.25149); fp8 all" if req.precision in ("fp8", "fp4") else "bf16/fp16 run"},
+        {"name": "quantize_bytes_per_element", "value": hs.quant_bytes_per_element, "unit": "B",
+         "source": "NVFP4: read bf16 + amax pass + row- and column-wise E2M1 with E4M3 scales per 16 (costsim.core.datatypes); fp8 casts are fused into the producing kernels"},
         {"name": "peak_flop_per_s", "value": hs.peak_flop_per_s, "unit": "FLOP/s", "source": f"{acc.id} profile, {req.precision}"},
     ]
     if res["order"].size == 0:
@@ -291,6 +344,9 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
         "memory_per_gpu_bytes": best["memory_per_gpu_bytes"], "memory_breakdown_bytes": mem,
         "memory_capacity_bytes": acc.memory_bytes,
         "parallelism": srch.layout_row(lay, i), "tokens_per_step": tokens_per_step, "num_steps": num_steps,
+        "framework": framework,
+        **dict(zip(("layout_requires", "layout_note"),
+                   layout_requires(srch.layout_row(lay, i), framework, req.precision, req.sequence_parallel))),
         "compute_time_s": compute_time, "goodput_frac": g, "wall_time_s": wall,
         "gpu_hours": acct.get("gpu_hours"), "gpu_energy_j": gpu_energy, "it_energy_j": acct.get("it_energy_j"),
         "facility_energy_j": acct.get("facility_energy_j"), "facility_peak_power_w": peak_fac,

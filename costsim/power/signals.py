@@ -117,7 +117,11 @@ class RegionProfile:
 
 
 def available_regions() -> list[str]:
-    return sorted(p.stem for p in REGIONS_DIR.glob("*.csv"))
+    """Every shipped price+carbon region: the stylized typical-day files (costsim/data/regions) and
+    the balancing authorities with a real hourly year (costsim/data/grid; see region_kind)."""
+    from costsim.power.balancing import real_region_ids
+
+    return sorted({p.stem for p in REGIONS_DIR.glob("*.csv")} | set(real_region_ids()))
 
 
 def _bad(path: str, msg: str) -> InputError:
@@ -184,6 +188,10 @@ def load_region(ref: str, *, start_month: int = 1, start_hour: int = 0) -> Regio
     if not isinstance(ref, str) or not ref.strip():
         raise InputError("empty region; give a region id such as us-pjm-virginia or a CSV path.", field="region")
     ref = ref.strip()
+    from costsim.power.balancing import ba_region_profile, real_region_ids
+
+    if ref in real_region_ids():  # a balancing authority with a real hourly year (UTC clock)
+        return ba_region_profile(ref, start_month=start_month, start_hour=start_hour)
     p = REGIONS_DIR / f"{ref}.csv"
     if not p.is_file():
         p = Path(ref)

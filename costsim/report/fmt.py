@@ -154,6 +154,9 @@ def headline_keys(summary: dict[str, Any]) -> list[str]:
     return out[:MAX_HEADLINE_PER_PART]
 
 
+# a site placed in a balancing authority (grid.balancing_authority): what its curtailment events did
+GRID_HEADLINE_KEYS = ("ba_region", "ba_curtailment_hours", "ba_events", "ba_extra_days", "ba_energy_not_drawn_j",
+                      "ba_cost_difference_usd", "ba_battery_energy_to_avoid_j", "ba_power_cap_to_avoid_w")
 SITE_HEADLINE_KEYS = ("peak_power_w", "energy_j", "power_swing_w", "max_bucket_change_w", "headroom_w", "time_over_cap_frac")
 
 
@@ -163,7 +166,7 @@ def headline_rows(result) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     for v in result.variants:
         for part, pr in v.parts.items():
-            for k in headline_keys(pr.summary):
+            for k in headline_keys(pr.summary) + [k for k in GRID_HEADLINE_KEYS if k in pr.summary]:
                 if (part, k) not in rows:
                     rows.append((part, k))
     for v in result.variants:

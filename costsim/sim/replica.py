@@ -282,6 +282,7 @@ class Replica:
             if not self.chunked and P > 0 and P + L > budget:
                 break
             self.waiting.popleft()
+            self.pending_s += self.t.request_overhead_s  # host work to admit (and later retire) a request: the core's term
             if f.sched[rid] != f.sched[rid]:
                 f.sched[rid] = now
             c = min(budget, L) if self.chunked else L

@@ -38,6 +38,8 @@ from costsim.errors import InputError
 from costsim.sim.arrivals import sample_workload
 from costsim.sim.base import SimOutput
 from costsim.sim.replica import LeastLoaded, Replica
+from costsim.estimators.deployment import DeploymentSearch, search_deployment
+from costsim.estimators.inference import check_layout
 from costsim.sim.steptable import CAP_THROUGHPUT_FLOOR_FRAC, StepTable, build_step_table
 from costsim.specs.catalog import get_accelerator, get_model, node_for
 from costsim.specs.hardware import Accelerator, Node
@@ -407,11 +409,34 @@ def _boot(fleet: Fleet, r: Replica) -> None:
 # ------------------------------------------------------------------------------------------------
 # setup
 # ------------------------------------------------------------------------------------------------
-def _groups_spec(wl: ServingWorkload) -> list[ReplicaGroup]:
+def _length_mean(dist, fallback: float) -> float:
+    return float(dist.mean) if dist.mean is not None else (0.5 * (dist.low + dist.high) if dist.high else fallback)
+
+
+def searched_deployment(wl: ServingWorkload, model) -> DeploymentSearch:
+    """The deployment search for a serving section that gives a GPU budget (wl.gpus) and leaves the
+    per-replica layout open: mean prompt / output lengths of the section, its TTFT / TPOT limits,
+    batch capped by the scheduler's max_num_seqs (the same search as `costsim serve --gpus N`)."""
+    acc = get_accelerator(wl.hardware)
+    i = _length_mean(wl.input_tokens, 512.0)
+    o = _length_mean(wl.output_tokens, 256.0)
+    return search_deployment(model, acc, int(wl.gpus), input_tokens=max(1, int(round(i))), output_tokens=max(1, int(round(o))),
+                             weight_precision=wl.weight_precision, kv_precision=wl.kv_precision, engine=wl.engine,
+                             ttft_slo_s=wl.slo.ttft_s, tpot_slo_s=wl.slo.tpot_s, max_batch=wl.scheduler.max_num_seqs, runners_up=0)
+
+
+def _groups_spec(wl: ServingWorkload, model=None) -> list[ReplicaGroup]:
     if wl.replica_groups:
         return list(wl.replica_groups)
+    if wl.gpus is not None:
+        found = searched_deployment(wl, model if model is not None else get_model(wl.model))
+        if not found.feasible or found.chosen is None:
+            raise _Infeasible(found.reason or "no feasible deployment")
+        d = found.chosen
+        return [ReplicaGroup(name="main", hardware=wl.hardware, num_replicas=d.replicas, gpus_per_replica=d.gpus_per_replica, pp=d.pp,
+                             ep=d.ep, weight_precision=d.weight_precision, kv_precision=d.kv_precision)]
     return [ReplicaGroup(name="main", hardware=wl.hardware, num_replicas=wl.num_replicas, gpus_per_replica=wl.gpus_per_replica,
-                         weight_precision=wl.weight_precision, kv_precision=wl.kv_precision)]
+                         pp=wl.pp, ep=wl.ep, weight_precision=wl.weight_precision or "bf16", kv_precision=wl.kv_precision)]
 
 
 def grid_power_cap_w(scenario: Scenario, gspecs: list[ReplicaGroup], accs: list[Accelerator], nodes: list) -> float | None:
@@ -437,7 +462,7 @@ def grid_power_cap_w(scenario: Scenario, gspecs: list[ReplicaGroup], accs: list[
 
 def _build_groups(scenario: Scenario, model, max_context: int) -> tuple[list[Group], list[str]]:
     wl = scenario.serving
-    gspecs = _groups_spec(wl)
+    gspecs = _groups_spec(wl, model)
     accs = [get_accelerator(gs.hardware or wl.hardware) for gs in gspecs]
     nodes = [node_for(a) for a in accs]
     notes: list[str] = []
@@ -453,7 +478,12 @@ def _build_groups(scenario: Scenario, model, max_context: int) -> tuple[list[Gro
             raise _Infeasible(f"power cap {cap:.0f} W per GPU on group '{gs.name}' is at or below warm-idle power "
                               f"({warm_idle:.0f} W): the fleet cannot run under this cap")
         sc = wl.scheduler
-        table = build_step_table(model, acc, tp=gs.gpus_per_replica, weight_precision=gs.weight_precision,
+        if gs.gpus_per_replica % (gs.pp * gs.ep):
+            raise InputError(f"replica group '{gs.name}': gpus_per_replica ({gs.gpus_per_replica}) must be a multiple of pp x ep "
+                             f"({gs.pp * gs.ep}).", field="serving.gpus_per_replica")
+        tp = gs.gpus_per_replica // (gs.pp * gs.ep)
+        check_layout(model, acc, gs.gpus_per_replica, tp, gs.pp, gs.ep)
+        table = build_step_table(model, acc, tp=tp, pp=gs.pp, ep=gs.ep, engine=wl.engine, weight_precision=gs.weight_precision,
                                  kv_precision=gs.kv_precision, max_batch=sc.max_num_seqs, max_prefill_tokens=sc.max_num_batched_tokens,
                                  max_context=max_context, memory_frac=sc.gpu_memory_utilization_frac, power_cap_w=cap)
         if table.cap_cells_at_floor:
@@ -709,6 +739,11 @@ def _outputs(scenario: Scenario, fleet: Fleet, work: dict, notes: list[str], sim
         "sim_wall_time_s": sim_wall,
         "notes": notes,
     }
+    if wl.gpus is not None and not wl.replica_groups:
+        g0 = fleet.groups[0].spec
+        s["deployment"] = {"replicas": g0.num_replicas, "gpus_per_replica": g0.gpus_per_replica, "tp": g0.gpus_per_replica // (g0.pp * g0.ep),
+                           "pp": g0.pp, "ep": g0.ep, "weight_precision": g0.weight_precision, "kv_precision": g0.kv_precision,
+                           "searched": True, "gpus_budget": wl.gpus}
     for k, alias in PER_OUTPUT_TOKEN_ALIASES.items():
         s[alias] = s[k]
     if wl.device_battery_wh is not None:

@@ -63,6 +63,7 @@ class StepTable:
     pre_bytes: list = field(default_factory=list)
     peak_flop_per_s: float = 0.0  # per GPU, peak of the compute datatype (spec sheet, not derated)
     peak_bytes_per_s: float = 0.0  # per GPU, peak memory bandwidth (spec sheet)
+    request_overhead_s: float = 0.0  # host time per request admitted and retired (the inference core's request_overhead_s)
 
     def decode_s(self, b: int, ctx_mean: float) -> float:
         x = ctx_mean / self.ctx_step
@@ -180,17 +181,17 @@ class StepTable:
 
 def inference_core_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight_precision: str, kv_precision: str | None,
                           batch_sizes, context_lengths, prefill_tokens, max_batched_tokens: int, max_seqs: int,
-                          memory_frac: float | None) -> dict:
+                          memory_frac: float | None, pp: int = 1, ep: int = 1, engine: str = "default") -> dict:
     """Arrays from the vectorized inference core (costsim.core.inference via costsim.estimators.inference),
     the same functions `step_time_table` uses, plus the per-GPU FLOPs and bytes behind each time (for
     power). Prefill of P tokens runs as P/512 prompts of 512 tokens (as `step_time_table`)."""
     from costsim.core import inference as ci
     from costsim.estimators import inference as est
 
-    shape = est.shape_from_model(model)
-    prec = est.precision(weight_precision, kv_precision)
-    dev, dtype, _p = est.device_from_accelerator(acc, weight_precision)
-    layout = ci.Layout(tp=tp, pp=1, ep=1)
+    c_in = est.core_inputs(model, acc, weight_precision, kv_precision, engine)
+    shape, prec, dev, dtype = c_in.shape, c_in.prec, c_in.dev, c_in.compute_dtype
+    layout = ci.Layout(tp=tp, pp=pp, ep=ep)
+    gpus = tp * pp * ep
     B = np.asarray(batch_sizes, float)[:, None]
     C = np.asarray(context_lengths, float)[None, :]
     dec = ci.decode_step_breakdown(shape, dev, prec, layout, B, C)
@@ -220,19 +221,21 @@ def inference_core_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight
         "prefill_compute_util_frac": pre["matmul_flop_per_gpu"] / pk / pt,
         "prefill_memory_util_frac": pre["bytes_per_gpu"] / bw / pt,
         "prefill_compute_bound": np.asarray(pre["matmul_s"] + pre["attention_s"]) >= np.asarray(pre["memory_floor_s"]),
-        "kv_bytes_per_token": kv_tok_gpu * min(tp, shape.kv_shard_max),
+        "kv_bytes_per_token": kv_tok_gpu * min(tp, shape.kv_shard_max) * pp * ep,
         "kv_capacity_tokens": max(0.0, free) / kv_tok_gpu,
-        "weight_bytes": float(ci.weight_bytes_per_gpu(shape, prec, layout)) * tp,
+        "weight_bytes": float(ci.weight_bytes_per_gpu(shape, prec, layout)) * gpus,
         "source": f"costsim.core.inference (decode_step_breakdown / prefill_breakdown, compute dtype {dtype})",
+        "request_overhead_s": float(dev.request_overhead_s or 0.0),
     }
 
 
 def _core_arrays(model, acc, *, tp, weight_precision, kv_precision, batch_sizes, context_lengths, prefill_tokens,
-                 max_batched_tokens, max_seqs, memory_frac) -> dict:
+                 max_batched_tokens, max_seqs, memory_frac, pp=1, ep=1, engine="default") -> dict:
     """The inference core's arrays (looked up by the DES, never recomputed per event)."""
     return inference_core_arrays(model, acc, tp=tp, weight_precision=weight_precision, kv_precision=kv_precision,
                                  batch_sizes=batch_sizes, context_lengths=context_lengths, prefill_tokens=prefill_tokens,
-                                 max_batched_tokens=max_batched_tokens, max_seqs=max_seqs, memory_frac=memory_frac)
+                                 max_batched_tokens=max_batched_tokens, max_seqs=max_seqs, memory_frac=memory_frac,
+                                 pp=pp, ep=ep, engine=engine)
 
 
 # Throughput floor applied to cells the cap would stop outright (throughput fraction 0 in
@@ -257,8 +260,9 @@ def _apply_cap(t, cu, mu, compute_bound, acc: Accelerator, cap_w):
 
 def build_step_table(model: ModelSpec, acc: Accelerator, *, tp: int, weight_precision: str, kv_precision: str | None,
                      max_batch: int, max_prefill_tokens: int, max_context: int, memory_frac: float | None,
-                     power_cap_w: float | None) -> StepTable:
+                     power_cap_w: float | None, pp: int = 1, ep: int = 1, engine: str = "default") -> StepTable:
     """Build the lookup table for one replica layout (done once per group, before the run)."""
+    gpus = tp * pp * ep  # (`pp` is reused below for the prefill power array)
     n_ctx = 128
     ctx_step = max(1.0, math.ceil(max_context / n_ctx))
     ctx = np.arange(n_ctx + 1, dtype=float) * ctx_step
@@ -271,7 +275,8 @@ def build_step_table(model: ModelSpec, acc: Accelerator, *, tp: int, weight_prec
     pre[0] = 1.0
     a = _core_arrays(model, acc, tp=tp, weight_precision=weight_precision, kv_precision=kv_precision,
                      batch_sizes=batches, context_lengths=ctx, prefill_tokens=pre,
-                     max_batched_tokens=max_prefill_tokens, max_seqs=max_batch, memory_frac=memory_frac)
+                     max_batched_tokens=max_prefill_tokens, max_seqs=max_batch, memory_frac=memory_frac,
+                     pp=pp, ep=ep, engine=engine)
     dt, dp, fmin_d, nfl_d = _apply_cap(a["decode_time_s"], a["decode_compute_util_frac"], a["decode_memory_util_frac"],
                                        a["decode_compute_bound"], acc, power_cap_w)
     pt, pp, fmin_p, nfl_p = _apply_cap(a["prefill_time_s"], a["prefill_compute_util_frac"], a["prefill_memory_util_frac"],
@@ -284,7 +289,7 @@ def build_step_table(model: ModelSpec, acc: Accelerator, *, tp: int, weight_prec
     db = np.vstack([db[:1] * 0 + np.nan, db])
     idle = float(warm_idle_power_w(acc.idle_w, acc.tdp_w))  # warm idle (model loaded)
     return StepTable(
-        gpus=tp, max_batch=max_batch, ctx_step=ctx_step, ctx_max=float(ctx[-1]),
+        gpus=gpus, max_batch=max_batch, ctx_step=ctx_step, ctx_max=float(ctx[-1]),
         dec_time=dt.tolist(), dec_power=dp.tolist(), pre_step=pre_step, pre_max=float(pre[-1]),
         pre_time=pt.tolist(), pre_power=pp.tolist(),
         kv_bytes_per_token=float(a["kv_bytes_per_token"]),
@@ -294,4 +299,5 @@ def build_step_table(model: ModelSpec, acc: Accelerator, *, tp: int, weight_prec
         dec_flop=df.tolist(), dec_bytes=db.tolist(), pre_flop=np.asarray(a["prefill_flop_per_gpu"], float).tolist(),
         pre_bytes=np.asarray(a["prefill_bytes_per_gpu"], float).tolist(),
         peak_flop_per_s=float(a["peak_flop_per_s"]), peak_bytes_per_s=float(a["peak_bytes_per_s"]),
+        request_overhead_s=float(a.get("request_overhead_s", 0.0)),
     )

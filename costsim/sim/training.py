@@ -136,6 +136,8 @@ class Setup:
     fabric_w: float = 0.0
     design_it_w: float | None = None
     notes: list = field(default_factory=list)
+    windows: list = field(default_factory=list)  # curtailment windows: the scenario's + the balancing authority's
+    ba_events: Any = None  # costsim.power.ba_events.SiteEvents when grid.balancing_authority is set
 
     def fac_w(self, gpu_w, host_w):
         """Facility power of the job at the meter: GPUs x (GPU + host share + fabric), through the
@@ -270,7 +272,15 @@ def prepare(scenario: Scenario) -> Setup:
     base = {"compute_s": compute, "comm_s": comm, "p_c": p_c, "p_m": p_m}
     battery = scenario.grid.battery
     base_limit = scenario.grid.import_cap_mw * MEGA if scenario.grid.import_cap_mw is not None else None
-    limits = {base_limit} | {min(c.max_import_mw * MEGA, base_limit if base_limit is not None else math.inf) for c in scenario.grid.curtailment}
+    windows = list(scenario.grid.curtailment)
+    ba_ev = None
+    if scenario.grid.balancing_authority is not None:  # the BA's curtailment events for this site
+        ba_ev = _ba_site_events(scenario, base, base_limit, battery, w=w, fac=fac, host_busy=host_busy, acc=acc, window_s=window)
+        windows += list(ba_ev.windows)
+        notes.append(f"balancing authority {ba_ev.region} {ba_ev.year}: {len(ba_ev.windows)} curtailment windows for a "
+                     f"{ba_ev.site_load_w / MEGA:.1f} MW site (queue ahead {ba_ev.queue_load_w / MEGA:.0f} MW)"
+                     + ("; the run is longer than the rest of the year: hours wrap to the start of the same year" if ba_ev.wrapped else ""))
+    limits = {base_limit} | {min(c.max_import_mw * MEGA, base_limit if base_limit is not None else math.inf) for c in windows}
     levels = {lim: _step_level(base, lim, battery, w=w, fac=fac, host_busy=host_busy, idle=acc.idle_w, tdp=acc.tdp_w)
               for lim in limits}
     lv0 = levels[base_limit]
@@ -287,7 +297,24 @@ def prepare(scenario: Scenario) -> Setup:
                  write_s=write_s, stall_s=stall_s, ckpt_interval_steps=steps_per_ckpt, ckpt_interval_s=tau,
                  ckpt_interval_clipped=clipped, job_failure_rate_per_s=lam, hot_spares=spares, levels=levels,
                  base_limit_w=base_limit, usd_per_gpu_h=usd_per_gpu_hour(acc, scenario.economics), acc=acc, notes=notes,
-                 fabric_w=0.0, design_it_w=design_it)
+                 fabric_w=0.0, design_it_w=design_it, windows=windows, ba_events=ba_ev)
+
+
+def _ba_site_events(scenario: Scenario, base: dict, base_limit, battery, *, w, fac, host_busy, acc, window_s: float):
+    """Curtailment events of grid.balancing_authority for this job: the site load is the job's
+    facility peak at its base operating point (or ba.site_load_mw), over the run's window (a year
+    when the run has no window)."""
+    from costsim.power.ba_events import site_events
+
+    ba = scenario.grid.balancing_authority
+    if ba.site_load_mw is not None:
+        site_w = ba.site_load_mw * MEGA
+    else:
+        lv = _step_level(base, base_limit, battery, w=w, fac=fac, host_busy=host_busy, idle=acc.idle_w, tdp=acc.tdp_w)
+        site_w = float(fac(_floor(lv.gpu_hi_w, w, acc.tdp_w), host_busy))
+    horizon_h = int(math.ceil(window_s / S_PER_HOUR)) if math.isfinite(window_s) else None
+    return site_events(ba, site_w, start_month=scenario.grid.start_month, start_hour=scenario.grid.start_hour,
+                       horizon_h=horizon_h, battery=battery)
 
 
 # --------------------------------------------------------------------------------------------
@@ -753,7 +780,7 @@ def _limit_process(env, job: _Job, su: Setup):
     """Curtailment windows: the limit changes at window start and back at its end. A window whose
     limit stops the job is announced early enough to checkpoint and ramp down before it starts."""
     base = su.base_limit_w
-    for cw in sorted(su.scenario.grid.curtailment, key=lambda c: c.start_h):
+    for cw in sorted(su.windows, key=lambda c: c.start_h):
         lim = min(cw.max_import_mw * MEGA, base if base is not None else math.inf)
         t_start = cw.start_h * S_PER_HOUR
         lead = su.stall_s + su.w.power.stop_ramp_s if not su.levels[lim].feasible else 0.0
@@ -831,7 +858,7 @@ def _window_swing_ramp(p: np.ndarray, wid: np.ndarray, res_s: float) -> tuple[fl
 def _limit_series(su: Setup, t_s: np.ndarray) -> np.ndarray:
     base = su.base_limit_w if su.base_limit_w is not None else math.inf
     lim = np.full(len(t_s), base)
-    for cw in su.scenario.grid.curtailment:
+    for cw in su.windows:
         a, b = cw.start_h * S_PER_HOUR, (cw.start_h + cw.duration_h) * S_PER_HOUR
         lim[(t_s >= a) & (t_s < b)] = np.minimum(lim[(t_s >= a) & (t_s < b)], cw.max_import_mw * MEGA)
     return lim
@@ -887,7 +914,7 @@ def simulate_training(scenario: Scenario, *, seed: int | None = None, setup: Set
         env.process(_failure_process(env, job, i, w.num_gpus * c.rate_per_gpu_hour * rel.rate_scale / S_PER_HOUR,
                                      np.random.default_rng(rng.integers(2**63)), c.distribution, c.weibull_shape))
     env.process(_planned_process(env, job, w.maintenance.per_day, w.maintenance.schedule, np.random.default_rng(rng.integers(2**63))))
-    if scenario.grid.curtailment:
+    if su.windows:
         env.process(_limit_process(env, job, su))
     if math.isfinite(su.window_s):
         env.run(until=job.proc | env.timeout(su.window_s))
@@ -1065,8 +1092,37 @@ def _summarize(job: _Job, su: Setup, end_s: float, completed: bool, wall0: float
     if keep_segments:  # the piecewise facility-power trace itself (for checks and plots)
         tables["segments"] = {"t0_s": tr.t0, "t1_s": tr.t1, "shape": tr.shape, "a_w": tr.a, "b_w": tr.b,
                               "period_s": tr.period_s, "hi_s": tr.hi_s, "kind": kind}
+    if su.ba_events is not None:
+        summary.update(_ba_summary(su, t_s, covered, fst["mean"], limit, end_s))
     summary["sim_wall_time_s"] = time.perf_counter() - wall0
     return SimOutput(summary=summary, timeseries=ts, tables=tables)
+
+
+def _ba_summary(su: Setup, t_s: np.ndarray, covered: np.ndarray, fac_mean_w: np.ndarray, limit: np.ndarray, end_s: float) -> dict:
+    """What the run saw of its balancing authority's curtailment events: hours and events inside
+    the run, energy not drawn (site load at its nominal mean minus the cap, over the curtailed
+    hours), and the battery / constant power cap that would have avoided them (over the year)."""
+    ev = su.ba_events
+    lv0 = su.levels[su.base_limit_w]
+    nominal_mean = float(su.fac_w((lv0.gpu_hi_w * lv0.hi_s + lv0.gpu_lo_w * (lv0.step_s - lv0.hi_s)) / lv0.step_s, su.host_busy_w))
+    in_run = [c for c in ev.windows if c.start_h * S_PER_HOUR < end_s]
+    hours = sum(min(c.duration_h, end_s / S_PER_HOUR - c.start_h) for c in in_run)
+    starts = sorted({c.start_h for c in in_run})
+    # events = runs of windows that touch each other
+    n_ev, last_end = 0, -1.0
+    for c in sorted(in_run, key=lambda c: c.start_h):
+        if c.start_h > last_end + 1e-9:
+            n_ev += 1
+        last_end = max(last_end, c.start_h + c.duration_h)
+    not_drawn = 0.0
+    for c in in_run:
+        dur_s = min(c.duration_h * S_PER_HOUR, end_s - c.start_h * S_PER_HOUR)
+        not_drawn += max(nominal_mean - c.max_import_mw * MEGA, 0.0) * dur_s
+    out = ev.summary()
+    out.update({"ba_curtailment_hours": float(hours), "ba_events": int(n_ev), "ba_energy_not_drawn_j": float(not_drawn),
+                "ba_first_event_h": float(starts[0]) if starts else None,
+                "ba_site_nominal_mean_power_w": nominal_mean})
+    return out
 
 
 def _uncapped_step(su: Setup) -> float:

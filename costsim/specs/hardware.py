@@ -14,8 +14,8 @@ from pydantic import Field, model_validator
 from costsim.specs.base import Spec
 from costsim.units import GB, TERA
 
-DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "fp4")
-Dtype = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"]
+DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "fp6", "fp4")
+Dtype = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "fp6", "fp4"]
 Category = Literal["datacenter_gpu", "ai_accelerator", "consumer_gpu", "laptop_soc", "desktop_soc", "phone_soc", "edge_module"]
 ID_PATTERN = r"^[a-z0-9]+([.-][a-z0-9]+)*$"
 
@@ -32,6 +32,7 @@ class PeakRates(Spec):
     fp8: float | None = Field(None, ge=0, description="FP8 dense matrix peak, TFLOP/s.")
     int8: float | None = Field(None, ge=0, description="INT8 dense matrix peak, TOP/s.")
     int4: float | None = Field(None, ge=0, description="INT4 dense matrix peak, TOP/s.")
+    fp6: float | None = Field(None, ge=0, description="FP6 (MXFP6) dense matrix peak, TFLOP/s (Blackwell: the FP8 rate; MI355X: the FP4 rate).")
     fp4: float | None = Field(None, ge=0, description="FP4 (NVFP4/MXFP4) dense matrix peak, TFLOP/s.")
 
 
@@ -42,6 +43,8 @@ class ScaleUp(Spec):
     )
     domain_size: int = Field(..., ge=1, description="Devices in one scale-up domain (NVLink/NVSwitch node, ICI slice, bridged pair).")
     latency_s: float = Field(5e-6, ge=0, description="Per-hop latency of one collective step on the scale-up fabric, s.")
+    torus_dims: int | None = Field(None, ge=1, le=3, description="A torus instead of a switch (TPU ICI): its dimensions (2 or 3). Collectives then run along the torus axes a group spans.")
+    link_gb_per_s_per_direction: float | None = Field(None, gt=0, description="Torus only: bandwidth of one link, per direction, GB/s (a ring along one axis uses two links).")
 
 
 class Prices(Spec):
@@ -109,6 +112,7 @@ class Accelerator(Spec):
         (fp8 -> bf16/fp16 -> fp32) when a datatype is not supported, so a model can still run."""
         chain = {
             "fp4": ["fp4", "fp8", "int8", "bf16", "fp16", "fp32"],
+            "fp6": ["fp6", "fp8", "bf16", "fp16", "fp32"],
             "int4": ["int4", "int8", "fp8", "bf16", "fp16", "fp32"],
             "int8": ["int8", "fp8", "bf16", "fp16", "fp32"],
             "fp8": ["fp8", "bf16", "fp16", "fp32"],

@@ -13,10 +13,14 @@ from pydantic import Field, model_validator
 from costsim.specs.base import Spec
 from costsim.specs.site import EconomicsSpec, FacilitySpec
 
-Precision = Literal["bf16", "fp16", "fp8"]
-WeightPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4", "q8_0", "q4_0"]
-KvPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4"]
+Precision = Literal["bf16", "fp16", "fp8", "fp4"]
+WeightPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4", "q8_0", "q4_0", "fp4", "mxfp4", "fp6"]
+KvPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4"]
+ServeObjective = Literal["throughput", "usd_per_token"]
 Recompute = Literal["none", "selective", "full"]
+# training stacks of costsim.core.frameworks.FRAMEWORKS (a test keeps the two lists equal)
+FrameworkName = Literal["megatron-core-2024", "megatron-2022", "megatron-2021", "deepspeed-megatron-2021",
+                        "deepspeed-zero3-2021", "fsdp-2023", "xla-tpu"]
 
 
 class TrainRequest(Spec):
@@ -27,7 +31,7 @@ class TrainRequest(Spec):
     seq_len: int = Field(4096, ge=1, description="Sequence length, tokens.")
     global_batch: int | None = Field(None, ge=1, description="Global batch in sequences (default: about 4M tokens / seq_len, rounded to a multiple of dp).")
     global_batch_tokens: float | None = Field(None, gt=0, description="Global batch in tokens (alternative to global_batch).")
-    precision: Precision = Field("bf16", description="Compute datatype of the matmuls (bf16, fp16, fp8). FP8 gains what calibration shows, not 2x.")
+    precision: Precision = Field("bf16", description="Compute datatype of the linear-layer matmuls (bf16, fp16, fp8, fp4 = NVFP4 on devices with an FP4 tensor-core rate). FP8/FP4 gain what calibration shows, not 2x/4x: quantization traffic, bf16 attention and (fp4) ~16% of layers kept in bf16.")
     tp: int | None = Field(None, ge=1, description="Tensor-parallel size (None = searched).")
     pp: int | None = Field(None, ge=1, description="Pipeline-parallel size (None = searched).")
     cp: int | None = Field(None, ge=1, description="Context-parallel size (None = searched).")
@@ -38,6 +42,9 @@ class TrainRequest(Spec):
     recompute: Recompute | None = Field(None, description="Activation recomputation: none, selective or full (None = searched).")
     zero: Literal[0, 1, 2, 3] | None = Field(None, description="ZeRO / distributed-optimizer stage (None = searched).")
     sequence_parallel: bool = Field(True, description="Megatron sequence parallelism with TP (shards norms/dropout activations).")
+    framework: FrameworkName | None = Field(None, description="Training stack: megatron-core-2024, megatron-2022, megatron-2021, deepspeed-megatron-2021, deepspeed-zero3-2021, fsdp-2023 or xla-tpu (default: xla-tpu on Google TPUs, megatron-core-2024 elsewhere). It limits the layouts searched to what the stack offers and sets how its communication overlaps.")
+    node: str | None = Field(None, max_length=200, description="Node/system profile id whose NICs carry scale-out traffic (default: the accelerator's usual node).")
+    scaleup_domain_size: int | None = Field(None, ge=1, le=1_000_000, description="Devices per scale-up domain actually used, when smaller than the profile's (a TPU slice such as 64 chips of v4-128, an NVL36 half rack); traffic between domains goes over the scale-out network.")
     top_k: int = Field(5, ge=1, le=100, description="How many of the fastest layouts to return.")
     failure_rate_per_gpu_hour: float | None = Field(None, ge=0, description="Unexpected interruptions per GPU-hour (default from Llama 3 405B: 419 in 54 days on 16,384 GPUs).")
     checkpoint_time_s: float | None = Field(None, ge=0, description="Time to write one checkpoint, s (default from checkpoint bytes / storage bandwidth).")
@@ -55,19 +62,35 @@ class TrainRequest(Spec):
 class ServeRequest(Spec):
     model: str = Field(..., description="Model catalog id or path to a model YAML file.")
     hardware: str = Field(..., description="Accelerator catalog id or path to a hardware YAML file.")
-    gpus: int | None = Field(None, ge=1, description="Accelerators per replica (default: the fewest that fit the weights and some KV cache).")
-    tp: int | None = Field(None, ge=1, description="Tensor-parallel size (default: gpus / (pp*ep)).")
-    pp: int = Field(1, ge=1, description="Pipeline-parallel size.")
-    ep: int = Field(1, ge=1, description="Expert-parallel size (MoE).")
-    weight_precision: WeightPrecision = Field("bf16", description="Weight storage: bf16/fp16, fp8, int8, int4, or llama.cpp q8_0 (8.5 bits/weight) / q4_0 (4.5 bits/weight).")
-    kv_precision: KvPrecision | None = Field(None, description="KV-cache storage precision (default: bf16, or fp8 with fp8 weights).")
-    batch: int | Literal["max"] = Field("max", description="Concurrent sequences, or 'max' = the highest-throughput batch that fits memory and any SLO.")
-    input_tokens: int = Field(512, ge=1, description="Prompt tokens per request.")
-    output_tokens: int = Field(256, ge=1, description="Generated tokens per request.")
+    gpus: int | None = Field(None, ge=1, le=1_000_000, description="GPU budget: the deployment search splits it into replicas x TP x PP x EP for the best throughput "
+                             "(or $/token) under the SLOs. With single_replica: accelerators of the one replica. None: one replica on the fewest GPUs that fit "
+                             "the weights and some KV cache.")
+    tp: int | None = Field(None, ge=1, le=4096, description="Tensor-parallel size per replica (default: searched for a GPU budget; gpus / (pp*ep) for a single replica).")
+    pp: int | None = Field(None, ge=1, le=4096, description="Pipeline-parallel size per replica (default: searched for a GPU budget; 1 for a single replica).")
+    ep: int | None = Field(None, ge=1, le=4096, description="Expert-parallel size per replica, MoE only (default: searched for a GPU budget; 1 for a single replica).")
+    weight_precision: WeightPrecision | None = Field(None, description="Weight storage: bf16/fp16, fp8, int8, int4, llama.cpp q8_0 (8.5 bits/weight) / q4_0 (4.5), "
+                                                     "fp4 (NVFP4: 4.5 bits with an fp8 scale per 16 values, W4A4 on FP4 tensor cores), mxfp4 (4.25 bits, "
+                                                     "e8m0 scale per 32), fp6 (MXFP6, 6.25 bits). Default: searched among the formats the hardware "
+                                                     "computes natively (bf16, fp8, fp4) for a GPU budget; bf16 for a single replica.")
+    kv_precision: KvPrecision | None = Field(None, description="KV-cache storage precision (default: bf16, or fp8 with fp8/fp4/fp6 weights).")
+    engine: str = Field("default", max_length=64, description="Serving-engine profile (costsim/data/engines.yaml): default (TensorRT-LLM-class on NVIDIA, ROCm/vLLM on AMD), "
+                        "tensorrt-llm, vllm, rocm-vllm, sglang, llama.cpp, research-2023, splitwise-characterization.")
+    batch: int | Literal["max"] = Field("max", description="Concurrent sequences per replica, or 'max' = the highest-throughput batch that fits memory and any SLO.")
+    input_tokens: int = Field(512, ge=1, le=10_000_000, description="Prompt tokens per request.")
+    output_tokens: int = Field(256, ge=1, le=10_000_000, description="Generated tokens per request.")
     ttft_slo_s: float | None = Field(None, gt=0, description="Time-to-first-token limit, s.")
     tpot_slo_s: float | None = Field(None, gt=0, description="Time-per-output-token limit, s.")
+    single_replica: bool = Field(False, description="Price one replica of `gpus` accelerators (the behaviour before the deployment search) instead of searching the best deployment of the budget.")
+    objective: ServeObjective = Field("throughput", description="What the deployment search maximizes: 'throughput' (output tokens/s of the whole deployment) or "
+                                      "'usd_per_token' (lowest $ per output token).")
+    runners_up: int = Field(4, ge=0, le=50, description="How many next-best deployments to report beside the chosen one.")
     facility: FacilitySpec = Field(default_factory=FacilitySpec, description="PUE and facility model.")
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec, description="Prices and carbon intensity.")
+
+    @property
+    def deployment_search(self) -> bool:
+        """True when the request asks for the best deployment of a GPU budget."""
+        return self.gpus is not None and not self.single_replica
 
 
 class FleetEntry(Spec):

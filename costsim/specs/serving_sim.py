@@ -13,8 +13,8 @@ from pydantic import Field, model_validator
 
 from costsim.specs.base import Spec
 
-WeightPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4", "q8_0", "q4_0"]
-KvPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4"]
+WeightPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4", "q8_0", "q4_0", "fp4", "mxfp4", "fp6"]
+KvPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4"]
 
 
 class ArrivalSpec(Spec):
@@ -120,8 +120,10 @@ class ReplicaGroup(Spec):
     name: str = Field("main", description="Label of the group in outputs.")
     hardware: str | None = Field(None, description="Accelerator id or YAML path (None = the workload's hardware).")
     num_replicas: int = Field(1, ge=0, description="Replicas in this group at t=0 (the autoscaler may change the first group).")
-    gpus_per_replica: int = Field(1, ge=1, description="Accelerators per replica (tensor parallel inside the replica).")
-    weight_precision: WeightPrecision = Field("bf16", description="Weight storage: bf16/fp16, fp8, int8, int4, or llama.cpp q8_0 (8.5 bits/weight) / q4_0 (4.5 bits/weight).")
+    gpus_per_replica: int = Field(1, ge=1, description="Accelerators per replica (tp x pp x ep; tensor parallel unless pp / ep say otherwise).")
+    pp: int = Field(1, ge=1, description="Pipeline-parallel stages per replica (tp = gpus_per_replica / (pp x ep)).")
+    ep: int = Field(1, ge=1, description="Expert-parallel size per replica (MoE only).")
+    weight_precision: WeightPrecision = Field("bf16", description="Weight storage: bf16/fp16, fp8, int8, int4, llama.cpp q8_0 (8.5 bits/weight) / q4_0 (4.5 bits/weight), fp4 (NVFP4), mxfp4, fp6 (MXFP6).")
     kv_precision: KvPrecision | None = Field(None, description="KV-cache precision (None = bf16, or fp8 with fp8 weights).")
     power_cap_w: float | None = Field(None, gt=0, description="Per-GPU power cap for this group, W (None = the workload's power_cap_w_per_gpu).")
 
@@ -155,8 +157,15 @@ class ServingWorkload(Spec):
     model: str = Field(..., description="Model catalog id or model YAML path.")
     hardware: str = Field(..., description="Accelerator catalog id or hardware YAML path.")
     num_replicas: int = Field(1, ge=1, description="Replicas when replica_groups is empty.")
-    gpus_per_replica: int = Field(1, ge=1, description="Accelerators per replica (tensor parallel) when replica_groups is empty.")
-    weight_precision: WeightPrecision = Field("bf16", description="Weight storage when replica_groups is empty.")
+    gpus_per_replica: int = Field(1, ge=1, description="Accelerators per replica (tp x pp x ep) when replica_groups is empty.")
+    pp: int = Field(1, ge=1, description="Pipeline-parallel stages per replica when replica_groups is empty.")
+    ep: int = Field(1, ge=1, description="Expert-parallel size per replica (MoE) when replica_groups is empty.")
+    gpus: int | None = Field(None, ge=1, le=1_000_000, description="GPU budget: leave the per-replica layout open (no num_replicas / gpus_per_replica / "
+                             "replica_groups) and the deployment search (costsim.api.serve.search_deployment) picks replicas x TP x PP x EP, "
+                             "and the weight precision unless weight_precision is set, for the best throughput under the SLOs.")
+    engine: str = Field("default", max_length=64, description="Serving-engine profile (costsim/data/engines.yaml): default, tensorrt-llm, vllm, rocm-vllm, "
+                        "sglang, llama.cpp, research-2023, splitwise-characterization.")
+    weight_precision: WeightPrecision | None = Field(None, description="Weight storage when replica_groups is empty (None = bf16; searched with a GPU budget).")
     kv_precision: KvPrecision | None = Field(None, description="KV-cache precision when replica_groups is empty (None = bf16, or fp8 with fp8 weights).")
     replica_groups: list[ReplicaGroup] = Field(default_factory=list, description="Replica groups (mixed hardware); empty = one group from the fields above.")
     arrivals: ArrivalSpec = Field(default_factory=lambda: ArrivalSpec(rate_per_s=1.0), description="Arrival process.")
@@ -177,3 +186,22 @@ class ServingWorkload(Spec):
     device_battery_wh: float | None = Field(None, gt=0, description="Battery energy of a phone/laptop replica, Wh: adds battery drain "
                                             "per hour of use to the summary (iPhone 14 Pro ~12.4 Wh, estimate from 3200 mAh x 3.87 V).")
     request_table_limit: int = Field(2_000_000, ge=0, description="Most per-request rows kept in the output table (latency histograms).")
+
+    @model_validator(mode="after")
+    def _budget(self) -> "ServingWorkload":
+        if self.gpus is not None:
+            explicit = {"num_replicas", "gpus_per_replica", "pp", "ep"} & self.model_fields_set
+            if explicit or self.replica_groups:
+                names = ", ".join(sorted(explicit)) or "replica_groups"
+                raise ValueError(f"serving.gpus is a GPU budget for the deployment search; leave out {names} (or drop gpus and give the layout)")
+        return self
+
+    @property
+    def single_replica(self) -> bool:
+        """True when the section gives the per-replica layout (no GPU budget to search)."""
+        return self.gpus is None
+
+    @property
+    def tp(self) -> int | None:
+        """Tensor-parallel size of an explicit layout (gpus_per_replica / (pp x ep)); None with a GPU budget."""
+        return None if self.gpus is not None else max(1, self.gpus_per_replica // (self.pp * self.ep))

@@ -398,7 +398,10 @@ def evaluate_core(s: Scenario) -> dict[str, Any]:
         from costsim.api.serve import serve
         from costsim.specs.requests import ServeRequest
 
-        req = _request_from(s.serving, ServeRequest, {"gpus": "gpus_per_replica", "tp": "gpus_per_replica", "ttft_slo_s": "slo.ttft_s", "tpot_slo_s": "slo.tpot_s"}, s)
+        renames = {"ttft_slo_s": "slo.ttft_s", "tpot_slo_s": "slo.tpot_s"}
+        if s.serving.gpus is None:  # explicit per-replica layout: one replica; else the GPU budget is searched
+            renames["gpus"] = "gpus_per_replica"
+        req = _request_from(s.serving, ServeRequest, renames, s)
         res = serve(req)
         _flatten("serving", {k: v for k, v in res.items() if not isinstance(v, list)}, out)
     return out

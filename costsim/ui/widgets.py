@@ -120,6 +120,16 @@ def model_catalog() -> list[dict[str, Any]]:
     return api_catalog.list_models()
 
 
+@st.cache_data(show_spinner=False)
+def engine_catalog() -> list[dict[str, Any]]:
+    return api_catalog.list_engines()
+
+
+def engine_label(engine_id: str) -> str:
+    names = {e["id"]: e["name"] for e in engine_catalog()}
+    return names.get(engine_id, engine_id)
+
+
 def hardware_ids(categories: tuple[str, ...] | None = None) -> list[str]:
     return [h["id"] for h in hardware_catalog() if categories is None or h["category"] in categories]
 

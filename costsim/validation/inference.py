@@ -3,11 +3,15 @@
 Case inputs:
   model: catalog id, or model_shape: {ModelSpec fields} for models outside the catalog
   hardware: accelerator id;  num_gpus: GPUs the measurement used (default 1)
-  tp, pp, ep: layout of one replica (default tp = num_gpus); layout: search -> best throughput
-              over TP layouts that fit, replicated over num_gpus (offline throughput cases)
-  weight_precision, kv_precision, batch (int or 'max'), input_tokens, output_tokens
+  tp, pp, ep: layout of one replica (default tp = num_gpus);
+  layout: search -> the deployment search of `costsim serve --gpus num_gpus` (replicas x TP x PP x EP
+          at the case's weight precision; costsim.estimators.deployment.search_deployment): the
+          published figure is a whole system's offline / server throughput
+  weight_precision, kv_precision, batch (int or 'max': the highest-throughput batch that fits the
+          replica's memory, capped by max_num_seqs when the engine had one), input_tokens, output_tokens
   context_tokens: mean context of a decode step (default input_tokens + output_tokens / 2)
-  engine: engine profile in costsim.core.inference.ENGINE_PROFILES (default 'default')
+  engine: engine profile id (costsim/data/engines.yaml; default 'default')
+  ttft_slo_s, tpot_slo_s: latency limits applied to the throughput-latency curve
 metric: decode_tokens_per_s | prefill_tokens_per_s | prefill_time_s | decode_step_time_s |
         throughput_tokens_per_s
 """
@@ -16,8 +20,8 @@ from __future__ import annotations
 
 from costsim.core import inference as core
 from costsim.core.serving_curve import batch_grid, best_index, serving_curve
-from costsim.estimators.inference import (PREFILL_CHUNK_TOKENS, candidate_layouts, device_from_accelerator, precision,
-                                          shape_from_model)
+from costsim.estimators.deployment import search_deployment
+from costsim.estimators.inference import MAX_CURVE_BATCH, PREFILL_CHUNK_TOKENS, core_inputs
 from costsim.specs.base import validate_spec
 from costsim.specs.catalog import get_accelerator, get_model
 from costsim.specs.model import ModelSpec
@@ -35,31 +39,37 @@ def predict(case: Case) -> float:
     m = _model(inp)
     a = get_accelerator(inp["hardware"])
     wp = inp.get("weight_precision", "bf16")
-    shape = shape_from_model(m)
-    prec = precision(wp, inp.get("kv_precision"))
-    dev, _, _ = device_from_accelerator(a, wp, inp.get("engine", "default"), inp.get("overrides"))
+    engine = inp.get("engine", "default")
     n = int(inp.get("num_gpus", 1))
     i = float(inp.get("input_tokens", 0) or 0)
     o = float(inp.get("output_tokens", 0) or 0)
     metric = case.metric
+    cap = inp.get("max_num_seqs")
     if inp.get("layout") == "search":
-        best = 0.0
-        for g, t, p, e in candidate_layouts(m, a):
-            if n % g:
-                continue
-            lay = core.Layout(tp=t, pp=p, ep=e)
-            mb = int(core.max_batch(shape, dev, prec, lay, i + o, PREFILL_CHUNK_TOKENS))
-            if mb < 1:
-                continue
-            curve = serving_curve(shape, dev, prec, lay, batch_grid(min(mb, 4096)), i, o)
-            k = best_index(curve, max_batch=mb, ttft_slo_s=inp.get("ttft_slo_s"), tpot_slo_s=inp.get("tpot_slo_s"))
-            if k >= 0:
-                best = max(best, float(curve["throughput_tokens_per_s"][k]) * n / g)
-        if best <= 0:
-            raise ValueError("no layout fits")
-        return best
+        if metric != "throughput_tokens_per_s":
+            raise ValueError("layout: search cases compare throughput_tokens_per_s")
+        s = search_deployment(m, a, n, input_tokens=int(i), output_tokens=int(o), weight_precision=wp,
+                              kv_precision=inp.get("kv_precision"), engine=engine, ttft_slo_s=inp.get("ttft_slo_s"),
+                              tpot_slo_s=inp.get("tpot_slo_s"), overrides=inp.get("overrides"), runners_up=0,
+                              max_batch=int(cap) if cap else None)
+        if not s.feasible or s.chosen is None:
+            raise ValueError(s.reason or "no deployment fits")
+        return s.chosen.throughput_tokens_per_s
+    ci = core_inputs(m, a, wp, inp.get("kv_precision"), engine, inp.get("overrides"))
+    shape, prec, dev = ci.shape, ci.prec, ci.dev
     lay = core.Layout(tp=int(inp.get("tp", n)), pp=int(inp.get("pp", 1)), ep=int(inp.get("ep", 1)))
-    b = float(inp.get("batch", 1))
+    if inp.get("batch") == "max":
+        mb = int(core.max_batch(shape, dev, prec, lay, i + o, min(PREFILL_CHUNK_TOKENS, i + o)))
+        if mb < 1:
+            raise ValueError("the model does not fit this replica")
+        mb = min(mb, MAX_CURVE_BATCH, int(cap) if cap else MAX_CURVE_BATCH)
+        curve = serving_curve(shape, dev, prec, lay, batch_grid(mb), i, o)
+        k = best_index(curve, max_batch=mb, ttft_slo_s=inp.get("ttft_slo_s"), tpot_slo_s=inp.get("tpot_slo_s"))
+        if k < 0:
+            raise ValueError("no batch meets the SLOs")
+        b = float(curve["batch"][k])
+    else:
+        b = float(inp.get("batch", 1))
     if metric in ("decode_tokens_per_s", "decode_step_time_s"):
         ctx = float(inp.get("context_tokens", i + o / 2.0))
         t = float(core.decode_step_time_s(shape, dev, prec, lay, b, ctx))

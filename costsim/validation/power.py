@@ -104,7 +104,7 @@ def _serve_at_batch(inp: dict[str, Any]) -> dict[str, Any]:
 
     base = dict(model=inp["model"], hardware=inp.get("hardware", "h100-sxm"), gpus=int(inp["tp"]), tp=int(inp["tp"]),
                 weight_precision=inp.get("weight_precision", "bf16"), input_tokens=int(inp["input_tokens"]),
-                output_tokens=int(inp["output_tokens"]))
+                output_tokens=int(inp["output_tokens"]), engine=inp.get("engine", "default"), single_replica=True)
     r = serve(ServeRequest(batch=int(inp["batch"]), **base))
     if r.get("max_batch") and r.get("gpu_power_w") is None and int(inp["batch"]) > int(r["max_batch"]):
         # the engine's max_num_seqs is cut by KV capacity: run at the largest batch that fits

@@ -47,7 +47,8 @@ def _request(inp: dict, spec: ModelSpec) -> TrainRequest:
                         global_batch=inp.get("global_batch"), precision=inp.get("precision", "bf16"),
                         sequence_parallel=bool(inp.get("sequence_parallel", True)), top_k=1,
                         restart_time_s=inp.get("restart_time_s"), checkpoint_time_s=inp.get("checkpoint_time_s"),
-                        failure_rate_per_gpu_hour=inp.get("failure_rate_per_gpu_hour"), **kw)
+                        failure_rate_per_gpu_hour=inp.get("failure_rate_per_gpu_hour"), framework=inp.get("framework"),
+                        node=inp.get("node"), scaleup_domain_size=inp.get("scaleup_domain_size"), **kw)
 
 
 def run_step_case(case: Case) -> float:
@@ -55,11 +56,12 @@ def run_step_case(case: Case) -> float:
     spec = _spec(inp["model"])
     acc = get_accelerator(inp["hardware"])
     req = _request(inp, spec)
-    _, _, _, _, _, res = est.run_search(req, spec, acc, inp.get("framework", "megatron-core-2024"))
+    _, _, _, _, _, res = est.run_search(req, spec, acc)
     if res["order"].size == 0:
         raise InputError(f"case {case.id}: no feasible layout ({res['reason']})")
     i = int(res["order"][0])
-    key = {"step_time_s": "step_time_s", "mfu_frac": "mfu_frac", "tokens_per_s": "tokens_per_s"}[case.metric]
+    key = {"step_time_s": "step_time_s", "mfu_frac": "mfu_frac", "tokens_per_s": "tokens_per_s",
+           "achieved_flop_per_s_per_gpu": "achieved_flop_per_s_per_gpu"}[case.metric]
     return float(res["eval"][key][i])
 
 
@@ -68,7 +70,7 @@ def run_whole_case(case: Case) -> float:
     spec = _spec(inp["model"])
     acc = get_accelerator(inp["hardware"])
     req = _request(inp, spec)
-    r = est.estimate(req, spec, acc, inp.get("framework", "megatron-core-2024"))
+    r = est.estimate(req, spec, acc)
     if not r["feasible"]:
         raise InputError(f"case {case.id}: infeasible ({r['reason']})")
     gpu_hours = float(r["gpu_hours"])
@@ -87,26 +89,54 @@ def register(RUNNERS: dict) -> None:
     RUNNERS["training_run"] = run_whole_case
 
 
+FIT_PARAMETERS = ("MATMUL_FRAC[a100]", "TRAINING_SUSTAINED_FRAC[h100]", "MATMUL_FRAC[tpu]", "ELEMENTWISE_BYTES_PER_D",
+                  "COMM_OVERLAP_SLOWDOWN_FRAC", "deepspeed-megatron-2021.pp_microbatch_overhead_s")
+
+
+def _set_fit_parameters(x) -> None:
+    import dataclasses
+
+    from costsim.core import calibration, frameworks, training
+
+    calibration.MATMUL_FRAC["a100"], calibration.MATMUL_FRAC["tpu"] = x[0], x[2]
+    calibration.TRAINING_SUSTAINED_FRAC["h100"] = x[1]
+    training.ELEMENTWISE_BYTES_PER_D = x[3]
+    training.COMM_OVERLAP_SLOWDOWN_FRAC = x[4]
+    name = "deepspeed-megatron-2021"
+    frameworks.FRAMEWORKS[name] = dataclasses.replace(frameworks.FRAMEWORKS[name], pp_microbatch_overhead_s=x[5])
+
+
 def fit() -> dict:
-    """Least-squares fit of the A100 GEMM ceiling and the elementwise bytes per d_model on the
-    step-time cases marked used_for_fit (log of predicted/expected). The H100 ceiling, tiles and
-    latencies come from the kernel fit (fit_gemm), not from whole steps."""
+    """Joint least-squares fit (log of predicted/expected) of the step-model parameters in
+    FIT_PARAMETERS on the step-time/MFU cases marked used_for_fit: the sustained GEMM fraction of A100 and
+    TPU (XLA-compiled step), H100's sustained-load factor over its kernel-measured ceiling, the non-GEMM bytes per d_model of the PyTorch/Megatron stacks, the
+    compute slowdown under overlapped collectives and DeepSpeed's per-micro-batch pipeline-engine
+    overhead. Paste the result into costsim/core/calibration.py and costsim/core/frameworks.py."""
     import numpy as np
     from scipy.optimize import least_squares
 
-    from costsim.core import calibration, training
     from costsim.validation.engine import load_cases
 
     cases = [c for c in load_cases() if c.kind == "training_step_time" and c.used_for_fit]
 
     def resid(x):
-        calibration.MATMUL_FRAC["a100"] = x[0]
-        training.ELEMENTWISE_BYTES_PER_D = x[1]
-        return [np.log(run_step_case(c) / c.expected) for c in cases]
+        _set_fit_parameters(x)
+        out = []
+        for c in cases:
+            try:
+                v = run_step_case(c)
+            except InputError:  # no feasible layout at these parameters: a large, finite penalty
+                out.append(3.0)
+                continue
+            out.append(np.log(v / c.expected) if c.metric == "step_time_s" else np.log(c.expected / v))
+        return out
 
-    sol = least_squares(resid, x0=[0.8, 300.0], bounds=([0.3, 0.0], [1.0, 5000.0]))
-    return {"a100": sol.x[0], "ELEMENTWISE_BYTES_PER_D": sol.x[1],
-            "residuals": dict(zip([c.id for c in cases], np.exp(sol.fun) - 1))}
+    x0 = [0.8, 0.85, 0.8, 300.0, 0.1, 0.02]
+    sol = least_squares(resid, x0=x0, bounds=([0.3, 0.3, 0.3, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 5000.0, 1.0, 1.0]),
+                        diff_step=1e-3)
+    _set_fit_parameters(sol.x)
+    return {"parameters": dict(zip(FIT_PARAMETERS, (float(v) for v in sol.x))),
+            "residuals_step_time": dict(zip([c.id for c in cases], (float(v) for v in np.exp(sol.fun) - 1)))}
 
 
 def fit_gemm() -> dict:

@@ -19,7 +19,9 @@ GPU_OPTIONS: list[Any] = [1, 2, 4, 8, 16, 32, 64]
 
 def to_state(r: ServeRequest) -> dict[str, Any]:
     return {P + "model": r.model, P + "hardware": r.hardware, P + "gpus": w.AUTO if r.gpus is None else r.gpus,
-            P + "weight_precision": r.weight_precision, P + "kv_precision": w.AUTO if r.kv_precision is None else r.kv_precision,
+            P + "deployment_search": r.deployment_search, P + "engine": r.engine,
+            P + "weight_precision": w.AUTO if r.weight_precision is None else r.weight_precision,
+            P + "kv_precision": w.AUTO if r.kv_precision is None else r.kv_precision,
             P + "batch": r.batch, P + "input_tokens": r.input_tokens, P + "output_tokens": r.output_tokens,
             P + "ttft_ms": None if r.ttft_slo_s is None else r.ttft_slo_s * 1e3,
             P + "tpot_ms": None if r.tpot_slo_s is None else r.tpot_slo_s * 1e3,
@@ -33,10 +35,14 @@ def inputs() -> dict[str, Any]:
         st.header("Serving replica")
         d["model"] = w.model_select(ServeRequest, key=P + "model", default="llama-3-70b")
         d["hardware"] = w.hardware_select(ServeRequest, key=P + "hardware", default="h100-sxm")
-        d["gpus"] = w.select(ServeRequest, "gpus", key=P + "gpus", default=None, label="GPUs per replica",
-                             options=GPU_OPTIONS, auto=True)
-        d["weight_precision"] = w.select(ServeRequest, "weight_precision", key=P + "weight_precision", default="bf16",
-                                         label="Weight precision")
+        d["deployment_search"] = w.checkbox(ServeRequest, "gpus", key=P + "deployment_search", default=False,
+                                            label="Search the best deployment of a GPU budget")
+        d["gpus"] = w.select(ServeRequest, "gpus", key=P + "gpus", default=None,
+                             label="GPU budget" if d["deployment_search"] else "GPUs per replica", options=GPU_OPTIONS, auto=True)
+        d["engine"] = w.select(ServeRequest, "engine", key=P + "engine", default="default", label="Serving engine",
+                               options=[e["id"] for e in w.engine_catalog()], format_func=w.engine_label)
+        d["weight_precision"] = w.select(ServeRequest, "weight_precision", key=P + "weight_precision",
+                                         default=None if d["deployment_search"] else "bf16", label="Weight precision", auto=True)
         d["kv_precision"] = w.select(ServeRequest, "kv_precision", key=P + "kv_precision", default=None,
                                      label="KV-cache precision", auto=True)
         d["batch"] = w.select(ServeRequest, "batch", key=P + "batch", default="max", label="Batch (concurrent sequences)",
@@ -70,19 +76,21 @@ def build_request(d: dict[str, Any]) -> ServeRequest:
     economics = validate_spec(EconomicsSpec, {"usd_per_gpu_hour": d["usd_per_gpu_hour"], "electricity_usd_per_kwh": d["elec"],
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
     data = {k: d[k] for k in ("model", "hardware", "gpus", "weight_precision", "kv_precision", "batch", "input_tokens",
-                              "output_tokens", "ttft_slo_s", "tpot_slo_s")}
-    data.update(facility=facility, economics=economics)
+                              "output_tokens", "ttft_slo_s", "tpot_slo_s", "engine")}
+    search = bool(d.get("deployment_search")) and d.get("gpus") is not None
+    data.update(facility=facility, economics=economics, single_replica=not search)
     return validate_spec(ServeRequest, data, what="serving request")
 
 
 def capacity(res: dict[str, Any], d: dict[str, Any]) -> dict[str, Any] | None:
     """Replicas for the demand: ceil(demand output tokens/s / replica throughput)."""
-    thr = res.get("throughput_tokens_per_s")
+    dep = res.get("deployment") or {}
+    thr = (res.get("per_replica") or {}).get("throughput_tokens_per_s") if dep else res.get("throughput_tokens_per_s")
     if not thr or not d["demand_rps"]:
         return None
     need = d["demand_rps"] * d["output_tokens"]
     replicas = math.ceil(need / thr)
-    gpus_per = res.get("gpus") or res.get("num_gpus") or d["gpus"] or (res.get("parallelism") or {}).get("gpus")
+    gpus_per = dep.get("gpus_per_replica") or res.get("gpus") or res.get("num_gpus") or d["gpus"] or (res.get("parallelism") or {}).get("gpus")
     out = {"demand_tokens_per_s": need, "replicas": replicas, "gpus": replicas * gpus_per if gpus_per else None}
     if res.get("facility_energy_per_token_j") is not None:
         out["facility_power_w"] = need * res["facility_energy_per_token_j"]
@@ -92,9 +100,13 @@ def capacity(res: dict[str, Any], d: dict[str, Any]) -> dict[str, Any] | None:
 def show(res: dict[str, Any], d: dict[str, Any]) -> None:
     if not res.get("feasible", True):
         st.error(f"Not feasible: {res.get('reason') or 'no reason given'}")
+    dep = res.get("deployment")
+    if dep:
+        show_deployment(res)
     c = st.columns(4)
     c[0].metric("Batch used / max", f"{res.get('batch', '—')} / {res.get('max_batch', '—')}")
-    c[1].metric("Throughput per replica", f"{fmt.num(res.get('throughput_tokens_per_s'))} tok/s",
+    rep_thr = (res.get("per_replica") or {}).get("throughput_tokens_per_s") if dep else res.get("throughput_tokens_per_s")
+    c[1].metric("Throughput per replica", f"{fmt.num(rep_thr)} tok/s",
                 help="Output tokens per second of one replica over whole requests, prefill included.")
     c[2].metric("TTFT", fmt.duration(res.get("ttft_s")))
     c[3].metric("TPOT", fmt.duration(res.get("tpot_s")))
@@ -124,6 +136,33 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
     w.assumptions_box(res.get("assumptions"))
     with st.expander("Full result (JSON)"):
         st.json({k: v for k, v in res.items() if k != "curve"}, expanded=False)
+
+
+def _layout(d: dict[str, Any]) -> str:
+    parts = [f"TP{d.get('tp')}"] + [f"{k.upper()}{d[k]}" for k in ("pp", "ep") if (d.get(k) or 1) > 1]
+    return " x ".join(parts)
+
+
+def show_deployment(res: dict[str, Any]) -> None:
+    """The chosen deployment of the GPU budget, its one-sentence answer and the runners-up."""
+    dep = res["deployment"]
+    idle = f" ({dep['gpus_idle']} GPUs idle)" if dep.get("gpus_idle") else ""
+    st.subheader(f"Best deployment of {res.get('gpus')} GPUs: {dep['replicas']} x {dep['gpus_per_replica']}-GPU replicas "
+                 f"({_layout(dep)}, {dep['weight_precision']} weights){idle}")
+    c = st.columns(4)
+    c[0].metric("Throughput, whole deployment", f"{fmt.num(res.get('throughput_tokens_per_s'))} tok/s",
+                help="Output tokens per second of all replicas together.")
+    c[1].metric("Replicas x GPUs", f"{dep['replicas']} x {dep['gpus_per_replica']}")
+    c[2].metric("Batch per replica", fmt.count(dep.get("batch_per_replica")))
+    c[3].metric("Engine", str(res.get("engine")))
+    ups = res.get("runners_up") or []
+    if ups:
+        st.markdown("**Runners-up**")
+        st.dataframe([{"Replicas x GPUs": f"{u['replicas']} x {u['gpus_per_replica']}", "Layout": _layout(u),
+                       "Weights": u["weight_precision"], "Batch per replica": u["batch_per_replica"],
+                       "Throughput, tok/s": round(u["throughput_tokens_per_s"]), "TPOT, ms": round(1e3 * u["tpot_s"], 1),
+                       "$ per M tokens": None if u.get("usd_per_million_tokens") is None else round(u["usd_per_million_tokens"], 3)}
+                      for u in ups], hide_index=True)
 
 
 def render() -> None:

@@ -29,7 +29,7 @@ def to_state(r: TrainRequest) -> dict[str, Any]:
          P + "precision": r.precision, P + "sequence_parallel": r.sequence_parallel, P + "top_k": r.top_k,
          P + "pue": r.facility.pue, P + "usd_per_gpu_hour": r.economics.usd_per_gpu_hour,
          P + "gco2": r.economics.grid_gco2e_per_kwh, P + "elec": r.economics.electricity_usd_per_kwh,
-         P + "failure_rate": r.failure_rate_per_gpu_hour}
+         P + "failure_rate": r.failure_rate_per_gpu_hour, P + "framework": w.AUTO if r.framework is None else r.framework}
     for k in ("tp", "pp", "cp", "ep", "micro_batch", "recompute", "zero"):
         v = getattr(r, k)
         s[P + k] = w.AUTO if v is None else v
@@ -49,6 +49,8 @@ def inputs() -> dict[str, Any]:
         d["seq_len"] = w.number(TrainRequest, "seq_len", key=P + "seq_len", default=DEFAULTS["seq_len"],
                                 label="Sequence length, tokens", integer=True, step=1024)
         d["precision"] = w.select(TrainRequest, "precision", key=P + "precision", default=DEFAULTS["precision"], label="Precision")
+        d["framework"] = w.select(TrainRequest, "framework", key=P + "framework", default=None, label="Training stack",
+                                  auto=True)
         with st.expander("Parallel layout (auto = searched)"):
             c1, c2 = st.columns(2)
             for i, k in enumerate(("tp", "pp", "cp", "ep", "micro_batch")):
@@ -80,7 +82,7 @@ def build_request(d: dict[str, Any]) -> TrainRequest:
     economics = validate_spec(EconomicsSpec, {"usd_per_gpu_hour": d["usd_per_gpu_hour"], "electricity_usd_per_kwh": d["elec"],
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
     data = {k: d[k] for k in ("model", "hardware", "gpus", "tokens", "seq_len", "precision", "tp", "pp", "cp", "ep",
-                              "micro_batch", "recompute", "zero", "sequence_parallel", "top_k")}
+                              "micro_batch", "recompute", "zero", "sequence_parallel", "top_k", "framework")}
     data.update(failure_rate_per_gpu_hour=d["failure_rate"], facility=facility, economics=economics)
     return validate_spec(TrainRequest, data, what="training request")
 
@@ -106,7 +108,10 @@ def show(res: dict[str, Any]) -> None:
     c[2].metric("MFU", fmt.frac_pct(res.get("mfu_frac")), help="Model FLOPs utilization: model FLOP/s / peak FLOP/s.")
     c[3].metric("Memory per GPU", fmt.bytes_(res.get("memory_per_gpu_bytes")))
     c[4].metric("Goodput", fmt.frac_pct(res.get("goodput_frac")))
-    st.markdown(f"**Layout:** {layout_text(res.get('parallelism'))}")
+    st.markdown(f"**Layout:** {layout_text(res.get('parallelism'))}"
+                + (f" · training stack `{res['framework']}`" if res.get("framework") else ""))
+    if res.get("layout_note"):
+        st.caption(res["layout_note"])
     if res.get("facility_peak_power_w") is not None:
         st.caption(f"Facility peak power {fmt.power_w(res['facility_peak_power_w'])} · "
                    f"{fmt.big(res.get('num_steps'))} steps · {fmt.sci(res.get('train_flop'))} FLOP")

@@ -1,0 +1,110 @@
+"""`costsim grid regions` and `costsim grid headroom`: interconnection headroom of a balancing
+authority for flexible new load (Norris et al. 2025 method) on shipped real hourly data."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from costsim.api import grid as api
+from costsim.cli.common import parse_float, print_json
+from costsim.errors import InputError
+
+
+def _pcts(text: str) -> list[float]:
+    if len(text) > 400:
+        raise InputError(f"--curtailment is {len(text)} characters long; give a few percents such as 0.25,0.5,1.", field="--curtailment")
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise InputError("--curtailment needs at least one percent, e.g. 0.25,0.5,1.", field="--curtailment")
+    return [parse_float(p, flag="--curtailment") for p in parts]
+
+
+def _years(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    if len(text) > 200:
+        raise InputError("--years is too long; give e.g. 2016-2024 or 2022,2023.", field="--years")
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                a, b = (int(x) for x in part.split("-", 1))
+                if b < a or b - a > 50:
+                    raise ValueError
+                out += list(range(a, b + 1))
+            elif part:
+                out.append(int(part))
+    except ValueError:
+        raise InputError(f"--years {text[:60]!r} is not a list of years such as 2016-2024 or 2022,2023.", field="--years") from None
+    return out
+
+
+def _flex(value_usd_per_mwh: str | None, max_delay_h: int, min_power_frac: float) -> api.FlexCost:
+    kw = {"max_delay_h": max_delay_h, "min_power_frac": min_power_frac}
+    if value_usd_per_mwh is not None:
+        kw["value_usd_per_mwh"] = parse_float(value_usd_per_mwh, flag="--value-usd-per-mwh")
+    return api.FlexCost(**kw)
+
+
+def register(app: typer.Typer) -> None:
+    g = typer.Typer(help="Will the grid take it? Real hourly load of US balancing authorities and their headroom for flexible new load.",
+                    no_args_is_help=True)
+
+    @g.command("regions")
+    def regions(json_: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
+        """List the balancing authorities with shipped hourly data: years, sources, published headroom."""
+        rows = api.grid_regions()
+        if json_:
+            print_json({"regions": [asdict(r) for r in rows]})
+            return
+        t = Table(title="balancing authorities with real hourly data (all hours UTC)")
+        for c in ("region", "name", "demand years", "carbon year", "price", "study headroom at 0.5 % (GW)"):
+            t.add_column(c)
+        for r in rows:
+            t.add_row(r.region, r.name, f"{min(r.years)}-{max(r.years)}", str(r.generation_year or "-"), r.price,
+                      f"{r.study_headroom_gw.get('0.5', float('nan')):.1f}")
+        Console().print(t)
+        Console().print("Sources: costsim/data/grid/README.md. Stylized price/carbon regions: costsim/data/regions (typical days, not a real year).")
+
+    @g.command("headroom")
+    def headroom(region: str = typer.Option(None, "--region", help="Balancing-authority id (costsim grid regions), e.g. us-pjm."),
+                 load_csv: str = typer.Option(None, "--load-csv", help="Instead of --region: a CSV of hourly load, columns time,load_mw."),
+                 curtailment: str = typer.Option("0.25,0.5,1", "--curtailment", help="Curtailment limits, % of the new load's annual energy (or hours with --by hours), comma-separated."),
+                 by: str = typer.Option("energy", "--by", help="'energy': limit the curtailed share of energy (the study's method); 'hours': the share of hours with curtailment."),
+                 years: str = typer.Option(None, "--years", help="Years to analyse, e.g. 2016-2024 or 2022,2023 (default: all shipped)."),
+                 planning_peak: str = typer.Option("seasonal", "--planning-peak", help="'seasonal' (max summer / winter load, the study's) or 'annual' (all-time peak)."),
+                 value_usd_per_mwh: str = typer.Option(None, "--value-usd-per-mwh", help="Value of a MWh of the new load not served (pause/shift cost), USD/MWh (default 100)."),
+                 max_delay_h: int = typer.Option(4, "--max-delay-h", min=0, max=168, help="Shift mode: hours curtailed work may be delayed."),
+                 min_power_frac: float = typer.Option(0.3, "--min-power-frac", min=0.0, max=1.0, help="Pause mode: share of power the load can throttle down to before it must pause."),
+                 json_: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
+        """Largest constant new load a balancing authority takes with curtailment limited to r %, its events, and their cost."""
+        res = api.grid_headroom(region, load_csv=load_csv, curtailment_pct=_pcts(curtailment), by=by, years=_years(years),
+                                planning_peak=planning_peak, flex=_flex(value_usd_per_mwh, max_delay_h, min_power_frac))
+        if json_:
+            print_json(res.to_dict())
+            return
+        c = Console()
+        first = res.results[len(res.results) // 2]
+        c.print(f"{res.region} ({min(res.years)}-{max(res.years)}): about {first.headroom_w / 1e9:.1f} GW of constant new load fits if it accepts "
+                f"{first.curtailment_pct:g} % curtailment - about {first.curtailed_hours_per_year:.0f} hours a year in "
+                f"{first.events_per_year:.0f} events of {first.mean_event_h:.1f} h on average, keeping {first.load_kept_frac_median:.0%} of its power (median).")
+        t = Table(title=f"headroom (planning peak: {res.planning_peak}; limit on {res.by})")
+        for col in ("curtailment (%)", "headroom (GW)", "study (GW)", "events / year", "curtailed h / year", "mean event (h)",
+                    "longest (h)", "load kept, median", "pause cost (M$/yr)", "shifted later"):
+            t.add_column(col)
+        for r in res.results:
+            t.add_row(f"{r.curtailment_pct:g}", f"{r.headroom_w / 1e9:.2f}", f"{r.study_headroom_w / 1e9:.1f}" if r.study_headroom_w else "-",
+                      f"{r.events_per_year:.1f}", f"{r.curtailed_hours_per_year:.0f}", f"{r.mean_event_h:.1f}", f"{r.max_event_h:.0f}",
+                      f"{r.load_kept_frac_median:.0%}", f"{r.pause_cost_usd_per_year / 1e6:.1f}", f"{r.shift_served_later_frac:.0%}")
+        c.print(t)
+        c.print(f"Planning peaks: summer {res.summer_threshold_w / 1e9:.1f} GW, winter {res.winter_threshold_w / 1e9:.1f} GW; load factor {res.load_factor_frac:.0%}.")
+        for n in res.notes[:20]:
+            c.print(f"note: {n}")
+        c.print(f"Method: {res.method}. Data: {res.source}")
+
+    app.add_typer(g, name="grid")

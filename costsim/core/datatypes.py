@@ -1,0 +1,49 @@
+"""Narrow number formats shared by the training and inference cores (numpy-free constants and small
+pure functions): storage bits per element including block scales, and the HBM traffic of turning a
+bf16 tensor into the format.
+
+  fp8   E4M3/E5M2 with one fp32 scale per tensor (Transformer Engine): 8 bits.
+  mxfp8 OCP Microscaling v1.0: one E8M0 scale per 32 elements: 8.25 bits.
+  fp6   MXFP6 (E2M3/E3M2, one E8M0 scale per 32): 6.25 bits (OCP MX v1.0; MI355X, Blackwell).
+  fp4   NVFP4: E2M1 values, one E4M3 scale per 16 elements and an fp32 per-tensor scale: 4.5 bits
+        (NVIDIA, "Pretraining Large Language Models with NVFP4", arXiv 2509.25149, Sec. 2).
+  mxfp4 OCP MX: E2M1, one E8M0 scale per 32: 4.25 bits.
+
+Quantizing a bf16 operand reads it (2 B) and writes the narrow values and their scales; formats with
+a per-tensor scale computed from the current tensor (NVFP4's second level) first read it once more
+for the absolute maximum. FP8 with delayed scaling (Transformer Engine default) takes the amax from
+history, fused into the cast.
+"""
+
+from __future__ import annotations
+
+BITS_PER_ELEMENT = {
+    "fp32": 32.0, "bf16": 16.0, "fp16": 16.0, "fp8": 8.0, "mxfp8": 8.25, "fp6": 6.25, "fp4": 4.5, "mxfp4": 4.25,
+    "int8": 8.0, "int4": 4.0,
+}
+
+# Extra full reads of the bf16 source to find the per-tensor absolute maximum before the cast.
+AMAX_PASSES = {"fp8": 0.0, "mxfp8": 0.0, "fp6": 0.0, "fp4": 1.0, "mxfp4": 0.0}
+
+# Training with NVFP4 keeps about 16% of the linear layers in bf16 (the final blocks), the rest of
+# the linear-layer GEMMs (fprop, dgrad, wgrad) run in NVFP4; attention, embeddings, the LM head and
+# norms stay in higher precision (arXiv 2509.25149, Sec. 4 "selective high-precision layers").
+# FP8 training (Transformer Engine) runs every linear layer in fp8.
+LOWP_LINEAR_LAYER_FRAC = {"fp8": 1.0, "fp4": 0.84}
+
+
+def storage_bytes_per_element(dtype: str) -> float:
+    """Bytes per stored element including block scales (fp4 -> 0.5625)."""
+    if dtype not in BITS_PER_ELEMENT:
+        raise KeyError(f"unknown datatype {dtype!r}; known: {', '.join(BITS_PER_ELEMENT)}")
+    return BITS_PER_ELEMENT[dtype] / 8.0
+
+
+def quantize_bytes_per_element(dtype: str, source_bytes: float = 2.0, layouts: int = 1) -> float:
+    """HBM bytes moved to quantize one element of a `source_bytes` (bf16) tensor into `dtype`: read the
+    source (plus an amax pass where the format needs one) and write the narrow value with its scales,
+    in `layouts` copies from one read (training needs a row-wise copy for the forward/dgrad GEMM and a
+    column-wise one, Hadamard-transformed for NVFP4, for the wgrad GEMM). 0 for 16/32-bit formats."""
+    if BITS_PER_ELEMENT.get(dtype, 16.0) >= 16.0:
+        return 0.0
+    return source_bytes * (1.0 + AMAX_PASSES.get(dtype, 0.0)) + layouts * storage_bytes_per_element(dtype)

@@ -1,0 +1,218 @@
+"""Training software stacks: what a framework can do (layout options) and how it schedules
+communication (what stays exposed). Plain data, no hardware, no layout.
+
+A framework changes the step time through mechanisms, never through a speed factor:
+  * which layout options exist (recompute modes, ZeRO stages, interleaved pipeline, sequence
+    parallelism) -- the search only considers what the stack could run;
+  * FlashAttention or not: without it the s x s attention scores are written, soft-maxed, dropped
+    out and read back through HBM (costsim.core.training: ATTN_SCORE_BYTES) and stored for backward
+    (costsim.core.training_memory);
+  * how much of the tensor-parallel collectives overlaps the GEMMs;
+  * whether the data-parallel gradient reduction overlaps the backward pass or runs after the
+    pipeline flush, and in which datatype it travels;
+  * pipeline point-to-point with or without the scatter/gather trick (Narayanan et al. 2021 Sec. 4.1);
+  * how many collective calls ZeRO-2/3 issues per layer (each call pays the ring latency, which grows
+    with the number of ranks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+# XLA fuses normalization, activation and residual ops into the matmul prologues/epilogues, so far
+# fewer bytes per token go through HBM than with PyTorch eager kernels. ESTIMATE from a byte count of
+# what stays unfused per layer (two RMSNorms ~24 B/d fwd+bwd, two residual adds ~24, rope/softmax
+# statistics and the remat of both ~40, per token): ~120 B per d_model per token per layer, fwd+bwd.
+XLA_ELEMENTWISE_BYTES_PER_D = 120.0
+
+
+@dataclass(frozen=True)
+class Framework:
+    """Software-stack behaviour that changes exposed time or the layouts on offer.
+
+    tp_comm_exposed_frac: share of the tensor-parallel collective time on the critical path (1.0:
+      issued between the GEMMs, Megatron-LM <= 2022; 0.25: Transformer Engine userbuffer overlap,
+      Megatron-core/NeMo 2024+, estimate).
+    flash_attention: scores never materialized (Dao et al. 2022); False: Megatron-LM 2021/2022 fused
+      scale-mask-softmax + dropout over the full score matrix.
+    sequence_parallel: the stack has Megatron sequence parallelism (Korthikanti et al. 2022).
+    recompute_modes / zero_stages: the options the stack offers (0 none, 1 selective, 2 full; ZeRO 0..3).
+    interleaved_pipeline: virtual pipeline stages (Narayanan et al. 2021); DeepSpeed's pipeline engine
+      runs plain 1F1B only.
+    context_parallel / expert_parallel: the stack splits sequences (Megatron-core context parallelism,
+      2024) / places experts on different ranks (MoE expert parallelism).
+    pp_scatter_gather: a stage boundary sends 1/tp of the activation per GPU and all-gathers it over
+      NVLink (Narayanan et al. 2021 Sec. 4.1); otherwise every TP rank sends the whole activation.
+    dp_overlap: ZeRO-0/1 gradient reduction bucketed behind the last micro-batch's backward and the
+      parameter all-gather behind the first forward; False: both after the pipeline flush.
+    grad_reduce_bytes: bytes per gradient element in the data-parallel reduction (fp32 main grads: 4).
+    zero_calls_per_layer: ZeRO-2/3 collective calls per layer and pass (PyTorch FSDP and Megatron-core:
+      one flat buffer per layer; DeepSpeed ZeRO-3 2021 fetches per parameterized submodule).
+    zero_hierarchical: ZeRO-2/3 collectives use the whole node's NICs (NCCL rings through a node's
+      devices, or hierarchical ICI-then-DCN); False: every rank's share crosses the network through
+      its own NIC share (vanilla ZeRO-3 over all ranks, MiCS (Zhang et al. 2022, VLDB) Sec. 2.2, 3.3).
+    zero_shard_within_domain: ZeRO-3 shards only within a scale-up domain (a TPU slice: FSDP over ICI)
+      and replicates across domains (data parallelism over DCN, one gradient all-reduce per step);
+      PyTorch HYBRID_SHARD / MiCS likewise.
+    grad_accum_bytes_per_param: HBM bytes per local parameter per micro-batch to accumulate gradients
+      (0: wgrad GEMMs accumulate straight into fp32 main grads, Megatron's gradient-accumulation
+      fusion; 10: an autograd hook adds the bf16 gradient into an fp32 buffer: read 2 + 4, write 4).
+    pp_microbatch_overhead_s: fixed time per micro-batch per pipeline stage outside kernels and
+      transfers (instruction scheduling, blocking handshakes of the P2P implementation).
+    elementwise_bytes_per_d: HBM bytes per d_model per token per layer of the non-GEMM kernels when
+      the stack fuses them differently from PyTorch/Megatron (XLA fuses elementwise ops into matmul
+      prologues/epilogues); None: calibration.ELEMENTWISE_BYTES_PER_D.
+    reserve_bytes: memory the runtime keeps for itself; None: calibration.FRAMEWORK_RESERVE_BYTES.
+    zero3_live_layers: layers of gathered (unsharded) weights alive at once under ZeRO-3.
+    """
+
+    name: str = "megatron-core-2024"
+    tp_comm_exposed_frac: float = 0.25
+    flash_attention: bool = True
+    sequence_parallel: bool = True
+    recompute_modes: tuple[int, ...] = (0, 1, 2)
+    zero_stages: tuple[int, ...] = (0, 1, 2, 3)
+    interleaved_pipeline: bool = True
+    context_parallel: bool = True
+    expert_parallel: bool = True
+    pp_scatter_gather: bool = True
+    dp_overlap: bool = True
+    grad_reduce_bytes: float = 2.0
+    zero_calls_per_layer: float = 1.0
+    zero_hierarchical: bool = True
+    zero_shard_within_domain: bool = False
+    grad_accum_bytes_per_param: float = 0.0
+    pp_microbatch_overhead_s: float = 0.0
+    elementwise_bytes_per_d: float | None = None
+    reserve_bytes: float | None = None
+    zero3_live_layers: float = 2.0
+    source: str = ""
+    year: int = 2024
+
+    def supports(self, dim: str, value: int) -> bool:
+        if dim == "recompute":
+            return int(value) in self.recompute_modes
+        if dim == "zero":
+            return int(value) in self.zero_stages
+        if dim == "vp":
+            return self.interleaved_pipeline or int(value) == 1
+        if dim == "cp":
+            return self.context_parallel or int(value) == 1
+        if dim == "ep":
+            return self.expert_parallel or int(value) == 1
+        return True
+
+
+FRAMEWORKS: dict[str, Framework] = {
+    "megatron-core-2024": Framework(
+        "megatron-core-2024", 0.25, True,
+        source="Megatron-core / NeMo 24.x with Transformer Engine (TP comm overlap, FlashAttention, distributed optimizer "
+               "with overlapped grad reduce-scatter and param all-gather); ZeRO-2/3 as PyTorch FSDP2 / Megatron-core FSDP "
+               "(one flat buffer per layer)",
+        year=2024),
+    "megatron-2022": Framework(
+        "megatron-2022", 1.0, False, zero_stages=(0, 1), dp_overlap=False,
+        context_parallel=False, expert_parallel=False,
+        source="Megatron-LM as measured by Korthikanti et al. 2022 (arXiv 2205.05198): sequence parallelism and selective "
+               "recomputation, no FlashAttention, TP collectives between GEMMs",
+        year=2022),
+    "megatron-2021": Framework(
+        "megatron-2021", 1.0, False, sequence_parallel=False, recompute_modes=(0, 2), zero_stages=(0,), dp_overlap=False,
+        grad_reduce_bytes=4.0, grad_accum_bytes_per_param=10.0,
+        context_parallel=False, expert_parallel=False,
+        source="Megatron-LM PTD-P as measured by Narayanan et al. 2021 (SC21, arXiv 2104.04473): interleaved 1F1B, "
+               "scatter/gather P2P, fused kernels, full activation recomputation only (selective recomputation and sequence "
+               "parallelism arrived in 2022), no distributed optimizer, fp32 main-grad all-reduce after the pipeline flush; "
+               "each micro-batch's fp16 gradients added into the fp32 main_grad by a hook (local DDP; the wgrad GEMM "
+               "accumulating in place, gradient-accumulation fusion, came with Megatron-LM 3.0 in 2022)",
+        year=2021),
+    "deepspeed-megatron-2021": Framework(
+        "deepspeed-megatron-2021", 1.0, False, sequence_parallel=False, recompute_modes=(0, 2), zero_stages=(0, 1),
+        interleaved_pipeline=False, pp_scatter_gather=False, dp_overlap=False, grad_accum_bytes_per_param=10.0,
+        pp_microbatch_overhead_s=0.034,  # FITTED on MTNLG-530B-2240 (costsim.core.calibration docstring)
+        context_parallel=False, expert_parallel=False,
+        source="Megatron-DeepSpeed 3D parallelism (MT-NLG, Smith et al. 2022 arXiv 2201.11990; BLOOM, bigscience tr11): "
+               "DeepSpeed PipelineEngine (plain 1F1B, whole activations sent by every TP rank, gradient reduction after the "
+               "flush), Megatron tensor parallelism, ZeRO-1",
+        year=2021),
+    "deepspeed-zero3-2021": Framework(
+        "deepspeed-zero3-2021", 1.0, False, sequence_parallel=False, recompute_modes=(0, 2), zero_calls_per_layer=6.0,
+        zero_hierarchical=False,
+        context_parallel=False, expert_parallel=False,
+        source="DeepSpeed ZeRO-3 without model parallelism as compared by Narayanan et al. 2021 Table 2: parameters fetched "
+               "per parameterized submodule (2 LayerNorms, QKV, attention output, FC1, FC2 = 6 collectives per layer and "
+               "pass), gradients reduce-scattered per micro-batch",
+        year=2021),
+    "fsdp-2023": Framework(
+        "fsdp-2023", 1.0, True, sequence_parallel=False, recompute_modes=(0, 2), zero_stages=(2, 3),
+        context_parallel=False, expert_parallel=False,
+        source="PyTorch FSDP (FULL_SHARD / SHARD_GRAD_OP, one FlatParameter per transformer block, backward prefetch) with "
+               "FlashAttention and full activation checkpointing: MosaicML llm-foundry / Composer benchmarks 2023",
+        year=2023),
+    "xla-tpu": Framework(
+        "xla-tpu", 0.25, True, zero_calls_per_layer=4.0, zero_shard_within_domain=True, reserve_bytes=1.0e9,
+        zero3_live_layers=1.0, elementwise_bytes_per_d=XLA_ELEMENTWISE_BYTES_PER_D,
+        source="JAX/XLA on TPU (MaxText, Pathways/PaLM): GSPMD sharding, FSDP as ZeRO-3 with XLA async all-gathers per "
+               "weight (~4 per layer after fusion), hierarchical ICI-then-DCN collectives, splash/flash attention",
+        year=2023),
+}
+DEFAULT_FRAMEWORK = FRAMEWORKS["megatron-core-2024"]
+
+
+def default_framework_name(vendor: str) -> str:
+    """The stack a planner gets without asking: XLA on Google TPUs, Megatron-core elsewhere."""
+    return "xla-tpu" if vendor.strip().lower() == "google" else "megatron-core-2024"
+
+
+# Features a layout can depend on, with the first public stack that had them: what a planner needs to
+# see why a published run (on an older stack) could not use the layout the search finds.
+FEATURES: dict[str, tuple[str, int, str]] = {
+    "interleaved_pipeline": ("interleaved 1F1B pipeline schedule (virtual stages)", 2021,
+                             "Narayanan et al. 2021, arXiv 2104.04473"),
+    "selective_recompute": ("selective activation recomputation", 2022, "Korthikanti et al. 2022, arXiv 2205.05198"),
+    "sequence_parallel": ("Megatron sequence parallelism", 2022, "Korthikanti et al. 2022, arXiv 2205.05198"),
+    "flash_attention": ("FlashAttention (no s x s scores in memory or HBM traffic)", 2022, "Dao et al. 2022, arXiv 2205.14135"),
+    "distributed_optimizer": ("sharded optimizer state (ZeRO-1 / Megatron distributed optimizer)", 2022,
+                              "Rajbhandari et al. 2020 (DeepSpeed); Megatron-LM distributed optimizer 2022"),
+    "zero_sharded_weights": ("sharded gradients/weights (ZeRO-2/3, FSDP)", 2021,
+                             "Rajbhandari et al. 2020; PyTorch FSDP (Zhao et al. 2023, arXiv 2304.11277)"),
+    "context_parallel": ("context parallelism (sequence split across GPUs, ring attention overlapped with compute)", 2024,
+                         "Megatron-core / Transformer Engine 2024; Llama 3 used an all-gather form only for 128k contexts "
+                         "(arXiv 2407.21783 Sec. 3.3.2)"),
+    "expert_parallel": ("expert parallelism (MoE all-to-all)", 2021, "Fedus et al. 2021 (Switch); Megatron-core MoE 2023"),
+    "tp_comm_overlap": ("tensor-parallel communication overlapped with GEMMs", 2023, "Transformer Engine userbuffers / "
+                        "Megatron-core tp_comm_overlap"),
+    "dp_comm_overlap": ("data-parallel reduce-scatter/all-gather overlapped with backward/forward", 2023,
+                        "Megatron-core DDP overlap_grad_reduce / overlap_param_gather"),
+    "fp8": ("FP8 linear layers", 2022, "Transformer Engine on Hopper (Micikevicius et al. 2022, arXiv 2209.05433)"),
+    "fp4": ("NVFP4 linear layers", 2025, "NVIDIA, arXiv 2509.25149"),
+}
+
+
+def layout_features(layout: dict, fw: Framework, precision: str, sequence_parallel: bool) -> list[str]:
+    """FEATURES keys a layout (costsim.core.search.layout_row) relies on under framework `fw`."""
+    out = []
+    if layout["vp"] > 1:
+        out.append("interleaved_pipeline")
+    if layout["recompute"] == "selective":
+        out.append("selective_recompute")
+    if layout["tp"] > 1 and sequence_parallel and fw.sequence_parallel:
+        out.append("sequence_parallel")
+    if fw.flash_attention:
+        out.append("flash_attention")
+    if layout["zero"] >= 1:
+        out.append("distributed_optimizer")
+    if layout["zero"] >= 2:
+        out.append("zero_sharded_weights")
+    if layout["cp"] > 1:
+        out.append("context_parallel")
+    if layout["ep"] > 1:
+        out.append("expert_parallel")
+    if layout["tp"] > 1 and fw.tp_comm_exposed_frac < 1.0:
+        out.append("tp_comm_overlap")
+    if layout["dp"] > 1 and fw.dp_overlap:
+        out.append("dp_comm_overlap")
+    if precision in ("fp8", "fp4"):
+        out.append(precision)
+    return out

@@ -1,0 +1,247 @@
+"""Memory per GPU of a training step over arrays of parallel layouts (numpy only).
+
+Per GPU (bytes) on the most loaded pipeline stage:
+  weights 2 B/param (bf16), gradients 2 B/param, Adam optimizer state 12 B/param (fp32 master,
+  m, v) -- 16 B/param before sharding (ZeRO, Rajbhandari et al. 2020). ZeRO 1 shards the
+  optimizer state, 2 also the gradients, 3 also the weights, over the data-parallel x
+  context-parallel group (dense) and the expert-data-parallel group dp*cp/ep (experts);
+  ZeRO-3 keeps the gathered parameters of Framework.zero3_live_layers layers (FSDP: the one computing
+  and the prefetched next one; XLA gathers matrix by matrix). Experts are split by expert parallelism and tensor parallelism.
+  Activations per layer per micro-batch (Korthikanti et al. 2022, arXiv 2205.05198, eq. 1-2,
+  generalized to GQA and gated FFNs): replicated part 10*s*b*h (LayerNorm inputs, dropout
+  masks, attention and MLP inputs), TP-sharded part (4 + 4*kv/H)*s*b*h + (4 or 6)*s*b*d_ff*k_eff,
+  attention-matrix part 5*a*s^2*b, all divided by tp (the replicated part only with sequence
+  parallelism). The s^2 part exists only without FlashAttention (Framework.flash_attention False:
+  'megatron-2021/2022', Korthikanti's setup); FlashAttention (every current stack: Megatron-core + TE,
+  NeMo, Meta) keeps Q, K, V, O and the row log-sum-exp, never the scores, so 'none' stores what
+  'selective' stores (~34*s*b*h/t with SP) without the recompute FLOPs. Full recomputation stores
+  the 2*s*b*h layer input (/tp with SP) plus one layer's working set.
+  Stages: ceil(L/pp) layers on the most loaded stage; when pp*ceil(L/pp) > L the spare slots come
+  off the first stage (activation-heaviest) and then the last stage (LM head) -- Llama 3 paper
+  Sec. 3.3.2 (126 layers on 16 stages: 7, 8 x 14, 7), Megatron-core decoder_first/last_pipeline_
+  num_layers. Virtual chunks split a stage's layers (uneven allowed). Micro-batches in flight on
+  pipeline rank r (Megatron 1F1B; Narayanan et al. 2021 for the interleaved schedule):
+  non-interleaved min(m, pp - r); interleaved min(m*vp, 2*(pp-r-1) + (vp-1)*pp + 1) chunks, i.e.
+  min(m, pp + (pp-1-2r)/vp) stage-micro-batches (rank 0: the (1 + (pp-1)/(pp*vp)) factor).
+  Memory is the largest of rank 0, rank 1 and the last rank (its LM head, logits: 6 B/logit of
+  one micro-batch, which never coexist with a full-recompute working set: only the larger counts),
+  plus a framework reserve.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from costsim.core.calibration import FRAMEWORK_RESERVE_BYTES
+from costsim.core.frameworks import DEFAULT_FRAMEWORK, Framework
+from costsim.core.training_shapes import Layout, ModelShape, _f
+
+BYTES_WEIGHT = 2.0  # bf16 weights
+BYTES_GRAD = 2.0  # bf16 gradients
+BYTES_OPTIMIZER = 12.0  # fp32 master weights + Adam m + v
+BYTES_ACT = 2.0  # bf16 activations
+BYTES_LOGIT = 6.0  # bf16 logits + fp32 copy for the loss
+
+
+def attention_span(m: ModelShape, seq_len):
+    """Average key span per layer used in the attention FLOP term (window on windowed layers)."""
+    s = _f(seq_len)
+    if m.sliding_window is None:
+        return s
+    w = np.minimum(s, float(m.sliding_window))
+    return m.sliding_window_layer_frac * w + (1.0 - m.sliding_window_layer_frac) * s
+
+
+def stage_layers(m: ModelShape, pp):
+    """(first, middle, last) stage layer counts: ceil(L/pp) per stage, the spare slots taken off
+    the first stage, then the last (Llama 3 Sec. 3.3.2). pp == 1: one stage holds all L."""
+    pp = _f(pp)
+    n_max = np.ceil(m.n_layers / pp)
+    slack = pp * n_max - m.n_layers
+    first = n_max - (slack >= 1)
+    last = np.where(pp > 1, n_max - (slack >= 2), n_max)
+    return first, n_max, last
+
+
+def stage_params(m: ModelShape, lay: Layout, layers, has_emb, has_head):
+    """(dense, expert) parameters on one device of a stage before ZeRO sharding."""
+    tp, ep = _f(lay.tp), _f(lay.ep)
+    emb = m.input_embedding_params * has_emb + (m.head_params if not m.tied_embeddings else 0.0) * has_head
+    # Megatron keeps a copy of a tied embedding on the last stage when pp > 1
+    if m.tied_embeddings:
+        emb = emb + m.head_params * has_head * (1.0 - has_emb)
+    dense = (layers * m.nonexpert_params_per_layer + emb) / tp
+    expert = layers * m.expert_params_per_layer / (tp * ep)
+    return dense, expert
+
+
+def params_per_device(m: ModelShape, lay: Layout):
+    """(dense, expert) parameters of the most loaded stage (middle stage layers + the larger of
+    the embedding and the LM head) before ZeRO sharding -- used for DP traffic and optimizer."""
+    pp = _f(lay.pp)
+    first, n_max, last = stage_layers(m, pp)
+    single = pp <= 1
+    emb = np.where(single, m.input_embedding_params + (0.0 if m.tied_embeddings else m.head_params),
+                   max(m.input_embedding_params, m.head_params))
+    tp, ep = _f(lay.tp), _f(lay.ep)
+    dense = (n_max * m.nonexpert_params_per_layer + emb) / tp
+    expert = n_max * m.expert_params_per_layer / (tp * ep)
+    return dense, expert
+
+
+def activation_bytes_per_layer(m: ModelShape, lay: Layout, fw: "Framework | None" = None):
+    """Stored activation bytes of one layer for one micro-batch on one GPU (Korthikanti et al.;
+    the s^2 attention-score term only without FlashAttention). Returns (stored, working set)."""
+    fw = fw or DEFAULT_FRAMEWORK
+    tp, cp = _f(lay.tp), _f(lay.cp)
+    sp = _f(lay.sequence_parallel) > 0
+    r = _f(lay.recompute)
+    s = _f(lay.seq_len) / cp
+    b = _f(lay.micro_batch)
+    h = float(m.d_model)
+    sb = s * b
+    kvf = m.kv_heads / m.n_heads
+    attn_width = m.n_heads * m.head_dim / h
+    per_ff = 6.0 if m.gated else 4.0
+    rep_coef = 10.0 * h
+    sh_coef = (4.0 + 4.0 * kvf) * h * attn_width + per_ff * m.ffn_width_active
+    rep = sb * rep_coef / np.where(sp, tp, 1.0)
+    selective = rep + sb * sh_coef / tp
+    if fw.flash_attention:
+        none = selective
+    else:
+        none = selective + 5.0 * m.n_heads * s * attention_span(m, lay.seq_len) * b / tp  # heads x s x S
+    full_stored = 2.0 * sb * h / np.where(sp, tp, 1.0)
+    return np.where(r >= 2, full_stored, np.where(r >= 1, selective, none)), selective
+
+
+def num_micro_batches(lay: Layout):
+    return _f(lay.global_batch) / (_f(lay.dp) * _f(lay.micro_batch))
+
+
+def in_flight_micro_batches(pp, vp, mcount, rank):
+    """Stage-micro-batches of activations held by pipeline rank `rank` at the 1F1B peak."""
+    pp, vp = _f(pp), _f(vp)
+    inter = np.minimum(mcount, pp + (pp - 1.0 - 2.0 * rank) / vp)
+    plain = np.minimum(mcount, np.maximum(pp - rank, 1.0))
+    return np.maximum(np.where(vp > 1, inter, plain), 1.0)
+
+
+def zero_shard_size(lay: Layout, fw: "Framework | None" = None, domain_size: float | None = None):
+    """Ranks a ZeRO shard is spread over: the data x context parallel group, or only its ranks inside
+    one scale-up domain when the framework shards within a domain (FSDP over a TPU slice)."""
+    fw = fw or DEFAULT_FRAMEWORK
+    dpg = _f(lay.dp) * _f(lay.cp)
+    if fw.zero_shard_within_domain and domain_size is not None:
+        per = np.maximum(1.0, np.floor(float(domain_size) / np.maximum(_f(lay.tp), 1.0)))
+        return dpg / np.ceil(dpg / per)
+    return dpg
+
+
+def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None, domain_size: float | None = None) -> dict:
+    """Memory breakdown per GPU (bytes) on the most loaded pipeline rank (first, second, last)."""
+    fw = fw or DEFAULT_FRAMEWORK
+    tp, pp, cp, ep, dp, vp = (_f(x) for x in (lay.tp, lay.pp, lay.cp, lay.ep, lay.dp, lay.vp))
+    z = _f(lay.zero)
+    first, n_max, last = stage_layers(m, pp)
+    shard_dense = zero_shard_size(lay, fw, domain_size)
+    shard_expert = np.maximum(shard_dense / ep, 1.0)
+    # bytes per (dense, expert) parameter after ZeRO sharding
+    b_dense = (BYTES_WEIGHT / np.where(z >= 3, shard_dense, 1.0) + BYTES_GRAD / np.where(z >= 2, shard_dense, 1.0)
+               + BYTES_OPTIMIZER / np.where(z >= 1, shard_dense, 1.0))
+    b_exp = (BYTES_WEIGHT / np.where(z >= 3, shard_expert, 1.0) + BYTES_GRAD / np.where(z >= 2, shard_expert, 1.0)
+             + BYTES_OPTIMIZER / np.where(z >= 1, shard_expert, 1.0))
+    per_layer, working = activation_bytes_per_layer(m, lay, fw)
+    working = np.where(_f(lay.recompute) >= 2, working, 0.0)  # one layer re-materialized
+    mcount = num_micro_batches(lay)
+    logits = BYTES_LOGIT * _f(lay.micro_batch) * _f(lay.seq_len) / cp * m.vocab_size / tp
+    single = pp <= 1
+    one = np.ones_like(pp)
+    ranks = (  # (layers, has_embedding, has_head, in-flight): first, second, last pipeline rank
+        (first, one, np.where(single, 1.0, 0.0), in_flight_micro_batches(pp, vp, mcount, 0.0)),
+        (n_max, 0.0 * one, 0.0 * one, in_flight_micro_batches(pp, vp, mcount, 1.0)),
+        (last, 0.0 * one, one, in_flight_micro_batches(pp, vp, mcount, pp - 1.0)),
+    )
+    parts = []  # per rank: (dense, expert, activations, logits beyond the working set, total)
+    for r, (layers, has_emb, has_head, fl) in enumerate(ranks):
+        dense, expert = stage_params(m, lay, layers, has_emb, has_head)
+        states = dense * b_dense + expert * b_exp
+        acts = per_layer * (layers * fl) + working
+        # the logits live from the LM head to the loss backward, the recompute working set only
+        # inside a layer's backward: never at once, so only the logits beyond the working set count
+        lg = np.where(has_head > 0, np.maximum(logits - working, 0.0), 0.0)
+        tot = states + acts + lg
+        if r == 1:  # the second rank is a middle stage only with pp >= 3
+            tot = np.where(pp >= 3, tot, 0.0)
+        parts.append((dense, expert, acts, lg, tot))
+    t0, t1, t2 = parts[0][4], parts[1][4], parts[2][4]
+    tot = np.maximum(np.maximum(t0, t1), t2)
+    # ZeRO-3 / FSDP: the gathered (unsharded) parameters of the layer in use and of the prefetched next one
+    gathered = np.where(z >= 3, fw.zero3_live_layers * BYTES_WEIGHT * (m.nonexpert_params_per_layer / tp
+                                                                     + m.expert_params_per_layer / (tp * ep)), 0.0)
+    reserve = FRAMEWORK_RESERVE_BYTES if fw.reserve_bytes is None else fw.reserve_bytes
+    total = tot + gathered + reserve
+    return MemoryBreakdown(parts, (t0, t1, t2), z, shard_dense, shard_expert, gathered, reserve, total)
+
+
+class MemoryBreakdown(dict):
+    """Memory per GPU on the most loaded pipeline rank (bytes): total_bytes at once, the parts
+    (weights, gradients, optimizer state, activations, logits, ZeRO-3 gathered weights, reserve) on
+    first access -- a layout search needs only the total for its fit mask."""
+
+    KEYS = ("weights_bytes", "gradients_bytes", "optimizer_bytes", "activations_bytes", "logits_bytes",
+            "zero3_gathered_bytes", "reserve_bytes", "total_bytes")
+
+    def __init__(self, parts, tots, z, shard_dense, shard_expert, gathered, reserve, total):
+        super().__init__()
+        self._p, self._t, self._z = parts, tots, z
+        self._sd, self._se, self._g, self._r = shard_dense, shard_expert, gathered, reserve
+        dict.__setitem__(self, "total_bytes", total)
+
+    def _pick(self, j):
+        t0, t1, t2 = self._t
+        take1 = t1 > t0
+        take2 = t2 > np.maximum(t0, t1)
+        return np.where(take2, self._p[2][j], np.where(take1, self._p[1][j], self._p[0][j]))
+
+    def _compute(self, k):
+        z, total = self._z, dict.__getitem__(self, "total_bytes")
+        if k in ("weights_bytes", "gradients_bytes", "optimizer_bytes"):
+            per, stage = {"weights_bytes": (BYTES_WEIGHT, 3), "gradients_bytes": (BYTES_GRAD, 2),
+                          "optimizer_bytes": (BYTES_OPTIMIZER, 1)}[k]
+            return per * (self._pick(0) / np.where(z >= stage, self._sd, 1.0) + self._pick(1) / np.where(z >= stage, self._se, 1.0))
+        if k == "activations_bytes":
+            return self._pick(2)
+        if k == "logits_bytes":
+            return self._pick(3)
+        if k == "zero3_gathered_bytes":
+            return self._g + 0.0 * total
+        if k == "reserve_bytes":
+            return np.broadcast_to(self._r, np.shape(total)).astype(float)
+        raise KeyError(k)
+
+    def __getitem__(self, k):
+        if not dict.__contains__(self, k):
+            dict.__setitem__(self, k, self._compute(k))
+        return dict.__getitem__(self, k)
+
+    def __contains__(self, k):
+        return k in self.KEYS
+
+    def __iter__(self):
+        return iter(self.KEYS)
+
+    def __len__(self):
+        return len(self.KEYS)
+
+    def keys(self):
+        return list(self.KEYS)
+
+    def items(self):
+        return [(k, self[k]) for k in self.KEYS]
+
+    def values(self):
+        return [self[k] for k in self.KEYS]
+
+    def get(self, k, default=None):
+        return self[k] if k in self.KEYS else default

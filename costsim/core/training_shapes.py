@@ -1,0 +1,179 @@
+"""Plain-number shapes the training core works on (numpy only): the model (`ModelShape`), the
+accelerator and its fabric for one compute datatype (`HardwareShape`) and arrays of parallel layouts
+(`Layout`). Built from the pydantic specs by costsim.estimators.training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from costsim.core import comm
+from costsim.core import matmul as mm
+from costsim.core.calibration import GEMM_ROWS_HALF
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """Plain numbers describing a transformer for the core (built from ModelSpec by estimators)."""
+
+    n_layers: int
+    d_model: int
+    n_heads: int
+    kv_heads: int
+    head_dim: int
+    d_ff: int
+    gated: bool
+    vocab_size: int
+    tied_embeddings: bool
+    n_experts: int
+    experts_per_token: int
+    n_shared_experts: int
+    n_moe_layers: int
+    attn_params_per_layer: float
+    norm_params_per_layer: float
+    dense_ffn_params_per_layer: float  # FFN of a dense layer (dense model: every layer)
+    expert_params: float  # one expert's FFN
+    input_embedding_params: float  # V*d (+ positions)
+    params_total: float
+    sliding_window: int | None = None
+    sliding_window_layer_frac: float = 1.0
+    d_ff_dense: int | None = None
+
+    @property
+    def is_moe(self) -> bool:
+        return self.n_experts > 1
+
+    @property
+    def head_params(self) -> float:
+        """LM head matmul parameters (a real matmul whether tied or not)."""
+        return float(self.vocab_size * self.d_model)
+
+    @property
+    def n_dense_layers(self) -> int:
+        return self.n_layers - self.n_moe_layers
+
+    @property
+    def router_params(self) -> float:
+        return float(self.d_model * self.n_experts) if self.is_moe else 0.0
+
+    @property
+    def mm_params_per_layer(self) -> float:
+        """Average active matmul parameters per layer (attention + active FFN/experts + router)."""
+        L = self.n_layers
+        moe = self.n_moe_layers * ((self.experts_per_token + self.n_shared_experts) * self.expert_params + self.router_params)
+        dense = self.n_dense_layers * self.dense_ffn_params_per_layer
+        return self.attn_params_per_layer + (moe + dense) / L
+
+    @property
+    def nonexpert_params_per_layer(self) -> float:
+        """Average parameters per layer that are not routed experts (replicated over EP)."""
+        L = self.n_layers
+        moe = self.n_moe_layers * (self.n_shared_experts * self.expert_params + self.router_params)
+        dense = self.n_dense_layers * self.dense_ffn_params_per_layer
+        return self.attn_params_per_layer + self.norm_params_per_layer + (moe + dense) / L
+
+    @property
+    def expert_params_per_layer(self) -> float:
+        """Average routed-expert parameters per layer (all experts; split by EP)."""
+        return self.n_moe_layers * self.n_experts * self.expert_params / self.n_layers
+
+    @property
+    def ffn_width_active(self) -> float:
+        """Average active FFN width per token per layer (d_ff * (k + shared) on MoE layers)."""
+        L = self.n_layers
+        moe = self.n_moe_layers * (self.experts_per_token + self.n_shared_experts) * self.d_ff
+        dense = self.n_dense_layers * (self.d_ff_dense or self.d_ff)
+        return (moe + dense) / L
+
+    @property
+    def n_mm_params(self) -> float:
+        return self.n_layers * self.mm_params_per_layer + self.head_params
+
+
+@dataclass(frozen=True)
+class HardwareShape:
+    """Plain numbers describing the accelerator and its node for one compute datatype."""
+
+    peak_flop_per_s: float  # dense peak of the compute datatype
+    matmul_frac: float  # achievable fraction of that peak for large GEMMs (fitted)
+    memory_bytes: float
+    memory_bandwidth_bytes_per_s: float
+    scaleup_bytes_per_s: float  # per direction, per device
+    scaleup_latency_s: float
+    domain_size: int
+    scaleout_per_gpu_bytes_per_s: float  # node NIC total / devices per node
+    devices_per_node: int
+    # peak_flop_per_s / matmul_frac / gemm_rows_half describe the linear-layer GEMMs in the compute
+    # datatype (fp8 speeds up only these). Attention (FlashAttention) and the LM head run in bf16:
+    # bf16_* below (0 -> the same as the compute datatype, i.e. a bf16/fp16 run).
+    gemm_rows_half: float = 0.0  # T0 (0 -> calibration.GEMM_ROWS_HALF)
+    bf16_peak_flop_per_s: float = 0.0
+    bf16_matmul_frac: float = 0.0
+    bf16_gemm_rows_half: float = 0.0
+    # GEMM time model (costsim.core.matmul): compute units the output tiles spread over, the fixed
+    # in-stream cost per kernel, operand bytes of the compute datatype (fp8: 1)
+    num_compute_units: float = 132.0
+    kernel_latency_s: float = mm.IN_STREAM_LATENCY_S
+    gemm_in_bytes: float = 2.0
+    # low-precision training (costsim.core.datatypes): share of the linear-layer GEMMs that run in the
+    # compute datatype (NVFP4 keeps ~16% of the linear layers in bf16: lowp_layer_frac 0.84; the rest
+    # use the bf16_* rates), and the HBM bytes to quantize one GEMM operand element (read bf16, write the
+    # narrow type and its block scales, amax pass; 0 for bf16/fp16)
+    lowp_layer_frac: float = 1.0
+    quant_bytes_per_element: float = 0.0
+    # communication fabric beyond the scale-up rate above (costsim.core.comm.Fabric): per-step latency
+    # of the scale-out network, and a torus (TPU ICI) instead of a switch: dimensions, per-link rate
+    scaleout_latency_s: float = comm.SCALEOUT_LATENCY_S
+    torus_dims: int = 0
+    torus_link_bytes_per_s: float = 0.0
+
+    @property
+    def fabric(self) -> comm.Fabric:
+        return comm.Fabric(domain_size=float(self.domain_size), scaleup_bytes_per_s=self.scaleup_bytes_per_s,
+                           scaleup_latency_s=self.scaleup_latency_s,
+                           scaleout_bytes_per_s=self.scaleout_per_gpu_bytes_per_s,
+                           scaleout_latency_s=self.scaleout_latency_s, torus_dims=int(self.torus_dims),
+                           torus_link_bytes_per_s=self.torus_link_bytes_per_s)
+
+    @property
+    def rows_half(self) -> float:
+        return self.gemm_rows_half or GEMM_ROWS_HALF
+
+    @property
+    def attn_peak(self) -> float:
+        return self.bf16_peak_flop_per_s or self.peak_flop_per_s
+
+    @property
+    def attn_frac(self) -> float:
+        return self.bf16_matmul_frac or self.matmul_frac
+
+    @property
+    def attn_rows_half(self) -> float:
+        return self.bf16_gemm_rows_half or self.rows_half
+
+
+@dataclass
+class Layout:
+    """Arrays (or scalars) of parallel layouts; fields broadcast together."""
+
+    tp: np.ndarray
+    pp: np.ndarray
+    cp: np.ndarray
+    ep: np.ndarray
+    dp: np.ndarray
+    vp: np.ndarray
+    micro_batch: np.ndarray
+    recompute: np.ndarray  # 0 none, 1 selective, 2 full
+    zero: np.ndarray
+    sequence_parallel: np.ndarray
+    seq_len: np.ndarray
+    global_batch: np.ndarray
+
+    @classmethod
+    def of(cls, **kw) -> "Layout":
+        return cls(**{k: np.asarray(v, dtype=float) for k, v in kw.items()})
+
+
+def _f(x):
+    return np.asarray(x, dtype=float)

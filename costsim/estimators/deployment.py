@@ -1,0 +1,367 @@
+"""Best serving deployment for a GPU budget: replicas x TP x PP x EP (x weight precision), vectorized.
+
+    search_deployment(model, acc, gpus, ...) -> DeploymentSearch
+
+Every candidate replica layout (tp within the scale-up domain and dividing the heads, pp up to the
+layers, ep dividing the routed experts of an MoE model; tp*pp*ep <= gpus) and every weight format
+the hardware computes natively (bf16, fp8, fp4 where its profile lists a tensor-core rate), unless
+the caller fixes them, is evaluated at once through the numpy inference core: one
+`serving_curve` call over a (candidate x batch) grid, masked by the memory limit (max batch from
+the KV capacity left after weights) and the TTFT / TPOT limits. Each candidate keeps its
+highest-throughput batch; the deployment runs floor(gpus / gpus_per_replica) replicas of it; the
+objective (deployment throughput, or $ per output token) ranks the candidates. Validity comes from
+`costsim.estimators.inference.layout_problems` (the one layout check of serving).
+
+$ per token for ranking: (GPU-hour price x GPUs of a replica + electricity of its GPUs and host
+share x PUE when the pricing basis is purchase) / replica throughput, with GPU power from
+`costsim.core.power.device_power_w` at the decode step's utilizations. The chosen deployment is then
+priced exactly by `estimate_serve` (costsim.estimators.inference), which the API reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from costsim.core import inference as core
+from costsim.core.power import device_power_w
+from costsim.core.serving_curve import batch_grid, serving_curve
+from costsim.economics.accounting import amortized_usd_per_gpu_hour, effective_pue, host_power_per_gpu_w, usd_per_gpu_hour
+from costsim.errors import InputError
+from costsim.estimators.inference import (LAYOUT_EP_DENSE, LAYOUT_EP_EXPERTS, LAYOUT_MEMORY, LAYOUT_PP_LAYERS, LAYOUT_PROBLEM_TEXT,
+                                          LAYOUT_TP_DOMAIN, LAYOUT_TP_HEADS, MAX_CURVE_BATCH, PREFILL_CHUNK_TOKENS, check_layout,
+                                          core_inputs, default_kv_precision, layout_problems)
+from costsim.specs.catalog import node_for
+from costsim.specs.hardware import Accelerator
+from costsim.specs.model import ModelSpec
+from costsim.specs.site import EconomicsSpec, FacilitySpec
+from costsim.units import J_PER_KWH, S_PER_HOUR
+
+#: Weight formats the search tries when the caller does not fix one: the formats the device's
+#: tensor cores compute natively, most precise first (weight-only int4 and llama.cpp formats
+#: trade accuracy for memory and are only used when asked for).
+SEARCHED_PRECISIONS = ("bf16", "fp8", "fp4")
+_TP = (1, 2, 4, 8, 16, 32, 64)
+_PP = (1, 2, 4, 8, 16, 32)
+_EP = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One deployment of a GPU budget: identical replicas of one layout and precision."""
+
+    replicas: int
+    """Replicas serving in parallel (a router spreads requests over them)."""
+    gpus_per_replica: int
+    """Accelerators per replica, tp x pp x ep."""
+    tp: int
+    """Tensor-parallel size inside a replica."""
+    pp: int
+    """Pipeline-parallel size inside a replica."""
+    ep: int
+    """Expert-parallel size inside a replica (1 for dense models)."""
+    weight_precision: str
+    """Weight storage format (bf16, fp8, fp4, ...)."""
+    kv_precision: str
+    """KV-cache storage format."""
+    compute_dtype: str
+    """Datatype the GEMMs run in on this hardware."""
+    batch_per_replica: int
+    """Concurrent sequences per replica at the chosen operating point."""
+    max_batch_per_replica: int
+    """Most sequences whose KV cache fits one replica (at input + output tokens of context)."""
+    throughput_tokens_per_s: float
+    """Output tokens per second of the whole deployment [tokens/s]."""
+    throughput_tokens_per_s_per_replica: float
+    """Output tokens per second of one replica [tokens/s]."""
+    ttft_s: float
+    """Time to first token at the operating point [s]."""
+    tpot_s: float
+    """Time per output token at the operating point (prefill stalls included) [s]."""
+    gpus_used: int
+    """replicas x gpus_per_replica (<= the budget)."""
+    gpus_idle: int
+    """Budget GPUs no replica uses (the budget is not a multiple of gpus_per_replica)."""
+    gpu_power_w: float
+    """Mean power of one GPU at the decode operating point (ranking estimate) [W]."""
+    gpu_energy_per_token_j: float
+    """GPU energy per output token at that point: gpu_power_w x gpus_per_replica / replica throughput [J]."""
+    usd_per_million_tokens: float | None
+    """$ per million output tokens (ranking estimate; None when the hardware has no price) [USD]."""
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class DeploymentSearch:
+    """Result of `search_deployment`: the chosen deployment and the runners-up."""
+
+    feasible: bool
+    """True when at least one deployment fits memory and meets the SLOs."""
+    reason: str | None
+    """Why no deployment is feasible (None when feasible)."""
+    gpus: int
+    """GPU budget searched."""
+    objective: str
+    """'throughput' (highest deployment tokens/s) or 'usd_per_token' (lowest $ per output token)."""
+    engine: str
+    """Serving-engine profile used."""
+    chosen: Deployment | None
+    """Best deployment under the objective (None when infeasible)."""
+    runners_up: tuple[Deployment, ...]
+    """Next-best deployments, best first (at most one per layout and precision)."""
+    layouts_considered: int
+    """(layout, precision) candidates evaluated."""
+    layouts_feasible: int
+    """Candidates that fit memory and meet the SLOs at some batch."""
+    configurations_evaluated: int
+    """(candidate, batch) points evaluated by the vectorized core."""
+    rejected: dict[str, int]
+    """Candidates rejected, by reason (structural rules of `layout_problems`, memory, SLO)."""
+
+    def to_dict(self) -> dict:
+        return {"feasible": self.feasible, "reason": self.reason, "gpus": self.gpus, "objective": self.objective,
+                "engine": self.engine, "chosen": self.chosen.to_dict() if self.chosen else None,
+                "runners_up": [d.to_dict() for d in self.runners_up], "layouts_considered": self.layouts_considered,
+                "layouts_feasible": self.layouts_feasible, "configurations_evaluated": self.configurations_evaluated,
+                "rejected": dict(self.rejected)}
+
+
+def searched_precisions(acc: Accelerator) -> list[str]:
+    """Weight formats computed natively by the device, for the search (bf16 always; fp16 on parts without bf16)."""
+    out = ["bf16" if acc.supports("bf16") or not acc.supports("fp16") else "fp16"]
+    for p in SEARCHED_PRECISIONS[1:]:
+        if acc.supports(p):
+            out.append(p)
+    return out
+
+
+def _candidate_layouts(m: ModelSpec, acc: Accelerator, gpus: int, tp: int | None, pp: int | None, ep: int | None):
+    tps = [tp] if tp else [t for t in _TP if t <= gpus]
+    pps = [pp] if pp else [p for p in _PP if p <= gpus]
+    eps = [ep] if ep else ([e for e in _EP if e <= gpus] if m.is_moe else [1])
+    T, P, E = (a.ravel() for a in np.meshgrid(tps, pps, eps, indexing="ij"))
+    keep = T * P * E <= gpus
+    return T[keep], P[keep], E[keep]
+
+
+def _stack(objs: list, index: np.ndarray, cls):
+    """One core dataclass whose fields are arrays: field of objs[index[i]] for candidate i."""
+    vals = {}
+    for f in fields(cls):
+        col = [getattr(o, f.name) for o in objs]
+        if any(c is None for c in col):
+            col = [getattr(o, "peak_flop_per_s") if c is None else c for o, c in zip(objs, col)]
+        vals[f.name] = np.asarray(col, dtype=float)[index]
+    return cls(**vals)
+
+
+def _cost_rate_usd_per_s(acc: Accelerator, economics: EconomicsSpec, facility: FacilitySpec, gpus, gpu_power_w):
+    """$ per second of `gpus` GPUs drawing `gpu_power_w` each (None when the device has no price)."""
+    if economics.pricing == "rental":
+        rate = usd_per_gpu_hour(acc, economics)
+        return None if rate is None else np.asarray(gpus, float) * rate / S_PER_HOUR
+    amort = amortized_usd_per_gpu_hour(acc, economics)
+    if amort is None:
+        return None
+    host = host_power_per_gpu_w(acc, node_for(acc)) + (facility.fabric_storage_w_per_gpu if acc.category in ("datacenter_gpu", "ai_accelerator") else 0.0)
+    elec = (np.asarray(gpu_power_w, float) + host) * effective_pue(facility) * economics.electricity_usd_per_kwh / J_PER_KWH
+    return np.asarray(gpus, float) * (amort / S_PER_HOUR + elec)
+
+
+def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens: int, output_tokens: int,
+                      weight_precision: str | None = None, kv_precision: str | None = None,
+                      tp: int | None = None, pp: int | None = None, ep: int | None = None,
+                      batch: int | str = "max", ttft_slo_s: float | None = None, tpot_slo_s: float | None = None,
+                      engine: str = "default", objective: str = "throughput", runners_up: int = 4,
+                      economics: EconomicsSpec | None = None, facility: FacilitySpec | None = None,
+                      overrides: dict[str, float] | None = None, max_batch: int | None = None) -> DeploymentSearch:
+    """Best deployment of `gpus` accelerators (see the module docstring). Arguments left None are
+    searched; `max_batch` caps the sequences per replica (an engine's max_num_seqs)."""
+    if gpus < 1:
+        raise InputError(f"the GPU budget must be at least 1, got {gpus}.", field="gpus")
+    if objective not in ("throughput", "usd_per_token"):
+        raise InputError(f"objective must be 'throughput' or 'usd_per_token', got {objective!r}.", field="objective")
+    economics = economics or EconomicsSpec()
+    facility = facility or FacilitySpec()
+    fixed = [x for x in (tp, pp, ep) if x]
+    if fixed and int(np.prod(fixed)) > gpus:
+        raise InputError(f"the fixed layout (tp {tp or '-'}, pp {pp or '-'}, ep {ep or '-'}) needs {int(np.prod(fixed))} GPUs per replica, "
+                         f"more than the budget of {gpus}; raise --gpus or drop a fixed size.", field="gpus")
+    if fixed:  # a dimension the caller fixed must be valid on its own (exit 2 with the fix), not a silent empty search
+        t1, p1, e1 = tp or 1, pp or 1, ep or 1
+        own = (LAYOUT_TP_HEADS | LAYOUT_TP_DOMAIN if tp else 0) | (LAYOUT_PP_LAYERS if pp else 0) | \
+              (LAYOUT_EP_DENSE | LAYOUT_EP_EXPERTS if ep else 0)
+        if int(layout_problems(m, acc, t1, p1, e1)) & own:
+            check_layout(m, acc, t1 * p1 * e1, t1, p1, e1)
+    i, o = float(input_tokens), float(output_tokens)
+    ctx = i + o
+    if ctx > m.max_context:
+        raise InputError(f"input_tokens + output_tokens ({int(ctx)}) exceeds the model's context of {m.max_context} tokens.", field="input_tokens")
+    chunk = min(PREFILL_CHUNK_TOKENS, ctx)
+    precs = [weight_precision] if weight_precision else searched_precisions(acc)
+    cis = [core_inputs(m, acc, wp, kv_precision, engine, overrides) for wp in precs]
+
+    T, P, E = _candidate_layouts(m, acc, gpus, tp, pp, ep)
+    L = T.size
+    rejected: dict[str, int] = {}
+    structural = layout_problems(m, acc, T, P, E) if L else np.zeros(0, dtype=np.int64)
+    for bit, text in LAYOUT_PROBLEM_TEXT.items():
+        n = int(np.sum((structural & bit) != 0))
+        if n:
+            rejected[text] = n * len(precs)
+    ok_l = structural == 0
+    T, P, E = T[ok_l], P[ok_l], E[ok_l]
+    L = T.size
+    # candidates: every (valid layout, precision)
+    pi = np.repeat(np.arange(len(precs)), L)
+    T, P, E = np.tile(T, len(precs)), np.tile(P, len(precs)), np.tile(E, len(precs))
+    C = T.size
+    evaluated = 0
+    mem_note = ""
+    best: list[Deployment] = []
+    if C:
+        shape = cis[0].shape
+        dev = _stack([c.dev for c in cis], pi, core.Device)
+        prec = _stack([c.prec for c in cis], pi, core.Precision)
+        lay = core.Layout(tp=T.astype(float), pp=P.astype(float), ep=E.astype(float))
+        mb = core.max_batch(shape, dev, prec, lay, ctx, chunk)
+        fits = mb >= 1
+        mem_note = ""
+        if int(np.sum(~fits)):
+            rejected[LAYOUT_PROBLEM_TEXT[LAYOUT_MEMORY]] = int(np.sum(~fits))
+            w = np.asarray(core.weight_bytes_per_gpu(shape, prec, lay), float) * np.ones(C)
+            j = int(np.argmin(np.where(~fits, w, np.inf)))
+            usable = float(np.asarray(dev.memory_bytes * dev.usable_memory_frac * np.ones(C))[j])
+            mem_note = (f" (the leanest layout that does not fit, {precs[pi[j]]} TP{T[j]} PP{P[j]}"
+                        f"{' EP%d' % E[j] if E[j] > 1 else ''}, holds {w[j] / 1e9:.1f} GB of weights per GPU of "
+                        f"{usable / 1e9:.1f} GB usable, before the KV cache)")
+        mb_cap = np.minimum(mb, MAX_CURVE_BATCH if max_batch is None else min(MAX_CURVE_BATCH, max_batch))
+        if batch == "max":
+            grid = batch_grid(int(max(1.0, float(mb_cap.max()))))
+        else:
+            grid = np.asarray([float(batch)])
+        col = lambda obj: type(obj)(**{f.name: (np.asarray(getattr(obj, f.name))[:, None] if np.ndim(getattr(obj, f.name)) else getattr(obj, f.name))
+                                       for f in fields(obj)})
+        curve = serving_curve(shape, col(dev), col(prec), col(lay), grid[None, :], i, o)
+        evaluated = int(C * grid.size)
+        ok = (grid[None, :] <= mb_cap[:, None]) & fits[:, None]
+        slo_ok = np.ones_like(ok)
+        if ttft_slo_s is not None:
+            slo_ok &= curve["ttft_s"] <= ttft_slo_s
+        if tpot_slo_s is not None:
+            slo_ok &= curve["tpot_s"] <= tpot_slo_s
+        n_slo = int(np.sum(ok.any(axis=1) & ~(ok & slo_ok).any(axis=1)))
+        if n_slo:
+            rejected["misses the SLOs at every batch that fits"] = n_slo
+        if batch != "max":
+            n_b = int(np.sum(fits & (mb_cap < float(batch))))
+            if n_b:
+                rejected[f"batch {batch} does not fit"] = n_b
+        ok &= slo_ok
+        thr = np.where(ok, curve["throughput_tokens_per_s"], -np.inf)
+        k = np.argmax(thr, axis=1)
+        rows = np.arange(C)
+        thr_rep = thr[rows, k]
+        feas = np.isfinite(thr_rep)
+        gpr = (T * P * E).astype(int)
+        replicas = gpus // gpr
+        b_sel = grid[k]
+        # GPU power at the chosen decode point (ranking estimate)
+        dec = core.decode_step_breakdown(shape, dev, prec, lay, b_sel, i + 0.5 * o)
+        t_dec = np.asarray(dec["step_time_s"], float)
+        cu = np.minimum(1.0, dec["matmul_flop_per_gpu"] / t_dec / dev.peak_flop_per_s)
+        mu = np.minimum(1.0, dec["bytes_read_per_gpu"] / t_dec / dev.bandwidth_bytes_per_s)
+        p_gpu = np.asarray(device_power_w(acc.idle_w, acc.tdp_w, cu, mu), float)
+        rate = _cost_rate_usd_per_s(acc, economics, facility, gpr, p_gpu)
+        usd_mtok = None if rate is None else rate / np.where(feas, thr_rep, np.nan) * 1e6
+        if objective == "usd_per_token" and usd_mtok is None:
+            raise InputError(f"objective 'usd_per_token' needs a price for {acc.id}: its profile has none. Set --usd-per-gpu-hour "
+                             "(economics.usd_per_gpu_hour) or use --objective throughput.", field="objective")
+        score = np.where(feas, replicas * thr_rep if objective == "throughput" else -usd_mtok, -np.inf)
+        # ties: fewer GPUs used, then smaller TP (less communication), then more precise weights
+        order = np.lexsort((pi, T, replicas * gpr, -score))
+        for c in order:
+            if not feas[c]:
+                continue
+            wp = precs[pi[c]]
+            best.append(Deployment(
+                replicas=int(replicas[c]), gpus_per_replica=int(gpr[c]), tp=int(T[c]), pp=int(P[c]), ep=int(E[c]),
+                weight_precision=wp, kv_precision=kv_precision or default_kv_precision(wp), compute_dtype=cis[pi[c]].compute_dtype,
+                batch_per_replica=int(b_sel[c]), max_batch_per_replica=int(mb[c]),
+                throughput_tokens_per_s=float(replicas[c] * thr_rep[c]), throughput_tokens_per_s_per_replica=float(thr_rep[c]),
+                ttft_s=float(curve["ttft_s"][c, k[c]]), tpot_s=float(curve["tpot_s"][c, k[c]]),
+                gpus_used=int(replicas[c] * gpr[c]), gpus_idle=int(gpus - replicas[c] * gpr[c]), gpu_power_w=float(p_gpu[c]),
+                gpu_energy_per_token_j=float(p_gpu[c] * gpr[c] / thr_rep[c]),
+                usd_per_million_tokens=None if usd_mtok is None else float(usd_mtok[c])))
+            if len(best) > runners_up:
+                break
+    n_feasible = int(np.sum(feas)) if C else 0
+    if not best:
+        why = "; ".join(f"{n} candidate(s): {t}" for t, n in rejected.items()) or "no candidate layout"
+        if C and rejected.get(LAYOUT_PROBLEM_TEXT[LAYOUT_MEMORY]):
+            why += mem_note
+        reason = (f"no deployment of {gpus} x {acc.id} serves {m.id or m.name} "
+                  f"({'/'.join(precs)} weights, {int(i)} in / {int(o)} out tokens"
+                  f"{', TTFT <= %g s' % ttft_slo_s if ttft_slo_s else ''}{', TPOT <= %g s' % tpot_slo_s if tpot_slo_s else ''}): {why}. "
+                  "Use more GPUs, a smaller weight precision, shorter requests or looser SLOs.")
+        return DeploymentSearch(False, reason, gpus, objective, engine, None, (), int(C), 0, evaluated, rejected)
+    return DeploymentSearch(True, None, gpus, objective, engine, best[0], tuple(best[1:runners_up + 1]), int(C), n_feasible,
+                            evaluated, rejected)
+
+
+# --------------------------------------------------------------------------------------------
+# the `costsim serve --gpus N` estimate: search, then price the chosen replica exactly
+# --------------------------------------------------------------------------------------------
+#: Rates of one replica that the deployment multiplies by its replica count (kept per replica under "per_replica").
+_REPLICA_RATES = ("throughput_tokens_per_s", "decode_tokens_per_s", "prefill_tokens_per_s")
+
+
+def search_for_request(req, m: ModelSpec, acc: Accelerator) -> DeploymentSearch:
+    """`search_deployment` with the fields of a ServeRequest (gpus = the budget)."""
+    return search_deployment(m, acc, int(req.gpus), input_tokens=req.input_tokens, output_tokens=req.output_tokens,
+                             weight_precision=req.weight_precision, kv_precision=req.kv_precision, tp=req.tp, pp=req.pp, ep=req.ep,
+                             batch=req.batch, ttft_slo_s=req.ttft_slo_s, tpot_slo_s=req.tpot_slo_s, engine=req.engine,
+                             objective=req.objective, runners_up=req.runners_up, economics=req.economics, facility=req.facility)
+
+
+def estimate_serve_deployment(req, *, model: ModelSpec | None = None, acc: Accelerator | None = None,
+                              with_curve: bool = True) -> dict:
+    """The best deployment of req.gpus GPUs, with the chosen replica priced by `estimate_serve`.
+
+    Keys as `estimate_serve` (per-token figures are the same for every replica) plus `deployment`
+    {replicas, gpus_per_replica, tp, pp, ep, weight_precision, kv_precision, compute_dtype,
+    batch_per_replica, gpus_used, gpus_idle}, `per_replica` (one replica's rates), `runners_up`
+    and `search`; throughput / decode / prefill tokens per second are the whole deployment's."""
+    from costsim.estimators.inference import _infeasible, estimate_serve
+    from costsim.specs.catalog import get_accelerator, get_model
+
+    m = model or get_model(req.model)
+    a = acc or get_accelerator(req.hardware)
+    s = search_for_request(req, m, a)
+    search_doc = {"objective": s.objective, "engine": s.engine, "gpus": s.gpus, "layouts_considered": s.layouts_considered,
+                  "layouts_feasible": s.layouts_feasible, "configurations_evaluated": s.configurations_evaluated,
+                  "rejected": dict(s.rejected)}
+    if not s.feasible or s.chosen is None:
+        return _infeasible(s.reason or "no feasible deployment", model=m.id or m.name, hardware=a.id, gpus=req.gpus,
+                           deployment=None, runners_up=[], search=search_doc, engine=req.engine)
+    d = s.chosen
+    rep = req.model_copy(update=dict(gpus=d.gpus_per_replica, tp=d.tp, pp=d.pp, ep=d.ep, weight_precision=d.weight_precision,
+                                     kv_precision=d.kv_precision, batch=d.batch_per_replica, single_replica=True))
+    r = estimate_serve(rep, model=m, acc=a, with_curve=with_curve)
+    r["per_replica"] = {k: r.get(k) for k in (*_REPLICA_RATES, "gpus", "batch", "max_batch", "throughput_tokens_per_s_per_gpu")}
+    for k in _REPLICA_RATES:
+        if r.get(k) is not None:
+            r[k] = r[k] * d.replicas
+    r["gpus"] = req.gpus
+    r["throughput_tokens_per_s_per_gpu"] = r["throughput_tokens_per_s"] / d.gpus_used if r.get("throughput_tokens_per_s") else None
+    r["deployment"] = {"replicas": d.replicas, "gpus_per_replica": d.gpus_per_replica, "tp": d.tp, "pp": d.pp, "ep": d.ep,
+                       "weight_precision": d.weight_precision, "kv_precision": d.kv_precision, "compute_dtype": d.compute_dtype,
+                       "batch_per_replica": d.batch_per_replica, "gpus_used": d.gpus_used, "gpus_idle": d.gpus_idle,
+                       "searched_weight_precision": req.weight_precision is None}
+    r["runners_up"] = [x.to_dict() for x in s.runners_up]
+    r["search"] = search_doc
+    r["layout"] = dict(r.get("layout") or {}, searched=True)
+    return r

@@ -1,0 +1,188 @@
+"""Deployment search for a GPU budget (issue 14): `costsim serve --gpus N`, `costsim.api.serve.search_deployment`,
+the one layout check, scenarios and the serving simulation using the same search."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from costsim.api.serve import Deployment, DeploymentSearch, search_deployment, serve
+from costsim.errors import InputError
+from costsim.estimators import inference as est
+from costsim.specs.catalog import get_accelerator, get_model
+from costsim.specs.requests import ServeRequest
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-c", "from costsim.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_issue_example_reports_a_multi_replica_deployment():
+    """Issue 14: `costsim serve --model llama-2-70b --hardware h100-sxm --gpus 8 --weight-precision fp8`."""
+    r = _cli("serve", "--model", "llama-2-70b", "--hardware", "h100-sxm", "--gpus", "8", "--weight-precision", "fp8", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    dep = doc["deployment"]
+    for k in ("replicas", "gpus_per_replica", "tp", "pp", "ep", "weight_precision"):
+        assert k in dep
+    assert dep["replicas"] > 1 and dep["weight_precision"] == "fp8"
+    assert dep["replicas"] * dep["gpus_per_replica"] <= 8 and dep["tp"] * dep["pp"] * dep["ep"] == dep["gpus_per_replica"]
+    # throughput_tokens_per_s is the whole deployment's
+    assert doc["throughput_tokens_per_s"] == pytest.approx(dep["replicas"] * doc["per_replica"]["throughput_tokens_per_s"])
+    # ... and beats one TP-8 replica (the pre-search answer) by a wide margin
+    one = serve(ServeRequest(model="llama-2-70b", hardware="h100-sxm", gpus=8, weight_precision="fp8", single_replica=True), with_curve=False)
+    assert doc["throughput_tokens_per_s"] > 1.5 * one["throughput_tokens_per_s"]
+    assert doc["runners_up"] and all(u["throughput_tokens_per_s"] <= doc["throughput_tokens_per_s"] * (1 + 1e-9) for u in doc["runners_up"])
+    human = _cli("serve", "--model", "llama-2-70b", "--hardware", "h100-sxm", "--gpus", "8", "--weight-precision", "fp8")
+    assert human.returncode == 0 and human.stdout.startswith("Best use of 8 x h100-sxm") and "runners-up" in human.stdout
+
+
+def test_single_replica_flag_keeps_the_old_behaviour():
+    r = serve(ServeRequest(model="llama-2-70b", hardware="h100-sxm", gpus=8, weight_precision="fp8", single_replica=True), with_curve=False)
+    assert "deployment" not in r and r["layout"]["tp"] == 8 and r["gpus"] == 8
+
+
+def test_vectorized_search_equals_the_scalar_estimate():
+    """Every deployment the vectorized search reports is what `estimate_serve` gives for that one replica."""
+    s = search_deployment("llama-3.1-70b", "h100-sxm", 8, input_tokens=1000, output_tokens=500, weight_precision="fp8", runners_up=5)
+    assert isinstance(s, DeploymentSearch) and isinstance(s.chosen, Deployment)
+    for d in (s.chosen, *s.runners_up):
+        one = serve(ServeRequest(model="llama-3.1-70b", hardware="h100-sxm", gpus=d.gpus_per_replica, tp=d.tp, pp=d.pp, ep=d.ep,
+                                 weight_precision=d.weight_precision, batch=d.batch_per_replica, input_tokens=1000, output_tokens=500,
+                                 single_replica=True), with_curve=False)
+        assert one["throughput_tokens_per_s"] == pytest.approx(d.throughput_tokens_per_s_per_replica, rel=1e-9)
+        assert one["tpot_s"] == pytest.approx(d.tpot_s, rel=1e-9)
+
+
+@settings(max_examples=12, deadline=None)
+@given(n=st.integers(min_value=1, max_value=24))
+def test_more_gpus_never_lower_the_best_throughput(n):
+    a = search_deployment("llama-3.1-8b", "h100-sxm", n, input_tokens=512, output_tokens=256, weight_precision="bf16", runners_up=0)
+    b = search_deployment("llama-3.1-8b", "h100-sxm", n + 1, input_tokens=512, output_tokens=256, weight_precision="bf16", runners_up=0)
+    assert b.chosen.throughput_tokens_per_s >= a.chosen.throughput_tokens_per_s * (1 - 1e-12)
+    assert a.chosen.gpus_used + a.chosen.gpus_idle == n
+
+
+def test_slos_bound_every_replica_and_infeasible_is_a_result():
+    s = search_deployment("llama-3.1-70b", "h100-sxm", 8, input_tokens=512, output_tokens=256, weight_precision="fp8",
+                          tpot_slo_s=0.03, ttft_slo_s=0.5)
+    assert s.feasible and s.chosen.tpot_s <= 0.03 and s.chosen.ttft_s <= 0.5
+    assert all(d.tpot_s <= 0.03 for d in s.runners_up)
+    bad = search_deployment("llama-3.1-70b", "h100-sxm", 8, input_tokens=512, output_tokens=256, tpot_slo_s=1e-4)
+    assert not bad.feasible and bad.chosen is None and "SLO" in bad.reason
+    r = _cli("serve", "--model", "llama-3.1-70b", "--hardware", "h100-sxm", "--gpus", "8", "--tpot-slo-s", "1e-4", "--json")
+    assert r.returncode == 3 and json.loads(r.stdout)["feasible"] is False
+
+
+def test_precision_is_searched_among_native_formats():
+    b = search_deployment("llama-3.1-70b", "b200", 8, input_tokens=512, output_tokens=256)
+    assert b.chosen.weight_precision == "fp4" and b.chosen.compute_dtype == "fp4"
+    h = search_deployment("llama-3.1-70b", "h100-sxm", 8, input_tokens=512, output_tokens=256, runners_up=10)
+    assert {d.weight_precision for d in (h.chosen, *h.runners_up)} <= {"bf16", "fp8"}
+    r = serve(ServeRequest(model="llama-3.1-70b", hardware="b200", gpus=8), with_curve=False)
+    assert r["deployment"]["searched_weight_precision"] is True
+
+
+def test_usd_per_token_objective_ranks_by_cost():
+    s = search_deployment("llama-3.1-8b", "h100-sxm", 8, input_tokens=512, output_tokens=256, objective="usd_per_token", runners_up=6)
+    costs = [d.usd_per_million_tokens for d in (s.chosen, *s.runners_up)]
+    assert costs == sorted(costs)
+    with pytest.raises(InputError) as e:
+        search_deployment("llama-3.1-8b", "b200", 8, objective="usd_per_token")  # B200 profile has no price
+    assert e.value.field == "objective"
+
+
+def test_fixed_dimensions_constrain_the_search_and_modelspec_objects_work():
+    s = search_deployment("mixtral-8x7b", "h100-sxm", 8, tp=2, input_tokens=512, output_tokens=256, runners_up=8)
+    assert all(d.tp == 2 for d in (s.chosen, *s.runners_up))
+    m = get_model("llama-3.1-8b").model_copy(update={"id": None, "name": "hypothetical 8B"})
+    s2 = search_deployment(m, get_accelerator("h100-sxm"), 4)
+    assert s2.feasible and s2.chosen.replicas == 4
+
+
+def test_layout_problems_is_the_one_check():
+    m, a = get_model("llama-3.1-70b"), get_accelerator("h100-sxm")
+    f = est.layout_problems(m, a, np.array([1, 3, 16, 8]), np.array([1, 1, 1, 100]), 1)
+    assert f[0] == 0 and f[1] & est.LAYOUT_TP_HEADS and f[2] & est.LAYOUT_TP_DOMAIN and f[3] & est.LAYOUT_PP_LAYERS
+    assert est.layout_problems(m, a, 1, 1, 2) & est.LAYOUT_EP_DENSE
+    ci = est.core_inputs(get_model("llama-3.1-405b"), a, "fp8")
+    assert est.layout_problems(get_model("llama-3.1-405b"), a, 1, fit=ci, context_tokens=2048) & est.LAYOUT_MEMORY
+    with pytest.raises(InputError) as e:
+        est.check_layout(m, a, 16, 16, 1, 1)
+    assert e.value.field == "tp" and "scale-up domain" in e.value.message
+    r = _cli("serve", "--model", "llama-3.1-70b", "--hardware", "h100-sxm", "--gpus", "16", "--tp", "16", "--single-replica")
+    assert r.returncode == 2 and "scale-up domain" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--gpus", "0"], "gpus"),
+    (["--gpus", "-4"], "gpus"),
+    (["--gpus", "nan"], "--gpus"),
+    (["--gpus", "2.5"], "--gpus"),
+    (["--gpus", "8", "--objective", "fastest"], "objective"),
+    (["--gpus", "8", "--engine", "x" * 5000], "engine"),
+    (["--engine", "nope"], "engine"),
+    (["--gpus", "8", "--runners-up", "500"], "runners_up"),
+    (["--gpus", "2", "--tp", "4", "--pp", "2"], "budget"),
+    (["--hardware", "mi300x", "--engine", "tensorrt-llm"], "engine"),
+    (["--gpus", "8", "--tp", "3"], "tp"),
+    (["--gpus", "16", "--ep", "2"], "ep"),
+])
+def test_bad_input_exits_2_without_traceback(args, needle):
+    base = ["serve", "--model", "llama-3.1-8b"] + ([] if "--hardware" in args else ["--hardware", "h100-sxm"])
+    r = _cli(*base, *args)
+    assert r.returncode == 2, (args, r.stdout, r.stderr)
+    assert needle in r.stderr and "Traceback" not in r.stderr and len(r.stderr) < 2000
+
+
+def test_scenario_with_a_gpu_budget_gets_the_searched_deployment():
+    from costsim.sim.serving import searched_deployment, simulate_serving
+    from costsim.specs.scenario import Scenario
+
+    serving = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "gpus": 4, "engine": "vllm",
+               "arrivals": {"process": "poisson", "rate_per_s": 20.0},
+               "input_tokens": {"kind": "fixed", "mean": 256}, "output_tokens": {"kind": "fixed", "mean": 128}}
+    sc = Scenario.model_validate({"name": "budget", "serving": serving, "simulation": {"duration_s": 20.0}})
+    found = searched_deployment(sc.serving, get_model("llama-3.1-8b"))
+    out = simulate_serving(sc, seed=0).summary
+    assert out["feasible"] and out["deployment"]["replicas"] == found.chosen.replicas == 4
+    assert out["deployment"]["weight_precision"] == found.chosen.weight_precision
+    with pytest.raises(Exception) as e:
+        Scenario.model_validate({"name": "both", "serving": dict(serving, num_replicas=2), "simulation": {"duration_s": 20.0}})
+    assert "budget" in str(e.value)
+    # an explicit layout (pp across stages) still runs
+    explicit = dict(serving, gpus=None, num_replicas=1, gpus_per_replica=2, pp=2)
+    out2 = simulate_serving(Scenario.model_validate({"name": "pp", "serving": explicit, "simulation": {"duration_s": 10.0}}), seed=0).summary
+    assert out2["feasible"] and "deployment" not in out2
+
+
+def test_hardware_show_lists_fp4():
+    r = _cli("hardware", "show", "b200")
+    assert r.returncode == 0 and "FP4 9 PFLOP/s" in r.stdout and "FP6" in r.stdout
+
+
+def test_serve_page_deployment_widgets():
+    """The app's serve page: engine select and the GPU-budget search (AppTest, the same API call as the CLI)."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("costsim/ui/pages/serve.py").run()
+    assert not at.exception
+    at.checkbox(key="serve_deployment_search").check().run()
+    at.selectbox(key="serve_gpus").set_value(8).run()
+    assert not at.exception, [e.value for e in at.exception]
+    res = at.session_state["serve_result"]
+    assert res["deployment"]["gpus_used"] <= 8 and res["gpus"] == 8
+    assert any("Best deployment of 8 GPUs" in s.value for s in at.subheader)
+    before = res["throughput_tokens_per_s"]
+    at.selectbox(key="serve_engine").set_value("vllm").run()
+    assert not at.exception
+    assert at.session_state["serve_result"]["engine"] == "vllm"
+    assert at.session_state["serve_result"]["throughput_tokens_per_s"] < before

@@ -1,0 +1,147 @@
+"""Curtailment-enabled headroom against the published study, its invariants, the CLI/JSON
+interface, and a 100k-GPU run that sees a balancing authority's curtailment events.
+
+Study: Norris, Profeta, Patino-Echeverri, Cowie-Haskell, "Rethinking Load Growth: Assessing the
+Potential for Integration of Large Flexible Loads in US Power Systems", Nicholas Institute, Duke
+University, Feb 2025 (NI R 25-01, https://hdl.handle.net/10161/32077).
+Method reproduced (pp. 15-17, App. C): EIA-930 hourly demand 2016-2024 (here: the cleaned series
+of Ruggles & Farnham, same years), seasonal planning peaks (max summer / winter load over the nine
+years), constant new load, goal-seek on the mean over years of the yearly curtailed energy share.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from costsim.api.grid import grid_headroom
+from costsim.core import headroom as H
+from costsim.power.balancing import ba_region_ids
+
+YEARS = list(range(2016, 2025))  # the study's years, all shipped
+
+
+@pytest.fixture(scope="module")
+def results():
+    return {r: grid_headroom(r, curtailment_pct=(0.25, 0.5, 1.0), years=YEARS) for r in ba_region_ids()}
+
+
+@pytest.mark.parametrize("region", ["us-pjm", "us-ercot", "us-miso", "us-caiso"])
+def test_headroom_reproduces_study_figure1_at_half_percent(results, region):
+    """Figure 1 (p. 4) / Figure 8 (p. 19): PJM 17.8, ERCOT 10.0, MISO 14.8, CAISO 5.0 GW at 0.5 %.
+    +-20 %: the issue's tolerance for differences in data cleaning (ours: Ruggles & Farnham's MICE
+    imputation; the study's: its own, App. B) and PJM 2020-2024 as a sum of subregions."""
+    lv = results[region].results[1]
+    assert lv.curtailment_pct == 0.5
+    assert abs(lv.headroom_vs_study_frac) <= 0.20, (region, lv.headroom_w, lv.study_headroom_w)
+
+
+def test_headroom_all_shipped_bas_all_levels_within_20pct(results):
+    for region, res in results.items():
+        for lv in res.results:
+            assert abs(lv.headroom_vs_study_frac) <= 0.20, (region, lv.curtailment_pct, lv.headroom_vs_study_frac)
+
+
+def test_hours_and_load_kept_match_study_cross_ba_averages(results):
+    """Study p. 20 / Figure 10, averages over its 22 BAs: 85 / 177 / 366 curtailed hours a year at
+    0.25 / 0.5 / 1 %; 88 % of curtailed hours keep >= 50 % of the new load. Ours: the mean over the
+    12 shipped BAs (the largest 12 of the 22). +-10 % on hours, +-5 points on the share: a subset of BAs."""
+    hours = np.mean([[lv.curtailed_hours_per_year for lv in r.results] for r in results.values()], axis=0)
+    assert np.allclose(hours, [85, 177, 366], rtol=0.10), hours
+    kept = np.mean([[lv.hours_kept_50pct_frac for lv in r.results] for r in results.values()], axis=0)
+    assert np.all(np.abs(kept - 0.88) <= 0.05), kept
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "KNOWN GAP: the study reports mean curtailment durations of 1.7 / 2.1 / 2.5 h (p. 20, cross-BA average); "
+    "runs of consecutive curtailed hours on the same data give 4.3 / 4.9 / 5.5 h, although headroom (within 1-10 %) "
+    "and curtailed hours per year (85 / 177 / 366, exact) match. The study counts ~2.5x more, shorter events; its event "
+    "definition is not given beyond 'all hours in which any curtailment occurred'. Not tuned away."))
+def test_mean_event_length_matches_study_cross_ba_average(results):
+    mean_ev = np.mean([[lv.mean_event_h for lv in r.results] for r in results.values()], axis=0)
+    assert np.all(np.abs(mean_ev - np.array([1.7, 2.1, 2.5])) <= 0.5), mean_ev
+
+
+def test_hours_limit_variant_and_shape():
+    r = grid_headroom("us-ercot", curtailment_pct=[1.0], by="hours")
+    assert abs(r.results[0].curtailed_hours_per_year / 87.6 - 1) < 0.02  # 1 % of the hours (8760-8784 a year)
+    flat = grid_headroom("us-ercot", curtailment_pct=[0.5]).results[0].headroom_w
+    # a load that sleeps 16:00-22:00 local (22-04 UTC), the evening peak, fits a higher peak
+    shape = [0.0 if (h >= 22 or h < 4) else 1.0 for h in range(24)]
+    shaped = grid_headroom("us-ercot", curtailment_pct=[0.5], shape=shape).results[0].headroom_w
+    assert shaped > flat
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(0.0, 10.0), min_size=48, max_size=300), st.floats(0.01, 5.0))
+def test_curtailment_rate_invariants(margins, load):
+    m = np.asarray(margins)
+    yr = np.repeat([0, 1], [m.size // 2, m.size - m.size // 2])
+    rates = H.curtailment_rate(m, yr, [load, 2 * load])
+    assert np.all((rates >= 0) & (rates <= 1)) and rates[1] >= rates[0] - 1e-12
+    direct = np.mean([np.clip(load - m[yr == y], 0, load).sum() / (load * np.sum(yr == y)) for y in (0, 1)])
+    assert rates[0] == pytest.approx(direct, rel=1e-9, abs=1e-12)
+    hr = H.headroom_w(m * 1e6, yr, [0.05], tol_w=1.0)[0]
+    assert H.curtailment_rate(m * 1e6, yr, [hr])[0] <= 0.05 + 1e-9
+
+
+def test_pause_and_shift_bracket_curtailment():
+    m = np.array([5.0, 1.0, 0.0, 3.0, 6.0, 6.0, 6.0, 6.0]) * 1e6
+    c = H.curtailment_w(m, 4e6)
+    p = H.pause_curtailment_w(m, 4e6, 0.3)
+    assert np.all(p >= c) and p[2] == 4e6  # 100 % cut needed: pauses; 75 % cut < 70 % floor -> pauses too
+    served, lost = H.shift_curtailment_w(m, 4e6, max_delay_h=3)
+    assert np.allclose(served + lost, c) and served.sum() > 0
+
+
+def test_cli_headroom_json_keys():
+    r = subprocess.run([sys.executable, "-c", "from costsim.cli import main; main()", "grid", "headroom", "--region", "us-pjm",
+                        "--curtailment", "0.25,0.5,1", "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["region"] == "us-pjm" and doc["years"] == YEARS
+    assert [x["curtailment_pct"] for x in doc["results"]] == [0.25, 0.5, 1.0]
+    for x in doc["results"]:
+        for k in ("curtailment_pct", "headroom_w", "events", "mean_event_h", "max_event_h", "load_kept_frac_median"):
+            assert isinstance(x[k], (int, float)), k
+    r = subprocess.run([sys.executable, "-c", "from costsim.cli import main; main()", "grid", "regions", "--json"], capture_output=True, text=True)
+    ids = [x["region"] for x in json.loads(r.stdout)["regions"]]
+    assert {"us-pjm", "us-ercot", "us-miso", "us-caiso"} <= set(ids) and len(ids) == 12
+
+
+@pytest.mark.parametrize("args", [["--region", "us-nowhere"], ["--region", "us-pjm", "--curtailment", "0"],
+                                  ["--region", "us-pjm", "--curtailment", "inf"], ["--region", "us-pjm", "--years", "2030"],
+                                  ["--region", "us-pjm", "--by", "x" * 5000], ["--load-csv", "/nonexistent.csv"], []])
+def test_cli_bad_input_exit_2(args):
+    r = subprocess.run([sys.executable, "-c", "from costsim.cli import main; main()", "grid", "headroom", *args], capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.startswith("error:"), (args, r.stderr[-300:])
+
+
+def test_grid_page_renders_and_refuses_bad_limits():
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "costsim" / "ui" / "pages" / "grid.py"), default_timeout=120)
+    at.run()
+    assert not at.exception
+    assert "GW of constant new load fits" in at.markdown[0].value
+    at.text_input[0].set_value("abc").run()
+    assert not at.exception and at.error
+
+
+def test_events_chart_units():
+    from costsim.api.grid import curtailment_events, load_series
+    from costsim.power.ba_events import margin_w
+    from costsim.report.grid_charts import events_over_year
+
+    rows, t, c = curtailment_events("us-caiso", new_load_w=5e9, years=[2022])
+    full = load_series("us-caiso")
+    thr = (margin_w(full) + full.load_w)[full.year == 2022]
+    fig = events_over_year(t, load_series("us-caiso", years=[2022]).load_w, thr, c, title="x")
+    assert rows and fig.layout.yaxis.title.text == "GW" and fig.layout.yaxis2.title.text == "MW curtailed"

@@ -1,0 +1,107 @@
+"""Microscaled precisions (NVFP4 / MXFP4 / MXFP6) and serving-engine profiles in the inference core (issue 14)."""
+
+import numpy as np
+import pytest
+
+from costsim.core import inference as core
+from costsim.errors import InputError
+from costsim.estimators import inference as est
+from costsim.specs.catalog import get_accelerator, get_model
+from costsim.specs.engine import engines, get_engine
+
+
+def test_microscaled_storage_includes_scale_factors():
+    # NVFP4: 4-bit e2m1 + one 8-bit e4m3 scale per 16 values; MXFP4: e8m0 per 32; MXFP6: 6 bits + e8m0 per 32
+    assert core.WEIGHT_BITS_PER_PARAM["fp4"] == 4 + 8 / 16
+    assert core.WEIGHT_BITS_PER_PARAM["mxfp4"] == 4 + 8 / 32
+    assert core.WEIGHT_BITS_PER_PARAM["fp6"] == 6 + 8 / 32
+    p = est.precision("fp4", None, "fp4")
+    assert p.weight_bytes_per_param == pytest.approx(4.5 / 8) and p.act_gemm_bytes == pytest.approx(4.5 / 8)
+    assert p.kv_bytes_per_element == 1.0  # fp8 KV cache by default with FP4 weights
+    assert est.precision("mxfp4", None, "fp4").act_gemm_bytes == pytest.approx(4.25 / 8)
+    assert est.precision("fp4", None, "bf16").act_gemm_bytes == 2.0  # weight-only on Hopper: bf16 activations
+    assert est.precision("fp4", "fp4").kv_bytes_per_element == pytest.approx(4.5 / 8)
+
+
+@pytest.mark.parametrize("hw, wp, dtype", [("b200", "fp4", "fp4"), ("gb200", "mxfp4", "fp4"), ("mi355x", "fp6", "fp6"),
+                                           ("b200", "fp6", "fp6"), ("h100-sxm", "fp4", "bf16"), ("h100-sxm", "fp6", "bf16"),
+                                           ("a100-80gb-sxm", "fp8", "bf16")])
+def test_compute_dtype_follows_the_tensor_cores(hw, wp, dtype):
+    dev, dt, _ = est.device_from_accelerator(get_accelerator(hw), wp)
+    assert dt == dtype
+    a = get_accelerator(hw)
+    assert dev.peak_flop_per_s == a.peak_flop_per_s(dtype)
+
+
+def test_fp4_on_blackwell_runs_at_the_fp4_rate_and_attention_in_fp8():
+    a = get_accelerator("b200")
+    dev4, _, p = est.device_from_accelerator(a, "fp4")
+    dev8, _, _ = est.device_from_accelerator(a, "fp8")
+    assert dev4.peak_flop_per_s == 2 * dev8.peak_flop_per_s
+    assert dev4.matmul_frac == pytest.approx(p["matmul_frac"] * p["fp4_matmul_rel"])
+    assert dev4.attn_peak_flop_per_s == a.peak_flop_per_s("fp8")
+    m = get_model("llama-3.1-70b")
+    ci4, ci8 = est.core_inputs(m, a, "fp4"), est.core_inputs(m, a, "fp8")
+    lay = core.Layout(tp=1)
+    pre4 = float(core.prefill_time_s(ci4.shape, ci4.dev, ci4.prec, lay, 4, 2048))
+    pre8 = float(core.prefill_time_s(ci8.shape, ci8.dev, ci8.prec, lay, 4, 2048))
+    assert 1.2 < pre8 / pre4 < 2.0  # compute-bound prefill gains, less than the 2x peak ratio
+    assert core.weight_bytes_per_gpu(ci4.shape, ci4.prec, lay) < 0.6 * core.weight_bytes_per_gpu(ci8.shape, ci8.prec, lay)
+
+
+def test_engine_catalog_and_errors():
+    ids = set(engines())
+    assert {"default", "tensorrt-llm", "vllm", "rocm-vllm", "sglang", "llama.cpp", "research-2023", "splitwise-characterization"} <= ids
+    for e in engines().values():
+        assert e.sources and e.description
+    with pytest.raises(InputError) as err:
+        get_engine("vlm")
+    assert "vllm" in err.value.message
+    with pytest.raises(InputError):
+        est.device_parameters(get_accelerator("mi300x"), "tensorrt-llm")  # NVIDIA-only engine on AMD
+
+
+def _step(hw, engine, b, model="llama-3.1-8b", wp="bf16", tp=1):
+    m, a = get_model(model), get_accelerator(hw)
+    ci = est.core_inputs(m, a, wp, None, engine)
+    return float(core.decode_step_time_s(ci.shape, ci.dev, ci.prec, core.Layout(tp=tp), b, 700))
+
+
+def test_vllm_per_sequence_cost_grows_with_batch():
+    d = [_step("h100-sxm", "vllm", b) - _step("h100-sxm", "default", b) for b in (1, 64, 256)]
+    assert d[0] < d[1] < d[2]
+    assert d[2] == pytest.approx(255 * get_engine("vllm").parameters["seq_overhead_s"] + d[0], rel=1e-6)
+
+
+def test_amd_default_engine_is_rocm_and_slower_than_nvidia_parameters():
+    a = get_accelerator("mi300x")
+    p_default = est.device_parameters(a, "default")
+    assert p_default["matmul_frac"] == get_engine("rocm-vllm").parameters["matmul_frac"]
+    assert p_default["lowp_matmul_rel"] == 1.0  # FP8 GEMMs no better than BF16 relative to peak (third-party measurement)
+
+
+def test_research_stack_is_launch_bound_and_about_2x_slower():
+    r1, d1 = _step("h100-sxm", "research-2023", 1, "llama-2-70b", "fp16", 8), _step("h100-sxm", "default", 1, "llama-2-70b", "fp16", 8)
+    r4 = _step("h100-sxm", "research-2023", 1, "llama-2-70b", "fp16", 4)
+    assert r1 > 2 * d1
+    assert abs(r4 / r1 - 1) < 0.15  # TP8 -> TP4 barely changes a launch-bound step (measured 29.7 vs 29.6 ms)
+    r64, d64 = _step("h100-sxm", "research-2023", 64, "llama-2-70b", "fp16", 8), _step("h100-sxm", "default", 64, "llama-2-70b", "fp16", 8)
+    assert 1.5 < r64 / d64 < 4.0
+
+
+def test_host_launch_combines_as_a_smooth_max():
+    a, m = get_accelerator("h100-sxm"), get_model("llama-3.1-8b")
+    ci = est.core_inputs(m, a, "bf16")
+    base = core.decode_step_breakdown(ci.shape, ci.dev, ci.prec, core.Layout(), 8, 512)
+    dev2 = core.Device(**{**ci.dev.__dict__, "host_launch_s_per_layer": 1e-3})
+    slow = core.decode_step_breakdown(ci.shape, dev2, ci.prec, core.Layout(), 8, 512)
+    gpu = float(base["step_time_s"]) - float(base["step_overhead_s"]) - float(base["sampling_s"])
+    host = 32 * 1e-3
+    assert float(slow["step_time_s"]) - float(slow["step_overhead_s"]) - float(slow["sampling_s"]) == pytest.approx(np.hypot(gpu, host))
+
+
+def test_pipeline_micro_batches_each_pay_the_step_overhead():
+    a, m = get_accelerator("h100-sxm"), get_model("llama-3.1-70b")
+    ci = est.core_inputs(m, a, "fp8")
+    d1 = core.decode_step_breakdown(ci.shape, ci.dev, ci.prec, core.Layout(tp=1, pp=4), 64, 512)
+    assert float(d1["step_overhead_s"]) == pytest.approx(4 * ci.dev.step_overhead_s + 64 * ci.dev.seq_overhead_s)

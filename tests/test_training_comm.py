@@ -1,0 +1,90 @@
+"""Collectives on a two-tier fabric (costsim.core.comm): group placement, hierarchical bandwidth, ring
+latency that grows with the ranks, the vanilla (per-rank NIC) ZeRO-3 ring, TPU torus axes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from costsim.core import comm
+
+# DGX A100-like: 8 GPUs per NVSwitch domain, 300 GB/s scale-up, 25 GB/s NIC per GPU
+DGX = comm.Fabric(domain_size=8.0, scaleup_bytes_per_s=300e9, scaleup_latency_s=5e-6, scaleout_bytes_per_s=25e9)
+# TPU v4-like: 3-D torus of 16^3, 45 GB/s per link, 1 us hops
+TPU = comm.Fabric(domain_size=4096.0, scaleup_bytes_per_s=300e9, scaleup_latency_s=1e-6, scaleout_bytes_per_s=3.1e9,
+                  torus_dims=3, torus_link_bytes_per_s=45e9)
+
+
+@pytest.mark.parametrize("n, stride, domain, g_in, n_out", [
+    (128, 8, 8, 1, 128),      # DP group with TP 8: one rank per node
+    (1536, 1, 8, 8, 192),     # ZeRO-3 without TP: every GPU of 192 nodes
+    (512, 12, 3072, 256, 2),  # PaLM: 12-way model parallel, FSDP over a 3072-chip pod, two pods
+    (8, 1, 8, 8, 1),          # inside one node
+])
+def test_group_split(n, stride, domain, g_in, n_out):
+    g, d = comm.group_split(n, stride, domain)
+    assert float(g) == g_in and float(d) == n_out
+
+
+def test_hierarchical_bandwidth_uses_all_nics_of_a_node():
+    """A group holding all 8 GPUs of each node moves 1/8 of the buffer per NIC; a group with one rank per
+    node moves all of it through one NIC share: 8x the network time (4x+ in all, with the NVLink stage)."""
+    B = 8e9
+    all8 = comm.collective_s("ag", B, 1024, 1, DGX, flat=True)
+    one = comm.collective_s("ag", B, 128, 8, DGX, flat=True)
+    t_out_all8 = (127 / 128) * (B / 8) / (25e9 * comm.SCALEOUT_ACHIEVABLE_FRAC)
+    t_in_all8 = (7 / 8) * B / (300e9 * comm.SCALEUP_ACHIEVABLE_FRAC)
+    lat = float(comm.collective_latency_s("ag", 1024, 1, DGX, True))
+    assert float(all8) == pytest.approx(t_out_all8 + t_in_all8 + lat, rel=1e-9)
+    assert float(one) > 4 * float(all8)
+
+
+def test_vanilla_zero3_ring_pays_per_rank_nic_share():
+    """node_aggregate=False (DeepSpeed ZeRO-3 2021, MiCS Sec. 3.3): each rank's (n-1)/n of the buffer
+    crosses its own NIC share -- much slower than the hierarchical form, same latency hops."""
+    B = 3.6e9
+    agg = comm.collective_s("ag", B, 1536, 1, DGX, flat=True)
+    van = comm.collective_s("ag", B, 1536, 1, DGX, flat=True, node_aggregate=False)
+    assert float(van) == pytest.approx((1535 / 1536) * B / (25e9 * comm.SCALEOUT_ACHIEVABLE_FRAC)
+                                       + float(comm.collective_latency_s("ag", 1536, 1, DGX, True)), rel=1e-6)
+    assert float(van) > 3.5 * float(agg)
+
+
+def test_ring_latency_grows_with_ranks_and_calls():
+    lat = [float(comm.collective_latency_s("ag", n, 1, DGX, flat=True)) for n in (64, 256, 1024, 4096)]
+    assert all(b > a for a, b in zip(lat, lat[1:]))
+    # flat NCCL ring: n - nodes NVLink hops + nodes - 1 network hops
+    assert lat[2] == pytest.approx((1024 - 128) * 5e-6 + 127 * comm.SCALEOUT_LATENCY_S + comm.COLLECTIVE_BASE_LATENCY_S)
+    # hierarchical: only g - 1 hops inside the domain
+    assert float(comm.collective_latency_s("ag", 1024, 1, DGX, flat=False)) < lat[2]
+    # every call pays the latency, the bandwidth term sees the total bytes
+    one = comm.collective_s("rs", 1e9, 256, 1, DGX, True, calls=1.0)
+    many = comm.collective_s("rs", 1e9, 256, 1, DGX, True, calls=100.0)
+    assert float(many - one) == pytest.approx(99 * float(comm.collective_latency_s("rs", 256, 1, DGX, True)))
+
+
+def test_torus_collective_uses_more_axes_for_larger_groups():
+    """A group inside one torus axis gets 2 links; one spanning 2 or 3 axes gets 4 or 6."""
+    bw1 = float(comm.inner_bandwidth(16, 1, TPU))
+    bw2 = float(comm.inner_bandwidth(256, 1, TPU))
+    bw3 = float(comm.inner_bandwidth(4096, 1, TPU))
+    assert bw1 == pytest.approx(2 * 45e9 * comm.TORUS_ACHIEVABLE_FRAC)
+    assert (bw2 / bw1, bw3 / bw1) == (pytest.approx(2.0), pytest.approx(3.0))
+
+
+def test_all_reduce_prefers_tree_across_many_nodes_for_small_buffers():
+    ring = 2.0 * comm.collective_s("rs", 1e6, 4096, 8, DGX, True)
+    ar = comm.collective_s("ar", 1e6, 4096, 8, DGX, True)
+    assert float(ar) < 0.2 * float(ring)
+
+
+@settings(max_examples=60, deadline=None)
+@given(b=st.floats(1e3, 1e11), n=st.integers(2, 20000), stride=st.sampled_from([1, 2, 4, 8, 16]),
+       kind=st.sampled_from(["rs", "ag", "ar"]), agg=st.booleans())
+def test_collective_time_monotone_in_bytes_and_zero_for_one_rank(b, n, stride, kind, agg):
+    t = float(comm.collective_s(kind, b, n, stride, DGX, True, node_aggregate=agg))
+    t2 = float(comm.collective_s(kind, 2 * b, n, stride, DGX, True, node_aggregate=agg))
+    assert 0 < t <= t2 and np.isfinite(t2)
+    assert float(comm.collective_s(kind, b, 1, stride, DGX, True, node_aggregate=agg)) == 0.0
