@@ -364,13 +364,13 @@ def _serve_vector(acc, node) -> Callable[[ServeRequest, dict[str, Any], dict[str
         res: dict[str, Any] = dict(t)
         if t.get("accounting_period_wall_time_s") is None:  # infeasible before any accounting
             return res
+        # the accounting inputs of the per-point estimate, read back from its result (whatever the
+        # cycle holds: prefill, decode steps, per-request gaps): period, output tokens, GPU energy
         gpus = t["gpus"]
         cycle_s = float(t["accounting_period_wall_time_s"])
         tokens = float(t["accounting_period_output_tokens"])
-        o = float(t["output_tokens"])
         p_pre, p_dec = float(t["gpu_power_by_phase_w_prefill"]), float(t["gpu_power_by_phase_w_decode"])
-        t_pre, t_dec = float(t["prefill_time_s"]), float(t["decode_step_time_s"])
-        gpu_j = gpus * (p_pre * t_pre + p_dec * o * t_dec)
+        gpu_j = float(t["gpu_energy_per_token_j"]) * tokens
         acct = account_run_batch(acc=acc, node=node, num_gpus=gpus, wall_time_s=cycle_s, gpu_energy_j=gpu_j,
                                  facility=req.facility, economics=req.economics, gpu_peak_power_w=max(p_pre, p_dec),
                                  varied=_site_varied(sub))
