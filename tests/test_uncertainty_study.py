@@ -121,19 +121,30 @@ def test_cli_sweep_samples_from_the_uncertainty_section(tmp_path, cli):
 
 @pytest.mark.parametrize("args, words", [
     (["--samples", "12"], "power of two"),
-    (["--samples", "16", "--sampler", "halton"], "sampler"),
-    (["--samples", "-3"], "samples"),
-    (["--samples", "16", "--samples-mode", "quantum"], "samples-mode"),
     (["--samples", "16", "--set", "uncertainty.inputs={training.step_time_s: {dist: error_band, low_frac: -0.1, high_frac: 0.2}}"], "closed-form"),
-    (["--samples", "16", "--set", "uncertainty.inputs={training.model: {dist: uniform, low: 1, high: 2}}"], "not a numeric field"),
     (["--samples", "16", "--set", "uncertainty.inputs={" + "x" * 5000 + ": {dist: uniform, low: 1, high: 2}}"], "uncertainty.inputs"),
-    (["--samples", "16", "--set", "uncertainty.inputs={facility.pue: {dist: lognormal, median: -1, sigma: 0.3}}"], "median"),
 ])
 def test_cli_run_samples_bad_input_exit_2(tmp_path, cli, args, words):
     r = cli("run", str(SCEN), "--out", str(tmp_path / "o"), "--no-pdf", *args)
     assert r.returncode == 2, (r.stdout + r.stderr)[-1500:]
     assert "Traceback" not in r.stderr and words in r.stderr, r.stderr[-1500:]
     assert len(r.stderr) < 3000
+
+
+@pytest.mark.parametrize("sets, kw, words", [
+    ([], dict(n=16, sampler="halton"), "sampler"),
+    ([], dict(n=-3), "samples"),
+    ([], dict(n=1 << 40), "more than"),
+    (["uncertainty.inputs={training.model: {dist: uniform, low: 1, high: 2}}"], dict(n=16), "not a numeric field"),
+    (["uncertainty.inputs={facility.pue: {dist: lognormal, median: -1, sigma: 0.3}}"], dict(n=16), "median"),
+    (["uncertainty.inputs={facility.pue: {dist: triangular, low: 1.5, mode: 1.2, high: 1.4}}"], dict(n=16), "triangular"),
+    (["uncertainty.inputs={facility.pue: {dist: empirical, values: [1.1, 1.2], weights: [1]}}"], dict(n=16), "weight"),
+    (["uncertainty.inputs={facility.pue: {dist: normal, mean: 1.2, std: .nan}}"], dict(n=16), "std"),
+])
+def test_bad_uncertainty_input_is_an_input_error(sets, kw, words):
+    with pytest.raises(InputError, match=words):
+        s = load_scenario(SCEN, sets)
+        design_for(s, kw.pop("n"), **kw)
 
 
 def test_samples_need_an_uncertainty_section_and_not_random(tmp_path, cli):
