@@ -16,7 +16,7 @@ from pathlib import Path
 from costsim.api.run import load_scenario, sim_available
 from costsim.sweep import run_sweep
 from costsim.sweep.points import parse_grid
-from costsim.sweep.store import ResultStore, load_rows
+from costsim.sweep.store import ResultStore, load_rows, result_files
 
 TINY = Path(__file__).parent / "data" / "sweep-tiny-training.yaml"
 needs_training_sim = pytest.mark.skipif(not sim_available("training"), reason="costsim.sim.training not available in this build")
@@ -83,7 +83,7 @@ def test_killed_driver_resumes_without_loss_or_duplicates(tmp_path):
             "--grid", "training.num_gpus=1024,2048", "--seeds", "60", "--out", str(out), "--no-progress", "--flush-every", "10"]
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
-    while time.time() < deadline and not list(out.glob("points-*.parquet")):
+    while time.time() < deadline and not result_files(out):  # the first stored batch (partitioned store layout)
         time.sleep(0.05)
     os.kill(p.pid, signal.SIGKILL)
     p.wait()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import List, Optional
 
 import typer
@@ -37,6 +38,26 @@ def _headline(result) -> None:
     con.print(t)
 
 
+def _uncertainty_table(doc) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from costsim.report.uncertainty import _top_driver, _val, conclusion, metric_label
+
+    con = Console()
+    con.print(conclusion(doc))
+    for v, vd in (doc.get("variants") or {}).items():
+        t = Table(title=f"uncertainty ({v}): {doc.get('points')} evaluations, {doc.get('design')} design")
+        for c in ("output", "P10", "P50", "P90", "main driver (total index)"):
+            t.add_column(c, justify="left" if c in ("output", "main driver (total index)") else "right")
+        for m, st in (vd.get("metrics") or {}).items():
+            b = st.get("band") or {}
+            top = _top_driver(st)
+            t.add_row(metric_label(m), _val(m, b.get("p10")), _val(m, b.get("p50")), _val(m, b.get("p90")),
+                      f"{top[0]} ({top[1]:.2f})" if top else "-")
+        con.print(t)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_cmd(
@@ -46,19 +67,51 @@ def register(app: typer.Typer) -> None:
         set_: List[str] = typer.Option([], "--set", help="Override a field: path=value (e.g. training.num_gpus=2048, simulation.duration_s=3600). Repeatable."),
         pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Print report.pdf with a headless Chromium when one is installed."),
         as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout instead of a table."),
+        samples: Optional[int] = typer.Option(None, "--samples", help="Uncertainty study: base samples drawn from the scenario's `uncertainty:` section (Sobol': a power of two). Default: uncertainty.samples of the scenario, else none; 0 turns it off."),
+        sampler: Optional[str] = typer.Option(None, "--sampler", help="sobol (scrambled), lhs (Latin hypercube) or random; default: uncertainty.sampler."),
+        samples_mode: str = typer.Option("core", "--samples-mode", help="What evaluates the samples: core (closed-form cores, batched; fast) or sim (the simulations)."),
+        sensitivity: Optional[bool] = typer.Option(None, "--sensitivity/--no-sensitivity", help="Sobol' indices (samples x (inputs + 2) evaluations); default: uncertainty.sensitivity."),
+        allow_long: bool = typer.Option(False, "--allow-long", help="Run an uncertainty study estimated to take more than an hour."),
     ) -> int:
         """Run a scenario file: simulate each variant, write data files and reports to --out."""
+        from pathlib import Path
+
         from costsim.api.run import load_scenario, run_scenario, summary_doc
+        from costsim.errors import InputError
         from costsim.report import write_run
 
         s = load_scenario(scenario, set_)
+        n = samples if samples is not None else (s.uncertainty.samples if s.uncertainty is not None and s.uncertainty.samples else 0)
+        if n < 0:
+            raise InputError(f"--samples must be >= 0, got {n}.", field="--samples")
+        if samples_mode not in ("core", "sim"):
+            raise InputError(f"--samples-mode must be core or sim, got {samples_mode!r}.", field="--samples-mode")
+        doc = None
+        if n:
+            from costsim.sweep.uncertainty import design_for
+
+            design_for(s, n, mode=samples_mode, sampler=sampler, sensitivity=sensitivity)  # bad input: exit 2 before the run
         result = run_scenario(s, seed=seed, source=scenario)
+        if n:
+            from costsim.sweep.uncertainty import study
+
+            doc = study(s, out=Path(out) / "uncertainty", samples=n, mode=samples_mode, sampler=sampler, sensitivity=sensitivity,
+                        max_wall_s=float("inf") if allow_long else None, source=scenario, progress=not as_json)
+            result.extra["uncertainty"] = doc
         written = write_run(result, out, pdf=pdf)
         if as_json:
-            print_json(summary_doc(result))
+            sd = summary_doc(result)
+            if doc is not None:
+                sd["uncertainty"] = doc
+            print_json(sd)
         else:
             _headline(result)
+            if doc is not None:
+                _uncertainty_table(doc)
             typer.echo(f"wrote {len(written['files'])} files to {out}: {', '.join(sorted(written['files']))}", err=True)
+            if doc is not None:
+                typer.echo(f"uncertainty study: {doc.get('points')} points in {doc.get('store')} (uncertainty.json; "
+                           f"`costsim query {doc.get('store')} \"SELECT ...\"`)", err=True)
         for n in written["notices"]:
             typer.echo(n, err=True)
         if not result.feasible:
@@ -83,23 +136,50 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar with ETA."),
         flush_every: int = typer.Option(256, "--flush-every", min=1, help="Finished points per Parquet file (also flushed every 2 s): what a killed sweep can lose and re-run."),
         as_json: bool = typer.Option(False, "--json", help="Print the sweep counts as JSON."),
+        sampler: Optional[str] = typer.Option(None, "--sampler", help="With the scenario's `uncertainty:` section and --samples: sobol (scrambled), lhs or random (default: uncertainty.sampler)."),
+        sensitivity: Optional[bool] = typer.Option(None, "--sensitivity/--no-sensitivity", help="Uncertainty samples in a Saltelli design for Sobol' indices (samples x (inputs + 2) points); default: uncertainty.sensitivity."),
+        use_uncertainty: bool = typer.Option(True, "--uncertainty/--no-uncertainty", help="--samples draws the scenario's `uncertainty:` inputs (when it has that section)."),
+        batch: bool = typer.Option(True, "--batch/--no-batch", help="Core mode: evaluate points that differ only in broadcastable numbers as batched groups (same ids and rows; much faster)."),
+        allow_long: bool = typer.Option(False, "--allow-long", help="Run a sweep estimated to take longer than the limit (--max-hours, default 1 h)."),
+        max_hours: float = typer.Option(1.0, "--max-hours", min=0.0, help="Refuse sweeps estimated to run longer than this, hours (the estimate is printed)."),
     ) -> int:
-        """Run many points of a scenario (grid x random x seeds) and store each as a Parquet row."""
+        """Run many points of a scenario (grid x random or uncertainty samples x seeds) and store each as a Parquet row."""
+        import math
+
         from costsim.api.run import load_scenario
         from costsim.errors import InputError
         from costsim.report import write_sweep_report
         from costsim.sweep import run_sweep
         from costsim.sweep.points import parse_grid, parse_random
+        from costsim.sweep.uncertainty import analyze, design_for, design_manifest
 
         s = load_scenario(scenario, set_)
         g = parse_grid(grid)
         r = parse_random(random)
-        if r and samples < 1:
+        if not math.isfinite(max_hours):
+            raise InputError("--max-hours must be a finite number of hours (use --allow-long for no limit).", field="--max-hours")
+        design = None
+        if samples and use_uncertainty and s.uncertainty is not None:
+            if r:
+                raise InputError("--random and the scenario's uncertainty: section would both draw the samples; put the --random "
+                                 "range into uncertainty.inputs (e.g. {dist: uniform, low: .., high: ..}) or pass --no-uncertainty.",
+                                 field="--random")
+            design = design_for(s, samples, mode=mode, sampler=sampler, sensitivity=sensitivity)
+        elif r and samples < 1:
             raise InputError("--random needs --samples N (how many random points to draw).", field="--samples")
-        if samples and not r:
-            raise InputError("--samples needs --random path=lo:hi (what to sample); without --random leave --samples out.", field="--samples")
+        elif samples and not r:
+            raise InputError("--samples needs --random path=lo:hi (what to sample), or an uncertainty: section in the scenario; "
+                             "without either leave --samples out.", field="--samples")
         res = run_sweep(s, out=out, grid=g, random=r, samples=samples, seeds=seeds, mode=mode, executor=executor,
-                        address=address, workers=workers, progress=progress, flush_every=flush_every, source=scenario)
+                        address=address, workers=workers, progress=progress, flush_every=flush_every, source=scenario,
+                        design=design, batched=batch, max_wall_s=None if allow_long else max_hours * 3600.0,
+                        manifest_extra=design_manifest(s, design) if design is not None else None)
+        try:
+            doc = analyze(out, metrics=[metric] if metric else None)
+            res["uncertainty"] = str(Path(out) / "uncertainty.json") if doc else None
+        except InputError as exc:
+            res["uncertainty"] = None
+            res["uncertainty_notice"] = exc.message
         try:
             res["report"] = str(write_sweep_report(out, metric=metric))
         except InputError as exc:
@@ -110,6 +190,8 @@ def register(app: typer.Typer) -> None:
         else:
             typer.echo(f"{res['points_total']} points: {res['ran']} run ({res['errors']} failed), {res['skipped_finished']} already done, "
                        f"{res['lost']} lost to executor failures; {res['wall_s']:.2f} s -> {out}")
+            if res.get("work_estimate"):
+                typer.echo(f"  estimate was: {res['work_estimate']}", err=True)
             for reason in res["lost_reasons"]:
                 typer.echo(f"  {reason}; re-run the same command to resume", err=True)
         return 0

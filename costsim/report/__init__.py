@@ -38,6 +38,9 @@ def write_run(result, out_dir: str | os.PathLike[str], *, pdf: bool = True) -> d
     return {"files": {k: str(v) for k, v in files.items()}, "notices": notices}
 
 
+REPORT_MAX_ROWS = 50_000
+
+
 def _read_sweep(directory: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Manifest and rows of a sweep directory (read here directly: report may not import sweep)."""
     import json
@@ -47,11 +50,18 @@ def _read_sweep(directory: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
     from costsim.errors import InputError
 
-    files = sorted(directory.glob("points-*.parquet"))
+    # the sweep store's layouts (costsim.sweep.store): partitioned by scenario/variant, or legacy flat files
+    files = sorted(directory.glob("points-*.parquet")) + sorted(directory.glob("points/*/*/*.parquet"))
     if not files:
-        raise InputError(f"sweep directory '{directory}' holds no results (points-*.parquet).", field="DIR")
+        raise InputError(f"sweep directory '{directory}' holds no results (points/*/*/*.parquet).", field="DIR")
     try:
+        # a big sweep: an evenly spaced sample of its rows (the report says how many it shows; the
+        # uncertainty section and `costsim query` use every row)
+        total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        step = max(1, -(-total // REPORT_MAX_ROWS))
         tables = [pq.read_table(f) for f in files]
+        if step > 1:
+            tables = [t.take(list(range(0, t.num_rows, step))) for t in tables]
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"sweep directory '{directory}' holds an unreadable results file ({exc.__class__.__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else ''}); remove it and re-run the sweep to redo its points.", field="DIR") from None
@@ -66,17 +76,20 @@ def _read_sweep(directory: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"sweep manifest '{mpath}' is not a readable UTF-8 JSON file ({exc.__class__.__name__}); "
                          "re-run the sweep or remove the damaged manifest.json.", field="DIR") from None
+    if step > 1:
+        manifest = {**manifest, "rows_shown_note": f"tables and the quick view use every {step}th point ({len(rows):,} of {total:,})"}
     return manifest, rows
 
 
 def write_sweep_report(directory: str | os.PathLike[str], *, metric: str | None = None) -> Path:
     """report.html in a sweep directory: swept parameters, sensitivity tornado, failed points."""
     from costsim.report.html import sweep_report_html
+    from costsim.report.uncertainty import load_doc
 
     d = Path(directory)
     manifest, rows = _read_sweep(d)
     out = d / "report.html"
     tmp = d / f".report.html.tmp-{os.getpid()}"
-    tmp.write_text(sweep_report_html(manifest, rows, metric), encoding="utf-8")
+    tmp.write_text(sweep_report_html(manifest, rows, metric, load_doc(d)), encoding="utf-8")
     os.replace(tmp, out)
     return out

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from costsim.report import charts
+from costsim.report import charts, uncertainty
 from costsim.report.assumptions import assumption_rows
 from costsim.report.fmt import fmt_range, fmt_value, headline_keys, headline_rows, label
 
@@ -142,6 +142,7 @@ def run_report_html(result) -> str:
         _headline_table(result),
         "<h2>Charts</h2>" if chart_html else "",
         chart_html,
+        uncertainty.section_html(result.extra.get("uncertainty"), ch.render),
         "<h2>Assumptions and sources</h2>",
         _assumptions(result),
         "<h2>All results</h2>",
@@ -152,7 +153,8 @@ def run_report_html(result) -> str:
     return _page(f"costsim — {s.name}", "\n".join(body))
 
 
-def sweep_report_html(manifest: dict[str, Any], rows: list[dict[str, Any]], metric: str | None) -> str:
+def sweep_report_html(manifest: dict[str, Any], rows: list[dict[str, Any]], metric: str | None,
+                      uncertainty_doc: dict[str, Any] | None = None) -> str:
     params = sorted({k for r in rows for k in r if k.startswith("param_")})
     ok = [r for r in rows if r.get("status") == "ok"]
     errs = [r for r in rows if r.get("status") != "ok"]
@@ -167,6 +169,7 @@ def sweep_report_html(manifest: dict[str, Any], rows: list[dict[str, Any]], metr
         if metric is None and numeric:
             metric = numeric[0]
     ch = _Charts()
+    unc_html = uncertainty.section_html(uncertainty_doc, ch.render)  # rendered first: it sits above the tornado (plotly.js inlined once)
     figs = [charts.tornado(rows, m, params) for m in ([metric] if metric else [])]
     extra = [k for k in numeric if k != metric and any(p in k for p in ("energy_j", "cost_usd", "peak_power_w"))][:2]
     figs += [charts.tornado(rows, m, params) for m in extra]
@@ -185,10 +188,12 @@ def sweep_report_html(manifest: dict[str, Any], rows: list[dict[str, Any]], metr
     body = [
         f"<h1>Sweep: {e(name)}</h1>",
         f"<p><small>scenario hash {e(manifest.get('scenario_hash'))} · {len(rows)} point(s), {len(ok)} ok, {len(errs)} failed · "
-        f"mode {e(manifest.get('mode'))} · executor {e(manifest.get('executor'))}</small></p>",
+        f"mode {e(manifest.get('mode'))} · executor {e(manifest.get('executor'))}"
+        f"{' · ' + e(manifest['rows_shown_note']) if manifest.get('rows_shown_note') else ''}</small></p>",
         "<h2>Swept parameters</h2>",
         f"<table><tr>{''.join(f'<th>{h}</th>' for h in head)}</tr>{''.join(prow)}</table>",
-        "<h2>Sensitivity</h2>" if chart_html else "",
+        unc_html,
+        "<h2>Sensitivity: quick view (one at a time)</h2>" if chart_html else "",
         chart_html,
         "<h2>Failed points</h2>" if errs else "",
         f"<table><tr><th>point</th><th>overrides</th><th>error</th></tr>{err_rows}</table>" if errs else "",

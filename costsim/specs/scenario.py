@@ -12,12 +12,13 @@ import hashlib
 import json
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from costsim.specs.base import Spec
 from costsim.specs.serving_sim import ServingWorkload
 from costsim.specs.site import EconomicsSpec, FacilitySpec, GridSpec
 from costsim.specs.training_sim import TrainingWorkload
+from costsim.specs.uncertainty import UncertaintySpec
 
 
 class SimulationSpec(Spec):
@@ -42,12 +43,21 @@ class Scenario(Spec):
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec, description="Prices, carbon intensity, amortization.")
     simulation: SimulationSpec = Field(default_factory=SimulationSpec, description="Seed, duration, replicates.")
     variants: list[Variant] = Field(default_factory=list, description="Named variants run side by side (comparisons: small vs large, with vs without battery).")
+    uncertainty: UncertaintySpec | None = Field(None, description="Distributions of uncertain inputs (field path -> distribution) for `--samples` studies: P10/P50/P90 bands and Sobol' sensitivity indices (see costsim/specs/uncertainty.py).")
 
     @model_validator(mode="after")
     def _has_workload(self) -> "Scenario":
         if self.training is None and self.serving is None:
             raise ValueError("a scenario needs a 'training' or a 'serving' section (or both)")
         return self
+
+    @model_serializer(mode="wrap")
+    def _drop_empty_uncertainty(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # a scenario without an uncertainty section dumps (and hashes) exactly as before the section existed
+        data = handler(self)
+        if isinstance(data, dict) and data.get("uncertainty", 0) is None:
+            data.pop("uncertainty")
+        return data
 
 
 def scenario_hash(s: Scenario) -> str:

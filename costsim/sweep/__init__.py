@@ -1,9 +1,13 @@
 """costsim.sweep: many points of one scenario, on a local, process, Dask or Ray executor, stored as
-a Parquet dataset that `costsim query` reads with DuckDB.
+a Parquet dataset (partitioned by scenario and variant) that `costsim query` reads with DuckDB.
 
-`run_sweep(scenario, grid=..., random=..., samples=..., seeds=..., executor=..., out=...)`:
-points = cartesian grid x random samples x seeds (x the scenario's variants); finished points are
-appended in batches (atomic writes); a re-run skips every stored point id (resume).
+`run_sweep(scenario, grid=..., random=..., samples=..., seeds=..., design=..., executor=..., out=...)`:
+points = cartesian grid x random samples (or an uncertainty design) x seeds (x the scenario's
+variants). In core mode, points that differ only in broadcastable numbers run as batched groups
+(costsim.sweep.batched); otherwise one point at a time (costsim.sweep.points). The work is
+estimated before it runs (costsim.sweep.workload) and refused past the limit unless allowed.
+Finished points are stored in batches (atomic writes), small files are compacted at the end, and
+a re-run skips every stored point id (resume).
 """
 
 from __future__ import annotations
@@ -15,15 +19,39 @@ from typing import Any, Callable
 
 from costsim.errors import InputError
 from costsim.specs.scenario import Scenario, scenario_hash
+from costsim.sweep.batched import GroupResult, GroupTask, build_plan, enumerate_plan
 from costsim.sweep.executors import EXECUTORS, get_executor
-from costsim.sweep.points import MODES, RandomSpec, build_tasks, parse_grid, parse_random
+from costsim.sweep.points import MODES, RandomSpec, build_tasks, evaluate_point, parse_grid, parse_random
 from costsim.sweep.store import ResultStore, connect, query
+from costsim.sweep.workload import DEFAULT_MAX_WALL_S, SweepWorkEstimate, check_budget, check_points, estimate_work
 
-__all__ = ["run_sweep", "EXECUTORS", "MODES", "parse_grid", "parse_random", "query", "connect", "ResultStore"]
+__all__ = ["run_sweep", "EXECUTORS", "MODES", "parse_grid", "parse_random", "query", "connect", "ResultStore",
+           "SweepWorkEstimate", "count_points"]
 
 
 def _batches(tasks: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
     return [tasks[i:i + size] for i in range(0, len(tasks), size)]
+
+
+def count_points(scenario: Scenario, *, grid: list[tuple[str, list[Any]]] | None, samples: int, seeds: int,
+                 design: Any = None) -> int:
+    """Points of a sweep, counted without enumerating them (repeated values counted twice)."""
+    nv = len(scenario.variants) + (1 if scenario.simulation.include_base or not scenario.variants else 0)
+    ng = math.prod(len(v) for _, v in (grid or [])) if grid else 1
+    ns = design.num_points if design is not None else (samples if samples else 1)
+    return nv * ng * ns * max(int(seeds), 1)
+
+
+def _probe_core(scenario: Scenario) -> float:
+    """Seconds of one per-point core evaluation of the scenario (the batched cost of a group)."""
+    from costsim.sweep.points import evaluate_core
+
+    t0 = time.perf_counter()
+    try:
+        evaluate_core(scenario)
+    except Exception:  # noqa: BLE001 - the sweep records it per point; the probe only times
+        pass
+    return time.perf_counter() - t0
 
 
 def run_sweep(
@@ -44,31 +72,96 @@ def run_sweep(
     progress: bool = False,
     on_result: Callable[[int, int], None] | None = None,
     source: str | None = None,
+    design: Any = None,
+    batched: bool = True,
+    chunk_points: int | None = None,
+    max_wall_s: float | None = DEFAULT_MAX_WALL_S,
+    compact: bool = True,
+    manifest_extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume) a sweep; returns counts. `on_result(done, total)` after every batch."""
+    """Run (or resume) a sweep; returns counts. `on_result(done, total)` after every batch.
+    `design`: an uncertainty SampleDesign (its points replace --random samples). `batched=False`
+    forces the per-point path in core mode. `max_wall_s=None` lifts the work limit."""
     if workers is not None and (isinstance(workers, bool) or int(workers) < 1):
         raise InputError(f"--workers must be >= 1, got {workers}; leave it out for the executor's default.", field="--workers")
     run = get_executor(executor)
-    tasks = build_tasks(scenario, grid=grid, random=random, samples=samples, seeds=seeds, mode=mode)
+    if mode not in MODES:
+        raise InputError(f"unknown sweep mode '{mode}'; use one of {', '.join(MODES)}.", field="--mode")
+    if seeds < 1:
+        raise InputError("--seeds must be >= 1.", field="--seeds")
+    if samples and not random and design is None:
+        raise InputError("--samples needs --random path=lo:hi (what to sample); without --random leave --samples out.", field="--samples")
+    plan = build_plan(scenario, grid=grid, random=random, samples=samples, seeds=seeds, mode=mode, design=design) if batched else None
+    total_est = plan.points_total if plan is not None else count_points(scenario, grid=grid, samples=samples, seeds=seeds, design=design)
+    check_points(total_est, batched=plan is not None)
     store = ResultStore(out)
-    done_ids = store.finished_ids()
-    todo = [t for t in tasks if t["point_id"] not in done_ids]
+    t_setup = time.perf_counter()
+    probe_row: dict[str, Any] | None = None
+    if plan is not None:
+        probe = _probe_core(scenario)
+        est = estimate_work(points=total_est, groups=len(plan.groups), mode=mode, batched=True, probe_s=probe,
+                            executor=executor, workers=workers)
+        check_budget(est, max_wall_s=max_wall_s)
+        enum = enumerate_plan(plan, done=store.finished_id_array(), chunk_points=chunk_points or _chunk(total_est, executor, workers))
+        todo: list[Any] = enum.tasks
+        if enum.positions is not None:
+            store.write_design(enum.positions)
+        points_total = enum.points_total
+        skipped = enum.skipped
+        n_todo = sum(len(t) for t in todo)
+    else:
+        # probe: the sweep's first point (built alone, so the estimate comes before enumerating the rest)
+        first = build_tasks(scenario, grid=[(p, v[:1]) for p, v in (grid or [])], random=random, samples=min(samples, 1) if random else 0,
+                            seeds=1, mode=mode, design=_first_of(design))[:1]
+        done_ids = store.finished_ids()
+        t0 = time.perf_counter()
+        probe_row = evaluate_point(first[0]) if first else None
+        probe_s = time.perf_counter() - t0
+        if probe_row is not None and probe_row["point_id"] in done_ids:
+            probe_row = None  # resumed: that point is stored already (its timing still sizes the rest)
+        remaining = max(total_est - len(done_ids), 1)
+        est = estimate_work(points=remaining, groups=0, mode=mode, batched=False, probe_s=probe_s, executor=executor, workers=workers)
+        if max_wall_s is not None and est.wall_s > max_wall_s and probe_row is not None:
+            store.append([probe_row])  # a refused sweep keeps the point it measured
+        check_budget(est, max_wall_s=max_wall_s)
+        positions: list[dict[str, Any]] = []
+        tasks = build_tasks(scenario, grid=grid, random=random, samples=samples, seeds=seeds, mode=mode, design=design, positions=positions)
+        if positions:
+            store.write_design({k: [p[k] for p in positions] for k in positions[0]})
+        if probe_row is not None:
+            done_ids = done_ids | {probe_row["point_id"]}
+        pending = [t for t in tasks if t["point_id"] not in done_ids]
+        points_total = len(tasks)
+        skipped = len(tasks) - len(pending) - (1 if probe_row is not None else 0)
+        todo = pending
+        n_todo = len(todo)
     store.write_manifest({
         "scenario": scenario.name, "scenario_hash": scenario_hash(scenario), "source": source,
         "scenario_doc": scenario.model_dump(mode="json"),
         "grid": [[p, v] for p, v in (grid or [])], "random": [r.__dict__ for r in (random or [])],
         "samples": samples, "seeds": seeds, "mode": mode, "executor": executor,
-        "points_total": len(tasks), "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "batched": plan is not None, "groups": len(plan.groups) if plan is not None else None,
+        "points_total": points_total, "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "work_estimate": est.__dict__ if est is not None else None,
+        **(manifest_extra or {}),
     })
+    if plan is not None:
+        batches: list[Any] = [t for t in todo if isinstance(t, GroupTask)]
+        legacy = [t[0] for t in todo if not isinstance(t, GroupTask)]
+    else:
+        batches, legacy = [], todo
     if batch_size is None:
         nw = workers or 2
-        batch_size = 1 if executor == "local" else max(1, min(64, math.ceil(len(todo) / (nw * 16)) if todo else 1))
-    batches = _batches(todo, batch_size)
+        batch_size = 1 if executor == "local" else max(1, min(64, math.ceil(len(legacy) / (nw * 16)) if legacy else 1))
+    batches += _batches(legacy, batch_size)
+    setup_s = time.perf_counter() - t_setup
     t0 = time.perf_counter()
-    buffer: list[dict[str, Any]] = []
-    n_done = n_err = 0
+    buffer: list[dict[str, Any]] = [probe_row] if probe_row is not None else []
+    n_done = len(buffer)
+    n_err = sum(1 for r in buffer if r.get("status") != "ok")
     lost: list[str] = []
     last_flush = time.perf_counter()
+    total_run = n_todo + n_done
 
     bar = None
     task_id = None
@@ -79,7 +172,7 @@ def run_sweep(
         bar = Progress(TextColumn("[bold]sweep[/] {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                        TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True))
         bar.start()
-        task_id = bar.add_task(f"{executor}", total=len(todo))
+        task_id = bar.add_task(f"{executor}", total=total_run, completed=n_done)
 
     def flush() -> None:
         nonlocal buffer, last_flush
@@ -88,35 +181,67 @@ def run_sweep(
         last_flush = time.perf_counter()
 
     try:
-        if todo:
+        if batches:
             for batch, rows in run(batches, address=address, workers=workers):
                 if isinstance(rows, BaseException):
                     lost.append(f"{len(batch)} point(s) lost to an executor failure: {type(rows).__name__}: {rows}")
                     if bar is not None:
                         bar.advance(task_id, len(batch))
                     continue
-                buffer.extend(rows)
-                n_done += len(rows)
-                n_err += sum(1 for r in rows if r.get("status") != "ok")
-                if bar is not None:
-                    bar.advance(task_id, len(rows))
+                if isinstance(rows, GroupResult):
+                    store.append_table(rows.table, scenario_hash=rows.scenario_hash, variant=rows.variant, name=rows.key)
+                    n_done += rows.rows
+                    n_err += rows.errors
+                    if bar is not None:
+                        bar.advance(task_id, rows.rows)
+                else:
+                    buffer.extend(rows)
+                    n_done += len(rows)
+                    n_err += sum(1 for r in rows if r.get("status") != "ok")
+                    if bar is not None:
+                        bar.advance(task_id, len(rows))
                 if len(buffer) >= flush_every or time.perf_counter() - last_flush >= flush_s:
                     flush()
                 if on_result is not None:
-                    on_result(n_done, len(todo))
+                    on_result(n_done, total_run)
     finally:
         flush()
         if bar is not None:
             bar.stop()
+    compacted = store.compact() if compact else {"files_written": 0, "files_merged": 0}
     return {
         "out": str(out),
-        "points_total": len(tasks),
-        "skipped_finished": len(tasks) - len(todo),
+        "points_total": points_total,
+        "skipped_finished": skipped,
         "ran": n_done,
         "errors": n_err,
         "lost": sum(int(x.split()[0]) for x in lost),
         "lost_reasons": lost[:5],
         "executor": executor,
         "mode": mode,
+        "batched": plan is not None,
+        "groups": len(plan.groups) if plan is not None else None,
+        "work_estimate": est.describe() if est is not None else None,
+        "setup_s": setup_s,
         "wall_s": time.perf_counter() - t0,
+        "compacted": compacted,
     }
+
+
+def _first_of(design: Any) -> Any:
+    """The first point of an uncertainty design, as a design of one point."""
+    if design is None:
+        return None
+    import dataclasses
+
+    return dataclasses.replace(design, values={p: v[:1] for p, v in design.values.items()}, sample_index=design.sample_index[:1],
+                               block=design.block[:1])
+
+
+def _chunk(points: int, executor: str, workers: int | None) -> int:
+    """Points per batched work unit: big enough to amortize the group's estimate, small enough to
+    balance the workers and bound memory (~1 kB per point in flight)."""
+    if executor == "local":
+        return 100_000
+    w = workers or 2
+    return int(min(100_000, max(2_000, math.ceil(points / (w * 8)))))

@@ -251,7 +251,7 @@ def point_doc(data: Mapping[str, Any]) -> tuple[dict[str, Any], int, bool]:
         doc = s.model_dump(mode="json")
         seed = s.simulation.seed
         valid = True
-    for k in ("name", "description", "variants"):
+    for k in ("name", "description", "variants", "uncertainty"):  # labels and distributions: a point has concrete values
         doc.pop(k, None)
     sim = doc.get("simulation")
     if isinstance(sim, dict):
@@ -280,14 +280,17 @@ def build_tasks(
     samples: int = 0,
     seeds: int = 1,
     mode: str = "sim",
+    design: Any = None,
+    positions: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every point of the sweep as a self-contained, picklable task dict."""
+    """Every point of the sweep as a self-contained, picklable task dict. `design` (a
+    costsim.uncertainty.sampling.SampleDesign) replaces --random samples by an uncertainty design."""
     if mode not in MODES:
         raise InputError(f"unknown sweep mode '{mode}'; use one of {', '.join(MODES)}.", field="--mode")
     if seeds < 1:
         raise InputError("--seeds must be >= 1.", field="--seeds")
     grid = grid or []
-    if samples and not random:
+    if samples and not random and design is None:
         raise InputError("--samples needs --random path=lo:hi (what to sample); without --random leave --samples out.", field="--samples")
     h = scenario_hash(scenario)
     base = scenario.model_dump(mode="json", exclude={"variants"})
@@ -296,14 +299,15 @@ def build_tasks(
     if scenario.simulation.include_base or not variants:
         variants.insert(0, ("base", {}))
     combos = list(itertools.product(*[[(p, v) for v in vals] for p, vals in grid])) if grid else [()]
-    rsamples = random_samples(random or [], samples, seed_material=h)
+    rsamples = random_samples(random or [], samples, seed_material=h) if design is None else design_samples(design)
+    extra = design_columns(design)
     tasks: list[dict[str, Any]] = []
     seen: set[str] = set()
     file_cache: dict[str, dict[str, str]] = {}
     for vname, vset in variants:
         vbase = apply_overrides(base, vset, model=Scenario)
         for combo in combos:
-            for rs in rsamples:
+            for j, rs in enumerate(rsamples):
                 ov = list(combo) + list(rs)
                 data = apply_overrides(vbase, ov, model=Scenario)
                 data.setdefault("simulation", {})["replicates"] = 1
@@ -315,28 +319,35 @@ def build_tasks(
                 for k in range(seeds):
                     seed = own_seed + k
                     pid = point_id(doc, vname, seed, mode, files)
+                    if positions is not None and extra:
+                        positions.append({"point_id": pid, "variant": vname, **extra[j]})
                     if pid in seen:
                         continue  # the same grid value listed twice is one point
                     seen.add(pid)
-                    tasks.append({"point_id": pid, "scenario_hash": h, "base": base, "variant": vname, "variant_set": vset,
-                                  "overrides": ov, "seed": seed, "mode": mode})
+                    t = {"point_id": pid, "scenario_hash": h, "base": base, "variant": vname, "variant_set": vset,
+                         "overrides": ov, "seed": seed, "mode": mode}
+                    if extra:
+                        t["design"] = extra[j]
+                    tasks.append(t)
     return tasks
 
 
+def design_samples(design: Any) -> list[list[tuple[str, Any]]]:
+    """The points of an uncertainty design as override lists (Python numbers)."""
+    cols = [[(p, v) for v in np.asarray(design.values[p]).tolist()] for p in design.paths]
+    return [list(x) for x in zip(*cols)] if cols else [[]]
+
+
+def design_columns(design: Any) -> list[dict[str, Any]] | None:
+    if design is None:
+        return None
+    return [{"sample_index": int(j), "sample_block": str(b)} for j, b in zip(np.asarray(design.sample_index).tolist(), design.block.tolist())]
+
+
 def _flatten(prefix: str, obj: Any, out: dict[str, Any], depth: int = 0) -> None:
-    if isinstance(obj, Mapping):
-        if depth > 3:
-            return
-        for k, v in obj.items():
-            _flatten(f"{prefix}_{k}" if prefix else str(k), v, out, depth + 1)
-    elif isinstance(obj, (bool, np.bool_)):
-        out[prefix] = bool(obj)
-    elif isinstance(obj, (int, np.integer)):
-        out[prefix] = int(obj)
-    elif isinstance(obj, (float, np.floating)):
-        out[prefix] = float(obj) if math.isfinite(float(obj)) else None
-    elif isinstance(obj, str) or obj is None:
-        out[prefix] = obj
+    from costsim.estimators.batch import flatten_result
+
+    flatten_result(prefix, obj, out, depth)
 
 
 def _lookup(workload: Any, path: str) -> Any:
@@ -410,6 +421,8 @@ def evaluate_point(task: Mapping[str, Any]) -> dict[str, Any]:
     }
     for p, v in ov:
         row[param_column(p)] = v
+    for c, v in (task.get("design") or {}).items():  # uncertainty design: sample_index, sample_block
+        row[c] = v
     try:
         data = apply_overrides(task["base"], task.get("variant_set") or {}, model=Scenario)
         data = apply_overrides(data, ov, model=Scenario)
@@ -441,5 +454,10 @@ def evaluate_point(task: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
-def evaluate_batch(tasks: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def evaluate_batch(tasks: Any) -> Any:
+    """A work unit: a list of point tasks -> their rows; a batched GroupTask -> its GroupResult."""
+    if not isinstance(tasks, list):
+        from costsim.sweep.batched_eval import evaluate_group
+
+        return evaluate_group(tasks)
     return [evaluate_point(t) for t in tasks]

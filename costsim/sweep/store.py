@@ -1,22 +1,44 @@
-"""The results store: a directory of Parquet files (one per flushed batch), queried with DuckDB.
+"""The results store: a directory of Parquet files partitioned by scenario and variant, queried
+with DuckDB.
 
-Each batch is written to a hidden temp file and renamed into place (atomic on POSIX), so a
-killed process leaves either the whole batch or nothing; re-running the sweep skips every stored
-point id (resume). `manifest.json` records what the sweep was (scenario, grid, seeds, ...).
+Layout (hive-style directory names; the columns scenario_hash and variant are in every file too):
+
+    OUT/manifest.json
+    OUT/points/scenario=<scenario hash>/variant=<variant, %-quoted>/part-<id>.parquet
+    OUT/points-*.parquet            (stores written before partitioning; still read)
+
+Each file is written to a hidden temp file and renamed into place (atomic on POSIX), so a killed
+process leaves either the whole file or nothing; re-running the sweep skips every stored point id
+(resume). A batched work unit is written under a name derived from its first point id and size,
+so a retried unit replaces its own file instead of adding a duplicate.
+
+Compaction (`compact`, run at the end of every sweep): the small files of a partition (per-point
+sweeps flush every 256 points or 2 s) are merged into files of up to COMPACT_TARGET_ROWS rows. A
+journal `.compact-<id>.json` names the new file and the files it replaces; a compaction killed at
+any moment is rolled forward (new file in place: the old ones are deleted) or back (no new file:
+the old ones stay) the next time the store is opened or queried, so no point is lost or counted twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import uuid
 from pathlib import Path
 from typing import Any, Iterable
+from urllib.parse import quote
 
 from costsim.errors import InputError
 
-PATTERN = "points-*.parquet"
+PATTERN = "points-*.parquet"  # legacy (unpartitioned) files
+PARTITIONED = "points/*/*/*.parquet"
 TABLE = "points"
+DESIGN = "design.parquet"
+COMPACT_SMALL_ROWS = 10_000  # files with fewer rows are merged
+COMPACT_TARGET_ROWS = 2_000_000
+COMPACT_MIN_FILES = 8  # a partition with fewer small files is left alone
+_MAX_PART_NAME = 96
 
 
 def _column(values: list[Any]):
@@ -41,6 +63,82 @@ def rows_to_table(rows: list[dict[str, Any]]):
     return pa.table({k: _column([r.get(k) for r in rows]) for k in names})
 
 
+def _part_name(key: str, value: Any) -> str:
+    text = "_" if value is None else str(value)
+    q = quote(text, safe="")
+    if len(q) > _MAX_PART_NAME:  # long names: a readable prefix + a hash (the column keeps the full text)
+        q = q[:48] + "~" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    return f"{key}={q}"
+
+
+def partition_dir(root: Path, scenario_hash: Any, variant: Any) -> Path:
+    return root / "points" / _part_name("scenario", scenario_hash) / _part_name("variant", variant)
+
+
+def result_files(directory: str | os.PathLike[str]) -> list[Path]:
+    """Every Parquet results file of a store (legacy and partitioned), sorted."""
+    d = Path(directory)
+    return sorted(d.glob(PATTERN)) + sorted(d.glob(PARTITIONED))
+
+
+def recover(directory: str | os.PathLike[str]) -> int:
+    """Finish or undo compactions a killed process left half done; returns how many it found."""
+    d = Path(directory)
+    n = 0
+    for j in sorted(d.glob("points/*/*/.compact-*.json")):
+        n += 1
+        try:
+            doc = json.loads(j.read_text())
+        except (OSError, json.JSONDecodeError):
+            doc = None  # the journal is written atomically; an unreadable one predates its rename: nothing happened
+        if doc is not None:
+            new = j.parent / doc["new"]
+            if new.is_file():  # roll forward: the merged file is in place, drop what it replaces
+                for old in doc["old"]:
+                    (j.parent / old).unlink(missing_ok=True)
+            (j.parent / f".{doc['new']}.tmp").unlink(missing_ok=True)
+        j.unlink(missing_ok=True)
+    return n
+
+
+def _encoding(table) -> dict[str, Any]:
+    """Parquet options: dictionary-encode text, flags, integers and constant columns (cheap and
+    compact); write varying floats plainly (a dictionary attempt on them costs time and is then
+    dropped); min/max statistics on the key and parameter columns (what queries filter on)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dict_cols, stats = [], []
+    for f in table.schema:
+        t = f.type
+        name = f.name
+        if name.startswith("param_") or name in ("point_id", "scenario_hash", "variant", "seed", "status", "sample_index", "sample_block"):
+            stats.append(name)
+        if not pa.types.is_floating(t):
+            dict_cols.append(name)
+            continue
+        col = table.column(name)
+        if col.null_count == len(col):
+            dict_cols.append(name)
+            continue
+        mm = pc.min_max(col)
+        if mm["min"].as_py() == mm["max"].as_py():
+            dict_cols.append(name)
+    return {"use_dictionary": dict_cols, "write_statistics": stats, "compression": "snappy"}
+
+
+def _write_atomic(table, path: Path) -> Path:
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, **_encoding(table))
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
+
+
 class ResultStore:
     def __init__(self, directory: str | os.PathLike[str]):
         self.dir = Path(directory)
@@ -48,9 +146,10 @@ class ResultStore:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(f"cannot create sweep output directory '{self.dir}': {exc.strerror}; pass a writable --out.", field="--out") from None
+        recover(self.dir)
 
     def files(self) -> list[Path]:
-        return sorted(self.dir.glob(PATTERN))
+        return result_files(self.dir)
 
     def finished_ids(self) -> set[str]:
         import pyarrow.parquet as pq
@@ -60,19 +159,105 @@ class ResultStore:
             ids.update(pq.read_table(f, columns=["point_id"]).column("point_id").to_pylist())
         return ids
 
-    def append(self, rows: list[dict[str, Any]]) -> Path | None:
-        """Write rows as one new Parquet file, atomically (temp file + rename)."""
+    def finished_id_array(self):
+        """Every stored point id as a numpy array of 16-byte strings (for large stores)."""
+        import numpy as np
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
+        chunks = []
+        for f in self.files():
+            col = pq.read_table(f, columns=["point_id"]).column("point_id")
+            for arr in col.cast(pa.large_binary()).chunks:
+                if len(arr) == 0:
+                    continue
+                _, offs, data = arr.buffers()
+                o = np.frombuffer(offs, dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
+                if arr.null_count == 0 and np.all(np.diff(o) == 16):  # the usual case: read the bytes as they lie
+                    chunks.append(np.frombuffer(data, dtype=np.uint8)[o[0]:o[-1]].copy().view("S16"))
+                else:
+                    chunks.append(np.asarray([b or b"" for b in arr.to_pylist()], dtype="S16"))
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype="S16")
+
+    def append(self, rows: list[dict[str, Any]]) -> Path | None:
+        """Write rows atomically, one new Parquet file per (scenario, variant) partition."""
         if not rows:
             return None
-        name = f"points-{uuid.uuid4().hex}.parquet"
-        tmp = self.dir / f".{name}.tmp"
-        pq.write_table(rows_to_table(rows), tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.dir / name)
-        return self.dir / name
+        parts: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+        for r in rows:
+            parts.setdefault((r.get("scenario_hash"), r.get("variant")), []).append(r)
+        last = None
+        for (h, v), rs in parts.items():
+            last = _write_atomic(rows_to_table(rs), partition_dir(self.dir, h, v) / f"part-{uuid.uuid4().hex}.parquet")
+        return last
+
+    def append_table(self, table, *, scenario_hash: Any, variant: Any, name: str | None = None) -> Path | None:
+        """Write one Arrow table (all rows of one partition) atomically. A given `name` makes the
+        write idempotent: the same work unit written twice leaves one file."""
+        if table.num_rows == 0:
+            return None
+        fname = f"part-{name}.parquet" if name else f"part-{uuid.uuid4().hex}.parquet"
+        return _write_atomic(table, partition_dir(self.dir, scenario_hash, variant) / fname)
+
+    def compact(self, *, small_rows: int = COMPACT_SMALL_ROWS, target_rows: int = COMPACT_TARGET_ROWS,
+                min_files: int = COMPACT_MIN_FILES) -> dict[str, int]:
+        """Merge the small files of each partition (see the module docstring). Returns counts."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        merged = removed = 0
+        for part in sorted(p for p in self.dir.glob("points/*/*") if p.is_dir()):
+            small = []
+            for f in sorted(part.glob("part-*.parquet")):
+                n = pq.ParquetFile(f).metadata.num_rows
+                if n < small_rows:
+                    small.append((f, n))
+            if len(small) < min_files:
+                continue
+            batch: list[Path] = []
+            rows = 0
+            groups: list[list[Path]] = []
+            for f, n in small:
+                if batch and rows + n > target_rows:
+                    groups.append(batch)
+                    batch, rows = [], 0
+                batch.append(f)
+                rows += n
+            if batch:
+                groups.append(batch)
+            for g in groups:
+                if len(g) < 2:
+                    continue
+                tables = [pq.read_table(f) for f in g]
+                try:
+                    table = pa.concat_tables(tables, promote_options="permissive")
+                except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                    continue  # a column with incompatible types in two files: leave them as they are
+                new = f"part-c{uuid.uuid4().hex}.parquet"
+                journal = part / f".compact-{uuid.uuid4().hex}.json"
+                jtmp = part / f".{journal.name}.tmp"
+                jtmp.write_text(json.dumps({"new": new, "old": [f.name for f in g]}))
+                os.replace(jtmp, journal)
+                _write_atomic(table, part / new)
+                for f in g:
+                    f.unlink(missing_ok=True)
+                journal.unlink(missing_ok=True)
+                merged += 1
+                removed += len(g)
+        return {"files_written": merged, "files_merged": removed}
+
+    def write_design(self, columns: dict[str, Any]) -> Path:
+        """design.parquet: every position of an uncertainty design (point_id, variant, sample_index,
+        sample_block), repeated points included; `costsim query` sees it as the table `design`."""
+        import pyarrow as pa
+
+        cols = {}
+        for k, v in columns.items():
+            if hasattr(v, "dtype") and v.dtype.kind == "S":
+                cols[k] = pa.array(v, pa.binary()).cast(pa.string())
+            else:
+                cols[k] = pa.array(list(v) if hasattr(v, "dtype") and v.dtype == object else v)
+        return _write_atomic(pa.table(cols), self.dir / DESIGN)
 
     def write_manifest(self, doc: dict[str, Any]) -> None:
         tmp = self.dir / ".manifest.json.tmp"
@@ -89,7 +274,7 @@ def _sql_str(text: str) -> str:
 
 
 def connect(directory: str | os.PathLike[str]):
-    """A sandboxed DuckDB connection with the view `points` over every stored batch: it may read
+    """A sandboxed DuckDB connection with the view `points` over every stored file: it may read
     only those Parquet files (allowed_paths), no other file, URL or extension
     (enable_external_access=false), and the query cannot change that (lock_configuration)."""
     import duckdb
@@ -97,18 +282,26 @@ def connect(directory: str | os.PathLike[str]):
     d = Path(directory)
     if not d.is_dir():
         raise InputError(f"sweep directory '{d}' does not exist; give the --out of a `costsim sweep`.", field="DIR")
-    files = sorted(str(f.resolve()) for f in d.glob(PATTERN))
+    try:
+        recover(d)
+    except OSError:
+        pass  # a read-only store: query what is there
+    files = [str(f.resolve()) for f in result_files(d)]
     if not files:
-        raise InputError(f"sweep directory '{d}' holds no results ({PATTERN}); run `costsim sweep ... --out {d}` first.", field="DIR")
+        raise InputError(f"sweep directory '{d}' holds no results ({PATTERN} or {PARTITIONED}); run `costsim sweep ... --out {d}` first.", field="DIR")
+    design = str((d / DESIGN).resolve()) if (d / DESIGN).is_file() else None
     lst = ", ".join(_sql_str(f) for f in files)
+    allowed = lst + (", " + _sql_str(design) if design is not None else "")
     con = duckdb.connect()
     try:
-        con.execute(f"SET allowed_paths=[{lst}]")
+        con.execute(f"SET allowed_paths=[{allowed}]")
         con.execute("SET enable_external_access=false")
         con.execute("SET autoinstall_known_extensions=false")
         con.execute("SET autoload_known_extensions=false")
         con.execute("SET lock_configuration=true")
-        con.execute(f"CREATE VIEW {TABLE} AS SELECT * FROM read_parquet([{lst}], union_by_name=true)")
+        con.execute(f"CREATE VIEW {TABLE} AS SELECT * FROM read_parquet([{lst}], union_by_name=true, hive_partitioning=false)")
+        if design is not None:
+            con.execute(f"CREATE VIEW design AS SELECT * FROM read_parquet({_sql_str(design)})")
     except duckdb.Error as exc:
         con.close()
         first = str(exc).splitlines()[0]

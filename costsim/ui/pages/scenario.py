@@ -257,6 +257,9 @@ def render() -> None:
     run = st.session_state.get(P + "run")
     if run and run.get("hash") == scenario_hash(s):
         show_run(run)
+    from costsim.ui.uncertainty_panel import render_uncertainty
+
+    render_uncertainty(s)
     sweep_section(s)
 
 
