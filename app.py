@@ -18,4 +18,7 @@ PAGES = [
     st.Page("costsim/ui/pages/validation.py", title="Validation", icon=":material/fact_check:", url_path="validation"),
 ]
 
-st.navigation(PAGES, position="top").run()
+from costsim.ui.guard import page_boundary  # noqa: E402 - after set_page_config
+
+# one error boundary for every page: an unexpected error shows one line with an error id, never a traceback
+page_boundary(st.navigation(PAGES, position="top").run, st.error)

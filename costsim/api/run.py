@@ -35,6 +35,8 @@ import costsim
 from costsim.errors import InputError
 from costsim.jsonable import to_jsonable
 from costsim.sim.base import SimOutput
+from costsim.core.plausibility import fleet_warnings, power_warnings
+from costsim.specs.limits import check_scenario_work, require, serving_estimates, training_estimates
 from costsim.specs.base import load_yaml_file, validate_spec
 from costsim.specs.overrides import apply_overrides
 from costsim.specs.scenario import Scenario, scenario_hash
@@ -382,10 +384,18 @@ def _project_training(pr: PartResult) -> None:
             sm[f"projected_{k}"] = float(sm[k]) * ratio
 
 
+def _serving_gpus(s: Scenario) -> float:
+    wl = s.serving
+    if wl.replica_groups:
+        return float(sum(g.num_replicas * g.gpus_per_replica for g in wl.replica_groups))
+    return float(wl.gpus if wl.gpus is not None else wl.num_replicas * wl.gpus_per_replica)
+
+
 def run_variant(name: str, s: Scenario, seed: int) -> VariantResult:
     """Run one variant. Training and serving on one site with a grid import cap: serving runs
     first and keeps its power; training gets the cap minus serving's peak (serving has priority)."""
     t0 = time.perf_counter()
+    require(serving_estimates(s, runs=s.simulation.replicates) + training_estimates(s))  # before any work
     cap = s.grid.import_cap_mw * 1e6 if s.grid.import_cap_mw is not None else None
     site_notes: dict[str, Any] = {}
     done: dict[str, PartResult] = {}
@@ -409,6 +419,10 @@ def run_variant(name: str, s: Scenario, seed: int) -> VariantResult:
     parts = {p: done[p] for p in PARTS if p in done}
     site, site_ts = combine_site(parts, cap)
     site.update(site_notes)
+    n_acc = float((s.training.num_gpus if s.training is not None else 0) + (_serving_gpus(s) if s.serving is not None else 0))
+    warns = power_warnings(site.get("peak_power_w")) + fleet_warnings(n_acc)
+    if warns:
+        site["warnings"] = warns
     return VariantResult(name, s, scenario_hash(s), parts, site, site_ts, time.perf_counter() - t0)
 
 
@@ -426,7 +440,11 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, source: str | N
         raise InputError(f"seed must be >= 0, got {base_seed}.", field="seed")
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
-    variants = [run_variant(name, vs, _variant_seed(scenario, vs, base_seed)) for name, vs in variant_scenarios(scenario, source=source)]
+    todo = variant_scenarios(scenario, source=source)
+    check_scenario_work(scenario, variants=len(todo))
+    for _, vs in todo:  # every variant's estimate before the first one runs
+        require(serving_estimates(vs, runs=vs.simulation.replicates) + training_estimates(vs))
+    variants = [run_variant(name, vs, _variant_seed(scenario, vs, base_seed)) for name, vs in todo]
     return RunResult(scenario, scenario_hash(scenario), base_seed, variants, time.perf_counter() - t0, started, source)
 
 
@@ -443,16 +461,34 @@ def versions() -> dict[str, str]:
     return out
 
 
+def is_timing_key(key: str) -> bool:
+    """Measured wall-clock figures (how long this machine took), not results of the model: they go to
+    metadata.json so that summary.json is byte-identical for the same scenario and seed."""
+    return key == "wall_s" or key.endswith("sim_wall_time_s") or key.endswith("search_time_s")
+
+
+def _results_only(d: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if not is_timing_key(k)}
+
+
+def _timings(v: VariantResult) -> dict[str, Any]:
+    out: dict[str, Any] = {"wall_s": v.wall_s}
+    for part, pr in v.parts.items():
+        out.update({f"{part}_{k}": x for k, x in pr.summary.items() if is_timing_key(k)})
+    return out
+
+
 def summary_doc(result: RunResult) -> dict[str, Any]:
+    """The run's results; deterministic for a scenario and seed (timings are in metadata_doc)."""
     variants = []
     for v in result.variants:
         variants.append({
             "name": v.name,
             "scenario_hash": v.scenario_hash,
             "feasible": v.feasible,
-            **{part: {"summary": pr.summary, "ranges": pr.ranges, "replicates": len(pr.replicate_summaries)} for part, pr in v.parts.items()},
+            **{part: {"summary": _results_only(pr.summary), "ranges": _results_only(pr.ranges),
+                      "replicates": len(pr.replicate_summaries)} for part, pr in v.parts.items()},
             "site": v.site,
-            "wall_s": v.wall_s,
         })
     return to_jsonable({
         "scenario": result.scenario.name,
@@ -474,7 +510,7 @@ def metadata_doc(result: RunResult) -> dict[str, Any]:
         "replicates": result.scenario.simulation.replicates,
         "started_at": result.started_at,
         "wall_s": result.wall_s,
-        "variants": {v.name: {"scenario_hash": v.scenario_hash, "wall_s": v.wall_s} for v in result.variants},
+        "variants": {v.name: {"scenario_hash": v.scenario_hash, **_timings(v)} for v in result.variants},
         "versions": versions(),
         **result.extra,
     })
@@ -532,6 +568,69 @@ def _atomic_write(path: Path, data: bytes | str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_bytes(data.encode() if isinstance(data, str) else data)
     os.replace(tmp, path)
+
+
+RUN_OUTPUT_NAMES = frozenset({"scenario.yaml", "metadata.json", "summary.json", "timeseries.parquet", "tables.parquet",
+                              "report.html", "report.xlsx", "report.pdf", "uncertainty"})
+"""What a run directory holds; a re-run replaces such a directory whole."""
+
+
+def output_staging(out_dir: str | os.PathLike[str]) -> Path:
+    """A fresh hidden directory beside `out_dir` that a run writes into before `commit_output` swaps it in:
+    a run killed at any moment leaves the previous complete output (or none), never a mix.
+    Refuses an --out that exists and holds anything but a previous run's files (it would be replaced)."""
+    import shutil
+    import uuid
+
+    out = Path(out_dir)
+    if out.exists() or out.is_symlink():
+        if not out.is_dir():
+            raise InputError(f"--out '{out}' is a file; give a directory path (new, empty, or a previous run's).", field="--out")
+        try:
+            extra = sorted(p.name for p in out.iterdir() if p.name not in RUN_OUTPUT_NAMES)
+        except OSError as exc:
+            raise InputError(f"cannot read output directory '{out}': {exc.strerror}; pass a readable, writable --out.", field="--out") from None
+        if extra:
+            raise InputError(f"--out '{out}' holds files that are not a costsim run's ({', '.join(extra[:5])}"
+                             f"{', ...' if len(extra) > 5 else ''}); a run replaces its output directory whole, so give a new "
+                             "or empty directory, or a previous run's.", field="--out")
+    parent = out.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        for stale in parent.glob(f".{out.name}.partial-*"):  # left by a killed run
+            pid = stale.name.rsplit("-", 2)[-2] if stale.name.count("-") >= 2 else ""
+            if not (pid.isdigit() and _pid_alive(int(pid))):
+                shutil.rmtree(stale, ignore_errors=True)
+        stage = parent / f".{out.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        stage.mkdir()
+    except OSError as exc:
+        raise InputError(f"cannot create output directory '{out}': {exc.strerror}; pass a writable --out.", field="--out") from None
+    return stage
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def commit_output(stage: Path, out_dir: str | os.PathLike[str]) -> Path:
+    """Swap a finished staging directory in as `out_dir` (the previous run's directory is removed after)."""
+    import shutil
+
+    out = Path(out_dir)
+    old = None
+    if out.exists():
+        old = out.resolve().parent / f".{out.name}.old-{os.getpid()}-{stage.name.rsplit('-', 1)[-1]}"
+        os.replace(out, old)
+    os.replace(stage, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return out
 
 
 def write_run_data(result: RunResult, out_dir: str | os.PathLike[str]) -> dict[str, Path]:

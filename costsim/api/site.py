@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from costsim.core.plausibility import fleet_warnings, power_warnings
 from costsim.core.power import cap_throughput_frac, phase_power_w
 from costsim.economics import timeseries
 from costsim.errors import InputError
@@ -167,6 +168,7 @@ def site_report(req: SiteRequest) -> dict[str, Any]:
                 "source": "Llama 3.1 405B per-step vs whole-run MFU (calibration training_steps/training_runs)"})
     out["assumptions"] = ass
     out["fleet"] = [{k: v for k, v in x.items() if not k.startswith("_")} for x in entries]
+    out["warnings"] = power_warnings(fac_peak) + fleet_warnings(sum(float(x["gpus"]) for x in entries))
     return out
 
 

@@ -6,13 +6,15 @@ Infeasible-but-valid requests -> the result (feasible: false, reason), exit 3.
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 
 import click
 import typer
 from pydantic import ValidationError
 
-from costsim.errors import InputError
+from costsim.errors import InputError, record_crash
 from costsim.specs.base import describe_validation_error
 
 def _click_modules():
@@ -50,15 +52,25 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from costsim.cli import catalog, grid, run, serve, site, train, validate
+    from costsim.cli import catalog, grid, limits, run, serve, site, train, validate
 
-    for mod in (catalog, train, serve, site, run, validate, grid):
+    for mod in (catalog, train, serve, site, run, validate, grid, limits):
         mod.register(app)
 
 
+def _debug_requested(argv: list[str]) -> tuple[list[str], bool]:
+    """`--debug` anywhere on the command line (or COSTSIM_DEBUG=1) shows tracebacks of internal errors."""
+    debug = os.environ.get("COSTSIM_DEBUG", "").strip() not in ("", "0", "false", "no")
+    if "--debug" in argv:
+        argv = [a for a in argv if a != "--debug"]
+        debug = True
+    return argv, debug
+
+
 def main(argv: list[str] | None = None) -> None:
-    _register()
+    argv, debug = _debug_requested(list(sys.argv[1:] if argv is None else argv))
     try:
+        _register()
         rv = app(args=argv, standalone_mode=False, prog_name="costsim")
     except InputError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
@@ -75,4 +87,19 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         code = getattr(exc, "exit_code", 2)
         sys.exit(2 if code in (1, 2) else code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except MemoryError as exc:
+        rec = record_crash(exc, context="costsim " + " ".join(a[:200] for a in argv[:20]))
+        print(f"error: the request ran out of memory (error {rec.error_id}); it is larger than this machine can hold. "
+              "Reduce the simulated horizon, arrival rate, replicas or points, or raise the work limits only on a bigger "
+              "machine (see `costsim limits`).", file=sys.stderr)
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - the error boundary: one line with an id, the traceback in a log
+        if debug:
+            traceback.print_exc()
+        rec = record_crash(exc, context="costsim " + " ".join(a[:200] for a in argv[:20]))
+        print("error: " + rec.one_line(), file=sys.stderr)
+        sys.exit(1)
     sys.exit(rv if isinstance(rv, int) else 0)

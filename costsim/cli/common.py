@@ -33,6 +33,8 @@ def finish(result: dict[str, Any], *, as_json: bool, render) -> int:
         print_json(result)
     else:
         render(result)
+        for w in result.get("warnings") or []:
+            typer.echo(f"warning: {w}", err=True)
     if result.get("feasible") is False:
         if not as_json:
             typer.echo(f"infeasible: {result.get('reason')}", err=True)

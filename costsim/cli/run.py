@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import List, Optional
 
@@ -91,14 +92,24 @@ def register(app: typer.Typer) -> None:
             from costsim.sweep.uncertainty import design_for
 
             design_for(s, n, mode=samples_mode, sampler=sampler, sensitivity=sensitivity)  # bad input: exit 2 before the run
-        result = run_scenario(s, seed=seed, source=scenario)
-        if n:
-            from costsim.sweep.uncertainty import study
+        from costsim.api.run import output_staging
 
-            doc = study(s, out=Path(out) / "uncertainty", samples=n, mode=samples_mode, sampler=sampler, sensitivity=sensitivity,
-                        max_wall_s=float("inf") if allow_long else None, source=scenario, progress=not as_json)
-            result.extra["uncertainty"] = doc
-        written = write_run(result, out, pdf=pdf)
+        stage = output_staging(out)  # the run writes here; the finished directory replaces --out whole
+        try:
+            result = run_scenario(s, seed=seed, source=scenario)
+            if n:
+                from costsim.sweep.uncertainty import study
+
+                doc = study(s, out=stage / "uncertainty", samples=n, mode=samples_mode, sampler=sampler, sensitivity=sensitivity,
+                            max_wall_s=float("inf") if allow_long else None, source=scenario, progress=not as_json)
+                result.extra["uncertainty"] = doc
+            written = write_run(result, out, pdf=pdf, stage=stage)
+            if doc is not None:  # paths inside the study's document name the final directory
+                doc = json.loads(json.dumps(doc, default=str).replace(str(stage), str(Path(out))))
+                result.extra["uncertainty"] = doc
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)  # nothing half-written is left behind
+            raise
         if as_json:
             sd = summary_doc(result)
             if doc is not None:
@@ -114,6 +125,9 @@ def register(app: typer.Typer) -> None:
                            f"`costsim query {doc.get('store')} \"SELECT ...\"`)", err=True)
         for n in written["notices"]:
             typer.echo(n, err=True)
+        for v in result.variants:
+            for w in v.site.get("warnings") or []:
+                typer.echo(f"warning ({v.name}): {w}", err=True)
         if not result.feasible:
             typer.echo("infeasible: no variant of this scenario is feasible (see summary.json for the reasons).", err=True)
             raise typer.Exit(EXIT_INFEASIBLE)

@@ -13,14 +13,26 @@ from pathlib import Path
 from typing import Any
 
 
-def write_run(result, out_dir: str | os.PathLike[str], *, pdf: bool = True) -> dict[str, Any]:
-    """All files of a run. Returns {'files': {name: path}, 'notices': [str]}."""
+def write_run(result, out_dir: str | os.PathLike[str], *, pdf: bool = True, stage: Path | None = None) -> dict[str, Any]:
+    """All files of a run, written atomically: into a staging directory (`stage`, or a new one from
+    costsim.api.run.output_staging) that then replaces `out_dir` whole. A run killed at any moment
+    leaves the previous complete output or none. Returns {'files': {name: path}, 'notices': [str]}."""
+    from costsim.api.run import commit_output, output_staging
+
+    final = Path(out_dir)
+    stage = output_staging(final) if stage is None else Path(stage)
+    written = _write_run_files(result, stage, pdf=pdf)
+    commit_output(stage, final)
+    written["files"] = {k: str(final / Path(v).relative_to(stage)) for k, v in written["files"].items()}
+    return written
+
+
+def _write_run_files(result, out: Path, *, pdf: bool) -> dict[str, Any]:
     from costsim.api.run import write_run_data
     from costsim.report.html import run_report_html
     from costsim.report.pdf import html_to_pdf
     from costsim.report.xlsx import write_xlsx
 
-    out = Path(out_dir)
     files: dict[str, Path] = dict(write_run_data(result, out))
     notices: list[str] = []
     html_path = out / "report.html"

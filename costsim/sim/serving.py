@@ -41,6 +41,7 @@ from costsim.sim.replica import LeastLoaded, Replica
 from costsim.estimators.deployment import DeploymentSearch, search_deployment
 from costsim.estimators.inference import check_layout
 from costsim.sim.steptable import CAP_THROUGHPUT_FLOOR_FRAC, StepTable, build_step_table
+from costsim.specs.limits import require, serving_estimates
 from costsim.specs.catalog import get_accelerator, get_model, node_for
 from costsim.specs.hardware import Accelerator, Node
 from costsim.specs.scenario import Scenario
@@ -81,7 +82,7 @@ class Fleet:
         self.wl = wl
         self.T = duration_s
         self.bw = bucket_s
-        self.nb = int(math.ceil(duration_s / bucket_s))
+        self.nb = bucket_count(duration_s, bucket_s)
         n = len(work["arrival_s"])
         self.n = n
         self.arr = work["arrival_s"].tolist()
@@ -132,10 +133,9 @@ class Fleet:
         if t1 <= t0:
             return
         bw = self.bw
-        b0 = int(t0 / bw)
-        b1 = int(t1 / bw)
-        if b1 >= self.nb:
-            b1 = self.nb - 1
+        last = self.nb - 1
+        b0 = min(int(t0 / bw), last)
+        b1 = min(int(t1 / bw), last)
         if b0 == b1:
             arr[b0] += rate * (t1 - t0)
             return
@@ -155,8 +155,8 @@ class Fleet:
             return
         d = hi - t0
         bw = self.bw
-        b0 = int(t0 / bw)
-        if hi <= (b0 + 1) * bw:
+        b0 = min(int(t0 / bw), self.nb - 1)
+        if hi <= (b0 + 1) * bw or b0 == self.nb - 1:
             self.e_gpu[b0] += power_w * d
             w = d / (t1 - t0)
             if tokens:
@@ -214,13 +214,13 @@ class Fleet:
             self.lb[r.group].dec(r.idx)
         self._little(-1)
         if now < self.T:
-            self.n_done[int(now / self.bw)] += 1
+            self.n_done[min(int(now / self.bw), self.nb - 1)] += 1
         if r.state == "draining" and r.outstanding == 0:
             r.notify()
 
     def first_token(self, t: float) -> None:
         if t < self.T:
-            self.tok[int(t / self.bw)] += 1
+            self.tok[min(int(t / self.bw), self.nb - 1)] += 1
 
     def handoff(self, rid: int, r: Replica, t: float) -> None:
         """Prefill replica finished rid's prompt: move its KV to a decode replica over the network."""
@@ -269,7 +269,7 @@ class Fleet:
     def arrive(self, rid: int) -> None:
         now = self.env.now
         if now < self.T:
-            self.n_arr[int(now / self.bw)] += 1
+            self.n_arr[min(int(now / self.bw), self.nb - 1)] += 1
         r = self._choose()
         if r is None:
             self.dropped[rid] = 2
@@ -521,6 +521,15 @@ class _Infeasible(Exception):
     pass
 
 
+def bucket_count(duration_s: float, bucket_s: float) -> int:
+    """Timeline buckets covering [0, duration_s]: ceil(duration / bucket), without the empty last bucket
+    that floating-point rounding can add when the duration is (nearly) a whole number of buckets."""
+    nb = max(1, int(math.ceil(duration_s / bucket_s)))
+    while nb > 1 and duration_s - (nb - 1) * bucket_s <= 1e-9 * bucket_s:
+        nb -= 1
+    return nb
+
+
 def _ratio(num, den) -> np.ndarray:
     """Per-bucket num / den, 0 where den is 0 (no GPU on)."""
     n = np.asarray(num, float)
@@ -544,6 +553,7 @@ def simulate_serving(scenario: Scenario, *, seed: int) -> SimOutput:
     duration = scenario.simulation.duration_s
     if duration is None:
         raise InputError("a serving simulation needs simulation.duration_s (seconds of simulated time).", field="simulation.duration_s")
+    require(serving_estimates(scenario))  # refuse before allocating per-request arrays
     model = get_model(wl.model)
     rng = np.random.default_rng(seed)
     work = sample_workload(wl.arrivals, wl.input_tokens, wl.output_tokens, duration, rng, max_context=model.max_context)

@@ -76,15 +76,48 @@ def describe_validation_error(err: ValidationError, *, what: str, source: str | 
     return f"invalid {what}{where}: " + "; ".join(parts) + "."
 
 
+MAX_REF_CHARS = 1024  # longest id or path accepted (Linux PATH_MAX is 4096, NAME_MAX 255)
+
+
+def _shown(ref: str) -> str:
+    return ref if len(ref) <= 80 else ref[:60] + f"... ({len(ref)} characters)"
+
+
+def check_ref_text(ref: str, *, what: str) -> str:
+    """An id or path typed by a user: refuse over-long text and control bytes with a plain message."""
+    if len(ref) > MAX_REF_CHARS:
+        raise InputError(f"{what} reference '{_shown(ref)}' is {len(ref)} characters long; ids and paths are at most "
+                         f"{MAX_REF_CHARS} characters. Give a catalog id or a shorter path.", field=what)
+    if any(ord(c) < 32 for c in ref) or "\x00" in ref:
+        raise InputError(f"{what} reference {_short_repr(_shown(ref))} contains control characters; "
+                         "give a catalog id or a file path of printable characters.", field=what)
+    return ref
+
+
+def path_is_file(path: Path | str) -> bool:
+    """`Path.is_file` that answers False instead of raising for names the OS refuses (too long, NUL bytes)."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def load_yaml_file(path: Path | str, *, what: str) -> dict[str, Any]:
     """Read a YAML mapping, with a clear InputError for a missing, unreadable or malformed file."""
+    check_ref_text(str(path), what=what)
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{what} file '{p}' does not exist; give an existing YAML file or a catalog id.")
+    try:
+        is_dir = p.is_dir()
+    except (OSError, ValueError):
+        is_dir = False
+    if is_dir:
+        raise InputError(f"{what} file '{_shown(str(p))}' is a directory; give a YAML file inside it.", field=what)
+    if not path_is_file(p):
+        raise InputError(f"{what} file '{_shown(str(p))}' does not exist; give an existing YAML file or a catalog id.")
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise InputError(f"cannot read {what} file '{p}': {exc.strerror}.") from None
+        raise InputError(f"cannot read {what} file '{p}': {exc.strerror}; check that it exists and that you may read it.") from None
     except UnicodeDecodeError as exc:
         raise InputError(f"{what} file '{p}' is not a UTF-8 text file (undecodable byte at offset {exc.start}); "
                          "give a YAML text file saved as UTF-8.") from None

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from costsim.errors import InputError
-from costsim.specs.base import Spec, load_yaml_file, unknown_id, validate_spec
+from costsim.specs.base import Spec, check_ref_text, load_yaml_file, path_is_file, unknown_id, validate_spec
 from costsim.specs.hardware import Accelerator, Node
 from costsim.specs.model import ModelSpec
 
@@ -71,10 +71,10 @@ def models() -> dict[str, ModelSpec]:
 def _resolve(ref: str, table: dict[str, T], cls: type[T], kind: str) -> T:
     if not isinstance(ref, str) or not ref.strip():
         raise InputError(f"empty {kind} reference; give a catalog id or a YAML file path.")
-    ref = ref.strip()
+    ref = check_ref_text(ref.strip(), what=kind)
     if ref in table:
         return table[ref]
-    if _looks_like_path(ref) or Path(ref).is_file():
+    if _looks_like_path(ref) or path_is_file(ref):
         data = load_yaml_file(ref, what=kind)
         return validate_spec(cls, data, what=f"{kind} file", source=ref)
     raise unknown_id("hardware" if kind == "hardware" else ("models" if kind == "model" else kind), ref, sorted(table))
@@ -111,4 +111,4 @@ def find_scenario_file(ref: str) -> Path | None:
     YAML, trace CSV); None when neither has it."""
     p = Path(ref)
     cands = [p] if p.is_absolute() else [Path.cwd() / p, _REPO_ROOT / "scenarios" / p, scenarios_dir() / p]
-    return next((c for c in cands if c.is_file()), None)
+    return next((c for c in cands if path_is_file(c)), None)

@@ -445,9 +445,15 @@ def evaluate_point(task: Mapping[str, Any]) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - a failing point is a recorded result
         msg = getattr(exc, "message", None) or str(exc)
         if not isinstance(exc, InputError):
+            # the sweep worker's error boundary: the point records a one-line message with an error id,
+            # the traceback goes to the crash log (same as the CLI's)
+            from costsim.errors import record_crash
+
             tb = traceback.extract_tb(exc.__traceback__)
             where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
-            msg = f"{type(exc).__name__}: {msg}{where}"
+            rec = record_crash(exc, context=f"sweep point {task['point_id']}")
+            log = f"; traceback in {rec.log_path}" if rec.log_path else ""
+            msg = f"internal error {rec.error_id}: {type(exc).__name__}: {msg}{where}{log}"
         row["status"] = "error"
         row["error"] = msg[:2000]
     row["wall_s"] = time.perf_counter() - t0

@@ -12,6 +12,7 @@ import streamlit as st
 
 from costsim.errors import InputError
 from costsim.specs.scenario import Scenario, scenario_hash
+from costsim.ui.guard import guarded_run
 
 P = "unc_"
 SAMPLE_CHOICES = (32, 64, 128, 256, 512, 1024)
@@ -50,7 +51,8 @@ def render_uncertainty(s: Scenario) -> None:
                  help="Draws the inputs, evaluates every point with the closed-form cores (batched), and summarizes."):
         with st.spinner(f"{n * (len(spec.inputs) + 2) if sens else n} points…"):
             try:
-                st.session_state[P + "doc"] = {"hash": scenario_hash(s), "doc": _study(s.model_dump_json(), int(n), sampler, bool(sens))}
+                st.session_state[P + "doc"] = {"hash": scenario_hash(s), "doc": guarded_run(
+                    st.session_state, lambda: _study(s.model_dump_json(), int(n), sampler, bool(sens)), what="uncertainty study")}
             except InputError as exc:
                 st.error(str(exc))
     got = st.session_state.get(P + "doc")

@@ -12,6 +12,7 @@ import yaml
 from costsim.errors import InputError
 from costsim.specs.scenario import Scenario, scenario_hash
 from costsim.ui import charts, compute, fmt, share, widgets as w
+from costsim.ui.guard import guarded_run
 
 P = "scn_"
 NEW = "(new scenario)"
@@ -154,7 +155,8 @@ def sweep_section(s: Scenario) -> None:
 
         with tempfile.TemporaryDirectory(prefix="costsim-sweep-") as tmp:
             try:
-                counts = run_sweep(s, out=tmp, grid=grid, seeds=int(seeds), mode=mode, executor=executor, on_result=on_result)
+                counts = guarded_run(st.session_state, lambda: run_sweep(
+                    s, out=tmp, grid=grid, seeds=int(seeds), mode=mode, executor=executor, on_result=on_result), what="sweep")
             except InputError as exc:
                 st.error(str(exc))
                 return
@@ -251,7 +253,8 @@ def render() -> None:
     elif st.button("Run scenario", type="primary", key=P + "run_btn"):
         with st.spinner("Simulating…"):
             try:
-                st.session_state[P + "run"] = {"hash": scenario_hash(s), **run_and_write(s, int(seed))}
+                st.session_state[P + "run"] = {"hash": scenario_hash(s), **guarded_run(
+                    st.session_state, lambda: run_and_write(s, int(seed)), what="scenario run")}
             except InputError as exc:
                 st.error(str(exc))
     run = st.session_state.get(P + "run")
