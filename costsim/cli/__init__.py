@@ -51,11 +51,18 @@ app = typer.Typer(
 )
 
 
+_REGISTERED: list[bool] = []
+
+
 def _register() -> None:
+    """Add every command to the app once per process (main() may be called many times: tests, notebooks)."""
+    if _REGISTERED:
+        return
     from costsim.cli import catalog, grid, limits, run, serve, site, train, validate
 
     for mod in (catalog, train, serve, site, run, validate, grid, limits):
         mod.register(app)
+    _REGISTERED.append(True)
 
 
 def _debug_requested(argv: list[str]) -> tuple[list[str], bool]:

@@ -50,6 +50,7 @@ from costsim.power.facility import facility_power_w, it_power_per_gpu_w
 from costsim.sim.grid_battery import battery_on_buckets, fast_loss_w, grid_ramp_w_per_s
 from costsim.sim.power_trace import CONST, RAMP, WAVE, Trace, bucket_stats, max_ramp_w_per_s, power_at
 from costsim.specs.catalog import get_accelerator, get_model, node_for
+from costsim.specs.limits import require, training_event_estimate
 from costsim.specs.scenario import Scenario
 from costsim.specs.training_sim import TrainingWorkload
 from costsim.units import GB, MEGA, S_PER_DAY, S_PER_HOUR
@@ -905,6 +906,12 @@ def simulate_training(scenario: Scenario, *, seed: int | None = None, setup: Set
     wall0 = time.perf_counter()
     su = setup or prepare(scenario)
     w = su.w
+    # work estimate before the first event: failures + maintenance over the horizon the run can take
+    lv = su.levels[su.base_limit_w]
+    # (expected: the ideal time plus restarts and checkpoints; 1.5x covers goodput down to ~67 %)
+    horizon_s = min(su.window_s, 1.5 * su.target_steps * lv.step_s + S_PER_DAY) if lv.step_s > 0 else su.window_s
+    require([training_event_estimate((su.job_failure_rate_per_s + w.maintenance.per_day / S_PER_DAY) * horizon_s,
+                                     gpus=w.num_gpus, horizon_s=horizon_s)])
     seed = scenario.simulation.seed if seed is None else seed
     rng = np.random.default_rng(seed)
     env = simpy.Environment()

@@ -62,6 +62,8 @@ LIMITS: dict[str, WorkLimit] = {lim.key: lim for lim in (
               "per-replica simulation processes (a 1M-GPU fleet of 8-GPU replicas is 125,000 replicas)"),
     WorkLimit("gpus", 10_000_000, "accelerators in one request", "COSTSIM_MAX_GPUS",
               "numeric sanity: 10M accelerators is ~2-5x the world's yearly data-center GPU production"),
+    WorkLimit("sim_events", 2_000_000, "training-simulation events (failures + maintenance over the run)",
+              "COSTSIM_MAX_SIM_EVENTS", "training-simulation run time (~20-50 us of CPU per event) and trace memory"),
     WorkLimit("sim_runs", 100_000, "simulated runs (variants x replicates x samples)", "COSTSIM_MAX_SIM_RUNS",
               "run time of Monte Carlo studies"),
 )}
@@ -170,3 +172,12 @@ def check_scenario_work(scenario: "Scenario", *, variants: int = 1, samples: int
     est += serving_estimates(scenario, runs=reps * max(1, samples))
     est += training_estimates(scenario)
     return require(est)
+
+
+def training_event_estimate(expected_events: float, *, gpus: float, horizon_s: float) -> WorkEstimate:
+    """Failures and maintenance the training simulation will draw over its horizon (known once the step
+    time is: `costsim.sim.training` checks it after the core's step profile, before the first event)."""
+    return WorkEstimate("sim_events", _finite(expected_events), limit("sim_events"),
+                        f"{gpus:,.0f} GPUs' failures and maintenance over {horizon_s / 86400:,.3g} simulated days",
+                        "Lower training.num_gpus or training.tokens, set training.max_days / simulation.duration_s, "
+                        "or lower training.reliability.rate_scale.")
