@@ -13,6 +13,10 @@ import json
 import os
 import time
 from pathlib import Path
+import sys as _sys
+
+_sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info  # noqa: E402
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -64,6 +68,7 @@ def main() -> None:
         "configurations": int(n_cfg), "best_of_3_s": best, "configurations_per_s": rate,
         "target_configurations_per_s": 1e6, "meets_target": bool(rate >= 1e6),
         "feasible_pairs_tp1": int((mb[:, 0] >= 1).sum()),
+        "machine_info": machine_info(),
     }
     print(json.dumps(out, indent=2))
     path = Path(__file__).resolve().parent / "results" / "inference.json"

@@ -20,8 +20,12 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info, peak_rss_bytes  # noqa: E402
 
 from costsim.sim.serving import simulate_serving
 from costsim.specs.scenario import Scenario
@@ -73,6 +77,8 @@ def main() -> None:
         "throughput_tokens_per_s": s["throughput_tokens_per_s"],
         "facility_peak_power_w": s["facility_peak_power_w"],
         "load_average_1min_at_end": __import__("os").getloadavg()[0],
+        "peak_rss_bytes": peak_rss_bytes(),
+        "machine_info": machine_info(),
         "python": platform.python_version(), "machine": platform.processor() or platform.machine(),
         "peer_note": "Vidur (MLSys 2024) not installed/not run; its per-iteration, per-request-object design is "
                      "expected at ~1e2-1e3 simulated requests per wall-second on one core (order of magnitude, not measured).",

@@ -11,6 +11,10 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+import sys as _sys
+
+_sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info  # noqa: E402
 
 import numpy as np
 
@@ -67,7 +71,10 @@ def main() -> dict:
         "speedup": vec_rate / loop_rate, "loop_full_search_estimate_s": n_eval / loop_rate,
         "loop_matches_vectorized": bool(loop_best is not None and abs(loop_best - vec_best_sample) <= 1e-9 * vec_best_sample),
     }
+    out["machine_info"] = machine_info()
     for k, v in out.items():
+        if isinstance(v, dict):
+            continue
         if isinstance(v, list):
             v = "[" + ", ".join(f"{x:.4f}" for x in v) + "]"
         print(f"{k:45s} {v:,.4g}" if isinstance(v, float) else f"{k:45s} {v}")

@@ -11,6 +11,10 @@ import os
 import platform
 import time
 from pathlib import Path
+import sys as _sys
+
+_sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info  # noqa: E402
 
 import yaml
 
@@ -63,6 +67,7 @@ def main() -> dict:
         "goodput_p5_p95": [d["goodput_frac"]["p5"], d["goodput_frac"]["p95"]],
         "power_swing_w_mean": d["power_swing_w"]["mean"],
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "load_avg": os.getloadavg()},
+        "machine_info": machine_info(),
     }
     return res
 

@@ -32,6 +32,7 @@ import numpy as np
 import yaml
 
 import costsim
+from costsim.api.trust import band_dict
 from costsim.errors import InputError
 from costsim.jsonable import to_jsonable
 from costsim.sim.base import SimOutput
@@ -478,6 +479,18 @@ def _timings(v: VariantResult) -> dict[str, Any]:
     return out
 
 
+def part_error_band(part: str, s: Scenario) -> dict[str, Any] | None:
+    """The trust range of a training or serving part (costsim.api.trust), from the scenario's hardware and size."""
+    if part == "training" and s.training is not None:
+        return band_dict("training", s.training.hardware, float(s.training.num_gpus))
+    if part == "serving" and s.serving is not None:
+        wl = s.serving
+        per_replica = wl.replica_groups[0].gpus_per_replica if wl.replica_groups else wl.gpus_per_replica
+        hw = (wl.replica_groups[0].hardware or wl.hardware) if wl.replica_groups else wl.hardware
+        return band_dict("serving", hw, float(per_replica))
+    return None
+
+
 def summary_doc(result: RunResult) -> dict[str, Any]:
     """The run's results; deterministic for a scenario and seed (timings are in metadata_doc)."""
     variants = []
@@ -487,7 +500,8 @@ def summary_doc(result: RunResult) -> dict[str, Any]:
             "scenario_hash": v.scenario_hash,
             "feasible": v.feasible,
             **{part: {"summary": _results_only(pr.summary), "ranges": _results_only(pr.ranges),
-                      "replicates": len(pr.replicate_summaries)} for part, pr in v.parts.items()},
+                      "replicates": len(pr.replicate_summaries), "error_band": part_error_band(part, v.scenario)}
+               for part, pr in v.parts.items()},
             "site": v.site,
         })
     return to_jsonable({

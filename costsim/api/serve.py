@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from costsim.api.trust import band_dict
 from costsim.errors import InputError
 from costsim.estimators.deployment import Deployment, DeploymentSearch, estimate_serve_deployment, search_for_request
 from costsim.estimators.inference import estimate_serve
@@ -24,8 +25,14 @@ def serve(request: ServeRequest, *, with_curve: bool = True) -> dict[str, Any]:
     GPUs (costsim.estimators.deployment), or one replica with `single_replica` / without a GPU
     budget (costsim.estimators.inference)."""
     if request.deployment_search:
-        return estimate_serve_deployment(request, with_curve=with_curve)
-    return estimate_serve(request, with_curve=with_curve)
+        result = estimate_serve_deployment(request, with_curve=with_curve)
+    else:
+        result = estimate_serve(request, with_curve=with_curve)
+    if isinstance(result, dict):
+        dep = result.get("deployment") or {}
+        devices = dep.get("gpus_per_replica") or request.tp or request.gpus or 1
+        result["error_band"] = band_dict("serving", request.hardware, devices)
+    return result
 
 
 def search_deployment(model: str | ModelSpec, hardware: str | Accelerator, gpus: int, *,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from costsim.api.trust import band_dict
 from costsim.estimators.training import estimate, step_profile
 from costsim.specs.requests import TrainRequest
 
@@ -12,4 +13,7 @@ __all__ = ["train", "step_profile"]
 
 def train(request: TrainRequest) -> dict[str, Any]:
     """Search the fastest parallel layout and estimate the whole run (see costsim.estimators.training)."""
-    return estimate(request)
+    result = estimate(request)
+    if isinstance(result, dict):
+        result["error_band"] = band_dict("training", request.hardware, request.gpus)
+    return result

@@ -36,6 +36,15 @@ def _headline(result) -> None:
             rtxt = fmt_range(k, rng) if rng else ""
             cells.append(fmt_value(k, val) + (f"\n[dim]{rtxt}[/]" if rtxt else ""))
         t.add_row(f"{part}: {label(k)}", *cells)
+    from costsim.api.run import part_error_band
+
+    parts = list(dict.fromkeys(p for v in result.variants for p in v.parts))
+    for part in parts:
+        cells = []
+        for v in result.variants:
+            b = part_error_band(part, v.scenario) if part in v.parts else None
+            cells.append(f"{100 * b['low_frac']:+.0f}% to {100 * b['high_frac']:+.0f}%\n[dim]{b['cases']} cases[/]" if b else "-")
+        t.add_row(f"{part}: trust range (published vs ours, p10-p90 of held-out cases)", *cells)
     con.print(t)
 
 

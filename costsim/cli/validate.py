@@ -13,7 +13,10 @@ from costsim.validation.engine import run_cases, summarize
 def register(app: typer.Typer) -> None:
     @app.command("validate")
     def validate(json_: bool = typer.Option(False, "--json", help="Print one JSON document."),
-                 kind: str = typer.Option(None, "--kind", help="Only cases of this runner kind.")) -> None:
+                 kind: str = typer.Option(None, "--kind", help="Only cases of this runner kind."),
+                 write_bands: bool = typer.Option(False, "--write-bands", help="Rewrite costsim/data/validation_errors.json, "
+                                                  "the per-case errors behind the trust ranges of train/serve/run results "
+                                                  "(all cases only).")) -> None:
         """Run every validation case against published measurements; exit 1 if any case fails."""
         from costsim.errors import InputError
         from costsim.validation.engine import load_cases
@@ -25,8 +28,17 @@ def register(app: typer.Typer) -> None:
         cases = [c for c in load_cases() if kind is None or c.kind == kind]
         results = run_cases(cases)
         summary = summarize(results)
+        from costsim.core.trust import records_from_rows, regime_table
+        from costsim.validation.bands import error_rows, write_records
+
+        regimes = regime_table(records_from_rows(error_rows(cases, results)))
+        if write_bands:
+            if kind is not None:
+                raise InputError("--write-bands needs every case; drop --kind.", field="--write-bands")
+            path = write_records(cases, results)
+            typer.echo(f"wrote {path}", err=True)
         if json_:
-            print_json({"summary": summary, "cases": [r.model_dump() for r in results]})
+            print_json({"summary": summary, "by_regime": regimes, "cases": [r.model_dump() for r in results]})
         else:
             t = Table(title="validation")
             for c in ("case", "metric", "expected", "predicted", "error", "tol", "fit?", "pass"):
@@ -38,6 +50,13 @@ def register(app: typer.Typer) -> None:
                 t.add_row(r.id, r.metric, f"{r.expected:.4g}", pred, err, f"{100 * r.tolerance_frac:.0f}%",
                           "fit" if r.used_for_fit else "", status + (f" ({r.message})" if r.message else ""))
             Console(width=200).print(t)
+            rt = Table(title="held-out error by regime (published / predicted - 1; speed for training and serving)")
+            for c in ("family", "vendor", "scale", "cases", "median |error|", "p10", "p90", "worst |error|"):
+                rt.add_column(c)
+            for g in regimes:
+                rt.add_row(g["family"], g["vendor"], g["scale"], str(g["cases"]), f"{100 * g['median_abs_frac']:.1f}%",
+                           f"{100 * g['p10_frac']:+.1f}%", f"{100 * g['p90_frac']:+.1f}%", f"{100 * g['worst_abs_frac']:.1f}%")
+            Console(width=200).print(rt)
             Console().print(summary)
         if summary["failed"]:
             raise typer.Exit(1)

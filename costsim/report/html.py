@@ -85,6 +85,19 @@ def _headline_table(result) -> str:
     return f"<table><tr><th>metric</th>{head}</tr>{''.join(body)}</table>{extra}"
 
 
+def _trust_ranges(result) -> str:
+    """How far published values fell from our prediction in held-out validation cases like each part."""
+    from costsim.api.run import part_error_band
+
+    items = []
+    for v in result.variants:
+        for part in v.parts:
+            b = part_error_band(part, v.scenario)
+            if b:
+                items.append(f"<li>{e(v.name)}, {e(part)}: published values lay {e(b['label'])}; applies to {e(b['applies_to'])}.</li>")
+    return ("<p><b>Trust ranges</b> (from <code>costsim validate</code>)</p><ul>" + "".join(items) + "</ul>") if items else ""
+
+
 def _full_summary(result) -> str:
     out = []
     for v in result.variants:
@@ -140,6 +153,7 @@ def run_report_html(result) -> str:
         f"{e(len(result.variants))} variant(s) · simulated in {result.wall_s:.2f} s · generated {e(datetime.now(timezone.utc).isoformat(timespec='seconds'))}</small></p>",
         "<h2>Headline numbers</h2>",
         _headline_table(result),
+        _trust_ranges(result),
         "<h2>Charts</h2>" if chart_html else "",
         chart_html,
         uncertainty.section_html(result.extra.get("uncertainty"), ch.render),

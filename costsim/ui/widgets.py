@@ -244,3 +244,10 @@ def request_and_result(param: str, cls: type[BaseModel], to_state: Callable[[Any
         return d, req, None
     st.session_state[f"{param}_result"] = res
     return d, req, res
+
+
+def trust_caption(res: dict[str, Any]) -> None:
+    """The result's trust range (held-out validation error of its regime), shown next to the headline numbers."""
+    band = res.get("error_band") if isinstance(res, dict) else None
+    if isinstance(band, dict) and band.get("label"):
+        st.caption(f"Trust range: published values lay {band['label']}; applies to {band.get('applies_to', 'the headline figures')}.")

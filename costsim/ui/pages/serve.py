@@ -103,6 +103,8 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
     dep = res.get("deployment")
     if dep:
         show_deployment(res)
+    else:
+        w.trust_caption(res)
     c = st.columns(4)
     c[0].metric("Batch used / max", f"{res.get('batch', '—')} / {res.get('max_batch', '—')}")
     rep_thr = (res.get("per_replica") or {}).get("throughput_tokens_per_s") if dep else res.get("throughput_tokens_per_s")
@@ -155,6 +157,7 @@ def show_deployment(res: dict[str, Any]) -> None:
     c[1].metric("Replicas x GPUs", f"{dep['replicas']} x {dep['gpus_per_replica']}")
     c[2].metric("Batch per replica", fmt.count(dep.get("batch_per_replica")))
     c[3].metric("Engine", str(res.get("engine")))
+    w.trust_caption(res)
     ups = res.get("runners_up") or []
     if ups:
         st.markdown("**Runners-up**")

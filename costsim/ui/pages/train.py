@@ -102,6 +102,7 @@ def show(res: dict[str, Any]) -> None:
     c[2].metric("Facility energy", fmt.energy_mwh(res.get("facility_energy_j")), help="IT energy x PUE.")
     c[3].metric("Cost", fmt.usd(res.get("cost_usd")))
     c[4].metric("CO2e", fmt.mass_kg(res.get("co2e_kg")))
+    w.trust_caption(res)
     c = st.columns(5)
     c[0].metric("Step time", fmt.duration(res.get("step_time_s")))
     c[1].metric("Tokens/s", fmt.big(res.get("tokens_per_s")))

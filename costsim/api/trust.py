@@ -1,0 +1,45 @@
+"""Trust ranges on results: the held-out validation error of the result's regime (costsim.core.trust),
+read from the records `costsim validate --write-bands` ships in costsim/data/validation_errors.json."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+from costsim.core.trust import ErrorBand, ErrorRecord, error_band, records_from_rows
+from costsim.specs.catalog import get_accelerator
+from costsim.specs.hardware import Accelerator
+
+RECORDS_PATH = Path(__file__).resolve().parents[1] / "data" / "validation_errors.json"
+
+
+@functools.lru_cache(maxsize=1)
+def load_records() -> tuple[ErrorRecord, ...]:
+    try:
+        doc = json.loads(RECORDS_PATH.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return ()
+    return tuple(records_from_rows(doc.get("records", [])))
+
+
+def vendor_of(hardware: str | Accelerator | None) -> str:
+    if isinstance(hardware, Accelerator):
+        return hardware.vendor
+    if isinstance(hardware, str):
+        try:
+            return get_accelerator(hardware).vendor
+        except Exception:  # noqa: BLE001 - an unknown device reads as 'unknown' (the caller validated it already)
+            return "unknown"
+    return "unknown"
+
+
+def band_for(family: str, hardware: str | Accelerator | None, devices: float) -> ErrorBand | None:
+    return error_band(load_records(), family, vendor_of(hardware), float(devices))
+
+
+def band_dict(family: str, hardware: str | Accelerator | None, devices: float) -> dict[str, Any] | None:
+    """`error_band` of a JSON result: low_frac, high_frac, cases, regime (+ applies_to, label); None without cases."""
+    b = band_for(family, hardware, devices)
+    return b.as_dict() if b is not None else None

@@ -1,0 +1,153 @@
+"""Trust ranges: how far published values fell from costsim's prediction in held-out validation cases
+of the same regime (family x vendor x scale).
+
+Pure functions. The records come from `costsim validate --write-bands` (one row per validation case,
+costsim/data/validation_errors.json); each row holds the published value over the prediction, oriented
+so that every family reads the same way:
+
+- training and serving: speed (throughput, MFU; a predicted time counts inversely), so a band of
+  [-0.12, +0.05] means "the published throughput was 12 % below to 5 % above ours" (times: the inverse);
+- power: the power or energy figure itself.
+
+Only cases not used to fit a parameter count. A regime with fewer than `min_cases` held-out cases
+widens to the family and vendor, then to the family, and says so in `regime`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+FAMILIES = ("training", "serving", "power")
+
+# validation case kind -> family (kernel-level cases, e.g. matmul_throughput, describe no user-facing result)
+KIND_FAMILY = {
+    "training_step_time": "training", "training_run": "training",
+    "inference": "serving", "serving_sim": "serving",
+    "measured_device_power": "power", "serve_gpu_power_per_gpu": "power", "serve_gpu_energy_per_token": "power",
+    "node_training_power": "power", "node_expected_peak_power": "power", "site_training_power": "power",
+}
+
+
+
+def family_of(kind: str, metric: str) -> str | None:
+    """Family of a validation case: energy, power and CO2e figures read as 'power' whatever the runner."""
+    fam = KIND_FAMILY.get(kind)
+    if fam is not None and any(w in metric for w in ("energy", "power", "co2", "tco2e")):
+        return "power"
+    return fam
+
+
+SCALES = ((1, "1 device"), (8, "1 node (2-8 devices)"), (1024, "cluster (9-1,024)"), (math.inf, "large cluster (>1,024)"))
+
+
+def scale_of(devices: float) -> str:
+    """Scale bucket of a device count."""
+    for top, name in SCALES:
+        if devices <= top:
+            return name
+    return SCALES[-1][1]
+
+
+def truth_over_prediction(error_frac: float, metric: str, family: str) -> float:
+    """published / predicted - 1, oriented as the family reads (speed for training and serving).
+
+    `error_frac` is validation's (predicted - expected) / expected of `metric`. For a time-like metric
+    (seconds, GPU-hours) the speed ratio is the time ratio inverted."""
+    if not math.isfinite(error_frac) or error_frac <= -1:
+        return math.nan
+    time_like = (metric.endswith("_s") and not metric.endswith("per_s")) or metric.endswith("gpu_hours")
+    if family in ("training", "serving") and time_like:
+        return error_frac  # published speed / predicted speed = predicted time / published time
+    return 1.0 / (1.0 + error_frac) - 1.0
+
+
+@dataclass(frozen=True)
+class ErrorRecord:
+    """One validation case's error, as stored in costsim/data/validation_errors.json."""
+
+    case_id: str
+    family: str
+    vendor: str
+    devices: float
+    truth_over_prediction_frac: float
+    """published / predicted - 1 (oriented per family)."""
+    used_for_fit: bool
+
+
+@dataclass(frozen=True)
+class ErrorBand:
+    """Where published values fell relative to our prediction, in held-out cases like this one."""
+
+    low_frac: float
+    """p10 of published / predicted - 1 (negative: published below ours)."""
+    high_frac: float
+    """p90 of published / predicted - 1."""
+    cases: int
+    """Held-out cases the band is drawn from."""
+    regime: str
+    """The regime the cases share (family, vendor, scale), or the wider one used when too few."""
+    applies_to: str
+    """Which figures the band reads on."""
+
+    def label(self) -> str:
+        """'-12% to +5% of the prediction (p10-p90 of 31 held-out cases: training, NVIDIA, cluster (9-1,024))'."""
+        return (f"{100 * self.low_frac:+.0f}% to {100 * self.high_frac:+.0f}% of the prediction (p10-p90 of {self.cases} "
+                f"held-out cases: {self.regime})")
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        return {"low_frac": self.low_frac, "high_frac": self.high_frac, "cases": self.cases, "regime": self.regime,
+                "applies_to": self.applies_to, "label": self.label()}
+
+
+APPLIES_TO = {
+    "training": "training throughput and MFU (step time, days and GPU-hours read inversely)",
+    "serving": "serving throughput (latencies read inversely)",
+    "power": "power and energy",
+}
+
+
+def error_band(records: Iterable[ErrorRecord], family: str, vendor: str, devices: float, *,
+               min_cases: int = 8) -> ErrorBand | None:
+    """p10-p90 of held-out errors in the narrowest regime with at least `min_cases` cases
+    (family x vendor x scale, then family x vendor, then family). None when the family has no cases."""
+    held = [r for r in records if r.family == family and not r.used_for_fit and math.isfinite(r.truth_over_prediction_frac)]
+    scale = scale_of(devices)
+    vendor_l = vendor.lower()
+    tiers: Sequence[tuple[str, list[ErrorRecord]]] = (
+        (f"{family}, {vendor}, {scale}", [r for r in held if r.vendor.lower() == vendor_l and scale_of(r.devices) == scale]),
+        (f"{family}, {vendor}, any scale", [r for r in held if r.vendor.lower() == vendor_l]),
+        (f"{family}, any vendor and scale", held),
+    )
+    for regime, rows in tiers:
+        if len(rows) >= min_cases or (regime.endswith("any vendor and scale") and rows):
+            x = np.array([r.truth_over_prediction_frac for r in rows])
+            lo, hi = np.quantile(x, [0.1, 0.9])
+            return ErrorBand(low_frac=float(min(lo, 0.0)), high_frac=float(max(hi, 0.0)), cases=len(rows), regime=regime,
+                             applies_to=APPLIES_TO[family])
+    return None
+
+
+def records_from_rows(rows: Iterable[Mapping]) -> list[ErrorRecord]:
+    return [ErrorRecord(case_id=str(r["case_id"]), family=str(r["family"]), vendor=str(r["vendor"]), devices=float(r["devices"]),
+                        truth_over_prediction_frac=float(r["truth_over_prediction_frac"]) if r["truth_over_prediction_frac"] is not None else math.nan,
+                        used_for_fit=bool(r["used_for_fit"])) for r in rows]
+
+
+def regime_table(records: Sequence[ErrorRecord]) -> list[dict[str, float | int | str]]:
+    """Held-out error by regime (family x vendor x scale): cases, median |error|, p10 and p90."""
+    groups: dict[tuple[str, str, str], list[float]] = {}
+    for r in records:
+        if r.used_for_fit or not math.isfinite(r.truth_over_prediction_frac):
+            continue
+        groups.setdefault((r.family, r.vendor, scale_of(r.devices)), []).append(r.truth_over_prediction_frac)
+    out = []
+    for (fam, ven, sc), xs in sorted(groups.items()):
+        x = np.array(xs)
+        out.append({"family": fam, "vendor": ven, "scale": sc, "cases": len(xs),
+                    "median_abs_frac": float(np.median(np.abs(x))), "p10_frac": float(np.quantile(x, 0.1)),
+                    "p90_frac": float(np.quantile(x, 0.9)), "worst_abs_frac": float(np.max(np.abs(x)))})
+    return out

@@ -1,0 +1,88 @@
+"""Validation results -> per-case error records for the trust ranges (costsim.core.trust).
+
+    costsim validate --write-bands     # rewrites costsim/data/validation_errors.json
+
+The records are shipped so that `train`/`serve`/`run` can attach a band without re-running validation;
+tests/test_trust.py re-runs validation and fails when the shipped records are stale.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from costsim.api.trust import RECORDS_PATH
+from costsim.core.trust import family_of, truth_over_prediction
+from costsim.specs.catalog import find_scenario_file, get_accelerator, get_node
+from costsim.validation.engine import Case, CaseResult
+
+
+
+def _vendor(hw: Any) -> str:
+    if isinstance(hw, dict):
+        return str(hw.get("vendor") or "unknown")
+    if isinstance(hw, str):
+        try:
+            return get_accelerator(hw).vendor
+        except Exception:  # noqa: BLE001 - a case with an inline or unknown device counts as 'unknown'
+            return "unknown"
+    return "unknown"
+
+
+def case_hardware_and_devices(case: Case) -> tuple[str, float]:
+    """(vendor, devices) of the hardware a case ran on."""
+    i = case.inputs
+    if case.kind == "serving_sim":
+        import yaml
+
+        f = find_scenario_file(str(i.get("scenario")))
+        srv = (yaml.safe_load(f.read_text()) or {}).get("serving", {}) if f else {}
+        devices = float(srv.get("gpus") or srv.get("num_replicas", 1) * srv.get("gpus_per_replica", 1))
+        return _vendor(srv.get("hardware")), devices
+    if i.get("node") and not i.get("hardware"):
+        try:
+            node = get_node(str(i["node"]))
+            return _vendor(node.accelerator), float(node.devices_per_node)
+        except Exception:  # noqa: BLE001
+            return "unknown", 8.0
+    devices = i.get("gpus") or i.get("num_gpus") or i.get("tp") or 1
+    return _vendor(i.get("hardware")), float(devices)
+
+
+def error_rows(cases: list[Case], results: list[CaseResult]) -> list[dict[str, Any]]:
+    by_id = {c.id: c for c in cases}
+    rows = []
+    for r in results:
+        fam = family_of(r.kind, r.metric)
+        c = by_id.get(r.id)
+        if fam is None or c is None or r.error_frac is None or not math.isfinite(r.error_frac):
+            continue
+        if r.metric.startswith("slo_") or c.comparison != "within":
+            continue  # booleans and one-sided bounds carry no signed error
+        vendor, devices = case_hardware_and_devices(c)
+        t = truth_over_prediction(r.error_frac, r.metric, fam)
+        rows.append({"case_id": r.id, "kind": r.kind, "metric": r.metric, "family": fam, "vendor": vendor, "devices": devices,
+                     "error_frac": round(r.error_frac, 9),
+                     "truth_over_prediction_frac": round(t, 9) if math.isfinite(t) else None,
+                     "used_for_fit": r.used_for_fit})
+    return rows
+
+
+def write_records(cases: list[Case], results: list[CaseResult], path: Path = RECORDS_PATH) -> Path:
+    doc = {
+        "what": "Per-case validation errors behind the trust ranges (costsim.core.trust). Regenerate with "
+                "`costsim validate --write-bands` after any change that moves a prediction.",
+        "generated_at": datetime.date.today().isoformat(),
+        "records": error_rows(cases, results),
+    }
+    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def load_rows(path: Path = RECORDS_PATH) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return list(json.loads(path.read_text(encoding="utf-8")).get("records", []))

@@ -1,0 +1,100 @@
+"""Trust ranges (issue 14 item 4): error bands from held-out validation error by regime."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from costsim.core.trust import ErrorRecord, error_band, regime_table, scale_of, truth_over_prediction
+
+
+def _rec(i, fam="training", vendor="NVIDIA", devices=2048, t=0.0, fit=False):
+    return ErrorRecord(case_id=f"c{i}", family=fam, vendor=vendor, devices=devices, truth_over_prediction_frac=t, used_for_fit=fit)
+
+
+def test_orientation_of_time_and_rate_metrics():
+    # we predict a step 10% too long: the published speed is 10% above ours
+    assert truth_over_prediction(0.10, "step_time_s", "training") == pytest.approx(0.10)
+    # we predict throughput 10% too high: published is 1/1.1 of ours
+    assert truth_over_prediction(0.10, "throughput_tokens_per_s", "serving") == pytest.approx(1 / 1.1 - 1)
+    assert truth_over_prediction(0.25, "gpu_hours", "training") == pytest.approx(0.25)
+    assert truth_over_prediction(0.10, "gpu_power_w", "power") == pytest.approx(1 / 1.1 - 1)
+    assert math.isnan(truth_over_prediction(-1.0, "mfu_frac", "training"))
+
+
+def test_band_is_p10_p90_of_held_out_cases_in_the_regime():
+    recs = [_rec(i, t=x) for i, x in enumerate([-0.2, -0.1, -0.05, 0, 0.01, 0.02, 0.05, 0.1, 0.12, 0.3])]
+    recs += [_rec(99, t=5.0, fit=True)]  # fitted cases never count
+    b = error_band(recs, "training", "nvidia", 4096)
+    assert b.cases == 10 and b.regime == "training, nvidia, large cluster (>1,024)"
+    assert b.low_frac == pytest.approx(-0.11) and b.high_frac == pytest.approx(0.138)
+    d = b.as_dict()
+    assert {"low_frac", "high_frac", "cases", "regime"} <= set(d) and "held-out" in d["label"]
+
+
+def test_band_widens_when_the_regime_has_too_few_cases():
+    recs = [_rec(i, devices=64, t=0.01 * i) for i in range(9)] + [_rec(20 + i, vendor="AMD", devices=8, t=-0.3) for i in range(3)]
+    b = error_band(recs, "training", "AMD", 8)
+    assert b.regime == "training, any vendor and scale" and b.cases == 12
+    b = error_band(recs, "training", "NVIDIA", 4096)  # no large-cluster cases: the vendor's cases
+    assert b.regime == "training, NVIDIA, any scale" and b.cases == 9
+    assert error_band(recs, "power", "NVIDIA", 1) is None
+
+
+def test_band_always_contains_zero():
+    recs = [_rec(i, t=0.2 + 0.01 * i) for i in range(10)]
+    b = error_band(recs, "training", "NVIDIA", 4096)
+    assert b.low_frac == 0.0 and b.high_frac > 0.2
+
+
+def test_scale_buckets():
+    assert scale_of(1) == "1 device" and scale_of(8).startswith("1 node") and scale_of(9).startswith("cluster")
+    assert scale_of(16384).startswith("large")
+
+
+def test_shipped_records_match_a_fresh_validation_run():
+    """costsim/data/validation_errors.json is what `costsim validate --write-bands` writes today; a change that
+    moves a prediction must regenerate it (the bands would silently describe old code otherwise)."""
+    from costsim.api.trust import RECORDS_PATH
+    from costsim.validation.bands import error_rows
+    from costsim.validation.engine import load_cases, run_cases
+
+    shipped = {r["case_id"]: r for r in json.loads(RECORDS_PATH.read_text())["records"]}
+    cases = load_cases()
+    fresh = {r["case_id"]: r for r in error_rows(cases, run_cases(cases))}
+    assert set(fresh) == set(shipped), "validation cases changed: run `costsim validate --write-bands`"
+    stale = [k for k, r in fresh.items() if r["family"] != shipped[k]["family"] or r["used_for_fit"] != shipped[k]["used_for_fit"]
+             or abs((r["truth_over_prediction_frac"] or 0) - (shipped[k]["truth_over_prediction_frac"] or 0)) > 1e-6]
+    assert not stale, f"predictions moved for {stale[:10]}: run `costsim validate --write-bands`"
+    table = regime_table([ErrorRecord(r["case_id"], r["family"], r["vendor"], r["devices"],
+                                      r["truth_over_prediction_frac"] if r["truth_over_prediction_frac"] is not None else math.nan,
+                                      r["used_for_fit"]) for r in fresh.values()])
+    fams = {g["family"] for g in table}
+    assert fams == {"training", "serving", "power"}
+
+
+def test_train_serve_and_run_results_carry_the_band(cli, tmp_path):
+    from costsim.api.serve import serve
+    from costsim.api.train import train
+    from costsim.specs.requests import ServeRequest, TrainRequest
+
+    r = train(TrainRequest(model="llama-3-70b", hardware="h100-sxm", gpus=1024, tokens=15e12))
+    b = r["error_band"]
+    assert b["cases"] >= 8 and b["low_frac"] <= 0 <= b["high_frac"] and b["regime"].startswith("training")
+    r = serve(ServeRequest(model="llama-3-8b", hardware="h100-sxm", gpus=1))
+    assert r["error_band"]["regime"].startswith("serving") and r["error_band"]["cases"] >= 8
+    p = cli("run", "scenarios/phi3-mini-on-iphone.yaml", "--out", str(tmp_path / "o"), "--no-pdf")
+    assert p.returncode == 0, p.stderr
+    assert "trust range" in p.stdout
+    doc = json.loads((tmp_path / "o" / "summary.json").read_text())
+    band = doc["variants"][0]["serving"]["error_band"]
+    assert band["regime"] == "serving, Apple, 1 device" and band["cases"] >= 8
+    assert "Trust ranges" in (tmp_path / "o" / "report.html").read_text()
+
+
+def test_validate_prints_error_by_regime(cli):
+    p = cli("validate", "--kind", "inference")
+    assert p.returncode == 0, p.stderr
+    assert "held-out error by regime" in p.stdout and "serving" in p.stdout
