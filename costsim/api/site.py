@@ -149,7 +149,8 @@ def site_report(req: SiteRequest) -> dict[str, Any]:
             load = np.full(8760, fac_mean)
             t = np.arange(8760) * S_PER_HOUR
             pr = np.asarray(price.at(t)) if hasattr(price, "at") else np.full(8760, float(price))
-            res = dispatch(load, S_PER_HOUR, spec, cap_w=np.inf if cap_w is None else cap_w, price=pr)
+            res = dispatch(load, S_PER_HOUR, spec, cap_w=np.inf if cap_w is None else cap_w, price=pr,
+                           demand_charge_usd_per_w=0.0)
             base = timeseries.energy_cost_usd(load, S_PER_HOUR, pr)
             with_b = timeseries.energy_cost_usd(res.grid_import_w, S_PER_HOUR, pr)
             b["arbitrage_saving_usd_per_day"] = (base - with_b) / 365.0
@@ -320,7 +321,7 @@ def site_timeline(req: SiteRequest, *, hours: float = 24.0, seed: int = 0, bucke
     edge_s = 0.1  # PowerDynamics.phase_edge_s default
     load_ramp = float(sum(ramps))  # upper bound: every job's edge at the same instant
     if battery is not None:
-        bat = battery_on_buckets(bucket_s, fmin, fmean, fmax, cap_arr, battery, price=price)
+        bat = battery_on_buckets(bucket_s, fmin, fmean, fmax, cap_arr, battery, price=price, carbon=carbon)
         g_min, g_mean, g_max = bat["grid_min_w"], bat["grid_mean_w"], bat["grid_max_w"]
         soc, charge, share_b, short = bat["soc_frac"], bat["battery_charge_w"], bat["fast_share"], bat["shortfall_w"]
     else:

@@ -13,6 +13,8 @@ Policies (desired battery power before limits):
     checkpoints), with a slow pull back to mid state of charge.
   * arbitrage: charge at full rating in the cheapest hours of each day (price <= the day's
     `low_quantile`), discharge in the dearest (>= `high_quantile`).
+  * optimal: perfect-foresight linear program (costsim.power.battery_lp): least energy cost plus
+    demand charge, or least emissions; never worse than the heuristics above on its objective.
 Limits applied every step: power rating, state of charge, the import cap (the battery must
 discharge to keep import under the cap; whatever it cannot cover is reported as shortfall, never
 silently dropped), and no charging above the cap.
@@ -101,12 +103,13 @@ def desired_power_w(policy: str, load_w: np.ndarray, dt_s: float, spec: BatteryS
                 d[seg >= hi] = rating
             out[s:s + steps_per_day] = d
         return out
-    raise ValueError(f"unknown battery policy {policy!r}; use peak_shaving, smoothing or arbitrage")
+    raise ValueError(f"unknown battery policy {policy!r}; use peak_shaving, smoothing, arbitrage or optimal")
 
 
 def dispatch(load_w, dt_s: float, spec: BatterySpec, *, cap_w=np.inf, policy: str | None = None, price=None,
              threshold_w: float | None = None, window_s: float = 900.0, max_discharge_w=None,
-             max_charge_w=None, reserve_soc_frac: float | None = None) -> DispatchResult:
+             max_charge_w=None, reserve_soc_frac: float | None = None, carbon=None,
+             demand_charge_usd_per_w: float = 0.0) -> DispatchResult:
     """Dispatch a battery against a load series (W, one value per step of dt_s seconds).
 
     `reserve_soc_frac`: discharge beyond what the import cap requires (arbitrage, smoothing) never
@@ -122,6 +125,12 @@ def dispatch(load_w, dt_s: float, spec: BatterySpec, *, cap_w=np.inf, policy: st
     n = load.size
     cap = _as_series(cap_w, n, "cap_w")
     pol = policy or spec.policy
+    if pol == "optimal":  # perfect foresight: the linear program (costsim.power.battery_lp)
+        from costsim.power.battery_lp import optimal_dispatch
+
+        return optimal_dispatch(load, dt_s, spec, cap_w=cap, price=price, carbon=carbon,
+                                demand_charge_usd_per_w=demand_charge_usd_per_w,
+                                max_discharge_w=max_discharge_w, max_charge_w=max_charge_w)
     cap_j = spec.energy_mwh * J_PER_MWH
     rating = spec.power_mw * MEGA
     eta = float(np.sqrt(spec.round_trip_efficiency_frac))

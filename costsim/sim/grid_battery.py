@@ -11,7 +11,7 @@ training: compute vs exposed-communication phases every few seconds). The batter
   l_i = s_i * up_i * dn_i / (up_i + dn_i) * (1 / rte - 1) and the stored energy is unchanged by it
   (exact for a two-level square wave, an approximation for buckets holding a ramp or a stall).
 * a slow part: `costsim.power.battery.dispatch` on the bucket means (load m_i + l_i) with the
-  policy of the spec (peak_shaving, smoothing, arbitrage), under an effective cap
+  policy of the spec (peak_shaving, smoothing, arbitrage, optimal), under an effective cap
   cap_i - (1 - s_i) * up_i (so the grid's within-bucket maximum stays under the cap) and with the
   rating left after the fast part (R - s_i * up_i + l_i to discharge, R - s_i * dn_i - l_i to charge).
 
@@ -69,7 +69,7 @@ def cap_reserve_soc_frac(load_w, cap_w, max_discharge_w, dt_s: float, battery: B
 
 
 def battery_on_buckets(bucket_s: float, fmin_w, fmean_w, fmax_w, cap_w, battery: BatterySpec, *,
-                       price=None) -> dict[str, np.ndarray]:
+                       price=None, carbon=None, demand_charge_usd_per_w: float = 0.0) -> dict[str, np.ndarray]:
     """Grid import (min / mean / max per bucket), battery power and state of charge for a coarse
     timeline. `cap_w` per bucket (inf = none). `price` per bucket (USD/kWh) for arbitrage.
     Returns arrays: grid_min_w, grid_mean_w, grid_max_w, battery_charge_w (+ = charging, incl.
@@ -86,10 +86,17 @@ def battery_on_buckets(bucket_s: float, fmin_w, fmean_w, fmax_w, cap_w, battery:
     dis = np.clip(rating - s * up + loss, 0.0, rating)
     chg = np.clip(rating - s * dn - loss, 0.0, rating)
     pr = None
-    if battery.policy == "arbitrage":
+    if battery.policy in ("arbitrage", "optimal"):
         pr = np.zeros(n) if price is None else np.broadcast_to(np.asarray(price, float), (n,))
+    co = None if carbon is None else np.broadcast_to(np.asarray(carbon, float), (n,))
+    if battery.policy == "optimal" and battery.objective == "carbon" and co is None:
+        from costsim.errors import InputError
+
+        raise InputError("grid.battery.objective: carbon needs a carbon series; give grid.region (hourly carbon) or use objective: cost.",
+                         field="grid.battery.objective")
+    reserve = None if battery.policy == "optimal" else cap_reserve_soc_frac(load, cap_eff, dis, bucket_s, battery)
     res = dispatch(load, bucket_s, battery, cap_w=cap_eff, price=pr, max_discharge_w=dis, max_charge_w=chg,
-                   reserve_soc_frac=cap_reserve_soc_frac(load, cap_eff, dis, bucket_s, battery))
+                   reserve_soc_frac=reserve, carbon=co, demand_charge_usd_per_w=demand_charge_usd_per_w)
     g_mean = load - res.battery_w  # what the grid must deliver (above cap_eff where the battery falls short)
     g_max = g_mean + (1.0 - s) * up
     g_min = g_mean - (1.0 - s) * dn

@@ -5,7 +5,7 @@ before simulating. A request above a limit is refused with an InputError (exit 2
 estimate, the limit and the setting that raises it; the API's callers see the same error. Limits are
 sized for a 2-core, 8-24 GB machine: the serving simulation keeps ~0.5 kB of Python state per
 request (measured with benchmarks/bench_serving_sim.py: ~490 MB RSS for ~1M requests), so the
-default request limit keeps a run under ~5 GB and about an hour of CPU.
+default request limit (5M) keeps a run under ~2.5 GB and ~5 min of CPU.
 
 Each limit can be raised with an environment variable (on a bigger machine); the app cannot raise
 them (it reads the same values, never a widget).
@@ -54,7 +54,7 @@ class WorkLimit:
 
 
 LIMITS: dict[str, WorkLimit] = {lim.key: lim for lim in (
-    WorkLimit("sim_requests", 20_000_000, "simulated requests (all variants x replicates)", "COSTSIM_MAX_SIM_REQUESTS",
+    WorkLimit("sim_requests", 5_000_000, "simulated requests (all variants x replicates)", "COSTSIM_MAX_SIM_REQUESTS",
               "serving-simulation memory (~0.5 kB per request) and run time (~60 us of CPU per request)"),
     WorkLimit("timeline_buckets", 2_000_000, "timeline buckets per simulated run", "COSTSIM_MAX_TIMELINE_BUCKETS",
               "timeline memory (a dozen float64 series per bucket) and report size"),

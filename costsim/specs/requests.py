@@ -106,4 +106,4 @@ class SiteRequest(Spec):
     region: str | None = Field(None, description="Region id for hourly price and carbon.")
     battery_mwh: float | None = Field(None, gt=0, description="Battery energy, MWh (optional).")
     battery_mw: float | None = Field(None, gt=0, description="Battery power rating, MW (optional).")
-    battery_policy: Literal["peak_shaving", "smoothing", "arbitrage"] | None = Field(None, description="Battery dispatch policy: peak_shaving keeps import under the cap, smoothing takes the fast training swings off the grid, arbitrage buys cheap / sells dear on the region's hourly price (None = arbitrage when the fleet fits under the cap, else peak_shaving).")
+    battery_policy: Literal["peak_shaving", "smoothing", "arbitrage", "optimal"] | None = Field(None, description="Battery dispatch policy: peak_shaving keeps import under the cap, smoothing takes the fast training swings off the grid, arbitrage buys cheap / sells dear on the region's hourly price, optimal solves the dispatch with perfect foresight (linear program, least cost) (None = arbitrage when the fleet fits under the cap, else peak_shaving).")
