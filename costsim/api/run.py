@@ -38,7 +38,7 @@ from costsim.jsonable import to_jsonable
 from costsim.sim.base import SimOutput
 from costsim.core.plausibility import fleet_warnings, power_warnings
 from costsim.specs.limits import check_scenario_work, require, serving_estimates, training_estimates
-from costsim.specs.base import load_yaml_file, validate_spec
+from costsim.specs.base import load_yaml_file, path_is_file, validate_spec
 from costsim.specs.overrides import apply_overrides
 from costsim.specs.scenario import Scenario, scenario_hash
 
@@ -64,7 +64,7 @@ def _rebase_paths(data: dict[str, Any], base_dir: Path) -> None:
     def fix(v: Any) -> Any:
         if isinstance(v, str) and v.endswith((".yaml", ".yml", ".json", ".csv")) and not os.path.isabs(v):
             cand = base_dir / v
-            if cand.is_file():
+            if path_is_file(cand):
                 return str(cand)
         return v
 

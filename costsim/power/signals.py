@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from costsim.errors import InputError
+from costsim.specs.base import check_ref_text, path_is_file
 from costsim.units import S_PER_HOUR
 
 REGIONS_DIR = Path(__file__).resolve().parents[1] / "data" / "regions"
@@ -187,15 +188,15 @@ def load_region(ref: str, *, start_month: int = 1, start_hour: int = 0) -> Regio
     """A shipped region id (see `available_regions()`) or a path to a CSV in the same format."""
     if not isinstance(ref, str) or not ref.strip():
         raise InputError("empty region; give a region id such as us-pjm-virginia or a CSV path.", field="region")
-    ref = ref.strip()
+    ref = check_ref_text(ref.strip(), what="region")
     from costsim.power.balancing import ba_region_profile, real_region_ids
 
     if ref in real_region_ids():  # a balancing authority with a real hourly year (UTC clock)
         return ba_region_profile(ref, start_month=start_month, start_hour=start_hour)
     p = REGIONS_DIR / f"{ref}.csv"
-    if not p.is_file():
+    if not path_is_file(p):
         p = Path(ref)
-        if not p.is_file():
+        if not path_is_file(p):
             known = available_regions()
             import difflib
 

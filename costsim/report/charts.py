@@ -16,26 +16,85 @@ LATENCY_WORDS = ("ttft", "tpot", "e2e", "latency", "itl", "queue")
 TOTAL_WORDS = ("total",)
 
 
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+MAX_CHART_POINTS = 1500
+BIN_WIDTHS_S = (60.0, 300.0, 900.0, 3600.0, 6 * 3600.0, 86400.0, 7 * 86400.0)
+
+
+def banded(t_s, y, y_min=None, y_max=None, *, max_points: int = MAX_CHART_POINTS):
+    """(t, mean, min, max, bin width s) of a step series, binned so at most `max_points` bins remain:
+    the bin width is the smallest of 1 min, 5 min, 15 min, 1 h, 6 h, 1 day, 1 week that fits. Shorter
+    series come back unbinned (width 0). Each bin's mean is the time-weighted mean of its buckets."""
+    t = np.asarray(t_s, float)
+    y = np.asarray(y, float)
+    lo = y if y_min is None else np.asarray(y_min, float)
+    hi = y if y_max is None else np.asarray(y_max, float)
+    if t.size <= max_points:
+        return t, y, lo, hi, 0.0
+    span = float(t[-1] - t[0]) or 1.0
+    width = next((w for w in BIN_WIDTHS_S if span / w <= max_points), span / max_points)
+    idx = np.floor((t - t[0]) / width).astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+    dt = np.diff(np.r_[t, t[-1] + (t[-1] - t[-2] if t.size > 1 else 1.0)])
+    wsum = np.add.reduceat(dt, starts)
+    mean = np.add.reduceat(y * dt, starts) / np.where(wsum > 0, wsum, 1.0)
+    return t[0] + idx[starts] * width, mean, np.minimum.reduceat(lo, starts), np.maximum.reduceat(hi, starts), width
+
+
+def _width_text(w: float) -> str:
+    if w <= 0:
+        return "as simulated"
+    for secs, name in ((7 * 86400.0, "week"), (86400.0, "day"), (3600.0, "hour"), (60.0, "minute")):
+        if w >= secs and w % secs == 0:
+            n = int(w // secs)
+            return f"per {name}" if n == 1 else f"per {n} {name}s"
+    return f"per {w:g} s"
+
+
 def power_timeline(result) -> go.Figure | None:
-    fig = go.Figure()
-    n = 0
-    for v in result.variants:
-        ts = v.site_timeseries
-        if not ts or "site_power_w" not in ts:
-            continue
-        t_h = np.asarray(ts["t_s"]) / 3600.0
-        fig.add_trace(go.Scatter(x=t_h, y=np.asarray(ts["site_power_w"]) / 1e6, mode="lines", line_shape="hv", name=f"{v.name}: site"))
-        n += 1
-        parts = [k for k in ts if k not in ("t_s", "site_power_w")]
-        if len(parts) > 1:
-            for k in parts:
-                fig.add_trace(go.Scatter(x=t_h, y=np.asarray(ts[k]) / 1e6, mode="lines", line_shape="hv", name=f"{v.name}: {k}", line=dict(dash="dot")))
-    cap = result.scenario.grid.import_cap_mw
-    if n == 0:
+    """Site power of each variant as a min-max band with its mean (binned so any horizon reads), one
+    small panel per variant on a shared time axis; parts of a mixed site as dotted means; the cap dashed."""
+    from plotly.subplots import make_subplots
+
+    shown = [v for v in result.variants if v.site_timeseries and "site_power_w" in v.site_timeseries]
+    if not shown:
         return None
-    if cap is not None:
-        fig.add_hline(y=cap, line_dash="dash", line_color="red", annotation_text=f"grid import cap {cap:g} MW")
-    fig.update_layout(title="Site power over time", xaxis_title="time, h", yaxis_title="power, MW", **LAYOUT)
+    span_s = max(float(np.asarray(v.site_timeseries["t_s"])[-1]) for v in shown)
+    t_div, t_unit = (86400.0, "days") if span_s >= 2 * 86400 else ((3600.0, "h") if span_s >= 2 * 3600 else (60.0, "min"))
+    fig = make_subplots(rows=len(shown), cols=1, shared_xaxes=True, vertical_spacing=0.06 if len(shown) > 1 else 0.0,
+                        subplot_titles=[v.name for v in shown] if len(shown) > 1 else None)
+    cap = result.scenario.grid.import_cap_mw
+    widths = []
+    for row, v in enumerate(shown, start=1):
+        ts = v.site_timeseries
+        t, mean, lo, hi, width = banded(ts["t_s"], ts["site_power_w"], ts.get("site_power_min_w"), ts.get("site_power_max_w"))
+        widths.append(width)
+        x = t / t_div
+        color = PALETTE[0]
+        first = row == 1
+        fig.add_trace(go.Scatter(x=x, y=hi / 1e6, mode="lines", line=dict(width=0, shape="hv", color=color), hoverinfo="skip",
+                                 showlegend=False, legendgroup="band"), row=row, col=1)
+        fig.add_trace(go.Scatter(x=x, y=lo / 1e6, mode="lines", line=dict(width=0, shape="hv", color=color), fill="tonexty",
+                                 fillcolor="rgba(0,114,178,0.25)", name="site power, min-max", legendgroup="band", showlegend=first),
+                      row=row, col=1)
+        fig.add_trace(go.Scatter(x=x, y=mean / 1e6, mode="lines", line=dict(width=1.5, shape="hv", color=color),
+                                 name="site power, mean", legendgroup="mean", showlegend=first), row=row, col=1)
+        parts = [k for k in ts if k.endswith("_power_w") and not k.startswith("site_power")]
+        if len(parts) > 1:
+            for i, k in enumerate(parts):
+                _, pm, _, _, _ = banded(ts["t_s"], ts[k])
+                fig.add_trace(go.Scatter(x=x, y=pm / 1e6, mode="lines", line=dict(dash="dot", shape="hv", color=PALETTE[(i + 1) % len(PALETTE)]),
+                                         name=label(k.removesuffix("_power_w")), legendgroup=k, showlegend=first), row=row, col=1)
+        if cap is not None:
+            fig.add_hline(y=cap, line_dash="dash", line_color=PALETTE[3], row=row, col=1,
+                          annotation_text=f"grid import cap {cap:g} MW" if first else None)
+        fig.update_yaxes(title_text="power, MW", row=row, col=1)
+    fig.update_xaxes(title_text=f"time, {t_unit}", row=len(shown), col=1)
+    binning = _width_text(max(widths))
+    layout = dict(LAYOUT)
+    layout["height"] = 300 + 220 * (len(shown) - 1)
+    fig.update_layout(title=f"Site power over time ({binning}; drag to zoom)", **layout)
     return fig
 
 
@@ -74,22 +133,33 @@ def energy_breakdown(result) -> go.Figure | None:
 
 
 def latency_distribution(result) -> go.Figure | None:
-    fig = go.Figure()
-    n = 0
+    """Per-request latency percentiles (p0-p100 in 1-point steps, not the raw samples): one panel per
+    latency (TTFT, TPOT, end-to-end ...), one line per variant; log time axis in ms."""
+    from plotly.subplots import make_subplots
+
+    series: dict[str, list[tuple[str, np.ndarray]]] = {}
     for v in result.variants:
         for part, pr in v.parts.items():
             for tname, table in pr.tables.items():
                 for col, arr in table.items():
                     if col.endswith("_s") and any(w in col for w in LATENCY_WORDS):
                         a = np.asarray(arr, dtype=float)
-                        a = a[np.isfinite(a)]
-                        if a.size == 0:
-                            continue
-                        fig.add_trace(go.Histogram(x=a * 1e3, name=f"{v.name}: {col}", opacity=0.6, nbinsx=60))
-                        n += 1
-    if n == 0:
+                        a = a[np.isfinite(a) & (a > 0)]
+                        if a.size:
+                            series.setdefault(col, []).append((v.name, np.percentile(a, np.arange(101))))
+    if not series:
         return None
-    fig.update_layout(title="Latency distribution (per request)", barmode="overlay", xaxis_title="ms", yaxis_title="requests", **LAYOUT)
+    cols = list(series)
+    fig = make_subplots(rows=len(cols), cols=1, subplot_titles=[label(c) for c in cols], vertical_spacing=0.08)
+    for row, col in enumerate(cols, start=1):
+        for i, (name, q) in enumerate(series[col]):
+            fig.add_trace(go.Scatter(x=np.arange(101), y=q * 1e3, mode="lines", name=name, legendgroup=name,
+                                     showlegend=row == 1, line=dict(color=PALETTE[i % len(PALETTE)])), row=row, col=1)
+        fig.update_yaxes(title_text="ms", type="log", row=row, col=1)
+    fig.update_xaxes(title_text="percentile of requests", row=len(cols), col=1)
+    layout = dict(LAYOUT)
+    layout["height"] = 260 * len(cols) + 80
+    fig.update_layout(title="Latency per request, by percentile", **layout)
     return fig
 
 

@@ -88,7 +88,7 @@ def scale(key: str, v: float) -> tuple[float, str]:
     if u == "_flop_per_s":
         return v / 1e12, "TFLOP/s"
     if u == "_per_s":
-        return v, "/s"
+        return v, ("" if key in LABELS else "/s")  # a label that names the rate carries its unit
     return v, ""
 
 
@@ -134,10 +134,50 @@ def key_note(key: str) -> str:
     return "per output (generated) token" if key in PER_OUTPUT_TOKEN_KEYS else ""
 
 
+# words spelled as a reader expects them (the keys are lower-case snake_case)
+WORDS = {"co2e": "CO2e", "gpu": "GPU", "gpus": "GPUs", "ttft": "TTFT", "tpot": "TPOT", "e2e": "end-to-end", "mfu": "MFU",
+         "hfu": "HFU", "slo": "SLO", "kv": "KV", "usd": "$", "it": "IT", "pue": "PUE", "ba": "grid (BA)", "soc": "state of charge",
+         "num": "number of", "max": "max", "min": "min", "1k": "1,000", "tco2e": "tCO2e"}
+# the unit suffixes a label drops (the value shown beside it carries the display unit)
+UNIT_SUFFIXES = ("_bytes_per_s", "_flop_per_s", "_usd", "_frac", "_bytes", "_kg", "_j", "_w", "_s", "_flop")
+
+
+# keys whose value carries no display unit of its own (not an SI suffix): the label says it
+LABELS = {
+    "throughput_tokens_per_s": "Throughput, tokens/s", "goodput_tokens_per_s": "Goodput, tokens/s",
+    "throughput_output_tokens_per_s": "Throughput, output tokens/s", "tokens_per_s": "Training throughput, tokens/s",
+    "cost_usd_per_million_tokens": "Cost per million tokens, $", "cost_usd_per_million_output_tokens": "Cost per million output tokens, $",
+    "co2e_g_per_1k_tokens": "CO2e per 1,000 tokens, g", "co2e_g_per_1k_output_tokens": "CO2e per 1,000 output tokens, g",
+    "num_gpus_peak": "GPUs at peak", "gpu_hours": "GPU-hours", "tokens_trained": "Tokens trained",
+    "goodput_requests_per_s": "Goodput, requests/s", "throughput_requests_per_s": "Throughput, requests/s",
+    "ba_curtailment_hours": "Curtailment hours in the grid region", "ba_events": "Curtailment events in the grid region",
+    "ba_extra_days": "Extra days from curtailment", "ba_region": "Grid region (balancing authority)",
+    "time_to_train_s": "Time to train", "interruptions": "Interruptions",
+}
+
+
+def human(key: str) -> str:
+    """'facility_energy_j' -> 'Facility energy'; 'ttft_p99_s' -> 'TTFT p99'; '..._per_s' -> '... per second'."""
+    if key in LABELS:
+        return LABELS[key]
+    k = key
+    if k.endswith("_per_s") and not k.endswith(("_bytes_per_s", "_flop_per_s")):
+        k = k[: -len("_per_s")] + "_per_second"
+    else:
+        for suf in UNIT_SUFFIXES:
+            if k.endswith(suf) and len(k) > len(suf):
+                k = k[: -len(suf)]
+                break
+    words = [WORDS.get(w, w) for w in k.split("_") if w]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:] if text else key
+
+
 def label(key: str, part: str | None = None) -> str:
-    """Display label; serving-part per-token keys say they are per output token."""
+    """Display label without the unit suffix (the value carries the display unit); serving-part
+    per-token keys say they are per output token."""
     note = key_note(key) if part == "serving" else ""
-    return key.replace("_", " ") + (f" ({note})" if note else "")
+    return human(key) + (f" ({note})" if note else "")
 
 
 def headline_keys(summary: dict[str, Any]) -> list[str]:

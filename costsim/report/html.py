@@ -12,6 +12,7 @@ import yaml
 
 from costsim.report import charts, uncertainty
 from costsim.report.assumptions import assumption_rows
+from costsim.report.conclusion import conclusion, variant_deltas
 from costsim.report.fmt import fmt_range, fmt_value, headline_keys, headline_rows, label
 
 CSS = """
@@ -25,7 +26,26 @@ th{background:#f5f5f5} td.num{text-align:right;font-variant-numeric:tabular-nums
 pre{background:#f7f7f7;padding:1rem;overflow:auto;font-size:.85rem}
 .chart{margin:1rem 0}
 small{color:#666}
+.answer{background:#f3f8fc;border-left:4px solid #0072B2;padding:.4rem 1rem;margin:1rem 0}
+.answer h2{margin-top:.4rem}
+@media print{
+  body{margin:0;max-width:none;font-size:10.5pt}
+  .modebar,.modebar-container{display:none!important}
+  .chart,table,.answer,pre{break-inside:avoid}
+  h2{break-after:avoid}
+  .pagebreak{break-before:page}
+  pre{white-space:pre-wrap}
+}
 """
+
+
+def _print_css(footer: str) -> str:
+    """Page setup for the PDF: margins, the run id and date bottom left, page numbers bottom right
+    (CSS margin boxes, printed by Chromium). The paper size is the printer's (A4 or Letter)."""
+    q = footer.replace("\\", "").replace('"', "'")
+    return ("@page{margin:14mm 12mm 16mm 12mm;"
+            f'@bottom-left{{content:"{q}";font-size:8pt;color:#666}}'
+            '@bottom-right{content:"page " counter(page) " of " counter(pages);font-size:8pt;color:#666}}')
 
 
 def e(x: Any) -> str:
@@ -49,9 +69,9 @@ class _Charts:
         return f'<div class="chart">{out}</div>'
 
 
-def _page(title: str, body: str) -> str:
+def _page(title: str, body: str, footer: str = "costsim") -> str:
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{e(title)}</title><style>{CSS}</style></head><body>\n{body}\n</body></html>\n")
+            f"<title>{e(title)}</title><style>{CSS}{_print_css(footer)}</style></head><body>\n{body}\n</body></html>\n")
 
 
 def _headline_table(result) -> str:
@@ -83,6 +103,24 @@ def _headline_table(result) -> str:
                 reasons.append(f"<li class='bad'>{e(v.name)} ({e(part)}): infeasible — {e(pr.summary.get('reason', 'no reason given'))}</li>")
     extra = f"<ul>{''.join(reasons)}</ul>" if reasons else ""
     return f"<table><tr><th>metric</th>{head}</tr>{''.join(body)}</table>{extra}"
+
+
+def _conclusion(result) -> str:
+    lines = conclusion(result)
+    if not lines:
+        return ""
+    return '<div class="answer"><h2>Answer</h2>' + "".join(f"<p>{e(x)}</p>" for x in lines) + "</div>"
+
+
+def _deltas(result) -> str:
+    rows = variant_deltas(result)
+    if not rows:
+        return ""
+    cols = list(rows[0])
+    head = "".join(f"<th>{e(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td{' class=num' if c != 'metric' else ''}>{e(r.get(c, ''))}</td>" for c in cols) + "</tr>"
+                   for r in rows)
+    return f"<h2>Variants against {e(result.variants[0].name)}</h2><table><tr>{head}</tr>{body}</table>"
 
 
 def _trust_ranges(result) -> str:
@@ -151,20 +189,23 @@ def run_report_html(result) -> str:
         f"<p class='sub'>{e(s.description)}</p>",
         f"<p><small>run id {e(result.scenario_hash)} · seed {e(result.seed)} · replicates {e(reps)} · "
         f"{e(len(result.variants))} variant(s) · simulated in {result.wall_s:.2f} s · generated {e(datetime.now(timezone.utc).isoformat(timespec='seconds'))}</small></p>",
+        _conclusion(result),
         "<h2>Headline numbers</h2>",
         _headline_table(result),
         _trust_ranges(result),
-        "<h2>Charts</h2>" if chart_html else "",
+        _deltas(result),
+        '<h2 class="pagebreak">Charts</h2>' if chart_html else "",
         chart_html,
         uncertainty.section_html(result.extra.get("uncertainty"), ch.render),
-        "<h2>Assumptions and sources</h2>",
+        '<h2 class="pagebreak">Assumptions and sources</h2>',
         _assumptions(result),
         "<h2>All results</h2>",
         _full_summary(result),
         "<h2>Scenario (resolved, defaults filled)</h2>",
         f"<pre>{e(yaml.safe_dump(s.model_dump(mode='json'), sort_keys=False, allow_unicode=True))}</pre>",
     ]
-    return _page(f"costsim — {s.name}", "\n".join(body))
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    return _page(f"costsim — {s.name}", "\n".join(body), footer=f"costsim · {s.name} · run {result.scenario_hash} · seed {result.seed} · {stamp}")
 
 
 def sweep_report_html(manifest: dict[str, Any], rows: list[dict[str, Any]], metric: str | None,

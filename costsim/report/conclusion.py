@@ -1,0 +1,123 @@
+"""The answer first: one plain-language sentence per variant, generated from the results, and the
+variants compared with the base (same keys, relative change). Shared by the HTML report and the CLI."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+from costsim.report.fmt import fmt_range, fmt_value, label
+
+DELTA_KEYS = {
+    "training": ("wall_time_s", "projected_wall_time_s", "gpu_hours", "facility_energy_j", "cost_usd", "co2e_kg",
+                 "facility_peak_power_w", "power_swing_w", "goodput_frac"),
+    "serving": ("throughput_tokens_per_s", "ttft_p99_s", "tpot_p99_s", "slo_attainment_frac", "energy_per_token_j",
+                "cost_usd_per_million_tokens", "co2e_g_per_1k_tokens", "facility_peak_power_w", "num_gpus_peak"),
+}
+
+
+def _num(x: Any) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    f = float(x)
+    return f if math.isfinite(f) else None
+
+
+def _v(summary: Mapping[str, Any], key: str, ranges: Mapping[str, Any] | None = None) -> str:
+    txt = fmt_value(key, summary.get(key))
+    r = (ranges or {}).get(key)
+    rt = fmt_range(key, r) if isinstance(r, Mapping) else ""
+    return f"{txt} ({rt})" if rt else txt
+
+
+def _training_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site: Mapping[str, Any]) -> str:
+    done = s.get("completed", True)
+    time_key = "wall_time_s" if done or s.get("projected_wall_time_s") is None else "projected_wall_time_s"
+    verb = "takes" if done else "would take (projected; the simulated window ended first)"
+    bits = [f"Training {w.model} on {int(w.num_gpus):,} {w.hardware} {verb} {_v(s, time_key, ranges)}"]
+    for k in ("facility_energy_j", "cost_usd", "co2e_kg"):
+        if _num(s.get(k)) is not None:
+            bits.append(_v(s, k))
+    sent = ", ".join(bits)
+    peak = _num(site.get("peak_power_w")) or _num(s.get("facility_peak_power_w"))
+    if peak is not None:
+        sent += f"; the site peaks at {fmt_value('peak_power_w', peak)}"
+        swing = _num(s.get("power_swing_w"))
+        if swing:
+            sent += f" and swings {fmt_value('power_swing_w', swing)} within a minute"
+    if s.get("grid_cap_feasible") is False:
+        sent += "; it does not fit under the grid import cap"
+    return sent + "."
+
+
+def _serving_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site: Mapping[str, Any]) -> str:
+    gpus = _num(s.get("num_gpus_peak"))
+    where = f"{int(gpus):,} {w.hardware}" if gpus else str(w.hardware)
+    thr = _num(s.get("throughput_tokens_per_s"))
+    sent = (f"Serving {w.model} on {where} delivers {f'{thr:,.0f}' if thr is not None else '-'} output tokens/s "
+            f"with TTFT p99 {_v(s, 'ttft_p99_s')} and TPOT p99 {_v(s, 'tpot_p99_s')}")
+    if _num(s.get("slo_attainment_frac")) is not None:
+        sent += f", {fmt_value('slo_attainment_frac', s['slo_attainment_frac'])} of requests within the SLOs"
+    if _num(s.get("energy_per_token_j")) is not None:
+        sent += f"; {fmt_value('energy_per_token_j', s['energy_per_token_j'])} per output token"
+    if _num(s.get("cost_usd_per_million_tokens")) is not None:
+        sent += f", ${s['cost_usd_per_million_tokens']:,.3g} per million output tokens"
+    peak = _num(site.get("peak_power_w")) or _num(s.get("facility_peak_power_w"))
+    if peak is not None:
+        sent += f"; the site peaks at {fmt_value('peak_power_w', peak)}"
+    return sent + "."
+
+
+def variant_sentences(v) -> list[str]:
+    """One sentence per part of a variant (a VariantResult)."""
+    out = []
+    for part, pr in v.parts.items():
+        w = getattr(v.scenario, part, None)
+        if w is None:
+            continue
+        try:
+            if part == "training":
+                out.append(_training_sentence(pr.summary, w, pr.ranges, v.site))
+            elif part == "serving":
+                out.append(_serving_sentence(pr.summary, w, pr.ranges, v.site))
+        except (KeyError, TypeError, ValueError):  # a summary without the usual keys gets no sentence, not an error
+            continue
+    for part, pr in v.parts.items():
+        if pr.summary.get("feasible") is False:
+            out.append(f"The {part} part is not feasible: {pr.summary.get('reason') or pr.summary.get('infeasible_reason') or 'see the notes'}.")
+    return out
+
+
+def conclusion(result) -> list[str]:
+    """'<variant>: <sentence>' lines (no prefix with one variant)."""
+    lines = []
+    for v in result.variants:
+        for sent in variant_sentences(v):
+            lines.append(sent if len(result.variants) == 1 else f"{v.name}: {sent}")
+    return lines
+
+
+def variant_deltas(result) -> list[dict[str, str]]:
+    """Rows: metric label, base value, then each other variant's value with its change against the base."""
+    if len(result.variants) < 2:
+        return []
+    base = result.variants[0]
+    rows = []
+    for part, keys in DELTA_KEYS.items():
+        if part not in base.parts:
+            continue
+        bs = base.parts[part].summary
+        for k in keys:
+            b = _num(bs.get(k))
+            if b is None:
+                continue
+            row = {"metric": f"{part}: {label(k, part)}", base.name: fmt_value(k, b)}
+            for v in result.variants[1:]:
+                x = _num(v.parts[part].summary.get(k)) if part in v.parts else None
+                if x is None:
+                    row[v.name] = "-"
+                    continue
+                d = f" ({100 * (x - b) / abs(b):+.1f}%)" if b else ""
+                row[v.name] = fmt_value(k, x) + d
+            rows.append(row)
+    return rows
