@@ -163,27 +163,47 @@ def latency_distribution(result) -> go.Figure | None:
     return fig
 
 
-def ranges_chart(result, keys: list[tuple[str, str]]) -> go.Figure | None:
-    """Box plots of replicate values of headline metrics (Monte Carlo)."""
-    fig = go.Figure()
-    n = 0
+def ranges_chart(result, keys: list[tuple[str, str]], *, max_metrics: int = 6) -> go.Figure | None:
+    """Replicate values of headline metrics (Monte Carlo): one panel per metric with its own unit on the
+    axis, one box per variant."""
+    from plotly.subplots import make_subplots
+
+    panels: list[tuple[str, str, list[tuple[str, list[float]]]]] = []
     for part, key in keys:
+        boxes = []
         for v in result.variants:
             pr = v.parts.get(part)
             if pr is None or len(pr.replicate_summaries) < 2:
                 continue
             vals = [s.get(key) for s in pr.replicate_summaries]
-            vals = [float(x) for x in vals if isinstance(x, (int, float)) and not isinstance(x, bool)]
-            if len(vals) < 2:
-                continue
-            med = float(np.median(vals)) or 1.0
-            shown, unit = scale(key, med)
-            k = shown / med
-            fig.add_trace(go.Box(y=[x * k for x in vals], name=f"{v.name}: {label(key)} ({unit})", boxpoints="all"))
-            n += 1
-    if n == 0:
+            vals = [float(x) for x in vals if isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x)]
+            if len(vals) >= 2 and max(vals) > min(vals):
+                boxes.append((v.name, vals))
+        if boxes:
+            panels.append((part, key, boxes))
+        if len(panels) >= max_metrics:
+            break
+    if not panels:
         return None
-    fig.update_layout(title="Monte Carlo ranges across replicates", showlegend=False, **LAYOUT)
+    ncol = 2 if len(panels) > 1 else 1
+    nrow = (len(panels) + ncol - 1) // ncol
+    fig = make_subplots(rows=nrow, cols=ncol, subplot_titles=[f"{part}: {label(key, part)}" for part, key, _ in panels],
+                        vertical_spacing=0.12, horizontal_spacing=0.12)
+    for i, (part, key, boxes) in enumerate(panels):
+        r, c = i // ncol + 1, i % ncol + 1
+        ref = max(abs(float(np.median(vals))) for _, vals in boxes) or 1.0
+        shown, unit = scale(key, ref)
+        k = shown / ref
+        for j, (name, vals) in enumerate(boxes):
+            fig.add_trace(go.Box(y=[x * k for x in vals], name=name, boxpoints="all", marker_color=PALETTE[j % len(PALETTE)],
+                                 showlegend=False), row=r, col=c)
+        fig.update_yaxes(title_text=unit or label(key, part).lower(), row=r, col=c)
+    for i in range(len(panels), nrow * ncol):  # an empty cell of the grid draws no axes
+        fig.update_xaxes(visible=False, row=i // ncol + 1, col=i % ncol + 1)
+        fig.update_yaxes(visible=False, row=i // ncol + 1, col=i % ncol + 1)
+    layout = dict(LAYOUT)
+    layout["height"] = 300 * nrow + 60
+    fig.update_layout(title="Monte Carlo ranges across replicates (one panel per metric)", **layout)
     return fig
 
 

@@ -104,6 +104,8 @@ def fmt_value(key: str, v: Any) -> str:
         if unit_of(key) == "" and isinstance(v, int):
             return f"{v:,}"
         x, unit = scale(key, f)
+        if unit.startswith("$"):  # $74.2M, $3.5k, $120
+            return f"{'-' if x < 0 else ''}${_sig(abs(x))}{unit[1:]}"
         return f"{_sig(x)} {unit}".strip()
     return str(v)
 
