@@ -47,6 +47,8 @@ def _render(r: dict) -> None:
     for k, v in rows:
         t.add_row(k, v)
     c.print(t)
+    if r.get("whole_run_note"):
+        c.print(f"[yellow]Whole run not computed:[/] {r['whole_run_note']}")
     top = r.get("top_layouts") or []
     if top:
         tt = Table(title="fastest layouts")

@@ -264,8 +264,11 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
     spec, acc, node, ms, hs, res = run_search(req, spec, acc, framework)
     framework = res["framework"]
     tokens = req.tokens if req.tokens is not None else spec.training_tokens
-    if tokens is None:
-        raise InputError(f"model '{spec.name}' has no training_tokens in its profile; give --tokens (e.g. 15e12).", field="tokens")
+    # no token count (a custom model without training_tokens): the step-level answers (step time, MFU,
+    # memory, power, tokens/s) stand on their own; the whole-run figures are marked not computed
+    step_only = tokens is None
+    if step_only:
+        tokens = 1.0  # placeholder for the arithmetic below; every whole-run figure is nulled at the end
     out: dict[str, Any] = {k: None for k in KEYS}
     out["model"] = spec.id or spec.name
     out["hardware"] = acc.id
@@ -366,4 +369,18 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
             "wall_time_split_s": split,
         },
     })
+    out["whole_run_computed"] = not step_only
+    if step_only:
+        for k in WHOLE_RUN_KEYS:
+            out[k] = None
+        out["breakdowns"]["wall_time_split_s"] = None
+        out["whole_run_note"] = (f"model '{spec.name}' has no training_tokens in its profile and no --tokens was given: step-level "
+                                 "figures only (step time, MFU, memory, power, tokens/s); give --tokens (e.g. 15e12) for the "
+                                 "whole run (days, GPU-hours, energy, cost, CO2e).")
     return out
+
+
+# figures that need the token count; nulled when it is unknown (step-level answers only)
+WHOLE_RUN_KEYS = ("tokens", "train_flop", "num_steps", "compute_time_s", "wall_time_s", "gpu_hours", "gpu_energy_j", "it_energy_j",
+                  "facility_energy_j", "co2e_kg", "cost_usd", "cost_breakdown_usd", "co2e_breakdown_kg", "energy_by_component_j",
+                  "cost_by_component_usd", "co2e_by_component_kg", "water_by_component")

@@ -21,6 +21,9 @@ from costsim.specs.base import Spec
 from costsim.specs.hardware import ID_PATTERN
 
 
+DEFAULT_MAX_CONTEXT = 4096  # a custom model without max_context (the most common context of 2023-era open models)
+
+
 class ModelSpec(Spec):
     model_config = Spec.model_config | {"ignored_types": (cached_property,)}
 
@@ -40,7 +43,9 @@ class ModelSpec(Spec):
     n_shared_experts: int = Field(0, ge=0, description="Always-on shared experts per MoE layer.")
     n_dense_layers: int = Field(0, ge=0, description="Leading layers that are dense even in an MoE model (DeepSeek-V3: 3).")
     d_ff_dense: int | None = Field(None, ge=1, description="FFN size of those dense layers (default d_ff).")
-    max_context: int = Field(..., ge=1, description="Context length the model was released for, tokens.")
+    max_context: int = Field(DEFAULT_MAX_CONTEXT, ge=1, description="Context length the model was released for, tokens. Default 4096 "
+                             "when a custom model leaves it out (it caps request lengths in serving and the default sequence length); "
+                             "required with learned_positions (it sizes the position-embedding table).")
     training_tokens: float | None = Field(None, gt=0, description="Pre-training tokens (optional; default for `costsim train --tokens`).")
     attention: Literal["mha", "gqa", "mqa", "mla"] | None = Field(None, description="Attention type (default inferred from n_kv_heads).")
     kv_lora_rank: int | None = Field(None, ge=1, description="MLA: latent KV rank (DeepSeek-V3: 512).")
@@ -74,6 +79,9 @@ class ModelSpec(Spec):
             raise ValueError("attention 'mla' needs kv_lora_rank and qk_rope_head_dim")
         if self.head_dim is None and self.d_model % self.n_heads != 0:
             raise ValueError(f"d_model ({self.d_model}) is not divisible by n_heads ({self.n_heads}); give head_dim explicitly")
+        if self.learned_positions and "max_context" not in self.model_fields_set:
+            raise ValueError("learned_positions needs max_context: the position-embedding table has max_context x d_model "
+                             "parameters; give the context length the model was trained with")
         return self
 
     # ---- derived shape --------------------------------------------------------------------

@@ -1,0 +1,387 @@
+"""Plan to a quality target: which model size N and training tokens D reach loss L (or spend a compute
+budget) and serve a lifetime demand at the least $, MWh, tCO2e or peak MW, training and serving counted
+together; priced by our own training and inference cores (cost mode) or in FLOPs (the papers' check).
+
+    plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e13)) -> PlanResult
+
+The loss laws are costsim.core.quality (constants in costsim/data/quality_laws.yaml). Sizes are priced on a
+coarse log grid with Llama-shaped models (costsim.estimators.plan_pricing) and interpolated in log-log; the
+optimum is searched on a fine grid of N with D(N) on the iso-loss curve.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from costsim.core.quality import (LossFit, compute_optimal, compute_optimal_constrained, fit_from_dict, loss, sample_fits,
+                                  tokens_for_loss)
+from costsim.errors import InputError
+from costsim.estimators.plan_pricing import (ServePrice, TrainPrice, loglog_interp, price_serving, price_training,
+                                            synthetic_model)
+from costsim.specs.catalog import get_accelerator, get_model
+from costsim.specs.plan import FIT_IDS, PlanRequest
+from costsim.specs.site import EconomicsSpec
+
+LAWS_PATH = Path(__file__).resolve().parents[1] / "data" / "quality_laws.yaml"
+PRICE_POINTS = 41  # priced sizes (log grid); the optimum is searched on FINE_POINTS between them
+FINE_POINTS = 2000
+BOOTSTRAP_DRAWS = 200
+J_PER_MWH = 3.6e9
+S_PER_YEAR = 365.25 * 86400
+
+
+@functools.lru_cache(maxsize=1)
+def load_fits() -> dict[str, LossFit]:
+    doc = yaml.safe_load(LAWS_PATH.read_text(encoding="utf-8"))
+    return {k: fit_from_dict(k, v) for k, v in doc["fits"].items()}
+
+
+@dataclass(frozen=True)
+class PhaseCost:
+    """One phase (training or serving) or the total, in planner units."""
+
+    usd: float | None
+    facility_energy_j: float
+    co2e_kg: float | None
+    peak_power_w: float
+    gpu_hours: float | None = None
+    days: float | None = None
+    """Training: wall days on the planned job; serving: lifetime."""
+    gpus: float | None = None
+    """Serving: accelerators the fleet needs for the demand; training: the job size."""
+
+
+@dataclass(frozen=True)
+class PlanChoice:
+    """A model size and token count with its loss and lifetime costs."""
+
+    label: str
+    params: float
+    training_tokens: float
+    tokens_per_param: float
+    training_flop: float
+    inference_flop: float
+    total_flop: float
+    loss: float
+    training: PhaseCost | None = None
+    serving: PhaseCost | None = None
+    total: PhaseCost | None = None
+    per_output_token: dict[str, float | None] = field(default_factory=dict)
+    """Lifetime figures per output token served, with the amortized training share."""
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    feasible: bool
+    reason: str | None
+    mode: str
+    fit: str
+    objective: str
+    lifetime_tokens: float
+    chosen: PlanChoice | None
+    compute_optimal: PlanChoice | None
+    by_fit: dict[str, PlanChoice | None]
+    spread: dict[str, dict[str, float]]
+    compare: list[PlanChoice]
+    frontier: list[dict[str, float]]
+    answer: str
+    assumptions: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON: the chosen plan's keys at the top level, plus by_fit, compute_optimal, compare, frontier."""
+        def choice(c: PlanChoice | None) -> dict[str, Any] | None:
+            return None if c is None else asdict(c)
+
+        top = choice(self.chosen) or {k: None for k in ("params", "training_tokens", "tokens_per_param", "training_flop",
+                                                        "inference_flop", "total_flop", "loss", "training", "serving", "total")}
+        return {"feasible": self.feasible, "reason": self.reason, "answer": self.answer, "mode": self.mode, "fit": self.fit,
+                "objective": self.objective, "lifetime_tokens": self.lifetime_tokens, **top,
+                "compute_optimal": choice(self.compute_optimal), "by_fit": {k: choice(v) for k, v in self.by_fit.items()},
+                "spread": self.spread, "compare": [choice(c) for c in self.compare], "frontier": self.frontier,
+                "assumptions": self.assumptions}
+
+
+# --- pricing ----------------------------------------------------------------------------------------------------
+
+def _economics(req: PlanRequest) -> EconomicsSpec:
+    if req.region is None:
+        return req.economics
+    from costsim.power.signals import load_region
+
+    prof = load_region(req.region)
+    t = np.arange(8760) * 3600.0
+    return req.economics.model_copy(update={"electricity_usd_per_kwh": float(np.mean(prof.price.at(t))),
+                                            "grid_gco2e_per_kwh": float(np.mean(prof.carbon.at(t)))})
+
+
+@dataclass(frozen=True)
+class _Prices:
+    n: np.ndarray
+    train: list[TrainPrice]
+    serve: list[ServePrice]
+
+    def at(self, attr: str, phase: str, n_new) -> np.ndarray:
+        rows = self.train if phase == "train" else self.serve
+        return loglog_interp(n_new, self.n, [getattr(r, attr) if r.feasible else math.nan for r in rows])
+
+
+def _price_grid(req: PlanRequest, econ: EconomicsSpec) -> _Prices:
+    ta, sa = get_accelerator(req.train_hardware), get_accelerator(req.serve_hardware)
+    ns = np.logspace(math.log10(req.min_params), math.log10(req.max_params), PRICE_POINTS)
+    models = [synthetic_model(n) for n in ns]
+    real_n = np.array([float(m.params_total) for m in models])
+    train = [price_training(m, ta, req.train_gpus, precision=req.train_precision, facility=req.facility, economics=econ) for m in models]
+    serve = [price_serving(m, sa, input_tokens=req.input_tokens, output_tokens=req.output_tokens, weight_precision=req.serve_precision,
+                           facility=req.facility, economics=econ) for m in models]
+    return _Prices(real_n, train, serve)
+
+
+def _phase_costs(req: PlanRequest, prices: _Prices | None, n, d, out_tokens: float):
+    """Vectorized training and serving costs over arrays of N and D (dict of arrays)."""
+    n = np.asarray(n, float)
+    d = np.asarray(d, float)
+    if prices is None:
+        return {}
+    rate = out_tokens / (req.years * S_PER_YEAR)  # output tokens per second of the fleet
+    c = {
+        "train_usd": d * prices.at("usd_per_token", "train", n),
+        "train_j": d * prices.at("facility_j_per_token", "train", n),
+        "train_kg": d * prices.at("co2e_kg_per_token", "train", n),
+        "train_gpu_h": d * prices.at("gpu_hours_per_token", "train", n),
+        "train_days": d / prices.at("tokens_per_s", "train", n) / 86400.0,
+        "train_peak_w": prices.at("peak_power_w", "train", n) * np.ones_like(d),
+        "serve_usd": out_tokens * prices.at("usd_per_token", "serve", n) * np.ones_like(d),
+        "serve_j": out_tokens * prices.at("facility_j_per_token", "serve", n) * np.ones_like(d),
+        "serve_kg": out_tokens * prices.at("co2e_kg_per_token", "serve", n) * np.ones_like(d),
+        "serve_gpus": rate / prices.at("tokens_per_s_per_gpu", "serve", n) * np.ones_like(d),
+    }
+    c["serve_peak_w"] = c["serve_gpus"] * prices.at("facility_w_per_gpu", "serve", n)
+    if out_tokens == 0:
+        for k in ("serve_usd", "serve_j", "serve_kg", "serve_gpus", "serve_peak_w"):
+            c[k] = np.zeros_like(d)
+    return c
+
+
+def _objective(req: PlanRequest, c: dict[str, np.ndarray], n, d, inf_tokens: float) -> np.ndarray:
+    n, d = np.asarray(n, float), np.asarray(d, float)
+    if req.mode == "flops":
+        return 6.0 * n * d + 2.0 * n * inf_tokens
+    key = {"usd": ("train_usd", "serve_usd"), "mwh": ("train_j", "serve_j"), "co2e": ("train_kg", "serve_kg")}.get(req.objective)
+    if key:
+        return c[key[0]] + c[key[1]]
+    return np.maximum(c["train_peak_w"], c["serve_peak_w"])
+
+
+def _choice(req: PlanRequest, fit: LossFit, prices: _Prices | None, label: str, n: float, d: float, *, note: str | None = None) -> PlanChoice:
+    inf_tokens = req.lifetime_total_tokens()
+    out = req.lifetime_output_tokens()
+    lv = float(loss(fit, n, d, req.unique_tokens))
+    tf, inf = 6.0 * n * d, 2.0 * n * inf_tokens
+    base = dict(label=label, params=float(n), training_tokens=float(d), tokens_per_param=float(d / n), training_flop=tf,
+                inference_flop=inf, total_flop=tf + inf, loss=lv, note=note)
+    if prices is None:
+        return PlanChoice(**base)
+    c = {k: float(v) for k, v in _phase_costs(req, prices, n, d, out).items()}
+    tr = PhaseCost(usd=c["train_usd"], facility_energy_j=c["train_j"], co2e_kg=c["train_kg"], peak_power_w=c["train_peak_w"],
+                   gpu_hours=c["train_gpu_h"], days=c["train_days"], gpus=float(req.train_gpus))
+    sv = PhaseCost(usd=c["serve_usd"], facility_energy_j=c["serve_j"], co2e_kg=c["serve_kg"], peak_power_w=c["serve_peak_w"],
+                   days=req.years * 365.25, gpus=c["serve_gpus"])
+    tot = PhaseCost(usd=tr.usd + sv.usd, facility_energy_j=tr.facility_energy_j + sv.facility_energy_j,
+                    co2e_kg=tr.co2e_kg + sv.co2e_kg, peak_power_w=max(tr.peak_power_w, sv.peak_power_w))
+    per = {}
+    if out > 0:
+        per = {"usd": tot.usd / out, "usd_training_share": tr.usd / out, "facility_energy_j": tot.facility_energy_j / out,
+               "facility_energy_j_training_share": tr.facility_energy_j / out, "co2e_g": tot.co2e_kg * 1000.0 / out,
+               "co2e_g_training_share": tr.co2e_kg * 1000.0 / out}
+    return PlanChoice(**base, training=tr, serving=sv, total=tot, per_output_token=per)
+
+
+def _optimize(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: float | None) -> tuple[PlanChoice | None, str | None]:
+    """The best (N, D) under `fit` for the request (target loss or compute budget)."""
+    inf_tokens, out = req.lifetime_total_tokens(), req.lifetime_output_tokens()
+    if target is None:  # compute budget: the compute-optimal allocation
+        C = float(req.compute_budget_flop)
+        if req.unique_tokens is not None and fit.data_constrained:
+            n, d = compute_optimal_constrained(fit, C, req.unique_tokens)
+        else:
+            n, d = (float(x) for x in compute_optimal(fit, C))
+        return _choice(req, fit, prices, f"compute-optimal for {C:.3g} FLOP ({fit.id})", n, d), None
+    if target <= fit.E:
+        return None, (f"target loss {target:g} is at or below the irreducible loss E = {fit.E:.4g} of {fit.id}: no model "
+                      "reaches it; raise --target-loss.")
+    n = np.logspace(math.log10(req.min_params), math.log10(req.max_params), FINE_POINTS)
+    d = tokens_for_loss(fit, n, target, req.unique_tokens)
+    ok = np.isfinite(d) & (d < 1e17)
+    if not ok.any():
+        return None, f"no model up to {req.max_params:.3g} parameters reaches loss {target:g} under {fit.id}; raise --max-params or the target."
+    c = _phase_costs(req, prices, n, d, out)
+    obj = _objective(req, c, n, d, inf_tokens)
+    good = ok & np.isfinite(obj)
+    if req.grid_cap_mw is not None and prices is not None:
+        cap_w = req.grid_cap_mw * 1e6
+        fits_cap = (c["train_peak_w"] <= cap_w) & (c["serve_peak_w"] <= cap_w)
+        if not (good & fits_cap).any():
+            return None, (f"no plan reaching loss {target:g} stays under the {req.grid_cap_mw:g} MW grid cap (smallest peak "
+                          f"{np.nanmin(np.maximum(c['train_peak_w'], c['serve_peak_w'])[good]) / 1e6:.3g} MW); raise the cap, "
+                          "lower --train-gpus or the demand.")
+        good &= fits_cap
+    if not good.any():
+        return None, "no priced model size reaches the target (the cores found no feasible layout); widen --min-params/--max-params."
+    i = int(np.nanargmin(np.where(good, obj, np.nan)))
+    edge = " (at the edge of the searched sizes; widen --min-params/--max-params)" if i in (0, FINE_POINTS - 1) else None
+    return _choice(req, fit, prices, f"least {req.objective if req.mode == 'cost' else 'FLOP'} ({fit.id})", float(n[i]), float(d[i]),
+                   note=edge), None
+
+
+def _answer(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | None) -> str:
+    if r is None:
+        return ""
+    s = f"{r.params / 1e9:.3g}B parameters on {r.training_tokens / 1e12:.3g}T tokens ({r.tokens_per_param:.0f} tokens/parameter, loss {r.loss:.3f})"
+    if r.total is not None and r.training is not None and r.serving is not None:
+        s += (f": training {r.training.days:,.0f} days on {req.train_gpus:,} {req.train_hardware}, ${r.training.usd / 1e6:,.3g}M, "
+              f"{r.training.facility_energy_j / J_PER_MWH:,.3g} MWh; serving {req.lifetime_total_tokens():.3g} tokens over {req.years:g} years "
+              f"needs ~{r.serving.gpus:,.0f} {req.serve_hardware}, ${r.serving.usd / 1e6:,.3g}M, {r.serving.facility_energy_j / J_PER_MWH:,.3g} MWh; "
+              f"total ${r.total.usd / 1e6:,.3g}M, {r.total.facility_energy_j / J_PER_MWH:,.3g} MWh, {r.total.co2e_kg / 1000:,.3g} tCO2e, "
+              f"peak {r.total.peak_power_w / 1e6:,.3g} MW")
+    else:
+        s += f": {r.total_flop:.3g} FLOP in total ({r.training_flop:.3g} training + {r.inference_flop:.3g} inference)"
+    if co is not None and co.params > 0 and abs(co.params - r.params) / co.params > 0.05:
+        if r.total is not None and co.total is not None and co.total.usd:
+            s += (f". The compute-optimal (Chinchilla) model for the same loss, {co.params / 1e9:.3g}B on {co.training_tokens / 1e12:.3g}T "
+                  f"tokens, would total ${co.total.usd / 1e6:,.3g}M ({100 * (co.total.usd - r.total.usd) / r.total.usd:+.0f}% vs this plan)")
+        else:
+            s += (f". The compute-optimal model for the same loss is {co.params / 1e9:.3g}B on {co.training_tokens / 1e12:.3g}T tokens "
+                  f"({co.total_flop:.3g} FLOP; this plan saves {co.total_flop - r.total_flop:.3g} FLOP, "
+                  f"{100 * (co.total_flop - r.total_flop) / co.total_flop:.0f}%)")
+    return s + "."
+
+
+def plan(req: PlanRequest) -> PlanResult:
+    """The plan for a request (see module doc). Infeasible-but-valid requests return feasible=False with a reason."""
+    fits = load_fits()
+    fit = fits[req.fit]
+    econ = _economics(req) if req.mode == "cost" else req.economics
+    prices = _price_grid(req, econ) if req.mode == "cost" else None
+    target = req.target_loss
+    chosen, why = _optimize(req, fit, prices, target)
+    by_fit: dict[str, PlanChoice | None] = {}
+    for fid in FIT_IDS:
+        by_fit[fid] = chosen if fid == req.fit else _optimize(req, fits[fid], prices, target)[0]
+    co = None
+    if chosen is not None and target is not None:  # the Chinchilla choice for the same loss: least training FLOP
+        flop_req = req.model_copy(update={"mode": "flops", "lifetime_tokens": 0.0, "requests_per_day": None})
+        co0, _ = _optimize(flop_req, fit, None, target)
+        if co0 is not None:
+            co = _choice(req, fit, prices, f"compute-optimal for the same loss ({fit.id})", co0.params, co0.training_tokens)
+    spread = _spread(req, fit, prices, target, by_fit)
+    compare = [_model_choice(req, fit, m, econ) for m in req.compare]
+    frontier = _frontier(req, fit, prices, target) if chosen is not None and target is not None else []
+    assumptions = [
+        {"name": "loss_law", "value": fit.name, "unit": "", "source": fit.source},
+        {"name": "model_shape", "value": "Llama-shaped dense", "unit": "", "source": "costsim.estimators.plan_pricing.SHAPE_SOURCE"},
+        {"name": "inference_flop_per_token", "value": "2 N", "unit": "FLOP", "source": "Sardana et al. 2024 (arXiv:2401.00448) eq. 2; Kaplan et al. 2020"},
+    ]
+    if req.region:
+        assumptions.append({"name": "electricity", "value": f"{econ.electricity_usd_per_kwh:.4g} USD/kWh, {econ.grid_gco2e_per_kwh:.4g} gCO2e/kWh",
+                            "unit": "annual mean", "source": f"region {req.region} (costsim/data/regions or grid)"})
+    return PlanResult(feasible=chosen is not None, reason=why, mode=req.mode, fit=req.fit, objective=req.objective,
+                      lifetime_tokens=req.lifetime_total_tokens(), chosen=chosen, compute_optimal=co, by_fit=by_fit, spread=spread,
+                      compare=compare, frontier=frontier, answer=_answer(req, chosen, co) if chosen else (why or ""),
+                      assumptions=assumptions)
+
+
+def _spread(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: float | None,
+            by_fit: dict[str, PlanChoice | None]) -> dict[str, dict[str, float]]:
+    """Across fits (min / max of the chosen N, D, total) and, for a fit with standard errors, p10 / p50 / p90 of
+    the optimum over draws from them."""
+    out: dict[str, dict[str, float]] = {}
+    got = [c for c in by_fit.values() if c is not None]
+    if got:
+        out["across_fits"] = {"params_min": min(c.params for c in got), "params_max": max(c.params for c in got),
+                              "training_tokens_min": min(c.training_tokens for c in got),
+                              "training_tokens_max": max(c.training_tokens for c in got)}
+        usd = [c.total.usd for c in got if c.total is not None and c.total.usd is not None]
+        if usd:
+            out["across_fits"].update({"total_usd_min": min(usd), "total_usd_max": max(usd)})
+    draws = sample_fits(fit, BOOTSTRAP_DRAWS, seed=13)
+    if draws:
+        ns, ds = [], []
+        for f in draws:
+            c, _ = _optimize(req, f, prices, target)
+            if c is not None:
+                ns.append(c.params)
+                ds.append(c.training_tokens)
+        if ns:
+            p = np.percentile(ns, [10, 50, 90])
+            q = np.percentile(ds, [10, 50, 90])
+            out["bootstrap"] = {"draws": float(len(ns)), "params_p10": p[0], "params_p50": p[1], "params_p90": p[2],
+                                "training_tokens_p10": q[0], "training_tokens_p50": q[1], "training_tokens_p90": q[2]}
+    return out
+
+
+def _frontier(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: float, points: int = 15) -> list[dict[str, float]]:
+    """Quality vs cost: the best plan at losses around the target (same demand)."""
+    lo = max(fit.E + 0.02, target - 0.25)
+    rows = []
+    for lt in np.linspace(target + 0.25, lo, points):
+        c, _ = _optimize(req, fit, prices, float(lt))
+        if c is None:
+            continue
+        row = {"loss": c.loss, "params": c.params, "training_tokens": c.training_tokens, "total_flop": c.total_flop}
+        if c.total is not None:
+            row.update({"total_usd": c.total.usd, "total_facility_energy_j": c.total.facility_energy_j,
+                        "total_co2e_kg": c.total.co2e_kg, "peak_power_w": c.total.peak_power_w})
+        rows.append(row)
+    return rows
+
+
+def _model_choice(req: PlanRequest, fit: LossFit, ref: str, econ: EconomicsSpec) -> PlanChoice:
+    m = get_model(ref)
+    if m.n_experts and m.n_experts > 1:
+        raise InputError(f"--compare {ref}: a mixture-of-experts model has no agreed parameter count for a dense loss law "
+                         "(total vs active parameters); compare dense models.", field="compare")
+    if not m.training_tokens:
+        raise InputError(f"--compare {ref}: the model profile has no training_tokens; compare catalog models with a known token count.",
+                         field="compare")
+    n, d = float(m.params_total), float(m.training_tokens)
+    if req.mode != "cost":
+        return _choice(req, fit, None, m.id or ref, n, d)
+    ta, sa = get_accelerator(req.train_hardware), get_accelerator(req.serve_hardware)
+    tp = price_training(m, ta, req.train_gpus, precision=req.train_precision, facility=req.facility, economics=econ)
+    sp = price_serving(m, sa, input_tokens=req.input_tokens, output_tokens=req.output_tokens, weight_precision=req.serve_precision,
+                       facility=req.facility, economics=econ)
+    prices = _Prices(np.array([n * 0.999, n * 1.001]), [tp, tp], [sp, sp])
+    return _choice(req, fit, prices, m.id or ref, n, d)
+
+
+def demand_frontier(req: PlanRequest, prices: _Prices | None, target: float, demands_tokens, *, points: int = 200,
+                    fits: dict[str, LossFit] | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """For every fit and every lifetime demand (total tokens), the best N and D for `target` and the
+    objective there: one vectorized pass (N grid x demand levels) per fit."""
+    fits = fits or load_fits()
+    dem = np.asarray(demands_tokens, float)
+    out_share = req.output_tokens / (req.input_tokens + req.output_tokens)
+    n = np.logspace(math.log10(req.min_params), math.log10(req.max_params), points)
+    res: dict[str, dict[str, np.ndarray]] = {}
+    for fid, fit in fits.items():
+        d = tokens_for_loss(fit, n, target, req.unique_tokens)
+        ok = np.isfinite(d)
+        if req.mode == "flops" or prices is None:
+            obj = 6.0 * n[:, None] * d[:, None] + 2.0 * n[:, None] * dem[None, :]
+        else:
+            key = {"usd": "usd_per_token", "mwh": "facility_j_per_token", "co2e": "co2e_kg_per_token"}.get(req.objective, "usd_per_token")
+            tr = d * prices.at(key, "train", n)
+            sv = prices.at(key, "serve", n)
+            obj = tr[:, None] + sv[:, None] * (dem[None, :] * out_share)
+        obj = np.where(ok[:, None] & np.isfinite(obj), obj, np.inf)
+        i = np.argmin(obj, axis=0)
+        res[fid] = {"params": n[i], "training_tokens": d[i], "objective": obj[i, np.arange(dem.size)]}
+    return res

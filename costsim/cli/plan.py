@@ -1,0 +1,103 @@
+"""`costsim plan`: the model size and token count that reach a quality target (or spend a compute budget)
+and serve a lifetime demand at the least $, MWh, tCO2e or peak MW (costsim.api.plan)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from costsim.cli.common import finish, fmt_si, parse_float
+from costsim.errors import InputError
+
+
+def _row(c: dict | None) -> list[str]:
+    if not c:
+        return ["-"] * 9
+    tot, tr, sv = c.get("total") or {}, c.get("training") or {}, c.get("serving") or {}
+
+    def usd(x):
+        return "-" if x is None else f"${x / 1e6:,.3g}M"
+
+    return [f"{c['params'] / 1e9:.3g}B", f"{c['training_tokens'] / 1e12:.3g}T", f"{c['tokens_per_param']:.0f}", f"{c['loss']:.4f}",
+            f"{c['total_flop']:.3g}", usd(tr.get("usd")), usd(sv.get("usd")), usd(tot.get("usd")),
+            fmt_si(tot.get("facility_energy_j") / 3.6e9 * 1e6 if tot.get("facility_energy_j") is not None else None, "Wh")]
+
+
+def _render(r: dict) -> None:
+    con = Console(width=max(Console().width, 150))
+    if r.get("answer"):
+        con.print(r["answer"])
+    t = Table(title=f"plan ({r['mode']} mode, fit {r['fit']}, least {r['objective'] if r['mode'] == 'cost' else 'FLOP'}; "
+                    f"lifetime {r['lifetime_tokens']:.3g} tokens)")
+    for col in ("choice", "params", "tokens", "tokens/param", "loss", "total FLOP", "training", "serving", "total", "total energy"):
+        t.add_column(col)
+    if r.get("params") is not None:
+        t.add_row("chosen", *_row(r))
+    if r.get("compute_optimal"):
+        t.add_row("compute-optimal, same loss", *_row(r["compute_optimal"]))
+    for c in r.get("compare") or []:
+        t.add_row(c["label"], *_row(c))
+    con.print(t)
+    bf = Table(title="the same question under every published fit (the spread is the uncertainty of the law)")
+    for col in ("fit", "params", "tokens", "tokens/param", "loss", "total FLOP", "training", "serving", "total", "total energy"):
+        bf.add_column(col)
+    for fid, c in (r.get("by_fit") or {}).items():
+        bf.add_row(fid, *_row(c))
+    con.print(bf)
+    b = (r.get("spread") or {}).get("bootstrap")
+    if b:
+        con.print(f"Draws from the {r['fit']} standard errors ({b['draws']:.0f}): parameters p10-p90 "
+                  f"{b['params_p10'] / 1e9:.3g}B-{b['params_p90'] / 1e9:.3g}B, tokens {b['training_tokens_p10'] / 1e12:.3g}T-"
+                  f"{b['training_tokens_p90'] / 1e12:.3g}T.")
+    per = r.get("per_output_token") or {}
+    if per:
+        con.print(f"Per output token over the lifetime: ${per['usd'] * 1e6:,.3g} per million (training share "
+                  f"${per['usd_training_share'] * 1e6:,.3g}), {per['facility_energy_j']:.3g} J, {per['co2e_g']:.3g} gCO2e.")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("plan")
+    def plan_cmd(
+        target_loss: Optional[str] = typer.Option(None, "--target-loss", help="Quality target: loss (nats/token) under --fit."),
+        target_score: Optional[str] = typer.Option(None, "--target-score", help="BENCH=VALUE: a benchmark score target (not available yet)."),
+        compute_budget_flop: Optional[str] = typer.Option(None, "--compute-budget-flop", help="Training compute to allocate, FLOP (e.g. 5.76e23)."),
+        lifetime_tokens: Optional[str] = typer.Option(None, "--lifetime-tokens", help="Tokens served over the model's life (input + output; e.g. 1e13)."),
+        requests_per_day: Optional[str] = typer.Option(None, "--requests-per-day", help="Demand as requests per day (with --years, --input-tokens, --output-tokens)."),
+        years: float = typer.Option(2.0, "--years", help="Serving lifetime, years."),
+        input_tokens: int = typer.Option(512, "--input-tokens", help="Prompt tokens per request."),
+        output_tokens: int = typer.Option(256, "--output-tokens", help="Generated tokens per request."),
+        mode: str = typer.Option("cost", "--mode", help="cost (priced by the cores) or flops (6ND + 2N D_inf)."),
+        fit: str = typer.Option("besiroglu2024", "--fit", help="hoffmann2022 | hoffmann2022-precise | besiroglu2024 | muennighoff2023."),
+        objective: str = typer.Option("usd", "--objective", help="usd | mwh | co2e | peak_mw (cost mode)."),
+        train_hardware: str = typer.Option("h100-sxm", "--train-hardware", help="Accelerator id for training."),
+        train_gpus: int = typer.Option(4096, "--train-gpus", help="Accelerators in the training job."),
+        serve_hardware: str = typer.Option("h100-sxm", "--serve-hardware", help="Accelerator id for serving."),
+        serve_precision: Optional[str] = typer.Option(None, "--serve-precision", help="Serving weight format (default: searched)."),
+        region: Optional[str] = typer.Option(None, "--region", help="Region id: its mean price and carbon price both phases."),
+        unique_tokens: Optional[str] = typer.Option(None, "--unique-tokens", help="Unique training tokens available (data limit)."),
+        compare: Optional[list[str]] = typer.Option(None, "--compare", help="Catalog model to price against the plan; repeatable."),
+        grid_cap_mw: Optional[str] = typer.Option(None, "--grid-cap-mw", help="Site import cap, MW (plans above it are infeasible)."),
+        json_: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    ) -> None:
+        """Which model size and token count reach a quality target and serve a lifetime demand at the least cost."""
+        from costsim.api.plan import plan
+        from costsim.specs.base import validate_spec
+        from costsim.specs.plan import PlanRequest
+
+        if target_score is not None:
+            raise InputError("--target-score: the benchmark-score layer (published scores mapped to compute) is not built yet; "
+                             "give --target-loss (nats/token under --fit) or --compute-budget-flop.", field="--target-score")
+        data = {"target_loss": parse_float(target_loss, flag="--target-loss"),
+                "compute_budget_flop": parse_float(compute_budget_flop, flag="--compute-budget-flop"),
+                "lifetime_tokens": parse_float(lifetime_tokens, flag="--lifetime-tokens"),
+                "requests_per_day": parse_float(requests_per_day, flag="--requests-per-day"), "years": years,
+                "input_tokens": input_tokens, "output_tokens": output_tokens, "mode": mode, "fit": fit, "objective": objective,
+                "train_hardware": train_hardware, "train_gpus": train_gpus, "serve_hardware": serve_hardware,
+                "serve_precision": serve_precision, "region": region, "unique_tokens": parse_float(unique_tokens, flag="--unique-tokens"),
+                "compare": list(compare or []), "grid_cap_mw": parse_float(grid_cap_mw, flag="--grid-cap-mw")}
+        req = validate_spec(PlanRequest, {k: v for k, v in data.items() if v is not None}, what="plan request")
+        result = plan(req).to_dict()
+        finish(result, as_json=json_, render=_render)

@@ -1,0 +1,68 @@
+"""A planning request: reach a quality target (or spend a compute budget) and serve a lifetime demand,
+at the least $, MWh, tCO2e or peak MW (costsim.api.plan)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from costsim.specs.base import Spec
+from costsim.specs.site import EconomicsSpec, FacilitySpec
+
+FIT_IDS = ("hoffmann2022", "hoffmann2022-precise", "besiroglu2024", "muennighoff2023")
+
+
+class PlanRequest(Spec):
+    target_loss: float | None = Field(None, gt=0, le=20, description="Quality target: loss (nats per token) under the chosen fit.")
+    compute_budget_flop: float | None = Field(None, gt=0, le=1e32, description="Instead of a target: the training compute, FLOP "
+                                              "(the compute-optimal allocation of it).")
+    lifetime_tokens: float | None = Field(None, ge=0, le=1e20, description="Tokens served over the model's life (input + output).")
+    requests_per_day: float | None = Field(None, ge=0, le=1e13, description="Lifetime demand as requests per day (with years and "
+                                           "the token counts per request).")
+    years: float = Field(2.0, gt=0, le=50, description="Serving lifetime, years (sets the fleet's tokens per second).")
+    input_tokens: int = Field(512, ge=1, le=1_000_000, description="Prompt tokens per request.")
+    output_tokens: int = Field(256, ge=1, le=1_000_000, description="Generated tokens per request.")
+    mode: Literal["cost", "flops"] = Field("cost", description="cost: price training and serving with the cores; flops: "
+                                           "6ND + 2N D_inf (the papers' accounting, for checks).")
+    fit: str = Field("besiroglu2024", description=f"Loss law fit: {', '.join(FIT_IDS)}.")
+    objective: Literal["usd", "mwh", "co2e", "peak_mw"] = Field("usd", description="What the plan minimizes in cost mode.")
+    train_hardware: str = Field("h100-sxm", max_length=1024, description="Accelerator id for training.")
+    train_gpus: int = Field(4096, ge=1, le=10_000_000, description="Accelerators in the training job (sets days and peak MW).")
+    train_precision: Literal["bf16", "fp16", "fp8", "fp4"] = Field("bf16", description="Training compute datatype.")
+    serve_hardware: str = Field("h100-sxm", max_length=1024, description="Accelerator id for serving.")
+    serve_precision: Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4", "fp6"] | None = Field(
+        None, description="Serving weight format (None: the deployment search picks among the native formats).")
+    region: str | None = Field(None, max_length=1024, description="Region id: its mean hourly price and carbon price the "
+                               "electricity of both phases (None: the economics defaults).")
+    unique_tokens: float | None = Field(None, gt=0, le=1e16, description="Unique training tokens available (data limit; "
+                                        "muennighoff2023 prices the repeats).")
+    compare: list[str] = Field(default_factory=list, max_length=20, description="Catalog models to price against the plan "
+                               "(their size and training tokens).")
+    max_params: float = Field(1e13, gt=0, le=1e15, description="Largest model size considered.")
+    min_params: float = Field(1e8, gt=0, description="Smallest model size considered.")
+    grid_cap_mw: float | None = Field(None, gt=0, description="Site import cap, MW: a plan whose training or serving peak exceeds it is infeasible.")
+    facility: FacilitySpec = Field(default_factory=FacilitySpec, description="PUE and facility model.")
+    economics: EconomicsSpec = Field(default_factory=EconomicsSpec, description="Prices and carbon intensity.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "PlanRequest":
+        if (self.target_loss is None) == (self.compute_budget_flop is None):
+            raise ValueError("give exactly one of --target-loss or --compute-budget-flop")
+        if self.lifetime_tokens is not None and self.requests_per_day is not None:
+            raise ValueError("give the lifetime demand either as --lifetime-tokens or as --requests-per-day (with --years), not both")
+        if self.fit not in FIT_IDS:
+            raise ValueError(f"unknown fit '{self.fit}'; use one of {', '.join(FIT_IDS)}")
+        if self.min_params >= self.max_params:
+            raise ValueError("min_params must be below max_params")
+        return self
+
+    def lifetime_total_tokens(self) -> float:
+        if self.lifetime_tokens is not None:
+            return float(self.lifetime_tokens)
+        if self.requests_per_day is not None:
+            return float(self.requests_per_day) * 365.25 * self.years * (self.input_tokens + self.output_tokens)
+        return 0.0
+
+    def lifetime_output_tokens(self) -> float:
+        return self.lifetime_total_tokens() * self.output_tokens / (self.input_tokens + self.output_tokens)

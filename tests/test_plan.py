@@ -1,0 +1,120 @@
+"""The planner (issue 13): quality laws checked against their papers, FLOP and cost modes, bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from costsim.api.plan import load_fits, plan
+from costsim.core.quality import compute_optimal, compute_optimal_constrained, loss
+from costsim.specs.plan import PlanRequest
+
+
+def _cli(argv, capsys):
+    from costsim.cli import main
+
+    with pytest.raises(SystemExit) as ei:
+        main(argv)
+    out, err = capsys.readouterr()
+    return ei.value.code, out, err
+
+
+def test_besiroglu_compute_optimal_at_chinchilla_compute():
+    """Besiroglu et al. 2024 (arXiv:2404.10102) refit at Chinchilla's compute, C = 5.76e23 FLOP: N* ~ 70B and ~20
+    tokens per parameter (Chinchilla itself: 70B on 1.4T tokens; Hoffmann et al. 2022)."""
+    n, d = compute_optimal(load_fits()["besiroglu2024"], 5.76e23)
+    assert abs(float(n) / 70e9 - 1) < 0.05
+    assert 17 <= float(d / n) <= 22
+
+
+def test_besiroglu_through_the_cli(capsys):
+    code, out, err = _cli(["plan", "--compute-budget-flop", "5.76e23", "--mode", "flops", "--json"], capsys)
+    assert code == 0, err
+    d = json.loads(out)
+    for k in ("feasible", "reason", "params", "training_tokens", "tokens_per_param", "training_flop", "inference_flop",
+              "total_flop", "loss", "by_fit"):
+        assert k in d
+    assert abs(d["params"] / 70e9 - 1) < 0.05 and set(d["by_fit"]) >= {"hoffmann2022", "hoffmann2022-precise", "besiroglu2024", "muennighoff2023"}
+    assert d["training_flop"] == pytest.approx(5.76e23, rel=1e-9)
+
+
+def test_sardana_inference_aware_optimum_in_flop_mode():
+    """Sardana et al. 2024 (arXiv:2401.00448) Figure 1: with Hoffmann's constants at source precision, a 13B
+    compute-optimal model serving 2e12 lifetime tokens becomes ~7B and saves ~1.7e22 FLOP (~17%)."""
+    fit = load_fits()["hoffmann2022-precise"]
+    a, b = fit.alpha, fit.beta
+    c0 = 6 * (13e9 / fit.G) ** ((a + b) / b)  # the budget whose compute-optimal N is 13B
+    n0, d0 = compute_optimal(fit, c0)
+    target = float(loss(fit, n0, d0))
+    r = plan(PlanRequest(target_loss=target, lifetime_tokens=2e12, mode="flops", fit="hoffmann2022-precise"))
+    assert r.feasible and 6.3e9 <= r.chosen.params <= 7.7e9, r.chosen.params
+    co = r.compute_optimal
+    assert co.params == pytest.approx(13e9, rel=0.01)
+    base = co.training_flop + 2 * co.params * 2e12
+    saving = base - r.chosen.total_flop
+    assert 1.5e22 <= saving <= 1.9e22 and 0.14 <= saving / base <= 0.19, (saving, saving / base)
+    # the same question under the other fits: the answer moves (the spread a planner must see)
+    ps = [c.params for c in r.by_fit.values() if c is not None]
+    assert max(ps) / min(ps) > 1.3
+
+
+def test_muennighoff_data_constrained_law_to_1e9():
+    """Muennighoff et al. 2023 (datablations README, Figure 1 right): exact values and the optimal allocation
+    of that budget with 25B unique tokens (~6.8B parameters on ~227B tokens, ~9 epochs)."""
+    fit = load_fits()["muennighoff2023"]
+    assert abs(float(loss(fit, 6.34e9, 242e9, 25e9)) - 2.2256440889984477) < 1e-9
+    assert abs(float(loss(fit, 8.67e9, 178e9, 25e9)) - 2.2269634075087867) < 1e-9
+    n, d = compute_optimal_constrained(fit, 6 * 6.34e9 * 242e9, 25e9)
+    assert n == pytest.approx(6.8e9, rel=0.03) and d == pytest.approx(227e9, rel=0.03) and 8.5 <= d / 25e9 <= 9.5
+
+
+def test_loss_law_ranks_llama_3_8b_below_a_70b_on_2t():
+    """The pure loss law says Llama 3 8B on 15T tokens has a higher loss than a 70B on 2T (Llama 2 70B); the
+    published instruct scores say the opposite (data quality, not in the law): the plan's compare rows show it."""
+    r = plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e12, mode="flops", compare=["llama-3-8b", "llama-2-70b"]))
+    l8, l70 = (c.loss for c in r.compare)
+    assert l8 > l70
+
+
+def test_cost_mode_moves_with_the_serving_hardware_and_region():
+    base = dict(target_loss=2.0, lifetime_tokens=1e14)
+    h100 = plan(PlanRequest(**base, serve_hardware="h100-sxm"))
+    a100 = plan(PlanRequest(**base, serve_hardware="a100-80gb-sxm"))
+    assert h100.feasible and a100.feasible
+    assert h100.chosen.params != a100.chosen.params or h100.chosen.total.usd != pytest.approx(a100.chosen.total.usd, rel=0.01)
+    co2 = dict(base, objective="co2e")
+    fr = plan(PlanRequest(**co2, region="fr-france"))
+    cn = plan(PlanRequest(**co2, region="cn-china"))
+    assert cn.chosen.total.co2e_kg > 2 * fr.chosen.total.co2e_kg
+
+
+def test_training_share_per_token_falls_as_one_over_lifetime():
+    shares = []
+    for life in (1e11, 1e12, 1e13):
+        r = plan(PlanRequest(compute_budget_flop=1e23, lifetime_tokens=life))
+        shares.append(r.chosen.per_output_token["co2e_g_training_share"] * life)
+    assert np.allclose(shares, shares[0], rtol=1e-9)
+
+
+def test_more_demand_means_a_smaller_longer_trained_model():
+    small = plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e11))
+    big = plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e15))
+    assert big.chosen.params < small.chosen.params and big.chosen.tokens_per_param > small.chosen.tokens_per_param
+
+
+@pytest.mark.parametrize("argv,code,needle", [
+    (["plan", "--target-loss", "1.5", "--lifetime-tokens", "1e12"], 3, "irreducible"),
+    (["plan", "--target-loss", "2", "--lifetime-tokens", "-5"], 2, "lifetime_tokens"),
+    (["plan", "--target-loss", "2", "--fit", "kaplan2020"], 2, "unknown fit"),
+    (["plan", "--target-score", "mmlu=70"], 2, "--target-score"),
+    (["plan", "--lifetime-tokens", "1e12"], 2, "exactly one"),
+    (["plan", "--target-loss", "2", "--compare", "mixtral-8x7b", "--mode", "flops"], 2, "mixture-of-experts"),
+    (["plan", "--target-loss", "2", "--grid-cap-mw", "0.5", "--lifetime-tokens", "1e12"], 3, "grid cap"),
+])
+def test_bad_and_infeasible_requests(argv, code, needle, capsys):
+    got, out, err = _cli(argv, capsys)
+    assert got == code, (got, err)
+    assert needle in (err + out) and "Traceback" not in err
