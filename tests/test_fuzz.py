@@ -33,7 +33,7 @@ MAX_RSS_BYTES = 6 * 2**30
 
 # base scenarios: every shipped one whose simulation is small enough for a fuzz loop
 HEAVY = {"llama3-405b-pretraining.yaml", "llama3-400b-training.yaml", "gpt6-100k-h100-grid.yaml", "100k-gpu-siting.yaml",
-         "llama3-70b-training-uncertainty.yaml"}
+         "llama3-70b-training-uncertainty.yaml", "small-models-lifetime.yaml"}
 SCENARIOS = sorted(p for p in (REPO / "scenarios").glob("*.yaml") if p.name not in HEAVY)
 BASES = {p.name: yaml.safe_load(p.read_text()) for p in SCENARIOS}
 

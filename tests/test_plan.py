@@ -118,3 +118,24 @@ def test_bad_and_infeasible_requests(argv, code, needle, capsys):
     got, out, err = _cli(argv, capsys)
     assert got == code, (got, err)
     assert needle in (err + out) and "Traceback" not in err
+
+
+def test_small_models_lifetime_scenario_states_the_winner(tmp_path):
+    """scenarios/small-models-lifetime.yaml: Llama 3 8B on 15T vs Llama 2 70B on 2T vs the compute-optimal model of
+    the same compute over lifetimes 1e11-1e14 tokens; the report says which wins on total $ and MWh and by how much."""
+    from costsim.api.run import load_scenario, run_scenario, summary_doc
+    from costsim.report import write_run
+    from tests.conftest import REPO
+
+    r = run_scenario(load_scenario(REPO / "scenarios/small-models-lifetime.yaml"), seed=0)
+    doc = summary_doc(r)
+    by = {v["name"]: v["plan"]["summary"] for v in doc["variants"]}
+    assert set(by) == {"base", "lifetime-1e12", "lifetime-1e13", "lifetime-1e14"}
+    # serving grows with the lifetime, training does not: the small long-trained model wins at high demand
+    assert by["lifetime-1e14"]["least_cost_option"] == "llama-3-8b" and by["lifetime-1e14"]["least_cost_margin_frac"] > 0.3
+    assert by["lifetime-1e14"]["least_energy_option"] == "llama-3-8b"
+    assert by["lifetime-1e14"]["serving_usd"] == pytest.approx(1000 * by["base"]["serving_usd"], rel=1e-6)
+    written = write_run(r, tmp_path / "o", pdf=False)
+    html = (tmp_path / "o" / "report.html").read_text()
+    assert "least total cost: llama-3-8b" in html and "Plan options by variant" in html
+    assert written["files"]

@@ -241,6 +241,12 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: fl
                    note=edge), None
 
 
+def _gpus_text(g: float | None) -> str:
+    if g is None or not math.isfinite(g):
+        return "an unknown number of"
+    return "less than one" if g < 1 else f"~{g:,.0f}"
+
+
 def _answer(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | None) -> str:
     if r is None:
         return ""
@@ -248,7 +254,7 @@ def _answer(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | None) -> st
     if r.total is not None and r.training is not None and r.serving is not None:
         s += (f": training {r.training.days:,.0f} days on {req.train_gpus:,} {req.train_hardware}, ${r.training.usd / 1e6:,.3g}M, "
               f"{r.training.facility_energy_j / J_PER_MWH:,.3g} MWh; serving {req.lifetime_total_tokens():.3g} tokens over {req.years:g} years "
-              f"needs ~{r.serving.gpus:,.0f} {req.serve_hardware}, ${r.serving.usd / 1e6:,.3g}M, {r.serving.facility_energy_j / J_PER_MWH:,.3g} MWh; "
+              f"needs {_gpus_text(r.serving.gpus)} {req.serve_hardware}, ${r.serving.usd / 1e6:,.3g}M, {r.serving.facility_energy_j / J_PER_MWH:,.3g} MWh; "
               f"total ${r.total.usd / 1e6:,.3g}M, {r.total.facility_energy_j / J_PER_MWH:,.3g} MWh, {r.total.co2e_kg / 1000:,.3g} tCO2e, "
               f"peak {r.total.peak_power_w / 1e6:,.3g} MW")
     else:

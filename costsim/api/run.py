@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import json
 import math
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,12 +27,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
-import yaml
 
-import costsim
-from costsim.api.trust import band_dict
 from costsim.errors import InputError
-from costsim.jsonable import to_jsonable
 from costsim.sim.base import SimOutput
 from costsim.core.plausibility import fleet_warnings, power_warnings
 from costsim.specs.limits import check_scenario_work, require, serving_estimates, training_estimates
@@ -42,7 +36,7 @@ from costsim.specs.base import load_yaml_file, path_is_file, validate_spec
 from costsim.specs.overrides import apply_overrides
 from costsim.specs.scenario import Scenario, scenario_hash
 
-PARTS = ("training", "serving")
+PARTS = ("training", "serving", "plan")
 # Site-level power column per part, in order of preference (the sims' time series name them).
 POWER_COLUMNS = ("facility_power_mean_w", "facility_power_w", "site_power_w", "grid_import_mean_w", "grid_import_w", "it_power_w", "power_w")
 # Per-bucket maxima, when a sim gives them (site peak = sum of the parts' maxima: an upper bound).
@@ -231,6 +225,8 @@ def _sim_function(part: str) -> Callable[..., SimOutput]:
 
 
 def sim_available(part: str) -> bool:
+    if part == "plan":  # the planner runs the closed-form cores, no simulation
+        return True
     try:
         _sim_function(part)
         return True
@@ -417,6 +413,10 @@ def run_variant(name: str, s: Scenario, seed: int) -> VariantResult:
             from costsim.api.grid import ba_baseline_difference
 
             done["training"].summary.update(ba_baseline_difference(done["training"].summary, ts, seed))
+    if s.plan is not None:  # the planning question: closed-form cores, no simulation
+        from costsim.api.plan_part import run_plan_part
+
+        done["plan"] = run_plan_part(s)
     parts = {p: done[p] for p in PARTS if p in done}
     site, site_ts = combine_site(parts, cap)
     site.update(site_notes)
@@ -452,226 +452,7 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, source: str | N
 # ----------------------------------------------------------------------------- writing
 
 
-def versions() -> dict[str, str]:
-    out = {"costsim": costsim.__version__, "python": sys.version.split()[0], "platform": platform.platform()}
-    for mod in ("numpy", "scipy", "simpy", "pydantic", "pyarrow", "plotly", "openpyxl"):
-        try:
-            out[mod] = importlib.import_module(mod).__version__
-        except Exception:  # noqa: BLE001 - optional
-            pass
-    return out
-
-
-def is_timing_key(key: str) -> bool:
-    """Measured wall-clock figures (how long this machine took), not results of the model: they go to
-    metadata.json so that summary.json is byte-identical for the same scenario and seed."""
-    return key == "wall_s" or key.endswith("sim_wall_time_s") or key.endswith("search_time_s")
-
-
-def _results_only(d: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if not is_timing_key(k)}
-
-
-def _timings(v: VariantResult) -> dict[str, Any]:
-    out: dict[str, Any] = {"wall_s": v.wall_s}
-    for part, pr in v.parts.items():
-        out.update({f"{part}_{k}": x for k, x in pr.summary.items() if is_timing_key(k)})
-    return out
-
-
-def part_error_band(part: str, s: Scenario) -> dict[str, Any] | None:
-    """The trust range of a training or serving part (costsim.api.trust), from the scenario's hardware and size."""
-    if part == "training" and s.training is not None:
-        return band_dict("training", s.training.hardware, float(s.training.num_gpus))
-    if part == "serving" and s.serving is not None:
-        wl = s.serving
-        per_replica = wl.replica_groups[0].gpus_per_replica if wl.replica_groups else wl.gpus_per_replica
-        hw = (wl.replica_groups[0].hardware or wl.hardware) if wl.replica_groups else wl.hardware
-        return band_dict("serving", hw, float(per_replica))
-    return None
-
-
-def summary_doc(result: RunResult) -> dict[str, Any]:
-    """The run's results; deterministic for a scenario and seed (timings are in metadata_doc)."""
-    variants = []
-    for v in result.variants:
-        variants.append({
-            "name": v.name,
-            "scenario_hash": v.scenario_hash,
-            "feasible": v.feasible,
-            **{part: {"summary": _results_only(pr.summary), "ranges": _results_only(pr.ranges),
-                      "replicates": len(pr.replicate_summaries), "error_band": part_error_band(part, v.scenario)}
-               for part, pr in v.parts.items()},
-            "site": v.site,
-        })
-    return to_jsonable({
-        "scenario": result.scenario.name,
-        "description": result.scenario.description,
-        "scenario_hash": result.scenario_hash,
-        "seed": result.seed,
-        "feasible": result.feasible,
-        "variants": variants,
-    })
-
-
-def metadata_doc(result: RunResult) -> dict[str, Any]:
-    return to_jsonable({
-        "run_id": result.scenario_hash,
-        "scenario_hash": result.scenario_hash,
-        "scenario": result.scenario.name,
-        "source": result.source,
-        "seed": result.seed,
-        "replicates": result.scenario.simulation.replicates,
-        "started_at": result.started_at,
-        "wall_s": result.wall_s,
-        "variants": {v.name: {"scenario_hash": v.scenario_hash, **_timings(v)} for v in result.variants},
-        "versions": versions(),
-        **result.extra,
-    })
-
-
-def timeseries_table(result: RunResult):
-    """All time series in one long table: variant, part (training/serving/site), then columns."""
-    import pyarrow as pa
-
-    tables = []
-    for v in result.variants:
-        blocks = [(part, pr.timeseries) for part, pr in v.parts.items()]
-        if v.site_timeseries:
-            blocks.append(("site", v.site_timeseries))
-        for part, ts in blocks:
-            if not ts:
-                continue
-            n = len(next(iter(ts.values())))
-            cols = {"variant": pa.array([v.name] * n, pa.string()), "part": pa.array([part] * n, pa.string())}
-            for k, arr in ts.items():
-                a = np.asarray(arr)
-                if a.ndim != 1 or len(a) != n:
-                    continue
-                cols[k] = pa.array(a)
-            tables.append(pa.table(cols))
-    if not tables:
-        return pa.table({"variant": pa.array([], pa.string()), "part": pa.array([], pa.string()), "t_s": pa.array([], pa.float64())})
-    return pa.concat_tables(tables, promote_options="default")
-
-
-def tables_table(result: RunResult):
-    """Every per-event / per-request table in one long table: variant, part, table, then columns."""
-    import pyarrow as pa
-
-    tables = []
-    for v in result.variants:
-        for part, pr in v.parts.items():
-            for tname, cols in pr.tables.items():
-                arrays = {k: np.asarray(a) for k, a in cols.items() if np.asarray(a).ndim == 1}
-                if not arrays:
-                    continue
-                n = max(len(a) for a in arrays.values())
-                data = {"variant": pa.array([v.name] * n, pa.string()), "part": pa.array([part] * n, pa.string()),
-                        "table": pa.array([tname] * n, pa.string())}
-                for k, a in arrays.items():
-                    if len(a) == n:
-                        data[k] = pa.array(a.astype(str) if a.dtype.kind in "OU" else a)
-                tables.append(pa.table(data))
-    if not tables:
-        return None
-    return pa.concat_tables(tables, promote_options="permissive")
-
-
-def _atomic_write(path: Path, data: bytes | str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
-
-
-RUN_OUTPUT_NAMES = frozenset({"scenario.yaml", "metadata.json", "summary.json", "timeseries.parquet", "tables.parquet",
-                              "report.html", "report.xlsx", "report.pdf", "uncertainty"})
-"""What a run directory holds; a re-run replaces such a directory whole."""
-
-
-def output_staging(out_dir: str | os.PathLike[str]) -> Path:
-    """A fresh hidden directory beside `out_dir` that a run writes into before `commit_output` swaps it in:
-    a run killed at any moment leaves the previous complete output (or none), never a mix.
-    Refuses an --out that exists and holds anything but a previous run's files (it would be replaced)."""
-    import shutil
-    import uuid
-
-    out = Path(out_dir)
-    if out.exists() or out.is_symlink():
-        if not out.is_dir():
-            raise InputError(f"--out '{out}' is a file; give a directory path (new, empty, or a previous run's).", field="--out")
-        try:
-            extra = sorted(p.name for p in out.iterdir() if p.name not in RUN_OUTPUT_NAMES)
-        except OSError as exc:
-            raise InputError(f"cannot read output directory '{out}': {exc.strerror}; pass a readable, writable --out.", field="--out") from None
-        if extra:
-            raise InputError(f"--out '{out}' holds files that are not a costsim run's ({', '.join(extra[:5])}"
-                             f"{', ...' if len(extra) > 5 else ''}); a run replaces its output directory whole, so give a new "
-                             "or empty directory, or a previous run's.", field="--out")
-    parent = out.resolve().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        for stale in parent.glob(f".{out.name}.partial-*"):  # left by a killed run
-            pid = stale.name.rsplit("-", 2)[-2] if stale.name.count("-") >= 2 else ""
-            if not (pid.isdigit() and _pid_alive(int(pid))):
-                shutil.rmtree(stale, ignore_errors=True)
-        stage = parent / f".{out.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        stage.mkdir()
-    except OSError as exc:
-        raise InputError(f"cannot create output directory '{out}': {exc.strerror}; pass a writable --out.", field="--out") from None
-    return stage
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
-def commit_output(stage: Path, out_dir: str | os.PathLike[str]) -> Path:
-    """Swap a finished staging directory in as `out_dir` (the previous run's directory is removed after)."""
-    import shutil
-
-    out = Path(out_dir)
-    old = None
-    if out.exists():
-        old = out.resolve().parent / f".{out.name}.old-{os.getpid()}-{stage.name.rsplit('-', 1)[-1]}"
-        os.replace(out, old)
-    os.replace(stage, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return out
-
-
-def write_run_data(result: RunResult, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """scenario.yaml (resolved, defaults filled), metadata.json, summary.json, timeseries.parquet."""
-    import pyarrow.parquet as pq
-
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create output directory '{out}': {exc.strerror}; pass a writable --out.", field="--out") from None
-    paths: dict[str, Path] = {}
-    resolved = result.scenario.model_dump(mode="json")
-    _atomic_write(out / "scenario.yaml", yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
-    paths["scenario.yaml"] = out / "scenario.yaml"
-    _atomic_write(out / "metadata.json", json.dumps(metadata_doc(result), indent=2))
-    paths["metadata.json"] = out / "metadata.json"
-    _atomic_write(out / "summary.json", json.dumps(summary_doc(result), indent=2))
-    paths["summary.json"] = out / "summary.json"
-    tmp = out / f".timeseries.parquet.tmp-{os.getpid()}"
-    pq.write_table(timeseries_table(result), tmp)
-    os.replace(tmp, out / "timeseries.parquet")
-    paths["timeseries.parquet"] = out / "timeseries.parquet"
-    tt = tables_table(result)
-    if tt is not None:
-        tmp = out / f".tables.parquet.tmp-{os.getpid()}"
-        pq.write_table(tt, tmp)
-        os.replace(tmp, out / "tables.parquet")
-        paths["tables.parquet"] = out / "tables.parquet"
-    return paths
+# the run's documents and output directory live in costsim.api.run_output (re-exported here)
+from costsim.api.run_output import (  # noqa: E402,F401
+    versions, is_timing_key, part_error_band, summary_doc, metadata_doc, timeseries_table, tables_table, RUN_OUTPUT_NAMES, output_staging, commit_output, write_run_data, _pid_alive, _atomic_write,
+)

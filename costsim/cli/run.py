@@ -39,7 +39,7 @@ def _headline(result) -> None:
     from costsim.api.run import part_error_band
 
     parts = list(dict.fromkeys(p for v in result.variants for p in v.parts))
-    for part in parts:
+    for part in [p for p in parts if p in ("training", "serving")]:
         cells = []
         for v in result.variants:
             b = part_error_band(part, v.scenario) if part in v.parts else None

@@ -124,6 +124,37 @@ def _breakdown(result, suffix: str, title: str, unit_key: str) -> go.Figure | No
     return fig
 
 
+def plan_options(result) -> go.Figure | None:
+    """Plan parts: total lifetime cost and energy of each option (the plan, the compute-optimal model, the
+    compared catalog models) in every variant; two panels, one unit each."""
+    from plotly.subplots import make_subplots
+
+    rows = []
+    for v in result.variants:
+        pr = v.parts.get("plan")
+        tab = pr.tables.get("options") if pr is not None else None
+        if tab and "total_usd" in tab:
+            rows.append((v.name, tab))
+    if not rows:
+        return None
+    options = list(dict.fromkeys(str(o) for _, tab in rows for o in tab["option"]))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["Total lifetime cost (training + serving)", "Total lifetime energy at the meter"])
+    for i, opt in enumerate(options):
+        for col, (key, div) in enumerate((("total_usd", 1e6), ("total_facility_energy_j", 3.6e9)), start=1):
+            ys = []
+            for _, tab in rows:
+                idx = [j for j, o in enumerate(tab["option"]) if str(o) == opt]
+                ys.append(float(tab[key][idx[0]]) / div if idx and key in tab else None)
+            fig.add_trace(go.Bar(x=[name for name, _ in rows], y=ys, name=opt, marker_color=PALETTE[i % len(PALETTE)],
+                                 legendgroup=opt, showlegend=col == 1), row=1, col=col)
+    fig.update_yaxes(title_text="$M", row=1, col=1)
+    fig.update_yaxes(title_text="MWh", row=1, col=2)
+    layout = dict(LAYOUT)
+    layout["height"] = 420
+    fig.update_layout(title="Plan options by variant", barmode="group", **layout)
+    return fig
+
+
 def cost_breakdown(result) -> go.Figure | None:
     return _breakdown(result, "_usd", "Cost breakdown", "x_usd")
 

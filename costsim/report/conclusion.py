@@ -68,6 +68,15 @@ def _serving_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site: 
     return sent + "."
 
 
+def _plan_sentence(s: Mapping[str, Any]) -> str:
+    sent = str(s.get("answer") or "").rstrip(".")
+    for word, label_ in (("cost", "total cost"), ("energy", "total energy")):
+        opt, m, ru = s.get(f"least_{word}_option"), _num(s.get(f"least_{word}_margin_frac")), s.get(f"least_{word}_runner_up")
+        if opt and m is not None:
+            sent += f"; least {label_}: {opt}, {100 * m:.0f}% below {ru}"
+    return sent + "."
+
+
 def variant_sentences(v) -> list[str]:
     """One sentence per part of a variant (a VariantResult)."""
     out = []
@@ -80,6 +89,8 @@ def variant_sentences(v) -> list[str]:
                 out.append(_training_sentence(pr.summary, w, pr.ranges, v.site))
             elif part == "serving":
                 out.append(_serving_sentence(pr.summary, w, pr.ranges, v.site))
+            elif part == "plan":
+                out.append(_plan_sentence(pr.summary))
         except (KeyError, TypeError, ValueError):  # a summary without the usual keys gets no sentence, not an error
             continue
     for part, pr in v.parts.items():

@@ -155,6 +155,12 @@ LABELS = {
     "ba_curtailment_hours": "Curtailment hours in the grid region", "ba_events": "Curtailment events in the grid region",
     "ba_extra_days": "Extra days from curtailment", "ba_region": "Grid region (balancing authority)",
     "time_to_train_s": "Time to train", "interruptions": "Interruptions",
+    "training_usd": "Training cost", "serving_usd": "Serving cost (lifetime)", "total_usd": "Total cost",
+    "total_facility_energy_j": "Total facility energy", "total_co2e_kg": "Total CO2e",
+    "total_peak_power_w": "Peak power (training or serving)", "params": "Parameters", "training_tokens": "Training tokens", "tokens_per_param": "Tokens per parameter",
+    "training_days": "Training days", "serving_gpus": "Serving accelerators for the demand",
+    "least_cost_option": "Least total cost", "least_cost_margin_frac": "Margin over the runner-up (cost)",
+    "least_energy_option": "Least total energy", "least_energy_margin_frac": "Margin over the runner-up (energy)",
 }
 
 
@@ -202,13 +208,20 @@ GRID_HEADLINE_KEYS = ("ba_region", "ba_curtailment_hours", "ba_events", "ba_extr
 SITE_HEADLINE_KEYS = ("peak_power_w", "energy_j", "power_swing_w", "max_bucket_change_w", "headroom_w", "time_over_cap_frac")
 
 
+# a plan part (scenario `plan:` section): the chosen size and its lifetime totals, and which option wins
+PLAN_HEADLINE_KEYS = ("params", "training_tokens", "tokens_per_param", "loss", "training_days", "training_usd", "serving_usd",
+                      "total_usd", "total_facility_energy_j", "total_co2e_kg", "total_peak_power_w", "serving_gpus",
+                      "least_cost_option", "least_cost_margin_frac", "least_energy_option", "least_energy_margin_frac")
+
+
 def headline_rows(result) -> list[tuple[str, str]]:
     """(part, key) rows of a run's headline table, in display order: each part's headline keys,
     then the site keys present in any variant. Shared by the HTML report and the CLI table."""
     rows: list[tuple[str, str]] = []
     for v in result.variants:
         for part, pr in v.parts.items():
-            for k in headline_keys(pr.summary) + [k for k in GRID_HEADLINE_KEYS if k in pr.summary]:
+            keys = [k for k in PLAN_HEADLINE_KEYS if k in pr.summary] if part == "plan" else headline_keys(pr.summary)
+            for k in keys + [k for k in GRID_HEADLINE_KEYS if k in pr.summary]:
                 if (part, k) not in rows:
                     rows.append((part, k))
     for v in result.variants:

@@ -176,6 +176,7 @@ def run_report_html(result) -> str:
                 if k in pr.ranges and (part, k) not in headline_for_ranges:
                     headline_for_ranges.append((part, k))
     figs = [
+        charts.plan_options(result),
         charts.power_timeline(result),
         charts.cost_breakdown(result),
         charts.energy_breakdown(result),

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
+from costsim.specs.plan import PlanRequest
 from costsim.specs.base import Spec
 from costsim.specs.serving_sim import ServingWorkload
 from costsim.specs.site import EconomicsSpec, FacilitySpec, GridSpec
@@ -43,12 +44,13 @@ class Scenario(Spec):
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec, description="Prices, carbon intensity, amortization.")
     simulation: SimulationSpec = Field(default_factory=SimulationSpec, description="Seed, duration, replicates.")
     variants: list[Variant] = Field(default_factory=list, description="Named variants run side by side (comparisons: small vs large, with vs without battery).")
+    plan: PlanRequest | None = Field(None, description="A planning question (costsim plan): the model size and token count that reach a quality target or spend a compute budget and serve a lifetime demand at the least cost; facility and economics come from the scenario.")
     uncertainty: UncertaintySpec | None = Field(None, description="Distributions of uncertain inputs (field path -> distribution) for `--samples` studies: P10/P50/P90 bands and Sobol' sensitivity indices (see costsim/specs/uncertainty.py).")
 
     @model_validator(mode="after")
     def _has_workload(self) -> "Scenario":
-        if self.training is None and self.serving is None:
-            raise ValueError("a scenario needs a 'training' or a 'serving' section (or both)")
+        if self.training is None and self.serving is None and self.plan is None:
+            raise ValueError("a scenario needs a 'training', 'serving' or 'plan' section")
         return self
 
     @model_serializer(mode="wrap")
@@ -57,6 +59,8 @@ class Scenario(Spec):
         data = handler(self)
         if isinstance(data, dict) and data.get("uncertainty", 0) is None:
             data.pop("uncertainty")
+        if isinstance(data, dict) and data.get("plan", 0) is None:  # likewise a scenario without a plan section
+            data.pop("plan")
         return data
 
 
