@@ -216,6 +216,18 @@ def test_site_page_in_browser(page):
     shot(page, "site-changed")
 
 
+def test_plan_page_in_browser(page):
+    open_page(page, "plan")
+    no_exception(page)
+    page.get_by_text("Total cost").first.wait_for()
+    shot(page, "plan-default")
+    before = metric_value(page, "Parameters")
+    choose(page, "Loss-law fit", "hoffmann2022")
+    wait_changed(page, lambda: metric_value(page, "Parameters"), before, "Parameters")
+    no_exception(page)
+    shot(page, "plan-changed")
+
+
 def test_compare_page_in_browser(page):
     open_page(page, "compare")
     no_exception(page)
