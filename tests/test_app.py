@@ -316,6 +316,14 @@ def test_scenario_run_offers_the_report_files():
     at.selectbox(key="scn_file").set_value("phi3-mini-on-iphone.yaml").run()
     at.button(key="scn_run_btn").click().run()
     no_errors(at)
+    import time
+
+    for _ in range(240):  # the run goes on in a child process; each rerun polls it
+        if at.session_state["scn_job"] is None:
+            break
+        time.sleep(0.5)
+        at.run()
+    no_errors(at)
     names = {d.label for d in at.get("download_button")}
     assert {"summary.json", "timeseries.parquet", "scenario.yaml"} <= names
     assert "report.html" in names

@@ -257,6 +257,37 @@ def test_scenario_page_in_browser(page):
     shot(page, "scenario-edited")
 
 
+def test_long_scenario_run_in_the_background_can_be_cancelled(page):
+    """A long run (Llama 3.1 405B pre-training, 3 variants x 20 replicates, ~1 min) runs in a child process: the
+    Train page answers a widget change while it runs, the Scenario page shows its progress, Cancel stops it."""
+    open_page(page, "scenario")
+    choose(page, "Scenario", "llama3-405b-pretraining.yaml")
+    settle(page)
+    page.get_by_role("button", name="Run scenario").click()
+    page.get_by_text("Simulating in the background").first.wait_for()
+    shot(page, "scenario-background-run")
+    # another page stays responsive while the run goes on (navigation inside the same session: the top links)
+    page.get_by_role("link", name="Train").first.click()
+    page.locator("h1").filter(has_text="Train").first.wait_for()
+    settle(page)
+    before = metric_value(page, "Wall time")
+    t0 = time.monotonic()
+    set_number(page, "GPUs", "2048")
+    wait_changed(page, lambda: metric_value(page, "Wall time"), before, "Wall time")
+    answer_s = time.monotonic() - t0
+    print(f"train page answered in {answer_s:.2f} s during a background run")
+    assert answer_s < 15, answer_s  # a blocked server would wait for the whole run (a minute or more)
+    # back on the scenario page: still running, then cancelled
+    page.get_by_role("link", name="Scenario").first.click()
+    page.locator("h1").filter(has_text="Scenario").first.wait_for()
+    page.get_by_text("Simulating in the background").first.wait_for()
+    page.get_by_role("button", name="Cancel run").click()
+    page.get_by_text("run cancelled").first.wait_for()
+    assert page.get_by_text("Simulating in the background").count() == 0
+    no_exception(page)
+    shot(page, "scenario-cancelled")
+
+
 def test_validation_page_in_browser(page):
     open_page(page, "validation")
     no_exception(page)

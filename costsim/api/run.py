@@ -432,10 +432,12 @@ def _variant_seed(scenario: Scenario, vs: Scenario, base_seed: int) -> int:
     return vs.simulation.seed if vs.simulation.seed != scenario.simulation.seed else base_seed
 
 
-def run_scenario(scenario: Scenario, *, seed: int | None = None, source: str | None = None) -> RunResult:
+def run_scenario(scenario: Scenario, *, seed: int | None = None, source: str | None = None,
+                 on_variant: Callable[[int, int, VariantResult], None] | None = None) -> RunResult:
     """Run every variant (or the base) with `seed` (default: the scenario's simulation.seed).
     A variant that sets its own simulation.seed runs with that seed (an explicit `seed` replaces
-    only the base scenario's seed, which variants that do not set one inherit)."""
+    only the base scenario's seed, which variants that do not set one inherit). `on_variant` is called
+    after each variant (progress for the app's background runs)."""
     base_seed = scenario.simulation.seed if seed is None else int(seed)
     if base_seed < 0:
         raise InputError(f"seed must be >= 0, got {base_seed}.", field="seed")
@@ -445,7 +447,11 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, source: str | N
     check_scenario_work(scenario, variants=len(todo))
     for _, vs in todo:  # every variant's estimate before the first one runs
         require(serving_estimates(vs, runs=vs.simulation.replicates) + training_estimates(vs))
-    variants = [run_variant(name, vs, _variant_seed(scenario, vs, base_seed)) for name, vs in todo]
+    variants = []
+    for name, vs in todo:
+        variants.append(run_variant(name, vs, _variant_seed(scenario, vs, base_seed)))
+        if on_variant is not None:  # progress: (variants done, variants in all, the one just finished)
+            on_variant(len(variants), len(todo), variants[-1])
     return RunResult(scenario, scenario_hash(scenario), base_seed, variants, time.perf_counter() - t0, started, source)
 
 

@@ -71,6 +71,30 @@ def guarded_run(session: MutableMapping[str, Any], fn: Callable[[], T], *, what:
         _SLOTS.release()
 
 
+def count_session_run(session: MutableMapping[str, Any]) -> None:
+    """Count one run against the session's limit (RunRefused past it)."""
+    started = int(session.get(_SESSION_KEY, 0))
+    cap = max_runs_per_session()
+    if started >= cap:
+        raise RunRefused(f"this session has started {started} runs, the most one browser session may start on this server "
+                         f"(COSTSIM_APP_MAX_RUNS_PER_SESSION={cap}); open a new session or run `costsim run` locally.")
+    session[_SESSION_KEY] = started + 1
+
+
+def acquire_slot() -> None:
+    """Take one of the server's run slots for a background run (RunRefused when all are busy)."""
+    if not _SLOTS.acquire(timeout=_SLOT_WAIT_S):
+        raise RunRefused(f"the server is already running {max_concurrent_runs()} runs (COSTSIM_APP_MAX_CONCURRENT_RUNS); "
+                         "try again in a minute.")
+
+
+def release_slot() -> None:
+    try:
+        _SLOTS.release()
+    except ValueError:  # released more often than acquired: nothing to give back
+        pass
+
+
 def page_boundary(render: Callable[[], None], show_error: Callable[[str], Any]) -> None:
     """Run a page; an unexpected exception shows one line with an error id instead of a traceback."""
     try:

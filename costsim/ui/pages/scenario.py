@@ -67,21 +67,50 @@ def read_files(paths: dict[str, str]) -> dict[str, bytes]:
     return {name: Path(p).read_bytes() for name, p in paths.items() if Path(p).is_file()}
 
 
-def run_and_write(s: Scenario, seed: int) -> dict[str, Any]:
-    from costsim.api.run import run_scenario, summary_doc
+def start_background(s: Scenario, seed: int) -> None:
+    """Start the run in a child process (one per session; the server caps concurrent runs)."""
+    from costsim.ui import background
+    from costsim.ui.guard import count_session_run
 
-    result = run_scenario(s, seed=seed, source="app")
-    with tempfile.TemporaryDirectory(prefix="costsim-app-") as tmp:
-        fn, _ = compute.api_function("costsim.report", "write_run")
-        notices: list[str] = []
-        if fn is not None:
-            written = fn(result, tmp, pdf=False)
-            files, notices = read_files(written["files"]), written.get("notices", [])
-        else:
-            from costsim.api.run import write_run_data
-            files = read_files({k: str(v) for k, v in write_run_data(result, tmp).items()})
-    site_ts = {v.name: {k: compute.plain(a) for k, a in v.site_timeseries.items()} for v in result.variants if v.site_timeseries}
-    return {"summary": compute.plain(summary_doc(result)), "files": files, "notices": notices, "site_timeseries": site_ts}
+    count_session_run(st.session_state)
+    st.session_state[P + "job"] = background.start(s, seed, scenario_hash(s))
+
+
+def _collect(job) -> None:
+    res = job.result() or {"ok": False, "error": "the run ended without a result (killed or out of memory)"}
+    job.release()
+    if res.get("ok"):
+        files = read_files(res["files"])
+        st.session_state[P + "run"] = {"hash": job.scenario_hash, "summary": res["summary"], "files": files,
+                                       "notices": res.get("notices", []), "site_timeseries": res.get("site_timeseries", {})}
+    else:
+        st.session_state[P + "run_error"] = res.get("error")
+    job.cleanup()
+    st.session_state[P + "job"] = None
+
+
+@st.fragment(run_every=1.0)
+def poll_background() -> None:
+    """Progress of the background run, its finished variants, and Cancel; picks the result up when done."""
+    job = st.session_state.get(P + "job")
+    if job is None:
+        return
+    if not job.running:
+        _collect(job)
+        st.rerun(scope="app")
+        return
+    prog = job.progress()
+    done, total = int(prog.get("done", 0)), max(int(prog.get("total", 1)), 1)
+    st.progress(min(done / total, 1.0), text=f"Simulating in the background: {done} of {total} variant(s) done, "
+                                           f"{fmt.duration(job.elapsed_s())} elapsed")
+    for v in prog.get("finished", []):
+        st.caption(f"{v['name']}: " + " ".join(v.get("sentences") or []))
+    if st.button("Cancel run", key=P + "cancel_btn"):
+        job.cancel()
+        job.cleanup()
+        st.session_state[P + "job"] = None
+        st.session_state[P + "run_error"] = "run cancelled"
+        st.rerun(scope="app")
 
 
 def cell(v: Any) -> str:
@@ -250,13 +279,20 @@ def render() -> None:
     missing = [p for p in parts if not sim_available(p)]
     if missing:
         st.info(f"The {' and '.join(missing)} simulation is not available yet; running needs it.")
-    elif st.button("Run scenario", type="primary", key=P + "run_btn"):
-        with st.spinner("Simulating…"):
+    else:
+        job = st.session_state.get(P + "job")
+        if st.button("Run scenario", type="primary", key=P + "run_btn", disabled=job is not None,
+                     help="Runs in the background: the page stays usable, a Cancel button stops the run."):
             try:
-                st.session_state[P + "run"] = {"hash": scenario_hash(s), **guarded_run(
-                    st.session_state, lambda: run_and_write(s, int(seed)), what="scenario run")}
+                start_background(s, int(seed))
+                st.rerun()
             except InputError as exc:
                 st.error(str(exc))
+        if st.session_state.get(P + "job") is not None:
+            poll_background()
+    err = st.session_state.pop(P + "run_error", None)
+    if err:
+        st.warning(err)
     run = st.session_state.get(P + "run")
     if run and run.get("hash") == scenario_hash(s):
         show_run(run)
