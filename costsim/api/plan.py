@@ -133,7 +133,27 @@ class _Prices:
         return loglog_interp(n_new, self.n, [getattr(r, attr) if r.feasible else math.nan for r in rows])
 
 
+PRICE_FIELDS = ("train_hardware", "train_gpus", "train_precision", "serve_hardware", "serve_precision", "input_tokens",
+                "output_tokens", "min_params", "max_params", "facility")
+
+
 def _price_grid(req: PlanRequest, econ: EconomicsSpec) -> _Prices:
+    """The priced sizes; cached per process on what pricing depends on (a sweep over demand, fit or target
+    prices once)."""
+    key = req.model_dump_json(include=set(PRICE_FIELDS)) + "|" + econ.model_dump_json()
+    hit = _PRICE_CACHE.get(key)
+    if hit is None:
+        hit = _price_grid_uncached(req, econ)
+        if len(_PRICE_CACHE) >= 32:
+            _PRICE_CACHE.pop(next(iter(_PRICE_CACHE)))
+        _PRICE_CACHE[key] = hit
+    return hit
+
+
+_PRICE_CACHE: dict[str, _Prices] = {}
+
+
+def _price_grid_uncached(req: PlanRequest, econ: EconomicsSpec) -> _Prices:
     ta, sa = get_accelerator(req.train_hardware), get_accelerator(req.serve_hardware)
     ns = np.logspace(math.log10(req.min_params), math.log10(req.max_params), PRICE_POINTS)
     models = [synthetic_model(n) for n in ns]

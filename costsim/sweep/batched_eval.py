@@ -90,6 +90,9 @@ def evaluate_group(task: GroupTask) -> GroupResult | list[dict[str, Any]]:
 
     t0 = time.perf_counter()
     n = len(task)
+    if isinstance(task.base, dict) and task.base.get("plan") is not None:
+        # a planning question prices its own grid of sizes per point: the per-point path (same rows)
+        return _fallback_rows(task, "")
     try:
         cols = _evaluate_columns(task)
     except Exception:  # noqa: BLE001 - the per-point path records each point's own error

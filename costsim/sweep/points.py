@@ -406,6 +406,10 @@ def evaluate_core(s: Scenario) -> dict[str, Any]:
         req = _request_from(s.serving, ServeRequest, renames, s)
         res = serve(req)
         _flatten("serving", {k: v for k, v in res.items() if not isinstance(v, list) and k != "error_band"}, out)
+    if s.plan is not None:  # the planner is closed-form already: its summary is the core-mode row
+        from costsim.api.plan_part import run_plan_part
+
+        _flatten("plan", {k: v for k, v in run_plan_part(s).summary.items() if not isinstance(v, (list, dict))}, out)
     return out
 
 

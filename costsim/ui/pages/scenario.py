@@ -113,22 +113,17 @@ def poll_background() -> None:
         st.rerun(scope="app")
 
 
-def cell(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return str(v)
-    if isinstance(v, (int, float)):
-        return f"{v:,.6g}"
-    return str(v)
-
-
 def part_table(variants: list[dict[str, Any]], part: str) -> list[dict[str, str]]:
-    """One row per metric, one column per variant (display units; the metric name keeps the unit)."""
-    cols = {v["name"]: fmt.display_row((v.get(part) or {}).get("summary", {}) if part != "site" else (v.get("site") or {}))
+    """One row per metric, one column per variant: the reports' labels (words, no unit suffix) and values in
+    display units (days, MWh, $M, tCO2e, MW), from costsim.report.fmt."""
+    from costsim.report.fmt import fmt_value, label
+
+    cols = {v["name"]: fmt.flatten((v.get(part) or {}).get("summary", {}) if part != "site" else (v.get("site") or {}))
             for v in variants if (part == "site" and v.get("site")) or part in v}
-    keys = list(dict.fromkeys(k for d in cols.values() for k in d))
-    return [{"metric": k, **{name: cell(d.get(k)) for name, d in cols.items()}} for k in keys]
+    keys = [k for k in dict.fromkeys(k for d in cols.values() for k in d)
+            if all(not isinstance(d.get(k), str) or len(d.get(k)) < 80 for d in cols.values())]
+    return [{"metric": label(k.replace(".", "_"), part), **{name: fmt_value(k.rsplit(".", 1)[-1], d.get(k)) for name, d in cols.items()}}
+            for k in keys]
 
 
 def show_run(run: dict[str, Any]) -> None:
