@@ -109,7 +109,10 @@ def test_more_demand_means_a_smaller_longer_trained_model():
     (["plan", "--target-loss", "1.5", "--lifetime-tokens", "1e12"], 3, "irreducible"),
     (["plan", "--target-loss", "2", "--lifetime-tokens", "-5"], 2, "lifetime_tokens"),
     (["plan", "--target-loss", "2", "--fit", "kaplan2020"], 2, "unknown fit"),
-    (["plan", "--target-score", "mmlu=70"], 2, "--target-score"),
+    (["plan", "--target-score", "mmlu=120"], 2, "between 0 and 100"),
+    (["plan", "--target-score", "mmlu=20"], 2, "chance"),
+    (["plan", "--target-score", "hellaswag=70"], 2, "unknown benchmark"),
+    (["plan", "--target-score", "mmlu"], 2, "BENCH=VALUE"),
     (["plan", "--lifetime-tokens", "1e12"], 2, "exactly one"),
     (["plan", "--target-loss", "2", "--compare", "mixtral-8x7b", "--mode", "flops"], 2, "mixture-of-experts"),
     (["plan", "--target-loss", "2", "--grid-cap-mw", "0.5", "--lifetime-tokens", "1e12"], 3, "grid cap"),
@@ -139,3 +142,33 @@ def test_small_models_lifetime_scenario_states_the_winner(tmp_path):
     html = (tmp_path / "o" / "report.html").read_text()
     assert "least total cost: llama-3-8b" in html and "Plan options by variant" in html
     assert written["files"]
+
+
+def test_score_layer_names_the_family_term_and_shows_published_scores(capsys):
+    """MMLU map fitted on published base scores (Meta Llama 3 model card; Hoffmann 2022; Touvron 2023; Hendrycks
+    2021): Llama 3's data-quality term is positive; the law ranks Llama 3 8B below Llama 2 70B on loss while the
+    published instruct scores rank it above (68.4 vs 52.9): the output shows both and names the term."""
+    from costsim.api.plan import score_map
+
+    m = score_map("besiroglu2024")
+    assert m.cases == 8 and m.delta("llama-3") > 0 and m.delta("llama-2") == 0
+    code, out, err = _cli(["plan", "--target-score", "mmlu=70", "--lifetime-tokens", "1e12", "--mode", "flops",
+                           "--compare", "llama-3-8b", "--compare", "llama-2-70b", "--json"], capsys)
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["score_target"]["target_pct"] == 70 and d["score"]["p50"] == pytest.approx(70, abs=0.01)
+    l8, l70 = d["compare"]
+    assert l8["loss"] > l70["loss"]  # the law
+    assert l8["score"]["published"]["instruct"] > l70["score"]["published"]["instruct"]  # the published instruct scores
+    code, out, _ = _cli(["plan", "--target-score", "mmlu=70", "--lifetime-tokens", "1e12", "--mode", "flops",
+                         "--compare", "llama-3-8b", "--compare", "llama-2-70b"], capsys)
+    assert "data-quality term" in out and "66.6/68.4" in out and "69.7/52.9" in out
+
+
+def test_score_targets_agree_across_fits_better_than_loss_targets():
+    """Each fit converts the score to its own loss through its own map: the sizes the fits choose for one score
+    agree far better than for one loss value (which means a different quality under each fit's data)."""
+    by_score = plan(PlanRequest(target_score="mmlu=70", lifetime_tokens=1e12, mode="flops")).by_fit
+    by_loss = plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e12, mode="flops")).by_fit
+    spread = lambda d: max(c.params for c in d.values() if c) / min(c.params for c in d.values() if c)  # noqa: E731
+    assert spread(by_score) < spread(by_loss)

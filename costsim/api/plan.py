@@ -22,6 +22,7 @@ import yaml
 
 from costsim.core.quality import (LossFit, compute_optimal, compute_optimal_constrained, fit_from_dict, loss, sample_fits,
                                   tokens_for_loss)
+from costsim.core.scores import ScoreMap, fit_score_map, loss_for_score, predict_score
 from costsim.errors import InputError
 from costsim.estimators.plan_pricing import (ServePrice, TrainPrice, loglog_interp, price_serving, price_training,
                                             synthetic_model)
@@ -30,6 +31,7 @@ from costsim.specs.plan import FIT_IDS, PlanRequest
 from costsim.specs.site import EconomicsSpec
 
 LAWS_PATH = Path(__file__).resolve().parents[1] / "data" / "quality_laws.yaml"
+BENCHMARKS_PATH = Path(__file__).resolve().parents[1] / "data" / "benchmarks.yaml"
 PRICE_POINTS = 41  # priced sizes (log grid); the optimum is searched on FINE_POINTS between them
 FINE_POINTS = 2000
 BOOTSTRAP_DRAWS = 200
@@ -41,6 +43,55 @@ S_PER_YEAR = 365.25 * 86400
 def load_fits() -> dict[str, LossFit]:
     doc = yaml.safe_load(LAWS_PATH.read_text(encoding="utf-8"))
     return {k: fit_from_dict(k, v) for k, v in doc["fits"].items()}
+
+
+@functools.lru_cache(maxsize=1)
+def load_benchmarks() -> dict[str, Any]:
+    return yaml.safe_load(BENCHMARKS_PATH.read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=16)
+def score_map(fit_id: str, benchmark: str = "mmlu") -> ScoreMap:
+    """The loss -> score map of `benchmark` under a fit, from the published base scores of catalog models."""
+    doc = load_benchmarks()
+    if benchmark not in doc["benchmarks"]:
+        raise InputError(f"unknown benchmark '{benchmark}'; scores are shipped for {', '.join(doc['benchmarks'])}.", field="target_score")
+    fit = load_fits()[fit_id]
+    rows = [r for r in doc["scores"] if r["benchmark"] == benchmark and r["variant"] == "base"]
+    losses, scores, fams = [], [], []
+    for r in rows:
+        m = get_model(r["model"])
+        losses.append(float(loss(fit, float(m.params_total), float(m.training_tokens))))
+        scores.append(float(r["score"]))
+        fams.append(r["family"])
+    return fit_score_map(benchmark, float(doc["benchmarks"][benchmark]["chance_pct"]), losses, scores, fams, reference="llama-2")
+
+
+def published_scores(model_id: str, benchmark: str = "mmlu") -> dict[str, Any]:
+    rows = [r for r in load_benchmarks()["scores"] if r["model"] == model_id and r["benchmark"] == benchmark]
+    return {r["variant"]: r["score"] for r in rows} | ({"family": rows[0]["family"]} if rows else {})
+
+
+def parse_score_target(text: str) -> tuple[str, float]:
+    bench, sep, val = text.partition("=")
+    try:
+        v = float(val)
+    except ValueError:
+        v = math.nan
+    if not sep or not bench.strip() or not math.isfinite(v):
+        raise InputError(f"--target-score expects BENCH=VALUE (e.g. mmlu=70), got {text!r}.", field="target_score")
+    if not (0.0 <= v <= 100.0):
+        raise InputError(f"--target-score {text}: a score is a percentage between 0 and 100.", field="target_score")
+    return bench.strip().lower(), v
+
+
+def _score_of(fit_id: str, lv: float, family: str | None, model_id: str | None = None) -> dict[str, Any]:
+    m = score_map(fit_id)
+    p50, p10, p90 = (float(x) for x in predict_score(m, lv, family))
+    out = {"benchmark": m.benchmark, "p50": p50, "p10": p10, "p90": p90, "family": family, "family_delta_loss": m.delta(family)}
+    if model_id is not None:
+        out["published"] = published_scores(model_id)
+    return out
 
 
 @dataclass(frozen=True)
@@ -76,6 +127,9 @@ class PlanChoice:
     per_output_token: dict[str, float | None] = field(default_factory=dict)
     """Lifetime figures per output token served, with the amortized training share."""
     note: str | None = None
+    score: dict[str, Any] | None = None
+    """Predicted benchmark score (p10/p50/p90, with the family's data-quality term) and, for catalog models,
+    the published base and instruct scores."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +148,7 @@ class PlanResult:
     frontier: list[dict[str, float]]
     answer: str
     assumptions: list[dict[str, Any]]
+    score_target: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON: the chosen plan's keys at the top level, plus by_fit, compute_optimal, compare, frontier."""
@@ -106,7 +161,7 @@ class PlanResult:
                 "objective": self.objective, "lifetime_tokens": self.lifetime_tokens, **top,
                 "compute_optimal": choice(self.compute_optimal), "by_fit": {k: choice(v) for k, v in self.by_fit.items()},
                 "spread": self.spread, "compare": [choice(c) for c in self.compare], "frontier": self.frontier,
-                "assumptions": self.assumptions}
+                "score_target": self.score_target, "assumptions": self.assumptions}
 
 
 # --- pricing ----------------------------------------------------------------------------------------------------
@@ -294,13 +349,26 @@ def plan(req: PlanRequest) -> PlanResult:
     """The plan for a request (see module doc). Infeasible-but-valid requests return feasible=False with a reason."""
     fits = load_fits()
     fit = fits[req.fit]
+    targets: dict[str, float | None] = {fid: req.target_loss for fid in FIT_IDS}
+    score_target = None
+    if req.target_score is not None:  # the score, per fit, as the loss its map needs for the family
+        bench, value = parse_score_target(req.target_score)
+        m = score_map(req.fit, bench)
+        if not (m.chance_pct < value < 100.0):
+            raise InputError(f"--target-score {req.target_score}: {bench} scores lie between chance ({m.chance_pct:g}) and 100.",
+                             field="target_score")
+        targets = {fid: loss_for_score(score_map(fid, bench), value, req.family) for fid in FIT_IDS}
+        score_target = {"benchmark": bench, "target_pct": value, "family": req.family, "family_delta_loss": m.delta(req.family),
+                        "target_loss": targets[req.fit], "map": {"L0": m.L0, "w": m.w, "deltas": m.deltas, "cases": m.cases,
+                                                                  "residual_sd_logit": m.residual_sd_logit,
+                                                                  "reference_family": m.reference_family}}
     econ = _economics(req) if req.mode == "cost" else req.economics
     prices = _price_grid(req, econ) if req.mode == "cost" else None
-    target = req.target_loss
+    target = targets[req.fit]
     chosen, why = _optimize(req, fit, prices, target)
     by_fit: dict[str, PlanChoice | None] = {}
     for fid in FIT_IDS:
-        by_fit[fid] = chosen if fid == req.fit else _optimize(req, fits[fid], prices, target)[0]
+        by_fit[fid] = chosen if fid == req.fit else _optimize(req, fits[fid], prices, targets[fid])[0]
     co = None
     if chosen is not None and target is not None:  # the Chinchilla choice for the same loss: least training FLOP
         flop_req = req.model_copy(update={"mode": "flops", "lifetime_tokens": 0.0, "requests_per_day": None})
@@ -309,6 +377,7 @@ def plan(req: PlanRequest) -> PlanResult:
             co = _choice(req, fit, prices, f"compute-optimal for the same loss ({fit.id})", co0.params, co0.training_tokens)
     spread = _spread(req, fit, prices, target, by_fit)
     compare = [_model_choice(req, fit, m, econ) for m in req.compare]
+    chosen, co, compare = dataclasses_replace_scores(req, chosen, co, compare)
     frontier = _frontier(req, fit, prices, target) if chosen is not None and target is not None else []
     assumptions = [
         {"name": "loss_law", "value": fit.name, "unit": "", "source": fit.source},
@@ -321,7 +390,25 @@ def plan(req: PlanRequest) -> PlanResult:
     return PlanResult(feasible=chosen is not None, reason=why, mode=req.mode, fit=req.fit, objective=req.objective,
                       lifetime_tokens=req.lifetime_total_tokens(), chosen=chosen, compute_optimal=co, by_fit=by_fit, spread=spread,
                       compare=compare, frontier=frontier, answer=_answer(req, chosen, co) if chosen else (why or ""),
-                      assumptions=assumptions)
+                      assumptions=assumptions, score_target=score_target)
+
+
+def dataclasses_replace_scores(req: PlanRequest, chosen: PlanChoice | None, co: PlanChoice | None,
+                               compare: list[PlanChoice]) -> tuple[PlanChoice | None, PlanChoice | None, list[PlanChoice]]:
+    """Predicted MMLU for the plan (the request's family) and for catalog models (their own family, with the
+    published base and instruct scores beside it)."""
+    import dataclasses
+
+    def add(c: PlanChoice | None, family: str | None, model_id: str | None = None) -> PlanChoice | None:
+        if c is None:
+            return None
+        return dataclasses.replace(c, score=_score_of(req.fit, c.loss, family, model_id))
+
+    out = []
+    for c in compare:
+        fam = published_scores(c.label).get("family")
+        out.append(add(c, fam, c.label))
+    return add(chosen, req.family), add(co, req.family), out
 
 
 def _spread(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: float | None,

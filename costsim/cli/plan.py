@@ -10,12 +10,22 @@ from rich.console import Console
 from rich.table import Table
 
 from costsim.cli.common import finish, fmt_si, parse_float
-from costsim.errors import InputError
+
+
+def _score_text(c: dict) -> str:
+    sc = c.get("score") or {}
+    if not sc:
+        return "-"
+    txt = f"{sc['p50']:.0f} ({sc['p10']:.0f}-{sc['p90']:.0f})"
+    pub = sc.get("published") or {}
+    if pub.get("base") is not None or pub.get("instruct") is not None:
+        txt += f"; published {pub.get('base', '-')}/{pub.get('instruct', '-')}"
+    return txt
 
 
 def _row(c: dict | None) -> list[str]:
     if not c:
-        return ["-"] * 9
+        return ["-"] * 10
     tot, tr, sv = c.get("total") or {}, c.get("training") or {}, c.get("serving") or {}
 
     def usd(x):
@@ -23,7 +33,8 @@ def _row(c: dict | None) -> list[str]:
 
     return [f"{c['params'] / 1e9:.3g}B", f"{c['training_tokens'] / 1e12:.3g}T", f"{c['tokens_per_param']:.0f}", f"{c['loss']:.4f}",
             f"{c['total_flop']:.3g}", usd(tr.get("usd")), usd(sv.get("usd")), usd(tot.get("usd")),
-            fmt_si(tot.get("facility_energy_j") / 3.6e9 * 1e6 if tot.get("facility_energy_j") is not None else None, "Wh")]
+            fmt_si(tot.get("facility_energy_j") / 3.6e9 * 1e6 if tot.get("facility_energy_j") is not None else None, "Wh"),
+            _score_text(c)]
 
 
 def _render(r: dict) -> None:
@@ -32,7 +43,8 @@ def _render(r: dict) -> None:
         con.print(r["answer"])
     t = Table(title=f"plan ({r['mode']} mode, fit {r['fit']}, least {r['objective'] if r['mode'] == 'cost' else 'FLOP'}; "
                     f"lifetime {r['lifetime_tokens']:.3g} tokens)")
-    for col in ("choice", "params", "tokens", "tokens/param", "loss", "total FLOP", "training", "serving", "total", "total energy"):
+    for col in ("choice", "params", "tokens", "tokens/param", "loss", "total FLOP", "training", "serving", "total", "total energy",
+                "MMLU % predicted (p10-p90); published base/instruct"):
         t.add_column(col)
     if r.get("params") is not None:
         t.add_row("chosen", *_row(r))
@@ -42,11 +54,19 @@ def _render(r: dict) -> None:
         t.add_row(c["label"], *_row(c))
     con.print(t)
     bf = Table(title="the same question under every published fit (the spread is the uncertainty of the law)")
-    for col in ("fit", "params", "tokens", "tokens/param", "loss", "total FLOP", "training", "serving", "total", "total energy"):
+    for col in ("fit", "params", "tokens", "tokens/param", "loss", "total FLOP", "training", "serving", "total", "total energy", "MMLU %"):
         bf.add_column(col)
     for fid, c in (r.get("by_fit") or {}).items():
         bf.add_row(fid, *_row(c))
     con.print(bf)
+    st = r.get("score_target")
+    if st:
+        con.print(f"Score target {st['benchmark']} {st['target_pct']:g}% for a {st['family']}-quality model = loss {st['target_loss']:.4f} "
+                  f"under {r['fit']} (map fitted on {st['map']['cases']} published base scores; the family's data-quality term is "
+                  f"{st['family_delta_loss']:+.3f} nats against {st['map']['reference_family']}: better data reaches a score at a "
+                  "higher law-predicted loss).")
+    con.print("Predicted scores carry the family's data-quality term; the loss law alone cannot see data quality (Phi-3 and "
+              "Llama 3 beat older, larger models on published scores).")
     b = (r.get("spread") or {}).get("bootstrap")
     if b:
         con.print(f"Draws from the {r['fit']} standard errors ({b['draws']:.0f}): parameters p10-p90 "
@@ -62,7 +82,8 @@ def register(app: typer.Typer) -> None:
     @app.command("plan")
     def plan_cmd(
         target_loss: Optional[str] = typer.Option(None, "--target-loss", help="Quality target: loss (nats/token) under --fit."),
-        target_score: Optional[str] = typer.Option(None, "--target-score", help="BENCH=VALUE: a benchmark score target (not available yet)."),
+        target_score: Optional[str] = typer.Option(None, "--target-score", help="BENCH=VALUE, e.g. mmlu=70: a benchmark score target (converted to a loss per fit)."),
+        family: str = typer.Option("llama-3", "--family", help="Data-quality family of the planned model for score targets (costsim/data/benchmarks.yaml)."),
         compute_budget_flop: Optional[str] = typer.Option(None, "--compute-budget-flop", help="Training compute to allocate, FLOP (e.g. 5.76e23)."),
         lifetime_tokens: Optional[str] = typer.Option(None, "--lifetime-tokens", help="Tokens served over the model's life (input + output; e.g. 1e13)."),
         requests_per_day: Optional[str] = typer.Option(None, "--requests-per-day", help="Demand as requests per day (with --years, --input-tokens, --output-tokens)."),
@@ -87,10 +108,7 @@ def register(app: typer.Typer) -> None:
         from costsim.specs.base import validate_spec
         from costsim.specs.plan import PlanRequest
 
-        if target_score is not None:
-            raise InputError("--target-score: the benchmark-score layer (published scores mapped to compute) is not built yet; "
-                             "give --target-loss (nats/token under --fit) or --compute-budget-flop.", field="--target-score")
-        data = {"target_loss": parse_float(target_loss, flag="--target-loss"),
+        data = {"target_score": target_score, "family": family, "target_loss": parse_float(target_loss, flag="--target-loss"),
                 "compute_budget_flop": parse_float(compute_budget_flop, flag="--compute-budget-flop"),
                 "lifetime_tokens": parse_float(lifetime_tokens, flag="--lifetime-tokens"),
                 "requests_per_day": parse_float(requests_per_day, flag="--requests-per-day"), "years": years,

@@ -17,6 +17,10 @@ class PlanRequest(Spec):
     target_loss: float | None = Field(None, gt=0, le=20, description="Quality target: loss (nats per token) under the chosen fit.")
     compute_budget_flop: float | None = Field(None, gt=0, le=1e32, description="Instead of a target: the training compute, FLOP "
                                               "(the compute-optimal allocation of it).")
+    target_score: str | None = Field(None, max_length=100, description="Quality target as a benchmark score, BENCH=VALUE (e.g. "
+                                     "mmlu=70): converted to a loss per fit through the score map of costsim/core/scores.py.")
+    family: str = Field("llama-3", max_length=100, description="Data-quality family of the planned model for score targets and "
+                        "predictions (a family of costsim/data/benchmarks.yaml; one with a single published score has no term).")
     lifetime_tokens: float | None = Field(None, ge=0, le=1e20, description="Tokens served over the model's life (input + output).")
     requests_per_day: float | None = Field(None, ge=0, le=1e13, description="Lifetime demand as requests per day (with years and "
                                            "the token counts per request).")
@@ -47,8 +51,8 @@ class PlanRequest(Spec):
 
     @model_validator(mode="after")
     def _one_target(self) -> "PlanRequest":
-        if (self.target_loss is None) == (self.compute_budget_flop is None):
-            raise ValueError("give exactly one of --target-loss or --compute-budget-flop")
+        if sum(x is not None for x in (self.target_loss, self.compute_budget_flop, self.target_score)) != 1:
+            raise ValueError("give exactly one of --target-loss, --target-score or --compute-budget-flop")
         if self.lifetime_tokens is not None and self.requests_per_day is not None:
             raise ValueError("give the lifetime demand either as --lifetime-tokens or as --requests-per-day (with --years), not both")
         if self.fit not in FIT_IDS:
