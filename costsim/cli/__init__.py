@@ -58,9 +58,9 @@ def _register() -> None:
     """Add every command to the app once per process (main() may be called many times: tests, notebooks)."""
     if _REGISTERED:
         return
-    from costsim.cli import catalog, grid, limits, plan, run, serve, site, train, validate
+    from costsim.cli import catalog, grid, limits, optimize, plan, run, serve, site, train, validate
 
-    for mod in (catalog, train, serve, site, run, validate, grid, limits, plan):
+    for mod in (catalog, train, serve, site, run, validate, grid, limits, plan, optimize):
         mod.register(app)
     _REGISTERED.append(True)
 

@@ -1,0 +1,58 @@
+"""`costsim optimize`: a multi-objective design search (Optuna) over scenario fields, trials run as sweep points."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from costsim.cli.common import print_json
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("optimize")
+    def optimize(
+        scenario: str = typer.Argument(..., help="Scenario YAML file."),
+        out: str = typer.Option(..., "--out", "-o", help="Study directory: optuna.db (resumable), trials.csv, pareto.json."),
+        param: List[str] = typer.Option([], "--param", help="PATH=LO..HI[:log] or PATH=a,b,c (e.g. training.num_gpus=512..16384:log). Repeatable."),
+        minimize: Optional[str] = typer.Option(None, "--minimize", help="Comma-separated objectives: usd, co2e, mwh, days, peak_mw or result columns."),
+        maximize: Optional[str] = typer.Option(None, "--maximize", help="Comma-separated objectives to maximize."),
+        constraint: List[str] = typer.Option([], "--constraint", help="COLUMN<=VALUE (or >=, <, >), e.g. ttft_p99_s<=2. Repeatable."),
+        trials: int = typer.Option(40, "--trials", help="Completed trials wanted (a re-run resumes the study)."),
+        batch: int = typer.Option(4, "--batch", help="Trials evaluated in parallel per round."),
+        mode: str = typer.Option("core", "--mode", help="core (closed-form cores, fast) or sim (the simulations)."),
+        confirm: bool = typer.Option(False, "--confirm", help="Re-evaluate the core-mode Pareto set with the simulations."),
+        executor: str = typer.Option("local", "--executor", "-e", help="local | process | dask | ray."),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Workers for process/dask/ray."),
+        address: Optional[str] = typer.Option(None, "--address", help="Join an existing Dask or Ray cluster."),
+        sampler: str = typer.Option("tpe", "--sampler", help="tpe (multi-objective TPE) | nsga2 | random."),
+        seed: int = typer.Option(0, "--seed", help="Sampler and simulation seed."),
+        as_json: bool = typer.Option(False, "--json", help="Print pareto.json to stdout."),
+    ) -> None:
+        """Search scenario fields for the best trade-offs (Pareto set) under constraints; resumable, on any executor."""
+        from costsim.api.run import load_scenario
+        from costsim.sweep.optimize import parse_constraint, parse_objectives, parse_param, run_optimize
+
+        s = load_scenario(scenario)
+        res = run_optimize(s, out=out, params=[parse_param(p) for p in param], objectives=parse_objectives(minimize, maximize),
+                           constraints=[parse_constraint(c) for c in constraint], trials=trials, batch=batch, mode=mode,
+                           executor=executor, workers=workers, address=address, sampler=sampler, seed=seed, confirm=confirm)
+        if as_json:
+            print_json(res.__dict__)
+            return
+        con = Console(width=max(Console().width, 120))
+        con.print(f"{len(res.pareto)} trade-offs on the Pareto front of {res.trials_complete} completed trials "
+                  f"({res.trials_failed} failed, {res.evaluations_this_run} evaluated in this run); study {res.study} in {res.out_dir}.")
+        if res.pareto:
+            t = Table(title="Pareto set (feasible, non-dominated)")
+            keys_p = list(res.pareto[0]["params"])
+            keys_o = list(res.pareto[0]["objectives"])
+            for c in ["trial", *keys_p, *keys_o]:
+                t.add_column(c)
+            for p in res.pareto:
+                t.add_row(str(p["trial"]), *[str(p["params"][k]) for k in keys_p], *[f"{p['objectives'][k]:.4g}" for k in keys_o])
+            con.print(t)
+        for n in res.notes:
+            con.print(n)

@@ -1,0 +1,336 @@
+"""Optimize mode: a design search (Optuna, multi-objective, with constraints) over scenario fields, whose trials
+run as sweep points on the local, process, Dask or Ray executors.
+
+    costsim optimize SCENARIO --out DIR --param training.num_gpus=256..16384:log --param training.precision=bf16,fp8 \\
+        --minimize usd,days --constraint "ttft_p99_s<=2" --trials 40 --batch 4 --mode core [--confirm]
+
+- Trials are asked from the sampler in batches (`--batch` at a time), evaluated as sweep points (the same
+  rows as `costsim sweep`), told back. Every trial is stored in an Optuna RDB storage (SQLite, DIR/optuna.db):
+  a re-run with the same arguments resumes the study; trials a killed driver left RUNNING are failed and
+  their parameters re-enqueued, so no trial is lost. A lost worker is the executor's business (Dask reruns it).
+- Objectives are row columns, or aliases summed over the parts: usd, mwh, co2e, days, peak_mw.
+- Constraints (column <= / >= / < / > value) go to the sampler's constraints function (feasible first).
+- `--confirm` re-evaluates the core-mode Pareto set with the simulations (mode sim) and reports both.
+- Output: DIR/trials.csv (every trial: parameters, objectives, constraint values, state), DIR/pareto.json.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from costsim.errors import InputError
+from costsim.specs.scenario import Scenario, scenario_hash
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "usd": ("training_cost_usd", "serving_cost_usd", "plan_total_usd"),
+    "co2e": ("training_co2e_kg", "serving_co2e_kg", "plan_total_co2e_kg"),
+    "mwh": ("training_facility_energy_j", "serving_facility_energy_j", "plan_total_facility_energy_j"),
+    "days": ("training_wall_time_s",),
+    "peak_mw": ("site_peak_power_w", "training_facility_peak_power_w", "serving_facility_peak_power_w"),
+}
+ALIAS_SCALE = {"mwh": 1 / 3.6e9, "days": 1 / 86400.0, "peak_mw": 1e-6}
+SAMPLERS = ("tpe", "nsga2", "random")
+_CONSTRAINT = re.compile(r"^\s*([A-Za-z0-9_.]+)\s*(<=|>=|<|>)\s*([-+0-9.eE]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Param:
+    path: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    integer: bool = False
+    choices: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    direction: str  # minimize | maximize
+
+
+@dataclass(frozen=True)
+class Constraint:
+    column: str
+    op: str
+    bound: float
+
+    def value(self, x: float) -> float:
+        """<= 0 when satisfied (Optuna's convention)."""
+        return x - self.bound if self.op in ("<=", "<") else self.bound - x
+
+
+@dataclass(frozen=True)
+class OptimizeResult:
+    study: str
+    storage: str
+    trials_complete: int
+    trials_failed: int
+    evaluations_this_run: int
+    pareto: list[dict[str, Any]]
+    """Feasible non-dominated trials: params, objectives, (confirmed: the simulation's objectives)."""
+    hypervolume: float | None
+    out_dir: str
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_param(text: str) -> Param:
+    """PATH=LO..HI[:log] (numbers; integer fields sample integers) or PATH=a,b,c (choices)."""
+    path, sep, spec = text.partition("=")
+    if not sep or not path.strip() or not spec.strip():
+        raise InputError(f"--param expects PATH=LO..HI[:log] or PATH=a,b,c, got {text!r}.", field="--param")
+    path, spec = path.strip(), spec.strip()
+    if ".." in spec:
+        rng, _, opt = spec.partition(":")
+        lo_s, _, hi_s = rng.partition("..")
+        try:
+            lo, hi = float(lo_s), float(hi_s)
+        except ValueError:
+            raise InputError(f"--param {text}: LO and HI must be numbers.", field="--param") from None
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise InputError(f"--param {text}: need finite LO < HI.", field="--param")
+        if opt not in ("", "log"):
+            raise InputError(f"--param {text}: the only option is ':log'.", field="--param")
+        if opt == "log" and lo <= 0:
+            raise InputError(f"--param {text}: a log range needs LO > 0.", field="--param")
+        return Param(path, lo, hi, opt == "log")
+    choices = tuple(c.strip() for c in spec.split(",") if c.strip())
+    if len(choices) < 2:
+        raise InputError(f"--param {text}: give a range LO..HI or at least two choices a,b.", field="--param")
+    return Param(path, choices=choices)
+
+
+def parse_objectives(minimize: str | None, maximize: str | None) -> list[Objective]:
+    out = [Objective(n.strip(), "minimize") for n in (minimize or "").split(",") if n.strip()]
+    out += [Objective(n.strip(), "maximize") for n in (maximize or "").split(",") if n.strip()]
+    if not out:
+        raise InputError("give at least one objective: --minimize usd,days (aliases: usd, co2e, mwh, days, peak_mw, or a result column).",
+                         field="--minimize")
+    return out
+
+
+def parse_constraint(text: str) -> Constraint:
+    m = _CONSTRAINT.match(text)
+    if not m:
+        raise InputError(f"--constraint expects COLUMN<=VALUE (or >=, <, >), e.g. ttft_p99_s<=2, got {text!r}.", field="--constraint")
+    return Constraint(m.group(1), m.group(2), float(m.group(3)))
+
+
+def resolve(row: dict[str, Any], name: str) -> float | None:
+    """An objective or constraint value from a sweep row: an alias (summed over the parts present), an exact
+    column, or the one column ending in `_name`."""
+    def num(v):
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v)) else None
+
+    if name in ALIASES:
+        vals = [num(row.get(c)) for c in ALIASES[name] if row.get(c) is not None]
+        vals = [v for v in vals if v is not None]
+        if not vals:
+            return None
+        total = max(vals) if name == "peak_mw" else sum(vals)
+        return total * ALIAS_SCALE.get(name, 1.0)
+    if name in row:
+        return num(row[name])
+    hits = [k for k in row if k.endswith("_" + name)]
+    return num(row[hits[0]]) if len(hits) == 1 else None
+
+
+def hypervolume_2d(points: np.ndarray, ref: np.ndarray) -> float:
+    """Area dominated by `points` (both objectives minimized) and bounded by `ref`."""
+    P = np.asarray(points, float)
+    P = P[np.all(P < ref, axis=1)]
+    if P.size == 0:
+        return 0.0
+    P = P[np.argsort(P[:, 0])]
+    h, best = 0.0, float(ref[1])
+    for x, y in P:
+        if y < best:
+            h += (float(ref[0]) - x) * (best - y)
+            best = y
+    return h
+
+
+def pareto_mask(Y: np.ndarray) -> np.ndarray:
+    """Non-dominated rows of Y (all minimized)."""
+    n = len(Y)
+    keep = np.ones(n, bool)
+    for i in range(n):
+        if keep[i]:
+            dominated = np.all(Y[i] <= Y, axis=1) & np.any(Y[i] < Y, axis=1)
+            keep &= ~dominated
+    return keep
+
+
+def _current_value(s: Scenario, path: str) -> Any:
+    cur: Any = s.model_dump(mode="python")
+    for part in path.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
+
+
+def _typed(s: Scenario, p: Param) -> Param:
+    """An integer field (its current value is an int) samples integers."""
+    if p.choices:
+        return p
+    v = _current_value(s, p.path)
+    import dataclasses
+
+    return dataclasses.replace(p, integer=isinstance(v, int) and not isinstance(v, bool))
+
+
+def _study_name(s: Scenario, params: list[Param], objectives: list[Objective], constraints: list[Constraint], mode: str) -> str:
+    doc = json.dumps([scenario_hash(s), [p.__dict__ for p in params], [o.__dict__ for o in objectives],
+                      [c.__dict__ for c in constraints], mode], sort_keys=True, default=str)
+    return "costsim-" + hashlib.sha256(doc.encode()).hexdigest()[:16]
+
+
+def _suggest(trial, p: Param) -> Any:
+    if p.choices:
+        return trial.suggest_categorical(p.path, list(p.choices))
+    if p.integer:
+        return trial.suggest_int(p.path, int(math.ceil(p.low)), int(math.floor(p.high)), log=p.log)
+    return trial.suggest_float(p.path, p.low, p.high, log=p.log)
+
+
+def _tasks(s: Scenario, trials: list, mode: str, seed: int) -> list[dict[str, Any]]:
+    base = s.model_dump(mode="json", exclude_none=False)
+    h = scenario_hash(s)
+    return [{"point_id": f"trial-{t.number}", "scenario_hash": h, "base": base, "variant": "base", "variant_set": {},
+             "overrides": [(k, v) for k, v in t.params.items()], "seed": seed, "mode": mode, "design": {}} for t in trials]
+
+
+def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objectives: list[Objective],
+                 constraints: list[Constraint] | None = None, trials: int = 40, batch: int = 4, mode: str = "core",
+                 executor: str = "local", workers: int | None = None, address: str | None = None, sampler: str = "tpe",
+                 seed: int = 0, confirm: bool = False, on_trial: Callable[[int, int], None] | None = None) -> OptimizeResult:
+    import optuna
+
+    from costsim.sweep.executors import get_executor
+
+    constraints = list(constraints or [])
+    if not params:
+        raise InputError("give at least one --param to search.", field="--param")
+    if trials < 1 or batch < 1:
+        raise InputError("--trials and --batch must be >= 1.", field="--trials")
+    if sampler not in SAMPLERS:
+        raise InputError(f"unknown sampler '{sampler}'; use one of {', '.join(SAMPLERS)}.", field="--sampler")
+    if mode not in ("core", "sim"):
+        raise InputError("--mode is core or sim.", field="--mode")
+    if scenario.variants:
+        scenario = scenario.model_copy(update={"variants": []})  # the search is over fields, not the file's variants
+    params = [_typed(scenario, p) for p in params]
+    outp = Path(out)
+    outp.mkdir(parents=True, exist_ok=True)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage_url = f"sqlite:///{(outp / 'optuna.db').resolve()}"
+    storage = optuna.storages.RDBStorage(storage_url, engine_kwargs={"connect_args": {"timeout": 60}})
+    name = _study_name(scenario, params, objectives, constraints, mode)
+
+    def constraints_func(t):
+        return t.user_attrs.get("constraints", [0.0] * len(constraints))
+
+    kw = {"seed": seed, "constraints_func": constraints_func if constraints else None}
+    smp = {"tpe": lambda: optuna.samplers.TPESampler(n_startup_trials=min(10, max(4, trials // 4)), multivariate=True,
+                                                     constant_liar=True, **kw),
+           "nsga2": lambda: optuna.samplers.NSGAIISampler(population_size=max(8, min(50, trials // 2)), **kw),
+           "random": lambda: optuna.samplers.RandomSampler(seed=seed)}[sampler]()
+    study = optuna.create_study(study_name=name, storage=storage, sampler=smp, load_if_exists=True,
+                                directions=[o.direction for o in objectives])
+    notes = []
+    # a killed driver leaves RUNNING trials: fail them and run their parameters again (no trial lost)
+    stale = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.RUNNING]
+    for t in stale:
+        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+        study.enqueue_trial(dict(t.params), skip_if_exists=False)
+    if stale:
+        notes.append(f"resumed: {len(stale)} trial(s) left running by a stopped run were re-enqueued")
+    run_fn = get_executor(executor)
+    evaluated = 0
+
+    def complete() -> int:
+        return sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
+
+    while complete() < trials:
+        k = min(batch, trials - complete())
+        asked = [study.ask() for _ in range(k)]
+        for t in asked:
+            for p in params:
+                _suggest(t, p)
+        tasks = _tasks(scenario, asked, mode, seed)
+        by_pid = {f"trial-{t.number}": t for t in asked}
+        told = set()
+        for _, rows in run_fn([[task] for task in tasks], workers=workers, address=address):
+            if isinstance(rows, Exception):
+                continue  # a lost unit: its trials stay un-told and are failed + re-enqueued below
+            for row in (rows if isinstance(rows, list) else []):
+                t = by_pid.get(row.get("point_id"))
+                if t is None or t.number in told:
+                    continue
+                vals = [resolve(row, o.name) for o in objectives]
+                if row.get("status") != "ok" or any(v is None for v in vals):
+                    t.set_user_attr("error", (row.get("error") or "an objective is missing from the result")[:500])
+                    study.tell(t, state=optuna.trial.TrialState.FAIL)
+                else:
+                    cv = [c.value(resolve(row, c.column) if resolve(row, c.column) is not None else math.inf) for c in constraints]
+                    t.set_user_attr("constraints", cv)
+                    t.set_user_attr("feasible", bool(row.get("feasible", True)) and all(x <= 0 for x in cv))
+                    study.tell(t, vals)
+                told.add(t.number)
+                evaluated += 1
+                if on_trial:
+                    on_trial(complete(), trials)
+        for t in asked:
+            if t.number not in told:  # lost with its executor unit: fail and re-run its parameters
+                study.tell(t, state=optuna.trial.TrialState.FAIL)
+                study.enqueue_trial(dict(t.params), skip_if_exists=False)
+    return _report(study, scenario, objectives, constraints, params, outp, evaluated, notes, confirm, run_fn, workers, address, seed, storage_url)
+
+
+def _report(study, scenario, objectives, constraints, params, outp, evaluated, notes, confirm, run_fn, workers, address, seed, storage_url):
+    import optuna
+
+    done = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+    failed = sum(t.state == optuna.trial.TrialState.FAIL for t in study.get_trials(deepcopy=False))
+    sign = np.array([1.0 if o.direction == "minimize" else -1.0 for o in objectives])
+    feas = [t for t in done if t.user_attrs.get("feasible", True)]
+    pareto: list[dict[str, Any]] = []
+    hv = None
+    if feas:
+        Y = np.array([t.values for t in feas], float) * sign
+        mask = pareto_mask(Y)
+        front = [t for t, m in zip(feas, mask) if m]
+        pareto = [{"trial": t.number, "params": dict(t.params), "objectives": dict(zip([o.name for o in objectives], t.values))}
+                  for t in sorted(front, key=lambda t: t.values[0])]
+        if len(objectives) == 2:
+            allY = np.array([t.values for t in done], float) * sign
+            hv = hypervolume_2d(Y, allY.max(axis=0) * 1.1 + 1e-12)
+    if confirm and pareto:
+        tasks = _tasks(scenario, [study.trials[p["trial"]] for p in pareto], "sim", seed)
+        rows = {}
+        for _, rr in run_fn([[t] for t in tasks], workers=workers, address=address):
+            if not isinstance(rr, Exception):
+                rows.update({r["point_id"]: r for r in rr})
+        for p in pareto:
+            r = rows.get(f"trial-{p['trial']}")
+            p["confirmed"] = {o.name: resolve(r, o.name) for o in objectives} if r and r.get("status") == "ok" else None
+        notes.append(f"confirmed {sum(p.get('confirmed') is not None for p in pareto)} of {len(pareto)} Pareto trials with the simulations")
+    with (outp / "trials.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["trial", "state"] + [p.path for p in params] + [o.name for o in objectives] + ["feasible", "error"])
+        for t in study.get_trials(deepcopy=False):
+            w.writerow([t.number, t.state.name] + [t.params.get(p.path) for p in params] + list(t.values or [None] * len(objectives))
+                       + [t.user_attrs.get("feasible"), t.user_attrs.get("error")])
+    res = OptimizeResult(study.study_name, storage_url, len(done), failed, evaluated, pareto, hv, str(outp), notes)
+    (outp / "pareto.json").write_text(json.dumps(res.__dict__, indent=2, default=str) + "\n", encoding="utf-8")
+    return res
