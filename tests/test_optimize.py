@@ -126,3 +126,30 @@ def test_99pct_hypervolume_on_other_seeds(exhaustive, tmp_path):
         run_optimize(_scenario(), out=str(out), params=PARAMS, objectives=OBJECTIVES, trials=len(Y) // 10, batch=4, seed=seed)
         ratios.append(_hv_of_study(out, ref) / hypervolume_2d(Y, ref))
     assert min(ratios) >= 0.99, ratios
+
+
+def test_cli_writes_the_study_report(tmp_path, capsys):
+    from costsim.cli import main
+
+    scn = tmp_path / "tiny.yaml"
+    scn.write_text(yaml.safe_dump(TINY))
+    with pytest.raises(SystemExit) as ei:
+        main(["optimize", str(scn), "--out", str(tmp_path / "o"), "--param",
+              "training.num_gpus=1024..4096", "--minimize", "days,usd", "--trials", "6", "--batch", "3"])
+    out = capsys.readouterr().out
+    assert ei.value.code in (0, None), out
+    html = (tmp_path / "o" / "report.html").read_text()
+    assert "Pareto front" in html and "Answer" in html and "trade-offs" in out
+
+
+def test_infeasible_points_fail_with_their_reason_and_never_loop(tmp_path):
+    """The shipped tiny scenario fixes the batch and layout: most GPU counts cannot divide it. The search stops
+    after a bounded number of asks and every failed trial says why."""
+    import csv
+
+    s = scenario_from_dict(yaml.safe_load((REPO / "tests/data/sweep-tiny-training.yaml").read_text()))
+    res = run_optimize(s, out=str(tmp_path), params=[Param("training.num_gpus", 1025, 1100)], objectives=OBJECTIVES,
+                       trials=3, batch=3, seed=0)
+    assert res.trials_complete < 3 and any("stopped after" in n for n in res.notes)
+    rows = list(csv.DictReader(open(tmp_path / "trials.csv")))
+    assert rows and all(r["error"] for r in rows if r["state"] == "FAIL")

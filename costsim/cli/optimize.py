@@ -39,6 +39,9 @@ def register(app: typer.Typer) -> None:
         res = run_optimize(s, out=out, params=[parse_param(p) for p in param], objectives=parse_objectives(minimize, maximize),
                            constraints=[parse_constraint(c) for c in constraint], trials=trials, batch=batch, mode=mode,
                            executor=executor, workers=workers, address=address, sampler=sampler, seed=seed, confirm=confirm)
+        from costsim.report.optimize import write_optimize_report
+
+        report = write_optimize_report(res.out_dir)
         if as_json:
             print_json(res.__dict__)
             return
@@ -56,3 +59,4 @@ def register(app: typer.Typer) -> None:
             con.print(t)
         for n in res.notes:
             con.print(n)
+        con.print(f"wrote {report}")

@@ -261,8 +261,15 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
     def complete() -> int:
         return sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
 
+    max_asks = max(3 * trials, trials + 20)  # failing trials (infeasible points) must not loop forever
+    asks = 0
     while complete() < trials:
+        if asks >= max_asks:
+            notes.append(f"stopped after {asks} trials in this run: only {complete()} of {trials} completed; the rest "
+                         "failed (see the error column of trials.csv) - narrow the --param ranges")
+            break
         k = min(batch, trials - complete())
+        asks += k
         asked = [study.ask() for _ in range(k)]
         for t in asked:
             for p in params:
@@ -279,7 +286,8 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
                     continue
                 vals = [resolve(row, o.name) for o in objectives]
                 if row.get("status") != "ok" or any(v is None for v in vals):
-                    t.set_user_attr("error", (row.get("error") or "an objective is missing from the result")[:500])
+                    why = row.get("error") or next((str(v) for k, v in row.items() if k.endswith("_reason") and v), None)
+                    t.set_user_attr("error", (why or "an objective is missing from the result (infeasible point)")[:500])
                     study.tell(t, state=optuna.trial.TrialState.FAIL)
                 else:
                     cv = [c.value(resolve(row, c.column) if resolve(row, c.column) is not None else math.inf) for c in constraints]

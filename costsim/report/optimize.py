@@ -1,0 +1,59 @@
+"""report.html of a `costsim optimize` study: the answer first, the Pareto set, and a chart of every trial with
+the front (two objectives), from the study directory's pareto.json and trials.csv."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+
+from costsim.report.charts import LAYOUT, PALETTE
+from costsim.report.html import _Charts, _page, e
+
+
+def front_chart(trials: list[dict[str, Any]], pareto: list[dict[str, Any]], objectives: list[str]) -> go.Figure | None:
+    """Every completed trial and the Pareto front of the first two objectives (one unit per axis)."""
+    if len(objectives) < 2:
+        return None
+    a, b = objectives[:2]
+    xs = [(float(t[a]), float(t[b])) for t in trials if t.get("state") == "COMPLETE" and t.get(a) not in ("", None) and t.get(b) not in ("", None)]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[x for x, _ in xs], y=[y for _, y in xs], mode="markers", name="trials",
+                             marker=dict(color=PALETTE[5], size=7, opacity=0.6)))
+    front = sorted((p["objectives"][a], p["objectives"][b]) for p in pareto)
+    fig.add_trace(go.Scatter(x=[x for x, _ in front], y=[y for _, y in front], mode="lines+markers", name="Pareto front",
+                             line=dict(color=PALETTE[3], shape="hv"), marker=dict(size=9)))
+    fig.update_layout(title=f"Trials and the Pareto front: {a} vs {b}", xaxis_title=a, yaxis_title=b, **LAYOUT)
+    return fig
+
+
+def write_optimize_report(directory: str | os.PathLike[str]) -> Path:
+    d = Path(directory)
+    doc = json.loads((d / "pareto.json").read_text(encoding="utf-8"))
+    with (d / "trials.csv").open(encoding="utf-8") as fh:
+        trials = list(csv.DictReader(fh))
+    pareto = doc.get("pareto") or []
+    objectives = list(pareto[0]["objectives"]) if pareto else []
+    params = list(pareto[0]["params"]) if pareto else []
+    ch = _Charts()
+    answer = (f"{len(pareto)} trade-offs are on the Pareto front of {doc['trials_complete']} completed trials "
+              f"({doc['trials_failed']} failed); " + (f"the fastest/cheapest ends are trial {pareto[0]['trial']} and trial "
+                                                     f"{pareto[-1]['trial']}." if pareto else "no feasible trial."))
+    head = "".join(f"<th>{e(c)}</th>" for c in ["trial", *params, *objectives])
+    rows = "".join("<tr>" + "".join(f"<td>{e(x)}</td>" for x in [p["trial"], *[p["params"][k] for k in params],
+                                                               *[f"{p['objectives'][k]:.4g}" for k in objectives]]) + "</tr>"
+                   for p in pareto)
+    body = [f"<h1>Design search {e(doc['study'])}</h1>", f'<div class="answer"><h2>Answer</h2><p>{e(answer)}</p></div>',
+            "<h2>Pareto set</h2>", f"<table><tr>{head}</tr>{rows}</table>",
+            ch.render(front_chart(trials, pareto, objectives)),
+            "<h2>Notes</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in doc.get("notes") or []) + "</ul>",
+            f"<p><small>storage {e(doc['storage'])}; every trial is in trials.csv</small></p>"]
+    out = d / "report.html"
+    tmp = d / f".report.html.tmp-{os.getpid()}"
+    tmp.write_text(_page(f"costsim optimize — {doc['study']}", "\n".join(body)), encoding="utf-8")
+    os.replace(tmp, out)
+    return out
