@@ -104,6 +104,7 @@ def test_pareto_mask_and_hypervolume():
     (["--param", "training.num_gpus=1..9"], "objective"),
     (["--param", "training.num_gpus=1..9", "--minimize", "usd", "--constraint", "days=3"], "--constraint"),
     (["--param", "training.num_gpus", "--minimize", "usd"], "--param"),
+    (["--param", "training.bogus=1..2", "--minimize", "usd"], "not a field"),
 ])
 def test_bad_optimize_input_is_exit_2(argv, needle, capsys, tmp_path):
     from costsim.cli import main

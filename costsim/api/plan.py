@@ -29,14 +29,13 @@ from costsim.estimators.plan_pricing import (ServePrice, TrainPrice, loglog_inte
 from costsim.specs.catalog import get_accelerator, get_model
 from costsim.specs.plan import FIT_IDS, PlanRequest
 from costsim.specs.site import EconomicsSpec
+from costsim.units import J_PER_MWH, S_PER_YEAR
 
 LAWS_PATH = Path(__file__).resolve().parents[1] / "data" / "quality_laws.yaml"
 BENCHMARKS_PATH = Path(__file__).resolve().parents[1] / "data" / "benchmarks.yaml"
 PRICE_POINTS = 41  # priced sizes (log grid); the optimum is searched on FINE_POINTS between them
 FINE_POINTS = 2000
 BOOTSTRAP_DRAWS = 200
-J_PER_MWH = 3.6e9
-S_PER_YEAR = 365.25 * 86400
 
 
 @functools.lru_cache(maxsize=1)
@@ -377,7 +376,7 @@ def plan(req: PlanRequest) -> PlanResult:
             co = _choice(req, fit, prices, f"compute-optimal for the same loss ({fit.id})", co0.params, co0.training_tokens)
     spread = _spread(req, fit, prices, target, by_fit)
     compare = [_model_choice(req, fit, m, econ) for m in req.compare]
-    chosen, co, compare = dataclasses_replace_scores(req, chosen, co, compare)
+    chosen, co, compare = _with_scores(req, chosen, co, compare)
     frontier = _frontier(req, fit, prices, target) if chosen is not None and target is not None else []
     assumptions = [
         {"name": "loss_law", "value": fit.name, "unit": "", "source": fit.source},
@@ -393,7 +392,7 @@ def plan(req: PlanRequest) -> PlanResult:
                       assumptions=assumptions, score_target=score_target)
 
 
-def dataclasses_replace_scores(req: PlanRequest, chosen: PlanChoice | None, co: PlanChoice | None,
+def _with_scores(req: PlanRequest, chosen: PlanChoice | None, co: PlanChoice | None,
                                compare: list[PlanChoice]) -> tuple[PlanChoice | None, PlanChoice | None, list[PlanChoice]]:
     """Predicted MMLU for the plan (the request's family) and for catalog models (their own family, with the
     published base and instruct scores beside it)."""

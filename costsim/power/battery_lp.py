@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from costsim.units import J_PER_MWH, MEGA
+from costsim.units import J_PER_KWH, J_PER_MWH, MEGA
 
-J_PER_KWH = 3.6e6
 # USD per J of unserved load: 1,000 USD/kWh, orders of magnitude above any wholesale price
 UNSERVED_PENALTY_USD_PER_J = 1000.0 / J_PER_KWH
 
@@ -52,7 +51,7 @@ def optimal_dispatch_arrays(load_w, dt_s: float, *, energy_j: float, rating_w: f
         return np.zeros(0), np.zeros(0), np.zeros(0), 0.0
     # the LP is built in MW, MWh and hours (values of order 1-1e3): HiGHS solves a well-scaled
     # problem several times faster than one in W and J (1e6-1e12)
-    sc_p, sc_e = 1e6, 3.6e9
+    sc_p, sc_e = MEGA, J_PER_MWH
     dt = dt_s / 3600.0
     load = load_w / sc_p
     cap = np.broadcast_to(np.asarray(cap_w, float), (n,)).astype(float) / sc_p

@@ -189,6 +189,20 @@ def _typed(s: Scenario, p: Param) -> Param:
     return dataclasses.replace(p, integer=isinstance(v, int) and not isinstance(v, bool))
 
 
+def _check_paths(s: Scenario, params: list[Param]) -> None:
+    """Every --param must name a scenario field that takes its values (exit 2 before any trial runs)."""
+    from costsim.specs.base import validate_spec
+    from costsim.specs.overrides import apply_overrides
+
+    base = s.model_dump(mode="json")
+    for p in params:
+        probe = p.choices[0] if p.choices else (int(math.ceil(p.low)) if p.integer else p.low)
+        try:
+            validate_spec(Scenario, apply_overrides(base, [(p.path, probe)], model=Scenario), what="scenario")
+        except InputError as exc:
+            raise InputError(f"--param {p.path[:80]}: {exc.message}", field="--param") from None
+
+
 def _study_name(s: Scenario, params: list[Param], objectives: list[Objective], constraints: list[Constraint], mode: str) -> str:
     doc = json.dumps([scenario_hash(s), [p.__dict__ for p in params], [o.__dict__ for o in objectives],
                       [c.__dict__ for c in constraints], mode], sort_keys=True, default=str)
@@ -230,6 +244,7 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
     if scenario.variants:
         scenario = scenario.model_copy(update={"variants": []})  # the search is over fields, not the file's variants
     params = [_typed(scenario, p) for p in params]
+    _check_paths(scenario, params)
     outp = Path(out)
     outp.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
