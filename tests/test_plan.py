@@ -141,7 +141,49 @@ def test_small_models_lifetime_scenario_states_the_winner(tmp_path):
     written = write_run(r, tmp_path / "o", pdf=False)
     html = (tmp_path / "o" / "report.html").read_text()
     assert "least total cost: llama-3-8b" in html and "Plan options by variant" in html
+    assert "Quality vs lifetime cost" in html  # the frontier chart
     assert written["files"]
+    # compute-budget mode also prices the inference-aware optimum for the compute-optimal model's loss: same loss,
+    # never more total cost, and smaller (longer-trained) as the lifetime demand grows
+    best = {v.name: v.parts["plan"] for v in r.variants}
+    sizes = []
+    for name in ("base", "lifetime-1e12", "lifetime-1e13", "lifetime-1e14"):
+        opts = best[name].tables["options"]
+        labels = list(opts["option"])
+        i_co = next(i for i, o in enumerate(labels) if o.startswith("compute-optimal for"))
+        i_best = next(i for i, o in enumerate(labels) if o.startswith("least usd for the same loss"))
+        assert opts["loss"][i_best] == pytest.approx(opts["loss"][i_co], abs=1e-6)
+        assert opts["total_usd"][i_best] <= opts["total_usd"][i_co] * (1 + 1e-9)
+        sizes.append(opts["params"][i_best])
+    assert sizes[-1] < sizes[0] / 2 and all(b <= a * 1.0001 for a, b in zip(sizes, sizes[1:]))
+
+
+def test_plan_frontier_chart_draws_the_frontier_and_options_on_the_same_axes():
+    """The report's quality-vs-cost chart: per variant a least-cost line over loss (monotone: better loss costs
+    more) and each option as a marker at its own (total cost, loss)."""
+    from costsim.api.run import load_scenario, run_scenario
+    from costsim.report import charts
+    from tests.conftest import REPO
+
+    r = run_scenario(load_scenario(REPO / "scenarios/small-models-lifetime.yaml", ["plan.lifetime_tokens=1e13"]), seed=0)
+    fig = charts.plan_frontier(r)
+    assert fig is not None
+    pr = r.variants[0].parts["plan"]
+    fr, opts = pr.tables["frontier"], pr.tables["options"]
+    lines = [t for t in fig.data if t.mode == "lines" and t.xaxis in ("x", None)]
+    assert len(lines) == len(r.variants)
+    x, y = np.asarray(lines[0].x, float), np.asarray(lines[0].y, float)
+    assert np.all(np.diff(y) > 0) and np.all(np.diff(x) <= 1e-9)  # higher loss, lower least cost
+    assert np.allclose(np.sort(x), np.sort(fr["total_usd"] / 1e6))
+    marks = [(float(t.x[0]), float(t.y[0])) for t in fig.data if t.mode == "markers" and t.x[0] is not None and t.xaxis in ("x", None)]
+    for j in range(len(opts["option"])):
+        assert any(abs(mx - opts["total_usd"][j] / 1e6) < 1e-9 and abs(my - opts["loss"][j]) < 1e-12 for mx, my in marks)
+    assert fig.layout.yaxis.autorange == "reversed"
+    # every option lies on or to the right of its variant's frontier (the frontier is the least cost per loss)
+    for j in range(len(opts["option"])):
+        at = np.interp(opts["loss"][j], fr["loss"][::-1], fr["total_usd"][::-1]) if fr["loss"][0] > fr["loss"][-1] else \
+            np.interp(opts["loss"][j], fr["loss"], fr["total_usd"])
+        assert opts["total_usd"][j] >= 0.9 * at, opts["option"][j]
 
 
 def test_score_layer_names_the_family_term_and_shows_published_scores(capsys):

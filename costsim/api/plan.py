@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +148,9 @@ class PlanResult:
     answer: str
     assumptions: list[dict[str, Any]]
     score_target: dict[str, Any] | None = None
+    same_loss_best: PlanChoice | None = None
+    """Compute-budget mode: the plan with the least objective (usd, MWh, ...) that reaches the compute-optimal
+    model's loss under the same lifetime demand (the inference-aware optimum of Sardana et al. 2024)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON: the chosen plan's keys at the top level, plus by_fit, compute_optimal, compare, frontier."""
@@ -160,7 +163,7 @@ class PlanResult:
                 "objective": self.objective, "lifetime_tokens": self.lifetime_tokens, **top,
                 "compute_optimal": choice(self.compute_optimal), "by_fit": {k: choice(v) for k, v in self.by_fit.items()},
                 "spread": self.spread, "compare": [choice(c) for c in self.compare], "frontier": self.frontier,
-                "score_target": self.score_target, "assumptions": self.assumptions}
+                "score_target": self.score_target, "same_loss_best": choice(self.same_loss_best), "assumptions": self.assumptions}
 
 
 # --- pricing ----------------------------------------------------------------------------------------------------
@@ -376,8 +379,17 @@ def plan(req: PlanRequest) -> PlanResult:
             co = _choice(req, fit, prices, f"compute-optimal for the same loss ({fit.id})", co0.params, co0.training_tokens)
     spread = _spread(req, fit, prices, target, by_fit)
     compare = [_model_choice(req, fit, m, econ) for m in req.compare]
+    same_loss_best = None
+    if chosen is not None and target is None and req.lifetime_total_tokens() > 0:
+        same_loss_best, _ = _optimize(req, fit, prices, chosen.loss)
+        if same_loss_best is not None:
+            word = req.objective if req.mode == "cost" else "FLOP"
+            same_loss_best = replace(same_loss_best, label=f"least {word} for the same loss ({fit.id})")
     chosen, co, compare = _with_scores(req, chosen, co, compare)
-    frontier = _frontier(req, fit, prices, target) if chosen is not None and target is not None else []
+    if same_loss_best is not None:
+        same_loss_best = _with_scores(req, same_loss_best, None, [])[0]
+    # quality vs cost around the answer: the target loss, or in compute-budget mode the compute-optimal model's loss
+    frontier = _frontier(req, fit, prices, target if target is not None else chosen.loss) if chosen is not None else []
     assumptions = [
         {"name": "loss_law", "value": fit.name, "unit": "", "source": fit.source},
         {"name": "model_shape", "value": "Llama-shaped dense", "unit": "", "source": "costsim.estimators.plan_pricing.SHAPE_SOURCE"},
@@ -389,7 +401,7 @@ def plan(req: PlanRequest) -> PlanResult:
     return PlanResult(feasible=chosen is not None, reason=why, mode=req.mode, fit=req.fit, objective=req.objective,
                       lifetime_tokens=req.lifetime_total_tokens(), chosen=chosen, compute_optimal=co, by_fit=by_fit, spread=spread,
                       compare=compare, frontier=frontier, answer=_answer(req, chosen, co) if chosen else (why or ""),
-                      assumptions=assumptions, score_target=score_target)
+                      assumptions=assumptions, score_target=score_target, same_loss_best=same_loss_best)
 
 
 def _with_scores(req: PlanRequest, chosen: PlanChoice | None, co: PlanChoice | None,

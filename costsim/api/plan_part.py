@@ -17,7 +17,7 @@ COST_COLUMNS = (("usd", "usd"), ("facility_energy_j", "facility_energy_j"), ("co
 
 
 def _options(r: PlanResult) -> list[PlanChoice]:
-    opts = [c for c in (r.chosen, r.compute_optimal) if c is not None]
+    opts = [c for c in (r.chosen, r.compute_optimal, r.same_loss_best) if c is not None]
     return opts + list(r.compare)
 
 

@@ -155,6 +155,66 @@ def plan_options(result) -> go.Figure | None:
     return fig
 
 
+PLAN_FRONTIER_PANELS = (("total_usd", 1e6, "Total lifetime cost, $M"), ("total_facility_energy_j", 3.6e9, "Total lifetime energy, MWh"),
+                        ("total_co2e_kg", 1e3, "Total lifetime emissions, t CO2e"))
+
+
+def plan_frontier(result) -> go.Figure | None:
+    """Plan parts: quality vs lifetime cost. For each variant (one colour), the least-cost plan at each loss
+    around the answer (a line; loss axis reversed so better quality is up), with the plan's options (this
+    plan, compute-optimal, catalog models; one symbol each) on the same axes. One panel per unit."""
+    from plotly.subplots import make_subplots
+
+    rows = []
+    for v in result.variants:
+        pr = v.parts.get("plan")
+        if pr is None:
+            continue
+        fr, opts = pr.tables.get("frontier"), pr.tables.get("options")
+        if fr and "loss" in fr and "total_usd" in fr:
+            rows.append((v.name, fr, opts))
+    if not rows:
+        return None
+    panels = [p for p in PLAN_FRONTIER_PANELS if any(p[0] in fr and np.isfinite(np.asarray(fr[p[0]], float)).any() for _, fr, _ in rows)]
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[2] for p in panels], shared_yaxes=True)
+    symbols = ("star", "diamond", "square", "triangle-up", "cross", "x", "pentagon", "hexagon")
+    labels = list(dict.fromkeys(str(o) for _, _, opts in rows if opts for o in opts["option"]))
+    for i, (name, fr, opts) in enumerate(rows):
+        colour = PALETTE[i % len(PALETTE)]
+        order = np.argsort(np.asarray(fr["loss"], float))
+        y = np.asarray(fr["loss"], float)[order]
+        p = np.asarray(fr.get("params", np.full(order.size, np.nan)), float)[order] / 1e9
+        for col, (key, div, title) in enumerate(panels, start=1):
+            x = np.asarray(fr.get(key, np.full(order.size, np.nan)), float)[order] / div
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line=dict(color=colour), name=f"{name}: least-cost plan per loss",
+                                     legendgroup=name, showlegend=col == 1, customdata=p,
+                                     hovertemplate=f"{name}<br>loss %{{y:.4f}}<br>{title}: %{{x:,.3g}}<br>%{{customdata:.3g}}B parameters<extra></extra>"),
+                          row=1, col=col)
+            if not opts or key not in opts or "loss" not in opts:
+                continue
+            for j, lab in enumerate(opts["option"]):
+                xv, yv = float(opts[key][j]) / div, float(opts["loss"][j])
+                if not (np.isfinite(xv) and np.isfinite(yv)):
+                    continue
+                sym = symbols[labels.index(str(lab)) % len(symbols)]
+                fig.add_trace(go.Scatter(x=[xv], y=[yv], mode="markers", showlegend=False, legendgroup=name,
+                                         marker=dict(color=colour, size=11, symbol=sym, line=dict(color="#000", width=1)),
+                                         hovertemplate=f"{name}: {lab}<br>loss %{{y:.4f}}<br>{title}: %{{x:,.3g}}<extra></extra>"),
+                              row=1, col=col)
+        for col in range(1, len(panels) + 1):
+            fig.update_xaxes(type="log", row=1, col=col)
+    for j, lab in enumerate(labels):  # one legend entry per option, in grey: the symbol, whatever the variant's colour
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=lab,
+                                 marker=dict(color="#999", size=11, symbol=symbols[j % len(symbols)], line=dict(color="#000", width=1))),
+                      row=1, col=1)
+    fig.update_yaxes(title_text="predicted loss, nats/token (lower is better)", autorange="reversed", row=1, col=1)
+    layout = dict(LAYOUT)
+    layout["height"] = 460
+    fig.update_layout(title="Quality vs lifetime cost: the least-cost plan at each loss (symbols: the plan's options)",
+                      legend=dict(orientation="h", y=-0.18), **layout)
+    return fig
+
+
 def cost_breakdown(result) -> go.Figure | None:
     return _breakdown(result, "_usd", "Cost breakdown", "x_usd")
 

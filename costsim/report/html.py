@@ -177,6 +177,7 @@ def run_report_html(result) -> str:
                     headline_for_ranges.append((part, k))
     figs = [
         charts.plan_options(result),
+        charts.plan_frontier(result),
         charts.power_timeline(result),
         charts.cost_breakdown(result),
         charts.energy_breakdown(result),

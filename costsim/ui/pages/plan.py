@@ -73,6 +73,7 @@ m[4].metric("Total CO2e", "-" if tot.get("co2e_kg") is None else f"{tot['co2e_kg
 
 rows = []
 for label, c in [("this plan", r)] + ([("compute-optimal, same loss", r["compute_optimal"])] if r.get("compute_optimal") else []) + \
+        ([(r["same_loss_best"]["label"], r["same_loss_best"])] if r.get("same_loss_best") else []) + \
         [(c["label"], c) for c in r.get("compare") or []]:
     t = c.get("total") or {}
     rows.append({"option": label, "parameters (B)": round(c["params"] / 1e9, 2), "tokens (T)": round(c["training_tokens"] / 1e12, 3),
@@ -85,7 +86,16 @@ st.dataframe([{"fit": fid, "parameters (B)": round(c["params"] / 1e9, 2), "token
 fr = r.get("frontier") or []
 if fr and mode == "cost":
     fig = go.Figure(go.Scatter(x=[row["loss"] for row in fr], y=[row["total_usd"] / 1e6 for row in fr], mode="lines+markers",
-                               line=dict(color="#0072B2"), name="least total cost"))
+                               line=dict(color="#0072B2"), name="least total cost at each loss"))
+    opts = [("this plan", r)] + ([("compute-optimal, same loss", r["compute_optimal"])] if r.get("compute_optimal") else []) + \
+        ([(r["same_loss_best"]["label"], r["same_loss_best"])] if r.get("same_loss_best") else []) + \
+        [(c["label"], c) for c in r.get("compare") or []]
+    for j, (lab, c) in enumerate(opts):
+        usd = (c.get("total") or {}).get("usd")
+        if usd is not None:
+            fig.add_trace(go.Scatter(x=[c["loss"]], y=[usd / 1e6], mode="markers", name=lab,
+                                     marker=dict(size=11, symbol=("star", "diamond", "square", "triangle-up", "cross", "x")[j % 6],
+                                                 color=("#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000")[j % 6])))
     fig.update_layout(title="Quality vs lifetime cost (the frontier)", xaxis_title="loss, nats/token (lower is better)",
                       yaxis_title="total cost, $M", template="plotly_white", height=380)
     st.plotly_chart(fig, width="stretch", key=P + "frontier")
