@@ -452,12 +452,16 @@ def _spread(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: floa
 
 
 def _frontier(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: float, points: int = 15) -> list[dict[str, float]]:
-    """Quality vs cost: the best plan at losses around the target (same demand)."""
-    lo = max(fit.E + 0.02, target - 0.25)
+    """Quality vs cost: the best plan at losses around the target (same demand), from twice to half the target's
+    reducible loss (L - E), geometrically spaced with the target in the middle; plans pinned to the edge of the
+    searched sizes are left out."""
+    reducible = target - fit.E
+    if reducible <= 0:
+        return []
     rows = []
-    for lt in np.linspace(target + 0.25, lo, points):
+    for lt in fit.E + reducible * np.exp2(np.linspace(1.0, -1.0, points)):
         c, _ = _optimize(req, fit, prices, float(lt))
-        if c is None:
+        if c is None or c.note:  # unreachable, or pinned to the edge of the searched sizes (not an optimum)
             continue
         row = {"loss": c.loss, "params": c.params, "training_tokens": c.training_tokens, "total_flop": c.total_flop}
         if c.total is not None:

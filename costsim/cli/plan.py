@@ -37,6 +37,28 @@ def _row(c: dict | None) -> list[str]:
             _score_text(c)]
 
 
+def _frontier_table(con: Console, rows: list[dict], shown: int = 9) -> None:
+    """Quality vs lifetime $ / MWh / tCO2e: the least-cost plan at losses around the answer (every other row
+    of the computed frontier when it is long; the JSON has all of them)."""
+    rows = [row for row in rows if row.get("loss") is not None]
+    if not rows:
+        return
+    step = max(1, -(-len(rows) // shown))
+    ft = Table(title="frontier: the least-cost plan at each loss around the answer (lower loss = better model)")
+    priced = any(row.get("total_usd") is not None for row in rows)
+    cols = ("loss", "params", "tokens", "total FLOP") + (("total", "total energy", "total CO2e", "peak power") if priced else ())
+    for col in cols:
+        ft.add_column(col)
+    for row in rows[(len(rows) // 2) % step::step]:  # keeps the middle row (the answer's loss)
+        cells = [f"{row['loss']:.4f}", f"{row['params'] / 1e9:,.3g}B", f"{row['training_tokens'] / 1e12:,.3g}T", f"{row['total_flop']:.3g}"]
+        if priced:
+            usd, j, kg, w = (row.get(k) for k in ("total_usd", "total_facility_energy_j", "total_co2e_kg", "peak_power_w"))
+            cells += ["-" if usd is None else f"${usd / 1e6:,.3g}M", fmt_si(None if j is None else j / 3.6e3, "Wh"),
+                      "-" if kg is None else f"{kg / 1e3:,.3g} t", fmt_si(w, "W")]
+        ft.add_row(*cells)
+    con.print(ft)
+
+
 def _render(r: dict) -> None:
     con = Console(width=max(Console().width, 150))
     if r.get("answer"):
@@ -50,6 +72,8 @@ def _render(r: dict) -> None:
         t.add_row("chosen", *_row(r))
     if r.get("compute_optimal"):
         t.add_row("compute-optimal, same loss", *_row(r["compute_optimal"]))
+    if r.get("same_loss_best"):
+        t.add_row(r["same_loss_best"]["label"], *_row(r["same_loss_best"]))
     for c in r.get("compare") or []:
         t.add_row(c["label"], *_row(c))
     con.print(t)
@@ -59,6 +83,7 @@ def _render(r: dict) -> None:
     for fid, c in (r.get("by_fit") or {}).items():
         bf.add_row(fid, *_row(c))
     con.print(bf)
+    _frontier_table(con, r.get("frontier") or [])
     st = r.get("score_target")
     if st:
         con.print(f"Score target {st['benchmark']} {st['target_pct']:g}% for a {st['family']}-quality model = loss {st['target_loss']:.4f} "
