@@ -14,6 +14,7 @@ PAGES = [
     st.Page("costsim/ui/pages/site.py", title="Site & grid", icon=":material/bolt:", url_path="site"),
     st.Page("costsim/ui/pages/grid.py", title="Grid headroom", icon=":material/electric_meter:", url_path="grid"),
     st.Page("costsim/ui/pages/plan.py", title="Plan", icon=":material/query_stats:", url_path="plan"),
+    st.Page("costsim/ui/pages/optimize.py", title="Optimize", icon=":material/tune:", url_path="optimize"),
     st.Page("costsim/ui/pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     st.Page("costsim/ui/pages/scenario.py", title="Scenario", icon=":material/description:", url_path="scenario"),
     st.Page("costsim/ui/pages/validation.py", title="Validation", icon=":material/fact_check:", url_path="validation"),

@@ -20,7 +20,7 @@ from costsim.specs.requests import FleetEntry, ServeRequest, SiteRequest, TrainR
 from costsim.specs.site import EconomicsSpec, FacilitySpec
 
 REPO = Path(__file__).resolve().parents[1]
-PAGES = ["train", "serve", "site", "compare", "scenario", "validation"]
+PAGES = ["train", "serve", "site", "compare", "scenario", "validation", "optimize"]
 SPECS = (TrainRequest, ServeRequest, SiteRequest, FleetEntry, FacilitySpec, EconomicsSpec)
 TIMEOUT_S = 60
 
@@ -386,3 +386,27 @@ def test_select_falls_back_to_the_default_for_an_unknown_value():
     assert not at.exception, [e.value for e in at.exception]
     sb = at.selectbox(key="train_model")
     assert sb.value != "/etc/not-a-model.yaml" and "/etc/not-a-model.yaml" not in sb.options
+
+
+def test_optimize_page_finds_a_pareto_front_and_draws_it():
+    """The Optimize page runs a small study (GPU count x precision, days vs $) and shows the Pareto set, whose
+    designs trade days for dollars (no design on the front is beaten on both), and the front chart."""
+    at = open_page("optimize")
+    at.number_input(key="opt_trials").set_value(12)
+    at.button(key="opt_run").click().run()
+    no_errors(at)
+    table = at.dataframe[0].value
+    assert len(table) >= 2
+    days, usd = table["Training time, days"].to_numpy(), table["Total cost, $"].to_numpy()
+    order = days.argsort()
+    assert (usd[order][1:] <= usd[order][:-1] + 1e-9).all()  # faster designs on the front cost more
+    assert any(c.proto.spec for c in at.get("plotly_chart")), "the front chart is drawn"
+    assert "Pareto front" in at.markdown[0].value
+
+
+def test_optimize_page_bad_field_is_an_error_line():
+    at = open_page("optimize")
+    at.text_area(key="opt_params").set_value("training.no_such_field=1..9")
+    at.button(key="opt_run").click().run()
+    assert not at.exception
+    assert at.error and "no_such_field" in at.error[0].value

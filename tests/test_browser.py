@@ -228,6 +228,17 @@ def test_plan_page_in_browser(page):
     shot(page, "plan-changed")
 
 
+def test_optimize_page_in_browser(page):
+    open_page(page, "optimize")
+    no_exception(page)
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.get_by_text("on the Pareto front of").first.wait_for()
+    settle(page)
+    no_exception(page)
+    page.locator('[data-testid="stPlotlyChart"]').first.wait_for()  # the front chart
+    shot(page, "optimize-front")
+
+
 def test_compare_page_in_browser(page):
     open_page(page, "compare")
     no_exception(page)

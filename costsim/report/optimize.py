@@ -15,6 +15,21 @@ from costsim.report.charts import LAYOUT, PALETTE
 from costsim.report.html import _Charts, _page, e
 
 
+OBJECTIVE_LABELS = {"usd": "Total cost, $", "days": "Training time, days", "mwh": "Energy at the meter, MWh",
+                    "co2e": "Emissions, kg CO2e", "peak_mw": "Peak power, MW"}
+
+
+def objective_label(name: str) -> str:
+    """'usd' -> 'Total cost, $'; a row column ('ttft_p99_s') -> its human label with the unit."""
+    if name in OBJECTIVE_LABELS:
+        return OBJECTIVE_LABELS[name]
+    from costsim.report.fmt import human
+
+    unit = next((u for suf, u in (("_usd", "$"), ("_s", "s"), ("_w", "W"), ("_j", "J"), ("_kg", "kg"), ("_frac", "fraction"))
+                 if name.endswith(suf)), "")
+    return human(name) + (f", {unit}" if unit else "")
+
+
 def front_chart(trials: list[dict[str, Any]], pareto: list[dict[str, Any]], objectives: list[str]) -> go.Figure | None:
     """Every completed trial and the Pareto front of the first two objectives (one unit per axis)."""
     if len(objectives) < 2:
@@ -27,7 +42,9 @@ def front_chart(trials: list[dict[str, Any]], pareto: list[dict[str, Any]], obje
     front = sorted((p["objectives"][a], p["objectives"][b]) for p in pareto)
     fig.add_trace(go.Scatter(x=[x for x, _ in front], y=[y for _, y in front], mode="lines+markers", name="Pareto front",
                              line=dict(color=PALETTE[3], shape="hv"), marker=dict(size=9)))
-    fig.update_layout(title=f"Trials and the Pareto front: {a} vs {b}", xaxis_title=a, yaxis_title=b, **LAYOUT)
+    la, lb = objective_label(a), objective_label(b)
+    fig.update_layout(title=f"Trials and the Pareto front: {la.split(',')[0].lower()} vs {lb.split(',')[0].lower()}",
+                      xaxis_title=la, yaxis_title=lb, **LAYOUT)
     return fig
 
 
@@ -43,7 +60,7 @@ def write_optimize_report(directory: str | os.PathLike[str]) -> Path:
     answer = (f"{len(pareto)} trade-offs are on the Pareto front of {doc['trials_complete']} completed trials "
               f"({doc['trials_failed']} failed); " + (f"the fastest/cheapest ends are trial {pareto[0]['trial']} and trial "
                                                      f"{pareto[-1]['trial']}." if pareto else "no feasible trial."))
-    head = "".join(f"<th>{e(c)}</th>" for c in ["trial", *params, *objectives])
+    head = "".join(f"<th>{e(c)}</th>" for c in ["trial", *params, *[objective_label(o) for o in objectives]])
     rows = "".join("<tr>" + "".join(f"<td>{e(x)}</td>" for x in [p["trial"], *[p["params"][k] for k in params],
                                                                *[f"{p['objectives'][k]:.4g}" for k in objectives]]) + "</tr>"
                    for p in pareto)

@@ -8,6 +8,7 @@ share link (or a test) can seed a widget by setting its key before the page draw
 from __future__ import annotations
 
 import types
+from pathlib import Path
 import typing
 from typing import Any, Callable, Literal
 
@@ -251,3 +252,22 @@ def trust_caption(res: dict[str, Any]) -> None:
     band = res.get("error_band") if isinstance(res, dict) else None
     if isinstance(band, dict) and band.get("label"):
         st.caption(f"Trust range: published values lay {band['label']}; applies to {band.get('applies_to', 'the headline figures')}.")
+
+
+def scenario_dirs() -> list[Path]:
+    """Where shipped scenarios live: ./scenarios (a checkout) and the installed package's copy."""
+    dirs = [Path.cwd() / "scenarios"]
+    try:
+        from importlib.resources import files
+        dirs.append(Path(str(files("costsim.scenarios"))))
+    except (ImportError, ModuleNotFoundError, TypeError):
+        pass
+    return [d for d in dirs if d.is_dir()]
+
+
+def scenario_files() -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for d in scenario_dirs():
+        for f in sorted(d.glob("*.y*ml")):
+            out.setdefault(f.name, f)
+    return out

@@ -28,24 +28,6 @@ MIME = {".yaml": "application/x-yaml", ".json": "application/json", ".parquet": 
         ".pdf": "application/pdf", ".csv": "text/csv"}
 
 
-def scenario_dirs() -> list[Path]:
-    dirs = [Path.cwd() / "scenarios"]
-    try:
-        from importlib.resources import files
-        dirs.append(Path(str(files("costsim.scenarios"))))
-    except (ImportError, ModuleNotFoundError, TypeError):
-        pass
-    return [d for d in dirs if d.is_dir()]
-
-
-def scenario_files() -> dict[str, Path]:
-    out: dict[str, Path] = {}
-    for d in scenario_dirs():
-        for f in sorted(d.glob("*.y*ml")):
-            out.setdefault(f.name, f)
-    return out
-
-
 def parse(text: str, source: str) -> Scenario:
     """YAML text -> validated scenario (InputError names the field and the fix)."""
     try:
@@ -237,7 +219,7 @@ def render() -> None:
     if why:
         st.info(f"Scenario runs are not available yet: {why}.")
         return
-    files = scenario_files()
+    files = w.scenario_files()
     token = st.query_params.get("scenario")
     if token and st.session_state.get("_seeded_scenario") != token:
         st.session_state["_seeded_scenario"] = token

@@ -1,0 +1,129 @@
+"""Optimize: a design search over a shipped scenario's fields (costsim.sweep.optimize, Optuna), with every
+trial, the Pareto set and the front chart - the app face of `costsim optimize`."""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from costsim.errors import InputError
+from costsim.report.optimize import front_chart, objective_label
+from costsim.sweep.optimize import ALIASES, SAMPLERS, parse_constraint, parse_objectives, parse_param, run_optimize
+from costsim.ui import widgets as w
+from costsim.ui.guard import guarded_run
+
+P = "opt_"
+MAX_TRIALS = 200  # the app's cap per search (core-mode trials take ~0.1 s each; the CLI has none)
+DEFAULT_SCENARIO = "llama3-8b-vs-70b-training.yaml"
+DEFAULT_PARAMS = "training.num_gpus=256..16384:log\ntraining.precision=bf16,fp8"
+
+st.title("Design search")
+st.caption("Which design is best on two or more objectives at once? Optuna proposes values for the fields you name "
+           "(multi-objective TPE, NSGA-II or random), each trial is priced by the cores, and the Pareto set is the "
+           "answer: the designs no other trial beats on every objective. The same as `costsim optimize`.")
+
+files = w.scenario_files()
+names = list(files)
+c1, c2, c3, c4 = st.columns([3, 2, 2, 1])
+scen = c1.selectbox("Scenario", names, index=names.index(DEFAULT_SCENARIO) if DEFAULT_SCENARIO in names else 0, key=P + "scenario",
+                    help="A shipped scenario from scenarios/; its variants are ignored (the search varies the fields).")
+minimize = c2.text_input("Minimize", "days,usd", key=P + "minimize",
+                         help=f"Comma-separated objectives: {', '.join(ALIASES)} (summed over the parts) or any result column.")
+maximize = c3.text_input("Maximize", "", key=P + "maximize", help="Objectives to maximize (e.g. a throughput column).")
+trials = c4.number_input("Trials", min_value=4, max_value=MAX_TRIALS, value=24, step=4, key=P + "trials",
+                         help=f"Completed trials wanted (at most {MAX_TRIALS} here).")
+c5, c6, c7 = st.columns([3, 3, 2])
+params_txt = c5.text_area("Fields to search, one per line", DEFAULT_PARAMS, key=P + "params", height=110,
+                          help="PATH=LO..HI (numbers; integer fields sample integers), PATH=LO..HI:log, or PATH=a,b,c (choices).")
+cons_txt = c6.text_area("Constraints, one per line", "", key=P + "constraints", height=110,
+                        help="COLUMN<=VALUE or COLUMN>=VALUE on a result column or objective (e.g. days<=30, ttft_p99_s<=2).")
+sampler = c7.selectbox("Sampler", list(SAMPLERS), key=P + "sampler", help="tpe: multi-objective TPE; nsga2: a genetic algorithm; random: a baseline.")
+confirm = c7.checkbox("Confirm the front with the simulations", False, key=P + "confirm",
+                      help="Re-run the Pareto designs in simulation mode (slower; shows both numbers).")
+
+
+def _inputs():
+    params = [parse_param(line.strip()) for line in params_txt.splitlines() if line.strip()]
+    objectives = parse_objectives(minimize or None, maximize or None)
+    constraints = [parse_constraint(line.strip()) for line in cons_txt.splitlines() if line.strip()]
+    return params, objectives, constraints
+
+
+if st.button("Search", type="primary", key=P + "run"):
+    try:
+        from costsim.api.run import load_scenario
+
+        params, objectives, constraints = _inputs()
+        scenario = load_scenario(str(files[scen]))
+        out = tempfile.mkdtemp(prefix="costsim-optimize-")
+        bar = st.progress(0.0, text="searching ...")
+
+        def progress(done: int, total: int) -> None:
+            bar.progress(min(1.0, done / max(total, 1)), text=f"{done} of {total} trials complete")
+
+        res = guarded_run(st.session_state, lambda: run_optimize(
+            scenario, out=out, params=params, objectives=objectives, constraints=constraints, trials=int(trials),
+            batch=4, mode="core", sampler=sampler, seed=0, confirm=confirm, on_trial=progress), what="design search")
+        bar.empty()
+        with (Path(out) / "trials.csv").open(encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        st.session_state[P + "result"] = (res, rows, [o.name for o in objectives], [p.path for p in params])
+    except InputError as exc:
+        st.session_state.pop(P + "result", None)
+        st.error(exc.message if hasattr(exc, "message") else str(exc))
+
+got = st.session_state.get(P + "result")
+if got is None:
+    st.info("Name the fields to search and the objectives, then press Search.")
+    st.stop()
+res, rows, obj_names, param_paths = got
+
+
+def _value_text(name: str, v: float) -> str:
+    """'days', 4.623 -> 'training time 4.62 days'; 'usd', 2.75e6 -> 'total cost $2,754,748'."""
+    what, _, unit = objective_label(name).partition(", ")
+    if unit == "$":
+        return f"{what.lower()} ${v:,.0f}"
+    return f"{what.lower()} {v:,.3g} {unit}".rstrip()
+
+
+def _cell(name: str, v):
+    if not isinstance(v, float):
+        return v
+    return round(v) if objective_label(name).endswith(", $") else float(f"{v:.4g}")
+if res.pareto:
+    ends = (res.pareto[0], res.pareto[-1])
+    a = obj_names[0]
+    st.markdown(f"**{len(res.pareto)} designs are on the Pareto front of {res.trials_complete} completed trials**"
+                f" ({res.trials_failed} failed); they run from "
+                + " to ".join(", ".join(f"{k} = {v}" for k, v in p["params"].items()) + f" ({_value_text(a, p['objectives'][a])})"
+                              for p in ends) + ".")
+else:
+    st.warning(f"No feasible trial among {res.trials_complete} completed ({res.trials_failed} failed): widen the ranges or "
+               "relax the constraints.")
+table = []
+for p in res.pareto:
+    row = {"trial": p["trial"], **{k: p["params"].get(k) for k in param_paths}}
+    row.update({objective_label(k): _cell(k, v) for k, v in p["objectives"].items()})
+    if p.get("confirmed"):
+        row.update({f"{objective_label(k)} (simulated)": _cell(k, v) for k, v in p["confirmed"].items()})
+    table.append(row)
+if table:
+    st.dataframe(table, hide_index=True, width="stretch")
+fig = front_chart(rows, res.pareto, obj_names)
+if fig is not None:
+    st.plotly_chart(fig, width="stretch", key=P + "front")
+if res.hypervolume is not None:
+    st.caption(f"Hypervolume of the front (reference: 1.1 x the worst completed trial): {res.hypervolume:,.4g}.")
+for note in res.notes:
+    st.caption(note)
+failed = [r for r in rows if r.get("state") == "FAIL" and r.get("error")]
+if failed:
+    with st.expander(f"{len(failed)} failed trial(s) and why"):
+        st.dataframe([{"trial": r["trial"], **{k: r.get(k) for k in param_paths}, "why": r["error"]} for r in failed],
+                     hide_index=True, width="stretch")
+st.download_button("Every trial (CSV)", (Path(res.out_dir) / "trials.csv").read_bytes(), file_name="trials.csv", mime="text/csv",
+                   key=P + "csv")
