@@ -98,7 +98,10 @@ def test_real_regions_through_the_region_lookup():
         assert rid in ids
     prof = load_region("us-ercot", start_month=7, start_hour=0)
     assert prof.carbon.values.shape == (8760,) and prof.price.values.shape == (8760,)
-    assert "STYLIZED" in prof.meta["source"]
+    # ERCOT now carries the real 2022 day-ahead price (hourly_prices.parquet, tests/test_grid_prices.py);
+    # a region without a shipped price keeps the labelled stylized sibling
+    assert "REAL ERCOT" in prof.meta["source"] and "STYLIZED" not in prof.meta["source"]
+    assert "STYLIZED" in load_region("us-miso").meta["source"]
     # hour 0 of the simulation is 1 July 00:00 UTC (non-leap 2022: hour 4344)
     full = B.ba_carbon_signal("us-ercot").values
     assert prof.carbon.at(0.0) == pytest.approx(full[4344])

@@ -22,6 +22,7 @@ from costsim.core import headroom as H
 from costsim.errors import InputError
 from costsim.power.ba_events import margin_w
 from costsim.power.balancing import HourlyLoad, ba_catalog, get_ba, load_ba_demand, load_load_csv, manifest
+from costsim.power import balancing as B
 
 METHOD = ("Norris et al. 2025 (Rethinking Load Growth, Nicholas Institute, Duke, NI R 25-01, pp. 15-17, App. C): "
           "seasonal planning peaks (max summer load May-Sep applied Apr-Oct, max winter load Nov-Mar), constant new load, "
@@ -147,7 +148,7 @@ class RegionInfo:
     generation_year: int | None
     """Year of the hourly generation mix / carbon series (None: not shipped)."""
     price: str
-    """'stylized typical day (<id>)' or 'none'."""
+    """'real hourly <year> (<market>)', 'stylized typical day (<id>)' or 'none'."""
     source: str
     """Data source and licence."""
     study_headroom_gw: dict[str, float]
@@ -159,10 +160,56 @@ def grid_regions() -> list[RegionInfo]:
     for r in ba_catalog().values():
         out.append(RegionInfo(region=r.id, name=r.name, eia_code=r.eia_code, years=list(r.demand_years),
                               generation_year=r.generation_year,
-                              price=f"stylized typical day ({r.price_sibling})" if r.price_sibling and r.generation_year else "none",
+                              price=_price_text(r),
                               source="demand: cleaned EIA-930, Ruggles & Farnham (CC BY 4.0)"
-                                     + ("; generation mix: EIA-930 via HewlettPackard/dc-rl (MIT; EIA public domain)" if r.generation_year else ""),
+                                     + ("; generation mix: EIA-930 via HewlettPackard/dc-rl (MIT; EIA public domain)" if r.generation_year else "")
+                                     + (f"; price: {B.price_series_info(r.price_series)['source']}" if r.price_series and r.generation_year else ""),
                               study_headroom_gw={k: v / 1e9 for k, v in r.study_headroom_w.items()}))
+    return out
+
+
+def _price_text(r) -> str:
+    if not r.generation_year:
+        return "none"
+    if r.price_series:
+        return f"real hourly {B.GENERATION_YEAR} ({B.price_series_info(r.price_series)['market']})"
+    return f"stylized typical day ({r.price_sibling})" if r.price_sibling else "none"
+
+
+@dataclass(frozen=True)
+class PriceRegionInfo:
+    """One shipped price+carbon region on a real hourly year (US balancing authority or non-US market region)."""
+
+    region: str
+    """Region id (use with --region of `costsim site`, training/plan scenarios)."""
+    name: str
+    """Full name."""
+    year: int
+    """Data year (UTC)."""
+    price: str
+    """'real' or 'stylized'."""
+    carbon: str
+    """'real'."""
+    mean_usd_per_kwh: float
+    """Annual mean price, USD/kWh (time-weighted)."""
+    mean_gco2e_per_kwh: float
+    """Annual mean carbon intensity, gCO2e/kWh (time-weighted)."""
+    source: str
+    """Which parts are real and which stylized, with sources and licences."""
+
+
+def grid_price_regions() -> list[PriceRegionInfo]:
+    """Every price+carbon region on a real year (the ids `load_region` accepts besides the stylized files)."""
+    out = []
+    for rid in B.real_region_ids():
+        prof = B.real_region_profile(rid)
+        mk = B.market_catalog().get(rid)
+        name = mk.name if mk else B.get_ba(rid).name
+        year = mk.year if mk else B.GENERATION_YEAR
+        out.append(PriceRegionInfo(region=rid, name=name, year=year,
+                                   price="stylized" if "STYLIZED" in prof.meta["source"] else "real", carbon="real",
+                                   mean_usd_per_kwh=prof.price.mean(), mean_gco2e_per_kwh=prof.carbon.mean(),
+                                   source=prof.meta["source"]))
     return out
 
 

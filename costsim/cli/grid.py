@@ -57,10 +57,12 @@ def register(app: typer.Typer) -> None:
 
     @g.command("regions")
     def regions(json_: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
-        """List the balancing authorities with shipped hourly data: years, sources, published headroom."""
+        """List the balancing authorities with shipped hourly data (years, sources, published headroom) and the
+        price+carbon regions on a real year (which parts are real, which stylized)."""
         rows = api.grid_regions()
+        prices = api.grid_price_regions()
         if json_:
-            print_json({"regions": [asdict(r) for r in rows]})
+            print_json({"regions": [asdict(r) for r in rows], "price_regions": [asdict(p) for p in prices]})
             return
         t = Table(title="balancing authorities with real hourly data (all hours UTC)")
         for c in ("region", "name", "demand years", "carbon year", "price", "study headroom at 0.5 % (GW)"):
@@ -69,6 +71,13 @@ def register(app: typer.Typer) -> None:
             t.add_row(r.region, r.name, f"{min(r.years)}-{max(r.years)}", str(r.generation_year or "-"), r.price,
                       f"{r.study_headroom_gw.get('0.5', float('nan')):.1f}")
         Console().print(t)
+        t2 = Table(title="price+carbon regions on a real year (use as --region; all hours UTC)")
+        for c in ("region", "name", "year", "price", "carbon", "mean price ($/MWh)", "mean carbon (g/kWh)"):
+            t2.add_column(c)
+        for p in prices:
+            t2.add_row(p.region, p.name, str(p.year), p.price.upper() if p.price == "stylized" else p.price, p.carbon,
+                       f"{p.mean_usd_per_kwh * 1000:.1f}", f"{p.mean_gco2e_per_kwh:.0f}")
+        Console().print(t2)
         Console().print("Sources: costsim/data/grid/README.md. Stylized price/carbon regions: costsim/data/regions (typical days, not a real year).")
 
     @g.command("headroom")

@@ -5,6 +5,10 @@
 * hourly net generation by fuel in 2022 for 7 of them (EIA-930 via HewlettPackard/dc-rl, MIT;
   EIA data are US-government public domain) and the carbon intensity it implies (direct CO2 per
   fuel, factors in regions.yaml);
+* real hourly wholesale prices (hourly_prices.parquet, 2022-2023, UTC): ERCOT day-ahead hub average
+  and CAISO day-ahead NP15 (ISO public market data via HewlettPackard/green-dcc, MIT), Danish DK1/DK2
+  day-ahead (Energinet, CC BY 4.0; EUR converted at the ECB annual mean), and the Danish hourly carbon
+  intensity (Energinet environmental declaration, CC BY 4.0) for the non-US regions dk-dk1/dk-dk2;
 * a user CSV of hourly load (`load_load_csv`): bad rows are repaired with a recorded note (short
   gaps, daylight-saving jumps and repeats) or refused with the file, row and problem (InputError).
 
@@ -33,6 +37,9 @@ from costsim.power.signals import RegionProfile, Signal, load_region
 GRID_DIR = Path(__file__).resolve().parents[1] / "data" / "grid"
 DEMAND_FILE = GRID_DIR / "ba_demand.parquet"
 GENERATION_FILE = GRID_DIR / "ba_generation_2022.parquet"
+PRICE_FILE = GRID_DIR / "hourly_prices.parquet"
+PRICE_T0 = np.datetime64("2022-01-01T00", "h")
+PRICE_YEARS = (2022, 2023)
 FUELS = ("COL", "NG", "OIL", "NUC", "WAT", "WND", "SUN", "OTH")
 DEMAND_T0 = np.datetime64("2016-01-01T00", "h")
 GENERATION_YEAR = 2022
@@ -59,7 +66,9 @@ class BARegion:
     generation_year: int | None
     """Year of shipped hourly generation by fuel (None: none shipped)."""
     price_sibling: str | None
-    """Stylized region whose typical-day price goes with the real carbon series (None: no price)."""
+    """Stylized region whose typical-day price goes with the real carbon series when no real price is shipped."""
+    price_series: str | None
+    """Real hourly wholesale price series (hourly_prices.parquet) used instead of the sibling (None: none shipped)."""
     sources: tuple[str, ...]
     """Source files of the demand series."""
 
@@ -89,8 +98,91 @@ def ba_catalog() -> dict[str, BARegion]:
         out[rid] = BARegion(id=rid, name=r["name"], eia_code=r["eia_code"], utc_offset_h=int(r["utc_offset_h"]),
                             study_headroom_w={k: float(v) * 1e9 for k, v in r["study_headroom_gw"].items()},
                             demand_years=years, generation_year=GENERATION_YEAR if r.get("generation_file") else None,
-                            price_sibling=r.get("price_sibling"), sources=tuple(man["regions"][rid]["sources"]))
+                            price_sibling=r.get("price_sibling"), price_series=r.get("price_series"),
+                            sources=tuple(man["regions"][rid]["sources"]))
     return out
+
+
+@dataclass(frozen=True)
+class MarketRegion:
+    """A price+carbon region outside the US with a real hourly year (no demand series)."""
+
+    id: str
+    name: str
+    country: str
+    utc_offset_h: int
+    """Standard-time UTC offset (display only; data are UTC)."""
+    year: int
+    """Calendar year (UTC) of the shipped price and carbon."""
+    price_series: str
+    carbon_series: str
+    carbon_source: str
+
+
+@lru_cache(maxsize=1)
+def market_catalog() -> dict[str, MarketRegion]:
+    """Non-US price+carbon regions (regions.yaml, market_regions)."""
+    return {rid: MarketRegion(id=rid, name=r["name"], country=r["country"], utc_offset_h=int(r["utc_offset_h"]), year=int(r["year"]),
+                              price_series=r["price_series"], carbon_series=r["carbon_series"], carbon_source=r["carbon_source"])
+            for rid, r in (_catalog_doc().get("market_regions") or {}).items()}
+
+
+def price_series_info(series: str) -> dict:
+    """Catalog entry of a shipped real price series: currency, market, source."""
+    ps = _catalog_doc().get("price_series") or {}
+    if series not in ps:
+        raise InputError(f"no real hourly price series '{series}' is shipped; known: {', '.join(ps)}.", field="region")
+    return dict(ps[series])
+
+
+def eur_usd(year: int) -> float:
+    """USD per EUR, ECB reference rate annual mean of `year` (regions.yaml, eur_usd_annual_mean)."""
+    rates = _catalog_doc()["eur_usd_annual_mean"]
+    if int(year) not in rates:
+        raise InputError(f"no EUR->USD rate recorded for {year}; recorded years: {', '.join(map(str, rates))}.", field="year")
+    return float(rates[int(year)])
+
+
+@lru_cache(maxsize=1)
+def _price_table():
+    import pyarrow.parquet as pq
+
+    return pq.read_table(PRICE_FILE)
+
+
+def _year_slice(year: int) -> slice:
+    if int(year) not in PRICE_YEARS:
+        raise InputError(f"real hourly prices are shipped for {PRICE_YEARS[0]}-{PRICE_YEARS[-1]}, not {year}.", field="year")
+    a = int((np.datetime64(f"{int(year)}-01-01T00", "h") - PRICE_T0).astype(int))
+    b = int((np.datetime64(f"{int(year) + 1}-01-01T00", "h") - PRICE_T0).astype(int))
+    return slice(a, b)
+
+
+def load_price_source_units(series: str, year: int) -> np.ndarray:
+    """Shipped hourly wholesale price of `year` (UTC hours), in the source currency per MWh, as published
+    (negative prices kept)."""
+    price_series_info(series)
+    return _price_table()[f"price__{series}"].to_numpy()[_year_slice(year)].astype(float)
+
+
+def load_price_usd_per_kwh(series: str, year: int) -> np.ndarray:
+    """Shipped hourly wholesale price of `year` (UTC hours), USD/kWh (EUR at the ECB annual mean of that year)."""
+    info = price_series_info(series)
+    v = load_price_source_units(series, year) / 1000.0
+    cur = info["currency"]
+    if cur == "USD":
+        return v
+    if cur == "EUR":
+        return v * eur_usd(year)
+    raise ValueError(f"price series {series}: currency {cur} has no conversion")
+
+
+def load_carbon_series(series: str, year: int) -> np.ndarray:
+    """Shipped hourly carbon intensity of `year` (UTC hours), gCO2/kWh (non-US regions)."""
+    col = f"carbon__{series}"
+    if col not in _price_table().column_names:
+        raise InputError(f"no real hourly carbon series '{series}' is shipped.", field="region")
+    return _price_table()[col].to_numpy()[_year_slice(year)].astype(float)
 
 
 def ba_region_ids() -> list[str]:
@@ -204,26 +296,65 @@ def ba_carbon_signal(region: str) -> Signal:
 
 
 def real_region_ids() -> list[str]:
-    """BA regions usable as price+carbon region profiles (real carbon, a price sibling)."""
-    return [r.id for r in ba_catalog().values() if r.generation_year is not None and r.price_sibling]
+    """Regions usable as price+carbon region profiles on a real year: US balancing authorities with
+    real carbon (and a real or stylized price) and the non-US market regions (real price and carbon)."""
+    return [r.id for r in ba_catalog().values() if r.generation_year is not None and (r.price_sibling or r.price_series)] + list(market_catalog())
+
+
+def real_region_profile(region: str, *, start_month: int = 1, start_hour: int = 0) -> RegionProfile:
+    """The RegionProfile of any id in real_region_ids() (a balancing authority or a market region)."""
+    if region in market_catalog():
+        return market_region_profile(region, start_month=start_month, start_hour=start_hour)
+    return ba_region_profile(region, start_month=start_month, start_hour=start_hour)
+
+
+def _price_label(series: str, year: int) -> str:
+    info = price_series_info(series)
+    conv = f", EUR converted at {eur_usd(year):.4f} USD/EUR (ECB annual mean {year})" if info["currency"] == "EUR" else ""
+    return f"REAL {info['market']}, {year} ({info['source']}{conv})"
+
+
+def market_region_profile(region: str, *, start_month: int = 1, start_hour: int = 0) -> RegionProfile:
+    """A non-US price+carbon RegionProfile on a real year: real hourly day-ahead price and real hourly
+    carbon intensity, UTC hours; the simulation clock starts at start_month/start_hour UTC."""
+    cat = market_catalog()
+    if region not in cat:
+        raise InputError(f"unknown market region '{region[:60]}'; known: {', '.join(cat)}.", field="region")
+    m = cat[region]
+    price = load_price_usd_per_kwh(m.price_series, m.year)
+    carbon = load_carbon_series(m.carbon_series, m.year)
+    meta = {"source": f"price: {_price_label(m.price_series, m.year)}; carbon: REAL {m.carbon_source}, {m.year}",
+            "date": f"data year {m.year}", "kind": "real year (price and carbon)", "time": "UTC",
+            "note": "hour 0 = 1 January 00:00 UTC; negative wholesale prices kept as published",
+            "annual_mean_usd_per_kwh": f"{float(price.mean()):.5f}", "annual_mean_gco2e_per_kwh": f"{carbon.mean():.2f}"}
+    prof = RegionProfile(m.id, Signal(price, "USD/kWh"), Signal(carbon, "gCO2e/kWh"), str(GRID_DIR), meta)
+    return prof.with_start(start_month, start_hour)
 
 
 def ba_region_profile(region: str, *, start_month: int = 1, start_hour: int = 0) -> RegionProfile:
-    """A price+carbon RegionProfile on a real year: carbon from the 2022 hourly generation mix,
-    price from the stylized typical-day sibling region (shifted from its local time to UTC and
-    labelled as stylized). The simulation clock starts at start_month/start_hour UTC."""
+    """A price+carbon RegionProfile on a real year: carbon from the 2022 hourly generation mix; price
+    the real 2022 hourly wholesale price where one is shipped (us-ercot, us-caiso), otherwise the
+    stylized typical-day sibling region (shifted from its local time to UTC and labelled STYLIZED).
+    The simulation clock starts at start_month/start_hour UTC."""
     ba = get_ba(region)
-    if ba.generation_year is None or not ba.price_sibling:
+    if ba.generation_year is None or not (ba.price_sibling or ba.price_series):
         raise InputError(f"{ba.id} has hourly demand only (no generation mix or price shipped); price/carbon regions: "
                          f"{', '.join(real_region_ids())}.", field="region")
-    sib = load_region(ba.price_sibling)
-    price_local = sib.price.annual_hourly()
-    price_utc = np.roll(price_local, -ba.utc_offset_h)  # local hour h is UTC hour h - offset
     carbon = ba_carbon_signal(ba.id)
-    meta = {"source": f"carbon: EIA-930 hourly net generation by fuel {GENERATION_YEAR} x direct CO2 factors (costsim/data/grid/README.md); "
-                      f"price: STYLIZED typical day of {ba.price_sibling} (no openly licensed hourly price series shipped)",
-            "date": f"data year {GENERATION_YEAR}", "kind": "real year (carbon) + stylized price", "time": "UTC",
-            "note": "hour 0 = 1 January 00:00 UTC",
+    carbon_src = f"carbon: EIA-930 hourly net generation by fuel {GENERATION_YEAR} x direct CO2 factors (costsim/data/grid/README.md)"
+    if ba.price_series:
+        price_utc = load_price_usd_per_kwh(ba.price_series, GENERATION_YEAR)
+        source = f"{carbon_src}; price: {_price_label(ba.price_series, GENERATION_YEAR)}"
+        kind, note = "real year (carbon and price)", "hour 0 = 1 January 00:00 UTC; negative wholesale prices kept as published"
+    else:
+        sib = load_region(ba.price_sibling)
+        price_local = sib.price.annual_hourly()
+        price_utc = np.roll(price_local, -ba.utc_offset_h)  # local hour h is UTC hour h - offset
+        source = f"{carbon_src}; price: STYLIZED typical day of {ba.price_sibling} (no real hourly price shipped for this region)"
+        kind, note = "real year (carbon) + stylized price", "hour 0 = 1 January 00:00 UTC"
+    meta = {"source": source,
+            "date": f"data year {GENERATION_YEAR}", "kind": kind, "time": "UTC",
+            "note": note,
             "annual_mean_usd_per_kwh": f"{float(price_utc.mean()):.5f}", "annual_mean_gco2e_per_kwh": f"{carbon.mean():.2f}"}
     prof = RegionProfile(ba.id, Signal(price_utc, "USD/kWh"), carbon, str(GRID_DIR), meta)
     return prof.with_start(start_month, start_hour)
@@ -382,10 +513,12 @@ def load_load_csv(path: str) -> HourlyLoad:
 
 
 def region_kind(region: str) -> str:
-    """'real' for shipped BA regions with price+carbon, 'stylized' for the typical-day files."""
+    """'real' for shipped regions on a real year (BA or market region), 'stylized' for the typical-day files."""
     return "real" if region in real_region_ids() else "stylized"
 
 
 __all__ = ["BARegion", "HourlyLoad", "ba_catalog", "ba_region_ids", "get_ba", "load_ba_demand", "load_ba_generation",
            "carbon_intensity_g_per_kwh", "ba_carbon_signal", "ba_region_profile", "real_region_ids", "parse_load_csv",
-           "load_load_csv", "manifest", "emission_factors_g_per_kwh"]
+           "load_load_csv", "manifest", "emission_factors_g_per_kwh", "MarketRegion", "market_catalog", "market_region_profile",
+           "real_region_profile", "price_series_info", "eur_usd", "load_price_source_units", "load_price_usd_per_kwh",
+           "load_carbon_series"]

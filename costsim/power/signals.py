@@ -156,8 +156,8 @@ def parse_region_csv(text: str, *, path: str = "<text>", region_id: str | None =
         carbon = np.array([float(r["gco2e_per_kwh"]) for r in rows])
     except (TypeError, ValueError):
         raise _bad(path, "a usd_per_kwh or gco2e_per_kwh cell is not a number") from None
-    if not (np.all(np.isfinite(price)) and np.all(np.isfinite(carbon))) or price.min() < 0 or carbon.min() < 0:
-        raise _bad(path, "prices and intensities must be finite and non-negative")
+    if not (np.all(np.isfinite(price)) and np.all(np.isfinite(carbon))) or carbon.min() < 0:
+        raise _bad(path, "prices and intensities must be finite, intensities non-negative (negative wholesale prices are allowed)")
     if {"month", "hour"} <= cols:
         try:
             mh = np.array([(int(r["month"]), int(r["hour"])) for r in rows])
@@ -189,10 +189,10 @@ def load_region(ref: str, *, start_month: int = 1, start_hour: int = 0) -> Regio
     if not isinstance(ref, str) or not ref.strip():
         raise InputError("empty region; give a region id such as us-pjm-virginia or a CSV path.", field="region")
     ref = check_ref_text(ref.strip(), what="region")
-    from costsim.power.balancing import ba_region_profile, real_region_ids
+    from costsim.power.balancing import real_region_ids, real_region_profile
 
-    if ref in real_region_ids():  # a balancing authority with a real hourly year (UTC clock)
-        return ba_region_profile(ref, start_month=start_month, start_hour=start_hour)
+    if ref in real_region_ids():  # a balancing authority or market region with a real hourly year (UTC clock)
+        return real_region_profile(ref, start_month=start_month, start_hour=start_hour)
     p = REGIONS_DIR / f"{ref}.csv"
     if not path_is_file(p):
         p = Path(ref)

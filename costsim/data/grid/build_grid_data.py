@@ -19,6 +19,8 @@ Writes (all hours UTC, hour 0 = 1 January 00:00 UTC of each year):
   manifest.json             source files (path, sha256), years, annual totals computed from the
                             source files themselves (MWh, tCO2), raw EIA-930 totals for comparison
 Nothing is filled: a missing or non-finite hour in a source file stops the build with the file and row.
+Real hourly wholesale prices and Danish carbon (hourly_prices.parquet, manifest "prices") are built by
+the sibling script build_price_data.py; this script keeps that manifest section as it is.
 """
 
 from __future__ import annotations
@@ -194,6 +196,9 @@ def build(ruggles: Path, dcrl: Path) -> None:
     pq.write_table(gtbl, HERE / "ba_generation_2022.parquet", compression="zstd", compression_level=19)
     doc = {"built_by": "costsim/data/grid/build_grid_data.py", "years": YEARS, "time": "UTC",
            "source_file_sha256": files, "regions": man}
+    old = HERE / "manifest.json"
+    if old.is_file() and "prices" in (prev := json.loads(old.read_text())):
+        doc["prices"] = prev["prices"]  # written by build_price_data.py; kept as is
     (HERE / "manifest.json").write_text(json.dumps(doc, indent=1, sort_keys=True))
     for f in ("ba_demand.parquet", "ba_generation_2022.parquet"):
         print(f, (HERE / f).stat().st_size, "bytes")
