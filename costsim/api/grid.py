@@ -388,3 +388,30 @@ def ba_baseline_difference(summary: dict[str, Any], scenario, seed: int) -> dict
             out["ba_difference_basis"] = ("window-limited runs: each projected linearly to tokens_target at its own rate "
                                           "(events after the window are not seen)")
     return out
+
+
+def ba_serving_difference(summary: dict[str, Any], scenario, seed: int) -> dict[str, Any]:
+    """Run the serving scenario again without grid.balancing_authority (same seed: the same requests) and
+    return what the BA's curtailment cost the simulated window - requests and tokens not served, USD, SLO
+    attainment - and a year's estimate: the window's losses per curtailed hour times the year's curtailed
+    hours (an estimate: it assumes the year's events look like the window's)."""
+    from costsim.sim.serving import simulate_serving
+
+    g = scenario.grid.model_copy(update={"balancing_authority": None})
+    sim = scenario.model_copy(update={"grid": g})
+    base = simulate_serving(sim, seed=seed).summary
+
+    def d(key):
+        a, b = summary.get(key), base.get(key)
+        return float(a) - float(b) if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
+
+    lost = -(d("requests_completed") or 0.0)
+    out = {"ba_requests_not_served": lost, "ba_cost_difference_usd": d("cost_usd"), "ba_co2e_difference_kg": d("co2e_kg"),
+           "ba_slo_attainment_difference_frac": d("slo_attainment_frac"),
+           "ba_baseline_requests_completed": base.get("requests_completed"),
+           "ba_difference_basis": "the simulated window, same seed and requests, without the balancing authority"}
+    hours = summary.get("curtailment_hours") or 0.0
+    year_h = summary.get("ba_curtailment_hours")
+    if hours > 0 and isinstance(year_h, (int, float)):
+        out["ba_year_requests_not_served_est"] = lost / hours * year_h
+    return out

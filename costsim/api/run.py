@@ -398,6 +398,10 @@ def run_variant(name: str, s: Scenario, seed: int) -> VariantResult:
     done: dict[str, PartResult] = {}
     if s.serving is not None:
         done["serving"] = _run_part("serving", s, seed)
+        if s.grid.balancing_authority is not None and done["serving"].summary.get("feasible", True):
+            from costsim.api.grid import ba_serving_difference  # what the BA's curtailment events cost the fleet
+
+            done["serving"].summary.update(ba_serving_difference(done["serving"].summary, s, seed))
     if s.training is not None:
         ts = s
         if s.serving is not None and cap is not None:

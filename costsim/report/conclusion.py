@@ -65,6 +65,13 @@ def _serving_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site: 
     peak = _num(site.get("peak_power_w")) or _num(s.get("facility_peak_power_w"))
     if peak is not None:
         sent += f"; the site peaks at {fmt_value('peak_power_w', peak)}"
+    ch = _num(s.get("curtailment_hours"))
+    if ch:
+        sent += (f". Grid curtailment for {ch:,.2g} h shed up to {s.get('curtailment_replicas_shed_max', 0)} replicas and dropped "
+                 f"{s.get('requests_dropped_curtailed', 0):,} requests")
+        if _num(s.get("ba_year_requests_not_served_est")) is not None:
+            sent += (f" ({s['ba_region']} {s.get('ba_year')}: {s['ba_curtailment_hours']:,.0f} curtailed hours in a year, "
+                     f"~{s['ba_year_requests_not_served_est']:,.3g} requests not served)")
     return sent + "."
 
 

@@ -125,6 +125,7 @@ class Replica:
         self.gen_no = 0
         self.outstanding = 0
         self.state = "off"  # off | starting | active | draining
+        self.boot_token = 0  # which boot of a 'starting' replica is current (a cancelled boot's event is stale)
         self.sleeping = False
         self.interruptible = False
         self.cur = None  # the timeout ending the decode run in progress

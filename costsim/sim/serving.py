@@ -38,6 +38,7 @@ from costsim.errors import InputError
 from costsim.sim.arrivals import sample_workload
 from costsim.sim.base import SimOutput
 from costsim.sim.replica import LeastLoaded, Replica
+from costsim.sim.serving_grid import DROP_CURTAILED, GridLimiter, curtailment_process, limit_steps
 from costsim.estimators.deployment import DeploymentSearch, search_deployment
 from costsim.estimators.inference import check_layout
 from costsim.sim.steptable import CAP_THROUGHPUT_FLOOR_FRAC, StepTable, build_step_table
@@ -94,7 +95,10 @@ class Fleet:
         self.sched = [NAN] * n
         self.preempted = [0] * n
         self.where = [-1] * n
-        self.dropped = [0] * n  # 0 ok, 1 too long for KV / context, 2 queue full
+        self.dropped = [0] * n  # 0 ok, 1 too long for KV / context, 2 queue full, 3 no decode replica, 4 grid curtailment
+        self.limiter = None  # costsim.sim.serving_grid.GridLimiter when the import limit changes over time
+        self.limiter_steps: list = []
+        self.ba_events = None  # (window, year) costsim.power.ba_events.SiteEvents with grid.balancing_authority
         self.replicas: list[Replica] = []
         self.groups: list[Group] = []
         self.lb: list[LeastLoaded] = []  # per group (front-end role)
@@ -272,7 +276,7 @@ class Fleet:
             self.n_arr[min(int(now / self.bw), self.nb - 1)] += 1
         r = self._choose()
         if r is None:
-            self.dropped[rid] = 2
+            self.dropped[rid] = DROP_CURTAILED if self.limiter is not None and self.limiter.blocks_routing() else 2
             return
         need = self.inp[rid] + self.out[rid]
         if need > self.max_context or need + 1 > r.cap_blocks * r.bs - r.bs:
@@ -382,17 +386,17 @@ def _autoscaler(env: simpy.Environment, fleet: Fleet, g: Group):
         desired = max(a.min_replicas, min(a.max_replicas, max(desired, 1 if a.min_replicas else 0)))
         total = len(active) + len(starting)
         if desired > total:
+            lim = fleet.limiter
             for _ in range(desired - total):
                 off = next((r for r in mine if r.state == "off"), None)
+                if lim is not None and not lim.room_for(off if off is not None else active[0]):
+                    break  # the grid's import limit: no more replicas now
                 if off is not None:
-                    off.state = "starting"
-                    fleet.power_on(off, env.now)
-                    fleet.idle_since[off.idx] = env.now
-                    r = off
+                    if lim is not None and off in lim.shed:
+                        lim.shed.remove(off)
+                    start_boot(fleet, off)
                 else:
-                    r = fleet.new_replica(g, g.role, "starting")
-                ev = env.timeout(a.startup_delay_s)
-                ev.callbacks.append(lambda _e, r=r: _boot(fleet, r))
+                    start_boot(fleet, fleet.new_replica(g, g.role, "starting"))
         elif desired < len(active):
             for r in sorted(active, key=lambda x: x.outstanding)[: len(active) - desired]:
                 fleet.make_unroutable(r)
@@ -400,7 +404,22 @@ def _autoscaler(env: simpy.Environment, fleet: Fleet, g: Group):
                 r.notify()
 
 
-def _boot(fleet: Fleet, r: Replica) -> None:
+def start_boot(fleet: Fleet, r: Replica) -> None:
+    """Power `r` on and make it routable after the autoscaler's startup delay (a new replica from
+    fleet.new_replica(..., 'starting') is already powered and idle)."""
+    env = fleet.env
+    if r.state == "off":
+        r.state = "starting"
+        fleet.power_on(r, env.now)
+        fleet.idle_since[r.idx] = env.now
+    r.boot_token += 1
+    ev = env.timeout(fleet.wl.autoscaler.startup_delay_s)
+    ev.callbacks.append(lambda _e, r=r, tok=r.boot_token: _boot(fleet, r, tok))
+
+
+def _boot(fleet: Fleet, r: Replica, token: int) -> None:
+    if r.state != "starting" or token != r.boot_token:
+        return  # cancelled (shed for the grid) or superseded by a later boot
     fleet.idle_end(r, fleet.env.now)
     fleet.make_routable(r)
     r.start()
@@ -584,6 +603,8 @@ def simulate_serving(scenario: Scenario, *, seed: int) -> SimOutput:
             continue
         for _ in range(g.n0):
             fleet.new_replica(g, "mixed", "active")
+    grid_notes = _grid_limits(scenario, env, fleet, duration)
+    notes += grid_notes
     _Arrivals(env, fleet, fleet.arr)
     env.process(_sampler(env, fleet))
     if wl.autoscaler.policy != "none":
@@ -600,8 +621,42 @@ def simulate_serving(scenario: Scenario, *, seed: int) -> SimOutput:
         if fleet.on_since[r.idx] >= 0:
             fleet.power_off(r, duration)
     fleet.area += fleet.in_sys * (duration - fleet.last_t)
+    if fleet.limiter is not None:
+        fleet.limiter.close(duration)
     sim_wall = time.perf_counter() - wall0
     return _outputs(scenario, fleet, work, notes, sim_wall)
+
+
+def _grid_limits(scenario: Scenario, env: simpy.Environment, fleet: Fleet, duration: float) -> list[str]:
+    """Curtailment windows (grid.curtailment, and grid.balancing_authority's events over the simulated
+    window) as a time-varying import limit the fleet sheds replicas to meet (costsim.sim.serving_grid)."""
+    from costsim.sim import serving_grid as sg
+
+    windows = list(scenario.grid.curtailment)
+    notes: list[str] = []
+    pue = scenario.facility.pue
+    fleet.limiter = sg.GridLimiter(fleet, pue) if (windows or scenario.grid.balancing_authority is not None) else None
+    if fleet.limiter is None:
+        return notes
+    if scenario.grid.balancing_authority is not None:
+        peak = fleet.limiter.powered_w(("active", "starting"))
+        a = fleet.wl.autoscaler
+        if a.policy != "none" and fleet.replicas:  # the fleet may grow to max_replicas
+            peak = max(peak, a.max_replicas * sg.replica_peak_w(fleet, fleet.replicas[0], pue))
+        win, year = sg.ba_events(scenario, peak, duration)
+        fleet.ba_events = (win, year)
+        windows += list(win.windows)
+        notes.append(f"balancing authority {year.region} {year.year}: a {year.site_load_w / 1e6:.2f} MW serving site sees "
+                     f"{year.curtailment_hours:.0f} curtailed hours in {year.num_events} events over a year from the start, "
+                     f"{win.curtailment_hours:.0f} of them in the simulated window")
+    steps = sg.limit_steps(windows, scenario.grid.import_cap_w, duration)
+    fleet.limiter_steps = steps
+    fleet.limiter.base_w = scenario.grid.import_cap_w if scenario.grid.import_cap_w is not None else math.inf
+    if any(st.limit_w < fleet.limiter.base_w for st in steps):
+        env.process(sg.curtailment_process(env, fleet.limiter, steps, lambda r: start_boot(fleet, r)))
+        notes.append("grid curtailment: replicas above the import limit are drained and powered off, and boot again "
+                     f"{fleet.wl.autoscaler.startup_delay_s:g} s after the limit lifts")
+    return notes
 
 
 def _outputs(scenario: Scenario, fleet: Fleet, work: dict, notes: list[str], sim_wall: float) -> SimOutput:
@@ -691,6 +746,7 @@ def _outputs(scenario: Scenario, fleet: Fleet, work: dict, notes: list[str], sim
         "requests_dropped": int((drop > 0).sum()),
         "requests_dropped_too_long": int((drop == 1).sum()),
         "requests_dropped_queue_full": int((drop == 2).sum()),
+        "requests_dropped_curtailed": int((drop == DROP_CURTAILED).sum()),
         "requests_in_flight_at_end": int(admitted.sum() - done.sum()),
         "ttft_mean_s": float(np.mean(tt)) if tt.size else NAN,
         "ttft_p50_s": _pct(tt, 50), "ttft_p90_s": _pct(tt, 90), "ttft_p99_s": _pct(tt, 99),
@@ -756,6 +812,11 @@ def _outputs(scenario: Scenario, fleet: Fleet, work: dict, notes: list[str], sim
                            "searched": True, "gpus_budget": wl.gpus}
     for k, alias in PER_OUTPUT_TOKEN_ALIASES.items():
         s[alias] = s[k]
+    if fleet.limiter is not None:
+        from costsim.sim import serving_grid as sg
+
+        steps_keys = sg.summary(fleet.limiter, fleet.limiter_steps, int((drop == DROP_CURTAILED).sum()))
+        s.update(sg.ba_summary(*fleet.ba_events, steps_keys) if fleet.ba_events is not None else steps_keys)
     if wl.device_battery_wh is not None:
         it_w = it_j / T
         s["device_power_w"] = it_w

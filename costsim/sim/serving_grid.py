@@ -1,0 +1,174 @@
+"""Grid curtailment in the serving simulation: `grid.curtailment` windows and the curtailment events of
+`grid.balancing_authority` limit the fleet's import, and the fleet answers the way an operator can within
+minutes - it sheds replicas.
+
+At each change of the import limit the process computes how many replicas fit under it, each counted at
+its facility peak (PUE x GPUs x (device peak under its power cap + host/fabric share)), and drains the
+excess: a shed replica takes no new requests, finishes the ones it holds (seconds to a minute) and powers
+off; replicas still booting are cancelled. When the limit rises, the replicas shed for the grid boot again
+(after the autoscaler's startup delay). The autoscaler never scales above the limit. Requests that arrive
+while no replica is routable are dropped as `curtailed`. Conservative: a replica is charged its peak, not
+its mean draw, so the fleet may keep more power in reserve than a meter-level controller would.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+S_PER_HOUR = 3600.0
+DROP_CURTAILED = 4
+"""fleet.dropped code of a request that arrived while the grid limit left no replica routable."""
+
+
+@dataclass(frozen=True)
+class ImportLimit:
+    """Import limit in force from start_s until the next change, W (inf: no curtailment)."""
+
+    start_s: float
+    limit_w: float
+
+
+def limit_steps(windows, base_limit_w: float | None, duration_s: float) -> list[ImportLimit]:
+    """Piecewise-constant import limit over [0, duration_s] from curtailment windows (start_h, duration_h,
+    max_import_mw; overlapping windows: the lowest limit) on top of the permanent cap."""
+    base = math.inf if base_limit_w is None else float(base_limit_w)
+    edges = {0.0}
+    spans = []
+    for w in windows:
+        a, b = w.start_h * S_PER_HOUR, (w.start_h + w.duration_h) * S_PER_HOUR
+        if a >= duration_s or b <= 0:
+            continue
+        spans.append((max(a, 0.0), min(b, duration_s), w.max_import_mw * 1e6))
+        edges.update((max(a, 0.0), min(b, duration_s)))
+    out: list[ImportLimit] = []
+    for t in sorted(e for e in edges if e < duration_s):
+        lim = min([base] + [c for a, b, c in spans if a <= t < b])
+        if not out or out[-1].limit_w != lim:
+            out.append(ImportLimit(t, lim))
+    return out
+
+
+def replica_peak_w(fleet, r, pue: float) -> float:
+    """Facility power of one powered replica at its peak, W."""
+    g = fleet.groups[r.group]
+    dev = g.power_cap_w if g.power_cap_w is not None else g.acc.tdp_w
+    return pue * r.t.gpus * (min(dev, g.acc.tdp_w) + g.overhead_w)
+
+
+class GridLimiter:
+    """The fleet's side of the import limit: which replicas run, which were shed, and the record."""
+
+    def __init__(self, fleet, pue: float) -> None:
+        self.fleet = fleet
+        self.pue = pue
+        self.limit_w = math.inf
+        self.shed: list = []  # replicas powered off for the grid, to restore first
+        self.shed_max = 0
+        self.shed_replica_s = 0.0  # replica-seconds shed (integral of len(shed))
+        self._t = 0.0
+        self.curtailed_s = 0.0  # seconds with a limit below the unconstrained fleet's peak
+        self.changes = 0
+        self.base_w = math.inf  # the permanent import cap (W): time below it is curtailment
+        self.recovering_until_s = -1.0  # restored replicas still booting until then
+
+    def _account(self, now: float) -> None:
+        dt = max(0.0, min(now, self.fleet.T) - min(self._t, self.fleet.T))
+        self.shed_replica_s += len(self.shed) * dt
+        if self.limit_w < self.base_w:
+            self.curtailed_s += dt
+        self._t = now
+
+    def blocks_routing(self) -> bool:
+        """True while the grid limit is why no replica is routable (shed, or restored and still booting)."""
+        return bool(self.shed) or self.fleet.env.now < self.recovering_until_s
+
+    def powered_w(self, states=("active", "starting")) -> float:
+        return sum(replica_peak_w(self.fleet, r, self.pue) for r in self.fleet.replicas if r.state in states)
+
+    def room_for(self, r) -> bool:
+        """Would powering `r` on keep the fleet under the limit (draining replicas still count)?"""
+        if math.isinf(self.limit_w):
+            return True
+        return self.powered_w(("active", "starting", "draining")) + replica_peak_w(self.fleet, r, self.pue) <= self.limit_w + 1e-6
+
+    def set_limit(self, limit_w: float, boot) -> None:
+        """A new limit: shed replicas above it, restore shed ones below it (`boot(r)` starts one)."""
+        f = self.fleet
+        self._account(f.env.now)
+        self.limit_w = limit_w
+        self.changes += 1
+        if self.powered_w() > limit_w + 1e-6:
+            starting = [r for r in f.replicas if r.state == "starting"]
+            active = sorted((r for r in f.replicas if r.state == "active"), key=lambda x: x.outstanding)
+            for r in starting + active:
+                if self.powered_w() <= limit_w + 1e-6:
+                    break
+                if r.state == "starting":  # cancelled boot (its pending boot event is stale: boot tokens)
+                    f.turn_off(r)
+                else:
+                    f.make_unroutable(r)
+                    r.state = "draining"
+                    r.notify()
+                self.shed.append(r)
+        else:
+            while self.shed:
+                r = self.shed[0]
+                if self.powered_w() + replica_peak_w(f, r, self.pue) > limit_w + 1e-6:
+                    break
+                self.shed.pop(0)
+                if r.state == "draining":  # not yet off: take it back at once
+                    f.make_routable(r)
+                    r.notify()
+                elif r.state == "off":
+                    boot(r)
+                    self.recovering_until_s = f.env.now + f.wl.autoscaler.startup_delay_s
+        self.shed_max = max(self.shed_max, len(self.shed))
+
+    def close(self, now: float) -> None:
+        self._account(now)
+
+
+def curtailment_process(env, limiter: GridLimiter, steps: list[ImportLimit], boot):
+    """SimPy process: apply each import-limit change at its time."""
+    for st in steps:
+        if st.start_s > env.now:
+            yield env.timeout(st.start_s - env.now)
+        limiter.set_limit(st.limit_w, boot)
+
+
+def summary(limiter: GridLimiter, steps: list[ImportLimit], drop_curtailed: int) -> dict:
+    """Serving summary keys of the grid limit (JSON units in the names)."""
+    lows = [s.limit_w for s in steps if s.limit_w < limiter.base_w]
+    return {"curtailment_limit_changes": max(len(steps) - 1, 0), "curtailment_hours": limiter.curtailed_s / S_PER_HOUR,
+            "curtailment_min_import_w": min(lows) if lows else None,
+            "curtailment_replicas_shed_max": limiter.shed_max,
+            "curtailment_replica_hours_shed": limiter.shed_replica_s / S_PER_HOUR,
+            "requests_dropped_curtailed": int(drop_curtailed)}
+
+
+def ba_events(scenario, site_w: float, duration_s: float):
+    """(events over the simulated window, events over a year from the same start) of
+    grid.balancing_authority for a serving site of `site_w` (or ba.site_load_mw)."""
+    from costsim.power.ba_events import site_events
+
+    ba = scenario.grid.balancing_authority
+    load_w = ba.site_load_mw * 1e6 if ba.site_load_mw is not None else site_w
+    g = scenario.grid
+    window = site_events(ba, load_w, start_month=g.start_month, start_hour=g.start_hour,
+                         horizon_h=int(math.ceil(duration_s / S_PER_HOUR)), battery=g.battery)
+    year = site_events(ba, load_w, start_month=g.start_month, start_hour=g.start_hour, horizon_h=None, battery=g.battery)
+    return window, year
+
+
+def ba_summary(window, year, sim_keys: dict) -> dict:
+    """Serving summary keys of a fleet placed in a balancing authority: the year's curtailment as the grid
+    sees it (hours, events, energy the fleet could not draw, the battery or cap that would avoid it) and
+    what the simulated window saw (from the simulation: replicas shed, requests dropped)."""
+    out = dict(year.summary())
+    out.update({"ba_curtailment_hours": year.curtailment_hours, "ba_events": year.num_events,
+                "ba_energy_not_drawn_j": year.energy_curtailed_j,
+                "ba_year_share_of_hours_curtailed_frac": year.curtailment_hours / max(year.horizon_h, 1),
+                "ba_window_curtailment_hours": window.curtailment_hours, "ba_window_events": window.num_events})
+    out.update(sim_keys)
+    return out
