@@ -105,3 +105,92 @@ def test_optimal_policy_in_a_training_scenario():
         assert summ["battery_policy"] == policy
         out[policy] = summ
     assert out["optimal"]["grid_import_max_w"] <= out["peak_shaving"]["grid_import_max_w"] * (1 + 1e-6)
+
+
+def _reference_lp_objective(load_w, dt_s, *, energy_j, rating_w, rte, e0_j, e_min_j, e_max_j, cap_w, w_per_kwh,
+                            demand_usd_per_w, final_soc_at_least_initial=False):
+    """The plain formulation the LP started from (kept here as the reference): variables c, d, e, u in
+    every step and P, the grid import as an expression (load - d + c - u) in three inequality rows per
+    step (no export, cap, <= P), no bounds on P. Objective value in the same units (USD or g)."""
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    n = load_w.size
+    dt = dt_s / 3600.0
+    load = load_w / 1e6
+    cap = np.broadcast_to(np.asarray(cap_w, float), (n,)) / 1e6
+    eta = np.sqrt(rte)
+    e0, e_min, e_max = e0_j / 3.6e9, e_min_j / 3.6e9, e_max_j / 3.6e9
+    w = np.asarray(w_per_kwh, float) * 1000.0
+    penalty = max(UNSERVED_PENALTY_USD_PER_J * 3.6e9, 1e3 * float(np.abs(w).max()))
+    ic, id_, ie, iu, ip = 0, n, 2 * n, 3 * n, 4 * n
+    nv = 4 * n + 1
+    cost = np.zeros(nv)
+    cost[ic:ic + n], cost[id_:id_ + n], cost[iu:iu + n] = w * dt, -w * dt, -w * dt + penalty * dt
+    cost[ip] = demand_usd_per_w * 1e6
+    a_ub, b_ub = [], []
+    for i in range(n):
+        for sign, rhs in ((-1.0, load[i]), (1.0, cap[i] - load[i])):  # no export; cap
+            if np.isfinite(rhs):
+                row = np.zeros(nv)
+                row[[ic + i, id_ + i, iu + i]] = sign * np.array([1.0, -1.0, -1.0])
+                a_ub.append(row)
+                b_ub.append(rhs)
+        row = np.zeros(nv)
+        row[[ic + i, id_ + i, iu + i, ip]] = [1.0, -1.0, -1.0, -1.0]
+        a_ub.append(row)
+        b_ub.append(-load[i])
+    a_eq = np.zeros((n, nv))
+    b_eq = np.zeros(n)
+    for i in range(n):
+        a_eq[i, [ie + i, ic + i, id_ + i]] = [1.0, -dt * eta, dt / eta]
+        if i:
+            a_eq[i, ie + i - 1] = -1.0
+    b_eq[0] = e0
+    e_lo = np.full(n, e_min)
+    if final_soc_at_least_initial:
+        e_lo[-1] = e0
+    bounds = ([(0, rating_w / 1e6)] * (2 * n) + [(lo, e_max) for lo in e_lo]
+              + [(0, max(float(x), 0.0)) for x in np.clip(load - cap, 0.0, np.maximum(load, 0.0))] + [(0, None)])
+    res = linprog(cost, A_ub=sparse.csr_matrix(np.array(a_ub)), b_ub=b_ub, A_eq=sparse.csr_matrix(a_eq), b_eq=b_eq,
+                  bounds=bounds, method="highs")
+    assert res.status == 0, res.message
+    return float(res.fun + np.sum(w * load * dt))
+
+
+@pytest.mark.parametrize("case", ["demand+cap", "demand, no cap", "shortfall", "final soc", "varying cap", "carbon", "negative prices"])
+def test_lp_objective_equals_the_reference_formulation(case):
+    """The LP as built (grid import a variable, the cap as its bounds, P boxed by bounds every optimum
+    satisfies, peak rows only where the import can exceed the lower bound) has the optimum of the plain
+    formulation, on four days of hourly steps, with and without the cap binding, with load the battery
+    cannot cover, the terminal SoC condition, a time-varying cap with uncapped hours, the carbon objective
+    and negative prices."""
+    from costsim.power.battery_lp import optimal_dispatch_arrays
+    from costsim.power.signals import load_region
+
+    n = 96
+    t = np.arange(n) * H
+    price = np.asarray(load_region("us-ercot-texas").price.at(t), float)
+    rng = np.random.default_rng(3)
+    load = 50e6 + 6e6 * np.sin(np.arange(n) / 24 * 2 * np.pi) + rng.normal(0, 2e6, n)
+    kw = dict(energy_j=40 * 3.6e9, rating_w=10e6, rte=0.85, e0_j=20 * 3.6e9, e_min_j=2 * 3.6e9, e_max_j=38 * 3.6e9)
+    cap, demand, w, objective, final = 54e6, 15.0 / 1000.0, price, "cost", False
+    if case == "demand, no cap":
+        cap = np.inf
+    elif case == "shortfall":
+        cap = 48e6
+    elif case == "final soc":
+        final = True
+    elif case == "varying cap":
+        cap = np.where(np.arange(n) % 24 < 12, 53e6, np.inf)
+    elif case == "carbon":
+        w, objective, demand = 300.0 + 200.0 * np.cos(np.arange(n) / 24 * 2 * np.pi), "carbon", 0.0
+    elif case == "negative prices":
+        w = price - 0.03
+    _, _, _, obj = optimal_dispatch_arrays(load, H, cap_w=cap, price_usd_per_kwh=w, carbon_g_per_kwh=w, objective=objective,
+                                           demand_charge_usd_per_w=demand, final_soc_at_least_initial=final, **kw)
+    ref = _reference_lp_objective(load, H, cap_w=cap, w_per_kwh=w, demand_usd_per_w=demand,
+                                  final_soc_at_least_initial=final, **kw)
+    assert obj == pytest.approx(ref, rel=1e-9, abs=1e-6), (case, obj, ref)
+    if case == "shortfall":
+        assert ref > float(np.sum(price * np.minimum(load, cap) * H) / J_PER_KWH)  # the penalty is in both

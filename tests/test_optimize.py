@@ -85,6 +85,36 @@ def test_resume_and_a_killed_driver_lose_no_trial(tmp_path):
     assert any("re-enqueued" in n for n in again.notes)
     done = [t for t in optuna.load_study(study_name=first.study, storage=first.storage).trials if t.state.name == "COMPLETE"]
     assert any(t.params == orphan.params for t in done), "the orphaned trial's parameters were evaluated"
+    stale = optuna.load_study(study_name=first.study, storage=first.storage).trials[orphan.number]
+    assert stale.state.name == "FAIL" and "left running" in stale.user_attrs["error"]
+
+
+def test_a_unit_the_executor_loses_fails_with_its_reason_and_is_rerun(tmp_path, monkeypatch):
+    """An executor that gives a unit up (a worker lost for good: the exception comes back instead of rows):
+    the trial fails saying so, its parameters are enqueued again and completed, and the study still
+    completes the requested trials."""
+    import optuna
+
+    from costsim.sweep import executors
+
+    lost = []
+
+    def flaky(units, **kw):
+        for unit, rows in executors.run_local(units, **kw):
+            if not lost and unit[0]["point_id"] == "trial-2":
+                lost.append(unit[0]["overrides"])
+                yield unit, RuntimeError("worker tcp://w1 lost")
+                continue
+            yield unit, rows
+
+    monkeypatch.setattr(executors, "get_executor", lambda name: flaky)
+    res = run_optimize(_scenario(), out=str(tmp_path), params=PARAMS, objectives=OBJECTIVES, trials=6, batch=3, seed=4)
+    assert lost and res.trials_complete == 6
+    study = optuna.load_study(study_name=res.study, storage=res.storage)
+    t2 = study.trials[2]
+    assert t2.state.name == "FAIL" and "lost with its executor unit (RuntimeError: worker tcp://w1 lost)" in t2.user_attrs["error"]
+    assert any(t.state.name == "COMPLETE" and t.params == t2.params and t.number > 2 for t in study.trials)
+    assert not [t for t in study.trials if t.state.name in ("RUNNING", "WAITING")]
 
 
 def test_constraints_keep_the_pareto_set_feasible(tmp_path):
@@ -154,3 +184,82 @@ def test_infeasible_points_fail_with_their_reason_and_never_loop(tmp_path):
     assert res.trials_complete < 3 and any("stopped after" in n for n in res.notes)
     rows = list(csv.DictReader(open(tmp_path / "trials.csv")))
     assert rows and all(r["error"] for r in rows if r["state"] == "FAIL")
+
+
+@pytest.mark.slow
+def test_dask_killed_worker_loses_no_trial(tmp_path):
+    """Issue 15: killing a worker mid-run loses no trial. A LocalCluster (2 worker processes, 1 thread each);
+    once 4 trials are told, a watcher SIGKILLs the first worker seen holding a trial's task (the scheduler's
+    `processing`). The study still completes the requested trials, every trial ends in a final state, none is
+    left RUNNING; a FAIL says why, and one failed by the loss had its parameters run again; the scheduler's
+    story shows a held task taken from the dead worker and run again; the trials the killed worker held were
+    completed. (Dask reruns the task itself, so the loss fails no trial here; a FAIL seen is an infeasible
+    point. The driver's own path for a unit the executor gives up on is
+    test_a_unit_the_executor_loses_fails_with_its_reason_and_is_rerun.)"""
+    pytest.importorskip("dask.distributed")
+    import csv
+    import os
+    import signal
+    import threading
+    import time
+
+    import optuna
+    from dask.distributed import Client, LocalCluster
+
+    trials = 12
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50) as cluster, \
+            Client(cluster) as client:
+        pids = client.run(os.getpid)
+        killed: dict[str, tuple[int, list[str]]] = {}
+        armed, stop = threading.Event(), threading.Event()
+
+        def watch():
+            armed.wait()
+            while not stop.is_set():
+                busy = {w: sorted(str(k) for k in ks) for w, ks in client.processing().items()
+                        if w in pids and any("trial-" in str(k) for k in ks)}
+                if busy:
+                    addr = sorted(busy)[0]
+                    os.kill(pids[addr], signal.SIGKILL)
+                    killed[addr] = (pids[addr], busy[addr])
+                    return
+                time.sleep(0.002)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            res = run_optimize(_scenario(), out=str(tmp_path), params=PARAMS, objectives=OBJECTIVES, trials=trials, batch=4,
+                               mode="sim", executor="dask", address=cluster.scheduler_address, seed=3,
+                               on_trial=lambda done, total: armed.set() if done >= 4 else None)
+        finally:
+            stop.set()
+            armed.set()
+            watcher.join(10)
+        # the scheduler's story of each held task: (source, key, start, finish, recommendations, stimulus, time)
+        story = {k: client.story(k) for v in killed.values() for k in v[1]}
+    rescheduled = [k for k, st in story.items()
+                   if any(e[0] == "scheduler" and e[2] == "processing" and "worker" in str(e[5]) for e in st)]
+    assert killed, "the watcher saw no worker holding a trial's task: the kill did not happen mid-run"
+    (_, held), = killed.values()
+    assert res.trials_complete == trials
+    study = optuna.load_study(study_name=res.study, storage=res.storage)
+    final = {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL}
+    assert all(t.state in final for t in study.trials), [(t.number, t.state.name) for t in study.trials]  # nothing RUNNING/WAITING
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == trials
+    for t in study.trials:
+        if t.state == optuna.trial.TrialState.FAIL:
+            why = t.user_attrs.get("error")
+            assert why, (t.number, t.params)  # an infeasible point or a lost unit, said which
+            if "lost" in why:
+                assert any(c.params == t.params for c in complete), (t.number, why)
+    # the trials whose tasks the killed worker held were completed (rerun by the scheduler or re-enqueued)
+    held_numbers = {int(k.split("trial-")[1].split("-")[0]) for k in held if "trial-" in k}
+    assert held_numbers, held
+    assert rescheduled, story  # the kill took a task the worker was processing; the scheduler gave it to another
+    for n in held_numbers:
+        t = study.trials[n]
+        assert t.state == optuna.trial.TrialState.COMPLETE or any(c.params == t.params for c in complete), (n, t.state.name)
+    rows = list(csv.DictReader(open(tmp_path / "trials.csv")))
+    assert len(rows) == len(study.trials) and all(r["state"] in ("COMPLETE", "PRUNED", "FAIL") for r in rows)
+    print(f"killed {killed}; rescheduled {rescheduled}; states {sorted(t.state.name for t in study.trials)}")

@@ -7,7 +7,9 @@ run as sweep points on the local, process, Dask or Ray executors.
 - Trials are asked from the sampler in batches (`--batch` at a time), evaluated as sweep points (the same
   rows as `costsim sweep`), told back. Every trial is stored in an Optuna RDB storage (SQLite, DIR/optuna.db):
   a re-run with the same arguments resumes the study; trials a killed driver left RUNNING are failed and
-  their parameters re-enqueued, so no trial is lost. A lost worker is the executor's business (Dask reruns it).
+  their parameters re-enqueued, so no trial is lost. A lost worker is the executor's business (Dask reruns its
+  task elsewhere); a unit the executor still gives up on fails its trials with the reason and re-enqueues their
+  parameters. A FAIL always carries its reason (trials.csv `error`).
 - Objectives are row columns, or aliases summed over the parts: usd, mwh, co2e, days, peak_mw.
 - Constraints (column <= / >= / < / > value) go to the sampler's constraints function (feasible first).
 - `--confirm` re-evaluates the core-mode Pareto set with the simulations (mode sim) and reports both.
@@ -265,7 +267,10 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
     notes = []
     # a killed driver leaves RUNNING trials: fail them and run their parameters again (no trial lost)
     stale = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.RUNNING]
+    study_id = storage.get_study_id_from_name(name)
     for t in stale:
+        storage.set_trial_user_attr(storage.get_trial_id_from_study_id_trial_number(study_id, t.number), "error",
+                                    "left running by a stopped run: its parameters were re-enqueued")
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)
         study.enqueue_trial(dict(t.params), skip_if_exists=False)
     if stale:
@@ -292,9 +297,12 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
         tasks = _tasks(scenario, asked, mode, seed)
         by_pid = {f"trial-{t.number}": t for t in asked}
         told = set()
-        for _, rows in run_fn([[task] for task in tasks], workers=workers, address=address):
-            if isinstance(rows, Exception):
-                continue  # a lost unit: its trials stay un-told and are failed + re-enqueued below
+        lost: dict[str, str] = {}
+        for unit, rows in run_fn([[task] for task in tasks], workers=workers, address=address):
+            if isinstance(rows, Exception):  # a lost unit: its trials stay un-told and are failed + re-enqueued below
+                for task in (unit if isinstance(unit, list) else []):
+                    lost[task.get("point_id")] = f"{type(rows).__name__}: {rows}"[:300]
+                continue
             for row in (rows if isinstance(rows, list) else []):
                 t = by_pid.get(row.get("point_id"))
                 if t is None or t.number in told:
@@ -315,6 +323,8 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
                     on_trial(complete(), trials)
         for t in asked:
             if t.number not in told:  # lost with its executor unit: fail and re-run its parameters
+                why = lost.get(f"trial-{t.number}", "no result came back from the executor")
+                t.set_user_attr("error", f"lost with its executor unit ({why}): its parameters were re-enqueued"[:500])
                 study.tell(t, state=optuna.trial.TrialState.FAIL)
                 study.enqueue_trial(dict(t.params), skip_if_exists=False)
     return _report(study, scenario, objectives, constraints, params, outp, evaluated, notes, confirm, run_fn, workers, address, seed, storage_url)
