@@ -194,3 +194,38 @@ def test_lp_objective_equals_the_reference_formulation(case):
     assert obj == pytest.approx(ref, rel=1e-9, abs=1e-6), (case, obj, ref)
     if case == "shortfall":
         assert ref > float(np.sum(price * np.minimum(load, cap) * H) / J_PER_KWH)  # the penalty is in both
+
+
+def test_monthly_demand_charge_minimizes_the_monthly_bill():
+    """With demand_period_s (the billing month) the LP's objective is the bill of
+    costsim.economics.timeseries.demand_charge_usd (each month's peak, partial months pro rata): equal to it
+    for its own dispatch, and no worse than the one-peak-over-the-horizon LP's dispatch billed monthly."""
+    from costsim.economics.timeseries import S_PER_MONTH, demand_charge_usd
+    from costsim.power.battery import dispatch
+    from costsim.power.battery_lp import optimal_dispatch_arrays
+
+    n = 24 * 75  # two and a half billing months, hourly
+    rng = np.random.default_rng(3)
+    h = np.arange(n)
+    load = 80e6 + 10e6 * np.sin(h / 24 * 2 * np.pi) + 6e6 * (h > 24 * 40) + rng.normal(0, 2e6, n)
+    price = 0.04 + 0.03 * (np.sin(h / 24 * 2 * np.pi - 1.0) > 0)
+    rate = 15.0  # USD per kW-month
+    spec = BatterySpec(energy_mwh=60, power_mw=15, policy="optimal")
+
+    def bill(grid_w):
+        return float(np.sum(price * grid_w * 3600.0) / 3.6e6 + demand_charge_usd(grid_w, 3600.0, rate))
+
+    cap_j = spec.energy_mwh * 3.6e9
+    _, _, _, obj = optimal_dispatch_arrays(load, 3600.0, energy_j=cap_j, rating_w=15e6, rte=spec.round_trip_efficiency_frac,
+                                           e0_j=spec.initial_soc_frac * cap_j, e_min_j=spec.min_soc_frac * cap_j,
+                                           e_max_j=spec.max_soc_frac * cap_j, price_usd_per_kwh=price,
+                                           demand_charge_usd_per_w=rate / 1000.0, demand_period_s=S_PER_MONTH)
+    monthly = dispatch(load, 3600.0, spec, price=price, demand_charge_usd_per_w=rate / 1000.0, demand_period_s=S_PER_MONTH)
+    assert bill(monthly.grid_import_w) == pytest.approx(obj, rel=1e-6)
+    months = n * 3600.0 / S_PER_MONTH
+    one_peak = dispatch(load, 3600.0, spec, price=price, demand_charge_usd_per_w=rate / 1000.0 * months)
+    assert bill(monthly.grid_import_w) <= bill(one_peak.grid_import_w) * (1 + 1e-9)
+    # the later months' peaks are higher: one peak for all months overcharges the early ones and misplaces discharge
+    assert bill(monthly.grid_import_w) < bill(one_peak.grid_import_w) - 1.0
+    for pol in ("peak_shaving", "smoothing", "arbitrage"):
+        assert bill(monthly.grid_import_w) <= bill(dispatch(load, 3600.0, spec.model_copy(update={"policy": pol}), price=price).grid_import_w) + 1e-6

@@ -109,7 +109,7 @@ def desired_power_w(policy: str, load_w: np.ndarray, dt_s: float, spec: BatteryS
 def dispatch(load_w, dt_s: float, spec: BatterySpec, *, cap_w=np.inf, policy: str | None = None, price=None,
              threshold_w: float | None = None, window_s: float = 900.0, max_discharge_w=None,
              max_charge_w=None, reserve_soc_frac: float | None = None, carbon=None,
-             demand_charge_usd_per_w: float = 0.0) -> DispatchResult:
+             demand_charge_usd_per_w: float = 0.0, demand_period_s: float | None = None) -> DispatchResult:
     """Dispatch a battery against a load series (W, one value per step of dt_s seconds).
 
     `reserve_soc_frac`: discharge beyond what the import cap requires (arbitrage, smoothing) never
@@ -129,7 +129,7 @@ def dispatch(load_w, dt_s: float, spec: BatterySpec, *, cap_w=np.inf, policy: st
         from costsim.power.battery_lp import optimal_dispatch
 
         return optimal_dispatch(load, dt_s, spec, cap_w=cap, price=price, carbon=carbon,
-                                demand_charge_usd_per_w=demand_charge_usd_per_w,
+                                demand_charge_usd_per_w=demand_charge_usd_per_w, demand_period_s=demand_period_s,
                                 max_discharge_w=max_discharge_w, max_charge_w=max_charge_w)
     cap_j = spec.energy_mwh * J_PER_MWH
     rating = spec.power_mw * MEGA

@@ -19,8 +19,9 @@ policies (costsim.power.battery) can produce is feasible here, so the optimum is
 theirs on the same objective. No terminal state-of-charge condition is imposed (as for the
 heuristics); `final_soc_at_least_initial=True` adds e_n >= e0.
 
-The demand charge is on ONE peak over the whole horizon (callers pass the monthly rate x the months
-covered); P gets bounds that every optimum satisfies (a window-mean lower bound, the largest possible
+The demand charge is on one peak per billing period (`demand_period_s`: the month of
+costsim.economics.timeseries, each charged for the share of it covered, as the bill is) or, without a
+period, on ONE peak over the whole horizon; each P gets bounds that every optimum satisfies (a window-mean lower bound, the largest possible
 import above), which cuts HiGHS's dual simplex iterations, and steps whose import can never exceed the
 lower bound get no peak row. The optimum is the one of the plain formulation (tests/test_battery_lp.py
 compares them). A year of hourly steps solves in ~0.3 s without a demand charge and ~0.8 s with one
@@ -46,9 +47,14 @@ class DispatchLPError(RuntimeError):
 def optimal_dispatch_arrays(load_w, dt_s: float, *, energy_j: float, rating_w: float, rte: float, e0_j: float,
                             e_min_j: float, e_max_j: float, cap_w=np.inf, price_usd_per_kwh=None, carbon_g_per_kwh=None,
                             objective: str = "cost", demand_charge_usd_per_w: float = 0.0, max_discharge_w=None,
-                            max_charge_w=None, final_soc_at_least_initial: bool = False
+                            max_charge_w=None, final_soc_at_least_initial: bool = False, demand_period_s: float | None = None
                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """(battery_w: + discharge / - charge, stored energy e_j at the end of each step, unserved_w, objective value)."""
+    """(battery_w: + discharge / - charge, stored energy e_j at the end of each step, unserved_w, objective value).
+
+    Demand charge: with `demand_period_s` None, one peak over the whole horizon costs demand_charge_usd_per_w
+    per W; with a period (a billing month, costsim.economics.timeseries.S_PER_MONTH), each period's peak costs
+    demand_charge_usd_per_w per W x the share of the period the horizon covers - the bill of
+    costsim.economics.timeseries.demand_charge_usd, so the optimum is the least bill."""
     from scipy import sparse
     from scipy.optimize import linprog
 
@@ -89,7 +95,13 @@ def optimal_dispatch_arrays(load_w, dt_s: float, *, energy_j: float, rating_w: f
     # variable bounded by [0, cap] in an equality row, and the peak rows are g_i <= P: faster that way.
     ic, id_, ie, iu, ig = 0, n, 2 * n, 3 * n, 3 * n + m
     ip = ig + n
-    nv = ip + 1 if use_peak else ig
+    if demand_period_s is None:  # one peak over the horizon
+        period, covered = np.zeros(n, np.int64), np.ones(1)
+    else:
+        period = np.floor(np.arange(n) * dt_s / float(demand_period_s)).astype(np.int64)
+        covered = np.minimum(np.bincount(period) * dt_s / float(demand_period_s), 1.0)
+    n_p = int(period[-1]) + 1
+    nv = ip + n_p if use_peak else ig
     rows = np.arange(n)
     one = np.ones(n)
     cost = np.zeros(nv)
@@ -107,7 +119,7 @@ def optimal_dispatch_arrays(load_w, dt_s: float, *, energy_j: float, rating_w: f
     const = 0.0
     if use_peak:
         cost[ig:ig + n] = w * dt
-        cost[ip] = peak_w
+        cost[ip:ip + n_p] = peak_w * covered
         # grid balance g + d - c + u = load; no export and the cap are g's bounds
         r_ += [n + rows, n + rows, n + rows, n + su]
         c_ += [ig + rows, id_ + rows, ic + rows, iu + np.arange(m)]
@@ -118,15 +130,16 @@ def optimal_dispatch_arrays(load_w, dt_s: float, *, energy_j: float, rating_w: f
         # energy (net discharge sum(d - c) dt <= eta (e_start - e_end)); P <= the largest import possible
         # (the optimum has P = max g). HiGHS's dual simplex needs far fewer iterations with P boxed.
         g_max = np.minimum(cap, load + chg_lim)
-        p_hi = float(np.max(g_max))
-        p_lo = min(_window_mean_bound(load - short, dt, eta * (max(e0, e_max) - e_min)), p_hi)
-        lo += [np.zeros(n), np.full(1, p_lo)]
-        hi += [cap, np.full(1, p_hi)]
-        # steps whose import can never exceed the lower bound need no peak row (g <= g_max <= p_lo <= P)
-        pr = rows[g_max > p_lo]
+        storable = eta * (max(e0, e_max) - e_min)
+        p_hi = np.array([float(np.max(g_max[period == q])) for q in range(n_p)])
+        p_lo = np.minimum([_window_mean_bound((load - short)[period == q], dt, storable) for q in range(n_p)], p_hi)
+        lo += [np.zeros(n), p_lo]
+        hi += [cap, p_hi]
+        # steps whose import can never exceed their period's lower bound need no peak row (g <= g_max <= p_lo <= P)
+        pr = rows[g_max > p_lo[period]]
         k = pr.size
         a_ub = sparse.csr_matrix((np.concatenate([np.ones(k), -np.ones(k)]),
-                                  (np.concatenate([np.arange(k)] * 2), np.concatenate([ig + pr, np.full(k, ip)]))), shape=(k, nv))
+                                  (np.concatenate([np.arange(k)] * 2), np.concatenate([ig + pr, ip + period[pr]]))), shape=(k, nv))
         b_ub = np.zeros(k)
     else:
         # grid = load - d + c - u: the load term is a constant of the objective
@@ -169,7 +182,7 @@ def _window_mean_bound(served, dt: float, storable: float) -> float:
 
 
 def optimal_dispatch(load_w, dt_s: float, spec, *, cap_w=np.inf, price=None, carbon=None, demand_charge_usd_per_w: float = 0.0,
-                     max_discharge_w=None, max_charge_w=None):
+                     max_discharge_w=None, max_charge_w=None, demand_period_s: float | None = None):
     """`costsim.power.battery.dispatch` for `policy: optimal` (returns its DispatchResult)."""
     from costsim.power.battery import DispatchResult
 
@@ -181,7 +194,7 @@ def optimal_dispatch(load_w, dt_s: float, spec, *, cap_w=np.inf, price=None, car
         e0_j=spec.initial_soc_frac * cap_j, e_min_j=spec.min_soc_frac * cap_j, e_max_j=spec.max_soc_frac * cap_j,
         cap_w=cap_w, price_usd_per_kwh=price, carbon_g_per_kwh=carbon, objective=spec.objective,
         demand_charge_usd_per_w=demand_charge_usd_per_w, max_discharge_w=max_discharge_w, max_charge_w=max_charge_w,
-        final_soc_at_least_initial=spec.final_soc_at_least_initial)
+        final_soc_at_least_initial=spec.final_soc_at_least_initial, demand_period_s=demand_period_s)
     cap = np.broadcast_to(np.asarray(cap_w, float), (n,))
     grid = load - p
     short = np.maximum(grid - cap, 0.0)

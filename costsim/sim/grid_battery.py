@@ -69,7 +69,8 @@ def cap_reserve_soc_frac(load_w, cap_w, max_discharge_w, dt_s: float, battery: B
 
 
 def battery_on_buckets(bucket_s: float, fmin_w, fmean_w, fmax_w, cap_w, battery: BatterySpec, *,
-                       price=None, carbon=None, demand_charge_usd_per_w: float = 0.0) -> dict[str, np.ndarray]:
+                       price=None, carbon=None, demand_charge_usd_per_w: float = 0.0,
+                       demand_period_s: float | None = None) -> dict[str, np.ndarray]:
     """Grid import (min / mean / max per bucket), battery power and state of charge for a coarse
     timeline. `cap_w` per bucket (inf = none). `price` per bucket (USD/kWh) for arbitrage.
     Returns arrays: grid_min_w, grid_mean_w, grid_max_w, battery_charge_w (+ = charging, incl.
@@ -96,7 +97,8 @@ def battery_on_buckets(bucket_s: float, fmin_w, fmean_w, fmax_w, cap_w, battery:
                          field="grid.battery.objective")
     reserve = None if battery.policy == "optimal" else cap_reserve_soc_frac(load, cap_eff, dis, bucket_s, battery)
     res = dispatch(load, bucket_s, battery, cap_w=cap_eff, price=pr, max_discharge_w=dis, max_charge_w=chg,
-                   reserve_soc_frac=reserve, carbon=co, demand_charge_usd_per_w=demand_charge_usd_per_w)
+                   reserve_soc_frac=reserve, carbon=co, demand_charge_usd_per_w=demand_charge_usd_per_w,
+                   demand_period_s=demand_period_s)
     g_mean = load - res.battery_w  # what the grid must deliver (above cap_eff where the battery falls short)
     g_max = g_mean + (1.0 - s) * up
     g_min = g_mean - (1.0 - s) * dn

@@ -965,11 +965,13 @@ def _summarize(job: _Job, su: Setup, end_s: float, completed: bool, wall0: float
     if battery is not None:
         # the battery through costsim.power.battery (policy of the spec), on the 1-min buckets
         # plus the swing inside each bucket (costsim.sim.grid_battery)
-        months = max(float(t_s[-1] + bucket) / (30.44 * S_PER_DAY), 1.0) if len(t_s) else 1.0
+        from costsim.economics.timeseries import S_PER_MONTH
+
         bat = battery_on_buckets(bucket, fst["min"], fst["mean"], fst["max"], limit, battery,
                                  price=price_b if price_b is not None else su.scenario.economics.electricity_usd_per_kwh,
                                  carbon=carbon_b if carbon_b is not None else su.scenario.economics.grid_gco2e_per_kwh,
-                                 demand_charge_usd_per_w=sc.grid.demand_charge_usd_per_kw_month / 1000.0 * months)
+                                 demand_charge_usd_per_w=sc.grid.demand_charge_usd_per_kw_month / 1000.0,
+                                 demand_period_s=S_PER_MONTH)  # each billing month's peak, as the bill charges it
         g_min, g_mean, g_max = bat["grid_min_w"], bat["grid_mean_w"], bat["grid_max_w"]
         soc = bat["soc_frac"]
         exceeded = bat["shortfall_w"] > 1e-9 * np.where(np.isfinite(limit), limit, 1.0)
