@@ -20,7 +20,7 @@ from costsim.specs.requests import FleetEntry, ServeRequest, SiteRequest, TrainR
 from costsim.specs.site import EconomicsSpec, FacilitySpec
 
 REPO = Path(__file__).resolve().parents[1]
-PAGES = ["train", "serve", "site", "compare", "scenario", "validation", "optimize"]
+PAGES = ["train", "serve", "site", "grid", "plan", "compare", "scenario", "validation", "optimize"]
 SPECS = (TrainRequest, ServeRequest, SiteRequest, FleetEntry, FacilitySpec, EconomicsSpec)
 TIMEOUT_S = 60
 
