@@ -78,6 +78,9 @@ def test_resume_and_a_killed_driver_lose_no_trial(tmp_path):
     assert first.trials_complete == 6
     # a driver killed after asking: its trial stays RUNNING in the storage
     study = optuna.load_study(study_name=first.study, storage=first.storage)
+    # fixed parameters (a feasible point): the load_study sampler is unseeded, and a random orphan could be
+    # a GPU count without a valid layout, which fails and is asked again (one more evaluation)
+    study.enqueue_trial({"training.num_gpus": 512, "training.precision": "bf16"})
     orphan = study.ask({"training.num_gpus": optuna.distributions.IntDistribution(64, 8192, log=True),
                         "training.precision": optuna.distributions.CategoricalDistribution(["bf16", "fp8"])})
     again = run_optimize(s, out=str(tmp_path), params=PARAMS, objectives=OBJECTIVES, trials=9, batch=3, seed=1)

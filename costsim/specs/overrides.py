@@ -111,10 +111,16 @@ def check_path(model: type[BaseModel], parts: list[str | int], *, original: str)
                 hint = f" {here} is a list; address an item by index (e.g. {here}.0)."
             else:
                 hint = f" {here} is not a list; it has no item {part}."
-            raise InputError(f"unknown override path '{original}': '{part}' is not a field at {here}.{hint}", field=original)
+            raise InputError(f"unknown override path '{_short(original)}': '{_short(str(part))}' is not a field at {_short(here)}.{hint}",
+                             field=_short(original))
         alts = nxt
         walked.append(str(part))
     return alts
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """A user's text echoed in a message: at most `limit` characters (a 5,000-character path is not repeated)."""
+    return text if len(text) <= limit else f"{text[:limit - 25]}...({len(text):,} characters)"
 
 
 def set_path(data: dict[str, Any], parts: list[str | int], value: Any, *, original: str) -> None:
