@@ -112,3 +112,19 @@ def test_a_fleet_in_a_balancing_authority_sees_its_real_events_and_their_cost():
 
     text = " ".join(variant_sentences(r.variants[0]))
     assert "Grid curtailment for 1.5 h shed up to 4 replicas" in text and "us-ercot 2023" in text
+
+
+def test_disaggregated_fleet_sheds_prefill_and_decode_together():
+    """2 prefill + 2 decode replicas under a limit that fits two: one of each stays, so requests keep
+    completing in the window (a decode pool shed to zero would strand every prompt)."""
+    one = _fleet_peak_w() / 4
+    d = _chat(curtailment=[{"start_h": 0.5, "duration_h": 1.0, "max_import_mw": 2.5 * one / 1e6}])
+    d["serving"]["disaggregation"] = {"enabled": True, "prefill_replicas": 2, "decode_replicas": 2}
+    d["serving"]["arrivals"] = {"process": "poisson", "rate_per_s": 1.0}
+    out = _sim(d)
+    s = out.summary
+    assert s["curtailment_replicas_shed_max"] == 2
+    reqs = out.tables["requests"]
+    inside = (reqs["arrival_s"] > 1800 + 120) & (reqs["arrival_s"] < 5400 - 300)
+    assert np.isfinite(reqs["e2e_s"][inside]).mean() > 0.95
+    assert s["requests_dropped_curtailed"] == 0

@@ -304,6 +304,9 @@ class Fleet:
             self.rr.append(r.idx)
 
     def make_unroutable(self, r: Replica) -> None:
+        if r.role == "decode":
+            self.lb_decode.remove(r.idx)
+            return
         self.lb[r.group].remove(r.idx)
         if r.idx in self.rr:
             self.rr.remove(r.idx)

@@ -92,6 +92,22 @@ class GridLimiter:
             return True
         return self.powered_w(("active", "starting", "draining")) + replica_peak_w(self.fleet, r, self.pue) <= self.limit_w + 1e-6
 
+    def _next_to_shed(self):
+        """A booting replica first (it holds no work); else the least-loaded active replica of the role with
+        the most powered replicas (prefill/decode pools shrink together under disaggregation)."""
+        reps = self.fleet.replicas
+        starting = [r for r in reps if r.state == "starting"]
+        if starting:
+            return starting[0]
+        active = [r for r in reps if r.state == "active"]
+        if not active:
+            return None
+        count: dict[str, int] = {}
+        for r in active:
+            count[r.role] = count.get(r.role, 0) + 1
+        role = max(count, key=lambda k: (count[k], k))
+        return min((r for r in active if r.role == role), key=lambda x: x.outstanding)
+
     def set_limit(self, limit_w: float, boot) -> None:
         """A new limit: shed replicas above it, restore shed ones below it (`boot(r)` starts one)."""
         f = self.fleet
@@ -99,10 +115,9 @@ class GridLimiter:
         self.limit_w = limit_w
         self.changes += 1
         if self.powered_w() > limit_w + 1e-6:
-            starting = [r for r in f.replicas if r.state == "starting"]
-            active = sorted((r for r in f.replicas if r.state == "active"), key=lambda x: x.outstanding)
-            for r in starting + active:
-                if self.powered_w() <= limit_w + 1e-6:
+            while self.powered_w() > limit_w + 1e-6:
+                r = self._next_to_shed()
+                if r is None:
                     break
                 if r.state == "starting":  # cancelled boot (its pending boot event is stale: boot tokens)
                     f.turn_off(r)
