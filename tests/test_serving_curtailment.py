@@ -128,3 +128,24 @@ def test_disaggregated_fleet_sheds_prefill_and_decode_together():
     inside = (reqs["arrival_s"] > 1800 + 120) & (reqs["arrival_s"] < 5400 - 300)
     assert np.isfinite(reqs["e2e_s"][inside]).mean() > 0.95
     assert s["requests_dropped_curtailed"] == 0
+
+
+def test_held_requests_wait_out_a_short_curtailment_instead_of_being_dropped():
+    """A 20-minute full curtailment with curtailment_hold_s of an hour: requests wait at the router and are
+    served after the fleet boots again (shifted load, their TTFT includes the wait); with a 5-minute hold
+    only the last 5 minutes' arrivals (and those during the boot) are served, the rest dropped."""
+    win = [{"start_h": 1.0, "duration_h": 1.0 / 3.0, "max_import_mw": 0.0}]
+    d = _chat(curtailment=win)
+    d["serving"]["curtailment_hold_s"] = 3600.0
+    long_hold = _sim(d)
+    s = long_hold.summary
+    assert s["requests_dropped_curtailed"] == 0 and s["requests_held_for_curtailment"] > 4.0 * 1200 * 0.8
+    reqs = long_hold.tables["requests"]
+    held = (reqs["arrival_s"] > 3660) & (reqs["arrival_s"] < 4800)
+    assert np.all(np.isfinite(reqs["ttft_s"][held]))
+    assert np.median(reqs["ttft_s"][held]) > 300  # waited for the window's end + the boot
+    d["serving"]["curtailment_hold_s"] = 300.0
+    short = _sim(d).summary
+    assert 0 < short["requests_held_for_curtailment"] < s["requests_held_for_curtailment"]
+    assert short["requests_dropped_curtailed"] > 0
+    assert short["requests_completed"] < s["requests_completed"]

@@ -155,7 +155,7 @@ LABELS = {
     "ba_curtailment_hours": "Curtailment hours in the grid region", "ba_events": "Curtailment events in the grid region",
     "ba_extra_days": "Extra days from curtailment", "ba_region": "Grid region (balancing authority)",
     "curtailment_hours": "Hours under grid curtailment (simulated)", "curtailment_replicas_shed_max": "Replicas shed for the grid (most at once)",
-    "requests_dropped_curtailed": "Requests dropped under curtailment", "ba_requests_not_served": "Requests not served because of curtailment",
+    "requests_dropped_curtailed": "Requests dropped under curtailment", "requests_held_for_curtailment": "Requests held through a curtailment, then served", "ba_requests_not_served": "Requests not served because of curtailment",
     "ba_slo_attainment_difference_frac": "SLO attainment change from curtailment",
     "ba_year_requests_not_served_est": "Requests not served in a year (estimate)",
     "time_to_train_s": "Time to train", "interruptions": "Interruptions",
@@ -210,7 +210,8 @@ def headline_keys(summary: dict[str, Any]) -> list[str]:
 GRID_HEADLINE_KEYS = ("ba_region", "ba_curtailment_hours", "ba_events", "ba_extra_days", "ba_energy_not_drawn_j",
                       "ba_cost_difference_usd", "ba_battery_energy_to_avoid_j", "ba_power_cap_to_avoid_w",
                       # serving fleets: what the simulated window's events did, and a year's estimate
-                      "curtailment_hours", "curtailment_replicas_shed_max", "requests_dropped_curtailed", "ba_requests_not_served",
+                      "curtailment_hours", "curtailment_replicas_shed_max", "requests_dropped_curtailed", "requests_held_for_curtailment",
+                      "ba_requests_not_served",
                       "ba_slo_attainment_difference_frac", "ba_year_requests_not_served_est")
 SITE_HEADLINE_KEYS = ("peak_power_w", "energy_j", "power_swing_w", "max_bucket_change_w", "headroom_w", "time_over_cap_frac")
 

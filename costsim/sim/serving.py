@@ -19,6 +19,9 @@ totals are sums of those buckets, restricted to the simulated window [0, duratio
 
 Tokens: throughput, energy per token and $ per million tokens count generated (output) tokens in
 the window, as MLPerf's tokens/s does.
+
+Grid curtailment (grid.curtailment windows, grid.balancing_authority events) is costsim.sim.serving_grid;
+the summary and power timeline of a finished run are costsim.sim.serving_summary.
 """
 
 from __future__ import annotations
@@ -26,19 +29,17 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import simpy
 
 from costsim.core.power import warm_idle_power_w
-from costsim.economics.accounting import account_run
-from costsim.economics.timeseries import demand_charge_usd
 from costsim.errors import InputError
 from costsim.sim.arrivals import sample_workload
 from costsim.sim.base import SimOutput
 from costsim.sim.replica import LeastLoaded, Replica
-from costsim.sim.serving_grid import DROP_CURTAILED, GridLimiter, curtailment_process, limit_steps
+from costsim.sim.serving_grid import DROP_CURTAILED
+from costsim.sim.serving_summary import PER_OUTPUT_TOKEN_ALIASES, outputs as _outputs  # noqa: F401 - re-exported
 from costsim.estimators.deployment import DeploymentSearch, search_deployment
 from costsim.estimators.inference import check_layout
 from costsim.sim.steptable import CAP_THROUGHPUT_FLOOR_FRAC, StepTable, build_step_table
@@ -274,9 +275,19 @@ class Fleet:
         now = self.env.now
         if now < self.T:
             self.n_arr[min(int(now / self.bw), self.nb - 1)] += 1
+        self._route(rid)
+
+    def _route(self, rid: int) -> None:
         r = self._choose()
         if r is None:
-            self.dropped[rid] = DROP_CURTAILED if self.limiter is not None and self.limiter.blocks_routing() else 2
+            lim = self.limiter
+            if lim is not None and lim.blocks_routing():
+                if self.wl.curtailment_hold_s > 0 and self.env.now < self.arr[rid] + self.wl.curtailment_hold_s:
+                    lim.held.append(rid)  # shifted: waits at the router for a replica (costsim.sim.serving_grid)
+                    return
+                self.dropped[rid] = DROP_CURTAILED
+                return
+            self.dropped[rid] = 2
             return
         need = self.inp[rid] + self.out[rid]
         if need > self.max_context or need + 1 > r.cap_blocks * r.bs - r.bs:
@@ -302,6 +313,8 @@ class Fleet:
         self.lb[r.group].add(r.idx, r.outstanding)
         if r.idx not in self.rr:
             self.rr.append(r.idx)
+        if self.limiter is not None and self.limiter.held:  # requests held through a curtailment: route them now
+            self.env.timeout(0.0).callbacks.append(lambda _e: self.limiter.release_held(self))
 
     def make_unroutable(self, r: Replica) -> None:
         if r.role == "decode":
@@ -365,7 +378,8 @@ def _sampler(env: simpy.Environment, fleet: Fleet):
     """Waiting requests, sampled at the middle of each timeline bucket."""
     yield env.timeout(0.5 * fleet.bw)
     for b in range(fleet.nb):
-        fleet.queue_sample[b] = sum(r.queue_len() for r in fleet.replicas if r.state != "off")
+        fleet.queue_sample[b] = sum(r.queue_len() for r in fleet.replicas if r.state != "off") + \
+            (len(fleet.limiter.held) if fleet.limiter is not None else 0)  # held at the router through a curtailment
         yield env.timeout(fleet.bw)
 
 
@@ -530,15 +544,6 @@ def _build_groups(scenario: Scenario, model, max_context: int) -> tuple[list[Gro
 
 
 # Per-token keys of the summary count output (generated) tokens: explicit aliases beside them.
-PER_OUTPUT_TOKEN_ALIASES = {
-    "energy_per_token_j": "energy_per_output_token_j",
-    "gpu_energy_per_token_j": "gpu_energy_per_output_token_j",
-    "cost_usd_per_million_tokens": "cost_usd_per_million_output_tokens",
-    "co2e_g_per_1k_tokens": "co2e_g_per_1k_output_tokens",
-    "throughput_tokens_per_s": "throughput_output_tokens_per_s",
-}
-
-
 class _Infeasible(Exception):
     pass
 
@@ -552,20 +557,6 @@ def bucket_count(duration_s: float, bucket_s: float) -> int:
     return nb
 
 
-def _ratio(num, den) -> np.ndarray:
-    """Per-bucket num / den, 0 where den is 0 (no GPU on)."""
-    n = np.asarray(num, float)
-    d = np.asarray(den, float)
-    return np.divide(n, d, out=np.zeros_like(n), where=d > 0)
-
-
-def _pct(x: np.ndarray, q: float) -> float:
-    return float(np.percentile(x, q)) if x.size else NAN
-
-
-# ------------------------------------------------------------------------------------------------
-# entry point
-# ------------------------------------------------------------------------------------------------
 def simulate_serving(scenario: Scenario, *, seed: int) -> SimOutput:
     """Simulate the scenario's serving fleet for simulation.duration_s; one numpy Generator from seed."""
     wall0 = time.perf_counter()
@@ -626,6 +617,7 @@ def simulate_serving(scenario: Scenario, *, seed: int) -> SimOutput:
     fleet.area += fleet.in_sys * (duration - fleet.last_t)
     if fleet.limiter is not None:
         fleet.limiter.close(duration)
+        fleet.limiter.expire_held(fleet, duration)
     sim_wall = time.perf_counter() - wall0
     return _outputs(scenario, fleet, work, notes, sim_wall)
 
@@ -660,190 +652,3 @@ def _grid_limits(scenario: Scenario, env: simpy.Environment, fleet: Fleet, durat
         notes.append("grid curtailment: replicas above the import limit are drained and powered off, and boot again "
                      f"{fleet.wl.autoscaler.startup_delay_s:g} s after the limit lifts")
     return notes
-
-
-def _outputs(scenario: Scenario, fleet: Fleet, work: dict, notes: list[str], sim_wall: float) -> SimOutput:
-    wl = scenario.serving
-    T = fleet.T
-    arr = np.asarray(fleet.arr)
-    first = np.asarray(fleet.first)
-    fin = np.asarray(fleet.fin)
-    sched = np.asarray(fleet.sched)
-    inp = np.asarray(fleet.inp)
-    out = np.asarray(fleet.out)
-    drop = np.asarray(fleet.dropped)
-    done = ~np.isnan(fin)
-    ttft = first - arr
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tpot = np.where(out > 1, (fin - first) / np.maximum(out - 1, 1), NAN)
-    e2e = fin - arr
-    queue = sched - arr
-    stat = done & (arr >= wl.warmup_s)
-    slo = wl.slo
-    ok = stat.copy()
-    if slo.ttft_s is not None:
-        ok &= ttft <= slo.ttft_s
-    if slo.tpot_s is not None:
-        ok &= ~(tpot > slo.tpot_s)
-    post = arr >= wl.warmup_s
-    n_drop_post = int(np.sum((drop > 0) & post))
-    denom = int(stat.sum()) + n_drop_post
-    tt, tp, ee, qq = ttft[stat], tpot[stat & (out > 1)], e2e[stat], queue[stat]
-
-    # energy and money
-    e_gpu = np.asarray(fleet.e_gpu)
-    on_gpu_s = np.asarray(fleet.on_gpu_s)
-    cost: float | None = 0.0
-    co2 = fac_j = it_j = 0.0
-    unpriced_reason = None
-    gpu_hours = 0.0
-    assumptions: list = []
-    for g in fleet.groups:
-        acc_run = account_run(acc=g.acc, node=g.node, num_gpus=1, wall_time_s=max(fleet.gpu_s_by_group[g.idx], 0.0),
-                              gpu_energy_j=fleet.e_by_group[g.idx], facility=scenario.facility, economics=scenario.economics)
-        if acc_run["cost_usd"] is None or cost is None:  # unpriced device: money unknown, energy still counted
-            cost = None
-            unpriced_reason = acc_run.get("cost_unavailable_reason")
-        else:
-            cost += acc_run["cost_usd"]
-        co2 += acc_run["co2e_kg"]
-        fac_j += acc_run["facility_energy_j"]
-        it_j += acc_run["it_energy_j"]
-        gpu_hours += acc_run["gpu_hours"]
-        assumptions = acc_run.get("assumptions", assumptions)
-    it_b = e_gpu + np.asarray(fleet.e_host)
-    pue_eff = fac_j / it_j if it_j > 0 else scenario.facility.pue  # account_run's PUE (constant or load/temperature)
-    fac_b = it_b * pue_eff
-    bw = fleet.bw
-    widths = np.minimum(bw, T - np.arange(fleet.nb) * bw)
-    # Demand charge: billed once on the site meter's peak (the whole fleet's facility power per
-    # timeline bucket, all groups together), not per group nor on the mean. Paid under 'purchase';
-    # under 'rental' electricity (demand charge included) is part of the rental price.
-    demand_rate = scenario.grid.demand_charge_usd_per_kw_month
-    demand_usd = 0.0
-    if demand_rate and fleet.nb and scenario.economics.pricing == "purchase":
-        demand_usd = demand_charge_usd(fac_b / np.maximum(widths, 1e-12), bw, demand_rate)
-        if cost is not None:
-            cost += demand_usd
-    tokens = float(np.sum(fleet.tok))
-    gpu_j = float(e_gpu.sum())
-    total_gpu_s = float(on_gpu_s.sum())
-    busy = float(sum(fleet.busy_s[r.idx] * r.t.gpus for r in fleet.replicas))
-    kv_cap = float(np.sum(fleet.kv_cap_block_s))
-    # Little's law over the window: L = time average of the number in system (integrated at every
-    # admission and completion by the router), lambda = admitted requests / T, W = mean time in
-    # system of the completed ones. Equal up to edge effects (requests in flight at 0 and T).
-    # Exact finite-window form: integral of N(t) over [0, T] = sum over admitted requests of their
-    # time in system inside the window (bookkeeping check: every admission and completion counted).
-    admitted = np.array([w >= 0 for w in fleet.where], dtype=bool)
-    L = fleet.area / T
-    lam = admitted.sum() / T
-    W = float(np.mean(e2e[done])) if done.any() else 0.0
-    window_sum = float(np.sum(np.where(done, np.minimum(fin, T), T)[admitted] - arr[admitted]))
-    dec_tok_s = float(1.0 / np.mean(tp)) if tp.size else NAN
-
-    s: dict[str, Any] = {
-        "feasible": True,
-        "requests_arrived": int(fleet.n),
-        "requests_completed": int(done.sum()),
-        "requests_dropped": int((drop > 0).sum()),
-        "requests_dropped_too_long": int((drop == 1).sum()),
-        "requests_dropped_queue_full": int((drop == 2).sum()),
-        "requests_dropped_curtailed": int((drop == DROP_CURTAILED).sum()),
-        "requests_in_flight_at_end": int(admitted.sum() - done.sum()),
-        "ttft_mean_s": float(np.mean(tt)) if tt.size else NAN,
-        "ttft_p50_s": _pct(tt, 50), "ttft_p90_s": _pct(tt, 90), "ttft_p99_s": _pct(tt, 99),
-        "tpot_mean_s": float(np.mean(tp)) if tp.size else NAN,
-        "tpot_p50_s": _pct(tp, 50), "tpot_p90_s": _pct(tp, 90), "tpot_p99_s": _pct(tp, 99),
-        "e2e_mean_s": float(np.mean(ee)) if ee.size else NAN,
-        "e2e_p50_s": _pct(ee, 50), "e2e_p90_s": _pct(ee, 90), "e2e_p99_s": _pct(ee, 99),
-        "queue_delay_mean_s": float(np.mean(qq)) if qq.size else NAN,
-        "queue_delay_p50_s": _pct(qq, 50), "queue_delay_p99_s": _pct(qq, 99),
-        "slo_attainment_frac": float(ok.sum() / denom) if denom else NAN,
-        "slo_ttft_p99_met": (None if slo.ttft_p99_s is None else bool(_pct(tt, 99) <= slo.ttft_p99_s)),
-        "slo_tpot_p99_met": (None if slo.tpot_p99_s is None else bool(_pct(tp, 99) <= slo.tpot_p99_s)),
-        "goodput_requests_per_s": float(ok.sum() / T),
-        "goodput_tokens_per_s": float(out[ok].sum() / T),
-        "throughput_tokens_per_s": tokens / T,
-        "throughput_requests_per_s": float(done.sum() / T),
-        "input_tokens_mean": float(inp.mean()) if inp.size else NAN,
-        "output_tokens_mean": float(out.mean()) if out.size else NAN,
-        "input_lengths_redrawn": int(work["input_lengths_redrawn"]),
-        "output_lengths_redrawn": int(work["output_lengths_redrawn"]),
-        "preemptions": int(sum(fleet.preempted)),
-        # busy time (as nvidia-smi's 'utilization'): ~1 whenever a replica holds any request
-        "gpu_utilization_frac": busy / total_gpu_s if total_gpu_s > 0 else 0.0,
-        # how hard the GPUs work: model FLOPs executed / (GPU-seconds on x peak FLOP/s of the compute
-        # datatype), HBM bytes moved / (GPU-seconds on x peak bandwidth), time-averaged KV blocks in
-        # use / KV capacity of the powered-on replicas (step-table work, uncapped: a cap stretches time)
-        "mfu_frac": float(np.sum(fleet.flop_s)) / total_gpu_s if total_gpu_s > 0 else 0.0,
-        "memory_bandwidth_util_frac": float(np.sum(fleet.bytes_s)) / total_gpu_s if total_gpu_s > 0 else 0.0,
-        "kv_cache_util_frac": (float(np.sum(fleet.kv_block_s)) / kv_cap) if kv_cap > 0 else 0.0,
-        "num_gpus_peak": int(max(1.0, float((on_gpu_s / np.maximum(widths, 1e-9)).max()) + 0.5)) if fleet.nb else 0,
-        "gpu_hours": gpu_hours,
-        "gpu_energy_j": gpu_j,
-        "it_energy_j": it_j,
-        "facility_energy_j": fac_j,
-        "energy_per_token_j": fac_j / tokens if tokens else NAN,
-        "gpu_energy_per_token_j": gpu_j / tokens if tokens else NAN,
-        "cost_usd": cost,
-        "demand_charge_usd": demand_usd,
-        "cost_usd_per_million_tokens": (cost / tokens * 1e6 if tokens else NAN) if cost is not None else None,
-        "cost_unavailable_reason": unpriced_reason if cost is None else None,
-        "co2e_kg": co2,
-        "co2e_g_per_1k_tokens": co2 * 1000.0 / (tokens / 1000.0) if tokens else NAN,
-        # the per-token keys above count OUTPUT (generated) tokens; explicit aliases:
-        "token_basis": "output",
-        "facility_mean_power_w": fac_j / T,
-        "facility_peak_power_w": float((fac_b / widths).max()) if fleet.nb else 0.0,
-        "littles_law_l_mean": L,
-        "littles_law_lambda_w": lam * W,
-        "littles_law_rel_error": abs(L - lam * W) / L if L > 0 else 0.0,
-        "littles_law_window_l_mean": window_sum / T,
-        "littles_law_window_rel_error": abs(L - window_sum / T) / L if L > 0 else 0.0,
-        "decode_tokens_per_s_per_request": dec_tok_s,
-        "step_table_source": fleet.groups[0].table.source,
-        "power_cap_cells_at_floor": int(sum(g.table.cap_cells_at_floor for g in fleet.groups)),
-        "sim_events_requests": int(fleet.n),
-        "sim_wall_time_s": sim_wall,
-        "notes": notes,
-    }
-    if wl.gpus is not None and not wl.replica_groups:
-        g0 = fleet.groups[0].spec
-        s["deployment"] = {"replicas": g0.num_replicas, "gpus_per_replica": g0.gpus_per_replica, "tp": g0.gpus_per_replica // (g0.pp * g0.ep),
-                           "pp": g0.pp, "ep": g0.ep, "weight_precision": g0.weight_precision, "kv_precision": g0.kv_precision,
-                           "searched": True, "gpus_budget": wl.gpus}
-    for k, alias in PER_OUTPUT_TOKEN_ALIASES.items():
-        s[alias] = s[k]
-    if fleet.limiter is not None:
-        from costsim.sim import serving_grid as sg
-
-        steps_keys = sg.summary(fleet.limiter, fleet.limiter_steps, int((drop == DROP_CURTAILED).sum()))
-        s.update(sg.ba_summary(*fleet.ba_events, steps_keys) if fleet.ba_events is not None else steps_keys)
-    if wl.device_battery_wh is not None:
-        it_w = it_j / T
-        s["device_power_w"] = it_w
-        s["battery_drain_frac_per_hour"] = it_w * 3600.0 / (wl.device_battery_wh * 3600.0)
-        s["battery_hours_of_chat"] = wl.device_battery_wh / it_w if it_w > 0 else NAN
-    ts = {
-        "t_s": np.arange(fleet.nb) * bw,
-        "facility_power_w": fac_b / widths,
-        "it_power_w": it_b / widths,
-        "gpu_power_w": e_gpu / widths,
-        "gpus_on": on_gpu_s / widths,
-        "throughput_tokens_per_s": np.asarray(fleet.tok) / widths,
-        "arrivals_per_s": np.asarray(fleet.n_arr) / widths,
-        "completions_per_s": np.asarray(fleet.n_done) / widths,
-        "requests_waiting": np.asarray(fleet.queue_sample, dtype=float),
-        "mfu_frac": _ratio(fleet.flop_s, on_gpu_s),
-        "memory_bandwidth_util_frac": _ratio(fleet.bytes_s, on_gpu_s),
-        "kv_cache_util_frac": _ratio(fleet.kv_block_s, fleet.kv_cap_block_s),
-    }
-    lim = wl.request_table_limit
-    tables = {"requests": {
-        "arrival_s": arr[:lim], "input_tokens": inp[:lim], "output_tokens": out[:lim],
-        "ttft_s": ttft[:lim], "tpot_s": tpot[:lim], "e2e_s": e2e[:lim], "queue_s": queue[:lim],
-        "replica": np.asarray(fleet.where[:lim]), "preemptions": np.asarray(fleet.preempted[:lim]),
-        "dropped": drop[:lim], "slo_met": ok[:lim],
-    }}
-    return SimOutput(summary=s, timeseries=ts, tables=tables)

@@ -71,6 +71,8 @@ class GridLimiter:
         self.changes = 0
         self.base_w = math.inf  # the permanent import cap (W): time below it is curtailment
         self.recovering_until_s = -1.0  # restored replicas still booting until then
+        self.held: list[int] = []  # request ids waiting at the router for a replica (serving.curtailment_hold_s)
+        self.released = 0  # held requests routed once a replica came back
 
     def _account(self, now: float) -> None:
         dt = max(0.0, min(now, self.fleet.T) - min(self._t, self.fleet.T))
@@ -78,6 +80,25 @@ class GridLimiter:
         if self.limit_w < self.base_w:
             self.curtailed_s += dt
         self._t = now
+
+    def release_held(self, fleet) -> None:
+        """Route the held requests (oldest first); those past their hold time are dropped as curtailed."""
+        held, self.held = self.held, []
+        hold = fleet.wl.curtailment_hold_s
+        for rid in held:
+            if fleet.env.now > fleet.arr[rid] + hold:
+                fleet.dropped[rid] = DROP_CURTAILED
+                continue
+            self.released += 1
+            fleet._route(rid)
+
+    def expire_held(self, fleet, now: float) -> None:
+        """At the end of the window: held requests whose hold time ran out count as dropped (the rest are
+        still waiting, like requests in flight)."""
+        hold = fleet.wl.curtailment_hold_s
+        for rid in self.held:
+            if now > fleet.arr[rid] + hold:
+                fleet.dropped[rid] = DROP_CURTAILED
 
     def blocks_routing(self) -> bool:
         """True while the grid limit is why no replica is routable (shed, or restored and still booting)."""
@@ -159,7 +180,7 @@ def summary(limiter: GridLimiter, steps: list[ImportLimit], drop_curtailed: int)
             "curtailment_min_import_w": min(lows) if lows else None,
             "curtailment_replicas_shed_max": limiter.shed_max,
             "curtailment_replica_hours_shed": limiter.shed_replica_s / S_PER_HOUR,
-            "requests_dropped_curtailed": int(drop_curtailed)}
+            "requests_dropped_curtailed": int(drop_curtailed), "requests_held_for_curtailment": limiter.released}
 
 
 def ba_events(scenario, site_w: float, duration_s: float):

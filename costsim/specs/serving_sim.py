@@ -183,6 +183,7 @@ class ServingWorkload(Spec):
     power_cap_w_per_gpu: float | None = Field(None, gt=0, description="Per-GPU power cap, W (None = none; a grid import cap can also set one).")
     timeline_bucket_s: float | None = Field(None, gt=0, description="Width of the power/throughput timeline buckets, s (None = duration/240, at least 1 s).")
     warmup_s: float = Field(0.0, ge=0, description="Requests arriving before this time are simulated but left out of the latency statistics.")
+    curtailment_hold_s: float = Field(0.0, ge=0, le=86400.0, description="Grid curtailment (grid.curtailment, grid.balancing_authority): seconds a request that finds no replica powered may wait at the router for one (shifted load: its TTFT includes the wait); 0 = dropped at once.")
     device_battery_wh: float | None = Field(None, gt=0, description="Battery energy of a phone/laptop replica, Wh: adds battery drain "
                                             "per hour of use to the summary (iPhone 14 Pro ~12.4 Wh, estimate from 3200 mAh x 3.87 V).")
     request_table_limit: int = Field(2_000_000, ge=0, description="Most per-request rows kept in the output table (latency histograms).")
