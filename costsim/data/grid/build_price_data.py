@@ -101,41 +101,26 @@ def on_hours(t: pd.DatetimeIndex, v: np.ndarray, rows: np.ndarray, files: list[s
     return s["v"].to_numpy(float), notes
 
 
-def read_ercot(root: Path, years) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray, list[str], dict[str, str]]:
+def read_green_dcc(root: Path, years, zone: str, with_offset: bool
+                   ) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray, list[str], dict[str, str]]:
+    """green-dcc's processed yearly price files of `zone` (US-TEX-ERCO: times with a UTC offset;
+    US-CAL-CISO: UTC times without one): times, USD/MWh, source rows, source files, sha256s."""
+    pattern = r"^\d{4}-\d\d-\d\d \d\d:00:00" + (r"[+-]\d\d:\d\d$" if with_offset else "$")
+    what = "an hour with a UTC offset" if with_offset else "an hour (UTC, no offset)"
     ts, vs, rs, fs, sums = [], [], [], [], {}
     for y in years:
-        rel = f"{GREEN}/US-TEX-ERCO/{y}/US-TEX-ERCO_electricity_prices_{y}.csv"
+        rel = f"{GREEN}/{zone}/{y}/{zone}_electricity_prices_{y}.csv"
         p = root / rel
         sums[f"green-dcc:{rel}"] = sha256(p)
         d = pd.read_csv(p, dtype=str)
         if list(d.columns) != ["Datetime", "Price (USD/MWh)"]:
             refuse(p, 1, f"unexpected header {list(d.columns)}")
         rows = np.arange(2, len(d) + 2)
-        if not d["Datetime"].str.match(r"^\d{4}-\d\d-\d\d \d\d:00:00[+-]\d\d:\d\d$").all():
-            i = int(np.argmax(~d["Datetime"].str.match(r"^\d{4}-\d\d-\d\d \d\d:00:00[+-]\d\d:\d\d$").to_numpy()))
-            refuse(p, int(rows[i]), f"time {d['Datetime'][i]!r} is not an hour with a UTC offset")
-        ts.append(pd.to_datetime(d["Datetime"], utc=True))
-        vs.append(numeric(d["Price (USD/MWh)"].tolist(), p, rows))
-        rs.append(rows)
-        fs += [rel] * len(d)
-    return pd.DatetimeIndex(pd.concat(ts)), np.concatenate(vs), np.concatenate(rs), fs, sums
-
-
-def read_caiso(root: Path, years):
-    ts, vs, rs, fs, sums = [], [], [], [], {}
-    for y in years:
-        rel = f"{GREEN}/US-CAL-CISO/{y}/US-CAL-CISO_electricity_prices_{y}.csv"
-        p = root / rel
-        sums[f"green-dcc:{rel}"] = sha256(p)
-        d = pd.read_csv(p, dtype=str)
-        if list(d.columns) != ["Datetime", "Price (USD/MWh)"]:
-            refuse(p, 1, f"unexpected header {list(d.columns)}")
-        rows = np.arange(2, len(d) + 2)
-        ok = d["Datetime"].str.match(r"^\d{4}-\d\d-\d\d \d\d:00:00$").to_numpy()
+        ok = d["Datetime"].str.match(pattern).to_numpy()
         if not ok.all():
             i = int(np.argmax(~ok))
-            refuse(p, int(rows[i]), f"time {d['Datetime'][i]!r} is not an hour (UTC, no offset)")
-        ts.append(pd.to_datetime(d["Datetime"]).dt.tz_localize("UTC"))
+            refuse(p, int(rows[i]), f"time {d['Datetime'][i]!r} is not {what}")
+        ts.append(pd.to_datetime(d["Datetime"], utc=True) if with_offset else pd.to_datetime(d["Datetime"]).dt.tz_localize("UTC"))
         vs.append(numeric(d["Price (USD/MWh)"].tolist(), p, rows))
         rs.append(rows)
         fs += [rel] * len(d)
@@ -231,10 +216,10 @@ def build(green: Path, elspot: Path, declaration: Path) -> None:
                                  "negative_hours": {str(y): int((arr[HOURS.year == y] < 0).sum()) for y in YEARS},
                                  "min": float(arr.min()), "max": float(arr.max())}
 
-    t, v, r, fs, s = read_ercot(green, (2021, 2022, 2023))
+    t, v, r, fs, s = read_green_dcc(green, (2021, 2022, 2023), "US-TEX-ERCO", with_offset=True)
     files |= s
     add("price", "us-ercot", t, v, r, fs, "USD/MWh", sorted(s))
-    t, v, r, fs, s = read_caiso(green, (2022, 2023))
+    t, v, r, fs, s = read_green_dcc(green, (2022, 2023), "US-CAL-CISO", with_offset=False)
     files |= s
     add("price", "us-caiso", t, v, r, fs, "USD/MWh", sorted(s))
     files[f"MBML:{elspot.name}"] = sha256(elspot)
