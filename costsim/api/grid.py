@@ -355,6 +355,12 @@ def source_totals() -> dict[str, Any]:
     return manifest()["regions"]
 
 
+def _difference(summary: dict[str, Any], base: dict[str, Any], key: str) -> float | None:
+    """summary[key] - base[key] where both are numbers (a run with the BA minus the same run without)."""
+    a, b = summary.get(key), base.get(key)
+    return float(a) - float(b) if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
+
+
 def ba_baseline_difference(summary: dict[str, Any], scenario, seed: int) -> dict[str, Any]:
     """Run the training scenario again without grid.balancing_authority (same seed, one replicate)
     and return what the BA's curtailment cost: extra days, USD and CO2e (replicate 0 vs the baseline)."""
@@ -365,8 +371,7 @@ def ba_baseline_difference(summary: dict[str, Any], scenario, seed: int) -> dict
     base = simulate_training(sim, seed=seed, fine=False).summary
 
     def d(key):
-        a, b = summary.get(key), base.get(key)
-        return float(a) - float(b) if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
+        return _difference(summary, base, key)
 
     days = d("wall_time_s")
     out = {"ba_baseline_wall_time_s": base.get("wall_time_s"), "ba_extra_days": days / 86400.0 if days is not None else None,
@@ -402,8 +407,7 @@ def ba_serving_difference(summary: dict[str, Any], scenario, seed: int) -> dict[
     base = simulate_serving(sim, seed=seed).summary
 
     def d(key):
-        a, b = summary.get(key), base.get(key)
-        return float(a) - float(b) if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
+        return _difference(summary, base, key)
 
     lost = -(d("requests_completed") or 0.0)
     out = {"ba_requests_not_served": lost, "ba_cost_difference_usd": d("cost_usd"), "ba_co2e_difference_kg": d("co2e_kg"),

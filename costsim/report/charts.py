@@ -10,6 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from costsim.report.fmt import label, scale
+from costsim.units import GIGA, J_PER_MWH, KG_PER_TONNE, MEGA
 
 LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), height=380)
 LATENCY_WORDS = ("ttft", "tpot", "e2e", "latency", "itl", "queue")
@@ -18,6 +19,8 @@ TOTAL_WORDS = ("total",)
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+# marker symbols for categorical options (plan options, ...), one per option in order
+SYMBOLS = ("star", "diamond", "square", "triangle-up", "cross", "x", "pentagon", "hexagon")
 MAX_CHART_POINTS = 1500
 BIN_WIDTHS_S = (60.0, 300.0, 900.0, 3600.0, 6 * 3600.0, 86400.0, 7 * 86400.0)
 
@@ -155,8 +158,8 @@ def plan_options(result) -> go.Figure | None:
     return fig
 
 
-PLAN_FRONTIER_PANELS = (("total_usd", 1e6, "Total lifetime cost, $M"), ("total_facility_energy_j", 3.6e9, "Total lifetime energy, MWh"),
-                        ("total_co2e_kg", 1e3, "Total lifetime emissions, t CO2e"))
+PLAN_FRONTIER_PANELS = (("total_usd", MEGA, "Total lifetime cost, $M"), ("total_facility_energy_j", J_PER_MWH, "Total lifetime energy, MWh"),
+                        ("total_co2e_kg", KG_PER_TONNE, "Total lifetime emissions, t CO2e"))
 
 
 def plan_frontier(result) -> go.Figure | None:
@@ -177,13 +180,12 @@ def plan_frontier(result) -> go.Figure | None:
         return None
     panels = [p for p in PLAN_FRONTIER_PANELS if any(p[0] in fr and np.isfinite(np.asarray(fr[p[0]], float)).any() for _, fr, _ in rows)]
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[2] for p in panels], shared_yaxes=True)
-    symbols = ("star", "diamond", "square", "triangle-up", "cross", "x", "pentagon", "hexagon")
     labels = list(dict.fromkeys(str(o) for _, _, opts in rows if opts for o in opts["option"]))
     for i, (name, fr, opts) in enumerate(rows):
         colour = PALETTE[i % len(PALETTE)]
         order = np.argsort(np.asarray(fr["loss"], float))
         y = np.asarray(fr["loss"], float)[order]
-        p = np.asarray(fr.get("params", np.full(order.size, np.nan)), float)[order] / 1e9
+        p = np.asarray(fr.get("params", np.full(order.size, np.nan)), float)[order] / GIGA
         for col, (key, div, title) in enumerate(panels, start=1):
             x = np.asarray(fr.get(key, np.full(order.size, np.nan)), float)[order] / div
             fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line=dict(color=colour), name=f"{name}: least-cost plan per loss",
@@ -196,7 +198,7 @@ def plan_frontier(result) -> go.Figure | None:
                 xv, yv = float(opts[key][j]) / div, float(opts["loss"][j])
                 if not (np.isfinite(xv) and np.isfinite(yv)):
                     continue
-                sym = symbols[labels.index(str(lab)) % len(symbols)]
+                sym = SYMBOLS[labels.index(str(lab)) % len(SYMBOLS)]
                 fig.add_trace(go.Scatter(x=[xv], y=[yv], mode="markers", showlegend=False, legendgroup=name,
                                          marker=dict(color=colour, size=11, symbol=sym, line=dict(color="#000", width=1)),
                                          hovertemplate=f"{name}: {lab}<br>loss %{{y:.4f}}<br>{title}: %{{x:,.3g}}<extra></extra>"),
@@ -205,7 +207,7 @@ def plan_frontier(result) -> go.Figure | None:
             fig.update_xaxes(type="log", row=1, col=col)
     for j, lab in enumerate(labels):  # one legend entry per option, in grey: the symbol, whatever the variant's colour
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=lab,
-                                 marker=dict(color="#999", size=11, symbol=symbols[j % len(symbols)], line=dict(color="#000", width=1))),
+                                 marker=dict(color="#999", size=11, symbol=SYMBOLS[j % len(SYMBOLS)], line=dict(color="#000", width=1))),
                       row=1, col=1)
     fig.update_yaxes(title_text="predicted loss, nats/token (lower is better)", autorange="reversed", row=1, col=1)
     layout = dict(LAYOUT)

@@ -314,7 +314,7 @@ class Fleet:
         if r.idx not in self.rr:
             self.rr.append(r.idx)
         if self.limiter is not None and self.limiter.held:  # requests held through a curtailment: route them now
-            self.env.timeout(0.0).callbacks.append(lambda _e: self.limiter.release_held(self))
+            self.env.timeout(0.0).callbacks.append(lambda _e: self.limiter.release_held())
 
     def make_unroutable(self, r: Replica) -> None:
         if r.role == "decode":
@@ -617,7 +617,7 @@ def simulate_serving(scenario: Scenario, *, seed: int) -> SimOutput:
     fleet.area += fleet.in_sys * (duration - fleet.last_t)
     if fleet.limiter is not None:
         fleet.limiter.close(duration)
-        fleet.limiter.expire_held(fleet, duration)
+        fleet.limiter.expire_held(duration)
     sim_wall = time.perf_counter() - wall0
     return _outputs(scenario, fleet, work, notes, sim_wall)
 
@@ -629,15 +629,14 @@ def _grid_limits(scenario: Scenario, env: simpy.Environment, fleet: Fleet, durat
 
     windows = list(scenario.grid.curtailment)
     notes: list[str] = []
-    pue = scenario.facility.pue
-    fleet.limiter = sg.GridLimiter(fleet, pue) if (windows or scenario.grid.balancing_authority is not None) else None
+    fleet.limiter = sg.GridLimiter(fleet, scenario.facility.pue) if (windows or scenario.grid.balancing_authority is not None) else None
     if fleet.limiter is None:
         return notes
     if scenario.grid.balancing_authority is not None:
         peak = fleet.limiter.powered_w(("active", "starting"))
         a = fleet.wl.autoscaler
         if a.policy != "none" and fleet.replicas:  # the fleet may grow to max_replicas
-            peak = max(peak, a.max_replicas * sg.replica_peak_w(fleet, fleet.replicas[0], pue))
+            peak = max(peak, a.max_replicas * fleet.limiter.peak_w(fleet.replicas[0]))
         win, year = sg.ba_events(scenario, peak, duration)
         fleet.ba_events = (win, year)
         windows += list(win.windows)

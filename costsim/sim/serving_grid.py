@@ -16,7 +16,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-S_PER_HOUR = 3600.0
+from costsim.units import MEGA, S_PER_HOUR
+
+TOL_W = 1e-6
 DROP_CURTAILED = 4
 """fleet.dropped code of a request that arrived while the grid limit left no replica routable."""
 
@@ -39,7 +41,7 @@ def limit_steps(windows, base_limit_w: float | None, duration_s: float) -> list[
         a, b = w.start_h * S_PER_HOUR, (w.start_h + w.duration_h) * S_PER_HOUR
         if a >= duration_s or b <= 0:
             continue
-        spans.append((max(a, 0.0), min(b, duration_s), w.max_import_mw * 1e6))
+        spans.append((max(a, 0.0), min(b, duration_s), w.max_import_mw * MEGA))
         edges.update((max(a, 0.0), min(b, duration_s)))
     out: list[ImportLimit] = []
     for t in sorted(e for e in edges if e < duration_s):
@@ -49,26 +51,21 @@ def limit_steps(windows, base_limit_w: float | None, duration_s: float) -> list[
     return out
 
 
-def replica_peak_w(fleet, r, pue: float) -> float:
-    """Facility power of one powered replica at its peak, W."""
-    g = fleet.groups[r.group]
-    dev = g.power_cap_w if g.power_cap_w is not None else g.acc.tdp_w
-    return pue * r.t.gpus * (min(dev, g.acc.tdp_w) + g.overhead_w)
-
-
 class GridLimiter:
     """The fleet's side of the import limit: which replicas run, which were shed, and the record."""
 
     def __init__(self, fleet, pue: float) -> None:
         self.fleet = fleet
-        self.pue = pue
+        # facility power of one powered replica of each group at its peak, W: PUE x GPUs x (device peak
+        # under its power cap + host/fabric share)
+        self.group_peak_w = [pue * g.table.gpus * (min(g.power_cap_w if g.power_cap_w is not None else g.acc.tdp_w, g.acc.tdp_w)
+                                                   + g.overhead_w) for g in fleet.groups]
         self.limit_w = math.inf
         self.shed: list = []  # replicas powered off for the grid, to restore first
         self.shed_max = 0
         self.shed_replica_s = 0.0  # replica-seconds shed (integral of len(shed))
         self._t = 0.0
-        self.curtailed_s = 0.0  # seconds with a limit below the unconstrained fleet's peak
-        self.changes = 0
+        self.curtailed_s = 0.0  # seconds with a limit below the permanent cap
         self.base_w = math.inf  # the permanent import cap (W): time below it is curtailment
         self.recovering_until_s = -1.0  # restored replicas still booting until then
         self.held: list[int] = []  # request ids waiting at the router for a replica (serving.curtailment_hold_s)
@@ -81,37 +78,44 @@ class GridLimiter:
             self.curtailed_s += dt
         self._t = now
 
-    def release_held(self, fleet) -> None:
+    def _expired(self, rid: int, now: float) -> bool:
+        """Past its hold time: dropped as curtailed."""
+        f = self.fleet
+        if now > f.arr[rid] + f.wl.curtailment_hold_s:
+            f.dropped[rid] = DROP_CURTAILED
+            return True
+        return False
+
+    def release_held(self) -> None:
         """Route the held requests (oldest first); those past their hold time are dropped as curtailed."""
         held, self.held = self.held, []
-        hold = fleet.wl.curtailment_hold_s
         for rid in held:
-            if fleet.env.now > fleet.arr[rid] + hold:
-                fleet.dropped[rid] = DROP_CURTAILED
-                continue
-            self.released += 1
-            fleet._route(rid)
+            if not self._expired(rid, self.fleet.env.now):
+                self.released += 1
+                self.fleet._route(rid)
 
-    def expire_held(self, fleet, now: float) -> None:
+    def expire_held(self, now: float) -> None:
         """At the end of the window: held requests whose hold time ran out count as dropped (the rest are
         still waiting, like requests in flight)."""
-        hold = fleet.wl.curtailment_hold_s
         for rid in self.held:
-            if now > fleet.arr[rid] + hold:
-                fleet.dropped[rid] = DROP_CURTAILED
+            self._expired(rid, now)
 
     def blocks_routing(self) -> bool:
         """True while the grid limit is why no replica is routable (shed, or restored and still booting)."""
         return bool(self.shed) or self.fleet.env.now < self.recovering_until_s
 
+    def peak_w(self, r) -> float:
+        """Facility power of replica `r` at its peak, W."""
+        return self.group_peak_w[r.group]
+
     def powered_w(self, states=("active", "starting")) -> float:
-        return sum(replica_peak_w(self.fleet, r, self.pue) for r in self.fleet.replicas if r.state in states)
+        return sum(self.group_peak_w[r.group] for r in self.fleet.replicas if r.state in states)
 
     def room_for(self, r) -> bool:
         """Would powering `r` on keep the fleet under the limit (draining replicas still count)?"""
         if math.isinf(self.limit_w):
             return True
-        return self.powered_w(("active", "starting", "draining")) + replica_peak_w(self.fleet, r, self.pue) <= self.limit_w + 1e-6
+        return self.powered_w(("active", "starting", "draining")) + self.peak_w(r) <= self.limit_w + TOL_W
 
     def _next_to_shed(self):
         """A booting replica first (it holds no work); else the least-loaded active replica of the role with
@@ -134,9 +138,8 @@ class GridLimiter:
         f = self.fleet
         self._account(f.env.now)
         self.limit_w = limit_w
-        self.changes += 1
-        if self.powered_w() > limit_w + 1e-6:
-            while self.powered_w() > limit_w + 1e-6:
+        if self.powered_w() > limit_w + TOL_W:
+            while self.powered_w() > limit_w + TOL_W:
                 r = self._next_to_shed()
                 if r is None:
                     break
@@ -150,7 +153,7 @@ class GridLimiter:
         else:
             while self.shed:
                 r = self.shed[0]
-                if self.powered_w() + replica_peak_w(f, r, self.pue) > limit_w + 1e-6:
+                if self.powered_w() + self.peak_w(r) > limit_w + TOL_W:
                     break
                 self.shed.pop(0)
                 if r.state == "draining":  # not yet off: take it back at once
@@ -189,7 +192,7 @@ def ba_events(scenario, site_w: float, duration_s: float):
     from costsim.power.ba_events import site_events
 
     ba = scenario.grid.balancing_authority
-    load_w = ba.site_load_mw * 1e6 if ba.site_load_mw is not None else site_w
+    load_w = ba.site_load_mw * MEGA if ba.site_load_mw is not None else site_w
     g = scenario.grid
     window = site_events(ba, load_w, start_month=g.start_month, start_hour=g.start_hour,
                          horizon_h=int(math.ceil(duration_s / S_PER_HOUR)), battery=g.battery)

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from costsim.errors import InputError
+from costsim.report.charts import PALETTE, SYMBOLS
 from costsim.specs.plan import FIT_IDS, PlanRequest
 from costsim.ui.guard import guarded_run
 
@@ -71,10 +72,11 @@ m[2].metric("Total cost", _money(tot.get("usd")))
 m[3].metric("Total energy", _mwh(tot.get("facility_energy_j")))
 m[4].metric("Total CO2e", "-" if tot.get("co2e_kg") is None else f"{tot['co2e_kg'] / 1000:,.4g} t")
 
+options = [("this plan", r)] + ([("compute-optimal, same loss", r["compute_optimal"])] if r.get("compute_optimal") else []) + \
+    ([(r["same_loss_best"]["label"], r["same_loss_best"])] if r.get("same_loss_best") else []) + \
+    [(c["label"], c) for c in r.get("compare") or []]
 rows = []
-for label, c in [("this plan", r)] + ([("compute-optimal, same loss", r["compute_optimal"])] if r.get("compute_optimal") else []) + \
-        ([(r["same_loss_best"]["label"], r["same_loss_best"])] if r.get("same_loss_best") else []) + \
-        [(c["label"], c) for c in r.get("compare") or []]:
+for label, c in options:
     t = c.get("total") or {}
     rows.append({"option": label, "parameters (B)": round(c["params"] / 1e9, 2), "tokens (T)": round(c["training_tokens"] / 1e12, 3),
                  "loss": round(c["loss"], 4), "training": _money((c.get("training") or {}).get("usd")),
@@ -87,15 +89,11 @@ fr = r.get("frontier") or []
 if fr and mode == "cost":
     fig = go.Figure(go.Scatter(x=[row["loss"] for row in fr], y=[row["total_usd"] / 1e6 for row in fr], mode="lines+markers",
                                line=dict(color="#0072B2"), name="least total cost at each loss"))
-    opts = [("this plan", r)] + ([("compute-optimal, same loss", r["compute_optimal"])] if r.get("compute_optimal") else []) + \
-        ([(r["same_loss_best"]["label"], r["same_loss_best"])] if r.get("same_loss_best") else []) + \
-        [(c["label"], c) for c in r.get("compare") or []]
-    for j, (lab, c) in enumerate(opts):
+    for j, (lab, c) in enumerate(options):
         usd = (c.get("total") or {}).get("usd")
         if usd is not None:
             fig.add_trace(go.Scatter(x=[c["loss"]], y=[usd / 1e6], mode="markers", name=lab,
-                                     marker=dict(size=11, symbol=("star", "diamond", "square", "triangle-up", "cross", "x")[j % 6],
-                                                 color=("#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000")[j % 6])))
+                                     marker=dict(size=11, symbol=SYMBOLS[j % len(SYMBOLS)], color=PALETTE[1 + j % (len(PALETTE) - 1)])))
     fig.update_layout(title="Quality vs lifetime cost (the frontier)", xaxis_title="loss, nats/token (lower is better)",
                       yaxis_title="total cost, $M", template="plotly_white", height=380)
     st.plotly_chart(fig, width="stretch", key=P + "frontier")
