@@ -181,7 +181,7 @@ def parse_number(text: str, *, field: str, label: str | None = None) -> float | 
     who = label or f"override '{field}'"
     s = str(text).strip().replace("_", "").replace(",", "")
     if s.lower() in _BOOL_WORDS:
-        raise InputError(f"{who} expects a number, got {text!r} (a yes/no word is not a number).", field=field)
+        raise InputError(f"{who} expects a number, got {_short(text)!r} (a yes/no word is not a number).", field=field)
     try:
         return int(s)
     except ValueError:
@@ -192,9 +192,9 @@ def parse_number(text: str, *, field: str, label: str | None = None) -> float | 
     try:
         v = float(s) * mult
     except ValueError:
-        raise InputError(f"{who} expects a number such as 512, 0.5, 15e12 or 15T, got {text!r}.", field=field) from None
+        raise InputError(f"{who} expects a number such as 512, 0.5, 15e12 or 15T, got {_short(text)!r}.", field=field) from None
     if not math.isfinite(v):
-        raise InputError(f"{who} must be a finite number, got {text!r}.", field=field)
+        raise InputError(f"{who} must be a finite number, got {_short(text)!r}.", field=field)
     return v
 
 
