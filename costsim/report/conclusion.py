@@ -69,6 +69,8 @@ def _serving_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site: 
     if ch:
         sent += (f". Grid curtailment for {ch:,.2g} h shed up to {s.get('curtailment_replicas_shed_max', 0)} replicas and dropped "
                  f"{s.get('requests_dropped_curtailed', 0):,} requests")
+        if s.get("requests_held_for_curtailment"):
+            sent += f"; {s['requests_held_for_curtailment']:,} more waited it out and were served late"
         if _num(s.get("ba_year_requests_not_served_est")) is not None:
             sent += (f" ({s['ba_region']} {s.get('ba_year')}: {s['ba_curtailment_hours']:,.0f} curtailed hours in a year, "
                      f"~{s['ba_year_requests_not_served_est']:,.3g} requests not served)")
