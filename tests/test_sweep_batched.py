@@ -127,10 +127,11 @@ def test_compaction_merges_small_files_and_recovers_a_killed_one(tmp_path):
     assert res == {"files_written": 1, "files_merged": 8} and len(result_files(tmp_path)) == 1
     assert query(tmp_path, "SELECT count(*), sum(x) FROM points")[1] == [(8, 28.0)]
     # a compaction killed after the merged file was renamed into place: recovery drops the old files
-    part = result_files(tmp_path)[0].parent
+    compacted = result_files(tmp_path)[0]
+    part = compacted.parent
     st.append([{"point_id": "q", "scenario_hash": "h", "variant": "base", "x": 1.0}])
-    merged = result_files(tmp_path)
-    old = [f for f in merged if f.name.startswith("part-") and not f.name.startswith("part-c")][0]
+    # the file the append wrote (uuid names may start with 'c' too, so not told apart by prefix)
+    old = [f for f in result_files(tmp_path) if f != compacted][0]
     import shutil
 
     shutil.copy(old, part / "part-cnew.parquet")
