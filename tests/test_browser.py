@@ -186,16 +186,23 @@ def test_train_page_in_browser(page):
     pg2.close()
 
 
+def choice_moves_metric(page, slug, ready, field, option, metric, shot_after):
+    """Open a page, wait for `ready`, pick `option` in the select box `field`, and wait for the metric
+    `metric` to change; screenshots before and after, no exception on the page at either point."""
+    open_page(page, slug)
+    no_exception(page)
+    ready.wait_for()
+    shot(page, f"{slug}-default")
+    before = metric_value(page, metric)
+    choose(page, field, option)
+    wait_changed(page, lambda: metric_value(page, metric), before, metric)
+    no_exception(page)
+    shot(page, shot_after)
+
+
 def test_serve_page_in_browser(page):
-    open_page(page, "serve")
-    no_exception(page)
-    shot(page, "serve-default")
-    page.locator('[data-testid="stPlotlyChart"]').first.wait_for()  # the throughput-latency chart
-    before = metric_value(page, "$ per million tokens")
-    choose(page, "Weight precision", "int4")
-    wait_changed(page, lambda: metric_value(page, "$ per million tokens"), before, "$ per million tokens")
-    no_exception(page)
-    shot(page, "serve-int4")
+    choice_moves_metric(page, "serve", page.locator('[data-testid="stPlotlyChart"]').first,  # throughput-latency chart
+                        "Weight precision", "int4", "$ per million tokens", "serve-int4")
 
 
 def test_site_page_in_browser(page):
@@ -217,15 +224,8 @@ def test_site_page_in_browser(page):
 
 
 def test_plan_page_in_browser(page):
-    open_page(page, "plan")
-    no_exception(page)
-    page.get_by_text("Total cost").first.wait_for()
-    shot(page, "plan-default")
-    before = metric_value(page, "Parameters")
-    choose(page, "Loss-law fit", "hoffmann2022")
-    wait_changed(page, lambda: metric_value(page, "Parameters"), before, "Parameters")
-    no_exception(page)
-    shot(page, "plan-changed")
+    choice_moves_metric(page, "plan", page.get_by_text("Total cost").first, "Loss-law fit", "hoffmann2022",
+                        "Parameters", "plan-changed")
 
 
 def test_optimize_page_in_browser(page):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -75,7 +76,12 @@ def _load(repo: Path, stem: str) -> dict:
     rel = f"public/data/models/{stem}__lm-arena-chat.json"
     if (repo / rel).exists():
         return json.loads((repo / rel).read_text())
-    return json.loads(subprocess.check_output(["git", "-C", str(repo), "show", f"HEAD:{rel}"]))
+    got = subprocess.run(["git", "-C", str(repo), "show", f"HEAD:{rel}"], capture_output=True, text=True)
+    if got.returncode != 0:
+        print(f"error: --leaderboard '{repo}' has no {rel} (neither a checkout nor a git directory holding it); "
+              f"give a copy of github.com/ml-energy/leaderboard at commit {COMMIT}.", file=sys.stderr)
+        raise SystemExit(2)
+    return json.loads(got.stdout)
 
 
 def build(repo: Path) -> list[dict]:
