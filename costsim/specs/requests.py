@@ -74,7 +74,7 @@ class ServeRequest(Spec):
                                                      "computes natively (bf16, fp8, fp4) for a GPU budget; bf16 for a single replica.")
     kv_precision: KvPrecision | None = Field(None, description="KV-cache storage precision (default: bf16, or fp8 with fp8/fp4/fp6 weights).")
     engine: str = Field("default", max_length=64, description="Serving-engine profile (costsim/data/engines.yaml): default (TensorRT-LLM-class on NVIDIA, ROCm/vLLM on AMD), "
-                        "tensorrt-llm, vllm, rocm-vllm, sglang, llama.cpp, research-2023, splitwise-characterization.")
+                        "tensorrt-llm, vllm, rocm-vllm, sglang, llama.cpp, research-2023, splitwise-characterization, pytorch-eager.")
     batch: int | Literal["max"] = Field("max", description="Concurrent sequences per replica, or 'max' = the highest-throughput batch that fits memory and any SLO.")
     input_tokens: int = Field(512, ge=1, le=10_000_000, description="Prompt tokens per request.")
     output_tokens: int = Field(256, ge=1, le=10_000_000, description="Generated tokens per request.")

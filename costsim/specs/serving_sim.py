@@ -164,7 +164,7 @@ class ServingWorkload(Spec):
                              "replica_groups) and the deployment search (costsim.api.serve.search_deployment) picks replicas x TP x PP x EP, "
                              "and the weight precision unless weight_precision is set, for the best throughput under the SLOs.")
     engine: str = Field("default", max_length=64, description="Serving-engine profile (costsim/data/engines.yaml): default, tensorrt-llm, vllm, rocm-vllm, "
-                        "sglang, llama.cpp, research-2023, splitwise-characterization.")
+                        "sglang, llama.cpp, research-2023, splitwise-characterization, pytorch-eager.")
     weight_precision: WeightPrecision | None = Field(None, description="Weight storage when replica_groups is empty (None = bf16; searched with a GPU budget).")
     kv_precision: KvPrecision | None = Field(None, description="KV-cache precision when replica_groups is empty (None = bf16, or fp8 with fp8 weights).")
     replica_groups: list[ReplicaGroup] = Field(default_factory=list, description="Replica groups (mixed hardware); empty = one group from the fields above.")
