@@ -54,10 +54,11 @@ _MOE_B200 = (
     "MoE on B200 with the GPU near full power ({power:.0f} W, best-loaded point {peak:.0f} W){itl}: not a starved run. "
     "The measured B200/H100 throughput ratio of this MoE is 1.34-1.65x at batch 8-96 against 1.53-1.78x for the "
     "dense models of the same sweep at batch 8, while costsim's ratio is 1.86x (dense 1.74-2.08x). Candidate "
-    "mechanisms, neither sourced well enough to change the model: vLLM 0.11.1's fused-MoE Triton kernels run with "
-    "untuned default tile configurations on a new architecture, and the B200's achievable HBM fraction may sit below "
-    "the 80 % costsim assumes for data-center GPUs (Chips and Cheese measured >5 TB/s of 8 with OpenCL). The H100 "
-    "points of the same MoE agree within 9 %. Not tuned away.")
+    "mechanism, not sourced well enough to change the model: vLLM 0.11.1's fused-MoE Triton kernels with tile "
+    "configurations less tuned on the new architecture. Ruled out: a low achievable B200 HBM fraction (SemiAnalysis's "
+    "Blackwell microbenchmarks, github.com/SemiAnalysisAI/microbench-blackwell, measured up to 7.26 TB/s of DRAM "
+    "throughput, 91 % of 8 TB/s, as an H100 streams ~90 % of 3.35 TB/s: 3.01 TB/s in costsim's own copy measurement). "
+    "The H100 points of the same MoE agree within 9 %. Not tuned away.")
 KNOWN_GAPS: dict[str, str] = {  # case id -> cause (_STARVED, _MOE_B200 or _SHORT_PROMPTS), recorded after the first comparison
     **{cid: _STARVED for cid in (
         "I-mle3-8b-b200-b32-thr", "I-mle3-8b-b200-b128-thr", "I-mle3-8b-b200-b256-thr", "I-mle3-8b-b200-b1024-thr",
