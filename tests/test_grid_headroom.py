@@ -28,7 +28,7 @@ YEARS = list(range(2016, 2025))  # the study's years, all shipped
 
 @pytest.fixture(scope="module")
 def results():
-    return {r: grid_headroom(r, curtailment_pct=(0.25, 0.5, 1.0), years=YEARS) for r in ba_region_ids()}
+    return {r: grid_headroom(r, curtailment_pct=(0.25, 0.5, 1.0, 5.0), years=YEARS) for r in ba_region_ids()}
 
 
 @pytest.mark.parametrize("region", ["us-pjm", "us-ercot", "us-miso", "us-caiso"])
@@ -44,27 +44,42 @@ def test_headroom_reproduces_study_figure1_at_half_percent(results, region):
 def test_headroom_all_shipped_bas_all_levels_within_20pct(results):
     for region, res in results.items():
         for lv in res.results:
+            if lv.study_headroom_w is None:  # 5 %: the study gives only the national total (215 GW)
+                continue
             assert abs(lv.headroom_vs_study_frac) <= 0.20, (region, lv.curtailment_pct, lv.headroom_vs_study_frac)
 
 
+#: Study Figure 10 (p. 20), averages over its 22 BAs, hours per year at 0.25 / 0.5 / 1 / 5 %: with any
+#: curtailment, and keeping >= 50 / 75 / 90 % of the new load.
+FIG10_HOURS = {"any": [85, 177, 366, 1848], "50": [73, 155, 323, 1644], "75": [50, 106, 224, 1127], "90": [24, 52, 110, 543]}
+
+
 def test_hours_and_load_kept_match_study_cross_ba_averages(results):
-    """Study p. 20 / Figure 10, averages over its 22 BAs: 85 / 177 / 366 curtailed hours a year at
-    0.25 / 0.5 / 1 %; 88 % of curtailed hours keep >= 50 % of the new load. Ours: the mean over the
-    12 shipped BAs (the largest 12 of the 22). +-10 % on hours, +-5 points on the share: a subset of BAs."""
+    """Study p. 20 / Figure 10, averages over its 22 BAs (85 / 177 / 366 / 1,848 curtailed hours a year at
+    0.25 / 0.5 / 1 / 5 %; of those, the hours that keep >= 50 / 75 / 90 % of the new load). Ours: the mean over
+    the 12 shipped BAs (the largest 12 of the 22). +-10 % on hours, +-4 points on each share: a subset of BAs.
+    Measured (2016-2024): 85 / 177 / 366 / 1,863 h; shares 0.84-0.89 / 0.58-0.60 / 0.28-0.29 against the
+    study's 0.86-0.89 / 0.59-0.61 / 0.28-0.30."""
     hours = np.mean([[lv.curtailed_hours_per_year for lv in r.results] for r in results.values()], axis=0)
-    assert np.allclose(hours, [85, 177, 366], rtol=0.10), hours
-    kept = np.mean([[lv.hours_kept_50pct_frac for lv in r.results] for r in results.values()], axis=0)
-    assert np.all(np.abs(kept - 0.88) <= 0.05), kept
+    assert np.allclose(hours, FIG10_HOURS["any"], rtol=0.10), hours
+    study_any = np.array(FIG10_HOURS["any"], float)
+    for key, attr in (("50", "hours_kept_50pct_frac"), ("75", "hours_kept_75pct_frac"), ("90", "hours_kept_90pct_frac")):
+        ours = np.mean([[getattr(lv, attr) for lv in r.results] for r in results.values()], axis=0)
+        study = np.array(FIG10_HOURS[key]) / study_any
+        assert np.all(np.abs(ours - study) <= 0.04), (key, ours, study)
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "KNOWN GAP: the study reports mean curtailment durations of 1.7 / 2.1 / 2.5 h (p. 20, cross-BA average); "
-    "runs of consecutive curtailed hours on the same data give 4.3 / 4.9 / 5.5 h, although headroom (within 1-10 %) "
-    "and curtailed hours per year (85 / 177 / 366, exact) match. The study counts ~2.5x more, shorter events; its event "
-    "definition is not given beyond 'all hours in which any curtailment occurred'. Not tuned away."))
+    "KNOWN GAP: the study reports mean curtailment durations of 1.7 / 2.1 / 2.5 / 4.5 h at 0.25 / 0.5 / 1 / 5 % (p. 20, "
+    "cross-BA average); runs of consecutive curtailed hours on the same data give 4.3 / 4.9 / 5.5 / 9.2 h, although "
+    "headroom (within 1-10 %), curtailed hours per year (85 / 177 / 366 / 1,863 vs 1,848) and the shares of hours keeping "
+    ">= 50 / 75 / 90 % of the load (within 2 points) match. At 5 % the study's figures imply 1,848 / 4.5 = 410 events a "
+    "year, more than one a day on average, where the runs in the same data number ~200 a year; the energy-equivalent "
+    "length per run (1.2 / 1.3 / 1.4 / 2.2 h) brackets the study from below. Its event definition is not given beyond "
+    "'all hours in which any curtailment occurred'. Not tuned away."))
 def test_mean_event_length_matches_study_cross_ba_average(results):
     mean_ev = np.mean([[lv.mean_event_h for lv in r.results] for r in results.values()], axis=0)
-    assert np.all(np.abs(mean_ev - np.array([1.7, 2.1, 2.5])) <= 0.5), mean_ev
+    assert np.all(np.abs(mean_ev - np.array([1.7, 2.1, 2.5, 4.5])) <= 0.5), mean_ev
 
 
 def test_hours_limit_variant_and_shape():

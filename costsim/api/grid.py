@@ -80,6 +80,10 @@ class CurtailmentLevel:
     """Mean share of the new load still served during curtailed hours (0..1)."""
     hours_kept_50pct_frac: float
     """Share of curtailed hours that keep >= 50 % of the new load (0..1)."""
+    hours_kept_75pct_frac: float
+    """Share of curtailed hours that keep >= 75 % of the new load (0..1)."""
+    hours_kept_90pct_frac: float
+    """Share of curtailed hours that keep >= 90 % of the new load (0..1)."""
     curtailed_energy_frac: float
     """Curtailed energy / new-load energy over all years (0..1)."""
     study_headroom_w: float | None
@@ -300,7 +304,8 @@ def grid_headroom(region: str | None = None, *, load_csv: str | None = None, cur
             curtailment_pct=p, headroom_w=L, events=ev.num_events, events_per_year=ev.events_per_year,
             curtailed_hours_per_year=ev.curtailed_hours_per_year, mean_event_h=ev.mean_event_h, max_event_h=ev.max_event_h,
             load_kept_frac_median=ev.load_kept_frac_median, load_kept_frac_mean=ev.load_kept_frac_mean,
-            hours_kept_50pct_frac=ev.hours_kept_50pct_frac, curtailed_energy_frac=ev.curtailed_energy_frac,
+            hours_kept_50pct_frac=ev.hours_kept_50pct_frac, hours_kept_75pct_frac=ev.hours_kept_75pct_frac,
+            hours_kept_90pct_frac=ev.hours_kept_90pct_frac, curtailed_energy_frac=ev.curtailed_energy_frac,
             study_headroom_w=ref, headroom_vs_study_frac=(L / ref - 1.0) if ref else None,
             pause_energy_not_drawn_frac=pause_j / energy_j_per_year if energy_j_per_year > 0 else 0.0,
             pause_cost_usd_per_year=pause_j / 3.6e9 * flex.value_usd_per_mwh,
