@@ -1,12 +1,14 @@
 """Microscaled precisions (NVFP4 / MXFP4 / MXFP6) and serving-engine profiles in the inference core (issue 14)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from costsim.core import inference as core
 from costsim.errors import InputError
 from costsim.estimators import inference as est
-from costsim.specs.catalog import get_accelerator, get_model
+from costsim.specs.catalog import accelerators, get_accelerator, get_model
 from costsim.specs.engine import engines, get_engine
 
 
@@ -105,3 +107,33 @@ def test_pipeline_micro_batches_each_pay_the_step_overhead():
     ci = est.core_inputs(m, a, "fp8")
     d1 = core.decode_step_breakdown(ci.shape, ci.dev, ci.prec, core.Layout(tp=1, pp=4), 64, 512)
     assert float(d1["step_overhead_s"]) == pytest.approx(4 * ci.dev.step_overhead_s + 64 * ci.dev.seq_overhead_s)
+
+
+def test_moe_kernel_efficiency_slows_only_the_routed_experts():
+    """moe_kernel_rel < 1 (fused-MoE kernels less efficient than dense GEMMs) lengthens MoE steps by the experts'
+    share only and leaves dense models alone; vLLM applies it on B200 only (device_parameters), not on H100."""
+    a = get_accelerator("b200")
+    moe, dense = get_model("qwen3-30b-a3b"), get_model("qwen3-8b")
+    lay = core.Layout(tp=1)
+    ci_v, ci_d = est.core_inputs(moe, a, "bf16", engine="vllm"), est.core_inputs(moe, a, "bf16", engine="default")
+    assert ci_v.dev.moe_kernel_rel == pytest.approx(0.59) and ci_d.dev.moe_kernel_rel == 1.0
+    assert est.core_inputs(moe, get_accelerator("h100-sxm"), "bf16", engine="vllm").dev.moe_kernel_rel == 1.0
+    bd_v = core.decode_step_breakdown(ci_v.shape, ci_v.dev, ci_v.prec, lay, 64, 600)
+    bd_1 = core.decode_step_breakdown(ci_v.shape, replace(ci_v.dev, moe_kernel_rel=1.0), ci_v.prec, lay, 64, 600)
+    # bytes and FLOPs are what they are; only the time to move / compute the experts' share grows
+    assert float(bd_v["bytes_read_per_gpu"]) == pytest.approx(float(bd_1["bytes_read_per_gpu"]))
+    assert float(bd_v["matmul_flop_per_gpu"]) == pytest.approx(float(bd_1["matmul_flop_per_gpu"]))
+    ratio = float(bd_v["weights_memory_s"]) / float(bd_1["weights_memory_s"])
+    assert 1.0 < ratio < 1 / 0.59  # the dense (attention, embedding) weights keep their rate
+    pv = core.prefill_time_s(ci_v.shape, ci_v.dev, ci_v.prec, lay, 8, 1024)
+    p1 = core.prefill_time_s(ci_v.shape, replace(ci_v.dev, moe_kernel_rel=1.0), ci_v.prec, lay, 8, 1024)
+    assert float(pv) > float(p1)
+    cd = est.core_inputs(dense, a, "bf16", engine="vllm")
+    t_rel = core.decode_step_time_s(cd.shape, cd.dev, cd.prec, lay, 64, 600)
+    t_one = core.decode_step_time_s(cd.shape, replace(cd.dev, moe_kernel_rel=1.0), cd.prec, lay, 64, 600)
+    assert float(t_rel) == pytest.approx(float(t_one))
+
+
+def test_engine_device_parameters_name_catalog_hardware():
+    for e in engines().values():
+        assert set(e.device_parameters) <= set(accelerators()), (e.id, e.device_parameters)

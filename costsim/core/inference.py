@@ -16,7 +16,8 @@ decode step (one new token for each of B sequences, mean context c):
   time(op)  = smooth roofline sqrt(t_mem^2 + t_compute^2) for (weights, matmuls) and for
               (kv read, attention); t_mem at bandwidth_frac * peak bandwidth, t_compute at
               matmul_frac * peak of the compute datatype (llama.cpp q4_0/q8_0 add dequantization
-              ALU work per weight read)
+              ALU work per weight read); routed-expert bytes and FLOPs at moe_kernel_rel of those
+              rates (fused-MoE kernels less efficient than dense GEMMs, e.g. untuned tile configurations)
   + 2 TP all-reduces per layer (latency + ring bandwidth), EP all-to-alls, PP hand-offs
   + layer_overhead_s per layer (kernel latency floors); an engine without graph capture waits on the
   host launching every layer's kernels: stage = sqrt(gpu^2 + (layers x host_launch_s_per_layer)^2)
@@ -151,6 +152,7 @@ _GPU = dict(
     sampling_bytes_per_logit=8.0,  # fp32 logits written by the LM head and read once by the sampler, per vocab entry
     request_overhead_s=7.4e-4,  # host work per request admitted and retired (scheduling, KV allocation, final detokenization): fitted on I-trt-8b-h100-fp8-tp1-128-128
     prefill_attention_concat=0.0,  # variable-length (per prompt) attention in batched prefill
+    moe_kernel_rel=1.0,      # routed-expert (fused-MoE) kernels at the dense kernels' efficiency (tuned kernels)
 )
 _SOC = dict(
     matmul_frac=0.74,        # fitted: llama.cpp Metal prefill pp512, M1 Max (f16/q8_0/q4_0)
@@ -168,6 +170,7 @@ _SOC = dict(
     sampling_bytes_per_logit=8.0,
     request_overhead_s=0.0,  # single-stream on-device runs: no batching scheduler
     prefill_attention_concat=0.0,
+    moe_kernel_rel=1.0,
 )
 CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
     "datacenter_gpu": _GPU,
@@ -212,6 +215,9 @@ class Device:
     #: 1 = the engine runs a batch of prompts' attention as one concatenated sequence (masked but not
     #: skipped: (B*s)^2/2 pairs instead of B*s^2/2), as stacks without variable-length attention do; 0 = per prompt
     prefill_attention_concat: object = 0.0
+    #: efficiency of the routed-expert (fused-MoE) kernels relative to the dense GEMMs, applied to both their
+    #: weight streaming and their FLOPs (1 = as efficient; < 1 = e.g. a kernel running untuned tile configurations)
+    moe_kernel_rel: object = 1.0
 
 
 @dataclass(frozen=True)
@@ -409,10 +415,13 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, b), 0.0)
     expert_params_read = moe_layers * touched * _a(shape.params_expert) / (tp * ep)
     params_read = dense_params + expert_params_read
-    t_weights_mem = params_read * wb / bw
-    mm_flop = 2.0 * b_rank * dense_params + 2.0 * b * moe_layers * _a(shape.experts_per_token) * _a(shape.params_expert) / (tp * ep)
+    moe_rel = _a(1.0 if dev.moe_kernel_rel is None else dev.moe_kernel_rel)
+    t_weights_mem = (dense_params + expert_params_read / moe_rel) * wb / bw
+    dense_mm = 2.0 * b_rank * dense_params
+    expert_mm = 2.0 * b * moe_layers * _a(shape.experts_per_token) * _a(shape.params_expert) / (tp * ep)
+    mm_flop = dense_mm + expert_mm
     dq_flop = _a(prec.dequant_flop_per_weight) * params_read
-    t_matmul = mm_flop / flops + dq_flop / _a(dev.vector_flop_per_s)
+    t_matmul = (dense_mm + expert_mm / moe_rel) / flops + dq_flop / _a(dev.vector_flop_per_s)
     t_weights = _smooth_roofline(t_weights_mem, t_matmul)
 
     # attention over the KV cache
@@ -484,9 +493,11 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     moe_layers = _a(shape.n_moe_layers) * is_moe
     nl, nw = _a(shape.n_layers), _a(shape.n_window_layers)
 
+    moe_rel = _a(1.0 if dev.moe_kernel_rel is None else dev.moe_kernel_rel)
     body = _a(shape.params_dense_stream) - _a(shape.params_lm_head)
-    mm_flop = (2.0 * body * tokens + 2.0 * _a(shape.params_lm_head) * bsz) / (tp * pp * ep) \
-        + 2.0 * tokens * moe_layers * _a(shape.experts_per_token) * _a(shape.params_expert) / (tp * pp * ep)
+    dense_mm = (2.0 * body * tokens + 2.0 * _a(shape.params_lm_head) * bsz) / (tp * pp * ep)
+    expert_mm = 2.0 * tokens * moe_layers * _a(shape.experts_per_token) * _a(shape.params_expert) / (tp * pp * ep)
+    mm_flop = dense_mm + expert_mm
     pairs = (nl - nw) * causal_pairs(s, np.inf) + nw * causal_pairs(s, shape.window_tokens)
     concat = _a(0.0 if dev.prefill_attention_concat is None else dev.prefill_attention_concat)
     if np.any(concat > 0):  # attention over the concatenated batch (research stacks)
@@ -497,13 +508,14 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
         attn_pairs, s_attn = bsz * pairs, s
     attn_flop = attn_pairs * _a(shape.attn_flop_per_pair_prefill) / (tp * pp * ep)
     attn_eff = _a(dev.attention_frac) * s_attn / (s_attn + _a(dev.attention_half_tokens))
-    t_mm = mm_flop / flops + _a(prec.dequant_flop_per_weight) * body / (tp * pp) / _a(dev.vector_flop_per_s)
+    t_mm = (dense_mm + expert_mm / moe_rel) / flops + _a(prec.dequant_flop_per_weight) * body / (tp * pp) / _a(dev.vector_flop_per_s)
     t_attn = attn_flop / (_attn_flop_per_s(dev) * attn_eff)
     touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, tokens), 0.0)
-    params_read = (_a(shape.params_dense_stream) + moe_layers * touched * _a(shape.params_expert) / ep) / (tp * pp)
+    expert_read = moe_layers * touched * _a(shape.params_expert) / ep / (tp * pp)
+    params_read = _a(shape.params_dense_stream) / (tp * pp) + expert_read
     kv_write = bsz * kv_bytes_per_sequence(shape, prec, s) / (pp * _kv_tp_split(shape, layout) * ep)
     act_traffic = tokens / ep * nl / pp * activation_bytes_per_token_layer(shape, prec, layout)
-    t_mem = (params_read * wb + kv_write + act_traffic) / bw
+    t_mem = ((params_read + expert_read * (1.0 / moe_rel - 1.0)) * wb + kv_write + act_traffic) / bw
     t_compute = _smooth_roofline(t_mem, t_mm + t_attn)
     msg = tokens / ep * _a(shape.d_model) * _a(prec.act_bytes)
     t_tp = 2.0 * nl * allreduce_time_s(msg, tp, dev)

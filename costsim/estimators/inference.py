@@ -87,7 +87,7 @@ def precision(weight_precision: str, kv_precision: str | None, compute_dtype: st
 def device_parameters(acc: Accelerator, engine: str = "default", overrides: dict[str, float] | None = None) -> dict[str, float]:
     """Efficiency parameters for a device: category default, then profile `efficiency` fields,
     then the engine profile (costsim/data/engines.yaml; its vendor-specific part for this device's
-    vendor), then explicit overrides."""
+    vendor, then its part for this hardware id), then explicit overrides."""
     eng = get_engine(engine)
     vendor = acc.vendor.strip().lower()
     if eng.vendors is not None and vendor not in eng.vendors:
@@ -101,7 +101,7 @@ def device_parameters(acc: Accelerator, engine: str = "default", overrides: dict
         p["bandwidth_frac"] = eff.memory_bandwidth_frac
     if eff.step_overhead_s is not None:
         p["step_overhead_s"] = eff.step_overhead_s
-    for table in (eng.parameters, eng.vendor_parameters.get(vendor, {})):
+    for table in (eng.parameters, eng.vendor_parameters.get(vendor, {}), eng.device_parameters.get(acc.id, {})):
         for k, v in table.items():
             base = k[: -len("_scale")] if k.endswith("_scale") else k
             if base not in p:
@@ -147,7 +147,7 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
         scaleup_latency_s=acc.scaleup.latency_s, comm_bandwidth_frac=p["comm_bandwidth_frac"],
         attn_peak_flop_per_s=attn_peak, host_launch_s_per_layer=p["host_launch_s_per_layer"],
         sampling_bytes_per_logit=p["sampling_bytes_per_logit"], request_overhead_s=p["request_overhead_s"],
-        prefill_attention_concat=p["prefill_attention_concat"],
+        prefill_attention_concat=p["prefill_attention_concat"], moe_kernel_rel=p["moe_kernel_rel"],
     )
     return dev, dtype, p
 

@@ -4,7 +4,8 @@ device's achievable fractions and per-step overheads.
 An engine profile is data, like a hardware profile: every parameter either replaces a device default
 of the inference core (costsim.core.inference.CATEGORY_DEFAULTS keys) or, with the suffix `_scale`,
 multiplies it. `vendor_parameters` apply on top for devices of one vendor (ROCm kernels on AMD parts,
-for example), so one engine id (`vllm`) means the stack a user actually gets on that hardware.
+for example), and `device_parameters` for one hardware id (kernels tuned, or not, for that part), so one
+engine id (`vllm`) means the stack a user actually gets on that hardware.
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ class EngineProfile(Spec):
     vendors: list[str] | None = Field(None, description="Accelerator vendors the stack runs on (lower case); None = any.")
     parameters: dict[str, float] = Field(default_factory=dict, description="Replacements (or *_scale multipliers) of the device defaults of the inference core.")
     vendor_parameters: dict[str, dict[str, float]] = Field(default_factory=dict, description="Per vendor (lower case), applied after `parameters`.")
+    device_parameters: dict[str, dict[str, float]] = Field(default_factory=dict, description="Per hardware id (e.g. b200), applied last: what this stack's kernels do on one part (tuned or untuned kernel configurations).")
     fitted_on: list[str] = Field(default_factory=list, description="Validation case ids the fitted parameters came from.")
     sources: list[str] = Field(..., min_length=1, description="Where the parameters and mechanisms come from.")
     notes: str | None = Field(None, description="Caveats.")
 
     @model_validator(mode="after")
     def _check(self) -> "EngineProfile":
-        for k, v in [*self.parameters.items(), *(kv for d in self.vendor_parameters.values() for kv in d.items())]:
+        for k, v in [*self.parameters.items(), *(kv for d in (*self.vendor_parameters.values(), *self.device_parameters.values()) for kv in d.items())]:
             if v < 0:
                 raise ValueError(f"engine '{self.id}': parameter {k} must be >= 0, got {v}")
         return self
