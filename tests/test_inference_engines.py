@@ -137,3 +137,25 @@ def test_moe_kernel_efficiency_slows_only_the_routed_experts():
 def test_engine_device_parameters_name_catalog_hardware():
     for e in engines().values():
         assert set(e.device_parameters) <= set(accelerators()), (e.id, e.device_parameters)
+
+
+def test_engines_cli_lists_and_shows_profiles():
+    import json
+    import subprocess
+    import sys
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-c", "from costsim.cli import main; main()", "engines", *args],
+                              capture_output=True, text=True)
+
+    r = cli("list", "--json")
+    assert r.returncode == 0, r.stderr
+    assert {"vllm", "pytorch-eager", "research-2023"} <= {e["id"] for e in json.loads(r.stdout)}
+    r = cli("show", "vllm", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["device_parameters"]["b200"]["moe_kernel_rel"] == pytest.approx(0.59) and doc["sources"]
+    r = cli("show", "vllm")
+    assert r.returncode == 0 and "hardware b200" in r.stdout and "moe_kernel_rel" in r.stdout
+    r = cli("show", "vlm")
+    assert r.returncode == 2 and "did you mean vllm" in r.stderr and "Traceback" not in r.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from costsim.specs import catalog
+from costsim.specs.engine import engines, get_engine
 from costsim.specs.hardware import DTYPES, Accelerator
 from costsim.specs.model import ModelSpec
 
@@ -76,7 +77,11 @@ def show_model(ref: str) -> dict[str, Any]:
 
 def list_engines() -> list[dict[str, Any]]:
     """Serving-engine profiles (costsim/data/engines.yaml): id, name, description, kind, vendors."""
-    from costsim.specs.engine import engines
-
     return [{"id": e.id, "name": e.name, "description": e.description, "kind": e.kind, "vendors": e.vendors,
              "fitted_on": list(e.fitted_on)} for e in engines().values()]
+
+
+def show_engine(ref: str) -> dict[str, Any]:
+    """One engine profile in full: its parameters (replacements, or `*_scale` multipliers, of the inference
+    core's device defaults), per vendor and per hardware id, the cases they were fitted on, sources and notes."""
+    return get_engine(ref).model_dump()

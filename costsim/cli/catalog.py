@@ -1,4 +1,4 @@
-"""`costsim hardware ...` and `costsim models ...`."""
+"""`costsim hardware ...`, `costsim models ...` and `costsim engines ...`."""
 
 from __future__ import annotations
 
@@ -76,5 +76,54 @@ def register(app: typer.Typer) -> None:
             return
         Console().print(d)
 
+    en = typer.Typer(help="Serving-engine profiles (--engine of serve, scenarios and the app).", no_args_is_help=True)
+
+    @en.command("list")
+    def engines_list(json_: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
+        """List every serving-engine profile."""
+        rows = api.list_engines()
+        if json_:
+            print_json(rows)
+            return
+        t = Table(title="serving engines (--engine)")
+        for c in ("id", "name", "kind", "runs on", "fitted on"):
+            t.add_column(c)
+        for r in rows:
+            n = len(r["fitted_on"])
+            t.add_row(r["id"], r["name"], r["kind"], ", ".join(r["vendors"]) if r["vendors"] else "any",
+                      f"{n} case{'s' if n != 1 else ''}" if n else "priors")
+        con = Console()
+        con.print(t)
+        con.print("Details, parameters and sources: costsim engines show ID")
+
+    @en.command("show")
+    def engines_show(ref: str = typer.Argument(..., help="Engine id (costsim engines list)."),
+                     json_: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
+        """Show one engine profile: what it stands for, its parameters (per vendor and per part) and sources."""
+        d = api.show_engine(ref)
+        if json_:
+            print_json(d)
+            return
+        con = Console()
+        con.print(f"{d['name']} ({d['id']}, {d['kind']}): {d['description']}")
+        t = Table(title=f"{d['id']}: parameters over the inference core's device defaults (*_scale multiplies)")
+        for c in ("applies to", "parameter", "value"):
+            t.add_column(c)
+        for k, v in d["parameters"].items():
+            t.add_row("all hardware", k, f"{v:g}")
+        for scope, key in (("vendor", "vendor_parameters"), ("hardware", "device_parameters")):
+            for who, table in d[key].items():
+                for k, v in table.items():
+                    t.add_row(f"{scope} {who}", k, f"{v:g}")
+        if not t.rows:
+            t.add_row("all hardware", "(none: the device defaults)", "")
+        con.print(t)
+        con.print("fitted on: " + (", ".join(d["fitted_on"]) or "nothing (priors)"))
+        for s in d["sources"]:
+            con.print(f"source: {s}")
+        if d.get("notes"):
+            con.print(f"notes: {d['notes']}")
+
     app.add_typer(hw, name="hardware")
     app.add_typer(md, name="models")
+    app.add_typer(en, name="engines")
