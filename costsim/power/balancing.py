@@ -1,8 +1,8 @@
 """Real hourly data of US balancing authorities shipped with costsim (costsim/data/grid/).
 
-* hourly demand 2016-2024 for 12 balancing authorities (cleaned EIA-930, Ruggles & Farnham,
+* hourly demand 2016-2024 for 22 balancing authorities, the set of the Duke study (cleaned EIA-930, Ruggles & Farnham,
   CC BY 4.0), UTC;
-* hourly net generation by fuel in 2022 for 7 of them (EIA-930 via HewlettPackard/dc-rl, MIT;
+* hourly net generation by fuel in 2022 for 8 of them (EIA-930 via HewlettPackard/dc-rl, MIT;
   EIA data are US-government public domain) and the carbon intensity it implies (direct CO2 per
   fuel, factors in regions.yaml);
 * real hourly wholesale prices (hourly_prices.parquet, 2022-2023, UTC): ERCOT day-ahead hub average
