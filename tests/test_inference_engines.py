@@ -159,3 +159,9 @@ def test_engines_cli_lists_and_shows_profiles():
     assert r.returncode == 0 and "hardware b200" in r.stdout and "moe_kernel_rel" in r.stdout
     r = cli("show", "vlm")
     assert r.returncode == 2 and "did you mean vllm" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_moe_kernel_rel_out_of_range_is_refused():
+    with pytest.raises(InputError) as err:
+        est.device_parameters(get_accelerator("b200"), "vllm", {"moe_kernel_rel": 0.0})
+    assert err.value.field == "overrides" and "(0, 1]" in err.value.message

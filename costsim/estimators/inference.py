@@ -111,6 +111,9 @@ def device_parameters(acc: Accelerator, engine: str = "default", overrides: dict
         if k not in p:
             raise InputError(f"unknown device parameter override '{k}'; known: {', '.join(sorted(p))}.", field="overrides")
         p[k] = float(v)
+    if not 0.0 < p["moe_kernel_rel"] <= 1.0:
+        raise InputError(f"moe_kernel_rel must be in (0, 1] (the fused-MoE kernels' efficiency relative to dense GEMMs), "
+                         f"got {p['moe_kernel_rel']}.", field="overrides" if "moe_kernel_rel" in (overrides or {}) else "engine")
     return p
 
 
