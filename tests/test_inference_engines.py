@@ -165,3 +165,26 @@ def test_moe_kernel_rel_out_of_range_is_refused():
     with pytest.raises(InputError) as err:
         est.device_parameters(get_accelerator("b200"), "vllm", {"moe_kernel_rel": 0.0})
     assert err.value.field == "overrides" and "(0, 1]" in err.value.message
+
+
+def test_topk_sampling_costs_only_models_that_sample_with_top_k():
+    """vLLM applies the model's generation_config: Qwen3 / Gemma 3 set top_k and pay full passes over the
+    vocabulary per sequence per step (topk_bytes_per_logit at the streaming rate); Llama 3.1 (top_p only) does not,
+    nor does the default engine."""
+    lay = core.Layout(tp=1)
+    h100, b200 = get_accelerator("h100-sxm"), get_accelerator("b200")
+    q = est.core_inputs(get_model("qwen3-8b"), h100, "bf16", engine="vllm")
+    l = est.core_inputs(get_model("llama-3.1-8b"), h100, "bf16", engine="vllm")
+    assert q.shape.topk_sampling == 1.0 and l.shape.topk_sampling == 0.0
+    assert q.dev.topk_bytes_per_logit == pytest.approx(440.2)
+    assert est.core_inputs(get_model("qwen3-8b"), h100, "bf16", engine="default").dev.topk_bytes_per_logit == 0.0
+    no_topk = replace(q.dev, topk_bytes_per_logit=0.0)
+    extra = float(core.sampling_time_s(q.shape, q.dev, 128) - core.sampling_time_s(q.shape, no_topk, 128))
+    bw = h100.memory_bandwidth_bytes_per_s * q.dev.bandwidth_frac
+    assert extra == pytest.approx(128 * 151936 * 440.2 / bw, rel=1e-9)  # ~3 ms a step at batch 128
+    assert float(core.sampling_time_s(l.shape, l.dev, 128)) == pytest.approx(float(core.sampling_time_s(l.shape, replace(l.dev, topk_bytes_per_logit=0.0), 128)))
+    qb = est.core_inputs(get_model("qwen3-8b"), b200, "bf16", engine="vllm")
+    extra_b = float(core.sampling_time_s(qb.shape, qb.dev, 128) - core.sampling_time_s(qb.shape, replace(qb.dev, topk_bytes_per_logit=0.0), 128))
+    assert extra_b == pytest.approx(extra * 3.35 / 8.0, rel=1e-6)  # a GPU pass: faster on the faster memory
+    step = core.decode_step_breakdown(q.shape, q.dev, q.prec, lay, 128, 600)
+    assert float(step["sampling_s"]) > extra

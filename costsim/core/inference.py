@@ -24,6 +24,7 @@ decode step (one new token for each of B sequences, mean context c):
   + step_overhead_s per engine iteration (one per pipeline micro-batch)
   + seq_overhead_s per sequence per step (vLLM-class host work: scheduling, input preparation,
     detokenization; 0 for C++ engines) + logits / sampling traffic (vocab x sampling_bytes_per_logit)
+    + top-k masking (vocab x topk_bytes_per_logit per sequence, models whose default sampling sets top_k)
   with pp stages the batch runs as pp micro-batches of B/pp: step = pp * stage(B/pp).
   The serving curve adds request_overhead_s x B / O per step (admitting and retiring B/O requests).
 
@@ -153,6 +154,7 @@ _GPU = dict(
     request_overhead_s=7.4e-4,  # host work per request admitted and retired (scheduling, KV allocation, final detokenization): fitted on I-trt-8b-h100-fp8-tp1-128-128
     prefill_attention_concat=0.0,  # variable-length (per prompt) attention in batched prefill
     moe_kernel_rel=1.0,      # routed-expert (fused-MoE) kernels at the dense kernels' efficiency (tuned kernels)
+    topk_bytes_per_logit=0.0,  # top-k masking of the logits: HBM bytes per sequence per vocabulary entry (engine-specific; 0 = not charged)
 )
 _SOC = dict(
     matmul_frac=0.74,        # fitted: llama.cpp Metal prefill pp512, M1 Max (f16/q8_0/q4_0)
@@ -171,6 +173,7 @@ _SOC = dict(
     request_overhead_s=0.0,  # single-stream on-device runs: no batching scheduler
     prefill_attention_concat=0.0,
     moe_kernel_rel=1.0,
+    topk_bytes_per_logit=0.0,
 )
 CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
     "datacenter_gpu": _GPU,
@@ -218,6 +221,10 @@ class Device:
     #: efficiency of the routed-expert (fused-MoE) kernels relative to the dense GEMMs, applied to both their
     #: weight streaming and their FLOPs (1 = as efficient; < 1 = e.g. a kernel running untuned tile configurations)
     moe_kernel_rel: object = 1.0
+    #: HBM bytes per sequence per vocabulary entry moved by top-k masking of the logits (full passes over the
+    #: vocabulary: sort keys and indices), at the device's streaming rate; charged for models whose default
+    #: sampling sets top_k (Shape.topk_sampling); 0 = not charged
+    topk_bytes_per_logit: object = 0.0
 
 
 @dataclass(frozen=True)
@@ -241,6 +248,7 @@ class Shape:
     attn_flop_per_ctx_decode: object     # per context token per layer (MLA absorbed form)
     ffn_act_width: object            # widest activation of the FFN per token (workspace)
     vocab_size: object
+    topk_sampling: object = 0.0      # 1 where the model's default sampling sets top_k (generation_config), else 0
 
 
 @dataclass(frozen=True)
@@ -382,8 +390,12 @@ def activation_bytes_per_token_layer(shape: Shape, prec: Precision, layout: Layo
 
 
 def sampling_time_s(shape: Shape, dev: Device, sequences):
-    """Logits and sampling of `sequences` sequences: fp32 logits over the vocabulary written and read."""
-    return _a(sequences) * _a(shape.vocab_size) * _a(dev.sampling_bytes_per_logit) / (_a(dev.bandwidth_bytes_per_s) * _a(dev.bandwidth_frac))
+    """Logits and sampling of `sequences` sequences: fp32 logits over the vocabulary written and read, plus
+    top-k masking of the logits (topk_bytes_per_logit per vocabulary entry) where the model samples with top_k,
+    both at the device's streaming rate."""
+    topk = _a(0.0 if shape.topk_sampling is None else shape.topk_sampling) * _a(0.0 if dev.topk_bytes_per_logit is None else dev.topk_bytes_per_logit)
+    per_logit = _a(dev.sampling_bytes_per_logit) + topk
+    return _a(sequences) * _a(shape.vocab_size) * per_logit / (_a(dev.bandwidth_bytes_per_s) * _a(dev.bandwidth_frac))
 
 
 # --------------------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ def shape_from_model(m: ModelSpec) -> core.Shape:
         kv_elements_per_token_layer=m.kv_elements_per_token_per_layer(), n_window_layers=float(n_win),
         window_tokens=float(m.sliding_window) if m.sliding_window else math.inf, kv_shard_max=float(kv_shard),
         attn_flop_per_pair_prefill=pre, attn_flop_per_ctx_decode=dec, ffn_act_width=float(width),
-        vocab_size=float(m.vocab_size),
+        vocab_size=float(m.vocab_size), topk_sampling=1.0 if m.default_top_k else 0.0,
     )
 
 
@@ -151,6 +151,7 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
         attn_peak_flop_per_s=attn_peak, host_launch_s_per_layer=p["host_launch_s_per_layer"],
         sampling_bytes_per_logit=p["sampling_bytes_per_logit"], request_overhead_s=p["request_overhead_s"],
         prefill_attention_concat=p["prefill_attention_concat"], moe_kernel_rel=p["moe_kernel_rel"],
+        topk_bytes_per_logit=p["topk_bytes_per_logit"],
     )
     return dev, dtype, p
 

@@ -55,6 +55,9 @@ class ModelSpec(Spec):
     v_head_dim: int | None = Field(None, ge=1, description="MLA: value dims per head (DeepSeek-V3: 128).")
     sliding_window: int | None = Field(None, ge=1, description="Sliding-window attention span, tokens (None = full attention).")
     sliding_window_layer_frac: float = Field(1.0, ge=0, le=1, description="Fraction of layers that use the sliding window (Gemma 2 alternates: 0.5).")
+    default_top_k: int | None = Field(None, ge=1, description="top_k of the model's published default sampling "
+                                      "(generation_config.json; Qwen3 20, Gemma 3 64; None = not set). Engines that apply "
+                                      "the model's defaults (vLLM) mask the logits to the top k every step.")
     qkv_bias: bool = Field(False, description="Biases on Q/K/V projections (Qwen2.5).")
     linear_bias: bool = Field(False, description="Biases on every linear layer (GPT-3, OPT, BLOOM).")
     norm: Literal["rmsnorm", "layernorm"] = Field("rmsnorm", description="Normalization type (LayerNorm has a bias vector too).")

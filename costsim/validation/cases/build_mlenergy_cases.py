@@ -1,5 +1,5 @@
-"""Rebuild serving_mlenergy_v3.yaml: every lm-arena-chat configuration of the models below (dense and one MoE; one GPU,
-or tensor-parallel over several for Llama 3.1 70B) in the ML.ENERGY Benchmark v3 data, on H100 and B200, as held-out
+"""Rebuild serving_mlenergy_v3.yaml: every lm-arena-chat configuration of the models below (dense, sliding-window and one
+MoE; one GPU, or tensor-parallel over several) in the ML.ENERGY Benchmark v3 data, on H100 and B200, as held-out
 serving-throughput cases.
 
 Usage (a developer tool, not needed at run time):
@@ -11,8 +11,8 @@ Usage (a developer tool, not needed at run time):
                max_num_seqs, avg_batch_size, avg_output_len, output_throughput_tokens_per_sec,
                median_itl_ms, avg_power_watts; vLLM 0.11.1, bf16 weights).
 
-Configurations already hand-written in serving_published.yaml (I-mle-8b-*) are skipped. None of these
-cases was used to fit anything; the selection is mechanical (all configurations of the listed models), so
+Configurations already hand-written in serving_published.yaml (I-mle-8b-*) are skipped. One case (FIT)
+fits vLLM's top-k sampling cost; the others fit nothing; the selection is mechanical (all configurations of the listed models), so
 the misses stay in: KNOWN_GAPS records the cause of each, written after the first comparison.
 """
 
@@ -36,6 +36,8 @@ MODELS = {  # costsim model id -> (leaderboard file stem, short id used in case 
     "qwen3-32b": ("Qwen__Qwen3-32B", "qwen3-32b"),
     "qwen3-30b-a3b": ("Qwen__Qwen3-30B-A3B-Instruct-2507", "qwen3-30b-a3b"),  # MoE, 128 experts, 8 active; 1 GPU
     "llama-3.1-70b": ("meta-llama__Llama-3.1-70B-Instruct", "70b"),  # tensor parallel: TP2 on B200, TP4 on H100
+    "gemma-3-12b": ("google__gemma-3-12b-it", "gemma3-12b"),  # 5:1 local (1,024-token window) : global attention
+    "gemma-3-27b": ("google__gemma-3-27b-it", "gemma3-27b"),  # the same; 1 GPU, and TP2 on H100
 }
 HARDWARE = {"H100": "h100-sxm", "B200": "b200"}
 INPUT_TOKENS = 250  # not published (LMArena conversations); the same estimate as the I-mle-8b cases
@@ -52,25 +54,23 @@ _SHORT_PROMPTS = (
     "beside the weights in the memory of {gpus} B200(s) only if the sequences are much shorter than the {inp} + {out} "
     "tokens assumed (costsim's own memory check refuses this batch at that length), so the real prompts are shorter; "
     "decode attention, which scales with that unpublished context, dominates the step at this batch. Not tuned away.")
-_KV_FULL = (
-    "KV cache full: the mean running batch ({batch}) stays below max_num_seqs, so vLLM was preempting and recomputing "
-    "sequences, a loss costsim's steady-state throughput curve does not charge; on top, Qwen3 on H100 runs 9-14 % slower "
-    "than costsim from batch 64 up at TP1 and TP2 alike (cause not found). Not tuned away.")
 #: Was a third cause until the mechanism was modelled: the MoE on B200 at full power, 24-49 % over, is vLLM 0.11.1's
 #: fused-MoE kernel running its default (untuned) tile configuration on B200 (engine vllm, device_parameters b200,
 #: moe_kernel_rel 0.59 from the kernel times in vllm-project/vllm PR 31448, not fitted on these cases); now -8..+5 %.
-KNOWN_GAPS: dict[str, str] = {  # case id -> cause (_STARVED, _SHORT_PROMPTS or _KV_FULL), recorded after the first comparison
+KNOWN_GAPS: dict[str, str] = {  # case id -> cause (_STARVED or _SHORT_PROMPTS), recorded after the first comparison
     **{cid: _STARVED for cid in (
         "I-mle3-8b-b200-b32-thr", "I-mle3-8b-b200-b128-thr", "I-mle3-8b-b200-b256-thr", "I-mle3-8b-b200-b1024-thr",
         "I-mle3-qwen3-8b-b200-b16-thr", "I-mle3-qwen3-8b-b200-b32-thr", "I-mle3-qwen3-8b-b200-b64-thr",
-        "I-mle3-qwen3-8b-b200-b1024-thr",
         "I-mle3-qwen3-14b-b200-b32-thr", "I-mle3-qwen3-14b-b200-b64-thr", "I-mle3-qwen3-14b-b200-b128-thr",
-        "I-mle3-qwen3-30b-a3b-b200-b512-thr", "I-mle3-qwen3-30b-a3b-b200-b768-thr", "I-mle3-qwen3-30b-a3b-b200-b1024-thr",
-        "I-mle3-qwen3-30b-a3b-b200-b1536-thr")},
+        "I-mle3-qwen3-30b-a3b-b200-b768-thr", "I-mle3-qwen3-30b-a3b-b200-b1536-thr",
+        "I-mle3-gemma3-12b-b200-b16-thr", "I-mle3-gemma3-12b-b200-b32-thr")},
+    "I-mle3-qwen3-14b-b200-b1024-thr": _SHORT_PROMPTS,
     "I-mle3-qwen3-14b-b200-b2048-thr": _SHORT_PROMPTS,
     "I-mle3-70b-b200x2-b2048-thr": _SHORT_PROMPTS,
-    "I-mle3-qwen3-32b-h100x2-b384-thr": _KV_FULL,
 }
+#: The one case of this file used to fit a parameter: engine vllm topk_bytes_per_logit (top-k masking of the logits,
+#: charged for models whose default sampling sets top_k). Everything else stays held out.
+FIT = {"I-mle3-qwen3-8b-h100-b128-thr": "fit: engine vllm topk_bytes_per_logit (440 bytes per sequence per vocabulary entry)"}
 _EXISTING = ({("llama-3.1-8b", "H100", 1, m) for m in (16, 64, 128, 256, 512)} | {("llama-3.1-8b", "B200", 1, m) for m in (64, 512)}
              | {("llama-3.1-70b", "H100", 4, 128), ("llama-3.1-70b", "H100", 4, 512), ("llama-3.1-70b", "B200", 2, 512)})
 
@@ -115,7 +115,7 @@ def build(repo: Path) -> list[dict]:
                 "comparison": "within", "tolerance_frac": 0.2,
                 "tolerance_reason": ("20 %: ML.ENERGY does not publish the prompt lengths (LMArena conversations; "
                                      f"{INPUT_TOKENS} tokens assumed, estimate); the engine mixes prefill chunks into decode steps"),
-                "used_for_fit": False,
+                "used_for_fit": cid in FIT,
             }
             if cid in KNOWN_GAPS:
                 itl = (f"; its median ITL {c['median_itl_ms']:.1f} ms is {c['median_itl_ms'] / h['median_itl_ms']:.2f}x the "
@@ -126,14 +126,14 @@ def build(repo: Path) -> list[dict]:
             moe = (" MoE on B200: vLLM 0.11.1 ran its default (untuned) fused-MoE kernel configuration here (engine vllm, "
                    "moe_kernel_rel 0.59 on b200, from vllm-project/vllm PR 31448's kernel times; not fitted on these cases)."
                    if mid == "qwen3-30b-a3b" and gpu == "B200" else "")
-            case["notes"] = (f"held out (generated by build_mlenergy_cases.py). Mean running batch {c['avg_batch_size']:.1f}, "
+            case["notes"] = (f"{FIT.get(cid, 'held out')} (generated by build_mlenergy_cases.py). Mean running batch {c['avg_batch_size']:.1f}, "
                              f"mean output {c['avg_output_len']:.0f} tokens, median ITL {c['median_itl_ms']:.2f} ms, "
                              f"mean GPU power {c['avg_power_watts'] / ng:.0f} W{' per GPU' if ng > 1 else ''}. Regime: vLLM serving sweep, "
                              f"NVIDIA {gpu}, {ng} GPU(s){f' (TP{ng})' if ng > 1 else ''}.{moe}")
             cases.append(case)
-    unknown = set(KNOWN_GAPS) - {c["id"] for c in cases}
+    unknown = (set(KNOWN_GAPS) | set(FIT)) - {c["id"] for c in cases}
     if unknown:
-        raise SystemExit(f"KNOWN_GAPS names cases that were not built: {sorted(unknown)}")
+        raise SystemExit(f"KNOWN_GAPS / FIT name cases that were not built: {sorted(unknown)}")
     return cases
 
 
