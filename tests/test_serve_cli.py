@@ -60,3 +60,20 @@ def test_slo_limits_batch_and_energy_accounting():
     pue2 = serve(ServeRequest(model="llama-3.1-8b", hardware="h100-sxm", facility={"pue": 2.0}), with_curve=False)
     pue1 = serve(ServeRequest(model="llama-3.1-8b", hardware="h100-sxm", facility={"pue": 1.0}), with_curve=False)
     assert pue2["facility_energy_per_token_j"] == pytest.approx(2 * pue1["facility_energy_per_token_j"])
+
+
+def test_top_k_sampling_option():
+    """--top-k: the model's published default when absent (Qwen3: 20), 0 = none; only engines that charge top-k
+    masking (vLLM) move; bad values exit 2."""
+    base = dict(model="qwen3-8b", hardware="h100-sxm", gpus=1, engine="vllm")
+    d = serve(ServeRequest(**base))
+    g = serve(ServeRequest(**base, top_k=0))
+    assert d["sampling_top_k"] == 20 and g["sampling_top_k"] is None
+    assert g["throughput_tokens_per_s"] > 1.05 * d["throughput_tokens_per_s"]
+    t = dict(base, engine="default")
+    assert serve(ServeRequest(**t, top_k=0))["throughput_tokens_per_s"] == pytest.approx(serve(ServeRequest(**t))["throughput_tokens_per_s"])
+    r = _cli("--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--gpus", "1", "--engine", "vllm", "--top-k", "50", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["sampling_top_k"] == 50
+    for bad in ("-1", "2.5", "abc"):
+        r = _cli("--model", "qwen3-8b", "--hardware", "h100-sxm", "--top-k", bad)
+        assert r.returncode == 2 and "top-k" in r.stderr.replace("_", "-") and "Traceback" not in r.stderr

@@ -40,10 +40,11 @@ def search_deployment(model: str | ModelSpec, hardware: str | Accelerator, gpus:
                       weight_precision: str | None = None, kv_precision: str | None = None,
                       tp: int | None = None, pp: int | None = None, ep: int | None = None,
                       batch: int | str = "max", ttft_slo_s: float | None = None, tpot_slo_s: float | None = None,
-                      engine: str = "default", objective: str = "throughput", runners_up: int = 4,
+                      engine: str = "default", objective: str = "throughput", runners_up: int = 4, top_k: int | None = None,
                       economics: EconomicsSpec | dict | None = None, facility: FacilitySpec | dict | None = None) -> DeploymentSearch:
     """Best deployment (replicas x TP x PP x EP, and weight precision unless given) of `gpus`
-    accelerators for `model` on `hardware`, under optional TTFT / TPOT limits [s].
+    accelerators for `model` on `hardware`, under optional TTFT / TPOT limits [s]; `top_k` = the requests'
+    sampling top_k (None = the model's published default, 0 = none).
 
     `model` / `hardware` are catalog ids, YAML paths, or spec objects (a planner may pass a
     hypothetical ModelSpec). Arguments are validated like `costsim serve` options (InputError naming
@@ -59,7 +60,7 @@ def search_deployment(model: str | ModelSpec, hardware: str | Accelerator, gpus:
     if isinstance(facility, dict):
         facility = validate_spec(FacilitySpec, facility, what="facility")
     data = dict(model=m.id or m.name or "model", hardware=a.id, gpus=gpus, tp=tp, pp=pp, ep=ep, weight_precision=weight_precision,
-                kv_precision=kv_precision, engine=engine, batch=batch, input_tokens=input_tokens, output_tokens=output_tokens,
+                kv_precision=kv_precision, engine=engine, top_k=top_k, batch=batch, input_tokens=input_tokens, output_tokens=output_tokens,
                 ttft_slo_s=ttft_slo_s, tpot_slo_s=tpot_slo_s, objective=objective, runners_up=runners_up)
     if economics is not None:
         data["economics"] = economics

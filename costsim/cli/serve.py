@@ -64,6 +64,7 @@ def _render(r: dict) -> None:
                  ("throughput", fmt_si(r.get("throughput_tokens_per_s"), "tokens/s"))]
     rows += [
         ("engine", str(r.get("engine"))),
+        ("sampling", f"top-k {r['sampling_top_k']}" if r.get("sampling_top_k") else "no top-k (greedy or top-p)"),
         ("weights / KV cache / compute", f"{r.get('weight_precision')} / {r.get('kv_precision')} / {r.get('compute_dtype')}"),
         ("batch per replica / max", f"{r.get('batch')} / {r.get('max_batch')}"),
         ("memory per GPU", fmt_si(r.get("memory_per_gpu_bytes"), "B")),
@@ -112,6 +113,7 @@ def register(app: typer.Typer) -> None:
         weight_precision: str = typer.Option(None, "--weight-precision", help=_help("weight_precision")),
         kv_precision: str = typer.Option(None, "--kv-precision", help=_help("kv_precision")),
         engine: str = typer.Option("default", "--engine", help=_help("engine")),
+        top_k: str = typer.Option(None, "--top-k", help=_help("top_k")),
         batch: str = typer.Option("max", "--batch", help=_help("batch")),
         input_tokens: str = typer.Option("512", "--input-tokens", help=_help("input_tokens")),
         output_tokens: str = typer.Option("256", "--output-tokens", help=_help("output_tokens")),
@@ -149,7 +151,7 @@ def register(app: typer.Typer) -> None:
             eco["usd_per_gpu_hour"] = parse_float(usd_per_gpu_hour, flag="--usd-per-gpu-hour")
         data = dict(model=model, hardware=hardware, gpus=_int_or_none(gpus, "--gpus"), tp=_int_or_none(tp, "--tp"),
                     pp=_int_or_none(pp, "--pp"), ep=_int_or_none(ep, "--ep"), weight_precision=weight_precision,
-                    kv_precision=kv_precision, engine=engine, batch=b, input_tokens=_int_or_none(input_tokens, "--input-tokens"),
+                    kv_precision=kv_precision, engine=engine, top_k=_int_or_none(top_k, "--top-k"), batch=b, input_tokens=_int_or_none(input_tokens, "--input-tokens"),
                     output_tokens=_int_or_none(output_tokens, "--output-tokens"),
                     ttft_slo_s=parse_float(ttft_slo_s, flag="--ttft-slo-s"), tpot_slo_s=parse_float(tpot_slo_s, flag="--tpot-slo-s"),
                     single_replica=single_replica, objective=objective, runners_up=_int_or_none(runners_up, "--runners-up"),

@@ -320,7 +320,10 @@ _REPLICA_RATES = ("throughput_tokens_per_s", "decode_tokens_per_s", "prefill_tok
 
 
 def search_for_request(req, m: ModelSpec, acc: Accelerator) -> DeploymentSearch:
-    """`search_deployment` with the fields of a ServeRequest (gpus = the budget)."""
+    """`search_deployment` with the fields of a ServeRequest (gpus = the budget; the model served with its top_k)."""
+    from costsim.estimators.inference import with_sampling
+
+    m = with_sampling(m, req.top_k)
     return search_deployment(m, acc, int(req.gpus), input_tokens=req.input_tokens, output_tokens=req.output_tokens,
                              weight_precision=req.weight_precision, kv_precision=req.kv_precision, tp=req.tp, pp=req.pp, ep=req.ep,
                              batch=req.batch, ttft_slo_s=req.ttft_slo_s, tpot_slo_s=req.tpot_slo_s, engine=req.engine,
@@ -335,10 +338,10 @@ def estimate_serve_deployment(req, *, model: ModelSpec | None = None, acc: Accel
     {replicas, gpus_per_replica, tp, pp, ep, weight_precision, kv_precision, compute_dtype,
     batch_per_replica, gpus_used, gpus_idle}, `per_replica` (one replica's rates), `runners_up`
     and `search`; throughput / decode / prefill tokens per second are the whole deployment's."""
-    from costsim.estimators.inference import _infeasible, estimate_serve
+    from costsim.estimators.inference import _infeasible, estimate_serve, with_sampling
     from costsim.specs.catalog import get_accelerator, get_model
 
-    m = model or get_model(req.model)
+    m = with_sampling(model or get_model(req.model), req.top_k)
     a = acc or get_accelerator(req.hardware)
     s = search_for_request(req, m, a)
     search_doc = {"objective": s.objective, "engine": s.engine, "gpus": s.gpus, "layouts_considered": s.layouts_considered,

@@ -172,6 +172,13 @@ class CoreInputs:
     """The resolved efficiency parameters (category default, profile, engine, overrides)."""
 
 
+def with_sampling(m: ModelSpec, top_k: int | None) -> ModelSpec:
+    """The model as served with requests' `top_k` (None = its published default; 0 = no top-k)."""
+    if top_k is None or (top_k or None) == m.default_top_k:
+        return m
+    return m.model_copy(update={"default_top_k": top_k or None})
+
+
 def core_inputs(m: ModelSpec, acc: Accelerator, weight_precision: str, kv_precision: str | None = None,
                 engine: str = "default", overrides: dict[str, float] | None = None) -> CoreInputs:
     """Shape, precision and device for the core, consistently resolved (one place for all callers)."""
@@ -322,7 +329,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
     """One replica's throughput, latency, energy and cost (the single-replica estimate; the
     deployment search in costsim.estimators.deployment prices many replicas). `engine` overrides
     req.engine."""
-    m = model or get_model(req.model)
+    m = with_sampling(model or get_model(req.model), req.top_k)
     a = acc or get_accelerator(req.hardware)
     engine = engine or req.engine
     wp = req.weight_precision or "bf16"
@@ -415,7 +422,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
         "reason": None if slo_ok else f"batch {int(b)} misses the SLO (TTFT {ttft:.3g} s, TPOT {tpot:.3g} s)",
         "model": m.id or m.name, "hardware": a.id, "gpus": gpus, "layout": layout_doc,
         "weight_precision": req.weight_precision, "kv_precision": req.kv_precision or default_kv_precision(req.weight_precision),
-        "compute_dtype": dtype, "engine": engine,
+        "compute_dtype": dtype, "engine": engine, "sampling_top_k": m.default_top_k,
         "batch": int(b), "max_batch": mb,
         "input_tokens": int(i), "output_tokens": int(o),
         "memory_per_gpu_bytes": mem, "memory_usable_per_gpu_bytes": a.memory_bytes * dev.usable_memory_frac,

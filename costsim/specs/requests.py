@@ -75,6 +75,9 @@ class ServeRequest(Spec):
     kv_precision: KvPrecision | None = Field(None, description="KV-cache storage precision (default: bf16, or fp8 with fp8/fp4/fp6 weights).")
     engine: str = Field("default", max_length=64, description="Serving-engine profile (costsim/data/engines.yaml): default (TensorRT-LLM-class on NVIDIA, ROCm/vLLM on AMD), "
                         "tensorrt-llm, vllm, rocm-vllm, sglang, llama.cpp, research-2023, splitwise-characterization, pytorch-eager.")
+    top_k: int | None = Field(None, ge=0, le=1_000_000, description="top_k of the requests' sampling: None = the model's published default "
+                              "(generation_config: Qwen3 20, Gemma 3 64, Llama 3.1 none), 0 = no top-k (greedy or top-p only). Engines that "
+                              "charge top-k masking (vLLM) pay full passes over the vocabulary per sequence per step for it.")
     batch: int | Literal["max"] = Field("max", description="Concurrent sequences per replica, or 'max' = the highest-throughput batch that fits memory and any SLO.")
     input_tokens: int = Field(512, ge=1, le=10_000_000, description="Prompt tokens per request.")
     output_tokens: int = Field(256, ge=1, le=10_000_000, description="Generated tokens per request.")
