@@ -154,3 +154,15 @@ def test_trace_and_diurnal_arrivals():
     assert 400 < t.summary["requests_arrived"] < 900  # ~5 req/s for 120 s
     d = simulate_serving(_sc({"arrivals": {"process": "diurnal", "rate_per_s": 5.0, "start_hour": 4}}, 600.0), seed=0).summary
     assert d["requests_arrived"] < 5.0 * 600 * 0.6  # 04:00 is the trough
+
+
+def test_top_k_sampling_slows_vllm_decode_in_the_simulation():
+    """serving.top_k reaches the simulation's step table: Qwen3 at its default top_k 20 decodes slower on vLLM
+    than with top_k 0 (no top-k masking), under the same saturating load."""
+    base = {"model": "qwen3-8b", "engine": "vllm", "arrivals": {"process": "poisson", "rate_per_s": 40.0},
+            "input_tokens": {"kind": "fixed", "mean": 256}, "output_tokens": {"kind": "fixed", "mean": 256}}
+    dflt = simulate_serving(_sc(base, 60.0), seed=0).summary
+    none = simulate_serving(_sc(base | {"top_k": 0}, 60.0), seed=0).summary
+    _check_invariants(dflt)
+    _check_invariants(none)
+    assert none["tpot_mean_s"] < dflt["tpot_mean_s"]

@@ -41,7 +41,7 @@ from costsim.sim.replica import LeastLoaded, Replica
 from costsim.sim.serving_grid import DROP_CURTAILED
 from costsim.sim.serving_summary import PER_OUTPUT_TOKEN_ALIASES, outputs as _outputs  # noqa: F401 - re-exported
 from costsim.estimators.deployment import DeploymentSearch, search_deployment
-from costsim.estimators.inference import check_layout
+from costsim.estimators.inference import check_layout, with_sampling
 from costsim.sim.steptable import CAP_THROUGHPUT_FLOOR_FRAC, StepTable, build_step_table
 from costsim.specs.limits import require, serving_estimates
 from costsim.specs.catalog import get_accelerator, get_model, node_for
@@ -465,7 +465,7 @@ def _groups_spec(wl: ServingWorkload, model=None) -> list[ReplicaGroup]:
     if wl.replica_groups:
         return list(wl.replica_groups)
     if wl.gpus is not None:
-        found = searched_deployment(wl, model if model is not None else get_model(wl.model))
+        found = searched_deployment(wl, model if model is not None else with_sampling(get_model(wl.model), wl.top_k))
         if not found.feasible or found.chosen is None:
             raise _Infeasible(found.reason or "no feasible deployment")
         d = found.chosen
@@ -567,7 +567,7 @@ def simulate_serving(scenario: Scenario, *, seed: int) -> SimOutput:
     if duration is None:
         raise InputError("a serving simulation needs simulation.duration_s (seconds of simulated time).", field="simulation.duration_s")
     require(serving_estimates(scenario))  # refuse before allocating per-request arrays
-    model = get_model(wl.model)
+    model = with_sampling(get_model(wl.model), wl.top_k)
     rng = np.random.default_rng(seed)
     work = sample_workload(wl.arrivals, wl.input_tokens, wl.output_tokens, duration, rng, max_context=model.max_context)
     n = len(work["arrival_s"])
