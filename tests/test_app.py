@@ -196,6 +196,21 @@ def test_serve_tighter_tpot_slo_lowers_throughput():
     assert (not r2["feasible"]) or r2["throughput_tokens_per_s"] < r1["throughput_tokens_per_s"]
 
 
+@needs_serve
+def test_serve_top_k_choice_moves_vllm_throughput():
+    """The sampling top-k select reaches the request: Qwen3 on vLLM serves more tokens/s without top-k masking."""
+    at = open_page("serve")
+    at.selectbox(key="serve_model").set_value("qwen3-8b").run()
+    at.selectbox(key="serve_engine").set_value("vllm").run()
+    no_errors(at)
+    r1 = at.session_state["serve_result"]
+    assert r1["sampling_top_k"] == 20
+    at.selectbox(key="serve_top_k").set_value(0).run()
+    no_errors(at)
+    r2 = at.session_state["serve_result"]
+    assert r2["sampling_top_k"] is None and r2["throughput_tokens_per_s"] > r1["throughput_tokens_per_s"]
+
+
 # ----------------------------------------------------------------------------- site
 
 needs_site = pytest.mark.skipif(not any(has_api("costsim.api.site", n) for n in ("site_report", "site", "estimate_site")),

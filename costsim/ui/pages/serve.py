@@ -15,11 +15,13 @@ from costsim.ui import charts, compute, fmt, widgets as w
 P = "serve_"
 BATCH_OPTIONS: list[Any] = ["max", 1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 GPU_OPTIONS: list[Any] = [1, 2, 4, 8, 16, 32, 64]
+TOP_K_OPTIONS: list[Any] = [0, 1, 20, 40, 50, 64, 100]
 
 
 def to_state(r: ServeRequest) -> dict[str, Any]:
     return {P + "model": r.model, P + "hardware": r.hardware, P + "gpus": w.AUTO if r.gpus is None else r.gpus,
             P + "deployment_search": r.deployment_search, P + "engine": r.engine,
+            P + "top_k": w.AUTO if r.top_k is None else r.top_k,
             P + "weight_precision": w.AUTO if r.weight_precision is None else r.weight_precision,
             P + "kv_precision": w.AUTO if r.kv_precision is None else r.kv_precision,
             P + "batch": r.batch, P + "input_tokens": r.input_tokens, P + "output_tokens": r.output_tokens,
@@ -41,6 +43,9 @@ def inputs() -> dict[str, Any]:
                              label="GPU budget" if d["deployment_search"] else "GPUs per replica", options=GPU_OPTIONS, auto=True)
         d["engine"] = w.select(ServeRequest, "engine", key=P + "engine", default="default", label="Serving engine",
                                options=[e["id"] for e in w.engine_catalog()], format_func=w.engine_label)
+        d["top_k"] = w.select(ServeRequest, "top_k", key=P + "top_k", default=None, options=TOP_K_OPTIONS, auto=True,
+                              label="Sampling top-k (auto = the model's published default)",
+                              format_func=lambda k: "none (greedy or top-p)" if k == 0 else f"top-k {k}")
         d["weight_precision"] = w.select(ServeRequest, "weight_precision", key=P + "weight_precision",
                                          default=None if d["deployment_search"] else "bf16", label="Weight precision", auto=True)
         d["kv_precision"] = w.select(ServeRequest, "kv_precision", key=P + "kv_precision", default=None,
@@ -76,7 +81,7 @@ def build_request(d: dict[str, Any]) -> ServeRequest:
     economics = validate_spec(EconomicsSpec, {"usd_per_gpu_hour": d["usd_per_gpu_hour"], "electricity_usd_per_kwh": d["elec"],
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
     data = {k: d[k] for k in ("model", "hardware", "gpus", "weight_precision", "kv_precision", "batch", "input_tokens",
-                              "output_tokens", "ttft_slo_s", "tpot_slo_s", "engine")}
+                              "output_tokens", "ttft_slo_s", "tpot_slo_s", "engine", "top_k")}
     search = bool(d.get("deployment_search")) and d.get("gpus") is not None
     data.update(facility=facility, economics=economics, single_replica=not search)
     return validate_spec(ServeRequest, data, what="serving request")
