@@ -12,7 +12,7 @@ from costsim.specs.model import ModelSpec
 REQUIRED_MODELS = """llama-1-65b llama-2-7b llama-2-13b llama-2-70b llama-3-8b llama-3-70b llama-3.1-8b llama-3.1-70b
 llama-3.1-405b phi-3-mini phi-3-small phi-3-medium phi-3.5-moe grok-1 dbrx mixtral-8x7b mixtral-8x22b gpt-3-175b
 chinchilla-70b gemma-2-9b gemma-2-27b qwen2.5-7b qwen2.5-72b deepseek-v3 mistral-7b falcon-180b bloom-176b opt-175b
-qwen3-8b qwen3-14b qwen3-32b qwen3-30b-a3b gemma-3-12b gemma-3-27b""".split()
+qwen3-8b qwen3-14b qwen3-32b qwen3-30b-a3b gemma-3-12b gemma-3-27b qwen3-235b-a22b""".split()
 
 REQUIRED_HARDWARE = """v100-sxm2 a100-40gb-sxm a100-80gb-sxm a100-80gb-pcie l4 l40s h100-sxm h100-pcie h100-nvl h800 h200
 h20 b200 b300 gb200 rtx-4090 mi250x mi300x mi325x mi355x gaudi2 gaudi3 tpu-v4 tpu-v5e tpu-v5p tpu-v6e trainium1
