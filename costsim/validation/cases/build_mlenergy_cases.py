@@ -11,8 +11,8 @@ Usage (a developer tool, not needed at run time):
                max_num_seqs, avg_batch_size, avg_output_len, output_throughput_tokens_per_sec,
                median_itl_ms, avg_power_watts; vLLM 0.11.1, bf16 weights).
 
-Configurations already hand-written in serving_published.yaml (I-mle-8b-*) are skipped. One case (FIT)
-fits vLLM's top-k sampling cost; the others fit nothing; the selection is mechanical (all configurations of the listed models), so
+Configurations already hand-written in serving_published.yaml (I-mle-8b-*) are skipped. One case (FIT) fits vLLM's
+top-k sampling cost; the others fit nothing; the selection is mechanical (all configurations of the listed models), so
 the misses stay in: KNOWN_GAPS records the cause of each, written after the first comparison.
 """
 
