@@ -40,6 +40,18 @@ MODELS = {  # costsim model id -> (leaderboard file stem, short id used in case 
     "gemma-3-27b": ("google__gemma-3-27b-it", "gemma3-27b"),  # the same; 1 GPU, and TP2 on H100
     "qwen3-235b-a22b": ("Qwen__Qwen3-235B-A22B-Instruct-2507", "qwen3-235b-a22b"),  # MoE, expert parallel over 4 or 8 GPUs
 }
+#: The GPQA task (long reasoning outputs, ~7-8k tokens: decode over long contexts), H100 only: every B200 GPQA run
+#: draws 294-774 W (the lm-arena-chat B200 runs reach 691-955 W) with a median ITL 2-4x the H100's at the same batch
+#: (Qwen3-8B at 8: 32.5 vs 9.7 ms), the host-bound pattern of _STARVED across the whole sweep, so the B200 GPQA runs
+#: are left out rather than added as two dozen copies of that gap.
+GPQA_MODELS = {
+    "qwen3-8b": ("Qwen__Qwen3-8B", "qwen3-8b"),
+    "qwen3-14b": ("Qwen__Qwen3-14B", "qwen3-14b"),
+    "qwen3-32b": ("Qwen__Qwen3-32B", "qwen3-32b"),
+    "qwen3-30b-a3b": ("Qwen__Qwen3-30B-A3B-Thinking-2507", "qwen3-30b-a3b"),  # Thinking-2507: the same shapes
+}
+TASKS = (("lm-arena-chat", MODELS, ("H100", "B200"), "I-mle3-", "LMArena conversations"),
+         ("gpqa", GPQA_MODELS, ("H100",), "I-mle3-gpqa-", "GPQA questions"))
 HARDWARE = {"H100": "h100-sxm", "B200": "b200"}
 INPUT_TOKENS = 250  # not published (LMArena conversations); the same estimate as the I-mle-8b cases
 
@@ -83,8 +95,8 @@ _EXISTING = ({("llama-3.1-8b", "H100", 1, m) for m in (16, 64, 128, 256, 512)} |
              | {("llama-3.1-70b", "H100", 4, 128), ("llama-3.1-70b", "H100", 4, 512), ("llama-3.1-70b", "B200", 2, 512)})
 
 
-def _load(repo: Path, stem: str) -> dict:
-    rel = f"public/data/models/{stem}__lm-arena-chat.json"
+def _load(repo: Path, stem: str, task: str = "lm-arena-chat") -> dict:
+    rel = f"public/data/models/{stem}__{task}.json"
     if (repo / rel).exists():
         return json.loads((repo / rel).read_text())
     got = subprocess.run(["git", "-C", str(repo), "show", f"HEAD:{rel}"], capture_output=True, text=True)
@@ -97,7 +109,14 @@ def _load(repo: Path, stem: str) -> dict:
 
 def build(repo: Path) -> list[dict]:
     cases = []
-    for mid, (stem, short) in MODELS.items():
+    for task, models, gpus_allowed, prefix, prompts in TASKS:
+        cases += _build_task(repo, task, models, gpus_allowed, prefix, prompts)
+    return cases
+
+
+def _build_task(repo: Path, task: str, models: dict, gpus_allowed: tuple[str, ...], prefix: str, prompts: str) -> list[dict]:
+    cases = []
+    for mid, (stem, short) in models.items():
         # one GPU, pure tensor parallelism, or pure expert parallelism (tensor_parallel 1, data_parallel 1, expert_parallel
         # = GPUs: costsim's tp 1 / ep N layout, experts split N ways, the dense part data parallel)
         def _layout(c: dict) -> tuple[int, int] | None:
@@ -111,20 +130,20 @@ def build(repo: Path) -> list[dict]:
             if p["tensor_parallel"] == 1 and p["expert_parallel"] == n:
                 return 1, n
             return None
-        confs = [c for c in _load(repo, stem)["configurations"] if _layout(c) is not None]
+        confs = [c for c in _load(repo, stem, task)["configurations"] if _layout(c) is not None and c["gpu_model"] in gpus_allowed]
         by = {(c["gpu_model"], int(c["num_gpus"]), c["max_num_seqs"]): c for c in confs}
         peak = {(g, n): max((c for c in confs if c["gpu_model"] == g and c["num_gpus"] == n), key=lambda c: c["avg_power_watts"])
                 for g, n, _ in by}
         for (gpu, ng, m), c in sorted(by.items(), key=lambda kv: (kv[0][0] != "H100", kv[0][1], kv[0][2])):
-            if gpu not in HARDWARE or (mid, gpu, ng, m) in _EXISTING:
+            if gpu not in HARDWARE or (task == "lm-arena-chat" and (mid, gpu, ng, m) in _EXISTING):
                 continue
             tp, ep = _layout(c)
-            cid = f"I-mle3-{short}-{gpu.lower()}{f'x{ng}' if ng > 1 else ''}-b{m}-thr"
+            cid = f"{prefix}{short}-{gpu.lower()}{f'x{ng}' if ng > 1 else ''}-b{m}-thr"
             h = by.get(("H100", ng, m))
             case = {
                 "id": cid, "kind": "inference",
-                "source": (f"ML.ENERGY benchmark v3 (ml-energy/leaderboard public/data/models/{stem}__lm-arena-chat.json "
-                           f"at commit {COMMIT}; vLLM 0.11.1, lm-arena-chat, max_num_seqs {m})"),
+                "source": (f"ML.ENERGY benchmark v3 (ml-energy/leaderboard public/data/models/{stem}__{task}.json "
+                           f"at commit {COMMIT}; vLLM 0.11.1, {task}, max_num_seqs {m})"),
                 "inputs": {"model": mid, "hardware": HARDWARE[gpu], "num_gpus": ng, "tp": tp, **({"ep": ep} if ep > 1 else {}),
                            "weight_precision": "bf16",
                            "engine": "vllm", "batch": int(round(c["avg_batch_size"])), "input_tokens": INPUT_TOKENS,
@@ -132,7 +151,7 @@ def build(repo: Path) -> list[dict]:
                 "metric": "throughput_tokens_per_s",
                 "expected": round(float(c["output_throughput_tokens_per_sec"]), 1),
                 "comparison": "within", "tolerance_frac": 0.2,
-                "tolerance_reason": ("20 %: ML.ENERGY does not publish the prompt lengths (LMArena conversations; "
+                "tolerance_reason": (f"20 %: ML.ENERGY does not publish the prompt lengths ({prompts}; "
                                      f"{INPUT_TOKENS} tokens assumed, estimate); the engine mixes prefill chunks into decode steps"),
                 "used_for_fit": cid in FIT,
             }
@@ -150,6 +169,10 @@ def build(repo: Path) -> list[dict]:
                              f"mean GPU power {c['avg_power_watts'] / ng:.0f} W{' per GPU' if ng > 1 else ''}. Regime: vLLM serving sweep, "
                              f"NVIDIA {gpu}, {ng} GPU(s){f' (TP{tp})' if tp > 1 else ''}{f' (EP{ep})' if ep > 1 else ''}.{moe}")
             cases.append(case)
+    return cases
+
+
+def _check(cases: list[dict]) -> list[dict]:
     unknown = (set(KNOWN_GAPS) | set(FIT)) - {c["id"] for c in cases}
     if unknown:
         raise SystemExit(f"KNOWN_GAPS / FIT name cases that were not built: {sorted(unknown)}")
@@ -160,7 +183,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--leaderboard", required=True, type=Path, help="copy of github.com/ml-energy/leaderboard")
     a = ap.parse_args()
-    cases = build(a.leaderboard)
+    cases = _check(build(a.leaderboard))
     head = ("# Generated by build_mlenergy_cases.py from ml-energy/leaderboard at commit "
             f"{COMMIT}; do not edit by hand.\n")
     OUT.write_text(head + yaml.safe_dump(cases, sort_keys=False, width=120, allow_unicode=True))
