@@ -10,6 +10,16 @@ from costsim.api import catalog as api
 from costsim.cli.common import fmt_si, print_json
 
 
+def _table(title: str, columns: tuple[str, ...], rows) -> Table:
+    """A rich table of `rows` (tuples of strings) under `columns`."""
+    t = Table(title=title)
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*r)
+    return t
+
+
 def register(app: typer.Typer) -> None:
     hw = typer.Typer(help="Accelerator catalog.", no_args_is_help=True)
     md = typer.Typer(help="Model catalog.", no_args_is_help=True)
@@ -21,15 +31,11 @@ def register(app: typer.Typer) -> None:
         if json_:
             print_json(rows)
             return
-        t = Table(title="accelerators")
-        for c in ("id", "name", "memory", "bandwidth", "bf16", "fp8", "fp4", "TDP"):
-            t.add_column(c)
-        for r in rows:
-            p = r["peak_flop_per_s"]
-            t.add_row(r["id"], r["name"], fmt_si(r["memory_bytes"], "B"), fmt_si(r["memory_bandwidth_bytes_per_s"], "B/s"),
-                      fmt_si(p.get("bf16") or p.get("fp16"), "FLOP/s"), fmt_si(p.get("fp8"), "FLOP/s"), fmt_si(p.get("fp4"), "FLOP/s"),
-                      fmt_si(r["tdp_w"], "W"))
-        Console().print(t)
+        peak = [r["peak_flop_per_s"] for r in rows]
+        Console().print(_table("accelerators", ("id", "name", "memory", "bandwidth", "bf16", "fp8", "fp4", "TDP"), (
+            (r["id"], r["name"], fmt_si(r["memory_bytes"], "B"), fmt_si(r["memory_bandwidth_bytes_per_s"], "B/s"),
+             fmt_si(p.get("bf16") or p.get("fp16"), "FLOP/s"), fmt_si(p.get("fp8"), "FLOP/s"), fmt_si(p.get("fp4"), "FLOP/s"),
+             fmt_si(r["tdp_w"], "W")) for r, p in zip(rows, peak))))
 
     @hw.command("show")
     def hardware_show(ref: str = typer.Argument(..., help="Accelerator id or YAML file."),
@@ -44,12 +50,9 @@ def register(app: typer.Typer) -> None:
         con.print(f"{d['name']} ({d['vendor']}): {fmt_si(d['memory_bytes'], 'B')} at {fmt_si(d['memory_bandwidth_bytes_per_s'], 'B/s')}, "
                   f"{fmt_si(d['tdp_w'], 'W')}; dense peak "
                   + ", ".join(f"{k.upper()} {fmt_si(v, 'FLOP/s' if not k.startswith('int') else 'OP/s')}" for k, v in peaks.items()) + ".")
-        t = Table(title=f"{d['id']}: dense peak by datatype")
-        t.add_column("datatype")
-        t.add_column("dense peak")
-        for k, v in d["peak_flop_per_s"].items():
-            t.add_row(k.upper(), fmt_si(v, "OP/s" if k.startswith("int") else "FLOP/s") if v else "not supported / not published")
-        con.print(t)
+        con.print(_table(f"{d['id']}: dense peak by datatype", ("datatype", "dense peak"), (
+            (k.upper(), fmt_si(v, "OP/s" if k.startswith("int") else "FLOP/s") if v else "not supported / not published")
+            for k, v in d["peak_flop_per_s"].items())))
         con.print(d["profile"])
 
     @md.command("list")
@@ -59,12 +62,9 @@ def register(app: typer.Typer) -> None:
         if json_:
             print_json(rows)
             return
-        t = Table(title="models")
-        for c in ("id", "name", "total params", "active params", "layers", "attention", "context"):
-            t.add_column(c)
-        for r in rows:
-            t.add_row(r["id"], r["name"], fmt_si(r["params_total"]), fmt_si(r["params_active"]), str(r["n_layers"]), r["attention"], str(r["max_context"]))
-        Console().print(t)
+        Console().print(_table("models", ("id", "name", "total params", "active params", "layers", "attention", "context"), (
+            (r["id"], r["name"], fmt_si(r["params_total"]), fmt_si(r["params_active"]), str(r["n_layers"]), r["attention"],
+             str(r["max_context"])) for r in rows)))
 
     @md.command("show")
     def models_show(ref: str = typer.Argument(..., help="Model id or YAML file."),
@@ -85,15 +85,11 @@ def register(app: typer.Typer) -> None:
         if json_:
             print_json(rows)
             return
-        t = Table(title="serving engines (--engine)")
-        for c in ("id", "name", "kind", "runs on", "fitted on"):
-            t.add_column(c)
-        for r in rows:
-            n = len(r["fitted_on"])
-            t.add_row(r["id"], r["name"], r["kind"], ", ".join(r["vendors"]) if r["vendors"] else "any",
-                      f"{n} case{'s' if n != 1 else ''}" if n else "priors")
+        fitted = [len(r["fitted_on"]) for r in rows]
         con = Console()
-        con.print(t)
+        con.print(_table("serving engines (--engine)", ("id", "name", "kind", "runs on", "fitted on"), (
+            (r["id"], r["name"], r["kind"], ", ".join(r["vendors"]) if r["vendors"] else "any",
+             f"{n} case{'s' if n != 1 else ''}" if n else "priors") for r, n in zip(rows, fitted))))
         con.print("Details, parameters and sources: costsim engines show ID")
 
     @en.command("show")
@@ -106,18 +102,11 @@ def register(app: typer.Typer) -> None:
             return
         con = Console()
         con.print(f"{d['name']} ({d['id']}, {d['kind']}): {d['description']}")
-        t = Table(title=f"{d['id']}: parameters over the inference core's device defaults (*_scale multiplies)")
-        for c in ("applies to", "parameter", "value"):
-            t.add_column(c)
-        for k, v in d["parameters"].items():
-            t.add_row("all hardware", k, f"{v:g}")
-        for scope, key in (("vendor", "vendor_parameters"), ("hardware", "device_parameters")):
-            for who, table in d[key].items():
-                for k, v in table.items():
-                    t.add_row(f"{scope} {who}", k, f"{v:g}")
-        if not t.rows:
-            t.add_row("all hardware", "(none: the device defaults)", "")
-        con.print(t)
+        rows = [("all hardware", k, f"{v:g}") for k, v in d["parameters"].items()]
+        rows += [(f"{scope} {who}", k, f"{v:g}") for scope, key in (("vendor", "vendor_parameters"), ("hardware", "device_parameters"))
+                 for who, table in d[key].items() for k, v in table.items()]
+        con.print(_table(f"{d['id']}: parameters over the inference core's device defaults (*_scale multiplies)",
+                         ("applies to", "parameter", "value"), rows or [("all hardware", "(none: the device defaults)", "")]))
         con.print("fitted on: " + (", ".join(d["fitted_on"]) or "nothing (priors)"))
         for s in d["sources"]:
             con.print(f"source: {s}")

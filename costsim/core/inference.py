@@ -523,11 +523,12 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     t_mm = (dense_mm + expert_mm / moe_rel) / flops + _a(prec.dequant_flop_per_weight) * body / (tp * pp) / _a(dev.vector_flop_per_s)
     t_attn = attn_flop / (_attn_flop_per_s(dev) * attn_eff)
     touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, tokens), 0.0)
+    dense_read = _a(shape.params_dense_stream) / (tp * pp)
     expert_read = moe_layers * touched * _a(shape.params_expert) / ep / (tp * pp)
-    params_read = _a(shape.params_dense_stream) / (tp * pp) + expert_read
+    params_read = dense_read + expert_read
     kv_write = bsz * kv_bytes_per_sequence(shape, prec, s) / (pp * _kv_tp_split(shape, layout) * ep)
     act_traffic = tokens / ep * nl / pp * activation_bytes_per_token_layer(shape, prec, layout)
-    t_mem = ((params_read + expert_read * (1.0 / moe_rel - 1.0)) * wb + kv_write + act_traffic) / bw
+    t_mem = ((dense_read + expert_read / moe_rel) * wb + kv_write + act_traffic) / bw
     t_compute = _smooth_roofline(t_mem, t_mm + t_attn)
     msg = tokens / ep * _a(shape.d_model) * _a(prec.act_bytes)
     t_tp = 2.0 * nl * allreduce_time_s(msg, tp, dev)

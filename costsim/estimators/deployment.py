@@ -338,10 +338,10 @@ def estimate_serve_deployment(req, *, model: ModelSpec | None = None, acc: Accel
     {replicas, gpus_per_replica, tp, pp, ep, weight_precision, kv_precision, compute_dtype,
     batch_per_replica, gpus_used, gpus_idle}, `per_replica` (one replica's rates), `runners_up`
     and `search`; throughput / decode / prefill tokens per second are the whole deployment's."""
-    from costsim.estimators.inference import _infeasible, estimate_serve, with_sampling
+    from costsim.estimators.inference import _infeasible, estimate_serve
     from costsim.specs.catalog import get_accelerator, get_model
 
-    m = with_sampling(model or get_model(req.model), req.top_k)
+    m = model or get_model(req.model)  # search_for_request and estimate_serve apply req.top_k
     a = acc or get_accelerator(req.hardware)
     s = search_for_request(req, m, a)
     search_doc = {"objective": s.objective, "engine": s.engine, "gpus": s.gpus, "layouts_considered": s.layouts_considered,
