@@ -65,7 +65,8 @@ def test_reaches_99pct_of_the_exhaustive_hypervolume_with_10pct_of_the_evaluatio
     assert res.trials_complete == budget
     ratio = _hv_of_study(tmp_path, ref) / hypervolume_2d(Y, ref)
     print(f"{executor}: {budget} trials reach {ratio:.4f} of the {len(Y)}-point grid's hypervolume")
-    assert ratio >= 0.99, ratio  # seed 0: 0.9934 (local and Dask give the same trials: seeded sampler, deterministic points)
+    assert ratio >= 0.99, ratio  # seed 0: 0.9976 (local and Dask give the same trials: seeded sampler, deterministic points)
+    assert res.evaluations_this_run <= 20  # 10 % of the 100 x 2 grid, failed (infeasible) evaluations included
     doc = json.loads((tmp_path / "pareto.json").read_text())
     assert doc["pareto"] and all(set(p["objectives"]) == {"days", "usd"} for p in doc["pareto"])
 
@@ -104,7 +105,7 @@ def test_a_unit_the_executor_loses_fails_with_its_reason_and_is_rerun(tmp_path, 
 
     def flaky(units, **kw):
         for unit, rows in executors.run_local(units, **kw):
-            if not lost and unit[0]["point_id"] == "trial-2":
+            if not lost and unit[0]["point_id"] == "trial-1":
                 lost.append(unit[0]["overrides"])
                 yield unit, RuntimeError("worker tcp://w1 lost")
                 continue
@@ -114,9 +115,9 @@ def test_a_unit_the_executor_loses_fails_with_its_reason_and_is_rerun(tmp_path, 
     res = run_optimize(_scenario(), out=str(tmp_path), params=PARAMS, objectives=OBJECTIVES, trials=6, batch=3, seed=4)
     assert lost and res.trials_complete == 6
     study = optuna.load_study(study_name=res.study, storage=res.storage)
-    t2 = study.trials[2]
+    t2 = study.trials[1]  # a feasible design point (8,192 GPUs), so its re-run completes
     assert t2.state.name == "FAIL" and "lost with its executor unit (RuntimeError: worker tcp://w1 lost)" in t2.user_attrs["error"]
-    assert any(t.state.name == "COMPLETE" and t.params == t2.params and t.number > 2 for t in study.trials)
+    assert any(t.state.name == "COMPLETE" and t.params == t2.params and t.number > 1 for t in study.trials)
     assert not [t for t in study.trials if t.state.name in ("RUNNING", "WAITING")]
 
 
@@ -148,18 +149,35 @@ def test_bad_optimize_input_is_exit_2(argv, needle, capsys, tmp_path):
     assert ei.value.code == 2 and needle in err and "Traceback" not in err, err
 
 
-@pytest.mark.xfail(strict=True, reason="KNOWN GAP: with 18 trials (10 % of the grid) multi-objective TPE reaches 98.4-99.3 % of "
-                   "the exhaustive hypervolume over seeds 0-5 (mean 98.8 %); seed 0 meets 99 %, seeds 1 and 2 do not. Cause: "
-                   "its random startup trials land on dominated bf16 points and the 1-D front (days vs $ over the GPU count) "
-                   "is covered by too few of the rest. Not tuned away.")
 def test_99pct_hypervolume_on_other_seeds(exhaustive, tmp_path):
+    """The bar holds for the search, not one lucky seed: seeds 1-5 too (measured 0.991-0.996 over seeds 0-9 with
+    the space-filling start; random startup trials gave 0.964-0.993), each within 10 % of the grid's 200 points as
+    evaluations, failed (infeasible) ones included."""
     Y, ref = exhaustive
     ratios = []
-    for seed in (1, 2):
+    for seed in (1, 2, 3, 4, 5):
         out = tmp_path / f"s{seed}"
-        run_optimize(_scenario(), out=str(out), params=PARAMS, objectives=OBJECTIVES, trials=len(Y) // 10, batch=4, seed=seed)
+        res = run_optimize(_scenario(), out=str(out), params=PARAMS, objectives=OBJECTIVES, trials=len(Y) // 10, batch=4,
+                           seed=seed)
+        assert res.evaluations_this_run <= 20, (seed, res.evaluations_this_run)
         ratios.append(_hv_of_study(out, ref) / hypervolume_2d(Y, ref))
     assert min(ratios) >= 0.99, ratios
+
+
+def test_initial_design_spans_the_box():
+    from costsim.sweep.optimize import initial_design
+
+    ps = [Param("training.num_gpus", 64, 8192, log=True, integer=True), Param("training.precision", choices=("bf16", "fp8")),
+          Param("facility.pue", 1.05, 1.5)]
+    d = initial_design(ps, 8, seed=3)
+    assert len(d) == 8
+    assert d[0]["training.num_gpus"] == 64 and d[1]["training.num_gpus"] == 8192
+    assert d[0]["facility.pue"] == 1.05 and d[1]["facility.pue"] == 1.5
+    assert {p["training.precision"] for p in d[:2]} == {"bf16", "fp8"}
+    assert all(64 <= p["training.num_gpus"] <= 8192 and isinstance(p["training.num_gpus"], int) for p in d)
+    assert all(1.05 <= p["facility.pue"] <= 1.5 for p in d)
+    assert initial_design(ps, 0, seed=0) == []
+    assert len(initial_design(ps, 1, seed=0)) == 1
 
 
 def test_cli_writes_the_study_report(tmp_path, capsys):

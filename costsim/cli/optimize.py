@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         executor: str = typer.Option("local", "--executor", "-e", help="local | process | dask | ray."),
         workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Workers for process/dask/ray."),
         address: Optional[str] = typer.Option(None, "--address", help="Join an existing Dask or Ray cluster."),
-        sampler: str = typer.Option("tpe", "--sampler", help="tpe (multi-objective TPE) | nsga2 | random."),
+        sampler: str = typer.Option("tpe", "--sampler", help="tpe (multi-objective TPE after a space-filling start: the box's two corners, then scrambled Sobol points, every categorical choice early) | nsga2 | random."),
         seed: int = typer.Option(0, "--seed", help="Sampler and simulation seed."),
         as_json: bool = typer.Option(False, "--json", help="Print pareto.json to stdout."),
     ) -> None:

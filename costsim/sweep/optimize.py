@@ -219,6 +219,32 @@ def _suggest(trial, p: Param) -> Any:
     return trial.suggest_float(p.path, p.low, p.high, log=p.log)
 
 
+def initial_design(params: list[Param], n: int, seed: int) -> list[dict[str, Any]]:
+    """A space-filling start for the search (instead of random startup trials): the box's two opposite corners
+    (all ranges at their low end, all at their high end: on a cost-vs-speed design these anchor the ends of the
+    front), then scrambled Sobol points; categorical fields are stratified so every choice is tried early."""
+    from scipy.stats import qmc
+
+    if n <= 0:
+        return []
+    u = qmc.Sobol(d=len(params), scramble=True, seed=seed).random(max(2, 1 << max(0, (n - 1).bit_length())))[: max(0, n - 2)]
+    rows = [np.zeros(len(params)), np.ones(len(params))][:n] + list(u)
+    design = []
+    for i, row in enumerate(rows):
+        point = {}
+        for j, (p, x) in enumerate(zip(params, row)):
+            if p.choices:
+                point[p.path] = p.choices[(i + j) % len(p.choices)] if i < 2 * len(p.choices) else p.choices[min(int(x * len(p.choices)), len(p.choices) - 1)]
+            else:
+                lo, hi = (math.log(p.low), math.log(p.high)) if p.log else (p.low, p.high)
+                v = lo + float(x) * (hi - lo)
+                v = math.exp(v) if p.log else v
+                point[p.path] = (min(max(int(round(v)), int(math.ceil(p.low))), int(math.floor(p.high))) if p.integer
+                                 else min(max(v, p.low), p.high))
+        design.append(point)
+    return design
+
+
 def _tasks(s: Scenario, trials: list, mode: str, seed: int) -> list[dict[str, Any]]:
     base = s.model_dump(mode="json", exclude_none=False)
     h = scenario_hash(s)
@@ -265,6 +291,9 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
     study = optuna.create_study(study_name=name, storage=storage, sampler=smp, load_if_exists=True,
                                 directions=[o.direction for o in objectives])
     notes = []
+    if not study.get_trials(deepcopy=False) and sampler == "tpe":
+        for point in initial_design(params, min(10, max(4, trials // 4)), seed):
+            study.enqueue_trial(point, skip_if_exists=True)
     # a killed driver leaves RUNNING trials: fail them and run their parameters again (no trial lost)
     stale = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.RUNNING]
     study_id = storage.get_study_id_from_name(name)
