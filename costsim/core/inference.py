@@ -51,6 +51,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from costsim.core.power import device_power_w, phase_power_w, warm_idle_power_w
+
 # --------------------------------------------------------------------------------------------
 # precisions
 # --------------------------------------------------------------------------------------------
@@ -155,6 +157,7 @@ _GPU = dict(
     prefill_attention_concat=0.0,  # variable-length (per prompt) attention in batched prefill
     moe_kernel_rel=1.0,      # routed-expert (fused-MoE) kernels at the dense kernels' efficiency (tuned kernels)
     topk_bytes_per_logit=0.0,  # top-k masking of the logits: HBM bytes per sequence per vocabulary entry (engine-specific; 0 = not charged)
+    seq_overhead_busy_frac=0.0,  # share of the per-sequence time the GPU runs kernels (0 = host work, the GPU waits)
 )
 _SOC = dict(
     matmul_frac=0.74,        # fitted: llama.cpp Metal prefill pp512, M1 Max (f16/q8_0/q4_0)
@@ -174,6 +177,7 @@ _SOC = dict(
     prefill_attention_concat=0.0,
     moe_kernel_rel=1.0,
     topk_bytes_per_logit=0.0,
+    seq_overhead_busy_frac=0.0,
 )
 CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
     "datacenter_gpu": _GPU,
@@ -225,6 +229,10 @@ class Device:
     #: vocabulary: sort keys and indices), at the device's streaming rate; charged for models whose default
     #: sampling sets top_k (Shape.topk_sampling); 0 = not charged
     topk_bytes_per_logit: object = 0.0
+    #: share of the per-sequence step time (seq_overhead_s x batch) during which the GPU runs kernels (e.g. a
+    #: PyTorch-native sampler sorting each sequence's logits) rather than waiting on the host; it then draws
+    #: the step's kernel power (decode_step_power_w). 0 = host work: the GPU waits at warm idle
+    seq_overhead_busy_frac: object = 0.0
 
 
 @dataclass(frozen=True)
@@ -474,7 +482,50 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
         "bytes_read_per_gpu": pp * (params_read * wb + kv_read),
         "matmul_flop_per_gpu": pp * (mm_flop + attn_flop),
         "experts_touched_per_layer": touched,
+        # the work behind each part, per GPU per step (for decode_step_power_w)
+        "weights_bytes_per_gpu": pp * params_read * wb,
+        "weights_flop_per_gpu": pp * mm_flop,
+        "kv_bytes_per_gpu": pp * kv_read,
+        "attention_flop_per_gpu": pp * attn_flop,
+        "sampling_bytes_per_gpu": t_sample * bw,
+        "seq_overhead_s": _a(dev.seq_overhead_s) * b_total,
     }
+
+
+def decode_step_power_w(dec: dict, dev: Device, idle_w, tdp_w):
+    """Mean device power over a decode step, W per GPU (uncapped; broadcasts), from its breakdown
+    (decode_step_breakdown).
+
+    Power is linear in time across kernels but not in utilization within one (the activity model of
+    costsim.core.power saturates), so each part is priced at its own utilization and the parts are
+    time-weighted: the weight-streaming GEMMs, the attention over the KV cache, the collectives
+    (communication phase), the sampler's logits traffic (streaming). Per-layer latency floors, the
+    engine's per-step host work and a host that launches kernels leave the GPU waiting at warm idle;
+    of the per-sequence time, seq_overhead_busy_frac is GPU work (e.g. a sampler sorting the logits)
+    at the kernels' mean power, the rest host work at warm idle. Averaging the utilizations over the
+    whole step instead under-prices a step whose GEMMs saturate the power limit next to
+    memory-bound attention and idle-ish collectives, and over-prices one whose gaps are host waits."""
+    peak, bw = _a(dev.peak_flop_per_s), _a(dev.bandwidth_bytes_per_s)
+    floor = warm_idle_power_w(idle_w, tdp_w)
+
+    def part(flop, nbytes, t):
+        t = _a(t)
+        safe = np.where(t > 0, t, 1.0)
+        return device_power_w(idle_w, tdp_w, np.minimum(1.0, _a(flop) / safe / peak), np.minimum(1.0, _a(nbytes) / safe / bw))
+
+    t_w, t_a, t_s = _a(dec["weights_s"]), _a(dec["attention_s"]), _a(dec["sampling_s"])
+    t_c = _a(dec["tp_allreduce_s"]) + _a(dec["ep_alltoall_s"]) + _a(dec["pp_handoff_s"])
+    t_l = _a(dec["layer_overhead_s"])
+    e_k = (part(dec["weights_flop_per_gpu"], dec["weights_bytes_per_gpu"], t_w) * t_w
+           + part(dec["attention_flop_per_gpu"], dec["kv_bytes_per_gpu"], t_a) * t_a
+           + phase_power_w(idle_w, tdp_w, "communication") * t_c
+           + part(0.0, dec["sampling_bytes_per_gpu"], t_s) * t_s + floor * t_l)
+    t_k = t_w + t_a + t_c + t_s + t_l
+    p_k = np.where(t_k > 0, e_k / np.where(t_k > 0, t_k, 1.0), floor)
+    t_busy = _a(dev.seq_overhead_busy_frac) * _a(dec["seq_overhead_s"])
+    t_wait = _a(dec["step_overhead_s"]) + _a(dec["host_launch_wait_s"]) - t_busy
+    total = _a(dec["step_time_s"])
+    return (e_k + p_k * t_busy + floor * t_wait) / np.where(total > 0, total, 1.0)
 
 
 def decode_step_time_s(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, context_tokens):

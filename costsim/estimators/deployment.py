@@ -14,7 +14,7 @@ objective (deployment throughput, or $ per output token) ranks the candidates. V
 
 $ per token for ranking: (GPU-hour price x GPUs of a replica + electricity of its GPUs and host
 share x PUE when the pricing basis is purchase) / replica throughput, with GPU power from
-`costsim.core.power.device_power_w` at the decode step's utilizations. The chosen deployment is then
+`costsim.core.inference.decode_step_power_w` (the decode step's parts at their own utilizations). The chosen deployment is then
 priced exactly by `estimate_serve` (costsim.estimators.inference), which the API reports.
 """
 
@@ -25,7 +25,6 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from costsim.core import inference as core
-from costsim.core.power import device_power_w
 from costsim.core.serving_curve import batch_grid, serving_curve
 from costsim.economics.accounting import amortized_usd_per_gpu_hour, effective_pue, host_power_per_gpu_w, usd_per_gpu_hour
 from costsim.errors import InputError
@@ -271,10 +270,7 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
         b_sel = grid[k]
         # GPU power at the chosen decode point (ranking estimate)
         dec = core.decode_step_breakdown(shape, dev, prec, lay, b_sel, i + 0.5 * o)
-        t_dec = np.asarray(dec["step_time_s"], float)
-        cu = np.minimum(1.0, dec["matmul_flop_per_gpu"] / t_dec / dev.peak_flop_per_s)
-        mu = np.minimum(1.0, dec["bytes_read_per_gpu"] / t_dec / dev.bandwidth_bytes_per_s)
-        p_gpu = np.asarray(device_power_w(acc.idle_w, acc.tdp_w, cu, mu), float)
+        p_gpu = np.asarray(core.decode_step_power_w(dec, dev, acc.idle_w, acc.tdp_w), float)
         rate = _cost_rate_usd_per_s(acc, economics, facility, gpr, p_gpu)
         usd_mtok = None if rate is None else rate / np.where(feas, thr_rep, np.nan) * 1e6
         if objective == "usd_per_token" and usd_mtok is None:

@@ -111,6 +111,9 @@ def device_parameters(acc: Accelerator, engine: str = "default", overrides: dict
         if k not in p:
             raise InputError(f"unknown device parameter override '{k}'; known: {', '.join(sorted(p))}.", field="overrides")
         p[k] = float(v)
+    if not 0.0 <= p["seq_overhead_busy_frac"] <= 1.0:
+        raise InputError(f"seq_overhead_busy_frac must be in [0, 1] (the share of the per-sequence time the GPU runs kernels), "
+                         f"got {p['seq_overhead_busy_frac']}.", field="overrides" if "seq_overhead_busy_frac" in (overrides or {}) else "engine")
     if not 0.0 < p["moe_kernel_rel"] <= 1.0:
         raise InputError(f"moe_kernel_rel must be in (0, 1] (the fused-MoE kernels' efficiency relative to dense GEMMs), "
                          f"got {p['moe_kernel_rel']}.", field="overrides" if "moe_kernel_rel" in (overrides or {}) else "engine")
@@ -151,7 +154,7 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
         attn_peak_flop_per_s=attn_peak, host_launch_s_per_layer=p["host_launch_s_per_layer"],
         sampling_bytes_per_logit=p["sampling_bytes_per_logit"], request_overhead_s=p["request_overhead_s"],
         prefill_attention_concat=p["prefill_attention_concat"], moe_kernel_rel=p["moe_kernel_rel"],
-        topk_bytes_per_logit=p["topk_bytes_per_logit"],
+        topk_bytes_per_logit=p["topk_bytes_per_logit"], seq_overhead_busy_frac=p["seq_overhead_busy_frac"],
     )
     return dev, dtype, p
 
@@ -308,7 +311,7 @@ def _energy_power(shape, dev, prec, layout, acc, b, i, o, t_pre, t_dec):
     cu_d = min(1.0, float(dec["matmul_flop_per_gpu"]) / t_dec / peak)
     mu_d = min(1.0, float(dec["bytes_read_per_gpu"]) / t_dec / bw)
     p_pre = float(device_power_w(acc.idle_w, acc.tdp_w, cu_p, mu_p))
-    p_dec = float(device_power_w(acc.idle_w, acc.tdp_w, cu_d, mu_d))
+    p_dec = float(core.decode_step_power_w(dec, dev, acc.idle_w, acc.tdp_w))
     return {"prefill_w": p_pre, "decode_w": p_dec, "prefill_compute_util_frac": cu_p, "prefill_memory_util_frac": mu_p,
             "decode_compute_util_frac": cu_d, "decode_memory_util_frac": mu_d}, pre, dec
 
