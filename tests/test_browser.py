@@ -203,6 +203,9 @@ def choice_moves_metric(page, slug, ready, field, option, metric, shot_after):
 def test_serve_page_in_browser(page):
     choice_moves_metric(page, "serve", page.locator('[data-testid="stPlotlyChart"]').first,  # throughput-latency chart
                         "Weight precision", "int4", "$ per million tokens", "serve-int4")
+    # both trust ranges next to the headline numbers: throughput, and power / energy
+    assert page.get_by_text("applies to serving throughput", exact=False).count() >= 1
+    assert page.get_by_text("applies to power and energy", exact=False).count() >= 1
 
 
 def test_site_page_in_browser(page):

@@ -83,8 +83,12 @@ def test_train_serve_and_run_results_carry_the_band(cli, tmp_path):
     r = train(TrainRequest(model="llama-3-70b", hardware="h100-sxm", gpus=1024, tokens=15e12))
     b = r["error_band"]
     assert b["cases"] >= 8 and b["low_frac"] <= 0 <= b["high_frac"] and b["regime"].startswith("training")
+    assert r["power_error_band"]["regime"].startswith("power")
     r = serve(ServeRequest(model="llama-3-8b", hardware="h100-sxm", gpus=1))
     assert r["error_band"]["regime"].startswith("serving") and r["error_band"]["cases"] >= 8
+    pb = r["power_error_band"]  # power and energy figures read on the power cases of the regime
+    assert pb["regime"] == "power, NVIDIA, 1 device" and pb["cases"] >= 8 and pb["applies_to"] == "power and energy"
+    assert "-0%" not in pb["label"]
     p = cli("run", "scenarios/phi3-mini-on-iphone.yaml", "--out", str(tmp_path / "o"), "--no-pdf")
     assert p.returncode == 0, p.stderr
     assert "trust range" in p.stdout

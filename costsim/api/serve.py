@@ -32,6 +32,8 @@ def serve(request: ServeRequest, *, with_curve: bool = True) -> dict[str, Any]:
         dep = result.get("deployment") or {}
         devices = dep.get("gpus_per_replica") or request.tp or request.gpus or 1
         result["error_band"] = band_dict("serving", request.hardware, devices)
+        # power and energy figures read on the power cases' band (GPU power and J/token of the same regime)
+        result["power_error_band"] = band_dict("power", request.hardware, devices)
     return result
 
 

@@ -16,4 +16,5 @@ def train(request: TrainRequest) -> dict[str, Any]:
     result = estimate(request)
     if isinstance(result, dict):
         result["error_band"] = band_dict("training", request.hardware, request.gpus)
+        result["power_error_band"] = band_dict("power", request.hardware, request.gpus)
     return result

@@ -95,8 +95,10 @@ class ErrorBand:
 
     def label(self) -> str:
         """'-12% to +5% of the prediction (p10-p90 of 31 held-out cases: training, NVIDIA, cluster (9-1,024))'."""
-        return (f"{100 * self.low_frac:+.0f}% to {100 * self.high_frac:+.0f}% of the prediction (p10-p90 of {self.cases} "
-                f"held-out cases: {self.regime})")
+        def pct(x: float) -> str:
+            return "0%" if round(100 * x) == 0 else f"{100 * x:+.0f}%"
+
+        return f"{pct(self.low_frac)} to {pct(self.high_frac)} of the prediction (p10-p90 of {self.cases} held-out cases: {self.regime})"
 
     def as_dict(self) -> dict[str, float | int | str]:
         return {"low_frac": self.low_frac, "high_frac": self.high_frac, "cases": self.cases, "regime": self.regime,
