@@ -13,7 +13,9 @@ Case inputs:
   engine: engine profile id (costsim/data/engines.yaml; default 'default')
   ttft_slo_s, tpot_slo_s: latency limits applied to the throughput-latency curve
 metric: decode_tokens_per_s | prefill_tokens_per_s | prefill_time_s | decode_step_time_s |
-        throughput_tokens_per_s
+        throughput_tokens_per_s | batch_latency_s (a static batch generated to the end, as vLLM's
+        benchmark_latency measures it: the prefill of `batch` prompts, which gives the first token, then
+        output_tokens - 1 decode steps at the mean context input_tokens + output_tokens / 2)
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ def predict(case: Case) -> float:
         return b * i / t if metric == "prefill_tokens_per_s" else t
     if metric == "throughput_tokens_per_s":
         return float(serving_curve(shape, dev, prec, lay, b, i, o)["throughput_tokens_per_s"])
+    if metric == "batch_latency_s":
+        t_pre = float(core.prefill_time_s(shape, dev, prec, lay, b, i))
+        return t_pre + max(o - 1.0, 0.0) * float(core.decode_step_time_s(shape, dev, prec, lay, b, i + o / 2.0))
     raise ValueError(f"inference runner does not know metric '{metric}'")
 
 
