@@ -98,6 +98,9 @@ class CurtailmentLevel:
     """Shift mode (serving): share of the curtailed energy served later within max_delay_h (0..1)."""
     shift_cost_usd_per_year: float
     """Shift mode: shifting cost plus value of what could not be shifted, USD per year."""
+    hours_per_state_change_h: float = 0.0
+    """Curtailed hours per change of state (each event's start and end counted), h: about half of mean_event_h;
+    the reading under which the Duke study's published mean durations are reproduced (costsim.core.headroom)."""
 
 
 @dataclass(frozen=True)
@@ -306,6 +309,7 @@ def grid_headroom(region: str | None = None, *, load_csv: str | None = None, cur
             load_kept_frac_median=ev.load_kept_frac_median, load_kept_frac_mean=ev.load_kept_frac_mean,
             hours_kept_50pct_frac=ev.hours_kept_50pct_frac, hours_kept_75pct_frac=ev.hours_kept_75pct_frac,
             hours_kept_90pct_frac=ev.hours_kept_90pct_frac, curtailed_energy_frac=ev.curtailed_energy_frac,
+            hours_per_state_change_h=ev.hours_per_state_change_h,
             study_headroom_w=ref, headroom_vs_study_frac=(L / ref - 1.0) if ref else None,
             pause_energy_not_drawn_frac=pause_j / energy_j_per_year if energy_j_per_year > 0 else 0.0,
             pause_cost_usd_per_year=pause_j / 3.6e9 * flex.value_usd_per_mwh,
