@@ -116,6 +116,9 @@ def test_more_demand_means_a_smaller_longer_trained_model():
     (["plan", "--lifetime-tokens", "1e12"], 2, "exactly one"),
     (["plan", "--target-loss", "2", "--compare", "mixtral-8x7b", "--mode", "flops"], 2, "mixture-of-experts"),
     (["plan", "--target-loss", "2", "--grid-cap-mw", "0.5", "--lifetime-tokens", "1e12"], 3, "grid cap"),
+    (["plan", "--target-loss", "2", "--lifetime-tokens", "1e12", "--serve-engine", "bogus"], 2, "--serve-engine"),
+    (["plan", "--target-loss", "2", "--lifetime-tokens", "1e12", "--serve-engine", "rocm-vllm"], 2, "amd"),
+    (["plan", "--target-loss", "2", "--lifetime-tokens", "1e12", "--tpot-slo-s", "-1"], 2, "tpot_slo_s"),
 ])
 def test_bad_and_infeasible_requests(argv, code, needle, capsys):
     got, out, err = _cli(argv, capsys)
@@ -214,3 +217,19 @@ def test_score_targets_agree_across_fits_better_than_loss_targets():
     by_loss = plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e12, mode="flops")).by_fit
     spread = lambda d: max(c.params for c in d.values() if c) / min(c.params for c in d.values() if c)  # noqa: E731
     assert spread(by_score) < spread(by_loss)
+
+
+def test_serving_latency_limit_moves_the_plan_and_bands_come_with_it():
+    """A demanding TPOT limit prices the fleet at smaller batches (the deployment search honours it): the same
+    quality then costs more and the optimum shifts to a smaller model (cheaper per token to serve fast). The
+    plan carries the trust ranges of the cores it is priced with."""
+    base = plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e13))
+    fast = plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e13, tpot_slo_s=0.03))
+    assert base.feasible and fast.feasible
+    assert fast.chosen.total.usd > base.chosen.total.usd
+    assert fast.chosen.params < base.chosen.params
+    assert fast.chosen.serving.gpus > base.chosen.serving.gpus  # more GPUs for a smaller model: the limit costs batch
+    doc = fast.to_dict()
+    assert set(doc["error_bands"]) == {"training", "serving", "power"}
+    assert doc["error_bands"]["serving"]["regime"].startswith("serving, NVIDIA")
+    assert plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e13, mode="flops")).to_dict()["error_bands"] == {}

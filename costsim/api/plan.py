@@ -20,9 +20,11 @@ from typing import Any
 import numpy as np
 import yaml
 
+from costsim.api.trust import band_for
 from costsim.core.quality import (LossFit, compute_optimal, compute_optimal_constrained, fit_from_dict, loss, sample_fits,
                                   tokens_for_loss)
 from costsim.core.scores import ScoreMap, fit_score_map, loss_for_score, predict_score
+from costsim.core.trust import ErrorBand
 from costsim.errors import InputError
 from costsim.estimators.plan_pricing import (ServePrice, TrainPrice, loglog_interp, price_serving, price_training,
                                             synthetic_model)
@@ -151,6 +153,9 @@ class PlanResult:
     same_loss_best: PlanChoice | None = None
     """Compute-budget mode: the plan with the least objective (usd, MWh, ...) that reaches the compute-optimal
     model's loss under the same lifetime demand (the inference-aware optimum of Sardana et al. 2024)."""
+    error_bands: dict[str, ErrorBand | None] = field(default_factory=dict)
+    """Cost mode: trust ranges of the cores the plan is priced with (held-out validation error of the regime):
+    training (throughput, so days and GPU-hours), serving (throughput, so fleet size) and power (energy)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON: the chosen plan's keys at the top level, plus by_fit, compute_optimal, compare, frontier."""
@@ -163,7 +168,8 @@ class PlanResult:
                 "objective": self.objective, "lifetime_tokens": self.lifetime_tokens, **top,
                 "compute_optimal": choice(self.compute_optimal), "by_fit": {k: choice(v) for k, v in self.by_fit.items()},
                 "spread": self.spread, "compare": [choice(c) for c in self.compare], "frontier": self.frontier,
-                "score_target": self.score_target, "same_loss_best": choice(self.same_loss_best), "assumptions": self.assumptions}
+                "score_target": self.score_target, "same_loss_best": choice(self.same_loss_best), "assumptions": self.assumptions,
+                "error_bands": {k: (b.as_dict() if b is not None else None) for k, b in self.error_bands.items()}}
 
 
 # --- pricing ----------------------------------------------------------------------------------------------------
@@ -191,7 +197,23 @@ class _Prices:
 
 
 PRICE_FIELDS = ("train_hardware", "train_gpus", "train_precision", "serve_hardware", "serve_precision", "input_tokens",
-                "output_tokens", "min_params", "max_params", "facility")
+                "output_tokens", "min_params", "max_params", "facility", "serve_engine", "ttft_slo_s", "tpot_slo_s")
+
+
+def _check_serve_engine(req: PlanRequest) -> None:
+    """An unknown engine, or one that does not run on the serving hardware, is bad input (exit 2), not an
+    infeasible plan."""
+    from costsim.estimators.inference import device_parameters
+
+    try:
+        device_parameters(get_accelerator(req.serve_hardware), req.serve_engine)
+    except InputError as exc:
+        raise InputError(f"--serve-engine: {exc.message}", field="serve_engine") from None
+
+
+def _serve_kw(req: PlanRequest) -> dict[str, Any]:
+    """How the serving fleet is priced: engine profile and latency limits (the deployment search honours them)."""
+    return {"engine": req.serve_engine, "ttft_slo_s": req.ttft_slo_s, "tpot_slo_s": req.tpot_slo_s}
 
 
 def _price_grid(req: PlanRequest, econ: EconomicsSpec) -> _Prices:
@@ -217,7 +239,7 @@ def _price_grid_uncached(req: PlanRequest, econ: EconomicsSpec) -> _Prices:
     real_n = np.array([float(m.params_total) for m in models])
     train = [price_training(m, ta, req.train_gpus, precision=req.train_precision, facility=req.facility, economics=econ) for m in models]
     serve = [price_serving(m, sa, input_tokens=req.input_tokens, output_tokens=req.output_tokens, weight_precision=req.serve_precision,
-                           facility=req.facility, economics=econ) for m in models]
+                           facility=req.facility, economics=econ, **_serve_kw(req)) for m in models]
     return _Prices(real_n, train, serve)
 
 
@@ -364,6 +386,8 @@ def plan(req: PlanRequest) -> PlanResult:
                         "target_loss": targets[req.fit], "map": {"L0": m.L0, "w": m.w, "deltas": m.deltas, "cases": m.cases,
                                                                   "residual_sd_logit": m.residual_sd_logit,
                                                                   "reference_family": m.reference_family}}
+    if req.mode == "cost":
+        _check_serve_engine(req)
     econ = _economics(req) if req.mode == "cost" else req.economics
     prices = _price_grid(req, econ) if req.mode == "cost" else None
     target = targets[req.fit]
@@ -398,10 +422,14 @@ def plan(req: PlanRequest) -> PlanResult:
     if req.region:
         assumptions.append({"name": "electricity", "value": f"{econ.electricity_usd_per_kwh:.4g} USD/kWh, {econ.grid_gco2e_per_kwh:.4g} gCO2e/kWh",
                             "unit": "annual mean", "source": f"region {req.region} (costsim/data/regions or grid)"})
+    bands: dict[str, ErrorBand | None] = {}
+    if req.mode == "cost":  # the serving fleet is priced on 8-128-GPU budgets: the 1-node regime of the serving cases
+        bands = {"training": band_for("training", req.train_hardware, req.train_gpus),
+                 "serving": band_for("serving", req.serve_hardware, 8), "power": band_for("power", req.serve_hardware, 8)}
     return PlanResult(feasible=chosen is not None, reason=why, mode=req.mode, fit=req.fit, objective=req.objective,
                       lifetime_tokens=req.lifetime_total_tokens(), chosen=chosen, compute_optimal=co, by_fit=by_fit, spread=spread,
                       compare=compare, frontier=frontier, answer=_answer(req, chosen, co) if chosen else (why or ""),
-                      assumptions=assumptions, score_target=score_target, same_loss_best=same_loss_best)
+                      assumptions=assumptions, score_target=score_target, same_loss_best=same_loss_best, error_bands=bands)
 
 
 def _with_scores(req: PlanRequest, chosen: PlanChoice | None, co: PlanChoice | None,
@@ -485,7 +513,7 @@ def _model_choice(req: PlanRequest, fit: LossFit, ref: str, econ: EconomicsSpec)
     ta, sa = get_accelerator(req.train_hardware), get_accelerator(req.serve_hardware)
     tp = price_training(m, ta, req.train_gpus, precision=req.train_precision, facility=req.facility, economics=econ)
     sp = price_serving(m, sa, input_tokens=req.input_tokens, output_tokens=req.output_tokens, weight_precision=req.serve_precision,
-                       facility=req.facility, economics=econ)
+                       facility=req.facility, economics=econ, **_serve_kw(req))
     prices = _Prices(np.array([n * 0.999, n * 1.001]), [tp, tp], [sp, sp])
     return _choice(req, fit, prices, m.id or ref, n, d)
 

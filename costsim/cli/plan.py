@@ -97,6 +97,9 @@ def _render(r: dict) -> None:
         con.print(f"Draws from the {r['fit']} standard errors ({b['draws']:.0f}): parameters p10-p90 "
                   f"{b['params_p10'] / 1e9:.3g}B-{b['params_p90'] / 1e9:.3g}B, tokens {b['training_tokens_p10'] / 1e12:.3g}T-"
                   f"{b['training_tokens_p90'] / 1e12:.3g}T.")
+    for name, band in (r.get("error_bands") or {}).items():
+        if isinstance(band, dict) and band.get("label"):
+            con.print(f"Trust range ({name} core): published values lay {band['label']}; applies to {band['applies_to']}.")
     per = r.get("per_output_token") or {}
     if per:
         con.print(f"Per output token over the lifetime: ${per['usd'] * 1e6:,.3g} per million (training share "
@@ -122,6 +125,9 @@ def register(app: typer.Typer) -> None:
         train_gpus: int = typer.Option(4096, "--train-gpus", help="Accelerators in the training job."),
         serve_hardware: str = typer.Option("h100-sxm", "--serve-hardware", help="Accelerator id for serving."),
         serve_precision: Optional[str] = typer.Option(None, "--serve-precision", help="Serving weight format (default: searched)."),
+        serve_engine: str = typer.Option("default", "--serve-engine", help="Serving-engine profile the fleet is priced with (costsim engines list)."),
+        ttft_slo_s: Optional[str] = typer.Option(None, "--ttft-slo-s", help="Serving time-to-first-token limit, s (the fleet is priced at the largest batch that meets it)."),
+        tpot_slo_s: Optional[str] = typer.Option(None, "--tpot-slo-s", help="Serving time-per-output-token limit, s."),
         region: Optional[str] = typer.Option(None, "--region", help="Region id: its mean price and carbon price both phases."),
         unique_tokens: Optional[str] = typer.Option(None, "--unique-tokens", help="Unique training tokens available (data limit)."),
         compare: Optional[list[str]] = typer.Option(None, "--compare", help="Catalog model to price against the plan; repeatable."),
@@ -139,7 +145,9 @@ def register(app: typer.Typer) -> None:
                 "requests_per_day": parse_float(requests_per_day, flag="--requests-per-day"), "years": years,
                 "input_tokens": input_tokens, "output_tokens": output_tokens, "mode": mode, "fit": fit, "objective": objective,
                 "train_hardware": train_hardware, "train_gpus": train_gpus, "serve_hardware": serve_hardware,
-                "serve_precision": serve_precision, "region": region, "unique_tokens": parse_float(unique_tokens, flag="--unique-tokens"),
+                "serve_precision": serve_precision, "serve_engine": serve_engine,
+                "ttft_slo_s": parse_float(ttft_slo_s, flag="--ttft-slo-s"), "tpot_slo_s": parse_float(tpot_slo_s, flag="--tpot-slo-s"),
+                "region": region, "unique_tokens": parse_float(unique_tokens, flag="--unique-tokens"),
                 "compare": list(compare or []), "grid_cap_mw": parse_float(grid_cap_mw, flag="--grid-cap-mw")}
         req = validate_spec(PlanRequest, {k: v for k, v in data.items() if v is not None}, what="plan request")
         result = plan(req).to_dict()

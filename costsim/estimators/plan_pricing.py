@@ -103,7 +103,8 @@ def price_training(model: ModelSpec, acc: Accelerator, gpus: int, *, precision: 
 
 def price_serving(model: ModelSpec, acc: Accelerator, *, input_tokens: int, output_tokens: int, weight_precision: str | None = None,
                   facility: FacilitySpec | None = None, economics: EconomicsSpec | None = None,
-                  budgets: tuple[int, ...] = (8, 16, 32, 64, 128)) -> ServePrice:
+                  budgets: tuple[int, ...] = (8, 16, 32, 64, 128), engine: str = "default",
+                  ttft_slo_s: float | None = None, tpot_slo_s: float | None = None) -> ServePrice:
     from costsim.estimators.deployment import estimate_serve_deployment
 
     n = float(model.params_total)
@@ -111,7 +112,7 @@ def price_serving(model: ModelSpec, acc: Accelerator, *, input_tokens: int, outp
     for g in budgets:
         req = ServeRequest(model=model.id or "planned", hardware=acc.id, gpus=g, input_tokens=input_tokens, output_tokens=output_tokens,
                            weight_precision=weight_precision, facility=facility or FacilitySpec(), economics=economics or EconomicsSpec(),
-                           runners_up=0)
+                           runners_up=0, engine=engine, ttft_slo_s=ttft_slo_s, tpot_slo_s=tpot_slo_s)
         try:
             r = estimate_serve_deployment(req, model=model, acc=acc, with_curve=False)
         except InputError as exc:

@@ -37,6 +37,11 @@ class PlanRequest(Spec):
     serve_hardware: str = Field("h100-sxm", max_length=1024, description="Accelerator id for serving.")
     serve_precision: Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4", "fp6"] | None = Field(
         None, description="Serving weight format (None: the deployment search picks among the native formats).")
+    serve_engine: str = Field("default", max_length=64, description="Serving-engine profile (costsim/data/engines.yaml) the "
+                              "serving fleet is priced with.")
+    ttft_slo_s: float | None = Field(None, gt=0, le=3600, description="Serving time-to-first-token limit, s: the deployment "
+                                     "search prices the fleet at the largest batch that meets it.")
+    tpot_slo_s: float | None = Field(None, gt=0, le=60, description="Serving time-per-output-token limit, s (as ttft_slo_s).")
     region: str | None = Field(None, max_length=1024, description="Region id: its mean hourly price and carbon price the "
                                "electricity of both phases (None: the economics defaults).")
     unique_tokens: float | None = Field(None, gt=0, le=1e16, description="Unique training tokens available (data limit; "
