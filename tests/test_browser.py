@@ -229,6 +229,13 @@ def test_site_page_in_browser(page):
 def test_plan_page_in_browser(page):
     choice_moves_metric(page, "plan", page.get_by_text("Total cost").first, "Loss-law fit", "hoffmann2022",
                         "Parameters", "plan-changed")
+    assert page.get_by_text("Trust range (serving core)", exact=False).count() >= 1
+    # a serving latency limit moves the total (the fleet is priced at smaller batches)
+    before = metric_value(page, "Total cost")
+    choose(page, "Serving latency limit (time per output token)", "30 ms")
+    wait_changed(page, lambda: metric_value(page, "Total cost"), before, "Total cost")
+    no_exception(page)
+    shot(page, "plan-latency-limit")
 
 
 def test_optimize_page_in_browser(page):

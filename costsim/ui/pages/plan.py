@@ -51,10 +51,15 @@ train_hw = c5.selectbox("Training hardware", ["h100-sxm", "h200", "b200", "a100-
 serve_hw = c6.selectbox("Serving hardware", ["h100-sxm", "h200", "b200", "a100-80gb-sxm", "mi300x", "l40s"], key=P + "shw")
 gpus = c7.number_input("Training GPUs", min_value=8, max_value=100_000, value=4096, step=512, key=P + "gpus")
 mode = c8.selectbox("Accounting", ["cost", "flops"], key=P + "mode", format_func={"cost": "priced by the cores", "flops": "FLOPs (papers)"}.get)
+tpot = st.selectbox("Serving latency limit (time per output token)", [None, 0.1, 0.05, 0.03], key=P + "tpot",
+                    format_func=lambda x: "none (fleet at its highest-throughput batch)" if x is None else f"{x * 1000:.0f} ms",
+                    help="The deployment search prices the serving fleet at the largest batch that meets it: a tight limit "
+                         "costs batch, so GPUs, and favours smaller models.")
 
 try:
     req = PlanRequest(target_loss=float(target), lifetime_tokens=float(lifetime), fit=fit, objective=objective, mode=mode,
-                      train_hardware=train_hw, serve_hardware=serve_hw, train_gpus=int(gpus), compare=["llama-3-8b", "llama-2-70b"])
+                      train_hardware=train_hw, serve_hardware=serve_hw, train_gpus=int(gpus), compare=["llama-3-8b", "llama-2-70b"],
+                      tpot_slo_s=tpot)
     r = _plan(req.model_dump_json())
 except InputError as exc:
     st.error(str(exc))
@@ -71,6 +76,9 @@ m[1].metric("Training tokens", f"{r['training_tokens'] / 1e12:.3g}T", help=f"{r[
 m[2].metric("Total cost", _money(tot.get("usd")))
 m[3].metric("Total energy", _mwh(tot.get("facility_energy_j")))
 m[4].metric("Total CO2e", "-" if tot.get("co2e_kg") is None else f"{tot['co2e_kg'] / 1000:,.4g} t")
+for name, band in (r.get("error_bands") or {}).items():
+    if band:
+        st.caption(f"Trust range ({name} core): published values lay {band['label']}; applies to {band['applies_to']}.")
 
 options = [("this plan", r)] + ([("compute-optimal, same loss", r["compute_optimal"])] if r.get("compute_optimal") else []) + \
     ([(r["same_loss_best"]["label"], r["same_loss_best"])] if r.get("same_loss_best") else []) + \
