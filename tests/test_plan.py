@@ -119,6 +119,7 @@ def test_more_demand_means_a_smaller_longer_trained_model():
     (["plan", "--target-loss", "2", "--lifetime-tokens", "1e12", "--serve-engine", "bogus"], 2, "--serve-engine"),
     (["plan", "--target-loss", "2", "--lifetime-tokens", "1e12", "--serve-engine", "rocm-vllm"], 2, "amd"),
     (["plan", "--target-loss", "2", "--lifetime-tokens", "1e12", "--tpot-slo-s", "-1"], 2, "tpot_slo_s"),
+    (["plan", "--target-loss", "2", "--lifetime-tokens", "1e12", "--tpot-slo-s", "0.0005"], 3, "within TPOT 0.0005 s"),
 ])
 def test_bad_and_infeasible_requests(argv, code, needle, capsys):
     got, out, err = _cli(argv, capsys)

@@ -333,6 +333,11 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: fl
                           "lower --train-gpus or the demand.")
         good &= fits_cap
     if not good.any():
+        if prices is not None and req.lifetime_total_tokens() > 0 and not any(sp.feasible for sp in prices.serve):
+            why = next((sp.reason for sp in prices.serve if sp.reason), "no deployment fits").rstrip(". ")
+            limits = ", ".join(f"{k} {v:g} s" for k, v in (("TTFT", req.ttft_slo_s), ("TPOT", req.tpot_slo_s)) if v is not None)
+            return None, (f"no model size can be served on {req.serve_hardware}{f' within {limits}' if limits else ''}: {why}; "
+                          "relax the latency limits or pick other serving hardware.")
         return None, "no priced model size reaches the target (the cores found no feasible layout); widen --min-params/--max-params."
     i = int(np.nanargmin(np.where(good, obj, np.nan)))
     edge = " (at the edge of the searched sizes; widen --min-params/--max-params)" if i in (0, FINE_POINTS - 1) else None
