@@ -130,3 +130,26 @@ def test_serve_rejects_ep_without_moe_or_not_dividing_experts():
         serve(ServeRequest(model="mixtral-8x7b", hardware="h100-sxm", ep=3))
     ok = serve(ServeRequest(model="mixtral-8x7b", hardware="h100-sxm", ep=2))
     assert ok["layout"]["ep"] == 2
+
+
+@pytest.mark.parametrize("model,tp,engine", [("llama-3.1-8b", 1, "vllm"), ("llama-3.1-70b", 4, "vllm"), ("llama-3-8b", 1, "default")])
+def test_simulation_and_serve_price_decode_power_the_same_way(model, tp, engine):
+    """The serving simulation's step table and `costsim serve` take decode power from one function
+    (costsim.core.inference.decode_step_power_w): the same batch and context give the same W per GPU, so a
+    change to the power model cannot reach one path and miss the other."""
+    from costsim.api.serve import serve
+    from costsim.specs.catalog import get_accelerator, get_model
+    from costsim.specs.requests import ServeRequest
+
+    b, i, o = 64, 512, 256
+    r = serve(ServeRequest(model=model, hardware="h100-sxm", gpus=tp, tp=tp, batch=b, input_tokens=i, output_tokens=o,
+                           engine=engine, single_replica=True))
+    t = steptable.build_step_table(get_model(model), get_accelerator("h100-sxm"), tp=tp, weight_precision="bf16", kv_precision=None,
+                                   max_batch=b, max_prefill_tokens=2048, max_context=2048, memory_frac=None, power_cap_w=None,
+                                   engine=engine)
+    # the table's context grid is 16 tokens wide here; its nearest cell to the mean decode context
+    ctx = round((i + o / 2) / t.ctx_step) * t.ctx_step
+    r_cell = serve(ServeRequest(model=model, hardware="h100-sxm", gpus=tp, tp=tp, batch=b, input_tokens=i,
+                                output_tokens=int(2 * (ctx - i)), engine=engine, single_replica=True))
+    assert t.decode_power_w(b, ctx) == pytest.approx(r_cell["gpu_power_by_phase_w"]["decode"], rel=1e-9)
+    assert abs(t.decode_power_w(b, i + o / 2) / r["gpu_power_by_phase_w"]["decode"] - 1) < 0.01
