@@ -384,6 +384,11 @@ def _request_from(workload: Any, req_cls: type, renames: Mapping[str, str], s: S
     return validate_spec(req_cls, data, what=f"{req_cls.__name__} built from the scenario")
 
 
+#: trust ranges on train/serve results (throughput and power): they depend on hardware and scale only, not on the
+#: swept numbers, so they stay out of the rows (the batched path computes the same rows without them)
+BAND_KEYS = frozenset({"error_band", "power_error_band"})
+
+
 def evaluate_core(s: Scenario) -> dict[str, Any]:
     """The closed-form cores (no DES): costsim.api.train.train / costsim.api.serve.serve."""
     out: dict[str, Any] = {}
@@ -393,9 +398,7 @@ def evaluate_core(s: Scenario) -> dict[str, Any]:
 
         req = _request_from(s.training, TrainRequest, {"gpus": "num_gpus"}, s)
         res = train(req)
-        # the trust range depends on hardware and scale only, not on the swept numbers: it stays out of the
-        # rows (the batched path computes the same rows without it)
-        _flatten("training", {k: v for k, v in res.items() if not isinstance(v, list) and k != "error_band"}, out)
+        _flatten("training", {k: v for k, v in res.items() if not isinstance(v, list) and k not in BAND_KEYS}, out)
     if s.serving is not None:
         from costsim.api.serve import serve
         from costsim.specs.requests import ServeRequest
@@ -405,7 +408,7 @@ def evaluate_core(s: Scenario) -> dict[str, Any]:
             renames["gpus"] = "gpus_per_replica"
         req = _request_from(s.serving, ServeRequest, renames, s)
         res = serve(req)
-        _flatten("serving", {k: v for k, v in res.items() if not isinstance(v, list) and k != "error_band"}, out)
+        _flatten("serving", {k: v for k, v in res.items() if not isinstance(v, list) and k not in BAND_KEYS}, out)
     if s.plan is not None:  # the planner is closed-form already: its summary is the core-mode row
         from costsim.api.plan_part import run_plan_part
 
