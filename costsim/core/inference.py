@@ -503,8 +503,8 @@ def decode_step_power_w(dec: dict, dev: Device, idle_w, tdp_w):
     engine's per-step host work and a host that launches kernels leave the GPU waiting at warm idle;
     of the per-sequence time, seq_overhead_busy_frac is GPU work (e.g. a sampler sorting the logits)
     at the kernels' mean power, the rest host work at warm idle. Averaging the utilizations over the
-    whole step instead under-prices a step whose GEMMs saturate the power limit next to
-    memory-bound attention and idle-ish collectives, and over-prices one whose gaps are host waits."""
+    whole step instead over-prices a step whose GEMMs saturate the power limit next to memory-bound
+    attention and idle-ish collectives (the power curve is concave in utilization: P(mean) >= mean P)."""
     peak, bw = _a(dev.peak_flop_per_s), _a(dev.bandwidth_bytes_per_s)
     floor = warm_idle_power_w(idle_w, tdp_w)
 
