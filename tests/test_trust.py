@@ -87,14 +87,14 @@ def test_train_serve_and_run_results_carry_the_band(cli, tmp_path):
     r = serve(ServeRequest(model="llama-3-8b", hardware="h100-sxm", gpus=1))
     assert r["error_band"]["regime"].startswith("serving") and r["error_band"]["cases"] >= 8
     pb = r["power_error_band"]  # power and energy figures read on the power cases of the regime
-    assert pb["regime"] == "power, NVIDIA, 1 device" and pb["cases"] >= 8 and pb["applies_to"] == "power and energy"
+    assert pb["regime"] == "power, NVIDIA, 1 device, dense models" and pb["cases"] >= 8 and pb["applies_to"] == "power and energy"
     assert "-0%" not in pb["label"]
     p = cli("run", "scenarios/phi3-mini-on-iphone.yaml", "--out", str(tmp_path / "o"), "--no-pdf")
     assert p.returncode == 0, p.stderr
     assert "trust range" in p.stdout
     doc = json.loads((tmp_path / "o" / "summary.json").read_text())
     band = doc["variants"][0]["serving"]["error_band"]
-    assert band["regime"] == "serving, Apple, 1 device" and band["cases"] >= 8
+    assert band["regime"] == "serving, Apple, 1 device, dense models" and band["cases"] >= 8
     assert "Trust ranges" in (tmp_path / "o" / "report.html").read_text()
 
 
@@ -102,3 +102,26 @@ def test_validate_prints_error_by_regime(cli):
     p = cli("validate", "--kind", "inference")
     assert p.returncode == 0, p.stderr
     assert "held-out error by regime" in p.stdout and "serving" in p.stdout
+
+
+def test_dense_and_moe_models_read_on_their_own_cases():
+    """MoE serving errors differ from dense ones (TensorRT-LLM's MoE rows run well below costsim's prediction): a
+    regime with enough cases of the model's architecture uses only those; one without falls back and says so."""
+    from costsim.core.trust import ErrorRecord, error_band
+
+    recs = ([ErrorRecord(f"d{i}", "serving", "NVIDIA", 1, 0.01 * (i - 10), False) for i in range(20)]
+            + [ErrorRecord(f"m{i}", "serving", "NVIDIA", 1, -0.5 + 0.01 * i, False, sparse=True) for i in range(10)])
+    dense = error_band(recs, "serving", "NVIDIA", 1, sparse=False)
+    moe = error_band(recs, "serving", "NVIDIA", 1, sparse=True)
+    both = error_band(recs, "serving", "NVIDIA", 1)
+    assert dense.cases == 20 and dense.regime.endswith("dense models") and dense.low_frac > -0.1
+    assert moe.cases == 10 and moe.regime.endswith("MoE models") and moe.low_frac < -0.4
+    assert both.cases == 30 and "models" not in both.regime
+    few = error_band(recs[:20] + recs[20:23], "serving", "NVIDIA", 1, sparse=True)  # 3 MoE cases: too few
+    assert few.cases == 23 and few.regime == "serving, NVIDIA, 1 device"
+
+    from costsim.api.serve import serve
+    from costsim.specs.requests import ServeRequest
+
+    r = serve(ServeRequest(model="qwen3-30b-a3b", hardware="b200", gpus=1))
+    assert r["error_band"]["regime"] == "serving, NVIDIA, 1 device, MoE models"

@@ -55,12 +55,12 @@ def _timings(v: VariantResult) -> dict[str, Any]:
 def part_error_band(part: str, s: Scenario) -> dict[str, Any] | None:
     """The trust range of a training or serving part (costsim.api.trust), from the scenario's hardware and size."""
     if part == "training" and s.training is not None:
-        return band_dict("training", s.training.hardware, float(s.training.num_gpus))
+        return band_dict("training", s.training.hardware, float(s.training.num_gpus), s.training.model)
     if part == "serving" and s.serving is not None:
         wl = s.serving
         per_replica = wl.replica_groups[0].gpus_per_replica if wl.replica_groups else wl.gpus_per_replica
         hw = (wl.replica_groups[0].hardware or wl.hardware) if wl.replica_groups else wl.hardware
-        return band_dict("serving", hw, float(per_replica))
+        return band_dict("serving", hw, float(per_replica), s.serving.model)
     return None
 
 

@@ -15,6 +15,6 @@ def train(request: TrainRequest) -> dict[str, Any]:
     """Search the fastest parallel layout and estimate the whole run (see costsim.estimators.training)."""
     result = estimate(request)
     if isinstance(result, dict):
-        result["error_band"] = band_dict("training", request.hardware, request.gpus)
-        result["power_error_band"] = band_dict("power", request.hardware, request.gpus)
+        result["error_band"] = band_dict("training", request.hardware, request.gpus, request.model)
+        result["power_error_band"] = band_dict("power", request.hardware, request.gpus, request.model)
     return result

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from costsim.core.trust import ErrorBand, ErrorRecord, error_band, records_from_rows
-from costsim.specs.catalog import get_accelerator
+from costsim.specs.catalog import get_accelerator, get_model
 from costsim.specs.hardware import Accelerator
+from costsim.specs.model import ModelSpec
 
 RECORDS_PATH = Path(__file__).resolve().parents[1] / "data" / "validation_errors.json"
 
@@ -35,11 +36,26 @@ def vendor_of(hardware: str | Accelerator | None) -> str:
     return "unknown"
 
 
-def band_for(family: str, hardware: str | Accelerator | None, devices: float) -> ErrorBand | None:
-    return error_band(load_records(), family, vendor_of(hardware), float(devices))
+def is_sparse(model: str | ModelSpec | None) -> bool | None:
+    """True for a mixture-of-experts model, False for a dense one, None when unknown (no split by architecture)."""
+    if isinstance(model, ModelSpec):
+        return int(model.n_experts or 1) > 1
+    if isinstance(model, str):
+        try:
+            return int(get_model(model).n_experts or 1) > 1
+        except Exception:  # noqa: BLE001 - the caller validated the model; a YAML path or unknown id reads as unknown
+            return None
+    return None
 
 
-def band_dict(family: str, hardware: str | Accelerator | None, devices: float) -> dict[str, Any] | None:
+def band_for(family: str, hardware: str | Accelerator | None, devices: float, model: str | ModelSpec | None = None, *,
+             sparse: bool | None = None) -> ErrorBand | None:
+    """The trust range for a result of `family` on `hardware` at `devices`; with `model` (or `sparse`), dense and
+    MoE models read on their own cases first (their errors differ)."""
+    return error_band(load_records(), family, vendor_of(hardware), float(devices), sparse=is_sparse(model) if sparse is None else sparse)
+
+
+def band_dict(family: str, hardware: str | Accelerator | None, devices: float, model: str | ModelSpec | None = None) -> dict[str, Any] | None:
     """`error_band` of a JSON result: low_frac, high_frac, cases, regime (+ applies_to, label); None without cases."""
-    b = band_for(family, hardware, devices)
+    b = band_for(family, hardware, devices, model)
     return b.as_dict() if b is not None else None

@@ -76,6 +76,8 @@ class ErrorRecord:
     truth_over_prediction_frac: float
     """published / predicted - 1 (oriented per family)."""
     used_for_fit: bool
+    sparse: bool = False
+    """The case's model is a mixture of experts."""
 
 
 @dataclass(frozen=True)
@@ -113,17 +115,23 @@ APPLIES_TO = {
 
 
 def error_band(records: Iterable[ErrorRecord], family: str, vendor: str, devices: float, *,
-               min_cases: int = 8) -> ErrorBand | None:
+               min_cases: int = 8, sparse: bool | None = None) -> ErrorBand | None:
     """p10-p90 of held-out errors in the narrowest regime with at least `min_cases` cases
-    (family x vendor x scale, then family x vendor, then family). None when the family has no cases."""
+    (family x vendor x scale, then family x vendor, then family; with `sparse` given, each of the first two
+    also split by dense vs mixture-of-experts models first, whose errors differ). None when the family has
+    no cases."""
     held = [r for r in records if r.family == family and not r.used_for_fit and math.isfinite(r.truth_over_prediction_frac)]
     scale = scale_of(devices)
     vendor_l = vendor.lower()
-    tiers: Sequence[tuple[str, list[ErrorRecord]]] = (
-        (f"{family}, {vendor}, {scale}", [r for r in held if r.vendor.lower() == vendor_l and scale_of(r.devices) == scale]),
-        (f"{family}, {vendor}, any scale", [r for r in held if r.vendor.lower() == vendor_l]),
-        (f"{family}, any vendor and scale", held),
-    )
+    same_scale = [r for r in held if r.vendor.lower() == vendor_l and scale_of(r.devices) == scale]
+    same_vendor = [r for r in held if r.vendor.lower() == vendor_l]
+    tiers: list[tuple[str, list[ErrorRecord]]] = []
+    if sparse is not None:
+        arch = "MoE models" if sparse else "dense models"
+        tiers += [(f"{family}, {vendor}, {scale}, {arch}", [r for r in same_scale if r.sparse == sparse]),
+                  (f"{family}, {vendor}, any scale, {arch}", [r for r in same_vendor if r.sparse == sparse])]
+    tiers += [(f"{family}, {vendor}, {scale}", same_scale), (f"{family}, {vendor}, any scale", same_vendor),
+              (f"{family}, any vendor and scale", held)]
     for regime, rows in tiers:
         if len(rows) >= min_cases or (regime.endswith("any vendor and scale") and rows):
             x = np.array([r.truth_over_prediction_frac for r in rows])
@@ -136,7 +144,7 @@ def error_band(records: Iterable[ErrorRecord], family: str, vendor: str, devices
 def records_from_rows(rows: Iterable[Mapping]) -> list[ErrorRecord]:
     return [ErrorRecord(case_id=str(r["case_id"]), family=str(r["family"]), vendor=str(r["vendor"]), devices=float(r["devices"]),
                         truth_over_prediction_frac=float(r["truth_over_prediction_frac"]) if r["truth_over_prediction_frac"] is not None else math.nan,
-                        used_for_fit=bool(r["used_for_fit"])) for r in rows]
+                        used_for_fit=bool(r["used_for_fit"]), sparse=bool(r.get("sparse", False))) for r in rows]
 
 
 def regime_table(records: Sequence[ErrorRecord]) -> list[dict[str, float | int | str]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from costsim.api.trust import RECORDS_PATH
 from costsim.core.trust import family_of, truth_over_prediction
-from costsim.specs.catalog import find_scenario_file, get_accelerator, get_node
+from costsim.specs.catalog import find_scenario_file, get_accelerator, get_model, get_node
 from costsim.validation.engine import Case, CaseResult
 
 
@@ -52,6 +52,21 @@ def case_hardware_and_devices(case: Case) -> tuple[str, float]:
     return _vendor(i.get("hardware")), float(devices)
 
 
+def case_is_sparse(case: Case) -> bool:
+    """Whether the case's model is a mixture of experts (its catalog id or inline model_shape)."""
+    i = case.inputs
+    shape = i.get("model_shape")
+    if isinstance(shape, dict):
+        return int(shape.get("n_experts") or 1) > 1
+    mid = i.get("model")
+    if case.kind == "serving_sim" or not isinstance(mid, str):
+        return False
+    try:
+        return int(get_model(mid).n_experts or 1) > 1
+    except Exception:  # noqa: BLE001 - an unknown id reads as dense (validation reports the case itself)
+        return False
+
+
 def error_rows(cases: list[Case], results: list[CaseResult]) -> list[dict[str, Any]]:
     by_id = {c.id: c for c in cases}
     rows = []
@@ -65,6 +80,7 @@ def error_rows(cases: list[Case], results: list[CaseResult]) -> list[dict[str, A
         vendor, devices = case_hardware_and_devices(c)
         t = truth_over_prediction(r.error_frac, r.metric, fam)
         rows.append({"case_id": r.id, "kind": r.kind, "metric": r.metric, "family": fam, "vendor": vendor, "devices": devices,
+                     "sparse": case_is_sparse(c),
                      "error_frac": round(r.error_frac, 9),
                      "truth_over_prediction_frac": round(t, 9) if math.isfinite(t) else None,
                      "used_for_fit": r.used_for_fit})

@@ -1,0 +1,185 @@
+"""Rebuild serving_trtllm_perf_overview.yaml: every row of TensorRT-LLM's published throughput tables for the catalog
+models and parts (B200 and GB200 at FP4, H100 and H200 at FP8; 10 request shapes each) as held-out serving cases.
+
+Usage (a developer tool, not needed at run time):
+
+    python costsim/validation/cases/build_trtllm_cases.py --perf-overview FILE
+
+--perf-overview: docs/source/performance/perf-overview.md of https://github.com/NVIDIA/TensorRT-LLM at commit
+                 00f37686aa85 (Apache-2.0): per model a table of 'Total Output Throughput (tokens/sec)' from
+                 `trtllm-bench throughput` at maximum load (all requests queued at once, fixed input/output lengths),
+                 one column per part and layout ("B200<br/>TP1 (FP4)"). The RTX 6000 Pro tables and models outside
+                 the catalog (Llama 4) are skipped.
+
+Rows already hand-written in serving_published.yaml (the I-trt-* cases picked from the same file) are skipped by
+(model, part, layout, lengths). Nothing here is used to fit a parameter; the selection is mechanical (every row of the
+listed models), so misses stay in: KNOWN_GAPS records the cause of each, written after the first comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "serving_trtllm_perf_overview.yaml"
+COMMIT = "00f37686aa85"
+SOURCE = (f"NVIDIA/TensorRT-LLM docs/source/performance/perf-overview.md at commit {COMMIT} (trtllm-bench throughput, max "
+          "load, 'Total Output Throughput')")
+#: table title -> (catalog model id, short id in case ids, mixture of experts, note)
+MODELS = {
+    "Llama 3.3 70B": ("llama-3.1-70b", "70b", False, "Llama 3.3 70B has the Llama 3.1 70B shape (catalog llama-3.1-70b)."),
+    "Llama 3.1 405B": ("llama-3.1-405b", "405b", False, ""),
+    "Llama 3.1 8B": ("llama-3.1-8b", "8b", False, ""),
+    "Qwen3-30B-A3B": ("qwen3-30b-a3b", "qwen3-30b-a3b", True, "MoE, 128 experts, 8 active."),
+    "Qwen3-235B-A22B": ("qwen3-235b-a22b", "qwen3-235b-a22b", True, "MoE, 128 experts, 8 active; attention data parallel, "
+                        "experts over the 8 GPUs (costsim layout ep 8)."),
+}
+PARTS = {"B200": "b200", "GB200": "gb200", "H200": "h200", "H100": "h100-sxm"}
+_COL = re.compile(r"^(?P<part>[A-Z0-9]+)<br/>TP(?P<tp>\d+) \((?P<prec>FP\d)\)$")
+_FP4_DECODE = (
+    "Decode-heavy NVFP4 rows on B200 / GB200 come out 25-37 % fast (long outputs at large batch; the prefill-heavy rows "
+    "of the same models agree within 15 %, and the Hopper FP8 rows of the same table within 17 %): as the hand-written "
+    "I-trt-70b-b200-fp4-tp1-128-2048, the FP4 tensor-core fraction is fitted on a compute-heavy MLPerf run and no "
+    "Blackwell kernel measurement separates the decode attention over an FP8 KV cache from small-M FP4 GEMMs. Not "
+    "modelled; not tuned away.")
+_MOE_TRT = (
+    "TensorRT-LLM MoE rows come out 33-264 % fast (Qwen3-30B-A3B on one B200 / GB200, Qwen3-235B-A22B over 8 GPUs with "
+    "attention data parallel); the long-context rows (20,000 in / 2,000 out, attention-bound) agree within 3-6 % for "
+    "the 30B (the 235B's are 33-62 % fast), so the excess is in the MoE layers of large-batch steps. A single routed-expert efficiency would not fix "
+    "it: moe_kernel_rel 0.35 brings the Hopper FP8 235B rows within 25 % but leaves the Blackwell FP4 ones 11-89 % "
+    "fast, and the GB200 runs of the 30B are slower than the B200 ones (24.1k vs 39.8k tokens/s at 128/128), so the "
+    "engine's per-row batch settings (max batch / max tokens, not published) are part of it. Candidates not modelled: "
+    "expert load imbalance across EP ranks, grouped-GEMM efficiency at small rows per expert, the MoE layers' "
+    "permute/unpermute traffic. Not tuned away.")
+#: case id -> cause, written after the first comparison (the selection stays mechanical: these are all its misses)
+KNOWN_GAPS: dict[str, str] = {
+    **{cid: _FP4_DECODE for cid in (
+        'I-trt-70b-b200-fp4-tp1-500-2000', 'I-trt-70b-b200-fp4-tp1-1000-2000', 'I-trt-70b-gb200-fp4-tp1-1000-2000',
+        'I-trt-405b-gb200-fp4-tp4-128-2048', 'I-trt-405b-b200-fp4-tp4-128-4096', 'I-trt-405b-gb200-fp4-tp4-128-4096',
+        'I-trt-405b-b200-fp4-tp4-500-2000', 'I-trt-405b-gb200-fp4-tp4-500-2000', 'I-trt-405b-b200-fp4-tp4-1000-2000',
+        'I-trt-405b-gb200-fp4-tp4-1000-2000',
+    )},
+    **{cid: _MOE_TRT for cid in (
+        'I-trt-qwen3-235b-a22b-b200-fp4-ep8-128-2048', 'I-trt-qwen3-235b-a22b-h200-fp8-ep8-128-2048',
+        'I-trt-qwen3-235b-a22b-h100-fp8-ep8-128-2048', 'I-trt-qwen3-235b-a22b-b200-fp4-ep8-128-4096',
+        'I-trt-qwen3-235b-a22b-h200-fp8-ep8-128-4096', 'I-trt-qwen3-235b-a22b-h100-fp8-ep8-128-4096',
+        'I-trt-qwen3-235b-a22b-b200-fp4-ep8-500-2000', 'I-trt-qwen3-235b-a22b-h200-fp8-ep8-500-2000',
+        'I-trt-qwen3-235b-a22b-h100-fp8-ep8-500-2000', 'I-trt-qwen3-235b-a22b-b200-fp4-ep8-1000-1000',
+        'I-trt-qwen3-235b-a22b-h200-fp8-ep8-1000-1000', 'I-trt-qwen3-235b-a22b-h100-fp8-ep8-1000-1000',
+        'I-trt-qwen3-235b-a22b-b200-fp4-ep8-1000-2000', 'I-trt-qwen3-235b-a22b-h200-fp8-ep8-1000-2000',
+        'I-trt-qwen3-235b-a22b-h100-fp8-ep8-1000-2000', 'I-trt-qwen3-235b-a22b-b200-fp4-ep8-2048-128',
+        'I-trt-qwen3-235b-a22b-h200-fp8-ep8-2048-128', 'I-trt-qwen3-235b-a22b-b200-fp4-ep8-2048-2048',
+        'I-trt-qwen3-235b-a22b-h200-fp8-ep8-2048-2048', 'I-trt-qwen3-235b-a22b-h100-fp8-ep8-2048-2048',
+        'I-trt-qwen3-235b-a22b-b200-fp4-ep8-5000-500', 'I-trt-qwen3-235b-a22b-h200-fp8-ep8-5000-500',
+        'I-trt-qwen3-235b-a22b-h100-fp8-ep8-5000-500', 'I-trt-qwen3-235b-a22b-b200-fp4-ep8-20000-2000',
+        'I-trt-qwen3-235b-a22b-h200-fp8-ep8-20000-2000', 'I-trt-qwen3-30b-a3b-b200-fp4-tp1-128-128',
+        'I-trt-qwen3-30b-a3b-gb200-fp4-tp1-128-128', 'I-trt-qwen3-30b-a3b-b200-fp4-tp1-128-2048',
+        'I-trt-qwen3-30b-a3b-gb200-fp4-tp1-128-2048', 'I-trt-qwen3-30b-a3b-b200-fp4-tp1-128-4096',
+        'I-trt-qwen3-30b-a3b-gb200-fp4-tp1-128-4096', 'I-trt-qwen3-30b-a3b-b200-fp4-tp1-500-2000',
+        'I-trt-qwen3-30b-a3b-gb200-fp4-tp1-500-2000', 'I-trt-qwen3-30b-a3b-b200-fp4-tp1-1000-1000',
+        'I-trt-qwen3-30b-a3b-gb200-fp4-tp1-1000-1000', 'I-trt-qwen3-30b-a3b-b200-fp4-tp1-1000-2000',
+        'I-trt-qwen3-30b-a3b-gb200-fp4-tp1-1000-2000', 'I-trt-qwen3-30b-a3b-b200-fp4-tp1-2048-128',
+        'I-trt-qwen3-30b-a3b-gb200-fp4-tp1-2048-128', 'I-trt-qwen3-30b-a3b-b200-fp4-tp1-2048-2048',
+        'I-trt-qwen3-30b-a3b-gb200-fp4-tp1-2048-2048', 'I-trt-qwen3-30b-a3b-b200-fp4-tp1-5000-500',
+        'I-trt-qwen3-30b-a3b-gb200-fp4-tp1-5000-500',
+    )},
+}
+
+
+def parse(text: str) -> list[dict]:
+    """Rows of the per-model tables: model title, column header, ISL, OSL, tokens/s."""
+    rows, model, skip = [], None, False
+    lines = text.splitlines()
+    for k, line in enumerate(lines):
+        if line.startswith("#### "):
+            model, skip = line[5:].strip(), False
+            continue
+        if line.startswith("RTX 6000 Pro"):
+            skip = True
+            continue
+        if model is None or skip or not line.startswith("| Sequence Length"):
+            continue
+        cols = [c.strip() for c in line.strip().strip("|").split("|")][1:]
+        for row in lines[k + 2:]:
+            if not row.startswith("|"):
+                break
+            cells = [c.strip() for c in row.strip().strip("|").split("|")]
+            isl, osl = (int(x) for x in cells[0].split("/"))
+            for col, val in zip(cols, cells[1:]):
+                if val:
+                    rows.append({"model": model, "column": col, "isl": isl, "osl": osl, "tokens_per_s": float(val.replace(",", ""))})
+        skip = True  # one table per model (the next ones are the RTX tables)
+    return rows
+
+
+def _existing_keys() -> set[tuple]:
+    """(model, hardware, tp, ep, isl, osl) of the hand-written TensorRT-LLM cases in the other case files."""
+    keys = set()
+    for f in sorted(HERE.glob("*.yaml")):
+        if f == OUT:
+            continue
+        for c in yaml.safe_load(f.read_text()) or []:
+            i = c.get("inputs") or {}
+            if str(c.get("source", "")).startswith("NVIDIA/TensorRT-LLM docs/source/performance/perf-overview.md"):
+                keys.add((i.get("model"), i.get("hardware"), i.get("input_tokens"), i.get("output_tokens")))
+    return keys
+
+
+def build(text: str) -> list[dict]:
+    have = _existing_keys()
+    cases = []
+    for r in parse(text):
+        if r["model"] not in MODELS:
+            continue
+        m = _COL.match(r["column"])
+        if m is None or m["part"] not in PARTS:
+            continue
+        mid, short, moe, note = MODELS[r["model"]]
+        hw, tp, prec = PARTS[m["part"]], int(m["tp"]), m["prec"].lower()
+        if (mid, hw, r["isl"], r["osl"]) in have:
+            continue
+        # MoE rows run with attention data parallel (the file's llm_options: enable_attention_dp) and the experts
+        # sharded over the GPUs: costsim's ep layout (dense part data parallel over ep, experts split)
+        layout = {"tp": 1, "ep": tp} if (moe and tp > 1) else {"tp": tp}
+        cid = f"I-trt-{short}-{hw.replace('-sxm', '')}-{prec}-{'ep' if 'ep' in layout else 'tp'}{tp}-{r['isl']}-{r['osl']}"
+        case = {
+            "id": cid, "kind": "inference", "source": SOURCE,
+            "inputs": {"model": mid, "hardware": hw, "num_gpus": tp, **layout, "weight_precision": prec, "engine": "tensorrt-llm",
+                       "batch": "max", "input_tokens": r["isl"], "output_tokens": r["osl"]},
+            "metric": "throughput_tokens_per_s", "expected": r["tokens_per_s"], "comparison": "within", "tolerance_frac": 0.25,
+            "tolerance_reason": ("25 %: the engine's batching settings (max batch, max tokens, KV fraction 0.90-0.95) are not "
+                                 "published per row; same target as the hand-written TensorRT-LLM / MLPerf cases"),
+            "used_for_fit": False,
+        }
+        if cid in KNOWN_GAPS:
+            case["known_gap"] = KNOWN_GAPS[cid]
+        case["notes"] = (f"held out (generated by build_trtllm_cases.py). {r['model']}, {m['part']} {r['column'].split('<br/>')[1]}, "
+                         f"{r['isl']} in / {r['osl']} out tokens. {note}").strip()
+        cases.append(case)
+    ids = [c["id"] for c in cases]
+    if len(ids) != len(set(ids)):
+        raise SystemExit("error: duplicate case ids")
+    return cases
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--perf-overview", required=True, type=Path, help="perf-overview.md of NVIDIA/TensorRT-LLM at " + COMMIT)
+    a = ap.parse_args()
+    if not a.perf_overview.is_file():
+        print(f"error: --perf-overview '{a.perf_overview}' is not a file; give docs/source/performance/perf-overview.md of "
+              f"github.com/NVIDIA/TensorRT-LLM at commit {COMMIT}.", file=sys.stderr)
+        raise SystemExit(2)
+    cases = build(a.perf_overview.read_text())
+    head = f"# Generated by build_trtllm_cases.py from NVIDIA/TensorRT-LLM perf-overview.md at commit {COMMIT}; do not edit by hand.\n"
+    OUT.write_text(head + yaml.safe_dump(cases, sort_keys=False, width=120, allow_unicode=True))
+    print(f"wrote {len(cases)} cases to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
