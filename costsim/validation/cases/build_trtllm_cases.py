@@ -52,8 +52,9 @@ _MOE_TRT = (
     "attention data parallel); the long-context rows (20,000 in / 2,000 out, attention-bound) agree within 3-6 % for "
     "the 30B (the 235B's are 33-62 % fast), so the excess is in the MoE layers of large-batch steps. A single routed-expert efficiency would not fix "
     "it: moe_kernel_rel 0.35 brings the Hopper FP8 235B rows within 25 % but leaves the Blackwell FP4 ones 11-89 % "
-    "fast, and the GB200 runs of the 30B are slower than the B200 ones (24.1k vs 39.8k tokens/s at 128/128), so the "
-    "engine's per-row batch settings (max batch / max tokens, not published) are part of it. Candidates not modelled: "
+    "fast, and the GB200 runs of the 30B are slower than the B200 ones (24.1k vs 39.8k tokens/s at 128/128). Not the "
+    "batch: trtllm-bench's own heuristic (tensorrt_llm/bench/build/tuning.py: at most 4,096 sequences, batch x (1 + "
+    "ISL/OSL) tokens) matches costsim's caps. vLLM's MoE on H100 (the ML.ENERGY cases) is within 9 %. Candidates not modelled: "
     "expert load imbalance across EP ranks, grouped-GEMM efficiency at small rows per expert, the MoE layers' "
     "permute/unpermute traffic. Not tuned away.")
 #: case id -> cause, written after the first comparison (the selection stays mechanical: these are all its misses)
