@@ -95,6 +95,8 @@ def test_train_serve_and_run_results_carry_the_band(cli, tmp_path):
     doc = json.loads((tmp_path / "o" / "summary.json").read_text())
     band = doc["variants"][0]["serving"]["error_band"]
     assert band["regime"] == "serving, Apple, 1 device, dense models" and band["cases"] >= 8
+    assert doc["variants"][0]["serving"]["power_error_band"]["applies_to"] == "power and energy"
+    assert "trust range of power and energy" in p.stdout
     assert "Trust ranges" in (tmp_path / "o" / "report.html").read_text()
 
 

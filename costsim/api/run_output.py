@@ -52,15 +52,16 @@ def _timings(v: VariantResult) -> dict[str, Any]:
     return out
 
 
-def part_error_band(part: str, s: Scenario) -> dict[str, Any] | None:
-    """The trust range of a training or serving part (costsim.api.trust), from the scenario's hardware and size."""
+def part_error_band(part: str, s: Scenario, family: str | None = None) -> dict[str, Any] | None:
+    """The trust range of a training or serving part (costsim.api.trust), from the scenario's hardware and size:
+    of its throughput (family None: the part's own family) or, with family="power", of its power and energy."""
     if part == "training" and s.training is not None:
-        return band_dict("training", s.training.hardware, float(s.training.num_gpus), s.training.model)
+        return band_dict(family or "training", s.training.hardware, float(s.training.num_gpus), s.training.model)
     if part == "serving" and s.serving is not None:
         wl = s.serving
         per_replica = wl.replica_groups[0].gpus_per_replica if wl.replica_groups else wl.gpus_per_replica
         hw = (wl.replica_groups[0].hardware or wl.hardware) if wl.replica_groups else wl.hardware
-        return band_dict("serving", hw, float(per_replica), s.serving.model)
+        return band_dict(family or "serving", hw, float(per_replica), s.serving.model)
     return None
 
 
@@ -73,7 +74,8 @@ def summary_doc(result: RunResult) -> dict[str, Any]:
             "scenario_hash": v.scenario_hash,
             "feasible": v.feasible,
             **{part: {"summary": _results_only(pr.summary), "ranges": _results_only(pr.ranges),
-                      "replicates": len(pr.replicate_summaries), "error_band": part_error_band(part, v.scenario)}
+                      "replicates": len(pr.replicate_summaries), "error_band": part_error_band(part, v.scenario),
+                      "power_error_band": part_error_band(part, v.scenario, "power")}
                for part, pr in v.parts.items()},
             "site": v.site,
         })

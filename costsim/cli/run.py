@@ -40,11 +40,12 @@ def _headline(result) -> None:
 
     parts = list(dict.fromkeys(p for v in result.variants for p in v.parts))
     for part in [p for p in parts if p in ("training", "serving")]:
-        cells = []
-        for v in result.variants:
-            b = part_error_band(part, v.scenario) if part in v.parts else None
-            cells.append(f"{100 * b['low_frac']:+.0f}% to {100 * b['high_frac']:+.0f}%\n[dim]{b['cases']} cases[/]" if b else "-")
-        t.add_row(f"{part}: trust range (published vs ours, p10-p90 of held-out cases)", *cells)
+        for family, what in ((None, "throughput"), ("power", "power and energy")):
+            cells = []
+            for v in result.variants:
+                b = part_error_band(part, v.scenario, family) if part in v.parts else None
+                cells.append(f"{100 * b['low_frac']:+.0f}% to {100 * b['high_frac']:+.0f}%\n[dim]{b['cases']} cases[/]" if b else "-")
+            t.add_row(f"{part}: trust range of {what} (published vs ours, p10-p90 of held-out cases)", *cells)
     con.print(t)
 
 
