@@ -66,13 +66,15 @@ def test_shipped_records_match_a_fresh_validation_run():
     fresh = {r["case_id"]: r for r in error_rows(cases, run_cases(cases))}
     assert set(fresh) == set(shipped), "validation cases changed: run `costsim validate --write-bands`"
     stale = [k for k, r in fresh.items() if r["family"] != shipped[k]["family"] or r["used_for_fit"] != shipped[k]["used_for_fit"]
+             or r["sparse"] != shipped[k].get("sparse")
              or abs((r["truth_over_prediction_frac"] or 0) - (shipped[k]["truth_over_prediction_frac"] or 0)) > 1e-6]
     assert not stale, f"predictions moved for {stale[:10]}: run `costsim validate --write-bands`"
     table = regime_table([ErrorRecord(r["case_id"], r["family"], r["vendor"], r["devices"],
                                       r["truth_over_prediction_frac"] if r["truth_over_prediction_frac"] is not None else math.nan,
-                                      r["used_for_fit"]) for r in fresh.values()])
+                                      r["used_for_fit"], r["sparse"]) for r in fresh.values()])
     fams = {g["family"] for g in table}
     assert fams == {"training", "serving", "power"}
+    assert {g["models"] for g in table if g["family"] == "serving"} == {"dense", "MoE"}
 
 
 def test_train_serve_and_run_results_carry_the_band(cli, tmp_path):

@@ -51,10 +51,10 @@ def register(app: typer.Typer) -> None:
                           "fit" if r.used_for_fit else "", status + (f" ({r.message})" if r.message else ""))
             Console(width=200).print(t)
             rt = Table(title="held-out error by regime (published / predicted - 1; speed for training and serving)")
-            for c in ("family", "vendor", "scale", "cases", "median |error|", "p10", "p90", "worst |error|"):
+            for c in ("family", "vendor", "scale", "models", "cases", "median |error|", "p10", "p90", "worst |error|"):
                 rt.add_column(c)
             for g in regimes:
-                rt.add_row(g["family"], g["vendor"], g["scale"], str(g["cases"]), f"{100 * g['median_abs_frac']:.1f}%",
+                rt.add_row(g["family"], g["vendor"], g["scale"], g["models"], str(g["cases"]), f"{100 * g['median_abs_frac']:.1f}%",
                            f"{100 * g['p10_frac']:+.1f}%", f"{100 * g['p90_frac']:+.1f}%", f"{100 * g['worst_abs_frac']:.1f}%")
             Console(width=200).print(rt)
             Console().print(summary)

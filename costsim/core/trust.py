@@ -148,16 +148,16 @@ def records_from_rows(rows: Iterable[Mapping]) -> list[ErrorRecord]:
 
 
 def regime_table(records: Sequence[ErrorRecord]) -> list[dict[str, float | int | str]]:
-    """Held-out error by regime (family x vendor x scale): cases, median |error|, p10 and p90."""
-    groups: dict[tuple[str, str, str], list[float]] = {}
+    """Held-out error by regime (family x vendor x scale x dense/MoE models): cases, median |error|, p10 and p90."""
+    groups: dict[tuple[str, str, str, str], list[float]] = {}
     for r in records:
         if r.used_for_fit or not math.isfinite(r.truth_over_prediction_frac):
             continue
-        groups.setdefault((r.family, r.vendor, scale_of(r.devices)), []).append(r.truth_over_prediction_frac)
+        groups.setdefault((r.family, r.vendor, scale_of(r.devices), "MoE" if r.sparse else "dense"), []).append(r.truth_over_prediction_frac)
     out = []
-    for (fam, ven, sc), xs in sorted(groups.items()):
+    for (fam, ven, sc, arch), xs in sorted(groups.items()):
         x = np.array(xs)
-        out.append({"family": fam, "vendor": ven, "scale": sc, "cases": len(xs),
+        out.append({"family": fam, "vendor": ven, "scale": sc, "models": arch, "cases": len(xs),
                     "median_abs_frac": float(np.median(np.abs(x))), "p10_frac": float(np.quantile(x, 0.1)),
                     "p90_frac": float(np.quantile(x, 0.9)), "worst_abs_frac": float(np.max(np.abs(x)))})
     return out
