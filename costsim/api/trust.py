@@ -39,10 +39,10 @@ def vendor_of(hardware: str | Accelerator | None) -> str:
 def is_sparse(model: str | ModelSpec | None) -> bool | None:
     """True for a mixture-of-experts model, False for a dense one, None when unknown (no split by architecture)."""
     if isinstance(model, ModelSpec):
-        return int(model.n_experts or 1) > 1
+        return model.is_moe
     if isinstance(model, str):
         try:
-            return int(get_model(model).n_experts or 1) > 1
+            return get_model(model).is_moe
         except Exception:  # noqa: BLE001 - the caller validated the model; a YAML path or unknown id reads as unknown
             return None
     return None
@@ -53,6 +53,15 @@ def band_for(family: str, hardware: str | Accelerator | None, devices: float, mo
     """The trust range for a result of `family` on `hardware` at `devices`; with `model` (or `sparse`), dense and
     MoE models read on their own cases first (their errors differ)."""
     return error_band(load_records(), family, vendor_of(hardware), float(devices), sparse=is_sparse(model) if sparse is None else sparse)
+
+
+def band_sentence(band: dict[str, Any] | None, name: str | None = None) -> str | None:
+    """The sentence a reader sees for a JSON trust range (`error_band`, `power_error_band`, a plan's `error_bands`),
+    or None when there is none. `name` says whose range it is (a plan's core)."""
+    if not isinstance(band, dict) or not band.get("label"):
+        return None
+    who = f" ({name} core)" if name else ""
+    return f"Trust range{who}: published values lay {band['label']}; applies to {band.get('applies_to', 'the headline figures')}."
 
 
 def band_dict(family: str, hardware: str | Accelerator | None, devices: float, model: str | ModelSpec | None = None) -> dict[str, Any] | None:

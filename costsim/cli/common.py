@@ -33,10 +33,11 @@ def finish(result: dict[str, Any], *, as_json: bool, render) -> int:
         print_json(result)
     else:
         render(result)
+        from costsim.api.trust import band_sentence
+
         for key in ("error_band", "power_error_band"):
-            band = result.get(key)
-            if isinstance(band, dict) and band.get("label"):
-                typer.echo(f"Trust range: published values lay {band['label']}; applies to {band.get('applies_to', 'the headline figures')}.")
+            if text := band_sentence(result.get(key)):
+                typer.echo(text)
         for w in result.get("warnings") or []:
             typer.echo(f"warning: {w}", err=True)
     if result.get("feasible") is False:

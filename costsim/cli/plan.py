@@ -97,9 +97,11 @@ def _render(r: dict) -> None:
         con.print(f"Draws from the {r['fit']} standard errors ({b['draws']:.0f}): parameters p10-p90 "
                   f"{b['params_p10'] / 1e9:.3g}B-{b['params_p90'] / 1e9:.3g}B, tokens {b['training_tokens_p10'] / 1e12:.3g}T-"
                   f"{b['training_tokens_p90'] / 1e12:.3g}T.")
+    from costsim.api.trust import band_sentence
+
     for name, band in (r.get("error_bands") or {}).items():
-        if isinstance(band, dict) and band.get("label"):
-            con.print(f"Trust range ({name} core): published values lay {band['label']}; applies to {band['applies_to']}.")
+        if text := band_sentence(band, name):
+            con.print(text)
     per = r.get("per_output_token") or {}
     if per:
         con.print(f"Per output token over the lifetime: ${per['usd'] * 1e6:,.3g} per million (training share "

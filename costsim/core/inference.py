@@ -397,13 +397,17 @@ def activation_bytes_per_token_layer(shape: Shape, prec: Precision, layout: Layo
     return (in_el * _a(prec.act_gemm_bytes) + out_el * 2.0) / _a(layout.tp)
 
 
-def sampling_time_s(shape: Shape, dev: Device, sequences):
-    """Logits and sampling of `sequences` sequences: fp32 logits over the vocabulary written and read, plus
-    top-k masking of the logits (topk_bytes_per_logit per vocabulary entry) where the model samples with top_k,
-    both at the device's streaming rate."""
+def sampling_bytes(shape: Shape, dev: Device, sequences):
+    """HBM bytes of the logits and sampling of `sequences` sequences: fp32 logits over the vocabulary written and
+    read, plus top-k masking of the logits (topk_bytes_per_logit per vocabulary entry) where the model samples
+    with top_k."""
     topk = _a(0.0 if shape.topk_sampling is None else shape.topk_sampling) * _a(0.0 if dev.topk_bytes_per_logit is None else dev.topk_bytes_per_logit)
-    per_logit = _a(dev.sampling_bytes_per_logit) + topk
-    return _a(sequences) * _a(shape.vocab_size) * per_logit / (_a(dev.bandwidth_bytes_per_s) * _a(dev.bandwidth_frac))
+    return _a(sequences) * _a(shape.vocab_size) * (_a(dev.sampling_bytes_per_logit) + topk)
+
+
+def sampling_time_s(shape: Shape, dev: Device, sequences):
+    """Time of `sampling_bytes` at the device's streaming rate, s."""
+    return sampling_bytes(shape, dev, sequences) / (_a(dev.bandwidth_bytes_per_s) * _a(dev.bandwidth_frac))
 
 
 # --------------------------------------------------------------------------------------------
@@ -487,7 +491,7 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
         "weights_flop_per_gpu": pp * mm_flop,
         "kv_bytes_per_gpu": pp * kv_read,
         "attention_flop_per_gpu": pp * attn_flop,
-        "sampling_bytes_per_gpu": t_sample * bw,
+        "sampling_bytes_per_gpu": sampling_bytes(shape, dev, b_total),
         "seq_overhead_s": _a(dev.seq_overhead_s) * b_total,
     }
 

@@ -111,13 +111,17 @@ def device_parameters(acc: Accelerator, engine: str = "default", overrides: dict
         if k not in p:
             raise InputError(f"unknown device parameter override '{k}'; known: {', '.join(sorted(p))}.", field="overrides")
         p[k] = float(v)
-    if not 0.0 <= p["seq_overhead_busy_frac"] <= 1.0:
-        raise InputError(f"seq_overhead_busy_frac must be in [0, 1] (the share of the per-sequence time the GPU runs kernels), "
-                         f"got {p['seq_overhead_busy_frac']}.", field="overrides" if "seq_overhead_busy_frac" in (overrides or {}) else "engine")
-    if not 0.0 < p["moe_kernel_rel"] <= 1.0:
-        raise InputError(f"moe_kernel_rel must be in (0, 1] (the fused-MoE kernels' efficiency relative to dense GEMMs), "
-                         f"got {p['moe_kernel_rel']}.", field="overrides" if "moe_kernel_rel" in (overrides or {}) else "engine")
+    for k, (ok, rng, what) in _FRACTION_PARAMETERS.items():
+        if not ok(p[k]):
+            raise InputError(f"{k} must be in {rng} ({what}), got {p[k]}.", field="overrides" if k in (overrides or {}) else "engine")
     return p
+
+
+#: device parameters that are fractions: test, range as written, meaning (bad values name the field and the range)
+_FRACTION_PARAMETERS = {
+    "seq_overhead_busy_frac": (lambda x: 0.0 <= x <= 1.0, "[0, 1]", "the share of the per-sequence time the GPU runs kernels"),
+    "moe_kernel_rel": (lambda x: 0.0 < x <= 1.0, "(0, 1]", "the fused-MoE kernels' efficiency relative to dense GEMMs"),
+}
 
 
 def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str = "default",

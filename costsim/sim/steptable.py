@@ -13,9 +13,9 @@ Mixed iterations (decodes + prefill chunk, chunked prefill) take
 i.e. the B decode tokens ride the prefill's matmuls (compute-bound) and the decode attention's KV
 reads (the context-dependent part of the decode step) are added on top, as separate kernels.
 
-Power cap: a cell's uncapped device power P0 comes from `costsim.core.inference.decode_step_power_w`
-(decode: each part of the step at its own utilization) or `costsim.core.power.device_power_w` at the
-cell's compute / memory utilization (prefill); under a cap the cell slows by `cap_throughput_frac` of its
+Power cap: a cell's uncapped device power P0 (inference_core_arrays) comes from
+`costsim.core.inference.decode_step_power_w` (decode: each part of the step at its own utilization) or
+`costsim.core.power.device_power_w` at the cell's compute / memory utilization (prefill); under a cap the cell slows by `cap_throughput_frac` of its
 bound phase (compute-bound vs memory-bound) and draws min(P0, cap).
 """
 
@@ -184,8 +184,8 @@ def inference_core_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight
                           batch_sizes, context_lengths, prefill_tokens, max_batched_tokens: int, max_seqs: int,
                           memory_frac: float | None, pp: int = 1, ep: int = 1, engine: str = "default") -> dict:
     """Arrays from the vectorized inference core (costsim.core.inference via costsim.estimators.inference),
-    the same functions `step_time_table` uses, plus the per-GPU FLOPs and bytes behind each time (for
-    power). Prefill of P tokens runs as P/512 prompts of 512 tokens (as `step_time_table`)."""
+    the same functions `step_time_table` uses, plus the per-GPU FLOPs and bytes behind each time and each
+    cell's uncapped device power, W per GPU. Prefill of P tokens runs as P/512 prompts of 512 tokens (as `step_time_table`)."""
     from costsim.core import inference as ci
     from costsim.estimators import inference as est
 
@@ -215,13 +215,11 @@ def inference_core_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight
         "prefill_bytes_per_gpu": np.asarray(pre["bytes_per_gpu"], float) * np.ones_like(pt),
         "peak_flop_per_s": float(pk),
         "peak_bytes_per_s": float(bw),
-        "decode_compute_util_frac": dec["matmul_flop_per_gpu"] / pk / dt,
-        "decode_memory_util_frac": dec["bytes_read_per_gpu"] / bw / dt,
         "decode_power_w": np.asarray(ci.decode_step_power_w(dec, dev, acc.idle_w, acc.tdp_w), float) * np.ones_like(dt),
         "decode_compute_bound": (np.asarray(dec["matmul_compute_s"]) >= np.asarray(dec["weights_memory_s"])) * np.ones_like(C, dtype=bool),
         "prefill_time_s": pt,
-        "prefill_compute_util_frac": pre["matmul_flop_per_gpu"] / pk / pt,
-        "prefill_memory_util_frac": pre["bytes_per_gpu"] / bw / pt,
+        "prefill_power_w": np.asarray(device_power_w(acc.idle_w, acc.tdp_w, pre["matmul_flop_per_gpu"] / pk / pt,
+                                                     pre["bytes_per_gpu"] / bw / pt), float),
         "prefill_compute_bound": np.asarray(pre["matmul_s"] + pre["attention_s"]) >= np.asarray(pre["memory_floor_s"]),
         "kv_bytes_per_token": kv_tok_gpu * min(tp, shape.kv_shard_max) * pp * ep,
         "kv_capacity_tokens": max(0.0, free) / kv_tok_gpu,
@@ -246,11 +244,9 @@ def _core_arrays(model, acc, *, tp, weight_precision, kv_precision, batch_sizes,
 CAP_THROUGHPUT_FLOOR_FRAC = 1e-3
 
 
-def _apply_cap(t, cu, mu, compute_bound, acc: Accelerator, cap_w, p0=None):
-    """(capped time, capped power, lowest throughput fraction before the floor, cells at the floor). `p0`: the
-    cells' uncapped power where the caller has it (decode: costsim.core.inference.decode_step_power_w), else
-    device_power_w at the cells' utilizations."""
-    p0 = device_power_w(acc.idle_w, acc.tdp_w, cu, mu) if p0 is None else p0
+def _apply_cap(t, p0, compute_bound, acc: Accelerator, cap_w):
+    """(capped time, capped power, lowest throughput fraction before the floor, cells at the floor) of cells of
+    uncapped power `p0` (W per GPU)."""
     if cap_w is None or cap_w >= acc.tdp_w:
         return t, p0, 1.0, 0
     fc = cap_throughput_frac(cap_w, acc.tdp_w, acc.idle_w, "compute", phase_power_uncapped_w=p0)
@@ -281,10 +277,8 @@ def build_step_table(model: ModelSpec, acc: Accelerator, *, tp: int, weight_prec
                      batch_sizes=batches, context_lengths=ctx, prefill_tokens=pre,
                      max_batched_tokens=max_prefill_tokens, max_seqs=max_batch, memory_frac=memory_frac,
                      pp=pp, ep=ep, engine=engine)
-    dt, dp, fmin_d, nfl_d = _apply_cap(a["decode_time_s"], a["decode_compute_util_frac"], a["decode_memory_util_frac"],
-                                       a["decode_compute_bound"], acc, power_cap_w, p0=a["decode_power_w"])
-    pt, pp, fmin_p, nfl_p = _apply_cap(a["prefill_time_s"], a["prefill_compute_util_frac"], a["prefill_memory_util_frac"],
-                                       a["prefill_compute_bound"], acc, power_cap_w)
+    dt, dp, fmin_d, nfl_d = _apply_cap(a["decode_time_s"], a["decode_power_w"], a["decode_compute_bound"], acc, power_cap_w)
+    pt, pp, fmin_p, nfl_p = _apply_cap(a["prefill_time_s"], a["prefill_power_w"], a["prefill_compute_bound"], acc, power_cap_w)
     dt = np.vstack([dt[:1] * 0 + np.nan, dt])  # row 0 unused
     dp = np.vstack([dp[:1] * 0 + np.nan, dp])
     df = a["decode_flop_per_gpu"]

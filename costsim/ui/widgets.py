@@ -249,10 +249,11 @@ def request_and_result(param: str, cls: type[BaseModel], to_state: Callable[[Any
 
 def trust_caption(res: dict[str, Any]) -> None:
     """The result's trust range (held-out validation error of its regime), shown next to the headline numbers."""
+    from costsim.api.trust import band_sentence
+
     for key in ("error_band", "power_error_band"):
-        band = res.get(key) if isinstance(res, dict) else None
-        if isinstance(band, dict) and band.get("label"):
-            st.caption(f"Trust range: published values lay {band['label']}; applies to {band.get('applies_to', 'the headline figures')}.")
+        if text := band_sentence(res.get(key) if isinstance(res, dict) else None):
+            st.caption(text)
 
 
 def scenario_dirs() -> list[Path]:

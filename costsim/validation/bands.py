@@ -14,9 +14,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from costsim.api.trust import RECORDS_PATH
+from costsim.api.trust import RECORDS_PATH, is_sparse
 from costsim.core.trust import family_of, truth_over_prediction
-from costsim.specs.catalog import find_scenario_file, get_accelerator, get_model, get_node
+from costsim.specs.catalog import find_scenario_file, get_accelerator, get_node
 from costsim.validation.engine import Case, CaseResult
 
 
@@ -61,10 +61,7 @@ def case_is_sparse(case: Case) -> bool:
     mid = i.get("model")
     if case.kind == "serving_sim" or not isinstance(mid, str):
         return False
-    try:
-        return int(get_model(mid).n_experts or 1) > 1
-    except Exception:  # noqa: BLE001 - an unknown id reads as dense (validation reports the case itself)
-        return False
+    return bool(is_sparse(mid))  # an unknown id reads as dense (validation reports the case itself)
 
 
 def error_rows(cases: list[Case], results: list[CaseResult]) -> list[dict[str, Any]]:

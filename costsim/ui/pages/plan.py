@@ -8,6 +8,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
+from costsim.api.trust import band_sentence
 from costsim.errors import InputError
 from costsim.report.charts import PALETTE, SYMBOLS
 from costsim.specs.plan import FIT_IDS, PlanRequest
@@ -77,8 +78,8 @@ m[2].metric("Total cost", _money(tot.get("usd")))
 m[3].metric("Total energy", _mwh(tot.get("facility_energy_j")))
 m[4].metric("Total CO2e", "-" if tot.get("co2e_kg") is None else f"{tot['co2e_kg'] / 1000:,.4g} t")
 for name, band in (r.get("error_bands") or {}).items():
-    if band:
-        st.caption(f"Trust range ({name} core): published values lay {band['label']}; applies to {band['applies_to']}.")
+    if text := band_sentence(band, name):
+        st.caption(text)
 
 options = [("this plan", r)] + ([("compute-optimal, same loss", r["compute_optimal"])] if r.get("compute_optimal") else []) + \
     ([(r["same_loss_best"]["label"], r["same_loss_best"])] if r.get("same_loss_best") else []) + \
