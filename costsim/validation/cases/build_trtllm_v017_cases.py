@@ -120,7 +120,9 @@ def parse(text: str) -> list[dict]:
     lines = text.splitlines()
     head = next((k for k, ln in enumerate(lines) if ln.startswith("| Throughput (tokens / sec)")), None)
     if head is None:
-        raise SystemExit("error: no '| Throughput (tokens / sec)' table in the file; is it perf-overview.md at " + COMMIT + "?")
+        print("error: no '| Throughput (tokens / sec)' table in the --perf-overview file; give perf-overview.md at "
+              + COMMIT + ".", file=sys.stderr)
+        raise SystemExit(2)
     cols = [c.strip() for c in lines[head].strip().strip("|").split("|")][3:]
     rows, model, tp = [], None, None
     for line in lines[head + 1:]:
