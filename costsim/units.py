@@ -5,6 +5,7 @@ Never convert with 2**30 where 10**9 is meant: `_gb` is 10^9 bytes, `_gib` is 2^
 
 GB = 1e9
 GIB = 2.0**30
+MIB = 2.0**20
 TB = 1e12
 TERA = 1e12
 PETA = 1e15

@@ -76,14 +76,67 @@ def test_moe_decode_reads_more_experts_with_batch():
     assert float(bd64["weights_memory_s"]) > 2 * float(bd1["weights_memory_s"])
 
 
-def test_max_batch_fits_memory():
-    s, d, p, lay = _setup("llama-3.1-8b", "h100-sxm")
+@pytest.mark.parametrize("engine", ["default", "vllm", "tensorrt-llm"])
+def test_max_batch_fills_the_engines_kv_budget(engine):
+    m, a = get_model("llama-3.1-8b"), get_accelerator("h100-sxm")
+    d, _, _ = device_from_accelerator(a, "bf16", engine)
+    s, p, lay = shape_from_model(m), precision("bf16", None), core.Layout()
     ctx, chunk = 4096, 4096
     mb = float(core.max_batch(s, d, p, lay, ctx, chunk))
-    usable = float(d.memory_bytes) * float(d.usable_memory_frac)
+    w = core.weight_bytes_per_gpu(s, p, lay)
+    budget = float(core.kv_budget_bytes_per_gpu(d, w, core.workspace_bytes_per_gpu(s, lay, chunk, 0.0)))
+    kv_of = lambda b: float(core.memory_per_gpu_bytes(s, p, lay, b, ctx, chunk) - core.memory_per_gpu_bytes(s, p, lay, 0, ctx, chunk))
     assert mb > 1
-    assert float(core.memory_per_gpu_bytes(s, p, lay, mb, ctx, chunk)) <= usable
-    assert float(core.memory_per_gpu_bytes(s, p, lay, mb + 1, ctx, chunk)) > usable
+    assert kv_of(mb) <= budget < kv_of(mb + 1)
+
+
+def test_kv_budget_rules_vllm_and_tensorrt_llm():
+    """vLLM: gpu_memory_utilization of the whole device, the rest after weights all KV; TensorRT-LLM:
+    kv_cache_free_gpu_mem_fraction of what is free after weights, workspace and the runtime's reserve."""
+    a = get_accelerator("h100-sxm")
+    vllm, _, _ = device_from_accelerator(a, "fp8", "vllm")
+    trt, _, _ = device_from_accelerator(a, "fp8", "tensorrt-llm")
+    w, ws = 70.0e9, 1.0e9
+    assert float(core.kv_budget_bytes_per_gpu(vllm, w, ws)) == pytest.approx(a.memory_bytes * 0.90 - w - ws)
+    assert float(core.kv_budget_bytes_per_gpu(trt, w, ws)) == pytest.approx(0.95 * (a.memory_bytes - 1.5e9 - w - ws))
+    # a 70B at FP8 on one H100: no room under vLLM's rule, ~12 GB of KV under TensorRT-LLM's (its published rows ran)
+    assert float(core.kv_budget_bytes_per_gpu(vllm, w, ws)) < 8e9 < float(core.kv_budget_bytes_per_gpu(trt, w, ws))
+    # weights that do not fit stay negative (not scaled towards zero by the fraction)
+    assert float(core.kv_budget_bytes_per_gpu(trt, 90e9, ws)) == pytest.approx(a.memory_bytes - 1.5e9 - 90e9 - ws)
+
+
+def test_driver_reported_memory_is_what_engines_allocate():
+    h100 = get_accelerator("h100-sxm")
+    assert h100.memory_gb == 80                       # the marketing capacity, shown to readers
+    assert h100.memory_bytes == 81559 * 2**20          # nvidia-smi's total: 85.5 GB
+    assert get_accelerator("mi300x").memory_bytes == 206141652992
+    no_report = get_accelerator("tpu-v5e")
+    assert no_report.memory_reported_mib is None and no_report.memory_bytes == no_report.memory_gb * 1e9
+
+
+def test_quantized_checkpoints_keep_embeddings_and_lm_head_in_16_bit():
+    m = get_model("llama-3.1-8b")  # untied: input embedding and LM head, 128,256 x 4,096 each
+    s, lay = shape_from_model(m), core.Layout()
+    emb = 2 * m.vocab_size * m.d_model
+    fp8 = float(core.weight_bytes_per_gpu(s, precision("fp8", None), lay))
+    assert fp8 == pytest.approx((m.params_total - emb) * 1.0 + emb * 2.0)
+    fp4 = float(core.weight_bytes_per_gpu(s, precision("fp4", None), lay))
+    assert fp4 == pytest.approx((m.params_total - emb) * 4.5 / 8 + emb * 2.0)
+    # the LM head is streamed every decode step in 16 bit; the input embedding is only looked up
+    d, _, _ = device_from_accelerator(get_accelerator("h100-sxm"), "fp8")
+    bd = core.decode_step_breakdown(s, d, precision("fp8", None), lay, 1, 128)
+    dense = m.params_total - m.vocab_size * m.d_model
+    assert float(bd["weights_bytes_per_gpu"]) == pytest.approx(dense * 1.0 + m.vocab_size * m.d_model * 1.0)
+    # 16-bit and GGUF formats are stored as the file says
+    assert float(core.weight_bytes_per_gpu(s, precision("bf16", None), lay)) == pytest.approx(m.params_total * 2)
+    assert precision("q4_0", None).embed_extra_bytes_per_param == 0.0
+
+
+@pytest.mark.parametrize("key,value", [("kv_free_memory_frac", 1.5), ("kv_free_memory_frac", 0.0), ("usable_memory_frac", 1.2)])
+def test_memory_fractions_out_of_range_name_the_field(key, value):
+    from costsim.errors import InputError
+    with pytest.raises(InputError, match=key):
+        device_from_accelerator(get_accelerator("h100-sxm"), "fp8", "tensorrt-llm", overrides={key: value})
 
 
 def test_weights_that_do_not_fit_give_zero_batch():

@@ -46,10 +46,18 @@ def test_bad_values_exit_2():
 
 
 def test_default_gpus_fewest_that_fit():
+    # an H100 "80GB" holds 85.5 GB (nvidia-smi): 138 GB of bf16 weights leave ~14 GB of KV per GPU on 2 under
+    # TensorRT-LLM's rule (the default engine on NVIDIA), ~8 GB under vLLM's 90 %; one GPU holds no bf16 70B
     r = serve(ServeRequest(model="llama-2-70b", hardware="h100-sxm"), with_curve=False)
-    assert r["feasible"] and r["gpus"] == 4  # 138 GB of bf16 weights: 2 x 72 GB usable leaves no KV, 4 fit
+    assert r["feasible"] and r["gpus"] == 2 and r["max_batch"] > 64
+    v = serve(ServeRequest(model="llama-2-70b", hardware="h100-sxm", engine="vllm"), with_curve=False)
+    assert v["gpus"] == 2 and v["max_batch"] < r["max_batch"]
+    # fp8 weights (69 GB with the 16-bit embeddings) fit one GPU, as TensorRT-LLM 0.17's published one-H100 70B rows
     r8 = serve(ServeRequest(model="llama-2-70b", hardware="h100-sxm", weight_precision="fp8"), with_curve=False)
-    assert r8["gpus"] == 2
+    assert r8["gpus"] == 1
+    # a GPU whose usable memory is below the weights is never chosen: 40 GB A100s need 4 for bf16 70B
+    r40 = serve(ServeRequest(model="llama-2-70b", hardware="a100-40gb-sxm"), with_curve=False)
+    assert r40["gpus"] == 4
 
 
 def test_slo_limits_batch_and_energy_accounting():

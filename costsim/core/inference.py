@@ -158,6 +158,8 @@ _GPU = dict(
     moe_kernel_rel=1.0,      # routed-expert (fused-MoE) kernels at the dense kernels' efficiency (tuned kernels)
     topk_bytes_per_logit=0.0,  # top-k masking of the logits: HBM bytes per sequence per vocabulary entry (engine-specific; 0 = not charged)
     seq_overhead_busy_frac=0.0,  # share of the per-sequence time the GPU runs kernels (0 = host work, the GPU waits)
+    kv_free_memory_frac=1.0,  # share of the memory left after weights and workspace that becomes KV cache (vLLM: all of it)
+    runtime_reserve_bytes=0.0,  # memory the runtime holds outside weights, workspace and KV (vLLM: inside the 10 % reserve)
 )
 _SOC = dict(
     matmul_frac=0.74,        # fitted: llama.cpp Metal prefill pp512, M1 Max (f16/q8_0/q4_0)
@@ -178,6 +180,8 @@ _SOC = dict(
     moe_kernel_rel=1.0,
     topk_bytes_per_logit=0.0,
     seq_overhead_busy_frac=0.0,
+    kv_free_memory_frac=1.0,
+    runtime_reserve_bytes=0.0,
 )
 CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
     "datacenter_gpu": _GPU,
@@ -233,6 +237,14 @@ class Device:
     #: PyTorch-native sampler sorting each sequence's logits) rather than waiting on the host; it then draws
     #: the step's kernel power (decode_step_power_w). 0 = host work: the GPU waits at warm idle
     seq_overhead_busy_frac: object = 0.0
+    #: share of the memory left free after weights and workspace (within usable_memory_frac of the device)
+    #: that the engine gives the KV cache. 1 = vLLM's rule (gpu_memory_utilization of the whole device, the
+    #: rest all KV); TensorRT-LLM sizes its KV pool as kv_cache_free_gpu_mem_fraction of the free memory
+    kv_free_memory_frac: object = 1.0
+    #: bytes per GPU the runtime holds besides weights, activation workspace and KV cache (CUDA context,
+    #: GEMM/communication workspaces, decoder buffers) when the engine sizes its KV pool from the memory it
+    #: finds free; 0 where usable_memory_frac already reserves it (vLLM's gpu_memory_utilization)
+    runtime_reserve_bytes: object = 0.0
 
 
 @dataclass(frozen=True)
@@ -257,6 +269,7 @@ class Shape:
     ffn_act_width: object            # widest activation of the FFN per token (workspace)
     vocab_size: object
     topk_sampling: object = 0.0      # 1 where the model's default sampling sets top_k (generation_config), else 0
+    params_lookup: object = 0.0      # lookup-only embeddings (untied input embedding, learned positions): stored, never streamed
 
 
 @dataclass(frozen=True)
@@ -268,6 +281,9 @@ class Precision:
     dequant_flop_per_weight: object
     act_bytes: object = 2.0          # activations exchanged between GPUs (all-reduce, all-to-all, PP) in 16 bit
     act_gemm_bytes: object = 2.0     # GEMM input activations (W8A8 / W4A4 quantize them; 2 = 16 bit)
+    #: bytes per embedding / LM-head parameter beyond weight_bytes_per_param: quantized checkpoints (ModelOpt
+    #: FP8/NVFP4, vLLM fp8, AWQ/GPTQ) keep the input embedding and the LM head in 16 bit; 0 = stored like the rest
+    embed_extra_bytes_per_param: object = 0.0
 
 
 @dataclass(frozen=True)
@@ -311,7 +327,13 @@ def weight_bytes_per_gpu(shape: Shape, prec: Precision, layout: Layout):
     tp, pp, ep = _a(layout.tp), _a(layout.pp), _a(layout.ep)
     routed = _a(shape.n_moe_layers) * _a(shape.n_experts) * _a(shape.params_expert) * (_a(shape.n_experts) > 1)
     dense = _a(shape.params_resident) - routed
-    return _a(prec.weight_bytes_per_param) * (dense / (tp * pp) + routed / (tp * pp * ep))
+    embed = (_a(shape.params_lm_head) + _a(shape.params_lookup)) * _a(prec.embed_extra_bytes_per_param)
+    return _a(prec.weight_bytes_per_param) * (dense / (tp * pp) + routed / (tp * pp * ep)) + embed / (tp * pp)
+
+
+def lm_head_extra_bytes_per_gpu(shape: Shape, prec: Precision, layout: Layout):
+    """Bytes the LM head adds to a forward pass's weight stream beyond weight_bytes_per_param (kept in 16 bit)."""
+    return _a(shape.params_lm_head) * _a(prec.embed_extra_bytes_per_param) / (_a(layout.tp) * _a(layout.pp))
 
 
 def workspace_bytes_per_gpu(shape: Shape, layout: Layout, prefill_chunk_tokens, batch, prec: Precision | None = None):
@@ -328,11 +350,25 @@ def kv_bytes_per_sequence_per_gpu(shape: Shape, prec: Precision, layout: Layout,
     return kv_bytes_per_sequence(shape, prec, context_tokens) / (_a(layout.pp) * _kv_tp_split(shape, layout) * _a(layout.ep))
 
 
+def usable_memory_bytes(dev: Device):
+    """Bytes per GPU the engine may fill with weights, workspace and KV cache: usable_memory_frac of the
+    device less the runtime's own reserve."""
+    return _a(dev.memory_bytes) * _a(dev.usable_memory_frac) - _a(dev.runtime_reserve_bytes)
+
+
+def kv_budget_bytes_per_gpu(dev: Device, weight_bytes, workspace_bytes):
+    """Bytes per GPU the engine gives the KV cache: kv_free_memory_frac of what is left of the usable
+    memory (usable_memory_bytes) after weights and workspace; negative when the weights and workspace
+    alone do not fit."""
+    free = usable_memory_bytes(dev) - _a(weight_bytes) - _a(workspace_bytes)
+    return np.where(free > 0, free * _a(dev.kv_free_memory_frac), free)
+
+
 def max_batch(shape: Shape, dev: Device, prec: Precision, layout: Layout, context_tokens, prefill_chunk_tokens):
-    """Largest number of sequences of `context_tokens` whose KV cache fits after weights, workspace
-    and the reserve (1 - usable_memory_frac). 0 when not even one fits (or the weights do not)."""
-    usable = _a(dev.memory_bytes) * _a(dev.usable_memory_frac)
-    free = usable - weight_bytes_per_gpu(shape, prec, layout) - workspace_bytes_per_gpu(shape, layout, prefill_chunk_tokens, 0.0)
+    """Largest number of sequences of `context_tokens` whose KV cache fits in the engine's KV budget
+    (kv_budget_bytes_per_gpu). 0 when not even one fits (or the weights do not)."""
+    free = kv_budget_bytes_per_gpu(dev, weight_bytes_per_gpu(shape, prec, layout),
+                                   workspace_bytes_per_gpu(shape, layout, prefill_chunk_tokens, 0.0))
     per_seq_gpu = kv_bytes_per_sequence_per_gpu(shape, prec, layout, context_tokens) + _a(shape.vocab_size) * 4.0 / _a(layout.tp)
     # each ep rank holds B/ep sequences: B = ep * (sequences one rank holds)
     per_rank = np.floor(np.maximum(free, 0.0) / (per_seq_gpu * _a(layout.ep)))
@@ -440,7 +476,7 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     expert_params_read = moe_layers * touched * _a(shape.params_expert) / (tp * ep)
     params_read = dense_params + expert_params_read
     moe_rel = _a(1.0 if dev.moe_kernel_rel is None else dev.moe_kernel_rel)
-    t_weights_mem = (dense_params + expert_params_read / moe_rel) * wb / bw
+    t_weights_mem = ((dense_params + expert_params_read / moe_rel) * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout)) / bw
     dense_mm = 2.0 * b_rank * dense_params
     expert_mm = 2.0 * b * moe_layers * _a(shape.experts_per_token) * _a(shape.params_expert) / (tp * ep)
     mm_flop = dense_mm + expert_mm
@@ -483,11 +519,11 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
         "host_launch_wait_s": pp * (stage - stage_gpu),
         "sampling_s": t_sample,
         "step_overhead_s": fixed - t_sample,
-        "bytes_read_per_gpu": pp * (params_read * wb + kv_read),
+        "bytes_read_per_gpu": pp * (params_read * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout) + kv_read),
         "matmul_flop_per_gpu": pp * (mm_flop + attn_flop),
         "experts_touched_per_layer": touched,
         # the work behind each part, per GPU per step (for decode_step_power_w)
-        "weights_bytes_per_gpu": pp * params_read * wb,
+        "weights_bytes_per_gpu": pp * (params_read * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout)),
         "weights_flop_per_gpu": pp * mm_flop,
         "kv_bytes_per_gpu": pp * kv_read,
         "attention_flop_per_gpu": pp * attn_flop,
@@ -583,7 +619,7 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     params_read = dense_read + expert_read
     kv_write = bsz * kv_bytes_per_sequence(shape, prec, s) / (pp * _kv_tp_split(shape, layout) * ep)
     act_traffic = tokens / ep * nl / pp * activation_bytes_per_token_layer(shape, prec, layout)
-    t_mem = ((dense_read + expert_read / moe_rel) * wb + kv_write + act_traffic) / bw
+    t_mem = ((dense_read + expert_read / moe_rel) * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout) + kv_write + act_traffic) / bw
     t_compute = _smooth_roofline(t_mem, t_mm + t_attn)
     msg = tokens / ep * _a(shape.d_model) * _a(prec.act_bytes)
     t_tp = 2.0 * nl * allreduce_time_s(msg, tp, dev)
@@ -608,7 +644,7 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
         "host_launch_wait_s": body_t - gpu,
         "sampling_s": t_sample,
         "matmul_flop_per_gpu": mm_flop + attn_flop,
-        "bytes_per_gpu": params_read * wb + kv_write + act_traffic,
+        "bytes_per_gpu": params_read * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout) + kv_write + act_traffic,
     }
 
 

@@ -233,7 +233,7 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
             rejected[LAYOUT_PROBLEM_TEXT[LAYOUT_MEMORY]] = int(np.sum(~fits))
             w = np.asarray(core.weight_bytes_per_gpu(shape, prec, lay), float) * np.ones(C)
             j = int(np.argmin(np.where(~fits, w, np.inf)))
-            usable = float(np.asarray(dev.memory_bytes * dev.usable_memory_frac * np.ones(C))[j])
+            usable = float(np.asarray(core.usable_memory_bytes(dev) * np.ones(C))[j])
             mem_note = (f" (the leanest layout that does not fit, {precs[pi[j]]} TP{T[j]} PP{P[j]}"
                         f"{' EP%d' % E[j] if E[j] > 1 else ''}, holds {w[j] / 1e9:.1f} GB of weights per GPU of "
                         f"{usable / 1e9:.1f} GB usable, before the KV cache)")

@@ -56,13 +56,20 @@ def shape_from_model(m: ModelSpec) -> core.Shape:
         kv_elements_per_token_layer=m.kv_elements_per_token_per_layer(), n_window_layers=float(n_win),
         window_tokens=float(m.sliding_window) if m.sliding_window else math.inf, kv_shard_max=float(kv_shard),
         attn_flop_per_pair_prefill=pre, attn_flop_per_ctx_decode=dec, ffn_act_width=float(width),
-        vocab_size=float(m.vocab_size), topk_sampling=1.0 if m.default_top_k else 0.0,
+        vocab_size=float(m.vocab_size), topk_sampling=1.0 if m.default_top_k else 0.0, params_lookup=lookup_only,
     )
 
 
 #: Weight formats whose checkpoints ship with an fp8 KV cache by default (TensorRT-LLM / ModelOpt FP8
 #: and NVFP4 checkpoints, AMD Quark MXFP4 in MLPerf v5.1); others keep a 16-bit KV cache.
 FP8_KV_BY_DEFAULT = ("fp8", "fp4", "mxfp4", "fp6")
+
+
+#: Weight formats whose checkpoints keep the input embedding and the LM head in 16 bit (NVIDIA ModelOpt
+#: FP8 / NVFP4 exclude lm_head from quantization; vLLM's fp8 and AWQ/GPTQ int4/int8 quantize linear layers
+#: only; OCP MXFP4 (gpt-oss) ships embeddings and unembedding in BF16). GGUF q8_0 / q4_0 store them
+#: quantized and keep their own per-tensor types (modelled at the file's format).
+EMBEDDINGS_16BIT = ("fp8", "int8", "int4", "fp4", "mxfp4", "fp6")
 
 
 def default_kv_precision(weight_precision: str) -> str:
@@ -78,10 +85,12 @@ def precision(weight_precision: str, kv_precision: str | None, compute_dtype: st
     if kv not in core.KV_BITS_PER_ELEMENT:
         raise InputError(f"KV precision '{kv}' is not one of {', '.join(core.KV_BITS_PER_ELEMENT)}.", field="kv_precision")
     act_bits = core.activation_bits(weight_precision, compute_dtype) if compute_dtype else 16.0
-    return core.Precision(weight_bytes_per_param=core.WEIGHT_BITS_PER_PARAM[weight_precision] / 8.0,
+    wb = core.WEIGHT_BITS_PER_PARAM[weight_precision] / 8.0
+    embed_extra = max(0.0, 2.0 - wb) if weight_precision in EMBEDDINGS_16BIT else 0.0
+    return core.Precision(weight_bytes_per_param=wb,
                           kv_bytes_per_element=core.KV_BITS_PER_ELEMENT[kv] / 8.0,
                           dequant_flop_per_weight=core.DEQUANT_FLOP_PER_WEIGHT[weight_precision],
-                          act_gemm_bytes=act_bits / 8.0)
+                          act_gemm_bytes=act_bits / 8.0, embed_extra_bytes_per_param=embed_extra)
 
 
 def device_parameters(acc: Accelerator, engine: str = "default", overrides: dict[str, float] | None = None) -> dict[str, float]:
@@ -121,6 +130,8 @@ def device_parameters(acc: Accelerator, engine: str = "default", overrides: dict
 _FRACTION_PARAMETERS = {
     "seq_overhead_busy_frac": (lambda x: 0.0 <= x <= 1.0, "[0, 1]", "the share of the per-sequence time the GPU runs kernels"),
     "moe_kernel_rel": (lambda x: 0.0 < x <= 1.0, "(0, 1]", "the fused-MoE kernels' efficiency relative to dense GEMMs"),
+    "usable_memory_frac": (lambda x: 0.0 < x <= 1.0, "(0, 1]", "the share of device memory the engine may allocate"),
+    "kv_free_memory_frac": (lambda x: 0.0 < x <= 1.0, "(0, 1]", "the share of the memory free after weights that becomes KV cache"),
 }
 
 
@@ -159,6 +170,7 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
         sampling_bytes_per_logit=p["sampling_bytes_per_logit"], request_overhead_s=p["request_overhead_s"],
         prefill_attention_concat=p["prefill_attention_concat"], moe_kernel_rel=p["moe_kernel_rel"],
         topk_bytes_per_logit=p["topk_bytes_per_logit"], seq_overhead_busy_frac=p["seq_overhead_busy_frac"],
+        kv_free_memory_frac=p["kv_free_memory_frac"], runtime_reserve_bytes=p["runtime_reserve_bytes"],
     )
     return dev, dtype, p
 
@@ -359,8 +371,9 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
         fallback = None
         for g, t, p_, e in cands:
             lay = core.Layout(tp=t, pp=p_, ep=e)
-            usable = a.memory_bytes * dev.usable_memory_frac
-            kv_room = usable - float(core.weight_bytes_per_gpu(shape, prec, lay)) - float(core.workspace_bytes_per_gpu(shape, lay, chunk, 0.0))
+            usable = float(core.usable_memory_bytes(dev))
+            kv_room = float(core.kv_budget_bytes_per_gpu(dev, core.weight_bytes_per_gpu(shape, prec, lay),
+                                                         core.workspace_bytes_per_gpu(shape, lay, chunk, 0.0)))
             fits = float(core.max_batch(shape, dev, prec, lay, ctx_full, chunk)) >= 1
             if fits and fallback is None:
                 fallback = (g, t, p_, e)
@@ -373,7 +386,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
             lay = core.Layout(tp=t, pp=p_, ep=e)
             w = float(core.weight_bytes_per_gpu(shape, prec, lay))
             return _infeasible(f"{m.name} at {req.weight_precision} does not fit on up to {g} x {a.name} "
-                               f"({w / 1e9:.1f} GB of weights per GPU vs {a.memory_gb * dev.usable_memory_frac:.1f} GB usable); "
+                               f"({w / 1e9:.1f} GB of weights per GPU vs {float(core.usable_memory_bytes(dev)) / 1e9:.1f} GB usable); "
                                "use more GPUs (--gpus) or a smaller weight precision.",
                                kv_cache_bytes_per_token=kv_per_tok, memory_per_gpu_bytes=w)
         gpus, tp, pp, ep = chosen
@@ -382,7 +395,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
     w_gpu = float(core.weight_bytes_per_gpu(shape, prec, layout))
     layout_doc = {"gpus": gpus, "tp": tp, "pp": pp, "ep": ep, "searched": searched}
     if mb < 1:
-        usable = a.memory_bytes * dev.usable_memory_frac
+        usable = float(core.usable_memory_bytes(dev))
         return _infeasible(f"{m.name} at {req.weight_precision} needs {w_gpu / 1e9:.1f} GB of weights per GPU on {gpus} x {a.name} "
                            f"plus KV cache for one {int(ctx_full)}-token request, but only {usable / 1e9:.1f} GB per GPU is usable; "
                            "use more GPUs (--gpus/--tp/--pp) or a smaller --weight-precision.",
@@ -432,7 +445,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
         "compute_dtype": dtype, "engine": engine, "sampling_top_k": m.default_top_k,
         "batch": int(b), "max_batch": mb,
         "input_tokens": int(i), "output_tokens": int(o),
-        "memory_per_gpu_bytes": mem, "memory_usable_per_gpu_bytes": a.memory_bytes * dev.usable_memory_frac,
+        "memory_per_gpu_bytes": mem, "memory_usable_per_gpu_bytes": float(core.usable_memory_bytes(dev)),
         "weights_per_gpu_bytes": w_gpu, "kv_cache_bytes_per_token": kv_per_tok,
         "prefill_time_s": t_pre, "ttft_s": ttft, "prefill_tokens_per_s": b * i / t_pre,
         "decode_step_time_s": t_dec, "tpot_s": tpot, "decode_tokens_per_s": b / t_dec,

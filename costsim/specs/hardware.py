@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from costsim.specs.base import Spec
-from costsim.units import GB, TERA
+from costsim.units import GB, MIB, TERA
 
 DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "fp6", "fp4")
 Dtype = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "fp6", "fp4"]
@@ -75,6 +75,7 @@ class Accelerator(Spec):
     category: Category = Field(..., description="Device class; selects default efficiency and power parameters.")
     year: int = Field(..., ge=2000, le=2035, description="Year of launch or first availability.")
     memory_gb: float = Field(..., gt=0, description="Device memory, GB (10^9 bytes). For SoCs: unified memory of the configuration described.")
+    memory_reported_mib: float | None = Field(None, gt=0, description="Total device memory as the driver reports it (nvidia-smi 'Total', rocm-smi 'VRAM Total Memory'), MiB (2^20 bytes): what serving engines and training frameworks allocate from. Vendors round capacities to marketing 'GB' (an H100 '80GB' reports 81,559 MiB = 85.5 GB). None = memory_gb; needs a source in `sources`.")
     memory_type: str | None = Field(None, description="HBM3, LPDDR5, ...")
     memory_bandwidth_gb_per_s: float = Field(..., gt=0, description="Peak memory bandwidth, GB/s (10^9 B/s).")
     peak_tflop_per_s: PeakRates = Field(..., description="Dense peak rate per datatype (TFLOP/s; TOP/s for int).")
@@ -93,6 +94,9 @@ class Accelerator(Spec):
     # --- SI views -------------------------------------------------------------------------
     @property
     def memory_bytes(self) -> float:
+        """Allocatable device memory, bytes: the driver-reported total where the profile has it, else the marketing capacity."""
+        if self.memory_reported_mib is not None:
+            return self.memory_reported_mib * MIB
         return self.memory_gb * GB
 
     @property

@@ -57,8 +57,18 @@ _MOE_TRT = (
     "ISL/OSL) tokens) matches costsim's caps. vLLM's MoE on H100 (the ML.ENERGY cases) is within 9 %. Candidates not modelled: "
     "expert load imbalance across EP ranks, grouped-GEMM efficiency at small rows per expert, the MoE layers' "
     "permute/unpermute traffic. Not tuned away.")
+#: shared with build_trtllm_v017_cases.py: the dense rows of both TensorRT-LLM tables that miss the same way
+DECODE_HEAVY = (
+    "Dense Llama 3.1 70B / 405B on decode-heavy rows (128 or 500 in, 2,000-4,096 out) at large batch come out 25-44 % "
+    "fast (A100 TP4-8 and H100 TP4-8 the most; one H200 TP1 row at 26 %), while the prompt-heavy and 20,000-token rows "
+    "of the same layouts agree within 20 %. The batch is not the cause: costsim sizes the KV pool as TensorRT-LLM does "
+    "(kv_cache_free_gpu_mem_fraction 0.95 of the memory free after weights) and trtllm-bench's build heuristic "
+    "(tensorrt_llm/bench/build/tuning.py) caps at 4,096 sequences, above these batches. The decode step at large batch "
+    "and long context (the attention over an FP8/FP16 KV cache of ~2,000 tokens per sequence, all-reduces of "
+    "batch x hidden per layer) is too cheap in costsim; no kernel measurement here separates the two. Not tuned away.")
 #: case id -> cause, written after the first comparison (the selection stays mechanical: these are all its misses)
 KNOWN_GAPS: dict[str, str] = {
+    'I-trt-405b-h100-fp8-tp8-128-4096': DECODE_HEAVY,
     **{cid: _FP4_DECODE for cid in (
         'I-trt-70b-b200-fp4-tp1-500-2000', 'I-trt-70b-b200-fp4-tp1-1000-2000', 'I-trt-70b-gb200-fp4-tp1-1000-2000',
         'I-trt-405b-gb200-fp4-tp4-128-2048', 'I-trt-405b-b200-fp4-tp4-128-4096', 'I-trt-405b-gb200-fp4-tp4-128-4096',
@@ -156,14 +166,15 @@ def build(text: str) -> list[dict]:
     return unique_ids(cases)
 
 
-def throughput_case(cid: str, source: str, inputs: dict, tokens_per_s: float, known_gap: str | None, notes: str) -> dict:
-    """A held-out case comparing a published trtllm-bench throughput (output tokens/s) within 25 %."""
+def throughput_case(cid: str, source: str, inputs: dict, tokens_per_s: float, known_gap: str | None, notes: str,
+                    used_for_fit: bool = False) -> dict:
+    """A case comparing a published trtllm-bench throughput (output tokens/s) within 25 % (held out unless used_for_fit)."""
     case = {
         "id": cid, "kind": "inference", "source": source, "inputs": inputs,
         "metric": "throughput_tokens_per_s", "expected": tokens_per_s, "comparison": "within", "tolerance_frac": 0.25,
         "tolerance_reason": ("25 %: the engine's batching settings (max batch, max tokens, KV fraction 0.90-0.95) are not "
                              "published per row; same target as the hand-written TensorRT-LLM / MLPerf cases"),
-        "used_for_fit": False,
+        "used_for_fit": used_for_fit,
     }
     if known_gap:
         case["known_gap"] = known_gap

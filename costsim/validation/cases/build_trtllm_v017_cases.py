@@ -14,9 +14,10 @@ Usage (a developer tool, not needed at run time):
 
 Why this file next to the v1.0 one (build_trtllm_cases.py): it measured the same request shapes on the C++ runtime a year
 earlier, and it has Mixtral 8x7B / 8x22B, MoE models with few large experts, on Hopper; L40S (PCIe, no NVLink) up to TP8;
-and A100 at FP16. Rows whose (model, part, tensor-parallel size, lengths) is a case used to fit a parameter are skipped.
-Nothing here is fitted; the selection is mechanical (every cell), so misses stay in, with KNOWN_GAPS written after the
-first comparison.
+and A100 at FP16. Rows whose (model, part, tensor-parallel size, lengths) is a case used to fit a parameter elsewhere
+are skipped. Seven rows fit one parameter (FIT_ON: the runtime's own memory reserve, which only the rows whose weights
+nearly fill the GPU constrain); the rest are held out. The selection is mechanical (every cell), so misses stay in,
+with KNOWN_GAPS written after the comparison.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import yaml
 
-from costsim.validation.cases.build_trtllm_cases import run_generator, throughput_case, unique_ids
+from costsim.validation.cases.build_trtllm_cases import DECODE_HEAVY, run_generator, throughput_case, unique_ids
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "serving_trtllm_v017.yaml"
@@ -47,71 +48,68 @@ MODELS = {
 #: column header -> (catalog part id, weight precision, KV precision); None = skipped
 PARTS = {"H200 141GB HBM3": ("h200", "fp8", "fp8"), "H100 80GB HBM3": ("h100-sxm", "fp8", "fp8"), "GH200 480GB": None,
          "L40S": ("l40s", "fp8", "fp8"), "A100-SXM4-80GB": ("a100-80gb-sxm", "fp16", "fp16")}
-_MEMORY = (
-    "A 70B model whose weights nearly fill the GPUs (FP8 on one 80 GB H100: 70.6 GB; FP16 on two 80 GB A100s): "
-    "TensorRT-LLM gives the KV cache kv_cache_free_gpu_mem_fraction (0.95 here, 0.90 by default) of the memory left "
-    "after weights and activations, ~7 GB, while costsim keeps 10 % of the whole GPU in reserve (usable_memory_frac "
-    "0.90, vLLM's gpu_memory_utilization rule), which leaves one or two sequences or none ('does not fit'). Mechanism "
-    "known, not yet modelled per engine (next step: a free-memory KV fraction for the tensorrt-llm engine).")
+#: rows whose 70B weights nearly fill the GPU (FP8 on one 80 GB H100: 70.6 GB of 85.5 GB): the only rows whose
+#: throughput depends on the memory the runtime keeps for itself; they fit the tensorrt-llm engine's
+#: runtime_reserve_bytes (costsim/data/engines.yaml). The same regime on two A100s at FP16 stays held out.
+FIT_ON = (
+    'I-trt017-70b-h100-fp8-tp1-1000-1000', 'I-trt017-70b-h100-fp8-tp1-128-128', 'I-trt017-70b-h100-fp8-tp1-128-2048',
+    'I-trt017-70b-h100-fp8-tp1-128-4096', 'I-trt017-70b-h100-fp8-tp1-2048-128', 'I-trt017-70b-h100-fp8-tp1-500-2000',
+    'I-trt017-70b-h100-fp8-tp1-5000-500',
+)
+_FIT_NOTE = ("Used to fit the tensorrt-llm engine's runtime_reserve_bytes (1.5 GB: CUDA context, GEMM and decoder "
+             "workspaces outside the KV pool), the only parameter these memory-squeezed rows constrain.")
 _SWA = (
     "Mistral 7B at 20,000 in / 2,000 out: TensorRT-LLM 0.17 delivered what Llama 3.1 8B delivers on the same part "
     "(1,373 vs 1,401 tokens/s on H100), i.e. it kept KV for the whole context; costsim caps Mistral's KV at its "
     "4,096-token sliding window (the checkpoint's config), so it fits 2-3x the batch. An engine that does not use "
     "a windowed KV cache is not modelled.")
 _MOE_TP = (
-    "Mixtral 8x7B / 8x22B split by tensor parallelism (2-8 GPUs) on the 0.17 C++ runtime come out 25-49 % fast, while "
-    "the same models at TP1 agree within 25 % and dense Llama 3.1 70B at the same TP within 21 % (most within 15 %). "
-    "Candidates, not separated by any data here: each GPU's share of an expert (14,336 / TP columns) runs its GEMMs "
-    "below the dense fraction; the MoE layer's token permutation and its all-reduce. Not tuned away.")
-_LONG_PROMPT = (
-    "Mixtral 8x7B on one H100 at 20,000 in / 2,000 out comes out 30 % slow: long-prompt prefill attention. costsim's "
-    "prefill attention efficiency is fitted on vidur's A100 profile (about 20 % of peak at long prompts); TensorRT-LLM's "
-    "context FMHA runs nearer FlashAttention-3's published 50-65 % on Hopper. A faster curve fixes the Hopper long-prompt "
-    "rows but overshoots the Blackwell ones and costsim's own H100 prefill measurements, so it stays as is.")
-_DENSE_TP_DECODE = (
-    "Llama 3.1 70B at TP4 / TP8 with 128 in / 4,096 out comes out 30-40 % fast (the other request shapes of the same "
-    "layouts agree within 25 %): the longest decode-only row, where the 0.17 runtime's batch may stop short of the "
-    "KV-cache limit costsim assumes. Not modelled.")
+    "Mixtral 8x7B / 8x22B come out 25-54 % fast on decode-heavy rows (128 or 500 in, 2,000-4,096 out) and most rows "
+    "split by tensor parallelism (2-8 GPUs), on the 0.17 C++ runtime; the prompt-heavy and 20,000-token rows agree "
+    "within 21 %, Mixtral on one H100 within 25 %, and dense Llama 3.1 70B at the same TP mostly within 25 %. With the "
+    "KV pool sized as TensorRT-LLM sizes it (95 % of the memory free after weights), costsim's batches are as large as "
+    "the engine's; the excess is in the large-batch decode step of the MoE layers. Candidates, not separated by any "
+    "data here: each GPU's share of an expert (14,336 / TP columns) runs its GEMMs below the dense fraction; the MoE "
+    "layer's token permutation and its all-reduce. Not tuned away.")
+_DENSE_TP_DECODE = DECODE_HEAVY
 #: case id -> cause, written after the first comparison (the selection stays mechanical: these are all its misses)
 KNOWN_GAPS: dict[str, str] = {
-    **{cid: _MEMORY for cid in (
-        'I-trt017-70b-a100-fp16-tp2-1000-1000', 'I-trt017-70b-a100-fp16-tp2-128-128',
-        'I-trt017-70b-a100-fp16-tp2-128-2048', 'I-trt017-70b-a100-fp16-tp2-2048-128',
-        'I-trt017-70b-a100-fp16-tp2-2048-2048', 'I-trt017-70b-a100-fp16-tp2-500-2000',
-        'I-trt017-70b-a100-fp16-tp2-5000-500', 'I-trt017-70b-h100-fp8-tp1-1000-1000',
-        'I-trt017-70b-h100-fp8-tp1-128-128', 'I-trt017-70b-h100-fp8-tp1-128-2048',
-        'I-trt017-70b-h100-fp8-tp1-128-4096', 'I-trt017-70b-h100-fp8-tp1-2048-128',
-        'I-trt017-70b-h100-fp8-tp1-500-2000', 'I-trt017-70b-h100-fp8-tp1-5000-500',
-    )},
     **{cid: _SWA for cid in (
         'I-trt017-mistral-7b-a100-fp16-tp1-20000-2000', 'I-trt017-mistral-7b-h100-fp8-tp1-20000-2000',
         'I-trt017-mistral-7b-h200-fp8-tp1-20000-2000', 'I-trt017-mistral-7b-l40s-fp8-tp1-20000-2000',
     )},
     **{cid: _MOE_TP for cid in (
         'I-trt017-mixtral-8x22b-a100-fp16-tp8-1000-1000', 'I-trt017-mixtral-8x22b-a100-fp16-tp8-128-2048',
-        'I-trt017-mixtral-8x22b-a100-fp16-tp8-128-4096', 'I-trt017-mixtral-8x22b-a100-fp16-tp8-500-2000',
-        'I-trt017-mixtral-8x22b-h100-fp8-tp8-1000-1000', 'I-trt017-mixtral-8x22b-h100-fp8-tp8-128-2048',
-        'I-trt017-mixtral-8x22b-h100-fp8-tp8-128-4096', 'I-trt017-mixtral-8x22b-h100-fp8-tp8-2048-2048',
-        'I-trt017-mixtral-8x22b-h100-fp8-tp8-500-2000', 'I-trt017-mixtral-8x22b-h200-fp8-tp8-128-4096',
+        'I-trt017-mixtral-8x22b-a100-fp16-tp8-128-4096', 'I-trt017-mixtral-8x22b-a100-fp16-tp8-2048-2048',
+        'I-trt017-mixtral-8x22b-a100-fp16-tp8-500-2000', 'I-trt017-mixtral-8x22b-h100-fp8-tp8-1000-1000',
+        'I-trt017-mixtral-8x22b-h100-fp8-tp8-128-2048', 'I-trt017-mixtral-8x22b-h100-fp8-tp8-128-4096',
+        'I-trt017-mixtral-8x22b-h100-fp8-tp8-2048-2048', 'I-trt017-mixtral-8x22b-h100-fp8-tp8-500-2000',
+        'I-trt017-mixtral-8x22b-h200-fp8-tp8-128-2048', 'I-trt017-mixtral-8x22b-h200-fp8-tp8-128-4096',
         'I-trt017-mixtral-8x22b-h200-fp8-tp8-2048-2048', 'I-trt017-mixtral-8x7b-a100-fp16-tp2-128-128',
         'I-trt017-mixtral-8x7b-a100-fp16-tp4-1000-1000', 'I-trt017-mixtral-8x7b-a100-fp16-tp4-128-2048',
-        'I-trt017-mixtral-8x7b-a100-fp16-tp4-500-2000', 'I-trt017-mixtral-8x7b-a100-fp16-tp8-1000-1000',
-        'I-trt017-mixtral-8x7b-a100-fp16-tp8-128-2048', 'I-trt017-mixtral-8x7b-a100-fp16-tp8-128-4096',
-        'I-trt017-mixtral-8x7b-a100-fp16-tp8-2048-2048', 'I-trt017-mixtral-8x7b-a100-fp16-tp8-500-2000',
-        'I-trt017-mixtral-8x7b-h100-fp8-tp2-500-2000', 'I-trt017-mixtral-8x7b-h100-fp8-tp4-128-2048',
-        'I-trt017-mixtral-8x7b-h100-fp8-tp4-128-4096', 'I-trt017-mixtral-8x7b-h100-fp8-tp4-500-2000',
-        'I-trt017-mixtral-8x7b-h100-fp8-tp8-1000-1000', 'I-trt017-mixtral-8x7b-h100-fp8-tp8-128-2048',
-        'I-trt017-mixtral-8x7b-h100-fp8-tp8-128-4096', 'I-trt017-mixtral-8x7b-h100-fp8-tp8-2048-2048',
-        'I-trt017-mixtral-8x7b-h100-fp8-tp8-500-2000', 'I-trt017-mixtral-8x7b-h200-fp8-tp2-1000-1000',
-        'I-trt017-mixtral-8x7b-h200-fp8-tp2-128-2048', 'I-trt017-mixtral-8x7b-h200-fp8-tp2-500-2000',
-        'I-trt017-mixtral-8x7b-h200-fp8-tp4-128-2048', 'I-trt017-mixtral-8x7b-h200-fp8-tp4-128-4096',
+        'I-trt017-mixtral-8x7b-a100-fp16-tp4-128-4096', 'I-trt017-mixtral-8x7b-a100-fp16-tp4-500-2000',
+        'I-trt017-mixtral-8x7b-a100-fp16-tp8-1000-1000', 'I-trt017-mixtral-8x7b-a100-fp16-tp8-128-2048',
+        'I-trt017-mixtral-8x7b-a100-fp16-tp8-128-4096', 'I-trt017-mixtral-8x7b-a100-fp16-tp8-2048-2048',
+        'I-trt017-mixtral-8x7b-a100-fp16-tp8-500-2000', 'I-trt017-mixtral-8x7b-h100-fp8-tp2-500-2000',
+        'I-trt017-mixtral-8x7b-h100-fp8-tp4-1000-1000', 'I-trt017-mixtral-8x7b-h100-fp8-tp4-128-2048',
+        'I-trt017-mixtral-8x7b-h100-fp8-tp4-128-4096', 'I-trt017-mixtral-8x7b-h100-fp8-tp4-2048-2048',
+        'I-trt017-mixtral-8x7b-h100-fp8-tp4-500-2000', 'I-trt017-mixtral-8x7b-h100-fp8-tp8-1000-1000',
+        'I-trt017-mixtral-8x7b-h100-fp8-tp8-128-2048', 'I-trt017-mixtral-8x7b-h100-fp8-tp8-128-4096',
+        'I-trt017-mixtral-8x7b-h100-fp8-tp8-2048-2048', 'I-trt017-mixtral-8x7b-h100-fp8-tp8-500-2000',
+        'I-trt017-mixtral-8x7b-h200-fp8-tp1-1000-1000', 'I-trt017-mixtral-8x7b-h200-fp8-tp1-128-2048',
+        'I-trt017-mixtral-8x7b-h200-fp8-tp1-128-4096', 'I-trt017-mixtral-8x7b-h200-fp8-tp1-500-2000',
+        'I-trt017-mixtral-8x7b-h200-fp8-tp2-1000-1000', 'I-trt017-mixtral-8x7b-h200-fp8-tp2-128-2048',
+        'I-trt017-mixtral-8x7b-h200-fp8-tp2-128-4096', 'I-trt017-mixtral-8x7b-h200-fp8-tp2-2048-2048',
+        'I-trt017-mixtral-8x7b-h200-fp8-tp2-500-2000', 'I-trt017-mixtral-8x7b-h200-fp8-tp4-128-2048',
+        'I-trt017-mixtral-8x7b-h200-fp8-tp4-128-4096', 'I-trt017-mixtral-8x7b-h200-fp8-tp4-500-2000',
         'I-trt017-mixtral-8x7b-h200-fp8-tp8-1000-1000', 'I-trt017-mixtral-8x7b-h200-fp8-tp8-128-2048',
         'I-trt017-mixtral-8x7b-h200-fp8-tp8-128-4096', 'I-trt017-mixtral-8x7b-h200-fp8-tp8-2048-2048',
         'I-trt017-mixtral-8x7b-h200-fp8-tp8-500-2000', 'I-trt017-mixtral-8x7b-l40s-fp8-tp8-128-4096',
     )},
-    **{cid: _LONG_PROMPT for cid in ('I-trt017-mixtral-8x7b-h100-fp8-tp1-20000-2000',)},
     **{cid: _DENSE_TP_DECODE for cid in (
+        'I-trt017-70b-a100-fp16-tp4-128-4096', 'I-trt017-70b-a100-fp16-tp8-128-2048',
         'I-trt017-70b-a100-fp16-tp8-128-4096', 'I-trt017-70b-h100-fp8-tp4-128-4096',
+        'I-trt017-70b-h200-fp8-tp1-500-2000',
     )},
 }
 
@@ -171,7 +169,10 @@ def build(text: str) -> list[dict]:
                   "engine": "tensorrt-llm", "batch": "max", "input_tokens": r["isl"], "output_tokens": r["osl"]}
         notes = (f"held out (generated by build_trtllm_v017_cases.py). {r['model']}, {r['column']} TP{tp} ({wp.upper()}), "
                  f"{r['isl']} in / {r['osl']} out tokens. {note}").strip()
-        cases.append(throughput_case(cid, SOURCE, inputs, r["tokens_per_s"], KNOWN_GAPS.get(cid), notes))
+        if cid in FIT_ON:
+            notes = notes.replace("held out (generated", "fit (generated", 1) + " " + _FIT_NOTE
+        cases.append(throughput_case(cid, SOURCE, inputs, r["tokens_per_s"], KNOWN_GAPS.get(cid), notes,
+                                     used_for_fit=cid in FIT_ON))
     return unique_ids(cases)
 
 
