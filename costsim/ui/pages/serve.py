@@ -122,7 +122,10 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
     c[1].metric("GPU energy per token", f"{fmt.num(res.get('gpu_energy_per_token_j'))} J", help="Accelerators only.")
     c[2].metric("Facility energy per token", f"{fmt.num(res.get('facility_energy_per_token_j'))} J",
                 help="Accelerators + host share + PUE.")
-    c[3].metric("Memory per GPU", fmt.bytes_(res.get("memory_per_gpu_bytes")))
+    c[3].metric("Memory per GPU", fmt.bytes_(res.get("memory_per_gpu_bytes")),
+                help=(f"Weights, KV cache and workspace (GB = 10^9 bytes) of the {fmt.bytes_(res.get('memory_usable_per_gpu_bytes'))} "
+                      "the engine may fill. Device memory is what the driver reports: vendors round it, an H100 '80GB' "
+                      "holds 85.5 GB."))
     cap = capacity(res, d)
     if cap:
         c = st.columns(4)
