@@ -132,7 +132,23 @@ def test_quantized_checkpoints_keep_embeddings_and_lm_head_in_16_bit():
     assert precision("q4_0", None).embed_extra_bytes_per_param == 0.0
 
 
-@pytest.mark.parametrize("key,value", [("kv_free_memory_frac", 1.5), ("kv_free_memory_frac", 0.0), ("usable_memory_frac", 1.2)])
+def test_engine_that_ignores_the_sliding_window_keeps_the_whole_context():
+    """TensorRT-LLM's C++ runtime keeps and attends over the whole context unless max_attention_window_size is
+    set: Mistral 7B at 20,000 tokens then costs what a full-attention model does (its 0.17 table: Llama 3.1 8B's speed)."""
+    from costsim.estimators.inference import core_inputs
+    m, a = get_model("mistral-7b"), get_accelerator("h100-sxm")
+    win = core_inputs(m, a, "fp8", None, "vllm")
+    full = core_inputs(m, a, "fp8", None, "tensorrt-llm")
+    kv = lambda ci: float(core.kv_bytes_per_sequence(ci.shape, ci.prec, 20_000))
+    assert kv(full) == pytest.approx(kv(win) * 20_000 / m.sliding_window)
+    assert kv(full) == pytest.approx(float(core.kv_bytes_per_token(full.shape, full.prec)) * 20_000)
+    # models without a window are unaffected
+    l8 = get_model("llama-3.1-8b")
+    assert core_inputs(l8, a, "fp8", None, "tensorrt-llm").shape == core_inputs(l8, a, "fp8", None, "vllm").shape
+
+
+@pytest.mark.parametrize("key,value", [("kv_free_memory_frac", 1.5), ("kv_free_memory_frac", 0.0), ("usable_memory_frac", 1.2),
+                                       ("sliding_window_kv", 0.5)])
 def test_memory_fractions_out_of_range_name_the_field(key, value):
     from costsim.errors import InputError
     with pytest.raises(InputError, match=key):

@@ -160,6 +160,7 @@ _GPU = dict(
     seq_overhead_busy_frac=0.0,  # share of the per-sequence time the GPU runs kernels (0 = host work, the GPU waits)
     kv_free_memory_frac=1.0,  # share of the memory left after weights and workspace that becomes KV cache (vLLM: all of it)
     runtime_reserve_bytes=0.0,  # memory the runtime holds outside weights, workspace and KV (vLLM: inside the 10 % reserve)
+    sliding_window_kv=1.0,   # 1 = the engine keeps (and attends over) only a sliding-window layer's window; 0 = full context
 )
 _SOC = dict(
     matmul_frac=0.74,        # fitted: llama.cpp Metal prefill pp512, M1 Max (f16/q8_0/q4_0)
@@ -182,6 +183,7 @@ _SOC = dict(
     seq_overhead_busy_frac=0.0,
     kv_free_memory_frac=1.0,
     runtime_reserve_bytes=0.0,
+    sliding_window_kv=1.0,
 )
 CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
     "datacenter_gpu": _GPU,

@@ -7,7 +7,7 @@ recomputes FLOPs per event.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -132,6 +132,7 @@ _FRACTION_PARAMETERS = {
     "moe_kernel_rel": (lambda x: 0.0 < x <= 1.0, "(0, 1]", "the fused-MoE kernels' efficiency relative to dense GEMMs"),
     "usable_memory_frac": (lambda x: 0.0 < x <= 1.0, "(0, 1]", "the share of device memory the engine may allocate"),
     "kv_free_memory_frac": (lambda x: 0.0 < x <= 1.0, "(0, 1]", "the share of the memory free after weights that becomes KV cache"),
+    "sliding_window_kv": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether the engine uses the model's sliding window (1) or keeps the whole context (0)"),
 }
 
 
@@ -202,7 +203,12 @@ def core_inputs(m: ModelSpec, acc: Accelerator, weight_precision: str, kv_precis
                 engine: str = "default", overrides: dict[str, float] | None = None) -> CoreInputs:
     """Shape, precision and device for the core, consistently resolved (one place for all callers)."""
     dev, dtype, params = device_from_accelerator(acc, weight_precision, engine, overrides, kv_precision)
-    return CoreInputs(shape=shape_from_model(m), prec=precision(weight_precision, kv_precision, dtype),
+    shape = shape_from_model(m)
+    if params["sliding_window_kv"] == 0.0:
+        # the engine ignores the model's sliding window: every layer keeps and attends over the whole context
+        # (TensorRT-LLM's C++ runtime unless max_attention_window_size is set)
+        shape = replace(shape, n_window_layers=0.0)
+    return CoreInputs(shape=shape, prec=precision(weight_precision, kv_precision, dtype),
                       dev=dev, compute_dtype=dtype, params=params)
 
 

@@ -40,7 +40,8 @@ MODELS = {
     "LLaMA v3.1 8B": ("llama-3.1-8b", "8b", ""),
     "LLaMA v3.1 70B": ("llama-3.1-70b", "70b", ""),
     "LLaMA v3.1 405B": ("llama-3.1-405b", "405b", ""),
-    "Mistral 7B": ("mistral-7b", "mistral-7b", ""),
+    "Mistral 7B": ("mistral-7b", "mistral-7b", "Sliding window of 4,096 tokens on every layer, which the C++ runtime "
+                   "does not use unless max_attention_window_size is set (engine tensorrt-llm: sliding_window_kv 0)."),
     "Mixtral 8x7B": ("mixtral-8x7b", "mixtral-8x7b", "MoE, 8 experts, 2 active; experts split by tensor parallelism "
                      "(the C++ runtime's default MoE TP)."),
     "Mixtral 8x22B": ("mixtral-8x22b", "mixtral-8x22b", "MoE, 8 experts, 2 active; experts split by tensor parallelism."),
@@ -58,11 +59,6 @@ FIT_ON = (
 )
 _FIT_NOTE = ("Used to fit the tensorrt-llm engine's runtime_reserve_bytes (1.5 GB: CUDA context, GEMM and decoder "
              "workspaces outside the KV pool), the only parameter these memory-squeezed rows constrain.")
-_SWA = (
-    "Mistral 7B at 20,000 in / 2,000 out: TensorRT-LLM 0.17 delivered what Llama 3.1 8B delivers on the same part "
-    "(1,373 vs 1,401 tokens/s on H100), i.e. it kept KV for the whole context; costsim caps Mistral's KV at its "
-    "4,096-token sliding window (the checkpoint's config), so it fits 2-3x the batch. An engine that does not use "
-    "a windowed KV cache is not modelled.")
 _MOE_TP = (
     "Mixtral 8x7B / 8x22B come out 25-54 % fast on decode-heavy rows (128 or 500 in, 2,000-4,096 out) and most rows "
     "split by tensor parallelism (2-8 GPUs), on the 0.17 C++ runtime; the prompt-heavy and 20,000-token rows agree "
@@ -74,10 +70,6 @@ _MOE_TP = (
 _DENSE_TP_DECODE = DECODE_HEAVY
 #: case id -> cause, written after the first comparison (the selection stays mechanical: these are all its misses)
 KNOWN_GAPS: dict[str, str] = {
-    **{cid: _SWA for cid in (
-        'I-trt017-mistral-7b-a100-fp16-tp1-20000-2000', 'I-trt017-mistral-7b-h100-fp8-tp1-20000-2000',
-        'I-trt017-mistral-7b-h200-fp8-tp1-20000-2000', 'I-trt017-mistral-7b-l40s-fp8-tp1-20000-2000',
-    )},
     **{cid: _MOE_TP for cid in (
         'I-trt017-mixtral-8x22b-a100-fp16-tp8-1000-1000', 'I-trt017-mixtral-8x22b-a100-fp16-tp8-128-2048',
         'I-trt017-mixtral-8x22b-a100-fp16-tp8-128-4096', 'I-trt017-mixtral-8x22b-a100-fp16-tp8-2048-2048',
