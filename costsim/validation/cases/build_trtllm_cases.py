@@ -41,7 +41,7 @@ MODELS = {
 }
 PARTS = {"B200": "b200", "GB200": "gb200", "H200": "h200", "H100": "h100-sxm"}
 _COL = re.compile(r"^(?P<part>[A-Z0-9]+)<br/>TP(?P<tp>\d+) \((?P<prec>FP\d)\)$")
-_FP4_DECODE = (
+FP4_DECODE = (
     "Decode-heavy NVFP4 rows on B200 / GB200 come out 25-37 % fast (long outputs at large batch; the prefill-heavy rows "
     "of the same models agree within 15 %, and the Hopper FP8 rows of the same table within 17 %): as the hand-written "
     "I-trt-70b-b200-fp4-tp1-128-2048, the FP4 tensor-core fraction is fitted on a compute-heavy MLPerf run and no "
@@ -69,7 +69,7 @@ DECODE_HEAVY = (
 #: case id -> cause, written after the first comparison (the selection stays mechanical: these are all its misses)
 KNOWN_GAPS: dict[str, str] = {
     'I-trt-405b-h100-fp8-tp8-128-4096': DECODE_HEAVY,
-    **{cid: _FP4_DECODE for cid in (
+    **{cid: FP4_DECODE for cid in (
         'I-trt-70b-b200-fp4-tp1-500-2000', 'I-trt-70b-b200-fp4-tp1-1000-2000', 'I-trt-70b-gb200-fp4-tp1-1000-2000',
         'I-trt-405b-gb200-fp4-tp4-128-2048', 'I-trt-405b-b200-fp4-tp4-128-4096', 'I-trt-405b-gb200-fp4-tp4-128-4096',
         'I-trt-405b-b200-fp4-tp4-500-2000', 'I-trt-405b-gb200-fp4-tp4-500-2000', 'I-trt-405b-b200-fp4-tp4-1000-2000',
@@ -189,13 +189,14 @@ def unique_ids(cases: list[dict]) -> list[dict]:
     return cases
 
 
-def run_generator(doc: str, script: str, commit: str, out: Path, build_fn) -> None:
+def run_generator(doc: str, script: str, commit: str, out: Path, build_fn,
+                  doc_path: str = "docs/source/performance/perf-overview.md") -> None:
     """The command line of a perf-overview generator: --perf-overview FILE -> `out` (exit 2 naming the file it needs)."""
     ap = argparse.ArgumentParser(description=" ".join(doc.split("\n\n")[0].split()))
-    ap.add_argument("--perf-overview", required=True, type=Path, help="perf-overview.md of NVIDIA/TensorRT-LLM at " + commit)
+    ap.add_argument("--perf-overview", required=True, type=Path, help=f"{doc_path} of NVIDIA/TensorRT-LLM at {commit}")
     a = ap.parse_args()
     if not a.perf_overview.is_file():
-        print(f"error: --perf-overview '{a.perf_overview}' is not a file; give docs/source/performance/perf-overview.md of "
+        print(f"error: --perf-overview '{a.perf_overview}' is not a file; give {doc_path} of "
               f"github.com/NVIDIA/TensorRT-LLM at commit {commit}.", file=sys.stderr)
         raise SystemExit(2)
     cases = build_fn(a.perf_overview.read_text())
