@@ -147,7 +147,24 @@ def test_engine_that_ignores_the_sliding_window_keeps_the_whole_context():
     assert core_inputs(l8, a, "fp8", None, "tensorrt-llm").shape == core_inputs(l8, a, "fp8", None, "vllm").shape
 
 
-@pytest.mark.parametrize("key,value", [("kv_free_memory_frac", 1.5), ("kv_free_memory_frac", 0.0), ("usable_memory_frac", 1.2),
+def test_moe_compute_rel_slows_only_the_expert_flops():
+    """The routed-expert grouped GEMMs' compute efficiency: a memory-bound step (batch 1) keeps its time, the expert
+    FLOPs of a large batch take 1/rel as long, weight streaming and dense models are untouched."""
+    from dataclasses import replace
+    s, d, p, lay = _setup("mixtral-8x7b", "h200", "fp8")
+    slow = replace(d, moe_compute_rel=0.5)
+    b1, b1s = core.decode_step_breakdown(s, d, p, lay, 1, 1024), core.decode_step_breakdown(s, slow, p, lay, 1, 1024)
+    assert float(b1s["weights_memory_s"]) == pytest.approx(float(b1["weights_memory_s"]))
+    assert float(b1s["step_time_s"]) == pytest.approx(float(b1["step_time_s"]), rel=0.02)
+    big, bigs = core.decode_step_breakdown(s, d, p, lay, 1024, 1024), core.decode_step_breakdown(s, slow, p, lay, 1024, 1024)
+    assert float(bigs["matmul_compute_s"]) > 1.6 * float(big["matmul_compute_s"])
+    assert float(bigs["weights_memory_s"]) == pytest.approx(float(big["weights_memory_s"]))
+    sd, dd, pd, ld = _setup("llama-3.1-8b", "h200", "fp8")
+    assert float(core.decode_step_time_s(sd, replace(dd, moe_compute_rel=0.5), pd, ld, 1024, 1024)) == pytest.approx(
+        float(core.decode_step_time_s(sd, dd, pd, ld, 1024, 1024)))
+
+
+@pytest.mark.parametrize("key,value", [("moe_compute_rel", 0.0), ("kv_free_memory_frac", 1.5), ("kv_free_memory_frac", 0.0), ("usable_memory_frac", 1.2),
                                        ("sliding_window_kv", 0.5)])
 def test_memory_fractions_out_of_range_name_the_field(key, value):
     from costsim.errors import InputError

@@ -161,6 +161,7 @@ _GPU = dict(
     kv_free_memory_frac=1.0,  # share of the memory left after weights and workspace that becomes KV cache (vLLM: all of it)
     runtime_reserve_bytes=0.0,  # memory the runtime holds outside weights, workspace and KV (vLLM: inside the 10 % reserve)
     sliding_window_kv=1.0,   # 1 = the engine keeps (and attends over) only a sliding-window layer's window; 0 = full context
+    moe_compute_rel=1.0,     # routed-expert GEMM FLOPs at the dense GEMMs' efficiency (engine-specific below 1)
 )
 _SOC = dict(
     matmul_frac=0.74,        # fitted: llama.cpp Metal prefill pp512, M1 Max (f16/q8_0/q4_0)
@@ -184,6 +185,7 @@ _SOC = dict(
     kv_free_memory_frac=1.0,
     runtime_reserve_bytes=0.0,
     sliding_window_kv=1.0,
+    moe_compute_rel=1.0,
 )
 CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
     "datacenter_gpu": _GPU,
@@ -247,6 +249,9 @@ class Device:
     #: GEMM/communication workspaces, decoder buffers) when the engine sizes its KV pool from the memory it
     #: finds free; 0 where usable_memory_frac already reserves it (vLLM's gpu_memory_utilization)
     runtime_reserve_bytes: object = 0.0
+    #: compute efficiency of the routed-expert (grouped) GEMMs relative to the dense GEMMs, their FLOPs only (their
+    #: weight streaming keeps moe_kernel_rel): a grouped GEMM spreads its tiles over many small per-expert problems
+    moe_compute_rel: object = 1.0
 
 
 @dataclass(frozen=True)
@@ -483,7 +488,7 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     expert_mm = 2.0 * b * moe_layers * _a(shape.experts_per_token) * _a(shape.params_expert) / (tp * ep)
     mm_flop = dense_mm + expert_mm
     dq_flop = _a(prec.dequant_flop_per_weight) * params_read
-    t_matmul = (dense_mm + expert_mm / moe_rel) / flops + dq_flop / _a(dev.vector_flop_per_s)
+    t_matmul = (dense_mm + expert_mm / (moe_rel * _a(dev.moe_compute_rel))) / flops + dq_flop / _a(dev.vector_flop_per_s)
     t_weights = _smooth_roofline(t_weights_mem, t_matmul)
 
     # attention over the KV cache
@@ -613,7 +618,7 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
         attn_pairs, s_attn = bsz * pairs, s
     attn_flop = attn_pairs * _a(shape.attn_flop_per_pair_prefill) / (tp * pp * ep)
     attn_eff = _a(dev.attention_frac) * s_attn / (s_attn + _a(dev.attention_half_tokens))
-    t_mm = (dense_mm + expert_mm / moe_rel) / flops + _a(prec.dequant_flop_per_weight) * body / (tp * pp) / _a(dev.vector_flop_per_s)
+    t_mm = (dense_mm + expert_mm / (moe_rel * _a(dev.moe_compute_rel))) / flops + _a(prec.dequant_flop_per_weight) * body / (tp * pp) / _a(dev.vector_flop_per_s)
     t_attn = attn_flop / (_attn_flop_per_s(dev) * attn_eff)
     touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, tokens), 0.0)
     dense_read = _a(shape.params_dense_stream) / (tp * pp)

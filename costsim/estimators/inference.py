@@ -132,6 +132,7 @@ _FRACTION_PARAMETERS = {
     "moe_kernel_rel": (lambda x: 0.0 < x <= 1.0, "(0, 1]", "the fused-MoE kernels' efficiency relative to dense GEMMs"),
     "usable_memory_frac": (lambda x: 0.0 < x <= 1.0, "(0, 1]", "the share of device memory the engine may allocate"),
     "kv_free_memory_frac": (lambda x: 0.0 < x <= 1.0, "(0, 1]", "the share of the memory free after weights that becomes KV cache"),
+    "moe_compute_rel": (lambda x: 0.0 < x <= 1.0, "(0, 1]", "the routed-expert GEMMs' compute efficiency relative to dense GEMMs"),
     "sliding_window_kv": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether the engine uses the model's sliding window (1) or keeps the whole context (0)"),
 }
 
@@ -171,7 +172,7 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
         sampling_bytes_per_logit=p["sampling_bytes_per_logit"], request_overhead_s=p["request_overhead_s"],
         prefill_attention_concat=p["prefill_attention_concat"], moe_kernel_rel=p["moe_kernel_rel"],
         topk_bytes_per_logit=p["topk_bytes_per_logit"], seq_overhead_busy_frac=p["seq_overhead_busy_frac"],
-        kv_free_memory_frac=p["kv_free_memory_frac"], runtime_reserve_bytes=p["runtime_reserve_bytes"],
+        kv_free_memory_frac=p["kv_free_memory_frac"], runtime_reserve_bytes=p["runtime_reserve_bytes"], moe_compute_rel=p["moe_compute_rel"],
     )
     return dev, dtype, p
 
