@@ -47,10 +47,16 @@ The smooth roofline sqrt(m^2 + c^2) reproduces vidur's A100 MLP kernel times (ke
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 
 import numpy as np
 
+from costsim.core.inference_memory import (  # noqa: F401  (the memory model; callers reach it as costsim.core.inference)
+    _kv_tp_split, kv_budget_bytes_per_gpu, kv_bytes_per_sequence, kv_bytes_per_sequence_per_gpu, kv_bytes_per_token,
+    kv_token_layers, lm_head_extra_bytes_per_gpu, max_batch, memory_per_gpu_bytes, usable_memory_bytes,
+    weight_bytes_per_gpu, workspace_bytes_per_gpu,
+)
+from costsim.core.inference_types import Device, Layout, Precision, Shape, _a  # noqa: F401  (re-exported)
 from costsim.core.power import device_power_w, phase_power_w, warm_idle_power_w
 
 # --------------------------------------------------------------------------------------------
@@ -196,196 +202,6 @@ CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
     "phone_soc": _SOC | {"usable_memory_frac": 0.55},  # iOS app memory limit (increased-memory entitlement)
     "edge_module": _SOC | {"usable_memory_frac": 0.80},
 }
-
-@dataclass(frozen=True)
-class Device:
-    """Per-device parameters (floats or arrays that broadcast). Rates in FLOP/s and B/s, times in s."""
-
-    peak_flop_per_s: object          # dense peak of the compute datatype
-    vector_flop_per_s: object        # fp32 vector peak (dequantization ALU work)
-    bandwidth_bytes_per_s: object
-    memory_bytes: object
-    matmul_frac: object
-    bandwidth_frac: object
-    attention_frac: object
-    attention_half_tokens: object
-    step_overhead_s: object
-    layer_overhead_s: object
-    seq_overhead_s: object
-    usable_memory_frac: object
-    scaleup_bytes_per_s: object      # per direction
-    scaleup_latency_s: object
-    comm_bandwidth_frac: object
-    #: dense peak of the datatype attention runs in (FMHA over the KV cache: fp8 with an fp8 KV
-    #: cache on FP8-capable parts, else 16 bit); None = peak_flop_per_s (attention in the GEMM dtype)
-    attn_peak_flop_per_s: object = None
-    #: host (CPU) time to launch one layer's kernels in one forward pass, s; a step takes
-    #: sqrt(gpu^2 + host^2) (the GPU waits on a slower launcher). 0 for graph-captured engines
-    host_launch_s_per_layer: object = 0.0
-    #: bytes moved per vocabulary entry per sequence per step by logits + sampling (fp32 write + read)
-    sampling_bytes_per_logit: object = 0.0
-    #: host time per request admitted and retired under continuous batching (scheduling, KV-cache
-    #: allocation, final detokenization), s; costs request_overhead_s x batch / output_tokens per step
-    request_overhead_s: object = 0.0
-    #: 1 = the engine runs a batch of prompts' attention as one concatenated sequence (masked but not
-    #: skipped: (B*s)^2/2 pairs instead of B*s^2/2), as stacks without variable-length attention do; 0 = per prompt
-    prefill_attention_concat: object = 0.0
-    #: efficiency of the routed-expert (fused-MoE) kernels relative to the dense GEMMs, applied to both their
-    #: weight streaming and their FLOPs (1 = as efficient; < 1 = e.g. a kernel running untuned tile configurations)
-    moe_kernel_rel: object = 1.0
-    #: HBM bytes per sequence per vocabulary entry moved by top-k masking of the logits (full passes over the
-    #: vocabulary: sort keys and indices), at the device's streaming rate; charged for models whose default
-    #: sampling sets top_k (Shape.topk_sampling); 0 = not charged
-    topk_bytes_per_logit: object = 0.0
-    #: share of the per-sequence step time (seq_overhead_s x batch) during which the GPU runs kernels (e.g. a
-    #: PyTorch-native sampler sorting each sequence's logits) rather than waiting on the host; it then draws
-    #: the step's kernel power (decode_step_power_w). 0 = host work: the GPU waits at warm idle
-    seq_overhead_busy_frac: object = 0.0
-    #: share of the memory left free after weights and workspace (within usable_memory_frac of the device)
-    #: that the engine gives the KV cache. 1 = vLLM's rule (gpu_memory_utilization of the whole device, the
-    #: rest all KV); TensorRT-LLM sizes its KV pool as kv_cache_free_gpu_mem_fraction of the free memory
-    kv_free_memory_frac: object = 1.0
-    #: bytes per GPU the runtime holds besides weights, activation workspace and KV cache (CUDA context,
-    #: GEMM/communication workspaces, decoder buffers) when the engine sizes its KV pool from the memory it
-    #: finds free; 0 where usable_memory_frac already reserves it (vLLM's gpu_memory_utilization)
-    runtime_reserve_bytes: object = 0.0
-    #: compute efficiency of the routed-expert (grouped) GEMMs relative to the dense GEMMs, their FLOPs only (their
-    #: weight streaming keeps moe_kernel_rel): a grouped GEMM spreads its tiles over many small per-expert problems
-    moe_compute_rel: object = 1.0
-
-
-@dataclass(frozen=True)
-class Shape:
-    """Model shape reduced to what the cost model needs (floats or arrays)."""
-
-    n_layers: object
-    d_model: object
-    params_resident: object          # every stored parameter
-    params_dense_stream: object      # read every decode step: all but routed experts and lookup-only embeddings
-    params_lm_head: object           # vocab * d (matmul on the last position)
-    params_expert: object            # one routed expert of one layer
-    n_experts: object                # routed experts per MoE layer (1 = dense)
-    experts_per_token: object
-    n_moe_layers: object
-    kv_elements_per_token_layer: object
-    n_window_layers: object
-    window_tokens: object            # inf where no sliding window
-    kv_shard_max: object             # KV heads TP can split (1 for MLA)
-    attn_flop_per_pair_prefill: object   # per (query, key) pair per layer: 2*h*(qk + v)
-    attn_flop_per_ctx_decode: object     # per context token per layer (MLA absorbed form)
-    ffn_act_width: object            # widest activation of the FFN per token (workspace)
-    vocab_size: object
-    topk_sampling: object = 0.0      # 1 where the model's default sampling sets top_k (generation_config), else 0
-    params_lookup: object = 0.0      # lookup-only embeddings (untied input embedding, learned positions): stored, never streamed
-
-
-@dataclass(frozen=True)
-class Precision:
-    """Storage of weights, KV cache and activations (bytes per element, scale factors included)."""
-
-    weight_bytes_per_param: object
-    kv_bytes_per_element: object
-    dequant_flop_per_weight: object
-    act_bytes: object = 2.0          # activations exchanged between GPUs (all-reduce, all-to-all, PP) in 16 bit
-    act_gemm_bytes: object = 2.0     # GEMM input activations (W8A8 / W4A4 quantize them; 2 = 16 bit)
-    #: bytes per embedding / LM-head parameter beyond weight_bytes_per_param: quantized checkpoints (ModelOpt
-    #: FP8/NVFP4, vLLM fp8, AWQ/GPTQ) keep the input embedding and the LM head in 16 bit; 0 = stored like the rest
-    embed_extra_bytes_per_param: object = 0.0
-
-
-@dataclass(frozen=True)
-class Layout:
-    tp: object = 1
-    pp: object = 1
-    ep: object = 1
-
-
-def _a(x):
-    return np.asarray(x, dtype=float)
-
-
-# --------------------------------------------------------------------------------------------
-# KV cache and memory
-# --------------------------------------------------------------------------------------------
-def kv_token_layers(shape: Shape, context_tokens):
-    """Sum over layers of the context each layer keeps: full layers keep every token, sliding-window
-    layers at most the window."""
-    c = _a(context_tokens)
-    nl, nw = _a(shape.n_layers), _a(shape.n_window_layers)
-    return (nl - nw) * c + nw * np.minimum(c, _a(shape.window_tokens))
-
-
-def kv_bytes_per_sequence(shape: Shape, prec: Precision, context_tokens):
-    """KV-cache bytes of one sequence at `context_tokens` (whole model, unsharded)."""
-    return _a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * kv_token_layers(shape, context_tokens)
-
-
-def kv_bytes_per_token(shape: Shape, prec: Precision):
-    """KV-cache bytes per token with every layer holding it (full attention; MHA 2*h*hd, GQA
-    2*kv*hd, MQA 2*hd, MLA kv_lora_rank + rope dims, per layer)."""
-    return _a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * _a(shape.n_layers)
-
-
-def _kv_tp_split(shape: Shape, layout: Layout):
-    return np.minimum(_a(layout.tp), _a(shape.kv_shard_max))
-
-
-def weight_bytes_per_gpu(shape: Shape, prec: Precision, layout: Layout):
-    tp, pp, ep = _a(layout.tp), _a(layout.pp), _a(layout.ep)
-    routed = _a(shape.n_moe_layers) * _a(shape.n_experts) * _a(shape.params_expert) * (_a(shape.n_experts) > 1)
-    dense = _a(shape.params_resident) - routed
-    embed = (_a(shape.params_lm_head) + _a(shape.params_lookup)) * _a(prec.embed_extra_bytes_per_param)
-    return _a(prec.weight_bytes_per_param) * (dense / (tp * pp) + routed / (tp * pp * ep)) + embed / (tp * pp)
-
-
-def lm_head_extra_bytes_per_gpu(shape: Shape, prec: Precision, layout: Layout):
-    """Bytes the LM head adds to a forward pass's weight stream beyond weight_bytes_per_param (kept in 16 bit)."""
-    return _a(shape.params_lm_head) * _a(prec.embed_extra_bytes_per_param) / (_a(layout.tp) * _a(layout.pp))
-
-
-def workspace_bytes_per_gpu(shape: Shape, layout: Layout, prefill_chunk_tokens, batch, prec: Precision | None = None):
-    """Activation workspace: one prefill chunk's activations (residual, QKV/attention out, FFN
-    intermediate, double-buffered) + fp32 logits of the batch."""
-    tp = _a(layout.tp)
-    t = _a(prefill_chunk_tokens)
-    act = 2.0 * t * (4.0 * _a(shape.d_model) + _a(shape.ffn_act_width) / tp) * 2.0
-    logits = _a(batch) * _a(shape.vocab_size) * 4.0 / tp
-    return act + logits
-
-
-def kv_bytes_per_sequence_per_gpu(shape: Shape, prec: Precision, layout: Layout, context_tokens):
-    return kv_bytes_per_sequence(shape, prec, context_tokens) / (_a(layout.pp) * _kv_tp_split(shape, layout) * _a(layout.ep))
-
-
-def usable_memory_bytes(dev: Device):
-    """Bytes per GPU the engine may fill with weights, workspace and KV cache: usable_memory_frac of the
-    device less the runtime's own reserve."""
-    return _a(dev.memory_bytes) * _a(dev.usable_memory_frac) - _a(dev.runtime_reserve_bytes)
-
-
-def kv_budget_bytes_per_gpu(dev: Device, weight_bytes, workspace_bytes):
-    """Bytes per GPU the engine gives the KV cache: kv_free_memory_frac of what is left of the usable
-    memory (usable_memory_bytes) after weights and workspace; negative when the weights and workspace
-    alone do not fit."""
-    free = usable_memory_bytes(dev) - _a(weight_bytes) - _a(workspace_bytes)
-    return np.where(free > 0, free * _a(dev.kv_free_memory_frac), free)
-
-
-def max_batch(shape: Shape, dev: Device, prec: Precision, layout: Layout, context_tokens, prefill_chunk_tokens):
-    """Largest number of sequences of `context_tokens` whose KV cache fits in the engine's KV budget
-    (kv_budget_bytes_per_gpu). 0 when not even one fits (or the weights do not)."""
-    free = kv_budget_bytes_per_gpu(dev, weight_bytes_per_gpu(shape, prec, layout),
-                                   workspace_bytes_per_gpu(shape, layout, prefill_chunk_tokens, 0.0))
-    per_seq_gpu = kv_bytes_per_sequence_per_gpu(shape, prec, layout, context_tokens) + _a(shape.vocab_size) * 4.0 / _a(layout.tp)
-    # each ep rank holds B/ep sequences: B = ep * (sequences one rank holds)
-    per_rank = np.floor(np.maximum(free, 0.0) / (per_seq_gpu * _a(layout.ep)))
-    return np.maximum(per_rank * _a(layout.ep), 0.0)
-
-
-def memory_per_gpu_bytes(shape: Shape, prec: Precision, layout: Layout, batch, context_tokens, prefill_chunk_tokens):
-    return (weight_bytes_per_gpu(shape, prec, layout)
-            + _a(batch) * kv_bytes_per_sequence_per_gpu(shape, prec, layout, context_tokens)
-            + workspace_bytes_per_gpu(shape, layout, prefill_chunk_tokens, batch))
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""Memory model of the inference core: KV-cache bytes, weights (16-bit embeddings of quantized checkpoints
+included), activation workspace, and each engine's KV budget (usable memory, runtime reserve, the share of the free
+memory the KV pool takes) -> the largest batch that fits. numpy only; every argument broadcasts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from costsim.core.inference_types import Device, Layout, Precision, Shape, _a
+
+
+# --------------------------------------------------------------------------------------------
+# KV cache and memory
+# --------------------------------------------------------------------------------------------
+def kv_token_layers(shape: Shape, context_tokens):
+    """Sum over layers of the context each layer keeps: full layers keep every token, sliding-window
+    layers at most the window."""
+    c = _a(context_tokens)
+    nl, nw = _a(shape.n_layers), _a(shape.n_window_layers)
+    return (nl - nw) * c + nw * np.minimum(c, _a(shape.window_tokens))
+
+
+def kv_bytes_per_sequence(shape: Shape, prec: Precision, context_tokens):
+    """KV-cache bytes of one sequence at `context_tokens` (whole model, unsharded)."""
+    return _a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * kv_token_layers(shape, context_tokens)
+
+
+def kv_bytes_per_token(shape: Shape, prec: Precision):
+    """KV-cache bytes per token with every layer holding it (full attention; MHA 2*h*hd, GQA
+    2*kv*hd, MQA 2*hd, MLA kv_lora_rank + rope dims, per layer)."""
+    return _a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * _a(shape.n_layers)
+
+
+def _kv_tp_split(shape: Shape, layout: Layout):
+    return np.minimum(_a(layout.tp), _a(shape.kv_shard_max))
+
+
+def weight_bytes_per_gpu(shape: Shape, prec: Precision, layout: Layout):
+    tp, pp, ep = _a(layout.tp), _a(layout.pp), _a(layout.ep)
+    routed = _a(shape.n_moe_layers) * _a(shape.n_experts) * _a(shape.params_expert) * (_a(shape.n_experts) > 1)
+    dense = _a(shape.params_resident) - routed
+    embed = (_a(shape.params_lm_head) + _a(shape.params_lookup)) * _a(prec.embed_extra_bytes_per_param)
+    return _a(prec.weight_bytes_per_param) * (dense / (tp * pp) + routed / (tp * pp * ep)) + embed / (tp * pp)
+
+
+def lm_head_extra_bytes_per_gpu(shape: Shape, prec: Precision, layout: Layout):
+    """Bytes the LM head adds to a forward pass's weight stream beyond weight_bytes_per_param (kept in 16 bit)."""
+    return _a(shape.params_lm_head) * _a(prec.embed_extra_bytes_per_param) / (_a(layout.tp) * _a(layout.pp))
+
+
+def workspace_bytes_per_gpu(shape: Shape, layout: Layout, prefill_chunk_tokens, batch, prec: Precision | None = None):
+    """Activation workspace: one prefill chunk's activations (residual, QKV/attention out, FFN
+    intermediate, double-buffered) + fp32 logits of the batch."""
+    tp = _a(layout.tp)
+    t = _a(prefill_chunk_tokens)
+    act = 2.0 * t * (4.0 * _a(shape.d_model) + _a(shape.ffn_act_width) / tp) * 2.0
+    logits = _a(batch) * _a(shape.vocab_size) * 4.0 / tp
+    return act + logits
+
+
+def kv_bytes_per_sequence_per_gpu(shape: Shape, prec: Precision, layout: Layout, context_tokens):
+    return kv_bytes_per_sequence(shape, prec, context_tokens) / (_a(layout.pp) * _kv_tp_split(shape, layout) * _a(layout.ep))
+
+
+def usable_memory_bytes(dev: Device):
+    """Bytes per GPU the engine may fill with weights, workspace and KV cache: usable_memory_frac of the
+    device less the runtime's own reserve."""
+    return _a(dev.memory_bytes) * _a(dev.usable_memory_frac) - _a(dev.runtime_reserve_bytes)
+
+
+def kv_budget_bytes_per_gpu(dev: Device, weight_bytes, workspace_bytes):
+    """Bytes per GPU the engine gives the KV cache: kv_free_memory_frac of what is left of the usable
+    memory (usable_memory_bytes) after weights and workspace; negative when the weights and workspace
+    alone do not fit."""
+    free = usable_memory_bytes(dev) - _a(weight_bytes) - _a(workspace_bytes)
+    return np.where(free > 0, free * _a(dev.kv_free_memory_frac), free)
+
+
+def max_batch(shape: Shape, dev: Device, prec: Precision, layout: Layout, context_tokens, prefill_chunk_tokens):
+    """Largest number of sequences of `context_tokens` whose KV cache fits in the engine's KV budget
+    (kv_budget_bytes_per_gpu). 0 when not even one fits (or the weights do not)."""
+    free = kv_budget_bytes_per_gpu(dev, weight_bytes_per_gpu(shape, prec, layout),
+                                   workspace_bytes_per_gpu(shape, layout, prefill_chunk_tokens, 0.0))
+    per_seq_gpu = kv_bytes_per_sequence_per_gpu(shape, prec, layout, context_tokens) + _a(shape.vocab_size) * 4.0 / _a(layout.tp)
+    # each ep rank holds B/ep sequences: B = ep * (sequences one rank holds)
+    per_rank = np.floor(np.maximum(free, 0.0) / (per_seq_gpu * _a(layout.ep)))
+    return np.maximum(per_rank * _a(layout.ep), 0.0)
+
+
+def memory_per_gpu_bytes(shape: Shape, prec: Precision, layout: Layout, batch, context_tokens, prefill_chunk_tokens):
+    return (weight_bytes_per_gpu(shape, prec, layout)
+            + _a(batch) * kv_bytes_per_sequence_per_gpu(shape, prec, layout, context_tokens)
+            + workspace_bytes_per_gpu(shape, layout, prefill_chunk_tokens, batch))
