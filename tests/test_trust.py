@@ -129,3 +129,29 @@ def test_dense_and_moe_models_read_on_their_own_cases():
 
     r = serve(ServeRequest(model="qwen3-30b-a3b", hardware="b200", gpus=1))
     assert r["error_band"]["regime"] == "serving, NVIDIA, 1 device, MoE models"
+
+
+def test_a_named_engine_reads_on_its_own_cases():
+    """Engines err differently on the same models (TensorRT-LLM's MoE rows run well below costsim's prediction,
+    vLLM's do not): a named engine with enough cases in the regime gets its own band; too few, or the default
+    (calibration baseline) engine, fall back to the architecture's band."""
+    from costsim.core.trust import ErrorRecord, error_band
+
+    recs = ([ErrorRecord(f"t{i}", "serving", "NVIDIA", 1, -0.6 + 0.02 * i, False, sparse=True, engine="tensorrt-llm")
+             for i in range(10)]
+            + [ErrorRecord(f"v{i}", "serving", "NVIDIA", 1, -0.05 + 0.01 * i, False, sparse=True, engine="vllm")
+               for i in range(10)])
+    trt = error_band(recs, "serving", "NVIDIA", 1, sparse=True, engine="tensorrt-llm")
+    vllm = error_band(recs, "serving", "NVIDIA", 1, sparse=True, engine="vllm")
+    both = error_band(recs, "serving", "NVIDIA", 1, sparse=True)
+    assert trt.cases == 10 and trt.regime.endswith("MoE models, engine tensorrt-llm") and trt.low_frac < -0.5
+    assert vllm.cases == 10 and vllm.low_frac > -0.1 and vllm.high_frac < 0.1
+    assert both.cases == 20 and "engine" not in both.regime
+    assert error_band(recs, "serving", "NVIDIA", 1, sparse=True, engine="sglang").regime.endswith("MoE models")
+
+    from costsim.api.serve import serve
+    from costsim.specs.requests import ServeRequest
+
+    base = dict(model="qwen3-30b-a3b", hardware="b200", gpus=1)
+    assert serve(ServeRequest(**base, engine="vllm"), with_curve=False)["error_band"]["regime"].endswith("engine vllm")
+    assert "engine" not in serve(ServeRequest(**base), with_curve=False)["error_band"]["regime"]

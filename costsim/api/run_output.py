@@ -61,7 +61,7 @@ def part_error_band(part: str, s: Scenario, family: str | None = None) -> dict[s
         wl = s.serving
         per_replica = wl.replica_groups[0].gpus_per_replica if wl.replica_groups else wl.gpus_per_replica
         hw = (wl.replica_groups[0].hardware or wl.hardware) if wl.replica_groups else wl.hardware
-        return band_dict(family or "serving", hw, float(per_replica), s.serving.model)
+        return band_dict(family or "serving", hw, float(per_replica), s.serving.model, engine=s.serving.engine)
     return None
 
 

@@ -31,9 +31,9 @@ def serve(request: ServeRequest, *, with_curve: bool = True) -> dict[str, Any]:
     if isinstance(result, dict):
         dep = result.get("deployment") or {}
         devices = dep.get("gpus_per_replica") or request.tp or request.gpus or 1
-        result["error_band"] = band_dict("serving", request.hardware, devices, request.model)
+        result["error_band"] = band_dict("serving", request.hardware, devices, request.model, engine=request.engine)
         # power and energy figures read on the power cases' band (GPU power and J/token of the same regime)
-        result["power_error_band"] = band_dict("power", request.hardware, devices, request.model)
+        result["power_error_band"] = band_dict("power", request.hardware, devices, request.model, engine=request.engine)
     return result
 
 

@@ -78,6 +78,8 @@ class ErrorRecord:
     used_for_fit: bool
     sparse: bool = False
     """The case's model is a mixture of experts."""
+    engine: str | None = None
+    """Serving-engine profile of a serving or serving-power case (costsim/data/engines.yaml); None for training."""
 
 
 @dataclass(frozen=True)
@@ -115,11 +117,12 @@ APPLIES_TO = {
 
 
 def error_band(records: Iterable[ErrorRecord], family: str, vendor: str, devices: float, *,
-               min_cases: int = 8, sparse: bool | None = None) -> ErrorBand | None:
+               min_cases: int = 8, sparse: bool | None = None, engine: str | None = None) -> ErrorBand | None:
     """p10-p90 of held-out errors in the narrowest regime with at least `min_cases` cases
     (family x vendor x scale, then family x vendor, then family; with `sparse` given, each of the first two
-    also split by dense vs mixture-of-experts models first, whose errors differ). None when the family has
-    no cases."""
+    also split by dense vs mixture-of-experts models first, whose errors differ; with `engine` given, those
+    split by the serving engine before that, since engines err differently on the same models). None when the
+    family has no cases."""
     held = [r for r in records if r.family == family and not r.used_for_fit and math.isfinite(r.truth_over_prediction_frac)]
     scale = scale_of(devices)
     vendor_l = vendor.lower()
@@ -128,8 +131,16 @@ def error_band(records: Iterable[ErrorRecord], family: str, vendor: str, devices
     tiers: list[tuple[str, list[ErrorRecord]]] = []
     if sparse is not None:
         arch = "MoE models" if sparse else "dense models"
+        if engine:
+            tiers += [(f"{family}, {vendor}, {scale}, {arch}, engine {engine}",
+                       [r for r in same_scale if r.sparse == sparse and r.engine == engine]),
+                      (f"{family}, {vendor}, any scale, {arch}, engine {engine}",
+                       [r for r in same_vendor if r.sparse == sparse and r.engine == engine])]
         tiers += [(f"{family}, {vendor}, {scale}, {arch}", [r for r in same_scale if r.sparse == sparse]),
                   (f"{family}, {vendor}, any scale, {arch}", [r for r in same_vendor if r.sparse == sparse])]
+    elif engine:
+        tiers += [(f"{family}, {vendor}, {scale}, engine {engine}", [r for r in same_scale if r.engine == engine]),
+                  (f"{family}, {vendor}, any scale, engine {engine}", [r for r in same_vendor if r.engine == engine])]
     tiers += [(f"{family}, {vendor}, {scale}", same_scale), (f"{family}, {vendor}, any scale", same_vendor),
               (f"{family}, any vendor and scale", held)]
     for regime, rows in tiers:
@@ -144,7 +155,8 @@ def error_band(records: Iterable[ErrorRecord], family: str, vendor: str, devices
 def records_from_rows(rows: Iterable[Mapping]) -> list[ErrorRecord]:
     return [ErrorRecord(case_id=str(r["case_id"]), family=str(r["family"]), vendor=str(r["vendor"]), devices=float(r["devices"]),
                         truth_over_prediction_frac=float(r["truth_over_prediction_frac"]) if r["truth_over_prediction_frac"] is not None else math.nan,
-                        used_for_fit=bool(r["used_for_fit"]), sparse=bool(r.get("sparse", False))) for r in rows]
+                        used_for_fit=bool(r["used_for_fit"]), sparse=bool(r.get("sparse", False)),
+                        engine=str(r["engine"]) if r.get("engine") else None) for r in rows]
 
 
 def regime_table(records: Sequence[ErrorRecord]) -> list[dict[str, float | int | str]]:

@@ -64,6 +64,14 @@ def case_is_sparse(case: Case) -> bool:
     return bool(is_sparse(mid))  # an unknown id reads as dense (validation reports the case itself)
 
 
+def case_engine(case: Case) -> str | None:
+    """The serving-engine profile of a serving case ('default' when the case names none); None for training and
+    facility cases, which run no serving engine."""
+    if case.kind not in ("inference", "serving_sim", "serve_gpu_energy_per_token", "serve_gpu_power_per_gpu"):
+        return None
+    return str(case.inputs.get("engine") or "default")
+
+
 def error_rows(cases: list[Case], results: list[CaseResult]) -> list[dict[str, Any]]:
     by_id = {c.id: c for c in cases}
     rows = []
@@ -77,7 +85,7 @@ def error_rows(cases: list[Case], results: list[CaseResult]) -> list[dict[str, A
         vendor, devices = case_hardware_and_devices(c)
         t = truth_over_prediction(r.error_frac, r.metric, fam)
         rows.append({"case_id": r.id, "kind": r.kind, "metric": r.metric, "family": fam, "vendor": vendor, "devices": devices,
-                     "sparse": case_is_sparse(c),
+                     "sparse": case_is_sparse(c), "engine": case_engine(c),
                      "error_frac": round(r.error_frac, 9),
                      "truth_over_prediction_frac": round(t, 9) if math.isfinite(t) else None,
                      "used_for_fit": r.used_for_fit})
