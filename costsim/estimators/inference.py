@@ -126,7 +126,7 @@ def device_parameters(acc: Accelerator, engine: str = "default", overrides: dict
     return p
 
 
-#: device parameters that are fractions: test, range as written, meaning (bad values name the field and the range)
+#: device parameters that are fractions or 0/1 flags: test, range as written, meaning (bad values name the field and the range)
 _FRACTION_PARAMETERS = {
     "seq_overhead_busy_frac": (lambda x: 0.0 <= x <= 1.0, "[0, 1]", "the share of the per-sequence time the GPU runs kernels"),
     "moe_kernel_rel": (lambda x: 0.0 < x <= 1.0, "(0, 1]", "the fused-MoE kernels' efficiency relative to dense GEMMs"),
@@ -376,9 +376,9 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
         cands = candidate_layouts(m, a, pp, ep)
         chosen = None
         fallback = None
+        usable = float(core.usable_memory_bytes(dev))
         for g, t, p_, e in cands:
             lay = core.Layout(tp=t, pp=p_, ep=e)
-            usable = float(core.usable_memory_bytes(dev))
             kv_room = float(core.kv_budget_bytes_per_gpu(dev, core.weight_bytes_per_gpu(shape, prec, lay),
                                                          core.workspace_bytes_per_gpu(shape, lay, chunk, 0.0)))
             fits = float(core.max_batch(shape, dev, prec, lay, ctx_full, chunk)) >= 1

@@ -204,7 +204,7 @@ def inference_core_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight
     pre = ci.prefill_breakdown(shape, dev, prec, layout, Pt / prompt, prompt)
     pt = np.asarray(pre["prefill_time_s"], float)
     frac = dev.usable_memory_frac if memory_frac is None else memory_frac
-    free = float(ci.kv_budget_bytes_per_gpu(replace(dev, memory_bytes=acc.memory_bytes, usable_memory_frac=frac),
+    free = float(ci.kv_budget_bytes_per_gpu(replace(dev, usable_memory_frac=frac),
                                             ci.weight_bytes_per_gpu(shape, prec, layout),
                                             ci.workspace_bytes_per_gpu(shape, layout, max_batched_tokens, max_seqs, prec)))
     kv_tok_gpu = float(ci.kv_bytes_per_sequence_per_gpu(shape, prec, layout, 1.0))

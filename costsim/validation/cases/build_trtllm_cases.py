@@ -117,30 +117,46 @@ def parse(text: str) -> list[dict]:
             continue
         if model is None or skip or not line.startswith("| Sequence Length"):
             continue
-        cols = [c.strip() for c in line.strip().strip("|").split("|")][1:]
-        for row in lines[k + 2:]:
-            if not row.startswith("|"):
-                break
-            cells = [c.strip() for c in row.strip().strip("|").split("|")]
-            isl, osl = (int(x) for x in cells[0].split("/"))
-            for col, val in zip(cols, cells[1:]):
-                if val:
-                    rows.append({"model": model, "column": col, "isl": isl, "osl": osl, "tokens_per_s": float(val.replace(",", ""))})
+        rows += [dict(r, tokens_per_s=r.pop("value")) for r in isl_osl_table(lines, k, model)]
         skip = True  # one table per model (the next ones are the RTX tables)
     return rows
 
 
-def _existing_keys() -> set[tuple]:
-    """(model, hardware, tp, ep, isl, osl) of the hand-written TensorRT-LLM cases in the other case files."""
-    keys = set()
+def cell_values(line: str) -> list[str]:
+    """The stripped cells of one markdown table row."""
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def isl_osl_table(lines: list[str], header: int, model: str) -> list[dict]:
+    """The cells of a '| Sequence Length (ISL/OSL) | <column> | ...' table whose header is lines[header]: one dict
+    (model, column, isl, osl, value) per non-empty cell; thousands separators dropped."""
+    cols = cell_values(lines[header])[1:]
+    out = []
+    for row in lines[header + 2:]:
+        if not row.startswith("|"):
+            break
+        cells = cell_values(row)
+        isl, osl = (int(x) for x in cells[0].split("/"))
+        out += [{"model": model, "column": col, "isl": isl, "osl": osl, "value": float(val.replace(",", ""))}
+                for col, val in zip(cols, cells[1:]) if val]
+    return out
+
+
+def other_case_files_cases(out: Path, skip_names: tuple[str, ...] = ()):
+    """(inputs, case) of every case in the case files other than `out` (and those named in `skip_names`)."""
     for f in sorted(HERE.glob("*.yaml")):
-        if f == OUT or f.name == "serving_trtllm_v017.yaml":  # generated files (the v0.17 one by build_trtllm_v017_cases.py)
+        if f == out or f.name in skip_names:
             continue
         for c in yaml.safe_load(f.read_text()) or []:
-            i = c.get("inputs") or {}
-            if str(c.get("source", "")).startswith("NVIDIA/TensorRT-LLM docs/source/performance/perf-overview.md"):
-                keys.add((i.get("model"), i.get("hardware"), i.get("input_tokens"), i.get("output_tokens")))
-    return keys
+            yield (c.get("inputs") or {}), c
+
+
+def _existing_keys() -> set[tuple]:
+    """(model, hardware, isl, osl) of the hand-written TensorRT-LLM cases in the other case files (the generated v0.17
+    file, written by build_trtllm_v017_cases.py, is not hand-written)."""
+    return {(i.get("model"), i.get("hardware"), i.get("input_tokens"), i.get("output_tokens"))
+            for i, c in other_case_files_cases(OUT, ("serving_trtllm_v017.yaml",))
+            if str(c.get("source", "")).startswith("NVIDIA/TensorRT-LLM docs/source/performance/perf-overview.md")}
 
 
 def build(text: str) -> list[dict]:

@@ -31,9 +31,8 @@ import re
 import sys
 from pathlib import Path
 
-import yaml
-
-from costsim.validation.cases.build_trtllm_cases import FP4_DECODE, run_generator, throughput_case, unique_ids
+from costsim.validation.cases.build_trtllm_cases import (FP4_DECODE, isl_osl_table, other_case_files_cases, run_generator,
+                                                         throughput_case, unique_ids)
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "serving_trtllm_per_gpu.yaml"
@@ -118,32 +117,17 @@ def parse(text: str) -> list[dict]:
             continue
         if model is None or not line.startswith("| Sequence Length"):
             continue
-        cols = [c.strip() for c in line.strip().strip("|").split("|")][1:]
-        for row in lines[k + 2:]:
-            if not row.startswith("|"):
-                break
-            cells = [c.strip() for c in row.strip().strip("|").split("|")]
-            isl, osl = (int(x) for x in cells[0].split("/"))
-            for col, val in zip(cols, cells[1:]):
-                if val:
-                    rows.append({"model": model, "column": col, "isl": isl, "osl": osl,
-                                 "tokens_per_s_per_gpu": float(val.replace(",", ""))})
+        rows += [dict(r, tokens_per_s_per_gpu=r.pop("value")) for r in isl_osl_table(lines, k, model)]
         model = None  # one table per title
     return rows
 
 
 def _existing_keys() -> set[tuple]:
     """(model, hardware, tp, ep, isl, osl) of every serving case in the other case files."""
-    keys = set()
-    for f in sorted(HERE.glob("*.yaml")):
-        if f == OUT:
-            continue
-        for c in yaml.safe_load(f.read_text()) or []:
-            i = c.get("inputs") or {}
-            if isinstance(i.get("model"), str) and i.get("input_tokens") is not None:
-                keys.add((i.get("model"), i.get("hardware"), int(i.get("tp", 1) or 1), int(i.get("ep", 1) or 1),
-                          i.get("input_tokens"), i.get("output_tokens")))
-    return keys
+    return {(i.get("model"), i.get("hardware"), int(i.get("tp", 1) or 1), int(i.get("ep", 1) or 1),
+             i.get("input_tokens"), i.get("output_tokens"))
+            for i, _ in other_case_files_cases(OUT)
+            if isinstance(i.get("model"), str) and i.get("input_tokens") is not None}
 
 
 def build(text: str) -> list[dict]:

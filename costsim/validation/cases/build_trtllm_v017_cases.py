@@ -27,9 +27,8 @@ import re
 import sys
 from pathlib import Path
 
-import yaml
-
-from costsim.validation.cases.build_trtllm_cases import DECODE_HEAVY, run_generator, throughput_case, unique_ids
+from costsim.validation.cases.build_trtllm_cases import (DECODE_HEAVY, cell_values, other_case_files_cases, run_generator,
+                                                         throughput_case, unique_ids)
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "serving_trtllm_v017.yaml"
@@ -127,12 +126,12 @@ def parse(text: str) -> list[dict]:
         print("error: no '| Throughput (tokens / sec)' table in the --perf-overview file; give perf-overview.md at "
               + COMMIT + ".", file=sys.stderr)
         raise SystemExit(2)
-    cols = [c.strip() for c in lines[head].strip().strip("|").split("|")][3:]
+    cols = cell_values(lines[head])[3:]
     rows, model, tp = [], None, None
     for line in lines[head + 1:]:
         if not line.startswith("|"):
             break
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        cells = cell_values(line)
         if len(cells) < 4 or not re.fullmatch(r"\d+, \d+", cells[2]):
             continue
         model = cells[0] or model
@@ -146,16 +145,9 @@ def parse(text: str) -> list[dict]:
 
 def _fit_keys() -> set[tuple]:
     """(model, hardware, tp, isl, osl) of the cases used to fit a parameter, in every other case file."""
-    keys = set()
-    for f in sorted(HERE.glob("*.yaml")):
-        if f == OUT:
-            continue
-        for c in yaml.safe_load(f.read_text()) or []:
-            i = c.get("inputs") or {}
-            if c.get("used_for_fit") and isinstance(i.get("model"), str):
-                keys.add((i.get("model"), i.get("hardware"), int(i.get("tp", i.get("num_gpus", 1)) or 1),
-                          i.get("input_tokens"), i.get("output_tokens")))
-    return keys
+    return {(i.get("model"), i.get("hardware"), int(i.get("tp", i.get("num_gpus", 1)) or 1), i.get("input_tokens"),
+             i.get("output_tokens"))
+            for i, c in other_case_files_cases(OUT) if c.get("used_for_fit") and isinstance(i.get("model"), str)}
 
 
 def build(text: str) -> list[dict]:
