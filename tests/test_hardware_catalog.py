@@ -146,3 +146,19 @@ def test_scaleout_units():
     # scaleout in GB/s per device: 400 Gb/s NIC per GPU = 50 GB/s
     assert ACCS["h100-sxm"].scaleout_gb_per_s == pytest.approx(50)
     assert ACCS["tpu-v5p"].scaleout_gb_per_s == pytest.approx(6.25)
+
+
+@pytest.mark.parametrize("mib", [80.0, 1e30])
+def test_driver_reported_memory_in_the_wrong_unit_is_refused(mib):
+    """memory_reported_mib is MiB as nvidia-smi prints it; a value far from memory_gb (GiB or GB typed in, or an
+    absurd one) names the field and the unit instead of silently pricing a 1e30-byte GPU."""
+    from pydantic import ValidationError
+
+    from costsim.specs.hardware import Accelerator
+
+    data = catalog.get_accelerator("h100-sxm").model_dump()
+    data["memory_reported_mib"] = mib
+    with pytest.raises(ValidationError, match="memory_reported_mib"):
+        Accelerator(**data)
+    data["memory_reported_mib"] = 81559.0
+    assert Accelerator(**data).memory_bytes == 81559 * 2**20

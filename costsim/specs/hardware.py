@@ -147,6 +147,13 @@ class Accelerator(Spec):
         rates = self.peak_tflop_per_s
         if not any(getattr(rates, d) for d in DTYPES):
             raise ValueError(f"hardware '{self.id}': peak_tflop_per_s needs at least one datatype with a rate")
+        if self.memory_reported_mib is not None:
+            ratio = self.memory_reported_mib * MIB / (self.memory_gb * GB)
+            if not 0.8 <= ratio <= 1.25:
+                raise ValueError(f"hardware '{self.id}': memory_reported_mib ({self.memory_reported_mib:g} MiB = "
+                                 f"{self.memory_reported_mib * MIB / GB:.4g} GB) is not within 0.8-1.25x of memory_gb "
+                                 f"({self.memory_gb:g} GB); give the driver's total in MiB (2^20 bytes), as nvidia-smi "
+                                 "prints it: an 80 GB H100 reports 81,559")
         if self.idle_w > self.tdp_w:
             raise ValueError(f"hardware '{self.id}': idle_w ({self.idle_w}) is above tdp_w ({self.tdp_w}); idle power must be below TDP")
         p = self.prices
