@@ -30,7 +30,7 @@ def serve(request: ServeRequest, *, with_curve: bool = True) -> dict[str, Any]:
         result = estimate_serve(request, with_curve=with_curve)
     if isinstance(result, dict):
         dep = result.get("deployment") or {}
-        devices = dep.get("gpus_per_replica") or request.tp or request.gpus or 1
+        devices = dep.get("gpus_per_replica") or result.get("gpus") or request.tp or request.gpus or 1  # the replica priced
         result["error_band"] = band_dict("serving", request.hardware, devices, request.model, engine=request.engine)
         # power and energy figures read on the power cases' band (GPU power and J/token of the same regime)
         result["power_error_band"] = band_dict("power", request.hardware, devices, request.model, engine=request.engine)
