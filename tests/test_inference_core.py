@@ -223,3 +223,66 @@ def test_step_time_table_shapes():
     assert tab["prefill_time_s"].shape == (2,)
     assert np.all(np.diff(tab["decode_step_time_s"], axis=0) > 0)
     assert tab["prefill_time_s"][1] > tab["prefill_time_s"][0]
+
+
+def test_moe_pair_times_by_hand():
+    """The MoE layers' per-assignment time: per routed (token, expert) pair per MoE layer, decode and prompt tokens
+    each at their own rate; split over ep (each rank routes its own tokens), not over tp; nothing for dense models."""
+    from dataclasses import replace
+    s, d, p, lay = _setup("qwen3-30b-a3b", "b200", "fp4")  # 48 MoE layers, top-8
+    pair = replace(d, moe_decode_pair_s=4e-8)
+    base = core.decode_step_breakdown(s, d, p, lay, 1000, 1500)
+    with_pairs = core.decode_step_breakdown(s, pair, p, lay, 1000, 1500)
+    want = 48 * 1000 * 8 * 4e-8  # 15.36 ms
+    assert float(with_pairs["moe_routing_s"]) == pytest.approx(want)
+    assert float(with_pairs["step_time_s"]) - float(base["step_time_s"]) == pytest.approx(want)
+    # prefill pays its own rate only
+    assert float(core.prefill_time_s(s, pair, p, lay, 4, 1000)) == pytest.approx(float(core.prefill_time_s(s, d, p, lay, 4, 1000)))
+    pre = replace(d, moe_prefill_pair_s=1.2e-8)
+    bd = core.prefill_breakdown(s, pre, p, lay, 4, 1000)
+    assert float(bd["moe_routing_s"]) == pytest.approx(48 * 4000 * 8 * 1.2e-8)
+    assert float(core.decode_step_time_s(s, pre, p, lay, 1000, 1500)) == pytest.approx(float(base["step_time_s"]))
+    # ep splits the tokens (each rank routes its own), tp does not
+    ep4 = core.decode_step_breakdown(s, pair, p, core.Layout(tp=1, ep=4), 1000, 1500)
+    assert float(ep4["moe_routing_s"]) == pytest.approx(want / 4)
+    tp4 = core.decode_step_breakdown(s, pair, p, core.Layout(tp=4), 1000, 1500)
+    assert float(tp4["moe_routing_s"]) == pytest.approx(want)
+    sd, dd, pd, ld = _setup("llama-3.1-8b", "b200", "fp4")
+    assert float(core.decode_step_time_s(sd, replace(dd, moe_decode_pair_s=4e-8), pd, ld, 1000, 1500)) == pytest.approx(
+        float(core.decode_step_time_s(sd, dd, pd, ld, 1000, 1500)))
+
+
+def test_moe_pair_time_is_priced_at_kernel_power():
+    """The per-pair time is GPU work: a step that spends most of its time there draws well above warm idle."""
+    from dataclasses import replace
+    from costsim.core.power import warm_idle_power_w
+    s, d, p, lay = _setup("qwen3-30b-a3b", "b200", "fp4")
+    a = get_accelerator("b200")
+    heavy = replace(d, moe_decode_pair_s=1e-6)
+    dec = core.decode_step_breakdown(s, heavy, p, lay, 1000, 1500)
+    assert float(dec["moe_routing_s"]) > 0.5 * float(dec["step_time_s"])
+    assert float(core.decode_step_power_w(dec, heavy, a.idle_w, a.tdp_w)) > 1.2 * float(warm_idle_power_w(a.idle_w, a.tdp_w))
+
+
+def test_tensorrt_llm_pytorch_profile_by_architecture():
+    """The PyTorch-backend profile: the C++ runtime's terms plus the MoE per-pair times, Blackwell's on B200 / GB200,
+    the Hopper values elsewhere; dense models price exactly as on the C++ runtime profile."""
+    from costsim.estimators.inference import core_inputs, device_parameters
+    bw = device_parameters(get_accelerator("b200"), "tensorrt-llm-pytorch")
+    hop = device_parameters(get_accelerator("h200"), "tensorrt-llm-pytorch")
+    assert bw["moe_decode_pair_s"] == pytest.approx(4e-8) and bw["moe_prefill_pair_s"] == pytest.approx(1.2e-8)
+    assert hop["moe_decode_pair_s"] == pytest.approx(1.3e-7) and hop["moe_prefill_pair_s"] == pytest.approx(4e-8)
+    assert device_parameters(get_accelerator("gb200"), "tensorrt-llm-pytorch")["moe_decode_pair_s"] == bw["moe_decode_pair_s"]
+    cpp = device_parameters(get_accelerator("b200"), "tensorrt-llm")
+    assert cpp["moe_decode_pair_s"] == 0.0 and {k: v for k, v in bw.items() if "pair" not in k} == {k: v for k, v in cpp.items() if "pair" not in k}
+    m, a = get_model("llama-3.1-70b"), get_accelerator("b200")
+    x, y = core_inputs(m, a, "fp4", None, "tensorrt-llm-pytorch"), core_inputs(m, a, "fp4", None, "tensorrt-llm")
+    lay = core.Layout()
+    assert float(core.decode_step_time_s(x.shape, x.dev, x.prec, lay, 256, 2000)) == float(core.decode_step_time_s(y.shape, y.dev, y.prec, lay, 256, 2000))
+
+
+@pytest.mark.parametrize("value", [-1e-8, float("nan"), float("inf"), "fast"])
+def test_negative_or_non_finite_override_names_the_field(value):
+    from costsim.errors import InputError
+    with pytest.raises(InputError, match="moe_decode_pair_s"):
+        device_from_accelerator(get_accelerator("b200"), "fp4", "tensorrt-llm-pytorch", overrides={"moe_decode_pair_s": value})

@@ -53,7 +53,7 @@ def test_fp4_on_blackwell_runs_at_the_fp4_rate_and_attention_in_fp8():
 
 def test_engine_catalog_and_errors():
     ids = set(engines())
-    assert {"default", "tensorrt-llm", "vllm", "rocm-vllm", "sglang", "llama.cpp", "research-2023", "splitwise-characterization", "pytorch-eager"} <= ids
+    assert {"default", "tensorrt-llm", "tensorrt-llm-pytorch", "vllm", "rocm-vllm", "sglang", "llama.cpp", "research-2023", "splitwise-characterization", "pytorch-eager"} <= ids
     for e in engines().values():
         assert e.sources and e.description
     with pytest.raises(InputError) as err:

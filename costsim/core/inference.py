@@ -19,8 +19,9 @@ decode step (one new token for each of B sequences, mean context c):
               ALU work per weight read); routed-expert bytes and FLOPs at moe_kernel_rel of those
               rates (fused-MoE kernels less efficient than dense GEMMs, e.g. untuned tile configurations)
   + 2 TP all-reduces per layer (latency + ring bandwidth), EP all-to-alls, PP hand-offs
-  + layer_overhead_s per layer (kernel latency floors); an engine without graph capture waits on the
-  host launching every layer's kernels: stage = sqrt(gpu^2 + (layers x host_launch_s_per_layer)^2)
+  + layer_overhead_s per layer (kernel latency floors) + moe_decode_pair_s per routed (token, expert)
+  pair per MoE layer (routing / permute / finalize work, engine-specific); an engine without graph
+  capture waits on the host launching every layer's kernels: stage = sqrt(gpu^2 + (layers x host_launch_s_per_layer)^2)
   + step_overhead_s per engine iteration (one per pipeline micro-batch)
   + seq_overhead_s per sequence per step (vLLM-class host work: scheduling, input preparation,
     detokenization; 0 for C++ engines) + logits / sampling traffic (vocab x sampling_bytes_per_logit)
@@ -168,6 +169,8 @@ _GPU = dict(
     runtime_reserve_bytes=0.0,  # memory the runtime holds outside weights, workspace and KV (vLLM: inside the 10 % reserve)
     sliding_window_kv=1.0,   # 1 = the engine keeps (and attends over) only a sliding-window layer's window; 0 = full context
     moe_compute_rel=1.0,     # routed-expert GEMM FLOPs at the dense GEMMs' efficiency (engine-specific below 1)
+    moe_decode_pair_s=0.0,   # GPU time per routed (token, expert) pair per MoE layer of a decode step (engine-specific; 0 = none)
+    moe_prefill_pair_s=0.0,  # the same for prompt tokens
 )
 _SOC = dict(
     matmul_frac=0.74,        # fitted: llama.cpp Metal prefill pp512, M1 Max (f16/q8_0/q4_0)
@@ -192,6 +195,8 @@ _SOC = dict(
     runtime_reserve_bytes=0.0,
     sliding_window_kv=1.0,
     moe_compute_rel=1.0,
+    moe_decode_pair_s=0.0,
+    moe_prefill_pair_s=0.0,
 )
 CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
     "datacenter_gpu": _GPU,
@@ -321,7 +326,10 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     t_pp = np.where(pp > 1, _a(dev.scaleup_latency_s) + msg / np.where(_a(dev.scaleup_bytes_per_s) > 0, _a(dev.scaleup_bytes_per_s), np.inf), 0.0)
 
     t_layers = layers * _a(dev.layer_overhead_s)
-    stage_gpu = t_weights + t_attn + t_tp + t_ep + t_pp + t_layers
+    # the MoE layers' per-assignment work of a decode step: each of the rank's b / ep tokens goes to k experts; with
+    # TP every rank routes and permutes all of its tokens (not split by tp). Decode only (see Device.moe_decode_pair_s)
+    t_slots = moe_layers * b_rank * _a(shape.experts_per_token) * _a(dev.moe_decode_pair_s)
+    stage_gpu = t_weights + t_attn + t_tp + t_ep + t_pp + t_layers + t_slots
     host = layers * _a(dev.host_launch_s_per_layer)
     stage = _smooth_roofline(stage_gpu, host) if np.any(host > 0) else stage_gpu
     t_sample = sampling_time_s(shape, dev, b_total)
@@ -339,6 +347,7 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
         "ep_alltoall_s": pp * t_ep,
         "pp_handoff_s": pp * t_pp,
         "layer_overhead_s": pp * t_layers,
+        "moe_routing_s": pp * t_slots,
         "host_launch_wait_s": pp * (stage - stage_gpu),
         "sampling_s": t_sample,
         "step_overhead_s": fixed - t_sample,
@@ -364,6 +373,7 @@ def decode_step_power_w(dec: dict, dev: Device, idle_w, tdp_w):
     time-weighted: the weight-streaming GEMMs, the attention over the KV cache, the collectives
     (communication phase), the sampler's logits traffic (streaming). Per-layer latency floors, the
     engine's per-step host work and a host that launches kernels leave the GPU waiting at warm idle;
+    the MoE layers' per-assignment work (moe_routing_s) runs at the kernels' mean power;
     of the per-sequence time, seq_overhead_busy_frac is GPU work (e.g. a sampler sorting the logits)
     at the kernels' mean power, the rest host work at warm idle. Averaging the utilizations over the
     whole step instead over-prices a step whose GEMMs saturate the power limit next to memory-bound
@@ -385,8 +395,8 @@ def decode_step_power_w(dec: dict, dev: Device, idle_w, tdp_w):
            + part(0.0, dec["sampling_bytes_per_gpu"], t_s) * t_s + floor * t_l)
     t_k = t_w + t_a + t_c + t_s + t_l
     p_k = np.where(t_k > 0, e_k / np.where(t_k > 0, t_k, 1.0), floor)
-    t_busy = _a(dev.seq_overhead_busy_frac) * _a(dec["seq_overhead_s"])
-    t_wait = _a(dec["step_overhead_s"]) + _a(dec["host_launch_wait_s"]) - t_busy
+    t_busy = _a(dev.seq_overhead_busy_frac) * _a(dec["seq_overhead_s"]) + _a(dec.get("moe_routing_s", 0.0))
+    t_wait = _a(dec["step_overhead_s"]) + _a(dec["host_launch_wait_s"]) - _a(dev.seq_overhead_busy_frac) * _a(dec["seq_overhead_s"])
     total = _a(dec["step_time_s"])
     return (e_k + p_k * t_busy + floor * t_wait) / np.where(total > 0, total, 1.0)
 
@@ -449,7 +459,9 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     t_ep = 2.0 * moe_layers * alltoall_time_s(msg * _a(shape.experts_per_token), ep, dev)
     t_pp = np.where(pp > 1, (pp - 1.0) * (_a(dev.scaleup_latency_s) + msg / np.where(_a(dev.scaleup_bytes_per_s) > 0, _a(dev.scaleup_bytes_per_s), np.inf)), 0.0)
     t_layers = nl * _a(dev.layer_overhead_s)
-    gpu = t_compute + t_tp + t_ep + t_pp + t_layers
+    # the MoE layers' per-assignment work for the prompt tokens (per GPU: its tokens / ep, its layers / pp)
+    t_pairs = moe_layers * tokens / ep * _a(shape.experts_per_token) * _a(dev.moe_prefill_pair_s) / pp
+    gpu = t_compute + t_tp + t_ep + t_pp + t_layers + t_pairs
     host = nl * _a(dev.host_launch_s_per_layer)
     body_t = _smooth_roofline(gpu, host) if np.any(host > 0) else gpu
     t_sample = sampling_time_s(shape, dev, bsz)
@@ -464,6 +476,7 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
         "ep_alltoall_s": t_ep,
         "pp_handoff_s": t_pp,
         "layer_overhead_s": t_layers,
+        "moe_routing_s": t_pairs,
         "host_launch_wait_s": body_t - gpu,
         "sampling_s": t_sample,
         "matmul_flop_per_gpu": mm_flop + attn_flop,

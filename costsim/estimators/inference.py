@@ -119,6 +119,8 @@ def device_parameters(acc: Accelerator, engine: str = "default", overrides: dict
     for k, v in (overrides or {}).items():
         if k not in p:
             raise InputError(f"unknown device parameter override '{k}'; known: {', '.join(sorted(p))}.", field="overrides")
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+            raise InputError(f"device parameter override {k} must be a finite number >= 0, got {v!r}.", field="overrides")
         p[k] = float(v)
     for k, (ok, rng, what) in _FRACTION_PARAMETERS.items():
         if not ok(p[k]):
@@ -173,6 +175,7 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
         prefill_attention_concat=p["prefill_attention_concat"], moe_kernel_rel=p["moe_kernel_rel"],
         topk_bytes_per_logit=p["topk_bytes_per_logit"], seq_overhead_busy_frac=p["seq_overhead_busy_frac"],
         kv_free_memory_frac=p["kv_free_memory_frac"], runtime_reserve_bytes=p["runtime_reserve_bytes"], moe_compute_rel=p["moe_compute_rel"],
+        moe_decode_pair_s=p["moe_decode_pair_s"], moe_prefill_pair_s=p["moe_prefill_pair_s"],
     )
     return dev, dtype, p
 
