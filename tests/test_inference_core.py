@@ -230,6 +230,7 @@ def test_moe_pair_times_by_hand():
     each at their own rate; split over ep (each rank routes its own tokens), not over tp; nothing for dense models."""
     from dataclasses import replace
     s, d, p, lay = _setup("qwen3-30b-a3b", "b200", "fp4")  # 48 MoE layers, top-8
+    d = replace(d, moe_decode_pair_s=0.0, moe_prefill_pair_s=0.0)
     pair = replace(d, moe_decode_pair_s=4e-8)
     base = core.decode_step_breakdown(s, d, p, lay, 1000, 1500)
     with_pairs = core.decode_step_breakdown(s, pair, p, lay, 1000, 1500)
@@ -286,3 +287,14 @@ def test_negative_or_non_finite_override_names_the_field(value):
     from costsim.errors import InputError
     with pytest.raises(InputError, match="moe_decode_pair_s"):
         device_from_accelerator(get_accelerator("b200"), "fp4", "tensorrt-llm-pytorch", overrides={"moe_decode_pair_s": value})
+
+
+def test_default_engine_prices_moe_routing_on_nvidia_only():
+    """The default engine stands for today's TensorRT-LLM on NVIDIA parts, so it carries the MoE per-pair times fitted
+    on tensorrt-llm-pytorch (Blackwell's on B200 / GB200 / B300); the C++-runtime profile and AMD's stack do not."""
+    from costsim.estimators.inference import device_parameters
+    for hw in ("b200", "gb200", "h100-sxm", "a100-80gb-sxm"):
+        assert device_parameters(get_accelerator(hw), "default")["moe_decode_pair_s"] == \
+            device_parameters(get_accelerator(hw), "tensorrt-llm-pytorch")["moe_decode_pair_s"] > 0
+    assert device_parameters(get_accelerator("mi300x"), "default")["moe_decode_pair_s"] == 0.0
+    assert device_parameters(get_accelerator("h100-sxm"), "tensorrt-llm")["moe_decode_pair_s"] == 0.0
