@@ -21,7 +21,8 @@ decode step (one new token for each of B sequences, mean context c):
   + 2 TP all-reduces per layer (latency + ring bandwidth), EP all-to-alls, PP hand-offs
   + layer_overhead_s per layer (kernel latency floors) + moe_decode_pair_s per routed (token, expert)
   pair per MoE layer (routing / permute / finalize work, engine-specific); an engine without graph
-  capture waits on the host launching every layer's kernels: stage = sqrt(gpu^2 + (layers x host_launch_s_per_layer)^2)
+  capture waits on the host launching every layer's kernels:
+  stage = sqrt(gpu^2 + (layers x host_launch_s_per_layer)^2)
   + step_overhead_s per engine iteration (one per pipeline micro-batch)
   + seq_overhead_s per sequence per step (vLLM-class host work: scheduling, input preparation,
     detokenization; 0 for C++ engines) + logits / sampling traffic (vocab x sampling_bytes_per_logit)
@@ -39,8 +40,9 @@ prefill (B prompts of s tokens): matmul FLOPs 2 * active params * tokens (the LM
   attention efficiency that rises with prompt length (kernels.csv: 6-15% of A100 peak at 0.5-2.8k
   tokens), memory floor = weights read once (+ KV write + GEMM activations at their storage
   precision), smooth roofline as above, plus bandwidth-dominated TP all-reduces of tokens *
-  d_model * 2 bytes. Engines without variable-length attention (prefill_attention_concat = 1)
-  attend a batch of prompts as one concatenated sequence.
+  d_model * 2 bytes, plus moe_prefill_pair_s per routed (token, expert) pair per MoE layer. Engines
+  without variable-length attention (prefill_attention_concat = 1) attend a batch of prompts as one
+  concatenated sequence.
 
 The smooth roofline sqrt(m^2 + c^2) reproduces vidur's A100 MLP kernel times (kernels.csv:
 1, 64, 512 tokens) within ~5%; max(m, c) misses the transition by up to 15%.
@@ -328,8 +330,8 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     t_layers = layers * _a(dev.layer_overhead_s)
     # the MoE layers' per-assignment work of a decode step: each of the rank's b / ep tokens goes to k experts; with
     # TP every rank routes and permutes all of its tokens (not split by tp). Decode only (see Device.moe_decode_pair_s)
-    t_slots = moe_layers * b_rank * _a(shape.experts_per_token) * _a(dev.moe_decode_pair_s)
-    stage_gpu = t_weights + t_attn + t_tp + t_ep + t_pp + t_layers + t_slots
+    t_pairs = moe_layers * b_rank * _a(shape.experts_per_token) * _a(dev.moe_decode_pair_s)
+    stage_gpu = t_weights + t_attn + t_tp + t_ep + t_pp + t_layers + t_pairs
     host = layers * _a(dev.host_launch_s_per_layer)
     stage = _smooth_roofline(stage_gpu, host) if np.any(host > 0) else stage_gpu
     t_sample = sampling_time_s(shape, dev, b_total)
@@ -347,7 +349,7 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
         "ep_alltoall_s": pp * t_ep,
         "pp_handoff_s": pp * t_pp,
         "layer_overhead_s": pp * t_layers,
-        "moe_routing_s": pp * t_slots,
+        "moe_routing_s": pp * t_pairs,
         "host_launch_wait_s": pp * (stage - stage_gpu),
         "sampling_s": t_sample,
         "step_overhead_s": fixed - t_sample,

@@ -67,8 +67,8 @@ class Device:
     #: GPU time per routed (token, expert) pair per MoE layer of a decode step on each GPU, s: the MoE layer's
     #: per-assignment work that scales with the routed rows, not with the experts' FLOPs or bytes (the routing sort,
     #: copying and quantizing each token once per chosen expert, gathering and weighting the k outputs back).
-    #: Decode steps only: charged per prompt token too it over-predicts the published prompt-heavy rows by 25-40 %
-    #: (engines.yaml, tensorrt-llm-pytorch). 0 = not charged
+    #: Decode steps; prompt tokens pay moe_prefill_pair_s (about a third: one rate for both over-predicts the published
+    #: prompt-heavy rows by 25-40 %; engines.yaml, tensorrt-llm-pytorch). 0 = not charged
     moe_decode_pair_s: object = 0.0
     #: the same per routed (token, expert) pair per MoE layer for prompt tokens (prefill), s; 0 = not charged
     moe_prefill_pair_s: object = 0.0
