@@ -70,7 +70,11 @@ MOE_EP = (
     "layer waits for the slowest EP rank (routing is not uniform over experts, and with attention data parallel each "
     "rank also brings its own sequences and contexts), so a step is the maximum over ranks, not the mean costsim "
     "prices; the spread across row shapes says one per-pair time does not capture EP. No per-rank measurement to fit "
-    "it. Not tuned away.")
+    "it. A second candidate: the tables' llm_options set no KV dtype for Qwen3 (gpt-oss and DeepSeek R1 set fp8), so "
+    "the cache is whatever NVIDIA's Qwen3 checkpoints declare, not found; with a BF16 cache the Qwen3-235B rows "
+    "flatten (B200 EP8 decode-heavy +0.12 to +0.25, H100 -0.04 to -0.18) but the fitted Qwen3-30B rows go 21-46 % "
+    "slow, so the per-pair fit would have to move with it. Not adopted without the checkpoint's config. Not tuned "
+    "away.")
 _MOE_GB200 = (
     "Qwen3-30B-A3B on one GB200 comes out 27-48 % fast on the decode-heavy rows of this table, where the same rows on "
     "B200 (the fitted ones) agree within 13 %: the table has GB200 slower than B200 on the same GPU for this model "
