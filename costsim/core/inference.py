@@ -397,8 +397,9 @@ def decode_step_power_w(dec: dict, dev: Device, idle_w, tdp_w):
            + part(0.0, dec["sampling_bytes_per_gpu"], t_s) * t_s + floor * t_l)
     t_k = t_w + t_a + t_c + t_s + t_l
     p_k = np.where(t_k > 0, e_k / np.where(t_k > 0, t_k, 1.0), floor)
-    t_busy = _a(dev.seq_overhead_busy_frac) * _a(dec["seq_overhead_s"]) + _a(dec.get("moe_routing_s", 0.0))
-    t_wait = _a(dec["step_overhead_s"]) + _a(dec["host_launch_wait_s"]) - _a(dev.seq_overhead_busy_frac) * _a(dec["seq_overhead_s"])
+    t_seq_busy = _a(dev.seq_overhead_busy_frac) * _a(dec["seq_overhead_s"])
+    t_busy = t_seq_busy + _a(dec["moe_routing_s"])
+    t_wait = _a(dec["step_overhead_s"]) + _a(dec["host_launch_wait_s"]) - t_seq_busy
     total = _a(dec["step_time_s"])
     return (e_k + p_k * t_busy + floor * t_wait) / np.where(total > 0, total, 1.0)
 

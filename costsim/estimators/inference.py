@@ -372,6 +372,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
         raise InputError(f"input_tokens + output_tokens ({int(ctx_full)}) exceeds the model's context of {m.max_context} tokens.", field="input_tokens")
     kv_per_tok = float(core.kv_bytes_per_sequence(shape, prec, ctx_full)) / ctx_full
     chunk = min(PREFILL_CHUNK_TOKENS, ctx_full * 1.0)
+    usable_bytes = float(core.usable_memory_bytes(dev))  # bytes per GPU the engine may fill
 
     gpus, tp, pp, ep = resolve_layout(req, m, a)
     searched = gpus < 0
@@ -379,7 +380,6 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
         cands = candidate_layouts(m, a, pp, ep)
         chosen = None
         fallback = None
-        usable = float(core.usable_memory_bytes(dev))
         for g, t, p_, e in cands:
             lay = core.Layout(tp=t, pp=p_, ep=e)
             kv_room = float(core.kv_budget_bytes_per_gpu(dev, core.weight_bytes_per_gpu(shape, prec, lay),
@@ -387,7 +387,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
             fits = float(core.max_batch(shape, dev, prec, lay, ctx_full, chunk)) >= 1
             if fits and fallback is None:
                 fallback = (g, t, p_, e)
-            if fits and kv_room >= MIN_KV_FRAC * usable:
+            if fits and kv_room >= MIN_KV_FRAC * usable_bytes:
                 chosen = (g, t, p_, e)
                 break
         chosen = chosen or fallback
@@ -396,7 +396,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
             lay = core.Layout(tp=t, pp=p_, ep=e)
             w = float(core.weight_bytes_per_gpu(shape, prec, lay))
             return _infeasible(f"{m.name} at {req.weight_precision} does not fit on up to {g} x {a.name} "
-                               f"({w / 1e9:.1f} GB of weights per GPU vs {float(core.usable_memory_bytes(dev)) / 1e9:.1f} GB usable); "
+                               f"({w / 1e9:.1f} GB of weights per GPU vs {usable_bytes / 1e9:.1f} GB usable_bytes); "
                                "use more GPUs (--gpus) or a smaller weight precision.",
                                kv_cache_bytes_per_token=kv_per_tok, memory_per_gpu_bytes=w)
         gpus, tp, pp, ep = chosen
@@ -405,9 +405,8 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
     w_gpu = float(core.weight_bytes_per_gpu(shape, prec, layout))
     layout_doc = {"gpus": gpus, "tp": tp, "pp": pp, "ep": ep, "searched": searched}
     if mb < 1:
-        usable = float(core.usable_memory_bytes(dev))
         return _infeasible(f"{m.name} at {req.weight_precision} needs {w_gpu / 1e9:.1f} GB of weights per GPU on {gpus} x {a.name} "
-                           f"plus KV cache for one {int(ctx_full)}-token request, but only {usable / 1e9:.1f} GB per GPU is usable; "
+                           f"plus KV cache for one {int(ctx_full)}-token request, but only {usable_bytes / 1e9:.1f} GB per GPU is usable_bytes; "
                            "use more GPUs (--gpus/--tp/--pp) or a smaller --weight-precision.",
                            max_batch=0, kv_cache_bytes_per_token=kv_per_tok, memory_per_gpu_bytes=w_gpu, layout=layout_doc)
     mb_curve = min(mb, MAX_CURVE_BATCH)
@@ -455,7 +454,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
         "compute_dtype": dtype, "engine": engine, "sampling_top_k": m.default_top_k,
         "batch": int(b), "max_batch": mb,
         "input_tokens": int(i), "output_tokens": int(o),
-        "memory_per_gpu_bytes": mem, "memory_usable_per_gpu_bytes": float(core.usable_memory_bytes(dev)),
+        "memory_per_gpu_bytes": mem, "memory_usable_per_gpu_bytes": usable_bytes,
         "weights_per_gpu_bytes": w_gpu, "kv_cache_bytes_per_token": kv_per_tok,
         "prefill_time_s": t_pre, "ttft_s": ttft, "prefill_tokens_per_s": b * i / t_pre,
         "decode_step_time_s": t_dec, "tpot_s": tpot, "decode_tokens_per_s": b / t_dec,

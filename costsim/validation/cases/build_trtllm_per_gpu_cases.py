@@ -32,8 +32,8 @@ import re
 import sys
 from pathlib import Path
 
-from costsim.validation.cases.build_trtllm_cases import (FP4_DECODE, MOE_EP, isl_osl_table, other_case_files_cases,
-                                                         run_generator, throughput_case, unique_ids)
+from costsim.validation.cases.build_trtllm_cases import (FP4_DECODE, MOE_EP, catalog_cells, isl_osl_table,
+                                                         other_case_files_cases, run_generator, throughput_case, unique_ids)
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "serving_trtllm_per_gpu.yaml"
@@ -130,13 +130,7 @@ def _existing_keys() -> set[tuple]:
 def build(text: str) -> list[dict]:
     have = _existing_keys()
     cases = []
-    for r in parse(text):
-        if r["model"] not in MODELS:
-            continue
-        m = _COL.match(r["column"])
-        if m is None or m["part"] not in PARTS:
-            continue
-        mid, short, moe, note = MODELS[r["model"]]
+    for r, m, (mid, short, moe, note) in catalog_cells(parse(text), MODELS, _COL, PARTS):
         hw, n, prec = PARTS[m["part"]], int(m["n"]), m["prec"].lower()
         # DEP: attention data parallel with the experts split over the GPUs (costsim's ep layout: the dense part data
         # parallel over ep, experts split); TP on an MoE model with more than one GPU is the same for these configs
