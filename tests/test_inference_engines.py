@@ -188,3 +188,14 @@ def test_topk_sampling_costs_only_models_that_sample_with_top_k():
     assert extra_b == pytest.approx(extra * 3.35 / 8.0, rel=1e-6)  # a GPU pass: faster on the faster memory
     step = core.decode_step_breakdown(q.shape, q.dev, q.prec, lay, 128, 600)
     assert float(step["sampling_s"]) > extra
+
+
+def test_engine_field_help_names_every_engine():
+    """The --engine help (ServeRequest) and the scenario schema list every engine profile of the catalog."""
+    from costsim.specs.engine import engines
+    from costsim.specs.requests import ServeRequest
+    from costsim.specs.serving_sim import ServingWorkload
+    for cls in (ServeRequest, ServingWorkload):
+        text = cls.model_fields["engine"].description
+        missing = [e for e in engines() if e not in text]
+        assert not missing, f"{cls.__name__}.engine description lacks {missing}"
