@@ -7,6 +7,12 @@ finish and are replaced, so each step also carries the prefill of B*I/O new prom
                         + request_overhead_s x B / O   (host work to admit / retire the B/O requests per step)
   throughput          = B / tpot_s   output tokens per second over whole requests
   ttft_s              = prefill of one prompt + one running decode step (worst wait) when B > 1
+
+A finite job (finite_job): N identical requests queued at once, as an offline benchmark runs them
+(trtllm-bench throughput, vLLM benchmark_throughput). Requests admitted together finish together,
+so the job runs in waves: floor(N/B) waves of B and one of the remaining N mod B, each taking
+O x tpot_s at its own batch. Throughput = N x O / job time: below the steady state when the last
+wave is small next to the others (N of 1,000-3,000 at a few hundred to thousands of sequences).
 """
 
 from __future__ import annotations
@@ -60,3 +66,24 @@ def batch_grid(max_batch: int, points: int = 48) -> np.ndarray:
         return small.astype(float)
     big = np.unique(np.round(np.geomspace(64, m, points)).astype(int))
     return np.unique(np.concatenate([small, big, [m]])).astype(float)
+
+
+def finite_job(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, input_tokens, output_tokens,
+               num_requests):
+    """Time and throughput of `num_requests` identical requests queued at once, at most `batch` in flight.
+
+    Returns arrays (broadcast over batch and num_requests): job_time_s, throughput_tokens_per_s
+    (output tokens over the whole job), waves (full waves plus one for a remainder)."""
+    b = np.asarray(batch, dtype=float)
+    n = np.asarray(num_requests, dtype=float)
+    o = np.asarray(output_tokens, dtype=float)
+    full = np.floor(n / b)
+    rest = n - full * b
+    t_full = o * serving_curve(shape, dev, prec, layout, b, input_tokens, output_tokens)["tpot_s"]
+    t_rest = o * serving_curve(shape, dev, prec, layout, np.maximum(rest, 1.0), input_tokens, output_tokens)["tpot_s"]
+    job_s = full * t_full + np.where(rest > 0, t_rest, 0.0)
+    return {
+        "job_time_s": job_s,
+        "throughput_tokens_per_s": n * o / job_s,
+        "waves": full + (rest > 0),
+    }

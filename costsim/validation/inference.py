@@ -10,6 +10,9 @@ Case inputs:
   weight_precision, kv_precision, batch (int or 'max': the highest-throughput batch that fits the
           replica's memory, capped by max_num_seqs when the engine had one), input_tokens, output_tokens
   context_tokens: mean context of a decode step (default input_tokens + output_tokens / 2)
+  num_requests: the benchmark ran this many identical requests queued at once (trtllm-bench's dataset size):
+          throughput_tokens_per_s is then the whole job's, in waves of the batch (core.serving_curve.finite_job);
+          without it, the steady state
   engine: engine profile id (costsim/data/engines.yaml; default 'default')
   ttft_slo_s, tpot_slo_s: latency limits applied to the throughput-latency curve
 metric: decode_tokens_per_s | prefill_tokens_per_s | prefill_time_s | decode_step_time_s |
@@ -21,7 +24,7 @@ metric: decode_tokens_per_s | prefill_tokens_per_s | prefill_time_s | decode_ste
 from __future__ import annotations
 
 from costsim.core import inference as core
-from costsim.core.serving_curve import batch_grid, best_index, serving_curve
+from costsim.core.serving_curve import batch_grid, best_index, finite_job, serving_curve
 from costsim.estimators.deployment import search_deployment
 from costsim.estimators.inference import MAX_CURVE_BATCH, PREFILL_CHUNK_TOKENS, core_inputs
 from costsim.specs.base import validate_spec
@@ -34,6 +37,13 @@ def _model(inp: dict) -> ModelSpec:
     if "model_shape" in inp:
         return validate_spec(ModelSpec, dict(inp["model_shape"]), what="case model_shape")
     return get_model(inp["model"])
+
+
+def _num_requests(inp: dict) -> float:
+    n = inp["num_requests"]
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"num_requests must be a whole number >= 1, got {n!r}")
+    return float(n)
 
 
 def predict(case: Case) -> float:
@@ -50,6 +60,8 @@ def predict(case: Case) -> float:
     if inp.get("layout") == "search":
         if metric != "throughput_tokens_per_s":
             raise ValueError("layout: search cases compare throughput_tokens_per_s")
+        if inp.get("num_requests") is not None:
+            raise ValueError("num_requests is for a fixed layout; layout: search cases price the steady state")
         s = search_deployment(m, a, n, input_tokens=int(i), output_tokens=int(o), weight_precision=wp,
                               kv_precision=inp.get("kv_precision"), engine=engine, ttft_slo_s=inp.get("ttft_slo_s"),
                               tpot_slo_s=inp.get("tpot_slo_s"), overrides=inp.get("overrides"), runners_up=0,
@@ -80,6 +92,8 @@ def predict(case: Case) -> float:
         t = float(core.prefill_time_s(shape, dev, prec, lay, b, i))
         return b * i / t if metric == "prefill_tokens_per_s" else t
     if metric == "throughput_tokens_per_s":
+        if inp.get("num_requests") is not None:
+            return float(finite_job(shape, dev, prec, lay, b, i, o, _num_requests(inp))["throughput_tokens_per_s"])
         return float(serving_curve(shape, dev, prec, lay, b, i, o)["throughput_tokens_per_s"])
     if metric == "batch_latency_s":
         t_pre = float(core.prefill_time_s(shape, dev, prec, lay, b, i))

@@ -32,8 +32,9 @@ import re
 import sys
 from pathlib import Path
 
-from costsim.validation.cases.build_trtllm_cases import (FP4_DECODE, MOE_EP, catalog_cells, isl_osl_table,
-                                                         other_case_files_cases, run_generator, throughput_case, unique_ids)
+from costsim.validation.cases.build_trtllm_cases import (FP4_DECODE, MOE_EP, catalog_cells, dataset_sizes, isl_osl_table,
+                                                         job_inputs, other_case_files_cases, run_generator,
+                                                         throughput_case, unique_ids)
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "serving_trtllm_per_gpu.yaml"
@@ -54,24 +55,25 @@ PARTS = {"B200": "b200", "GB200": "gb200", "H200": "h200", "H100": "h100-sxm"}
 HOPPER = ("h200", "h100-sxm")
 _COL = re.compile(r"^(?P<part>[A-Z0-9]+)<br/>(?P<dp>D?)(?P<kind>EP|TP)(?P<n>\d+) \((?P<prec>FP\d)\)$")
 _DEEPSEEK_HOPPER = (
-    "DeepSeek R1 on eight H200s (FP8, EP8 with attention data parallel) comes out 55-60 % fast on every row while the "
+    "DeepSeek R1 on eight H200s (FP8, EP8 with attention data parallel) comes out 42-55 % fast on every row while the "
     "same model on B200 / GB200 (NVFP4, EP4) agrees within 25 % at 1,000-1,024 tokens in and out: Hopper runs FP8 "
     "block-scaled MoE GEMMs (DeepGEMM) and MLA decode kernels of its own, and costsim's Hopper MoE per-assignment time "
     "was fitted on Qwen3-235B (128 experts, no MLA). Not modelled.")
 _GPT_OSS_HOPPER = (
-    "gpt-oss-120b comes out 26-28 % fast at 1,000-1,024 tokens in and out on one H200 / GB200 and 55-57 % fast on "
-    "four H100s (EP4, attention data parallel), while gpt-oss-20b's same rows agree within 13 %. Candidates, not "
+    "gpt-oss-120b comes out 26-27 % fast at 1,000 tokens in and out on one H200 / GB200 (23-24 % at 1,024 / 1,024) and "
+    "53-57 % fast on four H100s (EP4, attention data parallel), while gpt-oss-20b's same rows agree within 13 %. Candidates, not "
     "modelled: the 120B's 128 experts spread a decode batch thin (~50 rows per expert at these batches against ~400 "
     "for the 20B's 32 experts), and on Hopper its MXFP4 experts run the Triton MoE kernels, not the CUTLASS MoE the "
     "per-assignment times were fitted on; the H100 rows add EP4 (MOE_EP's slowest-rank wait).")
 _HOPPER_TRITON = (
-    "gpt-oss on one H100 / H200 at 32,768 in / 1,024 out comes out 30-33 % slow: prompt processing through the MoE "
-    "layers, which on Hopper run the Triton MoE kernels (the file's llm_options), priced at the grouped-GEMM efficiency "
+    "gpt-oss on one H100 / H200 comes out slow on the long rows: 30-33 % at 32,768 in / 1,024 out, and gpt-oss-20b "
+    "25-26 % at 8,192 / 1,024 and 1,024 / 8,192 (the 1,000-token rows agree within 12 %): prompt processing and decode "
+    "through the MoE layers, which on Hopper run the Triton MoE kernels (the file's llm_options), priced at the grouped-GEMM efficiency "
     "fitted on the 0.17 runtime's CUTLASS MoE (moe_compute_rel 0.6) plus the Hopper per-assignment time for prompt "
     "tokens fitted on Qwen3-235B's CUTLASS FP8 MoE; the Blackwell rows of that shape (CUTLASS MoE) agree within 15 %. "
     "Not modelled.")
 _LONG_DECODE = (
-    "gpt-oss-20b on one GB200 at 1,024 in / 32,768 out comes out 32 % slow (the same row on B200 20 %): decode over "
+    "gpt-oss-20b on one GB200 at 1,024 in / 32,768 out comes out 34 % slow (the same row on B200 23 %): decode over "
     "~17,000 cached tokens per sequence, where costsim streams the whole-context KV cache (TensorRT-LLM keeps it: "
     "sliding_window_kv 0, which every other gpt-oss row supports) and GB200 publishes 13 % more than B200 with the same "
     "HBM. Not modelled.")
@@ -82,20 +84,19 @@ KNOWN_GAPS: dict[str, str] = {
         'I-trtpg-deepseek-r1-h200-fp8-ep8-1024-8192', 'I-trtpg-deepseek-r1-h200-fp8-ep8-1024-32768',
     )},
     **{cid: MOE_EP for cid in (
-        'I-trtpg-deepseek-r1-b200-fp4-ep4-1024-8192', 'I-trtpg-qwen3-235b-a22b-b200-fp4-ep4-1024-8192',
-        'I-trtpg-qwen3-235b-a22b-gb200-fp4-ep4-1024-8192', 'I-trtpg-qwen3-235b-a22b-h200-fp8-ep4-1024-8192',
+        'I-trtpg-qwen3-235b-a22b-b200-fp4-ep4-1024-8192', 'I-trtpg-qwen3-235b-a22b-gb200-fp4-ep4-1024-8192',
         'I-trtpg-qwen3-235b-a22b-h100-fp8-ep8-1024-8192', 'I-trtpg-qwen3-235b-a22b-b200-fp4-ep4-1024-32768',
     )},
     **{cid: _GPT_OSS_HOPPER for cid in (
-        'I-trtpg-gpt-oss-120b-gb200-fp4-tp1-1000-1000', 'I-trtpg-gpt-oss-120b-gb200-fp4-tp1-1024-1024',
-        'I-trtpg-gpt-oss-120b-h200-fp8-tp1-1000-1000', 'I-trtpg-gpt-oss-120b-h200-fp8-tp1-1024-1024',
+        'I-trtpg-gpt-oss-120b-gb200-fp4-tp1-1000-1000', 'I-trtpg-gpt-oss-120b-h200-fp8-tp1-1000-1000',
         'I-trtpg-gpt-oss-120b-h100-fp8-ep4-1000-1000', 'I-trtpg-gpt-oss-120b-h100-fp8-ep4-1024-1024',
-        'I-trtpg-gpt-oss-120b-h100-fp8-ep4-8192-1024',
     )},
     **{cid: _LONG_DECODE for cid in ('I-trtpg-gpt-oss-20b-gb200-fp4-tp1-1024-32768',)},
-    **{cid: _HOPPER_TRITON for cid in ('I-trtpg-gpt-oss-20b-h100-fp8-tp1-32768-1024', 'I-trtpg-gpt-oss-20b-h200-fp8-tp1-32768-1024',
-                                       'I-trtpg-gpt-oss-120b-h200-fp8-tp1-32768-1024')},
-    **{cid: FP4_DECODE for cid in ('I-trtpg-70b-b200-fp4-tp1-1024-8192',)},
+    **{cid: _HOPPER_TRITON for cid in (
+        'I-trtpg-gpt-oss-20b-h100-fp8-tp1-32768-1024', 'I-trtpg-gpt-oss-20b-h200-fp8-tp1-32768-1024',
+        'I-trtpg-gpt-oss-120b-h200-fp8-tp1-32768-1024', 'I-trtpg-gpt-oss-20b-h100-fp8-tp1-8192-1024',
+        'I-trtpg-gpt-oss-20b-h100-fp8-tp1-1024-8192', 'I-trtpg-gpt-oss-20b-h200-fp8-tp1-1024-8192',
+    )},
 }
 
 
@@ -128,6 +129,7 @@ def _existing_keys() -> set[tuple]:
 
 
 def build(text: str) -> list[dict]:
+    sizes = dataset_sizes(text)
     have = _existing_keys()
     cases = []
     for r, m, (mid, short, moe, note) in catalog_cells(parse(text), MODELS, _COL, PARTS):
@@ -146,7 +148,8 @@ def build(text: str) -> list[dict]:
         kind = "ep" if "ep" in layout else "tp"
         cid = f"I-trtpg-{short}-{hw.replace('-sxm', '')}-{prec}-{kind}{n}-{r['isl']}-{r['osl']}"
         inputs = {"model": mid, "hardware": hw, "num_gpus": n, **layout, "weight_precision": wp, "kv_precision": kv,
-                  "engine": "tensorrt-llm-pytorch", "batch": "max", "input_tokens": r["isl"], "output_tokens": r["osl"]}
+                  "engine": "tensorrt-llm-pytorch", "batch": "max", "input_tokens": r["isl"], "output_tokens": r["osl"],
+                  **job_inputs(sizes, r["isl"], r["osl"])}
         notes = (f"held out (generated by build_trtllm_per_gpu_cases.py). {r['model']}, {m['part']} "
                  f"{r['column'].split('<br/>')[1]}, {r['isl']} in / {r['osl']} out tokens; published "
                  f"{r['tokens_per_s_per_gpu']:,.0f} tokens/s per GPU x {n} GPUs. {note}{extra}").strip()

@@ -1,0 +1,107 @@
+"""A finite offline job (N identical requests queued at once) runs in waves of the batch; the TensorRT-LLM case
+generators read the number of requests from the published dataset table."""
+
+import numpy as np
+import pytest
+
+from costsim.core import inference as core
+from costsim.core.serving_curve import finite_job, serving_curve
+from costsim.estimators.inference import core_inputs
+from costsim.specs.catalog import get_accelerator, get_model
+from costsim.validation.cases.build_trtllm_cases import dataset_sizes, job_inputs
+from costsim.validation.engine import Case
+from costsim.validation.inference import predict
+
+
+@pytest.fixture(scope="module")
+def llama70b_b200():
+    ci = core_inputs(get_model("llama-3.1-70b"), get_accelerator("b200"), "fp4", None, "tensorrt-llm-pytorch", None)
+    return ci.shape, ci.dev, ci.prec, core.Layout(tp=1)
+
+
+def _tpot(env, b, i, o):
+    return float(serving_curve(*env, float(b), i, o)["tpot_s"])
+
+
+def test_whole_waves_give_the_steady_state(llama70b_b200):
+    steady = float(serving_curve(*llama70b_b200, 300.0, 1000, 2000)["throughput_tokens_per_s"])
+    job = finite_job(*llama70b_b200, 300.0, 1000, 2000, 1500)
+    assert float(job["waves"]) == 5
+    assert float(job["throughput_tokens_per_s"]) == pytest.approx(steady, rel=1e-12)
+
+
+def test_a_short_last_wave_costs_a_whole_decode_at_its_own_batch(llama70b_b200):
+    i, o = 1000, 2000
+    job = finite_job(*llama70b_b200, 283.0, i, o, 1500)
+    # 5 waves of 283 and one of 85, each O steps of its batch's time per output token
+    want_s = 5 * o * _tpot(llama70b_b200, 283, i, o) + o * _tpot(llama70b_b200, 85, i, o)
+    assert float(job["waves"]) == 6
+    assert float(job["job_time_s"]) == pytest.approx(want_s, rel=1e-12)
+    assert float(job["throughput_tokens_per_s"]) == pytest.approx(1500 * o / want_s, rel=1e-12)
+    steady = float(serving_curve(*llama70b_b200, 283.0, i, o)["throughput_tokens_per_s"])
+    assert float(job["throughput_tokens_per_s"]) < steady
+
+
+def test_fewer_requests_than_the_batch_run_as_one_wave(llama70b_b200):
+    job = finite_job(*llama70b_b200, 4096.0, 128, 128, 1000)
+    at_n = float(serving_curve(*llama70b_b200, 1000.0, 128, 128)["throughput_tokens_per_s"])
+    assert float(job["waves"]) == 1
+    assert float(job["throughput_tokens_per_s"]) == pytest.approx(at_n, rel=1e-12)
+
+
+def test_finite_job_is_vectorized_and_tends_to_the_steady_state(llama70b_b200):
+    n = np.array([300.0, 301.0, 3_000_001.0])
+    job = finite_job(*llama70b_b200, 300.0, 1000, 1000, n)
+    thr = job["throughput_tokens_per_s"]
+    steady = float(serving_curve(*llama70b_b200, 300.0, 1000, 1000)["throughput_tokens_per_s"])
+    assert thr.shape == (3,)
+    assert thr[1] < thr[0]  # one request more costs a whole extra wave
+    assert thr[2] == pytest.approx(steady, rel=1e-4)
+
+
+def test_case_input_num_requests_prices_the_job_and_is_checked():
+    inputs = {"model": "llama-3.1-70b", "hardware": "b200", "num_gpus": 1, "tp": 1, "weight_precision": "fp4",
+              "engine": "tensorrt-llm-pytorch", "batch": "max", "input_tokens": 1000, "output_tokens": 2000}
+
+    def case(**extra):
+        return Case(id="t", kind="inference", inputs={**inputs, **extra}, metric="throughput_tokens_per_s",
+                    expected=6271.0, comparison="within", tolerance_frac=0.25, tolerance_reason="", source="test",
+                    used_for_fit=False)
+
+    steady, job = predict(case()), predict(case(num_requests=1500))
+    assert job < steady
+    for bad in (0, -3, 1.5, "many", True):
+        with pytest.raises(ValueError, match="num_requests"):
+            predict(case(num_requests=bad))
+    with pytest.raises(ValueError, match="num_requests"):
+        predict(case(num_requests=1500, layout="search"))
+
+
+V10_TABLE = """
+| Input Length | Output Length |  $seq_len  | $num_requests      |
+| ------------ | ------------- | ---------- | ------------------ |
+| 128          | 128           | 256        | 30000              |
+| 1000         | 2000          | 3000       | 1500               |
+
+### Running the Benchmark
+"""
+PER_GPU_TABLE = """
+| Input Length | Output Length | Number of Requests |
+|--------------|---------------|---------------------|
+| 1024         | 1024          | 3000                |
+| 32768        | 1024          | 1000                |
+"""
+
+
+def test_dataset_sizes_reads_both_published_table_forms():
+    assert dataset_sizes(V10_TABLE) == {(128, 128): 30000, (1000, 2000): 1500}
+    assert dataset_sizes(PER_GPU_TABLE) == {(1024, 1024): 3000, (32768, 1024): 1000}
+    assert job_inputs(dataset_sizes(PER_GPU_TABLE), 1024, 1024) == {"num_requests": 3000}
+    assert job_inputs(dataset_sizes(PER_GPU_TABLE), 1000, 1000) == {}  # not listed: priced at steady state
+
+
+def test_dataset_sizes_without_the_table_exits_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        dataset_sizes("| Sequence Length (ISL/OSL) | B200<br/>TP1 (FP4) |\n")
+    assert e.value.code == 2
+    assert "Preparing a Dataset" in capsys.readouterr().err
