@@ -78,7 +78,7 @@ def _single(tmp_path, n: int, L: int, O: int, duration_s: float, cap_w=None, gap
 def test_hand_check_single_replica(tmp_path):
     """One GPU, one sequence at a time, fixed lengths: each request is one prefill of L tokens then
     O - 1 decode steps at contexts L .. L + O - 2; bytes and FLOPs come straight from the table."""
-    from costsim.sim import serving as sv
+    from costsim.sim.serving_setup import build_groups
     from costsim.specs.catalog import get_accelerator, get_model
 
     n, L, O, T = 5, 100, 50, 30.0
@@ -91,7 +91,7 @@ def test_hand_check_single_replica(tmp_path):
                                                            "gpus_per_replica": 1, "scheduler": {"max_num_seqs": 1}},
                                   "simulation": {"duration_s": T}})
     longest = max(L + O, 64)
-    groups, _ = sv._build_groups(sc, model, int(min(model.max_context, longest)))
+    groups, _ = build_groups(sc, model, int(min(model.max_context, longest)))
     t = groups[0].table
     acc = get_accelerator("h100-sxm")
     assert t.peak_bytes_per_s == pytest.approx(acc.memory_bandwidth_bytes_per_s)
