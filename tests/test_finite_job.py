@@ -105,3 +105,32 @@ def test_dataset_sizes_without_the_table_exits_2(capsys):
         dataset_sizes("| Sequence Length (ISL/OSL) | B200<br/>TP1 (FP4) |\n")
     assert e.value.code == 2
     assert "Preparing a Dataset" in capsys.readouterr().err
+
+
+def test_the_serving_simulation_runs_an_offline_job_in_the_same_waves(tmp_path):
+    """The discrete-event simulator (chunked prefill mixed into decode steps, paged KV, one event per iteration) and
+    the analytic waves agree on a job of N identical requests queued at t = 0; the steady state does not."""
+    from costsim.sim.serving import simulate_serving
+    from costsim.specs.scenario import Scenario
+
+    i, o, n, b = 500, 500, 300, 128  # waves of 128, 128 and 44
+    trace = tmp_path / "job.csv"
+    trace.write_text("timestamp_s,input_tokens,output_tokens\n" + f"0,{i},{o}\n" * n)
+    sc = Scenario.model_validate({
+        "name": "offline-job",
+        "serving": {"model": "llama-3.1-8b", "hardware": "h100-sxm", "num_replicas": 1, "gpus_per_replica": 1,
+                    "weight_precision": "fp8", "engine": "tensorrt-llm-pytorch",
+                    "scheduler": {"max_num_seqs": b, "max_num_batched_tokens": 8192},
+                    "arrivals": {"process": "trace", "trace_path": str(trace), "trace_repeat": False},
+                    "input_tokens": {"kind": "trace"}, "output_tokens": {"kind": "trace"}},
+        "simulation": {"duration_s": 3600}})
+    out = simulate_serving(sc, seed=0)
+    req = out.tables["requests"]
+    assert out.summary["requests_completed"] == n and int(np.sum(req["preemptions"])) == 0
+    des_job_s = float(np.max(np.asarray(req["arrival_s"]) + np.asarray(req["e2e_s"])))
+    ci = core_inputs(get_model("llama-3.1-8b"), get_accelerator("h100-sxm"), "fp8", None, "tensorrt-llm-pytorch", None)
+    env = (ci.shape, ci.dev, ci.prec, core.Layout(tp=1))
+    waves_s = float(finite_job(*env, float(b), i, o, n)["job_time_s"])
+    steady_s = n * o / float(serving_curve(*env, float(b), i, o)["throughput_tokens_per_s"])
+    assert des_job_s == pytest.approx(waves_s, rel=0.03)
+    assert abs(des_job_s / steady_s - 1) > 0.08  # the short last wave is real in the simulation too
