@@ -1,5 +1,7 @@
 """Inference core: KV bytes, quantized bytes, MoE experts touched, monotonicity, memory fit, vectorized == scalar."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -150,7 +152,6 @@ def test_engine_that_ignores_the_sliding_window_keeps_the_whole_context():
 def test_moe_compute_rel_slows_only_the_expert_flops():
     """The routed-expert grouped GEMMs' compute efficiency: a memory-bound step (batch 1) keeps its time, the expert
     FLOPs of a large batch take 1/rel as long, weight streaming and dense models are untouched."""
-    from dataclasses import replace
     s, d, p, lay = _setup("mixtral-8x7b", "h200", "fp8")
     slow = replace(d, moe_compute_rel=0.5)
     b1, b1s = core.decode_step_breakdown(s, d, p, lay, 1, 1024), core.decode_step_breakdown(s, slow, p, lay, 1, 1024)
@@ -228,7 +229,6 @@ def test_step_time_table_shapes():
 def test_moe_pair_times_by_hand():
     """The MoE layers' per-assignment time: per routed (token, expert) pair per MoE layer, decode and prompt tokens
     each at their own rate; split over ep (each rank routes its own tokens), not over tp; nothing for dense models."""
-    from dataclasses import replace
     s, d, p, lay = _setup("qwen3-30b-a3b", "b200", "fp4")  # 48 MoE layers, top-8
     d = replace(d, moe_decode_pair_s=0.0, moe_prefill_pair_s=0.0)
     pair = replace(d, moe_decode_pair_s=4e-8)
@@ -255,7 +255,6 @@ def test_moe_pair_times_by_hand():
 
 def test_moe_pair_time_is_priced_at_kernel_power():
     """The per-pair time is GPU work: a step that spends most of its time there draws well above warm idle."""
-    from dataclasses import replace
     from costsim.core.power import warm_idle_power_w
     s, d, p, lay = _setup("qwen3-30b-a3b", "b200", "fp4")
     a = get_accelerator("b200")
@@ -267,19 +266,24 @@ def test_moe_pair_time_is_priced_at_kernel_power():
 
 def test_tensorrt_llm_pytorch_profile_by_architecture():
     """The PyTorch-backend profile: the C++ runtime's terms plus the MoE per-pair times, Blackwell's on B200 / GB200,
-    the Hopper values elsewhere; dense models price exactly as on the C++ runtime profile."""
+    the Hopper values elsewhere, and decode steps padded to CUDA-graph batch sizes; a dense model at a captured batch
+    size prices exactly as on the C++ runtime profile, between two sizes as the larger one's GEMMs."""
     from costsim.estimators.inference import core_inputs, device_parameters
     bw = device_parameters(get_accelerator("b200"), "tensorrt-llm-pytorch")
     hop = device_parameters(get_accelerator("h200"), "tensorrt-llm-pytorch")
-    assert bw["moe_decode_pair_s"] == pytest.approx(4e-8) and bw["moe_prefill_pair_s"] == pytest.approx(1.2e-8)
-    assert hop["moe_decode_pair_s"] == pytest.approx(1.3e-7) and hop["moe_prefill_pair_s"] == pytest.approx(4e-8)
+    assert bw["moe_decode_pair_s"] == pytest.approx(3e-8) and bw["moe_prefill_pair_s"] == pytest.approx(1.2e-8)
+    assert hop["moe_decode_pair_s"] == pytest.approx(5e-8) and hop["moe_prefill_pair_s"] == pytest.approx(5e-8)
     assert device_parameters(get_accelerator("gb200"), "tensorrt-llm-pytorch")["moe_decode_pair_s"] == bw["moe_decode_pair_s"]
     cpp = device_parameters(get_accelerator("b200"), "tensorrt-llm")
-    assert cpp["moe_decode_pair_s"] == 0.0 and {k: v for k, v in bw.items() if "pair" not in k} == {k: v for k, v in cpp.items() if "pair" not in k}
+    assert cpp["moe_decode_pair_s"] == 0.0 and cpp["cuda_graph_padding"] == 0.0 and bw["cuda_graph_padding"] == 1.0
+    own = ("pair", "cuda_graph")
+    assert {k: v for k, v in bw.items() if not any(o in k for o in own)} == \
+        {k: v for k, v in cpp.items() if not any(o in k for o in own)}
     m, a = get_model("llama-3.1-70b"), get_accelerator("b200")
     x, y = core_inputs(m, a, "fp4", None, "tensorrt-llm-pytorch"), core_inputs(m, a, "fp4", None, "tensorrt-llm")
     lay = core.Layout()
     assert float(core.decode_step_time_s(x.shape, x.dev, x.prec, lay, 256, 2000)) == float(core.decode_step_time_s(y.shape, y.dev, y.prec, lay, 256, 2000))
+    assert float(core.decode_step_time_s(x.shape, x.dev, x.prec, lay, 283, 2000)) > float(core.decode_step_time_s(y.shape, y.dev, y.prec, lay, 283, 2000))
 
 
 @pytest.mark.parametrize("value", [-1e-8, float("nan"), float("inf"), "fast"])
@@ -298,3 +302,23 @@ def test_default_engine_prices_moe_routing_on_nvidia_only():
             device_parameters(get_accelerator(hw), "tensorrt-llm-pytorch")["moe_decode_pair_s"] > 0
     assert device_parameters(get_accelerator("mi300x"), "default")["moe_decode_pair_s"] == 0.0
     assert device_parameters(get_accelerator("h100-sxm"), "tensorrt-llm")["moe_decode_pair_s"] == 0.0
+
+
+
+def test_cuda_graph_padding_pads_the_gemms_not_the_attention():
+    """graph_batch: the next captured size (1, 2, 4, ... 256, 384, 512, 1024, ... 8192), a batch above 8192 as itself;
+    a padded step computes the GEMMs, expert routing and collectives of the graph's batch, the attention and KV reads
+    of the real sequences only."""
+    assert core.graph_batch(np.array([1, 3, 200, 283, 384, 385, 600, 5000, 9000]), 1.0).tolist() == \
+        [1, 4, 256, 384, 384, 512, 1024, 8192, 9000]
+    assert core.graph_batch(283.0, 0.0) == 283.0
+    s, d, p, lay = _setup("qwen3-30b-a3b", "b200", "fp4")
+    d = replace(d, moe_decode_pair_s=3e-8)
+    padded = core.decode_step_breakdown(s, replace(d, cuda_graph_padding=1.0), p, lay, 283, 1500)
+    own = core.decode_step_breakdown(s, d, p, lay, 283, 1500)
+    graph = core.decode_step_breakdown(s, d, p, lay, 384, 1500)
+    for k in ("weights_flop_per_gpu", "moe_routing_s", "matmul_compute_s", "experts_touched_per_layer"):
+        assert float(padded[k]) == pytest.approx(float(graph[k]), rel=1e-12), k
+    for k in ("kv_bytes_per_gpu", "attention_flop_per_gpu", "attention_s"):
+        assert float(padded[k]) == pytest.approx(float(own[k]), rel=1e-12), k
+    assert float(own["step_time_s"]) < float(padded["step_time_s"]) < float(graph["step_time_s"])

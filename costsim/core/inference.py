@@ -28,6 +28,9 @@ decode step (one new token for each of B sequences, mean context c):
     detokenization; 0 for C++ engines) + logits / sampling traffic (vocab x sampling_bytes_per_logit)
     + top-k masking (vocab x topk_bytes_per_logit per sequence, models whose default sampling sets top_k)
   with pp stages the batch runs as pp micro-batches of B/pp: step = pp * stage(B/pp).
+  An engine that pads decode steps to CUDA-graph batch sizes (cuda_graph_padding 1) computes the
+  GEMMs, expert routing and collectives of the next captured size (graph_batch); KV reads and
+  attention stay those of the real sequences.
   The serving curve adds request_overhead_s x B / O per step (admitting and retiring B/O requests).
 
 Precisions: weights / KV / GEMM activations in bytes with their scale factors (NVFP4 4.5 bits,
@@ -173,6 +176,7 @@ _GPU = dict(
     moe_compute_rel=1.0,     # routed-expert GEMM FLOPs at the dense GEMMs' efficiency (engine-specific below 1)
     moe_decode_pair_s=0.0,   # GPU time per routed (token, expert) pair per MoE layer of a decode step (engine-specific; 0 = none)
     moe_prefill_pair_s=0.0,  # the same for prompt tokens
+    cuda_graph_padding=0.0,  # 1 = decode steps padded to the next CUDA-graph batch size (engine-specific)
 )
 _SOC = dict(
     matmul_frac=0.74,        # fitted: llama.cpp Metal prefill pp512, M1 Max (f16/q8_0/q4_0)
@@ -199,6 +203,7 @@ _SOC = dict(
     moe_compute_rel=1.0,
     moe_decode_pair_s=0.0,
     moe_prefill_pair_s=0.0,
+    cuda_graph_padding=0.0,
 )
 CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
     "datacenter_gpu": _GPU,
@@ -240,6 +245,20 @@ def experts_touched(n_experts, experts_per_token, tokens):
     routing: E * (1 - (1 - k/E)^tokens). Equals k for one token, tends to E for large batches."""
     e, k, t = _a(n_experts), _a(experts_per_token), _a(tokens)
     return e * (1.0 - np.power(1.0 - k / e, t))
+
+
+#: batch sizes TensorRT-LLM's published throughput runs capture as CUDA graphs (perf-overview.md llm_options,
+#: cuda_graph_config batch_sizes, enable_padding true); a decode batch between two runs as the larger one
+CUDA_GRAPH_BATCH_SIZES = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256, 384, 512, 1024, 2048, 4096, 8192], dtype=float)
+
+
+def graph_batch(batch, padding):
+    """The batch a decode step computes: with padding (1), the smallest captured CUDA-graph size >= batch (a batch
+    above the largest runs as itself, eagerly); without (0), the batch."""
+    b = _a(batch)
+    i = np.minimum(np.searchsorted(CUDA_GRAPH_BATCH_SIZES, np.ceil(b - 1e-9)), len(CUDA_GRAPH_BATCH_SIZES) - 1)
+    padded = np.where(b <= CUDA_GRAPH_BATCH_SIZES[-1], np.maximum(CUDA_GRAPH_BATCH_SIZES[i], b), b)
+    return np.where(_a(padding) > 0, padded, b)
 
 
 def _smooth_roofline(t_mem, t_comp):
@@ -293,6 +312,9 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     b_total = _a(batch)
     b = b_total / pp                      # micro-batch per pipeline stage
     b_rank = b / ep                       # sequences per ep rank (dense part is data parallel over ep)
+    # what the GEMMs, expert routing and collectives process: the rank's batch padded to its CUDA graph
+    g_rank = graph_batch(b_rank, dev.cuda_graph_padding)
+    g = g_rank * ep
     wb = _a(prec.weight_bytes_per_param)
     bw = _a(dev.bandwidth_bytes_per_s) * _a(dev.bandwidth_frac)
     flops = _a(dev.peak_flop_per_s) * _a(dev.matmul_frac)
@@ -302,13 +324,13 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
 
     # weights and matmuls
     dense_params = _a(shape.params_dense_stream) / (tp * pp)
-    touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, b), 0.0)
+    touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, g), 0.0)
     expert_params_read = moe_layers * touched * _a(shape.params_expert) / (tp * ep)
     params_read = dense_params + expert_params_read
     moe_rel = _a(1.0 if dev.moe_kernel_rel is None else dev.moe_kernel_rel)
     t_weights_mem = ((dense_params + expert_params_read / moe_rel) * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout)) / bw
-    dense_mm = 2.0 * b_rank * dense_params
-    expert_mm = 2.0 * b * moe_layers * _a(shape.experts_per_token) * _a(shape.params_expert) / (tp * ep)
+    dense_mm = 2.0 * g_rank * dense_params
+    expert_mm = 2.0 * g * moe_layers * _a(shape.experts_per_token) * _a(shape.params_expert) / (tp * ep)
     mm_flop = dense_mm + expert_mm
     dq_flop = _a(prec.dequant_flop_per_weight) * params_read
     t_matmul = (dense_mm + expert_mm / (moe_rel * _a(dev.moe_compute_rel))) / flops + dq_flop / _a(dev.vector_flop_per_s)
@@ -322,15 +344,15 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     t_attn = _smooth_roofline(t_kv_mem, attn_flop / _attn_flop_per_s(dev))
 
     # communication
-    msg = b_rank * _a(shape.d_model) * _a(prec.act_bytes)
+    msg = g_rank * _a(shape.d_model) * _a(prec.act_bytes)
     t_tp = 2.0 * layers * allreduce_time_s(msg, tp, dev)
-    t_ep = 2.0 * moe_layers * alltoall_time_s(b_rank * _a(shape.experts_per_token) * _a(shape.d_model) * _a(prec.act_bytes), ep, dev)
+    t_ep = 2.0 * moe_layers * alltoall_time_s(g_rank * _a(shape.experts_per_token) * _a(shape.d_model) * _a(prec.act_bytes), ep, dev)
     t_pp = np.where(pp > 1, _a(dev.scaleup_latency_s) + msg / np.where(_a(dev.scaleup_bytes_per_s) > 0, _a(dev.scaleup_bytes_per_s), np.inf), 0.0)
 
     t_layers = layers * _a(dev.layer_overhead_s)
     # the MoE layers' per-assignment work of a decode step: each of the rank's b / ep tokens goes to k experts; with
     # TP every rank routes and permutes all of its tokens (not split by tp). Decode only (see Device.moe_decode_pair_s)
-    t_pairs = moe_layers * b_rank * _a(shape.experts_per_token) * _a(dev.moe_decode_pair_s)
+    t_pairs = moe_layers * g_rank * _a(shape.experts_per_token) * _a(dev.moe_decode_pair_s)
     stage_gpu = t_weights + t_attn + t_tp + t_ep + t_pp + t_layers + t_pairs
     host = layers * _a(dev.host_launch_s_per_layer)
     stage = _smooth_roofline(stage_gpu, host) if np.any(host > 0) else stage_gpu

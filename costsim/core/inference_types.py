@@ -72,6 +72,10 @@ class Device:
     moe_decode_pair_s: object = 0.0
     #: the same per routed (token, expert) pair per MoE layer for prompt tokens (prefill), s; 0 = not charged
     moe_prefill_pair_s: object = 0.0
+    #: 1 = a decode step runs as the CUDA graph of the next captured batch size (TensorRT-LLM's enable_padding with
+    #: its published capture list, CUDA_GRAPH_BATCH_SIZES): the padding sequences cost GEMM FLOPs, expert routing
+    #: and communication like real ones, no KV cache or attention; 0 = the step runs at its own batch
+    cuda_graph_padding: object = 0.0
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,7 @@ _FRACTION_PARAMETERS = {
     "kv_free_memory_frac": (lambda x: 0.0 < x <= 1.0, "(0, 1]", "the share of the memory free after weights that becomes KV cache"),
     "moe_compute_rel": (lambda x: 0.0 < x <= 1.0, "(0, 1]", "the routed-expert GEMMs' compute efficiency relative to dense GEMMs"),
     "sliding_window_kv": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether the engine uses the model's sliding window (1) or keeps the whole context (0)"),
+    "cuda_graph_padding": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether decode steps are padded to the next CUDA-graph batch size (1) or not (0)"),
 }
 
 
@@ -176,6 +177,7 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
         topk_bytes_per_logit=p["topk_bytes_per_logit"], seq_overhead_busy_frac=p["seq_overhead_busy_frac"],
         kv_free_memory_frac=p["kv_free_memory_frac"], runtime_reserve_bytes=p["runtime_reserve_bytes"], moe_compute_rel=p["moe_compute_rel"],
         moe_decode_pair_s=p["moe_decode_pair_s"], moe_prefill_pair_s=p["moe_prefill_pair_s"],
+        cuda_graph_padding=p["cuda_graph_padding"],
     )
     return dev, dtype, p
 
