@@ -256,9 +256,12 @@ def graph_batch(batch, padding):
     """The batch a decode step computes: with padding (1), the smallest captured CUDA-graph size >= batch (a batch
     above the largest runs as itself, eagerly); without (0), the batch."""
     b = _a(batch)
+    pad = _a(padding)
+    if not np.any(pad > 0):  # the common case: no padding, no search
+        return b
     i = np.minimum(np.searchsorted(CUDA_GRAPH_BATCH_SIZES, np.ceil(b - 1e-9)), len(CUDA_GRAPH_BATCH_SIZES) - 1)
     padded = np.where(b <= CUDA_GRAPH_BATCH_SIZES[-1], np.maximum(CUDA_GRAPH_BATCH_SIZES[i], b), b)
-    return np.where(_a(padding) > 0, padded, b)
+    return np.where(pad > 0, padded, b)
 
 
 def _smooth_roofline(t_mem, t_comp):
