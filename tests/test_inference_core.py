@@ -322,3 +322,10 @@ def test_cuda_graph_padding_pads_the_gemms_not_the_attention():
     for k in ("kv_bytes_per_gpu", "attention_flop_per_gpu", "attention_s"):
         assert float(padded[k]) == pytest.approx(float(own[k]), rel=1e-12), k
     assert float(own["step_time_s"]) < float(padded["step_time_s"]) < float(graph["step_time_s"])
+
+
+@pytest.mark.parametrize("value", [0.5, 2, -1, float("nan"), "yes"])
+def test_cuda_graph_padding_override_is_a_flag(value):
+    from costsim.errors import InputError
+    with pytest.raises(InputError, match="cuda_graph_padding"):
+        device_from_accelerator(get_accelerator("b200"), "fp4", "tensorrt-llm-pytorch", overrides={"cuda_graph_padding": value})
