@@ -134,3 +134,33 @@ def test_the_serving_simulation_runs_an_offline_job_in_the_same_waves(tmp_path):
     steady_s = n * o / float(serving_curve(*env, float(b), i, o)["throughput_tokens_per_s"])
     assert des_job_s == pytest.approx(waves_s, rel=0.03)
     assert abs(des_job_s / steady_s - 1) > 0.08  # the short last wave is real in the simulation too
+
+
+def test_trtllm_bench_max_batch_follows_its_rounding():
+    from costsim.validation.inference import trtllm_bench_max_batch
+    assert [trtllm_bench_max_batch(n) for n in (10, 100, 255, 283, 1000, 1144, 5000)] == [64, 128, 256, 384, 1024, 1280, 4096]
+    assert trtllm_bench_max_batch(1000, pp=4) == 256
+
+
+def test_fill_admits_every_sequence_that_fits_and_captures_graphs_up_to_the_bench_max_batch():
+    """batch: fill runs the KV-capacity batch (not the best one); on the padding engine a batch above the largest
+    graph the engine captured (trtllm-bench's max_batch_size) runs eagerly, unpadded."""
+    inputs = {"model": "llama-3.1-405b", "hardware": "h200", "num_gpus": 8, "tp": 8, "weight_precision": "fp8",
+              "engine": "tensorrt-llm-pytorch", "input_tokens": 500, "output_tokens": 2000}
+
+    def case(**extra):
+        return Case(id="t", kind="inference", inputs={**inputs, **extra}, metric="throughput_tokens_per_s",
+                    expected=4724.0, comparison="within", tolerance_frac=0.25, tolerance_reason="", source="test",
+                    used_for_fit=False)
+
+    ci = core_inputs(get_model("llama-3.1-405b"), get_accelerator("h200"), "fp8", None, "tensorrt-llm-pytorch", None)
+    mb = int(core.max_batch(ci.shape, ci.dev, ci.prec, core.Layout(tp=8), 2500, 2500))
+    fill = predict(case(batch="fill"))
+    assert fill == pytest.approx(predict(case(batch=mb, overrides={"cuda_graph_max_batch": 1280.0})), rel=1e-12)
+    assert 1024 < mb <= 1280  # trtllm-bench's max_batch_size for it: 1,280, so no 2,048 graph
+    # padded to the next graph (2,048) anyway, the step would double: the capture limit is what keeps it eager
+    padded_anyway = predict(case(batch="fill", overrides={"cuda_graph_max_batch": 8192}))
+    assert padded_anyway < 0.8 * fill
+    with pytest.raises(ValueError, match="fill"):
+        predict(case(batch="fill", ttft_slo_s=1.0))
+    assert core.graph_batch(1144.0, 1.0, 1280.0) == 1144.0 and core.graph_batch(1144.0, 1.0, 2048.0) == 2048.0

@@ -177,6 +177,7 @@ _GPU = dict(
     moe_decode_pair_s=0.0,   # GPU time per routed (token, expert) pair per MoE layer of a decode step (engine-specific; 0 = none)
     moe_prefill_pair_s=0.0,  # the same for prompt tokens
     cuda_graph_padding=0.0,  # 1 = decode steps padded to the next CUDA-graph batch size (engine-specific)
+    cuda_graph_max_batch=8192.0,  # largest captured CUDA-graph batch (the engine's max_batch_size)
 )
 _SOC = dict(
     matmul_frac=0.74,        # fitted: llama.cpp Metal prefill pp512, M1 Max (f16/q8_0/q4_0)
@@ -204,6 +205,7 @@ _SOC = dict(
     moe_decode_pair_s=0.0,
     moe_prefill_pair_s=0.0,
     cuda_graph_padding=0.0,
+    cuda_graph_max_batch=8192.0,
 )
 CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
     "datacenter_gpu": _GPU,
@@ -252,15 +254,17 @@ def experts_touched(n_experts, experts_per_token, tokens):
 CUDA_GRAPH_BATCH_SIZES = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256, 384, 512, 1024, 2048, 4096, 8192], dtype=float)
 
 
-def graph_batch(batch, padding):
-    """The batch a decode step computes: with padding (1), the smallest captured CUDA-graph size >= batch (a batch
-    above the largest runs as itself, eagerly); without (0), the batch."""
+def graph_batch(batch, padding, max_graph_batch=CUDA_GRAPH_BATCH_SIZES[-1]):
+    """The batch a decode step computes: with padding (1), the smallest captured CUDA-graph size >= batch, the
+    captured sizes being those of CUDA_GRAPH_BATCH_SIZES up to max_graph_batch (the engine's max_batch_size); a
+    batch above the largest of them runs eagerly as itself. Without padding (0), the batch."""
     b = _a(batch)
     pad = _a(padding)
     if not np.any(pad > 0):  # the common case: no padding, no search
         return b
     i = np.minimum(np.searchsorted(CUDA_GRAPH_BATCH_SIZES, np.ceil(b - 1e-9)), len(CUDA_GRAPH_BATCH_SIZES) - 1)
-    padded = np.where(b <= CUDA_GRAPH_BATCH_SIZES[-1], np.maximum(CUDA_GRAPH_BATCH_SIZES[i], b), b)
+    size = CUDA_GRAPH_BATCH_SIZES[i]
+    padded = np.where(size <= _a(max_graph_batch), np.maximum(size, b), b)
     return np.where(pad > 0, padded, b)
 
 
@@ -316,7 +320,7 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     b = b_total / pp                      # micro-batch per pipeline stage
     b_rank = b / ep                       # sequences per ep rank (dense part is data parallel over ep)
     # what the GEMMs, expert routing and collectives process: the rank's batch padded to its CUDA graph
-    g_rank = graph_batch(b_rank, dev.cuda_graph_padding)
+    g_rank = graph_batch(b_rank, dev.cuda_graph_padding, dev.cuda_graph_max_batch)
     g = g_rank * ep
     wb = _a(prec.weight_bytes_per_param)
     bw = _a(dev.bandwidth_bytes_per_s) * _a(dev.bandwidth_frac)

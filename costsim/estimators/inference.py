@@ -177,7 +177,7 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
         topk_bytes_per_logit=p["topk_bytes_per_logit"], seq_overhead_busy_frac=p["seq_overhead_busy_frac"],
         kv_free_memory_frac=p["kv_free_memory_frac"], runtime_reserve_bytes=p["runtime_reserve_bytes"], moe_compute_rel=p["moe_compute_rel"],
         moe_decode_pair_s=p["moe_decode_pair_s"], moe_prefill_pair_s=p["moe_prefill_pair_s"],
-        cuda_graph_padding=p["cuda_graph_padding"],
+        cuda_graph_padding=p["cuda_graph_padding"], cuda_graph_max_batch=p["cuda_graph_max_batch"],
     )
     return dev, dtype, p
 

@@ -7,8 +7,11 @@ Case inputs:
   layout: search -> the deployment search of `costsim serve --gpus num_gpus` (replicas x TP x PP x EP
           at the case's weight precision; costsim.estimators.deployment.search_deployment): the
           published figure is a whole system's offline / server throughput
-  weight_precision, kv_precision, batch (int or 'max': the highest-throughput batch that fits the
-          replica's memory, capped by max_num_seqs when the engine had one), input_tokens, output_tokens
+  weight_precision, kv_precision, batch (int; 'max': the highest-throughput batch that fits the
+          replica's memory, capped by max_num_seqs when the engine had one, as a tuned deployment runs; 'fill':
+          every sequence the replica's KV cache holds for whole requests, capped the same way, as an engine left
+          at its defaults admits them, e.g. trtllm-bench; an engine that pads decode steps to CUDA graphs then
+          captures them up to trtllm-bench's max_batch_size, trtllm_bench_max_batch), input_tokens, output_tokens
   context_tokens: mean context of a decode step (default input_tokens + output_tokens / 2)
   num_requests: the benchmark ran this many identical requests queued at once (trtllm-bench's dataset size):
           throughput_tokens_per_s is then the whole job's, in waves of the batch (core.serving_curve.finite_job);
@@ -22,6 +25,8 @@ metric: decode_tokens_per_s | prefill_tokens_per_s | prefill_time_s | decode_ste
 """
 
 from __future__ import annotations
+
+import math
 
 from costsim.core import inference as core
 from costsim.core.serving_curve import batch_grid, best_index, finite_job, serving_curve
@@ -37,6 +42,20 @@ def _model(inp: dict) -> ModelSpec:
     if "model_shape" in inp:
         return validate_spec(ModelSpec, dict(inp["model_shape"]), what="case model_shape")
     return get_model(inp["model"])
+
+
+def trtllm_bench_max_batch(kv_requests: int, pp: int = 1) -> int:
+    """The max_batch_size trtllm-bench sets when none is given: its estimate of the requests the KV cache holds,
+    capped at 4,096 and split over pipeline stages, rounded up to a multiple of 32 (below 256, at least 64), 128
+    (below 1,024) or 256 (NVIDIA/TensorRT-LLM tensorrt_llm/bench/build/tuning.py, finetune_setting). costsim's own
+    KV capacity stands in for trtllm-bench's estimate (both: the memory free after weights x 0.95 / bytes per
+    request)."""
+    raw = min(kv_requests, 4096) / pp
+    if raw < 256:
+        return max(64, 32 * math.ceil(raw / 32))
+    if raw < 1024:
+        return 128 * math.ceil(raw / 128)
+    return 256 * math.ceil(raw / 256)
 
 
 def _num_requests(inp: dict) -> float:
@@ -72,11 +91,20 @@ def predict(case: Case) -> float:
     ci = core_inputs(m, a, wp, inp.get("kv_precision"), engine, inp.get("overrides"))
     shape, prec, dev = ci.shape, ci.prec, ci.dev
     lay = core.Layout(tp=int(inp.get("tp", n)), pp=int(inp.get("pp", 1)), ep=int(inp.get("ep", 1)))
-    if inp.get("batch") == "max":
+    if inp.get("batch") in ("max", "fill"):
         mb = int(core.max_batch(shape, dev, prec, lay, i + o, min(PREFILL_CHUNK_TOKENS, i + o)))
         if mb < 1:
             raise ValueError("the model does not fit this replica")
         mb = min(mb, MAX_CURVE_BATCH, int(cap) if cap else MAX_CURVE_BATCH)
+    if inp.get("batch") == "fill":
+        if inp.get("ttft_slo_s") is not None or inp.get("tpot_slo_s") is not None:
+            raise ValueError("batch: fill admits every sequence that fits; latency limits need batch: max")
+        b = float(mb)
+        if float(dev.cuda_graph_padding) > 0 and "cuda_graph_max_batch" not in (inp.get("overrides") or {}):
+            graphs = {"cuda_graph_max_batch": float(trtllm_bench_max_batch(mb, int(inp.get("pp", 1))))}
+            ci = core_inputs(m, a, wp, inp.get("kv_precision"), engine, {**(inp.get("overrides") or {}), **graphs})
+            dev = ci.dev
+    elif inp.get("batch") == "max":
         curve = serving_curve(shape, dev, prec, lay, batch_grid(mb), i, o)
         k = best_index(curve, max_batch=mb, ttft_slo_s=inp.get("ttft_slo_s"), tpot_slo_s=inp.get("tpot_slo_s"))
         if k < 0:
