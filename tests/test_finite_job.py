@@ -164,3 +164,19 @@ def test_fill_admits_every_sequence_that_fits_and_captures_graphs_up_to_the_benc
     with pytest.raises(ValueError, match="fill"):
         predict(case(batch="fill", ttft_slo_s=1.0))
     assert core.graph_batch(1144.0, 1.0, 1280.0) == 1144.0 and core.graph_batch(1144.0, 1.0, 2048.0) == 2048.0
+
+
+def test_a_padding_engine_searches_its_graph_sizes():
+    """The throughput of a padding engine peaks at its CUDA-graph sizes, so the batch search includes them: Llama
+    70B FP4 on one B200 fits 283 sequences of 3,000 tokens and serves best at 256 (283 would compute as 384)."""
+    from costsim.api.serve import search_deployment, serve
+    from costsim.core.serving_curve import batch_grid
+    from costsim.specs.requests import ServeRequest
+    assert 256.0 in batch_grid(283, extra=core.CUDA_GRAPH_BATCH_SIZES) and 256.0 not in batch_grid(283)
+    assert 384.0 not in batch_grid(283, extra=core.CUDA_GRAPH_BATCH_SIZES)
+    r = serve(ServeRequest(model="llama-3.1-70b", hardware="b200", gpus=1, single_replica=True, weight_precision="fp4",
+                           engine="tensorrt-llm-pytorch", input_tokens=1000, output_tokens=2000))
+    assert r["batch"] == 256 and r["max_batch"] > 256
+    s = search_deployment("llama-3.1-70b", "b200", 1, input_tokens=1000, output_tokens=2000, weight_precision="fp4",
+                          engine="tensorrt-llm-pytorch", runners_up=0)
+    assert s.chosen is not None and s.chosen.batch_per_replica == 256

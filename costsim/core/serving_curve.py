@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from costsim.core.inference import Device, Layout, Precision, Shape, decode_step_time_s, prefill_time_s
+from costsim.core.inference import (CUDA_GRAPH_BATCH_SIZES, Device, Layout, Precision, Shape, decode_step_time_s,
+                                    prefill_time_s)
 
 
 def serving_curve(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, input_tokens, output_tokens):
@@ -58,14 +59,21 @@ def best_index(curve: dict, *, max_batch=None, ttft_slo_s=None, tpot_slo_s=None)
     return int(np.argmax(thr))
 
 
-def batch_grid(max_batch: int, points: int = 48) -> np.ndarray:
-    """Every batch up to 64, then a geometric grid up to max_batch (max_batch included)."""
+def batch_grid(max_batch: int, points: int = 48, extra=None) -> np.ndarray:
+    """Every batch up to 64, then a geometric grid up to max_batch (max_batch included), plus the `extra` batches
+    up to max_batch (an engine's CUDA-graph sizes, where a padded engine's throughput peaks)."""
     m = int(max(1, max_batch))
     small = np.arange(1, min(m, 64) + 1)
+    more = [] if extra is None else [x for x in np.asarray(extra, dtype=float).ravel() if 1 <= x <= m]
     if m <= 64:
         return small.astype(float)
     big = np.unique(np.round(np.geomspace(64, m, points)).astype(int))
-    return np.unique(np.concatenate([small, big, [m]])).astype(float)
+    return np.unique(np.concatenate([small, big, [m], np.asarray(more, dtype=int)])).astype(float)
+
+
+def graph_sizes(dev: Device):
+    """The CUDA-graph batch sizes a padding engine runs at (for batch_grid's extra), None for one that does not pad."""
+    return CUDA_GRAPH_BATCH_SIZES if np.any(np.asarray(dev.cuda_graph_padding) > 0) else None
 
 
 def finite_job(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, input_tokens, output_tokens,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from costsim.core import inference as core
-from costsim.core.serving_curve import batch_grid, serving_curve
+from costsim.core.serving_curve import batch_grid, graph_sizes, serving_curve
 from costsim.economics.accounting import amortized_usd_per_gpu_hour, effective_pue, host_power_per_gpu_w, usd_per_gpu_hour
 from costsim.errors import InputError
 from costsim.estimators.inference import (LAYOUT_EP_DENSE, LAYOUT_EP_EXPERTS, LAYOUT_MEMORY, LAYOUT_PP_LAYERS, LAYOUT_PROBLEM_TEXT,
@@ -239,7 +239,7 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
                         f"{usable / 1e9:.1f} GB usable, before the KV cache)")
         mb_cap = np.minimum(mb, MAX_CURVE_BATCH if max_batch is None else min(MAX_CURVE_BATCH, max_batch))
         if batch == "max":
-            grid = batch_grid(int(max(1.0, float(mb_cap.max()))))
+            grid = batch_grid(int(max(1.0, float(mb_cap.max()))), extra=graph_sizes(dev))
         else:
             grid = np.asarray([float(batch)])
         col = lambda obj: type(obj)(**{f.name: (np.asarray(getattr(obj, f.name))[:, None] if np.ndim(getattr(obj, f.name)) else getattr(obj, f.name))

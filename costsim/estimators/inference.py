@@ -14,7 +14,7 @@ import numpy as np
 
 from costsim.core import inference as core
 from costsim.core.power import device_power_w, warm_idle_power_w
-from costsim.core.serving_curve import batch_grid, best_index, serving_curve
+from costsim.core.serving_curve import batch_grid, best_index, graph_sizes, serving_curve
 from costsim.economics.accounting import account_run
 from costsim.errors import InputError
 from costsim.specs.catalog import get_accelerator, get_model, node_for
@@ -412,7 +412,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
                            "use more GPUs (--gpus/--tp/--pp) or a smaller --weight-precision.",
                            max_batch=0, kv_cache_bytes_per_token=kv_per_tok, memory_per_gpu_bytes=w_gpu, layout=layout_doc)
     mb_curve = min(mb, MAX_CURVE_BATCH)
-    grid = batch_grid(mb_curve)
+    grid = batch_grid(mb_curve, extra=graph_sizes(dev))
     curve = serving_curve(shape, dev, prec, layout, grid, i, o)
     if req.batch == "max":
         idx = best_index(curve, max_batch=mb, ttft_slo_s=req.ttft_slo_s, tpot_slo_s=req.tpot_slo_s)

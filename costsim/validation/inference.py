@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 
 from costsim.core import inference as core
-from costsim.core.serving_curve import batch_grid, best_index, finite_job, serving_curve
+from costsim.core.serving_curve import batch_grid, best_index, finite_job, graph_sizes, serving_curve
 from costsim.estimators.deployment import search_deployment
 from costsim.estimators.inference import MAX_CURVE_BATCH, PREFILL_CHUNK_TOKENS, core_inputs
 from costsim.specs.base import validate_spec
@@ -105,7 +105,7 @@ def predict(case: Case) -> float:
             ci = core_inputs(m, a, wp, inp.get("kv_precision"), engine, {**(inp.get("overrides") or {}), **graphs})
             dev = ci.dev
     elif inp.get("batch") == "max":
-        curve = serving_curve(shape, dev, prec, lay, batch_grid(mb), i, o)
+        curve = serving_curve(shape, dev, prec, lay, batch_grid(mb, extra=graph_sizes(dev)), i, o)
         k = best_index(curve, max_batch=mb, ttft_slo_s=inp.get("ttft_slo_s"), tpot_slo_s=inp.get("tpot_slo_s"))
         if k < 0:
             raise ValueError("no batch meets the SLOs")
