@@ -180,3 +180,19 @@ def test_a_padding_engine_searches_its_graph_sizes():
     s = search_deployment("llama-3.1-70b", "b200", 1, input_tokens=1000, output_tokens=2000, weight_precision="fp4",
                           engine="tensorrt-llm-pytorch", runners_up=0)
     assert s.chosen is not None and s.chosen.batch_per_replica == 256
+
+
+def test_serve_reports_the_cuda_graph_a_padded_step_computes():
+    import subprocess
+    import sys
+    from costsim.api.serve import serve
+    from costsim.specs.requests import ServeRequest
+    base = dict(model="llama-3.1-70b", hardware="b200", gpus=1, single_replica=True, weight_precision="fp4",
+                input_tokens=1000, output_tokens=2000, batch="283")
+    assert serve(ServeRequest(**base, engine="tensorrt-llm-pytorch"))["cuda_graph_batch_per_rank"] == 384
+    assert serve(ServeRequest(**base))["cuda_graph_batch_per_rank"] is None  # the default engine does not pad
+    out = subprocess.run([sys.executable, "-c", "from costsim.cli import main; main()", "serve", "--model", "llama-3.1-70b",
+                          "--hardware", "b200", "--gpus", "1", "--single-replica", "--weight-precision", "fp4", "--engine",
+                          "tensorrt-llm-pytorch", "--input-tokens", "1000", "--output-tokens", "2000", "--batch", "283"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "a CUDA graph of 384 sequences per rank" in " ".join(out.stdout.split())

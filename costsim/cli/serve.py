@@ -13,6 +13,16 @@ from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest
 
 
+def _graph_row(r: dict) -> list[tuple[str, str]]:
+    """A row saying a padding engine's decode steps compute a larger CUDA graph than the batch, when they do."""
+    g = r.get("cuda_graph_batch_per_rank")
+    layout = r.get("layout") or {}
+    per_rank = (r.get("batch") or 0) / max(1, (layout.get("pp") or 1) * (layout.get("ep") or 1))
+    if g is None or g <= per_rank:
+        return []
+    return [("decode steps compute as", f"a CUDA graph of {g} sequences per rank ({g - per_rank:.0f} padding)")]
+
+
 def _help(name: str) -> str:
     return field_help(ServeRequest, name)
 
@@ -67,6 +77,7 @@ def _render(r: dict) -> None:
         ("sampling", f"top-k {r['sampling_top_k']}" if r.get("sampling_top_k") else "no top-k (greedy or top-p)"),
         ("weights / KV cache / compute", f"{r.get('weight_precision')} / {r.get('kv_precision')} / {r.get('compute_dtype')}"),
         ("batch per replica / max", f"{r.get('batch')} / {r.get('max_batch')}"),
+        *_graph_row(r),
         ("memory per GPU", fmt_si(r.get("memory_per_gpu_bytes"), "B")),
         ("KV cache per token", fmt_si(r.get("kv_cache_bytes_per_token"), "B")),
         ("TTFT", fmt_si(r.get("ttft_s"), "s")),

@@ -455,6 +455,10 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
         "weight_precision": req.weight_precision, "kv_precision": req.kv_precision or default_kv_precision(req.weight_precision),
         "compute_dtype": dtype, "engine": engine, "sampling_top_k": m.default_top_k,
         "batch": int(b), "max_batch": mb,
+        # the batch a decode step computes on each rank (sequences per pipeline micro-batch and EP rank), padded to the
+        # engine's CUDA graph; None when the engine does not pad
+        "cuda_graph_batch_per_rank": (int(float(core.graph_batch(b / (pp * ep), dev.cuda_graph_padding, dev.cuda_graph_max_batch)))
+                                      if float(dev.cuda_graph_padding) > 0 else None),
         "input_tokens": int(i), "output_tokens": int(o),
         "memory_per_gpu_bytes": mem, "memory_usable_per_gpu_bytes": usable_bytes,
         "weights_per_gpu_bytes": w_gpu, "kv_cache_bytes_per_token": kv_per_tok,
