@@ -357,8 +357,8 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     t_pp = np.where(pp > 1, _a(dev.scaleup_latency_s) + msg / np.where(_a(dev.scaleup_bytes_per_s) > 0, _a(dev.scaleup_bytes_per_s), np.inf), 0.0)
 
     t_layers = layers * _a(dev.layer_overhead_s)
-    # the MoE layers' per-assignment work of a decode step: each of the rank's b / ep tokens goes to k experts; with
-    # TP every rank routes and permutes all of its tokens (not split by tp). Decode only (see Device.moe_decode_pair_s)
+    # the MoE layers' per-assignment work of a decode step: each of the rank's b / ep tokens (padded to its CUDA graph)
+    # goes to k experts; with TP every rank routes and permutes all of its tokens (not split by tp). Decode only (see Device.moe_decode_pair_s)
     t_pairs = moe_layers * g_rank * _a(shape.experts_per_token) * _a(dev.moe_decode_pair_s)
     stage_gpu = t_weights + t_attn + t_tp + t_ep + t_pp + t_layers + t_pairs
     host = layers * _a(dev.host_launch_s_per_layer)

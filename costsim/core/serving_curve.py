@@ -64,11 +64,11 @@ def batch_grid(max_batch: int, points: int = 48, extra=None) -> np.ndarray:
     up to max_batch (an engine's CUDA-graph sizes, where a padded engine's throughput peaks)."""
     m = int(max(1, max_batch))
     small = np.arange(1, min(m, 64) + 1)
-    more = [] if extra is None else [x for x in np.asarray(extra, dtype=float).ravel() if 1 <= x <= m]
     if m <= 64:
         return small.astype(float)
     big = np.unique(np.round(np.geomspace(64, m, points)).astype(int))
-    return np.unique(np.concatenate([small, big, [m], np.asarray(more, dtype=int)])).astype(float)
+    more = np.zeros(0) if extra is None else np.asarray(extra, dtype=float).ravel()
+    return np.unique(np.concatenate([small, big, [m], more[(more >= 1) & (more <= m)]])).astype(float)
 
 
 def graph_sizes(dev: Device):

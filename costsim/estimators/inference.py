@@ -398,7 +398,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
             lay = core.Layout(tp=t, pp=p_, ep=e)
             w = float(core.weight_bytes_per_gpu(shape, prec, lay))
             return _infeasible(f"{m.name} at {req.weight_precision} does not fit on up to {g} x {a.name} "
-                               f"({w / 1e9:.1f} GB of weights per GPU vs {usable_bytes / 1e9:.1f} GB usable_bytes); "
+                               f"({w / 1e9:.1f} GB of weights per GPU vs {usable_bytes / 1e9:.1f} GB usable); "
                                "use more GPUs (--gpus) or a smaller weight precision.",
                                kv_cache_bytes_per_token=kv_per_tok, memory_per_gpu_bytes=w)
         gpus, tp, pp, ep = chosen
@@ -408,7 +408,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
     layout_doc = {"gpus": gpus, "tp": tp, "pp": pp, "ep": ep, "searched": searched}
     if mb < 1:
         return _infeasible(f"{m.name} at {req.weight_precision} needs {w_gpu / 1e9:.1f} GB of weights per GPU on {gpus} x {a.name} "
-                           f"plus KV cache for one {int(ctx_full)}-token request, but only {usable_bytes / 1e9:.1f} GB per GPU is usable_bytes; "
+                           f"plus KV cache for one {int(ctx_full)}-token request, but only {usable_bytes / 1e9:.1f} GB per GPU is usable; "
                            "use more GPUs (--gpus/--tp/--pp) or a smaller --weight-precision.",
                            max_batch=0, kv_cache_bytes_per_token=kv_per_tok, memory_per_gpu_bytes=w_gpu, layout=layout_doc)
     mb_curve = min(mb, MAX_CURVE_BATCH)

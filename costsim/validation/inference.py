@@ -27,6 +27,7 @@ metric: decode_tokens_per_s | prefill_tokens_per_s | prefill_time_s | decode_ste
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from costsim.core import inference as core
 from costsim.core.serving_curve import batch_grid, best_index, finite_job, graph_sizes, serving_curve
@@ -101,9 +102,7 @@ def predict(case: Case) -> float:
             raise ValueError("batch: fill admits every sequence that fits; latency limits need batch: max")
         b = float(mb)
         if float(dev.cuda_graph_padding) > 0 and "cuda_graph_max_batch" not in (inp.get("overrides") or {}):
-            graphs = {"cuda_graph_max_batch": float(trtllm_bench_max_batch(mb, int(inp.get("pp", 1))))}
-            ci = core_inputs(m, a, wp, inp.get("kv_precision"), engine, {**(inp.get("overrides") or {}), **graphs})
-            dev = ci.dev
+            dev = replace(dev, cuda_graph_max_batch=float(trtllm_bench_max_batch(mb, int(lay.pp))))
     elif inp.get("batch") == "max":
         curve = serving_curve(shape, dev, prec, lay, batch_grid(mb, extra=graph_sizes(dev)), i, o)
         k = best_index(curve, max_batch=mb, ttft_slo_s=inp.get("ttft_slo_s"), tpot_slo_s=inp.get("tpot_slo_s"))
