@@ -211,6 +211,19 @@ def test_serve_top_k_choice_moves_vllm_throughput():
     assert r2["sampling_top_k"] is None and r2["throughput_tokens_per_s"] > r1["throughput_tokens_per_s"]
 
 
+@needs_serve
+def test_serve_offline_job_input_prices_a_job():
+    """The offline-job box reaches the request: the page shows the job's wall time, energy, cost and emissions."""
+    at = open_page("serve")
+    assert "job" not in at.session_state["serve_result"]
+    at.number_input(key="serve_requests").set_value(50_000).run()
+    no_errors(at)
+    r = at.session_state["serve_result"]
+    assert r["job"]["requests"] == 50_000 and r["job"]["wall_time_s"] > 0
+    labels = [m.label for m in at.metric]
+    assert {"Job wall time", "Job facility energy", "Job cost", "Job emissions"} <= set(labels)
+
+
 # ----------------------------------------------------------------------------- site
 
 needs_site = pytest.mark.skipif(not any(has_api("costsim.api.site", n) for n in ("site_report", "site", "estimate_site")),

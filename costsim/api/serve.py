@@ -10,6 +10,7 @@ from costsim.api.trust import band_dict
 from costsim.errors import InputError
 from costsim.estimators.deployment import Deployment, DeploymentSearch, estimate_serve_deployment, search_for_request
 from costsim.estimators.inference import estimate_serve
+from costsim.estimators.offline_job import price_offline_job
 from costsim.specs.base import validate_spec
 from costsim.specs.catalog import get_accelerator, get_model
 from costsim.specs.hardware import Accelerator
@@ -34,6 +35,12 @@ def serve(request: ServeRequest, *, with_curve: bool = True) -> dict[str, Any]:
         result["error_band"] = band_dict("serving", request.hardware, devices, request.model, engine=request.engine)
         # power and energy figures read on the power cases' band (GPU power and J/token of the same regime)
         result["power_error_band"] = band_dict("power", request.hardware, devices, request.model, engine=request.engine)
+        if request.requests is not None:
+            # an offline batch job on the deployment just chosen (None when nothing feasible was found)
+            job = None
+            if result.get("feasible") and result.get("throughput_tokens_per_s"):
+                job = price_offline_job(request, result, get_model(request.model), get_accelerator(request.hardware)).to_dict()
+            result["job"] = job
     return result
 
 

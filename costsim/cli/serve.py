@@ -9,6 +9,7 @@ from rich.table import Table
 
 from costsim.cli.common import field_help, finish, fmt_si, parse_float
 from costsim.errors import InputError
+from costsim.report.fmt import fmt_value
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest
 
@@ -53,8 +54,49 @@ def _headline(r: dict) -> str:
             f"serves {thr} of {r.get('model')}{cost_txt}.")
 
 
+def _job_headline(r: dict) -> str | None:
+    """The offline job's answer (--requests), when one was asked for and priced."""
+    j = r.get("job")
+    if not j:
+        return None
+    cost = f", {fmt_value('cost_usd', j['cost_usd'])}" if j.get("cost_usd") is not None else ""
+    return (f"{j['requests']:,} requests ({r.get('input_tokens')} tokens in, {r.get('output_tokens')} out) take "
+            f"{fmt_value('wall_time_s', j['wall_time_s'])} on {r.get('gpus')} x {r.get('hardware')}: "
+            f"{fmt_value('facility_energy_j', j['facility_energy_j'])} of facility energy{cost}, "
+            f"{fmt_value('co2e_kg', j['co2e_kg'])}.")
+
+
+def _job_table(r: dict) -> Table | None:
+    j = r.get("job")
+    if not j:
+        return None
+    t = Table(title=f"offline job: {j['requests']:,} requests queued at once")
+    t.add_column("quantity")
+    t.add_column("value")
+    rows = [
+        ("wall time, first prompt to last token", fmt_value("wall_time_s", j["wall_time_s"])),
+        ("replicas sharing it / requests on the busiest", f"{j['replicas']} / {j['requests_per_replica_max']:,}"),
+        ("waves of the batch on the busiest replica", f"{j['waves']:,} (batch {j['batch_per_replica']:,})"),
+        ("output tokens", fmt_si(j["output_tokens"])),
+        ("throughput over the job / steady state", f"{fmt_si(j['throughput_tokens_per_s'], 'tokens/s')} / "
+                                                   f"{fmt_si(j['steady_throughput_tokens_per_s'], 'tokens/s')}"),
+        ("GPU-hours (whole budget)", f"{j['gpu_hours']:.3g} h"),
+        ("GPU energy", fmt_value("gpu_energy_j", j["gpu_energy_j"])),
+        ("facility energy (host, fabric, PUE)", fmt_value("facility_energy_j", j["facility_energy_j"])),
+        ("cost", fmt_value("cost_usd", j["cost_usd"])),
+        ("emissions (operational + embodied)", fmt_value("co2e_kg", j["co2e_kg"])),
+    ]
+    for k, v in rows:
+        t.add_row(k, v)
+    return t
+
+
 def _render(r: dict) -> None:
     con = Console()
+    if job := _job_headline(r):
+        con.print(job)
+    elif "job" in r:
+        con.print("The offline job is not priced: no feasible deployment.")
     con.print(_headline(r))
     if r.get("throughput_tokens_per_s") is None:
         return
@@ -91,6 +133,8 @@ def _render(r: dict) -> None:
     for k, v in rows:
         t.add_row(k, v)
     con.print(t)
+    if jt := _job_table(r):
+        con.print(jt)
     ups = r.get("runners_up") or []
     if ups:
         u = Table(title="runners-up")
@@ -133,6 +177,7 @@ def register(app: typer.Typer) -> None:
         single_replica: bool = typer.Option(False, "--single-replica", help=_help("single_replica")),
         objective: str = typer.Option("throughput", "--objective", help=_help("objective")),
         runners_up: str = typer.Option("4", "--runners-up", help=_help("runners_up")),
+        requests: str = typer.Option(None, "--requests", help=_help("requests")),
         pue: str = typer.Option(None, "--pue", help="Power usage effectiveness (default 1.2)."),
         grid: str = typer.Option(None, "--grid-gco2e-per-kwh", help="Grid carbon intensity, gCO2e/kWh (default 400)."),
         usd_per_gpu_hour: str = typer.Option(None, "--usd-per-gpu-hour", help="Rental price per GPU-hour, USD (default: profile midpoint)."),
@@ -166,6 +211,7 @@ def register(app: typer.Typer) -> None:
                     output_tokens=_int_or_none(output_tokens, "--output-tokens"),
                     ttft_slo_s=parse_float(ttft_slo_s, flag="--ttft-slo-s"), tpot_slo_s=parse_float(tpot_slo_s, flag="--tpot-slo-s"),
                     single_replica=single_replica, objective=objective, runners_up=_int_or_none(runners_up, "--runners-up"),
+                    requests=_int_or_none(requests, "--requests"),
                     facility=fac, economics=eco)
         req = validate_spec(ServeRequest, data, what="serve options")
         result = serve(req)

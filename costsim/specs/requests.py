@@ -88,6 +88,9 @@ class ServeRequest(Spec):
     objective: ServeObjective = Field("throughput", description="What the deployment search maximizes: 'throughput' (output tokens/s of the whole deployment) or "
                                       "'usd_per_token' (lowest $ per output token).")
     runners_up: int = Field(4, ge=0, le=50, description="How many next-best deployments to report beside the chosen one.")
+    requests: int | None = Field(None, ge=1, le=10**15, description="Also price an offline batch job of this many requests queued at once "
+                                 "(input_tokens in, output_tokens out each): wall time in waves of the batch, GPU and facility energy, "
+                                 "cost and CO2e of the whole job on the chosen deployment.")
     facility: FacilitySpec = Field(default_factory=FacilitySpec, description="PUE and facility model.")
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec, description="Prices and carbon intensity.")
 

@@ -26,7 +26,7 @@ def to_state(r: ServeRequest) -> dict[str, Any]:
             P + "kv_precision": w.AUTO if r.kv_precision is None else r.kv_precision,
             P + "batch": r.batch, P + "input_tokens": r.input_tokens, P + "output_tokens": r.output_tokens,
             P + "ttft_ms": None if r.ttft_slo_s is None else r.ttft_slo_s * 1e3,
-            P + "tpot_ms": None if r.tpot_slo_s is None else r.tpot_slo_s * 1e3,
+            P + "tpot_ms": None if r.tpot_slo_s is None else r.tpot_slo_s * 1e3, P + "requests": r.requests,
             P + "pue": r.facility.pue, P + "usd_per_gpu_hour": r.economics.usd_per_gpu_hour,
             P + "gco2": r.economics.grid_gco2e_per_kwh, P + "elec": r.economics.electricity_usd_per_kwh}
 
@@ -61,6 +61,8 @@ def inputs() -> dict[str, Any]:
                                    label="TTFT limit, ms", step=100.0, placeholder="none")
         d["tpot_slo_s"] = w.number(ServeRequest, "tpot_slo_s", key=P + "tpot_ms", default=None, scale=1e-3,
                                    label="TPOT limit, ms", step=5.0, placeholder="none")
+        d["requests"] = w.number(ServeRequest, "requests", key=P + "requests", default=None, label="Offline job, requests",
+                                 integer=True, step=1000, placeholder="none")
         st.session_state.setdefault(P + "demand", 100.0)
         d["demand_rps"] = st.number_input("Demand, requests/s", min_value=0.0, step=5.0, key=P + "demand",
                                           help="Requests per second the fleet must serve; with the output tokens per "
@@ -81,7 +83,7 @@ def build_request(d: dict[str, Any]) -> ServeRequest:
     economics = validate_spec(EconomicsSpec, {"usd_per_gpu_hour": d["usd_per_gpu_hour"], "electricity_usd_per_kwh": d["elec"],
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
     data = {k: d[k] for k in ("model", "hardware", "gpus", "weight_precision", "kv_precision", "batch", "input_tokens",
-                              "output_tokens", "ttft_slo_s", "tpot_slo_s", "engine", "top_k")}
+                              "output_tokens", "ttft_slo_s", "tpot_slo_s", "engine", "top_k", "requests")}
     search = bool(d.get("deployment_search")) and d.get("gpus") is not None
     data.update(facility=facility, economics=economics, single_replica=not search)
     return validate_spec(ServeRequest, data, what="serving request")
@@ -134,6 +136,15 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
         c[2].metric("Facility power for the demand", fmt.power_w(cap.get("facility_power_w")),
                     help="Demand tokens/s x facility energy per token (at this replica's batch).")
         c[3].metric("Demand", f"{fmt.num(cap['demand_tokens_per_s'])} tok/s")
+    job = res.get("job")
+    if job:
+        st.markdown(f"**Offline job of {fmt.count(job['requests'])} requests queued at once** "
+                    f"({fmt.count(job['waves'])} wave(s) of the batch on the busiest of {job['replicas']} replica(s))")
+        c = st.columns(4)
+        c[0].metric("Job wall time", fmt.duration(job["wall_time_s"]), help="First prompt to last token of the busiest replica.")
+        c[1].metric("Job facility energy", fmt.energy_mwh(job["facility_energy_j"]), help="Accelerators + host + fabric, times PUE.")
+        c[2].metric("Job cost", fmt.usd(job["cost_usd"]), help="Rental or capex share plus electricity, every GPU of the budget.")
+        c[3].metric("Job emissions", fmt.mass_kg(job["co2e_kg"]), help="Operational plus embodied CO2e.")
     lay = res.get("layout") or {}
     if lay:
         st.markdown("**Replica:** " + " · ".join(f"{k}={v}" for k, v in lay.items() if k != "searched" and v is not None) +

@@ -1,0 +1,124 @@
+"""An offline batch job on a serving deployment: N identical requests queued at once (a nightly
+evaluation, a synthetic-data or labelling run), priced end to end: wall time, GPU and facility
+energy, cost and CO2e.
+
+Each replica takes its share of the N requests (the first N mod R replicas one more) and runs them
+in waves of its batch: floor(n / B) waves of B sequences and one of n mod B
+(costsim.core.serving_curve.finite_job, the model the validation runner checks against NVIDIA's
+trtllm-bench tables and the serving simulation). The job ends when the most loaded replica does;
+GPUs of replicas that finish earlier, and GPUs of the budget no replica uses, idle at warm-idle power
+until then. A wave draws the serving estimate's mean power per GPU at its own batch (prefill,
+decode steps and the host's request handling, costsim.estimators.inference.estimate_serve), so a
+part-full last wave draws less than the full ones. Facility energy, cost and CO2e come from the same accounting as every other run
+(costsim.economics.accounting.account_run) over the whole GPU budget for the job's wall time."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from costsim.core import inference as core
+from costsim.core.serving_curve import finite_job
+from costsim.economics.accounting import account_run
+from costsim.estimators.inference import core_inputs, estimate_serve, with_sampling
+from costsim.specs.catalog import node_for
+from costsim.specs.hardware import Accelerator
+from costsim.specs.model import ModelSpec
+from costsim.specs.requests import ServeRequest
+
+S_PER_HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class OfflineJob:
+    """N requests queued at once on a deployment, from first prompt to last token."""
+
+    requests: int
+    """Requests in the job (each input_tokens in, output_tokens out)."""
+    replicas: int
+    """Replicas sharing the job."""
+    requests_per_replica_max: int
+    """Requests of the most loaded replica (ceil(requests / replicas))."""
+    batch_per_replica: int
+    """Sequences a replica runs at once."""
+    waves: int
+    """Waves the most loaded replica runs (full batches plus one for a remainder)."""
+    wall_time_s: float
+    """Time until the last request's last token, s."""
+    output_tokens: float
+    """Output tokens of the whole job."""
+    throughput_tokens_per_s: float
+    """Output tokens / wall time, whole deployment (below the steady state when the last wave runs part-full)."""
+    steady_throughput_tokens_per_s: float
+    """The deployment's steady-state throughput at the same batch, tokens/s (an endless queue)."""
+    gpu_hours: float
+    """GPU-hours of the whole GPU budget for the job's wall time, h."""
+    gpu_energy_j: float
+    """Accelerator energy: busy replicas at their mean power, finished and unused GPUs at warm idle, J."""
+    facility_energy_j: float
+    """Accelerators + host + fabric, times PUE, J."""
+    cost_usd: float | None
+    """Rental or capex share plus electricity over the job, USD (None when the device has no price)."""
+    co2e_kg: float
+    """Operational plus embodied emissions over the job, kg CO2e."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def price_offline_job(req: ServeRequest, result: dict, model: ModelSpec, acc: Accelerator) -> OfflineJob:
+    """The job of `req.requests` requests on the deployment (or single replica) `result` of `costsim
+    serve` (keys layout, batch, weight_precision, kv_precision, engine, gpu_power_w, gpu_power_by_phase_w and,
+    for a GPU budget, deployment)."""
+    n = int(req.requests or 0)
+    dep = result.get("deployment") or {}
+    replicas = int(dep.get("replicas") or 1)
+    lay = result["layout"]
+    gpus_per_replica = int(lay.get("gpus") or result["gpus"])
+    gpus_budget = int(result["gpus"]) if dep else gpus_per_replica
+    layout = core.Layout(tp=int(lay["tp"]), pp=int(lay["pp"]), ep=int(lay["ep"]))
+    wp, kv = result["weight_precision"], result["kv_precision"]
+    ci = core_inputs(with_sampling(model, req.top_k), acc, wp, kv, result["engine"])
+    b = int(result["batch"])
+    i, o = int(result["input_tokens"]), int(result["output_tokens"])
+    waves: dict[int, tuple[float, float]] = {}
+
+    def wave(x: int) -> tuple[float, float]:
+        """(time s, mean power per GPU W) of one wave of x sequences on one replica."""
+        if x not in waves:
+            t = float(finite_job(ci.shape, ci.dev, ci.prec, layout, float(x), float(i), float(o), float(x))["job_time_s"])
+            if x == b:
+                p = float(result["gpu_power_w"])
+            else:
+                rep = req.model_copy(update=dict(gpus=gpus_per_replica, tp=layout.tp, pp=layout.pp, ep=layout.ep, weight_precision=wp,
+                                                 kv_precision=kv, batch=x, single_replica=True, requests=None))
+                p = float(estimate_serve(rep, model=model, acc=acc, with_curve=False)["gpu_power_w"])
+            waves[x] = (t, p)
+        return waves[x]
+
+    def replica(k: int) -> tuple[float, float]:
+        """(busy time s, energy per GPU J) of a replica given k requests."""
+        if k <= 0:
+            return 0.0, 0.0
+        (t_full, p_full), rest = wave(b), k % b
+        t_rest, p_rest = wave(rest) if rest else (0.0, 0.0)
+        return (k // b) * t_full + t_rest, (k // b) * t_full * p_full + t_rest * p_rest
+
+    heavy, light = -(-n // replicas), n // replicas   # the first n mod R replicas take one more request
+    n_heavy = n - light * replicas if n % replicas else replicas
+    (t_heavy, e_heavy), (t_light, e_light) = replica(heavy), replica(light)
+    wall = t_heavy
+    p_idle = float(result["gpu_power_by_phase_w"]["idle"])
+    busy_j = n_heavy * e_heavy + (replicas - n_heavy) * e_light
+    idle_s = n_heavy * (wall - t_heavy) + (replicas - n_heavy) * (wall - t_light)
+    gpu_j = gpus_per_replica * (busy_j + p_idle * idle_s) + (gpus_budget - replicas * gpus_per_replica) * p_idle * wall
+    acct = account_run(acc=acc, node=node_for(acc), num_gpus=gpus_budget, wall_time_s=wall, gpu_energy_j=gpu_j,
+                       facility=req.facility, economics=req.economics,
+                       gpu_peak_power_w=max(result["gpu_power_by_phase_w"].values()))
+    n_waves = heavy // b + (1 if heavy % b else 0)
+    return OfflineJob(
+        requests=n, replicas=replicas, requests_per_replica_max=heavy, batch_per_replica=b, waves=n_waves,
+        wall_time_s=wall, output_tokens=float(n) * o, throughput_tokens_per_s=float(n) * o / wall if wall > 0 else 0.0,
+        steady_throughput_tokens_per_s=float(result["throughput_tokens_per_s"]), gpu_hours=gpus_budget * wall / S_PER_HOUR,
+        gpu_energy_j=gpu_j, facility_energy_j=float(acct["facility_energy_j"]),
+        cost_usd=float(acct["cost_usd"]) if acct["cost_usd"] is not None else None, co2e_kg=float(acct["co2e_kg"]),
+    )
