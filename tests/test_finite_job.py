@@ -137,9 +137,59 @@ def test_the_serving_simulation_runs_an_offline_job_in_the_same_waves(tmp_path):
 
 
 def test_trtllm_bench_max_batch_follows_its_rounding():
-    from costsim.validation.inference import trtllm_bench_max_batch
-    assert [trtllm_bench_max_batch(n) for n in (10, 100, 255, 283, 1000, 1144, 5000)] == [64, 128, 256, 384, 1024, 1280, 4096]
-    assert trtllm_bench_max_batch(1000, pp=4) == 256
+    from costsim.validation.trtllm_bench import finetune_max_batch
+    assert [finetune_max_batch(n) for n in (10, 100, 255, 283, 1000, 1144, 5000)] == [64, 128, 256, 384, 1024, 1280, 4096]
+    assert finetune_max_batch(1000, pp=4) == 256
+
+
+def _bench(mid, hw, n, wp, kv, i, o):
+    from costsim.validation.trtllm_bench import trtllm_bench_settings
+    m, a = get_model(mid), get_accelerator(hw)
+    ci = core_inputs(m, a, wp, kv, "tensorrt-llm-pytorch", None)
+    return trtllm_bench_settings(m, ci.shape, a, num_gpus=n, pp=1, input_tokens=i, output_tokens=o, weight_precision=wp,
+                                 kv_precision=kv)
+
+
+def test_trtllm_bench_estimate_follows_its_own_kv_arithmetic():
+    """Its estimate is its formula, not the engine's pool: close to costsim's KV capacity for a GQA model on one GPU,
+    far below it for MLA (128 heads of 56 dims counted) and for KV heads fewer than the GPUs (max(tp, kv heads))."""
+    dense = _bench("llama-3.1-8b", "h100-sxm", 1, "fp8", None, 1000, 1000)
+    ci = core_inputs(get_model("llama-3.1-8b"), get_accelerator("h100-sxm"), "fp8", None, "tensorrt-llm-pytorch", None)
+    pool = float(core.max_batch(ci.shape, ci.dev, ci.prec, core.Layout(tp=1), 2000, 2000))
+    assert dense.kv_requests_estimate == pytest.approx(pool, rel=0.1)   # no runtime reserve or workspace in its count
+    mla = _bench("deepseek-v3", "h200", 8, "fp8", "fp8", 1000, 1000)
+    # 2 x 61 layers x 128 heads x 56 dims x 1 byte per token, 8 x 143,771 MiB less 671e9-odd bytes of FP8 weights
+    per_request = 2 * 61 * 128 * 56 * 2000
+    free = 8 * 143771 * 2 ** 20 - float(core_inputs(get_model("deepseek-v3"), get_accelerator("h200"), "fp8", "fp8",
+                                                      "tensorrt-llm-pytorch", None).shape.params_resident)
+    assert mla.kv_requests_estimate == pytest.approx(0.95 * free / per_request, rel=1e-9)
+    assert mla.max_batch_size == 384
+    gqa = _bench("qwen3-235b-a22b", "h100-sxm", 8, "fp8", None, 128, 4096)   # 4 KV heads counted as 8 at --tp 8
+    assert gqa.max_batch_size == 640
+    # an NVFP4 checkpoint stores two weights per element: its engine size comes out near a quarter of the bytes
+    from costsim.validation.trtllm_bench import checkpoint_elements
+    shape = core_inputs(get_model("llama-3.1-70b"), get_accelerator("b200"), "fp4", None, "tensorrt-llm-pytorch", None).shape
+    assert 0.5 < checkpoint_elements(shape, "fp4") / float(shape.params_resident) < 0.6
+    # quantizations its table does not know (gpt-oss's MXFP4) take the LLM API default
+    assert _bench("gpt-oss-20b", "h200", 1, "mxfp4", "bf16", 1000, 1000).max_batch_size == 2048
+
+
+def test_fill_with_attention_dp_caps_each_rank_at_the_bench_max_batch():
+    """DeepSeek R1 on four B200s (attention data parallel over the EP ranks) at 1,024 / 8,192: trtllm-bench sets 96
+    per rank, so the job runs 384 sequences though the pool holds 868."""
+    inputs = {"model": "deepseek-v3", "hardware": "b200", "num_gpus": 4, "tp": 1, "ep": 4, "weight_precision": "fp4",
+              "kv_precision": "fp8", "engine": "tensorrt-llm-pytorch", "input_tokens": 1024, "output_tokens": 8192,
+              "num_requests": 1500}
+
+    def case(**extra):
+        return Case(id="t", kind="inference", inputs={**inputs, **extra}, metric="throughput_tokens_per_s",
+                    expected=15448.0, comparison="within", tolerance_frac=0.25, tolerance_reason="", source="test",
+                    used_for_fit=False)
+
+    assert _bench("deepseek-v3", "b200", 4, "fp4", "fp8", 1024, 8192).max_batch_size == 96
+    fill = predict(case(batch="fill"))
+    assert fill == pytest.approx(predict(case(batch=384, overrides={"cuda_graph_max_batch": 96.0})), rel=1e-12)
+    assert fill < 0.8 * predict(case(batch=868, overrides={"cuda_graph_max_batch": 1024.0}))
 
 
 def test_fill_admits_every_sequence_that_fits_and_captures_graphs_up_to_the_bench_max_batch():

@@ -9,9 +9,10 @@ Case inputs:
           published figure is a whole system's offline / server throughput
   weight_precision, kv_precision, batch (int; 'max': the highest-throughput batch that fits the
           replica's memory, capped by max_num_seqs when the engine had one, as a tuned deployment runs; 'fill':
-          every sequence the replica's KV cache holds for whole requests, capped the same way, as an engine left
-          at its defaults admits them, e.g. trtllm-bench; an engine that pads decode steps to CUDA graphs then
-          captures them up to trtllm-bench's max_batch_size, trtllm_bench_max_batch), input_tokens, output_tokens
+          every sequence the replica's KV cache holds for whole requests, capped the same way and by the
+          max_batch_size trtllm-bench sets (per rank with attention data parallelism), as that benchmark runs
+          them; an engine that pads decode steps to CUDA graphs captures them up to that max_batch_size,
+          costsim.validation.trtllm_bench), input_tokens, output_tokens
   context_tokens: mean context of a decode step (default input_tokens + output_tokens / 2)
   num_requests: the benchmark ran this many identical requests queued at once (trtllm-bench's dataset size):
           throughput_tokens_per_s is then the whole job's, in waves of the batch (core.serving_curve.finite_job);
@@ -26,7 +27,6 @@ metric: decode_tokens_per_s | prefill_tokens_per_s | prefill_time_s | decode_ste
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 from costsim.core import inference as core
@@ -37,26 +37,13 @@ from costsim.specs.base import validate_spec
 from costsim.specs.catalog import get_accelerator, get_model
 from costsim.specs.model import ModelSpec
 from costsim.validation.engine import Case
+from costsim.validation.trtllm_bench import trtllm_bench_settings
 
 
 def _model(inp: dict) -> ModelSpec:
     if "model_shape" in inp:
         return validate_spec(ModelSpec, dict(inp["model_shape"]), what="case model_shape")
     return get_model(inp["model"])
-
-
-def trtllm_bench_max_batch(kv_requests: int, pp: int = 1) -> int:
-    """The max_batch_size trtllm-bench sets when none is given: its estimate of the requests the KV cache holds,
-    capped at 4,096 and split over pipeline stages, rounded up to a multiple of 32 (below 256, at least 64), 128
-    (below 1,024) or 256 (NVIDIA/TensorRT-LLM tensorrt_llm/bench/build/tuning.py, finetune_setting). costsim's own
-    KV capacity stands in for trtllm-bench's estimate (both: the memory free after weights x 0.95 / bytes per
-    request)."""
-    raw = min(kv_requests, 4096) / pp
-    if raw < 256:
-        return max(64, 32 * math.ceil(raw / 32))
-    if raw < 1024:
-        return 128 * math.ceil(raw / 128)
-    return 256 * math.ceil(raw / 256)
 
 
 def _num_requests(inp: dict) -> float:
@@ -100,9 +87,13 @@ def predict(case: Case) -> float:
     if inp.get("batch") == "fill":
         if inp.get("ttft_slo_s") is not None or inp.get("tpot_slo_s") is not None:
             raise ValueError("batch: fill admits every sequence that fits; latency limits need batch: max")
-        b = float(mb)
+        bench = trtllm_bench_settings(m, shape, a, num_gpus=n, pp=int(lay.pp), input_tokens=i, output_tokens=o,
+                                      weight_precision=wp, kv_precision=inp.get("kv_precision"))
+        # with attention data parallelism (tp 1, experts over ep ranks) every rank schedules up to max_batch_size
+        ranks = int(lay.ep) if int(lay.tp) == 1 and int(lay.ep) > 1 else 1
+        b = float(min(mb, bench.max_batch_size * ranks))
         if float(dev.cuda_graph_padding) > 0 and "cuda_graph_max_batch" not in (inp.get("overrides") or {}):
-            dev = replace(dev, cuda_graph_max_batch=float(trtllm_bench_max_batch(mb, int(lay.pp))))
+            dev = replace(dev, cuda_graph_max_batch=float(bench.max_batch_size))
     elif inp.get("batch") == "max":
         curve = serving_curve(shape, dev, prec, lay, batch_grid(mb, extra=graph_sizes(dev)), i, o)
         k = best_index(curve, max_batch=mb, ttft_slo_s=inp.get("ttft_slo_s"), tpot_slo_s=inp.get("tpot_slo_s"))

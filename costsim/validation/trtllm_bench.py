@@ -1,0 +1,94 @@
+"""What NVIDIA's `trtllm-bench throughput` sets when a run gives no --max_batch_size: its heuristic, emulated
+for the validation rows priced as that benchmark ran them (case batch 'fill').
+
+trtllm-bench estimates how many requests of the dataset's length its KV cache holds from the Hugging Face
+config and the checkpoint alone, then rounds that up into the engine's max_batch_size
+(NVIDIA/TensorRT-LLM tensorrt_llm/bench/build/tuning.py, calc_engine_setting and finetune_setting;
+tensorrt_llm/bench/build/build.py, get_benchmark_engine_settings; tensorrt_llm/bench/benchmark/utils/general.py,
+get_settings, which also hands it to the CUDA-graph config as the largest graph captured):
+
+  bytes per token   = 2 x layers x max(tp, config num_key_value_heads) x head_size x KV bytes (1 for an fp8 KV
+                      cache, else 2); head_size = config head_dim, else hidden_size / num_attention_heads
+  engine size       = safetensors element count x bytes per element (FP8 1, NVFP4 0.5, unquantized 2)
+  requests          = (device memory x tp x pp - engine size) x 0.95 / (bytes per token x (ISL + OSL))
+  max_batch_size    = min(requests, 4096) / pp rounded up: to 32 below 256 (at least 64), 128 below 1,024, else 256
+
+Checkpoints whose quantization it has no rule for (gpt-oss's MXFP4) get the LLM API's default max_batch_size
+2,048. The estimate is not the engine's real KV pool (costsim.core.inference.max_batch): it counts an MLA model
+(DeepSeek) as num_key_value_heads 128 of hidden / heads = 56 dims, a GQA model split over more GPUs than it has
+KV heads as max(tp, kv heads), and an NVFP4 checkpoint's packed weights (two per stored element) at half a byte
+each. Two consequences for a run: the batch is the smaller of the real pool and max_batch_size (per rank with
+attention data parallelism, whose ranks each schedule their own requests), and a padding engine captures CUDA
+graphs only up to max_batch_size."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from costsim.core.inference_types import Shape
+from costsim.specs.hardware import Accelerator
+from costsim.specs.model import ModelSpec
+
+GIB = 1024.0 ** 3
+#: kv_cache_free_gpu_mem_fraction of NVIDIA's published runs ("we also use a higher KV cache percentage by setting
+#: --kv_cache_free_gpu_mem_fraction 0.95", perf-overview.md)
+KV_FRACTION = 0.95
+#: the LLM API's max_batch_size default, which trtllm-bench uses for quantizations it has no rule for
+DEFAULT_MAX_BATCH_SIZE = 2048
+#: weight format of the case -> (bytes per stored element trtllm-bench assumes, elements packed per parameter), for
+#: the quantizations tuning.py's BYTES_PER_ELEM knows (FP8, FP8 block scales, NVFP4, unquantized)
+TUNED_FORMATS = {"bf16": (2.0, 1.0), "fp16": (2.0, 1.0), "fp8": (1.0, 1.0), "fp4": (0.5, 0.5)}
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """trtllm-bench's engine settings for one run."""
+
+    max_batch_size: int
+    """Requests one executor (one attention-DP rank) schedules at once, and the largest CUDA graph captured."""
+    kv_requests_estimate: float | None
+    """Its estimate of the requests the KV cache holds (None where it falls back to the default)."""
+
+
+def finetune_max_batch(kv_requests: float, pp: int = 1) -> int:
+    """finetune_setting's max_batch_size: the estimate capped at 4,096, split over pipeline stages, rounded up to
+    a multiple of 32 (below 256, at least 64), 128 (below 1,024) or 256."""
+    raw = min(kv_requests, 4096) / pp
+    if raw < 256:
+        return max(64, 32 * math.ceil(raw / 32))
+    if raw < 1024:
+        return 128 * math.ceil(raw / 128)
+    return 256 * math.ceil(raw / 256)
+
+
+def checkpoint_elements(shape: Shape, weight_precision: str) -> float:
+    """Elements the checkpoint's safetensors hold (what trtllm-bench counts as parameters): an NVFP4 checkpoint
+    packs two 4-bit weights per stored byte and adds an fp8 scale per 16 weights; its embeddings and LM head
+    stay 16-bit, one element each."""
+    total = float(shape.params_resident)
+    if weight_precision != "fp4":
+        return total
+    quantized = total - float(shape.params_lm_head) - float(shape.params_lookup)
+    return quantized / 2.0 + quantized / 16.0 + (total - quantized)
+
+
+def trtllm_bench_settings(model: ModelSpec, shape: Shape, acc: Accelerator, *, num_gpus: int, pp: int,
+                          input_tokens: float, output_tokens: float, weight_precision: str,
+                          kv_precision: str | None) -> BenchSettings:
+    """The max_batch_size `trtllm-bench --tp num_gpus/pp --pp pp throughput` sets for this model, part and
+    dataset (see the module docstring)."""
+    fmt = TUNED_FORMATS.get(weight_precision)
+    if fmt is None:
+        return BenchSettings(max_batch_size=DEFAULT_MAX_BATCH_SIZE, kv_requests_estimate=None)
+    tp = max(1, num_gpus // pp)
+    if model.kv_lora_rank:     # MLA: the config's num_key_value_heads (= heads) and no head_dim
+        kv_heads, head_size = model.n_heads, model.d_model // model.n_heads
+    else:
+        kv_heads, head_size = model.kv_heads, model.hd
+    fp8_kv = kv_precision == "fp8" or (kv_precision is None and weight_precision in ("fp8", "fp4"))
+    bytes_per_token = 2.0 * model.n_layers * max(tp, kv_heads) * head_size * (1.0 if fp8_kv else 2.0)
+    engine_bytes = checkpoint_elements(shape, weight_precision) * fmt[0]
+    free_bytes = float(acc.memory_bytes) * tp * pp - engine_bytes
+    requests = max(free_bytes, 0.0) * KV_FRACTION / (bytes_per_token * (input_tokens + output_tokens))
+    return BenchSettings(max_batch_size=finetune_max_batch(requests, pp), kv_requests_estimate=requests)
