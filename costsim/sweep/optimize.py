@@ -283,7 +283,9 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
     def constraints_func(t):
         return t.user_attrs.get("constraints", [0.0] * len(constraints))
 
-    kw = {"seed": seed, "constraints_func": constraints_func if constraints else None}
+    # Optuna >= 5 takes constraint values on the trial (Trial.set_constraint) and deprecates constraints_func
+    native_constraints = hasattr(optuna.trial.Trial, "set_constraint")
+    kw = {"seed": seed, "constraints_func": constraints_func if constraints and not native_constraints else None}
     smp = {"tpe": lambda: optuna.samplers.TPESampler(n_startup_trials=min(10, max(4, trials // 4)), multivariate=True,
                                                      constant_liar=True, **kw),
            "nsga2": lambda: optuna.samplers.NSGAIISampler(population_size=max(8, min(50, trials // 2)), **kw),
@@ -344,6 +346,9 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
                 else:
                     cv = [c.value(resolve(row, c.column) if resolve(row, c.column) is not None else math.inf) for c in constraints]
                     t.set_user_attr("constraints", cv)
+                    if native_constraints:
+                        for k, (c, v) in enumerate(zip(constraints, cv)):
+                            t.set_constraint(f"{k}:{c.column}", v)
                     t.set_user_attr("feasible", bool(row.get("feasible", True)) and all(x <= 0 for x in cv))
                     study.tell(t, vals)
                 told.add(t.number)
