@@ -149,6 +149,33 @@ def test_engine_that_ignores_the_sliding_window_keeps_the_whole_context():
     assert core_inputs(l8, a, "fp8", None, "tensorrt-llm").shape == core_inputs(l8, a, "fp8", None, "vllm").shape
 
 
+def test_pytorch_backend_stores_the_whole_context_but_hopper_attends_over_the_window():
+    """TensorRT-LLM's PyTorch backend keeps every layer's whole context in its KV pool (no max_attention_window):
+    memory and batch as full attention. Hopper's XQA kernels read only the window of a sliding layer (decode and
+    prompt attention as the window says); Blackwell keeps reading the whole context (kernels not checked)."""
+    from costsim.estimators.inference import core_inputs
+    m = get_model("gpt-oss-20b")
+    h = core_inputs(m, get_accelerator("h200"), "mxfp4", "bf16", "tensorrt-llm-pytorch")
+    b = core_inputs(m, get_accelerator("b200"), "mxfp4", "bf16", "tensorrt-llm-pytorch")
+    v = core_inputs(m, get_accelerator("h200"), "mxfp4", "bf16", "vllm")
+    lay, ctx = core.Layout(tp=1), 8192
+    stored = lambda ci: float(core.kv_bytes_per_sequence_per_gpu(ci.shape, ci.prec, lay, ctx))
+    read = lambda ci: float(core.kv_bytes_per_sequence(ci.shape, ci.prec, ctx))
+    full = float(core.kv_bytes_per_token(h.shape, h.prec)) * ctx
+    assert stored(h) == pytest.approx(full) and stored(b) == pytest.approx(full)
+    assert read(b) == pytest.approx(full)
+    half = m.n_layers // 2          # every other layer attends over 128 tokens
+    assert read(h) == pytest.approx(full * (half * ctx + half * 128) / (m.n_layers * ctx))
+    assert read(v) == pytest.approx(read(h)) and stored(v) == pytest.approx(read(v))   # vLLM stores only the window
+    # the same pool, so the same batch; the Hopper step reads less at long context
+    mb = lambda ci: float(core.max_batch(ci.shape, ci.dev, ci.prec, lay, ctx, ctx))
+    assert mb(h) == pytest.approx(float(core.max_batch(h.shape, replace(h.dev), h.prec, lay, ctx, ctx)))
+    assert mb(h) < mb(v)
+    wide = core_inputs(m, get_accelerator("h200"), "mxfp4", "bf16", "tensorrt-llm-pytorch", {"sliding_window_attention": 0.0})
+    assert float(core.decode_step_time_s(h.shape, h.dev, h.prec, lay, 64, ctx)) < float(
+        core.decode_step_time_s(wide.shape, wide.dev, wide.prec, lay, 64, ctx))
+
+
 def test_moe_compute_rel_slows_only_the_expert_flops():
     """The routed-expert grouped GEMMs' compute efficiency: a memory-bound step (batch 1) keeps its time, the expert
     FLOPs of a large batch take 1/rel as long, weight streaming and dense models are untouched."""
@@ -166,7 +193,7 @@ def test_moe_compute_rel_slows_only_the_expert_flops():
 
 
 @pytest.mark.parametrize("key,value", [("moe_compute_rel", 0.0), ("kv_free_memory_frac", 1.5), ("kv_free_memory_frac", 0.0), ("usable_memory_frac", 1.2),
-                                       ("sliding_window_kv", 0.5)])
+                                       ("sliding_window_kv", 0.5), ("sliding_window_attention", 2.0)])
 def test_memory_fractions_out_of_range_name_the_field(key, value):
     from costsim.errors import InputError
     with pytest.raises(InputError, match=key):

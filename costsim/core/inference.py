@@ -59,6 +59,7 @@ import numpy as np
 
 from costsim.core.inference_memory import (  # noqa: F401  (the memory model; callers reach it as costsim.core.inference)
     _kv_tp_split, kv_budget_bytes_per_gpu, kv_bytes_per_sequence, kv_bytes_per_sequence_per_gpu, kv_bytes_per_token,
+    kv_bytes_stored_per_sequence,
     kv_token_layers, lm_head_extra_bytes_per_gpu, max_batch, memory_per_gpu_bytes, usable_memory_bytes,
     weight_bytes_per_gpu, workspace_bytes_per_gpu,
 )
@@ -172,7 +173,8 @@ _GPU = dict(
     seq_overhead_busy_frac=0.0,  # share of the per-sequence time the GPU runs kernels (0 = host work, the GPU waits)
     kv_free_memory_frac=1.0,  # share of the memory left after weights and workspace that becomes KV cache (vLLM: all of it)
     runtime_reserve_bytes=0.0,  # memory the runtime holds outside weights, workspace and KV (vLLM: inside the 10 % reserve)
-    sliding_window_kv=1.0,   # 1 = the engine keeps (and attends over) only a sliding-window layer's window; 0 = full context
+    sliding_window_kv=1.0,   # 1 = a sliding-window layer's KV cache holds only its window; 0 = the whole context
+    sliding_window_attention=1.0,  # 1 = the kernels attend over only a sliding-window layer's window; 0 = over the whole context
     moe_compute_rel=1.0,     # routed-expert GEMM FLOPs at the dense GEMMs' efficiency (engine-specific below 1)
     moe_decode_pair_s=0.0,   # GPU time per routed (token, expert) pair per MoE layer of a decode step (engine-specific; 0 = none)
     moe_prefill_pair_s=0.0,  # the same for prompt tokens
@@ -201,6 +203,7 @@ _SOC = dict(
     kv_free_memory_frac=1.0,
     runtime_reserve_bytes=0.0,
     sliding_window_kv=1.0,
+    sliding_window_attention=1.0,
     moe_compute_rel=1.0,
     moe_decode_pair_s=0.0,
     moe_prefill_pair_s=0.0,
@@ -482,7 +485,7 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     dense_read = _a(shape.params_dense_stream) / (tp * pp)
     expert_read = moe_layers * touched * _a(shape.params_expert) / ep / (tp * pp)
     params_read = dense_read + expert_read
-    kv_write = bsz * kv_bytes_per_sequence(shape, prec, s) / (pp * _kv_tp_split(shape, layout) * ep)
+    kv_write = bsz * kv_bytes_stored_per_sequence(shape, prec, s) / (pp * _kv_tp_split(shape, layout) * ep)
     act_traffic = tokens / ep * nl / pp * activation_bytes_per_token_layer(shape, prec, layout)
     t_mem = ((dense_read + expert_read / moe_rel) * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout) + kv_write + act_traffic) / bw
     t_compute = _smooth_roofline(t_mem, t_mm + t_attn)

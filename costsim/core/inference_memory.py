@@ -20,9 +20,23 @@ def kv_token_layers(shape: Shape, context_tokens):
     return (nl - nw) * c + nw * np.minimum(c, _a(shape.window_tokens))
 
 
+def kv_token_layers_stored(shape: Shape, context_tokens):
+    """Sum over layers of the context each layer's KV cache holds: as kv_token_layers, but a sliding-window
+    layer holds the whole context where the engine does not cap its cache (kv_stores_window 0)."""
+    c = _a(context_tokens)
+    nl, nw = _a(shape.n_layers), _a(shape.n_window_layers) * _a(shape.kv_stores_window)
+    return (nl - nw) * c + nw * np.minimum(c, _a(shape.window_tokens))
+
+
 def kv_bytes_per_sequence(shape: Shape, prec: Precision, context_tokens):
-    """KV-cache bytes of one sequence at `context_tokens` (whole model, unsharded)."""
+    """KV-cache bytes one sequence at `context_tokens` attends over (whole model, unsharded): what a decode
+    step reads."""
     return _a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * kv_token_layers(shape, context_tokens)
+
+
+def kv_bytes_stored_per_sequence(shape: Shape, prec: Precision, context_tokens):
+    """KV-cache bytes one sequence at `context_tokens` occupies (whole model, unsharded)."""
+    return _a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * kv_token_layers_stored(shape, context_tokens)
 
 
 def kv_bytes_per_token(shape: Shape, prec: Precision):
@@ -59,7 +73,7 @@ def workspace_bytes_per_gpu(shape: Shape, layout: Layout, prefill_chunk_tokens, 
 
 
 def kv_bytes_per_sequence_per_gpu(shape: Shape, prec: Precision, layout: Layout, context_tokens):
-    return kv_bytes_per_sequence(shape, prec, context_tokens) / (_a(layout.pp) * _kv_tp_split(shape, layout) * _a(layout.ep))
+    return kv_bytes_stored_per_sequence(shape, prec, context_tokens) / (_a(layout.pp) * _kv_tp_split(shape, layout) * _a(layout.ep))
 
 
 def usable_memory_bytes(dev: Device):

@@ -104,6 +104,9 @@ class Shape:
     vocab_size: object
     topk_sampling: object = 0.0      # 1 where the model's default sampling sets top_k (generation_config), else 0
     params_lookup: object = 0.0      # lookup-only embeddings (untied input embedding, learned positions): stored, never streamed
+    #: 1 where a sliding-window layer's KV cache holds only its window; 0 where the engine stores the whole
+    #: context for it (TensorRT-LLM without max_attention_window) while its kernels still attend over the window
+    kv_stores_window: object = 1.0
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,8 @@ _FRACTION_PARAMETERS = {
     "usable_memory_frac": (lambda x: 0.0 < x <= 1.0, "(0, 1]", "the share of device memory the engine may allocate"),
     "kv_free_memory_frac": (lambda x: 0.0 < x <= 1.0, "(0, 1]", "the share of the memory free after weights that becomes KV cache"),
     "moe_compute_rel": (lambda x: 0.0 < x <= 1.0, "(0, 1]", "the routed-expert GEMMs' compute efficiency relative to dense GEMMs"),
-    "sliding_window_kv": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether the engine uses the model's sliding window (1) or keeps the whole context (0)"),
+    "sliding_window_kv": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether a sliding-window layer's KV cache holds only its window (1) or the whole context (0)"),
+    "sliding_window_attention": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether the kernels attend over only a sliding-window layer's window (1) or the whole context (0)"),
     "cuda_graph_padding": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether decode steps are padded to the next CUDA-graph batch size (1) or not (0)"),
 }
 
@@ -210,10 +211,14 @@ def core_inputs(m: ModelSpec, acc: Accelerator, weight_precision: str, kv_precis
     """Shape, precision and device for the core, consistently resolved (one place for all callers)."""
     dev, dtype, params = device_from_accelerator(acc, weight_precision, engine, overrides, kv_precision)
     shape = shape_from_model(m)
-    if params["sliding_window_kv"] == 0.0:
+    if params["sliding_window_attention"] == 0.0:
         # the engine ignores the model's sliding window: every layer keeps and attends over the whole context
         # (TensorRT-LLM's C++ runtime unless max_attention_window_size is set)
         shape = replace(shape, n_window_layers=0.0)
+    elif params["sliding_window_kv"] == 0.0:
+        # the kernels attend over the window, but the KV cache keeps the whole context (TensorRT-LLM's PyTorch
+        # backend unless kv_cache_config max_attention_window is set)
+        shape = replace(shape, kv_stores_window=0.0)
     return CoreInputs(shape=shape, prec=precision(weight_precision, kv_precision, dtype),
                       dev=dev, compute_dtype=dtype, params=params)
 
@@ -372,7 +377,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
     ctx_full = i + o
     if ctx_full > m.max_context:
         raise InputError(f"input_tokens + output_tokens ({int(ctx_full)}) exceeds the model's context of {m.max_context} tokens.", field="input_tokens")
-    kv_per_tok = float(core.kv_bytes_per_sequence(shape, prec, ctx_full)) / ctx_full
+    kv_per_tok = float(core.kv_bytes_stored_per_sequence(shape, prec, ctx_full)) / ctx_full
     chunk = min(PREFILL_CHUNK_TOKENS, ctx_full * 1.0)
     usable_bytes = float(core.usable_memory_bytes(dev))  # bytes per GPU the engine may fill
 

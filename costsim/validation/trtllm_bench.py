@@ -14,12 +14,15 @@ get_settings, which also hands it to the CUDA-graph config as the largest graph 
   max_batch_size    = min(requests, 4096) / pp rounded up: to 32 below 256 (at least 64), 128 below 1,024, else 256
 
 Checkpoints whose quantization it has no rule for (gpt-oss's MXFP4) get the LLM API's default max_batch_size
-2,048. The estimate is not the engine's real KV pool (costsim.core.inference.max_batch): it counts an MLA model
+2,048. This is the heuristic of the 2025 releases that made NVIDIA's published tables; later ones estimate per
+attention-DP rank (NVIDIA/TensorRT-LLM PR 13498, 2026-04) and count MLA's latent cache (PR 16707, 2026-07). The estimate is not the engine's real KV pool (costsim.core.inference.max_batch): it counts an MLA model
 (DeepSeek) as num_key_value_heads 128 of hidden / heads = 56 dims, a GQA model split over more GPUs than it has
 KV heads as max(tp, kv heads), and an NVFP4 checkpoint's packed weights (two per stored element) at half a byte
-each. Two consequences for a run: the batch is the smaller of the real pool and max_batch_size (per rank with
-attention data parallelism, whose ranks each schedule their own requests), and a padding engine captures CUDA
-graphs only up to max_batch_size."""
+each. Two consequences for a run: the batch is the smaller of the real pool and max_batch_size, per rank with
+attention data parallelism (each rank admits up to max_batch_size active requests, the whole executor tp_size times
+that: tensorrt_llm/_torch/pyexecutor/executor_request_queue.py; NVIDIA's DeepSeek-R1 guide, docs/source/blogs/
+Best_perf_practice_on_DeepSeek-R1_in_TensorRT-LLM.md, "max batch size in each rank"), and a padding engine captures
+CUDA graphs only up to max_batch_size (model_engine.py, _filter_cuda_graph_batch_sizes)."""
 
 from __future__ import annotations
 
