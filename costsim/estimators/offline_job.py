@@ -9,8 +9,9 @@ trtllm-bench tables and the serving simulation). The job ends when the most load
 GPUs of replicas that finish earlier, and GPUs of the budget no replica uses, idle at warm-idle power
 until then. A wave draws the serving estimate's mean power per GPU at its own batch (prefill,
 decode steps and the host's request handling, costsim.estimators.inference.estimate_serve), so a
-part-full last wave draws less than the full ones. Facility energy, cost and CO2e come from the same accounting as every other run
-(costsim.economics.accounting.account_run) over the whole GPU budget for the job's wall time."""
+part-full last wave draws less than the full ones. Facility energy, cost and CO2e come from the
+same accounting as every other run (costsim.economics.accounting.account_run) over the whole GPU
+budget for the job's wall time."""
 
 from __future__ import annotations
 
@@ -24,8 +25,7 @@ from costsim.specs.catalog import node_for
 from costsim.specs.hardware import Accelerator
 from costsim.specs.model import ModelSpec
 from costsim.specs.requests import ServeRequest
-
-S_PER_HOUR = 3600.0
+from costsim.units import S_PER_HOUR
 
 
 @dataclass(frozen=True)
