@@ -193,8 +193,9 @@ def test_fill_with_attention_dp_caps_each_rank_at_the_bench_max_batch():
 
 
 def test_fill_admits_every_sequence_that_fits_and_captures_graphs_up_to_the_bench_max_batch():
-    """batch: fill runs the KV-capacity batch (not the best one); on the padding engine a batch above the largest
-    graph the engine captured (trtllm-bench's max_batch_size) runs eagerly, unpadded."""
+    """batch: fill runs the KV-capacity batch (not the best one); on the padding engine the captured graphs are the
+    listed sizes up to trtllm-bench's max_batch_size plus that size itself, so a batch between the last listed size
+    and max_batch_size pads to max_batch_size, not to the next listed size."""
     inputs = {"model": "llama-3.1-405b", "hardware": "h200", "num_gpus": 8, "tp": 8, "weight_precision": "fp8",
               "engine": "tensorrt-llm-pytorch", "input_tokens": 500, "output_tokens": 2000}
 
@@ -205,15 +206,18 @@ def test_fill_admits_every_sequence_that_fits_and_captures_graphs_up_to_the_benc
 
     ci = core_inputs(get_model("llama-3.1-405b"), get_accelerator("h200"), "fp8", None, "tensorrt-llm-pytorch", None)
     mb = int(core.max_batch(ci.shape, ci.dev, ci.prec, core.Layout(tp=8), 2500, 2500))
+    bench = _bench("llama-3.1-405b", "h200", 8, "fp8", None, 500, 2000)
+    assert bench.max_batch_size == 1280 and bench.max_num_tokens == 2048 and bench.cuda_graph_max_batch == 1280
     fill = predict(case(batch="fill"))
     assert fill == pytest.approx(predict(case(batch=mb, overrides={"cuda_graph_max_batch": 1280.0})), rel=1e-12)
-    assert 1024 < mb <= 1280  # trtllm-bench's max_batch_size for it: 1,280, so no 2,048 graph
-    # padded to the next graph (2,048) anyway, the step would double: the capture limit is what keeps it eager
-    padded_anyway = predict(case(batch="fill", overrides={"cuda_graph_max_batch": 8192}))
-    assert padded_anyway < 0.8 * fill
+    assert 1024 < mb <= 1280
+    # 1,144 sequences compute as the 1,280 graph, not the listed 2,048 (never captured) nor eagerly
+    assert core.graph_batch(1144.0, 1.0, 1280.0) == 1280.0 and core.graph_batch(1144.0, 1.0, 8192.0) == 2048.0
+    assert core.graph_batch(1300.0, 1.0, 1280.0) == 1300.0   # above the largest graph: eager
+    padded_to_2048 = predict(case(batch="fill", overrides={"cuda_graph_max_batch": 8192}))
+    assert padded_to_2048 < 0.9 * fill
     with pytest.raises(ValueError, match="fill"):
         predict(case(batch="fill", ttft_slo_s=1.0))
-    assert core.graph_batch(1144.0, 1.0, 1280.0) == 1144.0 and core.graph_batch(1144.0, 1.0, 2048.0) == 2048.0
 
 
 def test_a_padding_engine_searches_its_graph_sizes():

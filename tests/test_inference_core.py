@@ -298,7 +298,7 @@ def test_tensorrt_llm_pytorch_profile_by_architecture():
     from costsim.estimators.inference import core_inputs, device_parameters
     bw = device_parameters(get_accelerator("b200"), "tensorrt-llm-pytorch")
     hop = device_parameters(get_accelerator("h200"), "tensorrt-llm-pytorch")
-    assert bw["moe_decode_pair_s"] == pytest.approx(4e-8) and bw["moe_prefill_pair_s"] == pytest.approx(1.2e-8)
+    assert bw["moe_decode_pair_s"] == pytest.approx(3.4e-8) and bw["moe_prefill_pair_s"] == pytest.approx(1.1e-8)
     assert hop["moe_decode_pair_s"] == pytest.approx(5e-8) and hop["moe_prefill_pair_s"] == pytest.approx(5e-8)
     assert device_parameters(get_accelerator("gb200"), "tensorrt-llm-pytorch")["moe_decode_pair_s"] == bw["moe_decode_pair_s"]
     cpp = device_parameters(get_accelerator("b200"), "tensorrt-llm")

@@ -120,8 +120,7 @@ def _render(r: dict) -> None:
         ("weights / KV cache / compute", f"{r.get('weight_precision')} / {r.get('kv_precision')} / {r.get('compute_dtype')}"),
         ("batch per replica / max", f"{r.get('batch')} / {r.get('max_batch')}"),
         *_graph_row(r),
-        ("memory per GPU / the engine may fill", f"{fmt_si(r.get('memory_per_gpu_bytes'), 'B')} / "
-                                                 f"{fmt_si(r.get('memory_usable_per_gpu_bytes'), 'B')}"),
+        ("memory per GPU", f"{fmt_si(r.get('memory_per_gpu_bytes'), 'B')} of {fmt_si(r.get('memory_usable_per_gpu_bytes'), 'B')} usable"),
         ("KV cache per token", fmt_si(r.get("kv_cache_bytes_per_token"), "B")),
         ("TTFT", fmt_si(r.get("ttft_s"), "s")),
         ("TPOT", fmt_si(r.get("tpot_s"), "s")),

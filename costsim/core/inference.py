@@ -179,7 +179,7 @@ _GPU = dict(
     moe_decode_pair_s=0.0,   # GPU time per routed (token, expert) pair per MoE layer of a decode step (engine-specific; 0 = none)
     moe_prefill_pair_s=0.0,  # the same for prompt tokens
     cuda_graph_padding=0.0,  # 1 = decode steps padded to the next CUDA-graph batch size (engine-specific)
-    cuda_graph_max_batch=8192.0,  # largest captured CUDA-graph batch (the engine's max_batch_size)
+    cuda_graph_max_batch=8192.0,  # largest captured CUDA-graph batch (the engine's min(max_batch_size, max_num_tokens))
 )
 _SOC = dict(
     matmul_frac=0.74,        # fitted: llama.cpp Metal prefill pp512, M1 Max (f16/q8_0/q4_0)
@@ -258,16 +258,20 @@ CUDA_GRAPH_BATCH_SIZES = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256, 384, 512, 1
 
 
 def graph_batch(batch, padding, max_graph_batch=CUDA_GRAPH_BATCH_SIZES[-1]):
-    """The batch a decode step computes: with padding (1), the smallest captured CUDA-graph size >= batch, the
-    captured sizes being those of CUDA_GRAPH_BATCH_SIZES up to max_graph_batch (the engine's max_batch_size); a
-    batch above the largest of them runs eagerly as itself. Without padding (0), the batch."""
+    """The batch a decode step computes: with padding (1), the smallest captured CUDA-graph size >= batch. The
+    engine captures the sizes of CUDA_GRAPH_BATCH_SIZES up to max_graph_batch (its max_batch_size, and at most
+    max_num_tokens) plus max_graph_batch itself, since a listed size above it is one the user accepted padding to
+    (TensorRT-LLM model_engine.py, _filter_cuda_graph_batch_sizes): 642 sequences under a max_batch_size of 896
+    compute as 896. A batch above max_graph_batch (or above 8,192) runs eagerly as itself. Without padding (0), the
+    batch."""
     b = _a(batch)
     pad = _a(padding)
     if not np.any(pad > 0):  # the common case: no padding, no search
         return b
+    cap = _a(max_graph_batch)
     i = np.minimum(np.searchsorted(CUDA_GRAPH_BATCH_SIZES, np.ceil(b - 1e-9)), len(CUDA_GRAPH_BATCH_SIZES) - 1)
-    size = CUDA_GRAPH_BATCH_SIZES[i]
-    padded = np.where(size <= _a(max_graph_batch), np.maximum(size, b), b)
+    size = np.maximum(CUDA_GRAPH_BATCH_SIZES[i], b)
+    padded = np.where(b <= cap, np.minimum(size, np.maximum(cap, b)), b)
     return np.where(pad > 0, padded, b)
 
 

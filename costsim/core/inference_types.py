@@ -76,8 +76,8 @@ class Device:
     #: its published capture list, CUDA_GRAPH_BATCH_SIZES): the padding sequences cost GEMM FLOPs, expert routing
     #: and communication like real ones, no KV cache or attention; 0 = the step runs at its own batch
     cuda_graph_padding: object = 0.0
-    #: largest batch the engine captured a CUDA graph for (its max_batch_size): a padded step uses the captured
-    #: sizes up to it; a batch above the largest of those runs eagerly at its own size
+    #: largest batch the engine captured a CUDA graph for (min(max_batch_size, max_num_tokens)): a padded step uses
+    #: the listed sizes below it and this size itself; a batch above it runs eagerly at its own size
     cuda_graph_max_batch: object = 8192.0
 
 

@@ -93,7 +93,7 @@ def predict(case: Case) -> float:
         ranks = int(lay.ep) if int(lay.tp) == 1 and int(lay.ep) > 1 else 1
         b = float(min(mb, bench.max_batch_size * ranks))
         if float(dev.cuda_graph_padding) > 0 and "cuda_graph_max_batch" not in (inp.get("overrides") or {}):
-            dev = replace(dev, cuda_graph_max_batch=float(bench.max_batch_size))
+            dev = replace(dev, cuda_graph_max_batch=float(bench.cuda_graph_max_batch))
     elif inp.get("batch") == "max":
         curve = serving_curve(shape, dev, prec, lay, batch_grid(mb, extra=graph_sizes(dev)), i, o)
         k = best_index(curve, max_batch=mb, ttft_slo_s=inp.get("ttft_slo_s"), tpot_slo_s=inp.get("tpot_slo_s"))

@@ -12,9 +12,12 @@ get_settings, which also hands it to the CUDA-graph config as the largest graph 
   engine size       = safetensors element count x bytes per element (FP8 1, NVFP4 0.5, unquantized 2)
   requests          = (device memory x tp x pp - engine size) x 0.95 / (bytes per token x (ISL + OSL))
   max_batch_size    = min(requests, 4096) / pp rounded up: to 32 below 256 (at least 64), 128 below 1,024, else 256
+  max_num_tokens    = min(max_batch_size estimate x (1 + ISL / OSL), 32,768) rounded up: to 256 below 4,096 (at
+                      least 2,048), 512 below 8,192, else 1,024; with chunked prefill off (its default, and the
+                      tables' options) at least ISL + max_batch_size (tensorrt_llm/bench/benchmark/utils/general.py)
 
-Checkpoints whose quantization it has no rule for (gpt-oss's MXFP4) get the LLM API's default max_batch_size
-2,048. This is the heuristic of the 2025 releases that made NVIDIA's published tables; later ones estimate per
+Checkpoints whose quantization it has no rule for (gpt-oss's MXFP4) get the LLM API's defaults, max_batch_size
+2,048 and max_num_tokens 8,192. This is the heuristic of the 2025 releases that made NVIDIA's published tables; later ones estimate per
 attention-DP rank (NVIDIA/TensorRT-LLM PR 13498, 2026-04) and count MLA's latent cache (PR 16707, 2026-07). The estimate is not the engine's real KV pool (costsim.core.inference.max_batch): it counts an MLA model
 (DeepSeek) as num_key_value_heads 128 of hidden / heads = 56 dims, a GQA model split over more GPUs than it has
 KV heads as max(tp, kv heads), and an NVFP4 checkpoint's packed weights (two per stored element) at half a byte
@@ -22,7 +25,8 @@ each. Two consequences for a run: the batch is the smaller of the real pool and 
 attention data parallelism (each rank admits up to max_batch_size active requests, the whole executor tp_size times
 that: tensorrt_llm/_torch/pyexecutor/executor_request_queue.py; NVIDIA's DeepSeek-R1 guide, docs/source/blogs/
 Best_perf_practice_on_DeepSeek-R1_in_TensorRT-LLM.md, "max batch size in each rank"), and a padding engine captures
-CUDA graphs only up to max_batch_size (model_engine.py, _filter_cuda_graph_batch_sizes)."""
+CUDA graphs only up to min(max_batch_size, max_num_tokens), that size included (model_engine.py,
+_filter_cuda_graph_batch_sizes)."""
 
 from __future__ import annotations
 
@@ -37,8 +41,9 @@ GIB = 1024.0 ** 3
 #: kv_cache_free_gpu_mem_fraction of NVIDIA's published runs ("we also use a higher KV cache percentage by setting
 #: --kv_cache_free_gpu_mem_fraction 0.95", perf-overview.md)
 KV_FRACTION = 0.95
-#: the LLM API's max_batch_size default, which trtllm-bench uses for quantizations it has no rule for
+#: the LLM API's max_batch_size / max_num_tokens defaults, which trtllm-bench uses for quantizations it has no rule for
 DEFAULT_MAX_BATCH_SIZE = 2048
+DEFAULT_MAX_NUM_TOKENS = 8192
 #: weight format of the case -> (bytes per stored element trtllm-bench assumes, elements packed per parameter), for
 #: the quantizations tuning.py's BYTES_PER_ELEM knows (FP8, FP8 block scales, NVFP4, unquantized)
 TUNED_FORMATS = {"bf16": (2.0, 1.0), "fp16": (2.0, 1.0), "fp8": (1.0, 1.0), "fp4": (0.5, 0.5)}
@@ -49,9 +54,16 @@ class BenchSettings:
     """trtllm-bench's engine settings for one run."""
 
     max_batch_size: int
-    """Requests one executor (one attention-DP rank) schedules at once, and the largest CUDA graph captured."""
+    """Requests one executor (one attention-DP rank) schedules at once."""
+    max_num_tokens: int
+    """Tokens one executor's iteration takes at most (prompt chunks and decode tokens)."""
     kv_requests_estimate: float | None
     """Its estimate of the requests the KV cache holds (None where it falls back to the default)."""
+
+    @property
+    def cuda_graph_max_batch(self) -> int:
+        """The largest decode batch captured as a CUDA graph (model_engine.py, _filter_cuda_graph_batch_sizes)."""
+        return min(self.max_batch_size, self.max_num_tokens)
 
 
 def finetune_max_batch(kv_requests: float, pp: int = 1) -> int:
@@ -63,6 +75,17 @@ def finetune_max_batch(kv_requests: float, pp: int = 1) -> int:
     if raw < 1024:
         return 128 * math.ceil(raw / 128)
     return 256 * math.ceil(raw / 256)
+
+
+def finetune_max_num_tokens(kv_requests: float, input_tokens: float, output_tokens: float, pp: int = 1) -> int:
+    """finetune_setting's max_num_tokens: the batch estimate's tokens per iteration (1 + ISL / OSL per sequence),
+    capped at 32,768, rounded up to 256 (below 4,096, at least 2,048), 512 (below 8,192) or 1,024."""
+    raw = min(min(kv_requests, 4096) / pp * (1.0 + input_tokens / output_tokens), 32768.0)
+    if raw < 4096:
+        return max(2048, 256 * math.ceil(raw / 256))
+    if raw < 8192:
+        return 512 * math.ceil(raw / 512)
+    return 1024 * math.ceil(raw / 1024)
 
 
 def checkpoint_elements(shape: Shape, weight_precision: str) -> float:
@@ -83,7 +106,9 @@ def trtllm_bench_settings(model: ModelSpec, shape: Shape, acc: Accelerator, *, n
     dataset (see the module docstring)."""
     fmt = TUNED_FORMATS.get(weight_precision)
     if fmt is None:
-        return BenchSettings(max_batch_size=DEFAULT_MAX_BATCH_SIZE, kv_requests_estimate=None)
+        return BenchSettings(max_batch_size=DEFAULT_MAX_BATCH_SIZE,
+                             max_num_tokens=max(DEFAULT_MAX_NUM_TOKENS, int(input_tokens) + DEFAULT_MAX_BATCH_SIZE),
+                             kv_requests_estimate=None)
     tp = max(1, num_gpus // pp)
     if model.kv_lora_rank:     # MLA: the config's num_key_value_heads (= heads) and no head_dim
         kv_heads, head_size = model.n_heads, model.d_model // model.n_heads
@@ -94,4 +119,7 @@ def trtllm_bench_settings(model: ModelSpec, shape: Shape, acc: Accelerator, *, n
     engine_bytes = checkpoint_elements(shape, weight_precision) * fmt[0]
     free_bytes = float(acc.memory_bytes) * tp * pp - engine_bytes
     requests = max(free_bytes, 0.0) * KV_FRACTION / (bytes_per_token * (input_tokens + output_tokens))
-    return BenchSettings(max_batch_size=finetune_max_batch(requests, pp), kv_requests_estimate=requests)
+    max_batch_size = finetune_max_batch(requests, pp)
+    # chunked prefill off: an iteration must take a whole prompt beside a full decode batch
+    max_num_tokens = max(finetune_max_num_tokens(requests, input_tokens, output_tokens, pp), int(input_tokens) + max_batch_size)
+    return BenchSettings(max_batch_size=max_batch_size, max_num_tokens=max_num_tokens, kv_requests_estimate=requests)

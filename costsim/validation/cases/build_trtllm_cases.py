@@ -45,10 +45,10 @@ MODELS = {
 PARTS = {"B200": "b200", "GB200": "gb200", "H200": "h200", "H100": "h100-sxm"}
 _COL = re.compile(r"^(?P<part>[A-Z0-9]+)<br/>TP(?P<tp>\d+) \((?P<prec>FP\d)\)$")
 FP4_DECODE = (
-    "Decode-heavy NVFP4 rows on B200 / GB200 come out 30-32 % fast (405B TP4 at 1,000 / 2,000 and 70B TP1 at 500 / "
-    "2,000, priced as the benchmark ran them: its finite job, the batch trtllm-bench's max_batch_size allows, "
-    "CUDA-graph padding up to it; the other decode-heavy rows within 21 %, the prefill-heavy rows of the same models "
-    "within 13 %, and the Hopper FP8 rows of the same table within 21 %): the FP4 tensor-core "
+    "Llama 3.1 70B NVFP4 on one B200 at 500 in / 2,000 out comes out 30 % fast (priced as the benchmark ran it: its "
+    "finite job, the batch trtllm-bench's max_batch_size allows, CUDA-graph padding up to it), where the other "
+    "decode-heavy NVFP4 rows of the table (70B TP1, 405B TP4 on B200 and GB200) agree within 19 %, the prefill-heavy "
+    "rows within 13 % and the Hopper FP8 rows of the same table within 18 %: the FP4 tensor-core "
     "fraction is fitted on a compute-heavy MLPerf run and no Blackwell kernel measurement separates the decode "
     "attention over an FP8 KV cache from small-M FP4 GEMMs. The table's own B200 and GB200 columns (the same GPU) "
     "differ by 15-18 % on some of these rows (70B: 7,762 vs 9,028 at 500 / 2,000; 4,783 vs 5,646 at 2,048 / 2,048), "
@@ -57,7 +57,7 @@ _MOE_FIT = ("Used to fit the tensorrt-llm-pytorch engine's MoE per-assignment ti
              "routed token-expert pair per MoE layer, decode and prompt tokens; this model and part fix the {arch} values).")
 #: case id -> what it fits (costsim/data/engines.yaml, tensorrt-llm-pytorch: moe_decode_pair_s / moe_prefill_pair_s)
 FIT_ON: dict[str, str] = {
-    **{f"I-trt-qwen3-30b-a3b-b200-fp4-tp1-{io}": _MOE_FIT.format(arch="Blackwell (40 / 12 ns)") for io in (
+    **{f"I-trt-qwen3-30b-a3b-b200-fp4-tp1-{io}": _MOE_FIT.format(arch="Blackwell (34 / 11 ns)") for io in (
         "128-128", "128-2048", "128-4096", "500-2000", "1000-1000", "1000-2000", "2048-128", "2048-2048", "5000-500",
         "20000-2000")},
     **{f"I-trt-qwen3-235b-a22b-h200-fp8-ep8-{io}": _MOE_FIT.format(arch="Hopper (50 / 50 ns)") for io in (
@@ -70,7 +70,7 @@ MOE_EP = (
     "on decode-heavy rows (128-2,048 in / 2,000-8,192 out: a few hundred sequences per GPU; priced as the benchmark "
     "ran them: its finite job of 1,000-3,000 requests, every sequence that fits, CUDA-graph padding) and 26-49 % fast "
     "on the 5,000 / 500 and 20,000 / 2,000 rows, while its 1,000 / 1,000 rows agree within 25 % and B200's 128 / 128 "
-    "comes out 31 % slow (the fitted H200 set's 128-token-prompt rows 7-22 %). Not modelled: every MoE "
+    "comes out 29 % slow (the fitted H200 set's 128-token-prompt rows 7-22 %). Not modelled: every MoE "
     "layer waits for the slowest EP rank (routing is not uniform over experts, and with attention data parallel each "
     "rank also brings its own sequences and contexts), so a step is the maximum over ranks, not the mean costsim "
     "prices; the spread across row shapes says one per-pair time does not capture EP. No per-rank measurement to fit "
@@ -81,11 +81,12 @@ MOE_EP = (
     "away.")
 _MOE_GB200 = (
     "Qwen3-30B-A3B on one GB200 comes out 26-47 % fast on the decode-heavy rows of this table, where the same rows on "
-    "B200 (the fitted ones) agree within 13 %: the table has GB200 slower than B200 on the same GPU for this model "
+    "B200 (the fitted ones) agree within 17 %: the table has GB200 slower than B200 on the same GPU for this model "
     "(24.1k vs 39.8k tokens/s at 128 / 128, 17.5k vs 25.8k at 1,000 / 1,000; Llama 4 Scout likewise) and faster for "
     "the dense models. GB200's host is a Grace CPU, and the PyTorch backend's per-iteration host work grows with the "
     "batch (NVIDIA/TensorRT-LLM PR 10273: 45 ms per iteration at 1,536 sequences per rank, gpt-oss-120b on GB200), "
-    "but the newer per-GPU table's GB200 rows of this model and of gpt-oss agree within 15 %, so a host floor that "
+    "but the newer per-GPU table's GB200 rows of this model and of gpt-oss-20b agree within 15 % at 1,024 tokens in "
+    "and out, so a host floor that "
     "fits these rows would break those. Not modelled.")
 #: shared with build_trtllm_v017_cases.py: the dense rows of both TensorRT-LLM tables that miss the same way
 DECODE_HEAVY = (
@@ -100,7 +101,6 @@ DECODE_HEAVY = (
 #: case id -> cause, written after the first comparison (the selection stays mechanical: these are all its misses)
 KNOWN_GAPS: dict[str, str] = {
     **{cid: FP4_DECODE for cid in (
-        'I-trt-405b-b200-fp4-tp4-1000-2000', 'I-trt-405b-gb200-fp4-tp4-1000-2000',
         'I-trt-70b-b200-fp4-tp1-500-2000',
     )},
     **{cid: MOE_EP for cid in (

@@ -81,7 +81,7 @@ _HOPPER_TRITON = (
     "on H200; the same model's Blackwell rows (CUTLASS MoE) agree within 16 % at these lengths. No measurement of the "
     "Triton MoE's time per routed pair on Hopper to price it with. Not modelled.")
 _LONG_DECODE = (
-    "gpt-oss-20b on one GB200 at 1,024 in / 32,768 out comes out 35 % slow (the same row on B200 23 %): decode over "
+    "gpt-oss-20b on one GB200 at 1,024 in / 32,768 out comes out 34 % slow (the same row on B200 23 %): decode over "
     "~17,000 cached tokens per sequence, where costsim reads the whole context on every layer (Blackwell's trtllm-gen "
     "kernels, whose skipping of the tiles before a 128-token window could not be checked; attending over the window "
     "as on Hopper takes every long gpt-oss row on Blackwell 16-34 % fast) and GB200 publishes 13 % more than B200 "
