@@ -42,7 +42,8 @@ MODELS = {
     "LLaMA v3.1 70B": ("llama-3.1-70b", "70b", ""),
     "LLaMA v3.1 405B": ("llama-3.1-405b", "405b", ""),
     "Mistral 7B": ("mistral-7b", "mistral-7b", "Sliding window of 4,096 tokens on every layer, which the C++ runtime "
-                   "does not use unless max_attention_window_size is set (engine tensorrt-llm: sliding_window_kv 0)."),
+                   "does not use unless max_attention_window_size is set (engine tensorrt-llm: sliding_window_kv and "
+                   "sliding_window_attention 0)."),
     "Mixtral 8x7B": ("mixtral-8x7b", "mixtral-8x7b", "MoE, 8 experts, 2 active; experts split by tensor parallelism "
                      "(the C++ runtime's default MoE TP)."),
     "Mixtral 8x22B": ("mixtral-8x22b", "mixtral-8x22b", "MoE, 8 experts, 2 active; experts split by tensor parallelism."),
