@@ -99,3 +99,20 @@ def test_an_infeasible_deployment_prices_no_job():
     assert "offline job is not priced" in r.stdout
     doc = json.loads(_cli("--model", "llama-3.1-405b", "--hardware", "h100-sxm", "--gpus", "1", "--requests", "10", "--json").stdout)
     assert doc["job"] is None
+
+
+def test_runners_up_carry_their_job_time_and_a_faster_one_is_named():
+    """A small job favours fewer, wider replicas (faster per sequence) over the steady-state winner: each runner-up
+    carries its own wall time for the job, and the CLI names one that finishes at least 5 % sooner."""
+    r = serve(ServeRequest(model="llama-3.1-70b", hardware="h100-sxm", gpus=8, requests=100), with_curve=False)
+    ups = r["runners_up"]
+    assert ups and all(u["job_wall_time_s"] > 0 for u in ups)
+    fastest = min(ups, key=lambda u: u["job_wall_time_s"])
+    assert fastest["job_wall_time_s"] < 0.95 * r["job"]["wall_time_s"]
+    # for a long job the ranking by steady throughput and by job time agree within a wave's tail
+    long = serve(ServeRequest(model="llama-3.1-70b", hardware="h100-sxm", gpus=8, requests=1_000_000), with_curve=False)
+    assert min(u["job_wall_time_s"] for u in long["runners_up"]) > 0.98 * long["job"]["wall_time_s"]
+    out = _cli("--model", "llama-3.1-70b", "--hardware", "h100-sxm", "--gpus", "8", "--requests", "100")
+    assert out.returncode == 0 and "would finish first" in " ".join(out.stdout.split())
+    plain = serve(ServeRequest(model="llama-3.1-70b", hardware="h100-sxm", gpus=8), with_curve=False)
+    assert all("job_wall_time_s" not in u for u in plain["runners_up"])

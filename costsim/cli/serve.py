@@ -66,6 +66,16 @@ def _job_headline(r: dict) -> str | None:
             f"{fmt_value('co2e_kg', j['co2e_kg'])}.")
 
 
+def _faster_runner_up(r: dict) -> dict | None:
+    """The runner-up that would finish the offline job at least 5 % sooner than the chosen deployment, if any."""
+    j = r.get("job")
+    ups = [d for d in r.get("runners_up") or [] if d.get("job_wall_time_s") is not None]
+    if not j or not ups:
+        return None
+    best = min(ups, key=lambda d: d["job_wall_time_s"])
+    return best if best["job_wall_time_s"] < 0.95 * j["wall_time_s"] else None
+
+
 def _job_table(r: dict) -> Table | None:
     j = r.get("job")
     if not j:
@@ -138,13 +148,20 @@ def _render(r: dict) -> None:
     ups = r.get("runners_up") or []
     if ups:
         u = Table(title="runners-up")
-        for c in ("replicas x GPUs", "layout", "weights", "batch / replica", "throughput, tokens/s", "TPOT", "$ / M tokens"):
+        job_col = any("job_wall_time_s" in d for d in ups)
+        for c in ("replicas x GPUs", "layout", "weights", "batch / replica", "throughput, tokens/s", "TPOT", "$ / M tokens",
+                  *(("offline job time",) if job_col else ())):
             u.add_column(c)
         for d in ups:
             cost = d.get("usd_per_million_tokens")
             u.add_row(f"{d['replicas']} x {d['gpus_per_replica']}", _layout_text(d), d["weight_precision"], str(d["batch_per_replica"]),
-                      fmt_si(d["throughput_tokens_per_s"]), fmt_si(d["tpot_s"], "s"), "-" if cost is None else f"{cost:.3g}")
+                      fmt_si(d["throughput_tokens_per_s"]), fmt_si(d["tpot_s"], "s"), "-" if cost is None else f"{cost:.3g}",
+                      *((fmt_value("wall_time_s", d.get("job_wall_time_s")),) if job_col else ()))
         con.print(u)
+        if (faster := _faster_runner_up(r)) is not None:
+            con.print(f"For this job alone, runner-up {faster['replicas']} x {faster['gpus_per_replica']} ({_layout_text(faster)}, "
+                      f"{faster['weight_precision']}) would finish first: {fmt_value('wall_time_s', faster['job_wall_time_s'])} "
+                      f"instead of {fmt_value('wall_time_s', r['job']['wall_time_s'])}.")
 
 
 def _int_or_none(text: str | None, flag: str) -> int | None:

@@ -122,3 +122,16 @@ def price_offline_job(req: ServeRequest, result: dict, model: ModelSpec, acc: Ac
         gpu_energy_j=gpu_j, facility_energy_j=float(acct["facility_energy_j"]),
         cost_usd=float(acct["cost_usd"]) if acct["cost_usd"] is not None else None, co2e_kg=float(acct["co2e_kg"]),
     )
+
+
+def job_wall_time_s(model: ModelSpec, acc: Accelerator, *, top_k: int | None, engine: str, weight_precision: str,
+                    kv_precision: str, layout: core.Layout, batch: int, input_tokens: int, output_tokens: int,
+                    requests: int, replicas: int) -> float:
+    """Wall time of the job on `replicas` replicas of one layout at `batch` sequences each (the busiest replica's
+    waves, s): how a runner-up deployment would do on the same job."""
+    heavy = -(-int(requests) // int(replicas))
+    if heavy <= 0:
+        return 0.0
+    ci = core_inputs(with_sampling(model, top_k), acc, weight_precision, kv_precision, engine)
+    job = finite_job(ci.shape, ci.dev, ci.prec, layout, float(batch), float(input_tokens), float(output_tokens), float(heavy))
+    return float(job["job_time_s"])
