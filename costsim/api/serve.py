@@ -10,8 +10,7 @@ from costsim.api.trust import band_dict
 from costsim.errors import InputError
 from costsim.estimators.deployment import Deployment, DeploymentSearch, estimate_serve_deployment, search_for_request
 from costsim.estimators.inference import estimate_serve
-from costsim.core.inference import Layout
-from costsim.estimators.offline_job import job_wall_time_s, price_offline_job
+from costsim.estimators.offline_job import price_offline_job, price_runner_up_jobs
 from costsim.specs.base import validate_spec
 from costsim.specs.catalog import get_accelerator, get_model
 from costsim.specs.hardware import Accelerator
@@ -42,14 +41,7 @@ def serve(request: ServeRequest, *, with_curve: bool = True) -> dict[str, Any]:
             if result.get("feasible") and result.get("throughput_tokens_per_s"):
                 m, a = get_model(request.model), get_accelerator(request.hardware)
                 job = price_offline_job(request, result, m, a).to_dict()
-                # the runners-up on the same job: a deployment ranked by steady throughput is not always the one
-                # that finishes a small job first (fewer, wider replicas decode faster per sequence)
-                for r in result.get("runners_up") or []:
-                    r["job_wall_time_s"] = job_wall_time_s(
-                        m, a, top_k=request.top_k, engine=result["engine"], weight_precision=r["weight_precision"],
-                        kv_precision=r["kv_precision"], layout=Layout(tp=r["tp"], pp=r["pp"], ep=r["ep"]),
-                        batch=r["batch_per_replica"], input_tokens=request.input_tokens, output_tokens=request.output_tokens,
-                        requests=request.requests, replicas=r["replicas"])
+                price_runner_up_jobs(request, result, m, a)
             result["job"] = job
     return result
 

@@ -12,20 +12,22 @@ from costsim.core.inference_types import Device, Layout, Precision, Shape, _a
 # --------------------------------------------------------------------------------------------
 # KV cache and memory
 # --------------------------------------------------------------------------------------------
-def kv_token_layers(shape: Shape, context_tokens):
-    """Sum over layers of the context each layer keeps: full layers keep every token, sliding-window
-    layers at most the window."""
+def _token_layers(shape: Shape, context_tokens, window_layers):
     c = _a(context_tokens)
-    nl, nw = _a(shape.n_layers), _a(shape.n_window_layers)
+    nl, nw = _a(shape.n_layers), _a(window_layers)
     return (nl - nw) * c + nw * np.minimum(c, _a(shape.window_tokens))
+
+
+def kv_token_layers(shape: Shape, context_tokens):
+    """Sum over layers of the context each layer attends over: full layers every token, sliding-window
+    layers at most the window."""
+    return _token_layers(shape, context_tokens, shape.n_window_layers)
 
 
 def kv_token_layers_stored(shape: Shape, context_tokens):
     """Sum over layers of the context each layer's KV cache holds: as kv_token_layers, but a sliding-window
     layer holds the whole context where the engine does not cap its cache (kv_stores_window 0)."""
-    c = _a(context_tokens)
-    nl, nw = _a(shape.n_layers), _a(shape.n_window_layers) * _a(shape.kv_stores_window)
-    return (nl - nw) * c + nw * np.minimum(c, _a(shape.window_tokens))
+    return _token_layers(shape, context_tokens, _a(shape.n_window_layers) * _a(shape.kv_stores_window))
 
 
 def kv_bytes_per_sequence(shape: Shape, prec: Precision, context_tokens):

@@ -77,7 +77,7 @@ def price_offline_job(req: ServeRequest, result: dict, model: ModelSpec, acc: Ac
     gpus_budget = int(result["gpus"]) if dep else gpus_per_replica
     layout = core.Layout(tp=int(lay["tp"]), pp=int(lay["pp"]), ep=int(lay["ep"]))
     wp, kv = result["weight_precision"], result["kv_precision"]
-    ci = core_inputs(with_sampling(model, req.top_k), acc, wp, kv, result["engine"])
+    ci = _core(model, acc, req.top_k, result["engine"], wp, kv)
     b = int(result["batch"])
     i, o = int(result["input_tokens"]), int(result["output_tokens"])
     waves: dict[int, tuple[float, float]] = {}
@@ -103,7 +103,7 @@ def price_offline_job(req: ServeRequest, result: dict, model: ModelSpec, acc: Ac
         t_rest, p_rest = wave(rest) if rest else (0.0, 0.0)
         return (k // b) * t_full + t_rest, (k // b) * t_full * p_full + t_rest * p_rest
 
-    heavy, light = -(-n // replicas), n // replicas   # the first n mod R replicas take one more request
+    heavy, light = _busiest_share(n, replicas), n // replicas   # the first n mod R replicas take one more request
     n_heavy = n - light * replicas if n % replicas else replicas
     (t_heavy, e_heavy), (t_light, e_light) = replica(heavy), replica(light)
     wall = t_heavy
@@ -124,14 +124,23 @@ def price_offline_job(req: ServeRequest, result: dict, model: ModelSpec, acc: Ac
     )
 
 
-def job_wall_time_s(model: ModelSpec, acc: Accelerator, *, top_k: int | None, engine: str, weight_precision: str,
-                    kv_precision: str, layout: core.Layout, batch: int, input_tokens: int, output_tokens: int,
-                    requests: int, replicas: int) -> float:
-    """Wall time of the job on `replicas` replicas of one layout at `batch` sequences each (the busiest replica's
-    waves, s): how a runner-up deployment would do on the same job."""
-    heavy = -(-int(requests) // int(replicas))
-    if heavy <= 0:
-        return 0.0
-    ci = core_inputs(with_sampling(model, top_k), acc, weight_precision, kv_precision, engine)
-    job = finite_job(ci.shape, ci.dev, ci.prec, layout, float(batch), float(input_tokens), float(output_tokens), float(heavy))
-    return float(job["job_time_s"])
+def _core(model: ModelSpec, acc: Accelerator, top_k: int | None, engine: str, weight_precision: str, kv_precision: str):
+    return core_inputs(with_sampling(model, top_k), acc, weight_precision, kv_precision, engine)
+
+
+def _busiest_share(requests: int, replicas: int) -> int:
+    """Requests of the most loaded replica: ceil(requests / replicas)."""
+    return -(-int(requests) // int(replicas))
+
+
+def price_runner_up_jobs(req: ServeRequest, result: dict, model: ModelSpec, acc: Accelerator) -> None:
+    """Add `job_wall_time_s` to each of `result`'s runners-up: the busiest replica's waves of the same job at that
+    deployment's layout and batch (s). A deployment ranked by steady throughput is not always the one that finishes
+    a small job first (fewer, wider replicas decode faster per sequence)."""
+    i, o = float(req.input_tokens), float(req.output_tokens)
+    for r in result.get("runners_up") or []:
+        ci = _core(model, acc, req.top_k, result["engine"], r["weight_precision"], r["kv_precision"])
+        layout = core.Layout(tp=r["tp"], pp=r["pp"], ep=r["ep"])
+        heavy = _busiest_share(int(req.requests or 0), r["replicas"])
+        job = finite_job(ci.shape, ci.dev, ci.prec, layout, float(r["batch_per_replica"]), i, o, float(heavy))
+        r["job_wall_time_s"] = float(job["job_time_s"]) if heavy > 0 else 0.0

@@ -11,8 +11,8 @@ Case inputs:
           replica's memory, capped by max_num_seqs when the engine had one, as a tuned deployment runs; 'fill':
           every sequence the replica's KV cache holds for whole requests, capped the same way and by the
           max_batch_size trtllm-bench sets (per rank with attention data parallelism), as that benchmark runs
-          them; an engine that pads decode steps to CUDA graphs captures them up to that max_batch_size,
-          costsim.validation.trtllm_bench), input_tokens, output_tokens
+          them; an engine that pads decode steps to CUDA graphs captures them up to min(max_batch_size,
+          max_num_tokens), that size included, costsim.validation.trtllm_bench), input_tokens, output_tokens
   context_tokens: mean context of a decode step (default input_tokens + output_tokens / 2)
   num_requests: the benchmark ran this many identical requests queued at once (trtllm-bench's dataset size):
           throughput_tokens_per_s is then the whole job's, in waves of the batch (core.serving_curve.finite_job);

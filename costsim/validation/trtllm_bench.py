@@ -34,19 +34,19 @@ import math
 from dataclasses import dataclass
 
 from costsim.core.inference_types import Shape
+from costsim.estimators.inference import default_kv_precision
 from costsim.specs.hardware import Accelerator
 from costsim.specs.model import ModelSpec
 
-GIB = 1024.0 ** 3
 #: kv_cache_free_gpu_mem_fraction of NVIDIA's published runs ("we also use a higher KV cache percentage by setting
 #: --kv_cache_free_gpu_mem_fraction 0.95", perf-overview.md)
-KV_FRACTION = 0.95
+KV_FREE_MEMORY_FRAC = 0.95
 #: the LLM API's max_batch_size / max_num_tokens defaults, which trtllm-bench uses for quantizations it has no rule for
 DEFAULT_MAX_BATCH_SIZE = 2048
 DEFAULT_MAX_NUM_TOKENS = 8192
-#: weight format of the case -> (bytes per stored element trtllm-bench assumes, elements packed per parameter), for
-#: the quantizations tuning.py's BYTES_PER_ELEM knows (FP8, FP8 block scales, NVFP4, unquantized)
-TUNED_FORMATS = {"bf16": (2.0, 1.0), "fp16": (2.0, 1.0), "fp8": (1.0, 1.0), "fp4": (0.5, 0.5)}
+#: weight format of the case -> bytes per stored element trtllm-bench assumes, for the quantizations tuning.py's
+#: BYTES_PER_ELEM knows (FP8, FP8 block scales, NVFP4, unquantized); checkpoint_elements counts the elements
+TUNED_BYTES_PER_ELEMENT = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "fp4": 0.5}
 
 
 @dataclass(frozen=True)
@@ -104,8 +104,8 @@ def trtllm_bench_settings(model: ModelSpec, shape: Shape, acc: Accelerator, *, n
                           kv_precision: str | None) -> BenchSettings:
     """The max_batch_size `trtllm-bench --tp num_gpus/pp --pp pp throughput` sets for this model, part and
     dataset (see the module docstring)."""
-    fmt = TUNED_FORMATS.get(weight_precision)
-    if fmt is None:
+    bytes_per_element = TUNED_BYTES_PER_ELEMENT.get(weight_precision)
+    if bytes_per_element is None:
         return BenchSettings(max_batch_size=DEFAULT_MAX_BATCH_SIZE,
                              max_num_tokens=max(DEFAULT_MAX_NUM_TOKENS, int(input_tokens) + DEFAULT_MAX_BATCH_SIZE),
                              kv_requests_estimate=None)
@@ -114,11 +114,11 @@ def trtllm_bench_settings(model: ModelSpec, shape: Shape, acc: Accelerator, *, n
         kv_heads, head_size = model.n_heads, model.d_model // model.n_heads
     else:
         kv_heads, head_size = model.kv_heads, model.hd
-    fp8_kv = kv_precision == "fp8" or (kv_precision is None and weight_precision in ("fp8", "fp4"))
+    fp8_kv = (kv_precision or default_kv_precision(weight_precision)) == "fp8"
     bytes_per_token = 2.0 * model.n_layers * max(tp, kv_heads) * head_size * (1.0 if fp8_kv else 2.0)
-    engine_bytes = checkpoint_elements(shape, weight_precision) * fmt[0]
+    engine_bytes = checkpoint_elements(shape, weight_precision) * bytes_per_element
     free_bytes = float(acc.memory_bytes) * tp * pp - engine_bytes
-    requests = max(free_bytes, 0.0) * KV_FRACTION / (bytes_per_token * (input_tokens + output_tokens))
+    requests = max(free_bytes, 0.0) * KV_FREE_MEMORY_FRAC / (bytes_per_token * (input_tokens + output_tokens))
     max_batch_size = finetune_max_batch(requests, pp)
     # chunked prefill off: an iteration must take a whole prompt beside a full decode batch
     max_num_tokens = max(finetune_max_num_tokens(requests, input_tokens, output_tokens, pp), int(input_tokens) + max_batch_size)
