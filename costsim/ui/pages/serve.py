@@ -183,7 +183,8 @@ def show_deployment(res: dict[str, Any]) -> None:
         st.dataframe([{"Replicas x GPUs": f"{u['replicas']} x {u['gpus_per_replica']}", "Layout": _layout(u),
                        "Weights": u["weight_precision"], "Batch per replica": u["batch_per_replica"],
                        "Throughput, tok/s": round(u["throughput_tokens_per_s"]), "TPOT, ms": round(1e3 * u["tpot_s"], 1),
-                       "$ per M tokens": None if u.get("usd_per_million_tokens") is None else round(u["usd_per_million_tokens"], 3)}
+                       "$ per M tokens": None if u.get("usd_per_million_tokens") is None else round(u["usd_per_million_tokens"], 3),
+                       **({"Offline job time": fmt.duration(u["job_wall_time_s"])} if "job_wall_time_s" in u else {})}
                       for u in ups], hide_index=True)
 
 
