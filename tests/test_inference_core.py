@@ -356,3 +356,33 @@ def test_cuda_graph_padding_override_is_a_flag(value):
     from costsim.errors import InputError
     with pytest.raises(InputError, match="cuda_graph_padding"):
         device_from_accelerator(get_accelerator("b200"), "fp4", "tensorrt-llm-pytorch", overrides={"cuda_graph_padding": value})
+
+
+def test_microscaled_weights_pay_an_upcast_where_no_fp4_tensor_cores():
+    """MXFP4 on Hopper computes weight-only in BF16 and pays the upcast ALU work per weight read per row tile
+    (core.MICROSCALED_UPCAST_FLOP_PER_WEIGHT at the vector peak); Blackwell's FP4 MMA and BF16 weights pay none,
+    and prompt GEMMs carry no upcast term."""
+    assert core.upcast_flop_per_weight_tile("mxfp4", "bf16") == core.MICROSCALED_UPCAST_FLOP_PER_WEIGHT > 0
+    assert core.upcast_flop_per_weight_tile("fp4", "fp4") == 0.0
+    assert core.upcast_flop_per_weight_tile("fp8", "fp8") == 0.0
+    assert core.upcast_flop_per_weight_tile("bf16", "bf16") == 0.0
+    np.testing.assert_array_equal(core.upcast_tiles([0, 1, 128, 129, 256, 1000]), [1, 1, 1, 2, 2, 8])
+    def setup(hw):
+        d, dtype, _ = device_from_accelerator(get_accelerator(hw), "mxfp4")
+        return shape_from_model(get_model("gpt-oss-120b")), d, precision("mxfp4", None, dtype), core.Layout(tp=1)
+
+    s, d, p, lay = setup("h200")
+    assert p.upcast_flop_per_weight_tile == core.MICROSCALED_UPCAST_FLOP_PER_WEIGHT
+    none = replace(p, upcast_flop_per_weight_tile=0.0)
+    with_up = core.decode_step_breakdown(s, d, p, lay, 1024, 1500)
+    without = core.decode_step_breakdown(s, d, none, lay, 1024, 1500)
+    # 1,024 tokens x 4 / 128 experts = 32 rows per expert: one tile; the dense layers' 1,024 rows: 8 tiles
+    touched = float(core.experts_touched(s.n_experts, s.experts_per_token, 1024))
+    want_flop = p.upcast_flop_per_weight_tile * (s.params_dense_stream * 8
+                                                 + s.n_moe_layers * touched * s.params_expert * 1)
+    extra_s = float(with_up["matmul_compute_s"]) - float(without["matmul_compute_s"])
+    assert extra_s == pytest.approx(want_flop / d.vector_flop_per_s, rel=1e-6)
+    assert float(with_up["step_time_s"]) > 1.1 * float(without["step_time_s"])
+    assert float(core.prefill_time_s(s, d, p, lay, 4, 1000)) == pytest.approx(float(core.prefill_time_s(s, d, none, lay, 4, 1000)))
+    _, _, pb, _ = setup("b200")
+    assert pb.upcast_flop_per_weight_tile == 0.0

@@ -183,3 +183,16 @@ def test_default_batch_bounds_data_parallelism():
     for lay in [r["parallelism"]] + [t for t in r["top_layouts"]]:
         assert abs(lay["global_batch"] - b0) <= 0.25 * b0 + 0.5
         assert lay["dp"] * lay["micro_batch"] <= 1.25 * b0 + 0.5
+
+
+def test_h200_and_h800_take_the_h100_gemm_family():
+    """Same GH100 die, SMs and 700 W limit: the H100's fitted GEMM ceiling, sustained-load factor and row
+    half-saturation apply (checked against GEMMs measured on a lent H200: measured_h200.yaml); an unknown part
+    keeps the default."""
+    from costsim.core import calibration as cal
+
+    for part in ("h200", "h800"):
+        assert cal.matmul_frac(part, "bf16", 989.4e12, 989.4e12) == cal.matmul_frac("h100-sxm", "bf16", 989.4e12, 989.4e12)
+        assert cal.training_sustained_frac(part) == cal.training_sustained_frac("h100-sxm") < 1.0
+        assert cal.gemm_rows_half(part, "fp8") == cal.gemm_rows_half("h100-sxm", "fp8")
+    assert cal.matmul_frac("l40s", "bf16", 362e12, 362e12) == cal.MATMUL_FRAC_DEFAULT

@@ -16,7 +16,8 @@ decode step (one new token for each of B sequences, mean context c):
   time(op)  = smooth roofline sqrt(t_mem^2 + t_compute^2) for (weights, matmuls) and for
               (kv read, attention); t_mem at bandwidth_frac * peak bandwidth, t_compute at
               matmul_frac * peak of the compute datatype (llama.cpp q4_0/q8_0 add dequantization
-              ALU work per weight read); routed-expert bytes and FLOPs at moe_kernel_rel of those
+              ALU work per weight read; FP4/FP6 weights on parts without FP4/FP6 MMA add their upcast to
+              BF16 per weight per 128-row tile, MICROSCALED_UPCAST_FLOP_PER_WEIGHT); routed-expert bytes and FLOPs at moe_kernel_rel of those
               rates (fused-MoE kernels less efficient than dense GEMMs, e.g. untuned tile configurations)
   + 2 TP all-reduces per layer (latency + ring bandwidth), EP all-to-alls, PP hand-offs
   + layer_overhead_s per layer (kernel latency floors) + moe_decode_pair_s per routed (token, expert)
@@ -105,6 +106,40 @@ DEQUANT_FLOP_PER_WEIGHT: dict[str, float] = {
     "bf16": 0.0, "fp16": 0.0, "fp8": 0.0, "int8": 0.0, "int4": 0.0, "q8_0": 5.0, "q4_0": 10.0,
     "fp4": 0.0, "mxfp4": 0.0, "fp6": 0.0,
 }
+
+#: Weight-only GEMMs of microscaled formats on parts without FP4/FP6 tensor cores (Hopper, Ampere: TensorRT-LLM's
+#: and vLLM's Triton MoE kernels for gpt-oss, Marlin-style FP4) upcast every weight tile to BF16 in registers before
+#: the BF16 MMA: nibble unpack, exponent rebias, e8m0 scale multiply. In a decode step that ALU work does not hide
+#: under the 4-bit weight stream, and a weight tile is upcast once for each tile of activation rows it meets.
+#: Measured on one H200 (costsim/data/measurements/h200_moe_kernels_2026-12-04.json, a plain Triton tl.dot_scaled
+#: kernel at gpt-oss and Qwen3-30B-A3B expert shapes): at <= 16 rows per expert MXFP4 takes 1.08-1.2x the time of the
+#: same kernel with BF16 weights although it reads 3.8x fewer bytes (~0.5 ps per weight per tile, ~35 fp32-ALU
+#: operations at the vector peak; the extra time adds to the MMA's), and with more rows the extra time grows with the
+#: row tiles. That plain kernel bounds TensorRT-LLM's (triton_kernels' matmul_ogs, swizzled for cheaper upcasts) from
+#: above; the operations per weight are fitted on published rows (UPCAST_FIT_CASES): 10, within that bound.
+#: Prompt GEMMs get no upcast term: the fitted prompt-heavy row (8,192 in / 1,024 out) leaves no room for one
+#: (charging it there moves that row from -5 % to -12 % at the decode fit, and every prompt-heavy gpt-oss row on
+#: Hopper 5-10 points slower), so the production kernel's large-M path hides it where the plain kernel did not.
+MICROSCALED_UPCAST_FLOP_PER_WEIGHT = 10.0
+#: activation rows one upcast weight tile serves (the measured kernel's best row tile at >= 128 rows per expert)
+UPCAST_TILE_ROWS = 128.0
+#: the published rows MICROSCALED_UPCAST_FLOP_PER_WEIGHT is fitted on, decode- and prompt-heavy, two models, two
+#: parts (mean |log error| 0.198 -> 0.070); the other Hopper gpt-oss rows are held out
+UPCAST_FIT_CASES = ("I-trtpg-gpt-oss-120b-h200-fp8-tp1-1000-1000", "I-trtpg-gpt-oss-20b-h100-fp8-tp1-1000-1000",
+                    "I-trtpg-gpt-oss-120b-h200-fp8-tp1-8192-1024")
+
+
+def upcast_flop_per_weight_tile(weight_precision: str, compute_dtype: str) -> float:
+    """ALU operations per microscaled weight per row tile when the GEMM runs weight-only in 16 bit (no FP4/FP6 MMA)."""
+    if weight_precision in ("fp4", "mxfp4", "fp6") and compute_dtype not in ("fp4", "fp6"):
+        return MICROSCALED_UPCAST_FLOP_PER_WEIGHT
+    return 0.0
+
+
+def upcast_tiles(rows):
+    """Row tiles a weight tile is upcast for: ceil(rows / UPCAST_TILE_ROWS), at least one."""
+    return np.maximum(1.0, np.ceil(_a(rows) / UPCAST_TILE_ROWS))
+
 
 #: Compute datatypes that run on reduced-precision tensor cores (their achievable fraction is
 #: `lowp_matmul_rel` x matmul_frac for fp8/int8, `fp4_matmul_rel` x matmul_frac for fp4/fp6).
@@ -347,7 +382,12 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     expert_mm = 2.0 * g * moe_layers * _a(shape.experts_per_token) * _a(shape.params_expert) / (tp * ep)
     mm_flop = dense_mm + expert_mm
     dq_flop = _a(prec.dequant_flop_per_weight) * params_read
-    t_matmul = (dense_mm + expert_mm / (moe_rel * _a(dev.moe_compute_rel))) / flops + dq_flop / _a(dev.vector_flop_per_s)
+    expert_rows = g * _a(shape.experts_per_token) / np.maximum(touched, 1.0)
+    # microscaled weights upcast to BF16 for each row tile they serve, added to the MMA time (no overlap measured)
+    upcast_flop = _a(prec.upcast_flop_per_weight_tile) * (dense_params * upcast_tiles(g_rank)
+                                                          + expert_params_read * upcast_tiles(expert_rows))
+    t_matmul = ((dense_mm + expert_mm / (moe_rel * _a(dev.moe_compute_rel))) / flops
+                + (dq_flop + upcast_flop) / _a(dev.vector_flop_per_s))
     t_weights = _smooth_roofline(t_weights_mem, t_matmul)
 
     # attention over the KV cache
@@ -483,6 +523,7 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
         attn_pairs, s_attn = bsz * pairs, s
     attn_flop = attn_pairs * _a(shape.attn_flop_per_pair_prefill) / (tp * pp * ep)
     attn_eff = _a(dev.attention_frac) * s_attn / (s_attn + _a(dev.attention_half_tokens))
+    # prompt GEMMs carry no microscaled upcast term (Precision.upcast_flop_per_weight_tile): see UPCAST_FIT_CASES
     t_mm = (dense_mm + expert_mm / (moe_rel * _a(dev.moe_compute_rel))) / flops + _a(prec.dequant_flop_per_weight) * body / (tp * pp) / _a(dev.vector_flop_per_s)
     t_attn = attn_flop / (_attn_flop_per_s(dev) * attn_eff)
     touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, tokens), 0.0)

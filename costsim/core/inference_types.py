@@ -116,6 +116,9 @@ class Precision:
     weight_bytes_per_param: object
     kv_bytes_per_element: object
     dequant_flop_per_weight: object
+    #: ALU operations to upcast one microscaled (e2m1 / e3m2 + e8m0 scale) weight to BF16 inside a weight-only
+    #: GEMM, per tile of UPCAST_TILE_ROWS activation rows it serves (parts without FP4/FP6 MMA); 0 elsewhere
+    upcast_flop_per_weight_tile: object = 0.0
     act_bytes: object = 2.0          # activations exchanged between GPUs (all-reduce, all-to-all, PP) in 16 bit
     act_gemm_bytes: object = 2.0     # GEMM input activations (W8A8 / W4A4 quantize them; 2 = 16 bit)
     #: bytes per embedding / LM-head parameter beyond weight_bytes_per_param: quantized checkpoints (ModelOpt

@@ -90,6 +90,8 @@ def precision(weight_precision: str, kv_precision: str | None, compute_dtype: st
     return core.Precision(weight_bytes_per_param=wb,
                           kv_bytes_per_element=core.KV_BITS_PER_ELEMENT[kv] / 8.0,
                           dequant_flop_per_weight=core.DEQUANT_FLOP_PER_WEIGHT[weight_precision],
+                          upcast_flop_per_weight_tile=(core.upcast_flop_per_weight_tile(weight_precision, compute_dtype)
+                                                       if compute_dtype else 0.0),
                           act_gemm_bytes=act_bits / 8.0, embed_extra_bytes_per_param=embed_extra)
 
 

@@ -16,8 +16,9 @@ Usage (a developer tool, not needed at run time):
 Why this file next to the v1.0 (build_trtllm_cases.py) and v0.17 (build_trtllm_v017_cases.py) ones: it adds gpt-oss 20B /
 120B, DeepSeek R1 (the DeepSeek-V3 architecture: MLA, 256 routed experts) and Llama 3.3 70B at 8k and 32k prompts and
 8k/32k outputs, and Qwen3 with attention data parallel at 4 GPUs. Rows whose (model, part, layout, lengths) is already a
-case in another file are skipped (the older measurement stays). Every case runs engine tensorrt-llm-pytorch. Nothing here
-is fitted: the whole file checks that engine's MoE per-assignment times fitted on the v1.0 table. The selection is
+case in another file are skipped (the older measurement stays). Every case runs engine tensorrt-llm-pytorch. Three
+gpt-oss rows on Hopper fit the Triton MoE's MXFP4 upcast (FIT_ON, costsim.core.inference.UPCAST_FIT_CASES); the rest of
+the file is held out and checks that engine's MoE per-assignment times fitted on the v1.0 table. The selection is
 mechanical (every row of the listed models), so misses stay in, with KNOWN_GAPS written after the comparison.
 
 Precisions, from the file's model lists and llm_options: NVIDIA's FP8 / NVFP4 ModelOpt checkpoints with an FP8 KV cache
@@ -32,7 +33,8 @@ import re
 import sys
 from pathlib import Path
 
-from costsim.validation.cases.build_trtllm_cases import (FP4_DECODE, MOE_EP, catalog_cells, dataset_sizes, isl_osl_table,
+from costsim.core.inference import UPCAST_FIT_CASES
+from costsim.validation.cases.build_trtllm_cases import (MOE_EP, catalog_cells, dataset_sizes, isl_osl_table,
                                                          job_inputs, other_case_files_cases, run_generator,
                                                          throughput_case, unique_ids)
 
@@ -69,17 +71,16 @@ _DEEPSEEK_BENCH = (
     "comes out +4 %. The MLA-aware estimate came later (NVIDIA/TensorRT-LLM PR 16707, 2026-07, after these tables), "
     "so unless NVIDIA set the batch by hand for this row the run was capped as priced. Not tuned away.")
 _GPT_OSS_HOPPER = (
-    "gpt-oss-120b on four H100s (EP4, attention data parallel) comes out 28-88 % fast (86-88 % at 1,000-1,024 tokens "
-    "in and out, 53 % at 8,192 / 1,024), while the same rows on one H200 come out 5-30 % fast and on B200 (EP2) within "
-    "14 %. On Hopper its MXFP4 experts run the Triton MoE kernels (HOPPER_TRITON), and with EP4 each rank also waits "
-    "for the slowest one (MOE_EP). Not modelled.")
-_HOPPER_TRITON = (
-    "gpt-oss on one H100 / H200 comes out 16-30 % fast where decode dominates (1,000-1,024 tokens in with 1,000-8,192 "
-    "out; 28-30 % on these rows) while its prompt-heavy rows (8,192-32,768 in) agree within 10 %: on Hopper its MXFP4 "
-    "experts run the Triton MoE kernels with BF16 activations (the file's llm_options: 'Hopper: use TRITON'), which "
-    "costsim prices as the CUTLASS MoE whose per-assignment time (50 ns per routed pair) was fitted on Qwen3-235B FP8 "
-    "on H200; the same model's Blackwell rows (CUTLASS MoE) agree within 16 % at these lengths. No measurement of the "
-    "Triton MoE's time per routed pair on Hopper to price it with. Not modelled.")
+    "gpt-oss-120b on four H100s (EP4, attention data parallel) comes out 45-70 % fast (68-70 % at 1,000-1,024 tokens "
+    "in and out, 45 % at 8,192 / 1,024), while the same rows on one H200 come out within 13 % and on B200 (EP2) within "
+    "14 %. costsim prices the Triton MoE's MXFP4-to-BF16 upcast on Hopper (core MICROSCALED_UPCAST_FLOP_PER_WEIGHT, "
+    "fitted on the one-GPU rows); what it does not price is each EP4 rank waiting for the slowest one (MOE_EP) with "
+    "only 32 experts per rank, and the Triton kernel's time at EP4's per-rank shapes. Not modelled.")
+#: rows that fit the MXFP4 upcast on Hopper (costsim.core.inference.UPCAST_FIT_CASES)
+_UPCAST_FIT = ("Used to fit the ALU operations per MXFP4 weight of the Triton MoE's upcast to BF16 on Hopper "
+               "(costsim.core.inference.MICROSCALED_UPCAST_FLOP_PER_WEIGHT = 10, with the other two UPCAST_FIT_CASES: "
+               "mean |log error| 0.198 -> 0.070); the other Hopper gpt-oss rows are held out.")
+FIT_ON: dict[str, str] = {cid: _UPCAST_FIT for cid in UPCAST_FIT_CASES}
 _LONG_DECODE = (
     "gpt-oss-20b on one GB200 at 1,024 in / 32,768 out comes out 34 % slow (the same row on B200 23 %): decode over "
     "~17,000 cached tokens per sequence, where costsim reads the whole context on every layer (Blackwell's trtllm-gen "
@@ -98,15 +99,9 @@ KNOWN_GAPS: dict[str, str] = {
     )},
     **{cid: _GPT_OSS_HOPPER for cid in (
         'I-trtpg-gpt-oss-120b-h100-fp8-ep4-1000-1000', 'I-trtpg-gpt-oss-120b-h100-fp8-ep4-1024-1024',
-        'I-trtpg-gpt-oss-120b-h100-fp8-ep4-8192-1024', 'I-trtpg-gpt-oss-120b-h100-fp8-ep4-1024-32768',
-        'I-trtpg-gpt-oss-120b-h100-fp8-ep4-32768-1024',
+        'I-trtpg-gpt-oss-120b-h100-fp8-ep4-8192-1024',
     )},
     **{cid: _LONG_DECODE for cid in ('I-trtpg-gpt-oss-20b-gb200-fp4-tp1-1024-32768',)},
-    **{cid: _HOPPER_TRITON for cid in (
-        'I-trtpg-gpt-oss-20b-h100-fp8-tp1-1000-1000', 'I-trtpg-gpt-oss-20b-h100-fp8-tp1-1024-1024',
-        'I-trtpg-gpt-oss-120b-h200-fp8-tp1-1000-1000', 'I-trtpg-gpt-oss-120b-h200-fp8-tp1-1024-1024',
-        'I-trtpg-gpt-oss-120b-h200-fp8-tp1-1024-8192',
-    )},
 }
 
 
@@ -168,7 +163,8 @@ def build(text: str) -> list[dict]:
         notes = (f"held out (generated by build_trtllm_per_gpu_cases.py). {r['model']}, {m['part']} "
                  f"{r['column'].split('<br/>')[1]}, {r['isl']} in / {r['osl']} out tokens; published "
                  f"{r['tokens_per_s_per_gpu']:,.0f} tokens/s per GPU x {n} GPUs. {note}{extra}").strip()
-        cases.append(throughput_case(cid, SOURCE, inputs, r["tokens_per_s_per_gpu"] * n, KNOWN_GAPS.get(cid), notes))
+        cases.append(throughput_case(cid, SOURCE, inputs, r["tokens_per_s_per_gpu"] * n, KNOWN_GAPS.get(cid), notes,
+                                     FIT_ON.get(cid)))
     return unique_ids(cases)
 
 
