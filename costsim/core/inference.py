@@ -382,12 +382,11 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     expert_mm = 2.0 * g * moe_layers * _a(shape.experts_per_token) * _a(shape.params_expert) / (tp * ep)
     mm_flop = dense_mm + expert_mm
     dq_flop = _a(prec.dequant_flop_per_weight) * params_read
-    expert_rows = g * _a(shape.experts_per_token) / np.maximum(touched, 1.0)
-    # microscaled weights upcast to BF16 for each row tile they serve, added to the MMA time (no overlap measured)
-    upcast_flop = _a(prec.upcast_flop_per_weight_tile) * (dense_params * upcast_tiles(g_rank)
-                                                          + expert_params_read * upcast_tiles(expert_rows))
-    t_matmul = ((dense_mm + expert_mm / (moe_rel * _a(dev.moe_compute_rel))) / flops
-                + (dq_flop + upcast_flop) / _a(dev.vector_flop_per_s))
+    up = _a(prec.upcast_flop_per_weight_tile)
+    if np.any(up > 0):  # microscaled weights upcast to BF16 for each row tile they serve, added to the MMA time
+        expert_rows = g * _a(shape.experts_per_token) / np.maximum(touched, 1.0)
+        dq_flop = dq_flop + up * (dense_params * upcast_tiles(g_rank) + expert_params_read * upcast_tiles(expert_rows))
+    t_matmul = (dense_mm + expert_mm / (moe_rel * _a(dev.moe_compute_rel))) / flops + dq_flop / _a(dev.vector_flop_per_s)
     t_weights = _smooth_roofline(t_weights_mem, t_matmul)
 
     # attention over the KV cache
