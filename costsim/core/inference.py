@@ -17,8 +17,9 @@ decode step (one new token for each of B sequences, mean context c):
               (kv read, attention); t_mem at bandwidth_frac * peak bandwidth, t_compute at
               matmul_frac * peak of the compute datatype (llama.cpp q4_0/q8_0 add dequantization
               ALU work per weight read; FP4/FP6 weights on parts without FP4/FP6 MMA add their upcast to
-              BF16 per weight per 128-row tile, MICROSCALED_UPCAST_FLOP_PER_WEIGHT); routed-expert bytes and FLOPs at moe_kernel_rel of those
-              rates (fused-MoE kernels less efficient than dense GEMMs, e.g. untuned tile configurations)
+              BF16 per weight per 128-row tile, MICROSCALED_UPCAST_FLOP_PER_WEIGHT); routed-expert bytes
+              and FLOPs at moe_kernel_rel of those rates (fused-MoE kernels less efficient than dense
+              GEMMs, e.g. untuned tile configurations)
   + 2 TP all-reduces per layer (latency + ring bandwidth), EP all-to-alls, PP hand-offs
   + layer_overhead_s per layer (kernel latency floors) + moe_decode_pair_s per routed (token, expert)
   pair per MoE layer (routing / permute / finalize work, engine-specific); an engine without graph
