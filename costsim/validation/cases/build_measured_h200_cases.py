@@ -36,10 +36,12 @@ _HOST = ("Host-bound eager timing: without a CUDA graph a batch-1 step of this d
          "cached tokens and 11.2 ms at 2,048 for the same kernels (eager decode), and 17.5 ms for a 128-token prompt "
          "against 18.5 ms for 512 tokens; the H100 host's eager figures fit within 8 %. Not modelled (costsim prices "
          "engines, whose host overhead is an engine parameter).")
-_LATENCY = ("Small GEMM (512 rows) timed as one isolated call: its fixed cost is PyTorch's host dispatch and launch "
-            "(core.matmul.ISOLATED_CALL_LATENCY_S, fitted at 33-35 us on the H100 host). On this H200 host the "
-            "residuals imply ~20 us (41.6 us measured for 512x4096x4096 bf16 against 21.8 us of modelled GEMM), a "
-            "host property; the GPU part of the model is not what misses. Not refitted per host.")
+_LATENCY = ("Small GEMM (512 rows) timed as one isolated call, whose fixed cost the GEMM model takes from the H100 run "
+            "(core.matmul.ISOLATED_CALL_LATENCY_S, 33-35 us: PyTorch dispatch, launch, ramp and tail). On this H200 run "
+            "512 x 4096 x 4096 bf16 took 41.6 us where the model gives 55 us (21.8 us of GEMM + 33.4 us fixed), while a "
+            "1-row GEMM over the same 32 MB of weights took 34.8 us (H100 run: 39.5 us). Whether the difference is the "
+            "host's dispatch or the short kernel's ramp at the 1,980 MHz boost clock cannot be separated from these "
+            "timings; larger GEMMs of the same shapes fit. Not refitted per host.")
 _POWER_CAP = ("Large bf16 GEMM (>= 2 ms per call) comes out 16-21 % fast: at the 700 W limit the driver pulls the SM "
               "clock down (1,470 MHz in gpu_power's back-to-back bf16 phase on this card) and the isolated-GEMM model "
               "has no power-cap term (its ceiling is fitted on the H100's 4096^2 / 8192^2 / 3584x8192 rows up to 16,384 "
