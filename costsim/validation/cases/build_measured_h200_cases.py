@@ -46,7 +46,7 @@ _POWER_CAP = ("Large bf16 GEMM (>= 2 ms per call) comes out 16-21 % fast: at the
               "clock down (1,470 MHz in gpu_power's back-to-back bf16 phase on this card) and the isolated-GEMM model "
               "has no power-cap term (its ceiling is fitted on the H100's 4096^2 / 8192^2 / 3584x8192 rows up to 16,384 "
               "rows). The H100 shows the same sign at these shapes (+11..+15 %, within tolerance); the H200 sustains "
-              "661-683 TFLOP/s there against 741 at 8192^3. Not modelled for isolated GEMMs (training steps carry "
+              "642-683 TFLOP/s there against 741 at 8192^3. Not modelled for isolated GEMMs (training steps carry "
               "calibration.TRAINING_SUSTAINED_FRAC for it).")
 _MEM_POWER = ("HBM-bound phase comes out 21 % low (634 W measured for the copy, 621 W for the m=1 GEMV, against 497 / "
               "489 W): the power model counts memory activity as a fraction of the part's peak bandwidth, fitted on the "
