@@ -167,8 +167,10 @@ def _layout(d: dict[str, Any]) -> str:
 def show_deployment(res: dict[str, Any]) -> None:
     """The chosen deployment of the GPU budget, its one-sentence answer and the runners-up."""
     dep = res["deployment"]
-    idle = f" ({dep['gpus_idle']} GPUs idle)" if dep.get("gpus_idle") else ""
-    st.subheader(f"Best deployment of {res.get('gpus')} GPUs: {dep['replicas']} x {dep['gpus_per_replica']}-GPU replicas "
+    idle = f" ({dep['gpus_idle']} GPU{'s' if dep['gpus_idle'] != 1 else ''} idle)" if dep.get("gpus_idle") else ""
+    gpus, reps = res.get("gpus"), dep["replicas"]
+    st.subheader(f"Best deployment of {gpus} GPU{'s' if gpus != 1 else ''}: {reps} x {dep['gpus_per_replica']}-GPU "
+                 f"replica{'s' if reps != 1 else ''} "
                  f"({_layout(dep)}, {dep['weight_precision']} weights){idle}")
     c = st.columns(4)
     c[0].metric("Throughput, whole deployment", f"{fmt.num(res.get('throughput_tokens_per_s'))} tok/s",
