@@ -23,14 +23,13 @@ Each variant is checked against a float32 reference on the dequantized operands 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import statistics
 import sys
-import time
 
 import torch
+
+from moe_kernels import device_info, run_models, timed_s  # same folder: the scripts run as files
 
 try:
     import triton
@@ -71,21 +70,6 @@ if triton is not None:
             acc += tl.dot(a, b) * a_s[:, None] * b_s
         tl.store(y_ptr + e * sye + rm[:, None] * sym + rn[None, :] * syn, acc.to(y_ptr.dtype.element_ty),
                  mask=(rm[:, None] < M) & (rn[None, :] < N))
-
-
-def timed_s(fn, *, warmup=3, repeat=15):
-    for i in range(warmup):
-        fn(i)
-    torch.cuda.synchronize()
-    ts = []
-    for i in range(repeat):
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record()
-        fn(warmup + i)
-        e.record()
-        e.synchronize()
-        ts.append(s.elapsed_time(e) / 1e3)
-    return statistics.median(ts)
 
 
 class Shape:
@@ -185,24 +169,10 @@ def main():
         print("needs a CUDA device and Triton", file=sys.stderr)
         sys.exit(1)
     dev = torch.device("cuda")
-    t0 = time.time()
     copy_bytes_per_s = copy_bandwidth(dev)
-    info = {"torch": torch.__version__, "triton": triton.__version__, "cuda": torch.version.cuda,
-            "device_name": torch.cuda.get_device_name(dev), "capability": list(torch.cuda.get_device_capability(dev)),
-            "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "copy_bytes_per_s": copy_bytes_per_s}
-    print(info, flush=True)
-    rows = []
-    os.makedirs(args.out, exist_ok=True)
-    for name, d, dff, e in MODELS:
-        try:
-            measure_model(name, d, dff, e, dev, ROWS, CONFIGS, rows, torch.float8_e4m3fn, copy_bytes_per_s)
-        except Exception as exc:  # record, keep the other model's rows
-            rows.append({"model": name, "error": repr(exc)[:2000]})
-            print(name, "ERROR", repr(exc)[:2000], flush=True)
-        with open(os.path.join(args.out, "moe_fp8_kernels.json"), "w") as f:
-            json.dump({"info": info, "method": __doc__, "rows": rows, "wall_s": time.time() - t0}, f, indent=1)
-    print(f"wall {time.time() - t0:.0f} s")
-
+    run_models(MODELS, lambda m, rows: measure_model(*m, dev, ROWS, CONFIGS, rows, torch.float8_e4m3fn, copy_bytes_per_s),
+               device_info(dev, copy_bytes_per_s=copy_bytes_per_s), os.path.join(args.out, "moe_fp8_kernels.json"),
+               __doc__)
 
 if __name__ == "__main__":
     main()

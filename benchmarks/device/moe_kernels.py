@@ -228,6 +228,32 @@ def measure_model(name, d, dff, n_experts, topk, dev, tokens, configs, out):
         torch.cuda.empty_cache()
 
 
+def device_info(dev, **extra) -> dict:
+    """Versions, part and time of a run (printed and stored with its rows)."""
+    info = {"torch": torch.__version__, "triton": triton.__version__, "cuda": torch.version.cuda,
+            "device_name": torch.cuda.get_device_name(dev), "capability": list(torch.cuda.get_device_capability(dev)),
+            "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **extra}
+    print(info, flush=True)
+    return info
+
+
+def run_models(models, measure, info: dict, out_path: str, method: str) -> None:
+    """measure(model, rows) for each model; a model that fails is recorded and the others still run. The JSON is
+    rewritten after each model, so a run stopped at its time limit keeps what it finished."""
+    t0 = time.time()
+    rows: list[dict] = []
+    os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
+    for model in models:
+        try:
+            measure(model, rows)
+        except Exception as exc:  # record, keep the other models' rows
+            rows.append({"model": model[0], "error": repr(exc)[:2000]})
+            print(model[0], "ERROR", repr(exc)[:2000], flush=True)
+        with open(out_path, "w") as f:
+            json.dump({"info": info, "method": method, "rows": rows, "wall_s": time.time() - t0}, f, indent=1)
+    print(f"wall {time.time() - t0:.0f} s")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.environ.get("OUT", "."))
@@ -237,25 +263,10 @@ def main():
         print("needs a CUDA device and Triton", file=sys.stderr)
         sys.exit(1)
     dev = torch.device("cuda")
-    t0 = time.time()
-    info = {"torch": torch.__version__, "triton": triton.__version__, "cuda": torch.version.cuda,
-            "device_name": torch.cuda.get_device_name(dev), "capability": list(torch.cuda.get_device_capability(dev)),
-            "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    print(info, flush=True)
     tokens = [8, 1024] if args.quick else TOKENS
     configs = CONFIGS[:1] if args.quick else CONFIGS
-    rows = []
-    os.makedirs(args.out, exist_ok=True)
-    for name, d, dff, e, k in MODELS:
-        try:
-            measure_model(name, d, dff, e, k, dev, tokens, configs, rows)
-        except Exception as exc:  # record, keep the other model's rows
-            rows.append({"model": name, "error": repr(exc)[:2000]})
-            print(name, "ERROR", repr(exc)[:2000], flush=True)
-        result = {"info": info, "method": __doc__, "rows": rows, "wall_s": time.time() - t0}
-        with open(os.path.join(args.out, "moe_kernels.json"), "w") as f:  # after each model: a timeout keeps the rest
-            json.dump(result, f, indent=1)
-    print(f"wall {time.time() - t0:.0f} s")
+    run_models(MODELS, lambda m, rows: measure_model(*m, dev, tokens, configs, rows), device_info(dev),
+               os.path.join(args.out, "moe_kernels.json"), __doc__)
 
 
 if __name__ == "__main__":
