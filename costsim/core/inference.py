@@ -132,7 +132,7 @@ UPCAST_FIT_CASES = ("I-trtpg-gpt-oss-120b-h200-fp8-tp1-1000-1000", "I-trtpg-gpt-
 
 def upcast_flop_per_weight_tile(weight_precision: str, compute_dtype: str) -> float:
     """ALU operations per microscaled weight per row tile when the GEMM runs weight-only in 16 bit (no FP4/FP6 MMA)."""
-    if weight_precision in ("fp4", "mxfp4", "fp6") and compute_dtype not in ("fp4", "fp6"):
+    if weight_precision in ("fp4", "mxfp4", "fp6") and compute_dtype not in MICROSCALED_DTYPES:
         return MICROSCALED_UPCAST_FLOP_PER_WEIGHT
     return 0.0
 
