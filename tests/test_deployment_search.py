@@ -39,6 +39,22 @@ def test_issue_example_reports_a_multi_replica_deployment():
     assert doc["runners_up"] and all(u["throughput_tokens_per_s"] <= doc["throughput_tokens_per_s"] * (1 + 1e-9) for u in doc["runners_up"])
     human = _cli("serve", "--model", "llama-2-70b", "--hardware", "h100-sxm", "--gpus", "8", "--weight-precision", "fp8")
     assert human.returncode == 0 and human.stdout.startswith("Best use of 8 x h100-sxm") and "runners-up" in human.stdout
+    first = " ".join(human.stdout.split("\n\n")[0].split())  # the answer sentence, however the terminal wraps it
+    assert f"{dep['replicas']} replicas of {dep['gpus_per_replica']} GPUs" in first and " serve " in first and "(s)" not in first
+
+
+def test_headline_counts_read_in_the_singular():
+    from costsim.cli.serve import _headline
+    from costsim.report.fmt import plural
+
+    assert [plural(1, "replica"), plural(2, "replica"), plural(1024, "GPU"), plural(0, "wave")] == [
+        "1 replica", "2 replicas", "1,024 GPUs", "0 waves"]
+    r = {"gpus": 14, "hardware": "h100-sxm", "model": "llama-3.1-405b", "throughput_tokens_per_s": 2960.0,
+         "deployment": {"replicas": 1, "gpus_per_replica": 8, "gpus_idle": 6, "tp": 1, "pp": 8, "ep": 1, "weight_precision": "fp8"}}
+    line = _headline(r)
+    assert "1 replica of 8 GPUs" in line and "(6 GPUs idle) serves" in line
+    r["deployment"].update(replicas=1, gpus_per_replica=1, gpus_idle=1)
+    assert "1 replica of 1 GPU (" in _headline(r) and "(1 GPU idle)" in _headline(r)
 
 
 def test_single_replica_flag_keeps_the_old_behaviour():

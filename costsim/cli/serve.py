@@ -9,7 +9,7 @@ from rich.table import Table
 
 from costsim.cli.common import field_help, finish, fmt_si, parse_float
 from costsim.errors import InputError
-from costsim.report.fmt import fmt_value
+from costsim.report.fmt import fmt_value, plural
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest
 
@@ -46,9 +46,10 @@ def _headline(r: dict) -> str:
     cost = r.get("cost_usd_per_million_tokens")
     cost_txt = f" at ${cost:.3g} per million output tokens" if cost is not None else ""
     if dep:
-        idle = f" ({dep['gpus_idle']} GPUs idle)" if dep.get("gpus_idle") else ""
-        return (f"Best use of {r.get('gpus')} x {r.get('hardware')}: {dep['replicas']} replica(s) of {dep['gpus_per_replica']} GPU(s) "
-                f"({_layout_text(dep)}, {dep['weight_precision']} weights){idle} serve {thr} of {r.get('model')}{cost_txt}.")
+        idle = f" ({plural(dep['gpus_idle'], 'GPU')} idle)" if dep.get("gpus_idle") else ""
+        return (f"Best use of {r.get('gpus')} x {r.get('hardware')}: {plural(dep['replicas'], 'replica')} of "
+                f"{plural(dep['gpus_per_replica'], 'GPU')} "
+                f"({_layout_text(dep)}, {dep['weight_precision']} weights){idle} {'serves' if dep['replicas'] == 1 else 'serve'} {thr} of {r.get('model')}{cost_txt}.")
     lay = r.get("layout") or {}
     return (f"One replica of {r.get('gpus')} x {r.get('hardware')} ({_layout_text(lay)}, {r.get('weight_precision')} weights) "
             f"serves {thr} of {r.get('model')}{cost_txt}.")

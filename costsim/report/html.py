@@ -13,7 +13,7 @@ import yaml
 from costsim.report import charts, uncertainty
 from costsim.report.assumptions import assumption_rows
 from costsim.report.conclusion import conclusion, variant_deltas
-from costsim.report.fmt import fmt_range, fmt_value, headline_keys, headline_rows, label
+from costsim.report.fmt import fmt_range, fmt_value, headline_keys, headline_rows, label, plural
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
@@ -190,7 +190,7 @@ def run_report_html(result) -> str:
         f"<h1>{e(s.name)}</h1>",
         f"<p class='sub'>{e(s.description)}</p>",
         f"<p><small>run id {e(result.scenario_hash)} · seed {e(result.seed)} · replicates {e(reps)} · "
-        f"{e(len(result.variants))} variant(s) · simulated in {result.wall_s:.2f} s · generated {e(datetime.now(timezone.utc).isoformat(timespec='seconds'))}</small></p>",
+        f"{e(plural(len(result.variants), 'variant'))} · simulated in {result.wall_s:.2f} s · generated {e(datetime.now(timezone.utc).isoformat(timespec='seconds'))}</small></p>",
         _conclusion(result),
         "<h2>Headline numbers</h2>",
         _headline_table(result),
@@ -244,7 +244,7 @@ def sweep_report_html(manifest: dict[str, Any], rows: list[dict[str, Any]], metr
     err_rows = "".join(f"<tr><td>{e(r.get('point_id'))}</td><td>{e(r.get('overrides_json'))}</td><td>{e(r.get('error'))}</td></tr>" for r in errs[:50])
     body = [
         f"<h1>Sweep: {e(name)}</h1>",
-        f"<p><small>scenario hash {e(manifest.get('scenario_hash'))} · {len(rows)} point(s), {len(ok)} ok, {len(errs)} failed · "
+        f"<p><small>scenario hash {e(manifest.get('scenario_hash'))} · {plural(len(rows), 'point')}, {len(ok)} ok, {len(errs)} failed · "
         f"mode {e(manifest.get('mode'))} · executor {e(manifest.get('executor'))}"
         f"{' · ' + e(manifest['rows_shown_note']) if manifest.get('rows_shown_note') else ''}</small></p>",
         "<h2>Swept parameters</h2>",

@@ -11,6 +11,7 @@ from typing import Any
 import streamlit as st
 
 from costsim.errors import InputError
+from costsim.report.fmt import plural
 from costsim.specs.scenario import Scenario, scenario_hash
 from costsim.ui.guard import guarded_run
 
@@ -38,7 +39,7 @@ def render_uncertainty(s: Scenario) -> None:
     from costsim.report.uncertainty import _top_driver, _val, conclusion, indices_chart, metric_label
 
     st.subheader("Uncertainty")
-    st.caption(f"{len(spec.inputs)} uncertain input(s): " + ", ".join(f"{p} ({d.dist})" for p, d in spec.inputs.items()))
+    st.caption(f"{plural(len(spec.inputs), 'uncertain input')}: " + ", ".join(f"{p} ({d.dist})" for p, d in spec.inputs.items()))
     c1, c2, c3 = st.columns(3)
     default = spec.samples if spec.samples in SAMPLE_CHOICES else 128
     n = c1.selectbox("Samples", SAMPLE_CHOICES, index=SAMPLE_CHOICES.index(default), key=P + "n",

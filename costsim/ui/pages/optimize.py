@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from costsim.errors import InputError
+from costsim.report.fmt import plural
 from costsim.report.optimize import front_chart, objective_label
 from costsim.sweep.optimize import ALIASES, SAMPLERS, parse_constraint, parse_objectives, parse_param, run_optimize
 from costsim.ui import widgets as w
@@ -122,7 +123,7 @@ for note in res.notes:
     st.caption(note)
 failed = [r for r in rows if r.get("state") == "FAIL" and r.get("error")]
 if failed:
-    with st.expander(f"{len(failed)} failed trial(s) and why"):
+    with st.expander(f"{plural(len(failed), 'failed trial')} and why"):
         st.dataframe([{"trial": r["trial"], **{k: r.get(k) for k in param_paths}, "why": r["error"]} for r in failed],
                      hide_index=True, width="stretch")
 st.download_button("Every trial (CSV)", (Path(res.out_dir) / "trials.csv").read_bytes(), file_name="trials.csv", mime="text/csv",

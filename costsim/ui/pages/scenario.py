@@ -10,6 +10,7 @@ import streamlit as st
 import yaml
 
 from costsim.errors import InputError
+from costsim.report.fmt import plural
 from costsim.specs.scenario import Scenario, scenario_hash
 from costsim.ui import charts, compute, fmt, share, widgets as w
 from costsim.ui.guard import guarded_run
@@ -83,7 +84,7 @@ def poll_background() -> None:
         return
     prog = job.progress()
     done, total = int(prog.get("done", 0)), max(int(prog.get("total", 1)), 1)
-    st.progress(min(done / total, 1.0), text=f"Simulating in the background: {done} of {total} variant(s) done, "
+    st.progress(min(done / total, 1.0), text=f"Simulating in the background: {done} of {plural(total, 'variant')} done, "
                                            f"{fmt.duration(job.elapsed_s())} elapsed")
     for v in prog.get("finished", []):
         st.caption(f"{v['name']}: " + " ".join(v.get("sentences") or []))

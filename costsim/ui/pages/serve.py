@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from costsim.report.fmt import plural
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest
 from costsim.specs.site import EconomicsSpec, FacilitySpec
@@ -139,7 +140,7 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
     job = res.get("job")
     if job:
         st.markdown(f"**Offline job of {fmt.count(job['requests'])} requests queued at once** "
-                    f"({fmt.count(job['waves'])} wave(s) of the batch on the busiest of {job['replicas']} replica(s))")
+                    f"({plural(job['waves'], 'wave')} of the batch on the busiest of {plural(job['replicas'], 'replica')})")
         c = st.columns(4)
         c[0].metric("Job wall time", fmt.duration(job["wall_time_s"]), help="First prompt to last token of the busiest replica.")
         c[1].metric("Job facility energy", fmt.energy_mwh(job["facility_energy_j"]), help="Accelerators + host + fabric, times PUE.")
