@@ -121,8 +121,10 @@ def error_band(records: Iterable[ErrorRecord], family: str, vendor: str, devices
     """p10-p90 of held-out errors in the narrowest regime with at least `min_cases` cases
     (family x vendor x scale, then family x vendor, then family; with `sparse` given, each of the first two
     also split by dense vs mixture-of-experts models first, whose errors differ; with `engine` given, those
-    split by the serving engine before that, since engines err differently on the same models). None when the
-    family has no cases."""
+    split by the serving engine before that, since engines err differently on the same models). When fewer than
+    `min_cases` held-out cases share the model architecture, the broader band is widened to cover every one of them
+    (small-sample evidence that the architecture errs differently is not averaged away), and the regime says so.
+    None when the family has no cases."""
     held = [r for r in records if r.family == family and not r.used_for_fit and math.isfinite(r.truth_over_prediction_frac)]
     scale = scale_of(devices)
     vendor_l = vendor.lower()
@@ -143,10 +145,18 @@ def error_band(records: Iterable[ErrorRecord], family: str, vendor: str, devices
                   (f"{family}, {vendor}, any scale, engine {engine}", [r for r in same_vendor if r.engine == engine])]
     tiers += [(f"{family}, {vendor}, {scale}", same_scale), (f"{family}, {vendor}, any scale", same_vendor),
               (f"{family}, any vendor and scale", held)]
+    # too few held-out cases of this architecture for a band of their own: the broader band must still cover them
+    few_arch = [] if sparse is None else [r for r in same_vendor if r.sparse == sparse]
     for regime, rows in tiers:
         if len(rows) >= min_cases or (regime.endswith("any vendor and scale") and rows):
             x = np.array([r.truth_over_prediction_frac for r in rows])
             lo, hi = np.quantile(x, [0.1, 0.9])
+            if 0 < len(few_arch) < min_cases and "models" not in regime:
+                arch_x = [r.truth_over_prediction_frac for r in few_arch]
+                if min(arch_x) < lo or max(arch_x) > hi:
+                    lo, hi = min(lo, min(arch_x)), max(hi, max(arch_x))
+                    regime += (f"; widened to cover all {len(few_arch)} held-out "
+                               f"{'MoE' if sparse else 'dense'}-model case{'s' if len(few_arch) != 1 else ''} of {vendor}")
             return ErrorBand(low_frac=float(min(lo, 0.0)), high_frac=float(max(hi, 0.0)), cases=len(rows), regime=regime,
                              applies_to=APPLIES_TO[family])
     return None
