@@ -28,7 +28,7 @@ MIN_FROM_KEYS = 8  # below this many exact keys, substrings fill the headline
 def plural(n: Any, word: str, many: str | None = None) -> str:
     """'1 replica', '2 replicas', '1,024 GPUs': a count with its noun in the right number (thousands separated)."""
     x = float(n)
-    shown = f"{int(x):,}" if x == int(x) else f"{x:,.3g}"
+    shown = f"{int(x):,}" if math.isfinite(x) and x == int(x) else f"{x:,.3g}"
     return f"{shown} {word if x == 1 else (many or word + 's')}"
 
 
