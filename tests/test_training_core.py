@@ -75,6 +75,34 @@ def test_activation_memory_by_recompute_and_sp(l405):
     assert acts == pytest.approx(8 * 34 * 2048 * 1024 / 8)
 
 
+def test_low_precision_training_keeps_quantized_linear_inputs():
+    """FP8 / NVFP4 training saves the four linear-layer inputs (QKV and FC1: h each, attention output: h, FFN
+    activation: d_ff) at the narrow type's bytes for the backward pass, not bf16 (Transformer Engine)."""
+    from costsim.core.datatypes import saved_input_bytes_per_element
+
+    assert saved_input_bytes_per_element("bf16") == 2.0 and saved_input_bytes_per_element("fp8") == 1.0
+    assert saved_input_bytes_per_element("fp4") == pytest.approx(2 * 0.5625)  # row- and column-wise NVFP4 copies
+    gpt = model_shape(ModelSpec(name="g", n_layers=8, d_model=1024, n_heads=16, d_ff=4096, ffn_type="gelu", vocab_size=1000, max_context=2048))
+    lay = Layout.of(tp=8, pp=1, cp=1, ep=1, dp=1, vp=1, micro_batch=1, recompute=1, zero=0, sequence_parallel=1, seq_len=2048, global_batch=1)
+    bf16 = float(memory_per_gpu(gpt, lay)["activations_bytes"])
+    fp8 = float(memory_per_gpu(gpt, lay, saved_input_bytes=1.0)["activations_bytes"])
+    # by hand: 1 byte saved per element of (h + h + h + d_ff) per token per layer, over tp (sequence parallel)
+    assert bf16 - fp8 == pytest.approx(8 * 2048 * (3 * 1024 + 4096) / 8)
+    # NVFP4 keeps 16 % of the layers in bf16: only the rest save
+    fp4 = float(memory_per_gpu(gpt, lay, saved_input_bytes=1.125, lowp_layer_frac=0.84)["activations_bytes"])
+    assert bf16 - fp4 == pytest.approx(0.84 * 0.875 * 8 * 2048 * (3 * 1024 + 4096) / 8)
+    full = Layout.of(tp=8, pp=1, cp=1, ep=1, dp=1, vp=1, micro_batch=1, recompute=2, zero=0, sequence_parallel=1, seq_len=2048, global_batch=1)
+    # full recomputation stores only the layer inputs: nothing to quantize there
+    assert float(memory_per_gpu(gpt, full, saved_input_bytes=1.0)["activations_bytes"]) < bf16
+    # the estimator passes it through: an fp8 405B layout needs less memory than the same bf16 one
+    spec, acc = get_model("llama-3.1-405b"), get_accelerator("gb200")
+    ms = model_shape(spec)
+    l405 = Layout.of(tp=4, pp=16, cp=1, ep=1, dp=4, vp=4, micro_batch=1, recompute=0, zero=1, sequence_parallel=1, seq_len=8192, global_batch=1536)
+    m8 = float(evaluate(ms, hardware_shape(acc, node_for(acc), "fp8"), l405)["memory_per_gpu_bytes"])
+    m16 = float(evaluate(ms, hardware_shape(acc, node_for(acc), "bf16"), l405)["memory_per_gpu_bytes"])
+    assert m8 < m16 - 20e9
+
+
 def test_moe_experts_split_by_ep():
     spec = get_model("grok-1")
     ms = model_shape(spec)

@@ -388,7 +388,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
 
 def evaluate(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | None = None) -> dict:
     """Everything for every layout: FLOPs, memory, time, throughput, MFU, fit mask."""
-    mem = memory_per_gpu(m, lay, fw, hw.domain_size)
+    mem = memory_per_gpu(m, lay, fw, hw.domain_size, hw.saved_input_bytes, hw.lowp_layer_frac)
     t = step_time(m, hw, lay, fw)
     seq = _f(lay.seq_len)
     n_gpus = _f(lay.tp) * _f(lay.pp) * _f(lay.cp) * _f(lay.dp)

@@ -89,9 +89,13 @@ def params_per_device(m: ModelShape, lay: Layout):
     return dense, expert
 
 
-def activation_bytes_per_layer(m: ModelShape, lay: Layout, fw: "Framework | None" = None):
+def activation_bytes_per_layer(m: ModelShape, lay: Layout, fw: "Framework | None" = None,
+                               saved_input_bytes: float = 2.0, lowp_layer_frac: float = 1.0):
     """Stored activation bytes of one layer for one micro-batch on one GPU (Korthikanti et al.;
-    the s^2 attention-score term only without FlashAttention). Returns (stored, working set)."""
+    the s^2 attention-score term only without FlashAttention). Low-precision training keeps the four
+    linear-layer inputs (QKV and FC1: the LayerNorm outputs, h each; the attention output, heads x head_dim;
+    the FFN activation, ffn_width_active) at `saved_input_bytes` per element instead of Korthikanti's 2, in
+    the `lowp_layer_frac` of layers run in the narrow type. Returns (stored, working set)."""
     fw = fw or DEFAULT_FRAMEWORK
     tp, cp = _f(lay.tp), _f(lay.cp)
     sp = _f(lay.sequence_parallel) > 0
@@ -107,6 +111,9 @@ def activation_bytes_per_layer(m: ModelShape, lay: Layout, fw: "Framework | None
     sh_coef = (4.0 + 4.0 * kvf) * h * attn_width + per_ff * m.ffn_width_active
     rep = sb * rep_coef / np.where(sp, tp, 1.0)
     selective = rep + sb * sh_coef / tp
+    if saved_input_bytes < 2.0:  # quantized linear-layer inputs saved for backward (fp8 / NVFP4 training)
+        cut = (2.0 - saved_input_bytes) * lowp_layer_frac
+        selective = selective - cut * sb * (2.0 * h / np.where(sp, tp, 1.0) + (attn_width * h + m.ffn_width_active) / tp)
     if fw.flash_attention:
         none = selective
     else:
@@ -138,8 +145,10 @@ def zero_shard_size(lay: Layout, fw: "Framework | None" = None, domain_size: flo
     return dpg
 
 
-def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None, domain_size: float | None = None) -> dict:
-    """Memory breakdown per GPU (bytes) on the most loaded pipeline rank (first, second, last)."""
+def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None, domain_size: float | None = None,
+                   saved_input_bytes: float = 2.0, lowp_layer_frac: float = 1.0) -> dict:
+    """Memory breakdown per GPU (bytes) on the most loaded pipeline rank (first, second, last); the last two
+    arguments as activation_bytes_per_layer (low-precision training's saved linear-layer inputs)."""
     fw = fw or DEFAULT_FRAMEWORK
     tp, pp, cp, ep, dp, vp = (_f(x) for x in (lay.tp, lay.pp, lay.cp, lay.ep, lay.dp, lay.vp))
     z = _f(lay.zero)
@@ -151,7 +160,7 @@ def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None, do
                + BYTES_OPTIMIZER / np.where(z >= 1, shard_dense, 1.0))
     b_exp = (BYTES_WEIGHT / np.where(z >= 3, shard_expert, 1.0) + BYTES_GRAD / np.where(z >= 2, shard_expert, 1.0)
              + BYTES_OPTIMIZER / np.where(z >= 1, shard_expert, 1.0))
-    per_layer, working = activation_bytes_per_layer(m, lay, fw)
+    per_layer, working = activation_bytes_per_layer(m, lay, fw, saved_input_bytes, lowp_layer_frac)
     working = np.where(_f(lay.recompute) >= 2, working, 0.0)  # one layer re-materialized
     mcount = num_micro_batches(lay)
     logits = BYTES_LOGIT * _f(lay.micro_batch) * _f(lay.seq_len) / cp * m.vocab_size / tp

@@ -122,6 +122,10 @@ class HardwareShape:
     # narrow type and its block scales, amax pass; 0 for bf16/fp16)
     lowp_layer_frac: float = 1.0
     quant_bytes_per_element: float = 0.0
+    # bytes per element of a low-precision linear layer's input kept for its backward pass (Transformer Engine
+    # saves the quantized copy the weight-gradient GEMM reads, not the bf16 input: fp8 one byte, NVFP4 a row-wise
+    # and a column-wise copy with block scales); 2 = bf16 (a bf16/fp16 run). costsim.core.training_memory
+    saved_input_bytes: float = 2.0
     # communication fabric beyond the scale-up rate above (costsim.core.comm.Fabric): per-step latency
     # of the scale-out network, and a torus (TPU ICI) instead of a switch: dimensions, per-link rate
     scaleout_latency_s: float = comm.SCALEOUT_LATENCY_S

@@ -22,7 +22,8 @@ import numpy as np
 from costsim.core import goodput as gp
 from costsim.core import search as srch
 from costsim.core.calibration import FP8_SOURCE, MATMUL_FRAC_SOURCE, gemm_rows_half, matmul_frac, training_sustained_frac
-from costsim.core.datatypes import LOWP_LINEAR_LAYER_FRAC, quantize_bytes_per_element, storage_bytes_per_element
+from costsim.core.datatypes import (LOWP_LINEAR_LAYER_FRAC, quantize_bytes_per_element, saved_input_bytes_per_element,
+                                    storage_bytes_per_element)
 from costsim.core.frameworks import FEATURES, FRAMEWORKS, default_framework_name, layout_features
 from costsim.core.power import checkpoint_phase_power, device_power_w
 from costsim.core.training import HardwareShape, ModelShape
@@ -93,6 +94,7 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_s
                          gemm_in_bytes=storage_bytes_per_element(dtype) if lowp else 2.0,
                          lowp_layer_frac=LOWP_LINEAR_LAYER_FRAC.get(dtype, 1.0),
                          quant_bytes_per_element=quantize_bytes_per_element(dtype, layouts=2) if dtype == "fp4" else 0.0,
+                         saved_input_bytes=saved_input_bytes_per_element(dtype) if lowp else 2.0,
                          torus_dims=int(torus) if link > 0 else 0, torus_link_bytes_per_s=link)
 
 
