@@ -88,3 +88,20 @@ def test_collective_time_monotone_in_bytes_and_zero_for_one_rank(b, n, stride, k
     t2 = float(comm.collective_s(kind, 2 * b, n, stride, DGX, True, node_aggregate=agg))
     assert 0 < t <= t2 and np.isfinite(t2)
     assert float(comm.collective_s(kind, b, 1, stride, DGX, True, node_aggregate=agg)) == 0.0
+
+
+def test_all_to_all_sends_only_the_other_nodes_share_over_the_network():
+    """Expert all-to-all: each rank sends 1/n of its bytes to every rank; only the share bound for other
+    nodes crosses the NICs, the rest goes over NVLink at the same time (by hand, 1 GB per rank)."""
+    B = 1e9
+    bw_in = DGX.scaleup_bytes_per_s * comm.SCALEUP_ACHIEVABLE_FRAC
+    bw_out = DGX.scaleout_bytes_per_s * comm.SCALEOUT_ACHIEVABLE_FRAC
+    # inside one node: (n-1)/n at the scale-up rate
+    assert float(comm.all_to_all_two_tier_s(B, 8, 1, DGX)) == pytest.approx(7 / 8 * B / bw_in + 7 * DGX.scaleup_latency_s)
+    # 16 ranks on two nodes: 8/16 of the bytes go to the other node, 7/16 stay inside (NVLink is faster)
+    two = float(comm.all_to_all_two_tier_s(B, 16, 1, DGX))
+    assert two == pytest.approx(8 / 16 * B / bw_out + 15 * DGX.scaleout_latency_s)
+    # one rank per node (stride 8): all but the own share crosses the network
+    assert float(comm.all_to_all_two_tier_s(B, 16, 8, DGX)) == pytest.approx(15 / 16 * B / bw_out + 15 * DGX.scaleout_latency_s)
+    assert two < 0.6 * float(comm.all_to_all_two_tier_s(B, 16, 8, DGX))
+    assert float(comm.all_to_all_two_tier_s(B, 1, 1, DGX)) == 0.0

@@ -152,10 +152,9 @@ def test_held_out_training_step_targets():
     assert not unexplained, f"held-out training cases beyond 30 % without a recorded cause: {unexplained}"
 
 
-@pytest.mark.xfail(strict=True, reason="KNOWN GAP, issue 14 bar 'no held-out case worse than 30 %': five Megatron-Bridge "
+@pytest.mark.xfail(strict=True, reason="KNOWN GAP, issue 14 bar 'no held-out case worse than 30 %': four Megatron-Bridge "
                    "MoE training rows miss (25.11 software 1.6-3.3x slower than costsim, since improved; gpt-oss on B300 "
-                   "-40 %; expert all-to-all over two H100 nodes, which Megatron overlaps, +69 %); causes in "
-                   "costsim/validation/cases/training_megatron_bridge.yaml")
+                   "-40 %); causes in costsim/validation/cases/training_megatron_bridge.yaml")
 def test_no_held_out_training_step_case_beyond_30_percent():
     _, res = _held_out_training_step_results()
     assert max(abs(r.error_frac) for r in res) <= 0.30

@@ -9,11 +9,11 @@ Cost models (alpha-beta; Thakur, Rabenseifner & Gropp 2005; NCCL's bus-bandwidth
   ring reduce-scatter / all-gather:  (n-1)/n * B / bw + (n-1) * lat
   ring all-reduce:                   2 (n-1)/n * B / bw + 2 (n-1) * lat
   tree all-reduce (double binary):   2 * B / bw + 2 * log2(n) * lat   (latency-optimal, for small B)
-  all-to-all (pairwise):             (n-1)/n * B / bw + (n-1) * lat
+  all-to-all (pairwise, two tiers):  max((g-1)/n * B / bw_in, (n-g)/n * B / bw_out) + (n-1) * lat
   point-to-point:                    B / bw + lat
 A group of one rank costs nothing.
 
-Tiers (group_bandwidth, used for TP, CP, EP and pipeline P2P): a group whose ranks all sit in one
+Tiers (group_bandwidth, used for TP, CP and pipeline P2P): a group whose ranks all sit in one
 scale-up domain (NVLink/NVSwitch) uses the scale-up bandwidth; otherwise the slowest link is the
 node's NICs, each GPU sending at once getting NIC_total / devices. `achievable_frac` scales raw link
 bandwidth to what NCCL reaches (bus bandwidth / link rate).
@@ -72,10 +72,6 @@ def all_reduce_s(bytes_, n, bw_bytes_per_s, latency_s):
     """NCCL-like choice: the faster of ring and tree for each configuration."""
     return np.minimum(ring_all_reduce_s(bytes_, n, bw_bytes_per_s, latency_s),
                       tree_all_reduce_s(bytes_, n, bw_bytes_per_s, latency_s))
-
-
-def all_to_all_s(bytes_, n, bw_bytes_per_s, latency_s):
-    return ring_reduce_scatter_s(bytes_, n, bw_bytes_per_s, latency_s)
 
 
 def p2p_s(bytes_, bw_bytes_per_s, latency_s):
@@ -194,6 +190,22 @@ def collective_s(kind: str, bytes_, n, stride, fab: Fabric, flat=False, calls=1.
     elif kind not in ("rs", "ag"):
         raise ValueError(f"unknown collective kind {kind!r}")
     return np.where(n > 1, one, 0.0)
+
+
+def all_to_all_two_tier_s(bytes_, n, stride, fab: Fabric):
+    """Time (s) of an all-to-all in which each of `n` ranks (spaced `stride` apart) sends `bytes_` in all, an
+    equal 1/n to every rank, on a two-tier fabric. Every byte goes straight to its destination: the share for
+    ranks in the sender's own scale-up domain, (g-1)/n, over the scale-up link and the share for the other
+    domains, (n-g)/n, over the device's scale-out share, both at once (different links), g ranks of the group
+    per domain. Inside one domain this is (n-1)/n of the bytes at the scale-up rate; with one rank per domain,
+    (n-1)/n at the scale-out rate. Latency: one step per peer as a ring's, at the slower tier's latency."""
+    n = _a(n)
+    B = _a(bytes_)
+    g_in, n_out = group_split(n, stride, fab.domain_size)
+    t_in = (g_in - 1.0) / n * B / inner_bandwidth(g_in, stride, fab)
+    t_out = (n - g_in) / n * B / (fab.scaleout_bytes_per_s * SCALEOUT_ACHIEVABLE_FRAC)
+    lat = np.where(n_out > 1, fab.scaleout_latency_s, fab.scaleup_latency_s)
+    return np.where(n > 1, np.maximum(t_in, t_out) + (n - 1.0) * lat, 0.0)
 
 
 def collective_latency_s(kind: str, n, stride, fab: Fabric, flat=False):

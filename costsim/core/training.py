@@ -31,7 +31,8 @@ Time per step, forward and backward kept apart (the windows communication can hi
       that only sequence parallelism splits over tp (LayerNorm, dropout, residual: Korthikanti et al.
       2022 Table 4), the rest inside the tensor-parallel region (always split);
     tensor-parallel collectives (Framework.tp_comm_exposed_frac of them exposed), context-parallel
-      ring exchange not hidden behind the attention chunk, expert-parallel all-to-all (exposed);
+      ring exchange not hidden behind the attention chunk, expert-parallel all-to-all (exposed; the share bound
+      for other nodes over the NICs, the rest over the scale-up fabric at the same time);
   stage time per micro-batch = max(first, middle, last stage + LM head) layers + pipeline P2P
     (1/tp of the activation per GPU with sequence parallelism or scatter/gather, else all of it);
   ZeRO-2 reduce-scatters the gradients every micro-batch; ZeRO-3 also all-gathers the weights for
@@ -277,9 +278,9 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     # --- expert parallel all-to-all (dispatch + combine, fwd and bwd, + recomputed fwd)
     if m.is_moe:
         a2a_bytes = BYTES_ACT * tokens / tp * m.experts_per_token * d
-        bw_ep, lat_ep = comm.group_bandwidth(ep, tp * cp, hw.domain_size, hw.scaleup_bytes_per_s,
-                                             hw.scaleout_per_gpu_bytes_per_s, hw.scaleup_latency_s)
-        a2a = comm.all_to_all_s(a2a_bytes, ep, bw_ep, lat_ep) * (m.n_moe_layers / m.n_layers)
+        # each token copy goes straight to its expert's rank: the share bound for other scale-up domains crosses
+        # the network, the rest stays on the scale-up fabric (comm.all_to_all_two_tier_s)
+        a2a = comm.all_to_all_two_tier_s(a2a_bytes, ep, tp * cp, fab) * (m.n_moe_layers / m.n_layers)
         t_ep_f, t_ep_b = 2.0 * a2a, (2.0 + 2.0 * full) * a2a
     else:
         t_ep_f = t_ep_b = 0.0 * t_tp_f
