@@ -9,7 +9,7 @@ from costsim.specs.hardware import DTYPES
 
 REQUIRED_ACCELERATORS = [
     "v100-sxm2", "a100-40gb-sxm", "a100-80gb-sxm", "a100-80gb-pcie", "a10g", "l4", "l40s",
-    "h100-sxm", "h100-pcie", "h100-nvl", "h800", "h200", "h20", "b200", "b300", "gb200", "rtx-4090",
+    "h100-sxm", "h100-pcie", "h100-nvl", "h800", "h200", "h20", "b200", "b300", "gb200", "gb300", "rtx-4090",
     "mi250x", "mi300x", "mi325x", "mi355x", "gaudi2", "gaudi3",
     "tpu-v4", "tpu-v5e", "tpu-v5p", "tpu-v6e", "trainium1", "trainium2", "inferentia2",
     "apple-a16", "apple-a17-pro", "apple-m1", "apple-m1-max", "apple-m2", "apple-m2-ultra",
@@ -17,7 +17,7 @@ REQUIRED_ACCELERATORS = [
 ]
 
 REQUIRED_NODES = [
-    "dgx-a100", "dgx-h100", "dgx-h200", "dgx-b200", "gb200-nvl72", "mi300x-platform", "tpu-v5p-slice",
+    "dgx-a100", "dgx-h100", "dgx-h200", "dgx-b200", "gb200-nvl72", "gb300-nvl72", "mi300x-platform", "tpu-v5p-slice",
     "gaudi3-hls", "trn2-instance", "iphone-14", "mac-studio-m2-ultra",
 ]
 

@@ -59,7 +59,7 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_s
     if precision == "fp4" and not acc.supports("fp4"):
         has = [d for d in ("fp8", "bf16") if acc.supports(d)]
         raise InputError(f"hardware '{acc.id}' has no FP4 tensor-core rate, so --precision fp4 cannot run on it; use "
-                         f"--precision {' or '.join(has) or 'bf16'} here, or an FP4-capable device (b200, gb200, b300, "
+                         f"--precision {' or '.join(has) or 'bf16'} here, or an FP4-capable device (b200, gb200, b300, gb300, "
                          "mi355x).", field="precision")
     peak = acc.peak_flop_per_s(precision)
     if peak <= 0:
