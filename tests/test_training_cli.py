@@ -44,7 +44,7 @@ def test_infeasible_exits_3():
     assert r["feasible"] is False and "memory" in r["reason"]
 
 
-@pytest.mark.parametrize("args", [["--tokens", "lots"], ["--recompute", "some"], ["--zero", "5"], ["--gpus", "0"],
+@pytest.mark.parametrize("args", [["--tokens", "lots"], ["--tokens", "1e99"], ["--recompute", "some"], ["--zero", "5"], ["--gpus", "0"],
                                   ["--hardware", "nope-gpu"], ["--tp", "3"]])
 def test_bad_input_exits_2(args):
     base = {"--model": "llama-3-8b", "--hardware": "h100-sxm", "--gpus": "64"}

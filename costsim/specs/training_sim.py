@@ -132,7 +132,7 @@ class TrainingWorkload(Spec):
     model: str = Field(..., description="Model catalog id or model YAML path.")
     hardware: str = Field(..., description="Accelerator catalog id or hardware YAML path.")
     num_gpus: int = Field(..., ge=1, description="GPUs in the job.")
-    tokens: float | None = Field(None, gt=0, description="Training tokens to process (accepts 15.6e12; None = the model's training_tokens).")
+    tokens: float | None = Field(None, gt=0, le=1e16, description="Training tokens to process (accepts 15.6e12; at most 1e16; None = the model's training_tokens).")
     seq_len: int = Field(4096, ge=1, description="Sequence length, tokens.")
     global_batch: int | None = Field(None, ge=1, description="Global batch in sequences (None = about 4M tokens / seq_len).")
     precision: Precision = Field("bf16", description="Matmul datatype (bf16, fp16, fp8).")
