@@ -168,10 +168,9 @@ def _layout(d: dict[str, Any]) -> str:
 def show_deployment(res: dict[str, Any]) -> None:
     """The chosen deployment of the GPU budget, its one-sentence answer and the runners-up."""
     dep = res["deployment"]
-    idle = f" ({dep['gpus_idle']} GPU{'s' if dep['gpus_idle'] != 1 else ''} idle)" if dep.get("gpus_idle") else ""
-    gpus, reps = res.get("gpus"), dep["replicas"]
-    st.subheader(f"Best deployment of {gpus} GPU{'s' if gpus != 1 else ''}: {reps} x {dep['gpus_per_replica']}-GPU "
-                 f"replica{'s' if reps != 1 else ''} "
+    idle = f" ({plural(dep['gpus_idle'], 'GPU')} idle)" if dep.get("gpus_idle") else ""
+    replicas = plural(dep["replicas"], f"x {dep['gpus_per_replica']}-GPU replica")
+    st.subheader(f"Best deployment of {plural(res.get('gpus'), 'GPU')}: {replicas} "
                  f"({_layout(dep)}, {dep['weight_precision']} weights){idle}")
     c = st.columns(4)
     c[0].metric("Throughput, whole deployment", f"{fmt.num(res.get('throughput_tokens_per_s'))} tok/s",
