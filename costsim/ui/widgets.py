@@ -93,9 +93,12 @@ def select(cls: type[BaseModel], name: str, *, key: str, default: Any, label: st
     if auto:
         opts = [AUTO, *opts]
     _seed(key, default if default is not None else AUTO)
-    if st.session_state[key] not in opts:  # e.g. a share link with a value outside our list: never add it
+    if st.session_state[key] not in opts:  # e.g. a share link with a value outside our list: never add it, say so
         fallback = default if default is not None else AUTO
         st.session_state[key] = fallback if fallback in opts else (opts[0] if opts else None)
+        shown = st.session_state[key]
+        st.warning(f"{label}: the value asked for (by a share link or an earlier choice) is not one of this page's choices; "
+                   f"using {'auto' if shown == AUTO else format_func(shown)} instead.")
     v = st.selectbox(label, opts, key=key, help=help_text(cls, name),
                      format_func=lambda o: "auto" if o == AUTO else format_func(o))
     return None if v == AUTO else v
