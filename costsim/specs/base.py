@@ -104,6 +104,18 @@ def path_is_file(path: Path | str) -> bool:
 
 def load_yaml_file(path: Path | str, *, what: str) -> dict[str, Any]:
     """Read a YAML mapping, with a clear InputError for a missing, unreadable or malformed file."""
+    data = load_yaml_document(path, what=what)
+    if not isinstance(data, dict):
+        raise InputError(
+            f"{what} file '{path}' must hold a mapping of field: value pairs at the top level, "
+            f"not {type(data).__name__}."
+        )
+    return data
+
+
+def load_yaml_document(path: Path | str, *, what: str) -> Any:
+    """Read a YAML document of any shape (mapping, list), with a clear InputError for a missing, unreadable or
+    malformed file (line and column) or a duplicate key."""
     check_ref_text(str(path), what=what)
     p = Path(path)
     try:
@@ -136,11 +148,6 @@ def load_yaml_file(path: Path | str, *, what: str) -> dict[str, Any]:
             f"malformed YAML in {what} file '{p}'{pos}: {problem}. Fix the syntax (indentation, "
             "colons, quotes) and try again."
         ) from None
-    if not isinstance(data, dict):
-        raise InputError(
-            f"{what} file '{p}' must hold a mapping of field: value pairs at the top level, "
-            f"not {type(data).__name__}."
-        )
     return data
 
 

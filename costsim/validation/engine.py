@@ -7,11 +7,10 @@ import statistics
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field
 
 from costsim.errors import InputError
-from costsim.specs.base import Spec, validate_spec
+from costsim.specs.base import Spec, load_yaml_document, validate_spec
 
 CASES_DIR = Path(__file__).resolve().parent / "cases"
 
@@ -53,7 +52,7 @@ def load_cases(directory: Path | None = None) -> list[Case]:
     cases: list[Case] = []
     seen: set[str] = set()
     for f in sorted(d.glob("*.yaml")):
-        data = yaml.safe_load(f.read_text()) or []
+        data = load_yaml_document(f, what="validation case") or []
         if not isinstance(data, list):
             raise InputError(f"validation case file '{f}' must hold a list of cases.")
         for i, raw in enumerate(data):
