@@ -162,3 +162,25 @@ def test_driver_reported_memory_in_the_wrong_unit_is_refused(mib):
         Accelerator(**data)
     data["memory_reported_mib"] = 81559.0
     assert Accelerator(**data).memory_bytes == 81559 * 2**20
+
+
+def test_mamf_above_the_bf16_peak_is_refused():
+    """efficiency.mamf_bf16_tflop_per_s is a measured matmul rate; one above the device's bf16 peak (a sparse or FP8
+    figure typed in) names the field instead of pricing a GEMM faster than the silicon."""
+    from pydantic import ValidationError
+
+    from costsim.specs.hardware import Accelerator
+
+    data = catalog.get_accelerator("mi300x").model_dump()
+    data["efficiency"]["mamf_bf16_tflop_per_s"] = 2614.9
+    with pytest.raises(ValidationError, match="mamf_bf16_tflop_per_s"):
+        Accelerator(**data)
+    data["efficiency"]["mamf_bf16_tflop_per_s"] = 668.4
+    assert Accelerator(**data).efficiency.mamf_bf16_tflop_per_s == 668.4
+
+
+@pytest.mark.parametrize("acc_id", ["mi300x", "mi325x", "mi355x"])
+def test_amd_parts_carry_a_measured_matmul_rate_with_its_source(acc_id):
+    eff = catalog.get_accelerator(acc_id).efficiency
+    assert eff.mamf_bf16_tflop_per_s and eff.num_compute_units
+    assert "ml-engineering" in (eff.note or "") and "744d01e18b79" in eff.note

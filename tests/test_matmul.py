@@ -35,3 +35,14 @@ def test_vectorized_equals_scalar():
     vec = mm.matmul_time_s(m, n, k, **ARGS)
     sca = [float(mm.matmul_time_s(a, b, c, **ARGS)) for a, b, c in zip(m, n, k)]
     assert np.allclose(vec, sca, rtol=1e-12)
+
+
+def test_partial_tiles_compute_their_padding():
+    """An output narrower than a tile still computes the whole tile: N = 192 in 256-wide tiles is 75 % useful, so a
+    skinny GEMM cannot reach the ceiling that a multiple-of-256 one does."""
+    full = float(mm.wave_efficiency(128 * 132, 256, 132, 128, 256))
+    skinny = float(mm.wave_efficiency(128 * 132, 192, 132, 128, 256))
+    assert full == pytest.approx(1.0)
+    assert skinny == pytest.approx(0.75)
+    # best tile over the library's shapes: 192 columns fill 128-wide tiles no better (2 x 128 = 256)
+    assert float(mm.tile_efficiency(128 * 132 * 8, 192, 132)) == pytest.approx(0.75, rel=0.02)

@@ -130,7 +130,7 @@ FRAMEWORKS: dict[str, Framework] = {
     "deepspeed-megatron-2021": Framework(
         "deepspeed-megatron-2021", 1.0, False, sequence_parallel=False, recompute_modes=(0, 2), zero_stages=(0, 1),
         interleaved_pipeline=False, pp_scatter_gather=False, dp_overlap=False, grad_accum_bytes_per_param=10.0,
-        pp_microbatch_overhead_s=0.034,  # FITTED on MTNLG-530B-2240 (costsim.core.calibration docstring)
+        pp_microbatch_overhead_s=0.0344,  # FITTED on MTNLG-530B-2240 (costsim.core.calibration docstring)
         context_parallel=False, expert_parallel=False,
         source="Megatron-DeepSpeed 3D parallelism (MT-NLG, Smith et al. 2022 arXiv 2201.11990; BLOOM, bigscience tr11): "
                "DeepSpeed PipelineEngine (plain 1F1B, whole activations sent by every TP rank, gradient reduction after the "

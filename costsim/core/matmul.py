@@ -64,11 +64,14 @@ def _a(x):
 
 
 def wave_efficiency(m, n, num_compute_units, tile_m, tile_n):
-    """Share of compute-unit slots doing useful work: tiles / (waves * units)."""
+    """Share of compute-unit slots doing useful work: tiles / (waves * units), times the useful share of the
+    tiles themselves (an output of N = 192 columns in 128- or 256-wide tiles computes 256 columns, 75 % useful)."""
     u = _a(num_compute_units)
-    tiles = np.ceil(_a(m) / tile_m) * np.ceil(_a(n) / tile_n)
+    tm, tn = np.ceil(_a(m) / tile_m), np.ceil(_a(n) / tile_n)
+    tiles = tm * tn
     waves = np.ceil(tiles / u)
-    return tiles / (np.maximum(waves, 1.0) * u)
+    filled = (_a(m) * _a(n)) / np.maximum(tm * tile_m * tn * tile_n, 1.0)
+    return tiles / (np.maximum(waves, 1.0) * u) * filled
 
 
 def tile_efficiency(m, n, num_compute_units):

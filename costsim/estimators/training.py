@@ -66,13 +66,14 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_s
         raise InputError(f"hardware '{acc.id}' has no peak rate for {precision} or a fallback datatype; choose another --precision.", field="precision")
     peak_bf16 = acc.peak_flop_per_s("bf16")
     dtype = precision if acc.supports(precision) else "bf16"
-    sustained = training_sustained_frac(acc.id) if acc.efficiency.matmul_frac is None else 1.0
-    frac = sustained * matmul_frac(acc.id, dtype, peak, peak_bf16, acc.efficiency.matmul_frac)
+    mamf = mamf_bf16_frac(acc)
+    sustained = training_sustained_frac(acc.id, mamf) if acc.efficiency.matmul_frac is None else 1.0
+    frac = sustained * matmul_frac(acc.id, dtype, peak, peak_bf16, acc.efficiency.matmul_frac, mamf)
     # attention (FlashAttention), the LM head and (fp4) the high-precision layers stay in bf16
     lowp = dtype in ("fp8", "fp4")
     attn_dtype = "bf16" if lowp and peak_bf16 > 0 else dtype
     attn_peak = peak_bf16 if lowp and peak_bf16 > 0 else peak
-    attn_frac = sustained * matmul_frac(acc.id, attn_dtype, attn_peak, peak_bf16, acc.efficiency.matmul_frac)
+    attn_frac = sustained * matmul_frac(acc.id, attn_dtype, attn_peak, peak_bf16, acc.efficiency.matmul_frac, mamf)
     if node is not None and node.scaleout_bytes_per_s > 0:
         out_per_gpu = node.scaleout_bytes_per_s / node.devices_per_node
         per_node = node.devices_per_node
@@ -96,6 +97,12 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_s
                          quant_bytes_per_element=quantize_bytes_per_element(dtype, layouts=2) if dtype == "fp4" else 0.0,
                          saved_input_bytes=saved_input_bytes_per_element(dtype) if lowp else 2.0,
                          torus_dims=int(torus) if link > 0 else 0, torus_link_bytes_per_s=link)
+
+
+def mamf_bf16_frac(acc: Accelerator) -> float | None:
+    """The device's measured maximum achievable BF16 matmul rate as a fraction of its bf16 peak (None: not measured)."""
+    mamf, peak = acc.efficiency.mamf_bf16_tflop_per_s, acc.peak_tflop_per_s.bf16
+    return mamf / peak if mamf and peak else None
 
 
 def num_compute_units(acc: Accelerator) -> int:

@@ -65,6 +65,7 @@ class Efficiency(Spec):
     memory_bandwidth_frac: float | None = Field(None, gt=0, le=1, description="Achievable fraction of peak memory bandwidth when streaming weights (None = fitted default).")
     step_overhead_s: float | None = Field(None, ge=0, description="Fixed per-step overhead of an inference step (framework, kernel launches), s (None = default).")
     num_compute_units: int | None = Field(None, gt=0, description="Streaming multiprocessors / compute units that GEMM output tiles are spread over (wave quantization in costsim.core.matmul); None = category default.")
+    mamf_bf16_tflop_per_s: float | None = Field(None, gt=0, le=1.0e5, description="Maximum achievable BF16 matmul rate measured on this device (the best large GEMM of a shape search, e.g. ml-engineering's mamf-finder), TFLOP/s. Where the device has no fitted family in costsim.core.calibration, its GEMM ceiling is the measured H100 one scaled by (this / bf16 peak) / (the H100's MAMF / its peak); None = MATMUL_FRAC_DEFAULT. Needs a source in `note`.")
     note: str | None = Field(None, description="Where these numbers come from.")
 
 
@@ -154,6 +155,11 @@ class Accelerator(Spec):
                                  f"{self.memory_reported_mib * MIB / GB:.4g} GB) is not within 0.8-1.25x of memory_gb "
                                  f"({self.memory_gb:g} GB); give the driver's total in MiB (2^20 bytes), as nvidia-smi "
                                  "prints it: an 80 GB H100 reports 81,559")
+        mamf = self.efficiency.mamf_bf16_tflop_per_s
+        if mamf is not None and not (self.peak_tflop_per_s.bf16 and mamf <= self.peak_tflop_per_s.bf16):
+            raise ValueError(f"hardware '{self.id}': efficiency.mamf_bf16_tflop_per_s ({mamf:g}) must come with a bf16 peak "
+                             f"and not exceed it ({self.peak_tflop_per_s.bf16 or 0:g} TFLOP/s); give the measured rate of "
+                             "the best large BF16 GEMM, or remove the field")
         if self.idle_w > self.tdp_w:
             raise ValueError(f"hardware '{self.id}': idle_w ({self.idle_w}) is above tdp_w ({self.tdp_w}); idle power must be below TDP")
         p = self.prices
