@@ -65,7 +65,7 @@ def training_sustained_frac(accelerator_id: str, mamf_bf16_frac: float | None = 
 MATMUL_FRAC_DEFAULT = 0.75
 MATMUL_FRAC_SOURCE = ("a100 and tpu fitted on whole training steps, h100 from an H100 kernel measurement times a fitted "
                       "sustained-load factor (costsim.core.calibration); devices with a measured maximum achievable matmul "
-                      "rate (efficiency.mamf_bf16_tflop_per_s: MI300X, MI325X, MI355X, Gaudi) the H100 ceiling scaled by "
+                      "rate (efficiency.mamf_bf16_tflop_per_s: MI300X, MI325X, MI355X) the H100 ceiling scaled by "
                       "their MAMF efficiency relative to the H100's; other devices default to 0.75")
 
 # The H100 SXM's maximum achievable BF16 matmul rate on the same shape search as the other devices' profile
