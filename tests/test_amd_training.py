@@ -69,3 +69,14 @@ def test_gemm_case_timing_must_be_named():
     bad = Case(**base, inputs={"hardware": "mi300x", "dtype": "fp8", "m": 8192, "n": 8192, "k": 8192, "timing": "warm"})
     with pytest.raises(InputError, match="timing"):
         run_matmul_case(bad)
+
+
+def test_hardware_show_says_how_training_prices_gemms():
+    """`costsim hardware show` tells a planner which share of the datasheet peak training GEMMs get and why."""
+    from costsim.api.catalog import show_hardware
+
+    amd, nv, other = show_hardware("mi300x"), show_hardware("h100-sxm"), show_hardware("gaudi3")
+    assert 0.5 < amd["training_gemm_ceiling_frac"] < 0.56 and "measured best BF16 matmul" in amd["training_gemm_ceiling_basis"]
+    assert amd["measured_bf16_matmul_flop_per_s"] == pytest.approx(668.4e12)
+    assert nv["training_gemm_ceiling_frac"] == pytest.approx(0.835 * calibration.TRAINING_SUSTAINED_FRAC["h100"])
+    assert "default" in other["training_gemm_ceiling_basis"] and other["measured_bf16_matmul_flop_per_s"] is None

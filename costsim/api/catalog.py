@@ -30,6 +30,13 @@ def hardware_entry(acc: Accelerator, *, full: bool = False) -> dict[str, Any]:
         "sources": list(acc.sources),
     }
     if full:
+        from costsim.estimators.training import training_gemm_ceiling
+
+        frac, basis = training_gemm_ceiling(acc)
+        d["training_gemm_ceiling_frac"] = frac
+        d["training_gemm_ceiling_basis"] = basis
+        mamf = acc.efficiency.mamf_bf16_tflop_per_s
+        d["measured_bf16_matmul_flop_per_s"] = mamf * 1e12 if mamf else None
         d["profile"] = acc.model_dump(mode="json")
         node = catalog.node_for(acc)
         d["node"] = node.model_dump(mode="json") if node else None

@@ -34,6 +34,13 @@ MATMUL_FRAC = {
     "h100": 0.835,  # large-shape GEMM ceiling fitted on the H100 kernel measurement (costsim.core.matmul)
     "tpu": 0.809,  # XLA-compiled training step on the MXUs, fitted on MAXTEXT-V4-22B-1x (module docstring)
 }
+#: where each family's MATMUL_FRAC comes from, in words (catalog display)
+MATMUL_FRAC_BASIS = {
+    "a100": "fitted on published A100 training runs (Korthikanti et al. 2022, Narayanan et al. 2021, llm-foundry)",
+    "h100": "an H100 kernel measurement times a sustained-load factor fitted on a published H100 run (H200 and H800 share it)",
+    "tpu": "fitted on a published TPU v4 MaxText run",
+}
+
 # Sustained-load factor of a training step relative to an isolated GEMM, where MATMUL_FRAC comes
 # from a single-kernel measurement (H100): eight GPUs at their 700 W limit for minutes run below the
 # boost clock the isolated kernel sees (H100 SXM boost 1,980 MHz; power-capped sustained clocks are

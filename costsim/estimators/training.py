@@ -99,6 +99,26 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_s
                          torus_dims=int(torus) if link > 0 else 0, torus_link_bytes_per_s=link)
 
 
+def training_gemm_ceiling(acc: Accelerator) -> tuple[float, str]:
+    """The fraction of the bf16 peak a large training GEMM reaches on `acc` (GEMM ceiling x sustained-load factor,
+    before wave quantization and shape effects) and where that number comes from, for catalog display."""
+    from costsim.core import calibration
+
+    mamf = mamf_bf16_frac(acc)
+    peak = acc.peak_flop_per_s("bf16") or acc.peak_flop_per_s("fp16")
+    if acc.efficiency.matmul_frac is not None:
+        return acc.efficiency.matmul_frac, "the profile's efficiency.matmul_frac"
+    frac = training_sustained_frac(acc.id, mamf) * matmul_frac(acc.id, "bf16", peak, peak, None, mamf)
+    fam = calibration._family(acc.id)
+    if fam:
+        return frac, calibration.MATMUL_FRAC_BASIS.get(fam, "fitted (costsim.core.calibration)")
+    if mamf:
+        return frac, (f"its measured best BF16 matmul ({mamf * 100:.0f} % of peak) relative to the H100's, "
+                      "carried onto the fitted H100 ceiling")
+    return frac, ("a default, no fitted value or measured matmul rate for this device (costsim validate lists the "
+                  "held-out runs that check it)")
+
+
 def mamf_bf16_frac(acc: Accelerator) -> float | None:
     """The device's measured maximum achievable BF16 matmul rate as a fraction of its bf16 peak (None: not measured)."""
     mamf, peak = acc.efficiency.mamf_bf16_tflop_per_s, acc.peak_tflop_per_s.bf16
