@@ -80,3 +80,49 @@ def test_hardware_show_says_how_training_prices_gemms():
     assert amd["measured_bf16_matmul_flop_per_s"] == pytest.approx(668.4e12)
     assert nv["training_gemm_ceiling_frac"] == pytest.approx(0.835 * calibration.TRAINING_SUSTAINED_FRAC["h100"])
     assert "default" in other["training_gemm_ceiling_basis"] and other["measured_bf16_matmul_flop_per_s"] is None
+
+
+def _shape(acc_id: str, precision: str, attention: str = "bf16"):
+    from costsim.specs.catalog import node_for
+
+    acc = catalog.get_accelerator(acc_id)
+    return est.hardware_shape(acc, node_for(acc), precision, None, attention)
+
+
+def test_fp4_gemms_follow_the_fp4_to_fp8_datasheet_ratio():
+    """Blackwell Ultra (GB300, B300) publishes 3x its FP8 rate in NVFP4, B200 / GB200 2x: at the same FP8 rate the
+    GB300's FP4 GEMMs are priced 1.5x the GB200's (they were equal), FP8 unchanged."""
+    gb200, gb300 = _shape("gb200", "fp4"), _shape("gb300", "fp4")
+    rate = lambda h: h.peak_flop_per_s * h.matmul_frac  # noqa: E731
+    assert rate(gb300) == pytest.approx(1.5 * rate(gb200), rel=1e-6)
+    assert rate(_shape("gb300", "fp8")) == pytest.approx(rate(_shape("gb200", "fp8")), rel=1e-6)
+
+
+def test_fp8_parameter_gather_halves_the_linear_weights_bytes():
+    """Megatron-core's FP8 recipes all-gather the FP8 copy of the linear layers' weights (1 byte), embeddings and
+    norms in bf16; a bf16 run and the 2021-2022 stacks gather bf16."""
+    from costsim.core import training as T
+    from costsim.core.frameworks import FRAMEWORKS
+    from costsim.estimators.training import model_shape
+
+    m = model_shape(catalog.get_model("llama-3.1-8b"))
+    lay = T.Layout.of(tp=1, pp=1, cp=1, ep=1, dp=64, vp=1, micro_batch=1, recompute=0, zero=1, sequence_parallel=0,
+                      seq_len=8192, global_batch=64)
+    dense_b, _ = T.param_gather_bytes_per_param(m, lay, _shape("b200", "fp8"), FRAMEWORKS["megatron-core-2024"])
+    assert 1.0 < float(dense_b) < 1.2  # 8B: ~87 % of its parameters are linear-layer weights
+    assert T.param_gather_bytes_per_param(m, lay, _shape("b200", "bf16"), FRAMEWORKS["megatron-core-2024"]) == (2.0, 2.0)
+    assert T.param_gather_bytes_per_param(m, lay, _shape("b200", "fp8"), FRAMEWORKS["megatron-2022"]) == (2.0, 2.0)
+
+
+def test_fp8_attention_speeds_the_step_and_needs_an_fp8_device():
+    from costsim.errors import InputError
+
+    def step(attention):
+        req = TrainRequest(model="llama-3.1-8b", hardware="b200", gpus=8, seq_len=8192, global_batch=16, precision="fp4",
+                           attention_precision=attention, tp=1, pp=1, cp=1, ep=1, micro_batch=2, zero=1,
+                           recompute="none", tokens=1e12, top_k=1)
+        return est.estimate(req)["step_time_s"]
+
+    assert step("fp8") < 0.92 * step("bf16")  # seq 8,192: the attention core is a large share once GEMMs run in FP4
+    with pytest.raises(InputError, match="attention"):
+        _shape("a100-80gb-sxm", "bf16", "fp8")

@@ -146,3 +146,17 @@ def test_framework_and_layout_requires_in_json():
     r = json.loads(p.stdout)
     assert r["framework"] == "megatron-2022" and isinstance(r["layout_requires"], list) and r["layout_note"]
     assert r["parallelism"]["cp"] == 1  # megatron-2022 had no context parallelism
+
+
+def test_attention_precision_flag():
+    """--attention-precision fp8 (Transformer Engine FP8 attention) prices a faster step on an FP8 part; a bad value or
+    a device without FP8 exits 2 naming the flag, no traceback."""
+    base = ["--model", "llama-3.1-8b", "--hardware", "b200", "--gpus", "8", "--seq-len", "8192", "--global-batch", "16",
+            "--precision", "fp4", "--tp", "1", "--pp", "1", "--cp", "1", "--micro-batch", "2", "--json"]
+    bf16 = json.loads(_cli(*base).stdout)["step_time_s"]
+    fp8 = _cli(*base, "--attention-precision", "fp8")
+    assert fp8.returncode == 0, fp8.stderr
+    assert json.loads(fp8.stdout)["step_time_s"] < bf16
+    for bad in (["--attention-precision", "fp4"], ["--hardware", "a100-80gb-sxm", "--precision", "bf16", "--attention-precision", "fp8"]):
+        p = _cli(*base, *bad)
+        assert p.returncode == 2 and "attention" in (p.stderr + p.stdout).lower() and "Traceback" not in p.stderr

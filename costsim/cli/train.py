@@ -72,6 +72,7 @@ def register(app: typer.Typer) -> None:
         global_batch: Optional[int] = typer.Option(None, "--global-batch", help=field_help(TrainRequest, "global_batch")),
         global_batch_tokens: Optional[str] = typer.Option(None, "--global-batch-tokens", help=field_help(TrainRequest, "global_batch_tokens")),
         precision: str = typer.Option("bf16", "--precision", help=field_help(TrainRequest, "precision")),
+        attention_precision: str = typer.Option("bf16", "--attention-precision", help=field_help(TrainRequest, "attention_precision")),
         tp: Optional[int] = typer.Option(None, "--tp", help=field_help(TrainRequest, "tp")),
         pp: Optional[int] = typer.Option(None, "--pp", help=field_help(TrainRequest, "pp")),
         cp: Optional[int] = typer.Option(None, "--cp", help=field_help(TrainRequest, "cp")),
@@ -102,6 +103,9 @@ def register(app: typer.Typer) -> None:
 
         if precision not in ("bf16", "fp16", "fp8", "fp4"):
             raise InputError(f"--precision must be bf16, fp16, fp8 or fp4, got {precision[:40]!r}.", field="precision")
+        if attention_precision not in ("bf16", "fp8"):
+            raise InputError(f"--attention-precision must be bf16 or fp8, got {attention_precision[:40]!r}.",
+                             field="attention_precision")
         if recompute is not None and recompute not in ("none", "selective", "full"):
             raise InputError(f"--recompute must be none, selective or full, got {recompute!r}.", field="recompute")
         if zero is not None and zero not in (0, 1, 2, 3):
@@ -116,7 +120,7 @@ def register(app: typer.Typer) -> None:
             "model": model, "hardware": hardware, "gpus": gpus, "tokens": parse_float(tokens, flag="--tokens"),
             "seq_len": seq_len, "global_batch": global_batch,
             "global_batch_tokens": parse_float(global_batch_tokens, flag="--global-batch-tokens"),
-            "precision": precision, "tp": tp, "pp": pp, "cp": cp, "ep": ep, "dp": dp, "vp": vp, "micro_batch": micro_batch,
+            "precision": precision, "attention_precision": attention_precision, "tp": tp, "pp": pp, "cp": cp, "ep": ep, "dp": dp, "vp": vp, "micro_batch": micro_batch,
             "recompute": recompute, "zero": zero, "sequence_parallel": sequence_parallel, "top_k": top_k,
             "framework": framework, "node": node, "scaleup_domain_size": scaleup_domain_size,
             "failure_rate_per_gpu_hour": failure_rate_per_gpu_hour, "checkpoint_time_s": checkpoint_time_s,

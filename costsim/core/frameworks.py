@@ -65,6 +65,9 @@ class Framework:
       prologues/epilogues); None: calibration.ELEMENTWISE_BYTES_PER_D.
     reserve_bytes: memory the runtime keeps for itself; None: calibration.FRAMEWORK_RESERVE_BYTES.
     zero3_live_layers: layers of gathered (unsharded) weights alive at once under ZeRO-3.
+    lowp_param_gather: FP8 / NVFP4 training keeps a low-precision copy of the linear layers' weights and the
+      distributed optimizer (or FSDP) all-gathers that copy (Megatron-core fp8_param_gather / fp4_param_gather, set
+      by every FP8 and NVFP4 recipe of Megatron-Bridge and by MLPerf's NeMo configs); False: bf16 parameters.
     """
 
     name: str = "megatron-core-2024"
@@ -87,6 +90,7 @@ class Framework:
     elementwise_bytes_per_d: float | None = None
     reserve_bytes: float | None = None
     zero3_live_layers: float = 2.0
+    lowp_param_gather: bool = False
     source: str = ""
     year: int = 2024
 
@@ -106,7 +110,7 @@ class Framework:
 
 FRAMEWORKS: dict[str, Framework] = {
     "megatron-core-2024": Framework(
-        "megatron-core-2024", 0.25, True,
+        "megatron-core-2024", 0.25, True, lowp_param_gather=True,
         source="Megatron-core / NeMo 24.x with Transformer Engine (TP comm overlap, FlashAttention, distributed optimizer "
                "with overlapped grad reduce-scatter and param all-gather); ZeRO-2/3 as PyTorch FSDP2 / Megatron-core FSDP "
                "(one flat buffer per layer)",

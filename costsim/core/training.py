@@ -205,6 +205,21 @@ def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep):
 # ---------------------------------------------------------------------------------------------
 # Time
 # ---------------------------------------------------------------------------------------------
+def param_gather_bytes_per_param(m: ModelShape, lay: Layout, hw: HardwareShape, fw: Framework):
+    """Bytes per parameter the data-parallel parameter all-gather moves, as (dense, expert) averages over the most
+    loaded stage's parameters (params_per_device): BYTES_WEIGHT, except that a stack gathering low-precision
+    parameters (fw.lowp_param_gather) sends the linear layers' weights at the compute datatype's storage bytes
+    (hw.gemm_in_bytes) in the hw.lowp_layer_frac of layers that run in it."""
+    if not fw.lowp_param_gather or hw.gemm_in_bytes >= BYTES_WEIGHT:
+        return BYTES_WEIGHT, BYTES_WEIGHT
+    linear_b = hw.lowp_layer_frac * hw.gemm_in_bytes + (1.0 - hw.lowp_layer_frac) * BYTES_WEIGHT
+    dense, _ = params_per_device(m, lay)
+    _, n_max, _ = stage_layers(m, _f(lay.pp))
+    linear = n_max * (m.nonexpert_params_per_layer - m.norm_params_per_layer) / _f(lay.tp)
+    share = np.clip(linear / np.maximum(dense, 1.0), 0.0, 1.0)
+    return share * linear_b + (1.0 - share) * BYTES_WEIGHT, linear_b
+
+
 def _overlap_exposed(comm_s, window_s):
     """Exposed time of communication overlapped with `window_s` of compute: what does not fit the
     window, plus the compute slowdown while both run (COMM_OVERLAP_SLOWDOWN_FRAC of the overlapped
@@ -237,7 +252,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     d = float(m.d_model)
     tokens = mb * seq / cp  # tokens of one micro-batch on one CP rank (GEMM rows before TP)
     hbm = hw.memory_bandwidth_bytes_per_s * HBM_ACHIEVABLE_FRAC
-    rate_bf16 = hw.attn_peak * hw.attn_frac * ATTENTION_REL_EFF
+    rate_bf16 = hw.attn_core_rate * ATTENTION_REL_EFF  # the attention core's rate (bf16, or FP8 attention)
     full, sel = np.where(r >= 2, 1.0, 0.0), np.where(r >= 1, 1.0, 0.0)
 
     # --- compute per layer per micro-batch on one GPU
@@ -318,16 +333,22 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
         zg, zx = dpg, 1.0 + 0.0 * dpg
     edp = np.maximum(zg / ep, 1.0)
     gbytes = fw.grad_reduce_bytes
+    # the parameter all-gather moves the low-precision copy of the linear layers' weights where the stack keeps one
+    # (Megatron-core fp8_param_gather / fp4_param_gather, on in Megatron-Bridge's FP8 and NVFP4 recipes): 1 byte per
+    # FP8 weight, 0.5625 per NVFP4 weight (block scales included) in the low-precision layers; embeddings, LM head,
+    # norms and the high-precision layers stay bf16
+    gather_b = param_gather_bytes_per_param(m, lay, hw, fw)
     def dp_coll(kind, per_param_bytes, calls_dense, calls_exp, n_dense, n_exp, agg=True):
-        t = comm.collective_s(kind, per_param_bytes * dense, n_dense, tp, fab, flat, calls_dense, agg)
+        b_dense, b_exp = per_param_bytes if isinstance(per_param_bytes, tuple) else (per_param_bytes, per_param_bytes)
+        t = comm.collective_s(kind, b_dense * dense, n_dense, tp, fab, flat, calls_dense, agg)
         if m.is_moe:
-            t = t + comm.collective_s(kind, per_param_bytes * expert, n_exp, tp * ep * cp, fab, flat, calls_exp, agg)
+            t = t + comm.collective_s(kind, b_exp * expert, n_exp, tp * ep * cp, fab, flat, calls_exp, agg)
         return t
 
     # ZeRO-2/3: per micro-batch, on the most loaded stage, prefetched behind each pass
     layer_calls = n_max * fw.zero_calls_per_layer
     rs_mb = dp_coll("rs", gbytes, layer_calls, layer_calls, zg, edp, fw.zero_hierarchical)
-    ag_mb = dp_coll("ag", BYTES_WEIGHT, layer_calls, layer_calls, zg, edp, fw.zero_hierarchical)
+    ag_mb = dp_coll("ag", gather_b, layer_calls, layer_calls, zg, edp, fw.zero_hierarchical)
     fwd_window = n_max * t_layer_f
     bwd_window = n_max * t_layer_b
     z3_f = _zero_pass_exposed(ag_mb, fwd_window, n_max)
@@ -351,7 +372,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     # domain, ZeRO-2/3 also all-reduce their gradient shard across the domains once per step
     buckets = np.maximum(1.0, (dense + expert) / np.maximum(DP_BUCKET_PARAMS, 1e6 * dpg))
     t_rs = dp_coll("rs", gbytes, buckets, buckets, dpg, np.maximum(dpg / ep, 1.0))
-    t_ag = dp_coll("ag", BYTES_WEIGHT, buckets, buckets, dpg, np.maximum(dpg / ep, 1.0))
+    t_ag = dp_coll("ag", gather_b, buckets, buckets, dpg, np.maximum(dpg / ep, 1.0))
     t_ar = dp_coll("ar", gbytes, buckets, buckets, dpg, np.maximum(dpg / ep, 1.0))
     t_x = comm.collective_s("ar", gbytes * (dense + expert) / zg, zx, tp * zg, fab, flat, calls=buckets)
     hide_b = bwd_window if fw.dp_overlap else 0.0 * bwd_window

@@ -111,6 +111,10 @@ class HardwareShape:
     bf16_peak_flop_per_s: float = 0.0
     bf16_matmul_frac: float = 0.0
     bf16_gemm_rows_half: float = 0.0
+    # the attention core (FlashAttention's QK^T and PV): bf16 unless the stack runs FP8 dot-product attention
+    # (Transformer Engine fp8_dpa): its datatype's peak and achievable fraction (0 -> the bf16_* values)
+    attention_peak_flop_per_s: float = 0.0
+    attention_matmul_frac: float = 0.0
     # GEMM time model (costsim.core.matmul): compute units the output tiles spread over, the fixed
     # in-stream cost per kernel, operand bytes of the compute datatype (fp8: 1)
     num_compute_units: float = 132.0
@@ -151,6 +155,13 @@ class HardwareShape:
     @property
     def attn_frac(self) -> float:
         return self.bf16_matmul_frac or self.matmul_frac
+
+    @property
+    def attn_core_rate(self) -> float:
+        """Peak x achievable fraction of the attention core's datatype, FLOP/s (before ATTENTION_REL_EFF)."""
+        if self.attention_peak_flop_per_s and self.attention_matmul_frac:
+            return self.attention_peak_flop_per_s * self.attention_matmul_frac
+        return self.attn_peak * self.attn_frac
 
     @property
     def attn_rows_half(self) -> float:

@@ -53,9 +53,17 @@ def model_shape(spec: ModelSpec) -> ModelShape:
         sliding_window_layer_frac=spec.sliding_window_layer_frac, d_ff_dense=spec.d_ff_dense)
 
 
-def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_size: int | None = None) -> HardwareShape:
+def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_size: int | None = None,
+                   attention_precision: str = "bf16") -> HardwareShape:
     """The accelerator, its node's NICs and its fabric as plain numbers for one compute datatype.
-    `domain_size` narrows the scale-up domain (a TPU slice, part of an NVLink rack)."""
+    `domain_size` narrows the scale-up domain (a TPU slice, part of an NVLink rack); `attention_precision`
+    fp8 runs the attention core in FP8 (Transformer Engine FP8 dot-product attention)."""
+    if attention_precision not in ("bf16", "fp8"):
+        raise InputError(f"attention precision must be bf16 or fp8, got {str(attention_precision)[:40]!r}.",
+                         field="attention_precision")
+    if attention_precision == "fp8" and not acc.supports("fp8"):
+        raise InputError(f"hardware '{acc.id}' has no FP8 tensor-core rate, so --attention-precision fp8 cannot run on it; "
+                         "use bf16 attention, or an FP8-capable device.", field="attention_precision")
     if precision == "fp4" and not acc.supports("fp4"):
         has = [d for d in ("fp8", "bf16") if acc.supports(d)]
         raise InputError(f"hardware '{acc.id}' has no FP4 tensor-core rate, so --precision fp4 cannot run on it; use "
@@ -68,12 +76,18 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_s
     dtype = precision if acc.supports(precision) else "bf16"
     mamf = mamf_bf16_frac(acc)
     sustained = training_sustained_frac(acc.id, mamf) if acc.efficiency.matmul_frac is None else 1.0
-    frac = sustained * matmul_frac(acc.id, dtype, peak, peak_bf16, acc.efficiency.matmul_frac, mamf)
+    frac = sustained * matmul_frac(acc.id, dtype, peak, peak_bf16, acc.efficiency.matmul_frac, mamf,
+                                   acc.peak_flop_per_s("fp8") if acc.supports("fp8") else None)
     # attention (FlashAttention), the LM head and (fp4) the high-precision layers stay in bf16
     lowp = dtype in ("fp8", "fp4")
     attn_dtype = "bf16" if lowp and peak_bf16 > 0 else dtype
     attn_peak = peak_bf16 if lowp and peak_bf16 > 0 else peak
     attn_frac = sustained * matmul_frac(acc.id, attn_dtype, attn_peak, peak_bf16, acc.efficiency.matmul_frac, mamf)
+    if attention_precision == "fp8":
+        core_peak = acc.peak_flop_per_s("fp8")
+        core_frac = sustained * matmul_frac(acc.id, "fp8", core_peak, peak_bf16, acc.efficiency.matmul_frac, mamf)
+    else:
+        core_peak, core_frac = 0.0, 0.0
     if node is not None and node.scaleout_bytes_per_s > 0:
         out_per_gpu = node.scaleout_bytes_per_s / node.devices_per_node
         per_node = node.devices_per_node
@@ -91,6 +105,7 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_s
                          domain_size=domain, scaleout_per_gpu_bytes_per_s=out_per_gpu, devices_per_node=per_node,
                          gemm_rows_half=gemm_rows_half(acc.id, dtype), bf16_peak_flop_per_s=attn_peak,
                          bf16_matmul_frac=attn_frac, bf16_gemm_rows_half=gemm_rows_half(acc.id, attn_dtype),
+                         attention_peak_flop_per_s=core_peak, attention_matmul_frac=core_frac,
                          num_compute_units=float(num_compute_units(acc)),
                          gemm_in_bytes=storage_bytes_per_element(dtype) if lowp else 2.0,
                          lowp_layer_frac=LOWP_LINEAR_LAYER_FRAC.get(dtype, 1.0),
@@ -196,7 +211,7 @@ def run_search(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerato
     if req.node is not None and node.accelerator != acc.id:
         raise InputError(f"node '{node.id}' holds {node.accelerator}, not {acc.id}; pick a node profile for {acc.id} "
                          "(costsim hardware list) or drop --node.", field="node")
-    ms, hs = model_shape(spec), hardware_shape(acc, node, req.precision, req.scaleup_domain_size)
+    ms, hs = model_shape(spec), hardware_shape(acc, node, req.precision, req.scaleup_domain_size, req.attention_precision)
     bad = srch.fixed_violations(ms, req.gpus, req.seq_len, hs.domain_size, _fixed(req), fw)
     if bad:
         field, msg = bad[0]

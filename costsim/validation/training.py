@@ -45,6 +45,7 @@ def _request(inp: dict, spec: ModelSpec) -> TrainRequest:
     return TrainRequest(model=spec.id or "inline", hardware=inp["hardware"], gpus=int(inp["gpus"]),
                         tokens=inp.get("tokens") or spec.training_tokens or 1e12, seq_len=int(inp["seq_len"]),
                         global_batch=inp.get("global_batch"), precision=inp.get("precision", "bf16"),
+                        attention_precision=inp.get("attention_precision", "bf16"),
                         sequence_parallel=bool(inp.get("sequence_parallel", True)), top_k=1,
                         restart_time_s=inp.get("restart_time_s"), checkpoint_time_s=inp.get("checkpoint_time_s"),
                         failure_rate_per_gpu_hour=inp.get("failure_rate_per_gpu_hour"), framework=inp.get("framework"),
@@ -201,7 +202,8 @@ def run_matmul_case(case: Case) -> float:
     acc = get_accelerator(inp["hardware"])
     dt = inp.get("dtype", "bf16")
     peak = acc.peak_flop_per_s(dt)
-    frac = matmul_frac(acc.id, dt, peak, acc.peak_flop_per_s("bf16"), acc.efficiency.matmul_frac, mamf_bf16_frac(acc))
+    frac = matmul_frac(acc.id, dt, peak, acc.peak_flop_per_s("bf16"), acc.efficiency.matmul_frac, mamf_bf16_frac(acc),
+                       acc.peak_flop_per_s("fp8") if acc.supports("fp8") else None)
     m, n, k = int(inp["m"]), int(inp["n"]), int(inp["k"])
     timing = inp.get("timing", "isolated")
     if timing not in ("isolated", "in_stream"):
