@@ -160,6 +160,23 @@ def test_train_share_link_round_trip():
     assert at.query_params["train"]
 
 
+@needs_train
+def test_train_fp8_attention_choice_reaches_the_request_and_the_share_link():
+    """The Attention precision select (FP8 dot-product attention) goes into the priced request, speeds an NVFP4 step,
+    and survives a share link."""
+    from costsim.ui.share import encode_spec
+
+    req = TrainRequest(model="llama-3.1-8b", hardware="b200", gpus=8, tokens=1e12, seq_len=8192, precision="fp4",
+                       attention_precision="fp8")
+    at = open_page("train", train=encode_spec(req))
+    no_errors(at)
+    assert at.selectbox(key="train_attention_precision").value == "fp8"
+    fast = at.session_state["train_result"]["step_time_s"]
+    at.selectbox(key="train_attention_precision").set_value("bf16").run()
+    no_errors(at)
+    assert at.session_state["train_result"]["step_time_s"] > fast
+
+
 def test_bad_share_link_is_a_warning():
     at = open_page("train", train="not-base64-json!!")
     assert not at.exception

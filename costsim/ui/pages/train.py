@@ -14,7 +14,7 @@ from costsim.ui import charts, compute, fmt, widgets as w
 P = "train_"
 DEFAULTS: dict[str, Any] = {
     "model": "llama-3-70b", "hardware": "h100-sxm", "gpus": 1024, "tokens_t": 15.0, "seq_len": 4096,
-    "precision": "bf16", "pue": 1.2, "gco2": 400.0, "elec": 0.08,
+    "precision": "bf16", "attention_precision": "bf16", "pue": 1.2, "gco2": 400.0, "elec": 0.08,
 }
 LAYOUT_OPTIONS = {
     "tp": [1, 2, 4, 8, 16], "pp": [1, 2, 4, 8, 16, 32, 64], "cp": [1, 2, 4, 8, 16],
@@ -26,7 +26,8 @@ def to_state(r: TrainRequest) -> dict[str, Any]:
     """A request (e.g. from a share link) -> the page's widget values."""
     s = {P + "model": r.model, P + "hardware": r.hardware, P + "gpus": r.gpus,
          P + "tokens_t": None if r.tokens is None else r.tokens / 1e12, P + "seq_len": r.seq_len,
-         P + "precision": r.precision, P + "sequence_parallel": r.sequence_parallel, P + "top_k": r.top_k,
+         P + "precision": r.precision, P + "attention_precision": r.attention_precision,
+         P + "sequence_parallel": r.sequence_parallel, P + "top_k": r.top_k,
          P + "pue": r.facility.pue, P + "usd_per_gpu_hour": r.economics.usd_per_gpu_hour,
          P + "gco2": r.economics.grid_gco2e_per_kwh, P + "elec": r.economics.electricity_usd_per_kwh,
          P + "failure_rate": r.failure_rate_per_gpu_hour, P + "framework": w.AUTO if r.framework is None else r.framework}
@@ -49,6 +50,8 @@ def inputs() -> dict[str, Any]:
         d["seq_len"] = w.number(TrainRequest, "seq_len", key=P + "seq_len", default=DEFAULTS["seq_len"],
                                 label="Sequence length, tokens", integer=True, step=1024)
         d["precision"] = w.select(TrainRequest, "precision", key=P + "precision", default=DEFAULTS["precision"], label="Precision")
+        d["attention_precision"] = w.select(TrainRequest, "attention_precision", key=P + "attention_precision",
+                                            default=DEFAULTS["attention_precision"], label="Attention precision")
         d["framework"] = w.select(TrainRequest, "framework", key=P + "framework", default=None, label="Training stack",
                                   auto=True)
         with st.expander("Parallel layout (auto = searched)"):
@@ -81,7 +84,7 @@ def build_request(d: dict[str, Any]) -> TrainRequest:
     facility = validate_spec(FacilitySpec, {"pue": d["pue"]}, what="facility")
     economics = validate_spec(EconomicsSpec, {"usd_per_gpu_hour": d["usd_per_gpu_hour"], "electricity_usd_per_kwh": d["elec"],
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
-    data = {k: d[k] for k in ("model", "hardware", "gpus", "tokens", "seq_len", "precision", "tp", "pp", "cp", "ep",
+    data = {k: d[k] for k in ("model", "hardware", "gpus", "tokens", "seq_len", "precision", "attention_precision", "tp", "pp", "cp", "ep",
                               "micro_batch", "recompute", "zero", "sequence_parallel", "top_k", "framework")}
     data.update(failure_rate_per_gpu_hour=d["failure_rate"], facility=facility, economics=economics)
     return validate_spec(TrainRequest, data, what="training request")
