@@ -124,7 +124,7 @@ def training_gemm_ceiling(acc: Accelerator) -> tuple[float, str]:
     if acc.efficiency.matmul_frac is not None:
         return acc.efficiency.matmul_frac, "the profile's efficiency.matmul_frac"
     frac = training_sustained_frac(acc.id, mamf) * matmul_frac(acc.id, "bf16", peak, peak, None, mamf)
-    fam = calibration._family(acc.id)
+    fam = calibration.accelerator_family(acc.id)
     if fam:
         return frac, calibration.MATMUL_FRAC_BASIS.get(fam, "fitted (costsim.core.calibration)")
     if mamf:

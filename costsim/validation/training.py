@@ -178,7 +178,7 @@ def fit_mamf_sustained() -> dict:
     from costsim.validation.engine import load_cases
 
     cases = [c for c in load_cases() if c.kind == "training_step_time" and c.used_for_fit
-             and calibration._family(c.inputs["hardware"]) is None and mamf_bf16_frac(get_accelerator(c.inputs["hardware"]))]
+             and calibration.accelerator_family(c.inputs["hardware"]) is None and mamf_bf16_frac(get_accelerator(c.inputs["hardware"]))]
 
     def resid(x):
         calibration.TRAINING_SUSTAINED_FRAC_MAMF = float(x[0])
