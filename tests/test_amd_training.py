@@ -126,3 +126,18 @@ def test_fp8_attention_speeds_the_step_and_needs_an_fp8_device():
     assert step("fp8") < 0.92 * step("bf16")  # seq 8,192: the attention core is a large share once GEMMs run in FP4
     with pytest.raises(InputError, match="attention"):
         _shape("a100-80gb-sxm", "bf16", "fp8")
+
+
+def test_scenario_training_workload_carries_attention_precision():
+    """A scenario's training section takes attention_precision like `costsim train`; the core step profile uses it."""
+    from costsim.sim.training_setup import _core_step_profile
+    from costsim.api.run import scenario_from_dict
+
+    def step(att):
+        sc = scenario_from_dict({"name": "t", "training": {
+            "model": "llama-3.1-8b", "hardware": "b200", "num_gpus": 8, "tokens": 1e12, "seq_len": 8192, "global_batch": 16,
+            "precision": "fp4", "attention_precision": att,
+            "layout": {"tp": 1, "pp": 1, "cp": 1, "micro_batch": 2, "recompute": "none", "zero": 1, "vp": 1}}})
+        return _core_step_profile(sc.training, sc)["step_time_s"]
+
+    assert step("fp8") < step("bf16")
