@@ -210,12 +210,17 @@ def param_gather_bytes_per_param(m: ModelShape, lay: Layout, hw: HardwareShape, 
     loaded stage's parameters (params_per_device): BYTES_WEIGHT, except that a stack gathering low-precision
     parameters (fw.lowp_param_gather) sends the linear layers' weights at the compute datatype's storage bytes
     (hw.gemm_in_bytes) in the hw.lowp_layer_frac of layers that run in it."""
+    dense, _ = params_per_device(m, lay)
+    _, n_max, _ = stage_layers(m, _f(lay.pp))
+    return _gather_bytes(m, dense, n_max, _f(lay.tp), hw, fw)
+
+
+def _gather_bytes(m: ModelShape, dense, n_max, tp, hw: HardwareShape, fw: Framework):
+    """param_gather_bytes_per_param from the stage's dense parameters and layers the step already has."""
     if not fw.lowp_param_gather or hw.gemm_in_bytes >= BYTES_WEIGHT:
         return BYTES_WEIGHT, BYTES_WEIGHT
     linear_b = hw.lowp_layer_frac * hw.gemm_in_bytes + (1.0 - hw.lowp_layer_frac) * BYTES_WEIGHT
-    dense, _ = params_per_device(m, lay)
-    _, n_max, _ = stage_layers(m, _f(lay.pp))
-    linear = n_max * (m.nonexpert_params_per_layer - m.norm_params_per_layer) / _f(lay.tp)
+    linear = n_max * (m.nonexpert_params_per_layer - m.norm_params_per_layer) / tp
     share = np.clip(linear / np.maximum(dense, 1.0), 0.0, 1.0)
     return share * linear_b + (1.0 - share) * BYTES_WEIGHT, linear_b
 
@@ -337,9 +342,10 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     # (Megatron-core fp8_param_gather / fp4_param_gather, on in Megatron-Bridge's FP8 and NVFP4 recipes): 1 byte per
     # FP8 weight, 0.5625 per NVFP4 weight (block scales included) in the low-precision layers; embeddings, LM head,
     # norms and the high-precision layers stay bf16
-    gather_b = param_gather_bytes_per_param(m, lay, hw, fw)
-    def dp_coll(kind, per_param_bytes, calls_dense, calls_exp, n_dense, n_exp, agg=True):
-        b_dense, b_exp = per_param_bytes if isinstance(per_param_bytes, tuple) else (per_param_bytes, per_param_bytes)
+    gather_b = _gather_bytes(m, dense, n_max, tp, hw, fw)
+    grad_b = (gbytes, gbytes)
+    def dp_coll(kind, bytes_per_param, calls_dense, calls_exp, n_dense, n_exp, agg=True):
+        b_dense, b_exp = bytes_per_param  # (dense, expert) bytes per parameter
         t = comm.collective_s(kind, b_dense * dense, n_dense, tp, fab, flat, calls_dense, agg)
         if m.is_moe:
             t = t + comm.collective_s(kind, b_exp * expert, n_exp, tp * ep * cp, fab, flat, calls_exp, agg)
@@ -347,7 +353,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
 
     # ZeRO-2/3: per micro-batch, on the most loaded stage, prefetched behind each pass
     layer_calls = n_max * fw.zero_calls_per_layer
-    rs_mb = dp_coll("rs", gbytes, layer_calls, layer_calls, zg, edp, fw.zero_hierarchical)
+    rs_mb = dp_coll("rs", grad_b, layer_calls, layer_calls, zg, edp, fw.zero_hierarchical)
     ag_mb = dp_coll("ag", gather_b, layer_calls, layer_calls, zg, edp, fw.zero_hierarchical)
     fwd_window = n_max * t_layer_f
     bwd_window = n_max * t_layer_b
@@ -371,9 +377,9 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     # ZeRO-0/1 (and ZeRO-2's parameter all-gather): once per step, bucketed; with sharding within a
     # domain, ZeRO-2/3 also all-reduce their gradient shard across the domains once per step
     buckets = np.maximum(1.0, (dense + expert) / np.maximum(DP_BUCKET_PARAMS, 1e6 * dpg))
-    t_rs = dp_coll("rs", gbytes, buckets, buckets, dpg, np.maximum(dpg / ep, 1.0))
+    t_rs = dp_coll("rs", grad_b, buckets, buckets, dpg, np.maximum(dpg / ep, 1.0))
     t_ag = dp_coll("ag", gather_b, buckets, buckets, dpg, np.maximum(dpg / ep, 1.0))
-    t_ar = dp_coll("ar", gbytes, buckets, buckets, dpg, np.maximum(dpg / ep, 1.0))
+    t_ar = dp_coll("ar", grad_b, buckets, buckets, dpg, np.maximum(dpg / ep, 1.0))
     t_x = comm.collective_s("ar", gbytes * (dense + expert) / zg, zx, tp * zg, fab, flat, calls=buckets)
     hide_b = bwd_window if fw.dp_overlap else 0.0 * bwd_window
     hide_f = fwd_window if fw.dp_overlap else 0.0 * fwd_window

@@ -21,7 +21,8 @@ import numpy as np
 
 from costsim.core import goodput as gp
 from costsim.core import search as srch
-from costsim.core.calibration import FP8_SOURCE, MATMUL_FRAC_SOURCE, gemm_rows_half, matmul_frac, training_sustained_frac
+from costsim.core.calibration import (FP8_SOURCE, MATMUL_FRAC_BASIS, MATMUL_FRAC_SOURCE, accelerator_family, gemm_rows_half,
+                                      matmul_frac, training_sustained_frac)
 from costsim.core.datatypes import (LOWP_LINEAR_LAYER_FRAC, quantize_bytes_per_element, saved_input_bytes_per_element,
                                     storage_bytes_per_element)
 from costsim.core.frameworks import FEATURES, FRAMEWORKS, default_framework_name, layout_features
@@ -117,16 +118,14 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_s
 def training_gemm_ceiling(acc: Accelerator) -> tuple[float, str]:
     """The fraction of the bf16 peak a large training GEMM reaches on `acc` (GEMM ceiling x sustained-load factor,
     before wave quantization and shape effects) and where that number comes from, for catalog display."""
-    from costsim.core import calibration
-
     mamf = mamf_bf16_frac(acc)
     peak = acc.peak_flop_per_s("bf16") or acc.peak_flop_per_s("fp16")
     if acc.efficiency.matmul_frac is not None:
         return acc.efficiency.matmul_frac, "the profile's efficiency.matmul_frac"
     frac = training_sustained_frac(acc.id, mamf) * matmul_frac(acc.id, "bf16", peak, peak, None, mamf)
-    fam = calibration.accelerator_family(acc.id)
+    fam = accelerator_family(acc.id)
     if fam:
-        return frac, calibration.MATMUL_FRAC_BASIS.get(fam, "fitted (costsim.core.calibration)")
+        return frac, MATMUL_FRAC_BASIS.get(fam, "fitted (costsim.core.calibration)")
     if mamf:
         return frac, (f"its measured best BF16 matmul ({mamf * 100:.0f} % of peak) relative to the H100's, "
                       "carried onto the fitted H100 ceiling")
