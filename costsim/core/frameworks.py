@@ -68,6 +68,13 @@ class Framework:
     lowp_param_gather: FP8 / NVFP4 training keeps a low-precision copy of the linear layers' weights and the
       distributed optimizer (or FSDP) all-gathers that copy (Megatron-core fp8_param_gather / fp4_param_gather, set
       by every FP8 and NVFP4 recipe of Megatron-Bridge and by MLPerf's NeMo configs); False: bf16 parameters.
+    selective_saves: what 'selective' recomputation keeps per layer. "megatron": Korthikanti et al.'s selective
+      layout (LayerNorm inputs, dropout masks, attention and MLP inputs; the attention core recomputed).
+      "xla-dots": JAX's checkpoint_dots_with_no_batch_dims policy (MaxText remat_policy 'minimal'): the outputs of
+      the weight matmuls the backward needs (Q, K, V, attention output projection, FFN up/gate; the down
+      projection's output only feeds the residual add) and the layer input are kept, every one sharded over the
+      tensor axis by GSPMD; norms, activations and the attention core (a flash kernel, not a dot) are
+      recomputed, and there are no dropout masks.
     """
 
     name: str = "megatron-core-2024"
@@ -91,6 +98,7 @@ class Framework:
     reserve_bytes: float | None = None
     zero3_live_layers: float = 2.0
     lowp_param_gather: bool = False
+    selective_saves: str = "megatron"
     source: str = ""
     year: int = 2024
 
@@ -156,9 +164,11 @@ FRAMEWORKS: dict[str, Framework] = {
         year=2023),
     "xla-tpu": Framework(
         "xla-tpu", 0.25, True, zero_calls_per_layer=4.0, zero_shard_within_domain=True, reserve_bytes=1.0e9,
-        zero3_live_layers=1.0, elementwise_bytes_per_d=XLA_ELEMENTWISE_BYTES_PER_D,
+        zero3_live_layers=1.0, elementwise_bytes_per_d=XLA_ELEMENTWISE_BYTES_PER_D, selective_saves="xla-dots",
         source="JAX/XLA on TPU (MaxText, Pathways/PaLM): GSPMD sharding, FSDP as ZeRO-3 with XLA async all-gathers per "
-               "weight (~4 per layer after fusion), hierarchical ICI-then-DCN collectives, splash/flash attention",
+               "weight (~4 per layer after fusion), hierarchical ICI-then-DCN collectives, splash/flash attention; "
+               "selective recomputation is MaxText's remat_policy 'minimal' (jax checkpoint_dots_with_no_batch_dims, "
+               "google/maxtext MaxText/layers/models.py)",
         year=2023),
 }
 DEFAULT_FRAMEWORK = FRAMEWORKS["megatron-core-2024"]

@@ -14,7 +14,9 @@ Per GPU (bytes) on the most loaded pipeline stage:
   parallelism). The s^2 part exists only without FlashAttention (Framework.flash_attention False:
   'megatron-2021/2022', Korthikanti's setup); FlashAttention (every current stack: Megatron-core + TE,
   NeMo, Meta) keeps Q, K, V, O and the row log-sum-exp, never the scores, so 'none' stores what
-  'selective' stores (~34*s*b*h/t with SP) without the recompute FLOPs. Full recomputation stores
+  'selective' stores (~34*s*b*h/t with SP) without the recompute FLOPs. XLA's selective layout
+  (Framework.selective_saves 'xla-dots', MaxText remat_policy 'minimal') keeps the weight matmuls' outputs
+  and the layer input, 2 B each, all over tp: 2*s*b*(2h + (H + 2kv)*hd + n_up*d_ff)/t. Full recomputation stores
   the 2*s*b*h layer input (/tp with SP) plus one layer's working set.
   Stages: ceil(L/pp) layers on the most loaded stage; when pp*ceil(L/pp) > L the spare slots come
   off the first stage (activation-heaviest) and then the last stage (LM head) -- Llama 3 paper
@@ -114,12 +116,21 @@ def activation_bytes_per_layer(m: ModelShape, lay: Layout, fw: "Framework | None
     if saved_input_bytes < 2.0:  # quantized linear-layer inputs saved for backward (fp8 / NVFP4 training)
         cut = (2.0 - saved_input_bytes) * lowp_layer_frac
         selective = selective - cut * sb * (2.0 * h / np.where(sp, tp, 1.0) + (attn_width * h + m.ffn_width_active) / tp)
+    keep_all = selective  # no recomputation with FlashAttention: Korthikanti's layout (the scores never stored)
+    if fw.selective_saves == "xla-dots":  # matmul outputs + layer input, all sharded over the tensor axis
+        # the residuals the backward needs: layer input, Q, K, V, the attention output projection's output (the
+        # post-attention norm is recomputed from it) and the FFN up/gate outputs; the down projection's output only
+        # enters the residual add, whose backward needs nothing, so it is not kept
+        n_up = 2.0 if m.gated else 1.0
+        q_kv = (m.n_heads + 2.0 * m.kv_heads) * m.head_dim
+        selective = sb * BYTES_ACT * (2.0 * h + q_kv + n_up * m.ffn_width_active) / tp
     if fw.flash_attention:
-        none = selective
+        none = keep_all
     else:
-        none = selective + 5.0 * m.n_heads * s * attention_span(m, lay.seq_len) * b / tp  # heads x s x S
+        none = keep_all + 5.0 * m.n_heads * s * attention_span(m, lay.seq_len) * b / tp  # heads x s x S
     full_stored = 2.0 * sb * h / np.where(sp, tp, 1.0)
-    return np.where(r >= 2, full_stored, np.where(r >= 1, selective, none)), selective
+    # working set of a fully recomputed layer during its backward: everything that layer keeps without recomputation
+    return np.where(r >= 2, full_stored, np.where(r >= 1, selective, none)), keep_all
 
 
 def num_micro_batches(lay: Layout):
