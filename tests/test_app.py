@@ -177,6 +177,21 @@ def test_train_fp8_attention_choice_reaches_the_request_and_the_share_link():
     assert at.session_state["train_result"]["step_time_s"] > fast
 
 
+@needs_train
+def test_train_power_limit_reaches_the_request_and_the_share_link():
+    """The GPU power limit box slows the step (the GEMMs at the clock the limit leaves) and survives a share link."""
+    from costsim.ui.share import encode_spec
+
+    req = TrainRequest(model="llama-3.1-8b", hardware="h100-sxm", gpus=8, tokens=1e12, seq_len=8192, power_cap_w=450)
+    at = open_page("train", train=encode_spec(req))
+    no_errors(at)
+    assert at.number_input(key="train_power_cap").value == pytest.approx(450.0)
+    slow = at.session_state["train_result"]["step_time_s"]
+    at.number_input(key="train_power_cap").set_value(700.0).run()  # the TDP: no limit
+    no_errors(at)
+    assert at.session_state["train_result"]["step_time_s"] < slow
+
+
 def test_bad_share_link_is_a_warning():
     at = open_page("train", train="not-base64-json!!")
     assert not at.exception

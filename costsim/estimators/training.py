@@ -26,7 +26,7 @@ from costsim.core.calibration import (FP8_SOURCE, MATMUL_FRAC_BASIS, MATMUL_FRAC
 from costsim.core.datatypes import (LOWP_LINEAR_LAYER_FRAC, quantize_bytes_per_element, saved_input_bytes_per_element,
                                     storage_bytes_per_element)
 from costsim.core.frameworks import FEATURES, FRAMEWORKS, default_framework_name, layout_features
-from costsim.core.power import checkpoint_phase_power, device_power_w
+from costsim.core.power import cap_throughput_frac, checkpoint_phase_power, device_power_w, warm_idle_power_w
 from costsim.core.training import HardwareShape, ModelShape
 from costsim.economics.accounting import account_run
 from costsim.errors import InputError
@@ -54,11 +54,28 @@ def model_shape(spec: ModelSpec) -> ModelShape:
         sliding_window_layer_frac=spec.sliding_window_layer_frac, d_ff_dense=spec.d_ff_dense)
 
 
+def power_cap_compute_frac(acc: Accelerator, power_cap_w: float | None) -> float:
+    """Compute-phase throughput under a per-GPU power limit, as a fraction of the throughput at the TDP (1 without a
+    cap or with a cap at or above the TDP): costsim.core.power.cap_throughput_frac, compute phase (clock-bound, the
+    DVFS model of the power core). A limit at or below the warm-idle power cannot run a training step."""
+    if power_cap_w is None or power_cap_w >= acc.tdp_w:
+        return 1.0
+    if not math.isfinite(power_cap_w):
+        raise InputError(f"power cap must be a finite number of watts, got {power_cap_w!r}.", field="power_cap_w")
+    floor = float(warm_idle_power_w(acc.idle_w, acc.tdp_w))
+    if power_cap_w <= floor:
+        raise InputError(f"power cap {power_cap_w:g} W is at or below {acc.id}'s warm-idle power ({floor:.0f} W): nothing could run. "
+                         f"Give a cap between {floor:.0f} W and the TDP ({acc.tdp_w:g} W), or none.", field="power_cap_w")
+    return float(cap_throughput_frac(power_cap_w, acc.tdp_w, acc.idle_w, "compute"))
+
+
 def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_size: int | None = None,
-                   attention_precision: str = "bf16") -> HardwareShape:
+                   attention_precision: str = "bf16", power_cap_w: float | None = None) -> HardwareShape:
     """The accelerator, its node's NICs and its fabric as plain numbers for one compute datatype.
     `domain_size` narrows the scale-up domain (a TPU slice, part of an NVLink rack); `attention_precision`
-    fp8 runs the attention core in FP8 (Transformer Engine FP8 dot-product attention)."""
+    fp8 runs the attention core in FP8 (Transformer Engine FP8 dot-product attention); `power_cap_w` a per-GPU power
+    limit below the TDP slows the GEMMs and the attention core by power_cap_compute_frac (the sustained-load factor
+    times the clock the cap leaves)."""
     if attention_precision not in ("bf16", "fp8"):
         raise InputError(f"attention precision must be bf16 or fp8, got {str(attention_precision)[:40]!r}.",
                          field="attention_precision")
@@ -77,6 +94,7 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_s
     dtype = precision if acc.supports(precision) else "bf16"
     mamf = mamf_bf16_frac(acc)
     sustained = training_sustained_frac(acc.id, mamf) if acc.efficiency.matmul_frac is None else 1.0
+    sustained = sustained * power_cap_compute_frac(acc, power_cap_w)
     frac = sustained * matmul_frac(acc.id, dtype, peak, peak_bf16, acc.efficiency.matmul_frac, mamf,
                                    acc.peak_flop_per_s("fp8") if acc.supports("fp8") else None)
     # attention (FlashAttention), the LM head and (fp4) the high-precision layers stay in bf16
@@ -210,7 +228,8 @@ def run_search(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerato
     if req.node is not None and node.accelerator != acc.id:
         raise InputError(f"node '{node.id}' holds {node.accelerator}, not {acc.id}; pick a node profile for {acc.id} "
                          "(costsim hardware list) or drop --node.", field="node")
-    ms, hs = model_shape(spec), hardware_shape(acc, node, req.precision, req.scaleup_domain_size, req.attention_precision)
+    ms, hs = model_shape(spec), hardware_shape(acc, node, req.precision, req.scaleup_domain_size, req.attention_precision,
+                                               req.power_cap_w)
     bad = srch.fixed_violations(ms, req.gpus, req.seq_len, hs.domain_size, _fixed(req), fw)
     if bad:
         field, msg = bad[0]
@@ -231,9 +250,11 @@ def _pick(ev: dict, i: int) -> dict:
     return out
 
 
-def _phase_power(acc: Accelerator, best: dict) -> tuple[float, float]:
-    p_compute = float(device_power_w(acc.idle_w, acc.tdp_w, min(best["compute_util_frac"], 1.0), COMPUTE_PHASE_MEMORY_UTIL))
-    p_comm = float(device_power_w(acc.idle_w, acc.tdp_w, 0.0, COMM_PHASE_MEMORY_UTIL))
+def _phase_power(acc: Accelerator, best: dict, power_cap_w: float | None = None) -> tuple[float, float]:
+    """GPU power in the compute and the communication phase, W (at most the power limit when one is set)."""
+    p_compute = float(device_power_w(acc.idle_w, acc.tdp_w, min(best["compute_util_frac"], 1.0), COMPUTE_PHASE_MEMORY_UTIL,
+                                     power_cap_w))
+    p_comm = float(device_power_w(acc.idle_w, acc.tdp_w, 0.0, COMM_PHASE_MEMORY_UTIL, power_cap_w))
     return p_compute, p_comm
 
 
@@ -270,7 +291,7 @@ def step_profile(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelera
         return {"feasible": False, "reason": res["reason"]}
     i = int(res["order"][0])
     best = _pick({k: v for k, v in res["eval"].items() if k != "memory"}, i)
-    p_c, p_x = _phase_power(acc, best)
+    p_c, p_x = _phase_power(acc, best, req.power_cap_w)
     return {"feasible": True, "reason": None, "parallelism": srch.layout_row(res["layout"], i),
             "step_time_s": best["step_time_s"], "compute_time_s": best["compute_time_s"],
             "exposed_comm_time_s": best["exposed_comm_time_s"], "tokens_per_step": best["tokens_per_step"],
@@ -332,6 +353,10 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
          "source": "NVFP4: read bf16 + amax pass + row- and column-wise E2M1 with E4M3 scales per 16 (costsim.core.datatypes); fp8 casts are fused into the producing kernels"},
         {"name": "peak_flop_per_s", "value": hs.peak_flop_per_s, "unit": "FLOP/s", "source": f"{acc.id} profile, {req.precision}"},
     ]
+    if req.power_cap_w is not None:
+        assumptions.append({"name": "power_cap_compute_frac", "value": power_cap_compute_frac(acc, req.power_cap_w), "unit": "",
+                            "source": f"GEMM and attention speed at a {req.power_cap_w:g} W limit relative to the {acc.tdp_w:g} W TDP "
+                                      "(costsim.core.power.cap_throughput_frac, compute phase: clock-bound DVFS model)"})
     if res["order"].size == 0:
         out.update({"feasible": False, "reason": res["reason"], "top_layouts": [], "assumptions": assumptions})
         return out
@@ -349,7 +374,7 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
     g = rel["goodput_frac"]
     feasible_run = g > 0
     wall = compute_time / g if feasible_run else math.inf
-    p_c, p_x = _phase_power(acc, best)
+    p_c, p_x = _phase_power(acc, best, req.power_cap_w)
     step = best["step_time_s"]
     p_step = (p_c * best["compute_time_s"] + p_x * best["exposed_comm_time_s"]) / step
     split = _time_split_s(compute_time, wall, rel) if feasible_run else {}

@@ -20,7 +20,7 @@ ServeObjective = Literal["throughput", "usd_per_token"]
 Recompute = Literal["none", "selective", "full"]
 # training stacks of costsim.core.frameworks.FRAMEWORKS (a test keeps the two lists equal)
 FrameworkName = Literal["megatron-core-2024", "megatron-2022", "megatron-2021", "deepspeed-megatron-2021",
-                        "deepspeed-zero3-2021", "fsdp-2023", "xla-tpu"]
+                        "deepspeed-zero3-2021", "fsdp-2023", "xla-tpu", "torchtitan-2024"]
 
 
 class TrainRequest(Spec):
@@ -43,9 +43,10 @@ class TrainRequest(Spec):
     recompute: Recompute | None = Field(None, description="Activation recomputation: none, selective or full (None = searched).")
     zero: Literal[0, 1, 2, 3] | None = Field(None, description="ZeRO / distributed-optimizer stage (None = searched).")
     sequence_parallel: bool = Field(True, description="Megatron sequence parallelism with TP (shards norms/dropout activations).")
-    framework: FrameworkName | None = Field(None, description="Training stack: megatron-core-2024, megatron-2022, megatron-2021, deepspeed-megatron-2021, deepspeed-zero3-2021, fsdp-2023 or xla-tpu (default: xla-tpu on Google TPUs, megatron-core-2024 elsewhere). It limits the layouts searched to what the stack offers and sets how its communication overlaps.")
+    framework: FrameworkName | None = Field(None, description="Training stack: megatron-core-2024, megatron-2022, megatron-2021, deepspeed-megatron-2021, deepspeed-zero3-2021, fsdp-2023, xla-tpu or torchtitan-2024 (TorchTitan: FSDP2, AsyncTP, torch.compile) (default: xla-tpu on Google TPUs, megatron-core-2024 elsewhere). It limits the layouts searched to what the stack offers and sets how its communication overlaps.")
     node: str | None = Field(None, max_length=200, description="Node/system profile id whose NICs carry scale-out traffic (default: the accelerator's usual node).")
     scaleup_domain_size: int | None = Field(None, ge=1, le=1_000_000, description="Devices per scale-up domain actually used, when smaller than the profile's (a TPU slice such as 64 chips of v4-128, an NVL36 half rack); traffic between domains goes over the scale-out network.")
+    power_cap_w: float | None = Field(None, gt=0, le=100_000, description="Per-GPU power limit, W (nvidia-smi -pl; default: the TDP). Below the TDP the clocks drop and the compute phases (GEMMs, attention) slow by costsim.core.power's clock model; memory-bound kernels and communication do not; GPU power and energy are capped.")
     top_k: int = Field(5, ge=1, le=100, description="How many of the fastest layouts to return.")
     failure_rate_per_gpu_hour: float | None = Field(None, ge=0, description="Unexpected interruptions per GPU-hour (default from Llama 3 405B: 419 in 54 days on 16,384 GPUs).")
     checkpoint_time_s: float | None = Field(None, ge=0, description="Time to write one checkpoint, s (default from checkpoint bytes / storage bandwidth).")

@@ -19,7 +19,7 @@ import yaml
 from pydantic import Field, model_validator
 
 from costsim.specs.base import Spec
-from costsim.specs.requests import Precision, Recompute
+from costsim.specs.requests import FrameworkName, Precision, Recompute
 
 _RELIABILITY_FILE = Path(__file__).resolve().parents[1] / "data" / "reliability_llama3.yaml"
 
@@ -138,6 +138,8 @@ class TrainingWorkload(Spec):
     precision: Precision = Field("bf16", description="Matmul datatype (bf16, fp16, fp8, fp4 = NVFP4 on FP4-capable devices).")
     attention_precision: Literal["bf16", "fp8"] = Field("bf16", description="Datatype of the attention core: bf16, or fp8 (Transformer Engine FP8 dot-product attention) on FP8-capable devices.")
     layout: Layout = Field(default_factory=Layout, description="Parallel layout; unset fields are searched by the training core.")
+    framework: FrameworkName | None = Field(None, description="Training stack, as costsim train --framework (None = xla-tpu on Google TPUs, megatron-core-2024 elsewhere).")
+    power_cap_w: float | None = Field(None, gt=0, le=100_000, description="Per-GPU power limit, W, as costsim train --power-cap-w: the step runs at the clock it leaves and the GPUs draw at most this much (a grid import cap can lower it further). None = the TDP.")
     step_time_s: float | None = Field(None, gt=0, description="Override of the step time, s (None = from the training core). For what-ifs and tests.")
     max_days: float | None = Field(None, gt=0, description="Stop after this many days of wall time even if tokens remain (e.g. 54 = the Llama 3 reliability snapshot). None = run to completion (or simulation.duration_s).")
     reliability: Reliability = Field(default_factory=Reliability, description="Failure classes, restart and repair times, hot spares.")

@@ -30,7 +30,8 @@ def to_state(r: TrainRequest) -> dict[str, Any]:
          P + "sequence_parallel": r.sequence_parallel, P + "top_k": r.top_k,
          P + "pue": r.facility.pue, P + "usd_per_gpu_hour": r.economics.usd_per_gpu_hour,
          P + "gco2": r.economics.grid_gco2e_per_kwh, P + "elec": r.economics.electricity_usd_per_kwh,
-         P + "failure_rate": r.failure_rate_per_gpu_hour, P + "framework": w.AUTO if r.framework is None else r.framework}
+         P + "failure_rate": r.failure_rate_per_gpu_hour, P + "framework": w.AUTO if r.framework is None else r.framework,
+         P + "power_cap": r.power_cap_w}
     for k in ("tp", "pp", "cp", "ep", "micro_batch", "recompute", "zero"):
         v = getattr(r, k)
         s[P + k] = w.AUTO if v is None else v
@@ -68,6 +69,8 @@ def inputs() -> dict[str, Any]:
                                                 default=True, label="Sequence parallel")
             d["top_k"] = w.number(TrainRequest, "top_k", key=P + "top_k", default=5, label="Layouts to list", integer=True)
         with st.expander("Facility, prices, reliability"):
+            d["power_cap_w"] = w.number(TrainRequest, "power_cap_w", key=P + "power_cap", default=None,
+                                        label="GPU power limit, W", step=50.0, placeholder="the TDP")
             d["pue"] = w.number(FacilitySpec, "pue", key=P + "pue", default=DEFAULTS["pue"], label="PUE", step=0.05)
             d["usd_per_gpu_hour"] = w.number(EconomicsSpec, "usd_per_gpu_hour", key=P + "usd_per_gpu_hour", default=None,
                                              label="Rental, $/GPU-hour", step=0.25, placeholder="hardware profile midpoint")
@@ -85,7 +88,7 @@ def build_request(d: dict[str, Any]) -> TrainRequest:
     economics = validate_spec(EconomicsSpec, {"usd_per_gpu_hour": d["usd_per_gpu_hour"], "electricity_usd_per_kwh": d["elec"],
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
     data = {k: d[k] for k in ("model", "hardware", "gpus", "tokens", "seq_len", "precision", "attention_precision", "tp", "pp", "cp", "ep",
-                              "micro_batch", "recompute", "zero", "sequence_parallel", "top_k", "framework")}
+                              "micro_batch", "recompute", "zero", "sequence_parallel", "top_k", "framework", "power_cap_w")}
     data.update(failure_rate_per_gpu_hour=d["failure_rate"], facility=facility, economics=economics)
     return validate_spec(TrainRequest, data, what="training request")
 
