@@ -24,6 +24,7 @@ from dataclasses import dataclass
 # fewer bytes per token go through HBM than with PyTorch eager kernels. ESTIMATE from a byte count of
 # what stays unfused per layer (two RMSNorms ~24 B/d fwd+bwd, two residual adds ~24, rope/softmax
 # statistics and the remat of both ~40, per token): ~120 B per d_model per token per layer, fwd+bwd.
+# torch.compile (Inductor) fuses the same chains into Triton kernels around the GEMMs: the same estimate.
 XLA_ELEMENTWISE_BYTES_PER_D = 120.0
 
 
@@ -68,13 +69,17 @@ class Framework:
     lowp_param_gather: FP8 / NVFP4 training keeps a low-precision copy of the linear layers' weights and the
       distributed optimizer (or FSDP) all-gathers that copy (Megatron-core fp8_param_gather / fp4_param_gather, set
       by every FP8 and NVFP4 recipe of Megatron-Bridge and by MLPerf's NeMo configs); False: bf16 parameters.
-    selective_saves: what 'selective' recomputation keeps per layer. "megatron": Korthikanti et al.'s selective
-      layout (LayerNorm inputs, dropout masks, attention and MLP inputs; the attention core recomputed).
+    selective_saves: what 'selective' recomputation keeps per layer, and so what it recomputes. "megatron":
+      Korthikanti et al.'s selective layout (LayerNorm inputs, dropout masks, attention and MLP inputs; the attention
+      core recomputed).
       "xla-dots": JAX's checkpoint_dots_with_no_batch_dims policy (MaxText remat_policy 'minimal'): the outputs of
       the weight matmuls the backward needs (Q, K, V, attention output projection, FFN up/gate; the down
       projection's output only feeds the residual add) and the layer input are kept, every one sharded over the
       tensor axis by GSPMD; norms, activations and the attention core (a flash kernel, not a dot) are
-      recomputed, and there are no dropout masks.
+      recomputed, and there are no dropout masks. "torch-op-sac": TorchTitan's per-op selective activation
+      checkpointing (ac_mode selective, selective_ac_option 'op'): the outputs of every other matmul, of the SDPA
+      attention kernel and the layer input are kept; the other half of the matmuls and every elementwise op are
+      recomputed in the backward pass, the attention core is not.
     """
 
     name: str = "megatron-core-2024"
@@ -170,6 +175,19 @@ FRAMEWORKS: dict[str, Framework] = {
                "selective recomputation is MaxText's remat_policy 'minimal' (jax checkpoint_dots_with_no_batch_dims, "
                "google/maxtext MaxText/layers/models.py)",
         year=2023),
+    "torchtitan-2024": Framework(
+        # AsyncTP hides only part of the tensor-parallel collectives: tp_comm_exposed_frac FITTED on TT-70B-256-2D-ASYNCTP
+        # (costsim/validation/cases/training_torchtitan.yaml); the same table's row without AsyncTP (829 tokens/s per GPU)
+        # is within 1 % of costsim with every TP collective exposed (1.0), and AsyncTP saves 1.06 s of its ~5.8 s
+        "torchtitan-2024", 0.78, True, zero_stages=(0, 2, 3), expert_parallel=False, grad_reduce_bytes=4.0,
+        elementwise_bytes_per_d=XLA_ELEMENTWISE_BYTES_PER_D, lowp_param_gather=True, selective_saves="torch-op-sac",
+        source="PyTorch TorchTitan (2024-12: torch 1963fc8, torchao eab345c, torchtitan 9dec370): FSDP2 (per-block "
+               "FlatParameter-free sharding, ZeRO-3; ZeRO-2 with pipeline parallelism), gradients reduce-scattered in "
+               "fp32 (mixed_precision_reduce float32), tensor parallelism with sequence parallelism and AsyncTP "
+               "(collectives partly overlapped with the GEMMs), 1F1B / interleaved 1F1B pipelines, context parallelism (ring "
+               "attention in SDPA), torch.compile per block (elementwise ops fused like XLA's), torchao Float8 linears "
+               "with FP8 FSDP all-gathers, per-op selective activation checkpointing (docs/performance.md)",
+        year=2024),
 }
 DEFAULT_FRAMEWORK = FRAMEWORKS["megatron-core-2024"]
 

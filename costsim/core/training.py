@@ -113,16 +113,28 @@ def model_flop_per_token(m: ModelShape, seq_len):
     return 6.0 * m.n_mm_params + 3.0 * m.n_layers * attention_fwd_flop_per_token_per_layer(m, seq_len)
 
 
-def recompute_flop_per_token(m: ModelShape, seq_len, recompute):
+def selective_recompute_shares(fw: "Framework | None" = None) -> tuple[float, float, float]:
+    """What 'selective' recomputation reruns in the backward pass, by the stack's saved layout
+    (Framework.selective_saves): (attention core, share of the linear layers' forward, elementwise ops)."""
+    saves = (fw or DEFAULT_FRAMEWORK).selective_saves
+    if saves == "torch-op-sac":  # every other matmul and every elementwise op; the SDPA output is kept
+        return 0.0, 0.5, 1.0
+    if saves == "xla-dots":  # the flash kernel (not a dot) and the elementwise ops
+        return 1.0, 0.0, 1.0
+    return 1.0, 0.0, 0.0  # Megatron: the attention core only
+
+
+def recompute_flop_per_token(m: ModelShape, seq_len, recompute, fw: "Framework | None" = None):
     """Extra forward FLOPs per token recomputed during backward."""
     r = _f(recompute)
     attn = m.n_layers * attention_fwd_flop_per_token_per_layer(m, seq_len)
-    layer_fwd = 2.0 * m.n_layers * m.mm_params_per_layer + attn
-    return np.where(r >= 2, layer_fwd, np.where(r >= 1, attn, 0.0))
+    mm = 2.0 * m.n_layers * m.mm_params_per_layer
+    s_attn, s_mm, _ = selective_recompute_shares(fw)
+    return np.where(r >= 2, mm + attn, np.where(r >= 1, s_attn * attn + s_mm * mm, 0.0))
 
 
-def hardware_flop_per_token(m: ModelShape, seq_len, recompute):
-    return model_flop_per_token(m, seq_len) + recompute_flop_per_token(m, seq_len, recompute)
+def hardware_flop_per_token(m: ModelShape, seq_len, recompute, fw: "Framework | None" = None):
+    return model_flop_per_token(m, seq_len) + recompute_flop_per_token(m, seq_len, recompute, fw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,6 +271,9 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     hbm = hw.memory_bandwidth_bytes_per_s * HBM_ACHIEVABLE_FRAC
     rate_bf16 = hw.attn_core_rate * ATTENTION_REL_EFF  # the attention core's rate (bf16, or FP8 attention)
     full, sel = np.where(r >= 2, 1.0, 0.0), np.where(r >= 1, 1.0, 0.0)
+    s_attn, s_mm, s_elem = selective_recompute_shares(fw)
+    sel_attn, sel_mm = sel * (1.0 - full) * s_attn, sel * (1.0 - full) * s_mm  # what 'selective' reruns
+    redo_elem = np.maximum(full, sel * s_elem)
 
     # --- compute per layer per micro-batch on one GPU
     mm_fwd = 2.0 * m.mm_params_per_layer * tokens / tp
@@ -271,13 +286,13 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
         scores = m.n_heads / tp * tokens * attention_span(m, lay.seq_len)
         t_sc_f, t_sc_b = ATTN_SCORE_BYTES_FWD * scores / hbm, ATTN_SCORE_BYTES_BWD * scores / hbm
     t_attn_f = t_attn + t_sc_f
-    t_attn_b = 2.0 * t_attn + t_sc_b + sel * (t_attn + t_sc_f)
+    t_attn_b = 2.0 * t_attn + t_sc_b + (full + sel_attn) * (t_attn + t_sc_f)
     e_total = ELEMENTWISE_BYTES_PER_D if fw.elementwise_bytes_per_d is None else fw.elementwise_bytes_per_d
     rep = min(REPLICATED_ELEMENTWISE_BYTES_PER_D, e_total)
     elem = d * tokens * (rep / np.where(sp, tp, 1.0) + (e_total - rep) / tp) / hbm
-    t_elem_f, t_elem_b = elem / 3.0, elem * (2.0 + full) / 3.0
+    t_elem_f, t_elem_b = elem / 3.0, elem * (2.0 + redo_elem) / 3.0
     t_fc = lin_fwd + t_attn_f + t_elem_f  # forward compute
-    t_bc = lin_bwd + full * lin_fwd + t_attn_b + t_elem_b  # backward compute (+ recomputation)
+    t_bc = lin_bwd + (full + sel_mm) * lin_fwd + t_attn_b + t_elem_b  # backward compute (+ recomputation)
 
     # --- tensor parallel (scale-up domain; enforced by the search): 2 all-reduces (4 RS/AG with SP)
     act_bytes = BYTES_ACT * tokens * d
@@ -293,7 +308,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     chunk = t_attn / cp
     steps = cp - 1.0
     t_cp_f = steps * np.maximum(0.0, t_kv - chunk)
-    t_cp_b = steps * (sel * np.maximum(0.0, t_kv - chunk) + np.maximum(0.0, 2.0 * t_kv - 2.0 * chunk))
+    t_cp_b = steps * ((full + sel_attn) * np.maximum(0.0, t_kv - chunk) + np.maximum(0.0, 2.0 * t_kv - 2.0 * chunk))
 
     # --- expert parallel all-to-all (dispatch + combine, fwd and bwd, + recomputed fwd)
     if m.is_moe:
@@ -422,7 +437,7 @@ def evaluate(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | None
     n_gpus = _f(lay.tp) * _f(lay.pp) * _f(lay.cp) * _f(lay.dp)
     tokens_per_step = _f(lay.global_batch) * seq
     model_flop = model_flop_per_token(m, seq) * tokens_per_step
-    hw_flop = hardware_flop_per_token(m, seq, lay.recompute) * tokens_per_step  # noqa: F841 (read lazily)
+    hw_flop = hardware_flop_per_token(m, seq, lay.recompute, fw) * tokens_per_step  # noqa: F841 (read lazily)
     step = t["step_time_s"]
     out = LazyResults()
     out.absorb(t)

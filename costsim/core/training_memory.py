@@ -16,7 +16,9 @@ Per GPU (bytes) on the most loaded pipeline stage:
   NeMo, Meta) keeps Q, K, V, O and the row log-sum-exp, never the scores, so 'none' stores what
   'selective' stores (~34*s*b*h/t with SP) without the recompute FLOPs. XLA's selective layout
   (Framework.selective_saves 'xla-dots', MaxText remat_policy 'minimal') keeps the weight matmuls' outputs
-  and the layer input, 2 B each, all over tp: 2*s*b*(2h + (H + 2kv)*hd + n_up*d_ff)/t. Full recomputation stores
+  and the layer input, 2 B each, all over tp: 2*s*b*(2h + (H + 2kv)*hd + n_up*d_ff)/t. TorchTitan's per-op
+  selective checkpointing ('torch-op-sac') keeps every other matmul output, the SDPA output and the layer
+  input: 2*s*b*(h + H*hd + (all matmul outputs)/2)/t. Full recomputation stores
   the 2*s*b*h layer input (/tp with SP) plus one layer's working set.
   Stages: ceil(L/pp) layers on the most loaded stage; when pp*ceil(L/pp) > L the spare slots come
   off the first stage (activation-heaviest) and then the last stage (LM head) -- Llama 3 paper
@@ -124,6 +126,11 @@ def activation_bytes_per_layer(m: ModelShape, lay: Layout, fw: "Framework | None
         n_up = 2.0 if m.gated else 1.0
         q_kv = (m.n_heads + 2.0 * m.kv_heads) * m.head_dim
         selective = sb * BYTES_ACT * (2.0 * h + q_kv + n_up * m.ffn_width_active) / tp
+    elif fw.selective_saves == "torch-op-sac":  # every other matmul output + the SDPA output + the layer input
+        n_up = 2.0 if m.gated else 1.0
+        q_kv = (m.n_heads + 2.0 * m.kv_heads) * m.head_dim
+        mm_out = q_kv + h + n_up * m.ffn_width_active + h  # Q, K, V, attention output projection, FFN up/gate, down
+        selective = sb * BYTES_ACT * (h + m.n_heads * m.head_dim + 0.5 * mm_out) / tp
     if fw.flash_attention:
         none = keep_all
     else:

@@ -2,9 +2,9 @@
 energy and CO2e under the publisher's own accounting convention.
 
 Kinds:
-  training_step_time  inputs: model (id or inline ModelSpec dict), hardware, gpus, seq_len,
-                      global_batch, precision, tp/pp/cp/ep/dp/vp/micro_batch/recompute/zero,
-                      sequence_parallel (any omitted layout dimension is searched).
+  training_step_time  inputs: model (id or inline ModelSpec dict), hardware (id or inline Accelerator dict),
+                      gpus, seq_len, global_batch, precision, tp/pp/cp/ep/dp/vp/micro_batch/recompute/zero,
+                      sequence_parallel (any omitted layout dimension is searched), power_cap_w.
                       metric: step_time_s | mfu_frac
   training_run        same inputs plus tokens; metric:
                       gpu_hours                         our GPU-hours (wall time x GPUs, goodput included);
@@ -15,7 +15,8 @@ Kinds:
                                                         or publisher energy x intensity when the
                                                         publisher gives energy (BLOOM: 433 MWh x 57 g/kWh).
 `python -m costsim.validation.training --fit` refits the efficiency constants on the cases marked
-used_for_fit and prints them (paste into costsim/core/calibration.py).
+used_for_fit and prints them (paste into costsim/core/calibration.py); `--fit --gemm`, `--fit --mamf` and
+`--fit --torchtitan` the GEMM model, the MAMF sustained-load factor and TorchTitan's AsyncTP exposure.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from costsim.errors import InputError
 from costsim.estimators import training as est
 from costsim.specs.base import validate_spec
 from costsim.specs.catalog import get_accelerator, get_model
+from costsim.specs.hardware import Accelerator
 from costsim.specs.model import ModelSpec
 from costsim.specs.requests import TrainRequest
 from costsim.validation.engine import Case
@@ -40,22 +42,31 @@ def _spec(model: Any) -> ModelSpec:
     return get_model(model)
 
 
+def _accelerator(hardware: Any) -> Accelerator:
+    """A catalog id, or an inline profile for a variant the catalog does not carry (a published run's own part)."""
+    if isinstance(hardware, dict):
+        return validate_spec(Accelerator, hardware, what="inline hardware", source="validation case")
+    return get_accelerator(hardware)
+
+
 def _request(inp: dict, spec: ModelSpec) -> TrainRequest:
     kw = {k: inp[k] for k in LAYOUT_KEYS if inp.get(k) is not None}
-    return TrainRequest(model=spec.id or "inline", hardware=inp["hardware"], gpus=int(inp["gpus"]),
+    hw = inp["hardware"]
+    return TrainRequest(model=spec.id or "inline", hardware=hw.get("id", "inline") if isinstance(hw, dict) else hw, gpus=int(inp["gpus"]),
                         tokens=inp.get("tokens") or spec.training_tokens or 1e12, seq_len=int(inp["seq_len"]),
                         global_batch=inp.get("global_batch"), precision=inp.get("precision", "bf16"),
                         attention_precision=inp.get("attention_precision", "bf16"),
                         sequence_parallel=bool(inp.get("sequence_parallel", True)), top_k=1,
                         restart_time_s=inp.get("restart_time_s"), checkpoint_time_s=inp.get("checkpoint_time_s"),
                         failure_rate_per_gpu_hour=inp.get("failure_rate_per_gpu_hour"), framework=inp.get("framework"),
-                        node=inp.get("node"), scaleup_domain_size=inp.get("scaleup_domain_size"), **kw)
+                        node=inp.get("node"), scaleup_domain_size=inp.get("scaleup_domain_size"),
+                        power_cap_w=inp.get("power_cap_w"), **kw)
 
 
 def run_step_case(case: Case) -> float:
     inp = case.inputs
     spec = _spec(inp["model"])
-    acc = get_accelerator(inp["hardware"])
+    acc = _accelerator(inp["hardware"])
     req = _request(inp, spec)
     _, _, _, _, _, res = est.run_search(req, spec, acc)
     if res["order"].size == 0:
@@ -69,7 +80,7 @@ def run_step_case(case: Case) -> float:
 def run_whole_case(case: Case) -> float:
     inp = case.inputs
     spec = _spec(inp["model"])
-    acc = get_accelerator(inp["hardware"])
+    acc = _accelerator(inp["hardware"])
     req = _request(inp, spec)
     r = est.estimate(req, spec, acc)
     if not r["feasible"]:
@@ -118,7 +129,9 @@ def fit() -> dict:
 
     from costsim.validation.engine import load_cases
 
-    cases = [c for c in load_cases() if c.kind == "training_step_time" and c.used_for_fit]
+    # the torchtitan-2024 row fits that stack's own parameter (fit_torchtitan_tp), not the joint step model
+    cases = [c for c in load_cases() if c.kind == "training_step_time" and c.used_for_fit
+             and c.inputs.get("framework") != "torchtitan-2024"]
 
     def resid(x):
         _set_fit_parameters(x)
@@ -177,8 +190,13 @@ def fit_mamf_sustained() -> dict:
     from costsim.estimators.training import mamf_bf16_frac
     from costsim.validation.engine import load_cases
 
-    cases = [c for c in load_cases() if c.kind == "training_step_time" and c.used_for_fit
-             and calibration.accelerator_family(c.inputs["hardware"]) is None and mamf_bf16_frac(get_accelerator(c.inputs["hardware"]))]
+    cases = []
+    for c in load_cases():
+        if c.kind != "training_step_time" or not c.used_for_fit:
+            continue
+        acc = _accelerator(c.inputs["hardware"])
+        if calibration.accelerator_family(acc.id) is None and mamf_bf16_frac(acc):
+            cases.append(c)
 
     def resid(x):
         calibration.TRAINING_SUSTAINED_FRAC_MAMF = float(x[0])
@@ -226,5 +244,35 @@ def register(RUNNERS: dict) -> None:  # noqa: F811
     RUNNERS["matmul_throughput"] = run_matmul_case
 
 
+def fit_torchtitan_tp() -> dict:
+    """1-D least squares (log step time) of the torchtitan-2024 stack's tp_comm_exposed_frac (how much of the
+    tensor-parallel collectives AsyncTP leaves on the critical path) on its training_step_time cases marked
+    used_for_fit. Paste the value into costsim/core/frameworks.py."""
+    import dataclasses
+
+    import numpy as np
+    from scipy.optimize import least_squares
+
+    from costsim.core import frameworks
+    from costsim.validation.engine import load_cases
+
+    name = "torchtitan-2024"
+    cases = [c for c in load_cases() if c.kind == "training_step_time" and c.used_for_fit
+             and c.inputs.get("framework") == name]
+    base = frameworks.FRAMEWORKS[name]
+
+    def resid(x):
+        frameworks.FRAMEWORKS[name] = dataclasses.replace(base, tp_comm_exposed_frac=float(x[0]))
+        return [np.log(run_step_case(c) / c.expected) for c in cases]
+
+    try:
+        sol = least_squares(resid, x0=[0.5], bounds=([0.0], [1.0]))
+    finally:
+        frameworks.FRAMEWORKS[name] = base
+    return {"torchtitan-2024.tp_comm_exposed_frac": float(sol.x[0]),
+            "residuals": dict(zip([c.id for c in cases], np.exp(sol.fun) - 1))}
+
+
 if __name__ == "__main__" and "--fit" in sys.argv:
-    print(fit_gemm() if "--gemm" in sys.argv else fit_mamf_sustained() if "--mamf" in sys.argv else fit())
+    print(fit_gemm() if "--gemm" in sys.argv else fit_mamf_sustained() if "--mamf" in sys.argv
+          else fit_torchtitan_tp() if "--torchtitan" in sys.argv else fit())
