@@ -118,22 +118,32 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-_SCALED = {  # SI key suffix -> (display suffix, divisor)
+_SCALED = {  # SI key suffix -> (display suffix, divisor); the longer suffix first
     "_bytes": (", GB", 1e9),
     "_frac": (", %", 0.01),
+    "_per_s": ("/s", 1.0),
+    "_usd": (", $", 1.0),
     "_j": (", MWh", 3.6e9),
     "_w": (", kW", 1e3),
+    "_s": (", s", 1.0),
 }
+_WORDS = {"mfu": "MFU", "gpu": "GPU", "tp": "TP", "pp": "PP", "cp": "CP", "ep": "EP", "dp": "DP", "vp": "VP"}
+
+
+def _label(stem: str) -> str:
+    """A JSON key stem as words for a reader: step_time -> step time, memory_per_gpu -> memory per GPU."""
+    return " ".join(_WORDS.get(w, w) for w in stem.split("_"))
 
 
 def display_row(d: dict[str, Any]) -> dict[str, Any]:
-    """Flatten and rescale SI columns for a readable table (the key keeps saying the unit)."""
+    """Flatten and rescale SI columns for a readable table: labels in words with their unit (step time, s; tokens/s;
+    MFU, %; memory per GPU, GB), not the JSON keys."""
     out: dict[str, Any] = {}
     for k, v in flatten(d).items():
         for suffix, (label, div) in _SCALED.items():
             if k.endswith(suffix) and isinstance(v, (int, float)) and not isinstance(v, bool):
-                out[k[: -len(suffix)] + label] = v / div
+                out[_label(k[: -len(suffix)]) + label] = v / div
                 break
         else:
-            out[k] = v
+            out[_label(k)] = v
     return out

@@ -68,9 +68,9 @@ def inputs() -> dict[str, Any]:
             d["sequence_parallel"] = w.checkbox(TrainRequest, "sequence_parallel", key=P + "sequence_parallel",
                                                 default=True, label="Sequence parallel")
             d["top_k"] = w.number(TrainRequest, "top_k", key=P + "top_k", default=5, label="Layouts to list", integer=True)
+        d["power_cap_w"] = w.number(TrainRequest, "power_cap_w", key=P + "power_cap", default=None,
+                                    label="GPU power limit, W", step=50.0, placeholder="the TDP")
         with st.expander("Facility, prices, reliability"):
-            d["power_cap_w"] = w.number(TrainRequest, "power_cap_w", key=P + "power_cap", default=None,
-                                        label="GPU power limit, W", step=50.0, placeholder="the TDP")
             d["pue"] = w.number(FacilitySpec, "pue", key=P + "pue", default=DEFAULTS["pue"], label="PUE", step=0.05)
             d["usd_per_gpu_hour"] = w.number(EconomicsSpec, "usd_per_gpu_hour", key=P + "usd_per_gpu_hour", default=None,
                                              label="Rental, $/GPU-hour", step=0.25, placeholder="hardware profile midpoint")
@@ -119,6 +119,10 @@ def show(res: dict[str, Any]) -> None:
                 + (f" · training stack `{res['framework']}`" if res.get("framework") else ""))
     if res.get("layout_note"):
         st.caption(res["layout_note"])
+    cap = next((a for a in res.get("assumptions") or [] if a.get("name") == "power_cap_compute_frac"), None)
+    if cap is not None:
+        st.caption(f"GPU power limit: the GEMMs and attention run at {fmt.frac_pct(cap['value'])} of their speed at the TDP "
+                   "(the clock the limit leaves); GPU power is capped, memory-bound kernels and communication are not slowed.")
     if res.get("facility_peak_power_w") is not None:
         st.caption(f"Facility peak power {fmt.power_w(res['facility_peak_power_w'])} · "
                    f"{fmt.big(res.get('num_steps'))} steps · {fmt.sci(res.get('train_flop'))} FLOP")
