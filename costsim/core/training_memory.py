@@ -119,17 +119,15 @@ def activation_bytes_per_layer(m: ModelShape, lay: Layout, fw: "Framework | None
         cut = (2.0 - saved_input_bytes) * lowp_layer_frac
         selective = selective - cut * sb * (2.0 * h / np.where(sp, tp, 1.0) + (attn_width * h + m.ffn_width_active) / tp)
     keep_all = selective  # no recomputation with FlashAttention: Korthikanti's layout (the scores never stored)
+    q_kv = (m.n_heads + 2.0 * m.kv_heads) * m.head_dim  # widths of the Q, K, V projections' outputs
+    up = (2.0 if m.gated else 1.0) * m.ffn_width_active  # the FFN up (and gate) projections' outputs
     if fw.selective_saves == "xla-dots":  # matmul outputs + layer input, all sharded over the tensor axis
         # the residuals the backward needs: layer input, Q, K, V, the attention output projection's output (the
         # post-attention norm is recomputed from it) and the FFN up/gate outputs; the down projection's output only
         # enters the residual add, whose backward needs nothing, so it is not kept
-        n_up = 2.0 if m.gated else 1.0
-        q_kv = (m.n_heads + 2.0 * m.kv_heads) * m.head_dim
-        selective = sb * BYTES_ACT * (2.0 * h + q_kv + n_up * m.ffn_width_active) / tp
+        selective = sb * BYTES_ACT * (2.0 * h + q_kv + up) / tp
     elif fw.selective_saves == "torch-op-sac":  # every other matmul output + the SDPA output + the layer input
-        n_up = 2.0 if m.gated else 1.0
-        q_kv = (m.n_heads + 2.0 * m.kv_heads) * m.head_dim
-        mm_out = q_kv + h + n_up * m.ffn_width_active + h  # Q, K, V, attention output projection, FFN up/gate, down
+        mm_out = q_kv + h + up + h  # Q, K, V, attention output projection, FFN up/gate, down
         selective = sb * BYTES_ACT * (h + m.n_heads * m.head_dim + 0.5 * mm_out) / tp
     if fw.flash_attention:
         none = keep_all
