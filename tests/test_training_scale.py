@@ -203,3 +203,28 @@ def test_framework_names_in_request_spec_match_presets():
 
     from costsim.specs.requests import FrameworkName
     assert list(typing.get_args(FrameworkName)) == list(FRAMEWORKS)
+
+
+@pytest.mark.slow
+def test_fits_reproduce_the_constants_in_use():
+    """The joint step-model fit, on its own cases only (the MAMF and TorchTitan rows fit their own parameters),
+    returns the constants costsim runs with; so does TorchTitan's AsyncTP exposure."""
+    from costsim.core import calibration, training
+    from costsim.validation.training import fit, fit_torchtitan_tp
+
+    saved = (dict(calibration.MATMUL_FRAC), dict(calibration.TRAINING_SUSTAINED_FRAC), training.ELEMENTWISE_BYTES_PER_D,
+             training.COMM_OVERLAP_SLOWDOWN_FRAC, FRAMEWORKS["deepspeed-megatron-2021"])
+    try:
+        p = fit()["parameters"]
+    finally:
+        (mf, sf, training.ELEMENTWISE_BYTES_PER_D, training.COMM_OVERLAP_SLOWDOWN_FRAC,
+         FRAMEWORKS["deepspeed-megatron-2021"]) = saved
+        calibration.MATMUL_FRAC.clear(), calibration.MATMUL_FRAC.update(mf)
+        calibration.TRAINING_SUSTAINED_FRAC.clear(), calibration.TRAINING_SUSTAINED_FRAC.update(sf)
+    assert p["MATMUL_FRAC[a100]"] == pytest.approx(calibration.MATMUL_FRAC["a100"], rel=0.01)
+    assert p["MATMUL_FRAC[tpu]"] == pytest.approx(calibration.MATMUL_FRAC["tpu"], rel=0.01)
+    assert p["TRAINING_SUSTAINED_FRAC[h100]"] == pytest.approx(calibration.TRAINING_SUSTAINED_FRAC["h100"], rel=0.01)
+    assert p["ELEMENTWISE_BYTES_PER_D"] == pytest.approx(calibration.ELEMENTWISE_BYTES_PER_D, rel=0.01)
+    assert p["COMM_OVERLAP_SLOWDOWN_FRAC"] == pytest.approx(calibration.COMM_OVERLAP_SLOWDOWN_FRAC, rel=0.01)
+    assert fit_torchtitan_tp()["torchtitan-2024.tp_comm_exposed_frac"] == pytest.approx(
+        FRAMEWORKS["torchtitan-2024"].tp_comm_exposed_frac, abs=0.01)

@@ -129,9 +129,10 @@ def fit() -> dict:
 
     from costsim.validation.engine import load_cases
 
-    # the torchtitan-2024 row fits that stack's own parameter (fit_torchtitan_tp), not the joint step model
+    # rows that fit their own parameter stay out of the joint fit: the torchtitan-2024 row (fit_torchtitan_tp) and
+    # the MAMF-priced device's row (fit_mamf_sustained, TRAINING_SUSTAINED_FRAC_MAMF)
     cases = [c for c in load_cases() if c.kind == "training_step_time" and c.used_for_fit
-             and c.inputs.get("framework") != "torchtitan-2024"]
+             and c.inputs.get("framework") != "torchtitan-2024" and not _mamf_priced(c)]
 
     def resid(x):
         _set_fit_parameters(x)
@@ -180,6 +181,16 @@ def fit_gemm() -> dict:
 
 
 
+def _mamf_priced(case: Case) -> bool:
+    """Whether a case's device is priced from a measured matmul rate (no fitted family): its sustained-load factor is
+    TRAINING_SUSTAINED_FRAC_MAMF, fitted on its own."""
+    from costsim.core import calibration
+    from costsim.estimators.training import mamf_bf16_frac
+
+    acc = _accelerator(case.inputs["hardware"])
+    return calibration.accelerator_family(acc.id) is None and bool(mamf_bf16_frac(acc))
+
+
 def fit_mamf_sustained() -> dict:
     """1-D least squares (log step time) of calibration.TRAINING_SUSTAINED_FRAC_MAMF on the training_step_time cases
     marked used_for_fit whose device is priced from a MAMF measurement (no fitted family)."""
@@ -187,16 +198,9 @@ def fit_mamf_sustained() -> dict:
     from scipy.optimize import least_squares
 
     from costsim.core import calibration
-    from costsim.estimators.training import mamf_bf16_frac
     from costsim.validation.engine import load_cases
 
-    cases = []
-    for c in load_cases():
-        if c.kind != "training_step_time" or not c.used_for_fit:
-            continue
-        acc = _accelerator(c.inputs["hardware"])
-        if calibration.accelerator_family(acc.id) is None and mamf_bf16_frac(acc):
-            cases.append(c)
+    cases = [c for c in load_cases() if c.kind == "training_step_time" and c.used_for_fit and _mamf_priced(c)]
 
     def resid(x):
         calibration.TRAINING_SUSTAINED_FRAC_MAMF = float(x[0])
