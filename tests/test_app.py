@@ -478,3 +478,14 @@ def test_optimize_page_bad_field_is_an_error_line():
     at.button(key="opt_run").click().run()
     assert not at.exception
     assert at.error and "no_such_field" in at.error[0].value
+
+
+def test_result_tables_say_words_and_units_not_json_keys():
+    """App tables label columns for a reader (the JSON keys stay in JSON and Parquet) and round floats."""
+    from costsim.ui.fmt import display_row
+
+    row = display_row({"tp": 4, "micro_batch": 1, "step_time_s": 12.68843, "tokens_per_s": 315077.34, "mfu_frac": 0.299427,
+                       "memory_per_gpu_bytes": 85.3858e9, "cost_usd": 1234.5678})
+    assert row == {"TP": 4, "micro batch": 1, "step time, s": 12.69, "tokens/s": 315077.0, "MFU, %": 29.94,
+                   "memory per GPU, GB": 85.39, "cost, $": 1235.0}
+    assert not any(k.endswith(("_s", "_frac", "_bytes", "_usd")) for k in row)

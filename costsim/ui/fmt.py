@@ -135,15 +135,22 @@ def _label(stem: str) -> str:
     return " ".join(_WORDS.get(w, w) for w in stem.split("_"))
 
 
+def _sig(v: Any, digits: int = 4) -> Any:
+    """A float rounded to `digits` significant digits (a table cell a reader can take in; still a number)."""
+    if not isinstance(v, float) or not math.isfinite(v) or v == 0.0:
+        return v
+    return round(v, max(0, digits - 1 - int(math.floor(math.log10(abs(v))))))
+
+
 def display_row(d: dict[str, Any]) -> dict[str, Any]:
     """Flatten and rescale SI columns for a readable table: labels in words with their unit (step time, s; tokens/s;
-    MFU, %; memory per GPU, GB), not the JSON keys."""
+    MFU, %; memory per GPU, GB), not the JSON keys; floats to 4 significant digits."""
     out: dict[str, Any] = {}
     for k, v in flatten(d).items():
         for suffix, (label, div) in _SCALED.items():
             if k.endswith(suffix) and isinstance(v, (int, float)) and not isinstance(v, bool):
-                out[_label(k[: -len(suffix)]) + label] = v / div
+                out[_label(k[: -len(suffix)]) + label] = _sig(v / div)
                 break
         else:
-            out[_label(k)] = v
+            out[_label(k)] = _sig(v)
     return out
