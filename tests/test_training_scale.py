@@ -228,3 +228,14 @@ def test_fits_reproduce_the_constants_in_use():
     assert p["COMM_OVERLAP_SLOWDOWN_FRAC"] == pytest.approx(calibration.COMM_OVERLAP_SLOWDOWN_FRAC, rel=0.01)
     assert fit_torchtitan_tp()["torchtitan-2024.tp_comm_exposed_frac"] == pytest.approx(
         FRAMEWORKS["torchtitan-2024"].tp_comm_exposed_frac, abs=0.01)
+
+
+def test_expert_parallelism_beyond_the_data_parallel_group_is_refused_naming_the_rule():
+    """EP must divide dp (experts live in the data-parallel group, split over TP); MoE parallel folding is not modelled, and
+    the message says so instead of a generic 'no layout'."""
+    req = TrainRequest(model="deepseek-v3", hardware="h100-sxm", gpus=1024, seq_len=4096, global_batch=8192, tp=2, pp=16,
+                       cp=1, ep=64, tokens=1e12)
+    with pytest.raises(InputError) as e:
+        est.estimate(req)
+    assert e.value.field == "ep" and "dp = gpus / (tp x pp x cp) = 32" in str(e.value) and "folding" in str(e.value)
+    assert est.estimate(req.model_copy(update={"ep": 32}))["feasible"]

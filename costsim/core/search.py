@@ -107,6 +107,16 @@ def fixed_violations(m: ModelShape, gpus: int, seq_len: int, domain_size: int, f
         ok = [p for p in div if p <= m.n_layers][-4:]
         out.append(("pp", f"--pp {int(pp)} exceeds the model's {m.n_layers} layers: every pipeline stage needs at least "
                           f"one layer; try {_or_list(ok)}."))
+    ep = fixed.get("ep")
+    if ep is not None and int(ep) > 1 and all(fixed.get(k) is not None for k in ("tp", "pp", "cp")):
+        dp = gpus / (int(fixed["tp"]) * int(fixed["pp"]) * int(fixed["cp"]))
+        if dp == int(dp) and int(dp) % int(ep) != 0:
+            ok = [e for e in divisors(int(dp)) if e <= int(ep)][-3:]
+            out.append(("ep", f"--ep {int(ep)} must divide the data-parallel size dp = gpus / (tp x pp x cp) = {int(dp)}: "
+                              "costsim places the experts within the data-parallel group and splits each one over the "
+                              "tensor-parallel ranks (expert tensor parallelism = tp); expert parallelism across the "
+                              "tensor-parallel ranks (Megatron's MoE parallel folding, expert TP 1 under TP > 1) is not "
+                              f"modelled. Try --ep {_or_list(ok or [1])}, or --tp 1."))
     cp = fixed.get("cp")
     if cp is not None and int(cp) > 1:
         c = int(cp)
