@@ -1,0 +1,82 @@
+"""Writes costsim/validation/cases/training_dgxc.yaml from NVIDIA's DGX Cloud benchmarking recipes (NeMo 24.09 on H100;
+'Training step time (seconds per step)' rows, copied below): Llama 3.1 8B and 70B (NVIDIA/dgxc-benchmarking
+llama3.1/README_8b.md and README_70b.md at commit 143b90dd91f9) and Nemotron-4 340B (nemotron/README_340b.md at commit
+35a9aecc8d5b). Same release and stack as the 405B recipe whose 576-GPU point fits costsim's H100 sustained-load factor
+(DGXC405-576); every row here is held out.
+
+Run from the repository root: .venv/bin/python costsim/validation/cases/build_dgxc_cases.py
+"""
+from pathlib import Path
+
+import yaml
+
+SRC = "NVIDIA/dgxc-benchmarking@{commit} {readme} (NeMo 24.09, DGX H100)"
+TABLES = {
+    # (model, commit, readme, sequence, TP, PP, CP, VP; micro-batch 1): {precision: [(gpus, global batch, step s), ...]}
+    ("llama-3.1-8b", "143b90dd91f9", "llama3.1/README_8b.md", 8192, 1, 1, 2, 1): {
+        "bf16": [(8, 128, 12.91), (16, 256, 13.00), (32, 512, 13.05), (64, 1024, 13.08), (128, 2048, 13.10)],
+        "fp8": [(8, 128, 9.67), (16, 256, 9.73), (32, 512, 9.75), (64, 1024, 9.80), (128, 2048, 9.82)],
+    },
+    ("llama-3.1-70b", "143b90dd91f9", "llama3.1/README_70b.md", 8192, 4, 4, 2, 5): {
+        "bf16": [(64, 128, 14.72), (128, 256, 14.73), (256, 512, 14.8), (512, 1024, 14.89), (1024, 2048, 14.92),
+                 (2048, 4096, 14.98)],
+        "fp8": [(64, 128, 11.01), (128, 256, 10.93), (256, 512, 11.16), (512, 1024, 11.18), (1024, 2048, 11.28),
+                (2048, 4096, 11.39)],
+    },
+    ("nemotron-4-340b", "35a9aecc8d5b", "nemotron/README_340b.md", 4096, 8, 8, 1, 12): {
+        "bf16": [(128, 32, 4.61), (256, 64, 4.67), (512, 128, 4.70), (1024, 256, 4.73), (2048, 512, 4.84)],
+        "fp8": [(128, 32, 3.16), (256, 64, 3.21), (512, 128, 3.26), (1024, 256, 3.34), (2048, 512, 3.49)],
+    },
+}
+GAPS = {
+    "DGXCN4-340B-BF16-128": (
+        "+19 %: costsim's memory model puts the published layout (distributed optimizer = ZeRO-1, no recomputation) at "
+        "90.2 GB per GPU against the H100's 85.5 GB at data-parallel size 2 (the optimizer state sharded over only two "
+        "ranks), so it prices the ZeRO-2 layout that fits (84.4 GB), whose per-micro-batch gradient reduce-scatters cost "
+        "~0.9 s. The same recipe at 256-2,048 GPUs (data parallel 4-32) is within 4 % and the FP8 row at 128 GPUs (FP8 "
+        "inputs saved for backward) within 3 %. The run fits where costsim says it does not: the same activation-memory "
+        "over-count as MB2606-405B-GB200-256-FP8 (Korthikanti's layout; dropout masks these recipes do not keep are part "
+        "of it, ~2 GB here, not all). Not tuned away."),
+}
+NAMES = {"llama-3.1-8b": ("DGXC31-8B", "Llama 3.1 8B"), "llama-3.1-70b": ("DGXC31-70B", "Llama 3.1 70B"),
+         "nemotron-4-340b": ("DGXCN4-340B", "Nemotron-4 340B")}
+
+
+def rows() -> list[dict]:
+    out = []
+    for (model, commit, readme, seq, tp, pp, cp, vp), by_prec in TABLES.items():
+        prefix, title = NAMES[model]
+        for prec, pts in by_prec.items():
+            for gpus, gbs, step in pts:
+                dp = gpus // (tp * pp * cp)
+                layout = {"tp": tp, "pp": pp, "cp": cp, "ep": 1, "dp": dp, **({"vp": vp} if vp > 1 else {}), "micro_batch": 1}
+                out.append({
+                    "id": f"{prefix}-{prec.upper()}-{gpus}",
+                    "kind": "training_step_time",
+                    "source": (SRC.format(commit=commit, readme=readme) + f": {title} {prec.upper()} (TP={tp}, PP={pp}, CP={cp}"
+                               + (f", VP={vp}" if vp > 1 else "") + f", MBS=1) on {gpus}x H100 (GBS={gbs}), {step} s per step"),
+                    "inputs": {"model": model, "hardware": "h100-sxm", "gpus": gpus, "seq_len": seq, "global_batch": gbs,
+                               "precision": prec, **layout, "sequence_parallel": tp > 1, "framework": "megatron-core-2024"},
+                    "metric": "step_time_s", "expected": step, "comparison": "within", "tolerance_frac": 0.15,
+                    "tolerance_reason": "issue target 15 %; vendor benchmark of one software release (last-step timing)",
+                    "used_for_fit": False,
+                    **({"known_gap": GAPS[f"{prefix}-{prec.upper()}-{gpus}"]} if f"{prefix}-{prec.upper()}-{gpus}" in GAPS else {}),
+                    "notes": (f"held out; inputs written from the README's table before comparing (recompute and ZeRO stage "
+                              f"not stated: searched). Regime: dense training, NVIDIA h100-sxm, {gpus} devices, "
+                              "megatron-core-2024 (NeMo 24.09)."),
+                })
+    return out
+
+
+HEADER = """# NVIDIA DGX Cloud benchmarking recipes on 8-2,048 H100s (NeMo 24.09, BF16 and FP8), the READMEs' 'Training step time'
+# rows: Llama 3.1 8B and 70B (NVIDIA/dgxc-benchmarking llama3.1/README_8b.md and README_70b.md at commit 143b90dd91f9) and
+# Nemotron-4 340B (nemotron/README_340b.md at 35a9aecc8d5b; the model joined the catalog with its sources). Layouts as the
+# READMEs state them (8B: TP 1, PP 1, CP 2; 70B: TP 4, PP 4, CP 2, VP 5; 340B: TP 8, PP 8, VP 12; micro-batch 1; the global
+# batch grows with the GPU count); recompute and ZeRO stage are not stated and are searched. Same release and stack as the 405B recipe
+# whose 576-GPU point fits the H100 sustained-load factor (DGXC405-576); all rows here are held out, inputs written before
+# comparing. Rebuild: costsim/validation/cases/build_dgxc_cases.py.
+"""
+
+if __name__ == "__main__":
+    Path(__file__).with_name("training_dgxc.yaml").write_text(
+        HEADER + yaml.safe_dump(rows(), sort_keys=False, width=120, allow_unicode=True))
