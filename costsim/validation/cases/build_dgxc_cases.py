@@ -12,20 +12,26 @@ import yaml
 
 SRC = "NVIDIA/dgxc-benchmarking@{commit} {readme} (NeMo 24.09, DGX H100)"
 TABLES = {
-    # (model, commit, readme, sequence, TP, PP, CP, VP; micro-batch 1): {precision: [(gpus, global batch, step s), ...]}
-    ("llama-3.1-8b", "143b90dd91f9", "llama3.1/README_8b.md", 8192, 1, 1, 2, 1): {
+    # (model, commit, readme, sequence, TP, PP, CP, VP, EP; micro-batch 1): {precision: [(gpus, global batch, step s)]}
+    ("llama-3.1-8b", "143b90dd91f9", "llama3.1/README_8b.md", 8192, 1, 1, 2, 1, 1): {
         "bf16": [(8, 128, 12.91), (16, 256, 13.00), (32, 512, 13.05), (64, 1024, 13.08), (128, 2048, 13.10)],
         "fp8": [(8, 128, 9.67), (16, 256, 9.73), (32, 512, 9.75), (64, 1024, 9.80), (128, 2048, 9.82)],
     },
-    ("llama-3.1-70b", "143b90dd91f9", "llama3.1/README_70b.md", 8192, 4, 4, 2, 5): {
+    ("llama-3.1-70b", "143b90dd91f9", "llama3.1/README_70b.md", 8192, 4, 4, 2, 5, 1): {
         "bf16": [(64, 128, 14.72), (128, 256, 14.73), (256, 512, 14.8), (512, 1024, 14.89), (1024, 2048, 14.92),
                  (2048, 4096, 14.98)],
         "fp8": [(64, 128, 11.01), (128, 256, 10.93), (256, 512, 11.16), (512, 1024, 11.18), (1024, 2048, 11.28),
                 (2048, 4096, 11.39)],
     },
-    ("nemotron-4-340b", "35a9aecc8d5b", "nemotron/README_340b.md", 4096, 8, 8, 1, 12): {
+    ("nemotron-4-340b", "35a9aecc8d5b", "nemotron/README_340b.md", 4096, 8, 8, 1, 12, 1): {
         "bf16": [(128, 32, 4.61), (256, 64, 4.67), (512, 128, 4.70), (1024, 256, 4.73), (2048, 512, 4.84)],
         "fp8": [(128, 32, 3.16), (256, 64, 3.21), (512, 128, 3.26), (1024, 256, 3.34), (2048, 512, 3.49)],
+    },
+    # Grok-1 ('Dev' container rows, 64 layers: the README's smaller 'proxy' configurations cut the layer count and are left
+    # out; its 'DP' column is dp / ep). The 2,048-GPU BF16 row of this table is the older case DGXC-grok1-2048.
+    ("grok-1", "143b90dd91f9", "grok1/README_314b.md", 8192, 4, 8, 2, 8, 8): {
+        "bf16": [(512, 1024, 20.83), (1024, 2048, 21.0)],
+        "fp8": [(512, 1024, 16.69), (1024, 2048, 16.89), (2048, 4096, 17.04)],
     },
 }
 GAPS = {
@@ -38,23 +44,36 @@ GAPS = {
         "over-count as MB2606-405B-GB200-256-FP8 (Korthikanti's layout; dropout masks these recipes do not keep are part "
         "of it, ~2 GB here, not all). Not tuned away."),
 }
+_GROK_FP8 = (
+    "{err}: costsim prices Grok-1's FP8 step 1.38x faster than its BF16 step (18.4 -> 13.3 s at 512 GPUs); the README "
+    "measures 1.25x (20.83 -> 16.69 s). The BF16 rows of the same table are -12..-13 % (within tolerance, the same "
+    "direction as DGXC-grok1-2048), so about half the miss is MoE work costsim leaves out at any precision (token "
+    "permutation, router, capacity padding) and half an FP8 gain costsim gives the expert GEMMs that this NeMo 24.09 "
+    "stack does not reach (per-expert FP8 casts and transposes of the permuted tokens, not fused with a norm). "
+    "Charging Transformer Engine's cast / transpose traffic on every FP8 linear input and output gradient was tried "
+    "(2 + 2 x 1 B per element, as NVFP4 training already is): these rows move to -16..-18 %, but of 75 FP8 cases "
+    "that move, 37 get worse (Blackwell needs no transposed copy, norm-fused casts need none), so it was not adopted. "
+    "Not tuned away.")
+GAPS.update({f"DGXCGROK1-314B-FP8-{g}": _GROK_FP8.format(err=e) for g, e in ((512, "-20 %"), (1024, "-21 %"),
+                                                                               (2048, "-21.5 %"))})
 NAMES = {"llama-3.1-8b": ("DGXC31-8B", "Llama 3.1 8B"), "llama-3.1-70b": ("DGXC31-70B", "Llama 3.1 70B"),
-         "nemotron-4-340b": ("DGXCN4-340B", "Nemotron-4 340B")}
+         "nemotron-4-340b": ("DGXCN4-340B", "Nemotron-4 340B"), "grok-1": ("DGXCGROK1-314B", "Grok-1 314B")}
 
 
 def rows() -> list[dict]:
     out = []
-    for (model, commit, readme, seq, tp, pp, cp, vp), by_prec in TABLES.items():
+    for (model, commit, readme, seq, tp, pp, cp, vp, ep), by_prec in TABLES.items():
         prefix, title = NAMES[model]
         for prec, pts in by_prec.items():
             for gpus, gbs, step in pts:
                 dp = gpus // (tp * pp * cp)
-                layout = {"tp": tp, "pp": pp, "cp": cp, "ep": 1, "dp": dp, **({"vp": vp} if vp > 1 else {}), "micro_batch": 1}
+                layout = {"tp": tp, "pp": pp, "cp": cp, "ep": ep, "dp": dp, **({"vp": vp} if vp > 1 else {}), "micro_batch": 1}
                 out.append({
                     "id": f"{prefix}-{prec.upper()}-{gpus}",
                     "kind": "training_step_time",
                     "source": (SRC.format(commit=commit, readme=readme) + f": {title} {prec.upper()} (TP={tp}, PP={pp}, CP={cp}"
-                               + (f", VP={vp}" if vp > 1 else "") + f", MBS=1) on {gpus}x H100 (GBS={gbs}), {step} s per step"),
+                               + (f", VP={vp}" if vp > 1 else "") + (f", EP={ep}" if ep > 1 else "")
+                               + f", MBS=1) on {gpus}x H100 (GBS={gbs}), {step} s per step"),
                     "inputs": {"model": model, "hardware": "h100-sxm", "gpus": gpus, "seq_len": seq, "global_batch": gbs,
                                "precision": prec, **layout, "sequence_parallel": tp > 1, "framework": "megatron-core-2024"},
                     "metric": "step_time_s", "expected": step, "comparison": "within", "tolerance_frac": 0.15,
@@ -62,8 +81,8 @@ def rows() -> list[dict]:
                     "used_for_fit": False,
                     **({"known_gap": GAPS[f"{prefix}-{prec.upper()}-{gpus}"]} if f"{prefix}-{prec.upper()}-{gpus}" in GAPS else {}),
                     "notes": (f"held out; inputs written from the README's table before comparing (recompute and ZeRO stage "
-                              f"not stated: searched). Regime: dense training, NVIDIA h100-sxm, {gpus} devices, "
-                              "megatron-core-2024 (NeMo 24.09)."),
+                              f"not stated: searched). Regime: {'MoE' if ep > 1 else 'dense'} training, NVIDIA h100-sxm, {gpus} "
+                              "devices, megatron-core-2024 (NeMo 24.09; Grok-1: the README's 'Dev' container)."),
                 })
     return out
 
@@ -71,8 +90,9 @@ def rows() -> list[dict]:
 HEADER = """# NVIDIA DGX Cloud benchmarking recipes on 8-2,048 H100s (NeMo 24.09, BF16 and FP8), the READMEs' 'Training step time'
 # rows: Llama 3.1 8B and 70B (NVIDIA/dgxc-benchmarking llama3.1/README_8b.md and README_70b.md at commit 143b90dd91f9) and
 # Nemotron-4 340B (nemotron/README_340b.md at 35a9aecc8d5b; the model joined the catalog with its sources). Layouts as the
-# READMEs state them (8B: TP 1, PP 1, CP 2; 70B: TP 4, PP 4, CP 2, VP 5; 340B: TP 8, PP 8, VP 12; micro-batch 1; the global
-# batch grows with the GPU count); recompute and ZeRO stage are not stated and are searched. Same release and stack as the 405B recipe
+# READMEs state them (8B: TP 1, PP 1, CP 2; 70B: TP 4, PP 4, CP 2, VP 5; 340B: TP 8, PP 8, VP 12; Grok-1 314B (grok1/
+# README_314b.md at 143b90dd): TP 4, PP 8, CP 2, VP 8, EP 8; micro-batch 1; the global batch grows with the GPU count);
+# recompute and ZeRO stage are not stated and are searched. Same release and stack as the 405B recipe
 # whose 576-GPU point fits the H100 sustained-load factor (DGXC405-576); all rows here are held out, inputs written before
 # comparing. Rebuild: costsim/validation/cases/build_dgxc_cases.py.
 """
