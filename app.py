@@ -4,12 +4,25 @@ The router only; each page is a script under costsim/ui/pages/ that reads its wi
 validated spec, calls one cached API function and draws charts from costsim/ui/charts.py.
 """
 
+import runpy
+from pathlib import Path
+
 import streamlit as st
 
 st.set_page_config(page_title="costsim — what it takes to train and serve AI models", page_icon=":material/bolt:", layout="wide")
 
+TRAIN_SCRIPT = Path(__file__).with_name("costsim") / "ui" / "pages" / "train.py"
+
+
+def train_at_its_own_path() -> None:
+    """The Train page opened at /train: the default page lives at /, so without this entry /train is 'Page not
+    found' (Streamlit serves the default page only at the root)."""
+    runpy.run_path(str(TRAIN_SCRIPT), run_name="__main__")
+
+
 PAGES = [
-    st.Page("costsim/ui/pages/train.py", title="Train", icon=":material/model_training:", url_path="train", default=True),
+    st.Page("costsim/ui/pages/train.py", title="Train", icon=":material/model_training:", url_path="start", default=True),
+    st.Page(train_at_its_own_path, title="Train", icon=":material/model_training:", url_path="train", visibility="hidden"),
     st.Page("costsim/ui/pages/serve.py", title="Serve", icon=":material/chat:", url_path="serve"),
     st.Page("costsim/ui/pages/site.py", title="Site & grid", icon=":material/bolt:", url_path="site"),
     st.Page("costsim/ui/pages/grid.py", title="Grid headroom", icon=":material/electric_meter:", url_path="grid"),

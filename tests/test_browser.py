@@ -186,6 +186,17 @@ def test_train_page_in_browser(page):
     pg2.close()
 
 
+def test_train_page_opens_at_its_own_path(page):
+    """/train is the Train page too (the default page lives at the root; Streamlit answered /train with a
+    'Page not found' dialog over it), and its share link stays on /train."""
+    open_page(page, "train")
+    no_exception(page)
+    assert page.locator("h1").first.inner_text().startswith("Train a model")
+    assert page.get_by_text("Page not found").count() == 0
+    assert "/train?train=" in page.url
+    assert metric_value(page, "Wall time")
+
+
 def choice_moves_metric(page, slug, ready, field, option, metric, shot_after):
     """Open a page, wait for `ready`, pick `option` in the select box `field`, and wait for the metric
     `metric` to change; screenshots before and after, no exception on the page at either point."""
