@@ -52,10 +52,13 @@ def _render(r: dict) -> None:
     top = r.get("top_layouts") or []
     if top:
         tt = Table(title="fastest layouts")
-        for col in ("tp", "pp", "cp", "ep", "dp", "vp", "micro_batch", "recompute", "zero", "step", "tokens/s", "MFU", "memory"):
+        keys = ["tp", "pp", "cp", "ep", "dp", "vp", "micro_batch", "recompute", "zero"]
+        if any(row.get("ep", 1) > 1 for row in top):
+            keys.insert(4, "etp")  # expert tensor parallelism matters only with experts
+        for col in (*keys, "step", "tokens/s", "MFU", "memory"):
             tt.add_column(col)
         for row in top:
-            tt.add_row(*(str(row[k]) for k in ("tp", "pp", "cp", "ep", "dp", "vp", "micro_batch", "recompute", "zero")),
+            tt.add_row(*(str(row.get(k, "-")) for k in keys),
                        fmt_si(row["step_time_s"], "s"), fmt_si(row["tokens_per_s"]), f"{100 * row['mfu_frac']:.1f}%",
                        fmt_si(row["memory_per_gpu_bytes"], "B"))
         c.print(tt)
@@ -77,6 +80,7 @@ def register(app: typer.Typer) -> None:
         pp: Optional[int] = typer.Option(None, "--pp", help=field_help(TrainRequest, "pp")),
         cp: Optional[int] = typer.Option(None, "--cp", help=field_help(TrainRequest, "cp")),
         ep: Optional[int] = typer.Option(None, "--ep", help=field_help(TrainRequest, "ep")),
+        etp: Optional[int] = typer.Option(None, "--etp", help=field_help(TrainRequest, "etp")),
         dp: Optional[int] = typer.Option(None, "--dp", help=field_help(TrainRequest, "dp")),
         vp: Optional[int] = typer.Option(None, "--vp", help=field_help(TrainRequest, "vp")),
         micro_batch: Optional[int] = typer.Option(None, "--micro-batch", help=field_help(TrainRequest, "micro_batch")),
@@ -121,7 +125,7 @@ def register(app: typer.Typer) -> None:
             "model": model, "hardware": hardware, "gpus": gpus, "tokens": parse_float(tokens, flag="--tokens"),
             "seq_len": seq_len, "global_batch": global_batch,
             "global_batch_tokens": parse_float(global_batch_tokens, flag="--global-batch-tokens"),
-            "precision": precision, "attention_precision": attention_precision, "tp": tp, "pp": pp, "cp": cp, "ep": ep, "dp": dp, "vp": vp, "micro_batch": micro_batch,
+            "precision": precision, "attention_precision": attention_precision, "tp": tp, "pp": pp, "cp": cp, "ep": ep, "etp": etp, "dp": dp, "vp": vp, "micro_batch": micro_batch,
             "recompute": recompute, "zero": zero, "sequence_parallel": sequence_parallel, "top_k": top_k,
             "framework": framework, "node": node, "scaleup_domain_size": scaleup_domain_size, "power_cap_w": power_cap_w,
             "failure_rate_per_gpu_hour": failure_rate_per_gpu_hour, "checkpoint_time_s": checkpoint_time_s,

@@ -80,6 +80,10 @@ class Framework:
       checkpointing (ac_mode selective, selective_ac_option 'op'): the outputs of every other matmul, of the SDPA
       attention kernel and the layer input are kept; the other half of the matmuls and every elementwise op are
       recomputed in the backward pass, the attention core is not.
+    moe_parallel_folding: the stack lays the MoE layers' expert grid (expert tensor parallel x expert parallel x expert
+      data parallel) over the attention layers' tp x cp x dp ranks independently (Megatron-core's
+      expert_tensor_parallel_size, Liu et al. 2025, arXiv 2504.14960), so an expert may be split over fewer ranks than
+      tp (etp 1 under tp 2) and expert parallelism may span tensor- and context-parallel ranks.
     """
 
     name: str = "megatron-core-2024"
@@ -104,6 +108,7 @@ class Framework:
     zero3_live_layers: float = 2.0
     lowp_param_gather: bool = False
     selective_saves: str = "megatron"
+    moe_parallel_folding: bool = False
     source: str = ""
     year: int = 2024
 
@@ -118,12 +123,14 @@ class Framework:
             return self.context_parallel or int(value) == 1
         if dim == "ep":
             return self.expert_parallel or int(value) == 1
+        if dim == "folding":  # an expert tensor-parallel size below tp
+            return self.moe_parallel_folding or not value
         return True
 
 
 FRAMEWORKS: dict[str, Framework] = {
     "megatron-core-2024": Framework(
-        "megatron-core-2024", 0.25, True, lowp_param_gather=True,
+        "megatron-core-2024", 0.25, True, lowp_param_gather=True, moe_parallel_folding=True,
         source="Megatron-core / NeMo 24.x with Transformer Engine (TP comm overlap, FlashAttention, distributed optimizer "
                "with overlapped grad reduce-scatter and param all-gather); ZeRO-2/3 as PyTorch FSDP2 / Megatron-core FSDP "
                "(one flat buffer per layer)",
@@ -213,6 +220,8 @@ FEATURES: dict[str, tuple[str, int, str]] = {
                          "Megatron-core / Transformer Engine 2024; Llama 3 used an all-gather form only for 128k contexts "
                          "(arXiv 2407.21783 Sec. 3.3.2)"),
     "expert_parallel": ("expert parallelism (MoE all-to-all)", 2021, "Fedus et al. 2021 (Switch); Megatron-core MoE 2023"),
+    "moe_parallel_folding": ("MoE parallel folding (expert tensor parallelism below TP, expert parallelism across "
+                             "tensor-parallel ranks)", 2025, "Liu et al. 2025, arXiv 2504.14960 (Megatron-core)"),
     "tp_comm_overlap": ("tensor-parallel communication overlapped with GEMMs", 2023, "Transformer Engine userbuffers / "
                         "Megatron-core tp_comm_overlap"),
     "dp_comm_overlap": ("data-parallel reduce-scatter/all-gather overlapped with backward/forward", 2023,
@@ -241,6 +250,8 @@ def layout_features(layout: dict, fw: Framework, precision: str, sequence_parall
         out.append("context_parallel")
     if layout["ep"] > 1:
         out.append("expert_parallel")
+    if layout.get("etp", layout["tp"]) != layout["tp"]:
+        out.append("moe_parallel_folding")
     if layout["tp"] > 1 and fw.tp_comm_exposed_frac < 1.0:
         out.append("tp_comm_overlap")
     if layout["dp"] > 1 and fw.dp_overlap:

@@ -8,7 +8,9 @@ Validity rules (Megatron-LM conventions):
      stages and chunks allowed: the most loaded stage and the largest chunk set the pace); vp > 1 only with pp > 1 and a micro-batch count divisible by pp;
   cp a power of two with seq_len % (2*cp) == 0 (load-balanced causal chunks);
   dp = gpus / (tp*pp*cp) a whole number; ep | n_experts and ep | dp (experts sharded across the
-     data-parallel ranks; 1 for dense models);
+     data-parallel ranks; 1 for dense models); with MoE parallel folding (a stack with
+     Framework.moe_parallel_folding; etp 0 means etp = tp): etp | tp and ep*etp | tp*cp*dp (the expert grid
+     over the stage's ranks; searched: etp = tp and etp = 1);
   global_batch % (dp*micro_batch) == 0 (when the batch is given; otherwise each layout rounds the
      target batch to a multiple of dp*micro_batch and may move it at most DEFAULT_BATCH_SLACK_FRAC, so
      the batch bounds data parallelism as it does in practice);
@@ -28,7 +30,7 @@ from costsim.core.training import Framework, HardwareShape, Layout, ModelShape, 
 MICRO_BATCHES = (1, 2, 4, 8, 16)
 MAX_CP = 32
 MAX_VP = 16
-DIMS = ("tp", "pp", "cp", "ep", "vp", "micro_batch", "recompute", "zero")
+DIMS = ("tp", "pp", "cp", "ep", "vp", "etp", "micro_batch", "recompute", "zero")
 
 
 def divisors(n: int) -> list[int]:
@@ -51,7 +53,9 @@ def candidate_values(m: ModelShape, gpus: int, seq_len: int, domain_size: int, f
     vp = list(range(1, min(MAX_VP, m.n_layers) + 1)) if fw.interleaved_pipeline else [1]
     cp = cp if fw.context_parallel else [1]
     ep = ep if fw.expert_parallel else [1]
-    out = {"tp": tp, "pp": pp, "cp": cp, "ep": ep, "vp": vp, "micro_batch": list(MICRO_BATCHES),
+    # expert tensor parallelism: 0 = tp; folding (etp 1 under tp > 1) where the stack has it
+    etp = [0, 1] if m.n_experts > 1 and fw.expert_parallel and fw.moe_parallel_folding else [0]
+    out = {"tp": tp, "pp": pp, "cp": cp, "ep": ep, "vp": vp, "etp": etp, "micro_batch": list(MICRO_BATCHES),
            "recompute": list(fw.recompute_modes), "zero": list(fw.zero_stages)}
     for k, v in fixed.items():
         if v is not None and k in out:
@@ -107,16 +111,39 @@ def fixed_violations(m: ModelShape, gpus: int, seq_len: int, domain_size: int, f
         ok = [p for p in div if p <= m.n_layers][-4:]
         out.append(("pp", f"--pp {int(pp)} exceeds the model's {m.n_layers} layers: every pipeline stage needs at least "
                           f"one layer; try {_or_list(ok)}."))
+    etp = fixed.get("etp")
+    if etp is not None and int(etp) > 0:
+        if tp is not None and (tp % int(etp) != 0):
+            out.append(("etp", f"--etp {int(etp)} must divide --tp {tp} (each expert is split over a subgroup of the "
+                               f"tensor-parallel ranks); try {_or_list([e for e in divisors(tp)])}."))
+        elif tp is not None and int(etp) != tp and not fw.supports("folding", True):
+            out.append(("etp", f"--etp {int(etp)} below --tp {tp} is MoE parallel folding, which framework '{fw.name}' "
+                               f"does not have; use --etp {tp} or the megatron-core-2024 stack."))
     ep = fixed.get("ep")
     if ep is not None and int(ep) > 1 and all(fixed.get(k) is not None for k in ("tp", "pp", "cp")):
-        dp = gpus / (int(fixed["tp"]) * int(fixed["pp"]) * int(fixed["cp"]))
-        if dp == int(dp) and int(dp) % int(ep) != 0:
+        t_, c_ = int(fixed["tp"]), int(fixed["cp"])
+        dp = gpus / (t_ * int(fixed["pp"]) * c_)
+        if etp is not None and int(etp) > 0:
+            etps = [int(etp)]
+        else:
+            etps = [t_] + ([1] if fw.supports("folding", True) and t_ > 1 else [])
+
+        def _fits(e: int) -> bool:
+            return int(dp) % int(ep) == 0 if e == t_ else (t_ * c_ * int(dp)) % (int(ep) * e) == 0
+        if dp == int(dp) and not any(_fits(e) for e in etps):
             ok = [e for e in divisors(int(dp)) if e <= int(ep)][-3:]
-            out.append(("ep", f"--ep {int(ep)} must divide the data-parallel size dp = gpus / (tp x pp x cp) = {int(dp)}: "
-                              "costsim places the experts within the data-parallel group and splits each one over the "
-                              "tensor-parallel ranks (expert tensor parallelism = tp); expert parallelism across the "
-                              "tensor-parallel ranks (Megatron's MoE parallel folding, expert TP 1 under TP > 1) is not "
-                              f"modelled. Try --ep {_or_list(ok or [1])}, or --tp 1."))
+            if etps == [t_]:
+                out.append(("ep", f"--ep {int(ep)} must divide the data-parallel size dp = gpus / (tp x pp x cp) = {int(dp)} "
+                                  "when each expert is split over all tensor-parallel ranks (expert tensor parallelism = "
+                                  f"tp){'' if fw.supports('folding', True) else f' (framework {fw.name!r} has no MoE parallel folding)'}. "
+                                  f"Try --ep {_or_list(ok or [1])}, --tp 1"
+                                  + (", or --etp 1 (MoE parallel folding: expert parallelism across the tensor-parallel "
+                                     "ranks)." if fw.supports("folding", True) and t_ > 1 else ".")))
+            else:
+                out.append(("ep", f"--ep {int(ep)} does not fit the stage's {t_ * c_ * int(dp)} ranks (tp x cp x dp) with "
+                                  f"expert tensor parallelism {_or_list([str(e) for e in etps])}: ep x etp must divide "
+                                  f"tp x cp x dp and, with etp = tp, ep must divide dp = {int(dp)}. Try --ep "
+                                  f"{_or_list(ok or [1])}."))
     cp = fixed.get("cp")
     if cp is not None and int(cp) > 1:
         c = int(cp)
@@ -179,7 +206,7 @@ def enumerate_layouts(m: ModelShape, gpus: int, seq_len: int, global_batch: int 
     sequence_parallel = sequence_parallel and (framework or DEFAULT_FRAMEWORK).sequence_parallel
     n_enum = int(np.prod([cand[d].size for d in DIMS]))
     # stage 1: the small (tp, pp, cp, ep, vp) grid and its structural rules (prefilter)
-    outer = ("tp", "pp", "cp", "ep", "vp")
+    outer = ("tp", "pp", "cp", "ep", "vp", "etp")
     grids = np.meshgrid(*(cand[d] for d in outer), indexing="ij")
     o = {d: a.ravel() for d, a in zip(outer, grids)}
     dp = gpus / (o["tp"] * o["pp"] * o["cp"])
@@ -188,7 +215,13 @@ def enumerate_layouts(m: ModelShape, gpus: int, seq_len: int, global_batch: int 
         ok &= dp == fixed["dp"]
     ok &= o["vp"] <= np.ceil(m.n_layers / o["pp"])  # every virtual chunk holds a layer
     ok &= (o["vp"] == 1) | (o["pp"] > 1)
-    ok &= np.mod(np.where(ok, dp, 1.0), o["ep"]) == 0
+    etp = np.where(o["etp"] > 0, o["etp"], o["tp"])
+    folded = etp != o["tp"]
+    dps = np.where(ok, dp, 1.0)
+    ok &= np.where(folded, (np.mod(o["tp"], etp) == 0) & (np.mod(o["tp"] * o["cp"] * dps, o["ep"] * etp) == 0),
+                   np.mod(dps, o["ep"]) == 0)
+    if 0.0 in cand["etp"]:  # an explicit etp equal to tp repeats the etp = tp (0) layouts
+        ok &= (o["etp"] == 0) | folded
     # micro-batch divisibility against the outer dp, before building the big grid
     mbs = cand["micro_batch"]
     if global_batch is not None:
@@ -218,7 +251,7 @@ def enumerate_layouts(m: ModelShape, gpus: int, seq_len: int, global_batch: int 
     valid = np.broadcast_to(valid, shape)
     lay = Layout(tp=o["tp"], pp=o["pp"], cp=o["cp"], ep=o["ep"], dp=o["dp"], vp=o["vp"], micro_batch=mb,
                  recompute=rc, zero=zr, sequence_parallel=np.float64(1.0 if sequence_parallel else 0.0),
-                 seq_len=np.float64(seq_len), global_batch=gbs)
+                 seq_len=np.float64(seq_len), global_batch=gbs, etp=o["etp"])
     return lay, valid, n_enum
 
 
@@ -267,7 +300,9 @@ def search(m: ModelShape, hw: HardwareShape, gpus: int, seq_len: int, global_bat
 
 
 def layout_row(lay: Layout, i: int) -> dict:
-    return {"tp": int(lay.tp[i]), "pp": int(lay.pp[i]), "cp": int(lay.cp[i]), "ep": int(lay.ep[i]), "dp": int(lay.dp[i]),
+    etp = float(np.broadcast_to(lay.etp, np.shape(lay.tp))[i]) if np.ndim(lay.etp) else float(lay.etp)
+    return {"tp": int(lay.tp[i]), "pp": int(lay.pp[i]), "cp": int(lay.cp[i]), "ep": int(lay.ep[i]),
+            "etp": int(etp) if etp > 0 else int(lay.tp[i]), "dp": int(lay.dp[i]),
             "vp": int(lay.vp[i]), "micro_batch": int(lay.micro_batch[i]),
             "recompute": ("none", "selective", "full")[int(lay.recompute[i])], "zero": int(lay.zero[i]),
             "global_batch": int(lay.global_batch[i])}

@@ -79,7 +79,7 @@ from costsim.core.training_memory import (  # noqa: F401  (re-exported: the trai
     stage_layers,
     stage_params,
 )
-from costsim.core.training_shapes import HardwareShape, Layout, ModelShape, _f  # noqa: F401
+from costsim.core.training_shapes import HardwareShape, Layout, ModelShape, _f, expert_tp  # noqa: F401
 
 RECOMPUTE_MODES = ("none", "selective", "full")
 __all__ = ["FRAMEWORKS", "DEFAULT_FRAMEWORK", "Framework", "HardwareShape", "Layout", "ModelShape", "evaluate",
@@ -172,23 +172,30 @@ def _gemm_args(hw: HardwareShape, bf16: bool = False):
             hw.kernel_latency_s, hw.gemm_in_bytes)
 
 
-def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep):
+def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp=None):
     """(forward, backward) GEMM time of one layer's linear layers for one micro-batch on one GPU (s),
     by costsim.core.matmul: per-GPU shapes after TP (column-parallel splits N, row-parallel K),
-    routed experts E/ep per rank with tokens*k*ep/E rows each (uniform routing); backward = dgrad +
+    routed experts E/ep per rank split over etp ranks (expert tensor parallelism; None = tp) with
+    tokens*(etp/tp)*k*ep/E rows each (uniform routing; under MoE parallel folding with etp < tp each rank
+    dispatches its own sequence-parallel share of the tokens); backward = dgrad +
     wgrad. A low-precision run (hw.quant_bytes_per_element > 0) times hw.lowp_layer_frac of the layers
     in the compute datatype plus the HBM traffic that quantizes their operands once per micro-batch
     (forward: the input X; backward: the output gradient dY; each read once and written row-wise and
     column-wise, hw.quant_bytes_per_element per element; weights are quantized once per optimizer step
-    and left out), the rest at the bf16 rates. Evaluated on the unique (tokens, tp, ep)
+    and left out), the rest at the bf16 rates. Evaluated on the unique (tokens, tp, ep, etp)
     combinations only."""
-    T, tp, ep = np.broadcast_arrays(_f(tokens), _f(tp), _f(ep))
+    T, tp, ep, etp = np.broadcast_arrays(_f(tokens), _f(tp), _f(ep), _f(tp if etp is None else etp))
     # one scalar key per (tokens, tp, ep): exact for whole numbers below 2^53 (tokens < 2^31, tp and
-    # ep < 2^11); a 1-D unique is much cheaper than a unique over rows
+    # ep < 2^11); a 1-D unique is much cheaper than a unique over rows. Layouts with etp != tp (rare: MoE
+    # parallel folding) take the row-wise unique.
     key = (T.ravel() * 2048.0 + tp.ravel()) * 2048.0 + ep.ravel()
-    _, first_idx, inv = np.unique(key, return_index=True, return_inverse=True)
+    if np.array_equal(etp, tp):
+        _, first_idx, inv = np.unique(key, return_index=True, return_inverse=True)
+    else:
+        _, first_idx, inv = np.unique(np.stack([key, etp.ravel()], axis=1), axis=0, return_index=True,
+                                      return_inverse=True)
     inv = np.asarray(inv).ravel()
-    Tu, tpu, epu = T.ravel()[first_idx], tp.ravel()[first_idx], ep.ravel()[first_idx]
+    Tu, tpu, epu, etpu = T.ravel()[first_idx], tp.ravel()[first_idx], ep.ravel()[first_idx], etp.ravel()[first_idx]
     lowp = hw.quant_bytes_per_element > 0.0
     f_lowp = hw.lowp_layer_frac if lowp else 1.0
     args, args16 = _gemm_args(hw), _gemm_args(hw, True)
@@ -196,11 +203,12 @@ def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep):
     fwd = np.zeros_like(Tu)
     bwd = np.zeros_like(Tu)
     for weight, n_out, k_in, split, kind in linear_gemms(m):
-        n = n_out / tpu if split == "n" else n_out + 0.0 * tpu
-        k = k_in / tpu if split == "k" else k_in + 0.0 * tpu
+        t_split = etpu if kind == "expert" else tpu
+        n = n_out / t_split if split == "n" else n_out + 0.0 * tpu
+        k = k_in / t_split if split == "k" else k_in + 0.0 * tpu
         rows, count = Tu, 1.0
         if kind == "expert":
-            rows = Tu * m.experts_per_token * epu / m.n_experts
+            rows = Tu * (etpu / tpu) * m.experts_per_token * epu / m.n_experts
             count = m.n_experts / epu
         f_t = mm.matmul_time_s(rows, n, k, *args)
         b_t = mm.matmul_time_s(rows, k, n, *args) + mm.matmul_time_s(k, n, rows, *args)
@@ -264,6 +272,8 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     flat = hw.torus_dims == 0  # NCCL rings run through every rank; XLA on a torus goes axis by axis
     tp, pp, cp, ep, dp, vp = (_f(x) for x in (lay.tp, lay.pp, lay.cp, lay.ep, lay.dp, lay.vp))
     mb, r, z = _f(lay.micro_batch), _f(lay.recompute), _f(lay.zero)
+    etp = expert_tp(lay)
+    folded = etp != tp  # MoE parallel folding: the expert grid etp x ep x edp over the stage's tp x cp x dp ranks
     sp = (_f(lay.sequence_parallel) > 0) & fw.sequence_parallel
     seq = _f(lay.seq_len)
     d = float(m.d_model)
@@ -277,7 +287,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
 
     # --- compute per layer per micro-batch on one GPU
     mm_fwd = 2.0 * m.mm_params_per_layer * tokens / tp
-    lin_fwd, lin_bwd = linear_layer_times(m, hw, tokens, tp, ep)
+    lin_fwd, lin_bwd = linear_layer_times(m, hw, tokens, tp, ep, etp)
     eff = 3.0 * mm_fwd / np.maximum(lin_fwd + lin_bwd, 1e-30) / hw.peak_flop_per_s
     t_attn = attention_fwd_flop_per_token_per_layer(m, seq) * tokens / tp / rate_bf16
     if fw.flash_attention:
@@ -294,9 +304,15 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     t_fc = lin_fwd + t_attn_f + t_elem_f  # forward compute
     t_bc = lin_bwd + (full + sel_mm) * lin_fwd + t_attn_b + t_elem_b  # backward compute (+ recomputation)
 
-    # --- tensor parallel (scale-up domain; enforced by the search): 2 all-reduces (4 RS/AG with SP)
+    # --- tensor parallel (scale-up domain; enforced by the search): 2 all-reduces (4 RS/AG with SP); a MoE layer's
+    # pair runs over the expert tensor-parallel group (none with etp 1: each rank dispatches its own tokens)
     act_bytes = BYTES_ACT * tokens * d
     t_tp_set = comm.collective_s("rs", 4.0 * act_bytes, tp, 1.0, fab, flat, calls=4.0)
+    if m.is_moe and np.any(folded):
+        moe_share = m.n_moe_layers / m.n_layers
+        t_tp_moe = (comm.collective_s("rs", 2.0 * act_bytes, tp, 1.0, fab, flat, calls=2.0)
+                    + comm.collective_s("rs", 2.0 * act_bytes * etp / tp, etp, 1.0, fab, flat, calls=2.0))
+        t_tp_set = np.where(folded, (1.0 - moe_share) * t_tp_set + moe_share * t_tp_moe, t_tp_set)
     t_tp_f = t_tp_set * fw.tp_comm_exposed_frac
     t_tp_b = t_tp_set * (1.0 + full) * fw.tp_comm_exposed_frac
 
@@ -315,7 +331,8 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
         a2a_bytes = BYTES_ACT * tokens / tp * m.experts_per_token * d
         # each token copy goes straight to its expert's rank: the share bound for other scale-up domains crosses
         # the network, the rest stays on the scale-up fabric (comm.all_to_all_two_tier_s)
-        a2a = comm.all_to_all_two_tier_s(a2a_bytes, ep, tp * cp, fab) * (m.n_moe_layers / m.n_layers)
+        # the EP group's rank stride: tp x cp (experts across data-parallel ranks), etp under folding
+        a2a = comm.all_to_all_two_tier_s(a2a_bytes, ep, np.where(folded, etp, tp * cp), fab) * (m.n_moe_layers / m.n_layers)
         t_ep_f, t_ep_b = 2.0 * a2a, (2.0 + 2.0 * full) * a2a
     else:
         t_ep_f = t_ep_b = 0.0 * t_tp_f
@@ -342,7 +359,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
                                          hw.scaleout_per_gpu_bytes_per_s, hw.scaleup_latency_s)
     t_p2p = np.where(pp > 1, 2.0 * vp * comm.p2p_s(p2p_bytes, bw_pp, lat_pp), 0.0)
 
-    # --- data parallel: sizes and groups (dense over dp*cp, experts over dp*cp/ep)
+    # --- data parallel: sizes and groups (dense over dp*cp, experts over tp*dp*cp/(etp*ep): dp*cp/ep unless folded)
     dense, expert = params_per_device(m, lay)
     dpg = dp * cp
     # ZeRO shards over the whole data-parallel group, or (zero_shard_within_domain: FSDP over a TPU
@@ -351,7 +368,9 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
         zg, zx = comm.group_split(dpg, tp, hw.domain_size)
     else:
         zg, zx = dpg, 1.0 + 0.0 * dpg
-    edp = np.maximum(zg / ep, 1.0)
+    edp = np.maximum(zg * tp / (etp * ep), 1.0)
+    edp_all = np.maximum(dpg * tp / (etp * ep), 1.0)  # the whole expert-data-parallel group
+    exp_stride = np.where(folded, etp * ep, tp * ep * cp)
     gbytes = fw.grad_reduce_bytes
     # the parameter all-gather moves the low-precision copy of the linear layers' weights where the stack keeps one
     # (Megatron-core fp8_param_gather / fp4_param_gather, on in Megatron-Bridge's FP8 and NVFP4 recipes): 1 byte per
@@ -363,7 +382,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
         b_dense, b_exp = bytes_per_param  # (dense, expert) bytes per parameter
         t = comm.collective_s(kind, b_dense * dense, n_dense, tp, fab, flat, calls_dense, agg)
         if m.is_moe:
-            t = t + comm.collective_s(kind, b_exp * expert, n_exp, tp * ep * cp, fab, flat, calls_exp, agg)
+            t = t + comm.collective_s(kind, b_exp * expert, n_exp, exp_stride, fab, flat, calls_exp, agg)
         return t
 
     # ZeRO-2/3: per micro-batch, on the most loaded stage, prefetched behind each pass
@@ -392,9 +411,9 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     # ZeRO-0/1 (and ZeRO-2's parameter all-gather): once per step, bucketed; with sharding within a
     # domain, ZeRO-2/3 also all-reduce their gradient shard across the domains once per step
     buckets = np.maximum(1.0, (dense + expert) / np.maximum(DP_BUCKET_PARAMS, 1e6 * dpg))
-    t_rs = dp_coll("rs", grad_b, buckets, buckets, dpg, np.maximum(dpg / ep, 1.0))
-    t_ag = dp_coll("ag", gather_b, buckets, buckets, dpg, np.maximum(dpg / ep, 1.0))
-    t_ar = dp_coll("ar", grad_b, buckets, buckets, dpg, np.maximum(dpg / ep, 1.0))
+    t_rs = dp_coll("rs", grad_b, buckets, buckets, dpg, edp_all)
+    t_ag = dp_coll("ag", gather_b, buckets, buckets, dpg, edp_all)
+    t_ar = dp_coll("ar", grad_b, buckets, buckets, dpg, edp_all)
     t_x = comm.collective_s("ar", gbytes * (dense + expert) / zg, zx, tp * zg, fab, flat, calls=buckets)
     hide_b = bwd_window if fw.dp_overlap else 0.0 * bwd_window
     hide_f = fwd_window if fw.dp_overlap else 0.0 * fwd_window

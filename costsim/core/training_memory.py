@@ -4,9 +4,9 @@ Per GPU (bytes) on the most loaded pipeline stage:
   weights 2 B/param (bf16), gradients 2 B/param, Adam optimizer state 12 B/param (fp32 master,
   m, v) -- 16 B/param before sharding (ZeRO, Rajbhandari et al. 2020). ZeRO 1 shards the
   optimizer state, 2 also the gradients, 3 also the weights, over the data-parallel x
-  context-parallel group (dense) and the expert-data-parallel group dp*cp/ep (experts);
+  context-parallel group (dense) and the expert-data-parallel group tp*dp*cp/(etp*ep) (experts; etp = tp unless MoE parallel folding sets it);
   ZeRO-3 keeps the gathered parameters of Framework.zero3_live_layers layers (FSDP: the one computing
-  and the prefetched next one; XLA gathers matrix by matrix). Experts are split by expert parallelism and tensor parallelism.
+  and the prefetched next one; XLA gathers matrix by matrix). Experts are split by expert parallelism and expert tensor parallelism (etp).
   Activations per layer per micro-batch (Korthikanti et al. 2022, arXiv 2205.05198, eq. 1-2,
   generalized to GQA and gated FFNs): replicated part 10*s*b*h (LayerNorm inputs, dropout
   masks, attention and MLP inputs), TP-sharded part (4 + 4*kv/H)*s*b*h + (4 or 6)*s*b*d_ff*k_eff,
@@ -38,7 +38,7 @@ import numpy as np
 
 from costsim.core.calibration import FRAMEWORK_RESERVE_BYTES
 from costsim.core.frameworks import DEFAULT_FRAMEWORK, Framework
-from costsim.core.training_shapes import Layout, ModelShape, _f
+from costsim.core.training_shapes import Layout, ModelShape, _f, expert_tp
 
 BYTES_WEIGHT = 2.0  # bf16 weights
 BYTES_GRAD = 2.0  # bf16 gradients
@@ -69,13 +69,13 @@ def stage_layers(m: ModelShape, pp):
 
 def stage_params(m: ModelShape, lay: Layout, layers, has_emb, has_head):
     """(dense, expert) parameters on one device of a stage before ZeRO sharding."""
-    tp, ep = _f(lay.tp), _f(lay.ep)
+    tp, ep, etp = _f(lay.tp), _f(lay.ep), expert_tp(lay)
     emb = m.input_embedding_params * has_emb + (m.head_params if not m.tied_embeddings else 0.0) * has_head
     # Megatron keeps a copy of a tied embedding on the last stage when pp > 1
     if m.tied_embeddings:
         emb = emb + m.head_params * has_head * (1.0 - has_emb)
     dense = (layers * m.nonexpert_params_per_layer + emb) / tp
-    expert = layers * m.expert_params_per_layer / (tp * ep)
+    expert = layers * m.expert_params_per_layer / (etp * ep)
     return dense, expert
 
 
@@ -87,9 +87,9 @@ def params_per_device(m: ModelShape, lay: Layout):
     single = pp <= 1
     emb = np.where(single, m.input_embedding_params + (0.0 if m.tied_embeddings else m.head_params),
                    max(m.input_embedding_params, m.head_params))
-    tp, ep = _f(lay.tp), _f(lay.ep)
+    tp, ep, etp = _f(lay.tp), _f(lay.ep), expert_tp(lay)
     dense = (n_max * m.nonexpert_params_per_layer + emb) / tp
-    expert = n_max * m.expert_params_per_layer / (tp * ep)
+    expert = n_max * m.expert_params_per_layer / (etp * ep)
     return dense, expert
 
 
@@ -170,7 +170,9 @@ def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None, do
     z = _f(lay.zero)
     first, n_max, last = stage_layers(m, pp)
     shard_dense = zero_shard_size(lay, fw, domain_size)
-    shard_expert = np.maximum(shard_dense / ep, 1.0)
+    etp = expert_tp(lay)
+    # the expert-data-parallel group: the stage's tp x (ZeRO group) ranks over the etp x ep that hold one copy
+    shard_expert = np.maximum(shard_dense * tp / (etp * ep), 1.0)
     # bytes per (dense, expert) parameter after ZeRO sharding
     b_dense = (BYTES_WEIGHT / np.where(z >= 3, shard_dense, 1.0) + BYTES_GRAD / np.where(z >= 2, shard_dense, 1.0)
                + BYTES_OPTIMIZER / np.where(z >= 1, shard_dense, 1.0))
@@ -203,7 +205,7 @@ def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None, do
     tot = np.maximum(np.maximum(t0, t1), t2)
     # ZeRO-3 / FSDP: the gathered (unsharded) parameters of the layer in use and of the prefetched next one
     gathered = np.where(z >= 3, fw.zero3_live_layers * BYTES_WEIGHT * (m.nonexpert_params_per_layer / tp
-                                                                     + m.expert_params_per_layer / (tp * ep)), 0.0)
+                                                                     + m.expert_params_per_layer / (etp * ep)), 0.0)
     reserve = FRAMEWORK_RESERVE_BYTES if fw.reserve_bytes is None else fw.reserve_bytes
     total = tot + gathered + reserve
     return MemoryBreakdown(parts, (t0, t1, t2), z, shard_dense, shard_expert, gathered, reserve, total)

@@ -184,10 +184,21 @@ class Layout:
     sequence_parallel: np.ndarray
     seq_len: np.ndarray
     global_batch: np.ndarray
+    # expert tensor-parallel size: the ranks one expert's weights are split over. 0 = tp (each expert split like
+    # the dense layers, experts placed across data-parallel ranks); a divisor of tp below it = Megatron-core's MoE
+    # parallel folding (expert_tensor_parallel_size), the expert grid etp x ep x edp laid over the same
+    # tp x cp x dp ranks of a stage, so expert parallelism may span tensor- and context-parallel ranks
+    etp: np.ndarray | float = 0.0
 
     @classmethod
     def of(cls, **kw) -> "Layout":
         return cls(**{k: np.asarray(v, dtype=float) for k, v in kw.items()})
+
+
+def expert_tp(lay: Layout):
+    """The expert tensor-parallel size of every layout (Layout.etp, 0 meaning tp)."""
+    etp = np.asarray(lay.etp, dtype=float)
+    return np.where(etp > 0, etp, np.asarray(lay.tp, dtype=float))
 
 
 def _f(x):

@@ -37,6 +37,9 @@ class TrainRequest(Spec):
     pp: int | None = Field(None, ge=1, description="Pipeline-parallel size (None = searched).")
     cp: int | None = Field(None, ge=1, description="Context-parallel size (None = searched).")
     ep: int | None = Field(None, ge=1, description="Expert-parallel size (None = searched; MoE only).")
+    etp: int | None = Field(None, ge=1, le=4096, description="Expert tensor-parallel size: the GPUs one expert's weights "
+                            "are split over, a divisor of tp (None = searched: tp, or 1 under MoE parallel folding on "
+                            "megatron-core-2024; MoE only).")
     dp: int | None = Field(None, ge=1, description="Data-parallel size (None = derived: gpus / (tp*pp*cp)).")
     vp: int | None = Field(None, ge=1, description="Virtual pipeline stages per GPU for the interleaved schedule (None = searched).")
     micro_batch: int | None = Field(None, ge=1, description="Micro-batch size in sequences (None = searched).")

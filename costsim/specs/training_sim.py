@@ -121,6 +121,7 @@ class Layout(Spec):
     pp: int | None = Field(None, ge=1, description="Pipeline-parallel size (None = searched).")
     cp: int | None = Field(None, ge=1, description="Context-parallel size (None = searched).")
     ep: int | None = Field(None, ge=1, description="Expert-parallel size (MoE; None = searched).")
+    etp: int | None = Field(None, ge=1, le=4096, description="Expert tensor-parallel size, a divisor of tp (MoE; None = searched: tp, or 1 under MoE parallel folding).")
     dp: int | None = Field(None, ge=1, description="Data-parallel size (None = num_gpus / (tp*pp*cp)).")
     vp: int | None = Field(None, ge=1, description="Virtual pipeline stages per GPU (None = searched).")
     micro_batch: int | None = Field(None, ge=1, description="Micro-batch in sequences (None = searched).")

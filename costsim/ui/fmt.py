@@ -127,7 +127,8 @@ _SCALED = {  # SI key suffix -> (display suffix, divisor); the longer suffix fir
     "_w": (", kW", 1e3),
     "_s": (", s", 1.0),
 }
-_WORDS = {"mfu": "MFU", "gpu": "GPU", "tp": "TP", "pp": "PP", "cp": "CP", "ep": "EP", "dp": "DP", "vp": "VP"}
+_WORDS = {"mfu": "MFU", "gpu": "GPU", "tp": "TP", "pp": "PP", "cp": "CP", "ep": "EP", "dp": "DP", "vp": "VP",
+          "etp": "expert TP"}
 
 
 def _label(stem: str) -> str:

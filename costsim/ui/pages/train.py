@@ -18,7 +18,7 @@ DEFAULTS: dict[str, Any] = {
 }
 LAYOUT_OPTIONS = {
     "tp": [1, 2, 4, 8, 16], "pp": [1, 2, 4, 8, 16, 32, 64], "cp": [1, 2, 4, 8, 16],
-    "ep": [1, 2, 4, 8, 16, 32, 64], "micro_batch": [1, 2, 4, 8, 16],
+    "ep": [1, 2, 4, 8, 16, 32, 64], "etp": [1, 2, 4, 8, 16], "micro_batch": [1, 2, 4, 8, 16],
 }
 
 
@@ -32,7 +32,7 @@ def to_state(r: TrainRequest) -> dict[str, Any]:
          P + "gco2": r.economics.grid_gco2e_per_kwh, P + "elec": r.economics.electricity_usd_per_kwh,
          P + "failure_rate": r.failure_rate_per_gpu_hour, P + "framework": w.AUTO if r.framework is None else r.framework,
          P + "power_cap": r.power_cap_w}
-    for k in ("tp", "pp", "cp", "ep", "micro_batch", "recompute", "zero"):
+    for k in ("tp", "pp", "cp", "ep", "etp", "micro_batch", "recompute", "zero"):
         v = getattr(r, k)
         s[P + k] = w.AUTO if v is None else v
     return s
@@ -57,9 +57,10 @@ def inputs() -> dict[str, Any]:
                                   auto=True)
         with st.expander("Parallel layout (auto = searched)"):
             c1, c2 = st.columns(2)
-            for i, k in enumerate(("tp", "pp", "cp", "ep", "micro_batch")):
+            for i, k in enumerate(("tp", "pp", "cp", "ep", "etp", "micro_batch")):
                 with (c1 if i % 2 == 0 else c2):
-                    d[k] = w.select(TrainRequest, k, key=P + k, default=None, label=k.replace("_", " "),
+                    d[k] = w.select(TrainRequest, k, key=P + k, default=None,
+                                    label="expert tp" if k == "etp" else k.replace("_", " "),
                                     options=LAYOUT_OPTIONS[k], auto=True)
             with c2:
                 d["zero"] = w.select(TrainRequest, "zero", key=P + "zero", default=None, label="ZeRO stage", auto=True)
@@ -88,7 +89,7 @@ def build_request(d: dict[str, Any]) -> TrainRequest:
     economics = validate_spec(EconomicsSpec, {"usd_per_gpu_hour": d["usd_per_gpu_hour"], "electricity_usd_per_kwh": d["elec"],
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
     data = {k: d[k] for k in ("model", "hardware", "gpus", "tokens", "seq_len", "precision", "attention_precision", "tp", "pp", "cp", "ep",
-                              "micro_batch", "recompute", "zero", "sequence_parallel", "top_k", "framework", "power_cap_w")}
+                              "etp", "micro_batch", "recompute", "zero", "sequence_parallel", "top_k", "framework", "power_cap_w")}
     data.update(failure_rate_per_gpu_hour=d["failure_rate"], facility=facility, economics=economics)
     return validate_spec(TrainRequest, data, what="training request")
 
@@ -129,7 +130,9 @@ def show(res: dict[str, Any]) -> None:
     top = res.get("top_layouts") or []
     if top:
         st.subheader("Fastest layouts")
-        st.dataframe([fmt.display_row(r) for r in top], width="stretch", hide_index=True)
+        moe = any((r.get("ep") or 1) > 1 for r in top)  # expert TP says nothing without experts
+        st.dataframe([fmt.display_row({k: v for k, v in r.items() if moe or k != "etp"}) for r in top], width="stretch",
+                     hide_index=True)
     search = res.get("search")
     if search:
         st.caption(f"Search: {fmt.big(search.get('configs_evaluated'))} layouts evaluated, "
