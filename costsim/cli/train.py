@@ -54,7 +54,7 @@ def _render(r: dict) -> None:
         tt = Table(title="fastest layouts")
         keys = ["tp", "pp", "cp", "ep", "dp", "vp", "micro_batch", "recompute", "zero"]
         if any(row.get("ep", 1) > 1 for row in top):
-            keys.insert(4, "etp")  # expert tensor parallelism matters only with experts
+            keys[4:4] = ["etp", "ep_overlap"]  # expert tensor parallelism and all-to-all overlap matter only with experts
         for col in (*keys, "step", "tokens/s", "MFU", "memory"):
             tt.add_column(col)
         for row in top:
@@ -81,6 +81,8 @@ def register(app: typer.Typer) -> None:
         cp: Optional[int] = typer.Option(None, "--cp", help=field_help(TrainRequest, "cp")),
         ep: Optional[int] = typer.Option(None, "--ep", help=field_help(TrainRequest, "ep")),
         etp: Optional[int] = typer.Option(None, "--etp", help=field_help(TrainRequest, "etp")),
+        ep_overlap: Optional[bool] = typer.Option(None, "--ep-overlap/--no-ep-overlap",
+                                                  help=field_help(TrainRequest, "ep_overlap")),
         dp: Optional[int] = typer.Option(None, "--dp", help=field_help(TrainRequest, "dp")),
         vp: Optional[int] = typer.Option(None, "--vp", help=field_help(TrainRequest, "vp")),
         micro_batch: Optional[int] = typer.Option(None, "--micro-batch", help=field_help(TrainRequest, "micro_batch")),
@@ -125,7 +127,7 @@ def register(app: typer.Typer) -> None:
             "model": model, "hardware": hardware, "gpus": gpus, "tokens": parse_float(tokens, flag="--tokens"),
             "seq_len": seq_len, "global_batch": global_batch,
             "global_batch_tokens": parse_float(global_batch_tokens, flag="--global-batch-tokens"),
-            "precision": precision, "attention_precision": attention_precision, "tp": tp, "pp": pp, "cp": cp, "ep": ep, "etp": etp, "dp": dp, "vp": vp, "micro_batch": micro_batch,
+            "precision": precision, "attention_precision": attention_precision, "tp": tp, "pp": pp, "cp": cp, "ep": ep, "etp": etp, "ep_overlap": ep_overlap, "dp": dp, "vp": vp, "micro_batch": micro_batch,
             "recompute": recompute, "zero": zero, "sequence_parallel": sequence_parallel, "top_k": top_k,
             "framework": framework, "node": node, "scaleup_domain_size": scaleup_domain_size, "power_cap_w": power_cap_w,
             "failure_rate_per_gpu_hour": failure_rate_per_gpu_hour, "checkpoint_time_s": checkpoint_time_s,

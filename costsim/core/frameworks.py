@@ -84,6 +84,9 @@ class Framework:
       data parallel) over the attention layers' tp x cp x dp ranks independently (Megatron-core's
       expert_tensor_parallel_size, Liu et al. 2025, arXiv 2504.14960), so an expert may be split over fewer ranks than
       tp (etp 1 under tp 2) and expert parallelism may span tensor- and context-parallel ranks.
+    moe_a2a_overlap: the stack can run a MoE layer's dispatch / combine all-to-all while another micro-batch computes
+      (forward of one interleaved with backward of the other: Megatron-core overlap_moe_expert_parallel_comm, 2025,
+      after DeepSeek-V3's DualPipe); not with full recomputation.
     """
 
     name: str = "megatron-core-2024"
@@ -109,6 +112,7 @@ class Framework:
     lowp_param_gather: bool = False
     selective_saves: str = "megatron"
     moe_parallel_folding: bool = False
+    moe_a2a_overlap: bool = False
     source: str = ""
     year: int = 2024
 
@@ -125,12 +129,14 @@ class Framework:
             return self.expert_parallel or int(value) == 1
         if dim == "folding":  # an expert tensor-parallel size below tp
             return self.moe_parallel_folding or not value
+        if dim == "ep_overlap":
+            return self.moe_a2a_overlap or not value
         return True
 
 
 FRAMEWORKS: dict[str, Framework] = {
     "megatron-core-2024": Framework(
-        "megatron-core-2024", 0.25, True, lowp_param_gather=True, moe_parallel_folding=True,
+        "megatron-core-2024", 0.25, True, lowp_param_gather=True, moe_parallel_folding=True, moe_a2a_overlap=True,
         source="Megatron-core / NeMo 24.x with Transformer Engine (TP comm overlap, FlashAttention, distributed optimizer "
                "with overlapped grad reduce-scatter and param all-gather); ZeRO-2/3 as PyTorch FSDP2 / Megatron-core FSDP "
                "(one flat buffer per layer)",
@@ -222,6 +228,8 @@ FEATURES: dict[str, tuple[str, int, str]] = {
     "expert_parallel": ("expert parallelism (MoE all-to-all)", 2021, "Fedus et al. 2021 (Switch); Megatron-core MoE 2023"),
     "moe_parallel_folding": ("MoE parallel folding (expert tensor parallelism below TP, expert parallelism across "
                              "tensor-parallel ranks)", 2025, "Liu et al. 2025, arXiv 2504.14960 (Megatron-core)"),
+    "moe_a2a_overlap": ("expert all-to-all overlapped with another micro-batch's compute", 2025,
+                        "DeepSeek-V3 DualPipe (arXiv 2412.19437); Megatron-core overlap_moe_expert_parallel_comm"),
     "tp_comm_overlap": ("tensor-parallel communication overlapped with GEMMs", 2023, "Transformer Engine userbuffers / "
                         "Megatron-core tp_comm_overlap"),
     "dp_comm_overlap": ("data-parallel reduce-scatter/all-gather overlapped with backward/forward", 2023,
@@ -252,6 +260,8 @@ def layout_features(layout: dict, fw: Framework, precision: str, sequence_parall
         out.append("expert_parallel")
     if layout.get("etp", layout["tp"]) != layout["tp"]:
         out.append("moe_parallel_folding")
+    if layout.get("ep_overlap"):
+        out.append("moe_a2a_overlap")
     if layout["tp"] > 1 and fw.tp_comm_exposed_frac < 1.0:
         out.append("tp_comm_overlap")
     if layout["dp"] > 1 and fw.dp_overlap:

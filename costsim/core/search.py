@@ -10,7 +10,8 @@ Validity rules (Megatron-LM conventions):
   dp = gpus / (tp*pp*cp) a whole number; ep | n_experts and ep | dp (experts sharded across the
      data-parallel ranks; 1 for dense models); with MoE parallel folding (a stack with
      Framework.moe_parallel_folding; etp 0 means etp = tp): etp | tp and ep*etp | tp*cp*dp (the expert grid
-     over the stage's ranks; searched: etp = tp and etp = 1);
+     over the stage's ranks; searched: etp = tp and etp = 1); ep_overlap (Framework.moe_a2a_overlap) only with
+     ep > 1 and not with full recomputation;
   global_batch % (dp*micro_batch) == 0 (when the batch is given; otherwise each layout rounds the
      target batch to a multiple of dp*micro_batch and may move it at most DEFAULT_BATCH_SLACK_FRAC, so
      the batch bounds data parallelism as it does in practice);
@@ -30,7 +31,7 @@ from costsim.core.training import Framework, HardwareShape, Layout, ModelShape, 
 MICRO_BATCHES = (1, 2, 4, 8, 16)
 MAX_CP = 32
 MAX_VP = 16
-DIMS = ("tp", "pp", "cp", "ep", "vp", "etp", "micro_batch", "recompute", "zero")
+DIMS = ("tp", "pp", "cp", "ep", "vp", "etp", "ep_overlap", "micro_batch", "recompute", "zero")
 
 
 def divisors(n: int) -> list[int]:
@@ -55,7 +56,9 @@ def candidate_values(m: ModelShape, gpus: int, seq_len: int, domain_size: int, f
     ep = ep if fw.expert_parallel else [1]
     # expert tensor parallelism: 0 = tp; folding (etp 1 under tp > 1) where the stack has it
     etp = [0, 1] if m.n_experts > 1 and fw.expert_parallel and fw.moe_parallel_folding else [0]
-    out = {"tp": tp, "pp": pp, "cp": cp, "ep": ep, "vp": vp, "etp": etp, "micro_batch": list(MICRO_BATCHES),
+    ep_overlap = [0, 1] if m.n_experts > 1 and fw.expert_parallel and fw.moe_a2a_overlap else [0]
+    out = {"tp": tp, "pp": pp, "cp": cp, "ep": ep, "vp": vp, "etp": etp, "ep_overlap": ep_overlap,
+           "micro_batch": list(MICRO_BATCHES),
            "recompute": list(fw.recompute_modes), "zero": list(fw.zero_stages)}
     for k, v in fixed.items():
         if v is not None and k in out:
@@ -119,6 +122,15 @@ def fixed_violations(m: ModelShape, gpus: int, seq_len: int, domain_size: int, f
         elif tp is not None and int(etp) != tp and not fw.supports("folding", True):
             out.append(("etp", f"--etp {int(etp)} below --tp {tp} is MoE parallel folding, which framework '{fw.name}' "
                                f"does not have; use --etp {tp} or the megatron-core-2024 stack."))
+    if fixed.get("ep_overlap"):
+        if not fw.supports("ep_overlap", True):
+            out.append(("ep_overlap", f"--ep-overlap: framework '{fw.name}' cannot overlap the expert all-to-all with "
+                                      "another micro-batch's compute; drop it or use the megatron-core-2024 stack."))
+        elif fixed.get("ep") is not None and int(fixed["ep"]) <= 1:
+            out.append(("ep_overlap", "--ep-overlap hides the expert-parallel all-to-all, which needs --ep above 1."))
+        elif fixed.get("recompute") is not None and int(fixed["recompute"]) >= 2:
+            out.append(("ep_overlap", "--ep-overlap does not run with full activation recomputation (Megatron-core "
+                                      "refuses the pair); use --recompute selective or none."))
     ep = fixed.get("ep")
     if ep is not None and int(ep) > 1 and all(fixed.get(k) is not None for k in ("tp", "pp", "cp")):
         t_, c_ = int(fixed["tp"]), int(fixed["cp"])
@@ -206,7 +218,7 @@ def enumerate_layouts(m: ModelShape, gpus: int, seq_len: int, global_batch: int 
     sequence_parallel = sequence_parallel and (framework or DEFAULT_FRAMEWORK).sequence_parallel
     n_enum = int(np.prod([cand[d].size for d in DIMS]))
     # stage 1: the small (tp, pp, cp, ep, vp) grid and its structural rules (prefilter)
-    outer = ("tp", "pp", "cp", "ep", "vp", "etp")
+    outer = ("tp", "pp", "cp", "ep", "vp", "etp", "ep_overlap")
     grids = np.meshgrid(*(cand[d] for d in outer), indexing="ij")
     o = {d: a.ravel() for d, a in zip(outer, grids)}
     dp = gpus / (o["tp"] * o["pp"] * o["cp"])
@@ -222,6 +234,7 @@ def enumerate_layouts(m: ModelShape, gpus: int, seq_len: int, global_batch: int 
                    np.mod(dps, o["ep"]) == 0)
     if 0.0 in cand["etp"]:  # an explicit etp equal to tp repeats the etp = tp (0) layouts
         ok &= (o["etp"] == 0) | folded
+    ok &= (o["ep_overlap"] == 0) | (o["ep"] > 1)  # nothing to overlap without expert parallelism
     # micro-batch divisibility against the outer dp, before building the big grid
     mbs = cand["micro_batch"]
     if global_batch is not None:
@@ -248,10 +261,12 @@ def enumerate_layouts(m: ModelShape, gpus: int, seq_len: int, global_batch: int 
         valid = np.abs(gbs - b0) <= DEFAULT_BATCH_SLACK_FRAC * b0 + 0.5
     mcount = gbs / per
     valid &= (o["vp"] == 1) | (np.mod(mcount, o["pp"]) == 0)
+    if np.any(o["ep_overlap"] > 0):  # the all-to-all overlap does not run with full recompute
+        valid = valid & ((o["ep_overlap"] == 0) | (rc < 2))
     valid = np.broadcast_to(valid, shape)
     lay = Layout(tp=o["tp"], pp=o["pp"], cp=o["cp"], ep=o["ep"], dp=o["dp"], vp=o["vp"], micro_batch=mb,
                  recompute=rc, zero=zr, sequence_parallel=np.float64(1.0 if sequence_parallel else 0.0),
-                 seq_len=np.float64(seq_len), global_batch=gbs, etp=o["etp"])
+                 seq_len=np.float64(seq_len), global_batch=gbs, etp=o["etp"], ep_overlap=o["ep_overlap"])
     return lay, valid, n_enum
 
 
@@ -302,7 +317,9 @@ def search(m: ModelShape, hw: HardwareShape, gpus: int, seq_len: int, global_bat
 def layout_row(lay: Layout, i: int) -> dict:
     etp = float(np.broadcast_to(lay.etp, np.shape(lay.tp))[i]) if np.ndim(lay.etp) else float(lay.etp)
     return {"tp": int(lay.tp[i]), "pp": int(lay.pp[i]), "cp": int(lay.cp[i]), "ep": int(lay.ep[i]),
-            "etp": int(etp) if etp > 0 else int(lay.tp[i]), "dp": int(lay.dp[i]),
+            "etp": int(etp) if etp > 0 else int(lay.tp[i]),
+            "ep_overlap": bool((float(np.broadcast_to(lay.ep_overlap, np.shape(lay.tp))[i]) if np.ndim(lay.ep_overlap)
+                                else float(lay.ep_overlap)) > 0), "dp": int(lay.dp[i]),
             "vp": int(lay.vp[i]), "micro_batch": int(lay.micro_batch[i]),
             "recompute": ("none", "selective", "full")[int(lay.recompute[i])], "zero": int(lay.zero[i]),
             "global_batch": int(lay.global_batch[i])}

@@ -336,9 +336,17 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
         t_ep_f, t_ep_b = 2.0 * a2a, (2.0 + 2.0 * full) * a2a
     else:
         t_ep_f = t_ep_b = 0.0 * t_tp_f
+    # EP all-to-all overlap: a layer's forward of one micro-batch runs interleaved with its backward of another, so
+    # their dispatch / combine hide behind the other's compute (what does not fit stays exposed, and the compute
+    # slows while both run, as every overlapped collective here)
+    t_ep_f_x, t_ep_b_x = t_ep_f, t_ep_b
+    if m.is_moe and np.any(_f(lay.ep_overlap) > 0):
+        both = t_ep_f + t_ep_b
+        keep = np.where(_f(lay.ep_overlap) > 0, _overlap_exposed(both, t_fc + t_bc) / np.maximum(both, 1e-30), 1.0)
+        t_ep_f_x, t_ep_b_x = t_ep_f * keep, t_ep_b * keep
 
-    t_layer_f = t_fc + t_tp_f + t_cp_f + t_ep_f
-    t_layer_b = t_bc + t_tp_b + t_cp_b + t_ep_b
+    t_layer_f = t_fc + t_tp_f + t_cp_f + t_ep_f_x
+    t_layer_b = t_bc + t_tp_b + t_cp_b + t_ep_b_x
     t_layer = t_layer_f + t_layer_b
     t_layer_compute = t_fc + t_bc
     first, n_max, last = stage_layers(m, pp)

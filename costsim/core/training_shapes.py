@@ -189,6 +189,9 @@ class Layout:
     # parallel folding (expert_tensor_parallel_size), the expert grid etp x ep x edp laid over the same
     # tp x cp x dp ranks of a stage, so expert parallelism may span tensor- and context-parallel ranks
     etp: np.ndarray | float = 0.0
+    # 1: each MoE layer's all-to-all runs while the other micro-batch of a forward/backward pair computes (Megatron-core
+    # overlap_moe_expert_parallel_comm, after DeepSeek-V3's DualPipe, arXiv 2412.19437 Sec. 3.2.1); 0: on the critical path
+    ep_overlap: np.ndarray | float = 0.0
 
     @classmethod
     def of(cls, **kw) -> "Layout":

@@ -166,7 +166,8 @@ def num_compute_units(acc: Accelerator) -> int:
 
 
 def _fixed(req: TrainRequest) -> dict:
-    return {"tp": req.tp, "pp": req.pp, "cp": req.cp, "ep": req.ep, "etp": req.etp, "dp": req.dp, "vp": req.vp,
+    return {"tp": req.tp, "pp": req.pp, "cp": req.cp, "ep": req.ep, "etp": req.etp,
+            "ep_overlap": None if req.ep_overlap is None else float(req.ep_overlap), "dp": req.dp, "vp": req.vp,
             "micro_batch": req.micro_batch, "recompute": None if req.recompute is None else RECOMPUTE_CODE[req.recompute],
             "zero": req.zero}
 
@@ -176,6 +177,9 @@ def _check(req: TrainRequest, spec: ModelSpec) -> None:
         raise InputError(f"--ep {req.ep} needs a mixture-of-experts model; '{spec.name}' is dense. Drop --ep or use 1.", field="ep")
     if req.ep is not None and spec.is_moe and spec.n_experts % req.ep != 0:
         raise InputError(f"--ep {req.ep} must divide the number of experts ({spec.n_experts}).", field="ep")
+    if req.ep_overlap and not spec.is_moe:
+        raise InputError(f"--ep-overlap needs a mixture-of-experts model; '{spec.name}' is dense. Drop it.",
+                         field="ep_overlap")
     if req.etp is not None and not spec.is_moe:
         raise InputError(f"--etp {req.etp} needs a mixture-of-experts model; '{spec.name}' is dense. Drop --etp.",
                          field="etp")

@@ -40,6 +40,9 @@ class TrainRequest(Spec):
     etp: int | None = Field(None, ge=1, le=4096, description="Expert tensor-parallel size: the GPUs one expert's weights "
                             "are split over, a divisor of tp (None = searched: tp, or 1 under MoE parallel folding on "
                             "megatron-core-2024; MoE only).")
+    ep_overlap: bool | None = Field(None, description="Run each MoE layer's expert all-to-all while another micro-batch "
+                                    "computes (Megatron-core overlap_moe_expert_parallel_comm; None = searched where the "
+                                    "training stack has it; MoE with ep > 1 only).")
     dp: int | None = Field(None, ge=1, description="Data-parallel size (None = derived: gpus / (tp*pp*cp)).")
     vp: int | None = Field(None, ge=1, description="Virtual pipeline stages per GPU for the interleaved schedule (None = searched).")
     micro_batch: int | None = Field(None, ge=1, description="Micro-batch size in sequences (None = searched).")

@@ -122,6 +122,7 @@ class Layout(Spec):
     cp: int | None = Field(None, ge=1, description="Context-parallel size (None = searched).")
     ep: int | None = Field(None, ge=1, description="Expert-parallel size (MoE; None = searched).")
     etp: int | None = Field(None, ge=1, le=4096, description="Expert tensor-parallel size, a divisor of tp (MoE; None = searched: tp, or 1 under MoE parallel folding).")
+    ep_overlap: bool | None = Field(None, description="Expert all-to-all overlapped with another micro-batch's compute (MoE, ep > 1; None = searched).")
     dp: int | None = Field(None, ge=1, description="Data-parallel size (None = num_gpus / (tp*pp*cp)).")
     vp: int | None = Field(None, ge=1, description="Virtual pipeline stages per GPU (None = searched).")
     micro_batch: int | None = Field(None, ge=1, description="Micro-batch in sequences (None = searched).")

@@ -128,7 +128,7 @@ _SCALED = {  # SI key suffix -> (display suffix, divisor); the longer suffix fir
     "_s": (", s", 1.0),
 }
 _WORDS = {"mfu": "MFU", "gpu": "GPU", "tp": "TP", "pp": "PP", "cp": "CP", "ep": "EP", "dp": "DP", "vp": "VP",
-          "etp": "expert TP"}
+          "etp": "expert TP", "overlap": "all-to-all overlap"}
 
 
 def _label(stem: str) -> str:

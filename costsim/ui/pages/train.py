@@ -32,7 +32,7 @@ def to_state(r: TrainRequest) -> dict[str, Any]:
          P + "gco2": r.economics.grid_gco2e_per_kwh, P + "elec": r.economics.electricity_usd_per_kwh,
          P + "failure_rate": r.failure_rate_per_gpu_hour, P + "framework": w.AUTO if r.framework is None else r.framework,
          P + "power_cap": r.power_cap_w}
-    for k in ("tp", "pp", "cp", "ep", "etp", "micro_batch", "recompute", "zero"):
+    for k in ("tp", "pp", "cp", "ep", "etp", "ep_overlap", "micro_batch", "recompute", "zero"):
         v = getattr(r, k)
         s[P + k] = w.AUTO if v is None else v
     return s
@@ -64,6 +64,9 @@ def inputs() -> dict[str, Any]:
                                     options=LAYOUT_OPTIONS[k], auto=True)
             with c2:
                 d["zero"] = w.select(TrainRequest, "zero", key=P + "zero", default=None, label="ZeRO stage", auto=True)
+            d["ep_overlap"] = w.select(TrainRequest, "ep_overlap", key=P + "ep_overlap", default=None,
+                                       label="Expert all-to-all overlap", options=[True, False], auto=True,
+                                       format_func=lambda on: "on" if on else "off")
             d["recompute"] = w.select(TrainRequest, "recompute", key=P + "recompute", default=None,
                                       label="Activation recompute", auto=True)
             d["sequence_parallel"] = w.checkbox(TrainRequest, "sequence_parallel", key=P + "sequence_parallel",
@@ -89,7 +92,7 @@ def build_request(d: dict[str, Any]) -> TrainRequest:
     economics = validate_spec(EconomicsSpec, {"usd_per_gpu_hour": d["usd_per_gpu_hour"], "electricity_usd_per_kwh": d["elec"],
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
     data = {k: d[k] for k in ("model", "hardware", "gpus", "tokens", "seq_len", "precision", "attention_precision", "tp", "pp", "cp", "ep",
-                              "etp", "micro_batch", "recompute", "zero", "sequence_parallel", "top_k", "framework", "power_cap_w")}
+                              "etp", "ep_overlap", "micro_batch", "recompute", "zero", "sequence_parallel", "top_k", "framework", "power_cap_w")}
     data.update(failure_rate_per_gpu_hour=d["failure_rate"], facility=facility, economics=economics)
     return validate_spec(TrainRequest, data, what="training request")
 
@@ -131,7 +134,8 @@ def show(res: dict[str, Any]) -> None:
     if top:
         st.subheader("Fastest layouts")
         moe = any((r.get("ep") or 1) > 1 for r in top)  # expert TP says nothing without experts
-        st.dataframe([fmt.display_row({k: v for k, v in r.items() if moe or k != "etp"}) for r in top], width="stretch",
+        st.dataframe([fmt.display_row({k: v for k, v in r.items() if moe or k not in ("etp", "ep_overlap")}) for r in top],
+                     width="stretch",
                      hide_index=True)
     search = res.get("search")
     if search:

@@ -68,7 +68,9 @@ def rows() -> list[dict]:
             for gpus, gbs, step in pts:
                 dp = gpus // (tp * pp * cp)
                 # NeMo 24.09 (Megatron-core 0.9) splits each expert over all TP ranks: no MoE parallel folding (etp = tp)
-                layout = {"tp": tp, "pp": pp, "cp": cp, "ep": ep, **({"etp": tp} if ep > 1 else {}), "dp": dp,
+                # ... nor the expert all-to-all overlap (Megatron-core 2025)
+                layout = {"tp": tp, "pp": pp, "cp": cp, "ep": ep, **({"etp": tp, "ep_overlap": False} if ep > 1 else {}),
+                          "dp": dp,
                           **({"vp": vp} if vp > 1 else {}), "micro_batch": 1}
                 out.append({
                     "id": f"{prefix}-{prec.upper()}-{gpus}",
@@ -118,7 +120,8 @@ def rows_dsv3() -> list[dict]:
             "source": (f"{DSV3_SRC}: DeepSeek-V3 671B BF16 (TP=2, PP={pp}, CP=1, EP={ep}, ETP=1, DP={dp}, VP=1, MBS=1) on "
                        f"{gpus}x {name} (GBS={gbs}, sequence 4,096), {step} s per step"),
             "inputs": {"model": "deepseek-v3", "hardware": hw, "gpus": gpus, "seq_len": 4096, "global_batch": gbs,
-                       "precision": "bf16", "tp": 2, "pp": pp, "cp": 1, "ep": ep, "etp": 1, "dp": dp, "vp": 1,
+                       "precision": "bf16", "tp": 2, "pp": pp, "cp": 1, "ep": ep, "etp": 1, "ep_overlap": False, "dp": dp,
+                       "vp": 1,
                        "micro_batch": 1, "sequence_parallel": True, "framework": "megatron-core-2024"},
             "metric": "step_time_s", "expected": step, "comparison": "within", "tolerance_frac": 0.15,
             "tolerance_reason": "issue target 15 %; vendor benchmark of one software release (mean of iterations 11-44)",
