@@ -16,7 +16,10 @@ from costsim.units import J_PER_MWH, S_PER_DAY
 
 def _render(r: dict) -> None:
     c = Console(width=140)
-    p = r.get("parallelism") or {}
+    p = dict(r.get("parallelism") or {})
+    if (p.get("ep") or 1) <= 1:  # expert tensor parallelism and all-to-all overlap say nothing without experts
+        p.pop("etp", None)
+        p.pop("ep_overlap", None)
     t = Table(title=f"costsim train: {r.get('model')} on {r.get('num_gpus')} x {r.get('hardware')}", show_header=False)
     t.add_column("quantity")
     t.add_column("value")

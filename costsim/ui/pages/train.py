@@ -100,7 +100,8 @@ def build_request(d: dict[str, Any]) -> TrainRequest:
 def layout_text(par: dict[str, Any] | None) -> str:
     if not par:
         return "—"
-    return " · ".join(f"{k}={v}" for k, v in par.items() if v is not None)
+    moe = (par.get("ep") or 1) > 1  # expert tensor parallelism and all-to-all overlap say nothing without experts
+    return " · ".join(f"{k}={v}" for k, v in par.items() if v is not None and (moe or k not in ("etp", "ep_overlap")))
 
 
 def show(res: dict[str, Any]) -> None:
