@@ -5,10 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from costsim.api.trust import band_dict
+from costsim.core.search import MOE_ONLY_LAYOUT_KEYS
 from costsim.estimators.training import estimate, step_profile
 from costsim.specs.requests import TrainRequest
 
-__all__ = ["train", "step_profile"]
+__all__ = ["train", "step_profile", "shown_layout", "MOE_ONLY_LAYOUT_KEYS"]
+
+
+def shown_layout(par: dict[str, Any], moe: bool | None = None) -> dict[str, Any]:
+    """A layout row for a reader: without expert tensor parallelism and the all-to-all overlap unless there are experts
+    (`moe`, default: this row's ep > 1)."""
+    moe = (par.get("ep") or 1) > 1 if moe is None else moe
+    return {k: v for k, v in par.items() if moe or k not in MOE_ONLY_LAYOUT_KEYS}
 
 
 def train(request: TrainRequest) -> dict[str, Any]:

@@ -15,11 +15,10 @@ from costsim.units import J_PER_MWH, S_PER_DAY
 
 
 def _render(r: dict) -> None:
+    from costsim.api.train import MOE_ONLY_LAYOUT_KEYS, shown_layout
+
     c = Console(width=140)
-    p = dict(r.get("parallelism") or {})
-    if (p.get("ep") or 1) <= 1:  # expert tensor parallelism and all-to-all overlap say nothing without experts
-        p.pop("etp", None)
-        p.pop("ep_overlap", None)
+    p = shown_layout(r.get("parallelism") or {})
     t = Table(title=f"costsim train: {r.get('model')} on {r.get('num_gpus')} x {r.get('hardware')}", show_header=False)
     t.add_column("quantity")
     t.add_column("value")
@@ -57,7 +56,7 @@ def _render(r: dict) -> None:
         tt = Table(title="fastest layouts")
         keys = ["tp", "pp", "cp", "ep", "dp", "vp", "micro_batch", "recompute", "zero"]
         if any(row.get("ep", 1) > 1 for row in top):
-            keys[4:4] = ["etp", "ep_overlap"]  # expert tensor parallelism and all-to-all overlap matter only with experts
+            keys[4:4] = MOE_ONLY_LAYOUT_KEYS  # expert TP and all-to-all overlap, only with experts
         for col in (*keys, "step", "tokens/s", "MFU", "memory"):
             tt.add_column(col)
         for row in top:

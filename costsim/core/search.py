@@ -27,6 +27,7 @@ import numpy as np
 
 from costsim.core.frameworks import DEFAULT_FRAMEWORK
 from costsim.core.training import Framework, HardwareShape, Layout, ModelShape, evaluate
+from costsim.core.training_shapes import resolve_etp
 
 MICRO_BATCHES = (1, 2, 4, 8, 16)
 MAX_CP = 32
@@ -145,12 +146,13 @@ def fixed_violations(m: ModelShape, gpus: int, seq_len: int, domain_size: int, f
         if dp == int(dp) and not any(_fits(e) for e in etps):
             ok = [e for e in divisors(int(dp)) if e <= int(ep)][-3:]
             if etps == [t_]:
+                folding = fw.supports("folding", True)
+                why_not = "" if folding else f" (framework {fw.name!r} has no MoE parallel folding)"
+                also = (", or --etp 1 (MoE parallel folding: expert parallelism across the tensor-parallel ranks)."
+                        if folding and t_ > 1 else ".")
                 out.append(("ep", f"--ep {int(ep)} must divide the data-parallel size dp = gpus / (tp x pp x cp) = {int(dp)} "
                                   "when each expert is split over all tensor-parallel ranks (expert tensor parallelism = "
-                                  f"tp){'' if fw.supports('folding', True) else f' (framework {fw.name!r} has no MoE parallel folding)'}. "
-                                  f"Try --ep {_or_list(ok or [1])}, --tp 1"
-                                  + (", or --etp 1 (MoE parallel folding: expert parallelism across the tensor-parallel "
-                                     "ranks)." if fw.supports("folding", True) and t_ > 1 else ".")))
+                                  f"tp){why_not}. Try --ep {_or_list(ok or [1])}, --tp 1{also}"))
             else:
                 out.append(("ep", f"--ep {int(ep)} does not fit the stage's {t_ * c_ * int(dp)} ranks (tp x cp x dp) with "
                                   f"expert tensor parallelism {_or_list([str(e) for e in etps])}: ep x etp must divide "
@@ -227,7 +229,7 @@ def enumerate_layouts(m: ModelShape, gpus: int, seq_len: int, global_batch: int 
         ok &= dp == fixed["dp"]
     ok &= o["vp"] <= np.ceil(m.n_layers / o["pp"])  # every virtual chunk holds a layer
     ok &= (o["vp"] == 1) | (o["pp"] > 1)
-    etp = np.where(o["etp"] > 0, o["etp"], o["tp"])
+    etp = resolve_etp(o["etp"], o["tp"])
     folded = etp != o["tp"]
     dps = np.where(ok, dp, 1.0)
     ok &= np.where(folded, (np.mod(o["tp"], etp) == 0) & (np.mod(o["tp"] * o["cp"] * dps, o["ep"] * etp) == 0),
@@ -314,12 +316,15 @@ def search(m: ModelShape, hw: HardwareShape, gpus: int, seq_len: int, global_bat
             "search_time_s": time.perf_counter() - t0, "order": order, "layout": lay, "eval": ev, "reason": reason}
 
 
+# layout keys that only mean something with expert parallelism (readers' tables leave them out otherwise)
+MOE_ONLY_LAYOUT_KEYS = ("etp", "ep_overlap")
+
+
 def layout_row(lay: Layout, i: int) -> dict:
-    etp = float(np.broadcast_to(lay.etp, np.shape(lay.tp))[i]) if np.ndim(lay.etp) else float(lay.etp)
+    def at(v):  # the i-th value of a flat layout field, or its scalar default
+        return float(np.broadcast_to(v, np.shape(lay.tp))[i])
     return {"tp": int(lay.tp[i]), "pp": int(lay.pp[i]), "cp": int(lay.cp[i]), "ep": int(lay.ep[i]),
-            "etp": int(etp) if etp > 0 else int(lay.tp[i]),
-            "ep_overlap": bool((float(np.broadcast_to(lay.ep_overlap, np.shape(lay.tp))[i]) if np.ndim(lay.ep_overlap)
-                                else float(lay.ep_overlap)) > 0), "dp": int(lay.dp[i]),
+            "etp": int(at(resolve_etp(lay.etp, lay.tp))), "ep_overlap": at(lay.ep_overlap) > 0, "dp": int(lay.dp[i]),
             "vp": int(lay.vp[i]), "micro_batch": int(lay.micro_batch[i]),
             "recompute": ("none", "selective", "full")[int(lay.recompute[i])], "zero": int(lay.zero[i]),
             "global_batch": int(lay.global_batch[i])}

@@ -340,9 +340,10 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     # their dispatch / combine hide behind the other's compute (what does not fit stays exposed, and the compute
     # slows while both run, as every overlapped collective here)
     t_ep_f_x, t_ep_b_x = t_ep_f, t_ep_b
-    if m.is_moe and np.any(_f(lay.ep_overlap) > 0):
+    overlap = _f(lay.ep_overlap) > 0
+    if m.is_moe and np.any(overlap):
         both = t_ep_f + t_ep_b
-        keep = np.where(_f(lay.ep_overlap) > 0, _overlap_exposed(both, t_fc + t_bc) / np.maximum(both, 1e-30), 1.0)
+        keep = np.where(overlap, _overlap_exposed(both, t_fc + t_bc) / np.maximum(both, 1e-30), 1.0)
         t_ep_f_x, t_ep_b_x = t_ep_f * keep, t_ep_b * keep
 
     t_layer_f = t_fc + t_tp_f + t_cp_f + t_ep_f_x

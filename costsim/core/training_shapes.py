@@ -198,10 +198,15 @@ class Layout:
         return cls(**{k: np.asarray(v, dtype=float) for k, v in kw.items()})
 
 
+def resolve_etp(etp, tp):
+    """Expert tensor-parallel sizes with 0 (Layout.etp's 'same as tp') replaced by tp (arrays broadcast)."""
+    etp = np.asarray(etp, dtype=float)
+    return np.where(etp > 0, etp, np.asarray(tp, dtype=float))
+
+
 def expert_tp(lay: Layout):
     """The expert tensor-parallel size of every layout (Layout.etp, 0 meaning tp)."""
-    etp = np.asarray(lay.etp, dtype=float)
-    return np.where(etp > 0, etp, np.asarray(lay.tp, dtype=float))
+    return resolve_etp(lay.etp, lay.tp)
 
 
 def _f(x):

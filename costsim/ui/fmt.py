@@ -127,13 +127,13 @@ _SCALED = {  # SI key suffix -> (display suffix, divisor); the longer suffix fir
     "_w": (", kW", 1e3),
     "_s": (", s", 1.0),
 }
-_WORDS = {"mfu": "MFU", "gpu": "GPU", "tp": "TP", "pp": "PP", "cp": "CP", "ep": "EP", "dp": "DP", "vp": "VP",
-          "etp": "expert TP", "overlap": "all-to-all overlap"}
+_WORDS = {"mfu": "MFU", "gpu": "GPU", "tp": "TP", "pp": "PP", "cp": "CP", "ep": "EP", "dp": "DP", "vp": "VP"}
+_KEYS = {"etp": "expert TP", "ep_overlap": "EP all-to-all overlap"}  # whole keys no word-by-word reading explains
 
 
 def _label(stem: str) -> str:
     """A JSON key stem as words for a reader: step_time -> step time, memory_per_gpu -> memory per GPU."""
-    return " ".join(_WORDS.get(w, w) for w in stem.split("_"))
+    return _KEYS.get(stem) or " ".join(_WORDS.get(w, w) for w in stem.split("_"))
 
 
 def _sig(v: Any, digits: int = 4) -> Any:

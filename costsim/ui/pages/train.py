@@ -6,6 +6,7 @@ from typing import Any
 
 import streamlit as st
 
+from costsim.api.train import shown_layout
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import TrainRequest
 from costsim.specs.site import EconomicsSpec, FacilitySpec
@@ -100,8 +101,7 @@ def build_request(d: dict[str, Any]) -> TrainRequest:
 def layout_text(par: dict[str, Any] | None) -> str:
     if not par:
         return "—"
-    moe = (par.get("ep") or 1) > 1  # expert tensor parallelism and all-to-all overlap say nothing without experts
-    return " · ".join(f"{k}={v}" for k, v in par.items() if v is not None and (moe or k not in ("etp", "ep_overlap")))
+    return " · ".join(f"{k}={v}" for k, v in shown_layout(par).items() if v is not None)
 
 
 def show(res: dict[str, Any]) -> None:
@@ -134,10 +134,8 @@ def show(res: dict[str, Any]) -> None:
     top = res.get("top_layouts") or []
     if top:
         st.subheader("Fastest layouts")
-        moe = any((r.get("ep") or 1) > 1 for r in top)  # expert TP says nothing without experts
-        st.dataframe([fmt.display_row({k: v for k, v in r.items() if moe or k not in ("etp", "ep_overlap")}) for r in top],
-                     width="stretch",
-                     hide_index=True)
+        moe = any((r.get("ep") or 1) > 1 for r in top)  # one set of columns for every row
+        st.dataframe([fmt.display_row(shown_layout(r, moe)) for r in top], width="stretch", hide_index=True)
     search = res.get("search")
     if search:
         st.caption(f"Search: {fmt.big(search.get('configs_evaluated'))} layouts evaluated, "
