@@ -62,7 +62,7 @@ import numpy as np
 from costsim.core.inference_memory import (  # noqa: F401  (the memory model; callers reach it as costsim.core.inference)
     _kv_tp_split, kv_budget_bytes_per_gpu, kv_bytes_per_sequence, kv_bytes_per_sequence_per_gpu, kv_bytes_per_token,
     kv_bytes_stored_per_sequence,
-    kv_token_layers, lm_head_extra_bytes_per_gpu, max_batch, memory_per_gpu_bytes, usable_memory_bytes,
+    kv_capacity_tokens, kv_token_layers, lm_head_extra_bytes_per_gpu, max_batch, memory_per_gpu_bytes, usable_memory_bytes,
     weight_bytes_per_gpu, workspace_bytes_per_gpu,
 )
 from costsim.core.inference_types import Device, Layout, Precision, Shape, _a  # noqa: F401  (re-exported)
@@ -216,6 +216,7 @@ _GPU = dict(
     moe_prefill_pair_s=0.0,  # the same for prompt tokens
     cuda_graph_padding=0.0,  # 1 = decode steps padded to the next CUDA-graph batch size (engine-specific)
     cuda_graph_max_batch=8192.0,  # largest captured CUDA-graph batch (the engine's min(max_batch_size, max_num_tokens))
+    kv_on_demand=0.0,        # 1 = KV allocated as sequences grow, recompute preemption when full (vLLM, SGLang); 0 = reserved at admission
 )
 _SOC = dict(
     matmul_frac=0.74,        # fitted: llama.cpp Metal prefill pp512, M1 Max (f16/q8_0/q4_0)
@@ -245,6 +246,7 @@ _SOC = dict(
     moe_prefill_pair_s=0.0,
     cuda_graph_padding=0.0,
     cuda_graph_max_batch=8192.0,
+    kv_on_demand=0.0,
 )
 CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
     "datacenter_gpu": _GPU,

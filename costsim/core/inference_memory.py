@@ -103,6 +103,16 @@ def max_batch(shape: Shape, dev: Device, prec: Precision, layout: Layout, contex
     return np.maximum(per_rank * _a(layout.ep), 0.0)
 
 
+def kv_capacity_tokens(shape: Shape, dev: Device, prec: Precision, layout: Layout, context_tokens, prefill_chunk_tokens):
+    """Tokens the replica's KV budget holds, counted at the average bytes per token of a sequence of
+    `context_tokens` (its logits buffer included): max_batch before rounding down to whole sequences, times
+    `context_tokens`. The pool of an engine that allocates KV as sequences grow (costsim.core.serving_paged)."""
+    free = kv_budget_bytes_per_gpu(dev, weight_bytes_per_gpu(shape, prec, layout),
+                                   workspace_bytes_per_gpu(shape, layout, prefill_chunk_tokens, 0.0))
+    per_seq_gpu = kv_bytes_per_sequence_per_gpu(shape, prec, layout, context_tokens) + _a(shape.vocab_size) * 4.0 / _a(layout.tp)
+    return np.maximum(free, 0.0) / per_seq_gpu * _a(context_tokens)
+
+
 def memory_per_gpu_bytes(shape: Shape, prec: Precision, layout: Layout, batch, context_tokens, prefill_chunk_tokens):
     return (weight_bytes_per_gpu(shape, prec, layout)
             + _a(batch) * kv_bytes_per_sequence_per_gpu(shape, prec, layout, context_tokens)

@@ -79,6 +79,11 @@ class Device:
     #: largest batch the engine captured a CUDA graph for (min(max_batch_size, max_num_tokens)): a padded step uses
     #: the listed sizes below it and this size itself; a batch above it runs eagerly at its own size
     cuda_graph_max_batch: object = 8192.0
+    #: 1 = the engine allocates a sequence's KV cache as it grows and, when the pool is full, preempts the newest
+    #: running sequence to recompute it later (vLLM's paged cache, SGLang's token pool; a finite job then runs as
+    #: costsim.core.serving_paged); 0 = a sequence is admitted only with room for its whole length (TensorRT-LLM's
+    #: GUARANTEED_NO_EVICT scheduler), so a finite job runs in waves (costsim.core.serving_curve.finite_job)
+    kv_on_demand: object = 0.0
 
 
 @dataclass(frozen=True)

@@ -140,6 +140,7 @@ _FRACTION_PARAMETERS = {
     "sliding_window_kv": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether a sliding-window layer's KV cache holds only its window (1) or the whole context (0)"),
     "sliding_window_attention": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether the kernels attend over only a sliding-window layer's window (1) or the whole context (0)"),
     "cuda_graph_padding": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether decode steps are padded to the next CUDA-graph batch size (1) or not (0)"),
+    "kv_on_demand": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether the engine allocates KV cache as sequences grow and preempts when full (1) or reserves a sequence's whole length at admission (0)"),
 }
 
 
@@ -181,6 +182,7 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
         kv_free_memory_frac=p["kv_free_memory_frac"], runtime_reserve_bytes=p["runtime_reserve_bytes"], moe_compute_rel=p["moe_compute_rel"],
         moe_decode_pair_s=p["moe_decode_pair_s"], moe_prefill_pair_s=p["moe_prefill_pair_s"],
         cuda_graph_padding=p["cuda_graph_padding"], cuda_graph_max_batch=p["cuda_graph_max_batch"],
+        kv_on_demand=p["kv_on_demand"],
     )
     return dev, dtype, p
 

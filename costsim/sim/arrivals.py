@@ -101,6 +101,14 @@ def arrival_times(spec: ArrivalSpec, duration_s: float, rng: np.random.Generator
         assert trace is not None
         ts = trace.timestamp_s
         span = float(ts[-1]) + (float(np.mean(np.diff(ts))) if len(ts) > 1 else 1.0)
+        if span <= 0.0:
+            # every request at the same instant: an offline burst (a batch job queued at once), replayed once
+            if spec.rate_per_s is not None:
+                raise InputError("arrivals.rate_per_s cannot rescale this trace: all its requests arrive at the same time "
+                                 f"({float(ts[0]):g} s), so it has no rate. Drop rate_per_s to replay the burst as recorded, "
+                                 "or spread the timestamps.", field="serving.arrivals.rate_per_s")
+            keep = ts < duration_s
+            return ts[keep], np.arange(len(ts))[keep]
         scale = 1.0
         if spec.rate_per_s is not None:
             scale = (len(ts) / span) / spec.rate_per_s

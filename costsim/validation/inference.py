@@ -16,7 +16,9 @@ Case inputs:
   context_tokens: mean context of a decode step (default input_tokens + output_tokens / 2)
   num_requests: the benchmark ran this many identical requests queued at once (trtllm-bench's dataset size):
           throughput_tokens_per_s is then the whole job's, in waves of the batch (core.serving_curve.finite_job);
-          without it, the steady state
+          on an engine that allocates KV as sequences grow (kv_on_demand: vLLM, SGLang) all of them up to
+          max_num_seqs (else the batch) start together and the newest are preempted and recomputed when the
+          cache fills (core.serving_paged); without it, the steady state
   engine: engine profile id (costsim/data/engines.yaml; default 'default')
   ttft_slo_s, tpot_slo_s: latency limits applied to the throughput-latency curve
 metric: decode_tokens_per_s | prefill_tokens_per_s | prefill_time_s | decode_step_time_s |
@@ -31,6 +33,7 @@ from dataclasses import replace
 
 from costsim.core import inference as core
 from costsim.core.serving_curve import batch_grid, best_index, finite_job, graph_sizes, serving_curve
+from costsim.core.serving_paged import paged_finite_job
 from costsim.estimators.deployment import search_deployment
 from costsim.estimators.inference import MAX_CURVE_BATCH, PREFILL_CHUNK_TOKENS, core_inputs
 from costsim.specs.base import validate_spec
@@ -111,6 +114,11 @@ def predict(case: Case) -> float:
         return b * i / t if metric == "prefill_tokens_per_s" else t
     if metric == "throughput_tokens_per_s":
         if inp.get("num_requests") is not None:
+            if float(dev.kv_on_demand) > 0:
+                # a paged-KV engine admits up to its max_num_seqs (the case's, else the batch priced) and preempts
+                cap_tokens = float(core.kv_capacity_tokens(shape, dev, prec, lay, i + o, min(PREFILL_CHUNK_TOKENS, i + o)))
+                return paged_finite_job(shape, dev, prec, lay, kv_capacity_tokens=cap_tokens, max_seqs=int(cap) if cap else int(b),
+                                        input_tokens=i, output_tokens=o, num_requests=int(_num_requests(inp))).throughput_tokens_per_s
             return float(finite_job(shape, dev, prec, lay, b, i, o, _num_requests(inp))["throughput_tokens_per_s"])
         return float(serving_curve(shape, dev, prec, lay, b, i, o)["throughput_tokens_per_s"])
     if metric == "batch_latency_s":
