@@ -190,7 +190,7 @@ def test_held_out_training_step_targets():
                    "2-4x slower than costsim and since improved; three DGX Cloud DeepSeek-V3 rows on GB200, NeMo 25.04 at "
                    "10 % MFU; gpt-oss on GB200 / B300 through cuDNN's sink attention; DeepSeek-V3 on B300 at EP 8), the "
                    "HybridEP on/off pair (+46 / +36 %: node-deduplicated dispatch not modelled), two MLPerf v5.1 B200 rows "
-                   "with context parallel 2 (+32 / +33 %: SHARP in-network reduction not modelled) and two TorchTitan rows "
+                   "with context parallel 2 (+32 / +33 %: exposed data-parallel ring latency, cause not identified) and two TorchTitan rows "
                    "with context parallel 4 / 8 at 128K / 256K tokens (-30 / -33 %); causes in costsim/validation/cases/"
                    "training_megatron_bridge.yaml, training_dgxc.yaml, training_mlperf51.yaml and training_torchtitan.yaml")
 def test_no_held_out_training_step_case_beyond_30_percent():
