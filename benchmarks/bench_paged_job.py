@@ -18,17 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
 
 from costsim.core import inference as core
 from costsim.core.serving_paged import paged_finite_job
 from costsim.estimators.inference import PREFILL_CHUNK_TOKENS, core_inputs
-from costsim.sim.serving import simulate_serving
+from costsim.sim.offline_burst import run_offline_burst
 from costsim.specs.catalog import get_accelerator, get_model
-from costsim.specs.scenario import Scenario
 
 
 def paged(model: str, hw: str, wp: str, kv: str | None, engine: str, tp: int, n: int, i: int, o: int, reps: int = 5):
@@ -46,18 +43,10 @@ def paged(model: str, hw: str, wp: str, kv: str | None, engine: str, tp: int, n:
 
 def des_burst_s(n: int, i: int, o: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as d:
-        trace = Path(d) / "burst.csv"
-        trace.write_text("timestamp_s,input_tokens,output_tokens\n" + f"0.0,{i},{o}\n" * n)
-        sc = Scenario.model_validate({"name": "burst", "simulation": {"duration_s": 100_000.0}, "serving": {
-            "model": "llama-3-8b", "hardware": "h100-sxm", "engine": "vllm",
-            "arrivals": {"process": "trace", "trace_path": str(trace)},
-            "input_tokens": {"kind": "fixed", "mean": i}, "output_tokens": {"kind": "fixed", "mean": o},
-            "scheduler": {"max_num_seqs": n, "chunked_prefill": False, "max_num_batched_tokens": i * n}}})
         t0 = time.perf_counter()
-        run = simulate_serving(sc, seed=1)
-        wall = time.perf_counter() - t0
-        rq = run.tables["requests"]
-        return float(np.max(np.asarray(rq["arrival_s"]) + np.asarray(rq["e2e_s"]))), wall
+        sim = run_offline_burst(Path(d), model="llama-3-8b", hardware="h100-sxm", engine="vllm", num_requests=n,
+                                input_tokens=i, output_tokens=o, max_num_seqs=n)
+        return sim.makespan_s, time.perf_counter() - t0
 
 
 def main() -> None:

@@ -5,8 +5,6 @@ offline burst where they do not."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -16,6 +14,7 @@ from costsim.core.serving_curve import finite_job
 from costsim.core.serving_paged import paged_finite_job, paged_schedule
 from costsim.errors import InputError
 from costsim.estimators.inference import PREFILL_CHUNK_TOKENS, core_inputs
+from costsim.sim.offline_burst import run_offline_burst
 from costsim.sim.serving import simulate_serving
 from costsim.specs.catalog import get_accelerator, get_model
 from costsim.specs.scenario import Scenario
@@ -76,20 +75,6 @@ def test_without_overflow_it_is_the_waves_model(llama8b_h100_vllm):
         assert job.job_time_s == pytest.approx(waves, rel=0.01)
 
 
-def _burst_makespan_s(tmp_path: Path, n: int, max_seqs: int) -> float:
-    trace = tmp_path / "burst.csv"
-    trace.write_text("timestamp_s,input_tokens,output_tokens\n" + f"0.0,{I},{O}\n" * n)
-    sc = Scenario.model_validate({"name": "burst", "simulation": {"duration_s": 100_000.0}, "serving": {
-        "model": "llama-3-8b", "hardware": "h100-sxm", "engine": "vllm",
-        "arrivals": {"process": "trace", "trace_path": str(trace)},
-        "input_tokens": {"kind": "fixed", "mean": I}, "output_tokens": {"kind": "fixed", "mean": O},
-        "scheduler": {"max_num_seqs": max_seqs, "chunked_prefill": False, "max_num_batched_tokens": I * max_seqs}}})
-    run = simulate_serving(sc, seed=1)
-    rq = run.tables["requests"]
-    assert run.summary["requests_completed"] == n
-    return float(np.max(np.asarray(rq["arrival_s"]) + np.asarray(rq["e2e_s"])))
-
-
 @pytest.mark.parametrize("n", [300, 600])
 def test_an_offline_burst_in_the_serving_simulation_takes_as_long(tmp_path, llama8b_h100_vllm, n):
     """Two implementations of the same scheduler: the discrete-event replica (block by block, request by request)
@@ -98,7 +83,10 @@ def test_an_offline_burst_in_the_serving_simulation_takes_as_long(tmp_path, llam
     ci, lay, _, fit = llama8b_h100_vllm
     assert n > fit
     job = _job(llama8b_h100_vllm, n, n)
-    sim_s = _burst_makespan_s(tmp_path, n, n)
+    sim = run_offline_burst(tmp_path, model="llama-3-8b", hardware="h100-sxm", engine="vllm", num_requests=n,
+                            input_tokens=I, output_tokens=O, max_num_seqs=n)
+    assert sim.requests_completed == n and sim.preemptions > 0
+    sim_s = sim.makespan_s
     assert job.schedule.preemptions > 0
     assert job.job_time_s == pytest.approx(sim_s, rel=0.05)
     waves = float(finite_job(ci.shape, ci.dev, ci.prec, lay, float(fit), I, O, n)["job_time_s"])
