@@ -92,12 +92,18 @@ def kv_budget_bytes_per_gpu(dev: Device, weight_bytes, workspace_bytes):
     return np.where(free > 0, free * _a(dev.kv_free_memory_frac), free)
 
 
-def max_batch(shape: Shape, dev: Device, prec: Precision, layout: Layout, context_tokens, prefill_chunk_tokens):
-    """Largest number of sequences of `context_tokens` whose KV cache fits in the engine's KV budget
-    (kv_budget_bytes_per_gpu). 0 when not even one fits (or the weights do not)."""
+def _kv_free_and_per_sequence(shape: Shape, dev: Device, prec: Precision, layout: Layout, context_tokens, prefill_chunk_tokens):
+    """(KV budget bytes per GPU, bytes per GPU of one sequence of `context_tokens`: its KV share and logits buffer)."""
     free = kv_budget_bytes_per_gpu(dev, weight_bytes_per_gpu(shape, prec, layout),
                                    workspace_bytes_per_gpu(shape, layout, prefill_chunk_tokens, 0.0))
     per_seq_gpu = kv_bytes_per_sequence_per_gpu(shape, prec, layout, context_tokens) + _a(shape.vocab_size) * 4.0 / _a(layout.tp)
+    return free, per_seq_gpu
+
+
+def max_batch(shape: Shape, dev: Device, prec: Precision, layout: Layout, context_tokens, prefill_chunk_tokens):
+    """Largest number of sequences of `context_tokens` whose KV cache fits in the engine's KV budget
+    (kv_budget_bytes_per_gpu). 0 when not even one fits (or the weights do not)."""
+    free, per_seq_gpu = _kv_free_and_per_sequence(shape, dev, prec, layout, context_tokens, prefill_chunk_tokens)
     # each ep rank holds B/ep sequences: B = ep * (sequences one rank holds)
     per_rank = np.floor(np.maximum(free, 0.0) / (per_seq_gpu * _a(layout.ep)))
     return np.maximum(per_rank * _a(layout.ep), 0.0)
@@ -107,9 +113,7 @@ def kv_capacity_tokens(shape: Shape, dev: Device, prec: Precision, layout: Layou
     """Tokens the replica's KV budget holds, counted at the average bytes per token of a sequence of
     `context_tokens` (its logits buffer included): max_batch before rounding down to whole sequences, times
     `context_tokens`. The pool of an engine that allocates KV as sequences grow (costsim.core.serving_paged)."""
-    free = kv_budget_bytes_per_gpu(dev, weight_bytes_per_gpu(shape, prec, layout),
-                                   workspace_bytes_per_gpu(shape, layout, prefill_chunk_tokens, 0.0))
-    per_seq_gpu = kv_bytes_per_sequence_per_gpu(shape, prec, layout, context_tokens) + _a(shape.vocab_size) * 4.0 / _a(layout.tp)
+    free, per_seq_gpu = _kv_free_and_per_sequence(shape, dev, prec, layout, context_tokens, prefill_chunk_tokens)
     return np.maximum(free, 0.0) / per_seq_gpu * _a(context_tokens)
 
 

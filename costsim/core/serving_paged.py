@@ -21,7 +21,8 @@ model per kind of work (paged_finite_job). Simplifications: the pool is counted 
 token of a full-length sequence (no 16-token block rounding, worth < 1 % at these lengths); a recomputed prompt is
 priced as one prefill batch per admission round, not as chunks spread over decode steps (vLLM's chunked prefill
 moves the same tokens through the same GEMMs); prefix-cache hits on a preempted request's freed blocks are not
-counted (under preemption the pool's free blocks are the ones new tokens take next)."""
+counted (under preemption the pool's free blocks are the ones new tokens take next); with attention data parallelism
+(experts over ep ranks, each rank its own sequences) the ranks' pools are taken as one, balanced."""
 
 from __future__ import annotations
 
