@@ -62,7 +62,7 @@ TRAINING_SUSTAINED_FRAC = {"h100": 0.838}  # fitted (module docstring): ~1.65 of
 def training_sustained_frac(accelerator_id: str, mamf_bf16_frac: float | None = None) -> float:
     """Sustained-load factor of a training step: the family's fitted one; a device priced from a MAMF measurement
     (mamf_bf16_frac given, no fitted family) gets TRAINING_SUSTAINED_FRAC_MAMF."""
-    fam = _family(accelerator_id)
+    fam = accelerator_family(accelerator_id)
     if fam:
         return TRAINING_SUSTAINED_FRAC.get(fam, 1.0)
     return TRAINING_SUSTAINED_FRAC_MAMF if mamf_bf16_frac else 1.0
@@ -166,7 +166,8 @@ GEMM_ROWS_HALF_FP8_FACTOR = 266.0 / 153.0  # fp8 T0 / bf16 T0 where only bf16 is
 FAMILY_ALIASES = {"h200": "h100", "h800": "h100"}
 
 
-def _family(accelerator_id: str) -> str | None:
+def accelerator_family(accelerator_id: str) -> str | None:
+    """The fitted family an accelerator id belongs to (h100 for h100-sxm, h200, h800; a100; tpu), or None."""
     for prefix, fam in FAMILY_ALIASES.items():
         if accelerator_id.startswith(prefix):
             return fam
@@ -176,14 +177,9 @@ def _family(accelerator_id: str) -> str | None:
     return None
 
 
-def accelerator_family(accelerator_id: str) -> str | None:
-    """The fitted family an accelerator id belongs to (h100 for h100-sxm, h200, h800; a100; tpu), or None."""
-    return _family(accelerator_id)
-
-
 def gemm_rows_half(accelerator_id: str, dtype: str) -> float:
     """Row half-saturation T0 of the GEMM-shape function for this accelerator and datatype."""
-    fam = _family(accelerator_id)
+    fam = accelerator_family(accelerator_id)
     if fam is not None and (fam, dtype) in GEMM_ROWS_HALF_BY_FAMILY:
         return GEMM_ROWS_HALF_BY_FAMILY[(fam, dtype)]
     if fam is None:  # no measurement for this device: the H100 values (a current-generation GPU; estimate)
@@ -201,7 +197,7 @@ def matmul_frac(accelerator_id: str, dtype: str, peak_dtype_flop_per_s: float, p
     measured MAMF efficiency (`mamf_bf16_frac` = MAMF / bf16 peak), else MATMUL_FRAC_DEFAULT."""
     base = profile_override
     if base is None:
-        fam = _family(accelerator_id)
+        fam = accelerator_family(accelerator_id)
         if fam:
             base = MATMUL_FRAC[fam]
         elif mamf_bf16_frac:

@@ -95,16 +95,15 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_s
     mamf = mamf_bf16_frac(acc)
     sustained = training_sustained_frac(acc.id, mamf) if acc.efficiency.matmul_frac is None else 1.0
     sustained = sustained * power_cap_compute_frac(acc, power_cap_w)
-    frac = sustained * matmul_frac(acc.id, dtype, peak, peak_bf16, acc.efficiency.matmul_frac, mamf,
-                                   acc.peak_flop_per_s("fp8") if acc.supports("fp8") else None)
+    frac = sustained * device_matmul_frac(acc, dtype, peak, mamf)
     # attention (FlashAttention), the LM head and (fp4) the high-precision layers stay in bf16
     lowp = dtype in ("fp8", "fp4")
     attn_dtype = "bf16" if lowp and peak_bf16 > 0 else dtype
     attn_peak = peak_bf16 if lowp and peak_bf16 > 0 else peak
-    attn_frac = sustained * matmul_frac(acc.id, attn_dtype, attn_peak, peak_bf16, acc.efficiency.matmul_frac, mamf)
+    attn_frac = sustained * device_matmul_frac(acc, attn_dtype, attn_peak, mamf)
     if attention_precision == "fp8":
         core_peak = acc.peak_flop_per_s("fp8")
-        core_frac = sustained * matmul_frac(acc.id, "fp8", core_peak, peak_bf16, acc.efficiency.matmul_frac, mamf)
+        core_frac = sustained * device_matmul_frac(acc, "fp8", core_peak, mamf)
     else:
         core_peak, core_frac = 0.0, 0.0
     if node is not None and node.scaleout_bytes_per_s > 0:
@@ -131,6 +130,13 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_s
                          quant_bytes_per_element=quantize_bytes_per_element(dtype, layouts=2) if dtype == "fp4" else 0.0,
                          saved_input_bytes=saved_input_bytes_per_element(dtype) if lowp else 2.0,
                          torus_dims=int(torus) if link > 0 else 0, torus_link_bytes_per_s=link)
+
+
+def device_matmul_frac(acc: Accelerator, dtype: str, peak_dtype_flop_per_s: float, mamf: float | None) -> float:
+    """costsim.core.calibration.matmul_frac for a catalog device: its bf16 and fp8 datasheet peaks, its profile's
+    override and its MAMF measurement (`mamf`, mamf_bf16_frac)."""
+    return matmul_frac(acc.id, dtype, peak_dtype_flop_per_s, acc.peak_flop_per_s("bf16"), acc.efficiency.matmul_frac, mamf,
+                       acc.peak_flop_per_s("fp8") if acc.supports("fp8") else None)
 
 
 def training_gemm_ceiling(acc: Accelerator) -> tuple[float, str]:

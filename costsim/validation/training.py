@@ -217,15 +217,13 @@ def run_matmul_case(case: Case) -> float:
     accelerator (large-shape ceiling x tile/wave efficiency, memory floor, isolated-call latency),
     as FLOP / time, vs a measured kernel."""
     from costsim.core import matmul as mm
-    from costsim.core.calibration import matmul_frac
-    from costsim.estimators.training import mamf_bf16_frac, num_compute_units
+    from costsim.estimators.training import device_matmul_frac, mamf_bf16_frac, num_compute_units
 
     inp = case.inputs
     acc = get_accelerator(inp["hardware"])
     dt = inp.get("dtype", "bf16")
     peak = acc.peak_flop_per_s(dt)
-    frac = matmul_frac(acc.id, dt, peak, acc.peak_flop_per_s("bf16"), acc.efficiency.matmul_frac, mamf_bf16_frac(acc),
-                       acc.peak_flop_per_s("fp8") if acc.supports("fp8") else None)
+    frac = device_matmul_frac(acc, dt, peak, mamf_bf16_frac(acc))
     m, n, k = int(inp["m"]), int(inp["n"]), int(inp["k"])
     timing = inp.get("timing", "isolated")
     if timing not in ("isolated", "in_stream"):
