@@ -110,3 +110,17 @@ def test_a_burst_trace_cannot_be_rescaled_to_a_rate(tmp_path):
     with pytest.raises(InputError, match="rate_per_s") as e:
         simulate_serving(sc, seed=1)
     assert e.value.field == "serving.arrivals.rate_per_s"
+
+
+@pytest.mark.parametrize("row, says", [("nan,100,10", "finite"), ("inf,100,10", "finite"), ("0,100,1e99", "malformed"),
+                                       ("0,100,1e12", "at most"), ("0," + "x" * 5000 + ",10", "malformed")])
+def test_hostile_trace_rows_are_refused_naming_the_file(tmp_path, row, says):
+    """NaN / infinite timestamps and token counts no integer array holds were internal errors (exit 1); they are input
+    errors now, with a message of bounded length."""
+    trace = tmp_path / "bad.csv"
+    trace.write_text("timestamp_s,input_tokens,output_tokens\n" + (row + "\n") * 2)
+    sc = Scenario.model_validate({"name": "bad", "simulation": {"duration_s": 100.0}, "serving": {
+        "model": "llama-3-8b", "hardware": "h100-sxm", "arrivals": {"process": "trace", "trace_path": str(trace)}}})
+    with pytest.raises(InputError, match=says) as e:
+        simulate_serving(sc, seed=1)
+    assert e.value.field == "serving.arrivals.trace_path" and len(e.value.message) < 400

@@ -37,6 +37,11 @@ class Trace:
     path: str
 
 
+#: most prompt or output tokens one trace row may ask for (far above any model's context; a guard against values that
+#: overflow the simulation's integer arrays, not a context limit: lengths above the model's are capped as drawn ones)
+MAX_TRACE_TOKENS = 100_000_000
+
+
 def resolve_trace_path(ref: str) -> Path:
     found = find_scenario_file(ref)
     if found is not None:
@@ -59,11 +64,18 @@ def load_trace(ref: str) -> Trace:
                          "saved as UTF-8 with columns timestamp_s,input_tokens,output_tokens.", field="serving.arrivals.trace_path") from None
     except OSError as exc:
         raise InputError(f"cannot read trace file '{path}': {exc.strerror}.", field="serving.arrivals.trace_path") from None
-    except (KeyError, ValueError, TypeError) as exc:
-        raise InputError(f"trace file '{path}' is malformed ({exc}); it needs numeric columns timestamp_s,input_tokens,output_tokens.",
+    except (KeyError, ValueError, TypeError, OverflowError) as exc:
+        what = str(exc) if len(str(exc)) <= 120 else str(exc)[:120] + "..."
+        raise InputError(f"trace file '{path}' is malformed ({what}); it needs numeric columns timestamp_s,input_tokens,output_tokens.",
                          field="serving.arrivals.trace_path") from None
     if len(ts) == 0:
         raise InputError(f"trace file '{path}' has no rows.", field="serving.arrivals.trace_path")
+    if not np.all(np.isfinite(ts)):
+        raise InputError(f"trace file '{path}': every timestamp_s must be a finite number of seconds (found "
+                         f"{int(np.sum(~np.isfinite(ts)))} NaN or infinite).", field="serving.arrivals.trace_path")
+    if np.any(inp > MAX_TRACE_TOKENS) or np.any(out > MAX_TRACE_TOKENS):
+        raise InputError(f"trace file '{path}': token counts must be at most {MAX_TRACE_TOKENS:,} per request (largest "
+                         f"found: {int(max(inp.max(), out.max())):,}).", field="serving.arrivals.trace_path")
     if np.any(np.diff(ts) < 0) or np.any(inp < 1) or np.any(out < 1):
         raise InputError(f"trace file '{path}': timestamps must be non-decreasing and token counts >= 1.",
                          field="serving.arrivals.trace_path")
