@@ -116,3 +116,59 @@ def test_runners_up_carry_their_job_time_and_a_faster_one_is_named():
     assert out.returncode == 0 and "would finish first" in " ".join(out.stdout.split())
     plain = serve(ServeRequest(model="llama-3.1-70b", hardware="h100-sxm", gpus=8), with_curve=False)
     assert all("job_wall_time_s" not in u for u in plain["runners_up"])
+
+
+# --- paged-KV engines (vLLM, SGLang, ROCm vLLM): the job admits up to max_num_seqs and preempts by recompute ---
+
+_AMD_405B = dict(model="llama-3.1-405b", hardware="mi300x", gpus=8, single_replica=True, weight_precision="fp8",
+                 kv_precision="fp8", engine="rocm-vllm", input_tokens=128, output_tokens=4096)
+
+
+def test_a_paged_engine_job_is_the_validation_runners_paged_schedule():
+    """AMD's Llama 3.1 405B row (1,500 requests, max_num_seqs 1,500, 975 fit at full length): `serve --requests`
+    prices the same paged schedule the validation runner checks against the published figure."""
+    from costsim.validation import inference as vi
+    from costsim.validation.engine import load_cases
+
+    j = serve(ServeRequest(**_AMD_405B, requests=1500, max_num_seqs=1500), with_curve=False)["job"]
+    assert j["scheduler"] == "paged" and j["max_num_seqs"] == 1500
+    assert j["preemptions"] > 0 and j["recompute_tokens"] > 0
+    case = next(c for c in load_cases() if c.id == "I-amd-405b-mi300x8-thr-128-4096")
+    assert j["throughput_tokens_per_s"] == pytest.approx(vi.predict(case), rel=1e-9)
+    # without max_num_seqs it admits the batch that fits at full length: no preemption, the waves' time
+    w = serve(ServeRequest(**_AMD_405B, requests=1500), with_curve=False)["job"]
+    assert w["scheduler"] == "paged" and w["preemptions"] == 0
+    assert j["wall_time_s"] > w["wall_time_s"]          # preempting and recomputing 525 requests costs more than it gains
+
+
+def test_a_reserving_engine_keeps_waves_and_max_num_seqs_caps_the_batch():
+    r = _serve(gpus=8, requests=5000, max_num_seqs=64)
+    assert r["job"]["scheduler"] == "waves" and r["job"]["max_num_seqs"] is None
+    assert r["deployment"]["batch_per_replica"] <= 64 and all(u["batch_per_replica"] <= 64 for u in r["runners_up"])
+    one = _serve(max_num_seqs=48)
+    assert one["batch"] <= 48 < one["max_batch"]
+
+
+def test_a_large_paged_job_is_extrapolated_from_two_exact_schedules():
+    """A share above 2 x max_num_seqs requests is priced at the marginal time per request of the exact schedules
+    of 1 and 2 x max_num_seqs; without preemption that is exact, so a long job runs at the steady state."""
+    r = serve(ServeRequest(model="llama-3.1-8b", hardware="h100-sxm", engine="vllm", requests=10_000_000,
+                           input_tokens=1000, output_tokens=500), with_curve=False)
+    j = r["job"]
+    assert j["scheduler"] == "paged" and j["preemptions"] == 0
+    assert j["throughput_tokens_per_s"] == pytest.approx(r["throughput_tokens_per_s"], rel=0.02)
+
+
+def test_thrashing_max_num_seqs_is_refused_with_the_bound():
+    r = _cli("--model", "llama-3.1-405b", "--hardware", "mi300x", "--gpus", "8", "--single-replica", "--weight-precision", "fp8",
+             "--engine", "rocm-vllm", "--input-tokens", "128", "--output-tokens", "4096", "--requests", "1e8",
+             "--max-num-seqs", "1e6")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "max_num_seqs" in r.stderr and "--max-num-seqs 3,900 or less" in " ".join(r.stderr.split())
+
+
+@pytest.mark.parametrize("args", [("--max-num-seqs", "0"), ("--max-num-seqs", "x"), ("--max-num-seqs", "64", "--batch", "128")])
+def test_bad_max_num_seqs_exits_2_naming_it(args):
+    r = _cli("--model", "llama-3.1-8b", "--hardware", "h100-sxm", *args)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "max_num_seqs" in r.stderr or "--max-num-seqs" in r.stderr

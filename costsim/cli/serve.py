@@ -87,7 +87,10 @@ def _job_table(r: dict) -> Table | None:
     rows = [
         ("wall time, first prompt to last token", fmt_value("wall_time_s", j["wall_time_s"])),
         ("replicas sharing it / requests on the busiest", f"{j['replicas']} / {j['requests_per_replica_max']:,}"),
-        ("waves of the batch on the busiest replica", f"{j['waves']:,} (batch {j['batch_per_replica']:,})"),
+        (("waves of the batch on the busiest replica", f"{j['waves']:,} (batch {j['batch_per_replica']:,})")
+         if j.get("scheduler", "waves") == "waves" else
+         ("paged KV on the busiest replica: max sequences / preempted and recomputed",
+          f"{j['max_num_seqs']:,} / {j['preemptions']:,} ({fmt_si(j['recompute_tokens'])} tokens again)")),
         ("output tokens", fmt_si(j["output_tokens"])),
         ("throughput over the job / steady state", f"{fmt_si(j['throughput_tokens_per_s'], 'tokens/s')} / "
                                                    f"{fmt_si(j['steady_throughput_tokens_per_s'], 'tokens/s')}"),
@@ -196,6 +199,7 @@ def register(app: typer.Typer) -> None:
         objective: str = typer.Option("throughput", "--objective", help=_help("objective")),
         runners_up: str = typer.Option("4", "--runners-up", help=_help("runners_up")),
         requests: str = typer.Option(None, "--requests", help=_help("requests")),
+        max_num_seqs: str = typer.Option(None, "--max-num-seqs", help=_help("max_num_seqs")),
         pue: str = typer.Option(None, "--pue", help="Power usage effectiveness (default 1.2)."),
         grid: str = typer.Option(None, "--grid-gco2e-per-kwh", help="Grid carbon intensity, gCO2e/kWh (default 400)."),
         usd_per_gpu_hour: str = typer.Option(None, "--usd-per-gpu-hour", help="Rental price per GPU-hour, USD (default: profile midpoint)."),
@@ -229,7 +233,7 @@ def register(app: typer.Typer) -> None:
                     output_tokens=_int_or_none(output_tokens, "--output-tokens"),
                     ttft_slo_s=parse_float(ttft_slo_s, flag="--ttft-slo-s"), tpot_slo_s=parse_float(tpot_slo_s, flag="--tpot-slo-s"),
                     single_replica=single_replica, objective=objective, runners_up=_int_or_none(runners_up, "--runners-up"),
-                    requests=_int_or_none(requests, "--requests"),
+                    requests=_int_or_none(requests, "--requests"), max_num_seqs=_int_or_none(max_num_seqs, "--max-num-seqs"),
                     facility=fac, economics=eco)
         req = validate_spec(ServeRequest, data, what="serve options")
         result = serve(req)

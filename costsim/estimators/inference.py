@@ -420,11 +420,13 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
                            f"plus KV cache for one {int(ctx_full)}-token request, but only {usable_bytes / 1e9:.1f} GB per GPU is usable; "
                            "use more GPUs (--gpus/--tp/--pp) or a smaller --weight-precision.",
                            max_batch=0, kv_cache_bytes_per_token=kv_per_tok, memory_per_gpu_bytes=w_gpu, layout=layout_doc)
-    mb_curve = min(mb, MAX_CURVE_BATCH)
+    # the engine's max_num_seqs caps the batch below what memory holds
+    mb_run = mb if req.max_num_seqs is None else min(mb, int(req.max_num_seqs))
+    mb_curve = min(mb_run, MAX_CURVE_BATCH)
     grid = batch_grid(mb_curve, extra=graph_sizes(dev))
     curve = serving_curve(shape, dev, prec, layout, grid, i, o)
     if req.batch == "max":
-        idx = best_index(curve, max_batch=mb, ttft_slo_s=req.ttft_slo_s, tpot_slo_s=req.tpot_slo_s)
+        idx = best_index(curve, max_batch=mb_run, ttft_slo_s=req.ttft_slo_s, tpot_slo_s=req.tpot_slo_s)
         if idx < 0:
             c1 = serving_curve(shape, dev, prec, layout, 1.0, i, o)
             return _infeasible(f"no batch meets the SLOs: at batch 1 TTFT is {float(c1['ttft_s']):.3g} s and TPOT {float(c1['tpot_s']):.3g} s "

@@ -99,8 +99,20 @@ class ServeRequest(Spec):
     requests: int | None = Field(None, ge=1, le=10**15, description="Also price an offline batch job of this many requests queued at once "
                                  "(input_tokens in, output_tokens out each): wall time in waves of the batch, GPU and facility energy, "
                                  "cost and CO2e of the whole job on the chosen deployment.")
+    max_num_seqs: int | None = Field(None, ge=1, le=1_000_000, description="The engine's max_num_seqs: the most sequences a replica runs at "
+                                     "once. Caps batch 'max' and the deployment search (None = no cap but memory). With requests on an "
+                                     "engine that allocates KV as sequences grow (vllm, sglang, rocm-vllm, the AMD default), the job "
+                                     "admits up to this many and preempts and recomputes the newest when the KV cache fills "
+                                     "(None = the batch priced).")
     facility: FacilitySpec = Field(default_factory=FacilitySpec, description="PUE and facility model.")
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec, description="Prices and carbon intensity.")
+
+    @model_validator(mode="after")
+    def _max_num_seqs(self) -> "ServeRequest":
+        if self.max_num_seqs is not None and isinstance(self.batch, int) and self.batch > self.max_num_seqs:
+            raise ValueError(f"batch {self.batch} is more than max_num_seqs {self.max_num_seqs}: the engine never runs more "
+                             "sequences than max_num_seqs; lower batch, raise max_num_seqs, or use batch 'max'")
+        return self
 
     @property
     def deployment_search(self) -> bool:

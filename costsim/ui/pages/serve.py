@@ -28,6 +28,7 @@ def to_state(r: ServeRequest) -> dict[str, Any]:
             P + "batch": r.batch, P + "input_tokens": r.input_tokens, P + "output_tokens": r.output_tokens,
             P + "ttft_ms": None if r.ttft_slo_s is None else r.ttft_slo_s * 1e3,
             P + "tpot_ms": None if r.tpot_slo_s is None else r.tpot_slo_s * 1e3, P + "requests": r.requests,
+            P + "max_num_seqs": r.max_num_seqs,
             P + "pue": r.facility.pue, P + "usd_per_gpu_hour": r.economics.usd_per_gpu_hour,
             P + "gco2": r.economics.grid_gco2e_per_kwh, P + "elec": r.economics.electricity_usd_per_kwh}
 
@@ -64,6 +65,8 @@ def inputs() -> dict[str, Any]:
                                    label="TPOT limit, ms", step=5.0, placeholder="none")
         d["requests"] = w.number(ServeRequest, "requests", key=P + "requests", default=None, label="Offline job, requests",
                                  integer=True, step=1000, placeholder="none")
+        d["max_num_seqs"] = w.number(ServeRequest, "max_num_seqs", key=P + "max_num_seqs", default=None,
+                                     label="Engine max sequences (max_num_seqs)", integer=True, step=64, placeholder="what memory holds")
         st.session_state.setdefault(P + "demand", 100.0)
         d["demand_rps"] = st.number_input("Demand, requests/s", min_value=0.0, step=5.0, key=P + "demand",
                                           help="Requests per second the fleet must serve; with the output tokens per "
@@ -84,7 +87,7 @@ def build_request(d: dict[str, Any]) -> ServeRequest:
     economics = validate_spec(EconomicsSpec, {"usd_per_gpu_hour": d["usd_per_gpu_hour"], "electricity_usd_per_kwh": d["elec"],
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
     data = {k: d[k] for k in ("model", "hardware", "gpus", "weight_precision", "kv_precision", "batch", "input_tokens",
-                              "output_tokens", "ttft_slo_s", "tpot_slo_s", "engine", "top_k", "requests")}
+                              "output_tokens", "ttft_slo_s", "tpot_slo_s", "engine", "top_k", "requests", "max_num_seqs")}
     search = bool(d.get("deployment_search")) and d.get("gpus") is not None
     data.update(facility=facility, economics=economics, single_replica=not search)
     return validate_spec(ServeRequest, data, what="serving request")
@@ -139,8 +142,10 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
         c[3].metric("Demand", f"{fmt.num(cap['demand_tokens_per_s'])} tok/s")
     job = res.get("job")
     if job:
+        how = (f"{plural(job['waves'], 'wave')} of the batch" if job.get("scheduler", "waves") == "waves" else
+               f"paged KV cache, up to {fmt.count(job['max_num_seqs'])} sequences, {fmt.count(job['preemptions'])} preempted and recomputed")
         st.markdown(f"**Offline job of {fmt.count(job['requests'])} requests queued at once** "
-                    f"({plural(job['waves'], 'wave')} of the batch on the busiest of {plural(job['replicas'], 'replica')})")
+                    f"({how} on the busiest of {plural(job['replicas'], 'replica')})")
         c = st.columns(4)
         c[0].metric("Job wall time", fmt.duration(job["wall_time_s"]), help="First prompt to last token of the busiest replica.")
         c[1].metric("Job facility energy", fmt.energy_mwh(job["facility_energy_j"]), help="Accelerators + host + fabric, times PUE.")
