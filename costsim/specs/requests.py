@@ -97,7 +97,8 @@ class ServeRequest(Spec):
                                       "'usd_per_token' (lowest $ per output token).")
     runners_up: int = Field(4, ge=0, le=50, description="How many next-best deployments to report beside the chosen one.")
     requests: int | None = Field(None, ge=1, le=10**15, description="Also price an offline batch job of this many requests queued at once "
-                                 "(input_tokens in, output_tokens out each): wall time in waves of the batch, GPU and facility energy, "
+                                 "(input_tokens in, output_tokens out each): wall time (in waves of the batch, or on a paged-KV engine up to "
+                                 "max_num_seqs with preemption), GPU and facility energy, "
                                  "cost and CO2e of the whole job on the chosen deployment.")
     max_num_seqs: int | None = Field(None, ge=1, le=1_000_000, description="The engine's max_num_seqs: the most sequences a replica runs at "
                                      "once. Caps batch 'max' and the deployment search (None = no cap but memory). With requests on an "
