@@ -108,15 +108,30 @@ def site_report(req: SiteRequest) -> dict[str, Any]:
             non_gpu = sum((x["host_power_per_gpu_w"] + x["fabric_storage_w_per_gpu"]) * x["gpus"] for x in entries)
             gpu_peak_total = sum(x["gpu_peak_power_w"] * x["gpus"] for x in entries)
             scale = (cap_w / pue - non_gpu) / gpu_peak_total if gpu_peak_total > 0 else 0.0
+            n_all = sum(y["gpus"] for y in entries)
+            uniform = float(per_gpu_power_cap_w(cap_w, n_all, non_gpu_it_w_per_gpu=non_gpu / n_all, pue=pue))
             fits = {}
             for x in entries:
                 acc = x["_acc"]
                 cap_g = scale * x["gpu_peak_power_w"]
-                thr = float(cap_throughput_frac(cap_g, acc.tdp_w, acc.idle_w, "compute")) if cap_g > acc.idle_w else 0.0
-                fits[x["hardware"]] = {"gpu_power_cap_w": cap_g, "compute_throughput_frac": thr,
-                                       "uniform_gpu_power_cap_w": float(per_gpu_power_cap_w(cap_w, sum(y["gpus"] for y in entries),
-                                                                             non_gpu_it_w_per_gpu=non_gpu / sum(y["gpus"] for y in entries), pue=pue))}
+                if cap_g > acc.idle_w:
+                    fits[x["hardware"]] = {"gpu_power_cap_w": cap_g,
+                                           "compute_throughput_frac": float(cap_throughput_frac(cap_g, acc.tdp_w, acc.idle_w, "compute")),
+                                           "uniform_gpu_power_cap_w": uniform if uniform > 0 else None, "reason": None}
+                else:  # a cap at or below the idle draw (or below zero: hosts and fabric alone exceed the grid cap) runs nothing
+                    fits[x["hardware"]] = {"gpu_power_cap_w": None, "compute_throughput_frac": 0.0,
+                                           "uniform_gpu_power_cap_w": uniform if uniform > 0 else None,
+                                           "reason": (f"the grid cap leaves {max(cap_g, 0.0):.0f} W per {acc.id}, at or below its "
+                                                      f"{acc.idle_w:.0f} W idle draw: no power cap fits")}
             out["per_gpu_power_cap_to_fit"] = fits
+            if non_gpu * pue >= cap_w:
+                out["reason"] = (f"facility peak {fac_peak / MEGA:.1f} MW exceeds the grid cap {cap_w / MEGA:.3g} MW, and the hosts, "
+                                 f"fabric and storage alone draw {non_gpu * pue / MEGA:.3g} MW with PUE: no GPU power cap fits; "
+                                 "shrink the fleet or add on-site supply")
+            elif all(v["gpu_power_cap_w"] is None for v in fits.values()):
+                out["reason"] = (f"facility peak {fac_peak / MEGA:.1f} MW exceeds the grid cap {cap_w / MEGA:.3g} MW by "
+                                 f"{-head / MEGA:.1f} MW, and a GPU power cap that fits would be at or below the idle draw; "
+                                 "shrink the fleet or add on-site supply")
 
     # hourly price and carbon
     if req.region:

@@ -1,0 +1,42 @@
+"""`costsim site`: the one-sentence answer against the grid cap and the GPU power caps that fit, including grid caps
+so small that no cap fits (hosts and fabric alone exceed it, or the share left is below a GPU's idle draw)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from costsim.api.site import build_request, site_report
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-c", "from costsim.cli import main; main()", "site", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_fleet_over_the_cap_gets_the_gpu_cap_that_fits_first():
+    r = _cli("--hardware", "h100-sxm", "--gpus", "10000", "--grid-cap-mw", "12")
+    assert r.returncode == 3
+    first = " ".join(r.stdout.split("site power")[0].split())
+    assert first.startswith("10,000 x h100-sxm peak at 13.8 MW of facility power") and "over the 12 MW grid cap" in first
+    assert "capping each h100-sxm at" in first and "fits." in first
+    doc = site_report(build_request(["h100-sxm"], [10000], grid_cap_mw=12.0))
+    fit = doc["per_gpu_power_cap_to_fit"]["h100-sxm"]
+    assert 0 < fit["gpu_power_cap_w"] < 700 and 0 < fit["compute_throughput_frac"] < 1 and fit["reason"] is None
+    # the cap it names does fit: GPUs at the cap plus hosts and fabric, times PUE, stay under 12 MW
+    x = doc["fleet"][0]
+    it_w = 10000 * (fit["gpu_power_cap_w"] + x["host_power_per_gpu_w"] + x["fabric_storage_w_per_gpu"])
+    assert it_w * doc["pue"] == pytest.approx(12e6, rel=1e-6)
+
+
+@pytest.mark.parametrize("hardware,gpus,cap_mw", [(["h100-sxm"], [100000], 10.0), (["tpu-v5e", "gaudi2"], [1000000, 100000], 10.0)])
+def test_no_negative_power_caps_when_hosts_alone_exceed_the_grid_cap(hardware, gpus, cap_mw):
+    doc = site_report(build_request(hardware, gpus, grid_cap_mw=cap_mw))
+    assert doc["feasible"] is False and "no GPU power cap fits" in doc["reason"]
+    for v in doc["per_gpu_power_cap_to_fit"].values():
+        assert v["gpu_power_cap_w"] is None and v["uniform_gpu_power_cap_w"] is None and v["compute_throughput_frac"] == 0.0
+        assert "no power cap fits" in v["reason"]
+    r = _cli(*sum((["--hardware", h, "--gpus", str(g)] for h, g in zip(hardware, gpus)), []), "--grid-cap-mw", str(cap_mw), "--json")
+    assert r.returncode == 3 and "Traceback" not in r.stderr
+    assert all(v["gpu_power_cap_w"] is None for v in json.loads(r.stdout)["per_gpu_power_cap_to_fit"].values())
