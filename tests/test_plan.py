@@ -234,3 +234,19 @@ def test_serving_latency_limit_moves_the_plan_and_bands_come_with_it():
     assert set(doc["error_bands"]) == {"training", "serving", "power"}
     assert doc["error_bands"]["serving"]["regime"].startswith("serving, NVIDIA")
     assert plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e13, mode="flops")).to_dict()["error_bands"] == {}
+
+
+def test_unpriced_training_hardware_is_named_not_an_internal_error(capsys):
+    """H20 has no price in its profile: ranking by $ says so (with a grid cap this was an internal error on an empty
+    array), and ranking by MWh prints 'no price' instead of $nanM."""
+    for extra in ([], ["--region", "no-norway", "--grid-cap-mw", "10"]):
+        code, out, err = _cli(["plan", "--target-loss", "3.0", "--lifetime-tokens", "1e13", "--train-hardware", "h20", *extra], capsys)
+        assert code == 3 and "internal error" not in err
+        assert "h20 has no rental or purchase price" in " ".join((out + err).split())
+    code, out, err = _cli(["plan", "--target-loss", "3.0", "--lifetime-tokens", "1e13", "--objective", "mwh", "--train-hardware", "h20"], capsys)
+    assert code == 0 and "nan" not in out.lower().replace("nano", "") and "no price" in out
+
+
+def test_a_sub_petaflop_budget_is_refused(capsys):
+    code, _, err = _cli(["plan", "--compute-budget-flop", "1e-300", "--lifetime-tokens", "1e9", "--mode", "flops"], capsys)
+    assert code == 2 and "compute_budget_flop" in err

@@ -40,3 +40,24 @@ def test_no_negative_power_caps_when_hosts_alone_exceed_the_grid_cap(hardware, g
     r = _cli(*sum((["--hardware", h, "--gpus", str(g)] for h, g in zip(hardware, gpus)), []), "--grid-cap-mw", str(cap_mw), "--json")
     assert r.returncode == 3 and "Traceback" not in r.stderr
     assert all(v["gpu_power_cap_w"] is None for v in json.loads(r.stdout)["per_gpu_power_cap_to_fit"].values())
+
+
+@pytest.mark.parametrize("args,field", [
+    (["--hardware", "mi355x", "--gpus", "100k", "--grid-cap-mw", "1e308"], "grid_cap_mw"),   # was an internal error (inf W)
+    (["--hardware", "tpu-v5e", "--gpus", "1e30"], "gpus"),
+    (["--hardware", "h100-sxm", "--gpus", "8", "--battery-mwh", "1e308", "--battery-mw", "50"], "battery_mwh"),
+])
+def test_out_of_range_site_values_exit_2_naming_the_field(args, field):
+    r = _cli(*args)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and field in r.stderr
+
+
+def test_arbitrage_never_loses_money():
+    """The arbitrage heuristic trades only on days whose spread pays for the round-trip loss, discharges only into
+    the load and charges no more than it discharges: a flat-ish tariff or a battery far larger than the load saves
+    >= 0 (both lost money before)."""
+    for hw, gpus, region, mwh, mw in (("tpu-v5p", 100000, "cn-china", 10, 10), ("inferentia2", 8, "us-caiso-california", 100, 1000),
+                                      ("h100-sxm", 1000, "us-caiso-california", 10, 5)):
+        doc = site_report(build_request([hw], [gpus], workloads=["idle"] if hw == "tpu-v5p" else None, region=region,
+                                        battery_mwh=float(mwh), battery_mw=float(mw)))
+        assert doc["battery"]["arbitrage_saving_usd_per_day"] >= 0.0, (hw, region)

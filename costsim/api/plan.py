@@ -324,10 +324,14 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: fl
     c = _phase_costs(req, prices, n, d, out)
     obj = _objective(req, c, n, d, inf_tokens)
     good = ok & np.isfinite(obj)
+    if req.mode == "cost" and req.objective == "usd" and not good.any() and (ok & np.isfinite(c["train_j"] + c["serve_j"])).any():
+        unpriced = [h for h, k in ((req.train_hardware, "train_usd"), (req.serve_hardware, "serve_usd")) if not np.isfinite(c[k][ok]).any()]
+        return None, (f"{' and '.join(sorted(set(unpriced))) or 'the hardware'} has no rental or purchase price in its profile, so no plan "
+                      "can be ranked by $; use --objective mwh, co2e or peak_mw, or a hardware YAML with prices.")
     if req.grid_cap_mw is not None and prices is not None:
         cap_w = req.grid_cap_mw * 1e6
         fits_cap = (c["train_peak_w"] <= cap_w) & (c["serve_peak_w"] <= cap_w)
-        if not (good & fits_cap).any():
+        if good.any() and not (good & fits_cap).any():  # (none priced at all: the reasons below say why)
             return None, (f"no plan reaching loss {target:g} stays under the {req.grid_cap_mw:g} MW grid cap (smallest peak "
                           f"{np.nanmin(np.maximum(c['train_peak_w'], c['serve_peak_w'])[good]) / 1e6:.3g} MW); raise the cap, "
                           "lower --train-gpus or the demand.")
@@ -351,20 +355,25 @@ def _gpus_text(g: float | None) -> str:
     return "less than one" if g < 1 else f"~{g:,.0f}"
 
 
+def _usd_m(x: float | None) -> str:
+    """$ in millions, or 'no price' where the hardware has none."""
+    return f"${x / 1e6:,.3g}M" if x is not None and math.isfinite(x) else "no price"
+
+
 def _answer(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | None) -> str:
     if r is None:
         return ""
     s = f"{r.params / 1e9:.3g}B parameters on {r.training_tokens / 1e12:.3g}T tokens ({r.tokens_per_param:.0f} tokens/parameter, loss {r.loss:.3f})"
     if r.total is not None and r.training is not None and r.serving is not None:
-        s += (f": training {r.training.days:,.0f} days on {req.train_gpus:,} {req.train_hardware}, ${r.training.usd / 1e6:,.3g}M, "
+        s += (f": training {r.training.days:,.0f} days on {req.train_gpus:,} {req.train_hardware}, {_usd_m(r.training.usd)}, "
               f"{r.training.facility_energy_j / J_PER_MWH:,.3g} MWh; serving {req.lifetime_total_tokens():.3g} tokens over {req.years:g} years "
-              f"needs {_gpus_text(r.serving.gpus)} {req.serve_hardware}, ${r.serving.usd / 1e6:,.3g}M, {r.serving.facility_energy_j / J_PER_MWH:,.3g} MWh; "
-              f"total ${r.total.usd / 1e6:,.3g}M, {r.total.facility_energy_j / J_PER_MWH:,.3g} MWh, {r.total.co2e_kg / 1000:,.3g} tCO2e, "
+              f"needs {_gpus_text(r.serving.gpus)} {req.serve_hardware}, {_usd_m(r.serving.usd)}, {r.serving.facility_energy_j / J_PER_MWH:,.3g} MWh; "
+              f"total {_usd_m(r.total.usd)}, {r.total.facility_energy_j / J_PER_MWH:,.3g} MWh, {r.total.co2e_kg / 1000:,.3g} tCO2e, "
               f"peak {r.total.peak_power_w / 1e6:,.3g} MW")
     else:
         s += f": {r.total_flop:.3g} FLOP in total ({r.training_flop:.3g} training + {r.inference_flop:.3g} inference)"
     if co is not None and co.params > 0 and abs(co.params - r.params) / co.params > 0.05:
-        if r.total is not None and co.total is not None and co.total.usd:
+        if r.total is not None and co.total is not None and co.total.usd and math.isfinite(co.total.usd) and math.isfinite(r.total.usd):
             s += (f". The compute-optimal (Chinchilla) model for the same loss, {co.params / 1e9:.3g}B on {co.training_tokens / 1e12:.3g}T "
                   f"tokens, would total ${co.total.usd / 1e6:,.3g}M ({100 * (co.total.usd - r.total.usd) / r.total.usd:+.0f}% vs this plan)")
         else:

@@ -3,6 +3,8 @@ and serve a lifetime demand at the least $, MWh, tCO2e or peak MW (costsim.api.p
 
 from __future__ import annotations
 
+import math
+
 from typing import Optional
 
 import typer
@@ -29,7 +31,7 @@ def _row(c: dict | None) -> list[str]:
     tot, tr, sv = c.get("total") or {}, c.get("training") or {}, c.get("serving") or {}
 
     def usd(x):
-        return "-" if x is None else f"${x / 1e6:,.3g}M"
+        return "-" if x is None else (f"${x / 1e6:,.3g}M" if math.isfinite(x) else "no price")
 
     return [f"{c['params'] / 1e9:.3g}B", f"{c['training_tokens'] / 1e12:.3g}T", f"{c['tokens_per_param']:.0f}", f"{c['loss']:.4f}",
             f"{c['total_flop']:.3g}", usd(tr.get("usd")), usd(sv.get("usd")), usd(tot.get("usd")),
@@ -53,7 +55,7 @@ def _frontier_table(con: Console, rows: list[dict], shown: int = 9) -> None:
         cells = [f"{row['loss']:.4f}", f"{row['params'] / 1e9:,.3g}B", f"{row['training_tokens'] / 1e12:,.3g}T", f"{row['total_flop']:.3g}"]
         if priced:
             usd, j, kg, w = (row.get(k) for k in ("total_usd", "total_facility_energy_j", "total_co2e_kg", "peak_power_w"))
-            cells += ["-" if usd is None else f"${usd / 1e6:,.3g}M", fmt_si(None if j is None else j / 3.6e3, "Wh"),
+            cells += ["-" if usd is None else (f"${usd / 1e6:,.3g}M" if math.isfinite(usd) else "no price"), fmt_si(None if j is None else j / 3.6e3, "Wh"),
                       "-" if kg is None else f"{kg / 1e3:,.3g} t", fmt_si(w, "W")]
         ft.add_row(*cells)
     con.print(ft)
@@ -104,8 +106,11 @@ def _render(r: dict) -> None:
             con.print(text)
     per = r.get("per_output_token") or {}
     if per:
-        con.print(f"Per output token over the lifetime: ${per['usd'] * 1e6:,.3g} per million (training share "
-                  f"${per['usd_training_share'] * 1e6:,.3g}), {per['facility_energy_j']:.3g} J, {per['co2e_g']:.3g} gCO2e.")
+        def _per_m(x):
+            return f"${x * 1e6:,.3g}" if x is not None and math.isfinite(x) else "no price"
+
+        con.print(f"Per output token over the lifetime: {_per_m(per['usd'])} per million (training share "
+                  f"{_per_m(per['usd_training_share'])}), {per['facility_energy_j']:.3g} J, {per['co2e_g']:.3g} gCO2e.")
 
 
 def register(app: typer.Typer) -> None:

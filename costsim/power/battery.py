@@ -12,7 +12,8 @@ Policies (desired battery power before limits):
     the battery absorbs the fast swings (synchronous training: compute vs communication phases,
     checkpoints), with a slow pull back to mid state of charge.
   * arbitrage: charge at full rating in the cheapest hours of each day (price <= the day's
-    `low_quantile`), discharge in the dearest (>= `high_quantile`).
+    `low_quantile`), discharge in the dearest (>= `high_quantile`), on days where the dear price times
+    the round-trip efficiency beats the cheap one (otherwise the battery loses money and stays idle).
   * optimal: perfect-foresight linear program (costsim.power.battery_lp): least energy cost plus
     demand charge, or least emissions; never worse than the heuristics above on its objective.
 Limits applied every step: power rating, state of charge, the import cap (the battery must
@@ -98,9 +99,12 @@ def desired_power_w(policy: str, load_w: np.ndarray, dt_s: float, spec: BatteryS
             seg = pr[s:s + steps_per_day]
             lo, hi = np.quantile(seg, low_quantile), np.quantile(seg, high_quantile)
             d = np.zeros(seg.size)
-            if hi > lo:
-                d[seg <= lo] = -rating
-                d[seg >= hi] = rating
+            if hi * spec.round_trip_efficiency_frac > lo:  # only on days whose spread pays for the round-trip loss
+                dear, cheap = seg >= hi, seg <= lo
+                # discharge only into the load (no export), and charge no more than that discharge needs
+                d[dear] = np.minimum(rating, np.maximum(load_w[s:s + steps_per_day][dear], 0.0))
+                need = float(np.sum(d[dear])) / spec.round_trip_efficiency_frac
+                d[cheap] = -min(rating, need / max(int(np.sum(cheap)), 1))
             out[s:s + steps_per_day] = d
         return out
     raise ValueError(f"unknown battery policy {policy!r}; use peak_shaving, smoothing, arbitrage or optimal")

@@ -15,8 +15,9 @@ FIT_IDS = ("hoffmann2022", "hoffmann2022-precise", "besiroglu2024", "muennighoff
 
 class PlanRequest(Spec):
     target_loss: float | None = Field(None, gt=0, le=20, description="Quality target: loss (nats per token) under the chosen fit.")
-    compute_budget_flop: float | None = Field(None, gt=0, le=1e32, description="Instead of a target: the training compute, FLOP "
-                                              "(the compute-optimal allocation of it).")
+    compute_budget_flop: float | None = Field(None, ge=1e15, le=1e32, description="Instead of a target: the training compute, FLOP, "
+                                              "1e15 to 1e32 (the compute-optimal allocation of it; below 1e15 the "
+                                              "scaling-law fits are far outside their data).")
     target_score: str | None = Field(None, max_length=100, description="Quality target as a benchmark score, BENCH=VALUE (e.g. "
                                      "mmlu=70): converted to a loss per fit through the score map of costsim/core/scores.py.")
     family: str = Field("llama-3", max_length=100, description="Data-quality family of the planned model for score targets and "
@@ -50,7 +51,7 @@ class PlanRequest(Spec):
                                "(their size and training tokens).")
     max_params: float = Field(1e13, gt=0, le=1e15, description="Largest model size considered.")
     min_params: float = Field(1e8, gt=0, description="Smallest model size considered.")
-    grid_cap_mw: float | None = Field(None, gt=0, description="Site import cap, MW: a plan whose training or serving peak exceeds it is infeasible.")
+    grid_cap_mw: float | None = Field(None, gt=0, le=1_000_000, description="Site import cap, MW (at most 1,000,000): a plan whose training or serving peak exceeds it is infeasible.")
     facility: FacilitySpec = Field(default_factory=FacilitySpec, description="PUE and facility model.")
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec, description="Prices and carbon intensity.")
 

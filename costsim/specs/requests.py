@@ -123,15 +123,15 @@ class ServeRequest(Spec):
 
 class FleetEntry(Spec):
     hardware: str = Field(..., description="Accelerator catalog id.")
-    gpus: int = Field(..., ge=1, description="Number of these accelerators on the site.")
+    gpus: int = Field(..., ge=1, le=10**12, description="Number of these accelerators on the site (at most 10^12; a site above the largest power station or a fleet above a year of world accelerator shipments carries an implausibility warning).")
     workload: Literal["training", "inference", "idle"] = Field("training", description="What the devices run (sets their power phase).")
 
 
 class SiteRequest(Spec):
     fleet: list[FleetEntry] = Field(..., min_length=1, description="Accelerators on the site.")
     pue: float = Field(1.2, ge=1.0, le=3.0, description="Power usage effectiveness.")
-    grid_cap_mw: float | None = Field(None, gt=0, description="Grid import cap, MW.")
+    grid_cap_mw: float | None = Field(None, gt=0, le=1_000_000, description="Grid import cap, MW (at most 1,000,000: a terawatt).")
     region: str | None = Field(None, description="Region id for hourly price and carbon.")
-    battery_mwh: float | None = Field(None, gt=0, description="Battery energy, MWh (optional).")
-    battery_mw: float | None = Field(None, gt=0, description="Battery power rating, MW (optional).")
+    battery_mwh: float | None = Field(None, gt=0, le=10_000_000, description="Battery energy, MWh (optional; at most 10 million).")
+    battery_mw: float | None = Field(None, gt=0, le=1_000_000, description="Battery power rating, MW (optional; at most 1,000,000).")
     battery_policy: Literal["peak_shaving", "smoothing", "arbitrage", "optimal"] | None = Field(None, description="Battery dispatch policy: peak_shaving keeps import under the cap, smoothing takes the fast training swings off the grid, arbitrage buys cheap / sells dear on the region's hourly price, optimal solves the dispatch with perfect foresight (linear program, least cost) (None = arbitrage when the fleet fits under the cap, else peak_shaving).")

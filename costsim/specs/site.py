@@ -69,9 +69,9 @@ class GridSpec(Spec):
 
 class EconomicsSpec(Spec):
     pricing: Literal["rental", "purchase"] = Field("rental", description="'rental': pay usd_per_gpu_hour for every GPU-hour; 'purchase': amortize capex over lifetime and utilization, plus electricity.")
-    usd_per_gpu_hour: float | None = Field(None, ge=0, description="Rental price per GPU-hour, USD (None = midpoint of the hardware profile's on-demand range).")
-    electricity_usd_per_kwh: float = Field(0.08, ge=0, description="Flat electricity price, USD/kWh, when no region price profile is used (US industrial average ~0.08, EIA 2024).")
-    grid_gco2e_per_kwh: float = Field(400.0, ge=0, description="Location-based grid carbon intensity, gCO2e/kWh, when no region profile is used (world average ~ 480; US ~ 370-400).")
+    usd_per_gpu_hour: float | None = Field(None, ge=0, le=10_000, description="Rental price per GPU-hour, USD, at most 10,000 (None = midpoint of the hardware profile's on-demand range).")
+    electricity_usd_per_kwh: float = Field(0.08, ge=0, le=100, description="Flat electricity price, USD/kWh (at most 100), when no region price profile is used (US industrial average ~0.08, EIA 2024).")
+    grid_gco2e_per_kwh: float = Field(400.0, ge=0, le=5000, description="Location-based grid carbon intensity, gCO2e/kWh (at most 5,000; lignite plants emit ~1,100), when no region profile is used (world average ~ 480; US ~ 370-400).")
     market_based_gco2e_per_kwh: float | None = Field(None, ge=0, description="Market-based intensity (after PPAs/RECs), gCO2e/kWh; reported beside location-based when given.")
     utilization_frac: float = Field(0.8, gt=0, le=1, description="Share of its life a purchased device does paid work (amortization basis).")
     residual_value_frac: float = Field(0.1, ge=0, lt=1, description="Resale value at end of life as a share of purchase price.")

@@ -50,6 +50,8 @@ def usd(x: Any) -> str:
     if x is None:
         return "—"
     v = float(x)
+    if not math.isfinite(v):
+        return "no price"
     for div, suffix in ((1e9, " B"), (1e6, " M"), (1e3, " k")):
         if abs(v) >= div:
             return f"${num(v / div)}{suffix}"
