@@ -26,7 +26,7 @@ FrameworkName = Literal["megatron-core-2024", "megatron-2022", "megatron-2021", 
 class TrainRequest(Spec):
     model: str = Field(..., description="Model catalog id (e.g. llama-3-70b) or path to a model YAML file.")
     hardware: str = Field(..., description="Accelerator catalog id (e.g. h100-sxm) or path to a hardware YAML file.")
-    gpus: int = Field(..., ge=1, description="Number of accelerators in the job.")
+    gpus: int = Field(..., ge=1, le=10_000_000, description="Number of accelerators in the job (at most 10,000,000, the work limit `costsim limits` shows).")
     tokens: float | None = Field(None, gt=0, le=1e16, description="Training tokens (accepts 15e12; at most 1e16, the bound of plan's unique_tokens, ~300x the largest published run); default the model's training_tokens.")
     seq_len: int = Field(4096, ge=1, description="Sequence length, tokens.")
     global_batch: int | None = Field(None, ge=1, description="Global batch in sequences (default: about 4M tokens / seq_len, rounded to a multiple of dp).")
