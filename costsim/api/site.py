@@ -109,7 +109,8 @@ def site_report(req: SiteRequest) -> dict[str, Any]:
             gpu_peak_total = sum(x["gpu_peak_power_w"] * x["gpus"] for x in entries)
             scale = (cap_w / pue - non_gpu) / gpu_peak_total if gpu_peak_total > 0 else 0.0
             n_all = sum(y["gpus"] for y in entries)
-            uniform = float(per_gpu_power_cap_w(cap_w, n_all, non_gpu_it_w_per_gpu=non_gpu / n_all, pue=pue))
+            uniform_w = float(per_gpu_power_cap_w(cap_w, n_all, non_gpu_it_w_per_gpu=non_gpu / n_all, pue=pue))
+            uniform_w = uniform_w if uniform_w > 0 else None   # <= 0: hosts and fabric alone exceed the grid cap
             fits = {}
             for x in entries:
                 acc = x["_acc"]
@@ -117,10 +118,10 @@ def site_report(req: SiteRequest) -> dict[str, Any]:
                 if cap_g > acc.idle_w:
                     fits[x["hardware"]] = {"gpu_power_cap_w": cap_g,
                                            "compute_throughput_frac": float(cap_throughput_frac(cap_g, acc.tdp_w, acc.idle_w, "compute")),
-                                           "uniform_gpu_power_cap_w": uniform if uniform > 0 else None, "reason": None}
+                                           "uniform_gpu_power_cap_w": uniform_w, "reason": None}
                 else:  # a cap at or below the idle draw (or below zero: hosts and fabric alone exceed the grid cap) runs nothing
                     fits[x["hardware"]] = {"gpu_power_cap_w": None, "compute_throughput_frac": 0.0,
-                                           "uniform_gpu_power_cap_w": uniform if uniform > 0 else None,
+                                           "uniform_gpu_power_cap_w": uniform_w,
                                            "reason": (f"the grid cap leaves {max(cap_g, 0.0):.0f} W per {acc.id}, at or below its "
                                                       f"{acc.idle_w:.0f} W idle draw: no power cap fits")}
             out["per_gpu_power_cap_to_fit"] = fits

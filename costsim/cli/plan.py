@@ -14,6 +14,11 @@ from rich.table import Table
 from costsim.cli.common import finish, fmt_si, parse_float
 
 
+
+def _usd_m(x) -> str:
+    """USD in millions for a table cell: '-' when absent, 'no price' where the hardware has none (NaN)."""
+    return "-" if x is None else (f"${x / 1e6:,.3g}M" if math.isfinite(x) else "no price")
+
 def _score_text(c: dict) -> str:
     sc = c.get("score") or {}
     if not sc:
@@ -30,11 +35,8 @@ def _row(c: dict | None) -> list[str]:
         return ["-"] * 10
     tot, tr, sv = c.get("total") or {}, c.get("training") or {}, c.get("serving") or {}
 
-    def usd(x):
-        return "-" if x is None else (f"${x / 1e6:,.3g}M" if math.isfinite(x) else "no price")
-
     return [f"{c['params'] / 1e9:.3g}B", f"{c['training_tokens'] / 1e12:.3g}T", f"{c['tokens_per_param']:.0f}", f"{c['loss']:.4f}",
-            f"{c['total_flop']:.3g}", usd(tr.get("usd")), usd(sv.get("usd")), usd(tot.get("usd")),
+            f"{c['total_flop']:.3g}", _usd_m(tr.get("usd")), _usd_m(sv.get("usd")), _usd_m(tot.get("usd")),
             fmt_si(tot.get("facility_energy_j") / 3.6e9 * 1e6 if tot.get("facility_energy_j") is not None else None, "Wh"),
             _score_text(c)]
 
@@ -55,7 +57,7 @@ def _frontier_table(con: Console, rows: list[dict], shown: int = 9) -> None:
         cells = [f"{row['loss']:.4f}", f"{row['params'] / 1e9:,.3g}B", f"{row['training_tokens'] / 1e12:,.3g}T", f"{row['total_flop']:.3g}"]
         if priced:
             usd, j, kg, w = (row.get(k) for k in ("total_usd", "total_facility_energy_j", "total_co2e_kg", "peak_power_w"))
-            cells += ["-" if usd is None else (f"${usd / 1e6:,.3g}M" if math.isfinite(usd) else "no price"), fmt_si(None if j is None else j / 3.6e3, "Wh"),
+            cells += [_usd_m(usd), fmt_si(None if j is None else j / 3.6e3, "Wh"),
                       "-" if kg is None else f"{kg / 1e3:,.3g} t", fmt_si(w, "W")]
         ft.add_row(*cells)
     con.print(ft)

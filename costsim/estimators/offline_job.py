@@ -8,7 +8,7 @@ batch: floor(n / B) waves of B sequences and one of n mod B (costsim.core.servin
 validation runner checks against NVIDIA's trtllm-bench tables and the serving simulation). On an engine that
 allocates KV as sequences grow (Device.kv_on_demand: vLLM, SGLang, ROCm vLLM) it admits up to max_num_seqs (the
 request's, else B) and preempts and recomputes the newest when the pool fills (costsim.core.serving_paged, the
-model the runner checks against AMD's and Azure's MI300X tables); a replica's share above PAGED_EXACT_WAVES x
+model the runner checks against AMD's and Azure's MI300X tables); a replica's share above 2 x PAGED_EXACT_WAVES x
 max_num_seqs requests is priced from two exact schedules, at the marginal time per request between them (the
 schedule repeats once the first admissions have drained). The job ends when the most loaded replica does;
 GPUs of replicas that finish earlier, and GPUs of the budget no replica uses, idle at warm-idle power
@@ -169,12 +169,20 @@ def paged_replica_job(ci, layout: core.Layout, input_tokens: int, output_tokens:
     requests are extrapolated from two exact schedules at their marginal time per request. InputError (field
     max_num_seqs) when more than PAGED_MAX_OVERCOMMIT x the requests the cache holds would start, or the schedule
     would pass serving_paged's guard."""
+    if k <= 0:
+        return 0.0, 0, 0.0
     cache = {} if cache is None else cache
     i, o = float(input_tokens), float(output_tokens)
+    cap = float(core.kv_capacity_tokens(ci.shape, ci.dev, ci.prec, layout, i + o, min(PREFILL_CHUNK_TOKENS, i + o)))
+    whole_requests = cap / (i + o)
+    if min(k, int(max_seqs)) > PAGED_MAX_OVERCOMMIT * whole_requests:
+        raise InputError(f"max_num_seqs {int(max_seqs):,} starts {min(k, int(max_seqs)):,} requests where the KV cache holds "
+                         f"{whole_requests:,.0f} at full length ({i + o:,.0f} tokens): the engine would preempt and recompute them "
+                         f"over and over. costsim schedules up to {PAGED_MAX_OVERCOMMIT:g} x the requests the cache holds; give "
+                         f"--max-num-seqs {max(1, int(PAGED_MAX_OVERCOMMIT * whole_requests)):,} or less.", field="max_num_seqs")
 
     def exact(n: int) -> tuple[float, int, float]:
         if n not in cache:
-            cap = float(core.kv_capacity_tokens(ci.shape, ci.dev, ci.prec, layout, i + o, min(PREFILL_CHUNK_TOKENS, i + o)))
             try:
                 job = paged_finite_job(ci.shape, ci.dev, ci.prec, layout, kv_capacity_tokens=cap, max_seqs=int(max_seqs),
                                        input_tokens=i, output_tokens=o, num_requests=int(n))
@@ -184,14 +192,6 @@ def paged_replica_job(ci, layout: core.Layout, input_tokens: int, output_tokens:
             cache[n] = (job.job_time_s, int(job.schedule.preemptions), float(job.schedule.recompute_tokens))
         return cache[n]
 
-    if k <= 0:
-        return 0.0, 0, 0.0
-    whole = float(core.kv_capacity_tokens(ci.shape, ci.dev, ci.prec, layout, i + o, min(PREFILL_CHUNK_TOKENS, i + o))) / (i + o)
-    if min(k, int(max_seqs)) > PAGED_MAX_OVERCOMMIT * whole:
-        raise InputError(f"max_num_seqs {int(max_seqs):,} starts {min(k, int(max_seqs)):,} requests where the KV cache holds "
-                         f"{whole:,.0f} at full length ({i + o:,.0f} tokens): the engine would preempt and recompute them over "
-                         f"and over. costsim schedules up to {PAGED_MAX_OVERCOMMIT:g} x the requests the cache holds; give "
-                         f"--max-num-seqs {max(1, int(PAGED_MAX_OVERCOMMIT * whole)):,} or less.", field="max_num_seqs")
     m = PAGED_EXACT_WAVES * int(max_seqs)
     if k <= 2 * m:
         return exact(k)

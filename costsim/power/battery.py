@@ -103,8 +103,8 @@ def desired_power_w(policy: str, load_w: np.ndarray, dt_s: float, spec: BatteryS
                 dear, cheap = seg >= hi, seg <= lo
                 # discharge only into the load (no export), and charge no more than that discharge needs
                 d[dear] = np.minimum(rating, np.maximum(load_w[s:s + steps_per_day][dear], 0.0))
-                need = float(np.sum(d[dear])) / spec.round_trip_efficiency_frac
-                d[cheap] = -min(rating, need / max(int(np.sum(cheap)), 1))
+                charge_w_steps = float(np.sum(d[dear])) / spec.round_trip_efficiency_frac   # W x steps to store
+                d[cheap] = -min(rating, charge_w_steps / max(int(np.sum(cheap)), 1))
             out[s:s + steps_per_day] = d
         return out
     raise ValueError(f"unknown battery policy {policy!r}; use peak_shaving, smoothing, arbitrage or optimal")
