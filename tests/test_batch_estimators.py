@@ -124,13 +124,13 @@ def test_train_batch_equals_per_point(seed, n, pricing, vary_gpus):
 
 def test_train_batch_records_per_point_errors_and_zero_goodput():
     varied = {"tokens": np.array([1e12, -5.0, 2e12, 3e12]), "gpus": np.array([1024, 1024, 0, 512]),
-              "failure_rate_per_gpu_hour": np.array([1e-5, 1e-5, 1e-5, 50.0])}
+              "failure_rate_per_gpu_hour": np.array([1e-5, 1e-5, 1e-5, 0.5])}
     b = train_batch(BASE_TRAIN, varied)
     assert b.error[0] is None
     assert "tokens" in b.error[1] and "> 0" in b.error[1]
     assert "gpus" in b.error[2] and "greater than or equal to 1" in b.error[2]  # the request's own validation message
     assert b.error[3] is None and not b.columns["feasible"][3]
-    per = flat(estimate(_train_point(BASE_TRAIN, {"tokens": 3e12, "gpus": 512, "failure_rate_per_gpu_hour": 50.0})))
+    per = flat(estimate(_train_point(BASE_TRAIN, {"tokens": 3e12, "gpus": 512, "failure_rate_per_gpu_hour": 0.5})))
     assert per["feasible"] is False
     _check_point(per, b.columns, 3)
     per0 = flat(estimate(_train_point(BASE_TRAIN, {"tokens": 1e12, "failure_rate_per_gpu_hour": 1e-5})))

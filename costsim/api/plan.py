@@ -211,6 +211,25 @@ def _check_serve_engine(req: PlanRequest) -> None:
         raise InputError(f"--serve-engine: {exc.message}", field="serve_engine") from None
 
 
+def _check_inputs(req: PlanRequest) -> None:
+    """Ids the request names must exist (exit 2 naming the flag), before any pricing."""
+    families = sorted({r["family"] for r in load_benchmarks()["scores"]})
+    if req.family not in families:
+        raise InputError(f"--family: unknown family '{req.family[:80]}'; the families with published scores are "
+                         f"{', '.join(families)} (costsim/data/benchmarks.yaml).", field="family")
+    if req.mode != "cost":
+        return
+    for flag, hw in (("--train-hardware", req.train_hardware), ("--serve-hardware", req.serve_hardware)):
+        try:
+            get_accelerator(hw)
+        except InputError as exc:
+            raise InputError(f"{flag}: {exc.message}", field=flag.lstrip("-").replace("-", "_")) from None
+    ta = get_accelerator(req.train_hardware)
+    if req.train_precision in ("fp8", "fp4") and not ta.supports(req.train_precision):
+        raise InputError(f"--train-precision {req.train_precision}: {ta.id} has no {req.train_precision.upper()} tensor-core rate; "
+                         "use --train-precision bf16 or other --train-hardware.", field="train_precision")
+
+
 def _serve_kw(req: PlanRequest) -> dict[str, Any]:
     """How the serving fleet is priced: engine profile and latency limits (the deployment search honours them)."""
     return {"engine": req.serve_engine, "ttft_slo_s": req.ttft_slo_s, "tpot_slo_s": req.tpot_slo_s}
@@ -312,7 +331,9 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: fl
             n, d = compute_optimal_constrained(fit, C, req.unique_tokens)
         else:
             n, d = (float(x) for x in compute_optimal(fit, C))
-        return _choice(req, fit, prices, f"compute-optimal for {C:.3g} FLOP ({fit.id})", n, d), None
+        choice = _choice(req, fit, prices, f"compute-optimal for {C:.3g} FLOP ({fit.id})", n, d)
+        why = _budget_infeasible(req, prices, choice)
+        return (None, why) if why else (choice, None)
     if target <= fit.E:
         return None, (f"target loss {target:g} is at or below the irreducible loss E = {fit.E:.4g} of {fit.id}: no model "
                       "reaches it; raise --target-loss.")
@@ -349,10 +370,43 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: fl
                    note=edge), None
 
 
+def _nearest_reason(prices: _Prices, phase: str, n: float) -> str:
+    """Why the priced size nearest to n (in log) has no layout or deployment."""
+    rows = prices.train if phase == "train" else prices.serve
+    order = np.argsort(np.abs(np.log(prices.n) - math.log(n)))
+    return next((rows[i].reason for i in order if not rows[i].feasible and rows[i].reason), "no feasible layout").rstrip(". ")
+
+
+def _budget_infeasible(req: PlanRequest, prices: _Prices | None, c: PlanChoice) -> str | None:
+    """Why the compute-optimal model of a budget cannot be trained, served or powered as asked (None: it can).
+    A target-loss plan picks among the priced sizes; a budget fixes the size, so its phases must each be priced."""
+    if prices is None or c.training is None or c.serving is None:
+        return None
+    size = f"the compute-optimal model for {req.compute_budget_flop:.3g} FLOP ({c.params / 1e9:.3g}B parameters on {c.training_tokens / 1e12:.3g}T tokens)"
+    if not math.isfinite(c.training.facility_energy_j):
+        return (f"{size} has no training layout on {req.train_gpus:,} {req.train_hardware}: {_nearest_reason(prices, 'train', c.params)} "
+                "(--train-gpus, --train-hardware), or lower --compute-budget-flop.")
+    if req.lifetime_output_tokens() > 0 and not math.isfinite(c.serving.facility_energy_j):
+        limits = ", ".join(f"{k} {v:g} s" for k, v in (("TTFT", req.ttft_slo_s), ("TPOT", req.tpot_slo_s)) if v is not None)
+        return (f"{size} cannot be served on {req.serve_hardware}{f' within {limits}' if limits else ''}: "
+                f"{_nearest_reason(prices, 'serve', c.params)} (--serve-hardware, --ttft-slo-s, --tpot-slo-s).")
+    if req.grid_cap_mw is not None and c.total is not None and c.total.peak_power_w > req.grid_cap_mw * 1e6:
+        return (f"{size} peaks at {c.total.peak_power_w / 1e6:.3g} MW, above the {req.grid_cap_mw:g} MW grid cap; raise the cap, "
+                "lower --train-gpus or the demand.")
+    return None
+
+
 def _gpus_text(g: float | None) -> str:
     if g is None or not math.isfinite(g):
         return "an unknown number of"
     return "less than one" if g < 1 else f"~{g:,.0f}"
+
+
+def _days_text(days: float | None) -> str:
+    """A duration in days, or hours below a day."""
+    if days is None or not math.isfinite(days):
+        return "an unknown time"
+    return f"{days * 24:.3g} hours" if days < 1 else f"{days:,.0f} days"
 
 
 def _usd_m(x: float | None) -> str:
@@ -365,7 +419,7 @@ def _answer(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | None) -> st
         return ""
     s = f"{r.params / 1e9:.3g}B parameters on {r.training_tokens / 1e12:.3g}T tokens ({r.tokens_per_param:.0f} tokens/parameter, loss {r.loss:.3f})"
     if r.total is not None and r.training is not None and r.serving is not None:
-        s += (f": training {r.training.days:,.0f} days on {req.train_gpus:,} {req.train_hardware}, {_usd_m(r.training.usd)}, "
+        s += (f": training {_days_text(r.training.days)} on {req.train_gpus:,} {req.train_hardware}, {_usd_m(r.training.usd)}, "
               f"{r.training.facility_energy_j / J_PER_MWH:,.3g} MWh; serving {req.lifetime_total_tokens():.3g} tokens over {req.years:g} years "
               f"needs {_gpus_text(r.serving.gpus)} {req.serve_hardware}, {_usd_m(r.serving.usd)}, {r.serving.facility_energy_j / J_PER_MWH:,.3g} MWh; "
               f"total {_usd_m(r.total.usd)}, {r.total.facility_energy_j / J_PER_MWH:,.3g} MWh, {r.total.co2e_kg / 1000:,.3g} tCO2e, "
@@ -378,8 +432,11 @@ def _answer(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | None) -> st
                   f"tokens, would total ${co.total.usd / 1e6:,.3g}M ({100 * (co.total.usd - r.total.usd) / r.total.usd:+.0f}% vs this plan)")
         else:
             s += (f". The compute-optimal model for the same loss is {co.params / 1e9:.3g}B on {co.training_tokens / 1e12:.3g}T tokens "
-                  f"({co.total_flop:.3g} FLOP; this plan saves {co.total_flop - r.total_flop:.3g} FLOP, "
-                  f"{100 * (co.total_flop - r.total_flop) / co.total_flop:.0f}%)")
+                  f"({co.total_flop:.3g} FLOP; this plan {'saves' if co.total_flop >= r.total_flop else 'spends'} "
+                  f"{abs(co.total_flop - r.total_flop):.3g} FLOP, {100 * abs(co.total_flop - r.total_flop) / co.total_flop:.0f}% "
+                  f"{'less' if co.total_flop >= r.total_flop else 'more'})")
+            if co.note and co.note.startswith("no training layout"):
+                s += f"; the compute-optimal model has {co.note}"
     return s + "."
 
 
@@ -400,6 +457,7 @@ def plan(req: PlanRequest) -> PlanResult:
                         "target_loss": targets[req.fit], "map": {"L0": m.L0, "w": m.w, "deltas": m.deltas, "cases": m.cases,
                                                                   "residual_sd_logit": m.residual_sd_logit,
                                                                   "reference_family": m.reference_family}}
+    _check_inputs(req)
     if req.mode == "cost":
         _check_serve_engine(req)
     econ = _economics(req) if req.mode == "cost" else req.economics
@@ -415,6 +473,9 @@ def plan(req: PlanRequest) -> PlanResult:
         co0, _ = _optimize(flop_req, fit, None, target)
         if co0 is not None:
             co = _choice(req, fit, prices, f"compute-optimal for the same loss ({fit.id})", co0.params, co0.training_tokens)
+            if prices is not None and co.training is not None and not math.isfinite(co.training.facility_energy_j):
+                co = replace(co, note=f"no training layout on {req.train_gpus:,} {req.train_hardware}: "
+                                      f"{_nearest_reason(prices, 'train', co.params)}")
     spread = _spread(req, fit, prices, target, by_fit)
     compare = [_model_choice(req, fit, m, econ) for m in req.compare]
     same_loss_best = None

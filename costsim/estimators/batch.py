@@ -336,7 +336,8 @@ def _train_vector(spec, acc, node) -> Callable[[TrainRequest, dict[str, Any], di
             res[f"breakdowns_goodput_{k}"] = g[k]
         for k, v in split.items():
             res[f"breakdowns_wall_time_split_s_{k}"] = v
-        res["__fallback__"] = ~feasible  # zero goodput: the per-point estimator reports it (infeasible, no totals)
+        # zero goodput: the per-point estimator reports it (infeasible, no totals); fewer tokens than one step: it refuses
+        res["__fallback__"] = ~feasible | (tokens < tokens_per_step)
         return res
 
     return vector

@@ -323,11 +323,12 @@ def resolve_layout(req: ServeRequest, m: ModelSpec, acc: Accelerator) -> tuple[i
     return gpus, tp, pp, ep
 
 
-def candidate_layouts(m: ModelSpec, acc: Accelerator, pp: int = 1, ep: int = 1, max_gpus: int = 1024) -> list[tuple[int, int, int, int]]:
+def candidate_layouts(m: ModelSpec, acc: Accelerator, pp: int | None = None, ep: int = 1,
+                      max_gpus: int = 1024) -> list[tuple[int, int, int, int]]:
     """(gpus, tp, pp, ep) in increasing gpus: TP within the scale-up domain, then PP across it
-    (structurally valid per `layout_problems`)."""
+    (structurally valid per `layout_problems`); a given pp is kept, None searches it."""
     out = []
-    pps = [pp] if pp > 1 else [1, 2, 4, 8, 16]
+    pps = [pp] if pp is not None else [1, 2, 4, 8, 16]
     for p in pps:
         for t in (1, 2, 4, 8, 16, 32, 64):
             g = t * p * ep
@@ -388,7 +389,9 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
     gpus, tp, pp, ep = resolve_layout(req, m, a)
     searched = gpus < 0
     if searched:
-        cands = candidate_layouts(m, a, pp, ep)
+        if req.pp is not None:
+            check_layout(m, a, req.pp * ep, 1, req.pp, ep)  # a given pp must fit the layers (exit 2), and is kept
+        cands = candidate_layouts(m, a, req.pp, ep)
         chosen = None
         fallback = None
         for g, t, p_, e in cands:
@@ -408,7 +411,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
             w = float(core.weight_bytes_per_gpu(shape, prec, lay))
             return _infeasible(f"{m.name} at {req.weight_precision} does not fit on up to {g} x {a.name} "
                                f"({w / 1e9:.1f} GB of weights per GPU vs {usable_bytes / 1e9:.1f} GB usable); "
-                               "use more GPUs (--gpus) or a smaller weight precision.",
+                               f"use more GPUs (--gpus{', a larger --pp' if req.pp is not None else ''}) or a smaller weight precision.",
                                kv_cache_bytes_per_token=kv_per_tok, memory_per_gpu_bytes=w)
         gpus, tp, pp, ep = chosen
     layout = core.Layout(tp=tp, pp=pp, ep=ep)

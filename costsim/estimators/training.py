@@ -87,6 +87,10 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_s
         raise InputError(f"hardware '{acc.id}' has no FP4 tensor-core rate, so --precision fp4 cannot run on it; use "
                          f"--precision {' or '.join(has) or 'bf16'} here, or an FP4-capable device (b200, gb200, b300, gb300, "
                          "mi355x).", field="precision")
+    if precision == "fp8" and not acc.supports("fp8"):
+        raise InputError(f"hardware '{acc.id}' has no FP8 tensor-core rate, so --precision fp8 cannot run on it (it would "
+                         "train in bf16); use --precision bf16 here, or an FP8-capable device (h100-sxm, h200, b200, mi300x, "
+                         "gaudi3, ...).", field="precision")
     peak = acc.peak_flop_per_s(precision)
     if peak <= 0:
         raise InputError(f"hardware '{acc.id}' has no peak rate for {precision} or a fallback datatype; choose another --precision.", field="precision")
@@ -380,6 +384,10 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
     mem = {k: float(v[i]) for k, v in ev["memory"].items()}
     lay = res["layout"]
     tokens_per_step = best["tokens_per_step"]
+    if not step_only and tokens < tokens_per_step:
+        raise InputError(f"--tokens {tokens:.3g} is less than one training step: the global batch is {tokens_per_step:,.0f} tokens "
+                         f"({tokens_per_step / req.seq_len:,.0f} sequences of {req.seq_len:,}); give at least {tokens_per_step:.3g} "
+                         "tokens, or a smaller --global-batch / --global-batch-tokens.", field="tokens")
     num_steps = math.ceil(tokens / tokens_per_step)
     train_flop = best["model_flop_per_step"] / tokens_per_step * tokens
     compute_time = num_steps * best["step_time_s"]
@@ -422,7 +430,11 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
     ] + acct.get("assumptions", [])
     out.update({
         "feasible": bool(feasible_run),
-        "reason": None if feasible_run else "goodput is zero: interruptions arrive faster than the job can restart and checkpoint",
+        "reason": None if feasible_run else (
+            f"goodput is zero: interruptions arrive every {rel['mtbf_s'] / 3600:.3g} h on average, and each costs "
+            f"{rel['loss_per_failure_s'] / 3600:.3g} h (restart {rel['restart_time_s'] / 3600:.3g} h plus half a checkpoint period "
+            "and half a write); use fewer GPUs, a shorter --restart-time-s or --checkpoint-time-s, or a lower "
+            "--failure-rate-per-gpu-hour"),
         "train_flop": train_flop, "step_time_s": step, "tokens_per_s": best["tokens_per_s"], "mfu_frac": best["mfu_frac"],
         "hfu_frac": best["hfu_frac"], "achieved_flop_per_s_per_gpu": best["achieved_flop_per_s_per_gpu"],
         "memory_per_gpu_bytes": best["memory_per_gpu_bytes"], "memory_breakdown_bytes": mem,

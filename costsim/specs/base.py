@@ -72,7 +72,9 @@ def describe_validation_error(err: ValidationError, *, what: str, source: str | 
         # was not meant to be a spec); echo other values only shortened.
         if typ not in ("missing", "extra_forbidden") and not isinstance(inp, (dict, list)) and inp is not None:
             got = f" (got {_short_repr(inp)})"
-        parts.append(f"field '{loc}': {msg}{got}")
+        if typ == "value_error":  # a validator's own sentence (it names the fields it checks)
+            msg = msg.removeprefix("Value error, ")
+        parts.append(msg if loc == "(top level)" and typ == "value_error" else f"field '{loc}': {msg}{got}")
     return f"invalid {what}{where}: " + "; ".join(parts) + "."
 
 
@@ -162,8 +164,13 @@ def unknown_id(kind: str, given: str, known: list[str], *, hint: str = "") -> Un
     close = difflib.get_close_matches(given.lower(), known, n=3, cutoff=0.4)
     if not close:
         close = [k for k in known if given.lower()[:3] in k][:3]
-    suggestion = f"; did you mean {' or '.join(close)}?" if close else ""
-    listing = f" `costsim {kind} list` shows them all." if kind in ("hardware", "models") else ""
+    suggestion = f"; did you mean {' or '.join(close)}?" if close else "."
+    if kind in ("hardware", "models"):
+        listing = f" `costsim {kind} list` shows them all."
+    elif hint:
+        listing = ""
+    else:  # no list command: name the ids (the first 12)
+        listing = f" Known {kind} ids: {', '.join(known[:12])}{', ...' if len(known) > 12 else ''}; or give a YAML file path."
     return UnknownIdError(
         f"unknown {kind.rstrip('s') if kind == 'models' else kind} '{given}'{suggestion}{listing}{hint}",
         field=kind,

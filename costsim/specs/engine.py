@@ -74,4 +74,4 @@ def get_engine(ref: str) -> EngineProfile:
     if key in table:
         return table[key]
     shown = key if len(key) <= 60 else key[:57] + "..."
-    raise unknown_id("engine", shown, sorted(table), hint=f"; known engines: {', '.join(table)}.")
+    raise unknown_id("engine", shown, sorted(table), hint=f" Known engines: {', '.join(table)}.")

@@ -25,7 +25,8 @@ class PlanRequest(Spec):
     lifetime_tokens: float | None = Field(None, ge=0, le=1e20, description="Tokens served over the model's life (input + output).")
     requests_per_day: float | None = Field(None, ge=0, le=1e13, description="Lifetime demand as requests per day (with years and "
                                            "the token counts per request).")
-    years: float = Field(2.0, gt=0, le=50, description="Serving lifetime, years (sets the fleet's tokens per second).")
+    years: float = Field(2.0, ge=0.01, le=50, description="Serving lifetime, years, 0.01 (about 4 days) to 50 (sets the fleet's "
+                         "tokens per second).")
     input_tokens: int = Field(512, ge=1, le=1_000_000, description="Prompt tokens per request.")
     output_tokens: int = Field(256, ge=1, le=1_000_000, description="Generated tokens per request.")
     mode: Literal["cost", "flops"] = Field("cost", description="cost: price training and serving with the cores; flops: "
@@ -45,12 +46,13 @@ class PlanRequest(Spec):
     tpot_slo_s: float | None = Field(None, gt=0, le=60, description="Serving time-per-output-token limit, s (as ttft_slo_s).")
     region: str | None = Field(None, max_length=1024, description="Region id: its mean hourly price and carbon price the "
                                "electricity of both phases (None: the economics defaults).")
-    unique_tokens: float | None = Field(None, gt=0, le=1e16, description="Unique training tokens available (data limit; "
-                                        "muennighoff2023 prices the repeats).")
+    unique_tokens: float | None = Field(None, ge=1e8, le=1e16, description="Unique training tokens available (data limit; "
+                                        "muennighoff2023 prices the repeats), 1e8 to 1e16 (100M tokens is the smallest unique "
+                                        "set in Muennighoff et al. 2023's runs).")
     compare: list[str] = Field(default_factory=list, max_length=20, description="Catalog models to price against the plan "
                                "(their size and training tokens).")
     max_params: float = Field(1e13, gt=0, le=1e15, description="Largest model size considered.")
-    min_params: float = Field(1e8, gt=0, description="Smallest model size considered.")
+    min_params: float = Field(1e8, ge=1e6, description="Smallest model size considered (at least 1e6 parameters).")
     grid_cap_mw: float | None = Field(None, gt=0, le=1_000_000, description="Site import cap, MW (at most 1,000,000): a plan whose training or serving peak exceeds it is infeasible.")
     facility: FacilitySpec = Field(default_factory=FacilitySpec, description="PUE and facility model.")
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec, description="Prices and carbon intensity.")
@@ -65,6 +67,11 @@ class PlanRequest(Spec):
             raise ValueError(f"unknown fit '{self.fit}'; use one of {', '.join(FIT_IDS)}")
         if self.min_params >= self.max_params:
             raise ValueError("min_params must be below max_params")
+        total = self.lifetime_total_tokens()
+        if 0 < total < 1:
+            field = "lifetime_tokens" if self.lifetime_tokens is not None else "requests_per_day"
+            raise ValueError(f"{field}: the lifetime demand comes to {total:.3g} tokens, less than one; give 0 for no serving "
+                             "or a demand of at least one token")
         return self
 
     def lifetime_total_tokens(self) -> float:

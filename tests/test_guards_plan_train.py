@@ -1,0 +1,107 @@
+"""Input and feasibility guards of `plan`, `train` and `serve` found by the CLI fuzz runs: absurd magnitudes
+exit 2 naming the field; a budget whose model cannot be trained, served or powered is infeasible (exit 3)
+with the reason, not a feasible plan full of NaN; given layout sizes are kept."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.test_guards import _in_process
+
+PLAN = ["plan", "--compute-budget-flop", "1e22"]
+TRAIN = ["train", "--model", "llama-3-8b", "--hardware", "h100-sxm", "--gpus", "64"]
+
+
+@pytest.mark.parametrize("extra, field", [
+    (["--years", "1e-300"], "years"),
+    (["--lifetime-tokens", "1e-300"], "lifetime_tokens"),
+    (["--requests-per-day", "1e-300"], "requests_per_day"),
+    (["--unique-tokens", "1e-300"], "unique_tokens"),
+    (["--family", "nope"], "--family"),
+    (["--serve-hardware", "nope"], "--serve-hardware"),
+    (["--train-hardware", "nope"], "--train-hardware"),
+    (["--train-hardware", "a100-80gb-sxm", "--train-precision", "fp8"], "--train-precision"),
+])
+def test_plan_bad_input_exits_2_naming_the_field(extra, field, capsys):
+    code, out, err = _in_process(PLAN + extra, capsys)
+    assert code == 2, (out, err)
+    assert field in err and "Traceback" not in err
+    assert "serve-engine" not in err  # the hardware flag is named, not the engine's
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--train-hardware", "rtx-4090", "--compute-budget-flop", "2.9e26"], ["no training layout", "rtx-4090"]),
+    (["--tpot-slo-s", "0.0001", "--lifetime-tokens", "1e12"], ["cannot be served", "TPOT 0.0001 s"]),
+    (["--grid-cap-mw", "1"], ["grid cap", "MW"]),
+])
+def test_plan_budget_that_cannot_be_priced_is_infeasible(extra, words, capsys):
+    code, out, err = _in_process(PLAN + extra + ["--json"], capsys)
+    assert code == 3, (out[-500:], err)
+    r = json.loads(out)
+    assert r["feasible"] is False and "nan" not in out.lower()
+    for w in words:
+        assert w in r["reason"]
+
+
+def test_plan_budget_without_demand_ignores_serving_slo(capsys):
+    """With no lifetime demand the serving SLO prices nothing, so it cannot make the plan infeasible."""
+    code, out, _ = _in_process(PLAN + ["--tpot-slo-s", "0.0001", "--json"], capsys)
+    assert code == 0 and json.loads(out)["feasible"] is True
+
+
+def test_plan_says_why_the_compute_optimal_model_is_unpriced(capsys):
+    code, out, _ = _in_process(["plan", "--target-loss", "2.1", "--train-gpus", "1", "--json"], capsys)
+    assert code == 0
+    r = json.loads(out)
+    assert r["compute_optimal"]["training"]["usd"] is None
+    assert r["compute_optimal"]["note"].startswith("no training layout on 1 h100-sxm")
+    assert "spends" in r["answer"] and "saves -" not in r["answer"]
+
+
+def test_plan_short_training_reads_in_hours(capsys):
+    code, out, _ = _in_process(["plan", "--compute-budget-flop", "1e21"], capsys)
+    assert code == 0 and "hours on 4,096 h100-sxm" in out and "training 0 days" not in out
+
+
+@pytest.mark.parametrize("extra, field", [
+    (["--global-batch-tokens", "1e308"], "global_batch_tokens"),
+    (["--global-batch", "1000000000"], "global_batch"),
+    (["--seq-len", "100000000"], "seq_len"),
+    (["--tokens", "1e-300"], "--tokens"),
+    (["--tokens", "1e6"], "less than one training step"),
+    (["--restart-time-s", "1e308"], "restart_time_s"),
+    (["--failure-rate-per-gpu-hour", "1e308"], "failure_rate_per_gpu_hour"),
+    (["--checkpoint-time-s", "1e308"], "checkpoint_time_s"),
+    (["--node", "nope"], "Known node ids"),
+])
+def test_train_bad_input_exits_2(extra, field, capsys):
+    code, out, err = _in_process(TRAIN + extra, capsys)
+    assert code == 2, (out[-500:], err)
+    assert field in err and "Traceback" not in err
+
+
+def test_train_fp8_on_hardware_without_fp8_is_refused(capsys):
+    code, _, err = _in_process(["train", "--model", "llama-3-8b", "--hardware", "a100-80gb-sxm", "--gpus", "64",
+                                "--precision", "fp8"], capsys)
+    assert code == 2 and "no FP8 tensor-core rate" in err
+
+
+def test_train_zero_goodput_reason_has_the_numbers(capsys):
+    code, out, err = _in_process(["train", "--model", "llama-3-8b", "--hardware", "h100-sxm", "--gpus", "16384",
+                                  "--restart-time-s", "1e5", "--json"], capsys)
+    assert code == 3
+    reason = json.loads(out)["reason"]
+    assert "goodput is zero" in reason and "27.8 h" in reason and "--restart-time-s" in reason
+
+
+def test_serve_keeps_a_given_pp_without_gpus(capsys):
+    """--pp without --gpus or --tp: the replica search keeps the pipeline size asked for."""
+    code, out, _ = _in_process(["serve", "--model", "llama-3-70b", "--hardware", "h100-sxm", "--pp", "2", "--json"], capsys)
+    assert code == 0
+    assert json.loads(out)["layout"]["pp"] == 2
+    code, out, err = _in_process(["serve", "--model", "llama-3.1-405b", "--hardware", "h100-sxm", "--pp", "1", "--json"], capsys)
+    assert code == 3 and "a larger --pp" in json.loads(out)["reason"]
+    code, out, err = _in_process(["serve", "--model", "llama-3.1-405b", "--hardware", "h100-sxm", "--pp", "200"], capsys)
+    assert code == 2 and "exceeds the model's 126 layers" in err
