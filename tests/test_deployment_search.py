@@ -108,7 +108,7 @@ def test_usd_per_token_objective_ranks_by_cost():
     costs = [d.usd_per_million_tokens for d in (s.chosen, *s.runners_up)]
     assert costs == sorted(costs)
     with pytest.raises(InputError) as e:
-        search_deployment("llama-3.1-8b", "b200", 8, objective="usd_per_token")  # B200 profile has no price
+        search_deployment("llama-3.1-8b", "h20", 8, objective="usd_per_token")  # the H20 profile has no price
     assert e.value.field == "objective"
 
 

@@ -406,7 +406,9 @@ def _days_text(days: float | None) -> str:
     """A duration in days, or hours below a day."""
     if days is None or not math.isfinite(days):
         return "an unknown time"
-    return f"{days * 24:.3g} hours" if days < 1 else f"{days:,.0f} days"
+    if days < 1:
+        return f"{days * 24:.3g} hours"
+    return f"{days:,.1f} days" if days < 10 else f"{days:,.0f} days"
 
 
 def _usd_m(x: float | None) -> str:
