@@ -48,8 +48,8 @@ fit = c3.selectbox("Loss-law fit", FIT_IDS, index=FIT_IDS.index("besiroglu2024")
 objective = c4.selectbox("Minimize", ["usd", "mwh", "co2e", "peak_mw"], key=P + "obj",
                          format_func={"usd": "dollars", "mwh": "energy (MWh)", "co2e": "CO2e", "peak_mw": "peak MW"}.get)
 c5, c6, c7, c8 = st.columns(4)
-train_hw = c5.selectbox("Training hardware", ["h100-sxm", "h200", "b200", "a100-80gb-sxm", "mi300x"], key=P + "thw")
-serve_hw = c6.selectbox("Serving hardware", ["h100-sxm", "h200", "b200", "a100-80gb-sxm", "mi300x", "l40s"], key=P + "shw")
+train_hw = c5.selectbox("Training hardware", ["h100-sxm", "h200", "b200", "gb200", "b300", "a100-80gb-sxm", "mi300x", "tpu-v5p"], key=P + "thw")
+serve_hw = c6.selectbox("Serving hardware", ["h100-sxm", "h200", "b200", "gb200", "a100-80gb-sxm", "mi300x", "l40s", "tpu-v6e"], key=P + "shw")
 gpus = c7.number_input("Training GPUs", min_value=8, max_value=100_000, value=4096, step=512, key=P + "gpus")
 mode = c8.selectbox("Accounting", ["cost", "flops"], key=P + "mode", format_func={"cost": "priced by the cores", "flops": "FLOPs (papers)"}.get)
 tpot = st.selectbox("Serving latency limit (time per output token)", [None, 0.1, 0.05, 0.03], key=P + "tpot",
