@@ -105,3 +105,17 @@ def test_serve_keeps_a_given_pp_without_gpus(capsys):
     assert code == 3 and "a larger --pp" in json.loads(out)["reason"]
     code, out, err = _in_process(["serve", "--model", "llama-3.1-405b", "--hardware", "h100-sxm", "--pp", "200"], capsys)
     assert code == 2 and "exceeds the model's 126 layers" in err
+
+
+def test_schema_out_and_empty_query_are_input_errors(capsys, tmp_path):
+    code, _, err = _in_process(["schema", "--out", str(tmp_path / "missing" / "s.json")], capsys)
+    assert code == 2 and "--out" in err and "Traceback" not in err
+    code, _, err = _in_process(["schema", "--out", str(tmp_path)], capsys)
+    assert code == 2 and "Is a directory" in err
+    code, _, err = _in_process(["query", str(tmp_path), "  "], capsys)
+    assert code == 2 and "SQL is empty" in err
+
+
+def test_zero_goodput_wall_time_reads_in_words(capsys):
+    code, out, _ = _in_process(TRAIN + ["--tokens", "1e12", "--failure-rate-per-gpu-hour", "0.5"], capsys)
+    assert code == 3 and "never finishes" in out and "inf days" not in out

@@ -228,8 +228,12 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(200, "--limit", min=0, help="Most rows printed in the table view (JSON prints all)."),
     ) -> int:
         """Run DuckDB SQL over a sweep's results (table `points`)."""
+        from costsim.errors import InputError
         from costsim.sweep.store import query
 
+        if not sql.strip():
+            raise InputError("the SQL is empty; give a query over the table `points`, e.g. \"SELECT count(*) FROM points\".",
+                             field="sql")
         cols, rows = query(directory, sql)
         if as_json:
             print_json([dict(zip(cols, r)) for r in rows])
@@ -256,8 +260,14 @@ def register(app: typer.Typer) -> None:
 
         doc = scenario_json_schema()
         if out:
-            with open(out, "w", encoding="utf-8") as fh:
-                json.dump(doc, fh, indent=2)
+            from costsim.errors import InputError
+
+            try:
+                with open(out, "w", encoding="utf-8") as fh:
+                    json.dump(doc, fh, indent=2)
+            except OSError as exc:
+                raise InputError(f"--out {out}: cannot write the schema there ({exc.strerror}); give a file path in an "
+                                 "existing, writable directory.", field="out") from None
             typer.echo(f"wrote {out}", err=True)
         else:
             print_json(doc)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from typing import Optional
 
 import typer
@@ -36,7 +38,8 @@ def _render(r: dict) -> None:
         ("memory per GPU", fmt_si(r.get("memory_per_gpu_bytes"), "B")),
         ("steps", "-" if r.get("num_steps") is None else f"{r['num_steps']:,}"),
         ("goodput", "-" if r.get("goodput_frac") is None else f"{100 * r['goodput_frac']:.1f}%"),
-        ("wall time", "-" if r.get("wall_time_s") is None else f"{r['wall_time_s'] / S_PER_DAY:.1f} days"),
+        ("wall time", "-" if r.get("wall_time_s") is None else (f"{r['wall_time_s'] / S_PER_DAY:.1f} days" if math.isfinite(r["wall_time_s"])
+                                                              else "never finishes (zero goodput)")),
         ("GPU-hours", fmt_si(r.get("gpu_hours"), "GPU-h")),
         ("facility energy", "-" if r.get("facility_energy_j") is None else f"{r['facility_energy_j'] / J_PER_MWH:,.0f} MWh"),
         ("facility peak power", fmt_si(r.get("facility_peak_power_w"), "W")),
