@@ -360,14 +360,23 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: fl
     if not good.any():
         if prices is not None and req.lifetime_total_tokens() > 0 and not any(sp.feasible for sp in prices.serve):
             why = next((sp.reason for sp in prices.serve if sp.reason), "no deployment fits").rstrip(". ")
-            limits = ", ".join(f"{k} {v:g} s" for k, v in (("TTFT", req.ttft_slo_s), ("TPOT", req.tpot_slo_s)) if v is not None)
-            return None, (f"no model size can be served on {req.serve_hardware}{f' within {limits}' if limits else ''}: {why}; "
+            return None, (f"no model size can be served on {req.serve_hardware}{_slo_text(req)}: {why}; "
                           "relax the latency limits or pick other serving hardware.")
         return None, "no priced model size reaches the target (the cores found no feasible layout); widen --min-params/--max-params."
     i = int(np.nanargmin(np.where(good, obj, np.nan)))
     edge = " (at the edge of the searched sizes; widen --min-params/--max-params)" if i in (0, FINE_POINTS - 1) else None
     return _choice(req, fit, prices, f"least {req.objective if req.mode == 'cost' else 'FLOP'} ({fit.id})", float(n[i]), float(d[i]),
                    note=edge), None
+
+
+#: how a compute-optimal comparison that cannot be trained on the job begins its note (the answer repeats it)
+NO_LAYOUT_NOTE = "no training layout on"
+
+
+def _slo_text(req: PlanRequest) -> str:
+    """' within TTFT x s, TPOT y s' for the latency limits given, else ''."""
+    limits = ", ".join(f"{k} {v:g} s" for k, v in (("TTFT", req.ttft_slo_s), ("TPOT", req.tpot_slo_s)) if v is not None)
+    return f" within {limits}" if limits else ""
 
 
 def _nearest_reason(prices: _Prices, phase: str, n: float) -> str:
@@ -387,8 +396,7 @@ def _budget_infeasible(req: PlanRequest, prices: _Prices | None, c: PlanChoice) 
         return (f"{size} has no training layout on {req.train_gpus:,} {req.train_hardware}: {_nearest_reason(prices, 'train', c.params)} "
                 "(--train-gpus, --train-hardware), or lower --compute-budget-flop.")
     if req.lifetime_output_tokens() > 0 and not math.isfinite(c.serving.facility_energy_j):
-        limits = ", ".join(f"{k} {v:g} s" for k, v in (("TTFT", req.ttft_slo_s), ("TPOT", req.tpot_slo_s)) if v is not None)
-        return (f"{size} cannot be served on {req.serve_hardware}{f' within {limits}' if limits else ''}: "
+        return (f"{size} cannot be served on {req.serve_hardware}{_slo_text(req)}: "
                 f"{_nearest_reason(prices, 'serve', c.params)} (--serve-hardware, --ttft-slo-s, --tpot-slo-s).")
     if req.grid_cap_mw is not None and c.total is not None and c.total.peak_power_w > req.grid_cap_mw * 1e6:
         return (f"{size} peaks at {c.total.peak_power_w / 1e6:.3g} MW, above the {req.grid_cap_mw:g} MW grid cap; raise the cap, "
@@ -433,17 +441,18 @@ def _answer(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | None) -> st
             s += (f". The compute-optimal (Chinchilla) model for the same loss, {co.params / 1e9:.3g}B on {co.training_tokens / 1e12:.3g}T "
                   f"tokens, would total ${co.total.usd / 1e6:,.3g}M ({100 * (co.total.usd - r.total.usd) / r.total.usd:+.0f}% vs this plan)")
         else:
+            saved_flop = co.total_flop - r.total_flop
             s += (f". The compute-optimal model for the same loss is {co.params / 1e9:.3g}B on {co.training_tokens / 1e12:.3g}T tokens "
-                  f"({co.total_flop:.3g} FLOP; this plan {'saves' if co.total_flop >= r.total_flop else 'spends'} "
-                  f"{abs(co.total_flop - r.total_flop):.3g} FLOP, {100 * abs(co.total_flop - r.total_flop) / co.total_flop:.0f}% "
-                  f"{'less' if co.total_flop >= r.total_flop else 'more'})")
-            if co.note and co.note.startswith("no training layout"):
+                  f"({co.total_flop:.3g} FLOP; this plan {'saves' if saved_flop >= 0 else 'spends'} {abs(saved_flop):.3g} FLOP, "
+                  f"{100 * abs(saved_flop) / co.total_flop:.0f}% {'less' if saved_flop >= 0 else 'more'})")
+            if co.note and co.note.startswith(NO_LAYOUT_NOTE):
                 s += f"; the compute-optimal model has {co.note}"
     return s + "."
 
 
 def plan(req: PlanRequest) -> PlanResult:
     """The plan for a request (see module doc). Infeasible-but-valid requests return feasible=False with a reason."""
+    _check_inputs(req)
     fits = load_fits()
     fit = fits[req.fit]
     targets: dict[str, float | None] = {fid: req.target_loss for fid in FIT_IDS}
@@ -459,7 +468,6 @@ def plan(req: PlanRequest) -> PlanResult:
                         "target_loss": targets[req.fit], "map": {"L0": m.L0, "w": m.w, "deltas": m.deltas, "cases": m.cases,
                                                                   "residual_sd_logit": m.residual_sd_logit,
                                                                   "reference_family": m.reference_family}}
-    _check_inputs(req)
     if req.mode == "cost":
         _check_serve_engine(req)
     econ = _economics(req) if req.mode == "cost" else req.economics
@@ -476,7 +484,7 @@ def plan(req: PlanRequest) -> PlanResult:
         if co0 is not None:
             co = _choice(req, fit, prices, f"compute-optimal for the same loss ({fit.id})", co0.params, co0.training_tokens)
             if prices is not None and co.training is not None and not math.isfinite(co.training.facility_energy_j):
-                co = replace(co, note=f"no training layout on {req.train_gpus:,} {req.train_hardware}: "
+                co = replace(co, note=f"{NO_LAYOUT_NOTE} {req.train_gpus:,} {req.train_hardware}: "
                                       f"{_nearest_reason(prices, 'train', co.params)}")
     spread = _spread(req, fit, prices, target, by_fit)
     compare = [_model_choice(req, fit, m, econ) for m in req.compare]
