@@ -119,3 +119,47 @@ def test_schema_out_and_empty_query_are_input_errors(capsys, tmp_path):
 def test_zero_goodput_wall_time_reads_in_words(capsys):
     code, out, _ = _in_process(TRAIN + ["--tokens", "1e12", "--failure-rate-per-gpu-hour", "0.5"], capsys)
     assert code == 3 and "never finishes" in out and "inf days" not in out
+
+
+def test_plan_flops_mode_refuses_a_cost_objective(capsys):
+    code, out, err = _in_process(["plan", "--target-loss", "2.2", "--mode", "flops", "--objective", "co2e"], capsys)
+    assert code == 2 and "--objective" in err and "Traceback" not in err
+
+
+def test_plan_without_a_repeat_term_never_trains_more_tokens_than_exist(capsys):
+    """besiroglu2024 has no repeated-data term: it may not plan more tokens than --unique-tokens (it used to)."""
+    code, out, _ = _in_process(["plan", "--compute-budget-flop", "1e24", "--unique-tokens", "1e11", "--lifetime-tokens", "1e12",
+                                "--json"], capsys)
+    r = json.loads(out)
+    assert code == 0 and r["training_tokens"] <= 1e11 * (1 + 1e-9)
+    assert abs(6 * r["params"] * r["training_tokens"] - 1e24) / 1e24 < 1e-6  # still spends the budget
+    assert "no repeated-data term" in r["note"]
+    code, out, _ = _in_process(["plan", "--target-loss", "1.95", "--unique-tokens", "1e9", "--mode", "flops", "--json"], capsys)
+    r = json.loads(out)
+    assert code == 3 and not r["feasible"] and "muennighoff2023" in r["reason"]
+    # the data-constrained law prices the repeats instead
+    code, out, _ = _in_process(["plan", "--target-loss", "3.0", "--unique-tokens", "1e9", "--mode", "flops", "--fit", "muennighoff2023",
+                                "--json"], capsys)
+    r = json.loads(out)
+    assert code == 0 and r["training_tokens"] > 1e9
+
+
+def test_plan_easy_target_flags_the_edge_and_the_extrapolation(capsys):
+    """A loss the smallest model reaches on ~1e8 tokens: the plan says it sits at the smallest size searched and that
+    the law is extrapolated below its smallest run; the compute-optimal comparison outside the priced sizes says so
+    (it used to blame a training layout)."""
+    code, out, _ = _in_process(["plan", "--target-loss", "5", "--lifetime-tokens", "1e12", "--json"], capsys)
+    r = json.loads(out)
+    assert code == 0 and r["feasible"]
+    assert "smallest size searched" in r["note"]
+    assert any("below the fit's smallest run" in w for w in r["outside_fitted_range"])
+    assert "extrapolated" in r["answer"]
+    co = r["compute_optimal"]
+    assert co["note"].startswith("not priced") and "outside the priced sizes" in co["note"]
+    assert any(a["name"] == "loss_law_fitted_range" and "5B-500B tokens" in a["value"] for a in r["assumptions"])
+
+
+def test_plan_budget_outside_the_priced_sizes_says_so(capsys):
+    code, out, _ = _in_process(["plan", "--compute-budget-flop", "1e22", "--max-params", "1e9", "--json"], capsys)
+    r = json.loads(out)
+    assert code == 3 and "outside the priced sizes" in r["reason"] and "--max-params" in r["reason"]

@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import yaml
 
+from costsim.api.plan_text import NO_LAYOUT_NOTE, answer_sentence, slo_text
 from costsim.api.trust import band_for
-from costsim.core.quality import (LossFit, compute_optimal, compute_optimal_constrained, fit_from_dict, loss, sample_fits,
-                                  tokens_for_loss)
+from costsim.core.quality import (LossFit, compute_optimal, compute_optimal_constrained, fit_from_dict, loss,
+                                  outside_fitted_range, sample_fits, tokens_for_loss)
 from costsim.core.scores import ScoreMap, fit_score_map, loss_for_score, predict_score
 from costsim.core.trust import ErrorBand
 from costsim.errors import InputError
@@ -31,7 +32,7 @@ from costsim.estimators.plan_pricing import (ServePrice, TrainPrice, loglog_inte
 from costsim.specs.catalog import get_accelerator, get_model
 from costsim.specs.plan import FIT_IDS, PlanRequest
 from costsim.specs.site import EconomicsSpec
-from costsim.units import J_PER_MWH, S_PER_YEAR
+from costsim.units import S_PER_YEAR
 
 LAWS_PATH = Path(__file__).resolve().parents[1] / "data" / "quality_laws.yaml"
 BENCHMARKS_PATH = Path(__file__).resolve().parents[1] / "data" / "benchmarks.yaml"
@@ -128,6 +129,8 @@ class PlanChoice:
     per_output_token: dict[str, float | None] = field(default_factory=dict)
     """Lifetime figures per output token served, with the amortized training share."""
     note: str | None = None
+    outside_fitted_range: list[str] = field(default_factory=list)
+    """Where (params, training tokens) lie outside the runs the loss law was fitted on (the law extrapolates there)."""
     score: dict[str, Any] | None = None
     """Predicted benchmark score (p10/p50/p90, with the family's data-quality term) and, for catalog models,
     the published base and instruct scores."""
@@ -218,6 +221,9 @@ def _check_inputs(req: PlanRequest) -> None:
         raise InputError(f"--family: unknown family '{req.family[:80]}'; the families with published scores are "
                          f"{', '.join(families)} (costsim/data/benchmarks.yaml).", field="family")
     if req.mode != "cost":
+        if req.objective != "usd":
+            raise InputError(f"--objective {req.objective}: flops mode minimizes total FLOP and prices nothing; drop --objective "
+                             "or use --mode cost.", field="objective")
         return
     for flag, hw in (("--train-hardware", req.train_hardware), ("--serve-hardware", req.serve_hardware)):
         try:
@@ -304,7 +310,7 @@ def _choice(req: PlanRequest, fit: LossFit, prices: _Prices | None, label: str, 
     lv = float(loss(fit, n, d, req.unique_tokens))
     tf, inf = 6.0 * n * d, 2.0 * n * inf_tokens
     base = dict(label=label, params=float(n), training_tokens=float(d), tokens_per_param=float(d / n), training_flop=tf,
-                inference_flop=inf, total_flop=tf + inf, loss=lv, note=note)
+                inference_flop=inf, total_flop=tf + inf, loss=lv, note=note, outside_fitted_range=outside_fitted_range(fit, n, d))
     if prices is None:
         return PlanChoice(**base)
     c = {k: float(v) for k, v in _phase_costs(req, prices, n, d, out).items()}
@@ -327,11 +333,18 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: fl
     inf_tokens, out = req.lifetime_total_tokens(), req.lifetime_output_tokens()
     if target is None:  # compute budget: the compute-optimal allocation
         C = float(req.compute_budget_flop)
+        note = None
         if req.unique_tokens is not None and fit.data_constrained:
             n, d = compute_optimal_constrained(fit, C, req.unique_tokens)
         else:
             n, d = (float(x) for x in compute_optimal(fit, C))
-        choice = _choice(req, fit, prices, f"compute-optimal for {C:.3g} FLOP ({fit.id})", n, d)
+            if req.unique_tokens is not None and d > req.unique_tokens:
+                # a law without a repeated-data term is only valid on unique tokens: train on all of them, once
+                # (L falls monotonically towards the unconstrained optimum along 6 N D = C, so the edge is the best)
+                n, d = C / (6.0 * req.unique_tokens), float(req.unique_tokens)
+                note = (f"{fit.id} has no repeated-data term, so the plan trains once on the {req.unique_tokens:.3g} unique tokens "
+                        "(the unconstrained optimum needs more); --fit muennighoff2023 prices repeated epochs")
+        choice = _choice(req, fit, prices, f"compute-optimal for {C:.3g} FLOP ({fit.id})", n, d, note=note)
         why = _budget_infeasible(req, prices, choice)
         return (None, why) if why else (choice, None)
     if target <= fit.E:
@@ -342,6 +355,12 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: fl
     ok = np.isfinite(d) & (d < 1e17)
     if not ok.any():
         return None, f"no model up to {req.max_params:.3g} parameters reaches loss {target:g} under {fit.id}; raise --max-params or the target."
+    if req.unique_tokens is not None and not fit.data_constrained:
+        ok &= d <= req.unique_tokens  # the law assumes every token unique: no repeats under it
+        if not ok.any():
+            return None, (f"under {fit.id} (no repeated-data term) every model up to {req.max_params:.3g} parameters needs more than the "
+                          f"{req.unique_tokens:.3g} unique tokens to reach loss {target:g}; use --fit muennighoff2023 (prices repeated "
+                          "epochs), raise --unique-tokens or --max-params, or raise the target.")
     c = _phase_costs(req, prices, n, d, out)
     obj = _objective(req, c, n, d, inf_tokens)
     good = ok & np.isfinite(obj)
@@ -360,23 +379,43 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: fl
     if not good.any():
         if prices is not None and req.lifetime_total_tokens() > 0 and not any(sp.feasible for sp in prices.serve):
             why = next((sp.reason for sp in prices.serve if sp.reason), "no deployment fits").rstrip(". ")
-            return None, (f"no model size can be served on {req.serve_hardware}{_slo_text(req)}: {why}; "
+            return None, (f"no model size can be served on {req.serve_hardware}{slo_text(req)}: {why}; "
                           "relax the latency limits or pick other serving hardware.")
         return None, "no priced model size reaches the target (the cores found no feasible layout); widen --min-params/--max-params."
     i = int(np.nanargmin(np.where(good, obj, np.nan)))
-    edge = " (at the edge of the searched sizes; widen --min-params/--max-params)" if i in (0, FINE_POINTS - 1) else None
+    edge = _edge_note(req, prices, float(n[i]))
     return _choice(req, fit, prices, f"least {req.objective if req.mode == 'cost' else 'FLOP'} ({fit.id})", float(n[i]), float(d[i]),
                    note=edge), None
 
 
-#: how a compute-optimal comparison that cannot be trained on the job begins its note (the answer repeats it)
-NO_LAYOUT_NOTE = "no training layout on"
+def _range_text(fit: LossFit) -> str:
+    """'0.07B-16B parameters, 5B-500B tokens' (ends the source does not give read 'unstated')."""
+    def part(pair: tuple[float | None, float | None], what: str) -> str:
+        lo, hi = (("unstated" if v is None else f"{v / 1e9:.3g}B") for v in pair)
+        return f"{lo}-{hi} {what}"
+    return f"runs of {part(fit.fitted_params, 'parameters')}, {part(fit.fitted_tokens, 'tokens')}"
 
 
-def _slo_text(req: PlanRequest) -> str:
-    """' within TTFT x s, TPOT y s' for the latency limits given, else ''."""
-    limits = ", ".join(f"{k} {v:g} s" for k, v in (("TTFT", req.ttft_slo_s), ("TPOT", req.tpot_slo_s)) if v is not None)
-    return f" within {limits}" if limits else ""
+def _edge_note(req: PlanRequest, prices: _Prices | None, n: float) -> str | None:
+    """A note when the optimum sits at the smallest or largest size searched (within 5 % of --min-params /
+    --max-params or of the priced sizes): the true optimum may lie beyond it."""
+    lo, hi = req.min_params, req.max_params
+    if prices is not None:
+        lo, hi = max(lo, float(prices.n[0])), min(hi, float(prices.n[-1]))
+    if n <= lo * 1.05:
+        return f"at the smallest size searched ({lo / 1e9:.3g}B); a smaller model may be cheaper: lower --min-params"
+    if n >= hi / 1.05:
+        return f"at the largest size searched ({hi / 1e9:.3g}B); a larger model may be cheaper: raise --max-params"
+    return None
+
+
+def _unpriced_size(prices: _Prices, n: float) -> str | None:
+    """Why size n has no price when it lies outside the priced sizes (None when inside)."""
+    lo, hi = float(prices.n[0]), float(prices.n[-1])
+    if lo * (1 - 1e-9) <= n <= hi * (1 + 1e-9):
+        return None
+    return (f"{n / 1e9:.3g}B parameters lies outside the priced sizes ({lo / 1e9:.3g}B-{hi / 1e9:.3g}B); "
+            f"{'lower --min-params' if n < lo else 'raise --max-params'}")
 
 
 def _nearest_reason(prices: _Prices, phase: str, n: float) -> str:
@@ -392,62 +431,19 @@ def _budget_infeasible(req: PlanRequest, prices: _Prices | None, c: PlanChoice) 
     if prices is None or c.training is None or c.serving is None:
         return None
     size = f"the compute-optimal model for {req.compute_budget_flop:.3g} FLOP ({c.params / 1e9:.3g}B parameters on {c.training_tokens / 1e12:.3g}T tokens)"
+    outside = _unpriced_size(prices, c.params)
+    if outside:
+        return f"{size} cannot be priced: {outside}."
     if not math.isfinite(c.training.facility_energy_j):
         return (f"{size} has no training layout on {req.train_gpus:,} {req.train_hardware}: {_nearest_reason(prices, 'train', c.params)} "
                 "(--train-gpus, --train-hardware), or lower --compute-budget-flop.")
     if req.lifetime_output_tokens() > 0 and not math.isfinite(c.serving.facility_energy_j):
-        return (f"{size} cannot be served on {req.serve_hardware}{_slo_text(req)}: "
+        return (f"{size} cannot be served on {req.serve_hardware}{slo_text(req)}: "
                 f"{_nearest_reason(prices, 'serve', c.params)} (--serve-hardware, --ttft-slo-s, --tpot-slo-s).")
     if req.grid_cap_mw is not None and c.total is not None and c.total.peak_power_w > req.grid_cap_mw * 1e6:
         return (f"{size} peaks at {c.total.peak_power_w / 1e6:.3g} MW, above the {req.grid_cap_mw:g} MW grid cap; raise the cap, "
                 "lower --train-gpus or the demand.")
     return None
-
-
-def _gpus_text(g: float | None) -> str:
-    if g is None or not math.isfinite(g):
-        return "an unknown number of"
-    return "less than one" if g < 1 else f"~{g:,.0f}"
-
-
-def _days_text(days: float | None) -> str:
-    """A duration in days, or hours below a day."""
-    if days is None or not math.isfinite(days):
-        return "an unknown time"
-    if days < 1:
-        return f"{days * 24:.3g} hours"
-    return f"{days:,.1f} days" if days < 10 else f"{days:,.0f} days"
-
-
-def _usd_m(x: float | None) -> str:
-    """$ in millions, or 'no price' where the hardware has none."""
-    return f"${x / 1e6:,.3g}M" if x is not None and math.isfinite(x) else "no price"
-
-
-def _answer(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | None) -> str:
-    if r is None:
-        return ""
-    s = f"{r.params / 1e9:.3g}B parameters on {r.training_tokens / 1e12:.3g}T tokens ({r.tokens_per_param:.0f} tokens/parameter, loss {r.loss:.3f})"
-    if r.total is not None and r.training is not None and r.serving is not None:
-        s += (f": training {_days_text(r.training.days)} on {req.train_gpus:,} {req.train_hardware}, {_usd_m(r.training.usd)}, "
-              f"{r.training.facility_energy_j / J_PER_MWH:,.3g} MWh; serving {req.lifetime_total_tokens():.3g} tokens over {req.years:g} years "
-              f"needs {_gpus_text(r.serving.gpus)} {req.serve_hardware}, {_usd_m(r.serving.usd)}, {r.serving.facility_energy_j / J_PER_MWH:,.3g} MWh; "
-              f"total {_usd_m(r.total.usd)}, {r.total.facility_energy_j / J_PER_MWH:,.3g} MWh, {r.total.co2e_kg / 1000:,.3g} tCO2e, "
-              f"peak {r.total.peak_power_w / 1e6:,.3g} MW")
-    else:
-        s += f": {r.total_flop:.3g} FLOP in total ({r.training_flop:.3g} training + {r.inference_flop:.3g} inference)"
-    if co is not None and co.params > 0 and abs(co.params - r.params) / co.params > 0.05:
-        if r.total is not None and co.total is not None and co.total.usd and math.isfinite(co.total.usd) and math.isfinite(r.total.usd):
-            s += (f". The compute-optimal (Chinchilla) model for the same loss, {co.params / 1e9:.3g}B on {co.training_tokens / 1e12:.3g}T "
-                  f"tokens, would total ${co.total.usd / 1e6:,.3g}M ({100 * (co.total.usd - r.total.usd) / r.total.usd:+.0f}% vs this plan)")
-        else:
-            saved_flop = co.total_flop - r.total_flop
-            s += (f". The compute-optimal model for the same loss is {co.params / 1e9:.3g}B on {co.training_tokens / 1e12:.3g}T tokens "
-                  f"({co.total_flop:.3g} FLOP; this plan {'saves' if saved_flop >= 0 else 'spends'} {abs(saved_flop):.3g} FLOP, "
-                  f"{100 * abs(saved_flop) / co.total_flop:.0f}% {'less' if saved_flop >= 0 else 'more'})")
-            if co.note and co.note.startswith(NO_LAYOUT_NOTE):
-                s += f"; the compute-optimal model has {co.note}"
-    return s + "."
 
 
 def plan(req: PlanRequest) -> PlanResult:
@@ -483,7 +479,10 @@ def plan(req: PlanRequest) -> PlanResult:
         co0, _ = _optimize(flop_req, fit, None, target)
         if co0 is not None:
             co = _choice(req, fit, prices, f"compute-optimal for the same loss ({fit.id})", co0.params, co0.training_tokens)
-            if prices is not None and co.training is not None and not math.isfinite(co.training.facility_energy_j):
+            outside = _unpriced_size(prices, co.params) if prices is not None else None
+            if outside:
+                co = replace(co, note=f"not priced: {outside}")
+            elif prices is not None and co.training is not None and not math.isfinite(co.training.facility_energy_j):
                 co = replace(co, note=f"{NO_LAYOUT_NOTE} {req.train_gpus:,} {req.train_hardware}: "
                                       f"{_nearest_reason(prices, 'train', co.params)}")
     spread = _spread(req, fit, prices, target, by_fit)
@@ -501,6 +500,7 @@ def plan(req: PlanRequest) -> PlanResult:
     frontier = _frontier(req, fit, prices, target if target is not None else chosen.loss) if chosen is not None else []
     assumptions = [
         {"name": "loss_law", "value": fit.name, "unit": "", "source": fit.source},
+        {"name": "loss_law_fitted_range", "value": _range_text(fit), "unit": "", "source": fit.fitted_range_source},
         {"name": "model_shape", "value": "Llama-shaped dense", "unit": "", "source": "costsim.estimators.plan_pricing.SHAPE_SOURCE"},
         {"name": "inference_flop_per_token", "value": "2 N", "unit": "FLOP", "source": "Sardana et al. 2024 (arXiv:2401.00448) eq. 2; Kaplan et al. 2020"},
     ]
@@ -514,7 +514,7 @@ def plan(req: PlanRequest) -> PlanResult:
                  "power": band_for("power", req.serve_hardware, 8, sparse=False)}
     return PlanResult(feasible=chosen is not None, reason=why, mode=req.mode, fit=req.fit, objective=req.objective,
                       lifetime_tokens=req.lifetime_total_tokens(), chosen=chosen, compute_optimal=co, by_fit=by_fit, spread=spread,
-                      compare=compare, frontier=frontier, answer=_answer(req, chosen, co) if chosen else (why or ""),
+                      compare=compare, frontier=frontier, answer=answer_sentence(req, chosen, co) if chosen else (why or ""),
                       assumptions=assumptions, score_target=score_target, same_loss_best=same_loss_best, error_bands=bands)
 
 

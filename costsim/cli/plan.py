@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from costsim.api.plan_text import tokens_per_param_text
 from costsim.cli.common import finish, fmt_si, parse_float
 
 
@@ -35,7 +36,7 @@ def _row(c: dict | None) -> list[str]:
         return ["-"] * 10
     tot, tr, sv = c.get("total") or {}, c.get("training") or {}, c.get("serving") or {}
 
-    return [f"{c['params'] / 1e9:.3g}B", f"{c['training_tokens'] / 1e12:.3g}T", f"{c['tokens_per_param']:.0f}", f"{c['loss']:.4f}",
+    return [f"{c['params'] / 1e9:.3g}B", f"{c['training_tokens'] / 1e12:.3g}T", tokens_per_param_text(c['tokens_per_param']), f"{c['loss']:.4f}",
             f"{c['total_flop']:.3g}", _usd_m(tr.get("usd")), _usd_m(sv.get("usd")), _usd_m(tot.get("usd")),
             fmt_si(tot.get("facility_energy_j") / 3.6e9 * 1e6 if tot.get("facility_energy_j") is not None else None, "Wh"),
             _score_text(c)]
@@ -142,6 +143,8 @@ def register(app: typer.Typer) -> None:
         unique_tokens: Optional[str] = typer.Option(None, "--unique-tokens", help="Unique training tokens available (data limit)."),
         compare: Optional[list[str]] = typer.Option(None, "--compare", help="Catalog model to price against the plan; repeatable."),
         grid_cap_mw: Optional[str] = typer.Option(None, "--grid-cap-mw", help="Site import cap, MW (plans above it are infeasible)."),
+        min_params: Optional[str] = typer.Option(None, "--min-params", help="Smallest model size searched, parameters (default 1e8)."),
+        max_params: Optional[str] = typer.Option(None, "--max-params", help="Largest model size searched, parameters (default 1e13)."),
         json_: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
         """Which model size and token count reach a quality target and serve a lifetime demand at the least cost."""
@@ -158,7 +161,8 @@ def register(app: typer.Typer) -> None:
                 "serve_precision": serve_precision, "serve_engine": serve_engine,
                 "ttft_slo_s": parse_float(ttft_slo_s, flag="--ttft-slo-s"), "tpot_slo_s": parse_float(tpot_slo_s, flag="--tpot-slo-s"),
                 "region": region, "unique_tokens": parse_float(unique_tokens, flag="--unique-tokens"),
-                "compare": list(compare or []), "grid_cap_mw": parse_float(grid_cap_mw, flag="--grid-cap-mw")}
+                "compare": list(compare or []), "grid_cap_mw": parse_float(grid_cap_mw, flag="--grid-cap-mw"),
+                "min_params": parse_float(min_params, flag="--min-params"), "max_params": parse_float(max_params, flag="--max-params")}
         req = validate_spec(PlanRequest, {k: v for k, v in data.items() if v is not None}, what="plan request")
         result = plan(req).to_dict()
         finish(result, as_json=json_, render=_render)

@@ -36,6 +36,11 @@ class LossFit:
     """Muennighoff et al.: decay constant of excess parameters."""
     standard_errors: dict[str, float] = field(default_factory=dict)
     source: str = ""
+    fitted_params: tuple[float | None, float | None] = (None, None)
+    """Smallest and largest model size of the runs the fit came from (None: not published); outside it the law extrapolates."""
+    fitted_tokens: tuple[float | None, float | None] = (None, None)
+    """Fewest and most training tokens of those runs (None: not published)."""
+    fitted_range_source: str = ""
 
     @property
     def G(self) -> float:
@@ -52,9 +57,32 @@ def fit_from_dict(fit_id: str, d: dict) -> LossFit:
     A = math.exp(lp["a"]) if "a" in lp else float(d["A"])
     B = math.exp(lp["b"]) if "b" in lp else float(d["B"])
     E = math.exp(lp["e"]) if "e" in lp else float(d["E"])
+    rng = d.get("fitted_range") or {}
     return LossFit(id=fit_id, name=str(d.get("name", fit_id)), E=E, A=A, B=B, alpha=float(d["alpha"]), beta=float(d["beta"]),
                    rd_star=d.get("rd_star"), rn_star=d.get("rn_star"),
-                   standard_errors={k: float(v) for k, v in (d.get("standard_errors") or {}).items()}, source=str(d.get("source", "")))
+                   standard_errors={k: float(v) for k, v in (d.get("standard_errors") or {}).items()}, source=str(d.get("source", "")),
+                   fitted_params=_range(rng.get("params")), fitted_tokens=_range(rng.get("tokens")),
+                   fitted_range_source=str(rng.get("source", "")))
+
+
+def _range(pair) -> tuple[float | None, float | None]:
+    """(low, high) from a YAML [low, high] pair whose ends may be null."""
+    if not pair:
+        return (None, None)
+    lo, hi = pair
+    return (None if lo is None else float(lo), None if hi is None else float(hi))
+
+
+def outside_fitted_range(fit: LossFit, params: float, tokens: float) -> list[str]:
+    """What of (params, tokens) lies outside the runs the fit came from, as phrases ('0.05B parameters, below the
+    fit's smallest run of 0.07B'); empty when inside or when the fit publishes no range."""
+    out = []
+    for value, (lo, hi), what in ((params, fit.fitted_params, "parameters"), (tokens, fit.fitted_tokens, "tokens")):
+        if lo is not None and value < lo:
+            out.append(f"{value / 1e9:.3g}B {what}, below the fit's smallest run ({lo / 1e9:.3g}B)")
+        elif hi is not None and value > hi:
+            out.append(f"{value / 1e9:.3g}B {what}, above the fit's largest run ({hi / 1e9:.3g}B)")
+    return out
 
 
 def n_opt_for_tokens(fit: LossFit, tokens) -> np.ndarray:
