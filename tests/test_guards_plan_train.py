@@ -163,3 +163,56 @@ def test_plan_budget_outside_the_priced_sizes_says_so(capsys):
     code, out, _ = _in_process(["plan", "--compute-budget-flop", "1e22", "--max-params", "1e9", "--json"], capsys)
     r = json.loads(out)
     assert code == 3 and "outside the priced sizes" in r["reason"] and "--max-params" in r["reason"]
+
+
+@pytest.mark.parametrize("extra, field", [
+    (["--objective", "usd_per_token"], "objective"),
+    (["--runners-up", "3"], "runners_up"),
+    (["--gpus", "8", "--single-replica", "--objective", "usd_per_token"], "objective"),
+])
+def test_serve_search_options_without_a_search_exit_2(extra, field, capsys):
+    """--objective / --runners-up rank the deployments of a GPU budget; on one replica they were silently ignored."""
+    code, out, err = _in_process(["serve", "--model", "llama-3-8b", "--hardware", "h100-sxm"] + extra, capsys)
+    assert code == 2 and field in err and "--gpus" in err and "Traceback" not in err
+
+
+def test_train_power_cap_above_the_tdp_exits_2(capsys):
+    """A limit above the board's TDP changes nothing (nvidia-smi refuses it); it was silently treated as no cap."""
+    code, out, err = _in_process(TRAIN + ["--tokens", "1e12", "--power-cap-w", "2000"], capsys)
+    assert code == 2 and "700" in err and "TDP" in err and "Traceback" not in err
+    code, out, err = _in_process(TRAIN + ["--tokens", "1e12", "--power-cap-w", "700", "--json"], capsys)
+    assert code == 0  # at the TDP: no cap
+
+
+def test_site_battery_ride_through_respects_its_power_rating(capsys):
+    """A 100 MWh / 1 MW battery cannot carry a 13.8 MW facility: no full-load ride-through (it reported 6 h)."""
+    base = ["site", "--hardware", "h100-sxm", "--gpus", "10000", "--battery-mwh", "100"]
+    code, out, _ = _in_process(base + ["--battery-mw", "1", "--json"], capsys)
+    b = json.loads(out)["battery"]
+    assert code == 0 and b["ride_through_full_load_s"] == 0.0 and b["full_load_share_frac"] < 0.1
+    assert b["ride_through_at_rated_power_s"] > 3600 * 24  # 100 MWh at 1 MW
+    code, out, _ = _in_process(base + ["--battery-mw", "20", "--json"], capsys)
+    b = json.loads(out)["battery"]
+    assert b["full_load_share_frac"] == 1.0 and 5 * 3600 < b["ride_through_full_load_s"] < 7 * 3600
+    code, out, _ = _in_process(base + ["--battery-mw", "1"], capsys)
+    assert "carries only 7 %" in " ".join(out.split())  # the text output shows the battery (it showed nothing)
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["site", "--hardware", "h100-sxm", "--gpus", "100", "--region", ""], "region"),
+    (["plan", "--target-loss", "2.2", "--region", " "], "region"),
+    (["grid", "headroom", "--region", "us-pjm", "--curtailment", "0.25,,1"], "--curtailment"),
+    (["grid", "headroom", "--region", "us-pjm", "--years", ""], "--years"),
+    (["grid", "headroom", "--region", "us-pjm", "--years", "2022,"], "--years"),
+])
+def test_empty_ids_and_list_items_exit_2(args, flag, capsys):
+    """An empty region or list item was dropped silently (the run used the defaults)."""
+    code, out, err = _in_process(args, capsys)
+    assert code == 2 and flag in err and "Traceback" not in err
+
+
+def test_grid_headroom_by_hours_describes_its_own_method(capsys):
+    code, out, _ = _in_process(["grid", "headroom", "--region", "us-pjm", "--by", "hours", "--planning-peak", "annual",
+                                "--years", "2022", "--json"], capsys)
+    m = json.loads(out)["method"]
+    assert code == 0 and "share of hours" in m and "annual planning peak" in m and "share of the new load's energy" not in m

@@ -24,9 +24,18 @@ from costsim.power.ba_events import margin_w
 from costsim.power.balancing import HourlyLoad, ba_catalog, get_ba, load_ba_demand, load_load_csv, manifest
 from costsim.power import balancing as B
 
-METHOD = ("Norris et al. 2025 (Rethinking Load Growth, Nicholas Institute, Duke, NI R 25-01, pp. 15-17, App. C): "
-          "seasonal planning peaks (max summer load May-Sep applied Apr-Oct, max winter load Nov-Mar), constant new load, "
-          "limit on the mean over years of the yearly curtailed share of the new load's energy")
+METHOD_SOURCE = "Norris et al. 2025 (Rethinking Load Growth, Nicholas Institute, Duke, NI R 25-01, pp. 15-17, App. C)"
+METHOD = (f"{METHOD_SOURCE}: seasonal planning peaks (max summer load May-Sep applied Apr-Oct, max winter load Nov-Mar), "
+          "constant new load, limit on the mean over years of the yearly curtailed share of the new load's energy")
+
+
+def method_text(by: str, planning_peak: str) -> str:
+    """How the headroom was computed: the study's method (METHOD) or which of its two choices the request changed."""
+    peak = ("seasonal planning peaks (max summer load May-Sep applied Apr-Oct, max winter load Nov-Mar)" if planning_peak == "seasonal"
+            else "one annual planning peak (the all-time peak load; not the study's choice)")
+    limit = ("limit on the mean over years of the yearly curtailed share of the new load's energy" if by == "energy"
+             else "limit on the mean over years of the yearly share of hours with any curtailment (not the study's choice)")
+    return f"{METHOD_SOURCE}: {peak}, constant new load, {limit}"
 MAX_LEVELS = 20
 
 
@@ -322,7 +331,7 @@ def grid_headroom(region: str | None = None, *, load_csv: str | None = None, cur
     return HeadroomResult(region=load.region, years=list(load.years), by=by, planning_peak=planning_peak,
                           summer_threshold_w=summer, winter_threshold_w=winter, peak_load_w=float(load.load_w.max()),
                           mean_load_w=float(load.load_w.mean()), load_factor_frac=float(load.load_w.mean() / load.load_w.max()),
-                          results=levels, method=METHOD + (" (limit on hours)" if by == "hours" else ""), source=load.source,
+                          results=levels, method=method_text(by, planning_peak), source=load.source,
                           notes=notes, flex=flex)
 
 

@@ -154,12 +154,19 @@ def site_report(req: SiteRequest) -> dict[str, Any]:
         usable_j = spec.energy_mwh * 3.6e9 * (spec.max_soc_frac - spec.min_soc_frac)
         b: dict[str, Any] = {"energy_mwh": spec.energy_mwh, "power_mw": spec.power_mw, "policy": spec.policy,
                              "round_trip_efficiency_frac": spec.round_trip_efficiency_frac,
-                             "ride_through_full_load_s": usable_j / fac_peak * math.sqrt(spec.round_trip_efficiency_frac) if fac_peak > 0 else None,
                              "covers_training_swing": spec.power_mw * MEGA >= out["training_power_swing_w"]}
+        # ride-through: the battery carries at most its power rating; below the facility peak it carries a share
+        # of the load (the rest drops with the grid), for the usable energy at that discharge power
+        deliverable_j = usable_j * math.sqrt(spec.round_trip_efficiency_frac)
+        carried_w = min(spec.power_mw * MEGA, fac_peak)
+        b["full_load_share_frac"] = carried_w / fac_peak if fac_peak > 0 else None
+        b["ride_through_full_load_s"] = (deliverable_j / fac_peak if spec.power_mw * MEGA >= fac_peak else 0.0) if fac_peak > 0 else None
+        b["ride_through_at_rated_power_s"] = deliverable_j / carried_w if carried_w > 0 else None
         if cap_w is not None and fac_peak > cap_w:
             excess = fac_peak - cap_w
             b["covers_excess_power"] = spec.power_mw * MEGA >= excess
-            b["covers_excess_for_s"] = usable_j * math.sqrt(spec.round_trip_efficiency_frac) / excess
+            # holding import at the cap needs the whole excess from the battery: not at all when its rating is below it
+            b["covers_excess_for_s"] = deliverable_j / excess if b["covers_excess_power"] else 0.0
             b["note"] = "a battery shifts energy; it cannot carry a load that is above the cap around the clock"
         else:
             load = np.full(8760, fac_mean)

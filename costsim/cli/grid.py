@@ -10,17 +10,14 @@ from rich.console import Console
 from rich.table import Table
 
 from costsim.api import grid as api
-from costsim.cli.common import parse_float, print_json
+from costsim.cli.common import split_items, parse_float, print_json
 from costsim.errors import InputError
 
 
 def _pcts(text: str) -> list[float]:
     if len(text) > 400:
         raise InputError(f"--curtailment is {len(text)} characters long; give a few percents such as 0.25,0.5,1.", field="--curtailment")
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts:
-        raise InputError("--curtailment needs at least one percent, e.g. 0.25,0.5,1.", field="--curtailment")
-    return [parse_float(p, flag="--curtailment") for p in parts]
+    return [parse_float(p, flag="--curtailment") for p in split_items(text, flag="--curtailment", example="0.25,0.5,1")]
 
 
 def _years(text: str | None) -> list[int] | None:
@@ -29,15 +26,15 @@ def _years(text: str | None) -> list[int] | None:
     if len(text) > 200:
         raise InputError("--years is too long; give e.g. 2016-2024 or 2022,2023.", field="--years")
     out: list[int] = []
+    parts = split_items(text, flag="--years", example="2016-2024 or 2022,2023")
     try:
-        for part in text.split(","):
-            part = part.strip()
+        for part in parts:
             if "-" in part:
                 a, b = (int(x) for x in part.split("-", 1))
                 if b < a or b - a > 50:
                     raise ValueError
                 out += list(range(a, b + 1))
-            elif part:
+            else:
                 out.append(int(part))
     except ValueError:
         raise InputError(f"--years {text[:60]!r} is not a list of years such as 2016-2024 or 2022,2023.", field="--years") from None

@@ -197,7 +197,7 @@ def register(app: typer.Typer) -> None:
         tpot_slo_s: str = typer.Option(None, "--tpot-slo-s", help=_help("tpot_slo_s")),
         single_replica: bool = typer.Option(False, "--single-replica", help=_help("single_replica")),
         objective: str = typer.Option("throughput", "--objective", help=_help("objective")),
-        runners_up: str = typer.Option("4", "--runners-up", help=_help("runners_up")),
+        runners_up: str = typer.Option(None, "--runners-up", help=_help("runners_up")),
         requests: str = typer.Option(None, "--requests", help=_help("requests")),
         max_num_seqs: str = typer.Option(None, "--max-num-seqs", help=_help("max_num_seqs")),
         pue: str = typer.Option(None, "--pue", help="Power usage effectiveness (default 1.2)."),

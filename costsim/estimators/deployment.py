@@ -323,7 +323,7 @@ def search_for_request(req, m: ModelSpec, acc: Accelerator) -> DeploymentSearch:
     return search_deployment(m, acc, int(req.gpus), input_tokens=req.input_tokens, output_tokens=req.output_tokens,
                              weight_precision=req.weight_precision, kv_precision=req.kv_precision, tp=req.tp, pp=req.pp, ep=req.ep,
                              batch=req.batch, ttft_slo_s=req.ttft_slo_s, tpot_slo_s=req.tpot_slo_s, engine=req.engine,
-                             objective=req.objective, runners_up=req.runners_up, economics=req.economics, facility=req.facility,
+                             objective=req.objective, runners_up=4 if req.runners_up is None else req.runners_up, economics=req.economics, facility=req.facility,
                              max_batch=req.max_num_seqs)
 
 

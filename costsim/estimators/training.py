@@ -58,10 +58,15 @@ def power_cap_compute_frac(acc: Accelerator, power_cap_w: float | None) -> float
     """Compute-phase throughput under a per-GPU power limit, as a fraction of the throughput at the TDP (1 without a
     cap or with a cap at or above the TDP): costsim.core.power.cap_throughput_frac, compute phase (clock-bound, the
     DVFS model of the power core). A limit at or below the warm-idle power cannot run a training step."""
-    if power_cap_w is None or power_cap_w >= acc.tdp_w:
+    if power_cap_w is None:
         return 1.0
     if not math.isfinite(power_cap_w):
         raise InputError(f"power cap must be a finite number of watts, got {power_cap_w!r}.", field="power_cap_w")
+    if power_cap_w > acc.tdp_w:  # nvidia-smi -pl / rocm-smi refuse limits above the board's maximum, the profile's TDP
+        raise InputError(f"power cap {power_cap_w:g} W is above {acc.id}'s TDP ({acc.tdp_w:g} W), the most the board draws or "
+                         f"accepts as a limit: it would change nothing. Give a cap up to {acc.tdp_w:g} W, or none.", field="power_cap_w")
+    if power_cap_w == acc.tdp_w:
+        return 1.0
     floor = float(warm_idle_power_w(acc.idle_w, acc.tdp_w))
     if power_cap_w <= floor:
         raise InputError(f"power cap {power_cap_w:g} W is at or below {acc.id}'s warm-idle power ({floor:.0f} W): nothing could run. "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from costsim.specs.base import Spec
 from costsim.specs.site import EconomicsSpec, FacilitySpec
@@ -56,6 +56,13 @@ class PlanRequest(Spec):
     grid_cap_mw: float | None = Field(None, gt=0, le=1_000_000, description="Site import cap, MW (at most 1,000,000): a plan whose training or serving peak exceeds it is infeasible.")
     facility: FacilitySpec = Field(default_factory=FacilitySpec, description="PUE and facility model.")
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec, description="Prices and carbon intensity.")
+
+    @field_validator("region")
+    @classmethod
+    def _region_named(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("empty; give a region id (costsim catalog regions) or leave it out")
+        return v
 
     @model_validator(mode="after")
     def _one_target(self) -> "PlanRequest":

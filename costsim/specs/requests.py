@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from costsim.specs.base import Spec
 from costsim.specs.site import EconomicsSpec, FacilitySpec
@@ -95,7 +95,8 @@ class ServeRequest(Spec):
     single_replica: bool = Field(False, description="Price one replica of `gpus` accelerators (the behaviour before the deployment search) instead of searching the best deployment of the budget.")
     objective: ServeObjective = Field("throughput", description="What the deployment search maximizes: 'throughput' (output tokens/s of the whole deployment) or "
                                       "'usd_per_token' (lowest $ per output token).")
-    runners_up: int = Field(4, ge=0, le=50, description="How many next-best deployments to report beside the chosen one.")
+    runners_up: int | None = Field(None, ge=0, le=50, description="How many next-best deployments of a GPU budget to report beside the "
+                                   "chosen one (None = 4; only with a deployment search).")
     requests: int | None = Field(None, ge=1, le=10**15, description="Also price an offline batch job of this many requests queued at once "
                                  "(input_tokens in, output_tokens out each): wall time (in waves of the batch, or on a paged-KV engine up to "
                                  "max_num_seqs with preemption), GPU and facility energy, "
@@ -113,6 +114,14 @@ class ServeRequest(Spec):
         if self.max_num_seqs is not None and isinstance(self.batch, int) and self.batch > self.max_num_seqs:
             raise ValueError(f"batch {self.batch} is more than max_num_seqs {self.max_num_seqs}: the engine never runs more "
                              "sequences than max_num_seqs; lower batch, raise max_num_seqs, or use batch 'max'")
+        if not self.deployment_search:  # one replica: nothing is searched, so nothing to rank or report beside it
+            how = "single_replica prices one replica" if self.single_replica else "without gpus one replica is priced"
+            if self.objective != "throughput":
+                raise ValueError(f"objective {self.objective!r} ranks the deployments of a GPU budget, but {how}; give gpus "
+                                 "(--gpus N) without single_replica, or drop objective")
+            if self.runners_up is not None:
+                raise ValueError(f"runners_up lists the next-best deployments of a GPU budget, but {how}; give gpus (--gpus N) "
+                                 "without single_replica, or drop runners_up")
         return self
 
     @property
@@ -135,3 +144,10 @@ class SiteRequest(Spec):
     battery_mwh: float | None = Field(None, gt=0, le=10_000_000, description="Battery energy, MWh (optional; at most 10 million).")
     battery_mw: float | None = Field(None, gt=0, le=1_000_000, description="Battery power rating, MW (optional; at most 1,000,000).")
     battery_policy: Literal["peak_shaving", "smoothing", "arbitrage", "optimal"] | None = Field(None, description="Battery dispatch policy: peak_shaving keeps import under the cap, smoothing takes the fast training swings off the grid, arbitrage buys cheap / sells dear on the region's hourly price, optimal solves the dispatch with perfect foresight (linear program, least cost) (None = arbitrage when the fleet fits under the cap, else peak_shaving).")
+
+    @field_validator("region")
+    @classmethod
+    def _region_named(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("empty; give a region id (costsim catalog regions) or a CSV path, or leave it out")
+        return v
