@@ -139,6 +139,13 @@ def test_pareto_mask_and_hypervolume():
     (["--param", "training.num_gpus=1..9", "--minimize", "usd", "--constraint", "days=3"], "--constraint"),
     (["--param", "training.num_gpus", "--minimize", "usd"], "--param"),
     (["--param", "training.bogus=1..2", "--minimize", "usd"], "not a field"),
+    # found by a fuzz run: these ran (or ran for ever) instead of saying what is wrong
+    (["--param", "training.num_gpus=64..512", "--minimize", "days", "--trials", "1000000000"], "--trials"),
+    (["--param", "training.num_gpus=64..512", "--minimize", "nonexistent", "--trials", "2"], "not in this scenario's results"),
+    (["--param", "training.num_gpus=64..512", "--minimize", "days", "--constraint", "nocol<=3", "--trials", "2"], "nocol"),
+    (["--param", "training.num_gpus=64..512", "--minimize", "days", "--maximize", "days"], "more than once"),
+    (["--param", "training.precision=bf16,,fp8", "--minimize", "days"], "empty choice"),
+    (["--param", "training.num_gpus=64..512", "--param", "training.num_gpus=64..128", "--minimize", "days"], "more than once"),
 ])
 def test_bad_optimize_input_is_exit_2(argv, needle, capsys, tmp_path):
     from costsim.cli import main

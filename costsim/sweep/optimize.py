@@ -105,7 +105,11 @@ def parse_param(text: str) -> Param:
         if opt == "log" and lo <= 0:
             raise InputError(f"--param {text}: a log range needs LO > 0.", field="--param")
         return Param(path, lo, hi, opt == "log")
-    choices = tuple(c.strip() for c in spec.split(",") if c.strip())
+    choices = tuple(c.strip() for c in spec.split(","))
+    if not all(choices):
+        raise InputError(f"--param {text}: an empty choice; give PATH=a,b,c with no empty item.", field="--param")
+    if len(set(choices)) < len(choices):
+        raise InputError(f"--param {text}: a choice is repeated; give each value once.", field="--param")
     if len(choices) < 2:
         raise InputError(f"--param {text}: give a range LO..HI or at least two choices a,b.", field="--param")
     return Param(path, choices=choices)
@@ -117,7 +121,35 @@ def parse_objectives(minimize: str | None, maximize: str | None) -> list[Objecti
     if not out:
         raise InputError("give at least one objective: --minimize usd,days (aliases: usd, co2e, mwh, days, peak_mw, or a result column).",
                          field="--minimize")
+    names = [o.name for o in out]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"objective {', '.join(twice)} is given more than once (--minimize / --maximize); give each objective once, "
+                         "in one direction.", field="--minimize")
     return out
+
+
+#: most trials one study may ask for: Optuna's TPE refits its density model on every completed trial at each ask,
+#: so a study slows as it grows (about 0.03 s per trial at 600 core-mode trials here); exhaustive grids belong to
+#: `costsim sweep --mode core` (batched cores, millions of points per second)
+MAX_TRIALS = 100_000
+
+
+def unknown_names(row: dict[str, Any], names: list[str]) -> list[str]:
+    """Objective / constraint names a completed result row has no value for at all: not an alias with a column in
+    the row, not a column, not the one column ending in `_name` (a missing value, a different matter, fails one trial)."""
+    out = []
+    for n in names:
+        if n in ALIASES:
+            if not any(c in row for c in ALIASES[n]):
+                out.append(n)
+        elif n not in row and sum(k.endswith("_" + n) for k in row) != 1:
+            out.append(n)
+    return out
+
+
+def _numeric_columns(row: dict[str, Any]) -> list[str]:
+    return sorted(k for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
 
 
 def parse_constraint(text: str) -> Constraint:
@@ -265,6 +297,13 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
         raise InputError("give at least one --param to search.", field="--param")
     if trials < 1 or batch < 1:
         raise InputError("--trials and --batch must be >= 1.", field="--trials")
+    if trials > MAX_TRIALS:
+        raise InputError(f"--trials {trials:,} is more than one study can run ({MAX_TRIALS:,}: the sampler slows with every trial, so "
+                         f"this would take days); for an exhaustive grid use costsim sweep --mode core.", field="--trials")
+    paths = [p.path for p in params]
+    twice = sorted({x for x in paths if paths.count(x) > 1})
+    if twice:
+        raise InputError(f"--param {', '.join(twice)} is given more than once; give each field one range or choice list.", field="--param")
     if sampler not in SAMPLERS:
         raise InputError(f"unknown sampler '{sampler}'; use one of {', '.join(SAMPLERS)}.", field="--sampler")
     if mode not in ("core", "sim"):
@@ -339,6 +378,16 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
                 if t is None or t.number in told:
                     continue
                 vals = [resolve(row, o.name) for o in objectives]
+                if row.get("status") == "ok":
+                    bad = unknown_names(row, [o.name for o in objectives] + [c.column for c in constraints])
+                    if bad:  # a name no result of this scenario carries: every trial would fail the same way
+                        for t2 in asked:
+                            if t2.number not in told:
+                                study.tell(t2, state=optuna.trial.TrialState.FAIL)
+                        cols = _numeric_columns(row)
+                        raise InputError(f"objective or constraint {', '.join(bad)} is not in this scenario's results; use an alias "
+                                         f"({', '.join(ALIASES)}) or one of its columns: {', '.join(cols[:60])}"
+                                         f"{' ...' if len(cols) > 60 else ''}.", field="--minimize")
                 if row.get("status") != "ok" or any(v is None for v in vals):
                     why = row.get("error") or next((str(v) for k, v in row.items() if k.endswith("_reason") and v), None)
                     t.set_user_attr("error", (why or "an objective is missing from the result (infeasible point)")[:500])
