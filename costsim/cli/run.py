@@ -197,11 +197,13 @@ def register(app: typer.Typer) -> None:
         res = run_sweep(s, out=out, grid=g, random=r, samples=samples, seeds=seeds, mode=mode, executor=executor,
                         address=address, workers=workers, progress=progress, flush_every=flush_every, source=scenario,
                         design=design, batched=batch, max_wall_s=None if allow_long else max_hours * 3600.0,
-                        manifest_extra=design_manifest(s, design) if design is not None else None)
+                        manifest_extra=design_manifest(s, design) if design is not None else None, metric=metric)
         try:
             doc = analyze(out, metrics=[metric] if metric else None)
             res["uncertainty"] = str(Path(out) / "uncertainty.json") if doc else None
         except InputError as exc:
+            if metric and exc.field == "--metric":  # an unknown --metric is bad input (exit 2), not a notice
+                raise
             res["uncertainty"] = None
             res["uncertainty_notice"] = exc.message
         try:
@@ -218,6 +220,8 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"  estimate was: {res['work_estimate']}", err=True)
             for reason in res["lost_reasons"]:
                 typer.echo(f"  {reason}; re-run the same command to resume", err=True)
+            for n in res.get("notices") or []:
+                typer.echo(f"notice: {n}", err=True)
         return 0
 
     @app.command("query")

@@ -71,9 +71,16 @@ def _read_sweep(directory: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         # uncertainty section and `costsim query` use every row)
         total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
         step = max(1, -(-total // REPORT_MAX_ROWS))
-        tables = [pq.read_table(f) for f in files]
-        if step > 1:
-            tables = [t.take(list(range(0, t.num_rows, step))) for t in tables]
+        if step == 1:
+            tables = [pq.read_table(f) for f in files]
+        else:  # every step-th row, read batch by batch: memory stays ~REPORT_MAX_ROWS rows, whatever the sweep's size
+            tables, seen = [], 0
+            for f in files:
+                for b in pq.ParquetFile(f).iter_batches(batch_size=65_536):
+                    first = (-seen) % step
+                    seen += b.num_rows
+                    if first < b.num_rows:
+                        tables.append(pa.Table.from_batches([b.take(pa.array(range(first, b.num_rows, step)))]))
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"sweep directory '{directory}' holds an unreadable results file ({exc.__class__.__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else ''}); remove it and re-run the sweep to redo its points.", field="DIR") from None

@@ -55,6 +55,15 @@ def _width_text(w: float) -> str:
     return f"per {w:g} s"
 
 
+def stacked_spacing(rows: int, height_px: float, *, gap_px: float = 60.0, preferred: float = 0.06) -> float:
+    """vertical_spacing (a fraction of the figure's height) for `rows` stacked panels: `preferred`, or a
+    gap of `gap_px` when the figure is tall, and never more than plotly allows (the gaps must leave the
+    panels room: spacing <= 1 / (rows - 1)), so any number of panels can be drawn."""
+    if rows <= 1:
+        return 0.0
+    return min(preferred, gap_px / max(height_px, 1.0), 0.5 / (rows - 1))
+
+
 def power_timeline(result) -> go.Figure | None:
     """Site power of each variant as a min-max band with its mean (binned so any horizon reads), one
     small panel per variant on a shared time axis; parts of a mixed site as dotted means; the cap dashed."""
@@ -65,7 +74,11 @@ def power_timeline(result) -> go.Figure | None:
         return None
     span_s = max(float(np.asarray(v.site_timeseries["t_s"])[-1]) for v in shown)
     t_div, t_unit = (86400.0, "days") if span_s >= 2 * 86400 else ((3600.0, "h") if span_s >= 2 * 3600 else (60.0, "min"))
-    fig = make_subplots(rows=len(shown), cols=1, shared_xaxes=True, vertical_spacing=0.06 if len(shown) > 1 else 0.0,
+    # one panel per variant, every variant drawn: panels get lower past a dozen variants, and the spacing
+    # between them follows their number (a fixed fraction stops fitting past ~17 panels)
+    panel_px = 220 if len(shown) <= 12 else 140
+    height_px = 300 + panel_px * (len(shown) - 1)
+    fig = make_subplots(rows=len(shown), cols=1, shared_xaxes=True, vertical_spacing=stacked_spacing(len(shown), height_px),
                         subplot_titles=[v.name for v in shown] if len(shown) > 1 else None)
     cap = result.scenario.grid.import_cap_mw
     widths = []
@@ -96,7 +109,7 @@ def power_timeline(result) -> go.Figure | None:
     fig.update_xaxes(title_text=f"time, {t_unit}", row=len(shown), col=1)
     binning = _width_text(max(widths))
     layout = dict(LAYOUT)
-    layout["height"] = 300 + 220 * (len(shown) - 1)
+    layout["height"] = height_px
     fig.update_layout(title=f"Site power over time ({binning}; drag to zoom)", **layout)
     return fig
 
@@ -243,7 +256,8 @@ def latency_distribution(result) -> go.Figure | None:
     if not series:
         return None
     cols = list(series)
-    fig = make_subplots(rows=len(cols), cols=1, subplot_titles=[label(c) for c in cols], vertical_spacing=0.08)
+    fig = make_subplots(rows=len(cols), cols=1, subplot_titles=[label(c) for c in cols],
+                        vertical_spacing=stacked_spacing(len(cols), 260 * len(cols) + 80, preferred=0.08))
     for row, col in enumerate(cols, start=1):
         for i, (name, q) in enumerate(series[col]):
             fig.add_trace(go.Scatter(x=np.arange(101), y=q * 1e3, mode="lines", name=name, legendgroup=name,
@@ -281,7 +295,7 @@ def ranges_chart(result, keys: list[tuple[str, str]], *, max_metrics: int = 6) -
     ncol = 2 if len(panels) > 1 else 1
     nrow = (len(panels) + ncol - 1) // ncol
     fig = make_subplots(rows=nrow, cols=ncol, subplot_titles=[f"{part}: {label(key, part)}" for part, key, _ in panels],
-                        vertical_spacing=0.12, horizontal_spacing=0.12)
+                        vertical_spacing=stacked_spacing(nrow, 300 * nrow + 60, preferred=0.12), horizontal_spacing=0.12)
     for i, (part, key, boxes) in enumerate(panels):
         r, c = i // ncol + 1, i % ncol + 1
         ref = max(abs(float(np.median(vals))) for _, vals in boxes) or 1.0

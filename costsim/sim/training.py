@@ -45,7 +45,7 @@ import simpy
 
 from costsim.sim.base import SimOutput
 from costsim.sim.training_job import TrainingJob, failure_process, limit_process, planned_process
-from costsim.sim.training_setup import TRAIN, Setup, StepLevel, daly_interval_s, prepare
+from costsim.sim.training_setup import TRAIN, Setup, StepLevel, daly_interval_s, prepare, timeline_bucket_estimate
 from costsim.sim.training_summary import summarize
 from costsim.specs.limits import require, training_event_estimate
 from costsim.specs.scenario import Scenario
@@ -70,7 +70,9 @@ def simulate_training(scenario: Scenario, *, seed: int | None = None, setup: Set
     # (expected: the ideal time plus restarts and checkpoints; 1.5x covers goodput down to ~67 %)
     horizon_s = min(su.window_s, 1.5 * su.target_steps * lv.step_s + S_PER_DAY) if lv.step_s > 0 else su.window_s
     require([training_event_estimate((su.job_failure_rate_per_s + w.maintenance.per_day / S_PER_DAY) * horizon_s,
-                                     gpus=w.num_gpus, horizon_s=horizon_s)])
+                                     gpus=w.num_gpus, horizon_s=horizon_s),
+             timeline_bucket_estimate(horizon_s, w.timeline.bucket_s,
+                                      what=f"the run's expected simulated time (~{horizon_s:,.0f} s)")])
     seed = scenario.simulation.seed if seed is None else seed
     rng = np.random.default_rng(seed)
     env = simpy.Environment()

@@ -254,18 +254,76 @@ def prepare(scenario: Scenario) -> Setup:
     lv0 = levels[base_limit]
     if not lv0.feasible:
         notes.append(f"grid import cap infeasible: {lv0.reason}")
-    steps_per_ckpt = max(1, int(round(tau / lv0.step_s)))
+    target_steps = tokens / tokens_per_step
+    if target_steps < 1.0:
+        raise InputError(f"training.tokens {tokens:.3g} is less than one training step: the global batch is {tokens_per_step:,.0f} tokens "
+                         f"({tokens_per_step / w.seq_len:,.0f} sequences of {w.seq_len:,}); give at least {tokens_per_step:.3g} "
+                         "tokens, or a smaller training.global_batch.", field="training.tokens")
+    _check_window(w, scenario, window, step_s=lv0.step_s)
+    # checkpoint interval in steps; an interval at least as long as the run means no periodic checkpoint
+    # during the run. With no failures (job failure rate 0, e.g. reliability.rate_scale 0) the Young/Daly
+    # optimum is unbounded: no periodic checkpoint is written (maintenance and curtailment pauses still
+    # checkpoint first), and the interval reported is the whole run (its steps and its training time).
+    run_steps = math.ceil(target_steps)
+    ratio = tau / lv0.step_s if lv0.step_s > 0 and math.isfinite(lv0.step_s) else 0.0
+    steps_per_ckpt = max(1, int(round(ratio))) if ratio < run_steps else run_steps
+    if not math.isfinite(tau):
+        tau = steps_per_ckpt * lv0.step_s if math.isfinite(lv0.step_s) else math.inf
+        notes.append("no failures (job failure rate 0): the Young/Daly checkpoint interval is unbounded, so no periodic "
+                     f"checkpoint is written during the run (interval = the whole run, {steps_per_ckpt:,} steps); planned "
+                     "maintenance still checkpoints before each stop")
     spares = w.reliability.hot_spare_nodes
     if spares is None:
         per_node = node.devices_per_node if node else 8
         spares = math.ceil(0.01 * math.ceil(n / per_node))
     return Setup(w=w, scenario=scenario, num_gpus=n, profile=prof, tokens_per_step=tokens_per_step,
-                 target_steps=tokens / tokens_per_step, window_s=window, idle_w=acc.idle_w, tdp_w=acc.tdp_w,
+                 target_steps=target_steps, window_s=window, idle_w=acc.idle_w, tdp_w=acc.tdp_w,
                  stall_w=stall_w, host_busy_w=host_busy, host_idle_w=host_idle, pue=pue, ckpt_bytes=ckpt_bytes,
                  write_s=write_s, stall_s=stall_s, ckpt_interval_steps=steps_per_ckpt, ckpt_interval_s=tau,
                  ckpt_interval_clipped=clipped, job_failure_rate_per_s=lam, hot_spares=spares, levels=levels,
                  base_limit_w=base_limit, usd_per_gpu_h=usd_per_gpu_hour(acc, scenario.economics), acc=acc, notes=notes,
                  fabric_w=0.0, design_it_w=design_it, windows=windows, ba_events=ba_ev)
+
+
+def _check_window(w: TrainingWorkload, scenario: Scenario, window_s: float, *, step_s: float) -> None:
+    """InputError when the simulated window (simulation.duration_s, training.max_days) ends before the
+    job's first training step does (after its start ramp): the run would report nothing trained."""
+    if not math.isfinite(window_s) or not math.isfinite(step_s):
+        return
+    need = w.power.start_ramp_s + step_s
+    if window_s >= need:
+        return
+    why = (f"it ends before the first training step does (start ramp, training.power.start_ramp_s = {w.power.start_ramp_s:g} s, "
+           f"+ one step of {step_s:.3g} s = {need:.3g} s), so nothing would be trained")
+    dur = scenario.simulation.duration_s
+    if dur is not None and dur <= window_s:
+        raise InputError(f"simulation.duration_s = {dur:.3g} s is too short to simulate this training run: {why}. Give "
+                         f"simulation.duration_s >= {_ceil3(need):.3g} s, or leave it out to run the job to completion.",
+                         field="simulation.duration_s")
+    raise InputError(f"training.max_days = {w.max_days:.3g} is too short to simulate this training run: {why}. Give "
+                     f"training.max_days >= {_ceil3(need / S_PER_DAY):.3g}, or leave it out.", field="training.max_days")
+
+
+def _ceil3(x: float) -> float:
+    """x rounded up to 3 significant digits (a bound printed with 3 digits that is itself allowed)."""
+    if not (x > 0 and math.isfinite(x)):
+        return x
+    e = math.floor(math.log10(x)) - 2
+    return math.ceil(x / 10.0 ** e - 1e-9) * 10.0 ** e
+
+
+def timeline_bucket_estimate(horizon_s: float, bucket_s: float, *, what: str):
+    """Work estimate of the coarse timeline: buckets = horizon / training.timeline.bucket_s, held to the
+    timeline_buckets limit (costsim.specs.limits); the fix names the smallest bucket this run allows."""
+    from costsim.specs.limits import WorkEstimate, limit
+
+    lim = limit("timeline_buckets")
+    n = horizon_s / bucket_s if bucket_s > 0 else math.inf
+    n = n if math.isfinite(n) else math.inf
+    smallest = _ceil3(horizon_s / lim) if math.isfinite(horizon_s) else math.inf
+    fix = (f"Give training.timeline.bucket_s >= {smallest:.3g} s for this run (default 60 s)." if math.isfinite(smallest)
+           else "Give a larger training.timeline.bucket_s (default 60 s).")
+    return WorkEstimate("timeline_buckets", n, lim, f"{what} / training.timeline.bucket_s ({bucket_s:.3g} s)", fix)
 
 
 def _ba_site_events(scenario: Scenario, base: dict, base_limit, battery, *, w, fac, host_busy, acc, window_s: float):

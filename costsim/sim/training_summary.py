@@ -15,7 +15,8 @@ from costsim.sim.base import SimOutput
 from costsim.sim.grid_battery import battery_on_buckets, grid_ramp_w_per_s
 from costsim.sim.power_trace import Trace, bucket_stats, max_ramp_w_per_s, power_at
 from costsim.sim.training_job import TrainingJob
-from costsim.sim.training_setup import KIND_NAMES, TRAIN, Setup, pick
+from costsim.sim.training_setup import KIND_NAMES, TRAIN, Setup, pick, timeline_bucket_estimate
+from costsim.specs.limits import require
 from costsim.specs.catalog import node_for
 from costsim.units import MEGA, S_PER_DAY, S_PER_HOUR
 
@@ -127,6 +128,9 @@ def summarize(job: TrainingJob, su: Setup, end_s: float, completed: bool, wall0:
                keep_segments: bool = False) -> SimOutput:
     w, sc = su.w, su.scenario
     fac = su.fac_w
+    # the run may end later than the horizon estimated before it (goodput below ~67 %): check the timeline's
+    # size again with the actual end, before any bucket is allocated
+    require([timeline_bucket_estimate(end_s, w.timeline.bucket_s, what=f"the run's simulated time ({end_s:,.0f} s)")])
     rows = _rows(job, end_s)
     kind = rows["kind"]
     tr = _trace(rows, fac)

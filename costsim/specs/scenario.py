@@ -24,7 +24,7 @@ from costsim.specs.uncertainty import UncertaintySpec
 
 class SimulationSpec(Spec):
     seed: int = Field(0, ge=0, description="Seed of the run's one numpy Generator; same scenario + seed = identical results on every executor.")
-    duration_s: float | None = Field(None, gt=0, description="Simulated time window, s (None = until the workload completes; serving needs a duration).")
+    duration_s: float | None = Field(None, ge=1.0, description="Simulated time window, s, at least 1 s (None = until the workload completes; serving needs a duration). A shorter window simulates nothing: a training step and its start ramp take seconds (the training part refuses a window shorter than its own start ramp + one step), and no served request finishes in under a second.")
     replicates: int = Field(1, ge=1, le=10000, description="Monte Carlo replicates (seeds seed, seed+1, ...).")
     include_base: bool = Field(True, description="With variants: also run the base scenario (as variant 'base') beside them. False = only the listed variants.")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from costsim.errors import InputError
 from costsim.specs.scenario import Scenario, scenario_hash
@@ -42,16 +42,57 @@ def count_points(scenario: Scenario, *, grid: list[tuple[str, list[Any]]] | None
     return nv * ng * ns * max(int(seeds), 1)
 
 
-def _probe_core(scenario: Scenario) -> float:
-    """Seconds of one per-point core evaluation of the scenario (the batched cost of a group)."""
+def _probe_core(scenario: Scenario) -> tuple[float, dict[str, Any] | None]:
+    """(seconds of one per-point core evaluation of the scenario (the batched cost of a group), its
+    result columns (None when it failed))."""
     from costsim.sweep.points import evaluate_core
 
     t0 = time.perf_counter()
+    row = None
     try:
-        evaluate_core(scenario)
+        row = evaluate_core(scenario)
     except Exception:  # noqa: BLE001 - the sweep records it per point; the probe only times
         pass
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, row
+
+
+def _check_metric(metric: str | None, scenario: Scenario, probe_row: Mapping[str, Any] | None) -> None:
+    """An unknown --metric refused before the sweep runs, from the probed point's columns. Only when the
+    scenario has no variants (a variant may add a part, hence columns) and the probe gave a row; the
+    stored results are checked again after the run (costsim.sweep.uncertainty.analyze)."""
+    if not metric or probe_row is None or scenario.variants or probe_row.get("status") == "error":
+        return
+    if metric in probe_row:
+        return
+    from costsim.sweep.uncertainty import unknown_metric_message
+
+    numeric = [k for k, v in probe_row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    raise InputError(unknown_metric_message([metric], numeric) + " Nothing was run.", field="--metric")
+
+
+def _probe_batched(scenario: Scenario, *, grid: list[tuple[str, list[Any]]] | None, random: list[RandomSpec] | None,
+                   samples: int, seeds: int, mode: str, design: Any) -> float | None:
+    """Seconds per point when the batched path evaluates the sweep's first points one at a time (its
+    work unit fell back to the per-point path: the estimate must then use that cost), else None.
+    Runs the first group on at most 2 points (2 seeds, or 2 values of the first grid path)."""
+    from costsim.sweep.batched_eval import evaluate_group
+
+    small_grid = [(p, v[:2] if i == 0 else v[:1]) for i, (p, v) in enumerate(grid or [])]
+    small = build_plan(scenario, grid=small_grid, random=random, samples=min(samples, 1) if random else 0,
+                       seeds=min(int(seeds), 2), mode=mode, design=_first_of(design))
+    if small is None or not small.groups:
+        return None
+    small.groups = small.groups[:1]
+    try:
+        enum = enumerate_plan(small, chunk_points=2)
+    except Exception:  # noqa: BLE001 - enumeration errors surface in the sweep itself
+        return None
+    unit = next((t for t in enum.tasks if isinstance(t, GroupTask)), None)
+    if unit is None:  # the first group runs point by point anyway (invalid representative): costed as batched
+        return None
+    t0 = time.perf_counter()
+    res = evaluate_group(unit)
+    return None if isinstance(res, GroupResult) else (time.perf_counter() - t0) / max(len(unit), 1)
 
 
 def run_sweep(
@@ -78,10 +119,12 @@ def run_sweep(
     max_wall_s: float | None = DEFAULT_MAX_WALL_S,
     compact: bool = True,
     manifest_extra: dict[str, Any] | None = None,
+    metric: str | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) a sweep; returns counts. `on_result(done, total)` after every batch.
     `design`: an uncertainty SampleDesign (its points replace --random samples). `batched=False`
-    forces the per-point path in core mode. `max_wall_s=None` lifts the work limit."""
+    forces the per-point path in core mode. `max_wall_s=None` lifts the work limit. `metric`: the
+    result column the report analyses (--metric): an unknown one is refused after the probe, before the run."""
     if workers is not None and (isinstance(workers, bool) or int(workers) < 1):
         raise InputError(f"--workers must be >= 1, got {workers}; leave it out for the executor's default.", field="--workers")
     run = get_executor(executor)
@@ -98,11 +141,16 @@ def run_sweep(
     t_setup = time.perf_counter()
     probe_row: dict[str, Any] | None = None
     if plan is not None:
-        probe = _probe_core(scenario)
+        probe, probe_cols = _probe_core(scenario)
+        _check_metric(metric, scenario, probe_cols)
+        columns = len(probe_cols or {})
+        unit_points = chunk_points or _chunk(total_est, executor, workers)
+        fallback_s = _probe_batched(scenario, grid=grid, random=random, samples=samples, seeds=seeds, mode=mode, design=design)
         est = estimate_work(points=total_est, groups=len(plan.groups), mode=mode, batched=True, probe_s=probe,
-                            executor=executor, workers=workers)
-        check_budget(est, max_wall_s=max_wall_s)
-        enum = enumerate_plan(plan, done=store.finished_id_array(), chunk_points=chunk_points or _chunk(total_est, executor, workers))
+                            executor=executor, workers=workers, columns=columns, unit_points=unit_points,
+                            fallback_s_per_point=fallback_s)
+        check_budget(est, max_wall_s=max_wall_s, seeds=seeds, executor=executor)
+        enum = enumerate_plan(plan, done=store.finished_id_array(), chunk_points=unit_points)
         todo: list[Any] = enum.tasks
         if enum.positions is not None:
             store.write_design(enum.positions)
@@ -117,13 +165,15 @@ def run_sweep(
         t0 = time.perf_counter()
         probe_row = evaluate_point(first[0]) if first else None
         probe_s = time.perf_counter() - t0
+        _check_metric(metric, scenario, probe_row)
         if probe_row is not None and probe_row["point_id"] in done_ids:
             probe_row = None  # resumed: that point is stored already (its timing still sizes the rest)
         remaining = max(total_est - len(done_ids), 1)
-        est = estimate_work(points=remaining, groups=0, mode=mode, batched=False, probe_s=probe_s, executor=executor, workers=workers)
+        est = estimate_work(points=remaining, groups=0, mode=mode, batched=False, probe_s=probe_s, executor=executor, workers=workers,
+                            columns=len(probe_row) if probe_row is not None else 0)
         if max_wall_s is not None and est.wall_s > max_wall_s and probe_row is not None:
             store.append([probe_row])  # a refused sweep keeps the point it measured
-        check_budget(est, max_wall_s=max_wall_s)
+        check_budget(est, max_wall_s=max_wall_s, seeds=seeds, executor=executor)
         positions: list[dict[str, Any]] = []
         tasks = build_tasks(scenario, grid=grid, random=random, samples=samples, seeds=seeds, mode=mode, design=design, positions=positions)
         if positions:
@@ -209,6 +259,10 @@ def run_sweep(
         if bar is not None:
             bar.stop()
     compacted = store.compact() if compact else {"files_written": 0, "files_merged": 0}
+    notices = []
+    if mode == "core" and seeds > 1:
+        notices.append(f"core mode is deterministic: the {seeds:,} seeds of each point hold the same numbers (only --mode sim "
+                       "draws failures and arrivals at random); --seeds 1 gives the same results")
     return {
         "out": str(out),
         "points_total": points_total,
@@ -225,6 +279,7 @@ def run_sweep(
         "setup_s": setup_s,
         "wall_s": time.perf_counter() - t0,
         "compacted": compacted,
+        "notices": notices,
     }
 
 

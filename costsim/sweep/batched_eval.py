@@ -146,9 +146,18 @@ def _evaluate_columns(task: GroupTask) -> dict[str, Any]:
             continue
         varied = {m[part]: task.values[p] for p, m in task.parts.items() if part in m}
         b = fn(req, varied)
-        bad = ~np.equal(b.error, None) & still
-        error[bad] = b.error[bad]
-        for k, v in b.columns.items():
+        b_error, b_cols = b.error, b.columns
+        if b.num_points != n:
+            # nothing of this part broadcasts (e.g. a group that differs only in --seeds: the cores are
+            # deterministic, so every seed has the same numbers): the batch holds one point; repeat it
+            if b.num_points != 1:
+                raise ValueError(f"batched {part} estimate has {b.num_points} points for a unit of {n}")
+            rep = np.zeros(n, dtype=np.int64)
+            b_error = b.error[rep]
+            b_cols = {k: v[rep] for k, v in b.columns.items()}
+        bad = ~np.equal(b_error, None) & still
+        error[bad] = b_error[bad]
+        for k, v in b_cols.items():
             results[f"{part}_{k}"] = v
     ok = np.equal(error, None).astype(bool)
     for k, v in results.items():

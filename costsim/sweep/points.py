@@ -142,9 +142,13 @@ def parse_grid(items: Iterable[str]) -> list[tuple[str, list[Any]]]:
         path, _, vals = item.partition("=")
         path = path.strip()
         _check_path(path, "--grid")
-        values = [coerce_value(path, parse_value(v.strip())) for v in vals.split(",") if v.strip() != ""]
-        if not values:
+        raw = [v.strip() for v in vals.split(",")]
+        if not any(raw):
             raise InputError(f"--grid {path}= has no values; give a comma-separated list.", field="--grid")
+        if not all(raw):  # '64,,128' or a trailing comma: an item lost in typing, not one to drop silently
+            raise InputError(f"--grid {item[:80]!r} has an empty item; give a comma-separated list such as {path}=512,1024.",
+                             field="--grid")
+        values = [coerce_value(path, parse_value(v)) for v in raw]
         out.append((path, values))
     return out
 

@@ -24,7 +24,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -157,6 +157,20 @@ def _read(directory: Path, columns: list[str], *, design: bool = False) -> dict[
     return out
 
 
+NOT_METRICS = ("seed", "wall_s", "sample_index")
+
+
+def known_metrics(numeric: Iterable[str]) -> list[str]:
+    """The result columns a --metric may name: numeric, not a swept parameter or a bookkeeping column."""
+    return sorted(k for k in numeric if not k.startswith("param_") and k not in NOT_METRICS)
+
+
+def unknown_metric_message(missing: Sequence[str], numeric: Iterable[str]) -> str:
+    known = known_metrics(numeric)
+    return (f"--metric {', '.join(missing)}: not a numeric result column of this sweep. Known metrics ({len(known)}): "
+            + (", ".join(known) if known else "none (no point has a numeric result)") + ".")
+
+
 def _numeric_metrics(directory: Path, wanted: Sequence[str] | None) -> list[str]:
     from costsim.sweep.store import connect
 
@@ -169,8 +183,8 @@ def _numeric_metrics(directory: Path, wanted: Sequence[str] | None) -> list[str]
     if wanted:
         missing = [m for m in wanted if m not in numeric]
         if missing:
-            raise InputError(f"metric(s) {', '.join(missing)} are not numeric result columns of this sweep; "
-                             f"`costsim query DIR \"DESCRIBE points\"` lists the columns.", field="--metric")
+            raise InputError(unknown_metric_message(missing, numeric) + f" The sweep's points are stored in {directory}; re-run "
+                             "the same command with one of these (finished points are skipped).", field="--metric")
         return list(wanted)
     return [m for m in HEADLINE_METRICS if m in numeric]
 
