@@ -153,6 +153,13 @@ def load_yaml_document(path: Path | str, *, what: str) -> Any:
     return data
 
 
+def region_named(value: str | None) -> str | None:
+    """A region field's value (None = no region); an empty or blank one is bad input, not 'no region'."""
+    if value is not None and not value.strip():
+        raise ValueError("empty; give a region id (costsim grid regions lists them) or leave it out")
+    return value
+
+
 def validate_spec(cls: type[S], data: dict[str, Any], *, what: str, source: str | None = None) -> S:
     try:
         return cls.model_validate(data)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from costsim.specs.base import Spec
+from costsim.specs.base import Spec, region_named
 from costsim.specs.site import EconomicsSpec, FacilitySpec
 
 FIT_IDS = ("hoffmann2022", "hoffmann2022-precise", "besiroglu2024", "muennighoff2023")
@@ -60,9 +60,7 @@ class PlanRequest(Spec):
     @field_validator("region")
     @classmethod
     def _region_named(cls, v: str | None) -> str | None:
-        if v is not None and not v.strip():
-            raise ValueError("empty; give a region id (costsim catalog regions) or leave it out")
-        return v
+        return region_named(v)
 
     @model_validator(mode="after")
     def _one_target(self) -> "PlanRequest":

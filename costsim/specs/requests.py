@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from costsim.specs.base import Spec
+from costsim.specs.base import Spec, region_named
 from costsim.specs.site import EconomicsSpec, FacilitySpec
 
 Precision = Literal["bf16", "fp16", "fp8", "fp4"]
@@ -148,6 +148,4 @@ class SiteRequest(Spec):
     @field_validator("region")
     @classmethod
     def _region_named(cls, v: str | None) -> str | None:
-        if v is not None and not v.strip():
-            raise ValueError("empty; give a region id (costsim catalog regions) or a CSV path, or leave it out")
-        return v
+        return region_named(v)
