@@ -244,3 +244,15 @@ def test_sweep_grid_with_an_empty_item_exits_2(tmp_path, capsys):
               "training.num_gpus=64,,128", "--mode", "core"])
     err = capsys.readouterr().err
     assert ei.value.code == 2 and "empty item" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("setting, words", [
+    ("serving.warmup_s=1e9", ["warmup_s", "duration_s", "none would be measured"]),
+    ("serving.scheduler.max_num_batched_tokens=1", ["max_num_batched_tokens", "max_num_seqs"]),
+])
+def test_serving_scenario_that_measures_or_schedules_nothing_exits_2(setting, words, tmp_path, capsys):
+    """Both ran to completion: a warm-up longer than the run reported an hour with no measured request, and a
+    one-token iteration budget (which vLLM refuses below max_num_seqs) decoded one sequence per step."""
+    code, out, err = _in_process(["run", str(REPO / "scenarios/chat-llama3-70b-h100.yaml"), "--out", str(tmp_path / "r"),
+                                  "--set", setting], capsys)
+    assert code == 2 and "Traceback" not in err and all(w in err for w in words), err

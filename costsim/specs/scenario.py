@@ -51,6 +51,10 @@ class Scenario(Spec):
     def _has_workload(self) -> "Scenario":
         if self.training is None and self.serving is None and self.plan is None:
             raise ValueError("a scenario needs a 'training', 'serving' or 'plan' section")
+        dur = self.simulation.duration_s
+        if self.serving is not None and dur is not None and self.serving.warmup_s >= dur:
+            raise ValueError(f"serving.warmup_s ({self.serving.warmup_s:g} s) is not below simulation.duration_s ({dur:g} s): every "
+                             "request would fall in the warm-up and none would be measured; shorten the warm-up or lengthen the run")
         return self
 
     @model_serializer(mode="wrap")

@@ -102,6 +102,16 @@ class SchedulerSpec(Spec):
     max_waiting_per_replica: int | None = Field(None, ge=1, description="Admission control: a request routed to a replica "
                                                 "that already has this many waiting is dropped (None = queue without limit).")
 
+    @model_validator(mode="after")
+    def _budget_holds_the_batch(self) -> "SchedulerSpec":
+        # vLLM refuses this too (SchedulerConfig: max_num_batched_tokens must be >= max_num_seqs): with a smaller
+        # token budget a decode step cannot give every running sequence its token
+        if self.max_num_batched_tokens < self.max_num_seqs:
+            raise ValueError(f"max_num_batched_tokens ({self.max_num_batched_tokens}) is below max_num_seqs ({self.max_num_seqs}): one "
+                             "iteration could not give every running sequence its next token; raise max_num_batched_tokens or "
+                             "lower max_num_seqs")
+        return self
+
 
 class DisaggregationSpec(Spec):
     """Prefill/decode disaggregation (Splitwise, DistServe): separate pools, KV moved over the network."""
