@@ -152,6 +152,8 @@ def test_fixed_checkpoint_interval_longer_than_the_run_stays_an_int64(tmp_path, 
     (["simulation.duration_s=1e-300"], "simulation.duration_s", ["greater than or equal to 1"]),
     (["simulation.duration_s=3"], "simulation.duration_s", ["too short", "start ramp", "simulation.duration_s >="]),
     (["training.max_days=1e-5"], "training.max_days", ["too short", "training.max_days >="]),
+    # a start ramp of 31,700 years ran and was cut short by the first failure: now bounded at an hour
+    (["training.power.start_ramp_s=1e12"], "training.power.start_ramp_s", ["less than or equal to 3600"]),
 ])
 def test_run_that_would_train_nothing_exits_2(sets, field, words, tmp_path, capsys):
     code, out, err = _run(tmp_path, capsys, *sets)

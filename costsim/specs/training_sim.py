@@ -102,9 +102,9 @@ class PowerMitigation(Spec):
 
 
 class PowerDynamics(Spec):
-    phase_edge_s: float = Field(0.1, gt=0, description="Duration of the synchronized compute<->communication power edge at the facility meter, s (assumption: GPU power moves in tens of ms; ranks of a 10k+ job enter a collective within ~0.1 s). Sets max_ramp_w_per_s of iterations.")
-    start_ramp_s: float = Field(5.0, gt=0, description="Ramp from idle to full training power when the job (re)starts, s (assumption: ranks reach their first step over a few seconds).")
-    stop_ramp_s: float = Field(2.0, gt=0, description="Ramp down from training to idle at a stop or failure, s (assumption).")
+    phase_edge_s: float = Field(0.1, gt=0, le=60, description="Duration of the synchronized compute<->communication power edge at the facility meter, s (assumption: GPU power moves in tens of ms; ranks of a 10k+ job enter a collective within ~0.1 s). Sets max_ramp_w_per_s of iterations.")
+    start_ramp_s: float = Field(5.0, gt=0, le=3600, description="Ramp from idle to full training power when the job (re)starts, s, at most an hour (assumption: ranks reach their first step over a few seconds; a longer start is initialization, which reliability.restart_s prices).")
+    stop_ramp_s: float = Field(2.0, gt=0, le=3600, description="Ramp down from training to idle at a stop or failure, s, at most an hour (assumption).")
     min_gpu_cap_frac_of_tdp: float = Field(0.3, gt=0, le=1, description="Lowest GPU power cap the driver allows, as a share of TDP (H100: 200 W of 700 W ~ 0.29). Below it the job pauses instead.")
 
 
