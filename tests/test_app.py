@@ -489,3 +489,11 @@ def test_result_tables_say_words_and_units_not_json_keys():
     assert row == {"TP": 4, "micro batch": 1, "step time, s": 12.69, "tokens/s": 315077.0, "MFU, %": 29.94,
                    "memory per GPU, GB": 85.39, "cost, $": 1235.0}
     assert not any(k.endswith(("_s", "_frac", "_bytes", "_usd")) for k in row)
+
+
+def test_grid_page_refuses_an_empty_curtailment_item():
+    """'0.25,,1' used to drop the empty item silently (the CLI exits 2 on it)."""
+    at = open_page("grid")
+    at.text_input[0].set_value("0.25,,1").run()
+    assert not at.exception
+    assert any("empty item" in e.value for e in at.error), [e.value for e in at.error]

@@ -8,9 +8,8 @@ from typing import Any
 
 import typer
 
-from costsim.errors import InputError
 from costsim.jsonable import to_jsonable
-from costsim.specs.overrides import parse_number
+from costsim.specs.overrides import parse_number, split_items  # noqa: F401  (split_items: the list flags)
 
 EXIT_INFEASIBLE = 3
 
@@ -20,19 +19,6 @@ def parse_float(text: str | None, *, flag: str) -> float | None:
     if text is None:
         return None
     return float(parse_number(text, field=flag, label=flag))
-
-
-def split_items(text: str, *, flag: str, example: str) -> list[str]:
-    """The comma-separated items of a list flag, stripped. An empty list or an empty item ('0.25,,1', a trailing
-    comma) is bad input naming the flag, not something to drop silently."""
-    parts = [p.strip() for p in text.split(",")]
-    if not any(parts):
-        raise InputError(f"{flag} is empty; give a comma-separated list such as {example}.", field=flag)
-    if not all(parts):
-        where = ", ".join(str(i + 1) for i, p in enumerate(parts) if not p)
-        raise InputError(f"{flag} {text[:60]!r} has an empty item (position {where}); give a comma-separated list such as "
-                         f"{example}.", field=flag)
-    return parts
 
 
 def print_json(doc: Any) -> None:

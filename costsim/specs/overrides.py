@@ -270,3 +270,16 @@ def _normalize_with_raw(sets: Iterable[str] | Mapping[str, Any] | None) -> list[
             k, v = s
             out.append((str(k), v, None))
     return out
+
+
+def split_items(text: str, *, flag: str, example: str) -> list[str]:
+    """The comma-separated items of a list flag, stripped. An empty list or an empty item ('0.25,,1', a trailing
+    comma) is bad input naming the flag, not something to drop silently."""
+    parts = [p.strip() for p in text.split(",")]
+    if not any(parts):
+        raise InputError(f"{flag} is empty; give a comma-separated list such as {example}.", field=flag)
+    if not all(parts):
+        where = ", ".join(str(i + 1) for i, p in enumerate(parts) if not p)
+        raise InputError(f"{flag} {text[:60]!r} has an empty item (position {where}); give a comma-separated list such as "
+                         f"{example}.", field=flag)
+    return parts

@@ -9,6 +9,7 @@ import streamlit as st
 from costsim.api import grid as api
 from costsim.errors import InputError
 from costsim.report.grid_charts import events_over_year, headroom_curve
+from costsim.specs.overrides import split_items
 
 st.title("Will the grid take it?")
 st.caption("How much constant new load a US balancing authority can absorb without new capacity, if that load accepts "
@@ -46,7 +47,7 @@ pcts_txt = c2.text_input("Curtailment limits (%)", "0.25, 0.5, 1", help="Share o
 by = c3.selectbox("Limit on", ["energy", "hours"], help="'energy' is the study's method; 'hours' limits the share of hours with curtailment.")
 peak = c4.selectbox("Planning peak", ["seasonal", "annual"], help="'seasonal': max summer and winter load of all years (the study's); 'annual': the all-time peak.")
 try:
-    pcts = tuple(float(x) for x in pcts_txt.split(",") if x.strip())
+    pcts = tuple(float(x) for x in split_items(pcts_txt, flag="Curtailment limits", example="0.25, 0.5, 1"))
     res = _headroom(region, pcts, by, peak)
 except (ValueError, InputError) as exc:
     st.error(getattr(exc, "message", None) or f"curtailment limits must be numbers in percent, e.g. 0.25, 0.5, 1 ({exc}).")
