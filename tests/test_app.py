@@ -313,6 +313,9 @@ def test_site_timeline_moves_with_cap_and_battery():
     assert b["time_over_cap_s"] > 0 and b["grid_import_max_w"] <= 110e6 * (1 + 1e-9)
     assert b["grid_power_swing_w"] < a["grid_power_swing_w"]
     assert b["grid_max_ramp_w_per_s"] < a["grid_max_ramp_w_per_s"]
+    # the battery reads as a sentence with units (raw keys such as 'ride through full load s' are for JSON)
+    text = " ".join(m.value for m in at.markdown if m.value.startswith("**Battery:**"))
+    assert "60 MW" in text and "of the facility peak" in text and "_s" not in text, text
     # a higher cap: no GPU power cap and more power drawn
     at.number_input(key="site_bat_mwh").set_value(None).run()
     at.number_input(key="site_bat_mw").set_value(None).run()

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from costsim.cli.common import finish, fmt_si, parse_float
-from costsim.report.fmt import fmt_value
+from costsim.report.fmt import battery_text
 
 
 def _headline(r: dict) -> str:
@@ -28,23 +28,6 @@ def _headline(r: dict) -> str:
         return s + "; capping " + ", ".join(f"each {k} at {v['gpu_power_cap_w']:.0f} W ({100 * v['compute_throughput_frac']:.0f} % "
                                            "of its compute throughput)" for k, v in fits) + " fits."
     return s + "; no GPU power cap fits."
-
-
-def _battery_text(b: dict) -> str:
-    """The battery in one or two sentences: what share of the load it carries, for how long, and against the cap."""
-    s = f"Battery {b['energy_mwh']:,.3g} MWh / {b['power_mw']:,.3g} MW ({b['policy']}): "
-    share = b.get("full_load_share_frac")
-    if share is not None and share >= 1.0:
-        s += f"carries the full facility load for {fmt_value('ride_through_full_load_s', b['ride_through_full_load_s'])} if the grid drops"
-    elif share is not None:
-        s += (f"its power rating carries only {100 * share:.0f} % of the facility peak if the grid drops, for "
-              f"{fmt_value('ride_through_at_rated_power_s', b['ride_through_at_rated_power_s'])} at its rating")
-    if "covers_excess_power" in b:
-        s += ("; it can hold import at the cap for " + fmt_value("covers_excess_for_s", b["covers_excess_for_s"])
-              if b["covers_excess_power"] else "; its rating is below the load above the cap, so it cannot hold import at the cap")
-    if b.get("arbitrage_saving_usd_per_day") is not None:
-        s += f"; arbitrage saves {b['arbitrage_saving_usd_per_day']:,.0f} USD a day"
-    return s + "."
 
 
 def _render(r: dict) -> None:
@@ -76,7 +59,7 @@ def _render(r: dict) -> None:
         c.print(ft)
     bat = r.get("battery") or {}
     if bat:
-        c.print(_battery_text(bat))
+        c.print(battery_text(bat))
     reg = r.get("region") or {}
     if reg.get("region"):
         c.print(f"region {reg['region']} ({reg['kind']}): {reg['usd_per_kwh']['mean']:.3f} USD/kWh, {reg['gco2e_per_kwh']['mean']:.0f} gCO2e/kWh mean")

@@ -244,3 +244,20 @@ def headline_rows(result) -> list[tuple[str, str]]:
             if k in v.site and ("site", k) not in rows:
                 rows.append(("site", k))
     return rows
+
+
+def battery_text(b: dict) -> str:
+    """The battery in one or two sentences: what share of the load it carries, for how long, and against the cap."""
+    s = f"Battery {b['energy_mwh']:,.3g} MWh / {b['power_mw']:,.3g} MW ({b['policy']}): "
+    share = b.get("full_load_share_frac")
+    if share is not None and share >= 1.0:
+        s += f"carries the full facility load for {fmt_value('ride_through_full_load_s', b['ride_through_full_load_s'])} if the grid drops"
+    elif share is not None:
+        s += (f"its power rating carries only {100 * share:.0f} % of the facility peak if the grid drops, for "
+              f"{fmt_value('ride_through_at_rated_power_s', b['ride_through_at_rated_power_s'])} at its rating")
+    if "covers_excess_power" in b:
+        s += ("; it can hold import at the cap for " + fmt_value("covers_excess_for_s", b["covers_excess_for_s"])
+              if b["covers_excess_power"] else "; its rating is below the load above the cap, so it cannot hold import at the cap")
+    if b.get("arbitrage_saving_usd_per_day") is not None:
+        s += f"; arbitrage saves {b['arbitrage_saving_usd_per_day']:,.0f} USD a day"
+    return s + "."

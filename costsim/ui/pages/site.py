@@ -9,6 +9,7 @@ import streamlit as st
 from costsim.errors import InputError
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import FleetEntry, SiteRequest
+from costsim.report.fmt import battery_text
 from costsim.ui import charts, compute, fmt, widgets as w
 
 P = "site_"
@@ -110,8 +111,7 @@ def show(res: dict[str, Any]) -> None:
         st.dataframe([{"accelerator": k, **fmt.display_row(v)} for k, v in fit.items()], width="stretch", hide_index=True)
     bat = res.get("battery")
     if bat:
-        st.markdown("**Battery:** " + " · ".join(f"{k.replace('_', ' ')}: {fmt.num(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v}"
-                                             for k, v in bat.items()))
+        st.markdown("**Battery:** " + battery_text(bat))
     if res.get("facility_peak_power_w") is not None:
         st.plotly_chart(day_chart(res), width="stretch", key="site_day")
     w.assumptions_box(res.get("assumptions"))
