@@ -258,3 +258,12 @@ def test_serving_scenario_that_measures_or_schedules_nothing_exits_2(setting, wo
     code, out, err = _in_process(["run", str(REPO / "scenarios/chat-llama3-70b-h100.yaml"), "--out", str(tmp_path / "r"),
                                   "--set", setting], capsys)
     assert code == 2 and "Traceback" not in err and all(w in err for w in words), err
+
+
+def test_run_says_why_training_never_ran_under_the_grid_cap(tmp_path, capsys):
+    """A cap below any operating point showed 'Completed: no' and 0 tokens in the table with the reason only in
+    summary.json; the text output now says it under the table."""
+    code, out, err = _in_process(["run", str(TINY), "--out", str(tmp_path / "out"), "--no-pdf", "--set", "grid.import_cap_mw=1e-9"],
+                                 capsys)
+    text = " ".join(out.split())
+    assert code == 0 and "training did not complete" in text and "grid import cap infeasible" in text

@@ -47,6 +47,25 @@ def _headline(result) -> None:
                 cells.append(f"{100 * b['low_frac']:+.0f}% to {100 * b['high_frac']:+.0f}%\n[dim]{b['cases']} cases[/]" if b else "-")
             t.add_row(f"{part}: trust range of {what} (published vs ours, p10-p90 of held-out cases)", *cells)
     con.print(t)
+    for line in _problems(result):
+        con.print(f"[yellow]{line}[/]")
+
+
+def _problems(result) -> list[str]:
+    """One line per variant whose training did not complete or could not run under the grid cap, with the
+    reason the simulation recorded (the table alone shows 'no')."""
+    out = []
+    for v in result.variants:
+        pr = v.parts.get("training")
+        s = pr.summary if pr else None
+        if not s or (s.get("completed") is not False and s.get("grid_cap_feasible") is not False):
+            continue
+        why = [n for n in s.get("notes") or [] if "infeasible" in n or "cap" in n]
+        days = s.get("wall_time_days")
+        head = (f"{v.name}: training did not complete in {days:,.1f} simulated days" if s.get("completed") is False and days
+                else f"{v.name}: training could not run at its base operating point")
+        out.append(head + (f" ({'; '.join(why)})" if why else "") + ".")
+    return out
 
 
 def _uncertainty_table(doc) -> None:
