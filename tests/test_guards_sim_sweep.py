@@ -267,3 +267,10 @@ def test_run_says_why_training_never_ran_under_the_grid_cap(tmp_path, capsys):
                                  capsys)
     text = " ".join(out.split())
     assert code == 0 and "training did not complete" in text and "grid import cap infeasible" in text
+
+
+def test_run_text_output_answers_first(tmp_path, capsys):
+    """The quality bar's 'one-sentence answer first': run printed only the table (the report had the sentence)."""
+    code, out, err = _in_process(["run", str(TINY), "--out", str(tmp_path / "out"), "--no-pdf"], capsys)
+    first = out.strip().splitlines()[0]
+    assert code == 0 and first.startswith("Training llama-3-8b on 2,048 h100-sxm takes"), first

@@ -18,7 +18,11 @@ def _headline(result) -> None:
 
     from costsim.report.fmt import fmt_range, fmt_value, headline_rows, label
 
+    from costsim.report.conclusion import conclusion
+
     con = Console()
+    for line in conclusion(result):  # the answer first, as in the report
+        con.print(line)
     t = Table(title=f"{result.scenario.name}  (run id {result.scenario_hash}, seed {result.seed})")
     t.add_column("metric")
     for v in result.variants:
