@@ -216,3 +216,14 @@ def test_grid_headroom_by_hours_describes_its_own_method(capsys):
                                 "--years", "2022", "--json"], capsys)
     m = json.loads(out)["method"]
     assert code == 0 and "share of hours" in m and "annual planning peak" in m and "share of the new load's energy" not in m
+
+
+def test_train_text_output_answers_first(capsys):
+    code, out, err = _in_process(TRAIN + ["--tokens", "1e12"], capsys)
+    first = " ".join(out.split())
+    assert code == 0 and first.startswith("Training llama-3-8b on 1e+12 tokens with 64 h100-sxm takes")
+    sentence = first[:first.index("tCO2e.") + 6]
+    assert "days" in sentence and "MFU" in sentence and "MWh" in sentence and "$" in sentence
+    code, out, err = _in_process(["train", "--model", "llama-3.1-405b", "--hardware", "h100-sxm", "--gpus", "8", "--tokens", "1e12"],
+                                 capsys)
+    assert code == 3 and " ".join(out.split()).startswith("Training llama-3.1-405b on 8 h100-sxm is not feasible: out of memory")

@@ -16,10 +16,31 @@ from costsim.specs.requests import TrainRequest
 from costsim.units import J_PER_MWH, S_PER_DAY
 
 
+def _answer(r: dict) -> str:
+    """The one-sentence answer printed above the table."""
+    what = f"{r.get('model')} on {r.get('num_gpus'):,} {r.get('hardware')}"
+    tok = "" if r.get("tokens") is None else f"{r.get('model')} on {r['tokens']:.3g} tokens with {r.get('num_gpus'):,} {r.get('hardware')}"
+    if not r.get("feasible"):
+        return f"Training {what} is not feasible: {r.get('reason') or 'no layout fits'}."
+    step = (f"{fmt_si(r.get('step_time_s'), 's')} per step, {fmt_si(r.get('tokens_per_s'), 'tokens/s')}"
+            + ("" if r.get("mfu_frac") is None else f", MFU {100 * r['mfu_frac']:.0f}%"))
+    wall = r.get("wall_time_s")
+    if r.get("tokens") is None or wall is None:
+        return f"Training {what}: {step} (give --tokens for the whole run)."
+    if not math.isfinite(wall):
+        return f"Training {tok} never finishes: failures leave zero goodput ({step})."
+    days = wall / S_PER_DAY
+    took = f"{days:,.1f} days" if days >= 1 else f"{wall / 3600:,.3g} hours"
+    money = "" if r.get("cost_usd") is None else f", ${r['cost_usd']:,.0f}"
+    return (f"Training {tok} takes {took} ({step}){money}, "
+            f"{r['facility_energy_j'] / J_PER_MWH:,.3g} MWh and {r['co2e_kg'] / 1000:,.3g} tCO2e.")
+
+
 def _render(r: dict) -> None:
     from costsim.api.train import MOE_ONLY_LAYOUT_KEYS, shown_layout
 
     c = Console(width=140)
+    c.print(_answer(r))
     p = shown_layout(r.get("parallelism") or {})
     t = Table(title=f"costsim train: {r.get('model')} on {r.get('num_gpus')} x {r.get('hardware')}", show_header=False)
     t.add_column("quantity")
