@@ -66,8 +66,8 @@ def _problems(result) -> list[str]:
             continue
         why = [n for n in s.get("notes") or [] if "infeasible" in n or "cap" in n]
         days = s.get("wall_time_days")
-        head = (f"{v.name}: training did not complete in {days:,.1f} simulated days" if s.get("completed") is False and days
-                else f"{v.name}: training could not run at its base operating point")
+        head = (f"{v.name}: training cannot run" if s.get("grid_cap_feasible") is False
+                else f"{v.name}: training did not complete in {days:,.1f} simulated days")
         out.append(head + (f" ({'; '.join(why)})" if why else "") + ".")
     return out
 

@@ -32,6 +32,10 @@ def _v(summary: Mapping[str, Any], key: str, ranges: Mapping[str, Any] | None = 
 
 def _training_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site: Mapping[str, Any]) -> str:
     done = s.get("completed", True)
+    if s.get("grid_cap_feasible") is False and not done and not _num(s.get("tokens_trained")):
+        why = next((n.split(": ", 1)[-1] for n in s.get("notes") or [] if n.startswith("grid import cap infeasible")), None)
+        return (f"Training {w.model} on {int(w.num_gpus):,} {w.hardware} cannot run under the grid import cap"
+                + (f": {why}" if why else "") + "; raise the cap or use fewer GPUs.")
     time_key = "wall_time_s" if done or s.get("projected_wall_time_s") is None else "projected_wall_time_s"
     verb = "takes" if done else "would take (projected; the simulated window ended first)"
     bits = [f"Training {w.model} on {int(w.num_gpus):,} {w.hardware} {verb} {_v(s, time_key, ranges)}"]

@@ -86,6 +86,10 @@ def simulate_training(scenario: Scenario, *, seed: int | None = None, setup: Set
         env.process(limit_process(env, job, su))
     if math.isfinite(su.window_s):
         env.run(until=job.proc | env.timeout(su.window_s))
+    elif not su.levels[su.base_limit_w].feasible:
+        # no GPU power cap fits under the base import limit, and curtailment windows only lower it: the job can
+        # never train. Simulate its start and pause only, not the guard below (a month of idle GPUs billed)
+        env.run(until=job.proc | env.timeout(w.power.start_ramp_s + 2.0 * w.power.stop_ramp_s))
     else:
         # run to completion; a guard against a job that can never finish
         guard = 50 * su.target_steps * su.levels[su.base_limit_w].step_s + 30 * S_PER_DAY
