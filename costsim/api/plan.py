@@ -433,7 +433,9 @@ def _budget_infeasible(req: PlanRequest, prices: _Prices | None, c: PlanChoice) 
     size = f"the compute-optimal model for {req.compute_budget_flop:.3g} FLOP ({c.params / 1e9:.3g}B parameters on {c.training_tokens / 1e12:.3g}T tokens)"
     outside = _unpriced_size(prices, c.params)
     if outside:
-        return f"{size} cannot be priced: {outside}."
+        data = (f" (the budget spread over only {req.unique_tokens:.3g} unique tokens: --fit muennighoff2023 prices repeated "
+                "epochs instead)") if c.note and "no repeated-data term" in c.note else ""
+        return f"{size} cannot be priced: {outside}{data}."
     if not math.isfinite(c.training.facility_energy_j):
         return (f"{size} has no training layout on {req.train_gpus:,} {req.train_hardware}: {_nearest_reason(prices, 'train', c.params)} "
                 "(--train-gpus, --train-hardware), or lower --compute-budget-flop.")
