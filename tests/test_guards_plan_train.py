@@ -227,3 +227,12 @@ def test_train_text_output_answers_first(capsys):
     code, out, err = _in_process(["train", "--model", "llama-3.1-405b", "--hardware", "h100-sxm", "--gpus", "8", "--tokens", "1e12"],
                                  capsys)
     assert code == 3 and " ".join(out.split()).startswith("Training llama-3.1-405b on 8 h100-sxm is not feasible: out of memory")
+
+
+def test_plan_part_of_a_scenario_names_the_scenario_field(tmp_path, capsys):
+    """In a scenario the fix is a field (plan.train_hardware), not a CLI flag (--train-hardware)."""
+    from tests.conftest import REPO
+
+    code, out, err = _in_process(["run", str(REPO / "scenarios/small-models-lifetime.yaml"), "--out", str(tmp_path / "p"),
+                                  "--no-pdf", "--set", "plan.train_hardware=nope"], capsys)
+    assert code == 2 and "plan.train_hardware" in err and "--train-hardware" not in err and "Traceback" not in err

@@ -4,12 +4,14 @@ catalog models) and its frontier as tables, and which option is cheapest over th
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 
 from costsim.api.plan import PlanChoice, PlanResult, plan
 from costsim.api.run import PartResult
+from costsim.errors import InputError
 from costsim.specs.scenario import Scenario
 
 OPTION_COLUMNS = ("params", "training_tokens", "tokens_per_param", "loss", "training_flop", "total_flop")
@@ -49,7 +51,12 @@ def _winner(opts: list[PlanChoice], key: str) -> tuple[str, float, str, float] |
 
 def run_plan_part(s: Scenario) -> PartResult:
     req = s.plan.model_copy(update={"facility": s.facility, "economics": s.economics})
-    r = plan(req)
+    try:
+        r = plan(req)
+    except InputError as exc:  # name the scenario's field (plan.train_hardware), not the CLI flag (--train-hardware)
+        msg = re.sub(r"--([a-z][a-z-]*)", lambda m: "plan." + m.group(1).replace("-", "_"), exc.message)
+        raise InputError(msg, field=f"plan.{exc.field.lstrip('-').replace('-', '_')}" if exc.field else "plan",
+                         source=exc.source) from None
     summary: dict[str, Any] = {"feasible": r.feasible, "reason": r.reason, "answer": r.answer, "fit": r.fit, "mode": r.mode,
                                "objective": r.objective, "lifetime_tokens": r.lifetime_tokens}
     if r.chosen is not None:
