@@ -236,3 +236,19 @@ def test_plan_part_of_a_scenario_names_the_scenario_field(tmp_path, capsys):
     code, out, err = _in_process(["run", str(REPO / "scenarios/small-models-lifetime.yaml"), "--out", str(tmp_path / "p"),
                                   "--no-pdf", "--set", "plan.train_hardware=nope"], capsys)
     assert code == 2 and "plan.train_hardware" in err and "--train-hardware" not in err and "Traceback" not in err
+
+
+def test_plan_budget_spent_on_saturated_repeats_says_so(capsys):
+    """muennighoff2023 with 1e9 unique tokens spends 7.2e23 FLOP on ~12,800 epochs: the loss is the same as at a
+    100x smaller budget (repeats past a few R_D* are worth ~nothing); the plan now says so."""
+    losses = []
+    for budget in ("7.2e23", "7.2e21"):
+        code, out, _ = _in_process(["plan", "--compute-budget-flop", budget, "--unique-tokens", "1e9", "--lifetime-tokens", "1e11",
+                                    "--fit", "muennighoff2023", "--json"], capsys)
+        r = json.loads(out)
+        assert code == 0 and "repeats the 1e+09 unique tokens" in r["note"] and "R_D*" in r["note"]
+        losses.append(r["loss"])
+    assert abs(losses[0] - losses[1]) < 1e-3  # the note's claim, checked
+    code, out, _ = _in_process(["plan", "--compute-budget-flop", "1e22", "--unique-tokens", "1e11", "--lifetime-tokens", "1e11",
+                                "--fit", "muennighoff2023", "--json"], capsys)
+    assert json.loads(out)["note"] is None  # 2 epochs: nothing to flag

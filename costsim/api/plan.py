@@ -39,6 +39,8 @@ BENCHMARKS_PATH = Path(__file__).resolve().parents[1] / "data" / "benchmarks.yam
 PRICE_POINTS = 41  # priced sizes (log grid); the optimum is searched on FINE_POINTS between them
 FINE_POINTS = 2000
 BOOTSTRAP_DRAWS = 200
+#: repeats beyond this many times R_D* (Muennighoff et al.'s decay constant of repeated data) are flagged in a budget plan
+SATURATED_EPOCHS_PER_RD_STAR = 4.0
 
 
 @functools.lru_cache(maxsize=1)
@@ -336,6 +338,13 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: fl
         note = None
         if req.unique_tokens is not None and fit.data_constrained:
             n, d = compute_optimal_constrained(fit, C, req.unique_tokens)
+            epochs = d / req.unique_tokens
+            if epochs > SATURATED_EPOCHS_PER_RD_STAR * fit.rd_star:
+                # past a few R_D* the effective data has saturated (1 - exp(-4) = 98 % of its limit at 4 R_D*): the
+                # budget is spent on repeats the law says are worth almost nothing
+                note = (f"it repeats the {req.unique_tokens:.3g} unique tokens {epochs:,.0f} times; under {fit.id} repeated tokens "
+                        f"are worth almost nothing past a few times R_D* = {fit.rd_star:.3g} epochs, so most of this budget buys "
+                        "no loss: a smaller budget reaches nearly the same loss, or more unique data lowers it")
         else:
             n, d = (float(x) for x in compute_optimal(fit, C))
             if req.unique_tokens is not None and d > req.unique_tokens:
