@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from costsim.api.plan_text import NO_LAYOUT_NOTE, answer_sentence, slo_text
+from costsim.api.plan_text import (NO_LAYOUT_NOTE, answer_sentence, budget_infeasible, edge_note, nearest_reason, range_text,
+                                   slo_text, unpriced_size)
 from costsim.api.trust import band_for
 from costsim.core.quality import (LossFit, compute_optimal, compute_optimal_constrained, fit_from_dict, loss,
                                   outside_fitted_range, sample_fits, tokens_for_loss)
@@ -191,7 +192,9 @@ def _economics(req: PlanRequest) -> EconomicsSpec:
 
 
 @dataclass(frozen=True)
-class _Prices:
+class PriceGrid:
+    """The priced model sizes (parameters, ascending) with their training and serving prices."""
+
     n: np.ndarray
     train: list[TrainPrice]
     serve: list[ServePrice]
@@ -243,7 +246,7 @@ def _serve_kw(req: PlanRequest) -> dict[str, Any]:
     return {"engine": req.serve_engine, "ttft_slo_s": req.ttft_slo_s, "tpot_slo_s": req.tpot_slo_s}
 
 
-def _price_grid(req: PlanRequest, econ: EconomicsSpec) -> _Prices:
+def _price_grid(req: PlanRequest, econ: EconomicsSpec) -> PriceGrid:
     """The priced sizes; cached per process on what pricing depends on (a sweep over demand, fit or target
     prices once)."""
     key = req.model_dump_json(include=set(PRICE_FIELDS)) + "|" + econ.model_dump_json()
@@ -256,10 +259,10 @@ def _price_grid(req: PlanRequest, econ: EconomicsSpec) -> _Prices:
     return hit
 
 
-_PRICE_CACHE: dict[str, _Prices] = {}
+_PRICE_CACHE: dict[str, PriceGrid] = {}
 
 
-def _price_grid_uncached(req: PlanRequest, econ: EconomicsSpec) -> _Prices:
+def _price_grid_uncached(req: PlanRequest, econ: EconomicsSpec) -> PriceGrid:
     ta, sa = get_accelerator(req.train_hardware), get_accelerator(req.serve_hardware)
     ns = np.logspace(math.log10(req.min_params), math.log10(req.max_params), PRICE_POINTS)
     models = [synthetic_model(n) for n in ns]
@@ -267,10 +270,10 @@ def _price_grid_uncached(req: PlanRequest, econ: EconomicsSpec) -> _Prices:
     train = [price_training(m, ta, req.train_gpus, precision=req.train_precision, facility=req.facility, economics=econ) for m in models]
     serve = [price_serving(m, sa, input_tokens=req.input_tokens, output_tokens=req.output_tokens, weight_precision=req.serve_precision,
                            facility=req.facility, economics=econ, **_serve_kw(req)) for m in models]
-    return _Prices(real_n, train, serve)
+    return PriceGrid(real_n, train, serve)
 
 
-def _phase_costs(req: PlanRequest, prices: _Prices | None, n, d, out_tokens: float):
+def _phase_costs(req: PlanRequest, prices: PriceGrid | None, n, d, out_tokens: float):
     """Vectorized training and serving costs over arrays of N and D (dict of arrays)."""
     n = np.asarray(n, float)
     d = np.asarray(d, float)
@@ -306,7 +309,7 @@ def _objective(req: PlanRequest, c: dict[str, np.ndarray], n, d, inf_tokens: flo
     return np.maximum(c["train_peak_w"], c["serve_peak_w"])
 
 
-def _choice(req: PlanRequest, fit: LossFit, prices: _Prices | None, label: str, n: float, d: float, *, note: str | None = None) -> PlanChoice:
+def _choice(req: PlanRequest, fit: LossFit, prices: PriceGrid | None, label: str, n: float, d: float, *, note: str | None = None) -> PlanChoice:
     inf_tokens = req.lifetime_total_tokens()
     out = req.lifetime_output_tokens()
     lv = float(loss(fit, n, d, req.unique_tokens))
@@ -330,7 +333,7 @@ def _choice(req: PlanRequest, fit: LossFit, prices: _Prices | None, label: str, 
     return PlanChoice(**base, training=tr, serving=sv, total=tot, per_output_token=per)
 
 
-def _optimize(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: float | None) -> tuple[PlanChoice | None, str | None]:
+def _optimize(req: PlanRequest, fit: LossFit, prices: PriceGrid | None, target: float | None) -> tuple[PlanChoice | None, str | None]:
     """The best (N, D) under `fit` for the request (target loss or compute budget)."""
     inf_tokens, out = req.lifetime_total_tokens(), req.lifetime_output_tokens()
     if target is None:  # compute budget: the compute-optimal allocation
@@ -354,7 +357,7 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: fl
                 note = (f"{fit.id} has no repeated-data term, so the plan trains once on the {req.unique_tokens:.3g} unique tokens "
                         "(the unconstrained optimum needs more); --fit muennighoff2023 prices repeated epochs")
         choice = _choice(req, fit, prices, f"compute-optimal for {C:.3g} FLOP ({fit.id})", n, d, note=note)
-        why = _budget_infeasible(req, prices, choice)
+        why = budget_infeasible(req, prices, choice)
         return (None, why) if why else (choice, None)
     if target <= fit.E:
         return None, (f"target loss {target:g} is at or below the irreducible loss E = {fit.E:.4g} of {fit.id}: no model "
@@ -392,69 +395,9 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: fl
                           "relax the latency limits or pick other serving hardware.")
         return None, "no priced model size reaches the target (the cores found no feasible layout); widen --min-params/--max-params."
     i = int(np.nanargmin(np.where(good, obj, np.nan)))
-    edge = _edge_note(req, prices, float(n[i]))
+    edge = edge_note(req, prices, float(n[i]))
     return _choice(req, fit, prices, f"least {req.objective if req.mode == 'cost' else 'FLOP'} ({fit.id})", float(n[i]), float(d[i]),
                    note=edge), None
-
-
-def _range_text(fit: LossFit) -> str:
-    """'0.07B-16B parameters, 5B-500B tokens' (ends the source does not give read 'unstated')."""
-    def part(pair: tuple[float | None, float | None], what: str) -> str:
-        lo, hi = (("unstated" if v is None else f"{v / 1e9:.3g}B") for v in pair)
-        return f"{lo}-{hi} {what}"
-    return f"runs of {part(fit.fitted_params, 'parameters')}, {part(fit.fitted_tokens, 'tokens')}"
-
-
-def _edge_note(req: PlanRequest, prices: _Prices | None, n: float) -> str | None:
-    """A note when the optimum sits at the smallest or largest size searched (within 5 % of --min-params /
-    --max-params or of the priced sizes): the true optimum may lie beyond it."""
-    lo, hi = req.min_params, req.max_params
-    if prices is not None:
-        lo, hi = max(lo, float(prices.n[0])), min(hi, float(prices.n[-1]))
-    if n <= lo * 1.05:
-        return f"at the smallest size searched ({lo / 1e9:.3g}B); a smaller model may be cheaper: lower --min-params"
-    if n >= hi / 1.05:
-        return f"at the largest size searched ({hi / 1e9:.3g}B); a larger model may be cheaper: raise --max-params"
-    return None
-
-
-def _unpriced_size(prices: _Prices, n: float) -> str | None:
-    """Why size n has no price when it lies outside the priced sizes (None when inside)."""
-    lo, hi = float(prices.n[0]), float(prices.n[-1])
-    if lo * (1 - 1e-9) <= n <= hi * (1 + 1e-9):
-        return None
-    return (f"{n / 1e9:.3g}B parameters lies outside the priced sizes ({lo / 1e9:.3g}B-{hi / 1e9:.3g}B); "
-            f"{'lower --min-params' if n < lo else 'raise --max-params'}")
-
-
-def _nearest_reason(prices: _Prices, phase: str, n: float) -> str:
-    """Why the priced size nearest to n (in log) has no layout or deployment."""
-    rows = prices.train if phase == "train" else prices.serve
-    order = np.argsort(np.abs(np.log(prices.n) - math.log(n)))
-    return next((rows[i].reason for i in order if not rows[i].feasible and rows[i].reason), "no feasible layout").rstrip(". ")
-
-
-def _budget_infeasible(req: PlanRequest, prices: _Prices | None, c: PlanChoice) -> str | None:
-    """Why the compute-optimal model of a budget cannot be trained, served or powered as asked (None: it can).
-    A target-loss plan picks among the priced sizes; a budget fixes the size, so its phases must each be priced."""
-    if prices is None or c.training is None or c.serving is None:
-        return None
-    size = f"the compute-optimal model for {req.compute_budget_flop:.3g} FLOP ({c.params / 1e9:.3g}B parameters on {c.training_tokens / 1e12:.3g}T tokens)"
-    outside = _unpriced_size(prices, c.params)
-    if outside:
-        data = (f" (the budget spread over only {req.unique_tokens:.3g} unique tokens: --fit muennighoff2023 prices repeated "
-                "epochs instead)") if c.note and "no repeated-data term" in c.note else ""
-        return f"{size} cannot be priced: {outside}{data}."
-    if not math.isfinite(c.training.facility_energy_j):
-        return (f"{size} has no training layout on {req.train_gpus:,} {req.train_hardware}: {_nearest_reason(prices, 'train', c.params)} "
-                "(--train-gpus, --train-hardware), or lower --compute-budget-flop.")
-    if req.lifetime_output_tokens() > 0 and not math.isfinite(c.serving.facility_energy_j):
-        return (f"{size} cannot be served on {req.serve_hardware}{slo_text(req)}: "
-                f"{_nearest_reason(prices, 'serve', c.params)} (--serve-hardware, --ttft-slo-s, --tpot-slo-s).")
-    if req.grid_cap_mw is not None and c.total is not None and c.total.peak_power_w > req.grid_cap_mw * 1e6:
-        return (f"{size} peaks at {c.total.peak_power_w / 1e6:.3g} MW, above the {req.grid_cap_mw:g} MW grid cap; raise the cap, "
-                "lower --train-gpus or the demand.")
-    return None
 
 
 def plan(req: PlanRequest) -> PlanResult:
@@ -490,12 +433,12 @@ def plan(req: PlanRequest) -> PlanResult:
         co0, _ = _optimize(flop_req, fit, None, target)
         if co0 is not None:
             co = _choice(req, fit, prices, f"compute-optimal for the same loss ({fit.id})", co0.params, co0.training_tokens)
-            outside = _unpriced_size(prices, co.params) if prices is not None else None
+            outside = unpriced_size(prices, co.params) if prices is not None else None
             if outside:
                 co = replace(co, note=f"not priced: {outside}")
             elif prices is not None and co.training is not None and not math.isfinite(co.training.facility_energy_j):
                 co = replace(co, note=f"{NO_LAYOUT_NOTE} {req.train_gpus:,} {req.train_hardware}: "
-                                      f"{_nearest_reason(prices, 'train', co.params)}")
+                                      f"{nearest_reason(prices, 'train', co.params)}")
     spread = _spread(req, fit, prices, target, by_fit)
     compare = [_model_choice(req, fit, m, econ) for m in req.compare]
     same_loss_best = None
@@ -511,7 +454,7 @@ def plan(req: PlanRequest) -> PlanResult:
     frontier = _frontier(req, fit, prices, target if target is not None else chosen.loss) if chosen is not None else []
     assumptions = [
         {"name": "loss_law", "value": fit.name, "unit": "", "source": fit.source},
-        {"name": "loss_law_fitted_range", "value": _range_text(fit), "unit": "", "source": fit.fitted_range_source},
+        {"name": "loss_law_fitted_range", "value": range_text(fit), "unit": "", "source": fit.fitted_range_source},
         {"name": "model_shape", "value": "Llama-shaped dense", "unit": "", "source": "costsim.estimators.plan_pricing.SHAPE_SOURCE"},
         {"name": "inference_flop_per_token", "value": "2 N", "unit": "FLOP", "source": "Sardana et al. 2024 (arXiv:2401.00448) eq. 2; Kaplan et al. 2020"},
     ]
@@ -547,7 +490,7 @@ def _with_scores(req: PlanRequest, chosen: PlanChoice | None, co: PlanChoice | N
     return add(chosen, req.family), add(co, req.family), out
 
 
-def _spread(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: float | None,
+def _spread(req: PlanRequest, fit: LossFit, prices: PriceGrid | None, target: float | None,
             by_fit: dict[str, PlanChoice | None]) -> dict[str, dict[str, float]]:
     """Across fits (min / max of the chosen N, D, total) and, for a fit with standard errors, p10 / p50 / p90 of
     the optimum over draws from them."""
@@ -576,7 +519,7 @@ def _spread(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: floa
     return out
 
 
-def _frontier(req: PlanRequest, fit: LossFit, prices: _Prices | None, target: float, points: int = 15) -> list[dict[str, float]]:
+def _frontier(req: PlanRequest, fit: LossFit, prices: PriceGrid | None, target: float, points: int = 15) -> list[dict[str, float]]:
     """Quality vs cost: the best plan at losses around the target (same demand), from twice to half the target's
     reducible loss (L - E), geometrically spaced with the target in the middle; plans pinned to the edge of the
     searched sizes are left out."""
@@ -611,11 +554,11 @@ def _model_choice(req: PlanRequest, fit: LossFit, ref: str, econ: EconomicsSpec)
     tp = price_training(m, ta, req.train_gpus, precision=req.train_precision, facility=req.facility, economics=econ)
     sp = price_serving(m, sa, input_tokens=req.input_tokens, output_tokens=req.output_tokens, weight_precision=req.serve_precision,
                        facility=req.facility, economics=econ, **_serve_kw(req))
-    prices = _Prices(np.array([n * 0.999, n * 1.001]), [tp, tp], [sp, sp])
+    prices = PriceGrid(np.array([n * 0.999, n * 1.001]), [tp, tp], [sp, sp])
     return _choice(req, fit, prices, m.id or ref, n, d)
 
 
-def demand_frontier(req: PlanRequest, prices: _Prices | None, target: float, demands_tokens, *, points: int = 200,
+def demand_frontier(req: PlanRequest, prices: PriceGrid | None, target: float, demands_tokens, *, points: int = 200,
                     fits: dict[str, LossFit] | None = None) -> dict[str, dict[str, np.ndarray]]:
     """For every fit and every lifetime demand (total tokens), the best N and D for `target` and the
     objective there: one vectorized pass (N grid x demand levels) per fit."""

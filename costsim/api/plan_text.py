@@ -1,15 +1,20 @@
-"""The plan's one-sentence answer and its phrases (costsim.api.plan builds the numbers; this module words them)."""
+"""The plan's one-sentence answer and its phrases, and the notes on why a plan sits at an edge of the searched sizes or
+cannot be priced (costsim.api.plan builds the numbers; this module words them)."""
 
 from __future__ import annotations
 
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from costsim.specs.plan import PlanRequest
 from costsim.units import J_PER_MWH
 
 if TYPE_CHECKING:
     from costsim.api.plan import PlanChoice
+    from costsim.api.plan import PriceGrid as Prices
+    from costsim.core.quality import LossFit
 
 #: how a compute-optimal comparison that cannot be trained on the job begins its note (the answer repeats it)
 NO_LAYOUT_NOTE = "no training layout on"
@@ -76,3 +81,65 @@ def answer_sentence(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | Non
     if below:  # beyond the largest runs is what a scaling law is for; below the smallest the power law is not measured
         s += f" The loss law is extrapolated here ({'; '.join(below)}): its prediction is not measured at this scale."
     return s
+
+
+# --- why a plan sits at an edge or cannot be priced ---------------------------------------------------------------
+
+def range_text(fit: LossFit) -> str:
+    """'0.07B-16B parameters, 5B-500B tokens' (ends the source does not give read 'unstated')."""
+    def part(pair: tuple[float | None, float | None], what: str) -> str:
+        lo, hi = (("unstated" if v is None else f"{v / 1e9:.3g}B") for v in pair)
+        return f"{lo}-{hi} {what}"
+    return f"runs of {part(fit.fitted_params, 'parameters')}, {part(fit.fitted_tokens, 'tokens')}"
+
+
+def edge_note(req: PlanRequest, prices: Prices | None, n: float) -> str | None:
+    """A note when the optimum sits at the smallest or largest size searched (within 5 % of --min-params /
+    --max-params or of the priced sizes): the true optimum may lie beyond it."""
+    lo, hi = req.min_params, req.max_params
+    if prices is not None:
+        lo, hi = max(lo, float(prices.n[0])), min(hi, float(prices.n[-1]))
+    if n <= lo * 1.05:
+        return f"at the smallest size searched ({lo / 1e9:.3g}B); a smaller model may be cheaper: lower --min-params"
+    if n >= hi / 1.05:
+        return f"at the largest size searched ({hi / 1e9:.3g}B); a larger model may be cheaper: raise --max-params"
+    return None
+
+
+def unpriced_size(prices: Prices, n: float) -> str | None:
+    """Why size n has no price when it lies outside the priced sizes (None when inside)."""
+    lo, hi = float(prices.n[0]), float(prices.n[-1])
+    if lo * (1 - 1e-9) <= n <= hi * (1 + 1e-9):
+        return None
+    return (f"{n / 1e9:.3g}B parameters lies outside the priced sizes ({lo / 1e9:.3g}B-{hi / 1e9:.3g}B); "
+            f"{'lower --min-params' if n < lo else 'raise --max-params'}")
+
+
+def nearest_reason(prices: Prices, phase: str, n: float) -> str:
+    """Why the priced size nearest to n (in log) has no layout or deployment."""
+    rows = prices.train if phase == "train" else prices.serve
+    order = np.argsort(np.abs(np.log(prices.n) - math.log(n)))
+    return next((rows[i].reason for i in order if not rows[i].feasible and rows[i].reason), "no feasible layout").rstrip(". ")
+
+
+def budget_infeasible(req: PlanRequest, prices: Prices | None, c: PlanChoice) -> str | None:
+    """Why the compute-optimal model of a budget cannot be trained, served or powered as asked (None: it can).
+    A target-loss plan picks among the priced sizes; a budget fixes the size, so its phases must each be priced."""
+    if prices is None or c.training is None or c.serving is None:
+        return None
+    size = f"the compute-optimal model for {req.compute_budget_flop:.3g} FLOP ({c.params / 1e9:.3g}B parameters on {c.training_tokens / 1e12:.3g}T tokens)"
+    outside = unpriced_size(prices, c.params)
+    if outside:
+        data = (f" (the budget spread over only {req.unique_tokens:.3g} unique tokens: --fit muennighoff2023 prices repeated "
+                "epochs instead)") if c.note and "no repeated-data term" in c.note else ""
+        return f"{size} cannot be priced: {outside}{data}."
+    if not math.isfinite(c.training.facility_energy_j):
+        return (f"{size} has no training layout on {req.train_gpus:,} {req.train_hardware}: {nearest_reason(prices, 'train', c.params)} "
+                "(--train-gpus, --train-hardware), or lower --compute-budget-flop.")
+    if req.lifetime_output_tokens() > 0 and not math.isfinite(c.serving.facility_energy_j):
+        return (f"{size} cannot be served on {req.serve_hardware}{slo_text(req)}: "
+                f"{nearest_reason(prices, 'serve', c.params)} (--serve-hardware, --ttft-slo-s, --tpot-slo-s).")
+    if req.grid_cap_mw is not None and c.total is not None and c.total.peak_power_w > req.grid_cap_mw * 1e6:
+        return (f"{size} peaks at {c.total.peak_power_w / 1e6:.3g} MW, above the {req.grid_cap_mw:g} MW grid cap; raise the cap, "
+                "lower --train-gpus or the demand.")
+    return None
