@@ -25,12 +25,9 @@ from costsim.power.balancing import HourlyLoad, ba_catalog, get_ba, load_ba_dema
 from costsim.power import balancing as B
 
 METHOD_SOURCE = "Norris et al. 2025 (Rethinking Load Growth, Nicholas Institute, Duke, NI R 25-01, pp. 15-17, App. C)"
-METHOD = (f"{METHOD_SOURCE}: seasonal planning peaks (max summer load May-Sep applied Apr-Oct, max winter load Nov-Mar), "
-          "constant new load, limit on the mean over years of the yearly curtailed share of the new load's energy")
-
-
 def method_text(by: str, planning_peak: str) -> str:
-    """How the headroom was computed: the study's method (METHOD) or which of its two choices the request changed."""
+    """How the headroom was computed: the study's method (by energy, seasonal peaks) or which of its two choices the
+    request changed."""
     peak = ("seasonal planning peaks (max summer load May-Sep applied Apr-Oct, max winter load Nov-Mar)" if planning_peak == "seasonal"
             else "one annual planning peak (the all-time peak load; not the study's choice)")
     limit = ("limit on the mean over years of the yearly curtailed share of the new load's energy" if by == "energy"

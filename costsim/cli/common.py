@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from costsim.jsonable import to_jsonable
-from costsim.specs.overrides import parse_number, split_items  # noqa: F401  (split_items: the list flags)
+from costsim.specs.overrides import parse_number
 
 EXIT_INFEASIBLE = 3
 

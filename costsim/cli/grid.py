@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from costsim.api import grid as api
-from costsim.cli.common import split_items, parse_float, print_json
+from costsim.cli.common import parse_float, print_json
+from costsim.specs.overrides import split_items
 from costsim.errors import InputError
 
 

@@ -34,6 +34,7 @@ from costsim.estimators.inference import (LAYOUT_EP_DENSE, LAYOUT_EP_EXPERTS, LA
 from costsim.specs.catalog import node_for
 from costsim.specs.hardware import Accelerator
 from costsim.specs.model import ModelSpec
+from costsim.specs.requests import DEFAULT_RUNNERS_UP
 from costsim.specs.site import EconomicsSpec, FacilitySpec
 from costsim.units import J_PER_KWH, S_PER_HOUR
 
@@ -323,7 +324,7 @@ def search_for_request(req, m: ModelSpec, acc: Accelerator) -> DeploymentSearch:
     return search_deployment(m, acc, int(req.gpus), input_tokens=req.input_tokens, output_tokens=req.output_tokens,
                              weight_precision=req.weight_precision, kv_precision=req.kv_precision, tp=req.tp, pp=req.pp, ep=req.ep,
                              batch=req.batch, ttft_slo_s=req.ttft_slo_s, tpot_slo_s=req.tpot_slo_s, engine=req.engine,
-                             objective=req.objective, runners_up=4 if req.runners_up is None else req.runners_up, economics=req.economics, facility=req.facility,
+                             objective=req.objective, runners_up=DEFAULT_RUNNERS_UP if req.runners_up is None else req.runners_up, economics=req.economics, facility=req.facility,
                              max_batch=req.max_num_seqs)
 
 

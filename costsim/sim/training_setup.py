@@ -17,6 +17,7 @@ from costsim.errors import InputError
 from costsim.power.facility import facility_power_w, it_power_per_gpu_w
 from costsim.sim.grid_battery import fast_loss_w
 from costsim.specs.catalog import get_accelerator, get_model, node_for
+from costsim.specs.limits import WorkEstimate, limit
 from costsim.specs.scenario import Scenario
 from costsim.specs.training_sim import TrainingWorkload
 from costsim.units import GB, MEGA, S_PER_DAY, S_PER_HOUR
@@ -315,8 +316,6 @@ def _ceil3(x: float) -> float:
 def timeline_bucket_estimate(horizon_s: float, bucket_s: float, *, what: str):
     """Work estimate of the coarse timeline: buckets = horizon / training.timeline.bucket_s, held to the
     timeline_buckets limit (costsim.specs.limits); the fix names the smallest bucket this run allows."""
-    from costsim.specs.limits import WorkEstimate, limit
-
     lim = limit("timeline_buckets")
     n = horizon_s / bucket_s if bucket_s > 0 else math.inf
     n = n if math.isfinite(n) else math.inf

@@ -111,14 +111,14 @@ def check_path(model: type[BaseModel], parts: list[str | int], *, original: str)
                 hint = f" {here} is a list; address an item by index (e.g. {here}.0)."
             else:
                 hint = f" {here} is not a list; it has no item {part}."
-            raise InputError(f"unknown override path '{_short(original)}': '{_short(str(part))}' is not a field at {_short(here)}.{hint}",
-                             field=_short(original))
+            raise InputError(f"unknown override path '{short_text(original)}': '{short_text(str(part))}' is not a field at {short_text(here)}.{hint}",
+                             field=short_text(original))
         alts = nxt
         walked.append(str(part))
     return alts
 
 
-def _short(text: str, limit: int = 80) -> str:
+def short_text(text: str, limit: int = 80) -> str:
     """A user's text echoed in a message: at most `limit` characters (a 5,000-character path is not repeated)."""
     return text if len(text) <= limit else f"{text[:limit - 25]}...({len(text):,} characters)"
 
@@ -181,7 +181,7 @@ def parse_number(text: str, *, field: str, label: str | None = None) -> float | 
     who = label or f"override '{field}'"
     s = str(text).strip().replace("_", "").replace(",", "")
     if s.lower() in _BOOL_WORDS:
-        raise InputError(f"{who} expects a number, got {_short(text)!r} (a yes/no word is not a number).", field=field)
+        raise InputError(f"{who} expects a number, got {short_text(text)!r} (a yes/no word is not a number).", field=field)
     try:
         return int(s)
     except ValueError:
@@ -192,9 +192,9 @@ def parse_number(text: str, *, field: str, label: str | None = None) -> float | 
     try:
         v = float(s) * mult
     except ValueError:
-        raise InputError(f"{who} expects a number such as 512, 0.5, 15e12 or 15T, got {_short(text)!r}.", field=field) from None
+        raise InputError(f"{who} expects a number such as 512, 0.5, 15e12 or 15T, got {short_text(text)!r}.", field=field) from None
     if not math.isfinite(v):
-        raise InputError(f"{who} must be a finite number, got {_short(text)!r}.", field=field)
+        raise InputError(f"{who} must be a finite number, got {short_text(text)!r}.", field=field)
     return v
 
 
@@ -280,6 +280,6 @@ def split_items(text: str, *, flag: str, example: str) -> list[str]:
         raise InputError(f"{flag} is empty; give a comma-separated list such as {example}.", field=flag)
     if not all(parts):
         where = ", ".join(str(i + 1) for i, p in enumerate(parts) if not p)
-        raise InputError(f"{flag} {text[:60]!r} has an empty item (position {where}); give a comma-separated list such as "
+        raise InputError(f"{flag} {short_text(text)!r} has an empty item (position {where}); give a comma-separated list such as "
                          f"{example}.", field=flag)
     return parts

@@ -67,6 +67,10 @@ class TrainRequest(Spec):
         return self
 
 
+#: runners-up a deployment search reports when the request gives none
+DEFAULT_RUNNERS_UP = 4
+
+
 class ServeRequest(Spec):
     model: str = Field(..., description="Model catalog id or path to a model YAML file.")
     hardware: str = Field(..., description="Accelerator catalog id or path to a hardware YAML file.")
@@ -96,7 +100,7 @@ class ServeRequest(Spec):
     objective: ServeObjective = Field("throughput", description="What the deployment search maximizes: 'throughput' (output tokens/s of the whole deployment) or "
                                       "'usd_per_token' (lowest $ per output token).")
     runners_up: int | None = Field(None, ge=0, le=50, description="How many next-best deployments of a GPU budget to report beside the "
-                                   "chosen one (None = 4; only with a deployment search).")
+                                   f"chosen one (None = {DEFAULT_RUNNERS_UP}; only with a deployment search).")
     requests: int | None = Field(None, ge=1, le=10**15, description="Also price an offline batch job of this many requests queued at once "
                                  "(input_tokens in, output_tokens out each): wall time (in waves of the batch, or on a paged-KV engine up to "
                                  "max_num_seqs with preemption), GPU and facility energy, "

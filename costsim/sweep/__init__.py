@@ -64,10 +64,9 @@ def _check_metric(metric: str | None, scenario: Scenario, probe_row: Mapping[str
         return
     if metric in probe_row:
         return
-    from costsim.sweep.uncertainty import unknown_metric_message
+    from costsim.sweep.uncertainty import numeric_columns, unknown_metric_message
 
-    numeric = [k for k, v in probe_row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    raise InputError(unknown_metric_message([metric], numeric) + " Nothing was run.", field="--metric")
+    raise InputError(unknown_metric_message([metric], numeric_columns(probe_row)) + " Nothing was run.", field="--metric")
 
 
 def _probe_batched(scenario: Scenario, *, grid: list[tuple[str, list[Any]]] | None, random: list[RandomSpec] | None,

@@ -30,7 +30,9 @@ from typing import Any, Callable
 import numpy as np
 
 from costsim.errors import InputError
+from costsim.specs.overrides import short_text
 from costsim.specs.scenario import Scenario, scenario_hash
+from costsim.sweep.uncertainty import numeric_columns
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "usd": ("training_cost_usd", "serving_cost_usd", "plan_total_usd"),
@@ -88,8 +90,9 @@ class OptimizeResult:
 def parse_param(text: str) -> Param:
     """PATH=LO..HI[:log] (numbers; integer fields sample integers) or PATH=a,b,c (choices)."""
     path, sep, spec = text.partition("=")
+    shown = short_text(text)  # a user's text echoed at most 80 characters long
     if not sep or not path.strip() or not spec.strip():
-        raise InputError(f"--param expects PATH=LO..HI[:log] or PATH=a,b,c, got {text!r}.", field="--param")
+        raise InputError(f"--param expects PATH=LO..HI[:log] or PATH=a,b,c, got {shown!r}.", field="--param")
     path, spec = path.strip(), spec.strip()
     if ".." in spec:
         rng, _, opt = spec.partition(":")
@@ -97,21 +100,21 @@ def parse_param(text: str) -> Param:
         try:
             lo, hi = float(lo_s), float(hi_s)
         except ValueError:
-            raise InputError(f"--param {text}: LO and HI must be numbers.", field="--param") from None
+            raise InputError(f"--param {shown}: LO and HI must be numbers.", field="--param") from None
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-            raise InputError(f"--param {text}: need finite LO < HI.", field="--param")
+            raise InputError(f"--param {shown}: need finite LO < HI.", field="--param")
         if opt not in ("", "log"):
-            raise InputError(f"--param {text}: the only option is ':log'.", field="--param")
+            raise InputError(f"--param {shown}: the only option is ':log'.", field="--param")
         if opt == "log" and lo <= 0:
-            raise InputError(f"--param {text}: a log range needs LO > 0.", field="--param")
+            raise InputError(f"--param {shown}: a log range needs LO > 0.", field="--param")
         return Param(path, lo, hi, opt == "log")
     choices = tuple(c.strip() for c in spec.split(","))
     if not all(choices):
-        raise InputError(f"--param {text}: an empty choice; give PATH=a,b,c with no empty item.", field="--param")
+        raise InputError(f"--param {shown}: an empty choice; give PATH=a,b,c with no empty item.", field="--param")
     if len(set(choices)) < len(choices):
-        raise InputError(f"--param {text}: a choice is repeated; give each value once.", field="--param")
+        raise InputError(f"--param {shown}: a choice is repeated; give each value once.", field="--param")
     if len(choices) < 2:
-        raise InputError(f"--param {text}: give a range LO..HI or at least two choices a,b.", field="--param")
+        raise InputError(f"--param {shown}: give a range LO..HI or at least two choices a,b.", field="--param")
     return Param(path, choices=choices)
 
 
@@ -130,8 +133,9 @@ def parse_objectives(minimize: str | None, maximize: str | None) -> list[Objecti
 
 
 #: most trials one study may ask for: Optuna's TPE refits its density model on every completed trial at each ask,
-#: so a study slows as it grows (about 0.03 s per trial at 600 core-mode trials here); exhaustive grids belong to
-#: `costsim sweep --mode core` (batched cores, millions of points per second)
+#: so a study slows as it grows (measured here: 600 core-mode trials in 17 s, ~0.03 s each with the evaluation; at
+#: 100,000 that is most of a day before the sampler's growth); exhaustive grids belong to `costsim sweep --mode core`
+#: (batched cores, ~150,000 points per CPU second)
 MAX_TRIALS = 100_000
 
 
@@ -148,14 +152,10 @@ def unknown_names(row: dict[str, Any], names: list[str]) -> list[str]:
     return out
 
 
-def _numeric_columns(row: dict[str, Any]) -> list[str]:
-    return sorted(k for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
-
-
 def parse_constraint(text: str) -> Constraint:
     m = _CONSTRAINT.match(text)
     if not m:
-        raise InputError(f"--constraint expects COLUMN<=VALUE (or >=, <, >), e.g. ttft_p99_s<=2, got {text!r}.", field="--constraint")
+        raise InputError(f"--constraint expects COLUMN<=VALUE (or >=, <, >), e.g. ttft_p99_s<=2, got {short_text(text)!r}.", field="--constraint")
     return Constraint(m.group(1), m.group(2), float(m.group(3)))
 
 
@@ -384,8 +384,8 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
                         for t2 in asked:
                             if t2.number not in told:
                                 study.tell(t2, state=optuna.trial.TrialState.FAIL)
-                        cols = _numeric_columns(row)
-                        raise InputError(f"objective or constraint {', '.join(bad)} is not in this scenario's results; use an alias "
+                        cols = numeric_columns(row)
+                        raise InputError(f"objective or constraint {', '.join(short_text(b) for b in bad)} is not in this scenario's results; use an alias "
                                          f"({', '.join(ALIASES)}) or one of its columns: {', '.join(cols[:60])}"
                                          f"{' ...' if len(cols) > 60 else ''}.", field="--minimize")
                 if row.get("status") != "ok" or any(v is None for v in vals):

@@ -31,7 +31,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from costsim.errors import InputError
 from costsim.specs.base import validate_spec
-from costsim.specs.overrides import apply_overrides, check_path, parse_value, split_path
+from costsim.specs.overrides import apply_overrides, check_path, parse_value, short_text, split_path
 from costsim.specs.scenario import Scenario, scenario_hash
 
 FILE_SUFFIXES = (".yaml", ".yml", ".json", ".csv")
@@ -111,7 +111,7 @@ def coerce_value(path: str, value: Any, flag: str = "--grid") -> Any:
         out = TypeAdapter(ann).validate_python(value)
     except ValidationError as exc:
         first = exc.errors()[0].get("msg", str(exc)) if exc.errors() else str(exc)
-        raise InputError(f"{flag} {path}={value!r}: not a valid value for this field ({first}); "
+        raise InputError(f"{flag} {path}={short_text(repr(value))}: not a valid value for this field ({first}); "
                          f"give values of the field's type.", field=flag) from None
     except Exception:  # noqa: BLE001 - an annotation TypeAdapter cannot build: no type check
         return value
@@ -138,7 +138,7 @@ def parse_grid(items: Iterable[str]) -> list[tuple[str, list[Any]]]:
     out: list[tuple[str, list[Any]]] = []
     for item in items or []:
         if "=" not in item:
-            raise InputError(f"--grid expects path=v1,v2,... (e.g. training.num_gpus=512,1024), got {item!r}.", field="--grid")
+            raise InputError(f"--grid expects path=v1,v2,... (e.g. training.num_gpus=512,1024), got {short_text(item)!r}.", field="--grid")
         path, _, vals = item.partition("=")
         path = path.strip()
         _check_path(path, "--grid")
@@ -146,7 +146,7 @@ def parse_grid(items: Iterable[str]) -> list[tuple[str, list[Any]]]:
         if not any(raw):
             raise InputError(f"--grid {path}= has no values; give a comma-separated list.", field="--grid")
         if not all(raw):  # '64,,128' or a trailing comma: an item lost in typing, not one to drop silently
-            raise InputError(f"--grid {item[:80]!r} has an empty item; give a comma-separated list such as {path}=512,1024.",
+            raise InputError(f"--grid {short_text(item)!r} has an empty item; give a comma-separated list such as {path}=512,1024.",
                              field="--grid")
         values = [coerce_value(path, parse_value(v)) for v in raw]
         out.append((path, values))
@@ -159,7 +159,7 @@ def _num(text: str, item: str) -> float:
         try:
             v = float(str(text).strip())
         except ValueError:
-            raise InputError(f"--random expects path=lo:hi with numbers, got {item!r}.", field="--random") from None
+            raise InputError(f"--random expects path=lo:hi with numbers, got {short_text(item)!r}.", field="--random") from None
     return v
 
 
@@ -168,14 +168,14 @@ def parse_random(items: Iterable[str]) -> list[RandomSpec]:
     out: list[RandomSpec] = []
     for item in items or []:
         if "=" not in item or ":" not in item.partition("=")[2]:
-            raise InputError(f"--random expects path=lo:hi[:log] (e.g. economics.electricity_usd_per_kwh=0.03:0.15), got {item!r}.", field="--random")
+            raise InputError(f"--random expects path=lo:hi[:log] (e.g. economics.electricity_usd_per_kwh=0.03:0.15), got {short_text(item)!r}.", field="--random")
         path, _, rng = item.partition("=")
         path = path.strip()
         _check_path(path, "--random")
         bits = rng.split(":")
         log = len(bits) == 3 and bits[2].strip().lower() == "log"
         if len(bits) not in (2, 3) or (len(bits) == 3 and not log):
-            raise InputError(f"--random expects path=lo:hi or path=lo:hi:log, got {item!r}.", field="--random")
+            raise InputError(f"--random expects path=lo:hi or path=lo:hi:log, got {short_text(item)!r}.", field="--random")
         lo, hi = _num(bits[0], item), _num(bits[1], item)
         if not lo < hi:
             raise InputError(f"--random {path}: lo must be below hi, got {lo} and {hi}.", field="--random")

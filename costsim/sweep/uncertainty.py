@@ -29,7 +29,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from costsim.errors import InputError
-from costsim.specs.overrides import split_path
+from costsim.specs.overrides import short_text, split_path
 from costsim.specs.scenario import Scenario
 from costsim.sweep.points import is_integer_field, param_column
 from costsim.uncertainty.sampling import SampleDesign, check_count, draw
@@ -160,6 +160,11 @@ def _read(directory: Path, columns: list[str], *, design: bool = False) -> dict[
 NOT_METRICS = ("seed", "wall_s", "sample_index")
 
 
+def numeric_columns(row: Mapping[str, Any]) -> list[str]:
+    """The columns of a result row that hold numbers (booleans are not), sorted."""
+    return sorted(k for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
 def known_metrics(numeric: Iterable[str]) -> list[str]:
     """The result columns a --metric may name: numeric, not a swept parameter or a bookkeeping column."""
     return sorted(k for k in numeric if not k.startswith("param_") and k not in NOT_METRICS)
@@ -167,7 +172,7 @@ def known_metrics(numeric: Iterable[str]) -> list[str]:
 
 def unknown_metric_message(missing: Sequence[str], numeric: Iterable[str]) -> str:
     known = known_metrics(numeric)
-    return (f"--metric {', '.join(missing)}: not a numeric result column of this sweep. Known metrics ({len(known)}): "
+    return (f"--metric {', '.join(short_text(m) for m in missing)}: not a numeric result column of this sweep. Known metrics ({len(known)}): "
             + (", ".join(known) if known else "none (no point has a numeric result)") + ".")
 
 
