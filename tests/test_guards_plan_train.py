@@ -252,3 +252,18 @@ def test_plan_budget_spent_on_saturated_repeats_says_so(capsys):
     code, out, _ = _in_process(["plan", "--compute-budget-flop", "1e22", "--unique-tokens", "1e11", "--lifetime-tokens", "1e11",
                                 "--fit", "muennighoff2023", "--json"], capsys)
     assert json.loads(out)["note"] is None  # 2 epochs: nothing to flag
+
+
+def test_demand_frontier_keeps_a_law_without_repeats_to_the_unique_tokens():
+    """The frontier over demand used the unconstrained iso-loss tokens (more than exist) where plan() did not."""
+    import numpy as np
+
+    from costsim.api.plan import demand_frontier
+    from costsim.specs.plan import PlanRequest
+
+    req = PlanRequest(target_loss=2.3, unique_tokens=1e10, mode="flops", lifetime_tokens=0)
+    res = demand_frontier(req, None, 2.3, np.array([0.0, 1e12, 1e14]))
+    for fid in ("besiroglu2024", "hoffmann2022-precise"):
+        d = res[fid]["training_tokens"]
+        assert np.all(np.isfinite(d)) and np.all(d <= 1e10 * (1 + 1e-9)), (fid, d)
+    assert np.any(res["muennighoff2023"]["training_tokens"] > 1e10)  # the data-constrained law may repeat

@@ -333,6 +333,15 @@ def _choice(req: PlanRequest, fit: LossFit, prices: PriceGrid | None, label: str
     return PlanChoice(**base, training=tr, serving=sv, total=tot, per_output_token=per)
 
 
+def _within_unique(req: PlanRequest, fit: LossFit, d) -> np.ndarray:
+    """Where training `d` tokens is allowed: everywhere, except that a law without a repeated-data term assumes every
+    token unique, so under it no plan trains more than --unique-tokens."""
+    d = np.asarray(d, float)
+    if req.unique_tokens is None or fit.data_constrained:
+        return np.ones(d.shape, bool)
+    return d <= req.unique_tokens
+
+
 def _optimize(req: PlanRequest, fit: LossFit, prices: PriceGrid | None, target: float | None) -> tuple[PlanChoice | None, str | None]:
     """The best (N, D) under `fit` for the request (target loss or compute budget)."""
     inf_tokens, out = req.lifetime_total_tokens(), req.lifetime_output_tokens()
@@ -368,7 +377,7 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: PriceGrid | None, target: 
     if not ok.any():
         return None, f"no model up to {req.max_params:.3g} parameters reaches loss {target:g} under {fit.id}; raise --max-params or the target."
     if req.unique_tokens is not None and not fit.data_constrained:
-        ok &= d <= req.unique_tokens  # the law assumes every token unique: no repeats under it
+        ok &= _within_unique(req, fit, d)
         if not ok.any():
             return None, (f"under {fit.id} (no repeated-data term) every model up to {req.max_params:.3g} parameters needs more than the "
                           f"{req.unique_tokens:.3g} unique tokens to reach loss {target:g}; use --fit muennighoff2023 (prices repeated "
@@ -569,7 +578,7 @@ def demand_frontier(req: PlanRequest, prices: PriceGrid | None, target: float, d
     res: dict[str, dict[str, np.ndarray]] = {}
     for fid, fit in fits.items():
         d = tokens_for_loss(fit, n, target, req.unique_tokens)
-        ok = np.isfinite(d)
+        ok = np.isfinite(d) & _within_unique(req, fit, d)
         if req.mode == "flops" or prices is None:
             obj = 6.0 * n[:, None] * d[:, None] + 2.0 * n[:, None] * dem[None, :]
         else:
