@@ -91,3 +91,26 @@ def test_per_gpu_cap_and_max_gpus():
     assert cap == pytest.approx(550.0)
     assert max_gpus_under_cap(100e6, 1000.0) == 100_000
     assert max_gpus_under_cap(100e6, 1001.0) == 99_900
+
+
+def test_arbitrage_day_pairs_the_dearest_hours_with_the_cheapest():
+    """One day of hourly prices: discharge fills the dearest hours (at most the rating and the load), charge the cheapest
+    (delivered / round-trip efficiency), never both in one hour, only while dear x rte beats cheap, at most one cycle."""
+    from costsim.power.battery import arbitrage_day_w
+
+    p = np.array([0.07, 0.06, 0.05, 0.05, 0.06, 0.08, 0.09, 0.10, 0.10, 0.09, 0.08, 0.08,
+                  0.08, 0.08, 0.09, 0.10, 0.12, 0.14, 0.15, 0.14, 0.12, 0.10, 0.09, 0.08])
+    load = np.full(24, 3e6)
+    load[18] = 0.5e6                      # the dearest hour's load is below the rating: no export
+    w = arbitrage_day_w(p, load, 3600.0, rating_w=1e6, usable_j=3.6e9 * 3.0, round_trip_efficiency_frac=0.81)
+    delivered = w.clip(0).sum() * 3600.0
+    bought = -w.clip(None, 0).sum() * 3600.0
+    assert w[18] == pytest.approx(0.5e6) and w.max() <= 1e6 and w.min() >= -1e6
+    assert delivered == pytest.approx(bought * 0.81) and delivered <= 3.6e9 * 3.0 * 0.9 + 1
+    dis, ch = p[w > 0], p[w < 0]
+    assert dis.min() * 0.81 > ch.max() - 1e-12            # every trade pays for the loss
+    assert set(np.flatnonzero(w > 0)).isdisjoint(np.flatnonzero(w < 0))
+    # a flat day, or a spread the loss eats, is left idle
+    assert not arbitrage_day_w(np.full(24, 0.1), load, 3600.0, rating_w=1e6, usable_j=1e10, round_trip_efficiency_frac=0.9).any()
+    assert not arbitrage_day_w(np.r_[np.full(12, 0.1), np.full(12, 0.105)], load, 3600.0, rating_w=1e6, usable_j=1e10,
+                               round_trip_efficiency_frac=0.9).any()

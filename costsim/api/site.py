@@ -30,7 +30,7 @@ from costsim.units import J_PER_KWH, MEGA, S_PER_DAY, S_PER_HOUR
 
 def build_request(hardware: list[str], gpus: list[int], *, workloads: list[str] | None = None, pue: float = 1.2,
                   grid_cap_mw: float | None = None, region: str | None = None, battery_mwh: float | None = None,
-                  battery_mw: float | None = None) -> SiteRequest:
+                  battery_mw: float | None = None, battery_policy: str | None = None) -> SiteRequest:
     if not hardware:
         raise InputError("give at least one --hardware ID --gpus N pair (e.g. --hardware h100-sxm --gpus 100000).", field="hardware")
     if len(hardware) != len(gpus):
@@ -41,7 +41,8 @@ def build_request(hardware: list[str], gpus: list[int], *, workloads: list[str] 
     if len(wl) == 1:
         wl = wl * len(hardware)
     fleet = [FleetEntry(hardware=h, gpus=int(n), **({"workload": wl[i]} if wl else {})) for i, (h, n) in enumerate(zip(hardware, gpus))]
-    return SiteRequest(fleet=fleet, pue=pue, grid_cap_mw=grid_cap_mw, region=region, battery_mwh=battery_mwh, battery_mw=battery_mw)
+    return SiteRequest(fleet=fleet, pue=pue, grid_cap_mw=grid_cap_mw, region=region, battery_mwh=battery_mwh, battery_mw=battery_mw,
+                      battery_policy=battery_policy)
 
 
 def _entry(e: FleetEntry, facility: FacilitySpec) -> dict[str, Any]:

@@ -77,6 +77,7 @@ def register(app: typer.Typer) -> None:
         region: Optional[str] = typer.Option(None, "--region", help="Region id (costsim/data/regions) or a CSV path with month,hour,usd_per_kwh,gco2e_per_kwh."),
         battery_mwh: Optional[str] = typer.Option(None, "--battery-mwh", help="Battery energy, MWh."),
         battery_mw: Optional[str] = typer.Option(None, "--battery-mw", help="Battery power rating, MW."),
+        battery_policy: Optional[str] = typer.Option(None, "--battery-policy", help="peak_shaving | smoothing | arbitrage | optimal (default: arbitrage when the fleet fits under the cap, else peak_shaving)."),
         json_: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
         """Facility peak and mean power of a fleet, headroom against a grid cap, and how many of each
@@ -93,6 +94,6 @@ def register(app: typer.Typer) -> None:
         req = api.build_request(list(hardware or []), counts, workloads=list(workload) if workload else None, pue=pue,
                                 grid_cap_mw=parse_float(grid_cap_mw, flag="--grid-cap-mw"), region=region,
                                 battery_mwh=parse_float(battery_mwh, flag="--battery-mwh"),
-                                battery_mw=parse_float(battery_mw, flag="--battery-mw"))
+                                battery_mw=parse_float(battery_mw, flag="--battery-mw"), battery_policy=battery_policy)
         result = api.site_report(req)
         finish(result, as_json=json_, render=_render)

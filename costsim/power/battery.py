@@ -11,9 +11,10 @@ Policies (desired battery power before limits):
   * smoothing: the grid sees a trailing moving average of the load (window_s, default 15 min);
     the battery absorbs the fast swings (synchronous training: compute vs communication phases,
     checkpoints), with a slow pull back to mid state of charge.
-  * arbitrage: charge at full rating in the cheapest hours of each day (price <= the day's
-    `low_quantile`), discharge in the dearest (>= `high_quantile`), on days where the dear price times
-    the round-trip efficiency beats the cheap one (otherwise the battery loses money and stays idle).
+  * arbitrage: with each day's prices known in advance (day-ahead), pair the dearest steps of the day
+    (discharge into the load, no export) with the cheapest (charge) while the dear price times the
+    round-trip efficiency beats the cheap one, up to one cycle of the usable energy a day
+    (`arbitrage_day_w`); a day whose spread does not pay for the round-trip loss leaves it idle.
   * optimal: perfect-foresight linear program (costsim.power.battery_lp): least energy cost plus
     demand charge, or least emissions; never worse than the heuristics above on its objective.
 Limits applied every step: power rating, state of charge, the import cap (the battery must
@@ -75,8 +76,7 @@ def trailing_mean(x: np.ndarray, window: int) -> np.ndarray:
 
 
 def desired_power_w(policy: str, load_w: np.ndarray, dt_s: float, spec: BatterySpec, *, cap_w: np.ndarray,
-                    price=None, threshold_w: float | None = None, window_s: float = 900.0,
-                    low_quantile: float = 0.3, high_quantile: float = 0.7) -> np.ndarray:
+                    price=None, threshold_w: float | None = None, window_s: float = 900.0) -> np.ndarray:
     """Desired battery power per step for a policy (before SoC limits)."""
     n = load_w.size
     rating = spec.power_mw * MEGA
@@ -94,20 +94,52 @@ def desired_power_w(policy: str, load_w: np.ndarray, dt_s: float, spec: BatteryS
             raise ValueError("the arbitrage policy needs a price series")
         pr = _as_series(price, n, "price")
         steps_per_day = max(int(round(S_PER_DAY / dt_s)), 1)
+        usable_j = spec.energy_mwh * J_PER_MWH * (spec.max_soc_frac - spec.min_soc_frac)
         out = np.zeros(n)
         for s in range(0, n, steps_per_day):
-            seg = pr[s:s + steps_per_day]
-            lo, hi = np.quantile(seg, low_quantile), np.quantile(seg, high_quantile)
-            d = np.zeros(seg.size)
-            if hi * spec.round_trip_efficiency_frac > lo:  # only on days whose spread pays for the round-trip loss
-                dear, cheap = seg >= hi, seg <= lo
-                # discharge only into the load (no export), and charge no more than that discharge needs
-                d[dear] = np.minimum(rating, np.maximum(load_w[s:s + steps_per_day][dear], 0.0))
-                charge_w_steps = float(np.sum(d[dear])) / spec.round_trip_efficiency_frac   # W x steps to store
-                d[cheap] = -min(rating, charge_w_steps / max(int(np.sum(cheap)), 1))
-            out[s:s + steps_per_day] = d
+            out[s:s + steps_per_day] = arbitrage_day_w(pr[s:s + steps_per_day], load_w[s:s + steps_per_day], dt_s,
+                                                       rating_w=rating, usable_j=usable_j,
+                                                       round_trip_efficiency_frac=spec.round_trip_efficiency_frac)
         return out
     raise ValueError(f"unknown battery policy {policy!r}; use peak_shaving, smoothing, arbitrage or optimal")
+
+
+
+def arbitrage_day_w(price, load_w, dt_s: float, *, rating_w: float, usable_j: float,
+                    round_trip_efficiency_frac: float) -> np.ndarray:
+    """Desired battery power (W, + discharge) over one day of steps that pairs the dearest steps with the cheapest.
+
+    Day-ahead knowledge only: the day's prices are known (a day-ahead market), later days and the load's
+    future are not. Energy delivered to the load, Q, is filled into the dearest steps (each at most the rating
+    and the load: no export) and bought in the cheapest (each at most the rating, Q / rte of grid energy);
+    Q grows while the marginal dear price x rte beats the marginal cheap price, up to one cycle of the usable
+    energy (usable x sqrt(rte) delivered). A step cannot both charge and discharge: where it would, the
+    dear price would not beat the cheap one. Vectorized over the step breakpoints."""
+    p = np.asarray(price, float)
+    load = np.asarray(load_w, float)
+    n = p.size
+    rte = float(round_trip_efficiency_frac)
+    out = np.zeros(n)
+    if n == 0 or rating_w <= 0 or usable_j <= 0 or rte <= 0:
+        return out
+    dear = np.argsort(-p, kind="stable")
+    cheap = np.argsort(p, kind="stable")
+    cap_d = np.minimum(rating_w, np.maximum(load, 0.0))[dear] * dt_s   # J deliverable per dear step
+    cap_c = np.full(n, rating_w * dt_s * rte)                          # J delivered per cheap step's purchase
+    cum_d, cum_c = np.cumsum(cap_d), np.cumsum(cap_c)
+    starts = np.unique(np.concatenate([[0.0], cum_d, cum_c]))
+    a = np.searchsorted(cum_d, starts, side="right")   # dear step being filled from each breakpoint on
+    b = np.searchsorted(cum_c, starts, side="right")
+    ok = (a < n) & (b < n)
+    ok[ok] = p[dear[a[ok]]] * rte > p[cheap[b[ok]]]
+    if not ok[0]:
+        return out
+    first_bad = int(np.argmin(ok)) if not ok.all() else starts.size
+    q_j = cum_d[-1] if first_bad >= starts.size else starts[first_bad]
+    q_j = min(q_j, cum_d[-1], cum_c[-1], usable_j * float(np.sqrt(rte)))
+    out[dear] = np.clip(q_j - (cum_d - cap_d), 0.0, cap_d) / dt_s
+    out[cheap] -= np.clip(q_j - (cum_c - cap_c), 0.0, cap_c) / (rte * dt_s)
+    return out
 
 
 def dispatch(load_w, dt_s: float, spec: BatterySpec, *, cap_w=np.inf, policy: str | None = None, price=None,

@@ -258,6 +258,15 @@ def battery_text(b: dict) -> str:
     if "covers_excess_power" in b:
         s += ("; it can hold import at the cap for " + fmt_value("covers_excess_for_s", b["covers_excess_for_s"])
               if b["covers_excess_power"] else "; its rating is below the load above the cap, so it cannot hold import at the cap")
-    if b.get("arbitrage_saving_usd_per_day") is not None:
-        s += f"; arbitrage saves {b['arbitrage_saving_usd_per_day']:,.0f} USD a day"
+    saving = b.get("arbitrage_saving_usd_per_day")
+    if saving is not None:
+        if b["policy"] not in ("arbitrage", "optimal"):
+            s += (f"; {b['policy']} does not trade on the hourly price (saves {saving:,.0f} USD a day): the arbitrage or "
+                  "optimal battery policy does")
+        elif saving < 0.5:
+            rte = b.get("round_trip_efficiency_frac")
+            s += ("; it does not trade: no day's price spread pays for its "
+                  + (f"{100 * (1 - rte):.0f} % " if rte is not None else "") + "round-trip loss")
+        else:
+            s += f"; buying in the cheapest hours and serving the load in the dearest saves {saving:,.0f} USD a day"
     return s + "."

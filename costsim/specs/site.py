@@ -32,7 +32,7 @@ class BatterySpec(Spec):
     initial_soc_frac: float = Field(0.5, ge=0, le=1, description="State of charge at t=0 (0..1).")
     min_soc_frac: float = Field(0.05, ge=0, le=1, description="Lowest allowed state of charge (0..1).")
     max_soc_frac: float = Field(0.95, ge=0, le=1, description="Highest allowed state of charge (0..1).")
-    policy: Literal["peak_shaving", "smoothing", "arbitrage", "optimal"] = Field("peak_shaving", description="Dispatch policy: keep import under the cap, smooth fast swings, buy cheap / sell dear (online heuristics, no foresight), or optimal: a linear program with perfect foresight of load, price and carbon (HiGHS).")
+    policy: Literal["peak_shaving", "smoothing", "arbitrage", "optimal"] = Field("peak_shaving", description="Dispatch policy: keep import under the cap, smooth fast swings, buy cheap / serve the load dear (heuristics: arbitrage knows each day's prices a day ahead, nothing later), or optimal: a linear program with perfect foresight of load, price and carbon (HiGHS).")
     objective: Literal["cost", "carbon"] = Field("cost", description="policy optimal: minimize energy cost + demand charge, or grid emissions.")
     final_soc_at_least_initial: bool = Field(False, description="policy optimal: end the run with at least the initial state of charge (no energy borrowed from the battery).")
 

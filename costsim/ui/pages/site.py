@@ -76,7 +76,7 @@ def inputs() -> dict[str, Any]:
         d["battery_mw"] = w.number(SiteRequest, "battery_mw", key=P + "bat_mw", default=None, label="Battery power, MW",
                                    step=10.0, placeholder="no battery")
         d["battery_policy"] = w.select(SiteRequest, "battery_policy", key=P + "bat_policy", default=None, label="Battery policy",
-                                       options=["peak_shaving", "smoothing", "arbitrage"], auto=True)
+                                       options=["peak_shaving", "smoothing", "arbitrage", "optimal"], auto=True)
     return d
 
 
