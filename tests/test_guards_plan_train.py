@@ -249,6 +249,18 @@ def test_plan_budget_spent_on_saturated_repeats_says_so(capsys):
         assert code == 0 and "repeats the 1e+09 unique tokens" in r["note"] and "R_D*" in r["note"]
         losses.append(r["loss"])
     assert abs(losses[0] - losses[1]) < 1e-3  # the note's claim, checked
+    # the note names the smallest budget that does as well; checked by planning at it and at half of it
+    code, out, _ = _in_process(["plan", "--compute-budget-flop", "7.2e23", "--unique-tokens", "1e9", "--lifetime-tokens", "1e11",
+                                "--fit", "muennighoff2023", "--json"], capsys)
+    r = json.loads(out)
+    same = r["same_loss_budget_flop"]
+    assert 1e19 < same < 7.2e21 and f"{same:.3g} FLOP" in r["note"] and "within 0.001" in r["note"]
+    at = {}
+    for b in (same, same / 2):
+        code, out, _ = _in_process(["plan", "--compute-budget-flop", repr(b), "--unique-tokens", "1e9", "--lifetime-tokens", "1e11",
+                                    "--fit", "muennighoff2023", "--json", "--mode", "flops"], capsys)
+        at[b] = json.loads(out)["loss"]
+    assert at[same] <= r["loss"] + 1e-3 + 1e-6 < at[same / 2]
     code, out, _ = _in_process(["plan", "--compute-budget-flop", "1e22", "--unique-tokens", "1e11", "--lifetime-tokens", "1e11",
                                 "--fit", "muennighoff2023", "--json"], capsys)
     assert json.loads(out)["note"] is None  # 2 epochs: nothing to flag

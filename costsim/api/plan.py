@@ -21,10 +21,10 @@ import numpy as np
 import yaml
 
 from costsim.api.plan_text import (NO_LAYOUT_NOTE, answer_sentence, budget_infeasible, edge_note, nearest_reason, range_text,
-                                   slo_text, unpriced_size)
+                                   saturated_note, slo_text, unpriced_size)
 from costsim.api.trust import band_for
 from costsim.core.quality import (LossFit, compute_optimal, compute_optimal_constrained, fit_from_dict, loss,
-                                  outside_fitted_range, sample_fits, tokens_for_loss)
+                                  outside_fitted_range, sample_fits, smallest_budget_within, tokens_for_loss)
 from costsim.core.scores import ScoreMap, fit_score_map, loss_for_score, predict_score
 from costsim.core.trust import ErrorBand
 from costsim.errors import InputError
@@ -42,6 +42,8 @@ FINE_POINTS = 2000
 BOOTSTRAP_DRAWS = 200
 #: repeats beyond this many times R_D* (Muennighoff et al.'s decay constant of repeated data) are flagged in a budget plan
 SATURATED_EPOCHS_PER_RD_STAR = 4.0
+#: loss difference counted as "the same loss" when naming a smaller budget (the precision the plan prints)
+SAME_LOSS_MARGIN = 1e-3
 
 
 @functools.lru_cache(maxsize=1)
@@ -134,6 +136,9 @@ class PlanChoice:
     note: str | None = None
     outside_fitted_range: list[str] = field(default_factory=list)
     """Where (params, training tokens) lie outside the runs the loss law was fitted on (the law extrapolates there)."""
+    same_loss_budget_flop: float | None = None
+    """Where a compute budget is spent on saturated repeats: the smallest budget whose compute-optimal plan comes within
+    SAME_LOSS_MARGIN of this loss (None otherwise)."""
     score: dict[str, Any] | None = None
     """Predicted benchmark score (p10/p50/p90, with the family's data-quality term) and, for catalog models,
     the published base and instruct scores."""
@@ -347,16 +352,16 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: PriceGrid | None, target: 
     inf_tokens, out = req.lifetime_total_tokens(), req.lifetime_output_tokens()
     if target is None:  # compute budget: the compute-optimal allocation
         C = float(req.compute_budget_flop)
-        note = None
+        note, same_flop = None, None
         if req.unique_tokens is not None and fit.data_constrained:
             n, d = compute_optimal_constrained(fit, C, req.unique_tokens)
             epochs = d / req.unique_tokens
             if epochs > SATURATED_EPOCHS_PER_RD_STAR * fit.rd_star:
                 # past a few R_D* the effective data has saturated (1 - exp(-4) = 98 % of its limit at 4 R_D*): the
-                # budget is spent on repeats the law says are worth almost nothing
-                note = (f"it repeats the {req.unique_tokens:.3g} unique tokens {epochs:,.0f} times; under {fit.id} repeated tokens "
-                        f"are worth almost nothing past a few times R_D* = {fit.rd_star:.3g} epochs, so most of this budget buys "
-                        "no loss: a smaller budget reaches nearly the same loss, or more unique data lowers it")
+                # budget is spent on repeats the law says are worth almost nothing; say which smaller budget does as well
+                same = smallest_budget_within(fit, C, req.unique_tokens, SAME_LOSS_MARGIN)
+                note = saturated_note(req, fit, epochs, C, *same, SAME_LOSS_MARGIN)
+                same_flop = same[0]
         else:
             n, d = (float(x) for x in compute_optimal(fit, C))
             if req.unique_tokens is not None and d > req.unique_tokens:
@@ -366,6 +371,8 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: PriceGrid | None, target: 
                 note = (f"{fit.id} has no repeated-data term, so the plan trains once on the {req.unique_tokens:.3g} unique tokens "
                         "(the unconstrained optimum needs more); --fit muennighoff2023 prices repeated epochs")
         choice = _choice(req, fit, prices, f"compute-optimal for {C:.3g} FLOP ({fit.id})", n, d, note=note)
+        if same_flop is not None:
+            choice = replace(choice, same_loss_budget_flop=same_flop)
         why = budget_infeasible(req, prices, choice)
         return (None, why) if why else (choice, None)
     if target <= fit.E:

@@ -143,3 +143,14 @@ def budget_infeasible(req: PlanRequest, prices: Prices | None, c: PlanChoice) ->
         return (f"{size} peaks at {c.total.peak_power_w / 1e6:.3g} MW, above the {req.grid_cap_mw:g} MW grid cap; raise the cap, "
                 "lower --train-gpus or the demand.")
     return None
+
+
+def saturated_note(req: PlanRequest, fit: LossFit, epochs: float, budget_flop: float, same_flop: float, same_n: float,
+                   same_d: float, margin: float) -> str:
+    """The note on a compute budget spent on repeats past a few R_D*: how many, and the smaller budget that reaches the
+    same loss (within `margin`) with the model and tokens it trains."""
+    return (f"it repeats the {req.unique_tokens:.3g} unique tokens {epochs:,.0f} times; under {fit.id} repeated tokens are worth "
+            f"almost nothing past a few times R_D* = {fit.rd_star:.3g} epochs, so most of this budget buys no loss: "
+            f"{same_flop:.3g} FLOP ({100 * same_flop / budget_flop:.2g} % of it: {same_n / 1e9:.3g}B parameters on "
+            f"{same_d:.3g} tokens, {same_d / req.unique_tokens:,.0f} epochs) reaches a loss within {margin:g} of it; more unique "
+            "data lowers it")

@@ -124,6 +124,26 @@ def compute_optimal_constrained(fit: LossFit, compute_flop: float, unique_tokens
     return float(n[i]), float(compute_flop / (6.0 * n[i]))
 
 
+def smallest_budget_within(fit: LossFit, compute_flop: float, unique_tokens: float, loss_margin: float,
+                           *, steps: int = 48) -> tuple[float, float, float]:
+    """(C', N', D'): the smallest compute budget whose data-constrained compute-optimal plan comes within
+    `loss_margin` of the compute-optimal loss at `compute_flop` (bisection in log C; that loss falls
+    monotonically with C). Where repeats have saturated, C' is far below C."""
+    target = float(loss(fit, *compute_optimal_constrained(fit, compute_flop, unique_tokens), unique_tokens)) + loss_margin
+    lo, hi = max(compute_flop * 1e-12, 6.0 * 1e6 * 1e6), float(compute_flop)
+    if loss(fit, *compute_optimal_constrained(fit, lo, unique_tokens), unique_tokens) <= target:
+        hi = lo
+    else:
+        for _ in range(steps):
+            mid = math.sqrt(lo * hi)
+            if loss(fit, *compute_optimal_constrained(fit, mid, unique_tokens, points=801), unique_tokens) <= target:
+                hi = mid
+            else:
+                lo = mid
+    n, d = compute_optimal_constrained(fit, hi, unique_tokens)
+    return hi, n, d
+
+
 def tokens_for_loss(fit: LossFit, params, target_loss: float, unique_tokens=None) -> np.ndarray:
     """D with L(N, D) = target at each N (inf where N alone cannot reach it). Closed form for unique
     data; bisection in log D for the data-constrained law (loss falls monotonically with D)."""
