@@ -500,3 +500,19 @@ def test_grid_page_refuses_an_empty_curtailment_item():
     at.text_input[0].set_value("0.25,,1").run()
     assert not at.exception
     assert any("empty item" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_plan_page_compares_hardware_and_regions():
+    """The Plan page's comparison plans every chosen combination (the API's compare_plans) and ranks them; with
+    purchase pricing the two regions' totals differ, and the table names each combination."""
+    at = open_page("plan")
+    at.multiselect(key="plan_cmp_thw").set_value(["h100-sxm", "b200"])
+    at.radio(key="plan_cmp_pricing").set_value("purchase")
+    at.run()
+    at.button(key="plan_cmp_go").click().run()
+    no_errors(at)
+    assert any(md.value.startswith("Of 4 combinations") for md in at.markdown)
+    rows = at.dataframe[-1].value
+    assert len(rows) == 4 and set(rows["training hardware"]) == {"h100-sxm", "b200"}
+    assert set(rows["region"]) == {"us-pjm-virginia", "fr-france"} and rows["vs best"].iloc[0] == "+0 %"
+    assert len(set(rows["total"])) > 1

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from costsim.api.plan_text import tokens_per_param_text
 from costsim.cli.common import finish, fmt_si, parse_float
-
+from costsim.specs.overrides import split_items
 
 
 def _usd_m(x) -> str:
@@ -64,10 +64,12 @@ def _frontier_table(con: Console, rows: list[dict], shown: int = 9) -> None:
     con.print(ft)
 
 
-def _render(r: dict) -> None:
+def _render(r: dict, *, answer: bool = True) -> None:
     con = Console(width=max(Console().width, 150))
-    if r.get("answer"):
+    if answer and r.get("answer"):
         con.print(r["answer"])
+    if r.get("params") is None:
+        return
     t = Table(title=f"plan ({r['mode']} mode, fit {r['fit']}, least {r['objective'] if r['mode'] == 'cost' else 'FLOP'}; "
                     f"lifetime {r['lifetime_tokens']:.3g} tokens)")
     for col in ("choice", "params", "tokens", "tokens/param", "loss", "total FLOP", "training", "serving", "total", "total energy",
@@ -116,6 +118,45 @@ def _render(r: dict) -> None:
                   f"{_per_m(per['usd_training_share'])}), {per['facility_energy_j']:.3g} J, {per['co2e_g']:.3g} gCO2e.")
 
 
+def _render_comparison(r: dict) -> None:
+    """The comparison's answer, every combination ranked, then the best combination's whole plan."""
+    con = Console(width=max(Console().width, 150))
+    con.print(r["answer"])
+    t = Table(title=f"every combination, least {r['objective']} first")
+    for col in ("rank", "training hardware", "serving hardware", "region", "params", "tokens", "loss", "training days",
+                "serving GPUs", "total", "total energy", "total CO2e", "peak power", "vs best"):
+        t.add_column(col)
+    for i, o in enumerate([o for o in r["options"] if o["feasible"]], 1):
+        ok = o["feasible"]
+        j, kg = o.get("total_facility_energy_j"), o.get("total_co2e_kg")
+        t.add_row(str(i) if ok else "-", o["train_hardware"], o["serve_hardware"], o["region"] or "default prices",
+                  f"{o['params'] / 1e9:.3g}B" if ok else "-", f"{o['training_tokens'] / 1e12:.3g}T" if ok else "-",
+                  f"{o['loss']:.4f}" if ok else "-", f"{o['training_days']:,.3g}" if ok and o.get("training_days") is not None else "-",
+                  f"{o['serving_gpus']:,.3g}" if ok and o.get("serving_gpus") is not None else "-",
+                  _usd_m(o.get("total_usd")) if ok else "-", fmt_si(None if j is None else j / 3.6e3, "Wh") if ok else "-",
+                  "-" if not ok or kg is None else f"{kg / 1e3:,.3g} t", fmt_si(o.get("peak_power_w"), "W") if ok else "-",
+                  f"{100 * o['vs_best_frac']:+.0f} %" if ok and o.get("vs_best_frac") is not None else "-")
+    if t.row_count:
+        con.print(t)
+    bad = [o for o in r["options"] if not o["feasible"]]
+    if bad and r.get("params") is not None:  # (when none is feasible the answer already says why)
+        from costsim.api.plan_compare import PlanOption, infeasible_groups
+
+        for why, labels in infeasible_groups([PlanOption(**{k: v for k, v in o.items() if k != "label"}) for o in bad]):
+            con.print(f"Not feasible ({'; '.join(labels)}): {why}.")
+    if r.get("params") is not None:
+        con.print(f"The best combination's plan ({r['train_hardware']} for training, {r['serve_hardware']} for serving"
+                  f"{', ' + r['region'] if r.get('region') else ''}):")
+        _render(r, answer=False)
+
+
+def _choices(text: str | None, flag: str, example: str) -> list[str | None]:
+    """A flag's comma-separated list (one item: no comparison)."""
+    if text is None:
+        return [None]
+    return list(split_items(text, flag=flag, example=example)) if "," in text else [text]
+
+
 def register(app: typer.Typer) -> None:
     @app.command("plan")
     def plan_cmd(
@@ -131,17 +172,18 @@ def register(app: typer.Typer) -> None:
         mode: str = typer.Option("cost", "--mode", help="cost (priced by the cores) or flops (6ND + 2N D_inf)."),
         fit: str = typer.Option("besiroglu2024", "--fit", help="hoffmann2022 | hoffmann2022-precise | besiroglu2024 | muennighoff2023."),
         objective: str = typer.Option("usd", "--objective", help="usd | mwh | co2e | peak_mw (cost mode)."),
-        train_hardware: str = typer.Option("h100-sxm", "--train-hardware", help="Accelerator id for training."),
+        train_hardware: str = typer.Option("h100-sxm", "--train-hardware", help="Accelerator id for training; a comma-separated list (h100-sxm,b200) plans each and ranks the combinations with --serve-hardware and --region lists."),
         train_gpus: int = typer.Option(4096, "--train-gpus", help="Accelerators in the training job."),
         train_precision: str = typer.Option("bf16", "--train-precision", help="Training compute datatype: bf16, fp16, fp8 or fp4 (on hardware with that tensor-core rate)."),
-        serve_hardware: str = typer.Option("h100-sxm", "--serve-hardware", help="Accelerator id for serving."),
+        serve_hardware: str = typer.Option("h100-sxm", "--serve-hardware", help="Accelerator id for serving; a comma-separated list compares them."),
         serve_precision: Optional[str] = typer.Option(None, "--serve-precision", help="Serving weight format (default: searched)."),
         serve_engine: str = typer.Option("default", "--serve-engine", help="Serving-engine profile the fleet is priced with (costsim engines list)."),
         ttft_slo_s: Optional[str] = typer.Option(None, "--ttft-slo-s", help="Serving time-to-first-token limit, s (the fleet is priced at the largest batch that meets it)."),
         tpot_slo_s: Optional[str] = typer.Option(None, "--tpot-slo-s", help="Serving time-per-output-token limit, s."),
-        region: Optional[str] = typer.Option(None, "--region", help="Region id: its mean price and carbon price both phases."),
+        region: Optional[str] = typer.Option(None, "--region", help="Region id: its mean price and carbon price both phases; a comma-separated list compares sites."),
         unique_tokens: Optional[str] = typer.Option(None, "--unique-tokens", help="Unique training tokens available (data limit)."),
         compare: Optional[list[str]] = typer.Option(None, "--compare", help="Catalog model to price against the plan; repeatable."),
+        pricing: Optional[str] = typer.Option(None, "--pricing", help="rental (default: the GPU-hour price, power included) or purchase (capex amortized over the hardware's life, plus the region's electricity)."),
         grid_cap_mw: Optional[str] = typer.Option(None, "--grid-cap-mw", help="Site import cap, MW (plans above it are infeasible)."),
         min_params: Optional[str] = typer.Option(None, "--min-params", help="Smallest model size searched, parameters (default 1e8)."),
         max_params: Optional[str] = typer.Option(None, "--max-params", help="Largest model size searched, parameters (default 1e13)."),
@@ -163,6 +205,17 @@ def register(app: typer.Typer) -> None:
                 "region": region, "unique_tokens": parse_float(unique_tokens, flag="--unique-tokens"),
                 "compare": list(compare or []), "grid_cap_mw": parse_float(grid_cap_mw, flag="--grid-cap-mw"),
                 "min_params": parse_float(min_params, flag="--min-params"), "max_params": parse_float(max_params, flag="--max-params")}
+        if pricing is not None:
+            data["economics"] = {"pricing": pricing}
+        trains = _choices(train_hardware, "--train-hardware", "h100-sxm,b200")
+        serves = _choices(serve_hardware, "--serve-hardware", "h100-sxm,l40s")
+        regions = _choices(region, "--region", "us-pjm-virginia,fr-france")
+        data.update(train_hardware=trains[0], serve_hardware=serves[0], region=regions[0])
         req = validate_spec(PlanRequest, {k: v for k, v in data.items() if v is not None}, what="plan request")
-        result = plan(req).to_dict()
-        finish(result, as_json=json_, render=_render)
+        if max(len(trains), len(serves), len(regions)) == 1:
+            finish(plan(req).to_dict(), as_json=json_, render=_render)
+            return
+        from costsim.api.plan_compare import compare_plans
+
+        result = compare_plans(req, train_hardware=trains, serve_hardware=serves, regions=regions).to_dict()
+        finish(result, as_json=json_, render=_render_comparison)

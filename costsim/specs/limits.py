@@ -66,6 +66,8 @@ LIMITS: dict[str, WorkLimit] = {lim.key: lim for lim in (
               "COSTSIM_MAX_SIM_EVENTS", "training-simulation run time (~20-50 us of CPU per event) and trace memory"),
     WorkLimit("sim_runs", 100_000, "simulated runs (variants x replicates x samples)", "COSTSIM_MAX_SIM_RUNS",
               "run time of Monte Carlo studies"),
+    WorkLimit("plan_options", 64, "plans priced in one comparison (training hardware x serving hardware x regions)",
+              "COSTSIM_MAX_PLAN_OPTIONS", "run time of `costsim plan` with lists (~1 s of CPU to price each combination)"),
     WorkLimit("sweep_memory", 8.0e9, "bytes of memory for one sweep", "COSTSIM_MAX_SWEEP_MEMORY_BYTES",
               "the sweep driver's and workers' memory (point ids, work units in flight; costsim.sweep.workload)"),
 )}

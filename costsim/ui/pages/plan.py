@@ -13,8 +13,11 @@ from costsim.errors import InputError
 from costsim.report.charts import PALETTE, SYMBOLS
 from costsim.specs.plan import FIT_IDS, PlanRequest
 from costsim.ui.guard import guarded_run
+from costsim.power.signals import available_regions
 
 P = "plan_"
+TRAIN_HW = ["h100-sxm", "h200", "b200", "gb200", "b300", "a100-80gb-sxm", "mi300x", "tpu-v5p"]
+SERVE_HW = ["h100-sxm", "h200", "b200", "gb200", "a100-80gb-sxm", "mi300x", "l40s", "tpu-v6e"]
 
 st.title("Plan to a quality target")
 st.caption("Which model size N and training tokens D reach the loss you need and serve your lifetime demand at the least "
@@ -48,8 +51,8 @@ fit = c3.selectbox("Loss-law fit", FIT_IDS, index=FIT_IDS.index("besiroglu2024")
 objective = c4.selectbox("Minimize", ["usd", "mwh", "co2e", "peak_mw"], key=P + "obj",
                          format_func={"usd": "dollars", "mwh": "energy (MWh)", "co2e": "CO2e", "peak_mw": "peak MW"}.get)
 c5, c6, c7, c8 = st.columns(4)
-train_hw = c5.selectbox("Training hardware", ["h100-sxm", "h200", "b200", "gb200", "b300", "a100-80gb-sxm", "mi300x", "tpu-v5p"], key=P + "thw")
-serve_hw = c6.selectbox("Serving hardware", ["h100-sxm", "h200", "b200", "gb200", "a100-80gb-sxm", "mi300x", "l40s", "tpu-v6e"], key=P + "shw")
+train_hw = c5.selectbox("Training hardware", TRAIN_HW, key=P + "thw")
+serve_hw = c6.selectbox("Serving hardware", SERVE_HW, key=P + "shw")
 gpus = c7.number_input("Training GPUs", min_value=8, max_value=100_000, value=4096, step=512, key=P + "gpus")
 mode = c8.selectbox("Accounting", ["cost", "flops"], key=P + "mode", format_func={"cost": "priced by the cores", "flops": "FLOPs (papers)"}.get)
 tpot = st.selectbox("Serving latency limit (time per output token)", [None, 0.1, 0.05, 0.03], key=P + "tpot",
@@ -106,3 +109,43 @@ if fr and mode == "cost":
     fig.update_layout(title="Quality vs lifetime cost (the frontier)", xaxis_title="loss, nats/token (lower is better)",
                       yaxis_title="total cost, $M", template="plotly_white", height=380)
     st.plotly_chart(fig, width="stretch", key=P + "frontier")
+
+
+@st.cache_data(show_spinner="planning every combination ...", max_entries=16)
+def _compare(req_json: str, trains: tuple[str, ...], serves: tuple[str, ...], regions: tuple[str, ...]) -> dict[str, Any]:
+    from costsim.api.plan_compare import compare_plans
+
+    req = PlanRequest.model_validate_json(req_json)
+    return guarded_run({}, lambda: compare_plans(req, train_hardware=list(trains), serve_hardware=list(serves),
+                                                 regions=list(regions) or [None]).to_dict(), what="plan comparison")
+
+
+st.subheader("Which hardware and site?")
+st.caption("Plans the same target and demand for every combination of the training hardware, serving hardware and "
+           "regions chosen here (about a second each) and ranks them by the objective above.")
+k1, k2, k3, k4 = st.columns(4)
+cmp_train = k1.multiselect("Training hardware to compare", TRAIN_HW, default=[train_hw], key=P + "cmp_thw",
+                           help="Each is planned with every serving hardware and region chosen beside it.")
+cmp_serve = k2.multiselect("Serving hardware to compare", SERVE_HW, default=[serve_hw], key=P + "cmp_shw",
+                           help="Each is planned with every training hardware and region chosen beside it.")
+cmp_regions = k3.multiselect("Regions to compare", available_regions(), default=["us-pjm-virginia", "fr-france"], key=P + "cmp_reg",
+                             help="A region's mean hourly price and carbon price the electricity of both phases.")
+pricing = k4.radio("Pricing", ["rental", "purchase"], key=P + "cmp_pricing",
+                   help="rental: the GPU-hour price, power included (regions then differ in CO2e only); purchase: capex "
+                        "amortized over the hardware's life plus the region's electricity.")
+if st.button("Compare", key=P + "cmp_go", disabled=mode != "cost" or not (cmp_train and cmp_serve)):
+    try:
+        creq = req.model_copy(update={"economics": req.economics.model_copy(update={"pricing": pricing})})
+        cr = _compare(creq.model_dump_json(), tuple(cmp_train), tuple(cmp_serve), tuple(cmp_regions))
+    except InputError as exc:
+        st.error(str(exc))
+        st.stop()
+    (st.markdown if cr["feasible"] else st.warning)(cr["answer"] if cr["feasible"] else f"Not feasible: {cr['reason']}")
+    st.dataframe([{"training hardware": o["train_hardware"], "serving hardware": o["serve_hardware"],
+                   "region": o["region"] or "default prices", "parameters (B)": round(o["params"] / 1e9, 2) if o["feasible"] else None,
+                   "total": _money(o["total_usd"]) if o["feasible"] else "-", "energy": _mwh(o["total_facility_energy_j"]) if o["feasible"] else "-",
+                   "CO2e (t)": round(o["total_co2e_kg"] / 1000, 2) if o["feasible"] and o["total_co2e_kg"] is not None else None,
+                   "vs best": f"{100 * o['vs_best_frac']:+.0f} %" if o.get("vs_best_frac") is not None else "-",
+                   "why not": o["reason"] or ""} for o in cr["options"]], hide_index=True, width="stretch")
+elif mode != "cost":
+    st.caption("FLOP accounting prices no hardware or region: choose 'priced by the cores' to compare them.")
