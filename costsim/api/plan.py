@@ -209,8 +209,11 @@ class PriceGrid:
         return loglog_interp(n_new, self.n, [getattr(r, attr) if r.feasible else math.nan for r in rows])
 
 
-PRICE_FIELDS = ("train_hardware", "train_gpus", "train_precision", "serve_hardware", "serve_precision", "input_tokens",
-                "output_tokens", "min_params", "max_params", "facility", "serve_engine", "ttft_slo_s", "tpot_slo_s")
+#: what the priced training and serving sizes depend on (besides the economics): each phase is cached on its own fields,
+#: so a comparison of serving hardware reuses the training grid and the other way round
+TRAIN_PRICE_FIELDS = ("train_hardware", "train_gpus", "train_precision", "min_params", "max_params", "facility")
+SERVE_PRICE_FIELDS = ("serve_hardware", "serve_precision", "input_tokens", "output_tokens", "min_params", "max_params", "facility",
+                      "serve_engine", "ttft_slo_s", "tpot_slo_s")
 
 
 def _check_serve_engine(req: PlanRequest) -> None:
@@ -252,30 +255,39 @@ def _serve_kw(req: PlanRequest) -> dict[str, Any]:
 
 
 def _price_grid(req: PlanRequest, econ: EconomicsSpec) -> PriceGrid:
-    """The priced sizes; cached per process on what pricing depends on (a sweep over demand, fit or target
-    prices once)."""
-    key = req.model_dump_json(include=set(PRICE_FIELDS)) + "|" + econ.model_dump_json()
-    hit = _PRICE_CACHE.get(key)
-    if hit is None:
-        hit = _price_grid_uncached(req, econ)
-        if len(_PRICE_CACHE) >= 32:
-            _PRICE_CACHE.pop(next(iter(_PRICE_CACHE)))
-        _PRICE_CACHE[key] = hit
-    return hit
-
-
-_PRICE_CACHE: dict[str, PriceGrid] = {}
-
-
-def _price_grid_uncached(req: PlanRequest, econ: EconomicsSpec) -> PriceGrid:
-    ta, sa = get_accelerator(req.train_hardware), get_accelerator(req.serve_hardware)
+    """The priced sizes; each phase cached per process on what its pricing depends on (a sweep over demand, fit or
+    target prices once; a comparison of hardware prices each training and each serving choice once)."""
     ns = np.logspace(math.log10(req.min_params), math.log10(req.max_params), PRICE_POINTS)
     models = [synthetic_model(n) for n in ns]
     real_n = np.array([float(m.params_total) for m in models])
-    train = [price_training(m, ta, req.train_gpus, precision=req.train_precision, facility=req.facility, economics=econ) for m in models]
-    serve = [price_serving(m, sa, input_tokens=req.input_tokens, output_tokens=req.output_tokens, weight_precision=req.serve_precision,
-                           facility=req.facility, economics=econ, **_serve_kw(req)) for m in models]
-    return PriceGrid(real_n, train, serve)
+    e = "|" + econ.model_dump_json()
+
+    def train() -> list[TrainPrice]:
+        ta = get_accelerator(req.train_hardware)
+        return [price_training(m, ta, req.train_gpus, precision=req.train_precision, facility=req.facility, economics=econ)
+                for m in models]
+
+    def serve() -> list[ServePrice]:
+        sa = get_accelerator(req.serve_hardware)
+        return [price_serving(m, sa, input_tokens=req.input_tokens, output_tokens=req.output_tokens,
+                              weight_precision=req.serve_precision, facility=req.facility, economics=econ, **_serve_kw(req))
+                for m in models]
+
+    return PriceGrid(real_n, _cached("train|" + req.model_dump_json(include=set(TRAIN_PRICE_FIELDS)) + e, train),
+                     _cached("serve|" + req.model_dump_json(include=set(SERVE_PRICE_FIELDS)) + e, serve))
+
+
+_PRICE_CACHE: dict[str, list] = {}
+
+
+def _cached(key: str, build):
+    hit = _PRICE_CACHE.get(key)
+    if hit is None:
+        hit = build()
+        if len(_PRICE_CACHE) >= 64:
+            _PRICE_CACHE.pop(next(iter(_PRICE_CACHE)))
+        _PRICE_CACHE[key] = hit
+    return hit
 
 
 def _phase_costs(req: PlanRequest, prices: PriceGrid | None, n, d, out_tokens: float):
