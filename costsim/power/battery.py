@@ -97,16 +97,18 @@ def desired_power_w(policy: str, load_w: np.ndarray, dt_s: float, spec: BatteryS
         usable_j = spec.energy_mwh * J_PER_MWH * (spec.max_soc_frac - spec.min_soc_frac)
         out = np.zeros(n)
         for s in range(0, n, steps_per_day):
-            out[s:s + steps_per_day] = arbitrage_day_w(pr[s:s + steps_per_day], load_w[s:s + steps_per_day], dt_s,
-                                                       rating_w=rating, usable_j=usable_j,
-                                                       round_trip_efficiency_frac=spec.round_trip_efficiency_frac)
+            day = slice(s, s + steps_per_day)
+            # refill only on days where the import cap binds (it forces discharges the trades did not plan)
+            out[day] = arbitrage_day_w(pr[day], load_w[day], dt_s, rating_w=rating, usable_j=usable_j,
+                                       round_trip_efficiency_frac=spec.round_trip_efficiency_frac,
+                                       refill=bool(np.any(load_w[day] > np.broadcast_to(cap_w, (n,))[day])))
         return out
     raise ValueError(f"unknown battery policy {policy!r}; use peak_shaving, smoothing, arbitrage or optimal")
 
 
 
 def arbitrage_day_w(price, load_w, dt_s: float, *, rating_w: float, usable_j: float,
-                    round_trip_efficiency_frac: float) -> np.ndarray:
+                    round_trip_efficiency_frac: float, refill: bool = False) -> np.ndarray:
     """Desired battery power (W, + discharge) over one day of steps that pairs the dearest steps with the cheapest.
 
     Day-ahead knowledge only: the day's prices are known (a day-ahead market), later days and the load's
@@ -114,7 +116,10 @@ def arbitrage_day_w(price, load_w, dt_s: float, *, rating_w: float, usable_j: fl
     and the load: no export) and bought in the cheapest (each at most the rating, Q / rte of grid energy);
     Q grows while the marginal dear price x rte beats the marginal cheap price, up to one cycle of the usable
     energy (usable x sqrt(rte) delivered). A step cannot both charge and discharge: where it would, the
-    dear price would not beat the cheap one. Vectorized over the step breakpoints."""
+    dear price would not beat the cheap one. Steps of equal price share their allocation. With `refill`
+    (days where an import cap binds) the chosen cheap steps charge at the full rating instead, so the
+    state-of-charge limit, not the plan, ends the charge and what the cap took is put back. Vectorized over
+    the step breakpoints."""
     p = np.asarray(price, float)
     load = np.asarray(load_w, float)
     n = p.size
@@ -137,9 +142,24 @@ def arbitrage_day_w(price, load_w, dt_s: float, *, rating_w: float, usable_j: fl
     first_bad = int(np.argmin(ok)) if not ok.all() else starts.size
     q_j = cum_d[-1] if first_bad >= starts.size else starts[first_bad]
     q_j = min(q_j, cum_d[-1], cum_c[-1], usable_j * float(np.sqrt(rte)))
-    out[dear] = np.clip(q_j - (cum_d - cap_d), 0.0, cap_d) / dt_s
-    out[cheap] -= np.clip(q_j - (cum_c - cap_c), 0.0, cap_c) / (rte * dt_s)
+    out[dear] = _spread_ties(np.clip(q_j - (cum_d - cap_d), 0.0, cap_d), cap_d, p[dear]) / dt_s
+    out[cheap] -= _spread_ties(np.clip(q_j - (cum_c - cap_c), 0.0, cap_c), cap_c, p[cheap]) / (rte * dt_s)
+    if refill:
+        # charge at the full rating in the chosen cheap steps: the state-of-charge limit stops it once full, and it
+        # also refills what an import cap forced the battery to give between trades
+        out = np.where(out < 0, -rating_w, out)
     return out
+
+
+def _spread_ties(alloc_j: np.ndarray, cap_j: np.ndarray, price: np.ndarray) -> np.ndarray:
+    """Spread what was allocated to steps of equal price over all of them, in proportion to each step's capacity
+    (same cost; a flat tariff period is then charged at a low steady power instead of at the full rating in its
+    first steps, which an import cap may not allow)."""
+    _, group = np.unique(price, return_inverse=True)
+    alloc_g = np.bincount(group, weights=alloc_j)
+    cap_g = np.bincount(group, weights=cap_j)
+    share = np.divide(alloc_g, cap_g, out=np.zeros_like(alloc_g), where=cap_g > 0)
+    return cap_j * share[group]
 
 
 def dispatch(load_w, dt_s: float, spec: BatterySpec, *, cap_w=np.inf, policy: str | None = None, price=None,
