@@ -77,3 +77,14 @@ def test_too_many_combinations_are_refused_with_the_estimate(capsys, monkeypatch
     monkeypatch.setenv("COSTSIM_MAX_PLAN_OPTIONS", "3")
     code, out, err = _in_process(BASE + ["--train-hardware", "h100-sxm,b200", "--region", "us-pjm-virginia,fr-france"], capsys)
     assert code == 2 and "~4 plans priced in one comparison" in err and "COSTSIM_MAX_PLAN_OPTIONS" in err
+
+
+def test_a_scenario_plan_with_a_list_says_how_to_compare(tmp_path, capsys):
+    from pathlib import Path
+
+    src = (Path(__file__).resolve().parents[1] / "scenarios" / "small-models-lifetime.yaml").read_text()
+    assert "  train_hardware: h100-sxm\n" in src
+    p = tmp_path / "s.yaml"
+    p.write_text(src.replace("  train_hardware: h100-sxm\n", "  train_hardware: [h100-sxm, b200]\n"))
+    code, out, err = _in_process(["run", str(p), "--out", str(tmp_path / "o"), "--no-pdf"], capsys)
+    assert code == 2 and "plan.train_hardware" in err and "costsim plan --train-hardware a,b" in err and "variant" in err

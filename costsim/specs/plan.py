@@ -57,6 +57,15 @@ class PlanRequest(Spec):
     facility: FacilitySpec = Field(default_factory=FacilitySpec, description="PUE and facility model.")
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec, description="Prices and carbon intensity.")
 
+    @field_validator("train_hardware", "serve_hardware", "region", mode="before")
+    @classmethod
+    def _one_choice(cls, v, info):
+        if isinstance(v, (list, tuple)):
+            raise ValueError(f"one id per plan; to compare several, give each in its own scenario variant "
+                             f"(set: {{plan.{info.field_name}: ...}}) or run `costsim plan --{info.field_name.replace('_', '-')} a,b`, "
+                             "which plans and ranks every combination")
+        return v
+
     @field_validator("region")
     @classmethod
     def _region_named(cls, v: str | None) -> str | None:
