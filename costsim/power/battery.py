@@ -95,16 +95,16 @@ def desired_power_w(policy: str, load_w: np.ndarray, dt_s: float, spec: BatteryS
         pr = _as_series(price, n, "price")
         steps_per_day = max(int(round(S_PER_DAY / dt_s)), 1)
         usable_j = spec.energy_mwh * J_PER_MWH * (spec.max_soc_frac - spec.min_soc_frac)
+        over_cap = load_w > np.broadcast_to(cap_w, (n,))
         out = np.zeros(n)
         for s in range(0, n, steps_per_day):
             day = slice(s, s + steps_per_day)
             # refill only on days where the import cap binds (it forces discharges the trades did not plan)
             out[day] = arbitrage_day_w(pr[day], load_w[day], dt_s, rating_w=rating, usable_j=usable_j,
                                        round_trip_efficiency_frac=spec.round_trip_efficiency_frac,
-                                       refill=bool(np.any(load_w[day] > np.broadcast_to(cap_w, (n,))[day])))
+                                       refill=bool(over_cap[day].any()))
         return out
     raise ValueError(f"unknown battery policy {policy!r}; use peak_shaving, smoothing, arbitrage or optimal")
-
 
 
 def arbitrage_day_w(price, load_w, dt_s: float, *, rating_w: float, usable_j: float,
@@ -136,12 +136,11 @@ def arbitrage_day_w(price, load_w, dt_s: float, *, rating_w: float, usable_j: fl
     a = np.searchsorted(cum_d, starts, side="right")   # dear step being filled from each breakpoint on
     b = np.searchsorted(cum_c, starts, side="right")
     ok = (a < n) & (b < n)
-    ok[ok] = p[dear[a[ok]]] * rte > p[cheap[b[ok]]]
+    ok[ok] = p[dear[a[ok]]] * rte > p[cheap[b[ok]]]   # profitable from this breakpoint on (true, then false)
     if not ok[0]:
         return out
-    first_bad = int(np.argmin(ok)) if not ok.all() else starts.size
-    q_j = cum_d[-1] if first_bad >= starts.size else starts[first_bad]
-    q_j = min(q_j, cum_d[-1], cum_c[-1], usable_j * float(np.sqrt(rte)))
+    # the last breakpoint (where a side runs out) is never profitable, so a first unprofitable one exists
+    q_j = min(starts[int(np.argmin(ok))], usable_j * float(np.sqrt(rte)))
     out[dear] = _spread_ties(np.clip(q_j - (cum_d - cap_d), 0.0, cap_d), cap_d, p[dear]) / dt_s
     out[cheap] -= _spread_ties(np.clip(q_j - (cum_c - cap_c), 0.0, cap_c), cap_c, p[cheap]) / (rte * dt_s)
     if refill:
