@@ -68,8 +68,6 @@ def _render(r: dict, *, answer: bool = True) -> None:
     con = Console(width=max(Console().width, 150))
     if answer and r.get("answer"):
         con.print(r["answer"])
-    if r.get("params") is None:
-        return
     t = Table(title=f"plan ({r['mode']} mode, fit {r['fit']}, least {r['objective'] if r['mode'] == 'cost' else 'FLOP'}; "
                     f"lifetime {r['lifetime_tokens']:.3g} tokens)")
     for col in ("choice", "params", "tokens", "tokens/param", "loss", "total FLOP", "training", "serving", "total", "total energy",
@@ -127,15 +125,11 @@ def _render_comparison(r: dict) -> None:
                 "serving GPUs", "total", "total energy", "total CO2e", "peak power", "vs best"):
         t.add_column(col)
     for i, o in enumerate([o for o in r["options"] if o["feasible"]], 1):
-        ok = o["feasible"]
-        j, kg = o.get("total_facility_energy_j"), o.get("total_co2e_kg")
-        t.add_row(str(i) if ok else "-", o["train_hardware"], o["serve_hardware"], o["region"] or "default prices",
-                  f"{o['params'] / 1e9:.3g}B" if ok else "-", f"{o['training_tokens'] / 1e12:.3g}T" if ok else "-",
-                  f"{o['loss']:.4f}" if ok else "-", f"{o['training_days']:,.3g}" if ok and o.get("training_days") is not None else "-",
-                  f"{o['serving_gpus']:,.3g}" if ok and o.get("serving_gpus") is not None else "-",
-                  _usd_m(o.get("total_usd")) if ok else "-", fmt_si(None if j is None else j / 3.6e3, "Wh") if ok else "-",
-                  "-" if not ok or kg is None else f"{kg / 1e3:,.3g} t", fmt_si(o.get("peak_power_w"), "W") if ok else "-",
-                  f"{100 * o['vs_best_frac']:+.0f} %" if ok and o.get("vs_best_frac") is not None else "-")
+        j, kg, days, gpus = (o.get(k) for k in ("total_facility_energy_j", "total_co2e_kg", "training_days", "serving_gpus"))
+        t.add_row(str(i), o["train_hardware"], o["serve_hardware"], o["region"] or "default prices", f"{o['params'] / 1e9:.3g}B",
+                  f"{o['training_tokens'] / 1e12:.3g}T", f"{o['loss']:.4f}", "-" if days is None else f"{days:,.3g}",
+                  "-" if gpus is None else f"{gpus:,.3g}", _usd_m(o.get("total_usd")), fmt_si(None if j is None else j / 3.6e3, "Wh"),
+                  "-" if kg is None else f"{kg / 1e3:,.3g} t", fmt_si(o.get("peak_power_w"), "W"), f"{100 * o['vs_best_frac']:+.0f} %")
     if t.row_count:
         con.print(t)
     bad = [o for o in r["options"] if not o["feasible"]]
