@@ -62,7 +62,11 @@ _DEEPSEEK_HOPPER = (
     "15 % at 1,000-1,024 tokens in and out: Hopper runs FP8 block-scaled MoE GEMMs (DeepGEMM) and MLA decode kernels "
     "of its own, and costsim's Hopper MoE per-assignment time was fitted on Qwen3-235B (128 experts, no MLA). The "
     "3,000-request rows run as one wave at any batch trtllm-bench allows, so its max_batch_size is not the cause "
-    "there. Not modelled.")
+    "there. Sized, not adopted: vLLM's block-scaled FP8 CUTLASS GEMM on H100 (vllm-project/vllm PR 23280, DeepSeek-V3 "
+    "shape N 2,112, K 7,168) runs at 322 TFLOP/s at M 512 against 566 for BF16, and pricing Hopper's block-scaled GEMMs "
+    "at that class (0.32 of the FP8 peak) would bring these rows to +2 / +3 / +21 %; but DeepGEMM, from which "
+    "TensorRT-LLM's Hopper block-scale kernel derives, reports 1,350+ TFLOP/s on H800, so the rate of the kernel these "
+    "rows ran is not known, and a rate chosen to fit held-out rows would be a fitted factor. Not modelled.")
 _DEEPSEEK_BENCH = (
     "DeepSeek R1 on four GB200s at 1,024 in / 8,192 out comes out 26 % slow (B200 18 %): costsim prices these rows "
     "at the max_batch_size trtllm-bench's heuristic set (costsim.validation.trtllm_bench), and that heuristic counted "
