@@ -20,10 +20,11 @@ from costsim.specs.base import validate_spec
 from costsim.specs.catalog import get_accelerator
 from costsim.specs.limits import WorkEstimate, limit, require
 from costsim.specs.plan import PlanRequest
+from costsim.units import J_PER_MWH, MEGA
 
 #: objective -> (PhaseCost field of the total, label with unit, scale from the field's unit to the label's)
-OBJECTIVE_UNITS = {"usd": ("usd", "USD", 1.0), "mwh": ("facility_energy_j", "MWh", 1.0 / 3.6e9),
-                   "co2e": ("co2e_kg", "tCO2e", 1e-3), "peak_mw": ("peak_power_w", "MW", 1e-6)}
+OBJECTIVE_UNITS = {"usd": ("usd", "USD", 1.0), "mwh": ("facility_energy_j", "MWh", 1.0 / J_PER_MWH),
+                   "co2e": ("co2e_kg", "tCO2e", 1e-3), "peak_mw": ("peak_power_w", "MW", 1.0 / MEGA)}
 
 
 @dataclass(frozen=True)
@@ -94,16 +95,15 @@ def combinations(req: PlanRequest, train_hardware: Sequence[str], serve_hardware
     if req.mode != "cost":
         raise InputError("comparing hardware or regions needs --mode cost: flops mode prices neither (its answer is the same for "
                          "every choice).", field="mode")
-    for flag, items in (("--train-hardware", train_hardware), ("--serve-hardware", serve_hardware)):
+    for field, items in (("train_hardware", train_hardware), ("serve_hardware", serve_hardware), ("region", regions)):
+        flag = "--" + field.replace("_", "-")
         if len(set(items)) != len(items):
-            raise InputError(f"{flag}: an item is listed twice; give each once.", field=flag.lstrip("-").replace("-", "_"))
-        for hw in items:
+            raise InputError(f"{flag}: an item is listed twice; give each once.", field=field)
+        for hw in items if field != "region" else ():   # (regions are checked by the request's own validator)
             try:
                 get_accelerator(hw)
             except InputError as exc:
-                raise InputError(f"{flag}: {exc.message}", field=flag.lstrip("-").replace("-", "_")) from None
-    if len(set(regions)) != len(regions):
-        raise InputError("--region: an item is listed twice; give each once.", field="region")
+                raise InputError(f"{flag}: {exc.message}", field=field) from None
     n = len(train_hardware) * len(serve_hardware) * len(regions)
     require([WorkEstimate("plan_options", float(n), limit("plan_options"),
                           f"{len(train_hardware)} training hardware x {len(serve_hardware)} serving hardware x {len(regions)} "

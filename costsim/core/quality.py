@@ -130,6 +130,7 @@ def smallest_budget_within(fit: LossFit, compute_flop: float, unique_tokens: flo
     `loss_margin` of the compute-optimal loss at `compute_flop` (bisection in log C; that loss falls
     monotonically with C). Where repeats have saturated, C' is far below C."""
     target = float(loss(fit, *compute_optimal_constrained(fit, compute_flop, unique_tokens), unique_tokens)) + loss_margin
+    # lower end: 1e-12 of the budget, but not below 6 N D at the smallest size compute_optimal_constrained searches (1e6)
     lo, hi = max(compute_flop * 1e-12, 6.0 * 1e6 * 1e6), float(compute_flop)
     if loss(fit, *compute_optimal_constrained(fit, lo, unique_tokens), unique_tokens) <= target:
         hi = lo

@@ -246,6 +246,10 @@ def headline_rows(result) -> list[tuple[str, str]]:
     return rows
 
 
+#: a price saving below this (USD a day, half of the last digit shown) reads as "does not trade"
+NO_TRADE_USD_PER_DAY = 0.5
+
+
 def battery_text(b: dict) -> str:
     """The battery in one or two sentences: what share of the load it carries, for how long, and against the cap."""
     s = f"Battery {b['energy_mwh']:,.3g} MWh / {b['power_mw']:,.3g} MW ({b['policy']}): "
@@ -263,7 +267,7 @@ def battery_text(b: dict) -> str:
         if b["policy"] not in ("arbitrage", "optimal"):
             s += (f"; {b['policy']} does not trade on the hourly price (saves {saving:,.0f} USD a day): the arbitrage or "
                   "optimal battery policy does")
-        elif saving < 0.5:
+        elif saving < NO_TRADE_USD_PER_DAY:
             rte = b.get("round_trip_efficiency_frac")
             s += ("; it does not trade: no day's price spread pays for its "
                   + (f"{100 * (1 - rte):.0f} % " if rte is not None else "") + "round-trip loss")

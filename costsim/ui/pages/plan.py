@@ -10,10 +10,10 @@ import streamlit as st
 
 from costsim.api.trust import band_sentence
 from costsim.errors import InputError
+from costsim.power.signals import available_regions
 from costsim.report.charts import PALETTE, SYMBOLS
 from costsim.specs.plan import FIT_IDS, PlanRequest
 from costsim.ui.guard import guarded_run
-from costsim.power.signals import available_regions
 
 P = "plan_"
 TRAIN_HW = ["h100-sxm", "h200", "b200", "gb200", "b300", "a100-80gb-sxm", "mi300x", "tpu-v5p"]
