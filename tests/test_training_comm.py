@@ -105,3 +105,37 @@ def test_all_to_all_sends_only_the_other_nodes_share_over_the_network():
     assert float(comm.all_to_all_two_tier_s(B, 16, 8, DGX)) == pytest.approx(15 / 16 * B / bw_out + 15 * DGX.scaleout_latency_s)
     assert two < 0.6 * float(comm.all_to_all_two_tier_s(B, 16, 8, DGX))
     assert float(comm.all_to_all_two_tier_s(B, 1, 1, DGX)) == 0.0
+
+
+def test_remote_domains_hit_counts_other_nodes_holding_a_tokens_experts():
+    """Expected other nodes a token's k experts fall in (uniform routing over evenly placed experts), by hand and by
+    enumerating every choice of experts."""
+    from itertools import combinations
+    # one node: no other node to reach
+    assert float(comm.remote_domains_hit(8, 1, 8, 8, 128)) == 0.0
+    # 16 experts on 16 ranks over two nodes, top-2: the other node's 8 experts are all missed with C(8,2)/C(16,2)
+    assert float(comm.remote_domains_hit(16, 1, 8, 2, 16)) == pytest.approx(1.0 - 28.0 / 120.0)
+    # 4 nodes (EP 32), 16 experts, top-3: enumerate; node of expert e is e // 4, the sender sits on node 0
+    hits = [len({e // 4 for e in c} - {0}) for c in combinations(range(16), 3)]
+    assert float(comm.remote_domains_hit(32, 1, 8, 3, 16)) == pytest.approx(sum(hits) / len(hits))
+    # top-8 of 128 experts over two nodes (Qwen3-30B-A3B, EP 16): the other node is almost always hit, once
+    assert 0.99 < float(comm.remote_domains_hit(16, 1, 8, 8, 128)) < 1.0
+
+
+def test_deduplicated_dispatch_sends_a_token_once_per_other_node():
+    """DeepEP / HybridEP: one network copy per (token, other node holding its experts), fanned out over NVLink.
+    Inside one node it is the plain all-to-all; across two nodes at top-8 of 128 experts the network share drops from
+    k x 8/16 = 4 copies per token to ~1 (by hand), and never exceeds the plain all-to-all's."""
+    B = 8e9  # 8 copies of 1 GB of tokens
+    bw_in = DGX.scaleup_bytes_per_s * comm.SCALEUP_ACHIEVABLE_FRAC
+    bw_out = DGX.scaleout_bytes_per_s * comm.SCALEOUT_ACHIEVABLE_FRAC
+    assert float(comm.all_to_all_dedup_s(B, 8, 1, DGX, 8, 128)) == pytest.approx(float(comm.all_to_all_two_tier_s(B, 8, 1, DGX)))
+    hits = float(comm.remote_domains_hit(16, 1, 8, 8, 128))
+    dedup = float(comm.all_to_all_dedup_s(B, 16, 1, DGX, 8, 128))
+    assert dedup == pytest.approx(max(hits / 8 * B / bw_out, 15 / 16 * B / bw_in) + 15 * DGX.scaleout_latency_s)
+    plain = float(comm.all_to_all_two_tier_s(B, 16, 1, DGX))
+    assert dedup < 0.3 * plain
+    # top-1 routing has nothing to deduplicate: the network share is the plain one
+    assert float(comm.all_to_all_dedup_s(B, 64, 1, DGX, 1, 64)) == pytest.approx(float(comm.all_to_all_two_tier_s(B, 64, 1, DGX)))
+    for n, stride, k in [(16, 1, 2), (64, 1, 8), (64, 2, 6), (256, 1, 8), (32, 8, 4)]:
+        assert float(comm.all_to_all_dedup_s(B, n, stride, DGX, k, 256)) <= float(comm.all_to_all_two_tier_s(B, n, stride, DGX)) * (1 + 1e-12)

@@ -188,8 +188,8 @@ def test_held_out_training_step_targets():
 @pytest.mark.xfail(strict=True, reason="KNOWN GAP, issue 14 bar 'no held-out case worse than 30 %': MoE rows of "
                    "software releases that ran far below their hardware (three Megatron-Bridge 25.11 rows, software "
                    "2-4x slower than costsim and since improved; three DGX Cloud DeepSeek-V3 rows on GB200, NeMo 25.04 at "
-                   "10 % MFU; gpt-oss on GB200 / B300 through cuDNN's sink attention; DeepSeek-V3 on B300 at EP 8), the "
-                   "HybridEP on/off pair (+46 / +36 %: node-deduplicated dispatch not modelled), two MLPerf v5.1 B200 rows "
+                   "10 % MFU; gpt-oss on GB200 / B300 through cuDNN's sink attention; DeepSeek-V3 on B300 at EP 8; the 26.06 "
+                   "Qwen3-30B-A3B FP8 row on 16 H100s, -37 %, slower than the same layout in BF16 a month later), two MLPerf v5.1 B200 rows "
                    "with context parallel 2 (+32 / +33 %: exposed data-parallel ring latency, cause not identified) and two TorchTitan rows "
                    "with context parallel 4 / 8 at 128K / 256K tokens (-30 / -33 %); causes in costsim/validation/cases/"
                    "training_megatron_bridge.yaml, training_dgxc.yaml, training_mlperf51.yaml and training_torchtitan.yaml")
@@ -305,3 +305,25 @@ def test_expert_all_to_all_overlap_hides_dispatch_behind_the_paired_micro_batch(
     with pytest.raises(InputError) as e:
         est.estimate(TrainRequest(model="llama-3-8b", hardware="h100-sxm", gpus=8, tokens=1e10, ep_overlap=True))
     assert e.value.field == "ep_overlap" and "dense" in str(e.value)
+
+
+def test_deduplicated_expert_dispatch_cuts_cross_node_all_to_all():
+    """--ep-dispatcher deduplicated (DeepEP / HybridEP): Qwen3-30B-A3B with EP 16 over two H100 nodes spends less on
+    the expert all-to-all and steps faster than with the plain all-to-all; with EP 8 inside one node nothing changes;
+    the stack default is the plain all-to-all; the layout says it relies on the dispatcher; dense models refuse it."""
+    base = TrainRequest(model="qwen3-30b-a3b", hardware="h100-sxm", gpus=16, seq_len=4096, global_batch=1024,
+                        precision="bf16", tp=1, pp=1, cp=1, ep=16, micro_batch=1, ep_overlap=False, tokens=1e11)
+    plain = est.estimate(base.model_copy(update={"ep_dispatcher": "all-to-all"}))
+    dedup = est.estimate(base.model_copy(update={"ep_dispatcher": "deduplicated"}))
+    ep_plain, ep_dedup = (r["breakdowns"]["step_time_s"]["ep_comm_time_s"] for r in (plain, dedup))
+    assert ep_dedup < 0.5 * ep_plain
+    assert dedup["step_time_s"] < plain["step_time_s"] - 0.5 * (ep_plain - ep_dedup)
+    assert est.estimate(base)["step_time_s"] == pytest.approx(plain["step_time_s"])
+    assert any("deduplicated" in r["feature"] for r in dedup["layout_requires"])
+    assert not any("deduplicated" in r["feature"] for r in plain["layout_requires"])
+    one_node = base.model_copy(update={"gpus": 8, "ep": 8, "global_batch": 512})
+    a, b = (est.estimate(one_node.model_copy(update={"ep_dispatcher": d})) for d in ("all-to-all", "deduplicated"))
+    assert a["step_time_s"] == pytest.approx(b["step_time_s"])
+    with pytest.raises(InputError) as e:
+        est.estimate(TrainRequest(model="llama-3-8b", hardware="h100-sxm", gpus=8, tokens=1e10, ep_dispatcher="deduplicated"))
+    assert e.value.field == "ep_dispatcher" and "dense" in str(e.value)

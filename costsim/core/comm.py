@@ -10,6 +10,7 @@ Cost models (alpha-beta; Thakur, Rabenseifner & Gropp 2005; NCCL's bus-bandwidth
   ring all-reduce:                   2 (n-1)/n * B / bw + 2 (n-1) * lat
   tree all-reduce (double binary):   2 * B / bw + 2 * log2(n) * lat   (latency-optimal, for small B)
   all-to-all (pairwise, two tiers):  max((g-1)/n * B / bw_in, (n-g)/n * B / bw_out) + (n-1) * lat
+  node-deduplicated expert dispatch: max((n-1)/n * B / bw_in, hits/k * B / bw_out) + (n-1) * lat
   point-to-point:                    B / bw + lat
 A group of one rank costs nothing.
 
@@ -204,6 +205,40 @@ def all_to_all_two_tier_s(bytes_, n, stride, fab: Fabric):
     g_in, n_out = group_split(n, stride, fab.domain_size)
     t_in = (g_in - 1.0) / n * B / inner_bandwidth(g_in, stride, fab)
     t_out = (n - g_in) / n * B / (fab.scaleout_bytes_per_s * SCALEOUT_ACHIEVABLE_FRAC)
+    lat = np.where(n_out > 1, fab.scaleout_latency_s, fab.scaleup_latency_s)
+    return np.where(n > 1, np.maximum(t_in, t_out) + (n - 1.0) * lat, 0.0)
+
+
+def remote_domains_hit(n, stride, domain_size, experts_per_token: int, n_experts: int):
+    """Expected other scale-up domains one token's top-k experts fall in, when the n expert-parallel ranks
+    (spaced `stride` apart) hold n_experts experts evenly and routing picks k distinct experts uniformly (the
+    force-balanced routing of the published benchmarks). A domain holding e of the E experts is missed with
+    probability C(E - e, k) / C(E, k) = prod_{i<k} (E - e - i) / (E - i)."""
+    g_in, n_out = group_split(n, stride, domain_size)
+    e_all = float(max(n_experts, 1))
+    k = int(min(max(experts_per_token, 1), n_experts))
+    e_dom = e_all * g_in / _a(n)  # experts per domain of the group
+    miss = np.ones_like(e_dom)
+    for i in range(k):
+        miss = miss * np.clip((e_all - e_dom - i) / (e_all - i), 0.0, 1.0)
+    return (n_out - 1.0) * (1.0 - miss)
+
+
+def all_to_all_dedup_s(bytes_, n, stride, fab: Fabric, experts_per_token: int, n_experts: int):
+    """Time (s) of a node-deduplicated expert all-to-all (DeepEP / Megatron-core's HybridEP 'flex' dispatcher;
+    DeepSeek-V3 report, arXiv 2412.19437 Sec. 3.2.2): each rank sends `bytes_` in all = k copies of its tokens,
+    one per selected expert, but a token crosses the scale-out network once per other domain holding one of its
+    experts (to the same-index rank there) and is fanned out over that domain's scale-up fabric, instead of once
+    per expert. Network: bytes_ x remote_domains_hit / k; scale-up: every copy not for the rank itself,
+    (n-1)/n x bytes_ (direct or forwarded). Inside one domain this is the plain all-to-all's (n-1)/n at the
+    scale-up rate, so only groups across domains change. Latency as all_to_all_two_tier_s."""
+    n = _a(n)
+    B = _a(bytes_)
+    g_in, n_out = group_split(n, stride, fab.domain_size)
+    hits = remote_domains_hit(n, stride, fab.domain_size, experts_per_token, n_experts)
+    k = float(max(min(experts_per_token, n_experts), 1))
+    t_in = (n - 1.0) / n * B / inner_bandwidth(g_in, stride, fab)
+    t_out = hits / k * B / (fab.scaleout_bytes_per_s * SCALEOUT_ACHIEVABLE_FRAC)
     lat = np.where(n_out > 1, fab.scaleout_latency_s, fab.scaleup_latency_s)
     return np.where(n > 1, np.maximum(t_in, t_out) + (n - 1.0) * lat, 0.0)
 

@@ -87,6 +87,10 @@ class Framework:
     moe_a2a_overlap: the stack can run a MoE layer's dispatch / combine all-to-all while another micro-batch computes
       (forward of one interleaved with backward of the other: Megatron-core overlap_moe_expert_parallel_comm, 2025,
       after DeepSeek-V3's DualPipe); not with full recomputation.
+    moe_dispatch: how the expert all-to-all moves tokens. "all-to-all": one copy per (token, expert) straight to the
+      expert's rank (Megatron-core's alltoall dispatcher, the 2024 stacks). "deduplicated": one copy per (token, other
+      scale-up domain holding its experts) over the network, fanned out inside the domain (DeepEP, Megatron-core's
+      'flex' dispatcher with the DeepEP or HybridEP backend, 2025); a request's ep_dispatcher sets it.
     """
 
     name: str = "megatron-core-2024"
@@ -113,6 +117,7 @@ class Framework:
     selective_saves: str = "megatron"
     moe_parallel_folding: bool = False
     moe_a2a_overlap: bool = False
+    moe_dispatch: str = "all-to-all"
     source: str = ""
     year: int = 2024
 
@@ -230,6 +235,9 @@ FEATURES: dict[str, tuple[str, int, str]] = {
                              "tensor-parallel ranks)", 2025, "Liu et al. 2025, arXiv 2504.14960 (Megatron-core)"),
     "moe_a2a_overlap": ("expert all-to-all overlapped with another micro-batch's compute", 2025,
                         "DeepSeek-V3 DualPipe (arXiv 2412.19437); Megatron-core overlap_moe_expert_parallel_comm"),
+    "moe_dedup_dispatch": ("node-deduplicated expert dispatch (one network copy per token and node: DeepEP, HybridEP)",
+                           2025, "DeepSeek-V3 report (arXiv 2412.19437) Sec. 3.2.2; deepseek-ai/DeepEP (2025-02); "
+                                 "Megatron-core flex dispatcher"),
     "tp_comm_overlap": ("tensor-parallel communication overlapped with GEMMs", 2023, "Transformer Engine userbuffers / "
                         "Megatron-core tp_comm_overlap"),
     "dp_comm_overlap": ("data-parallel reduce-scatter/all-gather overlapped with backward/forward", 2023,
@@ -262,6 +270,8 @@ def layout_features(layout: dict, fw: Framework, precision: str, sequence_parall
         out.append("moe_parallel_folding")
     if layout.get("ep_overlap"):
         out.append("moe_a2a_overlap")
+    if layout["ep"] > 1 and fw.moe_dispatch == "deduplicated":
+        out.append("moe_dedup_dispatch")
     if layout["tp"] > 1 and fw.tp_comm_exposed_frac < 1.0:
         out.append("tp_comm_overlap")
     if layout["dp"] > 1 and fw.dp_overlap:

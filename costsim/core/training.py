@@ -332,7 +332,12 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
         # each token copy goes straight to its expert's rank: the share bound for other scale-up domains crosses
         # the network, the rest stays on the scale-up fabric (comm.all_to_all_two_tier_s)
         # the EP group's rank stride: tp x cp (experts across data-parallel ranks), etp under folding
-        a2a = comm.all_to_all_two_tier_s(a2a_bytes, ep, np.where(folded, etp, tp * cp), fab) * (m.n_moe_layers / m.n_layers)
+        stride_ep = np.where(folded, etp, tp * cp)
+        if fw.moe_dispatch == "deduplicated":  # one network copy per other domain holding the token's experts
+            a2a = comm.all_to_all_dedup_s(a2a_bytes, ep, stride_ep, fab, m.experts_per_token, m.n_experts)
+        else:
+            a2a = comm.all_to_all_two_tier_s(a2a_bytes, ep, stride_ep, fab)
+        a2a = a2a * (m.n_moe_layers / m.n_layers)
         t_ep_f, t_ep_b = 2.0 * a2a, (2.0 + 2.0 * full) * a2a
     else:
         t_ep_f = t_ep_b = 0.0 * t_tp_f

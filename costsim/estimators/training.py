@@ -14,6 +14,7 @@ Host power, PUE, cost and CO2e: costsim.economics.accounting.account_run.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -193,6 +194,9 @@ def _check(req: TrainRequest, spec: ModelSpec) -> None:
     if req.ep_overlap and not spec.is_moe:
         raise InputError(f"--ep-overlap needs a mixture-of-experts model; '{spec.name}' is dense. Drop it.",
                          field="ep_overlap")
+    if req.ep_dispatcher is not None and not spec.is_moe:
+        raise InputError(f"--ep-dispatcher needs a mixture-of-experts model; '{spec.name}' is dense. Drop it.",
+                         field="ep_dispatcher")
     if req.etp is not None and not spec.is_moe:
         raise InputError(f"--etp {req.etp} needs a mixture-of-experts model; '{spec.name}' is dense. Drop --etp.",
                          field="etp")
@@ -244,6 +248,8 @@ def run_search(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerato
     _check(req, spec)
     fw_name = framework_name(req, acc, framework)
     fw = FRAMEWORKS[fw_name]
+    if req.ep_dispatcher is not None:
+        fw = dataclasses.replace(fw, moe_dispatch=req.ep_dispatcher)
     node = get_node(req.node) if req.node is not None else node_for(acc)
     if req.node is not None and node.accelerator != acc.id:
         raise InputError(f"node '{node.id}' holds {node.accelerator}, not {acc.id}; pick a node profile for {acc.id} "
@@ -320,10 +326,13 @@ def step_profile(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelera
             "memory_per_gpu_bytes": best["memory_per_gpu_bytes"], "mfu_frac": best["mfu_frac"]}
 
 
-def layout_requires(row: dict, framework: str, precision: str, sequence_parallel: bool) -> tuple[list[dict], str]:
+def layout_requires(row: dict, framework: str, precision: str, sequence_parallel: bool,
+                    ep_dispatcher: str | None = None) -> tuple[list[dict], str]:
     """What the chosen layout relies on (feature, first year, source) and one sentence for a reader
     comparing with a published run: a run on an older stack could not use features it did not have."""
     fw = FRAMEWORKS[framework]
+    if ep_dispatcher is not None:
+        fw = dataclasses.replace(fw, moe_dispatch=ep_dispatcher)
     feats = layout_features(row, fw, precision, sequence_parallel)
     req = [{"feature": FEATURES[f][0], "since_year": FEATURES[f][1], "source": FEATURES[f][2]} for f in feats]
     newest = sorted(req, key=lambda r: -r["since_year"])[:3]
@@ -373,6 +382,10 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
          "source": "NVFP4: read bf16 + amax pass + row- and column-wise E2M1 with E4M3 scales per 16 (costsim.core.datatypes); fp8 casts are fused into the producing kernels"},
         {"name": "peak_flop_per_s", "value": hs.peak_flop_per_s, "unit": "FLOP/s", "source": f"{acc.id} profile, {req.precision}"},
     ]
+    if spec.is_moe:
+        dispatch = req.ep_dispatcher or FRAMEWORKS[framework].moe_dispatch
+        assumptions.append({"name": "ep_dispatcher", "value": dispatch, "unit": "",
+                            "source": "request --ep-dispatcher" if req.ep_dispatcher else f"{framework} stack default"})
     if req.power_cap_w is not None:
         assumptions.append({"name": "power_cap_compute_frac", "value": power_cap_compute_frac(acc, req.power_cap_w), "unit": "",
                             "source": f"GEMM and attention speed at a {req.power_cap_w:g} W limit relative to the {acc.tdp_w:g} W TDP "
@@ -445,7 +458,8 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
         "parallelism": srch.layout_row(lay, i), "tokens_per_step": tokens_per_step, "num_steps": num_steps,
         "framework": framework,
         **dict(zip(("layout_requires", "layout_note"),
-                   layout_requires(srch.layout_row(lay, i), framework, req.precision, req.sequence_parallel))),
+                   layout_requires(srch.layout_row(lay, i), framework, req.precision, req.sequence_parallel,
+                                   req.ep_dispatcher))),
         "compute_time_s": compute_time, "goodput_frac": g, "wall_time_s": wall,
         "gpu_hours": acct.get("gpu_hours"), "gpu_energy_j": gpu_energy, "it_energy_j": acct.get("it_energy_j"),
         "facility_energy_j": acct.get("facility_energy_j"), "facility_peak_power_w": peak_fac,

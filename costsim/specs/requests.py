@@ -18,6 +18,8 @@ WeightPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4", "q8_0", "q4_0",
 KvPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4"]
 ServeObjective = Literal["throughput", "usd_per_token"]
 Recompute = Literal["none", "selective", "full"]
+# costsim.core.frameworks.Framework.moe_dispatch values
+EpDispatcher = Literal["all-to-all", "deduplicated"]
 # training stacks of costsim.core.frameworks.FRAMEWORKS (a test keeps the two lists equal)
 FrameworkName = Literal["megatron-core-2024", "megatron-2022", "megatron-2021", "deepspeed-megatron-2021",
                         "deepspeed-zero3-2021", "fsdp-2023", "xla-tpu", "torchtitan-2024"]
@@ -43,6 +45,11 @@ class TrainRequest(Spec):
     ep_overlap: bool | None = Field(None, description="Run each MoE layer's expert all-to-all while another micro-batch "
                                     "computes (Megatron-core overlap_moe_expert_parallel_comm; None = searched where the "
                                     "training stack has it; MoE with ep > 1 only).")
+    ep_dispatcher: EpDispatcher | None = Field(None, description="How the expert all-to-all moves tokens (MoE, ep > 1): "
+                                               "all-to-all (one copy per token and expert, Megatron-core's alltoall "
+                                               "dispatcher) or deduplicated (one network copy per token and other node "
+                                               "holding its experts, fanned out over NVLink there: DeepEP, HybridEP); "
+                                               "None = the training stack's (all-to-all).")
     dp: int | None = Field(None, ge=1, description="Data-parallel size (None = derived: gpus / (tp*pp*cp)).")
     vp: int | None = Field(None, ge=1, description="Virtual pipeline stages per GPU for the interleaved schedule (None = searched).")
     micro_batch: int | None = Field(None, ge=1, description="Micro-batch size in sequences (None = searched).")

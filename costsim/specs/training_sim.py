@@ -19,7 +19,7 @@ import yaml
 from pydantic import Field, model_validator
 
 from costsim.specs.base import Spec
-from costsim.specs.requests import FrameworkName, Precision, Recompute
+from costsim.specs.requests import EpDispatcher, FrameworkName, Precision, Recompute
 
 _RELIABILITY_FILE = Path(__file__).resolve().parents[1] / "data" / "reliability_llama3.yaml"
 
@@ -123,6 +123,7 @@ class Layout(Spec):
     ep: int | None = Field(None, ge=1, description="Expert-parallel size (MoE; None = searched).")
     etp: int | None = Field(None, ge=1, le=4096, description="Expert tensor-parallel size, a divisor of tp (MoE; None = searched: tp, or 1 under MoE parallel folding).")
     ep_overlap: bool | None = Field(None, description="Expert all-to-all overlapped with another micro-batch's compute (MoE, ep > 1; None = searched).")
+    ep_dispatcher: EpDispatcher | None = Field(None, description="Expert all-to-all: all-to-all (one copy per token and expert) or deduplicated (one network copy per token and other node holding its experts: DeepEP, HybridEP); None = the training stack's.")
     dp: int | None = Field(None, ge=1, description="Data-parallel size (None = num_gpus / (tp*pp*cp)).")
     vp: int | None = Field(None, ge=1, description="Virtual pipeline stages per GPU (None = searched).")
     micro_batch: int | None = Field(None, ge=1, description="Micro-batch in sequences (None = searched).")

@@ -33,7 +33,7 @@ def to_state(r: TrainRequest) -> dict[str, Any]:
          P + "gco2": r.economics.grid_gco2e_per_kwh, P + "elec": r.economics.electricity_usd_per_kwh,
          P + "failure_rate": r.failure_rate_per_gpu_hour, P + "framework": w.AUTO if r.framework is None else r.framework,
          P + "power_cap": r.power_cap_w}
-    for k in ("tp", "pp", "cp", "ep", "etp", "ep_overlap", "micro_batch", "recompute", "zero"):
+    for k in ("tp", "pp", "cp", "ep", "etp", "ep_overlap", "ep_dispatcher", "micro_batch", "recompute", "zero"):
         v = getattr(r, k)
         s[P + k] = w.AUTO if v is None else v
     return s
@@ -68,6 +68,8 @@ def inputs() -> dict[str, Any]:
             d["ep_overlap"] = w.select(TrainRequest, "ep_overlap", key=P + "ep_overlap", default=None,
                                        label="Expert all-to-all overlap", options=[True, False], auto=True,
                                        format_func=lambda on: "on" if on else "off")
+            d["ep_dispatcher"] = w.select(TrainRequest, "ep_dispatcher", key=P + "ep_dispatcher", default=None,
+                                          label="Expert dispatch", auto=True)
             d["recompute"] = w.select(TrainRequest, "recompute", key=P + "recompute", default=None,
                                       label="Activation recompute", auto=True)
             d["sequence_parallel"] = w.checkbox(TrainRequest, "sequence_parallel", key=P + "sequence_parallel",
@@ -93,7 +95,7 @@ def build_request(d: dict[str, Any]) -> TrainRequest:
     economics = validate_spec(EconomicsSpec, {"usd_per_gpu_hour": d["usd_per_gpu_hour"], "electricity_usd_per_kwh": d["elec"],
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
     data = {k: d[k] for k in ("model", "hardware", "gpus", "tokens", "seq_len", "precision", "attention_precision", "tp", "pp", "cp", "ep",
-                              "etp", "ep_overlap", "micro_batch", "recompute", "zero", "sequence_parallel", "top_k", "framework", "power_cap_w")}
+                              "etp", "ep_overlap", "ep_dispatcher", "micro_batch", "recompute", "zero", "sequence_parallel", "top_k", "framework", "power_cap_w")}
     data.update(failure_rate_per_gpu_hour=d["failure_rate"], facility=facility, economics=economics)
     return validate_spec(TrainRequest, data, what="training request")
 
