@@ -18,7 +18,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
 
-from costsim.api.plan import _economics, _price_grid, demand_frontier, load_fits  # noqa: E402
+from costsim.api.plan import demand_frontier, load_fits  # noqa: E402
+from costsim.api.plan_grid import plan_economics, price_grid  # noqa: E402
 from costsim.specs.plan import PlanRequest  # noqa: E402
 
 
@@ -29,7 +30,7 @@ def main() -> None:
     for mode in ("flops", "cost"):
         req = PlanRequest(target_loss=2.1, lifetime_tokens=1e12, mode=mode)
         t0 = time.perf_counter()
-        prices = _price_grid(req, _economics(req)) if mode == "cost" else None
+        prices = price_grid(req, plan_economics(req)) if mode == "cost" else None
         price_s = time.perf_counter() - t0
         best = float("inf")
         for _ in range(3):

@@ -5,7 +5,7 @@ together; priced by our own training and inference cores (cost mode) or in FLOPs
     plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e13)) -> PlanResult
 
 The loss laws are costsim.core.quality (constants in costsim/data/quality_laws.yaml). Sizes are priced on a
-coarse log grid with Llama-shaped models (costsim.estimators.plan_pricing) and interpolated in log-log; the
+coarse log grid with Llama-shaped models (costsim.api.plan_grid over costsim.estimators.plan_pricing) and interpolated in log-log; the
 optimum is searched on a fine grid of N with D(N) on the iso-loss curve.
 """
 
@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from costsim.api.plan_grid import PriceGrid, check_serve_engine, phase_costs, plan_economics, price_grid, serve_kw
 from costsim.api.plan_text import (NO_LAYOUT_NOTE, answer_sentence, budget_infeasible, edge_note, nearest_reason, range_text,
                                    saturated_note, slo_text, unpriced_size)
 from costsim.api.trust import band_for
@@ -28,17 +29,14 @@ from costsim.core.quality import (LossFit, compute_optimal, compute_optimal_cons
 from costsim.core.scores import ScoreMap, fit_score_map, loss_for_score, predict_score
 from costsim.core.trust import ErrorBand
 from costsim.errors import InputError
-from costsim.estimators.plan_pricing import (ServePrice, TrainPrice, loglog_interp, price_serving, price_training,
-                                            synthetic_model)
+from costsim.estimators.plan_pricing import price_serving, price_training
 from costsim.specs.catalog import get_accelerator, get_model
 from costsim.specs.plan import FIT_IDS, PlanRequest
 from costsim.specs.site import EconomicsSpec
-from costsim.units import S_PER_YEAR
 
 LAWS_PATH = Path(__file__).resolve().parents[1] / "data" / "quality_laws.yaml"
 BENCHMARKS_PATH = Path(__file__).resolve().parents[1] / "data" / "benchmarks.yaml"
-PRICE_POINTS = 41  # priced sizes (log grid); the optimum is searched on FINE_POINTS between them
-FINE_POINTS = 2000
+FINE_POINTS = 2000  # the optimum is searched on these sizes between plan_grid.PRICE_POINTS priced ones
 BOOTSTRAP_DRAWS = 200
 #: repeats beyond this many times R_D* (Muennighoff et al.'s decay constant of repeated data) are flagged in a budget plan
 SATURATED_EPOCHS_PER_RD_STAR = 4.0
@@ -183,49 +181,7 @@ class PlanResult:
                 "error_bands": {k: (b.as_dict() if b is not None else None) for k, b in self.error_bands.items()}}
 
 
-# --- pricing ----------------------------------------------------------------------------------------------------
-
-def _economics(req: PlanRequest) -> EconomicsSpec:
-    if req.region is None:
-        return req.economics
-    from costsim.power.signals import load_region
-
-    prof = load_region(req.region)
-    t = np.arange(8760) * 3600.0
-    return req.economics.model_copy(update={"electricity_usd_per_kwh": float(np.mean(prof.price.at(t))),
-                                            "grid_gco2e_per_kwh": float(np.mean(prof.carbon.at(t)))})
-
-
-@dataclass(frozen=True)
-class PriceGrid:
-    """The priced model sizes (parameters, ascending) with their training and serving prices."""
-
-    n: np.ndarray
-    train: list[TrainPrice]
-    serve: list[ServePrice]
-
-    def at(self, attr: str, phase: str, n_new) -> np.ndarray:
-        rows = self.train if phase == "train" else self.serve
-        return loglog_interp(n_new, self.n, [getattr(r, attr) if r.feasible else math.nan for r in rows])
-
-
-#: what the priced training and serving sizes depend on (besides the economics): each phase is cached on its own fields,
-#: so a comparison of serving hardware reuses the training grid and the other way round
-TRAIN_PRICE_FIELDS = ("train_hardware", "train_gpus", "train_precision", "min_params", "max_params", "facility")
-SERVE_PRICE_FIELDS = ("serve_hardware", "serve_precision", "input_tokens", "output_tokens", "min_params", "max_params", "facility",
-                      "serve_engine", "ttft_slo_s", "tpot_slo_s")
-
-
-def _check_serve_engine(req: PlanRequest) -> None:
-    """An unknown engine, or one that does not run on the serving hardware, is bad input (exit 2), not an
-    infeasible plan."""
-    from costsim.estimators.inference import device_parameters
-
-    try:
-        device_parameters(get_accelerator(req.serve_hardware), req.serve_engine)
-    except InputError as exc:
-        raise InputError(f"--serve-engine: {exc.message}", field="serve_engine") from None
-
+# --- checks ---------------------------------------------------------------------------------------------------
 
 def _check_inputs(req: PlanRequest) -> None:
     """Ids the request names must exist (exit 2 naming the flag), before any pricing."""
@@ -249,73 +205,6 @@ def _check_inputs(req: PlanRequest) -> None:
                          "use --train-precision bf16 or other --train-hardware.", field="train_precision")
 
 
-def _serve_kw(req: PlanRequest) -> dict[str, Any]:
-    """How the serving fleet is priced: engine profile and latency limits (the deployment search honours them)."""
-    return {"engine": req.serve_engine, "ttft_slo_s": req.ttft_slo_s, "tpot_slo_s": req.tpot_slo_s}
-
-
-def _price_grid(req: PlanRequest, econ: EconomicsSpec) -> PriceGrid:
-    """The priced sizes; each phase cached per process on what its pricing depends on (a sweep over demand, fit or
-    target prices once; a comparison of hardware prices each training and each serving choice once)."""
-    ns = np.logspace(math.log10(req.min_params), math.log10(req.max_params), PRICE_POINTS)
-    models = [synthetic_model(n) for n in ns]
-    real_n = np.array([float(m.params_total) for m in models])
-    e = "|" + econ.model_dump_json()
-
-    def train() -> list[TrainPrice]:
-        ta = get_accelerator(req.train_hardware)
-        return [price_training(m, ta, req.train_gpus, precision=req.train_precision, facility=req.facility, economics=econ)
-                for m in models]
-
-    def serve() -> list[ServePrice]:
-        sa = get_accelerator(req.serve_hardware)
-        return [price_serving(m, sa, input_tokens=req.input_tokens, output_tokens=req.output_tokens,
-                              weight_precision=req.serve_precision, facility=req.facility, economics=econ, **_serve_kw(req))
-                for m in models]
-
-    return PriceGrid(real_n, _cached("train|" + req.model_dump_json(include=set(TRAIN_PRICE_FIELDS)) + e, train),
-                     _cached("serve|" + req.model_dump_json(include=set(SERVE_PRICE_FIELDS)) + e, serve))
-
-
-_PRICE_CACHE: dict[str, list] = {}
-
-
-def _cached(key: str, build):
-    hit = _PRICE_CACHE.get(key)
-    if hit is None:
-        hit = build()
-        if len(_PRICE_CACHE) >= 64:
-            _PRICE_CACHE.pop(next(iter(_PRICE_CACHE)))
-        _PRICE_CACHE[key] = hit
-    return hit
-
-
-def _phase_costs(req: PlanRequest, prices: PriceGrid | None, n, d, out_tokens: float):
-    """Vectorized training and serving costs over arrays of N and D (dict of arrays)."""
-    n = np.asarray(n, float)
-    d = np.asarray(d, float)
-    if prices is None:
-        return {}
-    rate = out_tokens / (req.years * S_PER_YEAR)  # output tokens per second of the fleet
-    c = {
-        "train_usd": d * prices.at("usd_per_token", "train", n),
-        "train_j": d * prices.at("facility_j_per_token", "train", n),
-        "train_kg": d * prices.at("co2e_kg_per_token", "train", n),
-        "train_gpu_h": d * prices.at("gpu_hours_per_token", "train", n),
-        "train_days": d / prices.at("tokens_per_s", "train", n) / 86400.0,
-        "train_peak_w": prices.at("peak_power_w", "train", n) * np.ones_like(d),
-        "serve_usd": out_tokens * prices.at("usd_per_token", "serve", n) * np.ones_like(d),
-        "serve_j": out_tokens * prices.at("facility_j_per_token", "serve", n) * np.ones_like(d),
-        "serve_kg": out_tokens * prices.at("co2e_kg_per_token", "serve", n) * np.ones_like(d),
-        "serve_gpus": rate / prices.at("tokens_per_s_per_gpu", "serve", n) * np.ones_like(d),
-    }
-    c["serve_peak_w"] = c["serve_gpus"] * prices.at("facility_w_per_gpu", "serve", n)
-    if out_tokens == 0:
-        for k in ("serve_usd", "serve_j", "serve_kg", "serve_gpus", "serve_peak_w"):
-            c[k] = np.zeros_like(d)
-    return c
-
-
 def _objective(req: PlanRequest, c: dict[str, np.ndarray], n, d, inf_tokens: float) -> np.ndarray:
     n, d = np.asarray(n, float), np.asarray(d, float)
     if req.mode == "flops":
@@ -335,7 +224,7 @@ def _choice(req: PlanRequest, fit: LossFit, prices: PriceGrid | None, label: str
                 inference_flop=inf, total_flop=tf + inf, loss=lv, note=note, outside_fitted_range=outside_fitted_range(fit, n, d))
     if prices is None:
         return PlanChoice(**base)
-    c = {k: float(v) for k, v in _phase_costs(req, prices, n, d, out).items()}
+    c = {k: float(v) for k, v in phase_costs(req, prices, n, d, out).items()}
     tr = PhaseCost(usd=c["train_usd"], facility_energy_j=c["train_j"], co2e_kg=c["train_kg"], peak_power_w=c["train_peak_w"],
                    gpu_hours=c["train_gpu_h"], days=c["train_days"], gpus=float(req.train_gpus))
     sv = PhaseCost(usd=c["serve_usd"], facility_energy_j=c["serve_j"], co2e_kg=c["serve_kg"], peak_power_w=c["serve_peak_w"],
@@ -401,7 +290,7 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: PriceGrid | None, target: 
             return None, (f"under {fit.id} (no repeated-data term) every model up to {req.max_params:.3g} parameters needs more than the "
                           f"{req.unique_tokens:.3g} unique tokens to reach loss {target:g}; use --fit muennighoff2023 (prices repeated "
                           "epochs), raise --unique-tokens or --max-params, or raise the target.")
-    c = _phase_costs(req, prices, n, d, out)
+    c = phase_costs(req, prices, n, d, out)
     obj = _objective(req, c, n, d, inf_tokens)
     good = ok & np.isfinite(obj)
     if req.mode == "cost" and req.objective == "usd" and not good.any() and (ok & np.isfinite(c["train_j"] + c["serve_j"])).any():
@@ -447,9 +336,9 @@ def plan(req: PlanRequest) -> PlanResult:
                                                                   "residual_sd_logit": m.residual_sd_logit,
                                                                   "reference_family": m.reference_family}}
     if req.mode == "cost":
-        _check_serve_engine(req)
-    econ = _economics(req) if req.mode == "cost" else req.economics
-    prices = _price_grid(req, econ) if req.mode == "cost" else None
+        check_serve_engine(req)
+    econ = plan_economics(req) if req.mode == "cost" else req.economics
+    prices = price_grid(req, econ) if req.mode == "cost" else None
     target = targets[req.fit]
     chosen, why = _optimize(req, fit, prices, target)
     by_fit: dict[str, PlanChoice | None] = {}
@@ -581,7 +470,7 @@ def _model_choice(req: PlanRequest, fit: LossFit, ref: str, econ: EconomicsSpec)
     ta, sa = get_accelerator(req.train_hardware), get_accelerator(req.serve_hardware)
     tp = price_training(m, ta, req.train_gpus, precision=req.train_precision, facility=req.facility, economics=econ)
     sp = price_serving(m, sa, input_tokens=req.input_tokens, output_tokens=req.output_tokens, weight_precision=req.serve_precision,
-                       facility=req.facility, economics=econ, **_serve_kw(req))
+                       facility=req.facility, economics=econ, **serve_kw(req))
     prices = PriceGrid(np.array([n * 0.999, n * 1.001]), [tp, tp], [sp, sp])
     return _choice(req, fit, prices, m.id or ref, n, d)
 

@@ -13,7 +13,7 @@ from costsim.units import J_PER_MWH
 
 if TYPE_CHECKING:
     from costsim.api.plan import PlanChoice
-    from costsim.api.plan import PriceGrid as Prices
+    from costsim.api.plan_grid import PriceGrid as Prices
     from costsim.core.quality import LossFit
 
 #: how a compute-optimal comparison that cannot be trained on the job begins its note (the answer repeats it)
