@@ -386,3 +386,40 @@ def test_microscaled_weights_pay_an_upcast_where_no_fp4_tensor_cores():
     assert float(core.prefill_time_s(s, d, p, lay, 4, 1000)) == pytest.approx(float(core.prefill_time_s(s, d, none, lay, 4, 1000)))
     _, _, pb, _ = setup("b200")
     assert pb.upcast_flop_per_weight_tile == 0.0
+
+
+def test_expert_all_to_all_and_pipeline_hand_offs_beyond_one_node_cross_the_network():
+    """Serving replicas wider than one scale-up group (DeepSeek-V3 on two 8-GPU H100 nodes): the expert all-to-all
+    sends the other node's share over the NIC share (by hand), the pipeline hand-off between two nodes' stages goes
+    over the network, and inside one node nothing changes (a device without network data keeps the old rates)."""
+    acc = get_accelerator("h100-sxm")
+    dev = device_from_accelerator(acc, "fp8")[0]
+    assert float(dev.local_group_size) == 8.0 and float(dev.scaleout_bytes_per_s) == pytest.approx(50e9)
+    B = 1e8
+    nvl = float(dev.scaleup_bytes_per_s) * float(dev.comm_bandwidth_frac)
+    inside = float(core.alltoall_time_s(B, 8, dev))
+    assert inside == pytest.approx(float(dev.scaleup_latency_s) * 4.0 + 7 / 8 * B / nvl)
+    assert inside == pytest.approx(float(core.alltoall_time_s(B, 8, replace(dev, local_group_size=np.inf))))
+    out_bw = 50e9 * core.SCALEOUT_ACHIEVABLE_FRAC
+    two = float(core.alltoall_time_s(B, 16, dev))
+    assert two == pytest.approx(float(dev.scaleout_latency_s) * 5.0 + max(7 / 16 * B / nvl, 8 / 16 * B / out_bw))
+    assert two > 2.5 * float(core.alltoall_time_s(B, 16, replace(dev, local_group_size=np.inf)))
+    # EP 8 at stride tp 2 spans two nodes too
+    assert float(core.alltoall_time_s(B, 8, dev, 2)) > 3 * inside
+    # pipeline: TP1 x EP8 x PP2 puts one stage per node, its one boundary crosses; TP1 x EP4 x PP2 stays in a node
+    up = float(dev.scaleup_bytes_per_s)
+    assert float(core.pp_handoff_s(B, core.Layout(tp=1, pp=2, ep=8), dev)) == pytest.approx(float(dev.scaleout_latency_s) + B / out_bw)
+    assert float(core.pp_handoff_s(B, core.Layout(tp=1, pp=2, ep=4), dev)) == pytest.approx(float(dev.scaleup_latency_s) + B / up)
+    # TP 2 x PP 8: 16 GPUs, stages of 2, one of the 7 boundaries crosses
+    mixed = float(core.pp_handoff_s(B, core.Layout(tp=2, pp=8, ep=1), dev))
+    assert mixed == pytest.approx(6 / 7 * (float(dev.scaleup_latency_s) + B / up) + 1 / 7 * (float(dev.scaleout_latency_s) + B / out_bw))
+    assert float(core.pp_handoff_s(B, core.Layout(tp=8, pp=1, ep=1), dev)) == 0.0
+    # the whole step: DeepSeek-V3 decode with EP 16 over two nodes pays the network, inside a GB200 NVL72 domain it does not
+    s, p = shape_from_model(get_model("deepseek-v3")), precision("fp8", "fp8")
+    lay = core.Layout(tp=1, pp=1, ep=16)
+    wide = core.decode_step_breakdown(s, dev, p, lay, 2048, 2000)
+    nvlink = core.decode_step_breakdown(s, replace(dev, local_group_size=np.inf), p, lay, 2048, 2000)
+    assert float(wide["ep_alltoall_s"]) > 2 * float(nvlink["ep_alltoall_s"])
+    gb = device_from_accelerator(get_accelerator("gb200"), "fp8")[0]
+    assert float(gb.local_group_size) == 72.0
+    assert float(core.alltoall_time_s(B, 16, gb)) == pytest.approx(float(core.alltoall_time_s(B, 16, replace(gb, local_group_size=np.inf))))

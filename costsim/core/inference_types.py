@@ -84,6 +84,12 @@ class Device:
     #: costsim.core.serving_paged); 0 = a sequence is admitted only with room for its whole length (TensorRT-LLM's
     #: GUARANTEED_NO_EVICT scheduler), so a finite job runs in waves (costsim.core.serving_curve.finite_job)
     kv_on_demand: object = 0.0
+    #: devices one GPU reaches over the scale-up fabric (NVLink / NVSwitch domain, or the PCIe server of parts without
+    #: NVLink): an expert-parallel all-to-all or a pipeline hand-off beyond them crosses the scale-out network
+    local_group_size: object = np.inf
+    #: the device's share of its node's scale-out network (NICs), bytes/s per direction, and its per-step latency, s
+    scaleout_bytes_per_s: object = 0.0
+    scaleout_latency_s: object = 10e-6
 
 
 @dataclass(frozen=True)

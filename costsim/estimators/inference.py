@@ -182,9 +182,22 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
         kv_free_memory_frac=p["kv_free_memory_frac"], runtime_reserve_bytes=p["runtime_reserve_bytes"], moe_compute_rel=p["moe_compute_rel"],
         moe_decode_pair_s=p["moe_decode_pair_s"], moe_prefill_pair_s=p["moe_prefill_pair_s"],
         cuda_graph_padding=p["cuda_graph_padding"], cuda_graph_max_batch=p["cuda_graph_max_batch"],
-        kv_on_demand=p["kv_on_demand"],
+        kv_on_demand=p["kv_on_demand"], **network_parameters(acc),
     )
     return dev, dtype, p
+
+
+def network_parameters(acc: Accelerator) -> dict[str, float]:
+    """What a replica beyond one scale-up group pays for its expert all-to-all and pipeline hand-offs: the GPUs one
+    device reaches on its scale-up fabric (the NVLink domain, or the server of PCIe parts: its usual node) and its
+    share of the node's NICs (the training core's rule, costsim.estimators.training.hardware_shape)."""
+    node = node_for(acc)
+    per_node = node.devices_per_node if node is not None else 1
+    if node is not None and node.scaleout_bytes_per_s > 0:
+        out = node.scaleout_bytes_per_s / node.devices_per_node
+    else:
+        out = acc.scaleout_bytes_per_s
+    return {"local_group_size": float(max(acc.scaleup.domain_size, per_node, 1)), "scaleout_bytes_per_s": float(out)}
 
 
 @dataclass(frozen=True)
