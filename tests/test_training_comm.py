@@ -139,3 +139,38 @@ def test_deduplicated_dispatch_sends_a_token_once_per_other_node():
     assert float(comm.all_to_all_dedup_s(B, 64, 1, DGX, 1, 64)) == pytest.approx(float(comm.all_to_all_two_tier_s(B, 64, 1, DGX)))
     for n, stride, k in [(16, 1, 2), (64, 1, 8), (64, 2, 6), (256, 1, 8), (32, 8, 4)]:
         assert float(comm.all_to_all_dedup_s(B, n, stride, DGX, k, 256)) <= float(comm.all_to_all_two_tier_s(B, n, stride, DGX)) * (1 + 1e-12)
+
+
+def test_group_limited_routing_reaches_fewer_nodes():
+    """DeepSeek-V3's node-limited routing (8 expert groups, a token's experts from 4): with EP 64 over 8 nodes each node
+    holds one group, so a token reaches 4 of the 8 nodes, 3.5 others on average (C(7,4)/C(8,4) = 1/2 misses each),
+    where uniform routing over 256 experts reaches ~4.6. A layout whose nodes hold parts of groups keeps the uniform
+    draw; the limit never raises the count."""
+    uniform = float(comm.remote_domains_hit(64, 1, 8, 8, 256))
+    miss = 1.0
+    for i in range(8):
+        miss *= (224 - i) / (256 - i)
+    assert uniform == pytest.approx(7 * (1 - miss))
+    assert float(comm.remote_domains_hit(64, 1, 8, 8, 256, 8, 4)) == pytest.approx(3.5)
+    # EP 128 over 16 nodes: half a group per node, the groups do not map to nodes: uniform
+    assert float(comm.remote_domains_hit(128, 1, 8, 8, 256, 8, 4)) == pytest.approx(float(comm.remote_domains_hit(128, 1, 8, 8, 256)))
+    # EP 32 over 4 nodes: two groups per node; at most 4 groups -> the node misses with C(6,4)/C(8,4)
+    import math
+    assert float(comm.remote_domains_hit(32, 1, 8, 8, 256, 8, 4)) == pytest.approx(3 * (1 - math.comb(6, 4) / math.comb(8, 4)))
+    for n in (16, 32, 64, 256):
+        assert float(comm.remote_domains_hit(n, 1, 8, 8, 256, 8, 4)) <= float(comm.remote_domains_hit(n, 1, 8, 8, 256)) + 1e-12
+
+
+def test_expert_groups_are_checked_on_the_model():
+    """expert_groups / expert_groups_per_token come together, divide the experts, and the per-token count fits."""
+    from pydantic import ValidationError
+
+    from costsim.specs.catalog import get_model
+    base = get_model("deepseek-v3").model_dump()
+    assert base["expert_groups"] == 8 and base["expert_groups_per_token"] == 4
+    from costsim.specs.model import ModelSpec
+    for bad, needle in (({"expert_groups_per_token": None}, "together"), ({"expert_groups": 7}, "divide"),
+                        ({"expert_groups_per_token": 9}, "cannot exceed")):
+        with pytest.raises(ValidationError) as e:
+            ModelSpec(**{**base, **bad})
+        assert needle in str(e.value)

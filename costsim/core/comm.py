@@ -209,22 +209,38 @@ def all_to_all_two_tier_s(bytes_, n, stride, fab: Fabric):
     return np.where(n > 1, np.maximum(t_in, t_out) + (n - 1.0) * lat, 0.0)
 
 
-def remote_domains_hit(n, stride, domain_size, experts_per_token: int, n_experts: int):
+def _miss_probability(total: float, held, picks: int):
+    """Probability that `picks` distinct items drawn uniformly from `total` miss all `held` of them:
+    C(total - held, picks) / C(total, picks) = prod_{i<picks} (total - held - i) / (total - i)."""
+    miss = np.ones_like(_a(held), dtype=float)
+    for i in range(picks):
+        miss = miss * np.clip((total - held - i) / (total - i), 0.0, 1.0)
+    return miss
+
+
+def remote_domains_hit(n, stride, domain_size, experts_per_token: int, n_experts: int, groups: int = 0,
+                       groups_per_token: int = 0):
     """Expected other scale-up domains one token's top-k experts fall in, when the n expert-parallel ranks
     (spaced `stride` apart) hold n_experts experts evenly and routing picks k distinct experts uniformly (the
-    force-balanced routing of the published benchmarks). A domain holding e of the E experts is missed with
-    probability C(E - e, k) / C(E, k) = prod_{i<k} (E - e - i) / (E - i)."""
+    force-balanced routing of the published benchmarks): a domain holding e of the E experts is missed with
+    probability C(E - e, k) / C(E, k). Group-limited routing (DeepSeek-V3: 8 groups, a token's experts from 4 of
+    them; arXiv 2412.19437 Sec. 2.1.2 'node-limited routing') where every domain holds whole groups: the token's
+    groups are drawn instead, and a domain holding h of the G groups is missed with probability C(G - h, m) / C(G, m),
+    m groups per token (never more likely than the expert draw)."""
     g_in, n_out = group_split(n, stride, domain_size)
     e_all = float(max(n_experts, 1))
     k = int(min(max(experts_per_token, 1), n_experts))
     e_dom = e_all * g_in / _a(n)  # experts per domain of the group
-    miss = np.ones_like(e_dom)
-    for i in range(k):
-        miss = miss * np.clip((e_all - e_dom - i) / (e_all - i), 0.0, 1.0)
+    miss = _miss_probability(e_all, e_dom, k)
+    if groups and groups_per_token:
+        g_dom = float(groups) * g_in / _a(n)  # groups per domain
+        whole = (np.abs(g_dom - np.round(g_dom)) < 1e-9) & (g_dom >= 1.0)
+        miss = np.where(whole, np.maximum(miss, _miss_probability(float(groups), np.round(g_dom), int(groups_per_token))), miss)
     return (n_out - 1.0) * (1.0 - miss)
 
 
-def all_to_all_dedup_s(bytes_, n, stride, fab: Fabric, experts_per_token: int, n_experts: int):
+def all_to_all_dedup_s(bytes_, n, stride, fab: Fabric, experts_per_token: int, n_experts: int, groups: int = 0,
+                       groups_per_token: int = 0):
     """Time (s) of a node-deduplicated expert all-to-all (DeepEP / Megatron-core's HybridEP 'flex' dispatcher;
     DeepSeek-V3 report, arXiv 2412.19437 Sec. 3.2.2): each rank sends `bytes_` in all = k copies of its tokens,
     one per selected expert, but a token crosses the scale-out network once per other domain holding one of its
@@ -235,7 +251,7 @@ def all_to_all_dedup_s(bytes_, n, stride, fab: Fabric, experts_per_token: int, n
     n = _a(n)
     B = _a(bytes_)
     g_in, n_out = group_split(n, stride, fab.domain_size)
-    hits = remote_domains_hit(n, stride, fab.domain_size, experts_per_token, n_experts)
+    hits = remote_domains_hit(n, stride, fab.domain_size, experts_per_token, n_experts, groups, groups_per_token)
     k = float(max(min(experts_per_token, n_experts), 1))
     t_in = (n - 1.0) / n * B / inner_bandwidth(g_in, stride, fab)
     t_out = hits / k * B / (fab.scaleout_bytes_per_s * SCALEOUT_ACHIEVABLE_FRAC)

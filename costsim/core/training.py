@@ -334,7 +334,8 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
         # the EP group's rank stride: tp x cp (experts across data-parallel ranks), etp under folding
         stride_ep = np.where(folded, etp, tp * cp)
         if fw.moe_dispatch == "deduplicated":  # one network copy per other domain holding the token's experts
-            a2a = comm.all_to_all_dedup_s(a2a_bytes, ep, stride_ep, fab, m.experts_per_token, m.n_experts)
+            a2a = comm.all_to_all_dedup_s(a2a_bytes, ep, stride_ep, fab, m.experts_per_token, m.n_experts,
+                                          m.expert_groups, m.expert_groups_per_token)
         else:
             a2a = comm.all_to_all_two_tier_s(a2a_bytes, ep, stride_ep, fab)
         a2a = a2a * (m.n_moe_layers / m.n_layers)

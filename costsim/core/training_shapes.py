@@ -39,6 +39,8 @@ class ModelShape:
     sliding_window: int | None = None
     sliding_window_layer_frac: float = 1.0
     d_ff_dense: int | None = None
+    expert_groups: int = 0  # group-limited routing (DeepSeek-V3: 8 groups, 4 per token); 0 = none
+    expert_groups_per_token: int = 0
 
     @property
     def is_moe(self) -> bool:

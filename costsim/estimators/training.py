@@ -52,7 +52,8 @@ def model_shape(spec: ModelSpec) -> ModelShape:
         expert_params=spec.expert_params,
         input_embedding_params=float(spec.vocab_size * spec.d_model + (spec.max_context * spec.d_model if spec.learned_positions else 0)),
         params_total=spec.params_total, sliding_window=spec.sliding_window,
-        sliding_window_layer_frac=spec.sliding_window_layer_frac, d_ff_dense=spec.d_ff_dense)
+        sliding_window_layer_frac=spec.sliding_window_layer_frac, d_ff_dense=spec.d_ff_dense,
+        expert_groups=spec.expert_groups or 0, expert_groups_per_token=spec.expert_groups_per_token or 0)
 
 
 def power_cap_compute_frac(acc: Accelerator, power_cap_w: float | None) -> float:

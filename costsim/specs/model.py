@@ -41,6 +41,11 @@ class ModelSpec(Spec):
     n_experts: int = Field(1, ge=1, description="Routed experts per MoE layer (1 = dense).")
     experts_per_token: int = Field(1, ge=1, description="Routed experts active per token (top-k).")
     n_shared_experts: int = Field(0, ge=0, description="Always-on shared experts per MoE layer.")
+    expert_groups: int | None = Field(None, ge=1, description="Group-limited routing: the routed experts form this many "
+                                      "equal groups (DeepSeek-V3 config n_group: 8); None = routing over all experts.")
+    expert_groups_per_token: int | None = Field(None, ge=1, description="Groups a token's experts may come from (DeepSeek-V3 "
+                                                "config topk_group: 4); with expert parallelism that keeps whole groups on a "
+                                                "node, a token reaches at most this many nodes.")
     n_dense_layers: int = Field(0, ge=0, description="Leading layers that are dense even in an MoE model (DeepSeek-V3: 3).")
     d_ff_dense: int | None = Field(None, ge=1, description="FFN size of those dense layers (default d_ff).")
     max_context: int = Field(DEFAULT_MAX_CONTEXT, ge=1, description="Context length the model was released for, tokens. Default 4096 "
@@ -78,6 +83,14 @@ class ModelSpec(Spec):
             raise ValueError(f"experts_per_token ({self.experts_per_token}) cannot exceed n_experts ({self.n_experts})")
         if self.n_dense_layers > self.n_layers:
             raise ValueError("n_dense_layers cannot exceed n_layers")
+        if (self.expert_groups is None) != (self.expert_groups_per_token is None):
+            raise ValueError("expert_groups and expert_groups_per_token go together (DeepSeek-V3: 8 and 4); give both or neither")
+        if self.expert_groups is not None:
+            if self.n_experts % self.expert_groups != 0:
+                raise ValueError(f"expert_groups ({self.expert_groups}) must divide n_experts ({self.n_experts})")
+            if self.expert_groups_per_token > self.expert_groups:
+                raise ValueError(f"expert_groups_per_token ({self.expert_groups_per_token}) cannot exceed expert_groups "
+                                 f"({self.expert_groups})")
         if self.attention_type == "mla" and not (self.kv_lora_rank and self.qk_rope_head_dim):
             raise ValueError("attention 'mla' needs kv_lora_rank and qk_rope_head_dim")
         if self.head_dim is None and self.d_model % self.n_heads != 0:
