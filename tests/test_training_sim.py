@@ -278,3 +278,21 @@ def test_scenario_layout_obeys_validity_rules():
     d["variants"] = []
     with pytest.raises(InputError, match=r"--tp 3 must divide the model's 128 attention heads"):
         prepare(Scenario.model_validate(d))
+
+
+def test_scenario_layout_carries_the_communication_settings():
+    """A scenario's training.layout takes dp_bucket_params (and ep_dispatcher) to the core: one huge bucket pays the
+    data-parallel latency once and the step shortens; a dense model refuses the MoE dispatcher with the field named."""
+    from costsim.errors import InputError
+
+    def step(layout):
+        d = _load(LLAMA, **{"training.layout": layout, "training.max_days": 1.0})
+        d["variants"] = []
+        return prepare(Scenario.model_validate(d)).profile["step_time_s"]
+
+    base = {"tp": 8, "pp": 16, "cp": 1, "dp": 128}
+    assert step({**base, "dp_bucket_params": 1e10}) < step(base)
+    d = _load(LLAMA, **{"training.layout": {**base, "ep_dispatcher": "deduplicated"}, "training.max_days": 1.0})
+    d["variants"] = []
+    with pytest.raises(InputError, match="ep-dispatcher"):
+        prepare(Scenario.model_validate(d))

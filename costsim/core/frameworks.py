@@ -91,6 +91,10 @@ class Framework:
       expert's rank (Megatron-core's alltoall dispatcher, the 2024 stacks). "deduplicated": one copy per (token, other
       scale-up domain holding its experts) over the network, fanned out inside the domain (DeepEP, Megatron-core's
       'flex' dispatcher with the DeepEP or HybridEP backend, 2025); a request's ep_dispatcher sets it.
+    dp_bucket_params: parameters per data-parallel gradient bucket, i.e. per reduce-scatter / all-gather call of the
+      distributed optimizer (the run's ddp bucket_size after Megatron closes each bucket at the first parameter that
+      reaches it); None = Megatron-core's default, max(40M, 1M x data-parallel size). A request's dp_bucket_params
+      sets it.
     """
 
     name: str = "megatron-core-2024"
@@ -118,6 +122,7 @@ class Framework:
     moe_parallel_folding: bool = False
     moe_a2a_overlap: bool = False
     moe_dispatch: str = "all-to-all"
+    dp_bucket_params: float | None = None
     source: str = ""
     year: int = 2024
 

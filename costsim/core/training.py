@@ -425,7 +425,8 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
 
     # ZeRO-0/1 (and ZeRO-2's parameter all-gather): once per step, bucketed; with sharding within a
     # domain, ZeRO-2/3 also all-reduce their gradient shard across the domains once per step
-    buckets = np.maximum(1.0, (dense + expert) / np.maximum(DP_BUCKET_PARAMS, 1e6 * dpg))
+    bucket = fw.dp_bucket_params if fw.dp_bucket_params else np.maximum(DP_BUCKET_PARAMS, 1e6 * dpg)
+    buckets = np.maximum(1.0, (dense + expert) / bucket)
     t_rs = dp_coll("rs", grad_b, buckets, buckets, dpg, edp_all)
     t_ag = dp_coll("ag", gather_b, buckets, buckets, dpg, edp_all)
     t_ar = dp_coll("ar", grad_b, buckets, buckets, dpg, edp_all)

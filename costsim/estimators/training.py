@@ -28,7 +28,7 @@ from costsim.core.datatypes import (LOWP_LINEAR_LAYER_FRAC, quantize_bytes_per_e
                                     storage_bytes_per_element)
 from costsim.core.frameworks import FEATURES, FRAMEWORKS, default_framework_name, layout_features
 from costsim.core.power import cap_throughput_frac, checkpoint_phase_power, device_power_w, warm_idle_power_w
-from costsim.core.training import HardwareShape, ModelShape
+from costsim.core.training import DP_BUCKET_PARAMS, HardwareShape, ModelShape
 from costsim.economics.accounting import account_run
 from costsim.errors import InputError
 from costsim.specs.catalog import get_accelerator, get_model, get_node, node_for
@@ -234,6 +234,16 @@ def _batch_source(req: TrainRequest) -> str:
     return "request"
 
 
+def stack_overrides(req: TrainRequest) -> dict[str, Any]:
+    """Framework fields a request sets for its own run (costsim.core.frameworks.Framework)."""
+    out: dict[str, Any] = {}
+    if req.ep_dispatcher is not None:
+        out["moe_dispatch"] = req.ep_dispatcher
+    if req.dp_bucket_params is not None:
+        out["dp_bucket_params"] = float(req.dp_bucket_params)
+    return out
+
+
 def framework_name(req: TrainRequest, acc: Accelerator, framework: str | None = None) -> str:
     """The training stack: an explicit argument, else the request's, else the vendor default."""
     name = framework or req.framework or default_framework_name(acc.vendor)
@@ -249,8 +259,7 @@ def run_search(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerato
     _check(req, spec)
     fw_name = framework_name(req, acc, framework)
     fw = FRAMEWORKS[fw_name]
-    if req.ep_dispatcher is not None:
-        fw = dataclasses.replace(fw, moe_dispatch=req.ep_dispatcher)
+    fw = dataclasses.replace(fw, **stack_overrides(req))
     node = get_node(req.node) if req.node is not None else node_for(acc)
     if req.node is not None and node.accelerator != acc.id:
         raise InputError(f"node '{node.id}' holds {node.accelerator}, not {acc.id}; pick a node profile for {acc.id} "
@@ -433,7 +442,12 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
         row.update({"step_time_s": float(ev["step_time_s"][j]), "tokens_per_s": float(ev["tokens_per_s"][j]),
                     "mfu_frac": float(ev["mfu_frac"][j]), "memory_per_gpu_bytes": float(ev["memory_per_gpu_bytes"][j])})
         top.append(row)
+    dpcp = float(lay.dp[i]) * float(lay.cp[i])
     assumptions += [
+        {"name": "dp_bucket_params", "unit": "parameters",
+         "value": float(req.dp_bucket_params) if req.dp_bucket_params is not None else max(DP_BUCKET_PARAMS, 1e6 * dpcp),
+         "source": "request --dp-bucket-params" if req.dp_bucket_params is not None
+         else "Megatron-core's default DDP bucket, max(40M, 1M x dp x cp) parameters (megatron/training/training.py)"},
         {"name": "global_batch", "value": int(lay.global_batch[i]), "unit": "sequences",
          "source": _batch_source(req) if (req.global_batch or req.global_batch_tokens) else f"default ~{DEFAULT_BATCH_TOKENS:.0f} tokens per step, rounded to a multiple of dp*micro_batch"},
         {"name": "failure_rate_per_gpu_hour", "value": rel["failure_rate_per_gpu_hour"], "unit": "1/GPU-h",

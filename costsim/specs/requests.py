@@ -51,6 +51,11 @@ class TrainRequest(Spec):
                                                "holding its experts, fanned out over NVLink there: DeepEP, HybridEP); "
                                                "None = the training stack's (all-to-all).")
     dp: int | None = Field(None, ge=1, description="Data-parallel size (None = derived: gpus / (tp*pp*cp)).")
+    dp_bucket_params: float | None = Field(None, ge=1e6, le=1e13, description="Parameters per data-parallel gradient "
+                                           "bucket, i.e. per reduce-scatter / all-gather call (1e6 to 1e13; a run's ddp "
+                                           "bucket_size, which Megatron rounds up to whole parameters); None = "
+                                           "Megatron-core's default max(40M, 1M x data-parallel size). Fewer, larger "
+                                           "buckets pay the collectives' latency fewer times.")
     vp: int | None = Field(None, ge=1, description="Virtual pipeline stages per GPU for the interleaved schedule (None = searched).")
     micro_batch: int | None = Field(None, ge=1, description="Micro-batch size in sequences (None = searched).")
     recompute: Recompute | None = Field(None, description="Activation recomputation: none, selective or full (None = searched).")
