@@ -202,3 +202,20 @@ def test_serve_page_deployment_widgets():
     assert not at.exception
     assert at.session_state["serve_result"]["engine"] == "vllm"
     assert at.session_state["serve_result"]["throughput_tokens_per_s"] < before
+
+
+def test_a_replica_across_nodes_says_so_and_pays_the_network():
+    """DeepSeek-V3 on two 8-GPU H100 nodes: the chosen replica spans 2 scale-up domains (JSON and the table say so);
+    the expert-parallel-16 layout, whose all-to-all crosses the NICs, is no longer priced at NVLink speed and loses to a
+    pipeline stage per node; one node's replica spans one domain."""
+    r = _cli("serve", "--model", "deepseek-v3", "--hardware", "h100-sxm", "--gpus", "16", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["deployment"]["scaleup_domains_per_replica"] == 2 and d["deployment"]["pp"] >= 2
+    ep16 = [x for x in d["runners_up"] if x.get("ep") == 16 and x.get("pp") == 1]
+    assert ep16 and all(x["throughput_tokens_per_s"] < d["throughput_tokens_per_s"] for x in ep16)
+    r8 = _cli("serve", "--model", "llama-3.1-70b", "--hardware", "h100-sxm", "--gpus", "8", "--json")
+    assert json.loads(r8.stdout)["deployment"]["scaleup_domains_per_replica"] == 1
+    txt = _cli("serve", "--model", "deepseek-v3", "--hardware", "h100-sxm", "--gpus", "16")
+    flat = " ".join(txt.stdout.replace("│", " ").split())
+    assert "scale-up domains" in flat and "network" in flat

@@ -93,7 +93,7 @@ class Framework:
       'flex' dispatcher with the DeepEP or HybridEP backend, 2025); a request's ep_dispatcher sets it.
     dp_bucket_params: parameters per data-parallel gradient bucket, i.e. per reduce-scatter / all-gather call of the
       distributed optimizer (the run's ddp bucket_size after Megatron closes each bucket at the first parameter that
-      reaches it); None = Megatron-core's default, max(40M, 1M x data-parallel size). A request's dp_bucket_params
+      reaches it); None = Megatron-core's default, max(40M, 1M x dp x cp). A request's dp_bucket_params
       sets it.
     """
 

@@ -303,9 +303,9 @@ def pp_handoff_s(message_bytes, layout: Layout, dev: Device):
     t_out = _a(dev.scaleout_latency_s) + _a(message_bytes) / np.where(out_bw > 0, out_bw, 1e9)
     local = _a(dev.local_group_size)
     spanned = np.where(np.isfinite(local), np.ceil(pp * tp * ep / np.where(np.isfinite(local), local, 1.0)), 1.0)
-    cross = np.clip(spanned - 1.0, 0.0, np.maximum(pp - 1.0, 0.0))
-    mean = (np.maximum(pp - 1.0, 1.0) - cross) / np.maximum(pp - 1.0, 1.0) * t_in + cross / np.maximum(pp - 1.0, 1.0) * t_out
-    return np.where(pp > 1, mean, 0.0)
+    boundaries = np.maximum(pp - 1.0, 1.0)
+    cross = np.clip(spanned - 1.0, 0.0, boundaries)
+    return np.where(pp > 1, ((boundaries - cross) * t_in + cross * t_out) / boundaries, 0.0)
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ priced exactly by `estimate_serve` (costsim.estimators.inference), which the API
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -30,7 +31,7 @@ from costsim.economics.accounting import amortized_usd_per_gpu_hour, effective_p
 from costsim.errors import InputError
 from costsim.estimators.inference import (LAYOUT_EP_DENSE, LAYOUT_EP_EXPERTS, LAYOUT_MEMORY, LAYOUT_PP_LAYERS, LAYOUT_PROBLEM_TEXT,
                                           LAYOUT_TP_DOMAIN, LAYOUT_TP_HEADS, MAX_CURVE_BATCH, PREFILL_CHUNK_TOKENS, check_layout,
-                                          core_inputs, default_kv_precision, layout_problems)
+                                          core_inputs, default_kv_precision, layout_problems, network_parameters)
 from costsim.specs.catalog import node_for
 from costsim.specs.hardware import Accelerator
 from costsim.specs.model import ModelSpec
@@ -169,6 +170,12 @@ def _cost_rate_usd_per_s(acc: Accelerator, economics: EconomicsSpec, facility: F
     host = host_power_per_gpu_w(acc, node_for(acc)) + (facility.fabric_storage_w_per_gpu if acc.category in ("datacenter_gpu", "ai_accelerator") else 0.0)
     elec = (np.asarray(gpu_power_w, float) + host) * effective_pue(facility) * economics.electricity_usd_per_kwh / J_PER_KWH
     return np.asarray(gpus, float) * (amort / S_PER_HOUR + elec)
+
+
+def scaleup_domains(acc: Accelerator, gpus_per_replica: int) -> int:
+    """Scale-up groups (NVLink domains, or PCIe servers) one replica spans: above one, its expert all-to-all and the
+    pipeline hand-offs between them cross the scale-out network (costsim.core.inference.alltoall_time_s)."""
+    return int(math.ceil(gpus_per_replica / network_parameters(acc)["local_group_size"]))
 
 
 def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens: int, output_tokens: int,
@@ -361,7 +368,8 @@ def estimate_serve_deployment(req, *, model: ModelSpec | None = None, acc: Accel
     r["deployment"] = {"replicas": d.replicas, "gpus_per_replica": d.gpus_per_replica, "tp": d.tp, "pp": d.pp, "ep": d.ep,
                        "weight_precision": d.weight_precision, "kv_precision": d.kv_precision, "compute_dtype": d.compute_dtype,
                        "batch_per_replica": d.batch_per_replica, "gpus_used": d.gpus_used, "gpus_idle": d.gpus_idle,
-                       "searched_weight_precision": req.weight_precision is None}
+                       "searched_weight_precision": req.weight_precision is None,
+                       "scaleup_domains_per_replica": scaleup_domains(a, d.gpus_per_replica)}
     r["runners_up"] = [x.to_dict() for x in s.runners_up]
     r["search"] = search_doc
     r["layout"] = dict(r.get("layout") or {}, searched=True)
