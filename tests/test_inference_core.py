@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from costsim.core import inference as core
+from costsim.core.comm import SCALEOUT_ACHIEVABLE_FRAC
 from costsim.core.serving_curve import best_index, serving_curve
 from costsim.estimators.inference import device_from_accelerator, precision, shape_from_model, step_time_table
 from costsim.specs.catalog import get_accelerator, get_model
@@ -400,7 +401,7 @@ def test_expert_all_to_all_and_pipeline_hand_offs_beyond_one_node_cross_the_netw
     inside = float(core.alltoall_time_s(B, 8, dev))
     assert inside == pytest.approx(float(dev.scaleup_latency_s) * 4.0 + 7 / 8 * B / nvl)
     assert inside == pytest.approx(float(core.alltoall_time_s(B, 8, replace(dev, local_group_size=np.inf))))
-    out_bw = 50e9 * core.SCALEOUT_ACHIEVABLE_FRAC
+    out_bw = 50e9 * SCALEOUT_ACHIEVABLE_FRAC
     two = float(core.alltoall_time_s(B, 16, dev))
     assert two == pytest.approx(float(dev.scaleout_latency_s) * 5.0 + max(7 / 16 * B / nvl, 8 / 16 * B / out_bw))
     assert two > 2.5 * float(core.alltoall_time_s(B, 16, replace(dev, local_group_size=np.inf)))

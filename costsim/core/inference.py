@@ -66,7 +66,7 @@ from costsim.core.inference_memory import (  # noqa: F401  (the memory model; ca
     weight_bytes_per_gpu, workspace_bytes_per_gpu,
 )
 from costsim.core.inference_types import Device, Layout, Precision, Shape, _a  # noqa: F401  (re-exported)
-from costsim.core.comm import SCALEOUT_ACHIEVABLE_FRAC
+from costsim.core.inference_comm import allreduce_time_s, alltoall_time_s, pp_handoff_s  # noqa: F401  (re-exported)
 from costsim.core.power import device_power_w, phase_power_w, warm_idle_power_w
 
 # --------------------------------------------------------------------------------------------
@@ -258,54 +258,6 @@ CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
     "phone_soc": _SOC | {"usable_memory_frac": 0.55},  # iOS app memory limit (increased-memory entitlement)
     "edge_module": _SOC | {"usable_memory_frac": 0.80},
 }
-
-
-# --------------------------------------------------------------------------------------------
-# communication
-# --------------------------------------------------------------------------------------------
-def allreduce_time_s(message_bytes, n, dev: Device):
-    """Ring all-reduce of `message_bytes` over n devices: latency (tree-like, (1+log2 n) hops) +
-    2(n-1)/n * bytes at the achievable bus bandwidth. 0 for n = 1."""
-    n = _a(n)
-    bw = _a(dev.scaleup_bytes_per_s) * _a(dev.comm_bandwidth_frac)
-    safe_bw = np.where(bw > 0, bw, np.inf)
-    t = _a(dev.scaleup_latency_s) * (1.0 + np.log2(np.maximum(n, 1.0))) + 2.0 * (n - 1.0) / n * _a(message_bytes) / safe_bw
-    return np.where(n > 1, t, 0.0)
-
-
-def alltoall_time_s(message_bytes, n, dev: Device, stride=1.0):
-    """Expert all-to-all of n ranks spaced `stride` GPUs apart, each sending `message_bytes` in all, 1/n to every
-    rank. Inside the scale-up group (dev.local_group_size GPUs): (n-1)/n of it at the scale-up rate. A group that
-    spans g ranks per scale-up group sends the other groups' share (n-g)/n over its NIC share at the scale-out rate
-    while the local share goes over NVLink (both at once), at the scale-out latency: what wide expert parallelism
-    across nodes pays (DeepEP's low-latency decode kernels send one copy per token and expert over RDMA)."""
-    n = _a(n)
-    B = _a(message_bytes)
-    bw = _a(dev.scaleup_bytes_per_s) * _a(dev.comm_bandwidth_frac)
-    safe_bw = np.where(bw > 0, bw, np.inf)
-    g = np.clip(np.floor(_a(dev.local_group_size) / np.maximum(_a(stride), 1.0)), 1.0, np.maximum(n, 1.0))
-    hops = 1.0 + np.log2(np.maximum(n, 1.0))
-    inside = _a(dev.scaleup_latency_s) * hops + (n - 1.0) / n * B / safe_bw
-    out_bw = _a(dev.scaleout_bytes_per_s) * SCALEOUT_ACHIEVABLE_FRAC
-    out_bw = np.where(out_bw > 0, out_bw, 1e9)  # no network published: a 10 Gb/s Ethernet share (as training)
-    across = _a(dev.scaleout_latency_s) * hops + np.maximum((g - 1.0) / n * B / safe_bw, (n - g) / n * B / out_bw)
-    return np.where(n > 1, np.where(n > g, across, inside), 0.0)
-
-
-def pp_handoff_s(message_bytes, layout: Layout, dev: Device):
-    """Mean time of one pipeline hand-off (s): `message_bytes` of activations to the next stage, on the scale-up
-    fabric when both stages sit in one scale-up group, else over the NIC share at the scale-out latency. Stages of
-    tp x ep GPUs fill the groups in order, so ceil(pp x tp x ep / group) - 1 of the pp - 1 boundaries cross."""
-    tp, pp, ep = _a(layout.tp), _a(layout.pp), _a(layout.ep)
-    up = _a(dev.scaleup_bytes_per_s)
-    t_in = _a(dev.scaleup_latency_s) + _a(message_bytes) / np.where(up > 0, up, np.inf)
-    out_bw = _a(dev.scaleout_bytes_per_s) * SCALEOUT_ACHIEVABLE_FRAC
-    t_out = _a(dev.scaleout_latency_s) + _a(message_bytes) / np.where(out_bw > 0, out_bw, 1e9)
-    local = _a(dev.local_group_size)
-    spanned = np.where(np.isfinite(local), np.ceil(pp * tp * ep / np.where(np.isfinite(local), local, 1.0)), 1.0)
-    boundaries = np.maximum(pp - 1.0, 1.0)
-    cross = np.clip(spanned - 1.0, 0.0, boundaries)
-    return np.where(pp > 1, ((boundaries - cross) * t_in + cross * t_out) / boundaries, 0.0)
 
 
 # --------------------------------------------------------------------------------------------

@@ -174,7 +174,7 @@ def _cost_rate_usd_per_s(acc: Accelerator, economics: EconomicsSpec, facility: F
 
 def scaleup_domains(acc: Accelerator, gpus_per_replica: int) -> int:
     """Scale-up groups (NVLink domains, or PCIe servers) one replica spans: above one, its expert all-to-all and the
-    pipeline hand-offs between them cross the scale-out network (costsim.core.inference.alltoall_time_s)."""
+    pipeline hand-offs between them cross the scale-out network (costsim.core.inference_comm.alltoall_time_s)."""
     return int(math.ceil(gpus_per_replica / network_parameters(acc)["local_group_size"]))
 
 
