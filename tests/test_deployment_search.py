@@ -219,3 +219,18 @@ def test_a_replica_across_nodes_says_so_and_pays_the_network():
     txt = _cli("serve", "--model", "deepseek-v3", "--hardware", "h100-sxm", "--gpus", "16")
     flat = " ".join(txt.stdout.replace("│", " ").split())
     assert "scale-up domains" in flat and "network" in flat
+
+
+def test_tensor_parallelism_on_pcie_parts_stays_in_the_server():
+    """Parts without NVLink (L40S: PCIe, a 1-device scale-up domain) run tensor parallelism inside their 8-GPU server,
+    as NVIDIA's own TensorRT-LLM tables do (TP4 / TP8 on L40S, validation cases I-trt017-*-l40s-*): the CLI prices
+    --tp 4 and refuses --tp 16 naming the server; the one check says the same."""
+    r = _cli("serve", "--model", "llama-3.1-70b", "--hardware", "l40s", "--gpus", "4", "--tp", "4", "--single-replica",
+             "--weight-precision", "fp8", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["throughput_tokens_per_s"] > 0
+    r16 = _cli("serve", "--model", "llama-3.1-70b", "--hardware", "l40s", "--gpus", "16", "--tp", "16", "--single-replica")
+    assert r16.returncode == 2 and "8-device scale-up domain" in r16.stderr and "server" in r16.stderr
+    m, a = get_model("llama-3.1-70b"), get_accelerator("l40s")
+    f = est.layout_problems(m, a, np.array([2, 4, 8, 16]), 1, 1)
+    assert list(f[:3]) == [0, 0, 0] and f[3] & est.LAYOUT_TP_DOMAIN

@@ -265,12 +265,13 @@ def layout_problems(m: ModelSpec, acc: Accelerator, tp, pp=1, ep=1, *, fit: Core
     """THE layout validity check of serving (used by the CLI, the API, scenarios, the deployment search
     and the serving simulation): bit flags per (tp, pp, ep) candidate, arrays broadcast; 0 = valid.
 
-    Structural rules: tp divides the attention heads and stays inside one scale-up domain
-    (tensor-parallel all-reduces run on every layer; across nodes they would run at NIC speed);
+    Structural rules: tp divides the attention heads and stays inside one scale-up group: the NVLink domain, or
+    for parts without NVLink the PCIe server they ship in (network_parameters: tensor-parallel all-reduces run on
+    every layer; across nodes they would run at NIC speed);
     pp <= layers; ep > 1 only for MoE models and divides the routed experts. With `fit` (and the
     request's context), memory: weights + workspace + one sequence's KV cache fit the usable memory."""
     tp, pp, ep = (np.asarray(x, dtype=float) for x in (tp, pp, ep))
-    dom = max(1, acc.scaleup.domain_size)
+    dom = network_parameters(acc)["local_group_size"]
     flags = np.zeros(np.broadcast(tp, pp, ep).shape, dtype=np.int64)
     flags |= np.where(np.mod(m.n_heads, tp) != 0, LAYOUT_TP_HEADS, 0)
     flags |= np.where(tp > dom, LAYOUT_TP_DOMAIN, 0)
@@ -297,9 +298,11 @@ def check_layout(m: ModelSpec, acc: Accelerator, gpus: int, tp: int, pp: int, ep
     if flags & LAYOUT_TP_HEADS:
         raise InputError(f"tp ({tp}) must divide the model's {m.n_heads} attention heads; pick a divisor.", field="tp")
     if flags & LAYOUT_TP_DOMAIN:
-        raise InputError(f"tp ({tp}) exceeds the {acc.scaleup.domain_size}-device scale-up domain of {acc.id} "
-                         f"({acc.scaleup.fabric}); tensor parallelism all-reduces on every layer. Use pp (or more replicas) "
-                         "for more GPUs.", field="tp")
+        group = int(network_parameters(acc)["local_group_size"])
+        where = (f"{acc.scaleup.domain_size}-device scale-up domain" if group == acc.scaleup.domain_size
+                 else f"{group}-device scale-up domain (the {acc.id} server's {acc.scaleup.fabric})")
+        raise InputError(f"tp ({tp}) exceeds the {where} of {acc.id}; tensor parallelism all-reduces on every layer. "
+                         "Use pp (or more replicas) for more GPUs.", field="tp")
     if flags & LAYOUT_PP_LAYERS:
         raise InputError(f"pp ({pp}) exceeds the model's {m.n_layers} layers.", field="pp")
     if flags & LAYOUT_EP_DENSE:
