@@ -229,6 +229,15 @@ needs_serve = pytest.mark.skipif(not has_api("costsim.api.serve", "serve"), reas
 
 
 @needs_serve
+def test_serve_replica_across_nodes_is_said():
+    """DeepSeek-V3 on 16 H100s: the chosen replica spans two 8-GPU domains and the page says what crosses the network."""
+    from costsim.ui.share import encode_spec
+
+    at = open_page("serve", serve=encode_spec(ServeRequest(model="deepseek-v3", hardware="h100-sxm", gpus=16)))
+    no_errors(at)
+    assert any("spans 2 scale-up domains" in c.value for c in at.caption)
+
+
 def test_serve_int4_gives_more_tokens_per_s_and_cheaper_tokens():
     at = open_page("serve")
     no_errors(at)

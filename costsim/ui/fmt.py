@@ -103,7 +103,7 @@ def big(x: Any) -> str:
     for div, suffix in ((1e12, " T"), (1e9, " B"), (1e6, " M"), (1e3, " k")):
         if abs(v) >= div:
             return f"{num(v / div)}{suffix}"
-    return num(v)
+    return count(v) if v.is_integer() else num(v)  # a count below 1,000 reads '20', not '20.0'
 
 
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
