@@ -123,14 +123,16 @@ def test_fixed_dimensions_constrain_the_search_and_modelspec_objects_work():
 def test_layout_problems_is_the_one_check():
     m, a = get_model("llama-3.1-70b"), get_accelerator("h100-sxm")
     f = est.layout_problems(m, a, np.array([1, 3, 16, 8]), np.array([1, 1, 1, 100]), 1)
-    assert f[0] == 0 and f[1] & est.LAYOUT_TP_HEADS and f[2] & est.LAYOUT_TP_DOMAIN and f[3] & est.LAYOUT_PP_LAYERS
+    assert f[0] == 0 and f[1] & est.LAYOUT_TP_HEADS and f[2] == 0 and f[3] & est.LAYOUT_PP_LAYERS  # 16: two whole nodes
+    gpt3 = get_model("gpt-3-175b")  # 96 heads: tp 12 divides them but fills one and a half 8-GPU nodes
+    assert est.layout_problems(gpt3, a, 12) & est.LAYOUT_TP_DOMAIN and est.layout_problems(gpt3, a, 24) == 0
     assert est.layout_problems(m, a, 1, 1, 2) & est.LAYOUT_EP_DENSE
     ci = est.core_inputs(get_model("llama-3.1-405b"), a, "fp8")
     assert est.layout_problems(get_model("llama-3.1-405b"), a, 1, fit=ci, context_tokens=2048) & est.LAYOUT_MEMORY
     with pytest.raises(InputError) as e:
-        est.check_layout(m, a, 16, 16, 1, 1)
-    assert e.value.field == "tp" and "scale-up domain" in e.value.message
-    r = _cli("serve", "--model", "llama-3.1-70b", "--hardware", "h100-sxm", "--gpus", "16", "--tp", "16", "--single-replica")
+        est.check_layout(gpt3, a, 12, 12, 1, 1)
+    assert e.value.field == "tp" and "scale-up domain" in e.value.message and "multiple of 8" in e.value.message
+    r = _cli("serve", "--model", "gpt-3-175b", "--hardware", "h100-sxm", "--gpus", "12", "--tp", "12", "--single-replica")
     assert r.returncode == 2 and "scale-up domain" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -224,13 +226,34 @@ def test_a_replica_across_nodes_says_so_and_pays_the_network():
 def test_tensor_parallelism_on_pcie_parts_stays_in_the_server():
     """Parts without NVLink (L40S: PCIe, a 1-device scale-up domain) run tensor parallelism inside their 8-GPU server,
     as NVIDIA's own TensorRT-LLM tables do (TP4 / TP8 on L40S, validation cases I-trt017-*-l40s-*): the CLI prices
-    --tp 4 and refuses --tp 16 naming the server; the one check says the same."""
+    --tp 4 and refuses --tp 12 (one and a half servers) naming the server; the one check says the same."""
     r = _cli("serve", "--model", "llama-3.1-70b", "--hardware", "l40s", "--gpus", "4", "--tp", "4", "--single-replica",
              "--weight-precision", "fp8", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["throughput_tokens_per_s"] > 0
-    r16 = _cli("serve", "--model", "llama-3.1-70b", "--hardware", "l40s", "--gpus", "16", "--tp", "16", "--single-replica")
-    assert r16.returncode == 2 and "8-device scale-up domain" in r16.stderr and "server" in r16.stderr
-    m, a = get_model("llama-3.1-70b"), get_accelerator("l40s")
-    f = est.layout_problems(m, a, np.array([2, 4, 8, 16]), 1, 1)
+    gpt3 = get_model("gpt-3-175b")
+    r12 = _cli("serve", "--model", "gpt-3-175b", "--hardware", "l40s", "--gpus", "12", "--tp", "12", "--single-replica")
+    assert r12.returncode == 2 and "8-device scale-up domain" in r12.stderr and "server" in r12.stderr
+    f = est.layout_problems(gpt3, get_accelerator("l40s"), np.array([2, 4, 8, 12]), 1, 1)
     assert list(f[:3]) == [0, 0, 0] and f[3] & est.LAYOUT_TP_DOMAIN
+
+
+def test_tensor_parallelism_across_whole_nodes_is_priced_over_the_network():
+    """TP 16 over two 8-GPU H100 nodes (SGLang's DeepSeek-V3 recipe): priced, not refused; every layer's all-reduce
+    crosses the NICs (hierarchical: NVLink inside, each GPU's 1/8 share across over its own NIC), slower than one
+    NVLink domain would be, and the search keeps a pipeline stage per node."""
+    from dataclasses import replace
+
+    from costsim.core import inference as core
+    r = _cli("serve", "--model", "deepseek-v3", "--hardware", "h100-sxm", "--gpus", "16", "--tp", "16", "--single-replica",
+             "--weight-precision", "fp8", "--json")
+    assert r.returncode == 0, r.stderr
+    tp16 = json.loads(r.stdout)["throughput_tokens_per_s"]
+    best = json.loads(_cli("serve", "--model", "deepseek-v3", "--hardware", "h100-sxm", "--gpus", "16", "--json").stdout)
+    assert best["deployment"]["tp"] <= 8 and best["throughput_tokens_per_s"] > tp16
+    dev = est.device_from_accelerator(get_accelerator("h100-sxm"), "fp8")[0]
+    B = 8e6
+    two = float(core.allreduce_time_s(B, 16, dev))
+    one = float(core.allreduce_time_s(B, 16, replace(dev, local_group_size=np.inf)))
+    assert two > 1.2 * one  # the NVLink stage plus each GPU's 1/8 share over its own NIC
+    assert float(core.allreduce_time_s(B, 8, dev)) == pytest.approx(float(core.allreduce_time_s(B, 8, replace(dev, local_group_size=np.inf))))

@@ -11,13 +11,24 @@ from costsim.core.inference_types import Device, Layout, _a
 
 
 def allreduce_time_s(message_bytes, n, dev: Device):
-    """Ring all-reduce of `message_bytes` over n devices: latency (tree-like, (1+log2 n) hops) +
-    2(n-1)/n * bytes at the achievable bus bandwidth. 0 for n = 1."""
+    """All-reduce of `message_bytes` over n devices (0 for n = 1). Inside one scale-up group (dev.local_group_size):
+    ring, latency tree-like ((1+log2 n) hops) + 2(n-1)/n * bytes at the achievable bus bandwidth. Over d groups of g
+    (tensor parallelism across nodes, as SGLang's TP 16 over two 8-GPU nodes): hierarchical, a reduce-scatter and an
+    all-gather inside each group on the scale-up fabric, 2(g-1)/g * bytes, and between them an all-reduce of each
+    rank's 1/g share across the groups over its NIC share, 2(d-1)/d * bytes/g, at the scale-out latency (2 log2 d
+    hops of a tree)."""
     n = _a(n)
+    B = _a(message_bytes)
     bw = _a(dev.scaleup_bytes_per_s) * _a(dev.comm_bandwidth_frac)
     safe_bw = np.where(bw > 0, bw, np.inf)
-    t = _a(dev.scaleup_latency_s) * (1.0 + np.log2(np.maximum(n, 1.0))) + 2.0 * (n - 1.0) / n * _a(message_bytes) / safe_bw
-    return np.where(n > 1, t, 0.0)
+    inside = _a(dev.scaleup_latency_s) * (1.0 + np.log2(np.maximum(n, 1.0))) + 2.0 * (n - 1.0) / n * B / safe_bw
+    g = np.clip(_a(dev.local_group_size), 1.0, np.maximum(n, 1.0))
+    d = np.ceil(n / g)
+    out_bw = _a(dev.scaleout_bytes_per_s) * SCALEOUT_ACHIEVABLE_FRAC
+    out_bw = np.where(out_bw > 0, out_bw, 1e9)  # no network published: a 10 Gb/s Ethernet share (as training)
+    across = (_a(dev.scaleup_latency_s) * (1.0 + np.log2(g)) + 2.0 * (g - 1.0) / g * B / safe_bw
+              + _a(dev.scaleout_latency_s) * 2.0 * np.log2(np.maximum(d, 1.0)) + 2.0 * (d - 1.0) / d * (B / g) / out_bw)
+    return np.where(n > 1, np.where(n > g, across, inside), 0.0)
 
 
 def alltoall_time_s(message_bytes, n, dev: Device, stride=1.0):

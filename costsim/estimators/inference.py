@@ -245,14 +245,14 @@ def core_inputs(m: ModelSpec, acc: Accelerator, weight_precision: str, kv_precis
 # --------------------------------------------------------------------------------------------
 #: Problems `layout_problems` reports, as bit flags (0 = a valid layout).
 LAYOUT_TP_HEADS = 1        # tp does not divide the attention heads
-LAYOUT_TP_DOMAIN = 2       # tp exceeds the scale-up (NVLink / Infinity Fabric / ICI) domain
+LAYOUT_TP_DOMAIN = 2       # tp spans part of a second scale-up (NVLink / Infinity Fabric / ICI) domain
 LAYOUT_PP_LAYERS = 4       # pp exceeds the layers
 LAYOUT_EP_DENSE = 8        # ep > 1 on a dense model
 LAYOUT_EP_EXPERTS = 16     # ep does not divide the routed experts
 LAYOUT_MEMORY = 32         # weights + workspace + one sequence's KV cache do not fit
 LAYOUT_PROBLEM_TEXT = {
     LAYOUT_TP_HEADS: "tp does not divide the attention heads",
-    LAYOUT_TP_DOMAIN: "tp exceeds the scale-up domain",
+    LAYOUT_TP_DOMAIN: "tp spans part of a scale-up domain",
     LAYOUT_PP_LAYERS: "pp exceeds the layers",
     LAYOUT_EP_DENSE: "ep > 1 needs a mixture-of-experts model",
     LAYOUT_EP_EXPERTS: "ep does not divide the routed experts",
@@ -265,16 +265,16 @@ def layout_problems(m: ModelSpec, acc: Accelerator, tp, pp=1, ep=1, *, fit: Core
     """THE layout validity check of serving (used by the CLI, the API, scenarios, the deployment search
     and the serving simulation): bit flags per (tp, pp, ep) candidate, arrays broadcast; 0 = valid.
 
-    Structural rules: tp divides the attention heads and stays inside one scale-up group: the NVLink domain, or
-    for parts without NVLink the PCIe server they ship in (network_parameters: tensor-parallel all-reduces run on
-    every layer; across nodes they would run at NIC speed);
+    Structural rules: tp divides the attention heads and fills whole scale-up groups: at most one NVLink domain (for
+    parts without NVLink, the PCIe server they ship in: network_parameters), or a multiple of it, when the
+    tensor-parallel all-reduces of every layer cross the nodes' NICs (priced so: core.allreduce_time_s);
     pp <= layers; ep > 1 only for MoE models and divides the routed experts. With `fit` (and the
     request's context), memory: weights + workspace + one sequence's KV cache fit the usable memory."""
     tp, pp, ep = (np.asarray(x, dtype=float) for x in (tp, pp, ep))
     dom = network_parameters(acc)["local_group_size"]
     flags = np.zeros(np.broadcast(tp, pp, ep).shape, dtype=np.int64)
     flags |= np.where(np.mod(m.n_heads, tp) != 0, LAYOUT_TP_HEADS, 0)
-    flags |= np.where(tp > dom, LAYOUT_TP_DOMAIN, 0)
+    flags |= np.where((tp > dom) & (np.mod(tp, dom) != 0), LAYOUT_TP_DOMAIN, 0)  # across nodes: whole groups only
     flags |= np.where(pp > m.n_layers, LAYOUT_PP_LAYERS, 0)
     flags |= np.where((ep > 1) & (not m.is_moe), LAYOUT_EP_DENSE, 0)
     flags |= np.where((ep > 1) & m.is_moe & (np.mod(max(m.n_experts, 1), ep) != 0), LAYOUT_EP_EXPERTS, 0)
@@ -301,8 +301,9 @@ def check_layout(m: ModelSpec, acc: Accelerator, gpus: int, tp: int, pp: int, ep
         group = int(network_parameters(acc)["local_group_size"])
         where = (f"{acc.scaleup.domain_size}-device scale-up domain" if group == acc.scaleup.domain_size
                  else f"{group}-device scale-up domain (the {acc.id} server's {acc.scaleup.fabric})")
-        raise InputError(f"tp ({tp}) exceeds the {where} of {acc.id}; tensor parallelism all-reduces on every layer. "
-                         "Use pp (or more replicas) for more GPUs.", field="tp")
+        raise InputError(f"tp ({tp}) spans part of a second {where} of {acc.id}; tensor parallelism across nodes "
+                         f"needs whole domains (a multiple of {group}), and all-reduces over the network on every layer. "
+                         f"Use tp at most {group} with pp (or more replicas), or a multiple of {group}.", field="tp")
     if flags & LAYOUT_PP_LAYERS:
         raise InputError(f"pp ({pp}) exceeds the model's {m.n_layers} layers.", field="pp")
     if flags & LAYOUT_EP_DENSE:
