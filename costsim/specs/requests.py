@@ -54,7 +54,7 @@ class TrainRequest(Spec):
     dp_bucket_params: float | None = Field(None, ge=1e6, le=1e13, description="Parameters per data-parallel gradient "
                                            "bucket, i.e. per reduce-scatter / all-gather call (1e6 to 1e13; a run's ddp "
                                            "bucket_size, which Megatron rounds up to whole parameters); None = "
-                                           "Megatron-core's default max(40M, 1M x data-parallel size). Fewer, larger "
+                                           "Megatron-core's default max(40M, 1M x dp x cp). Fewer, larger "
                                            "buckets pay the collectives' latency fewer times.")
     vp: int | None = Field(None, ge=1, description="Virtual pipeline stages per GPU for the interleaved schedule (None = searched).")
     micro_batch: int | None = Field(None, ge=1, description="Micro-batch size in sequences (None = searched).")
