@@ -236,6 +236,11 @@ def test_tensor_parallelism_on_pcie_parts_stays_in_the_server():
     assert r12.returncode == 2 and "8-device scale-up domain" in r12.stderr and "server" in r12.stderr
     f = est.layout_problems(gpt3, get_accelerator("l40s"), np.array([2, 4, 8, 12]), 1, 1)
     assert list(f[:3]) == [0, 0, 0] and f[3] & est.LAYOUT_TP_DOMAIN
+    # NVLink-bridged PCIe pairs (H100 PCIe): TP 2 on the bridge, TP 4 / 8 as whole pairs priced across them (not at
+    # the bridge's rate); a lone consumer GPU has no tensor parallelism at all
+    assert est.network_parameters(get_accelerator("h100-pcie"))["local_group_size"] == 2.0
+    r4090 = _cli("serve", "--model", "llama-3.1-8b", "--hardware", "rtx-4090", "--gpus", "2", "--tp", "2", "--single-replica")
+    assert r4090.returncode == 2 and "no scale-up fabric" in r4090.stderr
 
 
 def test_tensor_parallelism_across_whole_nodes_is_priced_over_the_network():

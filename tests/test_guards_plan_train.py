@@ -101,7 +101,11 @@ def test_serve_keeps_a_given_pp_without_gpus(capsys):
     code, out, _ = _in_process(["serve", "--model", "llama-3-70b", "--hardware", "h100-sxm", "--pp", "2", "--json"], capsys)
     assert code == 0
     assert json.loads(out)["layout"]["pp"] == 2
+    # pp 1 kept: Llama 3.1 405B in bf16 needs two H100 nodes, so tensor parallelism over both (TP 16)
     code, out, err = _in_process(["serve", "--model", "llama-3.1-405b", "--hardware", "h100-sxm", "--pp", "1", "--json"], capsys)
+    assert code == 0 and json.loads(out)["layout"]["pp"] == 1 and json.loads(out)["layout"]["tp"] == 16
+    # a lone consumer GPU has no tensor parallelism: pp 1 cannot hold it, and the reason says to raise --pp
+    code, out, err = _in_process(["serve", "--model", "llama-3.1-405b", "--hardware", "rtx-4090", "--pp", "1", "--json"], capsys)
     assert code == 3 and "a larger --pp" in json.loads(out)["reason"]
     code, out, err = _in_process(["serve", "--model", "llama-3.1-405b", "--hardware", "h100-sxm", "--pp", "200"], capsys)
     assert code == 2 and "exceeds the model's 126 layers" in err

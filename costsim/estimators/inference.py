@@ -188,16 +188,20 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
 
 
 def network_parameters(acc: Accelerator) -> dict[str, float]:
-    """What a replica beyond one scale-up group pays for its expert all-to-all and pipeline hand-offs: the GPUs one
-    device reaches on its scale-up fabric (the NVLink domain, or the server of PCIe parts: its usual node) and its
-    share of the node's NICs (the training core's rule, costsim.estimators.training.hardware_shape)."""
+    """What a replica beyond one scale-up group pays for its collectives, expert all-to-all and pipeline hand-offs: the
+    GPUs one device reaches on its scale-up fabric at the profile's scale-up rate (the NVLink domain; for parts without
+    NVLink, whose profile rate is PCIe, the server they ship in: its usual node) and its share of the node's NICs (the
+    training core's rule, costsim.estimators.training.hardware_shape)."""
     node = node_for(acc)
     per_node = node.devices_per_node if node is not None else 1
     if node is not None and node.scaleout_bytes_per_s > 0:
         out = node.scaleout_bytes_per_s / node.devices_per_node
     else:
         out = acc.scaleout_bytes_per_s
-    return {"local_group_size": float(max(acc.scaleup.domain_size, per_node, 1)), "scaleout_bytes_per_s": float(out)}
+    # a part without NVLink (domain 1: the profile's scale-up rate is PCIe) reaches its server's GPUs at that rate; a
+    # part with a smaller NVLink group than its server (bridged PCIe pairs) reaches only the group at the NVLink rate
+    group = acc.scaleup.domain_size if acc.scaleup.domain_size > 1 else per_node
+    return {"local_group_size": float(max(group, 1)), "scaleout_bytes_per_s": float(out)}
 
 
 @dataclass(frozen=True)
@@ -274,7 +278,8 @@ def layout_problems(m: ModelSpec, acc: Accelerator, tp, pp=1, ep=1, *, fit: Core
     dom = network_parameters(acc)["local_group_size"]
     flags = np.zeros(np.broadcast(tp, pp, ep).shape, dtype=np.int64)
     flags |= np.where(np.mod(m.n_heads, tp) != 0, LAYOUT_TP_HEADS, 0)
-    flags |= np.where((tp > dom) & (np.mod(tp, dom) != 0), LAYOUT_TP_DOMAIN, 0)  # across nodes: whole groups only
+    # across nodes: whole groups only, and only for parts with a scale-up fabric (a lone device per host has none)
+    flags |= np.where((tp > dom) & ((np.mod(tp, dom) != 0) | (dom <= 1)), LAYOUT_TP_DOMAIN, 0)
     flags |= np.where(pp > m.n_layers, LAYOUT_PP_LAYERS, 0)
     flags |= np.where((ep > 1) & (not m.is_moe), LAYOUT_EP_DENSE, 0)
     flags |= np.where((ep > 1) & m.is_moe & (np.mod(max(m.n_experts, 1), ep) != 0), LAYOUT_EP_EXPERTS, 0)
@@ -299,6 +304,10 @@ def check_layout(m: ModelSpec, acc: Accelerator, gpus: int, tp: int, pp: int, ep
         raise InputError(f"tp ({tp}) must divide the model's {m.n_heads} attention heads; pick a divisor.", field="tp")
     if flags & LAYOUT_TP_DOMAIN:
         group = int(network_parameters(acc)["local_group_size"])
+        if group <= 1:
+            raise InputError(f"tp ({tp}): {acc.id} has no scale-up fabric ({acc.scaleup.fabric}, one device per host), so "
+                             "tensor parallelism, which all-reduces on every layer, is not priced on it. Use pp (or more "
+                             "replicas) for more devices.", field="tp")
         where = (f"{acc.scaleup.domain_size}-device scale-up domain" if group == acc.scaleup.domain_size
                  else f"{group}-device scale-up domain (the {acc.id} server's {acc.scaleup.fabric})")
         raise InputError(f"tp ({tp}) spans part of a second {where} of {acc.id}; tensor parallelism across nodes "
