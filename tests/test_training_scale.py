@@ -346,5 +346,6 @@ def test_data_parallel_bucket_size_sets_the_number_of_collective_calls():
     assert default["step_time_s"] > big["step_time_s"] > one["step_time_s"]
     rows = {a["name"]: a for a in big["assumptions"]}
     assert rows["dp_bucket_params"]["value"] == 2.43e8
-    with pytest.raises(Exception):
+    from pydantic import ValidationError
+    with pytest.raises(ValidationError, match="dp_bucket_params"):
         TrainRequest(model="llama-3.1-8b", hardware="b200", gpus=8, dp_bucket_params=10)

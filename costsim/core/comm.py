@@ -43,6 +43,8 @@ SCALEUP_ACHIEVABLE_FRAC = 0.7
 SCALEOUT_ACHIEVABLE_FRAC = 0.85
 # Per-step latency of an inter-node collective step (IB switch hops + NCCL proxy), s (estimate).
 SCALEOUT_LATENCY_S = 10e-6
+# a device with no published scale-out network: a 10 Gb/s Ethernet share, bytes/s (estimate)
+NO_NETWORK_BYTES_PER_S = 1e9
 
 
 def _a(x):

@@ -6,8 +6,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from costsim.core.comm import SCALEOUT_ACHIEVABLE_FRAC
+from costsim.core.comm import NO_NETWORK_BYTES_PER_S, SCALEOUT_ACHIEVABLE_FRAC
 from costsim.core.inference_types import Device, Layout, _a
+
+
+def _scaleup_bytes_per_s(dev: Device):
+    """Achievable collective bandwidth on the scale-up fabric (inf where the profile gives none)."""
+    bw = _a(dev.scaleup_bytes_per_s) * _a(dev.comm_bandwidth_frac)
+    return np.where(bw > 0, bw, np.inf)
+
+
+def _nic_bytes_per_s(dev: Device):
+    """Achievable bandwidth of the device's NIC share (NO_NETWORK_BYTES_PER_S where none is published)."""
+    bw = _a(dev.scaleout_bytes_per_s) * SCALEOUT_ACHIEVABLE_FRAC
+    return np.where(bw > 0, bw, NO_NETWORK_BYTES_PER_S)
 
 
 def allreduce_time_s(message_bytes, n, dev: Device):
@@ -19,13 +31,10 @@ def allreduce_time_s(message_bytes, n, dev: Device):
     hops of a tree)."""
     n = _a(n)
     B = _a(message_bytes)
-    bw = _a(dev.scaleup_bytes_per_s) * _a(dev.comm_bandwidth_frac)
-    safe_bw = np.where(bw > 0, bw, np.inf)
+    safe_bw, out_bw = _scaleup_bytes_per_s(dev), _nic_bytes_per_s(dev)
     inside = _a(dev.scaleup_latency_s) * (1.0 + np.log2(np.maximum(n, 1.0))) + 2.0 * (n - 1.0) / n * B / safe_bw
     g = np.clip(_a(dev.local_group_size), 1.0, np.maximum(n, 1.0))
     d = np.ceil(n / g)
-    out_bw = _a(dev.scaleout_bytes_per_s) * SCALEOUT_ACHIEVABLE_FRAC
-    out_bw = np.where(out_bw > 0, out_bw, 1e9)  # no network published: a 10 Gb/s Ethernet share (as training)
     across = (_a(dev.scaleup_latency_s) * (1.0 + np.log2(g)) + 2.0 * (g - 1.0) / g * B / safe_bw
               + _a(dev.scaleout_latency_s) * 2.0 * np.log2(np.maximum(d, 1.0)) + 2.0 * (d - 1.0) / d * (B / g) / out_bw)
     return np.where(n > 1, np.where(n > g, across, inside), 0.0)
@@ -39,13 +48,10 @@ def alltoall_time_s(message_bytes, n, dev: Device, stride=1.0):
     across nodes pays (DeepEP's low-latency decode kernels send one copy per token and expert over RDMA)."""
     n = _a(n)
     B = _a(message_bytes)
-    bw = _a(dev.scaleup_bytes_per_s) * _a(dev.comm_bandwidth_frac)
-    safe_bw = np.where(bw > 0, bw, np.inf)
+    safe_bw, out_bw = _scaleup_bytes_per_s(dev), _nic_bytes_per_s(dev)
     g = np.clip(np.floor(_a(dev.local_group_size) / np.maximum(_a(stride), 1.0)), 1.0, np.maximum(n, 1.0))
     hops = 1.0 + np.log2(np.maximum(n, 1.0))
     inside = _a(dev.scaleup_latency_s) * hops + (n - 1.0) / n * B / safe_bw
-    out_bw = _a(dev.scaleout_bytes_per_s) * SCALEOUT_ACHIEVABLE_FRAC
-    out_bw = np.where(out_bw > 0, out_bw, 1e9)  # no network published: a 10 Gb/s Ethernet share (as training)
     across = _a(dev.scaleout_latency_s) * hops + np.maximum((g - 1.0) / n * B / safe_bw, (n - g) / n * B / out_bw)
     return np.where(n > 1, np.where(n > g, across, inside), 0.0)
 
@@ -57,8 +63,7 @@ def pp_handoff_s(message_bytes, layout: Layout, dev: Device):
     tp, pp, ep = _a(layout.tp), _a(layout.pp), _a(layout.ep)
     up = _a(dev.scaleup_bytes_per_s)
     t_in = _a(dev.scaleup_latency_s) + _a(message_bytes) / np.where(up > 0, up, np.inf)
-    out_bw = _a(dev.scaleout_bytes_per_s) * SCALEOUT_ACHIEVABLE_FRAC
-    t_out = _a(dev.scaleout_latency_s) + _a(message_bytes) / np.where(out_bw > 0, out_bw, 1e9)
+    t_out = _a(dev.scaleout_latency_s) + _a(message_bytes) / _nic_bytes_per_s(dev)
     local = _a(dev.local_group_size)
     spanned = np.where(np.isfinite(local), np.ceil(pp * tp * ep / np.where(np.isfinite(local), local, 1.0)), 1.0)
     boundaries = np.maximum(pp - 1.0, 1.0)

@@ -95,9 +95,18 @@ ATTENTION_REL_EFF = 0.85
 ATTN_SCORE_BYTES_FWD = 9.0
 ATTN_SCORE_BYTES_BWD = 11.0
 OPTIMIZER_BYTES_PER_PARAM_TOUCHED = 32.0  # read+write master/m/v, read grad, write bf16 weight
-# Data-parallel gradient buckets: Megatron-core DistributedDataParallelConfig default bucket size
-# max(40M, 1M x dp) parameters; one collective call per bucket.
+# Data-parallel gradient buckets: Megatron-core's default bucket size max(40M, 1M x dp x cp) parameters
+# (megatron/training/training.py, ddp_bucket_size unset); one collective call per bucket.
 DP_BUCKET_PARAMS = 40.0e6
+DP_BUCKET_PARAMS_PER_RANK = 1.0e6
+
+
+def dp_bucket_params(fw: Framework, dp_cp):
+    """Parameters per data-parallel bucket (one reduce-scatter / all-gather call each): the stack's or request's
+    Framework.dp_bucket_params, else Megatron-core's default over the dp x cp ranks."""
+    if fw.dp_bucket_params:
+        return fw.dp_bucket_params
+    return np.maximum(DP_BUCKET_PARAMS, DP_BUCKET_PARAMS_PER_RANK * _f(dp_cp))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -425,8 +434,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
 
     # ZeRO-0/1 (and ZeRO-2's parameter all-gather): once per step, bucketed; with sharding within a
     # domain, ZeRO-2/3 also all-reduce their gradient shard across the domains once per step
-    bucket = fw.dp_bucket_params if fw.dp_bucket_params else np.maximum(DP_BUCKET_PARAMS, 1e6 * dpg)
-    buckets = np.maximum(1.0, (dense + expert) / bucket)
+    buckets = np.maximum(1.0, (dense + expert) / dp_bucket_params(fw, dpg))
     t_rs = dp_coll("rs", grad_b, buckets, buckets, dpg, edp_all)
     t_ag = dp_coll("ag", gather_b, buckets, buckets, dpg, edp_all)
     t_ar = dp_coll("ar", grad_b, buckets, buckets, dpg, edp_all)

@@ -31,7 +31,8 @@ from costsim.economics.accounting import amortized_usd_per_gpu_hour, effective_p
 from costsim.errors import InputError
 from costsim.estimators.inference import (LAYOUT_EP_DENSE, LAYOUT_EP_EXPERTS, LAYOUT_MEMORY, LAYOUT_PP_LAYERS, LAYOUT_PROBLEM_TEXT,
                                           LAYOUT_TP_DOMAIN, LAYOUT_TP_HEADS, MAX_CURVE_BATCH, PREFILL_CHUNK_TOKENS, check_layout,
-                                          core_inputs, default_kv_precision, layout_problems, network_parameters)
+                                          core_inputs, default_kv_precision, layout_problems)
+from costsim.estimators.network import network_parameters
 from costsim.specs.catalog import node_for
 from costsim.specs.hardware import Accelerator
 from costsim.specs.model import ModelSpec

@@ -17,6 +17,7 @@ from costsim.core.power import device_power_w, warm_idle_power_w
 from costsim.core.serving_curve import batch_grid, best_index, graph_sizes, serving_curve
 from costsim.economics.accounting import account_run
 from costsim.errors import InputError
+from costsim.estimators.network import network_parameters
 from costsim.specs.catalog import get_accelerator, get_model, node_for
 from costsim.specs.engine import get_engine
 from costsim.specs.hardware import DTYPES, Accelerator
@@ -185,23 +186,6 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
         kv_on_demand=p["kv_on_demand"], **network_parameters(acc),
     )
     return dev, dtype, p
-
-
-def network_parameters(acc: Accelerator) -> dict[str, float]:
-    """What a replica beyond one scale-up group pays for its collectives, expert all-to-all and pipeline hand-offs: the
-    GPUs one device reaches on its scale-up fabric at the profile's scale-up rate (the NVLink domain; for parts without
-    NVLink, whose profile rate is PCIe, the server they ship in: its usual node) and its share of the node's NICs (the
-    training core's rule, costsim.estimators.training.hardware_shape)."""
-    node = node_for(acc)
-    per_node = node.devices_per_node if node is not None else 1
-    if node is not None and node.scaleout_bytes_per_s > 0:
-        out = node.scaleout_bytes_per_s / node.devices_per_node
-    else:
-        out = acc.scaleout_bytes_per_s
-    # a part without NVLink (domain 1: the profile's scale-up rate is PCIe) reaches its server's GPUs at that rate; a
-    # part with a smaller NVLink group than its server (bridged PCIe pairs) reaches only the group at the NVLink rate
-    group = acc.scaleup.domain_size if acc.scaleup.domain_size > 1 else per_node
-    return {"local_group_size": float(max(group, 1)), "scaleout_bytes_per_s": float(out)}
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,10 @@ from costsim.core.datatypes import (LOWP_LINEAR_LAYER_FRAC, quantize_bytes_per_e
                                     storage_bytes_per_element)
 from costsim.core.frameworks import FEATURES, FRAMEWORKS, default_framework_name, layout_features
 from costsim.core.power import cap_throughput_frac, checkpoint_phase_power, device_power_w, warm_idle_power_w
-from costsim.core.training import DP_BUCKET_PARAMS, HardwareShape, ModelShape
+from costsim.core.training import HardwareShape, ModelShape, dp_bucket_params
 from costsim.economics.accounting import account_run
 from costsim.errors import InputError
+from costsim.estimators.network import nic_share_bytes_per_s
 from costsim.specs.catalog import get_accelerator, get_model, get_node, node_for
 from costsim.specs.hardware import Accelerator, Node
 from costsim.specs.model import ModelSpec
@@ -115,14 +116,8 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_s
         core_frac = sustained * device_matmul_frac(acc, "fp8", core_peak, mamf)
     else:
         core_peak, core_frac = 0.0, 0.0
-    if node is not None and node.scaleout_bytes_per_s > 0:
-        out_per_gpu = node.scaleout_bytes_per_s / node.devices_per_node
-        per_node = node.devices_per_node
-    else:
-        out_per_gpu = acc.scaleout_bytes_per_s
-        per_node = acc.scaleup.domain_size
-    if out_per_gpu <= 0:
-        out_per_gpu = 1e9  # no scale-out network published: assume 10 Gb/s Ethernet share (estimate)
+    out_per_gpu = nic_share_bytes_per_s(acc, node)
+    per_node = node.devices_per_node if node is not None and node.scaleout_bytes_per_s > 0 else acc.scaleup.domain_size
     domain = acc.scaleup.domain_size if domain_size is None else min(int(domain_size), acc.scaleup.domain_size)
     torus = acc.scaleup.torus_dims or 0
     link = (acc.scaleup.link_gb_per_s_per_direction or 0.0) * 1e9
@@ -366,6 +361,7 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
              framework: str | None = None) -> dict[str, Any]:
     spec, acc, node, ms, hs, res = run_search(req, spec, acc, framework)
     framework = res["framework"]
+    stack = dataclasses.replace(FRAMEWORKS[framework], **stack_overrides(req))  # the stack as this run sets it
     tokens = req.tokens if req.tokens is not None else spec.training_tokens
     # no token count (a custom model without training_tokens): the step-level answers (step time, MFU,
     # memory, power, tokens/s) stand on their own; the whole-run figures are marked not computed
@@ -393,8 +389,7 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
         {"name": "peak_flop_per_s", "value": hs.peak_flop_per_s, "unit": "FLOP/s", "source": f"{acc.id} profile, {req.precision}"},
     ]
     if spec.is_moe:
-        dispatch = req.ep_dispatcher or FRAMEWORKS[framework].moe_dispatch
-        assumptions.append({"name": "ep_dispatcher", "value": dispatch, "unit": "",
+        assumptions.append({"name": "ep_dispatcher", "value": stack.moe_dispatch, "unit": "",
                             "source": "request --ep-dispatcher" if req.ep_dispatcher else f"{framework} stack default"})
     if req.power_cap_w is not None:
         assumptions.append({"name": "power_cap_compute_frac", "value": power_cap_compute_frac(acc, req.power_cap_w), "unit": "",
@@ -442,10 +437,9 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
         row.update({"step_time_s": float(ev["step_time_s"][j]), "tokens_per_s": float(ev["tokens_per_s"][j]),
                     "mfu_frac": float(ev["mfu_frac"][j]), "memory_per_gpu_bytes": float(ev["memory_per_gpu_bytes"][j])})
         top.append(row)
-    dpcp = float(lay.dp[i]) * float(lay.cp[i])
     assumptions += [
         {"name": "dp_bucket_params", "unit": "parameters",
-         "value": float(req.dp_bucket_params) if req.dp_bucket_params is not None else max(DP_BUCKET_PARAMS, 1e6 * dpcp),
+         "value": float(dp_bucket_params(stack, float(lay.dp[i]) * float(lay.cp[i]))),
          "source": "request --dp-bucket-params" if req.dp_bucket_params is not None
          else "Megatron-core's default DDP bucket, max(40M, 1M x dp x cp) parameters (megatron/training/training.py)"},
         {"name": "global_batch", "value": int(lay.global_batch[i]), "unit": "sequences",
