@@ -94,6 +94,19 @@ def test_cli_show_json(cli):
     assert json.loads(r.stdout)["params_total"] == pytest.approx(70.55e9, rel=1e-3)
 
 
+def test_cli_show_reads_as_labelled_text(cli):
+    """Without --json the show commands answer in a sentence and labelled tables with units, not a dict dump."""
+    r = cli("models", "show", "deepseek-v3")
+    assert r.returncode == 0, r.stderr
+    first = r.stdout.splitlines()[0]
+    assert first.startswith("DeepSeek-V3: 671 G parameters") and "mixture-of-experts" in first
+    assert "KV cache per token" in r.stdout and "kB" in r.stdout and "{" not in r.stdout
+    r = cli("hardware", "show", "h100-sxm")
+    assert r.returncode == 0, r.stderr
+    assert "scale-up bandwidth per direction" in r.stdout and "GB/s" in r.stdout and "rental per device-hour" in r.stdout
+    assert "'memory_gb'" not in r.stdout and "{" not in r.stdout
+
+
 @pytest.mark.parametrize("args, needle", [
     (("hardware", "show", "h1000"), "h100-sxm?"),
     (("models", "show", "llama-3-7b"), "unknown model 'llama-3-7b'"),

@@ -20,6 +20,85 @@ def _table(title: str, columns: tuple[str, ...], rows) -> Table:
     return t
 
 
+def _money(value: float | None, unit: str = "") -> str:
+    return f"${value:,.2f}{unit}" if value is not None and value < 100 else (f"${value:,.0f}{unit}" if value is not None else "not published")
+
+
+def _print_profile_details(con: Console, d: dict) -> None:
+    """Interconnect, node, prices, carbon and sources of one accelerator, labelled with units."""
+    p, node = d["profile"], d.get("node")
+    up = p["scaleup"]
+    rows = [("scale-up fabric", up.get("fabric") or "none published"),
+            ("scale-up bandwidth per direction", fmt_si(d["scaleup_bytes_per_s_per_direction"], "B/s")
+             if d["scaleup_bytes_per_s_per_direction"] else "none"),
+            ("scale-up domain", f"{up['domain_size']} device{'s' if up['domain_size'] != 1 else ''}"),
+            ("scale-up latency", fmt_si(up.get("latency_s"), "s")),
+            ("scale-out per device", fmt_si(d["scaleout_bytes_per_s"], "B/s") if d["scaleout_bytes_per_s"] else "none"),
+            ("idle power", fmt_si(d["idle_w"], "W")),
+            ("measured BF16 matmul", fmt_si(d.get("measured_bf16_matmul_flop_per_s"), "FLOP/s")
+             if d.get("measured_bf16_matmul_flop_per_s") else "none (default efficiency)")]
+    if up.get("torus_dims"):
+        rows.insert(3, ("torus instead of a switch", f"{up['torus_dims']}-D"))
+    if node:
+        nics = node.get("nics") or {}
+        n = node["devices_per_node"]
+        rows += [("default node", f"{node['name']} ({node['id']}), {n} device{'s' if n != 1 else ''}"),
+                 ("node host power (busy / idle)", f"{fmt_si(node['host_power_w'], 'W')} / {fmt_si(node.get('host_idle_power_w'), 'W')}"),
+                 ("node NICs", f"{nics.get('count', 0)} x {nics.get('gbit_per_s_each', 0):g} Gbit/s {nics.get('kind') or ''}".strip())]
+    prices = p["prices"]
+    rental = _money(d["rental_usd_per_hour"])
+    if d["rental_usd_per_hour"] is not None and prices.get("rental_usd_per_hour_low") is not None:
+        rental += (f" (range {_money(prices['rental_usd_per_hour_low'])} - {_money(prices.get('rental_usd_per_hour_high'))}, "
+                   f"{prices.get('price_date') or 'undated'})")
+    rows += [("rental per device-hour", rental),
+             ("purchase per device", _money(d["purchase_usd"])),
+             ("embodied carbon per device", f"{p['embodied_kgco2e']:g} kgCO2e over {p['lifetime_years']:g} years"
+              if p.get("embodied_kgco2e") is not None else "not published")]
+    con.print(_table(f"{d['id']}: interconnect, node, prices and carbon", ("quantity", "value"), rows))
+    for s in d["sources"]:
+        con.print(f"source: {s}")
+    if prices.get("basis"):
+        con.print(f"prices: {prices['basis']}")
+    if p.get("notes"):
+        con.print(f"notes: {p['notes']}")
+    con.print("Every field (and the node profile): costsim hardware show ID --json")
+
+
+def _print_model(con: Console, d: dict) -> None:
+    """One model: a sentence, its shape and its parameter counts, labelled with units, then sources."""
+    sp = d["spec"]
+    moe = d["n_experts"] > 1
+    reported = f" ({fmt_si(d['params_total_reported'])} reported)" if d.get("params_total_reported") else ""
+    kind = (f"mixture-of-experts ({d['n_experts']} experts, {d['experts_per_token']} per token, "
+            f"{fmt_si(d['params_active'])} active)" if moe else "dense")
+    con.print(f"{d['name']}: {fmt_si(d['params_total'])} parameters{reported}, {kind}, {d['n_layers']} layers, "
+              f"{d['attention'].upper()} attention, {d['max_context']:,}-token context.")
+    rows = [("layers", str(sp["n_layers"])), ("hidden size (d_model)", str(sp["d_model"])),
+            ("attention heads (query / key-value)", f"{sp['n_heads']} / {sp['n_kv_heads'] or sp['n_heads']}"),
+            ("head dimension", str(sp["head_dim"] or sp["d_model"] // sp["n_heads"])),
+            ("FFN width" + (" per expert" if moe else ""), f"{sp['d_ff']} ({sp['ffn_type']})"),
+            ("vocabulary", f"{sp['vocab_size']:,}" + (" (tied embeddings)" if sp["tied_embeddings"] else ""))]
+    if moe:
+        rows += [("routed experts / active per token", f"{sp['n_experts']} / {sp['experts_per_token']}"),
+                 ("shared experts", str(sp["n_shared_experts"])),
+                 ("dense layers", f"{sp['n_dense_layers']}" + (f" (FFN {sp['d_ff_dense']})" if sp.get("d_ff_dense") else ""))]
+        if sp.get("expert_groups"):
+            rows.append(("expert groups / groups per token", f"{sp['expert_groups']} / {sp['expert_groups_per_token']}"))
+    if sp.get("sliding_window"):
+        rows.append(("sliding window", f"{sp['sliding_window']:,} tokens on {sp['sliding_window_layer_frac'] * 100:.0f} % of layers"))
+    if d["attention"] == "mla":
+        rows.append(("MLA latent KV rank / RoPE dims", f"{sp['kv_lora_rank']} / {sp['qk_rope_head_dim']}"))
+    rows += [("parameters, total", fmt_si(d["params_total"])), ("parameters, active per token", fmt_si(d["params_active"])),
+             ("parameters, embeddings", fmt_si(d["params_embedding"])),
+             ("KV cache per token (all layers, 16-bit)", fmt_si(2 * d["kv_cache_elements_per_token_per_layer"] * sp["n_layers"], "B")),
+             ("pre-training tokens", fmt_si(d["training_tokens"]) if d.get("training_tokens") else "not published")]
+    con.print(_table(f"{d['id'] or 'model'}: shape and size", ("quantity", "value"), rows))
+    for s in d["sources"]:
+        con.print(f"source: {s}")
+    if sp.get("notes"):
+        con.print(f"notes: {sp['notes']}")
+
+
 def register(app: typer.Typer) -> None:
     hw = typer.Typer(help="Accelerator catalog.", no_args_is_help=True)
     md = typer.Typer(help="Model catalog.", no_args_is_help=True)
@@ -56,7 +135,7 @@ def register(app: typer.Typer) -> None:
         con.print(_table(f"{d['id']}: dense peak by datatype", ("datatype", "dense peak"), (
             (k.upper(), fmt_si(v, "OP/s" if k.startswith("int") else "FLOP/s") if v else "not supported / not published")
             for k, v in d["peak_flop_per_s"].items())))
-        con.print(d["profile"])
+        _print_profile_details(con, d)
 
     @md.command("list")
     def models_list(json_: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
@@ -77,7 +156,7 @@ def register(app: typer.Typer) -> None:
         if json_:
             print_json(d)
             return
-        Console().print(d)
+        _print_model(Console(), d)
 
     en = typer.Typer(help="Serving-engine profiles (--engine of serve, scenarios and the app).", no_args_is_help=True)
 
