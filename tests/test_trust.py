@@ -160,3 +160,31 @@ def test_a_named_engine_reads_on_its_own_cases():
     base = dict(model="qwen3-30b-a3b", hardware="b200", gpus=1)
     assert serve(ServeRequest(**base, engine="vllm"), with_curve=False)["error_band"]["regime"].endswith("engine vllm")
     assert "engine" not in serve(ServeRequest(**base), with_curve=False)["error_band"]["regime"]
+
+
+def test_validate_runs_a_planners_own_cases(cli, tmp_path):
+    """`--cases FILE` runs one's own measurements through the same runners; `--id` picks shipped cases; the answer
+    comes first as a sentence, and a miss outside the tolerance fails (exit 1)."""
+    own = tmp_path / "mine.yaml"
+    own.write_text("""
+- id: MY-8B-H100-DECODE
+  kind: inference
+  source: our lab, 2026-11
+  inputs: {model: llama-3-8b, hardware: h100-sxm, num_gpus: 1, tp: 1, weight_precision: bf16, batch: 1,
+           input_tokens: 128, output_tokens: 128}
+  metric: throughput_tokens_per_s
+  expected: 1.0
+  tolerance_frac: 0.2
+  tolerance_reason: deliberately wrong expected value
+""")
+    p = cli("validate", "--cases", str(own))
+    assert p.returncode == 1, p.stderr
+    assert p.stdout.splitlines()[0].startswith("1 case: 0 pass") and "MY-8B-H100-DECODE" in p.stdout
+    p = cli("validate", "--id", "trtpg-gpt-oss-120b-h200", "--json")
+    assert p.returncode == 0, p.stderr
+    ids = [c["id"] for c in json.loads(p.stdout)["cases"]]
+    assert ids and all("trtpg-gpt-oss-120b-h200" in i.lower() for i in ids)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- id: X\n  kind: inference\n")
+    p = cli("validate", "--cases", str(bad))
+    assert p.returncode == 2 and "Traceback" not in p.stderr + p.stdout and "source" in p.stderr

@@ -7,25 +7,38 @@ from rich.console import Console
 from rich.table import Table
 
 from costsim.cli.common import print_json
-from costsim.validation.engine import run_cases, summarize
+from costsim.validation.engine import run_cases, summarize, summary_sentence
 
 
 def register(app: typer.Typer) -> None:
     @app.command("validate")
     def validate(json_: bool = typer.Option(False, "--json", help="Print one JSON document."),
                  kind: str = typer.Option(None, "--kind", help="Only cases of this runner kind."),
+                 cases_path: str = typer.Option(None, "--cases", help="A YAML file of your own cases, or a folder of them, in "
+                                                "the format of costsim/validation/cases/*.yaml (id, kind, source, inputs, metric, "
+                                                "expected, tolerance_frac, tolerance_reason); runs those instead of the shipped cases."),
+                 id_: str = typer.Option(None, "--id", help="Only cases whose id contains this text (case-insensitive)."),
                  write_bands: bool = typer.Option(False, "--write-bands", help="Rewrite costsim/data/validation_errors.json, "
                                                   "the per-case errors behind the trust ranges of train/serve/run results "
                                                   "(all cases only).")) -> None:
         """Run every validation case against published measurements; exit 1 if any case fails."""
+        from pathlib import Path
+
         from costsim.errors import InputError
         from costsim.validation.engine import load_cases
         from costsim.validation.runners import RUNNERS
 
+        if write_bands and (kind is not None or id_ is not None or cases_path is not None):
+            raise InputError("--write-bands needs every shipped case; drop --kind, --id and --cases.", field="--write-bands")
         if kind is not None and kind not in RUNNERS:
             raise InputError(f"unknown validation kind '{kind}' for --kind; registered kinds: {', '.join(sorted(RUNNERS))}.",
                              field="kind")
-        cases = [c for c in load_cases() if kind is None or c.kind == kind]
+        cases = [c for c in load_cases(Path(cases_path).expanduser() if cases_path else None)
+                 if (kind is None or c.kind == kind) and (id_ is None or id_.lower() in c.id.lower())]
+        if not cases:
+            raise InputError("no validation case matches " + " and ".join(
+                x for x in (f"--kind {kind}" if kind else "", f"--id {id_!r}" if id_ else "") if x)
+                + "; `costsim validate --json` lists every case id and kind.", field="--id" if id_ else "--kind")
         results = run_cases(cases)
         summary = summarize(results)
         from costsim.core.trust import records_from_rows, regime_table
@@ -33,13 +46,12 @@ def register(app: typer.Typer) -> None:
 
         regimes = regime_table(records_from_rows(error_rows(cases, results)))
         if write_bands:
-            if kind is not None:
-                raise InputError("--write-bands needs every case; drop --kind.", field="--write-bands")
             path = write_records(cases, results)
             typer.echo(f"wrote {path}", err=True)
         if json_:
             print_json({"summary": summary, "by_regime": regimes, "cases": [r.model_dump() for r in results]})
         else:
+            Console(width=200).print(summary_sentence(summary))
             t = Table(title="validation")
             for c in ("case", "metric", "expected", "predicted", "error", "tol", "fit?", "pass"):
                 t.add_column(c)
@@ -56,7 +68,8 @@ def register(app: typer.Typer) -> None:
             for g in regimes:
                 rt.add_row(g["family"], g["vendor"], g["scale"], g["models"], str(g["cases"]), f"{100 * g['median_abs_frac']:.1f}%",
                            f"{100 * g['p10_frac']:+.1f}%", f"{100 * g['p90_frac']:+.1f}%", f"{100 * g['worst_abs_frac']:.1f}%")
-            Console(width=200).print(rt)
-            Console().print(summary)
+            if regimes:
+                Console(width=200).print(rt)
+            Console(width=200).print(summary_sentence(summary))
         if summary["failed"]:
             raise typer.Exit(1)

@@ -48,10 +48,17 @@ class CaseResult(Spec):
 
 
 def load_cases(directory: Path | None = None) -> list[Case]:
+    """Every case in the YAML files of `directory` (default: the shipped cases), or in one YAML file."""
     d = directory or CASES_DIR
+    if not d.exists():
+        raise InputError(f"validation cases '{d}' do not exist; give a YAML file of cases or a folder of them "
+                         "(format: costsim/validation/cases/*.yaml).", field="--cases")
+    files = [d] if d.is_file() else sorted(d.glob("*.yaml")) + sorted(d.glob("*.yml"))
+    if not files:
+        raise InputError(f"no *.yaml files in '{d}'; give a YAML file of cases or a folder holding some.", field="--cases")
     cases: list[Case] = []
     seen: set[str] = set()
-    for f in sorted(d.glob("*.yaml")):
+    for f in files:
         data = load_yaml_document(f, what="validation case") or []
         if not isinstance(data, list):
             raise InputError(f"validation case file '{f}' must hold a list of cases.")
@@ -112,4 +119,19 @@ def summarize(results: list[CaseResult]) -> dict[str, Any]:
         "median_abs_error_frac": statistics.median(errs) if errs else None,
         "max_abs_error_frac": max(errs) if errs else None,
         "median_abs_error_frac_held_out": statistics.median(held) if held else None,
+        "worst_case_id": max((r for r in results if r.error_frac is not None and math.isfinite(r.error_frac)),
+                             key=lambda r: abs(r.error_frac)).id if errs else None,
     }
+
+
+def summary_sentence(summary: dict[str, Any]) -> str:
+    """The validation answer in one sentence: counts, median and worst error."""
+    n, failed = summary["cases"], summary["failed"]
+    head = (f"{n:,} case{'s' if n != 1 else ''}: {summary['passed']:,} pass ({summary['known_gaps']:,} of them recorded known gaps), "
+            f"{failed:,} fail")
+    if summary["median_abs_error_frac"] is None:
+        return head + "; no case produced a prediction."
+    held = summary["median_abs_error_frac_held_out"]
+    return (head + f"; median |error| {100 * summary['median_abs_error_frac']:.1f} %"
+            + (f" ({100 * held:.1f} % on held-out cases)" if held is not None else "")
+            + f", worst {100 * summary['max_abs_error_frac']:.0f} % ({summary['worst_case_id']}).")
