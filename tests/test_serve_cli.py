@@ -86,3 +86,15 @@ def test_top_k_sampling_option():
     for bad in ("-1", "2.5", "abc"):
         r = _cli("--model", "qwen3-8b", "--hardware", "h100-sxm", "--top-k", bad)
         assert r.returncode == 2 and "top-k" in r.stderr.replace("_", "-") and "Traceback" not in r.stderr
+
+
+def test_output_names_the_device_kind():
+    """A TPU budget reads in chips, a Gaudi budget in accelerators, an H100 budget in GPUs (the flag stays --gpus)."""
+    from costsim.api.catalog import device_noun
+
+    assert (device_noun("tpu-v6e"), device_noun("gaudi3"), device_noun("h100-sxm"), device_noun("apple-a16")) == (
+        "chip", "accelerator", "GPU", "device")
+    r = _cli("--model", "llama-3-8b", "--hardware", "tpu-v6e", "--gpus", "8")
+    assert r.returncode == 0, r.stderr
+    assert " chips (" in r.stdout.splitlines()[0] or " chip (" in r.stdout.splitlines()[0]
+    assert "memory per chip" in r.stdout and "memory per GPU" not in r.stdout

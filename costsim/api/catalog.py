@@ -66,6 +66,20 @@ def model_entry(m: ModelSpec, *, full: bool = False) -> dict[str, Any]:
     return d
 
 
+def device_noun(ref: str) -> str:
+    """What to call one device of `ref` in prose: 'GPU', 'chip' (TPUs), 'accelerator' (Gaudi, Trainium, Inferentia)
+    or 'device' (SoCs, edge modules); 'GPU' when the reference does not resolve (the caller already reported that)."""
+    try:
+        acc = catalog.get_accelerator(ref)
+    except Exception:  # noqa: BLE001 - a label only; the request itself reports a bad reference
+        return "GPU"
+    if "gpu" in acc.category:
+        return "GPU"
+    if acc.category == "ai_accelerator":
+        return "chip" if acc.vendor == "Google" else "accelerator"
+    return "device"
+
+
 def list_hardware() -> list[dict[str, Any]]:
     return [hardware_entry(a) for a in catalog.accelerators().values()]
 

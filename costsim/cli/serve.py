@@ -37,6 +37,13 @@ def _layout_text(d: dict) -> str:
     return " x ".join(parts)
 
 
+def _noun(r: dict) -> str:
+    """'GPU', 'chip', 'accelerator' or 'device' for the result's hardware."""
+    from costsim.api.catalog import device_noun
+
+    return device_noun(str(r.get("hardware") or ""))
+
+
 def _headline(r: dict) -> str:
     """One sentence that answers the question, first."""
     if r.get("feasible") is False and r.get("throughput_tokens_per_s") is None:
@@ -46,9 +53,10 @@ def _headline(r: dict) -> str:
     cost = r.get("cost_usd_per_million_tokens")
     cost_txt = f" at ${cost:.3g} per million output tokens" if cost is not None else ""
     if dep:
-        idle = f" ({plural(dep['gpus_idle'], 'GPU')} idle)" if dep.get("gpus_idle") else ""
+        gpu = _noun(r)
+        idle = f" ({plural(dep['gpus_idle'], gpu)} idle)" if dep.get("gpus_idle") else ""
         return (f"Best use of {r.get('gpus')} x {r.get('hardware')}: {plural(dep['replicas'], 'replica')} of "
-                f"{plural(dep['gpus_per_replica'], 'GPU')} "
+                f"{plural(dep['gpus_per_replica'], gpu)} "
                 f"({_layout_text(dep)}, {dep['weight_precision']} weights){idle} {'serves' if dep['replicas'] == 1 else 'serve'} {thr} of {r.get('model')}{cost_txt}.")
     lay = r.get("layout") or {}
     return (f"One replica of {r.get('gpus')} x {r.get('hardware')} ({_layout_text(lay)}, {r.get('weight_precision')} weights) "
@@ -94,7 +102,7 @@ def _job_table(r: dict) -> Table | None:
         ("output tokens", fmt_si(j["output_tokens"])),
         ("throughput over the job / steady state", f"{fmt_si(j['throughput_tokens_per_s'], 'tokens/s')} / "
                                                    f"{fmt_si(j['steady_throughput_tokens_per_s'], 'tokens/s')}"),
-        ("GPU-hours (whole budget)", f"{j['gpu_hours']:.3g} h"),
+        (f"{_noun(r)}-hours (whole budget)", f"{j['gpu_hours']:.3g} h"),
         ("GPU energy", fmt_value("gpu_energy_j", j["gpu_energy_j"])),
         ("facility energy (host, fabric, PUE)", fmt_value("facility_energy_j", j["facility_energy_j"])),
         ("cost", fmt_value("cost_usd", j["cost_usd"])),
@@ -107,6 +115,7 @@ def _job_table(r: dict) -> Table | None:
 
 def _render(r: dict) -> None:
     con = Console()
+    gpu = _noun(r)
     if job := _job_headline(r):
         con.print(job)
     elif "job" in r:
@@ -121,8 +130,8 @@ def _render(r: dict) -> None:
     t.add_column("value")
     rows = []
     if dep:
-        rows += [("replicas x GPUs per replica", f"{dep['replicas']} x {dep['gpus_per_replica']} ({_layout_text(dep)})"),
-                 ("GPUs used / idle", f"{dep['gpus_used']} / {dep['gpus_idle']}"),
+        rows += [(f"replicas x {gpu}s per replica", f"{dep['replicas']} x {dep['gpus_per_replica']} ({_layout_text(dep)})"),
+                 (f"{gpu}s used / idle", f"{dep['gpus_used']} / {dep['gpus_idle']}"),
                  *([("scale-up domains per replica", f"{dep['scaleup_domains_per_replica']} (what passes between them, "
                      "expert all-to-all or pipeline hand-offs, crosses the network)")]
                    if (dep.get("scaleup_domains_per_replica") or 1) > 1 else []),
@@ -137,13 +146,13 @@ def _render(r: dict) -> None:
         ("weights / KV cache / compute", f"{r.get('weight_precision')} / {r.get('kv_precision')} / {r.get('compute_dtype')}"),
         ("batch per replica / max", f"{r.get('batch')} / {r.get('max_batch')}"),
         *_graph_row(r),
-        ("memory per GPU", f"{fmt_si(r.get('memory_per_gpu_bytes'), 'B')} of {fmt_si(r.get('memory_usable_per_gpu_bytes'), 'B')} usable"),
+        (f"memory per {gpu}", f"{fmt_si(r.get('memory_per_gpu_bytes'), 'B')} of {fmt_si(r.get('memory_usable_per_gpu_bytes'), 'B')} usable"),
         ("KV cache per token", fmt_si(r.get("kv_cache_bytes_per_token"), "B")),
         ("TTFT", fmt_si(r.get("ttft_s"), "s")),
         ("TPOT", fmt_si(r.get("tpot_s"), "s")),
         ("decode step", fmt_si(r.get("decode_step_time_s"), "s")),
-        ("GPU power (mean per GPU)", fmt_si(r.get("gpu_power_w"), "W")),
-        ("GPU energy per output token", fmt_si(r.get("gpu_energy_per_token_j"), "J")),
+        (f"power, mean per {gpu}", fmt_si(r.get("gpu_power_w"), "W")),
+        (f"{gpu} energy per output token", fmt_si(r.get("gpu_energy_per_token_j"), "J")),
         ("facility energy per output token", fmt_si(r.get("facility_energy_per_token_j"), "J")),
         ("$ per million output tokens", "-" if r.get("cost_usd_per_million_tokens") is None else f"{r['cost_usd_per_million_tokens']:.3g}"),
     ]
@@ -156,7 +165,7 @@ def _render(r: dict) -> None:
     if ups:
         u = Table(title="runners-up")
         job_col = any("job_wall_time_s" in d for d in ups)
-        for c in ("replicas x GPUs", "layout", "weights", "batch / replica", "throughput, tokens/s", "TPOT", "$ / M tokens",
+        for c in (f"replicas x {gpu}s", "layout", "weights", "batch / replica", "throughput, tokens/s", "TPOT", "$ / M tokens",
                   *(("offline job time",) if job_col else ())):
             u.add_column(c)
         for d in ups:

@@ -45,6 +45,9 @@ def _render(r: dict) -> None:
     t = Table(title=f"costsim train: {r.get('model')} on {r.get('num_gpus')} x {r.get('hardware')}", show_header=False)
     t.add_column("quantity")
     t.add_column("value")
+    from costsim.api.catalog import device_noun
+
+    gpu = device_noun(str(r.get("hardware") or ""))
     rows = [
         ("feasible", str(r.get("feasible"))),
         ("layout", " ".join(f"{k}={v}" for k, v in p.items()) if p else "-"),
@@ -55,13 +58,13 @@ def _render(r: dict) -> None:
         ("step time", fmt_si(r.get("step_time_s"), "s")),
         ("throughput", fmt_si(r.get("tokens_per_s"), "tokens/s")),
         ("MFU", "-" if r.get("mfu_frac") is None else f"{100 * r['mfu_frac']:.1f}%"),
-        ("achieved per GPU", fmt_si(r.get("achieved_flop_per_s_per_gpu"), "FLOP/s")),
-        ("memory per GPU", fmt_si(r.get("memory_per_gpu_bytes"), "B")),
+        (f"achieved per {gpu}", fmt_si(r.get("achieved_flop_per_s_per_gpu"), "FLOP/s")),
+        (f"memory per {gpu}", fmt_si(r.get("memory_per_gpu_bytes"), "B")),
         ("steps", "-" if r.get("num_steps") is None else f"{r['num_steps']:,}"),
         ("goodput", "-" if r.get("goodput_frac") is None else f"{100 * r['goodput_frac']:.1f}%"),
         ("wall time", "-" if r.get("wall_time_s") is None else (f"{r['wall_time_s'] / S_PER_DAY:.1f} days" if math.isfinite(r["wall_time_s"])
                                                               else "never finishes (zero goodput)")),
-        ("GPU-hours", fmt_si(r.get("gpu_hours"), "GPU-h")),
+        (f"{gpu}-hours", "-" if r.get("gpu_hours") is None else f"{fmt_si(r['gpu_hours'])} {gpu}-h"),
         ("facility energy", "-" if r.get("facility_energy_j") is None else f"{r['facility_energy_j'] / J_PER_MWH:,.0f} MWh"),
         ("facility peak power", fmt_si(r.get("facility_peak_power_w"), "W")),
         ("CO2e", "-" if r.get("co2e_kg") is None else f"{r['co2e_kg'] / 1000:,.0f} t"),
