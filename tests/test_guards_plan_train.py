@@ -225,7 +225,7 @@ def test_grid_headroom_by_hours_describes_its_own_method(capsys):
 def test_train_text_output_answers_first(capsys):
     code, out, err = _in_process(TRAIN + ["--tokens", "1e12"], capsys)
     first = " ".join(out.split())
-    assert code == 0 and first.startswith("Training llama-3-8b on 1e+12 tokens with 64 h100-sxm takes")
+    assert code == 0 and first.startswith("Training llama-3-8b on 1T tokens with 64 h100-sxm takes")
     sentence = first[:first.index("tCO2e.") + 6]
     assert "days" in sentence and "MFU" in sentence and "MWh" in sentence and "$" in sentence
     code, out, err = _in_process(["train", "--model", "llama-3.1-405b", "--hardware", "h100-sxm", "--gpus", "8", "--tokens", "1e12"],
@@ -250,7 +250,7 @@ def test_plan_budget_spent_on_saturated_repeats_says_so(capsys):
         code, out, _ = _in_process(["plan", "--compute-budget-flop", budget, "--unique-tokens", "1e9", "--lifetime-tokens", "1e11",
                                     "--fit", "muennighoff2023", "--json"], capsys)
         r = json.loads(out)
-        assert code == 0 and "repeats the 1e+09 unique tokens" in r["note"] and "R_D*" in r["note"]
+        assert code == 0 and "repeats the 1B unique tokens" in r["note"] and "R_D*" in r["note"]
         losses.append(r["loss"])
     assert abs(losses[0] - losses[1]) < 1e-3  # the note's claim, checked
     # the note names the smallest budget that does as well; checked by planning at it and at half of it

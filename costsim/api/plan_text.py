@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from costsim.specs.plan import PlanRequest
+from costsim.numtext import count, sig
 from costsim.units import J_PER_MWH
 
 if TYPE_CHECKING:
@@ -48,28 +49,28 @@ def days_text(days: float | None) -> str:
 
 def usd_m(x: float | None) -> str:
     """$ in millions, or 'no price' where the hardware has none."""
-    return f"${x / 1e6:,.3g}M" if x is not None and math.isfinite(x) else "no price"
+    return f"${sig(x / 1e6)}M" if x is not None and math.isfinite(x) else "no price"
 
 
 def answer_sentence(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | None) -> str:
     if r is None:
         return ""
-    s = f"{r.params / 1e9:.3g}B parameters on {r.training_tokens / 1e12:.3g}T tokens ({tokens_per_param_text(r.tokens_per_param)} tokens/parameter, loss {r.loss:.3f})"
+    s = f"{sig(r.params / 1e9)}B parameters on {sig(r.training_tokens / 1e12)}T tokens ({tokens_per_param_text(r.tokens_per_param)} tokens/parameter, loss {r.loss:.3f})"
     if r.total is not None and r.training is not None and r.serving is not None:
         s += (f": training {days_text(r.training.days)} on {req.train_gpus:,} {req.train_hardware}, {usd_m(r.training.usd)}, "
-              f"{r.training.facility_energy_j / J_PER_MWH:,.3g} MWh; serving {req.lifetime_total_tokens():.3g} tokens over {req.years:g} years "
-              f"needs {gpus_text(r.serving.gpus)} {req.serve_hardware}, {usd_m(r.serving.usd)}, {r.serving.facility_energy_j / J_PER_MWH:,.3g} MWh; "
-              f"total {usd_m(r.total.usd)}, {r.total.facility_energy_j / J_PER_MWH:,.3g} MWh, {r.total.co2e_kg / 1000:,.3g} tCO2e, "
-              f"peak {r.total.peak_power_w / 1e6:,.3g} MW")
+              f"{sig(r.training.facility_energy_j / J_PER_MWH)} MWh; serving {count(req.lifetime_total_tokens())} tokens over {req.years:g} years "
+              f"needs {gpus_text(r.serving.gpus)} {req.serve_hardware}, {usd_m(r.serving.usd)}, {sig(r.serving.facility_energy_j / J_PER_MWH)} MWh; "
+              f"total {usd_m(r.total.usd)}, {sig(r.total.facility_energy_j / J_PER_MWH)} MWh, {sig(r.total.co2e_kg / 1000)} tCO2e, "
+              f"peak {sig(r.total.peak_power_w / 1e6)} MW")
     else:
         s += f": {r.total_flop:.3g} FLOP in total ({r.training_flop:.3g} training + {r.inference_flop:.3g} inference)"
     if co is not None and co.params > 0 and abs(co.params - r.params) / co.params > 0.05:
         if r.total is not None and co.total is not None and co.total.usd and math.isfinite(co.total.usd) and math.isfinite(r.total.usd):
-            s += (f". The compute-optimal (Chinchilla) model for the same loss, {co.params / 1e9:.3g}B on {co.training_tokens / 1e12:.3g}T "
-                  f"tokens, would total ${co.total.usd / 1e6:,.3g}M ({100 * (co.total.usd - r.total.usd) / r.total.usd:+.0f}% vs this plan)")
+            s += (f". The compute-optimal (Chinchilla) model for the same loss, {sig(co.params / 1e9)}B on {sig(co.training_tokens / 1e12)}T "
+                  f"tokens, would total ${sig(co.total.usd / 1e6)}M ({100 * (co.total.usd - r.total.usd) / r.total.usd:+.0f}% vs this plan)")
         else:
             saved_flop = co.total_flop - r.total_flop
-            s += (f". The compute-optimal model for the same loss is {co.params / 1e9:.3g}B on {co.training_tokens / 1e12:.3g}T tokens "
+            s += (f". The compute-optimal model for the same loss is {sig(co.params / 1e9)}B on {sig(co.training_tokens / 1e12)}T tokens "
                   f"({co.total_flop:.3g} FLOP; this plan {'saves' if saved_flop >= 0 else 'spends'} {abs(saved_flop):.3g} FLOP, "
                   f"{100 * abs(saved_flop) / co.total_flop:.0f}% {'less' if saved_flop >= 0 else 'more'})")
             if co.note and co.note.startswith(NO_LAYOUT_NOTE):
@@ -88,7 +89,7 @@ def answer_sentence(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | Non
 def range_text(fit: LossFit) -> str:
     """'0.07B-16B parameters, 5B-500B tokens' (ends the source does not give read 'unstated')."""
     def part(pair: tuple[float | None, float | None], what: str) -> str:
-        lo, hi = (("unstated" if v is None else f"{v / 1e9:.3g}B") for v in pair)
+        lo, hi = (("unstated" if v is None else f"{sig(v / 1e9)}B") for v in pair)
         return f"{lo}-{hi} {what}"
     return f"runs of {part(fit.fitted_params, 'parameters')}, {part(fit.fitted_tokens, 'tokens')}"
 
@@ -100,9 +101,9 @@ def edge_note(req: PlanRequest, prices: Prices | None, n: float) -> str | None:
     if prices is not None:
         lo, hi = max(lo, float(prices.n[0])), min(hi, float(prices.n[-1]))
     if n <= lo * 1.05:
-        return f"at the smallest size searched ({lo / 1e9:.3g}B); a smaller model may be cheaper: lower --min-params"
+        return f"at the smallest size searched ({sig(lo / 1e9)}B); a smaller model may be cheaper: lower --min-params"
     if n >= hi / 1.05:
-        return f"at the largest size searched ({hi / 1e9:.3g}B); a larger model may be cheaper: raise --max-params"
+        return f"at the largest size searched ({sig(hi / 1e9)}B); a larger model may be cheaper: raise --max-params"
     return None
 
 
@@ -111,7 +112,7 @@ def unpriced_size(prices: Prices, n: float) -> str | None:
     lo, hi = float(prices.n[0]), float(prices.n[-1])
     if lo * (1 - 1e-9) <= n <= hi * (1 + 1e-9):
         return None
-    return (f"{n / 1e9:.3g}B parameters lies outside the priced sizes ({lo / 1e9:.3g}B-{hi / 1e9:.3g}B); "
+    return (f"{sig(n / 1e9)}B parameters lies outside the priced sizes ({sig(lo / 1e9)}B-{sig(hi / 1e9)}B); "
             f"{'lower --min-params' if n < lo else 'raise --max-params'}")
 
 
@@ -127,10 +128,10 @@ def budget_infeasible(req: PlanRequest, prices: Prices | None, c: PlanChoice) ->
     A target-loss plan picks among the priced sizes; a budget fixes the size, so its phases must each be priced."""
     if prices is None or c.training is None or c.serving is None:
         return None
-    size = f"the compute-optimal model for {req.compute_budget_flop:.3g} FLOP ({c.params / 1e9:.3g}B parameters on {c.training_tokens / 1e12:.3g}T tokens)"
+    size = f"the compute-optimal model for {req.compute_budget_flop:.3g} FLOP ({sig(c.params / 1e9)}B parameters on {sig(c.training_tokens / 1e12)}T tokens)"
     outside = unpriced_size(prices, c.params)
     if outside:
-        data = (f" (the budget spread over only {req.unique_tokens:.3g} unique tokens: --fit muennighoff2023 prices repeated "
+        data = (f" (the budget spread over only {count(req.unique_tokens)} unique tokens: --fit muennighoff2023 prices repeated "
                 "epochs instead)") if c.note and "no repeated-data term" in c.note else ""
         return f"{size} cannot be priced: {outside}{data}."
     if not math.isfinite(c.training.facility_energy_j):
@@ -140,7 +141,7 @@ def budget_infeasible(req: PlanRequest, prices: Prices | None, c: PlanChoice) ->
         return (f"{size} cannot be served on {req.serve_hardware}{slo_text(req)}: "
                 f"{nearest_reason(prices, 'serve', c.params)} (--serve-hardware, --ttft-slo-s, --tpot-slo-s).")
     if req.grid_cap_mw is not None and c.total is not None and c.total.peak_power_w > req.grid_cap_mw * 1e6:
-        return (f"{size} peaks at {c.total.peak_power_w / 1e6:.3g} MW, above the {req.grid_cap_mw:g} MW grid cap; raise the cap, "
+        return (f"{size} peaks at {sig(c.total.peak_power_w / 1e6)} MW, above the {req.grid_cap_mw:g} MW grid cap; raise the cap, "
                 "lower --train-gpus or the demand.")
     return None
 
@@ -149,8 +150,8 @@ def saturated_note(req: PlanRequest, fit: LossFit, epochs: float, budget_flop: f
                    same_d: float, margin: float) -> str:
     """The note on a compute budget spent on repeats past a few R_D*: how many, and the smaller budget that reaches the
     same loss (within `margin`) with the model and tokens it trains."""
-    return (f"it repeats the {req.unique_tokens:.3g} unique tokens {epochs:,.0f} times; under {fit.id} repeated tokens are worth "
+    return (f"it repeats the {count(req.unique_tokens)} unique tokens {epochs:,.0f} times; under {fit.id} repeated tokens are worth "
             f"almost nothing past a few times R_D* = {fit.rd_star:.3g} epochs, so most of this budget buys no loss: "
-            f"{same_flop:.3g} FLOP ({100 * same_flop / budget_flop:.2g} % of it: {same_n / 1e9:.3g}B parameters on "
-            f"{same_d:.3g} tokens, {same_d / req.unique_tokens:,.0f} epochs) reaches a loss within {margin:g} of it; more unique "
+            f"{same_flop:.3g} FLOP ({100 * same_flop / budget_flop:.2g} % of it: {sig(same_n / 1e9)}B parameters on "
+            f"{count(same_d)} tokens, {same_d / req.unique_tokens:,.0f} epochs) reaches a loss within {margin:g} of it; more unique "
             "data lowers it")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import json
 import sys
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 import typer
 
 from costsim.jsonable import to_jsonable
+from costsim.numtext import sig as fmt_sig  # noqa: F401 - re-exported for the CLI modules
 from costsim.specs.overrides import parse_number
 
 EXIT_INFEASIBLE = 3

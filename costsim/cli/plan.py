@@ -12,13 +12,13 @@ from rich.console import Console
 from rich.table import Table
 
 from costsim.api.plan_text import tokens_per_param_text
-from costsim.cli.common import finish, fmt_si, parse_float
+from costsim.cli.common import finish, fmt_si, fmt_sig, parse_float
 from costsim.specs.overrides import split_items
 
 
 def _usd_m(x) -> str:
     """USD in millions for a table cell: '-' when absent, 'no price' where the hardware has none (NaN)."""
-    return "-" if x is None else (f"${x / 1e6:,.3g}M" if math.isfinite(x) else "no price")
+    return "-" if x is None else (f"${fmt_sig(x / 1e6)}M" if math.isfinite(x) else "no price")
 
 def _score_text(c: dict) -> str:
     sc = c.get("score") or {}
@@ -36,7 +36,7 @@ def _row(c: dict | None) -> list[str]:
         return ["-"] * 10
     tot, tr, sv = c.get("total") or {}, c.get("training") or {}, c.get("serving") or {}
 
-    return [f"{c['params'] / 1e9:.3g}B", f"{c['training_tokens'] / 1e12:.3g}T", tokens_per_param_text(c['tokens_per_param']), f"{c['loss']:.4f}",
+    return [f"{fmt_sig(c['params'] / 1e9)}B", f"{fmt_sig(c['training_tokens'] / 1e12)}T", tokens_per_param_text(c['tokens_per_param']), f"{c['loss']:.4f}",
             f"{c['total_flop']:.3g}", _usd_m(tr.get("usd")), _usd_m(sv.get("usd")), _usd_m(tot.get("usd")),
             fmt_si(tot.get("facility_energy_j") / 3.6e9 * 1e6 if tot.get("facility_energy_j") is not None else None, "Wh"),
             _score_text(c)]
@@ -55,11 +55,11 @@ def _frontier_table(con: Console, rows: list[dict], shown: int = 9) -> None:
     for col in cols:
         ft.add_column(col)
     for row in rows[(len(rows) // 2) % step::step]:  # keeps the middle row (the answer's loss)
-        cells = [f"{row['loss']:.4f}", f"{row['params'] / 1e9:,.3g}B", f"{row['training_tokens'] / 1e12:,.3g}T", f"{row['total_flop']:.3g}"]
+        cells = [f"{row['loss']:.4f}", f"{fmt_sig(row['params'] / 1e9)}B", f"{fmt_sig(row['training_tokens'] / 1e12)}T", f"{row['total_flop']:.3g}"]
         if priced:
             usd, j, kg, w = (row.get(k) for k in ("total_usd", "total_facility_energy_j", "total_co2e_kg", "peak_power_w"))
             cells += [_usd_m(usd), fmt_si(None if j is None else j / 3.6e3, "Wh"),
-                      "-" if kg is None else f"{kg / 1e3:,.3g} t", fmt_si(w, "W")]
+                      "-" if kg is None else f"{fmt_sig(kg / 1e3)} t", fmt_si(w, "W")]
         ft.add_row(*cells)
     con.print(ft)
 
@@ -69,7 +69,7 @@ def _render(r: dict, *, answer: bool = True) -> None:
     if answer and r.get("answer"):
         con.print(r["answer"])
     t = Table(title=f"plan ({r['mode']} mode, fit {r['fit']}, least {r['objective'] if r['mode'] == 'cost' else 'FLOP'}; "
-                    f"lifetime {r['lifetime_tokens']:.3g} tokens)")
+                    f"lifetime {fmt_si(r['lifetime_tokens'])} tokens)")
     for col in ("choice", "params", "tokens", "tokens/param", "loss", "total FLOP", "training", "serving", "total", "total energy",
                 "MMLU % predicted (p10-p90); published base/instruct"):
         t.add_column(col)
@@ -100,8 +100,8 @@ def _render(r: dict, *, answer: bool = True) -> None:
     b = (r.get("spread") or {}).get("bootstrap")
     if b:
         con.print(f"Draws from the {r['fit']} standard errors ({b['draws']:.0f}): parameters p10-p90 "
-                  f"{b['params_p10'] / 1e9:.3g}B-{b['params_p90'] / 1e9:.3g}B, tokens {b['training_tokens_p10'] / 1e12:.3g}T-"
-                  f"{b['training_tokens_p90'] / 1e12:.3g}T.")
+                  f"{fmt_sig(b['params_p10'] / 1e9)}B-{fmt_sig(b['params_p90'] / 1e9)}B, tokens {fmt_sig(b['training_tokens_p10'] / 1e12)}T-"
+                  f"{fmt_sig(b['training_tokens_p90'] / 1e12)}T.")
     from costsim.api.trust import band_sentence
 
     for name, band in (r.get("error_bands") or {}).items():
@@ -110,10 +110,10 @@ def _render(r: dict, *, answer: bool = True) -> None:
     per = r.get("per_output_token") or {}
     if per:
         def _per_m(x):
-            return f"${x * 1e6:,.3g}" if x is not None and math.isfinite(x) else "no price"
+            return f"${fmt_sig(x * 1e6)}" if x is not None and math.isfinite(x) else "no price"
 
         con.print(f"Per output token over the lifetime: {_per_m(per['usd'])} per million (training share "
-                  f"{_per_m(per['usd_training_share'])}), {per['facility_energy_j']:.3g} J, {per['co2e_g']:.3g} gCO2e.")
+                  f"{_per_m(per['usd_training_share'])}), {fmt_sig(per['facility_energy_j'])} J, {fmt_sig(per['co2e_g'])} gCO2e.")
 
 
 def _render_comparison(r: dict) -> None:
@@ -126,10 +126,10 @@ def _render_comparison(r: dict) -> None:
         t.add_column(col)
     for i, o in enumerate([o for o in r["options"] if o["feasible"]], 1):
         j, kg, days, gpus = (o.get(k) for k in ("total_facility_energy_j", "total_co2e_kg", "training_days", "serving_gpus"))
-        t.add_row(str(i), o["train_hardware"], o["serve_hardware"], o["region"] or "default prices", f"{o['params'] / 1e9:.3g}B",
-                  f"{o['training_tokens'] / 1e12:.3g}T", f"{o['loss']:.4f}", "-" if days is None else f"{days:,.3g}",
-                  "-" if gpus is None else f"{gpus:,.3g}", _usd_m(o.get("total_usd")), fmt_si(None if j is None else j / 3.6e3, "Wh"),
-                  "-" if kg is None else f"{kg / 1e3:,.3g} t", fmt_si(o.get("peak_power_w"), "W"), f"{100 * o['vs_best_frac']:+.0f} %")
+        t.add_row(str(i), o["train_hardware"], o["serve_hardware"], o["region"] or "default prices", f"{fmt_sig(o['params'] / 1e9)}B",
+                  f"{fmt_sig(o['training_tokens'] / 1e12)}T", f"{o['loss']:.4f}", "-" if days is None else f"{fmt_sig(days)}",
+                  "-" if gpus is None else f"{gpus:,.0f}", _usd_m(o.get("total_usd")), fmt_si(None if j is None else j / 3.6e3, "Wh"),
+                  "-" if kg is None else f"{fmt_sig(kg / 1e3)} t", fmt_si(o.get("peak_power_w"), "W"), f"{100 * o['vs_best_frac']:+.0f} %")
     if t.row_count:
         con.print(t)
     bad = [o for o in r["options"] if not o["feasible"]]

@@ -10,8 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from costsim.cli.common import field_help, finish, fmt_si, parse_float
+from costsim.cli.common import field_help, finish, fmt_si, fmt_sig, parse_float
 from costsim.errors import InputError
+from costsim.numtext import count
 from costsim.specs.requests import TrainRequest
 from costsim.units import J_PER_MWH, S_PER_DAY
 
@@ -19,7 +20,7 @@ from costsim.units import J_PER_MWH, S_PER_DAY
 def _answer(r: dict) -> str:
     """The one-sentence answer printed above the table."""
     what = f"{r.get('model')} on {r.get('num_gpus'):,} {r.get('hardware')}"
-    tok = "" if r.get("tokens") is None else f"{r.get('model')} on {r['tokens']:.3g} tokens with {r.get('num_gpus'):,} {r.get('hardware')}"
+    tok = "" if r.get("tokens") is None else f"{r.get('model')} on {count(r['tokens'])} tokens with {r.get('num_gpus'):,} {r.get('hardware')}"
     if not r.get("feasible"):
         return f"Training {what} is not feasible: {r.get('reason') or 'no layout fits'}."
     step = (f"{fmt_si(r.get('step_time_s'), 's')} per step, {fmt_si(r.get('tokens_per_s'), 'tokens/s')}"
@@ -33,7 +34,7 @@ def _answer(r: dict) -> str:
     took = f"{days:,.1f} days" if days >= 1 else f"{wall / 3600:,.3g} hours"
     money = "" if r.get("cost_usd") is None else f", ${r['cost_usd']:,.0f}"
     return (f"Training {tok} takes {took} ({step}){money}, "
-            f"{r['facility_energy_j'] / J_PER_MWH:,.3g} MWh and {r['co2e_kg'] / 1000:,.3g} tCO2e.")
+            f"{fmt_sig(r['facility_energy_j'] / J_PER_MWH)} MWh and {fmt_sig(r['co2e_kg'] / 1000)} tCO2e.")
 
 
 def _render(r: dict) -> None:

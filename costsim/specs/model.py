@@ -46,7 +46,9 @@ class ModelSpec(Spec):
     expert_groups_per_token: int | None = Field(None, ge=1, description="Groups a token's experts may come from (DeepSeek-V3 "
                                                 "config topk_group: 4); with expert parallelism that keeps whole groups on a "
                                                 "node, a token reaches at most this many nodes.")
-    n_dense_layers: int = Field(0, ge=0, description="Leading layers that are dense even in an MoE model (DeepSeek-V3: 3).")
+    n_dense_layers: int = Field(0, ge=0, description="Layers that are dense even in an MoE model (DeepSeek-V3: "
+                                "the first 3; Llama 4 Maverick: every other layer, 24). Only the count enters the FLOP, "
+                                "memory and parameter math, not where the layers sit.")
     d_ff_dense: int | None = Field(None, ge=1, description="FFN size of those dense layers (default d_ff).")
     max_context: int = Field(DEFAULT_MAX_CONTEXT, ge=1, description="Context length the model was released for, tokens. Default 4096 "
                              "when a custom model leaves it out (it caps request lengths in serving and the default sequence length); "
