@@ -13,7 +13,9 @@ REQUIRED_MODELS = """llama-1-65b llama-2-7b llama-2-13b llama-2-70b llama-3-8b l
 llama-3.1-405b phi-3-mini phi-3-small phi-3-medium phi-3.5-moe grok-1 dbrx mixtral-8x7b mixtral-8x22b gpt-3-175b
 chinchilla-70b gemma-2-9b gemma-2-27b qwen2.5-7b qwen2.5-72b deepseek-v3 mistral-7b falcon-180b bloom-176b opt-175b
 qwen3-8b qwen3-14b qwen3-32b qwen3-30b-a3b gemma-3-12b gemma-3-27b qwen3-235b-a22b
-llama-4-scout llama-4-maverick kimi-k2 qwen3-coder-480b-a35b deepseek-v2-lite glm-4.5-air glm-4.5""".split()
+llama-4-scout llama-4-maverick kimi-k2 qwen3-coder-480b-a35b deepseek-v2-lite glm-4.5-air glm-4.5
+llama-3.2-1b llama-3.2-3b llama-3.3-70b qwen3-0.6b qwen3-1.7b qwen3-4b qwen2.5-14b qwen2.5-32b mistral-large-2
+mistral-small-3.1-24b gpt-j-6b""".split()
 
 REQUIRED_HARDWARE = """v100-sxm2 a100-40gb-sxm a100-80gb-sxm a100-80gb-pcie l4 l40s h100-sxm h100-pcie h100-nvl h800 h200
 h20 b200 b300 gb200 rtx-4090 mi250x mi300x mi325x mi355x gaudi2 gaudi3 tpu-v4 tpu-v5e tpu-v5p tpu-v6e trainium1
