@@ -42,7 +42,7 @@ def test_same_die_higher_power_limit_trains_faster():
 
 
 def test_devices_without_a_measurement_keep_the_default():
-    acc = catalog.get_accelerator("gaudi3")
+    acc = catalog.get_accelerator("trainium2")
     assert est.mamf_bf16_frac(acc) is None
     assert calibration.matmul_frac(acc.id, "bf16", 1.0, 1.0, None, None) == calibration.MATMUL_FRAC_DEFAULT
 
@@ -75,7 +75,7 @@ def test_hardware_show_says_how_training_prices_gemms():
     """`costsim hardware show` tells a planner which share of the datasheet peak training GEMMs get and why."""
     from costsim.api.catalog import show_hardware
 
-    amd, nv, other = show_hardware("mi300x"), show_hardware("h100-sxm"), show_hardware("gaudi3")
+    amd, nv, other = show_hardware("mi300x"), show_hardware("h100-sxm"), show_hardware("trainium2")
     assert 0.5 < amd["training_gemm_ceiling_frac"] < 0.56 and "measured best BF16 matmul" in amd["training_gemm_ceiling_basis"]
     assert amd["measured_bf16_matmul_flop_per_s"] == pytest.approx(668.4e12)
     assert nv["training_gemm_ceiling_frac"] == pytest.approx(0.835 * calibration.TRAINING_SUSTAINED_FRAC["h100"])

@@ -130,8 +130,8 @@ def register(app: typer.Typer) -> None:
                   f"{fmt_si(d['tdp_w'], 'W')}; dense peak "
                   + ", ".join(f"{k.upper()} {fmt_si(v, 'FLOP/s' if not k.startswith('int') else 'OP/s')}" for k, v in peaks.items()) + ".")
         if d.get("training_gemm_ceiling_frac"):
-            con.print(f"Training prices large GEMMs at {d['training_gemm_ceiling_frac'] * 100:.0f} % of the BF16 peak: "
-                      f"{d['training_gemm_ceiling_basis']}.")
+            con.print(f"Training prices large GEMMs at up to {d['training_gemm_ceiling_frac'] * 100:.0f} % of the BF16 peak "
+                      f"before tile and wave quantization at each shape: {d['training_gemm_ceiling_basis']}.")
         con.print(_table(f"{d['id']}: dense peak by datatype", ("datatype", "dense peak"), (
             (k.upper(), fmt_si(v, "OP/s" if k.startswith("int") else "FLOP/s") if v else "not supported / not published")
             for k, v in d["peak_flop_per_s"].items())))

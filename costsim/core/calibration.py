@@ -73,8 +73,8 @@ def training_sustained_frac(accelerator_id: str, mamf_bf16_frac: float | None = 
 MATMUL_FRAC_DEFAULT = 0.75
 MATMUL_FRAC_SOURCE = ("a100 and tpu fitted on whole training steps, h100 from an H100 kernel measurement times a fitted "
                       "sustained-load factor (costsim.core.calibration); devices with a measured maximum achievable matmul "
-                      "rate (efficiency.mamf_bf16_tflop_per_s: MI300X, MI325X, MI355X) the H100 ceiling scaled by "
-                      "their MAMF efficiency relative to the H100's; other devices default to 0.75")
+                      "rate (efficiency.mamf_bf16_tflop_per_s: MI300X, MI325X, MI350X, MI355X, Gaudi 2, Gaudi 3) the H100 "
+                      "ceiling scaled by their MAMF efficiency relative to the H100's; other devices default to 0.75")
 
 # The H100 SXM's maximum achievable BF16 matmul rate on the same shape search as the other devices' profile
 # values (efficiency.mamf_bf16_tflop_per_s): 794.5 of 989.4 TFLOP/s (torch 2.7.0+cu126), stas00/ml-engineering
@@ -86,7 +86,8 @@ H100_MAMF_BF16_FRAC = 794.5 / 989.4
 
 def mamf_scaled_frac(mamf_bf16_frac: float) -> float:
     """GEMM ceiling (fraction of the bf16 peak) of a device without a fitted family, from its measured MAMF
-    efficiency relative to the H100's (capped at 1)."""
+    efficiency relative to the H100's (capped at 1). It sits above the MAMF share itself: the tile and wave-quantization
+    model (costsim.core.matmul) takes the rest at each shape, as it does for the H100's fitted ceiling."""
     return min(1.0, MATMUL_FRAC["h100"] * mamf_bf16_frac / H100_MAMF_BF16_FRAC)
 
 # Elementwise / normalization / softmax / dropout traffic per token per layer, in bytes per unit

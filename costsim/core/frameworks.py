@@ -95,6 +95,12 @@ class Framework:
       distributed optimizer (the run's ddp bucket_size after Megatron closes each bucket at the first parameter that
       reaches it); None = Megatron-core's default, max(40M, 1M x dp x cp). A request's dp_bucket_params
       sets it.
+    dropout_masks: the stack's runs train with dropout unless told otherwise, so each layer stores two 1-byte masks of
+      s x b x h for the backward (Korthikanti et al.'s memory accounting). True for the Megatron stacks: Megatron-LM's
+      argument defaults are --hidden-dropout 0.1 and --attention-dropout 0.1. False where the stack's models or scripts
+      have no dropout: TorchTitan's Llama, MaxText (dropout_rate 0), llm-foundry's MPT configs (attn/resid pdrop 0),
+      Habana's MLPerf GPT-3 run_gpt.sh (DROPOUT=0.0). A request's dropout sets it for its own run (Megatron-Bridge and
+      NeMo Llama recipes set both dropouts to 0).
     """
 
     name: str = "megatron-core-2024"
@@ -123,6 +129,7 @@ class Framework:
     moe_a2a_overlap: bool = False
     moe_dispatch: str = "all-to-all"
     dp_bucket_params: float | None = None
+    dropout_masks: bool = False
     source: str = ""
     year: int = 2024
 
@@ -147,20 +154,21 @@ class Framework:
 FRAMEWORKS: dict[str, Framework] = {
     "megatron-core-2024": Framework(
         "megatron-core-2024", 0.25, True, lowp_param_gather=True, moe_parallel_folding=True, moe_a2a_overlap=True,
+        dropout_masks=True,
         source="Megatron-core / NeMo 24.x with Transformer Engine (TP comm overlap, FlashAttention, distributed optimizer "
                "with overlapped grad reduce-scatter and param all-gather); ZeRO-2/3 as PyTorch FSDP2 / Megatron-core FSDP "
                "(one flat buffer per layer)",
         year=2024),
     "megatron-2022": Framework(
         "megatron-2022", 1.0, False, zero_stages=(0, 1), dp_overlap=False,
-        context_parallel=False, expert_parallel=False,
+        context_parallel=False, expert_parallel=False, dropout_masks=True,
         source="Megatron-LM as measured by Korthikanti et al. 2022 (arXiv 2205.05198): sequence parallelism and selective "
                "recomputation, no FlashAttention, TP collectives between GEMMs",
         year=2022),
     "megatron-2021": Framework(
         "megatron-2021", 1.0, False, sequence_parallel=False, recompute_modes=(0, 2), zero_stages=(0,), dp_overlap=False,
         grad_reduce_bytes=4.0, grad_accum_bytes_per_param=10.0,
-        context_parallel=False, expert_parallel=False,
+        context_parallel=False, expert_parallel=False, dropout_masks=True,
         source="Megatron-LM PTD-P as measured by Narayanan et al. 2021 (SC21, arXiv 2104.04473): interleaved 1F1B, "
                "scatter/gather P2P, fused kernels, full activation recomputation only (selective recomputation and sequence "
                "parallelism arrived in 2022), no distributed optimizer, fp32 main-grad all-reduce after the pipeline flush; "
@@ -171,7 +179,7 @@ FRAMEWORKS: dict[str, Framework] = {
         "deepspeed-megatron-2021", 1.0, False, sequence_parallel=False, recompute_modes=(0, 2), zero_stages=(0, 1),
         interleaved_pipeline=False, pp_scatter_gather=False, dp_overlap=False, grad_accum_bytes_per_param=10.0,
         pp_microbatch_overhead_s=0.0344,  # FITTED on MTNLG-530B-2240 (costsim.core.calibration docstring)
-        context_parallel=False, expert_parallel=False,
+        context_parallel=False, expert_parallel=False, dropout_masks=True,
         source="Megatron-DeepSpeed 3D parallelism (MT-NLG, Smith et al. 2022 arXiv 2201.11990; BLOOM, bigscience tr11): "
                "DeepSpeed PipelineEngine (plain 1F1B, whole activations sent by every TP rank, gradient reduction after the "
                "flush), Megatron tensor parallelism, ZeRO-1",
@@ -179,7 +187,7 @@ FRAMEWORKS: dict[str, Framework] = {
     "deepspeed-zero3-2021": Framework(
         "deepspeed-zero3-2021", 1.0, False, sequence_parallel=False, recompute_modes=(0, 2), zero_calls_per_layer=6.0,
         zero_hierarchical=False,
-        context_parallel=False, expert_parallel=False,
+        context_parallel=False, expert_parallel=False, dropout_masks=True,
         source="DeepSpeed ZeRO-3 without model parallelism as compared by Narayanan et al. 2021 Table 2: parameters fetched "
                "per parameterized submodule (2 LayerNorms, QKV, attention output, FC1, FC2 = 6 collectives per layer and "
                "pass), gradients reduce-scattered per micro-batch",
@@ -211,6 +219,16 @@ FRAMEWORKS: dict[str, Framework] = {
                "attention in SDPA), torch.compile per block (elementwise ops fused like XLA's), torchao Float8 linears "
                "with FP8 FSDP all-gathers, per-op selective activation checkpointing (docs/performance.md)",
         year=2024),
+    "megatron-deepspeed-gaudi": Framework(
+        "megatron-deepspeed-gaudi", 1.0, True, zero_stages=(0, 1), interleaved_pipeline=False, pp_scatter_gather=False,
+        dp_overlap=False, grad_accum_bytes_per_param=10.0, context_parallel=False, expert_parallel=False,
+        source="Intel Habana's Megatron-DeepSpeed for Gaudi as run in MLPerf Training v3.1 / v4.0 GPT-3 "
+               "(mlcommons/training_results_v3.1 and v4.0 Intel-HabanaLabs/benchmarks/gpt3/run_gpt.sh): DeepSpeed "
+               "PipelineEngine (plain 1F1B, gradient reduction after the flush), Megatron tensor parallelism with sequence "
+               "parallelism and its collectives between the GEMMs, Habana's fused SDPA kernel (--use-fused-sdpa true: "
+               "no s x s scores stored), ZeRO-0/1, bf16 gradients accumulated through hooks (accumulate_grads_via_hooks), "
+               "dropout 0",
+        year=2023),
 }
 DEFAULT_FRAMEWORK = FRAMEWORKS["megatron-core-2024"]
 

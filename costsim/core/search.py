@@ -309,11 +309,21 @@ def search(m: ModelShape, hw: HardwareShape, gpus: int, seq_len: int, global_bat
         i = int(np.argmin(ev["memory_per_gpu_bytes"]))
         reason = (f"out of memory: the leanest of {n_valid} valid layouts (tp={int(lay.tp[i])}, pp={int(lay.pp[i])}, "
                   f"cp={int(lay.cp[i])}, dp={int(lay.dp[i])}, recompute={['none', 'selective', 'full'][int(lay.recompute[i])]}, "
-                  f"zero={int(lay.zero[i])}) needs {ev['memory_per_gpu_bytes'][i] / 1e9:.1f} GB per GPU but the device has "
-                  f"{hw.memory_bytes / 1e9:.1f} GB; use more GPUs, a larger-memory device or a smaller model")
+                  f"zero={int(lay.zero[i])}) needs {ev['memory_per_gpu_bytes'][i] / 1e9:.1f} GB per GPU ({_memory_parts_text(ev, i)}) "
+                  f"but the device has {hw.memory_bytes / 1e9:.1f} GB; use more GPUs, a larger-memory device or a smaller model")
     return {"configs_enumerated": n_enum, "configs_evaluated": int(n_valid), "feasible_configs": int(feas.size),
             "configs_computed": int(np.prod(shape)),
             "search_time_s": time.perf_counter() - t0, "order": order, "layout": lay, "eval": ev, "reason": reason}
+
+
+def _memory_parts_text(ev, i: int) -> str:
+    """'weights 17.6 GB, gradients 17.6 GB, ...': the parts of layout i's memory per GPU that are not zero."""
+    parts = (("weights", "weights_bytes"), ("gradients", "gradients_bytes"), ("optimizer", "optimizer_bytes"),
+             ("activations", "activations_bytes"), ("logits", "logits_bytes"), ("gathered ZeRO-3 weights", "zero3_gathered_bytes"),
+             ("runtime reserve", "reserve_bytes"))
+    mem = ev["memory"]
+    vals = ((name, float(mem[key][i])) for name, key in parts)
+    return ", ".join(f"{name} {v / 1e9:.1f} GB" for name, v in vals if v >= 0.05e9)
 
 
 # layout keys that only mean something with expert parallelism (readers' tables leave them out otherwise)

@@ -9,7 +9,7 @@ Per GPU (bytes) on the most loaded pipeline stage:
   and the prefetched next one; XLA gathers matrix by matrix). Experts are split by expert parallelism and expert tensor parallelism (etp).
   Activations per layer per micro-batch (Korthikanti et al. 2022, arXiv 2205.05198, eq. 1-2,
   generalized to GQA and gated FFNs): replicated part 10*s*b*h (LayerNorm inputs, dropout
-  masks, attention and MLP inputs), TP-sharded part (4 + 4*kv/H)*s*b*h + (4 or 6)*s*b*d_ff*k_eff,
+  masks, attention and MLP inputs; 8*s*b*h without dropout, Framework.dropout_masks), TP-sharded part (4 + 4*kv/H)*s*b*h + (4 or 6)*s*b*d_ff*k_eff,
   attention-matrix part 5*a*s^2*b, all divided by tp (the replicated part only with sequence
   parallelism). The s^2 part exists only without FlashAttention (Framework.flash_attention False:
   'megatron-2021/2022', Korthikanti's setup); FlashAttention (every current stack: Megatron-core + TE,
@@ -111,7 +111,7 @@ def activation_bytes_per_layer(m: ModelShape, lay: Layout, fw: "Framework | None
     kvf = m.kv_heads / m.n_heads
     attn_width = m.n_heads * m.head_dim / h
     per_ff = 6.0 if m.gated else 4.0
-    rep_coef = 10.0 * h
+    rep_coef = (10.0 if fw.dropout_masks else 8.0) * h  # norm inputs, QKV and FC1 inputs (+ two 1-byte dropout masks)
     sh_coef = (4.0 + 4.0 * kvf) * h * attn_width + per_ff * m.ffn_width_active
     rep = sb * rep_coef / np.where(sp, tp, 1.0)
     selective = rep + sb * sh_coef / tp

@@ -236,6 +236,8 @@ def stack_overrides(req: TrainRequest) -> dict[str, Any]:
         out["moe_dispatch"] = req.ep_dispatcher
     if req.dp_bucket_params is not None:
         out["dp_bucket_params"] = float(req.dp_bucket_params)
+    if req.dropout is not None:
+        out["dropout_masks"] = bool(req.dropout)
     return out
 
 
@@ -438,6 +440,9 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
                     "mfu_frac": float(ev["mfu_frac"][j]), "memory_per_gpu_bytes": float(ev["memory_per_gpu_bytes"][j])})
         top.append(row)
     assumptions += [
+        {"name": "dropout", "unit": "", "value": "yes: two 1-byte masks of s x h per layer kept" if stack.dropout_masks
+         else "no (no dropout masks kept)",
+         "source": "request --dropout / --no-dropout" if req.dropout is not None else f"the {stack.name} stack's default"},
         {"name": "dp_bucket_params", "unit": "parameters",
          "value": float(dp_bucket_params(stack, float(lay.dp[i]) * float(lay.cp[i]))),
          "source": "request --dp-bucket-params" if req.dp_bucket_params is not None

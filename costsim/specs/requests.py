@@ -22,7 +22,7 @@ Recompute = Literal["none", "selective", "full"]
 EpDispatcher = Literal["all-to-all", "deduplicated"]
 # training stacks of costsim.core.frameworks.FRAMEWORKS (a test keeps the two lists equal)
 FrameworkName = Literal["megatron-core-2024", "megatron-2022", "megatron-2021", "deepspeed-megatron-2021",
-                        "deepspeed-zero3-2021", "fsdp-2023", "xla-tpu", "torchtitan-2024"]
+                        "deepspeed-zero3-2021", "fsdp-2023", "xla-tpu", "torchtitan-2024", "megatron-deepspeed-gaudi"]
 
 
 class TrainRequest(Spec):
@@ -56,12 +56,17 @@ class TrainRequest(Spec):
                                            "bucket_size, which Megatron rounds up to whole parameters); None = "
                                            "Megatron-core's default max(40M, 1M x dp x cp). Fewer, larger "
                                            "buckets pay the collectives' latency fewer times.")
+    dropout: bool | None = Field(None, description="The run trains with dropout, so every layer keeps two 1-byte masks of "
+                                 "sequence x hidden for the backward (Korthikanti et al. 2022); None = the training stack's "
+                                 "default (the Megatron stacks: yes, Megatron-LM's argument defaults 0.1; TorchTitan, "
+                                 "MaxText, FSDP/llm-foundry and Habana's MLPerf scripts: no). Current pre-training recipes "
+                                 "(Llama 3, Megatron-Bridge, NeMo) set 0: give --no-dropout for them.")
     vp: int | None = Field(None, ge=1, description="Virtual pipeline stages per GPU for the interleaved schedule (None = searched).")
     micro_batch: int | None = Field(None, ge=1, description="Micro-batch size in sequences (None = searched).")
     recompute: Recompute | None = Field(None, description="Activation recomputation: none, selective or full (None = searched).")
     zero: Literal[0, 1, 2, 3] | None = Field(None, description="ZeRO / distributed-optimizer stage (None = searched).")
     sequence_parallel: bool = Field(True, description="Megatron sequence parallelism with TP (shards norms/dropout activations).")
-    framework: FrameworkName | None = Field(None, description="Training stack: megatron-core-2024, megatron-2022, megatron-2021, deepspeed-megatron-2021, deepspeed-zero3-2021, fsdp-2023, xla-tpu or torchtitan-2024 (TorchTitan: FSDP2, AsyncTP, torch.compile) (default: xla-tpu on Google TPUs, megatron-core-2024 elsewhere). It limits the layouts searched to what the stack offers and sets how its communication overlaps.")
+    framework: FrameworkName | None = Field(None, description="Training stack: megatron-core-2024, megatron-2022, megatron-2021, deepspeed-megatron-2021, deepspeed-zero3-2021, fsdp-2023, xla-tpu, torchtitan-2024 (TorchTitan: FSDP2, AsyncTP, torch.compile) or megatron-deepspeed-gaudi (Intel Habana's Megatron-DeepSpeed: fused SDPA, sequence parallelism, DeepSpeed pipeline) (default: xla-tpu on Google TPUs, megatron-core-2024 elsewhere). It limits the layouts searched to what the stack offers and sets how its communication overlaps.")
     node: str | None = Field(None, max_length=200, description="Node/system profile id whose NICs carry scale-out traffic (default: the accelerator's usual node).")
     scaleup_domain_size: int | None = Field(None, ge=1, le=1_000_000, description="Devices per scale-up domain actually used, when smaller than the profile's (a TPU slice such as 64 chips of v4-128, an NVL36 half rack); traffic between domains goes over the scale-out network.")
     power_cap_w: float | None = Field(None, gt=0, le=100_000, description="Per-GPU power limit, W (nvidia-smi -pl; default: the TDP). Below the TDP the clocks drop and the compute phases (GEMMs, attention) slow by costsim.core.power's clock model; memory-bound kernels and communication do not; GPU power and energy are capped.")

@@ -105,6 +105,16 @@ def predict(case: Case) -> float:
         b = float(curve["batch"][k])
     else:
         b = float(inp.get("batch", 1))
+        static = metric != "throughput_tokens_per_s" or (inp.get("num_requests") is not None and float(dev.kv_on_demand) <= 0)
+        if static:  # a static batch must fit the replica's memory (a paged engine's job preempts instead, and a measured
+            # continuous batch's mean running batch is an average over sequences of every length)
+            # what each sequence holds: a decode step's context, a prompt, or a static batch's full length at its end
+            kv_len = (float(inp.get("context_tokens", i + o / 2.0)) + 1.0 if metric.startswith("decode") else
+                      i if metric.startswith("prefill") else i + o)
+            fit = int(core.max_batch(shape, dev, prec, lay, kv_len, min(PREFILL_CHUNK_TOKENS, max(i, 1.0))))
+            if b > fit:
+                raise ValueError(f"batch {int(b)} does not fit: the KV cache of {int(b)} sequences of {kv_len:.0f} tokens each "
+                                 f"needs more than the memory left after the weights; at most {max(fit, 0)} fit")
     if metric in ("decode_tokens_per_s", "decode_step_time_s"):
         ctx = float(inp.get("context_tokens", i + o / 2.0))
         t = float(core.decode_step_time_s(shape, dev, prec, lay, b, ctx))

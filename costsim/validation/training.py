@@ -4,7 +4,7 @@ energy and CO2e under the publisher's own accounting convention.
 Kinds:
   training_step_time  inputs: model (id or inline ModelSpec dict), hardware (id or inline Accelerator dict),
                       gpus, seq_len, global_batch, precision, tp/pp/cp/ep/etp/ep_overlap/ep_dispatcher/dp/dp_bucket_params/vp/
-                      micro_batch/recompute/zero,
+                      micro_batch/recompute/zero/dropout,
                       sequence_parallel (any omitted layout dimension is searched), power_cap_w.
                       metric: step_time_s | mfu_frac
   training_run        same inputs plus tokens; metric:
@@ -34,7 +34,8 @@ from costsim.specs.model import ModelSpec
 from costsim.specs.requests import TrainRequest
 from costsim.validation.engine import Case
 
-LAYOUT_KEYS = ("tp", "pp", "cp", "ep", "etp", "ep_overlap", "ep_dispatcher", "dp", "dp_bucket_params", "vp", "micro_batch", "recompute", "zero")
+LAYOUT_KEYS = ("tp", "pp", "cp", "ep", "etp", "ep_overlap", "ep_dispatcher", "dp", "dp_bucket_params", "vp", "micro_batch", "recompute", "zero",
+               "dropout")
 
 
 def _spec(model: Any) -> ModelSpec:
