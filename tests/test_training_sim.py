@@ -296,3 +296,15 @@ def test_scenario_layout_carries_the_communication_settings():
     d["variants"] = []
     with pytest.raises(InputError, match="ep-dispatcher"):
         prepare(Scenario.model_validate(d))
+
+
+def test_scenario_layout_carries_dropout():
+    """training.layout.dropout reaches the core: without dropout masks a layer keeps 2 x s x h bytes less, so the
+    same pinned layout needs less memory per GPU."""
+    def memory(layout):
+        d = _load(LLAMA, **{"training.layout": layout, "training.max_days": 1.0})
+        d["variants"] = []
+        return prepare(Scenario.model_validate(d)).profile["memory_per_gpu_bytes"]
+
+    base = {"tp": 8, "pp": 16, "cp": 1, "dp": 128, "recompute": "selective", "micro_batch": 1, "vp": 1}
+    assert memory({**base, "dropout": False}) < memory({**base, "dropout": True})

@@ -126,6 +126,7 @@ class Layout(Spec):
     ep_dispatcher: EpDispatcher | None = Field(None, description="Expert all-to-all: all-to-all (one copy per token and expert) or deduplicated (one network copy per token and other node holding its experts: DeepEP, HybridEP); None = the training stack's.")
     dp: int | None = Field(None, ge=1, description="Data-parallel size (None = num_gpus / (tp*pp*cp)).")
     dp_bucket_params: float | None = Field(None, ge=1e6, le=1e13, description="Parameters per data-parallel gradient bucket (a run's ddp bucket_size; None = Megatron-core's default max(40M, 1M x dp x cp)).")
+    dropout: bool | None = Field(None, description="The run trains with dropout (two 1-byte masks of sequence x hidden per layer kept for the backward); None = the training stack's default (Megatron stacks: yes).")
     vp: int | None = Field(None, ge=1, description="Virtual pipeline stages per GPU (None = searched).")
     micro_batch: int | None = Field(None, ge=1, description="Micro-batch in sequences (None = searched).")
     recompute: Recompute | None = Field(None, description="Activation recomputation: none, selective, full (None = searched).")

@@ -33,7 +33,8 @@ def to_state(r: TrainRequest) -> dict[str, Any]:
          P + "gco2": r.economics.grid_gco2e_per_kwh, P + "elec": r.economics.electricity_usd_per_kwh,
          P + "failure_rate": r.failure_rate_per_gpu_hour, P + "framework": w.AUTO if r.framework is None else r.framework,
          P + "power_cap": r.power_cap_w,
-         P + "dp_bucket_params": None if r.dp_bucket_params is None else r.dp_bucket_params / 1e6}
+         P + "dp_bucket_params": None if r.dp_bucket_params is None else r.dp_bucket_params / 1e6,
+         P + "dropout": w.AUTO if r.dropout is None else r.dropout}
     for k in ("tp", "pp", "cp", "ep", "etp", "ep_overlap", "ep_dispatcher", "micro_batch", "recompute", "zero"):
         v = getattr(r, k)
         s[P + k] = w.AUTO if v is None else v
@@ -76,6 +77,8 @@ def inputs() -> dict[str, Any]:
                                              placeholder="Megatron's default")
             d["recompute"] = w.select(TrainRequest, "recompute", key=P + "recompute", default=None,
                                       label="Activation recompute", auto=True)
+            d["dropout"] = w.select(TrainRequest, "dropout", key=P + "dropout", default=None, label="Dropout masks",
+                                    options=[True, False], auto=True, format_func=lambda on: "kept (dropout)" if on else "none (dropout 0)")
             d["sequence_parallel"] = w.checkbox(TrainRequest, "sequence_parallel", key=P + "sequence_parallel",
                                                 default=True, label="Sequence parallel")
             d["top_k"] = w.number(TrainRequest, "top_k", key=P + "top_k", default=5, label="Layouts to list", integer=True)
@@ -99,7 +102,7 @@ def build_request(d: dict[str, Any]) -> TrainRequest:
     economics = validate_spec(EconomicsSpec, {"usd_per_gpu_hour": d["usd_per_gpu_hour"], "electricity_usd_per_kwh": d["elec"],
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
     data = {k: d[k] for k in ("model", "hardware", "gpus", "tokens", "seq_len", "precision", "attention_precision", "tp", "pp", "cp", "ep",
-                              "etp", "ep_overlap", "ep_dispatcher", "dp_bucket_params", "micro_batch", "recompute", "zero", "sequence_parallel", "top_k",
+                              "etp", "ep_overlap", "ep_dispatcher", "dp_bucket_params", "dropout", "micro_batch", "recompute", "zero", "sequence_parallel", "top_k",
                               "framework", "power_cap_w")}
     data.update(failure_rate_per_gpu_hour=d["failure_rate"], facility=facility, economics=economics)
     return validate_spec(TrainRequest, data, what="training request")
