@@ -424,3 +424,18 @@ def test_expert_all_to_all_and_pipeline_hand_offs_beyond_one_node_cross_the_netw
     gb = device_from_accelerator(get_accelerator("gb200"), "fp8")[0]
     assert float(gb.local_group_size) == 72.0
     assert float(core.alltoall_time_s(B, 16, gb)) == pytest.approx(float(core.alltoall_time_s(B, 16, replace(gb, local_group_size=np.inf))))
+
+
+def test_ring_fabric_pays_a_hop_per_rank():
+    """Inferentia2 has two NeuronLinks per chip, a ring of 12 chips: a small all-reduce over its 24 NeuronCores walks
+    the ring, 2 x (24 - 1) hops of the runtime's documented ~1.5 us, where a switched fabric pays log-depth hops."""
+    from costsim.core.inference_comm import allreduce_time_s
+    from costsim.estimators.inference import core_inputs
+
+    dev = core_inputs(get_model("llama-2-7b"), get_accelerator("inferentia2"), "bf16", None, "default", None).dev
+    tiny = 16.0  # bytes: latency only
+    assert float(allreduce_time_s(tiny, 12, dev)) == pytest.approx(46 * 1.5e-6, rel=1e-3)
+    switched = replace(dev, scaleup_ring_ranks=0.0)
+    assert float(allreduce_time_s(tiny, 12, switched)) == pytest.approx((1 + np.log2(12)) * 1.5e-6, rel=1e-3)
+    h100 = core_inputs(get_model("llama-2-7b"), get_accelerator("h100-sxm"), "bf16", None, "default", None).dev
+    assert float(h100.scaleup_ring_ranks) == 0.0

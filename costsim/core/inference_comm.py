@@ -24,7 +24,9 @@ def _nic_bytes_per_s(dev: Device):
 
 def allreduce_time_s(message_bytes, n, dev: Device):
     """All-reduce of `message_bytes` over n devices (0 for n = 1). Inside one scale-up group (dev.local_group_size):
-    ring, latency tree-like ((1+log2 n) hops) + 2(n-1)/n * bytes at the achievable bus bandwidth. Over d groups of g
+    ring, latency tree-like ((1+log2 n) hops) on a switched fabric, or 2(n r - 1) hops on a ring fabric of r ranks per
+    device (dev.scaleup_ring_ranks: Inferentia2's NeuronLink ring, one rank per NeuronCore), + 2(n-1)/n * bytes at the
+    achievable bus bandwidth. Over d groups of g
     (tensor parallelism across nodes, as SGLang's TP 16 over two 8-GPU nodes): hierarchical, a reduce-scatter and an
     all-gather inside each group on the scale-up fabric, 2(g-1)/g * bytes, and between them an all-reduce of each
     rank's 1/g share across the groups over its NIC share, 2(d-1)/d * bytes/g, at the scale-out latency (2 log2 d
@@ -32,7 +34,9 @@ def allreduce_time_s(message_bytes, n, dev: Device):
     n = _a(n)
     B = _a(message_bytes)
     safe_bw, out_bw = _scaleup_bytes_per_s(dev), _nic_bytes_per_s(dev)
-    inside = _a(dev.scaleup_latency_s) * (1.0 + np.log2(np.maximum(n, 1.0))) + 2.0 * (n - 1.0) / n * B / safe_bw
+    ring = _a(dev.scaleup_ring_ranks)
+    hops = np.where(ring > 0, 2.0 * (n * ring - 1.0), 1.0 + np.log2(np.maximum(n, 1.0)))
+    inside = _a(dev.scaleup_latency_s) * hops + 2.0 * (n - 1.0) / n * B / safe_bw
     g = np.clip(_a(dev.local_group_size), 1.0, np.maximum(n, 1.0))
     d = np.ceil(n / g)
     across = (_a(dev.scaleup_latency_s) * (1.0 + np.log2(g)) + 2.0 * (g - 1.0) / g * B / safe_bw

@@ -28,6 +28,8 @@ class Device:
     scaleup_bytes_per_s: object      # per direction
     scaleup_latency_s: object
     comm_bandwidth_frac: object
+    #: ranks per device on a ring fabric (ScaleUp.ring_ranks_per_device; 0 = switched, log-depth collective latency)
+    scaleup_ring_ranks: object = 0.0
     #: dense peak of the datatype attention runs in (FMHA over the KV cache: fp8 with an fp8 KV
     #: cache on FP8-capable parts, else 16 bit); None = peak_flop_per_s (attention in the GEMM dtype)
     attn_peak_flop_per_s: object = None

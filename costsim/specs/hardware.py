@@ -43,6 +43,11 @@ class ScaleUp(Spec):
     )
     domain_size: int = Field(..., ge=1, description="Devices in one scale-up domain (NVLink/NVSwitch node, ICI slice, bridged pair).")
     latency_s: float = Field(5e-6, ge=0, description="Per-hop latency of one collective step on the scale-up fabric, s.")
+    ring_ranks_per_device: int | None = Field(None, ge=1, le=64, description="A ring instead of a switch: each device has "
+                                              "links to two neighbours only (Inferentia2: 2 NeuronLinks per chip, a ring of 12 in "
+                                              "an inf2.48xlarge), so a small collective walks the ring, 2(n x r - 1) hops of "
+                                              "latency_s for an all-reduce over n devices of r ranks each (AWS Neuron: one rank "
+                                              "per NeuronCore). None: a switched or routed fabric, log-depth latency.")
     torus_dims: int | None = Field(None, ge=1, le=3, description="A torus instead of a switch (TPU ICI): its dimensions (2 or 3). Collectives then run along the torus axes a group spans.")
     link_gb_per_s_per_direction: float | None = Field(None, gt=0, description="Torus only: bandwidth of one link, per direction, GB/s (a ring along one axis uses two links).")
 
