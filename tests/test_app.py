@@ -542,3 +542,12 @@ def test_plan_page_compares_hardware_and_regions():
     assert len(rows) == 4 and set(rows["training hardware"]) == {"h100-sxm", "b200"}
     assert set(rows["region"]) == {"us-pjm-virginia", "fr-france"} and rows["vs best"].iloc[0] == "+0 %"
     assert len(set(rows["total"])) > 1
+
+
+def test_memory_chart_names_parts_for_readers():
+    """The Train page's memory bar says 'gathered ZeRO-3 weights' and 'optimizer state', not the JSON keys."""
+    from costsim.ui.charts import memory_breakdown
+
+    fig = memory_breakdown({"weights_bytes": 1e10, "optimizer_bytes": 3e10, "zero3_gathered_bytes": 2e9, "total_bytes": 4.2e10},
+                           capacity_bytes=8e10)
+    assert [t.name for t in fig.data] == ["weights", "optimizer state", "gathered ZeRO-3 weights"]

@@ -100,13 +100,21 @@ def validation_errors(rows: list[dict[str, Any]]) -> go.Figure:
     return fig
 
 
+#: readers' names for the memory parts of a training or serving result (the *_bytes keys stay for JSON)
+MEMORY_PART_LABELS = {"weights_bytes": "weights", "gradients_bytes": "gradients", "optimizer_bytes": "optimizer state",
+                      "activations_bytes": "activations", "logits_bytes": "logits", "zero3_gathered_bytes": "gathered ZeRO-3 weights",
+                      "reserve_bytes": "runtime reserve", "kv_cache_bytes": "KV cache"}
+
+
 def memory_breakdown(parts_bytes: dict[str, float], *, capacity_bytes: float | None = None) -> go.Figure:
     """Stacked horizontal bar of per-GPU memory by component (GB); the device capacity as a line."""
     fig = go.Figure()
     for k, v in parts_bytes.items():
         if k.startswith("total") or v is None:
             continue
-        fig.add_trace(go.Bar(y=["per GPU"], x=[float(v) / 1e9], name=k.removesuffix("_bytes"), orientation="h"))
+        name = MEMORY_PART_LABELS.get(k, k.removesuffix("_bytes").replace("_", " "))
+        fig.add_trace(go.Bar(y=["per GPU"], x=[float(v) / 1e9], name=name, orientation="h",
+                             hovertemplate=f"{name}: %{{x:.1f}} GB<extra></extra>"))
     if capacity_bytes:
         fig.add_vline(x=capacity_bytes / 1e9, line_dash="dash", line_color="crimson", annotation_text="device memory")
     fig.update_layout(barmode="stack", title=dict(text="Memory per GPU", y=0.97), xaxis_title="GB",
