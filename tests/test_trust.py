@@ -184,6 +184,10 @@ def test_validate_runs_a_planners_own_cases(cli, tmp_path):
     assert p.returncode == 0, p.stderr
     ids = [c["id"] for c in json.loads(p.stdout)["cases"]]
     assert ids and all("trtpg-gpt-oss-120b-h200" in i.lower() for i in ids)
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(own.read_text().replace("output_tokens: 128", "output_tokns: 128"))
+    p = cli("validate", "--cases", str(typo))  # a misspelt input is refused, not silently ignored
+    assert p.returncode == 2 and "inputs.output_tokns" in p.stderr and "did you mean 'output_tokens'" in p.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("- id: X\n  kind: inference\n")
     p = cli("validate", "--cases", str(bad))

@@ -83,10 +83,12 @@ def judge(case: Case, predicted: float) -> tuple[bool, float]:
 
 
 def run_cases(cases: list[Case] | None = None) -> list[CaseResult]:
-    from costsim.validation.runners import RUNNERS
+    from costsim.validation.runners import RUNNERS, check_inputs
 
+    cases = cases if cases is not None else load_cases()
+    check_inputs(cases)
     out: list[CaseResult] = []
-    for c in cases if cases is not None else load_cases():
+    for c in cases:
         runner = RUNNERS.get(c.kind)
         pred: float | None = None
         msg = None
