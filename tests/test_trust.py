@@ -192,3 +192,14 @@ def test_validate_runs_a_planners_own_cases(cli, tmp_path):
     bad.write_text("- id: X\n  kind: inference\n")
     p = cli("validate", "--cases", str(bad))
     assert p.returncode == 2 and "Traceback" not in p.stderr + p.stdout and "source" in p.stderr
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("--cases", "/tmp/" + "x" * 300), "cannot be read"),
+    (("--cases", "x" * 5000), "at most 1024"),
+    (("--id", "y" * 5000), "..."),
+])
+def test_validate_hostile_paths_and_ids_exit_2_without_traceback(cli, args, needle):
+    p = cli("validate", *args)
+    assert p.returncode == 2 and needle in p.stderr and "Traceback" not in p.stderr + p.stdout and "internal error" not in p.stderr
+    assert len(p.stderr) < 400

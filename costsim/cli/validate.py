@@ -36,8 +36,11 @@ def register(app: typer.Typer) -> None:
         cases = [c for c in load_cases(Path(cases_path).expanduser() if cases_path else None)
                  if (kind is None or c.kind == kind) and (id_ is None or id_.lower() in c.id.lower())]
         if not cases:
+            if kind is None and id_ is None:
+                raise InputError(f"no validation cases in '{cases_path}': its YAML files hold no cases.", field="--cases")
+            shown = id_ if id_ is None or len(id_) <= 80 else id_[:77] + "..."
             raise InputError("no validation case matches " + " and ".join(
-                x for x in (f"--kind {kind}" if kind else "", f"--id {id_!r}" if id_ else "") if x)
+                x for x in (f"--kind {kind}" if kind else "", f"--id {shown!r}" if id_ else "") if x)
                 + "; `costsim validate --json` lists every case id and kind.", field="--id" if id_ else "--kind")
         results = run_cases(cases)
         summary = summarize(results)

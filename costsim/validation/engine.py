@@ -50,7 +50,15 @@ class CaseResult(Spec):
 def load_cases(directory: Path | None = None) -> list[Case]:
     """Every case in the YAML files of `directory` (default: the shipped cases), or in one YAML file."""
     d = directory or CASES_DIR
-    if not d.exists():
+    if len(str(d)) > 1024:
+        raise InputError(f"--cases path is {len(str(d))} characters long; paths are at most 1024. Give a shorter path.",
+                         field="--cases")
+    try:
+        exists = d.exists()
+    except OSError as exc:  # e.g. a name component longer than the file system allows
+        raise InputError(f"--cases path cannot be read: {exc.strerror}. Give a YAML file of cases or a folder of them.",
+                         field="--cases") from None
+    if not exists:
         raise InputError(f"validation cases '{d}' do not exist; give a YAML file of cases or a folder of them "
                          "(format: costsim/validation/cases/*.yaml).", field="--cases")
     files = [d] if d.is_file() else sorted(d.glob("*.yaml")) + sorted(d.glob("*.yml"))
