@@ -109,6 +109,8 @@ def test_cli_show_reads_as_labelled_text(cli):
     assert r.returncode == 0, r.stderr
     assert "scale-up bandwidth per direction" in r.stdout and "GB/s" in r.stdout and "rental per device-hour" in r.stdout
     assert "'memory_gb'" not in r.stdout and "{" not in r.stdout
+    r = cli("hardware", "show", "inferentia2")  # a ring fabric says so, with its per-hop latency
+    assert "ring instead of a switch" in r.stdout and "latency per hop" in r.stdout
 
 
 @pytest.mark.parametrize("args, needle", [

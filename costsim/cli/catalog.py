@@ -32,11 +32,13 @@ def _print_profile_details(con: Console, d: dict) -> None:
             ("scale-up bandwidth per direction", fmt_si(d["scaleup_bytes_per_s_per_direction"], "B/s")
              if d["scaleup_bytes_per_s_per_direction"] else "none"),
             ("scale-up domain", f"{up['domain_size']} device{'s' if up['domain_size'] != 1 else ''}"),
-            ("scale-up latency", fmt_si(up.get("latency_s"), "s")),
+            ("scale-up latency per hop", fmt_si(up.get("latency_s"), "s")),
             ("scale-out per device", fmt_si(d["scaleout_bytes_per_s"], "B/s") if d["scaleout_bytes_per_s"] else "none"),
             ("idle power", fmt_si(d["idle_w"], "W")),
             ("measured BF16 matmul", fmt_si(d.get("measured_bf16_matmul_flop_per_s"), "FLOP/s")
              if d.get("measured_bf16_matmul_flop_per_s") else "none (default efficiency)")]
+    if up.get("ring_ranks_per_device"):
+        rows.insert(3, ("ring instead of a switch", f"small collectives walk the ring, {up['ring_ranks_per_device']} ranks per device"))
     if up.get("torus_dims"):
         rows.insert(3, ("torus instead of a switch", f"{up['torus_dims']}-D"))
     if node:
