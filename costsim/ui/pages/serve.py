@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from costsim.api.catalog import device_noun
 from costsim.report.fmt import plural
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest
@@ -125,10 +126,12 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
     c[3].metric("TPOT", fmt.duration(res.get("tpot_s")))
     c = st.columns(4)
     c[0].metric("$ per million tokens", fmt.usd(res.get("cost_usd_per_million_tokens")))
-    c[1].metric("GPU energy per token", f"{fmt.num(res.get('gpu_energy_per_token_j'))} J", help="Accelerators only.")
+    gpu = device_noun(str(res.get("hardware") or ""))
+    Gpu = gpu[0].upper() + gpu[1:]
+    c[1].metric(f"{Gpu} energy per token", f"{fmt.num(res.get('gpu_energy_per_token_j'))} J", help="Accelerators only.")
     c[2].metric("Facility energy per token", f"{fmt.num(res.get('facility_energy_per_token_j'))} J",
                 help="Accelerators + host share + PUE.")
-    c[3].metric("Memory per GPU", fmt.bytes_(res.get("memory_per_gpu_bytes")),
+    c[3].metric(f"Memory per {gpu}", fmt.bytes_(res.get("memory_per_gpu_bytes")),
                 help=(f"Weights, KV cache and workspace (GB = 10^9 bytes) of the {fmt.bytes_(res.get('memory_usable_per_gpu_bytes'))} "
                       "the engine may fill. Device memory is what the driver reports: vendors round it, an H100 '80GB' "
                       "holds 85.5 GB."))
@@ -136,7 +139,7 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
     if cap:
         c = st.columns(4)
         c[0].metric("Replicas for the demand", fmt.count(cap["replicas"]))
-        c[1].metric("GPUs for the demand", fmt.count(cap["gpus"]))
+        c[1].metric(f"{Gpu}s for the demand", fmt.count(cap["gpus"]))
         c[2].metric("Facility power for the demand", fmt.power_w(cap.get("facility_power_w")),
                     help="Demand tokens/s x facility energy per token (at this replica's batch).")
         c[3].metric("Demand", f"{fmt.num(cap['demand_tokens_per_s'])} tok/s")
@@ -149,7 +152,7 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
         c = st.columns(4)
         c[0].metric("Job wall time", fmt.duration(job["wall_time_s"]), help="First prompt to last token of the busiest replica.")
         c[1].metric("Job facility energy", fmt.energy_mwh(job["facility_energy_j"]), help="Accelerators + host + fabric, times PUE.")
-        c[2].metric("Job cost", fmt.usd(job["cost_usd"]), help="Rental or capex share plus electricity, every GPU of the budget.")
+        c[2].metric("Job cost", fmt.usd(job["cost_usd"]), help=f"Rental or capex share plus electricity, every {gpu} of the budget.")
         c[3].metric("Job emissions", fmt.mass_kg(job["co2e_kg"]), help="Operational plus embodied CO2e.")
     lay = res.get("layout") or {}
     if lay:
@@ -173,14 +176,15 @@ def _layout(d: dict[str, Any]) -> str:
 def show_deployment(res: dict[str, Any]) -> None:
     """The chosen deployment of the GPU budget, its one-sentence answer and the runners-up."""
     dep = res["deployment"]
-    idle = f" ({plural(dep['gpus_idle'], 'GPU')} idle)" if dep.get("gpus_idle") else ""
-    replicas = plural(dep["replicas"], f"x {dep['gpus_per_replica']}-GPU replica")
-    st.subheader(f"Best deployment of {plural(res.get('gpus'), 'GPU')}: {replicas} "
+    gpu = device_noun(str(res.get("hardware") or ""))
+    idle = f" ({plural(dep['gpus_idle'], gpu)} idle)" if dep.get("gpus_idle") else ""
+    replicas = plural(dep["replicas"], f"x {dep['gpus_per_replica']}-{gpu} replica")
+    st.subheader(f"Best deployment of {plural(res.get('gpus'), gpu)}: {replicas} "
                  f"({_layout(dep)}, {dep['weight_precision']} weights){idle}")
     c = st.columns(4)
     c[0].metric("Throughput, whole deployment", f"{fmt.num(res.get('throughput_tokens_per_s'))} tok/s",
                 help="Output tokens per second of all replicas together.")
-    c[1].metric("Replicas x GPUs", f"{dep['replicas']} x {dep['gpus_per_replica']}")
+    c[1].metric(f"Replicas x {gpu}s", f"{dep['replicas']} x {dep['gpus_per_replica']}")
     c[2].metric("Batch per replica", fmt.count(dep.get("batch_per_replica")))
     c[3].metric("Engine", str(res.get("engine")))
     if (dep.get("scaleup_domains_per_replica") or 1) > 1:
@@ -190,7 +194,7 @@ def show_deployment(res: dict[str, Any]) -> None:
     ups = res.get("runners_up") or []
     if ups:
         st.markdown("**Runners-up**")
-        st.dataframe([{"Replicas x GPUs": f"{u['replicas']} x {u['gpus_per_replica']}", "Layout": _layout(u),
+        st.dataframe([{f"Replicas x {gpu}s": f"{u['replicas']} x {u['gpus_per_replica']}", "Layout": _layout(u),
                        "Weights": u["weight_precision"], "Batch per replica": u["batch_per_replica"],
                        "Throughput, tok/s": round(u["throughput_tokens_per_s"]), "TPOT, ms": round(1e3 * u["tpot_s"], 1),
                        "$ per M tokens": None if u.get("usd_per_million_tokens") is None else round(u["usd_per_million_tokens"], 3),
