@@ -127,8 +127,8 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
     c = st.columns(4)
     c[0].metric("$ per million tokens", fmt.usd(res.get("cost_usd_per_million_tokens")))
     gpu = device_noun(str(res.get("hardware") or ""))
-    Gpu = gpu[0].upper() + gpu[1:]
-    c[1].metric(f"{Gpu} energy per token", f"{fmt.num(res.get('gpu_energy_per_token_j'))} J", help="Accelerators only.")
+    gpu_title = gpu[0].upper() + gpu[1:]
+    c[1].metric(f"{gpu_title} energy per token", f"{fmt.num(res.get('gpu_energy_per_token_j'))} J", help="Accelerators only.")
     c[2].metric("Facility energy per token", f"{fmt.num(res.get('facility_energy_per_token_j'))} J",
                 help="Accelerators + host share + PUE.")
     c[3].metric(f"Memory per {gpu}", fmt.bytes_(res.get("memory_per_gpu_bytes")),
@@ -139,7 +139,7 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
     if cap:
         c = st.columns(4)
         c[0].metric("Replicas for the demand", fmt.count(cap["replicas"]))
-        c[1].metric(f"{Gpu}s for the demand", fmt.count(cap["gpus"]))
+        c[1].metric(f"{gpu_title}s for the demand", fmt.count(cap["gpus"]))
         c[2].metric("Facility power for the demand", fmt.power_w(cap.get("facility_power_w")),
                     help="Demand tokens/s x facility energy per token (at this replica's batch).")
         c[3].metric("Demand", f"{fmt.num(cap['demand_tokens_per_s'])} tok/s")
