@@ -29,12 +29,12 @@ INPUT_KEYS: dict[str, frozenset[str]] = {
     "training_run": _TRAINING_KEYS | {"publisher_gpu_power_w", "publisher_kg_per_kwh"},
     "matmul_throughput": frozenset({"hardware", "dtype", "m", "n", "k", "timing"}),
     "measured_device_power": frozenset({"hardware", "measurement", "phase", "phase_model", "flop_per_iter",
-                                        "bytes_per_iter", "dtype", "compute_util_frac", "memory_util_frac", "power_cap_w"}),
+                                        "bytes_per_iter", "dtype", "power_cap_w"}),
     "serve_gpu_power_per_gpu": _SERVE_POWER_KEYS,
     "serve_gpu_energy_per_token": _SERVE_POWER_KEYS,
-    "node_training_power": frozenset({"node", "gpus", "hardware", "power_cap_w", "pue"}),
-    "node_expected_peak_power": frozenset({"node", "gpus", "hardware", "power_cap_w", "pue"}),
-    "site_training_power": frozenset({"node", "gpus", "hardware", "power_cap_w", "pue"}),
+    "node_training_power": frozenset({"node", "compute_util_frac", "memory_util_frac"}),
+    "node_expected_peak_power": frozenset({"node", "compute_util_frac", "memory_util_frac"}),
+    "site_training_power": frozenset({"hardware", "gpus", "pue"}),
     "serving_sim": frozenset({"scenario", "metric", "seed", "duration_s"}),
 }
 
