@@ -250,3 +250,27 @@ def test_unpriced_training_hardware_is_named_not_an_internal_error(capsys):
 def test_a_sub_petaflop_budget_is_refused(capsys):
     code, _, err = _cli(["plan", "--compute-budget-flop", "1e-300", "--lifetime-tokens", "1e9", "--mode", "flops"], capsys)
     assert code == 2 and "compute_budget_flop" in err
+
+
+def test_serving_fleet_sized_for_the_peak_pays_for_idle_capacity():
+    """--peak-to-mean 3: the fleet holds 3x the accelerators the mean demand keeps busy; the extra capacity's rental and
+    idle power are paid, so serving costs more and the least-cost plan shifts to a smaller model trained longer."""
+    from costsim.api.plan_grid import phase_costs, plan_economics, price_grid
+
+    base = plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e13))
+    peak = plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e13, peak_to_mean=3.0))
+    b, p = base.chosen, peak.chosen
+    assert p.serving.usd > b.serving.usd and p.serving.facility_energy_j > b.serving.facility_energy_j
+    assert p.params <= b.params and p.tokens_per_param >= b.tokens_per_param
+    assert any(a["name"] == "serving_peak_to_mean" and a["value"] == 3.0 for a in peak.assumptions)
+    assert "sized for a peak 3x the mean" in peak.answer and "sized for a peak" not in base.answer
+    # the same model priced both ways: 3x the fleet and its peak power, more than 2.5x the serving dollars
+    req1 = PlanRequest(target_loss=2.0, lifetime_tokens=1e13)
+    req3 = req1.model_copy(update={"peak_to_mean": 3.0})
+    grid = price_grid(req1, plan_economics(req1))
+    c1 = phase_costs(req1, grid, [2e10], [1e12], out_tokens=5e12)
+    c3 = phase_costs(req3, grid, [2e10], [1e12], out_tokens=5e12)
+    assert float(c3["serve_gpus"][0]) == pytest.approx(3 * float(c1["serve_gpus"][0]))
+    assert float(c3["serve_peak_w"][0]) == pytest.approx(3 * float(c1["serve_peak_w"][0]))
+    assert float(c3["serve_usd"][0]) > 2.5 * float(c1["serve_usd"][0])
+    assert float(c3["serve_j"][0]) > float(c1["serve_j"][0])

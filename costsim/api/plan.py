@@ -374,6 +374,10 @@ def plan(req: PlanRequest) -> PlanResult:
         {"name": "loss_law_fitted_range", "value": range_text(fit), "unit": "", "source": fit.fitted_range_source},
         {"name": "model_shape", "value": "Llama-shaped dense", "unit": "", "source": "costsim.estimators.plan_pricing.SHAPE_SOURCE"},
         {"name": "inference_flop_per_token", "value": "2 N", "unit": "FLOP", "source": "Sardana et al. 2024 (arXiv:2401.00448) eq. 2; Kaplan et al. 2020"},
+        {"name": "serving_peak_to_mean", "value": float(req.peak_to_mean), "unit": "x",
+         "source": "request --peak-to-mean: the fleet is sized for the peak; its capacity beyond the mean is paid for "
+                   "(rental or capex, embodied carbon) and idles off-peak" if req.peak_to_mean > 1.0
+         else "default 1: the fleet is sized at the mean demand (every accelerator always busy)"},
     ]
     if req.region:
         assumptions.append({"name": "electricity", "value": f"{econ.electricity_usd_per_kwh:.4g} USD/kWh, {econ.grid_gco2e_per_kwh:.4g} gCO2e/kWh",

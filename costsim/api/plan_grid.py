@@ -123,6 +123,18 @@ def phase_costs(req: PlanRequest, prices: PriceGrid | None, n, d, out_tokens: fl
         "serve_kg": out_tokens * prices.at("co2e_kg_per_token", "serve", n) * np.ones_like(d),
         "serve_gpus": rate / prices.at("tokens_per_s_per_gpu", "serve", n) * np.ones_like(d),
     }
+    k = float(req.peak_to_mean)
+    if k > 1.0:  # a fleet sized for the peak: k x the busy accelerators, the extra (k - 1) idle on average
+        busy_gpu_s = out_tokens / prices.at("tokens_per_s_per_gpu", "serve", n)  # accelerator-seconds the tokens take
+        idle_j = (k - 1.0) * busy_gpu_s * prices.at("idle_facility_w_per_gpu", "serve", n)
+        e_tok = prices.at("facility_j_per_token", "serve", n)
+        usd_per_j = (prices.at("usd_per_token", "serve", n) - prices.at("capacity_usd_per_token", "serve", n)) / e_tok
+        embodied = prices.at("embodied_kg_per_token", "serve", n)
+        kg_per_j = (prices.at("co2e_kg_per_token", "serve", n) - embodied) / e_tok
+        c["serve_usd"] = c["serve_usd"] + (k - 1.0) * out_tokens * prices.at("capacity_usd_per_token", "serve", n) + idle_j * usd_per_j
+        c["serve_j"] = c["serve_j"] + idle_j * np.ones_like(d)
+        c["serve_kg"] = c["serve_kg"] + (k - 1.0) * out_tokens * embodied + idle_j * kg_per_j
+        c["serve_gpus"] = k * c["serve_gpus"]
     c["serve_peak_w"] = c["serve_gpus"] * prices.at("facility_w_per_gpu", "serve", n)
     if out_tokens == 0:
         for k in ("serve_usd", "serve_j", "serve_kg", "serve_gpus", "serve_peak_w"):

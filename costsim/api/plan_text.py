@@ -47,6 +47,11 @@ def days_text(days: float | None) -> str:
     return f"{days:,.1f} days" if days < 10 else f"{days:,.0f} days"
 
 
+def peak_text(req: PlanRequest) -> str:
+    """' (sized for a peak 3x the mean)' when the fleet is sized above the mean demand."""
+    return f" (sized for a peak {req.peak_to_mean:g}x the mean)" if req.peak_to_mean > 1.0 else ""
+
+
 def usd_m(x: float | None) -> str:
     """$ in millions, or 'no price' where the hardware has none."""
     return f"${sig(x / 1e6)}M" if x is not None and math.isfinite(x) else "no price"
@@ -59,7 +64,7 @@ def answer_sentence(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | Non
     if r.total is not None and r.training is not None and r.serving is not None:
         s += (f": training {days_text(r.training.days)} on {req.train_gpus:,} {req.train_hardware}, {usd_m(r.training.usd)}, "
               f"{sig(r.training.facility_energy_j / J_PER_MWH)} MWh; serving {count(req.lifetime_total_tokens())} tokens over {req.years:g} years "
-              f"needs {gpus_text(r.serving.gpus)} {req.serve_hardware}, {usd_m(r.serving.usd)}, {sig(r.serving.facility_energy_j / J_PER_MWH)} MWh; "
+              f"needs {gpus_text(r.serving.gpus)} {req.serve_hardware}{peak_text(req)}, {usd_m(r.serving.usd)}, {sig(r.serving.facility_energy_j / J_PER_MWH)} MWh; "
               f"total {usd_m(r.total.usd)}, {sig(r.total.facility_energy_j / J_PER_MWH)} MWh, {sig(r.total.co2e_kg / 1000)} tCO2e, "
               f"peak {sig(r.total.peak_power_w / 1e6)} MW")
     else:

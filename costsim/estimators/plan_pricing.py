@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from costsim.economics.accounting import effective_pue, host_power_per_gpu_w
 from costsim.errors import InputError
+from costsim.specs.catalog import node_for
 from costsim.specs.hardware import Accelerator
 from costsim.specs.model import ModelSpec
 from costsim.specs.requests import ServeRequest, TrainRequest
@@ -83,6 +85,13 @@ class ServePrice:
     facility_w_per_gpu: float
     gpus_per_deployment: int
     weight_precision: str | None
+    #: the part of usd_per_token that pays for the accelerators' time (rental, or capex share), not their electricity:
+    #: what a fleet sized above the mean demand pays again for its idle capacity
+    capacity_usd_per_token: float = math.nan
+    #: the embodied share of co2e_kg_per_token (amortized manufacturing carbon; scales with accelerator-hours)
+    embodied_kg_per_token: float = math.nan
+    #: facility power of one idle accelerator (device idle + its host's idle share, times PUE), W
+    idle_facility_w_per_gpu: float = math.nan
 
 
 def price_training(model: ModelSpec, acc: Accelerator, gpus: int, *, precision: str = "bf16",
@@ -127,8 +136,15 @@ def price_serving(model: ModelSpec, acc: Accelerator, *, input_tokens: int, outp
         e_tok = float(r["facility_energy_per_token_j"])
         usd = r.get("cost_usd_per_million_tokens")
         co2 = r.get("co2e_g_per_million_tokens")
+        split = (r.get("breakdown") or {}).get("cost_usd_per_million_tokens") or {}
+        capacity = (usd - float(split.get("electricity_usd") or 0.0)) / 1e6 if usd is not None else math.nan
+        embodied = sum(float(v.get("embodied_g") or 0.0) for v in (r.get("co2e_by_component_g_per_million_tokens") or {}).values()
+                       if isinstance(v, dict)) / 1e9
+        fac = facility or FacilitySpec()
+        idle_w = (acc.idle_w + host_power_per_gpu_w(acc, node_for(acc), busy=False)) * effective_pue(fac)
         return ServePrice(n, True, None, usd / 1e6 if usd is not None else math.nan, e_tok,
-                          (co2 / 1e9) if co2 is not None else math.nan, thr_gpu, e_tok * thr_gpu, used, dep.get("weight_precision"))
+                          (co2 / 1e9) if co2 is not None else math.nan, thr_gpu, e_tok * thr_gpu, used, dep.get("weight_precision"),
+                          capacity_usd_per_token=capacity, embodied_kg_per_token=embodied, idle_facility_w_per_gpu=idle_w)
     return ServePrice(n, False, reason, *([math.nan] * 5), 0, None)
 
 

@@ -27,6 +27,11 @@ class PlanRequest(Spec):
                                            "the token counts per request).")
     years: float = Field(2.0, ge=0.01, le=50, description="Serving lifetime, years, 0.01 (about 4 days) to 50 (sets the fleet's "
                          "tokens per second).")
+    peak_to_mean: float = Field(1.0, ge=1.0, le=100.0, description="Serving demand's peak over its mean (1 to 100): the "
+                                "fleet is sized for the peak, so it holds this many times the accelerators the mean "
+                                "demand keeps busy; the extra capacity is paid for (rental or capex, embodied carbon) and "
+                                "idles at its idle power off-peak. 1 = a fleet sized at the mean (every accelerator always "
+                                "busy); chat traffic's daily peak is typically 2-3x its mean.")
     input_tokens: int = Field(512, ge=1, le=1_000_000, description="Prompt tokens per request.")
     output_tokens: int = Field(256, ge=1, le=1_000_000, description="Generated tokens per request.")
     mode: Literal["cost", "flops"] = Field("cost", description="cost: price training and serving with the cores; flops: "

@@ -55,7 +55,11 @@ train_hw = c5.selectbox("Training hardware", TRAIN_HW, key=P + "thw")
 serve_hw = c6.selectbox("Serving hardware", SERVE_HW, key=P + "shw")
 gpus = c7.number_input("Training GPUs", min_value=8, max_value=100_000, value=4096, step=512, key=P + "gpus")
 mode = c8.selectbox("Accounting", ["cost", "flops"], key=P + "mode", format_func={"cost": "priced by the cores", "flops": "FLOPs (papers)"}.get)
-tpot = st.selectbox("Serving latency limit (time per output token)", [None, 0.1, 0.05, 0.03], key=P + "tpot",
+c9, c10 = st.columns([3, 1])
+peak = c10.number_input("Demand peak / mean", min_value=1.0, max_value=100.0, value=1.0, step=0.5, key=P + "peak",
+                        help="The serving fleet is sized for the peak; the extra capacity is paid for and idles off-peak "
+                             "(chat traffic's daily peak is typically 2-3x its mean).")
+tpot = c9.selectbox("Serving latency limit (time per output token)", [None, 0.1, 0.05, 0.03], key=P + "tpot",
                     format_func=lambda x: "none (fleet at its highest-throughput batch)" if x is None else f"{x * 1000:.0f} ms",
                     help="The deployment search prices the serving fleet at the largest batch that meets it: a tight limit "
                          "costs batch, so GPUs, and favours smaller models.")
@@ -63,7 +67,7 @@ tpot = st.selectbox("Serving latency limit (time per output token)", [None, 0.1,
 try:
     req = PlanRequest(target_loss=float(target), lifetime_tokens=float(lifetime), fit=fit, objective=objective, mode=mode,
                       train_hardware=train_hw, serve_hardware=serve_hw, train_gpus=int(gpus), compare=["llama-3-8b", "llama-2-70b"],
-                      tpot_slo_s=tpot)
+                      tpot_slo_s=tpot, peak_to_mean=float(peak))
     r = _plan(req.model_dump_json())
 except InputError as exc:
     st.error(str(exc))
