@@ -128,9 +128,11 @@ def phase_costs(req: PlanRequest, prices: PriceGrid | None, n, d, out_tokens: fl
         busy_gpu_s = out_tokens / prices.at("tokens_per_s_per_gpu", "serve", n)  # accelerator-seconds the tokens take
         idle_j = (k - 1.0) * busy_gpu_s * prices.at("idle_facility_w_per_gpu", "serve", n)
         e_tok = prices.at("facility_j_per_token", "serve", n)
-        usd_per_j = (prices.at("usd_per_token", "serve", n) - prices.at("capacity_usd_per_token", "serve", n)) / e_tok
+        # the electricity share of a token's price, per joule (0 where the rental price includes the power); the two
+        # interpolated prices can differ by rounding where they are equal, hence the floor at 0
+        usd_per_j = np.maximum(prices.at("usd_per_token", "serve", n) - prices.at("capacity_usd_per_token", "serve", n), 0.0) / e_tok
         embodied = prices.at("embodied_kg_per_token", "serve", n)
-        kg_per_j = (prices.at("co2e_kg_per_token", "serve", n) - embodied) / e_tok
+        kg_per_j = np.maximum(prices.at("co2e_kg_per_token", "serve", n) - embodied, 0.0) / e_tok
         c["serve_usd"] = c["serve_usd"] + (k - 1.0) * out_tokens * prices.at("capacity_usd_per_token", "serve", n) + idle_j * usd_per_j
         c["serve_j"] = c["serve_j"] + idle_j * np.ones_like(d)
         c["serve_kg"] = c["serve_kg"] + (k - 1.0) * out_tokens * embodied + idle_j * kg_per_j
