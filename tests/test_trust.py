@@ -203,3 +203,22 @@ def test_validate_hostile_paths_and_ids_exit_2_without_traceback(cli, args, need
     p = cli("validate", *args)
     assert p.returncode == 2 and needle in p.stderr and "Traceback" not in p.stderr + p.stdout and "internal error" not in p.stderr
     assert len(p.stderr) < 400
+
+
+def test_scale_buckets_follow_the_parts_node():
+    """One node is up to 8 devices, or the part's whole node where it holds more: a 16-chip Trainium instance and a
+    72-GPU NVL72 rack read as '1 node', and the cluster bucket starts above them."""
+    from costsim.api.trust import band_for, node_devices_of
+    from costsim.core.trust import scale_of
+
+    assert scale_of(8) == "1 node (2-8 devices)" and scale_of(9) == "cluster (9-1,024)" and scale_of(2048).startswith("large")
+    assert scale_of(16, 16) == "1 node (2-16 devices)" and scale_of(17, 16) == "cluster (17-1,024)"
+    assert scale_of(4, 4) == "1 node (2-8 devices)"  # a 4-chip TPU host keeps the 8-device bucket
+    assert node_devices_of("trainium1") == 16 and node_devices_of("gb200") == 72 and node_devices_of("h100-sxm") == 8
+    assert node_devices_of("no-such-part") == 8
+    from costsim.api.trust import load_records
+    from costsim.core.trust import regime_table
+
+    scales = {(g["vendor"], g["scale"]) for g in regime_table(load_records()) if g["family"] == "serving"}
+    assert ("AWS", "1 node (2-16 devices)") in scales and ("AWS", "1 node (2-12 devices)") in scales
+    assert band_for("serving", "trainium1", 16, "llama-2-70b") is not None

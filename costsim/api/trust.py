@@ -48,6 +48,19 @@ def is_sparse(model: str | ModelSpec | None) -> bool | None:
     return None
 
 
+def node_devices_of(hardware: str | Accelerator | dict | None) -> float:
+    """Devices in the default node of `hardware` (a catalog id, profile or inline dict); 8 when it has none."""
+    from costsim.core.trust import NODE_DEVICES_DEFAULT
+    from costsim.specs.catalog import node_for
+
+    try:
+        acc = hardware if isinstance(hardware, Accelerator) else get_accelerator(str(hardware)) if isinstance(hardware, str) else None
+        node = node_for(acc) if acc is not None else None
+    except Exception:  # noqa: BLE001 - a label for the trust range only; the request reports a bad reference itself
+        return NODE_DEVICES_DEFAULT
+    return float(node.devices_per_node) if node is not None else NODE_DEVICES_DEFAULT
+
+
 def band_for(family: str, hardware: str | Accelerator | None, devices: float, model: str | ModelSpec | None = None, *,
              sparse: bool | None = None, engine: str | None = None) -> ErrorBand | None:
     """The trust range for a result of `family` on `hardware` at `devices`; with `model` (or `sparse`), dense and
@@ -56,7 +69,7 @@ def band_for(family: str, hardware: str | Accelerator | None, devices: float, mo
     stack: it reads on every engine's cases of its regime."""
     return error_band(load_records(), family, vendor_of(hardware), float(devices),
                       sparse=is_sparse(model) if sparse is None else sparse,
-                      engine=engine if engine and engine != "default" else None)
+                      engine=engine if engine and engine != "default" else None, node_devices=node_devices_of(hardware))
 
 
 def band_sentence(band: dict[str, Any] | None, name: str | None = None) -> str | None:

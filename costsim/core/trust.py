@@ -42,14 +42,22 @@ def family_of(kind: str, metric: str) -> str | None:
 
 
 SCALES = ((1, "1 device"), (8, "1 node (2-8 devices)"), (1024, "cluster (9-1,024)"), (math.inf, "large cluster (>1,024)"))
+#: devices per node the scale buckets assume unless the part's node holds more (an inf2.48xlarge 12, a trn1 / trn2
+#: instance 16, a GB200 / GB300 NVL72 rack 72): those parts' whole node is their "1 node" bucket
+NODE_DEVICES_DEFAULT = 8.0
 
 
-def scale_of(devices: float) -> str:
-    """Scale bucket of a device count."""
-    for top, name in SCALES:
-        if devices <= top:
-            return name
-    return SCALES[-1][1]
+def scale_of(devices: float, node_devices: float = NODE_DEVICES_DEFAULT) -> str:
+    """Scale bucket of a device count: one device, one node (up to 8 devices, or the part's whole node where it holds
+    more), a cluster up to 1,024 devices, a large cluster beyond."""
+    node = int(max(NODE_DEVICES_DEFAULT, node_devices))
+    if devices <= 1:
+        return SCALES[0][1]
+    if devices <= node:
+        return SCALES[1][1] if node == NODE_DEVICES_DEFAULT else f"1 node (2-{node} devices)"
+    if devices <= SCALES[2][0]:
+        return SCALES[2][1] if node == NODE_DEVICES_DEFAULT else f"cluster ({node + 1}-1,024)"
+    return SCALES[3][1]
 
 
 def truth_over_prediction(error_frac: float, metric: str, family: str) -> float:
@@ -80,6 +88,8 @@ class ErrorRecord:
     """The case's model is a mixture of experts."""
     engine: str | None = None
     """Serving-engine profile of a serving or serving-power case (costsim/data/engines.yaml); None for training."""
+    node_devices: float = NODE_DEVICES_DEFAULT
+    """Devices per node of the case's part (its scale bucket's '1 node')."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +127,8 @@ APPLIES_TO = {
 
 
 def error_band(records: Iterable[ErrorRecord], family: str, vendor: str, devices: float, *,
-               min_cases: int = 8, sparse: bool | None = None, engine: str | None = None) -> ErrorBand | None:
+               min_cases: int = 8, sparse: bool | None = None, engine: str | None = None,
+               node_devices: float = NODE_DEVICES_DEFAULT) -> ErrorBand | None:
     """p10-p90 of held-out errors in the narrowest regime with at least `min_cases` cases
     (family x vendor x scale, then family x vendor, then family; with `sparse` given, each of the first two
     also split by dense vs mixture-of-experts models first, whose errors differ; with `engine` given, those
@@ -126,9 +137,9 @@ def error_band(records: Iterable[ErrorRecord], family: str, vendor: str, devices
     (small-sample evidence that the architecture errs differently is not averaged away), and the regime says so.
     None when the family has no cases."""
     held = [r for r in records if r.family == family and not r.used_for_fit and math.isfinite(r.truth_over_prediction_frac)]
-    scale = scale_of(devices)
+    scale = scale_of(devices, node_devices)
     vendor_l = vendor.lower()
-    same_scale = [r for r in held if r.vendor.lower() == vendor_l and scale_of(r.devices) == scale]
+    same_scale = [r for r in held if r.vendor.lower() == vendor_l and scale_of(r.devices, r.node_devices) == scale]
     same_vendor = [r for r in held if r.vendor.lower() == vendor_l]
     tiers: list[tuple[str, list[ErrorRecord]]] = []
     if sparse is not None:
@@ -166,7 +177,8 @@ def records_from_rows(rows: Iterable[Mapping]) -> list[ErrorRecord]:
     return [ErrorRecord(case_id=str(r["case_id"]), family=str(r["family"]), vendor=str(r["vendor"]), devices=float(r["devices"]),
                         truth_over_prediction_frac=float(r["truth_over_prediction_frac"]) if r["truth_over_prediction_frac"] is not None else math.nan,
                         used_for_fit=bool(r["used_for_fit"]), sparse=bool(r.get("sparse", False)),
-                        engine=str(r["engine"]) if r.get("engine") else None) for r in rows]
+                        engine=str(r["engine"]) if r.get("engine") else None,
+                        node_devices=float(r.get("node_devices") or NODE_DEVICES_DEFAULT)) for r in rows]
 
 
 def regime_table(records: Sequence[ErrorRecord]) -> list[dict[str, float | int | str]]:
@@ -175,7 +187,8 @@ def regime_table(records: Sequence[ErrorRecord]) -> list[dict[str, float | int |
     for r in records:
         if r.used_for_fit or not math.isfinite(r.truth_over_prediction_frac):
             continue
-        groups.setdefault((r.family, r.vendor, scale_of(r.devices), "MoE" if r.sparse else "dense"), []).append(r.truth_over_prediction_frac)
+        groups.setdefault((r.family, r.vendor, scale_of(r.devices, r.node_devices), "MoE" if r.sparse else "dense"),
+                          []).append(r.truth_over_prediction_frac)
     out = []
     for (fam, ven, sc, arch), xs in sorted(groups.items()):
         x = np.array(xs)

@@ -52,6 +52,24 @@ def case_hardware_and_devices(case: Case) -> tuple[str, float]:
     return _vendor(i.get("hardware")), float(devices)
 
 
+def case_node_devices(case: Case) -> float:
+    """Devices per node of the part a case ran on (its default node; 8 for inline parts and scenarios' cases)."""
+    from costsim.api.trust import node_devices_of
+
+    i = case.inputs
+    if case.kind == "serving_sim":
+        import yaml
+
+        f = find_scenario_file(str(i.get("scenario")))
+        return node_devices_of(((yaml.safe_load(f.read_text()) or {}).get("serving", {}) if f else {}).get("hardware"))
+    if i.get("node") and not i.get("hardware"):
+        try:
+            return float(get_node(str(i["node"])).devices_per_node)
+        except Exception:  # noqa: BLE001 - validation reports an unknown node itself
+            return 8.0
+    return node_devices_of(i.get("hardware"))
+
+
 def case_is_sparse(case: Case) -> bool:
     """Whether the case's model is a mixture of experts (its catalog id or inline model_shape)."""
     i = case.inputs
@@ -85,6 +103,7 @@ def error_rows(cases: list[Case], results: list[CaseResult]) -> list[dict[str, A
         vendor, devices = case_hardware_and_devices(c)
         t = truth_over_prediction(r.error_frac, r.metric, fam)
         rows.append({"case_id": r.id, "kind": r.kind, "metric": r.metric, "family": fam, "vendor": vendor, "devices": devices,
+                     "node_devices": case_node_devices(c),
                      "sparse": case_is_sparse(c), "engine": case_engine(c),
                      "error_frac": round(r.error_frac, 9),
                      "truth_over_prediction_frac": round(t, 9) if math.isfinite(t) else None,
