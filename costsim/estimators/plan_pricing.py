@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from costsim.core.power import warm_idle_power_w
 from costsim.economics.accounting import effective_pue, host_power_per_gpu_w
 from costsim.errors import InputError
 from costsim.specs.catalog import node_for
@@ -90,7 +91,8 @@ class ServePrice:
     capacity_usd_per_token: float = math.nan
     #: the embodied share of co2e_kg_per_token (amortized manufacturing carbon; scales with accelerator-hours)
     embodied_kg_per_token: float = math.nan
-    #: facility power of one idle accelerator (device idle + its host's idle share, times PUE), W
+    #: facility power of one idle accelerator of the fleet (device warm idle, model loaded, + its host's idle share,
+    #: times PUE), W
     idle_facility_w_per_gpu: float = math.nan
 
 
@@ -141,7 +143,10 @@ def price_serving(model: ModelSpec, acc: Accelerator, *, input_tokens: int, outp
         embodied = sum(float(v.get("embodied_g") or 0.0) for v in (r.get("co2e_by_component_g_per_million_tokens") or {}).values()
                        if isinstance(v, dict)) / 1e9
         fac = facility or FacilitySpec()
-        idle_w = (acc.idle_w + host_power_per_gpu_w(acc, node_for(acc), busy=False)) * effective_pue(fac)
+        # an idle accelerator of a serving fleet keeps its model loaded: warm idle, as the serving estimator prices
+        # the time between requests (costsim.core.power.warm_idle_power_w)
+        idle_w = (float(warm_idle_power_w(acc.idle_w, acc.tdp_w)) + host_power_per_gpu_w(acc, node_for(acc), busy=False)) \
+            * effective_pue(fac)
         return ServePrice(n, True, None, usd / 1e6 if usd is not None else math.nan, e_tok,
                           (co2 / 1e9) if co2 is not None else math.nan, thr_gpu, e_tok * thr_gpu, used, dep.get("weight_precision"),
                           capacity_usd_per_token=capacity, embodied_kg_per_token=embodied, idle_facility_w_per_gpu=idle_w)
