@@ -16,7 +16,7 @@ from costsim.estimators.plan_pricing import (ServePrice, TrainPrice, loglog_inte
 from costsim.specs.catalog import get_accelerator
 from costsim.specs.plan import PlanRequest
 from costsim.specs.site import EconomicsSpec
-from costsim.units import S_PER_YEAR
+from costsim.units import S_PER_DAY, S_PER_YEAR
 
 PRICE_POINTS = 41  # priced sizes (log grid); the plan's optimum is searched on a finer grid between them
 
@@ -111,34 +111,36 @@ def phase_costs(req: PlanRequest, prices: PriceGrid | None, n, d, out_tokens: fl
     if prices is None:
         return {}
     rate = out_tokens / (req.years * S_PER_YEAR)  # output tokens per second of the fleet
+    ones = np.ones_like(d)
+    usd_tok, j_tok, kg_tok, tok_s_gpu = (prices.at(a, "serve", n) for a in
+                                         ("usd_per_token", "facility_j_per_token", "co2e_kg_per_token", "tokens_per_s_per_gpu"))
     c = {
         "train_usd": d * prices.at("usd_per_token", "train", n),
         "train_j": d * prices.at("facility_j_per_token", "train", n),
         "train_kg": d * prices.at("co2e_kg_per_token", "train", n),
         "train_gpu_h": d * prices.at("gpu_hours_per_token", "train", n),
-        "train_days": d / prices.at("tokens_per_s", "train", n) / 86400.0,
-        "train_peak_w": prices.at("peak_power_w", "train", n) * np.ones_like(d),
-        "serve_usd": out_tokens * prices.at("usd_per_token", "serve", n) * np.ones_like(d),
-        "serve_j": out_tokens * prices.at("facility_j_per_token", "serve", n) * np.ones_like(d),
-        "serve_kg": out_tokens * prices.at("co2e_kg_per_token", "serve", n) * np.ones_like(d),
-        "serve_gpus": rate / prices.at("tokens_per_s_per_gpu", "serve", n) * np.ones_like(d),
+        "train_days": d / prices.at("tokens_per_s", "train", n) / S_PER_DAY,
+        "train_peak_w": prices.at("peak_power_w", "train", n) * ones,
+        "serve_usd": out_tokens * usd_tok * ones,
+        "serve_j": out_tokens * j_tok * ones,
+        "serve_kg": out_tokens * kg_tok * ones,
+        "serve_gpus": rate / tok_s_gpu * ones,
     }
-    k = float(req.peak_to_mean)
-    if k > 1.0:  # a fleet sized for the peak: k x the busy accelerators, the extra (k - 1) idle on average
-        busy_gpu_s = out_tokens / prices.at("tokens_per_s_per_gpu", "serve", n)  # accelerator-seconds the tokens take
-        idle_j = (k - 1.0) * busy_gpu_s * prices.at("idle_facility_w_per_gpu", "serve", n)
-        e_tok = prices.at("facility_j_per_token", "serve", n)
-        # the electricity share of a token's price, per joule (0 where the rental price includes the power); the two
-        # interpolated prices can differ by rounding where they are equal, hence the floor at 0
-        usd_per_j = np.maximum(prices.at("usd_per_token", "serve", n) - prices.at("capacity_usd_per_token", "serve", n), 0.0) / e_tok
-        embodied = prices.at("embodied_kg_per_token", "serve", n)
-        kg_per_j = np.maximum(prices.at("co2e_kg_per_token", "serve", n) - embodied, 0.0) / e_tok
-        c["serve_usd"] = c["serve_usd"] + (k - 1.0) * out_tokens * prices.at("capacity_usd_per_token", "serve", n) + idle_j * usd_per_j
-        c["serve_j"] = c["serve_j"] + idle_j * np.ones_like(d)
-        c["serve_kg"] = c["serve_kg"] + (k - 1.0) * out_tokens * embodied + idle_j * kg_per_j
-        c["serve_gpus"] = k * c["serve_gpus"]
+    peak = float(req.peak_to_mean)
+    if peak > 1.0:  # a fleet sized for the peak: peak x the busy accelerators, the extra (peak - 1) idle on average
+        idle_j = (peak - 1.0) * out_tokens / tok_s_gpu * prices.at("idle_facility_w_per_gpu", "serve", n)
+        capacity_usd_tok = prices.at("capacity_usd_per_token", "serve", n)
+        embodied_kg_tok = prices.at("embodied_kg_per_token", "serve", n)
+        # the electricity and operational-carbon shares of a token, per joule (0 where the rental price includes the
+        # power); two interpolated prices that are equal can differ by rounding, hence the floor at 0
+        usd_per_j = np.maximum(usd_tok - capacity_usd_tok, 0.0) / j_tok
+        kg_per_j = np.maximum(kg_tok - embodied_kg_tok, 0.0) / j_tok
+        c["serve_usd"] = c["serve_usd"] + (peak - 1.0) * out_tokens * capacity_usd_tok + idle_j * usd_per_j
+        c["serve_j"] = c["serve_j"] + idle_j * ones
+        c["serve_kg"] = c["serve_kg"] + (peak - 1.0) * out_tokens * embodied_kg_tok + idle_j * kg_per_j
+        c["serve_gpus"] = peak * c["serve_gpus"]
     c["serve_peak_w"] = c["serve_gpus"] * prices.at("facility_w_per_gpu", "serve", n)
     if out_tokens == 0:
-        for k in ("serve_usd", "serve_j", "serve_kg", "serve_gpus", "serve_peak_w"):
-            c[k] = np.zeros_like(d)
+        for key in ("serve_usd", "serve_j", "serve_kg", "serve_gpus", "serve_peak_w"):
+            c[key] = np.zeros_like(d)
     return c

@@ -26,7 +26,7 @@ from costsim.core.calibration import (FP8_SOURCE, MATMUL_FRAC_BASIS, MATMUL_FRAC
                                       matmul_frac, training_sustained_frac)
 from costsim.core.datatypes import (LOWP_LINEAR_LAYER_FRAC, quantize_bytes_per_element, saved_input_bytes_per_element,
                                     storage_bytes_per_element)
-from costsim.core.frameworks import FEATURES, FRAMEWORKS, default_framework_name, layout_features
+from costsim.core.frameworks import FEATURES, FRAMEWORKS, Framework, default_framework_name, layout_features
 from costsim.core.power import cap_throughput_frac, checkpoint_phase_power, device_power_w, warm_idle_power_w
 from costsim.core.training import HardwareShape, ModelShape, dp_bucket_params
 from costsim.economics.accounting import account_run
@@ -229,6 +229,11 @@ def _batch_source(req: TrainRequest) -> str:
     return "request"
 
 
+def run_stack(req: TrainRequest, framework: str) -> Framework:
+    """The stack `framework` as this request runs it: with the Framework fields the request sets (stack_overrides)."""
+    return dataclasses.replace(FRAMEWORKS[framework], **stack_overrides(req))
+
+
 def stack_overrides(req: TrainRequest) -> dict[str, Any]:
     """Framework fields a request sets for its own run (costsim.core.frameworks.Framework)."""
     out: dict[str, Any] = {}
@@ -255,8 +260,7 @@ def run_search(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerato
     acc = acc or get_accelerator(req.hardware)
     _check(req, spec)
     fw_name = framework_name(req, acc, framework)
-    fw = FRAMEWORKS[fw_name]
-    fw = dataclasses.replace(fw, **stack_overrides(req))
+    fw = run_stack(req, fw_name)
     node = get_node(req.node) if req.node is not None else node_for(acc)
     if req.node is not None and node.accelerator != acc.id:
         raise InputError(f"node '{node.id}' holds {node.accelerator}, not {acc.id}; pick a node profile for {acc.id} "
@@ -333,13 +337,10 @@ def step_profile(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelera
             "memory_per_gpu_bytes": best["memory_per_gpu_bytes"], "mfu_frac": best["mfu_frac"]}
 
 
-def layout_requires(row: dict, framework: str, precision: str, sequence_parallel: bool,
-                    ep_dispatcher: str | None = None) -> tuple[list[dict], str]:
-    """What the chosen layout relies on (feature, first year, source) and one sentence for a reader
-    comparing with a published run: a run on an older stack could not use features it did not have."""
-    fw = FRAMEWORKS[framework]
-    if ep_dispatcher is not None:
-        fw = dataclasses.replace(fw, moe_dispatch=ep_dispatcher)
+def layout_requires(row: dict, fw: Framework, precision: str, sequence_parallel: bool) -> tuple[list[dict], str]:
+    """What the chosen layout relies on (feature, first year, source) on the run's stack `fw` (run_stack) and one
+    sentence for a reader comparing with a published run: a run on an older stack could not use features it did not
+    have."""
     feats = layout_features(row, fw, precision, sequence_parallel)
     req = [{"feature": FEATURES[f][0], "since_year": FEATURES[f][1], "source": FEATURES[f][2]} for f in feats]
     newest = sorted(req, key=lambda r: -r["since_year"])[:3]
@@ -363,7 +364,7 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
              framework: str | None = None) -> dict[str, Any]:
     spec, acc, node, ms, hs, res = run_search(req, spec, acc, framework)
     framework = res["framework"]
-    stack = dataclasses.replace(FRAMEWORKS[framework], **stack_overrides(req))  # the stack as this run sets it
+    stack = run_stack(req, framework)
     tokens = req.tokens if req.tokens is not None else spec.training_tokens
     # no token count (a custom model without training_tokens): the step-level answers (step time, MFU,
     # memory, power, tokens/s) stand on their own; the whole-run figures are marked not computed
@@ -472,8 +473,7 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
         "parallelism": srch.layout_row(lay, i), "tokens_per_step": tokens_per_step, "num_steps": num_steps,
         "framework": framework,
         **dict(zip(("layout_requires", "layout_note"),
-                   layout_requires(srch.layout_row(lay, i), framework, req.precision, req.sequence_parallel,
-                                   req.ep_dispatcher))),
+                   layout_requires(srch.layout_row(lay, i), stack, req.precision, req.sequence_parallel))),
         "compute_time_s": compute_time, "goodput_frac": g, "wall_time_s": wall,
         "gpu_hours": acct.get("gpu_hours"), "gpu_energy_j": gpu_energy, "it_energy_j": acct.get("it_energy_j"),
         "facility_energy_j": acct.get("facility_energy_j"), "facility_peak_power_w": peak_fac,

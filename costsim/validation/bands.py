@@ -32,28 +32,8 @@ def _vendor(hw: Any) -> str:
     return "unknown"
 
 
-def case_hardware_and_devices(case: Case) -> tuple[str, float]:
-    """(vendor, devices) of the hardware a case ran on."""
-    i = case.inputs
-    if case.kind == "serving_sim":
-        import yaml
-
-        f = find_scenario_file(str(i.get("scenario")))
-        srv = (yaml.safe_load(f.read_text()) or {}).get("serving", {}) if f else {}
-        devices = float(srv.get("gpus") or srv.get("num_replicas", 1) * srv.get("gpus_per_replica", 1))
-        return _vendor(srv.get("hardware")), devices
-    if i.get("node") and not i.get("hardware"):
-        try:
-            node = get_node(str(i["node"]))
-            return _vendor(node.accelerator), float(node.devices_per_node)
-        except Exception:  # noqa: BLE001
-            return "unknown", 8.0
-    devices = i.get("gpus") or i.get("num_gpus") or i.get("tp") or 1
-    return _vendor(i.get("hardware")), float(devices)
-
-
-def case_node_devices(case: Case) -> float:
-    """Devices per node of the part a case ran on (its default node; 8 for inline parts and scenarios' cases)."""
+def case_hardware_and_devices(case: Case) -> tuple[str, float, float]:
+    """(vendor, devices, devices per node) of the hardware a case ran on (its default node; 8 for inline parts)."""
     from costsim.api.trust import node_devices_of
 
     i = case.inputs
@@ -61,13 +41,17 @@ def case_node_devices(case: Case) -> float:
         import yaml
 
         f = find_scenario_file(str(i.get("scenario")))
-        return node_devices_of(((yaml.safe_load(f.read_text()) or {}).get("serving", {}) if f else {}).get("hardware"))
+        srv = (yaml.safe_load(f.read_text()) or {}).get("serving", {}) if f else {}
+        devices = float(srv.get("gpus") or srv.get("num_replicas", 1) * srv.get("gpus_per_replica", 1))
+        return _vendor(srv.get("hardware")), devices, node_devices_of(srv.get("hardware"))
     if i.get("node") and not i.get("hardware"):
         try:
-            return float(get_node(str(i["node"])).devices_per_node)
-        except Exception:  # noqa: BLE001 - validation reports an unknown node itself
-            return 8.0
-    return node_devices_of(i.get("hardware"))
+            node = get_node(str(i["node"]))
+            return _vendor(node.accelerator), float(node.devices_per_node), float(node.devices_per_node)
+        except Exception:  # noqa: BLE001
+            return "unknown", 8.0, 8.0
+    devices = i.get("gpus") or i.get("num_gpus") or i.get("tp") or 1
+    return _vendor(i.get("hardware")), float(devices), node_devices_of(i.get("hardware"))
 
 
 def case_is_sparse(case: Case) -> bool:
@@ -100,10 +84,10 @@ def error_rows(cases: list[Case], results: list[CaseResult]) -> list[dict[str, A
             continue
         if r.metric.startswith("slo_") or c.comparison != "within":
             continue  # booleans and one-sided bounds carry no signed error
-        vendor, devices = case_hardware_and_devices(c)
+        vendor, devices, node_devices = case_hardware_and_devices(c)
         t = truth_over_prediction(r.error_frac, r.metric, fam)
         rows.append({"case_id": r.id, "kind": r.kind, "metric": r.metric, "family": fam, "vendor": vendor, "devices": devices,
-                     "node_devices": case_node_devices(c),
+                     "node_devices": node_devices,
                      "sparse": case_is_sparse(c), "engine": case_engine(c),
                      "error_frac": round(r.error_frac, 9),
                      "truth_over_prediction_frac": round(t, 9) if math.isfinite(t) else None,
