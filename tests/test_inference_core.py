@@ -439,3 +439,24 @@ def test_ring_fabric_pays_a_hop_per_rank():
     assert float(allreduce_time_s(tiny, 12, switched)) == pytest.approx((1 + np.log2(12)) * 1.5e-6, rel=1e-3)
     h100 = core_inputs(get_model("llama-2-7b"), get_accelerator("h100-sxm"), "bf16", None, "default", None).dev
     assert float(h100.scaleup_ring_ranks) == 0.0
+
+
+def test_dma_engines_bound_streaming_on_neuron_cores():
+    """A NeuronCore-v2 reads HBM only through its 16 DMA engines (17 B/ns each, NKI DMA bandwidth guide): 544 GB/s per
+    Trainium1 / Inferentia2 chip, below 80 % of the 820 GB/s HBM peak, so weight streaming runs at the DMA rate; a
+    Trainium2's 2.94 TB/s of DMA is above its HBM peak and binds nothing, nor does a profile without the field."""
+    from costsim.estimators.inference import core_inputs, device_parameters
+    from costsim.estimators.training import hardware_shape
+
+    trn1 = get_accelerator("trainium1")
+    assert trn1.streaming_frac_cap == pytest.approx(544 / 820)
+    assert device_parameters(trn1)["bandwidth_frac"] == pytest.approx(544 / 820)
+    unbound = trn1.model_copy(update={"dma_bandwidth_gb_per_s": None})
+    assert device_parameters(unbound)["bandwidth_frac"] == pytest.approx(0.80)
+    m = get_model("llama-2-70b")
+    steps = [core.decode_step_breakdown(ci.shape, ci.dev, ci.prec, core.Layout(tp=16), 1, 300)["weights_s"]
+             for ci in (core_inputs(m, a, "bf16", None, "default", None) for a in (trn1, unbound))]
+    assert float(steps[0]) / float(steps[1]) == pytest.approx(0.80 / (544 / 820), rel=1e-4)
+    assert get_accelerator("trainium2").streaming_frac_cap == 1.0
+    assert get_accelerator("h100-sxm").streaming_frac_cap == 1.0
+    assert hardware_shape(trn1, None, "bf16").memory_bandwidth_bytes_per_s * 0.8 == pytest.approx(544e9)

@@ -24,6 +24,15 @@ def _money(value: float | None, unit: str = "") -> str:
     return f"${value:,.2f}{unit}" if value is not None and value < 100 else (f"${value:,.0f}{unit}" if value is not None else "not published")
 
 
+def _dma_text(d: dict) -> str:
+    dma, hbm = d.get("dma_bandwidth_bytes_per_s"), d["memory_bandwidth_bytes_per_s"]
+    if not dma:
+        return "none in the profile (the memory bandwidth is the limit)"
+    if dma >= hbm:
+        return f"{fmt_si(dma, 'B/s')}, above the memory bandwidth: not a limit"
+    return f"{fmt_si(dma, 'B/s')}: weights and KV stream at most {dma / hbm:.0%} of the {fmt_si(hbm, 'B/s')} peak"
+
+
 def _print_profile_details(con: Console, d: dict) -> None:
     """Interconnect, node, prices, carbon and sources of one accelerator, labelled with units."""
     p, node = d["profile"], d.get("node")
@@ -35,6 +44,7 @@ def _print_profile_details(con: Console, d: dict) -> None:
             ("scale-up latency per hop", fmt_si(up.get("latency_s"), "s")),
             ("scale-out per device", fmt_si(d["scaleout_bytes_per_s"], "B/s") if d["scaleout_bytes_per_s"] else "none"),
             ("idle power", fmt_si(d["idle_w"], "W")),
+            ("DMA engines (HBM streaming limit)", _dma_text(d)),
             ("measured BF16 matmul", fmt_si(d.get("measured_bf16_matmul_flop_per_s"), "FLOP/s")
              if d.get("measured_bf16_matmul_flop_per_s") else "none (default efficiency)")]
     if up.get("ring_ranks_per_device"):

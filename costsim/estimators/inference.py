@@ -119,6 +119,7 @@ def device_parameters(acc: Accelerator, engine: str = "default", overrides: dict
             if base not in p:
                 raise InputError(f"engine '{eng.id}' sets unknown parameter '{k}'; known: {', '.join(sorted(p))}.", field="engine")
             p[base] = p[base] * v if k.endswith("_scale") else float(v)
+    p["bandwidth_frac"] = min(p["bandwidth_frac"], acc.streaming_frac_cap)
     for k, v in (overrides or {}).items():
         if k not in p:
             raise InputError(f"unknown device parameter override '{k}'; known: {', '.join(sorted(p))}.", field="overrides")

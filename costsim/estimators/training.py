@@ -22,8 +22,8 @@ import numpy as np
 
 from costsim.core import goodput as gp
 from costsim.core import search as srch
-from costsim.core.calibration import (FP8_SOURCE, MATMUL_FRAC_BASIS, MATMUL_FRAC_SOURCE, accelerator_family, gemm_rows_half,
-                                      matmul_frac, training_sustained_frac)
+from costsim.core.calibration import (FP8_SOURCE, HBM_ACHIEVABLE_FRAC, MATMUL_FRAC_BASIS, MATMUL_FRAC_SOURCE, accelerator_family,
+                                      gemm_rows_half, matmul_frac, training_sustained_frac)
 from costsim.core.datatypes import (LOWP_LINEAR_LAYER_FRAC, quantize_bytes_per_element, saved_input_bytes_per_element,
                                     storage_bytes_per_element)
 from costsim.core.frameworks import FEATURES, FRAMEWORKS, Framework, default_framework_name, layout_features
@@ -122,7 +122,7 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_s
     torus = acc.scaleup.torus_dims or 0
     link = (acc.scaleup.link_gb_per_s_per_direction or 0.0) * 1e9
     return HardwareShape(peak_flop_per_s=peak, matmul_frac=frac, memory_bytes=acc.memory_bytes,
-                         memory_bandwidth_bytes_per_s=acc.memory_bandwidth_bytes_per_s,
+                         memory_bandwidth_bytes_per_s=acc.memory_bandwidth_bytes_per_s * min(1.0, acc.streaming_frac_cap / HBM_ACHIEVABLE_FRAC),
                          scaleup_bytes_per_s=max(acc.scaleup_bytes_per_s, 1e9), scaleup_latency_s=acc.scaleup.latency_s,
                          domain_size=domain, scaleout_per_gpu_bytes_per_s=out_per_gpu, devices_per_node=per_node,
                          gemm_rows_half=gemm_rows_half(acc.id, dtype), bf16_peak_flop_per_s=attn_peak,

@@ -84,6 +84,7 @@ class Accelerator(Spec):
     memory_reported_mib: float | None = Field(None, gt=0, description="Total device memory as the driver reports it (nvidia-smi 'Total', rocm-smi 'VRAM Total Memory'), MiB (2^20 bytes): what serving engines and training frameworks allocate from. Vendors round capacities to marketing 'GB' (an H100 '80GB' reports 81,559 MiB = 85.5 GB). None = memory_gb; needs a source in `sources`.")
     memory_type: str | None = Field(None, description="HBM3, LPDDR5, ...")
     memory_bandwidth_gb_per_s: float = Field(..., gt=0, description="Peak memory bandwidth, GB/s (10^9 B/s).")
+    dma_bandwidth_gb_per_s: float | None = Field(None, gt=0, description="Aggregate peak throughput of the DMA engines that move every HBM read into on-chip SRAM, GB/s, on devices whose cores have no load path of their own to HBM (AWS NeuronCores: 16 DMA engines per core). Where it is below the HBM peak times the achievable fraction, streaming is DMA-bound at this rate. None = the HBM bandwidth is the only limit; needs a source in `sources`.")
     peak_tflop_per_s: PeakRates = Field(..., description="Dense peak rate per datatype (TFLOP/s; TOP/s for int).")
     tdp_w: float = Field(..., gt=0, description="Maximum board/module power (TDP/TBP), W. For SoCs: sustained package power under load.")
     idle_w: float = Field(..., ge=0, description="Idle power, W (measured where a source gives one, else an estimate with a note).")
@@ -108,6 +109,14 @@ class Accelerator(Spec):
     @property
     def memory_bandwidth_bytes_per_s(self) -> float:
         return self.memory_bandwidth_gb_per_s * GB
+
+    @property
+    def streaming_frac_cap(self) -> float:
+        """Largest fraction of the HBM peak that kernels can stream: the DMA engines' aggregate
+        throughput over the HBM peak where the profile gives one (at most 1), else 1."""
+        if self.dma_bandwidth_gb_per_s is None:
+            return 1.0
+        return min(1.0, self.dma_bandwidth_gb_per_s / self.memory_bandwidth_gb_per_s)
 
     @property
     def scaleup_bytes_per_s(self) -> float:
