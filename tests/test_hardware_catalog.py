@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from costsim.errors import InputError
 from costsim.specs import catalog
 from costsim.specs.hardware import DTYPES
 
@@ -184,3 +185,27 @@ def test_amd_parts_carry_a_measured_matmul_rate_with_its_source(acc_id):
     eff = catalog.get_accelerator(acc_id).efficiency
     assert eff.mamf_bf16_tflop_per_s and eff.num_compute_units
     assert "ml-engineering" in (eff.note or "") and "744d01e18b79" in eff.note
+
+
+def test_aliases_resolve_to_one_entry_and_results_carry_the_id(tmp_path):
+    from costsim.specs.base import unknown_id
+
+    assert catalog.get_model("deepseek-r1").id == "deepseek-v3"
+    assert catalog.get_model("llama-3.1-8b-instruct").id == "llama-3.1-8b"  # checkpoint suffix: same shape as the base
+    assert catalog.get_model("gemma-2-9b-it").id == "gemma-2-9b"
+    assert catalog.get_accelerator("trn1").id == "trainium1"
+    with pytest.raises(InputError, match="unknown model 'foo-instruct'"):
+        catalog.get_model("foo-instruct")
+    # an alias naming another entry's id, or a second entry, is refused when the catalog loads
+    base = open(catalog.models_dir() / "llama-2-7b.yaml").read()
+    specs = {}
+    for name, alias in (("a", "z"), ("b", "z"), ("c", "a")):
+        (tmp_path / f"{name}.yaml").write_text(base.replace("id: llama-2-7b", f"id: {name}").replace("name: ", f"aliases: [{alias}]\nname: ", 1))
+        specs[name] = catalog.get_model(str(tmp_path / f"{name}.yaml"))
+    with pytest.raises(InputError, match="alias 'z' of 'b' already names 'a'"):
+        catalog._check_aliases({"a": specs["a"], "b": specs["b"]}, "x")
+    with pytest.raises(InputError, match="alias 'a' of 'c' already names 'a'"):
+        catalog._check_aliases({"a": specs["a"], "c": specs["c"]}, "x")
+    # a short name suggests the ids it is the stem of, before spelling neighbours
+    msg = str(unknown_id("hardware", "a100", sorted(catalog.accelerators())))
+    assert "a100-40gb-sxm" in msg and "a100-80gb-sxm" in msg

@@ -14,6 +14,7 @@ def hardware_entry(acc: Accelerator, *, full: bool = False) -> dict[str, Any]:
     d: dict[str, Any] = {
         "id": acc.id,
         "name": acc.name,
+        "aliases": list(acc.aliases),
         "vendor": acc.vendor,
         "category": acc.category,
         "year": acc.year,
@@ -48,6 +49,7 @@ def model_entry(m: ModelSpec, *, full: bool = False) -> dict[str, Any]:
     d: dict[str, Any] = {
         "id": m.id,
         "name": m.name,
+        "aliases": list(m.aliases),
         "params_total": m.params_total,
         "params_active": m.params_active,
         "params_embedding": m.embedding_params,

@@ -24,6 +24,11 @@ def _money(value: float | None, unit: str = "") -> str:
     return f"${value:,.2f}{unit}" if value is not None and value < 100 else (f"${value:,.0f}{unit}" if value is not None else "not published")
 
 
+def _print_aliases(con: Console, d: dict) -> None:
+    if d.get("aliases"):
+        con.print(f"Also answers to {', '.join(d['aliases'])} (results carry the id {d['id']}).")
+
+
 def _dma_text(d: dict) -> str:
     dma, hbm = d.get("dma_bandwidth_bytes_per_s"), d["memory_bandwidth_bytes_per_s"]
     if not dma:
@@ -85,6 +90,7 @@ def _print_model(con: Console, d: dict) -> None:
             f"{fmt_si(d['params_active'])} active)" if moe else "dense")
     con.print(f"{d['name']}: {fmt_si(d['params_total'])} parameters{reported}, {kind}, {d['n_layers']} layers, "
               f"{d['attention'].upper()} attention, {d['max_context']:,}-token context.")
+    _print_aliases(con, d)
     rows = [("layers", str(sp["n_layers"])), ("hidden size (d_model)", str(sp["d_model"])),
             ("attention heads (query / key-value)", f"{sp['n_heads']} / {sp['n_kv_heads'] or sp['n_heads']}"),
             ("head dimension", str(sp["head_dim"] or sp["d_model"] // sp["n_heads"])),
@@ -141,6 +147,7 @@ def register(app: typer.Typer) -> None:
         con.print(f"{d['name']} ({d['vendor']}): {fmt_si(d['memory_bytes'], 'B')} at {fmt_si(d['memory_bandwidth_bytes_per_s'], 'B/s')}, "
                   f"{fmt_si(d['tdp_w'], 'W')}; dense peak "
                   + ", ".join(f"{k.upper()} {fmt_si(v, 'FLOP/s' if not k.startswith('int') else 'OP/s')}" for k, v in peaks.items()) + ".")
+        _print_aliases(con, d)
         if d.get("training_gemm_ceiling_frac"):
             con.print(f"Training prices large GEMMs at up to {d['training_gemm_ceiling_frac'] * 100:.0f} % of the BF16 peak "
                       f"before tile and wave quantization at each shape: {d['training_gemm_ceiling_basis']}.")

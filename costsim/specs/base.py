@@ -168,7 +168,9 @@ def validate_spec(cls: type[S], data: dict[str, Any], *, what: str, source: str 
 
 
 def unknown_id(kind: str, given: str, known: list[str], *, hint: str = "") -> UnknownIdError:
-    close = difflib.get_close_matches(given.lower(), known, n=3, cutoff=0.4)
+    g = given.lower()
+    extends = [k for k in known if k.startswith(g + "-") or k.startswith(g + ".")]  # 'a100' -> a100-80gb-sxm, a100-40gb-sxm
+    close = (extends + [k for k in difflib.get_close_matches(g, known, n=3, cutoff=0.4) if k not in extends])[:3]
     if not close:
         close = [k for k in known if given.lower()[:3] in k][:3]
     suggestion = f"; did you mean {' or '.join(close)}?" if close else "."

@@ -53,7 +53,34 @@ def _load_dir(directory: str, cls_name: str) -> dict[str, Spec]:
         if sid != f.stem:
             raise InputError(f"catalog file '{f}' holds id '{sid}'; the file name must equal the id ({sid}.yaml).")
         out[sid] = spec
+    _check_aliases(out, directory)
     return out
+
+
+def _check_aliases(table: dict[str, Spec], directory: str) -> None:
+    """An alias may name one entry only, and never another entry's id."""
+    seen: dict[str, str] = {}
+    for sid, spec in table.items():
+        for alias in getattr(spec, "aliases", []):
+            other = alias if alias in table else seen.get(alias)
+            if other is not None:
+                raise InputError(f"catalog {directory}: alias '{alias}' of '{sid}' already names '{other}'; remove one of them.")
+            seen[alias] = sid
+
+
+_CHECKPOINT_SUFFIXES = ("-instruct", "-chat", "-base", "-it")
+
+
+def _by_alias(ref: str, table: dict[str, T], kind: str) -> T | None:
+    """The entry that lists `ref` among its aliases; for models also the entry `ref` names with a
+    checkpoint suffix (llama-3.1-8b-instruct, llama-2-70b-chat, gemma-2-9b-it: same shape as the base)."""
+    hit = next((spec for spec in table.values() if ref in getattr(spec, "aliases", [])), None)
+    if hit is None and kind == "model":
+        for suffix in _CHECKPOINT_SUFFIXES:
+            if ref.endswith(suffix) and len(ref) > len(suffix):
+                stem = ref[: -len(suffix)]
+                return table.get(stem) or _by_alias(stem, table, "")
+    return hit
 
 
 def accelerators() -> dict[str, Accelerator]:
@@ -74,6 +101,9 @@ def _resolve(ref: str, table: dict[str, T], cls: type[T], kind: str) -> T:
     ref = check_ref_text(ref.strip(), what=kind)
     if ref in table:
         return table[ref]
+    aliased = _by_alias(ref, table, kind)
+    if aliased is not None:
+        return aliased
     if _looks_like_path(ref) or path_is_file(ref):
         data = load_yaml_file(ref, what=kind)
         return validate_spec(cls, data, what=f"{kind} file", source=ref)

@@ -7,9 +7,9 @@ YAML keys carry scaled units in their names where humans write them (`memory_gb`
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from costsim.specs.base import Spec
 from costsim.units import GB, MIB, TERA
@@ -76,6 +76,7 @@ class Efficiency(Spec):
 
 class Accelerator(Spec):
     id: str = Field(..., pattern=ID_PATTERN, description="Stable kebab-case id, e.g. h100-sxm.")
+    aliases: list[Annotated[str, StringConstraints(pattern=ID_PATTERN)]] = Field(default_factory=list, description="Other names this part answers to wherever an id is accepted, e.g. h100 for h100-sxm (the variant the short name usually means in published results). Results carry `id`; an alias never names another entry.")
     name: str = Field(..., description="Marketing name.")
     vendor: str = Field(..., description="Vendor.")
     category: Category = Field(..., description="Device class; selects default efficiency and power parameters.")

@@ -13,9 +13,9 @@ Whole model: layers + final norm + embedding (vocab*d) + LM head unless tied + l
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from costsim.specs.base import Spec
 from costsim.specs.hardware import ID_PATTERN
@@ -28,6 +28,7 @@ class ModelSpec(Spec):
     model_config = Spec.model_config | {"ignored_types": (cached_property,)}
 
     id: str | None = Field(None, pattern=ID_PATTERN, description="Catalog id (kebab-case); optional for user files.")
+    aliases: list[Annotated[str, StringConstraints(pattern=ID_PATTERN)]] = Field(default_factory=list, description="Other names this model answers to wherever an id is accepted: checkpoints of the same architecture and shape (deepseek-r1 for deepseek-v3). Results carry `id`; an alias never names another entry.")
     name: str = Field(..., description="Human-readable model name.")
     n_layers: int = Field(..., ge=1, description="Transformer layers.")
     d_model: int = Field(..., ge=1, description="Hidden size.")
