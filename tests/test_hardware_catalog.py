@@ -209,3 +209,11 @@ def test_aliases_resolve_to_one_entry_and_results_carry_the_id(tmp_path):
     # a short name suggests the ids it is the stem of, before spelling neighbours
     msg = str(unknown_id("hardware", "a100", sorted(catalog.accelerators())))
     assert "a100-40gb-sxm" in msg and "a100-80gb-sxm" in msg
+
+
+def test_si_labels_round_before_picking_the_prefix():
+    from costsim.cli.common import fmt_si
+
+    assert fmt_si(999_960_000.0) == "1 G"  # not '1e+03 M'
+    assert fmt_si(3.8e25, "FLOP") == "38 YFLOP"
+    assert fmt_si(1.2e-7, "s") == "120 ns"

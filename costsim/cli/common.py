@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Any
 
@@ -52,9 +53,11 @@ def fmt_si(value: float | None, unit: str = "", digits: int = 3) -> str:
     if value is None:
         return "-"
     v = float(value)
-    if v == 0:
-        return f"0 {unit}".strip()
-    prefixes = [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""), (1e-3, "m"), (1e-6, "u")]
+    if v == 0 or not math.isfinite(v):
+        return f"{v:g} {unit}".strip()
+    v = float(f"{v:.{digits}g}")  # round first: 999,960 shows as 1 M, not 1e+03 k
+    prefixes = [(1e24, "Y"), (1e21, "Z"), (1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""),
+                (1e-3, "m"), (1e-6, "u"), (1e-9, "n")]
     for scale, p in prefixes:
         if abs(v) >= scale:
             return f"{v / scale:.{digits}g} {p}{unit}".strip()
