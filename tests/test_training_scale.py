@@ -196,7 +196,7 @@ def test_held_out_training_step_targets():
                    "buckets: ~0.03 s per step not priced, cause not identified) and two TorchTitan rows "
                    "with context parallel 4 / 8 at 128K / 256K tokens (-30 / -33 %); and the other vendors' rows added in "
                    "issue 14's last round: Habana's Llama 3.1 8B recipe on 8 Gaudi 2 (-37 %, cause not identified), AWS "
-                   "Trainium (-26..-57 %, default GEMM efficiency on an unmeasured part) and two recipes that do not "
+                   "Trainium (-25..-56 %, default GEMM efficiency on an unmeasured part) and two recipes that do not "
                    "fit costsim's memory accounting; causes in costsim/validation/cases/training_megatron_bridge.yaml, "
                    "training_dgxc.yaml, training_mlperf51.yaml, training_torchtitan.yaml and training_other_vendors.yaml")
 def test_no_held_out_training_step_case_beyond_30_percent():
