@@ -217,3 +217,13 @@ def test_si_labels_round_before_picking_the_prefix():
     assert fmt_si(999_960_000.0) == "1 G"  # not '1e+03 M'
     assert fmt_si(3.8e25, "FLOP") == "38 YFLOP"
     assert fmt_si(1.2e-7, "s") == "120 ns"
+
+
+def test_results_name_the_alias_the_request_used():
+    from costsim.api.serve import serve
+    from costsim.specs.requests import ServeRequest
+
+    r = serve(ServeRequest(model="llama-3.1-8b-instruct", hardware="h100-sxm", gpus=1), with_curve=False)
+    assert r["model"] == "llama-3.1-8b" and r["model_asked_as"] == "llama-3.1-8b-instruct"
+    assert "hardware_asked_as" not in r
+    assert catalog.asked_as("deepseek-v3", "trn1") == {"hardware_asked_as": "trn1"}

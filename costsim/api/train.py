@@ -7,6 +7,7 @@ from typing import Any
 from costsim.api.trust import band_dict
 from costsim.core.search import MOE_ONLY_LAYOUT_KEYS
 from costsim.estimators.training import estimate, step_profile
+from costsim.specs.catalog import asked_as
 from costsim.specs.requests import TrainRequest
 
 __all__ = ["train", "step_profile", "shown_layout", "MOE_ONLY_LAYOUT_KEYS"]
@@ -23,6 +24,7 @@ def train(request: TrainRequest) -> dict[str, Any]:
     """Search the fastest parallel layout and estimate the whole run (see costsim.estimators.training)."""
     result = estimate(request)
     if isinstance(result, dict):
+        result.update(asked_as(request.model, request.hardware))
         result["error_band"] = band_dict("training", request.hardware, request.gpus, request.model)
         result["power_error_band"] = band_dict("power", request.hardware, request.gpus, request.model)
     return result

@@ -67,3 +67,9 @@ def fmt_si(value: float | None, unit: str = "", digits: int = 3) -> str:
 def field_help(cls, name: str) -> str:
     """CLI help text taken from the spec field's description (one source for CLI, UI and schema)."""
     return cls.model_fields[name].description or ""
+
+
+def alias_note(r: dict) -> str | None:
+    """One line naming the catalog entries a request reached through an alias (deepseek-r1 -> deepseek-v3)."""
+    parts = [f"{r[k + '_asked_as']} is priced as {r.get(k)}" for k in ("model", "hardware") if r.get(k + "_asked_as")]
+    return "; ".join(parts) + " (catalog alias: the same architecture or part)." if parts else None

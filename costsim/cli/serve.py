@@ -7,7 +7,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from costsim.cli.common import field_help, finish, fmt_si, parse_float
+from costsim.cli.common import alias_note, field_help, finish, fmt_si, parse_float
 from costsim.errors import InputError
 from costsim.report.fmt import fmt_value, plural
 from costsim.specs.base import validate_spec
@@ -121,6 +121,8 @@ def _render(r: dict) -> None:
     elif "job" in r:
         con.print("The offline job is not priced: no feasible deployment.")
     con.print(_headline(r))
+    if note := alias_note(r):
+        con.print(note)
     if r.get("throughput_tokens_per_s") is None:
         return
     dep = r.get("deployment")

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from costsim.cli.common import field_help, finish, fmt_si, fmt_sig, parse_float
+from costsim.cli.common import alias_note, field_help, finish, fmt_si, fmt_sig, parse_float
 from costsim.errors import InputError
 from costsim.numtext import count
 from costsim.specs.requests import TrainRequest
@@ -42,6 +42,8 @@ def _render(r: dict) -> None:
 
     c = Console(width=140)
     c.print(_answer(r))
+    if note := alias_note(r):
+        c.print(note)
     p = shown_layout(r.get("parallelism") or {})
     t = Table(title=f"costsim train: {r.get('model')} on {r.get('num_gpus')} x {r.get('hardware')}", show_header=False)
     t.add_column("quantity")

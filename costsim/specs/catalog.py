@@ -110,6 +110,16 @@ def _resolve(ref: str, table: dict[str, T], cls: type[T], kind: str) -> T:
     raise unknown_id("hardware" if kind == "hardware" else ("models" if kind == "model" else kind), ref, sorted(table))
 
 
+def asked_as(model: str, hardware: str) -> dict[str, str]:
+    """The names a request gave that are aliases of catalog entries, keyed model_asked_as /
+    hardware_asked_as (results carry the canonical ids; this says what the user typed)."""
+    out: dict[str, str] = {}
+    for key, ref, table, kind in (("model_asked_as", model, models(), "model"), ("hardware_asked_as", hardware, accelerators(), "hardware")):
+        if isinstance(ref, str) and ref.strip() not in table and _by_alias(ref.strip(), table, kind) is not None:
+            out[key] = ref.strip()
+    return out
+
+
 def get_accelerator(ref: str) -> Accelerator:
     return _resolve(ref, accelerators(), Accelerator, "hardware")
 
