@@ -227,3 +227,16 @@ def test_results_name_the_alias_the_request_used():
     assert r["model"] == "llama-3.1-8b" and r["model_asked_as"] == "llama-3.1-8b-instruct"
     assert "hardware_asked_as" not in r
     assert catalog.asked_as("deepseek-v3", "trn1") == {"hardware_asked_as": "trn1"}
+
+
+def test_results_call_a_device_from_a_yaml_file_by_its_kind(tmp_path):
+    """A part given as a YAML file is named in prose by its category, as a catalog part is (not 'GPU' for a Trainium)."""
+    from costsim.api.serve import serve
+    from costsim.specs.requests import ServeRequest
+
+    f = tmp_path / "mytrn.yaml"
+    f.write_text(open(catalog.hardware_profiles_dir() / "accelerators" / "trainium1.yaml").read()
+                 .replace("id: trainium1", "id: mytrn").replace("aliases: [trn1]", "aliases: []"))
+    r = serve(ServeRequest(model="llama-3.2-1b", hardware=str(f), gpus=1), with_curve=False)
+    assert r["hardware"] == "mytrn" and r["device_noun"] == "accelerator"
+    assert serve(ServeRequest(model="llama-3.2-1b", hardware="h100-sxm", gpus=1), with_curve=False)["device_noun"] == "GPU"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from costsim.api.catalog import device_noun
 from costsim.api.trust import band_dict
 from costsim.errors import InputError
 from costsim.estimators.deployment import Deployment, DeploymentSearch, estimate_serve_deployment, search_for_request
@@ -31,6 +32,7 @@ def serve(request: ServeRequest, *, with_curve: bool = True) -> dict[str, Any]:
         result = estimate_serve(request, with_curve=with_curve)
     if isinstance(result, dict):
         result.update(asked_as(request.model, request.hardware))
+        result["device_noun"] = device_noun(request.hardware)  # what one device is called in prose (a YAML file's too)
         dep = result.get("deployment") or {}
         devices = dep.get("gpus_per_replica") or result.get("gpus") or request.tp or request.gpus or 1  # the replica priced
         result["error_band"] = band_dict("serving", request.hardware, devices, request.model, engine=request.engine)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from costsim.api.catalog import device_noun
 from costsim.api.trust import band_dict
 from costsim.core.search import MOE_ONLY_LAYOUT_KEYS
 from costsim.estimators.training import estimate, step_profile
@@ -25,6 +26,7 @@ def train(request: TrainRequest) -> dict[str, Any]:
     result = estimate(request)
     if isinstance(result, dict):
         result.update(asked_as(request.model, request.hardware))
+        result["device_noun"] = device_noun(request.hardware)  # what one device is called in prose (a YAML file's too)
         result["error_band"] = band_dict("training", request.hardware, request.gpus, request.model)
         result["power_error_band"] = band_dict("power", request.hardware, request.gpus, request.model)
     return result

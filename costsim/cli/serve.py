@@ -41,7 +41,7 @@ def _noun(r: dict) -> str:
     """'GPU', 'chip', 'accelerator' or 'device' for the result's hardware."""
     from costsim.api.catalog import device_noun
 
-    return device_noun(str(r.get("hardware") or ""))
+    return r.get("device_noun") or device_noun(str(r.get("hardware") or ""))
 
 
 def _headline(r: dict) -> str:

@@ -50,7 +50,7 @@ def _render(r: dict) -> None:
     t.add_column("value")
     from costsim.api.catalog import device_noun
 
-    gpu = device_noun(str(r.get("hardware") or ""))
+    gpu = r.get("device_noun") or device_noun(str(r.get("hardware") or ""))
     rows = [
         ("feasible", str(r.get("feasible"))),
         ("layout", " ".join(f"{k}={v}" for k, v in p.items()) if p else "-"),
