@@ -220,23 +220,27 @@ def test_si_labels_round_before_picking_the_prefix():
 
 
 def test_results_name_the_alias_the_request_used():
-    from costsim.api.serve import serve
-    from costsim.specs.requests import ServeRequest
+    """The CLI's JSON adds what the request typed (the estimators' results, which sweeps tabulate, stay as they are)."""
+    import json
+    import subprocess
+    import sys
 
-    r = serve(ServeRequest(model="llama-3.1-8b-instruct", hardware="h100-sxm", gpus=1), with_curve=False)
-    assert r["model"] == "llama-3.1-8b" and r["model_asked_as"] == "llama-3.1-8b-instruct"
-    assert "hardware_asked_as" not in r
+    from costsim.api.catalog import request_labels
+
+    out = subprocess.run([sys.executable, "-c", "from costsim.cli import main; main()", "serve", "--model", "llama-3.1-8b-instruct",
+                          "--hardware", "trn1", "--gpus", "1", "--json"], capture_output=True, text=True, check=True).stdout
+    r = json.loads(out)
+    assert (r["model"], r["model_asked_as"]) == ("llama-3.1-8b", "llama-3.1-8b-instruct")
+    assert (r["hardware"], r["hardware_asked_as"], r["device_noun"]) == ("trainium1", "trn1", "accelerator")
+    assert request_labels("llama-3.1-8b", "h100-sxm") == {"device_noun": "GPU"}
     assert catalog.asked_as("deepseek-v3", "trn1") == {"hardware_asked_as": "trn1"}
 
 
 def test_results_call_a_device_from_a_yaml_file_by_its_kind(tmp_path):
     """A part given as a YAML file is named in prose by its category, as a catalog part is (not 'GPU' for a Trainium)."""
-    from costsim.api.serve import serve
-    from costsim.specs.requests import ServeRequest
+    from costsim.api.catalog import request_labels
 
     f = tmp_path / "mytrn.yaml"
     f.write_text(open(catalog.hardware_profiles_dir() / "accelerators" / "trainium1.yaml").read()
                  .replace("id: trainium1", "id: mytrn").replace("aliases: [trn1]", "aliases: []"))
-    r = serve(ServeRequest(model="llama-3.2-1b", hardware=str(f), gpus=1), with_curve=False)
-    assert r["hardware"] == "mytrn" and r["device_noun"] == "accelerator"
-    assert serve(ServeRequest(model="llama-3.2-1b", hardware="h100-sxm", gpus=1), with_curve=False)["device_noun"] == "GPU"
+    assert request_labels("llama-3.2-1b", str(f)) == {"device_noun": "accelerator"}

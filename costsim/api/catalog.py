@@ -69,6 +69,13 @@ def model_entry(m: ModelSpec, *, full: bool = False) -> dict[str, Any]:
     return d
 
 
+def request_labels(model: str, hardware: str) -> dict[str, str]:
+    """What a CLI result adds for its reader: `device_noun` (what one device of `hardware` is called in prose, a
+    YAML file's part too) and `model_asked_as` / `hardware_asked_as` where the request named an alias. Kept out of
+    the estimators' results, whose keys the sweeps tabulate."""
+    return {"device_noun": device_noun(hardware), **catalog.asked_as(model, hardware)}
+
+
 def device_noun(ref: str) -> str:
     """What to call one device of `ref` in prose: 'GPU', 'chip' (TPUs), 'accelerator' (Gaudi, Trainium, Inferentia)
     or 'device' (SoCs, edge modules); 'GPU' when the reference does not resolve (the caller already reported that)."""

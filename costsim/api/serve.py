@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from costsim.api.catalog import device_noun
 from costsim.api.trust import band_dict
 from costsim.errors import InputError
 from costsim.estimators.deployment import Deployment, DeploymentSearch, estimate_serve_deployment, search_for_request
 from costsim.estimators.inference import estimate_serve
 from costsim.estimators.offline_job import price_offline_job, price_runner_up_jobs
 from costsim.specs.base import validate_spec
-from costsim.specs.catalog import asked_as, get_accelerator, get_model
+from costsim.specs.catalog import get_accelerator, get_model
 from costsim.specs.hardware import Accelerator
 from costsim.specs.model import ModelSpec
 from costsim.specs.requests import ServeRequest
@@ -31,8 +30,6 @@ def serve(request: ServeRequest, *, with_curve: bool = True) -> dict[str, Any]:
     else:
         result = estimate_serve(request, with_curve=with_curve)
     if isinstance(result, dict):
-        result.update(asked_as(request.model, request.hardware))
-        result["device_noun"] = device_noun(request.hardware)  # what one device is called in prose (a YAML file's too)
         dep = result.get("deployment") or {}
         devices = dep.get("gpus_per_replica") or result.get("gpus") or request.tp or request.gpus or 1  # the replica priced
         result["error_band"] = band_dict("serving", request.hardware, devices, request.model, engine=request.engine)

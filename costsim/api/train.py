@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from costsim.api.catalog import device_noun
 from costsim.api.trust import band_dict
 from costsim.core.search import MOE_ONLY_LAYOUT_KEYS
 from costsim.estimators.training import estimate, step_profile
-from costsim.specs.catalog import asked_as
 from costsim.specs.requests import TrainRequest
 
 __all__ = ["train", "step_profile", "shown_layout", "MOE_ONLY_LAYOUT_KEYS"]
@@ -25,8 +23,6 @@ def train(request: TrainRequest) -> dict[str, Any]:
     """Search the fastest parallel layout and estimate the whole run (see costsim.estimators.training)."""
     result = estimate(request)
     if isinstance(result, dict):
-        result.update(asked_as(request.model, request.hardware))
-        result["device_noun"] = device_noun(request.hardware)  # what one device is called in prose (a YAML file's too)
         result["error_band"] = band_dict("training", request.hardware, request.gpus, request.model)
         result["power_error_band"] = band_dict("power", request.hardware, request.gpus, request.model)
     return result

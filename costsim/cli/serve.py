@@ -221,6 +221,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Best deployment of a GPU budget (--gpus N: replicas x TP x PP x EP and weight precision), or one replica
         (--single-replica, or no --gpus): throughput, latency, energy and $ per token."""
+        from costsim.api.catalog import request_labels
         from costsim.api.serve import serve
 
         b: int | str
@@ -251,4 +252,6 @@ def register(app: typer.Typer) -> None:
                     facility=fac, economics=eco)
         req = validate_spec(ServeRequest, data, what="serve options")
         result = serve(req)
+        if isinstance(result, dict):
+            result.update(request_labels(req.model, req.hardware))
         finish(result, as_json=json_, render=_render)

@@ -138,6 +138,7 @@ def register(app: typer.Typer) -> None:
         json_: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> int:
         """Search the fastest parallel layout and estimate the whole training run."""
+        from costsim.api.catalog import request_labels
         from costsim.api.train import train as api_train
         from costsim.specs.base import validate_spec
         from costsim.specs.requests import TrainRequest
@@ -172,4 +173,7 @@ def register(app: typer.Typer) -> None:
             "economics": validate_spec(EconomicsSpec, eco, what="economics options"),
         }
         req = validate_spec(TrainRequest, data, what="train options")
-        return finish(api_train(req), as_json=json_, render=_render)
+        result = api_train(req)
+        if isinstance(result, dict):
+            result.update(request_labels(req.model, req.hardware))
+        return finish(result, as_json=json_, render=_render)
