@@ -244,3 +244,17 @@ def test_results_call_a_device_from_a_yaml_file_by_its_kind(tmp_path):
     f.write_text(open(catalog.hardware_profiles_dir() / "accelerators" / "trainium1.yaml").read()
                  .replace("id: trainium1", "id: mytrn").replace("aliases: [trn1]", "aliases: []"))
     assert request_labels("llama-3.2-1b", str(f)) == {"device_noun": "accelerator"}
+
+
+def test_list_tables_show_whole_ids_on_a_narrow_terminal():
+    """The id is what the reader types next: at 80 columns `models list` and `hardware list` print every id whole."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, COLUMNS="80")
+    for what, ids in (("models", catalog.models()), ("hardware", catalog.accelerators())):
+        out = subprocess.run([sys.executable, "-c", "from costsim.cli import main; main()", what, "list"], env=env,
+                             capture_output=True, text=True, check=True).stdout
+        cells = {line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│")}
+        assert set(ids) <= cells, sorted(set(ids) - cells)

@@ -11,10 +11,15 @@ from costsim.cli.common import fmt_si, print_json
 
 
 def _table(title: str, columns: tuple[str, ...], rows) -> Table:
-    """A rich table of `rows` (tuples of strings) under `columns`."""
+    """A rich table of `rows` (tuples of strings) under `columns`. An `id` column is never cut or wrapped (it is
+    what the reader types next); the other columns wrap to make room on a narrow terminal."""
+    rows = [tuple(r) for r in rows]
     t = Table(title=title)
-    for c in columns:
-        t.add_column(c)
+    for i, c in enumerate(columns):
+        if c == "id":
+            t.add_column(c, no_wrap=True, min_width=max([len(c)] + [len(str(r[i])) for r in rows]))
+        else:
+            t.add_column(c)
     for r in rows:
         t.add_row(*r)
     return t
