@@ -258,3 +258,14 @@ def test_list_tables_show_whole_ids_on_a_narrow_terminal():
                              capture_output=True, text=True, check=True).stdout
         cells = {line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│")}
         assert set(ids) <= cells, sorted(set(ids) - cells)
+
+
+def test_every_shipped_validation_metric_reads_with_a_unit():
+    """Tables show 'decode step, ms' and values in that unit, not the case files' key decode_step_time_s."""
+    from costsim.validation.engine import CASES_DIR, load_cases
+    from costsim.validation.labels import metric_display
+
+    metrics = {c.metric for c in load_cases(CASES_DIR)}
+    assert metrics and all(metric_display(m).label != m for m in metrics), sorted(m for m in metrics if metric_display(m).label == m)
+    assert metric_display("decode_step_time_s").text(0.0239) == "23.9"
+    assert metric_display("my_own_metric").label == "my_own_metric"  # a user's case file reads as itself

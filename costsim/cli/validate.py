@@ -8,6 +8,7 @@ from rich.table import Table
 
 from costsim.cli.common import print_json
 from costsim.validation.engine import run_cases, summarize, summary_sentence
+from costsim.validation.labels import metric_display
 
 
 def register(app: typer.Typer) -> None:
@@ -56,13 +57,13 @@ def register(app: typer.Typer) -> None:
         else:
             Console(width=200).print(summary_sentence(summary))
             t = Table(title="validation")
-            for c in ("case", "metric", "expected", "predicted", "error", "tol", "fit?", "pass"):
+            for c in ("case", "metric, unit", "expected", "predicted", "error", "tol", "fit?", "pass"):
                 t.add_column(c)
             for r in results:
                 err = "-" if r.error_frac is None else f"{100 * r.error_frac:+.1f}%"
                 status = {"pass": "PASS", "known_gap": "GAP", "fail": "FAIL"}[r.status]
-                pred = "-" if r.predicted is None else f"{r.predicted:.4g}"
-                t.add_row(r.id, r.metric, f"{r.expected:.4g}", pred, err, f"{100 * r.tolerance_frac:.0f}%",
+                shown = metric_display(r.metric)
+                t.add_row(r.id, shown.label, shown.text(r.expected), shown.text(r.predicted), err, f"{100 * r.tolerance_frac:.0f}%",
                           "fit" if r.used_for_fit else "", status + (f" ({r.message})" if r.message else ""))
             Console(width=200).print(t)
             rt = Table(title="held-out error by regime (published / predicted - 1; speed for training and serving)")

@@ -8,6 +8,7 @@ import streamlit as st
 
 from costsim.errors import InputError
 from costsim.ui import charts, compute, fmt
+from costsim.validation.labels import metric_display
 
 
 @st.cache_data(show_spinner="Running the validation cases…", ttl=600)
@@ -30,7 +31,8 @@ def table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         out.append({"case": r["id"], "pass": "pass" if r["passed"] and not r.get("known_gap") else ("known gap" if r.get("known_gap") else "FAIL"),
-                    "metric": r["metric"], "expected": r["expected"], "predicted": r["predicted"],
+                    "metric, unit": metric_display(r["metric"]).label, "expected": metric_display(r["metric"]).value(r["expected"]),
+                    "predicted": metric_display(r["metric"]).value(r["predicted"]),
                     "error, %": None if r.get("error_frac") is None else 100 * r["error_frac"],
                     "tolerance, %": 100 * r["tolerance_frac"], "comparison": r["comparison"],
                     "used for fit": r["used_for_fit"], "kind": r["kind"], "known gap": r.get("known_gap"),
