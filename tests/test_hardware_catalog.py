@@ -269,3 +269,11 @@ def test_every_shipped_validation_metric_reads_with_a_unit():
     assert metrics and all(metric_display(m).label != m for m in metrics), sorted(m for m in metrics if metric_display(m).label == m)
     assert metric_display("decode_step_time_s").text(0.0239) == "23.9"
     assert metric_display("my_own_metric").label == "my_own_metric"  # a user's case file reads as itself
+
+
+def test_every_shipped_case_kind_reads_in_words():
+    from costsim.validation.engine import CASES_DIR, load_cases
+    from costsim.validation.labels import kind_label
+
+    kinds = {c.kind for c in load_cases(CASES_DIR)}
+    assert all(kind_label(k) != k for k in kinds), sorted(k for k in kinds if kind_label(k) == k)

@@ -46,3 +46,23 @@ _DISPLAY = {
 def metric_display(metric: str) -> MetricDisplay:
     """The display of `metric`; an unknown key (a user's case file) reads as itself, unscaled."""
     return _DISPLAY.get(metric, MetricDisplay(metric))
+
+
+_KINDS = {
+    "inference": "serving (one replica)",
+    "serving_sim": "serving simulation",
+    "training_step_time": "training step",
+    "training_run": "training run",
+    "matmul_throughput": "matmul kernel",
+    "measured_device_power": "device power, measured",
+    "serve_gpu_energy_per_token": "serving energy per token",
+    "serve_gpu_power_per_gpu": "serving power per GPU",
+    "node_expected_peak_power": "node peak power",
+    "node_training_power": "node power in training",
+    "site_training_power": "site power in training",
+}
+
+
+def kind_label(kind: str) -> str:
+    """What a case kind (the runner that prices it) reads as; an unknown kind reads as itself."""
+    return _KINDS.get(kind, kind)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from costsim.errors import InputError
 from costsim.ui import charts, compute, fmt
-from costsim.validation.labels import metric_display
+from costsim.validation.labels import kind_label, metric_display
 
 
 @st.cache_data(show_spinner="Running the validation cases…", ttl=600)
@@ -35,7 +35,7 @@ def table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "predicted": metric_display(r["metric"]).value(r["predicted"]),
                     "error, %": None if r.get("error_frac") is None else 100 * r["error_frac"],
                     "tolerance, %": 100 * r["tolerance_frac"], "comparison": r["comparison"],
-                    "used for fit": r["used_for_fit"], "kind": r["kind"], "known gap": r.get("known_gap"),
+                    "used for fit": r["used_for_fit"], "kind": kind_label(r["kind"]), "known gap": r.get("known_gap"),
                     "message": r.get("message"), "source": r["source"]})
     return out
 
@@ -66,7 +66,8 @@ def render() -> None:
     c[4].metric("Median |error|, held-out", fmt.frac_pct(summ.get("median_abs_error_frac_held_out")),
                 help="Cases not used to fit any parameter.")
     kinds = sorted({r["kind"] for r in rows})
-    sel = st.multiselect("Kinds", kinds, default=kinds, key="val_kinds", help="Which runner's cases to show.")
+    sel = st.multiselect("Kinds", kinds, default=kinds, key="val_kinds", format_func=kind_label,
+                         help="Which runner's cases to show.")
     only_fail = st.checkbox("Only failures and known gaps", key="val_fail", help="Hide the cases inside their tolerance.")
     shown = [r for r in rows if r["kind"] in sel and (not only_fail or not r["passed"] or r.get("known_gap"))]
     st.plotly_chart(charts.validation_errors(shown), width="stretch", key="val_chart")
