@@ -20,7 +20,7 @@ def hardware_entry(acc: Accelerator, *, full: bool = False) -> dict[str, Any]:
         "year": acc.year,
         "memory_bytes": acc.memory_bytes,
         "memory_bandwidth_bytes_per_s": acc.memory_bandwidth_bytes_per_s,
-        "dma_bandwidth_bytes_per_s": acc.dma_bandwidth_gb_per_s * 1e9 if acc.dma_bandwidth_gb_per_s else None,
+        "dma_bandwidth_bytes_per_s": acc.dma_bandwidth_bytes_per_s,
         "peak_flop_per_s": {dt: (getattr(acc.peak_tflop_per_s, dt) or 0) * 1e12 or None for dt in DTYPES},
         "tdp_w": acc.tdp_w,
         "idle_w": acc.idle_w,

@@ -69,6 +69,14 @@ def field_help(cls, name: str) -> str:
     return cls.model_fields[name].description or ""
 
 
+def device_noun_of(r: dict) -> str:
+    """'GPU', 'chip', 'accelerator' or 'device' for a serve / train result: the noun the CLI added from the request
+    (api.catalog.request_labels), else the one of the result's hardware id."""
+    from costsim.api.catalog import device_noun
+
+    return r.get("device_noun") or device_noun(str(r.get("hardware") or ""))
+
+
 def alias_note(r: dict) -> str | None:
     """One line naming the catalog entries a request reached through an alias (deepseek-r1 -> deepseek-v3)."""
     parts = [f"{r[k + '_asked_as']} is priced as {r.get(k)}" for k in ("model", "hardware") if r.get(k + "_asked_as")]

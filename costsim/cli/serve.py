@@ -7,7 +7,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from costsim.cli.common import alias_note, field_help, finish, fmt_si, parse_float
+from costsim.cli.common import alias_note, device_noun_of, field_help, finish, fmt_si, parse_float
 from costsim.errors import InputError
 from costsim.report.fmt import fmt_value, plural
 from costsim.specs.base import validate_spec
@@ -37,13 +37,6 @@ def _layout_text(d: dict) -> str:
     return " x ".join(parts)
 
 
-def _noun(r: dict) -> str:
-    """'GPU', 'chip', 'accelerator' or 'device' for the result's hardware."""
-    from costsim.api.catalog import device_noun
-
-    return r.get("device_noun") or device_noun(str(r.get("hardware") or ""))
-
-
 def _headline(r: dict) -> str:
     """One sentence that answers the question, first."""
     if r.get("feasible") is False and r.get("throughput_tokens_per_s") is None:
@@ -53,7 +46,7 @@ def _headline(r: dict) -> str:
     cost = r.get("cost_usd_per_million_tokens")
     cost_txt = f" at ${cost:.3g} per million output tokens" if cost is not None else ""
     if dep:
-        gpu = _noun(r)
+        gpu = device_noun_of(r)
         idle = f" ({plural(dep['gpus_idle'], gpu)} idle)" if dep.get("gpus_idle") else ""
         return (f"Best use of {r.get('gpus')} x {r.get('hardware')}: {plural(dep['replicas'], 'replica')} of "
                 f"{plural(dep['gpus_per_replica'], gpu)} "
@@ -102,7 +95,7 @@ def _job_table(r: dict) -> Table | None:
         ("output tokens", fmt_si(j["output_tokens"])),
         ("throughput over the job / steady state", f"{fmt_si(j['throughput_tokens_per_s'], 'tokens/s')} / "
                                                    f"{fmt_si(j['steady_throughput_tokens_per_s'], 'tokens/s')}"),
-        (f"{_noun(r)}-hours (whole budget)", f"{j['gpu_hours']:.3g} h"),
+        (f"{device_noun_of(r)}-hours (whole budget)", f"{j['gpu_hours']:.3g} h"),
         ("GPU energy", fmt_value("gpu_energy_j", j["gpu_energy_j"])),
         ("facility energy (host, fabric, PUE)", fmt_value("facility_energy_j", j["facility_energy_j"])),
         ("cost", fmt_value("cost_usd", j["cost_usd"])),
@@ -115,7 +108,7 @@ def _job_table(r: dict) -> Table | None:
 
 def _render(r: dict) -> None:
     con = Console()
-    gpu = _noun(r)
+    gpu = device_noun_of(r)
     if job := _job_headline(r):
         con.print(job)
     elif "job" in r:

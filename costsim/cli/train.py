@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from costsim.cli.common import alias_note, field_help, finish, fmt_si, fmt_sig, parse_float
+from costsim.cli.common import alias_note, device_noun_of, field_help, finish, fmt_si, fmt_sig, parse_float
 from costsim.errors import InputError
 from costsim.numtext import count
 from costsim.specs.requests import TrainRequest
@@ -48,9 +48,7 @@ def _render(r: dict) -> None:
     t = Table(title=f"costsim train: {r.get('model')} on {r.get('num_gpus')} x {r.get('hardware')}", show_header=False)
     t.add_column("quantity")
     t.add_column("value")
-    from costsim.api.catalog import device_noun
-
-    gpu = r.get("device_noun") or device_noun(str(r.get("hardware") or ""))
+    gpu = device_noun_of(r)
     rows = [
         ("feasible", str(r.get("feasible"))),
         ("layout", " ".join(f"{k}={v}" for k, v in p.items()) if p else "-"),

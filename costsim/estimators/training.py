@@ -122,6 +122,7 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_s
     torus = acc.scaleup.torus_dims or 0
     link = (acc.scaleup.link_gb_per_s_per_direction or 0.0) * 1e9
     return HardwareShape(peak_flop_per_s=peak, matmul_frac=frac, memory_bytes=acc.memory_bytes,
+                         # the core streams at this x HBM_ACHIEVABLE_FRAC: min(HBM peak x that fraction, DMA engines' rate)
                          memory_bandwidth_bytes_per_s=acc.memory_bandwidth_bytes_per_s * min(1.0, acc.streaming_frac_cap / HBM_ACHIEVABLE_FRAC),
                          scaleup_bytes_per_s=max(acc.scaleup_bytes_per_s, 1e9), scaleup_latency_s=acc.scaleup.latency_s,
                          domain_size=domain, scaleout_per_gpu_bytes_per_s=out_per_gpu, devices_per_node=per_node,

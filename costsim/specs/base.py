@@ -172,7 +172,7 @@ def unknown_id(kind: str, given: str, known: list[str], *, hint: str = "") -> Un
     extends = [k for k in known if k.startswith(g + "-") or k.startswith(g + ".")]  # 'a100' -> a100-80gb-sxm, a100-40gb-sxm
     close = (extends + [k for k in difflib.get_close_matches(g, known, n=3, cutoff=0.4) if k not in extends])[:3]
     if not close:
-        close = [k for k in known if given.lower()[:3] in k][:3]
+        close = [k for k in known if g[:3] in k][:3]
     suggestion = f"; did you mean {' or '.join(close)}?" if close else "."
     if kind in ("hardware", "models"):
         listing = f" `costsim {kind} list` shows them all."

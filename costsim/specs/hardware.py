@@ -76,7 +76,7 @@ class Efficiency(Spec):
 
 class Accelerator(Spec):
     id: str = Field(..., pattern=ID_PATTERN, description="Stable kebab-case id, e.g. h100-sxm.")
-    aliases: list[Annotated[str, StringConstraints(pattern=ID_PATTERN)]] = Field(default_factory=list, description="Other names this part answers to wherever an id is accepted, e.g. h100 for h100-sxm (the variant the short name usually means in published results). Results carry `id`; an alias never names another entry.")
+    aliases: list[Annotated[str, StringConstraints(pattern=ID_PATTERN)]] = Field(default_factory=list, description="Other names this part answers to wherever an id is accepted, e.g. trn1 for trainium1; only names that mean one part (no h100: SXM, PCIe and NVL differ). Results carry `id`; an alias never names another entry.")
     name: str = Field(..., description="Marketing name.")
     vendor: str = Field(..., description="Vendor.")
     category: Category = Field(..., description="Device class; selects default efficiency and power parameters.")
@@ -110,6 +110,10 @@ class Accelerator(Spec):
     @property
     def memory_bandwidth_bytes_per_s(self) -> float:
         return self.memory_bandwidth_gb_per_s * GB
+
+    @property
+    def dma_bandwidth_bytes_per_s(self) -> float | None:
+        return None if self.dma_bandwidth_gb_per_s is None else self.dma_bandwidth_gb_per_s * GB
 
     @property
     def streaming_frac_cap(self) -> float:

@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import Callable
 
 from costsim.validation.engine import Case
+from costsim.validation.training import LAYOUT_KEYS
 
 RUNNERS: dict[str, Callable[[Case], float]] = {}
 
 _TRAINING_KEYS = frozenset({
     "model", "hardware", "gpus", "seq_len", "global_batch", "precision", "attention_precision", "sequence_parallel",
     "framework", "node", "scaleup_domain_size", "power_cap_w", "tokens", "failure_rate_per_gpu_hour", "checkpoint_time_s",
-    "restart_time_s", "tp", "pp", "cp", "ep", "etp", "ep_overlap", "ep_dispatcher", "dp", "dp_bucket_params", "vp",
-    "micro_batch", "recompute", "zero", "dropout"})
+    "restart_time_s"}) | frozenset(LAYOUT_KEYS)
 _SERVE_POWER_KEYS = frozenset({"model", "hardware", "tp", "batch", "input_tokens", "output_tokens", "engine",
                                "weight_precision"})
 #: the inputs each runner reads (see each runner's module docstring); a case naming anything else is refused before

@@ -30,9 +30,9 @@ def fingerprint() -> str:
 def table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for r in rows:
+        shown = metric_display(r["metric"])
         out.append({"case": r["id"], "pass": "pass" if r["passed"] and not r.get("known_gap") else ("known gap" if r.get("known_gap") else "FAIL"),
-                    "metric, unit": metric_display(r["metric"]).label, "expected": metric_display(r["metric"]).value(r["expected"]),
-                    "predicted": metric_display(r["metric"]).value(r["predicted"]),
+                    "metric, unit": shown.label, "expected": shown.value(r["expected"]), "predicted": shown.value(r["predicted"]),
                     "error, %": None if r.get("error_frac") is None else 100 * r["error_frac"],
                     "tolerance, %": 100 * r["tolerance_frac"], "comparison": r["comparison"],
                     "used for fit": r["used_for_fit"], "kind": kind_label(r["kind"]), "known gap": r.get("known_gap"),
