@@ -137,13 +137,13 @@ def test_the_serving_simulation_runs_an_offline_job_in_the_same_waves(tmp_path):
 
 
 def test_trtllm_bench_max_batch_follows_its_rounding():
-    from costsim.validation.trtllm_bench import finetune_max_batch
+    from costsim.estimators.trtllm_bench import finetune_max_batch
     assert [finetune_max_batch(n) for n in (10, 100, 255, 283, 1000, 1144, 5000)] == [64, 128, 256, 384, 1024, 1280, 4096]
     assert finetune_max_batch(1000, pp=4) == 256
 
 
 def _bench(mid, hw, n, wp, kv, i, o):
-    from costsim.validation.trtllm_bench import trtllm_bench_settings
+    from costsim.estimators.trtllm_bench import trtllm_bench_settings
     m, a = get_model(mid), get_accelerator(hw)
     ci = core_inputs(m, a, wp, kv, "tensorrt-llm-pytorch", None)
     return trtllm_bench_settings(m, ci.shape, a, num_gpus=n, pp=1, input_tokens=i, output_tokens=o, weight_precision=wp,
@@ -167,7 +167,7 @@ def test_trtllm_bench_estimate_follows_its_own_kv_arithmetic():
     gqa = _bench("qwen3-235b-a22b", "h100-sxm", 8, "fp8", None, 128, 4096)   # 4 KV heads counted as 8 at --tp 8
     assert gqa.max_batch_size == 640
     # an NVFP4 checkpoint stores two weights per element: its engine size comes out near a quarter of the bytes
-    from costsim.validation.trtllm_bench import checkpoint_elements
+    from costsim.estimators.trtllm_bench import checkpoint_elements
     shape = core_inputs(get_model("llama-3.1-70b"), get_accelerator("b200"), "fp4", None, "tensorrt-llm-pytorch", None).shape
     assert 0.5 < checkpoint_elements(shape, "fp4") / float(shape.params_resident) < 0.6
     # quantizations its table does not know (gpt-oss's MXFP4) take the LLM API default
@@ -250,3 +250,56 @@ def test_serve_reports_the_cuda_graph_a_padded_step_computes():
                           "tensorrt-llm-pytorch", "--input-tokens", "1000", "--output-tokens", "2000", "--batch", "283"],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and "a CUDA graph of 384 sequences per rank" in " ".join(out.stdout.split())
+
+
+def test_serve_batch_fill_prices_the_job_as_the_validation_runner_does():
+    """`costsim serve --batch fill --requests N --single-replica` on a TensorRT-LLM engine admits what trtllm-bench's
+    max_batch_size allows, with its CUDA-graph sizes: the job is the validation runner's prediction for the same row."""
+    from costsim.api.serve import serve
+    from costsim.specs.requests import ServeRequest
+    from costsim.validation.engine import load_cases
+
+    case = next(c for c in load_cases() if c.id == "I-trtpg-70b-h200-fp8-tp2-1024-1024")
+    i = case.inputs
+    req = ServeRequest(model=i["model"], hardware=i["hardware"], gpus=i["num_gpus"], tp=i["tp"], single_replica=True,
+                       weight_precision=i["weight_precision"], kv_precision=i["kv_precision"], engine=i["engine"],
+                       batch="fill", input_tokens=i["input_tokens"], output_tokens=i["output_tokens"],
+                       requests=i["num_requests"])
+    r = serve(req, with_curve=False)
+    assert r["job"]["throughput_tokens_per_s"] == pytest.approx(predict(case), rel=1e-9)
+    by_max = serve(req.model_copy(update={"batch": "max"}), with_curve=False)
+    assert r["batch"] != by_max["batch"]  # not the throughput-optimal batch: what the engine admits
+
+
+def test_batch_fill_on_a_paged_engine_is_every_sequence_that_fits_up_to_max_num_seqs():
+    from costsim.api.serve import serve
+    from costsim.specs.requests import ServeRequest
+
+    base = dict(model="llama-3.1-8b", hardware="h100-sxm", gpus=1, single_replica=True, engine="vllm",
+                input_tokens=1000, output_tokens=1000)
+    full = serve(ServeRequest(**base, batch="fill"), with_curve=False)
+    assert full["batch"] == full["max_batch"]
+    capped = serve(ServeRequest(**base, batch="fill", max_num_seqs=100), with_curve=False)
+    assert capped["batch"] == 100
+
+
+def test_batch_fill_refuses_slos_and_a_deployment_search():
+    from costsim.errors import InputError
+    from costsim.specs.base import validate_spec
+    from costsim.specs.requests import ServeRequest
+
+    base = dict(model="llama-3.1-8b", hardware="h100-sxm", batch="fill")
+    with pytest.raises(InputError, match="latency limits"):
+        validate_spec(ServeRequest, {**base, "gpus": 1, "single_replica": True, "tpot_slo_s": 0.05}, what="serve")
+    with pytest.raises(InputError, match="single_replica"):
+        validate_spec(ServeRequest, {**base, "gpus": 8}, what="serve")
+
+
+def test_cli_batch_fill_and_a_bad_batch_exit_2(cli):
+    r = cli("serve", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--gpus", "8", "--batch", "fill")
+    assert r.returncode == 2 and "single_replica" in r.stderr and "Traceback" not in r.stderr
+    r = cli("serve", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--batch", "full")
+    assert r.returncode == 2 and "'max' or 'fill'" in r.stderr
+    r = cli("serve", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--gpus", "1", "--single-replica",
+            "--engine", "tensorrt-llm-pytorch", "--batch", "fill", "--json")
+    assert r.returncode == 0, r.stderr

@@ -218,13 +218,13 @@ def register(app: typer.Typer) -> None:
         from costsim.api.serve import serve
 
         b: int | str
-        if batch.strip().lower() == "max":
-            b = "max"
+        if batch.strip().lower() in ("max", "fill"):
+            b = batch.strip().lower()
         else:
             try:
                 b = int(batch)
             except ValueError:
-                raise InputError(f"--batch expects a positive integer or 'max', got {batch[:60]!r}.", field="--batch") from None
+                raise InputError(f"--batch expects a positive integer, 'max' or 'fill', got {batch[:60]!r}.", field="--batch") from None
             if b < 1:
                 raise InputError(f"--batch must be at least 1, got {b}.", field="--batch")
         fac: dict = {}

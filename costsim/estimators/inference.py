@@ -440,7 +440,13 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
     mb_curve = min(mb_run, MAX_CURVE_BATCH)
     grid = batch_grid(mb_curve, extra=graph_sizes(dev))
     curve = serving_curve(shape, dev, prec, layout, grid, i, o)
-    if req.batch == "max":
+    if req.batch == "fill":
+        from costsim.estimators.trtllm_bench import fill_batch  # trtllm_bench builds on this module's KV defaults
+
+        b, dev = fill_batch(m, shape, dev, a, tp=tp, pp=pp, ep=ep, num_gpus=gpus, input_tokens=i, output_tokens=o,
+                            weight_precision=req.weight_precision, kv_precision=req.kv_precision,
+                            max_batch_fit=min(mb_run, MAX_CURVE_BATCH), engine=engine)
+    elif req.batch == "max":
         idx = best_index(curve, max_batch=mb_run, ttft_slo_s=req.ttft_slo_s, tpot_slo_s=req.tpot_slo_s)
         if idx < 0:
             c1 = serving_curve(shape, dev, prec, layout, 1.0, i, o)

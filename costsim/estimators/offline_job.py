@@ -20,7 +20,7 @@ budget for the job's wall time."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from costsim.core import inference as core
 from costsim.core.serving_curve import finite_job
@@ -28,6 +28,7 @@ from costsim.core.serving_paged import paged_finite_job
 from costsim.economics.accounting import account_run
 from costsim.errors import InputError
 from costsim.estimators.inference import PREFILL_CHUNK_TOKENS, core_inputs, estimate_serve, with_sampling
+from costsim.estimators.trtllm_bench import fill_batch
 from costsim.specs.catalog import node_for
 from costsim.specs.hardware import Accelerator
 from costsim.specs.model import ModelSpec
@@ -106,6 +107,11 @@ def price_offline_job(req: ServeRequest, result: dict, model: ModelSpec, acc: Ac
     ci = _core(model, acc, req.top_k, result["engine"], wp, kv)
     b = int(result["batch"])
     i, o = int(result["input_tokens"]), int(result["output_tokens"])
+    if req.batch == "fill":  # the engine's own CUDA-graph sizes, as the replica was priced
+        _, dev = fill_batch(model, ci.shape, ci.dev, acc, tp=layout.tp, pp=layout.pp, ep=layout.ep, num_gpus=gpus_per_replica,
+                            input_tokens=i, output_tokens=o, weight_precision=wp, kv_precision=kv, max_batch_fit=b,
+                            engine=result["engine"])
+        ci = replace(ci, dev=dev)
     waves: dict[int, tuple[float, float]] = {}
     paged = float(ci.dev.kv_on_demand) > 0
     max_seqs = int(req.max_num_seqs) if req.max_num_seqs else b

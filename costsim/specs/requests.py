@@ -108,7 +108,9 @@ class ServeRequest(Spec):
     top_k: int | None = Field(None, ge=0, le=1_000_000, description="top_k of the requests' sampling: None = the model's published default "
                               "(generation_config: Qwen3 20, Gemma 3 64, Llama 3.1 none), 0 = no top-k (greedy or top-p only). Engines that "
                               "charge top-k masking (vLLM) pay full passes over the vocabulary per sequence per step for it.")
-    batch: int | Literal["max"] = Field("max", description="Concurrent sequences per replica, or 'max' = the highest-throughput batch that fits memory and any SLO.")
+    batch: int | Literal["max", "fill"] = Field("max", description="Concurrent sequences per replica, or 'max' = the highest-throughput batch that fits memory and any SLO, "
+                                               "or 'fill' = every sequence the KV cache holds as the engine admits them: capped by max_num_seqs, "
+                                               "on TensorRT-LLM engines by the max_batch_size trtllm-bench sets (one replica; no SLOs).")
     input_tokens: int = Field(512, ge=1, le=10_000_000, description="Prompt tokens per request.")
     output_tokens: int = Field(256, ge=1, le=10_000_000, description="Generated tokens per request.")
     ttft_slo_s: float | None = Field(None, gt=0, description="Time-to-first-token limit, s.")
@@ -135,6 +137,13 @@ class ServeRequest(Spec):
         if self.max_num_seqs is not None and isinstance(self.batch, int) and self.batch > self.max_num_seqs:
             raise ValueError(f"batch {self.batch} is more than max_num_seqs {self.max_num_seqs}: the engine never runs more "
                              "sequences than max_num_seqs; lower batch, raise max_num_seqs, or use batch 'max'")
+        if self.batch == "fill":
+            if self.ttft_slo_s is not None or self.tpot_slo_s is not None:
+                raise ValueError("batch 'fill' admits every sequence that fits, whatever its latency; latency limits "
+                                 "(ttft_slo_s / tpot_slo_s) need batch 'max' or a number")
+            if self.deployment_search:
+                raise ValueError("batch 'fill' prices one replica as its engine fills it; add single_replica "
+                                 "(--single-replica) or use batch 'max' for the best deployment of the GPU budget")
         if not self.deployment_search:  # one replica: nothing is searched, so nothing to rank or report beside it
             how = "single_replica prices one replica" if self.single_replica else "without gpus one replica is priced"
             if self.objective != "throughput":

@@ -12,7 +12,7 @@ Case inputs:
           every sequence the replica's KV cache holds for whole requests, capped the same way and by the
           max_batch_size trtllm-bench sets (per rank with attention data parallelism), as that benchmark runs
           them; an engine that pads decode steps to CUDA graphs captures them up to min(max_batch_size,
-          max_num_tokens), that size included, costsim.validation.trtllm_bench), input_tokens, output_tokens
+          max_num_tokens), that size included, costsim.estimators.trtllm_bench), input_tokens, output_tokens
   context_tokens: mean context of a decode step (default input_tokens + output_tokens / 2)
   num_requests: the benchmark ran this many identical requests queued at once (trtllm-bench's dataset size):
           throughput_tokens_per_s is then the whole job's, in waves of the batch (core.serving_curve.finite_job);
@@ -29,18 +29,17 @@ metric: decode_tokens_per_s | prefill_tokens_per_s | prefill_time_s | decode_ste
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 from costsim.core import inference as core
 from costsim.core.serving_curve import batch_grid, best_index, finite_job, graph_sizes, serving_curve
 from costsim.core.serving_paged import paged_finite_job
 from costsim.estimators.deployment import search_deployment
 from costsim.estimators.inference import MAX_CURVE_BATCH, PREFILL_CHUNK_TOKENS, core_inputs
+from costsim.estimators.trtllm_bench import fill_batch
 from costsim.specs.base import validate_spec
 from costsim.specs.catalog import get_accelerator, get_model
 from costsim.specs.model import ModelSpec
 from costsim.validation.engine import Case
-from costsim.validation.trtllm_bench import trtllm_bench_settings
 
 
 def _model(inp: dict) -> ModelSpec:
@@ -90,13 +89,9 @@ def predict(case: Case) -> float:
     if inp.get("batch") == "fill":
         if inp.get("ttft_slo_s") is not None or inp.get("tpot_slo_s") is not None:
             raise ValueError("batch: fill admits every sequence that fits; latency limits need batch: max")
-        bench = trtllm_bench_settings(m, shape, a, num_gpus=n, pp=int(lay.pp), input_tokens=i, output_tokens=o,
-                                      weight_precision=wp, kv_precision=inp.get("kv_precision"))
-        # with attention data parallelism (tp 1, experts over ep ranks) every rank schedules up to max_batch_size
-        ranks = int(lay.ep) if int(lay.tp) == 1 and int(lay.ep) > 1 else 1
-        b = float(min(mb, bench.max_batch_size * ranks))
-        if float(dev.cuda_graph_padding) > 0 and "cuda_graph_max_batch" not in (inp.get("overrides") or {}):
-            dev = replace(dev, cuda_graph_max_batch=float(bench.cuda_graph_max_batch))
+        b, dev = fill_batch(m, shape, dev, a, tp=int(lay.tp), pp=int(lay.pp), ep=int(lay.ep), num_gpus=n, input_tokens=i,
+                            output_tokens=o, weight_precision=wp, kv_precision=inp.get("kv_precision"), max_batch_fit=mb,
+                            engine=engine, cuda_graph_override="cuda_graph_max_batch" in (inp.get("overrides") or {}))
     elif inp.get("batch") == "max":
         curve = serving_curve(shape, dev, prec, lay, batch_grid(mb, extra=graph_sizes(dev)), i, o)
         k = best_index(curve, max_batch=mb, ttft_slo_s=inp.get("ttft_slo_s"), tpot_slo_s=inp.get("tpot_slo_s"))

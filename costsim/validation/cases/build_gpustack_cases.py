@@ -16,7 +16,7 @@ Selection (mechanical, before any comparison):
   100-1,000 requests); the ShareGPT runs have variable lengths, which a mean-length job does not represent;
 - vLLM, SGLang and TensorRT-LLM runs (trtllm-serve 1.x: the PyTorch backend, engine tensorrt-llm-pytorch; it
   reserves each request's whole KV before admitting it, so a job runs in batches of the requests that fit, at most
-  the LLM API's max_batch_size 2,048: costsim's batch 'max' capped there, costsim/validation/trtllm_bench.py);
+  the LLM API's max_batch_size 2,048: costsim's batch 'max' capped there, costsim/estimators/trtllm_bench.py);
 - models in the catalog (GLM-4.6 runs priced as glm-4.5: the same architecture, 92 layers, hidden 5,120,
   160 routed + 1 shared experts, top-8; GLM-4.6 only lengthens the context); no speculative decoding;
 - not the GLM-4.5-Air H100 file's "Other Benchmark Cases": its numbers are the A100 file's, digit for digit
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import yaml
 
-from costsim.validation.trtllm_bench import DEFAULT_MAX_BATCH_SIZE
+from costsim.estimators.trtllm_bench import DEFAULT_MAX_BATCH_SIZE
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "serving_gpustack.yaml"

@@ -95,7 +95,7 @@ DECODE_HEAVY = (
     "decode-heavy rows within 25 % once the benchmark's finite request count is priced. The batch is not the cause: "
     "costsim sizes the KV pool as TensorRT-LLM does (kv_cache_free_gpu_mem_fraction 0.95 of the memory free after "
     "weights) and caps it at the max_batch_size trtllm-bench's build heuristic sets (tensorrt_llm/bench/build/"
-    "tuning.py, costsim.validation.trtllm_bench), above these batches. The decode step at large batch "
+    "tuning.py, costsim.estimators.trtllm_bench), above these batches. The decode step at large batch "
     "and long context (the attention over an FP8/FP16 KV cache of ~2,000 tokens per sequence, all-reduces of "
     "batch x hidden per layer) is too cheap in costsim; no kernel measurement here separates the two. Not tuned away.")
 #: case id -> cause, written after the first comparison (the selection stays mechanical: these are all its misses)

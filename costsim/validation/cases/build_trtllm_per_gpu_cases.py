@@ -69,7 +69,7 @@ _DEEPSEEK_HOPPER = (
     "rows ran is not known, and a rate chosen to fit held-out rows would be a fitted factor. Not modelled.")
 _DEEPSEEK_BENCH = (
     "DeepSeek R1 on four GB200s at 1,024 in / 8,192 out comes out 26 % slow (B200 18 %): costsim prices these rows "
-    "at the max_batch_size trtllm-bench's heuristic set (costsim.validation.trtllm_bench), and that heuristic counted "
+    "at the max_batch_size trtllm-bench's heuristic set (costsim.estimators.trtllm_bench), and that heuristic counted "
     "MLA's KV cache as the config's 128 KV heads of 7,168 / 128 = 56 dims, 25 times the 576 latent elements per token "
     "the engine stores: 96 sequences per rank, 384 of the ~800 the KV pool holds. Priced at the full pool the row "
     "comes out +4 %. The MLA-aware estimate came later (NVIDIA/TensorRT-LLM PR 16707, 2026-07, after these tables), "

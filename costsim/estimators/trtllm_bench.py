@@ -31,7 +31,7 @@ _filter_cuda_graph_batch_sizes)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from costsim.core.inference_types import Shape
 from costsim.estimators.inference import default_kv_precision
@@ -123,3 +123,31 @@ def trtllm_bench_settings(model: ModelSpec, shape: Shape, acc: Accelerator, *, n
     # chunked prefill off: an iteration must take a whole prompt beside a full decode batch
     max_num_tokens = max(finetune_max_num_tokens(requests, input_tokens, output_tokens, pp), int(input_tokens) + max_batch_size)
     return BenchSettings(max_batch_size=max_batch_size, max_num_tokens=max_num_tokens, kv_requests_estimate=requests)
+
+
+#: engines whose scheduler admits up to trtllm-bench's max_batch_size (TensorRT-LLM's executors; the default engine is
+#: TensorRT-LLM-class on NVIDIA parts)
+TRTLLM_ENGINES = ("tensorrt-llm", "tensorrt-llm-pytorch")
+
+
+def runs_trtllm_scheduler(engine: str, acc: Accelerator) -> bool:
+    """Whether `engine` on `acc` schedules like TensorRT-LLM's executor (its batch 'fill' follows trtllm-bench)."""
+    return engine in TRTLLM_ENGINES or (engine == "default" and acc.vendor == "nvidia")
+
+
+def fill_batch(model: ModelSpec, shape: Shape, dev, acc: Accelerator, *, tp: int, pp: int, ep: int, num_gpus: int,
+               input_tokens: float, output_tokens: float, weight_precision: str, kv_precision: str | None,
+               max_batch_fit: int, engine: str, cuda_graph_override: bool = False):
+    """Batch 'fill' of one replica: every sequence its KV cache holds (`max_batch_fit`, already capped by any
+    max_num_seqs), and on a TensorRT-LLM engine at most the max_batch_size trtllm-bench sets (per rank with attention
+    data parallelism: tp 1, experts over ep ranks), with CUDA graphs captured up to its size where the engine pads
+    decode steps to them (unless `cuda_graph_override`: a caller's own cuda_graph_max_batch). Returns (batch, dev)."""
+    if not runs_trtllm_scheduler(engine, acc):
+        return float(max_batch_fit), dev
+    bench = trtllm_bench_settings(model, shape, acc, num_gpus=num_gpus, pp=pp, input_tokens=input_tokens,
+                                  output_tokens=output_tokens, weight_precision=weight_precision, kv_precision=kv_precision)
+    ranks = ep if tp == 1 and ep > 1 else 1
+    b = float(min(max_batch_fit, bench.max_batch_size * ranks))
+    if float(dev.cuda_graph_padding) > 0 and not cuda_graph_override:
+        dev = replace(dev, cuda_graph_max_batch=float(bench.cuda_graph_max_batch))
+    return b, dev
