@@ -1,6 +1,6 @@
-"""Rebuild serving_gpustack.yaml: the fixed-length benchmark jobs of GPUStack's performance lab (vLLM and SGLang
-serving through their OpenAI-compatible servers, `vllm bench serve` with every request sent at once) on A100, H100
-and H200, as held-out serving-throughput cases. The first SGLang cases, and the first jobs whose prompts dominate
+"""Rebuild serving_gpustack.yaml: the fixed-length benchmark jobs of GPUStack's performance lab (vLLM, SGLang and
+TensorRT-LLM serving through their OpenAI-compatible servers, `vllm bench serve` with every request sent at once) on
+A100, H100 and H200, as held-out serving-throughput cases. The first SGLang cases, and the first jobs whose prompts dominate
 (2,000-32,000 prompt tokens, 100-200 output tokens).
 
 Usage (a developer tool, not needed at run time):
@@ -74,7 +74,7 @@ KNOWN_GAPS = {
     "moe_prefill": (
         "Prompt-heavy jobs of mixture-of-experts models on vLLM / SGLang run 1.3-2x below costsim's estimate, while the "
         "same lab's dense models agree within 15 % (A100) and the 32,000-token rows of Qwen3-235B and GLM (attention-bound) "
-        "within 20 %; gpt-oss on A100 misses at 32,000 tokens too (+74..+88 %), which this does not explain. costsim prices the routed experts' prompt GEMMs at the dense GEMM efficiency (times the engine's MoE "
+        "come out -32..+16 %; gpt-oss on A100 misses at 32,000 tokens too (+74..+88 %), which this does not explain. costsim prices the routed experts' prompt GEMMs at the dense GEMM efficiency (times the engine's MoE "
         "factor) with no per-(token, expert) work on these engines. Two transfers from the TensorRT-LLM fit were tried and "
         "not adopted: its 5e-8 s per routed pair brings the DeepSeek-R1 (H200) and Qwen3-235B (A100) rows within 15 % but "
         "takes GLM-4.6 on H200 and Qwen3-235B BF16 on H100 to -21..-52 %; its grouped-GEMM factor (moe_compute_rel 0.6) "
