@@ -142,8 +142,9 @@ class ServeRequest(Spec):
                 raise ValueError("batch 'fill' admits every sequence that fits, whatever its latency; latency limits "
                                  "(ttft_slo_s / tpot_slo_s) need batch 'max' or a number")
             if self.deployment_search:
-                raise ValueError("batch 'fill' prices one replica as its engine fills it; add single_replica "
-                                 "(--single-replica) or use batch 'max' for the best deployment of the GPU budget")
+                raise ValueError("batch 'fill' prices one replica as its engine fills it; price one replica (single_replica: "
+                                 "--single-replica, or untick the deployment search in the app) or use batch 'max' for the "
+                                 "best deployment of the GPU budget")
         if not self.deployment_search:  # one replica: nothing is searched, so nothing to rank or report beside it
             how = "single_replica prices one replica" if self.single_replica else "without gpus one replica is priced"
             if self.objective != "throughput":

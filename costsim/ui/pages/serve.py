@@ -15,7 +15,8 @@ from costsim.specs.site import EconomicsSpec, FacilitySpec
 from costsim.ui import charts, compute, fmt, widgets as w
 
 P = "serve_"
-BATCH_OPTIONS: list[Any] = ["max", 1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+BATCH_OPTIONS: list[Any] = ["max", "fill", 1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+BATCH_WORDS = {"max": "max (best throughput that fits)", "fill": "fill (every sequence the engine admits; one replica)"}
 GPU_OPTIONS: list[Any] = [1, 2, 4, 8, 16, 32, 64]
 TOP_K_OPTIONS: list[Any] = [0, 1, 20, 40, 50, 64, 100]
 
@@ -54,7 +55,7 @@ def inputs() -> dict[str, Any]:
         d["kv_precision"] = w.select(ServeRequest, "kv_precision", key=P + "kv_precision", default=None,
                                      label="KV-cache precision", auto=True)
         d["batch"] = w.select(ServeRequest, "batch", key=P + "batch", default="max", label="Batch (concurrent sequences)",
-                              options=BATCH_OPTIONS)
+                              options=BATCH_OPTIONS, format_func=lambda b: BATCH_WORDS.get(b, str(b)))
         st.header("Load and SLOs")
         d["input_tokens"] = w.number(ServeRequest, "input_tokens", key=P + "input_tokens", default=512,
                                      label="Prompt tokens per request", integer=True, step=128)
