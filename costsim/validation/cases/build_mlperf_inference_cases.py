@@ -1,7 +1,7 @@
-"""Rebuild serving_mlperf_inference.yaml: every closed-division Llama 2 70B Offline result of MLPerf Inference v6.1 on
-a part in the catalog (B200, B300, GB200, GB300, MI350X, MI355X; 1 to 72 accelerators), as held-out serving-throughput
-cases priced with the deployment search, as the hand-written MLPerf cases are (serving_published.yaml,
-I-mlperf50-b200x8-fp4-off).
+"""Rebuild serving_mlperf_inference.yaml: every closed-division Llama 2 70B and DeepSeek-R1 Offline result of MLPerf
+Inference v6.1 on a part in the catalog (B200, B300, GB200, GB300, MI350X, MI355X; 1 to 512 accelerators), as held-out
+serving-throughput cases priced with the deployment search, as the hand-written MLPerf cases are
+(serving_published.yaml, I-mlperf50-b200x8-fp4-off).
 
 Usage (a developer tool, not needed at run time):
 
@@ -11,10 +11,12 @@ Usage (a developer tool, not needed at run time):
            one row per result: accelerator_model_name, accelerators_per_node, number_of_nodes, total_accelerators,
            Result in tokens/s, Accuracy with TOKENS_PER_SAMPLE, weight_data_types, framework, Location).
 
-Inputs: the prompt length is not in the summary (OpenOrca, 24,576 samples): 300 tokens, the estimate of the existing
-MLPerf cases; the output length is the row's TOKENS_PER_SAMPLE. NVIDIA rows run TensorRT-LLM (engine tensorrt-llm),
-AMD rows vLLM on ROCm (engine rocm-vllm); weights as the row states them ('fp4' is NVFP4 on NVIDIA parts and MXFP4 on
-AMD parts). Left out: parts not in the catalog (RTX PRO 4500 / 6000 Blackwell, MI350P, Arc Pro B70) and a system
+Inputs: the output length is the row's TOKENS_PER_SAMPLE. The prompt length is not in the summary: Llama 2 70B
+(OpenOrca, 24,576 samples) 300 tokens, the estimate of the existing MLPerf cases; DeepSeek-R1 the mean of the
+benchmark dataset's tok_input_len (BENCHMARKS). Engines from the row's framework: SGLang or vLLM where it names them,
+else TensorRT-LLM on NVIDIA parts (its C++ runtime for Llama 2 70B, its PyTorch backend, the only one serving
+DeepSeek, for DeepSeek-R1) and vLLM on ROCm on AMD parts; weights as the row states them ('fp4' is NVFP4 on NVIDIA
+parts and MXFP4 on AMD parts). Left out: parts not in the catalog (RTX PRO 4500 / 6000 Blackwell, MI350P, Arc Pro B70) and a system
 mixing two vendors' GPUs. Nothing is fitted on these cases; KNOWN_GAPS gives the cause of each group of misses.
 """
 
@@ -34,7 +36,17 @@ COMMIT = "7bf15fd8"
 ROUND = "v6.1"
 #: accelerator_model_name prefix (lower case, vendor dropped) -> catalog id
 PARTS = {"gb300": "gb300", "gb200": "gb200", "b300": "b300", "b200": "b200", "mi355x": "mi355x", "mi350x": "mi350x"}
-INPUT_TOKENS = 300
+#: mean tok_input_len of the DeepSeek-R1 benchmark dataset (mlperf_deepseek_r1_dataset_4388_fp8_eval.pkl), from the
+#: per-sample lengths in openshift-psap/performance-dashboard datasets/summaries/deepseek-r1.csv
+DS_R1_INPUT_TOKENS = 804
+DS_R1_INPUT_SOURCE = ("prompt length the mean tok_input_len of the benchmark's 4,388 samples, 803.8 tokens "
+                      "(openshift-psap/performance-dashboard datasets/summaries/deepseek-r1.csv at commit c402a312)")
+#: MlperfModel -> (catalog model, short name, prompt tokens, where the prompt length comes from)
+BENCHMARKS = {
+    "llama2-70b": ("llama-2-70b", "llama2-70b", 300, "OpenOrca prompt length assumed 300 tokens (not in the results), "
+                   "as the existing MLPerf cases (I-mlperf-h200-off)"),
+    "deepseek-r1": ("deepseek-v3", "deepseek-r1", DS_R1_INPUT_TOKENS, DS_R1_INPUT_SOURCE),
+}
 KNOWN_GAPS = {
     "rocm_2026": (
         "Software generation: engine rocm-vllm is the 2024 ROCm / vLLM stack of AMD's MLPerf v4.1 MI300X run (GEMMs at "
@@ -42,7 +54,19 @@ KNOWN_GAPS = {
         "(2026). On MI355X no matmul efficiency alone closes the gap (at 100 % of the MXFP4 peak costsim gives 95,400 "
         "tokens/s against AMD's 106,517): the per-sequence step cost fitted in 2024 dominates a 2,000-sequence step. A "
         "2026 ROCm profile needs two fitted quantities and these rows give one. Not fitted."),
+    "half_rate_b300": (
+        "VibeHPC's 8 x B300 result (36,640 tokens/s) is half of the round's 12 other 8 x B300 DeepSeek-R1 Offline results "
+        "(69,062-72,445 tokens/s) with the same TensorRT-LLM release and 1,100 W parts, which costsim prices at +5..+16 %. "
+        "The submission's cause is not published."),
 }
+
+
+def _gap_key(bench: str, hw: str, row: dict) -> str | None:
+    if bench == "llama2-70b" and hw in ("mi355x", "mi350x"):
+        return "rocm_2026"
+    if bench == "deepseek-r1" and row["Organization"] == "VibeHPC":
+        return "half_rate_b300"
+    return None
 
 
 def _part(name: str) -> str | None:
@@ -57,12 +81,30 @@ def _tokens_per_sample(acc: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
+def _benchmark(mlperf_model: str) -> str | None:
+    return next((k for k in BENCHMARKS if mlperf_model == k or mlperf_model.startswith(k + "-")), None)
+
+
+def _engine(framework: str, amd: bool, bench: str) -> str:
+    """The engine a row ran. A framework string lists the container's stacks for every benchmark of the submission
+    ('TensorRT-LLM ..., vLLM ...' where vLLM serves another benchmark), so TensorRT wins on NVIDIA parts."""
+    f = framework.lower()
+    trt = "tensorrt-llm-pytorch" if bench == "deepseek-r1" else "tensorrt-llm"
+    if amd:
+        return "sglang" if "sglang" in f else "rocm-vllm"
+    if "tensorrt" in f:
+        return trt
+    return "sglang" if "sglang" in f else "vllm" if "vllm" in f else trt
+
+
 def build(summary: Path) -> list[dict]:
     rows = list(csv.DictReader(summary.open(encoding="utf-8")))
     cases, seen = [], {}
     for r in rows:
-        if not (r["MlperfModel"].startswith("llama2-70b") and r["Scenario"] == "Offline" and r["Division"] == "closed"):
+        bench = _benchmark(r["MlperfModel"])
+        if bench is None or r["Scenario"] != "Offline" or r["Division"] != "closed":
             continue
+        model, short, inp, inp_source = BENCHMARKS[bench]
         hw = _part(r["accelerator_model_name"])
         out = _tokens_per_sample(r["Accuracy"])
         if hw is None or out is None:
@@ -72,25 +114,24 @@ def build(summary: Path) -> list[dict]:
         wp = ("mxfp4" if amd else "fp4") if wp == "fp4" else wp
         n = int(r["total_accelerators"])
         org = re.sub(r"[^a-z0-9]+", "", r["Organization"].lower())
-        base = f"I-mlperf61-{org}-{hw}-x{n}-llama2-70b-off"
+        base = f"I-mlperf61-{org}-{hw}-x{n}-{short}-off"
         seen[base] = seen.get(base, 0) + 1
         cid = base if seen[base] == 1 else f"{base}-{seen[base]}"
         case = {
             "id": cid, "kind": "inference",
             "source": (f"mlcommons/inference_results_{ROUND} summary.csv at commit {COMMIT} ({r['Organization']}, "
                        f"{r['SystemName']}, {r['Location'].lstrip('./')}; {r['framework']})"),
-            "inputs": {"model": "llama-2-70b", "hardware": hw, "num_gpus": n, "layout": "search", "weight_precision": wp,
-                       "engine": "rocm-vllm" if amd else "tensorrt-llm", "input_tokens": INPUT_TOKENS,
-                       "output_tokens": int(round(out))},
+            "inputs": {"model": model, "hardware": hw, "num_gpus": n, "layout": "search", "weight_precision": wp,
+                       "engine": _engine(r["framework"], amd, bench), "input_tokens": inp, "output_tokens": int(round(out))},
             "metric": "throughput_tokens_per_s",
             "expected": float(r["Result"]),
             "comparison": "within", "tolerance_frac": 0.25,
-            "tolerance_reason": ("25 %: as the existing MLPerf cases (I-mlperf-h200-off): OpenOrca prompt length assumed "
-                                 f"{INPUT_TOKENS} tokens (not in the results); the submitter's batching policy is unknown"),
+            "tolerance_reason": f"25 %: as the existing MLPerf cases; {inp_source}; the submitter's batching policy is unknown",
             "used_for_fit": False,
         }
-        if amd:
-            case["known_gap"] = KNOWN_GAPS["rocm_2026"]
+        key = _gap_key(bench, hw, r)
+        if key:
+            case["known_gap"] = KNOWN_GAPS[key]
         case["notes"] = (f"held out (generated by build_mlperf_inference_cases.py). {r['accelerators_per_node']} per node x "
                          f"{r['number_of_nodes']} node(s); {out:.1f} output tokens per sample (the row's TOKENS_PER_SAMPLE); "
                          f"weights {r['weight_data_types']}. Regime: MLPerf {ROUND} Offline, "
