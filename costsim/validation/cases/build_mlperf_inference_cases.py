@@ -13,11 +13,11 @@ Usage (a developer tool, not needed at run time):
 
 Inputs: the output length is the row's TOKENS_PER_SAMPLE. The prompt length is not in the summary: Llama 2 70B
 (OpenOrca, 24,576 samples) 300 tokens, the estimate of the existing MLPerf cases; DeepSeek-R1 the mean of the
-benchmark dataset's tok_input_len (BENCHMARKS). Engines from the row's framework: SGLang or vLLM where it names them,
-else TensorRT-LLM on NVIDIA parts (its C++ runtime for Llama 2 70B, its PyTorch backend, the only one serving
-DeepSeek, for DeepSeek-R1) and vLLM on ROCm on AMD parts; weights as the row states them ('fp4' is NVFP4 on NVIDIA
-parts and MXFP4 on AMD parts). Left out: parts not in the catalog (RTX PRO 4500 / 6000 Blackwell, MI350P, Arc Pro B70) and a system
-mixing two vendors' GPUs. Nothing is fitted on these cases; KNOWN_GAPS gives the cause of each group of misses.
+benchmark dataset's tok_input_len (BENCHMARKS). Engines from the row's framework (_engine): on NVIDIA parts
+TensorRT-LLM wherever the string names TensorRT (its C++ runtime for Llama 2 70B; its PyTorch backend, the only one
+serving DeepSeek, for DeepSeek-R1), else SGLang or vLLM as named; on AMD parts SGLang where named, else vLLM on ROCm.
+Weights as the row states them ('fp4' is NVFP4 on NVIDIA parts and MXFP4 on AMD parts). Left out: parts not in the
+catalog (RTX PRO 4500 / 6000 Blackwell, MI350P, Arc Pro B70) and a system mixing two vendors' GPUs. Nothing is fitted on these cases; KNOWN_GAPS gives the cause of each group of misses.
 """
 
 from __future__ import annotations
