@@ -217,10 +217,8 @@ def register(app: typer.Typer) -> None:
         from costsim.api.catalog import request_labels
         from costsim.api.serve import serve
 
-        b: int | str
-        if batch.strip().lower() in ("max", "fill"):
-            b = batch.strip().lower()
-        else:
+        b: int | str = batch.strip().lower()
+        if b not in ("max", "fill"):
             try:
                 b = int(batch)
             except ValueError:

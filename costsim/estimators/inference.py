@@ -445,7 +445,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
 
         b, dev = fill_batch(m, shape, dev, a, tp=tp, pp=pp, ep=ep, num_gpus=gpus, input_tokens=i, output_tokens=o,
                             weight_precision=req.weight_precision, kv_precision=req.kv_precision,
-                            max_batch_fit=min(mb_run, MAX_CURVE_BATCH), engine=engine)
+                            max_batch_fit=mb_curve, engine=engine)
     elif req.batch == "max":
         idx = best_index(curve, max_batch=mb_run, ttft_slo_s=req.ttft_slo_s, tpot_slo_s=req.tpot_slo_s)
         if idx < 0:

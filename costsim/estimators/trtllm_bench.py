@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from costsim.core.inference_types import Shape
+from costsim.core.inference_types import Device, Shape
 from costsim.estimators.inference import default_kv_precision
 from costsim.specs.hardware import Accelerator
 from costsim.specs.model import ModelSpec
@@ -135,9 +135,9 @@ def runs_trtllm_scheduler(engine: str, acc: Accelerator) -> bool:
     return engine in TRTLLM_ENGINES or (engine == "default" and acc.vendor == "nvidia")
 
 
-def fill_batch(model: ModelSpec, shape: Shape, dev, acc: Accelerator, *, tp: int, pp: int, ep: int, num_gpus: int,
+def fill_batch(model: ModelSpec, shape: Shape, dev: Device, acc: Accelerator, *, tp: int, pp: int, ep: int, num_gpus: int,
                input_tokens: float, output_tokens: float, weight_precision: str, kv_precision: str | None,
-               max_batch_fit: int, engine: str, cuda_graph_override: bool = False):
+               max_batch_fit: int, engine: str, cuda_graph_override: bool = False) -> tuple[float, Device]:
     """Batch 'fill' of one replica: every sequence its KV cache holds (`max_batch_fit`, already capped by any
     max_num_seqs), and on a TensorRT-LLM engine at most the max_batch_size trtllm-bench sets (per rank with attention
     data parallelism: tp 1, experts over ep ranks), with CUDA graphs captured up to its size where the engine pads

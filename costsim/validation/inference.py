@@ -9,9 +9,10 @@ Case inputs:
           published figure is a whole system's offline / server throughput
   weight_precision, kv_precision, batch (int; 'max': the highest-throughput batch that fits the
           replica's memory, capped by max_num_seqs when the engine had one, as a tuned deployment runs; 'fill':
-          every sequence the replica's KV cache holds for whole requests, capped the same way and by the
-          max_batch_size trtllm-bench sets (per rank with attention data parallelism), as that benchmark runs
-          them; an engine that pads decode steps to CUDA graphs captures them up to min(max_batch_size,
+          every sequence the replica's KV cache holds for whole requests, capped the same way and, on a
+          TensorRT-LLM engine, by the max_batch_size trtllm-bench sets (per rank with attention data parallelism),
+          as that benchmark runs them: costsim.estimators.trtllm_bench.fill_batch, which `costsim serve --batch
+          fill` uses too; an engine that pads decode steps to CUDA graphs captures them up to min(max_batch_size,
           max_num_tokens), that size included, costsim.estimators.trtllm_bench), input_tokens, output_tokens
   context_tokens: mean context of a decode step (default input_tokens + output_tokens / 2)
   num_requests: the benchmark ran this many identical requests queued at once (trtllm-bench's dataset size):
