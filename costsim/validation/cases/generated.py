@@ -10,9 +10,14 @@ import yaml
 
 
 def source_file(path: Path, flag: str, wanted: str) -> Path:
-    """`path` if it is a file; otherwise exit 2 with 'give <wanted>'."""
-    if not path.is_file():
-        print(f"error: {flag} '{path}' is not a file; give {wanted}.", file=sys.stderr)
+    """`path` if it is a file; otherwise exit 2 with 'give <wanted>' (also for a name the file system refuses)."""
+    try:
+        ok = path.is_file()
+    except OSError:  # e.g. a name longer than the file system allows
+        ok = False
+    if not ok:
+        shown = str(path) if len(str(path)) <= 200 else f"{str(path)[:60]}... ({len(str(path))} characters)"
+        print(f"error: {flag} '{shown}' is not a file; give {wanted}.", file=sys.stderr)
         raise SystemExit(2)
     return path
 
