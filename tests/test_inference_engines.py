@@ -82,6 +82,27 @@ def test_amd_default_engine_is_rocm_and_slower_than_nvidia_parameters():
     assert p_default["lowp_matmul_rel"] == 1.0  # FP8 GEMMs no better than BF16 relative to peak (third-party measurement)
 
 
+def test_rocm_2026_profile_is_fitted_on_mlperf_rows_and_prices_greedy_steps_without_a_sequence_cost():
+    """rocm-vllm-2026: two GEMM fractions fitted on one MI355X system's MLPerf v6.1 rows (FP8 on Llama 3.1 8B, MXFP4 on
+    Llama 2 70B), no per-sequence step cost; the same step is faster than on the 2024 stack and the fitted rows exist
+    and say so."""
+    from costsim.validation.engine import load_cases
+    eng = get_engine("rocm-vllm-2026")
+    assert eng.vendors == ["amd"]
+    assert eng.parameters["seq_overhead_s"] == 0.0
+    assert 0.41 < eng.parameters["matmul_frac"] <= 1.0 and 0.0 < eng.parameters["fp4_matmul_rel"] < 1.0
+    cases = {c.id: c for c in load_cases()}
+    for cid in eng.fitted_on:
+        assert cases[cid].used_for_fit and cases[cid].inputs["engine"] == "rocm-vllm-2026"
+    held = [c for c in cases.values() if c.inputs.get("engine") == "rocm-vllm-2026" and not c.used_for_fit]
+    assert len(held) >= 8 and {c.inputs["hardware"] for c in held} == {"mi355x", "mi350x"}
+    # at a 2,000-sequence step the 2024 stack's per-sequence cost dominates; the 2026 profile has none
+    old, new = (_step("mi355x", e, 2048, wp="fp8") for e in ("rocm-vllm", "rocm-vllm-2026"))
+    assert new < 0.5 * old
+    with pytest.raises(InputError):
+        est.device_parameters(get_accelerator("h100-sxm"), "rocm-vllm-2026")  # AMD-only profile on NVIDIA
+
+
 def test_research_stack_is_launch_bound_and_about_2x_slower():
     r1, d1 = _step("h100-sxm", "research-2023", 1, "llama-2-70b", "fp16", 8), _step("h100-sxm", "default", 1, "llama-2-70b", "fp16", 8)
     r4 = _step("h100-sxm", "research-2023", 1, "llama-2-70b", "fp16", 4)

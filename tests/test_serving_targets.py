@@ -50,7 +50,7 @@ def test_known_gaps_of_the_gpustack_cases_name_an_input_defined_cause():
 @pytest.mark.xfail(strict=True, reason="KNOWN GAP, issue 14 bar 'no held-out case worse than 30 %' for serving: "
                    "GPUStack's vLLM / SGLang jobs (MoE prompt-heavy jobs 1.3-2x below costsim, 4-token answers bound by "
                    "the engines' Python front end, a slow single-H100 machine), ML.ENERGY's GPU-starved B200 runs, "
-                   "TensorRT-LLM's expert-parallel Hopper rows, MLPerf v6.1 MI355X / MI350X rows on the 2024 ROCm profile, "
+                   "TensorRT-LLM's expert-parallel Hopper rows, MLPerf v6.1 Llama 3.1 8B on B300, "
                    "Trainium, TPU JetStream and MI300X 405B rows; causes in "
                    "the known_gap of each case (costsim validate --json)")
 def test_no_held_out_serving_case_beyond_30_percent():

@@ -103,7 +103,7 @@ class ServeRequest(Spec):
                                                      "computes natively (bf16, fp8, fp4) for a GPU budget; bf16 for a single replica.")
     kv_precision: KvPrecision | None = Field(None, description="KV-cache storage precision (default: bf16, or fp8 with fp8/fp4/fp6 weights).")
     engine: str = Field("default", max_length=64, description="Serving-engine profile (costsim/data/engines.yaml): default (TensorRT-LLM-class on NVIDIA, ROCm/vLLM on AMD), "
-                        "tensorrt-llm (C++ runtime), tensorrt-llm-pytorch (PyTorch backend), vllm, rocm-vllm, sglang, llama.cpp, research-2023, "
+                        "tensorrt-llm (C++ runtime), tensorrt-llm-pytorch (PyTorch backend), vllm, rocm-vllm (2024), rocm-vllm-2026, sglang, llama.cpp, research-2023, "
                         "splitwise-characterization, pytorch-eager.")
     top_k: int | None = Field(None, ge=0, le=1_000_000, description="top_k of the requests' sampling: None = the model's published default "
                               "(generation_config: Qwen3 20, Gemma 3 64, Llama 3.1 none), 0 = no top-k (greedy or top-p only). Engines that "

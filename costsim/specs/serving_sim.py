@@ -174,7 +174,7 @@ class ServingWorkload(Spec):
                              "replica_groups) and the deployment search (costsim.api.serve.search_deployment) picks replicas x TP x PP x EP, "
                              "and the weight precision unless weight_precision is set, for the best throughput under the SLOs.")
     engine: str = Field("default", max_length=64, description="Serving-engine profile (costsim/data/engines.yaml): default, tensorrt-llm, "
-                        "tensorrt-llm-pytorch, vllm, rocm-vllm, sglang, llama.cpp, research-2023, splitwise-characterization, pytorch-eager.")
+                        "tensorrt-llm-pytorch, vllm, rocm-vllm (2024), rocm-vllm-2026, sglang, llama.cpp, research-2023, splitwise-characterization, pytorch-eager.")
     top_k: int | None = Field(None, ge=0, le=1_000_000, description="top_k of the requests' sampling: None = the model's published default "
                               "(Qwen3 20, Gemma 3 64, Llama 3.1 none), 0 = none (greedy or top-p); vLLM charges top-k masking per sequence per step.")
     weight_precision: WeightPrecision | None = Field(None, description="Weight storage when replica_groups is empty (None = bf16; searched with a GPU budget).")
