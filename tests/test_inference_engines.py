@@ -103,6 +103,41 @@ def test_rocm_2026_profile_is_fitted_on_mlperf_rows_and_prices_greedy_steps_with
         est.device_parameters(get_accelerator("h100-sxm"), "rocm-vllm-2026")  # AMD-only profile on NVIDIA
 
 
+def test_moe_dispersion_traffic_is_prompt_only_and_does_not_shrink_with_tp():
+    """Each routed pair's down-projection output (d_model, 16 bit) is written and read back by the weighted sum:
+    4 bytes x d_model per pair per MoE layer per GPU, split by EP and PP, not by TP; dense models pay none."""
+    m = get_model("qwen3-235b-a22b")
+    ci = est.core_inputs(m, get_accelerator("h200"), "bf16", None, "default")
+    per_pair = 4.0 * m.d_model
+    for tp in (1, 4, 8):
+        got = float(core.moe_dispersion_bytes_per_gpu(ci.shape, core.Layout(tp=tp), 1000.0))
+        assert got == pytest.approx(m.n_moe_layers * 1000.0 * m.experts_per_token * per_pair)
+    assert float(core.moe_dispersion_bytes_per_gpu(ci.shape, core.Layout(ep=4), 1000.0)) == pytest.approx(
+        m.n_moe_layers * 250.0 * m.experts_per_token * per_pair)
+    dense = est.core_inputs(get_model("llama-3.1-8b"), get_accelerator("h200"), "bf16", None, "default")
+    assert float(core.moe_dispersion_bytes_per_gpu(dense.shape, core.Layout(), 1000.0)) == 0.0
+    pre = core.prefill_breakdown(ci.shape, ci.dev, ci.prec, core.Layout(tp=8), 4, 2000)
+    assert float(pre["moe_dispersion_s"]) > 0.0
+
+
+def test_vllm_prompt_pass_moe_factor_slows_prefill_only_and_not_on_amd():
+    """vLLM's Triton fused MoE: the prompt pass's expert GEMMs at moe_prefill_compute_rel of the dense efficiency; a
+    decode step is unchanged, a dense model's prefill is unchanged, ROCm keeps 1."""
+    assert est.device_parameters(get_accelerator("h100-sxm"), "vllm")["moe_prefill_compute_rel"] < 0.5
+    assert est.device_parameters(get_accelerator("mi300x"), "vllm")["moe_prefill_compute_rel"] == 1.0
+
+    def parts(model, rel):
+        ci = est.core_inputs(get_model(model), get_accelerator("h100-sxm"), "bf16", None, "vllm",
+                             {"moe_prefill_compute_rel": rel})
+        lay = core.Layout(tp=8)
+        return (float(core.prefill_time_s(ci.shape, ci.dev, ci.prec, lay, 8, 2000)),
+                float(core.decode_step_time_s(ci.shape, ci.dev, ci.prec, lay, 64, 2000)))
+    (p1, d1), (p2, d2) = parts("qwen3-235b-a22b", 1.0), parts("qwen3-235b-a22b", 0.26)
+    assert p2 > 1.3 * p1 and d2 == pytest.approx(d1)
+    (q1, _), (q2, _) = parts("llama-3.1-70b", 1.0), parts("llama-3.1-70b", 0.26)
+    assert q2 == pytest.approx(q1)
+
+
 def test_research_stack_is_launch_bound_and_about_2x_slower():
     r1, d1 = _step("h100-sxm", "research-2023", 1, "llama-2-70b", "fp16", 8), _step("h100-sxm", "default", 1, "llama-2-70b", "fp16", 8)
     r4 = _step("h100-sxm", "research-2023", 1, "llama-2-70b", "fp16", 4)

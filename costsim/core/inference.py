@@ -45,7 +45,10 @@ prefill (B prompts of s tokens): matmul FLOPs 2 * active params * tokens (the LM
   attention efficiency that rises with prompt length (kernels.csv: 6-15% of A100 peak at 0.5-2.8k
   tokens), memory floor = weights read once (+ KV write + GEMM activations at their storage
   precision), smooth roofline as above, plus bandwidth-dominated TP all-reduces of tokens *
-  d_model * 2 bytes, plus moe_prefill_pair_s per routed (token, expert) pair per MoE layer. Engines
+  d_model * 2 bytes, plus moe_prefill_pair_s per routed (token, expert) pair per MoE layer, plus the
+  experts' output traffic (moe_dispersion_bytes_per_gpu: 4 bytes x d_model per routed pair per MoE layer,
+  not split by TP). The routed experts' prompt GEMMs run at moe_compute_rel x moe_prefill_compute_rel of
+  the dense GEMMs' efficiency (engine-specific: vLLM's Triton fused MoE 0.26). Engines
   without variable-length attention (prefill_attention_concat = 1) attend a batch of prompts as one
   concatenated sequence.
 
@@ -213,6 +216,7 @@ _GPU = dict(
     sliding_window_kv=1.0,   # 1 = a sliding-window layer's KV cache holds only its window; 0 = the whole context
     sliding_window_attention=1.0,  # 1 = the kernels attend over only a sliding-window layer's window; 0 = over the whole context
     moe_compute_rel=1.0,     # routed-expert GEMM FLOPs at the dense GEMMs' efficiency (engine-specific below 1)
+    moe_prefill_compute_rel=1.0,  # and in prompt passes no lower (engine-specific below 1: Triton fused MoE, engines.yaml vllm)
     moe_decode_pair_s=0.0,   # GPU time per routed (token, expert) pair per MoE layer of a decode step (engine-specific; 0 = none)
     moe_prefill_pair_s=0.0,  # the same for prompt tokens
     cuda_graph_padding=0.0,  # 1 = decode steps padded to the next CUDA-graph batch size (engine-specific)
@@ -243,6 +247,7 @@ _SOC = dict(
     sliding_window_kv=1.0,
     sliding_window_attention=1.0,
     moe_compute_rel=1.0,
+    moe_prefill_compute_rel=1.0,
     moe_decode_pair_s=0.0,
     moe_prefill_pair_s=0.0,
     cuda_graph_padding=0.0,
@@ -478,6 +483,22 @@ def causal_pairs(prompt_tokens, window_tokens):
     return np.where(s <= wf, full, capped)
 
 
+def moe_dispersion_bytes_per_gpu(shape: Shape, layout: Layout, tokens):
+    """HBM bytes of the MoE layers' token dispersion in a prompt pass, per GPU (0 for dense models).
+
+    Each routed (token, expert) pair leaves the expert's down projection as a 16-bit vector of d_model values (written)
+    that the weighted sum over the token's k experts reads back: 2 x 2 bytes x d_model per pair per MoE layer. With
+    tensor parallelism every rank holds all d_model columns of its partial outputs (the down projection splits its
+    reduction, moe_inter / tp, not its output), so these bytes do not shrink with TP, while the experts' FLOPs do: at
+    TP 4-8 they are as much time as the expert GEMMs themselves (DeepSeek-R1 at TP 8 on H200: ~90 ns of traffic per
+    token and MoE layer against ~65 ns of FP8 GEMM). Charged in addition to the roofline: the weighted sum is a
+    memory-bound kernel of its own, and the down projection's K (moe_inter / tp) is too small for its output write to
+    hide under its FLOPs. Prompt passes only: a decode step's few MB of them stay in L2, as activation_bytes_per_token_layer."""
+    is_moe = _a(shape.n_experts) > 1
+    moe_layers = _a(shape.n_moe_layers) * is_moe / _a(layout.pp)
+    return moe_layers * _a(tokens) / _a(layout.ep) * _a(shape.experts_per_token) * _a(shape.d_model) * 4.0
+
+
 def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, prompt_tokens):
     """Time to prefill `batch` prompts of `prompt_tokens` tokens in one pass (s), with parts."""
     tp, pp, ep = _a(layout.tp), _a(layout.pp), _a(layout.ep)
@@ -506,7 +527,10 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     attn_flop = attn_pairs * _a(shape.attn_flop_per_pair_prefill) / (tp * pp * ep)
     attn_eff = _a(dev.attention_frac) * s_attn / (s_attn + _a(dev.attention_half_tokens))
     # prompt GEMMs carry no microscaled upcast term (Precision.upcast_flop_per_weight_tile): see UPCAST_FIT_CASES
-    t_mm = (dense_mm + expert_mm / (moe_rel * _a(dev.moe_compute_rel))) / flops + _a(prec.dequant_flop_per_weight) * body / (tp * pp) / _a(dev.vector_flop_per_s)
+    # the prompt pass's expert GEMMs (hundreds to thousands of rows per expert: compute-bound tiles) at the engine's
+    # grouped-GEMM efficiency, times its prompt-pass factor (Device.moe_prefill_compute_rel)
+    moe_eff = moe_rel * _a(dev.moe_compute_rel) * _a(dev.moe_prefill_compute_rel)
+    t_mm = (dense_mm + expert_mm / moe_eff) / flops + _a(prec.dequant_flop_per_weight) * body / (tp * pp) / _a(dev.vector_flop_per_s)
     t_attn = attn_flop / (_attn_flop_per_s(dev) * attn_eff)
     touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, tokens), 0.0)
     dense_read = _a(shape.params_dense_stream) / (tp * pp)
@@ -523,7 +547,9 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     t_layers = nl * _a(dev.layer_overhead_s)
     # the MoE layers' per-assignment work for the prompt tokens (per GPU: its tokens / ep, its layers / pp)
     t_pairs = moe_layers * tokens / ep * _a(shape.experts_per_token) * _a(dev.moe_prefill_pair_s) / pp
-    gpu = t_compute + t_tp + t_ep + t_pp + t_layers + t_pairs
+    disp = moe_dispersion_bytes_per_gpu(shape, layout, tokens)
+    t_disp = disp / bw
+    gpu = t_compute + t_tp + t_ep + t_pp + t_layers + t_pairs + t_disp
     host = nl * _a(dev.host_launch_s_per_layer)
     body_t = _smooth_roofline(gpu, host) if np.any(host > 0) else gpu
     t_sample = sampling_time_s(shape, dev, bsz)
@@ -539,10 +565,11 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
         "pp_handoff_s": t_pp,
         "layer_overhead_s": t_layers,
         "moe_routing_s": t_pairs,
+        "moe_dispersion_s": t_disp,
         "host_launch_wait_s": body_t - gpu,
         "sampling_s": t_sample,
         "matmul_flop_per_gpu": mm_flop + attn_flop,
-        "bytes_per_gpu": params_read * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout) + kv_write + act_traffic,
+        "bytes_per_gpu": params_read * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout) + kv_write + act_traffic + disp,
     }
 
 

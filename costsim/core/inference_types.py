@@ -66,6 +66,10 @@ class Device:
     #: compute efficiency of the routed-expert (grouped) GEMMs relative to the dense GEMMs, their FLOPs only (their
     #: weight streaming keeps moe_kernel_rel): a grouped GEMM spreads its tiles over many small per-expert problems
     moe_compute_rel: object = 1.0
+    #: a further factor on the routed-expert GEMMs' compute efficiency in prompt passes only, where each expert gets
+    #: hundreds to thousands of rows and the grouped kernel runs compute-bound tile configurations (decode steps'
+    #: expert GEMMs, a few rows per expert, stream weights at moe_kernel_rel instead). 1 = as moe_compute_rel
+    moe_prefill_compute_rel: object = 1.0
     #: GPU time per routed (token, expert) pair per MoE layer of a decode step on each GPU, s: the MoE layer's
     #: per-assignment work that scales with the routed rows, not with the experts' FLOPs or bytes (the routing sort,
     #: copying and quantizing each token once per chosen expert, gathering and weighting the k outputs back).
