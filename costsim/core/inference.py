@@ -216,7 +216,7 @@ _GPU = dict(
     sliding_window_kv=1.0,   # 1 = a sliding-window layer's KV cache holds only its window; 0 = the whole context
     sliding_window_attention=1.0,  # 1 = the kernels attend over only a sliding-window layer's window; 0 = over the whole context
     moe_compute_rel=1.0,     # routed-expert GEMM FLOPs at the dense GEMMs' efficiency (engine-specific below 1)
-    moe_prefill_compute_rel=1.0,  # and in prompt passes no lower (engine-specific below 1: Triton fused MoE, engines.yaml vllm)
+    moe_prefill_compute_rel=1.0,  # a further factor on it in prompt passes only (engine-specific below 1: vLLM's Triton fused MoE)
     moe_decode_pair_s=0.0,   # GPU time per routed (token, expert) pair per MoE layer of a decode step (engine-specific; 0 = none)
     moe_prefill_pair_s=0.0,  # the same for prompt tokens
     cuda_graph_padding=0.0,  # 1 = decode steps padded to the next CUDA-graph batch size (engine-specific)
@@ -490,8 +490,8 @@ def moe_dispersion_bytes_per_gpu(shape: Shape, layout: Layout, tokens):
     that the weighted sum over the token's k experts reads back: 2 x 2 bytes x d_model per pair per MoE layer. With
     tensor parallelism every rank holds all d_model columns of its partial outputs (the down projection splits its
     reduction, moe_inter / tp, not its output), so these bytes do not shrink with TP, while the experts' FLOPs do: at
-    TP 4-8 they are as much time as the expert GEMMs themselves (DeepSeek-R1 at TP 8 on H200: ~90 ns of traffic per
-    token and MoE layer against ~65 ns of FP8 GEMM). Charged in addition to the roofline: the weighted sum is a
+    TP 4-8 they take about as long as the expert GEMMs themselves (DeepSeek-R1 at TP 8 on H200: ~60 ns of traffic per
+    token and MoE layer against ~70 ns of FP8 GEMM). Charged in addition to the roofline: the weighted sum is a
     memory-bound kernel of its own, and the down projection's K (moe_inter / tp) is too small for its output write to
     hide under its FLOPs. Prompt passes only: a decode step's few MB of them stay in L2, as activation_bytes_per_token_layer."""
     is_moe = _a(shape.n_experts) > 1
