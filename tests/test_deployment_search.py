@@ -262,3 +262,15 @@ def test_tensor_parallelism_across_whole_nodes_is_priced_over_the_network():
     one = float(core.allreduce_time_s(B, 16, replace(dev, local_group_size=np.inf)))
     assert two > 1.2 * one  # the NVLink stage plus each GPU's 1/8 share over its own NIC
     assert float(core.allreduce_time_s(B, 8, dev)) == pytest.approx(float(core.allreduce_time_s(B, 8, replace(dev, local_group_size=np.inf))))
+
+
+def test_deployment_search_prices_the_output_length_spread():
+    """The search ranks deployments on the same curve: a spread of output lengths (cv) lowers the throughput of a
+    long-answer workload; 0 is the identical-requests search."""
+    kw = dict(input_tokens=800, output_tokens=4000, weight_precision="fp8", runners_up=0)
+    s0 = search_deployment("qwen3-30b-a3b", "h100-sxm", 2, **kw)
+    s1 = search_deployment("qwen3-30b-a3b", "h100-sxm", 2, output_tokens_cv=1.25, **kw)
+    assert s0.feasible and s1.feasible
+    assert s1.chosen.throughput_tokens_per_s < s0.chosen.throughput_tokens_per_s
+    with pytest.raises(InputError):
+        search_deployment("qwen3-30b-a3b", "h100-sxm", 2, output_tokens_cv=-0.5, **kw)

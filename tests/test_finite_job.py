@@ -303,3 +303,21 @@ def test_cli_batch_fill_and_a_bad_batch_exit_2(cli):
     r = cli("serve", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--gpus", "1", "--single-replica",
             "--engine", "tensorrt-llm-pytorch", "--batch", "fill", "--json")
     assert r.returncode == 0, r.stderr
+
+
+def test_validation_runner_prices_the_output_length_spread_only_for_steady_state_cases():
+    """A case's output_tokens_cv sets the curve's running context; a finite job of identical requests refuses it, and
+    a value outside [0, 10] is refused naming the key."""
+    from costsim.validation.engine import Case
+    from costsim.validation.inference import predict
+
+    def case(**inp):
+        return Case(id="x", kind="inference", source="s", metric="throughput_tokens_per_s", expected=1.0, tolerance_frac=0.25,
+                    tolerance_reason="r", inputs={"model": "llama-3.1-8b", "hardware": "h100-sxm", "batch": 64,
+                                                  "input_tokens": 512, "output_tokens": 2048, **inp})
+    assert predict(case(output_tokens_cv=1.0)) < predict(case())
+    assert predict(case(output_tokens_cv=0.0)) == predict(case())
+    with pytest.raises(ValueError, match="identical requests"):
+        predict(case(output_tokens_cv=1.0, num_requests=100))
+    with pytest.raises(ValueError, match="output_tokens_cv"):
+        predict(case(output_tokens_cv=-1.0))

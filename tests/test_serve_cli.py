@@ -98,3 +98,33 @@ def test_output_names_the_device_kind():
     assert r.returncode == 0, r.stderr
     assert " chips (" in r.stdout.splitlines()[0] or " chip (" in r.stdout.splitlines()[0]
     assert "memory per chip" in r.stdout and "memory per GPU" not in r.stdout
+
+
+def test_output_length_spread_lengthens_the_running_context_and_lowers_throughput():
+    """--output-tokens-cv: long answers hold their slot longer, so the running sequences' mean context is
+    input + output (1 + cv^2) / 2; the decode step lengthens, the prompt pass does not, and the JSON says which context
+    was priced. 0 is today's identical-requests curve."""
+    from costsim.core.serving_curve import decode_context_tokens
+
+    assert float(decode_context_tokens(800, 4000, 0.0)) == 2800.0
+    assert float(decode_context_tokens(800, 4000, 1.25)) == pytest.approx(800 + 2000 * (1 + 1.25 ** 2))
+    base = dict(model="llama-3.1-8b", hardware="h100-sxm", batch=64, input_tokens=512, output_tokens=2048)
+    r0 = serve(ServeRequest(**base))
+    r1 = serve(ServeRequest(**base, output_tokens_cv=1.0))
+    assert r0["output_tokens_cv"] == 0.0 and r0["decode_context_tokens"] == 512 + 1024
+    assert r1["decode_context_tokens"] == 512 + 2048
+    assert r1["decode_step_time_s"] > r0["decode_step_time_s"]
+    assert r1["prefill_time_s"] == pytest.approx(r0["prefill_time_s"])
+    assert r1["throughput_tokens_per_s"] < r0["throughput_tokens_per_s"]
+    r = _cli("--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--gpus", "2", "--output-tokens-cv", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["output_tokens_cv"] == 1.0
+
+
+@pytest.mark.parametrize("value, extra, needle", [
+    ("nan", [], "--output-tokens-cv"), ("-1", [], "output_tokens_cv"), ("11", [], "output_tokens_cv"),
+    ("1", ["--requests", "100"], "identical requests")])
+def test_output_length_spread_refuses_bad_values_and_finite_jobs(value, extra, needle):
+    r = _cli("--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--output-tokens-cv", value, *extra)
+    assert r.returncode == 2
+    assert needle in r.stderr and "Traceback" not in r.stderr

@@ -52,11 +52,13 @@ def search_deployment(model: str | ModelSpec, hardware: str | Accelerator, gpus:
                       tp: int | None = None, pp: int | None = None, ep: int | None = None,
                       batch: int | str = "max", ttft_slo_s: float | None = None, tpot_slo_s: float | None = None,
                       engine: str = "default", objective: str = "throughput", runners_up: int = 4, top_k: int | None = None,
-                      max_num_seqs: int | None = None, economics: EconomicsSpec | dict | None = None, facility: FacilitySpec | dict | None = None) -> DeploymentSearch:
+                      max_num_seqs: int | None = None, economics: EconomicsSpec | dict | None = None, facility: FacilitySpec | dict | None = None,
+                      output_tokens_cv: float = 0.0) -> DeploymentSearch:
     """Best deployment (replicas x TP x PP x EP, and weight precision unless given) of `gpus`
     accelerators for `model` on `hardware`, under optional TTFT / TPOT limits [s]; `top_k` = the requests'
     sampling top_k (None = the model's published default, 0 = none); `max_num_seqs` = the engine's cap on the
-    sequences a replica runs at once (None = what memory holds).
+    sequences a replica runs at once (None = what memory holds); `output_tokens_cv` = the coefficient of variation
+    of the requests' output lengths (0 = all alike).
 
     `model` / `hardware` are catalog ids, YAML paths, or spec objects (a planner may pass a
     hypothetical ModelSpec). Arguments are validated like `costsim serve` options (InputError naming
@@ -74,7 +76,7 @@ def search_deployment(model: str | ModelSpec, hardware: str | Accelerator, gpus:
     data = dict(model=m.id or m.name or "model", hardware=a.id, gpus=gpus, tp=tp, pp=pp, ep=ep, weight_precision=weight_precision,
                 kv_precision=kv_precision, engine=engine, top_k=top_k, batch=batch, input_tokens=input_tokens, output_tokens=output_tokens,
                 ttft_slo_s=ttft_slo_s, tpot_slo_s=tpot_slo_s, objective=objective, runners_up=runners_up,
-                max_num_seqs=max_num_seqs)
+                max_num_seqs=max_num_seqs, output_tokens_cv=output_tokens_cv)
     if economics is not None:
         data["economics"] = economics
     if facility is not None:

@@ -2,7 +2,10 @@
 
 Continuous batching in steady state: B sequences decode together; every step B/O requests
 finish and are replaced, so each step also carries the prefill of B*I/O new prompt tokens.
-  decode_step_time_s  = step at mean context I + O/2
+  decode_step_time_s  = step at the running sequences' mean context (decode_context_tokens):
+                        I + O/2 for requests of one length; with output lengths of coefficient of
+                        variation cv, I + O (1 + cv^2) / 2, because a request holds its slot for as many
+                        steps as it has output tokens (long answers fill the batch more of the time)
   tpot_s              = decode_step_time_s + prefill_time(B prompts) / O   (prefill stalls shared)
                         + request_overhead_s x B / O   (host work to admit / retire the B/O requests per step)
   throughput          = B / tpot_s   output tokens per second over whole requests
@@ -23,11 +26,24 @@ from costsim.core.inference import (CUDA_GRAPH_BATCH_SIZES, Device, Layout, Prec
                                     prefill_time_s)
 
 
-def serving_curve(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, input_tokens, output_tokens):
+def decode_context_tokens(input_tokens, output_tokens, output_cv=0.0):
+    """Mean context of the running sequences of a continuously refilled batch, tokens.
+
+    A request with output length o holds its slot for o steps at contexts i+1 .. i+o, so the slots' mean context is
+    E[i] + E[o^2] / (2 E[o]) = I + O (1 + cv^2) / 2 for output lengths of mean O and coefficient of variation cv
+    (independent of the prompt length); I + O / 2 when every request has the same length (cv 0)."""
+    cv = np.asarray(output_cv, dtype=float)
+    return np.asarray(input_tokens, dtype=float) + 0.5 * np.asarray(output_tokens, dtype=float) * (1.0 + cv * cv)
+
+
+def serving_curve(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, input_tokens, output_tokens,
+                  output_cv=0.0):
+    """The curve at every batch (see the module docstring); output_cv is the coefficient of variation of the
+    requests' output lengths (0 = all alike), which sets the running sequences' mean context."""
     b = np.asarray(batch, dtype=float)
     i = np.asarray(input_tokens, dtype=float)
     o = np.asarray(output_tokens, dtype=float)
-    t_dec = decode_step_time_s(shape, dev, prec, layout, b, i + 0.5 * o)
+    t_dec = decode_step_time_s(shape, dev, prec, layout, b, decode_context_tokens(i, o, output_cv))
     t_pre = prefill_time_s(shape, dev, prec, layout, b, i)
     t_pre1 = prefill_time_s(shape, dev, prec, layout, 1.0, i)
     req = np.asarray(0.0 if dev.request_overhead_s is None else dev.request_overhead_s, dtype=float)

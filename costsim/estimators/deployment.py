@@ -26,7 +26,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from costsim.core import inference as core
-from costsim.core.serving_curve import batch_grid, graph_sizes, serving_curve
+from costsim.core.serving_curve import batch_grid, decode_context_tokens, graph_sizes, serving_curve
 from costsim.economics.accounting import amortized_usd_per_gpu_hour, effective_pue, host_power_per_gpu_w, usd_per_gpu_hour
 from costsim.errors import InputError
 from costsim.estimators.inference import (LAYOUT_EP_DENSE, LAYOUT_EP_EXPERTS, LAYOUT_MEMORY, LAYOUT_PP_LAYERS, LAYOUT_PROBLEM_TEXT,
@@ -185,9 +185,11 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
                       batch: int | str = "max", ttft_slo_s: float | None = None, tpot_slo_s: float | None = None,
                       engine: str = "default", objective: str = "throughput", runners_up: int = 4,
                       economics: EconomicsSpec | None = None, facility: FacilitySpec | None = None,
-                      overrides: dict[str, float] | None = None, max_batch: int | None = None) -> DeploymentSearch:
+                      overrides: dict[str, float] | None = None, max_batch: int | None = None,
+                      output_tokens_cv: float = 0.0) -> DeploymentSearch:
     """Best deployment of `gpus` accelerators (see the module docstring). Arguments left None are
-    searched; `max_batch` caps the sequences per replica (an engine's max_num_seqs)."""
+    searched; `max_batch` caps the sequences per replica (an engine's max_num_seqs); `output_tokens_cv` is the
+    coefficient of variation of the requests' output lengths (core.serving_curve.decode_context_tokens)."""
     if gpus < 1:
         raise InputError(f"the GPU budget must be at least 1, got {gpus}.", field="gpus")
     if objective not in ("throughput", "usd_per_token"):
@@ -253,7 +255,7 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
             grid = np.asarray([float(batch)])
         col = lambda obj: type(obj)(**{f.name: (np.asarray(getattr(obj, f.name))[:, None] if np.ndim(getattr(obj, f.name)) else getattr(obj, f.name))
                                        for f in fields(obj)})
-        curve = serving_curve(shape, col(dev), col(prec), col(lay), grid[None, :], i, o)
+        curve = serving_curve(shape, col(dev), col(prec), col(lay), grid[None, :], i, o, output_tokens_cv)
         evaluated = int(C * grid.size)
         ok = (grid[None, :] <= mb_cap[:, None]) & fits[:, None]
         slo_ok = np.ones_like(ok)
@@ -278,7 +280,7 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
         replicas = gpus // gpr
         b_sel = grid[k]
         # GPU power at the chosen decode point (ranking estimate)
-        dec = core.decode_step_breakdown(shape, dev, prec, lay, b_sel, i + 0.5 * o)
+        dec = core.decode_step_breakdown(shape, dev, prec, lay, b_sel, decode_context_tokens(i, o, output_tokens_cv))
         p_gpu = np.asarray(core.decode_step_power_w(dec, dev, acc.idle_w, acc.tdp_w), float)
         rate = _cost_rate_usd_per_s(acc, economics, facility, gpr, p_gpu)
         usd_mtok = None if rate is None else rate / np.where(feas, thr_rep, np.nan) * 1e6
@@ -333,7 +335,7 @@ def search_for_request(req, m: ModelSpec, acc: Accelerator) -> DeploymentSearch:
                              weight_precision=req.weight_precision, kv_precision=req.kv_precision, tp=req.tp, pp=req.pp, ep=req.ep,
                              batch=req.batch, ttft_slo_s=req.ttft_slo_s, tpot_slo_s=req.tpot_slo_s, engine=req.engine,
                              objective=req.objective, runners_up=DEFAULT_RUNNERS_UP if req.runners_up is None else req.runners_up, economics=req.economics, facility=req.facility,
-                             max_batch=req.max_num_seqs)
+                             max_batch=req.max_num_seqs, output_tokens_cv=req.output_tokens_cv)
 
 
 def estimate_serve_deployment(req, *, model: ModelSpec | None = None, acc: Accelerator | None = None,

@@ -14,7 +14,7 @@ import numpy as np
 
 from costsim.core import inference as core
 from costsim.core.power import device_power_w, warm_idle_power_w
-from costsim.core.serving_curve import batch_grid, best_index, graph_sizes, serving_curve
+from costsim.core.serving_curve import batch_grid, best_index, decode_context_tokens, graph_sizes, serving_curve
 from costsim.economics.accounting import account_run
 from costsim.errors import InputError
 from costsim.estimators.network import network_parameters
@@ -354,9 +354,9 @@ def candidate_layouts(m: ModelSpec, acc: Accelerator, pp: int | None = None, ep:
 # --------------------------------------------------------------------------------------------
 # the estimate
 # --------------------------------------------------------------------------------------------
-def _energy_power(shape, dev, prec, layout, acc, b, i, o, t_pre, t_dec):
+def _energy_power(shape, dev, prec, layout, acc, b, i, o, t_pre, t_dec, cv=0.0):
     pre = core.prefill_breakdown(shape, dev, prec, layout, b, i)
-    dec = core.decode_step_breakdown(shape, dev, prec, layout, b, i + 0.5 * o)
+    dec = core.decode_step_breakdown(shape, dev, prec, layout, b, decode_context_tokens(i, o, cv))
     peak, bw = float(dev.peak_flop_per_s), float(dev.bandwidth_bytes_per_s)
     cu_p = min(1.0, float(pre["matmul_flop_per_gpu"]) / t_pre / peak)
     mu_p = min(1.0, float(pre["bytes_per_gpu"]) / t_pre / bw)
@@ -393,6 +393,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
     ci = core_inputs(m, a, wp, req.kv_precision, engine, overrides)
     shape, prec, dev, dtype, params = ci.shape, ci.prec, ci.dev, ci.compute_dtype, ci.params
     i, o = float(req.input_tokens), float(req.output_tokens)
+    cv = float(req.output_tokens_cv)
     ctx_full = i + o
     if ctx_full > m.max_context:
         raise InputError(f"input_tokens + output_tokens ({int(ctx_full)}) exceeds the model's context of {m.max_context} tokens.", field="input_tokens")
@@ -441,7 +442,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
     mb_run = mb if req.max_num_seqs is None else min(mb, int(req.max_num_seqs))
     mb_curve = min(mb_run, MAX_CURVE_BATCH)
     grid = batch_grid(mb_curve, extra=graph_sizes(dev))
-    curve = serving_curve(shape, dev, prec, layout, grid, i, o)
+    curve = serving_curve(shape, dev, prec, layout, grid, i, o, cv)
     if req.batch == "fill":
         from costsim.estimators.trtllm_bench import fill_batch  # trtllm_bench builds on this module's KV defaults
 
@@ -451,7 +452,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
     elif req.batch == "max":
         idx = best_index(curve, max_batch=mb_run, ttft_slo_s=req.ttft_slo_s, tpot_slo_s=req.tpot_slo_s)
         if idx < 0:
-            c1 = serving_curve(shape, dev, prec, layout, 1.0, i, o)
+            c1 = serving_curve(shape, dev, prec, layout, 1.0, i, o, cv)
             return _infeasible(f"no batch meets the SLOs: at batch 1 TTFT is {float(c1['ttft_s']):.3g} s and TPOT {float(c1['tpot_s']):.3g} s "
                                f"(limits: TTFT {req.ttft_slo_s} s, TPOT {req.tpot_slo_s} s).",
                                max_batch=mb, kv_cache_bytes_per_token=kv_per_tok, layout=layout_doc,
@@ -464,12 +465,12 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
                                f"memory left after weights; at most {mb} fit on {gpus} x {a.name}.",
                                max_batch=mb, kv_cache_bytes_per_token=kv_per_tok, layout=layout_doc,
                                memory_per_gpu_bytes=float(core.memory_per_gpu_bytes(shape, prec, layout, b, ctx_full, chunk)))
-    pt = serving_curve(shape, dev, prec, layout, b, i, o)
+    pt = serving_curve(shape, dev, prec, layout, b, i, o, cv)
     t_pre, t_dec = float(pt["prefill_time_s"]), float(pt["decode_step_time_s"])
     ttft, tpot, thr = float(pt["ttft_s"]), float(pt["tpot_s"]), float(pt["throughput_tokens_per_s"])
     slo_ok = (req.ttft_slo_s is None or ttft <= req.ttft_slo_s) and (req.tpot_slo_s is None or tpot <= req.tpot_slo_s)
 
-    power, pre_bd, dec_bd = _energy_power(shape, dev, prec, layout, a, b, i, o, t_pre, t_dec)
+    power, pre_bd, dec_bd = _energy_power(shape, dev, prec, layout, a, b, i, o, t_pre, t_dec, cv)
     # one cycle: prefill of the batch's prompts, then O decode steps -> B*O output tokens
     # + the host's request admission / retirement (the GPUs wait at warm idle)
     t_req = float(dev.request_overhead_s or 0.0) * b
@@ -493,7 +494,8 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
         # engine's CUDA graph; None when the engine does not pad
         "cuda_graph_batch_per_rank": (int(float(core.graph_batch(b / (pp * ep), dev.cuda_graph_padding, dev.cuda_graph_max_batch)))
                                       if float(dev.cuda_graph_padding) > 0 else None),
-        "input_tokens": int(i), "output_tokens": int(o),
+        "input_tokens": int(i), "output_tokens": int(o), "output_tokens_cv": cv,
+        "decode_context_tokens": float(decode_context_tokens(i, o, cv)),
         "memory_per_gpu_bytes": mem, "memory_usable_per_gpu_bytes": usable_bytes,
         "weights_per_gpu_bytes": w_gpu, "kv_cache_bytes_per_token": kv_per_tok,
         "prefill_time_s": t_pre, "ttft_s": ttft, "prefill_tokens_per_s": b * i / t_pre,

@@ -113,6 +113,10 @@ class ServeRequest(Spec):
                                                "on TensorRT-LLM engines by the max_batch_size trtllm-bench sets (one replica; no SLOs).")
     input_tokens: int = Field(512, ge=1, le=10_000_000, description="Prompt tokens per request.")
     output_tokens: int = Field(256, ge=1, le=10_000_000, description="Generated tokens per request.")
+    output_tokens_cv: float = Field(0.0, ge=0.0, le=10.0, description="Coefficient of variation (std / mean) of the requests' "
+                                    "output lengths; 0 = every request generates output_tokens. Long answers hold their batch slot "
+                                    "longer, so the running sequences' mean context is input + output x (1 + cv^2) / 2 (e.g. 1.25 "
+                                    "for DeepSeek-R1's MLPerf dataset). Steady-state serving only, not with requests.")
     ttft_slo_s: float | None = Field(None, gt=0, description="Time-to-first-token limit, s.")
     tpot_slo_s: float | None = Field(None, gt=0, description="Time-per-output-token limit, s.")
     single_replica: bool = Field(False, description="Price one replica of `gpus` accelerators (the behaviour before the deployment search) instead of searching the best deployment of the budget.")
@@ -145,6 +149,9 @@ class ServeRequest(Spec):
                 raise ValueError("batch 'fill' prices one replica as its engine fills it; price one replica (single_replica: "
                                  "--single-replica, or untick the deployment search in the app) or use batch 'max' for the "
                                  "best deployment of the GPU budget")
+        if self.output_tokens_cv > 0 and self.requests is not None:
+            raise ValueError("requests prices a job of identical requests (output_tokens each); output_tokens_cv describes "
+                             "steady-state traffic of varied lengths: drop one of them")
         if not self.deployment_search:  # one replica: nothing is searched, so nothing to rank or report beside it
             how = "single_replica prices one replica" if self.single_replica else "without gpus one replica is priced"
             if self.objective != "throughput":

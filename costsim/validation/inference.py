@@ -15,6 +15,9 @@ Case inputs:
           fill` uses too; an engine that pads decode steps to CUDA graphs captures them up to min(max_batch_size,
           max_num_tokens), that size included, costsim.estimators.trtllm_bench), input_tokens, output_tokens
   context_tokens: mean context of a decode step (default input_tokens + output_tokens / 2)
+  output_tokens_cv: coefficient of variation of the requests' output lengths where the source publishes their
+          distribution (default 0: all alike); sets the running sequences' mean context of a throughput curve
+          (core.serving_curve.decode_context_tokens). Not with num_requests (identical requests)
   num_requests: the benchmark ran this many identical requests queued at once (trtllm-bench's dataset size):
           throughput_tokens_per_s is then the whole job's, in waves of the batch (core.serving_curve.finite_job);
           on an engine that allocates KV as sequences grow (kv_on_demand: vLLM, SGLang) all of them up to
@@ -49,6 +52,16 @@ def _model(inp: dict) -> ModelSpec:
     return get_model(inp["model"])
 
 
+def _output_cv(inp: dict) -> float:
+    """The case's output-length coefficient of variation (0 = identical requests); a finite job is identical requests."""
+    cv = inp.get("output_tokens_cv", 0.0)
+    if isinstance(cv, bool) or not isinstance(cv, (int, float)) or not 0.0 <= float(cv) <= 10.0:
+        raise ValueError(f"output_tokens_cv must be a number in [0, 10], got {cv!r}")
+    if cv and inp.get("num_requests") is not None:
+        raise ValueError("output_tokens_cv describes steady-state traffic of varied lengths; num_requests prices identical requests")
+    return float(cv)
+
+
 def _num_requests(inp: dict) -> float:
     n = inp["num_requests"]
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -67,6 +80,7 @@ def predict(case: Case) -> float:
     o = float(inp.get("output_tokens", 0) or 0)
     metric = case.metric
     cap = inp.get("max_num_seqs")
+    cv = _output_cv(inp)
     if inp.get("layout") == "search":
         if metric != "throughput_tokens_per_s":
             raise ValueError("layout: search cases compare throughput_tokens_per_s")
@@ -75,7 +89,7 @@ def predict(case: Case) -> float:
         s = search_deployment(m, a, n, input_tokens=int(i), output_tokens=int(o), weight_precision=wp,
                               kv_precision=inp.get("kv_precision"), engine=engine, ttft_slo_s=inp.get("ttft_slo_s"),
                               tpot_slo_s=inp.get("tpot_slo_s"), overrides=inp.get("overrides"), runners_up=0,
-                              max_batch=int(cap) if cap else None)
+                              max_batch=int(cap) if cap else None, output_tokens_cv=cv)
         if not s.feasible or s.chosen is None:
             raise ValueError(s.reason or "no deployment fits")
         return s.chosen.throughput_tokens_per_s
@@ -94,7 +108,7 @@ def predict(case: Case) -> float:
                             output_tokens=o, weight_precision=wp, kv_precision=inp.get("kv_precision"), max_batch_fit=mb,
                             engine=engine, cuda_graph_override="cuda_graph_max_batch" in (inp.get("overrides") or {}))
     elif inp.get("batch") == "max":
-        curve = serving_curve(shape, dev, prec, lay, batch_grid(mb, extra=graph_sizes(dev)), i, o)
+        curve = serving_curve(shape, dev, prec, lay, batch_grid(mb, extra=graph_sizes(dev)), i, o, cv)
         k = best_index(curve, max_batch=mb, ttft_slo_s=inp.get("ttft_slo_s"), tpot_slo_s=inp.get("tpot_slo_s"))
         if k < 0:
             raise ValueError("no batch meets the SLOs")
@@ -126,7 +140,7 @@ def predict(case: Case) -> float:
                 return paged_finite_job(shape, dev, prec, lay, kv_capacity_tokens=cap_tokens, max_seqs=int(cap) if cap else int(b),
                                         input_tokens=i, output_tokens=o, num_requests=int(_num_requests(inp))).throughput_tokens_per_s
             return float(finite_job(shape, dev, prec, lay, b, i, o, _num_requests(inp))["throughput_tokens_per_s"])
-        return float(serving_curve(shape, dev, prec, lay, b, i, o)["throughput_tokens_per_s"])
+        return float(serving_curve(shape, dev, prec, lay, b, i, o, cv)["throughput_tokens_per_s"])
     if metric == "batch_latency_s":
         t_pre = float(core.prefill_time_s(shape, dev, prec, lay, b, i))
         return t_pre + max(o - 1.0, 0.0) * float(core.decode_step_time_s(shape, dev, prec, lay, b, i + o / 2.0))

@@ -23,7 +23,7 @@ _SERVE_POWER_KEYS = frozenset({"model", "hardware", "tp", "batch", "input_tokens
 #: anything runs, naming the key, since a misspelt key (tpp, output_tokns) would otherwise be silently ignored
 INPUT_KEYS: dict[str, frozenset[str]] = {
     "inference": frozenset({"model", "model_shape", "hardware", "num_gpus", "tp", "pp", "ep", "weight_precision",
-                            "kv_precision", "engine", "batch", "input_tokens", "output_tokens", "context_tokens",
+                            "kv_precision", "engine", "batch", "input_tokens", "output_tokens", "output_tokens_cv", "context_tokens",
                             "num_requests", "max_num_seqs", "layout", "ttft_slo_s", "tpot_slo_s", "overrides"}),
     "training_step_time": _TRAINING_KEYS,
     "training_run": _TRAINING_KEYS | {"publisher_gpu_power_w", "publisher_kg_per_kwh"},

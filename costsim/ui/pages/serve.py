@@ -28,6 +28,7 @@ def to_state(r: ServeRequest) -> dict[str, Any]:
             P + "weight_precision": w.AUTO if r.weight_precision is None else r.weight_precision,
             P + "kv_precision": w.AUTO if r.kv_precision is None else r.kv_precision,
             P + "batch": r.batch, P + "input_tokens": r.input_tokens, P + "output_tokens": r.output_tokens,
+            P + "output_tokens_cv": r.output_tokens_cv,
             P + "ttft_ms": None if r.ttft_slo_s is None else r.ttft_slo_s * 1e3,
             P + "tpot_ms": None if r.tpot_slo_s is None else r.tpot_slo_s * 1e3, P + "requests": r.requests,
             P + "max_num_seqs": r.max_num_seqs,
@@ -61,6 +62,8 @@ def inputs() -> dict[str, Any]:
                                      label="Prompt tokens per request", integer=True, step=128)
         d["output_tokens"] = w.number(ServeRequest, "output_tokens", key=P + "output_tokens", default=256,
                                       label="Output tokens per request", integer=True, step=64)
+        d["output_tokens_cv"] = w.number(ServeRequest, "output_tokens_cv", key=P + "output_tokens_cv", default=0.0,
+                                         label="Output length spread (std / mean; 0 = all alike)", step=0.25, fmt="%.2f")
         d["ttft_slo_s"] = w.number(ServeRequest, "ttft_slo_s", key=P + "ttft_ms", default=None, scale=1e-3,
                                    label="TTFT limit, ms", step=100.0, placeholder="none")
         d["tpot_slo_s"] = w.number(ServeRequest, "tpot_slo_s", key=P + "tpot_ms", default=None, scale=1e-3,
@@ -89,7 +92,8 @@ def build_request(d: dict[str, Any]) -> ServeRequest:
     economics = validate_spec(EconomicsSpec, {"usd_per_gpu_hour": d["usd_per_gpu_hour"], "electricity_usd_per_kwh": d["elec"],
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
     data = {k: d[k] for k in ("model", "hardware", "gpus", "weight_precision", "kv_precision", "batch", "input_tokens",
-                              "output_tokens", "ttft_slo_s", "tpot_slo_s", "engine", "top_k", "requests", "max_num_seqs")}
+                              "output_tokens", "output_tokens_cv", "ttft_slo_s", "tpot_slo_s", "engine", "top_k", "requests",
+                              "max_num_seqs")}
     search = bool(d.get("deployment_search")) and d.get("gpus") is not None
     data.update(facility=facility, economics=economics, single_replica=not search)
     return validate_spec(ServeRequest, data, what="serving request")

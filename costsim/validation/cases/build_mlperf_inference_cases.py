@@ -19,7 +19,7 @@ cases; DeepSeek-R1 and Llama 3.1 8B the mean of the benchmark dataset's input le
 row's framework (_engine): on NVIDIA parts TensorRT-LLM wherever the string names TensorRT (its C++ runtime for Llama
 2 70B and Llama 3.1 8B; its PyTorch backend, the only one serving DeepSeek, for DeepSeek-R1), else SGLang or vLLM as
 named; on AMD parts SGLang where named, else vLLM on ROCm of this round's generation (rocm-vllm-2026: every AMD row
-of v6.1 ran ROCm 7.2).
+of v6.1 ran ROCm 7.2). DeepSeek-R1 rows carry the spread of the dataset's output lengths (OUTPUT_CV).
 Weights as the row states them ('fp4' is NVFP4 on NVIDIA parts and MXFP4 on AMD parts). Left out: parts not in the
 catalog (RTX PRO 4500 / 6000 Blackwell, MI350P, Arc Pro B70) and a system mixing two vendors' GPUs. FIT_ROWS names the two fitted rows; KNOWN_GAPS gives the cause of each group of misses.
 """
@@ -62,12 +62,27 @@ BENCHMARKS = {
     "llama3.1-8b": ("llama-3.1-8b", "llama31-8b", LLAMA31_8B_INPUT_TOKENS, LLAMA31_8B_SOURCE, LLAMA31_8B_OUTPUT_TOKENS),
     "deepseek-r1": ("deepseek-v3", "deepseek-r1", DS_R1_INPUT_TOKENS, DS_R1_INPUT_SOURCE, None),
 }
+#: the spread of the output lengths where the dataset's outputs are the benchmark model's own generations: DeepSeek-R1's
+#: 4,388 reference outputs (mean 4,043, standard deviation 5,065 tokens: coefficient of variation 1.25) in the same
+#: summary. Long answers hold their batch slot longer (core.serving_curve.decode_context_tokens). The Llama datasets'
+#: outputs are reference answers (GPT-4's for OpenOrca, human highlights for CNN / DailyMail), not the models'
+#: generations, so their spread is not known: 0.
+OUTPUT_CV = {"deepseek-r1": (1.25, "output lengths of coefficient of variation 1.25 (the dataset's DeepSeek-R1 outputs: mean "
+                                   "4,043, standard deviation 5,065 tokens; openshift-psap/performance-dashboard "
+                                   "mlperf-data/summaries/deepseek-r1.csv at commit 71007029)")}
 #: the rows the rocm-vllm-2026 engine is fitted on (costsim/data/engines.yaml): one system (Dell PowerEdge XE9785L,
 #: 8 x MI355X), the median of the round's five MI355X Llama 3.1 8B rows (matmul_frac, FP8 GEMMs) and its Llama 2 70B
 #: row, fourth of the six (fp4_matmul_rel, MXFP4 GEMMs). Every other AMD row checks them.
 FIT_ROWS = {"I-mlperf61-dell-mi355x-x8-llama31-8b-off": "matmul_frac (FP8 GEMM fraction of the rocm-vllm-2026 engine)",
             "I-mlperf61-dell-mi355x-x8-llama2-70b-off": "fp4_matmul_rel (MXFP4 GEMM fraction of the rocm-vllm-2026 engine)"}
 KNOWN_GAPS = {
+    "sglang_rocm_dsr1": (
+        "DeepSeek-R1 with SGLang on 512 MI355X (ROCm 7.2) comes out 31 % slow (21 % before the spread of the output "
+        "lengths was priced, OUTPUT_CV). Engine sglang takes the 2024 ROCm stack's parameters on AMD parts; with the "
+        "2026 GEMM fractions of rocm-vllm-2026 it is -29 %, so that is not the whole of it. With the spread priced the "
+        "NVIDIA DeepSeek-R1 rows sit at -20..-2 % too (they were +1..+22 %): costsim's DeepSeek decode is somewhat "
+        "pessimistic at these long contexts, or the submissions ran speculative decoding (MTP), which costsim does not "
+        "price. Not fitted."),
     "b300_8b": (
         "Llama 3.1 8B on B300 (TensorRT-LLM, NVFP4) comes out 29-36 % fast, the most of the round's B300 rows (Llama 2 70B "
         "+11..+24 %, DeepSeek-R1 +5..+16 %), while the H200 row of the same benchmark (FP8) is within 12 %. The rows run "
@@ -83,6 +98,8 @@ KNOWN_GAPS = {
 
 
 def _gap_key(bench: str, hw: str, row: dict) -> str | None:
+    if bench == "deepseek-r1" and hw.startswith("mi") and "sglang" in row["framework"].lower():
+        return "sglang_rocm_dsr1"
     if bench == "llama3.1-8b" and hw == "b300":
         return "b300_8b"
     if bench == "deepseek-r1" and row["Organization"] == "VibeHPC":
@@ -144,11 +161,14 @@ def build(summary: Path) -> list[dict]:
             "source": (f"mlcommons/inference_results_{ROUND} summary.csv at commit {COMMIT} ({r['Organization']}, "
                        f"{r['SystemName']}, {r['Location'].lstrip('./')}; {r['framework']})"),
             "inputs": {"model": model, "hardware": hw, "num_gpus": n, "layout": "search", "weight_precision": wp,
-                       "engine": _engine(r["framework"], amd, bench), "input_tokens": inp, "output_tokens": int(round(out))},
+                       "engine": _engine(r["framework"], amd, bench), "input_tokens": inp, "output_tokens": int(round(out)),
+                       **({"output_tokens_cv": OUTPUT_CV[bench][0]} if bench in OUTPUT_CV else {})},
             "metric": "throughput_tokens_per_s",
             "expected": float(r["Result"]),
             "comparison": "within", "tolerance_frac": 0.25,
-            "tolerance_reason": f"25 %: as the existing MLPerf cases; {inp_source}; the submitter's batching policy is unknown",
+            "tolerance_reason": (f"25 %: as the existing MLPerf cases; {inp_source}"
+                                 f"{'; ' + OUTPUT_CV[bench][1] if bench in OUTPUT_CV else ''}; the submitter's batching policy "
+                                 "is unknown"),
             "used_for_fit": cid in FIT_ROWS,
         }
         key = _gap_key(bench, hw, r)
