@@ -483,6 +483,11 @@ def causal_pairs(prompt_tokens, window_tokens):
     return np.where(s <= wf, full, capped)
 
 
+#: HBM bytes per d_model value per routed (token, expert) pair per MoE layer of a prompt pass: the expert's 16-bit output
+#: written (2) and read back by the weighted sum (2); see moe_dispersion_bytes_per_gpu
+MOE_DISPERSION_BYTES_PER_VALUE = 4.0
+
+
 def moe_dispersion_bytes_per_gpu(shape: Shape, layout: Layout, tokens):
     """HBM bytes of the MoE layers' token dispersion in a prompt pass, per GPU (0 for dense models).
 
@@ -496,7 +501,7 @@ def moe_dispersion_bytes_per_gpu(shape: Shape, layout: Layout, tokens):
     hide under its FLOPs. Prompt passes only: a decode step's few MB of them stay in L2, as activation_bytes_per_token_layer."""
     is_moe = _a(shape.n_experts) > 1
     moe_layers = _a(shape.n_moe_layers) * is_moe / _a(layout.pp)
-    return moe_layers * _a(tokens) / _a(layout.ep) * _a(shape.experts_per_token) * _a(shape.d_model) * 4.0
+    return moe_layers * _a(tokens) / _a(layout.ep) * _a(shape.experts_per_token) * _a(shape.d_model) * MOE_DISPERSION_BYTES_PER_VALUE
 
 
 def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, prompt_tokens):

@@ -354,9 +354,10 @@ def candidate_layouts(m: ModelSpec, acc: Accelerator, pp: int | None = None, ep:
 # --------------------------------------------------------------------------------------------
 # the estimate
 # --------------------------------------------------------------------------------------------
-def _energy_power(shape, dev, prec, layout, acc, b, i, o, t_pre, t_dec, cv=0.0):
+def _energy_power(shape, dev, prec, layout, acc, b, i, ctx_dec, t_pre, t_dec):
+    """Prefill and decode power at batch b: prompts of i tokens, decode steps at the running context ctx_dec."""
     pre = core.prefill_breakdown(shape, dev, prec, layout, b, i)
-    dec = core.decode_step_breakdown(shape, dev, prec, layout, b, decode_context_tokens(i, o, cv))
+    dec = core.decode_step_breakdown(shape, dev, prec, layout, b, ctx_dec)
     peak, bw = float(dev.peak_flop_per_s), float(dev.bandwidth_bytes_per_s)
     cu_p = min(1.0, float(pre["matmul_flop_per_gpu"]) / t_pre / peak)
     mu_p = min(1.0, float(pre["bytes_per_gpu"]) / t_pre / bw)
@@ -394,6 +395,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
     shape, prec, dev, dtype, params = ci.shape, ci.prec, ci.dev, ci.compute_dtype, ci.params
     i, o = float(req.input_tokens), float(req.output_tokens)
     cv = float(req.output_tokens_cv)
+    ctx_dec = float(decode_context_tokens(i, o, cv))  # the running sequences' mean context a decode step reads
     ctx_full = i + o
     if ctx_full > m.max_context:
         raise InputError(f"input_tokens + output_tokens ({int(ctx_full)}) exceeds the model's context of {m.max_context} tokens.", field="input_tokens")
@@ -470,7 +472,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
     ttft, tpot, thr = float(pt["ttft_s"]), float(pt["tpot_s"]), float(pt["throughput_tokens_per_s"])
     slo_ok = (req.ttft_slo_s is None or ttft <= req.ttft_slo_s) and (req.tpot_slo_s is None or tpot <= req.tpot_slo_s)
 
-    power, pre_bd, dec_bd = _energy_power(shape, dev, prec, layout, a, b, i, o, t_pre, t_dec, cv)
+    power, pre_bd, dec_bd = _energy_power(shape, dev, prec, layout, a, b, i, ctx_dec, t_pre, t_dec)
     # one cycle: prefill of the batch's prompts, then O decode steps -> B*O output tokens
     # + the host's request admission / retirement (the GPUs wait at warm idle)
     t_req = float(dev.request_overhead_s or 0.0) * b
@@ -495,7 +497,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
         "cuda_graph_batch_per_rank": (int(float(core.graph_batch(b / (pp * ep), dev.cuda_graph_padding, dev.cuda_graph_max_batch)))
                                       if float(dev.cuda_graph_padding) > 0 else None),
         "input_tokens": int(i), "output_tokens": int(o), "output_tokens_cv": cv,
-        "decode_context_tokens": float(decode_context_tokens(i, o, cv)),
+        "decode_context_tokens": ctx_dec,
         "memory_per_gpu_bytes": mem, "memory_usable_per_gpu_bytes": usable_bytes,
         "weights_per_gpu_bytes": w_gpu, "kv_cache_bytes_per_token": kv_per_tok,
         "prefill_time_s": t_pre, "ttft_s": ttft, "prefill_tokens_per_s": b * i / t_pre,

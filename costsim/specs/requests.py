@@ -88,6 +88,11 @@ class TrainRequest(Spec):
 DEFAULT_RUNNERS_UP = 4
 
 
+#: upper bound of ServeRequest.output_tokens_cv (and of a validation case's output_tokens_cv): a coefficient of variation
+#: of 10 already puts the running context at 50x the mean answer; anything larger is a typo
+MAX_OUTPUT_TOKENS_CV = 10.0
+
+
 class ServeRequest(Spec):
     model: str = Field(..., description="Model catalog id or path to a model YAML file.")
     hardware: str = Field(..., description="Accelerator catalog id or path to a hardware YAML file.")
@@ -113,7 +118,7 @@ class ServeRequest(Spec):
                                                "on TensorRT-LLM engines by the max_batch_size trtllm-bench sets (one replica; no SLOs).")
     input_tokens: int = Field(512, ge=1, le=10_000_000, description="Prompt tokens per request.")
     output_tokens: int = Field(256, ge=1, le=10_000_000, description="Generated tokens per request.")
-    output_tokens_cv: float = Field(0.0, ge=0.0, le=10.0, description="Coefficient of variation (std / mean) of the requests' "
+    output_tokens_cv: float = Field(0.0, ge=0.0, le=MAX_OUTPUT_TOKENS_CV, description="Coefficient of variation (std / mean) of the requests' "
                                     "output lengths; 0 = every request generates output_tokens. Long answers hold their batch slot "
                                     "longer, so the running sequences' mean context is input + output x (1 + cv^2) / 2 (e.g. 1.25 "
                                     "for DeepSeek-R1's MLPerf dataset). Steady-state serving only, not with requests.")

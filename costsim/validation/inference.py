@@ -43,6 +43,7 @@ from costsim.estimators.trtllm_bench import fill_batch
 from costsim.specs.base import validate_spec
 from costsim.specs.catalog import get_accelerator, get_model
 from costsim.specs.model import ModelSpec
+from costsim.specs.requests import MAX_OUTPUT_TOKENS_CV
 from costsim.validation.engine import Case
 
 
@@ -55,8 +56,8 @@ def _model(inp: dict) -> ModelSpec:
 def _output_cv(inp: dict) -> float:
     """The case's output-length coefficient of variation (0 = identical requests); a finite job is identical requests."""
     cv = inp.get("output_tokens_cv", 0.0)
-    if isinstance(cv, bool) or not isinstance(cv, (int, float)) or not 0.0 <= float(cv) <= 10.0:
-        raise ValueError(f"output_tokens_cv must be a number in [0, 10], got {cv!r}")
+    if isinstance(cv, bool) or not isinstance(cv, (int, float)) or not 0.0 <= float(cv) <= MAX_OUTPUT_TOKENS_CV:
+        raise ValueError(f"output_tokens_cv must be a number in [0, {MAX_OUTPUT_TOKENS_CV:g}], got {cv!r}")
     if cv and inp.get("num_requests") is not None:
         raise ValueError("output_tokens_cv describes steady-state traffic of varied lengths; num_requests prices identical requests")
     return float(cv)
