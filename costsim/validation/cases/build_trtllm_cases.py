@@ -14,8 +14,8 @@ Usage (a developer tool, not needed at run time):
 The table was measured on TensorRT-LLM's PyTorch backend ("Starting with v0.19, testing was performed using the PyTorch
 backend"): every case runs engine tensorrt-llm-pytorch. Rows already hand-written in serving_published.yaml (the I-trt-*
 cases picked from the same file) are skipped by (model, part, layout, lengths). 20 rows fit that engine's MoE
-per-assignment times (FIT_ON: Qwen3-30B-A3B on B200 for Blackwell, Qwen3-235B-A22B on H200 for Hopper); every other
-row is held out. The selection is mechanical (every row of the listed models), so misses stay in: KNOWN_GAPS records
+per-assignment times (FIT_ON: Qwen3-30B-A3B on B200 for Blackwell, Qwen3-235B-A22B on H200 for Hopper) and one the GPU
+default NVFP4 GEMM fraction (Llama 3.3 70B on one B200 at 128 / 128); every other row is held out. The selection is mechanical (every row of the listed models), so misses stay in: KNOWN_GAPS records
 the cause of each, written after the comparison.
 """
 
@@ -51,14 +51,19 @@ FP4_DECODE = (
     "finite job, the batch trtllm-bench's max_batch_size allows, CUDA-graph padding up to it), where the other "
     "decode-heavy NVFP4 rows of the table (70B TP1, 405B TP4 on B200 and GB200) agree within 19 %, the prefill-heavy "
     "rows within 13 % and the Hopper FP8 rows of the same table within 18 %: the FP4 tensor-core "
-    "fraction is fitted on a compute-heavy MLPerf run and no Blackwell kernel measurement separates the decode "
+    "fraction is fitted on this table's compute-heavy 128 / 128 row and no Blackwell kernel measurement separates the decode "
     "attention over an FP8 KV cache from small-M FP4 GEMMs. The table's own B200 and GB200 columns (the same GPU) "
     "differ by 15-18 % on some of these rows (70B: 7,762 vs 9,028 at 500 / 2,000; 4,783 vs 5,646 at 2,048 / 2,048), "
     "so part of the miss is run-to-run spread. Not modelled; not tuned away.")
 _MOE_FIT = ("Used to fit the tensorrt-llm-pytorch engine's MoE per-assignment times (costsim/data/engines.yaml: per "
              "routed token-expert pair per MoE layer, decode and prompt tokens; this model and part fix the {arch} values).")
-#: case id -> what it fits (costsim/data/engines.yaml, tensorrt-llm-pytorch: moe_decode_pair_s / moe_prefill_pair_s)
+_FP4_FIT = ("Used to fit the GPU default fp4_matmul_rel (0.628: NVFP4 GEMMs at 0.628 of the BF16 fraction; costsim/core/"
+            "inference.py), the table's shortest prompt and answer on the part, with exact lengths where MLPerf's Llama 2 "
+            "70B rows vary.")
+#: case id -> what it fits (costsim/data/engines.yaml, tensorrt-llm-pytorch: moe_decode_pair_s / moe_prefill_pair_s;
+#: costsim/core/inference.py: fp4_matmul_rel)
 FIT_ON: dict[str, str] = {
+    "I-trt-70b-b200-fp4-tp1-128-128": _FP4_FIT,
     **{f"I-trt-qwen3-30b-a3b-b200-fp4-tp1-{io}": _MOE_FIT.format(arch="Blackwell (34 / 11 ns)") for io in (
         "128-128", "128-2048", "128-4096", "500-2000", "1000-1000", "1000-2000", "2048-128", "2048-2048", "5000-500",
         "20000-2000")},

@@ -15,9 +15,10 @@ Usage (a developer tool, not needed at run time):
 Why this file next to the v1.0 one (build_trtllm_cases.py): it measured the same request shapes on the C++ runtime a year
 earlier, and it has Mixtral 8x7B / 8x22B, MoE models with few large experts, on Hopper; L40S (PCIe, no NVLink) up to TP8;
 and A100 at FP16. Rows whose (model, part, tensor-parallel size, lengths) is a case used to fit a parameter elsewhere
-are skipped. 59 rows fit three parameters of the tensorrt-llm engine (FIT_ON: the runtime's own memory reserve, which
+are skipped. 60 rows fit four parameters (FIT_ON: of the tensorrt-llm engine the runtime's own memory reserve, which
 only the rows whose weights nearly fill the GPU constrain; the context-attention efficiency, from the dense 20,000-token
-rows; the MoE kernels' grouped-GEMM efficiency, from Mixtral 8x7B on H200); the rest are held out. The selection is mechanical (every cell), so misses stay in,
+rows; the MoE kernels' grouped-GEMM efficiency, from Mixtral 8x7B on H200; and the GPU default FP8 GEMM fraction, from
+the 128 / 128 row of Llama 3.1 70B on one H200); the rest are held out. The selection is mechanical (every cell), so misses stay in,
 with KNOWN_GAPS written after the comparison.
 """
 
@@ -55,8 +56,11 @@ _RESERVE_NOTE = ("Used to fit the tensorrt-llm engine's runtime_reserve_bytes (1
                  "workspaces outside the KV pool), the only parameter these memory-squeezed rows constrain.")
 _FMHA_NOTE = ("Used to fit the tensorrt-llm engine's attention_frac (0.5: context attention of 20,000-token prompts), with "
               "the other dense 20,000 / 2,000 rows of this table.")
-_MOE_NOTE = ("Used to fit the tensorrt-llm engine's moe_compute_rel (0.6: the MoE kernels' grouped GEMMs at 0.6 of the "
+_MOE_NOTE = ("Used to fit the tensorrt-llm engine's moe_compute_rel (0.65: the MoE kernels' grouped GEMMs at 0.65 of the "
              "dense GEMMs' compute efficiency), with the other Mixtral 8x7B rows on H200.")
+_FP8_NOTE = ("Used to fit the GPU default lowp_matmul_rel (0.845: FP8 GEMMs at 0.845 of the BF16 fraction; costsim/core/"
+             "inference.py), the shortest prompt and answer of the table on the part MLPerf's Llama 2 70B H200 row "
+             "(I-mlperf-h200-off) ran on, with exact lengths where MLPerf's vary.")
 #: case id -> the parameter it fits (costsim/data/engines.yaml, tensorrt-llm). The 70B rows whose weights nearly fill
 #: one H100 (70.6 GB of 85.5 GB) are the only rows whose throughput depends on the runtime's own memory (the same regime
 #: on two A100s at FP16 stays held out); the dense 20,000 / 2,000 rows are the ones prompt attention dominates (the
@@ -77,6 +81,7 @@ FIT_ON: dict[str, str] = {
         'I-trt017-8b-a100-fp16-tp1-20000-2000', 'I-trt017-8b-h100-fp8-tp1-20000-2000',
         'I-trt017-8b-h200-fp8-tp1-20000-2000', 'I-trt017-8b-l40s-fp8-tp1-20000-2000',
     )},
+    'I-trt017-70b-h200-fp8-tp1-128-128': _FP8_NOTE,
     **{cid: _MOE_NOTE for cid in (
         'I-trt017-mixtral-8x7b-h200-fp8-tp1-1000-1000', 'I-trt017-mixtral-8x7b-h200-fp8-tp1-128-128',
         'I-trt017-mixtral-8x7b-h200-fp8-tp1-128-2048', 'I-trt017-mixtral-8x7b-h200-fp8-tp1-128-4096',
@@ -139,10 +144,12 @@ def parse(text: str) -> list[dict]:
 
 
 def _fit_keys() -> set[tuple]:
-    """(model, hardware, tp, isl, osl) of the cases used to fit a parameter, in every other case file."""
+    """(model, hardware, tp, isl, osl) of the cases used to fit a parameter, in every other case file (catalog parts
+    only: a case may describe its part inline, as a mapping)."""
     return {(i.get("model"), i.get("hardware"), int(i.get("tp", i.get("num_gpus", 1)) or 1), i.get("input_tokens"),
              i.get("output_tokens"))
-            for i, c in other_case_files_cases(OUT) if c.get("used_for_fit") and isinstance(i.get("model"), str)}
+            for i, c in other_case_files_cases(OUT)
+            if c.get("used_for_fit") and isinstance(i.get("model"), str) and isinstance(i.get("hardware"), str)}
 
 
 def build(text: str) -> list[dict]:
