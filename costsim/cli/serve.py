@@ -9,7 +9,7 @@ from rich.table import Table
 
 from costsim.cli.common import alias_note, device_noun_of, field_help, finish, fmt_si, parse_float
 from costsim.errors import InputError
-from costsim.report.fmt import fmt_value, plural
+from costsim.report.fmt import fmt_value, plural, power_limit_text
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest
 
@@ -148,6 +148,7 @@ def _render(r: dict) -> None:
         ("TTFT", fmt_si(r.get("ttft_s"), "s")),
         ("TPOT", fmt_si(r.get("tpot_s"), "s")),
         ("decode step", fmt_si(r.get("decode_step_time_s"), "s")),
+        *([("power limit", text)] if (text := power_limit_text(r)) else []),
         (f"power, mean per {gpu}", fmt_si(r.get("gpu_power_w"), "W")),
         (f"{gpu} energy per output token", fmt_si(r.get("gpu_energy_per_token_j"), "J")),
         ("facility energy per output token", fmt_si(r.get("facility_energy_per_token_j"), "J")),

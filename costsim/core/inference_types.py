@@ -90,6 +90,12 @@ class Device:
     #: costsim.core.serving_paged); 0 = a sequence is admitted only with room for its whole length (TensorRT-LLM's
     #: GUARANTEED_NO_EVICT scheduler), so a finite job runs in waves (costsim.core.serving_curve.finite_job)
     kv_on_demand: object = 0.0
+    #: energy of one tensor-core FLOP of the compute datatype, J: with power_budget_w it bounds how fast the part can
+    #: run its GEMMs (costsim.core.power.power_limit_stretch_s). 0 = not modelled (no fitted value for the part and
+    #: datatype; only Blackwell's FP4 has one, hardware_profiles efficiency.fp4_tensor_pj_per_flop)
+    tensor_j_per_flop: object = 0.0
+    #: the power the part's limit leaves for its dynamic work, TDP - idle, W (0 = no limit modelled)
+    power_budget_w: object = 0.0
     #: devices one GPU reaches over the scale-up fabric (NVLink / NVSwitch domain, or the PCIe server of parts without
     #: NVLink): an expert-parallel all-to-all or a pipeline hand-off beyond them crosses the scale-out network
     local_group_size: object = np.inf

@@ -213,6 +213,22 @@ def cap_throughput_frac(cap_w, tdp_w, idle_w, phase: str = "compute", *, phase_p
     return np.where(cap >= p_min, thr, thr * duty)
 
 
+def power_limit_stretch_s(time_s, tensor_flop, tensor_j_per_flop, power_budget_w):
+    """Time a part's power limit adds to a span of work, s (>= 0; broadcasts).
+
+    The span's tensor-core FLOPs need energy tensor_flop x tensor_j_per_flop; a part whose limit leaves
+    power_budget_w for dynamic work (TDP - idle) cannot spend it faster, so a span shorter than energy / budget
+    runs at lowered clocks until it lasts that long. A span-level bound: the limiter averages power over
+    milliseconds, many kernels, so memory-bound kernels next to the GEMMs leave them room. First order: the energy
+    per FLOP is held constant at the lowered clocks (DVFS lowers it: the stretch is an upper bound) and the span's
+    other work (HBM traffic, attention, communication) is not counted (a lower bound); the fitted energy per FLOP
+    absorbs both. 0 where tensor_j_per_flop or power_budget_w is 0 (not modelled)."""
+    budget = _arr(power_budget_w)
+    energy_j = _arr(tensor_flop) * _arr(tensor_j_per_flop)
+    floor_s = np.where(budget > 0, energy_j / np.where(budget > 0, budget, 1.0), 0.0)
+    return np.maximum(floor_s - _arr(time_s), 0.0)
+
+
 def perf_per_watt_optimal_cap_w(tdp_w, idle_w, phase: str = "compute", num_points: int = 512):
     """Cap (W) that maximizes throughput per watt for a phase (grid search, vectorized)."""
     tdp = float(tdp_w)

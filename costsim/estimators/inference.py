@@ -18,6 +18,7 @@ from costsim.core.serving_curve import batch_grid, best_index, decode_context_to
 from costsim.economics.accounting import account_run
 from costsim.errors import InputError
 from costsim.estimators.network import network_parameters
+from costsim.estimators.power_limit import tensor_power_parameters
 from costsim.specs.catalog import get_accelerator, get_model, node_for
 from costsim.specs.engine import get_engine
 from costsim.specs.hardware import DTYPES, Accelerator
@@ -187,9 +188,10 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
         moe_prefill_compute_rel=p["moe_prefill_compute_rel"],
         moe_decode_pair_s=p["moe_decode_pair_s"], moe_prefill_pair_s=p["moe_prefill_pair_s"],
         cuda_graph_padding=p["cuda_graph_padding"], cuda_graph_max_batch=p["cuda_graph_max_batch"],
-        kv_on_demand=p["kv_on_demand"], **network_parameters(acc),
+        kv_on_demand=p["kv_on_demand"], **tensor_power_parameters(acc, dtype), **network_parameters(acc),
     )
     return dev, dtype, p
+
 
 
 @dataclass(frozen=True)
@@ -363,7 +365,7 @@ def _energy_power(shape, dev, prec, layout, acc, b, i, ctx_dec, t_pre, t_dec):
     mu_p = min(1.0, float(pre["bytes_per_gpu"]) / t_pre / bw)
     cu_d = min(1.0, float(dec["matmul_flop_per_gpu"]) / t_dec / peak)
     mu_d = min(1.0, float(dec["bytes_read_per_gpu"]) / t_dec / bw)
-    p_pre = float(device_power_w(acc.idle_w, acc.tdp_w, cu_p, mu_p))
+    p_pre = acc.tdp_w if float(pre["power_limit_s"]) > 0 else float(device_power_w(acc.idle_w, acc.tdp_w, cu_p, mu_p))
     p_dec = float(core.decode_step_power_w(dec, dev, acc.idle_w, acc.tdp_w))
     return {"prefill_w": p_pre, "decode_w": p_dec, "prefill_compute_util_frac": cu_p, "prefill_memory_util_frac": mu_p,
             "decode_compute_util_frac": cu_d, "decode_memory_util_frac": mu_d}, pre, dec

@@ -274,3 +274,19 @@ def battery_text(b: dict) -> str:
         else:
             s += f"; buying in the cheapest hours and serving the load in the dearest saves {saving:,.0f} USD a day"
     return s + "."
+
+
+def power_limit_text(result: dict) -> str | None:
+    """One sentence on how much the part's power limit stretches a serving estimate's decode steps and prompt passes
+    (costsim.core.power.power_limit_stretch_s, in its breakdown's power_limit_s), or None where it does not bind."""
+    br = result.get("breakdown") or {}
+    parts = []
+    for key, total_key, what in (("decode_step_s", "step_time_s", "decode steps"), ("prefill_s", "prefill_time_s", "prompt passes")):
+        d = br.get(key) or {}
+        pl, total = d.get("power_limit_s") or 0.0, d.get(total_key) or 0.0
+        if pl > 0 and total > pl:
+            pct = 100.0 * pl / (total - pl)
+            parts.append(f"{what} +{pct:.0f} %" if pct >= 1.0 else f"{what} under +1 %")
+    if not parts:
+        return None
+    return f"The GEMMs need more power than the TDP leaves, so clocks drop: {', '.join(parts)}."

@@ -219,8 +219,9 @@ def inference_core_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight
         "decode_power_w": np.asarray(ci.decode_step_power_w(dec, dev, acc.idle_w, acc.tdp_w), float) * np.ones_like(dt),
         "decode_compute_bound": (np.asarray(dec["matmul_compute_s"]) >= np.asarray(dec["weights_memory_s"])) * np.ones_like(C, dtype=bool),
         "prefill_time_s": pt,
-        "prefill_power_w": np.asarray(device_power_w(acc.idle_w, acc.tdp_w, pre["matmul_flop_per_gpu"] / pk / pt,
-                                                     pre["bytes_per_gpu"] / bw / pt), float),
+        "prefill_power_w": np.where(np.asarray(pre["power_limit_s"]) > 0, acc.tdp_w,  # at the limit (power_limit_stretch_s)
+                                    np.asarray(device_power_w(acc.idle_w, acc.tdp_w, pre["matmul_flop_per_gpu"] / pk / pt,
+                                                              pre["bytes_per_gpu"] / bw / pt), float)),
         "prefill_compute_bound": np.asarray(pre["matmul_s"] + pre["attention_s"]) >= np.asarray(pre["memory_floor_s"]),
         "kv_bytes_per_token": kv_tok_gpu * min(tp, shape.kv_shard_max) * pp * ep,
         "kv_capacity_tokens": max(0.0, free) / kv_tok_gpu,

@@ -71,6 +71,7 @@ class Efficiency(Spec):
     step_overhead_s: float | None = Field(None, ge=0, description="Fixed per-step overhead of an inference step (framework, kernel launches), s (None = default).")
     num_compute_units: int | None = Field(None, gt=0, description="Streaming multiprocessors / compute units that GEMM output tiles are spread over (wave quantization in costsim.core.matmul); None = category default.")
     mamf_bf16_tflop_per_s: float | None = Field(None, gt=0, le=1.0e5, description="Maximum achievable BF16 matmul rate measured on this device (the best large GEMM of a shape search, e.g. ml-engineering's mamf-finder), TFLOP/s. Where the device has no fitted family in costsim.core.calibration, its GEMM ceiling is the measured H100 one scaled by (this / bf16 peak) / (the H100's MAMF / its peak); None = MATMUL_FRAC_DEFAULT. Needs a source in `note`.")
+    fp4_tensor_pj_per_flop: float | None = Field(None, gt=0, le=100.0, description="Energy of one FP4 (NVFP4 / MXFP4) tensor-core FLOP, pJ: the part then runs FP4 GEMMs no faster than its power limit pays for ((TDP - idle) / energy per FLOP over a step; costsim.core.power.power_limit_stretch_s). None = not modelled (the GEMM fraction alone). Needs a source or the fitted case in `note`.")
     note: str | None = Field(None, description="Where these numbers come from.")
 
 

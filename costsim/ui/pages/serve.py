@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from costsim.api.catalog import device_noun
-from costsim.report.fmt import plural
+from costsim.report.fmt import plural, power_limit_text
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest
 from costsim.specs.site import EconomicsSpec, FacilitySpec
@@ -165,6 +165,8 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
                     (" (searched)" if lay.get("searched") else "") +
                     f" · weights {res.get('weight_precision', '—')}, KV cache {res.get('kv_precision', '—')}, "
                     f"compute {res.get('compute_dtype', '—')}")
+    if text := power_limit_text(res):
+        st.caption("Power limit: " + text)
     if res.get("curve"):
         st.plotly_chart(charts.throughput_latency(res["curve"], tpot_slo_s=d["tpot_slo_s"], chosen_batch=res.get("batch")),
                         width="stretch", key="serve_curve")

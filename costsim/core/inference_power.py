@@ -1,0 +1,49 @@
+"""Mean device power over a decode step of the inference core (costsim.core.inference.decode_step_breakdown): each
+part of the step at its own utilization, time-weighted; a step the power limit stretches runs at the limit."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from costsim.core.inference_types import Device, _a
+from costsim.core.power import device_power_w, phase_power_w, warm_idle_power_w
+
+
+def decode_step_power_w(dec: dict, dev: Device, idle_w, tdp_w):
+    """Mean device power over a decode step, W per GPU (uncapped; broadcasts), from its breakdown
+    (decode_step_breakdown).
+
+    Power is linear in time across kernels but not in utilization within one (the activity model of
+    costsim.core.power saturates), so each part is priced at its own utilization and the parts are
+    time-weighted: the weight-streaming GEMMs, the attention over the KV cache, the collectives
+    (communication phase), the sampler's logits traffic (streaming). Per-layer latency floors, the
+    engine's per-step host work and a host that launches kernels leave the GPU waiting at warm idle;
+    the MoE layers' per-assignment work (moe_routing_s) runs at the kernels' mean power;
+    of the per-sequence time, seq_overhead_busy_frac is GPU work (e.g. a sampler sorting the logits)
+    at the kernels' mean power, the rest host work at warm idle. Averaging the utilizations over the
+    whole step instead over-prices a step whose GEMMs saturate the power limit next to memory-bound
+    attention and idle-ish collectives (the power curve is concave in utilization: P(mean) >= mean P)."""
+    peak, bw = _a(dev.peak_flop_per_s), _a(dev.bandwidth_bytes_per_s)
+    floor = warm_idle_power_w(idle_w, tdp_w)
+
+    def part(flop, nbytes, t):
+        t = _a(t)
+        safe = np.where(t > 0, t, 1.0)
+        return device_power_w(idle_w, tdp_w, np.minimum(1.0, _a(flop) / safe / peak), np.minimum(1.0, _a(nbytes) / safe / bw))
+
+    t_w, t_a, t_s = _a(dec["weights_s"]), _a(dec["attention_s"]), _a(dec["sampling_s"])
+    t_c = _a(dec["tp_allreduce_s"]) + _a(dec["ep_alltoall_s"]) + _a(dec["pp_handoff_s"])
+    t_l = _a(dec["layer_overhead_s"])
+    e_k = (part(dec["weights_flop_per_gpu"], dec["weights_bytes_per_gpu"], t_w) * t_w
+           + part(dec["attention_flop_per_gpu"], dec["kv_bytes_per_gpu"], t_a) * t_a
+           + phase_power_w(idle_w, tdp_w, "communication") * t_c
+           + part(0.0, dec["sampling_bytes_per_gpu"], t_s) * t_s + floor * t_l)
+    t_k = t_w + t_a + t_c + t_s + t_l
+    p_k = np.where(t_k > 0, e_k / np.where(t_k > 0, t_k, 1.0), floor)
+    t_seq_busy = _a(dev.seq_overhead_busy_frac) * _a(dec["seq_overhead_s"])
+    t_busy = t_seq_busy + _a(dec["moe_routing_s"])
+    t_wait = _a(dec["step_overhead_s"]) + _a(dec["host_launch_wait_s"]) - t_seq_busy
+    total = _a(dec["step_time_s"])
+    mean_w = (e_k + p_k * t_busy + floor * t_wait) / np.where(total > 0, total, 1.0)
+    # a step stretched by the power limit runs at the limit (power_limit_stretch_s)
+    return np.where(_a(dec["power_limit_s"]) > 0, _a(tdp_w), mean_w)
