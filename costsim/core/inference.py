@@ -204,7 +204,7 @@ _GPU = dict(
     usable_memory_frac=0.90,  # vLLM default gpu_memory_utilization (CUDA context + fragmentation in the rest)
     comm_bandwidth_frac=0.55,  # kernels.csv: 64 MB all-reduce ~167 GB/s bus bandwidth on 300 GB/s NVLink 3
     # FP8/INT8 and NVFP4/MXFP4/FP6 tensor-core fractions relative to matmul_frac, each fitted on the 128 / 128 trtllm-bench
-    # row of Llama 3.1 70B on one GPU (exact lengths): I-trt017-70b-h200-fp8-tp1-128-128 (with request_overhead_s) and
+    # row of Llama 3.x 70B on one GPU (exact lengths): I-trt017-70b-h200-fp8-tp1-128-128 (with request_overhead_s) and
     # I-trt-70b-b200-fp4-tp1-128-128. They were fitted on MLPerf's Llama 2 70B Offline rows (I-mlperf-h200-off,
     # I-mlperf41-b200x1-fp4-off: 0.886 / 0.646) at an assumed 300-token prompt; with the dataset's measured 222 those
     # rows run 12-16 % below these fractions (their known gaps say why that may be)

@@ -10,8 +10,8 @@ from costsim.core.power import device_power_w, phase_power_w, warm_idle_power_w
 
 
 def decode_step_power_w(dec: dict, dev: Device, idle_w, tdp_w):
-    """Mean device power over a decode step, W per GPU (uncapped; broadcasts), from its breakdown
-    (decode_step_breakdown).
+    """Mean device power over a decode step, W per GPU (broadcasts), from its breakdown (decode_step_breakdown); the
+    TDP where the part's power limit stretches the step (its power_limit_s).
 
     Power is linear in time across kernels but not in utilization within one (the activity model of
     costsim.core.power saturates), so each part is priced at its own utilization and the parts are

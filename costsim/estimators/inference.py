@@ -193,7 +193,6 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
     return dev, dtype, p
 
 
-
 @dataclass(frozen=True)
 class CoreInputs:
     """Everything the inference core needs for one (model, hardware, precision, engine)."""

@@ -18,4 +18,3 @@ def tensor_power_parameters(acc: Accelerator, dtype: str) -> dict[str, float]:
     if dtype != "fp4" or pj is None:
         return {"tensor_j_per_flop": 0.0, "power_budget_w": 0.0}
     return {"tensor_j_per_flop": pj * 1e-12, "power_budget_w": max(acc.tdp_w - acc.idle_w, 0.0)}
-

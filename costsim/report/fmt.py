@@ -281,7 +281,8 @@ def power_limit_text(result: dict) -> str | None:
     (costsim.core.power.power_limit_stretch_s, in its breakdown's power_limit_s), or None where it does not bind."""
     br = result.get("breakdown") or {}
     parts = []
-    for key, total_key, what in (("decode_step_s", "step_time_s", "decode steps"), ("prefill_s", "prefill_time_s", "prompt passes")):
+    phases = (("decode_step_s", "step_time_s", "decode steps"), ("prefill_s", "prefill_time_s", "prompt passes"))
+    for key, total_key, what in phases:
         d = br.get(key) or {}
         pl, total = d.get("power_limit_s") or 0.0, d.get(total_key) or 0.0
         if pl > 0 and total > pl:

@@ -15,7 +15,8 @@ The table was measured on TensorRT-LLM's PyTorch backend ("Starting with v0.19, 
 backend"): every case runs engine tensorrt-llm-pytorch. Rows already hand-written in serving_published.yaml (the I-trt-*
 cases picked from the same file) are skipped by (model, part, layout, lengths). 20 rows fit that engine's MoE
 per-assignment times (FIT_ON: Qwen3-30B-A3B on B200 for Blackwell, Qwen3-235B-A22B on H200 for Hopper) and one the GPU
-default NVFP4 GEMM fraction (Llama 3.3 70B on one B200 at 128 / 128); every other row is held out. The selection is mechanical (every row of the listed models), so misses stay in: KNOWN_GAPS records
+default NVFP4 GEMM fraction (Llama 3.3 70B on one B200 at 128 / 128); every other row is held out. The selection is
+mechanical (every row of the listed models), so misses stay in: KNOWN_GAPS records
 the cause of each, written after the comparison.
 """
 
@@ -51,7 +52,8 @@ FP4_DECODE = (
     "finite job, the batch trtllm-bench's max_batch_size allows, CUDA-graph padding up to it), where the other "
     "decode-heavy NVFP4 rows of the table (70B TP1, 405B TP4 on B200 and GB200) agree within 19 %, the prefill-heavy "
     "rows within 13 % and the Hopper FP8 rows of the same table within 18 %: the FP4 tensor-core "
-    "fraction is fitted on this table's compute-heavy 128 / 128 row and no Blackwell kernel measurement separates the decode "
+    "fraction is fitted on this table's compute-heavy 128 / 128 row and no Blackwell kernel measurement separates the "
+    "decode "
     "attention over an FP8 KV cache from small-M FP4 GEMMs. The table's own B200 and GB200 columns (the same GPU) "
     "differ by 15-18 % on some of these rows (70B: 7,762 vs 9,028 at 500 / 2,000; 4,783 vs 5,646 at 2,048 / 2,048), "
     "so part of the miss is run-to-run spread. Not modelled; not tuned away.")

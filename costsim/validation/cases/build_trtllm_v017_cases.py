@@ -18,8 +18,8 @@ and A100 at FP16. Rows whose (model, part, tensor-parallel size, lengths) is a c
 are skipped. 60 rows fit four parameters (FIT_ON: of the tensorrt-llm engine the runtime's own memory reserve, which
 only the rows whose weights nearly fill the GPU constrain; the context-attention efficiency, from the dense 20,000-token
 rows; the MoE kernels' grouped-GEMM efficiency, from Mixtral 8x7B on H200; and the GPU default FP8 GEMM fraction, from
-the 128 / 128 row of Llama 3.1 70B on one H200); the rest are held out. The selection is mechanical (every cell), so misses stay in,
-with KNOWN_GAPS written after the comparison.
+the 128 / 128 row of Llama 3.1 70B on one H200); the rest are held out. The selection is mechanical (every cell), so
+misses stay in, with KNOWN_GAPS written after the comparison.
 """
 
 from __future__ import annotations
