@@ -88,3 +88,14 @@ def test_b300_gains_on_b200_about_its_power_ratio_where_its_prompt_pass_is_power
     assert t300 / t200 <= power_ratio * 1.1 < peak_ratio
     (t300_long, _), (t200_long, _) = prompt_pass("b300", 4096), prompt_pass("b200", 4096)
     assert t300 / t200 < t300_long / t200_long < peak_ratio
+
+
+def test_hardware_show_states_the_fp4_power_bound():
+    from costsim.api.catalog import hardware_entry
+
+    b300 = get_accelerator("b300")
+    d = hardware_entry(b300, full=True)
+    expected = (b300.tdp_w - b300.idle_w) / (b300.efficiency.fp4_tensor_pj_per_flop * 1e-12)
+    assert d["fp4_power_bound_flop_per_s"] == pytest.approx(expected)
+    assert d["fp4_power_bound_flop_per_s"] < b300.peak_flop_per_s("fp4")
+    assert hardware_entry(get_accelerator("h100-sxm"), full=True)["fp4_power_bound_flop_per_s"] is None

@@ -56,7 +56,11 @@ def _print_profile_details(con: Console, d: dict) -> None:
             ("idle power", fmt_si(d["idle_w"], "W")),
             ("DMA engines (HBM streaming limit)", _dma_text(d)),
             ("measured BF16 matmul", fmt_si(d.get("measured_bf16_matmul_flop_per_s"), "FLOP/s")
-             if d.get("measured_bf16_matmul_flop_per_s") else "none (default efficiency)")]
+             if d.get("measured_bf16_matmul_flop_per_s") else "none (default efficiency)"),
+            ("FP4 GEMMs at the power limit (serving)",
+             f"at most {fmt_si(d['fp4_power_bound_flop_per_s'], 'FLOP/s')} over a step: (TDP - idle) / "
+             f"{d['profile']['efficiency']['fp4_tensor_pj_per_flop']:g} pJ per FLOP" if d.get("fp4_power_bound_flop_per_s")
+             else "not modelled (the GEMM efficiency alone)")]
     if up.get("ring_ranks_per_device"):
         rows.insert(3, ("ring instead of a switch", f"small collectives walk the ring, {up['ring_ranks_per_device']} ranks per device"))
     if up.get("torus_dims"):
