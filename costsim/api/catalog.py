@@ -32,6 +32,7 @@ def hardware_entry(acc: Accelerator, *, full: bool = False) -> dict[str, Any]:
         "sources": list(acc.sources),
     }
     if full:
+        from costsim.estimators.power_limit import tensor_power_parameters
         from costsim.estimators.training import training_gemm_ceiling
 
         frac, basis = training_gemm_ceiling(acc)
@@ -39,8 +40,9 @@ def hardware_entry(acc: Accelerator, *, full: bool = False) -> dict[str, Any]:
         d["training_gemm_ceiling_basis"] = basis
         mamf = acc.efficiency.mamf_bf16_tflop_per_s
         d["measured_bf16_matmul_flop_per_s"] = mamf * 1e12 if mamf else None
-        pj = acc.efficiency.fp4_tensor_pj_per_flop  # serving's FP4 power bound (costsim.estimators.power_limit)
-        d["fp4_power_bound_flop_per_s"] = max(acc.tdp_w - acc.idle_w, 0.0) / (pj * 1e-12) if pj else None
+        fp4 = tensor_power_parameters(acc, "fp4")  # serving's FP4 power bound
+        d["fp4_power_bound_flop_per_s"] = (fp4["power_budget_w"] / fp4["tensor_j_per_flop"]
+                                           if fp4["tensor_j_per_flop"] > 0 else None)
         d["profile"] = acc.model_dump(mode="json")
         node = catalog.node_for(acc)
         d["node"] = node.model_dump(mode="json") if node else None

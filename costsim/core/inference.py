@@ -70,7 +70,7 @@ from costsim.core.inference_memory import (  # noqa: F401  (the memory model; ca
 )
 from costsim.core.inference_types import Device, Layout, Precision, Shape, _a  # noqa: F401  (re-exported)
 from costsim.core.inference_comm import allreduce_time_s, alltoall_time_s, pp_handoff_s  # noqa: F401  (re-exported)
-from costsim.core.inference_power import decode_step_power_w  # noqa: F401  (re-exported)
+from costsim.core.inference_power import decode_step_power_w, prefill_power_w  # noqa: F401  (re-exported)
 from costsim.core.power import power_limit_stretch_s
 
 # --------------------------------------------------------------------------------------------

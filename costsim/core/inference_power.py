@@ -1,5 +1,6 @@
-"""Mean device power over a decode step of the inference core (costsim.core.inference.decode_step_breakdown): each
-part of the step at its own utilization, time-weighted; a step the power limit stretches runs at the limit."""
+"""Mean device power over a decode step and a prompt pass of the inference core (costsim.core.inference
+decode_step_breakdown / prefill_breakdown): a decode step's parts each at their own utilization, time-weighted, a prompt
+pass at its mean utilization; a span the power limit stretches runs at the limit."""
 
 from __future__ import annotations
 
@@ -47,3 +48,14 @@ def decode_step_power_w(dec: dict, dev: Device, idle_w, tdp_w):
     mean_w = (e_k + p_k * t_busy + floor * t_wait) / np.where(total > 0, total, 1.0)
     # a step stretched by the power limit runs at the limit (power_limit_stretch_s)
     return np.where(_a(dec["power_limit_s"]) > 0, _a(tdp_w), mean_w)
+
+
+def prefill_power_w(pre: dict, dev: Device, idle_w, tdp_w):
+    """Mean device power over a prompt pass, W per GPU (broadcasts), from its breakdown (prefill_breakdown): its FLOPs
+    and bytes over its time at the activity model of costsim.core.power; the TDP where the part's power limit
+    stretches the pass (its power_limit_s)."""
+    t = _a(pre["prefill_time_s"])
+    safe = np.where(t > 0, t, 1.0)
+    cu = np.minimum(1.0, _a(pre["matmul_flop_per_gpu"]) / safe / _a(dev.peak_flop_per_s))
+    mu = np.minimum(1.0, _a(pre["bytes_per_gpu"]) / safe / _a(dev.bandwidth_bytes_per_s))
+    return np.where(_a(pre["power_limit_s"]) > 0, _a(tdp_w), device_power_w(idle_w, tdp_w, cu, mu))

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from costsim.core import inference as core
-from costsim.core.power import device_power_w, warm_idle_power_w
+from costsim.core.power import warm_idle_power_w
 from costsim.core.serving_curve import batch_grid, best_index, decode_context_tokens, graph_sizes, serving_curve
 from costsim.economics.accounting import account_run
 from costsim.errors import InputError
@@ -364,7 +364,7 @@ def _energy_power(shape, dev, prec, layout, acc, b, i, ctx_dec, t_pre, t_dec):
     mu_p = min(1.0, float(pre["bytes_per_gpu"]) / t_pre / bw)
     cu_d = min(1.0, float(dec["matmul_flop_per_gpu"]) / t_dec / peak)
     mu_d = min(1.0, float(dec["bytes_read_per_gpu"]) / t_dec / bw)
-    p_pre = acc.tdp_w if float(pre["power_limit_s"]) > 0 else float(device_power_w(acc.idle_w, acc.tdp_w, cu_p, mu_p))
+    p_pre = float(core.prefill_power_w(pre, dev, acc.idle_w, acc.tdp_w))
     p_dec = float(core.decode_step_power_w(dec, dev, acc.idle_w, acc.tdp_w))
     return {"prefill_w": p_pre, "decode_w": p_dec, "prefill_compute_util_frac": cu_p, "prefill_memory_util_frac": mu_p,
             "decode_compute_util_frac": cu_d, "decode_memory_util_frac": mu_d}, pre, dec

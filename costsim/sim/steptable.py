@@ -15,7 +15,7 @@ reads (the context-dependent part of the decode step) are added on top, as separ
 
 Power cap: a cell's uncapped device power P0 (inference_core_arrays) comes from
 `costsim.core.inference.decode_step_power_w` (decode: each part of the step at its own utilization) or
-`costsim.core.power.device_power_w` at the cell's compute / memory utilization (prefill); under a cap the cell slows by `cap_throughput_frac` of its
+`costsim.core.inference.prefill_power_w` (prefill: its mean compute / memory utilization); under a cap the cell slows by `cap_throughput_frac` of its
 bound phase (compute-bound vs memory-bound) and draws min(P0, cap).
 """
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from costsim.core.power import cap_throughput_frac, device_power_w, warm_idle_power_w
+from costsim.core.power import cap_throughput_frac, warm_idle_power_w
 from costsim.specs.hardware import Accelerator
 from costsim.specs.model import ModelSpec
 
@@ -219,9 +219,7 @@ def inference_core_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight
         "decode_power_w": np.asarray(ci.decode_step_power_w(dec, dev, acc.idle_w, acc.tdp_w), float) * np.ones_like(dt),
         "decode_compute_bound": (np.asarray(dec["matmul_compute_s"]) >= np.asarray(dec["weights_memory_s"])) * np.ones_like(C, dtype=bool),
         "prefill_time_s": pt,
-        "prefill_power_w": np.where(np.asarray(pre["power_limit_s"]) > 0, acc.tdp_w,  # at the limit (power_limit_stretch_s)
-                                    np.asarray(device_power_w(acc.idle_w, acc.tdp_w, pre["matmul_flop_per_gpu"] / pk / pt,
-                                                              pre["bytes_per_gpu"] / bw / pt), float)),
+        "prefill_power_w": np.asarray(ci.prefill_power_w(pre, dev, acc.idle_w, acc.tdp_w), float),
         "prefill_compute_bound": np.asarray(pre["matmul_s"] + pre["attention_s"]) >= np.asarray(pre["memory_floor_s"]),
         "kv_bytes_per_token": kv_tok_gpu * min(tp, shape.kv_shard_max) * pp * ep,
         "kv_capacity_tokens": max(0.0, free) / kv_tok_gpu,

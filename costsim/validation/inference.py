@@ -35,7 +35,7 @@ from __future__ import annotations
 
 
 from costsim.core import inference as core
-from costsim.core.serving_curve import batch_grid, best_index, finite_job, graph_sizes, serving_curve
+from costsim.core.serving_curve import batch_grid, best_index, decode_context_tokens, finite_job, graph_sizes, serving_curve
 from costsim.core.serving_paged import paged_finite_job
 from costsim.estimators.deployment import search_deployment
 from costsim.estimators.inference import MAX_CURVE_BATCH, PREFILL_CHUNK_TOKENS, core_inputs
@@ -120,14 +120,14 @@ def predict(case: Case) -> float:
         if static:  # a static batch must fit the replica's memory (a paged engine's job preempts instead, and a measured
             # continuous batch's mean running batch is an average over sequences of every length)
             # what each sequence holds: a decode step's context, a prompt, or a static batch's full length at its end
-            kv_len = (float(inp.get("context_tokens", i + o / 2.0)) + 1.0 if metric.startswith("decode") else
+            kv_len = (float(inp.get("context_tokens", decode_context_tokens(i, o))) + 1.0 if metric.startswith("decode") else
                       i if metric.startswith("prefill") else i + o)
             fit = int(core.max_batch(shape, dev, prec, lay, kv_len, min(PREFILL_CHUNK_TOKENS, max(i, 1.0))))
             if b > fit:
                 raise ValueError(f"batch {int(b)} does not fit: the KV cache of {int(b)} sequences of {kv_len:.0f} tokens each "
                                  f"needs more than the memory left after the weights; at most {max(fit, 0)} fit")
     if metric in ("decode_tokens_per_s", "decode_step_time_s"):
-        ctx = float(inp.get("context_tokens", i + o / 2.0))
+        ctx = float(inp.get("context_tokens", decode_context_tokens(i, o)))
         t = float(core.decode_step_time_s(shape, dev, prec, lay, b, ctx))
         return b / t if metric == "decode_tokens_per_s" else t
     if metric in ("prefill_tokens_per_s", "prefill_time_s"):
@@ -144,7 +144,7 @@ def predict(case: Case) -> float:
         return float(serving_curve(shape, dev, prec, lay, b, i, o, cv)["throughput_tokens_per_s"])
     if metric == "batch_latency_s":
         t_pre = float(core.prefill_time_s(shape, dev, prec, lay, b, i))
-        return t_pre + max(o - 1.0, 0.0) * float(core.decode_step_time_s(shape, dev, prec, lay, b, i + o / 2.0))
+        return t_pre + max(o - 1.0, 0.0) * float(core.decode_step_time_s(shape, dev, prec, lay, b, decode_context_tokens(i, o)))
     raise ValueError(f"inference runner does not know metric '{metric}'")
 
 

@@ -8,7 +8,7 @@ Run from the repository root: .venv/bin/python costsim/validation/cases/build_dg
 """
 from pathlib import Path
 
-import yaml
+from costsim.validation.cases.generated import write_cases
 
 SRC = "NVIDIA/dgxc-benchmarking@{commit} {readme} (NeMo 24.09, DGX H100)"
 TABLES = {
@@ -147,5 +147,4 @@ HEADER = """# NVIDIA DGX Cloud benchmarking recipes on 8-2,048 H100s (NeMo 24.09
 """
 
 if __name__ == "__main__":
-    Path(__file__).with_name("training_dgxc.yaml").write_text(
-        HEADER + yaml.safe_dump(rows() + rows_dsv3(), sort_keys=False, width=120, allow_unicode=True))
+    write_cases(Path(__file__).with_name("training_dgxc.yaml"), HEADER, rows() + rows_dsv3())
