@@ -37,6 +37,15 @@ def _answer(r: dict) -> str:
             f"{fmt_sig(r['facility_energy_j'] / J_PER_MWH)} MWh and {fmt_sig(r['co2e_kg'] / 1000)} tCO2e.")
 
 
+def _host_launch_row(r: dict) -> list[tuple[str, str]]:
+    """The step's wait on host-launched expert MLPs, where the run has one (--moe-expert-launch host at fp8 / fp4)."""
+    t = ((r.get("breakdowns") or {}).get("step_time_s") or {}).get("moe_host_launch_time_s")
+    if not t or not r.get("step_time_s"):
+        return []
+    return [("of which expert launch wait", f"{fmt_si(t, 's')} ({100 * t / r['step_time_s']:.0f}% of the step: "
+                                            "host-launched fp8 / fp4 expert MLPs)")]
+
+
 def _render(r: dict) -> None:
     from costsim.api.train import MOE_ONLY_LAYOUT_KEYS, shown_layout
 
@@ -57,6 +66,7 @@ def _render(r: dict) -> None:
                                        for q in (r.get("layout_requires") or [])) or "-"),
         ("training FLOP", fmt_si(r.get("train_flop"), "FLOP")),
         ("step time", fmt_si(r.get("step_time_s"), "s")),
+        *_host_launch_row(r),
         ("throughput", fmt_si(r.get("tokens_per_s"), "tokens/s")),
         ("MFU", "-" if r.get("mfu_frac") is None else f"{100 * r['mfu_frac']:.1f}%"),
         (f"achieved per {gpu}", fmt_si(r.get("achieved_flop_per_s_per_gpu"), "FLOP/s")),
@@ -114,6 +124,7 @@ def register(app: typer.Typer) -> None:
         ep_overlap: Optional[bool] = typer.Option(None, "--ep-overlap/--no-ep-overlap",
                                                   help=field_help(TrainRequest, "ep_overlap")),
         ep_dispatcher: Optional[str] = typer.Option(None, "--ep-dispatcher", help=field_help(TrainRequest, "ep_dispatcher")),
+        moe_expert_launch: Optional[str] = typer.Option(None, "--moe-expert-launch", help=field_help(TrainRequest, "moe_expert_launch")),
         dp: Optional[int] = typer.Option(None, "--dp", help=field_help(TrainRequest, "dp")),
         dp_bucket_params: Optional[str] = typer.Option(None, "--dp-bucket-params", help=field_help(TrainRequest, "dp_bucket_params")),
         dropout: Optional[bool] = typer.Option(None, "--dropout/--no-dropout", help=field_help(TrainRequest, "dropout")),
@@ -161,7 +172,7 @@ def register(app: typer.Typer) -> None:
             "model": model, "hardware": hardware, "gpus": gpus, "tokens": parse_float(tokens, flag="--tokens"),
             "seq_len": seq_len, "global_batch": global_batch,
             "global_batch_tokens": parse_float(global_batch_tokens, flag="--global-batch-tokens"),
-            "precision": precision, "attention_precision": attention_precision, "tp": tp, "pp": pp, "cp": cp, "ep": ep, "etp": etp, "ep_overlap": ep_overlap, "ep_dispatcher": ep_dispatcher, "dp": dp,
+            "precision": precision, "attention_precision": attention_precision, "tp": tp, "pp": pp, "cp": cp, "ep": ep, "etp": etp, "ep_overlap": ep_overlap, "ep_dispatcher": ep_dispatcher, "moe_expert_launch": moe_expert_launch, "dp": dp,
             "dp_bucket_params": parse_float(dp_bucket_params, flag="--dp-bucket-params"), "dropout": dropout, "vp": vp, "micro_batch": micro_batch,
             "recompute": recompute, "zero": zero, "sequence_parallel": sequence_parallel, "top_k": top_k,
             "framework": framework, "node": node, "scaleup_domain_size": scaleup_domain_size, "power_cap_w": power_cap_w,

@@ -114,6 +114,19 @@ REPLICATED_ELEMENTWISE_BYTES_PER_D = 22.0
 # slow down by a fraction of the overlapped time. FITTED (see the module docstring).
 COMM_OVERLAP_SLOWDOWN_FRAC = 0.461  # FITTED on NAR21-T2-Z3-175B-384 (module docstring)
 
+# Host time per local expert, per MoE layer and pass (forward, backward, recomputed forward), of a low-precision (FP8 /
+# MXFP8 / NVFP4) expert MLP whose kernels the host launches (costsim.core.frameworks.Framework.moe_expert_launch
+# 'host': Transformer Engine's grouped linear layers outside any CUDA graph, after the dispatcher's token-count
+# device-to-host sync), during which the GPU waits. FITTED on MB2511-Q30B-B200-8 (Megatron-Bridge 25.11, Qwen3-30B-A3B on
+# 8 B200s, MXFP8, 16 local experts, partial CUDA graphs of router and dispatch preprocessing only): 28.19 s published
+# against 7.02 s of GPU work, i.e. 21.2 s over 48 layers x 64 micro-batches x 2 passes x 16 experts. Held out: the
+# same release's GB200 row (same constant to 1 %: 16 experts, 16 micro-batches), its DeepSeek-V3 B200 row, the 26.06 H100
+# FP8 and B300 DeepSeek-V3 / gpt-oss rows and the 26.08 gpt-oss rows, all recipes that leave the expert MLPs to the host
+# (costsim/validation/cases/training_megatron_bridge.yaml). BF16 expert MLPs: 0 (the BF16 recipe on 16 H100s with the
+# same partial graphs, MBSKILL-Q30B-H100-16-EPOVL-OFF, bounds it below 0.06 ms: its grouped GEMM is one C++ loop of
+# launches, without the per-expert quantization kernels and quantized-tensor bookkeeping of the FP8 path).
+MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP = 2.15e-4
+
 # Saturating per-GPU GEMM shape: eff = frac * x/(x+X0) * T/(T+T0) with x = d_model/tp and
 # T = micro_batch*seq_len/cp rows. X0 fitted on K*-sel + DGXC405-576 (the MFU rise from the 22B
 # to the 1T shape at tp=8). T0 is an estimate: kernels.csv (vidur, A100) shows a 512-row MLP

@@ -91,6 +91,14 @@ class Framework:
       expert's rank (Megatron-core's alltoall dispatcher, the 2024 stacks). "deduplicated": one copy per (token, other
       scale-up domain holding its experts) over the network, fanned out inside the domain (DeepEP, Megatron-core's
       'flex' dispatcher with the DeepEP or HybridEP backend, 2025); a request's ep_dispatcher sets it.
+    moe_expert_launch: how a MoE layer's expert MLP kernels start. "device": captured in a CUDA graph with a
+      device-initiated grouped GEMM that reads the tokens per expert from GPU memory (Megatron-core full-iteration
+      graphs with paged stashing, Megatron-Bridge's 2026 MXFP8 recipes), so no host work per expert. "host": launched
+      by the host once per layer and pass after the dispatcher's token-count device-to-host sync (eager MoE layers, or
+      Transformer Engine graphs of only attention, router and dispatch preprocessing: Megatron-Bridge's recipes up to
+      25.11 and several 2026 ones), so a low-precision expert MLP keeps the GPU waiting
+      calibration.MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP per local expert (its quantization kernels and quantized
+      tensors are set up per expert); a request's moe_expert_launch sets it.
     dp_bucket_params: parameters per data-parallel gradient bucket, i.e. per reduce-scatter / all-gather call of the
       distributed optimizer (the run's ddp bucket_size after Megatron closes each bucket at the first parameter that
       reaches it); None = Megatron-core's default, max(40M, 1M x dp x cp). A request's dp_bucket_params
@@ -128,6 +136,7 @@ class Framework:
     moe_parallel_folding: bool = False
     moe_a2a_overlap: bool = False
     moe_dispatch: str = "all-to-all"
+    moe_expert_launch: str = "device"
     dp_bucket_params: float | None = None
     dropout_masks: bool = False
     source: str = ""

@@ -33,6 +33,8 @@ Time per step, forward and backward kept apart (the windows communication can hi
     tensor-parallel collectives (Framework.tp_comm_exposed_frac of them exposed), context-parallel
       ring exchange not hidden behind the attention chunk, expert-parallel all-to-all (exposed; the share bound
       for other nodes over the NICs, the rest over the scale-up fabric at the same time);
+    host-launched low-precision expert MLPs (Framework.moe_expert_launch 'host'): the GPU waits
+      MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP per local expert per MoE layer and pass;
   stage time per micro-batch = max(first, middle, last stage + LM head) layers + pipeline P2P
     (1/tp of the activation per GPU with sequence parallelism or scatter/gather, else all of it);
   ZeRO-2 reduce-scatters the gradients every micro-batch; ZeRO-3 also all-gathers the weights for
@@ -60,6 +62,7 @@ from costsim.core.calibration import (
     COMM_OVERLAP_SLOWDOWN_FRAC,
     ELEMENTWISE_BYTES_PER_D,
     HBM_ACHIEVABLE_FRAC,
+    MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP,
     REPLICATED_ELEMENTWISE_BYTES_PER_D,
 )
 from costsim.core.frameworks import DEFAULT_FRAMEWORK, FRAMEWORKS, Framework
@@ -361,8 +364,15 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
         keep = np.where(overlap, _overlap_exposed(both, t_fc + t_bc) / np.maximum(both, 1e-30), 1.0)
         t_ep_f_x, t_ep_b_x = t_ep_f * keep, t_ep_b * keep
 
-    t_layer_f = t_fc + t_tp_f + t_cp_f + t_ep_f_x
-    t_layer_b = t_bc + t_tp_b + t_cp_b + t_ep_b_x
+    # host-launched low-precision expert MLPs: the GPU waits while the host starts each local expert's kernels, once per
+    # MoE layer and pass (the recomputed forward of full recomputation is a third pass)
+    if m.is_moe and fw.moe_expert_launch == "host" and hw.gemm_in_bytes < 2.0:  # fp8 / fp4 operands
+        t_host = (m.n_moe_layers / m.n_layers) * (m.n_experts / ep) * MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP
+    else:
+        t_host = 0.0 * t_fc
+    t_host_f, t_host_b = t_host, t_host * (1.0 + full)
+    t_layer_f = t_fc + t_tp_f + t_cp_f + t_ep_f_x + t_host_f
+    t_layer_b = t_bc + t_tp_b + t_cp_b + t_ep_b_x + t_host_b
     t_layer = t_layer_f + t_layer_b
     t_layer_compute = t_fc + t_bc
     first, n_max, last = stage_layers(m, pp)
@@ -463,6 +473,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     out.lazy("tp_comm_time_s", lambda: mcount * n_max * (t_tp_f + t_tp_b))
     out.lazy("cp_comm_time_s", lambda: mcount * n_max * (t_cp_f + t_cp_b))
     out.lazy("ep_comm_time_s", lambda: mcount * n_max * (t_ep_f + t_ep_b))
+    out.lazy("moe_host_launch_time_s", lambda: mcount * n_max * (t_host_f + t_host_b))
     out.lazy("pp_p2p_time_s", lambda: mcount * t_p2p)
     out.lazy("dp_comm_time_s", lambda: dp_total)
     out.lazy("dp_exposed_time_s", lambda: dp_exposed + zero_exposed)

@@ -22,7 +22,8 @@ import numpy as np
 
 from costsim.core import goodput as gp
 from costsim.core import search as srch
-from costsim.core.calibration import (FP8_SOURCE, HBM_ACHIEVABLE_FRAC, MATMUL_FRAC_BASIS, MATMUL_FRAC_SOURCE, accelerator_family,
+from costsim.core.calibration import (FP8_SOURCE, HBM_ACHIEVABLE_FRAC, MATMUL_FRAC_BASIS, MATMUL_FRAC_SOURCE,
+                                      MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP, accelerator_family,
                                       gemm_rows_half, matmul_frac, training_sustained_frac)
 from costsim.core.datatypes import (LOWP_LINEAR_LAYER_FRAC, quantize_bytes_per_element, saved_input_bytes_per_element,
                                     storage_bytes_per_element)
@@ -194,6 +195,9 @@ def _check(req: TrainRequest, spec: ModelSpec) -> None:
     if req.ep_dispatcher is not None and not spec.is_moe:
         raise InputError(f"--ep-dispatcher needs a mixture-of-experts model; '{spec.name}' is dense. Drop it.",
                          field="ep_dispatcher")
+    if req.moe_expert_launch is not None and not spec.is_moe:
+        raise InputError(f"--moe-expert-launch needs a mixture-of-experts model; '{spec.name}' is dense. Drop it.",
+                         field="moe_expert_launch")
     if req.etp is not None and not spec.is_moe:
         raise InputError(f"--etp {req.etp} needs a mixture-of-experts model; '{spec.name}' is dense. Drop --etp.",
                          field="etp")
@@ -240,6 +244,8 @@ def stack_overrides(req: TrainRequest) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if req.ep_dispatcher is not None:
         out["moe_dispatch"] = req.ep_dispatcher
+    if req.moe_expert_launch is not None:
+        out["moe_expert_launch"] = req.moe_expert_launch
     if req.dp_bucket_params is not None:
         out["dp_bucket_params"] = float(req.dp_bucket_params)
     if req.dropout is not None:
@@ -395,6 +401,11 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
     if spec.is_moe:
         assumptions.append({"name": "ep_dispatcher", "value": stack.moe_dispatch, "unit": "",
                             "source": "request --ep-dispatcher" if req.ep_dispatcher else f"{framework} stack default"})
+        assumptions.append({"name": "moe_expert_launch", "value": stack.moe_expert_launch, "unit": "",
+                            "source": ("request --moe-expert-launch" if req.moe_expert_launch else f"{framework} stack default")
+                            + (f"; host-launched fp8 / fp4 experts keep the GPU waiting "
+                               f"{MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP * 1e3:g} ms per local expert per layer and pass "
+                               "(fitted on MB2511-Q30B-B200-8)" if stack.moe_expert_launch == "host" else "")})
     if req.power_cap_w is not None:
         assumptions.append({"name": "power_cap_compute_frac", "value": power_cap_compute_frac(acc, req.power_cap_w), "unit": "",
                             "source": f"GEMM and attention speed at a {req.power_cap_w:g} W limit relative to the {acc.tdp_w:g} W TDP "
@@ -485,7 +496,7 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
         "top_layouts": top, "assumptions": assumptions,
         "breakdowns": {
             "step_time_s": {k: best[k] for k in ("compute_time_s", "exposed_comm_time_s", "bubble_time_s", "tp_comm_time_s",
-                                                  "cp_comm_time_s", "ep_comm_time_s", "pp_p2p_time_s", "dp_comm_time_s",
+                                                  "cp_comm_time_s", "ep_comm_time_s", "moe_host_launch_time_s", "pp_p2p_time_s", "dp_comm_time_s",
                                                   "dp_exposed_time_s", "optimizer_time_s")},
             "matmul_efficiency_frac": best["matmul_efficiency_frac"],
             "num_micro_batches": best["num_micro_batches"],

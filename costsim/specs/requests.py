@@ -20,6 +20,8 @@ ServeObjective = Literal["throughput", "usd_per_token"]
 Recompute = Literal["none", "selective", "full"]
 # costsim.core.frameworks.Framework.moe_dispatch values
 EpDispatcher = Literal["all-to-all", "deduplicated"]
+# costsim.core.frameworks.Framework.moe_expert_launch values
+MoeExpertLaunch = Literal["device", "host"]
 # training stacks of costsim.core.frameworks.FRAMEWORKS (a test keeps the two lists equal)
 FrameworkName = Literal["megatron-core-2024", "megatron-2022", "megatron-2021", "deepspeed-megatron-2021",
                         "deepspeed-zero3-2021", "fsdp-2023", "xla-tpu", "torchtitan-2024", "megatron-deepspeed-gaudi"]
@@ -50,6 +52,12 @@ class TrainRequest(Spec):
                                                "dispatcher) or deduplicated (one network copy per token and other node "
                                                "holding its experts, fanned out over NVLink there: DeepEP, HybridEP); "
                                                "None = the training stack's (all-to-all).")
+    moe_expert_launch: MoeExpertLaunch | None = Field(None, description="How each MoE layer's expert MLP kernels start "
+                                                   "(MoE only): device (in a CUDA graph with a device-initiated grouped "
+                                                   "GEMM, Megatron-core full-iteration graphs) or host (launched per expert "
+                                                   "after the dispatcher's token-count sync: eager MoE layers or graphs of "
+                                                   "only attention and router; at fp8 / fp4 the GPU waits ~0.2 ms per local "
+                                                   "expert per layer and pass); None = the training stack's (device).")
     dp: int | None = Field(None, ge=1, description="Data-parallel size (None = derived: gpus / (tp*pp*cp)).")
     dp_bucket_params: float | None = Field(None, ge=1e6, le=1e13, description="Parameters per data-parallel gradient "
                                            "bucket, i.e. per reduce-scatter / all-gather call (1e6 to 1e13; a run's ddp "

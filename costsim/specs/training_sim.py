@@ -19,7 +19,7 @@ import yaml
 from pydantic import Field, model_validator
 
 from costsim.specs.base import Spec
-from costsim.specs.requests import EpDispatcher, FrameworkName, Precision, Recompute
+from costsim.specs.requests import EpDispatcher, FrameworkName, MoeExpertLaunch, Precision, Recompute
 
 _RELIABILITY_FILE = Path(__file__).resolve().parents[1] / "data" / "reliability_llama3.yaml"
 
@@ -124,6 +124,7 @@ class Layout(Spec):
     etp: int | None = Field(None, ge=1, le=4096, description="Expert tensor-parallel size, a divisor of tp (MoE; None = searched: tp, or 1 under MoE parallel folding).")
     ep_overlap: bool | None = Field(None, description="Expert all-to-all overlapped with another micro-batch's compute (MoE, ep > 1; None = searched).")
     ep_dispatcher: EpDispatcher | None = Field(None, description="Expert all-to-all: all-to-all (one copy per token and expert) or deduplicated (one network copy per token and other node holding its experts: DeepEP, HybridEP); None = the training stack's.")
+    moe_expert_launch: MoeExpertLaunch | None = Field(None, description="Expert MLP kernels started by the device (CUDA graph, device-initiated grouped GEMM) or the host (per expert, after the dispatcher's sync: fp8 / fp4 experts keep the GPU waiting); None = the training stack's (device).")
     dp: int | None = Field(None, ge=1, description="Data-parallel size (None = num_gpus / (tp*pp*cp)).")
     dp_bucket_params: float | None = Field(None, ge=1e6, le=1e13, description="Parameters per data-parallel gradient bucket (a run's ddp bucket_size; None = Megatron-core's default max(40M, 1M x dp x cp)).")
     dropout: bool | None = Field(None, description="The run trains with dropout (two 1-byte masks of sequence x hidden per layer kept for the backward); None = the training stack's default (Megatron stacks: yes).")

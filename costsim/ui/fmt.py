@@ -130,7 +130,8 @@ _SCALED = {  # SI key suffix -> (display suffix, divisor); the longer suffix fir
     "_s": (", s", 1.0),
 }
 _WORDS = {"mfu": "MFU", "gpu": "GPU", "tp": "TP", "pp": "PP", "cp": "CP", "ep": "EP", "dp": "DP", "vp": "VP"}
-_KEYS = {"etp": "expert TP", "ep_overlap": "EP all-to-all overlap", "ep_dispatcher": "expert dispatch"}  # whole keys no word-by-word reading explains
+_KEYS = {"etp": "expert TP", "ep_overlap": "EP all-to-all overlap", "ep_dispatcher": "expert dispatch",
+         "moe_expert_launch": "expert MLP launch", "moe_host_launch_time": "MoE expert launch wait"}  # whole keys no word-by-word reading explains
 
 
 def _label(stem: str) -> str:
