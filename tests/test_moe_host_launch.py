@@ -87,7 +87,7 @@ def test_cli_flag_json_and_table():
     a = {x["name"]: x for x in out["host"]["assumptions"]}["moe_expert_launch"]
     assert a["value"] == "host" and "request --moe-expert-launch" in a["source"]
     r = _cli(*args, "--moe-expert-launch", "host")
-    assert r.returncode == 0 and "expert launch wait" in r.stdout
+    assert r.returncode == 0 and "waiting for the host" in r.stdout
 
 
 @pytest.mark.parametrize("extra,needle", [(["--model", "llama-3-8b", "--moe-expert-launch", "host"], "mixture-of-experts"),
@@ -96,3 +96,11 @@ def test_bad_values_exit_2_naming_the_field(extra, needle):
     r = _cli("train", "--hardware", "b200", "--gpus", "8", *extra)
     assert r.returncode == 2
     assert needle in r.stderr + r.stdout and "Traceback" not in r.stderr
+
+
+def test_host_launch_text_for_reports_and_the_app():
+    from costsim.report.fmt import host_launch_text
+    r = {"step_time_s": 28.0, "breakdowns": {"step_time_s": {"moe_host_launch_time_s": 21.0}}}
+    assert "75 %" in host_launch_text(r) and "waiting for the host" in host_launch_text(r)
+    assert host_launch_text({"step_time_s": 7.0, "breakdowns": {"step_time_s": {"moe_host_launch_time_s": 0.0}}}) is None
+    assert host_launch_text({}) is None

@@ -13,6 +13,7 @@ from rich.table import Table
 from costsim.cli.common import alias_note, device_noun_of, field_help, finish, fmt_si, fmt_sig, parse_float
 from costsim.errors import InputError
 from costsim.numtext import count
+from costsim.report.fmt import host_launch_text
 from costsim.specs.requests import TrainRequest
 from costsim.units import J_PER_MWH, S_PER_DAY
 
@@ -37,15 +38,6 @@ def _answer(r: dict) -> str:
             f"{fmt_sig(r['facility_energy_j'] / J_PER_MWH)} MWh and {fmt_sig(r['co2e_kg'] / 1000)} tCO2e.")
 
 
-def _host_launch_row(r: dict) -> list[tuple[str, str]]:
-    """The step's wait on host-launched expert MLPs, where the run has one (--moe-expert-launch host at fp8 / fp4)."""
-    t = ((r.get("breakdowns") or {}).get("step_time_s") or {}).get("moe_host_launch_time_s")
-    if not t or not r.get("step_time_s"):
-        return []
-    return [("of which expert launch wait", f"{fmt_si(t, 's')} ({100 * t / r['step_time_s']:.0f}% of the step: "
-                                            "host-launched fp8 / fp4 expert MLPs)")]
-
-
 def _render(r: dict) -> None:
     from costsim.api.train import MOE_ONLY_LAYOUT_KEYS, shown_layout
 
@@ -66,7 +58,6 @@ def _render(r: dict) -> None:
                                        for q in (r.get("layout_requires") or [])) or "-"),
         ("training FLOP", fmt_si(r.get("train_flop"), "FLOP")),
         ("step time", fmt_si(r.get("step_time_s"), "s")),
-        *_host_launch_row(r),
         ("throughput", fmt_si(r.get("tokens_per_s"), "tokens/s")),
         ("MFU", "-" if r.get("mfu_frac") is None else f"{100 * r['mfu_frac']:.1f}%"),
         (f"achieved per {gpu}", fmt_si(r.get("achieved_flop_per_s_per_gpu"), "FLOP/s")),
@@ -87,6 +78,8 @@ def _render(r: dict) -> None:
     for k, v in rows:
         t.add_row(k, v)
     c.print(t)
+    if wait := host_launch_text(r):
+        c.print(wait)
     if r.get("whole_run_note"):
         c.print(f"[yellow]Whole run not computed:[/] {r['whole_run_note']}")
     top = r.get("top_layouts") or []

@@ -291,3 +291,16 @@ def power_limit_text(result: dict) -> str | None:
     if not parts:
         return None
     return f"The GEMMs need more power than the TDP leaves, so clocks drop: {', '.join(parts)}."
+
+
+def host_launch_text(result: dict) -> str | None:
+    """One sentence on how long a training step waits for host-launched fp8 / fp4 expert MLPs
+    (costsim.core.training moe_host_launch_time_s in the step breakdown), or None where the run has none."""
+    t = ((result.get("breakdowns") or {}).get("step_time_s") or {}).get("moe_host_launch_time_s") or 0.0
+    step = result.get("step_time_s") or 0.0
+    if t <= 0.0 or step <= 0.0:
+        return None
+    return (f"Of the {fmt_value('step_time_s', step)} step, {fmt_value('moe_host_launch_time_s', t)} ({100.0 * t / step:.0f} %) "
+            "is the GPU waiting for the host "
+            "to launch each local expert's fp8 / fp4 kernels (expert MLP launch: host).")
+
