@@ -42,9 +42,11 @@ def test_same_die_higher_power_limit_trains_faster():
 
 
 def test_devices_without_a_measurement_keep_the_default():
-    acc = catalog.get_accelerator("trainium2")
-    assert est.mamf_bf16_frac(acc) is None
+    acc = catalog.get_accelerator("l40s")
+    assert est.mamf_bf16_frac(acc) is None and calibration.accelerator_family(acc.id) is None
     assert calibration.matmul_frac(acc.id, "bf16", 1.0, 1.0, None, None) == calibration.MATMUL_FRAC_DEFAULT
+    # Trainium has a fitted family of its own (a published whole step), not the default
+    assert calibration.matmul_frac("trainium2", "bf16", 1.0, 1.0, None, None) == calibration.MATMUL_FRAC["trainium"]
 
 
 def test_malformed_validation_case_file_names_file_and_line(tmp_path):
@@ -75,11 +77,14 @@ def test_hardware_show_says_how_training_prices_gemms():
     """`costsim hardware show` tells a planner which share of the datasheet peak training GEMMs get and why."""
     from costsim.api.catalog import show_hardware
 
-    amd, nv, other = show_hardware("mi300x"), show_hardware("h100-sxm"), show_hardware("trainium2")
+    amd, nv, other = show_hardware("mi300x"), show_hardware("h100-sxm"), show_hardware("l40s")
     assert 0.5 < amd["training_gemm_ceiling_frac"] < 0.56 and "measured best BF16 matmul" in amd["training_gemm_ceiling_basis"]
     assert amd["measured_bf16_matmul_flop_per_s"] == pytest.approx(668.4e12)
     assert nv["training_gemm_ceiling_frac"] == pytest.approx(0.835 * calibration.TRAINING_SUSTAINED_FRAC["h100"])
     assert "default" in other["training_gemm_ceiling_basis"] and other["measured_bf16_matmul_flop_per_s"] is None
+    trn = show_hardware("trainium1")
+    assert trn["training_gemm_ceiling_frac"] == pytest.approx(calibration.MATMUL_FRAC["trainium"])
+    assert "Trn1" in trn["training_gemm_ceiling_basis"]
 
 
 def _shape(acc_id: str, precision: str, attention: str = "bf16"):

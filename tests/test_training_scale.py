@@ -195,7 +195,8 @@ def test_held_out_training_step_targets():
                    "buckets: ~0.03 s per step not priced, cause not identified) and two TorchTitan rows "
                    "with context parallel 4 / 8 at 128K / 256K tokens (-30 / -33 %); and the other vendors' rows added in "
                    "issue 14's last round: Habana's Llama 3.1 8B recipe on 8 Gaudi 2 (-37 %, cause not identified), AWS "
-                   "Trainium (-25..-56 %, default GEMM efficiency on an unmeasured part) and two recipes that do not "
+                   "Trainium2 (AXLearn's 7B -32 % with the Trainium GEMM fraction fitted on a Trn1 row) and two recipes "
+                   "that do not "
                    "fit costsim's memory accounting; causes in costsim/validation/cases/training_megatron_bridge.yaml, "
                    "training_dgxc.yaml, training_mlperf51.yaml, training_torchtitan.yaml and training_other_vendors.yaml")
 def test_no_held_out_training_step_case_beyond_30_percent():
@@ -213,8 +214,9 @@ def test_framework_names_in_request_spec_match_presets():
 
 @pytest.mark.slow
 def test_fits_reproduce_the_constants_in_use():
-    """The joint step-model fit, on its own cases only (the MAMF and TorchTitan rows fit their own parameters),
-    returns the constants costsim runs with; so does TorchTitan's AsyncTP exposure."""
+    """The joint step-model fit, on its own cases only (the MAMF, TorchTitan, host-launched MoE and Trainium rows fit
+    their own parameters), returns the constants costsim runs with; so do TorchTitan's AsyncTP exposure, the
+    host-launched expert MLPs' wait and Trainium's GEMM fraction."""
     from costsim.core import calibration, training
     from costsim.validation.training import fit, fit_torchtitan_tp
 
@@ -234,6 +236,10 @@ def test_fits_reproduce_the_constants_in_use():
     assert p["COMM_OVERLAP_SLOWDOWN_FRAC"] == pytest.approx(calibration.COMM_OVERLAP_SLOWDOWN_FRAC, rel=0.01)
     assert fit_torchtitan_tp()["torchtitan-2024.tp_comm_exposed_frac"] == pytest.approx(
         FRAMEWORKS["torchtitan-2024"].tp_comm_exposed_frac, abs=0.01)
+    from costsim.validation.training import fit_moe_host_launch, fit_trainium
+    assert fit_moe_host_launch()["MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP"] == pytest.approx(
+        calibration.MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP, rel=0.01)
+    assert fit_trainium()["MATMUL_FRAC[trainium]"] == pytest.approx(calibration.MATMUL_FRAC["trainium"], rel=0.01)
 
 
 def test_moe_parallel_folding_places_experts_across_tensor_parallel_ranks():

@@ -56,7 +56,7 @@ def _print_profile_details(con: Console, d: dict) -> None:
             ("idle power", fmt_si(d["idle_w"], "W")),
             ("DMA engines (HBM streaming limit)", _dma_text(d)),
             ("measured BF16 matmul", fmt_si(d.get("measured_bf16_matmul_flop_per_s"), "FLOP/s")
-             if d.get("measured_bf16_matmul_flop_per_s") else "none (default efficiency)"),
+             if d.get("measured_bf16_matmul_flop_per_s") else "none in the profile (training uses the GEMM fraction above)"),
             ("FP4 GEMMs at the power limit (serving)",
              f"at most {fmt_si(d['fp4_power_bound_flop_per_s'], 'FLOP/s')} over a step: (TDP - idle) / "
              f"{d['profile']['efficiency']['fp4_tensor_pj_per_flop']:g} pJ per FLOP" if d.get("fp4_power_bound_flop_per_s")

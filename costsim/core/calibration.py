@@ -33,12 +33,18 @@ MATMUL_FRAC = {
     "a100": 0.769,  # fitted on whole steps (module docstring); kernels.csv: 70-80% of 312 TFLOP/s
     "h100": 0.835,  # large-shape GEMM ceiling fitted on the H100 kernel measurement (costsim.core.matmul)
     "tpu": 0.809,  # XLA-compiled training step on the MXUs, fitted on MAXTEXT-V4-22B-1x (module docstring)
+    # AWS Trainium (trainium1, trainium2: NeuronCores through the Neuron compiler), FITTED on NEURON-TRN1-LLAMA31-70B-512
+    # (AWS's published NeuronX Distributed Llama 3.1 70B pre-training on 512 Trn1 chips, -39 % at the 0.75 default, -1 %
+    # at 0.426). Held out: the Trn1 Llama 3.1 8B / Llama 2 7B / GPT-3 175B rows (-53 / -36 / -25 % at the default; -26 /
+    # +3 / +12 %) and AXLearn's Llama 2 7B on 1,024 Trn2 chips (-56 % -> -32 %)
+    "trainium": 0.426,
 }
 #: where each family's MATMUL_FRAC comes from, in words (catalog display)
 MATMUL_FRAC_BASIS = {
     "a100": "fitted on published A100 training runs (Korthikanti et al. 2022, Narayanan et al. 2021, llm-foundry)",
     "h100": "an H100 kernel measurement times a sustained-load factor fitted on a published H100 run (H200 and H800 share it)",
     "tpu": "fitted on a published TPU v4 MaxText run",
+    "trainium": "fitted on AWS's published Trn1 NeuronX Distributed Llama 3.1 70B pre-training run (Trn2 shares it)",
 }
 
 # Sustained-load factor of a training step relative to an isolated GEMM, where MATMUL_FRAC comes
@@ -71,7 +77,7 @@ def training_sustained_frac(accelerator_id: str, mamf_bf16_frac: float | None = 
 # Default for hardware without a fitted family: a little below the fitted H100/A100 values
 # (an estimate until a calibration case exists for that device).
 MATMUL_FRAC_DEFAULT = 0.75
-MATMUL_FRAC_SOURCE = ("a100 and tpu fitted on whole training steps, h100 from an H100 kernel measurement times a fitted "
+MATMUL_FRAC_SOURCE = ("a100, tpu and trainium fitted on whole training steps, h100 from an H100 kernel measurement times a fitted "
                       "sustained-load factor (costsim.core.calibration); devices with a measured maximum achievable matmul "
                       "rate (efficiency.mamf_bf16_tflop_per_s: MI300X, MI325X, MI350X, MI355X, Gaudi 2, Gaudi 3) the H100 "
                       "ceiling scaled by their MAMF efficiency relative to the H100's; other devices default to 0.75")
@@ -125,7 +131,7 @@ COMM_OVERLAP_SLOWDOWN_FRAC = 0.461  # FITTED on NAR21-T2-Z3-175B-384 (module doc
 # (costsim/validation/cases/training_megatron_bridge.yaml). BF16 expert MLPs: 0 (the BF16 recipe on 16 H100s with the
 # same partial graphs, MBSKILL-Q30B-H100-16-EPOVL-OFF, bounds it below 0.06 ms: its grouped GEMM is one C++ loop of
 # launches, without the per-expert quantization kernels and quantized-tensor bookkeeping of the FP8 path).
-MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP = 2.15e-4
+MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP = 2.154e-4
 
 # Saturating per-GPU GEMM shape: eff = frac * x/(x+X0) * T/(T+T0) with x = d_model/tp and
 # T = micro_batch*seq_len/cp rows. X0 fitted on K*-sel + DGXC405-576 (the MFU rise from the 22B

@@ -16,8 +16,9 @@ Kinds:
                                                         or publisher energy x intensity when the
                                                         publisher gives energy (BLOOM: 433 MWh x 57 g/kWh).
 `python -m costsim.validation.training --fit` refits the efficiency constants on the cases marked
-used_for_fit and prints them (paste into costsim/core/calibration.py); `--fit --gemm`, `--fit --mamf` and
-`--fit --torchtitan` the GEMM model, the MAMF sustained-load factor and TorchTitan's AsyncTP exposure.
+used_for_fit and prints them (paste into costsim/core/calibration.py); `--fit --gemm`, `--fit --mamf`,
+`--fit --torchtitan`, `--fit --moe-host` and `--fit --trainium` the GEMM model, the MAMF sustained-load factor,
+TorchTitan's AsyncTP exposure, the host-launched expert MLPs' wait and Trainium's GEMM fraction.
 """
 
 from __future__ import annotations
@@ -131,10 +132,12 @@ def fit() -> dict:
 
     from costsim.validation.engine import load_cases
 
-    # rows that fit their own parameter stay out of the joint fit: the torchtitan-2024 row (fit_torchtitan_tp) and
-    # the MAMF-priced device's row (fit_mamf_sustained, TRAINING_SUSTAINED_FRAC_MAMF)
+    # rows that fit their own parameter stay out of the joint fit: the torchtitan-2024 row (fit_torchtitan_tp), the
+    # MAMF-priced device's row (fit_mamf_sustained, TRAINING_SUSTAINED_FRAC_MAMF), the host-launched MoE row
+    # (fit_moe_host_launch) and the Trainium row (fit_trainium, MATMUL_FRAC['trainium'])
     cases = [c for c in load_cases() if c.kind == "training_step_time" and c.used_for_fit
-             and c.inputs.get("framework") != "torchtitan-2024" and not _mamf_priced(c)]
+             and c.inputs.get("framework") != "torchtitan-2024" and not _mamf_priced(c)
+             and not _moe_host_launched(c) and not _trainium(c)]
 
     def resid(x):
         _set_fit_parameters(x)
@@ -214,6 +217,63 @@ def fit_mamf_sustained() -> dict:
             "residuals": dict(zip([c.id for c in cases], np.exp(sol.fun) - 1))}
 
 
+def _moe_host_launched(case: Case) -> bool:
+    """Whether a case runs its expert MLPs host-launched (inputs.moe_expert_launch 'host'): its rows fit
+    calibration.MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP on their own (fit_moe_host_launch)."""
+    return case.inputs.get("moe_expert_launch") == "host"
+
+
+def _trainium(case: Case) -> bool:
+    """Whether a case's device is an AWS Trainium (fitted family 'trainium': fit_trainium)."""
+    from costsim.core import calibration
+
+    return calibration.accelerator_family(_accelerator(case.inputs["hardware"]).id) == "trainium"
+
+
+def _fit_one(cases: list[Case], setter, x0: float, lo: float, hi: float) -> tuple[float, dict]:
+    """1-D least squares (log step time) of one parameter, set by `setter`, on `cases`."""
+    import numpy as np
+    from scipy.optimize import least_squares
+
+    def resid(x):
+        setter(float(x[0]))
+        return [np.log(run_step_case(c) / c.expected) for c in cases]
+
+    sol = least_squares(resid, x0=[x0], bounds=([lo], [hi]))
+    return float(sol.x[0]), dict(zip([c.id for c in cases], (float(v) for v in np.exp(sol.fun) - 1)))
+
+
+def fit_moe_host_launch() -> dict:
+    """calibration.MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP (the training core's copy) on the training_step_time cases
+    marked used_for_fit whose expert MLPs are host-launched. Paste the value into costsim/core/calibration.py."""
+    from costsim.core import training
+    from costsim.validation.engine import load_cases
+
+    cases = [c for c in load_cases() if c.kind == "training_step_time" and c.used_for_fit and _moe_host_launched(c)]
+    saved = training.MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP
+    try:
+        v, res = _fit_one(cases, lambda x: setattr(training, "MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP", x * 1e-3),
+                          0.1, 0.0, 5.0)
+    finally:
+        training.MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP = saved
+    return {"MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP": v * 1e-3, "residuals": res}
+
+
+def fit_trainium() -> dict:
+    """calibration.MATMUL_FRAC['trainium'] on the training_step_time cases marked used_for_fit on a Trainium.
+    Paste the value into costsim/core/calibration.py."""
+    from costsim.core import calibration
+    from costsim.validation.engine import load_cases
+
+    cases = [c for c in load_cases() if c.kind == "training_step_time" and c.used_for_fit and _trainium(c)]
+    saved = calibration.MATMUL_FRAC["trainium"]
+    try:
+        v, res = _fit_one(cases, lambda x: calibration.MATMUL_FRAC.__setitem__("trainium", x), 0.6, 0.1, 1.0)
+    finally:
+        calibration.MATMUL_FRAC["trainium"] = saved
+    return {"MATMUL_FRAC[trainium]": v, "residuals": res}
+
+
 def run_matmul_case(case: Case) -> float:
     """Kind matmul_throughput: costsim.core.matmul time of one isolated GEMM (M, N, K) on the
     accelerator (large-shape ceiling x tile/wave efficiency, memory floor, isolated-call latency),
@@ -279,4 +339,5 @@ def fit_torchtitan_tp() -> dict:
 
 if __name__ == "__main__" and "--fit" in sys.argv:
     print(fit_gemm() if "--gemm" in sys.argv else fit_mamf_sustained() if "--mamf" in sys.argv
-          else fit_torchtitan_tp() if "--torchtitan" in sys.argv else fit())
+          else fit_torchtitan_tp() if "--torchtitan" in sys.argv else fit_moe_host_launch() if "--moe-host" in sys.argv
+          else fit_trainium() if "--trainium" in sys.argv else fit())
