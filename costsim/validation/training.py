@@ -199,22 +199,13 @@ def _mamf_priced(case: Case) -> bool:
 def fit_mamf_sustained() -> dict:
     """1-D least squares (log step time) of calibration.TRAINING_SUSTAINED_FRAC_MAMF on the training_step_time cases
     marked used_for_fit whose device is priced from a MAMF measurement (no fitted family)."""
-    import numpy as np
-    from scipy.optimize import least_squares
-
     from costsim.core import calibration
     from costsim.validation.engine import load_cases
 
     cases = [c for c in load_cases() if c.kind == "training_step_time" and c.used_for_fit and _mamf_priced(c)]
-
-    def resid(x):
-        calibration.TRAINING_SUSTAINED_FRAC_MAMF = float(x[0])
-        return [np.log(run_step_case(c) / c.expected) for c in cases]
-
     # a sustained-load factor cannot exceed 1 (the bound binds: unconstrained 1.055 on MLPERF51-MI355X-8B-8)
-    sol = least_squares(resid, x0=[0.9], bounds=([0.3], [1.0]))
-    return {"TRAINING_SUSTAINED_FRAC_MAMF": float(sol.x[0]),
-            "residuals": dict(zip([c.id for c in cases], np.exp(sol.fun) - 1))}
+    v, res = _fit_one(cases, lambda x: setattr(calibration, "TRAINING_SUSTAINED_FRAC_MAMF", x), 0.9, 0.3, 1.0)
+    return {"TRAINING_SUSTAINED_FRAC_MAMF": v, "residuals": res}
 
 
 def _moe_host_launched(case: Case) -> bool:
@@ -314,9 +305,6 @@ def fit_torchtitan_tp() -> dict:
     used_for_fit. Paste the value into costsim/core/frameworks.py."""
     import dataclasses
 
-    import numpy as np
-    from scipy.optimize import least_squares
-
     from costsim.core import frameworks
     from costsim.validation.engine import load_cases
 
@@ -325,16 +313,14 @@ def fit_torchtitan_tp() -> dict:
              and c.inputs.get("framework") == name]
     base = frameworks.FRAMEWORKS[name]
 
-    def resid(x):
-        frameworks.FRAMEWORKS[name] = dataclasses.replace(base, tp_comm_exposed_frac=float(x[0]))
-        return [np.log(run_step_case(c) / c.expected) for c in cases]
+    def setter(x: float) -> None:
+        frameworks.FRAMEWORKS[name] = dataclasses.replace(base, tp_comm_exposed_frac=x)
 
     try:
-        sol = least_squares(resid, x0=[0.5], bounds=([0.0], [1.0]))
+        v, res = _fit_one(cases, setter, 0.5, 0.0, 1.0)
     finally:
         frameworks.FRAMEWORKS[name] = base
-    return {"torchtitan-2024.tp_comm_exposed_frac": float(sol.x[0]),
-            "residuals": dict(zip([c.id for c in cases], np.exp(sol.fun) - 1))}
+    return {"torchtitan-2024.tp_comm_exposed_frac": v, "residuals": res}
 
 
 if __name__ == "__main__" and "--fit" in sys.argv:
