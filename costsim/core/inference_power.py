@@ -50,12 +50,18 @@ def decode_step_power_w(dec: dict, dev: Device, idle_w, tdp_w):
     return np.where(_a(dec["power_limit_s"]) > 0, _a(tdp_w), mean_w)
 
 
-def prefill_power_w(pre: dict, dev: Device, idle_w, tdp_w):
-    """Mean device power over a prompt pass, W per GPU (broadcasts), from its breakdown (prefill_breakdown): its FLOPs
-    and bytes over its time at the activity model of costsim.core.power; the TDP where the part's power limit
-    stretches the pass (its power_limit_s)."""
+def prefill_utilization_frac(pre: dict, dev: Device):
+    """(compute, memory) utilization of a prompt pass, fractions of the peaks (broadcasts), from its breakdown
+    (prefill_breakdown): its GEMM FLOPs and HBM bytes over its time."""
     t = _a(pre["prefill_time_s"])
     safe = np.where(t > 0, t, 1.0)
-    cu = np.minimum(1.0, _a(pre["matmul_flop_per_gpu"]) / safe / _a(dev.peak_flop_per_s))
-    mu = np.minimum(1.0, _a(pre["bytes_per_gpu"]) / safe / _a(dev.bandwidth_bytes_per_s))
+    return (np.minimum(1.0, _a(pre["matmul_flop_per_gpu"]) / safe / _a(dev.peak_flop_per_s)),
+            np.minimum(1.0, _a(pre["bytes_per_gpu"]) / safe / _a(dev.bandwidth_bytes_per_s)))
+
+
+def prefill_power_w(pre: dict, dev: Device, idle_w, tdp_w):
+    """Mean device power over a prompt pass, W per GPU (broadcasts), from its breakdown (prefill_breakdown): its mean
+    utilization (prefill_utilization_frac) at the activity model of costsim.core.power; the TDP where the part's power
+    limit stretches the pass (its power_limit_s)."""
+    cu, mu = prefill_utilization_frac(pre, dev)
     return np.where(_a(pre["power_limit_s"]) > 0, _a(tdp_w), device_power_w(idle_w, tdp_w, cu, mu))

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from costsim.core import inference as core
+from costsim.core.inference_power import prefill_utilization_frac
 from costsim.core.power import warm_idle_power_w
 from costsim.core.serving_curve import batch_grid, best_index, decode_context_tokens, graph_sizes, serving_curve
 from costsim.economics.accounting import account_run
@@ -355,13 +356,12 @@ def candidate_layouts(m: ModelSpec, acc: Accelerator, pp: int | None = None, ep:
 # --------------------------------------------------------------------------------------------
 # the estimate
 # --------------------------------------------------------------------------------------------
-def _energy_power(shape, dev, prec, layout, acc, b, i, ctx_dec, t_pre, t_dec):
+def _energy_power(shape, dev, prec, layout, acc, b, i, ctx_dec, t_dec):
     """Prefill and decode power at batch b: prompts of i tokens, decode steps at the running context ctx_dec."""
     pre = core.prefill_breakdown(shape, dev, prec, layout, b, i)
     dec = core.decode_step_breakdown(shape, dev, prec, layout, b, ctx_dec)
     peak, bw = float(dev.peak_flop_per_s), float(dev.bandwidth_bytes_per_s)
-    cu_p = min(1.0, float(pre["matmul_flop_per_gpu"]) / t_pre / peak)
-    mu_p = min(1.0, float(pre["bytes_per_gpu"]) / t_pre / bw)
+    cu_p, mu_p = (float(x) for x in prefill_utilization_frac(pre, dev))
     cu_d = min(1.0, float(dec["matmul_flop_per_gpu"]) / t_dec / peak)
     mu_d = min(1.0, float(dec["bytes_read_per_gpu"]) / t_dec / bw)
     p_pre = float(core.prefill_power_w(pre, dev, acc.idle_w, acc.tdp_w))
@@ -473,7 +473,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
     ttft, tpot, thr = float(pt["ttft_s"]), float(pt["tpot_s"]), float(pt["throughput_tokens_per_s"])
     slo_ok = (req.ttft_slo_s is None or ttft <= req.ttft_slo_s) and (req.tpot_slo_s is None or tpot <= req.tpot_slo_s)
 
-    power, pre_bd, dec_bd = _energy_power(shape, dev, prec, layout, a, b, i, ctx_dec, t_pre, t_dec)
+    power, pre_bd, dec_bd = _energy_power(shape, dev, prec, layout, a, b, i, ctx_dec, t_dec)
     # one cycle: prefill of the batch's prompts, then O decode steps -> B*O output tokens
     # + the host's request admission / retirement (the GPUs wait at warm idle)
     t_req = float(dev.request_overhead_s or 0.0) * b

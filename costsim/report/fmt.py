@@ -301,6 +301,4 @@ def host_launch_text(result: dict) -> str | None:
     if t <= 0.0 or step <= 0.0:
         return None
     return (f"Of the {fmt_value('step_time_s', step)} step, {fmt_value('moe_host_launch_time_s', t)} ({100.0 * t / step:.0f} %) "
-            "is the GPU waiting for the host "
-            "to launch each local expert's fp8 / fp4 kernels (expert MLP launch: host).")
-
+            "is the GPU waiting for the host to launch each local expert's fp8 / fp4 kernels (expert MLP launch: host).")

@@ -242,7 +242,7 @@ def fit_moe_host_launch() -> dict:
 
     cases = [c for c in load_cases() if c.kind == "training_step_time" and c.used_for_fit and _moe_host_launched(c)]
     saved = training.MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP
-    try:
+    try:  # the fit variable is in ms (a well-scaled unknown), the constant in s
         v, res = _fit_one(cases, lambda x: setattr(training, "MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP", x * 1e-3),
                           0.1, 0.0, 5.0)
     finally:
