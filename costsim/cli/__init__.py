@@ -48,6 +48,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # click's plain help: long flag names get their own line instead of being cut at 80 columns
 )
 
 

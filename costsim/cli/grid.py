@@ -50,7 +50,7 @@ def _flex(value_usd_per_mwh: str | None, max_delay_h: int, min_power_frac: float
 
 
 def register(app: typer.Typer) -> None:
-    g = typer.Typer(help="Will the grid take it? Real hourly load of US balancing authorities and their headroom for flexible new load.",
+    g = typer.Typer(rich_markup_mode=None, help="Will the grid take it? Real hourly load of US balancing authorities and their headroom for flexible new load.",
                     no_args_is_help=True)
 
     @g.command("regions")
