@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from costsim.api import catalog as api
-from costsim.cli.common import fmt_si, print_json
+from costsim.cli.common import command_group, fmt_si, print_json
 
 
 def _table(title: str, columns: tuple[str, ...], rows) -> Table:
@@ -127,8 +127,8 @@ def _print_model(con: Console, d: dict) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    hw = typer.Typer(rich_markup_mode=None, help="Accelerator catalog.", no_args_is_help=True)
-    md = typer.Typer(rich_markup_mode=None, help="Model catalog.", no_args_is_help=True)
+    hw = command_group("Accelerator catalog.")
+    md = command_group("Model catalog.")
 
     @hw.command("list")
     def hardware_list(json_: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
@@ -186,7 +186,7 @@ def register(app: typer.Typer) -> None:
             return
         _print_model(Console(), d)
 
-    en = typer.Typer(rich_markup_mode=None, help="Serving-engine profiles (--engine of serve, scenarios and the app).", no_args_is_help=True)
+    en = command_group("Serving-engine profiles (--engine of serve, scenarios and the app).")
 
     @en.command("list")
     def engines_list(json_: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:

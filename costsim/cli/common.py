@@ -16,6 +16,11 @@ from costsim.specs.overrides import parse_number
 EXIT_INFEASIBLE = 3
 
 
+def command_group(help_text: str) -> typer.Typer:
+    """A sub-command group (`costsim hardware ...`) with the app's plain click help layout (see costsim.cli.app)."""
+    return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None)
+
+
 def parse_float(text: str | None, *, flag: str) -> float | None:
     """Accept 15e12, 15T, 1.5e9, 400B, 3M style numbers (the same parser as `--set` overrides)."""
     if text is None:

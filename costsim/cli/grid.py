@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from costsim.api import grid as api
-from costsim.cli.common import parse_float, print_json
+from costsim.cli.common import command_group, parse_float, print_json
 from costsim.specs.overrides import split_items
 from costsim.errors import InputError
 
@@ -50,8 +50,7 @@ def _flex(value_usd_per_mwh: str | None, max_delay_h: int, min_power_frac: float
 
 
 def register(app: typer.Typer) -> None:
-    g = typer.Typer(rich_markup_mode=None, help="Will the grid take it? Real hourly load of US balancing authorities and their headroom for flexible new load.",
-                    no_args_is_help=True)
+    g = command_group("Will the grid take it? Real hourly load of US balancing authorities and their headroom for flexible new load.")
 
     @g.command("regions")
     def regions(json_: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
