@@ -53,8 +53,7 @@ FP4_DECODE = (
     "decode-heavy NVFP4 rows of the table (70B TP1, 405B TP4 on B200 and GB200) agree within 19 %, the prefill-heavy "
     "rows within 13 % and the Hopper FP8 rows of the same table within 18 %: the FP4 tensor-core "
     "fraction is fitted on this table's compute-heavy 128 / 128 row and no Blackwell kernel measurement separates the "
-    "decode "
-    "attention over an FP8 KV cache from small-M FP4 GEMMs. The table's own B200 and GB200 columns (the same GPU) "
+    "decode attention over an FP8 KV cache from small-M FP4 GEMMs. The table's own B200 and GB200 columns (the same GPU) "
     "differ by 15-18 % on some of these rows (70B: 7,762 vs 9,028 at 500 / 2,000; 4,783 vs 5,646 at 2,048 / 2,048), "
     "so part of the miss is run-to-run spread. Not modelled; not tuned away.")
 _MOE_FIT = ("Used to fit the tensorrt-llm-pytorch engine's MoE per-assignment times (costsim/data/engines.yaml: per "
