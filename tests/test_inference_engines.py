@@ -138,6 +138,45 @@ def test_vllm_prompt_pass_moe_factor_slows_prefill_only_and_not_on_amd():
     assert q2 == pytest.approx(q1)
 
 
+@pytest.mark.parametrize("hw", ["a100-80gb-sxm", "l40s"])
+def test_vllm_on_ampere_and_ada_runs_gpt_oss_on_marlin_experts_and_triton_sink_attention(hw):
+    """vLLM below compute capability 9 runs 4-bit weight-only experts on Marlin (w4a16_moe_prefill_compute_rel) and
+    attention-sink models on its Triton attention (sink_attention_frac); only the model / format they apply to changes."""
+    acc = get_accelerator(hw)
+    p = est.device_parameters(acc, "vllm")
+    oss = est.core_inputs(get_model("gpt-oss-120b"), acc, "mxfp4", None, "vllm")
+    assert oss.dev.moe_prefill_compute_rel == p["w4a16_moe_prefill_compute_rel"] != p["moe_prefill_compute_rel"]
+    assert oss.dev.attention_frac == p["sink_attention_frac"] < p["attention_frac"]
+    assert oss.params["attention_frac"] == oss.dev.attention_frac  # the resolved parameters say what the core used
+    # the same model in BF16: its experts are not W4A16 (Triton fused MoE), its attention still has sinks
+    bf = est.core_inputs(get_model("gpt-oss-120b"), acc, "bf16", None, "vllm")
+    assert bf.dev.moe_prefill_compute_rel == p["moe_prefill_compute_rel"] and bf.dev.attention_frac == p["sink_attention_frac"]
+    # a model without sinks in int4: W4A16 experts, FlashAttention
+    q = est.core_inputs(get_model("qwen3-30b-a3b"), acc, "int4", None, "vllm")
+    assert q.dev.moe_prefill_compute_rel == p["w4a16_moe_prefill_compute_rel"] and q.dev.attention_frac == p["attention_frac"]
+    # Hopper (triton_kernels' MXFP4 MoE, FlashAttention 3 with sinks) and other engines keep the general values
+    h = est.core_inputs(get_model("gpt-oss-120b"), get_accelerator("h100-sxm"), "mxfp4", None, "vllm")
+    assert h.dev.moe_prefill_compute_rel == 0.26 and h.dev.attention_frac == 0.5
+    d = est.core_inputs(get_model("gpt-oss-120b"), acc, "mxfp4", None, "default")
+    assert d.dev.moe_prefill_compute_rel == 1.0 and d.dev.attention_frac == est.device_parameters(acc)["attention_frac"]
+    # against Hopper's kernels, a 2,000-token prompt pass is faster (Marlin's expert GEMMs), a 32,000-token one slower
+    # (the Triton attention); decode unchanged
+    lay = core.Layout(tp=1)
+    gen = replace(oss.dev, moe_prefill_compute_rel=0.26, attention_frac=0.5)
+    t = {s: (core.prefill_time_s(oss.shape, oss.dev, oss.prec, lay, 1, s), core.prefill_time_s(oss.shape, gen, oss.prec, lay, 1, s))
+         for s in (2000, 32000)}
+    assert t[2000][0] < t[2000][1] and t[32000][0] > t[32000][1]
+    assert core.decode_step_time_s(oss.shape, oss.dev, oss.prec, lay, 64, 2000) == pytest.approx(
+        core.decode_step_time_s(oss.shape, gen, oss.prec, lay, 64, 2000))
+
+
+@pytest.mark.parametrize("key", ["w4a16_moe_prefill_compute_rel", "sink_attention_frac"])
+def test_kernel_family_parameters_out_of_range_are_refused(key):
+    with pytest.raises(InputError) as err:
+        est.device_parameters(get_accelerator("a100-80gb-sxm"), "vllm", {key: 1.5})
+    assert err.value.field == "overrides" and "[0, 1]" in err.value.message and key in err.value.message
+
+
 def test_research_stack_is_launch_bound_and_about_2x_slower():
     r1, d1 = _step("h100-sxm", "research-2023", 1, "llama-2-70b", "fp16", 8), _step("h100-sxm", "default", 1, "llama-2-70b", "fp16", 8)
     r4 = _step("h100-sxm", "research-2023", 1, "llama-2-70b", "fp16", 4)

@@ -223,6 +223,12 @@ _GPU = dict(
     sliding_window_attention=1.0,  # 1 = the kernels attend over only a sliding-window layer's window; 0 = over the whole context
     moe_compute_rel=1.0,     # routed-expert GEMM FLOPs at the dense GEMMs' efficiency (engine-specific below 1)
     moe_prefill_compute_rel=1.0,  # a further factor on it in prompt passes only (engine-specific below 1: vLLM's Triton fused MoE)
+    # what replaces it for expert weights of 4 bits computed in 16 bit (W4A16: int4, and MXFP4 / NVFP4 on parts without
+    # FP4 tensor cores), where the engine runs those on a kernel family of their own (vLLM: Marlin); 0 = not set (as above)
+    w4a16_moe_prefill_compute_rel=0.0,
+    # prompt attention efficiency (replaces attention_frac) for models with learned attention sinks where the engine has
+    # no sink-capable fast kernel on the part (vLLM on Ampere / Ada: its Triton attention); 0 = not set (attention_frac)
+    sink_attention_frac=0.0,
     moe_decode_pair_s=0.0,   # GPU time per routed (token, expert) pair per MoE layer of a decode step (engine-specific; 0 = none)
     moe_prefill_pair_s=0.0,  # the same for prompt tokens
     cuda_graph_padding=0.0,  # 1 = decode steps padded to the next CUDA-graph batch size (engine-specific)
@@ -254,6 +260,8 @@ _SOC = dict(
     sliding_window_attention=1.0,
     moe_compute_rel=1.0,
     moe_prefill_compute_rel=1.0,
+    w4a16_moe_prefill_compute_rel=0.0,
+    sink_attention_frac=0.0,
     moe_decode_pair_s=0.0,
     moe_prefill_pair_s=0.0,
     cuda_graph_padding=0.0,

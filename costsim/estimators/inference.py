@@ -142,6 +142,8 @@ _FRACTION_PARAMETERS = {
     "kv_free_memory_frac": (lambda x: 0.0 < x <= 1.0, "(0, 1]", "the share of the memory free after weights that becomes KV cache"),
     "moe_compute_rel": (lambda x: 0.0 < x <= 1.0, "(0, 1]", "the routed-expert GEMMs' compute efficiency relative to dense GEMMs"),
     "moe_prefill_compute_rel": (lambda x: 0.0 < x <= 1.0, "(0, 1]", "the routed-expert GEMMs' further compute efficiency factor in prompt passes"),
+    "w4a16_moe_prefill_compute_rel": (lambda x: 0.0 <= x <= 1.0, "[0, 1]", "the prompt-pass factor of 4-bit weight-only expert GEMMs (0 = moe_prefill_compute_rel)"),
+    "sink_attention_frac": (lambda x: 0.0 <= x <= 1.0, "[0, 1]", "the prompt attention efficiency of attention-sink models (0 = attention_frac)"),
     "sliding_window_kv": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether a sliding-window layer's KV cache holds only its window (1) or the whole context (0)"),
     "sliding_window_attention": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether the kernels attend over only a sliding-window layer's window (1) or the whole context (0)"),
     "cuda_graph_padding": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether decode steps are padded to the next CUDA-graph batch size (1) or not (0)"),
@@ -217,10 +219,26 @@ def with_sampling(m: ModelSpec, top_k: int | None) -> ModelSpec:
     return m.model_copy(update={"default_top_k": top_k or None})
 
 
+def kernel_family_parameters(m: ModelSpec, weight_precision: str, dtype: str, params: dict[str, float]) -> dict[str, float]:
+    """Device fields that depend on which kernels the engine picks for this model and weight format: the prompt-pass
+    factor of 4-bit weight-only expert GEMMs (w4a16_moe_prefill_compute_rel, where set: vLLM's Marlin MoE on Ampere /
+    Ada) and the prompt attention efficiency of attention-sink models (sink_attention_frac, where set: vLLM's Triton
+    attention where FlashAttention 2 has no sinks). Empty where neither applies."""
+    out: dict[str, float] = {}
+    w4a16 = weight_precision in ("int4", "fp4", "mxfp4") and dtype not in core.MICROSCALED_DTYPES
+    if w4a16 and m.is_moe and params["w4a16_moe_prefill_compute_rel"] > 0:
+        out["moe_prefill_compute_rel"] = params["w4a16_moe_prefill_compute_rel"]
+    if m.attention_sinks and params["sink_attention_frac"] > 0:
+        out["attention_frac"] = params["sink_attention_frac"]
+    return out
+
+
 def core_inputs(m: ModelSpec, acc: Accelerator, weight_precision: str, kv_precision: str | None = None,
                 engine: str = "default", overrides: dict[str, float] | None = None) -> CoreInputs:
     """Shape, precision and device for the core, consistently resolved (one place for all callers)."""
     dev, dtype, params = device_from_accelerator(acc, weight_precision, engine, overrides, kv_precision)
+    picked = kernel_family_parameters(m, weight_precision, dtype, params)
+    dev, params = replace(dev, **picked), params | picked
     shape = shape_from_model(m)
     if params["sliding_window_attention"] == 0.0:
         # the engine ignores the model's sliding window: every layer keeps and attends over the whole context

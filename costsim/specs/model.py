@@ -63,6 +63,10 @@ class ModelSpec(Spec):
     v_head_dim: int | None = Field(None, ge=1, description="MLA: value dims per head (DeepSeek-V3: 128).")
     sliding_window: int | None = Field(None, ge=1, description="Sliding-window attention span, tokens (None = full attention).")
     sliding_window_layer_frac: float = Field(1.0, ge=0, le=1, description="Fraction of layers that use the sliding window (Gemma 2 alternates: 0.5).")
+    attention_sinks: bool = Field(False, description="Learned attention sinks: one softmax bias per attention head "
+                                  "(gpt-oss). The arithmetic is the attention's; what changes is which kernels can run "
+                                  "it: an engine without a sink-capable fast kernel on a part falls back to a slower one "
+                                  "(vLLM on Ampere / Ada: its Triton attention; engine parameter sink_attention_frac).")
     default_top_k: int | None = Field(None, ge=1, description="top_k of the model's published default sampling "
                                       "(generation_config.json; Qwen3 20, Gemma 3 64; None = not set). Engines that apply "
                                       "the model's defaults (vLLM) mask the logits to the top k every step.")
