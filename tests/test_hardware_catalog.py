@@ -247,17 +247,25 @@ def test_results_call_a_device_from_a_yaml_file_by_its_kind(tmp_path):
 
 
 def test_list_tables_show_whole_ids_on_a_narrow_terminal():
-    """The id is what the reader types next: at 80 columns `models list` and `hardware list` print every id whole."""
+    """The id is what the reader types next: at 80 columns `models list`, `hardware list` and `engines list` print every
+    id whole, cut no header or value short ('…') and keep every column on the screen (the last one included)."""
     import os
     import subprocess
     import sys
 
+    from costsim.specs.engine import engines
+
     env = dict(os.environ, COLUMNS="80")
-    for what, ids in (("models", catalog.models()), ("hardware", catalog.accelerators())):
+    for what, ids, last in (("models", catalog.models(), "context"), ("hardware", catalog.accelerators(), "W"),
+                            ("engines", list(engines()), "on")):
         out = subprocess.run([sys.executable, "-c", "from costsim.cli import main; main()", what, "list"], env=env,
                              capture_output=True, text=True, check=True).stdout
-        cells = {line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│")}
+        lines = out.splitlines()
+        rule = next(i for i, line in enumerate(lines) if line.strip().startswith("─"))
+        cells = {line.split()[0] for line in lines[rule + 1:] if line[:2].strip()}  # the id column starts each row
         assert set(ids) <= cells, sorted(set(ids) - cells)
+        assert "…" not in out and max(len(line) for line in lines) <= 80
+        assert lines[rule - 1].split()[-1] == last  # the last column's header is there, not cropped
 
 
 def test_every_shipped_validation_metric_reads_with_a_unit():

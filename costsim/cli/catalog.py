@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -12,14 +13,16 @@ from costsim.cli.common import command_group, fmt_si, print_json
 
 def _table(title: str, columns: tuple[str, ...], rows) -> Table:
     """A rich table of `rows` (tuples of strings) under `columns`. An `id` column is never cut or wrapped (it is
-    what the reader types next); the other columns wrap to make room on a narrow terminal."""
+    what the reader types next); the other columns wrap to make room on a narrow terminal, never narrower than the
+    longest word of their header, and a word too long for its column folds instead of ending in '…'."""
     rows = [tuple(r) for r in rows]
-    t = Table(title=title)
+    # no vertical rules and one space between columns: the columns keep the width for their text
+    t = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False)
     for i, c in enumerate(columns):
         if c == "id":
             t.add_column(c, no_wrap=True, min_width=max([len(c)] + [len(str(r[i])) for r in rows]))
         else:
-            t.add_column(c)
+            t.add_column(c, overflow="fold", min_width=max(len(w) for w in c.split()))  # a header's "\n" puts its unit below
     for r in rows:
         t.add_row(*r)
     return t
@@ -138,10 +141,13 @@ def register(app: typer.Typer) -> None:
             print_json(rows)
             return
         peak = [r["peak_flop_per_s"] for r in rows]
-        Console().print(_table("accelerators", ("id", "name", "memory", "bandwidth", "bf16", "fp8", "fp4", "TDP"), (
-            (r["id"], r["name"], fmt_si(r["memory_bytes"], "B"), fmt_si(r["memory_bandwidth_bytes_per_s"], "B/s"),
-             fmt_si(p.get("bf16") or p.get("fp16"), "FLOP/s"), fmt_si(p.get("fp8"), "FLOP/s"), fmt_si(p.get("fp4"), "FLOP/s"),
-             fmt_si(r["tdp_w"], "W")) for r, p in zip(rows, peak))))
+        def num(v: float | None, scale: float) -> str:  # the unit is in the column's header
+            return "-" if not v else f"{v / scale:.3g}"
+        Console().print(_table("accelerators (dense peaks; - = not supported)", (
+            "id", "name", "memory\nGB", "bandwidth\nTB/s", "bf16\nTFLOP/s", "fp8\nTFLOP/s", "fp4\nTFLOP/s", "TDP\nW"), (
+            (r["id"], r["name"], num(r["memory_bytes"], 1e9), num(r["memory_bandwidth_bytes_per_s"], 1e12),
+             num(p.get("bf16") or p.get("fp16"), 1e12), num(p.get("fp8"), 1e12), num(p.get("fp4"), 1e12),
+             num(r["tdp_w"], 1.0)) for r, p in zip(rows, peak))))
 
     @hw.command("show")
     def hardware_show(ref: str = typer.Argument(..., help="Accelerator id or YAML file."),

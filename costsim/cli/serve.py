@@ -163,9 +163,9 @@ def _render(r: dict) -> None:
     if ups:
         u = Table(title="runners-up")
         job_col = any("job_wall_time_s" in d for d in ups)
-        for c in (f"replicas x {gpu}s", "layout", "weights", "batch / replica", "throughput, tokens/s", "TPOT", "$ / M tokens",
+        for c in (f"replicas x {gpu}s", "layout", "weights", "batch / replica", "output tokens/s", "TPOT", "$ / M tokens",
                   *(("offline job time",) if job_col else ())):
-            u.add_column(c)
+            u.add_column(c, overflow="fold")  # at 80 columns a long header folds instead of ending in '…'
         for d in ups:
             cost = d.get("usd_per_million_tokens")
             u.add_row(f"{d['replicas']} x {d['gpus_per_replica']}", _layout_text(d), d["weight_precision"], str(d["batch_per_replica"]),
