@@ -148,6 +148,9 @@ def test_vllm_on_ampere_and_ada_runs_gpt_oss_on_marlin_experts_and_triton_sink_a
     assert oss.dev.moe_prefill_compute_rel == p["w4a16_moe_prefill_compute_rel"] != p["moe_prefill_compute_rel"]
     assert oss.dev.attention_frac == p["sink_attention_frac"] < p["attention_frac"]
     assert oss.params["attention_frac"] == oss.dev.attention_frac  # the resolved parameters say what the core used
+    # an explicit override of the general value wins
+    o = est.core_inputs(get_model("gpt-oss-120b"), acc, "mxfp4", None, "vllm", {"moe_prefill_compute_rel": 0.9, "attention_frac": 0.4})
+    assert (o.dev.moe_prefill_compute_rel, o.dev.attention_frac) == (0.9, 0.4)
     # the same model in BF16: its experts are not W4A16 (Triton fused MoE), its attention still has sinks
     bf = est.core_inputs(get_model("gpt-oss-120b"), acc, "bf16", None, "vllm")
     assert bf.dev.moe_prefill_compute_rel == p["moe_prefill_compute_rel"] and bf.dev.attention_frac == p["sink_attention_frac"]

@@ -237,7 +237,8 @@ def core_inputs(m: ModelSpec, acc: Accelerator, weight_precision: str, kv_precis
                 engine: str = "default", overrides: dict[str, float] | None = None) -> CoreInputs:
     """Shape, precision and device for the core, consistently resolved (one place for all callers)."""
     dev, dtype, params = device_from_accelerator(acc, weight_precision, engine, overrides, kv_precision)
-    picked = kernel_family_parameters(m, weight_precision, dtype, params)
+    # an explicit override of the general value wins over the kernel family's
+    picked = {k: v for k, v in kernel_family_parameters(m, weight_precision, dtype, params).items() if k not in (overrides or {})}
     dev, params = replace(dev, **picked), params | picked
     shape = shape_from_model(m)
     if params["sliding_window_attention"] == 0.0:

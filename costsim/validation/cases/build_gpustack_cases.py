@@ -21,10 +21,13 @@ Selection (mechanical, before any comparison):
   160 routed + 1 shared experts, top-8; GLM-4.6 only lengthens the context); no speculative decoding;
 - not the GLM-4.5-Air H100 file's "Other Benchmark Cases": its numbers are the A100 file's, digit for digit
   (a copy in the source), so they are left out of both.
-Engine defaults not in the command: vLLM's API server max_num_seqs 1,024 on >= 70 GiB GPUs other than A100 and
-256 on A100 (vllm/engine/arg_utils.py get_batch_defaults, v0.10-v0.11); SGLang max_running_requests 4,096 (its
-KV pool binds first). Two rows fit engine vllm's prompt-pass MoE factor, two more its Ampere kernels for gpt-oss (Marlin MXFP4 experts,
-Triton sink attention) (FIT_ROWS); every other row is held out.
+Engine defaults not in the command: no command sets a KV-cache dtype, so every engine keeps its 'auto': vLLM's and
+SGLang's is the model's 16-bit dtype, TensorRT-LLM's follows the checkpoint's KV quantization, which the one FP8
+checkpoint it serves here (Qwen3-32B-FP8, block-scaled weights) does not set: kv_precision bf16 on every row
+(costsim's default would put FP8 and MXFP4 weights on an FP8 cache). vLLM's API server max_num_seqs 1,024 on
+>= 70 GiB GPUs other than A100 and 256 on A100 (vllm/engine/arg_utils.py get_batch_defaults, v0.10-v0.11); SGLang
+max_running_requests 4,096 (its KV pool binds first). Two rows fit engine vllm's prompt-pass MoE factor, two more its
+Ampere kernels for gpt-oss (Marlin MXFP4 experts, Triton sink attention) (FIT_ROWS); every other row is held out.
 KNOWN_GAPS gives the cause of each group of misses, written after the first comparison.
 """
 
@@ -51,15 +54,15 @@ HARDWARE = {"a100": "a100-80gb-sxm", "h100": "h100-sxm", "h200": "h200"}
 MOE = {"deepseek-v3", "glm-4.5-air", "glm-4.5", "gpt-oss-120b", "gpt-oss-20b", "qwen3-235b-a22b"}
 COPIED = {("glm-4.5-air", "h100")}
 #: the lab's single-H100 files of dense Qwen3, slow at every engine: see KNOWN_GAPS["box"] (the gpt-oss H100 files, from
-#: one or two H100s as well, agree within 14 % but for gpt-oss-120b on one H100 at 2,000-4,000-token prompts, +30 / +33 %,
+#: one or two H100s as well, agree within 14 % but for gpt-oss-120b on one H100 at 2,000-4,000-token prompts, +17 / +20 %,
 #: once vLLM's prompt-pass MoE factor is priced)
 SINGLE_H100 = {"qwen3-14b", "qwen3-32b"}
 #: the rows that fit a parameter (costsim/data/engines.yaml, engine vllm): the prompt-pass expert-GEMM factor
 FIT_ROWS = {
     "I-gps-glm-4x-h200-vllm-bf16-tp8-1999-100": "vllm moe_prefill_compute_rel (0.26, with its attention_frac 0.5)",
     "I-gps-glm-4x-h200-vllm-bf16-tp8-4000-200": "vllm moe_prefill_compute_rel (0.26, with its attention_frac 0.5)",
-    "I-gps-gpt-oss-120b-a100-vllm-mxfp4-tp1-1998-98": "vllm's Ampere w4a16_moe_prefill_compute_rel and sink_attention_frac (0.40 / 0.16, with the 32,000-token row)",
-    "I-gps-gpt-oss-120b-a100-vllm-mxfp4-tp1-32000-100": "vllm's Ampere w4a16_moe_prefill_compute_rel and sink_attention_frac (0.40 / 0.16, with the 2,000-token row)",
+    "I-gps-gpt-oss-120b-a100-vllm-mxfp4-tp1-1998-98": "vllm's Ampere gpt-oss kernels (0.49 / 0.15, with the 32,000-token row)",
+    "I-gps-gpt-oss-120b-a100-vllm-mxfp4-tp1-32000-100": "vllm's Ampere gpt-oss kernels (0.49 / 0.15, with the 2,000-token row)",
 }
 KEYS = {"Successful requests": "n", "Benchmark duration (s)": "dur_s", "Total input tokens": "in_tok",
         "Total generated tokens": "out_tok", "Mean TTFT (ms)": "ttft_ms", "Mean TPOT (ms)": "tpot_ms",
@@ -72,30 +75,35 @@ KNOWN_GAPS = {
         "trtllm-serve's 4-token rows from the same client on the lab's A100 agree within 12 %. So it is vLLM's / SGLang's "
         "Python front end and scheduler (tokenization, admission, detokenization and streaming of each response), which "
         "costsim does not price beyond vLLM's per-sequence host time per step. The rows do not share one cost per "
-        "request: dense Qwen3 on vLLM (A100) comes out +25..+53 %, DeepSeek-R1 and GLM-4.6 on vLLM +77..+296 %, SGLang "
-        "-13..+54 %, gpt-oss on A100 -7..-47 % (the 20B the furthest, as in its prompt-heavy rows), so no constant is "
+        "request: dense Qwen3 on vLLM (A100) comes out +25..+53 %, DeepSeek-R1 and GLM on vLLM +77..+282 %, SGLang "
+        "-17..+47 %, gpt-oss on A100 -40..+6 % (the 20B the furthest, as in its prompt-heavy rows), so no constant is "
         "fitted."),
     "box": (
-        "The lab's single-H100 runs of dense Qwen3 14B / 32B come out 1.4-2.7x faster in costsim at every engine (vLLM BF16, "
-        "SGLang FP8, TensorRT-LLM FP8), while the same models on the lab's A100 agree within 12 % (TensorRT-LLM) and 15 % "
-        "(vLLM at 2,000-4,000-token prompts), and the lab's gpt-oss H100 runs agree within 14 % (gpt-oss-120b on one H100 "
-        "at 2,000-4,000 tokens +30 / +33 %). On it Qwen3-32B BF16 with "
+        "The lab's single-H100 runs of dense Qwen3 14B / 32B come out 1.3-3.7x faster in costsim at every engine (vLLM BF16 "
+        "+40..+266 %, SGLang FP8 and TensorRT-LLM FP8 +33..+133 %), while the same models on the lab's A100 agree within "
+        "12 % (TensorRT-LLM) and 15 % (vLLM at 2,000-4,000-token prompts), and the lab's gpt-oss H100 runs agree within "
+        "14 % (gpt-oss-120b on one H100 at 2,000-4,000 tokens +17 / +20 %). On it Qwen3-32B BF16 with "
         "4,000-token prompts has a median inter-token latency of 43.4 ms against 51.6 ms on the A100: 1.19x where the "
-        "parts' HBM differs 1.64x. Priced as an H100 PCIe the BF16 rows come within 31 % but the FP8 rows stay 60-97 % "
-        "fast, so no catalog part explains it. The file says 'a single NVIDIA H100 SXM GPU'; the cause (power cap, "
+        "parts' HBM differs 1.64x. Priced as an H100 PCIe the BF16 rows at 2,000-4,000 tokens come within 31 % and the "
+        "FP8 rows at 2,000-32,000 within 52 %, but the BF16 32,000-token rows no longer fit its KV cache, so no catalog "
+        "part explains it. The file says 'a single NVIDIA H100 SXM GPU'; the cause (power cap, "
         "clocks, another part) is not published; not tuned away."),
     "moe_prefill": (
         "Prompt-heavy jobs of mixture-of-experts models on vLLM / SGLang: the routed experts' prompt GEMMs are priced at "
         "vLLM's fitted prompt-pass factor (moe_prefill_compute_rel 0.26 of the dense GEMMs' efficiency, fitted on this "
         "lab's two GLM-4.6 H200 rows at 2,000 / 4,000 tokens; a Triton fused-MoE kernel measurement gives 0.30) and the "
         "experts' outputs pay their HBM traffic (moe_dispersion_bytes_per_gpu). Before both, these rows ran 1.3-2x below "
-        "costsim. Still off: DeepSeek-R1 at TP8 (FP8, block-scaled) +20..+39 % and with SGLang's attention data "
-        "parallelism +47..+107 %; gpt-oss-20b on A100 -10..-28 % (with vLLM's Ampere kernels for gpt-oss, Marlin MXFP4 "
-        "experts and Triton sink attention, fitted on the 120B's 2,000- and 32,000-token rows, which put the 120B's other "
-        "A100 rows within 10 %; before them -17..-44 % at 2,000-4,000 tokens and +15..+26 % at 32,000): in a 2,048-token "
-        "prefill chunk its 32 experts get ~256 rows each where the 120B's 128 get ~64; gpt-oss-120b on one "
-        "H100 at 2,000-4,000 tokens +30 / +33 % (on two, and the 20B on one, within 14 %); Qwen3-235B BF16 TP8 on H100 "
-        "-20..-28 %. The factor is one number for every expert shape, where the grouped GEMM's efficiency "
+        "costsim. The KV cache is BF16, the engines' 'auto' for these checkpoints (until 2026-12-06 the FP8 and MXFP4 "
+        "rows were priced with costsim's FP8 default, which also ran their prompt attention at the FP8 rate). Still "
+        "off: DeepSeek-R1 with SGLang's attention data parallelism +66 / +83 % at 2,000 / 4,000 tokens (at TP8 -13..+18 "
+        "%); GLM-4.6 FP8 on SGLang (TP4) -12..-30 %, and Qwen3-235B on four or eight H100s -6..-28 %, slowest at "
+        "32,000 tokens, where vLLM's and SGLang's FlashAttention-3 prompt attention may run above the efficiency "
+        "transferred from TensorRT-LLM (attention_frac 0.5); gpt-oss-20b on A100 -9..-19 % (with vLLM's Ampere kernels "
+        "for gpt-oss, Marlin MXFP4 experts and Triton sink attention, fitted on the 120B's 2,000- and 32,000-token rows, "
+        "which put the 120B's other A100 rows within 10 %; before them -17..-44 % at 2,000-4,000 tokens and +15..+26 % "
+        "at 32,000): in a 2,048-token prefill chunk its 32 experts get ~256 rows each where the 120B's 128 get ~64; "
+        "gpt-oss-120b on one H100 at 2,000-4,000 tokens +17 / +20 % (on two, and the 20B on one, within 14 %). The "
+        "factor is one number for every expert shape, where the grouped GEMM's efficiency "
         "depends on the rows per expert and the expert width. Not fitted further."),
     "dense_long_a100": (
         "32,000-token prompts of dense Qwen3 on one A100 (vLLM's 2,048-token prefill chunks on A100): within 25 % with "
@@ -211,7 +219,7 @@ def _case(stem: str, gpu: str, version: str, r: dict) -> dict | None:
         "source": (f"gpustack/gpustack {LAB}/{stem}/{gpu}.md at commit {COMMIT} ('{r['section']}', {r['label']}; "
                    f"{version}; command: {s[:160]})"),
         "inputs": {"model": mid, "hardware": HARDWARE[gpu], "num_gpus": tp, **layout, "weight_precision": wp,
-                   "engine": engine, "batch": "max" if engine == "tensorrt-llm-pytorch" else cap, "max_num_seqs": cap, "input_tokens": inp, "output_tokens": out,
+                   "kv_precision": "bf16", "engine": engine, "batch": "max" if engine == "tensorrt-llm-pytorch" else cap, "max_num_seqs": cap, "input_tokens": inp, "output_tokens": out,
                    "num_requests": n},
         "metric": "throughput_tokens_per_s",
         "expected": round(r["out_tok"] / r["dur_s"], 2),
