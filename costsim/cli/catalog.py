@@ -13,16 +13,19 @@ from costsim.cli.common import command_group, fmt_si, print_json
 
 def _table(title: str, columns: tuple[str, ...], rows) -> Table:
     """A rich table of `rows` (tuples of strings) under `columns`. An `id` column is never cut or wrapped (it is
-    what the reader types next); the other columns wrap to make room on a narrow terminal, never narrower than the
-    longest word of their header, and a word too long for its column folds instead of ending in '…'."""
+    what the reader types next); the other columns wrap between words to make room on a narrow terminal, never
+    narrower than the longest word of their header or cells, so nothing ends in '…' or breaks inside a word."""
     rows = [tuple(r) for r in rows]
     # no vertical rules and one space between columns: the columns keep the width for their text
-    t = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False)
+    t = Table(title=title, box=box.SIMPLE_HEAD, padding=0, show_edge=False)
     for i, c in enumerate(columns):
         if c == "id":
             t.add_column(c, no_wrap=True, min_width=max([len(c)] + [len(str(r[i])) for r in rows]))
         else:
-            t.add_column(c, overflow="fold", min_width=max(len(w) for w in c.split()))  # a header's "\n" puts its unit below
+            # never narrower than its longest word (a header's "\n" puts its unit below)
+            # (a header's words stack, so the header asks for no more width than its longest word)
+            t.add_column(c.replace(" ", "\n"), overflow="fold",
+                         min_width=max(len(w) for text in (c, *(str(r[i]) for r in rows)) for w in text.split()))
     for r in rows:
         t.add_row(*r)
     return t
@@ -141,8 +144,8 @@ def register(app: typer.Typer) -> None:
             print_json(rows)
             return
         peak = [r["peak_flop_per_s"] for r in rows]
-        def num(v: float | None, scale: float) -> str:  # the unit is in the column's header
-            return "-" if not v else f"{v / scale:.3g}"
+        def num(v: float | None, scale: float) -> str:  # the unit is in the column's header; 3 digits, no exponent
+            return "-" if not v else f"{v / scale:.0f}" if v / scale >= 100 else f"{v / scale:.3g}"
         Console().print(_table("accelerators (dense peaks; - = not supported)", (
             "id", "name", "memory\nGB", "bandwidth\nTB/s", "bf16\nTFLOP/s", "fp8\nTFLOP/s", "fp4\nTFLOP/s", "TDP\nW"), (
             (r["id"], r["name"], num(r["memory_bytes"], 1e9), num(r["memory_bandwidth_bytes_per_s"], 1e12),
