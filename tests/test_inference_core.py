@@ -140,8 +140,8 @@ def test_engine_that_ignores_the_sliding_window_keeps_the_whole_context():
     set: Mistral 7B at 20,000 tokens then costs what a full-attention model does (its 0.17 table: Llama 3.1 8B's speed)."""
     from costsim.estimators.inference import core_inputs
     m, a = get_model("mistral-7b"), get_accelerator("h100-sxm")
-    win = core_inputs(m, a, "fp8", None, "vllm")
-    full = core_inputs(m, a, "fp8", None, "tensorrt-llm")
+    win = core_inputs(m, a, "fp8", "fp8", "vllm")  # one KV format for both (the engines' defaults differ)
+    full = core_inputs(m, a, "fp8", "fp8", "tensorrt-llm")
     kv = lambda ci: float(core.kv_bytes_per_sequence(ci.shape, ci.prec, 20_000))
     assert kv(full) == pytest.approx(kv(win) * 20_000 / m.sliding_window)
     assert kv(full) == pytest.approx(float(core.kv_bytes_per_token(full.shape, full.prec)) * 20_000)

@@ -173,6 +173,25 @@ def test_vllm_on_ampere_and_ada_runs_gpt_oss_on_marlin_experts_and_triton_sink_a
         core.decode_step_time_s(oss.shape, gen, oss.prec, lay, 64, 2000))
 
 
+def test_an_unnamed_kv_cache_is_what_the_engine_runs_by_default():
+    """TensorRT-LLM's ModelOpt FP8 / FP4 checkpoints ship an FP8 KV cache; vLLM's and SGLang's --kv-cache-dtype auto is
+    the model's 16-bit dtype whatever the weights. A request that names no KV cache gets the engine's."""
+    assert [est.default_kv_precision("fp8", e) for e in ("default", "tensorrt-llm-pytorch", "rocm-vllm-2026")] == ["fp8"] * 3
+    assert [est.default_kv_precision(w, e) for w in ("fp8", "mxfp4") for e in ("vllm", "sglang")] == ["bf16"] * 4
+    assert est.default_kv_precision("bf16", "default") == "bf16"
+    m, a = get_model("llama-3.1-70b"), get_accelerator("h100-sxm")
+    trt, vl = est.core_inputs(m, a, "fp8", None, "default"), est.core_inputs(m, a, "fp8", None, "vllm")
+    assert vl.prec.kv_bytes_per_element == 2 * trt.prec.kv_bytes_per_element
+    assert vl.dev.attn_peak_flop_per_s == a.peak_flop_per_s("bf16") < trt.dev.attn_peak_flop_per_s  # no FP8 attention
+    # an explicit KV cache still wins, and the serve result says which one was priced
+    assert est.core_inputs(m, a, "fp8", "fp8", "vllm").prec.kv_bytes_per_element == trt.prec.kv_bytes_per_element
+    from costsim.api.serve import serve
+    from costsim.specs.requests import ServeRequest
+    r = serve(ServeRequest(model="llama-3.1-70b", hardware="h100-sxm", gpus=2, weight_precision="fp8", engine="vllm"),
+              with_curve=False)
+    assert r["kv_precision"] == "bf16"
+
+
 @pytest.mark.parametrize("key", ["w4a16_moe_prefill_compute_rel", "sink_attention_frac"])
 def test_kernel_family_parameters_out_of_range_are_refused(key):
     with pytest.raises(InputError) as err:
@@ -255,6 +274,7 @@ def test_engines_cli_lists_and_shows_profiles():
     assert doc["device_parameters"]["b200"]["moe_kernel_rel"] == pytest.approx(0.59) and doc["sources"]
     r = cli("show", "vllm")
     assert r.returncode == 0 and "hardware b200" in r.stdout and "moe_kernel_rel" in r.stdout
+    assert doc["kv_cache_auto"] == "16bit" and "KV cache when a request names none: 16 bit" in r.stdout
     r = cli("show", "vlm")
     assert r.returncode == 2 and "did you mean vllm" in r.stderr and "Traceback" not in r.stderr
 

@@ -296,7 +296,7 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
             wp = precs[pi[c]]
             best.append(Deployment(
                 replicas=int(replicas[c]), gpus_per_replica=int(gpr[c]), tp=int(T[c]), pp=int(P[c]), ep=int(E[c]),
-                weight_precision=wp, kv_precision=kv_precision or default_kv_precision(wp), compute_dtype=cis[pi[c]].compute_dtype,
+                weight_precision=wp, kv_precision=kv_precision or default_kv_precision(wp, engine), compute_dtype=cis[pi[c]].compute_dtype,
                 batch_per_replica=int(b_sel[c]), max_batch_per_replica=int(mb[c]),
                 throughput_tokens_per_s=float(replicas[c] * thr_rep[c]), throughput_tokens_per_s_per_replica=float(thr_rep[c]),
                 ttft_s=float(curve["ttft_s"][c, k[c]]), tpot_s=float(curve["tpot_s"][c, k[c]]),

@@ -75,7 +75,11 @@ FP8_KV_BY_DEFAULT = ("fp8", "fp4", "mxfp4", "fp6")
 EMBEDDINGS_16BIT = ("fp8", "int8", "int4", "fp4", "mxfp4", "fp6")
 
 
-def default_kv_precision(weight_precision: str) -> str:
+def default_kv_precision(weight_precision: str, engine: str = "default") -> str:
+    """The KV cache a request gets when it names none: FP8 with quantized weights (FP8_KV_BY_DEFAULT) on engines whose
+    default follows the checkpoint, 16 bit on engines whose 'auto' is the model's dtype (vLLM, SGLang)."""
+    if get_engine(engine).kv_cache_auto == "16bit":
+        return "bf16"
     return "fp8" if weight_precision in FP8_KV_BY_DEFAULT else "bf16"
 
 
@@ -170,7 +174,7 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
     peak = acc.peak_flop_per_s(dtype)
     if peak <= 0:
         raise InputError(f"hardware '{acc.id}' has no peak rate for {dtype} or any fallback datatype; add peak_tflop_per_s to its profile.", field="hardware")
-    kv = kv_precision or default_kv_precision(weight_precision)
+    kv = kv_precision or default_kv_precision(weight_precision, engine)
     half = "bf16" if acc.supports("bf16") else "fp16"
     attn_dtype = "fp8" if (kv == "fp8" and acc.supports("fp8") and dtype in ("fp8", "fp4", "fp6")) else (dtype if dtype in ("bf16", "fp16") else half)
     attn_peak = acc.peak_flop_per_s(attn_dtype) or peak
@@ -249,7 +253,7 @@ def core_inputs(m: ModelSpec, acc: Accelerator, weight_precision: str, kv_precis
         # the kernels attend over the window, but the KV cache keeps the whole context (TensorRT-LLM's PyTorch
         # backend unless kv_cache_config max_attention_window is set)
         shape = replace(shape, kv_stores_window=0.0)
-    return CoreInputs(shape=shape, prec=precision(weight_precision, kv_precision, dtype),
+    return CoreInputs(shape=shape, prec=precision(weight_precision, kv_precision or default_kv_precision(weight_precision, engine), dtype),
                       dev=dev, compute_dtype=dtype, params=params)
 
 
@@ -509,7 +513,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
         "feasible": bool(slo_ok),
         "reason": None if slo_ok else f"batch {int(b)} misses the SLO (TTFT {ttft:.3g} s, TPOT {tpot:.3g} s)",
         "model": m.id or m.name, "hardware": a.id, "gpus": gpus, "layout": layout_doc,
-        "weight_precision": req.weight_precision, "kv_precision": req.kv_precision or default_kv_precision(req.weight_precision),
+        "weight_precision": req.weight_precision, "kv_precision": req.kv_precision or default_kv_precision(req.weight_precision, engine),
         "compute_dtype": dtype, "engine": engine, "sampling_top_k": m.default_top_k,
         "batch": int(b), "max_batch": mb,
         # the batch a decode step computes on each rank (sequences per pipeline micro-batch and EP rank), padded to the

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -32,6 +33,11 @@ class EngineProfile(Spec):
     parameters: dict[str, float] = Field(default_factory=dict, description="Replacements (or *_scale multipliers) of the device defaults of the inference core.")
     vendor_parameters: dict[str, dict[str, float]] = Field(default_factory=dict, description="Per vendor (lower case), applied after `parameters`.")
     device_parameters: dict[str, dict[str, float]] = Field(default_factory=dict, description="Per hardware id (e.g. b200), applied last: what this stack's kernels do on one part (tuned or untuned kernel configurations).")
+    kv_cache_auto: Literal["follows_weights", "16bit"] = Field(
+        "follows_weights", description="The KV cache the stack runs when none is asked for: 'follows_weights' = FP8 "
+        "with FP8 / FP4 / MXFP4 / FP6 weights (TensorRT-LLM with ModelOpt checkpoints, which ship an FP8 KV cache; "
+        "vendors' MLPerf configurations), else 16 bit; '16bit' = the model's 16-bit dtype whatever the weights (vLLM's "
+        "and SGLang's --kv-cache-dtype auto).")
     fitted_on: list[str] = Field(default_factory=list, description="Validation case ids the fitted parameters came from.")
     sources: list[str] = Field(..., min_length=1, description="Where the parameters and mechanisms come from.")
     notes: str | None = Field(None, description="Caveats.")

@@ -134,7 +134,7 @@ class ReplicaGroup(Spec):
     pp: int = Field(1, ge=1, description="Pipeline-parallel stages per replica (tp = gpus_per_replica / (pp x ep)).")
     ep: int = Field(1, ge=1, description="Expert-parallel size per replica (MoE only).")
     weight_precision: WeightPrecision = Field("bf16", description="Weight storage: bf16/fp16, fp8, int8, int4, llama.cpp q8_0 (8.5 bits/weight) / q4_0 (4.5 bits/weight), fp4 (NVFP4), mxfp4, fp6 (MXFP6).")
-    kv_precision: KvPrecision | None = Field(None, description="KV-cache precision (None = bf16, or fp8 with fp8 weights).")
+    kv_precision: KvPrecision | None = Field(None, description="KV-cache precision (None = what the engine runs: fp8 with fp8/fp4/fp6 weights on TensorRT-LLM-class engines, bf16 otherwise and on vllm / sglang).")
     power_cap_w: float | None = Field(None, gt=0, description="Per-GPU power cap for this group, W (None = the workload's power_cap_w_per_gpu).")
 
 
@@ -178,7 +178,7 @@ class ServingWorkload(Spec):
     top_k: int | None = Field(None, ge=0, le=1_000_000, description="top_k of the requests' sampling: None = the model's published default "
                               "(Qwen3 20, Gemma 3 64, Llama 3.1 none), 0 = none (greedy or top-p); vLLM charges top-k masking per sequence per step.")
     weight_precision: WeightPrecision | None = Field(None, description="Weight storage when replica_groups is empty (None = bf16; searched with a GPU budget).")
-    kv_precision: KvPrecision | None = Field(None, description="KV-cache precision when replica_groups is empty (None = bf16, or fp8 with fp8 weights).")
+    kv_precision: KvPrecision | None = Field(None, description="KV-cache precision when replica_groups is empty (None = what the engine runs: fp8 with fp8/fp4/fp6 weights on TensorRT-LLM-class engines, bf16 otherwise and on vllm / sglang).")
     replica_groups: list[ReplicaGroup] = Field(default_factory=list, description="Replica groups (mixed hardware); empty = one group from the fields above.")
     arrivals: ArrivalSpec = Field(default_factory=lambda: ArrivalSpec(rate_per_s=1.0), description="Arrival process.")
     input_tokens: LengthDist = Field(default_factory=lambda: LengthDist(kind="fixed", mean=512), description="Prompt length distribution.")
