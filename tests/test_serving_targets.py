@@ -48,8 +48,7 @@ def test_known_gaps_of_the_gpustack_cases_name_an_input_defined_cause():
 
 
 @pytest.mark.xfail(strict=True, reason="KNOWN GAP, issue 14 bar 'no held-out case worse than 30 %' for serving: "
-                   "GPUStack's vLLM / SGLang jobs (DeepSeek-R1 with SGLang's attention data parallelism, GLM-4.6 FP8 on "
-                   "SGLang at 32,000 tokens, 4-token answers bound by the engines' Python front end and gpt-oss-20b's on "
+                   "GPUStack's vLLM / SGLang jobs (GLM-4.6 FP8 on SGLang at 32,000 tokens, 4-token answers bound by the engines' Python front end and gpt-oss-20b's on "
                    "A100, slow single-H100 dense Qwen3 runs), ML.ENERGY's GPU-starved B200 runs, "
                    "TensorRT-LLM's expert-parallel Hopper rows, MLPerf's Llama 2 70B on 8 H100s (v4.1: with the "
                    "dataset's measured prompts NVIDIA's MLPerf Llama 2 70B rows run 2-31 % below the trtllm-bench-fitted "

@@ -76,7 +76,7 @@ KNOWN_GAPS = {
         "Python front end and scheduler (tokenization, admission, detokenization and streaming of each response), which "
         "costsim does not price beyond vLLM's per-sequence host time per step. The rows do not share one cost per "
         "request: dense Qwen3 on vLLM (A100) comes out +25..+53 %, DeepSeek-R1 and GLM on vLLM +77..+282 %, SGLang "
-        "-17..+47 %, gpt-oss on A100 -40..+6 % (the 20B the furthest, as in its prompt-heavy rows), so no constant is "
+        "-17..+15 %, gpt-oss on A100 -40..+6 % (the 20B the furthest, as in its prompt-heavy rows), so no constant is "
         "fitted."),
     "box": (
         "The lab's single-H100 runs of dense Qwen3 14B / 32B come out 1.3-3.7x faster in costsim at every engine (vLLM BF16 "
@@ -94,9 +94,10 @@ KNOWN_GAPS = {
         "lab's two GLM-4.6 H200 rows at 2,000 / 4,000 tokens; a Triton fused-MoE kernel measurement gives 0.30) and the "
         "experts' outputs pay their HBM traffic (moe_dispersion_bytes_per_gpu). Before both, these rows ran 1.3-2x below "
         "costsim. The KV cache is BF16, the engines' 'auto' for these checkpoints (until 2026-12-06 the FP8 and MXFP4 "
-        "rows were priced with costsim's FP8 default, which also ran their prompt attention at the FP8 rate). Still "
-        "off: DeepSeek-R1 with SGLang's attention data parallelism +66 / +83 % at 2,000 / 4,000 tokens (at TP8 -13..+18 "
-        "%); GLM-4.6 FP8 on SGLang (TP4) -12..-30 %, and Qwen3-235B on four or eight H100s -6..-28 %, slowest at "
+        "rows were priced with costsim's FP8 default, which also ran their prompt attention at the FP8 rate), and "
+        "DeepSeek-R1 on SGLang with attention data parallelism is priced with the tensor-parallel MoE SGLang runs "
+        "without --ep-size (-16..+19 %; +47..+83 % as expert-parallel); DeepSeek-R1 on vLLM TP8 -13..+18 %. Still "
+        "off: GLM-4.6 FP8 on SGLang (TP4) -12..-30 %, and Qwen3-235B on four or eight H100s -6..-28 %, slowest at "
         "32,000 tokens, where vLLM's and SGLang's FlashAttention-3 prompt attention may run above the efficiency "
         "transferred from TensorRT-LLM (attention_frac 0.5); gpt-oss-20b on A100 -9..-19 % (with vLLM's Ampere kernels "
         "for gpt-oss, Marlin MXFP4 experts and Triton sink attention, fitted on the 120B's 2,000- and 32,000-token rows, "
@@ -205,7 +206,14 @@ def _case(stem: str, gpu: str, version: str, r: dict) -> dict | None:
     fp8 = "-FP8" in s or stem == "deepseek-r1"
     wp = "fp8" if fp8 else "mxfp4" if mid.startswith("gpt-oss") else "bf16"
     dp_attn = "--enable-dp-attention" in s
-    layout = {"tp": 1, "ep": tp} if dp_attn else {"tp": tp}
+    # SGLang's attention data parallelism without --ep-size keeps the MoE layers tensor-parallel over all tp GPUs
+    # (moe_ep_rank = tp_rank // (tp_size // ep_size), ep_size 1: each GPU holds 1/tp of every expert, the DP ranks'
+    # tokens all-gathered before each MoE layer and reduce-scattered after). costsim's layout has no attention-DP +
+    # MoE-TP combination: these rows are priced as TP tp, which shards the experts and sizes the per-layer collectives
+    # as SGLang does; the attention is then priced tensor-parallel too (the MLA cache on every GPU, a smaller KV pool
+    # than DP's one copy per request). Until 2026-12-06 they were priced as EP tp (experts whole on one GPU each),
+    # which SGLang runs only with --ep-size: +47..+83 % there, -16..+19 % as TP (changed after that comparison)
+    layout = {"tp": tp}
     cap = _flag(s, "--max-num-seqs", "--max-running-requests", "--max_batch_size")
     if cap is None:
         cap = {"vllm": 256 if gpu == "a100" else 1024, "sglang": 4096, "tensorrt-llm-pytorch": DEFAULT_MAX_BATCH_SIZE}[engine]
