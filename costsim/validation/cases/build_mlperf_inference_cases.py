@@ -171,8 +171,8 @@ def build(summary: Path) -> list[dict]:
                        f"{r['SystemName']}, {r['Location'].lstrip('./')}; {r['framework']})"),
             # the KV cache: summary.csv does not give it. TensorRT-LLM and AMD's vLLM stack (rocm-vllm-2026) default to
             # FP8 with these FP8 / FP4 checkpoints; SGLang's 'auto' would be 16 bit, but its one row (DeepSeek-R1 on
-            # MI355X) is priced with the FP8 cache an MLPerf submission runs, as before engines had a KV default of
-            # their own (with a 16-bit cache it comes out 54 % slow, not 33 %)
+            # MI355X) keeps the FP8 cache it was priced with before engines had a KV default of their own: an
+            # assumption (the submission's SGLang flags are not in summary.csv; with a 16-bit cache it is -54 %, not -33 %)
             "inputs": {"model": model, "hardware": hw, "num_gpus": n, "layout": "search", "weight_precision": wp,
                        **({"kv_precision": "fp8"} if _engine(r["framework"], amd, bench) == "sglang" else {}),
                        "engine": _engine(r["framework"], amd, bench), "input_tokens": inp, "output_tokens": int(round(out)),
