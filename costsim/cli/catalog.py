@@ -22,8 +22,8 @@ def _table(title: str, columns: tuple[str, ...], rows) -> Table:
         if c == "id":
             t.add_column(c, no_wrap=True, min_width=max([len(c)] + [len(str(r[i])) for r in rows]))
         else:
-            # never narrower than its longest word (a header's "\n" puts its unit below)
-            # (a header's words stack, so the header asks for no more width than its longest word)
+            # header words stack (so a header asks for no more width than its longest word); never narrower than the
+            # longest word of the header or a cell
             t.add_column(c.replace(" ", "\n"), overflow="fold",
                          min_width=max(len(w) for text in (c, *(str(r[i]) for r in rows)) for w in text.split()))
     for r in rows:
@@ -147,7 +147,7 @@ def register(app: typer.Typer) -> None:
         def num(v: float | None, scale: float) -> str:  # the unit is in the column's header; 3 digits, no exponent
             return "-" if not v else f"{v / scale:.0f}" if v / scale >= 100 else f"{v / scale:.3g}"
         Console().print(_table("accelerators (dense peaks; - = not supported)", (
-            "id", "name", "memory\nGB", "bandwidth\nTB/s", "bf16\nTFLOP/s", "fp8\nTFLOP/s", "fp4\nTFLOP/s", "TDP\nW"), (
+            "id", "name", "memory GB", "bandwidth TB/s", "bf16 TFLOP/s", "fp8 TFLOP/s", "fp4 TFLOP/s", "TDP W"), (
             (r["id"], r["name"], num(r["memory_bytes"], 1e9), num(r["memory_bandwidth_bytes_per_s"], 1e12),
              num(p.get("bf16") or p.get("fp16"), 1e12), num(p.get("fp8"), 1e12), num(p.get("fp4"), 1e12),
              num(r["tdp_w"], 1.0)) for r, p in zip(rows, peak))))

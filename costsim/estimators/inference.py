@@ -240,7 +240,8 @@ def kernel_family_parameters(m: ModelSpec, weight_precision: str, dtype: str, pa
 def core_inputs(m: ModelSpec, acc: Accelerator, weight_precision: str, kv_precision: str | None = None,
                 engine: str = "default", overrides: dict[str, float] | None = None) -> CoreInputs:
     """Shape, precision and device for the core, consistently resolved (one place for all callers)."""
-    dev, dtype, params = device_from_accelerator(acc, weight_precision, engine, overrides, kv_precision)
+    kv = kv_precision or default_kv_precision(weight_precision, engine)  # the engine's default, resolved once
+    dev, dtype, params = device_from_accelerator(acc, weight_precision, engine, overrides, kv)
     # an explicit override of the general value wins over the kernel family's
     picked = {k: v for k, v in kernel_family_parameters(m, weight_precision, dtype, params).items() if k not in (overrides or {})}
     dev, params = replace(dev, **picked), params | picked
@@ -253,7 +254,7 @@ def core_inputs(m: ModelSpec, acc: Accelerator, weight_precision: str, kv_precis
         # the kernels attend over the window, but the KV cache keeps the whole context (TensorRT-LLM's PyTorch
         # backend unless kv_cache_config max_attention_window is set)
         shape = replace(shape, kv_stores_window=0.0)
-    return CoreInputs(shape=shape, prec=precision(weight_precision, kv_precision or default_kv_precision(weight_precision, engine), dtype),
+    return CoreInputs(shape=shape, prec=precision(weight_precision, kv, dtype),
                       dev=dev, compute_dtype=dtype, params=params)
 
 
