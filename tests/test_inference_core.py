@@ -2,13 +2,15 @@
 
 from dataclasses import replace
 
+import math
+
 import numpy as np
 import pytest
 
 from costsim.core import inference as core
 from costsim.core.comm import SCALEOUT_ACHIEVABLE_FRAC
 from costsim.core.serving_curve import best_index, serving_curve
-from costsim.estimators.inference import device_from_accelerator, precision, shape_from_model, step_time_table
+from costsim.estimators.inference import core_inputs, device_from_accelerator, precision, shape_from_model, step_time_table
 from costsim.specs.catalog import get_accelerator, get_model
 
 
@@ -271,14 +273,60 @@ def test_moe_pair_times_by_hand():
     bd = core.prefill_breakdown(s, pre, p, lay, 4, 1000)
     assert float(bd["moe_routing_s"]) == pytest.approx(48 * 4000 * 8 * 1.2e-8)
     assert float(core.decode_step_time_s(s, pre, p, lay, 1000, 1500)) == pytest.approx(float(base["step_time_s"]))
-    # ep splits the tokens (each rank routes its own), tp does not
-    ep4 = core.decode_step_breakdown(s, pair, p, core.Layout(tp=1, ep=4), 1000, 1500)
-    assert float(ep4["moe_routing_s"]) == pytest.approx(want / 4)
+    # ep splits the tokens (each rank routes its own), tp does not; the busiest of the 4 ranks sets the time: with
+    # uniform expert popularity (load cv 0) only the multinomial spread of the 8,000 routed rows, z_4 sqrt(3 / 8000)
+    flat = replace(pair, moe_expert_load_cv=0.0)
+    ep4 = core.decode_step_breakdown(s, flat, p, core.Layout(tp=1, ep=4), 1000, 1500)
+    z4 = float(core.ep_load_factor(128, 8, 4, 1e12, 1.0) - 1.0) / math.sqrt(1.0 / 32 * (128 - 32) / 127)
+    assert float(ep4["moe_routing_s"]) == pytest.approx(want / 4 * (1.0 + z4 * math.sqrt(3.0 / 8000.0)), rel=1e-6)
+    skewed = core.decode_step_breakdown(s, replace(pair, moe_expert_load_cv=0.5), p, core.Layout(tp=1, ep=4), 1000, 1500)
+    assert float(skewed["moe_routing_s"]) > float(ep4["moe_routing_s"])
     tp4 = core.decode_step_breakdown(s, pair, p, core.Layout(tp=4), 1000, 1500)
     assert float(tp4["moe_routing_s"]) == pytest.approx(want)
     sd, dd, pd, ld = _setup("llama-3.1-8b", "b200", "fp4")
     assert float(core.decode_step_time_s(sd, replace(dd, moe_decode_pair_s=4e-8), pd, ld, 1000, 1500)) == pytest.approx(
         float(core.decode_step_time_s(sd, dd, pd, ld, 1000, 1500)))
+
+
+def test_ep_load_factor_by_hand():
+    """The busiest expert-parallel rank: 1 without ep; E[max of n normals] (Blom) standard deviations of the rank's
+    share above the mean, the share's spread from the experts' popularity (cv^2 / m, m = E / n experts per rank, drawn
+    without replacement) and from sampling the routed rows ((n - 1) / rows)."""
+    assert float(core.ep_load_factor(128, 8, 1, 1000, 0.5)) == 1.0
+    assert float(core.normal_max_z(1)) == 0.0
+    assert float(core.normal_max_z(2)) == pytest.approx(0.5642, abs=0.03)   # exact 1 / sqrt(pi)
+    assert float(core.normal_max_z(8)) == pytest.approx(1.4236, abs=0.02)
+    m = 128 / 8
+    want = 1.0 + float(core.normal_max_z(8)) * math.sqrt(0.5 ** 2 / m * (128 - m) / 127 + 7.0 / (2000 * 8))
+    assert float(core.ep_load_factor(128, 8, 8, 2000, 0.5)) == pytest.approx(want)
+    # more ranks, fewer experts each: a busier busiest rank; more skew: busier
+    f = [float(core.ep_load_factor(128, 8, n, 4000, 0.5)) for n in (2, 4, 8, 16)]
+    assert f == sorted(f) and f[0] > 1.0
+    assert float(core.ep_load_factor(128, 8, 8, 4000, 1.0)) > float(core.ep_load_factor(128, 8, 8, 4000, 0.5))
+
+
+def test_moe_exchange_by_hand():
+    """Expert parallelism's token exchange per forward pass: all-gather of every rank's tokens (at the dispatch bytes)
+    plus reduce-scatter of the outputs (16 bit), each (n - 1) / n of the total over the achievable scale-up rate plus
+    half an all-reduce's latency steps; or (moe_allgather_dispatch 0) two all-to-alls of one copy per chosen expert."""
+    s, d, p, lay = _setup("qwen3-30b-a3b", "b200", "fp4")
+    dev = replace(d, moe_allgather_dispatch=1.0)
+    tokens, dm, n = 4096.0, 2048.0, 4
+    bw = float(d.scaleup_bytes_per_s) * float(d.comm_bandwidth_frac)
+    lat = float(d.scaleup_latency_s) * (1.0 + math.log2(n)) / 2.0
+    want = 48 * ((lat + (n - 1) / n * tokens * dm * 0.5625 / bw) + (lat + (n - 1) / n * tokens * dm * 2.0 / bw))
+    got = core.moe_exchange_time_s(tokens, dm, 48, n, dev, 1.0, 8, 2.0, 0.5625)
+    assert float(got) == pytest.approx(want)
+    a2a = core.moe_exchange_time_s(tokens, dm, 48, n, replace(d, moe_allgather_dispatch=0.0), 1.0, 8, 2.0, 0.5625)
+    assert float(a2a) == pytest.approx(48 * 2 * float(core.alltoall_time_s(tokens / n * 8 * dm * 2.0, n, d)))
+    # top-8 over 4 ranks: the all-gather moves (n-1) copies of each token, the per-expert all-to-all 8 (n-1) / n
+    assert float(a2a) > 2.5 * float(got)
+    # the TensorRT-LLM profiles all-gather NVFP4 tokens (post-quant); vLLM's 16-bit
+    trt = core_inputs(get_model("qwen3-30b-a3b"), get_accelerator("b200"), "fp4", None, "tensorrt-llm-pytorch", None)
+    vll = core_inputs(get_model("qwen3-30b-a3b"), get_accelerator("b200"), "fp4", None, "vllm", None)
+    assert float(trt.dev.moe_dispatch_post_quant) == 1.0 and float(vll.dev.moe_dispatch_post_quant) == 0.0
+    assert float(trt.dev.moe_allgather_dispatch) == 1.0 and float(vll.dev.moe_allgather_dispatch) == 1.0
+    assert 0.5 < float(trt.prec.act_gemm_bytes) < 0.6
 
 
 def test_moe_pair_time_is_priced_at_kernel_power():
@@ -300,7 +348,7 @@ def test_tensorrt_llm_pytorch_profile_by_architecture():
     bw = device_parameters(get_accelerator("b200"), "tensorrt-llm-pytorch")
     hop = device_parameters(get_accelerator("h200"), "tensorrt-llm-pytorch")
     assert bw["moe_decode_pair_s"] == pytest.approx(3.4e-8) and bw["moe_prefill_pair_s"] == pytest.approx(1.1e-8)
-    assert hop["moe_decode_pair_s"] == pytest.approx(5e-8) and hop["moe_prefill_pair_s"] == pytest.approx(5e-8)
+    assert hop["moe_decode_pair_s"] == pytest.approx(6e-8) and hop["moe_prefill_pair_s"] == pytest.approx(5e-8)
     assert device_parameters(get_accelerator("gb200"), "tensorrt-llm-pytorch")["moe_decode_pair_s"] == bw["moe_decode_pair_s"]
     cpp = device_parameters(get_accelerator("b200"), "tensorrt-llm")
     assert cpp["moe_decode_pair_s"] == 0.0 and cpp["cuda_graph_padding"] == 0.0 and bw["cuda_graph_padding"] == 1.0
@@ -418,9 +466,16 @@ def test_expert_all_to_all_and_pipeline_hand_offs_beyond_one_node_cross_the_netw
     # the whole step: DeepSeek-V3 decode with EP 16 over two nodes pays the network, inside a GB200 NVL72 domain it does not
     s, p = shape_from_model(get_model("deepseek-v3")), precision("fp8", "fp8")
     lay = core.Layout(tp=1, pp=1, ep=16)
-    wide = core.decode_step_breakdown(s, dev, p, lay, 2048, 2000)
-    nvlink = core.decode_step_breakdown(s, replace(dev, local_group_size=np.inf), p, lay, 2048, 2000)
+    a2a = replace(dev, moe_allgather_dispatch=0.0)  # per-expert all-to-all (DeepEP-style): the other node's share on the NIC
+    wide = core.decode_step_breakdown(s, a2a, p, lay, 2048, 2000)
+    nvlink = core.decode_step_breakdown(s, replace(a2a, local_group_size=np.inf), p, lay, 2048, 2000)
     assert float(wide["ep_alltoall_s"]) > 2 * float(nvlink["ep_alltoall_s"])
+    # the engines' default all-gather / reduce-scatter is hierarchical: each GPU's NIC share carries 1/8 of the other
+    # node's half, so crossing costs less than the all-to-all's but still more than one NVLink domain
+    ag = replace(dev, moe_allgather_dispatch=1.0)
+    wide_ag = core.decode_step_breakdown(s, ag, p, lay, 2048, 2000)
+    nvl_ag = core.decode_step_breakdown(s, replace(ag, local_group_size=np.inf), p, lay, 2048, 2000)
+    assert float(nvl_ag["ep_alltoall_s"]) < float(wide_ag["ep_alltoall_s"]) < float(wide["ep_alltoall_s"])
     gb = device_from_accelerator(get_accelerator("gb200"), "fp8")[0]
     assert float(gb.local_group_size) == 72.0
     assert float(core.alltoall_time_s(B, 16, gb)) == pytest.approx(float(core.alltoall_time_s(B, 16, replace(gb, local_group_size=np.inf))))

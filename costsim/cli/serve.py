@@ -128,7 +128,7 @@ def _render(r: dict) -> None:
         rows += [(f"replicas x {gpu}s per replica", f"{dep['replicas']} x {dep['gpus_per_replica']} ({_layout_text(dep)})"),
                  (f"{gpu}s used / idle", f"{dep['gpus_used']} / {dep['gpus_idle']}"),
                  *([("scale-up domains per replica", f"{dep['scaleup_domains_per_replica']} (what passes between them, "
-                     "expert all-to-all or pipeline hand-offs, crosses the network)")]
+                     "expert token exchange or pipeline hand-offs, crosses the network)")]
                    if (dep.get("scaleup_domains_per_replica") or 1) > 1 else []),
                  ("throughput, whole deployment", fmt_si(r.get("throughput_tokens_per_s"), "tokens/s")),
                  ("throughput per replica", fmt_si((r.get("per_replica") or {}).get("throughput_tokens_per_s"), "tokens/s"))]

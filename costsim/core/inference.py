@@ -69,7 +69,8 @@ from costsim.core.inference_memory import (  # noqa: F401  (the memory model; ca
     weight_bytes_per_gpu, workspace_bytes_per_gpu,
 )
 from costsim.core.inference_types import Device, Layout, Precision, Shape, _a  # noqa: F401  (re-exported)
-from costsim.core.inference_comm import allreduce_time_s, alltoall_time_s, pp_handoff_s  # noqa: F401  (re-exported)
+from costsim.core.inference_comm import allreduce_time_s, alltoall_time_s, moe_exchange_time_s, pp_handoff_s  # noqa: F401  (re-exported)
+from costsim.core.inference_moe import normal_max_z, dispatch_bytes, ep_load_factor, experts_touched  # noqa: F401  (re-exported)
 from costsim.core.inference_power import decode_step_power_w, prefill_power_w  # noqa: F401  (re-exported)
 from costsim.core.power import power_limit_stretch_s
 
@@ -234,6 +235,9 @@ _GPU = dict(
     cuda_graph_padding=0.0,  # 1 = decode steps padded to the next CUDA-graph batch size (engine-specific)
     cuda_graph_max_batch=8192.0,  # largest captured CUDA-graph batch (the engine's min(max_batch_size, max_num_tokens))
     kv_on_demand=0.0,        # 1 = KV allocated as sequences grow, recompute preemption when full (vLLM, SGLang); 0 = reserved at admission
+    moe_allgather_dispatch=1.0,  # expert parallelism by all-gather + reduce-scatter (the engines' default; Device says which)
+    moe_dispatch_post_quant=0.0,  # the dispatch in 16 bit (TensorRT-LLM quantizes first: its profiles set 1)
+    moe_expert_load_cv=0.5,  # coefficient of variation of the experts' routed rows (expert-parallel load imbalance; see Device)
 )
 _SOC = dict(
     matmul_frac=0.74,        # fitted: llama.cpp Metal prefill pp512, M1 Max (f16/q8_0/q4_0)
@@ -267,6 +271,9 @@ _SOC = dict(
     cuda_graph_padding=0.0,
     cuda_graph_max_batch=8192.0,
     kv_on_demand=0.0,
+    moe_allgather_dispatch=1.0,
+    moe_dispatch_post_quant=0.0,
+    moe_expert_load_cv=0.5,
 )
 CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
     "datacenter_gpu": _GPU,
@@ -282,13 +289,6 @@ CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
 # --------------------------------------------------------------------------------------------
 # MoE
 # --------------------------------------------------------------------------------------------
-def experts_touched(n_experts, experts_per_token, tokens):
-    """Expected distinct routed experts a batch of `tokens` tokens touches in one layer, uniform
-    routing: E * (1 - (1 - k/E)^tokens). Equals k for one token, tends to E for large batches."""
-    e, k, t = _a(n_experts), _a(experts_per_token), _a(tokens)
-    return e * (1.0 - np.power(1.0 - k / e, t))
-
-
 #: batch sizes TensorRT-LLM's published throughput runs capture as CUDA graphs (perf-overview.md llm_options,
 #: cuda_graph_config batch_sizes, enable_padding true); a decode batch between two runs as the larger one
 CUDA_GRAPH_BATCH_SIZES = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256, 384, 512, 1024, 2048, 4096, 8192], dtype=float)
@@ -388,7 +388,9 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     if np.any(up > 0):  # microscaled weights upcast to BF16 for each row tile they serve, added to the MMA time
         expert_rows = g * _a(shape.experts_per_token) / np.maximum(touched, 1.0)
         dq_flop = dq_flop + up * (dense_params * upcast_tiles(g_rank) + expert_params_read * upcast_tiles(expert_rows))
-    t_matmul = (dense_mm + expert_mm / (moe_rel * _a(dev.moe_compute_rel))) / flops + dq_flop / _a(dev.vector_flop_per_s)
+    # expert parallelism: the step waits for the rank whose experts drew the most rows (ep_load_factor)
+    load = np.where(is_moe & (ep > 1), ep_load_factor(shape.n_experts, shape.experts_per_token, ep, g, dev.moe_expert_load_cv), 1.0)
+    t_matmul = (dense_mm + load * expert_mm / (moe_rel * _a(dev.moe_compute_rel))) / flops + dq_flop / _a(dev.vector_flop_per_s)
     t_weights = _smooth_roofline(t_weights_mem, t_matmul)
 
     # attention over the KV cache
@@ -401,13 +403,14 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     # communication
     msg = g_rank * _a(shape.d_model) * _a(prec.act_bytes)
     t_tp = 2.0 * layers * allreduce_time_s(msg, tp, dev)
-    t_ep = 2.0 * moe_layers * alltoall_time_s(g_rank * _a(shape.experts_per_token) * _a(shape.d_model) * _a(prec.act_bytes), ep, dev, tp)
+    t_ep = moe_exchange_time_s(g, shape.d_model, moe_layers, ep, dev, tp, shape.experts_per_token, prec.act_bytes,
+                               dispatch_bytes(prec, dev))
     t_pp = pp_handoff_s(msg, layout, dev)
 
     t_layers = layers * _a(dev.layer_overhead_s)
     # the MoE layers' per-assignment work of a decode step: each of the rank's b / ep tokens (padded to its CUDA graph)
     # goes to k experts; with TP every rank routes and permutes all of its tokens (not split by tp). Decode only (see Device.moe_decode_pair_s)
-    t_pairs = moe_layers * g_rank * _a(shape.experts_per_token) * _a(dev.moe_decode_pair_s)
+    t_pairs = load * moe_layers * g_rank * _a(shape.experts_per_token) * _a(dev.moe_decode_pair_s)
     stage_gpu = t_weights + t_attn + t_tp + t_ep + t_pp + t_layers + t_pairs
     host = layers * _a(dev.host_launch_s_per_layer)
     stage = _smooth_roofline(stage_gpu, host) if np.any(host > 0) else stage_gpu
@@ -514,7 +517,8 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     # the prompt pass's expert GEMMs (hundreds to thousands of rows per expert: compute-bound tiles) at the engine's
     # grouped-GEMM efficiency, times its prompt-pass factor (Device.moe_prefill_compute_rel)
     moe_eff = moe_rel * _a(dev.moe_compute_rel) * _a(dev.moe_prefill_compute_rel)
-    t_mm = (dense_mm + expert_mm / moe_eff) / flops + _a(prec.dequant_flop_per_weight) * body / (tp * pp) / _a(dev.vector_flop_per_s)
+    load = np.where(is_moe & (ep > 1), ep_load_factor(shape.n_experts, shape.experts_per_token, ep, tokens, dev.moe_expert_load_cv), 1.0)
+    t_mm = (dense_mm + load * expert_mm / moe_eff) / flops + _a(prec.dequant_flop_per_weight) * body / (tp * pp) / _a(dev.vector_flop_per_s)
     t_attn = attn_flop / (_attn_flop_per_s(dev) * attn_eff)
     touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, tokens), 0.0)
     dense_read = _a(shape.params_dense_stream) / (tp * pp)
@@ -526,11 +530,12 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     t_compute = _smooth_roofline(t_mem, t_mm + t_attn)
     msg = tokens / ep * _a(shape.d_model) * _a(prec.act_bytes)
     t_tp = 2.0 * nl * allreduce_time_s(msg, tp, dev)
-    t_ep = 2.0 * moe_layers * alltoall_time_s(msg * _a(shape.experts_per_token), ep, dev, tp)
+    t_ep = moe_exchange_time_s(tokens, shape.d_model, moe_layers, ep, dev, tp, shape.experts_per_token, prec.act_bytes,
+                               dispatch_bytes(prec, dev))
     t_pp = (pp - 1.0) * pp_handoff_s(msg, layout, dev)
     t_layers = nl * _a(dev.layer_overhead_s)
     # the MoE layers' per-assignment work for the prompt tokens (per GPU: its tokens / ep, its layers / pp)
-    t_pairs = moe_layers * tokens / ep * _a(shape.experts_per_token) * _a(dev.moe_prefill_pair_s) / pp
+    t_pairs = load * moe_layers * tokens / ep * _a(shape.experts_per_token) * _a(dev.moe_prefill_pair_s) / pp
     disp = moe_dispersion_bytes_per_gpu(shape, layout, tokens)
     t_disp = disp / bw
     gpu = t_compute + t_tp + t_ep + t_pp + t_layers + t_pairs + t_disp

@@ -4,6 +4,8 @@ or the PCIe server) and over the node's NICs beyond it. costsim.core.inference p
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from costsim.core.comm import NO_NETWORK_BYTES_PER_S, SCALEOUT_ACHIEVABLE_FRAC
@@ -58,6 +60,26 @@ def alltoall_time_s(message_bytes, n, dev: Device, stride=1.0):
     inside = _a(dev.scaleup_latency_s) * hops + (n - 1.0) / n * B / safe_bw
     across = _a(dev.scaleout_latency_s) * hops + np.maximum((g - 1.0) / n * B / safe_bw, (n - g) / n * B / out_bw)
     return np.where(n > 1, np.where(n > g, across, inside), 0.0)
+
+
+def gather_or_scatter_time_s(total_bytes, n, dev: Device, stride=1.0):
+    """An all-gather (or a reduce-scatter) of `total_bytes` in all over n ranks spaced `stride` GPUs apart: half an
+    all-reduce of them (a ring all-reduce is a reduce-scatter then an all-gather: each rank moves (n-1)/n of the
+    total in each), with its latency steps halved; the scale-up group then holds local_group_size / stride ranks."""
+    local = _a(dev.local_group_size) / np.maximum(_a(stride), 1.0)
+    return 0.5 * allreduce_time_s(total_bytes, n, replace(dev, local_group_size=local))
+
+
+def moe_exchange_time_s(tokens, d_model, moe_layers, n, dev: Device, stride, experts_per_token, act_bytes, dispatch_bytes):
+    """Time of one forward pass's expert-parallel token exchange over n ranks, `tokens` in all (every rank's), per
+    GPU: moe_layers x (dispatch + combine). Device.moe_allgather_dispatch 1: all-gather the tokens (at
+    `dispatch_bytes` per value) and reduce-scatter the outputs (`act_bytes`); 0: two all-to-alls of one copy per
+    chosen expert (alltoall_time_s) at `act_bytes`."""
+    t, d = _a(tokens), _a(d_model)
+    gather = (gather_or_scatter_time_s(t * d * _a(dispatch_bytes), n, dev, stride)
+              + gather_or_scatter_time_s(t * d * _a(act_bytes), n, dev, stride))
+    a2a = 2.0 * alltoall_time_s(t / np.maximum(_a(n), 1.0) * _a(experts_per_token) * d * _a(act_bytes), n, dev, stride)
+    return _a(moe_layers) * np.where(_a(dev.moe_allgather_dispatch) > 0, gather, a2a)
 
 
 def pp_handoff_s(message_bytes, layout: Layout, dev: Device):

@@ -195,7 +195,8 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
         moe_prefill_compute_rel=p["moe_prefill_compute_rel"],
         moe_decode_pair_s=p["moe_decode_pair_s"], moe_prefill_pair_s=p["moe_prefill_pair_s"],
         cuda_graph_padding=p["cuda_graph_padding"], cuda_graph_max_batch=p["cuda_graph_max_batch"],
-        kv_on_demand=p["kv_on_demand"], **tensor_power_parameters(acc, dtype), **network_parameters(acc),
+        kv_on_demand=p["kv_on_demand"], moe_allgather_dispatch=p["moe_allgather_dispatch"],
+        moe_dispatch_post_quant=p["moe_dispatch_post_quant"], moe_expert_load_cv=p["moe_expert_load_cv"], **tensor_power_parameters(acc, dtype), **network_parameters(acc),
     )
     return dev, dtype, p
 

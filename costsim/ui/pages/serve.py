@@ -196,7 +196,7 @@ def show_deployment(res: dict[str, Any]) -> None:
     c[3].metric("Engine", str(res.get("engine")))
     if (dep.get("scaleup_domains_per_replica") or 1) > 1:
         st.caption(f"Each replica spans {dep['scaleup_domains_per_replica']} scale-up domains (NVLink domains or servers): "
-                   "what passes between them, the expert all-to-all or the pipeline hand-offs, crosses the network.")
+                   "what passes between them, the expert token exchange or the pipeline hand-offs, crosses the network.")
     w.trust_caption(res)
     ups = res.get("runners_up") or []
     if ups:

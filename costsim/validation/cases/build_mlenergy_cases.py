@@ -71,8 +71,8 @@ _EP8_B200 = (
     "Expert parallelism over 8 B200s is no faster than over 4 at the same batch in this sweep (mean step 29.6 vs 30.6 ms "
     "at 32, 123 vs 117 ms at 1,024) while the 8 GPUs draw 493-674 W each against 641-817 W in the 4-GPU runs: the added "
     "GPUs mostly wait. The leaderboard records tensor_parallel 1 / expert_parallel 8, which vLLM cannot run as such (its "
-    "expert-parallel size is TP x DP), so the layout actually run is unknown; costsim's EP8 (and TP8) predict 1.3-1.4x the "
-    "EP4 speed, as the H100 EP8 points of the same model (within 18 %) bear out. Not tuned away.")
+    "expert-parallel size is TP x DP), so the layout actually run is unknown; costsim's EP8 (and TP8) predict 1.2-1.6x the "
+    "EP4 speed, as the H100 EP8 points of the same model (within 20 %) bear out. Not tuned away.")
 #: Were two more causes until the decode power was priced per part (costsim.core.inference.decode_step_power_w, engine
 #: vllm seq_overhead_busy_frac 1: vLLM 0.11's PyTorch-native sampler sorts the logits on the GPU): the 8B points 26-29 %
 #: low in J/token (the per-sequence time had counted as idle) and the 70B TP4 batch-768/1,024 points 25-31 % high
@@ -93,7 +93,7 @@ KNOWN_GAPS: dict[str, str] = {  # case id -> cause (_STARVED, _SHORT_PROMPTS, _E
     # 770 sequences of 250 + 920 tokens fit two H100s beside Qwen3-30B-A3B's weights; 20.0 % slow before the MoE
     # prompt-pass factor (engine vllm, moe_prefill_compute_rel), 21.2 % with it
     "I-mle3-qwen3-30b-a3b-h100x2-b1024-thr": _SHORT_PROMPTS,
-    **{f"I-mle3-qwen3-235b-a22b-b200x8-b{m}-thr": _EP8_B200 for m in (32, 64, 128, 256, 512, 1024, 1536, 2048)},
+    **{f"I-mle3-qwen3-235b-a22b-b200x8-b{m}-thr": _EP8_B200 for m in (8, 32, 64, 128, 256, 512, 1024, 1536, 2048)},
 }
 #: The one case of this file used to fit a parameter: engine vllm topk_bytes_per_logit (top-k masking of the logits,
 #: charged for models whose default sampling sets top_k). Everything else stays held out.

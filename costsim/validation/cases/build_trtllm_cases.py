@@ -68,25 +68,25 @@ FIT_ON: dict[str, str] = {
     **{f"I-trt-qwen3-30b-a3b-b200-fp4-tp1-{io}": _MOE_FIT.format(arch="Blackwell (34 / 11 ns)") for io in (
         "128-128", "128-2048", "128-4096", "500-2000", "1000-1000", "1000-2000", "2048-128", "2048-2048", "5000-500",
         "20000-2000")},
-    **{f"I-trt-qwen3-235b-a22b-h200-fp8-ep8-{io}": _MOE_FIT.format(arch="Hopper (50 / 50 ns)") for io in (
+    **{f"I-trt-qwen3-235b-a22b-h200-fp8-ep8-{io}": _MOE_FIT.format(arch="Hopper (60 / 50 ns)") for io in (
         "128-128", "128-2048", "128-4096", "500-2000", "1000-1000", "1000-2000", "2048-128", "2048-2048", "5000-500",
         "20000-2000")},
 }
 #: shared with build_trtllm_per_gpu_cases.py: MoE over several GPUs with attention data parallel
 MOE_EP = (
-    "Mixture-of-experts over 4-8 GPUs with attention data parallel (Qwen3-235B-A22B EP4 / EP8) comes out 26-50 % fast "
-    "on decode-heavy rows (128-2,048 in / 2,000-8,192 out: a few hundred sequences per GPU; priced as the benchmark "
-    "ran them: its finite job of 1,000-3,000 requests, every sequence that fits, CUDA-graph padding) and 26-49 % fast "
-    "on the 5,000 / 500 and 20,000 / 2,000 rows, while its 1,000 / 1,000 rows agree within 25 % and B200's 128 / 128 "
-    "comes out 29 % slow (the fitted H200 set's 128-token-prompt rows 7-22 %). Not modelled: every MoE "
-    "layer waits for the slowest EP rank (routing is not uniform over experts, and with attention data parallel each "
-    "rank also brings its own sequences and contexts), so a step is the maximum over ranks, not the mean costsim "
-    "prices; the spread across row shapes says one per-pair time does not capture EP. No per-rank measurement to fit "
-    "it. A second candidate: the tables' llm_options set no KV dtype for Qwen3 (gpt-oss and DeepSeek R1 set fp8), so "
-    "the cache is whatever NVIDIA's Qwen3 checkpoints declare, not found; with a BF16 cache the Qwen3-235B rows "
-    "flatten (B200 EP8 decode-heavy +0.12 to +0.25, H100 -0.04 to -0.18) but the fitted Qwen3-30B rows go 21-46 % "
-    "slow, so the per-pair fit would have to move with it. Not adopted without the checkpoint's config. Not tuned "
-    "away.")
+    "Mixture-of-experts over 4-8 GPUs with attention data parallel (Qwen3-235B-A22B EP4 / EP8) comes out fast on "
+    "decode-heavy rows: B200 EP8 19-42 % (128-2,048 in / 2,000-4,096 out, and 21-42 % at 2,048 / 128, 5,000 / 500 and "
+    "20,000 / 2,000), H100 EP8 up to 52 %, the per-GPU table's 1,024 / 8,192 rows 27-56 % and B200's 1,024 / 32,768 "
+    "40 %, while that table's 1,000-1,024-token rows agree within 15 % (H200 EP4 within 5 %) and B200's 128 / 128 "
+    "comes out 25 % slow. Since 2026-12-06 costsim prices the exchange these runs made, TensorRT-LLM's "
+    "AllGatherReduceScatter (its all-to-all ran only over multi-node NVLink or with DeepEP switched on, and never for "
+    "EP at or below top-k; tokens quantized before the all-gather), where it charged a per-expert all-to-all: eight "
+    "copies of each token, 2-4x the bytes at EP 4, which had held these rows 10-22 points lower. It also prices the "
+    "busiest EP rank (costsim.core.inference.ep_load_factor, expert-load CV 0.5 from published routing skew). What "
+    "remains is not identified: candidates are attention-DP ranks waiting for each other's prompts (the Qwen3 options "
+    "set no attention_dp_config balance), a stronger router skew on the benchmark's random-token prompts, and the KV "
+    "dtype of NVIDIA's Qwen3 checkpoints (not found; the options set none; a BF16 cache would halve the batches, but "
+    "the fitted Qwen3-30B rows then go 21-46 % slow). Not tuned away.")
 _MOE_GB200 = (
     "Qwen3-30B-A3B on one GB200 comes out 26-47 % fast on the decode-heavy rows of this table, where the same rows on "
     "B200 (the fitted ones) agree within 17 %: the table has GB200 slower than B200 on the same GPU for this model "
@@ -115,7 +115,8 @@ KNOWN_GAPS: dict[str, str] = {
         'I-trt-qwen3-235b-a22b-b200-fp4-ep8-128-128', 'I-trt-qwen3-235b-a22b-h100-fp8-ep8-128-2048',
         'I-trt-qwen3-235b-a22b-h100-fp8-ep8-128-4096', 'I-trt-qwen3-235b-a22b-b200-fp4-ep8-2048-2048', 'I-trt-qwen3-235b-a22b-h100-fp8-ep8-2048-2048',
         'I-trt-qwen3-235b-a22b-b200-fp4-ep8-5000-500', 'I-trt-qwen3-235b-a22b-b200-fp4-ep8-20000-2000',
-        'I-trt-qwen3-235b-a22b-h200-fp8-ep8-20000-2000',
+        'I-trt-qwen3-235b-a22b-h200-fp8-ep8-20000-2000', 'I-trt-qwen3-235b-a22b-b200-fp4-ep8-128-4096',
+        'I-trt-qwen3-235b-a22b-b200-fp4-ep8-1000-2000',
     )},
     **{cid: _MOE_GB200 for cid in (
         'I-trt-qwen3-30b-a3b-gb200-fp4-tp1-128-128', 'I-trt-qwen3-30b-a3b-gb200-fp4-tp1-500-2000',

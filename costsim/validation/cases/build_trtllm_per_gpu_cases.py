@@ -10,8 +10,9 @@ Usage (a developer tool, not needed at run time):
                  Output Throughput', output tokens per second per GPU; all requests queued at once, fixed input/output
                  lengths), one column per part and layout ("B200<br/>DEP4 (FP4)": attention data parallel over 4 GPUs
                  with the experts split over them; "TP1"). A case's expected value is the whole deployment's: the per-GPU
-                 figure times the GPUs. The RTX 6000 Pro tables and models outside the catalog (Llama 4 Maverick) are
-                 skipped.
+                 figure times the GPUs. The RTX 6000 Pro Blackwell Server Edition tables ("**4 GPUs**<br/>DEP2,PP2
+                 (FP4)": GPUs, the stage's layout and the pipeline stages) price on catalog part
+                 rtx-pro-6000-server; models outside the catalog (Llama 4 Maverick) are skipped.
 
 Why this file next to the v1.0 (build_trtllm_cases.py) and v0.17 (build_trtllm_v017_cases.py) ones: it adds gpt-oss 20B /
 120B, DeepSeek R1 (the DeepSeek-V3 architecture: MLA, 256 routed experts) and Llama 3.3 70B at 8k and 32k prompts and
@@ -39,6 +40,8 @@ from costsim.validation.cases.build_trtllm_cases import (MOE_EP, catalog_cells, 
                                                          throughput_case, unique_ids)
 
 HERE = Path(__file__).resolve().parent
+#: the part of the tables titled "<model> - RTX 6000 Pro Blackwell Server Edition"
+RTX = "RTX 6000 Pro Blackwell Server Edition"
 OUT = HERE / "serving_trtllm_per_gpu.yaml"
 COMMIT = "03e27c7d5ff0"
 SOURCE = (f"NVIDIA/TensorRT-LLM docs/source/developer-guide/perf-overview.md at commit {COMMIT} (PyTorch backend, "
@@ -53,33 +56,48 @@ MODELS = {
     "Qwen3 235B A22B": ("qwen3-235b-a22b", "qwen3-235b-a22b", True, "MoE, 128 experts, 8 active."),
     "Qwen3 30B A3B": ("qwen3-30b-a3b", "qwen3-30b-a3b", True, "MoE, 128 experts, 8 active."),
 }
-PARTS = {"B200": "b200", "GB200": "gb200", "H200": "h200", "H100": "h100-sxm"}
+PARTS = {"B200": "b200", "GB200": "gb200", "H200": "h200", "H100": "h100-sxm", RTX: "rtx-pro-6000-server"}
 HOPPER = ("h200", "h100-sxm")
 _COL = re.compile(r"^(?P<part>[A-Z0-9]+)<br/>(?P<dp>D?)(?P<kind>EP|TP)(?P<n>\d+) \((?P<prec>FP\d)\)$")
+#: the RTX 6000 Pro tables' columns, "**4 GPUs**<br/>DEP2,PP2 (FP4)": GPUs, then the layout of one pipeline stage
+#: (TP k, or DEP k: attention data parallel over k GPUs with the experts split over them) and the pipeline stages
+_RTX_COL = re.compile(r"^\*\*(?P<gpus>\d+) GPUs\*\*<br/>(?P<dp>D?)(?P<kind>EP|TP)(?P<n>\d+),PP(?P<pp>\d+) \((?P<prec>FP\d)\)$")
 _DEEPSEEK_HOPPER = (
-    "DeepSeek R1 on eight H200s (FP8, EP8 with attention data parallel) comes out 43-61 % fast at 1,000-1,024 tokens "
-    "in with 1,000-32,768 out (1,024 / 8,192: 22 %) while the same model on B200 / GB200 (NVFP4, EP4) agrees within "
-    "15 % at 1,000-1,024 tokens in and out: Hopper runs FP8 block-scaled MoE GEMMs (DeepGEMM) and MLA decode kernels "
+    "DeepSeek R1 on eight H200s (FP8, EP8 with attention data parallel) comes out 47-62 % fast at 1,000-1,024 tokens "
+    "in with 1,000-32,768 out (1,024 / 8,192: 25 %) while the same model on B200 / GB200 (NVFP4, EP4) agrees within "
+    "10 % at 1,000-1,024 tokens in and out: Hopper runs FP8 block-scaled MoE GEMMs (DeepGEMM) and MLA decode kernels "
     "of its own, and costsim's Hopper MoE per-assignment time was fitted on Qwen3-235B (128 experts, no MLA). The "
     "3,000-request rows run as one wave at any batch trtllm-bench allows, so its max_batch_size is not the cause "
     "there. Sized, not adopted: vLLM's block-scaled FP8 CUTLASS GEMM on H100 (vllm-project/vllm PR 23280, DeepSeek-V3 "
     "shape N 2,112, K 7,168) runs at 322 TFLOP/s at M 512 against 566 for BF16, and pricing Hopper's block-scaled GEMMs "
-    "at that class (0.32 of the FP8 peak) would bring these rows to +2 / +3 / +21 %; but DeepGEMM, from which "
+    "at that class (0.32 of the FP8 peak) brought these rows to +2 / +3 / +21 % (before the all-gather exchange of 2026-12-06); but DeepGEMM, from which "
     "TensorRT-LLM's Hopper block-scale kernel derives, reports 1,350+ TFLOP/s on H800, so the rate of the kernel these "
     "rows ran is not known, and a rate chosen to fit held-out rows would be a fitted factor. Not modelled.")
 _DEEPSEEK_BENCH = (
-    "DeepSeek R1 on four GB200s at 1,024 in / 8,192 out comes out 26 % slow (B200 18 %): costsim prices these rows "
+    "DeepSeek R1 on four GB200s at 1,024 in / 8,192 out comes out 20 % slow (B200 11 %): costsim prices these rows "
     "at the max_batch_size trtllm-bench's heuristic set (costsim.estimators.trtllm_bench), and that heuristic counted "
     "MLA's KV cache as the config's 128 KV heads of 7,168 / 128 = 56 dims, 25 times the 576 latent elements per token "
     "the engine stores: 96 sequences per rank, 384 of the ~800 the KV pool holds. Priced at the full pool the row "
-    "comes out +4 %. The MLA-aware estimate came later (NVIDIA/TensorRT-LLM PR 16707, 2026-07, after these tables), "
+    "comes out +18 % (B200 +30 %). The MLA-aware estimate came later (NVIDIA/TensorRT-LLM PR 16707, 2026-07, after these tables), "
     "so unless NVIDIA set the batch by hand for this row the run was capped as priced. Not tuned away.")
 _GPT_OSS_HOPPER = (
-    "gpt-oss-120b on four H100s (EP4, attention data parallel) comes out 45-70 % fast (68-70 % at 1,000-1,024 tokens "
-    "in and out, 45 % at 8,192 / 1,024), while the same rows on one H200 come out within 13 % and on B200 (EP2) within "
-    "14 %. costsim prices the Triton MoE's MXFP4-to-BF16 upcast on Hopper (core MICROSCALED_UPCAST_FLOP_PER_WEIGHT, "
+    "gpt-oss-120b on four H100s (EP4, attention data parallel) comes out 44-67 % fast (65-67 % at 1,000-1,024 tokens "
+    "in and out, 44 % at 8,192 / 1,024), while the same rows on one H200 come out within 13 % and on B200 (EP2) within "
+    "21 %. costsim prices the Triton MoE's MXFP4-to-BF16 upcast on Hopper (core MICROSCALED_UPCAST_FLOP_PER_WEIGHT, "
     "fitted on the one-GPU rows); what it does not price is each EP4 rank waiting for the slowest one (MOE_EP) with "
     "only 32 experts per rank, and the Triton kernel's time at EP4's per-rank shapes. Not modelled.")
+_RTX = (
+    "The RTX PRO 6000 Blackwell Server Edition rows (GDDR7 at 1,597 GB/s, no NVLink, compute capability 12.0; the "
+    "catalog part was added with these rows, all held out) come out slow on one to four GPUs: Llama 3.3 70B 12-22 %, "
+    "Qwen3-30B-A3B on one GPU 16-41 % and over two to four (DEP2, DEP2 x PP2) 7-28 %; over eight (DEP8, the "
+    "all-gather over PCIe) Qwen3-235B-A22B comes out 17-26 % fast. The table puts one RTX PRO 6000 at 0.27-0.37 of "
+    "one B200 on the Qwen3-30B-A3B rows, costsim at 0.21-0.22, near the parts' memory-bandwidth (0.20) and FP4 (0.22) "
+    "ratios. Not identified: the part's MoE per-pair times are the Hopper prior (no row of compute capability 12.0 "
+    "was fitted; with none at all the one-GPU rows stay 7 % slow at the median), and GDDR7 may stream more of its "
+    "peak than the 0.80 costsim gives every data-center GPU. Fitting either on these rows would fit the held-out set. "
+    "Not tuned away.")
+RTX_NOTE = (" RTX PRO 6000 Blackwell Server Edition (catalog rtx-pro-6000-server): GDDR7, no NVLink (PCIe Gen5), "
+            "hence NVIDIA's pipeline-parallel layouts; PP k runs as k stages of one replica.")
 #: rows that fit the MXFP4 upcast on Hopper (costsim.core.inference.UPCAST_FIT_CASES)
 _UPCAST_FIT = ("Used to fit the ALU operations per MXFP4 weight of the Triton MoE's upcast to BF16 on Hopper "
                "(costsim.core.inference.MICROSCALED_UPCAST_FLOP_PER_WEIGHT = 10, with the other two UPCAST_FIT_CASES: "
@@ -100,6 +118,13 @@ KNOWN_GAPS: dict[str, str] = {
     **{cid: _DEEPSEEK_BENCH for cid in ('I-trtpg-deepseek-r1-gb200-fp4-ep4-1024-8192',)},
     **{cid: MOE_EP for cid in (
         'I-trtpg-qwen3-235b-a22b-h100-fp8-ep8-1024-8192', 'I-trtpg-qwen3-235b-a22b-b200-fp4-ep4-1024-32768',
+        'I-trtpg-qwen3-235b-a22b-b200-fp4-ep4-1024-8192', 'I-trtpg-qwen3-235b-a22b-gb200-fp4-ep4-1024-8192',
+        'I-trtpg-qwen3-235b-a22b-h200-fp8-ep4-1024-8192',
+    )},
+    **{cid: _RTX for cid in (
+        'I-trtpg-qwen3-30b-a3b-rtxpro6000-fp4-tp1-1000-1000', 'I-trtpg-qwen3-30b-a3b-rtxpro6000-fp4-tp1-1024-1024',
+        'I-trtpg-qwen3-30b-a3b-rtxpro6000-fp4-tp1-8192-1024', 'I-trtpg-qwen3-30b-a3b-rtxpro6000-fp4-tp1-32768-1024',
+        'I-trtpg-qwen3-30b-a3b-rtxpro6000-fp4-ep2-1000-1000', 'I-trtpg-qwen3-235b-a22b-rtxpro6000-fp4-ep8-1000-1000',
     )},
     **{cid: _GPT_OSS_HOPPER for cid in (
         'I-trtpg-gpt-oss-120b-h100-fp8-ep4-1000-1000', 'I-trtpg-gpt-oss-120b-h100-fp8-ep4-1024-1024',
@@ -111,7 +136,7 @@ KNOWN_GAPS: dict[str, str] = {
 
 def parse(text: str) -> list[dict]:
     """Rows of the per-model tables: model title, column header, ISL, OSL, tokens/s per GPU."""
-    rows, model = [], None
+    rows, model, rtx = [], None, False
     lines = text.splitlines()
     if not any(ln.startswith("| Sequence Length (ISL/OSL)") for ln in lines):
         print("error: no '| Sequence Length (ISL/OSL)' table in the --perf-overview file; give "
@@ -120,11 +145,14 @@ def parse(text: str) -> list[dict]:
     for k, line in enumerate(lines):
         if line.startswith("# "):
             title = line[2:].strip()
-            model = None if "RTX" in title else title  # the RTX 6000 Pro tables: part not in the catalog
+            # "<model> - RTX 6000 Pro Blackwell Server Edition": one part, the GPUs and layout in each column
+            model, _, part = title.partition(" - ")
+            rtx = part == RTX
             continue
         if model is None or not line.startswith("| Sequence Length"):
             continue
-        rows += [dict(r, tokens_per_s_per_gpu=r.pop("value")) for r in isl_osl_table(lines, k, model)]
+        rows += [dict(r, tokens_per_s_per_gpu=r.pop("value"), column=(f"{RTX}<br/>{r['column']}" if rtx else r["column"]))
+                 for r in isl_osl_table(lines, k, model)]
         model = None  # one table per title
     return rows
 
@@ -142,15 +170,40 @@ def _existing_keys() -> set[tuple]:
 DATASET_SIZES_ELSEWHERE = {(1000, 1000): 3000}
 
 
+def _cells(rows: list[dict]):
+    """(row, models entry, part id, GPUs, layout, precision, layout label, case-id layout) of every cell costsim can
+    price: the parts' columns ("B200<br/>DEP4 (FP4)") and the RTX 6000 Pro tables' ("**4 GPUs**<br/>DEP2,PP2 (FP4)")."""
+    rtx_prefix = f"{RTX}<br/>"
+    plain = [r for r in rows if not r["column"].startswith(rtx_prefix)]
+    for r, m, (mid, short, moe, note) in catalog_cells(plain, MODELS, _COL, PARTS):
+        n = int(m["n"])
+        # DEP: attention data parallel with the experts split over the GPUs (costsim's ep layout: the dense part data
+        # parallel over ep, experts split); TP on an MoE model with more than one GPU is the same for these configs
+        layout = {"tp": 1, "ep": n} if (moe and n > 1) else {"tp": n}
+        kind = "ep" if "ep" in layout else "tp"
+        yield r, (mid, short, moe, note), PARTS[m["part"]], n, layout, m["prec"].lower(), r["column"].split("<br/>")[1], f"{kind}{n}"
+    for r in rows:
+        if not r["column"].startswith(rtx_prefix) or r["model"] not in MODELS:
+            continue
+        m = _RTX_COL.match(r["column"][len(rtx_prefix):])
+        if m is None:
+            continue
+        mid, short, moe, note = MODELS[r["model"]]
+        n, pp, gpus = int(m["n"]), int(m["pp"]), int(m["gpus"])
+        if n * pp != gpus:
+            raise SystemExit(f"error: column {r['column']!r}: {n} x PP{pp} is not {gpus} GPUs")
+        stage = {"tp": 1, "ep": n} if (moe and n > 1) else {"tp": n}
+        layout = {**stage, "pp": pp} if pp > 1 else stage
+        kind = "ep" if "ep" in stage else "tp"
+        yield (r, (mid, short, moe, note), PARTS[RTX], gpus, layout, m["prec"].lower(),
+               f"{gpus} GPUs {m['dp']}{m['kind']}{n},PP{pp}", f"{kind}{n}" + (f"pp{pp}" if pp > 1 else ""))
+
+
 def build(text: str) -> list[dict]:
     sizes = DATASET_SIZES_ELSEWHERE | dataset_sizes(text)
     have = _existing_keys()
     cases = []
-    for r, m, (mid, short, moe, note) in catalog_cells(parse(text), MODELS, _COL, PARTS):
-        hw, n, prec = PARTS[m["part"]], int(m["n"]), m["prec"].lower()
-        # DEP: attention data parallel with the experts split over the GPUs (costsim's ep layout: the dense part data
-        # parallel over ep, experts split); TP on an MoE model with more than one GPU is the same for these configs
-        layout = {"tp": 1, "ep": n} if (moe and n > 1) else {"tp": n}
+    for r, (mid, short, moe, note), hw, n, layout, prec, label, id_layout in _cells(parse(text)):
         if (mid, hw, layout.get("tp", 1), layout.get("ep", 1), r["isl"], r["osl"]) in have:
             continue
         wp, kv, extra = prec, "fp8", ""
@@ -159,13 +212,15 @@ def build(text: str) -> list[dict]:
             if hw in HOPPER:
                 kv = "bf16"
                 extra = " Hopper: MXFP4 expert weights computed in BF16 (Triton MoE), KV cache BF16 (the file's 'auto')."
-        kind = "ep" if "ep" in layout else "tp"
-        cid = f"I-trtpg-{short}-{hw.replace('-sxm', '')}-{prec}-{kind}{n}-{r['isl']}-{r['osl']}"
+        if hw == PARTS[RTX]:
+            extra = RTX_NOTE
+        part = RTX if hw == PARTS[RTX] else r["column"].split("<br/>")[0]
+        cid = f"I-trtpg-{short}-{hw.replace('-sxm', '').replace('-server', '').replace('-', '')}-{prec}-{id_layout}-{r['isl']}-{r['osl']}"
         inputs = {"model": mid, "hardware": hw, "num_gpus": n, **layout, "weight_precision": wp, "kv_precision": kv,
                   "engine": "tensorrt-llm-pytorch", "batch": "fill", "input_tokens": r["isl"], "output_tokens": r["osl"],
                   **job_inputs(sizes, r["isl"], r["osl"])}
-        notes = (f"held out (generated by build_trtllm_per_gpu_cases.py). {r['model']}, {m['part']} "
-                 f"{r['column'].split('<br/>')[1]}, {r['isl']} in / {r['osl']} out tokens; published "
+        notes = (f"held out (generated by build_trtllm_per_gpu_cases.py). {r['model']}, {part} "
+                 f"{label}, {r['isl']} in / {r['osl']} out tokens; published "
                  f"{r['tokens_per_s_per_gpu']:,.0f} tokens/s per GPU x {n} GPUs. {note}{extra}").strip()
         cases.append(throughput_case(cid, SOURCE, inputs, r["tokens_per_s_per_gpu"] * n, KNOWN_GAPS.get(cid), notes,
                                      FIT_ON.get(cid)))
