@@ -289,6 +289,14 @@ CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
 # --------------------------------------------------------------------------------------------
 # MoE
 # --------------------------------------------------------------------------------------------
+def _ep_load(shape: Shape, ep, routed_tokens, dev: Device, is_moe):
+    """ep_load_factor where the model has experts split over ep > 1 ranks, else 1 (not evaluated for dense grids)."""
+    split = is_moe & (_a(ep) > 1)
+    if not np.any(split):
+        return 1.0
+    return np.where(split, ep_load_factor(shape.n_experts, shape.experts_per_token, ep, routed_tokens, dev.moe_expert_load_cv), 1.0)
+
+
 #: batch sizes TensorRT-LLM's published throughput runs capture as CUDA graphs (perf-overview.md llm_options,
 #: cuda_graph_config batch_sizes, enable_padding true); a decode batch between two runs as the larger one
 CUDA_GRAPH_BATCH_SIZES = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256, 384, 512, 1024, 2048, 4096, 8192], dtype=float)
@@ -389,7 +397,7 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
         expert_rows = g * _a(shape.experts_per_token) / np.maximum(touched, 1.0)
         dq_flop = dq_flop + up * (dense_params * upcast_tiles(g_rank) + expert_params_read * upcast_tiles(expert_rows))
     # expert parallelism: the step waits for the rank whose experts drew the most rows (ep_load_factor)
-    load = np.where(is_moe & (ep > 1), ep_load_factor(shape.n_experts, shape.experts_per_token, ep, g, dev.moe_expert_load_cv), 1.0)
+    load = _ep_load(shape, ep, g, dev, is_moe)
     t_matmul = (dense_mm + load * expert_mm / (moe_rel * _a(dev.moe_compute_rel))) / flops + dq_flop / _a(dev.vector_flop_per_s)
     t_weights = _smooth_roofline(t_weights_mem, t_matmul)
 
@@ -517,7 +525,7 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     # the prompt pass's expert GEMMs (hundreds to thousands of rows per expert: compute-bound tiles) at the engine's
     # grouped-GEMM efficiency, times its prompt-pass factor (Device.moe_prefill_compute_rel)
     moe_eff = moe_rel * _a(dev.moe_compute_rel) * _a(dev.moe_prefill_compute_rel)
-    load = np.where(is_moe & (ep > 1), ep_load_factor(shape.n_experts, shape.experts_per_token, ep, tokens, dev.moe_expert_load_cv), 1.0)
+    load = _ep_load(shape, ep, tokens, dev, is_moe)
     t_mm = (dense_mm + load * expert_mm / moe_eff) / flops + _a(prec.dequant_flop_per_weight) * body / (tp * pp) / _a(dev.vector_flop_per_s)
     t_attn = attn_flop / (_attn_flop_per_s(dev) * attn_eff)
     touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, tokens), 0.0)

@@ -75,11 +75,19 @@ def moe_exchange_time_s(tokens, d_model, moe_layers, n, dev: Device, stride, exp
     GPU: moe_layers x (dispatch + combine). Device.moe_allgather_dispatch 1: all-gather the tokens (at
     `dispatch_bytes` per value) and reduce-scatter the outputs (`act_bytes`); 0: two all-to-alls of one copy per
     chosen expert (alltoall_time_s) at `act_bytes`."""
-    t, d = _a(tokens), _a(d_model)
-    gather = (gather_or_scatter_time_s(t * d * _a(dispatch_bytes), n, dev, stride)
-              + gather_or_scatter_time_s(t * d * _a(act_bytes), n, dev, stride))
-    a2a = 2.0 * alltoall_time_s(t / np.maximum(_a(n), 1.0) * _a(experts_per_token) * d * _a(act_bytes), n, dev, stride)
-    return _a(moe_layers) * np.where(_a(dev.moe_allgather_dispatch) > 0, gather, a2a)
+    t, d, layers = _a(tokens), _a(d_model), _a(moe_layers)
+    if not np.any((layers > 0) & (_a(n) > 1)):   # dense models, or no expert parallelism: nothing to exchange
+        return np.zeros(np.broadcast(t, layers, _a(n)).shape)
+    flag = _a(dev.moe_allgather_dispatch) > 0
+    out = 0.0
+    if np.any(flag):
+        gather = (gather_or_scatter_time_s(t * d * _a(dispatch_bytes), n, dev, stride)
+                  + gather_or_scatter_time_s(t * d * _a(act_bytes), n, dev, stride))
+        out = np.where(flag, gather, 0.0)
+    if not np.all(flag):
+        a2a = 2.0 * alltoall_time_s(t / np.maximum(_a(n), 1.0) * _a(experts_per_token) * d * _a(act_bytes), n, dev, stride)
+        out = np.where(flag, out, a2a)
+    return layers * out
 
 
 def pp_handoff_s(message_bytes, layout: Layout, dev: Device):
