@@ -52,7 +52,7 @@ def test_known_gaps_of_the_gpustack_cases_name_an_input_defined_cause():
                    "A100, slow single-H100 dense Qwen3 runs), ML.ENERGY's GPU-starved B200 runs, "
                    "TensorRT-LLM's and vLLM's expert-parallel Qwen3-235B rows on Hopper and B200 (fast since the exchange "
                    "is the engines' all-gather, not a per-expert all-to-all), DeepSeek-R1 and gpt-oss on Hopper, "
-                   "the RTX PRO 6000 Server Edition's one-GPU Qwen3-30B rows, MLPerf's Llama 2 70B on 8 H100s (v4.1: with the "
+                   "the RTX PRO 6000 Server Edition's long-prompt one-GPU and eight-GPU expert-parallel Qwen3 rows, MLPerf's Llama 2 70B on 8 H100s (v4.1: with the "
                    "dataset's measured prompts NVIDIA's MLPerf Llama 2 70B rows run 2-31 % below the trtllm-bench-fitted "
                    "GEMM fractions), a half-rate DeepSeek-R1 B300 submission, "
                    "Trainium, TPU JetStream and MI300X 405B rows; causes in "

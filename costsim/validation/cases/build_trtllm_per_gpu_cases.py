@@ -88,14 +88,15 @@ _GPT_OSS_HOPPER = (
     "only 32 experts per rank, and the Triton kernel's time at EP4's per-rank shapes. Not modelled.")
 _RTX = (
     "The RTX PRO 6000 Blackwell Server Edition rows (GDDR7 at 1,597 GB/s, no NVLink, compute capability 12.0; the "
-    "catalog part was added with these rows, all held out) come out slow on one to four GPUs: Llama 3.3 70B 12-22 %, "
-    "Qwen3-30B-A3B on one GPU 16-41 % and over two to four (DEP2, DEP2 x PP2) 7-28 %; over eight (DEP8, the "
-    "all-gather over PCIe) Qwen3-235B-A22B comes out 17-26 % fast. The table puts one RTX PRO 6000 at 0.27-0.37 of "
-    "one B200 on the Qwen3-30B-A3B rows, costsim at 0.21-0.22, near the parts' memory-bandwidth (0.20) and FP4 (0.22) "
-    "ratios. Not identified: the part's MoE per-pair times are the Hopper prior (no row of compute capability 12.0 "
-    "was fitted; with none at all the one-GPU rows stay 7 % slow at the median), and GDDR7 may stream more of its "
-    "peak than the 0.80 costsim gives every data-center GPU. Fitting either on these rows would fit the held-out set. "
-    "Not tuned away.")
+    "catalog part was added with these rows, all held out): on one GPU Qwen3-30B-A3B comes out 12-33 % slow, the more "
+    "the longer the prompt (25 / 33 % at 8,192 / 32,768 tokens), Llama 3.3 70B 12-16 % (19-22 % over two pipeline "
+    "stages); over eight GPUs (DEP8, the experts' all-gather over PCIe) Qwen3 comes out up to 36 % fast (Qwen3-235B "
+    "22-36 %, Qwen3-30B 0-22 %). The part takes B200's MoE per-pair times (the Blackwell generation's, as B300 does; "
+    "with the Hopper prior the one-GPU rows were 16-41 % slow and the DEP8 rows 3-26 % fast). Not identified: the "
+    "long-prompt rows point at the part's prompt attention (priced at the 0.5 fraction of TensorRT-LLM's FP8 context "
+    "attention fitted on Hopper and B200), and the eight-GPU all-gather at 0.55 of 64 GB/s per direction may be "
+    "optimistic for GPUs sharing the host's PCIe root complexes (8 GeForce RTX 5090s on PCIe Gen5 reach 28 GB/s of "
+    "all-reduce bus bandwidth where 4 reach 35: NVIDIA/nccl issue 1639). Not tuned away.")
 RTX_NOTE = (" RTX PRO 6000 Blackwell Server Edition (catalog rtx-pro-6000-server): GDDR7, no NVLink (PCIe Gen5), "
             "hence NVIDIA's pipeline-parallel layouts; PP k runs as k stages of one replica.")
 #: rows that fit the MXFP4 upcast on Hopper (costsim.core.inference.UPCAST_FIT_CASES)
@@ -122,9 +123,8 @@ KNOWN_GAPS: dict[str, str] = {
         'I-trtpg-qwen3-235b-a22b-h200-fp8-ep4-1024-8192',
     )},
     **{cid: _RTX for cid in (
-        'I-trtpg-qwen3-30b-a3b-rtxpro6000-fp4-tp1-1000-1000', 'I-trtpg-qwen3-30b-a3b-rtxpro6000-fp4-tp1-1024-1024',
         'I-trtpg-qwen3-30b-a3b-rtxpro6000-fp4-tp1-8192-1024', 'I-trtpg-qwen3-30b-a3b-rtxpro6000-fp4-tp1-32768-1024',
-        'I-trtpg-qwen3-30b-a3b-rtxpro6000-fp4-ep2-1000-1000', 'I-trtpg-qwen3-235b-a22b-rtxpro6000-fp4-ep8-1000-1000',
+        'I-trtpg-qwen3-235b-a22b-rtxpro6000-fp4-ep8-1000-1000', 'I-trtpg-qwen3-235b-a22b-rtxpro6000-fp4-ep8-1024-1024',
     )},
     **{cid: _GPT_OSS_HOPPER for cid in (
         'I-trtpg-gpt-oss-120b-h100-fp8-ep4-1000-1000', 'I-trtpg-gpt-oss-120b-h100-fp8-ep4-1024-1024',
