@@ -94,14 +94,16 @@ class Device:
     #: back. 1 = an all-gather of every rank's tokens and a reduce-scatter of the expert outputs (every rank computes
     #: its experts for all tokens): the default of TensorRT-LLM's PyTorch backend without a multi-node-NVLink or
     #: DeepEP all-to-all (AllGatherReduceScatter), vLLM's all2all_backend 'allgather_reducescatter' and SGLang's
-    #: DP-attention gather / scatter. 0 = an all-to-all carrying one copy of each token per chosen expert (DeepEP-style
-    #: dispatch / combine kernels)
+    #: DP-attention gather / scatter; the category default (costsim.core.inference.CATEGORY_DEFAULTS). 0 = an
+    #: all-to-all carrying one copy of each token per chosen expert (DeepEP-style dispatch / combine kernels), also
+    #: what a bare Device gets
     moe_allgather_dispatch: object = 0.0
     #: 1 = the dispatch carries the tokens already quantized to the expert GEMMs' input format (Precision.act_gemm_bytes:
     #: TensorRT-LLM's post-quant all-gather, NVFP4 / FP8); 0 = in 16 bit. The combine is 16 bit either way
     moe_dispatch_post_quant: object = 0.0
     #: coefficient of variation of the routed rows the experts of an MoE layer draw (router skew on the workload): with
-    #: expert parallelism the step waits for the busiest rank (costsim.core.inference.ep_load_factor); 0 = uniform
+    #: expert parallelism the step waits for the busiest rank (costsim.core.inference_moe.ep_load_factor); 0 = uniform
+    #: (a bare Device), 0.5 the category default
     moe_expert_load_cv: object = 0.0
     #: energy of one tensor-core FLOP of the compute datatype, J: with power_budget_w it bounds how fast the part can
     #: run its GEMMs (costsim.core.power.power_limit_stretch_s). 0 = not modelled (no fitted value for the part and

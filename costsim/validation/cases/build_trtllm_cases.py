@@ -82,7 +82,7 @@ MOE_EP = (
     "AllGatherReduceScatter (its all-to-all ran only over multi-node NVLink or with DeepEP switched on, and never for "
     "EP at or below top-k; tokens quantized before the all-gather), where it charged a per-expert all-to-all: eight "
     "copies of each token, 2-4x the bytes at EP 4, which had held these rows 10-22 points lower. It also prices the "
-    "busiest EP rank (costsim.core.inference.ep_load_factor, expert-load CV 0.5 from published routing skew). What "
+    "busiest EP rank (costsim.core.inference_moe.ep_load_factor, expert-load CV 0.5 from published routing skew). What "
     "remains is not identified: candidates are attention-DP ranks waiting for each other's prompts (the Qwen3 options "
     "set no attention_dp_config balance), a stronger router skew on the benchmark's random-token prompts, and the KV "
     "dtype of NVIDIA's Qwen3 checkpoints (not found; the options set none; a BF16 cache would halve the batches, but "
