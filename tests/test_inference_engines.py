@@ -199,6 +199,14 @@ def test_kernel_family_parameters_out_of_range_are_refused(key):
     assert err.value.field == "overrides" and "[0, 1]" in err.value.message and key in err.value.message
 
 
+@pytest.mark.parametrize("key", ["moe_allgather_dispatch", "moe_dispatch_post_quant"])
+def test_expert_exchange_flags_other_than_0_or_1_are_refused(key):
+    with pytest.raises(InputError) as err:
+        est.device_parameters(get_accelerator("h100-sxm"), "tensorrt-llm-pytorch", {key: 0.5})
+    assert err.value.field == "overrides" and "{0, 1}" in err.value.message and key in err.value.message
+    assert est.device_parameters(get_accelerator("h100-sxm"), "tensorrt-llm-pytorch", {key: 0.0})[key] == 0.0
+
+
 def test_research_stack_is_launch_bound_and_about_2x_slower():
     r1, d1 = _step("h100-sxm", "research-2023", 1, "llama-2-70b", "fp16", 8), _step("h100-sxm", "default", 1, "llama-2-70b", "fp16", 8)
     r4 = _step("h100-sxm", "research-2023", 1, "llama-2-70b", "fp16", 4)

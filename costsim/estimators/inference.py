@@ -152,6 +152,8 @@ _FRACTION_PARAMETERS = {
     "sliding_window_attention": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether the kernels attend over only a sliding-window layer's window (1) or the whole context (0)"),
     "cuda_graph_padding": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether decode steps are padded to the next CUDA-graph batch size (1) or not (0)"),
     "kv_on_demand": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether the engine allocates KV cache as sequences grow and preempts when full (1) or reserves a sequence's whole length at admission (0)"),
+    "moe_allgather_dispatch": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether expert parallelism all-gathers the tokens and reduce-scatters the outputs (1) or runs a per-expert all-to-all (0)"),
+    "moe_dispatch_post_quant": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether the expert dispatch carries the GEMMs' quantized input format (1) or 16-bit tokens (0)"),
 }
 
 
