@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from costsim.estimators.inference import FP8_KV_BY_DEFAULT
 from costsim.specs import catalog
 from costsim.specs.engine import engines, get_engine
 from costsim.specs.hardware import DTYPES, Accelerator
@@ -114,6 +115,14 @@ def list_engines() -> list[dict[str, Any]]:
     """Serving-engine profiles (costsim/data/engines.yaml): id, name, description, kind, vendors."""
     return [{"id": e.id, "name": e.name, "description": e.description, "kind": e.kind, "vendors": e.vendors,
              "fitted_on": list(e.fitted_on)} for e in engines().values()]
+
+
+def kv_cache_default_text(kv_cache_auto: str) -> str:
+    """The KV cache an engine runs when a request names none, for a reader (costsim.estimators.inference
+    default_kv_precision)."""
+    if kv_cache_auto == "16bit":
+        return "16 bit, the model's dtype, whatever the weights"
+    return f"fp8 with {' / '.join(FP8_KV_BY_DEFAULT)} weights, else 16 bit"
 
 
 def show_engine(ref: str) -> dict[str, Any]:

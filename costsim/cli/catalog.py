@@ -221,9 +221,7 @@ def register(app: typer.Typer) -> None:
             return
         con = Console()
         con.print(f"{d['name']} ({d['id']}, {d['kind']}): {d['description']}")
-        con.print("KV cache when a request names none: " + (
-            "16 bit, the model's dtype, whatever the weights" if d["kv_cache_auto"] == "16bit"
-            else "fp8 with fp8 / fp4 / mxfp4 / fp6 weights, else 16 bit"))
+        con.print("KV cache when a request names none: " + api.kv_cache_default_text(d["kv_cache_auto"]))
         rows = [("all hardware", k, f"{v:g}") for k, v in d["parameters"].items()]
         rows += [(f"{scope} {who}", k, f"{v:g}") for scope, key in (("vendor", "vendor_parameters"), ("hardware", "device_parameters"))
                  for who, table in d[key].items() for k, v in table.items()]
