@@ -130,8 +130,26 @@ COMM_OVERLAP_SLOWDOWN_FRAC = 0.461  # FITTED on NAR21-T2-Z3-175B-384 (module doc
 # FP8 and B300 DeepSeek-V3 / gpt-oss rows and the 26.08 gpt-oss rows, all recipes that leave the expert MLPs to the host
 # (costsim/validation/cases/training_megatron_bridge.yaml). BF16 expert MLPs: 0 (the BF16 recipe on 16 H100s with the
 # same partial graphs, MBSKILL-Q30B-H100-16-EPOVL-OFF, bounds it below 0.06 ms: its grouped GEMM is one C++ loop of
-# launches, without the per-expert quantization kernels and quantized-tensor bookkeeping of the FP8 path).
-MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP = 2.154e-4
+# launches, without the per-expert quantization kernels and quantized-tensor bookkeeping of the FP8 path). Refit
+# 2026-12-06 (2.154e-4 before) once the expert GEMMs wait for the busiest EP rank's multinomial excess
+# (MOE_ROUTER_LOAD_CV 'forced': the run's random routing).
+MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP = 2.149e-4
+
+# Coefficient of variation of the per-expert routed-row counts of a training run's MoE layers, by how the run balances
+# its router (Framework.moe_router_balance; costsim.core.moe_routing.ep_load_factor adds the multinomial spread of
+# the micro-batch's tokens and takes the busiest expert-parallel rank). Estimates, not fitted:
+#   forced     0     Megatron's moe_router_force_load_balancing (random logits: uniform routing, only the multinomial
+#                    spread remains). NVIDIA's published MoE throughput runs set it: Megatron-Bridge
+#                    scripts/performance/utils/overrides.py (dropless runs) and its flat recipes' _benchmark_common
+#                    ("if num_moe_experts: moe_router_force_load_balancing = True"); NeMo's DeepSeek-V3 H100 scripts
+#                    force it with DeepEP and otherwise drop tokens at capacity factor 1.0 (no rank above the mean).
+#   aux-loss   0.26  GShard / Switch auxiliary loss: Wang et al. 2024 (arXiv 2408.15664) Table 2, 64 routed experts
+#                    top-6, aux-loss coefficient 0.001: MaxVio_global (busiest expert / mean - 1, over the validation
+#                    set) 0.72 (1B) and 0.52 (3B); for normal per-expert loads the busiest of 64 sits normal_max_z(64)
+#                    = 2.41 standard deviations above the mean, so CV 0.30 and 0.22 (values read from two secondary
+#                    summaries of the paper; the per-batch figure, larger, is only plotted).
+#   loss-free  0.017 DeepSeek-V3's auxiliary-loss-free bias balancing: same table, MaxVio_global 0.04 -> CV 0.017.
+MOE_ROUTER_LOAD_CV = {"forced": 0.0, "aux-loss": 0.26, "loss-free": 0.017}
 
 # Saturating per-GPU GEMM shape: eff = frac * x/(x+X0) * T/(T+T0) with x = d_model/tp and
 # T = micro_batch*seq_len/cp rows. X0 fitted on K*-sel + DGXC405-576 (the MFU rise from the 22B

@@ -99,6 +99,11 @@ class Framework:
       25.11 and several 2026 ones), so a low-precision expert MLP keeps the GPU waiting
       calibration.MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP per local expert (its quantization kernels and quantized
       tensors are set up per expert); a request's moe_expert_launch sets it.
+    moe_router_balance: how the run keeps its MoE router's load even, which sets how much busier than the mean the
+      busiest expert-parallel rank is in each MoE layer (calibration.MOE_ROUTER_LOAD_CV): "forced" (Megatron's
+      moe_router_force_load_balancing, random routing: what NVIDIA's published throughput runs set), "aux-loss"
+      (a GShard / Switch auxiliary loss: real pre-training of most MoE models) or "loss-free" (DeepSeek-V3's bias
+      balancing). A request's moe_router_balance sets it.
     dp_bucket_params: parameters per data-parallel gradient bucket, i.e. per reduce-scatter / all-gather call of the
       distributed optimizer (the run's ddp bucket_size after Megatron closes each bucket at the first parameter that
       reaches it); None = Megatron-core's default, max(40M, 1M x dp x cp). A request's dp_bucket_params
@@ -137,6 +142,7 @@ class Framework:
     moe_a2a_overlap: bool = False
     moe_dispatch: str = "all-to-all"
     moe_expert_launch: str = "device"
+    moe_router_balance: str = "forced"
     dp_bucket_params: float | None = None
     dropout_masks: bool = False
     source: str = ""

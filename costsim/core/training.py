@@ -63,10 +63,12 @@ from costsim.core.calibration import (
     ELEMENTWISE_BYTES_PER_D,
     HBM_ACHIEVABLE_FRAC,
     MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP,
+    MOE_ROUTER_LOAD_CV,
     REPLICATED_ELEMENTWISE_BYTES_PER_D,
 )
 from costsim.core.frameworks import DEFAULT_FRAMEWORK, FRAMEWORKS, Framework
 from costsim.core.lazy import LazyResults
+from costsim.core.moe_routing import ep_load_factor
 from costsim.core.training_memory import (  # noqa: F401  (re-exported: the training core's public names)
     BYTES_ACT,
     BYTES_GRAD,
@@ -184,12 +186,13 @@ def _gemm_args(hw: HardwareShape, bf16: bool = False):
             hw.kernel_latency_s, hw.gemm_in_bytes)
 
 
-def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp=None):
+def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp=None, load_cv=0.0):
     """(forward, backward) GEMM time of one layer's linear layers for one micro-batch on one GPU (s),
     by costsim.core.matmul: per-GPU shapes after TP (column-parallel splits N, row-parallel K),
     routed experts E/ep per rank split over etp ranks (expert tensor parallelism; None = tp) with
-    tokens*(etp/tp)*k*ep/E rows each (uniform routing; under MoE parallel folding with etp < tp each rank
-    dispatches its own sequence-parallel share of the tokens); backward = dgrad +
+    tokens*(etp/tp)*k*ep/E rows each on the mean rank (under MoE parallel folding with etp < tp each rank
+    dispatches its own sequence-parallel share of the tokens), times the busiest rank's excess
+    (costsim.core.moe_routing.ep_load_factor at per-expert load CV `load_cv`: the layer waits for it); backward = dgrad +
     wgrad. A low-precision run (hw.quant_bytes_per_element > 0) times hw.lowp_layer_frac of the layers
     in the compute datatype plus the HBM traffic that quantizes their operands once per micro-batch
     (forward: the input X; backward: the output gradient dY; each read once and written row-wise and
@@ -221,6 +224,7 @@ def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp=Non
         rows, count = Tu, 1.0
         if kind == "expert":
             rows = Tu * (etpu / tpu) * m.experts_per_token * epu / m.n_experts
+            rows = rows * ep_load_factor(m.n_experts, m.experts_per_token, epu, Tu * (etpu / tpu) * epu, load_cv)
             count = m.n_experts / epu
         f_t = mm.matmul_time_s(rows, n, k, *args)
         b_t = mm.matmul_time_s(rows, k, n, *args) + mm.matmul_time_s(k, n, rows, *args)
@@ -299,7 +303,8 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
 
     # --- compute per layer per micro-batch on one GPU
     mm_fwd = 2.0 * m.mm_params_per_layer * tokens / tp
-    lin_fwd, lin_bwd = linear_layer_times(m, hw, tokens, tp, ep, etp)
+    load_cv = MOE_ROUTER_LOAD_CV[fw.moe_router_balance]
+    lin_fwd, lin_bwd = linear_layer_times(m, hw, tokens, tp, ep, etp, load_cv)
     eff = 3.0 * mm_fwd / np.maximum(lin_fwd + lin_bwd, 1e-30) / hw.peak_flop_per_s
     t_attn = attention_fwd_flop_per_token_per_layer(m, seq) * tokens / tp / rate_bf16
     if fw.flash_attention:
@@ -350,7 +355,9 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
                                           m.expert_groups, m.expert_groups_per_token)
         else:
             a2a = comm.all_to_all_two_tier_s(a2a_bytes, ep, stride_ep, fab)
-        a2a = a2a * (m.n_moe_layers / m.n_layers)
+        # the busiest rank receives ep_load_factor times the mean rank's token copies, and the exchange ends with it
+        group_tokens = tokens * np.where(folded, etp / tp, 1.0) * ep
+        a2a = a2a * (m.n_moe_layers / m.n_layers) * ep_load_factor(m.n_experts, m.experts_per_token, ep, group_tokens, load_cv)
         t_ep_f, t_ep_b = 2.0 * a2a, (2.0 + 2.0 * full) * a2a
     else:
         t_ep_f = t_ep_b = 0.0 * t_tp_f

@@ -23,7 +23,7 @@ import numpy as np
 from costsim.core import goodput as gp
 from costsim.core import search as srch
 from costsim.core.calibration import (FP8_SOURCE, HBM_ACHIEVABLE_FRAC, MATMUL_FRAC_BASIS, MATMUL_FRAC_SOURCE,
-                                      MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP, accelerator_family,
+                                      MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP, MOE_ROUTER_LOAD_CV, accelerator_family,
                                       gemm_rows_half, matmul_frac, training_sustained_frac)
 from costsim.core.datatypes import (LOWP_LINEAR_LAYER_FRAC, quantize_bytes_per_element, saved_input_bytes_per_element,
                                     storage_bytes_per_element)
@@ -198,6 +198,9 @@ def _check(req: TrainRequest, spec: ModelSpec) -> None:
     if req.moe_expert_launch is not None and not spec.is_moe:
         raise InputError(f"--moe-expert-launch needs a mixture-of-experts model; '{spec.name}' is dense. Drop it.",
                          field="moe_expert_launch")
+    if req.moe_router_balance is not None and not spec.is_moe:
+        raise InputError(f"--moe-router-balance needs a mixture-of-experts model; '{spec.name}' is dense. Drop it.",
+                         field="moe_router_balance")
     if req.etp is not None and not spec.is_moe:
         raise InputError(f"--etp {req.etp} needs a mixture-of-experts model; '{spec.name}' is dense. Drop --etp.",
                          field="etp")
@@ -246,6 +249,8 @@ def stack_overrides(req: TrainRequest) -> dict[str, Any]:
         out["moe_dispatch"] = req.ep_dispatcher
     if req.moe_expert_launch is not None:
         out["moe_expert_launch"] = req.moe_expert_launch
+    if req.moe_router_balance is not None:
+        out["moe_router_balance"] = req.moe_router_balance
     if req.dp_bucket_params is not None:
         out["dp_bucket_params"] = float(req.dp_bucket_params)
     if req.dropout is not None:
@@ -406,6 +411,11 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
                             + (f"; host-launched fp8 / fp4 experts keep the GPU waiting "
                                f"{MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP * 1e3:g} ms per local expert per layer and pass "
                                "(fitted on MB2511-Q30B-B200-8)" if stack.moe_expert_launch == "host" else "")})
+        assumptions.append({"name": "moe_router_load_cv", "value": MOE_ROUTER_LOAD_CV[stack.moe_router_balance], "unit": "",
+                            "source": ("request --moe-router-balance " if req.moe_router_balance else f"{framework} stack default ")
+                            + f"'{stack.moe_router_balance}': per-expert routed-load CV; each MoE layer waits for the busiest "
+                            "expert-parallel rank (costsim.core.moe_routing.ep_load_factor; calibration.MOE_ROUTER_LOAD_CV "
+                            "gives the sources)"})
     if req.power_cap_w is not None:
         assumptions.append({"name": "power_cap_compute_frac", "value": power_cap_compute_frac(acc, req.power_cap_w), "unit": "",
                             "source": f"GEMM and attention speed at a {req.power_cap_w:g} W limit relative to the {acc.tdp_w:g} W TDP "

@@ -22,6 +22,8 @@ Recompute = Literal["none", "selective", "full"]
 EpDispatcher = Literal["all-to-all", "deduplicated"]
 # costsim.core.frameworks.Framework.moe_expert_launch values
 MoeExpertLaunch = Literal["device", "host"]
+# costsim.core.frameworks.Framework.moe_router_balance values (calibration.MOE_ROUTER_LOAD_CV)
+MoeRouterBalance = Literal["forced", "aux-loss", "loss-free"]
 # training stacks of costsim.core.frameworks.FRAMEWORKS (a test keeps the two lists equal)
 FrameworkName = Literal["megatron-core-2024", "megatron-2022", "megatron-2021", "deepspeed-megatron-2021",
                         "deepspeed-zero3-2021", "fsdp-2023", "xla-tpu", "torchtitan-2024", "megatron-deepspeed-gaudi"]
@@ -58,6 +60,15 @@ class TrainRequest(Spec):
                                                    "after the dispatcher's token-count sync: eager MoE layers or graphs of "
                                                    "only attention and router; at fp8 / fp4 the GPU waits ~0.2 ms per local "
                                                    "expert per layer and pass); None = the training stack's (device).")
+    moe_router_balance: MoeRouterBalance | None = Field(None, description="How the run keeps its MoE router's load "
+                                                      "even, which sets how far above the mean the busiest expert-parallel "
+                                                      "rank's share of the routed tokens sits in each MoE layer (every rank "
+                                                      "waits for it): forced (random routing, Megatron's "
+                                                      "moe_router_force_load_balancing, which NVIDIA's published MoE "
+                                                      "throughput runs set: only the sampling spread of the tokens), "
+                                                      "aux-loss (an auxiliary balancing loss, as real pre-training of most "
+                                                      "MoE models: per-expert load CV 0.26) or loss-free (DeepSeek-V3's bias "
+                                                      "balancing: CV 0.017); None = forced. MoE only.")
     dp: int | None = Field(None, ge=1, description="Data-parallel size (None = derived: gpus / (tp*pp*cp)).")
     dp_bucket_params: float | None = Field(None, ge=1e6, le=1e13, description="Parameters per data-parallel gradient "
                                            "bucket, i.e. per reduce-scatter / all-gather call (1e6 to 1e13; a run's ddp "

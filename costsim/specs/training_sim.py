@@ -19,7 +19,7 @@ import yaml
 from pydantic import Field, model_validator
 
 from costsim.specs.base import Spec
-from costsim.specs.requests import EpDispatcher, FrameworkName, MoeExpertLaunch, Precision, Recompute
+from costsim.specs.requests import EpDispatcher, FrameworkName, MoeExpertLaunch, MoeRouterBalance, Precision, Recompute
 
 _RELIABILITY_FILE = Path(__file__).resolve().parents[1] / "data" / "reliability_llama3.yaml"
 
@@ -125,6 +125,7 @@ class Layout(Spec):
     ep_overlap: bool | None = Field(None, description="Expert all-to-all overlapped with another micro-batch's compute (MoE, ep > 1; None = searched).")
     ep_dispatcher: EpDispatcher | None = Field(None, description="Expert all-to-all: all-to-all (one copy per token and expert) or deduplicated (one network copy per token and other node holding its experts: DeepEP, HybridEP); None = the training stack's.")
     moe_expert_launch: MoeExpertLaunch | None = Field(None, description="Expert MLP kernels started by the device (CUDA graph, device-initiated grouped GEMM) or the host (per expert, after the dispatcher's sync: fp8 / fp4 experts keep the GPU waiting); None = the training stack's (device).")
+    moe_router_balance: MoeRouterBalance | None = Field(None, description="How the run balances its MoE router: forced (random routing, as NVIDIA's published throughput runs), aux-loss (auxiliary balancing loss: busiest expert-parallel rank further above the mean) or loss-free (DeepSeek-V3's bias balancing); None = forced.")
     dp: int | None = Field(None, ge=1, description="Data-parallel size (None = num_gpus / (tp*pp*cp)).")
     dp_bucket_params: float | None = Field(None, ge=1e6, le=1e13, description="Parameters per data-parallel gradient bucket (a run's ddp bucket_size; None = Megatron-core's default max(40M, 1M x dp x cp)).")
     dropout: bool | None = Field(None, description="The run trains with dropout (two 1-byte masks of sequence x hidden per layer kept for the backward); None = the training stack's default (Megatron stacks: yes).")

@@ -36,7 +36,7 @@ def to_state(r: TrainRequest) -> dict[str, Any]:
          P + "power_cap": r.power_cap_w,
          P + "dp_bucket_params": None if r.dp_bucket_params is None else r.dp_bucket_params / 1e6,
          P + "dropout": w.AUTO if r.dropout is None else r.dropout}
-    for k in ("tp", "pp", "cp", "ep", "etp", "ep_overlap", "ep_dispatcher", "moe_expert_launch", "micro_batch", "recompute", "zero"):
+    for k in ("tp", "pp", "cp", "ep", "etp", "ep_overlap", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "micro_batch", "recompute", "zero"):
         v = getattr(r, k)
         s[P + k] = w.AUTO if v is None else v
     return s
@@ -75,6 +75,8 @@ def inputs() -> dict[str, Any]:
                                           label="Expert dispatch", auto=True)
             d["moe_expert_launch"] = w.select(TrainRequest, "moe_expert_launch", key=P + "moe_expert_launch", default=None,
                                               label="Expert MLP launch", auto=True)
+            d["moe_router_balance"] = w.select(TrainRequest, "moe_router_balance", key=P + "moe_router_balance", default=None,
+                                               label="Router load balancing", auto=True)
             d["dp_bucket_params"] = w.number(TrainRequest, "dp_bucket_params", key=P + "dp_bucket_params", default=None,
                                              label="Data-parallel bucket, million parameters", scale=1e6, step=64.0,
                                              placeholder="Megatron's default")
@@ -105,7 +107,7 @@ def build_request(d: dict[str, Any]) -> TrainRequest:
     economics = validate_spec(EconomicsSpec, {"usd_per_gpu_hour": d["usd_per_gpu_hour"], "electricity_usd_per_kwh": d["elec"],
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
     data = {k: d[k] for k in ("model", "hardware", "gpus", "tokens", "seq_len", "precision", "attention_precision", "tp", "pp", "cp", "ep",
-                              "etp", "ep_overlap", "ep_dispatcher", "moe_expert_launch", "dp_bucket_params", "dropout", "micro_batch", "recompute", "zero", "sequence_parallel", "top_k",
+                              "etp", "ep_overlap", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "dp_bucket_params", "dropout", "micro_batch", "recompute", "zero", "sequence_parallel", "top_k",
                               "framework", "power_cap_w")}
     data.update(failure_rate_per_gpu_hour=d["failure_rate"], facility=facility, economics=economics)
     return validate_spec(TrainRequest, data, what="training request")
