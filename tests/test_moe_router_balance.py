@@ -83,3 +83,24 @@ def test_cli_flag_json_assumption_and_bad_values():
                           (["--model", "mixtral-8x7b", "--moe-router-balance", "sometimes"], "moe_router_balance")):
         r = _cli("train", "--hardware", "h100-sxm", "--gpus", "8", *extra)
         assert r.returncode == 2 and needle in r.stderr + r.stdout and "Traceback" not in r.stderr
+
+
+def test_wait_breakdown_and_sentence():
+    from costsim.report.fmt import moe_load_text
+    args = ["train", "--model", "mixtral-8x7b", "--hardware", "h100-sxm", "--gpus", "64", "--tokens", "1e12", "--ep", "8",
+            "--tp", "1", "--pp", "1", "--cp", "1", "--micro-batch", "1", "--zero", "1", "--no-ep-overlap"]
+    res = {}
+    for b in ("forced", "aux-loss"):
+        r = _cli(*args, "--moe-router-balance", b, "--json")
+        assert r.returncode == 0, r.stderr
+        res[b] = json.loads(r.stdout)
+    wait = {b: res[b]["breakdowns"]["step_time_s"]["moe_load_wait_time_s"] for b in res}
+    # the wait is what the busiest rank adds over an even split: the step difference between the two balances is the
+    # difference of their waits (without overlap nothing hides it)
+    assert wait["aux-loss"] - wait["forced"] == pytest.approx(res["aux-loss"]["step_time_s"] - res["forced"]["step_time_s"], rel=0.02)
+    assert 0.0 < wait["forced"] < 0.01 * res["forced"]["step_time_s"] < wait["aux-loss"]
+    assert moe_load_text(res["forced"]) is None
+    text = moe_load_text(res["aux-loss"])
+    assert text and "8 expert-parallel ranks" in text and "busiest" in text
+    r = _cli(*args, "--moe-router-balance", "aux-loss")
+    assert r.returncode == 0 and "waiting for the busiest one" in r.stdout.replace("\n", " ")

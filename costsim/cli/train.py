@@ -13,7 +13,7 @@ from rich.table import Table
 from costsim.cli.common import alias_note, device_noun_of, field_help, finish, fmt_si, fmt_sig, parse_float
 from costsim.errors import InputError
 from costsim.numtext import count
-from costsim.report.fmt import host_launch_text
+from costsim.report.fmt import host_launch_text, moe_load_text
 from costsim.specs.requests import TrainRequest
 from costsim.units import J_PER_MWH, S_PER_DAY
 
@@ -79,6 +79,8 @@ def _render(r: dict) -> None:
         t.add_row(k, v)
     c.print(t)
     if wait := host_launch_text(r):
+        c.print(wait)
+    if wait := moe_load_text(r):
         c.print(wait)
     if r.get("whole_run_note"):
         c.print(f"[yellow]Whole run not computed:[/] {r['whole_run_note']}")

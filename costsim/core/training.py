@@ -186,13 +186,14 @@ def _gemm_args(hw: HardwareShape, bf16: bool = False):
             hw.kernel_latency_s, hw.gemm_in_bytes)
 
 
-def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp=None, load_cv=0.0):
+def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp=None, load_cv=0.0, busiest=True):
     """(forward, backward) GEMM time of one layer's linear layers for one micro-batch on one GPU (s),
     by costsim.core.matmul: per-GPU shapes after TP (column-parallel splits N, row-parallel K),
     routed experts E/ep per rank split over etp ranks (expert tensor parallelism; None = tp) with
     tokens*(etp/tp)*k*ep/E rows each on the mean rank (under MoE parallel folding with etp < tp each rank
     dispatches its own sequence-parallel share of the tokens), times the busiest rank's excess
-    (costsim.core.moe_routing.ep_load_factor at per-expert load CV `load_cv`: the layer waits for it); backward = dgrad +
+    (costsim.core.moe_routing.ep_load_factor at per-expert load CV `load_cv`: the layer waits for it; busiest False: the
+    mean rank's); backward = dgrad +
     wgrad. A low-precision run (hw.quant_bytes_per_element > 0) times hw.lowp_layer_frac of the layers
     in the compute datatype plus the HBM traffic that quantizes their operands once per micro-batch
     (forward: the input X; backward: the output gradient dY; each read once and written row-wise and
@@ -224,7 +225,8 @@ def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp=Non
         rows, count = Tu, 1.0
         if kind == "expert":
             rows = Tu * (etpu / tpu) * m.experts_per_token * epu / m.n_experts
-            rows = rows * ep_load_factor(m.n_experts, m.experts_per_token, epu, Tu * (etpu / tpu) * epu, load_cv)
+            if busiest:
+                rows = rows * ep_load_factor(m.n_experts, m.experts_per_token, epu, Tu * (etpu / tpu) * epu, load_cv)
             count = m.n_experts / epu
         f_t = mm.matmul_time_s(rows, n, k, *args)
         b_t = mm.matmul_time_s(rows, k, n, *args) + mm.matmul_time_s(k, n, rows, *args)
@@ -236,6 +238,17 @@ def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp=Non
         fwd = fwd + weight * count * f_t
         bwd = bwd + weight * count * b_t
     return fwd[inv].reshape(T.shape), bwd[inv].reshape(T.shape)
+
+
+def _moe_load_wait(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp, lin_fwd, lin_bwd, recomputed, t_ep, load_a2a):
+    """Time per layer and micro-batch the busiest expert-parallel rank adds over an even split of the routed tokens
+    (its expert GEMMs, forward, backward and recomputed forward, and its share of the exposed all-to-all), s; 0 for
+    dense models."""
+    if not m.is_moe:
+        return 0.0 * lin_fwd
+    even_f, even_b = linear_layer_times(m, hw, tokens, tp, ep, etp, busiest=False)
+    gemm = (lin_fwd - even_f) * (1.0 + recomputed) + (lin_bwd - even_b)
+    return gemm + t_ep * (1.0 - 1.0 / load_a2a)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,10 +370,12 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
             a2a = comm.all_to_all_two_tier_s(a2a_bytes, ep, stride_ep, fab)
         # the busiest rank receives ep_load_factor times the mean rank's token copies, and the exchange ends with it
         group_tokens = tokens * np.where(folded, etp / tp, 1.0) * ep
-        a2a = a2a * (m.n_moe_layers / m.n_layers) * ep_load_factor(m.n_experts, m.experts_per_token, ep, group_tokens, load_cv)
+        load_a2a = ep_load_factor(m.n_experts, m.experts_per_token, ep, group_tokens, load_cv)
+        a2a = a2a * (m.n_moe_layers / m.n_layers) * load_a2a
         t_ep_f, t_ep_b = 2.0 * a2a, (2.0 + 2.0 * full) * a2a
     else:
         t_ep_f = t_ep_b = 0.0 * t_tp_f
+        load_a2a = 1.0
     # EP all-to-all overlap: a layer's forward of one micro-batch runs interleaved with its backward of another, so
     # their dispatch / combine hide behind the other's compute (what does not fit stays exposed, and the compute
     # slows while both run, as every overlapped collective here)
@@ -481,6 +496,8 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     out.lazy("cp_comm_time_s", lambda: mcount * n_max * (t_cp_f + t_cp_b))
     out.lazy("ep_comm_time_s", lambda: mcount * n_max * (t_ep_f + t_ep_b))
     out.lazy("moe_host_launch_time_s", lambda: mcount * n_max * (t_host_f + t_host_b))
+    out.lazy("moe_load_wait_time_s", lambda: mcount * n_max * _moe_load_wait(m, hw, tokens, tp, ep, etp, lin_fwd, lin_bwd, full + sel_mm,
+                                                                            t_ep_f_x + t_ep_b_x, load_a2a))
     out.lazy("pp_p2p_time_s", lambda: mcount * t_p2p)
     out.lazy("dp_comm_time_s", lambda: dp_total)
     out.lazy("dp_exposed_time_s", lambda: dp_exposed + zero_exposed)

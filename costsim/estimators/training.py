@@ -506,7 +506,7 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
         "top_layouts": top, "assumptions": assumptions,
         "breakdowns": {
             "step_time_s": {k: best[k] for k in ("compute_time_s", "exposed_comm_time_s", "bubble_time_s", "tp_comm_time_s",
-                                                  "cp_comm_time_s", "ep_comm_time_s", "moe_host_launch_time_s", "pp_p2p_time_s", "dp_comm_time_s",
+                                                  "cp_comm_time_s", "ep_comm_time_s", "moe_host_launch_time_s", "moe_load_wait_time_s", "pp_p2p_time_s", "dp_comm_time_s",
                                                   "dp_exposed_time_s", "optimizer_time_s")},
             "matmul_efficiency_frac": best["matmul_efficiency_frac"],
             "num_micro_batches": best["num_micro_batches"],

@@ -293,6 +293,20 @@ def power_limit_text(result: dict) -> str | None:
     return f"The GEMMs need more power than the TDP leaves, so clocks drop: {', '.join(parts)}."
 
 
+def moe_load_text(result: dict) -> str | None:
+    """One sentence on how long a training step's MoE layers wait for their busiest expert-parallel rank
+    (costsim.core.training moe_load_wait_time_s in the step breakdown), or None below 1 % of the step."""
+    t = ((result.get("breakdowns") or {}).get("step_time_s") or {}).get("moe_load_wait_time_s") or 0.0
+    step = result.get("step_time_s") or 0.0
+    if step <= 0.0 or t < 0.01 * step:
+        return None
+    ep = (result.get("parallelism") or {}).get("ep")
+    cv = {a.get("name"): a for a in result.get("assumptions") or []}.get("moe_router_load_cv") or {}
+    how = f" (router load CV {cv['value']:g}, --moe-router-balance)" if cv.get("value") is not None else ""
+    return (f"Of the {fmt_value('step_time_s', step)} step, {fmt_value('moe_load_wait_time_s', t)} ({100.0 * t / step:.0f} %) "
+            f"is the {ep} expert-parallel ranks of each MoE layer waiting for the busiest one{how}.")
+
+
 def host_launch_text(result: dict) -> str | None:
     """One sentence on how long a training step waits for host-launched fp8 / fp4 expert MLPs
     (costsim.core.training moe_host_launch_time_s in the step breakdown), or None where the run has none."""

@@ -131,7 +131,9 @@ _SCALED = {  # SI key suffix -> (display suffix, divisor); the longer suffix fir
 }
 _WORDS = {"mfu": "MFU", "gpu": "GPU", "tp": "TP", "pp": "PP", "cp": "CP", "ep": "EP", "dp": "DP", "vp": "VP"}
 _KEYS = {"etp": "expert TP", "ep_overlap": "EP all-to-all overlap", "ep_dispatcher": "expert dispatch",
-         "moe_expert_launch": "expert MLP launch", "moe_host_launch_time": "MoE expert launch wait"}  # whole keys no word-by-word reading explains
+         "moe_expert_launch": "expert MLP launch", "moe_host_launch_time": "MoE expert launch wait",
+         "moe_router_balance": "router load balancing", "moe_router_load_cv": "router load CV",
+         "moe_load_wait_time": "MoE busiest-rank wait"}  # whole keys no word-by-word reading explains
 
 
 def _label(stem: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from costsim.api.train import shown_layout
-from costsim.report.fmt import host_launch_text
+from costsim.report.fmt import host_launch_text, moe_load_text
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import TrainRequest
 from costsim.specs.site import EconomicsSpec, FacilitySpec
@@ -140,6 +140,8 @@ def show(res: dict[str, Any]) -> None:
     if res.get("layout_note"):
         st.caption(res["layout_note"])
     if wait := host_launch_text(res):
+        st.caption(wait)
+    if wait := moe_load_text(res):
         st.caption(wait)
     cap = next((a for a in res.get("assumptions") or [] if a.get("name") == "power_cap_compute_frac"), None)
     if cap is not None:
