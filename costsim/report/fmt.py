@@ -302,7 +302,7 @@ def moe_load_text(result: dict) -> str | None:
         return None
     ep = (result.get("parallelism") or {}).get("ep")
     cv = {a.get("name"): a for a in result.get("assumptions") or []}.get("moe_router_load_cv") or {}
-    how = f" (router load CV {cv['value']:g}, --moe-router-balance)" if cv.get("value") is not None else ""
+    how = f" (per-expert router load CV {cv['value']:g})" if cv.get("value") is not None else ""
     return (f"Of the {fmt_value('step_time_s', step)} step, {fmt_value('moe_load_wait_time_s', t)} ({100.0 * t / step:.0f} %) "
             f"is the {ep} expert-parallel ranks of each MoE layer waiting for the busiest one{how}.")
 
