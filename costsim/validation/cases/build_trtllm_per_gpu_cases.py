@@ -84,8 +84,11 @@ _GPT_OSS_HOPPER = (
     "gpt-oss-120b on four H100s (EP4, attention data parallel) comes out 44-67 % fast (65-67 % at 1,000-1,024 tokens "
     "in and out, 44 % at 8,192 / 1,024), while the same rows on one H200 come out within 13 % and on B200 (EP2) within "
     "21 %. costsim prices the Triton MoE's MXFP4-to-BF16 upcast on Hopper (core MICROSCALED_UPCAST_FLOP_PER_WEIGHT, "
-    "fitted on the one-GPU rows); what it does not price is each EP4 rank waiting for the slowest one (MOE_EP) with "
-    "only 32 experts per rank, and the Triton kernel's time at EP4's per-rank shapes. Not modelled.")
+    "fitted on the one-GPU rows) and, since 2026-12-06, each EP4 rank waiting for the busiest one (32 experts per rank, "
+    "expert-load CV 0.5; MOE_EP). Per GPU the table has the four H100s at 4,685 tokens/s against one H200's 6,868 at "
+    "1,000 / 1,000: 0.68x, the parts' HBM bandwidth ratio, as if each EP4 rank streamed as many bytes per step as a "
+    "whole one-GPU replica, where costsim's ranks read a quarter of the experts. Not identified (the Triton kernel's "
+    "time at EP4's per-rank shapes is a candidate). Not modelled.")
 _RTX = (
     "The RTX PRO 6000 Blackwell Server Edition rows (GDDR7 at 1,597 GB/s, no NVLink, compute capability 12.0; the "
     "catalog part was added with these rows, all held out): on one GPU Qwen3-30B-A3B comes out 12-33 % slow, the more "
