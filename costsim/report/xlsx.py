@@ -61,11 +61,11 @@ def _sheet_name(used: set[str], name: str) -> str:
 
 
 def _columns_sheet(book: Book, used: set[str], name: str, cols: dict[str, Any]) -> None:
-    with book.sheet(_sheet_name(used, name)) as ws:
-        keys = [k for k, a in cols.items() if np.asarray(a).ndim == 1]
+    keys = [k for k, a in cols.items() if np.asarray(a).ndim == 1]
+    n = max((len(np.asarray(cols[k])) for k in keys), default=0)
+    with book.sheet(_sheet_name(used, name), cells=min(n, MAX_ROWS) * len(keys)) as ws:
         if not keys:
             return
-        n = max(len(np.asarray(cols[k])) for k in keys)
         if n > MAX_ROWS:
             ws.row([f"{n} rows exceed Excel's limit; the full series is in timeseries.parquet / summary.json. First {MAX_ROWS} rows below."])
             n = MAX_ROWS

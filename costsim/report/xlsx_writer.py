@@ -25,6 +25,8 @@ _REL_STYLES = "http://schemas.openxmlformats.org/officeDocument/2006/relationshi
 
 #: cell formats (styles.xml cellXfs): 0 plain, 1 bold
 PLAIN, BOLD = 0, 1
+#: cells above which a sheet's XML (~40-100 bytes a cell) may pass the 2 GiB a plain zip entry holds
+ZIP64_CELLS = 20_000_000
 
 _STYLES = (
     f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<styleSheet xmlns="{_NS}">'
@@ -110,10 +112,11 @@ class Book:
         self._names: list[str] = []
 
     @contextmanager
-    def sheet(self, name: str, widths: dict[int, float] | None = None) -> Iterator[Sheet]:
-        """A new worksheet called `name` (already a valid, unique sheet name); `widths` {1-based column: width}."""
+    def sheet(self, name: str, widths: dict[int, float] | None = None, cells: int = 0) -> Iterator[Sheet]:
+        """A new worksheet called `name` (already a valid, unique sheet name); `widths` {1-based column: width}; `cells`
+        the number of cells it will hold where known (past ~20 million its XML may pass 2 GiB: a ZIP64 entry)."""
         self._names.append(name)
-        with self._zip.open(f"xl/worksheets/sheet{len(self._names)}.xml", "w") as f:
+        with self._zip.open(f"xl/worksheets/sheet{len(self._names)}.xml", "w", force_zip64=cells > ZIP64_CELLS) as f:
             cols = "".join(f'<col min="{c}" max="{c}" width="{w:g}" customWidth="1"/>' for c, w in sorted((widths or {}).items()))
             f.write((f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_NS}" xmlns:r="{_NS_R}">'
                      + (f"<cols>{cols}</cols>" if cols else "") + "<sheetData>").encode())
