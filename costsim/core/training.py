@@ -240,15 +240,14 @@ def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp=Non
     return fwd[inv].reshape(T.shape), bwd[inv].reshape(T.shape)
 
 
-def _moe_load_wait(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp, lin_fwd, lin_bwd, recomputed, t_ep, load_a2a):
-    """Time per layer and micro-batch the busiest expert-parallel rank adds over an even split of the routed tokens
-    (its expert GEMMs, forward, backward and recomputed forward, and its share of the exposed all-to-all), s; 0 for
-    dense models."""
+def _moe_gemm_excess(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp, lin_fwd, lin_bwd, recomputed):
+    """GEMM time per layer and micro-batch the busiest expert-parallel rank spends beyond an even split of the routed
+    tokens (forward, backward and recomputed forward), s: the other ranks wait it out, so the group's mean rank is busy
+    with math for the rest only (0 for dense models)."""
     if not m.is_moe:
         return 0.0 * lin_fwd
     even_f, even_b = linear_layer_times(m, hw, tokens, tp, ep, etp, busiest=False)
-    gemm = (lin_fwd - even_f) * (1.0 + recomputed) + (lin_bwd - even_b)
-    return gemm + t_ep * (1.0 - 1.0 / load_a2a)
+    return (lin_fwd - even_f) * (1.0 + recomputed) + (lin_bwd - even_b)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -396,7 +395,9 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     t_layer_f = t_fc + t_tp_f + t_cp_f + t_ep_f_x + t_host_f
     t_layer_b = t_bc + t_tp_b + t_cp_b + t_ep_b_x + t_host_b
     t_layer = t_layer_f + t_layer_b
-    t_layer_compute = t_fc + t_bc
+    # what the expert-parallel group's mean rank computes: the busiest rank's excess is a wait for the others (low power)
+    t_moe_excess = _moe_gemm_excess(m, hw, tokens, tp, ep, etp, lin_fwd, lin_bwd, full + sel_mm)
+    t_layer_compute = t_fc + t_bc - t_moe_excess
     first, n_max, last = stage_layers(m, pp)
 
     # --- LM head + loss on the last stage (bf16, no recomputation), on the unique (tokens, tp) pairs
@@ -496,8 +497,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     out.lazy("cp_comm_time_s", lambda: mcount * n_max * (t_cp_f + t_cp_b))
     out.lazy("ep_comm_time_s", lambda: mcount * n_max * (t_ep_f + t_ep_b))
     out.lazy("moe_host_launch_time_s", lambda: mcount * n_max * (t_host_f + t_host_b))
-    out.lazy("moe_load_wait_time_s", lambda: mcount * n_max * _moe_load_wait(m, hw, tokens, tp, ep, etp, lin_fwd, lin_bwd, full + sel_mm,
-                                                                            t_ep_f_x + t_ep_b_x, load_a2a))
+    out.lazy("moe_load_wait_time_s", lambda: mcount * n_max * (t_moe_excess + (t_ep_f_x + t_ep_b_x) * (1.0 - 1.0 / load_a2a)))
     out.lazy("pp_p2p_time_s", lambda: mcount * t_p2p)
     out.lazy("dp_comm_time_s", lambda: dp_total)
     out.lazy("dp_exposed_time_s", lambda: dp_exposed + zero_exposed)
