@@ -1,8 +1,7 @@
 """Inference core: KV bytes, quantized bytes, MoE experts touched, monotonicity, memory fit, vectorized == scalar."""
 
-from dataclasses import replace
-
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest

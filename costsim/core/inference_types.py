@@ -102,7 +102,7 @@ class Device:
     #: TensorRT-LLM's post-quant all-gather, NVFP4 / FP8); 0 = in 16 bit. The combine is 16 bit either way
     moe_dispatch_post_quant: object = 0.0
     #: coefficient of variation of the routed rows the experts of an MoE layer draw (router skew on the workload): with
-    #: expert parallelism the step waits for the busiest rank (costsim.core.inference_moe.ep_load_factor); 0 = uniform
+    #: expert parallelism the step waits for the busiest rank (costsim.core.moe_routing.ep_load_factor); 0 = uniform
     #: (a bare Device), 0.5 the category default
     moe_expert_load_cv: object = 0.0
     #: energy of one tensor-core FLOP of the compute datatype, J: with power_budget_w it bounds how fast the part can

@@ -242,20 +242,15 @@ def run_stack(req: TrainRequest, framework: str) -> Framework:
     return dataclasses.replace(FRAMEWORKS[framework], **stack_overrides(req))
 
 
+#: TrainRequest field -> the costsim.core.frameworks.Framework field it sets for the request's own run
+_STACK_FIELDS = {"ep_dispatcher": "moe_dispatch", "moe_expert_launch": "moe_expert_launch",
+                 "moe_router_balance": "moe_router_balance", "dp_bucket_params": "dp_bucket_params",
+                 "dropout": "dropout_masks"}
+
+
 def stack_overrides(req: TrainRequest) -> dict[str, Any]:
-    """Framework fields a request sets for its own run (costsim.core.frameworks.Framework)."""
-    out: dict[str, Any] = {}
-    if req.ep_dispatcher is not None:
-        out["moe_dispatch"] = req.ep_dispatcher
-    if req.moe_expert_launch is not None:
-        out["moe_expert_launch"] = req.moe_expert_launch
-    if req.moe_router_balance is not None:
-        out["moe_router_balance"] = req.moe_router_balance
-    if req.dp_bucket_params is not None:
-        out["dp_bucket_params"] = float(req.dp_bucket_params)
-    if req.dropout is not None:
-        out["dropout_masks"] = bool(req.dropout)
-    return out
+    """Framework fields a request sets for its own run (costsim.core.frameworks.Framework): those it gives (not None)."""
+    return {field: getattr(req, key) for key, field in _STACK_FIELDS.items() if getattr(req, key) is not None}
 
 
 def framework_name(req: TrainRequest, acc: Accelerator, framework: str | None = None) -> str:
