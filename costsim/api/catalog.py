@@ -62,6 +62,7 @@ def model_entry(m: ModelSpec, *, full: bool = False) -> dict[str, Any]:
         "n_layers": m.n_layers,
         "d_model": m.d_model,
         "attention": m.attention_type,
+        "linear_attention_layers": m.linear_attention_layers,
         "n_experts": m.n_experts,
         "experts_per_token": m.experts_per_token,
         "max_context": m.max_context,
@@ -70,6 +71,8 @@ def model_entry(m: ModelSpec, *, full: bool = False) -> dict[str, Any]:
     if full:
         d["spec"] = m.model_dump(mode="json")
         d["kv_cache_elements_per_token_per_layer"] = m.kv_elements_per_token_per_layer()
+        d["kv_cache_layers"] = m.n_softmax_layers
+        d["linear_state_bytes_per_sequence"] = m.linear_attention_layers * m.linear_state_bytes_per_layer
         d["sources"] = list(m.sources)
     return d
 

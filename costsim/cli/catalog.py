@@ -104,7 +104,7 @@ def _print_model(con: Console, d: dict) -> None:
     kind = (f"mixture-of-experts ({d['n_experts']} experts, {d['experts_per_token']} per token, "
             f"{fmt_si(d['params_active'])} active)" if moe else "dense")
     con.print(f"{d['name']}: {fmt_si(d['params_total'])} parameters{reported}, {kind}, {d['n_layers']} layers, "
-              f"{d['attention'].upper()} attention, {d['max_context']:,}-token context.")
+              f"{_attention_text(d)} attention, {d['max_context']:,}-token context.")
     _print_aliases(con, d)
     rows = [("layers", str(sp["n_layers"])), ("hidden size (d_model)", str(sp["d_model"])),
             ("attention heads (query / key-value)", f"{sp['n_heads']} / {sp['n_kv_heads'] or sp['n_heads']}"),
@@ -121,15 +121,34 @@ def _print_model(con: Console, d: dict) -> None:
         rows.append(("sliding window", f"{sp['sliding_window']:,} tokens on {sp['sliding_window_layer_frac'] * 100:.0f} % of layers"))
     if d["attention"] == "mla":
         rows.append(("MLA latent KV rank / RoPE dims", f"{sp['kv_lora_rank']} / {sp['qk_rope_head_dim']}"))
+    linear = sp.get("linear_attention_layers") or 0
+    if linear:
+        rows.append(("linear-attention layers (Gated DeltaNet)",
+                     f"{linear} of {sp['n_layers']}; {sp['linear_num_key_heads']} key / {sp['linear_num_value_heads']} value heads of "
+                     f"{sp['linear_key_head_dim']} / {sp['linear_value_head_dim']} dims"))
+    kv_label = (f"KV cache per token ({d['kv_cache_layers']} softmax-attention layers, 16-bit)" if linear
+                else "KV cache per token (all layers, 16-bit)")
     rows += [("parameters, total", fmt_si(d["params_total"])), ("parameters, active per token", fmt_si(d["params_active"])),
              ("parameters, embeddings", fmt_si(d["params_embedding"])),
-             ("KV cache per token (all layers, 16-bit)", fmt_si(2 * d["kv_cache_elements_per_token_per_layer"] * sp["n_layers"], "B")),
+             (kv_label, fmt_si(2 * d["kv_cache_elements_per_token_per_layer"] * d["kv_cache_layers"], "B")),
              ("pre-training tokens", fmt_si(d["training_tokens"]) if d.get("training_tokens") else "not published")]
+    if linear:
+        rows.insert(-1, (f"linear-attention state per sequence (any context; recurrent state {sp['linear_state_dtype']})",
+                         fmt_si(d["linear_state_bytes_per_sequence"], "B")))
     con.print(_table(f"{d['id'] or 'model'}: shape and size", ("quantity", "value"), rows))
     for s in d["sources"]:
         con.print(f"source: {s}")
     if sp.get("notes"):
         con.print(f"notes: {sp['notes']}")
+
+
+def _attention_text(d: dict, short: bool = False) -> str:
+    """'GQA', or for a hybrid model 'hybrid: 36 Gated DeltaNet + 12 GQA' ('GQA+GDN' short)."""
+    linear = d.get("linear_attention_layers") or 0
+    kind = d["attention"].upper()
+    if not linear:
+        return kind
+    return f"{kind}+GDN" if short else f"hybrid: {linear} Gated DeltaNet + {d['n_layers'] - linear} {kind}"
 
 
 def register(app: typer.Typer) -> None:
@@ -182,8 +201,11 @@ def register(app: typer.Typer) -> None:
             print_json(rows)
             return
         Console().print(_table("models", ("id", "name", "total params", "active params", "layers", "attention", "context"), (
-            (r["id"], r["name"], fmt_si(r["params_total"]), fmt_si(r["params_active"]), str(r["n_layers"]), r["attention"],
+            (r["id"], r["name"], fmt_si(r["params_total"]), fmt_si(r["params_active"]), str(r["n_layers"]), _attention_text(r, short=True),
              str(r["max_context"])) for r in rows)))
+        if any(r.get("linear_attention_layers") for r in rows):
+            Console().print("GDN: hybrid models whose other layers are Gated DeltaNet linear attention (a fixed state per "
+                            "sequence, no KV cache); `costsim models show ID` gives the split.")
 
     @md.command("show")
     def models_show(ref: str = typer.Argument(..., help="Model id or YAML file."),

@@ -143,6 +143,8 @@ def _render(r: dict) -> None:
         *_graph_row(r),
         (f"memory per {gpu}", f"{fmt_si(r.get('memory_per_gpu_bytes'), 'B')} of {fmt_si(r.get('memory_usable_per_gpu_bytes'), 'B')} usable"),
         ("KV cache per token", fmt_si(r.get("kv_cache_bytes_per_token"), "B")),
+        *([("linear-attention state per sequence", fmt_si(r["linear_state_bytes_per_sequence"], "B"))]
+          if r.get("linear_state_bytes_per_sequence") else []),
         *([("output lengths varied (CV)", f"{r['output_tokens_cv']:.3g}: running sequences average "
                                           f"{r['decode_context_tokens']:,.0f} tokens of context")] if r.get("output_tokens_cv") else []),
         ("TTFT", fmt_si(r.get("ttft_s"), "s")),

@@ -12,7 +12,9 @@ decode step (one new token for each of B sequences, mean context c):
   weights   = dense params / (tp*pp) + touched routed experts / (tp*ep*pp), at the weight precision;
               a batch of b tokens touches E*(1-(1-k/E)^b) of the E routed experts per MoE layer
   kv read   = (B/ep) sequences * KV bytes at context c (sliding-window layers cap c at the window)
-              / pp / min(tp, kv heads)  (MLA latents are not split by TP)
+              / pp / min(tp, kv heads)  (MLA latents are not split by TP); linear-attention layers (Gated
+              DeltaNet) hold no KV: each sequence's fixed state is read and rewritten every step
+              (2 x state bytes / pp / min(tp, linear key heads)), 7 dk dv FLOPs per value head
   time(op)  = smooth roofline sqrt(t_mem^2 + t_compute^2) for (weights, matmuls) and for
               (kv read, attention); t_mem at bandwidth_frac * peak bandwidth, t_compute at
               matmul_frac * peak of the compute datatype (llama.cpp q4_0/q8_0 add dequantization
@@ -41,7 +43,9 @@ support (FP4/FP6 on Blackwell and MI355X at fp4_matmul_rel of matmul_frac, FP8/I
 lowp_matmul_rel, else weight-only in 16 bit) and attention in fp8 with an fp8 KV cache.
 
 prefill (B prompts of s tokens): matmul FLOPs 2 * active params * tokens (the LM head only for
-  the last token of each prompt) + causal attention 2 * h * (qk + v) * pairs per layer at an
+  the last token of each prompt) + causal attention 2 * h * (qk + v) * pairs per softmax layer (linear-attention
+  layers: their chunked form's FLOPs per token, ModelSpec.linear_prefill_flop_per_token_per_layer, at the attention
+  kernels' long-prompt efficiency, and one state write per prompt) at an
   attention efficiency that rises with prompt length (kernels.csv: 6-15% of A100 peak at 0.5-2.8k
   tokens), memory floor = weights read once (+ KV write + GEMM activations at their storage
   precision), smooth roofline as above, plus bandwidth-dominated TP all-reduces of tokens *
@@ -63,7 +67,7 @@ from dataclasses import fields
 import numpy as np
 
 from costsim.core.inference_memory import (  # noqa: F401  (the memory model; callers reach it as costsim.core.inference)
-    _kv_tp_split, kv_budget_bytes_per_gpu, kv_bytes_per_sequence, kv_bytes_per_sequence_per_gpu, kv_bytes_per_token,
+    _kv_tp_split, _state_tp_split, kv_budget_bytes_per_gpu, linear_state_bytes_per_sequence, linear_state_bytes_per_sequence_per_gpu, kv_bytes_per_sequence, kv_bytes_per_sequence_per_gpu, kv_bytes_per_token,
     kv_bytes_stored_per_sequence,
     kv_capacity_tokens, kv_token_layers, lm_head_extra_bytes_per_gpu, max_batch, memory_per_gpu_bytes, usable_memory_bytes,
     weight_bytes_per_gpu, workspace_bytes_per_gpu,
@@ -404,8 +408,12 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     # attention over the KV cache
     kv_split = _kv_tp_split(shape, layout)
     kv_read = b_rank * kv_bytes_per_sequence(shape, prec, context_tokens) / (pp * kv_split)
-    t_kv_mem = kv_read / bw
     attn_flop = b_rank * kv_token_layers(shape, context_tokens) / pp * _a(shape.attn_flop_per_ctx_decode) / tp
+    if np.any(_a(shape.n_linear_layers) > 0):  # linear-attention layers: read and rewrite each sequence's state
+        state_split = _state_tp_split(shape, layout)
+        kv_read = kv_read + 2.0 * b_rank * linear_state_bytes_per_sequence(shape, prec) / (pp * state_split)
+        attn_flop = attn_flop + b_rank * _a(shape.n_linear_layers) / pp * _a(shape.linear_flop_per_token_decode) / state_split
+    t_kv_mem = kv_read / bw
     t_attn = _smooth_roofline(t_kv_mem, attn_flop / _attn_flop_per_s(dev))
 
     # communication
@@ -505,16 +513,17 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     is_moe = _a(shape.n_experts) > 1
     moe_layers = _a(shape.n_moe_layers) * is_moe
     nl, nw = _a(shape.n_layers), _a(shape.n_window_layers)
+    nsm = nl - _a(shape.n_linear_layers)  # softmax-attention layers
 
     moe_rel = _a(1.0 if dev.moe_kernel_rel is None else dev.moe_kernel_rel)
     body = _a(shape.params_dense_stream) - _a(shape.params_lm_head)
     dense_mm = (2.0 * body * tokens + 2.0 * _a(shape.params_lm_head) * bsz) / (tp * pp * ep)
     expert_mm = 2.0 * tokens * moe_layers * _a(shape.experts_per_token) * _a(shape.params_expert) / (tp * pp * ep)
     mm_flop = dense_mm + expert_mm
-    pairs = (nl - nw) * causal_pairs(s, np.inf) + nw * causal_pairs(s, shape.window_tokens)
+    pairs = (nsm - nw) * causal_pairs(s, np.inf) + nw * causal_pairs(s, shape.window_tokens)
     concat = _a(0.0 if dev.prefill_attention_concat is None else dev.prefill_attention_concat)
     if np.any(concat > 0):  # attention over the concatenated batch (research stacks)
-        pairs_concat = (nl - nw) * causal_pairs(tokens, np.inf) + nw * causal_pairs(tokens, shape.window_tokens)
+        pairs_concat = (nsm - nw) * causal_pairs(tokens, np.inf) + nw * causal_pairs(tokens, shape.window_tokens)
         attn_pairs = np.where(concat > 0, pairs_concat, bsz * pairs)
         s_attn = np.where(concat > 0, tokens, s)  # the sequence length the attention kernel sees
     else:
@@ -528,11 +537,19 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     load = _ep_load(shape, ep, tokens, dev, is_moe)
     t_mm = (dense_mm + load * expert_mm / moe_eff) / flops + _a(prec.dequant_flop_per_weight) * body / (tp * pp) / _a(dev.vector_flop_per_s)
     t_attn = attn_flop / (_attn_flop_per_s(dev) * attn_eff)
+    linear = np.any(_a(shape.n_linear_layers) > 0)
+    if linear:  # chunked linear attention: FLOPs linear in the prompt, at the attention kernels' long-prompt efficiency
+        state_split = _state_tp_split(shape, layout)
+        lin_flop = tokens * _a(shape.n_linear_layers) * _a(shape.linear_flop_per_token_prefill) / (state_split * pp * ep)
+        attn_flop = attn_flop + lin_flop
+        t_attn = t_attn + lin_flop / (_attn_flop_per_s(dev) * _a(dev.attention_frac))
     touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, tokens), 0.0)
     dense_read = _a(shape.params_dense_stream) / (tp * pp)
     expert_read = moe_layers * touched * _a(shape.params_expert) / ep / (tp * pp)
     params_read = dense_read + expert_read
     kv_write = bsz * kv_bytes_stored_per_sequence(shape, prec, s) / (pp * _kv_tp_split(shape, layout) * ep)
+    if linear:  # each prompt leaves its final linear-attention state
+        kv_write = kv_write + bsz * linear_state_bytes_per_sequence(shape, prec) / (pp * state_split * ep)
     act_traffic = tokens / ep * nl / pp * activation_bytes_per_token_layer(shape, prec, layout)
     t_mem = ((dense_read + expert_read / moe_rel) * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout) + kv_write + act_traffic) / bw
     t_compute = _smooth_roofline(t_mem, t_mm + t_attn)

@@ -48,8 +48,13 @@ BYTES_LOGIT = 6.0  # bf16 logits + fp32 copy for the loss
 
 
 def attention_span(m: ModelShape, seq_len):
-    """Average key span per layer used in the attention FLOP term (window on windowed layers)."""
+    """Average key span per layer used in the attention FLOP term (window on windowed layers). A linear-attention layer
+    attends over no keys; its chunked recurrence counts as the span whose softmax attention costs the same FLOPs
+    (linear_fwd_flop_per_token / 4 H hd), whatever the sequence length."""
     s = _f(seq_len)
+    if m.linear_layer_frac:
+        equiv = m.linear_fwd_flop_per_token / (4.0 * m.n_heads * m.head_dim)
+        return (1.0 - m.linear_layer_frac) * s + m.linear_layer_frac * equiv
     if m.sliding_window is None:
         return s
     w = np.minimum(s, float(m.sliding_window))

@@ -41,6 +41,8 @@ class ModelShape:
     d_ff_dense: int | None = None
     expert_groups: int = 0  # group-limited routing (DeepSeek-V3: 8 groups, 4 per token); 0 = none
     expert_groups_per_token: int = 0
+    linear_layer_frac: float = 0.0  # share of layers with a linear-attention recurrence (Gated DeltaNet) instead of softmax
+    linear_fwd_flop_per_token: float = 0.0  # forward FLOPs per token of one such layer's chunked recurrence
 
     @property
     def is_moe(self) -> bool:

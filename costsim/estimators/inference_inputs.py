@@ -46,6 +46,9 @@ def shape_from_model(m: ModelSpec) -> core.Shape:
         window_tokens=float(m.sliding_window) if m.sliding_window else math.inf, kv_shard_max=float(kv_shard),
         attn_flop_per_pair_prefill=pre, attn_flop_per_ctx_decode=dec, ffn_act_width=float(width),
         vocab_size=float(m.vocab_size), topk_sampling=1.0 if m.default_top_k else 0.0, params_lookup=lookup_only,
+        n_linear_layers=float(m.linear_attention_layers), linear_state_bytes_per_layer=m.linear_state_bytes_per_layer,
+        linear_shard_max=float(m.linear_num_key_heads or 1), linear_flop_per_token_decode=m.linear_decode_flop_per_token_per_layer,
+        linear_flop_per_token_prefill=m.linear_prefill_flop_per_token_per_layer,
     )
 
 

@@ -49,13 +49,15 @@ def model_shape(spec: ModelSpec) -> ModelShape:
         n_layers=spec.n_layers, d_model=spec.d_model, n_heads=spec.n_heads, kv_heads=spec.kv_heads, head_dim=spec.hd,
         d_ff=spec.d_ff, gated=spec.gated, vocab_size=spec.vocab_size, tied_embeddings=spec.tied_embeddings,
         n_experts=spec.n_experts, experts_per_token=spec.experts_per_token, n_shared_experts=spec.n_shared_experts,
-        n_moe_layers=spec.n_moe_layers, attn_params_per_layer=spec.attn_params_per_layer,
+        n_moe_layers=spec.n_moe_layers, attn_params_per_layer=spec.mixer_params_per_layer,
         norm_params_per_layer=spec.norm_params_per_layer, dense_ffn_params_per_layer=spec.dense_ffn_params_per_layer,
         expert_params=spec.expert_params,
         input_embedding_params=float(spec.vocab_size * spec.d_model + (spec.max_context * spec.d_model if spec.learned_positions else 0)),
         params_total=spec.params_total, sliding_window=spec.sliding_window,
         sliding_window_layer_frac=spec.sliding_window_layer_frac, d_ff_dense=spec.d_ff_dense,
-        expert_groups=spec.expert_groups or 0, expert_groups_per_token=spec.expert_groups_per_token or 0)
+        expert_groups=spec.expert_groups or 0, expert_groups_per_token=spec.expert_groups_per_token or 0,
+        linear_layer_frac=spec.linear_attention_layers / spec.n_layers,
+        linear_fwd_flop_per_token=spec.linear_prefill_flop_per_token_per_layer)
 
 
 def power_cap_compute_frac(acc: Accelerator, power_cap_w: float | None) -> float:

@@ -111,6 +111,8 @@ class Replica:
         self.swap_mode = sched.preemption == "swap"
         self.bs = sched.kv_block_tokens
         self.cap_blocks = int(table.kv_capacity_tokens // self.bs)
+        # blocks a sequence holds beyond its tokens: one partial block, plus its linear-attention state (hybrid models)
+        self.seq_blocks = 1.0 + float(getattr(table, "state_tokens_per_sequence", 0.0)) / self.bs
         self.watermark = max(1, int(0.01 * self.cap_blocks))
         self.swap_bps = sched.swap_bytes_per_s
         self.waiting: deque = deque()
@@ -177,7 +179,7 @@ class Replica:
     # ---- KV accounting (blocks, upper bound with one partial block per sequence) -----------
     def _used_blocks(self, extra_tokens: int = 0) -> float:
         n = len(self.running) + len(self.prefilling)
-        return (self.K + len(self.running) * self.S + self.pre_tokens + extra_tokens) / self.bs + n
+        return (self.K + len(self.running) * self.S + self.pre_tokens + extra_tokens) / self.bs + n * self.seq_blocks
 
     def _fits(self, tokens: int) -> bool:
         return self._used_blocks(tokens) + 1 + self.watermark <= self.cap_blocks
@@ -328,7 +330,7 @@ class Replica:
         running = self.running
         # make room for the next decode step (each running sequence may need a new block)
         B = len(running)
-        if B and (self.K + B * self.S + self.pre_tokens + B) / self.bs + B + len(self.prefilling) > self.cap_blocks:
+        if B and (self.K + B * self.S + self.pre_tokens + B) / self.bs + (B + len(self.prefilling)) * self.seq_blocks > self.cap_blocks:
             while B and self._used_blocks(B) > self.cap_blocks:
                 self._preempt_one()
                 B = len(running)
@@ -343,7 +345,7 @@ class Replica:
             dur, pw, fl, by = t.mixed_all(B_iter, ctx, P)
             dur += extra
             f.add_busy(self, start, start + dur, pw * t.gpus, B_iter, fl * self.kf, by * self.kb,
-                       (self.K + B * self.S + self.pre_tokens) / self.bs + B + len(self.prefilling))
+                       (self.K + B * self.S + self.pre_tokens) / self.bs + (B + len(self.prefilling)) * self.seq_blocks)
             self.iter_b = B_iter
             ev = env.timeout(dur)
             ev.callbacks.append(self._end_mixed)
@@ -357,7 +359,7 @@ class Replica:
             return
         # decode run of k iterations
         k_fin = self._next_finish_steps()
-        free_tok = (self.cap_blocks - B - len(self.prefilling)) * self.bs - self.pre_tokens - (self.K + B * self.S)
+        free_tok = (self.cap_blocks - (B + len(self.prefilling)) * self.seq_blocks) * self.bs - self.pre_tokens - (self.K + B * self.S)
         k_mem = int(free_tok // B)
         k = max(1, min(k_fin, k_mem))
         ctx_mid = (self.K + B * self.S) / B + 0.5 * (k - 1)
@@ -377,7 +379,7 @@ class Replica:
         self.run_end = start + dur
         self.run_fl = fl * self.kf
         self.run_by = by * self.kb
-        self.run_kv0 = (self.K + B * self.S + self.pre_tokens) / self.bs + B + len(self.prefilling)
+        self.run_kv0 = (self.K + B * self.S + self.pre_tokens) / self.bs + (B + len(self.prefilling)) * self.seq_blocks
         ev = env.timeout(dur)
         ev.callbacks.append(self._end_decode)
         self.cur = ev

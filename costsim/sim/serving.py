@@ -265,7 +265,7 @@ class Fleet:
             self.dropped[rid] = 2
             return
         need = self.inp[rid] + self.out[rid]
-        if need > self.max_context or need + 1 > r.cap_blocks * r.bs - r.bs:
+        if need > self.max_context or need + 1 > r.cap_blocks * r.bs - r.bs * r.seq_blocks:
             self.dropped[rid] = 1
             return
         mw = self.wl.scheduler.max_waiting_per_replica

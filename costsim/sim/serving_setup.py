@@ -129,7 +129,7 @@ def build_groups(scenario: Scenario, model, max_context: int) -> tuple[list[Grou
         elif table.cap_throughput_frac_min < 1.0:
             notes.append(f"power cap {cap:.0f} W slows group '{gs.name}' steps to as little as "
                          f"{table.cap_throughput_frac_min:.3g} of uncapped throughput")
-        if table.kv_capacity_tokens < sc.kv_block_tokens * 4:
+        if table.kv_capacity_tokens < sc.kv_block_tokens * 4 + table.state_tokens_per_sequence:  # one sequence's blocks and state
             raise Infeasible(f"model {model.name} in {gs.weight_precision} does not fit on {gs.gpus_per_replica} x {acc.id} "
                               f"with room for a KV cache (weights {table.weight_bytes / 1e9:.1f} GB); use more GPUs per replica or a smaller precision")
         role = "mixed"

@@ -52,6 +52,8 @@ class StepTable:
     idle_power_w: float  # per GPU, warm idle
     source: str
     notes: list = field(default_factory=list)
+    #: KV-pool tokens one sequence's linear-attention state takes whatever its context (0 without linear layers)
+    state_tokens_per_sequence: float = 0.0
     cap_throughput_frac_min: float = 1.0  # slowest cell's throughput under the power cap, fraction of uncapped (before the floor)
     cap_cells_at_floor: int = 0  # cells the cap would stop (fraction < CAP_THROUGHPUT_FLOOR_FRAC), run at the floor
     cap_cells_total: int = 0
@@ -208,6 +210,9 @@ def inference_core_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight
                                             ci.weight_bytes_per_gpu(shape, prec, layout),
                                             ci.workspace_bytes_per_gpu(shape, layout, max_batched_tokens, max_seqs, prec)))
     kv_tok_gpu = float(ci.kv_bytes_per_sequence_per_gpu(shape, prec, layout, 1.0))
+    # linear-attention state: a fixed slot per sequence, taken from the same pool as its KV blocks (vLLM V1's hybrid
+    # allocator), counted in token-equivalents of that pool
+    state_tok = float(ci.linear_state_bytes_per_sequence_per_gpu(shape, prec, layout)) / kv_tok_gpu
     return {
         "decode_time_s": dt,
         "decode_flop_per_gpu": np.asarray(dec["matmul_flop_per_gpu"], float) * np.ones_like(dt),
@@ -223,6 +228,7 @@ def inference_core_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight
         "prefill_compute_bound": np.asarray(pre["matmul_s"] + pre["attention_s"]) >= np.asarray(pre["memory_floor_s"]),
         "kv_bytes_per_token": kv_tok_gpu * min(tp, shape.kv_shard_max) * pp * ep,
         "kv_capacity_tokens": max(0.0, free) / kv_tok_gpu,
+        "state_tokens_per_sequence": state_tok,
         "weight_bytes": float(ci.weight_bytes_per_gpu(shape, prec, layout)) * gpus,
         "source": f"costsim.core.inference (decode_step_breakdown / prefill_breakdown, compute dtype {dtype})",
         "request_overhead_s": float(dev.request_overhead_s or 0.0),
@@ -292,6 +298,7 @@ def build_step_table(model: ModelSpec, acc: Accelerator, *, tp: int, weight_prec
         pre_time=pt.tolist(), pre_power=pp.tolist(),
         kv_bytes_per_token=float(a["kv_bytes_per_token"]),
         kv_capacity_tokens=float(a["kv_capacity_tokens"]),
+        state_tokens_per_sequence=float(a["state_tokens_per_sequence"]),
         weight_bytes=float(a["weight_bytes"]), idle_power_w=idle, source=str(a["source"]),
         cap_throughput_frac_min=min(fmin_d, fmin_p), cap_cells_at_floor=nfl_d + nfl_p, cap_cells_total=int(dt.size + pt.size),
         dec_flop=df.tolist(), dec_bytes=db.tolist(), pre_flop=np.asarray(a["prefill_flop_per_gpu"], float).tolist(),

@@ -21,6 +21,8 @@ from costsim.specs.base import Spec
 from costsim.specs.hardware import ID_PATTERN
 
 
+#: Chunk length of the chunked gated-delta-rule kernels (flash-linear-attention's chunk_gated_delta_rule, 64)
+LINEAR_CHUNK_TOKENS = 64
 DEFAULT_MAX_CONTEXT = 4096  # a custom model without max_context (the most common context of 2023-era open models)
 
 
@@ -63,6 +65,25 @@ class ModelSpec(Spec):
     v_head_dim: int | None = Field(None, ge=1, description="MLA: value dims per head (DeepSeek-V3: 128).")
     sliding_window: int | None = Field(None, ge=1, description="Sliding-window attention span, tokens (None = full attention).")
     sliding_window_layer_frac: float = Field(1.0, ge=0, le=1, description="Fraction of layers that use the sliding window (Gemma 2 alternates: 0.5).")
+    linear_attention_layers: int = Field(0, ge=0, description="Layers whose token mixer is a linear-attention recurrence "
+                                         "(Gated DeltaNet: Qwen3-Next and Qwen3.5 use 3 of every 4) instead of softmax attention "
+                                         "over a KV cache: each sequence keeps a fixed-size state per such layer (linear_num_value_heads x "
+                                         "linear_key_head_dim x linear_value_head_dim, plus the short convolution's last "
+                                         "linear_conv_kernel_dim - 1 inputs), whatever its context. The other layers attend as "
+                                         "`attention` says.")
+    linear_num_key_heads: int | None = Field(None, ge=1, description="Linear-attention query/key heads (Qwen3-Next: 16).")
+    linear_num_value_heads: int | None = Field(None, ge=1, description="Linear-attention value heads, each with its own "
+                                               "state (Qwen3-Next: 32).")
+    linear_key_head_dim: int | None = Field(None, ge=1, description="Linear-attention key dims per head (Qwen3-Next: 128).")
+    linear_value_head_dim: int | None = Field(None, ge=1, description="Linear-attention value dims per head (Qwen3-Next: 128).")
+    linear_conv_kernel_dim: int = Field(4, ge=1, description="Width of the causal depthwise convolution over the "
+                                        "linear-attention q/k/v inputs (Qwen3-Next: 4).")
+    linear_state_dtype: Literal["fp32", "bf16"] = Field("bf16", description="Storage of the linear-attention recurrent state "
+                                                         "(the config's mamba_ssm_dtype: Qwen3.5 float32; else the model's 16-bit "
+                                                         "dtype). The convolution state stays 16-bit.")
+    attention_output_gate: bool = Field(False, description="Softmax-attention layers gate their output with a sigmoid of a "
+                                        "second query-sized projection (Qwen3-Next / Qwen3.5 attn_output_gate): q_proj is twice "
+                                        "as wide.")
     attention_sinks: bool = Field(False, description="Learned attention sinks: one softmax bias per attention head "
                                   "(gpt-oss). The arithmetic is the attention's; what changes is which kernels can run "
                                   "it: an engine without a sink-capable fast kernel on a part falls back to a slower one "
@@ -102,6 +123,19 @@ class ModelSpec(Spec):
             raise ValueError("attention 'mla' needs kv_lora_rank and qk_rope_head_dim")
         if self.head_dim is None and self.d_model % self.n_heads != 0:
             raise ValueError(f"d_model ({self.d_model}) is not divisible by n_heads ({self.n_heads}); give head_dim explicitly")
+        if self.linear_attention_layers:
+            if self.linear_attention_layers >= self.n_layers:
+                raise ValueError(f"linear_attention_layers ({self.linear_attention_layers}) must leave at least one softmax-attention "
+                                 f"layer of the {self.n_layers}; a model without any is not modeled")
+            missing = [f for f in ("linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim", "linear_value_head_dim")
+                       if getattr(self, f) is None]
+            if missing:
+                raise ValueError(f"linear_attention_layers needs {', '.join(missing)} (the config's linear_* fields)")
+            if self.linear_num_value_heads % self.linear_num_key_heads != 0:
+                raise ValueError(f"linear_num_value_heads ({self.linear_num_value_heads}) must be a multiple of "
+                                 f"linear_num_key_heads ({self.linear_num_key_heads})")
+            if self.sliding_window is not None:
+                raise ValueError("sliding_window together with linear_attention_layers is not modeled; give one of them")
         if self.learned_positions and "max_context" not in self.model_fields_set:
             raise ValueError("learned_positions needs max_context: the position-embedding table has max_context x d_model "
                              "parameters; give the context length the model was trained with")
@@ -157,12 +191,80 @@ class ModelSpec(Spec):
                 q = d * h * (nope + rope)
             kvp = d * (self.kv_lora_rank + rope) + self.kv_lora_rank + self.kv_lora_rank * h * (nope + v)
             return float(q + kvp + h * v * d)
-        p = d * h * hd + 2 * d * kv * hd + h * hd * d
+        p = d * h * hd * (2 if self.attention_output_gate else 1) + 2 * d * kv * hd + h * hd * d
         if self.qkv_bias or self.linear_bias:
             p += h * hd + 2 * kv * hd
         if self.linear_bias:
             p += d
         return float(p)
+
+    @property
+    def n_softmax_layers(self) -> int:
+        """Layers that attend over a KV cache (all but the linear-attention layers)."""
+        return self.n_layers - self.linear_attention_layers
+
+    @property
+    def linear_qk_dim(self) -> int:
+        return (self.linear_num_key_heads or 0) * (self.linear_key_head_dim or 0)
+
+    @property
+    def linear_v_dim(self) -> int:
+        return (self.linear_num_value_heads or 0) * (self.linear_value_head_dim or 0)
+
+    @property
+    def linear_params_per_layer(self) -> float:
+        """One Gated DeltaNet token mixer: q/k/v/z input projection d x (2 qk + 2 v), the per-head beta / decay
+        projection d x 2 Hv, the depthwise convolution over q, k, v (kernel width each), per-head decay and dt bias,
+        the gated output norm (v head dims) and the output projection v x d."""
+        if not self.linear_attention_layers:
+            return 0.0
+        d, qk, v, hv = self.d_model, self.linear_qk_dim, self.linear_v_dim, self.linear_num_value_heads
+        return float(d * (2 * qk + 2 * v) + d * 2 * hv + (2 * qk + v) * self.linear_conv_kernel_dim + 2 * hv
+                     + self.linear_value_head_dim + v * d)
+
+    @property
+    def mixer_params_per_layer(self) -> float:
+        """Token-mixer (attention or linear attention) parameters, averaged over the layers."""
+        return (self.n_softmax_layers * self.attn_params_per_layer
+                + self.linear_attention_layers * self.linear_params_per_layer) / self.n_layers
+
+    @property
+    def linear_state_elements_per_layer(self) -> float:
+        """Elements of one sequence's state in one linear-attention layer: the recurrent state (a key x value matrix per
+        value head) and the convolution's last kernel - 1 inputs of q, k and v."""
+        if not self.linear_attention_layers:
+            return 0.0
+        rec = self.linear_num_value_heads * self.linear_key_head_dim * self.linear_value_head_dim
+        conv = (self.linear_conv_kernel_dim - 1) * (2 * self.linear_qk_dim + self.linear_v_dim)
+        return float(rec + conv)
+
+    @property
+    def linear_state_bytes_per_layer(self) -> float:
+        """Bytes of one sequence's state in one linear-attention layer: the recurrent state at linear_state_dtype, the
+        convolution's inputs in 16 bit."""
+        if not self.linear_attention_layers:
+            return 0.0
+        rec = self.linear_num_value_heads * self.linear_key_head_dim * self.linear_value_head_dim
+        return float(rec * (4 if self.linear_state_dtype == "fp32" else 2) + 2 * (self.linear_state_elements_per_layer - rec))
+
+    @property
+    def linear_decode_flop_per_token_per_layer(self) -> float:
+        """Recurrence FLOPs of one new token in one linear-attention layer, per value head on its dk x dv state: decay
+        (1), the delta rule's read k^T S (2) and rank-one write (2), the output q^T S (2): 7 dk dv."""
+        if not self.linear_attention_layers:
+            return 0.0
+        return 7.0 * self.linear_num_value_heads * self.linear_key_head_dim * self.linear_value_head_dim
+
+    @property
+    def linear_prefill_flop_per_token_per_layer(self) -> float:
+        """FLOPs per prompt token of one linear-attention layer run chunk-wise (chunks of LINEAR_CHUNK_TOKENS C, the
+        gated delta rule's chunked form, Yang et al. 2024 arXiv 2406.06484 / 2412.06464): per value head, the
+        intra-chunk q k^T, k k^T and attention-times-value products 2C(2 dk + dv), and the inter-chunk state read,
+        correction and update 6 dk dv."""
+        if not self.linear_attention_layers:
+            return 0.0
+        dk, dv, c = self.linear_key_head_dim, self.linear_value_head_dim, LINEAR_CHUNK_TOKENS
+        return float(self.linear_num_value_heads * (2.0 * c * (2 * dk + dv) + 6.0 * dk * dv))
 
     @property
     def norm_params_per_layer(self) -> float:
@@ -197,7 +299,7 @@ class ModelSpec(Spec):
     def _total(self, active: bool) -> float:
         final_norm = self.d_model * (2 if self.norm == "layernorm" else 1)
         return (
-            self.n_layers * (self.attn_params_per_layer + self.norm_params_per_layer)
+            self.n_layers * (self.mixer_params_per_layer + self.norm_params_per_layer)
             + self._ffn_total(active)
             + self.embedding_params
             + final_norm
