@@ -55,7 +55,7 @@ def test_known_gaps_of_the_gpustack_cases_name_an_input_defined_cause():
                    "the RTX PRO 6000 Server Edition's long-prompt one-GPU and eight-GPU expert-parallel Qwen3 rows, MLPerf's Llama 2 70B on 8 H100s (v4.1: with the "
                    "dataset's measured prompts NVIDIA's MLPerf Llama 2 70B rows run 2-31 % below the trtllm-bench-fitted "
                    "GEMM fractions), a half-rate DeepSeek-R1 B300 submission, "
-                   "Trainium, TPU JetStream and MI300X 405B rows; causes in "
+                   "Trainium, TPU JetStream and MI300X 405B rows, Qwen3.5-35B-A3B's block-FP8 prompt-heavy row; causes in "
                    "the known_gap of each case (costsim validate --json)")
 def test_no_held_out_serving_case_beyond_30_percent():
     _, res = _held_out_serving_throughput()
