@@ -67,12 +67,14 @@ from dataclasses import fields
 import numpy as np
 
 from costsim.core.inference_memory import (  # noqa: F401  (the memory model; callers reach it as costsim.core.inference)
-    _kv_tp_split, _state_tp_split, kv_budget_bytes_per_gpu, linear_state_bytes_per_sequence, linear_state_bytes_per_sequence_per_gpu, kv_bytes_per_sequence, kv_bytes_per_sequence_per_gpu, kv_bytes_per_token,
+    _kv_tp_split, kv_budget_bytes_per_gpu, kv_bytes_per_sequence, kv_bytes_per_sequence_per_gpu, kv_bytes_per_token,
+    linear_state_bytes_per_sequence, linear_state_bytes_per_sequence_per_gpu,
     kv_bytes_stored_per_sequence,
     kv_capacity_tokens, kv_token_layers, lm_head_extra_bytes_per_gpu, max_batch, memory_per_gpu_bytes, usable_memory_bytes,
     weight_bytes_per_gpu, workspace_bytes_per_gpu,
 )
 from costsim.core.inference_types import Device, Layout, Precision, Shape, _a  # noqa: F401  (re-exported)
+from costsim.core.inference_linear import linear_decode_work, linear_prefill_work
 from costsim.core.inference_comm import allreduce_time_s, alltoall_time_s, moe_exchange_time_s, pp_handoff_s  # noqa: F401  (re-exported)
 from costsim.core.inference_moe import normal_max_z, dispatch_bytes, ep_load_factor, experts_touched  # noqa: F401  (re-exported)
 from costsim.core.inference_power import decode_step_power_w, prefill_power_w  # noqa: F401  (re-exported)
@@ -410,9 +412,8 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     kv_read = b_rank * kv_bytes_per_sequence(shape, prec, context_tokens) / (pp * kv_split)
     attn_flop = b_rank * kv_token_layers(shape, context_tokens) / pp * _a(shape.attn_flop_per_ctx_decode) / tp
     if np.any(_a(shape.n_linear_layers) > 0):  # linear-attention layers: read and rewrite each sequence's state
-        state_split = _state_tp_split(shape, layout)
-        kv_read = kv_read + 2.0 * b_rank * linear_state_bytes_per_sequence(shape, prec) / (pp * state_split)
-        attn_flop = attn_flop + b_rank * _a(shape.n_linear_layers) / pp * _a(shape.linear_flop_per_token_decode) / state_split
+        lin_bytes, lin_flop = linear_decode_work(shape, prec, layout, b_rank)
+        kv_read, attn_flop = kv_read + lin_bytes, attn_flop + lin_flop
     t_kv_mem = kv_read / bw
     t_attn = _smooth_roofline(t_kv_mem, attn_flop / _attn_flop_per_s(dev))
 
@@ -537,19 +538,17 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     load = _ep_load(shape, ep, tokens, dev, is_moe)
     t_mm = (dense_mm + load * expert_mm / moe_eff) / flops + _a(prec.dequant_flop_per_weight) * body / (tp * pp) / _a(dev.vector_flop_per_s)
     t_attn = attn_flop / (_attn_flop_per_s(dev) * attn_eff)
-    linear = np.any(_a(shape.n_linear_layers) > 0)
-    if linear:  # chunked linear attention: FLOPs linear in the prompt, at the attention kernels' long-prompt efficiency
-        state_split = _state_tp_split(shape, layout)
-        lin_flop = tokens * _a(shape.n_linear_layers) * _a(shape.linear_flop_per_token_prefill) / (state_split * pp * ep)
+    lin_write = 0.0
+    if np.any(_a(shape.n_linear_layers) > 0):  # chunked linear attention: FLOPs linear in the prompt, at the attention
+        # kernels' long-prompt efficiency; each prompt leaves its final state
+        lin_flop, lin_write = linear_prefill_work(shape, prec, layout, bsz, tokens)
         attn_flop = attn_flop + lin_flop
         t_attn = t_attn + lin_flop / (_attn_flop_per_s(dev) * _a(dev.attention_frac))
     touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, tokens), 0.0)
     dense_read = _a(shape.params_dense_stream) / (tp * pp)
     expert_read = moe_layers * touched * _a(shape.params_expert) / ep / (tp * pp)
     params_read = dense_read + expert_read
-    kv_write = bsz * kv_bytes_stored_per_sequence(shape, prec, s) / (pp * _kv_tp_split(shape, layout) * ep)
-    if linear:  # each prompt leaves its final linear-attention state
-        kv_write = kv_write + bsz * linear_state_bytes_per_sequence(shape, prec) / (pp * state_split * ep)
+    kv_write = bsz * kv_bytes_stored_per_sequence(shape, prec, s) / (pp * _kv_tp_split(shape, layout) * ep) + lin_write
     act_traffic = tokens / ep * nl / pp * activation_bytes_per_token_layer(shape, prec, layout)
     t_mem = ((dense_read + expert_read / moe_rel) * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout) + kv_write + act_traffic) / bw
     t_compute = _smooth_roofline(t_mem, t_mm + t_attn)
