@@ -151,7 +151,8 @@ def model_label(mid: str) -> str:
             p = m.get("params_total")
             size = f" · {p / 1e9:,.1f}B" if p else ""
             moe = " MoE" if (m.get("n_experts") or 1) > 1 else ""
-            return f"{m.get('name') or mid}{size}{moe}"
+            hybrid = " hybrid-attention" if m.get("linear_attention_layers") else ""  # Gated DeltaNet + softmax layers
+            return f"{m.get('name') or mid}{size}{moe}{hybrid}"
     return mid
 
 
