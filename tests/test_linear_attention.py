@@ -43,7 +43,7 @@ def test_state_is_fixed_and_only_softmax_layers_hold_kv():
     ci = core_inputs(m, get_accelerator("h200"), "fp8", "bf16", "vllm")
     kv_4k = float(core.kv_bytes_stored_per_sequence(ci.shape, ci.prec, 4096))
     assert kv_4k == pytest.approx(12 * 2 * 2 * 256 * 2 * 4096)  # 12 layers x (K + V) x 2 heads x 256 x 2 bytes
-    state = float(core.linear_state_bytes_per_sequence(ci.shape, ci.prec))
+    state = float(core.linear_state_bytes_per_sequence(ci.shape))
     assert state == pytest.approx(36 * m.linear_state_elements_per_layer * 2)
     # a float32 recurrent state (Qwen3.5's mamba_ssm_dtype) doubles its part; the convolution state stays 16-bit
     m32 = _model(linear_state_dtype="fp32")
@@ -54,8 +54,8 @@ def test_state_is_fixed_and_only_softmax_layers_hold_kv():
     no_state = float(core.max_batch(replace(ci.shape, linear_state_bytes_per_layer=0.0), ci.dev, ci.prec, lay, 1024, 1024))
     assert 0 < with_state < 0.5 * no_state
     # TP splits the state by its key heads
-    s1 = float(core.linear_state_bytes_per_sequence_per_gpu(ci.shape, ci.prec, core.Layout(tp=1)))
-    s4 = float(core.linear_state_bytes_per_sequence_per_gpu(ci.shape, ci.prec, core.Layout(tp=4)))
+    s1 = float(core.linear_state_bytes_per_sequence_per_gpu(ci.shape, core.Layout(tp=1)))
+    s4 = float(core.linear_state_bytes_per_sequence_per_gpu(ci.shape, core.Layout(tp=4)))
     assert s4 == pytest.approx(s1 / 4)
 
 

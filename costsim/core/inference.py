@@ -412,7 +412,7 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     kv_read = b_rank * kv_bytes_per_sequence(shape, prec, context_tokens) / (pp * kv_split)
     attn_flop = b_rank * kv_token_layers(shape, context_tokens) / pp * _a(shape.attn_flop_per_ctx_decode) / tp
     if np.any(_a(shape.n_linear_layers) > 0):  # linear-attention layers: read and rewrite each sequence's state
-        lin_bytes, lin_flop = linear_decode_work(shape, prec, layout, b_rank)
+        lin_bytes, lin_flop = linear_decode_work(shape, layout, b_rank)
         kv_read, attn_flop = kv_read + lin_bytes, attn_flop + lin_flop
     t_kv_mem = kv_read / bw
     t_attn = _smooth_roofline(t_kv_mem, attn_flop / _attn_flop_per_s(dev))
@@ -541,7 +541,7 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     lin_write = 0.0
     if np.any(_a(shape.n_linear_layers) > 0):  # chunked linear attention: FLOPs linear in the prompt, at the attention
         # kernels' long-prompt efficiency; each prompt leaves its final state
-        lin_flop, lin_write = linear_prefill_work(shape, prec, layout, bsz, tokens)
+        lin_flop, lin_write = linear_prefill_work(shape, layout, bsz, tokens)
         attn_flop = attn_flop + lin_flop
         t_attn = t_attn + lin_flop / (_attn_flop_per_s(dev) * _a(dev.attention_frac))
     touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, tokens), 0.0)

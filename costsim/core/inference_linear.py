@@ -12,22 +12,22 @@ stages; sequences over expert-parallel (attention data-parallel) ranks, as the K
 from __future__ import annotations
 
 from costsim.core.inference_memory import _state_tp_split, linear_state_bytes_per_sequence
-from costsim.core.inference_types import Layout, Precision, Shape, _a
+from costsim.core.inference_types import Layout, Shape, _a
 
 
-def linear_decode_work(shape: Shape, prec: Precision, layout: Layout, seqs_per_rank):
+def linear_decode_work(shape: Shape, layout: Layout, seqs_per_rank):
     """(HBM bytes, FLOPs) per GPU of one decode step in the linear-attention layers, for `seqs_per_rank` sequences on
     each expert-parallel rank."""
     split = _state_tp_split(shape, layout) * _a(layout.pp)
     b = _a(seqs_per_rank)
-    traffic = 2.0 * b * linear_state_bytes_per_sequence(shape, prec) / split
+    traffic = 2.0 * b * linear_state_bytes_per_sequence(shape) / split
     flop = b * _a(shape.n_linear_layers) * _a(shape.linear_flop_per_token_decode) / split
     return traffic, flop
 
 
-def linear_prefill_work(shape: Shape, prec: Precision, layout: Layout, prompts, tokens):
+def linear_prefill_work(shape: Shape, layout: Layout, prompts, tokens):
     """(FLOPs, state bytes written) per GPU of a prompt pass over `prompts` prompts of `tokens` tokens in all."""
     split = _state_tp_split(shape, layout) * _a(layout.pp) * _a(layout.ep)
     flop = _a(tokens) * _a(shape.n_linear_layers) * _a(shape.linear_flop_per_token_prefill) / split
-    write = _a(prompts) * linear_state_bytes_per_sequence(shape, prec) / split
+    write = _a(prompts) * linear_state_bytes_per_sequence(shape) / split
     return flop, write

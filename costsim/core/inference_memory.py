@@ -47,9 +47,10 @@ def kv_bytes_per_token(shape: Shape, prec: Precision):
     return _a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * (_a(shape.n_layers) - _a(shape.n_linear_layers))
 
 
-def linear_state_bytes_per_sequence(shape: Shape, prec: Precision):
-    """Bytes of one sequence's linear-attention state (whole model, unsharded): fixed, whatever its context. A decode
-    step reads and rewrites all of it."""
+def linear_state_bytes_per_sequence(shape: Shape):
+    """Bytes of one sequence's linear-attention state (whole model, unsharded): fixed, whatever its context, at the
+    dtypes the checkpoint sets (Shape.linear_state_bytes_per_layer, not the KV precision). A decode step reads and
+    rewrites all of it."""
     return _a(shape.n_linear_layers) * _a(shape.linear_state_bytes_per_layer)
 
 
@@ -57,10 +58,10 @@ def _state_tp_split(shape: Shape, layout: Layout):
     return np.minimum(_a(layout.tp), _a(shape.linear_shard_max))
 
 
-def linear_state_bytes_per_sequence_per_gpu(shape: Shape, prec: Precision, layout: Layout):
+def linear_state_bytes_per_sequence_per_gpu(shape: Shape, layout: Layout):
     """One sequence's linear-attention state on one GPU (its heads split over tp, its layers over pp; per ep rank as the
     KV cache)."""
-    return linear_state_bytes_per_sequence(shape, prec) / (_a(layout.pp) * _state_tp_split(shape, layout) * _a(layout.ep))
+    return linear_state_bytes_per_sequence(shape) / (_a(layout.pp) * _state_tp_split(shape, layout) * _a(layout.ep))
 
 
 def _kv_tp_split(shape: Shape, layout: Layout):
@@ -112,7 +113,7 @@ def _kv_free_and_per_sequence(shape: Shape, dev: Device, prec: Precision, layout
     """(KV budget bytes per GPU, bytes per GPU of one sequence of `context_tokens`: its KV share and logits buffer)."""
     free = kv_budget_bytes_per_gpu(dev, weight_bytes_per_gpu(shape, prec, layout),
                                    workspace_bytes_per_gpu(shape, layout, prefill_chunk_tokens, 0.0))
-    per_seq_gpu = (kv_bytes_per_sequence_per_gpu(shape, prec, layout, context_tokens) + linear_state_bytes_per_sequence_per_gpu(shape, prec, layout)
+    per_seq_gpu = (kv_bytes_per_sequence_per_gpu(shape, prec, layout, context_tokens) + linear_state_bytes_per_sequence_per_gpu(shape, layout)
                    + _a(shape.vocab_size) * 4.0 / _a(layout.tp))
     return free, per_seq_gpu
 
@@ -136,5 +137,5 @@ def kv_capacity_tokens(shape: Shape, dev: Device, prec: Precision, layout: Layou
 
 def memory_per_gpu_bytes(shape: Shape, prec: Precision, layout: Layout, batch, context_tokens, prefill_chunk_tokens):
     return (weight_bytes_per_gpu(shape, prec, layout)
-            + _a(batch) * (kv_bytes_per_sequence_per_gpu(shape, prec, layout, context_tokens) + linear_state_bytes_per_sequence_per_gpu(shape, prec, layout))
+            + _a(batch) * (kv_bytes_per_sequence_per_gpu(shape, prec, layout, context_tokens) + linear_state_bytes_per_sequence_per_gpu(shape, layout))
             + workspace_bytes_per_gpu(shape, layout, prefill_chunk_tokens, batch))

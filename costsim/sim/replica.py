@@ -112,7 +112,7 @@ class Replica:
         self.bs = sched.kv_block_tokens
         self.cap_blocks = int(table.kv_capacity_tokens // self.bs)
         # blocks a sequence holds beyond its tokens: one partial block, plus its linear-attention state (hybrid models)
-        self.seq_blocks = 1.0 + float(getattr(table, "state_tokens_per_sequence", 0.0)) / self.bs
+        self.seq_blocks = 1.0 + float(table.state_tokens_per_sequence) / self.bs
         self.watermark = max(1, int(0.01 * self.cap_blocks))
         self.swap_bps = sched.swap_bytes_per_s
         self.waiting: deque = deque()

@@ -212,7 +212,7 @@ def inference_core_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight
     kv_tok_gpu = float(ci.kv_bytes_per_sequence_per_gpu(shape, prec, layout, 1.0))
     # linear-attention state: a fixed slot per sequence, taken from the same pool as its KV blocks (vLLM V1's hybrid
     # allocator), counted in token-equivalents of that pool
-    state_tok = float(ci.linear_state_bytes_per_sequence_per_gpu(shape, prec, layout)) / kv_tok_gpu
+    state_tok = float(ci.linear_state_bytes_per_sequence_per_gpu(shape, layout)) / kv_tok_gpu
     return {
         "decode_time_s": dt,
         "decode_flop_per_gpu": np.asarray(dec["matmul_flop_per_gpu"], float) * np.ones_like(dt),
