@@ -125,3 +125,18 @@ def test_serving_simulation_charges_each_sequence_its_state():
     assert hyb.state_tokens_per_sequence > 2000
     dense = build_step_table(get_model("qwen3-30b-a3b"), acc, **kw)
     assert dense.state_tokens_per_sequence == 0.0
+
+
+def test_long_context_scenario_hybrid_keeps_up_where_all_attention_queues():
+    """scenarios/hybrid-vs-attention-long-context.yaml (shortened): at the same long-prompt load on the same GPUs the
+    hybrid model answers faster than the all-attention MoE of its active size."""
+    from pathlib import Path
+
+    from costsim.api.run import load_scenario, run_scenario
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "hybrid-vs-attention-long-context.yaml"
+    res = run_scenario(load_scenario(path, ["simulation.duration_s=600", "serving.warmup_s=30"]))
+    hyb, att = (v.parts["serving"].summary for v in res.variants)
+    assert hyb["ttft_p99_s"] < 0.5 * att["ttft_p99_s"]
+    assert hyb["tpot_p99_s"] < att["tpot_p99_s"]
+    assert hyb["energy_per_token_j"] < att["energy_per_token_j"]

@@ -60,8 +60,17 @@ def _serving_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site: 
     thr = _num(s.get("throughput_tokens_per_s"))
     sent = (f"Serving {w.model} on {where} delivers {f'{thr:,.0f}' if thr is not None else '-'} output tokens/s "
             f"with TTFT p99 {_v(s, 'ttft_p99_s')} and TPOT p99 {_v(s, 'tpot_p99_s')}")
-    if _num(s.get("slo_attainment_frac")) is not None:
-        sent += f", {fmt_value('slo_attainment_frac', s['slo_attainment_frac'])} of requests within the SLOs"
+    slo = getattr(w, "slo", None)
+    per_request = slo is not None and (slo.ttft_s is not None or slo.tpot_s is not None)
+    if per_request and _num(s.get("slo_attainment_frac")) is not None:
+        sent += f", {fmt_value('slo_attainment_frac', s['slo_attainment_frac'])} of requests within the per-request SLOs"
+    # the fleet verdicts on p99 limits (a scenario with only p99 limits has no per-request attainment to report)
+    missed = [n for n, k in (("TTFT", "slo_ttft_p99_met"), ("TPOT", "slo_tpot_p99_met")) if s.get(k) is False]
+    met = [n for n, k in (("TTFT", "slo_ttft_p99_met"), ("TPOT", "slo_tpot_p99_met")) if s.get(k) is True]
+    if missed:
+        sent += f", missing its p99 {' and '.join(missed)} limit{'s' if len(missed) > 1 else ''}"
+    elif met:
+        sent += f", within its p99 {' and '.join(met)} limit{'s' if len(met) > 1 else ''}"
     if _num(s.get("energy_per_token_j")) is not None:
         sent += f"; {fmt_value('energy_per_token_j', s['energy_per_token_j'])} per output token"
     if _num(s.get("cost_usd_per_million_tokens")) is not None:
