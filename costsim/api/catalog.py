@@ -72,7 +72,7 @@ def model_entry(m: ModelSpec, *, full: bool = False) -> dict[str, Any]:
         d["spec"] = m.model_dump(mode="json")
         d["kv_cache_elements_per_token_per_layer"] = m.kv_elements_per_token_per_layer()
         d["kv_cache_layers"] = m.n_softmax_layers
-        d["linear_state_bytes_per_sequence"] = m.linear_attention_layers * m.linear_state_bytes_per_layer
+        d["linear_state_bytes_per_sequence"] = m.linear_state_bytes_per_sequence
         d["sources"] = list(m.sources)
     return d
 

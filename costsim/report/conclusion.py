@@ -65,8 +65,9 @@ def _serving_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site: 
     if per_request and _num(s.get("slo_attainment_frac")) is not None:
         sent += f", {fmt_value('slo_attainment_frac', s['slo_attainment_frac'])} of requests within the per-request SLOs"
     # the fleet verdicts on p99 limits (a scenario with only p99 limits has no per-request attainment to report)
-    missed = [n for n, k in (("TTFT", "slo_ttft_p99_met"), ("TPOT", "slo_tpot_p99_met")) if s.get(k) is False]
-    met = [n for n, k in (("TTFT", "slo_ttft_p99_met"), ("TPOT", "slo_tpot_p99_met")) if s.get(k) is True]
+    verdicts = {n: s.get(k) for n, k in (("TTFT", "slo_ttft_p99_met"), ("TPOT", "slo_tpot_p99_met"))}
+    missed = [n for n, ok in verdicts.items() if ok is False]
+    met = [n for n, ok in verdicts.items() if ok is True]
     if missed:
         sent += f", missing its p99 {' and '.join(missed)} limit{'s' if len(missed) > 1 else ''}"
     elif met:

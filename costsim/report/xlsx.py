@@ -74,9 +74,7 @@ def _columns_sheet(book: Book, used: set[str], name: str, cols: dict[str, Any]) 
         for k in keys:
             a = np.asarray(cols[k])[:n]
             if a.dtype.kind in "fiu":
-                lst = a.tolist()
-                if a.dtype.kind == "f":
-                    lst = [None if x != x or x in (math.inf, -math.inf) else x for x in lst]
+                lst = a.tolist()  # NaN / inf become empty cells in the writer (numeric_rows)
             else:
                 numeric = False
                 lst = [_cell(x) for x in a.tolist()]

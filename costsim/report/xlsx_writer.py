@@ -23,6 +23,7 @@ _CT_SHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml.workshe
 _REL_SHEET = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
 _REL_STYLES = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles"
 
+_INFINITIES = (math.inf, -math.inf)
 #: cell formats (styles.xml cellXfs): 0 plain, 1 bold
 PLAIN, BOLD = 0, 1
 #: cells above which a sheet's XML (~40-100 bytes a cell) may pass the 2 GiB a plain zip entry holds
@@ -88,12 +89,13 @@ class Sheet:
         self._out.write(f'<row r="{r}">{cells}</row>'.encode())
 
     def numeric_rows(self, rows) -> None:
-        """Append rows of plain numbers / None (no text, no style): the fast path for long time series."""
+        """Append rows of plain numbers / None (no text, no style): the fast path for long time series. NaN and
+        infinities are written as empty cells (SpreadsheetML has no number for them), as in `row`."""
         out, r = self._out, self._rows
         parts = []
         for values in rows:
             r += 1
-            cells = "".join(f'<c r="{c}{r}"/>' if v is None else f'<c r="{c}{r}"><v>{v!r}</v></c>'
+            cells = "".join(f'<c r="{c}{r}"/>' if v is None or v != v or v in _INFINITIES else f'<c r="{c}{r}"><v>{v!r}</v></c>'
                             for c, v in zip(_letters(len(values)), values))
             parts.append(f'<row r="{r}">{cells}</row>')
             if len(parts) >= 4096:

@@ -23,6 +23,8 @@ from costsim.specs.hardware import ID_PATTERN
 
 #: Chunk length of the chunked gated-delta-rule kernels (flash-linear-attention's chunk_gated_delta_rule, 64)
 LINEAR_CHUNK_TOKENS = 64
+#: bytes per element of a linear-attention recurrent state by its storage dtype
+STATE_DTYPE_BYTES = {"fp32": 4, "bf16": 2}
 DEFAULT_MAX_CONTEXT = 4096  # a custom model without max_context (the most common context of 2023-era open models)
 
 
@@ -229,14 +231,18 @@ class ModelSpec(Spec):
                 + self.linear_attention_layers * self.linear_params_per_layer) / self.n_layers
 
     @property
+    def linear_recurrent_state_elements_per_layer(self) -> float:
+        """Elements of one sequence's recurrent state in one linear-attention layer: a key x value matrix per value head."""
+        return float((self.linear_num_value_heads or 0) * (self.linear_key_head_dim or 0) * (self.linear_value_head_dim or 0))
+
+    @property
     def linear_state_elements_per_layer(self) -> float:
-        """Elements of one sequence's state in one linear-attention layer: the recurrent state (a key x value matrix per
-        value head) and the convolution's last kernel - 1 inputs of q, k and v."""
+        """Elements of one sequence's state in one linear-attention layer: the recurrent state and the convolution's last
+        kernel - 1 inputs of q, k and v."""
         if not self.linear_attention_layers:
             return 0.0
-        rec = self.linear_num_value_heads * self.linear_key_head_dim * self.linear_value_head_dim
         conv = (self.linear_conv_kernel_dim - 1) * (2 * self.linear_qk_dim + self.linear_v_dim)
-        return float(rec + conv)
+        return self.linear_recurrent_state_elements_per_layer + conv
 
     @property
     def linear_state_bytes_per_layer(self) -> float:
@@ -244,16 +250,19 @@ class ModelSpec(Spec):
         convolution's inputs in 16 bit."""
         if not self.linear_attention_layers:
             return 0.0
-        rec = self.linear_num_value_heads * self.linear_key_head_dim * self.linear_value_head_dim
-        return float(rec * (4 if self.linear_state_dtype == "fp32" else 2) + 2 * (self.linear_state_elements_per_layer - rec))
+        rec = self.linear_recurrent_state_elements_per_layer
+        return rec * STATE_DTYPE_BYTES[self.linear_state_dtype] + 2.0 * (self.linear_state_elements_per_layer - rec)
+
+    @property
+    def linear_state_bytes_per_sequence(self) -> float:
+        """Bytes of one sequence's linear-attention state over all such layers (0 without them)."""
+        return self.linear_attention_layers * self.linear_state_bytes_per_layer
 
     @property
     def linear_decode_flop_per_token_per_layer(self) -> float:
         """Recurrence FLOPs of one new token in one linear-attention layer, per value head on its dk x dv state: decay
         (1), the delta rule's read k^T S (2) and rank-one write (2), the output q^T S (2): 7 dk dv."""
-        if not self.linear_attention_layers:
-            return 0.0
-        return 7.0 * self.linear_num_value_heads * self.linear_key_head_dim * self.linear_value_head_dim
+        return 7.0 * self.linear_recurrent_state_elements_per_layer
 
     @property
     def linear_prefill_flop_per_token_per_layer(self) -> float:
