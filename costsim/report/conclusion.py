@@ -61,10 +61,10 @@ def _serving_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site: 
     sent = (f"Serving {w.model} on {where} delivers {f'{thr:,.0f}' if thr is not None else '-'} output tokens/s "
             f"with TTFT p99 {_v(s, 'ttft_p99_s')} and TPOT p99 {_v(s, 'tpot_p99_s')}")
     slo = getattr(w, "slo", None)
-    per_request = slo is not None and (slo.ttft_s is not None or slo.tpot_s is not None)
-    if per_request and _num(s.get("slo_attainment_frac")) is not None:
-        sent += f", {fmt_value('slo_attainment_frac', s['slo_attainment_frac'])} of requests within the per-request SLOs"
-    # the fleet verdicts on p99 limits (a scenario with only p99 limits has no per-request attainment to report)
+    limited = slo is not None and any(x is not None for x in (slo.ttft_s, slo.tpot_s, slo.ttft_p99_s, slo.tpot_p99_s))
+    if limited and _num(s.get("slo_attainment_frac")) is not None:
+        sent += f", {fmt_value('slo_attainment_frac', s['slo_attainment_frac'])} of requests within the SLO limits"
+    # the fleet verdicts on the p99 limits
     verdicts = {n: s.get(k) for n, k in (("TTFT", "slo_ttft_p99_met"), ("TPOT", "slo_tpot_p99_met"))}
     missed = [n for n, ok in verdicts.items() if ok is False]
     met = [n for n, ok in verdicts.items() if ok is True]

@@ -157,7 +157,8 @@ class AutoscalerSpec(Spec):
 
 
 class SloSpec(Spec):
-    ttft_s: float | None = Field(None, gt=0, description="Time-to-first-token limit per request, s (None = no limit).")
+    ttft_s: float | None = Field(None, gt=0, description="Time-to-first-token limit per request, s (None = no limit; with only "
+                                 "ttft_p99_s given, slo_attainment_frac and goodput count requests under that limit).")
     tpot_s: float | None = Field(None, gt=0, description="Time-per-output-token limit per request (mean over its decode), s (None = no limit).")
     ttft_p99_s: float | None = Field(None, gt=0, description="Fleet verdict: p99 TTFT must be at most this, s (MLPerf server: 2 s for Llama 2 70B).")
     tpot_p99_s: float | None = Field(None, gt=0, description="Fleet verdict: p99 TPOT must be at most this, s (MLPerf server: 0.2 s).")
