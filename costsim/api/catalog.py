@@ -63,6 +63,7 @@ def model_entry(m: ModelSpec, *, full: bool = False) -> dict[str, Any]:
         "d_model": m.d_model,
         "attention": m.attention_type,
         "linear_attention_layers": m.linear_attention_layers,
+        "sparse_attention_topk": m.sparse_attention_topk,
         "n_experts": m.n_experts,
         "experts_per_token": m.experts_per_token,
         "max_context": m.max_context,
@@ -73,6 +74,7 @@ def model_entry(m: ModelSpec, *, full: bool = False) -> dict[str, Any]:
         d["kv_cache_elements_per_token_per_layer"] = m.kv_elements_per_token_per_layer()
         d["kv_cache_layers"] = m.n_softmax_layers
         d["linear_state_bytes_per_sequence"] = m.linear_state_bytes_per_sequence
+        d["indexer_key_bytes_per_token_per_layer"] = m.indexer_layer_frac * m.indexer_key_bytes_per_token_layer  # layer average
         d["sources"] = list(m.sources)
     return d
 

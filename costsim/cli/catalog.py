@@ -126,11 +126,18 @@ def _print_model(con: Console, d: dict) -> None:
         rows.append(("linear-attention layers (Gated DeltaNet)",
                      f"{linear} of {sp['n_layers']}; {sp['linear_num_key_heads']} key / {sp['linear_num_value_heads']} value heads of "
                      f"{sp['linear_key_head_dim']} / {sp['linear_value_head_dim']} dims"))
+    topk = sp.get("sparse_attention_topk")
+    if topk:
+        rows.append(("sparse attention (DSA): keys per query / indexer heads x dims",
+                     f"top {topk:,} / {sp['indexer_num_heads']} x {sp['indexer_head_dim']} (FP8 keys)"
+                     + (f"; own indexer in {sp['indexer_layers']} of {sp['n_layers']} layers" if sp.get("indexer_layers") else "")))
     kv_label = (f"KV cache per token ({d['kv_cache_layers']} softmax-attention layers, 16-bit)" if linear
+                else "KV cache per token (all layers, 16-bit latent + FP8 indexer keys)" if topk
                 else "KV cache per token (all layers, 16-bit)")
+    indexer_b = d.get("indexer_key_bytes_per_token_per_layer") or 0.0
     rows += [("parameters, total", fmt_si(d["params_total"])), ("parameters, active per token", fmt_si(d["params_active"])),
              ("parameters, embeddings", fmt_si(d["params_embedding"])),
-             (kv_label, fmt_si(2 * d["kv_cache_elements_per_token_per_layer"] * d["kv_cache_layers"], "B")),
+             (kv_label, fmt_si((2 * d["kv_cache_elements_per_token_per_layer"] + indexer_b) * d["kv_cache_layers"], "B")),
              ("pre-training tokens", fmt_si(d["training_tokens"]) if d.get("training_tokens") else "not published")]
     if linear:
         rows.insert(-1, (f"linear-attention state per sequence (any context; recurrent state {sp['linear_state_dtype']})",
@@ -146,6 +153,8 @@ def _attention_text(d: dict, short: bool = False) -> str:
     """'GQA', or for a hybrid model 'hybrid: 36 Gated DeltaNet + 12 GQA' ('GQA+GDN' short)."""
     linear = d.get("linear_attention_layers") or 0
     kind = d["attention"].upper()
+    if d.get("sparse_attention_topk"):
+        return f"{kind}+DSA" if short else f"{kind} + DeepSeek Sparse (top {d['sparse_attention_topk']:,} keys per query)"
     if not linear:
         return kind
     return f"{kind}+GDN" if short else f"hybrid: {linear} Gated DeltaNet + {d['n_layers'] - linear} {kind}"
@@ -203,6 +212,9 @@ def register(app: typer.Typer) -> None:
         Console().print(_table("models", ("id", "name", "total params", "active params", "layers", "attention", "context"), (
             (r["id"], r["name"], fmt_si(r["params_total"]), fmt_si(r["params_active"]), str(r["n_layers"]), _attention_text(r, short=True),
              str(r["max_context"])) for r in rows)))
+        if any(r.get("sparse_attention_topk") for r in rows):
+            Console().print("DSA: DeepSeek Sparse Attention; a lightning indexer picks the keys each query attends to "
+                            "(the KV cache holds every token).")
         if any(r.get("linear_attention_layers") for r in rows):
             Console().print("GDN: hybrid models whose other layers are Gated DeltaNet linear attention (a fixed state per "
                             "sequence, no KV cache); `costsim models show ID` gives the split.")

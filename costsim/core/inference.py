@@ -14,7 +14,8 @@ decode step (one new token for each of B sequences, mean context c):
   kv read   = (B/ep) sequences * KV bytes at context c (sliding-window layers cap c at the window)
               / pp / min(tp, kv heads)  (MLA latents are not split by TP); linear-attention layers (Gated
               DeltaNet) hold no KV: each sequence's fixed state is read and rewritten every step
-              (2 x state bytes / pp / min(tp, linear key heads)), 7 dk dv FLOPs per value head
+              (2 x state bytes / pp / min(tp, linear key heads)), 7 dk dv FLOPs per value head; sparse-attention
+              layers (DSA) read min(c, top-k) latents and every token's indexer key (core.inference_sparse)
   time(op)  = smooth roofline sqrt(t_mem^2 + t_compute^2) for (weights, matmuls) and for
               (kv read, attention); t_mem at bandwidth_frac * peak bandwidth, t_compute at
               matmul_frac * peak of the compute datatype (llama.cpp q4_0/q8_0 add dequantization
@@ -45,7 +46,8 @@ lowp_matmul_rel, else weight-only in 16 bit) and attention in fp8 with an fp8 KV
 prefill (B prompts of s tokens): matmul FLOPs 2 * active params * tokens (the LM head only for
   the last token of each prompt) + causal attention 2 * h * (qk + v) * pairs per softmax layer (linear-attention
   layers: their chunked form's FLOPs per token, ModelSpec.linear_prefill_flop_per_token_per_layer, at the attention
-  kernels' long-prompt efficiency, and one state write per prompt) at an
+  kernels' long-prompt efficiency, and one state write per prompt; sparse-attention layers: the top-k pairs in MLA's
+  absorbed form plus the indexer over every pair, core.inference_sparse) at an
   attention efficiency that rises with prompt length (kernels.csv: 6-15% of A100 peak at 0.5-2.8k
   tokens), memory floor = weights read once (+ KV write + GEMM activations at their storage
   precision), smooth roofline as above, plus bandwidth-dominated TP all-reduces of tokens *
@@ -68,134 +70,25 @@ import numpy as np
 
 from costsim.core.inference_memory import (  # noqa: F401  (the memory model; callers reach it as costsim.core.inference)
     _kv_tp_split, kv_budget_bytes_per_gpu, kv_bytes_per_sequence, kv_bytes_per_sequence_per_gpu, kv_bytes_per_token,
-    linear_state_bytes_per_sequence, linear_state_bytes_per_sequence_per_gpu,
+    linear_state_bytes_per_sequence, linear_state_bytes_per_sequence_per_gpu, tp_replicated_extra_params_per_gpu,
     kv_bytes_stored_per_sequence,
     kv_capacity_tokens, kv_token_layers, lm_head_extra_bytes_per_gpu, max_batch, memory_per_gpu_bytes, usable_memory_bytes,
     weight_bytes_per_gpu, workspace_bytes_per_gpu,
 )
 from costsim.core.inference_types import Device, Layout, Precision, Shape, _a  # noqa: F401  (re-exported)
 from costsim.core.inference_linear import linear_decode_work, linear_prefill_work
+from costsim.core.inference_sparse import (  # noqa: F401  (causal_pairs re-exported)
+    causal_pairs, indexer_decode_work, is_sparse, sparse_prefill_work,
+)
 from costsim.core.inference_comm import allreduce_time_s, alltoall_time_s, moe_exchange_time_s, pp_handoff_s  # noqa: F401  (re-exported)
 from costsim.core.inference_moe import normal_max_z, dispatch_bytes, ep_load_factor, experts_touched  # noqa: F401  (re-exported)
 from costsim.core.inference_power import decode_step_power_w, prefill_power_w  # noqa: F401  (re-exported)
 from costsim.core.power import power_limit_stretch_s
-
-# --------------------------------------------------------------------------------------------
-# precisions
-# --------------------------------------------------------------------------------------------
-#: Stored bits per weight including scale overhead.
-#:   bf16/fp16 16; fp8 8 (per-tensor scale, negligible); int8 8 + one fp16 scale per 128 weights
-#:   (8.125); int4 4 bits + fp16 scale per group of 32 (or scale+zero per 64) = 4.5 (AWQ/GPTQ at
-#:   group 128 with scale+zero would be 4.25); llama.cpp Q8_0 = 32 int8 + one fp16 scale = 8.5;
-#:   Q4_0 = 32 4-bit + one fp16 scale = 4.5 (calibration README).
-#:   Microscaling formats (OCP MX spec v1.0; NVIDIA NVFP4):
-#:   fp4 = NVFP4: e2m1 values + one e4m3 (8-bit) scale per block of 16 + one fp32 per-tensor scale
-#:         -> 4 + 8/16 = 4.5 bits (the per-tensor scale is negligible);
-#:   mxfp4: e2m1 values + one e8m0 (8-bit) scale per block of 32 -> 4 + 8/32 = 4.25 bits;
-#:   fp6 = MXFP6 (e2m3 / e3m2) + e8m0 scale per 32 -> 6 + 8/32 = 6.25 bits.
-WEIGHT_BITS_PER_PARAM: dict[str, float] = {
-    "bf16": 16.0, "fp16": 16.0, "fp8": 8.0, "int8": 8.125, "int4": 4.5, "q8_0": 8.5, "q4_0": 4.5,
-    "fp4": 4.5, "mxfp4": 4.25, "fp6": 6.25,
-}
-#: KV-cache bits per element: int8 with one fp16 scale per 128 values; int4 with fp16 scale+zero per 64;
-#: fp4 = NVFP4 KV cache (e2m1 + e4m3 scale per 16 values; TensorRT-LLM on Blackwell).
-KV_BITS_PER_ELEMENT: dict[str, float] = {"bf16": 16.0, "fp16": 16.0, "fp8": 8.0, "int8": 8.125, "int4": 4.5, "fp4": 4.5}
-
-#: Bits per activation element fed to a GEMM, by the datatype the GEMM computes in (W8A8 / W4A4
-#: quantize activations on the fly, with the same block scales as the weights): bf16/fp16 16,
-#: fp8 8 (per-tensor scale), int8 8, fp4 4.5 (NVFP4: e4m3 scale per 16), fp6 6.25 (MXFP6).
-#: MXFP4 activations (e8m0 scale per 32) are 4.25 bits: `activation_bits` takes the weight format.
-#: GEMM outputs are written in 16 bit whatever the input format.
-ACT_BITS_BY_COMPUTE_DTYPE: dict[str, float] = {
-    "bf16": 16.0, "fp16": 16.0, "fp32": 32.0, "fp8": 8.0, "int8": 8.0, "int4": 16.0, "fp4": 4.5, "fp6": 6.25,
-}
-
-#: ALU operations per weight to dequantize llama.cpp blocks inside the GEMV, counted against the
-#: vector (fp32) peak: fitted on the M1 Max llama.cpp decode cases (q4_0 ~10, q8_0 tied at half),
-#: an effective number that also absorbs the less efficient quantized GEMV kernels.
-#: Other formats on GPUs use fused kernels (Marlin, FP8/FP4 tensor cores) whose dequantization
-#: hides under the weight stream; they get 0.
-DEQUANT_FLOP_PER_WEIGHT: dict[str, float] = {
-    "bf16": 0.0, "fp16": 0.0, "fp8": 0.0, "int8": 0.0, "int4": 0.0, "q8_0": 5.0, "q4_0": 10.0,
-    "fp4": 0.0, "mxfp4": 0.0, "fp6": 0.0,
-}
-
-#: Weight-only GEMMs of microscaled formats on parts without FP4/FP6 tensor cores (Hopper, Ampere: TensorRT-LLM's
-#: and vLLM's Triton MoE kernels for gpt-oss, Marlin-style FP4) upcast every weight tile to BF16 in registers before
-#: the BF16 MMA: nibble unpack, exponent rebias, e8m0 scale multiply. In a decode step that ALU work does not hide
-#: under the 4-bit weight stream, and a weight tile is upcast once for each tile of activation rows it meets.
-#: Measured on one H200 (costsim/data/measurements/h200_moe_kernels_2026-12-04.json, a plain Triton tl.dot_scaled
-#: kernel at gpt-oss and Qwen3-30B-A3B expert shapes): at <= 16 rows per expert MXFP4 takes 1.08-1.2x the time of the
-#: same kernel with BF16 weights although it reads 3.8x fewer bytes (~0.5 ps per weight per tile, ~35 fp32-ALU
-#: operations at the vector peak; the extra time adds to the MMA's), and with more rows the extra time grows with the
-#: row tiles. That plain kernel bounds TensorRT-LLM's (triton_kernels' matmul_ogs, swizzled for cheaper upcasts) from
-#: above; the operations per weight are fitted on published rows (UPCAST_FIT_CASES): 10, within that bound.
-#: Prompt GEMMs get no upcast term: the fitted prompt-heavy row (8,192 in / 1,024 out) leaves no room for one
-#: (charging it there moves that row from -5 % to -12 % at the decode fit, and every prompt-heavy gpt-oss row on
-#: Hopper 5-10 points slower), so the production kernel's large-M path hides it where the plain kernel did not.
-MICROSCALED_UPCAST_FLOP_PER_WEIGHT = 10.0
-#: activation rows one upcast weight tile serves (the measured kernel's best row tile at >= 128 rows per expert)
-UPCAST_TILE_ROWS = 128.0
-#: the published rows MICROSCALED_UPCAST_FLOP_PER_WEIGHT is fitted on, decode- and prompt-heavy, two models, two
-#: parts (mean |log error| 0.198 -> 0.070); the other Hopper gpt-oss rows are held out
-UPCAST_FIT_CASES = ("I-trtpg-gpt-oss-120b-h200-fp8-tp1-1000-1000", "I-trtpg-gpt-oss-20b-h100-fp8-tp1-1000-1000",
-                    "I-trtpg-gpt-oss-120b-h200-fp8-tp1-8192-1024")
-
-
-def upcast_flop_per_weight_tile(weight_precision: str, compute_dtype: str) -> float:
-    """ALU operations per microscaled weight per row tile when the GEMM runs weight-only in 16 bit (no FP4/FP6 MMA)."""
-    if weight_precision in ("fp4", "mxfp4", "fp6") and compute_dtype not in MICROSCALED_DTYPES:
-        return MICROSCALED_UPCAST_FLOP_PER_WEIGHT
-    return 0.0
-
-
-def upcast_tiles(rows):
-    """Row tiles a weight tile is upcast for: ceil(rows / UPCAST_TILE_ROWS), at least one."""
-    return np.maximum(1.0, np.ceil(_a(rows) / UPCAST_TILE_ROWS))
-
-
-#: Compute datatypes that run on reduced-precision tensor cores (their achievable fraction is
-#: `lowp_matmul_rel` x matmul_frac for fp8/int8, `fp4_matmul_rel` x matmul_frac for fp4/fp6).
-LOWP_DTYPES = ("fp8", "int8", "int4")
-MICROSCALED_DTYPES = ("fp4", "fp6")
-
-
-def activation_bits(weight_precision: str, compute_dtype: str) -> float:
-    """Bits per GEMM input activation: MXFP4 weights computed in fp4 quantize activations to MXFP4
-    (4.25 bits); otherwise the compute datatype decides (ACT_BITS_BY_COMPUTE_DTYPE)."""
-    if weight_precision == "mxfp4" and compute_dtype == "fp4":
-        return 4.25
-    return ACT_BITS_BY_COMPUTE_DTYPE.get(compute_dtype, 16.0)
-
-
-def compute_dtype(weight_precision: str, supported: set[str] | frozenset[str]) -> str:
-    """Datatype the matmuls run in for a weight storage format on a device that supports `supported`.
-
-    bf16/fp16 -> themselves; fp8 -> fp8 where the device has FP8 tensor cores (H100/H200), else
-    weight-only (bf16); int8 -> W8A8 int8 where int8 matrix units exist, else fp16/bf16;
-    int4 -> weight-only, computes in bf16 (fp16 where bf16 is missing); q8_0/q4_0 (llama.cpp)
-    dequantize to fp16 (Apple GPUs compute fp16 at the fp32 rate);
-    fp4 (NVFP4) / mxfp4 -> W4A4 on FP4 tensor cores (Blackwell, MI355X), else weight-only in
-    bf16 (Marlin-style dequantization on Hopper/Ampere); fp6 -> FP6 tensor cores where the
-    device lists an fp6 rate (Blackwell, MI355X), else weight-only in bf16 (FP6-LLM, Xia et al. 2024).
-    """
-    half = "bf16" if "bf16" in supported else "fp16"
-    if weight_precision in ("bf16", "fp16"):
-        return weight_precision if weight_precision in supported or not supported else half
-    if weight_precision == "fp8":
-        return "fp8" if "fp8" in supported else half
-    if weight_precision == "int8":
-        return "int8" if "int8" in supported else half
-    if weight_precision == "int4":
-        return half
-    if weight_precision in ("q8_0", "q4_0"):
-        return "fp16" if "fp16" in supported else half
-    if weight_precision in ("fp4", "mxfp4"):
-        return "fp4" if "fp4" in supported else half
-    if weight_precision == "fp6":
-        return "fp6" if "fp6" in supported else half
-    raise ValueError(f"unknown weight precision {weight_precision!r}")
-
+from costsim.core.inference_precision import (  # noqa: F401  (re-exported)
+    ACT_BITS_BY_COMPUTE_DTYPE, DEQUANT_FLOP_PER_WEIGHT, KV_BITS_PER_ELEMENT, LOWP_DTYPES, MICROSCALED_DTYPES,
+    MICROSCALED_UPCAST_FLOP_PER_WEIGHT, UPCAST_FIT_CASES, UPCAST_TILE_ROWS, WEIGHT_BITS_PER_PARAM, activation_bits,
+    compute_dtype, upcast_flop_per_weight_tile, upcast_tiles,
+)
 
 # --------------------------------------------------------------------------------------------
 # device parameters: category defaults (priors from kernels.csv, fitted where the case file says)
@@ -336,6 +229,13 @@ def _attn_flop_per_s(dev: Device):
     return _a(peak) * _a(dev.matmul_frac)
 
 
+def _indexer_flop_per_s(dev: Device):
+    """Achievable FLOP/s of a sparse-attention indexer's scoring: its datatype's peak (FP8) at the matmul fraction."""
+    if dev.indexer_peak_flop_per_s is None:
+        return _attn_flop_per_s(dev)
+    return _a(dev.indexer_peak_flop_per_s) * _a(dev.matmul_frac)
+
+
 def activation_bytes_per_token_layer(shape: Shape, prec: Precision, layout: Layout):
     """HBM bytes of GEMM activations per token per layer per GPU: inputs of the QKV, output, FFN-up
     and FFN-down GEMMs at the GEMM input precision (quantized for W8A8 / W4A4, with scales) plus
@@ -388,7 +288,7 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     moe_layers = _a(shape.n_moe_layers) / pp * is_moe
 
     # weights and matmuls
-    dense_params = _a(shape.params_dense_stream) / (tp * pp)
+    dense_params = _a(shape.params_dense_stream) / (tp * pp) + tp_replicated_extra_params_per_gpu(shape, layout)
     touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, g), 0.0)
     expert_params_read = moe_layers * touched * _a(shape.params_expert) / (tp * ep)
     params_read = dense_params + expert_params_read
@@ -414,8 +314,13 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     if np.any(_a(shape.n_linear_layers) > 0):  # linear-attention layers: read and rewrite each sequence's state
         lin_bytes, lin_flop = linear_decode_work(shape, layout, b_rank)
         kv_read, attn_flop = kv_read + lin_bytes, attn_flop + lin_flop
+    t_attn_compute = attn_flop / _attn_flop_per_s(dev)
+    if np.any(is_sparse(shape)):  # sparse attention: the indexer scores every cached token (keys read with the KV)
+        idx_bytes, idx_flop = indexer_decode_work(shape, layout, b_rank, context_tokens)
+        kv_read, attn_flop = kv_read + idx_bytes, attn_flop + idx_flop
+        t_attn_compute = t_attn_compute + idx_flop / _indexer_flop_per_s(dev)
     t_kv_mem = kv_read / bw
-    t_attn = _smooth_roofline(t_kv_mem, attn_flop / _attn_flop_per_s(dev))
+    t_attn = _smooth_roofline(t_kv_mem, t_attn_compute)
 
     # communication
     msg = g_rank * _a(shape.d_model) * _a(prec.act_bytes)
@@ -473,15 +378,6 @@ def decode_step_time_s(shape: Shape, dev: Device, prec: Precision, layout: Layou
 # --------------------------------------------------------------------------------------------
 # prefill
 # --------------------------------------------------------------------------------------------
-def causal_pairs(prompt_tokens, window_tokens):
-    """(query, key) pairs a causal prompt of s tokens computes, with keys capped at the window."""
-    s, w = _a(prompt_tokens), _a(window_tokens)
-    full = s * (s + 1.0) / 2.0
-    wf = np.where(np.isfinite(w), w, s)
-    capped = wf * s - wf * (wf - 1.0) / 2.0
-    return np.where(s <= wf, full, capped)
-
-
 #: HBM bytes per d_model value per routed (token, expert) pair per MoE layer of a prompt pass: the expert's 16-bit output
 #: written (2) and read back by the weighted sum (2); see moe_dispersion_bytes_per_gpu
 MOE_DISPERSION_BYTES_PER_VALUE = 4.0
@@ -518,7 +414,8 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
 
     moe_rel = _a(1.0 if dev.moe_kernel_rel is None else dev.moe_kernel_rel)
     body = _a(shape.params_dense_stream) - _a(shape.params_lm_head)
-    dense_mm = (2.0 * body * tokens + 2.0 * _a(shape.params_lm_head) * bsz) / (tp * pp * ep)
+    replicated = tp_replicated_extra_params_per_gpu(shape, layout)  # run whole on every TP rank
+    dense_mm = (2.0 * body * tokens + 2.0 * _a(shape.params_lm_head) * bsz) / (tp * pp * ep) + 2.0 * tokens / ep * replicated
     expert_mm = 2.0 * tokens * moe_layers * _a(shape.experts_per_token) * _a(shape.params_expert) / (tp * pp * ep)
     mm_flop = dense_mm + expert_mm
     pairs = (nsm - nw) * causal_pairs(s, np.inf) + nw * causal_pairs(s, shape.window_tokens)
@@ -531,13 +428,18 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
         attn_pairs, s_attn = bsz * pairs, s
     attn_flop = attn_pairs * _a(shape.attn_flop_per_pair_prefill) / (tp * pp * ep)
     attn_eff = _a(dev.attention_frac) * s_attn / (s_attn + _a(dev.attention_half_tokens))
+    t_idx, idx_flop, idx_bytes = 0.0, 0.0, 0.0
+    if np.any(is_sparse(shape)):  # sparse attention: the top-k pairs in the absorbed form, the indexer over all pairs
+        main_flop, idx_flop, idx_bytes = sparse_prefill_work(shape, layout, bsz, s)
+        attn_flop = np.where(is_sparse(shape), main_flop, attn_flop)
+        t_idx = idx_flop / (_indexer_flop_per_s(dev) * attn_eff)
     # prompt GEMMs carry no microscaled upcast term (Precision.upcast_flop_per_weight_tile): see UPCAST_FIT_CASES
     # the prompt pass's expert GEMMs (hundreds to thousands of rows per expert: compute-bound tiles) at the engine's
     # grouped-GEMM efficiency, times its prompt-pass factor (Device.moe_prefill_compute_rel)
     moe_eff = moe_rel * _a(dev.moe_compute_rel) * _a(dev.moe_prefill_compute_rel)
     load = _ep_load(shape, ep, tokens, dev, is_moe)
     t_mm = (dense_mm + load * expert_mm / moe_eff) / flops + _a(prec.dequant_flop_per_weight) * body / (tp * pp) / _a(dev.vector_flop_per_s)
-    t_attn = attn_flop / (_attn_flop_per_s(dev) * attn_eff)
+    t_attn = attn_flop / (_attn_flop_per_s(dev) * attn_eff) + t_idx
     lin_write = 0.0
     if np.any(_a(shape.n_linear_layers) > 0):  # chunked linear attention: FLOPs linear in the prompt, at the attention
         # kernels' long-prompt efficiency; each prompt leaves its final state
@@ -545,12 +447,13 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
         attn_flop = attn_flop + lin_flop
         t_attn = t_attn + lin_flop / (_attn_flop_per_s(dev) * _a(dev.attention_frac))
     touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, tokens), 0.0)
-    dense_read = _a(shape.params_dense_stream) / (tp * pp)
+    dense_read = _a(shape.params_dense_stream) / (tp * pp) + replicated
     expert_read = moe_layers * touched * _a(shape.params_expert) / ep / (tp * pp)
     params_read = dense_read + expert_read
     kv_write = bsz * kv_bytes_stored_per_sequence(shape, prec, s) / (pp * _kv_tp_split(shape, layout) * ep) + lin_write
     act_traffic = tokens / ep * nl / pp * activation_bytes_per_token_layer(shape, prec, layout)
-    t_mem = ((dense_read + expert_read / moe_rel) * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout) + kv_write + act_traffic) / bw
+    t_mem = ((dense_read + expert_read / moe_rel) * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout) + kv_write + act_traffic
+             + idx_bytes) / bw
     t_compute = _smooth_roofline(t_mem, t_mm + t_attn)
     msg = tokens / ep * _a(shape.d_model) * _a(prec.act_bytes)
     t_tp = 2.0 * nl * allreduce_time_s(msg, tp, dev)
@@ -584,8 +487,8 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
         "moe_dispersion_s": t_disp,
         "host_launch_wait_s": body_t - gpu,
         "sampling_s": t_sample,
-        "matmul_flop_per_gpu": mm_flop + attn_flop,
-        "bytes_per_gpu": params_read * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout) + kv_write + act_traffic + disp,
+        "matmul_flop_per_gpu": mm_flop + attn_flop + idx_flop,
+        "bytes_per_gpu": params_read * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout) + kv_write + act_traffic + disp + idx_bytes,
     }
 
 

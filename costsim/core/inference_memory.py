@@ -12,39 +12,53 @@ from costsim.core.inference_types import Device, Layout, Precision, Shape, _a
 # --------------------------------------------------------------------------------------------
 # KV cache and memory
 # --------------------------------------------------------------------------------------------
-def _token_layers(shape: Shape, context_tokens, window_layers):
+def _softmax_layers(shape: Shape):
+    return _a(shape.n_layers) - _a(shape.n_linear_layers)  # linear-attention layers hold no KV
+
+
+def _token_layers(shape: Shape, context_tokens, window_layers, full_span):
     c = _a(context_tokens)
-    nl, nw = _a(shape.n_layers) - _a(shape.n_linear_layers), _a(window_layers)  # linear-attention layers hold no KV
-    return (nl - nw) * c + nw * np.minimum(c, _a(shape.window_tokens))
+    nl, nw = _softmax_layers(shape), _a(window_layers)
+    return (nl - nw) * full_span + nw * np.minimum(c, _a(shape.window_tokens))
 
 
 def kv_token_layers(shape: Shape, context_tokens):
-    """Sum over layers of the context each layer attends over: full layers every token, sliding-window
-    layers at most the window."""
-    return _token_layers(shape, context_tokens, shape.n_window_layers)
+    """Sum over layers of the context each layer attends over: full layers every token (a sparse-attention layer its
+    top-k, Shape.sparse_topk_tokens), sliding-window layers at most the window."""
+    return _token_layers(shape, context_tokens, shape.n_window_layers,
+                         np.minimum(_a(context_tokens), _a(shape.sparse_topk_tokens)))
 
 
 def kv_token_layers_stored(shape: Shape, context_tokens):
-    """Sum over layers of the context each layer's KV cache holds: as kv_token_layers, but a sliding-window
-    layer holds the whole context where the engine does not cap its cache (kv_stores_window 0)."""
-    return _token_layers(shape, context_tokens, _a(shape.n_window_layers) * _a(shape.kv_stores_window))
+    """Sum over layers of the context each layer's KV cache holds: every token of a full (or sparse-attention) layer;
+    a sliding-window layer's window, or the whole context where the engine does not cap its cache (kv_stores_window 0)."""
+    return _token_layers(shape, context_tokens, _a(shape.n_window_layers) * _a(shape.kv_stores_window), _a(context_tokens))
+
+
+def indexer_bytes_per_sequence(shape: Shape, context_tokens):
+    """Bytes of one sequence's sparse-attention indexer keys (whole model): every token in every softmax layer, at the
+    indexer's own FP8 format whatever the KV precision; the indexer scores all of them each step. 0 for dense models."""
+    return _a(shape.indexer_bytes_per_token_layer) * _softmax_layers(shape) * _a(context_tokens)
 
 
 def kv_bytes_per_sequence(shape: Shape, prec: Precision, context_tokens):
     """KV-cache bytes one sequence at `context_tokens` attends over (whole model, unsharded): what a decode
-    step reads."""
-    return _a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * kv_token_layers(shape, context_tokens)
+    step reads (a sparse-attention model: its top-k latents and every indexer key)."""
+    return (_a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * kv_token_layers(shape, context_tokens)
+            + indexer_bytes_per_sequence(shape, context_tokens))
 
 
 def kv_bytes_stored_per_sequence(shape: Shape, prec: Precision, context_tokens):
-    """KV-cache bytes one sequence at `context_tokens` occupies (whole model, unsharded)."""
-    return _a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * kv_token_layers_stored(shape, context_tokens)
+    """KV-cache bytes one sequence at `context_tokens` occupies (whole model, unsharded), indexer keys included."""
+    return (_a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * kv_token_layers_stored(shape, context_tokens)
+            + indexer_bytes_per_sequence(shape, context_tokens))
 
 
 def kv_bytes_per_token(shape: Shape, prec: Precision):
     """KV-cache bytes per token with every softmax-attention layer holding it (full attention; MHA 2*h*hd, GQA
-    2*kv*hd, MQA 2*hd, MLA kv_lora_rank + rope dims, per layer)."""
-    return _a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * (_a(shape.n_layers) - _a(shape.n_linear_layers))
+    2*kv*hd, MQA 2*hd, MLA kv_lora_rank + rope dims, per layer; plus a sparse-attention indexer's key)."""
+    return (_a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * _softmax_layers(shape)
+            + indexer_bytes_per_sequence(shape, 1.0))
 
 
 def linear_state_bytes_per_sequence(shape: Shape):
@@ -68,12 +82,20 @@ def _kv_tp_split(shape: Shape, layout: Layout):
     return np.minimum(_a(layout.tp), _a(shape.kv_shard_max))
 
 
+def tp_replicated_extra_params_per_gpu(shape: Shape, layout: Layout):
+    """Parameters one GPU holds and runs beyond its 1 / (tp x pp) share because every TP rank keeps them whole
+    (Shape.params_tp_replicated): (1 - 1/tp) of them per pipeline stage."""
+    tp = _a(layout.tp)
+    return _a(shape.params_tp_replicated) * (1.0 - 1.0 / tp) / _a(layout.pp)
+
+
 def weight_bytes_per_gpu(shape: Shape, prec: Precision, layout: Layout):
     tp, pp, ep = _a(layout.tp), _a(layout.pp), _a(layout.ep)
     routed = _a(shape.n_moe_layers) * _a(shape.n_experts) * _a(shape.params_expert) * (_a(shape.n_experts) > 1)
     dense = _a(shape.params_resident) - routed
     embed = (_a(shape.params_lm_head) + _a(shape.params_lookup)) * _a(prec.embed_extra_bytes_per_param)
-    return _a(prec.weight_bytes_per_param) * (dense / (tp * pp) + routed / (tp * pp * ep)) + embed / (tp * pp)
+    dense_gpu = dense / (tp * pp) + tp_replicated_extra_params_per_gpu(shape, layout)
+    return _a(prec.weight_bytes_per_param) * (dense_gpu + routed / (tp * pp * ep)) + embed / (tp * pp)
 
 
 def lm_head_extra_bytes_per_gpu(shape: Shape, prec: Precision, layout: Layout):

@@ -114,6 +114,9 @@ class Device:
     #: devices one GPU reaches over the scale-up fabric (NVLink / NVSwitch domain, or the PCIe server of parts without
     #: NVLink): an expert-parallel all-to-all or a pipeline hand-off beyond them crosses the scale-out network
     local_group_size: object = np.inf
+    #: dense peak of the datatype the DSA indexer scores in (FP8 on parts with FP8 tensor cores: DeepGEMM's
+    #: fp8_mqa_logits); None = the attention datatype's peak
+    indexer_peak_flop_per_s: object = None
     #: the device's share of its node's scale-out network (NICs), bytes/s per direction, and its per-step latency, s
     scaleout_bytes_per_s: object = 0.0
     scaleout_latency_s: object = 10e-6
@@ -156,6 +159,16 @@ class Shape:
     linear_flop_per_token_decode: object = 0.0
     #: FLOPs per prompt token of one linear layer in its chunked form
     linear_flop_per_token_prefill: object = 0.0
+    #: DeepSeek Sparse Attention: keys each query attends to (the indexer's top-k); inf = dense attention. The KV cache
+    #: holds every token; the attention reads and computes min(context, top-k) of them
+    sparse_topk_tokens: object = np.inf
+    #: bytes of one token's indexer key per softmax layer (FP8 + scales; cached for every token, read every step)
+    indexer_bytes_per_token_layer: object = 0.0
+    #: indexer FLOPs per (query, key) pair per layer (every earlier token is scored: linear in the context per query)
+    indexer_flop_per_pair: object = 0.0
+    #: parameters every tensor-parallel rank holds and runs whole (a DSA indexer's projections: vLLM and SGLang build them
+    #: as ReplicatedLinear); counted once in params_resident / params_dense_stream, the replicas' extra is added per GPU
+    params_tp_replicated: object = 0.0
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,11 @@ BYTES_LOGIT = 6.0  # bf16 logits + fp32 copy for the loss
 def attention_span(m: ModelShape, seq_len):
     """Average key span per layer used in the attention FLOP term (window on windowed layers). A linear-attention layer
     attends over no keys; its chunked recurrence counts as the span whose softmax attention costs the same FLOPs
-    (linear_fwd_flop_per_token / 4 H hd), whatever the sequence length."""
+    (linear_fwd_flop_per_token / 4 H hd), whatever the sequence length. A sparse-attention (DSA) layer attends over its
+    top-k keys and adds its indexer as the span of the same FLOPs (every key scored)."""
     s = _f(seq_len)
+    if np.isfinite(m.sparse_topk):  # DSA: the top-k keys, plus the indexer's scoring of all s at its FLOPs per pair
+        return np.minimum(s, m.sparse_topk) + s * m.indexer_flop_per_pair / (4.0 * m.n_heads * m.head_dim)
     if m.linear_layer_frac:
         equiv = m.linear_fwd_flop_per_token / (4.0 * m.n_heads * m.head_dim)
         return (1.0 - m.linear_layer_frac) * s + m.linear_layer_frac * equiv

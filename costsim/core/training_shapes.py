@@ -43,6 +43,8 @@ class ModelShape:
     expert_groups_per_token: int = 0
     linear_layer_frac: float = 0.0  # share of layers with a linear-attention recurrence (Gated DeltaNet) instead of softmax
     linear_fwd_flop_per_token: float = 0.0  # forward FLOPs per token of one such layer's chunked recurrence
+    sparse_topk: float = float("inf")  # DeepSeek Sparse Attention: keys each query attends to (inf = dense attention)
+    indexer_flop_per_pair: float = 0.0  # its lightning indexer's forward FLOPs per (query, key) pair, every pair scored
 
     @property
     def is_moe(self) -> bool:

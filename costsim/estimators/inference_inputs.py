@@ -49,6 +49,11 @@ def shape_from_model(m: ModelSpec) -> core.Shape:
         n_linear_layers=float(m.linear_attention_layers), linear_state_bytes_per_layer=m.linear_state_bytes_per_layer,
         linear_shard_max=float(m.linear_num_key_heads or 1), linear_flop_per_token_decode=m.linear_decode_flop_per_token_per_layer,
         linear_flop_per_token_prefill=m.linear_prefill_flop_per_token_per_layer,
+        sparse_topk_tokens=float(m.sparse_attention_topk) if m.sparse_attention_topk else math.inf,
+        # averaged over the softmax layers: only indexer_layers of them score and cache keys (IndexShare)
+        indexer_bytes_per_token_layer=m.indexer_layer_frac * m.indexer_key_bytes_per_token_layer,
+        indexer_flop_per_pair=m.indexer_layer_frac * m.indexer_flop_per_pair,
+        params_tp_replicated=m.n_softmax_layers * m.indexer_layer_frac * m.indexer_params_per_layer,
     )
 
 
@@ -178,7 +183,8 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
         usable_memory_frac=p["usable_memory_frac"], scaleup_bytes_per_s=acc.scaleup_bytes_per_s,
         scaleup_latency_s=acc.scaleup.latency_s, scaleup_ring_ranks=float(acc.scaleup.ring_ranks_per_device or 0),
         comm_bandwidth_frac=p["comm_bandwidth_frac"],
-        attn_peak_flop_per_s=attn_peak, host_launch_s_per_layer=p["host_launch_s_per_layer"],
+        attn_peak_flop_per_s=attn_peak, indexer_peak_flop_per_s=acc.peak_flop_per_s("fp8") if acc.supports("fp8") else attn_peak,
+        host_launch_s_per_layer=p["host_launch_s_per_layer"],
         sampling_bytes_per_logit=p["sampling_bytes_per_logit"], request_overhead_s=p["request_overhead_s"],
         prefill_attention_concat=p["prefill_attention_concat"], moe_kernel_rel=p["moe_kernel_rel"],
         topk_bytes_per_logit=p["topk_bytes_per_logit"], seq_overhead_busy_frac=p["seq_overhead_busy_frac"],

@@ -3,7 +3,8 @@
 Parameter count (per transformer layer):
   attention  q: d*h*hd, k and v: d*kv*hd each, o: h*hd*d (+ biases where the model has them);
              MLA (DeepSeek): q down/up through q_lora_rank, kv down to kv_lora_rank + rope dims,
-             kv up to h*(nope + v), o: h*v*d;
+             kv up to h*(nope + v), o: h*v*d; DeepSeek Sparse Attention adds its lightning indexer
+             (q latent -> index heads x index dim, d -> index dim + LayerNorm, d -> index heads);
   FFN        3*d*d_ff gated (swiglu/geglu), 2*d*d_ff otherwise;
   MoE        every routed and shared expert's FFN plus a d*E router (active: k routed + shared);
   norms      1 weight vector per norm (2 for LayerNorm with bias).
@@ -25,6 +26,8 @@ from costsim.specs.hardware import ID_PATTERN
 LINEAR_CHUNK_TOKENS = 64
 #: bytes per element of a linear-attention recurrent state by its storage dtype
 STATE_DTYPE_BYTES = {"fp32": 4, "bf16": 2}
+#: values per fp32 scale of the DSA indexer's FP8 key cache (vLLM / SGLang quantize each 128-value key with one scale)
+INDEXER_QUANT_BLOCK = 128
 DEFAULT_MAX_CONTEXT = 4096  # a custom model without max_context (the most common context of 2023-era open models)
 
 
@@ -67,6 +70,19 @@ class ModelSpec(Spec):
     v_head_dim: int | None = Field(None, ge=1, description="MLA: value dims per head (DeepSeek-V3: 128).")
     sliding_window: int | None = Field(None, ge=1, description="Sliding-window attention span, tokens (None = full attention).")
     sliding_window_layer_frac: float = Field(1.0, ge=0, le=1, description="Fraction of layers that use the sliding window (Gemma 2 alternates: 0.5).")
+    sparse_attention_topk: int | None = Field(None, ge=1, description="DeepSeek Sparse Attention (DSA): keys each query "
+                                              "attends to, chosen per query by a lightning indexer that scores every "
+                                              "earlier token (DeepSeek-V3.2 index_topk: 2048); None = dense attention. "
+                                              "Needs MLA attention and the indexer_* fields. The KV cache still holds "
+                                              "every token (plus the indexer's key); attention reads and computes only "
+                                              "the chosen ones.")
+    indexer_num_heads: int | None = Field(None, ge=1, description="DSA lightning indexer query heads (DeepSeek-V3.2 "
+                                          "index_n_heads: 64).")
+    indexer_head_dim: int | None = Field(None, ge=1, description="DSA lightning indexer head dims; its one key head is "
+                                         "cached per token in FP8 (DeepSeek-V3.2 index_head_dim: 128).")
+    indexer_layers: int | None = Field(None, ge=1, description="DSA: layers that run their own lightning indexer and "
+                                       "cache its keys; the others reuse an earlier layer's top-k (GLM-5.2 IndexShare: "
+                                       "21 of 78). None = every layer.")
     linear_attention_layers: int = Field(0, ge=0, description="Layers whose token mixer is a linear-attention recurrence "
                                          "(Gated DeltaNet: Qwen3-Next and Qwen3.5 use 3 of every 4) instead of softmax attention "
                                          "over a KV cache: each sequence keeps a fixed-size state per such layer (linear_num_value_heads x "
@@ -138,6 +154,21 @@ class ModelSpec(Spec):
                                  f"linear_num_key_heads ({self.linear_num_key_heads})")
             if self.sliding_window is not None:
                 raise ValueError("sliding_window together with linear_attention_layers is not modeled; give one of them")
+        if self.sparse_attention_topk is not None:
+            if self.attention_type != "mla":
+                raise ValueError("sparse_attention_topk (DeepSeek Sparse Attention) is modeled on MLA attention only; "
+                                 "set attention: mla with its kv_lora_rank, or drop sparse_attention_topk")
+            missing = [f for f in ("indexer_num_heads", "indexer_head_dim") if getattr(self, f) is None]
+            if missing:
+                raise ValueError(f"sparse_attention_topk needs {', '.join(missing)} (the config's index_n_heads / index_head_dim)")
+            if self.sliding_window is not None or self.linear_attention_layers:
+                raise ValueError("sparse_attention_topk together with sliding_window or linear_attention_layers is not "
+                                 "modeled; give one of them")
+            if self.indexer_layers is not None and self.indexer_layers > self.n_layers:
+                raise ValueError(f"indexer_layers ({self.indexer_layers}) cannot exceed n_layers ({self.n_layers})")
+        elif self.indexer_num_heads is not None or self.indexer_head_dim is not None or self.indexer_layers is not None:
+            raise ValueError("indexer_num_heads / indexer_head_dim / indexer_layers need sparse_attention_topk (the indexer's top-k, "
+                             "DeepSeek-V3.2 index_topk 2048)")
         if self.learned_positions and "max_context" not in self.model_fields_set:
             raise ValueError("learned_positions needs max_context: the position-embedding table has max_context x d_model "
                              "parameters; give the context length the model was trained with")
@@ -225,9 +256,45 @@ class ModelSpec(Spec):
                      + self.linear_value_head_dim + v * d)
 
     @property
+    def indexer_params_per_layer(self) -> float:
+        """DSA lightning indexer parameters of one layer: its query projection from the query latent (q_lora_rank, else
+        d_model) to index_n_heads x index_head_dim, its key projection d_model -> index_head_dim with a LayerNorm
+        (weight and bias), and the per-head weights d_model -> index_n_heads (DeepSeek-V3.2-Exp inference/model.py
+        Indexer: wq_b, wk, k_norm, weights_proj). 0 without sparse attention."""
+        if self.sparse_attention_topk is None:
+            return 0.0
+        d, hi, di = self.d_model, self.indexer_num_heads, self.indexer_head_dim
+        return float((self.q_lora_rank or d) * hi * di + d * di + 2 * di + d * hi)
+
+    @property
+    def indexer_layer_frac(self) -> float:
+        """Share of the softmax-attention layers that run their own DSA indexer (1 = every one; 0 without DSA)."""
+        if self.sparse_attention_topk is None:
+            return 0.0
+        return 1.0 if self.indexer_layers is None else self.indexer_layers / self.n_softmax_layers
+
+    @property
+    def indexer_key_bytes_per_token_layer(self) -> float:
+        """Bytes of one token's indexer key in one layer's cache: index_head_dim FP8 values and one fp32 scale per
+        INDEXER_QUANT_BLOCK values (vLLM DeepseekV32IndexerCache, SGLang's NSA index-K buffer). 0 without sparse
+        attention."""
+        if self.sparse_attention_topk is None:
+            return 0.0
+        return float(self.indexer_head_dim + 4 * -(-self.indexer_head_dim // INDEXER_QUANT_BLOCK))
+
+    @property
+    def indexer_flop_per_pair(self) -> float:
+        """FLOPs of the indexer per (query, key) pair per layer: each of its heads' dot product (2 x index_head_dim),
+        ReLU and the weighted sum over heads (2 per head). 0 without sparse attention."""
+        if self.sparse_attention_topk is None:
+            return 0.0
+        return float(self.indexer_num_heads * (2 * self.indexer_head_dim + 2))
+
+    @property
     def mixer_params_per_layer(self) -> float:
-        """Token-mixer (attention or linear attention) parameters, averaged over the layers."""
-        return (self.n_softmax_layers * self.attn_params_per_layer
+        """Token-mixer (attention or linear attention, with a sparse-attention indexer) parameters, averaged over the
+        layers."""
+        return (self.n_softmax_layers * (self.attn_params_per_layer + self.indexer_layer_frac * self.indexer_params_per_layer)
                 + self.linear_attention_layers * self.linear_params_per_layer) / self.n_layers
 
     @property

@@ -17,8 +17,8 @@ Selection (mechanical, before any comparison):
 - vLLM, SGLang and TensorRT-LLM runs (trtllm-serve 1.x: the PyTorch backend, engine tensorrt-llm-pytorch; it
   reserves each request's whole KV before admitting it, so a job runs in batches of the requests that fit, at most
   the LLM API's max_batch_size 2,048: costsim's batch 'max' capped there, costsim/estimators/trtllm_bench.py);
-- models in the catalog (GLM-4.6 runs priced as glm-4.5: the same architecture, 92 layers, hidden 5,120,
-  160 routed + 1 shared experts, top-8; GLM-4.6 only lengthens the context); no speculative decoding;
+- models in the catalog (DeepSeek-V3.2 from the lab's file of 2025-12-26, vLLM v0.13 / SGLang v0.5.6; GLM-4.6 runs as glm-4.6: GLM-4.5's
+  architecture, 92 layers, hidden 5,120, 160 routed + 1 shared experts, top-8, with a longer context); no speculative decoding;
 - not the GLM-4.5-Air H100 file's "Other Benchmark Cases": its numbers are the A100 file's, digit for digit
   (a copy in the source), so they are left out of both.
 Engine defaults not in the command: no command sets a KV-cache dtype, so every engine keeps its 'auto': vLLM's and
@@ -47,11 +47,11 @@ OUT = HERE / "serving_gpustack.yaml"
 COMMIT = "47277d79"
 LAB = "docs/performance-lab"
 #: file stem -> costsim model id
-MODELS = {"deepseek-r1": "deepseek-v3", "glm-4.5-air": "glm-4.5-air", "glm-4.x": "glm-4.5", "gpt-oss-120b": "gpt-oss-120b",
+MODELS = {"deepseek-r1": "deepseek-v3", "deepseek-v3.2": "deepseek-v3.2", "glm-4.5-air": "glm-4.5-air", "glm-4.x": "glm-4.6", "gpt-oss-120b": "gpt-oss-120b",
           "gpt-oss-20b": "gpt-oss-20b", "qwen3-14b": "qwen3-14b", "qwen3-235b-a22b": "qwen3-235b-a22b",
           "qwen3-32b": "qwen3-32b"}
 HARDWARE = {"a100": "a100-80gb-sxm", "h100": "h100-sxm", "h200": "h200"}
-MOE = {"deepseek-v3", "glm-4.5-air", "glm-4.5", "gpt-oss-120b", "gpt-oss-20b", "qwen3-235b-a22b"}
+MOE = {"deepseek-v3", "deepseek-v3.2", "glm-4.5-air", "glm-4.5", "glm-4.6", "gpt-oss-120b", "gpt-oss-20b", "qwen3-235b-a22b"}
 COPIED = {("glm-4.5-air", "h100")}
 #: the lab's single-H100 files of dense Qwen3, slow at every engine: see KNOWN_GAPS["box"] (the gpt-oss H100 files, from
 #: one or two H100s as well, agree within 14 % but for gpt-oss-120b on one H100 at 2,000-4,000-token prompts, +17 / +20 %,
@@ -106,6 +106,19 @@ KNOWN_GAPS = {
         "gpt-oss-120b on one H100 at 2,000-4,000 tokens +17 / +20 % (on two, and the 20B on one, within 14 %). The "
         "factor is one number for every expert shape, where the grouped GEMM's efficiency "
         "depends on the rows per expert and the expert width. Not fitted further."),
+    "dsa": (
+        "DeepSeek-V3.2 (DeepSeek Sparse Attention) on the lab's 8 x H200, priced by costsim's DSA physics (top-2,048 "
+        "attention in MLA's absorbed form, every key scored by the FP8 indexer, the indexer replicated on each TP rank; "
+        "nothing fitted on these rows). vLLM v0.13 TP8: +44 / +53 % at 2,000 / 4,000-token prompts and +27 % at 1,000 / "
+        "2,000. The same lab's DeepSeek-R1 on vLLM v0.11 TP8 agrees within 18 % at those prompts, and measured V3.2 runs "
+        "37-38 % slower than R1 there where costsim prices it 20 % slower: vLLM's V3.2 path costs more than the arithmetic. "
+        "Its sparse backend runs prompt tokens through the FP8 sparse decode kernel when a rank holds few heads "
+        "(vllm/v1/attention/backends/mla/flashmla_sparse.py, 'mixed batch mode'), each token gathering its 2,048 latents; "
+        "costsim does not price that gather. SGLang v0.5.6 with DP attention: -38 / -28 % at 2,000 / 4,000 tokens, "
+        "within 20 % at 128 / 4 and 1,000 / 2,000. These rows are priced as TP 8 (costsim's layouts have no attention data "
+        "parallelism with a tensor-parallel MoE; see _case): that replicates the latent cache and the indexer's scoring "
+        "on all 8 GPUs, where DP attention runs each request's on one. The same lab's R1 rows with DP attention have no "
+        "indexer to replicate and agree within 19 %. Not tuned away."),
     "dense_long_a100": (
         "32,000-token prompts of dense Qwen3 on one A100 (vLLM's 2,048-token prefill chunks on A100): within 25 % with "
         "vLLM's prompt attention at TensorRT-LLM's fitted efficiency (attention_frac 0.5, engines.yaml vllm), -34 / -40 % "
@@ -119,6 +132,8 @@ def _gap_key(mid: str, gpu: str, stem: str, engine: str, inp: int, out: int) -> 
         return "box"
     if inp < 200 and out <= 8 and engine in ("vllm", "sglang"):
         return "short"
+    if mid == "deepseek-v3.2":
+        return "dsa"
     if mid in MOE:
         return "moe_prefill"
     if gpu == "a100" and inp > 16_000:
@@ -203,7 +218,7 @@ def _case(stem: str, gpu: str, version: str, r: dict) -> dict | None:
     n = int(r["n"])
     inp, out = round(r["in_tok"] / n), round(r["out_tok"] / n)
     tp = _flag(s, "-tp", "--tensor-parallel-size", "--tp", "--tp-size") or 1
-    fp8 = "-FP8" in s or stem == "deepseek-r1"
+    fp8 = "-FP8" in s or stem in ("deepseek-r1", "deepseek-v3.2")  # DeepSeek's checkpoints are block-scaled FP8
     wp = "fp8" if fp8 else "mxfp4" if mid.startswith("gpt-oss") else "bf16"
     dp_attn = "--enable-dp-attention" in s
     # SGLang's attention data parallelism without --ep-size keeps the MoE layers tensor-parallel over all tp GPUs
@@ -240,7 +255,7 @@ def _case(stem: str, gpu: str, version: str, r: dict) -> dict | None:
     key = None if cid in FIT_ROWS else _gap_key(mid, gpu, stem, engine, inp, out)
     if key:
         case["known_gap"] = KNOWN_GAPS[key].format(n=n, dur=r["dur_s"], rps=rps, ttft=r.get("ttft_ms", float("nan")))
-    model_note = " GLM-4.6, priced as glm-4.5 (the same architecture)." if stem == "glm-4.x" else ""
+    model_note = " GLM-4.6 (glm-4.5's architecture with a 200K context)." if stem == "glm-4.x" else ""
     role = f"fits {FIT_ROWS[cid]}" if cid in FIT_ROWS else "held out"
     case["notes"] = (f"{role} (generated by build_gpustack_cases.py). {n} requests of {inp} / {out} tokens sent at once, "
                      f"{r['dur_s']:.2f} s; mean TTFT {r.get('ttft_ms', 0):.0f} ms, mean TPOT {r.get('tpot_ms', 0):.1f} ms"
