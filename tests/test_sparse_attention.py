@@ -137,3 +137,10 @@ def test_index_share_caches_and_scores_only_in_the_layers_with_an_indexer():
     assert t52 < 0.8 * t5
     with pytest.raises(ValueError, match="indexer_layers"):
         ModelSpec(**{**glm52.model_dump(), "indexer_layers": 200})
+
+
+def test_app_model_picker_marks_sparse_attention_models():
+    from costsim.ui.widgets import model_label
+
+    assert model_label("deepseek-v3.2").endswith("MoE sparse-attention")
+    assert "sparse-attention" not in model_label("deepseek-v3")
