@@ -25,8 +25,8 @@ def _token_layers(shape: Shape, context_tokens, window_layers, full_span):
 def kv_token_layers(shape: Shape, context_tokens):
     """Sum over layers of the context each layer attends over: full layers every token (a sparse-attention layer its
     top-k, Shape.sparse_topk_tokens), sliding-window layers at most the window."""
-    return _token_layers(shape, context_tokens, shape.n_window_layers,
-                         np.minimum(_a(context_tokens), _a(shape.sparse_topk_tokens)))
+    c, k = _a(context_tokens), _a(shape.sparse_topk_tokens)
+    return _token_layers(shape, context_tokens, shape.n_window_layers, np.minimum(c, k) if np.any(np.isfinite(k)) else c)
 
 
 def kv_token_layers_stored(shape: Shape, context_tokens):
@@ -38,7 +38,10 @@ def kv_token_layers_stored(shape: Shape, context_tokens):
 def indexer_bytes_per_sequence(shape: Shape, context_tokens):
     """Bytes of one sequence's sparse-attention indexer keys (whole model): every token in every softmax layer, at the
     indexer's own FP8 format whatever the KV precision; the indexer scores all of them each step. 0 for dense models."""
-    return _a(shape.indexer_bytes_per_token_layer) * _softmax_layers(shape) * _a(context_tokens)
+    per_token_layer = _a(shape.indexer_bytes_per_token_layer)
+    if not np.any(per_token_layer > 0):  # dense models: skip the context-sized product (the searches' hot path)
+        return 0.0
+    return per_token_layer * _softmax_layers(shape) * _a(context_tokens)
 
 
 def kv_bytes_per_sequence(shape: Shape, prec: Precision, context_tokens):
@@ -85,8 +88,10 @@ def _kv_tp_split(shape: Shape, layout: Layout):
 def tp_replicated_extra_params_per_gpu(shape: Shape, layout: Layout):
     """Parameters one GPU holds and runs beyond its 1 / (tp x pp) share because every TP rank keeps them whole
     (Shape.params_tp_replicated): (1 - 1/tp) of them per pipeline stage."""
-    tp = _a(layout.tp)
-    return _a(shape.params_tp_replicated) * (1.0 - 1.0 / tp) / _a(layout.pp)
+    replicated = _a(shape.params_tp_replicated)
+    if not np.any(replicated > 0):
+        return 0.0
+    return replicated * (1.0 - 1.0 / _a(layout.tp)) / _a(layout.pp)
 
 
 def weight_bytes_per_gpu(shape: Shape, prec: Precision, layout: Layout):
