@@ -37,9 +37,10 @@ def test_known_gaps_of_the_gpustack_cases_name_an_input_defined_cause():
     error, so a case of a gap's group that passes keeps the text but counts as a pass, and a miss outside every group
     fails validation."""
     from costsim.validation.cases.build_gpustack_cases import KNOWN_GAPS
+    from costsim.validation.cases.build_gpustack_guidellm_cases import KNOWN_GAPS as GUIDELLM_GAPS
 
     cases, res = _held_out_serving_throughput()
-    heads = tuple(t[:40] for t in KNOWN_GAPS.values())  # no placeholder in the first 40 characters
+    heads = tuple(t[:40] for t in (*KNOWN_GAPS.values(), *GUIDELLM_GAPS.values()))  # no placeholder in the first 40 characters
     gps = [c for c in cases if c.id.startswith("I-gps-")]
     assert len(gps) >= 100
     assert all(c.known_gap is None or c.known_gap.startswith(heads) for c in gps)
@@ -55,7 +56,9 @@ def test_known_gaps_of_the_gpustack_cases_name_an_input_defined_cause():
                    "the RTX PRO 6000 Server Edition's long-prompt one-GPU and eight-GPU expert-parallel Qwen3 rows, MLPerf's Llama 2 70B on 8 H100s (v4.1: with the "
                    "dataset's measured prompts NVIDIA's MLPerf Llama 2 70B rows run 2-31 % below the trtllm-bench-fitted "
                    "GEMM fractions), a half-rate DeepSeek-R1 B300 submission, "
-                   "Trainium, TPU JetStream and MI300X 405B rows, Qwen3.5-35B-A3B's block-FP8 prompt-heavy row; causes in "
+                   "Trainium, TPU JetStream and MI300X 405B rows, Qwen3.5-35B-A3B's block-FP8 prompt-heavy row, "
+                   "SGLang's DP-attention rows of the sparse-attention models (DeepSeek-V3.2, GLM-5.2) that no costsim layout "
+                   "expresses and GLM-5.2's at SGLang's unstated automatic memory fraction; causes in "
                    "the known_gap of each case (costsim validate --json)")
 def test_no_held_out_serving_case_beyond_30_percent():
     _, res = _held_out_serving_throughput()

@@ -144,3 +144,20 @@ def test_app_model_picker_marks_sparse_attention_models():
 
     assert model_label("deepseek-v3.2").endswith("MoE sparse-attention")
     assert "sparse-attention" not in model_label("deepseek-v3")
+
+
+def test_sparse_kernels_pad_a_rank_s_heads_to_64():
+    _, v32 = _pair()
+    # DeepSeek-V3.2's 128 heads: 16 per rank at TP 8 -> computed as 64; 64 at TP 2 and 128 whole: no padding
+    assert float(core.head_padding_factor(v32.shape, v32.dev, core.Layout(tp=8))) == pytest.approx(4.0)
+    assert float(core.head_padding_factor(v32.shape, v32.dev, core.Layout(tp=2))) == pytest.approx(1.0)
+    assert float(core.head_padding_factor(v32.shape, v32.dev, core.Layout(tp=1, ep=8))) == pytest.approx(1.0)
+    glm = core_inputs(get_model("glm-5"), get_accelerator("h200"), "fp8", "bf16", "vllm")
+    assert float(core.head_padding_factor(glm.shape, glm.dev, core.Layout(tp=8))) == pytest.approx(8.0)
+    v3 = core_inputs(get_model("deepseek-v3"), get_accelerator("h200"), "fp8", "bf16", "vllm")
+    assert float(core.head_padding_factor(v3.shape, v3.dev, core.Layout(tp=8))) == 1.0  # dense MLA kernels: not charged
+    lay = core.Layout(tp=8)
+    padded = float(core.prefill_breakdown(v32.shape, v32.dev, v32.prec, lay, 1, 32_000)["attention_s"])
+    unpadded = float(core.prefill_breakdown(v32.shape, replace(v32.dev, sparse_attention_min_heads=0.0), v32.prec, lay, 1,
+                                            32_000)["attention_s"])
+    assert padded > 2.0 * unpadded

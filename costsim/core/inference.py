@@ -78,7 +78,7 @@ from costsim.core.inference_memory import (  # noqa: F401  (the memory model; ca
 from costsim.core.inference_types import Device, Layout, Precision, Shape, _a  # noqa: F401  (re-exported)
 from costsim.core.inference_linear import linear_decode_work, linear_prefill_work
 from costsim.core.inference_sparse import (  # noqa: F401  (causal_pairs re-exported)
-    causal_pairs, indexer_decode_work, is_sparse, sparse_prefill_work,
+    causal_pairs, head_padding_factor, indexer_decode_work, is_sparse, sparse_prefill_work,
 )
 from costsim.core.inference_comm import allreduce_time_s, alltoall_time_s, moe_exchange_time_s, pp_handoff_s  # noqa: F401  (re-exported)
 from costsim.core.inference_moe import normal_max_z, dispatch_bytes, ep_load_factor, experts_touched  # noqa: F401  (re-exported)
@@ -311,6 +311,8 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     kv_split = _kv_tp_split(shape, layout)
     kv_read = b_rank * kv_bytes_per_sequence(shape, prec, context_tokens) / (pp * kv_split)
     attn_flop = b_rank * kv_token_layers(shape, context_tokens) / pp * _a(shape.attn_flop_per_ctx_decode) / tp
+    if np.any(is_sparse(shape)):  # the sparse kernels' padded heads
+        attn_flop = attn_flop * head_padding_factor(shape, dev, layout)
     if np.any(_a(shape.n_linear_layers) > 0):  # linear-attention layers: read and rewrite each sequence's state
         lin_bytes, lin_flop = linear_decode_work(shape, layout, b_rank)
         kv_read, attn_flop = kv_read + lin_bytes, attn_flop + lin_flop
@@ -430,7 +432,7 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     attn_eff = _a(dev.attention_frac) * s_attn / (s_attn + _a(dev.attention_half_tokens))
     t_idx, idx_flop, idx_bytes = 0.0, 0.0, 0.0
     if np.any(is_sparse(shape)):  # sparse attention: the top-k pairs in the absorbed form, the indexer over all pairs
-        main_flop, idx_flop, idx_bytes = sparse_prefill_work(shape, layout, bsz, s)
+        main_flop, idx_flop, idx_bytes = sparse_prefill_work(shape, dev, layout, bsz, s)
         attn_flop = np.where(is_sparse(shape), main_flop, attn_flop)
         t_idx = idx_flop / (_indexer_flop_per_s(dev) * attn_eff)
     # prompt GEMMs carry no microscaled upcast term (Precision.upcast_flop_per_weight_tile): see UPCAST_FIT_CASES

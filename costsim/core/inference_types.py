@@ -114,6 +114,10 @@ class Device:
     #: devices one GPU reaches over the scale-up fabric (NVLink / NVSwitch domain, or the PCIe server of parts without
     #: NVLink): an expert-parallel all-to-all or a pipeline hand-off beyond them crosses the scale-out network
     local_group_size: object = np.inf
+    #: query heads the sparse-attention (DSA) kernels compute per rank at least: FlashMLA's sparse kernels take 64 or
+    #: 128 heads on Hopper, so vLLM pads a rank's heads up to 64 (vllm/v1/attention/backends/mla/flashmla_sparse.py:
+    #: "64 heads -> 8/rank at TP=8: padding to 64 would waste 87% of the attention compute"); 0 = no padding
+    sparse_attention_min_heads: object = 64.0
     #: dense peak of the datatype the DSA indexer scores in (FP8 on parts with FP8 tensor cores: DeepGEMM's
     #: fp8_mqa_logits); None = the attention datatype's peak
     indexer_peak_flop_per_s: object = None
@@ -166,6 +170,8 @@ class Shape:
     indexer_bytes_per_token_layer: object = 0.0
     #: indexer FLOPs per (query, key) pair per layer (every earlier token is scored: linear in the context per query)
     indexer_flop_per_pair: object = 0.0
+    #: query heads of a softmax-attention layer (the sparse-attention kernels' head padding, head_padding_factor)
+    n_attention_heads: object = 0.0
     #: parameters every tensor-parallel rank holds and runs whole (a DSA indexer's projections: vLLM and SGLang build them
     #: as ReplicatedLinear); counted once in params_resident / params_dense_stream, the replicas' extra is added per GPU
     params_tp_replicated: object = 0.0

@@ -53,6 +53,7 @@ def shape_from_model(m: ModelSpec) -> core.Shape:
         # averaged over the softmax layers: only indexer_layers of them score and cache keys (IndexShare)
         indexer_bytes_per_token_layer=m.indexer_layer_frac * m.indexer_key_bytes_per_token_layer,
         indexer_flop_per_pair=m.indexer_layer_frac * m.indexer_flop_per_pair,
+        n_attention_heads=float(m.n_heads),
         params_tp_replicated=m.n_softmax_layers * m.indexer_layer_frac * m.indexer_params_per_layer,
     )
 
