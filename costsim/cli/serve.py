@@ -138,6 +138,9 @@ def _render(r: dict) -> None:
     rows += [
         ("engine", str(r.get("engine"))),
         ("sampling", f"top-k {r['sampling_top_k']}" if r.get("sampling_top_k") else "no top-k (greedy or top-p)"),
+        *([("speculative decoding", f"{r['speculative_tokens']} draft tokens per step at {r['acceptance_frac']:.0%} acceptance: "
+                                    f"{r['tokens_per_step']:.2f} tokens per sequence per verify step")]
+          if r.get("speculative_tokens") else []),
         ("weights / KV cache / compute", f"{r.get('weight_precision')} / {r.get('kv_precision')} / {r.get('compute_dtype')}"),
         ("batch per replica / max", f"{r.get('batch')} / {r.get('max_batch')}"),
         *_graph_row(r),
@@ -202,6 +205,8 @@ def register(app: typer.Typer) -> None:
         kv_precision: str = typer.Option(None, "--kv-precision", help=_help("kv_precision")),
         engine: str = typer.Option("default", "--engine", help=_help("engine")),
         top_k: str = typer.Option(None, "--top-k", help=_help("top_k")),
+        speculative_tokens: str = typer.Option(None, "--speculative-tokens", help=_help("speculative_tokens")),
+        acceptance_frac: str = typer.Option(None, "--acceptance-rate", help=_help("acceptance_frac")),
         batch: str = typer.Option("max", "--batch", help=_help("batch")),
         input_tokens: str = typer.Option("512", "--input-tokens", help=_help("input_tokens")),
         output_tokens: str = typer.Option("256", "--output-tokens", help=_help("output_tokens")),
@@ -241,7 +246,9 @@ def register(app: typer.Typer) -> None:
             eco["usd_per_gpu_hour"] = parse_float(usd_per_gpu_hour, flag="--usd-per-gpu-hour")
         data = dict(model=model, hardware=hardware, gpus=_int_or_none(gpus, "--gpus"), tp=_int_or_none(tp, "--tp"),
                     pp=_int_or_none(pp, "--pp"), ep=_int_or_none(ep, "--ep"), weight_precision=weight_precision,
-                    kv_precision=kv_precision, engine=engine, top_k=_int_or_none(top_k, "--top-k"), batch=b, input_tokens=_int_or_none(input_tokens, "--input-tokens"),
+                    kv_precision=kv_precision, engine=engine, top_k=_int_or_none(top_k, "--top-k"),
+                    speculative_tokens=_int_or_none(speculative_tokens, "--speculative-tokens"),
+                    acceptance_frac=parse_float(acceptance_frac, flag="--acceptance-rate"), batch=b, input_tokens=_int_or_none(input_tokens, "--input-tokens"),
                     output_tokens=_int_or_none(output_tokens, "--output-tokens"),
                     output_tokens_cv=parse_float(output_tokens_cv, flag="--output-tokens-cv"),
                     ttft_slo_s=parse_float(ttft_slo_s, flag="--ttft-slo-s"), tpot_slo_s=parse_float(tpot_slo_s, flag="--tpot-slo-s"),

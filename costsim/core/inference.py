@@ -64,7 +64,7 @@ The smooth roofline sqrt(m^2 + c^2) reproduces vidur's A100 MLP kernel times (ke
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import numpy as np
 
@@ -264,6 +264,36 @@ def sampling_time_s(shape: Shape, dev: Device, sequences):
 # decode
 # --------------------------------------------------------------------------------------------
 def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, context_tokens):
+    """One decode step per generated token of each sequence (parts in s): decode_step_pass, or with speculative decoding
+    (Shape.spec_tokens > 0) speculative_step: a verify pass and its drafts, per token they yield on average."""
+    if np.any(_a(shape.spec_tokens) > 0):
+        return speculative_step(shape, dev, prec, layout, batch, context_tokens)
+    return decode_step_pass(shape, dev, prec, layout, batch, context_tokens)
+
+
+def speculative_step(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, context_tokens):
+    """Speculative decoding (DeepSeek MTP, EAGLE), per generated token: each real step drafts k tokens per sequence in k
+    sequential passes of a one-layer draft (priced as one average layer of the model at the batch, plus its LM head and
+    sampling) and verifies them with 1 + k query rows per sequence in one pass of the model (GEMM rows, attention FLOPs,
+    collectives and sampling x (1 + k); the KV cache read once), which yields Shape.spec_tokens_per_step tokens per
+    sequence on average (costsim.core.speculative.tokens_per_step). Every part (times, bytes, FLOPs) is divided by that
+    yield, so a 'step' stays one token per sequence for every consumer (TPOT, throughput, the DES, power)."""
+    k = _a(shape.spec_tokens)
+    plain = replace(shape, spec_tokens=0.0, spec_tokens_per_step=1.0)
+    verify = decode_step_pass(plain, dev, prec, layout, batch, context_tokens, queries_per_seq=1.0 + k)
+    one = decode_step_pass(plain, dev, prec, layout, batch, context_tokens)
+    per_layer = (one["step_time_s"] - one["sampling_s"] - one["step_overhead_s"]) / _a(shape.n_layers)
+    lm_head_s = _a(shape.params_lm_head) * _a(prec.weight_bytes_per_param) / (_a(layout.tp) * _a(dev.bandwidth_bytes_per_s) * _a(dev.bandwidth_frac))
+    draft_s = k * (per_layer + lm_head_s + one["sampling_s"])
+    tau = _a(shape.spec_tokens_per_step)
+    out = {key: (v / tau if key != "experts_touched_per_layer" else v) for key, v in verify.items()}
+    out["step_time_s"] = (verify["step_time_s"] + draft_s) / tau
+    out["draft_s"] = draft_s / tau
+    return out
+
+
+def decode_step_pass(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, context_tokens,
+                     queries_per_seq=1.0):
     """Time of one decode step (each of `batch` sequences gets one token) at mean context
     `context_tokens`, with its parts (s). All arguments broadcast.
 
@@ -278,7 +308,9 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     b = b_total / pp                      # micro-batch per pipeline stage
     b_rank = b / ep                       # sequences per ep rank (dense part is data parallel over ep)
     # what the GEMMs, expert routing and collectives process: the rank's batch padded to its CUDA graph
-    g_rank = graph_batch(b_rank, dev.cuda_graph_padding, dev.cuda_graph_max_batch)
+    # (a speculative verify pass runs queries_per_seq query rows per sequence through the GEMMs; engines capture its
+    # graphs per batch of sequences at a fixed draft length)
+    g_rank = graph_batch(b_rank, dev.cuda_graph_padding, dev.cuda_graph_max_batch) * _a(queries_per_seq)
     g = g_rank * ep
     wb = _a(prec.weight_bytes_per_param)
     bw = _a(dev.bandwidth_bytes_per_s) * _a(dev.bandwidth_frac)
@@ -310,7 +342,8 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     # attention over the KV cache
     kv_split = _kv_tp_split(shape, layout)
     kv_read = b_rank * kv_bytes_per_sequence(shape, prec, context_tokens) / (pp * kv_split)
-    attn_flop = b_rank * kv_token_layers(shape, context_tokens) / pp * _a(shape.attn_flop_per_ctx_decode) / tp
+    attn_flop = (b_rank * _a(queries_per_seq) * kv_token_layers(shape, context_tokens) / pp
+                 * _a(shape.attn_flop_per_ctx_decode) / tp)
     if np.any(is_sparse(shape)):  # the sparse kernels' padded heads
         attn_flop = attn_flop * head_padding_factor(shape, dev, layout)
     if np.any(_a(shape.n_linear_layers) > 0):  # linear-attention layers: read and rewrite each sequence's state
@@ -338,7 +371,7 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     stage_gpu = t_weights + t_attn + t_tp + t_ep + t_pp + t_layers + t_pairs
     host = layers * _a(dev.host_launch_s_per_layer)
     stage = _smooth_roofline(stage_gpu, host) if np.any(host > 0) else stage_gpu
-    t_sample = sampling_time_s(shape, dev, b_total)
+    t_sample = sampling_time_s(shape, dev, b_total * _a(queries_per_seq))
     # every pipeline micro-batch is an engine iteration of its own (scheduling, sampling, graph launch)
     fixed = pp * _a(dev.step_overhead_s) + _a(dev.seq_overhead_s) * b_total + t_sample
     # a part whose GEMMs need more power than its limit leaves runs them at lowered clocks (Device.tensor_j_per_flop)
@@ -368,7 +401,7 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
         "weights_flop_per_gpu": pp * mm_flop,
         "kv_bytes_per_gpu": pp * kv_read,
         "attention_flop_per_gpu": pp * attn_flop,
-        "sampling_bytes_per_gpu": sampling_bytes(shape, dev, b_total),
+        "sampling_bytes_per_gpu": sampling_bytes(shape, dev, b_total * _a(queries_per_seq)),
         "seq_overhead_s": _a(dev.seq_overhead_s) * b_total,
     }
 

@@ -170,6 +170,11 @@ class Shape:
     indexer_bytes_per_token_layer: object = 0.0
     #: indexer FLOPs per (query, key) pair per layer (every earlier token is scored: linear in the context per query)
     indexer_flop_per_pair: object = 0.0
+    #: speculative decoding: draft tokens proposed per sequence per step (0 = none). Each step verifies 1 + k tokens
+    #: per sequence in one pass of the model and drafts them in k passes of a one-layer draft (an MTP module / EAGLE head)
+    spec_tokens: object = 0.0
+    #: tokens a verify step yields per sequence on average (accepted drafts + the bonus token; 1 without drafts)
+    spec_tokens_per_step: object = 1.0
     #: query heads of a softmax-attention layer (the sparse-attention kernels' head padding, head_padding_factor)
     n_attention_heads: object = 0.0
     #: parameters every tensor-parallel rank holds and runs whole (a DSA indexer's projections: vLLM and SGLang build them

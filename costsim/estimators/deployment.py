@@ -328,9 +328,9 @@ _REPLICA_RATES = ("throughput_tokens_per_s", "decode_tokens_per_s", "prefill_tok
 
 def search_for_request(req, m: ModelSpec, acc: Accelerator) -> DeploymentSearch:
     """`search_deployment` with the fields of a ServeRequest (gpus = the budget; the model served with its top_k)."""
-    from costsim.estimators.inference import with_sampling
+    from costsim.estimators.inference import served_model
 
-    m = with_sampling(m, req.top_k)
+    m = served_model(m, req)
     return search_deployment(m, acc, int(req.gpus), input_tokens=req.input_tokens, output_tokens=req.output_tokens,
                              weight_precision=req.weight_precision, kv_precision=req.kv_precision, tp=req.tp, pp=req.pp, ep=req.ep,
                              batch=req.batch, ttft_slo_s=req.ttft_slo_s, tpot_slo_s=req.tpot_slo_s, engine=req.engine,

@@ -18,7 +18,7 @@ from costsim.economics.accounting import account_run
 from costsim.errors import InputError
 from costsim.estimators.inference_inputs import (  # noqa: F401  (re-exported: the catalog -> core records)
     EMBEDDINGS_16BIT, FP8_KV_BY_DEFAULT, _FRACTION_PARAMETERS, CoreInputs, core_inputs, default_kv_precision,
-    device_from_accelerator, device_parameters, kernel_family_parameters, precision, shape_from_model, with_sampling,
+    device_from_accelerator, device_parameters, kernel_family_parameters, precision, served_model, shape_from_model, with_sampling,
 )
 from costsim.estimators.network import network_parameters
 from costsim.specs.catalog import get_accelerator, get_model, node_for
@@ -183,7 +183,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
     """One replica's throughput, latency, energy and cost (the single-replica estimate; the
     deployment search in costsim.estimators.deployment prices many replicas). `engine` overrides
     req.engine."""
-    m = with_sampling(model or get_model(req.model), req.top_k)
+    m = served_model(model or get_model(req.model), req)
     a = acc or get_accelerator(req.hardware)
     engine = engine or req.engine
     wp = req.weight_precision or "bf16"
@@ -289,6 +289,9 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
         "model": m.id or m.name, "hardware": a.id, "gpus": gpus, "layout": layout_doc,
         "weight_precision": req.weight_precision, "kv_precision": req.kv_precision or default_kv_precision(req.weight_precision, engine),
         "compute_dtype": dtype, "engine": engine, "sampling_top_k": m.default_top_k,
+        # speculative decoding: drafts per step, their acceptance rate and the tokens a verify step yields per sequence
+        "speculative_tokens": m.speculative_tokens, "acceptance_frac": m.speculative_acceptance_frac,
+        "tokens_per_step": float(shape.spec_tokens_per_step),
         "batch": int(b), "max_batch": mb,
         # the batch a decode step computes on each rank (sequences per pipeline micro-batch and EP rank), padded to the
         # engine's CUDA graph; None when the engine does not pad

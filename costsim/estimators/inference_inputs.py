@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass, replace
 
 from costsim.core import inference as core
+from costsim.core.speculative import tokens_per_step
 from costsim.errors import InputError
 from costsim.estimators.network import network_parameters
 from costsim.estimators.power_limit import tensor_power_parameters
@@ -37,8 +38,10 @@ def shape_from_model(m: ModelSpec) -> core.Shape:
     n_win = int(round(m.n_layers * m.sliding_window_layer_frac)) if m.sliding_window else 0
     d_ff_widest = max(m.d_ff_dense or m.d_ff, m.d_ff)
     width = (2 if m.gated else 1) * d_ff_widest * (max(1, m.experts_per_token + m.n_shared_experts) if m.is_moe else 1)
+    # a speculative draft (MTP module / EAGLE head) is stored as about one more layer of the model
+    draft = (m.params_total - m.embedding_params) / m.n_layers if m.speculative_tokens else 0.0
     return core.Shape(
-        n_layers=float(m.n_layers), d_model=float(m.d_model), params_resident=m.params_total,
+        n_layers=float(m.n_layers), d_model=float(m.d_model), params_resident=m.params_total + draft,
         params_dense_stream=m.params_total - lookup_only - routed_all, params_lm_head=float(m.vocab_size * m.d_model),
         params_expert=m.expert_params if m.is_moe else 0.0, n_experts=float(m.n_experts),
         experts_per_token=float(m.experts_per_token), n_moe_layers=float(m.n_moe_layers),
@@ -54,6 +57,8 @@ def shape_from_model(m: ModelSpec) -> core.Shape:
         indexer_bytes_per_token_layer=m.indexer_layer_frac * m.indexer_key_bytes_per_token_layer,
         indexer_flop_per_pair=m.indexer_layer_frac * m.indexer_flop_per_pair,
         n_attention_heads=float(m.n_heads),
+        spec_tokens=float(m.speculative_tokens),
+        spec_tokens_per_step=float(tokens_per_step(m.speculative_tokens, m.speculative_acceptance_frac or 0.0)),
         params_tp_replicated=m.n_softmax_layers * m.indexer_layer_frac * m.indexer_params_per_layer,
     )
 
@@ -220,6 +225,22 @@ def with_sampling(m: ModelSpec, top_k: int | None) -> ModelSpec:
     if top_k is None or (top_k or None) == m.default_top_k:
         return m
     return m.model_copy(update={"default_top_k": top_k or None})
+
+
+def with_speculation(m: ModelSpec, draft_tokens: int | None, acceptance_frac: float | None) -> ModelSpec:
+    """The model as served with speculative decoding (`draft_tokens` drafts per step, each accepted with probability
+    `acceptance_frac`); unchanged when draft_tokens is None."""
+    if draft_tokens is None:
+        return m
+    return m.model_copy(update={"speculative_tokens": draft_tokens,
+                                "speculative_acceptance_frac": acceptance_frac if draft_tokens else None})
+
+
+def served_model(m: ModelSpec, req) -> ModelSpec:
+    """The model as a request serves it: its sampling top_k and its speculative decoding (the request's top_k,
+    speculative_tokens and acceptance_frac, where it has them)."""
+    m = with_sampling(m, getattr(req, "top_k", None))
+    return with_speculation(m, getattr(req, "speculative_tokens", None), getattr(req, "acceptance_frac", None))
 
 
 def kernel_family_parameters(m: ModelSpec, weight_precision: str, dtype: str, params: dict[str, float]) -> dict[str, float]:

@@ -27,7 +27,7 @@ from costsim.core.serving_curve import finite_job
 from costsim.core.serving_paged import paged_finite_job
 from costsim.economics.accounting import account_run
 from costsim.errors import InputError
-from costsim.estimators.inference import PREFILL_CHUNK_TOKENS, core_inputs, estimate_serve, with_sampling
+from costsim.estimators.inference import PREFILL_CHUNK_TOKENS, core_inputs, estimate_serve, served_model
 from costsim.estimators.trtllm_bench import fill_batch
 from costsim.specs.catalog import node_for
 from costsim.specs.hardware import Accelerator
@@ -104,7 +104,7 @@ def price_offline_job(req: ServeRequest, result: dict, model: ModelSpec, acc: Ac
     gpus_budget = int(result["gpus"]) if dep else gpus_per_replica
     layout = core.Layout(tp=int(lay["tp"]), pp=int(lay["pp"]), ep=int(lay["ep"]))
     wp, kv = result["weight_precision"], result["kv_precision"]
-    ci = _core(model, acc, req.top_k, result["engine"], wp, kv)
+    ci = _core(model, acc, req, result["engine"], wp, kv)
     b = int(result["batch"])
     i, o = int(result["input_tokens"]), int(result["output_tokens"])
     if req.batch == "fill":  # the engine's own CUDA-graph sizes, as the replica was priced
@@ -206,8 +206,8 @@ def paged_replica_job(ci, layout: core.Layout, input_tokens: int, output_tokens:
     return t2 + f * (t2 - t1), int(round(p2 + f * (p2 - p1))), r2 + f * (r2 - r1)
 
 
-def _core(model: ModelSpec, acc: Accelerator, top_k: int | None, engine: str, weight_precision: str, kv_precision: str):
-    return core_inputs(with_sampling(model, top_k), acc, weight_precision, kv_precision, engine)
+def _core(model: ModelSpec, acc: Accelerator, req: ServeRequest, engine: str, weight_precision: str, kv_precision: str):
+    return core_inputs(served_model(model, req), acc, weight_precision, kv_precision, engine)
 
 
 def _busiest_share(requests: int, replicas: int) -> int:
@@ -221,7 +221,7 @@ def price_runner_up_jobs(req: ServeRequest, result: dict, model: ModelSpec, acc:
     a small job first (fewer, wider replicas decode faster per sequence)."""
     i, o = float(req.input_tokens), float(req.output_tokens)
     for r in result.get("runners_up") or []:
-        ci = _core(model, acc, req.top_k, result["engine"], r["weight_precision"], r["kv_precision"])
+        ci = _core(model, acc, req, result["engine"], r["weight_precision"], r["kv_precision"])
         layout = core.Layout(tp=r["tp"], pp=r["pp"], ep=r["ep"])
         heavy = _busiest_share(int(req.requests or 0), r["replicas"])
         if float(ci.dev.kv_on_demand) > 0:

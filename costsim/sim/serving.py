@@ -34,7 +34,7 @@ import numpy as np
 import simpy
 
 from costsim.errors import InputError
-from costsim.estimators.inference import with_sampling
+from costsim.estimators.inference import served_model
 from costsim.sim.arrivals import sample_workload
 from costsim.sim.base import SimOutput
 from costsim.sim.replica import LeastLoaded, Replica
@@ -436,7 +436,7 @@ def simulate_serving(scenario: Scenario, *, seed: int) -> SimOutput:
     if duration is None:
         raise InputError("a serving simulation needs simulation.duration_s (seconds of simulated time).", field="simulation.duration_s")
     require(serving_estimates(scenario))  # refuse before allocating per-request arrays
-    model = with_sampling(get_model(wl.model), wl.top_k)
+    model = served_model(get_model(wl.model), wl)
     rng = np.random.default_rng(seed)
     work = sample_workload(wl.arrivals, wl.input_tokens, wl.output_tokens, duration, rng, max_context=model.max_context)
     n = len(work["arrival_s"])

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from costsim.core.power import warm_idle_power_w
 from costsim.errors import InputError
 from costsim.estimators.deployment import DeploymentSearch, search_deployment
-from costsim.estimators.inference import check_layout, with_sampling
+from costsim.estimators.inference import check_layout, served_model
 from costsim.sim.steptable import CAP_THROUGHPUT_FLOOR_FRAC, StepTable, build_step_table
 from costsim.specs.catalog import get_accelerator, get_model, node_for
 from costsim.specs.hardware import Accelerator, Node
@@ -64,7 +64,7 @@ def _groups_spec(wl: ServingWorkload, model=None) -> list[ReplicaGroup]:
     if wl.replica_groups:
         return list(wl.replica_groups)
     if wl.gpus is not None:
-        found = searched_deployment(wl, model if model is not None else with_sampling(get_model(wl.model), wl.top_k))
+        found = searched_deployment(wl, model if model is not None else served_model(get_model(wl.model), wl))
         if not found.feasible or found.chosen is None:
             raise Infeasible(found.reason or "no feasible deployment")
         d = found.chosen

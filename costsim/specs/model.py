@@ -109,6 +109,12 @@ class ModelSpec(Spec):
     default_top_k: int | None = Field(None, ge=1, description="top_k of the model's published default sampling "
                                       "(generation_config.json; Qwen3 20, Gemma 3 64; None = not set). Engines that apply "
                                       "the model's defaults (vLLM) mask the logits to the top k every step.")
+    speculative_tokens: int = Field(0, ge=0, le=16, description="Serving with speculative decoding (a DeepSeek MTP module, "
+                                    "an EAGLE head): draft tokens proposed per sequence per step (0 = none). Set per "
+                                    "request by --speculative-tokens; the draft is priced as one more layer of the model.")
+    speculative_acceptance_frac: float | None = Field(None, gt=0, lt=1, description="Probability that a drafted token is "
+                                                      "accepted given the ones before it were (DeepSeek-V3 reports 0.85-0.90 "
+                                                      "for its MTP module's second token). Required with speculative_tokens.")
     qkv_bias: bool = Field(False, description="Biases on Q/K/V projections (Qwen2.5).")
     linear_bias: bool = Field(False, description="Biases on every linear layer (GPT-3, OPT, BLOOM).")
     norm: Literal["rmsnorm", "layernorm"] = Field("rmsnorm", description="Normalization type (LayerNorm has a bias vector too).")
@@ -169,6 +175,9 @@ class ModelSpec(Spec):
         elif self.indexer_num_heads is not None or self.indexer_head_dim is not None or self.indexer_layers is not None:
             raise ValueError("indexer_num_heads / indexer_head_dim / indexer_layers need sparse_attention_topk (the indexer's top-k, "
                              "DeepSeek-V3.2 index_topk 2048)")
+        if self.speculative_tokens and self.speculative_acceptance_frac is None:
+            raise ValueError("speculative_tokens needs speculative_acceptance_frac (the chance a drafted token is accepted, "
+                             "0-1 exclusive; DeepSeek-V3's MTP: 0.85-0.90)")
         if self.learned_positions and "max_context" not in self.model_fields_set:
             raise ValueError("learned_positions needs max_context: the position-embedding table has max_context x d_model "
                              "parameters; give the context length the model was trained with")

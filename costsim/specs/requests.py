@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from costsim.specs.base import Spec, region_named
+from costsim.specs.serving_sim import AcceptanceFrac, SpeculativeTokens, check_speculation
 from costsim.specs.site import EconomicsSpec, FacilitySpec
 
 Precision = Literal["bf16", "fp16", "fp8", "fp4"]
@@ -132,6 +133,8 @@ class ServeRequest(Spec):
     top_k: int | None = Field(None, ge=0, le=1_000_000, description="top_k of the requests' sampling: None = the model's published default "
                               "(generation_config: Qwen3 20, Gemma 3 64, Llama 3.1 none), 0 = no top-k (greedy or top-p only). Engines that "
                               "charge top-k masking (vLLM) pay full passes over the vocabulary per sequence per step for it.")
+    speculative_tokens: SpeculativeTokens = None
+    acceptance_frac: AcceptanceFrac = None
     batch: int | Literal["max", "fill"] = Field("max", description="Concurrent sequences per replica, or 'max' = the highest-throughput batch that fits memory and any SLO, "
                                                "or 'fill' = every sequence the KV cache holds as the engine admits them: capped by max_num_seqs, "
                                                "on TensorRT-LLM engines by the max_batch_size trtllm-bench sets (one replica; no SLOs).")
@@ -162,6 +165,7 @@ class ServeRequest(Spec):
 
     @model_validator(mode="after")
     def _max_num_seqs(self) -> "ServeRequest":
+        check_speculation(self.speculative_tokens, self.acceptance_frac)
         if self.max_num_seqs is not None and isinstance(self.batch, int) and self.batch > self.max_num_seqs:
             raise ValueError(f"batch {self.batch} is more than max_num_seqs {self.max_num_seqs}: the engine never runs more "
                              "sequences than max_num_seqs; lower batch, raise max_num_seqs, or use batch 'max'")

@@ -7,7 +7,7 @@ The simulation itself lives in `costsim.sim.serving` (`simulate_serving`).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -15,6 +15,20 @@ from costsim.specs.base import Spec
 
 WeightPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4", "q8_0", "q4_0", "fp4", "mxfp4", "fp6"]
 KvPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4"]
+SpeculativeTokens = Annotated[int | None, Field(ge=0, le=16, description=(
+    "Speculative decoding: draft tokens per sequence per step (a DeepSeek MTP module, an EAGLE head; 0 or None = none). "
+    "Each step verifies 1 + k tokens in one pass of the model and drafts them in k passes of a one-layer draft; it "
+    "yields (1 - a^(k+1)) / (1 - a) tokens at acceptance a."))]
+AcceptanceFrac = Annotated[float | None, Field(gt=0, lt=1, description=(
+    "Speculative decoding: the chance a drafted token is accepted given the ones before it were (DeepSeek-V3's MTP "
+    "module: 0.85-0.90 for its one draft token). Required with speculative_tokens."))]
+
+
+def check_speculation(speculative_tokens: int | None, acceptance_frac: float | None) -> None:
+    """Drafts need their acceptance: refuse speculative_tokens > 0 without acceptance_frac."""
+    if speculative_tokens and acceptance_frac is None:
+        raise ValueError("speculative_tokens needs acceptance_frac (--acceptance-rate: the chance a drafted token is "
+                         "accepted, between 0 and 1 exclusive; DeepSeek-V3's MTP module: 0.85-0.90)")
 
 
 class ArrivalSpec(Spec):
@@ -178,6 +192,8 @@ class ServingWorkload(Spec):
                         "tensorrt-llm-pytorch, vllm, rocm-vllm (2024), rocm-vllm-2026, sglang, llama.cpp, research-2023, splitwise-characterization, pytorch-eager.")
     top_k: int | None = Field(None, ge=0, le=1_000_000, description="top_k of the requests' sampling: None = the model's published default "
                               "(Qwen3 20, Gemma 3 64, Llama 3.1 none), 0 = none (greedy or top-p); vLLM charges top-k masking per sequence per step.")
+    speculative_tokens: SpeculativeTokens = None
+    acceptance_frac: AcceptanceFrac = None
     weight_precision: WeightPrecision | None = Field(None, description="Weight storage when replica_groups is empty (None = bf16; searched with a GPU budget).")
     kv_precision: KvPrecision | None = Field(None, description="KV-cache precision when replica_groups is empty (None = what the engine runs: fp8 with fp8/fp4/fp6 weights on TensorRT-LLM-class engines, bf16 otherwise and on vllm / sglang).")
     replica_groups: list[ReplicaGroup] = Field(default_factory=list, description="Replica groups (mixed hardware); empty = one group from the fields above.")
@@ -203,6 +219,7 @@ class ServingWorkload(Spec):
 
     @model_validator(mode="after")
     def _budget(self) -> "ServingWorkload":
+        check_speculation(self.speculative_tokens, self.acceptance_frac)
         if self.gpus is not None:
             explicit = {"num_replicas", "gpus_per_replica", "pp", "ep"} & self.model_fields_set
             if explicit or self.replica_groups:

@@ -25,7 +25,10 @@ Case inputs:
           cache fills (core.serving_paged); without it, the steady state
   engine: engine profile id (costsim/data/engines.yaml; default 'default')
   ttft_slo_s, tpot_slo_s: latency limits applied to the throughput-latency curve
-metric: decode_tokens_per_s | prefill_tokens_per_s | prefill_time_s | decode_step_time_s |
+  speculative_tokens, acceptance_frac: speculative decoding (draft tokens per step, per-token acceptance); a source's
+          measured mean acceptance length L is given as the acceptance that yields it, (1 - a^(k+1)) / (1 - a) = L
+metric: decode_tokens_per_s | prefill_tokens_per_s | prefill_time_s | decode_step_time_s | speculative_speedup (decode
+        tokens/s with the case's speculative decoding over the same decode step without it) |
         throughput_tokens_per_s | batch_latency_s (a static batch generated to the end, as vLLM's
         benchmark_latency measures it: the prefill of `batch` prompts, which gives the first token, then
         output_tokens - 1 decode steps at the mean context input_tokens + output_tokens / 2)
@@ -39,6 +42,7 @@ from costsim.core.serving_curve import batch_grid, best_index, decode_context_to
 from costsim.core.serving_paged import paged_finite_job
 from costsim.estimators.deployment import search_deployment
 from costsim.estimators.inference import MAX_CURVE_BATCH, PREFILL_CHUNK_TOKENS, core_inputs
+from costsim.estimators.inference_inputs import with_speculation
 from costsim.estimators.trtllm_bench import fill_batch
 from costsim.specs.base import validate_spec
 from costsim.specs.catalog import get_accelerator, get_model
@@ -70,9 +74,24 @@ def _num_requests(inp: dict) -> float:
     return float(n)
 
 
+def _speculation(m: ModelSpec, inp: dict) -> ModelSpec:
+    """The case's model served with its speculative decoding (speculative_tokens, acceptance_frac), if any."""
+    k = inp.get("speculative_tokens")
+    if k is None:
+        return m
+    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= 16:
+        raise ValueError(f"speculative_tokens must be a whole number in [0, 16], got {k!r}")
+    return with_speculation(m, k, inp.get("acceptance_frac"))
+
+
 def predict(case: Case) -> float:
     inp = case.inputs
-    m = _model(inp)
+    if case.metric == "speculative_speedup":
+        # decode tokens per second per sequence with the case's speculative decoding over the same step without it
+        plain = case.model_copy(update={"metric": "decode_tokens_per_s",
+                                        "inputs": {k: v for k, v in inp.items() if k not in ("speculative_tokens", "acceptance_frac")}})
+        return predict(case.model_copy(update={"metric": "decode_tokens_per_s"})) / predict(plain)
+    m = _speculation(_model(inp), inp)
     a = get_accelerator(inp["hardware"])
     wp = inp.get("weight_precision", "bf16")
     engine = inp.get("engine", "default")

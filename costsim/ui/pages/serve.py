@@ -32,6 +32,7 @@ def to_state(r: ServeRequest) -> dict[str, Any]:
             P + "ttft_ms": None if r.ttft_slo_s is None else r.ttft_slo_s * 1e3,
             P + "tpot_ms": None if r.tpot_slo_s is None else r.tpot_slo_s * 1e3, P + "requests": r.requests,
             P + "max_num_seqs": r.max_num_seqs,
+            P + "speculative_tokens": r.speculative_tokens, P + "acceptance_frac": r.acceptance_frac,
             P + "pue": r.facility.pue, P + "usd_per_gpu_hour": r.economics.usd_per_gpu_hour,
             P + "gco2": r.economics.grid_gco2e_per_kwh, P + "elec": r.economics.electricity_usd_per_kwh}
 
@@ -72,6 +73,12 @@ def inputs() -> dict[str, Any]:
                                  integer=True, step=1000, placeholder="none")
         d["max_num_seqs"] = w.number(ServeRequest, "max_num_seqs", key=P + "max_num_seqs", default=None,
                                      label="Engine max sequences (max_num_seqs)", integer=True, step=64, placeholder="what memory holds")
+        with st.expander("Speculative decoding (MTP / EAGLE)"):
+            d["speculative_tokens"] = w.number(ServeRequest, "speculative_tokens", key=P + "speculative_tokens", default=None,
+                                               label="Draft tokens per step", integer=True, step=1, placeholder="none")
+            d["acceptance_frac"] = w.number(ServeRequest, "acceptance_frac", key=P + "acceptance_frac", default=None,
+                                            label="Acceptance rate per draft token (0-1)", step=0.05, fmt="%.2f",
+                                            placeholder="e.g. 0.85")
         st.session_state.setdefault(P + "demand", 100.0)
         d["demand_rps"] = st.number_input("Demand, requests/s", min_value=0.0, step=5.0, key=P + "demand",
                                           help="Requests per second the fleet must serve; with the output tokens per "
@@ -93,7 +100,7 @@ def build_request(d: dict[str, Any]) -> ServeRequest:
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
     data = {k: d[k] for k in ("model", "hardware", "gpus", "weight_precision", "kv_precision", "batch", "input_tokens",
                               "output_tokens", "output_tokens_cv", "ttft_slo_s", "tpot_slo_s", "engine", "top_k", "requests",
-                              "max_num_seqs")}
+                              "max_num_seqs", "speculative_tokens", "acceptance_frac")}
     search = bool(d.get("deployment_search")) and d.get("gpus") is not None
     data.update(facility=facility, economics=economics, single_replica=not search)
     return validate_spec(ServeRequest, data, what="serving request")
