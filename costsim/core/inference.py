@@ -75,7 +75,7 @@ from costsim.core.inference_memory import (  # noqa: F401  (the memory model; ca
     kv_capacity_tokens, kv_token_layers, lm_head_extra_bytes_per_gpu, max_batch, memory_per_gpu_bytes, usable_memory_bytes,
     weight_bytes_per_gpu, workspace_bytes_per_gpu,
 )
-from costsim.core.inference_types import Device, Layout, Precision, Shape, _a  # noqa: F401  (re-exported)
+from costsim.core.inference_types import Device, Layout, Precision, Shape, _a, any_finite, any_positive  # noqa: F401  (re-exported)
 from costsim.core.inference_linear import linear_decode_work, linear_prefill_work
 from costsim.core.inference_sparse import (  # noqa: F401  (causal_pairs re-exported)
     causal_pairs, head_padding_factor, indexer_decode_work, is_sparse, sparse_prefill_work,
@@ -266,7 +266,7 @@ def sampling_time_s(shape: Shape, dev: Device, sequences):
 def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, context_tokens):
     """One decode step per generated token of each sequence (parts in s): decode_step_pass, or with speculative decoding
     (Shape.spec_tokens > 0) speculative_step: a verify pass and its drafts, per token they yield on average."""
-    if np.any(_a(shape.spec_tokens) > 0):
+    if any_positive(shape.spec_tokens):
         return speculative_step(shape, dev, prec, layout, batch, context_tokens)
     return decode_step_pass(shape, dev, prec, layout, batch, context_tokens)
 
@@ -310,7 +310,10 @@ def decode_step_pass(shape: Shape, dev: Device, prec: Precision, layout: Layout,
     # what the GEMMs, expert routing and collectives process: the rank's batch padded to its CUDA graph
     # (a speculative verify pass runs queries_per_seq query rows per sequence through the GEMMs; engines capture its
     # graphs per batch of sequences at a fixed draft length)
-    g_rank = graph_batch(b_rank, dev.cuda_graph_padding, dev.cuda_graph_max_batch) * _a(queries_per_seq)
+    q = None if np.isscalar(queries_per_seq) and queries_per_seq == 1.0 else _a(queries_per_seq)  # None: one row each
+    g_rank = graph_batch(b_rank, dev.cuda_graph_padding, dev.cuda_graph_max_batch)
+    if q is not None:
+        g_rank = g_rank * q
     g = g_rank * ep
     wb = _a(prec.weight_bytes_per_param)
     bw = _a(dev.bandwidth_bytes_per_s) * _a(dev.bandwidth_frac)
@@ -320,7 +323,9 @@ def decode_step_pass(shape: Shape, dev: Device, prec: Precision, layout: Layout,
     moe_layers = _a(shape.n_moe_layers) / pp * is_moe
 
     # weights and matmuls
-    dense_params = _a(shape.params_dense_stream) / (tp * pp) + tp_replicated_extra_params_per_gpu(shape, layout)
+    dense_params = _a(shape.params_dense_stream) / (tp * pp)
+    if any_positive(shape.params_tp_replicated):  # a DSA indexer's projections, whole on every TP rank
+        dense_params = dense_params + tp_replicated_extra_params_per_gpu(shape, layout)
     touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, g), 0.0)
     expert_params_read = moe_layers * touched * _a(shape.params_expert) / (tp * ep)
     params_read = dense_params + expert_params_read
@@ -342,15 +347,16 @@ def decode_step_pass(shape: Shape, dev: Device, prec: Precision, layout: Layout,
     # attention over the KV cache
     kv_split = _kv_tp_split(shape, layout)
     kv_read = b_rank * kv_bytes_per_sequence(shape, prec, context_tokens) / (pp * kv_split)
-    attn_flop = (b_rank * _a(queries_per_seq) * kv_token_layers(shape, context_tokens) / pp
-                 * _a(shape.attn_flop_per_ctx_decode) / tp)
-    if np.any(is_sparse(shape)):  # the sparse kernels' padded heads
+    attn_flop = b_rank * kv_token_layers(shape, context_tokens) / pp * _a(shape.attn_flop_per_ctx_decode) / tp
+    if q is not None:  # every verify row attends over the sequence's context
+        attn_flop = attn_flop * q
+    if any_finite(shape.sparse_topk_tokens):  # the sparse kernels' padded heads
         attn_flop = attn_flop * head_padding_factor(shape, dev, layout)
-    if np.any(_a(shape.n_linear_layers) > 0):  # linear-attention layers: read and rewrite each sequence's state
+    if any_positive(shape.n_linear_layers):  # linear-attention layers: read and rewrite each sequence's state
         lin_bytes, lin_flop = linear_decode_work(shape, layout, b_rank)
         kv_read, attn_flop = kv_read + lin_bytes, attn_flop + lin_flop
     t_attn_compute = attn_flop / _attn_flop_per_s(dev)
-    if np.any(is_sparse(shape)):  # sparse attention: the indexer scores every cached token (keys read with the KV)
+    if any_finite(shape.sparse_topk_tokens):  # sparse attention: the indexer scores every cached token (keys read with the KV)
         idx_bytes, idx_flop = indexer_decode_work(shape, layout, b_rank, context_tokens)
         kv_read, attn_flop = kv_read + idx_bytes, attn_flop + idx_flop
         t_attn_compute = t_attn_compute + idx_flop / _indexer_flop_per_s(dev)
@@ -371,7 +377,8 @@ def decode_step_pass(shape: Shape, dev: Device, prec: Precision, layout: Layout,
     stage_gpu = t_weights + t_attn + t_tp + t_ep + t_pp + t_layers + t_pairs
     host = layers * _a(dev.host_launch_s_per_layer)
     stage = _smooth_roofline(stage_gpu, host) if np.any(host > 0) else stage_gpu
-    t_sample = sampling_time_s(shape, dev, b_total * _a(queries_per_seq))
+    rows_sampled = b_total if q is None else b_total * q
+    t_sample = sampling_time_s(shape, dev, rows_sampled)
     # every pipeline micro-batch is an engine iteration of its own (scheduling, sampling, graph launch)
     fixed = pp * _a(dev.step_overhead_s) + _a(dev.seq_overhead_s) * b_total + t_sample
     # a part whose GEMMs need more power than its limit leaves runs them at lowered clocks (Device.tensor_j_per_flop)
@@ -401,7 +408,7 @@ def decode_step_pass(shape: Shape, dev: Device, prec: Precision, layout: Layout,
         "weights_flop_per_gpu": pp * mm_flop,
         "kv_bytes_per_gpu": pp * kv_read,
         "attention_flop_per_gpu": pp * attn_flop,
-        "sampling_bytes_per_gpu": sampling_bytes(shape, dev, b_total * _a(queries_per_seq)),
+        "sampling_bytes_per_gpu": sampling_bytes(shape, dev, rows_sampled),
         "seq_overhead_s": _a(dev.seq_overhead_s) * b_total,
     }
 
@@ -449,8 +456,10 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
 
     moe_rel = _a(1.0 if dev.moe_kernel_rel is None else dev.moe_kernel_rel)
     body = _a(shape.params_dense_stream) - _a(shape.params_lm_head)
-    replicated = tp_replicated_extra_params_per_gpu(shape, layout)  # run whole on every TP rank
-    dense_mm = (2.0 * body * tokens + 2.0 * _a(shape.params_lm_head) * bsz) / (tp * pp * ep) + 2.0 * tokens / ep * replicated
+    dense_mm = (2.0 * body * tokens + 2.0 * _a(shape.params_lm_head) * bsz) / (tp * pp * ep)
+    replicated = tp_replicated_extra_params_per_gpu(shape, layout)  # run whole on every TP rank (0.0 for most models)
+    if any_positive(replicated):
+        dense_mm = dense_mm + 2.0 * tokens / ep * replicated
     expert_mm = 2.0 * tokens * moe_layers * _a(shape.experts_per_token) * _a(shape.params_expert) / (tp * pp * ep)
     mm_flop = dense_mm + expert_mm
     pairs = (nsm - nw) * causal_pairs(s, np.inf) + nw * causal_pairs(s, shape.window_tokens)
@@ -464,7 +473,7 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     attn_flop = attn_pairs * _a(shape.attn_flop_per_pair_prefill) / (tp * pp * ep)
     attn_eff = _a(dev.attention_frac) * s_attn / (s_attn + _a(dev.attention_half_tokens))
     t_idx, idx_flop, idx_bytes = 0.0, 0.0, 0.0
-    if np.any(is_sparse(shape)):  # sparse attention: the top-k pairs in the absorbed form, the indexer over all pairs
+    if any_finite(shape.sparse_topk_tokens):  # sparse attention: the top-k pairs in the absorbed form, the indexer over all pairs
         main_flop, idx_flop, idx_bytes = sparse_prefill_work(shape, dev, layout, bsz, s)
         attn_flop = np.where(is_sparse(shape), main_flop, attn_flop)
         t_idx = idx_flop / (_indexer_flop_per_s(dev) * attn_eff)
@@ -476,13 +485,15 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     t_mm = (dense_mm + load * expert_mm / moe_eff) / flops + _a(prec.dequant_flop_per_weight) * body / (tp * pp) / _a(dev.vector_flop_per_s)
     t_attn = attn_flop / (_attn_flop_per_s(dev) * attn_eff) + t_idx
     lin_write = 0.0
-    if np.any(_a(shape.n_linear_layers) > 0):  # chunked linear attention: FLOPs linear in the prompt, at the attention
+    if any_positive(shape.n_linear_layers):  # chunked linear attention: FLOPs linear in the prompt, at the attention
         # kernels' long-prompt efficiency; each prompt leaves its final state
         lin_flop, lin_write = linear_prefill_work(shape, layout, bsz, tokens)
         attn_flop = attn_flop + lin_flop
         t_attn = t_attn + lin_flop / (_attn_flop_per_s(dev) * _a(dev.attention_frac))
     touched = np.where(is_moe, experts_touched(shape.n_experts, shape.experts_per_token, tokens), 0.0)
-    dense_read = _a(shape.params_dense_stream) / (tp * pp) + replicated
+    dense_read = _a(shape.params_dense_stream) / (tp * pp)
+    if any_positive(replicated):
+        dense_read = dense_read + replicated
     expert_read = moe_layers * touched * _a(shape.params_expert) / ep / (tp * pp)
     params_read = dense_read + expert_read
     kv_write = bsz * kv_bytes_stored_per_sequence(shape, prec, s) / (pp * _kv_tp_split(shape, layout) * ep) + lin_write

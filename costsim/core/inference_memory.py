@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from costsim.core.inference_types import Device, Layout, Precision, Shape, _a
+from costsim.core.inference_types import Device, Layout, Precision, Shape, _a, any_finite, any_positive
 
 
 # --------------------------------------------------------------------------------------------
@@ -25,8 +25,9 @@ def _token_layers(shape: Shape, context_tokens, window_layers, full_span):
 def kv_token_layers(shape: Shape, context_tokens):
     """Sum over layers of the context each layer attends over: full layers every token (a sparse-attention layer its
     top-k, Shape.sparse_topk_tokens), sliding-window layers at most the window."""
-    c, k = _a(context_tokens), _a(shape.sparse_topk_tokens)
-    return _token_layers(shape, context_tokens, shape.n_window_layers, np.minimum(c, k) if np.any(np.isfinite(k)) else c)
+    c = _a(context_tokens)
+    span = np.minimum(c, _a(shape.sparse_topk_tokens)) if any_finite(shape.sparse_topk_tokens) else c
+    return _token_layers(shape, context_tokens, shape.n_window_layers, span)
 
 
 def kv_token_layers_stored(shape: Shape, context_tokens):
@@ -35,33 +36,38 @@ def kv_token_layers_stored(shape: Shape, context_tokens):
     return _token_layers(shape, context_tokens, _a(shape.n_window_layers) * _a(shape.kv_stores_window), _a(context_tokens))
 
 
+def _plus(x, extra):
+    """x + extra, without a new array where extra is the scalar 0 a dense model's indexer terms return (hot path)."""
+    return x if isinstance(extra, float) and extra == 0.0 else x + extra
+
+
 def indexer_bytes_per_sequence(shape: Shape, context_tokens):
     """Bytes of one sequence's sparse-attention indexer keys (whole model): every token in every softmax layer, at the
     indexer's own FP8 format whatever the KV precision; the indexer scores all of them each step. 0 for dense models."""
-    per_token_layer = _a(shape.indexer_bytes_per_token_layer)
-    if not np.any(per_token_layer > 0):  # dense models: skip the context-sized product (the searches' hot path)
+    per_token_layer = shape.indexer_bytes_per_token_layer
+    if not any_positive(per_token_layer):  # dense models: skip the context-sized product (the searches' hot path)
         return 0.0
-    return per_token_layer * _softmax_layers(shape) * _a(context_tokens)
+    return _a(per_token_layer) * _softmax_layers(shape) * _a(context_tokens)
 
 
 def kv_bytes_per_sequence(shape: Shape, prec: Precision, context_tokens):
     """KV-cache bytes one sequence at `context_tokens` attends over (whole model, unsharded): what a decode
     step reads (a sparse-attention model: its top-k latents and every indexer key)."""
-    return (_a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * kv_token_layers(shape, context_tokens)
-            + indexer_bytes_per_sequence(shape, context_tokens))
+    return _plus(_a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * kv_token_layers(shape, context_tokens),
+                 indexer_bytes_per_sequence(shape, context_tokens))
 
 
 def kv_bytes_stored_per_sequence(shape: Shape, prec: Precision, context_tokens):
     """KV-cache bytes one sequence at `context_tokens` occupies (whole model, unsharded), indexer keys included."""
-    return (_a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * kv_token_layers_stored(shape, context_tokens)
-            + indexer_bytes_per_sequence(shape, context_tokens))
+    return _plus(_a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * kv_token_layers_stored(shape, context_tokens),
+                 indexer_bytes_per_sequence(shape, context_tokens))
 
 
 def kv_bytes_per_token(shape: Shape, prec: Precision):
     """KV-cache bytes per token with every softmax-attention layer holding it (full attention; MHA 2*h*hd, GQA
     2*kv*hd, MQA 2*hd, MLA kv_lora_rank + rope dims, per layer; plus a sparse-attention indexer's key)."""
-    return (_a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * _softmax_layers(shape)
-            + indexer_bytes_per_sequence(shape, 1.0))
+    return _plus(_a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * _softmax_layers(shape),
+                 indexer_bytes_per_sequence(shape, 1.0))
 
 
 def linear_state_bytes_per_sequence(shape: Shape):
@@ -88,10 +94,9 @@ def _kv_tp_split(shape: Shape, layout: Layout):
 def tp_replicated_extra_params_per_gpu(shape: Shape, layout: Layout):
     """Parameters one GPU holds and runs beyond its 1 / (tp x pp) share because every TP rank keeps them whole
     (Shape.params_tp_replicated): (1 - 1/tp) of them per pipeline stage."""
-    replicated = _a(shape.params_tp_replicated)
-    if not np.any(replicated > 0):
+    if not any_positive(shape.params_tp_replicated):
         return 0.0
-    return replicated * (1.0 - 1.0 / _a(layout.tp)) / _a(layout.pp)
+    return _a(shape.params_tp_replicated) * (1.0 - 1.0 / _a(layout.tp)) / _a(layout.pp)
 
 
 def weight_bytes_per_gpu(shape: Shape, prec: Precision, layout: Layout):

@@ -208,3 +208,18 @@ class Layout:
 
 def _a(x):
     return np.asarray(x, dtype=float)
+
+
+def any_positive(x) -> bool:
+    """Whether any element of x is > 0, without numpy's overhead for the plain floats a Shape usually holds (the
+    searches call the core's optional-term checks thousands of times)."""
+    if isinstance(x, (int, float)):
+        return x > 0
+    return bool(np.any(np.asarray(x, dtype=float) > 0))
+
+
+def any_finite(x) -> bool:
+    """Whether any element of x is finite (a plain float checked without numpy's overhead)."""
+    if isinstance(x, (int, float)):
+        return x != float("inf") and x == x
+    return bool(np.any(np.isfinite(np.asarray(x, dtype=float))))
