@@ -206,7 +206,7 @@ def register(app: typer.Typer) -> None:
         engine: str = typer.Option("default", "--engine", help=_help("engine")),
         top_k: str = typer.Option(None, "--top-k", help=_help("top_k")),
         speculative_tokens: str = typer.Option(None, "--speculative-tokens", help=_help("speculative_tokens")),
-        acceptance_frac: str = typer.Option(None, "--acceptance-rate", help=_help("acceptance_frac")),
+        acceptance_frac: str = typer.Option(None, "--acceptance-rate", "--acceptance-frac", help=_help("acceptance_frac")),
         batch: str = typer.Option("max", "--batch", help=_help("batch")),
         input_tokens: str = typer.Option("512", "--input-tokens", help=_help("input_tokens")),
         output_tokens: str = typer.Option("256", "--output-tokens", help=_help("output_tokens")),

@@ -28,6 +28,7 @@ _DISPLAY = {
     "decode_step_time_s": MetricDisplay("decode step, ms", 1e3),
     "prefill_time_s": MetricDisplay("prefill time, ms", 1e3),
     "batch_latency_s": MetricDisplay("batch latency, s"),
+    "speculative_speedup": MetricDisplay("speculative speedup, x"),
     "ttft_mean_s": MetricDisplay("mean TTFT, ms", 1e3),
     "tpot_mean_s": MetricDisplay("mean TPOT, ms", 1e3),
     "flop_per_s": MetricDisplay("matmul rate, TFLOP/s", 1e-12),
