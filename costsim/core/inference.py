@@ -283,7 +283,9 @@ def speculative_step(shape: Shape, dev: Device, prec: Precision, layout: Layout,
     verify = decode_step_pass(plain, dev, prec, layout, batch, context_tokens, queries_per_seq=1.0 + k)
     one = decode_step_pass(plain, dev, prec, layout, batch, context_tokens)
     per_layer = (one["step_time_s"] - one["sampling_s"] - one["step_overhead_s"]) / _a(shape.n_layers)
-    lm_head_s = _a(shape.params_lm_head) * _a(prec.weight_bytes_per_param) / (_a(layout.tp) * _a(dev.bandwidth_bytes_per_s) * _a(dev.bandwidth_frac))
+    # the draft's LM head streams whole on each TP rank's share, 16-bit where the checkpoint keeps it so
+    lm_head_bytes = _a(shape.params_lm_head) * (_a(prec.weight_bytes_per_param) + _a(prec.embed_extra_bytes_per_param)) / _a(layout.tp)
+    lm_head_s = lm_head_bytes / (_a(dev.bandwidth_bytes_per_s) * _a(dev.bandwidth_frac))
     draft_s = k * (per_layer + lm_head_s + one["sampling_s"])
     tau = _a(shape.spec_tokens_per_step)
     out = {key: (v / tau if key != "experts_touched_per_layer" else v) for key, v in verify.items()}

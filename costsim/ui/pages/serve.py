@@ -172,6 +172,10 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
                     (" (searched)" if lay.get("searched") else "") +
                     f" · weights {res.get('weight_precision', '—')}, KV cache {res.get('kv_precision', '—')}, "
                     f"compute {res.get('compute_dtype', '—')}")
+    if res.get("speculative_tokens"):
+        st.caption(f"Speculative decoding: {res['speculative_tokens']} draft token(s) per step at "
+                   f"{res['acceptance_frac']:.0%} acceptance, {res['tokens_per_step']:.2f} tokens per sequence per verify "
+                   "step; TPOT and throughput are per generated token.")
     if text := power_limit_text(res):
         st.caption("Power limit: " + text)
     if res.get("curve"):
