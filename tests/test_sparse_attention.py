@@ -161,3 +161,11 @@ def test_sparse_kernels_pad_a_rank_s_heads_to_64():
     unpadded = float(core.prefill_breakdown(v32.shape, replace(v32.dev, sparse_attention_min_heads=0.0), v32.prec, lay, 1,
                                             32_000)["attention_s"])
     assert padded > 2.0 * unpadded
+
+
+def test_head_padding_follows_the_sparse_kernels_each_vendor_runs():
+    # FlashMLA (NVIDIA) pads to 64 heads; the Triton sparse-MLA kernels elsewhere take multiples of 16
+    v32 = get_model("deepseek-v3.2")
+    amd = core_inputs(v32, get_accelerator("mi355x"), "fp8", "fp8", "default")
+    assert float(amd.dev.sparse_attention_min_heads) == 16.0
+    assert float(core.head_padding_factor(amd.shape, amd.dev, core.Layout(tp=8))) == 1.0

@@ -116,7 +116,9 @@ class Device:
     local_group_size: object = np.inf
     #: query heads the sparse-attention (DSA) kernels compute per rank at least: FlashMLA's sparse kernels take 64 or
     #: 128 heads on Hopper, so vLLM pads a rank's heads up to 64 (vllm/v1/attention/backends/mla/flashmla_sparse.py:
-    #: "64 heads -> 8/rank at TP=8: padding to 64 would waste 87% of the attention compute"); 0 = no padding
+    #: "64 heads -> 8/rank at TP=8: padding to 64 would waste 87% of the attention compute"); the Triton sparse-MLA
+    #: kernels of other vendors' parts take multiples of 16 (costsim.estimators.inference_inputs.sparse_attention_min_heads);
+    #: 0 = no padding
     sparse_attention_min_heads: object = 64.0
     #: dense peak of the datatype the DSA indexer scores in (FP8 on parts with FP8 tensor cores: DeepGEMM's
     #: fp8_mqa_logits); None = the attention datatype's peak

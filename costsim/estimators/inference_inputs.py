@@ -190,6 +190,7 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
         scaleup_latency_s=acc.scaleup.latency_s, scaleup_ring_ranks=float(acc.scaleup.ring_ranks_per_device or 0),
         comm_bandwidth_frac=p["comm_bandwidth_frac"],
         attn_peak_flop_per_s=attn_peak, indexer_peak_flop_per_s=acc.peak_flop_per_s("fp8") if acc.supports("fp8") else attn_peak,
+        sparse_attention_min_heads=sparse_attention_min_heads(acc),
         host_launch_s_per_layer=p["host_launch_s_per_layer"],
         sampling_bytes_per_logit=p["sampling_bytes_per_logit"], request_overhead_s=p["request_overhead_s"],
         prefill_attention_concat=p["prefill_attention_concat"], moe_kernel_rel=p["moe_kernel_rel"],
@@ -202,6 +203,18 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
         moe_dispatch_post_quant=p["moe_dispatch_post_quant"], moe_expert_load_cv=p["moe_expert_load_cv"], **tensor_power_parameters(acc, dtype), **network_parameters(acc),
     )
     return dev, dtype, p
+
+
+#: query heads per rank the sparse-MLA kernels compute at least: FlashMLA's (NVIDIA Hopper / Blackwell) take 64 or 128;
+#: the portable Triton sparse-MLA kernels other parts run accept multiples of 16
+#: (vllm/v1/attention/backends/mla/flashmla_sparse.py, _compute_fp8_decode_padded_heads)
+SPARSE_MLA_MIN_HEADS = {"nvidia": 64.0}
+TRITON_SPARSE_MLA_MIN_HEADS = 16.0
+
+
+def sparse_attention_min_heads(acc: Accelerator) -> float:
+    """Query heads per rank a DSA model's sparse attention kernels compute at least on `acc` (padding below that)."""
+    return SPARSE_MLA_MIN_HEADS.get(acc.vendor.strip().lower(), TRITON_SPARSE_MLA_MIN_HEADS)
 
 
 @dataclass(frozen=True)
