@@ -352,16 +352,16 @@ def decode_step_pass(shape: Shape, dev: Device, prec: Precision, layout: Layout,
     attn_flop = b_rank * kv_token_layers(shape, context_tokens) / pp * _a(shape.attn_flop_per_ctx_decode) / tp
     if q is not None:  # every verify row attends over the sequence's context
         attn_flop = attn_flop * q
-    if any_finite(shape.sparse_topk_tokens):  # the sparse kernels' padded heads
-        attn_flop = attn_flop * head_padding_factor(shape, dev, layout)
     if any_positive(shape.n_linear_layers):  # linear-attention layers: read and rewrite each sequence's state
         lin_bytes, lin_flop = linear_decode_work(shape, layout, b_rank)
         kv_read, attn_flop = kv_read + lin_bytes, attn_flop + lin_flop
     t_attn_compute = attn_flop / _attn_flop_per_s(dev)
-    if any_finite(shape.sparse_topk_tokens):  # sparse attention: the indexer scores every cached token (keys read with the KV)
+    if any_finite(shape.sparse_topk_tokens):  # sparse attention: the kernels' padded heads, and the indexer scoring
+        # every cached token at its own rate (its keys are read with the KV)
+        attn_flop = attn_flop * head_padding_factor(shape, dev, layout)
         idx_bytes, idx_flop = indexer_decode_work(shape, layout, b_rank, context_tokens)
         kv_read, attn_flop = kv_read + idx_bytes, attn_flop + idx_flop
-        t_attn_compute = t_attn_compute + idx_flop / _indexer_flop_per_s(dev)
+        t_attn_compute = (attn_flop - idx_flop) / _attn_flop_per_s(dev) + idx_flop / _indexer_flop_per_s(dev)
     t_kv_mem = kv_read / bw
     t_attn = _smooth_roofline(t_kv_mem, t_attn_compute)
 

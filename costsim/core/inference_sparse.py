@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from costsim.core.inference_memory import _softmax_layers
 from costsim.core.inference_types import Device, Layout, Shape, _a
 
 #: HBM bytes per scored (query, key) pair beyond the key itself: the fp32 score the indexer kernel writes and the top-k
@@ -41,10 +42,6 @@ def is_sparse(shape: Shape):
     return np.isfinite(_a(shape.sparse_topk_tokens))
 
 
-def _layers(shape: Shape):
-    return _a(shape.n_layers) - _a(shape.n_linear_layers)
-
-
 def head_padding_factor(shape: Shape, dev: Device, layout: Layout):
     """Attention FLOPs a sparse-attention rank computes over those of its own heads: FlashMLA's sparse kernels run at
     least Device.sparse_attention_min_heads query heads, so a rank holding fewer (DeepSeek-V3.2's 128 heads at TP 8:
@@ -57,7 +54,7 @@ def head_padding_factor(shape: Shape, dev: Device, layout: Layout):
 def indexer_decode_work(shape: Shape, layout: Layout, seqs_per_rank, context_tokens):
     """(score bytes, FLOPs) per GPU of the indexer in one decode step for `seqs_per_rank` sequences at `context_tokens`
     on each expert-parallel rank (its key reads are in kv_bytes_per_sequence). 0 for dense models."""
-    pairs = _a(seqs_per_rank) * _layers(shape) / _a(layout.pp) * _a(context_tokens) * is_sparse(shape)
+    pairs = _a(seqs_per_rank) * _softmax_layers(shape) / _a(layout.pp) * _a(context_tokens) * is_sparse(shape)
     return pairs * INDEXER_LOGIT_BYTES_PER_PAIR, pairs * _a(shape.indexer_flop_per_pair)
 
 
@@ -65,7 +62,7 @@ def sparse_prefill_work(shape: Shape, dev: Device, layout: Layout, prompts, prom
     """(attention FLOPs, indexer FLOPs, score bytes) per GPU of a prompt pass over `prompts` prompts of `prompt_tokens`
     tokens each in a sparse-attention model (the attention's replace the dense model's MHA-form FLOPs; padded heads
     included, head_padding_factor)."""
-    per_gpu = _a(prompts) * _layers(shape) / (_a(layout.pp) * _a(layout.ep))
+    per_gpu = _a(prompts) * _softmax_layers(shape) / (_a(layout.pp) * _a(layout.ep))
     chosen = per_gpu * causal_pairs(prompt_tokens, shape.sparse_topk_tokens)
     scored = per_gpu * causal_pairs(prompt_tokens, np.inf)
     return (chosen * _a(shape.attn_flop_per_ctx_decode) / _a(layout.tp) * head_padding_factor(shape, dev, layout),

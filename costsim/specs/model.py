@@ -27,7 +27,7 @@ LINEAR_CHUNK_TOKENS = 64
 #: bytes per element of a linear-attention recurrent state by its storage dtype
 STATE_DTYPE_BYTES = {"fp32": 4, "bf16": 2}
 #: values per fp32 scale of the DSA indexer's FP8 key cache (vLLM / SGLang quantize each 128-value key with one scale)
-INDEXER_QUANT_BLOCK = 128
+INDEXER_QUANT_BLOCK_VALUES = 128
 DEFAULT_MAX_CONTEXT = 4096  # a custom model without max_context (the most common context of 2023-era open models)
 
 
@@ -285,11 +285,11 @@ class ModelSpec(Spec):
     @property
     def indexer_key_bytes_per_token_layer(self) -> float:
         """Bytes of one token's indexer key in one layer's cache: index_head_dim FP8 values and one fp32 scale per
-        INDEXER_QUANT_BLOCK values (vLLM DeepseekV32IndexerCache, SGLang's NSA index-K buffer). 0 without sparse
+        INDEXER_QUANT_BLOCK_VALUES values (vLLM DeepseekV32IndexerCache, SGLang's NSA index-K buffer). 0 without sparse
         attention."""
         if self.sparse_attention_topk is None:
             return 0.0
-        return float(self.indexer_head_dim + 4 * -(-self.indexer_head_dim // INDEXER_QUANT_BLOCK))
+        return float(self.indexer_head_dim + 4 * -(-self.indexer_head_dim // INDEXER_QUANT_BLOCK_VALUES))
 
     @property
     def indexer_flop_per_pair(self) -> float:
