@@ -63,6 +63,8 @@ def model_entry(m: ModelSpec, *, full: bool = False) -> dict[str, Any]:
         "d_model": m.d_model,
         "attention": m.attention_type,
         "linear_attention_layers": m.linear_attention_layers,
+        "linear_attention_kind": m.linear_attention_kind if m.linear_attention_layers else None,
+        "ffn_free_layers": m.n_ffn_free_layers,
         "sparse_attention_topk": m.sparse_attention_topk,
         "n_experts": m.n_experts,
         "experts_per_token": m.experts_per_token,

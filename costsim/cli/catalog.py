@@ -122,10 +122,16 @@ def _print_model(con: Console, d: dict) -> None:
     if d["attention"] == "mla":
         rows.append(("MLA latent KV rank / RoPE dims", f"{sp['kv_lora_rank']} / {sp['qk_rope_head_dim']}"))
     linear = sp.get("linear_attention_layers") or 0
-    if linear:
+    if linear and sp["linear_attention_kind"] == "mamba2":
+        rows.append(("state-space layers (Mamba-2)",
+                     f"{linear} of {sp['n_layers']}; {sp['linear_num_value_heads']} heads of {sp['linear_value_head_dim']} dims, "
+                     f"state {sp['linear_key_head_dim']} per head, {sp['linear_num_key_heads']} B/C groups"))
+    elif linear:
         rows.append(("linear-attention layers (Gated DeltaNet)",
                      f"{linear} of {sp['n_layers']}; {sp['linear_num_key_heads']} key / {sp['linear_num_value_heads']} value heads of "
                      f"{sp['linear_key_head_dim']} / {sp['linear_value_head_dim']} dims"))
+    if sp.get("n_ffn_free_layers"):
+        rows.append(("layers without an FFN block", f"{sp['n_ffn_free_layers']} of {sp['n_layers']}"))
     topk = sp.get("sparse_attention_topk")
     if topk:
         rows.append(("sparse attention (DSA): keys per query / indexer heads x dims",
@@ -157,6 +163,8 @@ def _attention_text(d: dict, short: bool = False) -> str:
         return f"{kind}+DSA" if short else f"{kind} + DeepSeek Sparse (top {d['sparse_attention_topk']:,} keys per query)"
     if not linear:
         return kind
+    if d.get("linear_attention_kind") == "mamba2":
+        return f"{kind}+Mamba2" if short else f"hybrid: {linear} Mamba-2 + {d['n_layers'] - linear} {kind}"
     return f"{kind}+GDN" if short else f"hybrid: {linear} Gated DeltaNet + {d['n_layers'] - linear} {kind}"
 
 
@@ -215,8 +223,11 @@ def register(app: typer.Typer) -> None:
         if any(r.get("sparse_attention_topk") for r in rows):
             Console().print("DSA: DeepSeek Sparse Attention; a lightning indexer picks the keys each query attends to "
                             "(the KV cache holds every token).")
-        if any(r.get("linear_attention_layers") for r in rows):
+        if any(r.get("linear_attention_layers") and r.get("linear_attention_kind") != "mamba2" for r in rows):
             Console().print("GDN: hybrid models whose other layers are Gated DeltaNet linear attention (a fixed state per "
+                            "sequence, no KV cache); `costsim models show ID` gives the split.")
+        if any(r.get("linear_attention_kind") == "mamba2" for r in rows):
+            Console().print("Mamba2: hybrid models whose other layers are Mamba-2 state-space mixers (a fixed state per "
                             "sequence, no KV cache); `costsim models show ID` gives the split.")
 
     @md.command("show")

@@ -146,7 +146,8 @@ def _render(r: dict) -> None:
         *_graph_row(r),
         (f"memory per {gpu}", f"{fmt_si(r.get('memory_per_gpu_bytes'), 'B')} of {fmt_si(r.get('memory_usable_per_gpu_bytes'), 'B')} usable"),
         ("KV cache per token", fmt_si(r.get("kv_cache_bytes_per_token"), "B")),
-        *([("linear-attention state per sequence", fmt_si(r["linear_state_bytes_per_sequence"], "B"))]
+        *([("recurrent state per sequence" + (f" ({r['state_precision']})" if r.get("state_precision") else ""),
+            fmt_si(r["linear_state_bytes_per_sequence"], "B"))]
           if r.get("linear_state_bytes_per_sequence") else []),
         *([("output lengths varied (CV)", f"{r['output_tokens_cv']:.3g}: running sequences average "
                                           f"{r['decode_context_tokens']:,.0f} tokens of context")] if r.get("output_tokens_cv") else []),
@@ -207,6 +208,7 @@ def register(app: typer.Typer) -> None:
         top_k: str = typer.Option(None, "--top-k", help=_help("top_k")),
         speculative_tokens: str = typer.Option(None, "--speculative-tokens", help=_help("speculative_tokens")),
         acceptance_frac: str = typer.Option(None, "--acceptance-rate", "--acceptance-frac", help=_help("acceptance_frac")),
+        state_precision: str = typer.Option(None, "--state-precision", help=_help("state_precision")),
         batch: str = typer.Option("max", "--batch", help=_help("batch")),
         input_tokens: str = typer.Option("512", "--input-tokens", help=_help("input_tokens")),
         output_tokens: str = typer.Option("256", "--output-tokens", help=_help("output_tokens")),
@@ -248,7 +250,7 @@ def register(app: typer.Typer) -> None:
                     pp=_int_or_none(pp, "--pp"), ep=_int_or_none(ep, "--ep"), weight_precision=weight_precision,
                     kv_precision=kv_precision, engine=engine, top_k=_int_or_none(top_k, "--top-k"),
                     speculative_tokens=_int_or_none(speculative_tokens, "--speculative-tokens"),
-                    acceptance_frac=parse_float(acceptance_frac, flag="--acceptance-rate"), batch=b, input_tokens=_int_or_none(input_tokens, "--input-tokens"),
+                    acceptance_frac=parse_float(acceptance_frac, flag="--acceptance-rate"), state_precision=state_precision, batch=b, input_tokens=_int_or_none(input_tokens, "--input-tokens"),
                     output_tokens=_int_or_none(output_tokens, "--output-tokens"),
                     output_tokens_cv=parse_float(output_tokens_cv, flag="--output-tokens-cv"),
                     ttft_slo_s=parse_float(ttft_slo_s, flag="--ttft-slo-s"), tpot_slo_s=parse_float(tpot_slo_s, flag="--tpot-slo-s"),

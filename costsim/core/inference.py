@@ -367,7 +367,7 @@ def decode_step_pass(shape: Shape, dev: Device, prec: Precision, layout: Layout,
 
     # communication
     msg = g_rank * _a(shape.d_model) * _a(prec.act_bytes)
-    t_tp = 2.0 * layers * allreduce_time_s(msg, tp, dev)
+    t_tp = _a(shape.allreduces_per_layer) * layers * allreduce_time_s(msg, tp, dev)
     t_ep = moe_exchange_time_s(g, shape.d_model, moe_layers, ep, dev, tp, shape.experts_per_token, prec.act_bytes,
                                dispatch_bytes(prec, dev))
     t_pp = pp_handoff_s(msg, layout, dev)
@@ -504,7 +504,7 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
              + idx_bytes) / bw
     t_compute = _smooth_roofline(t_mem, t_mm + t_attn)
     msg = tokens / ep * _a(shape.d_model) * _a(prec.act_bytes)
-    t_tp = 2.0 * nl * allreduce_time_s(msg, tp, dev)
+    t_tp = _a(shape.allreduces_per_layer) * nl * allreduce_time_s(msg, tp, dev)
     t_ep = moe_exchange_time_s(tokens, shape.d_model, moe_layers, ep, dev, tp, shape.experts_per_token, prec.act_bytes,
                                dispatch_bytes(prec, dev))
     t_pp = (pp - 1.0) * pp_handoff_s(msg, layout, dev)

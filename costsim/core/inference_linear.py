@@ -1,12 +1,13 @@
-"""Linear-attention (Gated DeltaNet) layers of hybrid models in the inference core (numpy only): what a decode step
+"""Linear-attention (Gated DeltaNet, Mamba-2) layers of hybrid models in the inference core (numpy only): what a decode step
 and a prompt pass do in them. Such a layer keeps no KV cache: each sequence carries a fixed recurrent state (a
 key x value matrix per value head, plus the short convolution's last inputs), Shape.linear_state_bytes_per_layer.
 
 decode: every step reads and rewrites each sequence's state (2 x state bytes) and spends
-        Shape.linear_flop_per_token_decode on it (decay, the delta rule's read and rank-one write, the output);
-prefill: the chunked form (chunks of 64 tokens) costs Shape.linear_flop_per_token_prefill per prompt token, linear in
+        Shape.linear_flop_per_token_decode on it (decay, the delta rule's read and rank-one write or Mamba-2's write,
+        the output);
+prefill: the chunked form (chunks of the model's linear_chunk tokens) costs Shape.linear_flop_per_token_prefill per prompt token, linear in
         the prompt, and leaves one state per prompt.
-Heads split over tensor parallelism up to the state's key heads (Shape.linear_shard_max); layers over pipeline
+Heads split over tensor parallelism up to Shape.linear_shard_max (Gated DeltaNet's key heads, Mamba-2's heads); layers over pipeline
 stages; sequences over expert-parallel (attention data-parallel) ranks, as the KV cache."""
 
 from __future__ import annotations

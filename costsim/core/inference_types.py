@@ -154,14 +154,17 @@ class Shape:
     #: 1 where a sliding-window layer's KV cache holds only its window; 0 where the engine stores the whole
     #: context for it (TensorRT-LLM without max_attention_window) while its kernels still attend over the window
     kv_stores_window: object = 1.0
-    #: layers with a linear-attention recurrence (Gated DeltaNet) instead of a KV cache; n_layers counts them too
+    #: tensor-parallel all-reduces per layer: one after the token mixer, one after the FFN (2; a hybrid model's layers
+    #: without an FFN block have one, ModelSpec.n_ffn_free_layers, so its average is below 2)
+    allreduces_per_layer: object = 2.0
+    #: layers with a linear-attention recurrence (Gated DeltaNet, Mamba-2) instead of a KV cache; n_layers counts them too
     n_linear_layers: object = 0.0
     #: bytes of one sequence's recurrent + convolution state in one linear layer (whole layer, split by tp), at the
     #: dtypes the checkpoint asks for (Qwen3.5 mamba_ssm_dtype float32 for the recurrent state)
     linear_state_bytes_per_layer: object = 0.0
-    #: linear-attention heads TP can split (the state's key heads)
+    #: linear-attention heads TP can split (Gated DeltaNet's key heads, Mamba-2's heads)
     linear_shard_max: object = 1.0
-    #: FLOPs of one decode token in one linear layer (state decay, delta-rule read and write, output)
+    #: FLOPs of one decode token in one linear layer (state decay, the recurrence's read and write, output)
     linear_flop_per_token_decode: object = 0.0
     #: FLOPs per prompt token of one linear layer in its chunked form
     linear_flop_per_token_prefill: object = 0.0

@@ -342,6 +342,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
         t_tp_moe = (comm.collective_s("rs", 2.0 * act_bytes, tp, 1.0, fab, flat, calls=2.0)
                     + comm.collective_s("rs", 2.0 * act_bytes * etp / tp, etp, 1.0, fab, flat, calls=2.0))
         t_tp_set = np.where(folded, (1.0 - moe_share) * t_tp_set + moe_share * t_tp_moe, t_tp_set)
+    t_tp_set = t_tp_set * m.tp_collective_layer_frac
     t_tp_f = t_tp_set * fw.tp_comm_exposed_frac
     t_tp_b = t_tp_set * (1.0 + full) * fw.tp_comm_exposed_frac
 

@@ -45,6 +45,7 @@ class ModelShape:
     linear_fwd_flop_per_token: float = 0.0  # forward FLOPs per token of one such layer's chunked recurrence
     sparse_topk: float = float("inf")  # DeepSeek Sparse Attention: keys each query attends to (inf = dense attention)
     indexer_flop_per_pair: float = 0.0  # its lightning indexer's forward FLOPs per (query, key) pair, every pair scored
+    n_ffn_free_layers: int = 0  # layers with a token mixer and no FFN block (hybrid Mamba models: Nemotron-H)
 
     @property
     def is_moe(self) -> bool:
@@ -57,7 +58,14 @@ class ModelShape:
 
     @property
     def n_dense_layers(self) -> int:
-        return self.n_layers - self.n_moe_layers
+        """Layers with a dense FFN (not MoE, not FFN-free)."""
+        return self.n_layers - self.n_moe_layers - self.n_ffn_free_layers
+
+    @property
+    def tp_collective_layer_frac(self) -> float:
+        """Share of the tensor-parallel collectives of a mixer + FFN layer that the average layer runs (one pair per
+        block: a layer without an FFN block runs half; 1 without such layers)."""
+        return 1.0 - 0.5 * self.n_ffn_free_layers / self.n_layers
 
     @property
     def router_params(self) -> float:

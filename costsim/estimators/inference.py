@@ -303,6 +303,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
         "weights_per_gpu_bytes": w_gpu, "kv_cache_bytes_per_token": kv_per_tok,
         # hybrid models: one sequence's linear-attention state (whole model), held whatever its context
         "linear_state_bytes_per_sequence": float(core.linear_state_bytes_per_sequence(shape)),
+        "state_precision": m.linear_state_dtype if m.linear_attention_layers else None,
         "prefill_time_s": t_pre, "ttft_s": ttft, "prefill_tokens_per_s": b * i / t_pre,
         "decode_step_time_s": t_dec, "tpot_s": tpot, "decode_tokens_per_s": b / t_dec,
         "throughput_tokens_per_s": thr, "throughput_tokens_per_s_per_gpu": thr / gpus,

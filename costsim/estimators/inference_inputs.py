@@ -41,7 +41,8 @@ def shape_from_model(m: ModelSpec) -> core.Shape:
     # a speculative draft (MTP module / EAGLE head) is stored as about one more layer of the model
     draft = (m.params_total - m.embedding_params) / m.n_layers if m.speculative_tokens else 0.0
     return core.Shape(
-        n_layers=float(m.n_layers), d_model=float(m.d_model), params_resident=m.params_total + draft,
+        n_layers=float(m.n_layers), d_model=float(m.d_model),
+        allreduces_per_layer=float(m.n_layers + m.n_ffn_layers) / m.n_layers, params_resident=m.params_total + draft,
         params_dense_stream=m.params_total - lookup_only - routed_all, params_lm_head=float(m.vocab_size * m.d_model),
         params_expert=m.expert_params if m.is_moe else 0.0, n_experts=float(m.n_experts),
         experts_per_token=float(m.experts_per_token), n_moe_layers=float(m.n_moe_layers),
@@ -50,7 +51,7 @@ def shape_from_model(m: ModelSpec) -> core.Shape:
         attn_flop_per_pair_prefill=pre, attn_flop_per_ctx_decode=dec, ffn_act_width=float(width),
         vocab_size=float(m.vocab_size), topk_sampling=1.0 if m.default_top_k else 0.0, params_lookup=lookup_only,
         n_linear_layers=float(m.linear_attention_layers), linear_state_bytes_per_layer=m.linear_state_bytes_per_layer,
-        linear_shard_max=float(m.linear_num_key_heads or 1), linear_flop_per_token_decode=m.linear_decode_flop_per_token_per_layer,
+        linear_shard_max=float(m.linear_shard_max), linear_flop_per_token_decode=m.linear_decode_flop_per_token_per_layer,
         linear_flop_per_token_prefill=m.linear_prefill_flop_per_token_per_layer,
         sparse_topk_tokens=float(m.sparse_attention_topk) if m.sparse_attention_topk else math.inf,
         # averaged over the softmax layers: only indexer_layers of them score and cache keys (IndexShare)
@@ -249,10 +250,19 @@ def with_speculation(m: ModelSpec, draft_tokens: int | None, acceptance_frac: fl
                                 "speculative_acceptance_frac": acceptance_frac if draft_tokens else None})
 
 
+def with_state_precision(m: ModelSpec, state_precision: str | None) -> ModelSpec:
+    """The model with its linear-attention recurrent state stored at `state_precision` (fp32 / bf16 / fp16); unchanged
+    when None or when the model has no linear-attention layers."""
+    if state_precision is None or not m.linear_attention_layers:
+        return m
+    return m.model_copy(update={"linear_state_dtype": state_precision})
+
+
 def served_model(m: ModelSpec, req) -> ModelSpec:
-    """The model as a request serves it: its sampling top_k and its speculative decoding (the request's top_k,
-    speculative_tokens and acceptance_frac, where it has them)."""
+    """The model as a request serves it: its sampling top_k, its speculative decoding and its recurrent-state storage
+    (the request's top_k, speculative_tokens, acceptance_frac and state_precision, where it has them)."""
     m = with_sampling(m, getattr(req, "top_k", None))
+    m = with_state_precision(m, getattr(req, "state_precision", None))
     return with_speculation(m, getattr(req, "speculative_tokens", None), getattr(req, "acceptance_frac", None))
 
 

@@ -58,7 +58,8 @@ def model_shape(spec: ModelSpec) -> ModelShape:
         expert_groups=spec.expert_groups or 0, expert_groups_per_token=spec.expert_groups_per_token or 0,
         linear_layer_frac=spec.linear_attention_layers / spec.n_layers,
         linear_fwd_flop_per_token=spec.linear_prefill_flop_per_token_per_layer,
-        sparse_topk=float(spec.sparse_attention_topk) if spec.sparse_attention_topk else math.inf, indexer_flop_per_pair=spec.indexer_layer_frac * spec.indexer_flop_per_pair)
+        sparse_topk=float(spec.sparse_attention_topk) if spec.sparse_attention_topk else math.inf, indexer_flop_per_pair=spec.indexer_layer_frac * spec.indexer_flop_per_pair,
+        n_ffn_free_layers=spec.n_ffn_free_layers)
 
 
 def power_cap_compute_frac(acc: Accelerator, power_cap_w: float | None) -> float:

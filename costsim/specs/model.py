@@ -22,10 +22,12 @@ from costsim.specs.base import Spec
 from costsim.specs.hardware import ID_PATTERN
 
 
-#: Chunk length of the chunked gated-delta-rule kernels (flash-linear-attention's chunk_gated_delta_rule, 64)
-LINEAR_CHUNK_TOKENS = 64
+#: Chunk length of the chunked linear-attention kernels when the model's config names none, by recurrence:
+#: flash-linear-attention's chunk_gated_delta_rule runs chunks of 64; Mamba-2's SSD kernels (mamba_ssm
+#: mamba_chunk_scan_combined, vLLM's mamba_mixer2) default to the config's chunk_size, 256 in MambaConfig/Mamba2Config
+LINEAR_CHUNK_TOKENS = {"gated_deltanet": 64, "mamba2": 256}
 #: bytes per element of a linear-attention recurrent state by its storage dtype
-STATE_DTYPE_BYTES = {"fp32": 4, "bf16": 2}
+STATE_DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 #: values per fp32 scale of the DSA indexer's FP8 key cache (vLLM / SGLang quantize each 128-value key with one scale)
 INDEXER_QUANT_BLOCK_VALUES = 128
 DEFAULT_MAX_CONTEXT = 4096  # a custom model without max_context (the most common context of 2023-era open models)
@@ -43,7 +45,8 @@ class ModelSpec(Spec):
     n_kv_heads: int | None = Field(None, ge=1, description="Key/value heads (default n_heads = MHA; 1 = MQA; between = GQA).")
     head_dim: int | None = Field(None, ge=1, description="Per-head dimension (default d_model / n_heads).")
     d_ff: int = Field(..., ge=1, description="FFN intermediate size (per expert for MoE models).")
-    ffn_type: Literal["swiglu", "geglu", "gelu", "relu"] = Field(..., description="swiglu/geglu are gated (3 matrices); gelu/relu have 2.")
+    ffn_type: Literal["swiglu", "geglu", "gelu", "relu", "relu2"] = Field(..., description="swiglu/geglu are gated (3 matrices); "
+                                                                        "gelu/relu/relu2 (squared ReLU, Nemotron-H) have 2.")
     vocab_size: int = Field(..., ge=1, description="Rows of the embedding matrix (padded size).")
     tied_embeddings: bool = Field(False, description="LM head shares the input embedding matrix.")
     n_experts: int = Field(1, ge=1, description="Routed experts per MoE layer (1 = dense).")
@@ -58,6 +61,11 @@ class ModelSpec(Spec):
                                 "the first 3; Llama 4 Maverick: every other layer, 24). Only the count enters the FLOP, "
                                 "memory and parameter math, not where the layers sit.")
     d_ff_dense: int | None = Field(None, ge=1, description="FFN size of those dense layers (default d_ff).")
+    n_ffn_free_layers: int = Field(0, ge=0, description="Layers that have a token mixer but no FFN / MoE block after it. "
+                                   "Hybrid Mamba models stack mixer and FFN blocks separately (Nemotron-H 8B's "
+                                   "hybrid_override_pattern: 24 Mamba-2 and 4 attention blocks but 24 MLP blocks): "
+                                   "n_layers counts the mixers (28) and this the mixers without an FFN (4). Dense layers "
+                                   "are n_dense_layers, MoE layers the rest.")
     max_context: int = Field(DEFAULT_MAX_CONTEXT, ge=1, description="Context length the model was released for, tokens. Default 4096 "
                              "when a custom model leaves it out (it caps request lengths in serving and the default sequence length); "
                              "required with learned_positions (it sizes the position-embedding table).")
@@ -84,21 +92,36 @@ class ModelSpec(Spec):
                                        "cache its keys; the others reuse an earlier layer's top-k (GLM-5.2 IndexShare: "
                                        "21 of 78). None = every layer.")
     linear_attention_layers: int = Field(0, ge=0, description="Layers whose token mixer is a linear-attention recurrence "
-                                         "(Gated DeltaNet: Qwen3-Next and Qwen3.5 use 3 of every 4) instead of softmax attention "
+                                         "(Gated DeltaNet: Qwen3-Next and Qwen3.5 use 3 of every 4; Mamba-2: Nemotron-H, Nemotron "
+                                         "Nano 2 / 3, Granite 4.0-H) instead of softmax attention "
                                          "over a KV cache: each sequence keeps a fixed-size state per such layer (linear_num_value_heads x "
                                          "linear_key_head_dim x linear_value_head_dim, plus the short convolution's last "
                                          "linear_conv_kernel_dim - 1 inputs), whatever its context. The other layers attend as "
                                          "`attention` says.")
-    linear_num_key_heads: int | None = Field(None, ge=1, description="Linear-attention query/key heads (Qwen3-Next: 16).")
+    linear_attention_kind: Literal["gated_deltanet", "mamba2"] = Field("gated_deltanet", description="The recurrence of "
+                                                                         "those layers: gated_deltanet (Qwen3-Next's Gated "
+                                                                         "DeltaNet) or mamba2 (Mamba-2's SSD; its config maps "
+                                                                         "onto the linear_* fields as n_groups -> key heads, "
+                                                                         "ssm_state_size -> key head dims, mamba_num_heads -> "
+                                                                         "value heads, mamba_head_dim -> value head dims).")
+    linear_num_key_heads: int | None = Field(None, ge=1, description="Linear-attention query/key heads (Qwen3-Next: 16; "
+                                             "Mamba-2: n_groups of B/C projections, Nemotron-H: 8).")
     linear_num_value_heads: int | None = Field(None, ge=1, description="Linear-attention value heads, each with its own "
-                                               "state (Qwen3-Next: 32).")
-    linear_key_head_dim: int | None = Field(None, ge=1, description="Linear-attention key dims per head (Qwen3-Next: 128).")
-    linear_value_head_dim: int | None = Field(None, ge=1, description="Linear-attention value dims per head (Qwen3-Next: 128).")
+                                               "state (Qwen3-Next: 32; Mamba-2: mamba_num_heads, Nemotron-H 8B: 128).")
+    linear_key_head_dim: int | None = Field(None, ge=1, description="Linear-attention key dims per head (Qwen3-Next: 128; "
+                                            "Mamba-2: ssm_state_size, 128).")
+    linear_value_head_dim: int | None = Field(None, ge=1, description="Linear-attention value dims per head (Qwen3-Next: 128; "
+                                              "Mamba-2: mamba_head_dim, 64).")
     linear_conv_kernel_dim: int = Field(4, ge=1, description="Width of the causal depthwise convolution over the "
-                                        "linear-attention q/k/v inputs (Qwen3-Next: 4).")
-    linear_state_dtype: Literal["fp32", "bf16"] = Field("bf16", description="Storage of the linear-attention recurrent state "
-                                                         "(the config's mamba_ssm_dtype: Qwen3.5 float32; else the model's 16-bit "
-                                                         "dtype). The convolution state stays 16-bit.")
+                                        "linear-attention q/k/v inputs (Mamba-2: x/B/C; Qwen3-Next and Nemotron-H: 4).")
+    linear_chunk_tokens: int | None = Field(None, ge=1, le=4096, description="Chunk length of the chunked prompt kernels "
+                                            "(Mamba-2 config chunk_size: Nemotron-H 128; default 64 for Gated DeltaNet, "
+                                            "256 for Mamba-2).")
+    linear_state_dtype: Literal["fp32", "bf16", "fp16"] = Field("bf16", description="Storage of the linear-attention "
+                                                                 "recurrent state (the config's mamba_ssm_dtype: Qwen3.5 float32; "
+                                                                 "Nemotron-H float32, vLLM's default for it; else the model's "
+                                                                 "16-bit dtype). The convolution state stays 16-bit. A request's "
+                                                                 "state_precision overrides it.")
     attention_output_gate: bool = Field(False, description="Softmax-attention layers gate their output with a sigmoid of a "
                                         "second query-sized projection (Qwen3-Next / Qwen3.5 attn_output_gate): q_proj is twice "
                                         "as wide.")
@@ -135,6 +158,16 @@ class ModelSpec(Spec):
             raise ValueError(f"experts_per_token ({self.experts_per_token}) cannot exceed n_experts ({self.n_experts})")
         if self.n_dense_layers > self.n_layers:
             raise ValueError("n_dense_layers cannot exceed n_layers")
+        if self.n_ffn_free_layers:
+            if self.n_dense_layers + self.n_ffn_free_layers > self.n_layers:
+                raise ValueError(f"n_dense_layers ({self.n_dense_layers}) + n_ffn_free_layers ({self.n_ffn_free_layers}) cannot "
+                                 f"exceed n_layers ({self.n_layers})")
+            if self.n_ffn_free_layers >= self.n_layers:
+                raise ValueError(f"n_ffn_free_layers ({self.n_ffn_free_layers}) must leave at least one of the {self.n_layers} "
+                                 "layers with an FFN")
+            if self.is_moe and self.n_dense_layers + self.n_ffn_free_layers >= self.n_layers:
+                raise ValueError(f"a mixture-of-experts model needs at least one MoE layer: n_dense_layers ({self.n_dense_layers}) "
+                                 f"+ n_ffn_free_layers ({self.n_ffn_free_layers}) must be below n_layers ({self.n_layers})")
         if (self.expert_groups is None) != (self.expert_groups_per_token is None):
             raise ValueError("expert_groups and expert_groups_per_token go together (DeepSeek-V3: 8 and 4); give both or neither")
         if self.expert_groups is not None:
@@ -160,6 +193,9 @@ class ModelSpec(Spec):
                                  f"linear_num_key_heads ({self.linear_num_key_heads})")
             if self.sliding_window is not None:
                 raise ValueError("sliding_window together with linear_attention_layers is not modeled; give one of them")
+        elif self.linear_attention_kind != "gated_deltanet" or self.linear_chunk_tokens is not None:
+            raise ValueError("linear_attention_kind / linear_chunk_tokens need linear_attention_layers (how many layers run "
+                             "the recurrence)")
         if self.sparse_attention_topk is not None:
             if self.attention_type != "mla":
                 raise ValueError("sparse_attention_topk (DeepSeek Sparse Attention) is modeled on MLA attention only; "
@@ -209,7 +245,12 @@ class ModelSpec(Spec):
 
     @property
     def n_moe_layers(self) -> int:
-        return self.n_layers - self.n_dense_layers if self.is_moe else 0
+        return self.n_layers - self.n_dense_layers - self.n_ffn_free_layers if self.is_moe else 0
+
+    @property
+    def n_ffn_layers(self) -> int:
+        """Layers with an FFN or MoE block (all but n_ffn_free_layers)."""
+        return self.n_layers - self.n_ffn_free_layers
 
     # ---- parameter counts ------------------------------------------------------------------
     def ffn_params(self, d_ff: int) -> float:
@@ -255,14 +296,37 @@ class ModelSpec(Spec):
 
     @property
     def linear_params_per_layer(self) -> float:
-        """One Gated DeltaNet token mixer: q/k/v/z input projection d x (2 qk + 2 v), the per-head beta / decay
-        projection d x 2 Hv, the depthwise convolution over q, k, v (kernel width each), per-head decay and dt bias,
-        the gated output norm (v head dims) and the output projection v x d."""
+        """One linear-attention token mixer.
+        Gated DeltaNet: q/k/v/z input projection d x (2 qk + 2 v), the per-head beta / decay projection d x 2 Hv, the
+        depthwise convolution over q, k, v (kernel width each), per-head decay and dt bias, the gated output norm
+        (v head dims) and the output projection v x d.
+        Mamba-2 (mamba_ssm Mamba2, transformers NemotronHMamba2Mixer): in_proj d x (2 d_inner + 2 groups x state + heads)
+        for z, x, B, C and dt; the depthwise convolution over x, B, C with its bias; per-head dt_bias, A_log and D; the
+        gated RMSNorm over d_inner; out_proj d_inner x d. Here d_inner = v, groups x state = qk."""
         if not self.linear_attention_layers:
             return 0.0
         d, qk, v, hv = self.d_model, self.linear_qk_dim, self.linear_v_dim, self.linear_num_value_heads
-        return float(d * (2 * qk + 2 * v) + d * 2 * hv + (2 * qk + v) * self.linear_conv_kernel_dim + 2 * hv
+        conv_ch = 2 * qk + v
+        if self.linear_attention_kind == "mamba2":
+            return float(d * (2 * v + 2 * qk + hv) + conv_ch * (self.linear_conv_kernel_dim + 1) + 3 * hv + v + v * d)
+        return float(d * (2 * qk + 2 * v) + d * 2 * hv + conv_ch * self.linear_conv_kernel_dim + 2 * hv
                      + self.linear_value_head_dim + v * d)
+
+    @property
+    def linear_shard_max(self) -> int:
+        """Tensor-parallel ranks a linear-attention layer's heads and state split over: Gated DeltaNet's key heads
+        (vLLM shards q/k heads and their value heads together); Mamba-2's heads (vLLM's MambaMixer2 shards the heads and
+        replicates the B/C groups when they do not divide), 1 without such layers."""
+        if not self.linear_attention_layers:
+            return 1
+        if self.linear_attention_kind == "mamba2":
+            return int(self.linear_num_value_heads)
+        return int(self.linear_num_key_heads)
+
+    @property
+    def linear_chunk(self) -> int:
+        """Chunk length of the chunked prompt kernels (linear_chunk_tokens, else the recurrence's default)."""
+        return self.linear_chunk_tokens or LINEAR_CHUNK_TOKENS[self.linear_attention_kind]
 
     @property
     def indexer_params_per_layer(self) -> float:
@@ -336,19 +400,25 @@ class ModelSpec(Spec):
 
     @property
     def linear_decode_flop_per_token_per_layer(self) -> float:
-        """Recurrence FLOPs of one new token in one linear-attention layer, per value head on its dk x dv state: decay
-        (1), the delta rule's read k^T S (2) and rank-one write (2), the output q^T S (2): 7 dk dv."""
-        return 7.0 * self.linear_recurrent_state_elements_per_layer
+        """Recurrence FLOPs of one new token in one linear-attention layer, per value head on its dk x dv state.
+        Gated DeltaNet: decay (1), the delta rule's read k^T S (2) and rank-one write (2), the output q^T S (2): 7 dk dv.
+        Mamba-2: decay (1), the rank-one write of dt x B^T (2), the output C^T S (2): 5 dk dv."""
+        per_element = 5.0 if self.linear_attention_kind == "mamba2" else 7.0
+        return per_element * self.linear_recurrent_state_elements_per_layer
 
     @property
     def linear_prefill_flop_per_token_per_layer(self) -> float:
-        """FLOPs per prompt token of one linear-attention layer run chunk-wise (chunks of LINEAR_CHUNK_TOKENS C, the
-        gated delta rule's chunked form, Yang et al. 2024 arXiv 2406.06484 / 2412.06464): per value head, the
+        """FLOPs per prompt token of one linear-attention layer run chunk-wise (chunks of linear_chunk C; Gated DeltaNet:
+        the gated delta rule's chunked form, Yang et al. 2024 arXiv 2406.06484 / 2412.06464): per value head, the
         intra-chunk q k^T, k k^T and attention-times-value products 2C(2 dk + dv), and the inter-chunk state read,
         correction and update 6 dk dv."""
         if not self.linear_attention_layers:
             return 0.0
-        dk, dv, c = self.linear_key_head_dim, self.linear_value_head_dim, LINEAR_CHUNK_TOKENS
+        dk, dv, c = self.linear_key_head_dim, self.linear_value_head_dim, self.linear_chunk
+        if self.linear_attention_kind == "mamba2":
+            # SSD (Dao & Gu 2024, arXiv 2405.21060, Sec. 6): C B^T once per group (2 C N), per head the masked
+            # scores times x (2 C P), the chunk state B^T x (2 N P) and the carried state's output C h (2 N P)
+            return float(self.linear_num_key_heads * 2.0 * c * dk + self.linear_num_value_heads * (2.0 * c * dv + 4.0 * dk * dv))
         return float(self.linear_num_value_heads * (2.0 * c * (2 * dk + dv) + 6.0 * dk * dv))
 
     @property
@@ -375,7 +445,7 @@ class ModelSpec(Spec):
 
     def _ffn_total(self, active: bool) -> float:
         if not self.is_moe:
-            return self.n_layers * self.ffn_params(self.d_ff)
+            return self.n_ffn_layers * self.ffn_params(self.d_ff)
         dense = self.n_dense_layers * self.dense_ffn_params_per_layer
         n_routed = self.experts_per_token if active else self.n_experts
         per_moe = (n_routed + self.n_shared_experts) * self.expert_params + self.d_model * self.n_experts

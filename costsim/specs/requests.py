@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from costsim.specs.base import Spec, region_named
-from costsim.specs.serving_sim import AcceptanceFrac, SpeculativeTokens, check_speculation
+from costsim.specs.serving_sim import AcceptanceFrac, SpeculativeTokens, StatePrecision, check_speculation
 from costsim.specs.site import EconomicsSpec, FacilitySpec
 
 Precision = Literal["bf16", "fp16", "fp8", "fp4"]
@@ -135,6 +135,7 @@ class ServeRequest(Spec):
                               "charge top-k masking (vLLM) pay full passes over the vocabulary per sequence per step for it.")
     speculative_tokens: SpeculativeTokens = None
     acceptance_frac: AcceptanceFrac = None
+    state_precision: StatePrecision = None
     batch: int | Literal["max", "fill"] = Field("max", description="Concurrent sequences per replica, or 'max' = the highest-throughput batch that fits memory and any SLO, "
                                                "or 'fill' = every sequence the KV cache holds as the engine admits them: capped by max_num_seqs, "
                                                "on TensorRT-LLM engines by the max_batch_size trtllm-bench sets (one replica; no SLOs).")

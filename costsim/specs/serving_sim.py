@@ -23,6 +23,12 @@ AcceptanceFrac = Annotated[float | None, Field(gt=0, lt=1, description=(
     "Speculative decoding: the chance a drafted token is accepted given the ones before it were (DeepSeek-V3's MTP "
     "module: 0.85-0.90 for its one draft token). Required with speculative_tokens."))]
 
+StatePrecision = Annotated[Literal["fp32", "bf16", "fp16"] | None, Field(description=(
+    "Storage of a hybrid model's recurrent state (Mamba-2 / Gated DeltaNet layers), as vLLM's --mamba-ssm-cache-dtype "
+    "and SGLang's --mamba-ssm-dtype set it: fp32, bf16 or fp16 (None = the model's linear_state_dtype, what its "
+    "checkpoint and the engines' defaults ask for). The state is read and rewritten every decode step, so its bytes "
+    "set decode speed and how many sequences fit; ignored for models without such layers."))]
+
 
 def check_speculation(speculative_tokens: int | None, acceptance_frac: float | None) -> None:
     """Drafts need their acceptance: refuse speculative_tokens > 0 without acceptance_frac."""
@@ -194,6 +200,7 @@ class ServingWorkload(Spec):
                               "(Qwen3 20, Gemma 3 64, Llama 3.1 none), 0 = none (greedy or top-p); vLLM charges top-k masking per sequence per step.")
     speculative_tokens: SpeculativeTokens = None
     acceptance_frac: AcceptanceFrac = None
+    state_precision: StatePrecision = None
     weight_precision: WeightPrecision | None = Field(None, description="Weight storage when replica_groups is empty (None = bf16; searched with a GPU budget).")
     kv_precision: KvPrecision | None = Field(None, description="KV-cache precision when replica_groups is empty (None = what the engine runs: fp8 with fp8/fp4/fp6 weights on TensorRT-LLM-class engines, bf16 otherwise and on vllm / sglang).")
     replica_groups: list[ReplicaGroup] = Field(default_factory=list, description="Replica groups (mixed hardware); empty = one group from the fields above.")

@@ -151,7 +151,9 @@ def model_label(mid: str) -> str:
             p = m.get("params_total")
             size = f" · {p / 1e9:,.1f}B" if p else ""
             moe = " MoE" if (m.get("n_experts") or 1) > 1 else ""
-            hybrid = " hybrid-attention" if m.get("linear_attention_layers") else ""  # Gated DeltaNet + softmax layers
+            # Gated DeltaNet or Mamba-2 layers + softmax layers
+            hybrid = (" hybrid Mamba-2" if m.get("linear_attention_kind") == "mamba2"
+                      else " hybrid-attention" if m.get("linear_attention_layers") else "")
             sparse = " sparse-attention" if m.get("sparse_attention_topk") else ""  # DeepSeek Sparse Attention
             return f"{m.get('name') or mid}{size}{moe}{hybrid}{sparse}"
     return mid

@@ -25,6 +25,8 @@ Case inputs:
           cache fills (core.serving_paged); without it, the steady state
   engine: engine profile id (costsim/data/engines.yaml; default 'default')
   ttft_slo_s, tpot_slo_s: latency limits applied to the throughput-latency curve
+  state_precision: a hybrid model's recurrent-state storage as the run set it (vLLM --mamba-ssm-cache-dtype, SGLang
+          --mamba-ssm-dtype: fp32 / bf16 / fp16; default the model's linear_state_dtype)
   speculative_tokens, acceptance_frac: speculative decoding (draft tokens per step, per-token acceptance); a source's
           measured mean acceptance length L is given as the acceptance that yields it, (1 - a^(k+1)) / (1 - a) = L
 metric: decode_tokens_per_s | prefill_tokens_per_s | prefill_time_s | decode_step_time_s | speculative_speedup (decode
@@ -42,11 +44,11 @@ from costsim.core.serving_curve import batch_grid, best_index, decode_context_to
 from costsim.core.serving_paged import paged_finite_job
 from costsim.estimators.deployment import search_deployment
 from costsim.estimators.inference import MAX_CURVE_BATCH, PREFILL_CHUNK_TOKENS, core_inputs
-from costsim.estimators.inference_inputs import with_speculation
+from costsim.estimators.inference_inputs import with_speculation, with_state_precision
 from costsim.estimators.trtllm_bench import fill_batch
 from costsim.specs.base import validate_spec
 from costsim.specs.catalog import get_accelerator, get_model
-from costsim.specs.model import ModelSpec
+from costsim.specs.model import STATE_DTYPE_BYTES, ModelSpec
 from costsim.specs.requests import MAX_OUTPUT_TOKENS_CV
 from costsim.validation.engine import Case
 
@@ -84,6 +86,14 @@ def _speculation(m: ModelSpec, inp: dict) -> ModelSpec:
     return with_speculation(m, k, inp.get("acceptance_frac"))
 
 
+def _state_precision(m: ModelSpec, inp: dict) -> ModelSpec:
+    """The case's model with its recurrent state at the engine's storage (state_precision: fp32 / bf16 / fp16), if given."""
+    sp = inp.get("state_precision")
+    if sp is not None and sp not in STATE_DTYPE_BYTES:
+        raise ValueError(f"state_precision must be one of {', '.join(STATE_DTYPE_BYTES)}, got {sp!r}")
+    return with_state_precision(m, sp)
+
+
 def predict(case: Case) -> float:
     inp = case.inputs
     if case.metric == "speculative_speedup":
@@ -91,7 +101,7 @@ def predict(case: Case) -> float:
         plain = case.model_copy(update={"metric": "decode_tokens_per_s",
                                         "inputs": {k: v for k, v in inp.items() if k not in ("speculative_tokens", "acceptance_frac")}})
         return predict(case.model_copy(update={"metric": "decode_tokens_per_s"})) / predict(plain)
-    m = _speculation(_model(inp), inp)
+    m = _state_precision(_speculation(_model(inp), inp), inp)
     a = get_accelerator(inp["hardware"])
     wp = inp.get("weight_precision", "bf16")
     engine = inp.get("engine", "default")

@@ -25,7 +25,7 @@ INPUT_KEYS: dict[str, frozenset[str]] = {
     "inference": frozenset({"model", "model_shape", "hardware", "num_gpus", "tp", "pp", "ep", "weight_precision",
                             "kv_precision", "engine", "batch", "input_tokens", "output_tokens", "output_tokens_cv", "context_tokens",
                             "num_requests", "max_num_seqs", "layout", "ttft_slo_s", "tpot_slo_s", "overrides",
-                            "speculative_tokens", "acceptance_frac"}),
+                            "speculative_tokens", "acceptance_frac", "state_precision"}),
     "training_step_time": _TRAINING_KEYS,
     "training_run": _TRAINING_KEYS | {"publisher_gpu_power_w", "publisher_kg_per_kwh"},
     "matmul_throughput": frozenset({"hardware", "dtype", "m", "n", "k", "timing"}),

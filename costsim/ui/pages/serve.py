@@ -33,6 +33,7 @@ def to_state(r: ServeRequest) -> dict[str, Any]:
             P + "tpot_ms": None if r.tpot_slo_s is None else r.tpot_slo_s * 1e3, P + "requests": r.requests,
             P + "max_num_seqs": r.max_num_seqs,
             P + "speculative_tokens": r.speculative_tokens, P + "acceptance_frac": r.acceptance_frac,
+            P + "state_precision": w.AUTO if r.state_precision is None else r.state_precision,
             P + "pue": r.facility.pue, P + "usd_per_gpu_hour": r.economics.usd_per_gpu_hour,
             P + "gco2": r.economics.grid_gco2e_per_kwh, P + "elec": r.economics.electricity_usd_per_kwh}
 
@@ -56,6 +57,8 @@ def inputs() -> dict[str, Any]:
                                          default=None if d["deployment_search"] else "bf16", label="Weight precision", auto=True)
         d["kv_precision"] = w.select(ServeRequest, "kv_precision", key=P + "kv_precision", default=None,
                                      label="KV-cache precision", auto=True)
+        d["state_precision"] = w.select(ServeRequest, "state_precision", key=P + "state_precision", default=None,
+                                        label="Recurrent-state precision (hybrid Mamba-2 / DeltaNet models)", auto=True)
         d["batch"] = w.select(ServeRequest, "batch", key=P + "batch", default="max", label="Batch (concurrent sequences)",
                               options=BATCH_OPTIONS, format_func=lambda b: BATCH_WORDS.get(b, str(b)))
         st.header("Load and SLOs")
@@ -100,7 +103,7 @@ def build_request(d: dict[str, Any]) -> ServeRequest:
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
     data = {k: d[k] for k in ("model", "hardware", "gpus", "weight_precision", "kv_precision", "batch", "input_tokens",
                               "output_tokens", "output_tokens_cv", "ttft_slo_s", "tpot_slo_s", "engine", "top_k", "requests",
-                              "max_num_seqs", "speculative_tokens", "acceptance_frac")}
+                              "max_num_seqs", "speculative_tokens", "acceptance_frac", "state_precision")}
     search = bool(d.get("deployment_search")) and d.get("gpus") is not None
     data.update(facility=facility, economics=economics, single_replica=not search)
     return validate_spec(ServeRequest, data, what="serving request")
@@ -176,6 +179,9 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
         st.caption(f"Speculative decoding: {res['speculative_tokens']} draft token(s) per step at "
                    f"{res['acceptance_frac']:.0%} acceptance, {res['tokens_per_step']:.2f} tokens per sequence per verify "
                    "step; TPOT and throughput are per generated token.")
+    if res.get("state_precision"):
+        st.caption(f"Recurrent state: {fmt.bytes_(res['linear_state_bytes_per_sequence'])} per sequence at "
+                   f"{res['state_precision']}, held whatever the context and read and rewritten every decode step.")
     if text := power_limit_text(res):
         st.caption("Power limit: " + text)
     if res.get("curve"):
