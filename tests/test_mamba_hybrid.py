@@ -139,3 +139,18 @@ def test_training_a_mamba_hybrid_prices_a_step():
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
     assert d["feasible"] and 0.2 < d["mfu_frac"] < 0.7
+
+
+def test_reasoning_scenario_hybrid_keeps_up_and_bf16_state_decodes_faster():
+    """scenarios/mamba-hybrid-reasoning-traffic.yaml (shortened): at the same decode-heavy load on the same GPUs the
+    Mamba-2 hybrid keeps up where the all-attention MoE queues, and its bf16 state decodes faster than fp32."""
+    from pathlib import Path
+
+    from costsim.api.run import load_scenario, run_scenario
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "mamba-hybrid-reasoning-traffic.yaml"
+    res = run_scenario(load_scenario(path, ["simulation.duration_s=900", "serving.warmup_s=120"]))
+    fp32, bf16, att = (v.parts["serving"].summary for v in res.variants)
+    assert fp32["ttft_p99_s"] < 0.1 * att["ttft_p99_s"]
+    assert bf16["tpot_p99_s"] < 0.8 * fp32["tpot_p99_s"]
+    assert fp32["energy_per_token_j"] < att["energy_per_token_j"]
