@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from costsim.cli import _register, app
 from costsim.core import inference as core
-from costsim.core.training import model_flop_per_token
+from costsim.core.training import linear_gemms, model_flop_per_token
 from costsim.estimators.inference import core_inputs, estimate_serve
 from costsim.estimators.inference_inputs import served_model
 from costsim.estimators.training import model_shape
@@ -42,9 +42,9 @@ def test_mamba2_mixer_parameters_follow_the_config():
     # the whole 8B family member and the catalog entries land on their published sizes
     assert m.params_total == pytest.approx(8.1e9, rel=0.01)
     for mid, size in (("nemotron-h-8b", 8.0e9), ("nemotron-h-56b", 56e9), ("nemotron-nano-9b-v2", 8.89e9),
-                      ("nemotron-3-nano-30b-a3b", 31.6e9)):
+                      ("nemotron-3-nano", 31.6e9)):
         assert get_model(mid).params_total == pytest.approx(size, rel=0.02), mid
-    nano3 = get_model("nemotron-3-nano-30b-a3b")
+    nano3 = get_model("nemotron-3-nano")
     assert nano3.n_moe_layers == 23 and nano3.params_active == pytest.approx(3.6e9, rel=0.02)
 
 
@@ -93,18 +93,18 @@ def test_bad_mamba_specs_name_the_field(bad, field):
 
 
 def test_moe_hybrid_needs_a_moe_layer():
-    spec = get_model("nemotron-3-nano-30b-a3b").model_dump()
+    spec = get_model("nemotron-3-nano").model_dump()
     with pytest.raises(ValueError, match="at least one MoE layer"):
         ModelSpec(**{**spec, "n_dense_layers": 1, "n_ffn_free_layers": 28})
 
 
 def test_state_precision_sets_the_state_bytes_and_the_decode_step():
-    base = dict(model="nemotron-3-nano-30b-a3b", hardware="h200", gpus=1, single_replica=True, weight_precision="fp8",
+    base = dict(model="nemotron-3-nano", hardware="h200", gpus=1, single_replica=True, weight_precision="fp8",
                 engine="vllm", input_tokens=1024, output_tokens=1024, batch=256)
     r32 = estimate_serve(ServeRequest(**base))
     r16 = estimate_serve(ServeRequest(**base, state_precision="bf16"))
     assert r32["state_precision"] == "fp32" and r16["state_precision"] == "bf16"
-    nano3 = get_model("nemotron-3-nano-30b-a3b")
+    nano3 = get_model("nemotron-3-nano")
     rec = 23 * 64 * 64 * 128
     assert r32["linear_state_bytes_per_sequence"] - r16["linear_state_bytes_per_sequence"] == pytest.approx(2 * rec)
     assert r16["decode_step_time_s"] < r32["decode_step_time_s"]
@@ -117,7 +117,7 @@ def test_state_precision_sets_the_state_bytes_and_the_decode_step():
 def test_cli_shows_mamba_layers_and_takes_state_precision():
     _register()
     runner = CliRunner()
-    shown = runner.invoke(app, ["models", "show", "nemotron-3-nano-30b-a3b"])
+    shown = runner.invoke(app, ["models", "show", "nemotron-3-nano"])
     assert shown.exit_code == 0, shown.output
     assert "Mamba-2" in shown.output and "layers without an FFN block" in shown.output
     listed = runner.invoke(app, ["models", "list"])
@@ -154,3 +154,41 @@ def test_reasoning_scenario_hybrid_keeps_up_and_bf16_state_decodes_faster():
     assert fp32["ttft_p99_s"] < 0.1 * att["ttft_p99_s"]
     assert bf16["tpot_p99_s"] < 0.8 * fp32["tpot_p99_s"]
     assert fp32["energy_per_token_j"] < att["energy_per_token_j"]
+
+
+def test_latent_moe_experts_and_exchange_run_at_the_latent_width():
+    """Nemotron 3 Super's LatentMoE: routed experts of latent x d_ff, two d_model x latent projections per MoE layer, shared
+    experts at d_model, and an expert-parallel exchange carrying latent values."""
+    sup = get_model("nemotron-3-super")
+    d, lat, f = 4096, 1024, 2688
+    assert sup.expert_params == pytest.approx(2 * lat * f) and sup.shared_expert_params == pytest.approx(2 * d * f)
+    assert sup.moe_latent_params_per_layer == pytest.approx(2 * d * lat)
+    assert sup.params_total == pytest.approx(120.7e9, rel=0.005)  # 120B total (model card)
+    assert sup.params_active - sup.vocab_size * d == pytest.approx(12.2e9, rel=0.02)  # 12B active
+    full = ModelSpec(**{**sup.model_dump(), "moe_latent_dim": None})
+    assert full.params_total - sup.params_total == pytest.approx(40 * (512 * 2 * (d - lat) * f - 2 * d * lat))
+    acc = get_accelerator("h200")
+    lay = core.Layout(tp=1, ep=8)
+    cis = (core_inputs(sup, acc, "fp8", "fp8", "sglang"), core_inputs(full, acc, "fp8", "fp8", "sglang"))
+    # a prompt pass of 64 x 2,048 tokens: bandwidth-bound, a quarter of the values
+    ex = [float(core.prefill_breakdown(c.shape, c.dev, c.prec, lay, 64, 2048)["ep_alltoall_s"]) for c in cis]
+    assert ex[0] == pytest.approx(0.25 * ex[1], rel=0.1)
+    # a decode step of 256 sequences: the exchange's latency terms keep it above a quarter, still below
+    dec = [float(core.decode_step_breakdown(c.shape, c.dev, c.prec, lay, 256, 1024)["ep_alltoall_s"]) for c in cis]
+    assert 0 < dec[0] < dec[1]
+    # training: the GEMM list still adds up to the model's FLOPs, the latent projections among them
+    ms = model_shape(sup)
+    gemms = linear_gemms(ms)
+    # an expert entry is one expert's GEMM; each token runs experts_per_token of them
+    flop = sum(2.0 * w * n * k * (ms.experts_per_token if kind == "expert" else 1) for w, n, k, _, kind in gemms)
+    assert flop == pytest.approx(2.0 * ms.mm_params_per_layer, rel=1e-9)
+    latent = [(n, k) for w, n, k, _, kind in gemms if kind == "dense" and {n, k} == {float(d), float(lat)}]
+    assert sorted(latent) == [(float(lat), float(d)), (float(d), float(lat))]
+
+
+def test_latent_moe_needs_moe_and_a_narrower_latent():
+    base = get_model("nemotron-3-super").model_dump()
+    with pytest.raises(ValueError, match="cannot exceed d_model"):
+        ModelSpec(**{**base, "moe_latent_dim": 8192})
+    with pytest.raises(ValueError, match="needs a mixture-of-experts"):
+        _model(moe_latent_dim=1024)

@@ -115,6 +115,8 @@ def _print_model(con: Console, d: dict) -> None:
         rows += [("routed experts / active per token", f"{sp['n_experts']} / {sp['experts_per_token']}"),
                  ("shared experts", str(sp["n_shared_experts"])),
                  ("dense layers", f"{sp['n_dense_layers']}" + (f" (FFN {sp['d_ff_dense']})" if sp.get("d_ff_dense") else ""))]
+        if sp.get("moe_latent_dim"):
+            rows.append(("routed experts' latent width (LatentMoE)", f"{sp['moe_latent_dim']} of {sp['d_model']}"))
         if sp.get("expert_groups"):
             rows.append(("expert groups / groups per token", f"{sp['expert_groups']} / {sp['expert_groups_per_token']}"))
     if sp.get("sliding_window"):

@@ -52,7 +52,8 @@ prefill (B prompts of s tokens): matmul FLOPs 2 * active params * tokens (the LM
   tokens), memory floor = weights read once (+ KV write + GEMM activations at their storage
   precision), smooth roofline as above, plus bandwidth-dominated TP all-reduces of tokens *
   d_model * 2 bytes, plus moe_prefill_pair_s per routed (token, expert) pair per MoE layer, plus the
-  experts' output traffic (moe_dispersion_bytes_per_gpu: 4 bytes x d_model per routed pair per MoE layer,
+  experts' output traffic (moe_dispersion_bytes_per_gpu: 4 bytes x d_model (LatentMoE: its latent width, Shape.moe_width)
+  per routed pair per MoE layer,
   not split by TP). The routed experts' prompt GEMMs run at moe_compute_rel x moe_prefill_compute_rel of
   the dense GEMMs' efficiency (engine-specific: vLLM's Triton fused MoE 0.26). Engines
   without variable-length attention (prefill_attention_concat = 1) attend a batch of prompts as one
@@ -75,7 +76,7 @@ from costsim.core.inference_memory import (  # noqa: F401  (the memory model; ca
     kv_capacity_tokens, kv_token_layers, lm_head_extra_bytes_per_gpu, max_batch, memory_per_gpu_bytes, usable_memory_bytes,
     weight_bytes_per_gpu, workspace_bytes_per_gpu,
 )
-from costsim.core.inference_types import Device, Layout, Precision, Shape, _a, any_finite, any_positive  # noqa: F401  (re-exported)
+from costsim.core.inference_types import Device, Layout, Precision, Shape, _a, any_finite, any_positive, moe_width  # noqa: F401  (re-exported)
 from costsim.core.inference_linear import linear_decode_work, linear_prefill_work
 from costsim.core.inference_sparse import (  # noqa: F401  (causal_pairs re-exported)
     causal_pairs, head_padding_factor, indexer_decode_work, is_sparse, sparse_prefill_work,
@@ -368,7 +369,7 @@ def decode_step_pass(shape: Shape, dev: Device, prec: Precision, layout: Layout,
     # communication
     msg = g_rank * _a(shape.d_model) * _a(prec.act_bytes)
     t_tp = _a(shape.allreduces_per_layer) * layers * allreduce_time_s(msg, tp, dev)
-    t_ep = moe_exchange_time_s(g, shape.d_model, moe_layers, ep, dev, tp, shape.experts_per_token, prec.act_bytes,
+    t_ep = moe_exchange_time_s(g, moe_width(shape), moe_layers, ep, dev, tp, shape.experts_per_token, prec.act_bytes,
                                dispatch_bytes(prec, dev))
     t_pp = pp_handoff_s(msg, layout, dev)
 
@@ -430,7 +431,8 @@ MOE_DISPERSION_BYTES_PER_VALUE = 4.0
 def moe_dispersion_bytes_per_gpu(shape: Shape, layout: Layout, tokens):
     """HBM bytes of the MoE layers' token dispersion in a prompt pass, per GPU (0 for dense models).
 
-    Each routed (token, expert) pair leaves the expert's down projection as a 16-bit vector of d_model values (written)
+    Each routed (token, expert) pair leaves the expert's down projection as a 16-bit vector of d_model values (LatentMoE:
+    its latent width) (written)
     that the weighted sum over the token's k experts reads back: 2 x 2 bytes x d_model per pair per MoE layer. With
     tensor parallelism every rank holds all d_model columns of its partial outputs (the down projection splits its
     reduction, moe_inter / tp, not its output), so these bytes do not shrink with TP, while the experts' FLOPs do: at
@@ -440,7 +442,7 @@ def moe_dispersion_bytes_per_gpu(shape: Shape, layout: Layout, tokens):
     hide under its FLOPs. Prompt passes only: a decode step's few MB of them stay in L2, as activation_bytes_per_token_layer."""
     is_moe = _a(shape.n_experts) > 1
     moe_layers = _a(shape.n_moe_layers) * is_moe / _a(layout.pp)
-    return moe_layers * _a(tokens) / _a(layout.ep) * _a(shape.experts_per_token) * _a(shape.d_model) * MOE_DISPERSION_BYTES_PER_VALUE
+    return moe_layers * _a(tokens) / _a(layout.ep) * _a(shape.experts_per_token) * moe_width(shape) * MOE_DISPERSION_BYTES_PER_VALUE
 
 
 def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, prompt_tokens):
@@ -505,7 +507,7 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     t_compute = _smooth_roofline(t_mem, t_mm + t_attn)
     msg = tokens / ep * _a(shape.d_model) * _a(prec.act_bytes)
     t_tp = _a(shape.allreduces_per_layer) * nl * allreduce_time_s(msg, tp, dev)
-    t_ep = moe_exchange_time_s(tokens, shape.d_model, moe_layers, ep, dev, tp, shape.experts_per_token, prec.act_bytes,
+    t_ep = moe_exchange_time_s(tokens, moe_width(shape), moe_layers, ep, dev, tp, shape.experts_per_token, prec.act_bytes,
                                dispatch_bytes(prec, dev))
     t_pp = (pp - 1.0) * pp_handoff_s(msg, layout, dev)
     t_layers = nl * _a(dev.layer_overhead_s)

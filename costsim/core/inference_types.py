@@ -154,6 +154,9 @@ class Shape:
     #: 1 where a sliding-window layer's KV cache holds only its window; 0 where the engine stores the whole
     #: context for it (TensorRT-LLM without max_attention_window) while its kernels still attend over the window
     kv_stores_window: object = 1.0
+    #: values per token the routed experts take in and give out (LatentMoE's latent width; 0 = d_model): the MoE
+    #: exchange and the experts' output traffic carry this many values per (token, expert) pair
+    moe_width: object = 0.0
     #: tensor-parallel all-reduces per layer: one after the token mixer, one after the FFN (2; a hybrid model's layers
     #: without an FFN block have one, ModelSpec.n_ffn_free_layers, so its average is below 2)
     allreduces_per_layer: object = 2.0
@@ -213,6 +216,12 @@ class Layout:
 
 def _a(x):
     return np.asarray(x, dtype=float)
+
+
+def moe_width(shape: "Shape"):
+    """Values per token of the routed experts' inputs and outputs: Shape.moe_width where set, else d_model."""
+    w = _a(shape.moe_width)
+    return np.where(w > 0, w, _a(shape.d_model))
 
 
 def any_positive(x) -> bool:

@@ -165,16 +165,18 @@ def linear_gemms(m: ModelShape):
     out = [(1.0, qkv_out, d, "n", "dense"), (1.0, d, q_out, "k", "dense")]
     up_share = 2.0 / 3.0 if m.gated else 0.5
 
-    def ffn(params, weight, kind):
-        return [(weight, params * up_share / d, d, "n", kind), (weight, d, params * (1.0 - up_share) / d, "k", kind)]
+    def ffn(params, weight, kind, width=d):
+        return [(weight, params * up_share / width, width, "n", kind), (weight, width, params * (1.0 - up_share) / width, "k", kind)]
 
     if m.n_dense_layers > 0:
         out += ffn(m.dense_ffn_params_per_layer, m.n_dense_layers / L, "dense")
     if m.is_moe and m.n_moe_layers > 0:
         w = m.n_moe_layers / L
-        out += ffn(m.expert_params, w, "expert")
+        out += ffn(m.expert_params, w, "expert", m.moe_width)
         if m.n_shared_experts:
-            out += ffn(m.expert_params, w * m.n_shared_experts, "dense")
+            out += ffn(m.shared_expert_params, w * m.n_shared_experts, "dense")
+        if m.moe_latent_params:  # LatentMoE: d -> latent before dispatch, latent -> d after the combine
+            out += [(w, m.moe_width, d, "n", "dense"), (w, d, m.moe_width, "k", "dense")]
         out.append((w, float(m.n_experts), d, "none", "router"))
     return out
 
@@ -358,7 +360,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
 
     # --- expert parallel all-to-all (dispatch + combine, fwd and bwd, + recomputed fwd)
     if m.is_moe:
-        a2a_bytes = BYTES_ACT * tokens / tp * m.experts_per_token * d
+        a2a_bytes = BYTES_ACT * tokens / tp * m.experts_per_token * m.moe_width
         # each token copy goes straight to its expert's rank: the share bound for other scale-up domains crosses
         # the network, the rest stays on the scale-up fabric (comm.all_to_all_two_tier_s)
         # the EP group's rank stride: tp x cp (experts across data-parallel ranks), etp under folding

@@ -46,6 +46,9 @@ class ModelShape:
     sparse_topk: float = float("inf")  # DeepSeek Sparse Attention: keys each query attends to (inf = dense attention)
     indexer_flop_per_pair: float = 0.0  # its lightning indexer's forward FLOPs per (query, key) pair, every pair scored
     n_ffn_free_layers: int = 0  # layers with a token mixer and no FFN block (hybrid Mamba models: Nemotron-H)
+    shared_expert_params_in: float = 0.0  # one shared expert at d_model (0 = expert_params: no LatentMoE)
+    moe_latent_dim: int = 0  # LatentMoE: routed experts' input / output width (0 = d_model)
+    moe_latent_params: float = 0.0  # LatentMoE down + up projections of one MoE layer (dense)
 
     @property
     def is_moe(self) -> bool:
@@ -62,6 +65,16 @@ class ModelShape:
         return self.n_layers - self.n_moe_layers - self.n_ffn_free_layers
 
     @property
+    def shared_expert_params(self) -> float:
+        """One shared expert (at d_model; the routed experts' size without LatentMoE)."""
+        return self.shared_expert_params_in or self.expert_params
+
+    @property
+    def moe_width(self) -> float:
+        """Values per token the routed experts take in and give out (LatentMoE's latent width, else d_model)."""
+        return float(self.moe_latent_dim or self.d_model)
+
+    @property
     def tp_collective_layer_frac(self) -> float:
         """Share of the tensor-parallel collectives of a mixer + FFN layer that the average layer runs (one pair per
         block: a layer without an FFN block runs half; 1 without such layers)."""
@@ -75,7 +88,8 @@ class ModelShape:
     def mm_params_per_layer(self) -> float:
         """Average active matmul parameters per layer (attention + active FFN/experts + router)."""
         L = self.n_layers
-        moe = self.n_moe_layers * ((self.experts_per_token + self.n_shared_experts) * self.expert_params + self.router_params)
+        moe = self.n_moe_layers * (self.experts_per_token * self.expert_params + self.n_shared_experts * self.shared_expert_params
+                                   + self.router_params + self.moe_latent_params)
         dense = self.n_dense_layers * self.dense_ffn_params_per_layer
         return self.attn_params_per_layer + (moe + dense) / L
 
@@ -83,7 +97,7 @@ class ModelShape:
     def nonexpert_params_per_layer(self) -> float:
         """Average parameters per layer that are not routed experts (replicated over EP)."""
         L = self.n_layers
-        moe = self.n_moe_layers * (self.n_shared_experts * self.expert_params + self.router_params)
+        moe = self.n_moe_layers * (self.n_shared_experts * self.shared_expert_params + self.router_params + self.moe_latent_params)
         dense = self.n_dense_layers * self.dense_ffn_params_per_layer
         return self.attn_params_per_layer + self.norm_params_per_layer + (moe + dense) / L
 

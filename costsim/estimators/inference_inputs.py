@@ -42,7 +42,8 @@ def shape_from_model(m: ModelSpec) -> core.Shape:
     draft = (m.params_total - m.embedding_params) / m.n_layers if m.speculative_tokens else 0.0
     return core.Shape(
         n_layers=float(m.n_layers), d_model=float(m.d_model),
-        allreduces_per_layer=float(m.n_layers + m.n_ffn_layers) / m.n_layers, params_resident=m.params_total + draft,
+        allreduces_per_layer=float(m.n_layers + m.n_ffn_layers) / m.n_layers,
+        moe_width=float(m.moe_width) if m.moe_latent_dim else 0.0, params_resident=m.params_total + draft,
         params_dense_stream=m.params_total - lookup_only - routed_all, params_lm_head=float(m.vocab_size * m.d_model),
         params_expert=m.expert_params if m.is_moe else 0.0, n_experts=float(m.n_experts),
         experts_per_token=float(m.experts_per_token), n_moe_layers=float(m.n_moe_layers),

@@ -57,6 +57,12 @@ class ModelSpec(Spec):
     expert_groups_per_token: int | None = Field(None, ge=1, description="Groups a token's experts may come from (DeepSeek-V3 "
                                                 "config topk_group: 4); with expert parallelism that keeps whole groups on a "
                                                 "node, a token reaches at most this many nodes.")
+    moe_latent_dim: int | None = Field(None, ge=1, description="LatentMoE (Nemotron 3 Super / Ultra): the routed experts "
+                                       "run in a latent space of this width; each MoE layer projects the token from "
+                                       "d_model down to it before dispatch and back up after the combine (two dense "
+                                       "d_model x latent projections), so an expert is latent x d_ff and the "
+                                       "all-to-all carries latent values. Shared experts and the router stay at d_model. "
+                                       "None = the experts run at d_model.")
     n_dense_layers: int = Field(0, ge=0, description="Layers that are dense even in an MoE model (DeepSeek-V3: "
                                 "the first 3; Llama 4 Maverick: every other layer, 24). Only the count enters the FLOP, "
                                 "memory and parameter math, not where the layers sit.")
@@ -158,6 +164,12 @@ class ModelSpec(Spec):
             raise ValueError(f"experts_per_token ({self.experts_per_token}) cannot exceed n_experts ({self.n_experts})")
         if self.n_dense_layers > self.n_layers:
             raise ValueError("n_dense_layers cannot exceed n_layers")
+        if self.moe_latent_dim is not None:
+            if not self.is_moe:
+                raise ValueError("moe_latent_dim (LatentMoE) needs a mixture-of-experts model (n_experts > 1)")
+            if self.moe_latent_dim > self.d_model:
+                raise ValueError(f"moe_latent_dim ({self.moe_latent_dim}) cannot exceed d_model ({self.d_model}): the latent "
+                                 "space is a down-projection")
         if self.n_ffn_free_layers:
             if self.n_dense_layers + self.n_ffn_free_layers > self.n_layers:
                 raise ValueError(f"n_dense_layers ({self.n_dense_layers}) + n_ffn_free_layers ({self.n_ffn_free_layers}) cannot "
@@ -253,8 +265,9 @@ class ModelSpec(Spec):
         return self.n_layers - self.n_ffn_free_layers
 
     # ---- parameter counts ------------------------------------------------------------------
-    def ffn_params(self, d_ff: int) -> float:
-        d = self.d_model
+    def ffn_params(self, d_ff: int, width: int | None = None) -> float:
+        """One FFN of d_ff hidden units on `width` input / output values (default d_model)."""
+        d = width or self.d_model
         mats = 3 if self.gated else 2
         p = mats * d * d_ff
         if self.linear_bias:
@@ -435,9 +448,24 @@ class ModelSpec(Spec):
         return float(p)
 
     @property
+    def moe_width(self) -> int:
+        """Values per token the routed experts take in and give out: moe_latent_dim under LatentMoE, else d_model."""
+        return self.moe_latent_dim or self.d_model
+
+    @property
     def expert_params(self) -> float:
-        """One expert's FFN parameters (d_ff is per expert)."""
+        """One routed expert's FFN parameters (d_ff is per expert; on moe_width values)."""
+        return self.ffn_params(self.d_ff, self.moe_width)
+
+    @property
+    def shared_expert_params(self) -> float:
+        """One shared expert's FFN parameters: d_ff hidden units on d_model values (= expert_params without LatentMoE)."""
         return self.ffn_params(self.d_ff)
+
+    @property
+    def moe_latent_params_per_layer(self) -> float:
+        """LatentMoE's down and up projections of one MoE layer (d_model x latent each; 0 without LatentMoE)."""
+        return float(2 * self.d_model * self.moe_latent_dim) if self.moe_latent_dim else 0.0
 
     @property
     def dense_ffn_params_per_layer(self) -> float:
@@ -448,7 +476,8 @@ class ModelSpec(Spec):
             return self.n_ffn_layers * self.ffn_params(self.d_ff)
         dense = self.n_dense_layers * self.dense_ffn_params_per_layer
         n_routed = self.experts_per_token if active else self.n_experts
-        per_moe = (n_routed + self.n_shared_experts) * self.expert_params + self.d_model * self.n_experts
+        per_moe = (n_routed * self.expert_params + self.n_shared_experts * self.shared_expert_params + self.d_model * self.n_experts
+                   + self.moe_latent_params_per_layer)
         return dense + self.n_moe_layers * per_moe
 
     def _total(self, active: bool) -> float:
