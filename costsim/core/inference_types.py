@@ -220,6 +220,8 @@ def _a(x):
 
 def moe_width(shape: "Shape"):
     """Values per token of the routed experts' inputs and outputs: Shape.moe_width where set, else d_model."""
+    if not any_positive(shape.moe_width):  # hot path: every model but LatentMoE ones
+        return _a(shape.d_model)
     w = _a(shape.moe_width)
     return np.where(w > 0, w, _a(shape.d_model))
 
