@@ -5,8 +5,12 @@ Parameter count (per transformer layer):
              MLA (DeepSeek): q down/up through q_lora_rank, kv down to kv_lora_rank + rope dims,
              kv up to h*(nope + v), o: h*v*d; DeepSeek Sparse Attention adds its lightning indexer
              (q latent -> index heads x index dim, d -> index dim + LayerNorm, d -> index heads);
-  FFN        3*d*d_ff gated (swiglu/geglu), 2*d*d_ff otherwise;
-  MoE        every routed and shared expert's FFN plus a d*E router (active: k routed + shared);
+  linear     a Gated DeltaNet or Mamba-2 mixer in place of attention in linear_attention_layers of the layers
+             (linear_params_per_layer: input / output projections, short convolution, per-head parameters, gated norm);
+  FFN        3*d*d_ff gated (swiglu/geglu), 2*d*d_ff otherwise (relu2 = squared ReLU, Nemotron-H); none in the
+             n_ffn_free_layers mixer layers of hybrid models that stack mixer and FFN blocks separately;
+  MoE        every routed and shared expert's FFN plus a d*E router (active: k routed + shared); LatentMoE
+             (moe_latent_dim L) runs the routed experts on L values (L*d_ff each) and adds 2*d*L projections;
   norms      1 weight vector per norm (2 for LayerNorm with bias).
 Whole model: layers + final norm + embedding (vocab*d) + LM head unless tied + learned positions.
 """
