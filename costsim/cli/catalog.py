@@ -148,7 +148,7 @@ def _print_model(con: Console, d: dict) -> None:
              (kv_label, fmt_si((2 * d["kv_cache_elements_per_token_per_layer"] + indexer_b) * d["kv_cache_layers"], "B")),
              ("pre-training tokens", fmt_si(d["training_tokens"]) if d.get("training_tokens") else "not published")]
     if linear:
-        rows.insert(-1, (f"linear-attention state per sequence (any context; recurrent state {sp['linear_state_dtype']})",
+        rows.insert(-1, (f"recurrent state per sequence (any context; stored {sp['linear_state_dtype']})",
                          fmt_si(d["linear_state_bytes_per_sequence"], "B")))
     con.print(_table(f"{d['id'] or 'model'}: shape and size", ("quantity", "value"), rows))
     for s in d["sources"]:
