@@ -169,3 +169,20 @@ def test_head_padding_follows_the_sparse_kernels_each_vendor_runs():
     amd = core_inputs(v32, get_accelerator("mi355x"), "fp8", "fp8", "default")
     assert float(amd.dev.sparse_attention_min_heads) == 16.0
     assert float(core.head_padding_factor(amd.shape, amd.dev, core.Layout(tp=8))) == 1.0
+
+
+def test_fp8_cache_of_a_sparse_attention_model_is_the_656_byte_layout_computed_in_bf16():
+    """--kv-precision fp8 on a DSA model prices the sparse kernels' FP8 latent layout (512 FP8 values, 4 fp32 scales, 64
+    BF16 RoPE values = 656 bytes per token and layer, plus the 132-byte indexer key) and runs the attention at the BF16
+    rate (the kernels dequantize); a dense MLA model's FP8 cache stays 576 bytes at the FP8 rate."""
+    acc = get_accelerator("h200")
+    v32 = get_model("deepseek-v3.2")
+    assert v32.fp8_sparse_latent_extra_bytes == 80.0
+    fp8 = core_inputs(v32, acc, "fp8", "fp8", "vllm")
+    bf16 = core_inputs(v32, acc, "fp8", "bf16", "vllm")
+    assert float(core.kv_bytes_per_token(fp8.shape, fp8.prec)) == pytest.approx(LAYERS * (656 + INDEXER_KEY_BYTES))
+    assert float(core.kv_bytes_per_token(bf16.shape, bf16.prec)) == pytest.approx(LAYERS * (2 * LATENT + INDEXER_KEY_BYTES))
+    assert float(fp8.dev.attn_peak_flop_per_s) == pytest.approx(acc.peak_flop_per_s("bf16"))
+    v3 = core_inputs(get_model("deepseek-v3"), acc, "fp8", "fp8", "vllm")
+    assert float(core.kv_bytes_per_token(v3.shape, v3.prec)) == pytest.approx(LAYERS * LATENT)
+    assert float(v3.dev.attn_peak_flop_per_s) == pytest.approx(acc.peak_flop_per_s("fp8"))

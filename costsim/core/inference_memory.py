@@ -50,23 +50,29 @@ def indexer_bytes_per_sequence(shape: Shape, context_tokens):
     return _a(per_token_layer) * _softmax_layers(shape) * _a(context_tokens)
 
 
+def kv_bytes_per_token_layer(shape: Shape, prec: Precision):
+    """Bytes one token's KV occupies in one softmax layer: its elements at the KV precision, plus the precision's layout
+    extra (Precision.kv_extra_bytes_per_token_layer: the FP8 sparse-MLA scales and BF16 RoPE part)."""
+    return _plus(_a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element), prec.kv_extra_bytes_per_token_layer)
+
+
 def kv_bytes_per_sequence(shape: Shape, prec: Precision, context_tokens):
     """KV-cache bytes one sequence at `context_tokens` attends over (whole model, unsharded): what a decode
     step reads (a sparse-attention model: its top-k latents and every indexer key)."""
-    return _plus(_a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * kv_token_layers(shape, context_tokens),
+    return _plus(kv_bytes_per_token_layer(shape, prec) * kv_token_layers(shape, context_tokens),
                  indexer_bytes_per_sequence(shape, context_tokens))
 
 
 def kv_bytes_stored_per_sequence(shape: Shape, prec: Precision, context_tokens):
     """KV-cache bytes one sequence at `context_tokens` occupies (whole model, unsharded), indexer keys included."""
-    return _plus(_a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * kv_token_layers_stored(shape, context_tokens),
+    return _plus(kv_bytes_per_token_layer(shape, prec) * kv_token_layers_stored(shape, context_tokens),
                  indexer_bytes_per_sequence(shape, context_tokens))
 
 
 def kv_bytes_per_token(shape: Shape, prec: Precision):
     """KV-cache bytes per token with every softmax-attention layer holding it (full attention; MHA 2*h*hd, GQA
     2*kv*hd, MQA 2*hd, MLA kv_lora_rank + rope dims, per layer; plus a sparse-attention indexer's key)."""
-    return _plus(_a(shape.kv_elements_per_token_layer) * _a(prec.kv_bytes_per_element) * _softmax_layers(shape),
+    return _plus(kv_bytes_per_token_layer(shape, prec) * _softmax_layers(shape),
                  indexer_bytes_per_sequence(shape, 1.0))
 
 

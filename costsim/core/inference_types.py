@@ -205,6 +205,10 @@ class Precision:
     #: bytes per embedding / LM-head parameter beyond weight_bytes_per_param: quantized checkpoints (ModelOpt
     #: FP8/NVFP4, vLLM fp8, AWQ/GPTQ) keep the input embedding and the LM head in 16 bit; 0 = stored like the rest
     embed_extra_bytes_per_param: object = 0.0
+    #: KV-cache bytes per token per softmax layer beyond kv_elements x kv_bytes_per_element: the FP8 sparse-MLA layout of
+    #: DeepSeek Sparse Attention models keeps an fp32 scale per 128 latent values and the RoPE part in BF16 (vLLM's
+    #: fp8_ds_mla: 512 + 16 + 128 = 656 bytes where a plain FP8 latent is 576); 0 elsewhere
+    kv_extra_bytes_per_token_layer: object = 0.0
 
 
 @dataclass(frozen=True)

@@ -373,6 +373,17 @@ class ModelSpec(Spec):
         return float(self.indexer_head_dim + 4 * -(-self.indexer_head_dim // INDEXER_QUANT_BLOCK_VALUES))
 
     @property
+    def fp8_sparse_latent_extra_bytes(self) -> float:
+        """Bytes per token per layer that a DeepSeek Sparse Attention model's FP8 latent cache holds beyond one byte per
+        latent value: an fp32 scale per INDEXER_QUANT_BLOCK_VALUES (128) of the kv_lora_rank values and the RoPE part kept
+        in BF16 (one more byte per rope dim). DeepSeek-V3.2: 16 + 64 -> 656 bytes per token where a plain FP8 latent is
+        576 (vLLM blog 2025-09-29 'DeepSeek-V3.2': 512 FP8 values, 4 fp32 scales, 64 BF16 RoPE values; vLLM's
+        fp8_ds_mla, SGLang's NSA FP8 cache). 0 without sparse attention."""
+        if self.sparse_attention_topk is None:
+            return 0.0
+        return float(4 * -(-self.kv_lora_rank // INDEXER_QUANT_BLOCK_VALUES) + (self.qk_rope_head_dim or 0))
+
+    @property
     def indexer_flop_per_pair(self) -> float:
         """FLOPs of the indexer per (query, key) pair per layer: each of its heads' dot product (2 x index_head_dim),
         ReLU and the weighted sum over heads (2 per head). 0 without sparse attention."""
