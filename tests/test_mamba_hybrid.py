@@ -192,3 +192,16 @@ def test_latent_moe_needs_moe_and_a_narrower_latent():
         ModelSpec(**{**base, "moe_latent_dim": 8192})
     with pytest.raises(ValueError, match="needs a mixture-of-experts"):
         _model(moe_latent_dim=1024)
+
+
+def test_nano_2_holds_a_128k_context_on_one_a10g_where_an_all_attention_8b_cannot():
+    """NVIDIA Nemotron Nano 2 was compressed for 128k-token inference on one A10G in BF16 (arXiv 2508.14444): its 4
+    attention layers' KV cache and 27 fixed Mamba-2 states fit beside 17.8 GB of weights; Llama 3.1 8B's 32 layers of
+    KV at that length do not."""
+    base = dict(hardware="a10g", gpus=1, single_replica=True, weight_precision="bf16", engine="vllm",
+                input_tokens=120_000, output_tokens=8_000)
+    nano = estimate_serve(ServeRequest(model="nemotron-nano-9b-v2", **base))
+    assert nano["feasible"] and nano["max_batch"] >= 1
+    assert nano["memory_per_gpu_bytes"] <= nano["memory_usable_per_gpu_bytes"]
+    llama = estimate_serve(ServeRequest(model="llama-3.1-8b", **base))
+    assert not llama["feasible"]
