@@ -177,7 +177,7 @@ def test_fp8_cache_of_a_sparse_attention_model_is_the_656_byte_layout_computed_i
     rate (the kernels dequantize); a dense MLA model's FP8 cache stays 576 bytes at the FP8 rate."""
     acc = get_accelerator("h200")
     v32 = get_model("deepseek-v3.2")
-    assert v32.fp8_sparse_latent_extra_bytes == 80.0
+    assert v32.fp8_sparse_latent_extra_bytes_per_token_layer == 80.0
     fp8 = core_inputs(v32, acc, "fp8", "fp8", "vllm")
     bf16 = core_inputs(v32, acc, "fp8", "bf16", "vllm")
     assert float(core.kv_bytes_per_token(fp8.shape, fp8.prec)) == pytest.approx(LAYERS * (656 + INDEXER_KEY_BYTES))

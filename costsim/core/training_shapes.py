@@ -48,7 +48,6 @@ class ModelShape:
     n_ffn_free_layers: int = 0  # layers with a token mixer and no FFN block (hybrid Mamba models: Nemotron-H)
     shared_expert_params_in: float = 0.0  # one shared expert at d_model (0 = expert_params: no LatentMoE)
     moe_latent_dim: int = 0  # LatentMoE: routed experts' input / output width (0 = d_model)
-    moe_latent_params: float = 0.0  # LatentMoE down + up projections of one MoE layer (dense)
 
     @property
     def is_moe(self) -> bool:
@@ -68,6 +67,11 @@ class ModelShape:
     def shared_expert_params(self) -> float:
         """One shared expert (at d_model; the routed experts' size without LatentMoE)."""
         return self.shared_expert_params_in or self.expert_params
+
+    @property
+    def moe_latent_params(self) -> float:
+        """LatentMoE's down and up projections of one MoE layer (d_model x latent each, dense); 0 without LatentMoE."""
+        return 2.0 * self.d_model * self.moe_latent_dim
 
     @property
     def moe_width(self) -> float:

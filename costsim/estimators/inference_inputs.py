@@ -303,8 +303,8 @@ def core_inputs(m: ModelSpec, acc: Accelerator, weight_precision: str, kv_precis
         # DeepSeek Sparse Attention's FP8 latent cache: 656-byte layout (scales, BF16 RoPE), dequantized to BF16 inside
         # the sparse kernels, which compute in BF16 (FlashMLA's FP8 sparse decoding kernel: docs/20250929-hopper-fp8-
         # sparse-deep-dive.md; vLLM up-converts the cache for its BF16 sparse prefill kernel, PR 27532)
-        prec = replace(prec, kv_extra_bytes_per_token_layer=m.fp8_sparse_latent_extra_bytes)
+        prec = replace(prec, kv_extra_bytes_per_token_layer=m.fp8_sparse_latent_extra_bytes_per_token_layer)
         half = acc.peak_flop_per_s("bf16") or acc.peak_flop_per_s("fp16")
-        if half and "attn_peak_flop_per_s" not in picked:
+        if half:
             dev = replace(dev, attn_peak_flop_per_s=half)
     return CoreInputs(shape=shape, prec=prec, dev=dev, compute_dtype=dtype, params=params)

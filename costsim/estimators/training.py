@@ -60,7 +60,7 @@ def model_shape(spec: ModelSpec) -> ModelShape:
         linear_fwd_flop_per_token=spec.linear_prefill_flop_per_token_per_layer,
         sparse_topk=float(spec.sparse_attention_topk) if spec.sparse_attention_topk else math.inf, indexer_flop_per_pair=spec.indexer_layer_frac * spec.indexer_flop_per_pair,
         n_ffn_free_layers=spec.n_ffn_free_layers, shared_expert_params_in=spec.shared_expert_params if spec.is_moe else 0.0,
-        moe_latent_dim=spec.moe_latent_dim or 0, moe_latent_params=spec.moe_latent_params_per_layer)
+        moe_latent_dim=spec.moe_latent_dim or 0)
 
 
 def power_cap_compute_frac(acc: Accelerator, power_cap_w: float | None) -> float:

@@ -373,7 +373,7 @@ class ModelSpec(Spec):
         return float(self.indexer_head_dim + 4 * -(-self.indexer_head_dim // INDEXER_QUANT_BLOCK_VALUES))
 
     @property
-    def fp8_sparse_latent_extra_bytes(self) -> float:
+    def fp8_sparse_latent_extra_bytes_per_token_layer(self) -> float:
         """Bytes per token per layer that a DeepSeek Sparse Attention model's FP8 latent cache holds beyond one byte per
         latent value: an fp32 scale per INDEXER_QUANT_BLOCK_VALUES (128) of the kv_lora_rank values and the RoPE part kept
         in BF16 (one more byte per rope dim). DeepSeek-V3.2: 16 + 64 -> 656 bytes per token where a plain FP8 latent is
