@@ -200,12 +200,13 @@ GEMM_ROWS_HALF_FP8_FACTOR = 266.0 / 153.0  # fp8 T0 / bf16 T0 where only bf16 is
 #: parts that share a measured family's die, SM count and power limit: the H200 and H800 SXM are GH100 with the
 #: H100 SXM's 132 SMs and 700 W (the H200 with HBM3e, the H800 with less NVLink). Checked on the H200: its GEMMs
 #: measured on a lent H200 (costsim/validation/cases/measured_h200.yaml, held out) at 741 vs the H100's 755 TFLOP/s
-#: bf16 at 8192^3
-FAMILY_ALIASES = {"h200": "h100", "h800": "h100"}
+#: bf16 at 8192^3. GH200's GPU is the same die and clocks (132 SMs, 1,980 MHz; NVIDIA's GH200 datasheet) with a 900 W limit:
+#: its measured best BF16 matmul, 828.6 TFLOP/s (ml-engineering's MAMF table), is 4 % above the H100 SXM's 794.5
+FAMILY_ALIASES = {"h200": "h100", "h800": "h100", "gh200": "h100"}
 
 
 def accelerator_family(accelerator_id: str) -> str | None:
-    """The fitted family an accelerator id belongs to (h100 for h100-sxm, h200, h800; a100; tpu), or None."""
+    """The fitted family an accelerator id belongs to (h100 for h100-sxm, h200, h800, gh200-*; a100; tpu), or None."""
     for prefix, fam in FAMILY_ALIASES.items():
         if accelerator_id.startswith(prefix):
             return fam

@@ -92,6 +92,7 @@ class Accelerator(Spec):
     idle_w: float = Field(..., ge=0, description="Idle power, W (measured where a source gives one, else an estimate with a note).")
     scaleup: ScaleUp = Field(..., description="Scale-up fabric (NVLink/ICI/...).")
     scaleout_gb_per_s: float = Field(0.0, ge=0, description="Scale-out network bandwidth per device, per direction, GB/s (400 Gb/s NIC = 50).")
+    host_link_gb_per_s_per_direction: float | None = Field(None, gt=0, le=1.0e4, description="Achievable bandwidth between the device's memory and its host's memory, per direction, GB/s: what offloaded activations (training with activation offload) move over. GH200's NVLink-C2C 450 per direction; None = the category default (costsim.core.training_shapes.HOST_LINK_DEFAULT_BYTES_PER_S: a PCIe Gen4/5 x16 link). Needs a source in `sources`.")
     default_node: str | None = Field(None, description="Id of the node/system profile this device usually ships in (host power, NICs).")
     prices: Prices = Field(default_factory=Prices, description="Purchase and rental prices with their date.")
     embodied_kgco2e: float | None = Field(None, ge=0, description="Embodied carbon per device (manufacturing), kg CO2e, where known or estimated.")
@@ -131,6 +132,11 @@ class Accelerator(Spec):
     @property
     def scaleout_bytes_per_s(self) -> float:
         return self.scaleout_gb_per_s * GB
+
+    @property
+    def host_link_bytes_per_s(self) -> float | None:
+        """Device <-> host memory bandwidth per direction, B/s, where the profile gives one (None: the default)."""
+        return None if self.host_link_gb_per_s_per_direction is None else self.host_link_gb_per_s_per_direction * GB
 
     def peak_flop_per_s(self, dtype: str) -> float:
         """Dense peak for `dtype`, FLOP/s. Falls back along the chain a real kernel would use

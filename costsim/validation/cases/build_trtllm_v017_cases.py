@@ -10,7 +10,10 @@ Usage (a developer tool, not needed at run time):
                  rows (model, tensor-parallel size, "ISL, OSL"), columns H200 / H100 / GH200 / L40S at FP8 and
                  A100-SXM4-80GB at FP16, cells in output tokens per second of `trtllm-bench throughput` at maximum load
                  (the file's own example: 3,000 requests of 128/128 tokens, 182.86 req/s x 128 = 23,406 = its 'Token
-                 Throughput'). The file says FP8 engines keep the KV cache in FP8. GH200 is skipped (no catalog part).
+                 Throughput'). The file says FP8 engines keep the KV cache in FP8. Its GH200 column (the 96 GB HBM3
+                 superchip: 'GH200 480GB' is the name nvidia-smi gives it, after its LPDDR5X) was measured with the
+                 legacy gptManagerBenchmark flow the file recommends for GH200 in v0.17 (in-flight batching,
+                 guaranteed_no_evict, KV fraction 0.95, chunked context: the same engine and scheduler).
 
 Why this file next to the v1.0 one (build_trtllm_cases.py): it measured the same request shapes on the C++ runtime a year
 earlier, and it has Mixtral 8x7B / 8x22B, MoE models with few large experts, on Hopper; L40S (PCIe, no NVLink) up to TP8;
@@ -50,7 +53,7 @@ MODELS = {
     "Mixtral 8x22B": ("mixtral-8x22b", "mixtral-8x22b", "MoE, 8 experts, 2 active; experts split by tensor parallelism."),
 }
 #: column header -> (catalog part id, weight precision, KV precision); None = skipped
-PARTS = {"H200 141GB HBM3": ("h200", "fp8", "fp8"), "H100 80GB HBM3": ("h100-sxm", "fp8", "fp8"), "GH200 480GB": None,
+PARTS = {"H200 141GB HBM3": ("h200", "fp8", "fp8"), "H100 80GB HBM3": ("h100-sxm", "fp8", "fp8"), "GH200 480GB": ("gh200-96gb", "fp8", "fp8"),
          "L40S": ("l40s", "fp8", "fp8"), "A100-SXM4-80GB": ("a100-80gb-sxm", "fp16", "fp16")}
 _RESERVE_NOTE = ("Used to fit the tensorrt-llm engine's runtime_reserve_bytes (1.5 GB: CUDA context, GEMM and decoder "
                  "workspaces outside the KV pool), the only parameter these memory-squeezed rows constrain.")
