@@ -14,9 +14,10 @@ __all__ = ["train", "step_profile", "shown_layout", "MOE_ONLY_LAYOUT_KEYS"]
 
 def shown_layout(par: dict[str, Any], moe: bool | None = None) -> dict[str, Any]:
     """A layout row for a reader: without expert tensor parallelism and the all-to-all overlap unless there are experts
-    (`moe`, default: this row's ep > 1)."""
+    (`moe`, default: this row's ep > 1), and without activation offload unless it is on."""
     moe = (par.get("ep") or 1) > 1 if moe is None else moe
-    return {k: v for k, v in par.items() if moe or k not in MOE_ONLY_LAYOUT_KEYS}
+    return {k: v for k, v in par.items() if (moe or k not in MOE_ONLY_LAYOUT_KEYS)
+            and not (k == "activation_offload" and not v)}
 
 
 def train(request: TrainRequest) -> dict[str, Any]:

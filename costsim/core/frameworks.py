@@ -108,6 +108,13 @@ class Framework:
       distributed optimizer (the run's ddp bucket_size after Megatron closes each bucket at the first parameter that
       reaches it); None = Megatron-core's default, max(40M, 1M x dp x cp). A request's dp_bucket_params
       sets it.
+    activation_offload / activation_offload_searched: the stack can keep the activations each layer saves for its
+      backward pass in host memory (MaxText's remat_policy 'offload' targets, Megatron-core / Transformer Engine
+      --cpu-offloading) / the layout search tries it (on TPU slices, where MaxText's large-model recipes offload the
+      layer inputs); a request's activation_offload picks it on a stack that has it.
+    logit_bytes: HBM bytes per logit the stack holds from the LM head to the loss backward; None =
+      training_memory.BYTES_LOGIT (bf16 logits + the fp32 copy the loss upcasts, Megatron / PyTorch). XLA fuses the
+      loss's fp32 arithmetic into its reductions and keeps the bf16 logits and their bf16 gradient: 4.
     dropout_masks: the stack's runs train with dropout unless told otherwise, so each layer stores two 1-byte masks of
       s x b x h for the backward (Korthikanti et al.'s memory accounting). True for the Megatron stacks: Megatron-LM's
       argument defaults are --hidden-dropout 0.1 and --attention-dropout 0.1. False where the stack's models or scripts
@@ -145,6 +152,9 @@ class Framework:
     moe_router_balance: str = "forced"
     dp_bucket_params: float | None = None
     dropout_masks: bool = False
+    activation_offload: bool = False
+    activation_offload_searched: bool = False
+    logit_bytes: float | None = None
     source: str = ""
     year: int = 2024
 
@@ -163,13 +173,15 @@ class Framework:
             return self.moe_parallel_folding or not value
         if dim == "ep_overlap":
             return self.moe_a2a_overlap or not value
+        if dim == "act_offload":
+            return self.activation_offload or not value
         return True
 
 
 FRAMEWORKS: dict[str, Framework] = {
     "megatron-core-2024": Framework(
         "megatron-core-2024", 0.25, True, lowp_param_gather=True, moe_parallel_folding=True, moe_a2a_overlap=True,
-        dropout_masks=True,
+        dropout_masks=True, activation_offload=True,
         source="Megatron-core / NeMo 24.x with Transformer Engine (TP comm overlap, FlashAttention, distributed optimizer "
                "with overlapped grad reduce-scatter and param all-gather); ZeRO-2/3 as PyTorch FSDP2 / Megatron-core FSDP "
                "(one flat buffer per layer)",
@@ -216,10 +228,14 @@ FRAMEWORKS: dict[str, Framework] = {
     "xla-tpu": Framework(
         "xla-tpu", 0.25, True, zero_calls_per_layer=4.0, zero_shard_within_domain=True, reserve_bytes=1.0e9,
         zero3_live_layers=1.0, elementwise_bytes_per_d=XLA_ELEMENTWISE_BYTES_PER_D, selective_saves="xla-dots",
+        activation_offload=True, activation_offload_searched=True, logit_bytes=4.0,
         source="JAX/XLA on TPU (MaxText, Pathways/PaLM): GSPMD sharding, FSDP as ZeRO-3 with XLA async all-gathers per "
                "weight (~4 per layer after fusion), hierarchical ICI-then-DCN collectives, splash/flash attention; "
                "selective recomputation is MaxText's remat_policy 'minimal' (jax checkpoint_dots_with_no_batch_dims, "
-               "google/maxtext MaxText/layers/models.py)",
+               "google/maxtext MaxText/layers/models.py); activation offload is its remat_policy 'offload' targets "
+               "(decoder_layer_input=offload in the TPU7x recipes, AI-Hypercomputer/tpu-recipes training/ironwood); "
+               "logits at 4 bytes each, bf16 values and bf16 gradient (the TPU7x gpt-oss-120b recipe, 20 sequences of "
+               "8,192 tokens per chip over a 201,088-entry vocabulary, fits its 192 GiB only so)",
         year=2023),
     "torchtitan-2024": Framework(
         # AsyncTP hides only part of the tensor-parallel collectives: tp_comm_exposed_frac FITTED on TT-70B-256-2D-ASYNCTP

@@ -178,7 +178,10 @@ _SOC = dict(
 CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
     "datacenter_gpu": _GPU,
     "ai_accelerator": _GPU,
-    "consumer_gpu": _GPU | {"step_overhead_s": 1.5e-3},
+    # per-token host work of a desktop engine (llama.cpp: graph build, launch, sampling on the CPU). FITTED on
+    # LCPP-4090-CODELLAMA-7B-Q8_0-TG128 (llama-bench tg128, CUDA, 2024-01: 0.63 ms); the 1.5 ms prior it replaced put
+    # every llama.cpp CUDA row 6-26 % slow (RTX 4090 and 5090 rows, all held out)
+    "consumer_gpu": _GPU | {"step_overhead_s": 0.63e-3},
     "laptop_soc": _SOC,
     "desktop_soc": _SOC,
     "phone_soc": _SOC | {"usable_memory_frac": 0.55},  # iOS app memory limit (increased-memory entitlement)

@@ -11,7 +11,8 @@ Validity rules (Megatron-LM conventions):
      data-parallel ranks; 1 for dense models); with MoE parallel folding (a stack with
      Framework.moe_parallel_folding; etp 0 means etp = tp): etp | tp and ep*etp | tp*cp*dp (the expert grid
      over the stage's ranks; searched: etp = tp and etp = 1); ep_overlap (Framework.moe_a2a_overlap) only with
-     ep > 1 and not with full recomputation;
+     ep > 1 and not with full recomputation; act_offload (activations kept in host memory) where the stack has it,
+     searched where Framework.activation_offload_searched;
   global_batch % (dp*micro_batch) == 0 (when the batch is given; otherwise each layout rounds the
      target batch to a multiple of dp*micro_batch and may move it at most DEFAULT_BATCH_SLACK_FRAC, so
      the batch bounds data parallelism as it does in practice);
@@ -32,7 +33,7 @@ from costsim.core.training_shapes import resolve_etp
 MICRO_BATCHES = (1, 2, 4, 8, 16)
 MAX_CP = 32
 MAX_VP = 16
-DIMS = ("tp", "pp", "cp", "ep", "vp", "etp", "ep_overlap", "micro_batch", "recompute", "zero")
+DIMS = ("tp", "pp", "cp", "ep", "vp", "etp", "ep_overlap", "act_offload", "micro_batch", "recompute", "zero")
 
 
 def divisors(n: int) -> list[int]:
@@ -58,8 +59,9 @@ def candidate_values(m: ModelShape, gpus: int, seq_len: int, domain_size: int, f
     # expert tensor parallelism: 0 = tp; folding (etp 1 under tp > 1) where the stack has it
     etp = [0, 1] if m.n_experts > 1 and fw.expert_parallel and fw.moe_parallel_folding else [0]
     ep_overlap = [0, 1] if m.n_experts > 1 and fw.expert_parallel and fw.moe_a2a_overlap else [0]
+    act_offload = [0, 1] if fw.activation_offload_searched else [0]
     out = {"tp": tp, "pp": pp, "cp": cp, "ep": ep, "vp": vp, "etp": etp, "ep_overlap": ep_overlap,
-           "micro_batch": list(MICRO_BATCHES),
+           "act_offload": act_offload, "micro_batch": list(MICRO_BATCHES),
            "recompute": list(fw.recompute_modes), "zero": list(fw.zero_stages)}
     for k, v in fixed.items():
         if v is not None and k in out:
@@ -132,6 +134,10 @@ def fixed_violations(m: ModelShape, gpus: int, seq_len: int, domain_size: int, f
         elif fixed.get("recompute") is not None and int(fixed["recompute"]) >= 2:
             out.append(("ep_overlap", "--ep-overlap does not run with full activation recomputation (Megatron-core "
                                       "refuses the pair); use --recompute selective or none."))
+    if fixed.get("act_offload") and not fw.supports("act_offload", True):
+        out.append(("activation_offload", f"--activation-offload: framework '{fw.name}' cannot keep activations in host "
+                                          "memory; drop it, or use megatron-core-2024 (Transformer Engine CPU offloading) "
+                                          "or xla-tpu (MaxText's offload remat policy)."))
     ep = fixed.get("ep")
     if ep is not None and int(ep) > 1 and all(fixed.get(k) is not None for k in ("tp", "pp", "cp")):
         t_, c_ = int(fixed["tp"]), int(fixed["cp"])
@@ -220,7 +226,7 @@ def enumerate_layouts(m: ModelShape, gpus: int, seq_len: int, global_batch: int 
     sequence_parallel = sequence_parallel and (framework or DEFAULT_FRAMEWORK).sequence_parallel
     n_enum = int(np.prod([cand[d].size for d in DIMS]))
     # stage 1: the small (tp, pp, cp, ep, vp) grid and its structural rules (prefilter)
-    outer = ("tp", "pp", "cp", "ep", "vp", "etp", "ep_overlap")
+    outer = ("tp", "pp", "cp", "ep", "vp", "etp", "ep_overlap", "act_offload")
     grids = np.meshgrid(*(cand[d] for d in outer), indexing="ij")
     o = {d: a.ravel() for d, a in zip(outer, grids)}
     dp = gpus / (o["tp"] * o["pp"] * o["cp"])
@@ -268,7 +274,8 @@ def enumerate_layouts(m: ModelShape, gpus: int, seq_len: int, global_batch: int 
     valid = np.broadcast_to(valid, shape)
     lay = Layout(tp=o["tp"], pp=o["pp"], cp=o["cp"], ep=o["ep"], dp=o["dp"], vp=o["vp"], micro_batch=mb,
                  recompute=rc, zero=zr, sequence_parallel=np.float64(1.0 if sequence_parallel else 0.0),
-                 seq_len=np.float64(seq_len), global_batch=gbs, etp=o["etp"], ep_overlap=o["ep_overlap"])
+                 seq_len=np.float64(seq_len), global_batch=gbs, etp=o["etp"], ep_overlap=o["ep_overlap"],
+                 act_offload=o["act_offload"])
     return lay, valid, n_enum
 
 
@@ -307,10 +314,13 @@ def search(m: ModelShape, hw: HardwareShape, gpus: int, seq_len: int, global_bat
     reason = None
     if order.size == 0:
         i = int(np.argmin(ev["memory_per_gpu_bytes"]))
+        off = ", activation offload" if float(np.broadcast_to(lay.act_offload, np.shape(lay.tp))[i]) > 0 else ""
         reason = (f"out of memory: the leanest of {n_valid} valid layouts (tp={int(lay.tp[i])}, pp={int(lay.pp[i])}, "
                   f"cp={int(lay.cp[i])}, dp={int(lay.dp[i])}, recompute={['none', 'selective', 'full'][int(lay.recompute[i])]}, "
-                  f"zero={int(lay.zero[i])}) needs {ev['memory_per_gpu_bytes'][i] / 1e9:.1f} GB per GPU ({_memory_parts_text(ev, i)}) "
-                  f"but the device has {hw.memory_bytes / 1e9:.1f} GB; use more GPUs, a larger-memory device or a smaller model")
+                  f"zero={int(lay.zero[i])}{off}) needs {ev['memory_per_gpu_bytes'][i] / 1e9:.1f} GB per GPU ({_memory_parts_text(ev, i)}) "
+                  f"but the device has {hw.memory_bytes / 1e9:.1f} GB; use more GPUs, a larger-memory device or a smaller model"
+                  + ("" if off or not (framework or DEFAULT_FRAMEWORK).activation_offload else
+                     ", or keep the saved activations in host memory (--activation-offload)"))
     return {"configs_enumerated": n_enum, "configs_evaluated": int(n_valid), "feasible_configs": int(feas.size),
             "configs_computed": int(np.prod(shape)),
             "search_time_s": time.perf_counter() - t0, "order": order, "layout": lay, "eval": ev, "reason": reason}
@@ -335,6 +345,7 @@ def layout_row(lay: Layout, i: int) -> dict:
         return float(np.broadcast_to(v, np.shape(lay.tp))[i])
     return {"tp": int(lay.tp[i]), "pp": int(lay.pp[i]), "cp": int(lay.cp[i]), "ep": int(lay.ep[i]),
             "etp": int(at(resolve_etp(lay.etp, lay.tp))), "ep_overlap": at(lay.ep_overlap) > 0, "dp": int(lay.dp[i]),
+            "activation_offload": at(lay.act_offload) > 0,
             "vp": int(lay.vp[i]), "micro_batch": int(lay.micro_batch[i]),
             "recompute": ("none", "selective", "full")[int(lay.recompute[i])], "zero": int(lay.zero[i]),
             "global_batch": int(lay.global_batch[i])}

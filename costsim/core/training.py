@@ -456,12 +456,23 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     z2_b = _zero_pass_exposed(rs_mb, bwd_window, n_max)
     zero_mb = np.where(z >= 3, z3_f + z3_b, np.where(z >= 2, z2_b, 0.0))
 
+    # activation offload: a micro-batch's stored activations of the stage's layers go to host memory during its
+    # forward pass and come back during its backward pass over the host link, behind the compute; a copy longer than
+    # its pass keeps the device waiting
+    offload = _f(lay.act_offload) > 0
+    if np.any(offload):
+        stored_layer, _ = activation_bytes_per_layer(m, lay, fw, hw.saved_input_bytes, hw.lowp_layer_frac)
+        t_copy = stored_layer * n_max / hw.host_link_bytes_per_s
+        t_off = np.where(offload, np.maximum(0.0, t_copy - fwd_window) + np.maximum(0.0, t_copy - bwd_window), 0.0)
+    else:
+        t_off = 0.0 * fwd_window
+
     # per micro-batch on every stage: gradient accumulation traffic, pipeline-engine overhead
     t_gacc = fw.grad_accum_bytes_per_param * (dense + expert) / hbm
     t_eng = np.where(pp > 1, fw.pp_microbatch_overhead_s, 0.0)
     mid = np.where(pp >= 3, n_max, 0.0)
     stage_compute = np.maximum(np.maximum(first, mid) * t_layer, last * t_layer + t_head)
-    t_dev_micro = stage_compute + t_p2p + zero_mb + t_gacc + t_eng
+    t_dev_micro = stage_compute + t_p2p + zero_mb + t_gacc + t_eng + t_off
     mcount = num_micro_batches(lay)
     chunk_layers = np.ceil(n_max / vp)
     bubble = (pp - 1.0) * (chunk_layers * t_layer + (t_p2p + zero_mb + t_eng) / vp)
@@ -505,6 +516,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     out.lazy("dp_comm_time_s", lambda: dp_total)
     out.lazy("dp_exposed_time_s", lambda: dp_exposed + zero_exposed)
     out.lazy("optimizer_time_s", lambda: t_opt)
+    out.lazy("offload_wait_time_s", lambda: mcount * t_off)  # activation copies to / from host beyond their pass
     out.lazy("matmul_efficiency_frac", lambda: eff)
     out.lazy("num_micro_batches", lambda: mcount)
     return out

@@ -28,8 +28,10 @@ Per GPU (bytes) on the most loaded pipeline stage:
   non-interleaved min(m, pp - r); interleaved min(m*vp, 2*(pp-r-1) + (vp-1)*pp + 1) chunks, i.e.
   min(m, pp + (pp-1-2r)/vp) stage-micro-batches (rank 0: the (1 + (pp-1)/(pp*vp)) factor).
   Memory is the largest of rank 0, rank 1 and the last rank (its LM head, logits: 6 B/logit of
-  one micro-batch, which never coexist with a full-recompute working set: only the larger counts),
-  plus a framework reserve.
+  one micro-batch, Framework.logit_bytes where the stack keeps fewer, which never coexist with a
+  full-recompute working set: only the larger counts), plus a framework reserve.
+  Activation offload (Layout.act_offload): the stored activations live in host memory; the device
+  holds OFFLOAD_DEVICE_LAYERS layers' worth (the one being written or read and the one prefetched).
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ BYTES_GRAD = 2.0  # bf16 gradients
 BYTES_OPTIMIZER = 12.0  # fp32 master weights + Adam m + v
 BYTES_ACT = 2.0  # bf16 activations
 BYTES_LOGIT = 6.0  # bf16 logits + fp32 copy for the loss
+#: stored-activation layers on the device under activation offload: the layer whose activations are being copied out
+#: (forward) or in (backward) and the one prefetched next
+OFFLOAD_DEVICE_LAYERS = 2.0
 
 
 def attention_span(m: ModelShape, seq_len):
@@ -189,7 +194,9 @@ def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None, do
     per_layer, working = activation_bytes_per_layer(m, lay, fw, saved_input_bytes, lowp_layer_frac)
     working = np.where(_f(lay.recompute) >= 2, working, 0.0)  # one layer re-materialized
     mcount = num_micro_batches(lay)
-    logits = BYTES_LOGIT * _f(lay.micro_batch) * _f(lay.seq_len) / cp * m.vocab_size / tp
+    logit_b = BYTES_LOGIT if fw.logit_bytes is None else fw.logit_bytes
+    logits = logit_b * _f(lay.micro_batch) * _f(lay.seq_len) / cp * m.vocab_size / tp
+    offload = _f(lay.act_offload) > 0
     single = pp <= 1
     one = np.ones_like(pp)
     ranks = (  # (layers, has_embedding, has_head, in-flight): first, second, last pipeline rank
@@ -201,7 +208,10 @@ def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None, do
     for r, (layers, has_emb, has_head, fl) in enumerate(ranks):
         dense, expert = stage_params(m, lay, layers, has_emb, has_head)
         states = dense * b_dense + expert * b_exp
-        acts = per_layer * (layers * fl) + working
+        stored = layers * fl
+        if np.any(offload):  # the stored activations wait in host memory but for the layers in transit
+            stored = np.where(offload, np.minimum(stored, OFFLOAD_DEVICE_LAYERS), stored)
+        acts = per_layer * stored + working
         # the logits live from the LM head to the loss backward, the recompute working set only
         # inside a layer's backward: never at once, so only the logits beyond the working set count
         lg = np.where(has_head > 0, np.maximum(logits - working, 0.0), 0.0)

@@ -12,6 +12,11 @@ from costsim.core import comm
 from costsim.core import matmul as mm
 from costsim.core.calibration import GEMM_ROWS_HALF
 
+#: device <-> host memory bandwidth per direction where the accelerator profile gives none
+#: (Accelerator.host_link_gb_per_s_per_direction), B/s: what pinned-memory copies reach over a PCIe Gen4 x16 link
+#: (~25 of its 32 GB/s; Gen5 doubles it). Offloaded activations (Layout.act_offload) move over it
+HOST_LINK_DEFAULT_BYTES_PER_S = 25.0e9
+
 
 @dataclass(frozen=True)
 class ModelShape:
@@ -167,6 +172,8 @@ class HardwareShape:
     scaleout_latency_s: float = comm.SCALEOUT_LATENCY_S
     torus_dims: int = 0
     torus_link_bytes_per_s: float = 0.0
+    # device <-> host memory, per direction (activation offload)
+    host_link_bytes_per_s: float = HOST_LINK_DEFAULT_BYTES_PER_S
 
     @property
     def fabric(self) -> comm.Fabric:
@@ -224,6 +231,11 @@ class Layout:
     # 1: each MoE layer's all-to-all runs while the other micro-batch of a forward/backward pair computes (Megatron-core
     # overlap_moe_expert_parallel_comm, after DeepSeek-V3's DualPipe, arXiv 2412.19437 Sec. 3.2.1); 0: on the critical path
     ep_overlap: np.ndarray | float = 0.0
+    # 1: the activations each layer keeps for its backward pass live in host memory (written during the forward pass,
+    # read back ahead of the backward: MaxText remat_policy 'offload' of the layer input, Megatron-core / Transformer
+    # Engine --cpu-offloading), so the device holds only the few layers in transit (training_memory.OFFLOAD_DEVICE_LAYERS)
+    # and the copies ride the host link behind the compute; 0: kept on the device
+    act_offload: np.ndarray | float = 0.0
 
     @classmethod
     def of(cls, **kw) -> "Layout":

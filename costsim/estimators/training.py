@@ -30,6 +30,7 @@ from costsim.core.datatypes import (LOWP_LINEAR_LAYER_FRAC, quantize_bytes_per_e
 from costsim.core.frameworks import FEATURES, FRAMEWORKS, Framework, default_framework_name, layout_features
 from costsim.core.power import cap_throughput_frac, checkpoint_phase_power, device_power_w, warm_idle_power_w
 from costsim.core.training import HardwareShape, ModelShape, dp_bucket_params
+from costsim.core.training_shapes import HOST_LINK_DEFAULT_BYTES_PER_S
 from costsim.economics.accounting import account_run
 from costsim.errors import InputError
 from costsim.estimators.network import nic_share_bytes_per_s
@@ -140,7 +141,8 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_s
                          lowp_layer_frac=LOWP_LINEAR_LAYER_FRAC.get(dtype, 1.0),
                          quant_bytes_per_element=quantize_bytes_per_element(dtype, layouts=2) if dtype == "fp4" else 0.0,
                          saved_input_bytes=saved_input_bytes_per_element(dtype) if lowp else 2.0,
-                         torus_dims=int(torus) if link > 0 else 0, torus_link_bytes_per_s=link)
+                         torus_dims=int(torus) if link > 0 else 0, torus_link_bytes_per_s=link,
+                         host_link_bytes_per_s=acc.host_link_bytes_per_s or HOST_LINK_DEFAULT_BYTES_PER_S)
 
 
 def device_matmul_frac(acc: Accelerator, dtype: str, peak_dtype_flop_per_s: float, mamf: float | None) -> float:
@@ -184,7 +186,8 @@ def num_compute_units(acc: Accelerator) -> int:
 
 def _fixed(req: TrainRequest) -> dict:
     return {"tp": req.tp, "pp": req.pp, "cp": req.cp, "ep": req.ep, "etp": req.etp,
-            "ep_overlap": None if req.ep_overlap is None else float(req.ep_overlap), "dp": req.dp, "vp": req.vp,
+            "ep_overlap": None if req.ep_overlap is None else float(req.ep_overlap),
+            "act_offload": None if req.activation_offload is None else float(req.activation_offload), "dp": req.dp, "vp": req.vp,
             "micro_batch": req.micro_batch, "recompute": None if req.recompute is None else RECOMPUTE_CODE[req.recompute],
             "zero": req.zero}
 

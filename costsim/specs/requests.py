@@ -50,6 +50,11 @@ class TrainRequest(Spec):
     ep_overlap: bool | None = Field(None, description="Run each MoE layer's expert all-to-all while another micro-batch "
                                     "computes (Megatron-core overlap_moe_expert_parallel_comm; None = searched where the "
                                     "training stack has it; MoE with ep > 1 only).")
+    activation_offload: bool | None = Field(None, description="Keep the activations each layer saves for its backward "
+                                            "pass in host memory, copied over the device's host link behind the "
+                                            "compute (MaxText's offload remat policy, Megatron-core / Transformer "
+                                            "Engine CPU offloading); None = searched where the training stack tries it "
+                                            "(xla-tpu), else off.")
     ep_dispatcher: EpDispatcher | None = Field(None, description="How the expert all-to-all moves tokens (MoE, ep > 1): "
                                                "all-to-all (one copy per token and expert, Megatron-core's alltoall "
                                                "dispatcher) or deduplicated (one network copy per token and other node "

@@ -123,6 +123,7 @@ class Layout(Spec):
     ep: int | None = Field(None, ge=1, description="Expert-parallel size (MoE; None = searched).")
     etp: int | None = Field(None, ge=1, le=4096, description="Expert tensor-parallel size, a divisor of tp (MoE; None = searched: tp, or 1 under MoE parallel folding).")
     ep_overlap: bool | None = Field(None, description="Expert all-to-all overlapped with another micro-batch's compute (MoE, ep > 1; None = searched).")
+    activation_offload: bool | None = Field(None, description="Saved activations kept in host memory, copied over the host link behind the compute (None = searched where the stack tries it, else off).")
     ep_dispatcher: EpDispatcher | None = Field(None, description="Expert all-to-all: all-to-all (one copy per token and expert) or deduplicated (one network copy per token and other node holding its experts: DeepEP, HybridEP); None = the training stack's.")
     moe_expert_launch: MoeExpertLaunch | None = Field(None, description="Expert MLP kernels started by the device (CUDA graph, device-initiated grouped GEMM) or the host (per expert, after the dispatcher's sync: fp8 / fp4 experts keep the GPU waiting); None = the training stack's (device).")
     moe_router_balance: MoeRouterBalance | None = Field(None, description="How the run balances its MoE router: forced (random routing, as NVIDIA's published throughput runs), aux-loss (auxiliary balancing loss: busiest expert-parallel rank further above the mean) or loss-free (DeepSeek-V3's bias balancing); None = forced.")

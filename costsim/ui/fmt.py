@@ -133,7 +133,8 @@ _WORDS = {"mfu": "MFU", "gpu": "GPU", "tp": "TP", "pp": "PP", "cp": "CP", "ep": 
 _KEYS = {"etp": "expert TP", "ep_overlap": "EP all-to-all overlap", "ep_dispatcher": "expert dispatch",
          "moe_expert_launch": "expert MLP launch", "moe_host_launch_time": "MoE expert launch wait",
          "moe_router_balance": "router load balancing", "moe_router_load_cv": "router load CV",
-         "moe_load_wait_time": "MoE busiest-rank wait"}  # whole keys no word-by-word reading explains
+         "moe_load_wait_time": "MoE busiest-rank wait", "activation_offload": "activation offload",
+         "offload_wait_time": "activation offload wait"}  # whole keys no word-by-word reading explains
 
 
 def _label(stem: str) -> str:

@@ -3,7 +3,7 @@ energy and CO2e under the publisher's own accounting convention.
 
 Kinds:
   training_step_time  inputs: model (id or inline ModelSpec dict), hardware (id or inline Accelerator dict),
-                      gpus, seq_len, global_batch, precision, tp/pp/cp/ep/etp/ep_overlap/ep_dispatcher/moe_expert_launch/moe_router_balance/dp/dp_bucket_params/vp/
+                      gpus, seq_len, global_batch, precision, tp/pp/cp/ep/etp/ep_overlap/activation_offload/ep_dispatcher/moe_expert_launch/moe_router_balance/dp/dp_bucket_params/vp/
                       micro_batch/recompute/zero/dropout,
                       sequence_parallel (any omitted layout dimension is searched), power_cap_w.
                       metric: step_time_s | mfu_frac
@@ -35,7 +35,7 @@ from costsim.specs.model import ModelSpec
 from costsim.specs.requests import TrainRequest
 from costsim.validation.engine import Case
 
-LAYOUT_KEYS = ("tp", "pp", "cp", "ep", "etp", "ep_overlap", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "dp", "dp_bucket_params", "vp", "micro_batch", "recompute", "zero",
+LAYOUT_KEYS = ("tp", "pp", "cp", "ep", "etp", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "dp", "dp_bucket_params", "vp", "micro_batch", "recompute", "zero",
                "dropout")
 
 

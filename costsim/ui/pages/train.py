@@ -36,7 +36,7 @@ def to_state(r: TrainRequest) -> dict[str, Any]:
          P + "power_cap": r.power_cap_w,
          P + "dp_bucket_params": None if r.dp_bucket_params is None else r.dp_bucket_params / 1e6,
          P + "dropout": w.AUTO if r.dropout is None else r.dropout}
-    for k in ("tp", "pp", "cp", "ep", "etp", "ep_overlap", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "micro_batch", "recompute", "zero"):
+    for k in ("tp", "pp", "cp", "ep", "etp", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "micro_batch", "recompute", "zero"):
         v = getattr(r, k)
         s[P + k] = w.AUTO if v is None else v
     return s
@@ -71,6 +71,10 @@ def inputs() -> dict[str, Any]:
             d["ep_overlap"] = w.select(TrainRequest, "ep_overlap", key=P + "ep_overlap", default=None,
                                        label="Expert all-to-all overlap", options=[True, False], auto=True,
                                        format_func=lambda on: "on" if on else "off")
+            d["activation_offload"] = w.select(TrainRequest, "activation_offload", key=P + "activation_offload",
+                                               default=None, label="Activation offload to host memory",
+                                               options=[True, False], auto=True,
+                                               format_func=lambda on: "on" if on else "off")
             d["ep_dispatcher"] = w.select(TrainRequest, "ep_dispatcher", key=P + "ep_dispatcher", default=None,
                                           label="Expert dispatch", auto=True)
             d["moe_expert_launch"] = w.select(TrainRequest, "moe_expert_launch", key=P + "moe_expert_launch", default=None,
@@ -107,7 +111,7 @@ def build_request(d: dict[str, Any]) -> TrainRequest:
     economics = validate_spec(EconomicsSpec, {"usd_per_gpu_hour": d["usd_per_gpu_hour"], "electricity_usd_per_kwh": d["elec"],
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
     data = {k: d[k] for k in ("model", "hardware", "gpus", "tokens", "seq_len", "precision", "attention_precision", "tp", "pp", "cp", "ep",
-                              "etp", "ep_overlap", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "dp_bucket_params", "dropout", "micro_batch", "recompute", "zero", "sequence_parallel", "top_k",
+                              "etp", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "dp_bucket_params", "dropout", "micro_batch", "recompute", "zero", "sequence_parallel", "top_k",
                               "framework", "power_cap_w")}
     data.update(failure_rate_per_gpu_hour=d["failure_rate"], facility=facility, economics=economics)
     return validate_spec(TrainRequest, data, what="training request")
