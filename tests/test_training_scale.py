@@ -196,8 +196,9 @@ def test_held_out_training_step_targets():
                    "with context parallel 4 / 8 at 128K / 256K tokens (-30 / -33 %); and the other vendors' rows added in "
                    "issue 14's last round: Habana's Llama 3.1 8B recipe on 8 Gaudi 2 (-37 %, cause not identified), AWS "
                    "Trainium2 (AXLearn's 7B -32 % with the Trainium GEMM fraction fitted on a Trn1 row) and one recipe "
-                   "(Habana's Llama 3.1 70B) that does not fit costsim's memory accounting; and MaxText's mixture-of-experts recipes on TPU7x (DeepSeek-V3, "
-                   "Qwen3-235B, gpt-oss-120b: -33 to -65 %, FSDP gathers of every expert per layer among the candidates; "
+                   "(Habana's Llama 3.1 70B) that does not fit costsim's memory accounting; and MaxText's mixture-of-experts recipes on TPU7x, v5p "
+                   "and v6e (DeepSeek-V3, Qwen3-235B, gpt-oss-120b, Llama 4 Maverick, Mixtral: -31 to -65 %, growing with "
+                   "total over active parameters, i.e. with the FSDP gathers of every expert per layer; "
                    "training_maxtext_tpu7x.yaml); causes in costsim/validation/cases/training_megatron_bridge.yaml, "
                    "training_dgxc.yaml, training_mlperf51.yaml, training_torchtitan.yaml and training_other_vendors.yaml")
 def test_no_held_out_training_step_case_beyond_30_percent():
