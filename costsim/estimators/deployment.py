@@ -4,7 +4,8 @@
 
 Every candidate replica layout (tp within the scale-up domain and dividing the heads, pp up to the
 layers, ep dividing the routed experts of an MoE model; tp*pp*ep <= gpus) and every weight format
-the hardware computes natively (bf16, fp8, fp4 where its profile lists a tensor-core rate), unless
+the hardware computes natively (bf16, fp8, fp4 where its profile lists a tensor-core rate) and the
+model's released format (gpt-oss: MXFP4, weight-only where the part has no FP4 rate), unless
 the caller fixes them, is evaluated at once through the numpy inference core: one
 `serving_curve` call over a (candidate x batch) grid, masked by the memory limit (max batch from
 the KV capacity left after weights) and the TTFT / TPOT limits. Each candidate keeps its
@@ -131,12 +132,17 @@ class DeploymentSearch:
                 "rejected": dict(self.rejected)}
 
 
-def searched_precisions(acc: Accelerator) -> list[str]:
-    """Weight formats computed natively by the device, for the search (bf16 always; fp16 on parts without bf16)."""
+def searched_precisions(acc: Accelerator, m: ModelSpec | None = None) -> list[str]:
+    """Weight formats computed natively by the device, for the search (bf16 always; fp16 on parts without bf16), and the
+    model's released format (ModelSpec.released_weight_precision: gpt-oss's MXFP4) where it is not among them: a
+    weight-only format on parts without its tensor-core rate."""
     out = ["bf16" if acc.supports("bf16") or not acc.supports("fp16") else "fp16"]
     for p in SEARCHED_PRECISIONS[1:]:
         if acc.supports(p):
             out.append(p)
+    rel = None if m is None else m.released_weight_precision
+    if rel is not None and rel not in out and not (rel == "mxfp4" and "fp4" in out):
+        out.append(rel)
     return out
 
 
@@ -211,7 +217,7 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
     if ctx > m.max_context:
         raise InputError(f"input_tokens + output_tokens ({int(ctx)}) exceeds the model's context of {m.max_context} tokens.", field="input_tokens")
     chunk = min(PREFILL_CHUNK_TOKENS, ctx)
-    precs = [weight_precision] if weight_precision else searched_precisions(acc)
+    precs = [weight_precision] if weight_precision else searched_precisions(acc, m)
     cis = [core_inputs(m, acc, wp, kv_precision, engine, overrides) for wp in precs]
 
     T, P, E = _candidate_layouts(m, acc, gpus, tp, pp, ep)

@@ -156,6 +156,12 @@ class ModelSpec(Spec):
     params_total_reported: float | None = Field(None, gt=0, description="Developer-reported total parameters (for the size check).")
     params_active_reported: float | None = Field(None, gt=0, description="Developer-reported active parameters per token.")
     param_count_gap_reason: str | None = Field(None, description="Known reason the computed size differs from the reported one by more than 2%.")
+    released_weight_precision: Literal["fp8", "mxfp4"] | None = Field(
+        None, description="The weight format the model's own checkpoint ships in where it is narrower than 16 bit "
+                          "(gpt-oss: MXFP4 expert weights, attention and embeddings in BF16). A deployment search that is "
+                          "not given --weight-precision tries it on every part, as a weight-only format with the upcast "
+                          "priced where the part has no tensor-core rate for it: running the released checkpoint costs "
+                          "no accuracy. None = released in 16 bit.")
     sources: list[str] = Field(default_factory=list, description="Model card, config and paper references.")
     notes: str | None = Field(None, description="Caveats.")
 

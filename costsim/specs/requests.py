@@ -130,7 +130,8 @@ class ServeRequest(Spec):
     weight_precision: WeightPrecision | None = Field(None, description="Weight storage: bf16/fp16, fp8, int8, int4, llama.cpp q8_0 (8.5 bits/weight) / q4_0 (4.5), "
                                                      "fp4 (NVFP4: 4.5 bits with an fp8 scale per 16 values, W4A4 on FP4 tensor cores), mxfp4 (4.25 bits, "
                                                      "e8m0 scale per 32), fp6 (MXFP6, 6.25 bits). Default: searched among the formats the hardware "
-                                                     "computes natively (bf16, fp8, fp4) for a GPU budget; bf16 for a single replica.")
+                                                     "computes natively (bf16, fp8, fp4) and the model's released one (gpt-oss: "
+                                                     "mxfp4) for a GPU budget; bf16 for a single replica.")
     kv_precision: KvPrecision | None = Field(None, description="KV-cache storage precision (default: what the engine runs: fp8 with fp8/fp4/fp6 weights on TensorRT-LLM-class engines, bf16 otherwise and on vllm / sglang, whose auto is the model dtype).")
     engine: str = Field("default", max_length=64, description="Serving-engine profile (costsim/data/engines.yaml): default (TensorRT-LLM-class on NVIDIA, ROCm/vLLM on AMD), "
                         "tensorrt-llm (C++ runtime), tensorrt-llm-pytorch (PyTorch backend), vllm, rocm-vllm (2024), rocm-vllm-2026, sglang, llama.cpp, research-2023, "
