@@ -58,7 +58,7 @@ def test_known_gaps_of_the_gpustack_cases_name_an_input_defined_cause():
                    "GEMM fractions), a half-rate DeepSeek-R1 B300 submission, "
                    "Trainium, TPU JetStream, TPU7x vLLM prompt-heavy and MI300X 405B rows, Qwen3.5-35B-A3B's block-FP8 prompt-heavy row, the hybrid Mamba-2 Nemotron 3 Nano and Super on SGLang builds that ran their prompt passes without prefill graphs and on vLLM 0.16 at 128-400 sequences (its per-sequence time), Qwen3-Next's one-sequence TP 8 step on SGLang, vLLM recipe rows of DeepSeek-V3.2 on eight H20s (its KV cache layout) and INT4 Kimi-K2-Thinking's prompt-heavy job (Marlin experts on Hopper), "
                    "SGLang's DP-attention rows of the sparse-attention models (DeepSeek-V3.2, GLM-5.2) that no costsim layout "
-                   "expresses and GLM-5.2's at SGLang's unstated automatic memory fraction, and llama.cpp prompt passes on Strix Halo (theoretical WMMA rate) and DGX Spark (MXFP4 experts through int8 kernels); causes in "
+                   "expresses and GLM-5.2's at SGLang's unstated automatic memory fraction, llama.cpp prompt passes on Strix Halo (theoretical WMMA rate) and DGX Spark (MXFP4 experts through int8 kernels), and M3 Ultra decode (a two-die part below its bandwidth); causes in "
                    "the known_gap of each case (costsim validate --json)")
 def test_no_held_out_serving_case_beyond_30_percent():
     _, res = _held_out_serving_throughput()
