@@ -314,10 +314,11 @@ def search(m: ModelShape, hw: HardwareShape, gpus: int, seq_len: int, global_bat
     reason = None
     if order.size == 0:
         i = int(np.argmin(ev["memory_per_gpu_bytes"]))
-        off = ", activation offload" if float(np.broadcast_to(lay.act_offload, np.shape(lay.tp))[i]) > 0 else ""
-        reason = (f"out of memory: the leanest of {n_valid} valid layouts (tp={int(lay.tp[i])}, pp={int(lay.pp[i])}, "
-                  f"cp={int(lay.cp[i])}, dp={int(lay.dp[i])}, recompute={['none', 'selective', 'full'][int(lay.recompute[i])]}, "
-                  f"zero={int(lay.zero[i])}{off}) needs {ev['memory_per_gpu_bytes'][i] / 1e9:.1f} GB per GPU ({_memory_parts_text(ev, i)}) "
+        row = layout_row(lay, i)
+        off = row["activation_offload"]
+        reason = (f"out of memory: the leanest of {n_valid} valid layouts (tp={row['tp']}, pp={row['pp']}, "
+                  f"cp={row['cp']}, dp={row['dp']}, recompute={row['recompute']}, "
+                  f"zero={row['zero']}{', activation offload' if off else ''}) needs {ev['memory_per_gpu_bytes'][i] / 1e9:.1f} GB per GPU ({_memory_parts_text(ev, i)}) "
                   f"but the device has {hw.memory_bytes / 1e9:.1f} GB; use more GPUs, a larger-memory device or a smaller model"
                   + ("" if off or not (framework or DEFAULT_FRAMEWORK).activation_offload else
                      ", or keep the saved activations in host memory (--activation-offload)"))
