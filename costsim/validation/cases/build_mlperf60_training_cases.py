@@ -1,0 +1,192 @@
+"""Writes training_mlperf60.yaml: MLPerf Training v6.0 step times read by hand from the round's logs (the values
+and offsets are in each row below and in each case's source), with each run's layout from its config.
+
+    python costsim/validation/cases/build_mlperf60_training_cases.py costsim/validation/cases/training_mlperf60.yaml
+"""
+import sys
+from pathlib import Path
+
+import yaml
+HEADER = """# MLPerf Training v6.0 (May 2026 round, NeMo 26.04): DeepSeek-V3 671B pretraining on 256-8,192 GB200 / GB300 GPUs, Llama 3.1
+# 405B / 8B and gpt-oss-20b pretraining on NVIDIA's GB200 / GB300 NVL72 systems, closed division. Read from the public
+# mirror Richardyu114/training_results_v6.0 at commit eabf23a07b2a (mlcommons/training_results_v6.0 itself could not be
+# fetched here; the mirror holds its results, systems and benchmarks trees; Apache-2.0). Step time = the median of the
+# logged per-step train_step_time (NeMo 26.04 logs one per step, MLLOG tracked_stats with reduced_train_loss) over
+# consecutive steps in the middle of result_0.txt (evaluation excluded); the log's block averages are quoted in the
+# notes where they differ. Layout, batch and precision from the submitter's config_*.sh, checked against the logged global
+# batch and gradient-accumulation steps; where the config file is not in the mirror's index the layout comes from its
+# file name and the case says so. MXFP8 prices as fp8, NVFP4 as fp4. All held out; inputs from the configs and logs, not changed after comparing.
+# Rebuild: python costsim/validation/cases/build_mlperf60_training_cases.py costsim/validation/cases/training_mlperf60.yaml
+"""
+REPO = "mlcommons/training_results_v6.0 (read through the public mirror Richardyu114/training_results_v6.0@eabf23a07b2a)"
+rows = []
+def add(id_, path, cfg, steps, med, how, inputs, notes, layout_note):
+    rows.append(dict(id=id_, path=path, cfg=cfg, steps=steps, med=med, how=how, inputs=inputs, notes=notes, layout_note=layout_note))
+
+DSV3 = dict(model="deepseek-v3", seq_len=4096, precision="fp8", attention_precision="fp8", pp=4, vp=4, cp=1, ep=32,
+            micro_batch=1, zero=1, recompute="none", framework="megatron-core-2024", moe_expert_launch="device",
+            ep_dispatcher="deduplicated", ep_overlap=True, moe_router_balance="aux-loss")
+def dsv3(id_, sub, d, hw, gpus, gbs, tp, cfg, vals, med, off, extra=""):
+    inp = dict(DSV3, hardware=hw, gpus=gpus, global_batch=gbs, tp=tp, dp=gpus // (tp * 4),
+               sequence_parallel=tp > 1)
+    inp = {k: inp[k] for k in ["model", "hardware", "gpus", "seq_len", "global_batch", "precision", "attention_precision", "tp", "pp", "vp", "cp", "ep",
+                               "ep_overlap", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "dp", "micro_batch", "zero", "recompute",
+                               "sequence_parallel", "framework"]}
+    ga = gbs // inp["dp"]
+    add(id_, f"{sub}/results/{d}/deepseekv3_671b/result_0.txt", cfg,
+        vals, med, f"logged train_step_time of consecutive steps {vals} (offset {off})", inp,
+        f"GBS {gbs} x 4,096 tokens, {ga} micro-batches of 1 per data-parallel rank (logged gradient_accumulation_steps {ga}); "
+        f"MXFP8 linear layers priced as fp8 (config_common_mxfp8.sh: FP8=True, FP8_PARAM_GATHER=True, FP8_DPA=True, so fp8 attention); "
+        f"TP {tp} PP 4 with 4 virtual stages (INTERLEAVED_PIPELINE=4, PIPELINE_LAYOUT Et*4|(t*4|)*14tmL: 61 layers + the MTP layer), EP 32, "
+        f"flex dispatcher with the HybridEP backend (node-deduplicated: ep_dispatcher deduplicated), OVERLAP_MOE_EXPERT_PARALLEL_COMM=True "
+        f"(ep_overlap), full-iteration CUDA graphs with the cuteDSL fused grouped MLP (moe_expert_launch device), real data with "
+        f"MOE_ROUTER_FORCE_LOAD_BALANCING=False and moe_aux_loss_coeff 0.01 in the log (moe_router_balance aux-loss). {extra}",
+        "")
+
+dsv3("MLPERF60-NVIDIA-GB300-DSV3-256", "NVIDIA", "theia_ngpu256_ngc26.04_nemo", "gb300", 256, 15360, 1,
+     "NVIDIA/benchmarks/deepseekv3_671b/implementations/theia_ngpu512_ngc26.04_nemo/config_GB300_64x4x240xtp1pp4ep32cp1_mxfp8_full_cg.sh",
+     [39.0801, 39.0876, 39.0881, 39.0847, 39.0905, 39.1241, 39.0756, 39.2279], 39.0878, 60000,
+     "System Theia (4x GB300 NVL72, 4x ConnectX-8 800 Gb/s per node; the log's submission_platform string says GB200, the system file and config GB300). RECOMPUTE_MODULES empty.")
+dsv3("MLPERF60-NVIDIA-GB300-DSV3-512", "NVIDIA", "theia_ngpu512_ngc26.04_nemo", "gb300", 512, 15360, 1,
+     "NVIDIA/benchmarks/deepseekv3_671b/implementations/theia_ngpu512_ngc26.04_nemo/config_GB300_128x4x120xtp1pp4ep32cp1_mxfp8_full_cg.sh",
+     [20.3436, 20.1289, 20.0853, 20.0753, 20.0629, 19.9848, 19.9810, 20.0020], 20.0691, 60000,
+     "System Theia (8x GB300 NVL72). RECOMPUTE_MODULES empty.")
+for g, gbs, cfg, vals, med, off in [
+        (512, 15360, "config_GB200_128x4x240xtp2pp4ep32cp1_mxfp8_full_cg.sh", [30.9394, 30.8827, 30.8296, 30.7935, 30.8155, 30.9871, 30.9783, 30.9704], 30.9111, 60000),
+        (2048, 15360, "config_GB200_512x4x60xtp2pp4ep32cp1_mxfp8_full_cg.sh", [9.1107, 9.0820, 9.0541, 9.0487, 9.0548, 9.0607, 9.0405, 9.1153], 9.0578, 130000),
+        (4096, 16384, "config_GB200_1024x4x32xtp2pp4ep32cp1_mxfp8_full_cg.sh", [5.4440, 5.4460, 5.3518, 5.4713, 5.5667, 5.3259, 5.5893, 5.3370], 5.4450, 215000),
+        (8192, 16384, "config_GB200_2048x4x16xtp2pp4ep32cp1_mxfp8_full_cg.sh", [3.6910, 3.4601, 3.4362, 3.5061, 3.4185, 3.5191, 3.4445, 3.4228, 3.5668], 3.4601, 385000)]:
+    d = f"tyche-hsg_ngpu{g}_ngc26.04_nemo"
+    dsv3(f"MLPERF60-NVIDIA-GB200-DSV3-{g}", "NVIDIA", d, "gb200", g, gbs, 2,
+         f"NVIDIA/benchmarks/deepseekv3_671b/implementations/{d}/{cfg}", vals, med, off,
+         f"System Tyche-hsg ({g // 72 if g >= 72 else 1}+ GB200 NVL72 racks, 4x ConnectX-7 400 Gb/s per node). RECOMPUTE_MODULES=mlp recomputes only the dense MLPs "
+         "(Megatron-core applies 'mlp' to non-MoE layers: the first 3 of 61), priced as recompute none. Sequence parallel with TP 2.")
+for g, cfg, vals, med, off in [
+        (2048, "CoreWeave_GB300_512x4/config_GB300_512x4x32xtp1pp4ep32cp1_mxfp8_full_cg.sh", [6.2789, 6.4071, 6.1526, 6.2874, 6.3058, 6.0765, 6.2320, 6.4122], 6.2832, 130000),
+        (4096, "CoreWeave_GB300_1024x4/config_GB300_1024x4x16xtp1pp4ep32cp1_mxfp8_full_cg.sh", [2.9998, 3.0397, 3.0016, 3.1672, 3.0594, 3.0326, 3.1785, 3.0238], 3.0362, 215000),
+        (8192, "CoreWeave_GB300_2048x4/config_GB300_2048x4x8xtp1pp4ep32cp1_mxfp8_full_cg.sh", [1.6654, 1.7362, 1.9118, 1.7406, 1.6524, 1.7823, 1.7309, 1.7591], 1.7384, 385000)]:
+    d = cfg.split("/")[0]
+    dsv3(f"MLPERF60-COREWEAVE-GB300-DSV3-{g}", "CoreWeave", d, "gb300", g, 16384, 1,
+         f"CoreWeave/benchmarks/deepseekv3_671b/implementations/{cfg}", vals, med, off,
+         "System CoreWeave GB300 NVL72 (16x 200 Gb/s ConnectX-8 RoCE ports per node, Spectrum-X); the node's network is priced as the catalog's gb300 node. RECOMPUTE_MODULES empty.")
+dsv3("MLPERF60-GOOGLE-GB200-DSV3-256", "Google", "gb200_nvl72_n64_ngc26.04_nemo", "gb200", 256, 15360, 2,
+     "Google/benchmarks/deepseekv3_671b/implementations/gb200_megatron_bridge/config_GB200_64x4x480xtp2pp4ep32cp1_mxfp8_full_cg.sh",
+     [59.7500, 59.5654, 59.6899, 59.7955, 59.6917, 59.4760, 59.3954], 59.6899, 770000,
+     "System NVIDIA GB200 NVL72 on Google Cloud (64 nodes, 4x ConnectX-7 RoCE 400 Gb/s). RECOMPUTE_MODULES=mlp (dense MLPs only, priced as recompute none). Sequence parallel with TP 2.")
+
+def llm(id_, d, bench, hw, gpus, gbs, tp, pp, cp, vp, mbs, prec, attn, cfg, cfg_indexed, vals, med, off, extra, model, ep=1, moe=False, bucket=None):
+    inp = dict(model=model, hardware=hw, gpus=gpus, seq_len=8192, global_batch=gbs, precision=prec)
+    if attn != "bf16":
+        inp["attention_precision"] = attn
+    inp.update(tp=tp, pp=pp, cp=cp, ep=ep)
+    if moe and ep > 1:
+        inp.update(ep_dispatcher="deduplicated", ep_overlap=False)
+    if moe:
+        inp.update(moe_expert_launch="device", moe_router_balance="aux-loss")
+    inp["dp"] = gpus // (tp * pp * cp)
+    if bucket:
+        inp["dp_bucket_params"] = bucket
+    if vp:
+        inp["vp"] = vp
+    inp.update(micro_batch=mbs, zero=1, recompute="none", sequence_parallel=tp > 1, framework="megatron-core-2024")
+    add(id_, f"NVIDIA/results/{d}/{bench}/result_0.txt", cfg, vals, med,
+        f"logged train_step_time of consecutive steps {vals} (offset {off})", inp,
+        ("config in the index" if cfg_indexed else "config not in the index: layout from its file name (nodes x GPUs x micro-batches per rank x tp/pp/cp), "
+         "checked against the logged global batch and gradient-accumulation steps; other settings as the same-named v5.1 config") + ". " + extra, "")
+
+llm("MLPERF60-NVIDIA-GB300-405B-512", "theia-cmh_ngpu512_ngc26.04_nemo", "llama31_405b", "gb300", 512, 896, 2, 8, 2, 8, 1, "fp4", "bf16",
+    "NVIDIA/benchmarks/llama31_405b/implementations/theia-cmh_ngpu512_ngc26.04_nemo/config_GB300_128x4x56xtp2pp8cp2_cg_fp4.sh", False,
+    [9.5831, 9.5902, 9.5997, 9.5989, 9.6009, 9.5802, 9.5822], 9.590, 92000,
+    "GBS 896 = 56 micro-batches x dp 16 (logged GAS 56); NVFP4 GEMMs priced as fp4, BF16 attention (the 2,048-GPU config of the round sets NVTE_DPA_FP8_RECIPE=F16); VP 8 as that config. System Theia-cmh (8x GB300 NVL72).",
+    "llama-3.1-405b")
+llm("MLPERF60-NVIDIA-GB300-405B-2048", "theia-cmh_ngpu2048_ngc26.04_nemo", "llama31_405b", "gb300", 2048, 1024, 2, 8, 2, 8, 1, "fp4", "bf16",
+    "NVIDIA/benchmarks/llama31_405b/implementations/theia-cmh_ngpu2048_ngc26.04_nemo/config_GB300_512x4x16xtp2pp8cp2_cg_fp4.sh", True,
+    [3.0749, 3.0868, 3.1488, 3.0947, 3.0867, 3.0929, 3.1216], 3.093, 140000,
+    "GBS 1024 = 16 micro-batches x dp 64 (logged GAS 16); sources config_common_fp4.sh (NVFP4 GEMMs, priced as fp4), NVTE_DPA_FP8_RECIPE=F16 (BF16 attention), ASYM_PP_EMBED / ASYM_PP_LOSS, CUDA graphs (config_common_cg.sh). System Theia-cmh (32x GB300 NVL72).",
+    "llama-3.1-405b")
+llm("MLPERF60-NVIDIA-GB300-8B-8", "theia_ngpu8_ngc26.04_nemo", "llama31_8b", "gb300", 8, 16, 1, 1, 1, None, 2, "fp4", "fp8",
+    "NVIDIA/benchmarks/llama31_8b/implementations/nemo/config_GB300_2x4x2xtp1pp1cp1_8b_fp4.sh", False,
+    [0.3460, 0.3434, 0.3444, 0.3442, 0.3445, 0.3444, 0.3451], 0.3444, 56000,
+    "GBS 16, micro-batch 2, NVFP4 GEMMs with FP8 dot-product attention as the v5.1 file of this name; the block average 768 steps / 263.77 s = 0.3435 s agrees. 2 GB300 nodes x 4.",
+    "llama-3.1-8b", bucket=8.9e8)
+llm("MLPERF60-NVIDIA-GB300-8B-72", "theia_ngpu72_ngc26.04_nemo", "llama31_8b", "gb300", 72, 72, 1, 1, 1, None, 1, "fp4", "fp8",
+    "NVIDIA/benchmarks/llama31_8b/implementations/nemo/config_GB300_18x4x1xtp1pp1cp1_8b_fp4.sh", False,
+    [0.19857, 0.19884, 0.19953, 0.19972, 0.19934, 0.19944, 0.19992], 0.1994, 36000,
+    "GBS 72, dp 72, micro-batch 1, NVFP4 GEMMs with FP8 attention (the 8-GPU fp4 file's settings). The log's own block averages (0.1936 s) sit 3 % below the per-step times and one block's timestamps give 0.2045 s: a 3 % measurement spread. One NVL72 rack.",
+    "llama-3.1-8b", bucket=8.9e8)
+llm("MLPERF60-NVIDIA-GB300-8B-512", "theia_ngpu512_ngc26.04_nemo", "llama31_8b", "gb300", 512, 64, 2, 1, 4, None, 1, "fp8", "bf16",
+    "NVIDIA/benchmarks/llama31_8b/implementations/nemo/config_GB300_128x4x1xtp2pp1cp4_8b.sh", False,
+    [0.07576, 0.07601, 0.07572, 0.07564, 0.07610], 0.07576, 48000,
+    "GBS 64, TP 2, CP 4, dp 64, FP8 GEMMs and BF16 attention as the v5.1 file of this name (BUCKET_SIZE 768M: dp_bucket_params 8.9e8); block averages 0.0756-0.0766 s. The v5.1 run of the same config took 0.0865 s (MLPERF51-NVIDIA-GB300-8B-512).",
+    "llama-3.1-8b", bucket=8.9e8)
+llm("MLPERF60-NVIDIA-GB200-8B-1024", "tyche-hsg_ngpu1024_ngc26.04_nemo", "llama31_8b", "gb200", 1024, 64, 4, 1, 4, None, 1, "fp8", "bf16",
+    "NVIDIA/benchmarks/llama31_8b/implementations/nemo/config_GB200_256x4x1xtp4pp1cp4_8b.sh", True,
+    [0.07211, 0.07212, 0.07242, 0.07225, 0.07224], 0.07224, 72000,
+    "GBS 64, TP 4 (SEQ_PARALLEL=True, TP_COMM_OVERLAP=True), CP 4, dp 64, BUCKET_SIZE 768M (dp_bucket_params 8.9e8), CUDA graphs; precision from config_common_8b.sh (not in the index), FP8 as the v5.1 8B configs without an fp4 suffix. System Tyche-hsg (16x GB200 NVL72).",
+    "llama-3.1-8b", bucket=8.9e8)
+for hw, sysn, g, gbs, tp, cp, ep, mbs, cfg, idx, vals, med, off, ex in [
+        ("gb300", "theia", 8, 24, 1, 1, 1, 3, "config_GB300_2x4x3xtp1pp1cp1ep1_mxfp8.sh", False, [0.4896, 0.4924, 0.4922, 0.4921, 0.4932, 0.4934, 0.4923], 0.4923, 56000, "GBS 24 = dp 8 x micro-batch 3 (logged gradient accumulation 1); block average 0.4939 s."),
+        ("gb300", "theia", 72, 36, 1, 2, 4, 1, "config_GB300_18x4x1xtp1pp1cp2ep4_mxfp8.sh", False, [0.16037, 0.16018, 0.16006, 0.16008, 0.15959, 0.16037, 0.16029], 0.16018, 52000, "GBS 36 = dp 36 x 1, CP 2, EP 4; block average 0.16018 s."),
+        ("gb300", "theia", 512, 64, 2, 4, 8, 1, "config_GB300_128x4x1xtp2pp1cp4ep8.sh", True, [0.0894, 0.0897, 0.0939], 0.0897, 60000, "GBS 64 = dp 64 x 1, TP 2 (sequence parallel), CP 4, EP 8, HybridEP with USE_MNNVL, cuteDSL fused grouped MLP, CUDA graphs (config_common_cg.sh), MXFP8 (config_common_mxfp8.sh); 12 consecutive steps 0.0894-0.0939 s, block averages 0.0897 / 0.0921 s."),
+        ("gb200", "tyche-hsg", 8, 16, 1, 1, 1, 2, "config_GB200_2x4x2xtp1pp1cp1ep1_mxfp8.sh", False, [0.4338, 0.4341, 0.4358, 0.4346, 0.4329, 0.4383, 0.4384], 0.4346, 70000, "GBS 16 = dp 8 x micro-batch 2 (logged gradient accumulation 1); block average 0.4380 s."),
+        ("gb200", "tyche-hsg", 72, 36, 1, 2, 4, 1, "config_GB200_18x4x1xtp1pp1cp2ep4_mxfp8.sh", False, [0.16487, 0.16599, 0.16594, 0.16520, 0.16541, 0.16479, 0.16547], 0.16541, 48000, "GBS 36 = dp 36 x 1, CP 2, EP 4; block average 0.16568 s.")]:
+    llm(f"MLPERF60-NVIDIA-{hw.upper()}-GPTOSS20B-{g}", f"{sysn}_ngpu{g}_ngc26.04_nemo", "gpt_oss_20b", hw, g, gbs, tp, 1, cp, None, mbs, "fp8", "bf16",
+        f"NVIDIA/benchmarks/gpt_oss_20b/implementations/nemo/{cfg}", idx, vals, med, off,
+        ex + " MXFP8 priced as fp8; full-iteration CUDA graphs with the fused grouped MLP (moe_expert_launch device); real data, router balanced by an auxiliary loss (moe_router_balance aux-loss).",
+        "gpt-oss-20b", ep=ep, moe=True)
+
+
+GB200_DSV3 = ("{err}: the GB200 rows of this benchmark run {lo}-{hi} % slower than costsim prices them, the miss growing with scale "
+    "(-29 % at 512 GPUs, -37 / -42 / -50 % at 2,048 / 4,096 / 8,192), while the GB300 rows of the same configuration family "
+    "(NVIDIA's and CoreWeave's, TP 1) agree within 12 % at 256-8,192 GPUs. Two parts. (1) Per micro-batch: at 512 GPUs (240 "
+    "micro-batches per step, so per-step costs are negligible) the GB200 run takes 129 ms per 4,096-token micro-batch at TP 2 "
+    "where the GB300 run at TP 1 takes 167 ms for twice the work per GPU: GB200 is 1.54x slower per FLOP where costsim, which "
+    "gives both parts the same MXFP8 rate (5 PFLOP/s dense, NVIDIA's NVL72 figures), prices 1.10x; the Megatron-Bridge rows put "
+    "the gap at 1.28x (MB2608-DSV3-GB200-256, -16 %, a recorded gap). Candidates: GB200's 1,200 W limit against GB300's 1,400 W "
+    "(MXFP8 GEMMs at full load run clock-limited; costsim has no above-TDP power term), TP 2's halved GEMMs and sequence-parallel "
+    "exchanges, and the expert all-to-all overlap gaining less than costsim's paired micro-batch hides (as MB2608). (2) Per "
+    "step: beyond 16 micro-batches at the 512-GPU pace the 8,192-GPU step has ~1.4 s more, against ~0.4 s on GB300 at 8,192 "
+    "(NIC 400 vs 800 Gb/s per GPU): the expert weights' gradient reduce-scatter and FP8 parameter all-gather over 64-rank "
+    "expert-data-parallel groups, one rank per rack, at 16 micro-batches per step; costsim prices that data-parallel time at "
+    "0.26 s, 0.21 s of it exposed. Not tuned away.")
+GAPS = {
+ "MLPERF60-NVIDIA-GB200-DSV3-512": GB200_DSV3.format(err="-29 %", lo=27, hi=50),
+ "MLPERF60-NVIDIA-GB200-DSV3-2048": GB200_DSV3.format(err="-37 %", lo=27, hi=50),
+ "MLPERF60-NVIDIA-GB200-DSV3-4096": GB200_DSV3.format(err="-41 %", lo=27, hi=50),
+ "MLPERF60-NVIDIA-GB200-DSV3-8192": GB200_DSV3.format(err="-50 %", lo=27, hi=50),
+ "MLPERF60-GOOGLE-GB200-DSV3-256": GB200_DSV3.format(err="-27 % (Google's GB200 run, 480 micro-batches per step)", lo=27, hi=50),
+ "MLPERF60-NVIDIA-GB300-405B-512": ("+22 % (costsim slow): NVFP4 Llama 3.1 405B training is priced slow across sources (MLPerf v5.1 "
+    "GB300 +14 %, Megatron-Bridge GB300 +14 % and GB200 +29 %: costsim's NVFP4 gains 1.07x over FP8 where the published runs gain "
+    "1.38x, MB2606-405B-GB200-256-FP4), and this round's software is faster again: 10.7 ms per sequence-step at this layout "
+    "against 11.4 ms in v5.1 (MLPERF51-NVIDIA-GB300-405B-512, 13.16 s for 1,152 sequences). costsim keeps ~16 % of the layers' "
+    "GEMMs in BF16 and prices the NVFP4 quantization traffic of every GEMM input; which of the two NeMo 26.04 shrank is not "
+    "published. Not tuned away."),
+ "MLPERF60-NVIDIA-GB300-8B-512": ("-33 %: the context-parallel NVL72 rows of Llama 3.1 8B at 512-1,024 GPUs, as in v5.1 "
+    "(MLPERF51-NVIDIA-GB300-8B-512 -41 %, MLPERF51-NVIDIA-GB200-8B-512 -39 %, where the cause is written out): costsim's step is "
+    "the compute plus ~0.02 s of exposed data-parallel time, the measured one ~0.025-0.04 s longer; a per-step cost of context "
+    "parallel 4 with full-iteration CUDA graphs (the configs cap the cp communicator at one CTA) that costsim does not price. The "
+    "8- and 72-GPU rows of the round (no CP) agree within 8 %. Not tuned away."),
+}
+GAPS["MLPERF60-NVIDIA-GB300-405B-2048"] = GAPS["MLPERF60-NVIDIA-GB300-405B-512"].replace("+22 % (costsim slow)", "+20 % (costsim slow; 2,048 GPUs, 16 micro-batches per step)")
+GAPS["MLPERF60-NVIDIA-GB200-8B-1024"] = GAPS["MLPERF60-NVIDIA-GB300-8B-512"].replace("-33 %:", "-55 % (TP 4, CP 4 on GB200):")
+GAPS["MLPERF60-NVIDIA-GB200-GPTOSS20B-8"] = ("-20 %: gpt-oss-20b on one GB200 node (2 x 4 GPUs, micro-batch 2) takes 27.2 ms per "
+    "sequence where the GB300 node of the same round takes 20.5 ms (1.32x; costsim 1.11x, the GB300 row -6 %); at 72 GPUs the two "
+    "parts are 1.03x apart and both rows agree within 7 %. The GB200 / GB300 difference costsim does not price (equal MXFP8 rates; "
+    "GB200's 1,200 W against 1,400 W) as in the GB200 DeepSeek-V3 rows (MLPERF60-NVIDIA-GB200-DSV3-512). Not tuned away.")
+
+out = []
+for r in rows:
+    out.append(dict(
+        id=r["id"], kind="training_step_time",
+        source=f"{REPO} {r['path']} ({r['how']}, median {r['med']} s) with {r['cfg']}",
+        inputs=r["inputs"], metric="step_time_s", expected=r["med"], comparison="within", tolerance_frac=0.15,
+        tolerance_reason="issue target 15 %; one MLPerf closed-division run on real data",
+        used_for_fit=False,
+        notes="held out; inputs from the config and log, not changed after comparing. " + r["notes"]))
+    if r["id"] in GAPS:
+        out[-1]["known_gap"] = GAPS[r["id"]]
+hdr = HEADER
+with open(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).with_name("training_mlperf60.yaml"), "w") as f:
+    f.write(hdr)
+    yaml.safe_dump(out, f, sort_keys=False, width=130, allow_unicode=False)
+print(len(out), "cases")
