@@ -304,6 +304,11 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     mb, r, z = _f(lay.micro_batch), _f(lay.recompute), _f(lay.zero)
     etp = expert_tp(lay)
     folded = etp != tp  # MoE parallel folding: the expert grid etp x ep x edp over the stage's tp x cp x dp ranks
+    # the ranks of an expert-parallel group and of an expert-data-parallel group: a stack with MoE parallel folding
+    # (Megatron-core's expert RankGenerator, order tp-ep-dp with cp folded in) lays the experts on their own grid,
+    # ep consecutive groups of etp ranks, at any etp; otherwise experts span the data-parallel ranks (stride tp x cp).
+    # The two orders differ only under context parallelism or folding.
+    expert_grid = folded | bool(fw.moe_parallel_folding)
     sp = (_f(lay.sequence_parallel) > 0) & fw.sequence_parallel
     seq = _f(lay.seq_len)
     d = float(m.d_model)
@@ -363,8 +368,9 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
         a2a_bytes = BYTES_ACT * tokens / tp * m.experts_per_token * m.moe_width
         # each token copy goes straight to its expert's rank: the share bound for other scale-up domains crosses
         # the network, the rest stays on the scale-up fabric (comm.all_to_all_two_tier_s)
-        # the EP group's rank stride: tp x cp (experts across data-parallel ranks), etp under folding
-        stride_ep = np.where(folded, etp, tp * cp)
+        # the EP group's rank stride: tp x cp (experts across data-parallel ranks), etp where the stack lays the
+        # experts on a grid of their own (expert_grid below)
+        stride_ep = np.where(expert_grid, etp, tp * cp)
         if fw.moe_dispatch == "deduplicated":  # one network copy per other domain holding the token's experts
             a2a = comm.all_to_all_dedup_s(a2a_bytes, ep, stride_ep, fab, m.experts_per_token, m.n_experts,
                                           m.expert_groups, m.expert_groups_per_token)
@@ -430,7 +436,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
         zg, zx = dpg, 1.0 + 0.0 * dpg
     edp = np.maximum(zg * tp / (etp * ep), 1.0)
     edp_all = np.maximum(dpg * tp / (etp * ep), 1.0)  # the whole expert-data-parallel group
-    exp_stride = np.where(folded, etp * ep, tp * ep * cp)
+    exp_stride = np.where(expert_grid, etp * ep, tp * ep * cp)
     gbytes = fw.grad_reduce_bytes
     # the parameter all-gather moves the low-precision copy of the linear layers' weights where the stack keeps one
     # (Megatron-core fp8_param_gather / fp4_param_gather, on in Megatron-Bridge's FP8 and NVFP4 recipes): 1 byte per
