@@ -13,8 +13,8 @@ HEADER = """# MLPerf Training v6.0 (May 2026 round, NeMo 26.04): DeepSeek-V3 671
 # mirror Richardyu114/training_results_v6.0 at commit eabf23a07b2a (mlcommons/training_results_v6.0 itself could not be
 # fetched here; the mirror holds its results, systems and benchmarks trees; Apache-2.0). Step time = the median of the
 # logged per-step train_step_time (NeMo 26.04 logs one per step, MLLOG tracked_stats with reduced_train_loss) over
-# consecutive steps in the middle of result_0.txt (evaluation excluded); the log's block averages are quoted in the
-# notes where they differ. Layout, batch and precision from the submitter's config_*.sh, checked against the logged global
+# consecutive steps in the middle of result_0.txt or the result file the case names (evaluation excluded; AMD's Primus
+# logs time blocks of 384 steps instead); the log's block averages are quoted in the notes where they differ. Layout, batch and precision from the submitter's config_*.sh, checked against the logged global
 # batch and gradient-accumulation steps; where the config file is not in the mirror's index the layout comes from its
 # file name and the case says so. MXFP8 prices as fp8, NVFP4 as fp4. All held out; inputs from the configs and logs,
 # not changed after comparing except where a case's notes say so (the Cisco H100 gpt-oss rows' expert launch; the
@@ -316,7 +316,7 @@ GAPS["MLPERF60-NEBIUS-B300-GPTOSS20B-64"] = ("+37 % (costsim slow): eight HGX B3
     "on NVLink, agrees within 2 % (MLPERF60-NVIDIA-GB300-GPTOSS20B-72). Not tuned away.")
 GAPS["MLPERF60-NVIDIA-GB200-GPTOSS20B-8"] = ("-20 %: gpt-oss-20b on one GB200 node (2 x 4 GPUs, micro-batch 2) takes 27.2 ms per "
     "sequence where the GB300 node of the same round takes 20.5 ms (1.32x; costsim 1.11x, the GB300 row -6 %); at 72 GPUs the two "
-    "parts are 1.03x apart and both rows agree within 7 %. The GB200 / GB300 difference costsim does not price (equal MXFP8 rates; "
+    "parts are 1.03x apart and both rows agree within 5 %. The GB200 / GB300 difference costsim does not price (equal MXFP8 rates; "
     "GB200's 1,200 W against 1,400 W) as in the GB200 DeepSeek-V3 rows (MLPERF60-NVIDIA-GB200-DSV3-512). Not tuned away.")
 
 out = []
