@@ -178,6 +178,24 @@ def test_train_fp8_attention_choice_reaches_the_request_and_the_share_link():
 
 
 @needs_train
+def test_train_global_batch_reaches_the_request_and_the_share_link():
+    """The Global batch box (a published run's batch, in sequences) goes into the priced request and survives a share
+    link; a larger batch means fewer, longer steps."""
+    from costsim.ui.share import encode_spec
+
+    req = TrainRequest(model="llama-3.1-8b", hardware="h100-sxm", gpus=8, tokens=1e12, seq_len=8192, global_batch=16)
+    at = open_page("train", train=encode_spec(req))
+    no_errors(at)
+    assert at.number_input(key="train_global_batch").value == 16
+    assert at.session_state["train_result"]["parallelism"]["global_batch"] == 16
+    step16 = at.session_state["train_result"]["step_time_s"]
+    at.number_input(key="train_global_batch").set_value(64).run()
+    no_errors(at)
+    assert at.session_state["train_result"]["parallelism"]["global_batch"] == 64
+    assert at.session_state["train_result"]["step_time_s"] > 3 * step16
+
+
+@needs_train
 def test_train_power_limit_reaches_the_request_and_the_share_link():
     """The GPU power limit box slows the step (the GEMMs at the clock the limit leaves) and survives a share link."""
     from costsim.ui.share import encode_spec

@@ -35,6 +35,7 @@ def to_state(r: TrainRequest) -> dict[str, Any]:
          P + "failure_rate": r.failure_rate_per_gpu_hour, P + "framework": w.AUTO if r.framework is None else r.framework,
          P + "power_cap": r.power_cap_w,
          P + "dp_bucket_params": None if r.dp_bucket_params is None else r.dp_bucket_params / 1e6,
+         P + "global_batch": r.global_batch,
          P + "dropout": w.AUTO if r.dropout is None else r.dropout}
     for k in ("tp", "pp", "cp", "ep", "etp", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "micro_batch", "recompute", "zero"):
         v = getattr(r, k)
@@ -60,6 +61,9 @@ def inputs() -> dict[str, Any]:
         d["framework"] = w.select(TrainRequest, "framework", key=P + "framework", default=None, label="Training stack",
                                   auto=True)
         with st.expander("Parallel layout (auto = searched)"):
+            d["global_batch"] = w.number(TrainRequest, "global_batch", key=P + "global_batch", default=None,
+                                         label="Global batch, sequences", integer=True, step=64,
+                                         placeholder="about 4M tokens")
             c1, c2 = st.columns(2)
             for i, k in enumerate(("tp", "pp", "cp", "ep", "etp", "micro_batch")):
                 with (c1 if i % 2 == 0 else c2):
@@ -110,7 +114,7 @@ def build_request(d: dict[str, Any]) -> TrainRequest:
     facility = validate_spec(FacilitySpec, {"pue": d["pue"]}, what="facility")
     economics = validate_spec(EconomicsSpec, {"usd_per_gpu_hour": d["usd_per_gpu_hour"], "electricity_usd_per_kwh": d["elec"],
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
-    data = {k: d[k] for k in ("model", "hardware", "gpus", "tokens", "seq_len", "precision", "attention_precision", "tp", "pp", "cp", "ep",
+    data = {k: d[k] for k in ("model", "hardware", "gpus", "tokens", "seq_len", "global_batch", "precision", "attention_precision", "tp", "pp", "cp", "ep",
                               "etp", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "dp_bucket_params", "dropout", "micro_batch", "recompute", "zero", "sequence_parallel", "top_k",
                               "framework", "power_cap_w")}
     data.update(failure_rate_per_gpu_hour=d["failure_rate"], facility=facility, economics=economics)
