@@ -113,7 +113,7 @@ def test_fp4_training_on_blackwell_and_refused_elsewhere():
     base = dict(model="llama-3-70b", gpus=512, seq_len=8192, tokens=1e12, top_k=1)
     step = {p: est.estimate(TrainRequest(hardware="b200", precision=p, **base))["step_time_s"] for p in ("bf16", "fp8", "fp4")}
     assert step["fp4"] < step["fp8"] < step["bf16"]
-    assert step["fp8"] / step["fp4"] < 1.6  # quantization traffic, bf16 attention and ~16% bf16 layers: far from 2x
+    assert step["fp8"] / step["fp4"] < 1.6  # quantization traffic, bf16 attention, embeddings and LM head: far from 2x
     with pytest.raises(InputError) as e:
         est.estimate(TrainRequest(hardware="h100-sxm", precision="fp4", **base))
     assert e.value.field == "precision" and "FP4" in str(e.value)

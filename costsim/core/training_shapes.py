@@ -158,8 +158,8 @@ class HardwareShape:
     kernel_latency_s: float = mm.IN_STREAM_LATENCY_S
     gemm_in_bytes: float = 2.0
     # low-precision training (costsim.core.datatypes): share of the linear-layer GEMMs that run in the
-    # compute datatype (NVFP4 keeps ~16% of the linear layers in bf16: lowp_layer_frac 0.84; the rest
-    # use the bf16_* rates), and the HBM bytes to quantize one GEMM operand element (read bf16, write the
+    # compute datatype (costsim.core.datatypes.LOWP_LINEAR_LAYER_FRAC; a recipe keeping some layers in bf16, as the
+    # NVFP4 paper's 16 %, gives those the bf16_* rates), and the HBM bytes to quantize one GEMM operand element (read bf16, write the
     # narrow type and its block scales, amax pass; 0 for bf16/fp16)
     lowp_layer_frac: float = 1.0
     quant_bytes_per_element: float = 0.0

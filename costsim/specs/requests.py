@@ -38,7 +38,7 @@ class TrainRequest(Spec):
     seq_len: int = Field(4096, ge=1, le=10_000_000, description="Sequence length, tokens (at most 10,000,000, the longest published context).")
     global_batch: int | None = Field(None, ge=1, le=100_000_000, description="Global batch in sequences, at most 100,000,000 (default: about 4M tokens / seq_len, rounded to a multiple of dp).")
     global_batch_tokens: float | None = Field(None, gt=0, le=1e10, description="Global batch in tokens, at most 1e10 (~600x Llama 3's 16M; alternative to global_batch).")
-    precision: Precision = Field("bf16", description="Compute datatype of the linear-layer matmuls (bf16, fp16, fp8, fp4 = NVFP4 on devices with an FP4 tensor-core rate). FP8/FP4 gain what calibration shows, not 2x/4x: quantization traffic, bf16 attention and (fp4) ~16% of layers kept in bf16.")
+    precision: Precision = Field("bf16", description="Compute datatype of the linear-layer matmuls (bf16, fp16, fp8, fp4 = NVFP4 on devices with an FP4 tensor-core rate). FP8/FP4 gain what calibration shows, not 2x/4x: quantization traffic, bf16 attention, embeddings and LM head.")
     attention_precision: Literal["bf16", "fp8"] = Field("bf16", description="Datatype of the attention core (FlashAttention's QK^T and PV): bf16, or fp8 (Transformer Engine FP8 dot-product attention, as MLPerf's NVFP4 Llama runs use) on FP8-capable devices.")
     tp: int | None = Field(None, ge=1, description="Tensor-parallel size (None = searched).")
     pp: int | None = Field(None, ge=1, description="Pipeline-parallel size (None = searched).")

@@ -282,19 +282,12 @@ GAPS = {
  "MLPERF60-NVIDIA-GB200-DSV3-4096": GB200_DSV3.format(err="-41 %", lo=27, hi=50),
  "MLPERF60-NVIDIA-GB200-DSV3-8192": GB200_DSV3.format(err="-50 %", lo=27, hi=50),
  "MLPERF60-GOOGLE-GB200-DSV3-256": GB200_DSV3.format(err="-27 % (Google's GB200 run, 480 micro-batches per step)", lo=27, hi=50),
- "MLPERF60-NVIDIA-GB300-405B-512": ("+22 % (costsim slow): NVFP4 Llama 3.1 405B training is priced slow across sources (MLPerf v5.1 "
-    "GB300 +14 %, Megatron-Bridge GB300 +14 % and GB200 +29 %: costsim's NVFP4 gains 1.07x over FP8 where the published runs gain "
-    "1.38x, MB2606-405B-GB200-256-FP4), and this round's software is faster again: 10.7 ms per sequence-step at this layout "
-    "against 11.4 ms in v5.1 (MLPERF51-NVIDIA-GB300-405B-512, 13.16 s for 1,152 sequences). costsim keeps ~16 % of the layers' "
-    "GEMMs in BF16 and prices the NVFP4 quantization traffic of every GEMM input; which of the two NeMo 26.04 shrank is not "
-    "published. Not tuned away."),
  "MLPERF60-NVIDIA-GB300-8B-512": ("-33 %: the context-parallel NVL72 rows of Llama 3.1 8B at 512-1,024 GPUs, as in v5.1 "
     "(MLPERF51-NVIDIA-GB300-8B-512 -41 %, MLPERF51-NVIDIA-GB200-8B-512 -39 %, where the cause is written out): costsim's step is "
     "the compute plus ~0.02 s of exposed data-parallel time, the measured one ~0.025-0.04 s longer; a per-step cost of context "
     "parallel 4 with full-iteration CUDA graphs (the configs cap the cp communicator at one CTA) that costsim does not price. The "
-    "8- and 72-GPU rows of the round (no CP) agree within 8 %. Not tuned away."),
+    "8- and 72-GPU rows of the round (no CP) agree within 13 %. Not tuned away."),
 }
-GAPS["MLPERF60-NVIDIA-GB300-405B-2048"] = GAPS["MLPERF60-NVIDIA-GB300-405B-512"].replace("+22 % (costsim slow)", "+20 % (costsim slow; 2,048 GPUs, 16 micro-batches per step)")
 GAPS["MLPERF60-NVIDIA-GB200-8B-1024"] = GAPS["MLPERF60-NVIDIA-GB300-8B-512"].replace("-33 %:", "-55 % (TP 4, CP 4 on GB200):")
 GAPS["MLPERF60-MITAC-MI325X-8B-8-FP8"] = ("-19 %: MiTAC's MI325X run reaches 13,066 tokens/s/GPU where AMD's own Primus table gives "
     "16,224 for the same model, micro-batch 2 and FP8 on MI325X (PRIMUS-MI325X-8B-8, within 1 %); the submission's config drops "
