@@ -31,8 +31,8 @@ AMAX_PASSES = {"fp8": 0.0, "mxfp8": 0.0, "fp6": 0.0, "fp4": 1.0, "mxfp4": 0.0}
 # Megatron-Bridge's bf16_with_nvfp4_mixed recipe leaves it so) and NVIDIA's published NVFP4 throughput runs price it
 # (MLPerf Training v5.1 / v6.0 Llama 3.1 405B and Megatron-Bridge 26.06 rows: -7..+15 % with it, +9..+29 % at 0.84;
 # the Llama 3.1 8B NVFP4 rows move from -6..+13 % to -13..+4 %). The NVFP4 paper's accuracy recipe keeps ~16 % of the
-# layers in bf16 (arXiv 2509.25149, Sec. 4: the first 2 and last 8 of 62 blocks), about 10-15 % slower on Blackwell
-# Ultra; that choice was this table's value until 2026-12-07.
+# layers in bf16 (arXiv 2509.25149, Sec. 4: the first 2 and last 8 of 62 blocks), a step 10-22 % longer in costsim
+# (B200 8B to GB300 405B); that choice was this table's value until 2026-12-07.
 LOWP_LINEAR_LAYER_FRAC = {"fp8": 1.0, "fp4": 1.0}
 
 
