@@ -212,6 +212,13 @@ def _check(req: TrainRequest, spec: ModelSpec) -> None:
     if req.etp is not None and not spec.is_moe:
         raise InputError(f"--etp {req.etp} needs a mixture-of-experts model; '{spec.name}' is dense. Drop --etp.",
                          field="etp")
+    if req.fp4_bf16_layers:
+        if req.precision != "fp4":
+            raise InputError(f"--fp4-bf16-layers keeps layers of an NVFP4 run in BF16; this run is {req.precision}. Drop it or "
+                             "use --precision fp4.", field="fp4_bf16_layers")
+        if req.fp4_bf16_layers > spec.n_layers:
+            raise InputError(f"--fp4-bf16-layers {req.fp4_bf16_layers} exceeds the model's {spec.n_layers} layers; give at most "
+                             f"{spec.n_layers} (all of them is a BF16 run: --precision bf16).", field="fp4_bf16_layers")
     if req.seq_len > 4 * spec.max_context and spec.max_context >= 2048:
         raise InputError(f"--seq-len {req.seq_len} is far beyond the model's context ({spec.max_context}); pick a sequence length at most {spec.max_context}.", field="seq_len")
     prod = 1
@@ -282,6 +289,8 @@ def run_search(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerato
                          "(costsim hardware list) or drop --node.", field="node")
     ms, hs = model_shape(spec), hardware_shape(acc, node, req.precision, req.scaleup_domain_size, req.attention_precision,
                                                req.power_cap_w)
+    if req.fp4_bf16_layers:  # those layers' GEMMs at the bf16 rates (HardwareShape.lowp_layer_frac)
+        hs = dataclasses.replace(hs, lowp_layer_frac=hs.lowp_layer_frac * (1.0 - req.fp4_bf16_layers / spec.n_layers))
     bad = srch.fixed_violations(ms, req.gpus, req.seq_len, hs.domain_size, _fixed(req), fw)
     if bad:
         field, msg = bad[0]
@@ -401,7 +410,9 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
         {"name": "matmul_frac", "value": hs.matmul_frac, "unit": "", "source": MATMUL_FRAC_SOURCE},
         {"name": "fp8_linear_gemm_gain", "value": (hs.peak_flop_per_s * hs.matmul_frac) / (hs.attn_peak * hs.attn_frac), "unit": "x bf16", "source": FP8_SOURCE if req.precision in ("fp8", "fp4") else "not fp8: 1"},
         {"name": "lowp_linear_layer_frac", "value": hs.lowp_layer_frac if req.precision in ("fp8", "fp4") else 0.0, "unit": "",
-         "source": "share of linear layers in the low-precision type: NVFP4 keeps ~16% in bf16 (arXiv 2509.25149); fp8 all" if req.precision in ("fp8", "fp4") else "bf16/fp16 run"},
+         "source": ("share of the layers whose linear GEMMs run in the low-precision type: every layer (Megatron-core's default, "
+                    "costsim.core.datatypes.LOWP_LINEAR_LAYER_FRAC) less the --fp4-bf16-layers an NVFP4 run keeps in BF16")
+         if req.precision in ("fp8", "fp4") else "bf16/fp16 run"},
         {"name": "quantize_bytes_per_element", "value": hs.quant_bytes_per_element, "unit": "B",
          "source": "NVFP4: read bf16 + amax pass + row- and column-wise E2M1 with E4M3 scales per 16 (costsim.core.datatypes); fp8 casts are fused into the producing kernels"},
         {"name": "peak_flop_per_s", "value": hs.peak_flop_per_s, "unit": "FLOP/s", "source": f"{acc.id} profile, {req.precision}"},
