@@ -49,3 +49,16 @@ def test_the_cli_flag_reaches_the_request_and_bad_values_exit_2():
     for bad in ("-1", "nan", "40"):
         r = subprocess.run(cmd + ["--fp4-bf16-layers", bad], capture_output=True, text=True)
         assert r.returncode == 2 and "Traceback" not in r.stderr and "fp4" in (r.stderr + r.stdout).lower()
+
+
+def test_a_scenario_workload_carries_the_count_to_the_training_core():
+    from costsim.sim.training_setup import _core_step_profile
+    from costsim.specs.scenario import Scenario
+    from costsim.specs.training_sim import TrainingWorkload
+
+    def step(n):
+        w = TrainingWorkload(model="llama-3.1-8b", hardware="b200", num_gpus=8, tokens=1e12, seq_len=8192, global_batch=16,
+                             precision="fp4", fp4_bf16_layers=n)
+        return _core_step_profile(w, Scenario(name="t", training=w))["step_time_s"]
+
+    assert step(10) > step(None)

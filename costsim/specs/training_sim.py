@@ -145,6 +145,7 @@ class TrainingWorkload(Spec):
     global_batch: int | None = Field(None, ge=1, le=100_000_000, description="Global batch in sequences, at most 100,000,000 (None = about 4M tokens / seq_len).")
     precision: Precision = Field("bf16", description="Matmul datatype (bf16, fp16, fp8, fp4 = NVFP4 on FP4-capable devices).")
     attention_precision: Literal["bf16", "fp8"] = Field("bf16", description="Datatype of the attention core: bf16, or fp8 (Transformer Engine FP8 dot-product attention) on FP8-capable devices.")
+    fp4_bf16_layers: int | None = Field(None, ge=0, le=100_000, description="NVFP4 runs: transformer layers kept in BF16, as costsim train --fp4-bf16-layers (None = 0, Megatron-core's default).")
     layout: Layout = Field(default_factory=Layout, description="Parallel layout; unset fields are searched by the training core.")
     framework: FrameworkName | None = Field(None, description="Training stack, as costsim train --framework (None = xla-tpu on Google TPUs, megatron-core-2024 elsewhere).")
     power_cap_w: float | None = Field(None, gt=0, le=100_000, description="Per-GPU power limit, W, as costsim train --power-cap-w: the step runs at the clock it leaves and the GPUs draw at most this much (a grid import cap can lower it further). None = the TDP.")
