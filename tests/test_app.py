@@ -196,6 +196,25 @@ def test_train_global_batch_reaches_the_request_and_the_share_link():
 
 
 @needs_train
+def test_train_fp4_bf16_layers_box_shows_for_fp4_and_reaches_the_request():
+    """With NVFP4 precision a 'Layers kept in BF16' box appears; a share link's count fills it and lengthens the step."""
+    from costsim.ui.share import encode_spec
+
+    req = TrainRequest(model="llama-3.1-8b", hardware="b200", gpus=8, tokens=1e12, seq_len=8192, precision="fp4",
+                       fp4_bf16_layers=10)
+    at = open_page("train", train=encode_spec(req))
+    no_errors(at)
+    assert at.number_input(key="train_fp4_bf16_layers").value == 10
+    slow = at.session_state["train_result"]["step_time_s"]
+    at.number_input(key="train_fp4_bf16_layers").set_value(0).run()
+    no_errors(at)
+    assert at.session_state["train_result"]["step_time_s"] < slow
+    at.selectbox(key="train_precision").set_value("fp8").run()
+    no_errors(at)
+    assert not any(n.key == "train_fp4_bf16_layers" for n in at.number_input)
+
+
+@needs_train
 def test_train_power_limit_reaches_the_request_and_the_share_link():
     """The GPU power limit box slows the step (the GEMMs at the clock the limit leaves) and survives a share link."""
     from costsim.ui.share import encode_spec

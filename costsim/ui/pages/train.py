@@ -35,7 +35,7 @@ def to_state(r: TrainRequest) -> dict[str, Any]:
          P + "failure_rate": r.failure_rate_per_gpu_hour, P + "framework": w.AUTO if r.framework is None else r.framework,
          P + "power_cap": r.power_cap_w,
          P + "dp_bucket_params": None if r.dp_bucket_params is None else r.dp_bucket_params / 1e6,
-         P + "global_batch": r.global_batch,
+         P + "global_batch": r.global_batch, P + "fp4_bf16_layers": r.fp4_bf16_layers,
          P + "dropout": w.AUTO if r.dropout is None else r.dropout}
     for k in ("tp", "pp", "cp", "ep", "etp", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "micro_batch", "recompute", "zero"):
         v = getattr(r, k)
@@ -58,6 +58,11 @@ def inputs() -> dict[str, Any]:
         d["precision"] = w.select(TrainRequest, "precision", key=P + "precision", default=DEFAULTS["precision"], label="Precision")
         d["attention_precision"] = w.select(TrainRequest, "attention_precision", key=P + "attention_precision",
                                             default=DEFAULTS["attention_precision"], label="Attention precision")
+        d["fp4_bf16_layers"] = None
+        if d["precision"] == "fp4":  # an NVFP4 recipe may keep some layers in BF16 (the NVFP4 paper: 10 of 62)
+            d["fp4_bf16_layers"] = w.number(TrainRequest, "fp4_bf16_layers", key=P + "fp4_bf16_layers", default=None,
+                                            label="Layers kept in BF16", integer=True, step=1,
+                                            placeholder="none (Megatron-core's default)")
         d["framework"] = w.select(TrainRequest, "framework", key=P + "framework", default=None, label="Training stack",
                                   auto=True)
         with st.expander("Parallel layout (auto = searched)"):
@@ -116,7 +121,7 @@ def build_request(d: dict[str, Any]) -> TrainRequest:
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
     data = {k: d[k] for k in ("model", "hardware", "gpus", "tokens", "seq_len", "global_batch", "precision", "attention_precision", "tp", "pp", "cp", "ep",
                               "etp", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "dp_bucket_params", "dropout", "micro_batch", "recompute", "zero", "sequence_parallel", "top_k",
-                              "framework", "power_cap_w")}
+                              "framework", "power_cap_w", "fp4_bf16_layers")}
     data.update(failure_rate_per_gpu_hour=d["failure_rate"], facility=facility, economics=economics)
     return validate_spec(TrainRequest, data, what="training request")
 
