@@ -157,10 +157,10 @@ class HardwareShape:
     num_compute_units: float = 132.0
     kernel_latency_s: float = mm.IN_STREAM_LATENCY_S
     gemm_in_bytes: float = 2.0
-    # low-precision training (costsim.core.datatypes): share of the linear-layer GEMMs that run in the
-    # compute datatype (costsim.core.datatypes.LOWP_LINEAR_LAYER_FRAC; a recipe keeping some layers in bf16, as the
-    # NVFP4 paper's 16 %, gives those the bf16_* rates), and the HBM bytes to quantize one GEMM operand element (read bf16, write the
-    # narrow type and its block scales, amax pass; 0 for bf16/fp16)
+    # low-precision training (costsim.core.datatypes): share of the layers whose linear GEMMs run in the compute
+    # datatype (1; an NVFP4 recipe keeping layers in bf16, TrainRequest.fp4_bf16_layers, gives those the bf16_* rates),
+    # and the HBM bytes to quantize one GEMM operand element (read bf16, write the narrow type and its block scales,
+    # amax pass; 0 for bf16/fp16)
     lowp_layer_frac: float = 1.0
     quant_bytes_per_element: float = 0.0
     # bytes per element of a low-precision linear layer's input kept for its backward pass (Transformer Engine

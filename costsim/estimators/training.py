@@ -25,7 +25,7 @@ from costsim.core import search as srch
 from costsim.core.calibration import (FP8_SOURCE, HBM_ACHIEVABLE_FRAC, MATMUL_FRAC_BASIS, MATMUL_FRAC_SOURCE,
                                       MOE_HOST_LAUNCH_S_PER_LOCAL_EXPERT_LOWP, MOE_ROUTER_LOAD_CV, accelerator_family,
                                       gemm_rows_half, matmul_frac, training_sustained_frac)
-from costsim.core.datatypes import (LOWP_LINEAR_LAYER_FRAC, quantize_bytes_per_element, saved_input_bytes_per_element,
+from costsim.core.datatypes import (FP4_BF16_LAYERS_DEFAULT, quantize_bytes_per_element, saved_input_bytes_per_element,
                                     storage_bytes_per_element)
 from costsim.core.frameworks import FEATURES, FRAMEWORKS, Framework, default_framework_name, layout_features
 from costsim.core.power import cap_throughput_frac, checkpoint_phase_power, device_power_w, warm_idle_power_w
@@ -83,12 +83,14 @@ def power_cap_compute_frac(acc: Accelerator, power_cap_w: float | None) -> float
 
 
 def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_size: int | None = None,
-                   attention_precision: str = "bf16", power_cap_w: float | None = None) -> HardwareShape:
+                   attention_precision: str = "bf16", power_cap_w: float | None = None,
+                   lowp_layer_frac: float = 1.0) -> HardwareShape:
     """The accelerator, its node's NICs and its fabric as plain numbers for one compute datatype.
     `domain_size` narrows the scale-up domain (a TPU slice, part of an NVLink rack); `attention_precision`
     fp8 runs the attention core in FP8 (Transformer Engine FP8 dot-product attention); `power_cap_w` a per-GPU power
     limit below the TDP slows the GEMMs and the attention core by power_cap_compute_frac (the sustained-load factor
-    times the clock the cap leaves)."""
+    times the clock the cap leaves); `lowp_layer_frac` the share of the layers a low-precision run computes in its
+    datatype (the rest in bf16)."""
     if attention_precision not in ("bf16", "fp8"):
         raise InputError(f"attention precision must be bf16 or fp8, got {str(attention_precision)[:40]!r}.",
                          field="attention_precision")
@@ -138,7 +140,7 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_s
                          attention_peak_flop_per_s=core_peak, attention_matmul_frac=core_frac,
                          num_compute_units=float(num_compute_units(acc)),
                          gemm_in_bytes=storage_bytes_per_element(dtype) if lowp else 2.0,
-                         lowp_layer_frac=LOWP_LINEAR_LAYER_FRAC.get(dtype, 1.0),
+                         lowp_layer_frac=lowp_layer_frac if lowp else 1.0,
                          quant_bytes_per_element=quantize_bytes_per_element(dtype, layouts=2) if dtype == "fp4" else 0.0,
                          saved_input_bytes=saved_input_bytes_per_element(dtype) if lowp else 2.0,
                          torus_dims=int(torus) if link > 0 else 0, torus_link_bytes_per_s=link,
@@ -287,10 +289,10 @@ def run_search(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerato
     if req.node is not None and node.accelerator != acc.id:
         raise InputError(f"node '{node.id}' holds {node.accelerator}, not {acc.id}; pick a node profile for {acc.id} "
                          "(costsim hardware list) or drop --node.", field="node")
+    # an NVFP4 run's bf16 layers: their GEMMs at the bf16 rates (HardwareShape.lowp_layer_frac)
+    n_bf16 = (FP4_BF16_LAYERS_DEFAULT if req.fp4_bf16_layers is None else req.fp4_bf16_layers) if req.precision == "fp4" else 0
     ms, hs = model_shape(spec), hardware_shape(acc, node, req.precision, req.scaleup_domain_size, req.attention_precision,
-                                               req.power_cap_w)
-    if req.fp4_bf16_layers:  # those layers' GEMMs at the bf16 rates (HardwareShape.lowp_layer_frac)
-        hs = dataclasses.replace(hs, lowp_layer_frac=hs.lowp_layer_frac * (1.0 - req.fp4_bf16_layers / spec.n_layers))
+                                               req.power_cap_w, lowp_layer_frac=1.0 - n_bf16 / spec.n_layers)
     bad = srch.fixed_violations(ms, req.gpus, req.seq_len, hs.domain_size, _fixed(req), fw)
     if bad:
         field, msg = bad[0]
@@ -411,7 +413,7 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
         {"name": "fp8_linear_gemm_gain", "value": (hs.peak_flop_per_s * hs.matmul_frac) / (hs.attn_peak * hs.attn_frac), "unit": "x bf16", "source": FP8_SOURCE if req.precision in ("fp8", "fp4") else "not fp8: 1"},
         {"name": "lowp_linear_layer_frac", "value": hs.lowp_layer_frac if req.precision in ("fp8", "fp4") else 0.0, "unit": "",
          "source": ("share of the layers whose linear GEMMs run in the low-precision type: every layer (Megatron-core's default, "
-                    "costsim.core.datatypes.LOWP_LINEAR_LAYER_FRAC) less the --fp4-bf16-layers an NVFP4 run keeps in BF16")
+                    "costsim.core.datatypes.FP4_BF16_LAYERS_DEFAULT) less the --fp4-bf16-layers an NVFP4 run keeps in BF16")
          if req.precision in ("fp8", "fp4") else "bf16/fp16 run"},
         {"name": "quantize_bytes_per_element", "value": hs.quant_bytes_per_element, "unit": "B",
          "source": "NVFP4: read bf16 + amax pass + row- and column-wise E2M1 with E4M3 scales per 16 (costsim.core.datatypes); fp8 casts are fused into the producing kernels"},

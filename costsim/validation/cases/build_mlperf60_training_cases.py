@@ -24,8 +24,8 @@ HEADER = """# MLPerf Training v6.0 (May 2026 round, NeMo 26.04): DeepSeek-V3 671
 """
 REPO = "mlcommons/training_results_v6.0 (read through the public mirror Richardyu114/training_results_v6.0@eabf23a07b2a)"
 rows = []
-def add(id_, path, cfg, steps, med, how, inputs, notes, layout_note):
-    rows.append(dict(id=id_, path=path, cfg=cfg, steps=steps, med=med, how=how, inputs=inputs, notes=notes, layout_note=layout_note))
+def add(id_, path, cfg, med, how, inputs, notes):
+    rows.append(dict(id=id_, path=path, cfg=cfg, med=med, how=how, inputs=inputs, notes=notes))
 
 DSV3 = dict(model="deepseek-v3", seq_len=4096, precision="fp8", attention_precision="fp8", pp=4, vp=4, cp=1, ep=32,
             micro_batch=1, zero=1, recompute="none", framework="megatron-core-2024", moe_expert_launch="device",
@@ -38,14 +38,13 @@ def dsv3(id_, sub, d, hw, gpus, gbs, tp, cfg, vals, med, off, extra=""):
                                "sequence_parallel", "framework"]}
     ga = gbs // inp["dp"]
     add(id_, f"{sub}/results/{d}/deepseekv3_671b/result_0.txt", cfg,
-        vals, med, f"logged train_step_time of consecutive steps {vals} (offset {off})", inp,
+        med, f"logged train_step_time of consecutive steps {vals} (offset {off})", inp,
         f"GBS {gbs} x 4,096 tokens, {ga} micro-batches of 1 per data-parallel rank (logged gradient_accumulation_steps {ga}); "
         f"MXFP8 linear layers priced as fp8 (config_common_mxfp8.sh: FP8=True, FP8_PARAM_GATHER=True, FP8_DPA=True, so fp8 attention); "
         f"TP {tp} PP 4 with 4 virtual stages (INTERLEAVED_PIPELINE=4, PIPELINE_LAYOUT Et*4|(t*4|)*14tmL: 61 layers + the MTP layer), EP 32, "
         f"flex dispatcher with the HybridEP backend (node-deduplicated: ep_dispatcher deduplicated), OVERLAP_MOE_EXPERT_PARALLEL_COMM=True "
         f"(ep_overlap), full-iteration CUDA graphs with the cuteDSL fused grouped MLP (moe_expert_launch device), real data with "
-        f"MOE_ROUTER_FORCE_LOAD_BALANCING=False and moe_aux_loss_coeff 0.01 in the log (moe_router_balance aux-loss). {extra}",
-        "")
+        f"MOE_ROUTER_FORCE_LOAD_BALANCING=False and moe_aux_loss_coeff 0.01 in the log (moe_router_balance aux-loss). {extra}")
 
 dsv3("MLPERF60-NVIDIA-GB300-DSV3-256", "NVIDIA", "theia_ngpu256_ngc26.04_nemo", "gb300", 256, 15360, 1,
      "NVIDIA/benchmarks/deepseekv3_671b/implementations/theia_ngpu512_ngc26.04_nemo/config_GB300_64x4x240xtp1pp4ep32cp1_mxfp8_full_cg.sh",
@@ -94,10 +93,10 @@ def llm(id_, d, bench, hw, gpus, gbs, tp, pp, cp, vp, mbs, prec, attn, cfg, cfg_
     if vp:
         inp["vp"] = vp
     inp.update(micro_batch=mbs, zero=zero, recompute=recompute, sequence_parallel=tp > 1, framework="megatron-core-2024")
-    add(id_, f"{sub}/results/{d}/{bench}/{result}", cfg, vals, med,
+    add(id_, f"{sub}/results/{d}/{bench}/{result}", cfg, med,
         how or f"logged train_step_time of consecutive steps {vals} (offset {off})", inp,
         ("config in the index" if cfg_indexed else "config not in the index: layout from its file name (nodes x GPUs x micro-batches per rank x tp/pp/cp), "
-         "checked against the logged global batch and gradient-accumulation steps; other settings as the same-named v5.1 config") + ". " + extra, "")
+         "checked against the logged global batch and gradient-accumulation steps; other settings as the same-named v5.1 config") + ". " + extra)
 
 llm("MLPERF60-NVIDIA-GB300-405B-512", "theia-cmh_ngpu512_ngc26.04_nemo", "llama31_405b", "gb300", 512, 896, 2, 8, 2, 8, 1, "fp4", "bf16",
     "NVIDIA/benchmarks/llama31_405b/implementations/theia-cmh_ngpu512_ngc26.04_nemo/config_GB300_128x4x56xtp2pp8cp2_cg_fp4.sh", False,
@@ -323,8 +322,7 @@ for r in rows:
         notes="held out; inputs from the config and log. " + r["notes"]))
     if r["id"] in GAPS:
         out[-1]["known_gap"] = GAPS[r["id"]]
-hdr = HEADER
 with open(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).with_name("training_mlperf60.yaml"), "w") as f:
-    f.write(hdr)
+    f.write(HEADER)
     yaml.safe_dump(out, f, sort_keys=False, width=130, allow_unicode=False)
 print(len(out), "cases")
