@@ -215,6 +215,34 @@ def test_train_fp4_bf16_layers_box_shows_for_fp4_and_reaches_the_request():
 
 
 @needs_train
+def test_train_lora_rank_reaches_the_request_and_the_share_link():
+    """The LoRA rank box turns the run into a fine-tune (the result says what trains, the step is shorter) and shows the
+    adapters' placement box only once a rank is given; a share link carries the rank and the dp box."""
+    from costsim.ui.share import encode_spec
+
+    base = dict(model="llama-3.1-8b", hardware="h100-sxm", gpus=8, tokens=1e9, seq_len=8192, global_batch=16, dp=2, vp=1)
+    at = open_page("train", train=encode_spec(TrainRequest(**base)))
+    no_errors(at)
+    res = at.session_state["train_result"]
+    assert res["training_mode"] == "full" and res["parallelism"]["dp"] == 2
+    assert not any(s.key == "train_lora_targets" for s in at.selectbox)
+    full_step = res["step_time_s"]
+    at.number_input(key="train_lora_rank").set_value(16).run()
+    no_errors(at)
+    res = at.session_state["train_result"]
+    assert res["training_mode"] == "lora" and res["step_time_s"] < full_step
+    assert any("LoRA rank 16" in c.value for c in at.caption)
+    at.selectbox(key="train_lora_targets").set_value("all-linear").run()
+    no_errors(at)
+    assert at.session_state["train_result"]["lora"]["targets"] == "all-linear"
+    link = open_page("train", train=encode_spec(TrainRequest(**base, lora_rank=32)))
+    no_errors(link)
+    assert link.number_input(key="train_lora_rank").value == 32
+    assert link.selectbox(key="train_dp").value == 2
+    assert link.session_state["train_result"]["lora"]["rank"] == 32
+
+
+@needs_train
 def test_train_power_limit_reaches_the_request_and_the_share_link():
     """The GPU power limit box slows the step (the GEMMs at the clock the limit leaves) and survives a share link."""
     from costsim.ui.share import encode_spec

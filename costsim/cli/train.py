@@ -13,28 +13,29 @@ from rich.table import Table
 from costsim.cli.common import alias_note, device_noun_of, field_help, finish, fmt_si, fmt_sig, parse_float
 from costsim.errors import InputError
 from costsim.numtext import count
-from costsim.report.fmt import host_launch_text, moe_load_text
+from costsim.report.fmt import host_launch_text, lora_text, moe_load_text
 from costsim.specs.requests import TrainRequest
 from costsim.units import J_PER_MWH, S_PER_DAY
 
 
 def _answer(r: dict) -> str:
     """The one-sentence answer printed above the table."""
+    verb = "Fine-tuning (LoRA)" if r.get("training_mode") == "lora" else "Training"
     what = f"{r.get('model')} on {r.get('num_gpus'):,} {r.get('hardware')}"
     tok = "" if r.get("tokens") is None else f"{r.get('model')} on {count(r['tokens'])} tokens with {r.get('num_gpus'):,} {r.get('hardware')}"
     if not r.get("feasible"):
-        return f"Training {what} is not feasible: {r.get('reason') or 'no layout fits'}."
+        return f"{verb} {what} is not feasible: {r.get('reason') or 'no layout fits'}."
     step = (f"{fmt_si(r.get('step_time_s'), 's')} per step, {fmt_si(r.get('tokens_per_s'), 'tokens/s')}"
             + ("" if r.get("mfu_frac") is None else f", MFU {100 * r['mfu_frac']:.0f}%"))
     wall = r.get("wall_time_s")
     if r.get("tokens") is None or wall is None:
-        return f"Training {what}: {step} (give --tokens for the whole run)."
+        return f"{verb} {what}: {step} (give --tokens for the whole run)."
     if not math.isfinite(wall):
-        return f"Training {tok} never finishes: failures leave zero goodput ({step})."
+        return f"{verb} {tok} never finishes: failures leave zero goodput ({step})."
     days = wall / S_PER_DAY
     took = f"{days:,.1f} days" if days >= 1 else f"{wall / 3600:,.3g} hours"
     money = "" if r.get("cost_usd") is None else f", ${r['cost_usd']:,.0f}"
-    return (f"Training {tok} takes {took} ({step}){money}, "
+    return (f"{verb} {tok} takes {took} ({step}){money}, "
             f"{fmt_sig(r['facility_energy_j'] / J_PER_MWH)} MWh and {fmt_sig(r['co2e_kg'] / 1000)} tCO2e.")
 
 
@@ -54,6 +55,7 @@ def _render(r: dict) -> None:
         ("feasible", str(r.get("feasible"))),
         ("layout", " ".join(f"{k}={v}" for k, v in p.items()) if p else "-"),
         ("framework", str(r.get("framework") or "-")),
+        ("trains", lora_text(r) or "every parameter (full training)"),
         ("layout relies on", ", ".join(f"{q['feature'].split(' (')[0]} ({q['since_year']})"
                                        for q in (r.get("layout_requires") or [])) or "-"),
         ("training FLOP", fmt_si(r.get("train_flop"), "FLOP")),
@@ -135,6 +137,8 @@ def register(app: typer.Typer) -> None:
         node: Optional[str] = typer.Option(None, "--node", help=field_help(TrainRequest, "node")),
         scaleup_domain_size: Optional[int] = typer.Option(None, "--scaleup-domain-size", help=field_help(TrainRequest, "scaleup_domain_size")),
         fp4_bf16_layers: Optional[int] = typer.Option(None, "--fp4-bf16-layers", help=field_help(TrainRequest, "fp4_bf16_layers")),
+        lora_rank: Optional[int] = typer.Option(None, "--lora-rank", help=field_help(TrainRequest, "lora_rank")),
+        lora_targets: Optional[str] = typer.Option(None, "--lora-targets", help=field_help(TrainRequest, "lora_targets")),
         power_cap_w: Optional[float] = typer.Option(None, "--power-cap-w", help=field_help(TrainRequest, "power_cap_w")),
         pue: Optional[float] = typer.Option(None, "--pue", help="Power usage effectiveness (default 1.2)."),
         grid_gco2e_per_kwh: Optional[float] = typer.Option(None, "--grid-gco2e-per-kwh", help="Grid carbon intensity, gCO2e/kWh (default 400)."),
@@ -175,6 +179,7 @@ def register(app: typer.Typer) -> None:
             "dp_bucket_params": parse_float(dp_bucket_params, flag="--dp-bucket-params"), "dropout": dropout, "vp": vp, "micro_batch": micro_batch,
             "recompute": recompute, "zero": zero, "sequence_parallel": sequence_parallel, "top_k": top_k,
             "framework": framework, "node": node, "scaleup_domain_size": scaleup_domain_size, "power_cap_w": power_cap_w, "fp4_bf16_layers": fp4_bf16_layers,
+            "lora_rank": lora_rank, "lora_targets": lora_targets,
             "failure_rate_per_gpu_hour": failure_rate_per_gpu_hour, "checkpoint_time_s": checkpoint_time_s,
             "restart_time_s": restart_time_s,
             "facility": validate_spec(FacilitySpec, fac, what="facility options"),

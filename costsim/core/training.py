@@ -83,8 +83,19 @@ from costsim.core.training_memory import (  # noqa: F401  (re-exported: the trai
     params_per_device,
     stage_layers,
     stage_params,
+    trainable_params_per_device,
 )
-from costsim.core.training_shapes import HardwareShape, Layout, ModelShape, _f, expert_tp  # noqa: F401
+from costsim.core.training_shapes import (  # noqa: F401  (linear_gemms re-exported)
+    HardwareShape,
+    Layout,
+    ModelShape,
+    _f,
+    expert_tp,
+    linear_gemms,
+    lora_active_params_per_layer,
+    lora_adapted,
+    lora_params_per_layer,
+)
 
 RECOMPUTE_MODES = ("none", "selective", "full")
 __all__ = ["FRAMEWORKS", "DEFAULT_FRAMEWORK", "Framework", "HardwareShape", "Layout", "ModelShape", "evaluate",
@@ -123,8 +134,13 @@ def attention_fwd_flop_per_token_per_layer(m: ModelShape, seq_len):
 
 
 def model_flop_per_token(m: ModelShape, seq_len):
-    """6 * N_mm + 12 * L * H * hd * S_att (forward + backward, no recomputation)."""
-    return 6.0 * m.n_mm_params + 3.0 * m.n_layers * attention_fwd_flop_per_token_per_layer(m, seq_len)
+    """6 * N_mm + 12 * L * H * hd * S_att (forward + backward, no recomputation). A LoRA run (m.lora_rank > 0) computes
+    no weight gradients of the frozen base: 4 * N_mm (forward + input gradients) + 6 * N_adapter (the active adapters'
+    forward, input and weight gradients) + the same attention term (its gradients flow back to the adapters below)."""
+    attn = 3.0 * m.n_layers * attention_fwd_flop_per_token_per_layer(m, seq_len)
+    if m.lora_rank > 0:
+        return 4.0 * m.n_mm_params + 6.0 * m.n_layers * lora_active_params_per_layer(m) + attn
+    return 6.0 * m.n_mm_params + attn
 
 
 def selective_recompute_shares(fw: "Framework | None" = None) -> tuple[float, float, float]:
@@ -154,33 +170,6 @@ def hardware_flop_per_token(m: ModelShape, seq_len, recompute, fw: "Framework | 
 # ---------------------------------------------------------------------------------------------
 # Linear layers
 # ---------------------------------------------------------------------------------------------
-def linear_gemms(m: ModelShape):
-    """Per-layer linear GEMMs as (weight, n_out, k_in, tp-split axis, kind) before parallel splits:
-    weight = average count per layer (dense/MoE layer mix), kind 'dense' | 'expert' | 'router'.
-    FLOPs add up to 2 * mm_params_per_layer per token."""
-    d = float(m.d_model)
-    q_out = float(m.n_heads * m.head_dim)
-    qkv_out = max(m.attn_params_per_layer / d - q_out, 1.0)
-    L = float(m.n_layers)
-    out = [(1.0, qkv_out, d, "n", "dense"), (1.0, d, q_out, "k", "dense")]
-    up_share = 2.0 / 3.0 if m.gated else 0.5
-
-    def ffn(params, weight, kind, width=d):
-        return [(weight, params * up_share / width, width, "n", kind), (weight, width, params * (1.0 - up_share) / width, "k", kind)]
-
-    if m.n_dense_layers > 0:
-        out += ffn(m.dense_ffn_params_per_layer, m.n_dense_layers / L, "dense")
-    if m.is_moe and m.n_moe_layers > 0:
-        w = m.n_moe_layers / L
-        out += ffn(m.expert_params, w, "expert", m.moe_width)
-        if m.n_shared_experts:
-            out += ffn(m.shared_expert_params, w * m.n_shared_experts, "dense")
-        if m.moe_latent_params:  # LatentMoE: d -> latent before dispatch, latent -> d after the combine
-            out += [(w, m.moe_width, d, "n", "dense"), (w, d, m.moe_width, "k", "dense")]
-        out.append((w, float(m.n_experts), d, "none", "router"))
-    return out
-
-
 def _gemm_args(hw: HardwareShape, bf16: bool = False):
     if bf16:
         return (hw.attn_peak, hw.attn_frac, hw.memory_bandwidth_bytes_per_s, hw.num_compute_units, hw.kernel_latency_s, 2.0)
@@ -200,7 +189,10 @@ def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp=Non
     in the compute datatype plus the HBM traffic that quantizes their operands once per micro-batch
     (forward: the input X; backward: the output gradient dY; each read once and written row-wise and
     column-wise, hw.quant_bytes_per_element per element; weights are quantized once per optimizer step
-    and left out), the rest at the bf16 rates. Evaluated on the unique (tokens, tp, ep, etp)
+    and left out), the rest at the bf16 rates. A LoRA run (m.lora_rank > 0) drops the frozen GEMMs' weight-gradient
+    GEMM and adds each adapted GEMM's adapter in bf16: forward x A and (x A) B, backward both input gradients and
+    both weight gradients, skinny GEMMs priced by the same model (memory-bound: they re-read the layer input).
+    Evaluated on the unique (tokens, tp, ep, etp)
     combinations only."""
     T, tp, ep, etp = np.broadcast_arrays(_f(tokens), _f(tp), _f(ep), _f(tp if etp is None else etp))
     # one scalar key per (tokens, tp, ep): exact for whole numbers below 2^53 (tokens < 2^31, tp and
@@ -220,6 +212,7 @@ def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp=Non
     qrate = hw.memory_bandwidth_bytes_per_s * HBM_ACHIEVABLE_FRAC
     fwd = np.zeros_like(Tu)
     bwd = np.zeros_like(Tu)
+    wgrad = 0.0 if m.lora_rank > 0 else 1.0  # a LoRA run's frozen base weights take no weight-gradient GEMM
     for weight, n_out, k_in, split, kind in linear_gemms(m):
         t_split = etpu if kind == "expert" else tpu
         n = n_out / t_split if split == "n" else n_out + 0.0 * tpu
@@ -231,12 +224,17 @@ def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp=Non
                 rows = rows * ep_load_factor(m.n_experts, m.experts_per_token, epu, Tu * (etpu / tpu) * epu, load_cv)
             count = m.n_experts / epu
         f_t = mm.matmul_time_s(rows, n, k, *args)
-        b_t = mm.matmul_time_s(rows, k, n, *args) + mm.matmul_time_s(k, n, rows, *args)
+        b_t = mm.matmul_time_s(rows, k, n, *args) + wgrad * mm.matmul_time_s(k, n, rows, *args)
         if lowp:
             q = hw.quant_bytes_per_element / qrate
             f_t = f_lowp * (f_t + q * rows * k) + (1.0 - f_lowp) * mm.matmul_time_s(rows, n, k, *args16)
-            b16 = mm.matmul_time_s(rows, k, n, *args16) + mm.matmul_time_s(k, n, rows, *args16)
+            b16 = mm.matmul_time_s(rows, k, n, *args16) + wgrad * mm.matmul_time_s(k, n, rows, *args16)
             b_t = f_lowp * (b_t + q * rows * n) + (1.0 - f_lowp) * b16
+        if lora_adapted(m, kind):  # the adapter's two bf16 GEMMs beside the frozen one: x A (k -> r), then B (r -> n)
+            r_ = float(m.lora_rank)
+            f_t = f_t + mm.matmul_time_s(rows, r_, k, *args16) + mm.matmul_time_s(rows, n, r_, *args16)
+            b_t = (b_t + mm.matmul_time_s(rows, r_, n, *args16) + mm.matmul_time_s(rows, k, r_, *args16)  # input grads
+                   + mm.matmul_time_s(r_, n, rows, *args16) + mm.matmul_time_s(k, r_, rows, *args16))  # dB, dA
         fwd = fwd + weight * count * f_t
         bwd = bwd + weight * count * b_t
     return fwd[inv].reshape(T.shape), bwd[inv].reshape(T.shape)
@@ -444,17 +442,23 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     # norms and the high-precision layers stay bf16
     gather_b = _gather_bytes(m, dense, n_max, tp, hw, fw)
     grad_b = (gbytes, gbytes)
-    def dp_coll(kind, bytes_per_param, calls_dense, calls_exp, n_dense, n_exp, agg=True):
+    # the parameters that train (all of them; a LoRA run's adapters only): gradients, their collectives, the optimizer
+    # and the per-step parameter all-gather of the updated shards; ZeRO-3 still gathers the frozen weights every pass
+    t_dense, t_expert = trainable_params_per_device(m, lay)
+    every, trained = (dense, expert), (t_dense, t_expert)
+
+    def dp_coll(kind, bytes_per_param, calls_dense, calls_exp, n_dense, n_exp, agg=True, params=trained):
         b_dense, b_exp = bytes_per_param  # (dense, expert) bytes per parameter
-        t = comm.collective_s(kind, b_dense * dense, n_dense, tp, fab, flat, calls_dense, agg)
+        p_dense, p_exp = params
+        t = comm.collective_s(kind, b_dense * p_dense, n_dense, tp, fab, flat, calls_dense, agg)
         if m.is_moe:
-            t = t + comm.collective_s(kind, b_exp * expert, n_exp, exp_stride, fab, flat, calls_exp, agg)
+            t = t + comm.collective_s(kind, b_exp * p_exp, n_exp, exp_stride, fab, flat, calls_exp, agg)
         return t
 
     # ZeRO-2/3: per micro-batch, on the most loaded stage, prefetched behind each pass
     layer_calls = n_max * fw.zero_calls_per_layer
     rs_mb = dp_coll("rs", grad_b, layer_calls, layer_calls, zg, edp, fw.zero_hierarchical)
-    ag_mb = dp_coll("ag", gather_b, layer_calls, layer_calls, zg, edp, fw.zero_hierarchical)
+    ag_mb = dp_coll("ag", gather_b, layer_calls, layer_calls, zg, edp, fw.zero_hierarchical, params=every)
     fwd_window = n_max * t_layer_f
     bwd_window = n_max * t_layer_b
     z3_f = _zero_pass_exposed(ag_mb, fwd_window, n_max)
@@ -474,7 +478,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
         t_off = 0.0 * fwd_window
 
     # per micro-batch on every stage: gradient accumulation traffic, pipeline-engine overhead
-    t_gacc = fw.grad_accum_bytes_per_param * (dense + expert) / hbm
+    t_gacc = fw.grad_accum_bytes_per_param * (t_dense + t_expert) / hbm
     t_eng = np.where(pp > 1, fw.pp_microbatch_overhead_s, 0.0)
     mid = np.where(pp >= 3, n_max, 0.0)
     stage_compute = np.maximum(np.maximum(first, mid) * t_layer, last * t_layer + t_head)
@@ -487,11 +491,11 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
 
     # ZeRO-0/1 (and ZeRO-2's parameter all-gather): once per step, bucketed; with sharding within a
     # domain, ZeRO-2/3 also all-reduce their gradient shard across the domains once per step
-    buckets = np.maximum(1.0, (dense + expert) / dp_bucket_params(fw, dpg))
+    buckets = np.maximum(1.0, (t_dense + t_expert) / dp_bucket_params(fw, dpg))
     t_rs = dp_coll("rs", grad_b, buckets, buckets, dpg, edp_all)
     t_ag = dp_coll("ag", gather_b, buckets, buckets, dpg, edp_all)
     t_ar = dp_coll("ar", grad_b, buckets, buckets, dpg, edp_all)
-    t_x = comm.collective_s("ar", gbytes * (dense + expert) / zg, zx, tp * zg, fab, flat, calls=buckets)
+    t_x = comm.collective_s("ar", gbytes * (t_dense + t_expert) / zg, zx, tp * zg, fab, flat, calls=buckets)
     hide_b = bwd_window if fw.dp_overlap else 0.0 * bwd_window
     hide_f = fwd_window if fw.dp_overlap else 0.0 * fwd_window
     grad_step = np.where(z >= 2, t_x, np.where(z >= 1, t_rs, t_ar))
@@ -503,7 +507,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     # --- optimizer step over the local shard
     zero_on = z >= 1
     shard = np.where(zero_on, zg, 1.0)
-    local = dense / shard + expert / np.where(zero_on, edp, 1.0)
+    local = t_dense / shard + t_expert / np.where(zero_on, edp, 1.0)
     t_opt = OPTIMIZER_BYTES_PER_PARAM_TOUCHED * local / hbm
 
     total = t_pipeline + dp_exposed + t_opt

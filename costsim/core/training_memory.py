@@ -30,6 +30,9 @@ Per GPU (bytes) on the most loaded pipeline stage:
   Memory is the largest of rank 0, rank 1 and the last rank (its LM head, logits: 6 B/logit of
   one micro-batch, Framework.logit_bytes where the stack keeps fewer, which never coexist with a
   full-recompute working set: only the larger counts), plus a framework reserve.
+  LoRA fine-tuning (ModelShape.lora_rank > 0): the frozen base keeps only its weights; the adapters (r x (k + n) per
+  adapted GEMM) carry weights, gradients and optimizer state. Activations are priced as for full training (the frozen
+  layers' inputs a weight gradient would need are not dropped: an upper bound).
   Activation offload (Layout.act_offload): the stored activations live in host memory; the device
   holds OFFLOAD_DEVICE_LAYERS layers' worth (the one being written or read and the one prefetched).
 """
@@ -40,7 +43,7 @@ import numpy as np
 
 from costsim.core.calibration import FRAMEWORK_RESERVE_BYTES
 from costsim.core.frameworks import DEFAULT_FRAMEWORK, Framework
-from costsim.core.training_shapes import Layout, ModelShape, _f, expert_tp
+from costsim.core.training_shapes import Layout, ModelShape, _f, expert_tp, lora_params_per_layer
 
 BYTES_WEIGHT = 2.0  # bf16 weights
 BYTES_GRAD = 2.0  # bf16 gradients
@@ -104,6 +107,17 @@ def params_per_device(m: ModelShape, lay: Layout):
     dense = (n_max * m.nonexpert_params_per_layer + emb) / tp
     expert = n_max * m.expert_params_per_layer / (etp * ep)
     return dense, expert
+
+
+def trainable_params_per_device(m: ModelShape, lay: Layout):
+    """(dense, expert) parameters that take gradients and optimizer state on the most loaded stage before ZeRO
+    sharding: params_per_device, or a LoRA run's adapters only (the frozen base, embeddings and LM head take none).
+    An adapter is split over tp like the GEMM it adapts (counted as r x (k + n) / tp)."""
+    if m.lora_rank <= 0:
+        return params_per_device(m, lay)
+    _, n_max, _ = stage_layers(m, _f(lay.pp))
+    a_dense, a_expert = lora_params_per_layer(m)
+    return n_max * a_dense / _f(lay.tp), n_max * a_expert / (expert_tp(lay) * _f(lay.ep))
 
 
 def activation_bytes_per_layer(m: ModelShape, lay: Layout, fw: "Framework | None" = None,
@@ -186,11 +200,13 @@ def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None, do
     etp = expert_tp(lay)
     # the expert-data-parallel group: the stage's tp x (ZeRO group) ranks over the etp x ep that hold one copy
     shard_expert = np.maximum(shard_dense * tp / (etp * ep), 1.0)
-    # bytes per (dense, expert) parameter after ZeRO sharding
-    b_dense = (BYTES_WEIGHT / np.where(z >= 3, shard_dense, 1.0) + BYTES_GRAD / np.where(z >= 2, shard_dense, 1.0)
-               + BYTES_OPTIMIZER / np.where(z >= 1, shard_dense, 1.0))
-    b_exp = (BYTES_WEIGHT / np.where(z >= 3, shard_expert, 1.0) + BYTES_GRAD / np.where(z >= 2, shard_expert, 1.0)
-             + BYTES_OPTIMIZER / np.where(z >= 1, shard_expert, 1.0))
+    # bytes per (dense, expert) parameter after ZeRO sharding: the weights of every parameter, the gradients and
+    # optimizer state of those that train (all of them, or a LoRA run's adapters)
+    w_dense, w_exp = BYTES_WEIGHT / np.where(z >= 3, shard_dense, 1.0), BYTES_WEIGHT / np.where(z >= 3, shard_expert, 1.0)
+    g_dense = BYTES_GRAD / np.where(z >= 2, shard_dense, 1.0) + BYTES_OPTIMIZER / np.where(z >= 1, shard_dense, 1.0)
+    g_exp = BYTES_GRAD / np.where(z >= 2, shard_expert, 1.0) + BYTES_OPTIMIZER / np.where(z >= 1, shard_expert, 1.0)
+    lora = m.lora_rank > 0
+    a_dense, a_expert = lora_params_per_layer(m)
     per_layer, working = activation_bytes_per_layer(m, lay, fw, saved_input_bytes, lowp_layer_frac)
     working = np.where(_f(lay.recompute) >= 2, working, 0.0)  # one layer re-materialized
     mcount = num_micro_batches(lay)
@@ -207,7 +223,12 @@ def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None, do
     parts = []  # per rank: (dense, expert, activations, logits beyond the working set, total)
     for r, (layers, has_emb, has_head, fl) in enumerate(ranks):
         dense, expert = stage_params(m, lay, layers, has_emb, has_head)
-        states = dense * b_dense + expert * b_exp
+        if lora:  # the adapters on this rank's layers train, and their own weights count beside the frozen ones
+            t_dense, t_exp = layers * a_dense / tp, layers * a_expert / (etp * ep)
+            dense, expert = dense + t_dense, expert + t_exp
+        else:
+            t_dense, t_exp = dense, expert
+        states = dense * w_dense + expert * w_exp + t_dense * g_dense + t_exp * g_exp
         stored = layers * fl
         if np.any(offload):  # the stored activations wait in host memory but for the layers in transit
             stored = np.where(offload, np.minimum(stored, OFFLOAD_DEVICE_LAYERS), stored)
@@ -218,7 +239,7 @@ def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None, do
         tot = states + acts + lg
         if r == 1:  # the second rank is a middle stage only with pp >= 3
             tot = np.where(pp >= 3, tot, 0.0)
-        parts.append((dense, expert, acts, lg, tot))
+        parts.append((dense, expert, acts, lg, tot, t_dense, t_exp))
     t0, t1, t2 = parts[0][4], parts[1][4], parts[2][4]
     tot = np.maximum(np.maximum(t0, t1), t2)
     # ZeRO-3 / FSDP: the gathered (unsharded) parameters of the layer in use and of the prefetched next one
@@ -254,7 +275,8 @@ class MemoryBreakdown(dict):
         if k in ("weights_bytes", "gradients_bytes", "optimizer_bytes"):
             per, stage = {"weights_bytes": (BYTES_WEIGHT, 3), "gradients_bytes": (BYTES_GRAD, 2),
                           "optimizer_bytes": (BYTES_OPTIMIZER, 1)}[k]
-            return per * (self._pick(0) / np.where(z >= stage, self._sd, 1.0) + self._pick(1) / np.where(z >= stage, self._se, 1.0))
+            j = 0 if k == "weights_bytes" else 5  # every parameter's weights; the trained parameters' gradients and state
+            return per * (self._pick(j) / np.where(z >= stage, self._sd, 1.0) + self._pick(j + 1) / np.where(z >= stage, self._se, 1.0))
         if k == "activations_bytes":
             return self._pick(2)
         if k == "logits_bytes":

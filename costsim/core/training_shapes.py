@@ -53,6 +53,12 @@ class ModelShape:
     n_ffn_free_layers: int = 0  # layers with a token mixer and no FFN block (hybrid Mamba models: Nemotron-H)
     shared_expert_params_in: float = 0.0  # one shared expert at d_model (0 = expert_params: no LatentMoE)
     moe_latent_dim: int = 0  # LatentMoE: routed experts' input / output width (0 = d_model)
+    # LoRA fine-tuning (Hu et al. 2021): rank of the low-rank adapters trained beside the frozen base weights (0 = every
+    # parameter trains); adapters sit on the attention projections (QKV, output), and with lora_ffn also on the FFN and
+    # expert GEMMs (QLoRA's all-linear recipe). The base weights then take no weight gradients, gradient traffic or
+    # optimizer state (costsim.core.training, costsim.core.training_memory)
+    lora_rank: int = 0
+    lora_ffn: bool = False
 
     @property
     def is_moe(self) -> bool:
@@ -126,6 +132,65 @@ class ModelShape:
     @property
     def n_mm_params(self) -> float:
         return self.n_layers * self.mm_params_per_layer + self.head_params
+
+
+def linear_gemms(m: ModelShape):
+    """Per-layer linear GEMMs as (weight, n_out, k_in, tp-split axis, kind) before parallel splits:
+    weight = average count per layer (dense/MoE layer mix), kind 'attn' (the QKV and output projections) | 'dense'
+    (FFN, shared experts, LatentMoE projections) | 'expert' (one routed expert's GEMM) | 'router'.
+    FLOPs add up to 2 * mm_params_per_layer per token."""
+    d = float(m.d_model)
+    q_out = float(m.n_heads * m.head_dim)
+    qkv_out = max(m.attn_params_per_layer / d - q_out, 1.0)
+    L = float(m.n_layers)
+    out = [(1.0, qkv_out, d, "n", "attn"), (1.0, d, q_out, "k", "attn")]
+    up_share = 2.0 / 3.0 if m.gated else 0.5
+
+    def ffn(params, weight, kind, width=d):
+        return [(weight, params * up_share / width, width, "n", kind), (weight, width, params * (1.0 - up_share) / width, "k", kind)]
+
+    if m.n_dense_layers > 0:
+        out += ffn(m.dense_ffn_params_per_layer, m.n_dense_layers / L, "dense")
+    if m.is_moe and m.n_moe_layers > 0:
+        w = m.n_moe_layers / L
+        out += ffn(m.expert_params, w, "expert", m.moe_width)
+        if m.n_shared_experts:
+            out += ffn(m.shared_expert_params, w * m.n_shared_experts, "dense")
+        if m.moe_latent_params:  # LatentMoE: d -> latent before dispatch, latent -> d after the combine
+            out += [(w, m.moe_width, d, "n", "dense"), (w, d, m.moe_width, "k", "dense")]
+        out.append((w, float(m.n_experts), d, "none", "router"))
+    return out
+
+
+def lora_adapted(m: ModelShape, kind: str) -> bool:
+    """Whether a LoRA run (ModelShape.lora_rank > 0) puts an adapter on the linear GEMMs of `kind` (linear_gemms):
+    the attention projections always, the FFN and expert GEMMs with ModelShape.lora_ffn, the router never."""
+    return m.lora_rank > 0 and (kind == "attn" or (m.lora_ffn and kind in ("dense", "expert")))
+
+
+def lora_params_per_layer(m: ModelShape) -> tuple[float, float]:
+    """LoRA adapter parameters per layer, averaged over the layer mix, as (non-expert, routed-expert: all experts):
+    r x (k_in + n_out) per adapted GEMM (A: k_in x r, B: r x n_out; Hu et al. 2021, arXiv 2106.09685 Sec. 4);
+    (0, 0) for a full-parameter run."""
+    dense = expert = 0.0
+    for weight, n_out, k_in, _, kind in linear_gemms(m):
+        if lora_adapted(m, kind):
+            p = weight * m.lora_rank * (n_out + k_in)
+            if kind == "expert":
+                expert += p * m.n_experts
+            else:
+                dense += p
+    return dense, expert
+
+
+def lora_active_params_per_layer(m: ModelShape) -> float:
+    """LoRA adapter parameters one token runs through per layer (the routed experts' adapters only for its top-k
+    experts), averaged over the layer mix; 0 for a full-parameter run."""
+    total = 0.0
+    for weight, n_out, k_in, _, kind in linear_gemms(m):
+        if lora_adapted(m, kind):
+            total += weight * m.lora_rank * (n_out + k_in) * (m.experts_per_token if kind == "expert" else 1.0)
+    return total
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from costsim.core.datatypes import (FP4_BF16_LAYERS_DEFAULT, quantize_bytes_per_
 from costsim.core.frameworks import FEATURES, FRAMEWORKS, Framework, default_framework_name, layout_features
 from costsim.core.power import cap_throughput_frac, checkpoint_phase_power, device_power_w, warm_idle_power_w
 from costsim.core.training import HardwareShape, ModelShape, dp_bucket_params
-from costsim.core.training_shapes import HOST_LINK_DEFAULT_BYTES_PER_S
+from costsim.core.training_shapes import HOST_LINK_DEFAULT_BYTES_PER_S, lora_params_per_layer
 from costsim.economics.accounting import account_run
 from costsim.errors import InputError
 from costsim.estimators.network import nic_share_bytes_per_s
@@ -62,6 +62,21 @@ def model_shape(spec: ModelSpec) -> ModelShape:
         sparse_topk=float(spec.sparse_attention_topk) if spec.sparse_attention_topk else math.inf, indexer_flop_per_pair=spec.indexer_layer_frac * spec.indexer_flop_per_pair,
         n_ffn_free_layers=spec.n_ffn_free_layers, shared_expert_params_in=spec.shared_expert_params if spec.is_moe else 0.0,
         moe_latent_dim=spec.moe_latent_dim or 0)
+
+
+def lora_shape(ms: ModelShape, req: TrainRequest) -> ModelShape:
+    """The model shape as the request trains it: with a LoRA run's adapters (ModelShape.lora_rank, lora_ffn), else as is."""
+    if not req.lora_rank:
+        return ms
+    return dataclasses.replace(ms, lora_rank=int(req.lora_rank), lora_ffn=req.lora_targets == "all-linear")
+
+
+def trainable_params(ms: ModelShape) -> float:
+    """Parameters that take gradients and optimizer state, whole model: all of them, or a LoRA run's adapters."""
+    if ms.lora_rank <= 0:
+        return float(ms.params_total)
+    a_dense, a_expert = lora_params_per_layer(ms)
+    return float(ms.n_layers * (a_dense + a_expert))
 
 
 def power_cap_compute_frac(acc: Accelerator, power_cap_w: float | None) -> float:
@@ -221,6 +236,12 @@ def _check(req: TrainRequest, spec: ModelSpec) -> None:
         if req.fp4_bf16_layers > spec.n_layers:
             raise InputError(f"--fp4-bf16-layers {req.fp4_bf16_layers} exceeds the model's {spec.n_layers} layers; give at most "
                              f"{spec.n_layers} (all of them is a BF16 run: --precision bf16).", field="fp4_bf16_layers")
+    if req.lora_targets is not None and not req.lora_rank:
+        raise InputError(f"--lora-targets {req.lora_targets} places LoRA adapters, but no --lora-rank was given; add --lora-rank "
+                         "(e.g. 16) for a LoRA run, or drop --lora-targets for full-parameter training.", field="lora_targets")
+    if req.lora_rank and req.lora_rank > spec.d_model:
+        raise InputError(f"--lora-rank {req.lora_rank} exceeds the model's hidden size ({spec.d_model}): a low-rank adapter has "
+                         f"rank at most {spec.d_model} (typical: 8-64). Give a smaller --lora-rank.", field="lora_rank")
     if req.seq_len > 4 * spec.max_context and spec.max_context >= 2048:
         raise InputError(f"--seq-len {req.seq_len} is far beyond the model's context ({spec.max_context}); pick a sequence length at most {spec.max_context}.", field="seq_len")
     prod = 1
@@ -291,7 +312,7 @@ def run_search(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerato
                          "(costsim hardware list) or drop --node.", field="node")
     # an NVFP4 run's bf16 layers: their GEMMs at the bf16 rates (HardwareShape.lowp_layer_frac)
     n_bf16 = (FP4_BF16_LAYERS_DEFAULT if req.fp4_bf16_layers is None else req.fp4_bf16_layers) if req.precision == "fp4" else 0
-    ms, hs = model_shape(spec), hardware_shape(acc, node, req.precision, req.scaleup_domain_size, req.attention_precision,
+    ms, hs = lora_shape(model_shape(spec), req), hardware_shape(acc, node, req.precision, req.scaleup_domain_size, req.attention_precision,
                                                req.power_cap_w, lowp_layer_frac=1.0 - n_bf16 / spec.n_layers)
     bad = srch.fixed_violations(ms, req.gpus, req.seq_len, hs.domain_size, _fixed(req), fw)
     if bad:
@@ -321,14 +342,17 @@ def _phase_power(acc: Accelerator, best: dict, power_cap_w: float | None = None)
     return p_compute, p_comm
 
 
-def checkpoint_bytes(spec: ModelSpec) -> float:
-    """Weights (bf16) + optimizer state (fp32 master, m, v): 14 B per parameter, whole model."""
+def checkpoint_bytes(spec: ModelSpec, ms: ModelShape | None = None) -> float:
+    """Weights (bf16) + optimizer state (fp32 master, m, v): 14 B per trained parameter, whole model (a LoRA run, `ms`
+    with lora_rank, saves its adapters only: the frozen base is already on storage)."""
+    if ms is not None and ms.lora_rank > 0:
+        return 14.0 * trainable_params(ms)
     return 14.0 * spec.params_total
 
 
-def _reliability(req: TrainRequest, spec: ModelSpec) -> dict:
+def _reliability(req: TrainRequest, spec: ModelSpec, ms: ModelShape | None = None) -> dict:
     rate = req.failure_rate_per_gpu_hour if req.failure_rate_per_gpu_hour is not None else gp.DEFAULT_FAILURE_RATE_PER_GPU_HOUR
-    ck = req.checkpoint_time_s if req.checkpoint_time_s is not None else checkpoint_bytes(spec) / (req.gpus * gp.DEFAULT_CHECKPOINT_BYTES_PER_S_PER_GPU)
+    ck = req.checkpoint_time_s if req.checkpoint_time_s is not None else checkpoint_bytes(spec, ms) / (req.gpus * gp.DEFAULT_CHECKPOINT_BYTES_PER_S_PER_GPU)
     rs = req.restart_time_s if req.restart_time_s is not None else gp.DEFAULT_RESTART_TIME_S
     g = gp.goodput(rate, req.gpus, ck, rs)
     return {"failure_rate_per_gpu_hour": rate, "checkpoint_time_s": ck, "restart_time_s": rs,
@@ -359,7 +383,7 @@ def step_profile(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelera
             "step_time_s": best["step_time_s"], "compute_time_s": best["compute_time_s"],
             "exposed_comm_time_s": best["exposed_comm_time_s"], "tokens_per_step": best["tokens_per_step"],
             "gpu_power_compute_w": p_c, "gpu_power_comm_w": p_x, "gpu_power_idle_w": acc.idle_w,
-            "checkpoint_bytes": checkpoint_bytes(spec), "num_gpus": req.gpus,
+            "checkpoint_bytes": checkpoint_bytes(spec, ms), "num_gpus": req.gpus,
             "memory_per_gpu_bytes": best["memory_per_gpu_bytes"], "mfu_frac": best["mfu_frac"]}
 
 
@@ -391,7 +415,8 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
     spec, acc, node, ms, hs, res = run_search(req, spec, acc, framework)
     framework = res["framework"]
     stack = run_stack(req, framework)
-    tokens = req.tokens if req.tokens is not None else spec.training_tokens
+    # a LoRA run fine-tunes: the model's training_tokens (its pre-training) is no default for its length
+    tokens = req.tokens if req.tokens is not None else (None if req.lora_rank else spec.training_tokens)
     # no token count (a custom model without training_tokens): the step-level answers (step time, MFU,
     # memory, power, tokens/s) stand on their own; the whole-run figures are marked not computed
     step_only = tokens is None
@@ -403,11 +428,20 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
     out["num_gpus"] = req.gpus
     out["tokens"] = tokens
     out["framework"] = framework
+    # what trains: every parameter, or a LoRA run's adapters beside the frozen base
+    out["training_mode"] = "lora" if ms.lora_rank > 0 else "full"
+    out["trainable_params"] = trainable_params(ms)
+    out["lora"] = ({"rank": ms.lora_rank, "targets": "all-linear" if ms.lora_ffn else "attention",
+                    "trainable_params": trainable_params(ms), "trainable_frac": trainable_params(ms) / spec.params_total}
+                   if ms.lora_rank > 0 else None)
     out["layout_requires"] = []
     out["search"] = {"configs_enumerated": int(res["configs_enumerated"]), "configs_evaluated": int(res["configs_evaluated"]),
                      "feasible_configs": int(res["feasible_configs"]), "search_time_s": res["search_time_s"]}
     assumptions = [
-        {"name": "flop_formula", "value": "6*N_matmul_active + 12*L*H*hd*seq (full attention matrix counted)", "unit": "FLOP/token", "source": "PaLM (arXiv 2204.02311) App. B; Megatron-LM MFU convention"},
+        {"name": "flop_formula", "value": "6*N_matmul_active + 12*L*H*hd*seq (full attention matrix counted)", "unit": "FLOP/token", "source": "PaLM (arXiv 2204.02311) App. B; Megatron-LM MFU convention"}
+        if ms.lora_rank <= 0 else
+        {"name": "flop_formula", "value": "4*N_matmul_active + 6*N_adapter_active + 12*L*H*hd*seq (LoRA: no weight gradients of the frozen base)",
+         "unit": "FLOP/token", "source": "PaLM App. B convention with the frozen base's weight-gradient GEMMs dropped (Hu et al. 2021, arXiv 2106.09685)"},
         {"name": "framework", "value": framework, "unit": "", "source": FRAMEWORKS[framework].source},
         {"name": "matmul_frac", "value": hs.matmul_frac, "unit": "", "source": MATMUL_FRAC_SOURCE},
         {"name": "fp8_linear_gemm_gain", "value": (hs.peak_flop_per_s * hs.matmul_frac) / (hs.attn_peak * hs.attn_frac), "unit": "x bf16", "source": FP8_SOURCE if req.precision in ("fp8", "fp4") else "not fp8: 1"},
@@ -432,6 +466,12 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
                             + f"'{stack.moe_router_balance}': per-expert routed-load CV; each MoE layer waits for the busiest "
                             "expert-parallel rank (costsim.core.moe_routing.ep_load_factor; calibration.MOE_ROUTER_LOAD_CV "
                             "gives the sources)"})
+    if ms.lora_rank > 0:
+        assumptions.append({"name": "lora", "unit": "", "value": f"rank {ms.lora_rank} on "
+                            + ("every linear layer" if ms.lora_ffn else "the attention projections (QKV, output)"),
+                            "source": "request --lora-rank / --lora-targets: frozen base weights (no weight gradients, gradient "
+                                      "traffic or optimizer state), adapters in bf16 beside each adapted GEMM "
+                                      "(costsim.core.training.linear_layer_times); activations priced as for full training"})
     if req.power_cap_w is not None:
         assumptions.append({"name": "power_cap_compute_frac", "value": power_cap_compute_frac(acc, req.power_cap_w), "unit": "",
                             "source": f"GEMM and attention speed at a {req.power_cap_w:g} W limit relative to the {acc.tdp_w:g} W TDP "
@@ -453,7 +493,7 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
     num_steps = math.ceil(tokens / tokens_per_step)
     train_flop = best["model_flop_per_step"] / tokens_per_step * tokens
     compute_time = num_steps * best["step_time_s"]
-    rel = _reliability(req, spec)
+    rel = _reliability(req, spec, ms)
     g = rel["goodput_frac"]
     feasible_run = g > 0
     wall = compute_time / g if feasible_run else math.inf
@@ -536,9 +576,13 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
         for k in WHOLE_RUN_KEYS:
             out[k] = None
         out["breakdowns"]["wall_time_split_s"] = None
-        out["whole_run_note"] = (f"model '{spec.name}' has no training_tokens in its profile and no --tokens was given: step-level "
-                                 "figures only (step time, MFU, memory, power, tokens/s); give --tokens (e.g. 15e12) for the "
-                                 "whole run (days, GPU-hours, energy, cost, CO2e).")
+        out["whole_run_note"] = ((f"a LoRA fine-tuning run's length is not the model's pre-training ({spec.name}'s training_tokens) "
+                                  "and no --tokens was given: step-level figures only (step time, MFU, memory, power, tokens/s); "
+                                  "give --tokens (e.g. 1e9) for the whole run (days, GPU-hours, energy, cost, CO2e).")
+                                 if ms.lora_rank > 0 else
+                                 (f"model '{spec.name}' has no training_tokens in its profile and no --tokens was given: step-level "
+                                  "figures only (step time, MFU, memory, power, tokens/s); give --tokens (e.g. 15e12) for the "
+                                  "whole run (days, GPU-hours, energy, cost, CO2e)."))
     return out
 
 

@@ -316,3 +316,15 @@ def host_launch_text(result: dict) -> str | None:
         return None
     return (f"Of the {fmt_value('step_time_s', step)} step, {fmt_value('moe_host_launch_time_s', t)} ({100.0 * t / step:.0f} %) "
             "is the GPU waiting for the host to launch each local expert's fp8 / fp4 kernels (expert MLP launch: host).")
+
+
+def lora_text(result: dict) -> str | None:
+    """What a LoRA fine-tuning run trains, in words (the result's `lora`); None for full-parameter training."""
+    from costsim.numtext import count
+
+    lo = result.get("lora")
+    if not lo:
+        return None
+    where = "every linear layer" if lo["targets"] == "all-linear" else "the attention projections (QKV, output)"
+    return (f"LoRA rank {lo['rank']} on {where}: {count(lo['trainable_params'])} trainable parameters "
+            f"({100 * lo['trainable_frac']:.2g} % of the model), base weights frozen")

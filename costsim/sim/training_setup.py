@@ -53,6 +53,7 @@ def _core_step_profile(w: TrainingWorkload, scenario: Scenario) -> dict[str, Any
                        ep_dispatcher=lay.ep_dispatcher, moe_expert_launch=lay.moe_expert_launch, moe_router_balance=lay.moe_router_balance, dp_bucket_params=lay.dp_bucket_params, dropout=lay.dropout,
                        dp=lay.dp, vp=lay.vp, micro_batch=lay.micro_batch, recompute=lay.recompute, zero=lay.zero,
                        framework=w.framework, power_cap_w=w.power_cap_w, fp4_bf16_layers=w.fp4_bf16_layers,
+                       lora_rank=w.lora_rank, lora_targets=w.lora_targets,
                        facility=scenario.facility, economics=scenario.economics)
     prof = dict(step_profile(req))
     if prof.get("feasible") is False:

@@ -19,6 +19,8 @@ WeightPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4", "q8_0", "q4_0",
 KvPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4"]
 ServeObjective = Literal["throughput", "usd_per_token"]
 Recompute = Literal["none", "selective", "full"]
+# adapters of a LoRA run (TrainRequest.lora_targets): the attention projections, or every linear layer
+LoraTargets = Literal["attention", "all-linear"]
 # costsim.core.frameworks.Framework.moe_dispatch values
 EpDispatcher = Literal["all-to-all", "deduplicated"]
 # costsim.core.frameworks.Framework.moe_expert_launch values
@@ -95,6 +97,8 @@ class TrainRequest(Spec):
     node: str | None = Field(None, max_length=200, description="Node/system profile id whose NICs carry scale-out traffic (default: the accelerator's usual node).")
     scaleup_domain_size: int | None = Field(None, ge=1, le=1_000_000, description="Devices per scale-up domain actually used, when smaller than the profile's (a TPU slice such as 64 chips of v4-128, an NVL36 half rack); traffic between domains goes over the scale-out network.")
     fp4_bf16_layers: int | None = Field(None, ge=0, le=100_000, description="NVFP4 runs (--precision fp4): transformer layers whose linear GEMMs stay in BF16 (Megatron-core's first_last_layers_bf16 with its counts at the start and end). None = 0, Megatron-core's default and what NVIDIA's published NVFP4 throughput runs price; the NVFP4 paper's accuracy recipe keeps 10 of 62 (the first 2 and last 8; arXiv 2509.25149).")
+    lora_rank: int | None = Field(None, ge=1, le=65_536, description="LoRA fine-tuning: rank r of the low-rank adapters trained beside the frozen base weights (Hu et al. 2021; MLPerf's Llama 2 70B LoRA benchmark uses 16). The base then takes no weight gradients, gradient traffic or optimizer state; only the adapters train. None = full-parameter training. Give --tokens for the fine-tuning run's length: the model's training_tokens is its pre-training.")
+    lora_targets: LoraTargets | None = Field(None, description="Which linear layers carry LoRA adapters (with lora_rank): attention (the QKV and output projections, MLPerf's and NeMo's default) or all-linear (also the FFN and expert GEMMs, QLoRA's recipe). None = attention.")
     power_cap_w: float | None = Field(None, gt=0, le=100_000, description="Per-GPU power limit, W (nvidia-smi -pl; default: the TDP). Below the TDP the clocks drop and the compute phases (GEMMs, attention) slow by costsim.core.power's clock model; memory-bound kernels and communication do not; GPU power and energy are capped.")
     top_k: int = Field(5, ge=1, le=100, description="How many of the fastest layouts to return.")
     failure_rate_per_gpu_hour: float | None = Field(None, ge=0, le=1.0, description="Unexpected interruptions per GPU-hour, at most 1 (default from Llama 3 405B: 419 in 54 days on 16,384 GPUs).")

@@ -19,7 +19,8 @@ import yaml
 from pydantic import Field, model_validator
 
 from costsim.specs.base import Spec
-from costsim.specs.requests import EpDispatcher, FrameworkName, MoeExpertLaunch, MoeRouterBalance, Precision, Recompute
+from costsim.specs.requests import (EpDispatcher, FrameworkName, LoraTargets, MoeExpertLaunch, MoeRouterBalance, Precision,
+                                   Recompute)
 
 _RELIABILITY_FILE = Path(__file__).resolve().parents[1] / "data" / "reliability_llama3.yaml"
 
@@ -146,6 +147,8 @@ class TrainingWorkload(Spec):
     precision: Precision = Field("bf16", description="Matmul datatype (bf16, fp16, fp8, fp4 = NVFP4 on FP4-capable devices).")
     attention_precision: Literal["bf16", "fp8"] = Field("bf16", description="Datatype of the attention core: bf16, or fp8 (Transformer Engine FP8 dot-product attention) on FP8-capable devices.")
     fp4_bf16_layers: int | None = Field(None, ge=0, le=100_000, description="NVFP4 runs: transformer layers kept in BF16, as costsim train --fp4-bf16-layers (None = 0, Megatron-core's default).")
+    lora_rank: int | None = Field(None, ge=1, le=65_536, description="LoRA fine-tuning: adapter rank, as costsim train --lora-rank (None = full-parameter training). A LoRA run needs tokens (its fine-tuning length).")
+    lora_targets: LoraTargets | None = Field(None, description="Linear layers with LoRA adapters, as costsim train --lora-targets: attention (default) or all-linear.")
     layout: Layout = Field(default_factory=Layout, description="Parallel layout; unset fields are searched by the training core.")
     framework: FrameworkName | None = Field(None, description="Training stack, as costsim train --framework (None = xla-tpu on Google TPUs, megatron-core-2024 elsewhere).")
     power_cap_w: float | None = Field(None, gt=0, le=100_000, description="Per-GPU power limit, W, as costsim train --power-cap-w: the step runs at the clock it leaves and the GPUs draw at most this much (a grid import cap can lower it further). None = the TDP.")
@@ -170,4 +173,10 @@ class TrainingWorkload(Spec):
             raise ValueError(f"layout tp*pp*cp*dp = {prod} must divide num_gpus = {self.num_gpus}")
         if lay.dp is not None and self.global_batch is not None and self.global_batch % lay.dp:
             raise ValueError(f"global_batch {self.global_batch} must be a multiple of layout.dp {lay.dp}")
+        if self.lora_rank and self.tokens is None:
+            raise ValueError("a LoRA fine-tuning run (lora_rank) needs tokens: its length is not the model's pre-training "
+                             "(training_tokens); give training.tokens, e.g. 1e9")
+        if self.lora_targets is not None and not self.lora_rank:
+            raise ValueError("lora_targets places LoRA adapters but lora_rank is not given; add lora_rank (e.g. 16) or drop "
+                             "lora_targets")
         return self

@@ -56,9 +56,10 @@ def _request(inp: dict, spec: ModelSpec) -> TrainRequest:
     kw = {k: inp[k] for k in LAYOUT_KEYS if inp.get(k) is not None}
     hw = inp["hardware"]
     return TrainRequest(model=spec.id or "inline", hardware=hw.get("id", "inline") if isinstance(hw, dict) else hw, gpus=int(inp["gpus"]),
-                        tokens=inp.get("tokens") or spec.training_tokens or 1e12, seq_len=int(inp["seq_len"]),
+                        tokens=inp.get("tokens") or (1e9 if inp.get("lora_rank") else spec.training_tokens) or 1e12, seq_len=int(inp["seq_len"]),
                         global_batch=inp.get("global_batch"), precision=inp.get("precision", "bf16"),
                         attention_precision=inp.get("attention_precision", "bf16"), fp4_bf16_layers=inp.get("fp4_bf16_layers"),
+                        lora_rank=inp.get("lora_rank"), lora_targets=inp.get("lora_targets"),
                         sequence_parallel=bool(inp.get("sequence_parallel", True)), top_k=1,
                         restart_time_s=inp.get("restart_time_s"), checkpoint_time_s=inp.get("checkpoint_time_s"),
                         failure_rate_per_gpu_hour=inp.get("failure_rate_per_gpu_hour"), framework=inp.get("framework"),

@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from costsim.api.train import shown_layout
-from costsim.report.fmt import host_launch_text, moe_load_text
+from costsim.report.fmt import host_launch_text, lora_text, moe_load_text
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import TrainRequest
 from costsim.specs.site import EconomicsSpec, FacilitySpec
@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
 LAYOUT_OPTIONS = {
     "tp": [1, 2, 4, 8, 16], "pp": [1, 2, 4, 8, 16, 32, 64], "cp": [1, 2, 4, 8, 16],
     "ep": [1, 2, 4, 8, 16, 32, 64], "etp": [1, 2, 4, 8, 16], "micro_batch": [1, 2, 4, 8, 16],
+    "dp": [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048], "vp": [1, 2, 3, 4, 5, 6, 8, 10, 12, 16],
 }
 
 
@@ -35,9 +36,10 @@ def to_state(r: TrainRequest) -> dict[str, Any]:
          P + "failure_rate": r.failure_rate_per_gpu_hour, P + "framework": w.AUTO if r.framework is None else r.framework,
          P + "power_cap": r.power_cap_w,
          P + "dp_bucket_params": None if r.dp_bucket_params is None else r.dp_bucket_params / 1e6,
-         P + "global_batch": r.global_batch, P + "fp4_bf16_layers": r.fp4_bf16_layers,
+         P + "global_batch": r.global_batch, P + "fp4_bf16_layers": r.fp4_bf16_layers, P + "lora_rank": r.lora_rank,
+         P + "lora_targets": w.AUTO if r.lora_targets is None else r.lora_targets,
          P + "dropout": w.AUTO if r.dropout is None else r.dropout}
-    for k in ("tp", "pp", "cp", "ep", "etp", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "micro_batch", "recompute", "zero"):
+    for k in ("tp", "pp", "cp", "ep", "etp", "dp", "vp", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "micro_batch", "recompute", "zero"):
         v = getattr(r, k)
         s[P + k] = w.AUTO if v is None else v
     return s
@@ -63,6 +65,13 @@ def inputs() -> dict[str, Any]:
             d["fp4_bf16_layers"] = w.number(TrainRequest, "fp4_bf16_layers", key=P + "fp4_bf16_layers", default=None,
                                             label="Layers kept in BF16", integer=True, step=1,
                                             placeholder="none (Megatron-core's default)")
+        d["lora_rank"] = w.number(TrainRequest, "lora_rank", key=P + "lora_rank", default=None,
+                                  label="LoRA fine-tuning: adapter rank", integer=True, step=8,
+                                  placeholder="none (full training)")
+        d["lora_targets"] = None
+        if d["lora_rank"]:  # where the adapters sit: the attention projections (MLPerf, NeMo) or every linear layer
+            d["lora_targets"] = w.select(TrainRequest, "lora_targets", key=P + "lora_targets", default=None,
+                                         label="LoRA adapters on", auto=True)
         d["framework"] = w.select(TrainRequest, "framework", key=P + "framework", default=None, label="Training stack",
                                   auto=True)
         with st.expander("Parallel layout (auto = searched)"):
@@ -70,10 +79,10 @@ def inputs() -> dict[str, Any]:
                                          label="Global batch, sequences", integer=True, step=64,
                                          placeholder="about 4M tokens")
             c1, c2 = st.columns(2)
-            for i, k in enumerate(("tp", "pp", "cp", "ep", "etp", "micro_batch")):
+            for i, k in enumerate(("tp", "pp", "cp", "ep", "etp", "micro_batch", "dp", "vp")):
                 with (c1 if i % 2 == 0 else c2):
                     d[k] = w.select(TrainRequest, k, key=P + k, default=None,
-                                    label="expert tp" if k == "etp" else k.replace("_", " "),
+                                    label={"etp": "expert tp", "vp": "virtual stages (vp)"}.get(k, k.replace("_", " ")),
                                     options=LAYOUT_OPTIONS[k], auto=True)
             with c2:
                 d["zero"] = w.select(TrainRequest, "zero", key=P + "zero", default=None, label="ZeRO stage", auto=True)
@@ -121,7 +130,7 @@ def build_request(d: dict[str, Any]) -> TrainRequest:
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
     data = {k: d[k] for k in ("model", "hardware", "gpus", "tokens", "seq_len", "global_batch", "precision", "attention_precision", "tp", "pp", "cp", "ep",
                               "etp", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "dp_bucket_params", "dropout", "micro_batch", "recompute", "zero", "sequence_parallel", "top_k",
-                              "framework", "power_cap_w", "fp4_bf16_layers")}
+                              "framework", "power_cap_w", "fp4_bf16_layers", "dp", "vp", "lora_rank", "lora_targets")}
     data.update(failure_rate_per_gpu_hour=d["failure_rate"], facility=facility, economics=economics)
     return validate_spec(TrainRequest, data, what="training request")
 
@@ -152,6 +161,10 @@ def show(res: dict[str, Any]) -> None:
                 + (f" · training stack `{res['framework']}`" if res.get("framework") else ""))
     if res.get("layout_note"):
         st.caption(res["layout_note"])
+    if lo := lora_text(res):
+        st.caption(f"Fine-tuning: {lo}.")
+    if res.get("whole_run_note"):
+        st.info(f"Whole run not computed: {res['whole_run_note']}")
     if wait := host_launch_text(res):
         st.caption(wait)
     if wait := moe_load_text(res):
@@ -183,7 +196,8 @@ def show(res: dict[str, Any]) -> None:
 
 def render() -> None:
     st.title("Train a model")
-    st.caption("How long, how many GPU-hours, MWh, dollars and tonnes of CO2e to pre-train a model on a cluster.")
+    st.caption("How long, how many GPU-hours, MWh, dollars and tonnes of CO2e to pre-train (or LoRA fine-tune) a model on a "
+               "cluster.")
     _, _, res = w.request_and_result("train", TrainRequest, to_state, inputs, build_request, compute.train)
     if res is not None:
         show(res)
