@@ -235,9 +235,10 @@ def test_train_lora_rank_reaches_the_request_and_the_share_link():
     at.selectbox(key="train_lora_targets").set_value("all-linear").run()
     no_errors(at)
     assert at.session_state["train_result"]["lora"]["targets"] == "all-linear"
-    link = open_page("train", train=encode_spec(TrainRequest(**base, lora_rank=32)))
+    link = open_page("train", train=encode_spec(TrainRequest(**base, lora_rank=32, cp_comm_type="a2a")))
     no_errors(link)
     assert link.number_input(key="train_lora_rank").value == 32
+    assert link.selectbox(key="train_cp_comm_type").value == "a2a"
     assert link.selectbox(key="train_dp").value == 2
     assert link.session_state["train_result"]["lora"]["rank"] == 32
 

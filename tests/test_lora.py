@@ -66,7 +66,15 @@ def test_a_lora_step_is_shorter_with_no_gradient_traffic_or_optimizer_state():
     adapters_per_gpu = est.trainable_params(lo) / 4  # tp 4, one pipeline stage
     assert float(m_lora["gradients_bytes"]) == pytest.approx(2.0 * adapters_per_gpu, rel=0.01)
     assert float(m_lora["optimizer_bytes"]) == pytest.approx(12.0 * adapters_per_gpu / 2, rel=0.01)  # ZeRO-1 over dp 2
-    assert float(m_lora["activations_bytes"]) == pytest.approx(float(m_full["activations_bytes"]))
+    # the frozen FFN keeps no GEMM inputs: FC1's (h) and FC2's (d_ff) go, 2 bytes each, split over tp 4 with sequence
+    # parallelism, for 8,192 tokens on 80 layers
+    cut = 8192 * 80 * 2.0 * (8192 + 28672) / 4
+    assert float(m_full["activations_bytes"]) - float(m_lora["activations_bytes"]) == pytest.approx(cut, rel=1e-6)
+    # an fp8 LoRA run holds the frozen linear weights in fp8 (one byte), the embeddings, norms and LM head in bf16
+    _, hs8 = _shapes(precision="fp8")
+    w8 = float(T.evaluate(lo, hs8, lay)["memory"]["weights_bytes"])
+    lin = ms.n_layers * (ms.nonexpert_params_per_layer - ms.norm_params_per_layer) / 4
+    assert float(m_lora["weights_bytes"]) - w8 == pytest.approx(lin, rel=1e-6)
     # a larger rank costs more: more adapter GEMM work, never less
     big = dataclasses.replace(ms, lora_rank=256)
     assert float(T.evaluate(big, hs, lay)["step_time_s"]) > float(lora["step_time_s"])
@@ -140,3 +148,38 @@ def test_a_scenario_workload_carries_lora_to_the_training_core_and_needs_tokens(
     assert lora["checkpoint_bytes"] == pytest.approx(14.0 * 32 * 16 * 18432)
     with pytest.raises(ValidationError, match="needs tokens"):
         TrainingWorkload(model="llama-2-70b", hardware="h100-sxm", num_gpus=8, lora_rank=16)
+
+
+def _est(**kw):
+    base = dict(model="llama-2-70b", hardware="gb300", gpus=72, seq_len=8192, global_batch=9, precision="fp8",
+                lora_rank=16, tp=1, pp=1, cp=8, dp=9, vp=1, micro_batch=1, recompute="none", zero=1, dropout=False,
+                top_k=1, tokens=1e8)
+    return est.estimate(TrainRequest(**{**base, **kw}))
+
+
+def test_all_to_all_context_parallelism_is_exposed_where_the_ring_hides():
+    """cp_comm_type a2a (Ulysses, NeMo's MLPerf LoRA default): the all-to-alls of Q, K, V and the attention output sit on
+    the critical path, so the step is longer than with the ring, whose K/V chunks hide behind attention; by about the
+    bytes over NVLink (8 GPUs of a 72-GPU NVLink domain, 1,024 tokens each)."""
+    ring, a2a = _est(cp_comm_type="p2p"), _est(cp_comm_type="a2a")
+    assert _est()["step_time_s"] == ring["step_time_s"]  # the stack's default is the ring
+    extra = a2a["step_time_s"] - ring["step_time_s"]
+    per_layer_bytes = 2.0 * 1024 * (64 + 2 * 8 + 64) * 128  # Q, K, V and O of 1,024 tokens, bf16
+    nvlink = get_accelerator("gb300").scaleup_bytes_per_s
+    floor = 80 * 2 * per_layer_bytes * 7 / 8 / nvlink  # forward + backward, 7/8 of the bytes leave the rank
+    assert floor < extra < 5 * floor
+    assert a2a["breakdowns"]["step_time_s"]["cp_comm_time_s"] > 0
+    # without context parallelism there is nothing to exchange
+    one = dict(gpus=8, global_batch=8, cp=1, dp=8)
+    assert _est(cp_comm_type="a2a", **one)["step_time_s"] == _est(**one)["step_time_s"]
+
+
+def test_fp8_activation_store_halves_the_swiglu_input_and_needs_a_low_precision_run():
+    on, off = _est(fp8_activation_store=True), _est(fp8_activation_store=False)
+    saved = off["memory_breakdown_bytes"]["activations_bytes"] - on["memory_breakdown_bytes"]["activations_bytes"]
+    # gate and up outputs, 2 x 28,672 values per token, one byte each instead of two: 1,024 tokens, 80 layers
+    assert saved == pytest.approx(80 * 1024 * 2 * 28672, rel=1e-6)
+    assert on["step_time_s"] == off["step_time_s"]  # memory only
+    with pytest.raises(InputError) as e:
+        _est(fp8_activation_store=True, precision="bf16")
+    assert e.value.field == "fp8_activation_store"

@@ -121,6 +121,14 @@ class Framework:
       have no dropout: TorchTitan's Llama, MaxText (dropout_rate 0), llm-foundry's MPT configs (attn/resid pdrop 0),
       Habana's MLPerf GPT-3 run_gpt.sh (DROPOUT=0.0). A request's dropout sets it for its own run (Megatron-Bridge and
       NeMo Llama recipes set both dropouts to 0).
+    cp_comm_type: how context parallelism exchanges the sequence. "p2p" (Megatron-core's default ring: K/V chunks pass
+      rank to rank, each hidden behind one chunk of attention) or "a2a" (DeepSpeed-Ulysses style, Megatron-core
+      cp_comm_type a2a, the default of NeMo's MLPerf LoRA configs: an all-to-all turns sequence-sharded Q, K, V into
+      head-sharded ones before the attention core and one turns its output back; the backward pass mirrors them. The
+      attention core needs every head's whole sequence, so nothing hides them). A request's cp_comm_type sets it.
+    act_fn_fp8_input_store: the FFN's activation function keeps its input for the backward pass in FP8 (1 byte per
+      element instead of 2; Megatron-core activation_func_fp8_input_store, NeMo FP8_ACT=1) in an fp8 / fp4 run; memory
+      only. A request's fp8_activation_store sets it.
     """
 
     name: str = "megatron-core-2024"
@@ -152,6 +160,8 @@ class Framework:
     moe_router_balance: str = "forced"
     dp_bucket_params: float | None = None
     dropout_masks: bool = False
+    cp_comm_type: str = "p2p"
+    act_fn_fp8_input_store: bool = False
     activation_offload: bool = False
     activation_offload_searched: bool = False
     logit_bytes: float | None = None

@@ -360,6 +360,13 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     steps = cp - 1.0
     t_cp_f = steps * np.maximum(0.0, t_kv - chunk)
     t_cp_b = steps * ((full + sel_attn) * np.maximum(0.0, t_kv - chunk) + np.maximum(0.0, 2.0 * t_kv - 2.0 * chunk))
+    if fw.cp_comm_type == "a2a":  # Ulysses: Q, K, V to head-sharded before the attention core, its output back after
+        qkv_bytes = BYTES_ACT * tokens * (m.n_heads + 2.0 * m.kv_heads) * m.head_dim / tp
+        o_bytes = BYTES_ACT * tokens * m.n_heads * m.head_dim / tp
+        a2a_cp = (comm.all_to_all_two_tier_s(qkv_bytes, cp, tp, fab) + comm.all_to_all_two_tier_s(o_bytes, cp, tp, fab))
+        a2a_cp = np.where(cp > 1, a2a_cp, 0.0)
+        t_cp_f = a2a_cp * (1.0 - m.linear_layer_frac)  # the mirrored exchanges of the backward (dO in, dQ, dK, dV out)
+        t_cp_b = a2a_cp * (1.0 + full + sel_attn) * (1.0 - m.linear_layer_frac)
 
     # --- expert parallel all-to-all (dispatch + combine, fwd and bwd, + recomputed fwd)
     if m.is_moe:
@@ -534,7 +541,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
 
 def evaluate(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | None = None) -> dict:
     """Everything for every layout: FLOPs, memory, time, throughput, MFU, fit mask."""
-    mem = memory_per_gpu(m, lay, fw, hw.domain_size, hw.saved_input_bytes, hw.lowp_layer_frac)
+    mem = memory_per_gpu(m, lay, fw, hw.domain_size, hw.saved_input_bytes, hw.lowp_layer_frac, hw.gemm_in_bytes)
     t = step_time(m, hw, lay, fw)
     seq = _f(lay.seq_len)
     n_gpus = _f(lay.tp) * _f(lay.pp) * _f(lay.cp) * _f(lay.dp)

@@ -142,9 +142,17 @@ def activation_bytes_per_layer(m: ModelShape, lay: Layout, fw: "Framework | None
     sh_coef = (4.0 + 4.0 * kvf) * h * attn_width + per_ff * m.ffn_width_active
     rep = sb * rep_coef / np.where(sp, tp, 1.0)
     selective = rep + sb * sh_coef / tp
-    if saved_input_bytes < 2.0:  # quantized linear-layer inputs saved for backward (fp8 / NVFP4 training)
+    lora = m.lora_rank > 0
+    if saved_input_bytes < 2.0 and not lora:  # quantized linear-layer inputs saved for backward (fp8 / NVFP4 training)
         cut = (2.0 - saved_input_bytes) * lowp_layer_frac
         selective = selective - cut * sb * (2.0 * h / np.where(sp, tp, 1.0) + (attn_width * h + m.ffn_width_active) / tp)
+    if fw.act_fn_fp8_input_store and saved_input_bytes < 2.0:  # the activation function's input (up and gate) in FP8
+        selective = selective - sb * (2.0 if m.gated else 1.0) * m.ffn_width_active * lowp_layer_frac / tp
+    if lora and not m.lora_ffn:
+        # a frozen GEMM without an adapter keeps no input (only its weight gradient would read it; Transformer Engine
+        # saves a linear layer's input only when its weight requires a gradient): the FFN's FC1 input (h) and FC2 input
+        # (the activation's output) go; the adapted QKV and output projections keep theirs in bf16 for the adapters
+        selective = selective - sb * (2.0 * h / np.where(sp, tp, 1.0) + 2.0 * m.ffn_width_active / tp)
     keep_all = selective  # no recomputation with FlashAttention: Korthikanti's layout (the scores never stored)
     q_kv = (m.n_heads + 2.0 * m.kv_heads) * m.head_dim  # widths of the Q, K, V projections' outputs
     up = (2.0 if m.gated else 1.0) * m.ffn_width_active  # the FFN up (and gate) projections' outputs
@@ -189,9 +197,12 @@ def zero_shard_size(lay: Layout, fw: "Framework | None" = None, domain_size: flo
 
 
 def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None, domain_size: float | None = None,
-                   saved_input_bytes: float = 2.0, lowp_layer_frac: float = 1.0) -> dict:
-    """Memory breakdown per GPU (bytes) on the most loaded pipeline rank (first, second, last); the last two
-    arguments as activation_bytes_per_layer (low-precision training's saved linear-layer inputs)."""
+                   saved_input_bytes: float = 2.0, lowp_layer_frac: float = 1.0, lowp_weight_bytes: float = 2.0) -> dict:
+    """Memory breakdown per GPU (bytes) on the most loaded pipeline rank (first, second, last); saved_input_bytes and
+    lowp_layer_frac as activation_bytes_per_layer (low-precision training's saved linear-layer inputs). A LoRA run's
+    frozen linear-layer weights are held at `lowp_weight_bytes` (the compute datatype's storage: fp8 1, NVFP4 0.5625)
+    in the lowp_layer_frac of layers run in it: with no master copy to update, the base is loaded in the narrow type
+    (NeMo's fp8_params, which the AMD and Cisco MLPerf LoRA configs set; Transformer Engine's fp8_model_init)."""
     fw = fw or DEFAULT_FRAMEWORK
     tp, pp, cp, ep, dp, vp = (_f(x) for x in (lay.tp, lay.pp, lay.cp, lay.ep, lay.dp, lay.vp))
     z = _f(lay.zero)
@@ -207,6 +218,7 @@ def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None, do
     g_exp = BYTES_GRAD / np.where(z >= 2, shard_expert, 1.0) + BYTES_OPTIMIZER / np.where(z >= 1, shard_expert, 1.0)
     lora = m.lora_rank > 0
     a_dense, a_expert = lora_params_per_layer(m)
+    frozen_scale = (lowp_layer_frac * min(lowp_weight_bytes, BYTES_WEIGHT) + (1.0 - lowp_layer_frac) * BYTES_WEIGHT) / BYTES_WEIGHT
     per_layer, working = activation_bytes_per_layer(m, lay, fw, saved_input_bytes, lowp_layer_frac)
     working = np.where(_f(lay.recompute) >= 2, working, 0.0)  # one layer re-materialized
     mcount = num_micro_batches(lay)
@@ -225,10 +237,14 @@ def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None, do
         dense, expert = stage_params(m, lay, layers, has_emb, has_head)
         if lora:  # the adapters on this rank's layers train, and their own weights count beside the frozen ones
             t_dense, t_exp = layers * a_dense / tp, layers * a_expert / (etp * ep)
+            linear = layers * (m.nonexpert_params_per_layer - m.norm_params_per_layer) / tp  # frozen linear weights
+            weights = ((dense - linear) * w_dense + (linear * w_dense + expert * w_exp) * frozen_scale
+                       + t_dense * w_dense + t_exp * w_exp)
             dense, expert = dense + t_dense, expert + t_exp
         else:
             t_dense, t_exp = dense, expert
-        states = dense * w_dense + expert * w_exp + t_dense * g_dense + t_exp * g_exp
+            weights = dense * w_dense + expert * w_exp
+        states = weights + t_dense * g_dense + t_exp * g_exp
         stored = layers * fl
         if np.any(offload):  # the stored activations wait in host memory but for the layers in transit
             stored = np.where(offload, np.minimum(stored, OFFLOAD_DEVICE_LAYERS), stored)
@@ -239,7 +255,7 @@ def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None, do
         tot = states + acts + lg
         if r == 1:  # the second rank is a middle stage only with pp >= 3
             tot = np.where(pp >= 3, tot, 0.0)
-        parts.append((dense, expert, acts, lg, tot, t_dense, t_exp))
+        parts.append((dense, expert, acts, lg, tot, t_dense, t_exp, weights))
     t0, t1, t2 = parts[0][4], parts[1][4], parts[2][4]
     tot = np.maximum(np.maximum(t0, t1), t2)
     # ZeRO-3 / FSDP: the gathered (unsharded) parameters of the layer in use and of the prefetched next one
@@ -275,8 +291,10 @@ class MemoryBreakdown(dict):
         if k in ("weights_bytes", "gradients_bytes", "optimizer_bytes"):
             per, stage = {"weights_bytes": (BYTES_WEIGHT, 3), "gradients_bytes": (BYTES_GRAD, 2),
                           "optimizer_bytes": (BYTES_OPTIMIZER, 1)}[k]
-            j = 0 if k == "weights_bytes" else 5  # every parameter's weights; the trained parameters' gradients and state
-            return per * (self._pick(j) / np.where(z >= stage, self._sd, 1.0) + self._pick(j + 1) / np.where(z >= stage, self._se, 1.0))
+            if k == "weights_bytes":  # every parameter's weights (a LoRA run's frozen ones at their stored bytes)
+                return self._pick(7)
+            # the trained parameters' gradients and optimizer state
+            return per * (self._pick(5) / np.where(z >= stage, self._sd, 1.0) + self._pick(6) / np.where(z >= stage, self._se, 1.0))
         if k == "activations_bytes":
             return self._pick(2)
         if k == "logits_bytes":

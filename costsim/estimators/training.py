@@ -236,6 +236,9 @@ def _check(req: TrainRequest, spec: ModelSpec) -> None:
         if req.fp4_bf16_layers > spec.n_layers:
             raise InputError(f"--fp4-bf16-layers {req.fp4_bf16_layers} exceeds the model's {spec.n_layers} layers; give at most "
                              f"{spec.n_layers} (all of them is a BF16 run: --precision bf16).", field="fp4_bf16_layers")
+    if req.fp8_activation_store and req.precision not in ("fp8", "fp4"):
+        raise InputError(f"--fp8-activation-store keeps the activation function's input in FP8, which an fp8 / fp4 run does; "
+                         f"this run is {req.precision}. Drop it or use --precision fp8.", field="fp8_activation_store")
     if req.lora_targets is not None and not req.lora_rank:
         raise InputError(f"--lora-targets {req.lora_targets} places LoRA adapters, but no --lora-rank was given; add --lora-rank "
                          "(e.g. 16) for a LoRA run, or drop --lora-targets for full-parameter training.", field="lora_targets")
@@ -283,7 +286,7 @@ def run_stack(req: TrainRequest, framework: str) -> Framework:
 #: TrainRequest field -> the costsim.core.frameworks.Framework field it sets for the request's own run
 _STACK_FIELDS = {"ep_dispatcher": "moe_dispatch", "moe_expert_launch": "moe_expert_launch",
                  "moe_router_balance": "moe_router_balance", "dp_bucket_params": "dp_bucket_params",
-                 "dropout": "dropout_masks"}
+                 "dropout": "dropout_masks", "cp_comm_type": "cp_comm_type", "fp8_activation_store": "act_fn_fp8_input_store"}
 
 
 def stack_overrides(req: TrainRequest) -> dict[str, Any]:

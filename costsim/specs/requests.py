@@ -21,6 +21,8 @@ ServeObjective = Literal["throughput", "usd_per_token"]
 Recompute = Literal["none", "selective", "full"]
 # adapters of a LoRA run (TrainRequest.lora_targets): the attention projections, or every linear layer
 LoraTargets = Literal["attention", "all-linear"]
+# costsim.core.frameworks.Framework.cp_comm_type values
+CpCommType = Literal["p2p", "a2a"]
 # costsim.core.frameworks.Framework.moe_dispatch values
 EpDispatcher = Literal["all-to-all", "deduplicated"]
 # costsim.core.frameworks.Framework.moe_expert_launch values
@@ -97,6 +99,8 @@ class TrainRequest(Spec):
     node: str | None = Field(None, max_length=200, description="Node/system profile id whose NICs carry scale-out traffic (default: the accelerator's usual node).")
     scaleup_domain_size: int | None = Field(None, ge=1, le=1_000_000, description="Devices per scale-up domain actually used, when smaller than the profile's (a TPU slice such as 64 chips of v4-128, an NVL36 half rack); traffic between domains goes over the scale-out network.")
     fp4_bf16_layers: int | None = Field(None, ge=0, le=100_000, description="NVFP4 runs (--precision fp4): transformer layers whose linear GEMMs stay in BF16 (Megatron-core's first_last_layers_bf16 with its counts at the start and end). None = 0, Megatron-core's default and what NVIDIA's published NVFP4 throughput runs price; the NVFP4 paper's accuracy recipe keeps 10 of 62 (the first 2 and last 8; arXiv 2509.25149).")
+    cp_comm_type: CpCommType | None = Field(None, description="How context parallelism (cp > 1) exchanges the sequence: p2p (Megatron-core's default ring, K/V chunks passed rank to rank behind the attention) or a2a (DeepSpeed-Ulysses all-to-alls of Q, K, V and the attention output, which nothing hides; NeMo's MLPerf LoRA configs); None = the training stack's (p2p).")
+    fp8_activation_store: bool | None = Field(None, description="fp8 / fp4 runs: the FFN activation function keeps its input for the backward pass in FP8 (Megatron-core activation_func_fp8_input_store, NeMo FP8_ACT=1), halving that part of the activation memory; None = the training stack's (off).")
     lora_rank: int | None = Field(None, ge=1, le=65_536, description="LoRA fine-tuning: rank r of the low-rank adapters trained beside the frozen base weights (Hu et al. 2021; MLPerf's Llama 2 70B LoRA benchmark uses 16). The base then takes no weight gradients, gradient traffic or optimizer state; only the adapters train. None = full-parameter training. Give --tokens for the fine-tuning run's length: the model's training_tokens is its pre-training.")
     lora_targets: LoraTargets | None = Field(None, description="Which linear layers carry LoRA adapters (with lora_rank): attention (the QKV and output projections, MLPerf's and NeMo's default) or all-linear (also the FFN and expert GEMMs, QLoRA's recipe). None = attention.")
     power_cap_w: float | None = Field(None, gt=0, le=100_000, description="Per-GPU power limit, W (nvidia-smi -pl; default: the TDP). Below the TDP the clocks drop and the compute phases (GEMMs, attention) slow by costsim.core.power's clock model; memory-bound kernels and communication do not; GPU power and energy are capped.")

@@ -39,7 +39,7 @@ def to_state(r: TrainRequest) -> dict[str, Any]:
          P + "global_batch": r.global_batch, P + "fp4_bf16_layers": r.fp4_bf16_layers, P + "lora_rank": r.lora_rank,
          P + "lora_targets": w.AUTO if r.lora_targets is None else r.lora_targets,
          P + "dropout": w.AUTO if r.dropout is None else r.dropout}
-    for k in ("tp", "pp", "cp", "ep", "etp", "dp", "vp", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "micro_batch", "recompute", "zero"):
+    for k in ("tp", "pp", "cp", "ep", "etp", "dp", "vp", "cp_comm_type", "fp8_activation_store", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "micro_batch", "recompute", "zero"):
         v = getattr(r, k)
         s[P + k] = w.AUTO if v is None else v
     return s
@@ -99,6 +99,12 @@ def inputs() -> dict[str, Any]:
                                               label="Expert MLP launch", auto=True)
             d["moe_router_balance"] = w.select(TrainRequest, "moe_router_balance", key=P + "moe_router_balance", default=None,
                                                label="Router load balancing", auto=True)
+            d["cp_comm_type"] = w.select(TrainRequest, "cp_comm_type", key=P + "cp_comm_type", default=None,
+                                         label="Context-parallel exchange", auto=True)
+            d["fp8_activation_store"] = w.select(TrainRequest, "fp8_activation_store", key=P + "fp8_activation_store",
+                                                 default=None, label="Activation-function input in FP8",
+                                                 options=[True, False], auto=True,
+                                                 format_func=lambda on: "on" if on else "off")
             d["dp_bucket_params"] = w.number(TrainRequest, "dp_bucket_params", key=P + "dp_bucket_params", default=None,
                                              label="Data-parallel bucket, million parameters", scale=1e6, step=64.0,
                                              placeholder="Megatron's default")
@@ -130,7 +136,8 @@ def build_request(d: dict[str, Any]) -> TrainRequest:
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
     data = {k: d[k] for k in ("model", "hardware", "gpus", "tokens", "seq_len", "global_batch", "precision", "attention_precision", "tp", "pp", "cp", "ep",
                               "etp", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "dp_bucket_params", "dropout", "micro_batch", "recompute", "zero", "sequence_parallel", "top_k",
-                              "framework", "power_cap_w", "fp4_bf16_layers", "dp", "vp", "lora_rank", "lora_targets")}
+                              "framework", "power_cap_w", "fp4_bf16_layers", "dp", "vp", "lora_rank", "lora_targets",
+                              "cp_comm_type", "fp8_activation_store")}
     data.update(failure_rate_per_gpu_hour=d["failure_rate"], facility=facility, economics=economics)
     return validate_spec(TrainRequest, data, what="training request")
 

@@ -1,0 +1,184 @@
+"""Writes training_mlperf_lora.yaml: MLPerf Training v5.1 and v6.0 Llama 2 70B LoRA fine-tuning step times read by hand
+from the rounds' logs (values and line numbers in each row below and in each case's source), with each run's layout from
+its config.
+
+    python costsim/validation/cases/build_mlperf_lora_cases.py costsim/validation/cases/training_mlperf_lora.yaml
+"""
+import sys
+from pathlib import Path
+
+import yaml
+
+HEADER = """# MLPerf Training llama2_70b_lora (v5.1, Nov 2025, NeMo 25.09; v6.0, May 2026, NeMo 26.04 / AMD Primus): LoRA fine-tuning of
+# Llama 2 70B on SCROLLS GovReport, sequences packed to 8,192 tokens, LoRA rank 16 / alpha 32 / dropout 0.1 on the attention
+# QKV and output projections (NVIDIA nemo/train.py: LoRA(dim=16, alpha=32, dropout=0.1, target_modules=["linear_proj",
+# "linear_qkv"]); AMD / Cisco NeMo-1 yaml: adapter_dim 16, target_modules ['attention']; every log's MLLOG lora_rank 16).
+# Closed division, GB200 / GB300 NVL72 at 8-576 GPUs, B200, B300, H200, H100 and AMD MI325X / MI355X / MI350X.
+# v5.1 read from mlcommons/training_results_v5.1 at commit 441d65f4445c (Apache-2.0); v6.0 from the public mirror
+# Richardyu114/training_results_v6.0 at commit eabf23a07b2a (mlcommons/training_results_v6.0 itself could not be fetched).
+# Step time = the median of the logged per-block train_step_time (NeMo 25.09: one mean per evaluation block; NeMo 26.04: one
+# per 10 steps), or global batch / logged samples per second (AMD / Cisco NeMo-1 logs), or block time / steps (AMD Primus).
+# The NVFP4 runs (NVIDIA 8-GPU GB200 / GB300, AMD v6.0 MXFP4) switch to FP8 at step 340-350 ("healing"); the median is the
+# FP4 phase. Layout, batch and precision from the submitter's config_*.sh and config_common.sh, checked against the logged
+# global batch and gradient-accumulation steps (and the printed resolved config where the log has one). Every case is held
+# out; inputs from the configs and logs. Two inputs were added after the first comparison, when costsim gained the options
+# that price them, both the configs' own settings: cp_comm_type a2a (the NeMo 2 yaml's default for every
+# context-parallel row but Cisco's NeMo-1 one, p2p) and fp8_activation_store (FP8_ACT=1 / FP8_ACTIVATION=True where set);
+# before them the context-parallel rows were 11-27 % fast and the Lenovo B200 row did not fit costsim's memory.
+# Common inputs: dropout none (hidden_dropout 0.0 in the Llama configs), micro-batch 1, no recomputation, no CPU offload
+# (every config but AMD's MI300X, left out: it recomputes 21 of 80 layers), NVIDIA's FP8_DPA=1 (fp8 attention) where set,
+# frozen base weights in FP8 (NVIDIA custom_llama.py: te.fp8_model_init; AMD / Cisco yaml: fp8_params ${FP8}).
+# Rebuild: python costsim/validation/cases/build_mlperf_lora_cases.py costsim/validation/cases/training_mlperf_lora.yaml
+"""
+V51 = "mlcommons/training_results_v5.1@441d65f4445c"
+V60 = "mlcommons/training_results_v6.0 (read through the public mirror Richardyu114/training_results_v6.0@eabf23a07b2a)"
+BASE = dict(model="llama-2-70b", seq_len=8192, lora_rank=16, lora_targets="attention", micro_batch=1, pp=1, vp=1,
+            recompute="none", zero=1, dropout=False, framework="megatron-core-2024")
+rows = []
+
+
+def add(id_, repo, log, cfg, med, how, hw, gpus, gbs, tp, cp, prec, attn, notes, sp=None, cp_a2a=True, fp8_act=False):
+    dp = gpus // (tp * cp)
+    inp = dict(model=BASE["model"], hardware=hw, gpus=gpus, seq_len=8192, global_batch=gbs, precision=prec,
+               attention_precision=attn, lora_rank=16, lora_targets="attention", tp=tp, pp=1, cp=cp, dp=dp, vp=1,
+               micro_batch=1, recompute="none", zero=1, dropout=False,
+               sequence_parallel=bool(tp > 1 if sp is None else sp), framework="megatron-core-2024")
+    if cp > 1:  # the NeMo 2 yaml's cp_comm_type default a2a; the NeMo-1 yaml (Cisco) sets none: Megatron-core's p2p
+        inp["cp_comm_type"] = "a2a" if cp_a2a else "p2p"
+    if fp8_act:  # FP8_ACT=1 / FP8_ACTIVATION=True: activation_func_fp8_input_store
+        inp["fp8_activation_store"] = True
+    ga = gbs // dp
+    rows.append(dict(id=id_, repo=repo, log=log, cfg=cfg, med=med, how=how, inputs=inp,
+                     notes=f"GBS {gbs} x 8,192 tokens on {gpus} GPUs: TP {tp}, CP {cp}, DP {dp}, {ga} micro-batch(es) of 1 "
+                           f"per data-parallel rank. {notes}"))
+
+
+NV = "nemo/config_common.sh: FP8=True (hybrid, delayed scaling), FP8_DPA=1 (fp8 attention), TP 1, SP 0, MBS 1, no recompute."
+# --- v5.1 NVIDIA GB200 / GB300 NVL72 (NeMo 25.09)
+add("LORA51-NVIDIA-GB200-8-FP4", V51, "NVIDIA/results/tyche_ngpu8_ngc25.09_nemo/llama2_70b_lora/result_0.txt",
+    "NVIDIA/benchmarks/llama2_70b_lora/implementations/nemo/config_GB200_2x4x2xtp1pp1cp2_fp4.sh", 1.0291,
+    "train_step_time per evaluation block, lines 46/58/69/81: 1.0285, 1.0291, 1.0289, 1.0291 (the fifth, 2.3622, after the "
+    "switch to FP8 at step 350)", "gb200", 8, 8, 1, 2, "fp4", "fp8",
+    "NVFP4 (config_common_fp4.sh: FP4=True, FP4_RECIPE=nvfp4, FP4_PARAM=False, HEALING_ITER=350) with fp8 attention (FP8_DPA=1); "
+    "MINIBS=2, CP=2: logged gradient_accumulation_steps 2. One GB200 NVL72 rack, 2 nodes x 4 GPUs.")
+for gpus, gbs, med, vals, sysd in [(72, 9, 0.1996, "0.1993, 0.1993, 0.1999, 0.1993, 0.2000, 0.1998", "tyche_ngpu72"),
+                                   (512, 64, 0.2105, "0.2151, 0.2114, 0.2102, 0.2102, 0.2099, 0.2107, 0.2109, 0.2095",
+                                    "tyche_ngpu512")]:
+    add(f"LORA51-NVIDIA-GB200-{gpus}", V51, f"NVIDIA/results/{sysd}_ngc25.09_nemo/llama2_70b_lora/result_0.txt",
+        f"NVIDIA/benchmarks/llama2_70b_lora/implementations/nemo/config_GB200_{gpus // 4}x4x1xtp1pp1cp8.sh", med,
+        f"train_step_time per evaluation block: {vals}", "gb200", gpus, gbs, 1, 8, "fp8", "fp8",
+        f"{NV} MINIBS=1, CP=8, MCORE_CUDA_GRAPH=1 (full-iteration CUDA graphs): one 8,192-token sequence per 8-GPU "
+        "context-parallel group per step.")
+add("LORA51-NVIDIA-GB300-8-FP4", V51, "NVIDIA/results/theia_ngpu8_ngc25.09_nemo/llama2_70b_lora/result_0.txt",
+    "NVIDIA/benchmarks/llama2_70b_lora/implementations/nemo/config_GB300_2x4x1xtp1pp1cp1_fp4.sh", 0.7456,
+    "train_step_time per evaluation block, lines 46/58/69/81: 0.7429, 0.7455, 0.7456, 0.7459 (the fifth, 1.1185, after the "
+    "switch to FP8)", "gb300", 8, 8, 1, 1, "fp4", "fp8",
+    "NVFP4 with fp8 attention as the GB200 row, HEALING_ITER=350; MINIBS=1, CP=1: one sequence per GPU per step.")
+for gpus, gbs, med, vals, sysd in [(72, 9, 0.1725, "0.1720, 0.1726, 0.1725, 0.1727, 0.1725, 0.1725", "theia_ngpu72"),
+                                   (512, 64, 0.1836, "0.1881, 0.1841, 0.1835, 0.1840, 0.1836, 0.1835, 0.1837, 0.1836, 0.1836",
+                                    "theia_ngpu512")]:
+    add(f"LORA51-NVIDIA-GB300-{gpus}", V51, f"NVIDIA/results/{sysd}_ngc25.09_nemo/llama2_70b_lora/result_0.txt",
+        f"NVIDIA/benchmarks/llama2_70b_lora/implementations/nemo/config_GB300_{gpus // 4}x4x1xtp1pp1cp8.sh", med,
+        f"train_step_time per evaluation block: {vals}", "gb300", gpus, gbs, 1, 8, "fp8", "fp8",
+        f"{NV} MINIBS=1, CP=8, MCORE_CUDA_GRAPH=1. The log's submission_platform says GB200 (a logger placeholder); "
+        "the system file says GB300.")
+add("LORA51-WIWYNN-GB200-576", V51, "Wiwynn/results/8xKinabalux18x4GB200/llama2_70b_lora/result_0.txt",
+    "Wiwynn/benchmarks/llama2_70b_lora/implementations/pytorch/configs/config_8xKinabalux18x4GB200.sh", 0.2127,
+    "train_step_time per evaluation block, lines 6279-6336: 0.2222, 0.2129, 0.2189, 0.2112, 0.2111, 0.2106, 0.2127",
+    "gb200", 576, 72, 1, 8, "fp8", "fp8",
+    "The largest v5.1 LoRA run (8 GB200 NVL72 racks); the log's resolved config (line 5430): TP 1, CP 8 (cp_comm_type a2a), "
+    "GBS 72, fp8 with fp8_dot_product_attention 1, enable_cuda_graph 1, no recompute or offload.")
+# --- v5.1 other NVIDIA-based submitters
+add("LORA51-LENOVO-B200-8", V51, "Lenovo/results/SR680aV3-8xB200_SXM_180GB/llama2_70b_lora/result_01.txt",
+    "Lenovo/benchmarks/llama2_70b_lora/config_SR780aV3_SR680aV3_SR680aV4.sh", 1.2923,
+    "train_step_time per evaluation block, lines 47-94: 1.2914, 1.2923, 1.2926, 1.2920, 1.2932", "b200", 8, 8, 1, 1, "fp8",
+    "fp8", f"{NV} MINIBS=1, CP=1, FP8_ACT=1 (the SwiGLU input stored in fp8), no CUDA graphs (no MCORE_CUDA_GRAPH).",
+    fp8_act=True)
+add("LORA51-B300-8", V51, "Dell/results/1xXE9780x8B300-SXM-270GB/llama2_70b_lora/result_0.txt and "
+    "Lenovo/results/SR680aV4-8xB300_SXM/llama2_70b_lora/result_1.txt",
+    "Dell/benchmarks/llama2_70b_lora/implementations/nemo/config_XE9780x8B300-SXM-270GB_1x8x1xtp1pp1cp1.sh and "
+    "Lenovo/benchmarks/llama2_70b_lora/config_SR780aV3_SR680aV3_SR680aV4.sh", 1.2828,
+    "median of the two submissions' block medians: Dell 1.3000 (1.2980, 1.2995, 1.3002, 1.3000, 1.3001), Lenovo 1.2655 "
+    "(1.2601, 1.2671, 1.2697, 1.2680, 1.2640, 1.2621)", "b300", 8, 8, 1, 1, "fp8", "fp8",
+    f"{NV} MINIBS=1, CP=1, FP8_ACT=1, no CUDA graphs; Dell's log prints the resolved config (TP 1, SP 0, GBS 8, fp8 with "
+    "fp8_dot_product_attention 1, enable_cuda_graph false).", fp8_act=True)
+add("LORA51-UF-B200-64", V51, "University-of-Florida/results/hpg.dgxb200x8.n8/llama2_70b_lora/result_0.txt",
+    "University-of-Florida/benchmarks/llama2_70b_lora/implementations/b200_nemo/config_DGXB200_8x8x1xtp1pp1cp8.sh", 0.2156,
+    "train_step_time per evaluation block: 0.2171, 0.2146, 0.2150, 0.2153, 0.2156, 0.2155, 0.2157, 0.2162", "b200", 64, 8,
+    1, 8, "fp8", "fp8", f"{NV} Eight DGX B200 nodes, MINIBS=1, CP=8 (each context-parallel group one node), "
+    "MCORE_CUDA_GRAPH=1, SHARP.")
+add("LORA51-DELL-H200-8", V51, "Dell/results/1xXE9680Lx8H200-SXM-141GB/llama2_70b_lora/result_0.txt",
+    "the log's resolved config (line 152); the named config_XE9680Lx8H200-SXM-141G_1x8x1xtp1pp1cp1.sh says TP 1, MINIBS 2",
+    3.1502, "train_step_time per evaluation block, lines 1031-1086: 3.1499, 3.1514, 3.1502, 3.1515, 3.1445", "h200", 8, 8, 2,
+    1, "fp8", "fp8", "Layout from the log's printed config: tensor_model_parallel_size 2, sequence_parallel 1, "
+    "global_batch_size 8, micro_batch_size 1, 'number of microbatches 2', fp8 with fp8_dot_product_attention 1, "
+    "activation_func_fp8_input_store 1, no CUDA graphs, no recompute, ub_tp_comm_overlap false.", sp=True, fp8_act=True)
+add("LORA51-CISCO-H100-128", V51, "Cisco/results/hpf_n16/llama2_70b_lora/result_0.txt",
+    "Cisco/benchmarks/llama2_70b_lora/implementations/nemo/configs/config_DGXH100_16x8x1xtp4pp1cp2.sh", 0.5439,
+    "GBS / logged throughput, lines 35-85: 16 / 29.4195 samples/s (29.4076-29.4522)", "h100-sxm", 128, 16, 4, 2, "fp8",
+    "bf16", "16 DGX H100 nodes; TP 4 with SP and TP communication overlap, CP 2, FP8 (amax history 32), FP8_DPA=0 (bf16 "
+    "attention), LAYER_CUDA_GRAPH=1, mcore distributed optimizer, fp8_params; its NeMo-1 yaml sets no cp_comm_type "
+    "(Megatron-core's p2p ring).", sp=True, cp_a2a=False)
+# --- v5.1 AMD (NeMo-1 on ROCm)
+AMDN = ("Standalone config: TP 1, PP 1, CP 1, SP False, MBS 1, MINIBS 1, FP8=True (hybrid), FP8_ACTIVATION=True, FP8_DPA=0 "
+        "(bf16 attention), no recompute; yaml fp8_params ${FP8}, fused_adam on one node, no CUDA-graph option.")
+add("LORA51-AMD-MI355X-8-FP8", V51, "AMD/results/MI355X_EPYC_9575F_pytorch/llama2_70b_lora/result_0.txt",
+    "AMD/benchmarks/llama2_70b_lora/implementations/MI355X_EPYC_9575F_pytorch_llama2_70b/config_MI355X_1x8x1.sh", 1.3614,
+    "GBS / logged throughput, lines 23-53: 8 / 5.8762 samples/s (5.8744-5.8804)", "mi355x", 8, 8, 1, 1, "fp8", "bf16", AMDN,
+    fp8_act=True)
+add("LORA51-AMD-MI325X-8-FP8", V51, "AMD/results/MI325X_EPYC_9575F_pytorch_llama2_70b/llama2_70b_lora/result_0.txt",
+    "AMD/benchmarks/llama2_70b_lora/implementations/MI325X_EPYC_9575F_pytorch_llama2_70b/config_MI325X_1x8x1.sh", 2.8208,
+    "GBS / logged throughput: 8 / 2.8361 samples/s (2.8357-2.8385)", "mi325x", 8, 8, 1, 1, "fp8", "bf16", AMDN,
+    fp8_act=True)
+# --- v6.0 (NeMo 26.04; AMD Primus)
+add("LORA60-NVIDIA-GB300-8-FP4", V60, "NVIDIA/results/theia_ngpu8_ngc26.04_nemo/llama2_70b_lora/result_0.txt",
+    "config_GB300_2x4x1xtp1pp1cp1_fp4.sh (named by the README; not in the mirror's index)", 0.7257,
+    "median of the 38 logged per-10-step train_step_time values before the FP8 switch (first ten 0.7198-0.7262)", "gb300",
+    8, 8, 1, 1, "fp4", "fp8", "Priced as the v5.1 config of the same name (NVFP4, fp8 attention, CP 1, MINIBS 1; the log's "
+    "GBS 8 and accumulation 1 agree); the switch to FP8 shows at steps 340-380.")
+for gpus, gbs, med, vals in [(72, 9, 0.1688, "0.16885, 0.16865, 0.16849, 0.16885, 0.16857, 0.16876, 0.16931, 0.16845"),
+                             (512, 64, 0.1748, "0.17402, 0.17453, 0.17442, 0.17456, 0.17474, 0.17435, 0.17501, 0.17548")]:
+    add(f"LORA60-NVIDIA-GB300-{gpus}", V60, f"NVIDIA/results/theia_ngpu{gpus}_ngc26.04_nemo/llama2_70b_lora/result_0.txt",
+        f"NVIDIA/benchmarks/llama2_70b_lora/implementations/nemo/config_GB300_{gpus // 4}x4x1xtp1pp1cp8.sh", med,
+        f"median of the logged per-10-step train_step_time ({vals}, ...)", "gb300", gpus, gbs, 1, 8, "fp8", "fp8",
+        "MINIBS=1, CP=8, MCORE_CUDA_GRAPH=1 from the config; its config_common.sh is not in the mirror's index, so FP8 with "
+        "fp8 attention is taken from the v5.1 file of the same name.")
+AMDP = ("AMD Primus: the log's MLLOG gives tensor / pipeline / context parallelism 1 / 1 / 1, micro-batch 1, GBS 8, "
+        "lowest_numerical_precision_linear mxfp4 (priced as fp4), switching to FP8 at step 340; FP8_DPA=0 (bf16 attention).")
+add("LORA60-AMD-MI355X-8-FP4", V60, "AMD/results/MI355X_EPYC_9575F_primus/llama2_70b_lora/result_0.txt",
+    "config_MI355X_1x8x1.sh (named by the log; not in the mirror's index)", 1.0580,
+    "block time / steps: 1.0593 (192 steps), 1.0463, 1.0580, 1.0451 (48 steps each; the fifth, 1.4418, after the FP8 switch)",
+    "mi355x", 8, 8, 1, 1, "fp4", "bf16", AMDP)
+add("LORA60-AMD-MI350X-8-FP4", V60, "AMD/results/MI350X_EPYC_9575F_primus/llama2_70b_lora/result_0.txt",
+    "AMD/benchmarks/llama2_70b_lora/implementations/MI350X_EPYC_9575F_primus/config_MI350X_1x8x1.sh", 1.3075,
+    "block time / steps: 1.3074, 1.3054, 1.3175, 1.3075 (the fifth, 1.7484, after the FP8 switch)", "mi350x", 8, 8, 1, 1,
+    "fp4", "bf16", AMDP + " Config: FP4_RECIPE=mxfp4, HEALING_ITER 340, MCORE_CUDA_GRAPH=False, no recompute. The log "
+    "names the MI355X config and platform (a mislabel: the MI350X config sets MLLOG_SUBMISSION_PLATFORM=MI350X, and the "
+    "run is 1.24x slower than the MI355X one).")
+
+GB200_LORA = ("{err}: the GB200 rows with context parallel 8 run 16 % slower than the GB300 rows of the same configuration "
+    "(0.1996 / 0.2105 s at 72 / 512 GPUs against GB300's 0.1725 / 0.1836 s in the same round; Wiwynn's 576 GB200s 0.2127 s), "
+    "where costsim prices the two parts alike (the same die count, HBM and MXFP8 / FP8 dense rate in NVIDIA's NVL72 figures): "
+    "the GB300 rows agree within 5 % and the GB200 rows come out 13-18 % fast. The same GB200 / GB300 difference shows in "
+    "MLPerf v6.0's DeepSeek-V3 and gpt-oss-20b rows (MLPERF60-NVIDIA-GB200-DSV3-512, MLPERF60-NVIDIA-GB200-GPTOSS20B-8), where "
+    "the candidates are written out (GB200's 1,200 W limit against GB300's 1,400 W under full FP8 load, which costsim's clock "
+    "model does not price above the TDP). Not tuned away.")
+GAPS: dict[str, str] = {
+    "LORA51-NVIDIA-GB200-512": GB200_LORA.format(err="-17 %"),
+    "LORA51-WIWYNN-GB200-576": GB200_LORA.format(err="-18 % (Wiwynn's eight GB200 NVL72 racks)"),
+}
+
+out = []
+for r in rows:
+    out.append(dict(
+        id=r["id"], kind="training_step_time",
+        source=f"{r['repo']} {r['log']} ({r['how']}; median {r['med']} s) with {r['cfg']}",
+        inputs=r["inputs"], metric="step_time_s", expected=r["med"], comparison="within", tolerance_frac=0.15,
+        tolerance_reason="issue target 15 %; one MLPerf closed-division run on real data",
+        used_for_fit=False, notes="held out; inputs from the config and log. " + r["notes"]))
+    if r["id"] in GAPS:
+        out[-1]["known_gap"] = GAPS[r["id"]]
+with open(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).with_name("training_mlperf_lora.yaml"), "w") as f:
+    f.write(HEADER)
+    yaml.safe_dump(out, f, sort_keys=False, width=130, allow_unicode=False)
+print(len(out), "cases")
