@@ -111,6 +111,16 @@ ATTENTION_REL_EFF = 0.85
 ATTN_SCORE_BYTES_FWD = 9.0
 ATTN_SCORE_BYTES_BWD = 11.0
 OPTIMIZER_BYTES_PER_PARAM_TOUCHED = 32.0  # read+write master/m/v, read grad, write bf16 weight
+# A LoRA adapter's elementwise work beside its two GEMMs (PEFT / NeMo LoRA with dropout on the adapter input, the
+# MLPerf reference's 0.1, dropout_position 'pre'), bytes per element through HBM in bf16: dropout reads the input (2) and
+# writes the dropped copy (2) and a 1-byte mask, forward and backward alike (5 per input element); the adapter's
+# output is added into the frozen GEMM's (read 2 + 2, write 2 per output element), and in the backward pass its input
+# gradient into the frozen GEMM's (6 per input element). Kernels per adapted GEMM: dropout and add forward, dropout,
+# add and the scaled output gradient backward. Counted from the operations, not fitted.
+LORA_DROPOUT_BYTES = 5.0
+LORA_ADD_BYTES = 6.0
+LORA_FWD_KERNELS = 2.0
+LORA_BWD_KERNELS = 3.0
 # Data-parallel gradient buckets: Megatron-core's default bucket size max(40M, 1M x dp x cp) parameters
 # (megatron/training/training.py, ddp_bucket_size unset); one collective call per bucket.
 DP_BUCKET_PARAMS = 40.0e6
@@ -235,6 +245,11 @@ def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp=Non
             f_t = f_t + mm.matmul_time_s(rows, r_, k, *args16) + mm.matmul_time_s(rows, n, r_, *args16)
             b_t = (b_t + mm.matmul_time_s(rows, r_, n, *args16) + mm.matmul_time_s(rows, k, r_, *args16)  # input grads
                    + mm.matmul_time_s(r_, n, rows, *args16) + mm.matmul_time_s(k, r_, rows, *args16))  # dB, dA
+            # the adapter path's elementwise kernels, each a pass through HBM plus a kernel's fixed cost
+            # (LORA_ELEMENTWISE_BYTES_*: dropout on its input, its output added into the frozen GEMM's, and mirrored
+            # in the backward pass)
+            f_t = f_t + (rows * (LORA_DROPOUT_BYTES * k + LORA_ADD_BYTES * n)) / qrate + LORA_FWD_KERNELS * hw.kernel_latency_s
+            b_t = b_t + (rows * (LORA_DROPOUT_BYTES + LORA_ADD_BYTES) * k) / qrate + LORA_BWD_KERNELS * hw.kernel_latency_s
         fwd = fwd + weight * count * f_t
         bwd = bwd + weight * count * b_t
     return fwd[inv].reshape(T.shape), bwd[inv].reshape(T.shape)
