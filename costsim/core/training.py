@@ -50,6 +50,12 @@ Time per step, forward and backward kept apart (the windows communication can hi
     behind the first micro-batch's forward, when the framework overlaps them (dp_overlap), else
     after the flush; the rest is exposed;
   optimizer step: 32 B per local (sharded) parameter through HBM.
+Context parallelism with Framework.cp_comm_type "a2a" (Ulysses) replaces the hidden ring with exposed all-to-alls of
+Q, K, V and the attention output per layer (and their mirror in the backward pass).
+LoRA fine-tuning (ModelShape.lora_rank > 0): the frozen GEMMs run forward and input-gradient only (model FLOPs
+4 * N_mm + 6 * N_adapter + attention); each adapted GEMM adds its adapter's bf16 GEMMs and elementwise kernels;
+gradients, their data-parallel collectives, the per-step parameter all-gather and the optimizer cover the adapters
+only, while ZeRO-3 still gathers the frozen weights every pass.
 """
 
 from __future__ import annotations
@@ -245,9 +251,8 @@ def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp=Non
             f_t = f_t + mm.matmul_time_s(rows, r_, k, *args16) + mm.matmul_time_s(rows, n, r_, *args16)
             b_t = (b_t + mm.matmul_time_s(rows, r_, n, *args16) + mm.matmul_time_s(rows, k, r_, *args16)  # input grads
                    + mm.matmul_time_s(r_, n, rows, *args16) + mm.matmul_time_s(k, r_, rows, *args16))  # dB, dA
-            # the adapter path's elementwise kernels, each a pass through HBM plus a kernel's fixed cost
-            # (LORA_ELEMENTWISE_BYTES_*: dropout on its input, its output added into the frozen GEMM's, and mirrored
-            # in the backward pass)
+            # the adapter path's elementwise kernels, each a pass through HBM plus a kernel's fixed cost (LORA_DROPOUT_BYTES,
+            # LORA_ADD_BYTES: dropout on its input, its output added into the frozen GEMM's, mirrored in the backward pass)
             f_t = f_t + (rows * (LORA_DROPOUT_BYTES * k + LORA_ADD_BYTES * n)) / qrate + LORA_FWD_KERNELS * hw.kernel_latency_s
             b_t = b_t + (rows * (LORA_DROPOUT_BYTES + LORA_ADD_BYTES) * k) / qrate + LORA_BWD_KERNELS * hw.kernel_latency_s
         fwd = fwd + weight * count * f_t
@@ -379,9 +384,9 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
         qkv_bytes = BYTES_ACT * tokens * (m.n_heads + 2.0 * m.kv_heads) * m.head_dim / tp
         o_bytes = BYTES_ACT * tokens * m.n_heads * m.head_dim / tp
         a2a_cp = (comm.all_to_all_two_tier_s(qkv_bytes, cp, tp, fab) + comm.all_to_all_two_tier_s(o_bytes, cp, tp, fab))
-        a2a_cp = np.where(cp > 1, a2a_cp, 0.0)
-        t_cp_f = a2a_cp * (1.0 - m.linear_layer_frac)  # the mirrored exchanges of the backward (dO in, dQ, dK, dV out)
-        t_cp_b = a2a_cp * (1.0 + full + sel_attn) * (1.0 - m.linear_layer_frac)
+        a2a_cp = np.where(cp > 1, a2a_cp, 0.0) * (1.0 - m.linear_layer_frac)  # softmax-attention layers only
+        t_cp_f = a2a_cp
+        t_cp_b = a2a_cp * (1.0 + full + sel_attn)  # the mirrored exchanges (dO in; dQ, dK, dV out) + recomputed forward
 
     # --- expert parallel all-to-all (dispatch + combine, fwd and bwd, + recomputed fwd)
     if m.is_moe:

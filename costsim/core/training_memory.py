@@ -30,9 +30,11 @@ Per GPU (bytes) on the most loaded pipeline stage:
   Memory is the largest of rank 0, rank 1 and the last rank (its LM head, logits: 6 B/logit of
   one micro-batch, Framework.logit_bytes where the stack keeps fewer, which never coexist with a
   full-recompute working set: only the larger counts), plus a framework reserve.
-  LoRA fine-tuning (ModelShape.lora_rank > 0): the frozen base keeps only its weights; the adapters (r x (k + n) per
-  adapted GEMM) carry weights, gradients and optimizer state. Activations are priced as for full training (the frozen
-  layers' inputs a weight gradient would need are not dropped: an upper bound).
+  LoRA fine-tuning (ModelShape.lora_rank > 0): the frozen base keeps only its weights (in the compute datatype of an
+  fp8 / fp4 run, no master copy); the adapters (r x (k + n) per adapted GEMM) carry weights, gradients and optimizer
+  state. A frozen GEMM without an adapter keeps no input (the FFN's FC1 and FC2 inputs with attention-only adapters);
+  the adapters' own small tensors (x A, the dropout mask of their input) are not counted.
+  Framework.act_fn_fp8_input_store keeps the FFN activation function's input in FP8 (1 byte) in an fp8 / fp4 run.
   Activation offload (Layout.act_offload): the stored activations live in host memory; the device
   holds OFFLOAD_DEVICE_LAYERS layers' worth (the one being written or read and the one prefetched).
 """
@@ -232,7 +234,8 @@ def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None, do
         (n_max, 0.0 * one, 0.0 * one, in_flight_micro_batches(pp, vp, mcount, 1.0)),
         (last, 0.0 * one, one, in_flight_micro_batches(pp, vp, mcount, pp - 1.0)),
     )
-    parts = []  # per rank: (dense, expert, activations, logits beyond the working set, total)
+    parts = []  # per rank: (dense, expert, activations, logits beyond the working set, total, trained dense,
+    # trained expert, weight bytes)
     for r, (layers, has_emb, has_head, fl) in enumerate(ranks):
         dense, expert = stage_params(m, lay, layers, has_emb, has_head)
         if lora:  # the adapters on this rank's layers train, and their own weights count beside the frozen ones
