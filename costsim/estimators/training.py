@@ -474,7 +474,8 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
                             + ("every linear layer" if ms.lora_ffn else "the attention projections (QKV, output)"),
                             "source": "request --lora-rank / --lora-targets: frozen base weights (no weight gradients, gradient "
                                       "traffic or optimizer state), adapters in bf16 beside each adapted GEMM "
-                                      "(costsim.core.training.linear_layer_times); activations priced as for full training"})
+                                      "(costsim.core.training.linear_layer_times); frozen FFN GEMMs keep no inputs and an "
+                                      "fp8 / fp4 run holds the frozen linear weights in that type (training_memory)"})
     if req.power_cap_w is not None:
         assumptions.append({"name": "power_cap_compute_frac", "value": power_cap_compute_frac(acc, req.power_cap_w), "unit": "",
                             "source": f"GEMM and attention speed at a {req.power_cap_w:g} W limit relative to the {acc.tdp_w:g} W TDP "
