@@ -28,7 +28,12 @@ HEADER = """# MLPerf Training llama2_70b_lora (v5.1, Nov 2025, NeMo 25.09; v6.0,
 # batch of v5.1 rows (Nebius, University of Florida, Dell, Cisco, Krai, AMD MI350X) was read and written after those
 # changes and before any comparison; the MI300X rows (partial recomputation of 21 of 80 layers, which costsim's
 # all-or-nothing recompute modes cannot state), MangoBoost's LLMBoost runs and further 72-GPU NVL72 partner runs of the
-# NVIDIA configuration (Supermicro and Lambda GB300 0.1789 / 0.1807 s, Wiwynn GB200 0.1966 s) are left out. After
+# NVIDIA configuration (Supermicro and Lambda GB300 0.1789 / 0.1807 s, Wiwynn GB200 0.1966 s) are left out. A third batch,
+# v6.0 partner runs (three HGX B300 submissions, QCT's 64 GB300, Cisco's two MI350X nodes, Krai's quad-GH200 nodes of
+# Isambard-AI at 4-32 GPUs: the catalog part gh200-96gb-quad was added for them), was written after the elementwise
+# change and before any comparison; left out: HPE's GB300 NVFP4 run with first_last_layers_bf16 (the layer counts are not
+# in its files), Krai's 64-GPU run (its logged GBS 16 contradicts its config), QCT's 8-GPU GB300 and MiTAC's MI350X runs
+# (their configs are not in the index; 0.7244 / 1.3707 s), Supermicro's 16-GPU B300 run (its config lives in a container). After
 # comparing both batches, the adapters' elementwise work (dropout on the adapter input, as the configs' dropout 0.1, and
 # the adds of the adapter's output and input gradient, counted from the operations: costsim.core.training
 # LORA_DROPOUT_BYTES / LORA_ADD_BYTES) was priced: the median |error| went from 8.6 % to 6.3 %, the multi-GPU rows that
@@ -228,6 +233,45 @@ add("LORA60-AMD-MI350X-8-FP4", V60, "AMD/results/MI350X_EPYC_9575F_primus/llama2
     "names the MI355X config and platform (a mislabel: the MI350X config sets MLLOG_SUBMISSION_PLATFORM=MI350X, and the "
     "run is 1.24x slower than the MI355X one).")
 
+# --- v6.0 partners (read in a third pass, after the elementwise change, before any comparison)
+P60 = "Richardyu114/training_results_v6.0@eabf23a07b2a (mirror of mlcommons/training_results_v6.0)"
+add("LORA60-B300-8-FP4", V60, "Supermicro/results/SYS-222GS-NB3OT-ALC-8xB300_SXM/llama2_70b_lora/result_01.txt, "
+    "Quanta_Cloud_Technology/results/D75H-10U/llama2_70b_lora/result_0.txt and "
+    "Inventec/results/P9000IG7_ngc26.04_nemo/llama2_70b_lora/result_0.txt",
+    "Supermicro/benchmarks/llama2_70b_lora/implementations/nemo/config_SYS-222GS-NB3OT-ALC_1x8x1xtp1pp1cp1_fp4.sh and the "
+    "log's resolved configuration; Inventec's config_P9000IG7_1x8x1xtp1pp1cp1_fp4.sh; QCT's config not in the index", 0.8543,
+    "median of the three submissions' medians of the per-10-step train_step_time before the FP8 switch: Supermicro 0.8516 "
+    "(34 values), QCT 0.8543 (34), Inventec 0.8552 (34)", "b300", 8, 8, 1, 1, "fp4", "fp8",
+    "Three HGX B300 submissions of one configuration, NeMo 26.04: Supermicro's log resolves it (TP 1, CP 1, SP 0, GBS 8, "
+    "fp4 e2m1 / nvfp4, fp8_dot_product_attention 1, activation_func_fp8_input_store 0, first_last_layers_bf16 False, "
+    "full-iteration CUDA graph, no recompute or offload); the other two show the same FP8 switch at step 350 and the same "
+    "GBS 8. Inventec's log (LR 0.0006, 550 steps) disagrees with its committed config (0.00075, 450).")
+add("LORA60-QCT-GB300-64", V60, "Quanta_Cloud_Technology/results/D75U-1U_ngpu64/llama2_70b_lora/result_0.txt",
+    "Quanta_Cloud_Technology/benchmarks/llama2_70b_lora/implementations/D75U-1U_nemo/config_D75U-1U_16x4x1xtp1pp1cp8.sh "
+    "(its config_common.sh not in the index: FP8 with fp8 attention as NVIDIA's)", 0.1634,
+    "median of 38 per-10-step train_step_time values", "gb300", 64, 8, 1, 8, "fp8", "fp8",
+    "16 GB300 NVL72 nodes of 4 (a 64-GPU slice of one rack): MINIBS 1, CP 8 (cp_comm_type a2a, the yaml default), DP 8; "
+    "no FP4 switch in the log.")
+add("LORA60-CISCO-MI350X-16", V60, "Cisco/results/Zeus_2xMI350X/llama2_70b_lora/result_1.txt",
+    "Cisco/benchmarks/llama2_70b_lora/nemo_amd/config_MI350X_2x8x1.sh", 1.1551,
+    "GBS / logged throughput per block: 8 / 6.9255 samples/s (6.9213-6.9387)", "mi350x", 16, 8, 1, 2, "fp8", "bf16",
+    "Two MI350X nodes (8x Pensando Pollara 400 Gb/s each): TP 1, CP 2, SP off, MINIBS 1 (GBS 8 = 16 / 2, DP 8), FP8 with "
+    "FP8_DPA=0 and FP8_ACT=1 (the FP4 healing lines commented out), MCORE_CUDA_GRAPH=1; AMD's NeMo fork sets no "
+    "cp_comm_type (Megatron-core's p2p ring).", cp_a2a=False, fp8_act=True)
+for n, ga, med, vals in [(1, 8, 9.0132, "9.0114, 9.0155, 9.0132, 9.0147, 9.0124"), (2, 4, 4.5060, "4.4959, 4.5056, 4.5063, 4.5064"),
+                         (4, 2, 2.2970, "2.3007, 2.2988, 2.2970, 2.2956, 2.2959"),
+                         (8, 1, 1.1852, "1.1870, 1.1739, 1.1864, 1.1761, 1.1840, 1.1908")]:
+    add(f"LORA60-KRAI-GH200-{4 * n}", V60, f"Krai/results/Isambard-AI-Phase2-GH200-96GB_n{n}_v6.0/llama2_70b_lora/result_1.txt",
+        f"Krai/benchmarks/llama2_70b_lora/implementations/Isambard-AI-Phase2-GH200-96GB_n{n}_v6.0/config_gh200_n{n}_tp4pp1cp1.sh "
+        "with the n8 directory's config_gh200.sh (its config_common.sh not in the index)", med,
+        f"train_step_time per evaluation block: {vals}", "gh200-96gb-quad", 4 * n, 8, 4, 1, "fp8", "fp8",
+        f"Isambard-AI phase 2, {n} quad-GH200 node(s) (4 Slingshot 11 NICs at 200 Gb/s each), 660 W power cap per module "
+        f"(CPU and GPU share it; priced as a 660 W GPU limit, an upper bound on the GPU's share): TP 4 with SP inside the "
+        f"node, DP {n}, MINIBS {ga} (logged gradient_accumulation_steps {ga}), fp8 linear, attention and communication "
+        "(MLLOG lowest_numerical_precision_*), FP8_ACT=1, full-iteration CUDA graphs; NVIDIA's v5.0 code in its v5.0 "
+        "container, run on 4 Nov 2025.", sp=True, fp8_act=True)
+    rows[-1]["inputs"]["power_cap_w"] = 660.0
+
 GB200_NOTE = (" GB200 / GB300: the GB200 rows with context parallel 8 run 16 % slower than the GB300 rows of the same "
     "configuration (0.1996 / 0.2105 s at 72 / 512 GPUs against 0.1725 / 0.1836 s; Wiwynn's 576 GB200s 0.2127 s), where "
     "costsim prices the two parts alike (NVIDIA's NVL72 figures give both 5 PFLOP/s of dense FP8), so the GB200 rows come out "
@@ -237,6 +281,20 @@ for r in rows:
     if "GB200" in r["id"] and r["inputs"]["cp"] == 8:
         r["notes"] += GB200_NOTE
 GAPS: dict[str, str] = {
+    "LORA60-KRAI-GH200-32": ("-15 %: Krai's quad-GH200 rows of Isambard-AI come out 11-15 % fast at 4-32 GPUs (TP 4 inside the "
+        "node, the same per-GPU work at every size: 9.01 / 4.51 / 2.30 / 1.19 s at 1 / 2 / 4 / 8 micro-batches per rank), "
+        "the miss growing a little with the nodes (data-parallel adapter gradients over Slingshot). The system's 660 W cap "
+        "is the module's, shared with the Grace CPU and its LPDDR5X ('CPU/GPU share budget dynamically'), and costsim prices "
+        "it as the GPU's own limit, an upper bound on the GPU's share: at 560 / 500 W for the GPU its clock model gives "
+        "1.107 / 1.206 s for this row (-7 / +2 %). The CPU's draw during the run is not published, so the input stays at the "
+        "stated 660 W. Not tuned away."),
+    "LORA60-CISCO-MI350X-16": ("-30 %: context parallel 2 over two MI350X (AMD's NeMo fork, Megatron-core's p2p ring, FP8 "
+        "with bf16 attention) takes 1.155 s per step where the same model with one sequence per GPU and no context "
+        "parallelism takes 1.636 s on one MI350X node (LORA51-AMD-MI350X-8-FP8, -2 %): 1.41x the per-GPU ideal half, "
+        "while NVIDIA's context-parallel-2 rows agree (LORA51-NEBIUS-B200-16-FP4 -8 %, LORA51-NVIDIA-GB200-8-FP4 0 %). "
+        "costsim hides the ring's K/V exchange behind the attention chunks (0.3 ms exposed). Candidates: the ROCm "
+        "Transformer Engine's context-parallel attention (its chunked causal kernels and their load balance, the P2P "
+        "exchange over xGMI not overlapping on ROCm), not measured. Not tuned away."),
     "LORA60-AMD-MI355X-8-FP4": ("+16 % (costsim slow): MI355X with MXFP4 linear layers (v6.0, AMD Primus), where the FP8 row "
         "of the same benchmark on the same part comes out +9 % (LORA51-AMD-MI355X-8-FP8) and the MI350X MXFP4 row within 1 % "
         "(LORA60-AMD-MI350X-8-FP4); the NVFP4 LoRA rows on GB300 also come out slow (+12 / +15 %, v5.1 / v6.0) where their FP8 "
