@@ -244,6 +244,23 @@ def test_train_lora_rank_reaches_the_request_and_the_share_link():
 
 
 @needs_train
+def test_train_node_and_checkpoint_inputs_reach_the_request_and_the_share_link():
+    """The Node / system select lists the nodes that hold the chosen part; a share link's node and checkpoint / restart
+    times fill their boxes and reach the priced request (the result's assumptions carry the times)."""
+    from costsim.ui.share import encode_spec
+
+    req = TrainRequest(model="llama-3.1-8b", hardware="gh200-96gb-quad", gpus=8, tokens=1e12, seq_len=4096,
+                       node="hpe-cray-ex254n-gh200", checkpoint_time_s=120.0, restart_time_s=900.0)
+    at = open_page("train", train=encode_spec(req))
+    no_errors(at)
+    sel = at.selectbox(key="train_node")
+    assert sel.value == "hpe-cray-ex254n-gh200" and "hpe-cray-ex254n-gh200" in sel.options[1]
+    assert at.number_input(key="train_checkpoint_time_s").value == 120.0
+    got = {a["name"]: a["value"] for a in at.session_state["train_result"]["assumptions"]}
+    assert got["checkpoint_time_s"] == 120.0 and got["restart_time_s"] == 900.0
+
+
+@needs_train
 def test_train_power_limit_reaches_the_request_and_the_share_link():
     """The GPU power limit box slows the step (the GEMMs at the clock the limit leaves) and survives a share link."""
     from costsim.ui.share import encode_spec

@@ -106,6 +106,14 @@ def list_hardware() -> list[dict[str, Any]]:
     return [hardware_entry(a) for a in catalog.accelerators().values()]
 
 
+def list_nodes(accelerator: str | None = None) -> list[dict[str, Any]]:
+    """Node / system profiles (id, name, accelerator, devices per node, NICs), those holding `accelerator` if given."""
+    acc_id = catalog.get_accelerator(accelerator).id if accelerator else None
+    return [{"id": n.id, "name": n.name, "accelerator": n.accelerator, "devices_per_node": n.devices_per_node,
+             "nic_gbit_per_s": n.nics.count * n.nics.gbit_per_s_each if n.nics else 0.0}
+            for n in catalog.nodes().values() if acc_id is None or n.accelerator == acc_id]
+
+
 def show_hardware(ref: str) -> dict[str, Any]:
     return hardware_entry(catalog.get_accelerator(ref), full=True)
 

@@ -138,6 +138,22 @@ def hardware_ids(categories: tuple[str, ...] | None = None) -> list[str]:
     return [h["id"] for h in hardware_catalog() if categories is None or h["category"] in categories]
 
 
+@st.cache_data(show_spinner=False)
+def node_catalog(hardware: str) -> list[dict[str, Any]]:
+    """Node / system profiles that hold `hardware` (empty for an unknown id: the request's own check says why)."""
+    from costsim.errors import InputError
+
+    try:
+        return api_catalog.list_nodes(hardware)
+    except InputError:
+        return []
+
+
+def node_label(entry: dict[str, Any]) -> str:
+    nic = entry.get("nic_gbit_per_s") or 0.0
+    return f"{entry['name']} ({entry['id']}; {entry['devices_per_node']} per node, {nic:,.0f} Gb/s of NICs)"
+
+
 def hardware_label(hid: str) -> str:
     for h in hardware_catalog():
         if h["id"] == hid:

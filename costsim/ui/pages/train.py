@@ -34,6 +34,8 @@ def to_state(r: TrainRequest) -> dict[str, Any]:
          P + "pue": r.facility.pue, P + "usd_per_gpu_hour": r.economics.usd_per_gpu_hour,
          P + "gco2": r.economics.grid_gco2e_per_kwh, P + "elec": r.economics.electricity_usd_per_kwh,
          P + "failure_rate": r.failure_rate_per_gpu_hour, P + "framework": w.AUTO if r.framework is None else r.framework,
+         P + "node": w.AUTO if r.node is None else r.node, P + "checkpoint_time_s": r.checkpoint_time_s,
+         P + "restart_time_s": r.restart_time_s,
          P + "power_cap": r.power_cap_w,
          P + "dp_bucket_params": None if r.dp_bucket_params is None else r.dp_bucket_params / 1e6,
          P + "global_batch": r.global_batch, P + "fp4_bf16_layers": r.fp4_bf16_layers, P + "lora_rank": r.lora_rank,
@@ -52,6 +54,9 @@ def inputs() -> dict[str, Any]:
         d["model"] = w.model_select(TrainRequest, key=P + "model", default=DEFAULTS["model"])
         d["hardware"] = w.hardware_select(TrainRequest, key=P + "hardware", default=DEFAULTS["hardware"])
         d["gpus"] = w.number(TrainRequest, "gpus", key=P + "gpus", default=DEFAULTS["gpus"], label="GPUs", integer=True, step=64)
+        nodes = {n["id"]: n for n in w.node_catalog(d["hardware"])}
+        d["node"] = w.select(TrainRequest, "node", key=P + "node", default=None, label="Node / system", options=list(nodes),
+                             auto=True, format_func=lambda nid: w.node_label(nodes[nid]) if nid in nodes else str(nid))
         d["tokens"] = w.number(TrainRequest, "tokens", key=P + "tokens_t", default=DEFAULTS["tokens_t"],
                                label="Training tokens, trillions", scale=1e12, step=1.0, fmt="%.3f",
                                placeholder="the model's training tokens")
@@ -127,6 +132,11 @@ def inputs() -> dict[str, Any]:
                                  label="Grid carbon, gCO2e/kWh", step=10.0)
             d["failure_rate"] = w.number(TrainRequest, "failure_rate_per_gpu_hour", key=P + "failure_rate", default=None,
                                          label="Failures per GPU-hour", step=1e-5, fmt="%.6f", placeholder="Llama 3 405B rate")
+            d["checkpoint_time_s"] = w.number(TrainRequest, "checkpoint_time_s", key=P + "checkpoint_time_s", default=None,
+                                              label="Checkpoint write time, s", step=10.0,
+                                              placeholder="checkpoint bytes / storage bandwidth")
+            d["restart_time_s"] = w.number(TrainRequest, "restart_time_s", key=P + "restart_time_s", default=None,
+                                           label="Restart time after a failure, s", step=60.0, placeholder="default")
     return d
 
 
@@ -138,7 +148,8 @@ def build_request(d: dict[str, Any]) -> TrainRequest:
                               "etp", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "dp_bucket_params", "dropout", "micro_batch", "recompute", "zero", "sequence_parallel", "top_k",
                               "framework", "power_cap_w", "fp4_bf16_layers", "dp", "vp", "lora_rank", "lora_targets",
                               "cp_comm_type", "fp8_activation_store")}
-    data.update(failure_rate_per_gpu_hour=d["failure_rate"], facility=facility, economics=economics)
+    data.update(failure_rate_per_gpu_hour=d["failure_rate"], checkpoint_time_s=d["checkpoint_time_s"],
+                restart_time_s=d["restart_time_s"], node=d["node"], facility=facility, economics=economics)
     return validate_spec(TrainRequest, data, what="training request")
 
 
