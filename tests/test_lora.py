@@ -183,3 +183,21 @@ def test_fp8_activation_store_halves_the_swiglu_input_and_needs_a_low_precision_
     with pytest.raises(InputError) as e:
         _est(fp8_activation_store=True, precision="bf16")
     assert e.value.field == "fp8_activation_store"
+
+
+def test_fp4_storage_format_by_vendor_and_lora_quantizes_one_layout():
+    """An FP4 run stores NVFP4 on NVIDIA (4.5 bits, an amax pass before the cast) and OCP MXFP4 on AMD's CDNA 4
+    (4.25 bits, none); a LoRA run's frozen GEMMs need only the row-wise quantized copy of their activations."""
+    from costsim.core.datatypes import quantize_bytes_per_element
+
+    nv, amd = get_accelerator("b200"), get_accelerator("mi355x")
+    h_nv, h_amd = est.hardware_shape(nv, node_for(nv), "fp4"), est.hardware_shape(amd, node_for(amd), "fp4")
+    assert h_nv.gemm_in_bytes == pytest.approx(4.5 / 8) and h_amd.gemm_in_bytes == pytest.approx(4.25 / 8)
+    assert h_nv.quant_bytes_per_element == pytest.approx(2.0 * 2 + 2 * 4.5 / 8)  # read twice (amax), two layouts
+    assert h_amd.quant_bytes_per_element == pytest.approx(2.0 + 2 * 4.25 / 8)
+    one = est.hardware_shape(nv, node_for(nv), "fp4", quant_layouts=1)
+    assert one.quant_bytes_per_element == pytest.approx(quantize_bytes_per_element("fp4", layouts=1))
+    base = dict(model="llama-2-70b", hardware="b200", gpus=8, seq_len=8192, global_batch=8, precision="fp4",
+                tp=1, pp=1, cp=1, dp=8, vp=1, micro_batch=1, recompute="none", zero=1, top_k=1, tokens=1e8)
+    _, _, _, _, hs, _ = est.run_search(TrainRequest(**base, lora_rank=16))
+    assert hs.quant_bytes_per_element == pytest.approx(one.quant_bytes_per_element)

@@ -48,11 +48,11 @@ def saved_input_bytes_per_element(dtype: str) -> float:
     """Bytes per element of a low-precision linear layer's input that training keeps for the backward pass:
     the quantized copy the weight-gradient GEMM reads (Transformer Engine saves it instead of the bf16 input).
     fp8 with per-tensor scaling: one copy (Hopper saves the transposed FP8 input; Blackwell's FP8 GEMMs take
-    any layout); NVFP4: a row-wise and a column-wise copy with their block scales (16-element blocks along
+    any layout); NVFP4 and MXFP4: a row-wise and a column-wise copy with their block scales (blocks along
     different axes). 2 (bf16) for 16/32-bit formats."""
     if BITS_PER_ELEMENT.get(dtype, 16.0) >= 16.0:
         return 2.0
-    return (2.0 if dtype == "fp4" else 1.0) * storage_bytes_per_element(dtype)
+    return (2.0 if dtype in ("fp4", "mxfp4") else 1.0) * storage_bytes_per_element(dtype)
 
 
 def quantize_bytes_per_element(dtype: str, source_bytes: float = 2.0, layouts: int = 1) -> float:

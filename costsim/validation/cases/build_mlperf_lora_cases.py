@@ -37,7 +37,10 @@ HEADER = """# MLPerf Training llama2_70b_lora (v5.1, Nov 2025, NeMo 25.09; v6.0,
 # comparing both batches, the adapters' elementwise work (dropout on the adapter input, as the configs' dropout 0.1, and
 # the adds of the adapter's output and input gradient, counted from the operations: costsim.core.training
 # LORA_DROPOUT_BYTES / LORA_ADD_BYTES) was priced: the median |error| went from 8.6 % to 6.3 %, the multi-GPU rows that
-# had all come out 4-16 % fast to -14..+7 %, and the FP4 rows on GB300 / MI355X, already slow, 3-4 points slower.
+# had all come out 4-16 % fast to -14..+7 %, and the FP4 rows on GB300 / MI355X, already slow, 3-4 points slower. Then
+# two datatype corrections, also after comparing: a LoRA run's frozen FP4 GEMMs quantize their activations in one layout
+# (no weight-gradient GEMM reads the column-wise copy), and AMD's FP4 runs store OCP MXFP4 (no amax pass, 4.25 bits), not
+# NVFP4 (the MI355X MXFP4 row +16 -> +12 %, the other FP4 rows 1-3 points faster).
 # Common inputs: dropout none (hidden_dropout 0.0 in the Llama configs), micro-batch 1, no recomputation, no CPU offload
 # (every config but AMD's MI300X, left out: it recomputes 21 of 80 layers), NVIDIA's FP8_DPA=1 (fp8 attention) where set,
 # frozen base weights in FP8 (NVIDIA custom_llama.py: te.fp8_model_init; AMD / Cisco yaml: fp8_params ${FP8}).
@@ -295,14 +298,6 @@ GAPS: dict[str, str] = {
         "costsim hides the ring's K/V exchange behind the attention chunks (0.3 ms exposed). Candidates: the ROCm "
         "Transformer Engine's context-parallel attention (its chunked causal kernels and their load balance, the P2P "
         "exchange over xGMI not overlapping on ROCm), not measured. Not tuned away."),
-    "LORA60-AMD-MI355X-8-FP4": ("+16 % (costsim slow): MI355X with MXFP4 linear layers (v6.0, AMD Primus), where the FP8 row "
-        "of the same benchmark on the same part comes out +9 % (LORA51-AMD-MI355X-8-FP8) and the MI350X MXFP4 row within 1 % "
-        "(LORA60-AMD-MI350X-8-FP4); the NVFP4 LoRA rows on GB300 also come out slow (+12 / +15 %, v5.1 / v6.0) where their FP8 "
-        "rows agree within 7 %. A LoRA run's frozen FP4 GEMMs need only the row-wise quantized copies of their inputs and "
-        "output gradients (no weight-gradient GEMM reads the column-wise ones), which costsim's quantization traffic "
-        "(HardwareShape.quant_bytes_per_element, two layouts) does not drop: about 1 % of these steps. What else makes FP4 "
-        "LoRA faster than priced is not identified; the 405B NVFP4 pretraining rows on GB300 agree within 1 %. Not tuned "
-        "away."),
 }
 
 out = []
