@@ -471,7 +471,7 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     grad_b = (gbytes, gbytes)
     # the parameters that train (all of them; a LoRA run's adapters only): gradients, their collectives, the optimizer
     # and the per-step parameter all-gather of the updated shards; ZeRO-3 still gathers the frozen weights every pass
-    t_dense, t_expert = trainable_params_per_device(m, lay)
+    t_dense, t_expert = trainable_params_per_device(m, lay) if m.lora_rank > 0 else (dense, expert)
     every, trained = (dense, expert), (t_dense, t_expert)
 
     def dp_coll(kind, bytes_per_param, calls_dense, calls_exp, n_dense, n_exp, agg=True, params=trained):
