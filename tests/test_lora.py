@@ -201,3 +201,17 @@ def test_fp4_storage_format_by_vendor_and_lora_quantizes_one_layout():
                 tp=1, pp=1, cp=1, dp=8, vp=1, micro_batch=1, recompute="none", zero=1, top_k=1, tokens=1e8)
     _, _, _, _, hs, _ = est.run_search(TrainRequest(**base, lora_rank=16))
     assert hs.quant_bytes_per_element == pytest.approx(one.quant_bytes_per_element)
+
+
+def test_a_lora_result_reads_its_trust_range_on_the_lora_cases():
+    """The validation records mark LoRA cases (mode), and a LoRA request's band names them as its regime; a
+    full-parameter request on the same part and scale does not."""
+    from costsim.api.train import train
+    from costsim.core.trust import MODE_LORA
+
+    base = dict(model="llama-2-70b", hardware="b200", gpus=64, seq_len=8192, global_batch=64, precision="fp8", top_k=1,
+                tokens=1e8)
+    lora = train(TrainRequest(**base, lora_rank=16))["error_band"]
+    full = train(TrainRequest(**base))["error_band"]
+    assert MODE_LORA in lora["regime"] and lora["cases"] >= 8
+    assert MODE_LORA not in full["regime"]

@@ -17,6 +17,7 @@ import yaml
 
 import costsim
 from costsim.api.trust import band_dict
+from costsim.core.trust import MODE_LORA
 from costsim.errors import InputError
 from costsim.jsonable import to_jsonable
 from costsim.specs.scenario import Scenario
@@ -56,7 +57,8 @@ def part_error_band(part: str, s: Scenario, family: str | None = None) -> dict[s
     """The trust range of a training or serving part (costsim.api.trust), from the scenario's hardware and size:
     of its throughput (family None: the part's own family) or, with family="power", of its power and energy."""
     if part == "training" and s.training is not None:
-        return band_dict(family or "training", s.training.hardware, float(s.training.num_gpus), s.training.model)
+        mode = MODE_LORA if s.training.lora_rank and family != "power" else None  # LoRA runs read on LoRA cases first
+        return band_dict(family or "training", s.training.hardware, float(s.training.num_gpus), s.training.model, mode=mode)
     if part == "serving" and s.serving is not None:
         wl = s.serving
         per_replica = wl.replica_groups[0].gpus_per_replica if wl.replica_groups else wl.gpus_per_replica

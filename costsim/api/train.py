@@ -6,6 +6,7 @@ from typing import Any
 
 from costsim.api.trust import band_dict
 from costsim.core.search import MOE_ONLY_LAYOUT_KEYS
+from costsim.core.trust import MODE_LORA
 from costsim.estimators.training import estimate, step_profile
 from costsim.specs.requests import TrainRequest
 
@@ -24,6 +25,7 @@ def train(request: TrainRequest) -> dict[str, Any]:
     """Search the fastest parallel layout and estimate the whole run (see costsim.estimators.training)."""
     result = estimate(request)
     if isinstance(result, dict):
-        result["error_band"] = band_dict("training", request.hardware, request.gpus, request.model)
+        mode = MODE_LORA if request.lora_rank else None  # a LoRA run reads on the LoRA cases first
+        result["error_band"] = band_dict("training", request.hardware, request.gpus, request.model, mode=mode)
         result["power_error_band"] = band_dict("power", request.hardware, request.gpus, request.model)
     return result

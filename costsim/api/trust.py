@@ -62,14 +62,16 @@ def node_devices_of(hardware: str | Accelerator | dict | None) -> float:
 
 
 def band_for(family: str, hardware: str | Accelerator | None, devices: float, model: str | ModelSpec | None = None, *,
-             sparse: bool | None = None, engine: str | None = None) -> ErrorBand | None:
+             sparse: bool | None = None, engine: str | None = None, mode: str | None = None) -> ErrorBand | None:
     """The trust range for a result of `family` on `hardware` at `devices`; with `model` (or `sparse`), dense and
     MoE models read on their own cases first (their errors differ); with a named serving `engine`, that engine's
     cases before those when there are enough. The `default` engine is the calibration baseline, not one measured
-    stack: it reads on every engine's cases of its regime."""
+    stack: it reads on every engine's cases of its regime. A training `mode` (costsim.core.trust.MODE_LORA) reads on
+    the LoRA fine-tuning cases first."""
     return error_band(load_records(), family, vendor_of(hardware), float(devices),
                       sparse=is_sparse(model) if sparse is None else sparse,
-                      engine=engine if engine and engine != "default" else None, node_devices=node_devices_of(hardware))
+                      engine=engine if engine and engine != "default" else None, node_devices=node_devices_of(hardware),
+                      mode=mode)
 
 
 def band_sentence(band: dict[str, Any] | None, name: str | None = None) -> str | None:
@@ -82,7 +84,7 @@ def band_sentence(band: dict[str, Any] | None, name: str | None = None) -> str |
 
 
 def band_dict(family: str, hardware: str | Accelerator | None, devices: float, model: str | ModelSpec | None = None,
-              engine: str | None = None) -> dict[str, Any] | None:
+              engine: str | None = None, mode: str | None = None) -> dict[str, Any] | None:
     """`error_band` of a JSON result: low_frac, high_frac, cases, regime (+ applies_to, label); None without cases."""
-    b = band_for(family, hardware, devices, model, engine=engine)
+    b = band_for(family, hardware, devices, model, engine=engine, mode=mode)
     return b.as_dict() if b is not None else None

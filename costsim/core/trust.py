@@ -90,6 +90,13 @@ class ErrorRecord:
     """Serving-engine profile of a serving or serving-power case (costsim/data/engines.yaml); None for training."""
     node_devices: float = NODE_DEVICES_DEFAULT
     """Devices per node of the case's part (its scale bucket's '1 node')."""
+    mode: str | None = None
+    """What a training case trains (MODE_LORA for LoRA fine-tuning); None for full-parameter training and the other
+    families."""
+
+
+#: ErrorRecord.mode of a LoRA fine-tuning case, and the regime words a LoRA result's band names
+MODE_LORA = "LoRA fine-tuning"
 
 
 @dataclass(frozen=True)
@@ -128,11 +135,12 @@ APPLIES_TO = {
 
 def error_band(records: Iterable[ErrorRecord], family: str, vendor: str, devices: float, *,
                min_cases: int = 8, sparse: bool | None = None, engine: str | None = None,
-               node_devices: float = NODE_DEVICES_DEFAULT) -> ErrorBand | None:
+               node_devices: float = NODE_DEVICES_DEFAULT, mode: str | None = None) -> ErrorBand | None:
     """p10-p90 of held-out errors in the narrowest regime with at least `min_cases` cases
     (family x vendor x scale, then family x vendor, then family; with `sparse` given, each of the first two
     also split by dense vs mixture-of-experts models first, whose errors differ; with `engine` given, those
-    split by the serving engine before that, since engines err differently on the same models). When fewer than
+    split by the serving engine before that, since engines err differently on the same models; with a training `mode`
+    given, MODE_LORA, the LoRA cases of the vendor at that scale and then at any scale come first). When fewer than
     `min_cases` held-out cases share the model architecture, the broader band is widened to cover every one of them
     (small-sample evidence that the architecture errs differently is not averaged away), and the regime says so.
     None when the family has no cases."""
@@ -142,6 +150,9 @@ def error_band(records: Iterable[ErrorRecord], family: str, vendor: str, devices
     same_scale = [r for r in held if r.vendor.lower() == vendor_l and scale_of(r.devices, r.node_devices) == scale]
     same_vendor = [r for r in held if r.vendor.lower() == vendor_l]
     tiers: list[tuple[str, list[ErrorRecord]]] = []
+    if mode:
+        tiers += [(f"{family}, {vendor}, {scale}, {mode}", [r for r in same_scale if r.mode == mode]),
+                  (f"{family}, {vendor}, any scale, {mode}", [r for r in same_vendor if r.mode == mode])]
     if sparse is not None:
         arch = "MoE models" if sparse else "dense models"
         if engine:
@@ -178,7 +189,8 @@ def records_from_rows(rows: Iterable[Mapping]) -> list[ErrorRecord]:
                         truth_over_prediction_frac=float(r["truth_over_prediction_frac"]) if r["truth_over_prediction_frac"] is not None else math.nan,
                         used_for_fit=bool(r["used_for_fit"]), sparse=bool(r.get("sparse", False)),
                         engine=str(r["engine"]) if r.get("engine") else None,
-                        node_devices=float(r.get("node_devices") or NODE_DEVICES_DEFAULT)) for r in rows]
+                        node_devices=float(r.get("node_devices") or NODE_DEVICES_DEFAULT),
+                        mode=str(r["mode"]) if r.get("mode") else None) for r in rows]
 
 
 def regime_table(records: Sequence[ErrorRecord]) -> list[dict[str, float | int | str]]:

@@ -74,6 +74,14 @@ def case_engine(case: Case) -> str | None:
     return str(case.inputs.get("engine") or "default")
 
 
+def case_mode(case: Case) -> str | None:
+    """What a training case trains: costsim.core.trust.MODE_LORA for a LoRA fine-tuning run (inputs.lora_rank), None
+    for full-parameter training and the other kinds."""
+    from costsim.core.trust import MODE_LORA
+
+    return MODE_LORA if case.kind.startswith("training") and case.inputs.get("lora_rank") else None
+
+
 def error_rows(cases: list[Case], results: list[CaseResult]) -> list[dict[str, Any]]:
     by_id = {c.id: c for c in cases}
     rows = []
@@ -90,7 +98,7 @@ def error_rows(cases: list[Case], results: list[CaseResult]) -> list[dict[str, A
         t = truth_over_prediction(r.error_frac, r.metric, fam)
         rows.append({"case_id": r.id, "kind": r.kind, "metric": r.metric, "family": fam, "vendor": vendor, "devices": devices,
                      "node_devices": node_devices,
-                     "sparse": case_is_sparse(c), "engine": case_engine(c),
+                     "sparse": case_is_sparse(c), "engine": case_engine(c), "mode": case_mode(c),
                      "error_frac": round(r.error_frac, 9),
                      "truth_over_prediction_frac": round(t, 9) if math.isfinite(t) else None,
                      "used_for_fit": r.used_for_fit})
