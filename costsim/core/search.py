@@ -275,7 +275,7 @@ def enumerate_layouts(m: ModelShape, gpus: int, seq_len: int, global_batch: int 
     lay = Layout(tp=o["tp"], pp=o["pp"], cp=o["cp"], ep=o["ep"], dp=o["dp"], vp=o["vp"], micro_batch=mb,
                  recompute=rc, zero=zr, sequence_parallel=np.float64(1.0 if sequence_parallel else 0.0),
                  seq_len=np.float64(seq_len), global_batch=gbs, etp=o["etp"], ep_overlap=o["ep_overlap"],
-                 act_offload=o["act_offload"])
+                 act_offload=o["act_offload"], recompute_layers=np.float64(fixed.get("recompute_layers") or 0.0))
     return lay, valid, n_enum
 
 
@@ -349,4 +349,6 @@ def layout_row(lay: Layout, i: int) -> dict:
             "activation_offload": at(lay.act_offload) > 0,
             "vp": int(lay.vp[i]), "micro_batch": int(lay.micro_batch[i]),
             "recompute": ("none", "selective", "full")[int(lay.recompute[i])], "zero": int(lay.zero[i]),
-            "global_batch": int(lay.global_batch[i])}
+            "global_batch": int(lay.global_batch[i]),
+            **({"recompute_layers": int(at(lay.recompute_layers))}
+               if at(lay.recompute_layers) > 0 and int(lay.recompute[i]) == 2 else {})}

@@ -97,6 +97,7 @@ from costsim.core.training_shapes import (  # noqa: F401  (linear_gemms re-expor
     ModelShape,
     _f,
     expert_tp,
+    full_recompute_frac,
     linear_gemms,
     lora_active_params_per_layer,
     lora_adapted,
@@ -170,17 +171,18 @@ def selective_recompute_shares(fw: "Framework | None" = None) -> tuple[float, fl
     return 1.0, 0.0, 0.0  # Megatron: the attention core only
 
 
-def recompute_flop_per_token(m: ModelShape, seq_len, recompute, fw: "Framework | None" = None):
-    """Extra forward FLOPs per token recomputed during backward."""
+def recompute_flop_per_token(m: ModelShape, seq_len, recompute, fw: "Framework | None" = None, full_frac=1.0):
+    """Extra forward FLOPs per token recomputed during backward (full recomputation on `full_frac` of the layers:
+    Layout.recompute_layers)."""
     r = _f(recompute)
     attn = m.n_layers * attention_fwd_flop_per_token_per_layer(m, seq_len)
     mm = 2.0 * m.n_layers * m.mm_params_per_layer
     s_attn, s_mm, _ = selective_recompute_shares(fw)
-    return np.where(r >= 2, mm + attn, np.where(r >= 1, s_attn * attn + s_mm * mm, 0.0))
+    return np.where(r >= 2, _f(full_frac) * (mm + attn), np.where(r >= 1, s_attn * attn + s_mm * mm, 0.0))
 
 
-def hardware_flop_per_token(m: ModelShape, seq_len, recompute, fw: "Framework | None" = None):
-    return model_flop_per_token(m, seq_len) + recompute_flop_per_token(m, seq_len, recompute, fw)
+def hardware_flop_per_token(m: ModelShape, seq_len, recompute, fw: "Framework | None" = None, full_frac=1.0):
+    return model_flop_per_token(m, seq_len) + recompute_flop_per_token(m, seq_len, recompute, fw, full_frac)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -333,7 +335,9 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     tokens = mb * seq / cp  # tokens of one micro-batch on one CP rank (GEMM rows before TP)
     hbm = hw.memory_bandwidth_bytes_per_s * HBM_ACHIEVABLE_FRAC
     rate_bf16 = hw.attn_core_rate * ATTENTION_REL_EFF  # the attention core's rate (bf16, or FP8 attention)
-    full, sel = np.where(r >= 2, 1.0, 0.0), np.where(r >= 1, 1.0, 0.0)
+    # full recomputation reruns the forward of recompute_layers of a stage's layers (all by default): the average layer
+    # pays that share of a recomputed forward (every full-recompute term below is linear in it)
+    full, sel = full_recompute_frac(lay, stage_layers(m, pp)[1]), np.where(r >= 1, 1.0, 0.0)
     s_attn, s_mm, s_elem = selective_recompute_shares(fw)
     sel_attn, sel_mm = sel * (1.0 - full) * s_attn, sel * (1.0 - full) * s_mm  # what 'selective' reruns
     redo_elem = np.maximum(full, sel * s_elem)
@@ -567,7 +571,8 @@ def evaluate(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | None
     n_gpus = _f(lay.tp) * _f(lay.pp) * _f(lay.cp) * _f(lay.dp)
     tokens_per_step = _f(lay.global_batch) * seq
     model_flop = model_flop_per_token(m, seq) * tokens_per_step
-    hw_flop = hardware_flop_per_token(m, seq, lay.recompute, fw) * tokens_per_step  # noqa: F841 (read lazily)
+    full_frac = full_recompute_frac(lay, stage_layers(m, _f(lay.pp))[1])
+    hw_flop = hardware_flop_per_token(m, seq, lay.recompute, fw, full_frac) * tokens_per_step  # noqa: F841 (read lazily)
     step = t["step_time_s"]
     out = LazyResults()
     out.absorb(t)

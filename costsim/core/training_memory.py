@@ -45,7 +45,7 @@ import numpy as np
 
 from costsim.core.calibration import FRAMEWORK_RESERVE_BYTES
 from costsim.core.frameworks import DEFAULT_FRAMEWORK, Framework
-from costsim.core.training_shapes import Layout, ModelShape, _f, expert_tp, lora_params_per_layer
+from costsim.core.training_shapes import Layout, ModelShape, _f, expert_tp, full_recompute_frac, lora_params_per_layer
 
 BYTES_WEIGHT = 2.0  # bf16 weights
 BYTES_GRAD = 2.0  # bf16 gradients
@@ -171,8 +171,11 @@ def activation_bytes_per_layer(m: ModelShape, lay: Layout, fw: "Framework | None
     else:
         none = keep_all + 5.0 * m.n_heads * s * attention_span(m, lay.seq_len) * b / tp  # heads x s x S
     full_stored = 2.0 * sb * h / np.where(sp, tp, 1.0)
+    # full recomputation of only some layers (Layout.recompute_layers): the others keep what they keep without it
+    frac = full_recompute_frac(lay, stage_layers(m, _f(lay.pp))[1])
+    full_avg = frac * full_stored + (1.0 - frac) * none
     # working set of a fully recomputed layer during its backward: everything that layer keeps without recomputation
-    return np.where(r >= 2, full_stored, np.where(r >= 1, selective, none)), keep_all
+    return np.where(r >= 2, full_avg, np.where(r >= 1, selective, none)), keep_all
 
 
 def num_micro_batches(lay: Layout):

@@ -301,10 +301,22 @@ class Layout:
     # Engine --cpu-offloading), so the device holds only the few layers in transit (training_memory.OFFLOAD_DEVICE_LAYERS)
     # and the copies ride the host link behind the compute; 0: kept on the device
     act_offload: np.ndarray | float = 0.0
+    # full recomputation of only some layers: the layers of each pipeline stage that rerun their forward pass in the
+    # backward (Megatron-core recompute_method 'block' with recompute_num_layers N; NeMo ACM=block, ACL=N); 0 = every
+    # layer. Only with recompute 2 (full); the other layers keep their activations as without recomputation
+    recompute_layers: np.ndarray | float = 0.0
 
     @classmethod
     def of(cls, **kw) -> "Layout":
         return cls(**{k: np.asarray(v, dtype=float) for k, v in kw.items()})
+
+
+def full_recompute_frac(lay: Layout, n_max):
+    """Share of a stage's layers full recomputation reruns (1 where recompute_layers is 0 or covers the stage; 0 without
+    full recomputation): a stage's average layer recomputes this fraction of its forward pass."""
+    n = _f(lay.recompute_layers)
+    share = np.where(n > 0, np.minimum(n / np.maximum(_f(n_max), 1.0), 1.0), 1.0)
+    return np.where(_f(lay.recompute) >= 2, share, 0.0)
 
 
 def resolve_etp(etp, tp):

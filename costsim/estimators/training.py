@@ -58,7 +58,7 @@ def _fixed(req: TrainRequest) -> dict:
             "ep_overlap": None if req.ep_overlap is None else float(req.ep_overlap),
             "act_offload": None if req.activation_offload is None else float(req.activation_offload), "dp": req.dp, "vp": req.vp,
             "micro_batch": req.micro_batch, "recompute": None if req.recompute is None else RECOMPUTE_CODE[req.recompute],
-            "zero": req.zero}
+            "zero": req.zero, "recompute_layers": req.recompute_layers}
 
 
 def _check(req: TrainRequest, spec: ModelSpec) -> None:
@@ -91,6 +91,13 @@ def _check(req: TrainRequest, spec: ModelSpec) -> None:
     if req.fp8_activation_store and req.precision not in ("fp8", "fp4"):
         raise InputError(f"--fp8-activation-store keeps the activation function's input in FP8, which an fp8 / fp4 run does; "
                          f"this run is {req.precision}. Drop it or use --precision fp8.", field="fp8_activation_store")
+    if req.recompute_layers is not None:
+        if req.recompute != "full":
+            raise InputError(f"--recompute-layers {req.recompute_layers} says how many layers full recomputation reruns; give "
+                             "--recompute full with it, or drop it.", field="recompute_layers")
+        if req.recompute_layers > spec.n_layers:
+            raise InputError(f"--recompute-layers {req.recompute_layers} exceeds the model's {spec.n_layers} layers; give at most "
+                             f"{spec.n_layers} (all of them is plain --recompute full).", field="recompute_layers")
     if req.lora_targets is not None and not req.lora_rank:
         raise InputError(f"--lora-targets {req.lora_targets} places LoRA adapters, but no --lora-rank was given; add --lora-rank "
                          "(e.g. 16) for a LoRA run, or drop --lora-targets for full-parameter training.", field="lora_targets")

@@ -52,7 +52,7 @@ def _core_step_profile(w: TrainingWorkload, scenario: Scenario) -> dict[str, Any
                        global_batch=w.global_batch, precision=w.precision, attention_precision=w.attention_precision, tp=lay.tp, pp=lay.pp, cp=lay.cp, ep=lay.ep, etp=lay.etp, ep_overlap=lay.ep_overlap, activation_offload=lay.activation_offload,
                        ep_dispatcher=lay.ep_dispatcher, moe_expert_launch=lay.moe_expert_launch, moe_router_balance=lay.moe_router_balance, dp_bucket_params=lay.dp_bucket_params, dropout=lay.dropout,
                        cp_comm_type=lay.cp_comm_type, fp8_activation_store=lay.fp8_activation_store,
-                       dp=lay.dp, vp=lay.vp, micro_batch=lay.micro_batch, recompute=lay.recompute, zero=lay.zero,
+                       dp=lay.dp, vp=lay.vp, micro_batch=lay.micro_batch, recompute=lay.recompute, recompute_layers=lay.recompute_layers, zero=lay.zero,
                        framework=w.framework, power_cap_w=w.power_cap_w, fp4_bf16_layers=w.fp4_bf16_layers,
                        lora_rank=w.lora_rank, lora_targets=w.lora_targets,
                        facility=scenario.facility, economics=scenario.economics)

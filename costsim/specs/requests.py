@@ -93,6 +93,7 @@ class TrainRequest(Spec):
     vp: int | None = Field(None, ge=1, description="Virtual pipeline stages per GPU for the interleaved schedule (None = searched).")
     micro_batch: int | None = Field(None, ge=1, description="Micro-batch size in sequences (None = searched).")
     recompute: Recompute | None = Field(None, description="Activation recomputation: none, selective or full (None = searched).")
+    recompute_layers: int | None = Field(None, ge=1, le=100_000, description="With --recompute full: how many layers of each pipeline stage recompute their forward pass (Megatron-core recompute_method block, recompute_num_layers N; NeMo ACM=block, ACL=N); the other layers keep their activations. None = every layer.")
     zero: Literal[0, 1, 2, 3] | None = Field(None, description="ZeRO / distributed-optimizer stage (None = searched).")
     sequence_parallel: bool = Field(True, description="Megatron sequence parallelism with TP (shards norms/dropout activations).")
     framework: FrameworkName | None = Field(None, description="Training stack: megatron-core-2024, megatron-2022, megatron-2021, deepspeed-megatron-2021, deepspeed-zero3-2021, fsdp-2023, xla-tpu, torchtitan-2024 (TorchTitan: FSDP2, AsyncTP, torch.compile) or megatron-deepspeed-gaudi (Intel Habana's Megatron-DeepSpeed: fused SDPA, sequence parallelism, DeepSpeed pipeline) (default: xla-tpu on Google TPUs, megatron-core-2024 elsewhere). It limits the layouts searched to what the stack offers and sets how its communication overlaps.")

@@ -131,6 +131,7 @@ class Layout(Spec):
     dp: int | None = Field(None, ge=1, description="Data-parallel size (None = num_gpus / (tp*pp*cp)).")
     dp_bucket_params: float | None = Field(None, ge=1e6, le=1e13, description="Parameters per data-parallel gradient bucket (a run's ddp bucket_size; None = Megatron-core's default max(40M, 1M x dp x cp)).")
     dropout: bool | None = Field(None, description="The run trains with dropout (two 1-byte masks of sequence x hidden per layer kept for the backward); None = the training stack's default (Megatron stacks: yes).")
+    recompute_layers: int | None = Field(None, ge=1, le=100_000, description="With recompute full: layers of each pipeline stage that recompute, as costsim train --recompute-layers (None = all).")
     cp_comm_type: CpCommType | None = Field(None, description="Context-parallel exchange, as costsim train --cp-comm-type: p2p (ring, hidden behind attention) or a2a (Ulysses all-to-alls, exposed); None = the training stack's (p2p).")
     fp8_activation_store: bool | None = Field(None, description="fp8 / fp4 runs: the FFN activation function's input kept in FP8, as costsim train --fp8-activation-store; None = off.")
     vp: int | None = Field(None, ge=1, description="Virtual pipeline stages per GPU (None = searched).")

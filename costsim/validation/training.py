@@ -36,7 +36,7 @@ from costsim.specs.requests import TrainRequest
 from costsim.validation.engine import Case
 
 LAYOUT_KEYS = ("tp", "pp", "cp", "ep", "etp", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "dp", "dp_bucket_params", "vp", "micro_batch", "recompute", "zero",
-               "dropout", "cp_comm_type", "fp8_activation_store")
+               "dropout", "cp_comm_type", "fp8_activation_store", "recompute_layers")
 
 
 def _spec(model: Any) -> ModelSpec:

@@ -35,7 +35,7 @@ def to_state(r: TrainRequest) -> dict[str, Any]:
          P + "gco2": r.economics.grid_gco2e_per_kwh, P + "elec": r.economics.electricity_usd_per_kwh,
          P + "failure_rate": r.failure_rate_per_gpu_hour, P + "framework": w.AUTO if r.framework is None else r.framework,
          P + "node": w.AUTO if r.node is None else r.node, P + "checkpoint_time_s": r.checkpoint_time_s,
-         P + "restart_time_s": r.restart_time_s,
+         P + "restart_time_s": r.restart_time_s, P + "recompute_layers": r.recompute_layers,
          P + "power_cap": r.power_cap_w,
          P + "dp_bucket_params": None if r.dp_bucket_params is None else r.dp_bucket_params / 1e6,
          P + "global_batch": r.global_batch, P + "fp4_bf16_layers": r.fp4_bf16_layers, P + "lora_rank": r.lora_rank,
@@ -115,6 +115,11 @@ def inputs() -> dict[str, Any]:
                                              placeholder="Megatron's default")
             d["recompute"] = w.select(TrainRequest, "recompute", key=P + "recompute", default=None,
                                       label="Activation recompute", auto=True)
+            d["recompute_layers"] = None
+            if d["recompute"] == "full":  # Megatron's block method: only the first N layers of each stage recompute
+                d["recompute_layers"] = w.number(TrainRequest, "recompute_layers", key=P + "recompute_layers", default=None,
+                                                 label="Layers recomputed per stage", integer=True, step=1,
+                                                 placeholder="all of them")
             d["dropout"] = w.select(TrainRequest, "dropout", key=P + "dropout", default=None, label="Dropout masks",
                                     options=[True, False], auto=True, format_func=lambda on: "kept (dropout)" if on else "none (dropout 0)")
             d["sequence_parallel"] = w.checkbox(TrainRequest, "sequence_parallel", key=P + "sequence_parallel",
@@ -147,7 +152,7 @@ def build_request(d: dict[str, Any]) -> TrainRequest:
     data = {k: d[k] for k in ("model", "hardware", "gpus", "tokens", "seq_len", "global_batch", "precision", "attention_precision", "tp", "pp", "cp", "ep",
                               "etp", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "dp_bucket_params", "dropout", "micro_batch", "recompute", "zero", "sequence_parallel", "top_k",
                               "framework", "power_cap_w", "fp4_bf16_layers", "dp", "vp", "lora_rank", "lora_targets",
-                              "cp_comm_type", "fp8_activation_store")}
+                              "cp_comm_type", "fp8_activation_store", "recompute_layers")}
     data.update(failure_rate_per_gpu_hour=d["failure_rate"], checkpoint_time_s=d["checkpoint_time_s"],
                 restart_time_s=d["restart_time_s"], node=d["node"], facility=facility, economics=economics)
     return validate_spec(TrainRequest, data, what="training request")
