@@ -230,7 +230,7 @@ def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp=Non
     qrate = hw.memory_bandwidth_bytes_per_s * HBM_ACHIEVABLE_FRAC
     fwd = np.zeros_like(Tu)
     bwd = np.zeros_like(Tu)
-    wgrad = 0.0 if m.lora_rank > 0 else 1.0  # a LoRA run's frozen base weights take no weight-gradient GEMM
+    wgrad_gemms = 0.0 if m.lora_rank > 0 else 1.0  # a LoRA run's frozen base weights take no weight-gradient GEMM
     for weight, n_out, k_in, split, kind in linear_gemms(m):
         t_split = etpu if kind == "expert" else tpu
         n = n_out / t_split if split == "n" else n_out + 0.0 * tpu
@@ -242,11 +242,11 @@ def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp=Non
                 rows = rows * ep_load_factor(m.n_experts, m.experts_per_token, epu, Tu * (etpu / tpu) * epu, load_cv)
             count = m.n_experts / epu
         f_t = mm.matmul_time_s(rows, n, k, *args)
-        b_t = mm.matmul_time_s(rows, k, n, *args) + wgrad * mm.matmul_time_s(k, n, rows, *args)
+        b_t = mm.matmul_time_s(rows, k, n, *args) + wgrad_gemms * mm.matmul_time_s(k, n, rows, *args)
         if lowp:
             q = hw.quant_bytes_per_element / qrate
             f_t = f_lowp * (f_t + q * rows * k) + (1.0 - f_lowp) * mm.matmul_time_s(rows, n, k, *args16)
-            b16 = mm.matmul_time_s(rows, k, n, *args16) + wgrad * mm.matmul_time_s(k, n, rows, *args16)
+            b16 = mm.matmul_time_s(rows, k, n, *args16) + wgrad_gemms * mm.matmul_time_s(k, n, rows, *args16)
             b_t = f_lowp * (b_t + q * rows * n) + (1.0 - f_lowp) * b16
         if lora_adapted(m, kind):  # the adapter's two bf16 GEMMs beside the frozen one: x A (k -> r), then B (r -> n)
             r_ = float(m.lora_rank)
@@ -290,7 +290,7 @@ def _gather_bytes(m: ModelShape, dense, n_max, tp, hw: HardwareShape, fw: Framew
     if not fw.lowp_param_gather or hw.gemm_in_bytes >= BYTES_WEIGHT:
         return BYTES_WEIGHT, BYTES_WEIGHT
     linear_b = hw.lowp_layer_frac * hw.gemm_in_bytes + (1.0 - hw.lowp_layer_frac) * BYTES_WEIGHT
-    linear = n_max * (m.nonexpert_params_per_layer - m.norm_params_per_layer) / tp
+    linear = n_max * m.nonexpert_linear_params_per_layer / tp
     share = np.clip(linear / np.maximum(dense, 1.0), 0.0, 1.0)
     return share * linear_b + (1.0 - share) * BYTES_WEIGHT, linear_b
 
@@ -337,7 +337,8 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     rate_bf16 = hw.attn_core_rate * ATTENTION_REL_EFF  # the attention core's rate (bf16, or FP8 attention)
     # full recomputation reruns the forward of recompute_layers of a stage's layers (all by default): the average layer
     # pays that share of a recomputed forward (every full-recompute term below is linear in it)
-    full, sel = full_recompute_frac(lay, stage_layers(m, pp)[1]), np.where(r >= 1, 1.0, 0.0)
+    first, n_max, last = stage_layers(m, pp)
+    full, sel = full_recompute_frac(lay, n_max), np.where(r >= 1, 1.0, 0.0)
     s_attn, s_mm, s_elem = selective_recompute_shares(fw)
     sel_attn, sel_mm = sel * (1.0 - full) * s_attn, sel * (1.0 - full) * s_mm  # what 'selective' reruns
     redo_elem = np.maximum(full, sel * s_elem)
@@ -436,7 +437,6 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     # what the expert-parallel group's mean rank computes: the busiest rank's excess is a wait for the others (low power)
     t_moe_excess = _moe_gemm_excess(m, hw, tokens, tp, ep, etp, lin_fwd, lin_bwd, full + sel_mm)
     t_layer_compute = t_fc + t_bc - t_moe_excess
-    first, n_max, last = stage_layers(m, pp)
 
     # --- LM head + loss on the last stage (bf16, no recomputation), on the unique (tokens, tp) pairs
     T2, tp2 = np.broadcast_arrays(tokens, tp)

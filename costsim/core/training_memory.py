@@ -243,7 +243,7 @@ def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None, do
         dense, expert = stage_params(m, lay, layers, has_emb, has_head)
         if lora:  # the adapters on this rank's layers train, and their own weights count beside the frozen ones
             t_dense, t_exp = layers * a_dense / tp, layers * a_expert / (etp * ep)
-            linear = layers * (m.nonexpert_params_per_layer - m.norm_params_per_layer) / tp  # frozen linear weights
+            linear = layers * m.nonexpert_linear_params_per_layer / tp  # frozen linear weights
             weights = ((dense - linear) * w_dense + (linear * w_dense + expert * w_exp) * frozen_scale
                        + t_dense * w_dense + t_exp * w_exp)
             dense, expert = dense + t_dense, expert + t_exp

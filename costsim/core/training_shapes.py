@@ -117,6 +117,11 @@ class ModelShape:
         return self.attn_params_per_layer + self.norm_params_per_layer + (moe + dense) / L
 
     @property
+    def nonexpert_linear_params_per_layer(self) -> float:
+        """Average non-expert parameters per layer that sit in linear layers (nonexpert_params_per_layer less the norms)."""
+        return self.nonexpert_params_per_layer - self.norm_params_per_layer
+
+    @property
     def expert_params_per_layer(self) -> float:
         """Average routed-expert parameters per layer (all experts; split by EP)."""
         return self.n_moe_layers * self.n_experts * self.expert_params / self.n_layers

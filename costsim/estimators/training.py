@@ -61,6 +61,14 @@ def _fixed(req: TrainRequest) -> dict:
             "zero": req.zero, "recompute_layers": req.recompute_layers}
 
 
+def _at_most_layers(count: int, field: str, spec: ModelSpec, all_of_them: str) -> None:
+    """A layer count a request gives (field `field`) must not exceed the model's layers; exit 2 naming the flag."""
+    if count > spec.n_layers:
+        flag = "--" + field.replace("_", "-")
+        raise InputError(f"{flag} {count} exceeds the model's {spec.n_layers} layers; give at most {spec.n_layers} "
+                         f"({all_of_them}).", field=field)
+
+
 def _check(req: TrainRequest, spec: ModelSpec) -> None:
     if req.ep is not None and req.ep > 1 and not spec.is_moe:
         raise InputError(f"--ep {req.ep} needs a mixture-of-experts model; '{spec.name}' is dense. Drop --ep or use 1.", field="ep")
@@ -85,9 +93,7 @@ def _check(req: TrainRequest, spec: ModelSpec) -> None:
         if req.precision != "fp4":
             raise InputError(f"--fp4-bf16-layers keeps layers of an NVFP4 run in BF16; this run is {req.precision}. Drop it or "
                              "use --precision fp4.", field="fp4_bf16_layers")
-        if req.fp4_bf16_layers > spec.n_layers:
-            raise InputError(f"--fp4-bf16-layers {req.fp4_bf16_layers} exceeds the model's {spec.n_layers} layers; give at most "
-                             f"{spec.n_layers} (all of them is a BF16 run: --precision bf16).", field="fp4_bf16_layers")
+        _at_most_layers(req.fp4_bf16_layers, "fp4_bf16_layers", spec, "all of them is a BF16 run: --precision bf16")
     if req.fp8_activation_store and req.precision not in ("fp8", "fp4"):
         raise InputError(f"--fp8-activation-store keeps the activation function's input in FP8, which an fp8 / fp4 run does; "
                          f"this run is {req.precision}. Drop it or use --precision fp8.", field="fp8_activation_store")
@@ -95,9 +101,7 @@ def _check(req: TrainRequest, spec: ModelSpec) -> None:
         if req.recompute != "full":
             raise InputError(f"--recompute-layers {req.recompute_layers} says how many layers full recomputation reruns; give "
                              "--recompute full with it, or drop it.", field="recompute_layers")
-        if req.recompute_layers > spec.n_layers:
-            raise InputError(f"--recompute-layers {req.recompute_layers} exceeds the model's {spec.n_layers} layers; give at most "
-                             f"{spec.n_layers} (all of them is plain --recompute full).", field="recompute_layers")
+        _at_most_layers(req.recompute_layers, "recompute_layers", spec, "all of them is plain --recompute full")
     if req.lora_targets is not None and not req.lora_rank:
         raise InputError(f"--lora-targets {req.lora_targets} places LoRA adapters, but no --lora-rank was given; add --lora-rank "
                          "(e.g. 16) for a LoRA run, or drop --lora-targets for full-parameter training.", field="lora_targets")
@@ -208,9 +212,7 @@ def _phase_power(acc: Accelerator, best: dict, power_cap_w: float | None = None)
 def checkpoint_bytes(spec: ModelSpec, ms: ModelShape | None = None) -> float:
     """Weights (bf16) + optimizer state (fp32 master, m, v): 14 B per trained parameter, whole model (a LoRA run, `ms`
     with lora_rank, saves its adapters only: the frozen base is already on storage)."""
-    if ms is not None and ms.lora_rank > 0:
-        return 14.0 * trainable_params(ms)
-    return 14.0 * spec.params_total
+    return 14.0 * (trainable_params(ms) if ms is not None else spec.params_total)
 
 
 def _reliability(req: TrainRequest, spec: ModelSpec, ms: ModelShape | None = None) -> dict:
@@ -292,10 +294,11 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
     out["tokens"] = tokens
     out["framework"] = framework
     # what trains: every parameter, or a LoRA run's adapters beside the frozen base
+    n_trained = trainable_params(ms)
     out["training_mode"] = "lora" if ms.lora_rank > 0 else "full"
-    out["trainable_params"] = trainable_params(ms)
+    out["trainable_params"] = n_trained
     out["lora"] = ({"rank": ms.lora_rank, "targets": "all-linear" if ms.lora_ffn else "attention",
-                    "trainable_params": trainable_params(ms), "trainable_frac": trainable_params(ms) / spec.params_total}
+                    "trainable_params": n_trained, "trainable_frac": n_trained / spec.params_total}
                    if ms.lora_rank > 0 else None)
     out["layout_requires"] = []
     out["search"] = {"configs_enumerated": int(res["configs_enumerated"]), "configs_evaluated": int(res["configs_evaluated"]),

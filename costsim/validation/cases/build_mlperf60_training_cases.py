@@ -6,7 +6,7 @@ and offsets are in each row below and in each case's source), with each run's la
 import sys
 from pathlib import Path
 
-import yaml
+from costsim.validation.cases.generated import mlperf_step_case, write_cases
 HEADER = """# MLPerf Training v6.0 (May 2026 round, NeMo 26.04): DeepSeek-V3 671B pretraining on 256-8,192 GB200 / GB300 GPUs, Llama 3.1
 # 405B / 8B and gpt-oss-20b pretraining on NVIDIA's GB200 / GB300 NVL72 systems, and other submitters' Llama 3.1 8B /
 # gpt-oss-20b runs on H100, H200 NVL, B300 and AMD MI325X / MI350X / MI355X, closed division. Read from the public
@@ -311,18 +311,6 @@ GAPS["MLPERF60-NVIDIA-GB200-GPTOSS20B-8"] = ("-20 %: gpt-oss-20b on one GB200 no
     "parts are 1.03x apart and both rows agree within 5 %. The GB200 / GB300 difference costsim does not price (equal MXFP8 rates; "
     "GB200's 1,200 W against 1,400 W) as in the GB200 DeepSeek-V3 rows (MLPERF60-NVIDIA-GB200-DSV3-512). Not tuned away.")
 
-out = []
-for r in rows:
-    out.append(dict(
-        id=r["id"], kind="training_step_time",
-        source=f"{REPO} {r['path']} ({r['how']}, median {r['med']} s) with {r['cfg']}",
-        inputs=r["inputs"], metric="step_time_s", expected=r["med"], comparison="within", tolerance_frac=0.15,
-        tolerance_reason="issue target 15 %; one MLPerf closed-division run on real data",
-        used_for_fit=False,
-        notes="held out; inputs from the config and log. " + r["notes"]))
-    if r["id"] in GAPS:
-        out[-1]["known_gap"] = GAPS[r["id"]]
-with open(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).with_name("training_mlperf60.yaml"), "w") as f:
-    f.write(HEADER)
-    yaml.safe_dump(out, f, sort_keys=False, width=130, allow_unicode=False)
-print(len(out), "cases")
+out = [mlperf_step_case(r["id"], f"{REPO} {r['path']} ({r['how']}, median {r['med']} s) with {r['cfg']}", r["inputs"],
+                        r["med"], r["notes"], GAPS.get(r["id"])) for r in rows]
+write_cases(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).with_name("training_mlperf60.yaml"), HEADER, out)

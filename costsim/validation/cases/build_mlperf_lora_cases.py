@@ -7,7 +7,7 @@ its config.
 import sys
 from pathlib import Path
 
-import yaml
+from costsim.validation.cases.generated import mlperf_step_case, write_cases
 
 HEADER = """# MLPerf Training llama2_70b_lora (v5.1, Nov 2025, NeMo 25.09; v6.0, May 2026, NeMo 26.04 / AMD Primus): LoRA fine-tuning of
 # Llama 2 70B on SCROLLS GovReport, sequences packed to 8,192 tokens, LoRA rank 16 / alpha 32 / dropout 0.1 on the attention
@@ -78,27 +78,33 @@ add("LORA51-NVIDIA-GB200-8-FP4", V51, "NVIDIA/results/tyche_ngpu8_ngc25.09_nemo/
     "switch to FP8 at step 350)", "gb200", 8, 8, 1, 2, "fp4", "fp8",
     "NVFP4 (config_common_fp4.sh: FP4=True, FP4_RECIPE=nvfp4, FP4_PARAM=False, HEALING_ITER=350) with fp8 attention (FP8_DPA=1); "
     "MINIBS=2, CP=2: logged gradient_accumulation_steps 2. One GB200 NVL72 rack, 2 nodes x 4 GPUs.")
-for gpus, gbs, med, vals, sysd in [(72, 9, 0.1996, "0.1993, 0.1993, 0.1999, 0.1993, 0.2000, 0.1998", "tyche_ngpu72"),
-                                   (512, 64, 0.2105, "0.2151, 0.2114, 0.2102, 0.2102, 0.2099, 0.2107, 0.2109, 0.2095",
-                                    "tyche_ngpu512")]:
-    add(f"LORA51-NVIDIA-GB200-{gpus}", V51, f"NVIDIA/results/{sysd}_ngc25.09_nemo/llama2_70b_lora/result_0.txt",
-        f"NVIDIA/benchmarks/llama2_70b_lora/implementations/nemo/config_GB200_{gpus // 4}x4x1xtp1pp1cp8.sh", med,
-        f"train_step_time per evaluation block: {vals}", "gb200", gpus, gbs, 1, 8, "fp8", "fp8",
-        f"{NV} MINIBS=1, CP=8, MCORE_CUDA_GRAPH=1 (full-iteration CUDA graphs): one 8,192-token sequence per 8-GPU "
-        "context-parallel group per step.")
+# the context-parallel-8 NVL72 rows of NVIDIA's GB200 (Tyche) and GB300 (Theia) systems: one config per size
+CP8_NVL72 = {
+    "gb200": ("tyche", "", [(72, 9, 0.1996, "0.1993, 0.1993, 0.1999, 0.1993, 0.2000, 0.1998"),
+                            (512, 64, 0.2105, "0.2151, 0.2114, 0.2102, 0.2102, 0.2099, 0.2107, 0.2109, 0.2095")]),
+    "gb300": ("theia", " The log's submission_platform says GB200 (a logger placeholder); the system file says GB300.",
+              [(72, 9, 0.1725, "0.1720, 0.1726, 0.1725, 0.1727, 0.1725, 0.1725"),
+               (512, 64, 0.1836, "0.1881, 0.1841, 0.1835, 0.1840, 0.1836, 0.1835, 0.1837, 0.1836, 0.1836")]),
+}
+
+
+def nvidia_cp8(hw: str) -> None:
+    system, extra, sizes = CP8_NVL72[hw]
+    for gpus, gbs, med, vals in sizes:
+        add(f"LORA51-NVIDIA-{hw.upper()}-{gpus}", V51, f"NVIDIA/results/{system}_ngpu{gpus}_ngc25.09_nemo/llama2_70b_lora/result_0.txt",
+            f"NVIDIA/benchmarks/llama2_70b_lora/implementations/nemo/config_{hw.upper()}_{gpus // 4}x4x1xtp1pp1cp8.sh", med,
+            f"train_step_time per evaluation block: {vals}", hw, gpus, gbs, 1, 8, "fp8", "fp8",
+            f"{NV} MINIBS=1, CP=8, MCORE_CUDA_GRAPH=1 (full-iteration CUDA graphs): one 8,192-token sequence per 8-GPU "
+            f"context-parallel group per step.{extra}")
+
+
+nvidia_cp8("gb200")
 add("LORA51-NVIDIA-GB300-8-FP4", V51, "NVIDIA/results/theia_ngpu8_ngc25.09_nemo/llama2_70b_lora/result_0.txt",
     "NVIDIA/benchmarks/llama2_70b_lora/implementations/nemo/config_GB300_2x4x1xtp1pp1cp1_fp4.sh", 0.7456,
     "train_step_time per evaluation block, lines 46/58/69/81: 0.7429, 0.7455, 0.7456, 0.7459 (the fifth, 1.1185, after the "
     "switch to FP8)", "gb300", 8, 8, 1, 1, "fp4", "fp8",
     "NVFP4 with fp8 attention as the GB200 row, HEALING_ITER=350; MINIBS=1, CP=1: one sequence per GPU per step.")
-for gpus, gbs, med, vals, sysd in [(72, 9, 0.1725, "0.1720, 0.1726, 0.1725, 0.1727, 0.1725, 0.1725", "theia_ngpu72"),
-                                   (512, 64, 0.1836, "0.1881, 0.1841, 0.1835, 0.1840, 0.1836, 0.1835, 0.1837, 0.1836, 0.1836",
-                                    "theia_ngpu512")]:
-    add(f"LORA51-NVIDIA-GB300-{gpus}", V51, f"NVIDIA/results/{sysd}_ngc25.09_nemo/llama2_70b_lora/result_0.txt",
-        f"NVIDIA/benchmarks/llama2_70b_lora/implementations/nemo/config_GB300_{gpus // 4}x4x1xtp1pp1cp8.sh", med,
-        f"train_step_time per evaluation block: {vals}", "gb300", gpus, gbs, 1, 8, "fp8", "fp8",
-        f"{NV} MINIBS=1, CP=8, MCORE_CUDA_GRAPH=1. The log's submission_platform says GB200 (a logger placeholder); "
-        "the system file says GB300.")
+nvidia_cp8("gb300")
 add("LORA51-WIWYNN-GB200-576", V51, "Wiwynn/results/8xKinabalux18x4GB200/llama2_70b_lora/result_0.txt",
     "Wiwynn/benchmarks/llama2_70b_lora/implementations/pytorch/configs/config_8xKinabalux18x4GB200.sh", 0.2127,
     "train_step_time per evaluation block, lines 6279-6336: 0.2222, 0.2129, 0.2189, 0.2112, 0.2111, 0.2106, 0.2127",
@@ -309,17 +315,6 @@ GAPS: dict[str, str] = {
         "exchange over xGMI not overlapping on ROCm), not measured. Not tuned away."),
 }
 
-out = []
-for r in rows:
-    out.append(dict(
-        id=r["id"], kind="training_step_time",
-        source=f"{r['repo']} {r['log']} ({r['how']}; median {r['med']} s) with {r['cfg']}",
-        inputs=r["inputs"], metric="step_time_s", expected=r["med"], comparison="within", tolerance_frac=0.15,
-        tolerance_reason="issue target 15 %; one MLPerf closed-division run on real data",
-        used_for_fit=False, notes="held out; inputs from the config and log. " + r["notes"]))
-    if r["id"] in GAPS:
-        out[-1]["known_gap"] = GAPS[r["id"]]
-with open(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).with_name("training_mlperf_lora.yaml"), "w") as f:
-    f.write(HEADER)
-    yaml.safe_dump(out, f, sort_keys=False, width=130, allow_unicode=False)
-print(len(out), "cases")
+out = [mlperf_step_case(r["id"], f"{r['repo']} {r['log']} ({r['how']}; median {r['med']} s) with {r['cfg']}", r["inputs"],
+                        r["med"], r["notes"], GAPS.get(r["id"])) for r in rows]
+write_cases(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).with_name("training_mlperf_lora.yaml"), HEADER, out)
