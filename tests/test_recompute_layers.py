@@ -55,3 +55,11 @@ def test_the_cli_flag_reaches_the_request_and_bad_values_exit_2():
     for bad in ("0", "nan", "500"):
         r = subprocess.run(cmd + ["--recompute-layers", bad], capture_output=True, text=True)
         assert r.returncode == 2 and "Traceback" not in r.stderr and "recompute" in (r.stderr + r.stdout).lower(), bad
+
+
+def test_the_layers_that_do_not_recompute_rerun_nothing():
+    """Under partial full recomputation the step grows by exactly the recomputed layers' share of (full - none):
+    the other layers do not fall back to selective recomputation."""
+    none, full = _run(recompute="none")["step_time_s"], _run(recompute="full")["step_time_s"]
+    part = _run(recompute="full", recompute_layers=40)["step_time_s"]
+    assert part == pytest.approx(none + 0.5 * (full - none), rel=0.01)

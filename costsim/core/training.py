@@ -338,7 +338,8 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     # full recomputation reruns the forward of recompute_layers of a stage's layers (all by default): the average layer
     # pays that share of a recomputed forward (every full-recompute term below is linear in it)
     first, n_max, last = stage_layers(m, pp)
-    full, sel = full_recompute_frac(lay, n_max), np.where(r >= 1, 1.0, 0.0)
+    # 'selective' only with recompute 1: under partial full recomputation the other layers rerun nothing
+    full, sel = full_recompute_frac(lay, n_max), np.where(r == 1, 1.0, 0.0)
     s_attn, s_mm, s_elem = selective_recompute_shares(fw)
     sel_attn, sel_mm = sel * (1.0 - full) * s_attn, sel * (1.0 - full) * s_mm  # what 'selective' reruns
     redo_elem = np.maximum(full, sel * s_elem)
