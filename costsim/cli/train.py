@@ -10,12 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from costsim.cli.common import alias_note, device_noun_of, field_help, finish, fmt_si, fmt_sig, parse_float
+from costsim.cli.common import alias_note, device_noun_of, field_help, finish, fmt_si, parse_float
 from costsim.errors import InputError
 from costsim.numtext import count
-from costsim.report.fmt import host_launch_text, lora_text, moe_load_text
+from costsim.report.fmt import fmt_value, host_launch_text, lora_text, moe_load_text
 from costsim.specs.requests import TrainRequest
-from costsim.units import J_PER_MWH, S_PER_DAY
+from costsim.units import S_PER_DAY
 
 
 def _answer(r: dict) -> str:
@@ -34,9 +34,9 @@ def _answer(r: dict) -> str:
         return f"{verb} {tok} never finishes: failures leave zero goodput ({step})."
     days = wall / S_PER_DAY
     took = f"{days:,.1f} days" if days >= 1 else f"{wall / 3600:,.3g} hours"
-    money = "" if r.get("cost_usd") is None else f", ${r['cost_usd']:,.0f}"
+    money = "" if r.get("cost_usd") is None else f", {fmt_value('cost_usd', r['cost_usd'])}"
     return (f"{verb} {tok} takes {took} ({step}){money}, "
-            f"{fmt_sig(r['facility_energy_j'] / J_PER_MWH)} MWh and {fmt_sig(r['co2e_kg'] / 1000)} tCO2e.")
+            f"{fmt_value('facility_energy_j', r['facility_energy_j'])} and {fmt_value('co2e_kg', r['co2e_kg'])}.")
 
 
 def _render(r: dict) -> None:
@@ -69,10 +69,10 @@ def _render(r: dict) -> None:
         ("wall time", "-" if r.get("wall_time_s") is None else (f"{r['wall_time_s'] / S_PER_DAY:.1f} days" if math.isfinite(r["wall_time_s"])
                                                               else "never finishes (zero goodput)")),
         (f"{gpu}-hours", "-" if r.get("gpu_hours") is None else f"{fmt_si(r['gpu_hours'])} {gpu}-h"),
-        ("facility energy", "-" if r.get("facility_energy_j") is None else f"{r['facility_energy_j'] / J_PER_MWH:,.0f} MWh"),
+        ("facility energy", fmt_value("facility_energy_j", r.get("facility_energy_j"))),
         ("facility peak power", fmt_si(r.get("facility_peak_power_w"), "W")),
-        ("CO2e", "-" if r.get("co2e_kg") is None else f"{r['co2e_kg'] / 1000:,.0f} t"),
-        ("cost", "-" if r.get("cost_usd") is None else f"${r['cost_usd']:,.0f}"),
+        ("CO2e", fmt_value("co2e_kg", r.get("co2e_kg"))),
+        ("cost", fmt_value("cost_usd", r.get("cost_usd"))),
     ]
     s = r.get("search") or {}
     rows.append(("search", f"{s.get('configs_evaluated', 0):,} layouts evaluated, {s.get('feasible_configs', 0):,} fit, "
@@ -143,6 +143,9 @@ def register(app: typer.Typer) -> None:
                                                             help=field_help(TrainRequest, "fp8_activation_store")),
         lora_rank: Optional[int] = typer.Option(None, "--lora-rank", help=field_help(TrainRequest, "lora_rank")),
         lora_targets: Optional[str] = typer.Option(None, "--lora-targets", help=field_help(TrainRequest, "lora_targets")),
+        lora_dropout: Optional[float] = typer.Option(None, "--lora-dropout", help=field_help(TrainRequest, "lora_dropout")),
+        lora_base_precision: Optional[str] = typer.Option(None, "--lora-base-precision",
+                                                          help=field_help(TrainRequest, "lora_base_precision")),
         power_cap_w: Optional[float] = typer.Option(None, "--power-cap-w", help=field_help(TrainRequest, "power_cap_w")),
         pue: Optional[float] = typer.Option(None, "--pue", help="Power usage effectiveness (default 1.2)."),
         grid_gco2e_per_kwh: Optional[float] = typer.Option(None, "--grid-gco2e-per-kwh", help="Grid carbon intensity, gCO2e/kWh (default 400)."),
@@ -183,7 +186,7 @@ def register(app: typer.Typer) -> None:
             "dp_bucket_params": parse_float(dp_bucket_params, flag="--dp-bucket-params"), "dropout": dropout, "vp": vp, "micro_batch": micro_batch,
             "recompute": recompute, "recompute_layers": recompute_layers, "zero": zero, "sequence_parallel": sequence_parallel, "top_k": top_k,
             "framework": framework, "node": node, "scaleup_domain_size": scaleup_domain_size, "power_cap_w": power_cap_w, "fp4_bf16_layers": fp4_bf16_layers,
-            "lora_rank": lora_rank, "lora_targets": lora_targets, "cp_comm_type": cp_comm_type,
+            "lora_rank": lora_rank, "lora_targets": lora_targets, "lora_base_precision": lora_base_precision, "lora_dropout": lora_dropout, "cp_comm_type": cp_comm_type,
             "fp8_activation_store": fp8_activation_store,
             "failure_rate_per_gpu_hour": failure_rate_per_gpu_hour, "checkpoint_time_s": checkpoint_time_s,
             "restart_time_s": restart_time_s,

@@ -26,6 +26,10 @@ from dataclasses import dataclass
 # statistics and the remat of both ~40, per token): ~120 B per d_model per token per layer, fwd+bwd.
 # torch.compile (Inductor) fuses the same chains into Triton kernels around the GEMMs: the same estimate.
 XLA_ELEMENTWISE_BYTES_PER_D = 120.0
+# torchtune's CEWithChunkedOutputLoss (num_output_chunks 8): the LM head writes its bf16 logits (2 B each) as 8 chunks and
+# the loss upcasts one chunk at a time to fp32 (4 B per logit of that chunk): 2 + 4 / 8 B per logit held from the head
+# to the loss backward (pytorch/torchtune torchtune/modules/loss/ce_chunked_output_loss.py)
+TORCHTUNE_LOGIT_BYTES = 2.0 + 4.0 / 8.0
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,15 @@ class Framework:
       cp_comm_type a2a, the default of NeMo's MLPerf LoRA configs: an all-to-all turns sequence-sharded Q, K, V into
       head-sharded ones before the attention core and one turns its output back; the backward pass mirrors them. The
       attention core needs every head's whole sequence, so nothing hides them). A request's cp_comm_type sets it.
+    lora_dropout: a LoRA run's adapters apply dropout to their input by default (MLPerf's NeMo LoRA reference: 0.1);
+      False where the stack's recipes set it to 0 (torchtune's LoRA and QLoRA configs: lora_dropout 0.0). A request's
+      lora_dropout sets it.
+    pipeline_parallel: the stack can split the layers into pipeline stages (torchtune cannot: FSDP and tensor parallelism
+      only).
+    optimizer_state_bytes: bytes per trained parameter of optimizer state; None = training_memory.BYTES_OPTIMIZER (12:
+      an fp32 master copy and Adam's fp32 m and v beside bf16 weights, mixed-precision training). 4: Adam's m and v in
+      bf16 beside bf16 weights updated in place, no master copy (torchtune's dtype bf16 recipes with torch.optim.AdamW,
+      whose state takes the parameters' dtype). The optimizer step then touches 2 x this + 6 bytes per parameter.
     act_fn_fp8_input_store: the FFN's activation function keeps its input for the backward pass in FP8 (1 byte per
       element instead of 2; Megatron-core activation_func_fp8_input_store, NeMo FP8_ACT=1) in an fp8 / fp4 run; memory
       only. A request's fp8_activation_store sets it.
@@ -164,6 +177,9 @@ class Framework:
     act_fn_fp8_input_store: bool = False
     activation_offload: bool = False
     activation_offload_searched: bool = False
+    pipeline_parallel: bool = True
+    optimizer_state_bytes: float | None = None
+    lora_dropout: bool = True
     logit_bytes: float | None = None
     source: str = ""
     year: int = 2024
@@ -177,6 +193,8 @@ class Framework:
             return self.interleaved_pipeline or int(value) == 1
         if dim == "cp":
             return self.context_parallel or int(value) == 1
+        if dim == "pp":
+            return self.pipeline_parallel or int(value) == 1
         if dim == "ep":
             return self.expert_parallel or int(value) == 1
         if dim == "folding":  # an expert tensor-parallel size below tp
@@ -270,6 +288,18 @@ FRAMEWORKS: dict[str, Framework] = {
                "no s x s scores stored), ZeRO-0/1, bf16 gradients accumulated through hooks (accumulate_grads_via_hooks), "
                "dropout 0",
         year=2023),
+    "torchtune-2024": Framework(
+        "torchtune-2024", 1.0, True, sequence_parallel=False, recompute_modes=(0, 2), zero_stages=(0, 2, 3),
+        interleaved_pipeline=False, pipeline_parallel=False, context_parallel=False, expert_parallel=False,
+        elementwise_bytes_per_d=XLA_ELEMENTWISE_BYTES_PER_D, activation_offload=True, logit_bytes=TORCHTUNE_LOGIT_BYTES,
+        optimizer_state_bytes=4.0, lora_dropout=False,
+        source="PyTorch torchtune (2024-11, pytorch/torchtune@1814feb17): single-device and FSDP2 fine-tuning recipes "
+               "(full, LoRA, QLoRA) in pure bf16 (dtype bf16: weights, gradients and torch.optim.AdamW state in bf16, no "
+               "fp32 master copy), torch.compile per transformer layer (elementwise ops fused as TorchTitan's), SDPA "
+               "flash attention, whole-layer activation checkpointing, activation offloading to host memory on a side "
+               "stream (enable_activation_offloading), CEWithChunkedOutputLoss (the LM head's output in 8 chunks, each "
+               "upcast to fp32 only inside its loss chunk), no pipeline or context parallelism, no dropout",
+        year=2024),
 }
 DEFAULT_FRAMEWORK = FRAMEWORKS["megatron-core-2024"]
 

@@ -55,6 +55,7 @@ def candidate_values(m: ModelShape, gpus: int, seq_len: int, domain_size: int, f
     ep = [e for e in divisors(m.n_experts)] if m.n_experts > 1 else [1]
     vp = list(range(1, min(MAX_VP, m.n_layers) + 1)) if fw.interleaved_pipeline else [1]
     cp = cp if fw.context_parallel else [1]
+    pp = pp if fw.pipeline_parallel else [1]
     ep = ep if fw.expert_parallel else [1]
     # expert tensor parallelism: 0 = tp; folding (etp 1 under tp > 1) where the stack has it
     etp = [0, 1] if m.n_experts > 1 and fw.expert_parallel and fw.moe_parallel_folding else [0]
@@ -96,6 +97,8 @@ def fixed_violations(m: ModelShape, gpus: int, seq_len: int, domain_size: int, f
                             f"{_or_list(list(fw.zero_stages))}."))
     if fixed.get("vp") is not None and not fw.supports("vp", fixed["vp"]):
         out.append(("vp", f"--vp {int(fixed['vp'])}: framework '{fw.name}' has no interleaved pipeline schedule; use 1."))
+    if fixed.get("pp") is not None and not fw.supports("pp", fixed["pp"]):
+        out.append(("pp", f"--pp {int(fixed['pp'])}: framework '{fw.name}' has no pipeline parallelism; use 1."))
     if fixed.get("cp") is not None and not fw.supports("cp", fixed["cp"]):
         out.append(("cp", f"--cp {int(fixed['cp'])}: framework '{fw.name}' has no context parallelism; use 1."))
     if fixed.get("ep") is not None and not fw.supports("ep", fixed["ep"]):

@@ -49,13 +49,18 @@ Time per step, forward and backward kept apart (the windows communication can hi
     DP_BUCKET_PARAMS buckets) hidden behind the last micro-batch's backward, the parameter all-gather
     behind the first micro-batch's forward, when the framework overlaps them (dp_overlap), else
     after the flush; the rest is exposed;
-  optimizer step: 32 B per local (sharded) parameter through HBM.
+  optimizer step: 32 B per local (sharded) parameter through HBM (2 x Framework.optimizer_state_bytes + 6 where the
+    stack keeps less state: torchtune's pure-bf16 AdamW, 14).
 Context parallelism with Framework.cp_comm_type "a2a" (Ulysses) replaces the hidden ring with exposed all-to-alls of
 Q, K, V and the attention output per layer (and their mirror in the backward pass).
 LoRA fine-tuning (ModelShape.lora_rank > 0): the frozen GEMMs run forward and input-gradient only (model FLOPs
 4 * N_mm + 6 * N_adapter + attention); each adapted GEMM adds its adapter's bf16 GEMMs and elementwise kernels;
 gradients, their data-parallel collectives, the per-step parameter all-gather and the optimizer cover the adapters
-only, while ZeRO-3 still gathers the frozen weights every pass.
+only, while ZeRO-3 still gathers the frozen weights every pass. Adapters sit one per fused GEMM (Megatron / NeMo) or
+one per named projection (ModelShape.lora_modules: PEFT, torchtune), each with a dropout kernel unless the run's adapter
+dropout is 0 (ModelShape.lora_dropout). QLoRA (ModelShape.lora_base_bytes, NF4): each forward, recomputed forward and
+input-gradient pass through a frozen GEMM first dequantizes its packed weight to bf16 in HBM, and ZeRO-3 gathers the
+packed bytes.
 """
 
 from __future__ import annotations
@@ -100,7 +105,7 @@ from costsim.core.training_shapes import (  # noqa: F401  (linear_gemms re-expor
     full_recompute_frac,
     linear_gemms,
     lora_active_params_per_layer,
-    lora_adapted,
+    lora_adapter_widths,
     lora_params_per_layer,
 )
 
@@ -231,7 +236,9 @@ def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp=Non
     fwd = np.zeros_like(Tu)
     bwd = np.zeros_like(Tu)
     wgrad_gemms = 0.0 if m.lora_rank > 0 else 1.0  # a LoRA run's frozen base weights take no weight-gradient GEMM
-    for weight, n_out, k_in, split, kind in linear_gemms(m):
+    drop_k = 1.0 if m.lora_dropout else 0.0  # the adapters' dropout kernel, forward and backward
+    drop_b = LORA_DROPOUT_BYTES * drop_k
+    for (weight, n_out, k_in, split, kind), adapters in zip(linear_gemms(m), lora_adapter_widths(m)):
         t_split = etpu if kind == "expert" else tpu
         n = n_out / t_split if split == "n" else n_out + 0.0 * tpu
         k = k_in / t_split if split == "k" else k_in + 0.0 * tpu
@@ -248,15 +255,24 @@ def linear_layer_times(m: ModelShape, hw: HardwareShape, tokens, tp, ep, etp=Non
             f_t = f_lowp * (f_t + q * rows * k) + (1.0 - f_lowp) * mm.matmul_time_s(rows, n, k, *args16)
             b16 = mm.matmul_time_s(rows, k, n, *args16) + wgrad_gemms * mm.matmul_time_s(k, n, rows, *args16)
             b_t = f_lowp * (b_t + q * rows * n) + (1.0 - f_lowp) * b16
-        if lora_adapted(m, kind):  # the adapter's two bf16 GEMMs beside the frozen one: x A (k -> r), then B (r -> n)
+        if m.lora_base_bytes > 0.0 and kind != "router":
+            # QLoRA: each pass through a frozen GEMM (forward, input gradient) first dequantizes its 4-bit weight to a
+            # bf16 copy in HBM (read the packed weight and its scales, write 2 bytes), which the GEMM then reads
+            dq = n * k * (m.lora_base_bytes + BYTES_WEIGHT) / qrate + hw.kernel_latency_s
+            f_t, b_t = f_t + dq, b_t + dq
+        for w_out in adapters:  # each adapter's two bf16 GEMMs beside the frozen one: x A (k -> r), then B (r -> n_a)
             r_ = float(m.lora_rank)
-            f_t = f_t + mm.matmul_time_s(rows, r_, k, *args16) + mm.matmul_time_s(rows, n, r_, *args16)
-            b_t = (b_t + mm.matmul_time_s(rows, r_, n, *args16) + mm.matmul_time_s(rows, k, r_, *args16)  # input grads
-                   + mm.matmul_time_s(r_, n, rows, *args16) + mm.matmul_time_s(k, r_, rows, *args16))  # dB, dA
+            n_a = w_out / t_split if split == "n" else w_out + 0.0 * tpu
+            f_t = f_t + mm.matmul_time_s(rows, r_, k, *args16) + mm.matmul_time_s(rows, n_a, r_, *args16)
+            b_t = (b_t + mm.matmul_time_s(rows, r_, n_a, *args16) + mm.matmul_time_s(rows, k, r_, *args16)  # input grads
+                   + mm.matmul_time_s(r_, n_a, rows, *args16) + mm.matmul_time_s(k, r_, rows, *args16))  # dB, dA
             # the adapter path's elementwise kernels, each a pass through HBM plus a kernel's fixed cost (LORA_DROPOUT_BYTES,
             # LORA_ADD_BYTES: dropout on its input, its output added into the frozen GEMM's, mirrored in the backward pass)
-            f_t = f_t + (rows * (LORA_DROPOUT_BYTES * k + LORA_ADD_BYTES * n)) / qrate + LORA_FWD_KERNELS * hw.kernel_latency_s
-            b_t = b_t + (rows * (LORA_DROPOUT_BYTES + LORA_ADD_BYTES) * k) / qrate + LORA_BWD_KERNELS * hw.kernel_latency_s
+            # (no dropout kernel where the run's adapters have none: lora_dropout False)
+            f_t = (f_t + (rows * (drop_b * k + LORA_ADD_BYTES * n_a)) / qrate
+                   + (LORA_FWD_KERNELS - 1.0 + drop_k) * hw.kernel_latency_s)
+            b_t = (b_t + (rows * (drop_b + LORA_ADD_BYTES) * k) / qrate
+                   + (LORA_BWD_KERNELS - 1.0 + drop_k) * hw.kernel_latency_s)
         fwd = fwd + weight * count * f_t
         bwd = bwd + weight * count * b_t
     return fwd[inv].reshape(T.shape), bwd[inv].reshape(T.shape)
@@ -279,7 +295,8 @@ def param_gather_bytes_per_param(m: ModelShape, lay: Layout, hw: HardwareShape, 
     """Bytes per parameter the data-parallel parameter all-gather moves, as (dense, expert) averages over the most
     loaded stage's parameters (params_per_device): BYTES_WEIGHT, except that a stack gathering low-precision
     parameters (fw.lowp_param_gather) sends the linear layers' weights at the compute datatype's storage bytes
-    (hw.gemm_in_bytes) in the hw.lowp_layer_frac of layers that run in it."""
+    (hw.gemm_in_bytes) in the hw.lowp_layer_frac of layers that run in it, and a QLoRA run (m.lora_base_bytes) gathers
+    its frozen linear weights packed (FSDP2 shards torchao's NF4 tensors as they are stored)."""
     dense, _ = params_per_device(m, lay)
     _, n_max, _ = stage_layers(m, _f(lay.pp))
     return _gather_bytes(m, dense, n_max, _f(lay.tp), hw, fw)
@@ -287,9 +304,12 @@ def param_gather_bytes_per_param(m: ModelShape, lay: Layout, hw: HardwareShape, 
 
 def _gather_bytes(m: ModelShape, dense, n_max, tp, hw: HardwareShape, fw: Framework):
     """param_gather_bytes_per_param from the stage's dense parameters and layers the step already has."""
-    if not fw.lowp_param_gather or hw.gemm_in_bytes >= BYTES_WEIGHT:
+    if m.lora_base_bytes > 0.0:
+        linear_b = m.lora_base_bytes
+    elif not fw.lowp_param_gather or hw.gemm_in_bytes >= BYTES_WEIGHT:
         return BYTES_WEIGHT, BYTES_WEIGHT
-    linear_b = hw.lowp_layer_frac * hw.gemm_in_bytes + (1.0 - hw.lowp_layer_frac) * BYTES_WEIGHT
+    else:
+        linear_b = hw.lowp_layer_frac * hw.gemm_in_bytes + (1.0 - hw.lowp_layer_frac) * BYTES_WEIGHT
     linear = n_max * m.nonexpert_linear_params_per_layer / tp
     share = np.clip(linear / np.maximum(dense, 1.0), 0.0, 1.0)
     return share * linear_b + (1.0 - share) * BYTES_WEIGHT, linear_b
@@ -540,7 +560,8 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     zero_on = z >= 1
     shard = np.where(zero_on, zg, 1.0)
     local = t_dense / shard + t_expert / np.where(zero_on, edp, 1.0)
-    t_opt = OPTIMIZER_BYTES_PER_PARAM_TOUCHED * local / hbm
+    touched = OPTIMIZER_BYTES_PER_PARAM_TOUCHED if fw.optimizer_state_bytes is None else 2.0 * fw.optimizer_state_bytes + 6.0
+    t_opt = touched * local / hbm
 
     total = t_pipeline + dp_exposed + t_opt
     busy_compute = mcount * busy_stage + t_opt

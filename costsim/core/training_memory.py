@@ -33,7 +33,9 @@ Per GPU (bytes) on the most loaded pipeline stage:
   LoRA fine-tuning (ModelShape.lora_rank > 0): the frozen base keeps only its weights (in the compute datatype of an
   fp8 / fp4 run, no master copy); the adapters (r x (k + n) per adapted GEMM) carry weights, gradients and optimizer
   state. A frozen GEMM without an adapter keeps no input (the FFN's FC1 and FC2 inputs with attention-only adapters);
-  the adapters' own small tensors (x A, the dropout mask of their input) are not counted.
+  the adapters' own small tensors (x A, the dropout mask of their input) are not counted. QLoRA
+  (ModelShape.lora_base_bytes) holds the frozen linear weights packed in NF4 (0.516 B each). A stack with less optimizer
+  state (Framework.optimizer_state_bytes: torchtune's bf16 AdamW, 4 B) counts that instead of 12 B.
   Framework.act_fn_fp8_input_store keeps the FFN activation function's input in FP8 (1 byte) in an fp8 / fp4 run.
   Activation offload (Layout.act_offload): the stored activations live in host memory; the device
   holds OFFLOAD_DEVICE_LAYERS layers' worth (the one being written or read and the one prefetched).
@@ -45,7 +47,8 @@ import numpy as np
 
 from costsim.core.calibration import FRAMEWORK_RESERVE_BYTES
 from costsim.core.frameworks import DEFAULT_FRAMEWORK, Framework
-from costsim.core.training_shapes import Layout, ModelShape, _f, expert_tp, full_recompute_frac, lora_params_per_layer
+from costsim.core.training_shapes import (Layout, ModelShape, _f, expert_tp, full_recompute_frac, lora_input_kept,
+                                         lora_params_per_layer)
 
 BYTES_WEIGHT = 2.0  # bf16 weights
 BYTES_GRAD = 2.0  # bf16 gradients
@@ -150,11 +153,14 @@ def activation_bytes_per_layer(m: ModelShape, lay: Layout, fw: "Framework | None
         selective = selective - cut * sb * (2.0 * h / np.where(sp, tp, 1.0) + (attn_width * h + m.ffn_width_active) / tp)
     if fw.act_fn_fp8_input_store and saved_input_bytes < 2.0:  # the activation function's input (up and gate) in FP8
         selective = selective - sb * (2.0 if m.gated else 1.0) * m.ffn_width_active * lowp_layer_frac / tp
-    if lora and not m.lora_ffn:
+    if lora:
         # a frozen GEMM without an adapter keeps no input (only its weight gradient would read it; Transformer Engine
-        # saves a linear layer's input only when its weight requires a gradient): the FFN's FC1 input (h) and FC2 input
-        # (the activation's output) go; the adapted QKV and output projections keep theirs in bf16 for the adapters
-        selective = selective - sb * (2.0 * h / np.where(sp, tp, 1.0) + 2.0 * m.ffn_width_active / tp)
+        # saves a linear layer's input only when its weight requires a gradient, torchao's NF4 linear likewise): with
+        # attention-only adapters the FFN's FC1 input (h) and FC2 input (the activation's output) go; the adapted
+        # projections keep theirs in bf16 for the adapters (the attention output stays: the attention core keeps it)
+        unkept = ((0.0 if lora_input_kept(m, "qkv") else 2.0 * h) + (0.0 if lora_input_kept(m, "up") else 2.0 * h))
+        selective = selective - sb * (unkept / np.where(sp, tp, 1.0)
+                                      + (0.0 if lora_input_kept(m, "down") else 2.0 * m.ffn_width_active / tp))
     keep_all = selective  # no recomputation with FlashAttention: Korthikanti's layout (the scores never stored)
     q_kv = (m.n_heads + 2.0 * m.kv_heads) * m.head_dim  # widths of the Q, K, V projections' outputs
     up = (2.0 if m.gated else 1.0) * m.ffn_width_active  # the FFN up (and gate) projections' outputs
@@ -219,11 +225,14 @@ def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None, do
     # bytes per (dense, expert) parameter after ZeRO sharding: the weights of every parameter, the gradients and
     # optimizer state of those that train (all of them, or a LoRA run's adapters)
     w_dense, w_exp = BYTES_WEIGHT / np.where(z >= 3, shard_dense, 1.0), BYTES_WEIGHT / np.where(z >= 3, shard_expert, 1.0)
-    g_dense = BYTES_GRAD / np.where(z >= 2, shard_dense, 1.0) + BYTES_OPTIMIZER / np.where(z >= 1, shard_dense, 1.0)
-    g_exp = BYTES_GRAD / np.where(z >= 2, shard_expert, 1.0) + BYTES_OPTIMIZER / np.where(z >= 1, shard_expert, 1.0)
+    opt_b = BYTES_OPTIMIZER if fw.optimizer_state_bytes is None else fw.optimizer_state_bytes
+    g_dense = BYTES_GRAD / np.where(z >= 2, shard_dense, 1.0) + opt_b / np.where(z >= 1, shard_dense, 1.0)
+    g_exp = BYTES_GRAD / np.where(z >= 2, shard_expert, 1.0) + opt_b / np.where(z >= 1, shard_expert, 1.0)
     lora = m.lora_rank > 0
     a_dense, a_expert = lora_params_per_layer(m)
     frozen_scale = (lowp_layer_frac * min(lowp_weight_bytes, BYTES_WEIGHT) + (1.0 - lowp_layer_frac) * BYTES_WEIGHT) / BYTES_WEIGHT
+    if m.lora_base_bytes > 0.0:  # QLoRA: every frozen linear weight packed (NF4), whatever the compute datatype
+        frozen_scale = m.lora_base_bytes / BYTES_WEIGHT
     per_layer, working = activation_bytes_per_layer(m, lay, fw, saved_input_bytes, lowp_layer_frac)
     working = np.where(_f(lay.recompute) >= 2, working, 0.0)  # one layer re-materialized
     mcount = num_micro_batches(lay)
@@ -269,7 +278,7 @@ def memory_per_gpu(m: ModelShape, lay: Layout, fw: "Framework | None" = None, do
                                                                      + m.expert_params_per_layer / (etp * ep)), 0.0)
     reserve = FRAMEWORK_RESERVE_BYTES if fw.reserve_bytes is None else fw.reserve_bytes
     total = tot + gathered + reserve
-    return MemoryBreakdown(parts, (t0, t1, t2), z, shard_dense, shard_expert, gathered, reserve, total)
+    return MemoryBreakdown(parts, (t0, t1, t2), z, shard_dense, shard_expert, gathered, reserve, total, opt_b)
 
 
 class MemoryBreakdown(dict):
@@ -280,9 +289,9 @@ class MemoryBreakdown(dict):
     KEYS = ("weights_bytes", "gradients_bytes", "optimizer_bytes", "activations_bytes", "logits_bytes",
             "zero3_gathered_bytes", "reserve_bytes", "total_bytes")
 
-    def __init__(self, parts, tots, z, shard_dense, shard_expert, gathered, reserve, total):
+    def __init__(self, parts, tots, z, shard_dense, shard_expert, gathered, reserve, total, optimizer_bytes=BYTES_OPTIMIZER):
         super().__init__()
-        self._p, self._t, self._z = parts, tots, z
+        self._p, self._t, self._z, self._ob = parts, tots, z, optimizer_bytes
         self._sd, self._se, self._g, self._r = shard_dense, shard_expert, gathered, reserve
         dict.__setitem__(self, "total_bytes", total)
 
@@ -296,7 +305,7 @@ class MemoryBreakdown(dict):
         z, total = self._z, dict.__getitem__(self, "total_bytes")
         if k in ("weights_bytes", "gradients_bytes", "optimizer_bytes"):
             per, stage = {"weights_bytes": (BYTES_WEIGHT, 3), "gradients_bytes": (BYTES_GRAD, 2),
-                          "optimizer_bytes": (BYTES_OPTIMIZER, 1)}[k]
+                          "optimizer_bytes": (self._ob, 1)}[k]
             if k == "weights_bytes":  # every parameter's weights (a LoRA run's frozen ones at their stored bytes)
                 return self._pick(7)
             # the trained parameters' gradients and optimizer state

@@ -59,6 +59,17 @@ class ModelShape:
     # optimizer state (costsim.core.training, costsim.core.training_memory)
     lora_rank: int = 0
     lora_ffn: bool = False
+    # LoRA adapters per projection module (the PEFT / torchtune convention: one adapter per q, k, v, o, gate, up, down
+    # projection, each with its own A and B; LORA_MODULES) instead of one per fused GEMM (the Megatron / NeMo convention
+    # above: linear_qkv, linear_proj, linear_fc1, linear_fc2); empty = the fused convention with lora_ffn
+    lora_modules: tuple[str, ...] = ()
+    # QLoRA (Dettmers et al. 2023, arXiv 2305.14314): bytes per frozen linear-layer weight when the frozen base is stored
+    # in a 4-bit weight-only format that every GEMM pass dequantizes to the compute datatype (NF4 with double
+    # quantization: NF4_BYTES_PER_WEIGHT); 0 = the base is held in the compute datatype
+    lora_base_bytes: float = 0.0
+    # the adapters apply dropout to their input (a kernel and its mask forward and backward: LORA_DROPOUT_BYTES); False
+    # where the run's adapter dropout is 0 (torchtune's recipes) and PEFT / NeMo skip the kernel
+    lora_dropout: bool = True
 
     @property
     def is_moe(self) -> bool:
@@ -139,20 +150,36 @@ class ModelShape:
         return self.n_layers * self.mm_params_per_layer + self.head_params
 
 
+#: LoRA target modules in the PEFT / torchtune naming (ModelShape.lora_modules): the attention's query, key, value and
+#: output projections, the FFN's gate, up and down projections (an expert's likewise)
+LORA_MODULES = ("q", "k", "v", "o", "gate", "up", "down")
+#: bytes per weight of NF4 with double quantization (Dettmers et al. 2023 Sec. 3): 4-bit codes, an 8-bit absmax per block
+#: of 64 weights and an fp32 scale per 256 of those absmaxes: 4 + 8/64 + 32/(64 x 256) = 4.127 bits (torchao's
+#: NF4Tensor, torchtune's QLoRA: block_size 64, scaler_block_size 256; bitsandbytes' 4-bit with double quantization)
+NF4_BYTES_PER_WEIGHT = (4.0 + 8.0 / 64.0 + 32.0 / (64.0 * 256.0)) / 8.0
+
+
 def linear_gemms(m: ModelShape):
     """Per-layer linear GEMMs as (weight, n_out, k_in, tp-split axis, kind) before parallel splits:
     weight = average count per layer (dense/MoE layer mix), kind 'attn' (the QKV and output projections) | 'dense'
     (FFN, shared experts, LatentMoE projections) | 'expert' (one routed expert's GEMM) | 'router'.
     FLOPs add up to 2 * mm_params_per_layer per token."""
+    return [g[:5] for g in _linear_gemms_roles(m)]
+
+
+def _linear_gemms_roles(m: ModelShape):
+    """linear_gemms with each GEMM's role as a sixth entry: 'qkv', 'o', 'up' (the FFN's up, with the gate fused beside it
+    when gated), 'down', 'latent' (LatentMoE's projections) or 'router'."""
     d = float(m.d_model)
     q_out = float(m.n_heads * m.head_dim)
     qkv_out = max(m.attn_params_per_layer / d - q_out, 1.0)
     L = float(m.n_layers)
-    out = [(1.0, qkv_out, d, "n", "attn"), (1.0, d, q_out, "k", "attn")]
+    out = [(1.0, qkv_out, d, "n", "attn", "qkv"), (1.0, d, q_out, "k", "attn", "o")]
     up_share = 2.0 / 3.0 if m.gated else 0.5
 
     def ffn(params, weight, kind, width=d):
-        return [(weight, params * up_share / width, width, "n", kind), (weight, width, params * (1.0 - up_share) / width, "k", kind)]
+        return [(weight, params * up_share / width, width, "n", kind, "up"),
+                (weight, width, params * (1.0 - up_share) / width, "k", kind, "down")]
 
     if m.n_dense_layers > 0:
         out += ffn(m.dense_ffn_params_per_layer, m.n_dense_layers / L, "dense")
@@ -162,29 +189,65 @@ def linear_gemms(m: ModelShape):
         if m.n_shared_experts:
             out += ffn(m.shared_expert_params, w * m.n_shared_experts, "dense")
         if m.moe_latent_params:  # LatentMoE: d -> latent before dispatch, latent -> d after the combine
-            out += [(w, m.moe_width, d, "n", "dense"), (w, d, m.moe_width, "k", "dense")]
-        out.append((w, float(m.n_experts), d, "none", "router"))
+            out += [(w, m.moe_width, d, "n", "dense", "latent"), (w, d, m.moe_width, "k", "dense", "latent")]
+        out.append((w, float(m.n_experts), d, "none", "router", "router"))
     return out
 
 
-def lora_adapted(m: ModelShape, kind: str) -> bool:
-    """Whether a LoRA run (ModelShape.lora_rank > 0) puts an adapter on the linear GEMMs of `kind` (linear_gemms):
-    the attention projections always, the FFN and expert GEMMs with ModelShape.lora_ffn, the router never."""
-    return m.lora_rank > 0 and (kind == "attn" or (m.lora_ffn and kind in ("dense", "expert")))
+def _module_widths(m: ModelShape, n_out: float, role: str) -> tuple[float, ...]:
+    """Output widths of the per-module adapters (ModelShape.lora_modules) on one GEMM of `role`: the fused QKV GEMM's
+    q (heads x head_dim), k and v (the rest, halved); the FFN up GEMM's gate and up (halves when gated; up alone
+    otherwise); the output and down projections whole."""
+    mods = m.lora_modules
+    if role == "qkv":
+        q = float(m.n_heads * m.head_dim)
+        kv = max(n_out - q, 0.0) / 2.0
+        return tuple(w for name, w in (("q", q), ("k", kv), ("v", kv)) if name in mods and w > 0)
+    if role == "up":
+        if m.gated:
+            return tuple(n_out / 2.0 for name in ("gate", "up") if name in mods)
+        return (n_out,) if "up" in mods else ()
+    if role in ("o", "down"):
+        return (n_out,) if role in mods else ()
+    return ()
+
+
+def lora_adapter_widths(m: ModelShape) -> list[tuple[float, ...]]:
+    """Per linear GEMM (linear_gemms order), the output widths of the LoRA adapters beside it (empty: none): one adapter
+    of the GEMM's own width on the attention projections, and with ModelShape.lora_ffn on the FFN and expert GEMMs (the
+    fused convention), or one per adapted projection module (ModelShape.lora_modules); none for a full-parameter run,
+    the router or LatentMoE's projections."""
+    out = []
+    for _, n_out, _, _, kind, role in _linear_gemms_roles(m):
+        if m.lora_rank <= 0 or role in ("router", "latent"):
+            out.append(())
+        elif m.lora_modules:
+            out.append(_module_widths(m, n_out, role))
+        else:
+            out.append((n_out,) if (kind == "attn" or (m.lora_ffn and kind in ("dense", "expert"))) else ())
+    return out
+
+
+def lora_input_kept(m: ModelShape, role: str) -> bool:
+    """Whether a LoRA run keeps the input of the frozen GEMM of `role` ('qkv', 'up', 'down') for the backward pass: only
+    an adapter beside it reads it (its dA), the frozen weight takes no gradient."""
+    for (_, _, _, _, _, r), widths in zip(_linear_gemms_roles(m), lora_adapter_widths(m)):
+        if r == role and widths:
+            return True
+    return False
 
 
 def lora_params_per_layer(m: ModelShape) -> tuple[float, float]:
     """LoRA adapter parameters per layer, averaged over the layer mix, as (non-expert, routed-expert: all experts):
-    r x (k_in + n_out) per adapted GEMM (A: k_in x r, B: r x n_out; Hu et al. 2021, arXiv 2106.09685 Sec. 4);
+    r x (k_in + n_out) per adapter (A: k_in x r, B: r x n_out; Hu et al. 2021, arXiv 2106.09685 Sec. 4);
     (0, 0) for a full-parameter run."""
     dense = expert = 0.0
-    for weight, n_out, k_in, _, kind in linear_gemms(m):
-        if lora_adapted(m, kind):
-            p = weight * m.lora_rank * (n_out + k_in)
-            if kind == "expert":
-                expert += p * m.n_experts
-            else:
-                dense += p
+    for (weight, _, k_in, _, kind), widths in zip(linear_gemms(m), lora_adapter_widths(m)):
+        p = sum(weight * m.lora_rank * (w + k_in) for w in widths)
+        if kind == "expert":
+            expert += p * m.n_experts
+        else:
+            dense += p
     return dense, expert
 
 
@@ -192,9 +255,8 @@ def lora_active_params_per_layer(m: ModelShape) -> float:
     """LoRA adapter parameters one token runs through per layer (the routed experts' adapters only for its top-k
     experts), averaged over the layer mix; 0 for a full-parameter run."""
     total = 0.0
-    for weight, n_out, k_in, _, kind in linear_gemms(m):
-        if lora_adapted(m, kind):
-            total += weight * m.lora_rank * (n_out + k_in) * (m.experts_per_token if kind == "expert" else 1.0)
+    for (weight, _, k_in, _, kind), widths in zip(linear_gemms(m), lora_adapter_widths(m)):
+        total += sum(weight * m.lora_rank * (w + k_in) for w in widths) * (m.experts_per_token if kind == "expert" else 1.0)
     return total
 
 

@@ -34,7 +34,10 @@ KIND_FAMILY = {
 
 
 def family_of(kind: str, metric: str) -> str | None:
-    """Family of a validation case: energy, power and CO2e figures read as 'power' whatever the runner."""
+    """Family of a validation case: energy, power and CO2e figures read as 'power' whatever the runner; memory figures
+    (a training step's peak allocated bytes) belong to no speed or power family and band nothing (None)."""
+    if "memory" in metric:
+        return None
     fam = KIND_FAMILY.get(kind)
     if fam is not None and any(w in metric for w in ("energy", "power", "co2", "tco2e")):
         return "power"

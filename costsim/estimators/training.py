@@ -34,6 +34,7 @@ from costsim.estimators.training_shapes import (  # noqa: F401  (re-exported: ca
     device_matmul_frac,
     hardware_shape,
     lora_shape,
+    lora_targets_label,
     mamf_bf16_frac,
     model_shape,
     num_compute_units,
@@ -105,6 +106,17 @@ def _check(req: TrainRequest, spec: ModelSpec) -> None:
     if req.lora_targets is not None and not req.lora_rank:
         raise InputError(f"--lora-targets {req.lora_targets} places LoRA adapters, but no --lora-rank was given; add --lora-rank "
                          "(e.g. 16) for a LoRA run, or drop --lora-targets for full-parameter training.", field="lora_targets")
+    if req.lora_dropout is not None and not req.lora_rank:
+        raise InputError(f"--lora-dropout {req.lora_dropout:g} is the LoRA adapters' dropout, but no --lora-rank was given; add "
+                         "--lora-rank (e.g. 16), or drop --lora-dropout.", field="lora_dropout")
+    if req.lora_base_precision is not None and not req.lora_rank:
+        raise InputError(f"--lora-base-precision {req.lora_base_precision} stores a LoRA run's frozen base (QLoRA), but no "
+                         "--lora-rank was given; add --lora-rank (e.g. 16), or drop --lora-base-precision.",
+                         field="lora_base_precision")
+    if req.lora_base_precision == "nf4" and req.precision not in ("bf16", "fp16"):
+        raise InputError(f"--lora-base-precision nf4 (QLoRA) dequantizes the frozen weights to bf16 and computes in bf16; this "
+                         f"run is --precision {req.precision}. Use --precision bf16, or drop --lora-base-precision for a "
+                         f"{req.precision} LoRA run.", field="lora_base_precision")
     if req.lora_rank and req.lora_rank > spec.d_model:
         raise InputError(f"--lora-rank {req.lora_rank} exceeds the model's hidden size ({spec.d_model}): a low-rank adapter has "
                          f"rank at most {spec.d_model} (typical: 8-64). Give a smaller --lora-rank.", field="lora_rank")
@@ -149,12 +161,16 @@ def run_stack(req: TrainRequest, framework: str) -> Framework:
 #: TrainRequest field -> the costsim.core.frameworks.Framework field it sets for the request's own run
 _STACK_FIELDS = {"ep_dispatcher": "moe_dispatch", "moe_expert_launch": "moe_expert_launch",
                  "moe_router_balance": "moe_router_balance", "dp_bucket_params": "dp_bucket_params",
-                 "dropout": "dropout_masks", "cp_comm_type": "cp_comm_type", "fp8_activation_store": "act_fn_fp8_input_store"}
+                 "dropout": "dropout_masks", "cp_comm_type": "cp_comm_type", "fp8_activation_store": "act_fn_fp8_input_store",
+                 "lora_dropout": "lora_dropout"}
 
 
 def stack_overrides(req: TrainRequest) -> dict[str, Any]:
     """Framework fields a request sets for its own run (costsim.core.frameworks.Framework): those it gives (not None)."""
-    return {field: getattr(req, key) for key, field in _STACK_FIELDS.items() if getattr(req, key) is not None}
+    out = {field: getattr(req, key) for key, field in _STACK_FIELDS.items() if getattr(req, key) is not None}
+    if "lora_dropout" in out:  # a probability on the request, whether the adapters run dropout at all on the stack
+        out["lora_dropout"] = out["lora_dropout"] > 0.0
+    return out
 
 
 def framework_name(req: TrainRequest, acc: Accelerator, framework: str | None = None) -> str:
@@ -178,7 +194,7 @@ def run_search(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerato
                          "(costsim hardware list) or drop --node.", field="node")
     # an NVFP4 run's bf16 layers: their GEMMs at the bf16 rates (HardwareShape.lowp_layer_frac)
     n_bf16 = (FP4_BF16_LAYERS_DEFAULT if req.fp4_bf16_layers is None else req.fp4_bf16_layers) if req.precision == "fp4" else 0
-    ms, hs = lora_shape(model_shape(spec), req), hardware_shape(acc, node, req.precision, req.scaleup_domain_size, req.attention_precision,
+    ms, hs = lora_shape(model_shape(spec), req, fw.lora_dropout), hardware_shape(acc, node, req.precision, req.scaleup_domain_size, req.attention_precision,
                                                req.power_cap_w, lowp_layer_frac=1.0 - n_bf16 / spec.n_layers,
                                                quant_layouts=1 if req.lora_rank else 2)
     bad = srch.fixed_violations(ms, req.gpus, req.seq_len, hs.domain_size, _fixed(req), fw)
@@ -297,7 +313,8 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
     n_trained = trainable_params(ms)
     out["training_mode"] = "lora" if ms.lora_rank > 0 else "full"
     out["trainable_params"] = n_trained
-    out["lora"] = ({"rank": ms.lora_rank, "targets": "all-linear" if ms.lora_ffn else "attention",
+    out["lora"] = ({"rank": ms.lora_rank, "targets": lora_targets_label(ms),
+                    "base_precision": "nf4" if ms.lora_base_bytes > 0 else req.precision,
                     "trainable_params": n_trained, "trainable_frac": n_trained / spec.params_total}
                    if ms.lora_rank > 0 else None)
     out["layout_requires"] = []
@@ -334,11 +351,17 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
                             "gives the sources)"})
     if ms.lora_rank > 0:
         assumptions.append({"name": "lora", "unit": "", "value": f"rank {ms.lora_rank} on "
-                            + ("every linear layer" if ms.lora_ffn else "the attention projections (QKV, output)"),
+                            + {"all-linear": "every linear layer", "attention": "the attention projections (QKV, output)"}.get(
+                                lora_targets_label(ms), f"the {lora_targets_label(ms)} projections, one adapter each"),
                             "source": "request --lora-rank / --lora-targets: frozen base weights (no weight gradients, gradient "
                                       "traffic or optimizer state), adapters in bf16 beside each adapted GEMM "
-                                      "(costsim.core.training.linear_layer_times); frozen FFN GEMMs keep no inputs and an "
-                                      "fp8 / fp4 run holds the frozen linear weights in that type (training_memory)"})
+                                      "(costsim.core.training.linear_layer_times); frozen GEMMs without an adapter keep no inputs and "
+                                      "an fp8 / fp4 run holds the frozen linear weights in that type (training_memory)"})
+        if ms.lora_base_bytes > 0:
+            assumptions.append({"name": "lora_base_bytes_per_weight", "unit": "B", "value": ms.lora_base_bytes,
+                                "source": "QLoRA (--lora-base-precision nf4): NF4 with double quantization, 4 + 8/64 + 32/(64 x 256) "
+                                          "bits per frozen linear weight (Dettmers et al. 2023, arXiv 2305.14314 Sec. 3); every "
+                                          "forward and input-gradient pass dequantizes it to bf16 in HBM before the GEMM"})
     if req.power_cap_w is not None:
         assumptions.append({"name": "power_cap_compute_frac", "value": power_cap_compute_frac(acc, req.power_cap_w), "unit": "",
                             "source": f"GEMM and attention speed at a {req.power_cap_w:g} W limit relative to the {acc.tdp_w:g} W TDP "

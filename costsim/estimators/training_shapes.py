@@ -11,7 +11,8 @@ from costsim.core.calibration import (HBM_ACHIEVABLE_FRAC, MATMUL_FRAC_BASIS, ac
                                       matmul_frac, training_sustained_frac)
 from costsim.core.datatypes import quantize_bytes_per_element, saved_input_bytes_per_element, storage_bytes_per_element
 from costsim.core.power import cap_throughput_frac, warm_idle_power_w
-from costsim.core.training_shapes import HOST_LINK_DEFAULT_BYTES_PER_S, HardwareShape, ModelShape, lora_params_per_layer
+from costsim.core.training_shapes import (HOST_LINK_DEFAULT_BYTES_PER_S, NF4_BYTES_PER_WEIGHT, HardwareShape, ModelShape,
+                                         lora_params_per_layer)
 from costsim.errors import InputError
 from costsim.estimators.network import nic_share_bytes_per_s
 from costsim.specs.hardware import Accelerator, Node
@@ -38,11 +39,22 @@ def model_shape(spec: ModelSpec) -> ModelShape:
         moe_latent_dim=spec.moe_latent_dim or 0)
 
 
-def lora_shape(ms: ModelShape, req: TrainRequest) -> ModelShape:
-    """The model shape as the request trains it: with a LoRA run's adapters (ModelShape.lora_rank, lora_ffn), else as is."""
+def lora_shape(ms: ModelShape, req: TrainRequest, dropout: bool = True) -> ModelShape:
+    """The model shape as the request trains it: with a LoRA run's adapters (ModelShape.lora_rank, lora_ffn or
+    lora_modules) and a QLoRA run's packed base (lora_base_bytes), else as is; `dropout`: whether the adapters apply
+    dropout (the run's stack's Framework.lora_dropout)."""
     if not req.lora_rank:
         return ms
-    return dataclasses.replace(ms, lora_rank=int(req.lora_rank), lora_ffn=req.lora_targets == "all-linear")
+    targets = req.lora_targets or "attention"
+    modules = () if targets in ("attention", "all-linear") else tuple(targets.split(","))
+    return dataclasses.replace(ms, lora_rank=int(req.lora_rank), lora_ffn=targets == "all-linear", lora_modules=modules,
+                               lora_base_bytes=NF4_BYTES_PER_WEIGHT if req.lora_base_precision == "nf4" else 0.0,
+                               lora_dropout=bool(dropout))
+
+
+def lora_targets_label(ms: ModelShape) -> str:
+    """Where a LoRA run's adapters sit, as TrainRequest.lora_targets spells it: attention, all-linear or a module list."""
+    return ",".join(ms.lora_modules) if ms.lora_modules else ("all-linear" if ms.lora_ffn else "attention")
 
 
 def trainable_params(ms: ModelShape) -> float:

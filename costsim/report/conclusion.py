@@ -38,7 +38,8 @@ def _training_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site:
                 + (f": {why}" if why else "") + "; raise the cap or use fewer GPUs.")
     time_key = "wall_time_s" if done or s.get("projected_wall_time_s") is None else "projected_wall_time_s"
     verb = "takes" if done else "would take (projected; the simulated window ended first)"
-    what = (f"Fine-tuning (LoRA rank {w.lora_rank})" if getattr(w, "lora_rank", None) else "Training")
+    what = ((f"Fine-tuning ({'QLoRA' if getattr(w, 'lora_base_precision', None) == 'nf4' else 'LoRA'} rank {w.lora_rank})")
+            if getattr(w, "lora_rank", None) else "Training")
     bits = [f"{what} {w.model} on {int(w.num_gpus):,} {w.hardware} {verb} {_v(s, time_key, ranges)}"]
     for k in ("facility_energy_j", "cost_usd", "co2e_kg"):
         if _num(s.get(k)) is not None:

@@ -325,6 +325,8 @@ def lora_text(result: dict) -> str | None:
     lo = result.get("lora")
     if not lo:
         return None
-    where = "every linear layer" if lo["targets"] == "all-linear" else "the attention projections (QKV, output)"
+    where = {"all-linear": "every linear layer", "attention": "the attention projections (QKV, output)"}.get(
+        lo["targets"], f"the {lo['targets'].replace(',', ', ')} projections")
+    frozen = ("base weights frozen in 4-bit NF4 (QLoRA)" if lo.get("base_precision") == "nf4" else "base weights frozen")
     return (f"LoRA rank {lo['rank']} on {where}: {count(lo['trainable_params'])} trainable parameters "
-            f"({100 * lo['trainable_frac']:.2g} % of the model), base weights frozen")
+            f"({100 * lo['trainable_frac']:.2g} % of the model), {frozen}")

@@ -54,7 +54,8 @@ def _core_step_profile(w: TrainingWorkload, scenario: Scenario) -> dict[str, Any
                        cp_comm_type=lay.cp_comm_type, fp8_activation_store=lay.fp8_activation_store,
                        dp=lay.dp, vp=lay.vp, micro_batch=lay.micro_batch, recompute=lay.recompute, recompute_layers=lay.recompute_layers, zero=lay.zero,
                        framework=w.framework, power_cap_w=w.power_cap_w, fp4_bf16_layers=w.fp4_bf16_layers,
-                       lora_rank=w.lora_rank, lora_targets=w.lora_targets,
+                       lora_rank=w.lora_rank, lora_targets=w.lora_targets, lora_dropout=w.lora_dropout,
+                       lora_base_precision=w.lora_base_precision,
                        facility=scenario.facility, economics=scenario.economics)
     prof = dict(step_profile(req))
     if prof.get("feasible") is False:

@@ -6,9 +6,11 @@ tooltips. Owners extend them; field names are interfaces (keep them).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from costsim.core.training_shapes import LORA_MODULES
 
 from costsim.specs.base import Spec, region_named
 from costsim.specs.serving_sim import AcceptanceFrac, SpeculativeTokens, StatePrecision, check_speculation
@@ -19,8 +21,32 @@ WeightPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4", "q8_0", "q4_0",
 KvPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4"]
 ServeObjective = Literal["throughput", "usd_per_token"]
 Recompute = Literal["none", "selective", "full"]
-# adapters of a LoRA run (TrainRequest.lora_targets): the attention projections, or every linear layer
-LoraTargets = Literal["attention", "all-linear"]
+#: LoRA target names as PEFT / torchtune / Hugging Face checkpoints spell them -> costsim's (LORA_MODULES)
+_LORA_MODULE_ALIASES = {"q_proj": "q", "k_proj": "k", "v_proj": "v", "o_proj": "o", "output_proj": "o", "out_proj": "o",
+                        "gate_proj": "gate", "w1": "gate", "up_proj": "up", "w3": "up", "down_proj": "down", "w2": "down"}
+
+
+def lora_targets_named(value: str) -> str:
+    """TrainRequest.lora_targets in its canonical form: 'attention', 'all-linear', or the projection modules as a comma list
+    in LORA_MODULES order (q_proj, v_proj -> 'q,v'); a clear error naming the accepted names otherwise."""
+    v = str(value).strip().lower()
+    if v in ("attention", "all-linear"):
+        return v
+    names = [p.strip() for p in v.split(",") if p.strip()]
+    mods = {_LORA_MODULE_ALIASES.get(n, n) for n in names}
+    bad = sorted(n for n in names if _LORA_MODULE_ALIASES.get(n, n) not in LORA_MODULES)
+    if not names or bad:
+        shown = ", ".join(repr(b[:40]) for b in bad[:3]) or repr(v[:40])
+        raise ValueError(f"unknown LoRA target {shown}: give attention, all-linear, or a comma list of the projections "
+                         f"{', '.join(LORA_MODULES)} (Hugging Face names such as q_proj, v_proj also work), e.g. q,v")
+    return ",".join(m for m in LORA_MODULES if m in mods)
+
+
+# adapters of a LoRA run (TrainRequest.lora_targets): the attention projections (one adapter per fused QKV and output
+# GEMM, Megatron / NeMo), every linear layer, or named projection modules (one adapter each, PEFT / torchtune)
+LoraTargets = Annotated[str, AfterValidator(lora_targets_named)]
+# frozen-base storage of a LoRA run (TrainRequest.lora_base_precision): NF4 = QLoRA
+LoraBasePrecision = Literal["nf4"]
 # costsim.core.frameworks.Framework.cp_comm_type values
 CpCommType = Literal["p2p", "a2a"]
 # costsim.core.frameworks.Framework.moe_dispatch values
@@ -31,7 +57,8 @@ MoeExpertLaunch = Literal["device", "host"]
 MoeRouterBalance = Literal["forced", "aux-loss", "loss-free"]
 # training stacks of costsim.core.frameworks.FRAMEWORKS (a test keeps the two lists equal)
 FrameworkName = Literal["megatron-core-2024", "megatron-2022", "megatron-2021", "deepspeed-megatron-2021",
-                        "deepspeed-zero3-2021", "fsdp-2023", "xla-tpu", "torchtitan-2024", "megatron-deepspeed-gaudi"]
+                        "deepspeed-zero3-2021", "fsdp-2023", "xla-tpu", "torchtitan-2024", "megatron-deepspeed-gaudi",
+                        "torchtune-2024"]
 
 
 class TrainRequest(Spec):
@@ -96,14 +123,16 @@ class TrainRequest(Spec):
     recompute_layers: int | None = Field(None, ge=1, le=100_000, description="With --recompute full: how many layers of each pipeline stage recompute their forward pass (Megatron-core recompute_method block, recompute_num_layers N; NeMo ACM=block, ACL=N); the other layers keep their activations. None = every layer.")
     zero: Literal[0, 1, 2, 3] | None = Field(None, description="ZeRO / distributed-optimizer stage (None = searched).")
     sequence_parallel: bool = Field(True, description="Megatron sequence parallelism with TP (shards norms/dropout activations).")
-    framework: FrameworkName | None = Field(None, description="Training stack: megatron-core-2024, megatron-2022, megatron-2021, deepspeed-megatron-2021, deepspeed-zero3-2021, fsdp-2023, xla-tpu, torchtitan-2024 (TorchTitan: FSDP2, AsyncTP, torch.compile) or megatron-deepspeed-gaudi (Intel Habana's Megatron-DeepSpeed: fused SDPA, sequence parallelism, DeepSpeed pipeline) (default: xla-tpu on Google TPUs, megatron-core-2024 elsewhere). It limits the layouts searched to what the stack offers and sets how its communication overlaps.")
+    framework: FrameworkName | None = Field(None, description="Training stack: megatron-core-2024, megatron-2022, megatron-2021, deepspeed-megatron-2021, deepspeed-zero3-2021, fsdp-2023, xla-tpu, torchtitan-2024 (TorchTitan: FSDP2, AsyncTP, torch.compile), megatron-deepspeed-gaudi (Intel Habana's Megatron-DeepSpeed: fused SDPA, sequence parallelism, DeepSpeed pipeline) or torchtune-2024 (torchtune fine-tuning: pure bf16 with bf16 AdamW state, torch.compile, FSDP2, activation offloading, chunked cross-entropy; no pipeline parallelism) (default: xla-tpu on Google TPUs, megatron-core-2024 elsewhere). It limits the layouts searched to what the stack offers and sets how its communication overlaps.")
     node: str | None = Field(None, max_length=200, description="Node/system profile id whose NICs carry scale-out traffic (default: the accelerator's usual node).")
     scaleup_domain_size: int | None = Field(None, ge=1, le=1_000_000, description="Devices per scale-up domain actually used, when smaller than the profile's (a TPU slice such as 64 chips of v4-128, an NVL36 half rack); traffic between domains goes over the scale-out network.")
     fp4_bf16_layers: int | None = Field(None, ge=0, le=100_000, description="NVFP4 runs (--precision fp4): transformer layers whose linear GEMMs stay in BF16 (Megatron-core's first_last_layers_bf16 with its counts at the start and end). None = 0, Megatron-core's default and what NVIDIA's published NVFP4 throughput runs price; the NVFP4 paper's accuracy recipe keeps 10 of 62 (the first 2 and last 8; arXiv 2509.25149).")
     cp_comm_type: CpCommType | None = Field(None, description="How context parallelism (cp > 1) exchanges the sequence: p2p (Megatron-core's default ring, K/V chunks passed rank to rank behind the attention) or a2a (DeepSpeed-Ulysses all-to-alls of Q, K, V and the attention output, which nothing hides; NeMo's MLPerf LoRA configs); None = the training stack's (p2p).")
     fp8_activation_store: bool | None = Field(None, description="fp8 / fp4 runs: the FFN activation function keeps its input for the backward pass in FP8 (Megatron-core activation_func_fp8_input_store, NeMo FP8_ACT=1), halving that part of the activation memory; None = the training stack's (off).")
     lora_rank: int | None = Field(None, ge=1, le=65_536, description="LoRA fine-tuning: rank r of the low-rank adapters trained beside the frozen base weights (Hu et al. 2021; MLPerf's Llama 2 70B LoRA benchmark uses 16). The base then takes no weight gradients, gradient traffic or optimizer state; only the adapters train. None = full-parameter training. Give --tokens for the fine-tuning run's length: the model's training_tokens is its pre-training.")
-    lora_targets: LoraTargets | None = Field(None, description="Which linear layers carry LoRA adapters (with lora_rank): attention (the QKV and output projections, MLPerf's and NeMo's default) or all-linear (also the FFN and expert GEMMs, QLoRA's recipe). None = attention.")
+    lora_targets: LoraTargets | None = Field(None, max_length=200, description="Which linear layers carry LoRA adapters (with lora_rank): attention (one adapter on the fused QKV GEMM and one on the output projection, MLPerf's and NeMo's default), all-linear (also the FFN and expert GEMMs, one adapter per fused GEMM), or a comma list of projection modules with one adapter each, as PEFT and torchtune place them: q, k, v, o, gate, up, down (e.g. q,v, the LoRA paper's choice; Hugging Face names such as q_proj also work). None = attention.")
+    lora_dropout: float | None = Field(None, ge=0.0, lt=1.0, description="LoRA runs: dropout probability on the adapters' input (PEFT lora_dropout, NeMo adapter_dropout; MLPerf's reference 0.1, torchtune's recipes 0). Above 0 each adapter runs a dropout kernel forward and backward; 0 skips it. None = the training stack's (megatron-core and the others: on; torchtune-2024: off).")
+    lora_base_precision: LoraBasePrecision | None = Field(None, description="LoRA runs: how the frozen base's linear-layer weights are stored. nf4 = QLoRA (Dettmers et al. 2023): 4-bit NormalFloat with double quantization, 4.127 bits per weight, each GEMM pass dequantizing the weight to bf16 first; the run computes in bf16 (--precision bf16). None = the compute datatype's storage (bf16, or fp8 / fp4 in a low-precision run).")
     power_cap_w: float | None = Field(None, gt=0, le=100_000, description="Per-GPU power limit, W (nvidia-smi -pl; default: the TDP). Below the TDP the clocks drop and the compute phases (GEMMs, attention) slow by costsim.core.power's clock model; memory-bound kernels and communication do not; GPU power and energy are capped.")
     top_k: int = Field(5, ge=1, le=100, description="How many of the fastest layouts to return.")
     failure_rate_per_gpu_hour: float | None = Field(None, ge=0, le=1.0, description="Unexpected interruptions per GPU-hour, at most 1 (default from Llama 3 405B: 419 in 54 days on 16,384 GPUs).")

@@ -19,7 +19,7 @@ import yaml
 from pydantic import Field, model_validator
 
 from costsim.specs.base import Spec
-from costsim.specs.requests import (CpCommType, EpDispatcher, FrameworkName, LoraTargets, MoeExpertLaunch, MoeRouterBalance, Precision,
+from costsim.specs.requests import (CpCommType, EpDispatcher, FrameworkName, LoraBasePrecision, LoraTargets, MoeExpertLaunch, MoeRouterBalance, Precision,
                                    Recompute)
 
 _RELIABILITY_FILE = Path(__file__).resolve().parents[1] / "data" / "reliability_llama3.yaml"
@@ -151,7 +151,9 @@ class TrainingWorkload(Spec):
     attention_precision: Literal["bf16", "fp8"] = Field("bf16", description="Datatype of the attention core: bf16, or fp8 (Transformer Engine FP8 dot-product attention) on FP8-capable devices.")
     fp4_bf16_layers: int | None = Field(None, ge=0, le=100_000, description="NVFP4 runs: transformer layers kept in BF16, as costsim train --fp4-bf16-layers (None = 0, Megatron-core's default).")
     lora_rank: int | None = Field(None, ge=1, le=65_536, description="LoRA fine-tuning: adapter rank, as costsim train --lora-rank (None = full-parameter training). A LoRA run needs tokens (its fine-tuning length).")
-    lora_targets: LoraTargets | None = Field(None, description="Linear layers with LoRA adapters, as costsim train --lora-targets: attention (default) or all-linear.")
+    lora_targets: LoraTargets | None = Field(None, max_length=200, description="Linear layers with LoRA adapters, as costsim train --lora-targets: attention (default), all-linear, or a comma list of projections with one adapter each (q, k, v, o, gate, up, down; e.g. q,v).")
+    lora_dropout: float | None = Field(None, ge=0.0, lt=1.0, description="LoRA adapters' dropout probability, as costsim train --lora-dropout (above 0 a dropout kernel per adapter; None = the training stack's).")
+    lora_base_precision: LoraBasePrecision | None = Field(None, description="Frozen base storage of a LoRA run, as costsim train --lora-base-precision: nf4 = QLoRA (4-bit NormalFloat, bf16 compute). None = the compute datatype's.")
     layout: Layout = Field(default_factory=Layout, description="Parallel layout; unset fields are searched by the training core.")
     framework: FrameworkName | None = Field(None, description="Training stack, as costsim train --framework (None = xla-tpu on Google TPUs, megatron-core-2024 elsewhere).")
     power_cap_w: float | None = Field(None, gt=0, le=100_000, description="Per-GPU power limit, W, as costsim train --power-cap-w: the step runs at the clock it leaves and the GPUs draw at most this much (a grid import cap can lower it further). None = the TDP.")
@@ -179,7 +181,8 @@ class TrainingWorkload(Spec):
         if self.lora_rank and self.tokens is None:
             raise ValueError("a LoRA fine-tuning run (lora_rank) needs tokens: its length is not the model's pre-training "
                              "(training_tokens); give training.tokens, e.g. 1e9")
-        if self.lora_targets is not None and not self.lora_rank:
-            raise ValueError("lora_targets places LoRA adapters but lora_rank is not given; add lora_rank (e.g. 16) or drop "
-                             "lora_targets")
+        for name in ("lora_targets", "lora_dropout", "lora_base_precision"):
+            if getattr(self, name) is not None and not self.lora_rank:
+                raise ValueError(f"{name} describes LoRA adapters but lora_rank is not given; add lora_rank (e.g. 16) or "
+                                 f"drop {name}")
         return self

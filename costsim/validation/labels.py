@@ -33,6 +33,7 @@ _DISPLAY = {
     "tpot_mean_s": MetricDisplay("mean TPOT, ms", 1e3),
     "flop_per_s": MetricDisplay("matmul rate, TFLOP/s", 1e-12),
     "mfu_frac": MetricDisplay("MFU, %", 100.0),
+    "peak_memory_allocated_bytes": MetricDisplay("peak memory allocated, GiB", 1.0 / 2**30),
     "gpu_energy_per_output_token_j": MetricDisplay("GPU energy per output token, J"),
     "gpu_power_w": MetricDisplay("GPU power, W"),
     "node_power_w": MetricDisplay("node power, kW", 1e-3),

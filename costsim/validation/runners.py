@@ -16,7 +16,8 @@ RUNNERS: dict[str, Callable[[Case], float]] = {}
 _TRAINING_KEYS = frozenset({
     "model", "hardware", "gpus", "seq_len", "global_batch", "precision", "attention_precision", "sequence_parallel",
     "framework", "node", "scaleup_domain_size", "power_cap_w", "tokens", "failure_rate_per_gpu_hour", "checkpoint_time_s",
-    "restart_time_s", "fp4_bf16_layers", "lora_rank", "lora_targets"}) | frozenset(LAYOUT_KEYS)
+    "restart_time_s", "fp4_bf16_layers", "lora_rank", "lora_targets", "lora_dropout",
+    "lora_base_precision"}) | frozenset(LAYOUT_KEYS)
 _SERVE_POWER_KEYS = frozenset({"model", "hardware", "tp", "batch", "input_tokens", "output_tokens", "engine",
                                "weight_precision"})
 #: the inputs each runner reads (see each runner's module docstring); a case naming anything else is refused before

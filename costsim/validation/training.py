@@ -6,7 +6,8 @@ Kinds:
                       gpus, seq_len, global_batch, precision, tp/pp/cp/ep/etp/ep_overlap/activation_offload/ep_dispatcher/moe_expert_launch/moe_router_balance/dp/dp_bucket_params/vp/
                       micro_batch/recompute/zero/dropout,
                       sequence_parallel (any omitted layout dimension is searched), power_cap_w.
-                      metric: step_time_s | mfu_frac
+                      metric: step_time_s | mfu_frac | peak_memory_allocated_bytes (memory per GPU less the
+                      runtime reserve: what PyTorch's allocator reports as its peak allocated / active bytes)
   training_run        same inputs plus tokens; metric:
                       gpu_hours                         our GPU-hours (wall time x GPUs, goodput included);
                       publisher_energy_mwh              our GPU-hours x inputs.publisher_gpu_power_w
@@ -25,6 +26,8 @@ from __future__ import annotations
 
 import sys
 from typing import Any
+
+import numpy as np
 
 from costsim.errors import InputError
 from costsim.estimators import training as est
@@ -60,6 +63,7 @@ def _request(inp: dict, spec: ModelSpec) -> TrainRequest:
                         global_batch=inp.get("global_batch"), precision=inp.get("precision", "bf16"),
                         attention_precision=inp.get("attention_precision", "bf16"), fp4_bf16_layers=inp.get("fp4_bf16_layers"),
                         lora_rank=inp.get("lora_rank"), lora_targets=inp.get("lora_targets"),
+                        lora_dropout=inp.get("lora_dropout"), lora_base_precision=inp.get("lora_base_precision"),
                         sequence_parallel=bool(inp.get("sequence_parallel", True)), top_k=1,
                         restart_time_s=inp.get("restart_time_s"), checkpoint_time_s=inp.get("checkpoint_time_s"),
                         failure_rate_per_gpu_hour=inp.get("failure_rate_per_gpu_hour"), framework=inp.get("framework"),
@@ -76,6 +80,10 @@ def run_step_case(case: Case) -> float:
     if res["order"].size == 0:
         raise InputError(f"case {case.id}: no feasible layout ({res['reason']})")
     i = int(res["order"][0])
+    if case.metric == "peak_memory_allocated_bytes":  # what the framework's allocator hands out at its peak (PyTorch's
+        # max allocated / active bytes): costsim's memory per GPU less the reserve it keeps for the runtime and fragmentation
+        mem = res["eval"]["memory"]
+        return float(np.asarray(mem["total_bytes"])[i] - np.broadcast_to(mem["reserve_bytes"], np.shape(mem["total_bytes"]))[i])
     key = {"step_time_s": "step_time_s", "mfu_frac": "mfu_frac", "tokens_per_s": "tokens_per_s",
            "achieved_flop_per_s_per_gpu": "achieved_flop_per_s_per_gpu"}[case.metric]
     return float(res["eval"][key][i])

@@ -24,6 +24,17 @@ LAYOUT_OPTIONS = {
     "dp": [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048], "vp": [1, 2, 3, 4, 5, 6, 8, 10, 12, 16],
 }
 
+#: where a LoRA run's adapters sit (TrainRequest.lora_targets values) and how the page names them
+LORA_TARGET_CHOICES = {
+    "attention": "attention projections (fused QKV + output: MLPerf, NeMo)",
+    "all-linear": "every linear layer (fused GEMMs)",
+    "q,v": "q and v projections (the LoRA paper; torchtune's 8B recipe)",
+    "q,k,v": "q, k and v projections",
+    "q,k,v,o": "q, k, v and output projections, one adapter each",
+    "q,v,o,gate,up,down": "q, v, output and the MLP (torchtune's 3B recipes)",
+    "q,k,v,o,gate,up,down": "every projection, one adapter each (QLoRA's recipe)",
+}
+
 
 def to_state(r: TrainRequest) -> dict[str, Any]:
     """A request (e.g. from a share link) -> the page's widget values."""
@@ -40,6 +51,8 @@ def to_state(r: TrainRequest) -> dict[str, Any]:
          P + "dp_bucket_params": None if r.dp_bucket_params is None else r.dp_bucket_params / 1e6,
          P + "global_batch": r.global_batch, P + "fp4_bf16_layers": r.fp4_bf16_layers, P + "lora_rank": r.lora_rank,
          P + "lora_targets": w.AUTO if r.lora_targets is None else r.lora_targets,
+         P + "lora_base_precision": w.AUTO if r.lora_base_precision is None else r.lora_base_precision,
+         P + "lora_dropout": r.lora_dropout,
          P + "dropout": w.AUTO if r.dropout is None else r.dropout}
     for k in ("tp", "pp", "cp", "ep", "etp", "dp", "vp", "cp_comm_type", "fp8_activation_store", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "micro_batch", "recompute", "zero"):
         v = getattr(r, k)
@@ -73,10 +86,18 @@ def inputs() -> dict[str, Any]:
         d["lora_rank"] = w.number(TrainRequest, "lora_rank", key=P + "lora_rank", default=None,
                                   label="LoRA fine-tuning: adapter rank", integer=True, step=8,
                                   placeholder="none (full training)")
-        d["lora_targets"] = None
-        if d["lora_rank"]:  # where the adapters sit: the attention projections (MLPerf, NeMo) or every linear layer
+        d["lora_targets"] = d["lora_base_precision"] = d["lora_dropout"] = None
+        if d["lora_rank"]:  # where the adapters sit: the attention projections (MLPerf, NeMo), every linear layer, or
+            # named projections with one adapter each (PEFT, torchtune); the frozen base in NF4 (QLoRA); adapter dropout
             d["lora_targets"] = w.select(TrainRequest, "lora_targets", key=P + "lora_targets", default=None,
-                                         label="LoRA adapters on", auto=True)
+                                         label="LoRA adapters on", auto=True, options=list(LORA_TARGET_CHOICES),
+                                         format_func=lambda o: LORA_TARGET_CHOICES.get(o, o))
+            d["lora_base_precision"] = w.select(TrainRequest, "lora_base_precision", key=P + "lora_base_precision",
+                                                default=None, label="Frozen base weights", auto=True,
+                                                format_func=lambda o: {"nf4": "NF4, 4-bit (QLoRA)"}.get(o, o))
+            d["lora_dropout"] = w.number(TrainRequest, "lora_dropout", key=P + "lora_dropout", default=None,
+                                         label="Adapter dropout, probability", step=0.05, fmt="%.2f",
+                                         placeholder="the training stack's")
         d["framework"] = w.select(TrainRequest, "framework", key=P + "framework", default=None, label="Training stack",
                                   auto=True)
         with st.expander("Parallel layout (auto = searched)"):
@@ -152,6 +173,7 @@ def build_request(d: dict[str, Any]) -> TrainRequest:
     data = {k: d[k] for k in ("model", "hardware", "gpus", "tokens", "seq_len", "global_batch", "precision", "attention_precision", "tp", "pp", "cp", "ep",
                               "etp", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "dp_bucket_params", "dropout", "micro_batch", "recompute", "zero", "sequence_parallel", "top_k",
                               "framework", "power_cap_w", "fp4_bf16_layers", "dp", "vp", "lora_rank", "lora_targets",
+                              "lora_base_precision", "lora_dropout",
                               "cp_comm_type", "fp8_activation_store", "recompute_layers")}
     data.update(failure_rate_per_gpu_hour=d["failure_rate"], checkpoint_time_s=d["checkpoint_time_s"],
                 restart_time_s=d["restart_time_s"], node=d["node"], facility=facility, economics=economics)
