@@ -251,6 +251,11 @@ def matmul_frac(accelerator_id: str, dtype: str, peak_dtype_flop_per_s: float, p
         # at the same per-halving loss; the serving core prices FP4 from the FP4 datasheet peak the same way
         fp4_over_fp8 = (peak_dtype_flop_per_s / peak_fp8_flop_per_s if dtype == "fp4" and peak_fp8_flop_per_s
                         and peak_dtype_flop_per_s > peak_fp8_flop_per_s else 2.0)
-        gain = 2.0 * FP8_FRAC_RATIO * (fp4_over_fp8 * FP4_FRAC_RATIO_VS_FP8 if dtype == "fp4" else 1.0)
+        # the wall-clock gain follows the part's own datasheet ratio: a part whose FP8 rate equals its BF16 rate (Intel
+        # Gaudi 3: 1,835 TFLOP/s both) gains nothing in its GEMMs, and no step of the chain runs slower than the type
+        # before it (a stack would keep that type)
+        fp8_over_bf16 = (peak_dtype_flop_per_s if dtype == "fp8" else (peak_fp8_flop_per_s or peak_dtype_flop_per_s / 2.0)) \
+            / peak_bf16_flop_per_s
+        gain = max(1.0, fp8_over_bf16 * FP8_FRAC_RATIO) * (max(1.0, fp4_over_fp8 * FP4_FRAC_RATIO_VS_FP8) if dtype == "fp4" else 1.0)
         return min(1.0, base * gain * peak_bf16_flop_per_s / peak_dtype_flop_per_s)
     return base

@@ -50,13 +50,17 @@ def young_daly_interval_s(checkpoint_time_s, mtbf_s):
     return np.sqrt(2.0 * np.asarray(checkpoint_time_s, float) * np.asarray(mtbf_s, float))
 
 
-def goodput(failure_rate_per_gpu_hour, num_gpus, checkpoint_time_s, restart_time_s) -> dict:
-    """goodput_frac and its parts (see module docstring)."""
+def goodput(failure_rate_per_gpu_hour, num_gpus, checkpoint_time_s, restart_time_s, run_compute_s=None) -> dict:
+    """goodput_frac and its parts (see module docstring). `run_compute_s`: the run's productive time, where known; the
+    checkpoint interval is then at most the run (a run shorter than the Young/Daly interval writes one checkpoint, at
+    its end, and an interruption loses on average half of it)."""
     M = mean_time_to_failure_s(failure_rate_per_gpu_hour, num_gpus)
     C = np.asarray(checkpoint_time_s, float)
     R = np.asarray(restart_time_s, float)
     finite = np.isfinite(M)
     tau = np.where(finite, young_daly_interval_s(C, np.where(finite, M, 1.0)), np.inf)
+    if run_compute_s is not None:
+        tau = np.minimum(tau, np.asarray(run_compute_s, float))
     ckpt_overhead = np.where(finite & (tau > 0), C / np.where(tau > 0, tau, 1.0), 0.0)
     loss_per_failure = R + np.where(finite, (tau + C) / 2.0, 0.0)
     fail_frac = np.where(finite, loss_per_failure / np.where(finite, M, 1.0), 0.0)

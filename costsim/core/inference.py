@@ -312,7 +312,9 @@ def decode_step_pass(shape: Shape, dev: Device, prec: Precision, layout: Layout,
     tp, pp, ep = _a(layout.tp), _a(layout.pp), _a(layout.ep)
     b_total = _a(batch)
     b = b_total / pp                      # micro-batch per pipeline stage
-    b_rank = b / ep                       # sequences per ep rank (dense part is data parallel over ep)
+    # sequences per ep rank (dense part is data parallel over ep): a sequence is not split, so with fewer sequences than
+    # ranks the busiest rank still holds a whole one while the others idle
+    b_rank = np.maximum(b / ep, np.minimum(b, 1.0))
     # what the GEMMs, expert routing and collectives process: the rank's batch padded to its CUDA graph
     # (a speculative verify pass runs queries_per_seq query rows per sequence through the GEMMs; engines capture its
     # graphs per batch of sequences at a fixed draft length)
@@ -453,6 +455,9 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     tp, pp, ep = _a(layout.tp), _a(layout.pp), _a(layout.ep)
     bsz, s = _a(batch), _a(prompt_tokens)
     tokens = bsz * s
+    # the prompts are data parallel over the ep ranks (attention and dense layers): a prompt is not split, so with fewer
+    # prompts than ranks the busiest rank still runs a whole one (`busy` x its even share) while the others idle
+    busy = np.maximum(1.0, ep * np.minimum(tokens, s) / np.maximum(tokens, 1e-30))
     wb = _a(prec.weight_bytes_per_param)
     bw = _a(dev.bandwidth_bytes_per_s) * _a(dev.bandwidth_frac)
     flops = _a(dev.peak_flop_per_s) * _a(dev.matmul_frac)
@@ -463,10 +468,10 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
 
     moe_rel = _a(1.0 if dev.moe_kernel_rel is None else dev.moe_kernel_rel)
     body = _a(shape.params_dense_stream) - _a(shape.params_lm_head)
-    dense_mm = (2.0 * body * tokens + 2.0 * _a(shape.params_lm_head) * bsz) / (tp * pp * ep)
+    dense_mm = busy * (2.0 * body * tokens + 2.0 * _a(shape.params_lm_head) * bsz) / (tp * pp * ep)
     replicated = tp_replicated_extra_params_per_gpu(shape, layout)  # run whole on every TP rank (0.0 for most models)
     if any_positive(replicated):
-        dense_mm = dense_mm + 2.0 * tokens / ep * replicated
+        dense_mm = dense_mm + 2.0 * busy * tokens / ep * replicated
     expert_mm = 2.0 * tokens * moe_layers * _a(shape.experts_per_token) * _a(shape.params_expert) / (tp * pp * ep)
     mm_flop = dense_mm + expert_mm
     pairs = (nsm - nw) * causal_pairs(s, np.inf) + nw * causal_pairs(s, shape.window_tokens)
@@ -477,7 +482,7 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
         s_attn = np.where(concat > 0, tokens, s)  # the sequence length the attention kernel sees
     else:
         attn_pairs, s_attn = bsz * pairs, s
-    attn_flop = attn_pairs * _a(shape.attn_flop_per_pair_prefill) / (tp * pp * ep)
+    attn_flop = busy * attn_pairs * _a(shape.attn_flop_per_pair_prefill) / (tp * pp * ep)
     attn_eff = _a(dev.attention_frac) * s_attn / (s_attn + _a(dev.attention_half_tokens))
     t_idx, idx_flop, idx_bytes = 0.0, 0.0, 0.0
     if any_finite(shape.sparse_topk_tokens):  # sparse attention: the top-k pairs in the absorbed form, the indexer over all pairs
@@ -503,12 +508,12 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
         dense_read = dense_read + replicated
     expert_read = moe_layers * touched * _a(shape.params_expert) / ep / (tp * pp)
     params_read = dense_read + expert_read
-    kv_write = bsz * kv_bytes_stored_per_sequence(shape, prec, s) / (pp * _kv_tp_split(shape, layout) * ep) + lin_write
-    act_traffic = tokens / ep * nl / pp * activation_bytes_per_token_layer(shape, prec, layout)
+    kv_write = busy * bsz * kv_bytes_stored_per_sequence(shape, prec, s) / (pp * _kv_tp_split(shape, layout) * ep) + lin_write
+    act_traffic = busy * tokens / ep * nl / pp * activation_bytes_per_token_layer(shape, prec, layout)
     t_mem = ((dense_read + expert_read / moe_rel) * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout) + kv_write + act_traffic
              + idx_bytes) / bw
     t_compute = _smooth_roofline(t_mem, t_mm + t_attn)
-    msg = tokens / ep * _a(shape.d_model) * _a(prec.act_bytes)
+    msg = busy * tokens / ep * _a(shape.d_model) * _a(prec.act_bytes)
     t_tp = _a(shape.allreduces_per_layer) * nl * allreduce_time_s(msg, tp, dev)
     t_ep = moe_exchange_time_s(tokens, moe_width(shape), moe_layers, ep, dev, tp, shape.experts_per_token, prec.act_bytes,
                                dispatch_bytes(prec, dev))

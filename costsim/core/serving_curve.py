@@ -9,7 +9,10 @@ finish and are replaced, so each step also carries the prefill of B*I/O new prom
   tpot_s              = decode_step_time_s + prefill_time(B prompts) / O   (prefill stalls shared)
                         + request_overhead_s x B / O   (host work to admit / retire the B/O requests per step)
   throughput          = B / tpot_s   output tokens per second over whole requests
-  ttft_s              = prefill of one prompt + one running decode step (worst wait) when B > 1
+  ttft_s              = prefill of one prompt + one running decode step (worst wait) when B > 1; with pipeline
+                        parallelism the prompt passes the pp stages one after another: its chunks of at most
+                        PREFILL_CHUNK_TOKENS overlap in the pipeline, so one prompt of n chunks takes (n + pp - 1) / n
+                        of the per-stage prefill time pp stages share (pp x a single-chunk prompt's stage time)
 
 A finite job (finite_job): N identical requests queued at once, as an offline benchmark runs them
 (trtllm-bench throughput, vLLM benchmark_throughput). Requests admitted together finish together,
@@ -24,6 +27,11 @@ import numpy as np
 
 from costsim.core.inference import (CUDA_GRAPH_BATCH_SIZES, Device, Layout, Precision, Shape, decode_step_time_s,
                                     prefill_time_s)
+
+
+#: largest prefill chunk the workspace is sized for (vLLM max_num_batched_tokens-like): a longer prompt passes a pipeline in
+#: chunks of at most this many tokens
+PREFILL_CHUNK_TOKENS = 8192
 
 
 def decode_context_tokens(input_tokens, output_tokens, output_cv=0.0):
@@ -48,7 +56,12 @@ def serving_curve(shape: Shape, dev: Device, prec: Precision, layout: Layout, ba
     t_pre1 = prefill_time_s(shape, dev, prec, layout, 1.0, i)
     req = np.asarray(0.0 if dev.request_overhead_s is None else dev.request_overhead_s, dtype=float)
     tpot = t_dec + t_pre / o + req * b / o
-    ttft = t_pre1 + np.where(b > 1, t_dec, 0.0)
+    # one prompt's latency through the pipeline (prefill_time_s is the per-stage time of the prompt's tokens)
+    chunks = np.maximum(1.0, np.ceil(i / PREFILL_CHUNK_TOKENS))
+    # the wait for a running step: its wall time (a speculative step's decode_step_time_s is per token it yields)
+    step_wall = t_dec * np.where(np.asarray(shape.spec_tokens, dtype=float) > 0,
+                                 np.asarray(shape.spec_tokens_per_step, dtype=float), 1.0)
+    ttft = t_pre1 * (chunks + np.asarray(layout.pp, dtype=float) - 1.0) / chunks + np.where(b > 1, step_wall, 0.0)
     return {
         "batch": b,
         "decode_step_time_s": t_dec,

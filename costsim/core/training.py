@@ -368,7 +368,10 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     mm_fwd = 2.0 * m.mm_params_per_layer * tokens / tp
     load_cv = MOE_ROUTER_LOAD_CV[fw.moe_router_balance]
     lin_fwd, lin_bwd = linear_layer_times(m, hw, tokens, tp, ep, etp, load_cv)
-    eff = 3.0 * mm_fwd / np.maximum(lin_fwd + lin_bwd, 1e-30) / hw.peak_flop_per_s
+    # the linear layers' FLOPs over their time: forward, input gradient and (unless a LoRA run freezes the base) weight
+    # gradient of every GEMM, plus the adapters' own (6 x their parameters per token)
+    lin_flop = (2.0 if m.lora_rank > 0 else 3.0) * mm_fwd + 6.0 * lora_active_params_per_layer(m) * tokens / tp
+    eff = lin_flop / np.maximum(lin_fwd + lin_bwd, 1e-30) / hw.peak_flop_per_s
     t_attn = attention_fwd_flop_per_token_per_layer(m, seq) * tokens / tp / rate_bf16
     if fw.flash_attention:
         t_sc_f = t_sc_b = 0.0 * t_attn

@@ -300,7 +300,7 @@ def _train_vector(spec, acc, node) -> Callable[[TrainRequest, dict[str, Any], di
             req.checkpoint_time_s if req.checkpoint_time_s is not None else checkpoint_bytes(spec) / (gpus * gp.DEFAULT_CHECKPOINT_BYTES_PER_S_PER_GPU))
         rs = sub["restart_time_s"].astype(float) if "restart_time_s" in sub else (
             req.restart_time_s if req.restart_time_s is not None else gp.DEFAULT_RESTART_TIME_S)
-        g = gp.goodput(rate, gpus, ck, rs)
+        g = gp.goodput(rate, gpus, ck, rs, compute_time)
         g = {k: np.broadcast_to(np.asarray(v, float), (n,)) for k, v in g.items()}
         good = g["goodput_frac"]
         feasible = good > 0

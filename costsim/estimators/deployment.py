@@ -37,6 +37,7 @@ from costsim.estimators.network import network_parameters
 from costsim.specs.catalog import node_for
 from costsim.specs.hardware import Accelerator
 from costsim.specs.model import ModelSpec
+from costsim.specs.engine import get_engine
 from costsim.specs.requests import DEFAULT_RUNNERS_UP
 from costsim.specs.site import EconomicsSpec, FacilitySpec
 from costsim.units import J_PER_KWH, S_PER_HOUR
@@ -132,17 +133,24 @@ class DeploymentSearch:
                 "rejected": dict(self.rejected)}
 
 
-def searched_precisions(acc: Accelerator, m: ModelSpec | None = None) -> list[str]:
+def searched_precisions(acc: Accelerator, m: ModelSpec | None = None, engine: str = "default") -> list[str]:
     """Weight formats computed natively by the device, for the search (bf16 always; fp16 on parts without bf16), and the
     model's released format (ModelSpec.released_weight_precision: gpt-oss's MXFP4) where it is not among them: a
-    weight-only format on parts without its tensor-core rate."""
-    out = ["bf16" if acc.supports("bf16") or not acc.supports("fp16") else "fp16"]
+    weight-only format on parts without its tensor-core rate. An engine that runs only some formats
+    (EngineProfile.weight_precisions: llama.cpp's GGUF types) gets those the device can hold: its 16-bit type and its
+    quantized ones."""
+    half = "bf16" if acc.supports("bf16") or not acc.supports("fp16") else "fp16"
+    out = [half]
     for p in SEARCHED_PRECISIONS[1:]:
         if acc.supports(p):
             out.append(p)
     rel = None if m is None else m.released_weight_precision
     if rel is not None and rel not in out and not (rel == "mxfp4" and "fp4" in out):
         out.append(rel)
+    allowed = get_engine(engine).weight_precisions
+    if allowed is not None:
+        out = [p for p in allowed if (p not in ("bf16", "fp16") or p == half) and p not in ("int8", "int4")]
+        out = [p for p in out if p != "mxfp4" or rel == "mxfp4"]
     return out
 
 
@@ -217,7 +225,7 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
     if ctx > m.max_context:
         raise InputError(f"input_tokens + output_tokens ({int(ctx)}) exceeds the model's context of {m.max_context} tokens.", field="input_tokens")
     chunk = min(PREFILL_CHUNK_TOKENS, ctx)
-    precs = [weight_precision] if weight_precision else searched_precisions(acc, m)
+    precs = [weight_precision] if weight_precision else searched_precisions(acc, m, engine)
     cis = [core_inputs(m, acc, wp, kv_precision, engine, overrides) for wp in precs]
 
     T, P, E = _candidate_layouts(m, acc, gpus, tp, pp, ep)
@@ -313,9 +321,9 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
                 break
     n_feasible = int(np.sum(feas)) if C else 0
     if not best:
-        why = "; ".join(f"{n} candidate(s): {t}" for t, n in rejected.items()) or "no candidate layout"
-        if C and rejected.get(LAYOUT_PROBLEM_TEXT[LAYOUT_MEMORY]):
-            why += mem_note
+        # the leanest layout that does not fit stands beside the memory rejections it explains, not after the others
+        why = "; ".join(f"{n} candidate(s): {t}" + (mem_note if C and t == LAYOUT_PROBLEM_TEXT[LAYOUT_MEMORY] else "")
+                        for t, n in rejected.items()) or "no candidate layout"
         reason = (f"no deployment of {gpus} x {acc.id} serves {m.id or m.name} "
                   f"({'/'.join(precs)} weights, {int(i)} in / {int(o)} out tokens"
                   f"{', TTFT <= %g s' % ttft_slo_s if ttft_slo_s else ''}{', TPOT <= %g s' % tpot_slo_s if tpot_slo_s else ''}): {why}. "

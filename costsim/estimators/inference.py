@@ -13,7 +13,8 @@ import numpy as np
 from costsim.core import inference as core
 from costsim.core.inference_power import prefill_utilization_frac
 from costsim.core.power import warm_idle_power_w
-from costsim.core.serving_curve import batch_grid, best_index, decode_context_tokens, graph_sizes, serving_curve
+from costsim.core.serving_curve import (  # noqa: F401  (PREFILL_CHUNK_TOKENS re-exported: callers import it from here)
+    PREFILL_CHUNK_TOKENS, batch_grid, best_index, decode_context_tokens, graph_sizes, serving_curve)
 from costsim.economics.accounting import account_run
 from costsim.errors import InputError
 from costsim.estimators.inference_inputs import (  # noqa: F401  (re-exported: the catalog -> core records)
@@ -26,7 +27,6 @@ from costsim.specs.hardware import Accelerator
 from costsim.specs.model import ModelSpec
 from costsim.specs.requests import ServeRequest
 
-PREFILL_CHUNK_TOKENS = 8192  # largest prefill chunk the workspace is sized for (vLLM max_num_batched_tokens-like)
 MAX_CURVE_BATCH = 4096      # curve and `batch max` search cap (engines cap concurrent sequences similarly)
 MIN_KV_FRAC = 0.10           # default gpus: fewest whose usable memory keeps >= 10% for KV cache after weights
 

@@ -284,6 +284,10 @@ def kernel_family_parameters(m: ModelSpec, weight_precision: str, dtype: str, pa
 def core_inputs(m: ModelSpec, acc: Accelerator, weight_precision: str, kv_precision: str | None = None,
                 engine: str = "default", overrides: dict[str, float] | None = None) -> CoreInputs:
     """Shape, precision and device for the core, consistently resolved (one place for all callers)."""
+    allowed = get_engine(engine).weight_precisions
+    if allowed is not None and weight_precision not in allowed:
+        raise InputError(f"engine '{engine}' runs {', '.join(allowed)} weights, not {weight_precision}; pick one of those "
+                         "with --weight-precision, or another --engine.", field="weight_precision")
     kv = kv_precision or default_kv_precision(weight_precision, engine)  # the engine's default, resolved once
     dev, dtype, params = device_from_accelerator(acc, weight_precision, engine, overrides, kv)
     # an explicit override of the general value wins over the kernel family's

@@ -231,11 +231,11 @@ def checkpoint_bytes(spec: ModelSpec, ms: ModelShape | None = None) -> float:
     return 14.0 * (trainable_params(ms) if ms is not None else spec.params_total)
 
 
-def _reliability(req: TrainRequest, spec: ModelSpec, ms: ModelShape | None = None) -> dict:
+def _reliability(req: TrainRequest, spec: ModelSpec, ms: ModelShape | None = None, run_compute_s: float | None = None) -> dict:
     rate = req.failure_rate_per_gpu_hour if req.failure_rate_per_gpu_hour is not None else gp.DEFAULT_FAILURE_RATE_PER_GPU_HOUR
     ck = req.checkpoint_time_s if req.checkpoint_time_s is not None else checkpoint_bytes(spec, ms) / (req.gpus * gp.DEFAULT_CHECKPOINT_BYTES_PER_S_PER_GPU)
     rs = req.restart_time_s if req.restart_time_s is not None else gp.DEFAULT_RESTART_TIME_S
-    g = gp.goodput(rate, req.gpus, ck, rs)
+    g = gp.goodput(rate, req.gpus, ck, rs, run_compute_s)
     return {"failure_rate_per_gpu_hour": rate, "checkpoint_time_s": ck, "restart_time_s": rs,
             **{k: float(v) for k, v in g.items()}}
 
@@ -383,7 +383,7 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
     num_steps = math.ceil(tokens / tokens_per_step)
     train_flop = best["model_flop_per_step"] / tokens_per_step * tokens
     compute_time = num_steps * best["step_time_s"]
-    rel = _reliability(req, spec, ms)
+    rel = _reliability(req, spec, ms, compute_time)
     g = rel["goodput_frac"]
     feasible_run = g > 0
     wall = compute_time / g if feasible_run else math.inf
