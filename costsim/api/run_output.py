@@ -174,7 +174,13 @@ def output_staging(out_dir: str | os.PathLike[str]) -> Path:
     import uuid
 
     out = Path(out_dir)
-    if out.exists() or out.is_symlink():
+    try:
+        present = out.exists() or out.is_symlink()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        shown = str(out) if len(str(out)) <= 120 else f"{str(out)[:60]}... ({len(str(out)):,} characters)"
+        raise InputError(f"--out '{shown}' cannot be used: {exc.strerror}; give a shorter, writable directory path.",
+                         field="--out") from None
+    if present:
         if not out.is_dir():
             raise InputError(f"--out '{out}' is a file; give a directory path (new, empty, or a previous run's).", field="--out")
         try:

@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Workers for process/dask/ray."),
         address: Optional[str] = typer.Option(None, "--address", help="Join an existing Dask or Ray cluster."),
         sampler: str = typer.Option("tpe", "--sampler", help="tpe (multi-objective TPE after a space-filling start: the box's two corners, then scrambled Sobol points, every categorical choice early) | nsga2 | random."),
-        seed: int = typer.Option(0, "--seed", help="Sampler and simulation seed."),
+        seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Sampler and simulation seed (0 to 2^32 - 1)."),
         as_json: bool = typer.Option(False, "--json", help="Print pareto.json to stdout."),
     ) -> None:
         """Search scenario fields for the best trade-offs (Pareto set) under constraints; resumable, on any executor."""
@@ -60,3 +60,9 @@ def register(app: typer.Typer) -> None:
         for n in res.notes:
             con.print(n)
         con.print(f"wrote {report}")
+        if not res.pareto:  # a valid search that found nothing feasible: say so and exit 3
+            why = ("every trial failed" if res.trials_complete == res.trials_failed else
+                   "no completed trial meets the constraints" if constraint else "no completed trial has every objective")
+            typer.echo(f"no feasible trade-off: {why} ({res.trials_failed} of {res.trials_complete} trials failed); "
+                       "see trials.csv in the study directory, widen the ranges or loosen --constraint.", err=True)
+            raise typer.Exit(3)

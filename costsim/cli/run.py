@@ -245,6 +245,11 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"  {reason}; re-run the same command to resume", err=True)
             for n in res.get("notices") or []:
                 typer.echo(f"notice: {n}", err=True)
+        if res["ran"] and res["errors"] == res["ran"] and not res["skipped_finished"]:
+            # nothing priced: say why once (each point's error is in the results) and exit 3, not success
+            first = res.get("first_error") or "see the error column of the results (costsim query)"
+            typer.echo(f"every point failed ({res['errors']:,} of {res['ran']:,}); the first: {first}", err=True)
+            return 3
         return 0
 
     @app.command("query")

@@ -208,6 +208,7 @@ def run_sweep(
     buffer: list[dict[str, Any]] = [probe_row] if probe_row is not None else []
     n_done = len(buffer)
     n_err = sum(1 for r in buffer if r.get("status") != "ok")
+    first_error = next((r.get("error") for r in buffer if r.get("status") != "ok" and r.get("error")), None)
     lost: list[str] = []
     last_flush = time.perf_counter()
     total_run = n_todo + n_done
@@ -247,6 +248,8 @@ def run_sweep(
                     buffer.extend(rows)
                     n_done += len(rows)
                     n_err += sum(1 for r in rows if r.get("status") != "ok")
+                    if first_error is None:
+                        first_error = next((r.get("error") for r in rows if r.get("status") != "ok" and r.get("error")), None)
                     if bar is not None:
                         bar.advance(task_id, len(rows))
                 if len(buffer) >= flush_every or time.perf_counter() - last_flush >= flush_s:
@@ -268,6 +271,7 @@ def run_sweep(
         "skipped_finished": skipped,
         "ran": n_done,
         "errors": n_err,
+        "first_error": first_error,
         "lost": sum(int(x.split()[0]) for x in lost),
         "lost_reasons": lost[:5],
         "executor": executor,

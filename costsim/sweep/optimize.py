@@ -284,6 +284,30 @@ def _tasks(s: Scenario, trials: list, mode: str, seed: int) -> list[dict[str, An
              "overrides": [(k, v) for k, v in t.params.items()], "seed": seed, "mode": mode, "design": {}} for t in trials]
 
 
+def _study_dir(out: str) -> Path:
+    """The study directory --out names, created: new, empty, or a previous study's (it holds optuna.db and resumes);
+    a file, another tool's directory (a sweep's, with files a study would overwrite) or an unusable path exits 2."""
+    shown = out if len(out) <= 120 else f"{out[:60]}... ({len(out):,} characters)"
+    if not out.strip():
+        raise InputError("--out is empty; give a directory for the study (new, empty, or a previous study's to resume).",
+                         field="--out")
+    p = Path(out)
+    try:
+        if p.exists() and not p.is_dir():
+            raise InputError(f"--out '{shown}' is a file; give a directory for the study (new, empty, or a previous "
+                             "study's).", field="--out")
+        names = sorted(c.name for c in p.iterdir()) if p.is_dir() else []
+        if names and "optuna.db" not in names:
+            raise InputError(f"--out '{shown}' holds files that are not a costsim optimize study's ({', '.join(names[:4])}"
+                             f"{', ...' if len(names) > 4 else ''}); give a new or empty directory, or a previous study's to "
+                             "resume it.", field="--out")
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out '{shown}' cannot be used: {exc.strerror}; give a shorter, writable directory path.",
+                         field="--out") from None
+    return p
+
+
 def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objectives: list[Objective],
                  constraints: list[Constraint] | None = None, trials: int = 40, batch: int = 4, mode: str = "core",
                  executor: str = "local", workers: int | None = None, address: str | None = None, sampler: str = "tpe",
@@ -312,8 +336,7 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
         scenario = scenario.model_copy(update={"variants": []})  # the search is over fields, not the file's variants
     params = [_typed(scenario, p) for p in params]
     _check_paths(scenario, params)
-    outp = Path(out)
-    outp.mkdir(parents=True, exist_ok=True)
+    outp = _study_dir(out)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage_url = f"sqlite:///{(outp / 'optuna.db').resolve()}"
     storage = optuna.storages.RDBStorage(storage_url, engine_kwargs={"connect_args": {"timeout": 60}})

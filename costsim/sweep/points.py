@@ -148,6 +148,9 @@ def parse_grid(items: Iterable[str]) -> list[tuple[str, list[Any]]]:
         if not all(raw):  # '64,,128' or a trailing comma: an item lost in typing, not one to drop silently
             raise InputError(f"--grid {short_text(item)!r} has an empty item; give a comma-separated list such as {path}=512,1024.",
                              field="--grid")
+        if any(path == p for p, _ in out):
+            raise InputError(f"--grid {path} is given more than once; give one comma-separated list per field "
+                             f"(e.g. {path}=a,b,c).", field="--grid")
         values = [coerce_value(path, parse_value(v)) for v in raw]
         out.append((path, values))
     return out
@@ -192,31 +195,29 @@ def parse_random(items: Iterable[str]) -> list[RandomSpec]:
     return out
 
 
-def _draw(s: RandomSpec, rng: np.random.Generator) -> Any:
-    if s.log:
-        x = float(np.exp(rng.uniform(math.log(s.lo), math.log(s.hi))))
-        return int(round(x)) if s.integer else x
-    if s.integer:
-        return int(rng.integers(int(s.lo), int(s.hi) + 1))
-    return float(rng.uniform(s.lo, s.hi))
-
-
 def random_samples(specs: list[RandomSpec], n: int, *, seed_material: str) -> list[list[tuple[str, Any]]]:
     """n joint samples, deterministic given the scenario and the specs (so resume finds them).
-    Sample i of a path draws from its own generator, seeded by (scenario, i, path and range): raising
+    Each path draws from its own generator, seeded by (scenario, path and range), in order: raising
     --samples keeps the earlier samples, and adding a --random path keeps the others' values."""
     if not specs:
         return [[]]
     if n < 1:
         raise InputError("--samples must be >= 1 when --random is given.", field="--samples")
-    out: list[list[tuple[str, Any]]] = []
-    for i in range(n):
-        sample = []
-        for s in specs:
-            key = hashlib.sha256(json.dumps([seed_material, i, s.__dict__], sort_keys=True).encode()).digest()
-            sample.append((s.path, _draw(s, np.random.default_rng(int.from_bytes(key[:8], "little")))))
-        out.append(sample)
-    return out
+    columns = []
+    for s in specs:  # one stream per path and range, drawn in order: sample i is the stream's i-th value
+        key = hashlib.sha256(json.dumps([seed_material, s.__dict__], sort_keys=True).encode()).digest()
+        columns.append(_draw_many(s, np.random.default_rng(int.from_bytes(key[:8], "little")), n))
+    return [[(s.path, col[i]) for s, col in zip(specs, columns)] for i in range(n)]
+
+
+def _draw_many(s: RandomSpec, rng: np.random.Generator, n: int) -> list[Any]:
+    """n draws of `s` in order (vectorized; the first k of n are the k a shorter run draws)."""
+    if s.log:
+        x = np.exp(rng.uniform(math.log(s.lo), math.log(s.hi), size=n))
+        return [int(round(v)) for v in x.tolist()] if s.integer else x.tolist()
+    if s.integer:
+        return [int(v) for v in rng.integers(int(s.lo), int(s.hi) + 1, size=n).tolist()]
+    return rng.uniform(s.lo, s.hi, size=n).tolist()
 
 
 def _file_hashes(doc: Any) -> dict[str, str]:

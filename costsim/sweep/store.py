@@ -273,6 +273,12 @@ def _sql_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+#: what one `costsim query` may use: DuckDB's memory limit, seconds before it is interrupted, rows it may return
+QUERY_MEMORY_LIMIT = "4GB"
+QUERY_TIMEOUT_S = 120.0
+QUERY_MAX_ROWS = 1_000_000
+
+
 def connect(directory: str | os.PathLike[str]):
     """A sandboxed DuckDB connection with the view `points` over every stored file: it may read
     only those Parquet files (allowed_paths), no other file, URL or extension
@@ -280,8 +286,15 @@ def connect(directory: str | os.PathLike[str]):
     import duckdb
 
     d = Path(directory)
-    if not d.is_dir():
-        raise InputError(f"sweep directory '{d}' does not exist; give the --out of a `costsim sweep`.", field="DIR")
+    shown = str(d) if len(str(d)) <= 120 else f"{str(d)[:60]}... ({len(str(d)):,} characters)"
+    try:
+        is_dir, exists = d.is_dir(), d.exists()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise InputError(f"sweep directory '{shown}' cannot be read: {exc.strerror}; give the --out of a `costsim sweep`.",
+                         field="DIR") from None
+    if not is_dir:
+        what = "is a file, not a sweep directory" if exists else "does not exist"
+        raise InputError(f"sweep directory '{shown}' {what}; give the --out of a `costsim sweep`.", field="DIR")
     try:
         recover(d)
     except OSError:
@@ -298,6 +311,7 @@ def connect(directory: str | os.PathLike[str]):
         con.execute("SET enable_external_access=false")
         con.execute("SET autoinstall_known_extensions=false")
         con.execute("SET autoload_known_extensions=false")
+        con.execute(f"SET memory_limit='{QUERY_MEMORY_LIMIT}'")  # a query that would need more fails, not the machine
         con.execute("SET lock_configuration=true")
         con.execute(f"CREATE VIEW {TABLE} AS SELECT * FROM read_parquet([{lst}], union_by_name=true, hive_partitioning=false)")
         if design is not None:
@@ -313,16 +327,30 @@ def query(directory: str | os.PathLike[str], sql: str) -> tuple[list[str], list[
     """Run SQL over the `points` table; returns (column names, rows). Bad SQL -> InputError."""
     import duckdb
 
+    import threading
+
     con = connect(directory)
+    timer = threading.Timer(QUERY_TIMEOUT_S, con.interrupt)  # stop a query that would run for hours
+    timer.daemon = True
+    timer.start()
     try:
         cur = con.execute(sql)
         cols = [d[0] for d in cur.description] if cur.description else []
-        return cols, cur.fetchall()
+        rows = cur.fetchmany(QUERY_MAX_ROWS + 1)
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
-        raise InputError(f"query failed: {first}. The table is named '{TABLE}'; `SELECT * FROM {TABLE} LIMIT 5` shows its columns.", field="SQL") from None
+        if not timer.is_alive() and "interrupt" in first.lower():
+            raise InputError(f"query stopped after {QUERY_TIMEOUT_S:.0f} s (the limit): aggregate or filter the table '{TABLE}' "
+                             "(GROUP BY, WHERE, LIMIT) so it answers sooner.", field="SQL") from None
+        raise InputError(f"query failed: {first}. The table is named '{TABLE}'; `SELECT * FROM {TABLE} LIMIT 5` shows its "
+                         f"columns (queries may use up to {QUERY_MEMORY_LIMIT} of memory).", field="SQL") from None
     finally:
+        timer.cancel()
         con.close()
+    if len(rows) > QUERY_MAX_ROWS:
+        raise InputError(f"the query returns more than {QUERY_MAX_ROWS:,} rows; aggregate it or add LIMIT (or write the "
+                         "sweep's Parquet files to your own tools).", field="SQL")
+    return cols, rows
 
 
 def load_rows(directory: str | os.PathLike[str], columns: Iterable[str] | None = None) -> list[dict[str, Any]]:
