@@ -71,7 +71,7 @@ def inputs() -> dict[str, Any]:
         d["node"] = w.select(TrainRequest, "node", key=P + "node", default=None, label="Node / system", options=list(nodes),
                              auto=True, format_func=lambda nid: w.node_label(nodes[nid]) if nid in nodes else str(nid))
         d["tokens"] = w.number(TrainRequest, "tokens", key=P + "tokens_t", default=DEFAULTS["tokens_t"],
-                               label="Training tokens, trillions", scale=1e12, step=1.0, fmt="%.3f",
+                               label="Training tokens, trillions", scale=1e12, step=1.0, fmt="%.6g",
                                placeholder="the model's training tokens")
         d["seq_len"] = w.number(TrainRequest, "seq_len", key=P + "seq_len", default=DEFAULTS["seq_len"],
                                 label="Sequence length, tokens", integer=True, step=1024)
