@@ -104,3 +104,18 @@ def test_run_out_paths_the_file_system_refuses_exit_2(scn, tmp_path, capsys):
 def test_a_site_fleet_beyond_the_accelerator_limit_is_refused(capsys):
     code, _, err = _in_process(["site", "--hardware", "h100-sxm", "--gpus", "1e8"], capsys)
     assert code == 2 and "10,000,000" in err and "COSTSIM_MAX_GPUS" in err
+
+
+def test_large_sobol_designs_skip_the_quadratic_bca_jackknife(monkeypatch):
+    import numpy as np
+
+    from costsim.uncertainty import sensitivity as sens
+
+    rng = np.random.default_rng(0)
+    n = 2 * sens.BCA_MAX_N  # a power of two above the BCa limit
+    a, b = rng.uniform(size=(n, 2)), rng.uniform(size=(n, 2))
+    f = lambda x: x[:, 0] + 0.1 * x[:, 1]
+    ab = np.stack([np.where(np.arange(2) == i, b, a) for i in range(2)])  # A with column i from B
+    monkeypatch.setattr(sens.stats, "sobol_indices", lambda **_: (_ for _ in ()).throw(AssertionError("BCa path")))
+    res = sens.sobol_from_blocks(f(a), f(b), np.stack([f(x) for x in ab]), ["x0", "x1"])
+    assert res.first_order_ci is not None and res.first_order[0] > 0.9 > res.first_order[1]

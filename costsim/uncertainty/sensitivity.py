@@ -63,6 +63,12 @@ class SobolIndices:
         return out
 
 
+#: largest base sample for scipy's BCa bootstrap intervals: their jackknife evaluates the estimator once per left-out row,
+#: O(n^2) time and memory (16,384 samples took 2 min and 7 GB, 65,536 ran out of memory); above it the intervals are the
+#: percentile bootstrap over rows (_bootstrap, O(n_resamples x n))
+BCA_MAX_N = 2048
+
+
 def sobol_from_blocks(f_A: Any, f_B: Any, f_AB: Any, names: Sequence[str], *, bootstrap: bool = True,
                       n_resamples: int = 200, seed: int = 0) -> SobolIndices:
     """Indices from the evaluations of a Saltelli design: f_A, f_B shape (n,), f_AB shape (d, n)."""
@@ -84,7 +90,7 @@ def sobol_from_blocks(f_A: Any, f_B: Any, f_AB: Any, names: Sequence[str], *, bo
     fa, fb, fab = fa[keep], fb[keep], fab[:, keep]
     var = float(np.var(np.concatenate([fa, fb])))
     ci1 = cit = None
-    if n & (n - 1) == 0:  # scipy's own estimator (it requires a power-of-two n)
+    if n & (n - 1) == 0 and n <= BCA_MAX_N:  # scipy's own estimator (it requires a power-of-two n)
         res = stats.sobol_indices(func={"f_A": fa[None, :], "f_B": fb[None, :], "f_AB": fab[:, None, :]}, n=n)
         s1 = np.atleast_1d(np.asarray(res.first_order, float)).reshape(-1)
         st = np.atleast_1d(np.asarray(res.total_order, float)).reshape(-1)
@@ -97,7 +103,7 @@ def sobol_from_blocks(f_A: Any, f_B: Any, f_AB: Any, names: Sequence[str], *, bo
                 cit = _ci(bs.total_order.confidence_interval, st)
             except (ValueError, FloatingPointError):  # degenerate resamples (constant output): no interval
                 ci1 = cit = None
-    else:  # rows dropped: the same Saltelli (2010) estimators on the remaining rows, bootstrap over rows
+    else:  # rows dropped, or a design too large for BCa: the same Saltelli (2010) estimators, percentile bootstrap over rows
         s1, st = saltelli_2010(fa, fb, fab)
         if bootstrap and n >= 8 and var > 0:
             ci1, cit = _bootstrap(fa, fb, fab, n_resamples, seed)
