@@ -119,3 +119,18 @@ def test_large_sobol_designs_skip_the_quadratic_bca_jackknife(monkeypatch):
     monkeypatch.setattr(sens.stats, "sobol_indices", lambda **_: (_ for _ in ()).throw(AssertionError("BCa path")))
     res = sens.sobol_from_blocks(f(a), f(b), np.stack([f(x) for x in ab]), ["x0", "x1"])
     assert res.first_order_ci is not None and res.first_order[0] > 0.9 > res.first_order[1]
+
+
+def test_a_case_file_whose_inputs_cannot_be_read_is_bad_input(tmp_path, capsys):
+    f = tmp_path / "c.yaml"
+    f.write_text("- id: X-BAD\n  kind: inference\n  source: test\n  inputs: {model: llama-3-8b, hardware: h100-sxm, "
+                 "num_gpus: 1e308, tp: 1, batch: abc, input_tokens: 1, output_tokens: 1}\n  metric: throughput_tokens_per_s\n"
+                 "  expected: 100\n  comparison: within\n  tolerance_frac: 0.2\n  tolerance_reason: t\n")
+    code, _, err = _in_process(["validate", "--cases", str(f)], capsys)
+    assert code == 2 and "X-BAD" in err and "cannot read" in err
+
+
+def test_serving_slos_have_an_upper_bound(capsys):
+    code, _, err = _in_process(["serve", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--gpus", "8",
+                                "--ttft-slo-s", "1e308"], capsys)
+    assert code == 2 and "ttft_slo_s" in err

@@ -11,6 +11,11 @@ from costsim.validation.engine import run_cases, summarize, summary_sentence
 from costsim.validation.labels import metric_display
 
 
+#: exceptions a runner raises while reading a case's inputs (wrong types, values it cannot convert): a user's case
+#: file that triggers them is bad input
+BAD_INPUT_ERRORS = ("ValueError", "TypeError", "ValidationError", "KeyError")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("validate")
     def validate(json_: bool = typer.Option(False, "--json", help="Print one JSON document."),
@@ -75,5 +80,11 @@ def register(app: typer.Typer) -> None:
             if regimes:
                 Console(width=200).print(rt)
             Console(width=200).print(summary_sentence(summary))
+        bad = [r for r in results if cases_path and r.message and r.message.split(":", 1)[0] in BAD_INPUT_ERRORS]
+        if bad:  # a user's case file whose inputs cannot be read is bad input (exit 2), not a miss of the model
+            r = bad[0]
+            more = f" ({len(bad) - 1} more case(s) likewise)" if len(bad) > 1 else ""
+            raise InputError(f"case {r.id[:80]} in --cases has inputs costsim cannot read: {r.message[:300]}{more}; fix its "
+                             "inputs (the shipped case files show each kind's fields and types).", field="--cases")
         if summary["failed"]:
             raise typer.Exit(1)

@@ -190,8 +190,8 @@ class ServeRequest(Spec):
                                     "output lengths; 0 = every request generates output_tokens. Long answers hold their batch slot "
                                     "longer, so the running sequences' mean context is input + output x (1 + cv^2) / 2 (e.g. 1.25 "
                                     "for DeepSeek-R1's MLPerf dataset). Steady-state serving only, not with requests.")
-    ttft_slo_s: float | None = Field(None, gt=0, description="Time-to-first-token limit, s.")
-    tpot_slo_s: float | None = Field(None, gt=0, description="Time-per-output-token limit, s.")
+    ttft_slo_s: float | None = Field(None, gt=0, le=3600, description="Time-to-first-token limit, s (at most 3,600, as costsim plan's).")
+    tpot_slo_s: float | None = Field(None, gt=0, le=3600, description="Time-per-output-token limit, s (at most 3,600).")
     single_replica: bool = Field(False, description="Price one replica of `gpus` accelerators (the behaviour before the deployment search) instead of searching the best deployment of the budget.")
     objective: ServeObjective = Field("throughput", description="What the deployment search maximizes: 'throughput' (output tokens/s of the whole deployment) or "
                                       "'usd_per_token' (lowest $ per output token).")
