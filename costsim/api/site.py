@@ -23,7 +23,6 @@ from costsim.power.battery import dispatch
 from costsim.power.grid import max_gpus_under_cap, per_gpu_power_cap_w
 from costsim.power.signals import load_region
 from costsim.specs.catalog import get_accelerator, node_for
-from costsim.specs.limits import WorkEstimate, limit, require
 from costsim.specs.requests import FleetEntry, SiteRequest
 from costsim.specs.site import BatterySpec, EconomicsSpec, FacilitySpec
 from costsim.units import J_PER_KWH, MEGA, S_PER_DAY, S_PER_HOUR
@@ -41,8 +40,6 @@ def build_request(hardware: list[str], gpus: list[int], *, workloads: list[str] 
         raise InputError("--workload is given once (for all) or once per --hardware.", field="workload")
     if len(wl) == 1:
         wl = wl * len(hardware)
-    require([WorkEstimate("gpus", float(sum(gpus)), limit("gpus"), "the fleet's accelerators (sum of --gpus)",
-                          "Lower --gpus.")])
     fleet = [FleetEntry(hardware=h, gpus=int(n), **({"workload": wl[i]} if wl else {})) for i, (h, n) in enumerate(zip(hardware, gpus))]
     return SiteRequest(fleet=fleet, pue=pue, grid_cap_mw=grid_cap_mw, region=region, battery_mwh=battery_mwh, battery_mw=battery_mw,
                       battery_policy=battery_policy)
