@@ -20,6 +20,7 @@ from costsim.api.trust import band_dict
 from costsim.core.trust import MODE_LORA
 from costsim.errors import InputError
 from costsim.jsonable import to_jsonable
+from costsim.specs.overrides import short_text
 from costsim.specs.scenario import Scenario
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -177,7 +178,7 @@ def output_staging(out_dir: str | os.PathLike[str]) -> Path:
     try:
         present = out.exists() or out.is_symlink()
     except OSError as exc:  # e.g. a name longer than the file system allows
-        shown = str(out) if len(str(out)) <= 120 else f"{str(out)[:60]}... ({len(str(out)):,} characters)"
+        shown = short_text(str(out), 120)
         raise InputError(f"--out '{shown}' cannot be used: {exc.strerror}; give a shorter, writable directory path.",
                          field="--out") from None
     if present:

@@ -35,6 +35,7 @@ from costsim.estimators.training_shapes import (  # noqa: F401  (re-exported: ca
     hardware_shape,
     lora_shape,
     lora_targets_label,
+    lora_targets_text,
     mamf_bf16_frac,
     model_shape,
     num_compute_units,
@@ -103,16 +104,12 @@ def _check(req: TrainRequest, spec: ModelSpec) -> None:
             raise InputError(f"--recompute-layers {req.recompute_layers} says how many layers full recomputation reruns; give "
                              "--recompute full with it, or drop it.", field="recompute_layers")
         _at_most_layers(req.recompute_layers, "recompute_layers", spec, "all of them is plain --recompute full")
-    if req.lora_targets is not None and not req.lora_rank:
-        raise InputError(f"--lora-targets {req.lora_targets} places LoRA adapters, but no --lora-rank was given; add --lora-rank "
-                         "(e.g. 16) for a LoRA run, or drop --lora-targets for full-parameter training.", field="lora_targets")
-    if req.lora_dropout is not None and not req.lora_rank:
-        raise InputError(f"--lora-dropout {req.lora_dropout:g} is the LoRA adapters' dropout, but no --lora-rank was given; add "
-                         "--lora-rank (e.g. 16), or drop --lora-dropout.", field="lora_dropout")
-    if req.lora_base_precision is not None and not req.lora_rank:
-        raise InputError(f"--lora-base-precision {req.lora_base_precision} stores a LoRA run's frozen base (QLoRA), but no "
-                         "--lora-rank was given; add --lora-rank (e.g. 16), or drop --lora-base-precision.",
-                         field="lora_base_precision")
+    for field, what in (("lora_targets", "places LoRA adapters"), ("lora_dropout", "is the LoRA adapters' dropout"),
+                        ("lora_base_precision", "stores a LoRA run's frozen base (QLoRA)")):
+        if getattr(req, field) is not None and not req.lora_rank:
+            flag = "--" + field.replace("_", "-")
+            raise InputError(f"{flag} {getattr(req, field)} {what}, but no --lora-rank was given; add --lora-rank (e.g. 16) "
+                             f"for a LoRA run, or drop {flag}.", field=field)
     if req.lora_base_precision == "nf4" and req.precision not in ("bf16", "fp16"):
         raise InputError(f"--lora-base-precision nf4 (QLoRA) dequantizes the frozen weights to bf16 and computes in bf16; this "
                          f"run is --precision {req.precision}. Use --precision bf16, or drop --lora-base-precision for a "
@@ -351,8 +348,7 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
                             "gives the sources)"})
     if ms.lora_rank > 0:
         assumptions.append({"name": "lora", "unit": "", "value": f"rank {ms.lora_rank} on "
-                            + {"all-linear": "every linear layer", "attention": "the attention projections (QKV, output)"}.get(
-                                lora_targets_label(ms), f"the {lora_targets_label(ms)} projections, one adapter each"),
+                            + lora_targets_text(lora_targets_label(ms)),
                             "source": "request --lora-rank / --lora-targets: frozen base weights (no weight gradients, gradient "
                                       "traffic or optimizer state), adapters in bf16 beside each adapted GEMM "
                                       "(costsim.core.training.linear_layer_times); frozen GEMMs without an adapter keep no inputs and "

@@ -57,6 +57,12 @@ def lora_targets_label(ms: ModelShape) -> str:
     return ",".join(ms.lora_modules) if ms.lora_modules else ("all-linear" if ms.lora_ffn else "attention")
 
 
+def lora_targets_text(targets: str) -> str:
+    """Where a LoRA run's adapters sit (TrainRequest.lora_targets, canonical form), in words."""
+    return {"all-linear": "every linear layer", "attention": "the attention projections (QKV, output)"}.get(
+        targets, f"the {targets.replace(',', ', ')} projections, one adapter each")
+
+
 def trainable_params(ms: ModelShape) -> float:
     """Parameters that take gradients and optimizer state, whole model: all of them, or a LoRA run's adapters."""
     if ms.lora_rank <= 0:

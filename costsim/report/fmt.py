@@ -320,13 +320,13 @@ def host_launch_text(result: dict) -> str | None:
 
 def lora_text(result: dict) -> str | None:
     """What a LoRA fine-tuning run trains, in words (the result's `lora`); None for full-parameter training."""
+    from costsim.estimators.training_shapes import lora_targets_text
     from costsim.numtext import count
 
     lo = result.get("lora")
     if not lo:
         return None
-    where = {"all-linear": "every linear layer", "attention": "the attention projections (QKV, output)"}.get(
-        lo["targets"], f"the {lo['targets'].replace(',', ', ')} projections")
+    where = lora_targets_text(lo["targets"])
     frozen = ("base weights frozen in 4-bit NF4 (QLoRA)" if lo.get("base_precision") == "nf4" else "base weights frozen")
     return (f"LoRA rank {lo['rank']} on {where}: {count(lo['trainable_params'])} trainable parameters "
             f"({100 * lo['trainable_frac']:.2g} % of the model), {frozen}")

@@ -287,7 +287,7 @@ def _tasks(s: Scenario, trials: list, mode: str, seed: int) -> list[dict[str, An
 def _study_dir(out: str) -> Path:
     """The study directory --out names, created: new, empty, or a previous study's (it holds optuna.db and resumes);
     a file, another tool's directory (a sweep's, with files a study would overwrite) or an unusable path exits 2."""
-    shown = out if len(out) <= 120 else f"{out[:60]}... ({len(out):,} characters)"
+    shown = short_text(out, 120)
     if not out.strip():
         raise InputError("--out is empty; give a directory for the study (new, empty, or a previous study's to resume).",
                          field="--out")

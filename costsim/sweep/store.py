@@ -30,6 +30,7 @@ from typing import Any, Iterable
 from urllib.parse import quote
 
 from costsim.errors import InputError
+from costsim.specs.overrides import short_text
 
 PATTERN = "points-*.parquet"  # legacy (unpartitioned) files
 PARTITIONED = "points/*/*/*.parquet"
@@ -274,7 +275,7 @@ def _sql_str(text: str) -> str:
 
 
 #: what one `costsim query` may use: DuckDB's memory limit, seconds before it is interrupted, rows it may return
-QUERY_MEMORY_LIMIT = "4GB"
+QUERY_MEMORY_LIMIT_BYTES = 4.0e9
 QUERY_TIMEOUT_S = 120.0
 QUERY_MAX_ROWS = 1_000_000
 
@@ -286,7 +287,7 @@ def connect(directory: str | os.PathLike[str]):
     import duckdb
 
     d = Path(directory)
-    shown = str(d) if len(str(d)) <= 120 else f"{str(d)[:60]}... ({len(str(d)):,} characters)"
+    shown = short_text(str(d), 120)
     try:
         is_dir, exists = d.is_dir(), d.exists()
     except OSError as exc:  # e.g. a name longer than the file system allows
@@ -311,7 +312,7 @@ def connect(directory: str | os.PathLike[str]):
         con.execute("SET enable_external_access=false")
         con.execute("SET autoinstall_known_extensions=false")
         con.execute("SET autoload_known_extensions=false")
-        con.execute(f"SET memory_limit='{QUERY_MEMORY_LIMIT}'")  # a query that would need more fails, not the machine
+        con.execute(f"SET memory_limit='{QUERY_MEMORY_LIMIT_BYTES / 1e9:g}GB'")  # a query that would need more fails, not the machine
         con.execute("SET lock_configuration=true")
         con.execute(f"CREATE VIEW {TABLE} AS SELECT * FROM read_parquet([{lst}], union_by_name=true, hive_partitioning=false)")
         if design is not None:
@@ -343,7 +344,7 @@ def query(directory: str | os.PathLike[str], sql: str) -> tuple[list[str], list[
             raise InputError(f"query stopped after {QUERY_TIMEOUT_S:.0f} s (the limit): aggregate or filter the table '{TABLE}' "
                              "(GROUP BY, WHERE, LIMIT) so it answers sooner.", field="SQL") from None
         raise InputError(f"query failed: {first}. The table is named '{TABLE}'; `SELECT * FROM {TABLE} LIMIT 5` shows its "
-                         f"columns (queries may use up to {QUERY_MEMORY_LIMIT} of memory).", field="SQL") from None
+                         f"columns (queries may use up to {QUERY_MEMORY_LIMIT_BYTES / 1e9:g} GB of memory).", field="SQL") from None
     finally:
         timer.cancel()
         con.close()
