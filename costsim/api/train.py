@@ -10,7 +10,11 @@ from costsim.core.trust import MODE_LORA
 from costsim.estimators.training import estimate, step_profile
 from costsim.specs.requests import TrainRequest
 
-__all__ = ["train", "step_profile", "shown_layout", "MOE_ONLY_LAYOUT_KEYS"]
+__all__ = ["train", "step_profile", "shown_layout", "request_warnings", "MOE_ONLY_LAYOUT_KEYS"]
+
+# The shortest sequences in published language-model training: BERT's phase 1 at 128 tokens (Devlin et al. 2019,
+# Sec. A.2). Below this a request is valid but prices a regime no published run measured (per-sequence work dominates).
+SHORTEST_PUBLISHED_SEQ_LEN_TOKENS = 128
 
 
 def shown_layout(par: dict[str, Any], moe: bool | None = None) -> dict[str, Any]:
@@ -21,6 +25,15 @@ def shown_layout(par: dict[str, Any], moe: bool | None = None) -> dict[str, Any]
             and not (k == "activation_offload" and not v)}
 
 
+def request_warnings(request: TrainRequest) -> list[str]:
+    """Plain warnings for a valid request outside every published training regime (empty when ordinary)."""
+    if request.seq_len < SHORTEST_PUBLISHED_SEQ_LEN_TOKENS:
+        return [f"sequence length {request.seq_len:,} token{'s' if request.seq_len != 1 else ''} is shorter than any published language-model training run "
+                f"(BERT's phase 1: {SHORTEST_PUBLISHED_SEQ_LEN_TOKENS} tokens); per-sequence work dominates the step and "
+                "no validation case covers it. Check --seq-len."]
+    return []
+
+
 def train(request: TrainRequest) -> dict[str, Any]:
     """Search the fastest parallel layout and estimate the whole run (see costsim.estimators.training)."""
     result = estimate(request)
@@ -28,4 +41,6 @@ def train(request: TrainRequest) -> dict[str, Any]:
         mode = MODE_LORA if request.lora_rank else None  # a LoRA run reads on the LoRA cases first
         result["error_band"] = band_dict("training", request.hardware, request.gpus, request.model, mode=mode)
         result["power_error_band"] = band_dict("power", request.hardware, request.gpus, request.model)
+        if warns := request_warnings(request):
+            result["warnings"] = list(result.get("warnings") or []) + warns
     return result

@@ -9,7 +9,8 @@ finish and are replaced, so each step also carries the prefill of B*I/O new prom
   tpot_s              = decode_step_time_s + prefill_time(B prompts) / O   (prefill stalls shared)
                         + request_overhead_s x B / O   (host work to admit / retire the B/O requests per step)
   throughput          = B / tpot_s   output tokens per second over whole requests
-  ttft_s              = prefill of one prompt + one running decode step (worst wait) when B > 1; with pipeline
+  ttft_s              = prefill of one prompt, or of the B / O prompts admitted with it when that is longer (short
+                        outputs), + one running decode step (worst wait) when B > 1; with pipeline
                         parallelism the prompt passes the pp stages one after another: its chunks of at most
                         PREFILL_CHUNK_TOKENS overlap in the pipeline, so one prompt of n chunks takes (n + pp - 1) / n
                         of the per-stage prefill time pp stages share (pp x a single-chunk prompt's stage time)
@@ -61,7 +62,10 @@ def serving_curve(shape: Shape, dev: Device, prec: Precision, layout: Layout, ba
     # the wait for a running step: its wall time (a speculative step's decode_step_time_s is per token it yields)
     step_wall = t_dec * np.where(np.asarray(shape.spec_tokens, dtype=float) > 0,
                                  np.asarray(shape.spec_tokens_per_step, dtype=float), 1.0)
-    ttft = t_pre1 * (chunks + np.asarray(layout.pp, dtype=float) - 1.0) / chunks + np.where(b > 1, step_wall, 0.0)
+    # a new prompt is prefilled with the B / O others admitted in the same step: when they outweigh one prompt (short
+    # outputs, e.g. O = 1 where every step replaces the whole batch) the first token waits for all of them
+    ttft = np.maximum(t_pre1 * (chunks + np.asarray(layout.pp, dtype=float) - 1.0) / chunks, t_pre / o) \
+        + np.where(b > 1, step_wall, 0.0)
     return {
         "batch": b,
         "decode_step_time_s": t_dec,

@@ -31,8 +31,8 @@ from costsim.core.serving_curve import batch_grid, decode_context_tokens, graph_
 from costsim.economics.accounting import amortized_usd_per_gpu_hour, effective_pue, host_power_per_gpu_w, usd_per_gpu_hour
 from costsim.errors import InputError
 from costsim.estimators.inference import (LAYOUT_EP_DENSE, LAYOUT_EP_EXPERTS, LAYOUT_MEMORY, LAYOUT_PP_LAYERS, LAYOUT_PROBLEM_TEXT,
-                                          LAYOUT_TP_DOMAIN, LAYOUT_TP_HEADS, MAX_CURVE_BATCH, PREFILL_CHUNK_TOKENS, check_layout,
-                                          core_inputs, default_kv_precision, layout_problems)
+                                          LAYOUT_TP_DOMAIN, LAYOUT_TP_HEADS, MAX_CURVE_BATCH, PREFILL_CHUNK_TOKENS, batch_cap_warnings,
+                                          check_layout, core_inputs, default_kv_precision, layout_problems)
 from costsim.estimators.network import network_parameters
 from costsim.specs.catalog import node_for
 from costsim.specs.hardware import Accelerator
@@ -262,9 +262,11 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
             mem_note = (f" (the leanest layout that does not fit, {precs[pi[j]]} TP{T[j]} PP{P[j]}"
                         f"{' EP%d' % E[j] if E[j] > 1 else ''}, holds {w[j] / 1e9:.1f} GB of weights per GPU of "
                         f"{usable / 1e9:.1f} GB usable, before the KV cache)")
-        mb_cap = np.minimum(mb, MAX_CURVE_BATCH if max_batch is None else min(MAX_CURVE_BATCH, max_batch))
+        # the batch a replica may run: what memory holds, under the engine's max_num_seqs; a 'max' search stops at
+        # MAX_CURVE_BATCH (the result says so where memory holds more), a fixed batch is priced as given
+        mb_cap = mb if max_batch is None else np.minimum(mb, max_batch)
         if batch == "max":
-            grid = batch_grid(int(max(1.0, float(mb_cap.max()))), extra=graph_sizes(dev))
+            grid = batch_grid(int(max(1.0, min(float(mb_cap.max()), MAX_CURVE_BATCH))), extra=graph_sizes(dev))
         else:
             grid = np.asarray([float(batch)])
         col = lambda obj: type(obj)(**{f.name: (np.asarray(getattr(obj, f.name))[:, None] if np.ndim(getattr(obj, f.name)) else getattr(obj, f.name))
@@ -389,5 +391,9 @@ def estimate_serve_deployment(req, *, model: ModelSpec | None = None, acc: Accel
                        "scaleup_domains_per_replica": scaleup_domains(a, d.gpus_per_replica)}
     r["runners_up"] = [x.to_dict() for x in s.runners_up]
     r["search"] = search_doc
+    if req.batch == "max":
+        runnable = d.max_batch_per_replica if req.max_num_seqs is None else min(d.max_batch_per_replica, req.max_num_seqs)
+        if cap := batch_cap_warnings(d.batch_per_replica, runnable):
+            r["warnings"] = list(r.get("warnings") or []) + cap
     r["layout"] = dict(r.get("layout") or {}, searched=True)
     return r

@@ -28,6 +28,16 @@ from costsim.specs.model import ModelSpec
 from costsim.specs.requests import ServeRequest
 
 MAX_CURVE_BATCH = 4096      # curve and `batch max` search cap (engines cap concurrent sequences similarly)
+
+
+def batch_cap_warnings(batch: float, runnable_batch: float) -> list[str]:
+    """The note a 'batch max' result carries when its search stopped at MAX_CURVE_BATCH while memory (under any
+    max_num_seqs) holds more sequences: the larger batches were not priced, not found worse (empty otherwise)."""
+    if batch < MAX_CURVE_BATCH or runnable_batch <= MAX_CURVE_BATCH:
+        return []
+    return [f"the batch search stops at {MAX_CURVE_BATCH:,} concurrent sequences per replica, where memory holds "
+            f"{int(runnable_batch):,}: throughput at larger batches was not priced (engines rarely run more: vLLM's "
+            "max_num_seqs defaults to 256-1,024). Give --batch N to price a larger batch."]
 MIN_KV_FRAC = 0.10           # default gpus: fewest whose usable memory keeps >= 10% for KV cache after weights
 
 
@@ -241,6 +251,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
     # the engine's max_num_seqs caps the batch below what memory holds
     mb_run = mb if req.max_num_seqs is None else min(mb, int(req.max_num_seqs))
     mb_curve = min(mb_run, MAX_CURVE_BATCH)
+    cap_warnings: list[str] = []
     grid = batch_grid(mb_curve, extra=graph_sizes(dev))
     curve = serving_curve(shape, dev, prec, layout, grid, i, o, cv)
     if req.batch == "fill":
@@ -258,6 +269,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
                                max_batch=mb, kv_cache_bytes_per_token=kv_per_tok, layout=layout_doc,
                                memory_per_gpu_bytes=float(core.memory_per_gpu_bytes(shape, prec, layout, 1, ctx_full, chunk)))
         b = float(grid[idx])
+        cap_warnings = batch_cap_warnings(b, mb_run)
     else:
         b = float(req.batch)
         if b > mb:
@@ -343,6 +355,8 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
     }
     if with_curve:
         result["curve"] = {k: [float(x) for x in v] for k, v in curve.items()}
+    if cap_warnings:
+        result["warnings"] = cap_warnings
     return result
 
 

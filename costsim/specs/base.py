@@ -115,6 +115,13 @@ def load_yaml_file(path: Path | str, *, what: str) -> dict[str, Any]:
     return data
 
 
+def _exists(p: Path) -> bool:
+    try:
+        return p.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def load_yaml_document(path: Path | str, *, what: str) -> Any:
     """Read a YAML document of any shape (mapping, list), with a clear InputError for a missing, unreadable or
     malformed file (line and column) or a duplicate key."""
@@ -127,6 +134,9 @@ def load_yaml_document(path: Path | str, *, what: str) -> Any:
     if is_dir:
         raise InputError(f"{what} file '{_shown(str(p))}' is a directory; give a YAML file inside it.", field=what)
     if not path_is_file(p):
+        if _exists(p):
+            raise InputError(f"{what} file '{_shown(str(p))}' is not a regular file (a device, pipe or socket); "
+                             "give a YAML file or a catalog id.", field=what)
         raise InputError(f"{what} file '{_shown(str(p))}' does not exist; give an existing YAML file or a catalog id.")
     try:
         text = p.read_text(encoding="utf-8")

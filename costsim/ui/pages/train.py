@@ -189,6 +189,8 @@ def layout_text(par: dict[str, Any] | None) -> str:
 def show(res: dict[str, Any]) -> None:
     if not res.get("feasible", True):
         st.error(f"Not feasible: {res.get('reason') or 'no reason given'}")
+    for warn in res.get("warnings") or []:
+        st.warning(warn)
     c = st.columns(5)
     c[0].metric("Wall time", fmt.duration(res.get("wall_time_s")), help="Whole run: compute time / goodput.")
     c[1].metric("GPU-hours", fmt.big(res.get("gpu_hours")))

@@ -1,0 +1,72 @@
+"""Edges a demanding user reaches (2026-12-07 stop): a device given as a model file, a training sequence shorter than
+any published run, a batch search that stops below what memory holds, a fixed batch above that stop, and the first
+token of a request whose whole batch is replaced every step (one output token)."""
+
+from __future__ import annotations
+
+import pytest
+
+from costsim.api.serve import serve
+from costsim.api.train import SHORTEST_PUBLISHED_SEQ_LEN_TOKENS, request_warnings
+from costsim.core import inference as core
+from costsim.core.serving_curve import serving_curve
+from costsim.errors import InputError
+from costsim.estimators.inference import MAX_CURVE_BATCH, core_inputs
+from costsim.specs.base import load_yaml_document
+from costsim.specs.catalog import get_accelerator, get_model
+from costsim.specs.requests import ServeRequest, TrainRequest
+
+
+def test_a_device_file_is_named_as_such_not_as_missing(tmp_path):
+    with pytest.raises(InputError, match="not a regular file"):
+        load_yaml_document("/dev/null", what="model")
+    with pytest.raises(InputError, match="does not exist"):
+        load_yaml_document(tmp_path / "absent.yaml", what="model")
+
+
+def _train(seq_len: int) -> TrainRequest:
+    return TrainRequest(model="llama-3-8b", hardware="h100-sxm", gpus=8, tokens=1e9, seq_len=seq_len)
+
+
+def test_a_sequence_shorter_than_any_published_run_warns():
+    assert request_warnings(_train(4096)) == []
+    assert request_warnings(_train(SHORTEST_PUBLISHED_SEQ_LEN_TOKENS)) == []
+    (w,) = request_warnings(_train(1))
+    assert "sequence length 1 token " in w and "--seq-len" in w
+
+
+def _serve(**kw):
+    base = dict(model="llama-3.2-1b", hardware="h200", gpus=1, input_tokens=64, output_tokens=64)
+    return serve(ServeRequest(**(base | kw)))
+
+
+def test_batch_search_stopping_below_memory_says_so():
+    r = _serve()
+    assert r["feasible"] and r["max_batch"] > MAX_CURVE_BATCH
+    assert r["batch"] == MAX_CURVE_BATCH
+    assert any(f"{MAX_CURVE_BATCH:,}" in w and "--batch" in w for w in r["warnings"])
+    # an engine cap below the stop: nothing was left unpriced, no note
+    r = _serve(max_num_seqs=1024)
+    assert r["feasible"] and not r.get("warnings")
+
+
+def test_a_fixed_batch_above_the_search_stop_is_priced_when_memory_holds_it():
+    r = _serve(batch=8000)
+    assert r["feasible"], r.get("reason")
+    assert r["batch"] == 8000 and r["deployment"]["batch_per_replica"] == 8000
+    assert not r.get("warnings")
+    # beyond memory it is still refused, naming the batch
+    r = _serve(batch=r["max_batch"] + 1)
+    assert not r["feasible"] and "does not fit" in r["reason"]
+
+
+def test_first_token_waits_for_the_prompts_admitted_with_it():
+    ci = core_inputs(get_model("llama-3-8b"), get_accelerator("h100-sxm"), "bf16", None, "default")
+    lay = core.Layout(tp=1, pp=1, ep=1)
+    one = serving_curve(ci.shape, ci.dev, ci.prec, lay, 1024.0, 512, 1)
+    # one output token: every step replaces the whole batch, so the first token waits for all 1,024 prompts
+    assert float(one["ttft_s"]) >= float(one["prefill_time_s"])
+    long = serving_curve(ci.shape, ci.dev, ci.prec, lay, 16.0, 512, 512)
+    pre1 = float(core.prefill_time_s(ci.shape, ci.dev, ci.prec, lay, 1.0, 512))
+    # long answers: a step admits fewer than one prompt, so one prompt's prefill + a running step, as before
+    assert float(long["ttft_s"]) == pytest.approx(pre1 + float(long["decode_step_time_s"]))
