@@ -76,6 +76,7 @@ def test_a_search_with_nothing_feasible_exits_3(scn, tmp_path, capsys):
     code, _, err = _in_process(["optimize", str(scn), "-o", str(tmp_path / "o"), "--param", "training.num_gpus=8..64",
                                 "--minimize", "usd", "--constraint", "usd<=0", "--trials", "3"], capsys)
     assert code == 3 and "no feasible trade-off" in err
+    assert "no completed trial meets the constraints (3 completed, 0 failed)" in err
 
 
 def test_queries_are_bounded_in_rows_and_paths(scn, tmp_path, capsys, monkeypatch):

@@ -208,6 +208,7 @@ def test_infeasible_points_fail_with_their_reason_and_never_loop(tmp_path):
     """The shipped tiny scenario fixes the batch and layout: most GPU counts cannot divide it. The search stops
     after a bounded number of asks and every failed trial says why."""
     import csv
+    from collections import Counter
 
     s = scenario_from_dict(yaml.safe_load((REPO / "tests/data/sweep-tiny-training.yaml").read_text()))
     res = run_optimize(s, out=str(tmp_path), params=[Param("training.num_gpus", 1025, 1100)], objectives=OBJECTIVES,
@@ -215,6 +216,11 @@ def test_infeasible_points_fail_with_their_reason_and_never_loop(tmp_path):
     assert res.trials_complete < 3 and any("stopped after" in n for n in res.notes)
     rows = list(csv.DictReader(open(tmp_path / "trials.csv")))
     assert rows and all(r["error"] for r in rows if r["state"] == "FAIL")
+    # the stop note names the commonest reason, so the user need not open trials.csv to learn why
+    note = next(n for n in res.notes if "stopped after" in n)
+    counts = Counter(r["error"] for r in rows if r["state"] == "FAIL")
+    top = max(counts.values())
+    assert "most often" in note and any(e[:100] in note for e, n in counts.items() if n == top)
 
 
 @pytest.mark.slow

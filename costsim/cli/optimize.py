@@ -61,8 +61,8 @@ def register(app: typer.Typer) -> None:
             con.print(n)
         con.print(f"wrote {report}")
         if not res.pareto:  # a valid search that found nothing feasible: say so and exit 3
-            why = ("every trial failed" if res.trials_complete == res.trials_failed else
+            why = ("every trial failed" if res.trials_complete == 0 else
                    "no completed trial meets the constraints" if constraint else "no completed trial has every objective")
-            typer.echo(f"no feasible trade-off: {why} ({res.trials_failed} of {res.trials_complete} trials failed); "
+            typer.echo(f"no feasible trade-off: {why} ({res.trials_complete} completed, {res.trials_failed} failed); "
                        "see trials.csv in the study directory, widen the ranges or loosen --constraint.", err=True)
             raise typer.Exit(3)

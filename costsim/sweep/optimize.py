@@ -87,6 +87,20 @@ class OptimizeResult:
     notes: list[str] = field(default_factory=list)
 
 
+def _common_error(study) -> str:
+    """', most often: <reason> (n of m)' for a study's failed trials, or '' when none carries a reason."""
+    from collections import Counter
+
+    import optuna
+
+    errors = Counter(str(t.user_attrs.get("error")) for t in study.get_trials(deepcopy=False)
+                     if t.state == optuna.trial.TrialState.FAIL and t.user_attrs.get("error"))
+    if not errors:
+        return ""
+    text, n = errors.most_common(1)[0]
+    return f", most often ({n} of {sum(errors.values())}): {text if len(text) <= 240 else text[:239] + '…'}"
+
+
 def parse_param(text: str) -> Param:
     """PATH=LO..HI[:log] (numbers; integer fields sample integers) or PATH=a,b,c (choices)."""
     path, sep, spec = text.partition("=")
@@ -379,7 +393,7 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
     while complete() < trials:
         if asks >= max_asks:
             notes.append(f"stopped after {asks} trials in this run: only {complete()} of {trials} completed; the rest "
-                         "failed (see the error column of trials.csv) - narrow the --param ranges")
+                         f"failed{_common_error(study)} (the error column of trials.csv has each) - narrow the --param ranges")
             break
         k = min(batch, trials - complete())
         asks += k
