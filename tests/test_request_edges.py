@@ -70,3 +70,46 @@ def test_first_token_waits_for_the_prompts_admitted_with_it():
     pre1 = float(core.prefill_time_s(ci.shape, ci.dev, ci.prec, lay, 1.0, 512))
     # long answers: a step admits fewer than one prompt, so one prompt's prefill + a running step, as before
     assert float(long["ttft_s"]) == pytest.approx(pre1 + float(long["decode_step_time_s"]))
+
+
+# --- a stack that runs no tensor / expert parallelism and splits layers sequentially (pytorch-eager) ---------------
+
+def test_plain_pytorch_deployments_split_layers_only():
+    from costsim.estimators.deployment import search_deployment
+
+    s = search_deployment(get_model("mixtral-8x7b"), get_accelerator("h100-sxm"), 8, input_tokens=512, output_tokens=256,
+                          engine="pytorch-eager")
+    assert s.feasible
+    for d in (s.chosen, *s.runners_up):
+        assert d.tp == 1 and d.ep == 1
+    with pytest.raises(InputError, match="runs no tensor parallelism") as ei:
+        search_deployment(get_model("llama-3-70b"), get_accelerator("h100-sxm"), 8, input_tokens=512, output_tokens=256,
+                          engine="pytorch-eager", tp=2)
+    assert ei.value.field == "tp"
+    # one replica of 8 GPUs without --tp: the layers split eight ways (not a refused tp 8)
+    r = serve(ServeRequest(model="llama-3-70b", hardware="h100-sxm", gpus=8, single_replica=True, engine="pytorch-eager"))
+    assert r["layout"]["tp"] == 1 and r["layout"]["pp"] == 8
+
+
+def test_sequential_stages_wait_for_each_other():
+    m, a = get_model("llama-3-8b"), get_accelerator("h100-sxm")
+    seq = core_inputs(m, a, "bf16", None, "pytorch-eager")
+    ovl = core_inputs(m, a, "bf16", None, "pytorch-eager", {"pipeline_overlap": 1.0})
+    pp2, pp1 = core.Layout(tp=1, pp=2, ep=1), core.Layout(tp=1, pp=1, ep=1)
+    b, ctx = 256.0, 1024.0
+    d_seq = core.decode_step_breakdown(seq.shape, seq.dev, seq.prec, pp2, b, ctx)
+    d_ovl = core.decode_step_breakdown(ovl.shape, ovl.dev, ovl.prec, pp2, b, ctx)
+    d_one = core.decode_step_breakdown(seq.shape, seq.dev, seq.prec, pp1, b, ctx)
+    assert float(d_ovl["pipeline_wait_s"]) == 0.0
+    # each GPU runs its half of the layers for the whole batch, then waits as long for the other half
+    assert float(d_seq["pipeline_wait_s"]) > 0.4 * float(d_seq["step_time_s"])
+    # two sequential stages are no faster than one GPU holding every layer, and slower than an overlapped pipeline
+    assert float(d_seq["step_time_s"]) >= 0.95 * float(d_one["step_time_s"])
+    assert float(d_seq["step_time_s"]) > float(d_ovl["step_time_s"])
+    # the waiting GPU draws less: mean power below the overlapped pipeline's
+    p = lambda d, ci: float(core.decode_step_power_w(d, ci.dev, a.idle_w, a.tdp_w))
+    assert p(d_seq, seq) < p(d_ovl, ovl)
+    # a prompt passes both stages in turn: its TTFT is the whole prefill, not the per-stage share
+    c_seq = serving_curve(seq.shape, seq.dev, seq.prec, pp2, 1.0, 2048, 128)
+    c_one = serving_curve(seq.shape, seq.dev, seq.prec, pp1, 1.0, 2048, 128)
+    assert float(c_seq["ttft_s"]) >= 0.95 * float(c_one["ttft_s"])

@@ -269,6 +269,11 @@ def register(app: typer.Typer) -> None:
         con = Console()
         con.print(f"{d['name']} ({d['id']}, {d['kind']}): {d['description']}")
         con.print("KV cache when a request names none: " + api.kv_cache_default_text(d["kv_cache_auto"]))
+        dims = {"tp": "tensor", "pp": "pipeline", "ep": "expert"}
+        con.print("splits a replica over: " + ", ".join(f"{dims[x]} parallel (--{x})" for x in d["parallelism"])
+                  + ("" if d["parameters"].get("pipeline_overlap", 1) else "; pipeline stages run one after another"))
+        if d.get("weight_precisions"):
+            con.print("weight formats: " + ", ".join(d["weight_precisions"]))
         rows = [("all hardware", k, f"{v:g}") for k, v in d["parameters"].items()]
         rows += [(f"{scope} {who}", k, f"{v:g}") for scope, key in (("vendor", "vendor_parameters"), ("hardware", "device_parameters"))
                  for who, table in d[key].items() for k, v in table.items()]

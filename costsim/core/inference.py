@@ -138,6 +138,7 @@ _GPU = dict(
     moe_allgather_dispatch=1.0,  # expert parallelism by all-gather + reduce-scatter (the engines' default; Device says which)
     moe_dispatch_post_quant=0.0,  # the dispatch in 16 bit (TensorRT-LLM quantizes first: its profiles set 1)
     moe_expert_load_cv=0.5,  # coefficient of variation of the experts' routed rows (expert-parallel load imbalance; see Device)
+    pipeline_overlap=1.0,    # 1 = pipeline stages work on pp micro-batches at once; 0 = one after another (see Device)
 )
 _SOC = dict(
     matmul_frac=0.74,        # fitted: llama.cpp Metal prefill pp512, M1 Max (f16/q8_0/q4_0)
@@ -174,6 +175,7 @@ _SOC = dict(
     moe_allgather_dispatch=1.0,
     moe_dispatch_post_quant=0.0,
     moe_expert_load_cv=0.5,
+    pipeline_overlap=1.0,
 )
 CATEGORY_DEFAULTS: dict[str, dict[str, float]] = {
     "datacenter_gpu": _GPU,
@@ -298,6 +300,11 @@ def speculative_step(shape: Shape, dev: Device, prec: Precision, layout: Layout,
     return out
 
 
+def pipeline_micro_batches(dev: Device, pp):
+    """Micro-batches a pipeline works on at once: pp where its stages overlap (Device.pipeline_overlap 1), else 1."""
+    return np.where(_a(dev.pipeline_overlap) > 0, _a(pp), 1.0)
+
+
 def decode_step_pass(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, context_tokens,
                      queries_per_seq=1.0):
     """Time of one decode step (each of `batch` sequences gets one token) at mean context
@@ -311,7 +318,8 @@ def decode_step_pass(shape: Shape, dev: Device, prec: Precision, layout: Layout,
     """
     tp, pp, ep = _a(layout.tp), _a(layout.pp), _a(layout.ep)
     b_total = _a(batch)
-    b = b_total / pp                      # micro-batch per pipeline stage
+    n_mb = pipeline_micro_batches(dev, pp)  # pp micro-batches in flight, or 1 where the stages run one after another
+    b = b_total / n_mb                    # micro-batch per pipeline stage
     # sequences per ep rank (dense part is data parallel over ep): a sequence is not split, so with fewer sequences than
     # ranks the busiest rank still holds a whole one while the others idle
     b_rank = np.maximum(b / ep, np.minimum(b, 1.0))
@@ -388,34 +396,38 @@ def decode_step_pass(shape: Shape, dev: Device, prec: Precision, layout: Layout,
     rows_sampled = b_total if q is None else b_total * q
     t_sample = sampling_time_s(shape, dev, rows_sampled)
     # every pipeline micro-batch is an engine iteration of its own (scheduling, sampling, graph launch)
-    fixed = pp * _a(dev.step_overhead_s) + _a(dev.seq_overhead_s) * b_total + t_sample
+    fixed = n_mb * _a(dev.step_overhead_s) + _a(dev.seq_overhead_s) * b_total + t_sample
+    # a GPU runs its stage once per micro-batch (n_mb x stage) and, where the stages run one after another, waits
+    # while the other pp - 1 run theirs: the step's wall time is pp stage times either way
+    t_wait_pp = (pp - n_mb) * stage
     # a part whose GEMMs need more power than its limit leaves runs them at lowered clocks (Device.tensor_j_per_flop)
-    t_power = power_limit_stretch_s(pp * stage + fixed, pp * mm_flop, dev.tensor_j_per_flop, dev.power_budget_w)
+    t_power = power_limit_stretch_s(pp * stage + fixed, n_mb * mm_flop, dev.tensor_j_per_flop, dev.power_budget_w)
     total = pp * stage + fixed + t_power
     return {
         "step_time_s": total,
         "power_limit_s": t_power,
-        "weights_s": pp * t_weights,
-        "weights_memory_s": pp * t_weights_mem,
-        "matmul_compute_s": pp * t_matmul,
-        "attention_s": pp * t_attn,
-        "kv_memory_s": pp * t_kv_mem,
-        "tp_allreduce_s": pp * t_tp,
-        "ep_alltoall_s": pp * t_ep,
-        "pp_handoff_s": pp * t_pp,
-        "layer_overhead_s": pp * t_layers,
-        "moe_routing_s": pp * t_pairs,
-        "host_launch_wait_s": pp * (stage - stage_gpu),
+        "weights_s": n_mb * t_weights,
+        "weights_memory_s": n_mb * t_weights_mem,
+        "matmul_compute_s": n_mb * t_matmul,
+        "attention_s": n_mb * t_attn,
+        "kv_memory_s": n_mb * t_kv_mem,
+        "tp_allreduce_s": n_mb * t_tp,
+        "ep_alltoall_s": n_mb * t_ep,
+        "pp_handoff_s": n_mb * t_pp,
+        "layer_overhead_s": n_mb * t_layers,
+        "moe_routing_s": n_mb * t_pairs,
+        "host_launch_wait_s": n_mb * (stage - stage_gpu),
+        "pipeline_wait_s": t_wait_pp,
         "sampling_s": t_sample,
         "step_overhead_s": fixed - t_sample,
-        "bytes_read_per_gpu": pp * (params_read * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout) + kv_read),
-        "matmul_flop_per_gpu": pp * (mm_flop + attn_flop),
+        "bytes_read_per_gpu": n_mb * (params_read * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout) + kv_read),
+        "matmul_flop_per_gpu": n_mb * (mm_flop + attn_flop),
         "experts_touched_per_layer": touched,
         # the work behind each part, per GPU per step (for decode_step_power_w)
-        "weights_bytes_per_gpu": pp * (params_read * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout)),
-        "weights_flop_per_gpu": pp * mm_flop,
-        "kv_bytes_per_gpu": pp * kv_read,
-        "attention_flop_per_gpu": pp * attn_flop,
+        "weights_bytes_per_gpu": n_mb * (params_read * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout)),
+        "weights_flop_per_gpu": n_mb * mm_flop,
+        "kv_bytes_per_gpu": n_mb * kv_read,
+        "attention_flop_per_gpu": n_mb * attn_flop,
         "sampling_bytes_per_gpu": sampling_bytes(shape, dev, rows_sampled),
         "seq_overhead_s": _a(dev.seq_overhead_s) * b_total,
     }
@@ -526,8 +538,10 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
     gpu = t_compute + t_tp + t_ep + t_pp + t_layers + t_pairs + t_disp
     host = nl * _a(dev.host_launch_s_per_layer)
     body_t = _smooth_roofline(gpu, host) if np.any(host > 0) else gpu
+    # stages that run one after another (Device.pipeline_overlap 0): the prompts wait while the other pp - 1 stages run
+    t_wait_pp = (_a(layout.pp) - pipeline_micro_batches(dev, layout.pp)) * body_t
     t_sample = sampling_time_s(shape, dev, bsz)
-    total = body_t + _a(dev.step_overhead_s) + _a(dev.seq_overhead_s) * bsz + t_sample
+    total = body_t + t_wait_pp + _a(dev.step_overhead_s) + _a(dev.seq_overhead_s) * bsz + t_sample
     t_power = power_limit_stretch_s(total, mm_flop, dev.tensor_j_per_flop, dev.power_budget_w)
     total = total + t_power
     return {
@@ -544,6 +558,7 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
         "moe_routing_s": t_pairs,
         "moe_dispersion_s": t_disp,
         "host_launch_wait_s": body_t - gpu,
+        "pipeline_wait_s": t_wait_pp,
         "sampling_s": t_sample,
         "matmul_flop_per_gpu": mm_flop + attn_flop + idx_flop,
         "bytes_per_gpu": params_read * wb + lm_head_extra_bytes_per_gpu(shape, prec, layout) + kv_write + act_traffic + disp + idx_bytes,

@@ -43,7 +43,7 @@ def decode_step_power_w(dec: dict, dev: Device, idle_w, tdp_w):
     p_k = np.where(t_k > 0, e_k / np.where(t_k > 0, t_k, 1.0), floor)
     t_seq_busy = _a(dev.seq_overhead_busy_frac) * _a(dec["seq_overhead_s"])
     t_busy = t_seq_busy + _a(dec["moe_routing_s"])
-    t_wait = _a(dec["step_overhead_s"]) + _a(dec["host_launch_wait_s"]) - t_seq_busy
+    t_wait = _a(dec["step_overhead_s"]) + _a(dec["host_launch_wait_s"]) + _a(dec.get("pipeline_wait_s", 0.0)) - t_seq_busy
     total = _a(dec["step_time_s"])
     mean_w = (e_k + p_k * t_busy + floor * t_wait) / np.where(total > 0, total, 1.0)
     # a step stretched by the power limit runs at the limit (power_limit_stretch_s)

@@ -33,6 +33,10 @@ class Device:
     #: dense peak of the datatype attention runs in (FMHA over the KV cache: fp8 with an fp8 KV
     #: cache on FP8-capable parts, else 16 bit); None = peak_flop_per_s (attention in the GEMM dtype)
     attn_peak_flop_per_s: object = None
+    #: 1 = pipeline stages work at once on pp micro-batches of the batch (serving engines' pipeline parallelism); 0 = the
+    #: whole batch passes the stages one after another and each GPU waits while the others run (sequential model
+    #: parallelism: Hugging Face accelerate's device_map splits a plain PyTorch model's layers over GPUs that way)
+    pipeline_overlap: object = 1.0
     #: host (CPU) time to launch one layer's kernels in one forward pass, s; a step takes
     #: sqrt(gpu^2 + host^2) (the GPU waits on a slower launcher). 0 for graph-captured engines
     host_launch_s_per_layer: object = 0.0

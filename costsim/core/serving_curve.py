@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from costsim.core.inference import (CUDA_GRAPH_BATCH_SIZES, Device, Layout, Precision, Shape, decode_step_time_s,
-                                    prefill_time_s)
+                                    pipeline_micro_batches, prefill_time_s)
 
 
 #: largest prefill chunk the workspace is sized for (vLLM max_num_batched_tokens-like): a longer prompt passes a pipeline in
@@ -64,7 +64,9 @@ def serving_curve(shape: Shape, dev: Device, prec: Precision, layout: Layout, ba
                                  np.asarray(shape.spec_tokens_per_step, dtype=float), 1.0)
     # a new prompt is prefilled with the B / O others admitted in the same step: when they outweigh one prompt (short
     # outputs, e.g. O = 1 where every step replaces the whole batch) the first token waits for all of them
-    ttft = np.maximum(t_pre1 * (chunks + np.asarray(layout.pp, dtype=float) - 1.0) / chunks, t_pre / o) \
+    # (where the stages run one after another, prefill_time_s already holds all pp of them: no overlap to count)
+    stages = pipeline_micro_batches(dev, layout.pp)
+    ttft = np.maximum(t_pre1 * (chunks + stages - 1.0) / chunks, t_pre / o) \
         + np.where(b > 1, step_wall, 0.0)
     return {
         "batch": b,

@@ -32,7 +32,8 @@ from costsim.economics.accounting import amortized_usd_per_gpu_hour, effective_p
 from costsim.errors import InputError
 from costsim.estimators.inference import (LAYOUT_EP_DENSE, LAYOUT_EP_EXPERTS, LAYOUT_MEMORY, LAYOUT_PP_LAYERS, LAYOUT_PROBLEM_TEXT,
                                           LAYOUT_TP_DOMAIN, LAYOUT_TP_HEADS, MAX_CURVE_BATCH, PREFILL_CHUNK_TOKENS, batch_cap_warnings,
-                                          check_layout, core_inputs, default_kv_precision, layout_problems)
+                                          check_engine_layout, check_layout, core_inputs, default_kv_precision, engine_allows,
+                                          layout_problems)
 from costsim.estimators.network import network_parameters
 from costsim.specs.catalog import node_for
 from costsim.specs.hardware import Accelerator
@@ -154,10 +155,12 @@ def searched_precisions(acc: Accelerator, m: ModelSpec | None = None, engine: st
     return out
 
 
-def _candidate_layouts(m: ModelSpec, acc: Accelerator, gpus: int, tp: int | None, pp: int | None, ep: int | None):
-    tps = [tp] if tp else [t for t in _TP if t <= gpus]
-    pps = [pp] if pp else [p for p in _PP if p <= gpus]
-    eps = [ep] if ep else ([e for e in _EP if e <= gpus] if m.is_moe else [1])
+def _candidate_layouts(m: ModelSpec, acc: Accelerator, gpus: int, tp: int | None, pp: int | None, ep: int | None,
+                       engine: str = "default"):
+    """Every (tp, pp, ep) of at most `gpus` GPUs over the dimensions the engine runs; a given size is kept."""
+    tps = [tp] if tp else ([t for t in _TP if t <= gpus] if engine_allows(engine, "tp") else [1])
+    pps = [pp] if pp else ([p for p in _PP if p <= gpus] if engine_allows(engine, "pp") else [1])
+    eps = [ep] if ep else ([e for e in _EP if e <= gpus] if m.is_moe and engine_allows(engine, "ep") else [1])
     T, P, E = (a.ravel() for a in np.meshgrid(tps, pps, eps, indexing="ij"))
     keep = T * P * E <= gpus
     return T[keep], P[keep], E[keep]
@@ -210,6 +213,7 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
         raise InputError(f"objective must be 'throughput' or 'usd_per_token', got {objective!r}.", field="objective")
     economics = economics or EconomicsSpec()
     facility = facility or FacilitySpec()
+    check_engine_layout(engine, tp, pp, ep)
     fixed = [x for x in (tp, pp, ep) if x]
     if fixed and int(np.prod(fixed)) > gpus:
         raise InputError(f"the fixed layout (tp {tp or '-'}, pp {pp or '-'}, ep {ep or '-'}) needs {int(np.prod(fixed))} GPUs per replica, "
@@ -228,7 +232,7 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
     precs = [weight_precision] if weight_precision else searched_precisions(acc, m, engine)
     cis = [core_inputs(m, acc, wp, kv_precision, engine, overrides) for wp in precs]
 
-    T, P, E = _candidate_layouts(m, acc, gpus, tp, pp, ep)
+    T, P, E = _candidate_layouts(m, acc, gpus, tp, pp, ep, engine)
     L = T.size
     rejected: dict[str, int] = {}
     structural = layout_problems(m, acc, T, P, E) if L else np.zeros(0, dtype=np.int64)

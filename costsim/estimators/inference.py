@@ -23,6 +23,7 @@ from costsim.estimators.inference_inputs import (  # noqa: F401  (re-exported: t
 )
 from costsim.estimators.network import network_parameters
 from costsim.specs.catalog import get_accelerator, get_model, node_for
+from costsim.specs.engine import get_engine
 from costsim.specs.hardware import Accelerator
 from costsim.specs.model import ModelSpec
 from costsim.specs.requests import ServeRequest
@@ -125,9 +126,33 @@ def _check_ep(m: ModelSpec, acc: Accelerator, ep: int) -> None:
         check_layout(m, acc, ep, 1, 1, ep)
 
 
-def resolve_layout(req: ServeRequest, m: ModelSpec, acc: Accelerator) -> tuple[int, int, int, int]:
-    """(gpus, tp, pp, ep) of one replica; gpus = -1 when the replica size is to be searched."""
+_DIMENSION_TEXT = {"tp": "tensor parallelism", "pp": "pipeline parallelism", "ep": "expert parallelism"}
+
+
+def check_engine_layout(engine: str, tp: int | None, pp: int | None, ep: int | None) -> None:
+    """Raise InputError (exit 2) for a layout dimension above 1 that the engine does not run (EngineProfile.parallelism)."""
+    eng = get_engine(engine)
+    for dim, size in (("tp", tp), ("pp", pp), ("ep", ep)):
+        if size and size > 1 and dim not in eng.parallelism:
+            runs = " and ".join(f"--{d}" for d in eng.parallelism)
+            raise InputError(f"engine '{eng.id}' runs no {_DIMENSION_TEXT[dim]}: --{dim} {size} is not possible with it. "
+                             f"Use {runs} for more GPUs per replica (or more replicas), or a production engine (--engine).",
+                             field=dim)
+
+
+def engine_allows(engine: str, dim: str) -> bool:
+    """Whether the engine splits a replica over layout dimension `dim` ('tp', 'pp' or 'ep')."""
+    return dim in get_engine(engine).parallelism
+
+
+def resolve_layout(req: ServeRequest, m: ModelSpec, acc: Accelerator, engine: str | None = None) -> tuple[int, int, int, int]:
+    """(gpus, tp, pp, ep) of one replica with `engine` (default: req.engine); gpus = -1 when the replica size is to be
+    searched."""
+    engine = engine or req.engine
     pp, ep = req.pp or 1, req.ep or 1
+    if req.gpus is not None and req.tp is None and req.pp is None and not engine_allows(engine, "tp"):
+        pp = max(1, req.gpus // ep)  # a stack without tensor parallelism splits a replica's layers over its GPUs
+    check_engine_layout(engine, req.tp, pp, ep)
     _check_ep(m, acc, ep)  # before the layout search too (it would otherwise keep ep and report a feasible plan)
     if req.gpus is None and req.tp is None:
         return -1, -1, pp, ep  # search
@@ -142,18 +167,20 @@ def resolve_layout(req: ServeRequest, m: ModelSpec, acc: Accelerator) -> tuple[i
             tp = gpus // (pp * ep)
         else:
             tp = req.tp
+    check_engine_layout(engine, tp, pp, ep)
     check_layout(m, acc, gpus, tp, pp, ep)
     return gpus, tp, pp, ep
 
 
 def candidate_layouts(m: ModelSpec, acc: Accelerator, pp: int | None = None, ep: int = 1,
-                      max_gpus: int = 1024) -> list[tuple[int, int, int, int]]:
+                      max_gpus: int = 1024, engine: str = "default") -> list[tuple[int, int, int, int]]:
     """(gpus, tp, pp, ep) in increasing gpus: TP within the scale-up domain, then PP across it
-    (structurally valid per `layout_problems`); a given pp is kept, None searches it."""
+    (structurally valid per `layout_problems`, and only the dimensions the engine runs); a given pp is kept, None
+    searches it."""
     out = []
-    pps = [pp] if pp is not None else [1, 2, 4, 8, 16]
+    pps = [pp] if pp is not None else ([1, 2, 4, 8, 16] if engine_allows(engine, "pp") else [1])
     for p in pps:
-        for t in (1, 2, 4, 8, 16, 32, 64):
+        for t in ((1, 2, 4, 8, 16, 32, 64) if engine_allows(engine, "tp") else (1,)):
             g = t * p * ep
             if g <= max_gpus and int(layout_problems(m, acc, t, p, ep)) == 0:
                 out.append((g, t, p, ep))
@@ -211,12 +238,12 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
     chunk = min(PREFILL_CHUNK_TOKENS, ctx_full * 1.0)
     usable_bytes = float(core.usable_memory_bytes(dev))  # bytes per GPU the engine may fill
 
-    gpus, tp, pp, ep = resolve_layout(req, m, a)
+    gpus, tp, pp, ep = resolve_layout(req, m, a, engine)
     searched = gpus < 0
     if searched:
         if req.pp is not None:
             check_layout(m, a, req.pp * ep, 1, req.pp, ep)  # a given pp must fit the layers (exit 2), and is kept
-        cands = candidate_layouts(m, a, req.pp, ep)
+        cands = candidate_layouts(m, a, req.pp, ep, engine=engine)
         chosen = None
         fallback = None
         for g, t, p_, e in cands:

@@ -156,6 +156,7 @@ _FRACTION_PARAMETERS = {
     "kv_on_demand": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether the engine allocates KV cache as sequences grow and preempts when full (1) or reserves a sequence's whole length at admission (0)"),
     "moe_allgather_dispatch": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether expert parallelism all-gathers the tokens and reduce-scatters the outputs (1) or runs a per-expert all-to-all (0)"),
     "moe_dispatch_post_quant": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether the expert dispatch carries the GEMMs' quantized input format (1) or 16-bit tokens (0)"),
+    "pipeline_overlap": (lambda x: x in (0.0, 1.0), "{0, 1}", "whether pipeline stages work on micro-batches at once (1) or one after another (0)"),
 }
 
 
@@ -202,7 +203,7 @@ def device_from_accelerator(acc: Accelerator, weight_precision: str, engine: str
         moe_decode_pair_s=p["moe_decode_pair_s"], moe_prefill_pair_s=p["moe_prefill_pair_s"],
         cuda_graph_padding=p["cuda_graph_padding"], cuda_graph_max_batch=p["cuda_graph_max_batch"],
         kv_on_demand=p["kv_on_demand"], moe_allgather_dispatch=p["moe_allgather_dispatch"],
-        moe_dispatch_post_quant=p["moe_dispatch_post_quant"], moe_expert_load_cv=p["moe_expert_load_cv"], **tensor_power_parameters(acc, dtype), **network_parameters(acc),
+        moe_dispatch_post_quant=p["moe_dispatch_post_quant"], moe_expert_load_cv=p["moe_expert_load_cv"], pipeline_overlap=p["pipeline_overlap"], **tensor_power_parameters(acc, dtype), **network_parameters(acc),
     )
     return dev, dtype, p
 

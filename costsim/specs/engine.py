@@ -39,6 +39,11 @@ class EngineProfile(Spec):
         "vendors' MLPerf configurations), else 16 bit; '16bit' = the model's 16-bit dtype whatever the weights (vLLM's "
         "and SGLang's --kv-cache-dtype auto).")
     weight_precisions: list[str] | None = Field(None, description="Weight formats the stack runs (llama.cpp: its GGUF types, bf16 / fp16, q8_0, q4_0, and MXFP4 for gpt-oss); None = any the hardware and core support. A deployment search tries only these; another asked for is refused naming the field.")
+    parallelism: list[Literal["tp", "pp", "ep"]] = Field(
+        ["tp", "pp", "ep"], min_length=1,
+        description="Layout dimensions the stack splits a replica over: tp (tensor), pp (pipeline), ep (expert). Plain "
+        "PyTorch runs pp only (Hugging Face accelerate's device_map: consecutive layers on each GPU); a deployment "
+        "search tries only these, and a layout asking for another is refused naming the field.")
     fitted_on: list[str] = Field(default_factory=list, description="Validation case ids the fitted parameters came from.")
     sources: list[str] = Field(..., min_length=1, description="Where the parameters and mechanisms come from.")
     notes: str | None = Field(None, description="Caveats.")
