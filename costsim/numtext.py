@@ -25,3 +25,14 @@ def count(value: float, digits: int = 3) -> str:
         if abs(v) >= scale:
             return f"{v / scale:.{digits}g}{suffix}"
     return sig(v, digits)
+
+
+def power(value_w: float, digits: int = 3) -> str:
+    """A power the way a reader writes it: 1.38 MW, 10 kW, 56 W, 2.4 GW (SI prefix, `digits` significant figures)."""
+    v = float(value_w)
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= scale * (1 - 0.5 * 10 ** (1 - digits)):
+            return f"{sig(v / scale, digits)} {prefix}W"
+    if 0 < abs(v) < 1e-3:  # a vanishing power (a 1e-300 MW grid cap) in scientific form, not 300 zeros
+        return f"{v:.{digits}g} W"
+    return f"{sig(v, digits)} W"

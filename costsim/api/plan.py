@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from costsim.api.plan_grid import PriceGrid, check_serve_engine, phase_costs, plan_economics, price_grid, serve_kw
+from costsim.api.plan_grid import (PriceGrid, check_serve_engine, phase_costs, plan_economics, price_grid, serve_kw,
+                                   size_lattice)
 from costsim.api.plan_text import (NO_LAYOUT_NOTE, answer_sentence, budget_infeasible, edge_note, nearest_reason, range_text,
                                    saturated_note, slo_text, unpriced_size)
 from costsim.api.trust import band_for
@@ -36,7 +37,7 @@ from costsim.specs.site import EconomicsSpec
 
 LAWS_PATH = Path(__file__).resolve().parents[1] / "data" / "quality_laws.yaml"
 BENCHMARKS_PATH = Path(__file__).resolve().parents[1] / "data" / "benchmarks.yaml"
-FINE_POINTS = 2000  # the optimum is searched on these sizes between plan_grid.PRICE_POINTS priced ones
+FINE_POINTS_PER_DECADE = 400  # the optimum is searched on this lattice of sizes between the priced ones (plan_grid.size_lattice)
 BOOTSTRAP_DRAWS = 200
 #: repeats beyond this many times R_D* (Muennighoff et al.'s decay constant of repeated data) are flagged in a budget plan
 SATURATED_EPOCHS_PER_RD_STAR = 4.0
@@ -215,6 +216,20 @@ def _objective(req: PlanRequest, c: dict[str, np.ndarray], n, d, inf_tokens: flo
     return np.maximum(c["train_peak_w"], c["serve_peak_w"])
 
 
+def _best_index(req: PlanRequest, c: dict[str, np.ndarray], obj: np.ndarray, good: np.ndarray) -> int:
+    """The least objective among the good sizes; among sizes it ties (the peak MW of a fixed training fleet is the same
+    for every size), the cheapest, then the least energy: never the first size of a flat objective."""
+    o = np.where(good, obj, np.nan)
+    best = np.nanmin(o)
+    tied = good & (obj <= best + 1e-9 * abs(best))
+    if int(tied.sum()) > 1 and c:
+        for key in (("train_usd", "serve_usd"), ("train_j", "serve_j")):
+            second = np.where(tied, c[key[0]] + c[key[1]], np.nan)
+            if np.isfinite(second).any():
+                return int(np.nanargmin(second))
+    return int(np.nanargmin(o))
+
+
 def _choice(req: PlanRequest, fit: LossFit, prices: PriceGrid | None, label: str, n: float, d: float, *, note: str | None = None) -> PlanChoice:
     inf_tokens = req.lifetime_total_tokens()
     out = req.lifetime_output_tokens()
@@ -279,10 +294,14 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: PriceGrid | None, target: 
     if target <= fit.E:
         return None, (f"target loss {target:g} is at or below the irreducible loss E = {fit.E:.4g} of {fit.id}: no model "
                       "reaches it; raise --target-loss.")
-    n = np.logspace(math.log10(req.min_params), math.log10(req.max_params), FINE_POINTS)
+    n = size_lattice(req.min_params, req.max_params, FINE_POINTS_PER_DECADE)
     d = tokens_for_loss(fit, n, target, req.unique_tokens)
     ok = np.isfinite(d) & (d < 1e17)
     if not ok.any():
+        if req.unique_tokens is not None and fit.data_constrained:
+            return None, (f"no model up to {req.max_params:.3g} parameters reaches loss {target:g} under {fit.id} with "
+                          f"{req.unique_tokens:.3g} unique tokens (repeated epochs of them saturate); raise --unique-tokens, "
+                          "--max-params or the target.")
         return None, f"no model up to {req.max_params:.3g} parameters reaches loss {target:g} under {fit.id}; raise --max-params or the target."
     if req.unique_tokens is not None and not fit.data_constrained:
         ok &= _within_unique(req, fit, d)
@@ -310,8 +329,15 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: PriceGrid | None, target: 
             why = next((sp.reason for sp in prices.serve if sp.reason), "no deployment fits").rstrip(". ")
             return None, (f"no model size can be served on {req.serve_hardware}{slo_text(req)}: {why}; "
                           "relax the latency limits or pick other serving hardware.")
+        if prices is not None and c and not np.isfinite(c["train_j"][ok]).any():
+            n_small = float(n[ok].min())  # the smallest size that reaches the target, and why it does not train
+            row = next((tp for tp in prices.train if tp.params >= n_small * 0.999 and not tp.feasible), None)
+            why = ((row.reason if row and row.reason else "no layout fits")).rstrip(". ")
+            return None, (f"no model size that reaches loss {target:g} ({n_small:.3g} parameters or more) trains on "
+                          f"{req.train_gpus:,} x {req.train_hardware} ({why}); raise --train-gpus or pick --train-hardware "
+                          "with more memory.")
         return None, "no priced model size reaches the target (the cores found no feasible layout); widen --min-params/--max-params."
-    i = int(np.nanargmin(np.where(good, obj, np.nan)))
+    i = _best_index(req, c, obj, good)
     edge = edge_note(req, prices, float(n[i]))
     return _choice(req, fit, prices, f"least {req.objective if req.mode == 'cost' else 'FLOP'} ({fit.id})", float(n[i]), float(d[i]),
                    note=edge), None

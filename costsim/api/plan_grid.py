@@ -18,7 +18,18 @@ from costsim.specs.plan import PlanRequest
 from costsim.specs.site import EconomicsSpec
 from costsim.units import S_PER_DAY, S_PER_YEAR
 
-PRICE_POINTS = 41  # priced sizes (log grid); the plan's optimum is searched on a finer grid between them
+#: priced sizes per decade of parameters, on a fixed lattice 10^(k/8): the priced sizes (and so the plan) do not move
+#: when --min-params / --max-params change without binding (41 sizes over the default 1e8..1e13); the plan's optimum is
+#: searched on a finer lattice between them
+PRICE_POINTS_PER_DECADE = 8
+
+
+def size_lattice(min_params: float, max_params: float, per_decade: int) -> np.ndarray:
+    """Model sizes 10^(k / per_decade) between the bounds, with the bounds themselves (ascending, unique): a grid
+    anchored to round sizes, so a bound that does not bind leaves the sizes inside it where they were."""
+    lo, hi = math.log10(min_params), math.log10(max_params)
+    k = np.arange(math.ceil(lo * per_decade - 1e-9), math.floor(hi * per_decade + 1e-9) + 1)
+    return np.unique(np.concatenate([[min_params], 10.0 ** (k / per_decade), [max_params]]))
 
 
 def plan_economics(req: PlanRequest) -> EconomicsSpec:
@@ -71,7 +82,7 @@ def serve_kw(req: PlanRequest) -> dict[str, Any]:
 def price_grid(req: PlanRequest, econ: EconomicsSpec) -> PriceGrid:
     """The priced sizes; each phase cached per process on what its pricing depends on (a sweep over demand, fit or
     target prices once; a comparison of hardware prices each training and each serving choice once)."""
-    ns = np.logspace(math.log10(req.min_params), math.log10(req.max_params), PRICE_POINTS)
+    ns = size_lattice(req.min_params, req.max_params, PRICE_POINTS_PER_DECADE)
     models = [synthetic_model(n) for n in ns]
     real_n = np.array([float(m.params_total) for m in models])
     e = "|" + econ.model_dump_json()

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from costsim.core.plausibility import fleet_warnings, power_warnings
+from costsim.numtext import power
 from costsim.core.power import cap_throughput_frac, phase_power_w
 from costsim.economics import timeseries
 from costsim.errors import InputError
@@ -102,8 +103,8 @@ def site_report(req: SiteRequest) -> dict[str, Any]:
             out["additional_gpus_under_cap"][x["hardware"]] = max(int(math.floor(head / slot_fac)), 0) if head > 0 else 0
         if head < 0:
             out["feasible"] = False
-            out["reason"] = (f"facility peak {fac_peak / MEGA:.1f} MW exceeds the grid cap {cap_w / MEGA:.1f} MW by "
-                             f"{-head / MEGA:.1f} MW; cap the GPUs (see per_gpu_power_cap_to_fit), shrink the fleet, "
+            out["reason"] = (f"facility peak {power(fac_peak)} exceeds the grid cap {power(cap_w)} by "
+                             f"{power(-head)}; cap the GPUs (see per_gpu_power_cap_to_fit), shrink the fleet, "
                              "lower PUE or add on-site supply")
             # uniform per-GPU cap that fits: GPU budget = cap/PUE - non-GPU IT, shared in proportion to peak draw
             non_gpu = sum((x["host_power_per_gpu_w"] + x["fabric_storage_w_per_gpu"]) * x["gpus"] for x in entries)
@@ -125,15 +126,24 @@ def site_report(req: SiteRequest) -> dict[str, Any]:
                                            "uniform_gpu_power_cap_w": uniform_w,
                                            "reason": (f"the grid cap leaves {max(cap_g, 0.0):.0f} W per {acc.id}, at or below its "
                                                       f"{acc.idle_w:.0f} W idle draw: no power cap fits")}
+            stuck = [k for k, v in fits.items() if v["gpu_power_cap_w"] is None]
+            if stuck and len(stuck) < len(fits):
+                # the shares are one budget: a part that cannot be capped low enough (its share is below its idle draw)
+                # leaves the others' caps over the grid cap, so no cap fits the fleet as a whole
+                for k, v in fits.items():
+                    if v["gpu_power_cap_w"] is not None:
+                        fits[k] = {**v, "gpu_power_cap_w": None, "compute_throughput_frac": 0.0,
+                                   "reason": (f"its share would fit, but {', '.join(stuck)} cannot be capped below its idle "
+                                              "draw, so no cap fits the fleet as a whole")}
             out["per_gpu_power_cap_to_fit"] = fits
             if non_gpu * pue >= cap_w:
-                out["reason"] = (f"facility peak {fac_peak / MEGA:.1f} MW exceeds the grid cap {cap_w / MEGA:.3g} MW, and the hosts, "
-                                 f"fabric and storage alone draw {non_gpu * pue / MEGA:.3g} MW with PUE: no GPU power cap fits; "
+                out["reason"] = (f"facility peak {power(fac_peak)} exceeds the grid cap {power(cap_w)}, and the hosts, "
+                                 f"fabric and storage alone draw {power(non_gpu * pue)} with PUE: no GPU power cap fits; "
                                  "shrink the fleet or add on-site supply")
             elif all(v["gpu_power_cap_w"] is None for v in fits.values()):
-                out["reason"] = (f"facility peak {fac_peak / MEGA:.1f} MW exceeds the grid cap {cap_w / MEGA:.3g} MW by "
-                                 f"{-head / MEGA:.1f} MW, and a GPU power cap that fits would be at or below the idle draw; "
-                                 "shrink the fleet or add on-site supply")
+                out["reason"] = (f"facility peak {power(fac_peak)} exceeds the grid cap {power(cap_w)} by "
+                                 f"{power(-head)}, and a GPU power cap that fits would be at or below the idle draw of "
+                                 f"{', '.join(stuck) or 'the GPUs'}; shrink the fleet or add on-site supply")
 
     # hourly price and carbon
     if req.region:
@@ -190,6 +200,7 @@ def site_report(req: SiteRequest) -> dict[str, Any]:
                 seen.add(a["name"])
                 ass.append(a)
     ass.append({"name": "training_phase_mix", "value": fac.TRAINING_PHASE_MIX, "unit": "time fractions",
+                "label": "training time by phase",
                 "source": "Llama 3.1 405B per-step vs whole-run MFU (calibration training_steps/training_runs)"})
     out["assumptions"] = ass
     out["fleet"] = [{k: v for k, v in x.items() if not k.startswith("_")} for x in entries]

@@ -67,14 +67,14 @@ def register(app: typer.Typer) -> None:
         for r in rows:
             t.add_row(r.region, r.name, f"{min(r.years)}-{max(r.years)}", str(r.generation_year or "-"), r.price,
                       f"{r.study_headroom_gw.get('0.5', float('nan')):.1f}")
-        Console().print(t)
+        Console(width=max(Console().width, 150)).print(t)
         t2 = Table(title="price+carbon regions on a real year (use as --region; all hours UTC)")
         for c in ("region", "name", "year", "price", "carbon", "mean price ($/MWh)", "mean carbon (g/kWh)"):
             t2.add_column(c)
         for p in prices:
             t2.add_row(p.region, p.name, str(p.year), p.price.upper() if p.price == "stylized" else p.price, p.carbon,
                        f"{p.mean_usd_per_kwh * 1000:.1f}", f"{p.mean_gco2e_per_kwh:.0f}")
-        Console().print(t2)
+        Console(width=max(Console().width, 150)).print(t2)
         Console().print("Sources: costsim/data/grid/README.md. Stylized price/carbon regions: costsim/data/regions (typical days, not a real year).")
 
     @g.command("headroom")
@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
         if json_:
             print_json(res.to_dict())
             return
-        c = Console()
+        c = Console(width=max(Console().width, 150))  # ten numeric columns: never cut a number or its unit
         first = res.results[len(res.results) // 2]
         c.print(f"{res.region} ({min(res.years)}-{max(res.years)}): about {first.headroom_w / 1e9:.1f} GW of constant new load fits if it accepts "
                 f"{first.curtailment_pct:g} % curtailment - about {first.curtailed_hours_per_year:.0f} hours a year in "

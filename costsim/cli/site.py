@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from costsim.cli.common import finish, fmt_si, parse_float
+from costsim.numtext import sig
 from costsim.report.fmt import battery_text
 
 
@@ -63,7 +64,19 @@ def _render(r: dict) -> None:
     reg = r.get("region") or {}
     if reg.get("region"):
         c.print(f"region {reg['region']} ({reg['kind']}): {reg['usd_per_kwh']['mean']:.3f} USD/kWh, {reg['gco2e_per_kwh']['mean']:.0f} gCO2e/kWh mean")
-    c.print("assumptions: " + "; ".join(f"{a['name']}={a['value'] if not isinstance(a['value'], float) else round(a['value'], 3)}" for a in r["assumptions"]))
+    c.print("assumptions: " + "; ".join(f"{a.get('label') or a['name']}: {_assumed(a)}" for a in r["assumptions"]))
+
+
+def _assumed(a: dict) -> str:
+    """An assumption's value for a reader: shares in %, powers with their unit, a phase mix as its shares."""
+    v = a["value"]
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {100 * float(x):.0f} %" for k, x in v.items())
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return str(v)
+    if a["name"].endswith("_frac") or a["name"].endswith("_frac_of_tdp"):
+        return f"{100 * float(v):.0f} %"
+    return f"{sig(float(v))} {a.get('unit') or ''}".strip()
 
 
 def register(app: typer.Typer) -> None:

@@ -111,13 +111,17 @@ def assumptions(acc: Accelerator, node: Node | None, facility: FacilitySpec, wor
     mean = gpu_power_w(acc, workload, statistic="mean")
     return [
         {"name": f"{acc.id}_gpu_{workload}_power_frac_of_tdp", "value": pk / acc.tdp_w, "unit": "",
+         "label": f"{acc.id} peak {workload} power, share of TDP",
          "source": "costsim.core.power compute phase (fitted on ML.ENERGY Llama-3.1-70B power vs batch)" if workload != "idle" else "idle_w"},
-        {"name": f"{acc.id}_gpu_{workload}_mean_power_w", "value": mean, "unit": "W",
+        {"name": f"{acc.id}_gpu_{workload}_mean_power_w", "value": mean, "unit": "W", "label": f"{acc.id} mean {workload} power",
          "source": f"phase mix {TRAINING_PHASE_MIX if workload == 'training' else INFERENCE_PHASE_MIX}"},
-        {"name": f"{acc.id}_host_power_per_gpu_w", "value": host_power_per_gpu_w(acc, node), "unit": "W", "source": host_source(acc, node)},
+        {"name": f"{acc.id}_host_power_per_gpu_w", "value": host_power_per_gpu_w(acc, node), "unit": "W",
+         "label": f"{acc.id} host power per device", "source": host_source(acc, node)},
         {"name": "fabric_storage_w_per_gpu", "value": facility.fabric_storage_w_per_gpu, "unit": "W",
+         "label": "network fabric and storage per device",
          "source": "estimate: 3-tier 400G fat tree (5/64 switches per GPU x ~1.2 kW with optics) + storage"},
-        {"name": "pue", "value": facility.pue, "unit": "",
+        {"name": "pue", "value": facility.pue, "unit": "", "label": "PUE (facility / IT power)",
          "source": f"{facility.pue_model} model; default 1.2 sits between Google fleet 2023 (1.10) and Uptime industry average (1.58)"},
-        {"name": "host_idle_frac", "value": HOST_IDLE_FRAC, "unit": "", "source": "host idle / busy when a node profile gives no idle figure (estimate)"},
+        {"name": "host_idle_frac", "value": HOST_IDLE_FRAC, "unit": "", "label": "host idle power, share of busy",
+         "source": "host idle / busy when a node profile gives no idle figure (estimate)"},
     ]

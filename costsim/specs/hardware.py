@@ -19,21 +19,30 @@ Dtype = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "
 Category = Literal["datacenter_gpu", "ai_accelerator", "consumer_gpu", "laptop_soc", "desktop_soc", "phone_soc", "edge_module"]
 ID_PATTERN = r"^[a-z0-9]+([.-][a-z0-9]+)*$"
 
+# Upper bounds of a device profile's numbers: far above any part built (so none is refused), low enough that a typo
+# (1e308) is named, not priced into inf / nan results. The largest single devices: Cerebras WSE-3 (CS-3 system ~23 kW,
+# 125 PFLOP/s FP16 sparse, 21 PB/s on-chip SRAM bandwidth; cerebras.ai CS-3 datasheet, 2024).
+MAX_DEVICE_POWER_W = 100_000.0        # 100 kW
+MAX_PEAK_TFLOP_PER_S = 10_000_000.0   # 10 EFLOP/s
+MAX_MEMORY_GB = 1_000_000.0           # 1 PB
+MAX_BANDWIDTH_GB_PER_S = 100_000_000.0  # 100 PB/s
+MAX_PRICE_USD = 1e9                   # a device, or a device-hour
+
 
 class PeakRates(Spec):
     """Dense peak matrix rate per datatype in TFLOP/s (TOPS for integer types). Empty = not
     supported or not published."""
 
-    fp64: float | None = Field(None, ge=0, description="FP64 peak, TFLOP/s (tensor/matrix rate where one exists).")
-    fp32: float | None = Field(None, ge=0, description="FP32 peak (vector/CUDA-core), TFLOP/s.")
-    tf32: float | None = Field(None, ge=0, description="TF32 dense matrix peak, TFLOP/s.")
-    bf16: float | None = Field(None, ge=0, description="BF16 dense matrix peak, TFLOP/s.")
-    fp16: float | None = Field(None, ge=0, description="FP16 dense matrix peak, TFLOP/s.")
-    fp8: float | None = Field(None, ge=0, description="FP8 dense matrix peak, TFLOP/s.")
-    int8: float | None = Field(None, ge=0, description="INT8 dense matrix peak, TOP/s.")
-    int4: float | None = Field(None, ge=0, description="INT4 dense matrix peak, TOP/s.")
-    fp6: float | None = Field(None, ge=0, description="FP6 (MXFP6) dense matrix peak, TFLOP/s (Blackwell: the FP8 rate; MI355X: the FP4 rate).")
-    fp4: float | None = Field(None, ge=0, description="FP4 (NVFP4/MXFP4) dense matrix peak, TFLOP/s.")
+    fp64: float | None = Field(None, ge=0, le=MAX_PEAK_TFLOP_PER_S, description="FP64 peak, TFLOP/s (tensor/matrix rate where one exists).")
+    fp32: float | None = Field(None, ge=0, le=MAX_PEAK_TFLOP_PER_S, description="FP32 peak (vector/CUDA-core), TFLOP/s.")
+    tf32: float | None = Field(None, ge=0, le=MAX_PEAK_TFLOP_PER_S, description="TF32 dense matrix peak, TFLOP/s.")
+    bf16: float | None = Field(None, ge=0, le=MAX_PEAK_TFLOP_PER_S, description="BF16 dense matrix peak, TFLOP/s.")
+    fp16: float | None = Field(None, ge=0, le=MAX_PEAK_TFLOP_PER_S, description="FP16 dense matrix peak, TFLOP/s.")
+    fp8: float | None = Field(None, ge=0, le=MAX_PEAK_TFLOP_PER_S, description="FP8 dense matrix peak, TFLOP/s.")
+    int8: float | None = Field(None, ge=0, le=MAX_PEAK_TFLOP_PER_S, description="INT8 dense matrix peak, TOP/s.")
+    int4: float | None = Field(None, ge=0, le=MAX_PEAK_TFLOP_PER_S, description="INT4 dense matrix peak, TOP/s.")
+    fp6: float | None = Field(None, ge=0, le=MAX_PEAK_TFLOP_PER_S, description="FP6 (MXFP6) dense matrix peak, TFLOP/s (Blackwell: the FP8 rate; MI355X: the FP4 rate).")
+    fp4: float | None = Field(None, ge=0, le=MAX_PEAK_TFLOP_PER_S, description="FP4 (NVFP4/MXFP4) dense matrix peak, TFLOP/s.")
 
 
 class ScaleUp(Spec):
@@ -53,11 +62,11 @@ class ScaleUp(Spec):
 
 
 class Prices(Spec):
-    purchase_usd: float | None = Field(None, ge=0, description="Typical purchase price per device, USD (midpoint where a range is known).")
-    purchase_usd_low: float | None = Field(None, ge=0, description="Low end of the purchase price range, USD.")
-    purchase_usd_high: float | None = Field(None, ge=0, description="High end of the purchase price range, USD.")
-    rental_usd_per_hour_low: float | None = Field(None, ge=0, description="On-demand rental per device-hour, low end across providers, USD.")
-    rental_usd_per_hour_high: float | None = Field(None, ge=0, description="On-demand rental per device-hour, high end across providers, USD.")
+    purchase_usd: float | None = Field(None, ge=0, le=MAX_PRICE_USD, description="Typical purchase price per device, USD (midpoint where a range is known).")
+    purchase_usd_low: float | None = Field(None, ge=0, le=MAX_PRICE_USD, description="Low end of the purchase price range, USD.")
+    purchase_usd_high: float | None = Field(None, ge=0, le=MAX_PRICE_USD, description="High end of the purchase price range, USD.")
+    rental_usd_per_hour_low: float | None = Field(None, ge=0, le=MAX_PRICE_USD, description="On-demand rental per device-hour, low end across providers, USD.")
+    rental_usd_per_hour_high: float | None = Field(None, ge=0, le=MAX_PRICE_USD, description="On-demand rental per device-hour, high end across providers, USD.")
     price_date: str | None = Field(None, description="Year-month (YYYY-MM) of the price sources.")
     basis: str | None = Field(None, description="How the prices were obtained (street price, kit price / 8, estimate).")
 
@@ -82,14 +91,14 @@ class Accelerator(Spec):
     vendor: str = Field(..., description="Vendor.")
     category: Category = Field(..., description="Device class; selects default efficiency and power parameters.")
     year: int = Field(..., ge=2000, le=2035, description="Year of launch or first availability.")
-    memory_gb: float = Field(..., gt=0, description="Device memory, GB (10^9 bytes). For SoCs: unified memory of the configuration described.")
+    memory_gb: float = Field(..., gt=0, le=MAX_MEMORY_GB, description="Device memory, GB (10^9 bytes). For SoCs: unified memory of the configuration described.")
     memory_reported_mib: float | None = Field(None, gt=0, description="Total device memory as the driver reports it (nvidia-smi 'Total', rocm-smi 'VRAM Total Memory'), MiB (2^20 bytes): what serving engines and training frameworks allocate from. Vendors round capacities to marketing 'GB' (an H100 '80GB' reports 81,559 MiB = 85.5 GB). None = memory_gb; needs a source in `sources`.")
     memory_type: str | None = Field(None, description="HBM3, LPDDR5, ...")
-    memory_bandwidth_gb_per_s: float = Field(..., gt=0, description="Peak memory bandwidth, GB/s (10^9 B/s).")
+    memory_bandwidth_gb_per_s: float = Field(..., gt=0, le=MAX_BANDWIDTH_GB_PER_S, description="Peak memory bandwidth, GB/s (10^9 B/s).")
     dma_bandwidth_gb_per_s: float | None = Field(None, gt=0, description="Aggregate peak throughput of the DMA engines that move every HBM read into on-chip SRAM, GB/s, on devices whose cores have no load path of their own to HBM (AWS NeuronCores: 16 DMA engines per core). Where it is below the HBM peak times the achievable fraction, streaming is DMA-bound at this rate. None = the HBM bandwidth is the only limit; needs a source in `sources`.")
     peak_tflop_per_s: PeakRates = Field(..., description="Dense peak rate per datatype (TFLOP/s; TOP/s for int).")
-    tdp_w: float = Field(..., gt=0, description="Maximum board/module power (TDP/TBP), W. For SoCs: sustained package power under load.")
-    idle_w: float = Field(..., ge=0, description="Idle power, W (measured where a source gives one, else an estimate with a note).")
+    tdp_w: float = Field(..., gt=0, le=MAX_DEVICE_POWER_W, description="Maximum board/module power (TDP/TBP), W. For SoCs: sustained package power under load.")
+    idle_w: float = Field(..., ge=0, le=MAX_DEVICE_POWER_W, description="Idle power, W (measured where a source gives one, else an estimate with a note).")
     scaleup: ScaleUp = Field(..., description="Scale-up fabric (NVLink/ICI/...).")
     scaleout_gb_per_s: float = Field(0.0, ge=0, description="Scale-out network bandwidth per device, per direction, GB/s (400 Gb/s NIC = 50).")
     host_link_gb_per_s_per_direction: float | None = Field(None, gt=0, le=1.0e4, description="Achievable bandwidth between the device's memory and its host's memory, per direction, GB/s: what offloaded activations (training with activation offload) move over. GH200's NVLink-C2C 450 per direction; None = the category default (costsim.core.training_shapes.HOST_LINK_DEFAULT_BYTES_PER_S: a PCIe Gen4/5 x16 link). Needs a source in `sources`.")

@@ -183,9 +183,15 @@ def parse_number(text: str, *, field: str, label: str | None = None) -> float | 
     if s.lower() in _BOOL_WORDS:
         raise InputError(f"{who} expects a number, got {short_text(text)!r} (a yes/no word is not a number).", field=field)
     try:
-        return int(s)
+        whole = int(s)
     except ValueError:
         pass
+    else:
+        try:
+            float(whole)  # a whole number beyond the float range (400 nines) is no finite quantity either
+        except OverflowError:
+            raise InputError(f"{who} must be a finite number, got {short_text(text)!r}.", field=field) from None
+        return whole
     mult = 1.0
     if s and s[-1] in _SUFFIXES:
         mult, s = _SUFFIXES[s[-1]], s[:-1]

@@ -85,7 +85,8 @@ class PlanRequest(Spec):
         if self.fit not in FIT_IDS:
             raise ValueError(f"unknown fit '{self.fit}'; use one of {', '.join(FIT_IDS)}")
         if self.min_params >= self.max_params:
-            raise ValueError("min_params must be below max_params")
+            raise ValueError(f"max_params ({self.max_params:.3g}) must be above min_params ({self.min_params:.3g}"
+                             f"{', the default' if self.min_params == 1e8 else ''}); raise --max-params or lower --min-params")
         total = self.lifetime_total_tokens()
         if 0 < total < 1:
             field = "lifetime_tokens" if self.lifetime_tokens is not None else "requests_per_day"

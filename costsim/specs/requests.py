@@ -261,3 +261,10 @@ class SiteRequest(Spec):
     @classmethod
     def _region_named(cls, v: str | None) -> str | None:
         return region_named(v)
+
+    @model_validator(mode="after")
+    def _policy_needs_battery(self) -> "SiteRequest":
+        if self.battery_policy is not None and self.battery_mwh is None and self.battery_mw is None:
+            raise ValueError(f"battery_policy {self.battery_policy} needs a battery: give battery_mwh and battery_mw "
+                             "(--battery-mwh, --battery-mw), or drop the policy")
+        return self
