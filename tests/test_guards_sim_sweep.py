@@ -266,11 +266,15 @@ def test_run_says_why_training_never_ran_under_the_grid_cap(tmp_path, capsys):
     code, out, err = _in_process(["run", str(TINY), "--out", str(tmp_path / "out"), "--no-pdf", "--set", "grid.import_cap_mw=1e-9"],
                                  capsys)
     text = " ".join(out.split())
-    assert code == 0 and text.startswith("Training llama-3-8b on 2,048 h100-sxm cannot run under the grid import cap")
+    # an infeasible run, as the serving simulation's (exit 3, feasible false; it exited 0 with feasible true until
+    # 2026-12-07, and ramped to training power over the cap for its first seconds)
+    assert code == 3 and text.startswith("Training llama-3-8b on 2,048 h100-sxm cannot run under the grid import cap")
     assert "training cannot run (grid import cap infeasible" in text
     # and it stops at once instead of billing a month of idle GPUs (it simulated 34 days)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())["variants"][0]["training"]["summary"]
     assert summary["completed"] is False and summary["wall_time_s"] < 60 and summary["tokens_trained"] == 0
+    assert summary["feasible"] is False and "import_cap_mw" in summary["reason"]
+    assert summary["grid_cap_exceeded_s"] == 0.0  # it never started: no ramp to training power over the cap
 
 
 def test_run_text_output_answers_first(tmp_path, capsys):

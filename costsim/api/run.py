@@ -31,7 +31,7 @@ import numpy as np
 from costsim.errors import InputError
 from costsim.sim.base import SimOutput
 from costsim.core.plausibility import fleet_warnings, power_warnings
-from costsim.specs.limits import check_scenario_work, require, serving_estimates, training_estimates
+from costsim.specs.limits import WorkEstimate, check_scenario_work, limit, require, serving_estimates, training_estimates
 from costsim.specs.base import load_yaml_file, path_is_file, validate_spec
 from costsim.specs.overrides import apply_overrides
 from costsim.specs.scenario import Scenario, scenario_hash
@@ -41,6 +41,8 @@ PARTS = ("training", "serving", "plan")
 POWER_COLUMNS = ("facility_power_mean_w", "facility_power_w", "site_power_w", "grid_import_mean_w", "grid_import_w", "it_power_w", "power_w")
 # Per-bucket maxima, when a sim gives them (site peak = sum of the parts' maxima: an upper bound).
 PEAK_COLUMNS = ("facility_power_max_w", "grid_import_max_w")
+#: a part's draw from the grid (after its battery), which the import cap binds; else its facility peak
+IMPORT_COLUMNS = ("grid_import_max_w",)
 RANGE_COLUMNS = (("facility_power_max_w", "facility_power_min_w"), ("grid_import_max_w", "grid_import_min_w"))
 RANGE_QUANTILES = (("p5", 5.0), ("p50", 50.0), ("p95", 95.0))
 
@@ -299,6 +301,7 @@ def combine_site(parts: Mapping[str, PartResult], import_cap_w: float | None) ->
     """Sum the parts' site power on the union of their time axes (bucket-start step functions)."""
     series: list[tuple[str, np.ndarray, np.ndarray, str]] = []
     peaks: list[tuple[np.ndarray, np.ndarray]] = []
+    imports: list[tuple[np.ndarray, np.ndarray]] = []
     # within-bucket (max, min) pairs per part, when the part records both (training: per minute)
     ranges: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     all_ranges = True
@@ -310,6 +313,9 @@ def combine_site(parts: Mapping[str, PartResult], import_cap_w: float | None) ->
         series.append((part, np.asarray(t, dtype=float), np.asarray(pr.timeseries[col], dtype=float), col))
         pcol = next((c for c in PEAK_COLUMNS if c in pr.timeseries), col)
         peaks.append((np.asarray(t, dtype=float), np.asarray(pr.timeseries[pcol], dtype=float)))
+        # what the part draws from the grid: after its battery where it has one (the cap binds the import, not the load)
+        icol = next((c for c in IMPORT_COLUMNS if c in pr.timeseries), pcol)
+        imports.append((np.asarray(t, dtype=float), np.asarray(pr.timeseries[icol], dtype=float)))
         rng_cols = next(((mx, mn) for mx, mn in RANGE_COLUMNS if mx in pr.timeseries and mn in pr.timeseries), None)
         if rng_cols is None:
             all_ranges = False
@@ -350,10 +356,14 @@ def combine_site(parts: Mapping[str, PartResult], import_cap_w: float | None) ->
             hi += _step_value(ts, mx, t)
             lo += _step_value(ts, mn, t)
         site["power_swing_w"] = float(np.max(hi - lo))
+    grid = np.zeros_like(t)
+    for ts, y in imports:
+        grid += _step_value(ts, y, t)
+    site["peak_grid_import_w"] = float(grid.max())
     if import_cap_w is not None:
         site["import_cap_w"] = import_cap_w
-        site["headroom_w"] = float(import_cap_w - peak.max())
-        site["time_over_cap_frac"] = float(dt[peak > import_cap_w * (1 + 1e-9)].sum() / dt.sum()) if dt.sum() > 0 else 0.0
+        site["headroom_w"] = float(import_cap_w - grid.max())
+        site["time_over_cap_frac"] = float(dt[grid > import_cap_w * (1 + 1e-9)].sum() / dt.sum()) if dt.sum() > 0 else 0.0
     return site, cols
 
 
@@ -449,8 +459,16 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, source: str | N
     t0 = time.perf_counter()
     todo = variant_scenarios(scenario, source=source)
     check_scenario_work(scenario, variants=len(todo))
+    requests = 0.0
     for _, vs in todo:  # every variant's estimate before the first one runs
-        require(serving_estimates(vs, runs=vs.simulation.replicates) + training_estimates(vs))
+        est = serving_estimates(vs, runs=vs.simulation.replicates)
+        require(est + training_estimates(vs))
+        requests += sum(e.estimate for e in est if e.key == "sim_requests")
+    if len(todo) > 1 and requests > 0:  # and the requests of all of them together
+        require([WorkEstimate("sim_requests", requests, limit("sim_requests"),
+                              f"the simulated requests of all {len(todo)} variants x their replicates",
+                              "Lower serving.arrivals.rate_per_s, simulation.duration_s, the replicates or the number of "
+                              "variants (or run them as separate scenarios).")])
     variants = []
     for name, vs in todo:
         variants.append(run_variant(name, vs, _variant_seed(scenario, vs, base_seed)))

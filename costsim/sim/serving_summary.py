@@ -69,6 +69,7 @@ def outputs(scenario: Scenario, fleet, work: dict, notes: list[str], sim_wall: f
     if tpot_lim is not None:
         ok &= ~(tpot > tpot_lim)
     post = arr >= wl.warmup_s
+    t_stat = T - min(float(wl.warmup_s), T)  # the window the statistics count arrivals in
     n_drop_post = int(np.sum((drop > 0) & post))
     denom = int(stat.sum()) + n_drop_post
     tt, tp, ee, qq = ttft[stat], tpot[stat & (out > 1)], e2e[stat], queue[stat]
@@ -145,8 +146,9 @@ def outputs(scenario: Scenario, fleet, work: dict, notes: list[str], sim_wall: f
         "slo_attainment_frac": float(ok.sum() / denom) if denom else NAN,
         "slo_ttft_p99_met": (None if slo.ttft_p99_s is None else bool(_pct(tt, 99) <= slo.ttft_p99_s)),
         "slo_tpot_p99_met": (None if slo.tpot_p99_s is None else bool(_pct(tp, 99) <= slo.tpot_p99_s)),
-        "goodput_requests_per_s": float(ok.sum() / T),
-        "goodput_tokens_per_s": float(out[ok].sum() / T),
+        # the SLO-meeting requests arrived after the warm-up: per second of that window (at 100 % attainment ~ throughput)
+        "goodput_requests_per_s": float(ok.sum() / t_stat) if t_stat > 0 else NAN,
+        "goodput_tokens_per_s": float(out[ok].sum() / t_stat) if t_stat > 0 else NAN,
         "throughput_tokens_per_s": tokens / T,
         "throughput_requests_per_s": float(done.sum() / T),
         "input_tokens_mean": float(inp.mean()) if inp.size else NAN,

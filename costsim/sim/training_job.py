@@ -105,6 +105,7 @@ class TrainingJob:
         self.n_ckpt = 0
         self.n_eval = 0
         self.n_pause = 0
+        self._start_paused = False  # the cap left no power level at the start: the job waits before its first ramp
         self.lost_work_s = 0.0
         self.lost_per_failure: list[float] = []
         self.down_s = 0.0
@@ -217,13 +218,19 @@ class TrainingJob:
 
     def run(self):
         su, w, env = self.su, self.w, self.env
-        # job start: ramp from idle to training power
-        self._seg(RAMP_UP, RAMP, su.idle_w, self._level().gpu_hi_w, su.host_busy_w, period=w.power.start_ramp_s)
         resume = None  # a pending interruption to handle
-        try:
-            yield env.timeout(w.power.start_ramp_s)
-        except simpy.Interrupt as intr:
-            resume = intr.cause
+        if not self._level().feasible:
+            # the cap does not leave even the lowest power level: the job never starts (no ramp over the cap, nothing to
+            # checkpoint); it waits paused for a higher limit
+            self._start_paused = True
+            resume = _Limit(self.limit_w)
+        else:
+            # job start: ramp from idle to training power
+            self._seg(RAMP_UP, RAMP, su.idle_w, self._level().gpu_hi_w, su.host_busy_w, period=w.power.start_ramp_s)
+            try:
+                yield env.timeout(w.power.start_ramp_s)
+            except simpy.Interrupt as intr:
+                resume = intr.cause
         while True:
             if resume is not None:
                 c, resume = resume, None
@@ -417,19 +424,25 @@ class TrainingJob:
             # even the lowest cap does not fit: checkpoint, pause (powered down if idle does not fit), resume
             self.n_pause += 1
             self.events.append((env.now, "curtail"))
-            cause = yield from self._checkpoint()
-            if cause is not None and not isinstance(cause, _Limit):
-                yield from self._handle(cause)
-                return
-            self._sync_pending()
+            starting = self._start_paused  # not yet started: nothing to save, no training power to ramp down from
+            self._start_paused = False
+            if not starting:
+                cause = yield from self._checkpoint()
+                if cause is not None and not isinstance(cause, _Limit):
+                    yield from self._handle(cause)
+                    return
+                self._sync_pending()
             idle_fac = float(su.fac_w(su.idle_w, su.host_idle_w))
             powered = self.limit_w is None or idle_fac <= self.limit_w
             t0 = env.now
-            self._seg(RAMP_DOWN, RAMP, self._cur_gpu(), su.idle_w if powered else 0.0, su.host_idle_w if powered else 0.0,
-                      period=w.power.stop_ramp_s)
+            g0 = su.idle_w if powered else 0.0
+            if starting:
+                self._seg(PAUSE, CONST, g0, g0, su.host_idle_w if powered else 0.0, floor=False)
+            else:
+                self._seg(RAMP_DOWN, RAMP, self._cur_gpu(), g0, su.host_idle_w if powered else 0.0, period=w.power.stop_ramp_s)
             while not self._level().feasible:
                 try:
-                    if env.now == t0:
+                    if env.now == t0 and not starting:
                         yield env.timeout(w.power.stop_ramp_s)
                         g = su.idle_w if powered else 0.0
                         self._seg(PAUSE, CONST, g, g, su.host_idle_w if powered else 0.0, floor=False)

@@ -14,6 +14,7 @@ import numpy as np
 from costsim.core.power import cap_throughput_frac, checkpoint_phase_power, device_power_w
 from costsim.economics.accounting import usd_per_gpu_hour
 from costsim.errors import InputError
+from costsim.numtext import power
 from costsim.power.facility import facility_power_w, it_power_per_gpu_w
 from costsim.sim.grid_battery import fast_loss_w
 from costsim.specs.catalog import get_accelerator, get_model, node_for
@@ -181,7 +182,7 @@ def _step_level(su_base: dict, limit_w: float | None, battery, *, w: TrainingWor
     if not fits(min_cap) or fac_lo > limit_w:
         sp, hi, gh = level(min_cap)
         return StepLevel(limit_w, min_cap, sp, hi + t_m, hi, gh, p_m, False,
-                         f"even the lowest GPU cap ({min_cap:.0f} W) puts the job above the {limit_w / MEGA:.1f} MW import limit")
+                         f"even the lowest GPU cap ({min_cap:.0f} W) puts the job above the {power(limit_w)} import limit")
     lo, hi_c = min_cap, p_c
     for _ in range(60):  # bisection on the GPU cap
         mid = 0.5 * (lo + hi_c)

@@ -253,6 +253,10 @@ def summarize(job: TrainingJob, su: Setup, end_s: float, completed: bool, wall0:
         "grid_energy_j": grid_energy,
         "grid_cap_exceeded_s": grid_exceeded_s,
         "grid_cap_feasible": lv0.feasible,
+        # a cap that leaves no power level the job can train at is an infeasible run (exit 3), not a long pause
+        "feasible": bool(lv0.feasible),
+        "reason": None if lv0.feasible else (f"{lv0.reason}: the job cannot train under it; raise grid.import_cap_mw, add "
+                                             "a battery or use fewer GPUs"),
         "battery_min_soc_frac": float(np.min(soc)) if soc is not None and len(soc) else None,
         "battery_max_soc_frac": float(np.max(soc)) if soc is not None and len(soc) else None,
         "co2e_kg": econ["co2e_kg"],

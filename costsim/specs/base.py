@@ -115,6 +115,11 @@ def load_yaml_file(path: Path | str, *, what: str) -> dict[str, Any]:
     return data
 
 
+#: the largest YAML file costsim reads (scenarios, profiles, case files): far above any shipped one, below what the
+#: pure-Python loader parses in seconds (a 20 MB file takes minutes)
+MAX_YAML_BYTES = 8_000_000
+
+
 def _exists(p: Path) -> bool:
     try:
         return p.exists()
@@ -138,6 +143,14 @@ def load_yaml_document(path: Path | str, *, what: str) -> Any:
             raise InputError(f"{what} file '{_shown(str(p))}' is not a regular file (a device, pipe or socket); "
                              "give a YAML file or a catalog id.", field=what)
         raise InputError(f"{what} file '{_shown(str(p))}' does not exist; give an existing YAML file or a catalog id.")
+    try:
+        size = p.stat().st_size
+    except OSError:
+        size = 0
+    if size > MAX_YAML_BYTES:
+        raise InputError(f"{what} file '{_shown(str(p))}' is {size / 1e6:,.1f} MB, above the {MAX_YAML_BYTES / 1e6:.0f} MB a "
+                         "costsim YAML file may hold (the largest shipped is under 1 MB); keep long series in a CSV "
+                         "(e.g. serving.arrivals.trace_path) or split the file.", field=what)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:

@@ -53,8 +53,8 @@ class ArrivalSpec(Spec):
     )
     cv: float = Field(1.0, gt=0, le=20, description="Coefficient of variation of inter-arrival gaps for 'gamma' (1 = Poisson).")
     diurnal_profile: list[float] | None = Field(
-        None, min_length=1,
-        description="Hourly rate multipliers for 'diurnal' (piecewise constant, one per hour, repeated; normalized so "
+        None, min_length=1, max_length=8784,
+        description="Hourly rate multipliers for 'diurnal' (piecewise constant, one per hour, repeated; at most 8,784, a leap year's hours; normalized so "
         "their mean is 1, so rate_per_s stays the daily mean). None = a built-in chat-like day (trough ~0.35 at 04:00, "
         "peak ~1.6 at 14:00; estimate).",
     )
@@ -163,7 +163,7 @@ class AutoscalerSpec(Spec):
                                                                           "(larger of batch slots and KV blocks in use) near target; 'queue_length': keep waiting requests per replica near target.")
     target_utilization_frac: float = Field(0.7, gt=0, le=1, description="Occupancy to aim for (target_utilization): mean over active replicas of max(running / max_num_seqs, KV blocks used / KV blocks).")
     target_queue_per_replica: float = Field(4.0, gt=0, description="Waiting requests per replica to aim for (queue_length).")
-    interval_s: float = Field(30.0, gt=0, description="Seconds between autoscaler decisions.")
+    interval_s: float = Field(30.0, ge=1.0, description="Seconds between autoscaler decisions, at least 1 (Kubernetes' horizontal autoscaler decides every 15 s by default).")
     startup_delay_s: float = Field(120.0, ge=0, description="Seconds from the decision to a new replica taking traffic (boot, weight load); "
                                    "it draws idle power and is billed meanwhile.")
     min_replicas: int = Field(1, ge=0, description="Fewest replicas of the autoscaled (first) group.")

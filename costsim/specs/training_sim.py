@@ -35,7 +35,7 @@ class FailureClass(Spec):
     rate_per_gpu_hour: float = Field(..., ge=0, description="Interruptions of the whole job caused by this class, per GPU-hour of the job (the job rate is this x num_gpus).")
     hardware: bool = Field(True, description="True: the failed node leaves the job (a hot spare replaces it, or the job waits for repair_s); False: restart on the same nodes.")
     distribution: Literal["exponential", "weibull"] = Field("exponential", description="Time between interruptions of this class: exponential (Poisson arrivals) or Weibull (renewal process at the job level, same mean).")
-    weibull_shape: float = Field(1.0, gt=0, description="Weibull shape k (k<1: infant mortality / clustered failures, k>1: wear-out). Only used with distribution 'weibull'.")
+    weibull_shape: float = Field(1.0, ge=0.05, le=20, description="Weibull shape k (k<1: infant mortality / clustered failures, k>1: wear-out), 0.05 to 20 (published fits of cluster failures lie near 0.5-1: Schroeder & Gibson, DSN 2006, 0.7-0.8). Only used with distribution 'weibull'.")
     restart_s: float | None = Field(None, ge=0, description="Time from the interruption until training runs again: detection, relaunch, collective init, checkpoint load, s (None = reliability.restart_s).")
     repair_s: float | None = Field(None, ge=0, description="Time a failed node stays out of the pool, s (hardware classes; None = reliability.repair_s).")
 
@@ -157,7 +157,7 @@ class TrainingWorkload(Spec):
     layout: Layout = Field(default_factory=Layout, description="Parallel layout; unset fields are searched by the training core.")
     framework: FrameworkName | None = Field(None, description="Training stack, as costsim train --framework (None = xla-tpu on Google TPUs, megatron-core-2024 elsewhere).")
     power_cap_w: float | None = Field(None, gt=0, le=100_000, description="Per-GPU power limit, W, as costsim train --power-cap-w: the step runs at the clock it leaves and the GPUs draw at most this much (a grid import cap can lower it further). None = the TDP.")
-    step_time_s: float | None = Field(None, gt=0, description="Override of the step time, s (None = from the training core). For what-ifs and tests.")
+    step_time_s: float | None = Field(None, ge=1e-6, le=1e6, description="Override of the step time, s, 1e-6 to 1e6 (None = from the training core). For what-ifs and tests.")
     max_days: float | None = Field(None, gt=0, description="Stop after this many days of wall time even if tokens remain (e.g. 54 = the Llama 3 reliability snapshot). None = run to completion (or simulation.duration_s).")
     reliability: Reliability = Field(default_factory=Reliability, description="Failure classes, restart and repair times, hot spares.")
     maintenance: Maintenance = Field(default_factory=Maintenance, description="Planned interruptions.")
