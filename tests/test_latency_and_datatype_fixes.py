@@ -56,9 +56,11 @@ def test_a_lone_prompt_is_not_split_over_the_data_parallel_attention_ranks():
 def test_the_wait_for_a_speculative_step_is_its_whole_wall_time():
     ci = _ci()
     lay = core.Layout(tp=1, pp=1, ep=1)
-    plain = serving_curve(ci.shape, ci.dev, ci.prec, lay, 512.0, 512, 256)
+    # 128 sequences of 256 output tokens admit half a prompt per step: the new prompt's own prefill is the longer wait
+    # (at batch 512 two prompts are admitted per step and prefilled together: test_request_edges)
+    plain = serving_curve(ci.shape, ci.dev, ci.prec, lay, 128.0, 512, 256)
     spec_shape = dataclasses.replace(ci.shape, spec_tokens=4.0, spec_tokens_per_step=3.0)
-    spec = serving_curve(spec_shape, ci.dev, ci.prec, lay, 512.0, 512, 256)
+    spec = serving_curve(spec_shape, ci.dev, ci.prec, lay, 128.0, 512, 256)
     pre1 = float(core.prefill_time_s(ci.shape, ci.dev, ci.prec, lay, 1.0, 512))
     # the running step a new prompt waits for lasts tokens-per-step x the per-token time
     assert float(spec["ttft_s"]) == pytest.approx(pre1 + 3.0 * float(spec["decode_step_time_s"]), rel=1e-9)
