@@ -113,3 +113,10 @@ def test_sequential_stages_wait_for_each_other():
     c_seq = serving_curve(seq.shape, seq.dev, seq.prec, pp2, 1.0, 2048, 128)
     c_one = serving_curve(seq.shape, seq.dev, seq.prec, pp1, 1.0, 2048, 128)
     assert float(c_seq["ttft_s"]) >= 0.95 * float(c_one["ttft_s"])
+
+
+def test_batch_fill_holds_every_sequence_memory_holds():
+    r = serve(ServeRequest(model="llama-3.2-1b", hardware="h200", gpus=1, input_tokens=64, output_tokens=64, batch="fill",
+                           single_replica=True))
+    # no engine cap (no max_num_seqs, not a TensorRT-LLM scheduler): the whole KV cache, not the 'max' search's stop
+    assert r["feasible"] and r["max_batch"] > MAX_CURVE_BATCH and r["batch"] == r["max_batch"]

@@ -29,6 +29,7 @@ from costsim.specs.model import ModelSpec
 from costsim.specs.requests import ServeRequest
 
 MAX_CURVE_BATCH = 4096      # curve and `batch max` search cap (engines cap concurrent sequences similarly)
+MIN_KV_FRAC = 0.10           # default gpus: fewest whose usable memory keeps >= 10% for KV cache after weights
 
 
 def batch_cap_warnings(batch: float, runnable_batch: float) -> list[str]:
@@ -39,7 +40,6 @@ def batch_cap_warnings(batch: float, runnable_batch: float) -> list[str]:
     return [f"the batch search stops at {MAX_CURVE_BATCH:,} concurrent sequences per replica, where memory holds "
             f"{int(runnable_batch):,}: throughput at larger batches was not priced (engines rarely run more: vLLM's "
             "max_num_seqs defaults to 256-1,024). Give --batch N to price a larger batch."]
-MIN_KV_FRAC = 0.10           # default gpus: fewest whose usable memory keeps >= 10% for KV cache after weights
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,7 +286,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
 
         b, dev = fill_batch(m, shape, dev, a, tp=tp, pp=pp, ep=ep, num_gpus=gpus, input_tokens=i, output_tokens=o,
                             weight_precision=req.weight_precision, kv_precision=req.kv_precision,
-                            max_batch_fit=mb_curve, engine=engine)
+                            max_batch_fit=mb_run, engine=engine)
     elif req.batch == "max":
         idx = best_index(curve, max_batch=mb_run, ttft_slo_s=req.ttft_slo_s, tpot_slo_s=req.tpot_slo_s)
         if idx < 0:
