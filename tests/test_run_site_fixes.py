@@ -82,3 +82,12 @@ def test_an_oversized_yaml_file_is_refused_before_parsing(tmp_path, capsys, monk
     big.write_text(CHAT.read_text() + "\n# " + "x" * 2000 + "\n")
     code, err, _ = _run(tmp_path, capsys, big)
     assert code == 2 and "MB" in err and "Traceback" not in err, err
+
+
+def test_a_scenario_of_thousands_of_variants_is_pointed_to_sweep(tmp_path, capsys):
+    d = yaml.safe_load(TINY.read_text())
+    d["variants"] = [{"name": f"v{i}", "set": {}} for i in range(1001)]
+    many = tmp_path / "many.yaml"
+    many.write_text(yaml.safe_dump(d))
+    code, err, _ = _run(tmp_path, capsys, many)
+    assert code == 2 and "1002 variant(s)" in err and "is 1,002 variants" in err and "costsim sweep" in err and "Traceback" not in err, err

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from costsim.errors import InputError
+from costsim.numtext import sig
 
 if TYPE_CHECKING:  # pragma: no cover
     from costsim.specs.scenario import Scenario
@@ -66,6 +67,9 @@ LIMITS: dict[str, WorkLimit] = {lim.key: lim for lim in (
               "COSTSIM_MAX_SIM_EVENTS", "training-simulation run time (~20-50 us of CPU per event) and trace memory"),
     WorkLimit("sim_runs", 100_000, "simulated runs (variants x replicates x samples)", "COSTSIM_MAX_SIM_RUNS",
               "run time of Monte Carlo studies"),
+    WorkLimit("run_variants", 1_000, "variants of one scenario run (`costsim run`, the app)", "COSTSIM_MAX_RUN_VARIANTS",
+              "run time (each variant simulates and prices on its own, ~1-2 s at the least) and a report a reader can "
+              "open; `costsim sweep` runs many points in parallel and writes tables"),
     WorkLimit("plan_options", 64, "plans priced in one comparison (training hardware x serving hardware x regions)",
               "COSTSIM_MAX_PLAN_OPTIONS", "run time of `costsim plan` with lists (~1 s of CPU to price each combination)"),
     WorkLimit("sweep_memory", 8.0e9, "bytes of memory for one sweep", "COSTSIM_MAX_SWEEP_MEMORY_BYTES",
@@ -95,7 +99,10 @@ class WorkEstimate:
 
     def message(self) -> str:
         lim = LIMITS[self.key]
-        return (f"request too large: {self.what} is ~{self.estimate:,.3g} {lim.unit}, above the limit of {self.limit:,.0f} "
+        v = float(self.estimate)
+        # a count is shown exactly (1,002 variants, not ~1e+03); a large or fractional estimate at 3 significant figures
+        shown = f"{v:,.0f}" if math.isfinite(v) and v.is_integer() and v < 1e9 else ("~" + sig(v) if math.isfinite(v) else "unbounded")
+        return (f"request too large: {self.what} is {shown} {lim.unit}, above the limit of {self.limit:,.0f} "
                 f"({lim.why}). {self.fix} On a bigger machine the limit can be raised with {lim.env_var}=N.")
 
 
@@ -173,6 +180,9 @@ def check_scenario_work(scenario: "Scenario", *, variants: int = 1, samples: int
     est = [WorkEstimate("sim_runs", float(runs), limit("sim_runs"),
                         f"{variants} variant(s) x {reps} replicate(s) x {samples} sample(s)",
                         "Lower simulation.replicates, the number of variants or --samples.")]
+    est.append(WorkEstimate("run_variants", float(max(1, variants)), limit("run_variants"),
+                            f"{variants} variant(s) in scenario '{scenario.name}'",
+                            "Split the variants over several scenarios, or run the points with `costsim sweep` (--grid)."))
     est += serving_estimates(scenario, runs=reps * max(1, samples))
     est += training_estimates(scenario)
     return require(est)
