@@ -120,3 +120,15 @@ def test_batch_fill_holds_every_sequence_memory_holds():
                            single_replica=True))
     # no engine cap (no max_num_seqs, not a TensorRT-LLM scheduler): the whole KV cache, not the 'max' search's stop
     assert r["feasible"] and r["max_batch"] > MAX_CURVE_BATCH and r["batch"] == r["max_batch"]
+
+
+def test_a_serving_scenario_names_the_layout_its_engine_cannot_run(tmp_path):
+    from pathlib import Path
+
+    from costsim.api.run import load_scenario, run_scenario
+
+    scn = Path(__file__).resolve().parents[1] / "scenarios" / "chat-llama3-70b-h100.yaml"
+    s = load_scenario(scn, ["serving.engine=pytorch-eager", "simulation.duration_s=120"])
+    with pytest.raises(InputError, match="gpus_per_replica 8 at pp 1 x ep 1 asks for tp 8") as ei:
+        run_scenario(s)
+    assert ei.value.field == "serving.pp"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from costsim.core.power import warm_idle_power_w
 from costsim.errors import InputError
 from costsim.estimators.deployment import DeploymentSearch, search_deployment
-from costsim.estimators.inference import check_layout, served_model
+from costsim.estimators.inference import check_engine_layout, check_layout, served_model
 from costsim.sim.steptable import CAP_THROUGHPUT_FLOOR_FRAC, StepTable, build_step_table
 from costsim.specs.catalog import get_accelerator, get_model, node_for
 from costsim.specs.hardware import Accelerator, Node
@@ -117,6 +117,14 @@ def build_groups(scenario: Scenario, model, max_context: int) -> tuple[list[Grou
             raise InputError(f"replica group '{gs.name}': gpus_per_replica ({gs.gpus_per_replica}) must be a multiple of pp x ep "
                              f"({gs.pp * gs.ep}).", field="serving.gpus_per_replica")
         tp = gs.gpus_per_replica // (gs.pp * gs.ep)
+        try:
+            check_engine_layout(wl.engine, tp, gs.pp, gs.ep)
+        except InputError as exc:  # in a scenario the sizes come from gpus_per_replica, pp and ep
+            size = {"tp": tp, "pp": gs.pp, "ep": gs.ep}[exc.field]
+            raise InputError(f"replica group '{gs.name}': {exc.message.split(':')[0]}, and gpus_per_replica "
+                             f"{gs.gpus_per_replica} at pp {gs.pp} x ep {gs.ep} asks for {exc.field} {size}; set serving.pp to "
+                             "gpus_per_replica (its layers split over the GPUs) or pick another serving.engine.",
+                             field="serving.pp") from None
         check_layout(model, acc, gs.gpus_per_replica, tp, gs.pp, gs.ep)
         table = build_step_table(model, acc, tp=tp, pp=gs.pp, ep=gs.ep, engine=wl.engine, weight_precision=gs.weight_precision,
                                  kv_precision=gs.kv_precision, max_batch=sc.max_num_seqs, max_prefill_tokens=sc.max_num_batched_tokens,
