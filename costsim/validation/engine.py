@@ -7,7 +7,7 @@ import statistics
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from costsim.errors import InputError
 from costsim.specs.base import Spec, load_yaml_document, validate_spec
@@ -16,18 +16,26 @@ CASES_DIR = Path(__file__).resolve().parent / "cases"
 
 
 class Case(Spec):
-    id: str = Field(..., description="Unique case id (matches the calibration file id where one exists).")
+    id: str = Field(..., min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$",
+                    description="Unique case id (matches the calibration file id where one exists; 1-200 printable characters).")
     kind: str = Field(..., description="Runner that computes the prediction.")
     source: str = Field(..., description="Where the expected value was published.")
     inputs: dict[str, Any] = Field(default_factory=dict, description="Inputs for the runner.")
     metric: str = Field(..., description="Quantity compared, with its unit in the name.")
-    expected: float = Field(..., description="Published value.")
+    expected: float = Field(..., gt=0, description="Published value (positive: errors are relative to it).")
     comparison: Literal["within", "at_least", "at_most"] = Field("within", description="How prediction and expected value are compared.")
-    tolerance_frac: float = Field(..., ge=0, description="Allowed relative error.")
+    tolerance_frac: float = Field(..., ge=0, le=1, description="Allowed relative error, 0 to 1 (below 1 for at_least: "
+                                  "1 would accept any prediction).")
     tolerance_reason: str = Field(..., description="Why the tolerance is what it is.")
     used_for_fit: bool = Field(False, description="True when the case was used to fit a model parameter.")
     known_gap: str | None = Field(None, description="Cause of a known miss; reported but does not fail validation.")
     notes: str | None = Field(None, description="Anything else.")
+
+    @model_validator(mode="after")
+    def _can_fail(self) -> "Case":
+        if self.comparison == "at_least" and self.tolerance_frac >= 1:
+            raise ValueError("an at_least case with tolerance_frac 1 or more accepts any prediction; give a tolerance below 1")
+        return self
 
 
 class CaseResult(Spec):
@@ -105,9 +113,11 @@ def run_cases(cases: list[Case] | None = None) -> list[CaseResult]:
         else:
             try:
                 pred = float(runner(c))
+                if not math.isfinite(pred):
+                    raise ValueError(f"the prediction is {pred} (check the case's inputs: zero tokens, a zero batch)")
                 ok, err = judge(c, pred)
             except Exception as exc:  # a runner crash is a failed case, reported, never hidden
-                ok, err, msg = False, None, f"{type(exc).__name__}: {exc}"
+                pred, ok, err, msg = None, False, None, f"{type(exc).__name__}: {exc}"
         # a known gap excuses a miss only; a case inside its tolerance is a plain pass
         status = "pass" if ok else ("known_gap" if c.known_gap is not None else "fail")
         out.append(CaseResult(id=c.id, kind=c.kind, metric=c.metric, expected=c.expected, predicted=pred,

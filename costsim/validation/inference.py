@@ -3,10 +3,11 @@
 Case inputs:
   model: catalog id, or model_shape: {ModelSpec fields} for models outside the catalog
   hardware: accelerator id;  num_gpus: GPUs the measurement used (default 1)
-  tp, pp, ep: layout of one replica (default tp = num_gpus);
+  tp, pp, ep: layout of one replica, tp x pp x ep = num_gpus (default tp = num_gpus / (pp x ep));
   layout: search -> the deployment search of `costsim serve --gpus num_gpus` (replicas x TP x PP x EP
           at the case's weight precision; costsim.estimators.deployment.search_deployment): the
-          published figure is a whole system's offline / server throughput
+          published figure is a whole system's offline / server throughput; tp, pp, ep and batch given with it
+          fix those sizes in the search
   weight_precision, kv_precision, batch (int; 'max': the highest-throughput batch that fits the
           replica's memory, capped by max_num_seqs when the engine had one, as a tuned deployment runs; 'fill':
           every sequence the replica's KV cache holds for whole requests, capped the same way and, on a
@@ -94,8 +95,39 @@ def _state_precision(m: ModelSpec, inp: dict) -> ModelSpec:
     return with_state_precision(m, sp)
 
 
+def _whole(inp: dict, key: str, default: int) -> int:
+    v = inp.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ValueError(f"{key} must be a whole number >= 1, got {v!r}")
+    return v
+
+
+def _check(inp: dict, metric: str) -> None:
+    """What `costsim serve` would refuse, refused here too (ValueError: the CLI's `validate --cases` exits 2)."""
+    b = inp.get("batch")
+    if b is not None and b not in ("max", "fill") and (isinstance(b, bool) or not isinstance(b, int) or b < 1):
+        raise ValueError(f"batch must be a whole number >= 1, 'max' or 'fill', got {b!r}")
+    for key in ("num_gpus", "tp", "pp", "ep"):
+        if key in inp:
+            _whole(inp, key, 1)
+    a = inp.get("acceptance_frac")
+    if a is not None and (isinstance(a, bool) or not isinstance(a, (int, float)) or not 0.0 <= float(a) <= 1.0):
+        raise ValueError(f"acceptance_frac must be a share in [0, 1], got {a!r}")
+    if inp.get("speculative_tokens") and a is None:
+        raise ValueError("speculative_tokens needs acceptance_frac (the per-token acceptance of the drafts)")
+    if isinstance(b, int) and (inp.get("ttft_slo_s") is not None or inp.get("tpot_slo_s") is not None):
+        raise ValueError("ttft_slo_s / tpot_slo_s choose a batch: give batch 'max' (a fixed batch does not read them)")
+    cap = inp.get("max_num_seqs")
+    if isinstance(b, int) and cap is not None and b > cap:
+        raise ValueError(f"batch {b} is more than max_num_seqs {cap}: the engine never runs more sequences")
+    if "context_tokens" in inp and not metric.startswith("decode"):
+        raise ValueError("context_tokens is the mean context of a decode step: decode_* metrics read it, "
+                         f"{metric} does not")
+
+
 def predict(case: Case) -> float:
     inp = case.inputs
+    _check(inp, case.metric)
     if case.metric == "speculative_speedup":
         # decode tokens per second per sequence with the case's speculative decoding over the same step without it
         plain = case.model_copy(update={"metric": "decode_tokens_per_s",
@@ -117,7 +149,8 @@ def predict(case: Case) -> float:
         if inp.get("num_requests") is not None:
             raise ValueError("num_requests is for a fixed layout; layout: search cases price the steady state")
         s = search_deployment(m, a, n, input_tokens=int(i), output_tokens=int(o), weight_precision=wp,
-                              kv_precision=inp.get("kv_precision"), engine=engine, ttft_slo_s=inp.get("ttft_slo_s"),
+                              kv_precision=inp.get("kv_precision"), engine=engine, tp=inp.get("tp"), pp=inp.get("pp"),
+                              ep=inp.get("ep"), batch=inp.get("batch", "max"), ttft_slo_s=inp.get("ttft_slo_s"),
                               tpot_slo_s=inp.get("tpot_slo_s"), overrides=inp.get("overrides"), runners_up=0,
                               max_batch=int(cap) if cap else None, output_tokens_cv=cv)
         if not s.feasible or s.chosen is None:
@@ -125,7 +158,14 @@ def predict(case: Case) -> float:
         return s.chosen.throughput_tokens_per_s
     ci = core_inputs(m, a, wp, inp.get("kv_precision"), engine, inp.get("overrides"))
     shape, prec, dev = ci.shape, ci.prec, ci.dev
-    lay = core.Layout(tp=int(inp.get("tp", n)), pp=int(inp.get("pp", 1)), ep=int(inp.get("ep", 1)))
+    pp, ep = _whole(inp, "pp", 1), _whole(inp, "ep", 1)
+    if "tp" not in inp and n % (pp * ep):
+        raise ValueError(f"num_gpus ({n}) must be a multiple of pp x ep ({pp * ep})")
+    tp = _whole(inp, "tp", max(1, n // (pp * ep)))
+    if tp * pp * ep != n:
+        raise ValueError(f"tp ({tp}) x pp ({pp}) x ep ({ep}) = {tp * pp * ep} must equal num_gpus ({n}) (one replica; "
+                         "layout: search prices replicas of a GPU budget)")
+    lay = core.Layout(tp=tp, pp=pp, ep=ep)
     if inp.get("batch") in ("max", "fill"):
         mb = int(core.max_batch(shape, dev, prec, lay, i + o, min(PREFILL_CHUNK_TOKENS, i + o)))
         if mb < 1:
@@ -156,7 +196,7 @@ def predict(case: Case) -> float:
                 raise ValueError(f"batch {int(b)} does not fit: the KV cache of {int(b)} sequences of {kv_len:.0f} tokens each "
                                  f"needs more than the memory left after the weights; at most {max(fit, 0)} fit")
     if metric in ("decode_tokens_per_s", "decode_step_time_s"):
-        ctx = float(inp.get("context_tokens", decode_context_tokens(i, o)))
+        ctx = float(inp.get("context_tokens", decode_context_tokens(i, o, cv)))
         t = float(core.decode_step_time_s(shape, dev, prec, lay, b, ctx))
         return b / t if metric == "decode_tokens_per_s" else t
     if metric in ("prefill_tokens_per_s", "prefill_time_s"):

@@ -41,8 +41,53 @@ INPUT_KEYS: dict[str, frozenset[str]] = {
 }
 
 
+#: the metrics each runner computes (a case comparing another quantity is refused before anything runs)
+METRICS: dict[str, frozenset[str]] = {
+    "inference": frozenset({"batch_latency_s", "decode_step_time_s", "decode_tokens_per_s", "prefill_time_s",
+                            "prefill_tokens_per_s", "speculative_speedup", "throughput_tokens_per_s"}),
+    "training_step_time": frozenset({"step_time_s", "mfu_frac", "tokens_per_s", "achieved_flop_per_s_per_gpu",
+                                     "peak_memory_allocated_bytes"}),
+    "training_run": frozenset({"gpu_hours", "publisher_energy_mwh", "publisher_tco2e"}),
+    "matmul_throughput": frozenset({"flop_per_s"}),
+    "measured_device_power": frozenset({"gpu_power_w"}),
+    "serve_gpu_power_per_gpu": frozenset({"gpu_power_w"}),
+    "serve_gpu_energy_per_token": frozenset({"gpu_energy_per_output_token_j"}),
+    "node_training_power": frozenset({"node_power_w"}),
+    "node_expected_peak_power": frozenset({"node_power_w"}),
+    "site_training_power": frozenset({"facility_power_w"}),
+    "serving_sim": None,  # any key of the serving simulation's summary (checked when the run's summary exists)
+}
+
+
+def _refuse(c: Case, field: str, text: str, choices) -> None:
+    import difflib
+
+    from costsim.errors import InputError
+
+    near = difflib.get_close_matches(str(text), sorted(choices), n=1)
+    raise InputError(f"validation case '{c.id[:80]}': {field} {str(text)[:80]!r} is not one of "
+                     f"{', '.join(sorted(choices))}" + (f"; did you mean '{near[0]}'?" if near else "."), field=field)
+
+
+def _check_ids(c: Case) -> None:
+    """The catalog ids a case names (hardware, model, engine) exist: an unknown one is bad input, not a model miss."""
+    from costsim.errors import InputError
+    from costsim.specs.catalog import get_accelerator, get_model
+    from costsim.specs.engine import get_engine
+
+    inp = c.inputs
+    for key, lookup in (("hardware", get_accelerator), ("model", get_model), ("engine", get_engine)):
+        v = inp.get(key)
+        if isinstance(v, str):
+            try:
+                lookup(v)
+            except InputError as exc:
+                raise InputError(f"validation case '{c.id[:80]}': inputs.{key}: {exc.message}", field=f"inputs.{key}") from None
+
+
 def check_inputs(cases: list[Case]) -> None:
-    """Refuse (InputError, exit 2) a case whose inputs name a key its runner does not read."""
+    """Refuse (InputError, exit 2) a case of an unknown kind, comparing a metric its runner does not compute, naming
+    an unknown catalog id, or whose inputs name a key its runner does not read."""
     import difflib
 
     from costsim.errors import InputError
@@ -50,7 +95,14 @@ def check_inputs(cases: list[Case]) -> None:
     for c in cases:
         allowed = INPUT_KEYS.get(c.kind)
         if allowed is None:
-            continue  # an unknown kind is reported per case by run_cases
+            _refuse(c, "kind", c.kind, INPUT_KEYS)
+        metrics = METRICS.get(c.kind)
+        if metrics is not None and c.metric not in metrics:
+            _refuse(c, "metric", c.metric, metrics)
+        if c.kind == "serving_sim" and "metric" in c.inputs and c.inputs["metric"] != c.metric:
+            raise InputError(f"validation case '{c.id[:80]}': inputs.metric {c.inputs['metric']!r} differs from the case's "
+                             f"metric {c.metric!r}; give the compared quantity once, as metric.", field="inputs.metric")
+        _check_ids(c)
         for key in c.inputs:
             if key not in allowed:
                 near = difflib.get_close_matches(key, sorted(allowed), n=1)
