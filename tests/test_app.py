@@ -634,3 +634,34 @@ def test_memory_chart_names_parts_for_readers():
     fig = memory_breakdown({"weights_bytes": 1e10, "optimizer_bytes": 3e10, "zero3_gathered_bytes": 2e9, "total_bytes": 4.2e10},
                            capacity_bytes=8e10)
     assert [t.name for t in fig.data] == ["weights", "optimizer state", "gathered ZeRO-3 weights"]
+
+
+def test_serve_link_carries_the_replica_layout_and_an_engine_refusal_shows():
+    """A share link's tp / pp / ep were dropped (the page had no layout controls), so 'pytorch-eager at tp 2' priced a
+    pp 2 replica without a word; the layout now reaches the request, and the engine's refusal names tp."""
+    from costsim.specs.requests import ServeRequest
+    from costsim.ui.share import encode_spec
+
+    req = ServeRequest(model="llama-3-8b", hardware="h100-sxm", gpus=2, tp=2, single_replica=True)
+    at = open_page("serve", serve=encode_spec(req))
+    no_errors(at)
+    assert at.selectbox(key="serve_tp").value == 2
+    assert at.session_state["serve_result"]["layout"]["tp"] == 2
+    bad = req.model_copy(update={"engine": "pytorch-eager"})
+    at = open_page("serve", serve=encode_spec(bad))
+    assert not at.exception
+    assert any("runs no tensor parallelism" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_site_link_with_more_fleet_entries_than_the_page_shows_is_refused_and_warnings_show():
+    from costsim.api.site import build_request
+    from costsim.ui.share import encode_spec
+
+    six = build_request(["h100-sxm"] * 6, [1000] * 6)
+    at = open_page("site", site=encode_spec(six))
+    assert not at.exception
+    assert any("6 fleet entries" in w.value for w in at.warning), [w.value for w in at.warning]
+    huge = build_request(["h100-sxm"], [10**12])
+    at = open_page("site", site=encode_spec(huge))
+    assert not at.exception
+    assert any("implausible" in w.value for w in at.warning), [w.value for w in at.warning]

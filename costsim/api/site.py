@@ -241,6 +241,13 @@ def _training_entry(x: dict, req: SiteRequest, hours: float, cap_w: float | None
     from costsim.sim.training import simulate_training
     from costsim.specs.scenario import Scenario
 
+    from costsim.specs.limits import limit
+
+    most = int(limit("gpus"))
+    if x["gpus"] > most:  # the timeline simulates one training job per entry; the static figures above cover any count
+        raise InputError(f"the simulated day covers fleet entries of at most {most:,} accelerators ({x['hardware']}: "
+                         f"{x['gpus']:,}); the site's peak and mean power above hold for any count, or split the entry.",
+                         field="fleet")
     last: Exception | None = None
     for model, min_gpus, seq in TIMELINE_MODELS:
         if x["gpus"] < min_gpus and model != TIMELINE_MODELS[-1][0]:
@@ -260,7 +267,8 @@ def _training_entry(x: dict, req: SiteRequest, hours: float, cap_w: float | None
             continue
         out = simulate_training(sc, seed=seed, setup=su, fine=False)
         return {"model": model, "summary": out.summary, "ts": out.timeseries}
-    raise InputError(f"no representative training job fits {x['gpus']} x {x['hardware']}: {last}", field="fleet")
+    why = last.message if isinstance(last, InputError) else str(last).splitlines()[0] if last else "no model fits"
+    raise InputError(f"no representative training job fits {x['gpus']:,} x {x['hardware']}: {why}", field="fleet")
 
 
 def site_timeline(req: SiteRequest, *, hours: float = 24.0, seed: int = 0, bucket_s: float = 60.0) -> dict[str, Any]:

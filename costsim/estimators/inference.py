@@ -32,6 +32,17 @@ MAX_CURVE_BATCH = 4096      # curve and `batch max` search cap (engines cap conc
 MIN_KV_FRAC = 0.10           # default gpus: fewest whose usable memory keeps >= 10% for KV cache after weights
 
 
+def slo_limits_text(ttft_slo_s: float | None, tpot_slo_s: float | None) -> str:
+    """'TTFT 1 ms, TPOT 50 ms': the latency limits a request set, each at 3 significant figures."""
+    from costsim.numtext import sig
+
+    def dur(v: float) -> str:
+        return f"{v:.3g} s" if v < 1e-3 else f"{sig(v * 1e3)} ms" if v < 1.0 else f"{sig(v)} s"
+
+    parts = [f"{name} {dur(v)}" for name, v in (("TTFT", ttft_slo_s), ("TPOT", tpot_slo_s)) if v is not None]
+    return ", ".join(parts) or "none"
+
+
 def batch_cap_warnings(batch: float, runnable_batch: float) -> list[str]:
     """The note a 'batch max' result carries when its search stopped at MAX_CURVE_BATCH while memory (under any
     max_num_seqs) holds more sequences: the larger batches were not priced, not found worse (empty otherwise)."""
@@ -292,7 +303,7 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
         if idx < 0:
             c1 = serving_curve(shape, dev, prec, layout, 1.0, i, o, cv)
             return _infeasible(f"no batch meets the SLOs: at batch 1 TTFT is {float(c1['ttft_s']):.3g} s and TPOT {float(c1['tpot_s']):.3g} s "
-                               f"(limits: TTFT {req.ttft_slo_s} s, TPOT {req.tpot_slo_s} s).",
+                               f"(limits: {slo_limits_text(req.ttft_slo_s, req.tpot_slo_s)}).",
                                max_batch=mb, kv_cache_bytes_per_token=kv_per_tok, layout=layout_doc,
                                memory_per_gpu_bytes=float(core.memory_per_gpu_bytes(shape, prec, layout, 1, ctx_full, chunk)))
         b = float(grid[idx])

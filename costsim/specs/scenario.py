@@ -30,13 +30,13 @@ class SimulationSpec(Spec):
 
 
 class Variant(Spec):
-    name: str = Field(..., description="Label of this variant in comparisons.")
+    name: str = Field(..., min_length=1, max_length=200, description="Label of this variant in comparisons (at most 200 characters).")
     set: dict[str, Any] = Field(default_factory=dict, description="Overrides applied to the base scenario, as path=value pairs (same paths as --set).")
 
 
 class Scenario(Spec):
-    name: str = Field(..., description="Scenario name (shown in reports).")
-    description: str = Field("", description="What question this scenario answers.")
+    name: str = Field(..., min_length=1, max_length=200, description="Scenario name (shown in reports; at most 200 characters).")
+    description: str = Field("", max_length=5000, description="What question this scenario answers (at most 5,000 characters).")
     training: TrainingWorkload | None = Field(None, description="A training job on the site (optional).")
     serving: ServingWorkload | None = Field(None, description="A serving fleet on the site (optional).")
     facility: FacilitySpec = Field(default_factory=FacilitySpec, description="PUE / facility model.")

@@ -62,6 +62,8 @@ def energy_mwh(joules: Any) -> str:
     if joules is None:
         return "—"
     mwh = float(joules) / J_PER_MWH
+    if abs(mwh) >= 1e6:
+        return f"{num(mwh / 1e6)} TWh" if abs(mwh) < 1e9 else f"{mwh / 1e6:.3g} TWh"
     if abs(mwh) >= 1000:
         return f"{num(mwh / 1000)} GWh"
     if abs(mwh) >= 1:
@@ -73,7 +75,9 @@ def power_w(w: Any) -> str:
     if w is None:
         return "—"
     v = float(w)
-    for div, suffix in ((1e9, " GW"), (1e6, " MW"), (1e3, " kW")):
+    if abs(v) >= 1e15:  # past any grid: scientific, never a 20-digit number that a metric box cuts off
+        return f"{v / 1e12:.3g} TW"
+    for div, suffix in ((1e12, " TW"), (1e9, " GW"), (1e6, " MW"), (1e3, " kW")):
         if abs(v) >= div:
             return f"{num(v / div)}{suffix}"
     return f"{num(v)} W"

@@ -204,10 +204,11 @@ def seed_from_link(param: str, cls: type[BaseModel], to_state: Callable[[Any], d
     st.session_state[done_key] = token
     try:
         spec = decode_spec(cls, token)
+        state = to_state(spec)  # a valid request this page cannot show (more rows than it has) is refused here
     except InputError as exc:
         st.warning(f"Ignored the share link: {exc}")
         return
-    seed_state(to_state(spec))
+    seed_state(state)
 
 
 def share_box(param: str, spec: BaseModel) -> None:

@@ -18,6 +18,7 @@ P = "serve_"
 BATCH_OPTIONS: list[Any] = ["max", "fill", 1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 BATCH_WORDS = {"max": "max (best throughput that fits)", "fill": "fill (every sequence the engine admits; one replica)"}
 GPU_OPTIONS: list[Any] = [1, 2, 4, 8, 16, 32, 64]
+LAYOUT_OPTIONS: list[Any] = [1, 2, 4, 8, 16, 32, 64]  # tp / pp / ep of one replica
 TOP_K_OPTIONS: list[Any] = [0, 1, 20, 40, 50, 64, 100]
 
 
@@ -32,6 +33,7 @@ def to_state(r: ServeRequest) -> dict[str, Any]:
             P + "ttft_ms": None if r.ttft_slo_s is None else r.ttft_slo_s * 1e3,
             P + "tpot_ms": None if r.tpot_slo_s is None else r.tpot_slo_s * 1e3, P + "requests": r.requests,
             P + "max_num_seqs": r.max_num_seqs,
+            **{P + k: w.AUTO if getattr(r, k) is None else getattr(r, k) for k in ("tp", "pp", "ep")},
             P + "speculative_tokens": r.speculative_tokens, P + "acceptance_frac": r.acceptance_frac,
             P + "state_precision": w.AUTO if r.state_precision is None else r.state_precision,
             P + "pue": r.facility.pue, P + "usd_per_gpu_hour": r.economics.usd_per_gpu_hour,
@@ -61,6 +63,11 @@ def inputs() -> dict[str, Any]:
                                         label="Recurrent-state precision (hybrid Mamba-2 / DeltaNet models)", auto=True)
         d["batch"] = w.select(ServeRequest, "batch", key=P + "batch", default="max", label="Batch (concurrent sequences)",
                               options=BATCH_OPTIONS, format_func=lambda b: BATCH_WORDS.get(b, str(b)))
+        with st.expander("Replica layout (auto = searched)"):
+            c1, c2, c3 = st.columns(3)
+            for col, k, label in ((c1, "tp", "tensor (tp)"), (c2, "pp", "pipeline (pp)"), (c3, "ep", "expert (ep)")):
+                with col:
+                    d[k] = w.select(ServeRequest, k, key=P + k, default=None, label=label, options=LAYOUT_OPTIONS, auto=True)
         st.header("Load and SLOs")
         d["input_tokens"] = w.number(ServeRequest, "input_tokens", key=P + "input_tokens", default=512,
                                      label="Prompt tokens per request", integer=True, step=128)
@@ -103,7 +110,8 @@ def build_request(d: dict[str, Any]) -> ServeRequest:
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
     data = {k: d[k] for k in ("model", "hardware", "gpus", "weight_precision", "kv_precision", "batch", "input_tokens",
                               "output_tokens", "output_tokens_cv", "ttft_slo_s", "tpot_slo_s", "engine", "top_k", "requests",
-                              "max_num_seqs", "speculative_tokens", "acceptance_frac", "state_precision")}
+                              "max_num_seqs", "speculative_tokens", "acceptance_frac", "state_precision", "tp", "pp", "ep")
+            if k in d}
     search = bool(d.get("deployment_search")) and d.get("gpus") is not None
     data.update(facility=facility, economics=economics, single_replica=not search)
     return validate_spec(ServeRequest, data, what="serving request")
@@ -135,7 +143,8 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
     else:
         w.trust_caption(res)
     c = st.columns(4)
-    c[0].metric("Batch used / max", f"{res.get('batch', '—')} / {res.get('max_batch', '—')}")
+    shown = lambda v: "—" if v is None else f"{v:,}" if isinstance(v, int) else str(v)  # noqa: E731
+    c[0].metric("Batch used / max", f"{shown(res.get('batch'))} / {shown(res.get('max_batch'))}")
     rep_thr = (res.get("per_replica") or {}).get("throughput_tokens_per_s") if dep else res.get("throughput_tokens_per_s")
     c[1].metric("Throughput per replica", f"{fmt.num(rep_thr)} tok/s",
                 help="Output tokens per second of one replica over whole requests, prefill included.")

@@ -40,6 +40,11 @@ def region_profile(region: str) -> dict[str, Any] | None:
 
 
 def to_state(r: SiteRequest) -> dict[str, Any]:
+    if len(r.fleet) > MAX_ROWS:
+        from costsim.errors import InputError
+
+        raise InputError(f"the link holds {len(r.fleet)} fleet entries and this page shows at most {MAX_ROWS}; merge "
+                         "entries of the same accelerator and workload, or run it with `costsim site`.", field="fleet")
     s: dict[str, Any] = {P + "rows": len(r.fleet), P + "pue": r.pue, P + "cap": r.grid_cap_mw,
                          P + "region": r.region or "none", P + "bat_mwh": r.battery_mwh, P + "bat_mw": r.battery_mw,
                          P + "bat_policy": r.battery_policy or w.AUTO}
@@ -83,6 +88,8 @@ def inputs() -> dict[str, Any]:
 def show(res: dict[str, Any]) -> None:
     if res.get("feasible") is False:
         st.error(f"Not feasible: {res.get('reason') or 'no reason given'}")
+    for warn in res.get("warnings") or []:
+        st.warning(warn)
     c = st.columns(5)
     c[0].metric("IT peak power", fmt.power_w(res.get("it_peak_power_w")), help="Every device in its peak phase at once.")
     c[1].metric("Facility peak power", fmt.power_w(res.get("facility_peak_power_w")), help="IT peak x PUE.")
