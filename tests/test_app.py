@@ -665,3 +665,15 @@ def test_site_link_with_more_fleet_entries_than_the_page_shows_is_refused_and_wa
     at = open_page("site", site=encode_spec(huge))
     assert not at.exception
     assert any("implausible" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+@needs_train
+def test_train_link_fields_without_a_control_are_kept_and_said():
+    from costsim.ui.share import encode_spec
+
+    req = TrainRequest(model="llama-3-8b", hardware="h100-sxm", gpus=64, tokens=1e11, global_batch_tokens=1_000_000)
+    at = open_page("train", train=encode_spec(req))
+    no_errors(at)
+    assert any("global batch tokens 1,000,000" in c.value for c in at.caption), [c.value for c in at.caption]
+    base = open_page("train", train=encode_spec(req.model_copy(update={"global_batch_tokens": None})))
+    assert at.session_state["train_result"]["step_time_s"] != base.session_state["train_result"]["step_time_s"]

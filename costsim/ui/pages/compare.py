@@ -67,13 +67,25 @@ def model_sizes(mid: str) -> dict[str, Any]:
     return {}
 
 
+#: the table's column headings: what a reader sees, with units (the row keys stay for the charts)
+COLUMN_LABELS = {
+    "model": "Model", "hardware": "Hardware", "params_b": "Parameters, B", "active_params_b": "Active parameters, B",
+    "moe": "Mixture of experts", "feasible": "Feasible", "reason": "Why not", "wall_days": "Wall time, days",
+    "gpu_hours": "GPU-hours", "facility_mwh": "Facility energy, MWh", "cost_usd": "Cost, $", "co2e_t": "CO2e, t",
+    "mfu_pct": "MFU, %", "tokens_per_s_per_replica": "Output tokens/s per replica", "replicas": "Replicas for the demand",
+    "devices": "Devices", "facility_mw": "Facility power, MW", "usd_per_million_tokens": "$ per million output tokens",
+    "facility_j_per_token": "Facility energy per output token, J",
+    "co2e_kg_per_million_tokens": "CO2e per million output tokens, kg",
+}
+
+
 def table(rows: list[dict[str, Any]]) -> None:
-    """Rows with readable numbers (3 significant digits) and no 'None' reasons."""
+    """Rows with readable headings and numbers (3 significant digits) and no 'None' reasons."""
     def cell(v: Any) -> Any:
         if isinstance(v, float):
             return float(f"{v:.3g}")
         return "" if v is None else v
-    st.dataframe([{k: cell(v) for k, v in r.items()} for r in rows], width="stretch", hide_index=True)
+    st.dataframe([{COLUMN_LABELS.get(k, k): cell(v) for k, v in r.items()} for r in rows], width="stretch", hide_index=True)
 
 
 def train_rows(d: dict[str, Any]) -> list[dict[str, Any]]:

@@ -50,6 +50,8 @@ def inputs() -> dict[str, Any]:
                                             label="Search the best deployment of a GPU budget")
         d["gpus"] = w.select(ServeRequest, "gpus", key=P + "gpus", default=None,
                              label="GPU budget" if d["deployment_search"] else "GPUs per replica", options=GPU_OPTIONS, auto=True)
+        if d["deployment_search"] and d["gpus"] is None:
+            st.caption("Choose a GPU budget above to search its best deployment; with 'auto' one replica is priced.")
         d["engine"] = w.select(ServeRequest, "engine", key=P + "engine", default="default", label="Serving engine",
                                options=[e["id"] for e in w.engine_catalog()], format_func=w.engine_label)
         d["top_k"] = w.select(ServeRequest, "top_k", key=P + "top_k", default=None, options=TOP_K_OPTIONS, auto=True,

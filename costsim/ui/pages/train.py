@@ -36,6 +36,10 @@ LORA_TARGET_CHOICES = {
 }
 
 
+#: request fields without a control on this page: a share link's values are kept (and said), never dropped
+LINK_ONLY_FIELDS = ("global_batch_tokens", "scaleup_domain_size")
+
+
 def to_state(r: TrainRequest) -> dict[str, Any]:
     """A request (e.g. from a share link) -> the page's widget values."""
     s = {P + "model": r.model, P + "hardware": r.hardware, P + "gpus": r.gpus,
@@ -53,7 +57,9 @@ def to_state(r: TrainRequest) -> dict[str, Any]:
          P + "lora_targets": w.AUTO if r.lora_targets is None else r.lora_targets,
          P + "lora_base_precision": w.AUTO if r.lora_base_precision is None else r.lora_base_precision,
          P + "lora_dropout": r.lora_dropout,
-         P + "dropout": w.AUTO if r.dropout is None else r.dropout}
+         P + "dropout": w.AUTO if r.dropout is None else r.dropout,
+         # fields this page has no control for: kept from a share link, shown, passed on
+         **{P + k: getattr(r, k) for k in LINK_ONLY_FIELDS}}
     for k in ("tp", "pp", "cp", "ep", "etp", "dp", "vp", "cp_comm_type", "fp8_activation_store", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "micro_batch", "recompute", "zero"):
         v = getattr(r, k)
         s[P + k] = w.AUTO if v is None else v
@@ -61,8 +67,12 @@ def to_state(r: TrainRequest) -> dict[str, Any]:
 
 
 def inputs() -> dict[str, Any]:
-    d: dict[str, Any] = {}
+    d: dict[str, Any] = {k: st.session_state.get(P + k) for k in LINK_ONLY_FIELDS}
     with st.sidebar:
+        kept = [f"{k.replace('_', ' ')} {d[k]:,}" for k in LINK_ONLY_FIELDS if d[k] is not None]
+        if kept:
+            st.caption("From the share link (no control on this page; open the page without the link to drop them): "
+                       + "; ".join(kept) + ".")
         st.header("Training job")
         d["model"] = w.model_select(TrainRequest, key=P + "model", default=DEFAULTS["model"])
         d["hardware"] = w.hardware_select(TrainRequest, key=P + "hardware", default=DEFAULTS["hardware"])
@@ -174,7 +184,7 @@ def build_request(d: dict[str, Any]) -> TrainRequest:
                               "etp", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "dp_bucket_params", "dropout", "micro_batch", "recompute", "zero", "sequence_parallel", "top_k",
                               "framework", "power_cap_w", "fp4_bf16_layers", "dp", "vp", "lora_rank", "lora_targets",
                               "lora_base_precision", "lora_dropout",
-                              "cp_comm_type", "fp8_activation_store", "recompute_layers")}
+                              "cp_comm_type", "fp8_activation_store", "recompute_layers", *LINK_ONLY_FIELDS) if k in d}
     data.update(failure_rate_per_gpu_hour=d["failure_rate"], checkpoint_time_s=d["checkpoint_time_s"],
                 restart_time_s=d["restart_time_s"], node=d["node"], facility=facility, economics=economics)
     return validate_spec(TrainRequest, data, what="training request")
