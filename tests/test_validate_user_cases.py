@@ -84,3 +84,28 @@ def test_a_deployment_search_case_keeps_the_sizes_it_fixes(tmp_path):
     f.write_text(yaml.safe_dump([free, tp8]))
     a, b = run_cases(load_cases(f))
     assert b.predicted < a.predicted  # one TP 8 replica is not the best deployment of 8 GPUs for a 70B model
+
+
+def test_latency_cases_compare_what_serve_reports(tmp_path):
+    from costsim.api.serve import serve
+    from costsim.specs.requests import ServeRequest
+
+    f = tmp_path / "c.yaml"
+    cases = [_case(id=m, metric=m, inputs={"num_gpus": 4, "batch": 64}) for m in ("ttft_s", "tpot_s")]
+    f.write_text(yaml.safe_dump(cases))
+    ttft, tpot = run_cases(load_cases(f))
+    cli = serve(ServeRequest(model="llama-3.1-70b", hardware="h100-sxm", engine="vllm", input_tokens=1000,
+                             output_tokens=500, weight_precision="fp8", gpus=4, batch=64, single_replica=True))
+    assert ttft.predicted == pytest.approx(cli["ttft_s"], rel=1e-6)
+    assert tpot.predicted == pytest.approx(cli["tpot_s"], rel=1e-6)
+
+
+def test_training_case_values_are_read_as_written(tmp_path, capsys):
+    case = dict(id="T", kind="training_step_time", source="s", metric="step_time_s", expected=5.0, tolerance_frac=0.2,
+                tolerance_reason="r", inputs=dict(model="llama-3-8b", hardware="h100-sxm", gpus=64, seq_len=4096.9,
+                                                  global_batch=512))
+    code, out, err = _validate(tmp_path, capsys, case)
+    assert code == 2 and "seq_len" in err and "Traceback" not in err, err
+    case["inputs"]["seq_len"], case["inputs"]["sequence_parallel"] = 4096, "false"
+    code, out, err = _validate(tmp_path, capsys, case)
+    assert code == 2 and "sequence_parallel" in err, err

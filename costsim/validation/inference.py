@@ -32,7 +32,9 @@ Case inputs:
           measured mean acceptance length L is given as the acceptance that yields it, (1 - a^(k+1)) / (1 - a) = L
 metric: decode_tokens_per_s | prefill_tokens_per_s | prefill_time_s | decode_step_time_s | speculative_speedup (decode
         tokens/s with the case's speculative decoding over the same decode step without it) |
-        throughput_tokens_per_s | batch_latency_s (a static batch generated to the end, as vLLM's
+        throughput_tokens_per_s | ttft_s | tpot_s (the steady state's time to first token and time per output
+        token at the batch, costsim.core.serving_curve, the `ttft_s` / `tpot_s` of `costsim serve --json`) |
+        batch_latency_s (a static batch generated to the end, as vLLM's
         benchmark_latency measures it: the prefill of `batch` prompts, which gives the first token, then
         output_tokens - 1 decode steps at the mean context input_tokens + output_tokens / 2)
 """
@@ -211,6 +213,8 @@ def predict(case: Case) -> float:
                                         input_tokens=i, output_tokens=o, num_requests=int(_num_requests(inp))).throughput_tokens_per_s
             return float(finite_job(shape, dev, prec, lay, b, i, o, _num_requests(inp))["throughput_tokens_per_s"])
         return float(serving_curve(shape, dev, prec, lay, b, i, o, cv)["throughput_tokens_per_s"])
+    if metric in ("ttft_s", "tpot_s"):  # the steady state's latencies at the batch, as `costsim serve` reports them
+        return float(serving_curve(shape, dev, prec, lay, b, i, o, cv)[metric])
     if metric == "batch_latency_s":
         t_pre = float(core.prefill_time_s(shape, dev, prec, lay, b, i))
         return t_pre + max(o - 1.0, 0.0) * float(core.decode_step_time_s(shape, dev, prec, lay, b, decode_context_tokens(i, o)))

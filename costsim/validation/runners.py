@@ -44,7 +44,7 @@ INPUT_KEYS: dict[str, frozenset[str]] = {
 #: the metrics each runner computes (a case comparing another quantity is refused before anything runs)
 METRICS: dict[str, frozenset[str]] = {
     "inference": frozenset({"batch_latency_s", "decode_step_time_s", "decode_tokens_per_s", "prefill_time_s",
-                            "prefill_tokens_per_s", "speculative_speedup", "throughput_tokens_per_s"}),
+                            "prefill_tokens_per_s", "speculative_speedup", "throughput_tokens_per_s", "ttft_s", "tpot_s"}),
     "training_step_time": frozenset({"step_time_s", "mfu_frac", "tokens_per_s", "achieved_flop_per_s_per_gpu",
                                      "peak_memory_allocated_bytes"}),
     "training_run": frozenset({"gpu_hours", "publisher_energy_mwh", "publisher_tco2e"}),

@@ -58,17 +58,26 @@ def _accelerator(hardware: Any) -> Accelerator:
 def _request(inp: dict, spec: ModelSpec) -> TrainRequest:
     kw = {k: inp[k] for k in LAYOUT_KEYS if inp.get(k) is not None}
     hw = inp["hardware"]
-    return TrainRequest(model=spec.id or "inline", hardware=hw.get("id", "inline") if isinstance(hw, dict) else hw, gpus=int(inp["gpus"]),
-                        tokens=inp.get("tokens") or (1e9 if inp.get("lora_rank") else spec.training_tokens) or 1e12, seq_len=int(inp["seq_len"]),
-                        global_batch=inp.get("global_batch"), precision=inp.get("precision", "bf16"),
-                        attention_precision=inp.get("attention_precision", "bf16"), fp4_bf16_layers=inp.get("fp4_bf16_layers"),
-                        lora_rank=inp.get("lora_rank"), lora_targets=inp.get("lora_targets"),
-                        lora_dropout=inp.get("lora_dropout"), lora_base_precision=inp.get("lora_base_precision"),
-                        sequence_parallel=bool(inp.get("sequence_parallel", True)), top_k=1,
-                        restart_time_s=inp.get("restart_time_s"), checkpoint_time_s=inp.get("checkpoint_time_s"),
-                        failure_rate_per_gpu_hour=inp.get("failure_rate_per_gpu_hour"), framework=inp.get("framework"),
-                        node=inp.get("node"), scaleup_domain_size=inp.get("scaleup_domain_size"),
-                        power_cap_w=inp.get("power_cap_w"), **kw)
+    # the values as written (the request's own validation: 4096.9 tokens or 'false' as a word are named, not truncated
+    # or read as true), with the request's messages naming the case's input
+    data = dict(model=spec.id or "inline", hardware=hw.get("id", "inline") if isinstance(hw, dict) else hw, gpus=inp["gpus"],
+                tokens=inp.get("tokens") or (1e9 if inp.get("lora_rank") else spec.training_tokens) or 1e12, seq_len=inp["seq_len"],
+                global_batch=inp.get("global_batch"), precision=inp.get("precision", "bf16"),
+                attention_precision=inp.get("attention_precision", "bf16"), fp4_bf16_layers=inp.get("fp4_bf16_layers"),
+                lora_rank=inp.get("lora_rank"), lora_targets=inp.get("lora_targets"),
+                lora_dropout=inp.get("lora_dropout"), lora_base_precision=inp.get("lora_base_precision"),
+                sequence_parallel=inp.get("sequence_parallel", True), top_k=1,
+                restart_time_s=inp.get("restart_time_s"), checkpoint_time_s=inp.get("checkpoint_time_s"),
+                failure_rate_per_gpu_hour=inp.get("failure_rate_per_gpu_hour"), framework=inp.get("framework"),
+                node=inp.get("node"), scaleup_domain_size=inp.get("scaleup_domain_size"),
+                power_cap_w=inp.get("power_cap_w"), **kw)
+    if isinstance(data["sequence_parallel"], str) or isinstance(data["seq_len"], float) or isinstance(data["gpus"], float):
+        raise ValueError("gpus and seq_len are whole numbers and sequence_parallel is true / false, as YAML writes them "
+                         f"(got gpus {data['gpus']!r}, seq_len {data['seq_len']!r}, sequence_parallel {data['sequence_parallel']!r})")
+    try:
+        return validate_spec(TrainRequest, data, what="validation case inputs")
+    except InputError as exc:  # a case's input the request refuses is bad input (validate --cases exits 2), not a miss
+        raise ValueError(exc.message) from None
 
 
 def run_step_case(case: Case) -> float:
