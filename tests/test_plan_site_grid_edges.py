@@ -93,3 +93,15 @@ def test_device_numbers_far_beyond_any_part_are_refused(tmp_path):
     bad.write_text(yaml.safe_dump(data))
     with pytest.raises(InputError, match="tdp_w"):
         site_report(build_request([str(bad)], [100]))
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--min-power-frac", "nan"], ["--min-power-frac", "finite"]),
+    (["--min-power-frac", "2"], ["--min-power-frac", "0 to 1"]),
+    (["--curtailment", "1,1"], ["--curtailment", "twice"]),
+])
+def test_grid_headroom_flags_name_the_problem(args, words, capsys):
+    from tests.test_guards import _in_process
+
+    code, out, err = _in_process(["grid", "headroom", "--region", "us-pjm", *args], capsys)
+    assert code == 2 and all(w in err for w in words) and "Traceback" not in err, err

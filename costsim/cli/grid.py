@@ -18,7 +18,11 @@ from costsim.errors import InputError
 def _pcts(text: str) -> list[float]:
     if len(text) > 400:
         raise InputError(f"--curtailment is {len(text)} characters long; give a few percents such as 0.25,0.5,1.", field="--curtailment")
-    return [parse_float(p, flag="--curtailment") for p in split_items(text, flag="--curtailment", example="0.25,0.5,1")]
+    out = [parse_float(p, flag="--curtailment") for p in split_items(text, flag="--curtailment", example="0.25,0.5,1")]
+    if len(set(out)) < len(out):
+        dup = next(x for x in out if out.count(x) > 1)
+        raise InputError(f"--curtailment lists {dup:g} % twice; give each limit once (e.g. 0.25,0.5,1).", field="--curtailment")
+    return out
 
 
 def _years(text: str | None) -> list[int] | None:
@@ -42,8 +46,11 @@ def _years(text: str | None) -> list[int] | None:
     return out
 
 
-def _flex(value_usd_per_mwh: str | None, max_delay_h: int, min_power_frac: float) -> api.FlexCost:
-    kw = {"max_delay_h": max_delay_h, "min_power_frac": min_power_frac}
+def _flex(value_usd_per_mwh: str | None, max_delay_h: int, min_power_frac: str) -> api.FlexCost:
+    share = parse_float(min_power_frac, flag="--min-power-frac")
+    if not 0.0 <= share <= 1.0:
+        raise InputError(f"--min-power-frac is a share of the load's power, 0 to 1; got {share:g}.", field="--min-power-frac")
+    kw = {"max_delay_h": max_delay_h, "min_power_frac": share}
     if value_usd_per_mwh is not None:
         kw["value_usd_per_mwh"] = parse_float(value_usd_per_mwh, flag="--value-usd-per-mwh")
     return api.FlexCost(**kw)
@@ -86,7 +93,7 @@ def register(app: typer.Typer) -> None:
                  planning_peak: str = typer.Option("seasonal", "--planning-peak", help="'seasonal' (max summer / winter load, the study's) or 'annual' (all-time peak)."),
                  value_usd_per_mwh: str = typer.Option(None, "--value-usd-per-mwh", help="Value of a MWh of the new load not served (pause/shift cost), USD/MWh (default 100)."),
                  max_delay_h: int = typer.Option(4, "--max-delay-h", min=0, max=168, help="Shift mode: hours curtailed work may be delayed."),
-                 min_power_frac: float = typer.Option(0.3, "--min-power-frac", min=0.0, max=1.0, help="Pause mode: share of power the load can throttle down to before it must pause."),
+                 min_power_frac: str = typer.Option("0.3", "--min-power-frac", help="Pause mode: share of power the load can throttle down to before it must pause (0 to 1)."),
                  json_: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
         """Largest constant new load a balancing authority takes with curtailment limited to r %, its events, and their cost."""
         res = api.grid_headroom(region, load_csv=load_csv, curtailment_pct=_pcts(curtailment), by=by, years=_years(years),
