@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from costsim.errors import InputError
 from costsim.jsonable import to_jsonable
 from costsim.numtext import sig as fmt_sig  # noqa: F401 - re-exported for the CLI modules
 from costsim.specs.overrides import parse_number
@@ -26,6 +27,16 @@ def parse_float(text: str | None, *, flag: str) -> float | None:
     if text is None:
         return None
     return float(parse_number(text, field=flag, label=flag))
+
+
+def parse_count(text: str | None, *, flag: str) -> int | None:
+    """A whole count written as 4096, 4k or 1e6 (the number parser of parse_float), or None."""
+    v = parse_float(text, flag=flag)
+    if v is None:
+        return None
+    if v < 1 or v != int(v):
+        raise InputError(f"{flag} expects a positive whole number, got {text!r}.", field=flag.lstrip("-").replace("-", "_"))
+    return int(v)
 
 
 def print_json(doc: Any) -> None:

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from costsim.api.plan_text import tokens_per_param_text
-from costsim.cli.common import finish, fmt_si, fmt_sig, parse_float
+from costsim.cli.common import finish, fmt_si, fmt_sig, parse_count, parse_float
 from costsim.specs.overrides import split_items
 
 
@@ -168,7 +168,7 @@ def register(app: typer.Typer) -> None:
         fit: str = typer.Option("besiroglu2024", "--fit", help="hoffmann2022 | hoffmann2022-precise | besiroglu2024 | muennighoff2023."),
         objective: str = typer.Option("usd", "--objective", help="usd | mwh | co2e | peak_mw (cost mode)."),
         train_hardware: str = typer.Option("h100-sxm", "--train-hardware", help="Accelerator id for training; a comma-separated list (h100-sxm,b200) plans each and ranks the combinations with --serve-hardware and --region lists."),
-        train_gpus: int = typer.Option(4096, "--train-gpus", help="Accelerators in the training job."),
+        train_gpus: str = typer.Option("4096", "--train-gpus", help="Accelerators in the training job (accepts 4096, 4k, 1e4)."),
         train_precision: str = typer.Option("bf16", "--train-precision", help="Training compute datatype: bf16, fp16, fp8 or fp4 (on hardware with that tensor-core rate)."),
         serve_hardware: str = typer.Option("h100-sxm", "--serve-hardware", help="Accelerator id for serving; a comma-separated list compares them."),
         serve_precision: Optional[str] = typer.Option(None, "--serve-precision", help="Serving weight format (default: searched)."),
@@ -195,7 +195,7 @@ def register(app: typer.Typer) -> None:
                 "requests_per_day": parse_float(requests_per_day, flag="--requests-per-day"), "years": years,
                 **({"peak_to_mean": parse_float(peak_to_mean, flag="--peak-to-mean")} if peak_to_mean is not None else {}),
                 "input_tokens": input_tokens, "output_tokens": output_tokens, "mode": mode, "fit": fit, "objective": objective,
-                "train_hardware": train_hardware, "train_gpus": train_gpus, "train_precision": train_precision, "serve_hardware": serve_hardware,
+                "train_hardware": train_hardware, "train_gpus": parse_count(train_gpus, flag="--train-gpus"), "train_precision": train_precision, "serve_hardware": serve_hardware,
                 "serve_precision": serve_precision, "serve_engine": serve_engine,
                 "ttft_slo_s": parse_float(ttft_slo_s, flag="--ttft-slo-s"), "tpot_slo_s": parse_float(tpot_slo_s, flag="--tpot-slo-s"),
                 "region": region, "unique_tokens": parse_float(unique_tokens, flag="--unique-tokens"),

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from costsim.cli.common import finish, fmt_si, parse_float
+from costsim.cli.common import finish, fmt_si, parse_count, parse_float
 from costsim.numtext import sig
 from costsim.report.fmt import battery_text
 
@@ -96,14 +96,10 @@ def register(app: typer.Typer) -> None:
         """Facility peak and mean power of a fleet, headroom against a grid cap, and how many of each
         accelerator fit under it; hourly price and carbon for a region."""
         from costsim.api import site as api
-        from costsim.errors import InputError
 
         counts = []
         for g in gpus or []:
-            v = parse_float(g, flag="--gpus")
-            if v is None or v < 1 or v != int(v):
-                raise InputError(f"--gpus expects a positive whole number, got {g!r}.", field="gpus")
-            counts.append(int(v))
+            counts.append(parse_count(g, flag="--gpus"))
         req = api.build_request(list(hardware or []), counts, workloads=list(workload) if workload else None, pue=pue,
                                 grid_cap_mw=parse_float(grid_cap_mw, flag="--grid-cap-mw"), region=region,
                                 battery_mwh=parse_float(battery_mwh, flag="--battery-mwh"),
