@@ -109,3 +109,17 @@ def test_training_case_values_are_read_as_written(tmp_path, capsys):
     case["inputs"]["seq_len"], case["inputs"]["sequence_parallel"] = 4096, "false"
     code, out, err = _validate(tmp_path, capsys, case)
     assert code == 2 and "sequence_parallel" in err, err
+
+
+def test_a_serving_sim_case_finds_its_scenario_next_to_the_case_file(tmp_path):
+    from pathlib import Path
+
+    src = yaml.safe_load((Path(__file__).resolve().parents[1] / "scenarios" / "chat-llama3-70b-h100.yaml").read_text())
+    src["simulation"]["duration_s"] = 180
+    src.pop("variants", None)
+    (tmp_path / "my-chat.yaml").write_text(yaml.safe_dump(src))
+    f = tmp_path / "cases.yml"
+    f.write_text(yaml.safe_dump([dict(id="S", kind="serving_sim", source="s", inputs={"scenario": "my-chat.yaml"},
+                                      metric="ttft_mean_s", expected=0.5, tolerance_frac=0.9, tolerance_reason="r")]))
+    (r,) = run_cases(load_cases(f))
+    assert r.predicted is not None and r.predicted > 0, r.message

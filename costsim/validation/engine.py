@@ -7,7 +7,7 @@ import statistics
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from costsim.errors import InputError
 from costsim.specs.base import Spec, load_yaml_document, validate_spec
@@ -30,6 +30,8 @@ class Case(Spec):
     used_for_fit: bool = Field(False, description="True when the case was used to fit a model parameter.")
     known_gap: str | None = Field(None, description="Cause of a known miss; reported but does not fail validation.")
     notes: str | None = Field(None, description="Anything else.")
+    #: the folder of the file the case came from (files a case names, e.g. a serving_sim scenario, are looked up there first)
+    _folder: Path | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _can_fail(self) -> "Case":
@@ -77,9 +79,12 @@ def load_cases(directory: Path | None = None) -> list[Case]:
     for f in files:
         data = load_yaml_document(f, what="validation case") or []
         if not isinstance(data, list):
-            raise InputError(f"validation case file '{f}' must hold a list of cases.")
+            hint = (" (a scenario? a case's scenario may sit next to its case file: give --cases the case file itself, "
+                    "or keep scenarios out of the folder)" if isinstance(data, dict) and d.is_dir() else "")
+            raise InputError(f"validation case file '{f}' must hold a list of cases{hint}.", field="--cases")
         for i, raw in enumerate(data):
             c = validate_spec(Case, raw, what=f"validation case #{i}", source=str(f))
+            c._folder = Path(f).resolve().parent
             if c.id in seen:
                 raise InputError(f"duplicate validation case id '{c.id}' in '{f}'.")
             seen.add(c.id)

@@ -18,18 +18,23 @@ from costsim.specs.base import load_yaml_file, validate_spec
 from costsim.specs.scenario import Scenario
 from costsim.validation.engine import Case
 
-def _scenario_path(ref: str) -> Path:
+def _scenario_path(ref: str, folder: Path | None = None) -> Path:
+    """The scenario a case names: next to the case file first, then the working directory and scenarios/."""
+    if folder is not None and not Path(ref).is_absolute() and (folder / ref).is_file():
+        return folder / ref
     found = find_scenario_file(ref)
     if found is not None:
         return found
-    raise InputError(f"validation scenario '{ref}' not found (looked in the working directory and scenarios/).")
+    raise InputError(f"validation scenario '{ref}' not found (looked next to the case file, in the working directory and "
+                     "in scenarios/).")
 
 
 @lru_cache(maxsize=8)
-def _summary(ref: str, seed: int, duration_s: float | None) -> dict[str, Any]:
+def _summary(path: str, seed: int, duration_s: float | None) -> dict[str, Any]:
     from costsim.sim.serving import simulate_serving
 
-    data = load_yaml_file(_scenario_path(ref), what="scenario")
+    ref = path
+    data = load_yaml_file(Path(path), what="scenario")
     data.pop("variants", None)
     if duration_s is not None:
         data.setdefault("simulation", {})["duration_s"] = duration_s
@@ -39,7 +44,7 @@ def _summary(ref: str, seed: int, duration_s: float | None) -> dict[str, Any]:
 
 def run_serving_case(case: Case) -> float:
     i = case.inputs
-    s = _summary(str(i["scenario"]), int(i.get("seed", 0)), i.get("duration_s"))
+    s = _summary(str(_scenario_path(str(i["scenario"]), case._folder)), int(i.get("seed", 0)), i.get("duration_s"))
     m = i.get("metric", case.metric)
     if m == "slo_p99_both_met":
         return 1.0 if (s.get("slo_ttft_p99_met") and s.get("slo_tpot_p99_met")) else 0.0
