@@ -123,3 +123,8 @@ def test_a_serving_sim_case_finds_its_scenario_next_to_the_case_file(tmp_path):
                                       metric="ttft_mean_s", expected=0.5, tolerance_frac=0.9, tolerance_reason="r")]))
     (r,) = run_cases(load_cases(f))
     assert r.predicted is not None and r.predicted > 0, r.message
+
+
+def test_cases_from_a_device_are_named_as_such(capsys):
+    code, out, err = _in_process(["validate", "--cases", "/dev/null"], capsys)
+    assert code == 2 and "neither a file nor a folder" in err, err

@@ -71,6 +71,9 @@ def load_cases(directory: Path | None = None) -> list[Case]:
     if not exists:
         raise InputError(f"validation cases '{d}' do not exist; give a YAML file of cases or a folder of them "
                          "(format: costsim/validation/cases/*.yaml).", field="--cases")
+    if not d.is_file() and not d.is_dir():
+        raise InputError(f"--cases '{d}' is neither a file nor a folder (a device, pipe or socket); give a YAML file of "
+                         "cases or a folder of them.", field="--cases")
     files = [d] if d.is_file() else sorted(d.glob("*.yaml")) + sorted(d.glob("*.yml"))
     if not files:
         raise InputError(f"no *.yaml files in '{d}'; give a YAML file of cases or a folder holding some.", field="--cases")
