@@ -59,15 +59,28 @@ def test_whole_numbers_beyond_the_float_range_are_named_not_crashed():
     assert parse_number("12", field="gpus") == 12
 
 
-def test_a_mixed_fleet_fits_a_cap_only_if_every_part_can_be_capped():
+def test_a_mixed_fleet_is_capped_above_each_parts_idle_draw_and_fits():
+    """Caps in proportion to peak draw left tpu-v4 56 W, under its 90 W idle, yet said the fleet fit; each part now keeps
+    its idle draw and the same share of its dynamic range, so the caps fit whenever the budget is above idle."""
+    from costsim.specs.catalog import get_accelerator
+
     r = site_report(build_request(["tpu-v4", "rtx-5090"], [1000, 1000], grid_cap_mw=0.78))
-    assert r["feasible"] is False
     caps = r["per_gpu_power_cap_to_fit"]
-    assert all(v["gpu_power_cap_w"] is None for v in caps.values())
-    assert "tpu-v4" in caps["rtx-5090"]["reason"] and "tpu-v4" in r["reason"]
-    # one part alone: its cap fits
+    for hw in ("tpu-v4", "rtx-5090"):
+        cap = caps[hw]["gpu_power_cap_w"]
+        assert cap is not None and cap > get_accelerator(hw).idle_w
+    fleet = {x["hardware"]: x for x in r["fleet"]}
+    it_w = sum((caps[h]["gpu_power_cap_w"] + fleet[h]["host_power_per_gpu_w"] + fleet[h]["fabric_storage_w_per_gpu"]) * 1000
+               for h in caps)
+    assert it_w * r["pue"] == pytest.approx(0.78e6, rel=1e-9)  # the caps use the grid cap exactly
+    # below the fleet's idle draw nothing fits, and the reason says so
+    r = site_report(build_request(["tpu-v4", "rtx-5090"], [1000, 1000], grid_cap_mw=0.6))  # idle needs 0.636 MW
+    assert all(v["gpu_power_cap_w"] is None for v in r["per_gpu_power_cap_to_fit"].values())
+    assert "idle draw" in r["reason"]
+    # one part alone: budget / count, as before
     r = site_report(build_request(["h100-sxm"], [1000], grid_cap_mw=1.0))
-    assert r["per_gpu_power_cap_to_fit"]["h100-sxm"]["gpu_power_cap_w"] is not None
+    assert r["per_gpu_power_cap_to_fit"]["h100-sxm"]["gpu_power_cap_w"] == pytest.approx(
+        r["per_gpu_power_cap_to_fit"]["h100-sxm"]["uniform_gpu_power_cap_w"])
 
 
 def test_site_reasons_keep_three_significant_figures():

@@ -106,35 +106,33 @@ def site_report(req: SiteRequest) -> dict[str, Any]:
             out["reason"] = (f"facility peak {power(fac_peak)} exceeds the grid cap {power(cap_w)} by "
                              f"{power(-head)}; cap the GPUs (see per_gpu_power_cap_to_fit), shrink the fleet, "
                              "lower PUE or add on-site supply")
-            # uniform per-GPU cap that fits: GPU budget = cap/PUE - non-GPU IT, shared in proportion to peak draw
+            # per-GPU caps that fit: the GPU budget (cap / PUE - non-GPU IT) shared so that every part keeps its idle draw
+            # and gets the same share of its dynamic range (peak - idle): one part alone gets budget / count; a mix of
+            # parts fits whenever the budget is above the fleet's idle draw (a split in proportion to peak draw would
+            # leave a part with a low peak under its idle draw while another could give way)
             non_gpu = sum((x["host_power_per_gpu_w"] + x["fabric_storage_w_per_gpu"]) * x["gpus"] for x in entries)
-            gpu_peak_total = sum(x["gpu_peak_power_w"] * x["gpus"] for x in entries)
-            scale = (cap_w / pue - non_gpu) / gpu_peak_total if gpu_peak_total > 0 else 0.0
+            budget = cap_w / pue - non_gpu
+            idle_total = sum(x["_acc"].idle_w * x["gpus"] for x in entries)
+            dyn_total = sum(max(x["gpu_peak_power_w"] - x["_acc"].idle_w, 0.0) * x["gpus"] for x in entries)
+            share = (budget - idle_total) / dyn_total if dyn_total > 0 else -1.0
             n_all = sum(y["gpus"] for y in entries)
             uniform_w = float(per_gpu_power_cap_w(cap_w, n_all, non_gpu_it_w_per_gpu=non_gpu / n_all, pue=pue))
             uniform_w = uniform_w if uniform_w > 0 else None   # <= 0: hosts and fabric alone exceed the grid cap
             fits = {}
             for x in entries:
                 acc = x["_acc"]
-                cap_g = scale * x["gpu_peak_power_w"]
-                if cap_g > acc.idle_w:
+                cap_g = acc.idle_w + share * max(x["gpu_peak_power_w"] - acc.idle_w, 0.0)
+                if share > 0:
                     fits[x["hardware"]] = {"gpu_power_cap_w": cap_g,
                                            "compute_throughput_frac": float(cap_throughput_frac(cap_g, acc.tdp_w, acc.idle_w, "compute")),
                                            "uniform_gpu_power_cap_w": uniform_w, "reason": None}
                 else:  # a cap at or below the idle draw (or below zero: hosts and fabric alone exceed the grid cap) runs nothing
                     fits[x["hardware"]] = {"gpu_power_cap_w": None, "compute_throughput_frac": 0.0,
                                            "uniform_gpu_power_cap_w": uniform_w,
-                                           "reason": (f"the grid cap leaves {max(cap_g, 0.0):.0f} W per {acc.id}, at or below its "
-                                                      f"{acc.idle_w:.0f} W idle draw: no power cap fits")}
+                                           "reason": (f"the grid cap leaves {max(budget, 0.0) / n_all:.0f} W per accelerator "
+                                                      f"against the fleet's idle draw of {idle_total / n_all:.0f} W each "
+                                                      f"({acc.id}: {acc.idle_w:.0f} W): no power cap fits")}
             stuck = [k for k, v in fits.items() if v["gpu_power_cap_w"] is None]
-            if stuck and len(stuck) < len(fits):
-                # the shares are one budget: a part that cannot be capped low enough (its share is below its idle draw)
-                # leaves the others' caps over the grid cap, so no cap fits the fleet as a whole
-                for k, v in fits.items():
-                    if v["gpu_power_cap_w"] is not None:
-                        fits[k] = {**v, "gpu_power_cap_w": None, "compute_throughput_frac": 0.0,
-                                   "reason": (f"its share would fit, but {', '.join(stuck)} cannot be capped below its idle "
-                                              "draw, so no cap fits the fleet as a whole")}
             out["per_gpu_power_cap_to_fit"] = fits
             if non_gpu * pue >= cap_w:
                 out["reason"] = (f"facility peak {power(fac_peak)} exceeds the grid cap {power(cap_w)}, and the hosts, "

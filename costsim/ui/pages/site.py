@@ -115,7 +115,12 @@ def show(res: dict[str, Any]) -> None:
     fit = res.get("per_gpu_power_cap_to_fit")
     if fit:
         st.markdown("**GPU power caps that would fit under the grid cap:**")
-        st.dataframe([{"accelerator": k, **fmt.display_row(v)} for k, v in fit.items()], width="stretch", hide_index=True)
+        st.dataframe([{"Accelerator": k,
+                       "Power cap per GPU, W": "—" if v.get("gpu_power_cap_w") is None else round(v["gpu_power_cap_w"]),
+                       "Compute throughput at the cap, %": round(100 * (v.get("compute_throughput_frac") or 0.0), 1),
+                       "Same cap for every GPU, W": "—" if v.get("uniform_gpu_power_cap_w") is None
+                       else round(v["uniform_gpu_power_cap_w"]),
+                       "Why not": v.get("reason") or ""} for k, v in fit.items()], width="stretch", hide_index=True)
     bat = res.get("battery")
     if bat:
         st.markdown("**Battery:** " + battery_text(bat))
