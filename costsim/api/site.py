@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from costsim.core.plausibility import fleet_warnings, power_warnings
-from costsim.numtext import power
 from costsim.core.power import cap_throughput_frac, phase_power_w
 from costsim.economics import timeseries
 from costsim.errors import InputError
+from costsim.numtext import power
 from costsim.power import facility as fac
 from costsim.power.battery import dispatch
 from costsim.power.grid import max_gpus_under_cap, per_gpu_power_cap_w
@@ -237,9 +237,8 @@ def _training_entry(x: dict, req: SiteRequest, hours: float, cap_w: float | None
                     seed: int) -> dict[str, Any]:
     """Simulate a short window of a representative training job on this fleet entry."""
     from costsim.sim.training import simulate_training
-    from costsim.specs.scenario import Scenario
-
     from costsim.specs.limits import limit
+    from costsim.specs.scenario import Scenario
 
     most = int(limit("gpus"))
     if x["gpus"] > most:  # the timeline simulates one training job per entry; the static figures above cover any count
