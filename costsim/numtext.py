@@ -27,12 +27,22 @@ def count(value: float, digits: int = 3) -> str:
     return sig(v, digits)
 
 
+def si(value: float | None, unit: str = "", digits: int = 3) -> str:
+    """A quantity with an SI prefix at `digits` significant figures: 1.38 MW, 10 kW, 56 W, 500 mW ('-' for None)."""
+    if value is None:
+        return "-"
+    v = float(value)
+    if v == 0 or not math.isfinite(v):
+        return f"{v:g} {unit}".strip()
+    v = float(f"{v:.{digits}g}")  # round first: 999,960 shows as 1 M, not 1e+03 k
+    prefixes = [(1e24, "Y"), (1e21, "Z"), (1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""),
+                (1e-3, "m"), (1e-6, "u"), (1e-9, "n")]
+    for scale, p in prefixes:
+        if abs(v) >= scale:
+            return f"{v / scale:.{digits}g} {p}{unit}".strip()
+    return f"{v:.{digits}g} {unit}".strip()
+
+
 def power(value_w: float, digits: int = 3) -> str:
-    """A power the way a reader writes it: 1.38 MW, 10 kW, 56 W, 2.4 GW (SI prefix, `digits` significant figures)."""
-    v = float(value_w)
-    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(v) >= scale * (1 - 0.5 * 10 ** (1 - digits)):
-            return f"{sig(v / scale, digits)} {prefix}W"
-    if 0 < abs(v) < 1e-3:  # a vanishing power (a 1e-300 MW grid cap) in scientific form, not 300 zeros
-        return f"{v:.{digits}g} W"
-    return f"{sig(v, digits)} W"
+    """A power the way a reader writes it: 1.38 MW, 10 kW, 56 W, 2.4 GW."""
+    return si(value_w, "W", digits)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from typing import Any
 
@@ -12,6 +11,7 @@ import typer
 from costsim.errors import InputError
 from costsim.jsonable import to_jsonable
 from costsim.numtext import sig as fmt_sig  # noqa: F401 - re-exported for the CLI modules
+from costsim.numtext import si as fmt_si  # noqa: F401 - re-exported for the CLI modules
 from costsim.specs.overrides import parse_number
 
 EXIT_INFEASIBLE = 3
@@ -63,21 +63,6 @@ def finish(result: dict[str, Any], *, as_json: bool, render) -> int:
             typer.echo(f"infeasible: {result.get('reason')}", err=True)
         raise typer.Exit(EXIT_INFEASIBLE)
     return 0
-
-
-def fmt_si(value: float | None, unit: str = "", digits: int = 3) -> str:
-    if value is None:
-        return "-"
-    v = float(value)
-    if v == 0 or not math.isfinite(v):
-        return f"{v:g} {unit}".strip()
-    v = float(f"{v:.{digits}g}")  # round first: 999,960 shows as 1 M, not 1e+03 k
-    prefixes = [(1e24, "Y"), (1e21, "Z"), (1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""),
-                (1e-3, "m"), (1e-6, "u"), (1e-9, "n")]
-    for scale, p in prefixes:
-        if abs(v) >= scale:
-            return f"{v / scale:.{digits}g} {p}{unit}".strip()
-    return f"{v:.{digits}g} {unit}".strip()
 
 
 def field_help(cls, name: str) -> str:

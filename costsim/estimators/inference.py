@@ -163,9 +163,9 @@ def resolve_layout(req: ServeRequest, m: ModelSpec, acc: Accelerator, engine: st
     pp, ep = req.pp or 1, req.ep or 1
     if req.gpus is not None and req.tp is None and req.pp is None and not engine_allows(engine, "tp"):
         pp = max(1, req.gpus // ep)  # a stack without tensor parallelism splits a replica's layers over its GPUs
-    check_engine_layout(engine, req.tp, pp, ep)
     _check_ep(m, acc, ep)  # before the layout search too (it would otherwise keep ep and report a feasible plan)
     if req.gpus is None and req.tp is None:
+        check_engine_layout(engine, None, pp, ep)  # the search tries only the engine's dimensions; a given pp / ep must be one
         return -1, -1, pp, ep  # search
     if req.gpus is None:
         gpus = req.tp * pp * ep

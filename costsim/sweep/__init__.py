@@ -94,6 +94,11 @@ def _probe_batched(scenario: Scenario, *, grid: list[tuple[str, list[Any]]] | No
     return None if isinstance(res, GroupResult) else (time.perf_counter() - t0) / max(len(unit), 1)
 
 
+def _first_error(rows: list[dict[str, Any]]) -> str | None:
+    """The error of the first failed row that carries one (None when none does)."""
+    return next((r.get("error") for r in rows if r.get("status") != "ok" and r.get("error")), None)
+
+
 def run_sweep(
     scenario: Scenario,
     *,
@@ -208,7 +213,7 @@ def run_sweep(
     buffer: list[dict[str, Any]] = [probe_row] if probe_row is not None else []
     n_done = len(buffer)
     n_err = sum(1 for r in buffer if r.get("status") != "ok")
-    first_error = next((r.get("error") for r in buffer if r.get("status") != "ok" and r.get("error")), None)
+    first_error = _first_error(buffer)
     lost: list[str] = []
     last_flush = time.perf_counter()
     total_run = n_todo + n_done
@@ -248,8 +253,7 @@ def run_sweep(
                     buffer.extend(rows)
                     n_done += len(rows)
                     n_err += sum(1 for r in rows if r.get("status") != "ok")
-                    if first_error is None:
-                        first_error = next((r.get("error") for r in rows if r.get("status") != "ok" and r.get("error")), None)
+                    first_error = first_error or _first_error(rows)
                     if bar is not None:
                         bar.advance(task_id, len(rows))
                 if len(buffer) >= flush_every or time.perf_counter() - last_flush >= flush_s:

@@ -88,7 +88,7 @@ class OptimizeResult:
 
 
 def _common_error(study) -> str:
-    """', most often: <reason> (n of m)' for a study's failed trials, or '' when none carries a reason."""
+    """', most often (n of m): <reason>' for a study's failed trials, or '' when none carries a reason."""
     from collections import Counter
 
     import optuna

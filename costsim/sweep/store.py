@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import uuid
 from pathlib import Path
 from typing import Any, Iterable
@@ -327,8 +328,6 @@ def connect(directory: str | os.PathLike[str]):
 def query(directory: str | os.PathLike[str], sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run SQL over the `points` table; returns (column names, rows). Bad SQL -> InputError."""
     import duckdb
-
-    import threading
 
     con = connect(directory)
     timer = threading.Timer(QUERY_TIMEOUT_S, con.interrupt)  # stop a query that would run for hours

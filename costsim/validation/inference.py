@@ -97,11 +97,10 @@ def _state_precision(m: ModelSpec, inp: dict) -> ModelSpec:
     return with_state_precision(m, sp)
 
 
-def _whole(inp: dict, key: str, default: int) -> int:
-    v = inp.get(key, default)
+def _whole(inp: dict, key: str) -> None:
+    v = inp[key]
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
         raise ValueError(f"{key} must be a whole number >= 1, got {v!r}")
-    return v
 
 
 def _check(inp: dict, metric: str) -> None:
@@ -111,7 +110,7 @@ def _check(inp: dict, metric: str) -> None:
         raise ValueError(f"batch must be a whole number >= 1, 'max' or 'fill', got {b!r}")
     for key in ("num_gpus", "tp", "pp", "ep"):
         if key in inp:
-            _whole(inp, key, 1)
+            _whole(inp, key)
     a = inp.get("acceptance_frac")
     if a is not None and (isinstance(a, bool) or not isinstance(a, (int, float)) or not 0.0 <= float(a) <= 1.0):
         raise ValueError(f"acceptance_frac must be a share in [0, 1], got {a!r}")
@@ -160,10 +159,10 @@ def predict(case: Case) -> float:
         return s.chosen.throughput_tokens_per_s
     ci = core_inputs(m, a, wp, inp.get("kv_precision"), engine, inp.get("overrides"))
     shape, prec, dev = ci.shape, ci.prec, ci.dev
-    pp, ep = _whole(inp, "pp", 1), _whole(inp, "ep", 1)
+    pp, ep = int(inp.get("pp", 1)), int(inp.get("ep", 1))  # whole numbers >= 1 (_check)
     if "tp" not in inp and n % (pp * ep):
         raise ValueError(f"num_gpus ({n}) must be a multiple of pp x ep ({pp * ep})")
-    tp = _whole(inp, "tp", max(1, n // (pp * ep)))
+    tp = int(inp.get("tp", max(1, n // (pp * ep))))
     if tp * pp * ep != n:
         raise ValueError(f"tp ({tp}) x pp ({pp}) x ep ({ep}) = {tp * pp * ep} must equal num_gpus ({n}) (one replica; "
                          "layout: search prices replicas of a GPU budget)")
