@@ -129,6 +129,20 @@ def test_limits_command_lists_every_limit(capsys):
     assert all(r["env_var"].startswith("COSTSIM_MAX_") and r["limit"] > 0 for r in rows)
 
 
+@pytest.mark.parametrize("columns", [80, 160])
+def test_limits_table_fits_the_terminal_and_names_every_variable(columns, capsys, monkeypatch):
+    """At 80 columns the four-column table had folded into one-word cells; every limit's variable is still named."""
+    from costsim.specs.limits import LIMITS
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    code, out, _ = _in_process(["limits"], capsys)
+    assert code == 0
+    assert max(len(line) for line in out.splitlines()) <= columns
+    assert all(f"{lim.env_var}=N" in out for lim in LIMITS.values())
+    table = out.split("- ")[0]
+    assert all(lim.key in table for lim in LIMITS.values())
+
+
 def test_layout_check_is_shared_by_scenarios_and_the_serve_command(capsys, tmp_path):
     """TP 3 for a 32-head model: refused by `costsim serve --gpus 3` and by a scenario alike."""
     yml = tmp_path / "tp3.yaml"

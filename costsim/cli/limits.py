@@ -19,13 +19,17 @@ def register(app: typer.Typer) -> None:
         if json_:
             print_json(rows)
             return
-        Console().print("Requests above these limits are refused (exit 2) before any work starts; "
-                        "raise a limit only on a machine that can hold the work.")
+        console = Console()
+        console.print("Requests above these limits are refused (exit 2) before any work starts; "
+                      "raise a limit only on a machine that can hold the work.")
+        # the variable that raises each limit gets a column only where the terminal holds it (an 80-column terminal
+        # folded the table into one-word cells); the list below always names it
+        wide = console.width >= 140
         t = Table(title="work limits")
-        for c in ("limit", "value", "counts", "raise with"):
+        for c in ("limit", "value", "counts") + (("raise with",) if wide else ()):
             t.add_column(c, no_wrap=c != "counts")
         for r in rows:
-            t.add_row(r["key"], f"{r['limit']:,.0f}", r["unit"], f"{r['env_var']}=N")
-        Console().print(t)
+            t.add_row(r["key"], f"{r['limit']:,.0f}", r["unit"], *((f"{r['env_var']}=N",) if wide else ()))
+        console.print(t)
         for r in rows:
-            Console().print(f"- {r['key']} protects {r['protects']}.")
+            console.print(f"- {r['key']} protects {r['protects']}. Raise it with {r['env_var']}=N.")
