@@ -42,7 +42,8 @@ def _answer(r: dict) -> str:
 def _render(r: dict) -> None:
     from costsim.api.train import MOE_ONLY_LAYOUT_KEYS, shown_layout
 
-    c = Console(width=140)
+    # the terminal's width, but never below what the fastest-layouts table needs to keep each number on one line
+    c = Console(width=max(Console().width, 106))
     c.print(_answer(r))
     if note := alias_note(r):
         c.print(note)
