@@ -378,6 +378,11 @@ def test_dropout_masks_cost_two_bytes_per_hidden_element_and_a_run_can_turn_them
     dropout 0 (--no-dropout) keeps neither, and stacks whose scripts have no dropout (Habana's MLPerf GPT-3) default off."""
     base = dict(model="llama-3.1-70b", hardware="gaudi2", gpus=64, seq_len=8192, global_batch=128, precision="fp8", tp=8,
                 pp=1, cp=1, dp=8, micro_batch=1, zero=1, recompute="selective", sequence_parallel=False, top_k=1, tokens=1e11)
+    # on Gaudi 2's 98,304 MiB the masks decide whether the layout fits
+    assert est.estimate(TrainRequest(**base))["feasible"] is False
+    assert est.estimate(TrainRequest(**base, dropout=False))["feasible"] is True
+    # unsharded optimizer state (zero 0): neither fits, and the refusals differ by the masks
+    base = {**base, "zero": 0}
     masked_r, unmasked_r = est.estimate(TrainRequest(**base)), est.estimate(TrainRequest(**base, dropout=False))
     assert masked_r["feasible"] is False and unmasked_r["feasible"] is False
 
@@ -388,5 +393,5 @@ def test_dropout_masks_cost_two_bytes_per_hidden_element_and_a_run_can_turn_them
     assert "activations" in unmasked_r["reason"] and "optimizer" in unmasked_r["reason"]  # the refusal names the parts
     assert FRAMEWORKS["megatron-core-2024"].dropout_masks and not FRAMEWORKS["megatron-deepspeed-gaudi"].dropout_masks
     assert FRAMEWORKS["megatron-deepspeed-gaudi"].flash_attention and not FRAMEWORKS["megatron-deepspeed-gaudi"].interleaved_pipeline
-    r = est.estimate(TrainRequest(**{**base, "gpus": 128, "dp": 16, "global_batch": 256}, dropout=False))
+    r = est.estimate(TrainRequest(**{**base, "zero": 1, "gpus": 128, "dp": 16, "global_batch": 256}, dropout=False))
     assert any(a["name"] == "dropout" and a["value"].startswith("no") and "request" in a["source"] for a in r["assumptions"])

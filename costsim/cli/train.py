@@ -42,8 +42,11 @@ def _answer(r: dict) -> str:
 def _render(r: dict) -> None:
     from costsim.api.train import MOE_ONLY_LAYOUT_KEYS, shown_layout
 
-    # the terminal's width, but never below what the fastest-layouts table needs to keep each number on one line
-    c = Console(width=max(Console().width, 106))
+    # a terminal's width, but never below what the fastest-layouts table needs to keep each number on one line (106);
+    # output to a file or pipe keeps 140 columns, so a long row (the layout's features) stays on one line for a reader
+    # that greps it
+    probe = Console()
+    c = Console(width=max(probe.width, 106) if probe.is_terminal else 140)
     c.print(_answer(r))
     if note := alias_note(r):
         c.print(note)

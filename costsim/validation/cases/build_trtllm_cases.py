@@ -76,8 +76,9 @@ FIT_ON: dict[str, str] = {
 MOE_EP = (
     "Mixture-of-experts over 4-8 GPUs with attention data parallel (Qwen3-235B-A22B EP4 / EP8) comes out fast on "
     "decode-heavy rows: B200 EP8 19-42 % (128-2,048 in / 2,000-4,096 out, and 21-42 % at 2,048 / 128, 5,000 / 500 and "
-    "20,000 / 2,000), H100 EP8 up to 52 %, the per-GPU table's 1,024 / 8,192 rows 27-56 % and B200's 1,024 / 32,768 "
-    "40 %, while that table's 1,000-1,024-token rows agree within 15 % (H200 EP4 within 5 %) and B200's 128 / 128 "
+    "20,000 / 2,000), H100 EP8 up to 52 %, the per-GPU table's 1,024 / 8,192 rows 30-56 % and B200's 1,024 / 32,768 "
+    "40 %, while that table's 1,000-1,024-token rows agree within 15 % on B200 and Hopper (H200 EP4 within 5 %; GB200 "
+    "+23 / +29 %, I-trtpg-qwen3-235b-a22b-gb200-fp4-ep4-1024-1024) and B200's 128 / 128 "
     "comes out 25 % slow. Since 2026-12-06 costsim prices the exchange these runs made, TensorRT-LLM's "
     "AllGatherReduceScatter (its all-to-all ran only over multi-node NVLink or with DeepEP switched on, and never for "
     "EP at or below top-k; tokens quantized before the all-gather), where it charged a per-expert all-to-all: eight "
@@ -88,7 +89,7 @@ MOE_EP = (
     "dtype of NVIDIA's Qwen3 checkpoints (not found; the options set none; a BF16 cache would halve the batches, but "
     "the fitted Qwen3-30B rows then go 21-46 % slow). Not tuned away.")
 _MOE_GB200 = (
-    "Qwen3-30B-A3B on one GB200 comes out 26-47 % fast on the decode-heavy rows of this table, where the same rows on "
+    "Qwen3-30B-A3B on one GB200 comes out 37-43 % fast on the decode-heavy rows of this table, where the same rows on "
     "B200 (the fitted ones) agree within 17 %: the table has GB200 slower than B200 on the same GPU for this model "
     "(24.1k vs 39.8k tokens/s at 128 / 128, 17.5k vs 25.8k at 1,000 / 1,000; Llama 4 Scout likewise) and faster for "
     "the dense models. GB200's host is a Grace CPU, and the PyTorch backend's per-iteration host work grows with the "
