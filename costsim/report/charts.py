@@ -81,6 +81,10 @@ def power_timeline(result) -> go.Figure | None:
     fig = make_subplots(rows=len(shown), cols=1, shared_xaxes=True, vertical_spacing=stacked_spacing(len(shown), height_px),
                         subplot_titles=[v.name for v in shown] if len(shown) > 1 else None)
     cap = result.scenario.grid.import_cap_mw
+    # one power unit for every panel, from the largest draw shown (a phone's watts read as W, not as millionths of MW)
+    top_w = max([float(np.nanmax(np.asarray(v.site_timeseries["site_power_w"], dtype=float), initial=0.0)) for v in shown]
+                + [cap * 1e6 if cap is not None else 0.0])
+    p_div, p_unit = (1e6, "MW") if top_w >= 1e6 else (1e3, "kW") if top_w >= 1e3 else (1.0, "W")
     widths = []
     for row, v in enumerate(shown, start=1):
         ts = v.site_timeseries
@@ -89,23 +93,23 @@ def power_timeline(result) -> go.Figure | None:
         x = t / t_div
         color = PALETTE[0]
         first = row == 1
-        fig.add_trace(go.Scatter(x=x, y=hi / 1e6, mode="lines", line=dict(width=0, shape="hv", color=color), hoverinfo="skip",
+        fig.add_trace(go.Scatter(x=x, y=hi / p_div, mode="lines", line=dict(width=0, shape="hv", color=color), hoverinfo="skip",
                                  showlegend=False, legendgroup="band"), row=row, col=1)
-        fig.add_trace(go.Scatter(x=x, y=lo / 1e6, mode="lines", line=dict(width=0, shape="hv", color=color), fill="tonexty",
+        fig.add_trace(go.Scatter(x=x, y=lo / p_div, mode="lines", line=dict(width=0, shape="hv", color=color), fill="tonexty",
                                  fillcolor="rgba(0,114,178,0.25)", name="site power, min-max", legendgroup="band", showlegend=first),
                       row=row, col=1)
-        fig.add_trace(go.Scatter(x=x, y=mean / 1e6, mode="lines", line=dict(width=1.5, shape="hv", color=color),
+        fig.add_trace(go.Scatter(x=x, y=mean / p_div, mode="lines", line=dict(width=1.5, shape="hv", color=color),
                                  name="site power, mean", legendgroup="mean", showlegend=first), row=row, col=1)
         parts = [k for k in ts if k.endswith("_power_w") and not k.startswith("site_power")]
         if len(parts) > 1:
             for i, k in enumerate(parts):
                 _, pm, _, _, _ = banded(ts["t_s"], ts[k])
-                fig.add_trace(go.Scatter(x=x, y=pm / 1e6, mode="lines", line=dict(dash="dot", shape="hv", color=PALETTE[(i + 1) % len(PALETTE)]),
+                fig.add_trace(go.Scatter(x=x, y=pm / p_div, mode="lines", line=dict(dash="dot", shape="hv", color=PALETTE[(i + 1) % len(PALETTE)]),
                                          name=label(k.removesuffix("_power_w")), legendgroup=k, showlegend=first), row=row, col=1)
         if cap is not None:
-            fig.add_hline(y=cap, line_dash="dash", line_color=PALETTE[3], row=row, col=1,
+            fig.add_hline(y=cap * 1e6 / p_div, line_dash="dash", line_color=PALETTE[3], row=row, col=1,
                           annotation_text=f"grid import cap {cap:g} MW" if first else None)
-        fig.update_yaxes(title_text="power, MW", row=row, col=1)
+        fig.update_yaxes(title_text=f"power, {p_unit}", row=row, col=1)
     fig.update_xaxes(title_text=f"time, {t_unit}", row=len(shown), col=1)
     binning = _width_text(max(widths))
     layout = dict(LAYOUT)

@@ -9,7 +9,8 @@ from typing import Any, Mapping
 from costsim.report.fmt import fmt_range, fmt_value, label
 
 DELTA_KEYS = {
-    "training": ("wall_time_s", "projected_wall_time_s", "gpu_hours", "facility_energy_j", "cost_usd", "co2e_kg",
+    "training": ("wall_time_s", "projected_wall_time_s", "gpu_hours", "projected_gpu_hours", "facility_energy_j",
+                 "projected_facility_energy_j", "cost_usd", "projected_cost_usd", "co2e_kg", "projected_co2e_kg",
                  "facility_peak_power_w", "power_swing_w", "goodput_frac"),
     "serving": ("throughput_tokens_per_s", "ttft_p99_s", "tpot_p99_s", "slo_attainment_frac", "energy_per_token_j",
                 "cost_usd_per_million_tokens", "co2e_g_per_1k_tokens", "facility_peak_power_w", "num_gpus_peak"),
@@ -41,9 +42,12 @@ def _training_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site:
     what = ((f"Fine-tuning ({'QLoRA' if getattr(w, 'lora_base_precision', None) == 'nf4' else 'LoRA'} rank {w.lora_rank})")
             if getattr(w, "lora_rank", None) else "Training")
     bits = [f"{what} {w.model} on {int(w.num_gpus):,} {w.hardware} {verb} {_v(s, time_key, ranges)}"]
+    # energy, cost and CO2e of the same span as the time: the whole run's projection where the window ended first (the
+    # window's own figures cover only the part simulated)
     for k in ("facility_energy_j", "cost_usd", "co2e_kg"):
-        if _num(s.get(k)) is not None:
-            bits.append(_v(s, k))
+        key = k if time_key == "wall_time_s" or _num(s.get(f"projected_{k}")) is None else f"projected_{k}"
+        if _num(s.get(key)) is not None:
+            bits.append(_v(s, key))
     sent = ", ".join(bits)
     peak = _num(site.get("peak_power_w")) or _num(s.get("facility_peak_power_w"))
     if peak is not None:
@@ -60,7 +64,7 @@ def _serving_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site: 
     gpus = _num(s.get("num_gpus_peak"))
     where = f"{int(gpus):,} {w.hardware}" if gpus else str(w.hardware)
     thr = _num(s.get("throughput_tokens_per_s"))
-    sent = (f"Serving {w.model} on {where} delivers {f'{thr:,.0f}' if thr is not None else '-'} output tokens/s "
+    sent = (f"Serving {w.model} on {where} delivers {fmt_value('throughput_tokens_per_s', thr)} output tokens/s "
             f"with TTFT p99 {_v(s, 'ttft_p99_s')} and TPOT p99 {_v(s, 'tpot_p99_s')}")
     slo = getattr(w, "slo", None)
     limited = slo is not None and any(x is not None for x in (slo.ttft_s, slo.tpot_s, slo.ttft_p99_s, slo.tpot_p99_s))
@@ -71,13 +75,13 @@ def _serving_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site: 
     missed = [n for n, ok in verdicts.items() if ok is False]
     met = [n for n, ok in verdicts.items() if ok is True]
     if missed:
-        sent += f", missing its p99 {' and '.join(missed)} limit{'s' if len(missed) > 1 else ''}"
+        sent += f"; p99 {' and '.join(missed)} miss{'' if len(missed) > 1 else 'es'} {'their limits' if len(missed) > 1 else 'its limit'}"
     elif met:
-        sent += f", within its p99 {' and '.join(met)} limit{'s' if len(met) > 1 else ''}"
+        sent += f"; p99 {' and '.join(met)} meet{'' if len(met) > 1 else 's'} {'their limits' if len(met) > 1 else 'its limit'}"
     if _num(s.get("energy_per_token_j")) is not None:
         sent += f"; {fmt_value('energy_per_token_j', s['energy_per_token_j'])} per output token"
     if _num(s.get("cost_usd_per_million_tokens")) is not None:
-        sent += f", ${s['cost_usd_per_million_tokens']:,.3g} per million output tokens"
+        sent += f", ${fmt_value('cost_usd_per_million_tokens', s['cost_usd_per_million_tokens'])} per million output tokens"
     peak = _num(site.get("peak_power_w")) or _num(s.get("facility_peak_power_w"))
     if peak is not None:
         sent += f"; the site peaks at {fmt_value('peak_power_w', peak)}"

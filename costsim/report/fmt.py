@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from costsim.numtext import count
+
 # Headline metrics, most important first: exact keys the simulations use, then substrings.
 HEADLINE_KEYS = (
     "feasible", "completed", "time_to_train_s", "wall_time_s", "projected_wall_time_s", "tokens_trained", "goodput_frac", "gpu_hours",
@@ -42,7 +44,7 @@ def _sig(v: float, digits: int = 4) -> str:
 
 
 def unit_of(key: str) -> str:
-    for suf in ("_bytes_per_s", "_flop_per_s", "_per_s", "_usd", "_frac", "_bytes", "_kg", "_j", "_w", "_s"):
+    for suf in ("_bytes_per_s", "_flop_per_s", "_w_per_s", "_per_s", "_usd", "_frac", "_bytes", "_kg", "_j", "_w", "_s"):
         if key.endswith(suf):
             return suf
     return ""
@@ -94,6 +96,12 @@ def scale(key: str, v: float) -> tuple[float, str]:
         return v / 1e9, "GB/s"
     if u == "_flop_per_s":
         return v / 1e12, "TFLOP/s"
+    if u == "_w_per_s":  # a power ramp
+        if a >= 1e6:
+            return v / 1e6, "MW/s"
+        if a >= 1e3:
+            return v / 1e3, "kW/s"
+        return v, "W/s"
     if u == "_per_s":
         return v, ("" if key in LABELS else "/s")  # a label that names the rate carries its unit
     return v, ""
@@ -110,7 +118,11 @@ def fmt_value(key: str, v: Any) -> str:
             return "-"
         if unit_of(key) == "" and isinstance(v, int):
             return f"{v:,}"
+        if unit_of(key) == "" and abs(f) >= 1e6:  # a large count (tokens, GPU-hours): 15.6T, 60.77M, not 1.560e+13
+            return count(f, 4)
         x, unit = scale(key, f)
+        if unit and abs(x) < 5e-4:  # float noise of a difference (a headroom of 1e-4 W) reads as the zero it is
+            x = 0.0
         if unit.startswith("$"):  # $74.2M, $3.5k, $120
             return f"{'-' if x < 0 else ''}${_sig(abs(x))}{unit[1:]}"
         return f"{_sig(x)} {unit}".strip()
@@ -118,7 +130,7 @@ def fmt_value(key: str, v: Any) -> str:
 
 
 def fmt_range(key: str, r: dict[str, float]) -> str:
-    """'lo – hi unit (p5–p95, n=..)'; min–max below 20 replicates; '' when all replicates agree."""
+    """'lo – hi unit, p5–p95 of n replicates'; min–max below 20 replicates; '' when all replicates agree."""
     n = int(r.get("n", 0))
     which = ("p5", "p95", "p5–p95") if n >= 20 else ("min", "max", "min–max")
     lo, hi = r.get(which[0]), r.get(which[1])
@@ -127,7 +139,8 @@ def fmt_range(key: str, r: dict[str, float]) -> str:
     ref = max(abs(float(lo)), abs(float(hi)))
     shown, unit = scale(key, ref)
     k = shown / ref if ref else 1.0
-    return f"{_sig(float(lo) * k)} – {_sig(float(hi) * k)} {unit} ({which[2]}, n={n})".replace("  ", " ")
+    spread = f"{which[2]} of {n} replicates"
+    return f"{_sig(float(lo) * k)} – {_sig(float(hi) * k)} {unit}, {spread}".replace("  ", " ")
 
 
 # Keys whose "token" is an OUTPUT (generated) token: the serving simulation's per-token metrics

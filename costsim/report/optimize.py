@@ -11,6 +11,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from costsim.numtext import count, sig
 from costsim.report.charts import LAYOUT, PALETTE
 from costsim.report.html import _Charts, _page, e
 
@@ -28,6 +29,22 @@ def objective_label(name: str) -> str:
     unit = next((u for suf, u in (("_usd", "$"), ("_s", "s"), ("_w", "W"), ("_j", "J"), ("_kg", "kg"), ("_frac", "fraction"))
                  if name.endswith(suf)), "")
     return human(name) + (f", {unit}" if unit else "")
+
+
+def _num(v: float) -> str:
+    """An objective's value in its label's unit without an exponent: 1.039M, 42.3, 0.0349."""
+    return count(v, 4) if abs(float(v)) >= 1e6 else sig(v, 4)
+
+
+def _ends_text(pareto: list[dict[str, Any]], objectives: list[str]) -> str:
+    """Which trial of the front is best on each objective: 'the least total cost is trial 0 (1.039M $); the least
+    training time is trial 1 (38.2 days).'"""
+    parts = []
+    for o in objectives:
+        best = min(pareto, key=lambda p: p["objectives"][o])
+        name, _, unit = objective_label(o).partition(", ")
+        parts.append(f"the least {name.lower()} is trial {best['trial']} ({_num(best['objectives'][o])}{' ' + unit if unit else ''})")
+    return "; ".join(parts) + "."
 
 
 def front_chart(trials: list[dict[str, Any]], pareto: list[dict[str, Any]], objectives: list[str]) -> go.Figure | None:
@@ -58,11 +75,10 @@ def write_optimize_report(directory: str | os.PathLike[str]) -> Path:
     params = list(pareto[0]["params"]) if pareto else []
     ch = _Charts()
     answer = (f"{len(pareto)} trade-offs are on the Pareto front of {doc['trials_complete']} completed trials "
-              f"({doc['trials_failed']} failed); " + (f"the fastest/cheapest ends are trial {pareto[0]['trial']} and trial "
-                                                     f"{pareto[-1]['trial']}." if pareto else "no feasible trial."))
+              f"({doc['trials_failed']} failed); " + (_ends_text(pareto, objectives) if pareto else "no feasible trial."))
     head = "".join(f"<th>{e(c)}</th>" for c in ["trial", *params, *[objective_label(o) for o in objectives]])
     rows = "".join("<tr>" + "".join(f"<td>{e(x)}</td>" for x in [p["trial"], *[p["params"][k] for k in params],
-                                                               *[f"{p['objectives'][k]:.4g}" for k in objectives]]) + "</tr>"
+                                                               *[_num(p['objectives'][k]) for k in objectives]]) + "</tr>"
                    for p in pareto)
     body = [f"<h1>Design search {e(doc['study'])}</h1>", f'<div class="answer"><h2>Answer</h2><p>{e(answer)}</p></div>',
             "<h2>Pareto set</h2>", f"<table><tr>{head}</tr>{rows}</table>",
