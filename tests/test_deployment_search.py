@@ -178,6 +178,30 @@ def test_scenario_with_a_gpu_budget_gets_the_searched_deployment():
     assert out2["feasible"] and "deployment" not in out2
 
 
+def test_a_gpu_budget_scenario_survives_its_own_dump_variants_and_sweeps(tmp_path):
+    """Variants, sweep points and the resolved scenario re-validate a dump: the layout fields left at their defaults
+    under serving.gpus must not read as given (they did: every sweep point and any variant exited 2)."""
+    from costsim.api.run import variant_scenarios
+    from costsim.specs.scenario import Scenario
+    import yaml
+
+    serving = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "gpus": 8,
+               "arrivals": {"process": "poisson", "rate_per_s": 20.0},
+               "input_tokens": {"kind": "fixed", "mean": 256}, "output_tokens": {"kind": "fixed", "mean": 128}}
+    sc = Scenario.model_validate({"name": "budget", "serving": serving, "simulation": {"duration_s": 20.0},
+                                  "variants": [{"name": "r10", "set": {"serving.arrivals.rate_per_s": 10.0}}]})
+    again = Scenario.model_validate(sc.model_dump(mode="json"))
+    assert again.serving.gpus == 8 and again.serving.single_replica is False
+    assert [n for n, _ in variant_scenarios(sc)] == ["base", "r10"]
+    f = tmp_path / "budget.yaml"
+    f.write_text(yaml.safe_dump({"name": "budget", "serving": serving, "simulation": {"duration_s": 20.0}}))
+    r = _cli("sweep", str(f), "--grid", "serving.arrivals.rate_per_s=5,10", "--mode", "core", "--out", str(tmp_path / "sw"))
+    assert r.returncode == 0 and "2 run (0 failed)" in r.stdout + r.stderr, r.stdout + r.stderr
+    # a layout the user gives beside the budget is still refused
+    with pytest.raises(Exception, match="budget"):
+        Scenario.model_validate({"name": "both", "serving": dict(serving, gpus_per_replica=2), "simulation": {"duration_s": 20.0}})
+
+
 def test_hardware_show_lists_fp4():
     r = _cli("hardware", "show", "b200")
     assert r.returncode == 0 and "FP4 9 PFLOP/s" in r.stdout and "FP6" in r.stdout

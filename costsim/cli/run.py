@@ -255,7 +255,7 @@ def register(app: typer.Typer) -> None:
     @app.command("query")
     def query_cmd(
         directory: str = typer.Argument(..., help="A sweep --out directory."),
-        sql: str = typer.Argument(..., help="DuckDB SQL over the table `points`, e.g. \"SELECT variant, avg(training_time_to_train_s) FROM points GROUP BY 1\"."),
+        sql: str = typer.Argument(..., help="DuckDB SQL over the table `points`, e.g. \"SELECT variant, avg(training_wall_time_s) FROM points GROUP BY 1\"."),
         as_json: bool = typer.Option(False, "--json", help="Print rows as a JSON list of objects."),
         limit: int = typer.Option(200, "--limit", min=0, help="Most rows printed in the table view (JSON prints all)."),
     ) -> int:

@@ -7,9 +7,9 @@ The simulation itself lives in `costsim.sim.serving` (`simulate_serving`).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from costsim.specs.base import Spec
 
@@ -233,6 +233,17 @@ class ServingWorkload(Spec):
                 names = ", ".join(sorted(explicit)) or "replica_groups"
                 raise ValueError(f"serving.gpus is a GPU budget for the deployment search; leave out {names} (or drop gpus and give the layout)")
         return self
+
+    @model_serializer(mode="wrap")
+    def _budget_dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # with a GPU budget the layout fields were left at their defaults (the check above refuses them when set); a
+        # dump leaves them out, so the dump validates again (variants, sweeps and the resolved scenario re-read it)
+        data = handler(self)
+        if isinstance(data, dict) and self.gpus is not None:
+            for key in ("num_replicas", "gpus_per_replica", "pp", "ep"):
+                if key not in self.model_fields_set:
+                    data.pop(key, None)
+        return data
 
     @property
     def single_replica(self) -> bool:
