@@ -71,6 +71,9 @@ class Fleet:
         self.sched = [NAN] * n
         self.preempted = [0] * n
         self.where = [-1] * n
+        # when each request entered the in-system count (Little's law bookkeeping): its routing, which is its arrival
+        # unless the router held it through a curtailment (serving.curtailment_hold_s); its latencies run from arrival
+        self.entered = list(self.arr)
         self.dropped = [0] * n  # 0 ok, 1 too long for KV / context, 2 queue full, 3 no decode replica, 4 grid curtailment
         self.limiter = None  # costsim.sim.serving_grid.GridLimiter when the import limit changes over time
         self.limiter_steps: list = []
@@ -273,6 +276,7 @@ class Fleet:
             self.dropped[rid] = 2
             return
         self.where[rid] = r.idx
+        self.entered[rid] = self.env.now
         r.outstanding += 1
         if r.state == "active":
             self.lb[r.group].inc(r.idx)
@@ -379,7 +383,18 @@ def _autoscaler(env: simpy.Environment, fleet: Fleet, g: Group):
         total = len(active) + len(starting)
         if desired > total:
             lim = fleet.limiter
-            for _ in range(desired - total):
+            need = desired - total
+            # a replica still draining is powered and holds its work: take it back before booting another (the grid
+            # limiter takes back the ones it shed), and count the rest against max_replicas: they hold GPUs and power
+            # until they empty (booting beside them had put 6 replicas' GPUs on under max_replicas 2)
+            draining = [r for r in mine if r.state == "draining" and (lim is None or r not in lim.shed)]
+            for r in draining[:need]:
+                fleet.make_routable(r)
+                r.notify()
+            need -= min(need, len(draining))
+            still = sum(1 for r in mine if r.state == "draining")
+            need = min(need, max(0, a.max_replicas - (desired - need) - still))
+            for _ in range(need):
                 off = next((r for r in mine if r.state == "off"), None)
                 if lim is not None and not lim.room_for(off if off is not None else active[0]):
                     break  # the grid's import limit: no more replicas now

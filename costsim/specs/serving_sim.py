@@ -227,6 +227,10 @@ class ServingWorkload(Spec):
     @model_validator(mode="after")
     def _budget(self) -> "ServingWorkload":
         check_speculation(self.speculative_tokens, self.acceptance_frac)
+        a = self.autoscaler
+        if a.policy != "none" and self.gpus is None and not self.replica_groups and self.num_replicas > a.max_replicas:
+            raise ValueError(f"serving.num_replicas ({self.num_replicas}) is above autoscaler.max_replicas ({a.max_replicas}): "
+                             "the fleet starts with num_replicas; start at most max_replicas or raise it")
         if self.gpus is not None:
             explicit = {"num_replicas", "gpus_per_replica", "pp", "ep"} & self.model_fields_set
             if explicit or self.replica_groups:
