@@ -330,3 +330,23 @@ def test_a_grid_cap_and_the_same_gpu_power_cap_give_the_same_step_and_energy():
     cli = train(TrainRequest(model="llama-3-70b", hardware="h100-sxm", gpus=256, tokens=2e9, tp=8, pp=8, cp=1, vp=1,
                                          micro_batch=1, recompute="full", zero=1, power_cap_w=400.0))
     assert by_cap["step_time_at_grid_cap_s"] == pytest.approx(cli["step_time_s"], rel=1e-6)
+
+
+def test_a_job_whose_restarts_outlast_its_failures_is_refused_before_it_runs():
+    """Restarts of 600 s against a failure every ~37 s: the expected wall time (Daly's renewal form,
+    costsim.core.goodput.expected_wall_s) is ~5e5 days, so the run is refused at once with the numbers and the fix;
+    it used to run a month of simulated time to its guard and report goodput 0 with no reason (a helper's sweep)."""
+    from costsim.core.goodput import expected_wall_s
+    from costsim.errors import InputError
+
+    tr = {"model": "llama-3-8b", "hardware": "h100-sxm", "num_gpus": 16384, "tokens": 1e11, "reliability": {"rate_scale": 300}}
+    with pytest.raises(InputError, match="rate_scale") as e:
+        simulate_training(Scenario.model_validate({"name": "flaky", "training": tr}), seed=0, fine=False)
+    assert "restart takes 600 s" in str(e.value) and "guard" in str(e.value)
+    # a window of it still simulates
+    out = simulate_training(Scenario.model_validate({"name": "w", "training": dict(tr, max_days=1.0)}), seed=0, fine=False).summary
+    assert out["completed"] is False
+    # the expectation: no failures -> T (1 + C / tau); failures -> longer; restarts >> MTBF -> astronomically long
+    assert float(expected_wall_s(1e6, 0.0, 600.0, 3600.0, 60.0)) == pytest.approx(1e6 * (1 + 60 / 3600))
+    assert 1e6 < float(expected_wall_s(1e6, 1 / 14000.0, 600.0, 3000.0, 60.0)) < 1.3e6
+    assert float(expected_wall_s(1e6, 1 / 18.0, 600.0, 30.0, 5.0)) > 1e20

@@ -68,3 +68,22 @@ def goodput(failure_rate_per_gpu_hour, num_gpus, checkpoint_time_s, restart_time
     return {"goodput_frac": g, "mtbf_s": M, "checkpoint_interval_s": tau,
             "checkpoint_overhead_frac": ckpt_overhead, "failure_loss_frac": fail_frac,
             "loss_per_failure_s": loss_per_failure}
+
+
+def expected_wall_s(run_compute_s, job_failure_rate_per_s, restart_s, interval_s, stall_s):
+    """Expected wall time of `run_compute_s` of training with exponential job failures (rate lambda), a restart of
+    R after each (failures can strike during a restart too), checkpoints every tau of compute costing C each: the run is
+    T / tau segments of tau + C, and a segment of length x takes e^(lambda R) / lambda x (e^(lambda x) - 1) on average
+    (the renewal argument of Daly 2006, section 3). inf where that overflows: the job would (almost) never finish, as
+    when restarts are much longer than the time between failures. No failures: T (1 + C / tau)."""
+    T = np.asarray(run_compute_s, float)
+    lam = np.asarray(job_failure_rate_per_s, float)
+    R, tau, C = (np.asarray(x, float) for x in (restart_s, interval_s, stall_s))
+    tau = np.where(np.isfinite(tau) & (tau > 0), np.minimum(tau, np.maximum(T, 1e-300)), np.maximum(T, 1e-300))
+    segments = T / tau
+    x = tau + C
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        safe = np.where(lam > 0, lam, 1.0)
+        per = np.exp(safe * R) / safe * np.expm1(safe * x)
+        out = np.where(lam > 0, segments * per, segments * x)
+    return np.where(np.isnan(out), np.inf, out)

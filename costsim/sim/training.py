@@ -43,6 +43,8 @@ from typing import Any, Iterable
 import numpy as np
 import simpy
 
+from costsim.core.goodput import expected_wall_s
+from costsim.errors import InputError
 from costsim.sim.base import SimOutput
 from costsim.sim.training_job import TrainingJob, failure_process, limit_process, planned_process
 from costsim.sim.training_setup import TRAIN, Setup, StepLevel, daly_interval_s, prepare, timeline_bucket_estimate
@@ -58,6 +60,17 @@ __all__ = ["PERIODIC_BLOCKS", "Setup", "StepLevel", "daly_interval_s", "monte_ca
 PERIODIC_BLOCKS = True  # False: one SimPy event per checkpoint cycle (reference path, used by the tests)
 
 
+def _mean_restart_s(w) -> float:
+    """Restart time of an interruption, weighted by the failure classes' rates (a class without its own takes
+    reliability.restart_s)."""
+    rel = w.reliability
+    classes = rel.failure_classes()
+    total = sum(c.rate_per_gpu_hour for c in classes)
+    if total <= 0:
+        return rel.restart_s
+    return sum(c.rate_per_gpu_hour * (rel.restart_s if c.restart_s is None else c.restart_s) for c in classes) / total
+
+
 def simulate_training(scenario: Scenario, *, seed: int | None = None, setup: Setup | None = None,
                       fine: bool = True, keep_segments: bool = False) -> SimOutput:
     """One replicate of the training scenario. One numpy Generator, seeded from the scenario's
@@ -67,8 +80,22 @@ def simulate_training(scenario: Scenario, *, seed: int | None = None, setup: Set
     w = su.w
     # work estimate before the first event: failures + maintenance over the horizon the run can take
     lv = su.levels[su.base_limit_w]
-    # (expected: the ideal time plus restarts and checkpoints; 1.5x covers goodput down to ~67 %)
-    horizon_s = min(su.window_s, 1.5 * su.target_steps * lv.step_s + S_PER_DAY) if lv.step_s > 0 else su.window_s
+    # (expected: the ideal time plus restarts and checkpoints, Daly's renewal form; 1.5x the ideal covers goodput down
+    # to ~67 %, and a flakier job gets its own expectation)
+    ideal_s = su.target_steps * lv.step_s
+    expected_s = float(expected_wall_s(ideal_s, su.job_failure_rate_per_s, _mean_restart_s(w), su.ckpt_interval_s, su.stall_s))
+    guard_s = 50 * ideal_s + 30 * S_PER_DAY
+    if not math.isfinite(su.window_s) and lv.feasible and lv.step_s > 0 and expected_s > guard_s:
+        mtbf = 1.0 / su.job_failure_rate_per_s
+        took = "would never finish" if not math.isfinite(expected_s) or expected_s > 1e6 * S_PER_DAY else \
+            f"would take ~{expected_s / S_PER_DAY:,.3g} days"
+        raise InputError(f"training.reliability: the job fails every {mtbf:,.3g} s on average (job failure rate x "
+                         f"{w.num_gpus:,} GPUs) and each restart takes {_mean_restart_s(w):,.3g} s, so a {ideal_s / S_PER_DAY:,.3g}-day "
+                         f"run {took} (expected from the failure rate, restart and checkpoint interval), beyond the "
+                         f"simulation's {guard_s / S_PER_DAY:,.3g}-day guard. Lower training.reliability.rate_scale or the "
+                         "restart times, use fewer GPUs, or set training.max_days / simulation.duration_s to simulate a "
+                         "window of it.", field="training.reliability")
+    horizon_s = min(su.window_s, max(1.5 * ideal_s + S_PER_DAY, 1.2 * expected_s)) if lv.step_s > 0 else su.window_s
     require([training_event_estimate((su.job_failure_rate_per_s + w.maintenance.per_day / S_PER_DAY) * horizon_s,
                                      gpus=w.num_gpus, horizon_s=horizon_s),
              timeline_bucket_estimate(horizon_s, w.timeline.bucket_s,
@@ -92,8 +119,10 @@ def simulate_training(scenario: Scenario, *, seed: int | None = None, setup: Set
         env.run(until=job.proc | env.timeout(w.power.start_ramp_s + 2.0 * w.power.stop_ramp_s))
     else:
         # run to completion; a guard against a job that can never finish
-        guard = 50 * su.target_steps * su.levels[su.base_limit_w].step_s + 30 * S_PER_DAY
-        env.run(until=job.proc | env.timeout(guard))
+        env.run(until=job.proc | env.timeout(guard_s))
+        if job.done_t is None:  # the guard, not the job, ended the run: say so
+            su.notes.append(f"stopped at the simulation's guard ({guard_s / S_PER_DAY:,.3g} days: 50x the ideal run plus 30 "
+                            "days) before the job finished; its failures and restarts outpace its progress")
     end_s = env.now
     job._settle(end_s)  # a periodic block cut by the window end
     completed = job.done_t is not None
