@@ -136,12 +136,20 @@ def _floor(s_gpu_w: float, w: TrainingWorkload, tdp: float) -> float:
     return max(s_gpu_w, f * tdp) if f is not None else s_gpu_w
 
 
+#: headroom a battery-backed job keeps under its grid limit, as a fraction of the limit: the level is fitted on the
+#: ideal iteration wave, while the battery is dispatched on timeline buckets whose means and minima (partial steps,
+#: checkpoint stalls) sit a little off it; with no headroom those small excesses drained the battery over weeks and
+#: left no margin to recharge (a 2,048-GPU job at a 1.91 MW cap went over it after 9 days). An assumption, not fitted.
+BATTERY_HEADROOM_FRAC = 0.005
+
+
 def _step_level(su_base: dict, limit_w: float | None, battery, *, w: TrainingWorkload, fac, host_busy: float,
-                idle: float, tdp: float) -> StepLevel:
+                idle: float, tdp: float, timer=None) -> StepLevel:
     """Operating point under a grid import limit: the highest GPU cap whose facility peak fits
     (no battery), or whose above-limit energy per iteration the battery can refill in the same
-    iteration's communication phase (with a battery). Speed under the cap from the power core
-    (costsim.core.power.cap_throughput_frac, compute phase; communication is not slowed)."""
+    iteration's communication phase (with a battery; BATTERY_HEADROOM_FRAC below the limit). Speed under the cap from
+    `timer(cap) -> (compute-phase s, communication s)`, where given (the training core at that cap, _core_timer); else
+    the power core's clock on the whole compute phase (costsim.core.power.cap_throughput_frac; communication not slowed)."""
     t_c, t_m = su_base["compute_s"], su_base["comm_s"]
     p_c, p_m = su_base["p_c"], su_base["p_m"]
     p_m_f = _floor(p_m, w, tdp)
@@ -149,17 +157,20 @@ def _step_level(su_base: dict, limit_w: float | None, battery, *, w: TrainingWor
 
     def level(cap):  # raw (unfloored) compute-phase GPU power; the floor is applied where it is drawn
         sp = float(cap_throughput_frac(cap, tdp, idle, "compute", phase_power_uncapped_w=p_c)) if cap is not None else 1.0
-        hi = t_c / sp if sp > 0 else math.inf
+        if timer is not None and cap is not None:
+            hi, tm = timer(cap)
+        else:
+            hi, tm = (t_c / sp if sp > 0 else math.inf), t_m
         gh = min(p_c, cap) if cap is not None else p_c
-        return sp, hi, gh
+        return sp, hi, gh, tm
 
     if limit_w is None:
-        sp, hi, gh = level(None)
-        return StepLevel(None, None, 1.0, hi + t_m, hi, gh, p_m, True)
+        sp, hi, gh, tm = level(None)
+        return StepLevel(None, None, 1.0, hi + tm, hi, gh, p_m, True)
     fac_lo = float(fac(p_m_f, host_busy))
 
     def fits(cap):
-        sp, hi, gh = level(cap)
+        sp, hi, gh, tm = level(cap)
         fac_hi = float(fac(_floor(gh, w, tdp), host_busy))
         if battery is None:
             return fac_hi <= limit_w * (1 - 1e-12)
@@ -169,41 +180,63 @@ def _step_level(su_base: dict, limit_w: float | None, battery, *, w: TrainingWor
         # the iteration mean plus the round-trip losses of that swing, which must fit the limit,
         # and the swing on either side of the mean must fit the battery's power rating
         rating = battery.power_mw * MEGA
-        mean = (fac_hi * hi + fac_lo * t_m) / (hi + t_m) if hi + t_m > 0 else fac_hi
+        mean = (fac_hi * hi + fac_lo * tm) / (hi + tm) if hi + tm > 0 else fac_hi
         up, dn = fac_hi - mean, mean - fac_lo
         if up > rating or dn > rating:
             return False
         loss = float(fast_loss_w(1.0, up, dn, battery.round_trip_efficiency_frac))
-        return mean + loss <= limit_w * (1 - 1e-9)
+        return mean + loss <= limit_w * (1 - BATTERY_HEADROOM_FRAC)
 
     if fits(p_c):
-        sp, hi, gh = level(None)
-        return StepLevel(limit_w, None, 1.0, hi + t_m, hi, gh, p_m, True)
+        sp, hi, gh, tm = level(None)
+        return StepLevel(limit_w, None, 1.0, hi + tm, hi, gh, p_m, True)
     if not fits(min_cap) or fac_lo > limit_w:
-        sp, hi, gh = level(min_cap)
-        return StepLevel(limit_w, min_cap, sp, hi + t_m, hi, gh, p_m, False,
+        sp, hi, gh, tm = level(min_cap)
+        return StepLevel(limit_w, min_cap, sp, hi + tm, hi, gh, p_m, False,
                          f"even the lowest GPU cap ({min_cap:.0f} W) puts the job above the {power(limit_w)} import limit")
     lo, hi_c = min_cap, p_c
-    for _ in range(60):  # bisection on the GPU cap
+    for _ in range(60 if timer is None else 30):  # bisection on the GPU cap (30 steps: a 1e-9 of the range)
         mid = 0.5 * (lo + hi_c)
         lo, hi_c = (mid, hi_c) if fits(mid) else (lo, mid)
-    sp, hi, gh = level(lo)
-    return StepLevel(limit_w, lo, sp, hi + t_m, hi, gh, p_m, True)
+    sp, hi, gh, tm = level(lo)
+    return StepLevel(limit_w, lo, sp, hi + tm, hi, gh, p_m, True)
 
 
-def _core_timed(lv: StepLevel, w: TrainingWorkload, scenario: Scenario, *, step_scale: float) -> StepLevel:
-    """The step of a level whose grid limit sets a GPU cap, timed by the training core at that cap, as `costsim train
-    --power-cap-w` and training.power_cap_w time it: the clock model slows the GEMMs and attention only, and a pipeline's
-    bubble grows with its stages' compute. The two-phase split that found the cap (costsim.core.power.cap_throughput_frac
-    on the whole compute phase, communication and bubble untouched) overstated the slowdown of memory-bound compute and
-    left the bubble unslowed: +1.7 % step time at 400 W on H100 TP8 PP8, -8.6 % at 354 W with 40 stages. The cap and
-    the power levels are the split's; `step_scale` carries a training.step_time_s override."""
-    if lv.gpu_cap_w is None or not lv.feasible or (w.power_cap_w is not None and lv.gpu_cap_w >= w.power_cap_w):
+def _core_timer(w: TrainingWorkload, scenario: Scenario, prof: dict, *, step_scale: float):
+    """cap -> (compute-phase s, exposed communication s) of the base profile's layout, timed by the training core at
+    that GPU cap as `costsim train --power-cap-w` and training.power_cap_w time it: the clock model slows the GEMMs and
+    attention only, and a pipeline's bubble grows with its stages' compute. (The two-phase split,
+    cap_throughput_frac on the whole compute phase with the bubble untouched, had put the step +1.7 % long at 400 W on
+    H100 TP8 PP8 and 8.6 % short at 354 W with 40 stages.) `step_scale` carries a training.step_time_s override."""
+    par = prof.get("parallelism") or {}
+    moe_only = set() if get_model(w.model).is_moe else {"ep", "etp", "ep_overlap"}
+    # the layout the core chose for the base profile, where the workload left a field to the search
+    layout = w.layout.model_copy(update={k: v for k, v in par.items() if k in type(w.layout).model_fields
+                                         and k not in moe_only and getattr(w.layout, k) is None})
+    pinned = {"layout": layout}
+    if par.get("global_batch"):
+        pinned["global_batch"] = int(par["global_batch"])
+    memo: dict[float, tuple[float, float]] = {}
+
+    def timer(cap: float) -> tuple[float, float]:
+        if cap not in memo:
+            if w.power_cap_w is not None and cap >= w.power_cap_w:
+                cap_prof = prof  # the workload's own cap binds: the base profile
+            else:
+                cap_prof = _core_step_profile(w.model_copy(update={**pinned, "power_cap_w": float(cap)}), scenario)
+            step = float(pick(cap_prof, "step_time_s")) * step_scale
+            comm = float(pick(cap_prof, "exposed_comm_time_s", "comm_time_s", default=0.0)) * step_scale
+            memo[cap] = (max(step - comm, 0.0), comm)
+        return memo[cap]
+    return timer
+
+
+def _core_timed(lv: StepLevel, timer) -> StepLevel:
+    """A level whose GPU cap the power model found, timed by the training core at that cap (_core_timer)."""
+    if lv.gpu_cap_w is None or not lv.feasible:
         return lv
-    prof = _core_step_profile(w.model_copy(update={"power_cap_w": lv.gpu_cap_w}), scenario)
-    step = float(pick(prof, "step_time_s")) * step_scale
-    comm = float(pick(prof, "exposed_comm_time_s", "comm_time_s", default=0.0)) * step_scale
-    return replace(lv, step_s=step, hi_s=max(step - comm, 0.0))
+    hi, comm = timer(lv.gpu_cap_w)
+    return replace(lv, step_s=hi + comm, hi_s=hi)
 
 
 def prepare(scenario: Scenario) -> Setup:
@@ -270,11 +303,13 @@ def prepare(scenario: Scenario) -> Setup:
                      f"{ba_ev.site_load_w / MEGA:.1f} MW site (queue ahead {ba_ev.queue_load_w / MEGA:.0f} MW)"
                      + ("; the run is longer than the rest of the year: hours wrap to the start of the same year" if ba_ev.wrapped else ""))
     limits = {base_limit} | {min(c.max_import_mw * MEGA, base_limit if base_limit is not None else math.inf) for c in windows}
-    levels = {lim: _step_level(base, lim, battery, w=w, fac=fac, host_busy=host_busy, idle=acc.idle_w, tdp=acc.tdp_w)
+    timer = _core_timer(w, scenario, prof, step_scale=(w.step_time_s / float(pick(prof, "step_time_s"))
+                                                       if w.step_time_s is not None else 1.0))
+    # without a battery the fit is the facility peak alone (no time in it): fit on the power model, then time the cap
+    # found; a battery's fit weighs the phases' durations, so it is fitted on the core's timing (~30 core calls)
+    levels = {lim: _core_timed(_step_level(base, lim, battery, w=w, fac=fac, host_busy=host_busy, idle=acc.idle_w,
+                                           tdp=acc.tdp_w, timer=timer if battery is not None else None), timer)
               for lim in limits}
-    levels = {lim: _core_timed(lv, w, scenario, step_scale=(w.step_time_s / float(pick(prof, "step_time_s"))
-                                                          if w.step_time_s is not None else 1.0))
-              for lim, lv in levels.items()}
     lv0 = levels[base_limit]
     if not lv0.feasible:
         notes.append(f"grid import cap infeasible: {lv0.reason}")

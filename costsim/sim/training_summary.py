@@ -159,7 +159,12 @@ def summarize(job: TrainingJob, su: Setup, end_s: float, completed: bool, wall0:
                                  demand_charge_usd_per_w=sc.grid.demand_charge_usd_per_kw_month / 1000.0,
                                  demand_period_s=S_PER_MONTH)  # each billing month's peak, as the bill charges it
         g_min, g_mean, g_max = bat["grid_min_w"], bat["grid_mean_w"], bat["grid_max_w"]
-        soc = bat["soc_frac"]
+        soc = np.array(bat["soc_frac"], dtype=float)
+        if len(soc) and covered[-1] < bucket:
+            # the run ends inside its last bucket: the battery moved for the seconds it covers, not a whole bucket (the
+            # grid and load energies are weighted by the same seconds; the state of charge had gained up to a bucket more)
+            prev = soc[-2] if len(soc) > 1 else battery.initial_soc_frac
+            soc[-1] = prev + (soc[-1] - prev) * covered[-1] / bucket
         exceeded = bat["shortfall_w"] > 1e-9 * np.where(np.isfinite(limit), limit, 1.0)
         grid_exceeded_s = float(np.sum(covered[exceeded]))
         grid_import_max = float(np.max(g_max)) if len(g_max) else 0.0
