@@ -298,3 +298,14 @@ def test_deployment_search_prices_the_output_length_spread():
     assert s1.chosen.throughput_tokens_per_s < s0.chosen.throughput_tokens_per_s
     with pytest.raises(InputError):
         search_deployment("qwen3-30b-a3b", "h100-sxm", 2, output_tokens_cv=-0.5, **kw)
+
+
+def test_a_replica_is_priced_at_its_own_largest_batch_whatever_the_budget():
+    """The search's shared batch grid held only the largest candidate's memory limit, so one H100 running Llama 3 8B
+    FP8 was priced at batch 1,311 inside an 8-GPU budget where `--gpus 1` priced it at its 1,397 (a helper's sweep)."""
+    one = search_deployment(get_model("llama-3-8b"), get_accelerator("h100-sxm"), 1, runners_up=0)
+    eight = search_deployment(get_model("llama-3-8b"), get_accelerator("h100-sxm"), 8, runners_up=0)
+    a, b = one.chosen, eight.chosen
+    assert (a.tp, a.pp, a.ep, a.weight_precision) == (b.tp, b.pp, b.ep, b.weight_precision) and b.replicas == 8
+    assert b.batch_per_replica == a.batch_per_replica
+    assert b.throughput_tokens_per_s == pytest.approx(8 * a.throughput_tokens_per_s, rel=1e-9)

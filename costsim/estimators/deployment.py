@@ -270,14 +270,19 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
         # MAX_CURVE_BATCH (the result says so where memory holds more), a fixed batch is priced as given
         mb_cap = mb if max_batch is None else np.minimum(mb, max_batch)
         if batch == "max":
-            grid = batch_grid(int(max(1.0, min(float(mb_cap.max()), MAX_CURVE_BATCH))), extra=graph_sizes(dev))
+            shared = batch_grid(int(max(1.0, min(float(mb_cap.max()), MAX_CURVE_BATCH))), extra=graph_sizes(dev))
+            # one grid for every candidate, plus each candidate's own largest batch (the shared grid holds only the
+            # largest candidate's, so a replica whose throughput peaks at its own memory limit was priced below it:
+            # 1,311 where 1,397 fit, -0.2 %, and `serve --gpus 1` and `--gpus 8` priced the same replica apart)
+            own = np.clip(np.floor(np.where(fits, mb_cap, 1.0)), 1.0, MAX_CURVE_BATCH)
+            grid = np.concatenate([np.broadcast_to(shared, (C, shared.size)), own[:, None]], axis=1)
         else:
-            grid = np.asarray([float(batch)])
+            grid = np.full((C, 1), float(batch))
         col = lambda obj: type(obj)(**{f.name: (np.asarray(getattr(obj, f.name))[:, None] if np.ndim(getattr(obj, f.name)) else getattr(obj, f.name))
                                        for f in fields(obj)})
-        curve = serving_curve(shape, col(dev), col(prec), col(lay), grid[None, :], i, o, output_tokens_cv)
-        evaluated = int(C * grid.size)
-        ok = (grid[None, :] <= mb_cap[:, None]) & fits[:, None]
+        curve = serving_curve(shape, col(dev), col(prec), col(lay), grid, i, o, output_tokens_cv)
+        evaluated = int(grid.size)
+        ok = (grid <= mb_cap[:, None]) & fits[:, None]
         slo_ok = np.ones_like(ok)
         if ttft_slo_s is not None:
             slo_ok &= curve["ttft_s"] <= ttft_slo_s
@@ -298,7 +303,7 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
         feas = np.isfinite(thr_rep)
         gpr = (T * P * E).astype(int)
         replicas = gpus // gpr
-        b_sel = grid[k]
+        b_sel = grid[rows, k]
         # GPU power at the chosen decode point (ranking estimate)
         dec = core.decode_step_breakdown(shape, dev, prec, lay, b_sel, decode_context_tokens(i, o, output_tokens_cv))
         p_gpu = np.asarray(core.decode_step_power_w(dec, dev, acc.idle_w, acc.tdp_w), float)
