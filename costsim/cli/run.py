@@ -41,6 +41,7 @@ def _headline(result) -> None:
             cells.append(fmt_value(k, val) + (f"\n[dim]{rtxt}[/]" if rtxt else ""))
         t.add_row(f"{part}: {label(k)}", *cells)
     from costsim.api.run import part_error_band
+    from costsim.core.trust import pct_text
 
     parts = list(dict.fromkeys(p for v in result.variants for p in v.parts))
     for part in [p for p in parts if p in ("training", "serving")]:
@@ -48,7 +49,7 @@ def _headline(result) -> None:
             cells = []
             for v in result.variants:
                 b = part_error_band(part, v.scenario, family) if part in v.parts else None
-                cells.append(f"{100 * b['low_frac']:+.0f}% to {100 * b['high_frac']:+.0f}%\n[dim]{b['cases']} cases[/]" if b else "-")
+                cells.append(f"{pct_text(b['low_frac'])} to {pct_text(b['high_frac'])}\n[dim]{b['cases']} cases[/]" if b else "-")
             t.add_row(f"{part}: trust range of {what} (published vs ours, p10-p90 of held-out cases)", *cells)
     con.print(t)
     for line in _problems(result):

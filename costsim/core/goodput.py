@@ -10,6 +10,7 @@ Model (first-order Young 1974 / Daly 2006):
       W = T * (1 + C/tau) + (W/M) * (R + (tau + C)/2)
   =>  goodput_frac = T/W = (1 - (R + (tau + C)/2) / M) / (1 + C/tau)
   goodput is 0 when the loss per interruption exceeds the mean time between interruptions.
+  Planned maintenance stops are not counted here (the training simulation adds them: training.maintenance).
 
 Defaults (arXiv 2407.21783, Llama 3 Herd of Models, section 3.3.4; calibration/reliability.csv
 R-llama3-interruptions): 419 unexpected interruptions in 54 days on 16,384 H100 GPUs

@@ -76,6 +76,11 @@ def truth_over_prediction(error_frac: float, metric: str, family: str) -> float:
     return 1.0 / (1.0 + error_frac) - 1.0
 
 
+def pct_text(frac: float) -> str:
+    """A band edge as a signed whole percent: '+5%', '-12%', and '0%' where it rounds to zero (not '-0%')."""
+    return "0%" if round(100 * frac) == 0 else f"{100 * frac:+.0f}%"
+
+
 @dataclass(frozen=True)
 class ErrorRecord:
     """One validation case's error, as stored in costsim/data/validation_errors.json."""
@@ -119,10 +124,7 @@ class ErrorBand:
 
     def label(self) -> str:
         """'-12% to +5% of the prediction (p10-p90 of 31 held-out cases: training, NVIDIA, cluster (9-1,024))'."""
-        def pct(x: float) -> str:
-            return "0%" if round(100 * x) == 0 else f"{100 * x:+.0f}%"
-
-        return f"{pct(self.low_frac)} to {pct(self.high_frac)} of the prediction (p10-p90 of {self.cases} held-out cases: {self.regime})"
+        return f"{pct_text(self.low_frac)} to {pct_text(self.high_frac)} of the prediction (p10-p90 of {self.cases} held-out cases: {self.regime})"
 
     def as_dict(self) -> dict[str, float | int | str]:
         return {"low_frac": self.low_frac, "high_frac": self.high_frac, "cases": self.cases, "regime": self.regime,

@@ -3,7 +3,9 @@
 Whole-run numbers (until the training DES replaces the goodput layer):
   num_steps      = ceil(tokens / tokens_per_step)
   compute_time_s = num_steps * step_time_s
-  wall_time_s    = compute_time_s / goodput_frac      (costsim.core.goodput)
+  wall_time_s    = compute_time_s / goodput_frac      (costsim.core.goodput: failures, checkpoints, restarts)
+Planned maintenance is not in it: the training simulation (`costsim run`, training.maintenance) adds its stops, by
+default Llama 3's 47 in 54 days of 10 + 10 min, ~1.2-2 % more wall time than `costsim train` gives for the same job.
 Energy, per GPU and phase (costsim.core.power.device_power_w):
   compute phase  at the achieved hardware-FLOP utilization of the busy time, memory activity 0.2;
   exposed comm / bubble phase: compute 0, memory 0.1 (NCCL copy kernels; near idle);
