@@ -139,3 +139,16 @@ def test_train_and_serve_on_one_capped_site():
     assert v.parts["training"].summary["grid_cap_w"] == pytest.approx(v.site["training_cap_w"], rel=1e-6)
     ts = v.site_timeseries
     assert np.allclose(ts["site_power_w"], ts["training_facility_power_mean_w"] + ts["serving_facility_power_w"])
+
+
+def test_a_sweep_over_variants_draws_one_sensitivity_chart_per_variant():
+    """An 8B and a 70B model averaged into one tornado fitted neither (a helper's report review): each variant gets
+    its own chart, and swept values read without 17 digits."""
+    from costsim.report.html import sweep_report_html
+
+    rows = [{"status": "ok", "variant": v, "param_training_num_gpus": g, "param_economics_electricity_usd_per_kwh": p,
+             "training_cost_usd": base * (1 + p) * (2048 / g) ** 0.1}
+            for v, base in (("small", 2.5e6), ("large", 1.7e7)) for g in (2048, 4096) for p in (0.04768535261750874, 0.15)]
+    page = sweep_report_html({"scenario": "s", "mode": "core"}, rows, "training_cost_usd")
+    assert "Sensitivity of Training cost: large" in page and "Sensitivity of Training cost: small" in page
+    assert "0.04768535261750874" not in page and "0.04769" in page

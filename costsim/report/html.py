@@ -10,10 +10,14 @@ from typing import Any
 
 import yaml
 
+from costsim.numtext import sig
 from costsim.report import charts, uncertainty
 from costsim.report.assumptions import assumption_rows
 from costsim.report.conclusion import conclusion, variant_deltas
 from costsim.report.fmt import fmt_range, fmt_value, headline_keys, headline_rows, label, plural
+
+#: sensitivity charts a sweep report draws, one per variant, at most
+MAX_TORNADO_VARIANTS = 6
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
@@ -232,9 +236,14 @@ def sweep_report_html(manifest: dict[str, Any], rows: list[dict[str, Any]], metr
             metric = numeric[0]
     ch = _Charts()
     unc_html = uncertainty.section_html(uncertainty_doc, ch.render)  # rendered first: it sits above the tornado (plotly.js inlined once)
-    figs = [charts.tornado(rows, m, params) for m in ([metric] if metric else [])]
     extra = [k for k in numeric if k != metric and any(p in k for p in ("energy_j", "cost_usd", "peak_power_w"))][:2]
-    figs += [charts.tornado(rows, m, params) for m in extra]
+    variants = sorted({str(r.get("variant")) for r in ok if r.get("variant") is not None})
+    if len(variants) > 1:  # one chart per variant: an 8B and a 70B model averaged together fit neither
+        shown_variants = variants[:MAX_TORNADO_VARIANTS]
+        figs = [charts.tornado([r for r in rows if str(r.get("variant")) == v], m, params, subset=v)
+                for m in ([metric] if metric else []) for v in shown_variants]
+    else:
+        figs = [charts.tornado(rows, m, params) for m in ([metric] if metric else []) + extra]
     chart_html = "".join(ch.render(f) for f in figs)
     name = manifest.get("scenario", "sweep")
     head = ["param", "n", "min", "max"]
@@ -245,6 +254,7 @@ def sweep_report_html(manifest: dict[str, Any], rows: list[dict[str, Any]], metr
             lo, hi = min(vals), max(vals)
         except TypeError:
             lo, hi = "-", "-"
+        lo, hi = (sig(x, 4) if isinstance(x, float) else x for x in (lo, hi))
         prow.append(f"<tr><td>{e(p.removeprefix('param_'))}</td><td class='num'>{len(set(map(str, vals)))}</td><td class='num'>{e(lo)}</td><td class='num'>{e(hi)}</td></tr>")
     err_rows = "".join(f"<tr><td>{e(r.get('point_id'))}</td><td>{e(r.get('overrides_json'))}</td><td>{e(r.get('error'))}</td></tr>" for r in errs[:50])
     body = [
@@ -256,6 +266,8 @@ def sweep_report_html(manifest: dict[str, Any], rows: list[dict[str, Any]], metr
         f"<table><tr>{''.join(f'<th>{h}</th>' for h in head)}</tr>{''.join(prow)}</table>",
         unc_html,
         "<h2>Sensitivity: quick view (one at a time)</h2>" if chart_html else "",
+        (f"<p>One chart per variant: the first {MAX_TORNADO_VARIANTS} of {len(variants)} shown (every point is in "
+         "points.parquet).</p>" if len(variants) > MAX_TORNADO_VARIANTS else ""),
         chart_html,
         "<h2>Failed points</h2>" if errs else "",
         f"<table><tr><th>point</th><th>overrides</th><th>error</th></tr>{err_rows}</table>" if errs else "",
