@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,3 +153,25 @@ def test_a_sweep_over_variants_draws_one_sensitivity_chart_per_variant():
     page = sweep_report_html({"scenario": "s", "mode": "core"}, rows, "training_cost_usd")
     assert "Sensitivity of Training cost: large" in page and "Sensitivity of Training cost: small" in page
     assert "0.04768535261750874" not in page and "0.04769" in page
+
+
+def test_the_spreadsheet_carries_the_trust_ranges_and_the_uncertainty_study(tmp_path):
+    """report.xlsx had neither the error bands (dicts were skipped) nor the uncertainty study's P10-P90 and Sobol'
+    indices, which only report.html showed (a helper's report review)."""
+    import subprocess
+    import sys
+
+    import openpyxl
+
+    out = tmp_path / "u"
+    r = subprocess.run([sys.executable, "-c", "from costsim.cli import main; main()", "run",
+                        "scenarios/llama3-70b-training-uncertainty.yaml", "--out", str(out)], capture_output=True, text=True,
+                       cwd=str(Path(__file__).resolve().parents[1]))
+    assert r.returncode == 0, r.stderr
+    wb = openpyxl.load_workbook(out / "report.xlsx", read_only=True)
+    assert "uncertainty" in wb.sheetnames
+    keys = [row[2] for row in wb["summary"].iter_rows(values_only=True) if len(row) > 3]
+    assert "error_band.low_frac" in keys and "power_error_band.cases" in keys
+    unc = list(wb["uncertainty"].iter_rows(values_only=True))
+    assert unc[0][:5] == ("variant", "metric (SI units)", "p10", "p50", "p90")
+    assert any(row[1] == "training_cost_usd" and row[8] is not None for row in unc[1:])

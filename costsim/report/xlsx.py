@@ -102,7 +102,28 @@ def write_xlsx(result, path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def _uncertainty_sheet(book: Book, used: set[str], doc: dict | None) -> None:
+    """The run's uncertainty study (costsim.sweep.uncertainty's document): P10 / P50 / P90 of each metric per variant
+    and the Sobol' indices of each input, as the HTML report shows them."""
+    if not doc or not doc.get("variants"):
+        return
+    with book.sheet(_sheet_name(used, "uncertainty"), widths={2: 36, 8: 40}) as wu:
+        wu.row(["variant", "metric (SI units)", "p10", "p50", "p90", "mean", "n", "input", "first-order S1", "total ST"], BOLD)
+        for vname, vdoc in doc["variants"].items():
+            for metric, m in (vdoc.get("metrics") or {}).items():
+                b = m.get("band") or {}
+                idx = m.get("indices") or {}
+                s1, st = idx.get("first_order") or {}, idx.get("total_order") or {}
+                head = [vname, metric, b.get("p10"), b.get("p50"), b.get("p90"), b.get("mean"), b.get("n")]
+                if not s1:
+                    wu.row(_row(head + [None, None, None]))
+                for path in s1:
+                    wu.row(_row(head + [path, s1.get(path), st.get(path)]))
+
+
 def _write_sheets(book: Book, result) -> None:
+    from costsim.api.run import part_error_band  # the api imports the reports: a local import, as report.html's
+
     used: set[str] = set()
     with book.sheet(_sheet_name(used, "summary"), widths={3: 40}) as ws:
         ws.row(_row(["scenario", result.scenario.name]))
@@ -113,14 +134,25 @@ def _write_sheets(book: Book, result) -> None:
         for v in result.variants:
             for part, pr in v.parts.items():
                 for k, val in pr.summary.items():
-                    if isinstance(val, (dict, list)):
+                    if isinstance(val, dict):  # a record of scalars (error_band, deployment, ...): one row per field
+                        for sub, x in val.items():
+                            if not isinstance(x, (dict, list)):
+                                ws.row(_row([v.name, part, f"{k}.{sub}", x, None, None, None, len(pr.replicate_summaries), None]))
+                        continue
+                    if isinstance(val, list):
                         continue
                     r = pr.ranges.get(k, {})
                     basis = key_note(k) if part == "serving" else ""
                     ws.row(_row([v.name, part, k, val, r.get("p5"), r.get("p50"), r.get("p95"), len(pr.replicate_summaries),
                                  basis or None]))
+                # the trust ranges the JSON carries beside the summary (costsim.api.run_output.summary_doc)
+                for key, family in (("error_band", None), ("power_error_band", "power")):
+                    for sub, x in (part_error_band(part, v.scenario, family) or {}).items():
+                        ws.row(_row([v.name, part, f"{key}.{sub}", x, None, None, None, None, None]))
             for k, val in v.site.items():
                 ws.row(_row([v.name, "site", k, val, None, None, None, None]))
+
+    _uncertainty_sheet(book, used, result.extra.get("uncertainty") if getattr(result, "extra", None) else None)
 
     with book.sheet(_sheet_name(used, "assumptions"), widths={2: 36, 4: 80}) as wa:
         wa.row(["variant", "assumption", "value", "source", "kind"], BOLD)
