@@ -175,3 +175,5 @@ def test_the_spreadsheet_carries_the_trust_ranges_and_the_uncertainty_study(tmp_
     unc = list(wb["uncertainty"].iter_rows(values_only=True))
     assert unc[0][:5] == ("variant", "metric (SI units)", "p10", "p50", "p90")
     assert any(row[1] == "training_cost_usd" and row[8] is not None for row in unc[1:])
+    full = openpyxl.load_workbook(out / "report.xlsx")
+    assert full["summary"].freeze_panes == "A6" and full["uncertainty"].freeze_panes == "A2"  # headers stay in view

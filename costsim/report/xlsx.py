@@ -63,7 +63,7 @@ def _sheet_name(used: set[str], name: str) -> str:
 def _columns_sheet(book: Book, used: set[str], name: str, cols: dict[str, Any]) -> None:
     keys = [k for k, a in cols.items() if np.asarray(a).ndim == 1]
     n = max((len(np.asarray(cols[k])) for k in keys), default=0)
-    with book.sheet(_sheet_name(used, name), cells=min(n, MAX_ROWS) * len(keys)) as ws:
+    with book.sheet(_sheet_name(used, name), cells=min(n, MAX_ROWS) * len(keys), freeze_rows=2 if n > MAX_ROWS else 1) as ws:
         if not keys:
             return
         if n > MAX_ROWS:
@@ -107,7 +107,7 @@ def _uncertainty_sheet(book: Book, used: set[str], doc: dict | None) -> None:
     and the Sobol' indices of each input, as the HTML report shows them."""
     if not doc or not doc.get("variants"):
         return
-    with book.sheet(_sheet_name(used, "uncertainty"), widths={2: 36, 8: 40}) as wu:
+    with book.sheet(_sheet_name(used, "uncertainty"), widths={2: 36, 8: 40}, freeze_rows=1) as wu:
         wu.row(["variant", "metric (SI units)", "p10", "p50", "p90", "mean", "n", "input", "first-order S1", "total ST"], BOLD)
         for vname, vdoc in doc["variants"].items():
             for metric, m in (vdoc.get("metrics") or {}).items():
@@ -125,7 +125,7 @@ def _write_sheets(book: Book, result) -> None:
     from costsim.api.run import part_error_band  # the api imports the reports: a local import, as report.html's
 
     used: set[str] = set()
-    with book.sheet(_sheet_name(used, "summary"), widths={3: 40}) as ws:
+    with book.sheet(_sheet_name(used, "summary"), widths={3: 40}, freeze_rows=5) as ws:
         ws.row(_row(["scenario", result.scenario.name]))
         ws.row(_row(["run id", result.scenario_hash]))
         ws.row(_row(["seed", result.seed]))
@@ -154,7 +154,7 @@ def _write_sheets(book: Book, result) -> None:
 
     _uncertainty_sheet(book, used, result.extra.get("uncertainty") if getattr(result, "extra", None) else None)
 
-    with book.sheet(_sheet_name(used, "assumptions"), widths={2: 36, 4: 80}) as wa:
+    with book.sheet(_sheet_name(used, "assumptions"), widths={2: 36, 4: 80}, freeze_rows=1) as wa:
         wa.row(["variant", "assumption", "value", "source", "kind"], BOLD)
         for v in result.variants:
             for r in assumption_rows(v.scenario, variant=v.name, summaries={p: pr.summary for p, pr in v.parts.items()}):

@@ -114,14 +114,17 @@ class Book:
         self._names: list[str] = []
 
     @contextmanager
-    def sheet(self, name: str, widths: dict[int, float] | None = None, cells: int = 0) -> Iterator[Sheet]:
+    def sheet(self, name: str, widths: dict[int, float] | None = None, cells: int = 0, freeze_rows: int = 0) -> Iterator[Sheet]:
         """A new worksheet called `name` (already a valid, unique sheet name); `widths` {1-based column: width}; `cells`
-        the number of cells it will hold where known (past ~20 million its XML may pass 2 GiB: a ZIP64 entry)."""
+        the number of cells it will hold where known (past ~20 million its XML may pass 2 GiB: a ZIP64 entry);
+        `freeze_rows` rows kept in view while scrolling (the header)."""
         self._names.append(name)
         with self._zip.open(f"xl/worksheets/sheet{len(self._names)}.xml", "w", force_zip64=cells > ZIP64_CELLS) as f:
             cols = "".join(f'<col min="{c}" max="{c}" width="{w:g}" customWidth="1"/>' for c, w in sorted((widths or {}).items()))
+            view = (f'<sheetViews><sheetView workbookViewId="0"><pane ySplit="{freeze_rows}" topLeftCell="A{freeze_rows + 1}" '
+                    'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>') if freeze_rows > 0 else ""
             f.write((f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_NS}" xmlns:r="{_NS_R}">'
-                     + (f"<cols>{cols}</cols>" if cols else "") + "<sheetData>").encode())
+                     + view + (f"<cols>{cols}</cols>" if cols else "") + "<sheetData>").encode())
             yield Sheet(f)
             f.write(b"</sheetData></worksheet>")
 
