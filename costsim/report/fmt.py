@@ -174,6 +174,9 @@ LABELS = {
     "goodput_requests_per_s": "Goodput, requests/s", "throughput_requests_per_s": "Throughput, requests/s",
     "ba_curtailment_hours": "Curtailment hours in the grid region", "ba_events": "Curtailment events in the grid region",
     "ba_extra_days": "Extra days from curtailment", "ba_region": "Grid region (balancing authority)",
+    "ba_power_cap_to_avoid_w": "Largest site load never curtailed over the horizon",
+    "ba_battery_energy_to_avoid_j": "Battery energy for the horizon's worst curtailment (nameplate)",
+    "ba_horizon_curtailment_hours": "Curtailed hours over the horizon", "ba_horizon_h": "Horizon of the grid events, h",
     "curtailment_hours": "Hours under grid curtailment (simulated)", "curtailment_replicas_shed_max": "Replicas shed for the grid (most at once)",
     "requests_dropped_curtailed": "Requests dropped under curtailment", "requests_held_for_curtailment": "Requests held through a curtailment, then served", "ba_requests_not_served": "Requests not served because of curtailment",
     "ba_slo_attainment_difference_frac": "SLO attainment change from curtailment",
@@ -228,7 +231,8 @@ def headline_keys(summary: dict[str, Any]) -> list[str]:
 
 # a site placed in a balancing authority (grid.balancing_authority): what its curtailment events did
 GRID_HEADLINE_KEYS = ("ba_region", "ba_curtailment_hours", "ba_events", "ba_extra_days", "ba_energy_not_drawn_j",
-                      "ba_cost_difference_usd", "ba_battery_energy_to_avoid_j", "ba_power_cap_to_avoid_w",
+                      "ba_cost_difference_usd", "ba_horizon_h", "ba_horizon_curtailment_hours", "ba_battery_energy_to_avoid_j",
+                      "ba_power_cap_to_avoid_w",
                       # serving fleets: what the simulated window's events did, and a year's estimate
                       "curtailment_hours", "curtailment_replicas_shed_max", "requests_dropped_curtailed", "requests_held_for_curtailment",
                       "ba_requests_not_served",
