@@ -177,3 +177,24 @@ def test_the_spreadsheet_carries_the_trust_ranges_and_the_uncertainty_study(tmp_
     assert any(row[1] == "training_cost_usd" and row[8] is not None for row in unc[1:])
     full = openpyxl.load_workbook(out / "report.xlsx")
     assert full["summary"].freeze_panes == "A6" and full["uncertainty"].freeze_panes == "A2"  # headers stay in view
+
+
+def test_the_answer_prices_the_span_it_times_and_says_why_a_cost_is_missing():
+    """A training run the window cut is answered with its projected time AND its projected energy, cost and CO2e (the
+    window's $158.5k had stood beside a 43-day projection costing $3.43M); an unpriced part says so with the fix; the
+    simulation's assumptions read with units (a helper's report review)."""
+    from types import SimpleNamespace
+
+    from costsim.report.assumptions import _assumption_value
+    from costsim.report.conclusion import _training_sentence
+
+    w = SimpleNamespace(model="llama-3-70b", num_gpus=1024, hardware="h100-sxm", lora_rank=None)
+    cut = {"completed": False, "wall_time_s": 7 * 86400.0, "projected_wall_time_s": 43.31 * 86400,
+           "facility_energy_j": 246.5 * 3.6e9, "projected_facility_energy_j": 5.3e3 * 3.6e9,
+           "cost_usd": 158.5e3, "projected_cost_usd": 3.432e6, "co2e_kg": 92.55e3, "projected_co2e_kg": 2.0e6}
+    sent = _training_sentence(cut, w, {}, {})
+    assert "43.31 days" in sent and "$3.432M" in sent and "5,300 MWh" in sent and "$158.5k" not in sent
+    unpriced = _training_sentence({"completed": True, "wall_time_s": 86400.0 * 3, "cost_usd": None,
+                                   "cost_unavailable_reason": "tpu-v7 has no price for this pricing basis (no quote)"}, w, {}, {})
+    assert "no cost: tpu-v7 has no price" in unpriced and "economics.usd_per_gpu_hour" in unpriced
+    assert _assumption_value(2e12, "B/s") == "2,000 GB/s" and _assumption_value(1.9732816719714516e-05, "1/GPU-h") == "0.00001973 per GPU-hour"

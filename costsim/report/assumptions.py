@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from costsim.numtext import sig
+from costsim.report.fmt import human
 from costsim.specs.catalog import get_accelerator, get_model
 from costsim.specs.scenario import Scenario
 
@@ -66,8 +68,24 @@ def assumption_rows(s: Scenario, *, variant: str = "base", summaries: dict[str, 
         if isinstance(extra, list):
             for a in extra:
                 if isinstance(a, dict):
-                    rows.append({"item": f"{part}: {a.get('name', a.get('item', '?'))}", "value": str(a.get("value", "")),
+                    rows.append({"item": f"{part}: {human(str(a.get('name', a.get('item', '?'))))}",
+                                 "value": _assumption_value(a.get("value", ""), str(a.get("unit") or "")),
                                  "source": str(a.get("source", "")), "kind": f"{part} simulation"})
     for r in rows:
         r["variant"] = variant
     return rows
+
+
+#: a simulation assumption's unit (its `unit` field) -> (scale, shown unit)
+_UNIT_SHOWN = {"B/s": (1e-9, "GB/s"), "bytes": (1e-9, "GB"), "B": (1e-9, "GB"), "1/GPU-h": (1.0, "per GPU-hour"),
+               "USD/GPU-h": (1.0, "$ per GPU-hour"), "1/s": (1.0, "per s")}
+
+
+def _assumption_value(value: Any, unit: str) -> str:
+    """A simulation assumption's value with its unit at 4 significant figures ('2,000 GB/s', '0.00001973 per GPU-hour');
+    text values as given."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{value} {unit}".strip() if unit and str(value) else str(value)
+    scale, shown = _UNIT_SHOWN.get(unit, (1.0, unit))
+    return f"{sig(float(value) * scale, 4)} {shown}".strip()
+

@@ -31,6 +31,12 @@ def _v(summary: Mapping[str, Any], key: str, ranges: Mapping[str, Any] | None = 
     return f"{txt} ({rt})" if rt else txt
 
 
+def _no_cost(reason: str) -> str:
+    """'no cost: tpu-v7 has no price for this pricing basis (set economics.usd_per_gpu_hour to price it)': the reason's
+    first clause and the fix (the whole reason is in the results table)."""
+    return f"no cost: {str(reason).split(' (')[0].split(';')[0]} (set economics.usd_per_gpu_hour to price it)"
+
+
 def _training_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site: Mapping[str, Any]) -> str:
     done = s.get("completed", True)
     if s.get("grid_cap_feasible") is False and not done and not _num(s.get("tokens_trained")):
@@ -48,6 +54,8 @@ def _training_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site:
         key = k if time_key == "wall_time_s" or _num(s.get(f"projected_{k}")) is None else f"projected_{k}"
         if _num(s.get(key)) is not None:
             bits.append(_v(s, key))
+    if _num(s.get("cost_usd")) is None and s.get("cost_unavailable_reason"):
+        bits.append(_no_cost(s["cost_unavailable_reason"]))
     sent = ", ".join(bits)
     peak = _num(site.get("peak_power_w")) or _num(s.get("facility_peak_power_w"))
     if peak is not None:
@@ -82,6 +90,8 @@ def _serving_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site: 
         sent += f"; {fmt_value('energy_per_token_j', s['energy_per_token_j'])} per output token"
     if _num(s.get("cost_usd_per_million_tokens")) is not None:
         sent += f", ${fmt_value('cost_usd_per_million_tokens', s['cost_usd_per_million_tokens'])} per million output tokens"
+    elif s.get("cost_unavailable_reason"):
+        sent += f", {_no_cost(s['cost_unavailable_reason'])}"
     peak = _num(site.get("peak_power_w")) or _num(s.get("facility_peak_power_w"))
     if peak is not None:
         sent += f"; the site peaks at {fmt_value('peak_power_w', peak)}"

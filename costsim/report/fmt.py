@@ -166,12 +166,12 @@ UNIT_SUFFIXES = ("_bytes_per_s", "_flop_per_s", "_usd", "_frac", "_bytes", "_kg"
 
 # keys whose value carries no display unit of its own (not an SI suffix): the label says it
 LABELS = {
-    "throughput_tokens_per_s": "Throughput, tokens/s", "goodput_tokens_per_s": "Goodput, tokens/s",
+    "throughput_tokens_per_s": "Throughput, tokens/s", "goodput_tokens_per_s": "Goodput after the warm-up (requests within the SLOs), tokens/s",
     "throughput_output_tokens_per_s": "Throughput, output tokens/s", "tokens_per_s": "Training throughput, tokens/s",
     "cost_usd_per_million_tokens": "Cost per million tokens, $", "cost_usd_per_million_output_tokens": "Cost per million output tokens, $",
     "co2e_g_per_1k_tokens": "CO2e per 1,000 tokens, g", "co2e_g_per_1k_output_tokens": "CO2e per 1,000 output tokens, g",
     "num_gpus_peak": "GPUs at peak", "gpu_hours": "GPU-hours", "tokens_trained": "Tokens trained",
-    "goodput_requests_per_s": "Goodput, requests/s", "throughput_requests_per_s": "Throughput, requests/s",
+    "goodput_requests_per_s": "Goodput after the warm-up (requests within the SLOs), requests/s", "throughput_requests_per_s": "Throughput, requests/s",
     "ba_curtailment_hours": "Curtailment hours in the grid region", "ba_events": "Curtailment events in the grid region",
     "ba_extra_days": "Extra days from curtailment", "ba_region": "Grid region (balancing authority)",
     "ba_power_cap_to_avoid_w": "Largest site load never curtailed over the horizon",
