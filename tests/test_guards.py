@@ -81,7 +81,8 @@ def test_unreadable_scenario_file(capsys, tmp_path):
 @pytest.mark.parametrize("sets,limit_var", [
     (["serving.arrivals.rate_per_s=1e6", "simulation.duration_s=1e7"], "COSTSIM_MAX_SIM_REQUESTS"),
     (["serving.timeline_bucket_s=1e-6"], "COSTSIM_MAX_TIMELINE_BUCKETS"),
-    (["serving.num_replicas=1000000000"], "COSTSIM_MAX_REPLICAS"),
+    # the scenario's autoscaler caps it at 16 (num_replicas above max_replicas exits 2 on its own): raise both
+    (["serving.num_replicas=1000000000", "serving.autoscaler.max_replicas=1000000000"], "COSTSIM_MAX_REPLICAS"),
 ])
 def test_runaway_serving_requests_are_refused_before_work(sets, limit_var, capsys, tmp_path):
     argv = ["run", CHAT70, "--out", str(tmp_path / "o")]

@@ -14,9 +14,8 @@ from costsim.sweep.optimize import (Param, hypervolume_2d, parse_constraint, par
                                     run_optimize)
 from tests.conftest import REPO
 
-TINY = yaml.safe_load((REPO / "tests/data/sweep-tiny-training.yaml").read_text())
-TINY["training"].pop("layout", None)
-TINY["training"].pop("global_batch", None)
+# the README's example scenario: sweep-tiny-training.yaml without its fixed layout and global batch
+TINY = yaml.safe_load((REPO / "tests/data/optimize-tiny-training.yaml").read_text())
 PARAMS = [Param("training.num_gpus", 64, 8192, log=True), Param("training.precision", choices=("bf16", "fp8"))]
 OBJECTIVES = parse_objectives("days,usd", None)
 

@@ -201,3 +201,20 @@ def test_littles_law_bookkeeping_holds_with_requests_held_through_a_curtailment(
     assert s["littles_law_window_rel_error"] < 1e-9
     assert s["littles_law_rel_error"] < 0.02
     assert s["ttft_p99_s"] > 30.0  # the held requests' latencies still run from their arrival
+
+
+def test_a_mixed_iteration_is_charged_each_phase_at_its_own_power():
+    """A decode step carrying a prompt chunk draws the prompt pass's power for the prompt pass's time and the decode
+    step's for the rest (the larger of the two for the whole iteration had put a busy fleet's GPU energy per token
+    +15 % above `costsim serve` at the same batch; a helper's cross-command sweep)."""
+    from costsim.sim.steptable import build_step_table
+    from costsim.specs.catalog import get_accelerator, get_model
+
+    t = build_step_table(get_model("llama-3-8b"), get_accelerator("h100-sxm"), tp=1, weight_precision="fp8", kv_precision="fp8",
+                         max_batch=256, max_prefill_tokens=8192, max_context=1024, memory_frac=None, power_cap_w=None)
+    b, ctx, chunk = 255, 640.0, 512.0
+    step, p_mix, _, _ = t.mixed_all(b, ctx, chunk)
+    t_pre, p_pre, p_dec = t.prefill_s(chunk + b), t.prefill_power_w(chunk + b), t.decode_power_w(b, ctx)
+    assert step == pytest.approx(t.mixed_s(b, ctx, chunk)) and p_mix == pytest.approx(t.mixed_power_w(b, ctx, chunk))
+    assert p_mix == pytest.approx((p_pre * t_pre + p_dec * (step - t_pre)) / step)
+    assert min(p_pre, p_dec) < p_mix < max(p_pre, p_dec)

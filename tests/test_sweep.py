@@ -161,6 +161,11 @@ def test_cli_sweep_and_query(tmp_path, cli):
     assert json.loads(r.stdout) == [{"n": 4, "u": 4}]
     r = cli("query", str(out), "SELECT nope FROM points")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+    # `SELECT *` (~100 columns) at 80 columns: one block per row, every column named with its value (the table had
+    # folded into ~60 nameless one-character columns)
+    r = cli("query", str(out), "SELECT * FROM points", env={"COLUMNS": "80"})
+    assert r.returncode == 0 and "do not fit" in r.stdout and "row 4" in r.stdout
+    assert "training_num_gpus" in r.stdout and "2048" in r.stdout
 
 
 @needs_training_sim

@@ -274,12 +274,25 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        t = Table()
-        for c in cols:
-            t.add_column(str(c))
-        for r in rows[:limit]:
-            t.add_row(*["" if x is None else (f"{x:.6g}" if isinstance(x, float) else str(x)) for x in r])
-        Console().print(t)
+        con = Console()
+        cells = [["" if x is None else (f"{x:.6g}" if isinstance(x, float) else str(x)) for x in r] for r in rows[:limit]]
+        widest = [max([len(str(c))] + [len(r[j]) for r in cells]) for j, c in enumerate(cols)]
+        if sum(min(w, 24) + 3 for w in widest) > con.width:
+            # too many columns for one table (a `SELECT *` of a sweep has ~100): one block per row, a line per column
+            con.print(f"{len(cols)} columns do not fit a {con.width}-column table: one block per row (select fewer "
+                      "columns for a table, or --json)")
+            name_w = min(max(len(str(c)) for c in cols), 48)
+            for i, r in enumerate(cells, 1):
+                con.print(f"[bold]row {i}[/]")
+                for c, x in zip(cols, r):
+                    con.print(f"  {str(c):<{name_w}}  {x}", markup=False, highlight=False)
+        else:
+            t = Table()
+            for c in cols:
+                t.add_column(str(c))
+            for r in cells:
+                t.add_row(*r)
+            con.print(t)
         if len(rows) > limit:
             typer.echo(f"({len(rows) - limit} more rows; use --limit or --json)", err=True)
         return 0

@@ -151,7 +151,10 @@ class StepTable:
         j = int(x + 0.5)
         p_dec = self.dec_power[b][j if j < n else n]
         t_mix = t_pre + (td - row[0])
-        return (td if td >= t_mix else t_mix, p_dec if p_dec >= p_pre else p_pre, fl + fd - df[0], by + bd - db[0])
+        t = td if td >= t_mix else t_mix
+        # energy, not the larger power: the prompt pass over P + b tokens at its power for its time, the decode
+        # attention over the running contexts (and a decode-bound remainder) at the decode step's
+        return (t, (p_pre * t_pre + p_dec * (t - t_pre)) / t if t > 0 else p_dec, fl + fd - df[0], by + bd - db[0])
 
     def decode_power_w(self, b: int, ctx_mean: float) -> float:
         i = min(int(ctx_mean / self.ctx_step + 0.5), len(self.dec_power[b]) - 1)
@@ -177,9 +180,16 @@ class StepTable:
         return max(td, self.prefill_s(prefill_tokens + b) + kv_part)
 
     def mixed_power_w(self, b: int, ctx_mean: float, prefill_tokens: float) -> float:
+        """Mean device power of a mixed iteration (as mixed_all): the prompt pass's power for its time, the decode
+        step's for the rest of the iteration. The larger of the two for the whole iteration (the rule until
+        2026-12-07) charged nearly every iteration of a busy fleet at prefill power: +15 % GPU energy per token
+        against `costsim serve` at the same batch (a helper's cross-command sweep)."""
         if b == 0:
             return self.prefill_power_w(prefill_tokens)
-        return max(self.decode_power_w(b, ctx_mean), self.prefill_power_w(prefill_tokens + b))
+        t = self.mixed_s(b, ctx_mean, prefill_tokens)
+        t_pre = self.prefill_s(prefill_tokens + b)
+        p_pre, p_dec = self.prefill_power_w(prefill_tokens + b), self.decode_power_w(b, ctx_mean)
+        return (p_pre * t_pre + p_dec * (t - t_pre)) / t if t > 0 else p_dec
 
 
 def inference_core_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight_precision: str, kv_precision: str | None,
