@@ -274,3 +274,17 @@ def test_serving_fleet_sized_for_the_peak_pays_for_idle_capacity():
     assert float(c3["serve_peak_w"][0]) == pytest.approx(3 * float(c1["serve_peak_w"][0]))
     assert float(c3["serve_usd"][0]) > 2.5 * float(c1["serve_usd"][0])
     assert float(c3["serve_j"][0]) > float(c1["serve_j"][0])
+
+
+def test_serving_is_priced_at_the_cheapest_budget_not_the_first_that_fits():
+    """A 1.3T model only just fits 16 H100s: its replicas have no room for KV cache ($112 per million tokens), where
+    32 give $9.46. The planner took the first budget that fitted (a helper's physics check of plan)."""
+    from costsim.estimators.plan_pricing import price_serving, synthetic_model
+    from costsim.specs.catalog import get_accelerator
+
+    m, acc = synthetic_model(1.326e12), get_accelerator("h100-sxm")
+    p = price_serving(m, acc, input_tokens=512, output_tokens=256)
+    first = price_serving(m, acc, input_tokens=512, output_tokens=256, budgets=(16,))
+    assert p.feasible and first.feasible
+    assert p.gpus_per_deployment > first.gpus_per_deployment
+    assert p.usd_per_token < 0.2 * first.usd_per_token

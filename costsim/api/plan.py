@@ -292,8 +292,9 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: PriceGrid | None, target: 
         why = budget_infeasible(req, prices, choice)
         return (None, why) if why else (choice, None)
     if target <= fit.E:
+        fix = ("lower --target-score (the score maps to this loss)" if req.target_score is not None else "raise --target-loss")
         return None, (f"target loss {target:g} is at or below the irreducible loss E = {fit.E:.4g} of {fit.id}: no model "
-                      "reaches it; raise --target-loss.")
+                      f"reaches it; {fix}.")
     n = size_lattice(req.min_params, req.max_params, FINE_POINTS_PER_DECADE)
     d = tokens_for_loss(fit, n, target, req.unique_tokens)
     ok = np.isfinite(d) & (d < 1e17)

@@ -81,6 +81,11 @@ def answer_sentence(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | Non
             if co.note and co.note.startswith(NO_LAYOUT_NOTE):
                 s += f"; the compute-optimal model has {co.note}"
     s += "."
+    if r.training is not None and r.training.days > max(365.0, 0.5 * req.years * 365.0):
+        # a plan is a plan, but one whose training outlasts a year (or half the serving life) should say so
+        s += (f" Training takes {r.training.days / 365.0:.3g} years on {req.train_gpus:,} {req.train_hardware}"
+              f"{', longer than the ' + format(req.years, 'g') + '-year serving life' if r.training.days > req.years * 365.0 else ''}: "
+              "give more --train-gpus to shorten it (the cost changes little; the wait does).")
     if r.note:
         s += f" Note: {r.note}."
     below = [w for w in r.outside_fitted_range if "below" in w]
