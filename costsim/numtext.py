@@ -32,6 +32,8 @@ def si(value: float | None, unit: str = "", digits: int = 3) -> str:
     if value is None:
         return "-"
     v = float(value)
+    if math.isnan(v):  # not priced / not known: the same dash as None (a table read 'nan Wh')
+        return "-"
     if v == 0 or not math.isfinite(v):
         return f"{v:g} {unit}".strip()
     v = float(f"{v:.{digits}g}")  # round first: 999,960 shows as 1 M, not 1e+03 k

@@ -34,23 +34,24 @@ TRAIN_PROBE_TOKENS = 1e12  # the training core is linear in tokens for a fixed l
 
 
 def synthetic_model(params: float) -> ModelSpec:
-    """A Llama-shaped dense model with about `params` parameters (within a few % above ~300M)."""
+    """A Llama-shaped dense model with about `params` parameters (within ~3 % above ~500M; below, the narrowest width
+    with at least two layers, ~290M)."""
     if not (params > 0 and math.isfinite(params)):
         raise InputError(f"model size must be a positive number of parameters, got {params!r}.", field="params")
-    # N ~ L (4 d^2 (attention, GQA ~ 2.25 d^2) + 3 x 3.5 d^2 (SwiGLU)) + 2 V d = L d^2 (2.25 + 10.5) + 2 V d, L = d / 128
-    best = None
-    for d in range(256, 65_536 + 1, 128):
-        n_layers = max(2, int(round(d / ASPECT)))
-        heads = d // HEAD_DIM
-        kv = math.gcd(heads, KV_HEADS)
-        attn = d * d * 2 + 2 * d * kv * HEAD_DIM
-        ffn = 3 * d * int(FFN_MULT * d)
-        n = n_layers * (attn + ffn) + 2 * VOCAB * d
-        if best is None or abs(math.log(n / params)) < abs(math.log(best[0] / params)):
-            best = (n, d, n_layers, heads, kv)
-        if n > params * 1.5:
-            break
-    _, d, n_layers, heads, kv = best
+    # N = L (2 d^2 + 2 d x 8 x 128 (GQA attention) + 3 x 3.5 d^2 (SwiGLU)) + 2 V d. The width is a multiple of 1,024 (query
+    # heads of 128 a multiple of 8, so 8 KV heads and tensor parallelism up to 8 divide them, as in every Llama 3 size);
+    # the depth is what brings N to the target; among the widths within 2 % of it, the one whose aspect d / L is
+    # nearest Llama 3's ~128. (Widths in steps of 128 with L = d / 128 had given 1-4 KV heads and prime head counts at
+    # most sizes: a cost curve that jumped between neighbouring sizes, 0.14-0.54 MFU at 3T parameters.)
+    candidates = []
+    for d in range(1024, 65_536 + 1, 1024):
+        per_layer = d * d * 2 + 2 * d * KV_HEADS * HEAD_DIM + 3 * d * int(FFN_MULT * d)
+        n_layers = max(2, int(round((params - 2 * VOCAB * d) / per_layer)))
+        n = n_layers * per_layer + 2 * VOCAB * d
+        candidates.append((abs(math.log(n / params)), abs(math.log(d / n_layers / ASPECT)), n, d, n_layers))
+    # nearest the target size first (10x the weight: 1 % off costs what a 10 % aspect change does), then the aspect
+    _, _, _, d, n_layers = min(candidates, key=lambda c: 10.0 * c[0] + c[1])
+    heads, kv = d // HEAD_DIM, KV_HEADS
     return ModelSpec(id=f"planned-{int(round(params / 1e6))}m", name=f"planned {params / 1e9:.3g}B (Llama-shaped)",
                      n_layers=n_layers, d_model=d, n_heads=heads, n_kv_heads=kv, d_ff=int(FFN_MULT * d), ffn_type="swiglu",
                      vocab_size=VOCAB, max_context=8192, sources=[SHAPE_SOURCE])
