@@ -80,5 +80,6 @@ def device_noun_of(r: dict) -> str:
 
 def alias_note(r: dict) -> str | None:
     """One line naming the catalog entries a request reached through an alias (deepseek-r1 -> deepseek-v3)."""
-    parts = [f"{r[k + '_asked_as']} is priced as {r.get(k)}" for k in ("model", "hardware") if r.get(k + "_asked_as")]
+    # (an infeasible result may not carry the resolved id: no note rather than 'priced as None')
+    parts = [f"{r[k + '_asked_as']} is priced as {r.get(k)}" for k in ("model", "hardware") if r.get(k + "_asked_as") and r.get(k)]
     return "; ".join(parts) + " (catalog alias: the same architecture or part)." if parts else None
