@@ -388,12 +388,12 @@ def _autoscaler(env: simpy.Environment, fleet: Fleet, g: Group):
             # limiter takes back the ones it shed), and count the rest against max_replicas: they hold GPUs and power
             # until they empty (booting beside them had put 6 replicas' GPUs on under max_replicas 2)
             draining = [r for r in mine if r.state == "draining" and (lim is None or r not in lim.shed)]
-            for r in draining[:need]:
+            taken = draining[:need]
+            for r in taken:
                 fleet.make_routable(r)
                 r.notify()
-            need -= min(need, len(draining))
-            still = sum(1 for r in mine if r.state == "draining")
-            need = min(need, max(0, a.max_replicas - (desired - need) - still))
+            powered = total + len(taken) + sum(1 for r in mine if r.state == "draining")
+            need = min(need - len(taken), max(0, a.max_replicas - powered))
             for _ in range(need):
                 off = next((r for r in mine if r.state == "off"), None)
                 if lim is not None and not lim.room_for(off if off is not None else active[0]):
