@@ -392,3 +392,13 @@ def _has(mod: str) -> bool:
         return True
     except ImportError:
         return False
+
+
+def test_fastest_layouts_show_the_batch_where_it_differs(capsys, monkeypatch):
+    """Layouts that round the global batch differently (1,152 vs 768 sequences on 1,536 GPUs) are ranked by throughput:
+    the table shows each one's batch, so a shorter step of a smaller batch below a longer one reads right."""
+    monkeypatch.setenv("COLUMNS", "160")
+    code, out, _ = _in_process(["train", "--model", "llama-3-8b", "--hardware", "h100-sxm", "--gpus", "1536", "--tokens", "1e11"], capsys)
+    assert code == 0 and "batch (seqs)" in out and "1152" in out and "768" in out
+    code, out, _ = _in_process(["train", "--model", "llama-3-8b", "--hardware", "h100-sxm", "--gpus", "960", "--tokens", "1e11"], capsys)
+    assert code == 0 and "batch (seqs)" not in out  # one batch for every row: no column

@@ -37,9 +37,9 @@ def _validate(tmp_path, capsys, *cases):
     (_case(inputs={"engine": "vllmm"}), ["inputs.engine"]),
     (_case(kind="serve_gpu_power_per_gpu", metric="gpu_energy_per_token_j",
            inputs={"tp": 1, "batch": 8}), ["metric", "gpu_power_w"]),
-    (_case(expected=0.0), ["expected"]),
+    (_case(expected=0.0), ["expected", "case 'C'"]),  # named by its id where it has one (it read 'case #0')
     (_case(comparison="at_least", tolerance_frac=1.0), ["accepts any prediction"]),
-    (_case(tolerance_frac=5.0), ["tolerance_frac"]),
+    (_case(tolerance_frac=5.0), ["tolerance_frac", "case 'C'"]),
     (_case(id="x" * 5000), ["id"]),
 ])
 def test_cases_that_cannot_run_or_cannot_fail_exit_2(case, words, tmp_path, capsys):

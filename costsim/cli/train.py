@@ -96,8 +96,10 @@ def _render(r: dict) -> None:
         keys = ["tp", "pp", "cp", "ep", "dp", "vp", "micro_batch", "recompute", "zero"]
         if any(row.get("ep", 1) > 1 for row in top):
             keys[4:4] = MOE_ONLY_LAYOUT_KEYS  # expert TP and all-to-all overlap, only with experts
+        if len({row.get("global_batch") for row in top}) > 1:  # layouts that round the batch differently: a step of
+            keys.append("global_batch")                           # 960 sequences is not comparable with one of 1,024
         for col in (*keys, "step", "tokens/s", "MFU", "memory"):
-            tt.add_column(col)
+            tt.add_column("batch (seqs)" if col == "global_batch" else col)
         for row in top:
             tt.add_row(*(str(row.get(k, "-")) for k in keys),
                        fmt_si(row["step_time_s"], "s"), fmt_si(row["tokens_per_s"]), f"{100 * row['mfu_frac']:.1f}%",

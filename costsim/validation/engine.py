@@ -86,7 +86,9 @@ def load_cases(directory: Path | None = None) -> list[Case]:
                     "or keep scenarios out of the folder)" if isinstance(data, dict) and d.is_dir() else "")
             raise InputError(f"validation case file '{f}' must hold a list of cases{hint}.", field="--cases")
         for i, raw in enumerate(data):
-            c = validate_spec(Case, raw, what=f"validation case #{i}", source=str(f))
+            cid = raw.get("id") if isinstance(raw, dict) else None
+            who = f"validation case '{cid}' (#{i})" if isinstance(cid, str) and 0 < len(cid) <= 200 else f"validation case #{i}"
+            c = validate_spec(Case, raw, what=who, source=str(f))
             c._folder = Path(f).resolve().parent
             if c.id in seen:
                 raise InputError(f"duplicate validation case id '{c.id}' in '{f}'.")
