@@ -302,3 +302,12 @@ def test_planned_sizes_are_llama_shaped_with_tensor_parallel_friendly_heads():
         assert abs(m.params_total / n - 1) < 0.03
         if n >= 5e9:
             assert 64 <= m.d_model / m.n_layers <= 256  # Llama 3's aspect is ~100-130
+
+
+def test_a_plan_far_beyond_the_laws_data_says_so():
+    """1e20 lifetime tokens ask for ~1e17 training tokens, 190,000x the fit's largest run: the answer says the law is
+    stretched (it flagged only extrapolation below the fitted range; a helper's physics check of plan)."""
+    r = plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e20, mode="flops"))
+    doc = r.to_dict()
+    assert "stretched far past its data" in doc["answer"] and "x the fit's largest run" in doc["answer"]
+    assert "stretched" not in plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e13, mode="flops")).to_dict()["answer"]

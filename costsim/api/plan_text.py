@@ -91,6 +91,9 @@ def answer_sentence(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | Non
     below = [w for w in r.outside_fitted_range if "below" in w]
     if below:  # beyond the largest runs is what a scaling law is for; below the smallest the power law is not measured
         s += f" The loss law is extrapolated here ({'; '.join(below)}): its prediction is not measured at this scale."
+    far = [w for w in r.outside_fitted_range if "x the fit's largest run" in w]
+    if far:  # ... but not by orders of magnitude (core.quality.FAR_ABOVE_FIT)
+        s += f" The loss law is stretched far past its data ({'; '.join(far)}): treat the loss as a rough extrapolation."
     return s
 
 

@@ -80,9 +80,16 @@ def outside_fitted_range(fit: LossFit, params: float, tokens: float) -> list[str
     for value, (lo, hi), what in ((params, fit.fitted_params, "parameters"), (tokens, fit.fitted_tokens, "tokens")):
         if lo is not None and value < lo:
             out.append(f"{value / 1e9:.3g}B {what}, below the fit's smallest run ({lo / 1e9:.3g}B)")
+        elif hi is not None and value > FAR_ABOVE_FIT * hi:
+            out.append(f"{value / 1e9:.3g}B {what}, {value / hi:,.0f}x the fit's largest run ({hi / 1e9:.3g}B)")
         elif hi is not None and value > hi:
             out.append(f"{value / 1e9:.3g}B {what}, above the fit's largest run ({hi / 1e9:.3g}B)")
     return out
+
+
+#: how far above a fit's largest run a plan's answer says the law is stretched (extrapolating upward is what a scaling
+#: law is for, within a couple of decades: Hoffmann et al. 2022 predicted a 4x-larger Chinchilla from runs up to 16B)
+FAR_ABOVE_FIT = 100.0
 
 
 def n_opt_for_tokens(fit: LossFit, tokens) -> np.ndarray:
