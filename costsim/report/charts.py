@@ -85,7 +85,8 @@ def power_timeline(result) -> go.Figure | None:
     # one power unit for every panel, from the largest draw shown (a phone's watts read as W, not as millionths of MW)
     top_w = max([float(np.nanmax(np.asarray(v.site_timeseries["site_power_w"], dtype=float), initial=0.0)) for v in shown]
                 + [cap * 1e6 if cap is not None else 0.0])
-    p_div, p_unit = (1e6, "MW") if top_w >= 1e6 else (1e3, "kW") if top_w >= 1e3 else (1.0, "W")
+    top_shown, p_unit = scale("site_power_w", top_w)
+    p_div = float(round(top_w / top_shown)) if top_shown else 1.0  # 1, 1e3 or 1e6
     widths = []
     for row, v in enumerate(shown, start=1):
         ts = v.site_timeseries

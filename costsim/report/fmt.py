@@ -96,12 +96,9 @@ def scale(key: str, v: float) -> tuple[float, str]:
         return v / 1e9, "GB/s"
     if u == "_flop_per_s":
         return v / 1e12, "TFLOP/s"
-    if u == "_w_per_s":  # a power ramp
-        if a >= 1e6:
-            return v / 1e6, "MW/s"
-        if a >= 1e3:
-            return v / 1e3, "kW/s"
-        return v, "W/s"
+    if u == "_w_per_s":  # a power ramp: the power's unit per second
+        x, unit = scale("ramp_w", v)
+        return x, f"{unit}/s"
     if u == "_per_s":
         return v, ("" if key in LABELS else "/s")  # a label that names the rate carries its unit
     return v, ""

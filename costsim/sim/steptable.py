@@ -184,12 +184,7 @@ class StepTable:
         step's for the rest of the iteration. The larger of the two for the whole iteration (the rule until
         2026-12-07) charged nearly every iteration of a busy fleet at prefill power: +15 % GPU energy per token
         against `costsim serve` at the same batch (a helper's cross-command sweep)."""
-        if b == 0:
-            return self.prefill_power_w(prefill_tokens)
-        t = self.mixed_s(b, ctx_mean, prefill_tokens)
-        t_pre = self.prefill_s(prefill_tokens + b)
-        p_pre, p_dec = self.prefill_power_w(prefill_tokens + b), self.decode_power_w(b, ctx_mean)
-        return (p_pre * t_pre + p_dec * (t - t_pre)) / t if t > 0 else p_dec
+        return self.mixed_all(b, ctx_mean, prefill_tokens)[1]
 
 
 def inference_core_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight_precision: str, kv_precision: str | None,

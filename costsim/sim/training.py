@@ -68,7 +68,7 @@ def _mean_restart_s(w) -> float:
     total = sum(c.rate_per_gpu_hour for c in classes)
     if total <= 0:
         return rel.restart_s
-    return sum(c.rate_per_gpu_hour * (rel.restart_s if c.restart_s is None else c.restart_s) for c in classes) / total
+    return sum(c.rate_per_gpu_hour * rel.restart_s_of(c) for c in classes) / total
 
 
 def simulate_training(scenario: Scenario, *, seed: int | None = None, setup: Setup | None = None,

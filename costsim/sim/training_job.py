@@ -140,7 +140,7 @@ class TrainingJob:
     def _fail_downtime(self, ci: int) -> float:
         c = self.classes[ci]
         rel = self.w.reliability
-        d = c.restart_s if c.restart_s is not None else rel.restart_s
+        d = rel.restart_s_of(c)
         if c.hardware:
             repair = c.repair_s if c.repair_s is not None else rel.repair_s
             if self.spares_free > 0:

@@ -75,6 +75,10 @@ class Reliability(Spec):
     def failure_classes(self) -> list[FailureClass]:
         return list(self.classes) if self.classes is not None else llama3_failure_classes()
 
+    def restart_s_of(self, c: FailureClass) -> float:
+        """Time from an interruption of class `c` until training runs again, s: its own, else restart_s."""
+        return c.restart_s if c.restart_s is not None else self.restart_s
+
 
 class Maintenance(Spec):
     per_day: float = Field(47.0 / 54.0, ge=0, description="Planned interruptions per day (default 47 in 54 days: Llama 3 405B, arXiv 2407.21783 section 3.3.4). Each is preceded by a checkpoint, so no work is lost.")
