@@ -20,7 +20,7 @@ import pytest
 from costsim.api.run import load_scenario, scenario_from_dict
 from costsim.errors import InputError
 from costsim.sweep import run_sweep
-from costsim.sweep.points import parse_grid
+from costsim.sweep.points import parse_grid, parse_random
 from costsim.sweep.store import query
 from costsim.sweep.uncertainty import analyze, design_for, study
 
@@ -86,6 +86,21 @@ def test_grid_sweep_gets_exact_grid_indices(tmp_path):
     html = write_sweep_report(tmp_path).read_text(encoding="utf-8")
     assert "Uncertainty and what drives it" in html and "exact for the grid" in html
     assert html.count("window.PlotlyConfig") == 1 and html.index("window.PlotlyConfig") < html.index("Plotly.newPlot")
+
+
+def test_grid_crossed_with_random_samples_is_not_called_full_factorial(tmp_path):
+    """A grid x --random sweep is not a full-factorial grid: the report says what made its points,
+    and the grid indices are withheld (random spread sits inside every cell)."""
+    s = scenario_from_dict(BASE)
+    run_sweep(s, out=str(tmp_path), mode="core", grid=parse_grid(["facility.pue=1.1,1.3"]),
+              random=parse_random(["economics.electricity_usd_per_kwh=0.05:0.15"]), samples=5)
+    doc = analyze(tmp_path, metrics=["training_facility_energy_j"])
+    assert doc["design"] == "grid" and doc["points"] == 10 and doc["samples"] == 5 and doc["random_inputs"] == 1
+    from costsim.report.uncertainty import section_html
+
+    html = section_html(doc, lambda fig: "")
+    assert "full-factorial grid crossed with 5 random samples of 1 input: 10 points" in html
+    assert "full-factorial grid of" not in html
 
 
 def test_cli_run_samples_writes_bands_indices_and_report(tmp_path, cli):

@@ -156,6 +156,19 @@ def _inputs_table(doc: Mapping[str, Any]) -> str:
     return "<table><tr><th>input</th><th>distribution</th><th>parameters</th></tr>" + "".join(rows) + "</table>" if rows else ""
 
 
+def _grid_how(doc: Mapping[str, Any]) -> str:
+    """How a grid sweep's points were made: the full-factorial grid alone, or crossed with random
+    samples and / or seeds (then the grid is not the only source of the spread)."""
+    parts = []
+    if doc.get("random_inputs") and doc.get("samples"):
+        parts.append(f"{doc['samples']:,} random samples of {doc['random_inputs']} input{'s' if doc['random_inputs'] != 1 else ''}")
+    if (doc.get("seeds") or 1) > 1:
+        parts.append(f"{doc['seeds']:,} seeds")
+    if not parts:
+        return f"full-factorial grid of {doc.get('points')} points (each value equally likely)"
+    return f"full-factorial grid crossed with {' and '.join(parts)}: {doc.get('points')} points"
+
+
 def section_html(doc: Mapping[str, Any] | None, render: Callable[[Any], str]) -> str:
     """The report section (empty string without a document)."""
     if not doc or not doc.get("variants"):
@@ -163,7 +176,7 @@ def section_html(doc: Mapping[str, Any] | None, render: Callable[[Any], str]) ->
     design = doc.get("design")
     how = {"saltelli": f"{doc.get('sampler')} sampling, Saltelli design: {doc.get('samples')} samples x (inputs + 2) = {doc.get('points')} evaluations",
            "plain": f"{doc.get('sampler')} sampling, {doc.get('samples')} samples (no sensitivity design)",
-           "grid": f"full-factorial grid of {doc.get('points')} points (each value equally likely)"}.get(design, str(design))
+           "grid": _grid_how(doc)}.get(design, str(design))
     out = ["<h2>Uncertainty and what drives it</h2>", f"<p><b>{_e(conclusion(doc))}</b></p>",
            f"<p><small>{_e(how)}; {_e(doc.get('mode') or '')} mode. Sobol' indices: first-order S1 = share of the variance an input "
            "explains alone; total ST = its share with all interactions (Saltelli et al. 2010 estimators, scipy.stats.sobol_indices).</small></p>",

@@ -227,7 +227,10 @@ def analyze(directory: str | os.PathLike[str], *, metrics: Sequence[str] | None 
         if "variant" not in data:
             return None
         names = [p for p, _ in grid]
-        doc = {"design": "grid", "sampler": None, "samples": None, "points": int(data["variant"].size), "mode": manifest.get("mode"),
+        rand = manifest.get("random") or []
+        doc = {"design": "grid", "sampler": None, "samples": (manifest.get("samples") or None) if rand else None,
+               "random_inputs": len(rand), "seeds": int(manifest.get("seeds") or 1),
+               "points": int(data["variant"].size), "mode": manifest.get("mode"),
                "inputs": [{"path": p, "column": param_column(p), "dist": {"dist": "grid", "values": vals}} for p, vals in grid],
                "variants": {}}
         for v in sorted(set(data["variant"].tolist())):
