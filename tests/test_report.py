@@ -198,3 +198,22 @@ def test_the_answer_prices_the_span_it_times_and_says_why_a_cost_is_missing():
                                    "cost_unavailable_reason": "tpu-v7 has no price for this pricing basis (no quote)"}, w, {}, {})
     assert "no cost: tpu-v7 has no price" in unpriced and "economics.usd_per_gpu_hour" in unpriced
     assert _assumption_value(2e12, "B/s") == "2,000 GB/s" and _assumption_value(1.9732816719714516e-05, "1/GPU-h") == "0.00001973 per GPU-hour"
+
+
+def test_labels_and_units_of_keys_past_the_si_suffixes():
+    """Keys named in days, MWh, MW, litres and W/s read with their unit; Little's law's lambda x W is a count of
+    requests, not watts; the spreadsheet's summary rows carry the label and the value with its unit, a record's field
+    taking the record's unit (a review of report.xlsx: 'Littles law lambda 149.7 W', 'Wall time days 0.04167',
+    'Max ramp w per second', 'time_in_state_s.down 2,866' with no unit)."""
+    from costsim.report.fmt import fmt_value, label
+    from costsim.report.xlsx import _readable
+
+    assert fmt_value("littles_law_lambda_w", 149.7) == "149.7" and "requests" in label("littles_law_lambda_w")
+    assert fmt_value("wall_time_days", 12.5) == "12.5 days" and label("wall_time_days") == "Wall time"
+    assert fmt_value("facility_energy_mwh", 33.37) == "33.37 MWh" and label("facility_energy_mwh") == "Facility energy"
+    assert fmt_value("power_mw", 20) == "20 MW" and fmt_value("water_l", 12.0) == "12 L"
+    assert label("max_ramp_w_per_s") == "Max ramp" and fmt_value("max_ramp_w_per_s", 2.148e8) == "214.8 MW/s"
+    assert label("interruptions_by_class") and "NIC" in label("nic") and label("io_expansion_board") == "I/O expansion board"
+    assert _readable("down", 713.0, "training", "Time in state: ", unit_key="time_in_state_s") == ["Time in state: Down", "11.88 min"]
+    assert _readable("embodied_kg", 2803.5, "training", "", unit_key="co2e_breakdown_kg")[1] == "2.804 tCO2e"
+    assert _readable("cases", 24, "training", "Error band: ") == ["Error band: Cases", "24"]

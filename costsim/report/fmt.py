@@ -43,8 +43,15 @@ def _sig(v: float, digits: int = 4) -> str:
     return s.rstrip("0").rstrip(".") if "." in s else s
 
 
+#: keys whose last word is not a unit (Little's law's lambda x W is a count of requests)
+NOT_A_UNIT = frozenset({"littles_law_lambda_w"})
+
+
 def unit_of(key: str) -> str:
-    for suf in ("_bytes_per_s", "_flop_per_s", "_w_per_s", "_per_s", "_usd", "_frac", "_bytes", "_kg", "_j", "_w", "_s"):
+    if key in NOT_A_UNIT:
+        return ""
+    for suf in ("_bytes_per_s", "_flop_per_s", "_w_per_s", "_per_s", "_usd", "_frac", "_bytes", "_kg", "_j", "_w", "_s",
+                "_mwh", "_mw", "_days", "_l"):
         if key.endswith(suf):
             return suf
     return ""
@@ -90,6 +97,14 @@ def scale(key: str, v: float) -> tuple[float, str]:
         return v, "kgCO2e" if "co2" in key else "kg"
     if u == "_frac":
         return v * 100, "%"
+    if u == "_mwh":
+        return v, "MWh"
+    if u == "_mw":
+        return v, "MW"
+    if u == "_days":
+        return v, "days"
+    if u == "_l":
+        return v, "L"
     if u == "_bytes":
         return v / 1e9, "GB"
     if u == "_bytes_per_s":
@@ -156,9 +171,11 @@ def key_note(key: str) -> str:
 # words spelled as a reader expects them (the keys are lower-case snake_case)
 WORDS = {"co2e": "CO2e", "gpu": "GPU", "gpus": "GPUs", "ttft": "TTFT", "tpot": "TPOT", "e2e": "end-to-end", "mfu": "MFU",
          "hfu": "HFU", "slo": "SLO", "kv": "KV", "usd": "$", "it": "IT", "pue": "PUE", "ba": "grid (BA)", "soc": "state of charge",
-         "num": "number of", "max": "max", "min": "min", "1k": "1,000", "tco2e": "tCO2e"}
+         "num": "number of", "max": "max", "min": "min", "1k": "1,000", "tco2e": "tCO2e", "nic": "NIC", "ssd": "SSD",
+         "cpu": "CPU", "io": "I/O", "nccl": "NCCL", "sram": "SRAM", "hbm3": "HBM3", "hbm": "HBM", "lora": "LoRA", "moe": "MoE"}
 # the unit suffixes a label drops (the value shown beside it carries the display unit)
-UNIT_SUFFIXES = ("_bytes_per_s", "_flop_per_s", "_usd", "_frac", "_bytes", "_kg", "_j", "_w", "_s", "_flop")
+UNIT_SUFFIXES = ("_bytes_per_s", "_flop_per_s", "_w_per_s", "_usd", "_frac", "_bytes", "_kg", "_j", "_w", "_s", "_flop",
+                 "_mwh", "_mw", "_days", "_l")
 
 
 # keys whose value carries no display unit of its own (not an SI suffix): the label says it
@@ -183,6 +200,10 @@ LABELS = {
     "total_facility_energy_j": "Total facility energy", "total_co2e_kg": "Total CO2e",
     "total_peak_power_w": "Peak power (training or serving)", "params": "Parameters", "training_tokens": "Training tokens", "tokens_per_param": "Tokens per parameter",
     "training_days": "Training days", "serving_gpus": "Serving accelerators for the demand",
+    "littles_law_lambda_w": "Little's law: arrival rate x mean time in system (requests)",
+    "littles_law_l_mean": "Little's law: mean requests in the system (measured)",
+    "littles_law_window_l_mean": "Little's law: mean requests in the system over the window (measured)",
+    "decode_tokens_per_s_per_request": "Decode speed per request, tokens/s",
     "least_cost_option": "Least total cost", "least_cost_margin_frac": "Margin over the runner-up (cost)",
     "least_energy_option": "Least total energy", "least_energy_margin_frac": "Margin over the runner-up (energy)",
 }
@@ -193,7 +214,7 @@ def human(key: str) -> str:
     if key in LABELS:
         return LABELS[key]
     k = key
-    if k.endswith("_per_s") and not k.endswith(("_bytes_per_s", "_flop_per_s")):
+    if k.endswith("_per_s") and not k.endswith(("_bytes_per_s", "_flop_per_s", "_w_per_s")):
         k = k[: -len("_per_s")] + "_per_second"
     else:
         for suf in UNIT_SUFFIXES:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from costsim.report.assumptions import assumption_rows
-from costsim.report.fmt import key_note
+from costsim.report.fmt import fmt_value, key_note, label, unit_of
 from costsim.report.xlsx_writer import BOLD, Book
 
 MAX_ROWS = 1_048_576 - 2
@@ -121,36 +121,51 @@ def _uncertainty_sheet(book: Book, used: set[str], doc: dict | None) -> None:
                     wu.row(_row(head + [path, s1.get(path), st.get(path)]))
 
 
+def _readable(key: str, value: Any, part: str, prefix: str = "", unit_key: str | None = None) -> list[Any]:
+    """The summary sheet's last two cells of a key: its label and its value in a reading unit ('Facility energy',
+    '5,300 MWh'), as report.html shows them; the SI value stays in its own column for formulas. A field of a record
+    without a unit of its own (time_in_state_s.train) takes the record's (`unit_key`)."""
+    if isinstance(value, (dict, list, tuple)):
+        return [prefix + label(key, part), None]
+    fkey = key
+    if unit_key:  # the record's unit, or the field's own read with the record's name (co2e_breakdown_kg.embodied_kg: tCO2e)
+        fkey = f"{unit_key}.{key}" if unit_of(key) else (unit_key if unit_of(unit_key) else key)
+    return [prefix + label(key, part), fmt_value(fkey, value) if value is not None else None]
+
+
 def _write_sheets(book: Book, result) -> None:
     from costsim.api.run import part_error_band  # the api imports the reports: a local import, as report.html's
 
     used: set[str] = set()
-    with book.sheet(_sheet_name(used, "summary"), widths={3: 40}, freeze_rows=5) as ws:
+    with book.sheet(_sheet_name(used, "summary"), widths={3: 40, 10: 40, 11: 18}, freeze_rows=5) as ws:
         ws.row(_row(["scenario", result.scenario.name]))
         ws.row(_row(["run id", result.scenario_hash]))
         ws.row(_row(["seed", result.seed]))
         ws.row([])
-        ws.row(["variant", "part", "key (SI units)", "value", "p5", "p50", "p95", "replicates", "basis"], BOLD)
+        ws.row(["variant", "part", "key (SI units)", "value", "p5", "p50", "p95", "replicates", "basis", "quantity",
+                "value with unit"], BOLD)
         for v in result.variants:
             for part, pr in v.parts.items():
                 for k, val in pr.summary.items():
                     if isinstance(val, dict):  # a record of scalars (error_band, deployment, ...): one row per field
                         for sub, x in val.items():
                             if not isinstance(x, (dict, list)):
-                                ws.row(_row([v.name, part, f"{k}.{sub}", x, None, None, None, len(pr.replicate_summaries), None]))
+                                ws.row(_row([v.name, part, f"{k}.{sub}", x, None, None, None, len(pr.replicate_summaries), None,
+                                             *_readable(sub, x, part, f"{label(k, part)}: ", unit_key=k)]))
                         continue
                     if isinstance(val, list):
                         continue
                     r = pr.ranges.get(k, {})
                     basis = key_note(k) if part == "serving" else ""
                     ws.row(_row([v.name, part, k, val, r.get("p5"), r.get("p50"), r.get("p95"), len(pr.replicate_summaries),
-                                 basis or None]))
+                                 basis or None, *_readable(k, val, part)]))
                 # the trust ranges the JSON carries beside the summary (costsim.api.run_output.summary_doc)
                 for key, family in (("error_band", None), ("power_error_band", "power")):
                     for sub, x in (part_error_band(part, v.scenario, family) or {}).items():
-                        ws.row(_row([v.name, part, f"{key}.{sub}", x, None, None, None, None, None]))
+                        ws.row(_row([v.name, part, f"{key}.{sub}", x, None, None, None, None, None,
+                                     *_readable(sub, x, part, f"{label(key)}: ")]))
             for k, val in v.site.items():
-                ws.row(_row([v.name, "site", k, val, None, None, None, None]))
+                ws.row(_row([v.name, "site", k, val, None, None, None, None, None, *_readable(k, val, "site")]))
 
     _uncertainty_sheet(book, used, result.extra.get("uncertainty") if getattr(result, "extra", None) else None)
 
