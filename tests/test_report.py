@@ -217,3 +217,33 @@ def test_labels_and_units_of_keys_past_the_si_suffixes():
     assert _readable("down", 713.0, "training", "Time in state: ", unit_key="time_in_state_s") == ["Time in state: Down", "11.88 min"]
     assert _readable("embodied_kg", 2803.5, "training", "", unit_key="co2e_breakdown_kg")[1] == "2.804 tCO2e"
     assert _readable("cases", 24, "training", "Error band: ") == ["Error band: Cases", "24"]
+
+
+def test_a_multi_variant_answer_opens_with_a_verdict():
+    """Three variants' answers had no verdict: each variant got its own sentence and the reader compared them. The
+    answer now opens with which variant wins each criterion and by how much; a window-cut run competes on its
+    projection, a serving variant that misses its SLOs or an infeasible one is left out and named, near-equal
+    figures tie."""
+    from types import SimpleNamespace as NS
+
+    from costsim.report.conclusion import verdict
+
+    def var(name, part, **summary):
+        return NS(name=name, parts={part: NS(summary=summary, ranges={})}, scenario=NS(), site={})
+
+    day = 86400.0
+    res = NS(variants=[
+        var("big", "training", completed=True, wall_time_s=10 * day, cost_usd=2e6, facility_energy_j=3.6e12, co2e_kg=4e5),
+        var("small", "training", completed=False, wall_time_s=1 * day, projected_wall_time_s=4 * day, cost_usd=1e5,
+            projected_cost_usd=1.0e6, facility_energy_j=3.6e11, projected_facility_energy_j=1.8e12, co2e_kg=1e4, projected_co2e_kg=4e5),
+        var("capped", "training", completed=True, grid_cap_feasible=False, wall_time_s=0.5 * day, cost_usd=1.0)])
+    (sent,) = verdict(res)
+    assert sent.startswith("Across the 3 variants' training, fastest: small (4 days, 60% below big)")
+    assert "cheapest: small ($1M, 50% below big)" in sent and "least CO2e: big and small tie at 400 tCO2e" in sent
+    assert "capped left out (does not fit the grid import cap)" in sent
+    srv = NS(variants=[var("a", "serving", slo_ttft_p99_met=True, cost_usd_per_million_tokens=2.0, energy_per_token_j=1.0),
+                       var("b", "serving", slo_ttft_p99_met=False, cost_usd_per_million_tokens=1.0, energy_per_token_j=0.5),
+                       var("c", "serving", cost_usd_per_million_tokens=3.0, energy_per_token_j=2.0)])
+    (s2,) = verdict(srv)
+    assert "cheapest per token: a ($2 per million tokens, 33% below c)" in s2 and "b left out (misses its latency SLOs)" in s2
+    assert verdict(NS(variants=res.variants[:1])) == []

@@ -138,9 +138,91 @@ def variant_sentences(v) -> list[str]:
     return out
 
 
+#: what the verdict across variants compares per part: (criterion, key, lower is better)
+VERDICT_KEYS = {
+    "training": (("fastest", "wall_time_s"), ("cheapest", "cost_usd"), ("least energy", "facility_energy_j"),
+                 ("least CO2e", "co2e_kg")),
+    "serving": (("cheapest per token", "cost_usd_per_million_tokens"), ("least energy per token", "energy_per_token_j"),
+                ("least CO2e per token", "co2e_g_per_1k_tokens"), ("fewest GPUs at peak", "num_gpus_peak")),
+}
+#: how the verdict prints a figure whose key has no display unit of its own (costsim.report.fmt.LABELS names it)
+_VERDICT_TEXT = {
+    "cost_usd_per_million_tokens": lambda x: f"${x:,.4g} per million tokens",
+    "co2e_g_per_1k_tokens": lambda x: f"{x:,.4g} g CO2e per 1,000 tokens",
+    "num_gpus_peak": lambda x: f"{x:,.0f} GPUs",
+}
+
+
+def _figure(key: str, x: float) -> str:
+    f = _VERDICT_TEXT.get(key)
+    return f(x) if f else fmt_value(key, x)
+
+
+def _names(names: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+#: relative margin under which two variants tie on a criterion
+TIE_FRAC = 0.005
+
+
+def _whole_run(s: Mapping[str, Any], key: str) -> float | None:
+    """A training run's figure for the whole run: the projection where the simulated window ended first."""
+    if s.get("completed", True) is False and _num(s.get(f"projected_{key}")) is not None:
+        return _num(s.get(f"projected_{key}"))
+    return _num(s.get(key))
+
+
+def _out_of_play(part: str, s: Mapping[str, Any]) -> str | None:
+    """Why a variant's part cannot win a comparison (None when it can)."""
+    if s.get("feasible") is False:
+        return "not feasible"
+    if part == "training" and s.get("grid_cap_feasible") is False:
+        return "does not fit the grid import cap"
+    if part == "serving" and (s.get("slo_ttft_p99_met") is False or s.get("slo_tpot_p99_met") is False):
+        return "misses its latency SLOs"
+    return None
+
+
+def verdict(result) -> list[str]:
+    """With two or more variants, one sentence per part they all have: which variant wins on each criterion, by how much
+    against the runner-up (whole-run projections for training runs the window cut; serving variants that miss their
+    SLOs, and infeasible ones, left out and named)."""
+    variants = list(result.variants)
+    if len(variants) < 2:
+        return []
+    out = []
+    for part, criteria in VERDICT_KEYS.items():
+        if not all(part in v.parts for v in variants):
+            continue
+        summaries = {v.name: v.parts[part].summary for v in variants}
+        out_of_play = {n: why for n, s in summaries.items() if (why := _out_of_play(part, s))}
+        live = [n for n in summaries if n not in out_of_play]
+        bits = []
+        for word, key in criteria:
+            vals = sorted(((x, n) for n in live if (x := _whole_run(summaries[n], key)) is not None), key=lambda t: t[0])
+            if len(vals) < 2:
+                continue
+            (best, who), (second, runner) = vals[0], vals[1]
+            if second > 0 and (second - best) / second < TIE_FRAC:
+                ties = [n for x, n in vals if second > 0 and (x - best) / second < TIE_FRAC]
+                bits.append(f"{word}: {_names(ties)} tie at {_figure(key, best)}")
+                continue
+            margin = f", {100 * (second - best) / second:.0f}% below {runner}" if second > 0 else f", against {runner}'s {_figure(key, second)}"
+            bits.append(f"{word}: {who} ({_figure(key, best)}{margin})")
+        left = "; ".join(f"{n} left out ({why})" for n, why in out_of_play.items())
+        if not bits:
+            if out_of_play and len(out_of_play) == len(summaries):
+                out.append(f"No variant's {part} qualifies: {left}.")
+            continue
+        sent = f"Across the {len(summaries)} variants' {part}, " + "; ".join(bits)
+        out.append(sent + (f" ({left})" if left else "") + ".")
+    return out
+
+
 def conclusion(result) -> list[str]:
-    """'<variant>: <sentence>' lines (no prefix with one variant)."""
-    lines = []
+    """The verdict across variants first (costsim.report.conclusion.verdict), then '<variant>: <sentence>' lines (no
+    prefix with one variant)."""
+    lines = verdict(result)
     for v in result.variants:
         for sent in variant_sentences(v):
             lines.append(sent if len(result.variants) == 1 else f"{v.name}: {sent}")
