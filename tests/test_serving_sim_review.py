@@ -153,3 +153,39 @@ def test_simulation_and_serve_price_decode_power_the_same_way(model, tp, engine)
                                 output_tokens=int(2 * (ctx - i)), engine=engine, single_replica=True))
     assert t.decode_power_w(b, ctx) == pytest.approx(r_cell["gpu_power_by_phase_w"]["decode"], rel=1e-9)
     assert abs(t.decode_power_w(b, i + o / 2) / r["gpu_power_by_phase_w"]["decode"] - 1) < 0.01
+
+
+def test_serving_sim_bills_the_grid_region_at_its_hourly_signals():
+    """The serving simulation ignored scenario.grid.region: fr-france, us-ercot and no region all billed 6.184 kWh at
+    the flat 400 gCO2e/kWh and $0.08/kWh (2.514 kg CO2e each), while the training simulation used the region's hours
+    (a helper's power and accounting audit). Now the fleet's energy is billed at the region's price and carbon,
+    weighted by its own load; the core mode of a sweep prices the region at its annual means."""
+    from costsim.power.signals import load_region, region_mean_economics
+    from costsim.sim.serving_summary import region_rates
+
+    purchase = {"pricing": "purchase", "include_embodied": False}
+    flat = simulate_serving(_sc({}, economics=purchase), seed=0).summary
+    fr = simulate_serving(_sc({}, economics=purchase, grid={"region": "fr-france", "start_month": 3, "start_hour": 12}), seed=0).summary
+    kwh = fr["facility_energy_j"] / 3.6e6
+    assert fr["facility_energy_j"] == pytest.approx(flat["facility_energy_j"])
+    prof = load_region("fr-france", start_month=3, start_hour=12)
+    g_per_kwh = float(prof.carbon.at(np.array([30.0]))[0])  # one minute inside one hour: that hour's intensity
+    assert fr["co2e_kg"] == pytest.approx(kwh * g_per_kwh / 1000, rel=1e-6)
+    assert flat["co2e_kg"] == pytest.approx(kwh * 400 / 1000, rel=1e-6) and fr["co2e_kg"] < 0.5 * flat["co2e_kg"]
+    usd_per_kwh = float(prof.price.at(np.array([30.0]))[0])
+    assert fr["cost_usd"] - flat["cost_usd"] == pytest.approx(kwh * (usd_per_kwh - 0.08), rel=1e-6)
+    # a bucket of hours is priced over its whole span, not at its first hour
+    sc = _sc({}, grid={"region": "us-ercot", "start_month": 7})
+    p, c = region_rates(sc, np.array([1.0, 1.0]), 3 * 3600.0, 6 * 3600.0)
+    hours = load_region("us-ercot", start_month=7)
+    assert p == pytest.approx(float(np.mean(hours.price.at(np.arange(6) * 3600.0 + 1800.0))), rel=1e-9)
+    assert c == pytest.approx(float(np.mean(hours.carbon.at(np.arange(6) * 3600.0 + 1800.0))), rel=1e-9)
+    assert region_rates(_sc({}), np.array([1.0]), 60.0, 60.0) == (None, None)
+    # core mode: the annual means (the cores have no time axis)
+    from costsim.sweep.points import evaluate_core
+
+    core = evaluate_core(_sc({}, economics=purchase, grid={"region": "fr-france"}))
+    core_flat = evaluate_core(_sc({}, economics=purchase))
+    mean = region_mean_economics(_sc({}).economics, "fr-france")
+    assert mean.grid_gco2e_per_kwh < 100 and core["serving_co2e_g_per_million_tokens"] == pytest.approx(
+        core_flat["serving_co2e_g_per_million_tokens"] * mean.grid_gco2e_per_kwh / 400, rel=1e-6)

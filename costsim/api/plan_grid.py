@@ -33,14 +33,9 @@ def size_lattice(min_params: float, max_params: float, per_decade: int) -> np.nd
 
 
 def plan_economics(req: PlanRequest) -> EconomicsSpec:
-    if req.region is None:
-        return req.economics
-    from costsim.power.signals import load_region
+    from costsim.power.signals import region_mean_economics
 
-    prof = load_region(req.region)
-    t = np.arange(8760) * 3600.0
-    return req.economics.model_copy(update={"electricity_usd_per_kwh": float(np.mean(prof.price.at(t))),
-                                            "grid_gco2e_per_kwh": float(np.mean(prof.carbon.at(t)))})
+    return region_mean_economics(req.economics, req.region)
 
 
 @dataclass(frozen=True)

@@ -213,3 +213,15 @@ def load_region(ref: str, *, start_month: int = 1, start_hour: int = 0) -> Regio
                          "saved as UTF-8 with columns month,hour,usd_per_kwh,gco2e_per_kwh.", field="region") from None
     prof = parse_region_csv(text, path=str(p), region_id=p.stem)
     return prof.with_start(start_month, start_hour)
+
+
+def region_mean_economics(economics, region: str | None):
+    """`economics` (an EconomicsSpec) with its flat electricity price and carbon intensity replaced by the annual means
+    of `region` (each hour of the year weighted equally): how the closed-form cores, which have no time axis, price a
+    region (`costsim plan --region`, core-mode sweeps of a scenario with grid.region). Unchanged without a region."""
+    if not region:
+        return economics
+    prof = load_region(region)
+    t = np.arange(8760) * 3600.0
+    return economics.model_copy(update={"electricity_usd_per_kwh": float(np.mean(prof.price.at(t))),
+                                        "grid_gco2e_per_kwh": float(np.mean(prof.carbon.at(t)))})

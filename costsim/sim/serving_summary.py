@@ -37,6 +37,31 @@ def _pct(x: np.ndarray, q: float) -> float:
     return float(np.percentile(x, q)) if x.size else NAN
 
 
+#: longest stretch of a timeline bucket read at one price / carbon value (the signals are hourly)
+SIGNAL_STEP_S = 600.0
+
+
+def region_rates(scenario: Scenario, energy_b: np.ndarray, bucket_s: float, end_s: float) -> tuple[float | None, float | None]:
+    """The load-weighted price (USD/kWh) and carbon intensity (gCO2e/kWh) of scenario.grid.region over a run whose
+    energy per timeline bucket is `energy_b` (J, buckets of `bucket_s` from 0, the last one cut at `end_s`): each
+    bucket's energy at the signal's mean over the bucket's span, read every SIGNAL_STEP_S or finer, so a bucket of
+    hours is not priced at its first hour. (None, None) without a region: the flat economics values apply."""
+    g = scenario.grid
+    e = np.asarray(energy_b, float)
+    if not g.region or e.size == 0 or not np.any(e > 0):
+        return None, None
+    from costsim.power.signals import load_region
+
+    prof = load_region(g.region, start_month=g.start_month, start_hour=g.start_hour)
+    t0 = np.arange(e.size) * bucket_s
+    width = np.clip(np.minimum(bucket_s, end_s - t0), 0.0, None)
+    k = max(1, int(np.ceil(bucket_s / SIGNAL_STEP_S)))
+    t = t0[:, None] + width[:, None] * (np.arange(k)[None, :] + 0.5) / k
+    price_b = np.asarray(prof.price.at(t), float).mean(axis=1)
+    carbon_b = np.asarray(prof.carbon.at(t), float).mean(axis=1)
+    return float(np.sum(e * price_b) / np.sum(e)), float(np.sum(e * carbon_b) / np.sum(e))
+
+
 # ------------------------------------------------------------------------------------------------
 # entry point
 # ------------------------------------------------------------------------------------------------
@@ -82,9 +107,13 @@ def outputs(scenario: Scenario, fleet, work: dict, notes: list[str], sim_wall: f
     unpriced_reason = None
     gpu_hours = 0.0
     assumptions: list = []
+    # scenario.grid.region: the fleet's energy is billed at the region's hourly price and carbon, weighted by the
+    # fleet's own load over time (each bucket's energy at the mean signal over the bucket's span)
+    price_in, carbon_in = region_rates(scenario, np.asarray(fleet.e_gpu) + np.asarray(fleet.e_host), fleet.bw, T)
     for g in fleet.groups:
         acc_run = account_run(acc=g.acc, node=g.node, num_gpus=1, wall_time_s=max(fleet.gpu_s_by_group[g.idx], 0.0),
-                              gpu_energy_j=fleet.e_by_group[g.idx], facility=scenario.facility, economics=scenario.economics)
+                              gpu_energy_j=fleet.e_by_group[g.idx], facility=scenario.facility, economics=scenario.economics,
+                              price=price_in, carbon=carbon_in)
         if acc_run["cost_usd"] is None or cost is None:  # unpriced device: money unknown, energy still counted
             cost = None
             unpriced_reason = acc_run.get("cost_unavailable_reason")

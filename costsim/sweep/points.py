@@ -374,11 +374,17 @@ def _lookup(workload: Any, path: str) -> Any:
 
 def _request_from(workload: Any, req_cls: type, renames: Mapping[str, str], s: Scenario) -> Any:
     """Build a core request from a scenario workload by shared field names (nested specs such as
-    `layout` are searched one level down; a length distribution gives its mean)."""
+    `layout` are searched one level down; a length distribution gives its mean). With scenario.grid.region the
+    electricity price and carbon intensity are the region's annual means (the simulations bill the hourly signals
+    under their own load)."""
     data: dict[str, Any] = {}
     for name in req_cls.model_fields:
         if name in ("facility", "economics"):
             data[name] = getattr(s, name)
+            if name == "economics" and s.grid.region:  # the cores have no time axis: the region's annual means
+                from costsim.power.signals import region_mean_economics
+
+                data[name] = region_mean_economics(s.economics, s.grid.region)
             continue
         v = _lookup(workload, renames.get(name, name))
         if v is not None and hasattr(v, "model_dump"):
