@@ -172,3 +172,30 @@ def test_flat_demand_charge_bills_the_peak_not_the_mean():
     mean_w = r["facility_energy_j"] / wall
     assert r["electricity_detail_usd"]["demand_charge_usd"] > mean_w / 1e3 * 20.0 * months * 1.1
     assert r["power_by_component_w"]["facility"]["peak_w"] == pytest.approx(peak_w)
+
+
+def test_a_leap_year_hourly_file_keeps_its_calendar():
+    """An 8,784-row hourly file was accepted, then read on a non-leap calendar: 'start_month: 3' read 29 February,
+    31 December was never reached and the annual mean left out its last day (a helper's accounting audit)."""
+    import numpy as np
+
+    from costsim.power.signals import parse_region_csv, region_mean_economics
+
+    rows = "\n".join(f"{h},{h},{h % 24}" for h in range(8784))
+    prof = parse_region_csv("hour_of_year,usd_per_kwh,gco2e_per_kwh\n" + rows, path="leap.csv")
+    assert prof.price.is_leap_year and prof.price.mean() == pytest.approx(8783 / 2)
+    march = prof.with_start(3, 0)
+    assert float(march.price.at(np.array([0.0]))[0]) == (31 + 29) * 24  # 1 March 00:00, not 29 February
+    assert float(prof.price.at(np.array([8783 * 3600.0]))[0]) == 8783  # 31 December 23:00 is reached
+    assert float(prof.price.at(np.array([8784 * 3600.0]))[0]) == 0  # and the year wraps after it
+    assert prof.carbon.hourly_profile().shape == (24,)
+    plain = parse_region_csv("hour_of_year,usd_per_kwh,gco2e_per_kwh\n" + "\n".join(f"{h},{h},1" for h in range(8760)), path="y.csv")
+    assert not plain.price.is_leap_year and float(plain.with_start(3, 0).price.at(np.array([0.0]))[0]) == (31 + 28) * 24
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        f = Path(d) / "leap.csv"
+        f.write_text("hour_of_year,usd_per_kwh,gco2e_per_kwh\n" + rows)
+        econ = region_mean_economics(EconomicsSpec(), str(f))
+    assert econ.electricity_usd_per_kwh == pytest.approx(8783 / 2)

@@ -4,7 +4,8 @@ A `Signal` is piecewise constant by hour. Two table shapes are supported:
   * typical day per month: 12 x 24 values (month 1..12, hour 0..23), the shipped region files;
   * a real year: 8760 (or 8784) hourly values from 1 January 00:00.
 `at(t_s)` maps seconds since the start of a simulation (which begins at `start_month`/`start_hour`
-on the 1st of that month, non-leap calendar, the profile's local time) to the value. Vectorized.
+on the 1st of that month, the profile's local time; a leap-year calendar for an 8,784-hour series) to the value.
+Vectorized.
 
 Region CSV format (costsim/data/regions/README.md): header `month,hour,usd_per_kwh,gco2e_per_kwh`
 (288 rows) or `hour_of_year,usd_per_kwh,gco2e_per_kwh` (8760/8784 rows); `#` lines are comments.
@@ -27,6 +28,9 @@ REGIONS_DIR = Path(__file__).resolve().parents[1] / "data" / "regions"
 DAYS_PER_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 _MONTH_START_DAY = np.concatenate([[0], np.cumsum(DAYS_PER_MONTH)[:-1]])
 HOURS_PER_YEAR = 8760
+#: a leap year's hours (an hourly-year file of 8,784 rows: 29 February included)
+HOURS_PER_LEAP_YEAR = 8784
+_LEAP_MONTH_START_DAY = _MONTH_START_DAY + (np.arange(12) >= 2)
 
 
 @dataclass(frozen=True)
@@ -54,11 +58,22 @@ class Signal:
     def is_typical_day(self) -> bool:
         return self.values.shape == (12, 24)
 
+    @property
+    def is_leap_year(self) -> bool:
+        """An hourly year of 8,784 values (29 February included): its months start a day later from March and it
+        wraps after 8,784 hours."""
+        return not self.is_typical_day and self.values.size == HOURS_PER_LEAP_YEAR
+
+    @property
+    def hours_per_year(self) -> int:
+        return HOURS_PER_LEAP_YEAR if self.is_leap_year else HOURS_PER_YEAR
+
     def hour_index(self, t_s) -> np.ndarray:
-        """Hour of year (0..8759, wrapping) for seconds since the simulation start."""
-        h0 = _MONTH_START_DAY[self.start_month - 1] * 24 + self.start_hour
+        """Hour of year (0..8759, or 0..8783 for a leap year's series; wrapping) for seconds since the simulation start."""
+        starts = _LEAP_MONTH_START_DAY if self.is_leap_year else _MONTH_START_DAY
+        h0 = starts[self.start_month - 1] * 24 + self.start_hour
         h = np.floor(np.asarray(t_s, dtype=float) / S_PER_HOUR).astype(np.int64) + h0
-        return np.mod(h, HOURS_PER_YEAR)
+        return np.mod(h, self.hours_per_year)
 
     def at(self, t_s) -> np.ndarray:
         """Value at time(s) t_s (seconds since the simulation start). Vectorized."""
@@ -70,10 +85,11 @@ class Signal:
         return self.values[np.mod(hoy, self.values.size)]
 
     def annual_hourly(self) -> np.ndarray:
-        """8760 hourly values from 1 January 00:00 (typical days expanded by month length)."""
+        """The year's hourly values from 1 January 00:00: 8,760 (typical days expanded by month length), or the
+        series' own 8,784 for a leap year."""
         if self.is_typical_day:
             return np.concatenate([np.tile(self.values[m], DAYS_PER_MONTH[m]) for m in range(12)])
-        return np.resize(self.values, HOURS_PER_YEAR)
+        return np.resize(self.values, self.hours_per_year)
 
     def mean(self) -> float:
         """Annual mean, each hour weighted equally."""
@@ -89,7 +105,7 @@ class Signal:
 
     def hourly_profile(self) -> np.ndarray:
         """Mean by hour of day (24,), over the year."""
-        return self.annual_hourly().reshape(365, 24).mean(axis=0)
+        return self.annual_hourly().reshape(-1, 24).mean(axis=0)
 
     def summary(self) -> dict[str, float]:
         a = self.annual_hourly()
@@ -222,6 +238,4 @@ def region_mean_economics(economics, region: str | None):
     if not region:
         return economics
     prof = load_region(region)
-    t = np.arange(8760) * 3600.0
-    return economics.model_copy(update={"electricity_usd_per_kwh": float(np.mean(prof.price.at(t))),
-                                        "grid_gco2e_per_kwh": float(np.mean(prof.carbon.at(t)))})
+    return economics.model_copy(update={"electricity_usd_per_kwh": prof.price.mean(), "grid_gco2e_per_kwh": prof.carbon.mean()})
