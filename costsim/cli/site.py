@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
         pue: float = typer.Option(1.2, "--pue", help="Power usage effectiveness (facility / IT power)."),
         grid_cap_mw: Optional[str] = typer.Option(None, "--grid-cap-mw", help="Grid import cap, MW."),
         region: Optional[str] = typer.Option(None, "--region", help="Region id (costsim/data/regions) or a CSV path with month,hour,usd_per_kwh,gco2e_per_kwh."),
-        battery_mwh: Optional[str] = typer.Option(None, "--battery-mwh", help="Battery energy, MWh."),
+        battery_mwh: Optional[str] = typer.Option(None, "--battery-mwh", help="Battery nameplate energy, MWh (usable: the 5-95 % state-of-charge window)."),
         battery_mw: Optional[str] = typer.Option(None, "--battery-mw", help="Battery power rating, MW."),
         battery_policy: Optional[str] = typer.Option(None, "--battery-policy", help="peak_shaving | smoothing | arbitrage | optimal (default: arbitrage when the fleet fits under the cap, else peak_shaving)."),
         json_: bool = typer.Option(False, "--json", help="Print one JSON document."),

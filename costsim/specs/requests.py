@@ -253,7 +253,7 @@ class SiteRequest(Spec):
     pue: float = Field(1.2, ge=1.0, le=3.0, description="Power usage effectiveness.")
     grid_cap_mw: float | None = Field(None, gt=0, le=1_000_000, description="Grid import cap, MW (at most 1,000,000: a terawatt).")
     region: str | None = Field(None, description="Region id for hourly price and carbon.")
-    battery_mwh: float | None = Field(None, gt=0, le=10_000_000, description="Battery energy, MWh (optional; at most 10 million).")
+    battery_mwh: float | None = Field(None, gt=0, le=10_000_000, description="Battery nameplate energy, MWh (optional; at most 10 million; usable: the 5-95 % state-of-charge window).")
     battery_mw: float | None = Field(None, gt=0, le=1_000_000, description="Battery power rating, MW (optional; at most 1,000,000).")
     battery_policy: Literal["peak_shaving", "smoothing", "arbitrage", "optimal"] | None = Field(None, description="Battery dispatch policy: peak_shaving keeps import under the cap, smoothing takes the fast training swings off the grid, arbitrage buys cheap / sells dear on the region's hourly price, optimal solves the dispatch with perfect foresight (linear program, least cost) (None = arbitrage when the fleet fits under the cap, else peak_shaving).")
 

@@ -26,7 +26,7 @@ class FacilitySpec(Spec):
 
 
 class BatterySpec(Spec):
-    energy_mwh: float = Field(..., gt=0, description="Usable battery energy, MWh.")
+    energy_mwh: float = Field(..., gt=0, description="Nameplate battery energy, MWh; the usable share is the state-of-charge window (min_soc_frac to max_soc_frac, 90 % by default) and discharge loses half the round-trip loss.")
     power_mw: float = Field(..., gt=0, description="Maximum charge/discharge power, MW.")
     round_trip_efficiency_frac: float = Field(0.88, gt=0, le=1, description="Round-trip efficiency (0..1); losses split evenly between charge and discharge.")
     initial_soc_frac: float = Field(0.5, ge=0, le=1, description="State of charge at t=0 (0..1).")

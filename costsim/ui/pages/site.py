@@ -76,7 +76,7 @@ def inputs() -> dict[str, Any]:
                                options=["none", *regions()])
         if d["region"] == "none":
             d["region"] = None
-        d["battery_mwh"] = w.number(SiteRequest, "battery_mwh", key=P + "bat_mwh", default=None, label="Battery energy, MWh",
+        d["battery_mwh"] = w.number(SiteRequest, "battery_mwh", key=P + "bat_mwh", default=None, label="Battery energy (nameplate), MWh",
                                     step=10.0, placeholder="no battery")
         d["battery_mw"] = w.number(SiteRequest, "battery_mw", key=P + "bat_mw", default=None, label="Battery power, MW",
                                    step=10.0, placeholder="no battery")
