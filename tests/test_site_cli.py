@@ -87,3 +87,20 @@ def test_site_battery_policy_flag_and_its_sentence():
     assert r.returncode == 0 and "peak_shaving does not trade on the hourly price" in text and "--battery-policy" not in r.stderr
     r = _cli("--hardware", "h100-sxm", "--gpus", "8", "--battery-mwh", "4", "--battery-mw", "1", "--battery-policy", "cheapest")
     assert r.returncode == 2 and "battery_policy" in r.stderr and "optimal" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_site_reports_the_restart_drop_a_battery_must_cover():
+    """'covers_training_swing' judged a battery on the compute-to-communication swing alone (50.7 MW for 100k H100),
+    while a failure that stops the job drops the fleet to bare GPU idle and host idle: 98.1 MW, what the training
+    simulation shows (a helper's power audit). The site now reports that drop and whether the battery covers it."""
+    from costsim.report.fmt import battery_text
+
+    r = site_report(build_request(["h100-sxm"], [100_000], battery_mwh=100, battery_mw=60))
+    # (peak 700 + host 350 + fabric 100) - (bare idle 70 + host idle 162.5 + fabric 100) per GPU, x 1.2 PUE
+    assert r["training_restart_drop_w"] == pytest.approx((1150 - 332.5) * 100_000 * 1.2, rel=1e-9)
+    assert r["training_restart_drop_w"] > r["training_power_swing_w"]
+    b = r["battery"]
+    assert b["covers_training_swing"] and not b["covers_restart_drop"]
+    assert "not the 98.1 MW drop when a failure stops the job" in battery_text(b)
+    serve = site_report(build_request(["h100-sxm"], [1000], workloads=["inference"]))
+    assert serve["training_restart_drop_w"] == 0.0

@@ -56,15 +56,18 @@ def _entry(e: FleetEntry, facility: FacilitySpec) -> dict[str, Any]:
     fabric = fac.fabric_w_per_gpu(acc, facility)
     it_peak_slot = g_peak + host + fabric
     it_mean_slot = g_mean + host + fabric
-    swing = 0.0
+    swing = drop = 0.0
     if e.workload == "training":
         swing = float(phase_power_w(acc.idle_w, acc.tdp_w, "compute") - phase_power_w(acc.idle_w, acc.tdp_w, "communication"))
+        # a failure stops the whole synchronous job: every GPU falls to bare idle and every host to its idle draw until
+        # the restart (the training simulation's 'down' state)
+        drop = it_peak_slot - (acc.idle_w + fac.host_power_per_gpu_w(acc, node, busy=False) + fabric)
     return {"hardware": acc.id, "gpus": e.gpus, "workload": e.workload, "node": node.id if node else None,
             "gpu_peak_power_w": g_peak, "gpu_mean_power_w": g_mean, "gpu_peak_power_frac_of_tdp": g_peak / acc.tdp_w,
             "host_power_per_gpu_w": host, "fabric_storage_w_per_gpu": fabric,
             "it_peak_power_per_gpu_w": it_peak_slot, "it_mean_power_per_gpu_w": it_mean_slot,
             "it_peak_power_w": it_peak_slot * e.gpus, "it_mean_power_w": it_mean_slot * e.gpus,
-            "it_swing_power_w": swing * e.gpus, "_acc": acc, "_node": node}
+            "it_swing_power_w": swing * e.gpus, "it_restart_drop_power_w": drop * e.gpus, "_acc": acc, "_node": node}
 
 
 def _daily(mean_w: float, price, carbon) -> dict[str, float]:
@@ -91,6 +94,8 @@ def site_report(req: SiteRequest) -> dict[str, Any]:
         "facility_peak_power_w": fac_peak, "facility_mean_power_w": fac_mean,
         "pue": pue,
         "training_power_swing_w": sum(x["it_swing_power_w"] for x in entries) * pue,
+        # the larger, rarer step: the training fleet's facility power from its peak to idle when a failure stops the job
+        "training_restart_drop_w": sum(x["it_restart_drop_power_w"] for x in entries) * pue,
         "grid_cap_w": cap_w, "headroom_w": None,
         "max_gpus_under_cap": {}, "additional_gpus_under_cap": {},
     }
@@ -163,7 +168,10 @@ def site_report(req: SiteRequest) -> dict[str, Any]:
         usable_j = spec.energy_mwh * 3.6e9 * (spec.max_soc_frac - spec.min_soc_frac)
         b: dict[str, Any] = {"energy_mwh": spec.energy_mwh, "power_mw": spec.power_mw, "policy": spec.policy,
                              "round_trip_efficiency_frac": spec.round_trip_efficiency_frac,
-                             "covers_training_swing": spec.power_mw * MEGA >= out["training_power_swing_w"]}
+                             "covers_training_swing": spec.power_mw * MEGA >= out["training_power_swing_w"],
+                             "training_power_swing_w": out["training_power_swing_w"],
+                             "covers_restart_drop": spec.power_mw * MEGA >= out["training_restart_drop_w"],
+                             "training_restart_drop_w": out["training_restart_drop_w"]}
         # ride-through: the battery carries at most its power rating; below the facility peak it carries a share
         # of the load (the rest drops with the grid), for the usable energy at that discharge power
         deliverable_j = usable_j * math.sqrt(spec.round_trip_efficiency_frac)

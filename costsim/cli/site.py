@@ -41,6 +41,7 @@ def _render(r: dict) -> None:
             ("PUE", f"{r['pue']:.2f}"), ("facility peak", fmt_si(r["facility_peak_power_w"], "W")),
             ("facility mean", fmt_si(r["facility_mean_power_w"], "W")),
             ("training swing", fmt_si(r["training_power_swing_w"], "W")),
+            ("training drop at a restart", fmt_si(r["training_restart_drop_w"], "W")),
             ("grid cap", fmt_si(r["grid_cap_w"], "W")), ("headroom", fmt_si(r["headroom_w"], "W")),
             ("energy cost / day", f"{r['energy_cost_usd_per_day']:,.0f} USD"),
             ("CO2e / day", f"{r['co2e_kg_per_day'] / 1000:,.1f} t")]

@@ -297,6 +297,16 @@ def battery_text(b: dict) -> str:
     if "covers_excess_power" in b:
         s += ("; it can hold import at the cap for " + fmt_value("covers_excess_for_s", b["covers_excess_for_s"])
               if b["covers_excess_power"] else "; its rating is below the load above the cap, so it cannot hold import at the cap")
+    swing, drop = b.get("training_power_swing_w") or 0.0, b.get("training_restart_drop_w") or 0.0
+    if drop > 0:
+        if b.get("covers_restart_drop"):
+            s += f"; its rating covers the training fleet's {fmt_value('power_w', drop)} drop when a failure stops the job"
+        elif b.get("covers_training_swing") and swing > 0:
+            s += (f"; its rating covers the {fmt_value('power_w', swing)} step-to-step swing but not the {fmt_value('power_w', drop)} "
+                  "drop when a failure stops the job")
+        else:
+            s += (f"; its rating covers neither the {fmt_value('power_w', swing)} step-to-step swing nor the "
+                  f"{fmt_value('power_w', drop)} drop when a failure stops the job")
     saving = b.get("arbitrage_saving_usd_per_day")
     if saving is not None:
         if b["policy"] not in ("arbitrage", "optimal"):

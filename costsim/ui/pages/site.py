@@ -101,7 +101,9 @@ def show(res: dict[str, Any]) -> None:
                 help="Grid cap minus facility peak power; negative = the site does not fit.")
     c = st.columns(5)
     c[0].metric("Training power swing", fmt.power_w(res.get("training_power_swing_w")),
-                help="Facility power between the compute and the communication phase of synchronous training steps.")
+                help="Facility power between the compute and the communication phase of synchronous training steps. "
+                     f"A failure that stops the job drops the training fleet by {fmt.power_w(res.get('training_restart_drop_w'))} "
+                     "until the restart.")
     c[1].metric("Energy per day", fmt.energy_mwh(res.get("energy_j_per_day")))
     c[2].metric("Energy cost per day", fmt.usd(res.get("energy_cost_usd_per_day")), help="Hourly region price x mean power.")
     c[3].metric("CO2e per day", fmt.mass_kg(res.get("co2e_kg_per_day")), help="Hourly region carbon x mean power (location-based).")
