@@ -247,3 +247,16 @@ def test_a_multi_variant_answer_opens_with_a_verdict():
     (s2,) = verdict(srv)
     assert "cheapest per token: a ($2 per million tokens, 33% below c)" in s2 and "b left out (misses its latency SLOs)" in s2
     assert verdict(NS(variants=res.variants[:1])) == []
+
+
+def test_all_results_lists_records_field_by_field_and_wraps_text():
+    """report.html's 'All results' dropped every record (cost_breakdown_usd, time_in_state_s, co2e_breakdown_kg) and set
+    long text in unbreakable number cells, so the table ran off the page (a report review)."""
+    from costsim.report.html import CSS, _summary_items
+
+    items = _summary_items({"wall_time_s": 3600.0, "time_in_state_s": {"down": 713.0}, "co2e_breakdown_kg": {"embodied_kg": 2803.5},
+                            "notes": ["x"], "step_table_source": "costsim.core.inference (decode_step_breakdown / ...)"})
+    assert [(k, u) for k, _, u in items] == [("wall_time_s", "wall_time_s"), ("time_in_state_s.down", "time_in_state_s"),
+                                             ("co2e_breakdown_kg.embodied_kg", "co2e_breakdown_kg.embodied_kg"),
+                                             ("step_table_source", "step_table_source")]
+    assert "overflow-wrap:anywhere" in CSS

@@ -14,7 +14,7 @@ from costsim.numtext import sig
 from costsim.report import charts, uncertainty
 from costsim.report.assumptions import assumption_rows
 from costsim.report.conclusion import conclusion, variant_deltas
-from costsim.report.fmt import fmt_range, fmt_value, headline_keys, headline_rows, label, plural
+from costsim.report.fmt import fmt_range, fmt_value, headline_keys, headline_rows, label, plural, unit_of
 
 #: sensitivity charts a sweep report draws, one per variant, at most
 MAX_TORNADO_VARIANTS = 6
@@ -23,7 +23,7 @@ CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
 h1{margin-bottom:.2rem} .sub{color:#666;margin-top:0}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.92rem;width:100%}
-th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f5f5f5} td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .range{color:#666;font-size:.85em;display:block}
 .bad{color:#b00020;font-weight:600} .ok{color:#1b7f3b}
@@ -140,16 +140,29 @@ def _trust_ranges(result) -> str:
     return ("<p><b>Trust ranges</b> (from <code>costsim validate</code>)</p><ul>" + "".join(items) + "</ul>") if items else ""
 
 
+def _summary_items(summary) -> list[tuple[str, Any, str]]:
+    """(key, value, key whose unit the value reads in) of a summary: a record of scalars (cost_breakdown_usd,
+    time_in_state_s, error_band) one row per field, 'record.field', in the field's unit or else the record's."""
+    out = []
+    for k, val in summary.items():
+        if isinstance(val, dict):
+            for sub, x in val.items():
+                if not isinstance(x, (dict, list)):
+                    out.append((f"{k}.{sub}", x, f"{k}.{sub}" if unit_of(sub) else k))
+        elif not isinstance(val, list):
+            out.append((k, val, k))
+    return out
+
+
 def _full_summary(result) -> str:
     out = []
     for v in result.variants:
         for part, pr in v.parts.items():
             rows = []
-            for k, val in pr.summary.items():
-                if isinstance(val, (dict, list)):
-                    continue
+            for k, val, unit_key in _summary_items(pr.summary):
                 rng = pr.ranges.get(k)
-                rows.append(f"<tr><td>{e(k)}</td><td class='num'>{e(fmt_value(k, val))}</td><td class='num'>{e(val)}</td>"
+                cls = " class='num'" if isinstance(val, (int, float)) and not isinstance(val, bool) else ""
+                rows.append(f"<tr><td>{e(k)}</td><td{cls}>{e(fmt_value(unit_key, val))}</td><td{cls}>{e(val)}</td>"
                             f"<td>{e(fmt_range(k, rng)) if rng else ''}</td></tr>")
             out.append(f"<h3>{e(v.name)} — {e(part)}</h3><table><tr><th>key (SI units)</th><th>value</th><th>raw</th><th>range</th></tr>{''.join(rows)}</table>")
     return "".join(out)
