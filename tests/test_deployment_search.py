@@ -230,6 +230,45 @@ def test_serve_page_deployment_widgets():
     assert at.session_state["serve_result"]["throughput_tokens_per_s"] < before
 
 
+def test_serve_page_searches_precision_as_the_cli_and_its_link_keeps_the_demand():
+    """Ticking the deployment search left the weight precision on bf16 (widgets are seeded once), so the page's best
+    8-GPU deployment of Llama 3 70B was half the CLI's (9.5k vs 18.5k tokens/s, fp8 searched); and a share link
+    dropped the demand, so the replicas it needs came back for 100 requests/s (a helper's app sweep)."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from costsim.api.serve import serve
+    from costsim.specs.requests import ServeRequest
+
+    app = str(Path(__file__).resolve().parents[1] / "app.py")
+    at = AppTest.from_file(app, default_timeout=120)
+    at.run()
+    at.switch_page("costsim/ui/pages/serve.py").run()
+    at.checkbox(key="serve_deployment_search").check().run()
+    at.selectbox(key="serve_gpus").set_value(8).run()
+    at.number_input(key="serve_demand").set_value(40.0).run()
+    assert not at.exception, [e.value for e in at.exception]
+    res = at.session_state["serve_result"]
+    cli = serve(ServeRequest(model="llama-3-70b", hardware="h100-sxm", gpus=8, input_tokens=512, output_tokens=256))
+    assert res["deployment"] == cli["deployment"] and res["throughput_tokens_per_s"] == pytest.approx(cli["throughput_tokens_per_s"])
+    assert at.query_params["demand"] == ["40"] or at.query_params["demand"] == "40"
+    token = at.query_params["serve"]
+    again = AppTest.from_file(app, default_timeout=120)
+    again.query_params["serve"] = token[0] if isinstance(token, list) else token
+    again.query_params["demand"] = "40"
+    again.run()
+    again.switch_page("costsim/ui/pages/serve.py").run()
+    assert not again.exception
+    assert again.number_input(key="serve_demand").value == 40.0
+    assert again.session_state["serve_result"]["deployment"] == cli["deployment"]
+    bad = AppTest.from_file(app, default_timeout=120)
+    bad.query_params["demand"] = "nan"
+    bad.run()
+    bad.switch_page("costsim/ui/pages/serve.py").run()
+    assert not bad.exception and any("demand" in x.value for x in bad.warning)
+
+
 def test_a_replica_across_nodes_says_so_and_pays_the_network():
     """DeepSeek-V3 on two 8-GPU H100 nodes: the chosen replica spans 2 scale-up domains (JSON and the table say so);
     the expert-parallel-16 layout, whose all-to-all crosses the NICs, is no longer priced at NVLink speed and loses to a

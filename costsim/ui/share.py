@@ -123,12 +123,27 @@ def check_catalog_only(data: Any, where: str = "", *, context: str = "share link
             check_catalog_only(v, f"{where}.{i}" if where else str(i), context=context)
 
 
-def share_query(param: str, spec: BaseModel) -> str:
-    """The query string ('?param=token') that reproduces spec on its page."""
-    return "?" + urlencode({param: encode_spec(spec)})
+def share_query(param: str, spec: BaseModel, extras: dict[str, str] | None = None) -> str:
+    """The query string ('?param=token', then any page inputs outside the spec such as '&demand=40') that
+    reproduces spec on its page."""
+    return "?" + urlencode({param: encode_spec(spec), **(extras or {})})
 
 
-def share_url(page_url: str, param: str, spec: BaseModel) -> str:
+def share_url(page_url: str, param: str, spec: BaseModel, extras: dict[str, str] | None = None) -> str:
     """page_url without its query, plus the share query."""
     base = page_url.split("?", 1)[0].split("#", 1)[0]
-    return base + share_query(param, spec)
+    return base + share_query(param, spec, extras)
+
+
+def parse_extra_number(text: str, *, name: str, lo: float, hi: float) -> float:
+    """A page input outside the request carried as its own query parameter (a number): finite and within [lo, hi],
+    else InputError naming it (a link comes from anyone)."""
+    import math
+
+    try:
+        x = float(str(text)[:64])
+    except ValueError:
+        raise InputError(f"share link's {name} is not a number; copy the whole link again.") from None
+    if not math.isfinite(x) or not lo <= x <= hi:
+        raise InputError(f"share link's {name} must be a number from {lo:g} to {hi:g}.")
+    return x

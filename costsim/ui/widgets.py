@@ -211,14 +211,37 @@ def seed_from_link(param: str, cls: type[BaseModel], to_state: Callable[[Any], d
     seed_state(state)
 
 
-def share_box(param: str, spec: BaseModel) -> None:
-    """Keep the address bar a share link for this page's current inputs, and show the link."""
+def seed_extras_from_link(extras: dict[str, tuple[str, float, float]]) -> None:
+    """Once per link value: page inputs outside the request ({query name: (widget key, lo, hi)}, e.g. the serving
+    demand) seeded from their own query parameters; a bad value is said and ignored."""
+    from costsim.errors import InputError
+    from costsim.ui.share import parse_extra_number
+
+    for name, (key, lo, hi) in extras.items():
+        text = st.query_params.get(name)
+        done_key = f"_seeded_extra_{name}"
+        if text is None or st.session_state.get(done_key) == text:
+            continue
+        st.session_state[done_key] = text
+        try:
+            st.session_state[key] = parse_extra_number(text, name=name, lo=lo, hi=hi)
+        except InputError as exc:
+            st.warning(f"Ignored part of the share link: {exc}")
+
+
+def share_box(param: str, spec: BaseModel, extras: dict[str, str] | None = None) -> None:
+    """Keep the address bar a share link for this page's current inputs (the request, plus `extras`: inputs outside
+    it as their own query parameters), and show the link."""
     from costsim.ui.share import encode_spec, share_url
 
     token = encode_spec(spec)
     st.session_state[f"_seeded_{param}"] = token  # our own link must not re-seed the widgets
     if st.query_params.get(param) != token:
         st.query_params[param] = token
+    for name, value in (extras or {}).items():
+        st.session_state[f"_seeded_extra_{name}"] = value
+        if st.query_params.get(name) != value:
+            st.query_params[name] = value
     try:
         page_url = st.context.url or ""
     except Exception:  # noqa: BLE001 - no browser context (tests, bare mode)
@@ -226,7 +249,8 @@ def share_box(param: str, spec: BaseModel) -> None:
     with st.expander("Share link"):
         st.caption("The address bar already holds this link: the inputs as validated JSON (base64url), "
                    "parsed back through the same spec when opened.")
-        st.code(share_url(page_url, param, spec) if page_url else f"?{param}={token}", language=None)
+        st.code(share_url(page_url, param, spec, extras) if page_url else
+                f"?{param}={token}" + "".join(f"&{k}={v}" for k, v in (extras or {}).items()), language=None)
 
 
 def assumptions_box(assumptions: Any) -> None:
@@ -244,21 +268,25 @@ def assumptions_box(assumptions: Any) -> None:
 
 def request_and_result(param: str, cls: type[BaseModel], to_state: Callable[[Any], dict[str, Any]],
                        inputs: Callable[[], dict[str, Any]], build: Callable[[dict[str, Any]], BaseModel],
-                       call: Callable[[str], dict[str, Any]]) -> tuple[dict[str, Any], BaseModel | None, dict[str, Any] | None]:
+                       call: Callable[[str], dict[str, Any]],
+                       extras: dict[str, tuple[str, float, float]] | None = None) -> tuple[dict[str, Any], BaseModel | None, dict[str, Any] | None]:
     """The shared top of a core page: seed the widgets from a share link, read them into a validated
     spec, show the share box, call the cached API. Returns (inputs, request, result); request or
-    result is None after the page has shown why (bad input, or the API refused the request)."""
+    result is None after the page has shown why (bad input, or the API refused the request). `extras`: page
+    inputs outside the request that the link carries as their own numbers ({query name: (widget key, lo, hi)})."""
     from costsim.errors import InputError
     from costsim.ui import compute
 
     seed_from_link(param, cls, to_state)
+    seed_extras_from_link(extras or {})
     d = inputs()
     try:
         req = build(d)
     except InputError as exc:
         st.error(str(exc))
         return d, None, None
-    share_box(param, req)
+    share_box(param, req, {name: f"{st.session_state[key]:g}" for name, (key, _, _) in (extras or {}).items()
+                           if isinstance(st.session_state.get(key), (int, float))})
     try:
         res = call(req.model_dump_json())
     except compute.Unavailable as why:

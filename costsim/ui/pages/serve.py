@@ -20,6 +20,8 @@ BATCH_WORDS = {"max": "max (best throughput that fits)", "fill": "fill (every se
 GPU_OPTIONS: list[Any] = [1, 2, 4, 8, 16, 32, 64]
 LAYOUT_OPTIONS: list[Any] = [1, 2, 4, 8, 16, 32, 64]  # tp / pp / ep of one replica
 TOP_K_OPTIONS: list[Any] = [0, 1, 20, 40, 50, 64, 100]
+#: the largest demand a share link may carry, requests/s (a billion: beyond any fleet)
+MAX_DEMAND_RPS = 1e9
 
 
 def to_state(r: ServeRequest) -> dict[str, Any]:
@@ -57,8 +59,10 @@ def inputs() -> dict[str, Any]:
         d["top_k"] = w.select(ServeRequest, "top_k", key=P + "top_k", default=None, options=TOP_K_OPTIONS, auto=True,
                               label="Sampling top-k (auto = the model's published default)",
                               format_func=lambda k: "none (greedy or top-p)" if k == 0 else f"top-k {k}")
-        d["weight_precision"] = w.select(ServeRequest, "weight_precision", key=P + "weight_precision",
-                                         default=None if d["deployment_search"] else "bf16", label="Weight precision", auto=True)
+        # auto (as the CLI): the deployment search picks the precision, one replica gets the model's native format (a
+        # default that followed the checkbox stayed on its first value: widgets are seeded once)
+        d["weight_precision"] = w.select(ServeRequest, "weight_precision", key=P + "weight_precision", default=None,
+                                         label="Weight precision (auto = searched with a GPU budget)", auto=True)
         d["kv_precision"] = w.select(ServeRequest, "kv_precision", key=P + "kv_precision", default=None,
                                      label="KV-cache precision", auto=True)
         d["state_precision"] = w.select(ServeRequest, "state_precision", key=P + "state_precision", default=None,
@@ -92,7 +96,7 @@ def inputs() -> dict[str, Any]:
                                             label="Acceptance rate per draft token (0-1)", step=0.05, fmt="%.2f",
                                             placeholder="e.g. 0.85")
         st.session_state.setdefault(P + "demand", 100.0)
-        d["demand_rps"] = st.number_input("Demand, requests/s", min_value=0.0, step=5.0, key=P + "demand",
+        d["demand_rps"] = st.number_input("Demand, requests/s", min_value=0.0, max_value=MAX_DEMAND_RPS, step=5.0, key=P + "demand",
                                           help="Requests per second the fleet must serve; with the output tokens per "
                                                "request this sets how many replicas are needed.")
         with st.expander("Facility and prices"):
@@ -242,7 +246,8 @@ def show_deployment(res: dict[str, Any]) -> None:
 def render() -> None:
     st.title("Serve a model")
     st.caption("Capacity, latency, dollars and joules per token of one serving replica, and the fleet a demand needs.")
-    d, _, res = w.request_and_result("serve", ServeRequest, to_state, inputs, build_request, compute.serve)
+    d, _, res = w.request_and_result("serve", ServeRequest, to_state, inputs, build_request, compute.serve,
+                                     extras={"demand": (P + "demand", 0.0, MAX_DEMAND_RPS)})
     if res is not None:
         show(res, d)
 
