@@ -677,3 +677,18 @@ def test_train_link_fields_without_a_control_are_kept_and_said():
     assert any("global batch tokens 1,000,000" in c.value for c in at.caption), [c.value for c in at.caption]
     base = open_page("train", train=encode_spec(req.model_copy(update={"global_batch_tokens": None})))
     assert at.session_state["train_result"]["step_time_s"] != base.session_state["train_result"]["step_time_s"]
+
+
+@pytest.mark.skipif(not has_api("costsim.api.site", "site_timeline"), reason="costsim.api.site.site_timeline not built yet")
+def test_site_day_says_why_it_differs_from_the_busy_day_and_when_nothing_runs():
+    """The page showed 'Energy per day 3.11 GWh' beside a simulated day of 1,679 MWh with no word on why (failures and
+    restarts: goodput 70 %), and with a 1 kW cap a day of zeros and no message (a helper's app sweep)."""
+    at = open_page("site")
+    no_errors(at)
+    s = at.session_state["site_timeline"]
+    assert 0 < s["training_goodput_frac"] < 1
+    assert any("busy all day" in m.label for m in at.metric)
+    assert any("stand-in job" in c.value and "goodput" in c.value for c in at.caption)
+    at.number_input(key="site_cap").set_value(0.001).run()
+    assert not at.exception
+    assert any("does not run in this simulated day" in x.value for x in at.warning)

@@ -382,6 +382,13 @@ def site_timeline(req: SiteRequest, *, hours: float = 24.0, seed: int = 0, bucke
     grid_j = g_mean * dt
     over = fmax > cap_arr * (1 + 1e-9)
     viol = short > 1e-9 * np.where(np.isfinite(cap_arr), cap_arr, 1.0)
+    notes = []
+    for x in per_entry:
+        if x.get("grid_cap_feasible") is False:
+            notes.append(f"training on {x['gpus']:,} {x['hardware']}: its share of the grid cap "
+                         f"({power(x['grid_cap_share_w'] or 0.0)}) is below the fleet's idle draw, so the job does not run in "
+                         "this simulated day (no power, energy, cost or CO2e from it); raise the cap or shrink the fleet")
+    train_e = [x for x in per_entry if x["workload"] == "training" and x.get("goodput_frac") is not None]
     summary = {
         "hours": hours, "bucket_s": bucket_s, "pue": pue, "grid_cap_w": cap_w,
         "battery_policy": battery.policy if battery is not None else None,
@@ -400,12 +407,16 @@ def site_timeline(req: SiteRequest, *, hours: float = 24.0, seed: int = 0, bucke
         "energy_cost_usd": float(np.sum(grid_j * price) / J_PER_KWH),
         "co2e_kg": float(np.sum(grid_j * carbon) / J_PER_KWH / 1e3),
         "interruptions": interruptions,
+        # the training jobs' useful share of the day (failures, restarts, checkpoints), weighted by GPUs: why the day's
+        # energy falls below the phase-mix estimate of site_report, which keeps every GPU in its step mix all day
+        "training_goodput_frac": (sum(x["goodput_frac"] * x["gpus"] for x in train_e) / sum(x["gpus"] for x in train_e)
+                                  if train_e else None),
         "region": region_meta,
         "fleet": per_entry,
         "notes": ["training entries: the training DES (costsim.sim.training) on a representative job per entry; "
                   "inference: diurnal load (assumption INFERENCE_DIURNAL); entries' min/max add (coincident swings, an upper bound)",
                   "max ramp: the load's edges (phase_edge_s 0.1 s) inside a minute, scaled by the share the battery takes; "
-                  "summed over training entries (upper bound)"],
+                  "summed over training entries (upper bound)", *notes],
     }
     return {"t_s": t, "facility_power_min_w": fmin, "facility_power_mean_w": fmean, "facility_power_max_w": fmax,
             "grid_import_min_w": g_min, "grid_import_mean_w": g_mean, "grid_import_max_w": g_max,

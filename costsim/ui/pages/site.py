@@ -104,9 +104,10 @@ def show(res: dict[str, Any]) -> None:
                 help="Facility power between the compute and the communication phase of synchronous training steps. "
                      f"A failure that stops the job drops the training fleet by {fmt.power_w(res.get('training_restart_drop_w'))} "
                      "until the restart.")
-    c[1].metric("Energy per day", fmt.energy_mwh(res.get("energy_j_per_day")))
-    c[2].metric("Energy cost per day", fmt.usd(res.get("energy_cost_usd_per_day")), help="Hourly region price x mean power.")
-    c[3].metric("CO2e per day", fmt.mass_kg(res.get("co2e_kg_per_day")), help="Hourly region carbon x mean power (location-based).")
+    c[1].metric("Energy per day (busy all day)", fmt.energy_mwh(res.get("energy_j_per_day")),
+                help="Mean power of the workload's phase mix x 24 h: every GPU at work around the clock.")
+    c[2].metric("Energy cost per day (busy all day)", fmt.usd(res.get("energy_cost_usd_per_day")), help="Hourly region price x mean power.")
+    c[3].metric("CO2e per day (busy all day)", fmt.mass_kg(res.get("co2e_kg_per_day")), help="Hourly region carbon x mean power (location-based).")
     c[4].metric("PUE", fmt.num(res.get("pue")))
     mg = res.get("max_gpus_under_cap") or {}
     if isinstance(mg, dict) and mg:
@@ -189,6 +190,14 @@ def show_timeline(req: SiteRequest) -> None:
         return
     s = tl["summary"]
     st.session_state["site_timeline"] = s
+    for note in s.get("notes") or []:
+        if "does not run in this simulated day" in note:
+            st.warning(note[:1].upper() + note[1:] + ".")
+    gp = s.get("training_goodput_frac")
+    st.caption("The fleet through one day at work: each training entry runs a stand-in job with checkpoints, failures "
+               "and restarts" + (f" (goodput {100 * gp:.0f} %)" if gp is not None else "") + ", so the day's energy "
+               f"({fmt.energy_mwh(s.get('facility_energy_j'))}), cost and CO2e can sit well below the per-day figures "
+               "above, which keep every GPU in its step mix around the clock.")
     c = st.columns(5)
     c[0].metric("Swing at the meter", fmt.power_w(s.get("grid_power_swing_w")),
                 help="Largest peak-to-trough of grid import within one minute (facility load swing: "
@@ -199,8 +208,8 @@ def show_timeline(req: SiteRequest) -> None:
     c[2].metric("Time over cap", f"{(s.get('time_over_cap_s') or 0) / 3600:.1f} h",
                 help="Time the facility load's 1-min maximum is above the grid cap (the battery covers it; "
                      "without a battery the GPUs are power-capped so this stays 0).")
-    c[3].metric("Energy cost (day)", fmt.usd(s.get("energy_cost_usd")), help="Grid import x the region's hourly price.")
-    c[4].metric("CO2e (day)", fmt.mass_kg(s.get("co2e_kg")), help="Grid import x the region's hourly carbon intensity.")
+    c[3].metric("Energy cost (simulated day)", fmt.usd(s.get("energy_cost_usd")), help="Grid import x the region's hourly price.")
+    c[4].metric("CO2e (simulated day)", fmt.mass_kg(s.get("co2e_kg")), help="Grid import x the region's hourly carbon intensity.")
     if s.get("grid_cap_exceeded_s"):
         st.warning(f"Grid import would exceed the cap for {s['grid_cap_exceeded_s'] / 60:.0f} min (battery too small): curtail.")
     st.plotly_chart(charts.site_timeline(tl), width="stretch", key="site_timeline_chart")
