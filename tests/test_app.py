@@ -692,3 +692,21 @@ def test_site_day_says_why_it_differs_from_the_busy_day_and_when_nothing_runs():
     at.number_input(key="site_cap").set_value(0.001).run()
     assert not at.exception
     assert any("does not run in this simulated day" in x.value for x in at.warning)
+
+
+@needs_train
+def test_out_of_range_inputs_are_refused_in_the_pages_words():
+    """A number out of the spec's range stayed typed but unsent (the widget's bound), the previous run's results on
+    screen; and messages named CLI flags and field names ('--battery-mwh', "field 'tokens'") a page user has never seen
+    (a helper's app sweep). Now the value reaches the spec's check and the message names the widget."""
+    from costsim.ui.widgets import FLAG_FIELDS  # noqa: F401 - the map of renamed flags exists
+
+    at = open_page("train")
+    at.number_input(key="train_gpus").set_value(0).run()
+    assert not at.exception
+    errs = " ".join(e.value for e in at.error)
+    assert "'GPUs'" in errs and "field 'gpus'" not in errs, errs
+    at = open_page("site")
+    at.number_input(key="site_bat_mwh").set_value(100.0).run()
+    errs = " ".join(e.value for e in at.error)
+    assert "--battery" not in errs and "'Battery power, MW'" in errs, errs

@@ -55,20 +55,58 @@ def _seed(key: str, default: Any) -> None:
         st.session_state[key] = default
 
 
+#: session key of {spec field name: the label of its widget on the page being drawn} (reset per page run)
+LABELS_KEY = "_field_labels"
+#: CLI flags whose field has another name (--acceptance-rate sets acceptance_frac)
+FLAG_FIELDS = {"acceptance_rate": "acceptance_frac", "weight_precision": "weight_precision", "gpus_per_replica": "gpus",
+               "single_replica": "deployment_search", "ttft_slo": "ttft_slo_s", "tpot_slo": "tpot_slo_s"}
+
+
+def remember_label(name: str, label: str) -> None:
+    """Record the label a spec field's widget shows, so a message naming the field or its CLI flag can name the
+    widget instead (`in_page_words`)."""
+    st.session_state.setdefault(LABELS_KEY, {})[name] = label
+
+
+def in_page_words(message: str) -> str:
+    """A message written for the CLI or the API ('--battery-mwh', "field 'tokens'") with the page's widget labels
+    in place of the flags and field names this page has a widget for; others are left as they are."""
+    import re
+
+    labels: dict[str, str] = dict(st.session_state.get(LABELS_KEY) or {})
+    if not labels:
+        return message
+
+    def field_sub(m: re.Match) -> str:
+        lab = labels.get(m.group(1))
+        return f"'{lab}'" if lab else m.group(0)
+
+    def flag_sub(m: re.Match) -> str:
+        name = m.group(1).replace("-", "_")
+        lab = labels.get(FLAG_FIELDS.get(name, name)) or labels.get(name)
+        return f"'{lab}'" if lab else m.group(0)
+
+    out = re.sub(r"field '([A-Za-z_][A-Za-z0-9_.]*)'", field_sub, message)
+    return re.sub(r"(?<![\w-])--([a-z][a-z0-9-]*)", flag_sub, out)
+
+
+def show_error(exc_or_text: Any) -> None:
+    """st.error of an InputError (or text) in the page's words (`in_page_words`)."""
+    text = getattr(exc_or_text, "message", None) or str(exc_or_text)
+    st.error(in_page_words(text))
+
+
 def number(cls: type[BaseModel], name: str, *, key: str, default: float | int | None, label: str,
            scale: float = 1.0, integer: bool = False, step: float | None = None,
            fmt: str | None = None, placeholder: str | None = None, max_value: float | None = None) -> Any:
     """A number input in display units; returns the value in the spec's units (x scale).
-    default None gives an empty box (the spec's own default applies)."""
-    b = bounds(cls, name)
-    lo = b.get("ge", b.get("gt"))
-    hi = b.get("le", b.get("lt"))
+    default None gives an empty box (the spec's own default applies). The spec's bounds are not the widget's: a value
+    out of range reaches the spec's check and is refused with the field's message in the page's words (a widget bound
+    kept the typed value unsent, with the previous run's results still on screen); `max_value` bounds the widget."""
+    remember_label(name, label)
     kwargs: dict[str, Any] = {}
-    if lo is not None:
-        kwargs["min_value"] = int(lo / scale) if integer else float(lo) / scale
-    if hi is not None or max_value is not None:
-        v = max_value if max_value is not None else hi / scale  # type: ignore[operator]
-        kwargs["max_value"] = int(v) if integer else float(v)
+    if max_value is not None:
+        kwargs["max_value"] = int(max_value) if integer else float(max_value)
     if step is not None:
         kwargs["step"] = int(step) if integer else float(step)
     elif integer:
@@ -89,6 +127,7 @@ def select(cls: type[BaseModel], name: str, *, key: str, default: Any, label: st
            auto: bool = False) -> Any:
     """A selectbox over the field's Literal choices (or given options); with auto=True an 'auto'
     choice first that returns None (the spec's default / searched)."""
+    remember_label(name, label)
     opts = list(options if options is not None else literal_options(cls, name))
     if auto:
         opts = [AUTO, *opts]
@@ -105,11 +144,13 @@ def select(cls: type[BaseModel], name: str, *, key: str, default: Any, label: st
 
 
 def checkbox(cls: type[BaseModel], name: str, *, key: str, default: bool, label: str) -> bool:
+    remember_label(key.split("_", 1)[-1], label)  # by the key: a checkbox may switch a mode of another field
     _seed(key, default)
     return st.checkbox(label, key=key, help=help_text(cls, name))
 
 
 def text(cls: type[BaseModel], name: str, *, key: str, default: str, label: str) -> str:
+    remember_label(name, label)
     _seed(key, default)
     return st.text_input(label, key=key, help=help_text(cls, name))
 
@@ -279,11 +320,13 @@ def request_and_result(param: str, cls: type[BaseModel], to_state: Callable[[Any
 
     seed_from_link(param, cls, to_state)
     seed_extras_from_link(extras or {})
+    st.session_state[LABELS_KEY] = {}
     d = inputs()
     try:
         req = build(d)
     except InputError as exc:
-        st.error(str(exc))
+        show_error(exc)
+        st.caption("The results below the inputs are shown again once every input is valid.")
         return d, None, None
     share_box(param, req, {name: f"{st.session_state[key]:g}" for name, (key, _, _) in (extras or {}).items()
                            if isinstance(st.session_state.get(key), (int, float))})
@@ -293,7 +336,7 @@ def request_and_result(param: str, cls: type[BaseModel], to_state: Callable[[Any
         st.info(f"This estimate is not available in this build: {why}.")
         return d, req, None
     except InputError as exc:
-        st.error(str(exc))
+        show_error(exc)
         return d, req, None
     st.session_state[f"{param}_result"] = res
     return d, req, res

@@ -14,6 +14,7 @@ from costsim.power.signals import available_regions
 from costsim.report.charts import PALETTE, SYMBOLS
 from costsim.specs.plan import FIT_IDS, PlanRequest
 from costsim.ui.guard import guarded_run
+from costsim.ui import widgets as w
 
 P = "plan_"
 TRAIN_HW = ["h100-sxm", "h200", "b200", "gb200", "b300", "a100-80gb-sxm", "mi300x", "tpu-v5p"]
@@ -64,17 +65,21 @@ tpot = c9.selectbox("Serving latency limit (time per output token)", [None, 0.1,
                     help="The deployment search prices the serving fleet at the largest batch that meets it: a tight limit "
                          "costs batch, so GPUs, and favours smaller models.")
 
+st.session_state[w.LABELS_KEY] = {"target_loss": "Target loss (nats/token)", "train_gpus": "Training GPUs",
+                                  "lifetime_tokens": "Lifetime tokens served", "peak_to_mean": "Demand peak / mean",
+                                  "tpot_slo_s": "Serving latency limit (time per output token)",
+                                  "train_hardware": "Training hardware", "serve_hardware": "Serving hardware"}
 try:
     req = PlanRequest(target_loss=float(target), lifetime_tokens=float(lifetime), fit=fit, objective=objective, mode=mode,
                       train_hardware=train_hw, serve_hardware=serve_hw, train_gpus=int(gpus), compare=["llama-3-8b", "llama-2-70b"],
                       tpot_slo_s=tpot, peak_to_mean=float(peak))
     r = _plan(req.model_dump_json())
 except InputError as exc:
-    st.error(str(exc))
+    w.show_error(exc)
     st.stop()
 
 if not r["feasible"]:
-    st.warning(f"Not feasible: {r['reason']}")
+    st.warning(w.in_page_words(f"Not feasible: {r['reason']}"))
     st.stop()
 st.markdown(f"**{r['answer']}**")
 tot = r.get("total") or {}
@@ -142,7 +147,7 @@ if st.button("Compare", key=P + "cmp_go", disabled=mode != "cost" or not (cmp_tr
         creq = req.model_copy(update={"economics": req.economics.model_copy(update={"pricing": pricing})})
         cr = _compare(creq.model_dump_json(), tuple(cmp_train), tuple(cmp_serve), tuple(cmp_regions))
     except InputError as exc:
-        st.error(str(exc))
+        w.show_error(exc)
         st.stop()
     (st.markdown if cr["feasible"] else st.warning)(cr["answer"] if cr["feasible"] else f"Not feasible: {cr['reason']}")
     st.dataframe([{"training hardware": o["train_hardware"], "serving hardware": o["serve_hardware"],

@@ -140,7 +140,7 @@ def capacity(res: dict[str, Any], d: dict[str, Any]) -> dict[str, Any] | None:
 
 def show(res: dict[str, Any], d: dict[str, Any]) -> None:
     if not res.get("feasible", True):
-        st.error(f"Not feasible: {res.get('reason') or 'no reason given'}")
+        w.show_error(f"Not feasible: {res.get('reason') or 'no reason given'}")
     for warn in res.get("warnings") or []:
         st.warning(warn)
     dep = res.get("deployment")

@@ -87,7 +87,7 @@ def inputs() -> dict[str, Any]:
 
 def show(res: dict[str, Any]) -> None:
     if res.get("feasible") is False:
-        st.error(f"Not feasible: {res.get('reason') or 'no reason given'}")
+        w.show_error(f"Not feasible: {res.get('reason') or 'no reason given'}")
     for warn in res.get("warnings") or []:
         st.warning(warn)
     c = st.columns(5)
@@ -186,7 +186,7 @@ def show_timeline(req: SiteRequest) -> None:
         st.info(f"The simulated day is not available yet: {why}.")
         return
     except InputError as exc:
-        st.error(str(exc))
+        w.show_error(exc)
         return
     s = tl["summary"]
     st.session_state["site_timeline"] = s

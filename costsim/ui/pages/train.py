@@ -198,7 +198,7 @@ def layout_text(par: dict[str, Any] | None) -> str:
 
 def show(res: dict[str, Any]) -> None:
     if not res.get("feasible", True):
-        st.error(f"Not feasible: {res.get('reason') or 'no reason given'}")
+        w.show_error(f"Not feasible: {res.get('reason') or 'no reason given'}")
     for warn in res.get("warnings") or []:
         st.warning(warn)
     c = st.columns(5)
