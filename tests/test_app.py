@@ -465,6 +465,15 @@ def test_validation_table_lists_cases():
     data = at.session_state["validation"]
     assert data["summary"]["cases"] == len(data["rows"]) > 0
     assert at.dataframe, "the case table is shown"
+    # the known gaps are counted and the chart's colours have a legend (the page showed 'Failed 0' and unexplained
+    # orange points; a helper's app sweep)
+    assert metric(at, "Known gaps") == str(data["summary"]["known_gaps"])
+    assert any("known gaps outside their tolerance" in m.value for m in at.markdown)
+    from costsim.ui.charts import validation_errors
+
+    fig = validation_errors(data["rows"])
+    assert {t.name for t in fig.data} >= {"within tolerance", "known gap (cause recorded)"}
+    assert fig.layout.xaxis.showticklabels is False  # 1,800 ids would overlap
 
 
 # ----------------------------------------------------------------------------- scenario

@@ -87,17 +87,27 @@ def validation_errors(rows: list[dict[str, Any]]) -> go.Figure:
     """Signed error per case beside its tolerance band; red = outside and not a known gap."""
     rows = [r for r in rows if r.get("error_frac") is not None]
     ids = [r["id"] for r in rows]
-    err = [100 * r["error_frac"] for r in rows]
     tol = [100 * r["tolerance_frac"] for r in rows]
-    colors = ["seagreen" if r["passed"] and not r.get("known_gap") else
-              ("orange" if r.get("known_gap") else "crimson") for r in rows]
     fig = go.Figure()
     fig.add_trace(go.Bar(x=ids, y=tol, base=[-t for t in tol], marker_color="rgba(120,120,120,0.18)",
                          name="± tolerance", hoverinfo="skip", width=0.8))
-    fig.add_trace(go.Scatter(x=ids, y=err, mode="markers", marker=dict(color=colors, size=10), name="error"))
+    # one trace per status, so the legend says what each colour is
+    for name, color, keep in (("within tolerance", "seagreen", lambda r: r["passed"] and not r.get("known_gap")),
+                              ("known gap (cause recorded)", "orange", lambda r: bool(r.get("known_gap"))),
+                              ("failed", "crimson", lambda r: not r["passed"] and not r.get("known_gap"))):
+        sel = [r for r in rows if keep(r)]
+        if sel:
+            fig.add_trace(go.Scatter(x=[r["id"] for r in sel], y=[100 * r["error_frac"] for r in sel], mode="markers",
+                                     marker=dict(color=color, size=8 if len(rows) > 200 else 10), name=name))
     fig.update_layout(title="Prediction error by case", yaxis_title="error, %", **{**LAYOUT, "height": 420})
-    fig.update_xaxes(tickangle=45)
+    fig.update_xaxes(categoryorder="array", categoryarray=ids, tickangle=45,
+                     showticklabels=len(rows) <= MAX_CASE_LABELS, title="case" if len(rows) <= MAX_CASE_LABELS else
+                     f"{len(rows):,} cases (hover a point for its id; filter by kind to read the ids)")
     return fig
+
+
+#: the most case ids the validation chart writes under its axis (more overlap into an unreadable band)
+MAX_CASE_LABELS = 80
 
 
 #: readers' names for the memory parts of a training or serving result (the *_bytes keys stay for JSON)
