@@ -719,3 +719,16 @@ def test_out_of_range_inputs_are_refused_in_the_pages_words():
     at.number_input(key="site_bat_mwh").set_value(100.0).run()
     errs = " ".join(e.value for e in at.error)
     assert "--battery" not in errs and "'Battery power, MW'" in errs, errs
+
+
+@needs_train
+def test_train_serve_and_site_pages_answer_first_as_the_cli():
+    """The CLI prints a one-sentence answer first; the Train, single-replica Serve and Site pages had none (a helper's
+    app sweep). They now show the same sentence (costsim.report.answers)."""
+    from costsim.report.answers import serve_answer, site_answer, train_answer
+
+    for page, fn in (("train", train_answer), ("serve", serve_answer), ("site", site_answer)):
+        at = open_page(page)
+        no_errors(at)
+        want = fn(at.session_state[f"{page}_result"])
+        assert any(m.value == f"**{want}**" for m in at.markdown), (page, want)

@@ -245,7 +245,8 @@ def test_a_multi_variant_answer_opens_with_a_verdict():
                        var("b", "serving", slo_ttft_p99_met=False, cost_usd_per_million_tokens=1.0, energy_per_token_j=0.5),
                        var("c", "serving", cost_usd_per_million_tokens=3.0, energy_per_token_j=2.0)])
     (s2,) = verdict(srv)
-    assert "cheapest per token: a ($2 per million tokens, 33% below c)" in s2 and "b left out (misses its latency SLOs)" in s2
+    assert "a wins every count: cheapest per token at $2 per million tokens, least energy per token at 1 J, 33-50% below c" in s2
+    assert "b left out (misses its latency SLOs)" in s2
     assert verdict(NS(variants=res.variants[:1])) == []
 
 
@@ -259,4 +260,4 @@ def test_all_results_lists_records_field_by_field_and_wraps_text():
     assert [(k, u) for k, _, u in items] == [("wall_time_s", "wall_time_s"), ("time_in_state_s.down", "time_in_state_s"),
                                              ("co2e_breakdown_kg.embodied_kg", "co2e_breakdown_kg.embodied_kg"),
                                              ("step_table_source", "step_table_source")]
-    assert "overflow-wrap:anywhere" in CSS
+    assert "overflow-wrap:break-word" in CSS

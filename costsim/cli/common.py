@@ -12,6 +12,7 @@ from costsim.errors import InputError
 from costsim.jsonable import to_jsonable
 from costsim.numtext import sig as fmt_sig  # noqa: F401 - re-exported for the CLI modules
 from costsim.numtext import si as fmt_si  # noqa: F401 - re-exported for the CLI modules
+from costsim.report.answers import device_noun_of  # noqa: F401 - re-exported for the CLI modules
 from costsim.specs.overrides import parse_number
 
 EXIT_INFEASIBLE = 3
@@ -68,14 +69,6 @@ def finish(result: dict[str, Any], *, as_json: bool, render) -> int:
 def field_help(cls, name: str) -> str:
     """CLI help text taken from the spec field's description (one source for CLI, UI and schema)."""
     return cls.model_fields[name].description or ""
-
-
-def device_noun_of(r: dict) -> str:
-    """'GPU', 'chip', 'accelerator' or 'device' for a serve / train result: the noun the CLI added from the request
-    (api.catalog.request_labels), else the one of the result's hardware id."""
-    from costsim.api.catalog import device_noun
-
-    return r.get("device_noun") or device_noun(str(r.get("hardware") or ""))
 
 
 def alias_note(r: dict) -> str | None:

@@ -9,7 +9,8 @@ from rich.table import Table
 
 from costsim.cli.common import alias_note, device_noun_of, field_help, finish, fmt_si, parse_float
 from costsim.errors import InputError
-from costsim.report.fmt import fmt_value, plural, power_limit_text
+from costsim.report.answers import layout_text, serve_answer
+from costsim.report.fmt import fmt_value, power_limit_text
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest
 
@@ -28,32 +29,8 @@ def _help(name: str) -> str:
     return field_help(ServeRequest, name)
 
 
-def _layout_text(d: dict) -> str:
-    parts = [f"TP{d.get('tp')}"]
-    if (d.get("pp") or 1) > 1:
-        parts.append(f"PP{d['pp']}")
-    if (d.get("ep") or 1) > 1:
-        parts.append(f"EP{d['ep']}")
-    return " x ".join(parts)
 
 
-def _headline(r: dict) -> str:
-    """One sentence that answers the question, first."""
-    if r.get("feasible") is False and r.get("throughput_tokens_per_s") is None:
-        return f"No feasible deployment: {r.get('reason')}"
-    dep = r.get("deployment")
-    thr = fmt_si(r.get("throughput_tokens_per_s"), "tokens/s")
-    cost = r.get("cost_usd_per_million_tokens")
-    cost_txt = f" at ${cost:.3g} per million output tokens" if cost is not None else ""
-    if dep:
-        gpu = device_noun_of(r)
-        idle = f" ({plural(dep['gpus_idle'], gpu)} idle)" if dep.get("gpus_idle") else ""
-        return (f"Best use of {r.get('gpus')} x {r.get('hardware')}: {plural(dep['replicas'], 'replica')} of "
-                f"{plural(dep['gpus_per_replica'], gpu)} "
-                f"({_layout_text(dep)}, {dep['weight_precision']} weights){idle} {'serves' if dep['replicas'] == 1 else 'serve'} {thr} of {r.get('model')}{cost_txt}.")
-    lay = r.get("layout") or {}
-    return (f"One replica of {r.get('gpus')} x {r.get('hardware')} ({_layout_text(lay)}, {r.get('weight_precision')} weights) "
-            f"serves {thr} of {r.get('model')}{cost_txt}.")
 
 
 def _job_headline(r: dict) -> str | None:
@@ -113,7 +90,7 @@ def _render(r: dict) -> None:
         con.print(job)
     elif "job" in r:
         con.print("The offline job is not priced: no feasible deployment.")
-    con.print(_headline(r))
+    con.print(serve_answer(r))
     if note := alias_note(r):
         con.print(note)
     if r.get("throughput_tokens_per_s") is None:
@@ -125,7 +102,7 @@ def _render(r: dict) -> None:
     t.add_column("value")
     rows = []
     if dep:
-        rows += [(f"replicas x {gpu}s per replica", f"{dep['replicas']} x {dep['gpus_per_replica']} ({_layout_text(dep)})"),
+        rows += [(f"replicas x {gpu}s per replica", f"{dep['replicas']} x {dep['gpus_per_replica']} ({layout_text(dep)})"),
                  (f"{gpu}s used / idle", f"{dep['gpus_used']} / {dep['gpus_idle']}"),
                  *([("scale-up domains per replica", f"{dep['scaleup_domains_per_replica']} (what passes between them, "
                      "expert token exchange or pipeline hand-offs, crosses the network)")]
@@ -133,7 +110,7 @@ def _render(r: dict) -> None:
                  ("throughput, whole deployment", fmt_si(r.get("throughput_tokens_per_s"), "tokens/s")),
                  ("throughput per replica", fmt_si((r.get("per_replica") or {}).get("throughput_tokens_per_s"), "tokens/s"))]
     else:
-        rows += [("layout", _layout_text(r.get("layout") or {}) if r.get("layout") else "-"),
+        rows += [("layout", layout_text(r.get("layout") or {}) if r.get("layout") else "-"),
                  ("throughput", fmt_si(r.get("throughput_tokens_per_s"), "tokens/s"))]
     rows += [
         ("engine", str(r.get("engine"))),
@@ -174,12 +151,12 @@ def _render(r: dict) -> None:
             u.add_column(c, overflow="fold")  # at 80 columns a long header folds instead of ending in '…'
         for d in ups:
             cost = d.get("usd_per_million_tokens")
-            u.add_row(f"{d['replicas']} x {d['gpus_per_replica']}", _layout_text(d), d["weight_precision"], str(d["batch_per_replica"]),
+            u.add_row(f"{d['replicas']} x {d['gpus_per_replica']}", layout_text(d), d["weight_precision"], str(d["batch_per_replica"]),
                       fmt_si(d["throughput_tokens_per_s"]), fmt_si(d["tpot_s"], "s"), "-" if cost is None else f"{cost:.3g}",
                       *((fmt_value("wall_time_s", d.get("job_wall_time_s")),) if job_col else ()))
         con.print(u)
         if (faster := _faster_runner_up(r)) is not None:
-            con.print(f"For this job alone, runner-up {faster['replicas']} x {faster['gpus_per_replica']} ({_layout_text(faster)}, "
+            con.print(f"For this job alone, runner-up {faster['replicas']} x {faster['gpus_per_replica']} ({layout_text(faster)}, "
                       f"{faster['weight_precision']}) would finish first: {fmt_value('wall_time_s', faster['job_wall_time_s'])} "
                       f"instead of {fmt_value('wall_time_s', r['job']['wall_time_s'])}.")
 

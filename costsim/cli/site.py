@@ -10,30 +10,15 @@ from rich.table import Table
 
 from costsim.cli.common import finish, fmt_si, parse_count, parse_float
 from costsim.numtext import sig
+from costsim.report.answers import site_answer
 from costsim.report.fmt import battery_text
 
 
-def _headline(r: dict) -> str:
-    """The one-sentence answer: the facility's peak against the grid cap, and the GPU power cap that fits, if any."""
-    fleet = " + ".join(f"{x['gpus']:,} x {x['hardware']}" for x in r.get("fleet") or [])
-    s = (f"{fleet} peak at {fmt_si(r['facility_peak_power_w'], 'W')} of facility power "
-         f"(mean {fmt_si(r['facility_mean_power_w'], 'W')})")
-    cap, head = r.get("grid_cap_w"), r.get("headroom_w")
-    if cap is None or head is None:
-        return s + f", {r['energy_cost_usd_per_day']:,.0f} USD of energy a day."
-    if head >= 0:
-        return s + f": {fmt_si(head, 'W')} under the {fmt_si(cap, 'W')} grid cap."
-    s += f": {fmt_si(-head, 'W')} over the {fmt_si(cap, 'W')} grid cap"
-    fits = [(k, v) for k, v in (r.get("per_gpu_power_cap_to_fit") or {}).items() if v.get("gpu_power_cap_w")]
-    if fits:
-        return s + "; capping " + ", ".join(f"each {k} at {v['gpu_power_cap_w']:.0f} W ({100 * v['compute_throughput_frac']:.0f} % "
-                                           "of its compute throughput)" for k, v in fits) + " fits."
-    return s + "; no GPU power cap fits."
 
 
 def _render(r: dict) -> None:
     c = Console()
-    c.print(_headline(r))
+    c.print(site_answer(r))
     t = Table(title="site power")
     t.add_column("quantity")
     t.add_column("value")

@@ -12,31 +12,12 @@ from rich.table import Table
 
 from costsim.cli.common import alias_note, device_noun_of, field_help, finish, fmt_si, parse_float
 from costsim.errors import InputError
-from costsim.numtext import count
+from costsim.report.answers import train_answer
 from costsim.report.fmt import fmt_value, host_launch_text, lora_text, moe_load_text
 from costsim.specs.requests import TrainRequest
 from costsim.units import S_PER_DAY
 
 
-def _answer(r: dict) -> str:
-    """The one-sentence answer printed above the table."""
-    verb = "Fine-tuning (LoRA)" if r.get("training_mode") == "lora" else "Training"
-    what = f"{r.get('model')} on {r.get('num_gpus'):,} {r.get('hardware')}"
-    tok = "" if r.get("tokens") is None else f"{r.get('model')} on {count(r['tokens'])} tokens with {r.get('num_gpus'):,} {r.get('hardware')}"
-    if not r.get("feasible"):
-        return f"{verb} {what} is not feasible: {r.get('reason') or 'no layout fits'}."
-    step = (f"{fmt_si(r.get('step_time_s'), 's')} per step, {fmt_si(r.get('tokens_per_s'), 'tokens/s')}"
-            + ("" if r.get("mfu_frac") is None else f", MFU {100 * r['mfu_frac']:.0f}%"))
-    wall = r.get("wall_time_s")
-    if r.get("tokens") is None or wall is None:
-        return f"{verb} {what}: {step} (give --tokens for the whole run)."
-    if not math.isfinite(wall):
-        return f"{verb} {tok} never finishes: failures leave zero goodput ({step})."
-    days = wall / S_PER_DAY
-    took = f"{days:,.1f} days" if days >= 1 else f"{wall / 3600:,.3g} hours"
-    money = "" if r.get("cost_usd") is None else f", {fmt_value('cost_usd', r['cost_usd'])}"
-    return (f"{verb} {tok} takes {took} ({step}){money}, "
-            f"{fmt_value('facility_energy_j', r['facility_energy_j'])} and {fmt_value('co2e_kg', r['co2e_kg'])}.")
 
 
 def _render(r: dict) -> None:
@@ -47,7 +28,7 @@ def _render(r: dict) -> None:
     # that greps it
     probe = Console()
     c = Console(width=max(probe.width, 106) if probe.is_terminal else 140)
-    c.print(_answer(r))
+    c.print(train_answer(r))
     if note := alias_note(r):
         c.print(note)
     p = shown_layout(r.get("parallelism") or {})

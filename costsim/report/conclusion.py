@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-from costsim.report.fmt import fmt_range, fmt_value, label
+from costsim.report.fmt import fmt_range, fmt_value, label, plural
 
 DELTA_KEYS = {
     "training": ("wall_time_s", "projected_wall_time_s", "gpu_hours", "projected_gpu_hours", "facility_energy_j",
@@ -149,7 +149,7 @@ VERDICT_KEYS = {
 _VERDICT_TEXT = {
     "cost_usd_per_million_tokens": lambda x: f"${x:,.4g} per million tokens",
     "co2e_g_per_1k_tokens": lambda x: f"{x:,.4g} g CO2e per 1,000 tokens",
-    "num_gpus_peak": lambda x: f"{x:,.0f} GPUs",
+    "num_gpus_peak": lambda x: plural(round(x), "GPU"),
 }
 
 
@@ -197,7 +197,7 @@ def verdict(result) -> list[str]:
         summaries = {v.name: v.parts[part].summary for v in variants}
         out_of_play = {n: why for n, s in summaries.items() if (why := _out_of_play(part, s))}
         live = [n for n in summaries if n not in out_of_play]
-        bits = []
+        bits, wins = [], []  # wins: (criterion, winner, figure, margin_frac, runner-up) where one variant wins outright
         for word, key in criteria:
             vals = sorted(((x, n) for n in live if (x := _whole_run(summaries[n], key)) is not None), key=lambda t: t[0])
             if len(vals) < 2:
@@ -209,12 +209,22 @@ def verdict(result) -> list[str]:
                 continue
             margin = f", {100 * (second - best) / second:.0f}% below {runner}" if second > 0 else f", against {runner}'s {_figure(key, second)}"
             bits.append(f"{word}: {who} ({_figure(key, best)}{margin})")
+            wins.append((word, who, _figure(key, best), (second - best) / second if second > 0 else None, runner))
         left = "; ".join(f"{n} left out ({why})" for n, why in out_of_play.items())
         if not bits:
             if out_of_play and len(out_of_play) == len(summaries):
                 out.append(f"No variant's {part} qualifies: {left}.")
             continue
-        sent = f"Across the {len(summaries)} variants' {part}, " + "; ".join(bits)
+        head = f"Across the {len(summaries)} variants' {part}, "
+        if len(wins) == len(bits) > 1 and len({w[1] for w in wins}) == 1 and all(w[3] is not None for w in wins):
+            # one variant wins every count: say so once, with its figures and how far ahead it is
+            lo, hi = min(100 * w[3] for w in wins), max(100 * w[3] for w in wins)
+            runners = sorted({w[4] for w in wins})
+            ahead = f"{lo:.0f}%" if round(lo) == round(hi) else f"{lo:.0f}-{hi:.0f}%"
+            sent = (head + f"{wins[0][1]} wins every count: " + ", ".join(f"{w[0]} at {w[2]}" for w in wins)
+                    + f", {ahead} below {_names(runners)}")
+        else:
+            sent = head + "; ".join(bits)
         out.append(sent + (f" ({left})" if left else "") + ".")
     return out
 

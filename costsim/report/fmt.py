@@ -149,10 +149,15 @@ def fmt_range(key: str, r: dict[str, float]) -> str:
     if lo is None or hi is None or r.get("min") == r.get("max"):
         return ""
     ref = max(abs(float(lo)), abs(float(hi)))
+    spread = f"{which[2]} of {n} replicates"
+    if unit_of(key) == "" and ref >= 1e6:  # a large count reads as the value does: 10.05T – 10.18T, not 1.005e+13
+        return f"{count(float(lo), 4)} – {count(float(hi), 4)}, {spread}"
     shown, unit = scale(key, ref)
     k = shown / ref if ref else 1.0
-    spread = f"{which[2]} of {n} replicates"
-    return f"{_sig(float(lo) * k)} – {_sig(float(hi) * k)} {unit}, {spread}".replace("  ", " ")
+    lo_t, hi_t = _sig(float(lo) * k), _sig(float(hi) * k)
+    if unit.startswith("$"):  # $113.5M – $115M, as the value reads
+        return f"${lo_t}{unit[1:]} – ${hi_t}{unit[1:]}, {spread}"
+    return f"{lo_t} – {hi_t}{' ' + unit if unit else ''}, {spread}"
 
 
 # Keys whose "token" is an OUTPUT (generated) token: the serving simulation's per-token metrics

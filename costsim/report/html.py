@@ -23,9 +23,9 @@ CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
 h1{margin-bottom:.2rem} .sub{color:#666;margin-top:0}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.92rem;width:100%}
-th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:break-word}
 th{background:#f5f5f5} td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.range{color:#666;font-size:.85em;display:block}
+.range{color:#666;font-size:.85em;display:block;white-space:normal}
 .bad{color:#b00020;font-weight:600} .ok{color:#1b7f3b}
 pre{background:#f7f7f7;padding:1rem;overflow:auto;font-size:.85rem}
 .chart{margin:1rem 0}
@@ -36,6 +36,7 @@ small{color:#666}
   body{margin:0;max-width:none;font-size:10.5pt}
   .modebar,.modebar-container{display:none!important}
   .chart,table,.answer,pre{break-inside:avoid}
+  table.headline{break-inside:auto}
   h2{break-after:avoid}
   .pagebreak{break-before:page}
   pre{white-space:pre-wrap}
@@ -106,7 +107,8 @@ def _headline_table(result) -> str:
             if pr.summary.get("feasible") is False:
                 reasons.append(f"<li class='bad'>{e(v.name)} ({e(part)}): infeasible — {e(pr.summary.get('reason', 'no reason given'))}</li>")
     extra = f"<ul>{''.join(reasons)}</ul>" if reasons else ""
-    return f"<table><tr><th>metric</th>{head}</tr>{''.join(body)}</table>{extra}"
+    # the headline table may break across pages (the executive summary starts on page 1 whatever its length)
+    return f"<table class='headline'><tr><th>metric</th>{head}</tr>{''.join(body)}</table>{extra}"
 
 
 def _conclusion(result) -> str:

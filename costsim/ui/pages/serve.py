@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from costsim.api.catalog import device_noun
+from costsim.report.answers import serve_answer
 from costsim.report.fmt import plural, power_limit_text
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest
@@ -147,6 +148,8 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
     if dep:
         show_deployment(res)
     else:
+        if res.get("feasible", True):
+            st.markdown(f"**{serve_answer(res)}**")  # the answer first, as the CLI's
         w.trust_caption(res)
     c = st.columns(4)
     shown = lambda v: "—" if v is None else f"{v:,}" if isinstance(v, int) else str(v)  # noqa: E731

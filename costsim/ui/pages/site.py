@@ -10,6 +10,7 @@ from costsim.errors import InputError
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import FleetEntry, SiteRequest
 from costsim.report.fmt import battery_text
+from costsim.report.answers import site_answer
 from costsim.ui import charts, compute, fmt, widgets as w
 
 P = "site_"
@@ -90,6 +91,7 @@ def show(res: dict[str, Any]) -> None:
         w.show_error(f"Not feasible: {res.get('reason') or 'no reason given'}")
     for warn in res.get("warnings") or []:
         st.warning(warn)
+    st.markdown(f"**{site_answer(res)}**")  # the answer first, as the CLI's
     c = st.columns(5)
     c[0].metric("IT peak power", fmt.power_w(res.get("it_peak_power_w")), help="Every device in its peak phase at once.")
     c[1].metric("Facility peak power", fmt.power_w(res.get("facility_peak_power_w")), help="IT peak x PUE.")

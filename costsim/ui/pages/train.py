@@ -11,6 +11,7 @@ from costsim.report.fmt import host_launch_text, lora_text, moe_load_text
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import TrainRequest
 from costsim.specs.site import EconomicsSpec, FacilitySpec
+from costsim.report.answers import train_answer
 from costsim.ui import charts, compute, fmt, widgets as w
 
 P = "train_"
@@ -201,6 +202,8 @@ def show(res: dict[str, Any]) -> None:
         w.show_error(f"Not feasible: {res.get('reason') or 'no reason given'}")
     for warn in res.get("warnings") or []:
         st.warning(warn)
+    if res.get("feasible", True):
+        st.markdown(f"**{w.in_page_words(train_answer(res))}**")  # the answer first, as the CLI's
     c = st.columns(5)
     c[0].metric("Wall time", fmt.duration(res.get("wall_time_s")), help="Whole run: compute time / goodput.")
     c[1].metric("GPU-hours", fmt.big(res.get("gpu_hours")))
