@@ -517,6 +517,15 @@ def test_scenario_run_offers_the_report_files():
     assert {"summary.json", "timeseries.parquet", "scenario.yaml"} <= names
     assert "report.html" in names
     assert at.session_state["scn_run"]["summary"]["variants"]
+    # the answer first and the trust ranges, as `costsim run` prints them; record fields with their unit, the headline
+    # rows first (the table had 96 rows with wall time and cost from row 55, 'Time in state s train | 13.11M')
+    answer = at.session_state["scn_run"]["answer"]
+    assert answer and any(m.value == f"**{answer[0]}**" for m in at.markdown)
+    assert any("published values lay" in c.value for c in at.caption)
+    from costsim.ui.pages.scenario import part_table
+
+    rows = part_table(at.session_state["scn_run"]["summary"]["variants"], "serving")
+    assert rows[0]["metric"] in ("Feasible", "SLO attainment") and all("_" not in r["metric"] for r in rows)
 
 
 @needs_run

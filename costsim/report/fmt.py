@@ -141,6 +141,14 @@ def fmt_value(key: str, v: Any) -> str:
     return str(v)
 
 
+def field_unit_key(record: str, field: str) -> str:
+    """The key a record's field reads its unit from: the field's own suffix, named with the record
+    (co2e_breakdown_kg.embodied_kg: tCO2e), else the record's (time_in_state_s.train: s)."""
+    if unit_of(field):
+        return f"{record}.{field}"
+    return record if unit_of(record) else field
+
+
 def fmt_range(key: str, r: dict[str, float]) -> str:
     """'lo – hi unit, p5–p95 of n replicates'; min–max below 20 replicates; '' when all replicates agree."""
     n = int(r.get("n", 0))

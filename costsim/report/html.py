@@ -14,7 +14,7 @@ from costsim.numtext import sig
 from costsim.report import charts, uncertainty
 from costsim.report.assumptions import assumption_rows
 from costsim.report.conclusion import conclusion, variant_deltas
-from costsim.report.fmt import fmt_range, fmt_value, headline_keys, headline_rows, label, plural, unit_of
+from costsim.report.fmt import field_unit_key, fmt_range, fmt_value, headline_keys, headline_rows, label, plural
 
 #: sensitivity charts a sweep report draws, one per variant, at most
 MAX_TORNADO_VARIANTS = 6
@@ -150,7 +150,7 @@ def _summary_items(summary) -> list[tuple[str, Any, str]]:
         if isinstance(val, dict):
             for sub, x in val.items():
                 if not isinstance(x, (dict, list)):
-                    out.append((f"{k}.{sub}", x, f"{k}.{sub}" if unit_of(sub) else k))
+                    out.append((f"{k}.{sub}", x, field_unit_key(k, sub)))
         elif not isinstance(val, list):
             out.append((k, val, k))
     return out

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from costsim.report.assumptions import assumption_rows
-from costsim.report.fmt import fmt_value, key_note, label, unit_of
+from costsim.report.fmt import field_unit_key, fmt_value, key_note, label
 from costsim.report.xlsx_writer import BOLD, Book
 
 MAX_ROWS = 1_048_576 - 2
@@ -127,9 +127,7 @@ def _readable(key: str, value: Any, part: str, prefix: str = "", unit_key: str |
     without a unit of its own (time_in_state_s.train) takes the record's (`unit_key`)."""
     if isinstance(value, (dict, list, tuple)):
         return [prefix + label(key, part), None]
-    fkey = key
-    if unit_key:  # the record's unit, or the field's own read with the record's name (co2e_breakdown_kg.embodied_kg: tCO2e)
-        fkey = f"{unit_key}.{key}" if unit_of(key) else (unit_key if unit_of(unit_key) else key)
+    fkey = field_unit_key(unit_key, key) if unit_key else key
     return [prefix + label(key, part), fmt_value(fkey, value) if value is not None else None]
 
 

@@ -58,8 +58,11 @@ def _child(scenario_json: str, seed: int, workdir: str) -> None:
             if ts and "site_power_w" in ts:
                 t, mean, _, hi, _ = banded(ts["t_s"], ts["site_power_w"], None, ts.get("site_power_max_w"))
                 site_ts[v.name] = {"t_s": t.tolist(), "site_power_w": mean.tolist(), "site_power_max_w": hi.tolist()}
+        from costsim.report.conclusion import conclusion
+
         _write_json(wd / RESULT, {"ok": True, "summary": summary_doc(result), "files": {k: str(v) for k, v in written["files"].items()},
-                                  "notices": written.get("notices", []), "site_timeseries": site_ts})
+                                  "notices": written.get("notices", []), "site_timeseries": site_ts,
+                                  "answer": conclusion(result)})
     except InputError as exc:
         _write_json(wd / RESULT, {"ok": False, "error": exc.message})
     except Exception as exc:  # noqa: BLE001 - the boundary of the background run: one line with an error id

@@ -65,7 +65,8 @@ def _collect(job) -> None:
     if res.get("ok"):
         files = read_files(res["files"])
         st.session_state[P + "run"] = {"hash": job.scenario_hash, "summary": res["summary"], "files": files,
-                                       "notices": res.get("notices", []), "site_timeseries": res.get("site_timeseries", {})}
+                                       "notices": res.get("notices", []), "site_timeseries": res.get("site_timeseries", {}),
+                                       "answer": res.get("answer") or []}
     else:
         st.session_state[P + "run_error"] = res.get("error")
     job.cleanup()
@@ -99,19 +100,39 @@ def poll_background() -> None:
 def part_table(variants: list[dict[str, Any]], part: str) -> list[dict[str, str]]:
     """One row per metric, one column per variant: the reports' labels (words, no unit suffix) and values in
     display units (days, MWh, $M, tCO2e, MW), from costsim.report.fmt."""
-    from costsim.report.fmt import fmt_value, label
+    from costsim.report.fmt import field_unit_key, fmt_value, headline_keys, human, label
 
-    cols = {v["name"]: fmt.flatten((v.get(part) or {}).get("summary", {}) if part != "site" else (v.get("site") or {}))
+    sums = {v["name"]: ((v.get(part) or {}).get("summary", {}) if part != "site" else (v.get("site") or {}))
             for v in variants if (part == "site" and v.get("site")) or part in v}
+    cols = {name: fmt.flatten(d) for name, d in sums.items()}
     keys = [k for k in dict.fromkeys(k for d in cols.values() for k in d)
             if all(not isinstance(d.get(k), str) or len(d.get(k)) < 80 for d in cols.values())]
-    return [{"metric": label(k.replace(".", "_"), part), **{name: fmt_value(k.rsplit(".", 1)[-1], d.get(k)) for name, d in cols.items()}}
-            for k in keys]
+    # the headline numbers first (as the reports), then the rest in the summary's order
+    first = [k for d in sums.values() for k in headline_keys(d) if k in keys]
+    keys = list(dict.fromkeys(first + keys))
+
+    def row_label(k: str) -> str:
+        if "." not in k:
+            return label(k, part)
+        parent, sub = k.split(".", 1)
+        return f"{label(parent, part)}: {human(sub)}"
+
+    def unit_key(k: str) -> str:
+        return field_unit_key(*k.split(".", 1)) if "." in k else k
+
+    return [{"metric": row_label(k), **{name: fmt_value(unit_key(k), d.get(k)) for name, d in cols.items()}} for k in keys]
 
 
 def show_run(run: dict[str, Any]) -> None:
     summ = run["summary"]
     st.success(f"Ran '{summ.get('scenario')}' (run id {summ.get('scenario_hash')}, seed {summ.get('seed')}).")
+    for line in run.get("answer") or []:  # the answer first, as the report's and the CLI's
+        st.markdown(f"**{line}**")
+    for v in summ.get("variants", []):  # the trust ranges, as `costsim run` prints them
+        for part in ("training", "serving"):
+            band = (v.get(part) or {}).get("error_band")
+            if band and band.get("label"):
+                st.caption(f"{v['name']}, {part}: published values lay {band['label']}.")
     variants = summ.get("variants", [])
     tabs = [p for p in ("training", "serving", "site") if any((p in v) if p != "site" else bool(v.get("site")) for v in variants)]
     for tab, part in zip(st.tabs(tabs), tabs) if tabs else []:
@@ -119,7 +140,8 @@ def show_run(run: dict[str, Any]) -> None:
             st.dataframe(part_table(variants, part), width="stretch", hide_index=True, height=420)
     for name, ts in run.get("site_timeseries", {}).items():
         t = ts.get("t_s")
-        series = {k: v for k, v in ts.items() if k.endswith("_w") and k != "t_s"}
+        names = {"site_power_w": "site power (mean)", "site_power_max_w": "site power (1-min max)"}
+        series = {names.get(k, k): v for k, v in ts.items() if k.endswith("_w") and k != "t_s"}
         if t and series:
             st.plotly_chart(charts.timeline(t, series, title=f"Site power — {name}"), width="stretch", key=f"scn_ts_{name}")
     st.markdown("**Download**")
