@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from costsim.specs.plan import PlanRequest
-from costsim.numtext import count, sig
+from costsim.numtext import count, power, sig
 from costsim.units import J_PER_MWH
 
 if TYPE_CHECKING:
@@ -39,12 +39,28 @@ def gpus_text(g: float | None) -> str:
 
 
 def days_text(days: float | None) -> str:
-    """A duration in days, or hours below a day."""
+    """A duration in days, or hours below a day, minutes below an hour, seconds below a minute."""
     if days is None or not math.isfinite(days):
         return "an unknown time"
     if days < 1:
-        return f"{days * 24:.3g} hours"
+        h = days * 24
+        if h >= 1:
+            return f"{h:.3g} hours"
+        return f"{h * 60:.3g} minutes" if h * 60 >= 1 else f"{h * 3600:.3g} seconds"
     return f"{days:,.1f} days" if days < 10 else f"{days:,.0f} days"
+
+
+def mwh_text(joules: float) -> str:
+    """Energy in MWh, in kWh or Wh where a tiny plan uses less than one (0.0123 MWh reads 12.3 kWh)."""
+    mwh = joules / J_PER_MWH
+    if not math.isfinite(mwh) or abs(mwh) >= 1:
+        return f"{sig(mwh)} MWh"
+    return f"{sig(mwh * 1e3)} kWh" if abs(mwh) >= 1e-3 else f"{sig(mwh * 1e6)} Wh"
+
+
+def params_text(n: float) -> str:
+    """A parameter count: 25.7B, 85M."""
+    return count(n)
 
 
 def peak_text(req: PlanRequest) -> str:
@@ -53,29 +69,33 @@ def peak_text(req: PlanRequest) -> str:
 
 
 def usd_m(x: float | None) -> str:
-    """$ in millions, or 'no price' where the hardware has none."""
-    return f"${sig(x / 1e6)}M" if x is not None and math.isfinite(x) else "no price"
+    """$ in millions ($1.31M), thousands ($3.5k) or dollars ($0.49) by size, or 'no price' where the hardware has none."""
+    if x is None or not math.isfinite(x):
+        return "no price"
+    if abs(x) >= 1e6:
+        return f"${sig(x / 1e6)}M"
+    return f"${sig(x / 1e3)}k" if abs(x) >= 1e3 else f"${sig(x)}"
 
 
 def answer_sentence(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | None) -> str:
     if r is None:
         return ""
-    s = f"{sig(r.params / 1e9)}B parameters on {sig(r.training_tokens / 1e12)}T tokens ({tokens_per_param_text(r.tokens_per_param)} tokens/parameter, loss {r.loss:.3f})"
+    s = f"{params_text(r.params)} parameters on {count(r.training_tokens)} tokens ({tokens_per_param_text(r.tokens_per_param)} tokens/parameter, loss {r.loss:.3f})"
     if r.total is not None and r.training is not None and r.serving is not None:
+        co2 = f"{sig(r.total.co2e_kg / 1000)} tCO2e" if r.total.co2e_kg >= 1000 else f"{sig(r.total.co2e_kg)} kgCO2e"
         s += (f": training {days_text(r.training.days)} on {req.train_gpus:,} {req.train_hardware}, {usd_m(r.training.usd)}, "
-              f"{sig(r.training.facility_energy_j / J_PER_MWH)} MWh; serving {count(req.lifetime_total_tokens())} tokens over {req.years:g} years "
-              f"needs {gpus_text(r.serving.gpus)} {req.serve_hardware}{peak_text(req)}, {usd_m(r.serving.usd)}, {sig(r.serving.facility_energy_j / J_PER_MWH)} MWh; "
-              f"total {usd_m(r.total.usd)}, {sig(r.total.facility_energy_j / J_PER_MWH)} MWh, {sig(r.total.co2e_kg / 1000)} tCO2e, "
-              f"peak {sig(r.total.peak_power_w / 1e6)} MW")
+              f"{mwh_text(r.training.facility_energy_j)}; serving {count(req.lifetime_total_tokens())} tokens over {req.years:g} years "
+              f"needs {gpus_text(r.serving.gpus)} {req.serve_hardware}{peak_text(req)}, {usd_m(r.serving.usd)}, {mwh_text(r.serving.facility_energy_j)}; "
+              f"total {usd_m(r.total.usd)}, {mwh_text(r.total.facility_energy_j)}, {co2}, peak {power(r.total.peak_power_w)}")
     else:
         s += f": {r.total_flop:.3g} FLOP in total ({r.training_flop:.3g} training + {r.inference_flop:.3g} inference)"
     if co is not None and co.params > 0 and abs(co.params - r.params) / co.params > 0.05:
         if r.total is not None and co.total is not None and co.total.usd and math.isfinite(co.total.usd) and math.isfinite(r.total.usd):
-            s += (f". The compute-optimal (Chinchilla) model for the same loss, {sig(co.params / 1e9)}B on {sig(co.training_tokens / 1e12)}T "
-                  f"tokens, would total ${sig(co.total.usd / 1e6)}M ({100 * (co.total.usd - r.total.usd) / r.total.usd:+.0f}% vs this plan)")
+            s += (f". The compute-optimal (Chinchilla) model for the same loss, {params_text(co.params)} on {count(co.training_tokens)} "
+                  f"tokens, would total {usd_m(co.total.usd)} ({100 * (co.total.usd - r.total.usd) / r.total.usd:+.0f}% vs this plan)")
         else:
             saved_flop = co.total_flop - r.total_flop
-            s += (f". The compute-optimal model for the same loss is {sig(co.params / 1e9)}B on {sig(co.training_tokens / 1e12)}T tokens "
+            s += (f". The compute-optimal model for the same loss is {params_text(co.params)} on {count(co.training_tokens)} tokens "
                   f"({co.total_flop:.3g} FLOP; this plan {'saves' if saved_flop >= 0 else 'spends'} {abs(saved_flop):.3g} FLOP, "
                   f"{100 * abs(saved_flop) / co.total_flop:.0f}% {'less' if saved_flop >= 0 else 'more'})")
             if co.note and co.note.startswith(NO_LAYOUT_NOTE):
@@ -114,9 +134,9 @@ def edge_note(req: PlanRequest, prices: Prices | None, n: float) -> str | None:
     if prices is not None:
         lo, hi = max(lo, float(prices.n[0])), min(hi, float(prices.n[-1]))
     if n <= lo * 1.05:
-        return f"at the smallest size searched ({sig(lo / 1e9)}B); a smaller model may be cheaper: lower --min-params"
+        return f"at the smallest size searched ({count(lo)}); a smaller model may be cheaper: lower --min-params"
     if n >= hi / 1.05:
-        return f"at the largest size searched ({sig(hi / 1e9)}B); a larger model may be cheaper: raise --max-params"
+        return f"at the largest size searched ({count(hi)}); a larger model may be cheaper: raise --max-params"
     return None
 
 
