@@ -282,3 +282,26 @@ def test_run_text_output_answers_first(tmp_path, capsys):
     code, out, err = _in_process(["run", str(TINY), "--out", str(tmp_path / "out"), "--no-pdf"], capsys)
     first = out.strip().splitlines()[0]
     assert code == 0 and first.startswith("Training llama-3-8b on 2,048 h100-sxm takes"), first
+
+
+def test_a_billion_random_samples_are_refused_before_anything_is_laid_out(tmp_path, monkeypatch, capsys):
+    """--samples 1000000000 built every sample as Python lists before the memory check: past 10 GB and killed at 120 s
+    with no message (a helper's fuzz sweep). The least memory any plan of that many points needs is checked first."""
+    import costsim.sweep as sweep_mod
+
+    def boom(*a, **k):
+        raise AssertionError("the plan was built")
+
+    monkeypatch.setattr(sweep_mod, "build_plan", boom)
+    code, _, err = _in_process(["sweep", "scenarios/llama3-8b-vs-70b-training.yaml", "--mode", "core", "--random",
+                                "training.tokens=1e12:1e13", "--samples", "1000000000", "--out", str(tmp_path / "s"),
+                                "--no-progress"], capsys)
+    assert code == 2 and "memory" in err and "2,000,000,000 points" in err
+    # the batched plan draws the same samples as the per-point path, as arrays
+    from costsim.sweep.points import parse_random, random_columns, random_samples
+
+    specs = parse_random(["training.tokens=1e12:1e13:log", "training.num_gpus=8:4096:log", "facility.pue=1.05:1.5"])
+    cols = random_columns(specs, 500, seed_material="x")
+    rows = random_samples(specs, 500, seed_material="x")
+    assert [[v for _, v in r] for r in rows] == [list(t) for t in zip(*(c.tolist() for c in cols))]
+    assert cols[1].dtype == np.int64

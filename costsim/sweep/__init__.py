@@ -138,6 +138,13 @@ def run_sweep(
         raise InputError("--seeds must be >= 1.", field="--seeds")
     if samples and not random and design is None:
         raise InputError("--samples needs --random path=lo:hi (what to sample); without --random leave --samples out.", field="--samples")
+    # before anything is laid out: the count, and the least work and memory any plan of that many points needs (one
+    # group, no columns), so a sweep of a billion samples is refused in a second, not after it has filled the memory
+    pre = count_points(scenario, grid=grid, samples=samples if random else 0, seeds=seeds, design=design)
+    check_points(pre, batched=batched and mode == "core")
+    if batched and mode == "core":
+        check_budget(estimate_work(points=pre, groups=1, mode=mode, batched=True, probe_s=0.0, executor=executor, workers=workers),
+                     max_wall_s=max_wall_s, seeds=seeds, executor=executor)
     plan = build_plan(scenario, grid=grid, random=random, samples=samples, seeds=seeds, mode=mode, design=design) if batched else None
     total_est = plan.points_total if plan is not None else count_points(scenario, grid=grid, samples=samples, seeds=seeds, design=design)
     check_points(total_est, batched=plan is not None)

@@ -44,7 +44,7 @@ from costsim.sweep.points import (
     _file_hashes,
     is_integer_field,
     point_doc,
-    random_samples,
+    random_columns,
 )
 
 SITE_PATHS = tuple(VARIABLE_FIELDS) + tuple(NO_EFFECT_FIELDS)
@@ -344,11 +344,11 @@ def build_plan(scenario: Scenario, *, grid: list[tuple[str, list[Any]]] | None, 
             sample_values[p] = np.asarray(design.values[p])
         sample_design = {"sample_index": np.asarray(design.sample_index, np.int64), "sample_block": np.asarray(design.block, dtype=object)}
     elif random:
-        rs = random_samples(random, samples, seed_material=scenario_hash(scenario))
-        n_samples = len(rs)
-        for k, spec in enumerate(random):
+        cols = random_columns(random, samples, seed_material=scenario_hash(scenario))
+        n_samples = int(samples)
+        for spec, col in zip(random, cols):
             sample_paths.append(spec.path)
-            sample_values[spec.path] = np.asarray([s[k][1] for s in rs], dtype=np.int64 if spec.integer else float)
+            sample_values[spec.path] = np.asarray(col, dtype=np.int64 if spec.integer else float)
     paths = [".".join(str(x) for x in split_path(p)) for p, _ in grid] + [".".join(str(x) for x in split_path(p)) for p in sample_paths]
     if len(set(paths)) != len(paths):
         return None
