@@ -305,3 +305,22 @@ def test_a_billion_random_samples_are_refused_before_anything_is_laid_out(tmp_pa
     rows = random_samples(specs, 500, seed_material="x")
     assert [[v for _, v in r] for r in rows] == [list(t) for t in zip(*(c.tolist() for c in cols))]
     assert cols[1].dtype == np.int64
+
+
+def test_a_run_of_many_replicates_is_refused_with_its_estimate_after_the_first(tmp_path, capsys):
+    """`run` checked only the count of simulated runs (100,000): 10,000 replicates of a slow training scenario started
+    and would have run for hours (a helper's fuzz sweep). After each part's first replicate the whole run is projected
+    and refused past --max-hours (default 1 h), before the other replicates run; its refusal of an uncertainty study
+    names run's own flags, not the sweep's."""
+    code, _, err = _in_process(["run", "scenarios/llama3-8b-vs-70b-training.yaml", "--out", str(tmp_path / "r"), "--no-pdf",
+                                "--set", "simulation.replicates=10000", "--max-hours", "0.001"], capsys)
+    assert code == 2 and "this run is estimated to take" in err and "10,000 replicates" in err and "--allow-long" in err
+    assert not (tmp_path / "r").exists()
+    from costsim.cli.run import _in_run_flags
+
+    msg = ("this sweep is estimated to take ~118 min (...), over the limit of 60 min (--max-hours 1). Sweep fewer --grid values "
+           "or --samples; use --mode core (the closed-form cores); spread it over workers (--executor process --workers N); "
+           "pass --max-hours 2.4 or --allow-long to run it anyway (finished points are kept, so a re-run resumes).")
+    out = _in_run_flags(msg)
+    assert "--samples-mode core" in out and "--executor" not in out and "--grid" not in out and "resumes" not in out
+    assert out.startswith("this uncertainty study is estimated")

@@ -260,7 +260,37 @@ def ranges_of(summaries: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
-def _run_part(part: str, s: Scenario, seed: int) -> PartResult:
+@dataclass
+class RunClock:
+    """The wall-time budget of a scenario run (`run_scenario(max_wall_s=)`): after the first replicate of each part the
+    whole run is projected (that replicate's time x the replicates left, and the variants not started at the mean so
+    far) and refused with the estimate when it passes the budget, before the other replicates run."""
+
+    max_wall_s: float
+    variants: int
+    t0: float = field(default_factory=time.perf_counter)
+    started: int = 0  # variants begun
+
+    def check(self, *, part: str, variant_s_so_far: float, rep_s: float, reps_left: int, where: str) -> None:
+        spent = time.perf_counter() - self.t0
+        this_variant = variant_s_so_far + rep_s * reps_left
+        others = max(self.variants - self.started, 0) * max(this_variant, spent / max(self.started, 1))
+        total = spent + rep_s * reps_left + others
+        if total <= self.max_wall_s:
+            return
+        raise InputError(
+            f"this run is estimated to take ~{_hours(total)} ({where}: {rep_s:,.3g} s for its first {part} replicate x "
+            f"{reps_left + 1:,} replicates, {self.variants:,} variant(s)), over the limit of {_hours(self.max_wall_s)}. "
+            "Lower simulation.replicates (the ranges need ~20), simulation.duration_s or the number of variants; pass "
+            f"--max-hours {max(total / 3600.0 * 1.2, 0.01):.2g} or --allow-long to run it anyway.", field="simulation.replicates")
+
+
+def _hours(s: float) -> str:
+    return f"{s / 3600.0:,.3g} h" if s >= 3600 else f"{s / 60.0:,.3g} min" if s >= 60 else f"{s:,.3g} s"
+
+
+def _run_part(part: str, s: Scenario, seed: int, clock: RunClock | None = None, where: str = "",
+              variant_t0: float | None = None) -> PartResult:
     fn = _sim_function(part)
     reps = s.simulation.replicates
     first: SimOutput | None = None
@@ -270,9 +300,14 @@ def _run_part(part: str, s: Scenario, seed: int) -> PartResult:
     if reps > 1 and callable(prepare) and "setup" in inspect.signature(fn).parameters:
         kw["setup"] = prepare(s)  # the seed-independent setup, shared by the replicates
     for r in range(reps):
+        t_rep = time.perf_counter()
         out = fn(s, seed=seed + r, **kw)
         if first is None:
             first = out
+            if clock is not None and reps > 1:
+                now = time.perf_counter()
+                clock.check(part=part, variant_s_so_far=now - (variant_t0 or t_rep), rep_s=now - t_rep, reps_left=reps - 1,
+                            where=where or part)
         summaries.append(dict(out.summary))
     assert first is not None
     ts = {k: np.asarray(v) for k, v in first.timeseries.items()}
@@ -398,16 +433,19 @@ def _serving_gpus(s: Scenario) -> float:
     return float(wl.gpus if wl.gpus is not None else wl.num_replicas * wl.gpus_per_replica)
 
 
-def run_variant(name: str, s: Scenario, seed: int) -> VariantResult:
+def run_variant(name: str, s: Scenario, seed: int, clock: RunClock | None = None) -> VariantResult:
     """Run one variant. Training and serving on one site with a grid import cap: serving runs
-    first and keeps its power; training gets the cap minus serving's peak (serving has priority)."""
+    first and keeps its power; training gets the cap minus serving's peak (serving has priority). `clock`: the run's
+    wall-time budget (RunClock), checked after each part's first replicate."""
     t0 = time.perf_counter()
+    if clock is not None:
+        clock.started += 1
     require(serving_estimates(s, runs=s.simulation.replicates) + training_estimates(s))  # before any work
     cap = s.grid.import_cap_mw * 1e6 if s.grid.import_cap_mw is not None else None
     site_notes: dict[str, Any] = {}
     done: dict[str, PartResult] = {}
     if s.serving is not None:
-        done["serving"] = _run_part("serving", s, seed)
+        done["serving"] = _run_part("serving", s, seed, clock, f"variant {name}", t0)
         if s.grid.balancing_authority is not None and done["serving"].summary.get("feasible", True):
             from costsim.api.grid import ba_serving_difference  # what the BA's curtailment events cost the fleet
 
@@ -421,7 +459,7 @@ def run_variant(name: str, s: Scenario, seed: int) -> VariantResult:
             site_notes["training_cap_w"] = max(left, 0.0)
             # a cap at or below zero leaves training no power: the training sim reports it infeasible
             ts = s.model_copy(update={"grid": s.grid.model_copy(update={"import_cap_mw": max(left, 1.0) / 1e6})})
-        done["training"] = _run_part("training", ts, seed)
+        done["training"] = _run_part("training", ts, seed, clock, f"variant {name}", t0)
         _project_training(done["training"])
         if ts.grid.balancing_authority is not None:  # what the BA's curtailment events cost this run
             from costsim.api.grid import ba_baseline_difference
@@ -447,11 +485,13 @@ def _variant_seed(scenario: Scenario, vs: Scenario, base_seed: int) -> int:
 
 
 def run_scenario(scenario: Scenario, *, seed: int | None = None, source: str | None = None,
-                 on_variant: Callable[[int, int, VariantResult], None] | None = None) -> RunResult:
+                 on_variant: Callable[[int, int, VariantResult], None] | None = None,
+                 max_wall_s: float | None = None) -> RunResult:
     """Run every variant (or the base) with `seed` (default: the scenario's simulation.seed).
     A variant that sets its own simulation.seed runs with that seed (an explicit `seed` replaces
     only the base scenario's seed, which variants that do not set one inherit). `on_variant` is called
-    after each variant (progress for the app's background runs)."""
+    after each variant (progress for the app's background runs). `max_wall_s`: refuse, with the estimate, a run
+    projected past it after a part's first replicate (RunClock; None: no limit)."""
     base_seed = scenario.simulation.seed if seed is None else int(seed)
     if base_seed < 0:
         raise InputError(f"seed must be >= 0, got {base_seed}.", field="seed")
@@ -470,8 +510,9 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, source: str | N
                               "Lower serving.arrivals.rate_per_s, simulation.duration_s, the replicates or the number of "
                               "variants (or run them as separate scenarios).")])
     variants = []
+    clock = RunClock(max_wall_s, len(todo)) if max_wall_s is not None and math.isfinite(max_wall_s) else None
     for name, vs in todo:
-        variants.append(run_variant(name, vs, _variant_seed(scenario, vs, base_seed)))
+        variants.append(run_variant(name, vs, _variant_seed(scenario, vs, base_seed), clock))
         if on_variant is not None:  # progress: (variants done, variants in all, the one just finished)
             on_variant(len(variants), len(todo), variants[-1])
     return RunResult(scenario, scenario_hash(scenario), base_seed, variants, time.perf_counter() - t0, started, source)

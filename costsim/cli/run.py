@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import shutil
 from pathlib import Path
 from typing import List, Optional
@@ -93,6 +95,17 @@ def _uncertainty_table(doc) -> None:
         con.print(t)
 
 
+def _in_run_flags(message: str) -> str:
+    """A sweep's work refusal reworded for `run --samples`: its flags are --samples-mode, --samples, --max-hours and
+    --allow-long; it has no --grid, --seeds, --executor or --workers."""
+    out = message.replace("--mode core", "--samples-mode core").replace("--mode sim", "--samples-mode sim")
+    out = re.sub(r";? ?[Ss]pread it over workers \(--executor process --workers N\)", "", out)
+    out = out.replace("sweep fewer --grid values or --samples", "draw fewer --samples")
+    out = out.replace("Sweep fewer --grid values or --samples", "Draw fewer --samples")
+    out = out.replace("this sweep is estimated", "this uncertainty study is estimated").replace("this sweep would", "this uncertainty study would")
+    return out.replace(" (finished points are kept, so a re-run resumes)", "")  # a refused run leaves nothing to resume
+
+
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_cmd(
@@ -106,7 +119,8 @@ def register(app: typer.Typer) -> None:
         sampler: Optional[str] = typer.Option(None, "--sampler", help="sobol (scrambled), lhs (Latin hypercube) or random; default: uncertainty.sampler."),
         samples_mode: str = typer.Option("core", "--samples-mode", help="What evaluates the samples: core (closed-form cores, batched; fast) or sim (the simulations)."),
         sensitivity: Optional[bool] = typer.Option(None, "--sensitivity/--no-sensitivity", help="Sobol' indices (samples x (inputs + 2) evaluations); default: uncertainty.sensitivity."),
-        allow_long: bool = typer.Option(False, "--allow-long", help="Run an uncertainty study estimated to take more than an hour."),
+        allow_long: bool = typer.Option(False, "--allow-long", help="Run a scenario (its replicates) or an uncertainty study estimated to take longer than the limit (--max-hours, default 1 h)."),
+        max_hours: float = typer.Option(1.0, "--max-hours", min=0.0, help="Refuse runs estimated to take longer than this, hours (estimated after each part's first replicate, and before an uncertainty study; the estimate is printed)."),
     ) -> int:
         """Run a scenario file: simulate each variant, write data files and reports to --out."""
         from pathlib import Path
@@ -130,12 +144,19 @@ def register(app: typer.Typer) -> None:
 
         stage = output_staging(out)  # the run writes here; the finished directory replaces --out whole
         try:
-            result = run_scenario(s, seed=seed, source=scenario)
+            if not math.isfinite(max_hours):
+                raise InputError(f"--max-hours must be a finite number of hours, got {max_hours}; use --allow-long for no limit.",
+                                 field="--max-hours")
+            limit_s = None if allow_long else max_hours * 3600.0
+            result = run_scenario(s, seed=seed, source=scenario, max_wall_s=limit_s)
             if n:
                 from costsim.sweep.uncertainty import study
 
-                doc = study(s, out=stage / "uncertainty", samples=n, mode=samples_mode, sampler=sampler, sensitivity=sensitivity,
-                            max_wall_s=float("inf") if allow_long else None, source=scenario, progress=not as_json)
+                try:
+                    doc = study(s, out=stage / "uncertainty", samples=n, mode=samples_mode, sampler=sampler, sensitivity=sensitivity,
+                                max_wall_s=float("inf") if allow_long else limit_s, source=scenario, progress=not as_json)
+                except InputError as exc:  # the sweep's refusal, in `run`'s flags
+                    raise InputError(_in_run_flags(exc.message), field=exc.field) from None
                 result.extra["uncertainty"] = doc
             written = write_run(result, out, pdf=pdf, stage=stage)
             if doc is not None:  # paths inside the study's document name the final directory
@@ -192,7 +213,6 @@ def register(app: typer.Typer) -> None:
         max_hours: float = typer.Option(1.0, "--max-hours", min=0.0, help="Refuse sweeps estimated to run longer than this, hours (the estimate is printed)."),
     ) -> int:
         """Run many points of a scenario (grid x random or uncertainty samples x seeds) and store each as a Parquet row."""
-        import math
 
         from costsim.api.run import load_scenario
         from costsim.errors import InputError
