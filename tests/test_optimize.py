@@ -299,3 +299,16 @@ def test_dask_killed_worker_loses_no_trial(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "trials.csv")))
     assert len(rows) == len(study.trials) and all(r["state"] in ("COMPLETE", "PRUNED", "FAIL") for r in rows)
     print(f"killed {killed}; rescheduled {rescheduled}; states {sorted(t.state.name for t in study.trials)}")
+
+
+def test_a_study_projected_past_its_time_limit_is_refused_and_keeps_its_trials(tmp_path):
+    """optimize refused only --trials above 100,000: 100,000 simulated trials (~7 h) started (a helper's fuzz sweep).
+    After each round the study is projected; past max_wall_s it is refused with the estimate, its trials kept for a
+    resume."""
+    from costsim.errors import InputError
+
+    with pytest.raises(InputError, match=r"this study is estimated to take .* over the limit .* a re-run resumes it"):
+        run_optimize(_scenario(), out=str(tmp_path / "o"), params=PARAMS, objectives=OBJECTIVES, trials=50_000, batch=2,
+                     max_wall_s=1.0)
+    res = run_optimize(_scenario(), out=str(tmp_path / "o"), params=PARAMS, objectives=OBJECTIVES, trials=4, batch=2)
+    assert res.trials_complete == 4 and res.evaluations_this_run == 2  # the refused run's first round was kept

@@ -11,6 +11,16 @@ from rich.table import Table
 from costsim.cli.common import print_json
 
 
+def _finite_hours(h: float) -> float:
+    import math
+
+    from costsim.errors import InputError
+
+    if not math.isfinite(h):
+        raise InputError(f"--max-hours must be a finite number of hours, got {h}; use --allow-long for no limit.", field="--max-hours")
+    return h
+
+
 def register(app: typer.Typer) -> None:
     @app.command("optimize")
     def optimize(
@@ -30,6 +40,8 @@ def register(app: typer.Typer) -> None:
         sampler: str = typer.Option("tpe", "--sampler", help="tpe (multi-objective TPE after a space-filling start: the box's two corners, then scrambled Sobol points, every categorical choice early) | nsga2 | random."),
         seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Sampler and simulation seed (0 to 2^32 - 1)."),
         as_json: bool = typer.Option(False, "--json", help="Print pareto.json to stdout."),
+        allow_long: bool = typer.Option(False, "--allow-long", help="Run a study estimated to take longer than the limit (--max-hours, default 1 h)."),
+        max_hours: float = typer.Option(1.0, "--max-hours", min=0.0, help="Refuse a study projected (after each round of trials) to take longer than this, hours; the trials done are kept and a re-run resumes."),
     ) -> None:
         """Search scenario fields for the best trade-offs (Pareto set) under constraints; resumable, on any executor."""
         from costsim.api.run import load_scenario
@@ -38,7 +50,8 @@ def register(app: typer.Typer) -> None:
         s = load_scenario(scenario)
         res = run_optimize(s, out=out, params=[parse_param(p) for p in param], objectives=parse_objectives(minimize, maximize),
                            constraints=[parse_constraint(c) for c in constraint], trials=trials, batch=batch, mode=mode,
-                           executor=executor, workers=workers, address=address, sampler=sampler, seed=seed, confirm=confirm)
+                           executor=executor, workers=workers, address=address, sampler=sampler, seed=seed, confirm=confirm,
+                           max_wall_s=None if allow_long else _finite_hours(max_hours) * 3600.0)
         from costsim.report.optimize import write_optimize_report
 
         report = write_optimize_report(res.out_dir)

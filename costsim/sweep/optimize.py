@@ -23,6 +23,7 @@ import hashlib
 import json
 import math
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -325,7 +326,10 @@ def _study_dir(out: str) -> Path:
 def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objectives: list[Objective],
                  constraints: list[Constraint] | None = None, trials: int = 40, batch: int = 4, mode: str = "core",
                  executor: str = "local", workers: int | None = None, address: str | None = None, sampler: str = "tpe",
-                 seed: int = 0, confirm: bool = False, on_trial: Callable[[int, int], None] | None = None) -> OptimizeResult:
+                 seed: int = 0, confirm: bool = False, on_trial: Callable[[int, int], None] | None = None,
+                 max_wall_s: float | None = None) -> OptimizeResult:
+    """`max_wall_s`: after each round the study is projected from the rounds so far (their wall time per trial) and
+    refused with the estimate when it would pass this; the trials done are kept in optuna.db, so a re-run resumes."""
     import optuna
 
     from costsim.sweep.executors import get_executor
@@ -390,7 +394,18 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
 
     max_asks = max(3 * trials, trials + 20)  # failing trials (infeasible points) must not loop forever
     asks = 0
+    t_loop = time.perf_counter()
     while complete() < trials:
+        if max_wall_s is not None and asks:
+            spent = time.perf_counter() - t_loop
+            left = trials - complete()
+            total = spent + spent / asks * left  # every trial asked so far, failed ones included, at the rounds' mean time
+            if total > max_wall_s:
+                raise InputError(f"this study is estimated to take ~{_hours(total)} ({asks:,} trials in {_hours(spent)} so far, "
+                                 f"{left:,} more to complete), over the limit of {_hours(max_wall_s)}. Ask for fewer --trials, use "
+                                 "--mode core, or raise --batch with --executor process --workers N; pass --max-hours "
+                                 f"{max(total / 3600.0 * 1.2, 0.01):.2g} or --allow-long to run it. The {complete():,} trials done "
+                                 "are kept in the study: a re-run resumes it.", field="--trials")
         if asks >= max_asks:
             notes.append(f"stopped after {asks} trials in this run: only {complete()} of {trials} completed; the rest "
                          f"failed{_common_error(study)} (the error column of trials.csv has each) - narrow the --param ranges")
@@ -448,6 +463,10 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
                 study.tell(t, state=optuna.trial.TrialState.FAIL)
                 study.enqueue_trial(dict(t.params), skip_if_exists=False)
     return _report(study, scenario, objectives, constraints, params, outp, evaluated, notes, confirm, run_fn, workers, address, seed, storage_url)
+
+
+def _hours(s: float) -> str:
+    return f"{s / 3600.0:,.3g} h" if s >= 3600 else f"{s / 60.0:,.3g} min" if s >= 60 else f"{s:,.3g} s"
 
 
 def _report(study, scenario, objectives, constraints, params, outp, evaluated, notes, confirm, run_fn, workers, address, seed, storage_url):
