@@ -145,6 +145,20 @@ def test_query_sandbox(tmp_path):
     assert not victim.exists() and not (tmp_path / "x.csv").exists() and not (tmp_path / "db.duckdb").exists()
 
 
+def test_query_result_size_is_limited_and_the_table_shortens_long_values(tmp_path, monkeypatch):
+    """`query` limited rows, not bytes: repeat('x', 1e9) took 72 s and 4 GB and printed a 1 GB value (a helper's fuzz
+    sweep). A result past QUERY_MAX_RESULT_BYTES is refused; the CLI table shows at most MAX_CELL_CHARS of a value."""
+    import costsim.sweep.store as store
+    from costsim.cli.run import MAX_CELL_CHARS, _cell_text
+
+    ResultStore(tmp_path).append([{"point_id": "a", "variant": "base", "x": 1}])
+    monkeypatch.setattr(store, "QUERY_MAX_RESULT_BYTES", 10_000)
+    with pytest.raises(InputError, match="the query's result passes"):
+        query(tmp_path, "SELECT repeat('x', 20000) FROM points")
+    assert query(tmp_path, "SELECT repeat('x', 100) FROM points")[1] == [("x" * 100,)]
+    assert _cell_text("y" * 1000).startswith("y" * MAX_CELL_CHARS + "... (1,000 characters")
+
+
 # 5. types ---------------------------------------------------------------------------------
 
 def test_grid_value_of_wrong_type_refused():

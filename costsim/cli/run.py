@@ -95,6 +95,17 @@ def _uncertainty_table(doc) -> None:
         con.print(t)
 
 
+#: the most characters of one value a query's table shows (--json prints it whole)
+MAX_CELL_CHARS = 200
+
+
+def _cell_text(x) -> str:
+    if x is None:
+        return ""
+    t = f"{x:.6g}" if isinstance(x, float) else str(x)
+    return t if len(t) <= MAX_CELL_CHARS else t[:MAX_CELL_CHARS] + f"... ({len(t):,} characters; --json prints it whole)"
+
+
 def _in_run_flags(message: str) -> str:
     """A sweep's work refusal reworded for `run --samples`: its flags are --samples-mode, --samples, --max-hours and
     --allow-long; it has no --grid, --seeds, --executor or --workers."""
@@ -295,7 +306,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         con = Console()
-        cells = [["" if x is None else (f"{x:.6g}" if isinstance(x, float) else str(x)) for x in r] for r in rows[:limit]]
+        cells = [[_cell_text(x) for x in r] for r in rows[:limit]]
         widest = [max([len(str(c))] + [len(r[j]) for r in cells]) for j, c in enumerate(cols)]
         if sum(min(w, 24) + 3 for w in widest) > con.width:
             # too many columns for one table (a `SELECT *` of a sweep has ~100): one block per row, a line per column

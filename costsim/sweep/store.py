@@ -325,6 +325,11 @@ def connect(directory: str | os.PathLike[str]):
     return con
 
 
+#: rows fetched from DuckDB at a time, and the most value bytes (text length, 16 a number) a query may return
+QUERY_FETCH_CHUNK = 10_000
+QUERY_MAX_RESULT_BYTES = 256_000_000
+
+
 def query(directory: str | os.PathLike[str], sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run SQL over the `points` table; returns (column names, rows). Bad SQL -> InputError."""
     import duckdb
@@ -336,7 +341,17 @@ def query(directory: str | os.PathLike[str], sql: str) -> tuple[list[str], list[
     try:
         cur = con.execute(sql)
         cols = [d[0] for d in cur.description] if cur.description else []
-        rows = cur.fetchmany(QUERY_MAX_ROWS + 1)
+        rows = []
+        size = 0
+        while len(rows) <= QUERY_MAX_ROWS:  # in chunks, counting the text: a result is refused by its size, not only rows
+            chunk = cur.fetchmany(min(QUERY_FETCH_CHUNK, QUERY_MAX_ROWS + 1 - len(rows)))
+            if not chunk:
+                break
+            rows.extend(chunk)
+            size += sum(len(v) if isinstance(v, (str, bytes)) else 16 for r in chunk for v in r)
+            if size > QUERY_MAX_RESULT_BYTES:
+                raise InputError(f"the query's result passes {QUERY_MAX_RESULT_BYTES / 1e6:,.0f} MB of values after {len(rows):,} "
+                                 "rows; select fewer or shorter columns, aggregate, or add LIMIT.", field="SQL")
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
         if not timer.is_alive() and "interrupt" in first.lower():
