@@ -128,3 +128,15 @@ def test_a_serving_sim_case_finds_its_scenario_next_to_the_case_file(tmp_path):
 def test_cases_from_a_device_are_named_as_such(capsys):
     code, out, err = _in_process(["validate", "--cases", "/dev/null"], capsys)
     assert code == 2 and "neither a file nor a folder" in err, err
+
+
+def test_a_training_case_train_would_refuse_exits_2(tmp_path, capsys):
+    """A training case with tp 3 on 64 GPUs exited 1 ('FAIL (InputError: the fixed parallel sizes multiply to 3 ...')
+    where `train` refuses the same inputs with exit 2 (a helper's fuzz sweep)."""
+    case = dict(id="T3", kind="training_step_time", source="s", metric="step_time_s", expected=1.0, tolerance_frac=0.2,
+                tolerance_reason="r", inputs={"model": "llama-3-8b", "hardware": "h100-sxm", "gpus": 64, "seq_len": 8192,
+                                              "global_batch": 512, "precision": "bf16", "tp": 3})
+    code, out, err = _validate(tmp_path, capsys, case)
+    assert code == 2 and "T3" in err and "divide" in err and "Traceback" not in err, err
+    code, out, err = _validate(tmp_path, capsys, dict(case, inputs={"model": "llama-3-8b", "hardware": "h100-sxm", "gpus": 64}))
+    assert code == 2 and "inputs.seq_len is missing" in err, err

@@ -12,8 +12,8 @@ from costsim.validation.labels import metric_display
 
 
 #: exceptions a runner raises while reading a case's inputs (wrong types, values it cannot convert): a user's case
-#: file that triggers them is bad input
-BAD_INPUT_ERRORS = ("ValueError", "TypeError", "ValidationError", "KeyError")
+#: file that triggers them is bad input, as is one whose request the command it stands for would refuse (InputError)
+BAD_INPUT_ERRORS = ("ValueError", "TypeError", "ValidationError", "KeyError", "InputError")
 
 
 def register(app: typer.Typer) -> None:
@@ -84,7 +84,10 @@ def register(app: typer.Typer) -> None:
         if bad:  # a user's case file whose inputs cannot be read is bad input (exit 2), not a miss of the model
             r = bad[0]
             more = f" ({len(bad) - 1} more case(s) likewise)" if len(bad) > 1 else ""
-            raise InputError(f"case {r.id[:80]} in --cases has inputs costsim cannot read: {r.message[:300]}{more}; fix its "
+            why = r.message[:300]
+            if why.startswith("KeyError: "):  # a field its kind needs is not there
+                why = f"inputs.{why[len('KeyError: '):].strip(chr(39))} is missing"
+            raise InputError(f"case {r.id[:80]} in --cases has inputs costsim cannot read or refuses: {why}{more}; fix its "
                              "inputs (the shipped case files show each kind's fields and types).", field="--cases")
         if summary["failed"]:
             raise typer.Exit(1)
