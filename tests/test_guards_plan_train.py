@@ -284,3 +284,13 @@ def test_demand_frontier_keeps_a_law_without_repeats_to_the_unique_tokens():
         d = res[fid]["training_tokens"]
         assert np.all(np.isfinite(d)) and np.all(d <= 1e10 * (1 + 1e-9)), (fid, d)
     assert np.any(res["muennighoff2023"]["training_tokens"] > 1e10)  # the data-constrained law may repeat
+
+
+def test_the_gpus_work_limit_applies_to_train_and_serve(capsys, monkeypatch):
+    """`limits` shows a 10,000,000-accelerator limit that COSTSIM_MAX_GPUS sets, but train and serve only had their
+    field bounds: COSTSIM_MAX_GPUS=100 let --gpus 1024 through (a helper's fuzz sweep)."""
+    monkeypatch.setenv("COSTSIM_MAX_GPUS", "100")
+    for cmd in (["train", "--model", "llama-3-8b", "--hardware", "h100-sxm", "--gpus", "1024"],
+                ["serve", "--model", "llama-3-8b", "--hardware", "h100-sxm", "--gpus", "1024"]):
+        code, _, err = _in_process(cmd, capsys)
+        assert code == 2 and "above the limit of 100" in err and "COSTSIM_MAX_GPUS" in err, err

@@ -25,6 +25,9 @@ def serve(request: ServeRequest, *, with_curve: bool = True) -> dict[str, Any]:
     """Estimate serving `request.model` on `request.hardware`: the best deployment of `request.gpus`
     GPUs (costsim.estimators.deployment), or one replica with `single_replica` / without a GPU
     budget (costsim.estimators.inference)."""
+    from costsim.api.train import gpu_limit
+
+    gpu_limit(request.gpus, "--gpus")
     if request.deployment_search:
         result = estimate_serve_deployment(request, with_curve=with_curve)
     else:

@@ -34,8 +34,18 @@ def request_warnings(request: TrainRequest) -> list[str]:
     return []
 
 
+def gpu_limit(gpus: int | None, what: str) -> None:
+    """The accelerators of one request against the work limit `costsim limits` shows (COSTSIM_MAX_GPUS lowers it; the
+    request's field bound is the most it may be raised to)."""
+    from costsim.specs.limits import WorkEstimate, limit, require
+
+    if gpus is not None:
+        require([WorkEstimate("gpus", float(gpus), limit("gpus"), what, f"Lower {what}.")])
+
+
 def train(request: TrainRequest) -> dict[str, Any]:
     """Search the fastest parallel layout and estimate the whole run (see costsim.estimators.training)."""
+    gpu_limit(request.gpus, "--gpus")
     result = estimate(request)
     if isinstance(result, dict):
         mode = MODE_LORA if request.lora_rank else None  # a LoRA run reads on the LoRA cases first

@@ -62,7 +62,8 @@ LIMITS: dict[str, WorkLimit] = {lim.key: lim for lim in (
     WorkLimit("replicas", 200_000, "serving replicas per simulated run", "COSTSIM_MAX_REPLICAS",
               "per-replica simulation processes (a 1M-GPU fleet of 8-GPU replicas is 125,000 replicas)"),
     WorkLimit("gpus", 10_000_000, "accelerators in one request", "COSTSIM_MAX_GPUS",
-              "numeric sanity: 10M accelerators is ~2-5x the world's yearly data-center GPU production"),
+              "numeric sanity: 10M accelerators is ~2-5x the world's yearly data-center GPU production; it is also the most "
+              "`train --gpus` takes (`serve --gpus`: 1,000,000), so COSTSIM_MAX_GPUS can lower it, not raise it past those"),
     WorkLimit("sim_events", 2_000_000, "training-simulation events (failures + maintenance over the run)",
               "COSTSIM_MAX_SIM_EVENTS", "training-simulation run time (~20-50 us of CPU per event) and trace memory"),
     WorkLimit("sim_runs", 100_000, "simulated runs (variants x replicates x samples)", "COSTSIM_MAX_SIM_RUNS",
