@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -294,3 +295,14 @@ def test_the_gpus_work_limit_applies_to_train_and_serve(capsys, monkeypatch):
                 ["serve", "--model", "llama-3-8b", "--hardware", "h100-sxm", "--gpus", "1024"]):
         code, _, err = _in_process(cmd, capsys)
         assert code == 2 and "above the limit of 100" in err and "COSTSIM_MAX_GPUS" in err, err
+
+
+def test_a_model_files_training_tokens_are_bounded_and_named(capsys, tmp_path):
+    """A model file's training_tokens had no upper bound (1e30 trained for 1.7e19 days, exit 0) and, too small, were
+    blamed on a --tokens the user never gave (a helper's fuzz sweep)."""
+    src = (Path(__file__).resolve().parents[1] / "costsim/data/models/llama-3-8b.yaml").read_text()
+    for value, words in (("1.0e+30", "training_tokens"), ("1.5", "the model's training_tokens (1.5; give --tokens)")):
+        f = tmp_path / "m.yaml"
+        f.write_text(re.sub(r"(?m)^training_tokens:.*$", f"training_tokens: {value}", src))
+        code, _, err = _in_process(["train", "--model", str(f), "--hardware", "h100-sxm", "--gpus", "64"], capsys)
+        assert code == 2 and words in err, err

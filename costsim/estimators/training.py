@@ -375,7 +375,8 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
     lay = res["layout"]
     tokens_per_step = best["tokens_per_step"]
     if not step_only and tokens < tokens_per_step:
-        raise InputError(f"--tokens {tokens:.3g} is less than one training step: the global batch is {tokens_per_step:,.0f} tokens "
+        what = f"--tokens {tokens:.3g}" if req.tokens is not None else f"the model's training_tokens ({tokens:.3g}; give --tokens)"
+        raise InputError(f"{what} is less than one training step: the global batch is {tokens_per_step:,.0f} tokens "
                          f"({tokens_per_step / req.seq_len:,.0f} sequences of {req.seq_len:,}); give at least {tokens_per_step:.3g} "
                          "tokens, or a smaller --global-batch / --global-batch-tokens.", field="tokens")
     num_steps = math.ceil(tokens / tokens_per_step)

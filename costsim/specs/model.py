@@ -79,7 +79,7 @@ class ModelSpec(Spec):
     max_context: int = Field(DEFAULT_MAX_CONTEXT, ge=1, description="Context length the model was released for, tokens. Default 4096 "
                              "when a custom model leaves it out (it caps request lengths in serving and the default sequence length); "
                              "required with learned_positions (it sizes the position-embedding table).")
-    training_tokens: float | None = Field(None, gt=0, description="Pre-training tokens (optional; default for `costsim train --tokens`).")
+    training_tokens: float | None = Field(None, gt=0, le=1e16, description="Pre-training tokens (optional; default for `costsim train --tokens`; at most 1e16, the bound of --tokens).")
     attention: Literal["mha", "gqa", "mqa", "mla"] | None = Field(None, description="Attention type (default inferred from n_kv_heads).")
     kv_lora_rank: int | None = Field(None, ge=1, description="MLA: latent KV rank (DeepSeek-V3: 512).")
     q_lora_rank: int | None = Field(None, ge=1, description="MLA: query low-rank size (DeepSeek-V3: 1536).")
