@@ -306,3 +306,11 @@ def test_a_model_files_training_tokens_are_bounded_and_named(capsys, tmp_path):
         f.write_text(re.sub(r"(?m)^training_tokens:.*$", f"training_tokens: {value}", src))
         code, _, err = _in_process(["train", "--model", str(f), "--hardware", "h100-sxm", "--gpus", "64"], capsys)
         assert code == 2 and words in err, err
+
+
+def test_a_scaleup_domain_larger_than_the_parts_is_refused(capsys):
+    """--scaleup-domain-size 1000000 on an H100 was silently taken as 8 (a helper's fuzz sweep): the field narrows the
+    part's domain, it cannot widen it."""
+    code, _, err = _in_process(["train", "--model", "llama-3-8b", "--hardware", "h100-sxm", "--gpus", "64",
+                                "--scaleup-domain-size", "1000000"], capsys)
+    assert code == 2 and "larger than h100-sxm's scale-up domain" in err and "at most 8" in err, err

@@ -191,6 +191,12 @@ def run_search(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerato
     if req.node is not None and node.accelerator != acc.id:
         raise InputError(f"node '{node.id}' holds {node.accelerator}, not {acc.id}; pick a node profile for {acc.id} "
                          "(costsim hardware list) or drop --node.", field="node")
+    if req.scaleup_domain_size is not None and req.scaleup_domain_size > acc.scaleup.domain_size:
+        # the field narrows the profile's domain (a TPU slice, an NVL36 half rack); it cannot widen the part's fabric
+        raise InputError(f"--scaleup-domain-size {req.scaleup_domain_size:,} is larger than {acc.id}'s scale-up domain "
+                         f"({acc.scaleup.domain_size:,} devices over {acc.scaleup.fabric or 'its fabric'}); give at most "
+                         f"{acc.scaleup.domain_size:,}, or a part with a larger domain (costsim hardware list).",
+                         field="scaleup_domain_size")
     # an NVFP4 run's bf16 layers: their GEMMs at the bf16 rates (HardwareShape.lowp_layer_frac)
     n_bf16 = (FP4_BF16_LAYERS_DEFAULT if req.fp4_bf16_layers is None else req.fp4_bf16_layers) if req.precision == "fp4" else 0
     ms, hs = lora_shape(model_shape(spec), req, fw.lora_dropout), hardware_shape(acc, node, req.precision, req.scaleup_domain_size, req.attention_precision,
