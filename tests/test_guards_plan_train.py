@@ -314,3 +314,9 @@ def test_a_scaleup_domain_larger_than_the_parts_is_refused(capsys):
     code, _, err = _in_process(["train", "--model", "llama-3-8b", "--hardware", "h100-sxm", "--gpus", "64",
                                 "--scaleup-domain-size", "1000000"], capsys)
     assert code == 2 and "larger than h100-sxm's scale-up domain" in err and "at most 8" in err, err
+
+
+def test_an_impossible_fixed_size_is_named_in_the_reason(capsys):
+    """--vp 1000 exited 3 with a reason naming neither --vp nor anything the user set (a helper's fuzz sweep)."""
+    code, out, err = _in_process(["train", "--model", "llama-3-8b", "--hardware", "h100-sxm", "--gpus", "64", "--vp", "1000"], capsys)
+    assert code == 3 and "fixed in this request: --vp 1000" in out + err

@@ -286,6 +286,18 @@ def flat_layout(lay: Layout, shape: tuple, idx: np.ndarray) -> Layout:
     return Layout(**{k: np.broadcast_to(getattr(lay, k), shape).reshape(-1)[idx] for k in lay.__dataclass_fields__})
 
 
+#: the request's layout fields a reason names (their CLI flags), in the order a reader sets them
+FIXED_FLAGS = ("tp", "pp", "cp", "ep", "etp", "dp", "vp", "micro_batch")
+
+
+def _fixed_text(fixed: dict) -> str:
+    """'; fixed in this request: --vp 1000, --micro-batch 4 (each must fit the rules above; drop one to let the
+    search choose it)', or '' when the request fixes none of the layout's sizes."""
+    given = [f"--{k.replace('_', '-')} {int(fixed[k])}" for k in FIXED_FLAGS if fixed.get(k) is not None]
+    return (f"; fixed in this request: {', '.join(given)} (each must fit the rules above; drop one to let the search "
+            "choose it)") if given else ""
+
+
 def search(m: ModelShape, hw: HardwareShape, gpus: int, seq_len: int, global_batch: int | None,
            target_batch_tokens: float, fixed: dict, sequence_parallel: bool = True, top_k: int = 5,
            framework: Framework | None = None) -> dict:
@@ -307,7 +319,8 @@ def search(m: ModelShape, hw: HardwareShape, gpus: int, seq_len: int, global_bat
                           "must divide the global batch, fixed dimensions must be consistent)"
                           + ("" if global_batch is not None else
                              f"; with no batch given the default is about {target_batch_tokens:.3g} tokens per step, "
-                             "which bounds data parallelism: give a larger --global-batch-tokens for this many GPUs")}
+                             "which bounds data parallelism: give a larger --global-batch-tokens for this many GPUs")
+                          + _fixed_text(fixed)}
     ev_grid = evaluate(m, hw, glay, framework)
     ev = FlatView(ev_grid, shape, idx)
     fits = ev["fits_memory"] > 0
