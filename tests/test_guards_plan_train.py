@@ -320,3 +320,17 @@ def test_an_impossible_fixed_size_is_named_in_the_reason(capsys):
     """--vp 1000 exited 3 with a reason naming neither --vp nor anything the user set (a helper's fuzz sweep)."""
     code, out, err = _in_process(["train", "--model", "llama-3-8b", "--hardware", "h100-sxm", "--gpus", "64", "--vp", "1000"], capsys)
     assert code == 3 and "fixed in this request: --vp 1000" in out + err
+
+
+def test_yaml_true_is_not_read_as_a_number():
+    """`serving.num_replicas: true` ran one replica and `facility.pue: true` a PUE of 1 (pydantic reads true as 1; a
+    helper's fuzz sweep). A number field refuses true / false by name."""
+    from costsim.specs.scenario import Scenario
+    from costsim.specs.site import FacilitySpec
+
+    with pytest.raises(Exception, match="field 'pue' takes a number, got true"):
+        FacilitySpec.model_validate({"pue": True})
+    with pytest.raises(Exception, match="num_replicas"):
+        Scenario.model_validate({"name": "t", "serving": {"model": "llama-3-8b", "hardware": "h100-sxm", "num_replicas": True,
+                                                          "gpus_per_replica": 1, "arrivals": {"rate_per_s": 1.0}}})
+    assert FacilitySpec.model_validate({"pue": 1}).pue == 1.0  # an int for a float is still a number

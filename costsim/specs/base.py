@@ -3,22 +3,52 @@
 from __future__ import annotations
 
 import difflib
+import functools
+import types
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from costsim.errors import InputError, UnknownIdError
 
 S = TypeVar("S", bound="Spec")
 
 
+def _numbers_only(annotation: Any) -> bool:
+    """A field that takes an int or a float (optionally None) and nothing else."""
+    if annotation in (int, float):
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        kinds = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return bool(kinds) and all(a in (int, float) for a in kinds)
+    return False
+
+
+@functools.lru_cache(maxsize=None)
+def _number_fields(cls: type) -> frozenset[str]:
+    return frozenset(n for n, f in cls.model_fields.items() if _numbers_only(f.annotation))
+
+
 class Spec(BaseModel):
-    """Frozen, strict pydantic model. Every field carries a description (CLI help, UI tooltips,
-    JSON Schema)."""
+    """Frozen pydantic model that refuses unknown fields, NaN / infinity, and true / false where a number is due (pydantic
+    would read YAML `true` as 1: `num_replicas: true` ran one replica, `pue: true` a PUE of 1). Every field carries a
+    description (CLI help, UI tooltips, JSON Schema)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in _number_fields(cls):
+                v = data.get(name)
+                if isinstance(v, bool):
+                    raise ValueError(f"field '{name}' takes a number, got {str(v).lower()} (a YAML true / false); "
+                                     "write the number")
+        return data
 
 
 _MAX_ECHO_CHARS = 60
