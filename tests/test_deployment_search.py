@@ -44,7 +44,7 @@ def test_issue_example_reports_a_multi_replica_deployment():
 
 
 def test_headline_counts_read_in_the_singular():
-    from costsim.cli.serve import _headline
+    from costsim.report.answers import serve_answer as _headline
     from costsim.report.fmt import plural
 
     assert [plural(1, "replica"), plural(2, "replica"), plural(1024, "GPU"), plural(0, "wave")] == [

@@ -53,7 +53,7 @@ def test_variant_seed_used_by_sweep_and_run(monkeypatch):
     t = build_tasks(s)
     assert {x["variant"]: x["seed"] for x in t} == {"base": 3, "s7": 7, "same": 3}
     seen = {}
-    monkeypatch.setattr(run_mod, "run_variant", lambda name, vs, seed: seen.setdefault(name, seed))
+    monkeypatch.setattr(run_mod, "run_variant", lambda name, vs, seed, clock=None: seen.setdefault(name, seed))
     monkeypatch.setattr(run_mod, "RunResult", lambda *a, **k: None)
     run_mod.run_scenario(s)
     assert seen == {"base": 3, "s7": 7, "same": 3}

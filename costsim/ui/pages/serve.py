@@ -63,7 +63,7 @@ def inputs() -> dict[str, Any]:
         # auto (as the CLI): the deployment search picks the precision, one replica gets the model's native format (a
         # default that followed the checkbox stayed on its first value: widgets are seeded once)
         d["weight_precision"] = w.select(ServeRequest, "weight_precision", key=P + "weight_precision", default=None,
-                                         label="Weight precision (auto = searched with a GPU budget)", auto=True)
+                                         label="Weight precision", auto=True)
         d["kv_precision"] = w.select(ServeRequest, "kv_precision", key=P + "kv_precision", default=None,
                                      label="KV-cache precision", auto=True)
         d["state_precision"] = w.select(ServeRequest, "state_precision", key=P + "state_precision", default=None,
