@@ -334,3 +334,15 @@ def test_yaml_true_is_not_read_as_a_number():
         Scenario.model_validate({"name": "t", "serving": {"model": "llama-3-8b", "hardware": "h100-sxm", "num_replicas": True,
                                                           "gpus_per_replica": 1, "arrivals": {"rate_per_s": 1.0}}})
     assert FacilitySpec.model_validate({"pue": 1}).pue == 1.0  # an int for a float is still a number
+
+
+def test_small_input_gaps_of_the_fuzz_sweep(capsys):
+    """--top-k past the vocabulary was accepted, --years 2022,2022 weighed a year twice, and a --set value was blamed on
+    the scenario file (a helper's fuzz sweep)."""
+    code, _, err = _in_process(["serve", "--model", "llama-3-8b", "--hardware", "h100-sxm", "--gpus", "1", "--top-k", "1000000"], capsys)
+    assert code == 2 and "vocabulary (128,256 tokens)" in err
+    code, _, err = _in_process(["grid", "headroom", "--region", "us-pjm", "--years", "2022,2022"], capsys)
+    assert code == 2 and "2022 more than once" in err
+    code, _, err = _in_process(["run", "scenarios/chat-llama3-70b-h100.yaml", "--out", "/nonexistent/x", "--set",
+                                "serving.num_replicas=-3"], capsys)
+    assert code == 2 and "comes from --set serving.num_replicas" in err

@@ -119,11 +119,28 @@ def variant_scenarios(s: Scenario, *, source: str | None = None) -> list[tuple[s
 def scenario_from_dict(data: Mapping[str, Any], sets: Iterable[str] | Mapping[str, Any] | None = None, *, source: str | None = None) -> Scenario:
     """Validate a raw scenario mapping (after overrides); also checks catalog ids and variants."""
     raw = apply_overrides(data, sets, model=Scenario)
-    s = validate_spec(Scenario, raw, what="scenario", source=source)
+    try:
+        s = validate_spec(Scenario, raw, what="scenario", source=source)
+    except InputError as exc:  # a field a --set gave is the --set's fault, not the file's
+        paths = _set_paths(sets)
+        hit = next((p for p in paths if f"'{p}'" in exc.message or (exc.field or "") == p), None)
+        if hit is None:
+            raise
+        raise InputError(f"{exc.message} The value comes from --set {hit}=...; fix the --set.", field=exc.field,
+                         source=source) from None
     for name, vs in variant_scenarios(s, source=source):
         where = "" if name == "base" else f"variant '{name}': "
         _check_catalog_refs(vs, source=source, where=where)
     return s
+
+
+def _set_paths(sets: Iterable[str] | Mapping[str, Any] | None) -> list[str]:
+    """The field paths a --set list (or mapping) overrides."""
+    if not sets:
+        return []
+    if isinstance(sets, Mapping):
+        return [str(k) for k in sets]
+    return [str(x).split("=", 1)[0].strip() for x in sets if isinstance(x, str)]
 
 
 def load_scenario(path: str | os.PathLike[str], sets: Iterable[str] | Mapping[str, Any] | None = None) -> Scenario:

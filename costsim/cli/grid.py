@@ -43,6 +43,9 @@ def _years(text: str | None) -> list[int] | None:
                 out.append(int(part))
     except ValueError:
         raise InputError(f"--years {text[:60]!r} is not a list of years such as 2016-2024 or 2022,2023.", field="--years") from None
+    twice = sorted({y for y in out if out.count(y) > 1})
+    if twice:  # a year given twice would weigh double in the statistics
+        raise InputError(f"--years names {', '.join(map(str, twice))} more than once; give each year once.", field="--years")
     return out
 
 

@@ -237,7 +237,11 @@ class CoreInputs:
 
 
 def with_sampling(m: ModelSpec, top_k: int | None) -> ModelSpec:
-    """The model as served with requests' `top_k` (None = its published default; 0 = no top-k)."""
+    """The model as served with requests' `top_k` (None = its published default; 0 = no top-k). A top-k above the
+    vocabulary is refused (it would keep every token: give 0 for no top-k)."""
+    if top_k is not None and top_k > m.vocab_size:
+        raise InputError(f"--top-k {top_k:,} is more than {m.id or 'the model'}'s vocabulary ({m.vocab_size:,} tokens): it would keep "
+                         f"every token; give at most {m.vocab_size:,}, or 0 for sampling without top-k.", field="top_k")
     if top_k is None or (top_k or None) == m.default_top_k:
         return m
     return m.model_copy(update={"default_top_k": top_k or None})
