@@ -346,3 +346,11 @@ def test_small_input_gaps_of_the_fuzz_sweep(capsys):
     code, _, err = _in_process(["run", "scenarios/chat-llama3-70b-h100.yaml", "--out", "/nonexistent/x", "--set",
                                 "serving.num_replicas=-3"], capsys)
     assert code == 2 and "comes from --set serving.num_replicas" in err
+
+
+def test_a_load_file_of_one_repeated_hour_says_so(capsys, tmp_path):
+    """Every row at one timestamp read as 'less than four weeks of data' (a helper's fuzz sweep)."""
+    f = tmp_path / "l.csv"
+    f.write_text("time,load_mw\n" + "2023-01-01T00:00:00Z,1000\n" * 200)
+    code, _, err = _in_process(["grid", "headroom", "--load-csv", str(f)], capsys)
+    assert code == 2 and "only 1 distinct hour(s) after dropping 199 rows" in err, err

@@ -486,6 +486,9 @@ def parse_load_csv(text: str, *, path: str = "<text>") -> HourlyLoad:
             notes.append(f"row {r}: {what} before {t:%Y-%m-%d %H:00} filled by linear interpolation")
         out_t.append(t)
         out_v.append(v)
+    if len(out_t) < 24:  # rows that repeat one hour were dropped as copies: say so, not 'too little data'
+        raise _bad_csv(path, None, f"only {len(out_t)} distinct hour(s) after dropping {len(times) - len(out_t):,} rows that "
+                                   "repeat an hour already read; each row needs its own hour (at least 24)")
     if aware is False:
         notes.append("times have no UTC offset: read as given (local time; daylight-saving changes repaired as noted)")
     start = np.datetime64(out_t[0].replace(tzinfo=None), "h")
