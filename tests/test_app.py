@@ -600,6 +600,8 @@ def test_optimize_page_finds_a_pareto_front_and_draws_it():
     assert (usd[order][1:] <= usd[order][:-1] + 1e-9).all()  # faster designs on the front cost more
     assert any(c.proto.spec for c in at.get("plotly_chart")), "the front chart is drawn"
     assert "Pareto front" in at.markdown[0].value
+    # the default fields give GPU counts a layout divides (a log range failed 19 of 43 trials; a helper's app sweep)
+    assert "failed" not in at.markdown[0].value or "0 failed" in at.markdown[0].value, at.markdown[0].value
 
 
 def test_optimize_page_bad_field_is_an_error_line():
