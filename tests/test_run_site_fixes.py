@@ -91,3 +91,16 @@ def test_a_scenario_of_thousands_of_variants_is_pointed_to_sweep(tmp_path, capsy
     many.write_text(yaml.safe_dump(d))
     code, err, _ = _run(tmp_path, capsys, many)
     assert code == 2 and "1002 variant(s)" in err and "is 1,002 variants" in err and "costsim sweep" in err and "Traceback" not in err, err
+
+
+def test_a_run_ending_inside_a_bucket_counts_only_what_it_ran(tmp_path, capsys):
+    """A training run that finished 64 s into its last 600-s bucket had that bucket's mean counted over 600 s: site energy
+    1.381 MWh beside 996 kWh of facility energy, site duration 1,800 s for a 1,340-s run (a helper's sweep audit)."""
+    code, out, err = _in_process(["run", "tests/data/sweep-tiny-training.yaml", "--out", str(tmp_path / "r"), "--no-pdf",
+                                  "--json"], capsys)
+    assert code == 0, err
+    v = json.loads(out)["variants"][0]
+    s = v["training"]["summary"]
+    assert s["completed"] and s["wall_time_s"] % 600 != 0
+    assert v["site"]["energy_j"] == pytest.approx(s["facility_energy_j"], rel=1e-6)
+    assert v["site"]["duration_s"] == pytest.approx(s["wall_time_s"], rel=1e-9)

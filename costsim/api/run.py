@@ -349,6 +349,15 @@ def _step_value(t_src: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
     return out
 
 
+def _part_end_s(pr: PartResult, ts: np.ndarray) -> float | None:
+    """When a part's simulated timeline ends, s (its summary's simulated time), or None when it does not say."""
+    for key in ("simulated_time_s", "duration_s"):
+        v = pr.summary.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and len(ts) and v >= ts[-1]:
+            return float(v)
+    return None
+
+
 def combine_site(parts: Mapping[str, PartResult], import_cap_w: float | None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Sum the parts' site power on the union of their time axes (bucket-start step functions)."""
     series: list[tuple[str, np.ndarray, np.ndarray, str]] = []
@@ -390,12 +399,23 @@ def combine_site(parts: Mapping[str, PartResult], import_cap_w: float | None) ->
         peak += _step_value(ts, y, t)
     cols["site_power_max_w"] = peak
     dt = np.diff(t, append=t[-1] + (t[-1] - t[-2] if len(t) >= 2 else 0.0))
+    # energy part by part over each part's own buckets, its last one cut where the part ended (a run that finishes 64 s
+    # into a 600-s bucket holds that bucket's mean over the 64 s: counting it over 600 s overstated the site's energy)
+    energy, last = 0.0, float(t[0])
+    for p, ts, y, _ in series:
+        w = np.diff(ts, append=ts[-1] + (ts[-1] - ts[-2] if len(ts) >= 2 else 0.0))
+        end = _part_end_s(parts[p], ts)
+        if end is not None:
+            w[-1] = min(w[-1], max(end - ts[-1], 0.0))
+        energy += float((y * w).sum())
+        last = max(last, float(ts[-1] + w[-1]))
+    span = last - float(t[0])
     site["power_basis"] = "+".join(f"{p}:{c}" for p, _, _, c in series)
     site["peak_power_w"] = float(peak.max())
     site["peak_of_mean_power_w"] = float(total.max())
-    site["mean_power_w"] = float((total * dt).sum() / dt.sum()) if dt.sum() > 0 else float(total.mean())
-    site["energy_j"] = float((total * dt).sum())
-    site["duration_s"] = float(dt.sum())
+    site["duration_s"] = span if span > 0 else float(dt.sum())
+    site["energy_j"] = energy
+    site["mean_power_w"] = energy / site["duration_s"] if site["duration_s"] > 0 else float(total.mean())
     if len(t) >= 2:
         # largest change between consecutive bucket means of the site power (a ramp between buckets)
         site["max_bucket_change_w"] = float(np.abs(np.diff(total)).max())
