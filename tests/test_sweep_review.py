@@ -235,3 +235,21 @@ def test_core_mode_reads_length_means_and_the_failure_model_and_names_what_it_ca
     res = run_sweep(chat, out=str(tmp_path / "s"), mode="core", grid=parse_grid(["serving.num_replicas=4,8", "facility.pue=1.1,1.3"]))
     assert any(n.startswith("serving.num_replicas does not reach the closed-form cores") for n in res["notices"])
     assert not any(n.startswith("facility.pue") for n in res["notices"])
+
+
+def test_an_out_holding_another_scenario_or_mode_is_refused(tmp_path):
+    """A changed scenario file or the other --mode into the same --out mixed its rows in silently: the report averaged
+    both and a resume counted the other scenario's points as done (a helper's sweep audit)."""
+    from costsim.api.run import load_scenario
+    from costsim.sweep import run_sweep
+
+    out = str(tmp_path / "s")
+    g = parse_grid(["training.num_gpus=1024,2048"])
+    a = load_scenario("tests/data/sweep-tiny-training.yaml")
+    run_sweep(a, out=out, grid=g, mode="core")
+    assert run_sweep(a, out=out, grid=g, mode="core")["skipped_finished"] == 2  # the same sweep resumes
+    b = load_scenario("tests/data/sweep-tiny-training.yaml", ["training.reliability.rate_scale=5"])
+    with pytest.raises(InputError, match="holds a sweep of another scenario"):
+        run_sweep(b, out=out, grid=g, mode="core")
+    with pytest.raises(InputError, match="holds a --mode core sweep"):
+        run_sweep(a, out=out, grid=g, mode="sim")

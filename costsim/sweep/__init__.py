@@ -149,6 +149,7 @@ def run_sweep(
     total_est = plan.points_total if plan is not None else count_points(scenario, grid=grid, samples=samples, seeds=seeds, design=design)
     check_points(total_est, batched=plan is not None)
     store = ResultStore(out)
+    _same_sweep(store, scenario, mode, out)
     t_setup = time.perf_counter()
     probe_row: dict[str, Any] | None = None
     if plan is not None:
@@ -295,6 +296,20 @@ def run_sweep(
         "compacted": compacted,
         "notices": notices,
     }
+
+
+def _same_sweep(store: ResultStore, scenario: Scenario, mode: str, out: Any) -> None:
+    """A re-run resumes the same sweep; an --out holding another scenario's (or the other mode's) points is refused, not
+    mixed in (its report and queries would average both)."""
+    old = store.manifest() or {}
+    h = scenario_hash(scenario)
+    if old.get("scenario_hash") and old["scenario_hash"] != h:
+        raise InputError(f"--out {out} holds a sweep of another scenario ('{old.get('scenario')}', hash {old['scenario_hash']}; "
+                         f"this one is {h}): its points would mix with these. Give a new --out, or delete that directory "
+                         "to start over.", field="--out")
+    if old.get("mode") and old["mode"] != mode:
+        raise InputError(f"--out {out} holds a --mode {old['mode']} sweep; this one is --mode {mode} and its rows would mix "
+                         "with those. Give a new --out for it.", field="--out")
 
 
 def core_blind_paths(scenario: Scenario, *, grid: list[tuple[str, list[Any]]] | None, random: list[Any] | None) -> list[str]:
