@@ -96,9 +96,16 @@ def sobol_from_blocks(f_A: Any, f_B: Any, f_AB: Any, names: Sequence[str], *, bo
         st = np.atleast_1d(np.asarray(res.total_order, float)).reshape(-1)
         if bootstrap and n >= 8 and var > 0:
             try:
-                with warnings.catch_warnings():  # an index that is exactly 0 has a degenerate bootstrap (BCa warns)
-                    warnings.simplefilter("ignore")
-                    bs = res.bootstrap(confidence_level=0.95, n_resamples=n_resamples)
+                # scipy's BCa bootstrap draws from numpy's global generator (SobolResult.bootstrap takes no rng): seed
+                # it for this call and put it back, so the same rows give the same intervals (they differed run to run)
+                state = np.random.get_state()
+                try:
+                    np.random.seed(seed)
+                    with warnings.catch_warnings():  # an index that is exactly 0 has a degenerate bootstrap (BCa warns)
+                        warnings.simplefilter("ignore")
+                        bs = res.bootstrap(confidence_level=0.95, n_resamples=n_resamples)
+                finally:
+                    np.random.set_state(state)
                 ci1 = _ci(bs.first_order.confidence_interval, s1)
                 cit = _ci(bs.total_order.confidence_interval, st)
             except (ValueError, FloatingPointError):  # degenerate resamples (constant output): no interval
