@@ -315,3 +315,16 @@ def test_a_study_projected_past_its_time_limit_is_refused_and_keeps_its_trials(t
                      max_wall_s=1.0)
     res = run_optimize(_scenario(), out=str(tmp_path / "o"), params=PARAMS, objectives=OBJECTIVES, trials=4, batch=2)
     assert res.trials_complete == 4 and res.evaluations_this_run == 2  # the refused run's first round was kept
+
+
+def test_repeated_designs_are_one_trade_off_and_confirm_rechecks_the_constraints(tmp_path):
+    """Over 4 designs, 12 trials listed 1024/fp8 six times as 'trade-offs'; --confirm showed only the core's numbers and
+    kept a design the simulation puts over the constraint (a helper's sweep audit)."""
+    params = [Param("training.num_gpus", choices=(512, 1024)), Param("training.precision", choices=("bf16", "fp8"))]
+    res = run_optimize(_scenario(), out=str(tmp_path / "o"), params=params, objectives=OBJECTIVES, trials=12, batch=4)
+    designs = [json.dumps(p["params"], sort_keys=True) for p in res.pareto]
+    assert len(designs) == len(set(designs)) and any("repeated a design" in n for n in res.notes)
+    wall = max(p["objectives"]["days"] for p in res.pareto) * 86400.0
+    res = run_optimize(_scenario(), out=str(tmp_path / "c"), params=PARAMS, objectives=OBJECTIVES, trials=8, batch=4,
+                       confirm=True, constraints=[parse_constraint(f"training_wall_time_s<={wall * 1.2:.6g}")])
+    assert all("confirmed_feasible" in p for p in res.pareto if p.get("confirmed") is not None)

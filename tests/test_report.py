@@ -55,8 +55,11 @@ def test_combine_site_sums_on_union_axis_and_checks_cap():
     assert site["peak_power_w"] == 290 and site["peak_of_mean_power_w"] == 240
     assert site["headroom_w"] == pytest.approx(-30)
     assert 0 < site["time_over_cap_frac"] < 1
-    # energy = integral of the step function (last bucket as wide as the one before)
-    assert site["energy_j"] == pytest.approx(sum(np.array([110, 120, 230, 240, 150]) * 5))
+    # energy = each part's integral over its own buckets (a part's last bucket as wide as its one before, where its
+    # summary does not say when it ended): training 10-s buckets, serving 5-s ones; the union axis had cut training's
+    # last bucket to serving's 5 s (2026-12-07: the site's energy is the sum of the parts' energies)
+    assert site["energy_j"] == pytest.approx((100 + 200 + 100) * 10 + (10 + 20 + 30 + 40 + 50) * 5)
+    assert site["duration_s"] == pytest.approx(30)
 
 
 def test_tornado_orders_by_spread():

@@ -65,10 +65,14 @@ def register(app: typer.Typer) -> None:
             t = Table(title="Pareto set (feasible, non-dominated)")
             keys_p = list(res.pareto[0]["params"])
             keys_o = list(res.pareto[0]["objectives"])
-            for c in ["trial", *keys_p, *keys_o]:
+            confirmed = any("confirmed" in p for p in res.pareto)
+            for c in ["trial", *keys_p, *keys_o, *([f"{k} (simulated)" for k in keys_o] + ["constraints (simulated)"] if confirmed else [])]:
                 t.add_column(c)
             for p in res.pareto:
-                t.add_row(str(p["trial"]), *[str(p["params"][k]) for k in keys_p], *[f"{p['objectives'][k]:.4g}" for k in keys_o])
+                sim = p.get("confirmed")
+                extra = ([("-" if sim is None or sim.get(k) is None else f"{sim[k]:.4g}") for k in keys_o]
+                         + [{True: "met", False: "BROKEN", None: "-"}[p.get("confirmed_feasible")]] if confirmed else [])
+                t.add_row(str(p["trial"]), *[str(p["params"][k]) for k in keys_p], *[f"{p['objectives'][k]:.4g}" for k in keys_o], *extra)
             con.print(t)
         for n in res.notes:
             con.print(n)

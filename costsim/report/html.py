@@ -241,9 +241,12 @@ def sweep_report_html(manifest: dict[str, Any], rows: list[dict[str, Any]], metr
         return isinstance(v, (int, float)) and not isinstance(v, bool)
 
     numeric = sorted(k for k in keys if not k.startswith("param_") and k not in ("seed", "wall_s") and _numeric(k))
+    headline = [k for k in numeric if not any(w in k for w in ("breakdown", "by_component", "alternatives", "detail"))]
     if metric is None:
         for pat in ("time_to_train", "total_cost_usd", "cost_usd", "energy_j", "tokens_per_s"):
-            cand = [k for k in numeric if pat in k]
+            # the headline column, not a breakdown of it (serving_breakdown_cost_..._electricity_usd sorted first and
+            # gave charts of $0 under rental): the shortest name that carries the pattern
+            cand = sorted((k for k in headline if pat in k), key=lambda k: (len(k), k))
             if cand:
                 metric = cand[0]
                 break
@@ -251,7 +254,8 @@ def sweep_report_html(manifest: dict[str, Any], rows: list[dict[str, Any]], metr
             metric = numeric[0]
     ch = _Charts()
     unc_html = uncertainty.section_html(uncertainty_doc, ch.render)  # rendered first: it sits above the tornado (plotly.js inlined once)
-    extra = [k for k in numeric if k != metric and any(p in k for p in ("energy_j", "cost_usd", "peak_power_w"))][:2]
+    extra = sorted((k for k in headline if k != metric and any(p in k for p in ("energy_j", "cost_usd", "peak_power_w"))),
+                   key=lambda k: (len(k), k))[:2]
     variants = sorted({str(r.get("variant")) for r in ok if r.get("variant") is not None})
     if len(variants) > 1:  # one chart per variant: an 8B and a 70B model averaged together fit neither
         shown_variants = variants[:MAX_TORNADO_VARIANTS]

@@ -481,9 +481,18 @@ def _report(study, scenario, objectives, constraints, params, outp, evaluated, n
     if feas:
         Y = np.array([t.values for t in feas], float) * sign
         mask = pareto_mask(Y)
-        front = [t for t, m in zip(feas, mask) if m]
+        front, seen = [], set()
+        for t, m in zip(feas, mask):  # a design the sampler proposed again is one trade-off, listed once (its first trial)
+            key = json.dumps(t.params, sort_keys=True, default=str)
+            if m and key not in seen:
+                seen.add(key)
+                front.append(t)
         pareto = [{"trial": t.number, "params": dict(t.params), "objectives": dict(zip([o.name for o in objectives], t.values))}
                   for t in sorted(front, key=lambda t: t.values[0])]
+        repeats = len(feas) - len({json.dumps(t.params, sort_keys=True, default=str) for t in feas})
+        if repeats:
+            notes.append(f"{repeats} completed trial(s) repeated a design already tried (a small or exhausted search space); "
+                         "each design is listed once")
         if len(objectives) == 2:
             allY = np.array([t.values for t in done], float) * sign
             hv = hypervolume_2d(Y, allY.max(axis=0) * 1.1 + 1e-12)
@@ -493,10 +502,17 @@ def _report(study, scenario, objectives, constraints, params, outp, evaluated, n
         for _, rr in run_fn([[t] for t in tasks], workers=workers, address=address):
             if not isinstance(rr, Exception):
                 rows.update({r["point_id"]: r for r in rr})
+        broken = []
         for p in pareto:
             r = rows.get(f"trial-{p['trial']}")
             p["confirmed"] = {o.name: resolve(r, o.name) for o in objectives} if r and r.get("status") == "ok" else None
-        notes.append(f"confirmed {sum(p.get('confirmed') is not None for p in pareto)} of {len(pareto)} Pareto trials with the simulations")
+            if p["confirmed"] is not None and constraints:  # the constraints re-checked on the simulation's numbers
+                cv = [c.value(resolve(r, c.column) if resolve(r, c.column) is not None else math.inf) for c in constraints]
+                p["confirmed_feasible"] = all(x <= 0 for x in cv)
+                if not p["confirmed_feasible"]:
+                    broken.append(p["trial"])
+        notes.append(f"confirmed {sum(p.get('confirmed') is not None for p in pareto)} of {len(pareto)} Pareto trials with the simulations"
+                     + (f"; the simulation breaks a constraint for trial(s) {', '.join(map(str, broken))}" if broken else ""))
     with (outp / "trials.csv").open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["trial", "state"] + [p.path for p in params] + [o.name for o in objectives] + ["feasible", "error"])
