@@ -253,3 +253,10 @@ def test_an_out_holding_another_scenario_or_mode_is_refused(tmp_path):
         run_sweep(b, out=out, grid=g, mode="core")
     with pytest.raises(InputError, match="holds a --mode core sweep"):
         run_sweep(a, out=out, grid=g, mode="sim")
+
+
+def test_a_grid_value_of_true_for_a_number_field_is_refused():
+    """--grid serving.num_replicas=true,2 ran a point of 1 replica (true read as 1; found in the 2026-12-07 new-user pass)."""
+    with pytest.raises(InputError, match="takes a number, not true / false"):
+        parse_grid(["serving.num_replicas=true,2"])
+    assert parse_grid(["training.mitigation.filler_during_restarts=true,false"])[0][1] == [True, False]  # a yes/no field keeps its words

@@ -107,6 +107,9 @@ def coerce_value(path: str, value: Any, flag: str = "--grid") -> Any:
     ann = leaf_annotation(path)
     if ann is None:
         return value
+    if isinstance(value, bool) and all(a in (int, float, type(None)) for a in _alternatives(ann)):
+        # pydantic reads true as 1: a number field takes a number (as the scenario specs refuse true / false)
+        raise InputError(f"{flag} {path}={str(value).lower()}: this field takes a number, not true / false.", field=flag)
     try:
         out = TypeAdapter(ann).validate_python(value)
     except ValidationError as exc:
