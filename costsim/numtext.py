@@ -48,3 +48,18 @@ def si(value: float | None, unit: str = "", digits: int = 3) -> str:
 def power(value_w: float, digits: int = 3) -> str:
     """A power the way a reader writes it: 1.38 MW, 10 kW, 56 W, 2.4 GW."""
     return si(value_w, "W", digits)
+
+
+def duration(seconds: float) -> str:
+    """A work estimate's duration for a reader: '4 s', '12 min', '5.9 h', '3.2 days', 'forever'."""
+    if not math.isfinite(seconds):
+        return "forever"
+    if seconds < 10:
+        return f"{seconds:.2g} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"

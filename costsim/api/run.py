@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from costsim.errors import InputError
+from costsim.numtext import duration
 from costsim.sim.base import SimOutput
 from costsim.core.plausibility import fleet_warnings, power_warnings
 from costsim.specs.limits import WorkEstimate, check_scenario_work, limit, require, serving_estimates, training_estimates
@@ -296,14 +297,10 @@ class RunClock:
         if total <= self.max_wall_s:
             return
         raise InputError(
-            f"this run is estimated to take ~{_hours(total)} ({where}: {rep_s:,.3g} s for its first {part} replicate x "
-            f"{reps_left + 1:,} replicates, {self.variants:,} variant(s)), over the limit of {_hours(self.max_wall_s)}. "
+            f"this run is estimated to take ~{duration(total)} ({where}: {rep_s:,.3g} s for its first {part} replicate x "
+            f"{reps_left + 1:,} replicates, {self.variants:,} variant(s)), over the limit of {duration(self.max_wall_s)}. "
             "Lower simulation.replicates (the ranges need ~20), simulation.duration_s or the number of variants; pass "
             f"--max-hours {max(total / 3600.0 * 1.2, 0.01):.2g} or --allow-long to run it anyway.", field="simulation.replicates")
-
-
-def _hours(s: float) -> str:
-    return f"{s / 3600.0:,.3g} h" if s >= 3600 else f"{s / 60.0:,.3g} min" if s >= 60 else f"{s:,.3g} s"
 
 
 def _run_part(part: str, s: Scenario, seed: int, clock: RunClock | None = None, where: str = "",

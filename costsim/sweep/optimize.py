@@ -31,6 +31,7 @@ from typing import Any, Callable
 import numpy as np
 
 from costsim.errors import InputError
+from costsim.numtext import duration
 from costsim.specs.overrides import short_text
 from costsim.specs.scenario import Scenario, scenario_hash
 from costsim.sweep.uncertainty import numeric_columns
@@ -401,8 +402,8 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
             left = trials - complete()
             total = spent + spent / asks * left  # every trial asked so far, failed ones included, at the rounds' mean time
             if total > max_wall_s:
-                raise InputError(f"this study is estimated to take ~{_hours(total)} ({asks:,} trials in {_hours(spent)} so far, "
-                                 f"{left:,} more to complete), over the limit of {_hours(max_wall_s)}. Ask for fewer --trials, use "
+                raise InputError(f"this study is estimated to take ~{duration(total)} ({asks:,} trials in {duration(spent)} so far, "
+                                 f"{left:,} more to complete), over the limit of {duration(max_wall_s)}. Ask for fewer --trials, use "
                                  "--mode core, or raise --batch with --executor process --workers N; pass --max-hours "
                                  f"{max(total / 3600.0 * 1.2, 0.01):.2g} or --allow-long to run it. The {complete():,} trials done "
                                  "are kept in the study: a re-run resumes it.", field="--trials")
@@ -463,10 +464,6 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
                 study.tell(t, state=optuna.trial.TrialState.FAIL)
                 study.enqueue_trial(dict(t.params), skip_if_exists=False)
     return _report(study, scenario, objectives, constraints, params, outp, evaluated, notes, confirm, run_fn, workers, address, seed, storage_url)
-
-
-def _hours(s: float) -> str:
-    return f"{s / 3600.0:,.3g} h" if s >= 3600 else f"{s / 60.0:,.3g} min" if s >= 60 else f"{s:,.3g} s"
 
 
 def _report(study, scenario, objectives, constraints, params, outp, evaluated, notes, confirm, run_fn, workers, address, seed, storage_url):

@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass
 
 from costsim.errors import InputError
+from costsim.numtext import duration
 from costsim.specs.limits import LIMITS
 
 BATCHED_S_PER_POINT = 1.0e-5
@@ -86,27 +87,13 @@ class SweepWorkEstimate:
         else:
             how = f"{self.mode} mode, one point at a time"
         return (f"{self.points:,} points ({how}) at ~{self.s_per_point * 1e3:.3g} ms each "
-                f"-> ~{_hms(self.cpu_s)} of CPU, ~{_hms(self.wall_s)} on {self.workers} worker(s), ~{_gb(self.memory_bytes)} of memory")
+                f"-> ~{duration(self.cpu_s)} of CPU, ~{duration(self.wall_s)} on {self.workers} worker(s), ~{_gb(self.memory_bytes)} of memory")
 
 
 def _gb(b: float) -> str:
     if not math.isfinite(b):
         return "unbounded memory"
     return f"{b / 1e9:.2g} GB" if b < 1e12 else f"{b / 1e12:,.3g} TB"
-
-
-def _hms(s: float) -> str:
-    if not math.isfinite(s):
-        return "forever"
-    if s < 10:
-        return f"{s:.2g} s"
-    if s < 120:
-        return f"{s:.0f} s"
-    if s < 7200:
-        return f"{s / 60:.0f} min"
-    if s < 172800:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.1f} days"
 
 
 def default_workers(executor: str, workers: int | None) -> int:
@@ -188,8 +175,8 @@ def check_budget(est: SweepWorkEstimate, *, max_wall_s: float | None, seeds: int
         fixes.append("spread it over workers (--executor process --workers N)")
     fixes.append(f"pass --max-hours {max(est.wall_s / 3600.0 * 1.2, 0.01):.2g} or --allow-long to run it anyway "
                  "(finished points are kept, so a re-run resumes)")
-    raise InputError(f"this sweep is estimated to take ~{_hms(est.wall_s)} ({est.describe()}), over the limit of "
-                     f"{_hms(max_wall_s)} (--max-hours {max_wall_s / 3600.0:g}). " + _sentence(fixes) + ".",
+    raise InputError(f"this sweep is estimated to take ~{duration(est.wall_s)} ({est.describe()}), over the limit of "
+                     f"{duration(max_wall_s)} (--max-hours {max_wall_s / 3600.0:g}). " + _sentence(fixes) + ".",
                      field="--allow-long")
 
 

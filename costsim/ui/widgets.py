@@ -58,7 +58,7 @@ def _seed(key: str, default: Any) -> None:
 #: session key of {spec field name: the label of its widget on the page being drawn} (reset per page run)
 LABELS_KEY = "_field_labels"
 #: CLI flags whose field has another name (--acceptance-rate sets acceptance_frac)
-FLAG_FIELDS = {"acceptance_rate": "acceptance_frac", "weight_precision": "weight_precision", "gpus_per_replica": "gpus",
+FLAG_FIELDS = {"acceptance_rate": "acceptance_frac", "gpus_per_replica": "gpus",
                "single_replica": "deployment_search", "ttft_slo": "ttft_slo_s", "tpot_slo": "tpot_slo_s"}
 
 
