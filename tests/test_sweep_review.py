@@ -260,3 +260,26 @@ def test_a_grid_value_of_true_for_a_number_field_is_refused():
     with pytest.raises(InputError, match="takes a number, not true / false"):
         parse_grid(["serving.num_replicas=true,2"])
     assert parse_grid(["training.mitigation.filler_during_restarts=true,false"])[0][1] == [True, False]  # a yes/no field keeps its words
+
+
+def test_batch_side_inputs_refused_up_front(tmp_path, capsys):
+    """From a helper's sweep audit: several ';'-separated statements printed only the last result; --sensitivity without
+    an uncertainty section was ignored; optimize ran an unknown choice (precision fp99) to failure and exited 0; a Ray
+    --address nobody answers hung for minutes."""
+    from costsim.errors import InputError
+    from costsim.sweep.executors import _reachable
+    from costsim.sweep.store import ResultStore, query
+    from tests.test_guards import _in_process
+
+    ResultStore(tmp_path / "q").append([{"point_id": "a", "variant": "base", "x": 1}])
+    with pytest.raises(InputError, match="one SQL statement per query"):
+        query(tmp_path / "q", "SELECT 1; SELECT 2")
+    assert query(tmp_path / "q", "SELECT x FROM points;")[1] == [(1,)]
+    code, _, err = _in_process(["sweep", "tests/data/sweep-tiny-training.yaml", "--out", str(tmp_path / "s"),
+                                "--grid", "training.num_gpus=512,1024", "--sensitivity"], capsys)
+    assert code == 2 and "--sensitivity applies to the samples" in err
+    code, _, err = _in_process(["optimize", "tests/data/optimize-tiny-training.yaml", "--out", str(tmp_path / "o"),
+                                "--param", "training.precision=bf16,fp99", "--minimize", "usd", "--trials", "4"], capsys)
+    assert code == 2 and "training.precision=fp99" in err
+    with pytest.raises(InputError, match="no ray head answers there"):
+        _reachable("127.0.0.1:1", "ray")

@@ -249,6 +249,11 @@ def register(app: typer.Typer) -> None:
         elif samples and not r:
             raise InputError("--samples needs --random path=lo:hi (what to sample), or an uncertainty: section in the scenario; "
                              "without either leave --samples out.", field="--samples")
+        if design is None and (sensitivity is not None or sampler is not None):  # they shape an uncertainty design only
+            flag = "--sampler" if sampler is not None else ("--sensitivity" if sensitivity else "--no-sensitivity")
+            raise InputError(f"{flag} applies to the samples of the scenario's uncertainty: section (with --samples N), which "
+                             "this sweep does not draw; leave it out, or add an uncertainty: section (costsim schema).",
+                             field=flag)
         res = run_sweep(s, out=out, grid=g, random=r, samples=samples, seeds=seeds, mode=mode, executor=executor,
                         address=address, workers=workers, progress=progress, flush_every=flush_every, source=scenario,
                         design=design, batched=batch, max_wall_s=None if allow_long else max_hours * 3600.0,

@@ -49,6 +49,28 @@ def run_local(batches: list[Batch], **_: Any) -> Iterator[tuple[Batch, Any]]:
             yield [t], [evaluate_point(t)]
 
 
+#: seconds to wait for a cluster's head to accept a connection before refusing its --address
+CONNECT_TIMEOUT_S = 10.0
+
+
+def _reachable(address: str, what: str) -> None:
+    """InputError unless something accepts a TCP connection at host:port (ray's 'auto' and schemes such as ray://
+    are left to the client)."""
+    import socket
+
+    target = address.split("://", 1)[-1]
+    if address == "auto" or ":" not in target:
+        return
+    host, _, port = target.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S):
+            return
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--address {address[:200]}: no {what} head answers there within {CONNECT_TIMEOUT_S:g} s ({exc}); "
+                         f"start the cluster first, check host:port, or leave --address out to start workers here.",
+                         field="--address") from None
+
+
 def _window(n_workers: int, max_in_flight: int | None) -> int:
     """Work units in flight at once: enough to keep every worker busy, few enough that finished
     results (a batched unit's rows can be ~100 MB) do not pile up faster than the driver stores them."""
@@ -140,6 +162,7 @@ def run_ray(batches: list[Batch], *, address: str | None = None, workers: int | 
     if not ray.is_initialized():
         kw: dict[str, Any] = {"ignore_reinit_error": True, "include_dashboard": False, "log_to_driver": False}
         if address:
+            _reachable(address, "ray")  # ray.init has no timeout: an address nobody answers would hang for ever
             kw["address"] = address
         elif workers:
             kw["num_cpus"] = workers

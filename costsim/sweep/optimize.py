@@ -246,11 +246,15 @@ def _check_paths(s: Scenario, params: list[Param]) -> None:
 
     base = s.model_dump(mode="json")
     for p in params:
-        probe = p.choices[0] if p.choices else (int(math.ceil(p.low)) if p.integer else p.low)
-        try:
-            validate_spec(Scenario, apply_overrides(base, [(p.path, probe)], model=Scenario), what="scenario")
-        except InputError as exc:
-            raise InputError(f"--param {p.path[:80]}: {exc.message}", field="--param") from None
+        # every choice, and both ends of a range (only the first choice was tried: 'precision=bf16,fp99' ran its fp99
+        # trials to failure and exited 0)
+        probes = list(p.choices) if p.choices else [int(math.ceil(p.low)) if p.integer else p.low,
+                                                     int(math.floor(p.high)) if p.integer else p.high]
+        for probe in probes:
+            try:
+                validate_spec(Scenario, apply_overrides(base, [(p.path, probe)], model=Scenario), what="scenario")
+            except InputError as exc:
+                raise InputError(f"--param {p.path[:80]}={str(probe)[:40]}: {exc.message}", field="--param") from None
 
 
 def _study_name(s: Scenario, params: list[Param], objectives: list[Objective], constraints: list[Constraint], mode: str) -> str:

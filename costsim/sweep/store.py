@@ -330,10 +330,23 @@ QUERY_FETCH_CHUNK = 10_000
 QUERY_MAX_RESULT_BYTES = 256_000_000
 
 
+def _statements(sql: str) -> int:
+    """SQL statements in a text (DuckDB's own parser; 1 when it cannot tell, and the query reports the error)."""
+    import duckdb
+
+    try:
+        return len(duckdb.extract_statements(sql))
+    except Exception:  # noqa: BLE001 - a parse error: the query itself names it
+        return 1
+
+
 def query(directory: str | os.PathLike[str], sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run SQL over the `points` table; returns (column names, rows). Bad SQL -> InputError."""
     import duckdb
 
+    if _statements(sql) > 1:  # DuckDB runs them all and returns the last: the earlier results would be lost unseen
+        raise InputError("give one SQL statement per query (this text holds several, separated by ';'); run each on its own.",
+                         field="SQL")
     con = connect(directory)
     timer = threading.Timer(QUERY_TIMEOUT_S, con.interrupt)  # stop a query that would run for hours
     timer.daemon = True
