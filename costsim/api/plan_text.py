@@ -58,11 +58,6 @@ def mwh_text(joules: float) -> str:
     return f"{sig(mwh * 1e3)} kWh" if abs(mwh) >= 1e-3 else f"{sig(mwh * 1e6)} Wh"
 
 
-def params_text(n: float) -> str:
-    """A parameter count: 25.7B, 85M."""
-    return count(n)
-
-
 def peak_text(req: PlanRequest) -> str:
     """' (sized for a peak 3x the mean)' when the fleet is sized above the mean demand."""
     return f" (sized for a peak {req.peak_to_mean:g}x the mean)" if req.peak_to_mean > 1.0 else ""
@@ -80,7 +75,7 @@ def usd_m(x: float | None) -> str:
 def answer_sentence(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | None) -> str:
     if r is None:
         return ""
-    s = f"{params_text(r.params)} parameters on {count(r.training_tokens)} tokens ({tokens_per_param_text(r.tokens_per_param)} tokens/parameter, loss {r.loss:.3f})"
+    s = f"{count(r.params)} parameters on {count(r.training_tokens)} tokens ({tokens_per_param_text(r.tokens_per_param)} tokens/parameter, loss {r.loss:.3f})"
     if r.total is not None and r.training is not None and r.serving is not None:
         co2 = f"{sig(r.total.co2e_kg / 1000)} tCO2e" if r.total.co2e_kg >= 1000 else f"{sig(r.total.co2e_kg)} kgCO2e"
         s += (f": training {days_text(r.training.days)} on {req.train_gpus:,} {req.train_hardware}, {usd_m(r.training.usd)}, "
@@ -91,11 +86,11 @@ def answer_sentence(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | Non
         s += f": {r.total_flop:.3g} FLOP in total ({r.training_flop:.3g} training + {r.inference_flop:.3g} inference)"
     if co is not None and co.params > 0 and abs(co.params - r.params) / co.params > 0.05:
         if r.total is not None and co.total is not None and co.total.usd and math.isfinite(co.total.usd) and math.isfinite(r.total.usd):
-            s += (f". The compute-optimal (Chinchilla) model for the same loss, {params_text(co.params)} on {count(co.training_tokens)} "
+            s += (f". The compute-optimal (Chinchilla) model for the same loss, {count(co.params)} on {count(co.training_tokens)} "
                   f"tokens, would total {usd_m(co.total.usd)} ({100 * (co.total.usd - r.total.usd) / r.total.usd:+.0f}% vs this plan)")
         else:
             saved_flop = co.total_flop - r.total_flop
-            s += (f". The compute-optimal model for the same loss is {params_text(co.params)} on {count(co.training_tokens)} tokens "
+            s += (f". The compute-optimal model for the same loss is {count(co.params)} on {count(co.training_tokens)} tokens "
                   f"({co.total_flop:.3g} FLOP; this plan {'saves' if saved_flop >= 0 else 'spends'} {abs(saved_flop):.3g} FLOP, "
                   f"{100 * abs(saved_flop) / co.total_flop:.0f}% {'less' if saved_flop >= 0 else 'more'})")
             if co.note and co.note.startswith(NO_LAYOUT_NOTE):

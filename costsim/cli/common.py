@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Any
 
@@ -38,6 +39,14 @@ def parse_count(text: str | None, *, flag: str) -> int | None:
     if v < 1 or v != int(v):
         raise InputError(f"{flag} expects a positive whole number, got {text!r}.", field=flag.lstrip("-").replace("-", "_"))
     return int(v)
+
+
+def wall_limit_s(max_hours: float, allow_long: bool) -> float | None:
+    """The work-time limit of --max-hours / --allow-long, s (None: no limit); a non-finite --max-hours is bad input."""
+    if not math.isfinite(max_hours):
+        raise InputError(f"--max-hours must be a finite number of hours, got {max_hours}; use --allow-long for no limit.",
+                         field="--max-hours")
+    return None if allow_long else max_hours * 3600.0
 
 
 def print_json(doc: Any) -> None:

@@ -8,17 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from costsim.cli.common import print_json
-
-
-def _finite_hours(h: float) -> float:
-    import math
-
-    from costsim.errors import InputError
-
-    if not math.isfinite(h):
-        raise InputError(f"--max-hours must be a finite number of hours, got {h}; use --allow-long for no limit.", field="--max-hours")
-    return h
+from costsim.cli.common import print_json, wall_limit_s
 
 
 def register(app: typer.Typer) -> None:
@@ -51,7 +41,7 @@ def register(app: typer.Typer) -> None:
         res = run_optimize(s, out=out, params=[parse_param(p) for p in param], objectives=parse_objectives(minimize, maximize),
                            constraints=[parse_constraint(c) for c in constraint], trials=trials, batch=batch, mode=mode,
                            executor=executor, workers=workers, address=address, sampler=sampler, seed=seed, confirm=confirm,
-                           max_wall_s=None if allow_long else _finite_hours(max_hours) * 3600.0)
+                           max_wall_s=wall_limit_s(max_hours, allow_long))
         from costsim.report.optimize import write_optimize_report
 
         report = write_optimize_report(res.out_dir)

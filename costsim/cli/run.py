@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 import shutil
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from costsim.cli.common import EXIT_INFEASIBLE, print_json
+from costsim.cli.common import EXIT_INFEASIBLE, print_json, wall_limit_s
 
 
 def _headline(result) -> None:
@@ -155,10 +154,7 @@ def register(app: typer.Typer) -> None:
 
         stage = output_staging(out)  # the run writes here; the finished directory replaces --out whole
         try:
-            if not math.isfinite(max_hours):
-                raise InputError(f"--max-hours must be a finite number of hours, got {max_hours}; use --allow-long for no limit.",
-                                 field="--max-hours")
-            limit_s = None if allow_long else max_hours * 3600.0
+            limit_s = wall_limit_s(max_hours, allow_long)
             result = run_scenario(s, seed=seed, source=scenario, max_wall_s=limit_s)
             if n:
                 from costsim.sweep.uncertainty import study
@@ -235,8 +231,7 @@ def register(app: typer.Typer) -> None:
         s = load_scenario(scenario, set_)
         g = parse_grid(grid)
         r = parse_random(random)
-        if not math.isfinite(max_hours):
-            raise InputError("--max-hours must be a finite number of hours (use --allow-long for no limit).", field="--max-hours")
+        limit_s = wall_limit_s(max_hours, allow_long)
         design = None
         if samples and use_uncertainty and s.uncertainty is not None:
             if r:
@@ -256,7 +251,7 @@ def register(app: typer.Typer) -> None:
                              field=flag)
         res = run_sweep(s, out=out, grid=g, random=r, samples=samples, seeds=seeds, mode=mode, executor=executor,
                         address=address, workers=workers, progress=progress, flush_every=flush_every, source=scenario,
-                        design=design, batched=batch, max_wall_s=None if allow_long else max_hours * 3600.0,
+                        design=design, batched=batch, max_wall_s=limit_s,
                         manifest_extra=design_manifest(s, design) if design is not None else None, metric=metric)
         try:
             doc = analyze(out, metrics=[metric] if metric else None)

@@ -17,19 +17,22 @@ from costsim.errors import InputError, UnknownIdError
 S = TypeVar("S", bound="Spec")
 
 
-def _numbers_only(annotation: Any) -> bool:
-    """A field that takes an int or a float (optionally None) and nothing else."""
+def numbers_only(annotation: Any) -> bool:
+    """A field that takes an int or a float (optionally None) and nothing else (Annotated stripped): true / false is no
+    value for it (Spec, and a sweep's --grid values)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return numbers_only(typing.get_args(annotation)[0])
     if annotation in (int, float):
         return True
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         kinds = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return bool(kinds) and all(a in (int, float) for a in kinds)
+        return bool(kinds) and all(numbers_only(a) for a in kinds)
     return False
 
 
 @functools.lru_cache(maxsize=None)
 def _number_fields(cls: type) -> frozenset[str]:
-    return frozenset(n for n, f in cls.model_fields.items() if _numbers_only(f.annotation))
+    return frozenset(n for n, f in cls.model_fields.items() if numbers_only(f.annotation))
 
 
 class Spec(BaseModel):

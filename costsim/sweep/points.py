@@ -30,7 +30,7 @@ import numpy as np
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from costsim.errors import InputError
-from costsim.specs.base import validate_spec
+from costsim.specs.base import numbers_only, validate_spec
 from costsim.specs.overrides import apply_overrides, check_path, parse_value, short_text, split_path
 from costsim.specs.scenario import Scenario, scenario_hash
 
@@ -107,7 +107,7 @@ def coerce_value(path: str, value: Any, flag: str = "--grid") -> Any:
     ann = leaf_annotation(path)
     if ann is None:
         return value
-    if isinstance(value, bool) and all(a in (int, float, type(None)) for a in _alternatives(ann)):
+    if isinstance(value, bool) and numbers_only(ann):
         # pydantic reads true as 1: a number field takes a number (as the scenario specs refuse true / false)
         raise InputError(f"{flag} {path}={str(value).lower()}: this field takes a number, not true / false.", field=flag)
     try:
@@ -444,21 +444,32 @@ def reliability_fields(workload: Any) -> dict[str, float]:
 BAND_KEYS = frozenset({"error_band", "power_error_band"})
 
 
+def train_request(s: Scenario) -> Any:
+    """The TrainRequest the training core prices for a scenario's training part."""
+    from costsim.specs.requests import TrainRequest
+
+    return _request_from(s.training, TrainRequest, {"gpus": "num_gpus"}, s)
+
+
+def serve_request(s: Scenario) -> Any:
+    """The ServeRequest the serving core prices for a scenario's serving part: an explicit per-replica layout is one
+    replica; a GPU budget (serving.gpus) is searched."""
+    from costsim.specs.requests import ServeRequest
+
+    renames = {"ttft_slo_s": "slo.ttft_s", "tpot_slo_s": "slo.tpot_s"}
+    if s.serving.gpus is None:
+        renames["gpus"] = "gpus_per_replica"
+    return _request_from(s.serving, ServeRequest, renames, s)
+
+
 def core_requests(s: Scenario) -> tuple[Any, ...]:
     """The requests the closed-form cores price for a scenario (training, serving; the plan part as its spec): two
     scenarios with equal core requests have equal core-mode results."""
     out: list[Any] = []
     if s.training is not None:
-        from costsim.specs.requests import TrainRequest
-
-        out.append(_request_from(s.training, TrainRequest, {"gpus": "num_gpus"}, s))
+        out.append(train_request(s))
     if s.serving is not None:
-        from costsim.specs.requests import ServeRequest
-
-        renames = {"ttft_slo_s": "slo.ttft_s", "tpot_slo_s": "slo.tpot_s"}
-        if s.serving.gpus is None:
-            renames["gpus"] = "gpus_per_replica"
-        out.append(_request_from(s.serving, ServeRequest, renames, s))
+        out.append(serve_request(s))
     if s.plan is not None:
         out.append((s.plan, s.facility, s.economics, s.grid))
     return tuple(out)
@@ -469,20 +480,13 @@ def evaluate_core(s: Scenario) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if s.training is not None:
         from costsim.api.train import train
-        from costsim.specs.requests import TrainRequest
 
-        req = _request_from(s.training, TrainRequest, {"gpus": "num_gpus"}, s)
-        res = train(req)
+        res = train(train_request(s))
         _flatten("training", {k: v for k, v in res.items() if not isinstance(v, list) and k not in BAND_KEYS}, out)
     if s.serving is not None:
         from costsim.api.serve import serve
-        from costsim.specs.requests import ServeRequest
 
-        renames = {"ttft_slo_s": "slo.ttft_s", "tpot_slo_s": "slo.tpot_s"}
-        if s.serving.gpus is None:  # explicit per-replica layout: one replica; else the GPU budget is searched
-            renames["gpus"] = "gpus_per_replica"
-        req = _request_from(s.serving, ServeRequest, renames, s)
-        res = serve(req)
+        res = serve(serve_request(s))
         _flatten("serving", {k: v for k, v in res.items() if not isinstance(v, list) and k not in BAND_KEYS}, out)
     if s.plan is not None:  # the planner is closed-form already: its summary is the core-mode row
         from costsim.api.plan_part import run_plan_part

@@ -70,10 +70,9 @@ def nominal_values(scenario: Scenario, paths: Sequence[str]) -> dict[str, float 
         v = _get(doc, p)
         if v is None and ".".join(str(x) for x in split_path(p)) == "training.step_time_s" and scenario.training is not None:
             from costsim.estimators.training import step_profile
-            from costsim.specs.requests import TrainRequest
-            from costsim.sweep.points import _request_from
+            from costsim.sweep.points import train_request
 
-            prof = step_profile(_request_from(scenario.training, TrainRequest, {"gpus": "num_gpus"}, scenario))
+            prof = step_profile(train_request(scenario))
             v = prof.get("step_time_s") if prof.get("feasible") else None
         out[p] = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
     return out

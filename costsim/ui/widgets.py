@@ -12,7 +12,6 @@ from pathlib import Path
 import typing
 from typing import Any, Callable, Literal
 
-import annotated_types
 import streamlit as st
 from pydantic import BaseModel
 
@@ -27,15 +26,6 @@ def help_text(cls: type[BaseModel], name: str) -> str:
     if not field.description:
         raise KeyError(f"{cls.__name__}.{name} has no description to use as a tooltip")
     return field.description
-
-
-def bounds(cls: type[BaseModel], name: str) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for m in cls.model_fields[name].metadata:
-        for attr in ("ge", "gt", "le", "lt"):
-            if isinstance(m, getattr(annotated_types, attr.capitalize())):
-                out[attr] = getattr(m, attr)
-    return out
 
 
 def literal_options(cls: type[BaseModel], name: str) -> list[Any]:

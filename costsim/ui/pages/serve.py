@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from costsim.api.catalog import device_noun
-from costsim.report.answers import serve_answer
+from costsim.report.answers import layout_text, serve_answer
 from costsim.report.fmt import plural, power_limit_text
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest
@@ -212,11 +212,6 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
         st.json({k: v for k, v in res.items() if k != "curve"}, expanded=False)
 
 
-def _layout(d: dict[str, Any]) -> str:
-    parts = [f"TP{d.get('tp')}"] + [f"{k.upper()}{d[k]}" for k in ("pp", "ep") if (d.get(k) or 1) > 1]
-    return " x ".join(parts)
-
-
 def show_deployment(res: dict[str, Any]) -> None:
     """The chosen deployment of the GPU budget, its one-sentence answer and the runners-up."""
     dep = res["deployment"]
@@ -224,7 +219,7 @@ def show_deployment(res: dict[str, Any]) -> None:
     idle = f" ({plural(dep['gpus_idle'], gpu)} idle)" if dep.get("gpus_idle") else ""
     replicas = plural(dep["replicas"], f"x {dep['gpus_per_replica']}-{gpu} replica")
     st.subheader(f"Best deployment of {plural(res.get('gpus'), gpu)}: {replicas} "
-                 f"({_layout(dep)}, {dep['weight_precision']} weights){idle}")
+                 f"({layout_text(dep)}, {dep['weight_precision']} weights){idle}")
     c = st.columns(4)
     c[0].metric("Throughput, whole deployment", f"{fmt.num(res.get('throughput_tokens_per_s'))} tok/s",
                 help="Output tokens per second of all replicas together.")
@@ -238,7 +233,7 @@ def show_deployment(res: dict[str, Any]) -> None:
     ups = res.get("runners_up") or []
     if ups:
         st.markdown("**Runners-up**")
-        st.dataframe([{f"Replicas x {gpu}s": f"{u['replicas']} x {u['gpus_per_replica']}", "Layout": _layout(u),
+        st.dataframe([{f"Replicas x {gpu}s": f"{u['replicas']} x {u['gpus_per_replica']}", "Layout": layout_text(u),
                        "Weights": u["weight_precision"], "Batch per replica": u["batch_per_replica"],
                        "Throughput, tok/s": round(u["throughput_tokens_per_s"]), "TPOT, ms": round(1e3 * u["tpot_s"], 1),
                        "$ per M tokens": None if u.get("usd_per_million_tokens") is None else round(u["usd_per_million_tokens"], 3),
