@@ -159,6 +159,17 @@ def test_query_result_size_is_limited_and_the_table_shortens_long_values(tmp_pat
     assert _cell_text("y" * 1000).startswith("y" * MAX_CELL_CHARS + "... (1,000 characters")
 
 
+def test_query_error_shortens_the_users_token_and_names_the_nearest_columns(tmp_path):
+    """DuckDB's binder error repeated a 3,000-character column name whole; it also has the nearest column names on a
+    later line, which were dropped with it. Now the token is cut and the nearest columns are named."""
+    ResultStore(tmp_path).append([{"point_id": "a", "variant": "base", "training_wall_time_s": 1.0}])
+    with pytest.raises(InputError) as err:
+        query(tmp_path, f"SELECT nosuch{'x' * 3000} FROM points")
+    assert len(str(err.value)) < 600 and "(3,006 characters)" in str(err.value)
+    with pytest.raises(InputError, match='nearest columns: "training_wall_time_s"'):
+        query(tmp_path, "SELECT training_wall_time FROM points")
+
+
 # 5. types ---------------------------------------------------------------------------------
 
 def test_grid_value_of_wrong_type_refused():

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 import uuid
 from pathlib import Path
@@ -340,6 +341,11 @@ def _statements(sql: str) -> int:
         return 1
 
 
+def _short_quotes(message: str) -> str:
+    """DuckDB's message with each quoted fragment at most 80 characters (it repeats the user's token whole)."""
+    return re.sub(r'"([^"]{81,})"', lambda m: f'"{short_text(m.group(1))}"', message)
+
+
 def query(directory: str | os.PathLike[str], sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run SQL over the `points` table; returns (column names, rows). Bad SQL -> InputError."""
     import duckdb
@@ -366,11 +372,15 @@ def query(directory: str | os.PathLike[str], sql: str) -> tuple[list[str], list[
                 raise InputError(f"the query's result passes {QUERY_MAX_RESULT_BYTES / 1e6:,.0f} MB of values after {len(rows):,} "
                                  "rows; select fewer or shorter columns, aggregate, or add LIMIT.", field="SQL")
     except duckdb.Error as exc:
-        first = str(exc).splitlines()[0]
+        lines = str(exc).splitlines()
+        first = _short_quotes(lines[0]).rstrip("!. ")
+        hint = next((line for line in lines[1:] if line.startswith("Candidate bindings")), "")
+        if hint:  # DuckDB's nearest column names: the fix for a misspelt column
+            first += f" ({_short_quotes(hint).replace('Candidate bindings', 'nearest columns')})"
         if not timer.is_alive() and "interrupt" in first.lower():
             raise InputError(f"query stopped after {QUERY_TIMEOUT_S:.0f} s (the limit): aggregate or filter the table '{TABLE}' "
                              "(GROUP BY, WHERE, LIMIT) so it answers sooner.", field="SQL") from None
-        raise InputError(f"query failed: {first}. The table is named '{TABLE}'; `SELECT * FROM {TABLE} LIMIT 5` shows its "
+        raise InputError(f"query failed: {short_text(first, 400)}. The table is named '{TABLE}'; `SELECT * FROM {TABLE} LIMIT 5` shows its "
                          f"columns (queries may use up to {QUERY_MEMORY_LIMIT_BYTES / 1e9:g} GB of memory).", field="SQL") from None
     finally:
         timer.cancel()
