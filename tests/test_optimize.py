@@ -142,6 +142,9 @@ def test_pareto_mask_and_hypervolume():
     (["--param", "training.num_gpus=64..512", "--minimize", "days", "--trials", "1000000000"], "--trials"),
     (["--param", "training.num_gpus=64..512", "--minimize", "nonexistent", "--trials", "2"], "not in this scenario's results"),
     (["--param", "training.num_gpus=64..512", "--minimize", "days", "--constraint", "nocol<=3", "--trials", "2"], "nocol"),
+    # a text column (the hardware id) ran every trial to 'an objective is missing' and exited 0
+    (["--param", "training.num_gpus=64..512", "--minimize", "training_hardware", "--trials", "2"], "is a text column"),
+    (["--param", "training.num_gpus=64..512", "--minimize", "days", "--constraint", "hardware<=3", "--trials", "2"], "is a text column"),
     (["--param", "training.num_gpus=64..512", "--minimize", "days", "--maximize", "days"], "more than once"),
     (["--param", "training.precision=bf16,,fp8", "--minimize", "days"], "empty choice"),
     (["--param", "training.num_gpus=64..512", "--param", "training.num_gpus=64..128", "--minimize", "days"], "more than once"),

@@ -153,6 +153,7 @@ def parse_objectives(minimize: str | None, maximize: str | None) -> list[Objecti
 #: 100,000 that is most of a day before the sampler's growth); exhaustive grids belong to `costsim sweep --mode core`
 #: (batched cores, ~150,000 points per CPU second)
 MAX_TRIALS = 100_000
+ERROR_CHARS = 2_000  # a trial's error kept in optuna.db and trials.csv; a longer one is cut with its length said
 
 
 def unknown_names(row: dict[str, Any], names: list[str]) -> list[str]:
@@ -166,6 +167,20 @@ def unknown_names(row: dict[str, Any], names: list[str]) -> list[str]:
         elif n not in row and sum(k.endswith("_" + n) for k in row) != 1:
             out.append(n)
     return out
+
+
+def text_names(row: dict[str, Any], names: list[str]) -> list[tuple[str, str]]:
+    """Objective / constraint names whose column in a completed result row holds text (a hardware id, a layout name):
+    no number to minimize, so every trial would fail as 'missing'."""
+    def column(n: str) -> str | None:
+        if n in ALIASES:
+            return None
+        if n in row:
+            return n
+        hits = [k for k in row if k.endswith("_" + n)]
+        return hits[0] if len(hits) == 1 else None
+
+    return [(n, row[c]) for n in names if (c := column(n)) is not None and isinstance(row.get(c), str)]
 
 
 def parse_constraint(text: str) -> Constraint:
@@ -428,7 +443,7 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
         for unit, rows in run_fn([[task] for task in tasks], workers=workers, address=address):
             if isinstance(rows, Exception):  # a lost unit: its trials stay un-told and are failed + re-enqueued below
                 for task in (unit if isinstance(unit, list) else []):
-                    lost[task.get("point_id")] = f"{type(rows).__name__}: {rows}"[:300]
+                    lost[task.get("point_id")] = short_text(f"{type(rows).__name__}: {rows}", ERROR_CHARS)
                 continue
             for row in (rows if isinstance(rows, list) else []):
                 t = by_pid.get(row.get("point_id"))
@@ -445,9 +460,19 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
                         raise InputError(f"objective or constraint {', '.join(short_text(b) for b in bad)} is not in this scenario's results; use an alias "
                                          f"({', '.join(ALIASES)}) or one of its columns: {', '.join(cols[:60])}"
                                          f"{' ...' if len(cols) > 60 else ''}.", field="--minimize")
+                    text = text_names(row, [o.name for o in objectives] + [c.column for c in constraints])
+                    if text:  # a text column (training_hardware): no trial can give it a number
+                        for t2 in asked:
+                            if t2.number not in told:
+                                study.tell(t2, state=optuna.trial.TrialState.FAIL)
+                        cols = numeric_columns(row)
+                        raise InputError(f"objective or constraint {', '.join(short_text(n) for n, _ in text)} is a text column of this scenario's "
+                                         f"results (e.g. {short_text(text[0][1])!r}), not a number; use an alias "
+                                         f"({', '.join(ALIASES)}) or one of its numeric columns: {', '.join(cols[:60])}"
+                                         f"{' ...' if len(cols) > 60 else ''}.", field="--minimize")
                 if row.get("status") != "ok" or any(v is None for v in vals):
                     why = row.get("error") or next((str(v) for k, v in row.items() if k.endswith("_reason") and v), None)
-                    t.set_user_attr("error", (why or "an objective is missing from the result (infeasible point)")[:500])
+                    t.set_user_attr("error", short_text(why or "an objective is missing from the result (infeasible point)", ERROR_CHARS))
                     study.tell(t, state=optuna.trial.TrialState.FAIL)
                 else:
                     cv = [c.value(resolve(row, c.column) if resolve(row, c.column) is not None else math.inf) for c in constraints]
@@ -464,7 +489,7 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
         for t in asked:
             if t.number not in told:  # lost with its executor unit: fail and re-run its parameters
                 why = lost.get(f"trial-{t.number}", "no result came back from the executor")
-                t.set_user_attr("error", f"lost with its executor unit ({why}): its parameters were re-enqueued"[:500])
+                t.set_user_attr("error", short_text(f"lost with its executor unit ({why}): its parameters were re-enqueued", ERROR_CHARS))
                 study.tell(t, state=optuna.trial.TrialState.FAIL)
                 study.enqueue_trial(dict(t.params), skip_if_exists=False)
     return _report(study, scenario, objectives, constraints, params, outp, evaluated, notes, confirm, run_fn, workers, address, seed, storage_url)
