@@ -243,6 +243,9 @@ def test_core_mode_reads_length_means_and_the_failure_model_and_names_what_it_ca
     assert rel["failure_rate_per_gpu_hour"] == pytest.approx(sum(c.rate_per_gpu_hour for c in classes) * tiny.training.reliability.rate_scale)
     calm = load_scenario("tests/data/sweep-tiny-training.yaml", ["training.reliability.rate_scale=0.5"])
     assert evaluate_core(calm)["training_goodput_frac"] > evaluate_core(tiny)["training_goodput_frac"]
+    flaky = load_scenario("tests/data/sweep-tiny-training.yaml", ["training.reliability.rate_scale=100000"])
+    with pytest.raises(InputError, match="1.97 interruptions per GPU-hour; the closed-form core takes at most 1"):
+        reliability_fields(flaky.training)  # was clipped to 1 per GPU-hour silently: a healthier fleet than asked
     res = run_sweep(chat, out=str(tmp_path / "s"), mode="core", grid=parse_grid(["serving.num_replicas=4,8", "facility.pue=1.1,1.3"]))
     assert any(n.startswith("serving.num_replicas does not reach the closed-form cores") for n in res["notices"])
     assert not any(n.startswith("facility.pue") for n in res["notices"])

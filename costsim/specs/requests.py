@@ -61,6 +61,10 @@ FrameworkName = Literal["megatron-core-2024", "megatron-2022", "megatron-2021", 
                         "torchtune-2024"]
 
 
+#: the training core's bound on interruptions per GPU-hour (one GPU failing every hour: a job of 8 fails every 7.5 min)
+MAX_FAILURE_RATE_PER_GPU_HOUR = 1.0
+
+
 class TrainRequest(Spec):
     model: str = Field(..., description="Model catalog id (e.g. llama-3-70b) or path to a model YAML file.")
     hardware: str = Field(..., description="Accelerator catalog id (e.g. h100-sxm) or path to a hardware YAML file.")
@@ -135,7 +139,7 @@ class TrainRequest(Spec):
     lora_base_precision: LoraBasePrecision | None = Field(None, description="LoRA runs: how the frozen base's linear-layer weights are stored. nf4 = QLoRA (Dettmers et al. 2023): 4-bit NormalFloat with double quantization, 4.127 bits per weight, each GEMM pass dequantizing the weight to bf16 first; the run computes in bf16 (--precision bf16). None = the compute datatype's storage (bf16, or fp8 / fp4 in a low-precision run).")
     power_cap_w: float | None = Field(None, gt=0, le=100_000, description="Per-GPU power limit, W (nvidia-smi -pl; default: the TDP). Below the TDP the clocks drop and the compute phases (GEMMs, attention) slow by costsim.core.power's clock model; memory-bound kernels and communication do not; GPU power and energy are capped.")
     top_k: int = Field(5, ge=1, le=100, description="How many of the fastest layouts to return.")
-    failure_rate_per_gpu_hour: float | None = Field(None, ge=0, le=1.0, description="Unexpected interruptions per GPU-hour, at most 1 (default from Llama 3 405B: 419 in 54 days on 16,384 GPUs).")
+    failure_rate_per_gpu_hour: float | None = Field(None, ge=0, le=MAX_FAILURE_RATE_PER_GPU_HOUR, description="Unexpected interruptions per GPU-hour, at most 1 (default from Llama 3 405B: 419 in 54 days on 16,384 GPUs).")
     checkpoint_time_s: float | None = Field(None, ge=0, le=1e7, description="Time to write one checkpoint, s, at most 1e7 (about 4 months; default from checkpoint bytes / storage bandwidth).")
     restart_time_s: float | None = Field(None, ge=0, le=1e7, description="Time from an interruption until training resumes, s (at most 1e7, about 4 months).")
     facility: FacilitySpec = Field(default_factory=FacilitySpec, description="PUE and facility model.")

@@ -431,7 +431,14 @@ def reliability_fields(workload: Any) -> dict[str, float]:
     classes = rel.failure_classes()
     rates = [c.rate_per_gpu_hour * rel.rate_scale for c in classes]
     total = float(sum(rates))
-    out: dict[str, float] = {"failure_rate_per_gpu_hour": min(total, 1.0)}
+    from costsim.specs.requests import MAX_FAILURE_RATE_PER_GPU_HOUR
+
+    if total > MAX_FAILURE_RATE_PER_GPU_HOUR:  # refused, not clipped: the core would price a far healthier fleet
+        raise InputError(f"training.reliability: the failure classes' rates x rate_scale {rel.rate_scale:g} give {total:.3g} "
+                         f"interruptions per GPU-hour; the closed-form core takes at most {MAX_FAILURE_RATE_PER_GPU_HOUR:g} "
+                         "(it would price a healthier fleet than the scenario's). Lower training.reliability.rate_scale, or "
+                         "use --mode sim.", field="training.reliability.rate_scale")
+    out: dict[str, float] = {"failure_rate_per_gpu_hour": total}
     if total > 0:
         out["restart_time_s"] = float(sum(r * rel.restart_s_of(c) for r, c in zip(rates, classes)) / total)
     else:
