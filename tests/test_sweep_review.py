@@ -297,3 +297,28 @@ def test_batch_side_inputs_refused_up_front(tmp_path, capsys):
     assert code == 2 and "training.precision=fp99" in err
     with pytest.raises(InputError, match="no ray head answers there"):
         _reachable("127.0.0.1:1", "ray")
+
+
+def test_sweep_report_opens_with_its_answer_and_reads_fields_in_words(tmp_path):
+    """The sweep report put its answer after the swept-parameter table (and only the first variant's), named fields by
+    their column keys (training_num_gpus), printed 5,233,000,000,000 for tokens, and left the --random inputs out of
+    the uncertainty inputs table."""
+    from costsim.api.run import load_scenario
+    from costsim.report import write_sweep_report
+    from costsim.sweep import run_sweep
+    from costsim.sweep.uncertainty import analyze
+
+    s = load_scenario("tests/data/sweep-tiny-training.yaml")
+    out = tmp_path / "s"
+    run_sweep(s, out=str(out), mode="core", grid=parse_grid(["training.num_gpus=1024,2048"]),
+              random=parse_random(["training.tokens=1e10:4e10"]), samples=3)
+    assert "points ran; the sensitivity charts" in write_sweep_report(out).read_text()  # no uncertainty.json yet
+    analyze(out)
+    page = write_sweep_report(out).read_text()
+    answer, swept = page.index("class='answer'"), page.index("<h2>Swept parameters</h2>")
+    assert answer < swept and "over the swept grid" in page[answer:swept]
+    assert "Training: number of GPUs" in page and "<code>training.num_gpus</code>" in page
+    assert "Training: tokens" in page and "random, 3 samples" in page
+    inputs = page[page.index("<th>Input</th>"):]
+    assert "uniform" in inputs[:inputs.index("</table>")] and "low 10B, high 40B" in inputs
+    assert "param_training" not in page.replace("param_training_", "") and ">training_num_gpus<" not in page

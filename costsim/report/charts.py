@@ -4,13 +4,13 @@ data it needs is absent."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import plotly.graph_objects as go
 
 from costsim.numtext import sig
-from costsim.report.fmt import label, scale
+from costsim.report.fmt import fmt_value, label, path_label, scale
 from costsim.units import GIGA, J_PER_MWH, KG_PER_TONNE, MEGA
 
 LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), height=380)
@@ -320,10 +320,12 @@ def ranges_chart(result, keys: list[tuple[str, str]], *, max_metrics: int = 6) -
     return fig
 
 
-def tornado(rows: list[dict[str, Any]], metric: str, params: list[str], *, subset: str = "") -> go.Figure | None:
+def tornado(rows: list[dict[str, Any]], metric: str, params: list[str], *, subset: str = "",
+            paths: Mapping[str, str] | None = None) -> go.Figure | None:
     """For each swept parameter: the metric's mean at that parameter's lowest and highest value
     (averaged over everything else), as bars around the overall mean; widest on top. `subset` names the rows' variant
-    in the title (a sweep over variants gets one chart each: their means are not one population)."""
+    in the title (a sweep over variants gets one chart each: their means are not one population). `paths` maps a
+    column to its scenario path, for labels in words and values in the field's unit."""
     ok = [r for r in rows if r.get("status") == "ok" and isinstance(r.get(metric), (int, float)) and not isinstance(r.get(metric), bool)]
     if not ok or not params:
         return None
@@ -349,12 +351,17 @@ def tornado(rows: list[dict[str, Any]], metric: str, params: list[str], *, subse
     shown, unit = scale(metric, ref)
     k = shown / ref
     fig = go.Figure()
-    def shown_value(v: Any) -> str:
+    paths = paths or {}
+
+    def shown_value(col: str, v: Any) -> str:
+        if col in paths and isinstance(v, (int, float)) and not isinstance(v, bool):
+            return fmt_value(paths[col].rsplit(".", 1)[-1], v)
         return sig(v, 4) if isinstance(v, float) else str(v)
 
-    fig.add_trace(go.Bar(y=[b[0].removeprefix("param_") for b in bars], x=[(b[3] - base) * k for b in bars], base=base * k, orientation="h",
-                         name="lowest value", text=[f"= {shown_value(b[1])}" for b in bars], marker_color="#4c78a8"))
-    fig.add_trace(go.Bar(y=[b[0].removeprefix("param_") for b in bars], x=[(b[4] - base) * k for b in bars], base=base * k, orientation="h",
-                         name="highest value", text=[f"= {shown_value(b[2])}" for b in bars], marker_color="#f58518"))
+    names = [path_label(paths[b[0]]) if b[0] in paths else b[0].removeprefix("param_") for b in bars]
+    fig.add_trace(go.Bar(y=names, x=[(b[3] - base) * k for b in bars], base=base * k, orientation="h",
+                         name="lowest value", text=[f"= {shown_value(b[0], b[1])}" for b in bars], marker_color="#4c78a8"))
+    fig.add_trace(go.Bar(y=names, x=[(b[4] - base) * k for b in bars], base=base * k, orientation="h",
+                         name="highest value", text=[f"= {shown_value(b[0], b[2])}" for b in bars], marker_color="#f58518"))
     fig.update_layout(title=f"Sensitivity of {label(metric)}" + (f": {subset}" if subset else ""), barmode="overlay", xaxis_title=f"{label(metric)} ({unit})" if unit else label(metric), **LAYOUT)
     return fig

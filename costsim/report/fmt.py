@@ -185,7 +185,8 @@ def key_note(key: str) -> str:
 WORDS = {"co2e": "CO2e", "gpu": "GPU", "gpus": "GPUs", "ttft": "TTFT", "tpot": "TPOT", "e2e": "end-to-end", "mfu": "MFU",
          "hfu": "HFU", "slo": "SLO", "kv": "KV", "usd": "$", "it": "IT", "pue": "PUE", "ba": "grid (BA)", "soc": "state of charge",
          "num": "number of", "max": "max", "min": "min", "1k": "1,000", "tco2e": "tCO2e", "nic": "NIC", "ssd": "SSD",
-         "cpu": "CPU", "io": "I/O", "nccl": "NCCL", "sram": "SRAM", "hbm3": "HBM3", "hbm": "HBM", "lora": "LoRA", "moe": "MoE"}
+         "cpu": "CPU", "io": "I/O", "nccl": "NCCL", "sram": "SRAM", "hbm3": "HBM3", "hbm": "HBM", "lora": "LoRA", "moe": "MoE",
+         "kwh": "kWh", "mwh": "MWh", "tp": "TP", "pp": "PP", "cp": "CP", "ep": "EP", "dp": "DP", "etp": "ETP", "gco2e": "gCO2e", "seq": "sequence", "len": "length"}
 # the unit suffixes a label drops (the value shown beside it carries the display unit)
 UNIT_SUFFIXES = ("_bytes_per_s", "_flop_per_s", "_w_per_s", "_usd", "_frac", "_bytes", "_kg", "_j", "_w", "_s", "_flop",
                  "_mwh", "_mw", "_days", "_l")
@@ -244,6 +245,18 @@ def label(key: str, part: str | None = None) -> str:
     per-token keys say they are per output token."""
     note = key_note(key) if part == "serving" else ""
     return human(key) + (f" ({note})" if note else "")
+
+
+def path_label(path: str) -> str:
+    """A scenario field's path in words: 'training.num_gpus' -> 'Training: number of GPUs',
+    'economics.electricity_usd_per_kwh' -> 'Economics: electricity $ per kWh'."""
+    parts = [p for p in path.replace("[", ".").replace("]", "").split(".") if p]
+    if not parts:
+        return path
+    leaf = human(parts[-1])
+    leaf = leaf if leaf[:2].isupper() else leaf[:1].lower() + leaf[1:]  # 'PUE', 'GPUs' keep their capitals
+    head = " ".join(w.replace("_", " ") for w in parts[:-1])
+    return f"{head[:1].upper() + head[1:]}: {leaf}" if head else leaf[:1].upper() + leaf[1:]
 
 
 def headline_keys(summary: dict[str, Any]) -> list[str]:

@@ -14,7 +14,8 @@ from costsim.numtext import sig
 from costsim.report import charts, uncertainty
 from costsim.report.assumptions import assumption_rows
 from costsim.report.conclusion import conclusion, variant_deltas
-from costsim.report.fmt import field_unit_key, fmt_range, fmt_value, headline_keys, headline_rows, label, plural
+from costsim.report.fmt import field_unit_key, fmt_range, fmt_value, headline_keys, headline_rows, label, path_label, plural
+from costsim.specs.overrides import split_path
 
 #: sensitivity charts a sweep report draws, one per variant, at most
 MAX_TORNADO_VARIANTS = 6
@@ -229,6 +230,40 @@ def run_report_html(result) -> str:
     return _page(f"costsim — {s.name}", "\n".join(body), footer=f"costsim · {s.name} · run {result.scenario_hash} · seed {result.seed} · {stamp}")
 
 
+def swept_paths(manifest: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Each swept column (param_training_num_gpus) -> (its scenario path, how its values were drawn)."""
+    out: dict[str, tuple[str, str]] = {}
+    for p, vals in manifest.get("grid") or []:
+        out[param_column(p)] = (p, f"grid of {len(vals)}")
+    for r in manifest.get("random") or []:
+        out[param_column(r["path"])] = (r["path"], f"random{' (log scale)' if r.get('log') else ''}, "
+                                                   f"{manifest.get('samples') or '?'} samples")
+    for i in (manifest.get("uncertainty") or {}).get("inputs") or []:
+        out.setdefault(i["column"], (i["path"], str((i.get("dist") or {}).get("dist") or "distribution")))
+    return out
+
+
+def param_column(path: str) -> str:
+    """The results column of a swept path, as the sweep names it ('param_' + the path's parts joined by '_')."""
+    return "param_" + "_".join(str(p) for p in split_path(path))
+
+
+def sweep_answer(doc: dict[str, Any] | None, ok: list[dict[str, Any]], errs: list[dict[str, Any]]) -> str:
+    """The sweep's answer, first: each variant's spread of its headline outputs and what drives it (the uncertainty
+    section's sentence, one per variant), or what ran when there is no spread to give."""
+    variants = list((doc or {}).get("variants") or {})
+    lines = [uncertainty.conclusion(doc, v) for v in variants[:MAX_TORNADO_VARIANTS]] if doc else []
+    lines = [x for x in lines if x]
+    if len(variants) > MAX_TORNADO_VARIANTS and lines:
+        lines.append(f"{len(variants) - MAX_TORNADO_VARIANTS} more variants in the tables below.")
+    if not lines:
+        ran = f"{plural(len(ok), 'point')} ran{f', {len(errs)} failed (listed below)' if errs else ''}"
+        lines = [(f"{ran}; no headline output varies over the swept values." if variants else
+                  f"{ran}; the sensitivity charts below show what each swept field moves.") if ok else
+                 f"No point ran: {plural(len(errs), 'point')} failed (listed below)."]
+    return "<div class='answer'>" + "".join(f"<p><b>{e(x)}</b></p>" for x in lines) + "</div>"
+
+
 def sweep_report_html(manifest: dict[str, Any], rows: list[dict[str, Any]], metric: str | None,
                       uncertainty_doc: dict[str, Any] | None = None) -> str:
     keys = set().union(*(r.keys() for r in rows)) if rows else set()  # one pass in C, not rows x columns in Python
@@ -253,31 +288,38 @@ def sweep_report_html(manifest: dict[str, Any], rows: list[dict[str, Any]], metr
         if metric is None and numeric:
             metric = numeric[0]
     ch = _Charts()
-    unc_html = uncertainty.section_html(uncertainty_doc, ch.render)  # rendered first: it sits above the tornado (plotly.js inlined once)
+    unc_html = uncertainty.section_html(uncertainty_doc, ch.render, with_answer=False)  # rendered first: it sits above the tornado (plotly.js inlined once)
     extra = sorted((k for k in headline if k != metric and any(p in k for p in ("energy_j", "cost_usd", "peak_power_w"))),
                    key=lambda k: (len(k), k))[:2]
+    col_paths = {c: p for c, (p, _) in swept_paths(manifest).items()}
     variants = sorted({str(r.get("variant")) for r in ok if r.get("variant") is not None})
     if len(variants) > 1:  # one chart per variant: an 8B and a 70B model averaged together fit neither
         shown_variants = variants[:MAX_TORNADO_VARIANTS]
-        figs = [charts.tornado([r for r in rows if str(r.get("variant")) == v], m, params, subset=v)
+        figs = [charts.tornado([r for r in rows if str(r.get("variant")) == v], m, params, subset=v, paths=col_paths)
                 for m in ([metric] if metric else []) for v in shown_variants]
     else:
-        figs = [charts.tornado(rows, m, params) for m in ([metric] if metric else []) + extra]
+        figs = [charts.tornado(rows, m, params, paths=col_paths) for m in ([metric] if metric else []) + extra]
     chart_html = "".join(ch.render(f) for f in figs)
     name = manifest.get("scenario", "sweep")
-    head = ["param", "n", "min", "max"]
+    paths = swept_paths(manifest)
+    head = ["Swept field", "Distinct values", "Lowest", "Highest", "How drawn"]
     prow = []
     for p in params:
         vals = [r.get(p) for r in rows if r.get(p) is not None]
+        path = paths.get(p, (p.removeprefix("param_"), ""))
+        leaf = path[0].rsplit(".", 1)[-1]
         try:
             lo, hi = min(vals), max(vals)
         except TypeError:
             lo, hi = "-", "-"
-        lo, hi = (sig(x, 4) if isinstance(x, float) else x for x in (lo, hi))
-        prow.append(f"<tr><td>{e(p.removeprefix('param_'))}</td><td class='num'>{len(set(map(str, vals)))}</td><td class='num'>{e(lo)}</td><td class='num'>{e(hi)}</td></tr>")
+        lo, hi = (fmt_value(leaf, x) if isinstance(x, (int, float)) else x for x in (lo, hi))
+        prow.append(f"<tr><td>{e(path_label(path[0]))} <small><code>{e(path[0])}</code></small></td>"
+                    f"<td class='num'>{len(set(map(str, vals)))}</td><td class='num'>{e(lo)}</td><td class='num'>{e(hi)}</td>"
+                    f"<td>{e(path[1])}</td></tr>")
     err_rows = "".join(f"<tr><td>{e(r.get('point_id'))}</td><td>{e(r.get('overrides_json'))}</td><td>{e(r.get('error'))}</td></tr>" for r in errs[:50])
     body = [
         f"<h1>Sweep: {e(name)}</h1>",
+        sweep_answer(uncertainty_doc, ok, errs),
         f"<p><small>scenario hash {e(manifest.get('scenario_hash'))} · {plural(len(rows), 'point')}, {len(ok)} ok, {len(errs)} failed · "
         f"mode {e(manifest.get('mode'))} · executor {e(manifest.get('executor'))}"
         f"{' · ' + e(manifest['rows_shown_note']) if manifest.get('rows_shown_note') else ''}</small></p>",

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 import plotly.graph_objects as go
 
-from costsim.report.fmt import fmt_value, label
+from costsim.report.fmt import fmt_value, label, path_label
 
 LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), height=340)
 MAX_CHARTS = 4
@@ -133,7 +133,7 @@ def _band_table(metrics: Mapping[str, Any]) -> str:
                     f"<td class='num'>{b.get('n')}</td><td>{drv}</td></tr>")
     if not rows:
         return ""
-    return ("<table><tr><th>output</th><th>P10</th><th>P50</th><th>P90</th><th>points</th><th>main driver (total index)</th></tr>"
+    return ("<table><tr><th>Output</th><th>P10</th><th>P50</th><th>P90</th><th>Points</th><th>Main driver (total index)</th></tr>"
             + "".join(rows) + "</table>")
 
 
@@ -144,16 +144,22 @@ def _inputs_table(doc: Mapping[str, Any]) -> str:
         kind = d.pop("dist", "")
         if kind == "grid":
             vals = d.get("values") or []
-            params = f"{len(vals)} values: " + ", ".join(str(x) for x in vals[:8]) + (" ..." if len(vals) > 8 else "")
+            leaf = str(i.get("path") or "").rsplit(".", 1)[-1]
+            params = f"{len(vals)} values: " + ", ".join(fmt_value(leaf, x) if isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                         else str(x) for x in vals[:8]) + (" ..." if len(vals) > 8 else "")
         elif isinstance(d.get("values"), list):
             vals = d["values"]
             params = f"{len(vals)} values: " + ", ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in vals[:8]) + (" ..." if len(vals) > 8 else "")
             if d.get("weights"):
                 params += " (weighted)"
         else:
-            params = ", ".join(f"{k}={v}" for k, v in d.items() if v is not None)
-        rows.append(f"<tr><td>{_e(i.get('path'))}</td><td>{_e(kind)}</td><td>{_e(params)}</td></tr>")
-    return "<table><tr><th>input</th><th>distribution</th><th>parameters</th></tr>" + "".join(rows) + "</table>" if rows else ""
+            leaf = str(i.get("path") or "").rsplit(".", 1)[-1]
+            params = ", ".join(f"{k} {fmt_value(leaf, v) if isinstance(v, (int, float)) and k != 'samples' else v}"
+                               for k, v in d.items() if v is not None)
+        path = str(i.get("path") or "")
+        rows.append(f"<tr><td>{_e(path_label(path))} <small><code>{_e(path)}</code></small></td><td>{_e(kind)}</td>"
+                    f"<td>{_e(params)}</td></tr>")
+    return "<table><tr><th>Input</th><th>Distribution</th><th>Parameters</th></tr>" + "".join(rows) + "</table>" if rows else ""
 
 
 def _grid_how(doc: Mapping[str, Any]) -> str:
@@ -169,15 +175,16 @@ def _grid_how(doc: Mapping[str, Any]) -> str:
     return f"full-factorial grid crossed with {' and '.join(parts)}: {doc.get('points')} points"
 
 
-def section_html(doc: Mapping[str, Any] | None, render: Callable[[Any], str]) -> str:
-    """The report section (empty string without a document)."""
+def section_html(doc: Mapping[str, Any] | None, render: Callable[[Any], str], *, with_answer: bool = True) -> str:
+    """The report section (empty string without a document); `with_answer=False` where the page already opens with
+    the conclusion (the sweep report)."""
     if not doc or not doc.get("variants"):
         return ""
     design = doc.get("design")
     how = {"saltelli": f"{doc.get('sampler')} sampling, Saltelli design: {doc.get('samples')} samples x (inputs + 2) = {doc.get('points')} evaluations",
            "plain": f"{doc.get('sampler')} sampling, {doc.get('samples')} samples (no sensitivity design)",
            "grid": _grid_how(doc)}.get(design, str(design))
-    out = ["<h2>Uncertainty and what drives it</h2>", f"<p><b>{_e(conclusion(doc))}</b></p>",
+    out = ["<h2>Uncertainty and what drives it</h2>", f"<p><b>{_e(conclusion(doc))}</b></p>" if with_answer else "",
            f"<p><small>{_e(how)}; {_e(doc.get('mode') or '')} mode. Sobol' indices: first-order S1 = share of the variance an input "
            "explains alone; total ST = its share with all interactions (Saltelli et al. 2010 estimators, scipy.stats.sobol_indices).</small></p>",
            _inputs_table(doc)]

@@ -230,7 +230,11 @@ def analyze(directory: str | os.PathLike[str], *, metrics: Sequence[str] | None 
         doc = {"design": "grid", "sampler": None, "samples": (manifest.get("samples") or None) if rand else None,
                "random_inputs": len(rand), "seeds": int(manifest.get("seeds") or 1),
                "points": int(data["variant"].size), "mode": manifest.get("mode"),
-               "inputs": [{"path": p, "column": param_column(p), "dist": {"dist": "grid", "values": vals}} for p, vals in grid],
+               "inputs": [{"path": p, "column": param_column(p), "dist": {"dist": "grid", "values": vals}} for p, vals in grid]
+               # the --random inputs spread the outputs too (no index: the grid analysis reads the grid factors)
+               + [{"path": r["path"], "column": param_column(r["path"]),
+                   "dist": {"dist": "log-uniform" if r.get("log") else "uniform", "low": r["lo"], "high": r["hi"],
+                            "samples": manifest.get("samples")}} for r in rand],
                "variants": {}}
         for v in sorted(set(data["variant"].tolist())):
             sel = data["variant"] == v
