@@ -743,3 +743,22 @@ def test_train_serve_and_site_pages_answer_first_as_the_cli():
         no_errors(at)
         want = fn(at.session_state[f"{page}_result"])
         assert any(m.value == f"**{want}**" for m in at.markdown), (page, want)
+
+
+def test_plan_share_link_round_trip():
+    """The Plan page had no share link (found in the 2026-12-07 review): its inputs now travel in ?plan=, are read back
+    through PlanRequest, and a value the page has no choice for is refused by name."""
+    from costsim.specs.plan import PlanRequest
+    from costsim.ui.share import decode_spec, encode_spec
+
+    req = PlanRequest(target_loss=2.1, lifetime_tokens=1e12, objective="mwh", train_hardware="b200", serve_hardware="h200",
+                      train_gpus=2048, peak_to_mean=2.5, tpot_slo_s=0.05, compare=["llama-3-8b", "llama-2-70b"])
+    at = open_page("plan", plan=encode_spec(req))
+    no_errors(at)
+    assert at.number_input(key="plan_loss").value == pytest.approx(2.1)
+    assert at.selectbox(key="plan_thw").value == "b200" and at.selectbox(key="plan_obj").value == "mwh"
+    assert at.number_input(key="plan_gpus").value == 2048 and at.selectbox(key="plan_tpot").value == 0.05
+    assert decode_spec(PlanRequest, at.query_params["plan"]).train_hardware == "b200"  # the page keeps the link
+    odd = open_page("plan", plan=encode_spec(req.model_copy(update={"train_hardware": "tpu-v4"})))
+    assert any("Training hardware tpu-v4 is not one of this page's choices" in x.value for x in odd.warning)
+    assert odd.selectbox(key="plan_thw").value == "h100-sxm"

@@ -42,25 +42,50 @@ def _mwh(x: float | None) -> str:
     return "-" if x is None else f"{x / 3.6e9:,.4g} MWh"
 
 
+LIFETIMES = [1e10, 1e11, 1e12, 1e13, 1e14, 1e15]
+TPOT_CHOICES = [None, 0.1, 0.05, 0.03]
+DEFAULTS: dict[str, Any] = {P + "loss": 2.0, P + "life": 1e13, P + "fit": "besiroglu2024", P + "obj": "usd", P + "thw": TRAIN_HW[0],
+                            P + "shw": SERVE_HW[0], P + "gpus": 4096, P + "mode": "cost", P + "peak": 1.0, P + "tpot": None}
+
+
+def to_state(r: PlanRequest) -> dict[str, Any]:
+    """A share link's request as this page's widget values; a value the page has no choice for is refused by name."""
+    for what, value, choices in (("Lifetime tokens served", r.lifetime_tokens, LIFETIMES), ("Training hardware", r.train_hardware, TRAIN_HW),
+                                 ("Serving hardware", r.serve_hardware, SERVE_HW),
+                                 ("Serving latency limit (time per output token)", r.tpot_slo_s, TPOT_CHOICES)):
+        if value not in choices:
+            raise InputError(f"{what} {value} is not one of this page's choices ({', '.join(str(c) for c in choices)}).")
+    for what, value, lo, hi in (("Target loss (nats/token)", r.target_loss, 1.0, 5.0), ("Training GPUs", r.train_gpus, 8, 100_000),
+                                ("Demand peak / mean", r.peak_to_mean, 1.0, 100.0)):
+        if value is None or not lo <= value <= hi:
+            raise InputError(f"{what} {value} is outside this page's range ({lo:g} to {hi:g}); `costsim plan` takes it.")
+    return {P + "loss": r.target_loss, P + "life": r.lifetime_tokens, P + "fit": r.fit, P + "obj": r.objective,
+            P + "thw": r.train_hardware, P + "shw": r.serve_hardware, P + "gpus": r.train_gpus, P + "mode": r.mode,
+            P + "peak": r.peak_to_mean, P + "tpot": r.tpot_slo_s}
+
+
+w.seed_from_link("plan", PlanRequest, to_state)
+for _key, _value in DEFAULTS.items():  # the widgets read their values from the session (a share link may have set them)
+    st.session_state.setdefault(_key, _value)
 c1, c2, c3, c4 = st.columns(4)
-target = c1.number_input("Target loss (nats/token)", min_value=1.0, max_value=5.0, value=2.0, step=0.01, key=P + "loss",
+target = c1.number_input("Target loss (nats/token)", min_value=1.0, max_value=5.0, step=0.01, key=P + "loss",
                          help="Cross-entropy loss under the chosen fit's data; lower is better. Llama-3-8B-scale models sit near 2.0.")
-lifetime = c2.select_slider("Lifetime tokens served", options=[1e10, 1e11, 1e12, 1e13, 1e14, 1e15], value=1e13, key=P + "life",
+lifetime = c2.select_slider("Lifetime tokens served", options=LIFETIMES, key=P + "life",
                             format_func=lambda x: f"{x:.0e}", help="Input + output tokens over the model's serving life.")
-fit = c3.selectbox("Loss-law fit", FIT_IDS, index=FIT_IDS.index("besiroglu2024"), key=P + "fit",
+fit = c3.selectbox("Loss-law fit", FIT_IDS, key=P + "fit",
                    help="The published fits disagree by ~3x on the answer; every fit is shown below.")
 objective = c4.selectbox("Minimize", ["usd", "mwh", "co2e", "peak_mw"], key=P + "obj",
                          format_func={"usd": "dollars", "mwh": "energy (MWh)", "co2e": "CO2e", "peak_mw": "peak MW"}.get)
 c5, c6, c7, c8 = st.columns(4)
 train_hw = c5.selectbox("Training hardware", TRAIN_HW, key=P + "thw")
 serve_hw = c6.selectbox("Serving hardware", SERVE_HW, key=P + "shw")
-gpus = c7.number_input("Training GPUs", min_value=8, max_value=100_000, value=4096, step=512, key=P + "gpus")
+gpus = c7.number_input("Training GPUs", min_value=8, max_value=100_000, step=512, key=P + "gpus")
 mode = c8.selectbox("Accounting", ["cost", "flops"], key=P + "mode", format_func={"cost": "priced by the cores", "flops": "FLOPs (papers)"}.get)
 c9, c10 = st.columns([3, 1])
-peak = c10.number_input("Demand peak / mean", min_value=1.0, max_value=100.0, value=1.0, step=0.5, key=P + "peak",
+peak = c10.number_input("Demand peak / mean", min_value=1.0, max_value=100.0, step=0.5, key=P + "peak",
                         help="The serving fleet is sized for the peak; the extra capacity is paid for and idles off-peak "
                              "(chat traffic's daily peak is typically 2-3x its mean).")
-tpot = c9.selectbox("Serving latency limit (time per output token)", [None, 0.1, 0.05, 0.03], key=P + "tpot",
+tpot = c9.selectbox("Serving latency limit (time per output token)", TPOT_CHOICES, key=P + "tpot",
                     format_func=lambda x: "none (fleet at its highest-throughput batch)" if x is None else f"{x * 1000:.0f} ms",
                     help="The deployment search prices the serving fleet at the largest batch that meets it: a tight limit "
                          "costs batch, so GPUs, and favours smaller models.")
@@ -73,6 +98,11 @@ try:
     req = PlanRequest(target_loss=float(target), lifetime_tokens=float(lifetime), fit=fit, objective=objective, mode=mode,
                       train_hardware=train_hw, serve_hardware=serve_hw, train_gpus=int(gpus), compare=["llama-3-8b", "llama-2-70b"],
                       tpot_slo_s=tpot, peak_to_mean=float(peak))
+except InputError as exc:
+    w.show_error(exc)
+    st.stop()
+w.share_box("plan", req)
+try:
     r = _plan(req.model_dump_json())
 except InputError as exc:
     w.show_error(exc)
