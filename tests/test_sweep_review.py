@@ -322,3 +322,70 @@ def test_sweep_report_opens_with_its_answer_and_reads_fields_in_words(tmp_path):
     inputs = page[page.index("<th>Input</th>"):]
     assert "uniform" in inputs[:inputs.index("</table>")] and "low 10B, high 40B" in inputs
     assert "param_training" not in page.replace("param_training_", "") and ">training_num_gpus<" not in page
+
+
+BATCH_VS_POINT = {
+    # a training stack of the scenario's own, a TPU's default stack, a LoRA run's adapter-only checkpoint
+    "fsdp": {"training": {"model": "llama-3-8b", "hardware": "h100-sxm", "num_gpus": 1024, "tokens": 1e12, "seq_len": 8192,
+                          "framework": "fsdp-2023"}},
+    "tpu": {"training": {"model": "llama-3-8b", "hardware": "tpu-v5p", "num_gpus": 256, "tokens": 1e12, "seq_len": 8192}},
+    "lora": {"training": {"model": "llama-2-70b", "hardware": "h100-sxm", "num_gpus": 64, "tokens": 1e10, "seq_len": 4096,
+                          "lora_rank": 16}},
+    # an engine of the scenario's own; a GPU budget (the deployment search); a pipeline-parallel replica
+    "vllm": {"serving": {"model": "llama-3-8b", "hardware": "h100-sxm", "num_replicas": 1, "gpus_per_replica": 1, "engine": "vllm",
+                         "input_tokens": {"kind": "fixed", "mean": 800}, "output_tokens": {"kind": "fixed", "mean": 250}}},
+    "budget": {"serving": {"model": "llama-3-70b", "hardware": "h100-sxm", "gpus": 64, "input_tokens": {"kind": "fixed", "mean": 800},
+                           "output_tokens": {"kind": "fixed", "mean": 250}, "slo": {"ttft_s": 2.0, "tpot_s": 0.1}}},
+    "pp2": {"serving": {"model": "llama-3-70b", "hardware": "h100-sxm", "num_replicas": 2, "gpus_per_replica": 8, "pp": 2,
+                        "input_tokens": {"kind": "fixed", "mean": 800}, "output_tokens": {"kind": "fixed", "mean": 250}}},
+}
+
+
+@pytest.mark.parametrize("case", sorted(BATCH_VS_POINT))
+def test_batched_core_sweep_prices_the_same_request_as_the_per_point_path(case, tmp_path):
+    """The batched path (the default) passed framework 'megatron-core-2024' and engine 'default' over the scenario's
+    own, priced a GPU budget as one replica of 64 GPUs (infeasible), refused a PP-2 replica (tp = gpus_per_replica) and
+    checkpointed a LoRA run's whole model: 12-22 % off --no-batch, train and serve (a helper's cross-surface audit)."""
+    from costsim.api.run import scenario_from_dict
+    from costsim.sweep.store import load_rows
+
+    s = scenario_from_dict({"name": case, **BATCH_VS_POINT[case]})
+    rows = {}
+    for batched in (True, False):
+        out = tmp_path / str(batched)
+        run_sweep(s, out=str(out), mode="core", grid=parse_grid(["facility.pue=1.1,1.3"]), batched=batched)
+        rows[batched] = sorted(load_rows(out), key=lambda r: r["param_facility_pue"])
+    for a, b in zip(rows[True], rows[False]):
+        assert a["status"] == b["status"] == "ok", (a.get("error"), b.get("error"))
+        for k in ("training_step_time_s", "training_cost_usd", "training_goodput_frac", "training_framework",
+                  "serving_throughput_tokens_per_s", "serving_cost_usd_per_million_tokens", "serving_engine"):
+            assert a.get(k) == pytest.approx(b.get(k), rel=1e-9) if isinstance(b.get(k), float) else a.get(k) == b.get(k), k
+
+
+def test_a_serving_budget_leaves_pp_and_ep_to_the_search_and_the_output_spread_reaches_the_core():
+    """serve_request copied the section's unset pp 1 / ep 1 into a GPU budget's request, so the core searched TP only
+    (DeepSeek-V3 on 32 H200: 4 x TP8 at 15.6k tokens/s where serve --gpus 32 and the simulation pick 4 x EP8 at 24.3k);
+    a lognormal output length's cv never reached the core's KV sizing (a helper's cross-surface audit)."""
+    from costsim.api.run import scenario_from_dict
+    from costsim.sweep.points import serve_request
+
+    s = scenario_from_dict({"name": "moe", "serving": {
+        "model": "deepseek-v3", "hardware": "h200", "gpus": 32, "input_tokens": {"kind": "fixed", "mean": 1000},
+        "output_tokens": {"kind": "lognormal", "mean": 500, "cv": 1.0}, "slo": {"tpot_s": 0.1}}})
+    req = serve_request(s)
+    assert req.gpus == 32 and req.pp is None and req.ep is None and req.tp is None and req.deployment_search
+    assert req.output_tokens_cv == 1.0
+    fixed = scenario_from_dict({"name": "one", "serving": {"model": "llama-3-8b", "hardware": "h100-sxm", "gpus_per_replica": 2, "pp": 2}})
+    assert serve_request(fixed).pp == 2 and serve_request(fixed).output_tokens_cv == 0.0  # an explicit layout is kept
+
+
+def test_a_run_reads_a_budget_scenario_trust_range_at_the_searched_replica():
+    """A GPU-budget scenario's trust range was read at the section's unset gpus_per_replica (1): 'serving, NVIDIA,
+    1 device' for a deployment of 2-GPU replicas (a helper's cross-surface audit)."""
+    from costsim.api.run import part_error_band, scenario_from_dict
+    from costsim.api.trust import band_dict
+
+    s = scenario_from_dict({"name": "b", "serving": {"model": "llama-3-70b", "hardware": "h100-sxm", "gpus": 64}})
+    got = part_error_band("serving", s, summary={"deployment": {"gpus_per_replica": 8}})
+    assert got == band_dict("serving", "h100-sxm", 8.0, "llama-3-70b", engine="default")
+    assert got != band_dict("serving", "h100-sxm", 1.0, "llama-3-70b", engine="default")

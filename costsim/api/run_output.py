@@ -54,15 +54,22 @@ def _timings(v: VariantResult) -> dict[str, Any]:
     return out
 
 
-def part_error_band(part: str, s: Scenario, family: str | None = None) -> dict[str, Any] | None:
+def part_error_band(part: str, s: Scenario, family: str | None = None,
+                    summary: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
     """The trust range of a training or serving part (costsim.api.trust), from the scenario's hardware and size:
-    of its throughput (family None: the part's own family) or, with family="power", of its power and energy."""
+    of its throughput (family None: the part's own family) or, with family="power", of its power and energy.
+    `summary`: the part's results, whose searched deployment sizes a GPU budget's replica (the section's
+    gpus_per_replica is then its unset default of 1)."""
     if part == "training" and s.training is not None:
         mode = MODE_LORA if s.training.lora_rank and family != "power" else None  # LoRA runs read on LoRA cases first
         return band_dict(family or "training", s.training.hardware, float(s.training.num_gpus), s.training.model, mode=mode)
     if part == "serving" and s.serving is not None:
         wl = s.serving
-        per_replica = wl.replica_groups[0].gpus_per_replica if wl.replica_groups else wl.gpus_per_replica
+        deployment = (summary or {}).get("deployment")
+        if isinstance(deployment, Mapping) and deployment.get("gpus_per_replica"):
+            per_replica = deployment["gpus_per_replica"]
+        else:
+            per_replica = wl.replica_groups[0].gpus_per_replica if wl.replica_groups else wl.gpus_per_replica
         hw = (wl.replica_groups[0].hardware or wl.hardware) if wl.replica_groups else wl.hardware
         return band_dict(family or "serving", hw, float(per_replica), s.serving.model, engine=s.serving.engine)
     return None
@@ -77,8 +84,8 @@ def summary_doc(result: RunResult) -> dict[str, Any]:
             "scenario_hash": v.scenario_hash,
             "feasible": v.feasible,
             **{part: {"summary": _results_only(pr.summary), "ranges": _results_only(pr.ranges),
-                      "replicates": len(pr.replicate_summaries), "error_band": part_error_band(part, v.scenario),
-                      "power_error_band": part_error_band(part, v.scenario, "power")}
+                      "replicates": len(pr.replicate_summaries), "error_band": part_error_band(part, v.scenario, summary=pr.summary),
+                      "power_error_band": part_error_band(part, v.scenario, "power", pr.summary)}
                for part, pr in v.parts.items()},
             "site": v.site,
         })

@@ -49,7 +49,7 @@ def _headline(result) -> None:
         for family, what in ((None, "throughput"), ("power", "power and energy")):
             cells = []
             for v in result.variants:
-                b = part_error_band(part, v.scenario, family) if part in v.parts else None
+                b = part_error_band(part, v.scenario, family, v.parts[part].summary) if part in v.parts else None
                 cells.append(f"{pct_text(b['low_frac'])} to {pct_text(b['high_frac'])}\n[dim]{b['cases']} cases[/]" if b else "-")
             t.add_row(f"{part}: trust range of {what} (published vs ours, p10-p90 of held-out cases)", *cells)
     con.print(t)

@@ -1,7 +1,7 @@
 """Batched estimates: many points of one training or serving request in one call (struct of arrays).
 
-    train_batch(req, varied, *, spec=None, acc=None, framework=...) -> BatchEstimate
-    serve_batch(req, varied, *, model=None, acc=None, engine="default") -> BatchEstimate
+    train_batch(req, varied, *, spec=None, acc=None, framework=None) -> BatchEstimate   (None: the request's own)
+    serve_batch(req, varied, *, model=None, acc=None, engine=None) -> BatchEstimate
 
 `req` is one validated request; `varied` maps request field names to arrays of length n (or
 scalars), one value per point: top-level fields ("gpus", "tokens", "seq_len", ...) and numeric
@@ -39,7 +39,7 @@ from costsim.core import goodput as gp
 from costsim.economics.batch import NO_EFFECT_FIELDS, VARIABLE_FIELDS, account_run_batch
 from costsim.errors import InputError
 from costsim.estimators.inference import estimate_serve
-from costsim.estimators.training import checkpoint_bytes, estimate
+from costsim.estimators.training import checkpoint_time_s, estimate
 from costsim.specs.catalog import get_accelerator, get_model, node_for
 from costsim.specs.requests import ServeRequest, TrainRequest
 from costsim.specs.site import EconomicsSpec, FacilitySpec
@@ -297,7 +297,7 @@ def _train_vector(spec, acc, node) -> Callable[[TrainRequest, dict[str, Any], di
         rate = sub["failure_rate_per_gpu_hour"].astype(float) if "failure_rate_per_gpu_hour" in sub else (
             req.failure_rate_per_gpu_hour if req.failure_rate_per_gpu_hour is not None else gp.DEFAULT_FAILURE_RATE_PER_GPU_HOUR)
         ck = sub["checkpoint_time_s"].astype(float) if "checkpoint_time_s" in sub else (
-            req.checkpoint_time_s if req.checkpoint_time_s is not None else checkpoint_bytes(spec) / (gpus * gp.DEFAULT_CHECKPOINT_BYTES_PER_S_PER_GPU))
+            checkpoint_time_s(req, spec))  # a LoRA run writes its adapters only, as the per-point estimate
         rs = sub["restart_time_s"].astype(float) if "restart_time_s" in sub else (
             req.restart_time_s if req.restart_time_s is not None else gp.DEFAULT_RESTART_TIME_S)
         g = gp.goodput(rate, gpus, ck, rs, compute_time)
@@ -344,7 +344,7 @@ def _train_vector(spec, acc, node) -> Callable[[TrainRequest, dict[str, Any], di
 
 
 def train_batch(req: TrainRequest, varied: Mapping[str, Any], *, spec=None, acc=None,
-                framework: str = "megatron-core-2024") -> BatchEstimate:
+                framework: str | None = None) -> BatchEstimate:
     """Training estimates of n points (see the module docstring); `varied` keys are TrainRequest
     field names or "facility.<field>" / "economics.<field>"."""
     spec = spec or get_model(req.model)
@@ -404,7 +404,7 @@ def _serve_vector(acc, node) -> Callable[[ServeRequest, dict[str, Any], dict[str
     return vector
 
 
-def serve_batch(req: ServeRequest, varied: Mapping[str, Any], *, model=None, acc=None, engine: str = "default") -> BatchEstimate:
+def serve_batch(req: ServeRequest, varied: Mapping[str, Any], *, model=None, acc=None, engine: str | None = None) -> BatchEstimate:
     """Serving estimates of n points (see the module docstring); `varied` keys are ServeRequest field
     names or "facility.<field>" / "economics.<field>"."""
     m = model or get_model(req.model)

@@ -236,9 +236,18 @@ def checkpoint_bytes(spec: ModelSpec, ms: ModelShape | None = None) -> float:
     return 14.0 * (trainable_params(ms) if ms is not None else spec.params_total)
 
 
+def checkpoint_time_s(req: TrainRequest, spec: ModelSpec, ms: ModelShape | None = None) -> float:
+    """Seconds to write one checkpoint: the request's, else the trained state (a LoRA run's adapters only) over the
+    job's share of the storage bandwidth. `ms`: the request's model shape (built from the request when None)."""
+    if req.checkpoint_time_s is not None:
+        return float(req.checkpoint_time_s)
+    ms = ms if ms is not None else lora_shape(model_shape(spec), req)
+    return checkpoint_bytes(spec, ms) / (req.gpus * gp.DEFAULT_CHECKPOINT_BYTES_PER_S_PER_GPU)
+
+
 def _reliability(req: TrainRequest, spec: ModelSpec, ms: ModelShape | None = None, run_compute_s: float | None = None) -> dict:
     rate = req.failure_rate_per_gpu_hour if req.failure_rate_per_gpu_hour is not None else gp.DEFAULT_FAILURE_RATE_PER_GPU_HOUR
-    ck = req.checkpoint_time_s if req.checkpoint_time_s is not None else checkpoint_bytes(spec, ms) / (req.gpus * gp.DEFAULT_CHECKPOINT_BYTES_PER_S_PER_GPU)
+    ck = checkpoint_time_s(req, spec, ms)
     rs = req.restart_time_s if req.restart_time_s is not None else gp.DEFAULT_RESTART_TIME_S
     g = gp.goodput(rate, req.gpus, ck, rs, run_compute_s)
     return {"failure_rate_per_gpu_hour": rate, "checkpoint_time_s": ck, "restart_time_s": rs,

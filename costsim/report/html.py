@@ -137,7 +137,8 @@ def _trust_ranges(result) -> str:
     items = []
     for v in result.variants:
         for part in v.parts:
-            for b in (part_error_band(part, v.scenario), part_error_band(part, v.scenario, "power")):
+            summary = v.parts[part].summary
+            for b in (part_error_band(part, v.scenario, summary=summary), part_error_band(part, v.scenario, "power", summary)):
                 if b:
                     items.append(f"<li>{e(v.name)}, {e(part)}: published values lay {e(b['label'])}; applies to {e(b['applies_to'])}.</li>")
     return ("<p><b>Trust ranges</b> (from <code>costsim validate</code>)</p><ul>" + "".join(items) + "</ul>") if items else ""

@@ -159,7 +159,7 @@ def _write_sheets(book: Book, result) -> None:
                                  basis or None, *_readable(k, val, part)]))
                 # the trust ranges the JSON carries beside the summary (costsim.api.run_output.summary_doc)
                 for key, family in (("error_band", None), ("power_error_band", "power")):
-                    for sub, x in (part_error_band(part, v.scenario, family) or {}).items():
+                    for sub, x in (part_error_band(part, v.scenario, family, pr.summary) or {}).items():
                         ws.row(_row([v.name, part, f"{key}.{sub}", x, None, None, None, None, None,
                                      *_readable(sub, x, part, f"{label(key)}: ")]))
             for k, val in v.site.items():

@@ -95,6 +95,8 @@ def evaluate_group(task: GroupTask) -> GroupResult | list[dict[str, Any]]:
         return _fallback_rows(task, "")
     try:
         cols = _evaluate_columns(task)
+    except PerPointOnly:
+        return _fallback_rows(task, "")
     except Exception:  # noqa: BLE001 - the per-point path records each point's own error
         return _fallback_rows(task, traceback.format_exc())
     wall = (time.perf_counter() - t0) / max(n, 1)
@@ -104,12 +106,16 @@ def evaluate_group(task: GroupTask) -> GroupResult | list[dict[str, Any]]:
     return GroupResult(task.key, task.scenario_hash, task.variant, table, int(n - status.sum()), n)
 
 
+class PerPointOnly(Exception):
+    """A group the batched estimators do not price (a serving GPU budget's deployment search): its points run the
+    per-point path, with the same rows."""
+
+
 def _evaluate_columns(task: GroupTask) -> dict[str, Any]:
     import pyarrow as pa
 
     from costsim.estimators.batch import serve_batch, train_batch
-    from costsim.specs.requests import ServeRequest, TrainRequest
-    from costsim.sweep.points import _request_from
+    from costsim.sweep.points import serve_request, train_request
 
     n = len(task)
     data = apply_overrides(task.base, task.variant_set or {}, model=Scenario)
@@ -132,18 +138,18 @@ def _evaluate_columns(task: GroupTask) -> dict[str, Any]:
         cols[c] = a
     error = np.full(n, None, dtype=object)
     results: dict[str, np.ndarray] = {}
-    for part, req_cls, renames, fn in (
-        ("training", TrainRequest, {"gpus": "num_gpus"}, train_batch),
-        ("serving", ServeRequest, {"gpus": "gpus_per_replica", "tp": "gpus_per_replica", "ttft_slo_s": "slo.ttft_s", "tpot_slo_s": "slo.tpot_s"}, serve_batch),
-    ):
+    for part, build, fn in (("training", train_request, train_batch), ("serving", serve_request, serve_batch)):
         if getattr(s, part) is None:
             continue
         still = np.equal(error, None)
         try:
-            req = _request_from(getattr(s, part), req_cls, renames, s)
+            req = build(s)  # the request evaluate_core prices: one place builds it for both paths
         except InputError as exc:
             error[still] = exc.message
             continue
+        if part == "serving" and (req.deployment_search or req.requests is not None):
+            # a GPU budget's deployment search (or an offline job on it) is priced by costsim.api.serve per point
+            raise PerPointOnly("the serving deployment search runs per point")
         varied = {m[part]: task.values[p] for p, m in task.parts.items() if part in m}
         b = fn(req, varied)
         b_error, b_cols = b.error, b.columns

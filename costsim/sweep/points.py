@@ -32,6 +32,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from costsim.errors import InputError
 from costsim.specs.base import numbers_only, validate_spec
 from costsim.specs.overrides import apply_overrides, check_path, parse_value, short_text, split_path
+from costsim.specs.requests import MAX_OUTPUT_TOKENS_CV as MAX_CV
 from costsim.specs.scenario import Scenario, scenario_hash
 
 FILE_SUFFIXES = (".yaml", ".yml", ".json", ".csv")
@@ -384,13 +385,16 @@ def _lookup(workload: Any, path: str) -> Any:
     return None
 
 
-def _request_from(workload: Any, req_cls: type, renames: Mapping[str, str], s: Scenario) -> Any:
+def _request_from(workload: Any, req_cls: type, renames: Mapping[str, str], s: Scenario,
+                  skip: frozenset[str] = frozenset(), extra: Mapping[str, Any] | None = None) -> Any:
     """Build a core request from a scenario workload by shared field names (nested specs such as
     `layout` are searched one level down; a length distribution gives its mean). With scenario.grid.region the
     electricity price and carbon intensity are the region's annual means (the simulations bill the hourly signals
     under their own load)."""
-    data: dict[str, Any] = {}
+    data: dict[str, Any] = dict(extra or {})
     for name in req_cls.model_fields:
+        if name in skip or name in data:
+            continue
         if name in ("facility", "economics"):
             data[name] = getattr(s, name)
             if name == "economics" and s.grid.region:  # the cores have no time axis: the region's annual means
@@ -464,9 +468,25 @@ def serve_request(s: Scenario) -> Any:
     from costsim.specs.requests import ServeRequest
 
     renames = {"ttft_slo_s": "slo.ttft_s", "tpot_slo_s": "slo.tpot_s"}
+    skip: frozenset[str] = frozenset()
     if s.serving.gpus is None:
         renames["gpus"] = "gpus_per_replica"
-    return _request_from(s.serving, ServeRequest, renames, s)
+    else:  # a budget leaves the layout to the search, as the simulation's (pp 1 / ep 1 are the section's unset defaults)
+        skip = frozenset({"tp", "pp", "ep"})
+    cv = output_cv(s.serving.output_tokens)
+    return _request_from(s.serving, ServeRequest, renames, s, skip=skip, extra={"output_tokens_cv": cv} if cv else None)
+
+
+def output_cv(dist: Any) -> float:
+    """The spread (std / mean) of a scenario's output lengths, which sizes the cores' KV reservation: a lognormal's cv
+    (before truncation), a uniform range's std / mean; 0 for fixed lengths or a trace."""
+    kind = getattr(dist, "kind", None)
+    if kind == "lognormal":
+        return float(min(dist.cv, MAX_CV))
+    if kind == "uniform" and getattr(dist, "high", None) is not None:
+        mid = (dist.low + dist.high) / 2
+        return float((dist.high - dist.low) / math.sqrt(12.0) / mid) if mid > 0 else 0.0
+    return 0.0
 
 
 def core_requests(s: Scenario) -> tuple[Any, ...]:
