@@ -140,6 +140,8 @@ def register(app: typer.Typer) -> None:
         failure_rate_per_gpu_hour: Optional[float] = typer.Option(None, "--failure-rate-per-gpu-hour", help=field_help(TrainRequest, "failure_rate_per_gpu_hour")),
         checkpoint_time_s: Optional[float] = typer.Option(None, "--checkpoint-time-s", help=field_help(TrainRequest, "checkpoint_time_s")),
         restart_time_s: Optional[float] = typer.Option(None, "--restart-time-s", help=field_help(TrainRequest, "restart_time_s")),
+        maintenance_per_day: Optional[float] = typer.Option(None, "--maintenance-per-day", help=field_help(TrainRequest, "maintenance_per_day")),
+        maintenance_downtime_s: Optional[float] = typer.Option(None, "--maintenance-downtime-s", help=field_help(TrainRequest, "maintenance_downtime_s")),
         top_k: int = typer.Option(5, "--top-k", help=field_help(TrainRequest, "top_k")),
         json_: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> int:
@@ -176,7 +178,8 @@ def register(app: typer.Typer) -> None:
             "lora_rank": lora_rank, "lora_targets": lora_targets, "lora_base_precision": lora_base_precision, "lora_dropout": lora_dropout, "cp_comm_type": cp_comm_type,
             "fp8_activation_store": fp8_activation_store,
             "failure_rate_per_gpu_hour": failure_rate_per_gpu_hour, "checkpoint_time_s": checkpoint_time_s,
-            "restart_time_s": restart_time_s,
+            "restart_time_s": restart_time_s, "maintenance_per_day": maintenance_per_day,
+            "maintenance_downtime_s": maintenance_downtime_s,
             "facility": validate_spec(FacilitySpec, fac, what="facility options"),
             "economics": validate_spec(EconomicsSpec, eco, what="economics options"),
         }

@@ -39,7 +39,7 @@ from costsim.core import goodput as gp
 from costsim.economics.batch import NO_EFFECT_FIELDS, VARIABLE_FIELDS, account_run_batch
 from costsim.errors import InputError
 from costsim.estimators.inference import estimate_serve
-from costsim.estimators.training import checkpoint_time_s, estimate
+from costsim.estimators.training import checkpoint_time_s, estimate, maintenance
 from costsim.specs.catalog import get_accelerator, get_model, node_for
 from costsim.specs.requests import ServeRequest, TrainRequest
 from costsim.specs.site import EconomicsSpec, FacilitySpec
@@ -300,25 +300,19 @@ def _train_vector(spec, acc, node) -> Callable[[TrainRequest, dict[str, Any], di
             checkpoint_time_s(req, spec))  # a LoRA run writes its adapters only, as the per-point estimate
         rs = sub["restart_time_s"].astype(float) if "restart_time_s" in sub else (
             req.restart_time_s if req.restart_time_s is not None else gp.DEFAULT_RESTART_TIME_S)
-        g = gp.goodput(rate, gpus, ck, rs, compute_time)
+        m_day, m_down = maintenance(req)
+        g = gp.goodput(rate, gpus, ck, rs, compute_time, m_day, m_down)
         g = {k: np.broadcast_to(np.asarray(v, float), (n,)) for k, v in g.items()}
         good = g["goodput_frac"]
         feasible = good > 0
         wall = compute_time / np.where(feasible, good, 1.0)
-        mtbf = g["mtbf_s"]
-        ok_m = np.isfinite(mtbf) & (mtbf > 0)
-        n_fail = np.where(ok_m, wall / np.where(ok_m, mtbf, 1.0), 0.0)
-        tau = np.where(np.isfinite(g["checkpoint_interval_s"]), g["checkpoint_interval_s"], 0.0)
-        ck_a = np.broadcast_to(np.asarray(ck, float), (n,))
-        rs_a = np.broadcast_to(np.asarray(rs, float), (n,))
-        split = {"productive_s": compute_time,
-                 "checkpoint_stall_s": compute_time * g["checkpoint_overhead_frac"] + n_fail * ck_a / 2.0,
-                 "redone_s": n_fail * tau / 2.0, "restart_s": n_fail * rs_a}
+        split = {k: np.broadcast_to(np.asarray(v, float), (n,))
+                 for k, v in gp.time_split_s(compute_time, wall, g, ck, rs, m_day, m_down).items()}
         p_c = float(t["breakdowns_gpu_power_w_compute"])
         p_step = float(t["breakdowns_gpu_power_w_step_average"])
         p_warm = float(t["breakdowns_gpu_power_w_checkpoint_stall"])
         gpu_energy = gpus * (p_step * (split["productive_s"] + split["redone_s"]) + p_warm * split["checkpoint_stall_s"]
-                             + acc.idle_w * split["restart_s"])
+                             + acc.idle_w * (split["restart_s"] + split["maintenance_s"]))
         acct = account_run_batch(acc=acc, node=node, num_gpus=gpus, wall_time_s=wall, gpu_energy_j=gpu_energy,
                                  facility=req.facility, economics=req.economics, gpu_peak_power_w=p_c, varied=_site_varied(sub))
         res.update({
@@ -332,7 +326,7 @@ def _train_vector(spec, acc, node) -> Callable[[TrainRequest, dict[str, Any], di
             if k.startswith(("cost_breakdown_usd_", "co2e_breakdown_kg_", "power_by_component_w_", "energy_by_component_j_",
                              "cost_by_component_usd_", "co2e_by_component_kg_", "water_by_component_")):
                 res[k] = v
-        for k in ("mtbf_s", "checkpoint_interval_s", "checkpoint_overhead_frac", "failure_loss_frac", "loss_per_failure_s"):
+        for k in gp.BREAKDOWN_KEYS:
             res[f"breakdowns_goodput_{k}"] = g[k]
         for k, v in split.items():
             res[f"breakdowns_wall_time_split_s_{k}"] = v

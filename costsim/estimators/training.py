@@ -3,14 +3,15 @@
 Whole-run numbers (until the training DES replaces the goodput layer):
   num_steps      = ceil(tokens / tokens_per_step)
   compute_time_s = num_steps * step_time_s
-  wall_time_s    = compute_time_s / goodput_frac      (costsim.core.goodput: failures, checkpoints, restarts)
-Planned maintenance is not in it: the training simulation (`costsim run`, training.maintenance) adds its stops, by
-default Llama 3's 47 in 54 days of 10 + 10 min, ~1.2-2 % more wall time than `costsim train` gives for the same job.
+  wall_time_s    = compute_time_s / goodput_frac      (costsim.core.goodput: failures, checkpoints, restarts and
+                                                       planned maintenance, by default Llama 3's 47 stops in 54 days
+                                                       of a checkpoint + 10 min down + the restart, as the training
+                                                       simulation draws them: training.maintenance)
 Energy, per GPU and phase (costsim.core.power.device_power_w):
   compute phase  at the achieved hardware-FLOP utilization of the busy time, memory activity 0.2;
   exposed comm / bubble phase: compute 0, memory 0.1 (NCCL copy kernels; near idle);
   outside productive steps (costsim.core.goodput terms): work re-done after a failure at the step
-  power, checkpoint stalls at warm idle (a context alive, costsim.core.power), restarts at idle.
+  power, checkpoint stalls at warm idle (a context alive, costsim.core.power), restarts and maintenance downtime at idle.
 Host power, PUE, cost and CO2e: costsim.economics.accounting.account_run.
 """
 
@@ -249,21 +250,23 @@ def _reliability(req: TrainRequest, spec: ModelSpec, ms: ModelShape | None = Non
     rate = req.failure_rate_per_gpu_hour if req.failure_rate_per_gpu_hour is not None else gp.DEFAULT_FAILURE_RATE_PER_GPU_HOUR
     ck = checkpoint_time_s(req, spec, ms)
     rs = req.restart_time_s if req.restart_time_s is not None else gp.DEFAULT_RESTART_TIME_S
-    g = gp.goodput(rate, req.gpus, ck, rs, run_compute_s)
+    m_day, m_down = maintenance(req)
+    g = gp.goodput(rate, req.gpus, ck, rs, run_compute_s, m_day, m_down)
     return {"failure_rate_per_gpu_hour": rate, "checkpoint_time_s": ck, "restart_time_s": rs,
-            **{k: float(v) for k, v in g.items()}}
+            "maintenance_per_day": m_day, "maintenance_downtime_s": m_down, **{k: float(v) for k, v in g.items()}}
+
+
+def maintenance(req: TrainRequest) -> tuple[float, float]:
+    """Planned stops per day and the downtime of each, s: the request's, else Llama 3's (costsim.core.goodput)."""
+    return (req.maintenance_per_day if req.maintenance_per_day is not None else gp.DEFAULT_MAINTENANCE_PER_DAY,
+            req.maintenance_downtime_s if req.maintenance_downtime_s is not None else gp.DEFAULT_MAINTENANCE_DOWNTIME_S)
 
 
 def _time_split_s(compute_time_s: float, wall_time_s: float, rel: dict) -> dict[str, float]:
-    """Wall time split by what the GPUs do (the goodput model's own terms, costsim.core.goodput):
-    W = T (1 + C/tau) + (W/M) (R + tau/2 + C/2): productive steps T; checkpoint stalls T C/tau plus
-    the half checkpoint lost per interruption; re-done work (W/M) tau/2, run again at step power;
-    restarts (W/M) R."""
-    n_fail = wall_time_s / rel["mtbf_s"] if math.isfinite(rel["mtbf_s"]) and rel["mtbf_s"] > 0 else 0.0
-    tau = rel["checkpoint_interval_s"] if math.isfinite(rel["checkpoint_interval_s"]) else 0.0
-    return {"productive_s": compute_time_s,
-            "checkpoint_stall_s": compute_time_s * rel["checkpoint_overhead_frac"] + n_fail * rel["checkpoint_time_s"] / 2.0,
-            "redone_s": n_fail * tau / 2.0, "restart_s": n_fail * rel["restart_time_s"]}
+    """Wall time split by what the GPUs do (costsim.core.goodput.time_split_s)."""
+    split = gp.time_split_s(compute_time_s, wall_time_s, rel, rel["checkpoint_time_s"], rel["restart_time_s"],
+                            rel["maintenance_per_day"], rel["maintenance_downtime_s"])
+    return {k: float(v) for k, v in split.items()}
 
 
 def step_profile(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator | None = None) -> dict:
@@ -407,7 +410,7 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
     split = _time_split_s(compute_time, wall, rel) if feasible_run else {}
     p_warm = float(checkpoint_phase_power(acc.idle_w, acc.tdp_w))
     gpu_energy = (req.gpus * (p_step * (split["productive_s"] + split["redone_s"]) + p_warm * split["checkpoint_stall_s"]
-                              + acc.idle_w * split["restart_s"]) if feasible_run else math.inf)
+                              + acc.idle_w * (split["restart_s"] + split["maintenance_s"])) if feasible_run else math.inf)
     acct = account_run(acc=acc, node=node, num_gpus=req.gpus, wall_time_s=wall, gpu_energy_j=gpu_energy,
                        facility=req.facility, economics=req.economics, gpu_peak_power_w=p_c) if feasible_run else {}
     from costsim.economics.accounting import host_power_per_gpu_w
@@ -438,6 +441,10 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
          "source": "override" if req.checkpoint_time_s is not None else gp.CHECKPOINT_SOURCE},
         {"name": "restart_time_s", "value": rel["restart_time_s"], "unit": "s",
          "source": "override" if req.restart_time_s is not None else gp.RESTART_SOURCE},
+        {"name": "maintenance_per_day", "value": rel["maintenance_per_day"], "unit": "stops/day",
+         "source": "override" if req.maintenance_per_day is not None else gp.MAINTENANCE_SOURCE},
+        {"name": "maintenance_downtime_s", "value": rel["maintenance_downtime_s"], "unit": "s",
+         "source": "override" if req.maintenance_downtime_s is not None else gp.MAINTENANCE_SOURCE},
         {"name": "gpu_power_compute_w", "value": p_c, "unit": "W", "source": "costsim.core.power.device_power_w at the achieved compute utilization"},
         {"name": "gpu_power_comm_w", "value": p_x, "unit": "W", "source": "costsim.core.power.device_power_w, exposed communication / bubble phase"},
     ] + acct.get("assumptions", [])
@@ -470,7 +477,7 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
                                                   "dp_exposed_time_s", "optimizer_time_s")},
             "matmul_efficiency_frac": best["matmul_efficiency_frac"],
             "num_micro_batches": best["num_micro_batches"],
-            "goodput": {k: rel[k] for k in ("mtbf_s", "checkpoint_interval_s", "checkpoint_overhead_frac", "failure_loss_frac", "loss_per_failure_s")},
+            "goodput": {k: rel[k] for k in gp.BREAKDOWN_KEYS},
             "gpu_power_w": {"compute": p_c, "comm": p_x, "idle": acc.idle_w, "checkpoint_stall": p_warm, "step_average": p_step},
             "wall_time_split_s": split,
         },

@@ -18,6 +18,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, model_validator
 
+from costsim.core.goodput import DEFAULT_MAINTENANCE_DOWNTIME_S, DEFAULT_MAINTENANCE_PER_DAY
 from costsim.specs.base import Spec
 from costsim.specs.requests import (CpCommType, EpDispatcher, FrameworkName, LoraBasePrecision, LoraTargets, MoeExpertLaunch, MoeRouterBalance, Precision,
                                    Recompute)
@@ -81,9 +82,9 @@ class Reliability(Spec):
 
 
 class Maintenance(Spec):
-    per_day: float = Field(47.0 / 54.0, ge=0, description="Planned interruptions per day (default 47 in 54 days: Llama 3 405B, arXiv 2407.21783 section 3.3.4). Each is preceded by a checkpoint, so no work is lost.")
+    per_day: float = Field(DEFAULT_MAINTENANCE_PER_DAY, ge=0, le=100, description="Planned interruptions per day (default 47 in 54 days: Llama 3 405B, arXiv 2407.21783 section 3.3.4). Each is preceded by a checkpoint, so no work is lost.")
     schedule: Literal["periodic", "poisson"] = Field("poisson", description="Evenly spaced, or Poisson arrivals with the same mean.")
-    downtime_s: float = Field(600.0, ge=0, description="Time the job is down for each planned interruption, before the restart, s (assumption: 10 min for config/code/firmware pushes).")
+    downtime_s: float = Field(DEFAULT_MAINTENANCE_DOWNTIME_S, ge=0, le=1e6, description="Time the job is down for each planned interruption, before the restart, s (assumption: 10 min for config/code/firmware pushes).")
 
 
 class Evaluation(Spec):

@@ -428,10 +428,12 @@ def length_mean(dist: Any) -> int | None:
 
 def reliability_fields(workload: Any) -> dict[str, float]:
     """The training workload's failure model as the closed-form goodput takes it: interruptions per GPU-hour (the
-    classes' rates x rate_scale) and the rate-weighted restart time, s. Empty for a workload without `reliability`."""
+    classes' rates x rate_scale), the rate-weighted restart time, s, and the planned stops (per day, downtime s).
+    Empty for a workload without `reliability`."""
     rel = getattr(workload, "reliability", None)
     if rel is None or not hasattr(rel, "failure_classes"):
         return {}
+    maint = getattr(workload, "maintenance", None)
     classes = rel.failure_classes()
     rates = [c.rate_per_gpu_hour * rel.rate_scale for c in classes]
     total = float(sum(rates))
@@ -447,6 +449,9 @@ def reliability_fields(workload: Any) -> dict[str, float]:
         out["restart_time_s"] = float(sum(r * rel.restart_s_of(c) for r, c in zip(rates, classes)) / total)
     else:
         out["restart_time_s"] = float(rel.restart_s)
+    if maint is not None:  # the planned stops the simulation draws (training.maintenance)
+        out["maintenance_per_day"] = float(maint.per_day)
+        out["maintenance_downtime_s"] = float(maint.downtime_s)
     return out
 
 
