@@ -227,8 +227,13 @@ def _phase_power(acc: Accelerator, best: dict, power_cap_w: float | None = None)
     """GPU power in the compute and the communication phase, W (at most the power limit when one is set)."""
     p_compute = float(device_power_w(acc.idle_w, acc.tdp_w, min(best["compute_util_frac"], 1.0), COMPUTE_PHASE_MEMORY_UTIL,
                                      power_cap_w))
-    p_comm = float(device_power_w(acc.idle_w, acc.tdp_w, 0.0, COMM_PHASE_MEMORY_UTIL, power_cap_w))
-    return p_compute, p_comm
+    return p_compute, comm_phase_power_w(acc, power_cap_w)
+
+
+def comm_phase_power_w(acc: Accelerator, power_cap_w: float | None = None) -> float:
+    """GPU power while a training step waits on exposed communication or a pipeline bubble, W: no compute, NCCL's copy
+    kernels on memory (the step's low level; `costsim site` reads its training swing from it)."""
+    return float(device_power_w(acc.idle_w, acc.tdp_w, 0.0, COMM_PHASE_MEMORY_UTIL, power_cap_w))
 
 
 def checkpoint_bytes(spec: ModelSpec, ms: ModelShape | None = None) -> float:
