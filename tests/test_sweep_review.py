@@ -389,3 +389,18 @@ def test_a_run_reads_a_budget_scenario_trust_range_at_the_searched_replica():
     got = part_error_band("serving", s, summary={"deployment": {"gpus_per_replica": 8}})
     assert got == band_dict("serving", "h100-sxm", 8.0, "llama-3-70b", engine="default")
     assert got != band_dict("serving", "h100-sxm", 1.0, "llama-3-70b", engine="default")
+
+
+def test_a_sweeps_points_read_with_pandas(tmp_path):
+    """pandas.read_parquet(DIR/points) refused the store: the variant=<name> directory level is a dictionary column
+    to pandas, the files held a plain string 'variant' (a helper's cross-surface audit)."""
+    import pandas as pd
+
+    from costsim.api.run import load_scenario
+
+    out = tmp_path / "s"
+    run_sweep(load_scenario("tests/data/sweep-tiny-training.yaml"), out=str(out), mode="core",
+              grid=parse_grid(["training.num_gpus=1024,2048"]))
+    df = pd.read_parquet(out / "points")
+    assert len(df) == 2 and set(df["variant"].astype(str)) == {"base"}
+    assert query(out, "SELECT count(*) FROM points WHERE variant = 'base'")[1] == [(2,)]

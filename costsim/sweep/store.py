@@ -130,9 +130,22 @@ def _encoding(table) -> dict[str, Any]:
     return {"use_dictionary": dict_cols, "write_statistics": stats, "compression": "snappy"}
 
 
+def _partition_typed(table):
+    """The `variant` column as a dictionary of strings, the type pandas / pyarrow give the variant=<name> directory
+    level of the hive layout: with a plain string column, pandas.read_parquet(DIR/points) refused to merge the two."""
+    import pyarrow as pa
+
+    i = table.schema.get_field_index("variant")
+    if i < 0 or not pa.types.is_string(table.schema.field(i).type):
+        return table
+    typ = pa.dictionary(pa.int32(), pa.string())
+    return table.set_column(i, pa.field("variant", typ), table.column(i).dictionary_encode().cast(typ))
+
+
 def _write_atomic(table, path: Path) -> Path:
     import pyarrow.parquet as pq
 
+    table = _partition_typed(table)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     pq.write_table(table, tmp, **_encoding(table))
