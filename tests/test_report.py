@@ -264,3 +264,18 @@ def test_all_results_lists_records_field_by_field_and_wraps_text():
                                              ("co2e_breakdown_kg.embodied_kg", "co2e_breakdown_kg.embodied_kg"),
                                              ("step_table_source", "step_table_source")]
     assert "overflow-wrap:break-word" in CSS
+
+
+def test_a_device_on_its_battery_answers_in_hours_of_use():
+    """The iPhone scenario asks how much battery an hour of chat takes; its answer and table left it out (the numbers
+    were only in summary.json; a helper's documentation pass)."""
+    from costsim.report.conclusion import conclusion
+    from costsim.report.fmt import headline_keys
+
+    res = run_scenario(load_scenario("scenarios/phi3-mini-on-iphone.yaml"))
+    s = res.variants[0].parts["serving"].summary
+    assert 0 < s["battery_drain_frac_per_hour"] < 1 and s["battery_hours_of_chat"] == pytest.approx(1 / s["battery_drain_frac_per_hour"])
+    assert f"a full battery lasts {s['battery_hours_of_chat']:,.3g} hours of this traffic" in " ".join(conclusion(res))
+    keys = headline_keys(s)
+    assert "battery_hours_of_chat" in keys and "battery_drain_frac_per_hour" in keys
+    assert fmt_value("battery_drain_frac_per_hour", 0.25) == "25 % per hour"

@@ -92,6 +92,11 @@ def _serving_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site: 
         sent += f", ${fmt_value('cost_usd_per_million_tokens', s['cost_usd_per_million_tokens'])} per million output tokens"
     elif s.get("cost_unavailable_reason"):
         sent += f", {_no_cost(s['cost_unavailable_reason'])}"
+    hours = _num(s.get("battery_hours_of_chat"))
+    if hours is not None:  # a device on its own battery answers in hours of use, not site power
+        drain = _num(s.get("battery_drain_frac_per_hour"))
+        sent += f"; a full battery lasts {hours:,.3g} hours of this traffic" + (
+            f" ({100 * drain:.3g} % of a charge per hour)" if drain is not None else "")
     peak = _num(site.get("peak_power_w")) or _num(s.get("facility_peak_power_w"))
     if peak is not None:
         sent += f"; the site peaks at {fmt_value('peak_power_w', peak)}"

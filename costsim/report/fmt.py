@@ -17,7 +17,10 @@ HEADLINE_KEYS = (
     "grid_cap_feasible",
     # serving
     "slo_attainment_frac", "throughput_tokens_per_s", "goodput_tokens_per_s", "ttft_p50_s", "ttft_p99_s", "tpot_p50_s",
-    "tpot_p99_s", "e2e_p99_s", "energy_per_token_j", "cost_usd_per_million_tokens", "co2e_g_per_1k_tokens", "num_gpus_peak",
+    "tpot_p99_s", "e2e_p99_s",
+    # a device on its own battery (serving.device_battery_wh: a phone, a laptop)
+    "battery_hours_of_chat", "battery_drain_frac_per_hour",
+    "energy_per_token_j", "cost_usd_per_million_tokens", "co2e_g_per_1k_tokens", "num_gpus_peak",
 )
 HEADLINE_PATTERNS = (
     "tokens_per_s", "throughput", "ttft", "tpot", "e2e", "latency", "slo", "usd_per", "cost_usd", "energy_j",
@@ -50,8 +53,8 @@ NOT_A_UNIT = frozenset({"littles_law_lambda_w"})
 def unit_of(key: str) -> str:
     if key in NOT_A_UNIT:
         return ""
-    for suf in ("_bytes_per_s", "_flop_per_s", "_w_per_s", "_per_s", "_usd", "_frac", "_bytes", "_kg", "_j", "_w", "_s",
-                "_mwh", "_mw", "_days", "_l"):
+    for suf in ("_bytes_per_s", "_flop_per_s", "_w_per_s", "_per_s", "_frac_per_hour", "_usd", "_frac", "_bytes", "_kg", "_j",
+                "_w", "_s", "_mwh", "_mw", "_days", "_l"):
         if key.endswith(suf):
             return suf
     return ""
@@ -97,6 +100,8 @@ def scale(key: str, v: float) -> tuple[float, str]:
         return v, "kgCO2e" if "co2" in key else "kg"
     if u == "_frac":
         return v * 100, "%"
+    if u == "_frac_per_hour":  # a share used up per hour (a device's battery)
+        return v * 100, "% per hour"
     if u == "_mwh":
         return v, "MWh"
     if u == "_mw":
@@ -188,12 +193,13 @@ WORDS = {"co2e": "CO2e", "gpu": "GPU", "gpus": "GPUs", "ttft": "TTFT", "tpot": "
          "cpu": "CPU", "io": "I/O", "nccl": "NCCL", "sram": "SRAM", "hbm3": "HBM3", "hbm": "HBM", "lora": "LoRA", "moe": "MoE",
          "kwh": "kWh", "mwh": "MWh", "tp": "TP", "pp": "PP", "cp": "CP", "ep": "EP", "dp": "DP", "etp": "ETP", "gco2e": "gCO2e", "seq": "sequence", "len": "length"}
 # the unit suffixes a label drops (the value shown beside it carries the display unit)
-UNIT_SUFFIXES = ("_bytes_per_s", "_flop_per_s", "_w_per_s", "_usd", "_frac", "_bytes", "_kg", "_j", "_w", "_s", "_flop",
+UNIT_SUFFIXES = ("_bytes_per_s", "_flop_per_s", "_w_per_s", "_frac_per_hour", "_usd", "_frac", "_bytes", "_kg", "_j", "_w", "_s", "_flop",
                  "_mwh", "_mw", "_days", "_l")
 
 
 # keys whose value carries no display unit of its own (not an SI suffix): the label says it
 LABELS = {
+    "battery_hours_of_chat": "Hours of this traffic on a full battery", "battery_drain_frac_per_hour": "Battery used",
     "throughput_tokens_per_s": "Throughput, tokens/s", "goodput_tokens_per_s": "Goodput after the warm-up (requests within the SLOs), tokens/s",
     "throughput_output_tokens_per_s": "Throughput, output tokens/s", "tokens_per_s": "Training throughput, tokens/s",
     "cost_usd_per_million_tokens": "Cost per million tokens, $", "cost_usd_per_million_output_tokens": "Cost per million output tokens, $",
