@@ -19,11 +19,11 @@ def sig(value: float, digits: int = 3) -> str:
 
 
 def count(value: float, digits: int = 3) -> str:
-    """A large count the way planners write it: 10T, 1.39T, 870B, 5.2M; below a million, `sig`."""
+    """A large count the way planners write it: 10T, 1.39T, 870B, 5.2M, 1,500T; below a million, `sig`."""
     v = float(value)
     for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
         if abs(v) >= scale:
-            return f"{v / scale:.{digits}g}{suffix}"
+            return f"{sig(v / scale, digits)}{suffix}"  # 1,500T, never 1.5e+03T
     return sig(v, digits)
 
 

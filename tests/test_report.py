@@ -279,3 +279,19 @@ def test_a_device_on_its_battery_answers_in_hours_of_use():
     keys = headline_keys(s)
     assert "battery_hours_of_chat" in keys and "battery_drain_frac_per_hour" in keys
     assert fmt_value("battery_drain_frac_per_hour", 0.25) == "25 % per hour"
+
+
+def test_human_output_writes_no_exponents():
+    """Exponents in prose and tables (a helper's documentation pass): the plan's '5.76e+23 FLOP in total', a
+    headline's '7.2e+11T' FLOP, validate's '3.13e+04' cells, the sweep estimate's '~3.02e+03 ms', query's '2.90169e+06',
+    engines' '3.83e-05'."""
+    from costsim.cli.run import _cell_text
+    from costsim.numtext import count
+    from costsim.validation.labels import MetricDisplay
+
+    assert fmt_value("total_flop", 7.2e23) == "720 ZFLOP" and count(1.5e15) == "1,500T" and count(1.39e12) == "1.39T"
+    assert MetricDisplay("throughput, tokens/s").text(31297.4) == "31,300"
+    assert _cell_text(2901690.0) == "2,901,690" and _cell_text(0.977196) == "0.977196"
+    assert fmt_value("seq_overhead_s", 3.83e-5) == "0.0383 ms"
+    for text in (MetricDisplay("x").text(1.23e7), _cell_text(1.23e7), fmt_value("training_flop", 5.76e23), count(9.9e15)):
+        assert "e+" not in text and "e-" not in text, text

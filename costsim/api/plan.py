@@ -30,6 +30,7 @@ from costsim.core.quality import (LossFit, compute_optimal, compute_optimal_cons
 from costsim.core.scores import ScoreMap, fit_score_map, loss_for_score, predict_score
 from costsim.core.trust import ErrorBand
 from costsim.errors import InputError
+from costsim.numtext import si
 from costsim.estimators.plan_pricing import price_serving, price_training
 from costsim.specs.catalog import get_accelerator, get_model
 from costsim.specs.plan import FIT_IDS, PlanRequest
@@ -286,7 +287,7 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: PriceGrid | None, target: 
                 n, d = C / (6.0 * req.unique_tokens), float(req.unique_tokens)
                 note = (f"{fit.id} has no repeated-data term, so the plan trains once on the {req.unique_tokens:.3g} unique tokens "
                         "(the unconstrained optimum needs more); --fit muennighoff2023 prices repeated epochs")
-        choice = _choice(req, fit, prices, f"compute-optimal for {C:.3g} FLOP ({fit.id})", n, d, note=note)
+        choice = _choice(req, fit, prices, f"compute-optimal for {si(C, 'FLOP')} ({fit.id})", n, d, note=note)
         if same_flop is not None:
             choice = replace(choice, same_loss_budget_flop=same_flop)
         why = budget_infeasible(req, prices, choice)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from costsim.specs.plan import PlanRequest
-from costsim.numtext import count, power, sig
+from costsim.numtext import count, power, si, sig
 from costsim.units import J_PER_MWH
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def answer_sentence(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | Non
               f"needs {gpus_text(r.serving.gpus)} {req.serve_hardware}{peak_text(req)}, {usd_m(r.serving.usd)}, {mwh_text(r.serving.facility_energy_j)}; "
               f"total {usd_m(r.total.usd)}, {mwh_text(r.total.facility_energy_j)}, {co2}, peak {power(r.total.peak_power_w)}")
     else:
-        s += f": {r.total_flop:.3g} FLOP in total ({r.training_flop:.3g} training + {r.inference_flop:.3g} inference)"
+        s += f": {si(r.total_flop, 'FLOP')} in total ({si(r.training_flop, 'FLOP')} training + {si(r.inference_flop, 'FLOP')} inference)"
     if co is not None and co.params > 0 and abs(co.params - r.params) / co.params > 0.05:
         if r.total is not None and co.total is not None and co.total.usd and math.isfinite(co.total.usd) and math.isfinite(r.total.usd):
             s += (f". The compute-optimal (Chinchilla) model for the same loss, {count(co.params)} on {count(co.training_tokens)} "
@@ -91,7 +91,7 @@ def answer_sentence(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | Non
         else:
             saved_flop = co.total_flop - r.total_flop
             s += (f". The compute-optimal model for the same loss is {count(co.params)} on {count(co.training_tokens)} tokens "
-                  f"({co.total_flop:.3g} FLOP; this plan {'saves' if saved_flop >= 0 else 'spends'} {abs(saved_flop):.3g} FLOP, "
+                  f"({si(co.total_flop, 'FLOP')}; this plan {'saves' if saved_flop >= 0 else 'spends'} {si(abs(saved_flop), 'FLOP')}, "
                   f"{100 * abs(saved_flop) / co.total_flop:.0f}% {'less' if saved_flop >= 0 else 'more'})")
             if co.note and co.note.startswith(NO_LAYOUT_NOTE):
                 s += f"; the compute-optimal model has {co.note}"
@@ -156,7 +156,7 @@ def budget_infeasible(req: PlanRequest, prices: Prices | None, c: PlanChoice) ->
     A target-loss plan picks among the priced sizes; a budget fixes the size, so its phases must each be priced."""
     if prices is None or c.training is None or c.serving is None:
         return None
-    size = f"the compute-optimal model for {req.compute_budget_flop:.3g} FLOP ({sig(c.params / 1e9)}B parameters on {sig(c.training_tokens / 1e12)}T tokens)"
+    size = f"the compute-optimal model for {si(req.compute_budget_flop, 'FLOP')} ({sig(c.params / 1e9)}B parameters on {sig(c.training_tokens / 1e12)}T tokens)"
     outside = unpriced_size(prices, c.params)
     if outside:
         data = (f" (the budget spread over only {count(req.unique_tokens)} unique tokens: --fit muennighoff2023 prices repeated "
@@ -180,6 +180,6 @@ def saturated_note(req: PlanRequest, fit: LossFit, epochs: float, budget_flop: f
     same loss (within `margin`) with the model and tokens it trains."""
     return (f"it repeats the {count(req.unique_tokens)} unique tokens {epochs:,.0f} times; under {fit.id} repeated tokens are worth "
             f"almost nothing past a few times R_D* = {fit.rd_star:.3g} epochs, so most of this budget buys no loss: "
-            f"{same_flop:.3g} FLOP ({100 * same_flop / budget_flop:.2g} % of it: {sig(same_n / 1e9)}B parameters on "
+            f"{si(same_flop, 'FLOP')} ({100 * same_flop / budget_flop:.2g} % of it: {sig(same_n / 1e9)}B parameters on "
             f"{count(same_d)} tokens, {same_d / req.unique_tokens:,.0f} epochs) reaches a loss within {margin:g} of it; more unique "
             "data lowers it")

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from costsim.api import catalog as api
 from costsim.cli.common import command_group, fmt_si, print_json
+from costsim.report.fmt import fmt_value
 
 
 def _table(title: str, columns: tuple[str, ...], rows) -> Table:
@@ -274,8 +275,8 @@ def register(app: typer.Typer) -> None:
                   + ("" if d["parameters"].get("pipeline_overlap", 1) else "; pipeline stages run one after another"))
         if d.get("weight_precisions"):
             con.print("weight formats: " + ", ".join(d["weight_precisions"]))
-        rows = [("all hardware", k, f"{v:g}") for k, v in d["parameters"].items()]
-        rows += [(f"{scope} {who}", k, f"{v:g}") for scope, key in (("vendor", "vendor_parameters"), ("hardware", "device_parameters"))
+        rows = [("all hardware", k, fmt_value(k, v)) for k, v in d["parameters"].items()]
+        rows += [(f"{scope} {who}", k, fmt_value(k, v)) for scope, key in (("vendor", "vendor_parameters"), ("hardware", "device_parameters"))
                  for who, table in d[key].items() for k, v in table.items()]
         con.print(_table(f"{d['id']}: parameters over the inference core's device defaults (*_scale multiplies)",
                          ("applies to", "parameter", "value"), rows or [("all hardware", "(none: the device defaults)", "")]))

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from costsim.api.plan_text import tokens_per_param_text
 from costsim.cli.common import finish, fmt_si, fmt_sig, parse_count, parse_float
+from costsim.numtext import count
 from costsim.specs.overrides import split_items
 
 
@@ -37,7 +38,7 @@ def _row(c: dict | None) -> list[str]:
     tot, tr, sv = c.get("total") or {}, c.get("training") or {}, c.get("serving") or {}
 
     return [f"{fmt_sig(c['params'] / 1e9)}B", f"{fmt_sig(c['training_tokens'] / 1e12)}T", tokens_per_param_text(c['tokens_per_param']), f"{c['loss']:.4f}",
-            f"{c['total_flop']:.3g}", _usd_m(tr.get("usd")), _usd_m(sv.get("usd")), _usd_m(tot.get("usd")),
+            fmt_si(c['total_flop'], 'FLOP'), _usd_m(tr.get("usd")), _usd_m(sv.get("usd")), _usd_m(tot.get("usd")),
             fmt_si(tot.get("facility_energy_j") / 3.6e9 * 1e6 if tot.get("facility_energy_j") is not None else None, "Wh"),
             _score_text(c)]
 
@@ -55,7 +56,7 @@ def _frontier_table(con: Console, rows: list[dict], shown: int = 9) -> None:
     for col in cols:
         ft.add_column(col)
     for row in rows[(len(rows) // 2) % step::step]:  # keeps the middle row (the answer's loss)
-        cells = [f"{row['loss']:.4f}", f"{fmt_sig(row['params'] / 1e9)}B", f"{fmt_sig(row['training_tokens'] / 1e12)}T", f"{row['total_flop']:.3g}"]
+        cells = [f"{row['loss']:.4f}", f"{fmt_sig(row['params'] / 1e9)}B", f"{fmt_sig(row['training_tokens'] / 1e12)}T", fmt_si(row['total_flop'], 'FLOP')]
         if priced:
             usd, j, kg, w = (row.get(k) for k in ("total_usd", "total_facility_energy_j", "total_co2e_kg", "peak_power_w"))
             cells += [_usd_m(usd), fmt_si(None if j is None else j / 3.6e3, "Wh"),
@@ -100,8 +101,8 @@ def _render(r: dict, *, answer: bool = True) -> None:
     b = (r.get("spread") or {}).get("bootstrap")
     if b:
         con.print(f"Draws from the {r['fit']} standard errors ({b['draws']:.0f}): parameters p10-p90 "
-                  f"{fmt_sig(b['params_p10'] / 1e9)}B-{fmt_sig(b['params_p90'] / 1e9)}B, tokens {fmt_sig(b['training_tokens_p10'] / 1e12)}T-"
-                  f"{fmt_sig(b['training_tokens_p90'] / 1e12)}T.")
+                  f"{count(b['params_p10'])}-{count(b['params_p90'])}, tokens {count(b['training_tokens_p10'])}-"
+                  f"{count(b['training_tokens_p90'])}.")
     from costsim.api.trust import band_sentence
 
     for name, band in (r.get("error_bands") or {}).items():
@@ -112,8 +113,10 @@ def _render(r: dict, *, answer: bool = True) -> None:
         def _per_m(x):
             return f"${fmt_sig(x * 1e6)}" if x is not None and math.isfinite(x) else "no price"
 
+        co2 = per.get("co2e_g")  # grams per token read per million tokens: 55.8 kgCO2e, not 0.0000558 g
+        co2_text = f"{fmt_si(co2 * 1e6, 'gCO2e')} per million" if co2 is not None and math.isfinite(co2) else "no carbon figure"
         con.print(f"Per output token over the lifetime: {_per_m(per['usd'])} per million (training share "
-                  f"{_per_m(per['usd_training_share'])}), {fmt_sig(per['facility_energy_j'])} J, {fmt_sig(per['co2e_g'])} gCO2e.")
+                  f"{_per_m(per['usd_training_share'])}), {fmt_si(per['facility_energy_j'], 'J')} per token, {co2_text}.")
 
 
 def _render_comparison(r: dict) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import List, Optional
 import typer
 
 from costsim.cli.common import EXIT_INFEASIBLE, print_json, wall_limit_s
+from costsim.numtext import sig
 
 
 def _headline(result) -> None:
@@ -101,7 +103,10 @@ MAX_CELL_CHARS = 200
 def _cell_text(x) -> str:
     if x is None:
         return ""
-    t = f"{x:.6g}" if isinstance(x, float) else str(x)
+    if isinstance(x, float):  # 2,901,690 not 2.90169e+06; an exponent only for the very small or the huge
+        t = sig(x, 6) if x == 0 or (math.isfinite(x) and 1e-4 <= abs(x) < 1e15) else f"{x:.6g}"
+    else:
+        t = str(x)
     return t if len(t) <= MAX_CELL_CHARS else t[:MAX_CELL_CHARS] + f"... ({len(t):,} characters; --json prints it whole)"
 
 

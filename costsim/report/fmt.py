@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from costsim.numtext import count
+from costsim.numtext import count, si
 
 # Headline metrics, most important first: exact keys the simulations use, then substrings.
 HEADLINE_KEYS = (
@@ -54,7 +54,7 @@ def unit_of(key: str) -> str:
     if key in NOT_A_UNIT:
         return ""
     for suf in ("_bytes_per_s", "_flop_per_s", "_w_per_s", "_per_s", "_frac_per_hour", "_usd", "_frac", "_bytes", "_kg", "_j",
-                "_w", "_s", "_mwh", "_mw", "_days", "_l"):
+                "_w", "_s", "_mwh", "_mw", "_days", "_l", "_flop"):
         if key.endswith(suf):
             return suf
     return ""
@@ -135,6 +135,8 @@ def fmt_value(key: str, v: Any) -> str:
             return "-"
         if unit_of(key) == "" and isinstance(v, int):
             return f"{v:,}"
+        if unit_of(key) == "_flop":  # 720 ZFLOP, as train prints it (not 7.2e+11T)
+            return si(f, "FLOP", 4)
         if unit_of(key) == "" and abs(f) >= 1e6:  # a large count (tokens, GPU-hours): 15.6T, 60.77M, not 1.560e+13
             return count(f, 4)
         x, unit = scale(key, f)

@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass
 
 from costsim.errors import InputError
-from costsim.numtext import duration
+from costsim.numtext import duration, si
 from costsim.specs.limits import LIMITS
 
 BATCHED_S_PER_POINT = 1.0e-5
@@ -86,7 +86,7 @@ class SweepWorkEstimate:
             how = f"{self.groups:,} group(s) of batched core points"
         else:
             how = f"{self.mode} mode, one point at a time"
-        return (f"{self.points:,} points ({how}) at ~{self.s_per_point * 1e3:.3g} ms each "
+        return (f"{self.points:,} points ({how}) at ~{si(self.s_per_point, 's')} each "
                 f"-> ~{duration(self.cpu_s)} of CPU, ~{duration(self.wall_s)} on {self.workers} worker(s), ~{_gb(self.memory_bytes)} of memory")
 
 

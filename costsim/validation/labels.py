@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from costsim.numtext import sig
+
 
 @dataclass(frozen=True)
 class MetricDisplay:
@@ -17,7 +19,7 @@ class MetricDisplay:
         return None if v is None else v * self.scale
 
     def text(self, v: float | None) -> str:
-        return "-" if v is None else f"{v * self.scale:,.4g}"
+        return "-" if v is None else sig(v * self.scale, 4)  # 31,300, not 3.13e+04
 
 
 _DISPLAY = {
