@@ -189,3 +189,24 @@ def test_serving_sim_bills_the_grid_region_at_its_hourly_signals():
     mean = region_mean_economics(_sc({}).economics, "fr-france")
     assert mean.grid_gco2e_per_kwh < 100 and core["serving_co2e_g_per_million_tokens"] == pytest.approx(
         core_flat["serving_co2e_g_per_million_tokens"] * mean.grid_gco2e_per_kwh / 400, rel=1e-6)
+
+
+def test_memory_holds_the_running_batch_at_the_mean_context_of_spread_outputs():
+    """The KV memory check sized a running sequence at I + O while the decode step read the batch at its mean context
+    I + O (1 + cv^2) / 2: at cv 2, 318 sequences of Llama 3.1 8B on one H100 needed 144 GB of KV and weights for 84 GB
+    usable, reported feasible at 80.5 GB (a helper's invariant sweep). Memory now holds the batch at the larger of the two."""
+    from costsim.api.serve import serve
+    from costsim.specs.requests import ServeRequest
+
+    def run(cv, gpus=1, single=True):
+        return serve(ServeRequest(model="llama-3.1-8b", hardware="h100-sxm", gpus=gpus, single_replica=single, input_tokens=512,
+                                  output_tokens=1024, output_tokens_cv=cv), with_curve=False)
+
+    flat, spread = run(0.0), run(2.0)
+    assert spread["kv_context_tokens"] == pytest.approx(512 + 1024 * (1 + 4) / 2) and flat["kv_context_tokens"] == 1536
+    assert spread["max_batch"] < 0.6 * flat["max_batch"]
+    kv_per_seq = spread["kv_cache_bytes_per_token"] * spread["kv_context_tokens"]
+    assert spread["memory_per_gpu_bytes"] <= 84e9 and spread["batch"] * kv_per_seq < 84e9
+    dep = run(2.0, gpus=8, single=False)
+    dep_kv = dep["kv_cache_bytes_per_token"] * dep["kv_context_tokens"]  # its own precision (fp8 KV)
+    assert dep["deployment"]["batch_per_replica"] * dep_kv < 84e9  # the deployment search sizes it the same way

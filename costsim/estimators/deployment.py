@@ -33,7 +33,7 @@ from costsim.errors import InputError
 from costsim.estimators.inference import (LAYOUT_EP_DENSE, LAYOUT_EP_EXPERTS, LAYOUT_MEMORY, LAYOUT_PP_LAYERS, LAYOUT_PROBLEM_TEXT,
                                           LAYOUT_TP_DOMAIN, LAYOUT_TP_HEADS, MAX_CURVE_BATCH, PREFILL_CHUNK_TOKENS, batch_cap_warnings,
                                           check_engine_layout, check_layout, core_inputs, default_kv_precision, engine_allows,
-                                          layout_problems)
+                                          kv_context_tokens, layout_problems)
 from costsim.estimators.network import network_parameters
 from costsim.specs.catalog import node_for
 from costsim.specs.hardware import Accelerator
@@ -225,10 +225,10 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
         if int(layout_problems(m, acc, t1, p1, e1)) & own:
             check_layout(m, acc, t1 * p1 * e1, t1, p1, e1)
     i, o = float(input_tokens), float(output_tokens)
-    ctx = i + o
-    if ctx > m.max_context:
-        raise InputError(f"input_tokens + output_tokens ({int(ctx)}) exceeds the model's context of {m.max_context} tokens.", field="input_tokens")
-    chunk = min(PREFILL_CHUNK_TOKENS, ctx)
+    if i + o > m.max_context:
+        raise InputError(f"input_tokens + output_tokens ({int(i + o)}) exceeds the model's context of {m.max_context} tokens.", field="input_tokens")
+    chunk = min(PREFILL_CHUNK_TOKENS, i + o)
+    ctx = kv_context_tokens(i, o, output_tokens_cv)  # KV held per running sequence (the mean context when outputs spread)
     precs = [weight_precision] if weight_precision else searched_precisions(acc, m, engine)
     cis = [core_inputs(m, acc, wp, kv_precision, engine, overrides) for wp in precs]
 

@@ -101,7 +101,7 @@ KNOWN_GAPS = {
         "The 8B rows' output length (130 tokens) is an estimate from GEN_LEN, +-10 %. Not fitted."),
     "half_rate_b300": (
         "VibeHPC's 8 x B300 result (36,640 tokens/s) is half of the round's 12 other 8 x B300 DeepSeek-R1 Offline results "
-        "(69,062-72,445 tokens/s) with the same TensorRT-LLM release and 1,100 W parts, which costsim prices 11-21 % below their measurements. "
+        "(69,062-72,445 tokens/s) with the same TensorRT-LLM release and 1,100 W parts, which costsim prices 7-12 % below their measurements. "
         "The submission's cause is not published."),
 }
 
