@@ -12,8 +12,9 @@ finish and are replaced, so each step also carries the prefill of B*I/O new prom
   ttft_s              = prefill of one prompt, or of the B / O prompts admitted with it when that is longer (short
                         outputs), + one running decode step (worst wait) when B > 1; with pipeline
                         parallelism the prompt passes the pp stages one after another: its chunks of at most
-                        PREFILL_CHUNK_TOKENS overlap in the pipeline, so one prompt of n chunks takes (n + pp - 1) / n
-                        of the per-stage prefill time pp stages share (pp x a single-chunk prompt's stage time)
+                        PREFILL_CHUNK_TOKENS overlap in the pipeline, so the prompt takes its per-stage prefill time
+                        plus pp - 1 times its slowest chunk's stage time (largest_chunk_stage_s; pp x the stage time
+                        for a single-chunk prompt)
 
 A finite job (finite_job): N identical requests queued at once, as an offline benchmark runs them
 (trtllm-bench throughput, vLLM benchmark_throughput). Requests admitted together finish together,
@@ -45,6 +46,30 @@ def decode_context_tokens(input_tokens, output_tokens, output_cv=0.0):
     return np.asarray(input_tokens, dtype=float) + 0.5 * np.asarray(output_tokens, dtype=float) * (1.0 + cv * cv)
 
 
+def largest_chunk_stage_s(shape: Shape, dev: Device, prec: Precision, layout: Layout, input_tokens, t_prompt_s=None):
+    """One pipeline stage's time for the largest chunk of a prompt split into chunks of at most PREFILL_CHUNK_TOKENS, s.
+
+    The chunks flow through pp identical stages in order, so the prompt leaves the last stage after the first stage's
+    time for all of them plus pp - 1 times its slowest chunk (a flow shop's makespan). A chunk's stage time is the
+    prefill time it adds at its place in the prompt (its tokens attend to everything before them): the last full chunk,
+    or the short remainder after it when that is slower. With n equal chunks this is the (n + pp - 1) / n of the
+    prompt's time the formula before it used, which made 8,193 tokens (8,192 + 1) 37 % faster than 8,192."""
+    i = np.asarray(input_tokens, dtype=float)
+    full_end = np.maximum(np.floor(i / PREFILL_CHUNK_TOKENS), 1.0) * PREFILL_CHUNK_TOKENS
+    full_end = np.minimum(full_end, i)
+    before = full_end - PREFILL_CHUNK_TOKENS
+
+    def t(x):  # one prompt of x tokens, 0 for none
+        x = np.asarray(x, dtype=float)
+        return np.where(x > 0, prefill_time_s(shape, dev, prec, layout, 1.0, np.maximum(x, 1.0)), 0.0)
+
+    t_all = t(i) if t_prompt_s is None else np.asarray(t_prompt_s, dtype=float)
+    t_end = np.where(full_end < i, t(full_end), t_all)
+    last_full = t_end - t(before)
+    remainder = t_all - t_end
+    return np.maximum(last_full, remainder)
+
+
 def serving_curve(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, input_tokens, output_tokens,
                   output_cv=0.0):
     """The curve at every batch (see the module docstring); output_cv is the coefficient of variation of the
@@ -57,8 +82,6 @@ def serving_curve(shape: Shape, dev: Device, prec: Precision, layout: Layout, ba
     t_pre1 = prefill_time_s(shape, dev, prec, layout, 1.0, i)
     req = np.asarray(0.0 if dev.request_overhead_s is None else dev.request_overhead_s, dtype=float)
     tpot = t_dec + t_pre / o + req * b / o
-    # one prompt's latency through the pipeline (prefill_time_s is the per-stage time of the prompt's tokens)
-    chunks = np.maximum(1.0, np.ceil(i / PREFILL_CHUNK_TOKENS))
     # the wait for a running step: its wall time (a speculative step's decode_step_time_s is per token it yields)
     step_wall = t_dec * np.where(np.asarray(shape.spec_tokens, dtype=float) > 0,
                                  np.asarray(shape.spec_tokens_per_step, dtype=float), 1.0)
@@ -66,7 +89,7 @@ def serving_curve(shape: Shape, dev: Device, prec: Precision, layout: Layout, ba
     # outputs, e.g. O = 1 where every step replaces the whole batch) the first token waits for all of them
     # (where the stages run one after another, prefill_time_s already holds all pp of them: no overlap to count)
     stages = pipeline_micro_batches(dev, layout.pp)
-    ttft = np.maximum(t_pre1 * (chunks + stages - 1.0) / chunks, t_pre / o) \
+    ttft = np.maximum(t_pre1 + (stages - 1.0) * largest_chunk_stage_s(shape, dev, prec, layout, i, t_pre1), t_pre / o) \
         + np.where(b > 1, step_wall, 0.0)
     return {
         "batch": b,
