@@ -30,7 +30,7 @@ from costsim.core.frameworks import DEFAULT_FRAMEWORK
 from costsim.core.training import Framework, HardwareShape, Layout, ModelShape, evaluate
 from costsim.core.training_shapes import resolve_etp
 
-MICRO_BATCHES = (1, 2, 4, 8, 16)
+MICRO_BATCHES = (1, 2, 4, 8, 16, 32, 64)
 MAX_CP = 32
 MAX_VP = 16
 DIMS = ("tp", "pp", "cp", "ep", "vp", "etp", "ep_overlap", "act_offload", "micro_batch", "recompute", "zero")
