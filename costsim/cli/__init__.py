@@ -44,7 +44,8 @@ _EXIT = _classes("Exit") + tuple(c for c in (getattr(typer, "Exit", None),) if i
 
 app = typer.Typer(
     name="costsim",
-    help="What it takes to train and serve AI models: GPUs, days, MWh, dollars, tCO2e, MW of grid.",
+    help="What it takes to train and serve AI models: GPUs, days, MWh, dollars, tCO2e, MW of grid. "
+         "Add --debug anywhere (or COSTSIM_DEBUG=1) to see the traceback of an internal error.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

@@ -125,7 +125,7 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_cmd(
         scenario: str = typer.Argument(..., help="Scenario YAML file (see scenarios/ and `costsim schema`)."),
-        out: str = typer.Option(..., "--out", "-o", help="Output directory (created): scenario.yaml, metadata.json, summary.json, timeseries.parquet, report.html/.xlsx/.pdf."),
+        out: str = typer.Option(..., "--out", "-o", help="Output directory (created): scenario.yaml, metadata.json, summary.json, timeseries.parquet, tables.parquet (per-request and per-event tables, when a simulation gives any), report.html/.xlsx/.pdf."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Seed (default: simulation.seed of the scenario)."),
         set_: List[str] = typer.Option([], "--set", help="Override a field: path=value (e.g. training.num_gpus=2048, simulation.duration_s=3600). Repeatable."),
         pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Print report.pdf with a headless Chromium when one is installed."),
@@ -203,7 +203,7 @@ def register(app: typer.Typer) -> None:
     @app.command("sweep")
     def sweep_cmd(
         scenario: str = typer.Argument(..., help="Scenario YAML file."),
-        out: str = typer.Option(..., "--out", "-o", help="Results directory: a Parquet dataset (points-*.parquet), manifest.json, report.html. Re-running resumes."),
+        out: str = typer.Option(..., "--out", "-o", help="Results directory: points/scenario=<hash>/variant=<name>/part-*.parquet (a hive-partitioned Parquet dataset: pandas.read_parquet(DIR/points) reads it), manifest.json, uncertainty.json, report.html. Re-running resumes."),
         grid: List[str] = typer.Option([], "--grid", help="path=v1,v2,... (cartesian product over all --grid). Repeatable."),
         random: List[str] = typer.Option([], "--random", help="path=lo:hi or path=lo:hi:log, sampled --samples times (integers for integer fields). Repeatable."),
         samples: int = typer.Option(0, "--samples", min=0, help="Random samples (with --random)."),
