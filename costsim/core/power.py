@@ -1,6 +1,6 @@
 """Device power by phase, and throughput under a power cap (numpy only, vectorized).
 
-Power model (calibrated on ../shared/calibration/power.csv; see costsim/validation/cases/power.yaml)
+Power model (calibrated on docs/sources/calibration/power.csv; see costsim/validation/cases/power.yaml)
 ------------------------------------------------------------------------------------------------
 Two activity terms, one per resource, combined like independent "busy" probabilities:
 
@@ -82,7 +82,7 @@ PHASES = tuple(PHASE_UTILS)
 
 # warm idle = idle * WARM_IDLE_FACTOR: the floor of every working phase (a context alive, clocks
 # up). Fitted on the measured H100 SXM idle-with-context phase: 120.8 W / 70 W bare idle = 1.726
-# (P-h100-idle in ../shared/calibration/power.csv says ~100-120 W, weak confidence; M-h100-power-idle).
+# (P-h100-idle in docs/sources/calibration/power.csv says ~100-120 W, weak confidence; M-h100-power-idle).
 WARM_IDLE_FACTOR = 1.726
 
 # --- power-cap model (estimates; documented in the module docstring) -------------------------
