@@ -190,3 +190,20 @@ def test_the_search_tries_micro_batches_past_16():
     fixed = train(base.model_copy(update={"micro_batch": 32}))
     assert best["tokens_per_s"] >= fixed["tokens_per_s"] * (1 - 1e-9)
     assert best["parallelism"]["micro_batch"] >= 32
+
+
+def test_the_layout_line_reads_as_the_flags_that_give_it_back(cli):
+    """The table printed 'feasible True' and 'tp=1 ... micro_batch=1 ep_overlap=True' (Python words and field names; a
+    helper's documentation pass). It now says yes / no and prints the layout as train's own flags, so it can be given back."""
+    import re
+
+    args = ["train", "--model", "mixtral-8x7b", "--hardware", "h100-sxm", "--gpus", "64", "--tokens", "1e11"]
+    first = cli(*args)
+    assert first.returncode == 0 and re.search(r"feasible\s+│ yes", first.stdout)
+    line = re.search(r"│ layout\s+│ (--[^│]+)│", first.stdout).group(1).split()
+    assert "--micro-batch" in line and "--ep-overlap" in line and not any("=" in x or x == "True" for x in line)
+    again = cli(*args, *line, "--json")
+    assert again.returncode == 0, again.stderr
+    import json
+
+    assert json.loads(again.stdout)["step_time_s"] == pytest.approx(json.loads(cli(*args, "--json").stdout)["step_time_s"], rel=1e-9)

@@ -37,8 +37,9 @@ def _render(r: dict) -> None:
     t.add_column("value")
     gpu = device_noun_of(r)
     rows = [
-        ("feasible", str(r.get("feasible"))),
-        ("layout", " ".join(f"{k}={v}" for k, v in p.items()) if p else "-"),
+        ("feasible", "yes" if r.get("feasible") else f"no: {r.get('reason') or 'no layout fits'}"),
+        # as flags, so the layout can be given back to `train` (or compared with a published run's)
+        ("layout", layout_flags(p) if p else "-"),
         ("framework", str(r.get("framework") or "-")),
         ("trains", lora_text(r) or "every parameter (full training)"),
         ("layout relies on", ", ".join(f"{q['feature'].split(' (')[0]} ({q['since_year']})"
@@ -80,12 +81,21 @@ def _render(r: dict) -> None:
         if len({row.get("global_batch") for row in top}) > 1:  # layouts that round the batch differently: a step of
             keys.append("global_batch")                           # 960 sequences is not comparable with one of 1,024
         for col in (*keys, "step", "tokens/s", "MFU", "memory"):
-            tt.add_column("batch (seqs)" if col == "global_batch" else col)
+            tt.add_column("batch (seqs)" if col == "global_batch" else col.replace("_", "-"))
         for row in top:
             tt.add_row(*(str(row.get(k, "-")) for k in keys),
                        fmt_si(row["step_time_s"], "s"), fmt_si(row["tokens_per_s"]), f"{100 * row['mfu_frac']:.1f}%",
                        fmt_si(row["memory_per_gpu_bytes"], "B"))
         c.print(tt)
+
+
+def layout_flags(layout: dict) -> str:
+    """A layout as the flags that give it back to `train`: '--tp 8 --pp 8 --ep-overlap --micro-batch 1'."""
+    parts = []
+    for k, v in layout.items():
+        flag = "--" + k.replace("_", "-")
+        parts.append((flag if v else f"--no-{flag[2:]}") if isinstance(v, bool) else f"{flag} {v}")
+    return " ".join(parts)
 
 
 def register(app: typer.Typer) -> None:
