@@ -260,7 +260,9 @@ def test_plan_budget_spent_on_saturated_repeats_says_so(capsys):
                                 "--fit", "muennighoff2023", "--json"], capsys)
     r = json.loads(out)
     same = r["same_loss_budget_flop"]
-    assert 1e19 < same < 7.2e21 and f"{same:.3g} FLOP" in r["note"] and "within 0.001" in r["note"]
+    from costsim.numtext import si
+
+    assert 1e19 < same < 7.2e21 and si(same, "FLOP") in r["note"] and "within 0.001" in r["note"]  # '825 EFLOP', no exponent
     at = {}
     for b in (same, same / 2):
         code, out, _ = _in_process(["plan", "--compute-budget-flop", repr(b), "--unique-tokens", "1e9", "--lifetime-tokens", "1e11",

@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
 from costsim.api.plan import PlanResult, plan
+from costsim.api.plan_text import usd_m
 from costsim.errors import InputError
+from costsim.numtext import sig
 from costsim.specs.base import validate_spec
 from costsim.specs.catalog import get_accelerator
 from costsim.specs.limits import WorkEstimate, limit, require
@@ -156,7 +158,7 @@ def _all_infeasible_reason(options: Sequence[PlanOption]) -> str:
 def _value_text(objective: str, v: float) -> str:
     _, unit, scale = OBJECTIVE_UNITS[objective]
     x = v * scale
-    return f"${x / 1e6:,.3g}M" if objective == "usd" else f"{x:,.3g} {unit}"
+    return usd_m(x) if objective == "usd" else f"{sig(x)} {unit}"  # $3.87k, not $0.00387M
 
 
 def compare_plans(req: PlanRequest, *, train_hardware: Sequence[str], serve_hardware: Sequence[str],

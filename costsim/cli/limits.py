@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from costsim.cli.common import print_json
+from costsim.cli.common import fmt_si, print_json
 from costsim.specs.limits import LIMITS
 
 
@@ -29,7 +29,8 @@ def register(app: typer.Typer) -> None:
         for c in ("limit", "value", "counts") + (("raise with",) if wide else ()):
             t.add_column(c, no_wrap=c != "counts")
         for r in rows:
-            t.add_row(r["key"], f"{r['limit']:,.0f}", r["unit"], *((f"{r['env_var']}=N",) if wide else ()))
+            shown = fmt_si(r["limit"], "B") if r["unit"].startswith("bytes") else f"{r['limit']:,.0f}"  # 8 GB, not 8,000,000,000
+            t.add_row(r["key"], shown, r["unit"], *((f"{r['env_var']}=N",) if wide else ()))
         console.print(t)
         for r in rows:
             console.print(f"- {r['key']} protects {r['protects']}. Raise it with {r['env_var']}=N.")

@@ -11,15 +11,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from costsim.api.plan_text import tokens_per_param_text
+from costsim.api.plan_text import days_text, tokens_per_param_text, usd_m
 from costsim.cli.common import finish, fmt_si, fmt_sig, parse_count, parse_float
 from costsim.numtext import count
 from costsim.specs.overrides import split_items
 
 
 def _usd_m(x) -> str:
-    """USD in millions for a table cell: '-' when absent, 'no price' where the hardware has none (NaN)."""
-    return "-" if x is None else (f"${fmt_sig(x / 1e6)}M" if math.isfinite(x) else "no price")
+    """USD for a table cell in the answer's units ($1.31M, $53.4k, $0.49): '-' when absent, 'no price' where the hardware
+    has none (NaN). It wrote $0.0534M beside an answer of $53.4k."""
+    return "-" if x is None else usd_m(x)
 
 def _score_text(c: dict) -> str:
     sc = c.get("score") or {}
@@ -124,13 +125,13 @@ def _render_comparison(r: dict) -> None:
     con = Console(width=max(Console().width, 150))
     con.print(r["answer"])
     t = Table(title=f"every combination, least {r['objective']} first")
-    for col in ("rank", "training hardware", "serving hardware", "region", "params", "tokens", "loss", "training days",
+    for col in ("rank", "training hardware", "serving hardware", "region", "params", "tokens", "loss", "training time",
                 "serving GPUs", "total", "total energy", "total CO2e", "peak power", "vs best"):
         t.add_column(col)
     for i, o in enumerate([o for o in r["options"] if o["feasible"]], 1):
         j, kg, days, gpus = (o.get(k) for k in ("total_facility_energy_j", "total_co2e_kg", "training_days", "serving_gpus"))
-        t.add_row(str(i), o["train_hardware"], o["serve_hardware"], o["region"] or "default prices", f"{fmt_sig(o['params'] / 1e9)}B",
-                  f"{fmt_sig(o['training_tokens'] / 1e12)}T", f"{o['loss']:.4f}", "-" if days is None else f"{fmt_sig(days)}",
+        t.add_row(str(i), o["train_hardware"], o["serve_hardware"], o["region"] or "default prices", count(o['params']),
+                  count(o['training_tokens']), f"{o['loss']:.4f}", "-" if days is None else days_text(days),
                   "-" if gpus is None else f"{gpus:,.0f}", _usd_m(o.get("total_usd")), fmt_si(None if j is None else j / 3.6e3, "Wh"),
                   "-" if kg is None else f"{fmt_sig(kg / 1e3)} t", fmt_si(o.get("peak_power_w"), "W"), f"{100 * o['vs_best_frac']:+.0f} %")
     if t.row_count:
