@@ -207,6 +207,10 @@ def test_cli_writes_the_study_report(tmp_path, capsys):
     assert ei.value.code in (0, None), out
     html = (tmp_path / "o" / "report.html").read_text()
     assert "Pareto front" in html and "Answer" in html and "trade-offs" in out
+    # the table reads in words and units, with the answer first (it printed training.num_gpus, days, usd and 3286)
+    assert "On the front, the least training time is trial" in out and "the least total cost is trial" in out
+    assert "Training: number of GPUs" in out and "Training time, days" in out and "Total cost, $" in out
+    assert "training.num_gpus" not in out.split("Pareto set")[1] and " $)" not in out
 
 
 def test_infeasible_points_fail_with_their_reason_and_never_loop(tmp_path):

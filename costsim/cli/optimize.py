@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from costsim.cli.common import print_json, wall_limit_s
+from costsim.report.fmt import path_label
+from costsim.report.optimize import ends_text, objective_label, objective_number, param_text
 
 
 def register(app: typer.Typer) -> None:
@@ -52,17 +54,21 @@ def register(app: typer.Typer) -> None:
         con.print(f"{len(res.pareto)} trade-offs on the Pareto front of {res.trials_complete} completed trials "
                   f"({res.trials_failed} failed, {res.evaluations_this_run} evaluated in this run); study {res.study} in {res.out_dir}.")
         if res.pareto:
-            t = Table(title="Pareto set (feasible, non-dominated)")
             keys_p = list(res.pareto[0]["params"])
             keys_o = list(res.pareto[0]["objectives"])
+            con.print("On the front, " + ends_text(res.pareto, keys_o))  # the answer: which design is best on each objective
+            t = Table(title="Pareto set (feasible, non-dominated)")
             confirmed = any("confirmed" in p for p in res.pareto)
-            for c in ["trial", *keys_p, *keys_o, *([f"{k} (simulated)" for k in keys_o] + ["constraints (simulated)"] if confirmed else [])]:
+            heads = ["trial", *[path_label(k) for k in keys_p], *[objective_label(k) for k in keys_o],
+                     *([f"{objective_label(k)} (simulated)" for k in keys_o] + ["constraints (simulated)"] if confirmed else [])]
+            for c in heads:
                 t.add_column(c)
             for p in res.pareto:
                 sim = p.get("confirmed")
-                extra = ([("-" if sim is None or sim.get(k) is None else f"{sim[k]:.4g}") for k in keys_o]
+                extra = ([("-" if sim is None or sim.get(k) is None else objective_number(sim[k])) for k in keys_o]
                          + [{True: "met", False: "BROKEN", None: "-"}[p.get("confirmed_feasible")]] if confirmed else [])
-                t.add_row(str(p["trial"]), *[str(p["params"][k]) for k in keys_p], *[f"{p['objectives'][k]:.4g}" for k in keys_o], *extra)
+                t.add_row(str(p["trial"]), *[param_text(k, p["params"][k]) for k in keys_p],
+                          *[objective_number(p["objectives"][k]) for k in keys_o], *extra)
             con.print(t)
         for n in res.notes:
             con.print(n)

@@ -31,19 +31,30 @@ def objective_label(name: str) -> str:
     return human(name) + (f", {unit}" if unit else "")
 
 
-def _num(v: float) -> str:
+def objective_number(v: float) -> str:
     """An objective's value in its label's unit without an exponent: 1.039M, 42.3, 0.0349."""
     return count(v, 4) if abs(float(v)) >= 1e6 else sig(v, 4)
 
 
-def _ends_text(pareto: list[dict[str, Any]], objectives: list[str]) -> str:
+def param_text(path: str, value: Any) -> str:
+    """A design's value of a swept field in the field's unit (4,096; 1.1; bf16)."""
+    from costsim.report.fmt import fmt_value
+
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return fmt_value(path.rsplit(".", 1)[-1], value)
+    return str(value)
+
+
+def ends_text(pareto: list[dict[str, Any]], objectives: list[str]) -> str:
     """Which trial of the front is best on each objective: 'the least total cost is trial 0 (1.039M $); the least
     training time is trial 1 (38.2 days).'"""
     parts = []
     for o in objectives:
         best = min(pareto, key=lambda p: p["objectives"][o])
         name, _, unit = objective_label(o).partition(", ")
-        parts.append(f"the least {name.lower()} is trial {best['trial']} ({_num(best['objectives'][o])}{' ' + unit if unit else ''})")
+        num = objective_number(best['objectives'][o])
+        shown = f"${num}" if unit == "$" else f"{num}{' ' + unit if unit else ''}"  # $1,328, not 1,328 $
+        parts.append(f"the least {name.lower()} is trial {best['trial']} ({shown})")
     return "; ".join(parts) + "."
 
 
@@ -75,10 +86,10 @@ def write_optimize_report(directory: str | os.PathLike[str]) -> Path:
     params = list(pareto[0]["params"]) if pareto else []
     ch = _Charts()
     answer = (f"{len(pareto)} trade-offs are on the Pareto front of {doc['trials_complete']} completed trials "
-              f"({doc['trials_failed']} failed); " + (_ends_text(pareto, objectives) if pareto else "no feasible trial."))
+              f"({doc['trials_failed']} failed); " + (ends_text(pareto, objectives) if pareto else "no feasible trial."))
     head = "".join(f"<th>{e(c)}</th>" for c in ["trial", *params, *[objective_label(o) for o in objectives]])
     rows = "".join("<tr>" + "".join(f"<td>{e(x)}</td>" for x in [p["trial"], *[p["params"][k] for k in params],
-                                                               *[_num(p['objectives'][k]) for k in objectives]]) + "</tr>"
+                                                               *[objective_number(p['objectives'][k]) for k in objectives]]) + "</tr>"
                    for p in pareto)
     body = [f"<h1>Design search {e(doc['study'])}</h1>", f'<div class="answer"><h2>Answer</h2><p>{e(answer)}</p></div>',
             "<h2>Pareto set</h2>", f"<table><tr>{head}</tr>{rows}</table>",
