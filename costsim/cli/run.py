@@ -85,7 +85,7 @@ def _uncertainty_table(doc) -> None:
     con = Console()
     con.print(conclusion(doc))
     for v, vd in (doc.get("variants") or {}).items():
-        t = Table(title=f"uncertainty ({v}): {doc.get('points')} evaluations, {doc.get('design')} design")
+        t = Table(title=f"uncertainty ({v}): {points_text(doc)}, {doc.get('design')} design")
         for c in ("output", "P10", "P50", "P90", "main driver (total index)"):
             t.add_column(c, justify="left" if c in ("output", "main driver (total index)") else "right")
         for m, st in (vd.get("metrics") or {}).items():
@@ -94,6 +94,15 @@ def _uncertainty_table(doc) -> None:
             t.add_row(metric_label(m), _val(m, b.get("p10")), _val(m, b.get("p50")), _val(m, b.get("p90")),
                       f"{top[0]} ({top[1]:.2f})" if top else "-")
         con.print(t)
+
+
+def points_text(doc: dict) -> str:
+    """'1,792 design rows on 1,728 distinct points' where rows repeat a point (the progress bar counts the points),
+    else '1,792 evaluations'."""
+    rows, distinct = doc.get("points"), doc.get("distinct_points")
+    if isinstance(rows, int) and isinstance(distinct, int) and distinct != rows:
+        return f"{rows:,} design rows on {distinct:,} distinct points (rows that repeat a point run it once)"
+    return f"{rows:,} evaluations" if isinstance(rows, int) else f"{rows} evaluations"
 
 
 #: the most characters of one value a query's table shows (--json prints it whole)
@@ -188,7 +197,7 @@ def register(app: typer.Typer) -> None:
                 _uncertainty_table(doc)
             typer.echo(f"wrote {len(written['files'])} files to {out}: {', '.join(sorted(written['files']))}", err=True)
             if doc is not None:
-                typer.echo(f"uncertainty study: {doc.get('points')} points in {doc.get('store')} (uncertainty.json; "
+                typer.echo(f"uncertainty study: {points_text(doc)} in {doc.get('store')} (uncertainty.json; "
                            f"`costsim query {doc.get('store')} \"SELECT ...\"`)", err=True)
         for n in written["notices"]:
             typer.echo(n, err=True)

@@ -122,6 +122,18 @@ def design_manifest(scenario: Scenario, design: SampleDesign) -> dict[str, Any]:
 DESIGN_COLUMNS = ("variant", "sample_index", "sample_block")
 
 
+def _distinct_points(directory: Path) -> int:
+    """Points the store holds: fewer than the design's rows where rows repeat a point (an empirical input of a few
+    values makes some AB rows equal to A rows; each runs once and counts for every row it stands for)."""
+    from costsim.sweep.store import connect
+
+    con = connect(directory)
+    try:
+        return int(con.execute("SELECT count(DISTINCT point_id) FROM points").fetchone()[0])
+    finally:
+        con.close()
+
+
 def _read(directory: Path, columns: list[str], *, design: bool = False) -> dict[str, np.ndarray]:
     """Columns of the points table; with `design`, one row per design position (design.parquet
     joined to the points, so a point that two positions share counts for both)."""
@@ -210,7 +222,7 @@ def analyze(directory: str | os.PathLike[str], *, metrics: Sequence[str] | None 
                [param_column(p) for p, _ in grid] + mets
         data = _read(d, cols, design=(d / "design.parquet").is_file())
         doc = {"design": unc["design"], "sampler": unc["sampler"], "samples": unc["samples"], "points": unc["points"],
-               "mode": manifest.get("mode"), "inputs": inputs, "variants": {}}
+               "distinct_points": _distinct_points(d), "mode": manifest.get("mode"), "inputs": inputs, "variants": {}}
         names = [i["path"] for i in inputs]
         gcols = [param_column(p) for p, _ in grid if param_column(p) in data]
         for v in sorted(set(data.get("variant", np.array([], dtype=object)).tolist())):
