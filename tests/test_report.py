@@ -253,8 +253,9 @@ def test_a_multi_variant_answer_opens_with_a_verdict():
             projected_cost_usd=1.0e6, facility_energy_j=3.6e11, projected_facility_energy_j=1.8e12, co2e_kg=1e4, projected_co2e_kg=4e5),
         var("capped", "training", completed=True, grid_cap_feasible=False, wall_time_s=0.5 * day, cost_usd=1.0)])
     (sent,) = verdict(res)
-    assert sent.startswith("Across the 3 variants' training, fastest: small (4 days, 60% below big)")
-    assert "cheapest: small ($1M, 50% below big)" in sent and "least CO2e: big and small tie at 400 tCO2e" in sent
+    # a window-cut run's figures are its projections, and say so (it had ranked against a completed run unmarked)
+    assert sent.startswith("Across the 3 variants' training, fastest: small (4 days projected, 60% below big)")
+    assert "cheapest: small ($1M projected, 50% below big)" in sent and "least CO2e: big and small tie at 400 tCO2e" in sent
     assert "capped left out (does not fit the grid import cap)" in sent
     srv = NS(variants=[var("a", "serving", slo_ttft_p99_met=True, cost_usd_per_million_tokens=2.0, energy_per_token_j=1.0),
                        var("b", "serving", slo_ttft_p99_met=False, cost_usd_per_million_tokens=1.0, energy_per_token_j=0.5),
@@ -263,6 +264,14 @@ def test_a_multi_variant_answer_opens_with_a_verdict():
     assert "a wins every count: cheapest per token at $2 per million tokens, least energy per token at 1 J, 33-50% below c" in s2
     assert "b left out (misses its latency SLOs)" in s2
     assert verdict(NS(variants=res.variants[:1])) == []
+    # near-equal figures that read differently are a tie within the margin, with the spread (it said 'tie at 52,319
+    # MWh' where one was 52,372), and a comparison one variant alone qualifies for says so (it said nothing)
+    near = NS(variants=[var("pjm", "training", completed=True, wall_time_s=day, facility_energy_j=52_319 * 3.6e9),
+                        var("ercot", "training", completed=True, wall_time_s=day, facility_energy_j=52_372 * 3.6e9)])
+    assert "tie within 0.5% (52,319 MWh to 52,372 MWh)" in verdict(near)[0]
+    alone = NS(variants=[var("hybrid", "serving", slo_ttft_p99_met=True, cost_usd_per_million_tokens=2.0),
+                         var("dense", "serving", slo_ttft_p99_met=False, cost_usd_per_million_tokens=1.0)])
+    assert verdict(alone) == ["Across the 2 variants' serving, only hybrid qualifies; dense left out (misses its latency SLOs)."]
 
 
 def test_all_results_lists_records_field_by_field_and_wraps_text():

@@ -177,6 +177,11 @@ def _whole_run(s: Mapping[str, Any], key: str) -> float | None:
     return _num(s.get(key))
 
 
+def _projected(s: Mapping[str, Any], key: str) -> bool:
+    """Whether a training run's whole-run figure is the projection of a run the window cut."""
+    return s.get("completed", True) is False and _num(s.get(f"projected_{key}")) is not None
+
+
 def _out_of_play(part: str, s: Mapping[str, Any]) -> str | None:
     """Why a variant's part cannot win a comparison (None when it can)."""
     if s.get("feasible") is False:
@@ -209,16 +214,23 @@ def verdict(result) -> list[str]:
                 continue
             (best, who), (second, runner) = vals[0], vals[1]
             if second > 0 and (second - best) / second < TIE_FRAC:
-                ties = [n for x, n in vals if second > 0 and (x - best) / second < TIE_FRAC]
-                bits.append(f"{word}: {_names(ties)} tie at {_figure(key, best)}")
+                tied = [(x, n) for x, n in vals if second > 0 and (x - best) / second < TIE_FRAC]
+                ties, top = [n for _, n in tied], tied[-1][0]
+                lo_text, hi_text = _figure(key, best), _figure(key, top)
+                # 'tie at' only where the figures read the same; else the spread (52,319 and 52,372 MWh are not one figure)
+                at = f"tie at {lo_text}" if lo_text == hi_text else f"tie within {100 * TIE_FRAC:g}% ({lo_text} to {hi_text})"
+                bits.append(f"{word}: {_names(ties)} {at}")
                 continue
             margin = f", {100 * (second - best) / second:.0f}% below {runner}" if second > 0 else f", against {runner}'s {_figure(key, second)}"
-            bits.append(f"{word}: {who} ({_figure(key, best)}{margin})")
-            wins.append((word, who, _figure(key, best), (second - best) / second if second > 0 else None, runner))
+            shown = _figure(key, best) + (" projected" if _projected(summaries[who], key) else "")  # a window-cut run's estimate
+            bits.append(f"{word}: {who} ({shown}{margin})")
+            wins.append((word, who, shown, (second - best) / second if second > 0 else None, runner))
         left = "; ".join(f"{n} left out ({why})" for n, why in out_of_play.items())
         if not bits:
             if out_of_play and len(out_of_play) == len(summaries):
                 out.append(f"No variant's {part} qualifies: {left}.")
+            elif out_of_play and len(live) == 1:  # one left to compare: say that it is the only one that qualifies
+                out.append(f"Across the {len(summaries)} variants' {part}, only {live[0]} qualifies; {left}.")
             continue
         head = f"Across the {len(summaries)} variants' {part}, "
         if len(wins) == len(bits) > 1 and len({w[1] for w in wins}) == 1 and all(w[3] is not None for w in wins):
