@@ -33,11 +33,18 @@ def test_one_prompt_crosses_the_pipeline_stages_one_after_another():
                                                  tokens, 128)["ttft_s"])
     # one chunk: eight stages in turn are no faster than one GPU (plus the hand-offs), never 8x faster
     assert ttft(8, 4096) >= ttft(1, 4096)
-    # many chunks overlap in the pipeline: (n + pp - 1) / n of the per-stage time
+    # many chunks overlap in the pipeline: the prompt's per-stage time plus pp - 1 times its slowest chunk's (a flow shop's
+    # makespan), the last chunk, which attends to the whole prompt: more than the (n + pp - 1) / n of equal chunks
+    from costsim.core.serving_curve import largest_chunk_stage_s
+
     n = 8
     long = n * PREFILL_CHUNK_TOKENS
-    stage = float(core.prefill_time_s(ci.shape, ci.dev, ci.prec, core.Layout(tp=1, pp=8, ep=1), 1.0, long))
-    assert ttft(8, long) == pytest.approx(stage * (n + 7) / n)
+    lay = core.Layout(tp=1, pp=8, ep=1)
+    stage = float(core.prefill_time_s(ci.shape, ci.dev, ci.prec, lay, 1.0, long))
+    last = float(largest_chunk_stage_s(ci.shape, ci.dev, ci.prec, lay, long))
+    prev = float(core.prefill_time_s(ci.shape, ci.dev, ci.prec, lay, 1.0, long - PREFILL_CHUNK_TOKENS))
+    assert last == pytest.approx(stage - prev, rel=1e-9) and last > stage / n
+    assert ttft(8, long) == pytest.approx(stage + 7 * last) and ttft(8, long) > stage * (n + 7) / n
 
 
 def test_a_lone_prompt_is_not_split_over_the_data_parallel_attention_ranks():
