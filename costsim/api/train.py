@@ -10,7 +10,13 @@ from costsim.core.trust import MODE_LORA
 from costsim.estimators.training import estimate, step_profile
 from costsim.specs.requests import TrainRequest
 
-__all__ = ["train", "step_profile", "shown_layout", "request_warnings", "MOE_ONLY_LAYOUT_KEYS"]
+__all__ = ["train", "step_profile", "shown_layout", "request_warnings", "fewer_gpus", "MOE_ONLY_LAYOUT_KEYS"]
+
+#: the node-aligned counts below a request's GPUs that `fewer_gpus` also prices (the largest multiple of each, at least
+#: FEWER_GPUS_MIN_FRAC of the request) and the least gain it reports
+FEWER_GPUS_MULTIPLES = (16, 32, 64, 128, 256)
+FEWER_GPUS_MIN_FRAC = 0.9
+FEWER_GPUS_MIN_GAIN_FRAC = 0.01
 
 # The shortest sequences in published language-model training: BERT's phase 1 at 128 tokens (Devlin et al. 2019,
 # Sec. A.2). Below this a request is valid but prices a regime no published run measured (per-sequence work dominates).
@@ -41,6 +47,40 @@ def gpu_limit(gpus: int | None, what: str) -> None:
 
     if gpus is not None:
         require([WorkEstimate("gpus", float(gpus), limit("gpus"), what, f"Lower {what}.")])
+
+
+def fewer_gpus(request: TrainRequest, result: dict[str, Any]) -> dict[str, Any] | None:
+    """A shorter run on fewer of the request's GPUs, where one exists: the search must use every GPU (dp = gpus / (tp pp
+    cp)), so 872 GPUs (8 x 109) leave Llama 3 70B only layouts slower than 864's by 7 %. Prices the largest multiples of
+    16 to 256 within 10 % below the count and returns the fastest that beats the request's wall time by 1 % or more
+    ({gpus, wall_time_s, cost_usd, gain_frac, text}); None otherwise, or when the request fixes dp."""
+    import math
+
+    from costsim.errors import InputError
+    from costsim.numtext import sig
+
+    wall = result.get("wall_time_s") if isinstance(result, dict) else None
+    if request.dp is not None or not result.get("feasible") or not isinstance(wall, (int, float)) or not math.isfinite(wall):
+        return None
+    n = request.gpus
+    counts = sorted({(n // m) * m for m in FEWER_GPUS_MULTIPLES if FEWER_GPUS_MIN_FRAC * n <= (n // m) * m < n}, reverse=True)
+    best = None
+    for k in counts:
+        try:
+            r = estimate(request.model_copy(update={"gpus": k}))
+        except InputError:  # a fixed size the smaller count cannot hold: not an option
+            continue
+        w = r.get("wall_time_s") if r.get("feasible") else None
+        if isinstance(w, (int, float)) and math.isfinite(w) and w < wall * (1 - FEWER_GPUS_MIN_GAIN_FRAC) and (best is None or w < best[1]):
+            best = (k, w, r.get("cost_usd"))
+    if best is None:
+        return None
+    k, w, usd = best
+    gain = 1 - w / wall
+    text = (f"With {k:,} of the {n:,} GPUs the run is {100 * gain:.0f}% shorter ({sig(w / 86400)} days against "
+            f"{sig(wall / 86400)}): every layout of {n:,} must use all of them, and they divide less well. "
+            f"Give --gpus {k} to price it.")
+    return {"gpus": k, "wall_time_s": w, "cost_usd": usd, "gain_frac": gain, "text": text}
 
 
 def train(request: TrainRequest) -> dict[str, Any]:

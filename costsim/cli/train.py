@@ -70,6 +70,8 @@ def _render(r: dict) -> None:
         c.print(wait)
     if wait := moe_load_text(r):
         c.print(wait)
+    if (few := r.get("fewer_gpus")) and few.get("text"):
+        c.print(f"[yellow]{few['text']}[/]")
     if r.get("whole_run_note"):
         c.print(f"[yellow]Whole run not computed:[/] {r['whole_run_note']}")
     top = r.get("top_layouts") or []
@@ -197,4 +199,7 @@ def register(app: typer.Typer) -> None:
         result = api_train(req)
         if isinstance(result, dict):
             result.update(request_labels(req.model, req.hardware))
+            from costsim.api.train import fewer_gpus
+
+            result["fewer_gpus"] = fewer_gpus(req, result)  # a shorter run on a node-aligned count below --gpus
         return finish(result, as_json=json_, render=_render)
