@@ -10,6 +10,7 @@ from rich.table import Table
 from costsim.api import catalog as api
 from costsim.cli.common import command_group, fmt_si, print_json
 from costsim.report.fmt import fmt_value
+from costsim.numtext import count
 
 
 def _table(title: str, columns: tuple[str, ...], rows) -> Table:
@@ -101,10 +102,10 @@ def _print_model(con: Console, d: dict) -> None:
     """One model: a sentence, its shape and its parameter counts, labelled with units, then sources."""
     sp = d["spec"]
     moe = d["n_experts"] > 1
-    reported = f" ({fmt_si(d['params_total_reported'])} reported)" if d.get("params_total_reported") else ""
+    reported = f" ({count(d['params_total_reported'])} reported)" if d.get("params_total_reported") else ""
     kind = (f"mixture-of-experts ({d['n_experts']} experts, {d['experts_per_token']} per token, "
-            f"{fmt_si(d['params_active'])} active)" if moe else "dense")
-    con.print(f"{d['name']}: {fmt_si(d['params_total'])} parameters{reported}, {kind}, {d['n_layers']} layers, "
+            f"{count(d['params_active'])} active)" if moe else "dense")
+    con.print(f"{d['name']}: {count(d['params_total'])} parameters{reported}, {kind}, {d['n_layers']} layers, "
               f"{_attention_text(d)} attention, {d['max_context']:,}-token context.")
     _print_aliases(con, d)
     rows = [("layers", str(sp["n_layers"])), ("hidden size (d_model)", str(sp["d_model"])),
@@ -144,8 +145,8 @@ def _print_model(con: Console, d: dict) -> None:
                 else "KV cache per token (all layers, 16-bit latent + FP8 indexer keys)" if topk
                 else "KV cache per token (all layers, 16-bit)")
     indexer_b = d.get("indexer_key_bytes_per_token_per_layer") or 0.0
-    rows += [("parameters, total", fmt_si(d["params_total"])), ("parameters, active per token", fmt_si(d["params_active"])),
-             ("parameters, embeddings", fmt_si(d["params_embedding"])),
+    rows += [("parameters, total", count(d["params_total"])), ("parameters, active per token", count(d["params_active"])),
+             ("parameters, embeddings", count(d["params_embedding"])),
              (kv_label, fmt_si((2 * d["kv_cache_elements_per_token_per_layer"] + indexer_b) * d["kv_cache_layers"], "B")),
              ("pre-training tokens", fmt_si(d["training_tokens"]) if d.get("training_tokens") else "not published")]
     if linear:
@@ -221,7 +222,7 @@ def register(app: typer.Typer) -> None:
             print_json(rows)
             return
         Console().print(_table("models", ("id", "name", "total params", "active params", "layers", "attention", "context"), (
-            (r["id"], r["name"], fmt_si(r["params_total"]), fmt_si(r["params_active"]), str(r["n_layers"]), _attention_text(r, short=True),
+            (r["id"], r["name"], count(r["params_total"]), count(r["params_active"]), str(r["n_layers"]), _attention_text(r, short=True),
              str(r["max_context"])) for r in rows)))
         if any(r.get("sparse_attention_topk") for r in rows):
             Console().print("DSA: DeepSeek Sparse Attention; a lightning indexer picks the keys each query attends to "
