@@ -103,7 +103,7 @@ def test_cli_show_reads_as_labelled_text(cli):
     r = cli("models", "show", "deepseek-v3")
     assert r.returncode == 0, r.stderr
     first = r.stdout.splitlines()[0]
-    assert first.startswith("DeepSeek-V3: 671 G parameters") and "mixture-of-experts" in first
+    assert first.startswith("DeepSeek-V3: 671B parameters") and "mixture-of-experts" in first
     assert "KV cache per token" in r.stdout and "kB" in r.stdout and "{" not in r.stdout
     r = cli("hardware", "show", "h100-sxm")
     assert r.returncode == 0, r.stderr
