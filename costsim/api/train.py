@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from costsim.api.trust import band_dict
 from costsim.core.search import MOE_ONLY_LAYOUT_KEYS
 from costsim.core.trust import MODE_LORA
+from costsim.errors import InputError
 from costsim.estimators.training import estimate, step_profile
+from costsim.numtext import sig
 from costsim.specs.requests import TrainRequest
 
 __all__ = ["train", "step_profile", "shown_layout", "request_warnings", "fewer_gpus", "MOE_ONLY_LAYOUT_KEYS"]
@@ -54,11 +57,6 @@ def fewer_gpus(request: TrainRequest, result: dict[str, Any]) -> dict[str, Any] 
     cp)), so 872 GPUs (8 x 109) leave Llama 3 70B only layouts slower than 864's by 7 %. Prices the largest multiples of
     16 to 256 within 10 % below the count and returns the fastest that beats the request's wall time by 1 % or more
     ({gpus, wall_time_s, cost_usd, gain_frac, text}); None otherwise, or when the request fixes dp."""
-    import math
-
-    from costsim.errors import InputError
-    from costsim.numtext import sig
-
     wall = result.get("wall_time_s") if isinstance(result, dict) else None
     if request.dp is not None or not result.get("feasible") or not isinstance(wall, (int, float)) or not math.isfinite(wall):
         return None

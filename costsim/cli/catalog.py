@@ -9,8 +9,8 @@ from rich.table import Table
 
 from costsim.api import catalog as api
 from costsim.cli.common import command_group, fmt_si, print_json
-from costsim.report.fmt import fmt_value
 from costsim.numtext import count
+from costsim.report.fmt import fmt_value
 
 
 def _table(title: str, columns: tuple[str, ...], rows) -> Table:

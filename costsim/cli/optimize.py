@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from costsim.cli.common import print_json, wall_limit_s
-from costsim.report.fmt import path_label
-from costsim.report.optimize import ends_text, objective_label, objective_number, param_text
+from costsim.report.fmt import path_label, path_value
+from costsim.report.optimize import ends_text, objective_label, objective_number
 
 
 def register(app: typer.Typer) -> None:
@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
                 sim = p.get("confirmed")
                 extra = ([("-" if sim is None or sim.get(k) is None else objective_number(sim[k])) for k in keys_o]
                          + [{True: "met", False: "BROKEN", None: "-"}[p.get("confirmed_feasible")]] if confirmed else [])
-                t.add_row(str(p["trial"]), *[param_text(k, p["params"][k]) for k in keys_p],
+                t.add_row(str(p["trial"]), *[path_value(k, p["params"][k]) for k in keys_p],
                           *[objective_number(p["objectives"][k]) for k in keys_o], *extra)
             con.print(t)
         for n in res.notes:

@@ -114,7 +114,7 @@ def _render(r: dict, *, answer: bool = True) -> None:
         def _per_m(x):
             return f"${fmt_sig(x * 1e6)}" if x is not None and math.isfinite(x) else "no price"
 
-        co2 = per.get("co2e_g")  # grams per token read per million tokens: 55.8 kgCO2e, not 0.0000558 g
+        co2 = per.get("co2e_g")  # grams per token read per million tokens: 55.8 gCO2e, not 0.0000558 g
         co2_text = f"{fmt_si(co2 * 1e6, 'gCO2e')} per million" if co2 is not None and math.isfinite(co2) else "no carbon figure"
         con.print(f"Per output token over the lifetime: {_per_m(per['usd'])} per million (training share "
                   f"{_per_m(per['usd_training_share'])}), {fmt_si(per['facility_energy_j'], 'J')} per token, {co2_text}.")

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from costsim.numtext import sig
-from costsim.report.fmt import fmt_value, label, path_label, scale
+from costsim.report.fmt import label, path_label, path_value, scale
 from costsim.units import GIGA, J_PER_MWH, KG_PER_TONNE, MEGA
 
 LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), height=380)
@@ -354,8 +354,8 @@ def tornado(rows: list[dict[str, Any]], metric: str, params: list[str], *, subse
     paths = paths or {}
 
     def shown_value(col: str, v: Any) -> str:
-        if col in paths and isinstance(v, (int, float)) and not isinstance(v, bool):
-            return fmt_value(paths[col].rsplit(".", 1)[-1], v)
+        if col in paths:
+            return path_value(paths[col], v)
         return sig(v, 4) if isinstance(v, float) else str(v)
 
     names = [path_label(paths[b[0]]) if b[0] in paths else b[0].removeprefix("param_") for b in bars]

@@ -255,6 +255,14 @@ def label(key: str, part: str | None = None) -> str:
     return human(key) + (f" ({note})" if note else "")
 
 
+def path_value(path: str, value: Any) -> str:
+    """A scenario field's value in the field's unit, by its path's last name (training.tokens 5.233e12 -> '5.233T',
+    training.num_gpus 4096 -> '4,096'); text as it is."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return fmt_value(str(path).replace("]", "").rsplit(".", 1)[-1].rsplit("[", 1)[-1], value)
+    return str(value)
+
+
 def path_label(path: str) -> str:
     """A scenario field's path in words: 'training.num_gpus' -> 'Training: number of GPUs',
     'economics.electricity_usd_per_kwh' -> 'Economics: electricity $ per kWh'."""

@@ -14,8 +14,9 @@ from costsim.numtext import sig
 from costsim.report import charts, uncertainty
 from costsim.report.assumptions import assumption_rows
 from costsim.report.conclusion import conclusion, variant_deltas
-from costsim.report.fmt import field_unit_key, fmt_range, fmt_value, headline_keys, headline_rows, label, path_label, plural
-from costsim.specs.overrides import split_path
+from costsim.report.fmt import (field_unit_key, fmt_range, fmt_value, headline_keys, headline_rows, label, path_label, path_value,
+                                plural)
+from costsim.specs.overrides import param_column
 
 #: sensitivity charts a sweep report draws, one per variant, at most
 MAX_TORNADO_VARIANTS = 6
@@ -244,11 +245,6 @@ def swept_paths(manifest: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return out
 
 
-def param_column(path: str) -> str:
-    """The results column of a swept path, as the sweep names it ('param_' + the path's parts joined by '_')."""
-    return "param_" + "_".join(str(p) for p in split_path(path))
-
-
 def sweep_answer(doc: dict[str, Any] | None, ok: list[dict[str, Any]], errs: list[dict[str, Any]]) -> str:
     """The sweep's answer, first: each variant's spread of its headline outputs and what drives it (the uncertainty
     section's sentence, one per variant), or what ran when there is no spread to give."""
@@ -308,12 +304,11 @@ def sweep_report_html(manifest: dict[str, Any], rows: list[dict[str, Any]], metr
     for p in params:
         vals = [r.get(p) for r in rows if r.get(p) is not None]
         path = paths.get(p, (p.removeprefix("param_"), ""))
-        leaf = path[0].rsplit(".", 1)[-1]
         try:
             lo, hi = min(vals), max(vals)
         except TypeError:
             lo, hi = "-", "-"
-        lo, hi = (fmt_value(leaf, x) if isinstance(x, (int, float)) else x for x in (lo, hi))
+        lo, hi = (path_value(path[0], x) for x in (lo, hi))
         prow.append(f"<tr><td>{e(path_label(path[0]))} <small><code>{e(path[0])}</code></small></td>"
                     f"<td class='num'>{len(set(map(str, vals)))}</td><td class='num'>{e(lo)}</td><td class='num'>{e(hi)}</td>"
                     f"<td>{e(path[1])}</td></tr>")

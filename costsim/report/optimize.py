@@ -36,15 +36,6 @@ def objective_number(v: float) -> str:
     return count(v, 4) if abs(float(v)) >= 1e6 else sig(v, 4)
 
 
-def param_text(path: str, value: Any) -> str:
-    """A design's value of a swept field in the field's unit (4,096; 1.1; bf16)."""
-    from costsim.report.fmt import fmt_value
-
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return fmt_value(path.rsplit(".", 1)[-1], value)
-    return str(value)
-
-
 def ends_text(pareto: list[dict[str, Any]], objectives: list[str]) -> str:
     """Which trial of the front is best on each objective: 'the least total cost is trial 0 (1.039M $); the least
     training time is trial 1 (38.2 days).'"""

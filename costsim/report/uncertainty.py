@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 import plotly.graph_objects as go
 
-from costsim.report.fmt import fmt_value, label, path_label
+from costsim.report.fmt import fmt_value, label, path_label, path_value
 
 LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), height=340)
 MAX_CHARTS = 4
@@ -144,17 +144,15 @@ def _inputs_table(doc: Mapping[str, Any]) -> str:
         kind = d.pop("dist", "")
         if kind == "grid":
             vals = d.get("values") or []
-            leaf = str(i.get("path") or "").rsplit(".", 1)[-1]
-            params = f"{len(vals)} values: " + ", ".join(fmt_value(leaf, x) if isinstance(x, (int, float)) and not isinstance(x, bool)
-                                                         else str(x) for x in vals[:8]) + (" ..." if len(vals) > 8 else "")
+            params = f"{len(vals)} values: " + ", ".join(path_value(str(i.get("path") or ""), x) for x in vals[:8]) + \
+                (" ..." if len(vals) > 8 else "")
         elif isinstance(d.get("values"), list):
             vals = d["values"]
             params = f"{len(vals)} values: " + ", ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in vals[:8]) + (" ..." if len(vals) > 8 else "")
             if d.get("weights"):
                 params += " (weighted)"
         else:
-            leaf = str(i.get("path") or "").rsplit(".", 1)[-1]
-            params = ", ".join(f"{k} {fmt_value(leaf, v) if isinstance(v, (int, float)) and k != 'samples' else v}"
+            params = ", ".join(f"{k} {v if k == 'samples' else path_value(str(i.get('path') or ''), v)}"
                                for k, v in d.items() if v is not None)
         path = str(i.get("path") or "")
         rows.append(f"<tr><td>{_e(path_label(path))} <small><code>{_e(path)}</code></small></td><td>{_e(kind)}</td>"

@@ -118,6 +118,11 @@ def check_path(model: type[BaseModel], parts: list[str | int], *, original: str)
     return alts
 
 
+def param_column(path: str) -> str:
+    """Column name of an override in a sweep's results table: 'param_' + path with '.'/'[]' -> '_'."""
+    return "param_" + "_".join(str(p) for p in split_path(path))
+
+
 def short_text(text: str, limit: int = 80) -> str:
     """A user's text echoed in a message: at most `limit` characters (a 5,000-character path is not repeated)."""
     return text if len(text) <= limit else f"{text[:limit - 25]}...({len(text):,} characters)"

@@ -31,7 +31,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from costsim.errors import InputError
 from costsim.specs.base import numbers_only, validate_spec
-from costsim.specs.overrides import apply_overrides, check_path, parse_value, short_text, split_path
+from costsim.specs.overrides import apply_overrides, check_path, param_column, parse_value, short_text, split_path
 from costsim.specs.requests import MAX_OUTPUT_TOKENS_CV as MAX_CV
 from costsim.specs.scenario import Scenario, scenario_hash
 
@@ -49,11 +49,6 @@ class RandomSpec:
     integer: bool
     log: bool
 
-
-def param_column(path: str) -> str:
-    """Column name of an override in the results table: 'param_' + path with '.'/'[]' -> '_'."""
-    parts = split_path(path)
-    return "param_" + "_".join(str(p) for p in parts)
 
 
 def _alternatives(annotation: Any) -> list[Any]:
