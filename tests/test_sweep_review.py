@@ -404,3 +404,19 @@ def test_a_sweeps_points_read_with_pandas(tmp_path):
     df = pd.read_parquet(out / "points")
     assert len(df) == 2 and set(df["variant"].astype(str)) == {"base"}
     assert query(out, "SELECT count(*) FROM points WHERE variant = 'base'")[1] == [(2,)]
+
+
+def test_a_core_sweep_of_an_explicit_serving_layout_says_its_throughput_is_one_replicas(tmp_path):
+    """serving_throughput_tokens_per_s meant one replica in core mode with an explicit layout, the whole deployment
+    with a GPU budget and the fleet in sim mode, and a core sweep said nothing (a helper's cross-surface audit)."""
+    from costsim.api.run import load_scenario
+
+    res = run_sweep(load_scenario("scenarios/chat-llama3-70b-h100.yaml"), out=str(tmp_path / "s"), mode="core",
+                    grid=parse_grid(["facility.pue=1.1,1.2"]))
+    assert any(n.startswith("core mode prices one replica of the scenario's layout") and "runs 8 replicas" in n
+               for n in res["notices"])
+    from costsim.api.run import scenario_from_dict
+
+    budget = scenario_from_dict({"name": "b", "serving": {"model": "llama-3-70b", "hardware": "h100-sxm", "gpus": 16}})
+    res = run_sweep(budget, out=str(tmp_path / "b"), mode="core", grid=parse_grid(["facility.pue=1.1,1.2"]))
+    assert not any("one replica" in n for n in res["notices"])
