@@ -762,3 +762,15 @@ def test_plan_share_link_round_trip():
     odd = open_page("plan", plan=encode_spec(req.model_copy(update={"train_hardware": "tpu-v4"})))
     assert any("Training hardware tpu-v4 is not one of this page's choices" in x.value for x in odd.warning)
     assert odd.selectbox(key="plan_thw").value == "h100-sxm"
+
+
+def test_grid_page_share_link_round_trip():
+    """The grid page had no share link (found in the 2026-12-07 review): its region, limits, basis and planning peak
+    travel as query parameters, and a region the page does not ship is named and ignored."""
+    at = open_page("grid", region="us-ercot", limits="0.5, 1", by="hours", peak="annual")
+    no_errors(at)
+    assert at.selectbox(key="grid_region").value == "us-ercot" and at.text_input(key="grid_pcts").value == "0.5, 1"
+    assert at.selectbox(key="grid_by").value == "hours" and at.selectbox(key="grid_peak").value == "annual"
+    assert at.query_params["region"] == ["us-ercot"] or at.query_params["region"] == "us-ercot"
+    odd = open_page("grid", region="ATLANTIS")
+    assert any("region 'ATLANTIS' is not one of this page's choices" in w.value for w in odd.warning)

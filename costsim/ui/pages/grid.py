@@ -40,18 +40,47 @@ def _events(region: str, new_load_w: float, year: int, planning_peak: str):
 
 
 regs = _regions()
+P = "grid_"
+#: this page's inputs in a share link: {query name: (widget key, the choices it may take, or None for free text)}
+LINK = {"region": (P + "region", [r for r, _ in regs]), "limits": (P + "pcts", None), "by": (P + "by", ["energy", "hours"]),
+        "peak": (P + "peak", ["seasonal", "annual"])}
+
+
+def _seed_from_link() -> None:
+    """Once per link: the page's inputs from ?region=&limits=&by=&peak=; a value the page has no choice for is said."""
+    for name, (key, choices) in LINK.items():
+        text = st.query_params.get(name)
+        done = f"_seeded_{key}"
+        if text is None or st.session_state.get(done) == text:
+            continue
+        st.session_state[done] = text
+        if choices is not None and text not in choices:
+            st.warning(f"Ignored part of the share link: {name} {text[:80]!r} is not one of this page's choices.")
+            continue
+        st.session_state[key] = text[:200]
+
+
+_seed_from_link()
+st.session_state.setdefault(P + "pcts", "0.25, 0.5, 1")
 c1, c2, c3, c4 = st.columns(4)
-region = c1.selectbox("Balancing authority", [r for r, _ in regs], format_func=lambda r: f"{r} ({dict(regs)[r]})",
+region = c1.selectbox("Balancing authority", [r for r, _ in regs], format_func=lambda r: f"{r} ({dict(regs)[r]})", key=P + "region",
                       help="Shipped regions with real hourly load (costsim grid regions).")
-pcts_txt = c2.text_input("Curtailment limits (%)", "0.25, 0.5, 1", help="Share of the new load's annual energy (or hours) that may be curtailed.")
-by = c3.selectbox("Limit on", ["energy", "hours"], help="'energy' is the study's method; 'hours' limits the share of hours with curtailment.")
-peak = c4.selectbox("Planning peak", ["seasonal", "annual"], help="'seasonal': max summer and winter load of all years (the study's); 'annual': the all-time peak.")
+pcts_txt = c2.text_input("Curtailment limits (%)", key=P + "pcts",
+                         help="Share of the new load's annual energy (or hours) that may be curtailed.")
+by = c3.selectbox("Limit on", ["energy", "hours"], key=P + "by",
+                  help="'energy' is the study's method; 'hours' limits the share of hours with curtailment.")
+peak = c4.selectbox("Planning peak", ["seasonal", "annual"], key=P + "peak",
+                    help="'seasonal': max summer and winter load of all years (the study's); 'annual': the all-time peak.")
 try:
     pcts = tuple(float(x) for x in split_items(pcts_txt, flag="Curtailment limits", example="0.25, 0.5, 1"))
     res = _headroom(region, pcts, by, peak)
 except (ValueError, InputError) as exc:
     st.error(getattr(exc, "message", None) or f"curtailment limits must be numbers in percent, e.g. 0.25, 0.5, 1 ({exc}).")
     st.stop()
+for _name, _value in (("region", region), ("limits", pcts_txt), ("by", by), ("peak", peak)):  # the address bar is a share link
+    st.session_state[f"_seeded_{LINK[_name][0]}"] = _value
+    if st.query_params.get(_name) != _value:
+        st.query_params[_name] = _value
 
 mid = res["results"][len(res["results"]) // 2]
 st.markdown(f"**{region}: about {mid['headroom_w'] / 1e9:.1f} GW of constant new load fits if it accepts {mid['curtailment_pct']:g} % "
