@@ -774,3 +774,19 @@ def test_grid_page_share_link_round_trip():
     assert at.query_params["region"] == ["us-ercot"] or at.query_params["region"] == "us-ercot"
     odd = open_page("grid", region="ATLANTIS")
     assert any("region 'ATLANTIS' is not one of this page's choices" in w.value for w in odd.warning)
+
+
+def test_grid_headroom_compares_with_the_study_only_on_its_method():
+    """An hours limit under the annual peak sat beside Norris et al.'s energy-limit, seasonal-peak figures as if they
+    answered the same question, and the chart's axis said 'annual energy' (found in the 2026-12-07 review)."""
+    from costsim.api.grid import grid_headroom
+
+    same = grid_headroom("us-ercot", curtailment_pct=(0.5,))
+    assert same.results[0].study_headroom_w is not None
+    for kw in ({"by": "hours"}, {"planning_peak": "annual"}):
+        other = grid_headroom("us-ercot", curtailment_pct=(0.5,), **kw)
+        assert other.results[0].study_headroom_w is None and any("are left out" in n for n in other.notes)
+    at = open_page("grid", region="us-ercot", by="hours")
+    no_errors(at)
+    chart = at.get("plotly_chart")[0].proto.spec
+    assert "of the year's hours with curtailment" in chart and "Norris" not in chart

@@ -293,6 +293,13 @@ def grid_headroom(region: str | None = None, *, load_csv: str | None = None, cur
     summer = float(thr[np.isin(load.month, H.SUMMER_APPLY_MONTHS)].max()) if planning_peak == "seasonal" else float(thr.max())
     winter = float(thr[~np.isin(load.month, H.SUMMER_APPLY_MONTHS)].max()) if planning_peak == "seasonal" else float(thr.max())
     study = get_ba(region).study_headroom_w if region is not None else {}
+    if study and (by != "energy" or planning_peak != "seasonal" or s is not None):
+        # the study's figures answer its own method (an energy limit under the seasonal peaks, constant load): another
+        # basis is not compared with them (an hours limit under the annual peak had sat beside them as if it were)
+        study = {}
+        notes.append(f"the study's figures (Norris et al. 2025: an energy limit under the seasonal planning peaks, constant "
+                     f"load) are left out: this request limits {by} under the {planning_peak} peak"
+                     f"{' with a shaped load' if s is not None else ''}.")
     levels = []
     for p, L in zip(pcts, hr):
         L = float(L)

@@ -35,8 +35,9 @@ def events_over_year(hours, load_w, threshold_w, curtailment_w, *, title: str) -
     return fig
 
 
-def headroom_curve(pcts, headroom_w, study_w=None, *, title: str) -> go.Figure:
-    """Headroom (GW) against the curtailment limit (%), with the study's values where published."""
+def headroom_curve(pcts, headroom_w, study_w=None, *, title: str, by: str = "energy") -> go.Figure:
+    """Headroom (GW) against the curtailment limit (%: of the new load's annual energy, or of the year's hours with
+    `by` 'hours'), with the study's values where published."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=list(pcts), y=np.asarray(headroom_w, float) / 1e9, mode="lines+markers", name="costsim (GW)",
                              line=dict(color=BLUE)))
@@ -44,6 +45,7 @@ def headroom_curve(pcts, headroom_w, study_w=None, *, title: str) -> go.Figure:
         xs = [p for p, v in zip(pcts, study_w) if v is not None]
         ys = [v / 1e9 for v in study_w if v is not None]
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name="Norris et al. 2025, Fig. 1 (GW)", marker=dict(color=ORANGE, size=10, symbol="x")))
-    fig.update_layout(title=title, xaxis_title="curtailment limit (% of the new load's annual energy)", yaxis_title="headroom (GW)",
+    basis = "the year's hours with curtailment" if by == "hours" else "the new load's annual energy"
+    fig.update_layout(title=title, xaxis_title=f"curtailment limit (% of {basis})", yaxis_title="headroom (GW)",
                       height=360, margin=dict(t=60, l=60, r=20, b=40))
     return fig

@@ -94,7 +94,8 @@ st.dataframe([{"curtailment (%)": r["curtailment_pct"], "headroom (GW)": round(r
                "pause cost (M$/year)": round(r["pause_cost_usd_per_year"] / 1e6, 1),
                "shifted within 4 h": f"{r['shift_served_later_frac']:.0%}"} for r in res["results"]], hide_index=True)
 st.plotly_chart(headroom_curve([r["curtailment_pct"] for r in res["results"]], [r["headroom_w"] for r in res["results"]],
-                               [r["study_headroom_w"] for r in res["results"]], title=f"{region}: headroom against the curtailment limit"),
+                               [r["study_headroom_w"] for r in res["results"]], title=f"{region}: headroom against the curtailment limit",
+                               by=by),
                 width="stretch")
 
 c5, c6 = st.columns(2)
