@@ -223,3 +223,12 @@ def test_a_shorter_run_on_fewer_of_the_gpus_is_named():
     at864 = req.model_copy(update={"gpus": 864})
     assert fewer_gpus(at864, train(at864)) is None
     assert fewer_gpus(req.model_copy(update={"dp": 109, "tp": 8, "pp": 1, "cp": 1}), r) is None  # a fixed dp is the user's
+
+
+def test_a_run_its_planned_stops_stall_says_so():
+    """With 11.6 days down per planned stop the run stalls, and the reason blamed the failures ('interruptions arrive every
+    792 h'; found in the 2026-12-07 new-user pass): it now names the stops and their flags."""
+    r = train(TrainRequest(model="llama-3-8b", hardware="h100-sxm", gpus=64, tokens=1e11, maintenance_downtime_s=1e6))
+    assert not r["feasible"] and "planned stops a day" in r["reason"] and "--maintenance-downtime-s" in r["reason"]
+    flaky = train(TrainRequest(model="llama-3-8b", hardware="h100-sxm", gpus=65536, tokens=1e11, failure_rate_per_gpu_hour=0.5))
+    assert not flaky["feasible"] and "interruptions arrive every" in flaky["reason"]

@@ -261,6 +261,21 @@ def _reliability(req: TrainRequest, spec: ModelSpec, ms: ModelShape | None = Non
             "maintenance_per_day": m_day, "maintenance_downtime_s": m_down, **{k: float(v) for k, v in g.items()}}
 
 
+def zero_goodput_reason(rel: dict) -> str:
+    """Why a run makes no progress: its planned stops fill the time, or its interruptions cost more than the time
+    between them."""
+    m = rel["maintenance_loss_frac"]
+    if m >= 0.5:  # the planned stops alone take half the time or more: they are the cause
+        share = f"need {m:.3g} times the time there is" if m > 1 else f"take {100 * m:.0f}% of the time"
+        return (f"goodput is zero: {rel['maintenance_per_day']:.3g} planned stops a day, each {rel['maintenance_downtime_s'] / 3600:.3g} h "
+                f"down plus the restart and a checkpoint, {share} before any failure; lower --maintenance-per-day or "
+                "--maintenance-downtime-s")
+    return (f"goodput is zero: interruptions arrive every {rel['mtbf_s'] / 3600:.3g} h on average, and each costs "
+            f"{rel['loss_per_failure_s'] / 3600:.3g} h (restart {rel['restart_time_s'] / 3600:.3g} h plus half a checkpoint period "
+            "and half a write); use fewer GPUs, a shorter --restart-time-s or --checkpoint-time-s, or a lower "
+            "--failure-rate-per-gpu-hour")
+
+
 def maintenance(req: TrainRequest) -> tuple[float, float]:
     """Planned stops per day and the downtime of each, s: the request's, else Llama 3's (costsim.core.goodput)."""
     return (req.maintenance_per_day if req.maintenance_per_day is not None else gp.DEFAULT_MAINTENANCE_PER_DAY,
@@ -455,11 +470,7 @@ def estimate(req: TrainRequest, spec: ModelSpec | None = None, acc: Accelerator 
     ] + acct.get("assumptions", [])
     out.update({
         "feasible": bool(feasible_run),
-        "reason": None if feasible_run else (
-            f"goodput is zero: interruptions arrive every {rel['mtbf_s'] / 3600:.3g} h on average, and each costs "
-            f"{rel['loss_per_failure_s'] / 3600:.3g} h (restart {rel['restart_time_s'] / 3600:.3g} h plus half a checkpoint period "
-            "and half a write); use fewer GPUs, a shorter --restart-time-s or --checkpoint-time-s, or a lower "
-            "--failure-rate-per-gpu-hour"),
+        "reason": None if feasible_run else zero_goodput_reason(rel),
         "train_flop": train_flop, "step_time_s": step, "tokens_per_s": best["tokens_per_s"], "mfu_frac": best["mfu_frac"],
         "hfu_frac": best["hfu_frac"], "achieved_flop_per_s_per_gpu": best["achieved_flop_per_s_per_gpu"],
         "memory_per_gpu_bytes": best["memory_per_gpu_bytes"], "memory_breakdown_bytes": mem,
