@@ -790,3 +790,14 @@ def test_grid_headroom_compares_with_the_study_only_on_its_method():
     no_errors(at)
     chart = at.get("plotly_chart")[0].proto.spec
     assert "of the year's hours with curtailment" in chart and "Norris" not in chart
+
+
+@needs_train
+def test_train_page_names_a_shorter_run_on_fewer_gpus():
+    """costsim train says when a node-aligned count below --gpus runs shorter (872 H100 -> 864 for Llama 3 70B); the
+    Train page said nothing (found in the 2026-12-07 review)."""
+    from costsim.ui.share import encode_spec
+
+    at = open_page("train", train=encode_spec(TrainRequest(model="llama-3-70b", hardware="h100-sxm", gpus=872, tokens=1e12)))
+    no_errors(at)
+    assert any("With 864 of the 872 GPUs the run is" in i.value for i in at.info)

@@ -258,9 +258,20 @@ def render() -> None:
     st.title("Train a model")
     st.caption("How long, how many GPU-hours, MWh, dollars and tonnes of CO2e to pre-train (or LoRA fine-tune) a model on a "
                "cluster.")
-    _, _, res = w.request_and_result("train", TrainRequest, to_state, inputs, build_request, compute.train)
+    _, req, res = w.request_and_result("train", TrainRequest, to_state, inputs, build_request, compute.train)
     if res is not None:
         show(res)
+        if req is not None and (few := _fewer_gpus(req.model_dump_json())):
+            st.info(few["text"])  # a shorter run on a node-aligned count below the GPUs asked for, as `costsim train` says
+
+
+@st.cache_data(show_spinner="pricing nearby GPU counts ...", max_entries=256)
+def _fewer_gpus(req_json: str) -> dict | None:
+    """costsim.api.train.fewer_gpus for the page's request (up to three more layout searches, cached)."""
+    from costsim.api.train import fewer_gpus
+
+    req = TrainRequest.model_validate_json(req_json)
+    return fewer_gpus(req, compute.train(req_json))
 
 
 if __name__ == "__main__":
