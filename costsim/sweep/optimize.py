@@ -451,25 +451,21 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
                     continue
                 vals = [resolve(row, o.name) for o in objectives]
                 if row.get("status") == "ok":
-                    bad = unknown_names(row, [o.name for o in objectives] + [c.column for c in constraints])
-                    if bad:  # a name no result of this scenario carries: every trial would fail the same way
+                    names = [o.name for o in objectives] + [c.column for c in constraints]
+                    problem = None
+                    if bad := unknown_names(row, names):  # a name no result of this scenario carries
+                        problem = f"{', '.join(short_text(b) for b in bad)} is not in this scenario's results"
+                    elif text := text_names(row, names):  # a text column (training_hardware): no number to rank
+                        problem = (f"{', '.join(short_text(n) for n, _ in text)} is a text column of this scenario's results "
+                                   f"(e.g. {short_text(text[0][1])!r}), not a number")
+                    if problem:  # every trial would fail the same way: fail the round's others and say so
                         for t2 in asked:
                             if t2.number not in told:
                                 study.tell(t2, state=optuna.trial.TrialState.FAIL)
                         cols = numeric_columns(row)
-                        raise InputError(f"objective or constraint {', '.join(short_text(b) for b in bad)} is not in this scenario's results; use an alias "
-                                         f"({', '.join(ALIASES)}) or one of its columns: {', '.join(cols[:60])}"
-                                         f"{' ...' if len(cols) > 60 else ''}.", field="--minimize")
-                    text = text_names(row, [o.name for o in objectives] + [c.column for c in constraints])
-                    if text:  # a text column (training_hardware): no trial can give it a number
-                        for t2 in asked:
-                            if t2.number not in told:
-                                study.tell(t2, state=optuna.trial.TrialState.FAIL)
-                        cols = numeric_columns(row)
-                        raise InputError(f"objective or constraint {', '.join(short_text(n) for n, _ in text)} is a text column of this scenario's "
-                                         f"results (e.g. {short_text(text[0][1])!r}), not a number; use an alias "
-                                         f"({', '.join(ALIASES)}) or one of its numeric columns: {', '.join(cols[:60])}"
-                                         f"{' ...' if len(cols) > 60 else ''}.", field="--minimize")
+                        raise InputError(f"objective or constraint {problem}; use an alias ({', '.join(ALIASES)}) or one of its "
+                                         f"numeric columns: {', '.join(cols[:60])}{' ...' if len(cols) > 60 else ''}.",
+                                         field="--minimize")
                 if row.get("status") != "ok" or any(v is None for v in vals):
                     why = row.get("error") or next((str(v) for k, v in row.items() if k.endswith("_reason") and v), None)
                     t.set_user_attr("error", short_text(why or "an objective is missing from the result (infeasible point)", ERROR_CHARS))

@@ -32,7 +32,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from costsim.errors import InputError
 from costsim.specs.base import numbers_only, validate_spec
 from costsim.specs.overrides import apply_overrides, check_path, param_column, parse_value, short_text, split_path
-from costsim.specs.requests import MAX_OUTPUT_TOKENS_CV as MAX_CV
+from costsim.specs.requests import MAX_FAILURE_RATE_PER_GPU_HOUR, MAX_OUTPUT_TOKENS_CV as MAX_CV
 from costsim.specs.scenario import Scenario, scenario_hash
 
 FILE_SUFFIXES = (".yaml", ".yml", ".json", ".csv")
@@ -432,8 +432,6 @@ def reliability_fields(workload: Any) -> dict[str, float]:
     classes = rel.failure_classes()
     rates = [c.rate_per_gpu_hour * rel.rate_scale for c in classes]
     total = float(sum(rates))
-    from costsim.specs.requests import MAX_FAILURE_RATE_PER_GPU_HOUR
-
     if total > MAX_FAILURE_RATE_PER_GPU_HOUR:  # refused, not clipped: the core would price a far healthier fleet
         raise InputError(f"training.reliability: the failure classes' rates x rate_scale {rel.rate_scale:g} give {total:.3g} "
                          f"interruptions per GPU-hour; the closed-form core takes at most {MAX_FAILURE_RATE_PER_GPU_HOUR:g} "
