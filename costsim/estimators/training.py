@@ -46,6 +46,7 @@ from costsim.estimators.training_shapes import (  # noqa: F401  (re-exported: ca
     trainable_params,
     training_gemm_ceiling,
 )
+from costsim.numtext import duration
 from costsim.specs.catalog import get_accelerator, get_model, get_node, node_for
 from costsim.specs.hardware import Accelerator
 from costsim.specs.model import ModelSpec
@@ -262,18 +263,22 @@ def _reliability(req: TrainRequest, spec: ModelSpec, ms: ModelShape | None = Non
 
 
 def zero_goodput_reason(rel: dict) -> str:
-    """Why a run makes no progress: its planned stops fill the time, or its interruptions cost more than the time
-    between them."""
+    """Why a run makes no progress, with the numbers of each cause that takes half the time or more: its planned stops
+    (each a checkpoint, the downtime and the restart) and its interruptions (each the restart plus the lost work)."""
+    h = 3600.0
+    parts, fixes = [], []
     m = rel["maintenance_loss_frac"]
-    if m >= 0.5:  # the planned stops alone take half the time or more: they are the cause
+    if m >= 0.5:
         share = f"need {m:.3g} times the time there is" if m > 1 else f"take {100 * m:.0f}% of the time"
-        return (f"goodput is zero: {rel['maintenance_per_day']:.3g} planned stops a day, each {rel['maintenance_downtime_s'] / 3600:.3g} h "
-                f"down plus the restart and a checkpoint, {share} before any failure; lower --maintenance-per-day or "
-                "--maintenance-downtime-s")
-    return (f"goodput is zero: interruptions arrive every {rel['mtbf_s'] / 3600:.3g} h on average, and each costs "
-            f"{rel['loss_per_failure_s'] / 3600:.3g} h (restart {rel['restart_time_s'] / 3600:.3g} h plus half a checkpoint period "
-            "and half a write); use fewer GPUs, a shorter --restart-time-s or --checkpoint-time-s, or a lower "
-            "--failure-rate-per-gpu-hour")
+        parts.append(f"{rel['maintenance_per_day']:.3g} planned stops a day, each a {duration(rel['checkpoint_time_s'])} checkpoint, "
+                     f"{duration(rel['maintenance_downtime_s'])} down and a {duration(rel['restart_time_s'])} restart, {share}")
+        fixes.append("--maintenance-per-day or --maintenance-downtime-s")
+    if rel["failure_loss_frac"] >= 0.5 or not parts:
+        parts.append(f"interruptions arrive every {rel['mtbf_s'] / h:.3g} h on average, and each costs "
+                     f"{rel['loss_per_failure_s'] / h:.3g} h (restart {rel['restart_time_s'] / h:.3g} h plus half a checkpoint period "
+                     "and half a write)")
+    fixes.insert(0, "fewer GPUs, a shorter --restart-time-s or --checkpoint-time-s, a lower --failure-rate-per-gpu-hour")
+    return "goodput is zero: " + "; ".join(parts) + "; use " + ", or lower ".join(fixes)
 
 
 def maintenance(req: TrainRequest) -> tuple[float, float]:
