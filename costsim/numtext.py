@@ -27,6 +27,13 @@ def count(value: float, digits: int = 3) -> str:
     return sig(v, digits)
 
 
+def plural(n: float, word: str, many: str | None = None) -> str:
+    """'1 replica', '2 replicas', '1,024 GPUs': a count with its noun in the right number (thousands separated)."""
+    x = float(n)
+    shown = f"{int(x):,}" if math.isfinite(x) and x == int(x) else f"{x:,.3g}"
+    return f"{shown} {word if x == 1 else (many or word + 's')}"
+
+
 def si(value: float | None, unit: str = "", digits: int = 3) -> str:
     """A quantity with an SI prefix at `digits` significant figures: 1.38 MW, 10 kW, 56 W, 500 mW ('-' for None)."""
     if value is None:

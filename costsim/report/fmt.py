@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from costsim.numtext import count, si
+from costsim.numtext import count, plural, si  # noqa: F401 - plural re-exported for the report modules
 
 # Headline metrics, most important first: exact keys the simulations use, then substrings.
 HEADLINE_KEYS = (
@@ -28,13 +28,6 @@ HEADLINE_PATTERNS = (
 )
 MAX_HEADLINE_PER_PART = 18
 MIN_FROM_KEYS = 8  # below this many exact keys, substrings fill the headline
-
-
-def plural(n: Any, word: str, many: str | None = None) -> str:
-    """'1 replica', '2 replicas', '1,024 GPUs': a count with its noun in the right number (thousands separated)."""
-    x = float(n)
-    shown = f"{int(x):,}" if math.isfinite(x) and x == int(x) else f"{x:,.3g}"
-    return f"{shown} {word if x == 1 else (many or word + 's')}"
 
 
 def _sig(v: float, digits: int = 4) -> str:

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from costsim.errors import InputError
+from costsim.numtext import plural
 from costsim.specs.scenario import Scenario, scenario_hash
 from costsim.sweep.batched import GroupResult, GroupTask, build_plan, enumerate_plan
 from costsim.sweep.executors import EXECUTORS, get_executor
@@ -275,10 +276,11 @@ def run_sweep(
     compacted = store.compact() if compact else {"files_written": 0, "files_merged": 0}
     notices = core_blind_paths(scenario, grid=grid, random=random) if mode == "core" else []
     wl = scenario.serving
-    if mode == "core" and wl is not None and wl.gpus is None and (wl.num_replicas > 1 or wl.replica_groups):
+    replicas = (sum(g.num_replicas for g in wl.replica_groups) if wl.replica_groups else wl.num_replicas) if wl is not None else 0
+    if mode == "core" and wl is not None and wl.gpus is None and replicas > 1:
         # the serving core prices one replica of an explicit layout; a GPU budget and the simulation, the deployment
         notices.append(f"core mode prices one replica of the scenario's layout: serving_throughput_tokens_per_s is one "
-                       f"replica's capacity at its best batch (the scenario runs {plural_replicas(wl)}), and per-token cost, "
+                       f"replica's capacity at its best batch (the scenario runs {plural(replicas, 'replica')}), and per-token cost, "
                        "energy and CO2e are a fully loaded replica's. A GPU budget (serving.gpus) gives the whole deployment's, and "
                        "--mode sim the fleet's served traffic")
     if mode == "core" and seeds > 1:
@@ -317,12 +319,6 @@ def _same_sweep(store: ResultStore, scenario: Scenario, mode: str, out: Any) -> 
     if old.get("mode") and old["mode"] != mode:
         raise InputError(f"--out {out} holds a --mode {old['mode']} sweep; this one is --mode {mode} and its rows would mix "
                          "with those. Give a new --out for it.", field="--out")
-
-
-def plural_replicas(wl: Any) -> str:
-    """'8 replicas' of a serving section (replica groups summed)."""
-    n = sum(g.num_replicas for g in wl.replica_groups) if wl.replica_groups else wl.num_replicas
-    return f"{n:,} replica{'s' if n != 1 else ''}"
 
 
 def core_blind_paths(scenario: Scenario, *, grid: list[tuple[str, list[Any]]] | None, random: list[Any] | None) -> list[str]:

@@ -503,15 +503,15 @@ def _report(study, scenario, objectives, constraints, params, outp, evaluated, n
     if feas:
         Y = np.array([t.values for t in feas], float) * sign
         mask = pareto_mask(Y)
+        keys = [json.dumps(t.params, sort_keys=True, default=str) for t in feas]  # a trial's design
         front, seen = [], set()
-        for t, m in zip(feas, mask):  # a design the sampler proposed again is one trade-off, listed once (its first trial)
-            key = json.dumps(t.params, sort_keys=True, default=str)
+        for t, m, key in zip(feas, mask, keys):  # a design the sampler proposed again is one trade-off, listed once (its first trial)
             if m and key not in seen:
                 seen.add(key)
                 front.append(t)
         pareto = [{"trial": t.number, "params": dict(t.params), "objectives": dict(zip([o.name for o in objectives], t.values))}
                   for t in sorted(front, key=lambda t: t.values[0])]
-        repeats = len(feas) - len({json.dumps(t.params, sort_keys=True, default=str) for t in feas})
+        repeats = len(keys) - len(set(keys))
         if repeats:
             notes.append(f"{repeats} completed trial(s) repeated a design already tried (a small or exhausted search space); "
                          "each design is listed once")

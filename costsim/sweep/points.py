@@ -32,7 +32,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from costsim.errors import InputError
 from costsim.specs.base import numbers_only, validate_spec
 from costsim.specs.overrides import apply_overrides, check_path, param_column, parse_value, short_text, split_path
-from costsim.specs.requests import MAX_FAILURE_RATE_PER_GPU_HOUR, MAX_OUTPUT_TOKENS_CV as MAX_CV
+from costsim.specs.requests import MAX_FAILURE_RATE_PER_GPU_HOUR, MAX_OUTPUT_TOKENS_CV
 from costsim.specs.scenario import Scenario, scenario_hash
 
 FILE_SUFFIXES = (".yaml", ".yml", ".json", ".csv")
@@ -480,7 +480,7 @@ def output_cv(dist: Any) -> float:
     (before truncation), a uniform range's std / mean; 0 for fixed lengths or a trace."""
     kind = getattr(dist, "kind", None)
     if kind == "lognormal":
-        return float(min(dist.cv, MAX_CV))
+        return float(min(dist.cv, MAX_OUTPUT_TOKENS_CV))
     if kind == "uniform" and getattr(dist, "high", None) is not None:
         mid = (dist.low + dist.high) / 2
         return float((dist.high - dist.low) / math.sqrt(12.0) / mid) if mid > 0 else 0.0

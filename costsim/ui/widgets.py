@@ -217,6 +217,13 @@ def hardware_select(cls: type[BaseModel], *, key: str, default: str, label: str 
                   format_func=hardware_label)
 
 
+def first_value(key: str, value: Any, arg: str = "value") -> dict[str, Any]:
+    """A keyed widget's default (`value=`, or `index=` for a select) only while the session holds none for the key (a
+    share link's value or the reader's choice): passing it as well would make Streamlit warn and, run outside
+    Streamlit, the widget would read nothing. Spread it into the widget call: number_input(..., **first_value(k, 2.0))."""
+    return {} if key in st.session_state else {arg: value}
+
+
 def seed_state(values: dict[str, Any]) -> None:
     """Write widget values (e.g. from a share link) into session state before the widgets draw."""
     for k, v in values.items():

@@ -10,6 +10,7 @@ from costsim.api import grid as api
 from costsim.errors import InputError
 from costsim.report.grid_charts import events_over_year, headroom_curve
 from costsim.specs.overrides import split_items
+from costsim.ui.widgets import first_value
 
 st.title("Will the grid take it?")
 st.caption("How much constant new load a US balancing authority can absorb without new capacity, if that load accepts "
@@ -61,12 +62,10 @@ def _seed_from_link() -> None:
 
 
 _seed_from_link()
-# the limits' default only while the session holds none (a link's value or the reader's): the widget then keeps it
-PCTS_DEFAULT = {} if P + "pcts" in st.session_state else {"value": "0.25, 0.5, 1"}
 c1, c2, c3, c4 = st.columns(4)
 region = c1.selectbox("Balancing authority", [r for r, _ in regs], format_func=lambda r: f"{r} ({dict(regs)[r]})", key=P + "region",
                       help="Shipped regions with real hourly load (costsim grid regions).")
-pcts_txt = c2.text_input("Curtailment limits (%)", key=P + "pcts", **PCTS_DEFAULT,
+pcts_txt = c2.text_input("Curtailment limits (%)", key=P + "pcts", **first_value(P + "pcts", "0.25, 0.5, 1"),
                          help="Share of the new load's annual energy (or hours) that may be curtailed.")
 by = c3.selectbox("Limit on", ["energy", "hours"], key=P + "by",
                   help="'energy' is the study's method; 'hours' limits the share of hours with curtailment.")

@@ -44,8 +44,6 @@ def _mwh(x: float | None) -> str:
 
 LIFETIMES = [1e10, 1e11, 1e12, 1e13, 1e14, 1e15]
 TPOT_CHOICES = [None, 0.1, 0.05, 0.03]
-DEFAULTS: dict[str, Any] = {P + "loss": 2.0, P + "life": 1e13, P + "fit": "besiroglu2024", P + "obj": "usd", P + "thw": TRAIN_HW[0],
-                            P + "shw": SERVE_HW[0], P + "gpus": 4096, P + "mode": "cost", P + "peak": 1.0, P + "tpot": None}
 
 
 def to_state(r: PlanRequest) -> dict[str, Any]:
@@ -64,25 +62,24 @@ def to_state(r: PlanRequest) -> dict[str, Any]:
             P + "peak": r.peak_to_mean, P + "tpot": r.tpot_slo_s}
 
 
-w.seed_from_link("plan", PlanRequest, to_state)
-for _key, _value in DEFAULTS.items():  # the widgets read their values from the session (a share link may have set them)
-    st.session_state.setdefault(_key, _value)
+w.seed_from_link("plan", PlanRequest, to_state)  # the widgets below take their defaults only where the link set nothing
 c1, c2, c3, c4 = st.columns(4)
 target = c1.number_input("Target loss (nats/token)", min_value=1.0, max_value=5.0, step=0.01, key=P + "loss",
+                         **w.first_value(P + "loss", 2.0),
                          help="Cross-entropy loss under the chosen fit's data; lower is better. Llama-3-8B-scale models sit near 2.0.")
-lifetime = c2.select_slider("Lifetime tokens served", options=LIFETIMES, key=P + "life",
+lifetime = c2.select_slider("Lifetime tokens served", options=LIFETIMES, key=P + "life", **w.first_value(P + "life", 1e13),
                             format_func=lambda x: f"{x:.0e}", help="Input + output tokens over the model's serving life.")
-fit = c3.selectbox("Loss-law fit", FIT_IDS, key=P + "fit",
+fit = c3.selectbox("Loss-law fit", FIT_IDS, key=P + "fit", **w.first_value(P + "fit", FIT_IDS.index("besiroglu2024"), "index"),
                    help="The published fits disagree by ~3x on the answer; every fit is shown below.")
 objective = c4.selectbox("Minimize", ["usd", "mwh", "co2e", "peak_mw"], key=P + "obj",
                          format_func={"usd": "dollars", "mwh": "energy (MWh)", "co2e": "CO2e", "peak_mw": "peak MW"}.get)
 c5, c6, c7, c8 = st.columns(4)
 train_hw = c5.selectbox("Training hardware", TRAIN_HW, key=P + "thw")
 serve_hw = c6.selectbox("Serving hardware", SERVE_HW, key=P + "shw")
-gpus = c7.number_input("Training GPUs", min_value=8, max_value=100_000, step=512, key=P + "gpus")
+gpus = c7.number_input("Training GPUs", min_value=8, max_value=100_000, step=512, key=P + "gpus", **w.first_value(P + "gpus", 4096))
 mode = c8.selectbox("Accounting", ["cost", "flops"], key=P + "mode", format_func={"cost": "priced by the cores", "flops": "FLOPs (papers)"}.get)
 c9, c10 = st.columns([3, 1])
-peak = c10.number_input("Demand peak / mean", min_value=1.0, max_value=100.0, step=0.5, key=P + "peak",
+peak = c10.number_input("Demand peak / mean", min_value=1.0, max_value=100.0, step=0.5, key=P + "peak", **w.first_value(P + "peak", 1.0),
                         help="The serving fleet is sized for the peak; the extra capacity is paid for and idles off-peak "
                              "(chat traffic's daily peak is typically 2-3x its mean).")
 tpot = c9.selectbox("Serving latency limit (time per output token)", TPOT_CHOICES, key=P + "tpot",
