@@ -801,3 +801,13 @@ def test_train_page_names_a_shorter_run_on_fewer_gpus():
     at = open_page("train", train=encode_spec(TrainRequest(model="llama-3-70b", hardware="h100-sxm", gpus=872, tokens=1e12)))
     no_errors(at)
     assert any("With 864 of the 872 GPUs the run is" in i.value for i in at.info)
+
+
+@needs_train
+def test_train_page_gives_flop_with_a_prefix():
+    """The Train page's footer read '4.49e+23 FLOP' where costsim train prints '449 ZFLOP' (found in the 2026-12-07 check)."""
+    from costsim.ui.share import encode_spec
+
+    at = open_page("train", train=encode_spec(TrainRequest(model="llama-3-70b", hardware="h100-sxm", gpus=872, tokens=1e12)))
+    text = " ".join(c.value for c in at.caption)
+    assert "ZFLOP" in text and "e+23" not in text

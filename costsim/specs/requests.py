@@ -142,7 +142,7 @@ class TrainRequest(Spec):
     failure_rate_per_gpu_hour: float | None = Field(None, ge=0, le=MAX_FAILURE_RATE_PER_GPU_HOUR, description="Unexpected interruptions per GPU-hour, at most 1 (default from Llama 3 405B: 419 in 54 days on 16,384 GPUs).")
     checkpoint_time_s: float | None = Field(None, ge=0, le=1e7, description="Time to write one checkpoint, s, at most 1e7 (about 4 months; default from checkpoint bytes / storage bandwidth).")
     restart_time_s: float | None = Field(None, ge=0, le=1e7, description="Time from an interruption until training resumes, s (at most 1e7, about 4 months).")
-    maintenance_per_day: float | None = Field(None, ge=0, le=100, description="Planned stops per day (maintenance, firmware and config pushes), each after a checkpoint, down maintenance_downtime_s, then the restart; at most 100 (default from Llama 3 405B: 47 in 54 days; 0 = none).")
+    maintenance_per_day: float | None = Field(None, ge=0, le=100, description="Planned stops per day (maintenance, firmware and config pushes), each after a checkpoint, then down for the maintenance downtime, then the restart; at most 100 (default from Llama 3 405B: 47 in 54 days; 0 = none).")
     maintenance_downtime_s: float | None = Field(None, ge=0, le=1e6, description="Time the job is down for each planned stop before its restart, s (at most 1e6; default 600, an assumption).")
     facility: FacilitySpec = Field(default_factory=FacilitySpec, description="PUE and facility model.")
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec, description="Prices and carbon intensity.")

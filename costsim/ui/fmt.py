@@ -26,11 +26,6 @@ def count(x: Any) -> str:
     return "—" if x is None else f"{int(round(float(x))):,}"
 
 
-def sci(x: Any) -> str:
-    """Scientific notation for huge counts (6.74e+24)."""
-    return "—" if x is None else f"{float(x):.3g}"
-
-
 def duration(seconds: Any) -> str:
     if seconds is None:
         return "—"

@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from costsim.api.train import shown_layout
+from costsim.numtext import si
 from costsim.report.fmt import host_launch_text, lora_text, moe_load_text
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import TrainRequest
@@ -235,7 +236,7 @@ def show(res: dict[str, Any]) -> None:
                    "(the clock the limit leaves); GPU power is capped, memory-bound kernels and communication are not slowed.")
     if res.get("facility_peak_power_w") is not None:
         st.caption(f"Facility peak power {fmt.power_w(res['facility_peak_power_w'])} · "
-                   f"{fmt.big(res.get('num_steps'))} steps · {fmt.sci(res.get('train_flop'))} FLOP")
+                   f"{fmt.big(res.get('num_steps'))} steps · {si(res.get('train_flop'), 'FLOP')}")  # 449 ZFLOP, as train prints it
     top = res.get("top_layouts") or []
     if top:
         st.subheader("Fastest layouts")
