@@ -800,7 +800,7 @@ def test_train_page_names_a_shorter_run_on_fewer_gpus():
 
     at = open_page("train", train=encode_spec(TrainRequest(model="llama-3-70b", hardware="h100-sxm", gpus=872, tokens=1e12)))
     no_errors(at)
-    assert any("With 864 of the 872 GPUs the run is" in i.value for i in at.info)
+    assert any("With 864 of the 872 GPUs the run is" in i.value and "Set GPUs to 864 to price it." in i.value for i in at.info)
 
 
 @needs_train

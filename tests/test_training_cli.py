@@ -219,7 +219,7 @@ def test_a_shorter_run_on_fewer_of_the_gpus_is_named():
     few = fewer_gpus(req, r)
     assert few is not None and few["gpus"] == 864 and few["gain_frac"] > 0.05
     assert few["wall_time_s"] == pytest.approx(train(req.model_copy(update={"gpus": 864}))["wall_time_s"], rel=1e-9)
-    assert "Give --gpus 864" in few["text"]
+    assert "With 864 of the 872 GPUs the run is" in few["text"]
     at864 = req.model_copy(update={"gpus": 864})
     assert fewer_gpus(at864, train(at864)) is None
     assert fewer_gpus(req.model_copy(update={"dp": 109, "tp": 8, "pp": 1, "cp": 1}), r) is None  # a fixed dp is the user's
@@ -232,3 +232,8 @@ def test_a_run_its_planned_stops_stall_says_so():
     assert not r["feasible"] and "planned stops a day" in r["reason"] and "--maintenance-downtime-s" in r["reason"]
     flaky = train(TrainRequest(model="llama-3-8b", hardware="h100-sxm", gpus=65536, tokens=1e11, failure_rate_per_gpu_hour=0.5))
     assert not flaky["feasible"] and "interruptions arrive every" in flaky["reason"]
+
+
+def test_the_cli_says_which_gpus_flag_prices_the_shorter_run(cli):
+    r = cli("train", "--model", "llama-3-70b", "--hardware", "h100-sxm", "--tokens", "1e12", "--gpus", "872")
+    assert r.returncode == 0 and "With 864 of the 872 GPUs" in r.stdout and "Give --gpus 864 to price it." in r.stdout

@@ -76,8 +76,7 @@ def fewer_gpus(request: TrainRequest, result: dict[str, Any]) -> dict[str, Any] 
     k, w, usd = best
     gain = 1 - w / wall
     text = (f"With {k:,} of the {n:,} GPUs the run is {100 * gain:.0f}% shorter ({sig(w / 86400)} days against "
-            f"{sig(wall / 86400)}): every layout of {n:,} must use all of them, and they divide less well. "
-            f"Give --gpus {k} to price it.")
+            f"{sig(wall / 86400)}): every layout of {n:,} must use all of them, and they divide less well.")
     return {"gpus": k, "wall_time_s": w, "cost_usd": usd, "gain_frac": gain, "text": text}
 
 

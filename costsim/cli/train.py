@@ -71,7 +71,7 @@ def _render(r: dict) -> None:
     if wait := moe_load_text(r):
         c.print(wait)
     if (few := r.get("fewer_gpus")) and few.get("text"):
-        c.print(f"[yellow]{few['text']}[/]")
+        c.print(f"[yellow]{few['text']} Give --gpus {few['gpus']} to price it.[/]")
     if r.get("whole_run_note"):
         c.print(f"[yellow]Whole run not computed:[/] {r['whole_run_note']}")
     top = r.get("top_layouts") or []

@@ -263,7 +263,7 @@ def render() -> None:
     if res is not None:
         show(res)
         if req is not None and (few := _fewer_gpus(req.model_dump_json())):
-            st.info(few["text"])  # a shorter run on a node-aligned count below the GPUs asked for, as `costsim train` says
+            st.info(f"{few['text']} Set GPUs to {few['gpus']:,} to price it.")  # a shorter run on a node-aligned count below the GPUs asked for, as `costsim train` says
 
 
 @st.cache_data(show_spinner="pricing nearby GPU counts ...", max_entries=256)
