@@ -759,6 +759,9 @@ def test_plan_share_link_round_trip():
     assert at.selectbox(key="plan_thw").value == "b200" and at.selectbox(key="plan_obj").value == "mwh"
     assert at.number_input(key="plan_gpus").value == 2048 and at.selectbox(key="plan_tpot").value == 0.05
     assert decode_spec(PlanRequest, at.query_params["plan"]).train_hardware == "b200"  # the page keeps the link
+    plain = open_page("plan", plan=encode_spec(req.model_copy(update={"tpot_slo_s": None})))  # no limit: its own choice
+    assert plain.selectbox(key="plan_tpot").value == 0.0 and not plain.warning
+    assert "$0." not in " ".join(m.value for m in plain.metric) and "T" not in plain.metric[1].value  # $92k, 452B
     odd = open_page("plan", plan=encode_spec(req.model_copy(update={"train_hardware": "tpu-v4"})))
     assert any("Training hardware tpu-v4 is not one of this page's choices" in x.value for x in odd.warning)
     assert odd.selectbox(key="plan_thw").value == "h100-sxm"

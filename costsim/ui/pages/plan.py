@@ -8,8 +8,10 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
+from costsim.api.plan_text import usd_m
 from costsim.api.trust import band_sentence
 from costsim.errors import InputError
+from costsim.numtext import count
 from costsim.power.signals import available_regions
 from costsim.report.charts import PALETTE, SYMBOLS
 from costsim.specs.plan import FIT_IDS, PlanRequest
@@ -35,7 +37,8 @@ def _plan(req_json: str) -> dict[str, Any]:
 
 
 def _money(x: float | None) -> str:
-    return "-" if x is None else f"${x / 1e6:,.3g}M"
+    """Dollars in the answer's units ($92k, $1.31M; it wrote $0.092M beside an answer of $92k)."""
+    return "-" if x is None else usd_m(x)
 
 
 def _mwh(x: float | None) -> str:
@@ -43,14 +46,14 @@ def _mwh(x: float | None) -> str:
 
 
 LIFETIMES = [1e10, 1e11, 1e12, 1e13, 1e14, 1e15]
-TPOT_CHOICES = [None, 0.1, 0.05, 0.03]
+TPOT_CHOICES = [0.0, 0.1, 0.05, 0.03]  # 0: no limit (a None option reads as 'Choose an option' once a link sets it)
 
 
 def to_state(r: PlanRequest) -> dict[str, Any]:
     """A share link's request as this page's widget values; a value the page has no choice for is refused by name."""
     for what, value, choices in (("Lifetime tokens served", r.lifetime_tokens, LIFETIMES), ("Training hardware", r.train_hardware, TRAIN_HW),
                                  ("Serving hardware", r.serve_hardware, SERVE_HW),
-                                 ("Serving latency limit (time per output token)", r.tpot_slo_s, TPOT_CHOICES)):
+                                 ("Serving latency limit (time per output token)", r.tpot_slo_s or 0.0, TPOT_CHOICES)):
         if value not in choices:
             raise InputError(f"{what} {value} is not one of this page's choices ({', '.join(str(c) for c in choices)}).")
     for what, value, lo, hi in (("Target loss (nats/token)", r.target_loss, 1.0, 5.0), ("Training GPUs", r.train_gpus, 8, 100_000),
@@ -59,7 +62,7 @@ def to_state(r: PlanRequest) -> dict[str, Any]:
             raise InputError(f"{what} {value} is outside this page's range ({lo:g} to {hi:g}); `costsim plan` takes it.")
     return {P + "loss": r.target_loss, P + "life": r.lifetime_tokens, P + "fit": r.fit, P + "obj": r.objective,
             P + "thw": r.train_hardware, P + "shw": r.serve_hardware, P + "gpus": r.train_gpus, P + "mode": r.mode,
-            P + "peak": r.peak_to_mean, P + "tpot": r.tpot_slo_s}
+            P + "peak": r.peak_to_mean, P + "tpot": r.tpot_slo_s or 0.0}
 
 
 w.seed_from_link("plan", PlanRequest, to_state)  # the widgets below take their defaults only where the link set nothing
@@ -83,7 +86,7 @@ peak = c10.number_input("Demand peak / mean", min_value=1.0, max_value=100.0, st
                         help="The serving fleet is sized for the peak; the extra capacity is paid for and idles off-peak "
                              "(chat traffic's daily peak is typically 2-3x its mean).")
 tpot = c9.selectbox("Serving latency limit (time per output token)", TPOT_CHOICES, key=P + "tpot",
-                    format_func=lambda x: "none (fleet at its highest-throughput batch)" if x is None else f"{x * 1000:.0f} ms",
+                    format_func=lambda x: "none (fleet at its highest-throughput batch)" if not x else f"{x * 1000:.0f} ms",
                     help="The deployment search prices the serving fleet at the largest batch that meets it: a tight limit "
                          "costs batch, so GPUs, and favours smaller models.")
 
@@ -94,7 +97,7 @@ st.session_state[w.LABELS_KEY] = {"target_loss": "Target loss (nats/token)", "tr
 try:
     req = PlanRequest(target_loss=float(target), lifetime_tokens=float(lifetime), fit=fit, objective=objective, mode=mode,
                       train_hardware=train_hw, serve_hardware=serve_hw, train_gpus=int(gpus), compare=["llama-3-8b", "llama-2-70b"],
-                      tpot_slo_s=tpot, peak_to_mean=float(peak))
+                      tpot_slo_s=tpot or None, peak_to_mean=float(peak))
 except InputError as exc:
     w.show_error(exc)
     st.stop()
@@ -111,8 +114,8 @@ if not r["feasible"]:
 st.markdown(f"**{r['answer']}**")
 tot = r.get("total") or {}
 m = st.columns(5)
-m[0].metric("Parameters", f"{r['params'] / 1e9:.3g}B")
-m[1].metric("Training tokens", f"{r['training_tokens'] / 1e12:.3g}T", help=f"{r['tokens_per_param']:.0f} tokens per parameter")
+m[0].metric("Parameters", count(r["params"]))
+m[1].metric("Training tokens", count(r["training_tokens"]), help=f"{r['tokens_per_param']:.0f} tokens per parameter")
 m[2].metric("Total cost", _money(tot.get("usd")))
 m[3].metric("Total energy", _mwh(tot.get("facility_energy_j")))
 m[4].metric("Total CO2e", "-" if tot.get("co2e_kg") is None else f"{tot['co2e_kg'] / 1000:,.4g} t")
