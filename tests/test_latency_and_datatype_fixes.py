@@ -47,6 +47,30 @@ def test_one_prompt_crosses_the_pipeline_stages_one_after_another():
     assert ttft(8, long) == pytest.approx(stage + 7 * last) and ttft(8, long) > stage * (n + 7) / n
 
 
+def test_a_slot_waits_for_its_own_prompt_to_cross_the_pipeline_when_few_sequences_run():
+    # TP2 x PP4, 2,048-token prompts, 256 output tokens: with fewer sequences than stages the pipeline idles while a
+    # prompt passes it, so a slot's cycle is its prompt's four-stage trip plus its steps, not one stage's prefill
+    from costsim.core.serving_curve import largest_chunk_stage_s
+
+    ci = _ci("llama-3.1-70b", "h100-sxm")
+    lay = core.Layout(tp=2, pp=4, ep=1)
+    pre1 = float(core.prefill_time_s(ci.shape, ci.dev, ci.prec, lay, 1.0, 2048))
+    trip = pre1 + 3.0 * float(largest_chunk_stage_s(ci.shape, ci.dev, ci.prec, lay, 2048))
+    req = lambda b: (ci.dev.request_overhead_s or 0.0) * b / 256  # host work to admit and retire requests
+    for b in (1.0, 2.0, 3.0):
+        c = serving_curve(ci.shape, ci.dev, ci.prec, lay, b, 2048, 256)
+        assert float(c["tpot_s"]) == pytest.approx(float(c["decode_step_time_s"]) + trip / 256 + req(b), rel=1e-9)
+        assert float(c["throughput_tokens_per_s"]) < b / (float(c["decode_step_time_s"]) + b * pre1 / 256 + req(b))
+    # from pp sequences on, the stages' work for the admitted prompts is the bound again, continuous at b = pp
+    c8 = serving_curve(ci.shape, ci.dev, ci.prec, lay, 8.0, 2048, 256)
+    assert float(c8["tpot_s"]) == pytest.approx(float(c8["decode_step_time_s"]) + float(c8["prefill_time_s"]) / 256
+                                                + req(8.0), rel=1e-9)
+    # no pipeline, no change: one prompt's prefill is part of the batch's
+    c1 = serving_curve(ci.shape, ci.dev, ci.prec, core.Layout(tp=8, pp=1, ep=1), 2.0, 2048, 256)
+    assert float(c1["tpot_s"]) == pytest.approx(float(c1["decode_step_time_s"]) + float(c1["prefill_time_s"]) / 256
+                                                + req(2.0), rel=1e-9)
+
+
 def test_a_lone_prompt_is_not_split_over_the_data_parallel_attention_ranks():
     ci = _ci("qwen3-30b-a3b", "h200")
     pre = lambda ep, b: core.prefill_breakdown(ci.shape, ci.dev, ci.prec, core.Layout(tp=1, pp=1, ep=ep), b, 8192)

@@ -6,7 +6,9 @@ finish and are replaced, so each step also carries the prefill of B*I/O new prom
                         I + O/2 for requests of one length; with output lengths of coefficient of
                         variation cv, I + O (1 + cv^2) / 2, because a request holds its slot for as many
                         steps as it has output tokens (long answers fill the batch more of the time)
-  tpot_s              = decode_step_time_s + prefill_time(B prompts) / O   (prefill stalls shared)
+  tpot_s              = decode_step_time_s + max(prefill_time(B prompts), one prompt's trip through the pipeline) / O
+                        (prefill stalls shared; with pipeline parallelism a slot's cycle is never shorter than its own
+                        prompt's pp-stage trip, which only B >= pp sequences hide behind the other stages' work)
                         + request_overhead_s x B / O   (host work to admit / retire the B/O requests per step)
   throughput          = B / tpot_s   output tokens per second over whole requests
   ttft_s              = prefill of one prompt, or of the B / O prompts admitted with it when that is longer (short
@@ -81,16 +83,21 @@ def serving_curve(shape: Shape, dev: Device, prec: Precision, layout: Layout, ba
     t_pre = prefill_time_s(shape, dev, prec, layout, b, i)
     t_pre1 = prefill_time_s(shape, dev, prec, layout, 1.0, i)
     req = np.asarray(0.0 if dev.request_overhead_s is None else dev.request_overhead_s, dtype=float)
-    tpot = t_dec + t_pre / o + req * b / o
+    # a prompt's own latency through the pipeline: its stage time plus pp - 1 of its slowest chunk's (stages that
+    # overlap); where the stages run one after another prefill_time_s already holds all pp of them
+    stages = pipeline_micro_batches(dev, layout.pp)
+    t_pre1_pipe = t_pre1 + (stages - 1.0) * largest_chunk_stage_s(shape, dev, prec, layout, i, t_pre1)
+    # a slot's cycle is its prompt and its O steps: the stages' work for the B prompts admitted per cycle (t_pre), but
+    # never less than the prompt's own trip through the pipeline, which only B >= pp micro-batches keep the other
+    # stages busy during (with fewer sequences than stages the pipeline idles while a prompt passes it)
+    tpot = t_dec + np.maximum(t_pre, t_pre1_pipe) / o + req * b / o
     # the wait for a running step: its wall time (a speculative step's decode_step_time_s is per token it yields)
     step_wall = t_dec * np.where(np.asarray(shape.spec_tokens, dtype=float) > 0,
                                  np.asarray(shape.spec_tokens_per_step, dtype=float), 1.0)
     # a new prompt is prefilled with the B / O others admitted in the same step: when they outweigh one prompt (short
     # outputs, e.g. O = 1 where every step replaces the whole batch) the first token waits for all of them
     # (where the stages run one after another, prefill_time_s already holds all pp of them: no overlap to count)
-    stages = pipeline_micro_batches(dev, layout.pp)
-    ttft = np.maximum(t_pre1 + (stages - 1.0) * largest_chunk_stage_s(shape, dev, prec, layout, i, t_pre1), t_pre / o) \
-        + np.where(b > 1, step_wall, 0.0)
+    ttft = np.maximum(t_pre1_pipe, t_pre / o) + np.where(b > 1, step_wall, 0.0)
     return {
         "batch": b,
         "decode_step_time_s": t_dec,
