@@ -348,3 +348,24 @@ def test_a_replica_is_priced_at_its_own_largest_batch_whatever_the_budget():
     assert (a.tp, a.pp, a.ep, a.weight_precision) == (b.tp, b.pp, b.ep, b.weight_precision) and b.replicas == 8
     assert b.batch_per_replica == a.batch_per_replica
     assert b.throughput_tokens_per_s == pytest.approx(8 * a.throughput_tokens_per_s, rel=1e-9)
+
+
+def test_the_budgets_idle_gpus_are_paid_for_in_the_cost_per_token():
+    # 7 H100 at TP2: three replicas use six, the seventh idles but is rented / owned all the same
+    m, a = get_model("llama-3.1-8b"), get_accelerator("h100-sxm")
+    six = search_deployment(m, a, 6, input_tokens=512, output_tokens=256, tp=2, weight_precision="fp8")
+    seven = search_deployment(m, a, 7, input_tokens=512, output_tokens=256, tp=2, weight_precision="fp8")
+    assert (seven.chosen.replicas, seven.chosen.gpus_idle) == (3, 1)
+    assert seven.chosen.throughput_tokens_per_s == pytest.approx(six.chosen.throughput_tokens_per_s)
+    # an idle GPU costs its rent (the default pricing: as much as a busy one), or its capital and idle power
+    ratio = seven.chosen.usd_per_million_tokens / six.chosen.usd_per_million_tokens
+    assert ratio == pytest.approx(7.0 / 6.0, rel=1e-9)
+    r6 = serve(ServeRequest(model="llama-3.1-8b", hardware="h100-sxm", gpus=6, tp=2, weight_precision="fp8"))
+    r7 = serve(ServeRequest(model="llama-3.1-8b", hardware="h100-sxm", gpus=7, tp=2, weight_precision="fp8"))
+    share = r7["idle_gpus"]
+    assert share["gpus"] == 1 and "idle_gpus" not in r6
+    assert r7["cost_usd_per_million_tokens"] == pytest.approx(r6["cost_usd_per_million_tokens"]
+                                                             + share["cost_usd_per_million_tokens"], rel=1e-6)
+    assert r7["facility_energy_per_token_j"] == pytest.approx(r6["facility_energy_per_token_j"]
+                                                             + share["facility_energy_per_token_j"], rel=1e-6)
+    assert r7["cost_usd_per_million_tokens"] / r6["cost_usd_per_million_tokens"] == pytest.approx(ratio, rel=0.05)

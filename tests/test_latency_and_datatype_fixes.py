@@ -65,6 +65,14 @@ def test_a_slot_waits_for_its_own_prompt_to_cross_the_pipeline_when_few_sequence
     c8 = serving_curve(ci.shape, ci.dev, ci.prec, lay, 8.0, 2048, 256)
     assert float(c8["tpot_s"]) == pytest.approx(float(c8["decode_step_time_s"]) + float(c8["prefill_time_s"]) / 256
                                                 + req(8.0), rel=1e-9)
+    # the estimate's accounting cycle (energy, cost) is the same cycle: its tokens over its time are the throughput
+    from costsim.api.serve import serve
+    from costsim.specs.requests import ServeRequest
+
+    r = serve(ServeRequest(model="llama-3.1-70b", hardware="h100-sxm", gpus=8, tp=2, pp=4, batch=2, single_replica=True,
+                           input_tokens=2048, output_tokens=256))
+    period = r["accounting_period"]
+    assert period["output_tokens"] / period["wall_time_s"] == pytest.approx(r["throughput_tokens_per_s"], rel=1e-9)
     # no pipeline, no change: one prompt's prefill is part of the batch's
     c1 = serving_curve(ci.shape, ci.dev, ci.prec, core.Layout(tp=8, pp=1, ep=1), 2.0, 2048, 256)
     assert float(c1["tpot_s"]) == pytest.approx(float(c1["decode_step_time_s"]) + float(c1["prefill_time_s"]) / 256

@@ -10,7 +10,7 @@ from rich.table import Table
 from costsim.cli.common import alias_note, device_noun_of, field_help, finish, fmt_si, parse_float
 from costsim.errors import InputError
 from costsim.report.answers import layout_text, serve_answer
-from costsim.report.fmt import fmt_value, power_limit_text
+from costsim.report.fmt import fmt_value, plural, power_limit_text
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest
 
@@ -96,7 +96,9 @@ def _render(r: dict) -> None:
     if r.get("throughput_tokens_per_s") is None:
         return
     dep = r.get("deployment")
-    title = "deployment (per-token figures are the same for every replica)" if dep else "serving replica"
+    title = ("serving replica" if not dep else
+             f"deployment (per-token figures include the {plural(dep['gpus_idle'], gpu)} left idle, at idle power)"
+             if dep.get("gpus_idle") else "deployment (per-token figures are the same for every replica)")
     t = Table(title=title)
     t.add_column("quantity")
     t.add_column("value")

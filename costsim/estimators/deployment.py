@@ -28,7 +28,8 @@ import numpy as np
 
 from costsim.core import inference as core
 from costsim.core.serving_curve import batch_grid, decode_context_tokens, graph_sizes, serving_curve
-from costsim.economics.accounting import amortized_usd_per_gpu_hour, effective_pue, host_power_per_gpu_w, usd_per_gpu_hour
+from costsim.economics.accounting import (account_run, amortized_usd_per_gpu_hour, effective_pue, host_power_per_gpu_w,
+                                          usd_per_gpu_hour)
 from costsim.errors import InputError
 from costsim.estimators.inference import (LAYOUT_EP_DENSE, LAYOUT_EP_EXPERTS, LAYOUT_MEMORY, LAYOUT_PP_LAYERS, LAYOUT_PROBLEM_TEXT,
                                           LAYOUT_TP_DOMAIN, LAYOUT_TP_HEADS, MAX_CURVE_BATCH, PREFILL_CHUNK_TOKENS, batch_cap_warnings,
@@ -93,7 +94,8 @@ class Deployment:
     gpu_energy_per_token_j: float
     """GPU energy per output token at that point: gpu_power_w x gpus_per_replica / replica throughput [J]."""
     usd_per_million_tokens: float | None
-    """$ per million output tokens (ranking estimate; None when the hardware has no price) [USD]."""
+    """$ per million output tokens of the whole budget, its idle GPUs at idle power included (ranking estimate; None
+    when the hardware has no price) [USD]."""
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -308,7 +310,10 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
         dec = core.decode_step_breakdown(shape, dev, prec, lay, b_sel, decode_context_tokens(i, o, output_tokens_cv))
         p_gpu = np.asarray(core.decode_step_power_w(dec, dev, acc.idle_w, acc.tdp_w), float)
         rate = _cost_rate_usd_per_s(acc, economics, facility, gpr, p_gpu)
-        usd_mtok = None if rate is None else rate / np.where(feas, thr_rep, np.nan) * 1e6
+        # the budget's GPUs left idle are paid for too (at idle power): $ per token of the whole budget, so a
+        # deployment that leaves GPUs idle does not rank on a rate that drops them
+        idle_rate = _cost_rate_usd_per_s(acc, economics, facility, gpus - replicas * gpr, acc.idle_w)
+        usd_mtok = None if rate is None else (replicas * rate + idle_rate) / np.where(feas, replicas * thr_rep, np.nan) * 1e6
         if objective == "usd_per_token" and usd_mtok is None:
             raise InputError(f"objective 'usd_per_token' needs a price for {acc.id}: its profile has none. Set --usd-per-gpu-hour "
                              "(economics.usd_per_gpu_hour) or use --objective throughput.", field="objective")
@@ -363,11 +368,36 @@ def search_for_request(req, m: ModelSpec, acc: Accelerator) -> DeploymentSearch:
                              max_batch=req.max_num_seqs, output_tokens_cv=req.output_tokens_cv)
 
 
+def _charge_idle_gpus(r: dict, a: Accelerator, req, d: Deployment) -> None:
+    """Add the budget's idle GPUs (at idle power, over the same cycle) to the deployment's per-token energy, cost and
+    CO2e: the whole budget is paid for and draws power whether or not a replica runs on it. Their share is kept under
+    `idle_gpus`; the component breakdowns stay the replicas' own."""
+    cycle_s = float(r["accounting_period"]["wall_time_s"])
+    tokens = float(r["accounting_period"]["output_tokens"]) * d.replicas  # the deployment's tokens in one cycle
+    gpu_j = d.gpus_idle * float(a.idle_w) * cycle_s
+    acct = account_run(acc=a, node=node_for(a), num_gpus=d.gpus_idle, wall_time_s=cycle_s, gpu_energy_j=gpu_j,
+                       facility=req.facility, economics=req.economics, gpu_peak_power_w=float(a.idle_w))
+    share = {"gpus": d.gpus_idle, "gpu_power_w": float(a.idle_w),
+             "gpu_energy_per_token_j": gpu_j / tokens,
+             "facility_energy_per_token_j": acct["facility_energy_j"] / tokens,
+             "cost_usd_per_million_tokens": None if acct["cost_usd"] is None else acct["cost_usd"] / tokens * 1e6,
+             "co2e_g_per_million_tokens": acct["co2e_kg"] * 1000.0 / tokens * 1e6}
+    for k in ("gpu_energy_per_token_j", "facility_energy_per_token_j", "cost_usd_per_million_tokens", "co2e_g_per_million_tokens"):
+        if r.get(k) is not None and share[k] is not None:
+            r[k] = r[k] + share[k]
+    r["idle_gpus"] = share
+    r["assumptions"] = list(r.get("assumptions") or []) + [
+        {"name": "idle_budget_gpus", "value": d.gpus_idle, "unit": "GPU",
+         "source": "GPUs of the budget no replica uses, at idle power: in the per-token energy, cost and CO2e "
+                   "(their share under idle_gpus), not in the component breakdowns"}]
+
+
 def estimate_serve_deployment(req, *, model: ModelSpec | None = None, acc: Accelerator | None = None,
                               with_curve: bool = True) -> dict:
     """The best deployment of req.gpus GPUs, with the chosen replica priced by `estimate_serve`.
 
-    Keys as `estimate_serve` (per-token figures are the same for every replica) plus `deployment`
+    Keys as `estimate_serve` (per-token figures are the same for every replica, plus the share of the budget's idle GPUs
+    at idle power, kept under `idle_gpus`) plus `deployment`
     {replicas, gpus_per_replica, tp, pp, ep, weight_precision, kv_precision, compute_dtype,
     batch_per_replica, gpus_used, gpus_idle}, `per_replica` (one replica's rates), `runners_up`
     and `search`; throughput / decode / prefill tokens per second are the whole deployment's."""
@@ -398,6 +428,8 @@ def estimate_serve_deployment(req, *, model: ModelSpec | None = None, acc: Accel
                        "batch_per_replica": d.batch_per_replica, "gpus_used": d.gpus_used, "gpus_idle": d.gpus_idle,
                        "searched_weight_precision": req.weight_precision is None,
                        "scaleup_domains_per_replica": scaleup_domains(a, d.gpus_per_replica)}
+    if d.gpus_idle:
+        _charge_idle_gpus(r, a, req, d)
     r["runners_up"] = [x.to_dict() for x in s.runners_up]
     r["search"] = search_doc
     if req.batch == "max":

@@ -332,8 +332,11 @@ def estimate_serve(req: ServeRequest, *, model: ModelSpec | None = None, acc: Ac
     # one cycle: prefill of the batch's prompts, then O decode steps -> B*O output tokens
     # + the host's request admission / retirement (the GPUs wait at warm idle)
     t_req = float(dev.request_overhead_s or 0.0) * b
-    cycle_s = t_pre + o * t_dec + t_req
-    gpu_j = gpus * (power["prefill_w"] * t_pre + power["decode_w"] * o * t_dec + float(warm_idle_power_w(a.idle_w, a.tdp_w)) * t_req)
+    # + the pipeline's wait while a prompt crosses its stages with fewer sequences than stages (serving_curve's tpot)
+    t_pipe = max(0.0, o * tpot - (t_pre + o * t_dec + t_req))
+    cycle_s = t_pre + o * t_dec + t_req + t_pipe
+    gpu_j = gpus * (power["prefill_w"] * t_pre + power["decode_w"] * o * t_dec
+                    + float(warm_idle_power_w(a.idle_w, a.tdp_w)) * (t_req + t_pipe))
     tokens = b * o
     acct = account_run(acc=a, node=node_for(a), num_gpus=gpus, wall_time_s=cycle_s, gpu_energy_j=gpu_j,
                        facility=req.facility, economics=req.economics,
