@@ -229,3 +229,29 @@ def test_a_longer_prompt_never_reaches_its_first_token_sooner_through_a_pipeline
     pre = serve(ServeRequest(model="llama-3.1-70b", hardware="h100-sxm", gpus=8, tp=2, pp=4, single_replica=True, batch=1,
                              input_tokens=8192, output_tokens=128), with_curve=False)["prefill_time_s"]
     assert one_chunk == pytest.approx(4 * pre, rel=1e-6)  # one chunk: pp stages one after another
+
+
+def test_the_simulations_first_token_crosses_every_pipeline_stage():
+    """The serving simulation gave a lone 2,048-token prompt on a TP2 x PP4 replica its first token after one stage's
+    prefill (80 ms, where `serve` prices the four stages one after another: 326 ms). A prompt's last chunk now crosses the
+    later stages (StepTable.pipeline_trip_s) before its first token, and the sequence joins the decode batch then."""
+    from costsim.api.serve import serve
+    from costsim.specs.requests import ServeRequest
+
+    def sim(pp):
+        sc = Scenario.model_validate({
+            "name": "pp-trip", "simulation": {"seed": 0, "duration_s": 900},
+            "serving": {"model": "llama-3-70b", "hardware": "h100-sxm", "num_replicas": 1, "gpus_per_replica": 8, "pp": pp,
+                        "weight_precision": "bf16", "arrivals": {"process": "poisson", "rate_per_s": 0.05},
+                        "input_tokens": {"kind": "fixed", "mean": 2048}, "output_tokens": {"kind": "fixed", "mean": 256}}})
+        return simulate_serving(sc, seed=0).summary
+
+    core = serve(ServeRequest(model="llama-3-70b", hardware="h100-sxm", gpus=8, tp=2, pp=4, single_replica=True, batch=1,
+                              weight_precision="bf16", input_tokens=2048, output_tokens=256), with_curve=False)
+    s4, s1 = sim(4), sim(1)
+    assert s4["ttft_p50_s"] == pytest.approx(core["ttft_s"], rel=0.10)
+    assert s4["ttft_p50_s"] > 3.0 * core["prefill_time_s"]  # not one stage's prefill
+    assert s4["tpot_p50_s"] == pytest.approx(core["decode_step_time_s"], rel=0.05)
+    # light load: every request is served either way, the pipeline only delays each one's first token
+    assert s4["requests_completed"] == s1["requests_completed"] == s4["requests_arrived"] - s4["requests_in_flight_at_end"]
+    assert s1["ttft_p50_s"] < 0.5 * s4["ttft_p50_s"]

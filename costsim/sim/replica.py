@@ -118,7 +118,11 @@ class Replica:
         self.waiting: deque = deque()
         self.swapped: deque = deque()
         self.kv_ready: deque = deque()
-        self.prefilling: list = []
+        self.prefilling: list = []  # [rid, prompt tokens done, prompt tokens, last chunk's tokens]
+        # prompts whose last chunk is still crossing the pipeline's later stages (pipeline_trip_s), then those through
+        # it waiting for the next iteration to join the decode batch; their KV stays reserved in pre_tokens
+        self.crossing = 0
+        self.joining: deque = deque()
         self.pre_tokens = 0  # prompt tokens reserved by prefilling sequences
         self.running: dict = {}
         self.heap: list = []
@@ -178,8 +182,12 @@ class Replica:
 
     # ---- KV accounting (blocks, upper bound with one partial block per sequence) -----------
     def _used_blocks(self, extra_tokens: int = 0) -> float:
-        n = len(self.running) + len(self.prefilling)
+        n = len(self.running) + self._held()
         return (self.K + len(self.running) * self.S + self.pre_tokens + extra_tokens) / self.bs + n * self.seq_blocks
+
+    def _held(self) -> int:
+        """Sequences holding KV outside the decode batch: prefilling, crossing the pipeline, waiting to join."""
+        return len(self.prefilling) + self.crossing + len(self.joining)
 
     def _fits(self, tokens: int) -> bool:
         return self._used_blocks(tokens) + 1 + self.watermark <= self.cap_blocks
@@ -243,15 +251,19 @@ class Replica:
     # ---- scheduling --------------------------------------------------------------------------
     def _admit(self) -> tuple[int, list]:
         """Fill one iteration's prefill budget. Returns (prefill tokens, prompts finishing)."""
-        if not (self.waiting or self.swapped or self.prefilling or self.kv_ready):
+        if not (self.waiting or self.swapped or self.prefilling or self.kv_ready or self.joining):
             return 0, None
         f = self.fleet
         budget = self.max_tokens - (len(self.running) if self.chunked else 0)
         P = 0
         done: list = []
         now = self.env.now
+        while self.joining:  # prompts through the pipeline start decoding (their slots and KV are already held)
+            rid, L, remaining = self.joining.popleft()
+            self.pre_tokens -= L
+            self._join(rid, L, remaining)
         # swapped sequences come back first (no prefill; copy time charged)
-        while self.swapped and len(self.running) + len(self.prefilling) < self.max_seqs:
+        while self.swapped and len(self.running) + self._held() < self.max_seqs:
             rid, ctx = self.swapped[0]
             if not self._fits(ctx):
                 break
@@ -275,9 +287,10 @@ class Replica:
                 c = min(budget, item[2] - item[1])
                 if c > 0:
                     item[1] += c
+                    item[3] = c
                     budget -= c
                     P += c
-        while self.waiting and budget > 0 and len(self.running) + len(self.prefilling) < self.max_seqs:
+        while self.waiting and budget > 0 and len(self.running) + self._held() < self.max_seqs:
             rid = self.waiting[0]
             L = f.inp[rid] + f.gen[rid]
             if not self._fits(L + 1):
@@ -289,7 +302,7 @@ class Replica:
             if f.sched[rid] != f.sched[rid]:
                 f.sched[rid] = now
             c = min(budget, L) if self.chunked else L
-            self.prefilling.append([rid, c, L])
+            self.prefilling.append([rid, c, L, c])
             self.pre_tokens += L
             budget -= c
             P += c
@@ -303,17 +316,45 @@ class Replica:
                 keep.append(item)
                 continue
             rid, L = item[0], item[2]
-            self.pre_tokens -= L
             g = f.gen[rid] + 1
             f.gen[rid] = g
-            if f.first[rid] != f.first[rid]:
-                f.first[rid] = end_time
-            f.first_token(end_time)
-            if self.role == "prefill":
-                f.handoff(rid, self, end_time)
-            else:
-                self._join(rid, L, f.out[rid] - g)
+            trip = self.t.pipeline_trip_s(item[3])
+            if trip > 0.0:  # the last chunk crosses the later stages first; the pipeline goes on with other work
+                self.crossing += 1
+                ev = self.env.timeout(trip)
+                ev.callbacks.append(lambda _ev, rid=rid, L=L, g=g: self._crossed(rid, L, g))
+                continue
+            self.pre_tokens -= L
+            self._first_token(rid, L, g, end_time)
         self.prefilling = keep
+
+    def _first_token(self, rid: int, L: int, g: int, t: float) -> None:
+        f = self.fleet
+        if f.first[rid] != f.first[rid]:
+            f.first[rid] = t
+        f.first_token(t)
+        if self.role == "prefill":
+            f.handoff(rid, self, t)
+        else:
+            self._join(rid, L, f.out[rid] - g)
+
+    def _crossed(self, rid: int, L: int, g: int) -> None:
+        """rid's prompt has left the last pipeline stage: its first token now; it joins the decode batch at the next
+        iteration (or is handed off / completes)."""
+        self.crossing -= 1
+        f = self.fleet
+        if f.first[rid] != f.first[rid]:
+            f.first[rid] = self.env.now
+        f.first_token(self.env.now)
+        if self.role == "prefill":
+            self.pre_tokens -= L
+            f.handoff(rid, self, self.env.now)
+        elif f.out[rid] - g <= 0:
+            self.pre_tokens -= L
+            self._join(rid, L, 0)  # a one-token answer completes with its first token
+        else:
+            self.joining.append((rid, L, f.out[rid] - g))
+        self.notify()
 
     # ---- the iteration loop: callbacks on plain SimPy timeouts (public API only) ---------------
     # Each iteration (or decode run) is one env.timeout whose callback ends it and starts the next;
@@ -330,11 +371,11 @@ class Replica:
         running = self.running
         # make room for the next decode step (each running sequence may need a new block)
         B = len(running)
-        if B and (self.K + B * self.S + self.pre_tokens + B) / self.bs + (B + len(self.prefilling)) * self.seq_blocks > self.cap_blocks:
+        if B and (self.K + B * self.S + self.pre_tokens + B) / self.bs + (B + self._held()) * self.seq_blocks > self.cap_blocks:
             while B and self._used_blocks(B) > self.cap_blocks:
                 self._preempt_one()
                 B = len(running)
-        P = self._admit()[0] if (self.waiting or self.swapped or self.prefilling or self.kv_ready) else 0
+        P = self._admit()[0] if (self.waiting or self.swapped or self.prefilling or self.kv_ready or self.joining) else 0
         B = len(running)
         extra = self.pending_s
         self.pending_s = 0.0
@@ -345,7 +386,7 @@ class Replica:
             dur, pw, fl, by = t.mixed_all(B_iter, ctx, P)
             dur += extra
             f.add_busy(self, start, start + dur, pw * t.gpus, B_iter, fl * self.kf, by * self.kb,
-                       (self.K + B * self.S + self.pre_tokens) / self.bs + (B + len(self.prefilling)) * self.seq_blocks)
+                       (self.K + B * self.S + self.pre_tokens) / self.bs + (B + self._held()) * self.seq_blocks)
             self.iter_b = B_iter
             ev = env.timeout(dur)
             ev.callbacks.append(self._end_mixed)
@@ -359,7 +400,7 @@ class Replica:
             return
         # decode run of k iterations
         k_fin = self._next_finish_steps()
-        free_tok = (self.cap_blocks - (B + len(self.prefilling)) * self.seq_blocks) * self.bs - self.pre_tokens - (self.K + B * self.S)
+        free_tok = (self.cap_blocks - (B + self._held()) * self.seq_blocks) * self.bs - self.pre_tokens - (self.K + B * self.S)
         k_mem = int(free_tok // B)
         k = max(1, min(k_fin, k_mem))
         ctx_mid = (self.K + B * self.S) / B + 0.5 * (k - 1)
@@ -369,7 +410,7 @@ class Replica:
         # energy and tokens are booked when the run ends (a cut run books only the steps it ran);
         # a run still open at the end of the window is booked by close_run()
         self.run_t0 = start
-        self.interruptible = k > 1 and B + len(self.prefilling) < self.max_seqs
+        self.interruptible = k > 1 and B + self._held() < self.max_seqs
         self.run_start = start + extra
         self.run_step = step
         self.run_k = k
@@ -379,7 +420,7 @@ class Replica:
         self.run_end = start + dur
         self.run_fl = fl * self.kf
         self.run_by = by * self.kb
-        self.run_kv0 = (self.K + B * self.S + self.pre_tokens) / self.bs + (B + len(self.prefilling)) * self.seq_blocks
+        self.run_kv0 = (self.K + B * self.S + self.pre_tokens) / self.bs + (B + self._held()) * self.seq_blocks
         ev = env.timeout(dur)
         ev.callbacks.append(self._end_decode)
         self.cur = ev

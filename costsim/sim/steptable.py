@@ -67,6 +67,16 @@ class StepTable:
     peak_flop_per_s: float = 0.0  # per GPU, peak of the compute datatype (spec sheet, not derated)
     peak_bytes_per_s: float = 0.0  # per GPU, peak memory bandwidth (spec sheet)
     request_overhead_s: float = 0.0  # host time per request admitted and retired (the inference core's request_overhead_s)
+    #: pipeline stages that work on micro-batches at once (the core's pipeline_micro_batches: pp where they overlap, else 1);
+    #: an iteration's time is one stage's, so a prompt's last chunk still crosses the other stages - 1 after it
+    pipeline_stages: float = 1.0
+
+    def pipeline_trip_s(self, chunk_tokens: float) -> float:
+        """Time a prompt's last chunk takes through the pipeline's other stages after the iteration that prefilled it
+        (the flow shop's pp - 1 chunk stage times, as the core's TTFT), s; 0 without overlapping stages."""
+        if self.pipeline_stages <= 1.0 or chunk_tokens <= 0:
+            return 0.0
+        return (self.pipeline_stages - 1.0) * self.prefill_s(chunk_tokens)
 
     def decode_s(self, b: int, ctx_mean: float) -> float:
         x = ctx_mean / self.ctx_step
@@ -237,6 +247,7 @@ def inference_core_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight
         "weight_bytes": float(ci.weight_bytes_per_gpu(shape, prec, layout)) * gpus,
         "source": f"costsim.core.inference (decode_step_breakdown / prefill_breakdown, compute dtype {dtype})",
         "request_overhead_s": float(dev.request_overhead_s or 0.0),
+        "pipeline_stages": float(ci.pipeline_micro_batches(dev, pp)),
     }
 
 
@@ -310,4 +321,5 @@ def build_step_table(model: ModelSpec, acc: Accelerator, *, tp: int, weight_prec
         pre_bytes=np.asarray(a["prefill_bytes_per_gpu"], float).tolist(),
         peak_flop_per_s=float(a["peak_flop_per_s"]), peak_bytes_per_s=float(a["peak_bytes_per_s"]),
         request_overhead_s=float(a.get("request_overhead_s", 0.0)),
+        pipeline_stages=float(a.get("pipeline_stages", 1.0)),
     )
