@@ -316,3 +316,20 @@ def test_human_output_writes_no_exponents():
     assert fmt_value("seq_overhead_s", 3.83e-5) == "0.0383 ms"
     for text in (MetricDisplay("x").text(1.23e7), _cell_text(1.23e7), fmt_value("training_flop", 5.76e23), count(9.9e15)):
         assert "e+" not in text and "e-" not in text, text
+
+
+def test_tornado_of_random_draws_reads_fifths_not_single_rows():
+    # a --random sweep: every row has its own value of each parameter; the metric follows a alone, b is noise-free
+    # but its extreme rows carry whatever a was drawn there
+    rng = np.random.default_rng(3)
+    a, b = rng.uniform(1.0, 2.0, 200), rng.uniform(0.0, 1.0, 200)
+    rows = [{"status": "ok", "param_a": float(x), "param_b": float(y), "cost_usd": 100.0 * x} for x, y in zip(a, b)]
+    # the row with the largest b has a small a, the one with the smallest b a large a: single rows would rank b first
+    i_hi, i_lo = int(np.argmax(b)), int(np.argmin(b))
+    rows[i_hi]["param_a"], rows[i_hi]["cost_usd"] = 1.0, 100.0
+    rows[i_lo]["param_a"], rows[i_lo]["cost_usd"] = 2.0, 200.0
+    fig = tornado(rows, "cost_usd", ["param_a", "param_b"])
+    assert list(fig.data[0].y) == ["b", "a"]  # a widest (on top)
+    spread = {name: abs(h - l) for name, l, h in zip(fig.data[0].y, fig.data[0].x, fig.data[1].x)}
+    assert spread["a"] > 60.0 and spread["b"] < 20.0
+    assert fig.data[0].name == "lowest fifth of draws" and fig.data[0].text[0].startswith("<= ")

@@ -323,27 +323,23 @@ def ranges_chart(result, keys: list[tuple[str, str]], *, max_metrics: int = 6) -
 def tornado(rows: list[dict[str, Any]], metric: str, params: list[str], *, subset: str = "",
             paths: Mapping[str, str] | None = None) -> go.Figure | None:
     """For each swept parameter: the metric's mean at that parameter's lowest and highest value
-    (averaged over everything else), as bars around the overall mean; widest on top. `subset` names the rows' variant
-    in the title (a sweep over variants gets one chart each: their means are not one population). `paths` maps a
-    column to its scenario path, for labels in words and values in the field's unit."""
+    (averaged over everything else), as bars around the overall mean; widest on top. A parameter drawn at random
+    (more than TORNADO_MAX_LEVELS distinct values, most of them once) has no rows that share a value: its bars are the
+    means over the lowest and highest fifth of its draws (labelled "<= x" / ">= y"), where the other parameters
+    average out, not the single rows at its extremes. `subset` names the rows' variant in the title (a sweep over
+    variants gets one chart each: their means are not one population). `paths` maps a column to its scenario path, for
+    labels in words and values in the field's unit."""
     ok = [r for r in rows if r.get("status") == "ok" and isinstance(r.get(metric), (int, float)) and not isinstance(r.get(metric), bool)]
     if not ok or not params:
         return None
     base = float(np.mean([r[metric] for r in ok]))
     bars = []
+    drawn = False
     for p in params:
-        groups: dict[Any, list[float]] = {}
-        for r in ok:
-            groups.setdefault(r.get(p), []).append(float(r[metric]))
-        if len(groups) < 2:
-            continue
-        try:
-            ordered = sorted(groups, key=lambda x: float(x))
-        except (TypeError, ValueError):
-            ordered = sorted(groups, key=str)
-        lo_v, hi_v = ordered[0], ordered[-1]
-        lo, hi = float(np.mean(groups[lo_v])), float(np.mean(groups[hi_v]))
-        bars.append((p, lo_v, hi_v, lo, hi, abs(hi - lo)))
+        bar = _level_bar(ok, metric, p)
+        if bar is not None:
+            bars.append(bar)
+            drawn = drawn or bar[6]
     if not bars:
         return None
     bars.sort(key=lambda b: b[5])
@@ -360,8 +356,40 @@ def tornado(rows: list[dict[str, Any]], metric: str, params: list[str], *, subse
 
     names = [path_label(paths[b[0]]) if b[0] in paths else b[0].removeprefix("param_") for b in bars]
     fig.add_trace(go.Bar(y=names, x=[(b[3] - base) * k for b in bars], base=base * k, orientation="h",
-                         name="lowest value", text=[f"= {shown_value(b[0], b[1])}" for b in bars], marker_color="#4c78a8"))
+                         name="lowest fifth of draws" if drawn else "lowest value",
+                         text=[f"{'<=' if b[6] else '='} {shown_value(b[0], b[1])}" for b in bars], marker_color="#4c78a8"))
     fig.add_trace(go.Bar(y=names, x=[(b[4] - base) * k for b in bars], base=base * k, orientation="h",
-                         name="highest value", text=[f"= {shown_value(b[0], b[2])}" for b in bars], marker_color="#f58518"))
+                         name="highest fifth of draws" if drawn else "highest value",
+                         text=[f"{'>=' if b[6] else '='} {shown_value(b[0], b[2])}" for b in bars], marker_color="#f58518"))
     fig.update_layout(title=f"Sensitivity of {label(metric)}" + (f": {subset}" if subset else ""), barmode="overlay", xaxis_title=f"{label(metric)} ({unit})" if unit else label(metric), **LAYOUT)
     return fig
+
+
+#: a parameter with more distinct values than this, most of them held by one row, was drawn at random (--random / Latin
+#: hypercube): the tornado bins it into fifths instead of reading its extreme rows
+TORNADO_MAX_LEVELS = 12
+
+
+def _level_bar(ok: list[dict[str, Any]], metric: str, p: str) -> tuple | None:
+    """(param, low value, high value, metric mean at the low end, at the high end, spread, binned) for one parameter,
+    or None when it takes one value. A grid's parameter: its lowest and highest value. A randomly drawn one: the
+    lowest and highest fifth of its rows (the boundary values as low / high)."""
+    groups: dict[Any, list[float]] = {}
+    for r in ok:
+        groups.setdefault(r.get(p), []).append(float(r[metric]))
+    if len(groups) < 2:
+        return None
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in groups)
+    if numeric and len(groups) > TORNADO_MAX_LEVELS and len(groups) > len(ok) / 2:
+        pairs = sorted((float(r[p]), float(r[metric])) for r in ok)
+        n = max(1, len(pairs) // 5)
+        low, high = pairs[:n], pairs[-n:]
+        lo, hi = float(np.mean([m for _, m in low])), float(np.mean([m for _, m in high]))
+        return p, low[-1][0], high[0][0], lo, hi, abs(hi - lo), True
+    try:
+        ordered = sorted(groups, key=lambda x: float(x))
+    except (TypeError, ValueError):
+        ordered = sorted(groups, key=str)
+    lo_v, hi_v = ordered[0], ordered[-1]
+    lo, hi = float(np.mean(groups[lo_v])), float(np.mean(groups[hi_v]))
+    return p, lo_v, hi_v, lo, hi, abs(hi - lo), False
