@@ -17,6 +17,10 @@ parallelism, deep pipelines, non-FlashAttention score traffic, TPU tori and 2021
              FOUNDRY-MPT13B-A100-40G-128, K22-sel, K175-sel, K530-sel, K1T-sel, DGXC405-576);
   refit (2026-12-04) after GEMM tiles count their padding (costsim.core.matmul.wave_efficiency: an output
   narrower than a tile computes the whole tile); the parameters moved by <= 2.5 %;
+  not refit (2026-12-07) after the context-parallel ring's send / receive slow the attention chunk they overlap
+  (_overlap_exposed, as every hidden collective): the fit then returns TRAINING_SUSTAINED_FRAC['h100'] 0.8425
+  (DGXC405-576 runs CP 2; +0.5 %, inside the 1 % the fit test allows) and the others within 0.1 %; refitting would
+  move every H100 row 0.5 % faster and the fits chained on it (TorchTitan's AsyncTP exposure 0.78 -> 0.79);
   checked on every other training_step_time case (held out; costsim/validation/cases/*.yaml say why).
 FP8 gain and the H100 GEMM ceiling / row half-saturation points: fitted on the 8192x8192 row of an
 H100 kernel measurement (FP8_FRAC_RATIO, GEMM_ROWS_HALF_BY_FAMILY, costsim.core.matmul); the other

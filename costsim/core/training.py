@@ -400,15 +400,16 @@ def step_time(m: ModelShape, hw: HardwareShape, lay: Layout, fw: Framework | Non
     t_tp_f = t_tp_set * fw.tp_comm_exposed_frac
     t_tp_b = t_tp_set * (1.0 + full) * fw.tp_comm_exposed_frac
 
-    # --- context parallel ring exchange of K/V chunks, each hidden behind one attention chunk
+    # --- context parallel ring exchange of K/V chunks, each hidden behind one attention chunk (the send / receive
+    # kernels slow the chunk they overlap, as any collective hidden behind compute: _overlap_exposed)
     kv_bytes = BYTES_ACT * 2.0 * tokens * m.kv_heads * m.head_dim / np.minimum(tp, m.kv_heads)
     bw_cp, lat_cp = comm.group_bandwidth(cp, tp, hw.domain_size, hw.scaleup_bytes_per_s,
                                          hw.scaleout_per_gpu_bytes_per_s, hw.scaleup_latency_s)
     t_kv = comm.p2p_s(kv_bytes, bw_cp, lat_cp)
     chunk = t_attn / cp
     steps = cp - 1.0
-    t_cp_f = steps * np.maximum(0.0, t_kv - chunk)
-    t_cp_b = steps * ((full + sel_attn) * np.maximum(0.0, t_kv - chunk) + np.maximum(0.0, 2.0 * t_kv - 2.0 * chunk))
+    t_cp_f = steps * _overlap_exposed(t_kv, chunk)
+    t_cp_b = steps * ((full + sel_attn) * _overlap_exposed(t_kv, chunk) + _overlap_exposed(2.0 * t_kv, 2.0 * chunk))
     if fw.cp_comm_type == "a2a":  # Ulysses: Q, K, V to head-sharded before the attention core, its output back after
         qkv_bytes = BYTES_ACT * tokens * (m.n_heads + 2.0 * m.kv_heads) * m.head_dim / tp
         o_bytes = BYTES_ACT * tokens * m.n_heads * m.head_dim / tp
