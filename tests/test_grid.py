@@ -139,3 +139,37 @@ def test_arbitrage_under_a_binding_cap_refills_what_the_cap_took():
         r = dispatch(load, 60.0, BatterySpec(energy_mwh=40, power_mw=20, policy=pol), cap_w=95e6, price=price)
         out[pol] = (r.shortfall_w.sum() * 60.0 / 3.6e9, (r.grid_import_w * price).sum())
     assert out["arbitrage"][0] < 10.0 and out["arbitrage"][1] < out["peak_shaving"][1]
+
+
+def test_peak_shaving_under_a_cap_above_the_load_never_raises_the_import_peak():
+    """A cap above the load's peak was the level the battery charged up to: 20,000 H100 (27.6 MW) under a 40 MW cap
+    imported 40 MW with a peak-shaving battery (a helper's invariant sweep). It now charges below the load's own peak."""
+    rng = np.random.default_rng(0)
+    load = 20e6 + 5e6 * rng.random(500)
+    spec = BatterySpec(energy_mwh=10, power_mw=8, policy="peak_shaving")
+    for cap in (np.inf, 40e6, float(load.max()) + 1.0):
+        r = dispatch(load, 60.0, spec, cap_w=cap)
+        assert r.grid_import_w.max() <= load.max() + 1e-6
+    # a binding cap is still shaved to
+    r = dispatch(load, 60.0, spec, cap_w=24e6)
+    assert r.grid_import_w.max() <= 24e6 + 1e-6
+
+
+@pytest.mark.parametrize("policy", ["peak_shaving", "smoothing", "arbitrage", "optimal"])
+def test_battery_on_coarse_buckets_neither_exports_nor_lifts_a_crest_it_should_shave(policy):
+    """Buckets whose load swings inside the minute (a training restart: 0.20 MW for part of it, 0.71 MW for the rest):
+    the slow part charged at one power through the bucket, so the grid's maximum rose 53 % above any load, and it
+    discharged the whole bucket mean, so the trough exported (a helper's invariant sweep)."""
+    from costsim.sim.grid_battery import battery_on_buckets
+
+    n = 24 * 60
+    t = np.arange(n)
+    fmean = np.where(t % 240 < 3, 0.45e6, 0.69e6)  # a restart every 4 hours: three minutes of ramp
+    fmax = np.where(t % 240 < 3, 0.71e6, 0.7066e6)
+    fmin = np.where(t % 240 < 3, 0.20e6, 0.66e6)
+    price = 0.05 + 0.10 * ((t // 60) % 24 >= 17)  # dear evenings
+    spec = BatterySpec(energy_mwh=2, power_mw=0.7, policy=policy)
+    out = battery_on_buckets(60.0, fmin, fmean, fmax, np.inf, spec, price=price)
+    assert out["grid_min_w"].min() >= -1e-6  # no export
+    if policy in ("peak_shaving", "smoothing"):
+        assert out["grid_max_w"].max() <= fmax.max() + 1e-6

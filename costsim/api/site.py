@@ -197,7 +197,11 @@ def site_report(req: SiteRequest) -> dict[str, Any]:
                            demand_charge_usd_per_w=0.0)
             base = timeseries.energy_cost_usd(load, S_PER_HOUR, pr)
             with_b = timeseries.energy_cost_usd(res.grid_import_w, S_PER_HOUR, pr)
-            b["arbitrage_saving_usd_per_day"] = (base - with_b) / 365.0
+            # energy left in the battery at the year's end (or taken from it) is worth what it would serve of the load at
+            # the mean price: filling it once is not a loss of the year
+            kept_j = (float(res.soc_frac[-1]) - res.soc0_frac) * res.capacity_j * math.sqrt(spec.round_trip_efficiency_frac)
+            credit = kept_j / J_PER_KWH * float(np.mean(pr))
+            b["arbitrage_saving_usd_per_day"] = (base - with_b + credit) / 365.0
             b["peak_grid_import_w"] = res.summary()["peak_grid_import_w"]
         out["battery"] = b
 

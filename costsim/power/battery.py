@@ -7,7 +7,8 @@ by -p*dt*eta_c when charging; E stays in [min_soc, max_soc] x capacity.
 
 Policies (desired battery power before limits):
   * peak_shaving: discharge what the load exceeds a threshold (the import cap, or a given
-    threshold), charge with the headroom below it.
+    threshold; the load's 75th percentile without either), charge with the headroom below it, never above the
+    load's own peak (a cap above the peak would otherwise be filled up to: a higher import peak than no battery).
   * smoothing: the grid sees a trailing moving average of the load (window_s, default 15 min);
     the battery absorbs the fast swings (synchronous training: compute vs communication phases,
     checkpoints), with a slow pull back to mid state of charge.
@@ -85,7 +86,10 @@ def desired_power_w(policy: str, load_w: np.ndarray, dt_s: float, spec: BatteryS
         if not np.all(np.isfinite(thr)):
             fallback = float(np.percentile(load_w, 75)) if n else 0.0
             thr = np.where(np.isfinite(thr), thr, fallback)
-        return load_w - thr
+        # a cap above the load's own peak is not a level to charge up to: the battery would raise the import peak (and
+        # the demand charge) it is there to shave. It charges below the no-battery peak only.
+        peak = float(load_w.max()) if n else 0.0
+        return load_w - np.minimum(thr, peak)
     if policy == "smoothing":
         target = trailing_mean(load_w, int(round(window_s / dt_s)))
         return load_w - target
