@@ -15,14 +15,19 @@ TRAIN_SCRIPT = Path(__file__).with_name("costsim") / "ui" / "pages" / "train.py"
 
 
 def train_at_its_own_path() -> None:
-    """The Train page opened at /train: the default page lives at /, so without this entry /train is 'Page not
-    found' (Streamlit serves the default page only at the root)."""
+    """The Train page opened at /train or /start: Streamlit serves the default page only at the root (a default page's
+    own url_path answers 'Page not found'), so each of these paths is a hidden page that runs the Train script."""
     runpy.run_path(str(TRAIN_SCRIPT), run_name="__main__")
 
 
+#: the other paths the Train page answers at (the default page itself has none but the root)
+TRAIN_PATHS = ("train", "start")
+
+
 PAGES = [
-    st.Page("costsim/ui/pages/train.py", title="Train", icon=":material/model_training:", url_path="start", default=True),
-    st.Page(train_at_its_own_path, title="Train", icon=":material/model_training:", url_path="train", visibility="hidden"),
+    st.Page("costsim/ui/pages/train.py", title="Train", icon=":material/model_training:", url_path="", default=True),
+    *(st.Page(train_at_its_own_path, title="Train", icon=":material/model_training:", url_path=path, visibility="hidden")
+      for path in TRAIN_PATHS),
     st.Page("costsim/ui/pages/serve.py", title="Serve", icon=":material/chat:", url_path="serve"),
     st.Page("costsim/ui/pages/site.py", title="Site & grid", icon=":material/bolt:", url_path="site"),
     st.Page("costsim/ui/pages/grid.py", title="Grid headroom", icon=":material/electric_meter:", url_path="grid"),

@@ -186,14 +186,15 @@ def test_train_page_in_browser(page):
     pg2.close()
 
 
-def test_train_page_opens_at_its_own_path(page):
-    """/train is the Train page too (the default page lives at the root; Streamlit answered /train with a
-    'Page not found' dialog over it), and its share link stays on /train."""
-    open_page(page, "train")
+@pytest.mark.parametrize("path", ["train", "start"])
+def test_train_page_opens_at_its_own_path(page, path):
+    """/train and /start are the Train page too (the default page lives at the root; Streamlit answered /train, and
+    /start, the default page's own url_path, with a 'Page not found' dialog over it), and the share link stays there."""
+    open_page(page, path)
     no_exception(page)
     assert page.locator("h1").first.inner_text().startswith("Train a model")
     assert page.get_by_text("Page not found").count() == 0
-    assert "/train?train=" in page.url
+    assert f"/{path}?train=" in page.url
     assert metric_value(page, "Wall time")
 
 
