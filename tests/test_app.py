@@ -446,7 +446,7 @@ def test_compare_training_bigger_model_takes_longer():
 @needs_serve
 def test_compare_serving_edge_vs_datacenter():
     at = open_page("compare")
-    at.radio(key="cmp_mode").set_value("the same serving demand").run()
+    at.radio(key="cmp_mode").set_value("serving").run()
     no_errors(at)
     rows = at.session_state["compare_rows"]
     by = {(r["model"], r["hardware"]): r for r in rows}
@@ -814,3 +814,54 @@ def test_train_page_gives_flop_with_a_prefix():
     at = open_page("train", train=encode_spec(TrainRequest(model="llama-3-70b", hardware="h100-sxm", gpus=872, tokens=1e12)))
     text = " ".join(c.value for c in at.caption)
     assert "ZFLOP" in text and "e+23" not in text
+
+
+def query_value(at: AppTest, name: str) -> str | None:
+    """The page's address-bar value of a query parameter (AppTest keeps a list per name)."""
+    v = at.query_params.get(name)
+    return v[-1] if isinstance(v, list) and v else v
+
+
+def test_compare_share_link_round_trip():
+    """The Compare page had no share link: its mode and that mode's inputs now travel as query parameters (model and
+    hardware ids checked against the catalog, numbers against their spec fields' bounds), and a switch of mode leaves
+    the other mode's inputs out of the address bar."""
+    at = open_page("compare", **{"for": "serving", "models": "llama-3-8b,phi-3-mini", "hardware": "h100-sxm", "precision": "int4",
+                                 "prompt": "1024", "output": "128", "tpot": "50", "demand": "40", "gco2": "200"})
+    no_errors(at)
+    assert not at.warning, [x.value for x in at.warning]
+    assert at.radio(key="cmp_mode").value == "serving"
+    assert at.multiselect(key="cmp_s_models").value == ["llama-3-8b", "phi-3-mini"]
+    assert at.multiselect(key="cmp_s_hw").value == ["h100-sxm"] and at.selectbox(key="cmp_s_prec").value == "int4"
+    assert at.number_input(key="cmp_s_in").value == 1024 and at.number_input(key="cmp_s_tpot").value == pytest.approx(50)
+    assert at.number_input(key="cmp_s_demand").value == pytest.approx(40) and at.number_input(key="cmp_s_gco2").value == 200
+    assert {(r["model"], r["hardware"]) for r in at.session_state["compare_rows"]} == {("llama-3-8b", "h100-sxm"), ("phi-3-mini", "h100-sxm")}
+    assert query_value(at, "models") == "llama-3-8b,phi-3-mini" and query_value(at, "tpot") == "50"  # the page keeps the link
+    at.radio(key="cmp_mode").set_value("training").run()
+    no_errors(at)
+    assert query_value(at, "for") == "training" and query_value(at, "gpus") == "1024" and query_value(at, "demand") is None
+    assert at.multiselect(key="cmp_t_models").value != ["llama-3-8b", "phi-3-mini"]  # the serving link's models stay there
+
+    train = open_page("compare", **{"for": "training", "models": "llama-3-8b", "hardware": "b200", "gpus": "512", "tokens": "",
+                                    "precision": "fp8"})
+    no_errors(train)
+    assert train.multiselect(key="cmp_t_models").value == ["llama-3-8b"] and train.selectbox(key="cmp_t_hw").value == "b200"
+    assert train.number_input(key="cmp_t_gpus").value == 512 and train.number_input(key="cmp_t_tokens").value is None  # its own tokens
+    assert train.selectbox(key="cmp_t_prec").value == "fp8" and query_value(train, "tokens") == ""
+
+
+def test_compare_share_link_ignores_paths_and_odd_values_by_name(tmp_path):
+    """A hostile link (a file path for a model, a path for hardware, a word for GPUs, a negative limit) is ignored
+    part by part with a warning naming the part; no file is read and the page's own values stay."""
+    secret = tmp_path / "model.yaml"
+    secret.write_text("name: SECRET-CONTENT\n")
+    at = open_page("compare", **{"for": "serving", "models": f"llama-3-8b,{secret}", "hardware": "../../etc/passwd",
+                                 "prompt": "many", "tpot": "-5", "demand": "1e30", "precision": "int3"})
+    assert not at.exception, [e.value for e in at.exception]
+    said = " ".join(x.value for x in at.warning)
+    for name in ("models", "hardware", "prompt", "tpot", "demand", "precision"):
+        assert f"share link's {name}" in said or f"link: {name} " in said, (name, said)
+    assert "not a model catalog id" in said and "SECRET-CONTENT" not in said
+    assert at.multiselect(key="cmp_s_models").value == ["phi-3-mini", "llama-3-8b", "llama-3-70b", "mixtral-8x7b"]
+    assert at.number_input(key="cmp_s_in").value == 512 and at.number_input(key="cmp_s_tpot").value is None
+

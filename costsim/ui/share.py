@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from typing import Any, Callable, TypeVar
 from urllib.parse import urlencode
@@ -78,12 +79,12 @@ def _trace_ids() -> set[str]:
 
 
 _REF_FIELDS: dict[str, tuple[str, Callable[[], set[str]]]] = {
-    "model": ("model catalog id (`costsim models list`)", _model_ids),
-    "hardware": ("accelerator catalog id (`costsim hardware list`)", _hardware_ids),
-    "accelerator": ("accelerator catalog id (`costsim hardware list`)", _hardware_ids),
-    "node": ("node catalog id", _node_ids),
-    "region": ("region id (costsim/data/regions)", _region_ids),
-    "trace_path": ("shipped trace (traces/<name>.csv from scenarios/)", _trace_ids),
+    "model": ("a model catalog id (`costsim models list`)", _model_ids),
+    "hardware": ("an accelerator catalog id (`costsim hardware list`)", _hardware_ids),
+    "accelerator": ("an accelerator catalog id (`costsim hardware list`)", _hardware_ids),
+    "node": ("a node catalog id", _node_ids),
+    "region": ("a region id (costsim/data/regions)", _region_ids),
+    "trace_path": ("a shipped trace (traces/<name>.csv from scenarios/)", _trace_ids),
 }
 _PATH_SPLIT = re.compile(r"[.\[\]]")
 
@@ -113,7 +114,7 @@ def check_catalog_only(data: Any, where: str = "", *, context: str = "share link
                 what, ids = _REF_FIELDS[field]
                 if v is not None and v not in ids():
                     raise InputError(
-                        f"{context} field '{path}': {_short(v)} is not a {what}. The app takes catalog ids "
+                        f"{context} field '{path}': {_short(v)} is not {what}. The app takes catalog ids "
                         "only, never paths to files on the server; to use your own model or hardware YAML, "
                         "run the scenario with the CLI (`costsim run`).", field=path)
             else:
@@ -123,23 +124,15 @@ def check_catalog_only(data: Any, where: str = "", *, context: str = "share link
             check_catalog_only(v, f"{where}.{i}" if where else str(i), context=context)
 
 
-def share_query(param: str, spec: BaseModel, extras: dict[str, str] | None = None) -> str:
-    """The query string ('?param=token', then any page inputs outside the spec such as '&demand=40') that
-    reproduces spec on its page."""
-    return "?" + urlencode({param: encode_spec(spec), **(extras or {})})
-
-
-def share_url(page_url: str, param: str, spec: BaseModel, extras: dict[str, str] | None = None) -> str:
-    """page_url without its query, plus the share query."""
-    base = page_url.split("?", 1)[0].split("#", 1)[0]
-    return base + share_query(param, spec, extras)
+def link_url(page_url: str, query: dict[str, str]) -> str:
+    """page_url without its query or fragment ('' for none), plus `query` ({name: text}) as its query string: the link
+    that reproduces a page ('?train=<token>', '?serve=<token>&demand=40', '?region=us-ercot&limits=0.5%2C+1')."""
+    return page_url.split("?", 1)[0].split("#", 1)[0] + "?" + urlencode(query)
 
 
 def parse_extra_number(text: str, *, name: str, lo: float, hi: float) -> float:
     """A page input outside the request carried as its own query parameter (a number): finite and within [lo, hi],
     else InputError naming it (a link comes from anyone)."""
-    import math
-
     try:
         x = float(str(text)[:64])
     except ValueError:
@@ -147,3 +140,89 @@ def parse_extra_number(text: str, *, name: str, lo: float, hi: float) -> float:
     if not math.isfinite(x) or not lo <= x <= hi:
         raise InputError(f"share link's {name} must be a number from {lo:g} to {hi:g}.")
     return x
+
+
+# Page inputs carried as query parameters of their own (?region=us-ercot&limits=0.5,1): each is read back by a reader
+# (query name, text) -> the widget's value, which refuses (InputError naming the parameter) anything the page's own
+# widgets could not hold. A link comes from anyone: choices are checked against the page's, catalog fields against
+# the catalog (`check_catalog_only`), numbers against a range, text against a length.
+LinkReader = Callable[[str, str], Any]
+MAX_LINK_TEXT_CHARS = 2_000
+
+
+def link_text(value: Any) -> str:
+    """A widget's value as its query text (the inverse of the readers below): lists comma-separated, flags 1 / 0,
+    whole numbers without a decimal point, an empty box as ''."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (list, tuple)):
+        return ",".join(link_text(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.12g}"
+    return str(value)
+
+
+def read_choice(choices: list[Any]) -> LinkReader:
+    """One of the page's choices, as given."""
+    def read(name: str, text: str) -> Any:
+        from costsim.specs.overrides import short_text
+
+        if text not in choices:
+            raise InputError(f"{name} {short_text(text)!r} is not one of this page's choices.", field=name)
+        return text
+    return read
+
+
+def read_ids(choices: list[str], field: str, *, many: bool = False) -> LinkReader:
+    """A catalog id of `field` ('model', 'hardware', ...) among the page's choices; with many=True a comma-separated
+    list of them (possibly empty). Never a path: `check_catalog_only` refuses one before anything is looked up."""
+    one = read_choice(choices)
+
+    def read(name: str, text: str) -> Any:
+        items = [t.strip() for t in text.split(",") if t.strip()] if many else [text]
+        for item in items:
+            check_catalog_only({field: item}, context=f"share link's {name}")
+            one(name, item)
+        return items if many else items[0]
+    return read
+
+
+def read_number(lo: float, hi: float, *, integer: bool = False, optional: bool = False) -> LinkReader:
+    """A number in [lo, hi] (an int for an integer widget, else a float); with optional=True '' is None (an empty box)."""
+    def read(name: str, text: str) -> Any:
+        if optional and not text.strip():
+            return None
+        x = parse_extra_number(text, name=name, lo=lo, hi=hi)
+        if integer and x != int(x):
+            raise InputError(f"share link's {name} must be a whole number.", field=name)
+        return int(x) if integer else x
+    return read
+
+
+def read_field_number(cls: type[BaseModel], name: str, *, scale: float = 1.0, integer: bool = False) -> LinkReader:
+    """A number for the widget of spec field cls.name, which shows the field's value / scale (trillions of tokens,
+    ms): within the field's own bounds, in the widget's units; '' is an empty box where the field may be None."""
+    import annotated_types as at
+
+    field = cls.model_fields[name]
+    lo = next((m.ge if isinstance(m, at.Ge) else m.gt for m in field.metadata if isinstance(m, (at.Ge, at.Gt))), -math.inf)
+    hi = next((m.le if isinstance(m, at.Le) else m.lt for m in field.metadata if isinstance(m, (at.Le, at.Lt))), math.inf)
+    return read_number(lo / scale, hi / scale, integer=integer, optional=not field.is_required() and field.default is None)
+
+
+def read_text(max_chars: int = MAX_LINK_TEXT_CHARS) -> LinkReader:
+    """Free text of at most max_chars characters (the page parses and checks it as it does typed text)."""
+    def read(name: str, text: str) -> str:
+        if len(text) > max_chars:
+            raise InputError(f"share link's {name} is {len(text):,} characters long, at most {max_chars:,}.", field=name)
+        return text
+    return read
+
+
+def read_flag(name: str, text: str) -> bool:
+    """A checkbox: 1 or 0."""
+    if text not in ("0", "1"):
+        raise InputError(f"share link's {name} must be 1 or 0.", field=name)
+    return text == "1"

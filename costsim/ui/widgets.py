@@ -18,6 +18,8 @@ from pydantic import BaseModel
 from costsim.api import catalog as api_catalog
 
 AUTO = "auto"
+#: the largest serving demand a page (or its share link) takes, requests/s (a billion: beyond any fleet)
+MAX_DEMAND_RPS = 1e9
 
 
 def help_text(cls: type[BaseModel], name: str) -> str:
@@ -249,46 +251,61 @@ def seed_from_link(param: str, cls: type[BaseModel], to_state: Callable[[Any], d
     seed_state(state)
 
 
-def seed_extras_from_link(extras: dict[str, tuple[str, float, float]]) -> None:
-    """Once per link value: page inputs outside the request ({query name: (widget key, lo, hi)}, e.g. the serving
-    demand) seeded from their own query parameters; a bad value is said and ignored."""
-    from costsim.errors import InputError
-    from costsim.ui.share import parse_extra_number
+#: a page's inputs carried as query parameters of their own: {query name: (widget key, reader)} (readers: costsim.ui.share)
+LinkInputs = dict[str, tuple[str, Callable[[str, str], Any]]]
 
-    for name, (key, lo, hi) in extras.items():
+
+def seed_inputs_from_link(link: LinkInputs) -> None:
+    """Once per link value: each input's widget seeded from its own query parameter, read back by its reader; a value
+    the reader refuses is said (naming the parameter) and ignored."""
+    from costsim.errors import InputError
+
+    for name, (key, read) in link.items():
         text = st.query_params.get(name)
-        done_key = f"_seeded_extra_{name}"
+        done_key = f"_seeded_{key}"
         if text is None or st.session_state.get(done_key) == text:
             continue
         st.session_state[done_key] = text
         try:
-            st.session_state[key] = parse_extra_number(text, name=name, lo=lo, hi=hi)
+            st.session_state[key] = read(name, text)
         except InputError as exc:
-            st.warning(f"Ignored part of the share link: {exc}")
+            st.warning(f"Ignored part of the share link: {exc.message}")
 
 
-def share_box(param: str, spec: BaseModel, extras: dict[str, str] | None = None) -> None:
-    """Keep the address bar a share link for this page's current inputs (the request, plus `extras`: inputs outside
-    it as their own query parameters), and show the link."""
-    from costsim.ui.share import encode_spec, share_url
+def share_inputs(link: LinkInputs, query: dict[str, str] | None = None, page_names: tuple[str, ...] = ()) -> None:
+    """Keep the address bar a share link for this page's current inputs and show the link. The query is `query` (e.g.
+    a request's token) plus each of `link`'s inputs as its widget's value (`share.link_text`); `page_names`: query
+    parameters this page may hold for inputs not drawn now (the other mode's), removed from the address bar."""
+    from costsim.ui.share import link_text, link_url
 
-    token = encode_spec(spec)
-    st.session_state[f"_seeded_{param}"] = token  # our own link must not re-seed the widgets
-    if st.query_params.get(param) != token:
-        st.query_params[param] = token
-    for name, value in (extras or {}).items():
-        st.session_state[f"_seeded_extra_{name}"] = value
+    query = dict(query or {})
+    for name, (key, _) in link.items():
+        query[name] = link_text(st.session_state.get(key))
+        st.session_state[f"_seeded_{key}"] = query[name]  # our own link must not re-seed the widgets
+    for name, value in query.items():
         if st.query_params.get(name) != value:
             st.query_params[name] = value
+    for name in page_names:
+        if name not in query and name in st.query_params:
+            del st.query_params[name]
     try:
         page_url = st.context.url or ""
     except Exception:  # noqa: BLE001 - no browser context (tests, bare mode)
         page_url = ""
     with st.expander("Share link"):
-        st.caption("The address bar already holds this link: the inputs as validated JSON (base64url), "
-                   "parsed back through the same spec when opened.")
-        st.code(share_url(page_url, param, spec, extras) if page_url else
-                f"?{param}={token}" + "".join(f"&{k}={v}" for k, v in (extras or {}).items()), language=None)
+        st.caption("The address bar already holds this link: the inputs as text (a request as validated JSON, "
+                   "base64url), read back through the same checks as the widgets when opened.")
+        st.code(link_url(page_url, query), language=None)
+
+
+def share_box(param: str, spec: BaseModel, extras: LinkInputs | None = None) -> None:
+    """Keep the address bar a share link for this page's request (?param=<token>), plus `extras`: inputs outside it
+    as their own query parameters, and show the link."""
+    from costsim.ui.share import encode_spec
+
+    token = encode_spec(spec)
+    st.session_state[f"_seeded_{param}"] = token  # our own link must not re-seed the widgets
+    share_inputs(extras or {}, {param: token})
 
 
 def assumptions_box(assumptions: Any) -> None:
@@ -314,9 +331,11 @@ def request_and_result(param: str, cls: type[BaseModel], to_state: Callable[[Any
     inputs outside the request that the link carries as their own numbers ({query name: (widget key, lo, hi)})."""
     from costsim.errors import InputError
     from costsim.ui import compute
+    from costsim.ui.share import read_number
 
+    link: LinkInputs = {name: (key, read_number(lo, hi)) for name, (key, lo, hi) in (extras or {}).items()}
     seed_from_link(param, cls, to_state)
-    seed_extras_from_link(extras or {})
+    seed_inputs_from_link(link)
     st.session_state[LABELS_KEY] = {}
     d = inputs()
     try:
@@ -325,8 +344,7 @@ def request_and_result(param: str, cls: type[BaseModel], to_state: Callable[[Any
         show_error(exc)
         st.caption("The results below the inputs are shown again once every input is valid.")
         return d, None, None
-    share_box(param, req, {name: f"{st.session_state[key]:g}" for name, (key, _, _) in (extras or {}).items()
-                           if isinstance(st.session_state.get(key), (int, float))})
+    share_box(param, req, link)
     try:
         res = call(req.model_dump_json())
     except compute.Unavailable as why:
@@ -349,14 +367,11 @@ def trust_caption(res: dict[str, Any]) -> None:
 
 
 def scenario_dirs() -> list[Path]:
-    """Where shipped scenarios live: ./scenarios (a checkout) and the installed package's copy."""
-    dirs = [Path.cwd() / "scenarios"]
-    try:
-        from importlib.resources import files
-        dirs.append(Path(str(files("costsim.scenarios"))))
-    except (ImportError, ModuleNotFoundError, TypeError):
-        pass
-    return [d for d in dirs if d.is_dir()]
+    """Where shipped scenarios live: ./scenarios, then the installed package's copy or the checkout's (the catalog's
+    scenarios_dir: an app started from another directory found none, and its Optimize page failed on Search)."""
+    from costsim.specs.catalog import scenarios_dir
+
+    return [d for d in dict.fromkeys([Path.cwd() / "scenarios", scenarios_dir()]) if d.is_dir()]
 
 
 def scenario_files() -> dict[str, Path]:

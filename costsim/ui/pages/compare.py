@@ -12,8 +12,12 @@ from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest, TrainRequest
 from costsim.specs.site import EconomicsSpec
 from costsim.ui import charts, compute, fmt, widgets as w
+from costsim.ui.share import read_choice, read_field_number, read_ids, read_number
 
 P = "cmp_"
+#: what the page compares for: {query value (and the radio's): its label}
+MODES = {"training": "the same training budget", "serving": "the same serving demand"}
+MIN_DEMAND_RPS = 0.001
 TRAIN_MODELS = ["phi-3-mini", "llama-3-8b", "llama-3-70b", "mixtral-8x7b"]
 SERVE_MODELS = ["phi-3-mini", "llama-3-8b", "llama-3-70b", "mixtral-8x7b"]
 SERVE_HARDWARE = ["h100-sxm", "apple-m3-max"]
@@ -21,6 +25,30 @@ SERVE_HARDWARE = ["h100-sxm", "apple-m3-max"]
 
 def _known(ids: list[str], pool: list[str]) -> list[str]:
     return [i for i in ids if i in pool]
+
+
+def train_link() -> w.LinkInputs:
+    """The training comparison's inputs in a share link: {query name: (widget key, reader)}."""
+    return {"models": (P + "t_models", read_ids([m["id"] for m in w.model_catalog()], "model", many=True)),
+            "hardware": (P + "t_hw", read_ids(w.hardware_ids(), "hardware")),
+            "gpus": (P + "t_gpus", read_field_number(TrainRequest, "gpus", integer=True)),
+            "tokens": (P + "t_tokens", read_field_number(TrainRequest, "tokens", scale=1e12)),
+            "precision": (P + "t_prec", read_choice(w.literal_options(TrainRequest, "precision")))}
+
+
+def serve_link() -> w.LinkInputs:
+    """The serving comparison's inputs in a share link: {query name: (widget key, reader)}."""
+    return {"models": (P + "s_models", read_ids([m["id"] for m in w.model_catalog()], "model", many=True)),
+            "hardware": (P + "s_hw", read_ids(w.hardware_ids(), "hardware", many=True)),
+            "precision": (P + "s_prec", read_choice(w.literal_options(ServeRequest, "weight_precision"))),
+            "prompt": (P + "s_in", read_field_number(ServeRequest, "input_tokens", integer=True)),
+            "output": (P + "s_out", read_field_number(ServeRequest, "output_tokens", integer=True)),
+            "tpot": (P + "s_tpot", read_field_number(ServeRequest, "tpot_slo_s", scale=1e-3)),
+            "demand": (P + "s_demand", read_number(MIN_DEMAND_RPS, w.MAX_DEMAND_RPS)),
+            "gco2": (P + "s_gco2", read_field_number(EconomicsSpec, "grid_gco2e_per_kwh"))}
+
+
+MODE_LINK: w.LinkInputs = {"for": (P + "mode", read_choice(list(MODES)))}
 
 
 def train_inputs() -> dict[str, Any]:
@@ -53,7 +81,7 @@ def serve_inputs() -> dict[str, Any]:
     d["tpot_slo_s"] = w.number(ServeRequest, "tpot_slo_s", key=P + "s_tpot", default=None, scale=1e-3, label="TPOT limit, ms",
                                step=5.0, placeholder="none")
     st.session_state.setdefault(P + "s_demand", 100.0)
-    d["demand_rps"] = st.number_input("Demand, requests/s", min_value=0.001, step=10.0, key=P + "s_demand",
+    d["demand_rps"] = st.number_input("Demand, requests/s", min_value=MIN_DEMAND_RPS, max_value=w.MAX_DEMAND_RPS, step=10.0, key=P + "s_demand",
                                       help="The same demand every option must serve (requests per second).")
     d["gco2"] = w.number(EconomicsSpec, "grid_gco2e_per_kwh", key=P + "s_gco2", default=400.0, label="Grid carbon, gCO2e/kWh", step=10.0)
     return d
@@ -150,14 +178,20 @@ def _charts(rows: list[dict[str, Any]], label_of, metrics: list[tuple[str, str, 
 def render() -> None:
     st.title("Compare")
     st.caption("Small vs large vs mixture-of-experts, edge vs data center: the same training budget or the same serving demand.")
-    mode = st.radio("Compare for", ["the same training budget", "the same serving demand"], horizontal=True, key=P + "mode",
+    w.seed_inputs_from_link(MODE_LINK)
+    mode = st.radio("Compare for", list(MODES), format_func=MODES.get, horizontal=True, key=P + "mode",
                     help="Training: every model trains on the same cluster for the same tokens. Serving: every model x "
                          "hardware option serves the same requests per second.")
-    training = mode.startswith("the same training")
+    training = mode == "training"
     module, fn = ("costsim.api.train", "train") if training else ("costsim.api.serve", "serve")
+    link = train_link() if training else serve_link()
+    if st.query_params.get("for", "training") == mode:  # the address bar's inputs are its own mode's ('hardware' is in both)
+        w.seed_inputs_from_link(link)
     with st.sidebar:
         st.header("Training budget" if training else "Serving demand")
         d = train_inputs() if training else serve_inputs()
+    # the address bar is a share link for this mode's inputs (the other mode's leave it)
+    w.share_inputs({**MODE_LINK, **link}, page_names=tuple({*train_link(), *serve_link()}))
     why = compute.available(module, fn)
     if why:
         st.info(f"{'Training' if training else 'Serving'} estimates are not available yet: {why}.")

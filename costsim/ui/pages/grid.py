@@ -10,7 +10,8 @@ from costsim.api import grid as api
 from costsim.errors import InputError
 from costsim.report.grid_charts import events_over_year, headroom_curve
 from costsim.specs.overrides import split_items
-from costsim.ui.widgets import first_value
+from costsim.ui.share import read_choice, read_text
+from costsim.ui.widgets import first_value, seed_inputs_from_link, share_inputs
 
 st.title("Will the grid take it?")
 st.caption("How much constant new load a US balancing authority can absorb without new capacity, if that load accepts "
@@ -42,26 +43,10 @@ def _events(region: str, new_load_w: float, year: int, planning_peak: str):
 
 regs = _regions()
 P = "grid_"
-#: this page's inputs in a share link: {query name: (widget key, the choices it may take, or None for free text)}
-LINK = {"region": (P + "region", [r for r, _ in regs]), "limits": (P + "pcts", None), "by": (P + "by", ["energy", "hours"]),
-        "peak": (P + "peak", ["seasonal", "annual"])}
-
-
-def _seed_from_link() -> None:
-    """Once per link: the page's inputs from ?region=&limits=&by=&peak=; a value the page has no choice for is said."""
-    for name, (key, choices) in LINK.items():
-        text = st.query_params.get(name)
-        done = f"_seeded_{key}"
-        if text is None or st.session_state.get(done) == text:
-            continue
-        st.session_state[done] = text
-        if choices is not None and text not in choices:
-            st.warning(f"Ignored part of the share link: {name} {text[:80]!r} is not one of this page's choices.")
-            continue
-        st.session_state[key] = text[:200]
-
-
-_seed_from_link()
+#: this page's inputs in a share link: {query name: (widget key, reader of its text)}
+LINK = {"region": (P + "region", read_choice([r for r, _ in regs])), "limits": (P + "pcts", read_text(200)),
+        "by": (P + "by", read_choice(["energy", "hours"])), "peak": (P + "peak", read_choice(["seasonal", "annual"]))}
+seed_inputs_from_link(LINK)
 c1, c2, c3, c4 = st.columns(4)
 region = c1.selectbox("Balancing authority", [r for r, _ in regs], format_func=lambda r: f"{r} ({dict(regs)[r]})", key=P + "region",
                       help="Shipped regions with real hourly load (costsim grid regions).")
@@ -77,10 +62,7 @@ try:
 except (ValueError, InputError) as exc:
     st.error(getattr(exc, "message", None) or f"curtailment limits must be numbers in percent, e.g. 0.25, 0.5, 1 ({exc}).")
     st.stop()
-for _name, _value in (("region", region), ("limits", pcts_txt), ("by", by), ("peak", peak)):  # the address bar is a share link
-    st.session_state[f"_seeded_{LINK[_name][0]}"] = _value
-    if st.query_params.get(_name) != _value:
-        st.query_params[_name] = _value
+share_inputs(LINK)  # the address bar is a share link
 
 mid = res["results"][len(res["results"]) // 2]
 st.markdown(f"**{region}: about {mid['headroom_w'] / 1e9:.1f} GW of constant new load fits if it accepts {mid['curtailment_pct']:g} % "

@@ -21,8 +21,6 @@ BATCH_WORDS = {"max": "max (best throughput that fits)", "fill": "fill (every se
 GPU_OPTIONS: list[Any] = [1, 2, 4, 8, 16, 32, 64]
 LAYOUT_OPTIONS: list[Any] = [1, 2, 4, 8, 16, 32, 64]  # tp / pp / ep of one replica
 TOP_K_OPTIONS: list[Any] = [0, 1, 20, 40, 50, 64, 100]
-#: the largest demand a share link may carry, requests/s (a billion: beyond any fleet)
-MAX_DEMAND_RPS = 1e9
 
 
 def to_state(r: ServeRequest) -> dict[str, Any]:
@@ -97,7 +95,7 @@ def inputs() -> dict[str, Any]:
                                             label="Acceptance rate per draft token (0-1)", step=0.05, fmt="%.2f",
                                             placeholder="e.g. 0.85")
         st.session_state.setdefault(P + "demand", 100.0)
-        d["demand_rps"] = st.number_input("Demand, requests/s", min_value=0.0, max_value=MAX_DEMAND_RPS, step=5.0, key=P + "demand",
+        d["demand_rps"] = st.number_input("Demand, requests/s", min_value=0.0, max_value=w.MAX_DEMAND_RPS, step=5.0, key=P + "demand",
                                           help="Requests per second the fleet must serve; with the output tokens per "
                                                "request this sets how many replicas are needed.")
         with st.expander("Facility and prices"):
@@ -245,7 +243,7 @@ def render() -> None:
     st.title("Serve a model")
     st.caption("Capacity, latency, dollars and joules per token of one serving replica, and the fleet a demand needs.")
     d, _, res = w.request_and_result("serve", ServeRequest, to_state, inputs, build_request, compute.serve,
-                                     extras={"demand": (P + "demand", 0.0, MAX_DEMAND_RPS)})
+                                     extras={"demand": (P + "demand", 0.0, w.MAX_DEMAND_RPS)})
     if res is not None:
         show(res, d)
 
