@@ -865,3 +865,61 @@ def test_compare_share_link_ignores_paths_and_odd_values_by_name(tmp_path):
     assert at.multiselect(key="cmp_s_models").value == ["phi-3-mini", "llama-3-8b", "llama-3-70b", "mixtral-8x7b"]
     assert at.number_input(key="cmp_s_in").value == 512 and at.number_input(key="cmp_s_tpot").value is None
 
+
+def test_optimize_share_link_round_trip():
+    """The Optimize page had no share link: its scenario, objectives, trials, fields, constraints, sampler and the
+    confirm box travel as query parameters; opening the link fills the boxes and does not run the search."""
+    at = open_page("optimize", scenario="llama3-70b-training-uncertainty.yaml", minimize="usd", maximize="", trials="8",
+                   params="training.num_gpus=512,1024\ntraining.precision=bf16,fp8", constraints="days<=90", sampler="random",
+                   confirm="1")
+    no_errors(at)
+    assert not at.warning, [x.value for x in at.warning]
+    assert at.selectbox(key="opt_scenario").value == "llama3-70b-training-uncertainty.yaml"
+    assert at.text_input(key="opt_minimize").value == "usd" and at.number_input(key="opt_trials").value == 8
+    assert at.text_area(key="opt_params").value == "training.num_gpus=512,1024\ntraining.precision=bf16,fp8"
+    assert at.text_area(key="opt_constraints").value == "days<=90" and at.selectbox(key="opt_sampler").value == "random"
+    assert at.checkbox(key="opt_confirm").value is True
+    assert "opt_result" not in at.session_state and any("press Search" in i.value for i in at.info)  # no search started
+    at.number_input(key="opt_trials").set_value(12).run()
+    assert query_value(at, "trials") == "12" and query_value(at, "confirm") == "1" and query_value(at, "sampler") == "random"
+
+
+def test_optimize_takes_catalog_ids_only_from_a_link_and_from_the_boxes(tmp_path):
+    """A file path among a field's choices (training.model=/etc/passwd,...) made every trial read the server's file
+    and say whether it exists; from a link it is ignored with a warning, typed it is an error line, and no trial runs.
+    A scenario that is not shipped and a trial count past the page's cap are named and ignored."""
+    secret = tmp_path / "m.yaml"
+    secret.write_text("name: SECRET-CONTENT\n")
+    at = open_page("optimize", scenario="/etc/passwd", trials="100000", params=f"training.model=llama-3-8b,{secret}",
+                   sampler="exec", confirm="yes")
+    assert not at.exception, [e.value for e in at.exception]
+    said = " ".join(x.value for x in at.warning)
+    for name in ("scenario", "trials", "params", "sampler", "confirm"):
+        assert name in said, (name, said)
+    assert "not a model catalog id" in said and "SECRET-CONTENT" not in said
+    assert at.text_area(key="opt_params").value.startswith("training.num_gpus=")  # the page's own fields stay
+    assert at.selectbox(key="opt_scenario").value == "llama3-8b-vs-70b-training.yaml"
+    at.text_area(key="opt_params").set_value(f"training.model=llama-3-8b,{secret}")
+    at.button(key="opt_run").click().run()
+    assert not at.exception and "opt_result" not in at.session_state
+    assert at.error and "not a model catalog id" in at.error[0].value and "search field 'training.model'" in at.error[0].value
+
+
+def test_optimize_page_without_input_names_its_boxes_and_finds_scenarios_from_any_directory(tmp_path, monkeypatch):
+    """Search with no fields named said 'give at least one --param' (a CLI flag); it names the box. Started from another
+    directory the page found no scenario (scenarios/ was looked for only in the working directory) and Search failed
+    with an internal error; it finds the shipped ones, and with none at all it says so instead of drawing the form."""
+    from costsim.ui import widgets
+
+    at = open_page("optimize")
+    no_errors(at)
+    at.text_area(key="opt_params").set_value("")
+    at.button(key="opt_run").click().run()
+    assert not at.exception and at.error
+    assert "'Fields to search, one per line'" in at.error[0].value and "--param" not in at.error[0].value
+    monkeypatch.chdir(tmp_path)
+    assert "llama3-8b-vs-70b-training.yaml" in widgets.scenario_files()
+    monkeypatch.setattr(widgets, "scenario_files", lambda: {})
+    bare = open_page("optimize")
+    no_errors(bare)
+    assert any("No shipped scenarios" in i.value for i in bare.info) and not bare.get("button")

@@ -12,8 +12,9 @@ import streamlit as st
 from costsim.errors import InputError
 from costsim.report.fmt import plural
 from costsim.report.optimize import front_chart, objective_label
-from costsim.sweep.optimize import ALIASES, SAMPLERS, parse_constraint, parse_objectives, parse_param, run_optimize
+from costsim.sweep.optimize import ALIASES, SAMPLERS, Param, parse_constraint, parse_objectives, parse_param, run_optimize
 from costsim.ui import widgets as w
+from costsim.ui.share import check_catalog_only, read_choice, read_flag, read_number, read_text
 from costsim.ui.guard import guarded_run
 
 P = "opt_"
@@ -31,26 +32,61 @@ st.caption("Which design is best on two or more objectives at once? Optuna propo
 
 files = w.scenario_files()
 names = list(files)
+if not names:
+    st.info("No shipped scenarios were found (scenarios/ beside the app or in the installed package), so there is "
+            "nothing to search over; `costsim optimize SCENARIO.yaml` searches any scenario file.")
+    st.stop()
+
+
+def _params(text: str, *, context: str) -> list[Param]:
+    """The fields to search, one per line; a choice of a catalog field (model, hardware, region ...) must be a catalog
+    id, never a path to a file on the server (the scenario editor's rule), else InputError naming it."""
+    params = [parse_param(line.strip()) for line in text.splitlines() if line.strip()]
+    for p in params:
+        for choice in p.choices:
+            check_catalog_only({p.path: choice}, context=context)
+    return params
+
+
+def _read_params(name: str, text: str) -> str:
+    """A share link's fields to search: the text, once it parses and names catalog ids only."""
+    _params(read_text()(name, text), context=f"share link's {name}")
+    return text
+
+
+#: this page's inputs in a share link: {query name: (widget key, reader of its text)}; a link never runs the search
+LINK: w.LinkInputs = {
+    "scenario": (P + "scenario", read_choice(names)), "minimize": (P + "minimize", read_text(200)),
+    "maximize": (P + "maximize", read_text(200)), "trials": (P + "trials", read_number(4, MAX_TRIALS, integer=True)),
+    "params": (P + "params", _read_params),
+    "constraints": (P + "constraints", read_text()), "sampler": (P + "sampler", read_choice(list(SAMPLERS))),
+    "confirm": (P + "confirm", read_flag)}
+w.seed_inputs_from_link(LINK)
+st.session_state[w.LABELS_KEY] = {"param": "Fields to search, one per line", "minimize": "Minimize", "maximize": "Maximize",
+                                  "constraint": "Constraints, one per line"}  # the messages below name the boxes, not CLI flags
 c1, c2, c3, c4 = st.columns([3, 2, 2, 1])
-scen = c1.selectbox("Scenario", names, index=names.index(DEFAULT_SCENARIO) if DEFAULT_SCENARIO in names else 0, key=P + "scenario",
+scen = c1.selectbox("Scenario", names, key=P + "scenario",
+                    **w.first_value(P + "scenario", names.index(DEFAULT_SCENARIO) if DEFAULT_SCENARIO in names else 0, "index"),
                     help="A shipped scenario from scenarios/; its variants are ignored (the search varies the fields).")
-minimize = c2.text_input("Minimize", "days,usd", key=P + "minimize",
+minimize = c2.text_input("Minimize", key=P + "minimize", **w.first_value(P + "minimize", "days,usd"),
                          help=f"Comma-separated objectives: {', '.join(ALIASES)} (summed over the parts) or any result column.")
-maximize = c3.text_input("Maximize", "", key=P + "maximize", help="Objectives to maximize (e.g. a throughput column).")
-trials = c4.number_input("Trials", min_value=4, max_value=MAX_TRIALS, value=24, step=4, key=P + "trials",
+maximize = c3.text_input("Maximize", key=P + "maximize", **w.first_value(P + "maximize", ""),
+                         help="Objectives to maximize (e.g. a throughput column).")
+trials = c4.number_input("Trials", min_value=4, max_value=MAX_TRIALS, step=4, key=P + "trials", **w.first_value(P + "trials", 24),
                          help=f"Completed trials wanted (at most {MAX_TRIALS} here).")
 c5, c6, c7 = st.columns([3, 3, 2])
-params_txt = c5.text_area("Fields to search, one per line", DEFAULT_PARAMS, key=P + "params", height=110,
+params_txt = c5.text_area("Fields to search, one per line", key=P + "params", height=110, **w.first_value(P + "params", DEFAULT_PARAMS),
                           help="PATH=LO..HI (numbers; integer fields sample integers), PATH=LO..HI:log, or PATH=a,b,c (choices).")
-cons_txt = c6.text_area("Constraints, one per line", "", key=P + "constraints", height=110,
+cons_txt = c6.text_area("Constraints, one per line", key=P + "constraints", height=110, **w.first_value(P + "constraints", ""),
                         help="COLUMN<=VALUE or COLUMN>=VALUE on a result column or objective (e.g. days<=30, ttft_p99_s<=2).")
 sampler = c7.selectbox("Sampler", list(SAMPLERS), key=P + "sampler", help="tpe: multi-objective TPE; nsga2: a genetic algorithm; random: a baseline.")
-confirm = c7.checkbox("Confirm the front with the simulations", False, key=P + "confirm",
+confirm = c7.checkbox("Confirm the front with the simulations", key=P + "confirm", **w.first_value(P + "confirm", False),
                       help="Re-run the Pareto designs in simulation mode (slower; shows both numbers).")
+w.share_inputs(LINK)  # the address bar is a share link (opening it fills the boxes; Search still runs the search)
 
 
 def _inputs():
-    params = [parse_param(line.strip()) for line in params_txt.splitlines() if line.strip()]
+    params = _params(params_txt, context="search")
     objectives = parse_objectives(minimize or None, maximize or None)
     constraints = [parse_constraint(line.strip()) for line in cons_txt.splitlines() if line.strip()]
     return params, objectives, constraints
@@ -77,7 +113,7 @@ if st.button("Search", type="primary", key=P + "run"):
         st.session_state[P + "result"] = (res, rows, [o.name for o in objectives], [p.path for p in params])
     except InputError as exc:
         st.session_state.pop(P + "result", None)
-        st.error(exc.message if hasattr(exc, "message") else str(exc))
+        w.show_error(exc)
 
 got = st.session_state.get(P + "result")
 if got is None:
