@@ -333,3 +333,20 @@ def test_tornado_of_random_draws_reads_fifths_not_single_rows():
     spread = {name: abs(h - l) for name, l, h in zip(fig.data[0].y, fig.data[0].x, fig.data[1].x)}
     assert spread["a"] > 60.0 and spread["b"] < 20.0
     assert fig.data[0].name == "lowest fifth of draws" and fig.data[0].text[0].startswith("<= ")
+
+
+def test_a_zero_energy_reads_in_the_unit_of_the_energies_beside_it():
+    """A run with no power-floor kernel read 'mitigation energy 0 J' beside '33.37 MWh' of facility energy (report.html's
+    all results, the spreadsheet, the CLI table, the app's scenario page: all report.fmt.fmt_value); a zero total energy
+    reads 0 MWh, and the app's energy figures say the same ('0 kWh' before). An energy per token stays in J."""
+    from costsim.ui.fmt import energy_mwh
+
+    assert fmt_value("mitigation_energy_j", 0.0) == "0 MWh" and fmt_value("battery_losses_j", 0) == "0 MWh"
+    assert fmt_value("ba_energy_not_drawn_j", 1e-6) == "0 MWh"  # float noise reads as the zero it is
+    assert fmt_value("facility_energy_j", 1.2013e11) == "33.37 MWh" and fmt_value("serving_facility_energy_j", 1.6664e9) == "462.9 kWh"
+    assert fmt_value("energy_per_token_j", 0.0) == "0 J" and fmt_value("energy_per_token_j", 30.59) == "30.59 J"
+    assert energy_mwh(0.0) == "0 MWh" and energy_mwh(3.6e9) == "1.00 MWh"
+    r = _fake_result()
+    r.variants[0].parts["training"].summary["mitigation_energy_j"] = 0.0
+    html = re.sub(r"<[^>]+>", " ", run_report_html(r))
+    assert re.search(r"\b0 MWh\b", html) and not re.search(r"(?<![\d.,])0 J\b", html)

@@ -117,6 +117,17 @@ def scale(key: str, v: float) -> tuple[float, str]:
     return v, ""
 
 
+#: the units `scale` gives an energy, smallest first
+ENERGY_UNITS = ("J", "kJ", "kWh", "MWh")
+
+
+def zero_unit(key: str, unit: str) -> str:
+    """The unit a zero reads in. A zero has no size to choose a unit by, so a total energy reads '0 MWh', the unit of
+    the totals beside it (a run with no power-floor kernel read 'mitigation energy 0 J' beside '33.37 MWh'); an energy
+    per token or per request keeps J; every other unit is left as it is."""
+    return "MWh" if unit in ENERGY_UNITS and "_per_" not in key else unit
+
+
 def fmt_value(key: str, v: Any) -> str:
     if v is None:
         return "-"
@@ -134,7 +145,7 @@ def fmt_value(key: str, v: Any) -> str:
             return count(f, 4)
         x, unit = scale(key, f)
         if unit and abs(x) < 5e-4:  # float noise of a difference (a headroom of 1e-4 W) reads as the zero it is
-            x = 0.0
+            x, unit = 0.0, zero_unit(key, unit)
         if unit.startswith("$"):  # $74.2M, $3.5k, $120
             return f"{'-' if x < 0 else ''}${_sig(abs(x))}{unit[1:]}"
         return f"{_sig(x)} {unit}".strip()

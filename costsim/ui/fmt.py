@@ -57,6 +57,8 @@ def energy_mwh(joules: Any) -> str:
     if joules is None:
         return "—"
     mwh = float(joules) / J_PER_MWH
+    if mwh == 0:  # no size to choose a unit by: the unit of the energies beside it (it read '0 kWh'), as report.fmt.zero_unit
+        return "0 MWh"
     if abs(mwh) >= 1e6:
         return f"{num(mwh / 1e6)} TWh" if abs(mwh) < 1e9 else f"{mwh / 1e6:.3g} TWh"
     if abs(mwh) >= 1000:
