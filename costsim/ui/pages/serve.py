@@ -158,8 +158,12 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
     c[2].metric("TTFT", fmt.duration(res.get("ttft_s")))
     c[3].metric("TPOT", fmt.duration(res.get("tpot_s")))
     c = st.columns(4)
-    c[0].metric("$ per million tokens", fmt.usd(res.get("cost_usd_per_million_tokens")))
     gpu = device_noun(str(res.get("hardware") or ""))
+    idle = res.get("idle_gpus") or {}
+    idle_help = (f" Includes the {plural(idle['gpus'], gpu)} of the budget no replica uses, at idle power "
+                 f"({fmt.usd(idle.get('cost_usd_per_million_tokens'))} of it)." if idle.get("gpus") else "")
+    c[0].metric("$ per million tokens", fmt.usd(res.get("cost_usd_per_million_tokens")),
+                help=("Output tokens." + idle_help))
     gpu_title = gpu[0].upper() + gpu[1:]
     c[1].metric(f"{gpu_title} energy per token", f"{fmt.num(res.get('gpu_energy_per_token_j'))} J", help="Accelerators only.")
     c[2].metric("Facility energy per token", f"{fmt.num(res.get('facility_energy_per_token_j'))} J",
