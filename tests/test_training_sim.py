@@ -385,3 +385,54 @@ def test_a_battery_backed_job_fitted_under_its_cap_stays_under_it_for_weeks(poli
     assert s["grid_cap_exceeded_s"] == 0.0
     assert s["grid_import_max_w"] <= 1.9086181032136043e6 * (1 + 1e-9)
     assert float(np.min(o.timeseries["battery_soc_frac"])) >= 0.45
+
+
+def _job64(**extra) -> dict:
+    """Llama 3 8B on 64 H100, 2e10 tokens (~10 h), data parallel, no planned maintenance unless given."""
+    training = {"model": "llama-3-8b", "hardware": "h100-sxm", "num_gpus": 64, "tokens": 2.0e10, "seq_len": 4096,
+                "layout": {"tp": 1, "pp": 1, "dp": 64, "micro_batch": 1, "recompute": "none", "zero": 1},
+                "reliability": {"rate_scale": 0}, "maintenance": {"per_day": 0}}
+    training.update(extra.pop("training", {}))
+    return {"name": "job64", "training": training, "economics": {"pricing": "rental"}, "facility": {"pue": 1.2}, **extra}
+
+
+def test_a_window_ending_during_the_pauses_checkpoint_does_not_pause_the_job_forever():
+    """A restart ended inside a one-minute 0 MW window; the job checkpointed to pause and the window's end came during
+    that save. The end was dropped, so the job waited for a limit change that had already come: paused until the
+    46.7-day guard, 5.8 % of its tokens, $250k where the same seed without the window costs $2.2k (a helper's sweep)."""
+    d = _job64(training={"reliability": {"rate_scale": 1000, "restart_s": 100, "hot_spare_nodes": 100}},
+               grid={"curtailment": [{"start_h": 1.0, "duration_h": 0.0166667, "max_import_mw": 0.0}]})
+    s = simulate_training(Scenario.model_validate(d), seed=93).summary
+    d0 = dict(d, grid={})
+    s0 = simulate_training(Scenario.model_validate(d0), seed=93).summary
+    assert s["completed"] and s["wall_time_s"] < 1.5 * s0["wall_time_s"]
+    assert s["grid_cap_exceeded_s"] == 0.0
+
+
+def test_a_window_nested_in_another_holds_its_own_limit():
+    """Windows were applied one after another: a 0 MW window inside a 65 kW one waited for the outer one to end (and
+    then both its start and end fired at once), so the inner limit was never applied (a helper's sweep)."""
+    outer = {"start_h": 0.5, "duration_h": 5.0, "max_import_mw": 0.065}
+    inner = {"start_h": 1.0, "duration_h": 0.5, "max_import_mw": 0.0}
+    runs = {}
+    for name, windows in (("outer", [outer]), ("both", [outer, inner])):
+        o = simulate_training(Scenario.model_validate(_job64(grid={"curtailment": windows})), seed=0)
+        runs[name] = o
+    s_outer, s_both = runs["outer"].summary, runs["both"].summary
+    assert s_both["completed"] and s_both["wall_time_s"] > s_outer["wall_time_s"] + 0.4 * 3600  # the half hour off
+    ts = runs["both"].timeseries
+    t, p = np.asarray(ts["t_s"], float), np.asarray(ts["facility_power_max_w"], float)
+    inside = (t >= 1.0 * 3600 + 60) & (t < 1.5 * 3600 - 60)
+    assert inside.any() and p[inside].max() <= 1.0  # nothing drawn through the 0 MW window
+    assert s_both["grid_cap_exceeded_s"] == 0.0
+
+
+def test_planned_maintenance_survives_a_limit_change_during_its_checkpoint():
+    """A limit the job runs under arrived during the maintenance's checkpoint: the stop was skipped but counted, and the
+    curtailed run finished 696 s sooner than the one without curtailment (a helper's sweep)."""
+    maint = {"maintenance": {"per_day": 24, "schedule": "periodic", "downtime_s": 600}}
+    window = {"curtailment": [{"start_h": 1.0013889, "duration_h": 0.5, "max_import_mw": 0.065}]}
+    with_w = simulate_training(Scenario.model_validate(_job64(training=maint, grid=window)), seed=0).summary
+    without = simulate_training(Scenario.model_validate(_job64(training=maint)), seed=0).summary
+    assert with_w["completed"] and with_w["wall_time_s"] >= without["wall_time_s"]
+    assert with_w["planned_interruptions"] == without["planned_interruptions"]

@@ -185,6 +185,14 @@ class TrainingJob:
                     self._seg(RAMP_DOWN, RAMP, self._cur_gpu(), g_idle, h_idle, period=down_r, floor=filler)
                     yield self.env.timeout(down_r)
                 self._seg(DOWN, CONST, g_idle, g_idle, h_idle, floor=filler)
+                if not self._level().feasible:
+                    # a limit that stops the job came during the stop: stay down to its end, then the run loop pauses
+                    # the job from idle (nothing new to save; no ramp to training power and no checkpoint inside the
+                    # window, which had drawn ~44 kW through a 0 MW window)
+                    yield self.env.timeout(max(end - self.env.now, 0.0))
+                    self.down_s += self.env.now - start_t
+                    self._start_paused = True
+                    return
                 yield self.env.timeout(max(end - up_r - self.env.now, 0.0))
                 self._seg(RAMP_UP, RAMP, g_idle, g_run, su.host_busy_w, period=max(up_r, 1e-9), floor=filler)
                 yield self.env.timeout(max(end - self.env.now, 0.0))
@@ -412,6 +420,11 @@ class TrainingJob:
             self.n_planned += 1
             self.events.append((env.now, "maintenance"))
             cause = yield from self._checkpoint()  # planned: save first, lose nothing
+            while isinstance(cause, _Limit):  # a limit the job runs under: save again at the new level, then stop
+                self.limit_w = cause.limit_w
+                if not self._level().feasible:
+                    break  # the pause takes the job down: the maintenance is done during it
+                cause = yield from self._checkpoint()
             if cause is not None:
                 yield from self._handle(cause)
                 return
@@ -431,6 +444,8 @@ class TrainingJob:
                 if cause is not None and not isinstance(cause, _Limit):
                     yield from self._handle(cause)
                     return
+                if cause is not None:  # the limit moved again during the save (a window's end): keep it, or the
+                    self.limit_w = cause.limit_w  # pause below waits for a change that has already come, forever
                 self._sync_pending()
             idle_fac = float(su.fac_w(su.idle_w, su.host_idle_w))
             powered = self.limit_w is None or idle_fac <= self.limit_w
@@ -490,20 +505,33 @@ def planned_process(env, job: TrainingJob, per_day: float, schedule: str, rng):
         job.proc.interrupt(_Planned())
 
 
+def limit_steps(windows, base_limit_w):
+    """The import limit as a step function: [(time s, limit W or None)] at every window start and end, each the lowest
+    of the base limit and the windows open then (overlapping and nested windows: the tighter one holds while it is
+    open, the outer one again after it), consecutive equal limits merged."""
+    edges = sorted({cw.start_h * S_PER_HOUR for cw in windows} | {(cw.start_h + cw.duration_h) * S_PER_HOUR for cw in windows})
+    steps, last = [], base_limit_w
+    for t in edges:
+        lim = base_limit_w
+        for cw in windows:
+            if cw.start_h * S_PER_HOUR <= t < (cw.start_h + cw.duration_h) * S_PER_HOUR:
+                lim = min(cw.max_import_mw * MEGA, lim if lim is not None else math.inf)
+        if lim != last:
+            steps.append((t, lim))
+            last = lim
+    return steps
+
+
 def limit_process(env, job: TrainingJob, su: Setup):
-    """Curtailment windows: the limit changes at window start and back at its end. A window whose
-    limit stops the job is announced early enough to checkpoint and ramp down before it starts."""
-    base = su.base_limit_w
-    for cw in sorted(su.windows, key=lambda c: c.start_h):
-        lim = min(cw.max_import_mw * MEGA, base if base is not None else math.inf)
-        t_start = cw.start_h * S_PER_HOUR
-        lead = su.stall_s + su.w.power.stop_ramp_s if not su.levels[lim].feasible else 0.0
-        t_apply = max(t_start - lead, env.now)
+    """Curtailment windows: the limit changes at every window start and end to the lowest of those open (limit_steps).
+    A lower limit that stops the job is announced early enough to checkpoint and ramp down before it holds."""
+    cur = su.base_limit_w
+    for t, lim in limit_steps(su.windows, su.base_limit_w):
+        lower = lim is not None and (cur is None or lim < cur)
+        lead = su.stall_s + su.w.power.stop_ramp_s if lower and not su.levels[lim].feasible else 0.0
+        t_apply = max(t - lead, env.now)
         yield env.timeout(t_apply - env.now)
         if not job.proc.is_alive:
             return
         job.proc.interrupt(_Limit(lim))
-        yield env.timeout(max(t_start + cw.duration_h * S_PER_HOUR - env.now, 0.0))
-        if not job.proc.is_alive:
-            return
-        job.proc.interrupt(_Limit(base))
+        cur = lim
