@@ -38,7 +38,7 @@ from costsim.estimators.inference import served_model
 from costsim.sim.arrivals import sample_workload
 from costsim.sim.base import SimOutput
 from costsim.sim.replica import LeastLoaded, Replica
-from costsim.sim.serving_grid import DROP_CURTAILED
+from costsim.sim.serving_grid import DROP_CURTAILED, DROP_NO_DECODE
 from costsim.sim.serving_setup import Group, Infeasible, build_groups, searched_deployment
 from costsim.sim.serving_summary import PER_OUTPUT_TOKEN_ALIASES, outputs as _outputs
 from costsim.specs.catalog import get_model
@@ -76,6 +76,10 @@ class Fleet:
         self.entered = list(self.arr)
         self.dropped = [0] * n  # 0 ok, 1 too long for KV / context, 2 queue full, 3 no decode replica, 4 grid curtailment
         self.limiter = None  # costsim.sim.serving_grid.GridLimiter when the import limit changes over time
+        # requests waiting at the router for a replica the autoscaler is starting (scaled to zero: min_replicas 0)
+        self.cold: list[int] = []
+        self.gpus_on = 0
+        self.gpus_on_peak = 0
         self.limiter_steps: list = []
         self.ba_events = None  # (window, year) costsim.power.ba_events.SiteEvents with grid.balancing_authority
         self.replicas: list[Replica] = []
@@ -169,6 +173,9 @@ class Fleet:
         self.idle_since[r.idx] = -1.0
 
     def power_on(self, r: Replica, t: float) -> None:
+        if self.on_since[r.idx] < 0:  # GPUs powered at once, and their most at any instant (num_gpus_peak)
+            self.gpus_on += r.t.gpus
+            self.gpus_on_peak = max(self.gpus_on_peak, self.gpus_on)
         self.on_since[r.idx] = t
 
     def power_off(self, r: Replica, t: float) -> None:
@@ -178,6 +185,7 @@ class Fleet:
             self._spread(self.e_host, t0, t, r.t.gpus * self.groups[r.group].overhead_w)
             self._spread(self.kv_cap_block_s, t0, t, r.cap_blocks)
             self.gpu_s_by_group[r.group] += r.t.gpus * max(0.0, min(t, self.T) - min(t0, self.T))
+            self.gpus_on -= r.t.gpus
         self.on_since[r.idx] = -1.0
 
     def _little(self, delta: int) -> None:
@@ -219,7 +227,7 @@ class Fleet:
     def _to_decode(self, rid: int) -> None:
         p = self.lb_decode.pick()
         if p is None:
-            self.dropped[rid] = 3
+            self.dropped[rid] = DROP_NO_DECODE
             self._little(-1)
             return
         r = self.replicas[p[0]]
@@ -265,6 +273,9 @@ class Fleet:
                     return
                 self.dropped[rid] = DROP_CURTAILED
                 return
+            if self.wl.autoscaler.policy != "none" and not self.wl.disaggregation.enabled:
+                self.cold.append(rid)  # scaled to zero (or all draining): waits for the replica the autoscaler starts
+                return
             self.dropped[rid] = 2
             return
         need = self.inp[rid] + self.out[rid]
@@ -294,6 +305,13 @@ class Fleet:
             self.rr.append(r.idx)
         if self.limiter is not None and self.limiter.held:  # requests held through a curtailment: route them now
             self.env.timeout(0.0).callbacks.append(lambda _e: self.limiter.release_held())
+        if self.cold:  # requests that waited for a replica to start: routed now, before any autoscaler tick at this
+            self._release_cold()  # instant sees the new replica idle and drains it again
+
+    def _release_cold(self) -> None:
+        held, self.cold = self.cold, []
+        for rid in held:
+            self._route(rid)
 
     def make_unroutable(self, r: Replica) -> None:
         if r.role == "decode":
@@ -358,7 +376,7 @@ def _sampler(env: simpy.Environment, fleet: Fleet):
     yield env.timeout(0.5 * fleet.bw)
     for b in range(fleet.nb):
         fleet.queue_sample[b] = sum(r.queue_len() for r in fleet.replicas if r.state != "off") + \
-            (len(fleet.limiter.held) if fleet.limiter is not None else 0)  # held at the router through a curtailment
+            (len(fleet.limiter.held) if fleet.limiter is not None else 0) + len(fleet.cold)  # held at the router
         yield env.timeout(fleet.bw)
 
 
@@ -370,6 +388,26 @@ def _autoscaler(env: simpy.Environment, fleet: Fleet, g: Group):
         active = [r for r in mine if r.state == "active"]
         starting = [r for r in mine if r.state == "starting"]
         if not active:
+            # scaled to zero (min_replicas 0): requests waiting at the router start one replica; nothing to measure
+            # until it runs (the fleet had stayed at zero and dropped every later request as 'queue full')
+            want = max(a.min_replicas, 1 if fleet.cold else 0)
+            lim = fleet.limiter
+            for _ in range(max(0, min(want, a.max_replicas) - len(starting))):
+                off = next((r for r in mine if r.state == "off"), None)
+                if off is None and any(r.state == "draining" for r in mine):
+                    r = next(r for r in mine if r.state == "draining")
+                    fleet.make_routable(r)
+                    r.notify()
+                    break
+                probe = off if off is not None else (mine[0] if mine else None)
+                if lim is not None and probe is not None and not lim.room_for(probe):
+                    break
+                if off is not None:
+                    if lim is not None and off in lim.shed:
+                        lim.shed.remove(off)
+                    start_boot(fleet, off)
+                else:
+                    start_boot(fleet, fleet.new_replica(g, g.role, "starting"))
             continue
         if a.policy == "target_utilization":
             # occupancy: the larger of batch slots and KV blocks in use (busy time is ~1 whenever a
@@ -377,7 +415,7 @@ def _autoscaler(env: simpy.Environment, fleet: Fleet, g: Group):
             occ = [max(len(r.running) / r.max_seqs, r._used_blocks() / max(r.cap_blocks, 1)) for r in active]
             metric = min(1.0, sum(occ) / len(active)) / a.target_utilization_frac
         else:
-            metric = (sum(r.queue_len() for r in active) / len(active)) / a.target_queue_per_replica
+            metric = ((sum(r.queue_len() for r in active) + len(fleet.cold)) / len(active)) / a.target_queue_per_replica
         desired = int(math.ceil(len(active) * metric - 1e-9))
         desired = max(a.min_replicas, min(a.max_replicas, max(desired, 1 if a.min_replicas else 0)))
         total = len(active) + len(starting)

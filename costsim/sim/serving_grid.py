@@ -21,6 +21,9 @@ from costsim.units import MEGA, S_PER_HOUR
 TOL_W = 1e-6
 DROP_CURTAILED = 4
 """fleet.dropped code of a request that arrived while the grid limit left no replica routable."""
+DROP_NO_DECODE = 3
+"""fleet.dropped code of a disaggregated request whose prompt was done when no decode replica was routable
+(1: longer than the replica's KV cache or the model's context, 2: queue full)."""
 
 
 @dataclass(frozen=True)
