@@ -321,3 +321,22 @@ def test_the_gpu_peak_is_the_most_powered_at_once_not_a_bucket_mean():
     ts = o.timeseries
     bucket_mean_max = float(np.max(np.asarray(ts["gpus_on"], float)))
     assert o.summary["num_gpus_peak"] == 8 and bucket_mean_max < 8
+
+
+@pytest.mark.parametrize("hw,cap", [("h100-sxm", 350.0), ("h100-sxm", 250.0), ("b200", 500.0)])
+def test_under_a_power_cap_more_work_never_takes_less_time(hw, cap):
+    """Cells classed wholly compute- or memory-bound took the memory phase's cliff or the compute phase's clock: at 350 W
+    on an H100 a prefill of 264 tokens took 2.15x as long as one of 297, 2,542 decode cells got faster with more
+    context, and 138 requests reached their first token sooner than their own prefill (a helper's sweep)."""
+    from costsim.specs.catalog import get_accelerator, get_model
+
+    t = steptable.build_step_table(get_model("llama-3-8b"), get_accelerator(hw), tp=1, weight_precision="bf16",
+                                   kv_precision=None, max_batch=64, max_prefill_tokens=2048, max_context=4096,
+                                   memory_frac=None, power_cap_w=cap)
+    pre = np.array([t.prefill_s(x) for x in range(16, 2048, 8)])
+    dec = np.array(t.dec_time[1:])
+    assert np.all(np.diff(pre) >= -1e-12) and np.all(np.diff(dec, axis=1) >= -1e-12) and np.all(np.diff(dec, axis=0) >= -1e-12)
+    uncapped = steptable.build_step_table(get_model("llama-3-8b"), get_accelerator(hw), tp=1, weight_precision="bf16",
+                                          kv_precision=None, max_batch=64, max_prefill_tokens=2048, max_context=4096,
+                                          memory_frac=None, power_cap_w=None)
+    assert all(t.prefill_s(x) >= uncapped.prefill_s(x) for x in (64, 264, 297, 1024, 2048))  # a cap never speeds up

@@ -15,8 +15,9 @@ reads (the context-dependent part of the decode step) are added on top, as separ
 
 Power cap: a cell's uncapped device power P0 (inference_core_arrays) comes from
 `costsim.core.inference.decode_step_power_w` (decode: each part of the step at its own utilization) or
-`costsim.core.inference.prefill_power_w` (prefill: its mean compute / memory utilization); under a cap the cell slows by `cap_throughput_frac` of its
-bound phase (compute-bound vs memory-bound) and draws min(P0, cap).
+`costsim.core.inference.prefill_power_w` (prefill: its mean compute / memory utilization); under a cap the cell runs at
+one clock and its compute and memory parts slow by their own laws (`costsim.core.power.cap_roofline_frac`), no cell
+faster than a larger one, and draws min(P0, cap).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from costsim.core.power import cap_throughput_frac, warm_idle_power_w
+from costsim.core.power import cap_roofline_frac, warm_idle_power_w
 from costsim.specs.hardware import Accelerator
 from costsim.specs.model import ModelSpec
 
@@ -237,10 +238,13 @@ def inference_core_arrays(model: ModelSpec, acc: Accelerator, *, tp: int, weight
         "peak_flop_per_s": float(pk),
         "peak_bytes_per_s": float(bw),
         "decode_power_w": np.asarray(ci.decode_step_power_w(dec, dev, acc.idle_w, acc.tdp_w), float) * np.ones_like(dt),
-        "decode_compute_bound": (np.asarray(dec["matmul_compute_s"]) >= np.asarray(dec["weights_memory_s"])) * np.ones_like(C, dtype=bool),
+        # the compute and memory parts of each cell's roofline (the power cap slows each by its own law: _apply_cap)
+        "decode_compute_s": np.asarray(dec["matmul_compute_s"], float) * np.ones_like(dt),
+        "decode_memory_s": np.asarray(dec["weights_memory_s"], float) * np.ones_like(dt),
         "prefill_time_s": pt,
         "prefill_power_w": np.asarray(ci.prefill_power_w(pre, dev, acc.idle_w, acc.tdp_w), float),
-        "prefill_compute_bound": np.asarray(pre["matmul_s"] + pre["attention_s"]) >= np.asarray(pre["memory_floor_s"]),
+        "prefill_compute_s": np.asarray(pre["matmul_s"] + pre["attention_s"], float) * np.ones_like(pt),
+        "prefill_memory_s": np.asarray(pre["memory_floor_s"], float) * np.ones_like(pt),
         "kv_bytes_per_token": kv_tok_gpu * min(tp, shape.kv_shard_max) * pp * ep,
         "kv_capacity_tokens": max(0.0, free) / kv_tok_gpu,
         "state_tokens_per_sequence": state_tok,
@@ -266,18 +270,25 @@ def _core_arrays(model, acc, *, tp, weight_precision, kv_precision, batch_sizes,
 CAP_THROUGHPUT_FLOOR_FRAC = 1e-3
 
 
-def _apply_cap(t, p0, compute_bound, acc: Accelerator, cap_w):
+def _apply_cap(t, p0, compute_s, memory_s, acc: Accelerator, cap_w):
     """(capped time, capped power, lowest throughput fraction before the floor, cells at the floor) of cells of
-    uncapped power `p0` (W per GPU)."""
+    uncapped power `p0` (W per GPU) whose rooflines have a compute part `compute_s` and a memory part `memory_s`.
+    Under the cap the cell runs at one clock and each part slows by its own law (costsim.core.power.cap_roofline_frac):
+    classed wholly compute- or memory-bound, a prefill of 264 tokens took 2.15x as long as one of 297 at 350 W on an
+    H100, and a request's first token came before its own prefill time."""
     if cap_w is None or cap_w >= acc.tdp_w:
         return t, p0, 1.0, 0
-    fc = cap_throughput_frac(cap_w, acc.tdp_w, acc.idle_w, "compute", phase_power_uncapped_w=p0)
-    fm = cap_throughput_frac(cap_w, acc.tdp_w, acc.idle_w, "memory", phase_power_uncapped_w=p0)
-    frac = np.where(compute_bound, fc, fm) * np.ones_like(np.asarray(t, float))
+    frac = cap_roofline_frac(cap_w, acc.idle_w, p0, compute_s, memory_s) * np.ones_like(np.asarray(t, float))
+    # more work never takes less time: a cell may run padded to any larger one (a prompt's tokens to a longer
+    # prefill's, a step to a longer context or a larger batch), so its capped time is at most theirs. Near the ridge
+    # the mixed clock still falls faster with the memory share than the work does (the power model's fixed shares)
     at_floor = int(np.sum(frac < CAP_THROUGHPUT_FLOOR_FRAC))
     fmin = float(frac.min()) if frac.size else 1.0
     frac = np.maximum(frac, CAP_THROUGHPUT_FLOOR_FRAC)
-    return t / frac, np.minimum(p0, cap_w), fmin, at_floor
+    capped = np.asarray(t, float) / frac
+    for axis in range(capped.ndim):  # the suffix minimum along every work axis (tokens; batch and context)
+        capped = np.flip(np.minimum.accumulate(np.flip(capped, axis), axis=axis), axis)
+    return capped, np.minimum(p0, cap_w), fmin, at_floor
 
 
 def build_step_table(model: ModelSpec, acc: Accelerator, *, tp: int, weight_precision: str, kv_precision: str | None,
@@ -299,8 +310,10 @@ def build_step_table(model: ModelSpec, acc: Accelerator, *, tp: int, weight_prec
                      batch_sizes=batches, context_lengths=ctx, prefill_tokens=pre,
                      max_batched_tokens=max_prefill_tokens, max_seqs=max_batch, memory_frac=memory_frac,
                      pp=pp, ep=ep, engine=engine)
-    dt, dp, fmin_d, nfl_d = _apply_cap(a["decode_time_s"], a["decode_power_w"], a["decode_compute_bound"], acc, power_cap_w)
-    pt, pp, fmin_p, nfl_p = _apply_cap(a["prefill_time_s"], a["prefill_power_w"], a["prefill_compute_bound"], acc, power_cap_w)
+    dt, dp, fmin_d, nfl_d = _apply_cap(a["decode_time_s"], a["decode_power_w"], a["decode_compute_s"], a["decode_memory_s"],
+                                       acc, power_cap_w)
+    pt, pp, fmin_p, nfl_p = _apply_cap(a["prefill_time_s"], a["prefill_power_w"], a["prefill_compute_s"], a["prefill_memory_s"],
+                                       acc, power_cap_w)
     dt = np.vstack([dt[:1] * 0 + np.nan, dt])  # row 0 unused
     dp = np.vstack([dp[:1] * 0 + np.nan, dp])
     df = a["decode_flop_per_gpu"]
