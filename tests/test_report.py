@@ -350,3 +350,11 @@ def test_a_zero_energy_reads_in_the_unit_of_the_energies_beside_it():
     r.variants[0].parts["training"].summary["mitigation_energy_j"] = 0.0
     html = re.sub(r"<[^>]+>", " ", run_report_html(r))
     assert re.search(r"\b0 MWh\b", html) and not re.search(r"(?<![\d.,])0 J\b", html)
+
+
+def test_a_zero_site_power_reads_in_megawatts_and_a_devices_in_watts():
+    """'site: Headroom 0 W' sat beside '50 MW' (found in the app check); a device's power stays in W."""
+    assert fmt_value("headroom_w", 0.0) == "0 MW" and fmt_value("facility_peak_power_w", 0.0) == "0 MW"
+    assert fmt_value("grid_import_max_w", 1e-6) == "0 MW"
+    assert fmt_value("gpu_power_w", 0.0) == "0 W" and fmt_value("host_power_per_gpu_w", 0.0) == "0 W"
+    assert fmt_value("headroom_w", 5e7) == "50 MW"

@@ -121,11 +121,24 @@ def scale(key: str, v: float) -> tuple[float, str]:
 ENERGY_UNITS = ("J", "kJ", "kWh", "MWh")
 
 
+#: the units `scale` gives a power, smallest first
+POWER_UNITS = ("W", "kW", "MW")
+#: words of a key naming a whole site's or fleet's power (a zero reads in MW there), not one device's (W)
+SITE_POWER_WORDS = ("facility", "site", "grid", "headroom", "fleet", "it_", "swing", "battery", "import", "shortfall",
+                    "curtail", "peak_power")
+
+
 def zero_unit(key: str, unit: str) -> str:
     """The unit a zero reads in. A zero has no size to choose a unit by, so a total energy reads '0 MWh', the unit of
     the totals beside it (a run with no power-floor kernel read 'mitigation energy 0 J' beside '33.37 MWh'); an energy
-    per token or per request keeps J; every other unit is left as it is."""
-    return "MWh" if unit in ENERGY_UNITS and "_per_" not in key else unit
+    per token or per request keeps J. A site's or fleet's power reads '0 MW' (a headroom read '0 W' beside '50 MW'); a
+    device's (gpu_*, tdp, idle, per GPU) keeps W; every other unit is left as it is."""
+    if unit in ENERGY_UNITS and "_per_" not in key:
+        return "MWh"
+    if (unit in POWER_UNITS and "_per_" not in key and not key.startswith(("gpu_", "tdp", "idle"))
+            and any(word in key for word in SITE_POWER_WORDS)):
+        return "MW"
+    return unit
 
 
 def fmt_value(key: str, v: Any) -> str:
