@@ -923,3 +923,13 @@ def test_optimize_page_without_input_names_its_boxes_and_finds_scenarios_from_an
     bare = open_page("optimize")
     no_errors(bare)
     assert any("No shipped scenarios" in i.value for i in bare.info) and not bare.get("button")
+
+
+def test_compare_reads_small_facility_power_in_kilowatts():
+    """Phones and a workstation read 0.00137 MW in the Compare page's power chart and table (found in the app check)."""
+    from costsim.ui.pages.compare import column_scales
+
+    assert column_scales([{"facility_mw": 0.00137}, {"facility_mw": 0.0004}])["facility_mw"] == (1000.0, "kW")
+    assert column_scales([{"facility_mw": 2.5e-7}])["facility_mw"] == (1e6, "W")
+    assert column_scales([{"facility_mw": 12.0}, {"facility_mw": None}])["facility_mw"] == (1.0, "MW")
+    assert column_scales([{"facility_mwh": 0.5}])["facility_mwh"] == (1000.0, "kWh")

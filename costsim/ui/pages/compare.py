@@ -107,13 +107,37 @@ COLUMN_LABELS = {
 }
 
 
+#: columns in mega units and the smaller units they read in when every row is below one of them
+MEGA_COLUMNS = {"facility_mw": ("MW", "kW", "W"), "facility_mwh": ("MWh", "kWh", "Wh")}
+
+
+def column_scales(rows: list[dict[str, Any]]) -> dict[str, tuple[float, str]]:
+    """(factor, unit) for each MEGA_COLUMNS column: the largest unit its largest value is at least 1 in (phones and a
+    workstation read 1.37 kW, not 0.00137 MW)."""
+    out = {}
+    for key, units in MEGA_COLUMNS.items():
+        vals = [abs(r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+        top = max(vals, default=0.0)
+        k = 0 if top >= 1 or top == 0 else 1 if top >= 1e-3 else 2
+        out[key] = (1000.0 ** k, units[k])
+    return out
+
+
 def table(rows: list[dict[str, Any]]) -> None:
     """Rows with readable headings and numbers (3 significant digits) and no 'None' reasons."""
-    def cell(v: Any) -> Any:
+    scales = column_scales(rows)
+
+    def cell(k: str, v: Any) -> Any:
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and k in scales:
+            v = v * scales[k][0]
         if isinstance(v, float):
             return float(f"{v:.3g}")
         return "" if v is None else v
-    st.dataframe([{COLUMN_LABELS.get(k, k): cell(v) for k, v in r.items()} for r in rows], width="stretch", hide_index=True)
+
+    def heading(k: str) -> str:
+        text = COLUMN_LABELS.get(k, k)
+        return text.replace(MEGA_COLUMNS[k][0], scales[k][1]) if k in scales else text
+    st.dataframe([{heading(k): cell(k, v) for k, v in r.items()} for r in rows], width="stretch", hide_index=True)
 
 
 def train_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
@@ -168,11 +192,13 @@ def serve_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _charts(rows: list[dict[str, Any]], label_of, metrics: list[tuple[str, str, str]], key: str) -> None:
     labels = [label_of(r) for r in rows]
+    scales = column_scales(rows)
     for i in range(0, len(metrics), 2):
         cols = st.columns(2)
         for col, (k, title, unit) in zip(cols, metrics[i:i + 2]):
-            col.plotly_chart(charts.bars(labels, [r.get(k) for r in rows], title=title, y_title=unit, log=True),
-                             width="stretch", key=f"{key}_{k}")
+            factor, unit = scales.get(k, (1.0, unit))
+            vals = [None if r.get(k) is None else r[k] * factor for r in rows]
+            col.plotly_chart(charts.bars(labels, vals, title=title, y_title=unit, log=True), width="stretch", key=f"{key}_{k}")
 
 
 def render() -> None:
