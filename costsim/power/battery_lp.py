@@ -19,6 +19,13 @@ policies (costsim.power.battery) can produce is feasible here, so the optimum is
 theirs on the same objective. No terminal state-of-charge condition is imposed (as for the
 heuristics); `final_soc_at_least_initial=True` adds e_n >= e0.
 
+Charge and discharge in the same step are not excluded (that needs integer variables). The optimum uses both only
+where it gains from losing energy: in hours of negative price (or carbon) the round-trip loss of cycling within the
+hour is paid for (dk-dk1's 281 negative hours: ~286 MWh a year, ~$1.9k against the ~$2.6M a year arbitrage saving of
+a 100 MWh / 25 MW battery), and in ties where the leftover energy is worth nothing. The result's battery_w is the net
+d - c, so in those steps the state of charge falls by more than battery_w shows; DispatchResult.summary's
+battery_losses_j counts it (it is backed out of the state of charge).
+
 The demand charge is on one peak per billing period (`demand_period_s`: the month of
 costsim.economics.timeseries, each charged for the share of it covered, as the bill is) or, without a
 period, on ONE peak over the whole horizon; each P gets bounds that every optimum satisfies (a window-mean lower bound, the largest possible
