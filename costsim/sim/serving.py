@@ -391,7 +391,6 @@ def _autoscaler(env: simpy.Environment, fleet: Fleet, g: Group):
             # scaled to zero (min_replicas 0): requests waiting at the router start one replica; nothing to measure
             # until it runs (the fleet had stayed at zero and dropped every later request as 'queue full')
             want = max(a.min_replicas, 1 if fleet.cold else 0)
-            lim = fleet.limiter
             for _ in range(max(0, min(want, a.max_replicas) - len(starting))):
                 off = next((r for r in mine if r.state == "off"), None)
                 if off is None and any(r.state == "draining" for r in mine):
@@ -399,15 +398,8 @@ def _autoscaler(env: simpy.Environment, fleet: Fleet, g: Group):
                     fleet.make_routable(r)
                     r.notify()
                     break
-                probe = off if off is not None else (mine[0] if mine else None)
-                if lim is not None and probe is not None and not lim.room_for(probe):
+                if not _boot_one(fleet, g, off, off if off is not None else (mine[0] if mine else None)):
                     break
-                if off is not None:
-                    if lim is not None and off in lim.shed:
-                        lim.shed.remove(off)
-                    start_boot(fleet, off)
-                else:
-                    start_boot(fleet, fleet.new_replica(g, g.role, "starting"))
             continue
         if a.policy == "target_utilization":
             # occupancy: the larger of batch slots and KV blocks in use (busy time is ~1 whenever a
@@ -434,19 +426,28 @@ def _autoscaler(env: simpy.Environment, fleet: Fleet, g: Group):
             need = min(need - len(taken), max(0, a.max_replicas - powered))
             for _ in range(need):
                 off = next((r for r in mine if r.state == "off"), None)
-                if lim is not None and not lim.room_for(off if off is not None else active[0]):
+                if not _boot_one(fleet, g, off, off if off is not None else active[0]):
                     break  # the grid's import limit: no more replicas now
-                if off is not None:
-                    if lim is not None and off in lim.shed:
-                        lim.shed.remove(off)
-                    start_boot(fleet, off)
-                else:
-                    start_boot(fleet, fleet.new_replica(g, g.role, "starting"))
         elif desired < len(active):
             for r in sorted(active, key=lambda x: x.outstanding)[: len(active) - desired]:
                 fleet.make_unroutable(r)
                 r.state = "draining"
                 r.notify()
+
+
+def _boot_one(fleet: Fleet, g: Group, off: Replica | None, probe: Replica | None) -> bool:
+    """Boot the powered-off replica `off`, or a new one of group g; False (nothing booted) when the grid limiter has
+    no room for another replica like `probe`."""
+    lim = fleet.limiter
+    if lim is not None and probe is not None and not lim.room_for(probe):
+        return False
+    if off is not None:
+        if lim is not None and off in lim.shed:
+            lim.shed.remove(off)
+        start_boot(fleet, off)
+    else:
+        start_boot(fleet, fleet.new_replica(g, g.role, "starting"))
+    return True
 
 
 def start_boot(fleet: Fleet, r: Replica) -> None:
