@@ -174,3 +174,45 @@ def test_build_refuses_bad_data_with_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
         bp.numeric(["1.0", "abc"], "h.csv", np.array([2, 3]))
     assert e.value.code == 2 and "h.csv, row 3" in capsys.readouterr().err
+
+
+def test_a_plan_comparing_regions_on_different_price_bases_says_so():
+    """us-caiso's real year is wholesale day-ahead energy (89 USD/MWh), us-caiso-california's typical day the all-in
+    industrial rate (186): a cost ranking across them priced one grid twice (a helper's data audit)."""
+    from costsim.api.plan_compare import compare_plans
+    from costsim.power.balancing import PRICE_BASIS_ALL_IN, PRICE_BASIS_WHOLESALE, price_basis
+    from costsim.specs.plan import PlanRequest
+
+    assert price_basis("us-caiso") == price_basis("dk-dk1") == PRICE_BASIS_WHOLESALE
+    assert price_basis("us-caiso-california") == price_basis("us-pjm") == PRICE_BASIS_ALL_IN  # us-pjm: its stylized sibling
+    req = PlanRequest(target_loss=2.0, lifetime_tokens=1e13, economics={"pricing": "purchase"})
+    mixed = compare_plans(req, train_hardware=["h100-sxm"], serve_hardware=["h100-sxm"], regions=["us-caiso", "us-caiso-california"])
+    assert "not priced on one basis" in mixed.answer
+    same = compare_plans(req, train_hardware=["h100-sxm"], serve_hardware=["h100-sxm"], regions=["us-pjm-virginia", "us-caiso-california"])
+    assert "not priced on one basis" not in same.answer
+
+
+def test_an_hourly_region_file_holds_each_hour_once():
+    """hour_of_year 0.5 crashed with an internal error (exit 1); a repeated or missing hour was accepted and shifted the
+    rest of the year (a helper's data audit)."""
+    from costsim.errors import InputError
+    from costsim.power.signals import parse_region_csv
+
+    def csv(hours):
+        return "hour_of_year,usd_per_kwh,gco2e_per_kwh\n" + "\n".join(f"{h},0.1,300" for h in hours)
+
+    parse_region_csv(csv(range(8760)), path="ok.csv")
+    for hours, words in ((["0.5"] + list(range(1, 8760)), "whole numbers"), (list(range(8759)) + [5], "hour 5"),
+                         ([7 * h for h in range(8760)], "outside")):
+        with pytest.raises(InputError, match=words):
+            parse_region_csv(csv(hours), path="bad.csv")
+
+
+def test_a_typical_day_region_beside_a_balancing_authority_names_the_two_clocks():
+    """grid.start_hour read us-pjm-virginia's typical day in local time and us-pjm's curtailment events in UTC, 5 h
+    apart, without a word (a helper's data audit)."""
+    from costsim.power.balancing import clock_note
+
+    note = clock_note("us-pjm-virginia", "us-pjm")
+    assert note and "UTC" in note and "-5 h" in note and "grid.region us-pjm" in note
+    assert clock_note("us-pjm", "us-pjm") is None and clock_note(None, "us-pjm") is None

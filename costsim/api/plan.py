@@ -32,6 +32,7 @@ from costsim.core.trust import ErrorBand
 from costsim.errors import InputError
 from costsim.numtext import si
 from costsim.estimators.plan_pricing import price_serving, price_training
+from costsim.power.balancing import price_basis
 from costsim.specs.catalog import get_accelerator, get_model
 from costsim.specs.plan import FIT_IDS, PlanRequest
 from costsim.specs.site import EconomicsSpec
@@ -409,7 +410,8 @@ def plan(req: PlanRequest) -> PlanResult:
     ]
     if req.region:
         assumptions.append({"name": "electricity", "value": f"{econ.electricity_usd_per_kwh:.4g} USD/kWh, {econ.grid_gco2e_per_kwh:.4g} gCO2e/kWh",
-                            "unit": "annual mean", "source": f"region {req.region} (costsim/data/regions or grid)"})
+                            "unit": "annual mean", "source": f"region {req.region} (costsim/data/regions or grid)"
+                            + (f": {basis}" if (basis := price_basis(req.region)) else "")})
     bands: dict[str, ErrorBand | None] = {}
     if req.mode == "cost":  # the serving fleet is priced on 8-128-GPU budgets: the 1-node regime of the serving cases
         bands = {"training": band_for("training", req.train_hardware, req.train_gpus, sparse=False),  # planned models are dense

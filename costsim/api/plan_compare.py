@@ -161,6 +161,20 @@ def _value_text(objective: str, v: float) -> str:
     return usd_m(x) if objective == "usd" else f"{sig(x)} {unit}"  # $3.87k, not $0.00387M
 
 
+def _mixed_price_bases(regions: Sequence[str | None]) -> str | None:
+    """A sentence when the compared regions' prices are not on one basis (wholesale energy vs all-in), else None."""
+    from costsim.power.balancing import PRICE_BASIS_WHOLESALE, price_basis
+
+    bases = {r: price_basis(r) for r in dict.fromkeys(regions) if r}
+    wholesale = [r for r, b in bases.items() if b == PRICE_BASIS_WHOLESALE]
+    other = [r for r, b in bases.items() if b != PRICE_BASIS_WHOLESALE]
+    if not wholesale or not other:
+        return None
+    return (f"Electricity is not priced on one basis: {', '.join(wholesale)} at wholesale day-ahead energy prices (no "
+            f"delivery, capacity charges or taxes), {', '.join(other)} at all-in industrial rates; compare on CO2e or "
+            "energy, or give one basis. ")
+
+
 def compare_plans(req: PlanRequest, *, train_hardware: Sequence[str], serve_hardware: Sequence[str],
                   regions: Sequence[str | None]) -> PlanComparison:
     """Plan every combination and rank them by `req.objective` (see module doc)."""
@@ -194,4 +208,6 @@ def compare_plans(req: PlanRequest, *, train_hardware: Sequence[str], serve_hard
     if len(set(regions)) > 1 and req.objective == "usd" and req.economics.pricing == "rental":
         s += ("Under rental pricing the GPU-hour price includes the power, so the regions differ in CO2e, not in $; "
               "--pricing purchase prices each region's electricity. ")
+    elif req.objective == "usd" and (mixed := _mixed_price_bases(regions)):
+        s += mixed
     return PlanComparison(req.objective, tuple(options), best, s + best.answer, req)

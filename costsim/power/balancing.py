@@ -520,6 +520,43 @@ def region_kind(region: str) -> str:
     return "real" if region in real_region_ids() else "stylized"
 
 
+#: what a region's hourly price is (costsim grid regions, plan comparisons)
+PRICE_BASIS_WHOLESALE = "wholesale day-ahead energy price (no delivery, capacity charges or taxes)"
+PRICE_BASIS_ALL_IN = "all-in industrial price (annual mean of a published retail rate; costsim/data/regions/README.md)"
+
+
+def price_basis(region: str | None) -> str | None:
+    """Which price a region carries: the real market years (a shipped hourly price series) are wholesale day-ahead
+    energy, the typical-day files (and a balancing authority priced by its stylized sibling) an all-in industrial
+    rate; None for a user's file or no region. Plans that compare regions on different bases say so: us-caiso's
+    wholesale 89 USD/MWh and us-caiso-california's all-in 186 USD/MWh price one grid twice (a helper's data audit)."""
+    if not region:
+        return None
+    if region in market_catalog():
+        return PRICE_BASIS_WHOLESALE
+    if region in ba_catalog():
+        return PRICE_BASIS_WHOLESALE if get_ba(region).price_series else PRICE_BASIS_ALL_IN
+    return PRICE_BASIS_ALL_IN if _typical_day_file(region) else None
+
+
+def clock_note(region: str | None, ba_region: str | None) -> str | None:
+    """A sentence when a scenario reads a typical-day region (local time) beside a balancing authority's events (UTC)
+    from the same start_hour, the two clocks that many hours apart; None otherwise."""
+    if not region or not ba_region or region_kind(region) == "real" or not _typical_day_file(region):
+        return None
+    off = get_ba(ba_region).utc_offset_h
+    return (f"grid.start_hour counts in UTC for {ba_region}'s curtailment events and in local time for {region}'s "
+            f"typical-day price and carbon ({off:+d} h apart in standard time): use grid.region {ba_region} (UTC) to read "
+            "both on one clock")
+
+
+def _typical_day_file(region: str) -> bool:
+    """True for a shipped typical-day region (costsim/data/regions/<id>.csv)."""
+    from costsim.power.signals import REGIONS_DIR
+
+    return (REGIONS_DIR / f"{region}.csv").is_file()
+
+
 __all__ = ["BARegion", "HourlyLoad", "ba_catalog", "ba_region_ids", "get_ba", "load_ba_demand", "load_ba_generation",
            "carbon_intensity_g_per_kwh", "ba_carbon_signal", "ba_region_profile", "real_region_ids", "parse_load_csv",
            "load_load_csv", "manifest", "emission_factors_g_per_kwh", "MarketRegion", "market_catalog", "market_region_profile",

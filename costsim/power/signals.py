@@ -192,7 +192,22 @@ def parse_region_csv(text: str, *, path: str = "<text>", region_id: str | None =
     elif "hour_of_year" in cols:
         if len(rows) not in (8760, 8784):
             raise _bad(path, f"an hourly-year file needs 8760 or 8784 rows, got {len(rows)}")
-        order = np.argsort([int(r["hour_of_year"]) for r in rows])
+        try:
+            hours = np.array([int(str(r["hour_of_year"]).strip()) for r in rows])
+        except (TypeError, ValueError):
+            raise _bad(path, "hour_of_year must be whole numbers 0, 1, 2, ... (one row per hour)") from None
+        # every hour of the year once: a repeated, missing or out-of-range hour would shift the rest of the year
+        if not np.array_equal(np.sort(hours), np.arange(len(rows))):
+            seen, first_bad = set(), None
+            for h in hours:
+                if h in seen or not 0 <= h < len(rows):
+                    first_bad = int(h)
+                    break
+                seen.add(int(h))
+            what = (f"hour {first_bad} is repeated or outside 0-{len(rows) - 1}" if first_bad is not None
+                    else f"the hours are not 0-{len(rows) - 1}")
+            raise _bad(path, f"hour_of_year must hold each hour 0-{len(rows) - 1} once; {what}")
+        order = np.argsort(hours)
         price_v, carbon_v = price[order], carbon[order]
     else:
         raise _bad(path, "needs either month,hour or hour_of_year columns")

@@ -35,6 +35,7 @@ import simpy
 
 from costsim.errors import InputError
 from costsim.estimators.inference import served_model
+from costsim.power.balancing import clock_note
 from costsim.sim.arrivals import sample_workload
 from costsim.sim.base import SimOutput
 from costsim.sim.replica import LeastLoaded, Replica
@@ -566,6 +567,8 @@ def _grid_limits(scenario: Scenario, env: simpy.Environment, fleet: Fleet, durat
         notes.append(f"balancing authority {year.region} {year.year}: a {year.site_load_w / 1e6:.2f} MW serving site sees "
                      f"{year.curtailment_hours:.0f} curtailed hours in {year.num_events} events over a year from the start, "
                      f"{win.curtailment_hours:.0f} of them in the simulated window")
+        if note := clock_note(scenario.grid.region, scenario.grid.balancing_authority.region):
+            notes.append(note)
     steps = sg.limit_steps(windows, scenario.grid.import_cap_w, duration)
     fleet.limiter_steps = steps
     fleet.limiter.base_w = scenario.grid.import_cap_w if scenario.grid.import_cap_w is not None else math.inf

@@ -16,6 +16,7 @@ from costsim.core.power import cap_throughput_frac, checkpoint_phase_power, devi
 from costsim.economics.accounting import usd_per_gpu_hour
 from costsim.errors import InputError
 from costsim.numtext import power
+from costsim.power.balancing import clock_note
 from costsim.power.facility import facility_power_w, it_power_per_gpu_w
 from costsim.sim.grid_battery import fast_loss_w
 from costsim.specs.catalog import get_accelerator, get_model, node_for
@@ -305,6 +306,8 @@ def prepare(scenario: Scenario) -> Setup:
         notes.append(f"balancing authority {ba_ev.region} {ba_ev.year}: {len(ba_ev.windows)} curtailment windows for a "
                      f"{ba_ev.site_load_w / MEGA:.1f} MW site (queue ahead {ba_ev.queue_load_w / MEGA:.0f} MW)"
                      + ("; the run is longer than the rest of the year: hours wrap to the start of the same year" if ba_ev.wrapped else ""))
+        if note := clock_note(scenario.grid.region, scenario.grid.balancing_authority.region):
+            notes.append(note)
     limits = {base_limit} | {min(c.max_import_mw * MEGA, base_limit if base_limit is not None else math.inf) for c in windows}
     timer = _core_timer(w, scenario, prof, step_scale=(w.step_time_s / float(pick(prof, "step_time_s"))
                                                        if w.step_time_s is not None else 1.0))

@@ -59,7 +59,7 @@ class GridSpec(Spec):
     curtailment: list[CurtailmentWindow] = Field(default_factory=list, description="Demand-response / curtailment windows.")
     demand_charge_usd_per_kw_month: float = Field(0.0, ge=0, description="Demand charge on the monthly peak import, USD per kW-month.")
     start_month: int = Field(1, ge=1, le=12, description="Calendar month at t=0 for hourly price/carbon profiles (1 = January).")
-    start_hour: int = Field(0, ge=0, le=23, description="Hour of day at t=0 for hourly price/carbon profiles (local time of the profile).")
+    start_hour: int = Field(0, ge=0, le=23, description="Hour of day at t=0 for hourly price/carbon profiles, in the profile's own clock: local time for a typical-day region, UTC for a real-year region (costsim grid regions).")
     balancing_authority: BalancingAuthoritySpec | None = Field(None, description="Place the site in a balancing authority with real hourly load: the site sees that year's curtailment events (hours where the BA's load plus the site's would exceed its planning peak). start_month/start_hour then count in UTC.")
 
     @property
