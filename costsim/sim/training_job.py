@@ -10,9 +10,10 @@ import math
 import numpy as np
 import simpy
 
+from costsim.sim.import_limit import limit_steps
 from costsim.sim.power_trace import CONST, RAMP, WAVE
 from costsim.sim.training_setup import CKPT, DOWN, EVAL, PAUSE, RAMP_DOWN, RAMP_UP, TRAIN, Setup, StepLevel
-from costsim.units import MEGA, S_PER_DAY, S_PER_HOUR
+from costsim.units import S_PER_DAY
 
 
 # --------------------------------------------------------------------------------------------
@@ -505,28 +506,14 @@ def planned_process(env, job: TrainingJob, per_day: float, schedule: str, rng):
         job.proc.interrupt(_Planned())
 
 
-def limit_steps(windows, base_limit_w):
-    """The import limit as a step function: [(time s, limit W or None)] at every window start and end, each the lowest
-    of the base limit and the windows open then (overlapping and nested windows: the tighter one holds while it is
-    open, the outer one again after it), consecutive equal limits merged."""
-    edges = sorted({cw.start_h * S_PER_HOUR for cw in windows} | {(cw.start_h + cw.duration_h) * S_PER_HOUR for cw in windows})
-    steps, last = [], base_limit_w
-    for t in edges:
-        lim = base_limit_w
-        for cw in windows:
-            if cw.start_h * S_PER_HOUR <= t < (cw.start_h + cw.duration_h) * S_PER_HOUR:
-                lim = min(cw.max_import_mw * MEGA, lim if lim is not None else math.inf)
-        if lim != last:
-            steps.append((t, lim))
-            last = lim
-    return steps
-
-
 def limit_process(env, job: TrainingJob, su: Setup):
     """Curtailment windows: the limit changes at every window start and end to the lowest of those open (limit_steps).
     A lower limit that stops the job is announced early enough to checkpoint and ramp down before it holds."""
     cur = su.base_limit_w
-    for t, lim in limit_steps(su.windows, su.base_limit_w):
+    for st in limit_steps(su.windows, su.base_limit_w, math.inf):
+        t, lim = st.start_s, (None if math.isinf(st.limit_w) else st.limit_w)  # levels key no cap as None
+        if lim == cur:
+            continue  # the limit in force at the start (t 0): nothing changes
         lower = lim is not None and (cur is None or lim < cur)
         lead = su.stall_s + su.w.power.stop_ramp_s if lower and not su.levels[lim].feasible else 0.0
         t_apply = max(t - lead, env.now)
