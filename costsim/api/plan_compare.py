@@ -171,8 +171,8 @@ def _mixed_price_bases(regions: Sequence[str | None]) -> str | None:
     if not wholesale or not other:
         return None
     return (f"Electricity is not priced on one basis: {', '.join(wholesale)} at wholesale day-ahead energy prices (no "
-            f"delivery, capacity charges or taxes), {', '.join(other)} at all-in industrial rates; compare on CO2e or "
-            "energy, or give one basis. ")
+            f"delivery, capacity charges or taxes), {', '.join(other)} at all-in industrial rates: compare costs within one kind "
+            "(costsim grid regions lists them), or compare on CO2e or energy. ")
 
 
 def compare_plans(req: PlanRequest, *, train_hardware: Sequence[str], serve_hardware: Sequence[str],
