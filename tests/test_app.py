@@ -321,6 +321,19 @@ def test_serve_replica_across_nodes_is_said():
     assert any("spans 2 scale-up domains" in c.value for c in at.caption)
 
 
+@needs_serve
+def test_serve_budget_of_seven_gpus_from_a_link_prices_the_idle_one():
+    """A share link with a budget of 7 GPUs fell back to 'auto' (the page offered powers of two only); the deployment
+    (three TP2 replicas, one GPU idle) now runs and its $ per token says it pays for the idle GPU."""
+    from costsim.ui.share import encode_spec
+
+    at = open_page("serve", serve=encode_spec(ServeRequest(model="llama-3.1-8b", hardware="h100-sxm", gpus=7, tp=2)))
+    no_errors(at)
+    assert not any("not one of this page's choices" in w.value for w in at.warning)
+    res = at.session_state["serve_result"]
+    assert res["deployment"]["gpus_idle"] == 1 and res["idle_gpus"]["gpus"] == 1
+
+
 def test_serve_int4_gives_more_tokens_per_s_and_cheaper_tokens():
     at = open_page("serve")
     no_errors(at)

@@ -18,7 +18,9 @@ from costsim.ui import charts, compute, fmt, widgets as w
 P = "serve_"
 BATCH_OPTIONS: list[Any] = ["max", "fill", 1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 BATCH_WORDS = {"max": "max (best throughput that fits)", "fill": "fill (every sequence the engine admits; one replica)"}
-GPU_OPTIONS: list[Any] = [1, 2, 4, 8, 16, 32, 64]
+#: GPU budgets (or GPUs per replica) the page offers: powers of two and the counts between them a planner holds (a node
+#: part-used, 12 / 24 / 48, an NVL72 rack); a share link or a budget of 7 had fallen back to 'auto'
+GPU_OPTIONS: list[Any] = [1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32, 48, 64, 72, 96, 128, 256, 512]
 LAYOUT_OPTIONS: list[Any] = [1, 2, 4, 8, 16, 32, 64]  # tp / pp / ep of one replica
 TOP_K_OPTIONS: list[Any] = [0, 1, 20, 40, 50, 64, 100]
 
