@@ -301,7 +301,7 @@ def test_bad_share_link_is_a_warning():
 def test_share_link_value_outside_the_choices_is_said_not_dropped_silently():
     from costsim.ui.share import encode_spec
 
-    req = ServeRequest(model="llama-3.1-70b", hardware="h100-sxm", gpus=72, weight_precision="fp8")  # 72: not a listed budget
+    req = ServeRequest(model="llama-3.1-70b", hardware="h100-sxm", gpus=9, weight_precision="fp8")  # 9: not a listed budget
     at = open_page("serve", serve=encode_spec(req))
     assert any(wn.value.startswith("GPU") and "not one of this page's choices" in wn.value for wn in at.warning)
 
