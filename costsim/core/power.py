@@ -208,15 +208,13 @@ def cap_roofline_frac(cap_w, idle_w, power_uncapped_w, compute_s, memory_s):
     share = w * FIXED_SHARE["compute"] + (1.0 - w) * FIXED_SHARE["memory"]
     cap, idle, p0 = _arr(cap_w), _arr(idle_w), _arr(power_uncapped_w)
     f = clock_frac_under_cap(cap, idle, p0, "compute", fixed_share=share)
-    thr_m = np.minimum(1.0, f / CLOCK_KNEE["memory"]) * (1.0 - MEMORY_CLOCK_SENSITIVITY * (1.0 - f))
+    thr_m = _clock_throughput(f, "memory")
     bound = np.maximum(tc, tm)
     with np.errstate(divide="ignore", invalid="ignore"):
         stretched = np.maximum(tc / np.maximum(f, 1e-12), tm / np.maximum(thr_m, 1e-12))
         thr = np.where(bound > 0, bound / stretched, f)
     p_min = min_clock_power_w(idle, p0, "compute", fixed_share=share)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        duty = np.clip((cap - idle) / np.where(p_min > idle, p_min - idle, 1.0), 0.0, 1.0)
-    return np.where(cap >= p0, 1.0, np.where(cap >= p_min, thr, thr * duty))
+    return np.where(cap >= p0, 1.0, np.where(cap >= p_min, thr, thr * _duty_frac(cap, idle, p_min)))
 
 
 def cap_throughput_frac(cap_w, tdp_w, idle_w, phase: str = "compute", *, phase_power_uncapped_w=None):
@@ -229,18 +227,24 @@ def cap_throughput_frac(cap_w, tdp_w, idle_w, phase: str = "compute", *, phase_p
         return np.ones(np.broadcast(_arr(cap_w), _arr(tdp_w), _arr(idle_w)).shape)
     p0 = phase_power_w(idle_w, tdp_w, phase) if phase_power_uncapped_w is None else _arr(phase_power_uncapped_w)
     f = clock_frac_under_cap(cap_w, idle_w, p0, phase)
-    if phase == "compute":
-        thr = f
-    else:
-        knee = CLOCK_KNEE[phase]
-        flat = 1.0 - MEMORY_CLOCK_SENSITIVITY * (1.0 - f) if phase == "memory" else np.ones_like(f)
-        thr = np.minimum(1.0, f / knee) * flat
-    # below the power of the lowest clock: duty-cycle throttling, linear in the power above idle
+    thr = f if phase == "compute" else _clock_throughput(f, phase)
     cap, idle = _arr(cap_w), _arr(idle_w)
     p_min = min_clock_power_w(idle, p0, phase)
+    return np.where(cap >= p_min, thr, thr * _duty_frac(cap, idle, p_min))
+
+
+def _clock_throughput(f, phase: str):
+    """Throughput (0..1) of a memory or communication phase at SM clock f: nearly flat (memory loses
+    MEMORY_CLOCK_SENSITIVITY per unit of clock), then proportional to the clock below its knee."""
+    flat = 1.0 - MEMORY_CLOCK_SENSITIVITY * (1.0 - f) if phase == "memory" else np.ones_like(f)
+    return np.minimum(1.0, f / CLOCK_KNEE[phase]) * flat
+
+
+def _duty_frac(cap, idle, p_min):
+    """Below the power of the lowest clock `p_min`: duty-cycle throttling, the share of time running (0..1), linear in
+    the power above idle."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        duty = np.clip((cap - idle) / np.where(p_min > idle, p_min - idle, 1.0), 0.0, 1.0)
-    return np.where(cap >= p_min, thr, thr * duty)
+        return np.clip((cap - idle) / np.where(p_min > idle, p_min - idle, 1.0), 0.0, 1.0)
 
 
 def power_limit_stretch_s(time_s, tensor_flop, tensor_j_per_flop, power_budget_w):

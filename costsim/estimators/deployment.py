@@ -312,8 +312,8 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
         rate = _cost_rate_usd_per_s(acc, economics, facility, gpr, p_gpu)
         # the budget's GPUs left idle are paid for too (at idle power): $ per token of the whole budget, so a
         # deployment that leaves GPUs idle does not rank on a rate that drops them
-        idle_rate = _cost_rate_usd_per_s(acc, economics, facility, gpus - replicas * gpr, acc.idle_w)
-        usd_mtok = None if rate is None else (replicas * rate + idle_rate) / np.where(feas, replicas * thr_rep, np.nan) * 1e6
+        idle_usd_per_s = _cost_rate_usd_per_s(acc, economics, facility, gpus - replicas * gpr, acc.idle_w)
+        usd_mtok = None if rate is None else (replicas * rate + idle_usd_per_s) / np.where(feas, replicas * thr_rep, np.nan) * 1e6
         if objective == "usd_per_token" and usd_mtok is None:
             raise InputError(f"objective 'usd_per_token' needs a price for {acc.id}: its profile has none. Set --usd-per-gpu-hour "
                              "(economics.usd_per_gpu_hour) or use --objective throughput.", field="objective")

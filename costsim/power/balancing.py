@@ -542,7 +542,7 @@ def price_basis(region: str | None) -> str | None:
 def clock_note(region: str | None, ba_region: str | None) -> str | None:
     """A sentence when a scenario reads a typical-day region (local time) beside a balancing authority's events (UTC)
     from the same start_hour, the two clocks that many hours apart; None otherwise."""
-    if not region or not ba_region or region_kind(region) == "real" or not _typical_day_file(region):
+    if not region or not ba_region or not _typical_day_file(region):
         return None
     off = get_ba(ba_region).utc_offset_h
     return (f"grid.start_hour counts in UTC for {ba_region}'s curtailment events and in local time for {region}'s "

@@ -328,11 +328,16 @@ class Replica:
             self._first_token(rid, L, g, end_time)
         self.prefilling = keep
 
-    def _first_token(self, rid: int, L: int, g: int, t: float) -> None:
+    def _mark_first(self, rid: int, t: float) -> None:
+        """rid's first token at time t (kept from its first prefill: a recomputed one after preemption does not move it)."""
         f = self.fleet
         if f.first[rid] != f.first[rid]:
             f.first[rid] = t
         f.first_token(t)
+
+    def _first_token(self, rid: int, L: int, g: int, t: float) -> None:
+        f = self.fleet
+        self._mark_first(rid, t)
         if self.role == "prefill":
             f.handoff(rid, self, t)
         else:
@@ -343,9 +348,7 @@ class Replica:
         iteration (or is handed off / completes)."""
         self.crossing -= 1
         f = self.fleet
-        if f.first[rid] != f.first[rid]:
-            f.first[rid] = self.env.now
-        f.first_token(self.env.now)
+        self._mark_first(rid, self.env.now)
         if self.role == "prefill":
             self.pre_tokens -= L
             f.handoff(rid, self, self.env.now)
