@@ -436,3 +436,24 @@ def test_planned_maintenance_survives_a_limit_change_during_its_checkpoint():
     without = simulate_training(Scenario.model_validate(_job64(training=maint)), seed=0).summary
     assert with_w["completed"] and with_w["wall_time_s"] >= without["wall_time_s"]
     assert with_w["planned_interruptions"] == without["planned_interruptions"]
+
+
+def test_a_failure_during_planned_maintenance_does_not_cut_it_short():
+    """A failure in a maintenance stop replaced the stop's remaining time by its own short restart (Daly), and a failure
+    during the maintenance's checkpoint dropped the maintenance altogether: a one-hour stop ended after 65 s."""
+    maint_s, restart_s = 3600.0, 60.0
+    d = _job64(training={"maintenance": {"per_day": 6, "schedule": "periodic", "downtime_s": maint_s},
+                         "reliability": {"rate_scale": 3000, "restart_s": restart_s, "hot_spare_nodes": 100}})
+    stops = 0
+    for seed in range(3):
+        o = simulate_training(Scenario.model_validate(d), seed=seed)
+        ev = o.tables["events"]
+        rows = [(float(t), str(k)) for t, k in zip(ev["t_s"], ev["event"])]
+        for i, (t, kind) in enumerate(rows):
+            if kind != "maintenance":
+                continue
+            restarts = [t2 for t2, k2 in rows[i + 1:] if k2 == "restart"]
+            assert restarts and restarts[0] - t >= maint_s + restart_s
+            stops += 1
+        assert o.summary["completed"]
+    assert stops >= 6

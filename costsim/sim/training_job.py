@@ -168,10 +168,12 @@ class TrainingJob:
         self.since_eval_s = 0.0
 
     # --- states -----------------------------------------------------------------------------
-    def _down(self, dur: float, *, powered: bool = True):
-        """Stop ramp -> idle -> start ramp, total `dur`; failures during it restart it (Daly)."""
+    def _down(self, dur: float, *, powered: bool = True, hold_s: float = 0.0):
+        """Stop ramp -> idle -> start ramp, total `dur`; failures during it restart it (Daly). The first `hold_s` is
+        planned work (maintenance) that a failure's shorter restart cannot cut short."""
         su, w = self.su, self.w
-        end = self.env.now + dur
+        end = self.env.now + max(dur, hold_s)
+        hold_end = self.env.now + hold_s
         filler = w.mitigation.filler_during_restarts
         g_idle = su.idle_w if powered else 0.0
         h_idle = su.host_idle_w if powered else 0.0
@@ -206,15 +208,21 @@ class TrainingJob:
                     self._count_fail(c.cls_idx)
                     d = self._fail_downtime(c.cls_idx)
                     self._seg(DOWN, CONST, g_idle, g_idle, h_idle, floor=filler)
-                    end = self.env.now + d if w.reliability.restart_on_failure_during_restart else max(end, self.env.now + d)
+                    restart_end = self.env.now + d
+                    end = max(hold_end, restart_end) if w.reliability.restart_on_failure_during_restart else max(end, restart_end)
                 elif isinstance(c, _Planned):
                     self.n_planned += 1
                     self._seg(DOWN, CONST, g_idle, g_idle, h_idle, floor=filler)
-                    end = max(end, self.env.now + w.maintenance.downtime_s + w.reliability.restart_s)
+                    hold_end = max(hold_end, self.env.now + self._maintenance_s())
+                    end = max(end, hold_end)
                 elif isinstance(c, _Limit):
                     self.limit_w = c.limit_w
                     self._seg(DOWN, CONST, g_idle, g_idle, h_idle, floor=filler)
                     g_run = self._level().gpu_hi_w
+
+    def _maintenance_s(self) -> float:
+        """A planned stop: the maintenance itself, then the job's restart."""
+        return self.w.maintenance.downtime_s + self.w.reliability.restart_s
 
     def _cur_gpu(self) -> float:
         r = self.rows[-1]
@@ -426,11 +434,16 @@ class TrainingJob:
                 if not self._level().feasible:
                     break  # the pause takes the job down: the maintenance is done during it
                 cause = yield from self._checkpoint()
+            if isinstance(cause, _Fail):  # the failure takes the job down; the maintenance is done in the same stop
+                self._count_fail(cause.cls_idx)
+                self._lose_work()
+                yield from self._down(self._fail_downtime(cause.cls_idx), hold_s=self._maintenance_s())
+                return
             if cause is not None:
                 yield from self._handle(cause)
                 return
             self._sync_pending()
-            yield from self._down(w.maintenance.downtime_s + w.reliability.restart_s)
+            yield from self._down(self._maintenance_s(), hold_s=self._maintenance_s())
         elif isinstance(c, _Limit):
             self.limit_w = c.limit_w
             if self._level().feasible:
