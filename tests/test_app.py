@@ -873,10 +873,23 @@ def test_compare_share_link_ignores_paths_and_odd_values_by_name(tmp_path):
     assert not at.exception, [e.value for e in at.exception]
     said = " ".join(x.value for x in at.warning)
     for name in ("models", "hardware", "prompt", "tpot", "demand", "precision"):
-        assert f"share link's {name}" in said or f"link: {name} " in said, (name, said)
+        assert f"share link's {name}" in said or f"link: {name} " in said or f"share link field '{name}'" in said, (name, said)
+    assert "hardware field 'hardware'" not in said  # the parameter is named once
     assert "not a model catalog id" in said and "SECRET-CONTENT" not in said
     assert at.multiselect(key="cmp_s_models").value == ["phi-3-mini", "llama-3-8b", "llama-3-70b", "mixtral-8x7b"]
     assert at.number_input(key="cmp_s_in").value == 512 and at.number_input(key="cmp_s_tpot").value is None
+
+
+def test_compare_share_link_with_an_unknown_mode_keeps_its_other_inputs():
+    """A link whose 'for' is not a mode was refused (said) and the page showed training, but the link's training inputs
+    were dropped too: they were seeded only when 'for' named the mode shown."""
+    at = open_page("compare", **{"for": "trainig", "models": "llama-3-8b", "hardware": "b200", "gpus": "512"})
+    no_errors(at)
+    said = " ".join(x.value for x in at.warning)
+    assert "for 'trainig' is not one of this page's choices" in said
+    assert at.radio(key="cmp_mode").value == "training"
+    assert at.multiselect(key="cmp_t_models").value == ["llama-3-8b"] and at.selectbox(key="cmp_t_hw").value == "b200"
+    assert at.number_input(key="cmp_t_gpus").value == 512
 
 
 def test_optimize_share_link_round_trip():

@@ -183,7 +183,7 @@ def read_ids(choices: list[str], field: str, *, many: bool = False) -> LinkReade
     def read(name: str, text: str) -> Any:
         items = [t.strip() for t in text.split(",") if t.strip()] if many else [text]
         for item in items:
-            check_catalog_only({field: item}, context=f"share link's {name}")
+            check_catalog_only({field: item}, context="share link" if name == field else f"share link's {name}")
             one(name, item)
         return items if many else items[0]
     return read

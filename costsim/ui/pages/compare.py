@@ -211,7 +211,10 @@ def render() -> None:
     training = mode == "training"
     module, fn = ("costsim.api.train", "train") if training else ("costsim.api.serve", "serve")
     link = train_link() if training else serve_link()
-    if st.query_params.get("for", "training") == mode:  # the address bar's inputs are its own mode's ('hardware' is in both)
+    link_mode = st.query_params.get("for", "training")
+    if link_mode not in MODES:  # refused above (said, with the mode left at training): the rest of the link is training's
+        link_mode = "training"
+    if link_mode == mode:  # the address bar's inputs are its own mode's ('hardware' is in both)
         w.seed_inputs_from_link(link)
     with st.sidebar:
         st.header("Training budget" if training else "Serving demand")
