@@ -340,3 +340,36 @@ def test_under_a_power_cap_more_work_never_takes_less_time(hw, cap):
                                           kv_precision=None, max_batch=64, max_prefill_tokens=2048, max_context=4096,
                                           memory_frac=None, power_cap_w=None)
     assert all(t.prefill_s(x) >= uncapped.prefill_s(x) for x in (64, 264, 297, 1024, 2048))  # a cap never speeds up
+
+
+def test_the_autoscaler_scales_a_disaggregated_fleets_pools_apart():
+    """The autoscaler refused disaggregation. Decode-heavy load (256-token prompts, 512-token answers, 32 sequences a
+    replica): the decode pool grows, the prefill pool stays near one replica, and nothing is dropped."""
+    o = simulate_serving(_serve_sc({"arrivals": {"process": "poisson", "rate_per_s": 20.0},
+                                    "input_tokens": {"kind": "fixed", "mean": 256}, "output_tokens": {"kind": "fixed", "mean": 512},
+                                    "scheduler": {"max_num_seqs": 32, "max_num_batched_tokens": 4096},
+                                    "disaggregation": {"enabled": True, "prefill_replicas": 1, "decode_replicas": 1},
+                                    "autoscaler": {"policy": "queue_length", "target_queue_per_replica": 1.0, "interval_s": 10,
+                                                   "startup_delay_s": 20, "min_replicas": 1, "max_replicas": 8}}, 300.0), seed=0)
+    s = o.summary
+    _conserved(s)
+    assert s["requests_dropped"] == 0 and s["requests_completed"] > 5000
+    decode_replicas = set(np.asarray(o.tables["requests"]["replica"]).tolist()) - {-1}  # where each request decoded
+    assert len(decode_replicas) >= 5  # the decode pool grew from one replica
+    assert s["num_gpus_peak"] <= 8 + 8 and s["num_gpus_peak"] < len(decode_replicas) + 3  # the prefill pool stayed small
+
+
+def test_a_disaggregated_pool_scaled_to_zero_starts_a_replica_for_the_next_requests():
+    """min_replicas 0 with disaggregation: both pools drain to zero between sparse requests; a request waits at the
+    router for a prefill replica, its KV then waits for a decode replica, and none is dropped."""
+    o = simulate_serving(_serve_sc({"arrivals": {"process": "poisson", "rate_per_s": 0.05},
+                                    "disaggregation": {"enabled": True, "prefill_replicas": 1, "decode_replicas": 1},
+                                    "autoscaler": {"policy": "queue_length", "min_replicas": 0, "max_replicas": 2,
+                                                   "interval_s": 10, "startup_delay_s": 30}}, 1800.0), seed=0)
+    s, req = o.summary, o.tables["requests"]
+    _conserved(s)
+    assert s["requests_dropped"] == 0 and s["requests_dropped_no_decode_replica"] == 0
+    early = np.asarray(req["arrival_s"]) < 1800.0 - 120.0  # two cold starts (prefill, then decode) fit in 120 s
+    assert early.sum() > 60 and not np.isnan(np.asarray(req["e2e_s"])[early]).any()
+    assert s["ttft_p99_s"] >= 30.0  # a cold start of the prefill pool
+    assert s["gpu_hours"] < 0.8 * 2 * 1800 / 3600  # both pools off for much of the run

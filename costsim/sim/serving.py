@@ -79,6 +79,9 @@ class Fleet:
         self.limiter = None  # costsim.sim.serving_grid.GridLimiter when the import limit changes over time
         # requests waiting at the router for a replica the autoscaler is starting (scaled to zero: min_replicas 0)
         self.cold: list[int] = []
+        # disaggregated requests whose prompt is done, waiting for a decode replica the autoscaler is starting (their KV
+        # is held on the prefill side meanwhile; moved when one is routable)
+        self.cold_decode: list[int] = []
         self.gpus_on = 0
         self.gpus_on_peak = 0
         self.limiter_steps: list = []
@@ -224,10 +227,15 @@ class Fleet:
         dt = d.kv_transfer_latency_s + self.inp[rid] * r.t.kv_bytes_per_token / bps
         ev = self.env.timeout(dt)
         ev.callbacks.append(lambda _e, rid=rid: self._to_decode(rid))
+        if r.state == "draining" and r.outstanding == 0:
+            r.notify()
 
     def _to_decode(self, rid: int) -> None:
         p = self.lb_decode.pick()
         if p is None:
+            if self.wl.autoscaler.policy != "none":
+                self.cold_decode.append(rid)  # the decode pool scaled to zero (or all draining): waits for a replica
+                return
             self.dropped[rid] = DROP_NO_DECODE
             self._little(-1)
             return
@@ -274,7 +282,7 @@ class Fleet:
                     return
                 self.dropped[rid] = DROP_CURTAILED
                 return
-            if self.wl.autoscaler.policy != "none" and not self.wl.disaggregation.enabled:
+            if self.wl.autoscaler.policy != "none":
                 self.cold.append(rid)  # scaled to zero (or all draining): waits for the replica the autoscaler starts
                 return
             self.dropped[rid] = 2
@@ -300,6 +308,10 @@ class Fleet:
         r.state = "active"
         if r.role == "decode":
             self.lb_decode.add(r.idx, r.outstanding)
+            if self.cold_decode:  # prompts done while no decode replica was routable: their KV moves now
+                held, self.cold_decode = self.cold_decode, []
+                for rid in held:
+                    self._to_decode(rid)
             return
         self.lb[r.group].add(r.idx, r.outstanding)
         if r.idx not in self.rr:
@@ -377,21 +389,25 @@ def _sampler(env: simpy.Environment, fleet: Fleet):
     yield env.timeout(0.5 * fleet.bw)
     for b in range(fleet.nb):
         fleet.queue_sample[b] = sum(r.queue_len() for r in fleet.replicas if r.state != "off") + \
-            (len(fleet.limiter.held) if fleet.limiter is not None else 0) + len(fleet.cold)  # held at the router
+            (len(fleet.limiter.held) if fleet.limiter is not None else 0) + len(fleet.cold) + len(fleet.cold_decode)  # held at the router
         yield env.timeout(fleet.bw)
 
 
-def _autoscaler(env: simpy.Environment, fleet: Fleet, g: Group):
+def _autoscaler(env: simpy.Environment, fleet: Fleet, g: Group, role: str):
+    """Scale group g's replicas of `role` ('mixed'; with disaggregation one process per pool, 'prefill' and 'decode',
+    each between min_replicas and max_replicas on its own occupancy or queue, as NVIDIA Dynamo's planner scales the
+    two pools apart)."""
     a = fleet.wl.autoscaler
     while True:
         yield env.timeout(a.interval_s)
-        mine = [r for r in fleet.replicas if r.group == g.idx and r.role == g.role]
+        cold = fleet.cold_decode if role == "decode" else fleet.cold
+        mine = [r for r in fleet.replicas if r.group == g.idx and r.role == role]
         active = [r for r in mine if r.state == "active"]
         starting = [r for r in mine if r.state == "starting"]
         if not active:
             # scaled to zero (min_replicas 0): requests waiting at the router start one replica; nothing to measure
             # until it runs (the fleet had stayed at zero and dropped every later request as 'queue full')
-            want = max(a.min_replicas, 1 if fleet.cold else 0)
+            want = max(a.min_replicas, 1 if cold else 0)
             for _ in range(max(0, min(want, a.max_replicas) - len(starting))):
                 off = next((r for r in mine if r.state == "off"), None)
                 if off is None and any(r.state == "draining" for r in mine):
@@ -399,7 +415,7 @@ def _autoscaler(env: simpy.Environment, fleet: Fleet, g: Group):
                     fleet.make_routable(r)
                     r.notify()
                     break
-                if not _boot_one(fleet, g, off, off if off is not None else (mine[0] if mine else None)):
+                if not _boot_one(fleet, g, role, off, off if off is not None else (mine[0] if mine else None)):
                     break
             continue
         if a.policy == "target_utilization":
@@ -408,7 +424,7 @@ def _autoscaler(env: simpy.Environment, fleet: Fleet, g: Group):
             occ = [max(len(r.running) / r.max_seqs, r._used_blocks() / max(r.cap_blocks, 1)) for r in active]
             metric = min(1.0, sum(occ) / len(active)) / a.target_utilization_frac
         else:
-            metric = ((sum(r.queue_len() for r in active) + len(fleet.cold)) / len(active)) / a.target_queue_per_replica
+            metric = ((sum(r.queue_len() for r in active) + len(cold)) / len(active)) / a.target_queue_per_replica
         desired = int(math.ceil(len(active) * metric - 1e-9))
         desired = max(a.min_replicas, min(a.max_replicas, max(desired, 1 if a.min_replicas else 0)))
         total = len(active) + len(starting)
@@ -427,7 +443,7 @@ def _autoscaler(env: simpy.Environment, fleet: Fleet, g: Group):
             need = min(need - len(taken), max(0, a.max_replicas - powered))
             for _ in range(need):
                 off = next((r for r in mine if r.state == "off"), None)
-                if not _boot_one(fleet, g, off, off if off is not None else active[0]):
+                if not _boot_one(fleet, g, role, off, off if off is not None else active[0]):
                     break  # the grid's import limit: no more replicas now
         elif desired < len(active):
             for r in sorted(active, key=lambda x: x.outstanding)[: len(active) - desired]:
@@ -436,9 +452,9 @@ def _autoscaler(env: simpy.Environment, fleet: Fleet, g: Group):
                 r.notify()
 
 
-def _boot_one(fleet: Fleet, g: Group, off: Replica | None, probe: Replica | None) -> bool:
-    """Boot the powered-off replica `off`, or a new one of group g; False (nothing booted) when the grid limiter has
-    no room for another replica like `probe`."""
+def _boot_one(fleet: Fleet, g: Group, role: str, off: Replica | None, probe: Replica | None) -> bool:
+    """Boot the powered-off replica `off`, or a new one of group g in `role`; False (nothing booted) when the grid
+    limiter has no room for another replica like `probe`."""
     lim = fleet.limiter
     if lim is not None and probe is not None and not lim.room_for(probe):
         return False
@@ -447,7 +463,7 @@ def _boot_one(fleet: Fleet, g: Group, off: Replica | None, probe: Replica | None
             lim.shed.remove(off)
         start_boot(fleet, off)
     else:
-        start_boot(fleet, fleet.new_replica(g, g.role, "starting"))
+        start_boot(fleet, fleet.new_replica(g, role, "starting"))
     return True
 
 
@@ -526,10 +542,8 @@ def simulate_serving(scenario: Scenario, *, seed: int) -> SimOutput:
     _Arrivals(env, fleet, fleet.arr)
     env.process(_sampler(env, fleet))
     if wl.autoscaler.policy != "none":
-        if d.enabled:
-            raise InputError("autoscaler with disaggregation is not supported; set autoscaler.policy: none or disaggregation.enabled: false.",
-                             field="serving.autoscaler")
-        env.process(_autoscaler(env, fleet, groups[0]))
+        for role in (("prefill", "decode") if d.enabled else (groups[0].role,)):
+            env.process(_autoscaler(env, fleet, groups[0], role))
     env.run(until=duration)
     # close open intervals at the end of the window
     for r in fleet.replicas:

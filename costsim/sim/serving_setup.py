@@ -84,10 +84,11 @@ def grid_power_cap_w(scenario: Scenario, gspecs: list[ReplicaGroup], accs: list[
     host = 0.0
     for i, (gs, acc, node) in enumerate(zip(gspecs, accs, nodes)):
         n = gs.num_replicas
-        if i == 0 and wl.autoscaler.policy != "none":
-            n = max(n, wl.autoscaler.max_replicas)
+        pools = 1
         if i == 0 and wl.disaggregation.enabled:
-            n = wl.disaggregation.prefill_replicas + wl.disaggregation.decode_replicas
+            n, pools = wl.disaggregation.prefill_replicas + wl.disaggregation.decode_replicas, 2
+        if i == 0 and wl.autoscaler.policy != "none":
+            n = max(n, pools * wl.autoscaler.max_replicas)  # each pool may grow to max_replicas
         n_gpu += n * gs.gpus_per_replica
         host += n * gs.gpus_per_replica * host_w(acc, node, scenario.facility)
     if n_gpu == 0:

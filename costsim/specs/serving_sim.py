@@ -166,8 +166,8 @@ class AutoscalerSpec(Spec):
     interval_s: float = Field(30.0, ge=1.0, description="Seconds between autoscaler decisions, at least 1 (Kubernetes' horizontal autoscaler decides every 15 s by default).")
     startup_delay_s: float = Field(120.0, ge=0, description="Seconds from the decision to a new replica taking traffic (boot, weight load); "
                                    "it draws idle power and is billed meanwhile.")
-    min_replicas: int = Field(1, ge=0, description="Fewest replicas of the autoscaled (first) group.")
-    max_replicas: int = Field(1000, ge=1, description="Most replicas of the autoscaled (first) group.")
+    min_replicas: int = Field(1, ge=0, description="Fewest replicas of the autoscaled (first) group; with disaggregation, of each pool (prefill, decode).")
+    max_replicas: int = Field(1000, ge=1, description="Most replicas of the autoscaled (first) group; with disaggregation, of each pool (prefill, decode).")
 
     @model_validator(mode="after")
     def _check(self) -> "AutoscalerSpec":
@@ -214,7 +214,8 @@ class ServingWorkload(Spec):
         description="Router: 'round_robin'; 'least_outstanding' (fewest requests in flight); 'power_aware' (the group with the "
         "lowest modeled energy per token that still has batch headroom, least outstanding inside it).",
     )
-    autoscaler: AutoscalerSpec = Field(default_factory=AutoscalerSpec, description="Replica autoscaler (first group).")
+    autoscaler: AutoscalerSpec = Field(default_factory=AutoscalerSpec, description="Replica autoscaler (first group; with disaggregation "
+                                       "the prefill and decode pools are scaled apart, each on its own occupancy or queue).")
     slo: SloSpec = Field(default_factory=SloSpec, description="Latency objectives.")
     power_cap_w_per_gpu: float | None = Field(None, gt=0, description="Per-GPU power cap, W (None = none; a grid import cap can also set one).")
     timeline_bucket_s: float | None = Field(None, gt=0, description="Width of the power/throughput timeline buckets, s (None = duration/240, at least 1 s).")
@@ -231,6 +232,10 @@ class ServingWorkload(Spec):
         if a.policy != "none" and self.gpus is None and not self.replica_groups and self.num_replicas > a.max_replicas:
             raise ValueError(f"serving.num_replicas ({self.num_replicas}) is above autoscaler.max_replicas ({a.max_replicas}): "
                              "the fleet starts with num_replicas; start at most max_replicas or raise it")
+        d = self.disaggregation
+        if a.policy != "none" and d.enabled and max(d.prefill_replicas, d.decode_replicas) > a.max_replicas:
+            raise ValueError(f"serving.disaggregation starts {d.prefill_replicas} prefill and {d.decode_replicas} decode replicas, above "
+                             f"autoscaler.max_replicas ({a.max_replicas}) per pool; start at most max_replicas in each pool or raise it")
         if self.gpus is not None:
             explicit = {"num_replicas", "gpus_per_replica", "pp", "ep"} & self.model_fields_set
             if explicit or self.replica_groups:
