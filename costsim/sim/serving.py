@@ -79,8 +79,8 @@ class Fleet:
         self.limiter = None  # costsim.sim.serving_grid.GridLimiter when the import limit changes over time
         # requests waiting at the router for a replica the autoscaler is starting (scaled to zero: min_replicas 0)
         self.cold: list[int] = []
-        # disaggregated requests whose prompt is done, waiting for a decode replica the autoscaler is starting (their KV
-        # is held on the prefill side meanwhile; moved when one is routable)
+        # disaggregated requests whose prompt is done, waiting for a decode replica the autoscaler is starting (moved
+        # when one is routable; the prefill replica's KV blocks are freed at the hand-off, as without the wait)
         self.cold_decode: list[int] = []
         self.gpus_on = 0
         self.gpus_on_peak = 0
