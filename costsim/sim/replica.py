@@ -180,6 +180,17 @@ class Replica:
     def queue_len(self) -> int:
         return len(self.waiting) + len(self.swapped) + len(self.kv_ready)
 
+    def occupancy_frac(self) -> float:
+        """What the autoscaler's target_utilization reads: for a replica that decodes, the larger of batch slots and
+        KV blocks in use; for a prefill replica (disaggregation), the prompt tokens it has left to prefill (queued and
+        in progress) per iteration's token budget, so a backlog reads full (its batch slots and KV stay near empty
+        however long the queue)."""
+        if self.role == "prefill":
+            f = self.fleet
+            left = sum(item[2] - item[1] for item in self.prefilling) + sum(f.inp[rid] + f.gen[rid] for rid in self.waiting)
+            return left / self.max_tokens
+        return max(len(self.running) / self.max_seqs, self._used_blocks() / max(self.cap_blocks, 1))
+
     # ---- KV accounting (blocks, upper bound with one partial block per sequence) -----------
     def _used_blocks(self, extra_tokens: int = 0) -> float:
         n = len(self.running) + self._held()

@@ -419,9 +419,9 @@ def _autoscaler(env: simpy.Environment, fleet: Fleet, g: Group, role: str):
                     break
             continue
         if a.policy == "target_utilization":
-            # occupancy: the larger of batch slots and KV blocks in use (busy time is ~1 whenever a
-            # continuous-batching replica has any work, so it cannot steer scaling)
-            occ = [max(len(r.running) / r.max_seqs, r._used_blocks() / max(r.cap_blocks, 1)) for r in active]
+            # occupancy (Replica.occupancy_frac): batch slots and KV blocks in use, or a prefill pool's prompt backlog
+            # (busy time is ~1 whenever a continuous-batching replica has any work, so it cannot steer scaling)
+            occ = [r.occupancy_frac() for r in active]
             metric = min(1.0, sum(occ) / len(active)) / a.target_utilization_frac
         else:
             metric = ((sum(r.queue_len() for r in active) + len(cold)) / len(active)) / a.target_queue_per_replica
