@@ -168,8 +168,12 @@ def _spread_ties(alloc_j: np.ndarray, cap_j: np.ndarray, price: np.ndarray) -> n
 def dispatch(load_w, dt_s: float, spec: BatterySpec, *, cap_w=np.inf, policy: str | None = None, price=None,
              threshold_w: float | None = None, window_s: float = 900.0, max_discharge_w=None,
              max_charge_w=None, reserve_soc_frac: float | None = None, carbon=None,
-             demand_charge_usd_per_w: float = 0.0, demand_period_s: float | None = None) -> DispatchResult:
+             demand_charge_usd_per_w: float = 0.0, demand_period_s: float | None = None,
+             end_value_per_kwh: float = 0.0) -> DispatchResult:
     """Dispatch a battery against a load series (W, one value per step of dt_s seconds).
+
+    `end_value_per_kwh` (policy optimal only; the objective's unit per kWh delivered): what the energy left in the
+    battery at the end is worth to the program (costsim.power.battery_lp); the heuristics do not look ahead.
 
     `reserve_soc_frac`: discharge beyond what the import cap requires (arbitrage, smoothing) never
     takes the state of charge below this; the reserve is kept for the cap.
@@ -189,7 +193,7 @@ def dispatch(load_w, dt_s: float, spec: BatterySpec, *, cap_w=np.inf, policy: st
 
         return optimal_dispatch(load, dt_s, spec, cap_w=cap, price=price, carbon=carbon,
                                 demand_charge_usd_per_w=demand_charge_usd_per_w, demand_period_s=demand_period_s,
-                                max_discharge_w=max_discharge_w, max_charge_w=max_charge_w)
+                                max_discharge_w=max_discharge_w, max_charge_w=max_charge_w, end_value_per_kwh=end_value_per_kwh)
     cap_j = spec.energy_mwh * J_PER_MWH
     rating = spec.power_mw * MEGA
     eta = float(np.sqrt(spec.round_trip_efficiency_frac))

@@ -17,7 +17,9 @@ emissions sum(carbon_i g_i dt) ("carbon"); unserved load costs a penalty far abo
 the LP first keeps the load under the cap and only then optimizes. Every dispatch the heuristic
 policies (costsim.power.battery) can produce is feasible here, so the optimum is never worse than
 theirs on the same objective. No terminal state-of-charge condition is imposed (as for the
-heuristics); `final_soc_at_least_initial=True` adds e_n >= e0.
+heuristics); `final_soc_at_least_initial=True` adds e_n >= e0. `end_value_per_kwh` (in the objective's unit per kWh,
+e.g. the mean price) values the energy left at the end by what it would deliver (times sqrt(rte)); without it that
+energy is worth nothing, and a battery the load cannot empty may burn it in the ties below.
 
 Charge and discharge in the same step are not excluded (that needs integer variables). The optimum uses both only
 where it gains from losing energy: in hours of negative price (or carbon) the round-trip loss of cycling within the
@@ -54,8 +56,8 @@ class DispatchLPError(RuntimeError):
 def optimal_dispatch_arrays(load_w, dt_s: float, *, energy_j: float, rating_w: float, rte: float, e0_j: float,
                             e_min_j: float, e_max_j: float, cap_w=np.inf, price_usd_per_kwh=None, carbon_g_per_kwh=None,
                             objective: str = "cost", demand_charge_usd_per_w: float = 0.0, max_discharge_w=None,
-                            max_charge_w=None, final_soc_at_least_initial: bool = False, demand_period_s: float | None = None
-                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+                            max_charge_w=None, final_soc_at_least_initial: bool = False, demand_period_s: float | None = None,
+                            end_value_per_kwh: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """(battery_w: + discharge / - charge, stored energy e_j at the end of each step, unserved_w, objective value).
 
     Demand charge: with `demand_period_s` None, one peak over the whole horizon costs demand_charge_usd_per_w
@@ -113,6 +115,8 @@ def optimal_dispatch_arrays(load_w, dt_s: float, *, energy_j: float, rating_w: f
     one = np.ones(n)
     cost = np.zeros(nv)
     cost[iu:iu + m] = penalty * dt
+    # the energy stored at the end is worth what it delivers (eta x stored) at end_value_per_kwh (objective units per MWh)
+    cost[ie + n - 1] -= float(end_value_per_kwh) * 1000.0 * eta
     # storage: e_i - e_{i-1} - dt eta c_i + dt/eta d_i = 0 (e_{-1} = e0)
     r_ = [rows, rows[1:], rows, rows]
     c_ = [ie + rows, ie + rows[:-1], ic + rows, id_ + rows]
@@ -189,7 +193,7 @@ def _window_mean_bound(served, dt: float, storable: float) -> float:
 
 
 def optimal_dispatch(load_w, dt_s: float, spec, *, cap_w=np.inf, price=None, carbon=None, demand_charge_usd_per_w: float = 0.0,
-                     max_discharge_w=None, max_charge_w=None, demand_period_s: float | None = None):
+                     max_discharge_w=None, max_charge_w=None, demand_period_s: float | None = None, end_value_per_kwh: float = 0.0):
     """`costsim.power.battery.dispatch` for `policy: optimal` (returns its DispatchResult)."""
     from costsim.power.battery import DispatchResult
 
@@ -201,7 +205,8 @@ def optimal_dispatch(load_w, dt_s: float, spec, *, cap_w=np.inf, price=None, car
         e0_j=spec.initial_soc_frac * cap_j, e_min_j=spec.min_soc_frac * cap_j, e_max_j=spec.max_soc_frac * cap_j,
         cap_w=cap_w, price_usd_per_kwh=price, carbon_g_per_kwh=carbon, objective=spec.objective,
         demand_charge_usd_per_w=demand_charge_usd_per_w, max_discharge_w=max_discharge_w, max_charge_w=max_charge_w,
-        final_soc_at_least_initial=spec.final_soc_at_least_initial, demand_period_s=demand_period_s)
+        final_soc_at_least_initial=spec.final_soc_at_least_initial, demand_period_s=demand_period_s,
+        end_value_per_kwh=end_value_per_kwh)
     cap = np.broadcast_to(np.asarray(cap_w, float), (n,))
     grid = load - p
     short = np.maximum(grid - cap, 0.0)
