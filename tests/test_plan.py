@@ -247,6 +247,19 @@ def test_unpriced_training_hardware_is_named_not_an_internal_error(capsys):
     assert code == 0 and "nan" not in out.lower().replace("nano", "") and "no price" in out
 
 
+def test_purchase_pricing_names_the_missing_purchase_price(capsys):
+    """--pricing purchase on an A100 (a rental quote, no purchase price in its profile) said 'a100-40gb-sxm has no rental or
+    purchase price', which is false and hid the fix: price it as rented (a helper's CLI audit)."""
+    code, out, err = _cli(["plan", "--target-loss", "2.3", "--lifetime-tokens", "1e13", "--train-hardware", "a100-40gb-sxm",
+                           "--serve-hardware", "a100-40gb-sxm", "--pricing", "purchase"], capsys)
+    text = " ".join((out + err).split())
+    assert code == 3 and "no rental or purchase price" not in text
+    assert "a100-40gb-sxm has no purchase price in its profile" in text and "--pricing rental (a100-40gb-sxm has a rental quote)" in text
+    code, out, err = _cli(["plan", "--target-loss", "2.3", "--lifetime-tokens", "1e13", "--train-hardware", "a100-40gb-sxm",
+                           "--serve-hardware", "a100-40gb-sxm"], capsys)
+    assert code == 0
+
+
 def test_a_sub_petaflop_budget_is_refused(capsys):
     code, _, err = _cli(["plan", "--compute-budget-flop", "1e-300", "--lifetime-tokens", "1e9", "--mode", "flops"], capsys)
     assert code == 2 and "compute_budget_flop" in err

@@ -208,6 +208,19 @@ def _check_inputs(req: PlanRequest) -> None:
                          "use --train-precision bf16 or other --train-hardware.", field="train_precision")
 
 
+def _no_price_reason(req: PlanRequest, unpriced: list[str]) -> str:
+    """Why no plan can be ranked by $: the hardware has no price on the request's pricing basis. Purchase pricing needs a
+    purchase price (a rental quote does not stand in for it); rental pricing falls back to the amortized purchase price."""
+    names = " and ".join(unpriced) or "the hardware"
+    if req.economics.pricing == "purchase":
+        rented = [h for h in unpriced if get_accelerator(h).rental_usd_per_hour]
+        alt = f"--pricing rental ({' and '.join(rented)} {'has' if len(rented) == 1 else 'have'} a rental quote), " if rented else ""
+        return (f"{names} has no purchase price in its profile, so no plan can be ranked by $ under --pricing purchase; use "
+                f"{alt}--objective mwh, co2e or peak_mw, or a hardware YAML with prices.purchase_usd.")
+    return (f"{names} has no rental or purchase price in its profile, so no plan can be ranked by $; use --objective mwh, "
+            "co2e or peak_mw, or a hardware YAML with prices.")
+
+
 def _objective(req: PlanRequest, c: dict[str, np.ndarray], n, d, inf_tokens: float) -> np.ndarray:
     n, d = np.asarray(n, float), np.asarray(d, float)
     if req.mode == "flops":
@@ -317,8 +330,7 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: PriceGrid | None, target: 
     good = ok & np.isfinite(obj)
     if req.mode == "cost" and req.objective == "usd" and not good.any() and (ok & np.isfinite(c["train_j"] + c["serve_j"])).any():
         unpriced = [h for h, k in ((req.train_hardware, "train_usd"), (req.serve_hardware, "serve_usd")) if not np.isfinite(c[k][ok]).any()]
-        return None, (f"{' and '.join(sorted(set(unpriced))) or 'the hardware'} has no rental or purchase price in its profile, so no plan "
-                      "can be ranked by $; use --objective mwh, co2e or peak_mw, or a hardware YAML with prices.")
+        return None, _no_price_reason(req, sorted(set(unpriced)))
     if req.grid_cap_mw is not None and prices is not None:
         cap_w = req.grid_cap_mw * 1e6
         fits_cap = (c["train_peak_w"] <= cap_w) & (c["serve_peak_w"] <= cap_w)
