@@ -146,3 +146,14 @@ def test_the_optimal_battery_never_reports_a_loss():
             got[pol] = doc["battery"]["arbitrage_saving_usd_per_day"]
         assert got["optimal"] >= -1e-6, (hw, region, got)
         assert got["optimal"] >= got["arbitrage"] - 1e-6, (hw, region, got)
+
+
+def test_a_policy_that_does_not_trade_reads_saves_0_not_minus_0():
+    """The smoothing battery's saving is float dust (-1.5e-12 USD a day for 1,000 H200) and read 'saves -0 USD a day'
+    (a helper's CLI audit)."""
+    from costsim.report.fmt import battery_text
+
+    b = site_report(build_request(["h200"], [1000], battery_mwh=100.0, battery_mw=25.0, battery_policy="smoothing"))["battery"]
+    text = battery_text(dict(b, arbitrage_saving_usd_per_day=-1.5e-12))
+    assert "saves 0 USD a day" in text and "-0" not in text
+    assert "saves -12 USD a day" in battery_text(dict(b, arbitrage_saving_usd_per_day=-12.3))  # a real loss keeps its sign

@@ -369,7 +369,8 @@ def battery_text(b: dict) -> str:
     saving = b.get("arbitrage_saving_usd_per_day")
     if saving is not None:
         if b["policy"] not in ("arbitrage", "optimal"):
-            s += (f"; {b['policy']} does not trade on the hourly price (saves {saving:,.0f} USD a day): the arbitrage or "
+            # (round(x) or 0: float dust below zero reads 0, not '-0')
+            s += (f"; {b['policy']} does not trade on the hourly price (saves {round(saving) or 0:,.0f} USD a day): the arbitrage or "
                   "optimal battery policy does")
         elif saving < NO_TRADE_USD_PER_DAY:
             rte = b.get("round_trip_efficiency_frac")
