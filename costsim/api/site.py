@@ -196,7 +196,8 @@ def site_report(req: SiteRequest) -> dict[str, Any]:
             # the optimal policy values the energy left at the year's end as the saving below does (credit), so the
             # saving it reports is its own objective: never below doing nothing
             res = dispatch(load, S_PER_HOUR, spec, cap_w=np.inf if cap_w is None else cap_w, price=pr,
-                           demand_charge_usd_per_w=0.0, end_value_per_kwh=float(np.mean(pr)))
+                           demand_charge_usd_per_w=0.0,
+                           end_value_per_kwh=float(np.mean(pr)) if spec.objective == "cost" else 0.0)  # (USD: the cost objective's unit)
             base = timeseries.energy_cost_usd(load, S_PER_HOUR, pr)
             with_b = timeseries.energy_cost_usd(res.grid_import_w, S_PER_HOUR, pr)
             # energy left in the battery at the year's end (or taken from it) is worth what it would serve of the load at
