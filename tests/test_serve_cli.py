@@ -39,6 +39,13 @@ def test_infeasible_exits_3():
     assert doc["feasible"] is False and "GB" in doc["reason"]
 
 
+def test_infeasible_human_output_has_no_trust_range():
+    """An infeasible result printed its throughput and power trust ranges, which qualify no number (a helper's audit)."""
+    r = _cli("--model", "llama-3.1-405b", "--hardware", "h100-sxm", "--gpus", "1")
+    assert r.returncode == 3 and "GB" in r.stdout
+    assert "Trust range" not in r.stdout
+
+
 def test_bad_values_exit_2():
     assert _cli("--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--batch", "lots").returncode == 2
     assert _cli("--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--weight-precision", "int3").returncode == 2

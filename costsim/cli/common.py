@@ -63,7 +63,8 @@ def finish(result: dict[str, Any], *, as_json: bool, render) -> int:
         render(result)
         from costsim.api.trust import band_sentence
 
-        for key in ("error_band", "power_error_band"):
+        # a trust range qualifies a number: an infeasible result has none to qualify
+        for key in (("error_band", "power_error_band") if result.get("feasible") is not False else ()):
             if text := band_sentence(result.get(key)):
                 typer.echo(text)
         for w in result.get("warnings") or []:
