@@ -46,6 +46,13 @@ def test_infeasible_human_output_has_no_trust_range():
     assert "Trust range" not in r.stdout
 
 
+def test_an_unpriced_device_says_why_its_cost_reads_dash():
+    """The table's cost read '-' with no reason (only --json carried cost_unavailable_reason) (a helper's audit)."""
+    r = _cli("--model", "llama-3.2-1b", "--hardware", "apple-m4-max", "--gpus", "1", "--weight-precision", "int4")
+    assert r.returncode == 0, r.stderr
+    assert "Cost not priced: apple-m4-max has no price" in r.stdout and "--usd-per-gpu-hour" in r.stdout
+
+
 def test_bad_values_exit_2():
     assert _cli("--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--batch", "lots").returncode == 2
     assert _cli("--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--weight-precision", "int3").returncode == 2

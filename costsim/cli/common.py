@@ -67,6 +67,9 @@ def finish(result: dict[str, Any], *, as_json: bool, render) -> int:
         for key in (("error_band", "power_error_band") if result.get("feasible") is not False else ()):
             if text := band_sentence(result.get(key)):
                 typer.echo(text)
+        if (why := result.get("cost_unavailable_reason")) and result.get("feasible") is not False:
+            # the table's cost reads '-': say why, in the CLI's own terms
+            typer.echo(f"Cost not priced: {why.replace('economics.usd_per_gpu_hour', '--usd-per-gpu-hour')}")
         for w in result.get("warnings") or []:
             typer.echo(f"warning: {w}", err=True)
     if result.get("feasible") is False:
