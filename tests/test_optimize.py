@@ -335,3 +335,16 @@ def test_repeated_designs_are_one_trade_off_and_confirm_rechecks_the_constraints
     res = run_optimize(_scenario(), out=str(tmp_path / "c"), params=PARAMS, objectives=OBJECTIVES, trials=8, batch=4,
                        confirm=True, constraints=[parse_constraint(f"training_wall_time_s<={wall * 1.2:.6g}")])
     assert all("confirmed_feasible" in p for p in res.pareto if p.get("confirmed") is not None)
+
+
+def test_a_strict_constraint_is_broken_by_a_value_equal_to_its_bound(tmp_path):
+    """'<' and '>' are strict: `training_num_gpus<1024` kept a 1,024-GPU trial on the front as feasible (the value
+    x - bound is 0 there, which Optuna's '<= 0 is feasible' took as met)."""
+    assert parse_constraint("training_num_gpus<1024").value(1024.0) > 0
+    assert parse_constraint("training_num_gpus>1024").value(1024.0) > 0
+    assert parse_constraint("training_num_gpus<=1024").value(1024.0) <= 0
+    assert parse_constraint("training_num_gpus<1024").value(512.0) < 0
+    res = run_optimize(_scenario(), out=str(tmp_path), params=[Param("training.num_gpus", choices=("512", "1024"))],
+                       objectives=parse_objectives("days", None), constraints=[parse_constraint("training_num_gpus<1024")],
+                       trials=4, batch=2, seed=1, sampler="random")
+    assert res.pareto and all(int(p["params"]["training.num_gpus"]) < 1024 for p in res.pareto)

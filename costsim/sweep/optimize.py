@@ -71,8 +71,10 @@ class Constraint:
     bound: float
 
     def value(self, x: float) -> float:
-        """<= 0 when satisfied (Optuna's convention)."""
-        return x - self.bound if self.op in ("<=", "<") else self.bound - x
+        """<= 0 when satisfied (Optuna's convention). A strict bound (< or >) is broken by a value equal to it: that
+        gives the smallest positive float, not 0 (which `training_num_gpus<1024` had let through at 1,024)."""
+        d = x - self.bound if self.op in ("<=", "<") else self.bound - x
+        return math.ulp(0.0) if self.op in ("<", ">") and d == 0 else d
 
 
 @dataclass(frozen=True)
