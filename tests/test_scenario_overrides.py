@@ -108,6 +108,22 @@ def test_malformed_yaml_and_wrong_field(tmp_path):
         load_scenario(f)
 
 
+def test_deeply_nested_yaml_is_bad_input_not_a_crash(tmp_path):
+    """Hundreds of nested brackets exhaust PyYAML's recursive composer: a scenario file holding them (or a --set value)
+    exited 1 as an 'internal error' (RecursionError) instead of exit 2 naming the file."""
+    deep = "[" * 5000 + "]" * 5000
+    f = tmp_path / "deep.yaml"
+    f.write_text(f"name: x\ntraining: {{model: llama-3-8b, hardware: h100-sxm, num_gpus: 8}}\nfacility: {{pue: {deep}}}\n")
+    with pytest.raises(InputError) as ei:
+        load_scenario(f)
+    assert "deep.yaml" in ei.value.message and "nests" in ei.value.message
+    assert parse_value(deep) == deep  # a --set value: kept as text, which the field then refuses by name
+    f.write_text("name: x\ntraining: {model: llama-3-8b, hardware: h100-sxm, num_gpus: 8, tokens: 1e9}\n")
+    with pytest.raises(InputError) as ei:
+        load_scenario(f, [f"facility.pue={deep}"])
+    assert "facility.pue" in ei.value.message
+
+
 def test_cli_malformed_scenario_exit_2_no_traceback(tmp_path, cli):
     f = tmp_path / "bad.yaml"
     f.write_text("name: x\ntraining: {model: llama-3-8b, hardware: h100-sxm, num_gpus: 8, bogus_field: 1}\n")

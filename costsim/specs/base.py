@@ -198,6 +198,11 @@ def load_yaml_document(path: Path | str, *, what: str) -> Any:
             f"duplicate key {_short_repr(dup.key)} in {what} file '{p}' at line {dup.mark.line + 1} "
             f"(first given at line {dup.first.line + 1}); YAML keys must be unique, so keep only one of them."
         ) from None
+    except RecursionError:  # PyYAML composes nested nodes recursively: ~450 levels of [[[... exhaust Python's stack
+        raise InputError(
+            f"{what} file '{p}' nests lists or mappings too deeply for the YAML reader (hundreds of levels); a "
+            f"{what} needs only a few. Fix the brackets or indentation."
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         pos = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -41,8 +41,8 @@ def parse_value(text: str) -> Any:
     """A --set value as YAML scalar/list/mapping; bare words stay strings."""
     try:
         return yaml.safe_load(text) if text.strip() != "" else ""
-    except yaml.YAMLError:
-        return text
+    except (yaml.YAMLError, RecursionError):  # hundreds of nested brackets exhaust the YAML reader's stack: the text
+        return text  # stays a string, and the field it is set on says what it expects
 
 
 def parse_set(item: str) -> tuple[str, Any]:
