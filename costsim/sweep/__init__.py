@@ -100,6 +100,16 @@ def _first_error(rows: list[dict[str, Any]]) -> str | None:
     return next((r.get("error") for r in rows if r.get("status") != "ok" and r.get("error")), None)
 
 
+def _table_first_error(table: Any) -> str | None:
+    """The error of a batched group's first failed row that carries one (None when none does)."""
+    import pyarrow.compute as pc
+
+    if "error" not in table.column_names or "status" not in table.column_names:
+        return None
+    failed = table.filter(pc.and_(pc.not_equal(table["status"], "ok"), pc.is_valid(table["error"])))
+    return str(failed["error"][0].as_py()) if failed.num_rows else None
+
+
 def run_sweep(
     scenario: Scenario,
     *,
@@ -256,6 +266,8 @@ def run_sweep(
                     store.append_table(rows.table, scenario_hash=rows.scenario_hash, variant=rows.variant, name=rows.key)
                     n_done += rows.rows
                     n_err += rows.errors
+                    if rows.errors and first_error is None:
+                        first_error = _table_first_error(rows.table)
                     if bar is not None:
                         bar.advance(task_id, rows.rows)
                 else:
@@ -273,7 +285,7 @@ def run_sweep(
         flush()
         if bar is not None:
             bar.stop()
-    compacted = store.compact() if compact else {"files_written": 0, "files_merged": 0}
+    compacted = store.compact() if compact else {"files_written": 0, "files_merged": 0, "files_conformed": 0}
     notices = core_blind_paths(scenario, grid=grid, random=random) if mode == "core" else []
     wl = scenario.serving
     replicas = (sum(g.num_replicas for g in wl.replica_groups) if wl.replica_groups else wl.num_replicas) if wl is not None else 0
