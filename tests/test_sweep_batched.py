@@ -124,7 +124,7 @@ def test_compaction_merges_small_files_and_recovers_a_killed_one(tmp_path):
         st.append([{"point_id": f"p{i}", "scenario_hash": "h", "variant": "base", "x": float(i)}])
     assert len(result_files(tmp_path)) == 8
     res = st.compact()
-    assert res == {"files_written": 1, "files_merged": 8} and len(result_files(tmp_path)) == 1
+    assert res == {"files_written": 1, "files_merged": 8, "files_conformed": 0} and len(result_files(tmp_path)) == 1
     assert query(tmp_path, "SELECT count(*), sum(x) FROM points")[1] == [(8, 28.0)]
     # a compaction killed after the merged file was renamed into place: recovery drops the old files
     compacted = result_files(tmp_path)[0]

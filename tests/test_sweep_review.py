@@ -406,6 +406,29 @@ def test_a_sweeps_points_read_with_pandas(tmp_path):
     assert query(out, "SELECT count(*) FROM points WHERE variant = 'base'")[1] == [(2,)]
 
 
+@pytest.mark.parametrize("batched", [True, False])
+def test_a_sweep_with_failed_points_reads_whole_with_pandas(tmp_path, batched):
+    """A file holding only failed points (11 columns per point, or metrics typed null in a batched group) made
+    pandas.read_parquet(DIR/points) refuse the store ('Unsupported cast from double to null') or, when pyarrow met
+    that file first, drop every column it lacks; the sweep now ends with one schema in every file."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from costsim.api.run import load_scenario
+    from costsim.sweep.store import result_files
+
+    out = tmp_path / "s"
+    res = run_sweep(load_scenario("tests/data/sweep-tiny-training.yaml"), out=str(out), mode="core", batched=batched,
+                    grid=parse_grid(["training.num_gpus=0,1024,2048"]), flush_every=1)
+    assert res["errors"] == 1 and res["compacted"]["files_conformed"] >= 1
+    schemas = [pq.read_schema(f).remove_metadata() for f in result_files(out)]
+    assert len(schemas) >= 2 and all(s.equals(schemas[0]) for s in schemas)
+    df = pd.read_parquet(out / "points")
+    cols, _ = query(out, "SELECT * FROM points")
+    assert len(df) == 3 and set(cols) <= set(df.columns)
+    assert df["training_wall_time_s"].notna().sum() == 2 and (df["status"] == "error").sum() == 1
+
+
 def test_a_core_sweep_of_an_explicit_serving_layout_says_its_throughput_is_one_replicas(tmp_path):
     """serving_throughput_tokens_per_s meant one replica in core mode with an explicit layout, the whole deployment
     with a GPU budget and the fleet in sim mode, and a core sweep said nothing (a helper's cross-surface audit)."""

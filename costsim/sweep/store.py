@@ -260,7 +260,38 @@ class ResultStore:
                 journal.unlink(missing_ok=True)
                 merged += 1
                 removed += len(g)
-        return {"files_written": merged, "files_merged": removed}
+        return {"files_written": merged, "files_merged": removed, "files_conformed": self.conform_schemas()}
+
+    def conform_schemas(self) -> int:
+        """Give every file of the store the same columns and types (their union), rewriting the files that differ;
+        returns how many it rewrote. pandas.read_parquet(DIR/points) and pyarrow take the schema of the first file
+        they meet: a file of failed points only (11 columns, or metrics typed null) made them refuse the dataset
+        ('Unsupported cast from double to null') or silently drop every column that file lacks. A column with
+        incompatible types in two files leaves the store as it is (DuckDB's union_by_name still reads it)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        files = self.files()
+        schemas = [pq.read_schema(f).remove_metadata() for f in files]
+        if len(files) < 2 or all(s.equals(schemas[0]) for s in schemas[1:]):
+            return 0
+        try:
+            union = pa.unify_schemas(schemas, promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            return 0
+        n = 0
+        for f, schema in zip(files, schemas):
+            if schema.equals(union):
+                continue
+            table = pq.read_table(f)
+            try:
+                cols = [table.column(fld.name).cast(fld.type) if fld.name in schema.names else pa.nulls(table.num_rows, fld.type)
+                        for fld in union]
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                continue
+            _write_atomic(pa.Table.from_arrays(cols, schema=union), f)
+            n += 1
+        return n
 
     def write_design(self, columns: dict[str, Any]) -> Path:
         """design.parquet: every position of an uncertainty design (point_id, variant, sample_index,
