@@ -160,13 +160,41 @@ def test_work_estimate_refuses_long_sweeps(tmp_path):
         run_sweep(s, out=str(tmp_path), mode="core", grid=grid, max_wall_s=1.0)
     assert "400 group" in exc.value.message and "40,000 points" in exc.value.message
     assert not result_files(tmp_path)  # refused before any work
-    # the per-point path probes one point, keeps it, and refuses the rest
+    # the per-point path probes two points (the first and the grid's far corner), keeps them, and refuses the rest
     with pytest.raises(InputError, match="hours"):  # refused before the 40,000 tasks are built
         run_sweep(s, out=str(tmp_path / "pp"), mode="core", batched=False, grid=grid, max_wall_s=1.0)
-    assert query(tmp_path / "pp", "SELECT count(*) FROM points")[1] == [(1,)]
+    assert query(tmp_path / "pp", "SELECT count(*) FROM points")[1] == [(2,)]
     with pytest.raises(InputError, match="per-point path"):
         run_sweep(s, out=str(tmp_path / "big"), mode="sim", grid=parse_grid(["training.tokens=" + ",".join(f"{i + 1}e9" for i in range(3000))]),
                   seeds=2000)
+
+
+def test_the_per_point_estimate_times_the_grids_far_corner_too(tmp_path, monkeypatch):
+    """A grid of loads or sizes runs from cheap to dear: the estimate timed only the first point, and sized a
+    10-rate serving sweep (1-10 requests/s) at a quarter of its time. The far corner (every path's last value) is
+    timed too, and both probed points are kept, not run twice."""
+    import time as _time
+
+    import costsim.sweep as sw
+
+    real = sw.evaluate_point
+
+    def slow_at_the_far_end(task):
+        if dict(task["overrides"]).get("training.num_gpus") == 2048:
+            _time.sleep(2.0)
+        return real(task)
+
+    monkeypatch.setattr(sw, "evaluate_point", slow_at_the_far_end)
+    grid = parse_grid(["training.num_gpus=" + ",".join(str(1024 + 8 * i) for i in range(128))])  # 1024 ... 2040
+    grid = [(grid[0][0], grid[0][1] + [2048])]
+    with pytest.raises(InputError, match="estimated to take") as exc:
+        run_sweep(load_scenario(TINY), out=str(tmp_path / "a"), mode="core", batched=False, grid=grid, max_wall_s=60.0)
+    assert "129 points" in exc.value.message
+    assert query(tmp_path / "a", "SELECT count(*), count(DISTINCT point_id) FROM points")[1] == [(2, 2)]
+    res = run_sweep(load_scenario(TINY), out=str(tmp_path / "b"), mode="core", batched=False,
+                    grid=parse_grid(["training.num_gpus=1024,1536,2048"]))
+    assert res["ran"] == 3 and res["skipped_finished"] == 0
+    assert query(tmp_path / "b", "SELECT count(*), count(DISTINCT point_id) FROM points")[1] == [(3, 3)]
 
 
 def test_group_with_invalid_representative_runs_point_by_point(tmp_path):

@@ -162,7 +162,7 @@ def run_sweep(
     store = ResultStore(out)
     _same_sweep(store, scenario, mode, out)
     t_setup = time.perf_counter()
-    probe_row: dict[str, Any] | None = None
+    probe_rows: list[dict[str, Any]] = []
     if plan is not None:
         probe, probe_cols = _probe_core(scenario)
         _check_metric(metric, scenario, probe_cols)
@@ -181,31 +181,34 @@ def run_sweep(
         skipped = enum.skipped
         n_todo = sum(len(t) for t in todo)
     else:
-        # probe: the sweep's first point (built alone, so the estimate comes before enumerating the rest)
-        first = build_tasks(scenario, grid=[(p, v[:1]) for p, v in (grid or [])], random=random, samples=min(samples, 1) if random else 0,
-                            seeds=1, mode=mode, design=_first_of(design))[:1]
+        # probe: the sweep's first point and its far corner (the last value of every --grid path, the last variant),
+        # each built alone so the estimate comes before enumerating the rest; a grid of loads or sizes usually runs
+        # from cheap to dear, and its first point alone had sized a 10-rate serving sweep at a quarter of its time
+        probes = _probe_tasks(scenario, grid=grid, random=random, samples=samples, mode=mode, design=design)
         done_ids = store.finished_ids()
-        t0 = time.perf_counter()
-        probe_row = evaluate_point(first[0]) if first else None
-        probe_s = time.perf_counter() - t0
-        _check_metric(metric, scenario, probe_row)
-        if probe_row is not None and probe_row["point_id"] in done_ids:
-            probe_row = None  # resumed: that point is stored already (its timing still sizes the rest)
+        times = []
+        for task in probes:
+            t0 = time.perf_counter()
+            probe_rows.append(evaluate_point(task))
+            times.append(time.perf_counter() - t0)
+        probe_s = sum(times) / len(times) if times else 0.0
+        _check_metric(metric, scenario, probe_rows[0] if probe_rows else None)
+        # resumed: a probed point stored already is not stored twice (its timing still sizes the rest)
+        probe_rows = [r for r in probe_rows if r["point_id"] not in done_ids]
         remaining = max(total_est - len(done_ids), 1)
         est = estimate_work(points=remaining, groups=0, mode=mode, batched=False, probe_s=probe_s, executor=executor, workers=workers,
-                            columns=len(probe_row) if probe_row is not None else 0)
-        if max_wall_s is not None and est.wall_s > max_wall_s and probe_row is not None:
-            store.append([probe_row])  # a refused sweep keeps the point it measured
+                            columns=max((len(r) for r in probe_rows), default=0))
+        if max_wall_s is not None and est.wall_s > max_wall_s and probe_rows:
+            store.append(probe_rows)  # a refused sweep keeps the points it measured
         check_budget(est, max_wall_s=max_wall_s, seeds=seeds, executor=executor)
         positions: list[dict[str, Any]] = []
         tasks = build_tasks(scenario, grid=grid, random=random, samples=samples, seeds=seeds, mode=mode, design=design, positions=positions)
         if positions:
             store.write_design({k: [p[k] for p in positions] for k in positions[0]})
-        if probe_row is not None:
-            done_ids = done_ids | {probe_row["point_id"]}
+        done_ids = done_ids | {r["point_id"] for r in probe_rows}
         pending = [t for t in tasks if t["point_id"] not in done_ids]
         points_total = len(tasks)
-        skipped = len(tasks) - len(pending) - (1 if probe_row is not None else 0)
+        skipped = len(tasks) - len(pending) - len(probe_rows)
         todo = pending
         n_todo = len(todo)
     store.write_manifest({
@@ -229,7 +232,7 @@ def run_sweep(
     batches += _batches(legacy, batch_size)
     setup_s = time.perf_counter() - t_setup
     t0 = time.perf_counter()
-    buffer: list[dict[str, Any]] = [probe_row] if probe_row is not None else []
+    buffer: list[dict[str, Any]] = list(probe_rows)
     n_done = len(buffer)
     n_err = sum(1 for r in buffer if r.get("status") != "ok")
     first_error = _first_error(buffer)
@@ -255,6 +258,8 @@ def run_sweep(
         last_flush = time.perf_counter()
 
     try:
+        if len(buffer) >= flush_every:  # the probed points, stored as one file of their own
+            flush()
         if batches:
             for batch, rows in run(batches, address=address, workers=workers):
                 if isinstance(rows, BaseException):
@@ -362,6 +367,16 @@ def core_blind_paths(scenario: Scenario, *, grid: list[tuple[str, list[Any]]] | 
             out.append(f"{path} does not reach the closed-form cores (--mode core): its values give the same core request, "
                        "so every point holds the same numbers for it; sweep it with --mode sim")
     return out
+
+
+def _probe_tasks(scenario: Scenario, *, grid: list[tuple[str, list[Any]]] | None, random: list[RandomSpec] | None,
+                 samples: int, mode: str, design: Any) -> list[dict[str, Any]]:
+    """The tasks the per-point path times before it estimates: the sweep's first point, and its far corner (the last
+    value of every --grid path, the last variant; the first sample and seed) when that is another point."""
+    common = dict(random=random, samples=min(samples, 1) if random else 0, seeds=1, mode=mode, design=_first_of(design))
+    first = build_tasks(scenario, grid=[(p, v[:1]) for p, v in (grid or [])], **common)[:1]
+    last = build_tasks(scenario, grid=[(p, v[-1:]) for p, v in (grid or [])], **common)[-1:]
+    return first + [t for t in last if not first or t["point_id"] != first[0]["point_id"]]
 
 
 def _first_of(design: Any) -> Any:

@@ -1,5 +1,6 @@
 """Work estimate of a sweep, made before it runs: points x cost per point (and per group), from a
-probe evaluation of the sweep's own first point, divided over the workers. A sweep estimated to
+probe evaluation of the sweep's own first point (one point at a time: the mean of it and the grid's far corner,
+every path at its last value), divided over the workers. A sweep estimated to
 run longer than the limit (default one hour of wall time) is refused with the estimate unless
 the caller allows it (`costsim sweep --allow-long`, or `--max-hours H`).
 
