@@ -41,6 +41,18 @@ def test_a_count_the_run_cannot_use_names_the_field(kw, needle):
     assert e.value.field == "fp4_bf16_layers" and needle in str(e.value)
 
 
+def test_a_device_without_fp4_names_every_fp4_capable_part_in_the_catalog():
+    """The message listed five FP4 parts by hand and left out mi350x, rtx-5090, dgx-spark and rtx-pro-6000-server
+    (a helper's audit); it now reads the profiles."""
+    from costsim.specs.catalog import accelerators
+
+    with pytest.raises(InputError) as e:
+        est.estimate(TrainRequest(**{**BASE, "hardware": "h100-sxm", "precision": "fp4"}))
+    assert e.value.field == "precision"
+    named = str(e.value).split("FP4-capable device (")[1].split(")")[0].split(", ")
+    assert sorted(named) == sorted(hw for hw, acc in accelerators().items() if acc.supports("fp4"))
+
+
 def test_the_cli_flag_reaches_the_request_and_bad_values_exit_2():
     cmd = [sys.executable, "-c", "from costsim.cli import main; main()", "train", "--model", "llama-3.1-8b", "--hardware", "b200", "--gpus", "8",
            "--precision", "fp4", "--json"]

@@ -89,6 +89,15 @@ def power_cap_compute_frac(acc: Accelerator, power_cap_w: float | None) -> float
     return float(cap_throughput_frac(power_cap_w, acc.tdp_w, acc.idle_w, "compute"))
 
 
+
+def _capable(dtype: str, most: int = 0) -> str:
+    """The catalog's devices with a tensor-core rate for `dtype`, for a message ('b200, b300, ...'; `most` > 0 keeps
+    that many and adds '...'): read from the profiles, so a new part is named without editing the message."""
+    from costsim.specs.catalog import accelerators
+
+    ids = sorted(k for k, a in accelerators().items() if a.supports(dtype))
+    return ", ".join(ids[:most] + ["..."] if most and len(ids) > most else ids)
+
 def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_size: int | None = None,
                    attention_precision: str = "bf16", power_cap_w: float | None = None,
                    lowp_layer_frac: float = 1.0, quant_layouts: int = 2) -> HardwareShape:
@@ -109,12 +118,12 @@ def hardware_shape(acc: Accelerator, node: Node | None, precision: str, domain_s
     if precision == "fp4" and not acc.supports("fp4"):
         has = [d for d in ("fp8", "bf16") if acc.supports(d)]
         raise InputError(f"hardware '{acc.id}' has no FP4 tensor-core rate, so --precision fp4 cannot run on it; use "
-                         f"--precision {' or '.join(has) or 'bf16'} here, or an FP4-capable device (b200, gb200, b300, gb300, "
-                         "mi355x).", field="precision")
+                         f"--precision {' or '.join(has) or 'bf16'} here, or an FP4-capable device ({_capable('fp4')}).",
+                         field="precision")
     if precision == "fp8" and not acc.supports("fp8"):
         raise InputError(f"hardware '{acc.id}' has no FP8 tensor-core rate, so --precision fp8 cannot run on it (it would "
-                         "train in bf16); use --precision bf16 here, or an FP8-capable device (h100-sxm, h200, b200, mi300x, "
-                         "gaudi3, ...).", field="precision")
+                         f"train in bf16); use --precision bf16 here, or an FP8-capable device ({_capable('fp8', most=8)}).",
+                         field="precision")
     peak = acc.peak_flop_per_s(precision)
     if peak <= 0:
         raise InputError(f"hardware '{acc.id}' has no peak rate for {precision} or a fallback datatype; choose another --precision.", field="precision")
