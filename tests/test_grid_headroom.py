@@ -133,6 +133,16 @@ def test_hours_limit_variant_and_shape():
     assert shaped > flat
 
 
+def test_a_limit_no_load_can_meet_says_why_the_headroom_is_zero():
+    """0.01 % of one year is under one hour: the seasonal peak hours (margin 0) curtail any new load whole, so the
+    headroom is 0 GW. The table said 0.00 GW with no reason (a helper's audit)."""
+    r = grid_headroom("us-pjm", curtailment_pct=[0.01, 0.05], years=[2023])
+    assert r.results[0].headroom_w == 0.0 and r.results[1].headroom_w > 0.0
+    said = [n for n in r.notes if n.startswith("no constant new load fits")]
+    assert len(said) == 1 and "0.01 %" in said[0] and "0.05 %" not in said[0] and "hours a year" in said[0]
+    assert not any(n.startswith("no constant new load fits") for n in grid_headroom("us-pjm", curtailment_pct=[0.5], years=[2023]).notes)
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.floats(0.0, 10.0), min_size=48, max_size=300), st.floats(0.01, 5.0))
 def test_curtailment_rate_invariants(margins, load):

@@ -328,6 +328,14 @@ def grid_headroom(region: str | None = None, *, load_csv: str | None = None, cur
             pause_cost_usd_per_year=pause_j / 3.6e9 * flex.value_usd_per_mwh,
             shift_served_later_frac=served_j / (served_j + lost_j) if served_j + lost_j > 0 else 1.0,
             shift_cost_usd_per_year=served_j / 3.6e9 * flex.shift_usd_per_mwh + lost_j / 3.6e9 * flex.value_usd_per_mwh))
+    zero = [p for p, L in zip(pcts, hr) if float(L) <= 0.0]
+    if zero:
+        # no load fits: the hours at (or above) the planning peak curtail any new load whole, already more than the limit
+        floor_frac = float(H.curtailment_rate(m, yr, 1.0, shape=s, by=by)[0])
+        at_peak_h = float(np.sum(m <= 0.0)) / ny
+        notes.append(f"no constant new load fits at {', '.join(f'{p:g} %' for p in zero)} curtailment: in {at_peak_h:.1f} hours a "
+                     f"year the load already stands at the planning peak, where any new load is curtailed whole, "
+                     f"{100 * floor_frac:.3g} % of its {'energy' if by == 'energy' else 'hours'} before it grows at all.")
     if region is not None and region == "us-pjm":
         notes.append("PJM 2020-2024 is the sum of its EIA-930 subregions, 1.8 % below the BA-level total (overlap Jan-Jun 2020); 2016-2019 is BA-level.")
     if s is not None:
