@@ -70,7 +70,10 @@ def _training_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site:
 
 def _serving_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site: Mapping[str, Any]) -> str:
     gpus = _num(s.get("num_gpus_peak"))
-    where = f"{int(gpus):,} {w.hardware}" if gpus else str(w.hardware)
+    # replica groups may mix parts (a Splitwise decode pool on A100s beside H100 prompts): name them all
+    hws = list(dict.fromkeys((g.hardware or w.hardware) for g in (getattr(w, "replica_groups", None) or []))) or [w.hardware]
+    kind = hws[0] if len(hws) == 1 else f"accelerators ({' and '.join(hws)})"
+    where = f"{int(gpus):,} {kind}" if gpus else kind
     thr = _num(s.get("throughput_tokens_per_s"))
     sent = (f"Serving {w.model} on {where} delivers {fmt_value('throughput_tokens_per_s', thr)} output tokens/s "
             f"with TTFT p99 {_v(s, 'ttft_p99_s')} and TPOT p99 {_v(s, 'tpot_p99_s')}")
