@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from costsim.api.run import PartResult, combine_site
 from costsim.errors import InputError
@@ -388,3 +389,56 @@ def test_target_utilization_scales_a_backlogged_prefill_pool():
     _conserved(s)
     assert s["num_gpus_peak"] >= 4  # the prefill pool grew (one GPU a replica)
     assert s["ttft_p50_s"] < 2.0
+
+
+def _split(dec_hw: str, **disagg) -> dict:
+    """Llama 3 70B prompts on one TP4 H100 replica (FP8), decodes on a pool of TP4 `dec_hw` replicas (Splitwise)."""
+    return {"model": "llama-3-70b", "hardware": "h100-sxm", "arrivals": {"process": "poisson", "rate_per_s": 4.0},
+            "input_tokens": {"kind": "fixed", "mean": 1500}, "output_tokens": {"kind": "fixed", "mean": 200},
+            "replica_groups": [{"name": "prompt", "hardware": "h100-sxm", "num_replicas": 1, "gpus_per_replica": 4, "weight_precision": "fp8"},
+                               {"name": "token", "hardware": dec_hw, "num_replicas": 0, "gpus_per_replica": 4,
+                                "weight_precision": "bf16" if dec_hw.startswith("a100") else "fp8"}],
+            "disaggregation": {"enabled": True, "prefill_replicas": 1, "decode_replicas": 2, "decode_group": "token", **disagg}}
+
+
+def test_the_decode_pool_runs_its_own_group_hardware_and_layout():
+    """Splitwise's split (prompts on H100, decodes on older parts): the decode pool had to run the first group's layout.
+    With disaggregation.decode_group the decodes run on that group's A100s: slower per token than on H100s, prompts as fast."""
+    runs = {hw: simulate_serving(_serve_sc(_split(hw), 300.0), seed=0).summary for hw in ("h100-sxm", "a100-80gb-sxm")}
+    for s in runs.values():
+        _conserved(s)
+        assert s["requests_dropped"] == 0 and s["num_gpus_peak"] == 12
+    assert runs["a100-80gb-sxm"]["tpot_p50_s"] > 1.5 * runs["h100-sxm"]["tpot_p50_s"]
+    assert runs["a100-80gb-sxm"]["ttft_p50_s"] == pytest.approx(runs["h100-sxm"]["ttft_p50_s"], rel=0.1)
+    scaled = simulate_serving(_serve_sc({**_split("a100-80gb-sxm"), "arrivals": {"process": "poisson", "rate_per_s": 12.0},
+                                         "autoscaler": {"policy": "queue_length", "target_queue_per_replica": 1.0, "interval_s": 10,
+                                                        "startup_delay_s": 20, "min_replicas": 1, "max_replicas": 6}}, 300.0), seed=0).summary
+    _conserved(scaled)
+    assert scaled["num_gpus_peak"] > 12  # a pool grew on its own group's hardware
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"decode_group": "tokens"}, "must name exactly one of serving.replica_groups"),
+    ({"enabled": False}, "set disaggregation.enabled: true"),
+])
+def test_a_decode_group_that_cannot_be_used_is_refused_by_name(change, needle):
+    d = _split("a100-80gb-sxm")
+    d["disaggregation"] = {**d["disaggregation"], **change}
+    with pytest.raises(ValidationError) as e:
+        _serve_sc(d, 60.0)
+    assert needle in str(e.value)
+    d = _split("a100-80gb-sxm")
+    d["replica_groups"][1]["num_replicas"] = 5
+    with pytest.raises(ValidationError, match="set its num_replicas to 0"):
+        _serve_sc(d, 60.0)
+
+
+def test_the_answer_names_every_part_of_a_mixed_fleet():
+    """The run's answer said 'on 12 h100-sxm' for 4 H100 prompt GPUs and 8 A100 decode GPUs (serving.hardware only)."""
+    from costsim.report.conclusion import _serving_sentence
+
+    w = _serve_sc(_split("a100-80gb-sxm"), 60.0).serving
+    said = _serving_sentence({"num_gpus_peak": 12, "throughput_tokens_per_s": 700.0}, w, {}, {})
+    assert "on 12 accelerators (h100-sxm and a100-80gb-sxm)" in said
+    one = _serve_sc({}, 60.0).serving
+    assert "on 1 h100-sxm" in _serving_sentence({"num_gpus_peak": 1, "throughput_tokens_per_s": 700.0}, one, {}, {})

@@ -488,6 +488,14 @@ def _boot(fleet: Fleet, r: Replica, token: int) -> None:
     r.start()
 
 
+def decode_group(groups: list[Group], d) -> Group | None:
+    """The group whose layout the disaggregated decode pool runs (disaggregation.decode_group, else the first); None
+    without disaggregation."""
+    if not d.enabled:
+        return None
+    return next((g for g in groups if g.spec.name == d.decode_group), groups[0]) if d.decode_group is not None else groups[0]
+
+
 def bucket_count(duration_s: float, bucket_s: float) -> int:
     """Timeline buckets covering [0, duration_s]: ceil(duration / bucket), without the empty last bucket
     that floating-point rounding can add when the duration is (nearly) a whole number of buckets."""
@@ -528,12 +536,15 @@ def simulate_serving(scenario: Scenario, *, seed: int) -> SimOutput:
     fleet.e_by_group = [0.0] * len(groups)
     fleet.order_by_efficiency = sorted(range(len(groups)), key=lambda i: groups[i].j_per_token_est)
     d = wl.disaggregation
+    dec = decode_group(groups, d)
     for g in groups:
-        if g.idx == 0 and d.enabled:
+        if d.enabled and g.idx == 0:
             for _ in range(d.prefill_replicas):
                 fleet.new_replica(g, "prefill", "active")
+        if d.enabled and g is dec:
             for _ in range(d.decode_replicas):
                 fleet.new_replica(g, "decode", "active")
+        if d.enabled and (g.idx == 0 or g is dec):
             continue
         for _ in range(g.n0):
             fleet.new_replica(g, "mixed", "active")
@@ -542,8 +553,9 @@ def simulate_serving(scenario: Scenario, *, seed: int) -> SimOutput:
     _Arrivals(env, fleet, fleet.arr)
     env.process(_sampler(env, fleet))
     if wl.autoscaler.policy != "none":
-        for role in (("prefill", "decode") if d.enabled else (groups[0].role,)):
-            env.process(_autoscaler(env, fleet, groups[0], role))
+        pools = ((groups[0], "prefill"), (dec, "decode")) if d.enabled else ((groups[0], groups[0].role),)
+        for g, role in pools:
+            env.process(_autoscaler(env, fleet, g, role))
     env.run(until=duration)
     # close open intervals at the end of the window
     for r in fleet.replicas:

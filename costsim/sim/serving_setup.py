@@ -84,11 +84,14 @@ def grid_power_cap_w(scenario: Scenario, gspecs: list[ReplicaGroup], accs: list[
     host = 0.0
     for i, (gs, acc, node) in enumerate(zip(gspecs, accs, nodes)):
         n = gs.num_replicas
+        d = wl.disaggregation
         pools = 1
-        if i == 0 and wl.disaggregation.enabled:
-            n, pools = wl.disaggregation.prefill_replicas + wl.disaggregation.decode_replicas, 2
-        if i == 0 and wl.autoscaler.policy != "none":
-            n = max(n, pools * wl.autoscaler.max_replicas)  # each pool may grow to max_replicas
+        if d.enabled:  # the prefill pool runs the first group, the decode pool its own group (or the first)
+            runs_decode = gs.name == d.decode_group if d.decode_group is not None else i == 0
+            pools = (i == 0) + runs_decode
+            n = (d.prefill_replicas if i == 0 else 0) + (d.decode_replicas if runs_decode else 0) if pools else n
+        if wl.autoscaler.policy != "none" and (i == 0 or (d.enabled and pools)):
+            n = max(n, max(pools, 1) * wl.autoscaler.max_replicas)  # each autoscaled pool may grow to max_replicas
         n_gpu += n * gs.gpus_per_replica
         host += n * gs.gpus_per_replica * host_w(acc, node, scenario.facility)
     if n_gpu == 0:

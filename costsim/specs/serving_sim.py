@@ -142,6 +142,10 @@ class DisaggregationSpec(Spec):
     kv_transfer_bytes_per_s: float | None = Field(None, gt=0, description="Network rate for the KV transfer of one request, B/s "
                                                   "(None = the scale-out bandwidth of the replica's GPUs).")
     kv_transfer_latency_s: float = Field(20e-6, ge=0, description="Fixed latency per KV transfer, s.")
+    decode_group: str | None = Field(None, max_length=64, description="Name of a serving.replica_groups entry whose hardware and "
+                                     "layout the decode pool runs (Splitwise: prompts on H100, decodes on A100 or H200); None = the "
+                                     "first group's. The prefill pool runs the first group. That group's own num_replicas must be 0 "
+                                     "or decode_replicas: decode_replicas counts the pool.")
 
 
 class ReplicaGroup(Spec):
@@ -233,6 +237,18 @@ class ServingWorkload(Spec):
             raise ValueError(f"serving.num_replicas ({self.num_replicas}) is above autoscaler.max_replicas ({a.max_replicas}): "
                              "the fleet starts with num_replicas; start at most max_replicas or raise it")
         d = self.disaggregation
+        if d.decode_group is not None:
+            names = [g.name for g in self.replica_groups]
+            if not d.enabled:
+                raise ValueError("serving.disaggregation.decode_group names the decode pool's group; set disaggregation.enabled: true "
+                                 "or leave decode_group out")
+            if names.count(d.decode_group) != 1:
+                raise ValueError(f"serving.disaggregation.decode_group {d.decode_group!r} must name exactly one of serving.replica_groups "
+                                 f"({', '.join(repr(n) for n in names) or 'none given'}); give the groups distinct names")
+            g = self.replica_groups[names.index(d.decode_group)]
+            if names.index(d.decode_group) > 0 and g.num_replicas not in (0, d.decode_replicas):
+                raise ValueError(f"replica group {g.name!r} runs the decode pool, whose size is disaggregation.decode_replicas "
+                                 f"({d.decode_replicas}); set its num_replicas to 0 (or to decode_replicas)")
         if a.policy != "none" and d.enabled and max(d.prefill_replicas, d.decode_replicas) > a.max_replicas:
             raise ValueError(f"serving.disaggregation starts {d.prefill_replicas} prefill and {d.decode_replicas} decode replicas, above "
                              f"autoscaler.max_replicas ({a.max_replicas}) per pool; start at most max_replicas in each pool or raise it")
