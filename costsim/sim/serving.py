@@ -93,6 +93,7 @@ class Fleet:
         self.rr: list[int] = []
         self.rr_i = 0
         self.decode_pool: list[int] = []
+        self.decode_g: Group | None = None  # the group the disaggregated decode pool runs (serving.disaggregation.decode_group)
         # timeline buckets (python lists: fast scalar adds)
         z = [0.0] * self.nb
         self.e_gpu = list(z)      # J of accelerator energy
@@ -223,7 +224,11 @@ class Fleet:
         if r.state == "active":
             self.lb[r.group].dec(r.idx)
         d = self.wl.disaggregation
-        bps = d.kv_transfer_bytes_per_s or max(r.t.gpus * self.groups[r.group].acc.scaleout_bytes_per_s, 1e9)
+        # the slower of the two ends' scale-out links (a decode pool on another part may have slower NICs)
+        ends = [r.t.gpus * self.groups[r.group].acc.scaleout_bytes_per_s]
+        if self.decode_g is not None:
+            ends.append(self.decode_g.table.gpus * self.decode_g.acc.scaleout_bytes_per_s)
+        bps = d.kv_transfer_bytes_per_s or max(min(ends), 1e9)
         dt = d.kv_transfer_latency_s + self.inp[rid] * r.t.kv_bytes_per_token / bps
         ev = self.env.timeout(dt)
         ev.callbacks.append(lambda _e, rid=rid: self._to_decode(rid))
@@ -537,6 +542,7 @@ def simulate_serving(scenario: Scenario, *, seed: int) -> SimOutput:
     fleet.order_by_efficiency = sorted(range(len(groups)), key=lambda i: groups[i].j_per_token_est)
     d = wl.disaggregation
     dec = decode_group(groups, d)
+    fleet.decode_g = dec
     for g in groups:
         if d.enabled and g.idx == 0:
             for _ in range(d.prefill_replicas):

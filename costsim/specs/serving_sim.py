@@ -140,7 +140,7 @@ class DisaggregationSpec(Spec):
     prefill_replicas: int = Field(1, ge=1, description="Replicas in the prefill pool (taken from the first replica group's layout).")
     decode_replicas: int = Field(1, ge=1, description="Replicas in the decode pool.")
     kv_transfer_bytes_per_s: float | None = Field(None, gt=0, description="Network rate for the KV transfer of one request, B/s "
-                                                  "(None = the scale-out bandwidth of the replica's GPUs).")
+                                                  "(None = the scale-out bandwidth of the prefill replica's GPUs, or of a decode replica's where that is slower).")
     kv_transfer_latency_s: float = Field(20e-6, ge=0, description="Fixed latency per KV transfer, s.")
     decode_group: str | None = Field(None, max_length=64, description="Name of a serving.replica_groups entry whose hardware and "
                                      "layout the decode pool runs (Splitwise: prompts on H100, decodes on A100 or H200); None = the "
