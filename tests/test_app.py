@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from costsim.specs.requests import FleetEntry, ServeRequest, SiteRequest, TrainRequest
 from costsim.specs.site import EconomicsSpec, FacilitySpec
+from costsim.ui import widgets as ui_widgets
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = ["train", "serve", "site", "grid", "plan", "compare", "scenario", "validation", "optimize"]
@@ -959,3 +960,11 @@ def test_compare_reads_small_facility_power_in_kilowatts():
     assert column_scales([{"facility_mw": 2.5e-7}])["facility_mw"] == (1e6, "W")
     assert column_scales([{"facility_mw": 12.0}, {"facility_mw": None}])["facility_mw"] == (1.0, "MW")
     assert column_scales([{"facility_mwh": 0.5}])["facility_mwh"] == (1000.0, "kWh")
+
+
+def test_big_numbers_in_page_tables_read_with_thousands_separators():
+    """The Compare table showed a $1,360,000 run as '1360000' (Chromium check); large numeric columns now use the
+    localized format (thousands separators), small ones and text as before."""
+    rows = [{"Model": "llama-3-8b", "Cost, $": 1360000.0, "Wall time, days": 16.3}, {"Model": "x", "Cost, $": None, "Wall time, days": 2.0}]
+    cfg = ui_widgets.grouped_number_columns(rows)
+    assert set(cfg) == {"Cost, $"} and cfg["Cost, $"]["type_config"]["format"] == "localized"

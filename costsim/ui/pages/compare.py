@@ -137,7 +137,8 @@ def table(rows: list[dict[str, Any]]) -> None:
     def heading(k: str) -> str:
         text = COLUMN_LABELS.get(k, k)
         return text.replace(MEGA_COLUMNS[k][0], scales[k][1]) if k in scales else text
-    st.dataframe([{heading(k): cell(k, v) for k, v in r.items()} for r in rows], width="stretch", hide_index=True)
+    shown = [{heading(k): cell(k, v) for k, v in r.items()} for r in rows]
+    st.dataframe(shown, width="stretch", hide_index=True, column_config=w.grouped_number_columns(shown))
 
 
 def train_rows(d: dict[str, Any]) -> list[dict[str, Any]]:

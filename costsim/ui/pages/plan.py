@@ -132,7 +132,7 @@ for label, c in options:
     rows.append({"option": label, "parameters (B)": round(c["params"] / 1e9, 2), "tokens (T)": round(c["training_tokens"] / 1e12, 3),
                  "loss": round(c["loss"], 4), "training": _money((c.get("training") or {}).get("usd")),
                  "serving": _money((c.get("serving") or {}).get("usd")), "total": _money(t.get("usd")), "energy": _mwh(t.get("facility_energy_j"))})
-st.dataframe(rows, hide_index=True, width="stretch")
+st.dataframe(rows, hide_index=True, width="stretch", column_config=w.grouped_number_columns(rows))
 st.subheader("The same question under every fit")
 st.dataframe([{"fit": fid, "parameters (B)": round(c["params"] / 1e9, 2), "tokens (T)": round(c["training_tokens"] / 1e12, 3),
                "total": _money((c.get("total") or {}).get("usd"))} for fid, c in r["by_fit"].items() if c], hide_index=True, width="stretch")
