@@ -118,6 +118,29 @@ def test_batched_training_and_serving_scenario(tmp_path):
         assert not _rows_equal(A[k], B[k]), _rows_equal(A[k], B[k])[:5]
 
 
+@pytest.mark.parametrize("water_prices", ["0", "0,2"])
+def test_batched_and_per_point_sweeps_store_the_same_columns_under_purchase_pricing(tmp_path, water_prices):
+    # purchase pricing with water not costed (0 USD/m3): the per-point rows have no water_usd cost line, and a
+    # batched store must not add an all-NaN training_cost_breakdown_usd_water_usd column either
+    import pyarrow.parquet as pq
+
+    s = load_scenario(TINY, ["economics.pricing=purchase", "facility.wue_l_per_kwh=0.5"])
+    kw = dict(grid=parse_grid(["economics.electricity_usd_per_kwh=0.05,0.1", f"economics.water_usd_per_m3={water_prices}"]),
+              mode="core")
+    a = run_sweep(s, out=str(tmp_path / "a"), **kw)
+    b = run_sweep(s, out=str(tmp_path / "b"), batched=False, **kw)
+    assert a["batched"] and not b["batched"] and a["errors"] == b["errors"] == 0
+    cols_a = set(pq.read_schema(result_files(tmp_path / "a")[0]).names)
+    cols_b = set(pq.read_schema(result_files(tmp_path / "b")[0]).names)
+    assert cols_a == cols_b, (sorted(cols_a - cols_b), sorted(cols_b - cols_a))
+    assert ("training_cost_breakdown_usd_water_usd" in cols_a) == (water_prices != "0")
+    A = {r["point_id"]: r for r in load_rows(tmp_path / "a")}
+    B = {r["point_id"]: r for r in load_rows(tmp_path / "b")}
+    assert set(A) == set(B)
+    for k in A:
+        assert not _rows_equal(A[k], B[k]), _rows_equal(A[k], B[k])[:5]
+
+
 def test_compaction_merges_small_files_and_recovers_a_killed_one(tmp_path):
     st = ResultStore(tmp_path)
     for i in range(8):

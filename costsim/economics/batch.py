@@ -12,7 +12,8 @@ length n; `varied` replaces numeric fields of the facility / economics specs by 
 
 The result holds one array per scalar of `account_run`'s result, flattened with '_' exactly as a
 sweep row flattens it (cost_breakdown_usd_rental_usd, power_by_component_w_gpu_peak_w, ...). A key
-that `account_run` leaves out for some points (water_usd when water costs nothing) is NaN there;
+that `account_run` leaves out for some points (water_usd when water costs nothing) is NaN there, and
+absent when it leaves it out for every point (so a batched sweep stores the per-point path's columns);
 a value that is None (cost of an unpriced device) is NaN; text keys are object arrays.
 Property test: tests/test_batch_estimators.py checks every key against `account_run`, point by point.
 """
@@ -147,7 +148,10 @@ def account_run_batch(*, acc: Accelerator, node: Node | None, num_gpus, wall_tim
             priced = False
         cost["capex_amortized_usd"] = gpu_hours * amort if amort is not None else np.zeros(n)
         cost["electricity_usd"] = electricity_usd
-        cost["water_usd"] = np.where(water_usd != 0, water_usd, np.nan)  # account_run lists it only when non-zero
+        if np.any(water_usd != 0):
+            # account_run lists water_usd only when non-zero (0 = water not costed): NaN at the points where it is
+            # zero, and no key at all when it is zero everywhere, so a batched sweep stores the per-point columns
+            cost["water_usd"] = np.where(water_usd != 0, water_usd, np.nan)
     cost_total = sum(np.nan_to_num(v, nan=0.0) for v in cost.values()) if priced else nan
     emb_kg = np.zeros(n)
     if economics.include_embodied and acc.embodied_kgco2e:
