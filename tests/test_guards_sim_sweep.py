@@ -248,6 +248,30 @@ def test_sweep_grid_with_an_empty_item_exits_2(tmp_path, capsys):
     assert ei.value.code == 2 and "empty item" in err and "Traceback" not in err
 
 
+HUGE_GPUS = "99999999999999999999999"
+
+
+@pytest.mark.parametrize("batch", ["--batch", "--no-batch"])
+def test_sweep_refuses_an_over_limit_base_scenario_up_front_like_run(batch, tmp_path, capsys):
+    """`run` refused training.num_gpus = 1e23 (exit 2 naming the field) while `sweep --mode core` ran every point and
+    exited 3 ('every point failed'): bad input every point inherits is refused before any point runs."""
+    code, _, err = _run(tmp_path, capsys, f"training.num_gpus={HUGE_GPUS}")
+    assert code == 2 and "training.num_gpus" in err, err
+    code, _, err = _sweep(tmp_path, capsys, "--mode", "core", batch, "--set", f"training.num_gpus={HUGE_GPUS}",
+                          "--grid", "economics.electricity_usd_per_kwh=0.05,0.1")
+    assert code == 2 and "training.num_gpus" in err and "every point failed" not in err and "Traceback" not in err, err
+    assert not (tmp_path / "sw" / "points").exists()
+
+
+def test_sweep_axis_that_sets_the_over_limit_field_stays_per_point(tmp_path, capsys):
+    """The base's value is moot where a --grid axis sets the field: an axis value over the limit fails its own points."""
+    code, out, err = _sweep(tmp_path, capsys, "--mode", "core", "--json", "--set", f"training.num_gpus={HUGE_GPUS}",
+                            "--grid", f"training.num_gpus=1024,{HUGE_GPUS}")
+    assert code == 0, err
+    res = json.loads(out)
+    assert (res["ran"], res["errors"]) == (2, 1)
+
+
 @pytest.mark.parametrize("setting, words", [
     ("serving.warmup_s=1e9", ["warmup_s", "duration_s", "none would be measured"]),
     ("serving.scheduler.max_num_batched_tokens=1", ["max_num_batched_tokens", "max_num_seqs"]),

@@ -52,9 +52,10 @@ def test_a_sweep_where_every_point_fails_exits_3_with_the_first_error(scn, tmp_p
 
 def test_a_batched_sweep_where_every_group_fails_names_the_first_error(scn, tmp_path, capsys):
     """Points that pass validation but fail in the batched estimate come back as a group's table: the exit-3 line said
-    'the first: see the error column of the results' instead of the reason (here the request's GPU limit)."""
+    'the first: see the error column of the results' instead of the reason (here the request's GPU limit, which the
+    --grid axis crosses: the same value in the base scenario is refused up front, exit 2)."""
     code, _, err = _in_process(["sweep", str(scn), "-o", str(tmp_path / "sw"), "--grid", "training.tokens=1e9,2e9",
-                                "--set", "training.num_gpus=99999999999", "--mode", "core", "--no-progress"], capsys)
+                                "--grid", "training.num_gpus=99999999999,99999999998", "--mode", "core", "--no-progress"], capsys)
     assert code == 3 and "every point failed" in err
     assert "see the error column" not in err and "gpus" in err and "10000000" in err
 

@@ -24,7 +24,8 @@ from costsim.sweep.batched import GroupResult, GroupTask, build_plan, enumerate_
 from costsim.sweep.executors import EXECUTORS, get_executor
 from costsim.sweep.points import MODES, RandomSpec, build_tasks, evaluate_point, parse_grid, parse_random
 from costsim.sweep.store import ResultStore, connect, query
-from costsim.sweep.workload import DEFAULT_MAX_WALL_S, SweepWorkEstimate, check_budget, check_points, estimate_work
+from costsim.sweep.workload import (DEFAULT_MAX_WALL_S, SweepWorkEstimate, check_base_scenario, check_budget, check_points,
+                                    estimate_work)
 
 __all__ = ["run_sweep", "EXECUTORS", "MODES", "parse_grid", "parse_random", "query", "connect", "ResultStore",
            "SweepWorkEstimate", "count_points"]
@@ -149,6 +150,10 @@ def run_sweep(
         raise InputError("--seeds must be >= 1.", field="--seeds")
     if samples and not random and design is None:
         raise InputError("--samples needs --random path=lo:hi (what to sample); without --random leave --samples out.", field="--samples")
+    # bad input every point would inherit (training.num_gpus = 1e23) is refused as `costsim run` refuses it, not run as
+    # a sweep whose every point fails; a field a sweep axis sets is left to the points
+    swept = [p for p, _ in grid or []] + [r.path for r in random or []] + list(getattr(design, "paths", None) or [])
+    check_base_scenario(scenario, swept_paths=swept, mode=mode)
     # before anything is laid out: the count, and the least work and memory any plan of that many points needs (one
     # group, no columns), so a sweep of a billion samples is refused in a second, not after it has filled the memory
     pre = count_points(scenario, grid=grid, samples=samples if random else 0, seeds=seeds, design=design)

@@ -20,9 +20,14 @@ import math
 import os
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING, Iterable
+
 from costsim.errors import InputError
 from costsim.numtext import duration, si
-from costsim.specs.limits import LIMITS
+from costsim.specs.limits import LIMITS, WorkEstimate, require, serving_estimates, training_estimates
+
+if TYPE_CHECKING:
+    from costsim.specs.scenario import Scenario
 
 BATCHED_S_PER_POINT = 1.0e-5
 """CPU seconds per point of a batched core-mode group (ids + arithmetic + Parquet), pessimistic."""
@@ -146,6 +151,47 @@ def check_points(points: int, *, batched: bool) -> None:
     if not batched and points > MAX_PER_POINT_TASKS:
         raise InputError(f"this sweep has {points:,} points, more than the {MAX_PER_POINT_TASKS:,} the per-point path holds in memory; "
                          "use --mode core (batched) or sweep fewer values.", field="--grid")
+
+
+# the scenario fields each work limit of a point reads: a sweep axis on one of them makes the base's value moot
+TRAINING_LIMIT_SOURCES = {"gpus": ("training.num_gpus",), "timeline_buckets": ("simulation.duration_s", "training.timeline")}
+SERVING_LIMIT_SOURCES = ("serving", "simulation.duration_s")
+
+
+def _touches(swept: Iterable[str], sources: Iterable[str]) -> bool:
+    """Whether a swept path is one of `sources` or lies above / below one ('training.timeline.bucket_s')."""
+    return any(p == s or p.startswith(s + ".") or s.startswith(p + ".") for p in swept for s in sources)
+
+
+def check_base_scenario(scenario: "Scenario", *, swept_paths: Iterable[str], mode: str) -> None:
+    """Refuse (InputError, exit 2, before any point runs) a base scenario, or one of its variants, that every point
+    of the sweep would inherit over a work limit, as `costsim run` refuses it: training.num_gpus = 1e23 is bad input
+    naming the field, not a sweep whose every point fails. A limit whose fields a sweep axis (--grid, --random, the
+    uncertainty inputs) sets is left to the points: the base's value is never priced, and a point that an axis
+    value puts over it stays a per-point error. Core mode prices no simulation, so it checks the accelerators only."""
+    from costsim.specs.base import validate_spec
+    from costsim.specs.overrides import apply_overrides
+    from costsim.specs.scenario import Scenario
+
+    swept = list(swept_paths)
+    todo = [scenario]
+    if scenario.variants:
+        base = scenario.model_dump(mode="json", exclude={"variants"})
+        for v in scenario.variants:
+            try:
+                todo.append(validate_spec(Scenario, apply_overrides(base, v.set, model=Scenario), what=f"variant '{v.name}'"))
+            except InputError:
+                continue  # an invalid variant's points record its validation error, as before
+        if not scenario.simulation.include_base:
+            todo = todo[1:]
+    for s in todo:
+        est: list[WorkEstimate] = [e for e in training_estimates(s)
+                                   if not _touches(swept, TRAINING_LIMIT_SOURCES.get(e.key, ("training",)))]
+        if not _touches(swept, SERVING_LIMIT_SOURCES):
+            est += serving_estimates(s, runs=1)
+        if mode == "core":
+            est = [e for e in est if e.key == "gpus"]
+        require(est)
 
 
 def _fixes(est: SweepWorkEstimate, *, seeds: int) -> list[str]:
