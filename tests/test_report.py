@@ -358,3 +358,26 @@ def test_a_zero_site_power_reads_in_megawatts_and_a_devices_in_watts():
     assert fmt_value("grid_import_max_w", 1e-6) == "0 MW"
     assert fmt_value("gpu_power_w", 0.0) == "0 W" and fmt_value("host_power_per_gpu_w", 0.0) == "0 W"
     assert fmt_value("headroom_w", 5e7) == "50 MW"
+
+
+def test_all_results_raw_column_reads_as_a_reader_expects():
+    """The 'raw' column of report.html's 'All results' printed Python's None / True / False: a missing value reads '-',
+    a switch yes / no, and a number unrounded in the SI unit its key names."""
+    import html as html_lib
+
+    r = _fake_result()
+    pr = r.variants[0].parts["training"]
+    pr.summary.update({"gpu_power_cap_w": None, "checkpoint_interval_clipped": False, "goodput_frac": float("nan"),
+                       "tokens_trained": 14999999999999.998})
+    page = run_report_html(r)
+    table = page[page.index("<h2>All results</h2>"):page.index("<h2>Scenario (resolved")]
+    cells = [html_lib.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", table)]
+    assert not {"None", "True", "False", "nan"} & set(cells), cells
+    rows = {cells[i]: cells[i + 2] for i in range(0, len(cells), 4)}  # key -> raw
+    assert rows["feasible"] == "yes" and rows["checkpoint_interval_clipped"] == "no"
+    assert rows["gpu_power_cap_w"] == "-" and rows["goodput_frac"] == "-"
+    assert rows["wall_time_s"] == "3600.0 s" and rows["facility_energy_j"] == "3600000000.0 J"
+    assert rows["cost_breakdown_usd.rental_usd"] == "1234.0 USD" and rows["tokens_trained"] == "14999999999999.998"
+    from costsim.report.fmt import fmt_raw
+
+    assert fmt_raw("x", np.bool_(True)) == "yes" and fmt_raw("energy_j", np.float64(2.5)) == "2.5 J"

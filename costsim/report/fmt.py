@@ -165,6 +165,29 @@ def fmt_value(key: str, v: Any) -> str:
     return str(v)
 
 
+#: the SI unit a key's raw value is in, by its suffix (unit_of); a fraction and a count have none
+SI_UNITS = {"_bytes_per_s": "B/s", "_flop_per_s": "FLOP/s", "_w_per_s": "W/s", "_per_s": "/s", "_frac_per_hour": "per hour",
+            "_usd": "USD", "_frac": "", "_bytes": "B", "_kg": "kg", "_j": "J", "_w": "W", "_s": "s", "_mwh": "MWh", "_mw": "MW",
+            "_days": "days", "_l": "L", "_flop": "FLOP"}
+
+
+def fmt_raw(key: str, v: Any) -> str:
+    """A value unscaled and unrounded, in the SI unit its key names ('1863.88018 s', '20000000000.0', '3600.0 USD'): '-'
+    for a missing one (None, NaN), yes / no for a switch, text as it is (the report's 'raw' column printed None / True)."""
+    if type(v).__module__ == "numpy" and hasattr(v, "item"):  # a numpy scalar reads as its Python value
+        v = v.item()
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (int, float)):
+        if isinstance(v, float) and math.isnan(v):
+            return "-"
+        unit = SI_UNITS.get(unit_of(key), "")
+        return f"{v!r} {unit}".strip()
+    return str(v)
+
+
 def field_unit_key(record: str, field: str) -> str:
     """The key a record's field reads its unit from: the field's own suffix, named with the record
     (co2e_breakdown_kg.embodied_kg: tCO2e), else the record's (time_in_state_s.train: s)."""

@@ -14,8 +14,8 @@ from costsim.numtext import sig
 from costsim.report import charts, uncertainty
 from costsim.report.assumptions import assumption_rows
 from costsim.report.conclusion import conclusion, variant_deltas
-from costsim.report.fmt import (field_unit_key, fmt_range, fmt_value, headline_keys, headline_rows, label, path_label, path_value,
-                                plural)
+from costsim.report.fmt import (field_unit_key, fmt_range, fmt_raw, fmt_value, headline_keys, headline_rows, label, path_label,
+                                path_value, plural)
 from costsim.specs.overrides import param_column
 
 #: sensitivity charts a sweep report draws, one per variant, at most
@@ -167,7 +167,7 @@ def _full_summary(result) -> str:
             for k, val, unit_key in _summary_items(pr.summary):
                 rng = pr.ranges.get(k)
                 cls = " class='num'" if isinstance(val, (int, float)) and not isinstance(val, bool) else ""
-                rows.append(f"<tr><td>{e(k)}</td><td{cls}>{e(fmt_value(unit_key, val))}</td><td{cls}>{e(val)}</td>"
+                rows.append(f"<tr><td>{e(k)}</td><td{cls}>{e(fmt_value(unit_key, val))}</td><td{cls}>{e(fmt_raw(unit_key, val))}</td>"
                             f"<td>{e(fmt_range(k, rng)) if rng else ''}</td></tr>")
             out.append(f"<h3>{e(v.name)} — {e(part)}</h3><table><tr><th>key (SI units)</th><th>value</th><th>raw</th><th>range</th></tr>{''.join(rows)}</table>")
     return "".join(out)
