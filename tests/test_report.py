@@ -381,3 +381,22 @@ def test_all_results_raw_column_reads_as_a_reader_expects():
     from costsim.report.fmt import fmt_raw
 
     assert fmt_raw("x", np.bool_(True)) == "yes" and fmt_raw("energy_j", np.float64(2.5)) == "2.5 J"
+
+
+def test_a_range_whose_ends_print_the_same_prints_one_value():
+    """The console headline read 'Tokens trained 15T / 15T – 15T, min–max of 3 replicates': float noise
+    (14999999999999.998 against 15e12) made a range of ends that print the same."""
+    from costsim.report.uncertainty import conclusion
+
+    assert fmt_range("tokens_trained", {"min": 14999999999999.998, "max": 15e12, "n": 3}) == ""
+    assert fmt_range("wall_time_s", {"min": 3600.0 * (1 - 1e-12), "max": 3600.0, "n": 3}) == ""
+    assert fmt_range("tokens_trained", {"min": 10.05e12, "max": 10.18e12, "n": 3}) == "10.05T – 10.18T, min–max of 3 replicates"
+    # p5 and p95 print the same while the extremes differ: one value, still labelled
+    r = {"p5": 1e6 * (1 - 1e-12), "p95": 1e6, "min": 0.9e6, "max": 1.1e6, "n": 30}
+    assert fmt_range("cost_usd", r) == "$1M, p5–p95 of 30 replicates"
+    band = {"n": 32, "min": 14999999999999.998, "max": 15e12, "p10": 14999999999999.998, "p50": 15e12, "p90": 15e12}
+    cost = {"n": 32, "min": 1e6, "max": 2e6, "p10": 1.2e6, "p50": 1.5e6, "p90": 1.8e6}
+    doc = {"design": "sobol", "variants": {"base": {"metrics": {"training_tokens_trained": {"band": band},
+                                                                "training_cost_usd": {"band": cost}}}}}
+    text = conclusion(doc)
+    assert "15T – 15T" not in text and "okens trained" not in text and "P10–P90 $1.2M – $1.8M" in text, text

@@ -196,23 +196,38 @@ def field_unit_key(record: str, field: str) -> str:
     return record if unit_of(record) else field
 
 
+def span_text(lo: str, hi: str, unit: str = "") -> str:
+    """'lo – hi unit', or one value where both ends print the same: 15T, not '15T – 15T' (float noise of
+    14999999999999.998 against 15e12)."""
+    return (lo if lo == hi else f"{lo} – {hi}") + (f" {unit}" if unit else "")
+
+
+def _range_ends(key: str, lo: float, hi: float) -> tuple[str, str, str]:
+    """(lo, hi, unit) as fmt_range prints them: both ends in the unit of the larger."""
+    ref = max(abs(lo), abs(hi))
+    if unit_of(key) == "" and ref >= 1e6:  # a large count reads as the value does: 10.05T – 10.18T, not 1.005e+13
+        return count(lo, 4), count(hi, 4), ""
+    shown, unit = scale(key, ref)
+    k = shown / ref if ref else 1.0
+    lo_t, hi_t = _sig(lo * k), _sig(hi * k)
+    if unit.startswith("$"):  # $113.5M – $115M, as the value reads
+        return f"${lo_t}{unit[1:]}", f"${hi_t}{unit[1:]}", ""
+    return lo_t, hi_t, unit
+
+
 def fmt_range(key: str, r: dict[str, float]) -> str:
-    """'lo – hi unit, p5–p95 of n replicates'; min–max below 20 replicates; '' when all replicates agree."""
+    """'lo – hi unit, p5–p95 of n replicates'; min–max below 20 replicates; '' when all replicates agree, to the
+    digits shown (min and max print the same); one value where only the shown ends print the same."""
     n = int(r.get("n", 0))
     which = ("p5", "p95", "p5–p95") if n >= 20 else ("min", "max", "min–max")
     lo, hi = r.get(which[0]), r.get(which[1])
     if lo is None or hi is None or r.get("min") == r.get("max"):
         return ""
-    ref = max(abs(float(lo)), abs(float(hi)))
-    spread = f"{which[2]} of {n} replicates"
-    if unit_of(key) == "" and ref >= 1e6:  # a large count reads as the value does: 10.05T – 10.18T, not 1.005e+13
-        return f"{count(float(lo), 4)} – {count(float(hi), 4)}, {spread}"
-    shown, unit = scale(key, ref)
-    k = shown / ref if ref else 1.0
-    lo_t, hi_t = _sig(float(lo) * k), _sig(float(hi) * k)
-    if unit.startswith("$"):  # $113.5M – $115M, as the value reads
-        return f"${lo_t}{unit[1:]} – ${hi_t}{unit[1:]}, {spread}"
-    return f"{lo_t} – {hi_t}{' ' + unit if unit else ''}, {spread}"
+    mn, mx = r.get("min"), r.get("max")
+    if mn is not None and mx is not None and len(set(_range_ends(key, float(mn), float(mx))[:2])) == 1:
+        return ""  # float noise: every replicate prints the value the cell shows
+    lo_t, hi_t, unit = _range_ends(key, float(lo), float(hi))
+    return f"{span_text(lo_t, hi_t, unit)}, {which[2]} of {n} replicates"
 
 
 # Keys whose "token" is an OUTPUT (generated) token: the serving simulation's per-token metrics

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 import plotly.graph_objects as go
 
-from costsim.report.fmt import fmt_value, label, path_label, path_value
+from costsim.report.fmt import fmt_value, label, path_label, path_value, span_text
 
 LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), height=340)
 MAX_CHARTS = 4
@@ -78,8 +78,10 @@ def conclusion(doc: Mapping[str, Any], variant: str | None = None, max_metrics: 
         b = st.get("band") or {}
         if not b.get("n") or b.get("min") == b.get("max"):
             continue
-        txt = (f"{metric_label(m)}: P10–P90 {_val(m, b.get('p10'))} – {_val(m, b.get('p90'))} "
-               f"(median {_val(m, b.get('p50'))})")
+        lo, hi, mid = _val(m, b.get("p10")), _val(m, b.get("p90")), _val(m, b.get("p50"))
+        if lo == hi == mid:  # float noise (14999999999999.998 against 15e12): it does not vary to the digits shown
+            continue
+        txt = f"{metric_label(m)}: P10–P90 {span_text(lo, hi)} (median {mid})"
         top = _top_driver(st)
         if top is not None and top[1] > 0.05:
             txt += f", driven mostly by {top[0]} (total index {top[1]:.2f})"
