@@ -37,6 +37,7 @@ from costsim.errors import InputError
 from costsim.estimators.inference import served_model
 from costsim.power.balancing import clock_note
 from costsim.sim.arrivals import sample_workload
+from costsim.sim.autoscaler import autoscaler_process, start_boot
 from costsim.sim.base import SimOutput
 from costsim.sim.replica import LeastLoaded, Replica
 from costsim.sim.serving_grid import DROP_CURTAILED, DROP_NO_DECODE
@@ -45,7 +46,7 @@ from costsim.sim.serving_summary import PER_OUTPUT_TOKEN_ALIASES, outputs as _ou
 from costsim.specs.catalog import get_model
 from costsim.specs.limits import require, serving_estimates
 from costsim.specs.scenario import Scenario
-from costsim.specs.serving_sim import ServingWorkload
+from costsim.specs.serving_sim import DisaggregationSpec, ServingWorkload
 
 __all__ = ["PER_OUTPUT_TOKEN_ALIASES", "bucket_count", "searched_deployment", "simulate_serving"]
 
@@ -398,107 +399,12 @@ def _sampler(env: simpy.Environment, fleet: Fleet):
         yield env.timeout(fleet.bw)
 
 
-def _autoscaler(env: simpy.Environment, fleet: Fleet, g: Group, role: str):
-    """Scale group g's replicas of `role` ('mixed'; with disaggregation one process per pool, 'prefill' and 'decode',
-    each between min_replicas and max_replicas on its own occupancy or queue, as NVIDIA Dynamo's planner scales the
-    two pools apart)."""
-    a = fleet.wl.autoscaler
-    while True:
-        yield env.timeout(a.interval_s)
-        cold = fleet.cold_decode if role == "decode" else fleet.cold
-        mine = [r for r in fleet.replicas if r.group == g.idx and r.role == role]
-        active = [r for r in mine if r.state == "active"]
-        starting = [r for r in mine if r.state == "starting"]
-        if not active:
-            # scaled to zero (min_replicas 0): requests waiting at the router start one replica; nothing to measure
-            # until it runs (the fleet had stayed at zero and dropped every later request as 'queue full')
-            want = max(a.min_replicas, 1 if cold else 0)
-            for _ in range(max(0, min(want, a.max_replicas) - len(starting))):
-                off = next((r for r in mine if r.state == "off"), None)
-                if off is None and any(r.state == "draining" for r in mine):
-                    r = next(r for r in mine if r.state == "draining")
-                    fleet.make_routable(r)
-                    r.notify()
-                    break
-                if not _boot_one(fleet, g, role, off, off if off is not None else (mine[0] if mine else None)):
-                    break
-            continue
-        if a.policy == "target_utilization":
-            # occupancy (Replica.occupancy_frac): batch slots and KV blocks in use, or a prefill pool's prompt backlog
-            # (busy time is ~1 whenever a continuous-batching replica has any work, so it cannot steer scaling)
-            occ = [r.occupancy_frac() for r in active]
-            metric = min(1.0, sum(occ) / len(active)) / a.target_utilization_frac
-        else:
-            metric = ((sum(r.queue_len() for r in active) + len(cold)) / len(active)) / a.target_queue_per_replica
-        desired = int(math.ceil(len(active) * metric - 1e-9))
-        desired = max(a.min_replicas, min(a.max_replicas, max(desired, 1 if a.min_replicas else 0)))
-        total = len(active) + len(starting)
-        if desired > total:
-            lim = fleet.limiter
-            need = desired - total
-            # a replica still draining is powered and holds its work: take it back before booting another (the grid
-            # limiter takes back the ones it shed), and count the rest against max_replicas: they hold GPUs and power
-            # until they empty (booting beside them had put 6 replicas' GPUs on under max_replicas 2)
-            draining = [r for r in mine if r.state == "draining" and (lim is None or r not in lim.shed)]
-            taken = draining[:need]
-            for r in taken:
-                fleet.make_routable(r)
-                r.notify()
-            powered = total + len(taken) + sum(1 for r in mine if r.state == "draining")
-            need = min(need - len(taken), max(0, a.max_replicas - powered))
-            for _ in range(need):
-                off = next((r for r in mine if r.state == "off"), None)
-                if not _boot_one(fleet, g, role, off, off if off is not None else active[0]):
-                    break  # the grid's import limit: no more replicas now
-        elif desired < len(active):
-            for r in sorted(active, key=lambda x: x.outstanding)[: len(active) - desired]:
-                fleet.make_unroutable(r)
-                r.state = "draining"
-                r.notify()
-
-
-def _boot_one(fleet: Fleet, g: Group, role: str, off: Replica | None, probe: Replica | None) -> bool:
-    """Boot the powered-off replica `off`, or a new one of group g in `role`; False (nothing booted) when the grid
-    limiter has no room for another replica like `probe`."""
-    lim = fleet.limiter
-    if lim is not None and probe is not None and not lim.room_for(probe):
-        return False
-    if off is not None:
-        if lim is not None and off in lim.shed:
-            lim.shed.remove(off)
-        start_boot(fleet, off)
-    else:
-        start_boot(fleet, fleet.new_replica(g, role, "starting"))
-    return True
-
-
-def start_boot(fleet: Fleet, r: Replica) -> None:
-    """Power `r` on and make it routable after the autoscaler's startup delay (a new replica from
-    fleet.new_replica(..., 'starting') is already powered and idle)."""
-    env = fleet.env
-    if r.state == "off":
-        r.state = "starting"
-        fleet.power_on(r, env.now)
-        fleet.idle_since[r.idx] = env.now
-    r.boot_token += 1
-    ev = env.timeout(fleet.wl.autoscaler.startup_delay_s)
-    ev.callbacks.append(lambda _e, r=r, tok=r.boot_token: _boot(fleet, r, tok))
-
-
-def _boot(fleet: Fleet, r: Replica, token: int) -> None:
-    if r.state != "starting" or token != r.boot_token:
-        return  # cancelled (shed for the grid) or superseded by a later boot
-    fleet.idle_end(r, fleet.env.now)
-    fleet.make_routable(r)
-    r.start()
-
-
-def decode_group(groups: list[Group], d) -> Group | None:
+def decode_group(groups: list[Group], d: DisaggregationSpec) -> Group | None:
     """The group whose layout the disaggregated decode pool runs (disaggregation.decode_group, else the first); None
     without disaggregation."""
     if not d.enabled:
         return None
-    return next((g for g in groups if g.spec.name == d.decode_group), groups[0]) if d.decode_group is not None else groups[0]
+    return next((g for g in groups if d.decode_group is not None and g.spec.name == d.decode_group), groups[0])
 
 
 def bucket_count(duration_s: float, bucket_s: float) -> int:
@@ -561,7 +467,7 @@ def simulate_serving(scenario: Scenario, *, seed: int) -> SimOutput:
     if wl.autoscaler.policy != "none":
         pools = ((groups[0], "prefill"), (dec, "decode")) if d.enabled else ((groups[0], groups[0].role),)
         for g, role in pools:
-            env.process(_autoscaler(env, fleet, g, role))
+            env.process(autoscaler_process(env, fleet, g, role))
     env.run(until=duration)
     # close open intervals at the end of the window
     for r in fleet.replicas:

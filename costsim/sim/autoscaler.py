@@ -1,0 +1,111 @@
+"""The serving simulation's autoscaler (serving.autoscaler): a SimPy process per autoscaled pool that boots and drains
+replicas of its group on occupancy or queue, from zero when scaled to zero, within the grid limiter's room; and the boot
+of a replica (power on at idle, routable after the startup delay)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import simpy
+
+from costsim.sim.replica import Replica
+from costsim.sim.serving_setup import Group
+
+if TYPE_CHECKING:
+    from costsim.sim.serving import Fleet
+
+
+def autoscaler_process(env: simpy.Environment, fleet: Fleet, g: Group, role: str):
+    """Scale group g's replicas of `role` ('mixed'; with disaggregation one process per pool, 'prefill' and 'decode',
+    each between min_replicas and max_replicas on its own occupancy or queue, as NVIDIA Dynamo's planner scales the
+    two pools apart)."""
+    a = fleet.wl.autoscaler
+    while True:
+        yield env.timeout(a.interval_s)
+        cold = fleet.cold_decode if role == "decode" else fleet.cold
+        mine = [r for r in fleet.replicas if r.group == g.idx and r.role == role]
+        active = [r for r in mine if r.state == "active"]
+        starting = [r for r in mine if r.state == "starting"]
+        if not active:
+            # scaled to zero (min_replicas 0): requests waiting at the router start one replica; nothing to measure
+            # until it runs (the fleet had stayed at zero and dropped every later request as 'queue full')
+            want = max(a.min_replicas, 1 if cold else 0)
+            for _ in range(max(0, min(want, a.max_replicas) - len(starting))):
+                off = next((r for r in mine if r.state == "off"), None)
+                if off is None and any(r.state == "draining" for r in mine):
+                    r = next(r for r in mine if r.state == "draining")
+                    fleet.make_routable(r)
+                    r.notify()
+                    break
+                if not _boot_one(fleet, g, role, off, off if off is not None else (mine[0] if mine else None)):
+                    break
+            continue
+        if a.policy == "target_utilization":
+            # occupancy (Replica.occupancy_frac): batch slots and KV blocks in use, or a prefill pool's prompt backlog
+            # (busy time is ~1 whenever a continuous-batching replica has any work, so it cannot steer scaling)
+            occ = [r.occupancy_frac() for r in active]
+            metric = min(1.0, sum(occ) / len(active)) / a.target_utilization_frac
+        else:
+            metric = ((sum(r.queue_len() for r in active) + len(cold)) / len(active)) / a.target_queue_per_replica
+        desired = int(math.ceil(len(active) * metric - 1e-9))
+        desired = max(a.min_replicas, min(a.max_replicas, max(desired, 1 if a.min_replicas else 0)))
+        total = len(active) + len(starting)
+        if desired > total:
+            lim = fleet.limiter
+            need = desired - total
+            # a replica still draining is powered and holds its work: take it back before booting another (the grid
+            # limiter takes back the ones it shed), and count the rest against max_replicas: they hold GPUs and power
+            # until they empty (booting beside them had put 6 replicas' GPUs on under max_replicas 2)
+            draining = [r for r in mine if r.state == "draining" and (lim is None or r not in lim.shed)]
+            taken = draining[:need]
+            for r in taken:
+                fleet.make_routable(r)
+                r.notify()
+            powered = total + len(taken) + sum(1 for r in mine if r.state == "draining")
+            need = min(need - len(taken), max(0, a.max_replicas - powered))
+            for _ in range(need):
+                off = next((r for r in mine if r.state == "off"), None)
+                if not _boot_one(fleet, g, role, off, off if off is not None else active[0]):
+                    break  # the grid's import limit: no more replicas now
+        elif desired < len(active):
+            for r in sorted(active, key=lambda x: x.outstanding)[: len(active) - desired]:
+                fleet.make_unroutable(r)
+                r.state = "draining"
+                r.notify()
+
+
+def _boot_one(fleet: Fleet, g: Group, role: str, off: Replica | None, probe: Replica | None) -> bool:
+    """Boot the powered-off replica `off`, or a new one of group g in `role`; False (nothing booted) when the grid
+    limiter has no room for another replica like `probe`."""
+    lim = fleet.limiter
+    if lim is not None and probe is not None and not lim.room_for(probe):
+        return False
+    if off is not None:
+        if lim is not None and off in lim.shed:
+            lim.shed.remove(off)
+        start_boot(fleet, off)
+    else:
+        start_boot(fleet, fleet.new_replica(g, role, "starting"))
+    return True
+
+
+def start_boot(fleet: Fleet, r: Replica) -> None:
+    """Power `r` on and make it routable after the autoscaler's startup delay (a new replica from
+    fleet.new_replica(..., 'starting') is already powered and idle)."""
+    env = fleet.env
+    if r.state == "off":
+        r.state = "starting"
+        fleet.power_on(r, env.now)
+        fleet.idle_since[r.idx] = env.now
+    r.boot_token += 1
+    ev = env.timeout(fleet.wl.autoscaler.startup_delay_s)
+    ev.callbacks.append(lambda _e, r=r, tok=r.boot_token: _boot(fleet, r, tok))
+
+
+def _boot(fleet: Fleet, r: Replica, token: int) -> None:
+    if r.state != "starting" or token != r.boot_token:
+        return  # cancelled (shed for the grid) or superseded by a later boot
+    fleet.idle_end(r, fleet.env.now)
+    fleet.make_routable(r)
+    r.start()
