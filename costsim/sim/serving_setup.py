@@ -82,16 +82,17 @@ def grid_power_cap_w(scenario: Scenario, gspecs: list[ReplicaGroup], accs: list[
     wl = scenario.serving
     n_gpu = 0.0
     host = 0.0
+    d = wl.disaggregation
+    # the prefill pool runs the first group, the decode pool its own group (disaggregation.decode_group) or the first
+    dec_i = next((i for i, gs in enumerate(gspecs) if gs.name == d.decode_group), 0) if d.enabled else None
     for i, (gs, acc, node) in enumerate(zip(gspecs, accs, nodes)):
         n = gs.num_replicas
-        d = wl.disaggregation
-        pools = 1
-        if d.enabled:  # the prefill pool runs the first group, the decode pool its own group (or the first)
-            runs_decode = gs.name == d.decode_group if d.decode_group is not None else i == 0
-            pools = (i == 0) + runs_decode
-            n = (d.prefill_replicas if i == 0 else 0) + (d.decode_replicas if runs_decode else 0) if pools else n
-        if wl.autoscaler.policy != "none" and (i == 0 or (d.enabled and pools)):
-            n = max(n, max(pools, 1) * wl.autoscaler.max_replicas)  # each autoscaled pool may grow to max_replicas
+        pools = int(i == 0)  # the autoscaled pools this group runs
+        if d.enabled and i in (0, dec_i):
+            pools = (i == 0) + (i == dec_i)
+            n = (d.prefill_replicas if i == 0 else 0) + (d.decode_replicas if i == dec_i else 0)
+        if wl.autoscaler.policy != "none" and pools:
+            n = max(n, pools * wl.autoscaler.max_replicas)  # each autoscaled pool may grow to max_replicas
         n_gpu += n * gs.gpus_per_replica
         host += n * gs.gpus_per_replica * host_w(acc, node, scenario.facility)
     if n_gpu == 0:
