@@ -161,3 +161,20 @@ def test_sobol_intervals_are_reproducible():
     fa, fb, fab = rng.normal(size=16), rng.normal(size=16), rng.normal(size=(2, 16))
     a, b = sobol_from_blocks(fa, fb, fab, ["x", "y"]), sobol_from_blocks(fa, fb, fab, ["x", "y"])
     assert a.first_order_ci is not None and np.array_equal(np.asarray(a.first_order_ci), np.asarray(b.first_order_ci))
+
+
+def test_error_band_on_a_duration_reads_inversely_as_the_results_band_does():
+    """A result's error_band is published speed / predicted - 1 ("times read inversely"): copied onto
+    training.step_time_s, -12% (published throughput 12% below ours) must lengthen the step to 1/0.88 of the
+    prediction, not shorten it to 0.88 (it did: value = nominal x (1 + e) on every field)."""
+    from costsim.specs.uncertainty import ErrorBandDist
+
+    band = ErrorBandDist(dist="error_band", low_frac=-0.12, high_frac=0.05)
+    u = np.array([0.0, 0.5, 1.0])
+    t = ppf(band, u, nominal=10.0, path="training.step_time_s")
+    assert np.allclose(t, [10.0 / 1.05, 10.0 / (1 - 0.035), 10.0 / 0.88], rtol=1e-9)  # still rising with u
+    tri = ppf(ErrorBandDist(dist="error_band", low_frac=-0.12, high_frac=0.05, shape="triangular"), u, nominal=10.0,
+              path="training.step_time_s")
+    assert tri[0] == pytest.approx(10.0 / 1.05) and tri[2] == pytest.approx(10.0 / 0.88) and np.all(np.diff(tri) > 0)
+    # a rate or a power reads it as it is
+    assert np.allclose(ppf(band, u[[0, 2]], nominal=10.0, path="hardware.tdp_w"), [8.8, 10.5], rtol=1e-9)

@@ -63,6 +63,12 @@ def scale_of(devices: float, node_devices: float = NODE_DEVICES_DEFAULT) -> str:
     return SCALES[3][1]
 
 
+def is_time_like(metric: str) -> bool:
+    """Whether `metric` (a result key or a field path's last part) is a duration: seconds (not a rate per second) or
+    GPU-hours. A speed band (training, serving) reads inversely on it."""
+    return (metric.endswith("_s") and not metric.endswith("per_s")) or metric.endswith("gpu_hours")
+
+
 def truth_over_prediction(error_frac: float, metric: str, family: str) -> float:
     """published / predicted - 1, oriented as the family reads (speed for training and serving).
 
@@ -70,8 +76,7 @@ def truth_over_prediction(error_frac: float, metric: str, family: str) -> float:
     (seconds, GPU-hours) the speed ratio is the time ratio inverted."""
     if not math.isfinite(error_frac) or error_frac <= -1:
         return math.nan
-    time_like = (metric.endswith("_s") and not metric.endswith("per_s")) or metric.endswith("gpu_hours")
-    if family in ("training", "serving") and time_like:
+    if family in ("training", "serving") and is_time_like(metric):
         return error_frac  # published speed / predicted speed = predicted time / published time
     return 1.0 / (1.0 + error_frac) - 1.0
 

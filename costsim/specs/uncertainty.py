@@ -18,8 +18,10 @@ Distributions (each `dist:` and its parameters):
 - uniform: low, high;  triangular: low, mode, high;
 - empirical: values (and optional weights): draws one of the values (inverse of the step CDF);
 - error_band: low_frac, high_frac (and the informational cases, regime): the validation-error
-  band of the accuracy work; value = nominal x (1 + e), e uniform on [low_frac, high_frac]
-  (shape: triangular puts the mode at e = 0). The nominal is the field's own value; for
+  band of the accuracy work, as a result's `error_band` gives it (published speed / predicted - 1;
+  power: the power itself); e uniform on [low_frac, high_frac] (shape: triangular puts the mode at
+  e = 0), value = nominal x (1 + e), or for a duration (a field in seconds, e.g. training.step_time_s:
+  times read inversely) nominal / (1 + e). The nominal is the field's own value; for
   training.step_time_s left unset it is the step time of the training core.
 An integer field (training.num_gpus) gets draws rounded to the nearest integer.
 """
@@ -105,8 +107,8 @@ class EmpiricalDist(Spec):
 
 
 class ErrorBandDist(Spec):
-    dist: Literal["error_band"] = Field(..., description="Validation-error band of the regime (from `error_band` in train/serve/run results): value = nominal x (1 + e), e on [low_frac, high_frac].")
-    low_frac: float = Field(..., gt=-1, le=10, description="Lowest relative error of the regime's validation cases (e.g. -0.12 = the truth can be 12% below the prediction).")
+    dist: Literal["error_band"] = Field(..., description="Validation-error band of the regime (from `error_band` in train/serve/run results: published speed, or power, / predicted - 1): value = nominal x (1 + e), e on [low_frac, high_frac]; a duration (a field in seconds, e.g. training.step_time_s) reads it inversely, nominal / (1 + e).")
+    low_frac: float = Field(..., gt=-1, le=10, description="Lowest relative error of the regime's validation cases (e.g. -0.12 = the published speed can be 12% below the prediction: a step time 1/0.88 of it).")
     high_frac: float = Field(..., gt=-1, le=10, description="Highest relative error of the regime's validation cases (e.g. 0.25 = 25% above).")
     cases: int | None = Field(None, ge=0, description="Validation cases behind the band (informational).")
     regime: str | None = Field(None, max_length=200, description="Name of the regime the band comes from (informational).")

@@ -21,6 +21,7 @@ import numpy as np
 from scipy import stats
 from scipy.stats import qmc
 
+from costsim.core.trust import is_time_like
 from costsim.errors import InputError
 from costsim.specs.uncertainty import (
     EmpiricalDist,
@@ -73,12 +74,17 @@ def ppf(dist: Any, u: Any, nominal: float | None = None, *, path: str = "input")
         if nominal is None or not math.isfinite(float(nominal)):
             raise InputError(f"uncertainty input '{path}': an error_band scales the field's nominal value, but the field has none; "
                              "set the field in the scenario (or use another distribution).", field=path)
+        # the band is a result's error_band: published speed / predicted - 1 (power: the figure itself); a duration
+        # (training.step_time_s) reads it inversely, time = nominal / (1 + e), with e drawn at 1 - u so that the
+        # values still rise with u (an inverse CDF)
+        time_like = is_time_like(path.rsplit(".", 1)[-1])
+        q = 1.0 - u if time_like else u
         if dist.shape == "uniform":
-            e = dist.low_frac + u * (dist.high_frac - dist.low_frac)
+            e = dist.low_frac + q * (dist.high_frac - dist.low_frac)
         else:
             width = dist.high_frac - dist.low_frac
-            e = stats.triang(c=(0.0 - dist.low_frac) / width, loc=dist.low_frac, scale=width).ppf(u)
-        return float(nominal) * (1.0 + e)
+            e = stats.triang(c=(0.0 - dist.low_frac) / width, loc=dist.low_frac, scale=width).ppf(q)
+        return float(nominal) / (1.0 + e) if time_like else float(nominal) * (1.0 + e)
     raise InputError(f"uncertainty input '{path}': unknown distribution {type(dist).__name__}.", field=path)
 
 
