@@ -542,6 +542,20 @@ def test_scenario_run_offers_the_report_files():
     assert rows[0]["metric"] in ("Feasible", "SLO attainment") and all("_" not in r["metric"] for r in rows)
 
 
+def test_scenario_page_shows_the_power_trust_range_too():
+    """The Scenario page showed each part's error_band only; `costsim run`, report.html and report.xlsx show its
+    power_error_band as well (the same result must show the same bands everywhere)."""
+    from costsim.api.trust import band_dict
+    from costsim.ui.pages.scenario import trust_lines
+
+    thr = band_dict("training", "h100-sxm", 4096, "llama-3-70b")
+    pw = band_dict("power", "h100-sxm", 4096, "llama-3-70b")
+    lines = trust_lines([{"name": "base", "training": {"error_band": thr, "power_error_band": pw}}])
+    assert len(lines) == 2 and all(line.startswith("base, training: ") for line in lines)
+    assert thr["label"] in lines[0] and pw["label"] in lines[1] and "power and energy" in lines[1]
+    assert trust_lines([{"name": "x", "serving": {"error_band": None}}]) == []
+
+
 @needs_run
 def test_scenario_sweep_with_progress_and_downloads():
     if not has_api("costsim.sweep", "run_sweep"):

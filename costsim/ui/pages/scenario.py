@@ -123,16 +123,27 @@ def part_table(variants: list[dict[str, Any]], part: str) -> list[dict[str, str]
     return [{"metric": row_label(k), **{name: fmt_value(unit_key(k), d.get(k)) for name, d in cols.items()}} for k in keys]
 
 
+def trust_lines(variants: list[dict[str, Any]]) -> list[str]:
+    """One sentence per trust range of a run's summary.json variants: each part's `error_band` and its
+    `power_error_band` (costsim run and report.html show both), with what each applies to."""
+    from costsim.api.trust import band_sentence
+
+    out = []
+    for v in variants:
+        for part in ("training", "serving"):
+            for key in ("error_band", "power_error_band"):
+                if text := band_sentence((v.get(part) or {}).get(key)):
+                    out.append(f"{v.get('name')}, {part}: {text}")
+    return out
+
+
 def show_run(run: dict[str, Any]) -> None:
     summ = run["summary"]
     st.success(f"Ran '{summ.get('scenario')}' (run id {summ.get('scenario_hash')}, seed {summ.get('seed')}).")
     for line in run.get("answer") or []:  # the answer first, as the report's and the CLI's
         st.markdown(f"**{line}**")
-    for v in summ.get("variants", []):  # the trust ranges, as `costsim run` prints them
-        for part in ("training", "serving"):
-            band = (v.get(part) or {}).get("error_band")
-            if band and band.get("label"):
-                st.caption(f"{v['name']}, {part}: published values lay {band['label']}.")
+    for line in trust_lines(summ.get("variants", [])):  # the trust ranges, as `costsim run` and report.html show them
+        st.caption(line)
     variants = summ.get("variants", [])
     tabs = [p for p in ("training", "serving", "site") if any((p in v) if p != "site" else bool(v.get("site")) for v in variants)]
     for tab, part in zip(st.tabs(tabs), tabs) if tabs else []:
