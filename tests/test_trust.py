@@ -69,6 +69,10 @@ def test_shipped_records_match_a_fresh_validation_run():
              or r["sparse"] != shipped[k].get("sparse")
              or abs((r["truth_over_prediction_frac"] or 0) - (shipped[k]["truth_over_prediction_frac"] or 0)) > 1e-6]
     assert not stale, f"predictions moved for {stale[:10]}: run `costsim validate --write-bands`"
+    # the regime keys too: a change to how a case's vendor, scale (devices, node), engine or mode is read moves its band
+    keys = ("vendor", "devices", "node_devices", "engine", "mode", "metric", "kind")
+    moved = [(k, f) for k, r in fresh.items() for f in keys if r.get(f) != shipped[k].get(f)]
+    assert not moved, f"regime keys moved for {moved[:10]}: run `costsim validate --write-bands`"
     table = regime_table([ErrorRecord(r["case_id"], r["family"], r["vendor"], r["devices"],
                                       r["truth_over_prediction_frac"] if r["truth_over_prediction_frac"] is not None else math.nan,
                                       r["used_for_fit"], r["sparse"]) for r in fresh.values()])
