@@ -236,6 +236,14 @@ def test_serving_latency_limit_moves_the_plan_and_bands_come_with_it():
     assert plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e13, mode="flops")).to_dict()["error_bands"] == {}
 
 
+def test_the_plans_serving_band_reads_on_its_serving_engines_cases():
+    """--serve-engine vllm priced the fleet on vLLM but read its trust range on every engine's cases (a helper's audit),
+    unlike `costsim serve --engine vllm`."""
+    doc = plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e13, serve_engine="vllm")).to_dict()
+    assert doc["error_bands"]["serving"]["regime"].endswith("engine vllm")
+    assert "engine" not in plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e13)).to_dict()["error_bands"]["serving"]["regime"]
+
+
 def test_unpriced_training_hardware_is_named_not_an_internal_error(capsys):
     """H20 has no price in its profile: ranking by $ says so (with a grid cap this was an internal error on an empty
     array), and ranking by MWh prints 'no price' instead of $nanM."""

@@ -427,8 +427,9 @@ def plan(req: PlanRequest) -> PlanResult:
     bands: dict[str, ErrorBand | None] = {}
     if req.mode == "cost":  # the serving fleet is priced on 8-128-GPU budgets: the 1-node regime of the serving cases
         bands = {"training": band_for("training", req.train_hardware, req.train_gpus, sparse=False),  # planned models are dense
-                 "serving": band_for("serving", req.serve_hardware, 8, sparse=False),
-                 "power": band_for("power", req.serve_hardware, 8, sparse=False)}
+                 # the plan's serving engine reads on its own cases first, as `costsim serve --engine` does
+                 "serving": band_for("serving", req.serve_hardware, 8, sparse=False, engine=req.serve_engine),
+                 "power": band_for("power", req.serve_hardware, 8, sparse=False, engine=req.serve_engine)}
     return PlanResult(feasible=chosen is not None, reason=why, mode=req.mode, fit=req.fit, objective=req.objective,
                       lifetime_tokens=req.lifetime_total_tokens(), chosen=chosen, compute_optimal=co, by_fit=by_fit, spread=spread,
                       compare=compare, frontier=frontier, answer=answer_sentence(req, chosen, co) if chosen else (why or ""),
