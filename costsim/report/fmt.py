@@ -43,11 +43,18 @@ def _sig(v: float, digits: int = 4) -> str:
 NOT_A_UNIT = frozenset({"littles_law_lambda_w"})
 
 
+#: the unit suffixes of keys (unit_of tries them in this order) and the SI unit a raw value is in (fmt_raw);
+#: a fraction and a count have none
+SI_UNITS = {"_bytes_per_s": "B/s", "_flop_per_s": "FLOP/s", "_w_per_s": "W/s", "_per_s": "/s", "_frac_per_hour": "per hour",
+            "_usd": "USD", "_frac": "", "_bytes": "B", "_kg": "kg", "_j": "J", "_w": "W", "_s": "s", "_mwh": "MWh", "_mw": "MW",
+            "_days": "days", "_l": "L", "_flop": "FLOP"}
+
+
 def unit_of(key: str) -> str:
+    """The unit suffix a key ends with (the first key of SI_UNITS it ends with), '' for none."""
     if key in NOT_A_UNIT:
         return ""
-    for suf in ("_bytes_per_s", "_flop_per_s", "_w_per_s", "_per_s", "_frac_per_hour", "_usd", "_frac", "_bytes", "_kg", "_j",
-                "_w", "_s", "_mwh", "_mw", "_days", "_l", "_flop"):
+    for suf in SI_UNITS:
         if key.endswith(suf):
             return suf
     return ""
@@ -163,12 +170,6 @@ def fmt_value(key: str, v: Any) -> str:
             return f"{'-' if x < 0 else ''}${_sig(abs(x))}{unit[1:]}"
         return f"{_sig(x)} {unit}".strip()
     return str(v)
-
-
-#: the SI unit a key's raw value is in, by its suffix (unit_of); a fraction and a count have none
-SI_UNITS = {"_bytes_per_s": "B/s", "_flop_per_s": "FLOP/s", "_w_per_s": "W/s", "_per_s": "/s", "_frac_per_hour": "per hour",
-            "_usd": "USD", "_frac": "", "_bytes": "B", "_kg": "kg", "_j": "J", "_w": "W", "_s": "s", "_mwh": "MWh", "_mw": "MW",
-            "_days": "days", "_l": "L", "_flop": "FLOP"}
 
 
 def fmt_raw(key: str, v: Any) -> str:

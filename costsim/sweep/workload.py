@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING, Iterable
 
 from costsim.errors import InputError
