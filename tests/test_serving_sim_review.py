@@ -456,3 +456,39 @@ def test_the_kv_transfer_runs_at_the_slower_ends_link():
     e2e = {k: simulate_serving(_serve_sc(d, 600.0), seed=0).summary["e2e_p50_s"] for k, d in (("default", base), ("fast", fast))}
     kv_bytes = 4000 * 2 * 8 * 128 * 32 * 2  # tokens x (K, V) x KV heads x head dim x layers x bf16
     assert e2e["default"] - e2e["fast"] == pytest.approx(kv_bytes / 1.25e9 - kv_bytes / 50e9, rel=0.15)
+
+
+_LONG = {"input_tokens": {"kind": "fixed", "mean": 2000}, "output_tokens": {"kind": "fixed", "mean": 1500},
+         "scheduler": {"max_num_seqs": 256, "gpu_memory_utilization_frac": 0.25, "preemption": "recompute"}}
+
+
+def test_a_sequence_a_decode_replica_preempts_by_recompute_is_prefilled_again_there():
+    """A decode replica put a sequence it preempted by recompute in its prompt queue, which a decode replica never
+    served: the sequence was lost, and once the replica's batch emptied the run stopped with 'waiting requests do not
+    fit an empty KV cache' (a traceback). It is now prefilled again on the decode replica (as vLLM's decode instance
+    does) and finishes."""
+    s = simulate_serving(_sc({**_LONG, "arrivals": {"process": "poisson", "rate_per_s": 0.5},
+                              "disaggregation": {"enabled": True, "prefill_replicas": 1, "decode_replicas": 2}}, 300.0),
+                         seed=0).summary
+    assert s["preemptions"] > 0
+    assert s["requests_in_flight_at_end"] <= 5 and s["requests_completed"] + s["requests_in_flight_at_end"] == s["requests_arrived"]
+    assert s["littles_law_window_rel_error"] < 1e-6
+
+
+def test_a_prefill_replica_keeps_the_kv_until_the_decode_pool_takes_it():
+    """The KV left the prefill replica the moment its prompt was done, whatever the decode pool's room: a decode pool
+    far too small for the load queued the finished prompts in no one's memory while the prefill replica kept taking
+    new ones, so TTFT stayed at one prefill (47 ms) as requests piled up unseen. The prefill replica now holds the KV
+    until a decode replica has room and copies it (pull); its memory fills and new prompts wait: the overload shows
+    in TTFT."""
+    dis = {"enabled": True, "prefill_replicas": 1, "decode_replicas": 1}
+    over = simulate_serving(_sc({**_LONG, "arrivals": {"process": "poisson", "rate_per_s": 4.0}, "disaggregation": dis}, 120.0),
+                            seed=0).summary
+    light = simulate_serving(_sc({**_LONG, "arrivals": {"process": "poisson", "rate_per_s": 0.1}, "disaggregation": dis}, 120.0),
+                             seed=0).summary
+    assert light["ttft_p50_s"] < 0.2  # room on the decode side: one prefill plus the copy
+    assert over["ttft_p50_s"] > 10.0  # the decode side full: prompts wait for the prefill replica's memory
+    for s in (over, light):
+        assert s["littles_law_window_rel_error"] < 1e-6
+        assert s["requests_completed"] + s["requests_dropped"] + s["requests_in_flight_at_end"] == s["requests_arrived"]
+        assert s["kv_cache_util_frac"] <= 1.0

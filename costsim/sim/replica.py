@@ -10,7 +10,7 @@ ran; a run open at the end of the window is booked by close_run()).
 State per replica (requests are integer ids into the run's ledger; no per-request processes):
   waiting    FIFO of ids needing a prefill (new, or preempted with 'recompute': prompt + tokens so far)
   swapped    FIFO of ids preempted with 'swap' (KV in host memory)
-  kv_ready   FIFO of ids whose KV arrived from a prefill replica (disaggregation, decode role)
+  kv_ready   FIFO of ids whose KV waits on a prefill replica for this one to pull it (disaggregation, decode role)
   prefilling chunked prompts in progress: [id, tokens_done, tokens_total]
   running    decoding sequences: id -> (context - S at join, finish step, generation)
              with S the replica's decode-iteration counter; a sequence's context is kdelta + S,
@@ -28,6 +28,11 @@ Iterations:
 KV cache: blocks of kv_block_tokens; blocks in use are bounded above by tokens/block + one partial
 block per sequence; admission needs room for the whole prompt plus a 1 % watermark; when a decode
 step would not fit, the newest running sequence is preempted (vLLM's policy), by recompute or swap.
+Disaggregation (pull, as vLLM's NIXL connector and Mooncake): a prefill replica keeps a finished prompt's KV
+(`outbound`) until a decode replica has room for it and has copied it; the decode replica reserves the blocks when
+it starts the copy (`receiving`), and the sequence joins its batch when the copy ends. A decode pool that cannot
+keep up so fills its prefill replicas' memory, and they stop taking prompts. A sequence a decode replica preempts
+by recompute is prefilled again there.
 """
 
 from __future__ import annotations
@@ -123,7 +128,9 @@ class Replica:
         # it waiting for the next iteration to join the decode batch; their KV stays reserved in pre_tokens
         self.crossing = 0
         self.joining: deque = deque()
-        self.pre_tokens = 0  # prompt tokens reserved by prefilling sequences
+        self.pre_tokens = 0  # prompt tokens reserved by prefilling sequences (and by outbound / receiving KV)
+        self.outbound = 0  # prefill role: prompts done whose KV waits here for a decode replica to copy it
+        self.receiving = 0  # decode role: sequences whose KV is being copied in from a prefill replica
         self.running: dict = {}
         self.heap: list = []
         self.S = 0
@@ -193,12 +200,19 @@ class Replica:
 
     # ---- KV accounting (blocks, upper bound with one partial block per sequence) -----------
     def _used_blocks(self, extra_tokens: int = 0) -> float:
-        n = len(self.running) + self._held()
+        n = len(self.running) + self._holding()
         return (self.K + len(self.running) * self.S + self.pre_tokens + extra_tokens) / self.bs + n * self.seq_blocks
 
     def _held(self) -> int:
-        """Sequences holding KV outside the decode batch: prefilling, crossing the pipeline, waiting to join."""
-        return len(self.prefilling) + self.crossing + len(self.joining)
+        """Sequences holding KV and a batch slot outside the decode batch: prefilling, crossing the pipeline, being
+        copied in from a prefill replica, waiting to join."""
+        return len(self.prefilling) + self.crossing + self.receiving + len(self.joining)
+
+    def _holding(self) -> int:
+        """Sequences holding KV outside the decode batch: those of _held() and, on a prefill replica, the finished
+        prompts whose KV waits for a decode replica (memory, not a batch slot: vLLM frees the request and keeps its
+        blocks until the copy is done)."""
+        return self._held() + self.outbound
 
     def _fits(self, tokens: int) -> bool:
         return self._used_blocks(tokens) + 1 + self.watermark <= self.cap_blocks
@@ -282,14 +296,17 @@ class Replica:
             self.pending_s += ctx * self.t.kv_bytes_per_token / self.swap_bps
             self._join(rid, ctx, f.out[rid] - f.gen[rid])
         if self.role == "decode":
-            while self.kv_ready and len(self.running) < self.max_seqs:
+            # pull the KV of prompts done on the prefill side while there is room for it (the copy takes its time;
+            # the sequence joins when it ends); a sequence preempted here by recompute is prefilled again below
+            while self.kv_ready and len(self.running) + self._held() < self.max_seqs:
                 rid = self.kv_ready[0]
                 L = f.inp[rid]
                 if not self._fits(L + 1):
                     break
                 self.kv_ready.popleft()
-                self._join(rid, L, f.out[rid] - 1)
-            return 0, done
+                self.pre_tokens += L
+                self.receiving += 1
+                f.pull_kv(rid, self)
         # chunks of prompts already in progress
         if self.chunked:
             for item in self.prefilling:
@@ -335,7 +352,8 @@ class Replica:
                 ev = self.env.timeout(trip)
                 ev.callbacks.append(lambda _ev, rid=rid, L=L, g=g: self._crossed(rid, L, g))
                 continue
-            self.pre_tokens -= L
+            if self.role != "prefill":  # a prefill replica keeps the KV until a decode replica has copied it
+                self.pre_tokens -= L
             self._first_token(rid, L, g, end_time)
         self.prefilling = keep
 
@@ -350,6 +368,7 @@ class Replica:
         f = self.fleet
         self._mark_first(rid, t)
         if self.role == "prefill":
+            self.outbound += 1
             f.handoff(rid, self, t)
         else:
             self._join(rid, L, f.out[rid] - g)
@@ -361,13 +380,25 @@ class Replica:
         f = self.fleet
         self._mark_first(rid, self.env.now)
         if self.role == "prefill":
-            self.pre_tokens -= L
+            self.outbound += 1
             f.handoff(rid, self, self.env.now)
         elif f.out[rid] - g <= 0:
             self.pre_tokens -= L
             self._join(rid, L, 0)  # a one-token answer completes with its first token
         else:
             self.joining.append((rid, L, f.out[rid] - g))
+        self.notify()
+
+    def kv_sent(self, L: int) -> None:
+        """Prefill role: a decode replica has copied a finished prompt's KV (L tokens); its blocks are free."""
+        self.outbound -= 1
+        self.pre_tokens -= L
+        self.notify()
+
+    def kv_received(self, rid: int, L: int) -> None:
+        """Decode role: rid's KV (L tokens) is here; it joins the decode batch at the next iteration."""
+        self.receiving -= 1
+        self.joining.append((rid, L, self.fleet.out[rid] - 1))
         self.notify()
 
     # ---- the iteration loop: callbacks on plain SimPy timeouts (public API only) ---------------
@@ -385,7 +416,7 @@ class Replica:
         running = self.running
         # make room for the next decode step (each running sequence may need a new block)
         B = len(running)
-        if B and (self.K + B * self.S + self.pre_tokens + B) / self.bs + (B + self._held()) * self.seq_blocks > self.cap_blocks:
+        if B and (self.K + B * self.S + self.pre_tokens + B) / self.bs + (B + self._holding()) * self.seq_blocks > self.cap_blocks:
             while B and self._used_blocks(B) > self.cap_blocks:
                 self._preempt_one()
                 B = len(running)
@@ -400,13 +431,13 @@ class Replica:
             dur, pw, fl, by = t.mixed_all(B_iter, ctx, P)
             dur += extra
             f.add_busy(self, start, start + dur, pw * t.gpus, B_iter, fl * self.kf, by * self.kb,
-                       (self.K + B * self.S + self.pre_tokens) / self.bs + (B + self._held()) * self.seq_blocks)
+                       (self.K + B * self.S + self.pre_tokens) / self.bs + (B + self._holding()) * self.seq_blocks)
             self.iter_b = B_iter
             ev = env.timeout(dur)
             ev.callbacks.append(self._end_mixed)
             return
         if B == 0:
-            if self.queue_len() and not self.prefilling:
+            if self.queue_len() and not (self.prefilling or self._holding()):
                 # nothing running yet something waits that can never fit: cannot happen after routing checks
                 raise RuntimeError(f"replica {self.idx}: waiting requests do not fit an empty KV cache")
             self.sleeping = True
@@ -414,7 +445,7 @@ class Replica:
             return
         # decode run of k iterations
         k_fin = self._next_finish_steps()
-        free_tok = (self.cap_blocks - (B + self._held()) * self.seq_blocks) * self.bs - self.pre_tokens - (self.K + B * self.S)
+        free_tok = (self.cap_blocks - (B + self._holding()) * self.seq_blocks) * self.bs - self.pre_tokens - (self.K + B * self.S)
         k_mem = int(free_tok // B)
         k = max(1, min(k_fin, k_mem))
         ctx_mid = (self.K + B * self.S) / B + 0.5 * (k - 1)
@@ -434,7 +465,7 @@ class Replica:
         self.run_end = start + dur
         self.run_fl = fl * self.kf
         self.run_by = by * self.kb
-        self.run_kv0 = (self.K + B * self.S + self.pre_tokens) / self.bs + (B + self._held()) * self.seq_blocks
+        self.run_kv0 = (self.K + B * self.S + self.pre_tokens) / self.bs + (B + self._holding()) * self.seq_blocks
         ev = env.timeout(dur)
         ev.callbacks.append(self._end_decode)
         self.cur = ev

@@ -73,6 +73,7 @@ class Fleet:
         self.sched = [NAN] * n
         self.preempted = [0] * n
         self.where = [-1] * n
+        self.src = [-1] * n  # disaggregation: the prefill replica holding a finished prompt's KV until it is copied
         # when each request entered the in-system count (Little's law bookkeeping): its routing, which is its arrival
         # unless the router held it through a curtailment (serving.curtailment_hold_s); its latencies run from arrival
         self.entered = list(self.arr)
@@ -220,21 +221,35 @@ class Fleet:
             self.tok[min(int(t / self.bw), self.nb - 1)] += 1
 
     def handoff(self, rid: int, r: Replica, t: float) -> None:
-        """Prefill replica finished rid's prompt: move its KV to a decode replica over the network."""
+        """Prefill replica r finished rid's prompt: queue it at a decode replica, which copies its KV (pull_kv) when it
+        has room; r keeps the KV (and counts rid outstanding) until then."""
+        self.src[rid] = r.idx
+        self._to_decode(rid)
+
+    def _kv_sent(self, rid: int) -> None:
+        """rid's KV has left its prefill replica (copied, or dropped for want of a decode replica): free it there."""
+        r = self.replicas[self.src[rid]]
         r.outstanding -= 1
         if r.state == "active":
             self.lb[r.group].dec(r.idx)
-        d = self.wl.disaggregation
-        # the slower of the two ends' scale-out links (a decode pool on another part may have slower NICs)
-        ends = [r.t.gpus * self.groups[r.group].acc.scaleout_bytes_per_s]
-        if self.decode_g is not None:
-            ends.append(self.decode_g.table.gpus * self.decode_g.acc.scaleout_bytes_per_s)
-        bps = d.kv_transfer_bytes_per_s or max(min(ends), 1e9)
-        dt = d.kv_transfer_latency_s + self.inp[rid] * r.t.kv_bytes_per_token / bps
-        ev = self.env.timeout(dt)
-        ev.callbacks.append(lambda _e, rid=rid: self._to_decode(rid))
+        r.kv_sent(self.inp[rid])
         if r.state == "draining" and r.outstanding == 0:
             r.notify()
+
+    def pull_kv(self, rid: int, d: Replica) -> None:
+        """Decode replica d has reserved room for rid's KV: copy it from the prefill replica over the network, at
+        the slower of the two ends' scale-out links (a decode pool on another part may have slower NICs)."""
+        r = self.replicas[self.src[rid]]
+        dis = self.wl.disaggregation
+        bps = dis.kv_transfer_bytes_per_s or max(min(r.t.gpus * self.groups[r.group].acc.scaleout_bytes_per_s,
+                                                     d.t.gpus * self.groups[d.group].acc.scaleout_bytes_per_s), 1e9)
+        dt = dis.kv_transfer_latency_s + self.inp[rid] * r.t.kv_bytes_per_token / bps
+        ev = self.env.timeout(dt)
+        ev.callbacks.append(lambda _e, rid=rid, d=d: self._kv_copied(rid, d))
+
+    def _kv_copied(self, rid: int, d: Replica) -> None:
+        self._kv_sent(rid)
+        d.kv_received(rid, self.inp[rid])
 
     def _to_decode(self, rid: int) -> None:
         p = self.lb_decode.pick()
@@ -244,6 +259,7 @@ class Fleet:
                 return
             self.dropped[rid] = DROP_NO_DECODE
             self._little(-1)
+            self._kv_sent(rid)
             return
         r = self.replicas[p[0]]
         self.where[rid] = r.idx
