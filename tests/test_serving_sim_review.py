@@ -492,3 +492,29 @@ def test_a_prefill_replica_keeps_the_kv_until_the_decode_pool_takes_it():
         assert s["littles_law_window_rel_error"] < 1e-6
         assert s["requests_completed"] + s["requests_dropped"] + s["requests_in_flight_at_end"] == s["requests_arrived"]
         assert s["kv_cache_util_frac"] <= 1.0
+
+
+def test_a_prompt_too_long_for_the_decode_pools_memory_is_dropped_and_the_answer_says_so():
+    """A decode pool on a part with less memory (RTX 4090 beside H100 prompts) was never checked at routing: a
+    60,000-token Llama 3.1 8B prompt fit the H100 prefill replica, then could never fit the 4090's KV cache, and the run
+    stopped with 'waiting requests do not fit an empty KV cache' (a traceback). It is now dropped as too long, and
+    the run's answer, which said only '0 output tokens/s', says how many requests were dropped and why."""
+    from costsim.report.conclusion import _serving_sentence
+
+    sc = _serve_sc({"model": "llama-3.1-8b", "arrivals": {"process": "poisson", "rate_per_s": 0.05},
+                    "input_tokens": {"kind": "fixed", "mean": 60000}, "output_tokens": {"kind": "fixed", "mean": 16},
+                    "replica_groups": [{"name": "prompt", "hardware": "h100-sxm", "num_replicas": 1},
+                                       {"name": "token", "hardware": "rtx-4090", "num_replicas": 0}],
+                    "disaggregation": {"enabled": True, "prefill_replicas": 1, "decode_replicas": 1, "decode_group": "token"}},
+                   300.0)
+    s = simulate_serving(sc, seed=0).summary
+    _conserved(s)
+    assert s["requests_arrived"] > 0 and s["requests_dropped_too_long"] == s["requests_arrived"]
+    said = _serving_sentence(s, sc.serving, {}, {})
+    n = s["requests_arrived"]
+    assert f"{n:,} of {n:,} requests were dropped ({n:,} too long for the context or a replica's KV cache)" in said
+    # the same prompts on the H100s alone fit: nothing dropped, nothing said
+    ok = simulate_serving(_serve_sc({"model": "llama-3.1-8b", "arrivals": {"process": "poisson", "rate_per_s": 0.05},
+                                     "input_tokens": {"kind": "fixed", "mean": 60000},
+                                     "output_tokens": {"kind": "fixed", "mean": 16}}, 300.0), seed=0).summary
+    assert ok["requests_dropped"] == 0 and "dropped" not in _serving_sentence(ok, sc.serving, {}, {})

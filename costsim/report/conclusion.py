@@ -103,6 +103,7 @@ def _serving_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site: 
     peak = _num(site.get("peak_power_w")) or _num(s.get("facility_peak_power_w"))
     if peak is not None:
         sent += f"; the site peaks at {fmt_value('peak_power_w', peak)}"
+    sent += _dropped_clause(s)
     ch = _num(s.get("curtailment_hours"))
     if ch:
         sent += (f". Grid curtailment for {ch:,.2g} h shed up to {s.get('curtailment_replicas_shed_max', 0)} replicas and dropped "
@@ -113,6 +114,22 @@ def _serving_sentence(s: Mapping[str, Any], w, ranges: Mapping[str, Any], site: 
             sent += (f" ({s['ba_region']} {s.get('ba_year')}: {s['ba_curtailment_hours']:,.0f} curtailed hours in a year, "
                      f"~{s['ba_year_requests_not_served_est']:,.3g} requests not served)")
     return sent + "."
+
+
+def _dropped_clause(s: Mapping[str, Any]) -> str:
+    """'; 10 of 10 requests were dropped (10 too long for a replica's KV cache)': the requests the fleet turned away,
+    by cause (curtailment's are told with the curtailment)."""
+    causes = [(_num(s.get(k)) or 0, why) for k, why in (
+        ("requests_dropped_too_long", "too long for the context or a replica's KV cache"),
+        ("requests_dropped_queue_full", "at a full queue or with no replica up"),
+        ("requests_dropped_no_decode_replica", "with no decode replica up"))]
+    causes = [(n, why) for n, why in causes if n > 0]
+    arrived = _num(s.get("requests_arrived"))
+    if not causes or not arrived:
+        return ""
+    total = sum(n for n, _ in causes)
+    return (f"; {int(total):,} of {int(arrived):,} requests were dropped ("
+            + ", ".join(f"{int(n):,} {why}" for n, why in causes) + ")")
 
 
 def _plan_sentence(s: Mapping[str, Any]) -> str:

@@ -45,6 +45,13 @@ import simpy
 NAN = float("nan")
 
 
+def room_tokens(table, sched) -> float:
+    """The most tokens one sequence can hold in an otherwise empty replica's KV cache (whole blocks, less the
+    sequence's partial block and linear-attention state)."""
+    bs = sched.kv_block_tokens
+    return int(table.kv_capacity_tokens // bs) * bs - bs * (1.0 + float(table.state_tokens_per_sequence) / bs)
+
+
 class LeastLoaded:
     """Replicas bucketed by outstanding requests: O(1) pick of a least-loaded replica."""
 
@@ -118,6 +125,7 @@ class Replica:
         self.cap_blocks = int(table.kv_capacity_tokens // self.bs)
         # blocks a sequence holds beyond its tokens: one partial block, plus its linear-attention state (hybrid models)
         self.seq_blocks = 1.0 + float(table.state_tokens_per_sequence) / self.bs
+        self.room_tokens = room_tokens(table, sched)
         self.watermark = max(1, int(0.01 * self.cap_blocks))
         self.swap_bps = sched.swap_bytes_per_s
         self.waiting: deque = deque()

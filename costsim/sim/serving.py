@@ -39,7 +39,7 @@ from costsim.power.balancing import clock_note
 from costsim.sim.arrivals import sample_workload
 from costsim.sim.autoscaler import autoscaler_process, start_boot
 from costsim.sim.base import SimOutput
-from costsim.sim.replica import LeastLoaded, Replica
+from costsim.sim.replica import LeastLoaded, Replica, room_tokens
 from costsim.sim.serving_grid import DROP_CURTAILED, DROP_NO_DECODE
 from costsim.sim.serving_setup import Group, Infeasible, build_groups, searched_deployment
 from costsim.sim.serving_summary import PER_OUTPUT_TOKEN_ALIASES, outputs as _outputs
@@ -73,6 +73,8 @@ class Fleet:
         self.sched = [NAN] * n
         self.preempted = [0] * n
         self.where = [-1] * n
+        # disaggregation: the most tokens a sequence may reach on a decode replica (its group may have less memory)
+        self.decode_room_tokens = float("inf")
         self.src = [-1] * n  # disaggregation: the prefill replica holding a finished prompt's KV until it is copied
         # when each request entered the in-system count (Little's law bookkeeping): its routing, which is its arrival
         # unless the router held it through a curtailment (serving.curtailment_hold_s); its latencies run from arrival
@@ -310,7 +312,7 @@ class Fleet:
             self.dropped[rid] = 2
             return
         need = self.inp[rid] + self.out[rid]
-        if need > self.max_context or need + 1 > r.cap_blocks * r.bs - r.bs * r.seq_blocks:
+        if need > self.max_context or need + 1 > min(r.room_tokens, self.decode_room_tokens):
             self.dropped[rid] = 1
             return
         mw = self.wl.scheduler.max_waiting_per_replica
@@ -465,6 +467,8 @@ def simulate_serving(scenario: Scenario, *, seed: int) -> SimOutput:
     d = wl.disaggregation
     dec = decode_group(groups, d)
     fleet.decode_g = dec
+    if d.enabled:
+        fleet.decode_room_tokens = room_tokens(dec.table, wl.scheduler)
     for g in groups:
         if d.enabled and g.idx == 0:
             for _ in range(d.prefill_replicas):
