@@ -70,6 +70,7 @@ class Fleet:
         self.gen = [0] * n
         self.first = [NAN] * n
         self.fin = [NAN] * n
+        self.left = [NAN] * n  # when an admitted request was dropped (no decode replica for its KV): it left the system
         self.sched = [NAN] * n
         self.preempted = [0] * n
         self.where = [-1] * n
@@ -260,6 +261,7 @@ class Fleet:
                 self.cold_decode.append(rid)  # the decode pool scaled to zero (or all draining): waits for a replica
                 return
             self.dropped[rid] = DROP_NO_DECODE
+            self.left[rid] = self.env.now
             self._little(-1)
             self._kv_sent(rid)
             return

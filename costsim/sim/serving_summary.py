@@ -160,7 +160,9 @@ def outputs(scenario: Scenario, fleet, work: dict, notes: list[str], sim_wall: f
     L = fleet.area / T
     lam = admitted.sum() / T
     W = float(np.mean((fin - entered)[done])) if done.any() else 0.0
-    window_sum = float(np.sum(np.where(done, np.minimum(fin, T), T)[admitted] - entered[admitted]))
+    # in the system until it completed, was dropped after admission (no decode replica for its KV), or the window ended
+    left_s = np.where(done, fin, np.asarray(fleet.left))
+    window_sum = float(np.sum(np.where(np.isnan(left_s), T, np.minimum(left_s, T))[admitted] - entered[admitted]))
     dec_tok_s = float(1.0 / np.mean(tp)) if tp.size else NAN
 
     s: dict[str, Any] = {
