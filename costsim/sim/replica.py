@@ -46,10 +46,18 @@ NAN = float("nan")
 
 
 def room_tokens(table, sched) -> float:
-    """The most tokens one sequence can hold in an otherwise empty replica's KV cache (whole blocks, less the
-    sequence's partial block and linear-attention state)."""
+    """The most tokens one sequence can be admitted with into an otherwise empty replica's KV cache: whole blocks,
+    less the sequence's partial block and linear-attention state, and the admission margin of Replica._fits (one
+    block and the 1 % watermark), so a request routed by it can always be admitted (and readmitted after a
+    preemption) once the replica is empty."""
     bs = sched.kv_block_tokens
-    return int(table.kv_capacity_tokens // bs) * bs - bs * (1.0 + float(table.state_tokens_per_sequence) / bs)
+    cap_blocks = int(table.kv_capacity_tokens // bs)
+    return (cap_blocks - 1.0 - float(table.state_tokens_per_sequence) / bs - 1 - _watermark(cap_blocks)) * bs
+
+
+def _watermark(cap_blocks: int) -> int:
+    """Blocks kept free at admission (vLLM's 1 % watermark, at least one)."""
+    return max(1, int(0.01 * cap_blocks))
 
 
 class LeastLoaded:
@@ -126,7 +134,7 @@ class Replica:
         # blocks a sequence holds beyond its tokens: one partial block, plus its linear-attention state (hybrid models)
         self.seq_blocks = 1.0 + float(table.state_tokens_per_sequence) / self.bs
         self.room_tokens = room_tokens(table, sched)
-        self.watermark = max(1, int(0.01 * self.cap_blocks))
+        self.watermark = _watermark(self.cap_blocks)
         self.swap_bps = sched.swap_bytes_per_s
         self.waiting: deque = deque()
         self.swapped: deque = deque()
