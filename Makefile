@@ -38,7 +38,7 @@ validate: $(VENV)/.installed
 	$(BIN)/costsim validate
 
 fuzz: $(VENV)/.installed-dev
-	COSTSIM_FUZZ_EXAMPLES=$${COSTSIM_FUZZ_EXAMPLES:-3000} $(BIN)/python -m pytest -p no:cacheprovider -s -q tests/test_fuzz.py
+	COSTSIM_FUZZ_EXAMPLES=$${COSTSIM_FUZZ_EXAMPLES:-3000} $(BIN)/python -m pytest -p no:cacheprovider -s -q tests/test_fuzz.py tests/test_fuzz_sim.py
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run_all.py
