@@ -141,7 +141,10 @@ def test_small_models_lifetime_scenario_states_the_winner(tmp_path):
     # serving grows with the lifetime, training does not: the small long-trained model wins at high demand
     assert by["lifetime-1e14"]["least_cost_option"] == "llama-3-8b" and by["lifetime-1e14"]["least_cost_margin_frac"] > 0.3
     assert by["lifetime-1e14"]["least_energy_option"] == "llama-3-8b"
-    assert by["lifetime-1e14"]["serving_usd"] == pytest.approx(1000 * by["base"]["serving_usd"], rel=1e-6)
+    # linear in the demand once it keeps at least a replica busy; below that (1e11 tokens over 2 years) the fleet is
+    # one whole replica, which costs more than the demand's share of it
+    assert by["lifetime-1e14"]["serving_usd"] == pytest.approx(10 * by["lifetime-1e13"]["serving_usd"], rel=1e-6)
+    assert by["base"]["serving_usd"] > by["lifetime-1e14"]["serving_usd"] / 1000
     written = write_run(r, tmp_path / "o", pdf=False)
     html = (tmp_path / "o" / "report.html").read_text()
     assert "least total cost: llama-3-8b" in html and "Plan options by variant" in html
@@ -295,6 +298,31 @@ def test_serving_fleet_sized_for_the_peak_pays_for_idle_capacity():
     assert float(c3["serve_peak_w"][0]) == pytest.approx(3 * float(c1["serve_peak_w"][0]))
     assert float(c3["serve_usd"][0]) > 2.5 * float(c1["serve_usd"][0])
     assert float(c3["serve_j"][0]) > float(c1["serve_j"][0])
+
+
+def test_serving_fleet_is_at_least_one_replica():
+    """A demand that keeps a fraction of an accelerator busy is still served by a whole replica of the deployment (a
+    ~56B model in FP8 needs 2 H100s): its rental and idle power are paid for the lifetime. The plan read 'needs less
+    than one h100-sxm' and priced 10B tokens over 2 years at ~$1.5k, the busy fraction of one GPU."""
+    from costsim.api.plan_grid import phase_costs, plan_economics, price_grid
+
+    r = plan(PlanRequest(target_loss=1.974, lifetime_tokens=1e10))
+    sv = r.chosen.serving
+    assert sv.busy_gpus < 0.1 and sv.gpus >= 1 and sv.gpus == round(sv.gpus)
+    years_h = 2 * 365.25 * 24
+    assert sv.usd > 0.5 * sv.gpus * years_h * 2.0  # the replica's GPU-hours at well under any H100 rental price
+    assert "one replica" in r.answer and "less than one" not in r.answer
+    # the same size priced at a demand that keeps many replicas busy: no floor, the fleet is the busy accelerators
+    req = PlanRequest(target_loss=1.974, lifetime_tokens=1e13)
+    grid = price_grid(req, plan_economics(req))
+    small = phase_costs(req, grid, [5e10], [1e12], out_tokens=1e9)
+    big = phase_costs(req, grid, [5e10], [1e12], out_tokens=1e13)
+    assert float(small["serve_gpus"][0]) == pytest.approx(float(grid.at_or_above("gpus_per_replica", "serve", [5e10])[0]))
+    assert float(small["serve_busy_gpus"][0]) < float(small["serve_gpus"][0])
+    assert float(big["serve_gpus"][0]) == pytest.approx(float(big["serve_busy_gpus"][0]))
+    # more lifetime tokens never cost less to serve
+    costs = [plan(PlanRequest(target_loss=1.974, lifetime_tokens=t)).chosen.total.usd for t in (1e10, 1e12, 1e13)]
+    assert costs == sorted(costs)
 
 
 def test_serving_is_priced_at_the_cheapest_budget_not_the_first_that_fits():

@@ -114,7 +114,10 @@ class PhaseCost:
     days: float | None = None
     """Training: wall days on the planned job; serving: lifetime."""
     gpus: float | None = None
-    """Serving: accelerators the fleet needs for the demand; training: the job size."""
+    """Serving: accelerators of the fleet (peak-to-mean x the busy ones, at least one replica of the deployment);
+    training: the job size."""
+    busy_gpus: float | None = None
+    """Serving: accelerators the mean demand keeps busy (the fleet's idle rest is paid for and idles)."""
 
 
 @dataclass(frozen=True)
@@ -258,7 +261,7 @@ def _choice(req: PlanRequest, fit: LossFit, prices: PriceGrid | None, label: str
     tr = PhaseCost(usd=c["train_usd"], facility_energy_j=c["train_j"], co2e_kg=c["train_kg"], peak_power_w=c["train_peak_w"],
                    gpu_hours=c["train_gpu_h"], days=c["train_days"], gpus=float(req.train_gpus))
     sv = PhaseCost(usd=c["serve_usd"], facility_energy_j=c["serve_j"], co2e_kg=c["serve_kg"], peak_power_w=c["serve_peak_w"],
-                   days=req.years * 365.25, gpus=c["serve_gpus"])
+                   days=req.years * 365.25, gpus=c["serve_gpus"], busy_gpus=c["serve_busy_gpus"])
     tot = PhaseCost(usd=tr.usd + sv.usd, facility_energy_j=tr.facility_energy_j + sv.facility_energy_j,
                     co2e_kg=tr.co2e_kg + sv.co2e_kg, peak_power_w=max(tr.peak_power_w, sv.peak_power_w))
     per = {}

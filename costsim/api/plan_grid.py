@@ -50,6 +50,16 @@ class PriceGrid:
         rows = self.train if phase == "train" else self.serve
         return loglog_interp(n_new, self.n, [getattr(r, attr) if r.feasible else math.nan for r in rows])
 
+    def at_or_above(self, attr: str, phase: str, n_new) -> np.ndarray:
+        """A whole-number attribute (GPUs of a replica) at the smallest priced size at or above each size: not
+        interpolated, since a model between two priced sizes needs at least the replica of the smaller and is given the
+        larger's (nan above the priced sizes or where that size has no price)."""
+        rows = self.train if phase == "train" else self.serve
+        vals = np.array([float(getattr(r, attr)) if r.feasible else math.nan for r in rows])
+        n_new = np.asarray(n_new, float)
+        i = np.searchsorted(self.n, n_new * (1 - 1e-9), side="left")
+        return np.where(i < len(vals), vals[np.minimum(i, len(vals) - 1)], math.nan)
+
 
 #: what the priced training and serving sizes depend on (besides the economics): each phase is cached on its own fields,
 #: so a comparison of serving hardware reuses the training grid and the other way round
@@ -132,21 +142,26 @@ def phase_costs(req: PlanRequest, prices: PriceGrid | None, n, d, out_tokens: fl
         "serve_kg": out_tokens * kg_tok * ones,
         "serve_gpus": rate / tok_s_gpu * ones,
     }
-    peak = float(req.peak_to_mean)
-    if peak > 1.0:  # a fleet sized for the peak: peak x the busy accelerators, the extra (peak - 1) idle on average
-        idle_j = (peak - 1.0) * out_tokens / tok_s_gpu * prices.at("idle_facility_w_per_gpu", "serve", n)
+    # the fleet: peak x the accelerators the mean demand keeps busy, and never less than one replica of the deployment
+    # (a 70B model is not served on a fraction of an accelerator); what it holds beyond the busy ones idles on average
+    busy = c["serve_gpus"]
+    c["serve_busy_gpus"] = busy
+    fleet = np.fmax(float(req.peak_to_mean) * busy, prices.at_or_above("gpus_per_replica", "serve", n))  # (a missing replica: no floor)
+    if out_tokens > 0 and np.any(fleet > busy):
+        extra = np.where(fleet > busy, fleet / busy - 1.0, 0.0)  # idle accelerators per busy one
+        idle_j = extra * out_tokens / tok_s_gpu * prices.at("idle_facility_w_per_gpu", "serve", n)
         capacity_usd_tok = prices.at("capacity_usd_per_token", "serve", n)
         embodied_kg_tok = prices.at("embodied_kg_per_token", "serve", n)
         # the electricity and operational-carbon shares of a token, per joule (0 where the rental price includes the
         # power); two interpolated prices that are equal can differ by rounding, hence the floor at 0
         usd_per_j = np.maximum(usd_tok - capacity_usd_tok, 0.0) / j_tok
         kg_per_j = np.maximum(kg_tok - embodied_kg_tok, 0.0) / j_tok
-        c["serve_usd"] = c["serve_usd"] + (peak - 1.0) * out_tokens * capacity_usd_tok + idle_j * usd_per_j
+        c["serve_usd"] = c["serve_usd"] + extra * out_tokens * capacity_usd_tok + idle_j * usd_per_j
         c["serve_j"] = c["serve_j"] + idle_j * ones
-        c["serve_kg"] = c["serve_kg"] + (peak - 1.0) * out_tokens * embodied_kg_tok + idle_j * kg_per_j
-        c["serve_gpus"] = peak * c["serve_gpus"]
+        c["serve_kg"] = c["serve_kg"] + extra * out_tokens * embodied_kg_tok + idle_j * kg_per_j
+        c["serve_gpus"] = fleet * ones
     c["serve_peak_w"] = c["serve_gpus"] * prices.at("facility_w_per_gpu", "serve", n)
     if out_tokens == 0:
-        for key in ("serve_usd", "serve_j", "serve_kg", "serve_gpus", "serve_peak_w"):
+        for key in ("serve_usd", "serve_j", "serve_kg", "serve_gpus", "serve_busy_gpus", "serve_peak_w"):
             c[key] = np.zeros_like(d)
     return c

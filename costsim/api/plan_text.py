@@ -13,7 +13,7 @@ from costsim.numtext import count, power, si, sig
 from costsim.units import J_PER_MWH
 
 if TYPE_CHECKING:
-    from costsim.api.plan import PlanChoice
+    from costsim.api.plan import PhaseCost, PlanChoice
     from costsim.api.plan_grid import PriceGrid as Prices
     from costsim.core.quality import LossFit
 
@@ -36,6 +36,15 @@ def gpus_text(g: float | None) -> str:
     if g is None or not math.isfinite(g):
         return "an unknown number of"
     return "less than one" if g < 1 else f"~{g:,.0f}"
+
+
+def fleet_text(req: PlanRequest, serving: PhaseCost) -> str:
+    """Why the fleet is larger than the demand keeps busy: ' (one replica; the mean demand keeps 0.0176 of them busy)'
+    where one replica of the deployment is more than the demand needs, else peak_text's ' (sized for a peak 3x the mean)'."""
+    g, busy = serving.gpus, serving.busy_gpus
+    if g is not None and busy is not None and 0 < busy and g > req.peak_to_mean * busy * (1 + 1e-9):
+        return f" (one replica; the mean demand keeps {sig(busy)} of them busy)"
+    return peak_text(req)
 
 
 def days_text(days: float | None) -> str:
@@ -80,7 +89,7 @@ def answer_sentence(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | Non
         co2 = f"{sig(r.total.co2e_kg / 1000)} tCO2e" if r.total.co2e_kg >= 1000 else f"{sig(r.total.co2e_kg)} kgCO2e"
         s += (f": training {days_text(r.training.days)} on {req.train_gpus:,} {req.train_hardware}, {usd_m(r.training.usd)}, "
               f"{mwh_text(r.training.facility_energy_j)}; serving {count(req.lifetime_total_tokens())} tokens over {req.years:g} years "
-              f"needs {gpus_text(r.serving.gpus)} {req.serve_hardware}{peak_text(req)}, {usd_m(r.serving.usd)}, {mwh_text(r.serving.facility_energy_j)}; "
+              f"needs {gpus_text(r.serving.gpus)} {req.serve_hardware}{fleet_text(req, r.serving)}, {usd_m(r.serving.usd)}, {mwh_text(r.serving.facility_energy_j)}; "
               f"total {usd_m(r.total.usd)}, {mwh_text(r.total.facility_energy_j)}, {co2}, peak {power(r.total.peak_power_w)}")
     else:
         s += f": {si(r.total_flop, 'FLOP')} in total ({si(r.training_flop, 'FLOP')} training + {si(r.inference_flop, 'FLOP')} inference)"

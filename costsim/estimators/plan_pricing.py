@@ -95,6 +95,8 @@ class ServePrice:
     #: facility power of one idle accelerator of the fleet (device warm idle, model loaded, + its host's idle share,
     #: times PUE), W
     idle_facility_w_per_gpu: float = math.nan
+    #: accelerators of one replica of the chosen deployment (tp x pp x ep): the smallest fleet that serves the model at all
+    gpus_per_replica: float = math.nan
 
 
 def price_training(model: ModelSpec, acc: Accelerator, gpus: int, *, precision: str = "bf16",
@@ -170,7 +172,8 @@ def _serve_price(n: float, r: dict, g: int, acc: Accelerator, facility: Facility
         * effective_pue(fac)
     return ServePrice(n, True, None, usd / 1e6 if usd is not None else math.nan, e_tok,
                       (co2 / 1e9) if co2 is not None else math.nan, thr_gpu, e_tok * thr_gpu, used, dep.get("weight_precision"),
-                      capacity_usd_per_token=capacity, embodied_kg_per_token=embodied, idle_facility_w_per_gpu=idle_w)
+                      capacity_usd_per_token=capacity, embodied_kg_per_token=embodied, idle_facility_w_per_gpu=idle_w,
+                      gpus_per_replica=float(dep.get("gpus_per_replica") or used))
 
 
 def loglog_interp(x_new, x, y) -> np.ndarray:
