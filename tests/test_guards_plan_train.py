@@ -157,11 +157,13 @@ def test_plan_easy_target_flags_the_edge_and_the_extrapolation(capsys):
     code, out, _ = _in_process(["plan", "--target-loss", "5", "--lifetime-tokens", "1e12", "--json"], capsys)
     r = json.loads(out)
     assert code == 0 and r["feasible"]
-    assert "smallest size searched" in r["note"]
+    # the default --min-params (1e8) lies below the smallest Llama-shaped model (293M): lowering it changes nothing, so
+    # the note names the shape floor and --mode flops instead (it said "lower --min-params")
+    assert "smallest size priced (293M" in r["note"] and "--min-params" not in r["note"] and "--mode flops" in r["note"]
     assert any("below the fit's smallest run" in w for w in r["outside_fitted_range"])
     assert "extrapolated" in r["answer"]
     co = r["compute_optimal"]
-    assert co["note"].startswith("not priced") and "outside the priced sizes" in co["note"]
+    assert co["note"].startswith("not priced") and "outside the priced sizes" in co["note"] and "--min-params" not in co["note"]
     assert any(a["name"] == "loss_law_fitted_range" and "5B-500B tokens" in a["value"] for a in r["assumptions"])
 
 
@@ -169,6 +171,15 @@ def test_plan_budget_outside_the_priced_sizes_says_so(capsys):
     code, out, _ = _in_process(["plan", "--compute-budget-flop", "1e22", "--max-params", "1e9", "--json"], capsys)
     r = json.loads(out)
     assert code == 3 and "outside the priced sizes" in r["reason"] and "--max-params" in r["reason"]
+    # below the smallest Llama-shaped model: sizes in M, not '0.00234B parameters on 0.0000713T tokens'
+    code, out, _ = _in_process(["plan", "--compute-budget-flop", "1e15", "--json"], capsys)
+    r = json.loads(out)
+    assert code == 3 and "(2.34M parameters on 71.3M tokens)" in r["reason"] and "--min-params" not in r["reason"]
+    assert "smallest Llama-shaped model" in r["reason"]
+    # a --min-params above the shape floor that binds: lowering it is the fix
+    code, out, _ = _in_process(["plan", "--compute-budget-flop", "1e20", "--min-params", "3e9", "--json"], capsys)
+    r = json.loads(out)
+    assert code == 3 and "lower --min-params" in r["reason"]
 
 
 @pytest.mark.parametrize("extra, field", [

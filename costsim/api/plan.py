@@ -394,7 +394,7 @@ def plan(req: PlanRequest) -> PlanResult:
         co0, _ = _optimize(flop_req, fit, None, target)
         if co0 is not None:
             co = _choice(req, fit, prices, f"compute-optimal for the same loss ({fit.id})", co0.params, co0.training_tokens)
-            outside = unpriced_size(prices, co.params) if prices is not None else None
+            outside = unpriced_size(prices, co.params, req.min_params) if prices is not None else None
             if outside:
                 co = replace(co, note=f"not priced: {outside}")
             elif prices is not None and co.training is not None and not math.isfinite(co.training.facility_energy_j):

@@ -131,6 +131,17 @@ def range_text(fit: LossFit) -> str:
     return f"runs of {part(fit.fitted_params, 'parameters')}, {part(fit.fitted_tokens, 'tokens')}"
 
 
+#: why the priced sizes stop above a small --min-params (costsim.estimators.plan_pricing.synthetic_model)
+SMALLEST_SHAPE = "two layers of width 1,024 beside a 128k-token vocabulary, the smallest Llama-shaped model"
+#: what to do instead of lowering --min-params there
+SMALLER_FIX = "--mode flops plans smaller sizes"
+
+
+def _below_the_shapes(req_min_params: float | None, lo: float) -> bool:
+    """The smallest priced size lies above --min-params: no Llama-shaped model is smaller, so lowering it changes nothing."""
+    return req_min_params is not None and lo > req_min_params * 1.05
+
+
 def edge_note(req: PlanRequest, prices: Prices | None, n: float) -> str | None:
     """A note when the optimum sits at the smallest or largest size searched (within 5 % of --min-params /
     --max-params or of the priced sizes): the true optimum may lie beyond it."""
@@ -138,19 +149,25 @@ def edge_note(req: PlanRequest, prices: Prices | None, n: float) -> str | None:
     if prices is not None:
         lo, hi = max(lo, float(prices.n[0])), min(hi, float(prices.n[-1]))
     if n <= lo * 1.05:
+        if _below_the_shapes(req.min_params, lo):
+            return f"at the smallest size priced ({count(lo)}: {SMALLEST_SHAPE}); a smaller model may be cheaper: {SMALLER_FIX}"
         return f"at the smallest size searched ({count(lo)}); a smaller model may be cheaper: lower --min-params"
     if n >= hi / 1.05:
         return f"at the largest size searched ({count(hi)}); a larger model may be cheaper: raise --max-params"
     return None
 
 
-def unpriced_size(prices: Prices, n: float) -> str | None:
-    """Why size n has no price when it lies outside the priced sizes (None when inside)."""
+def unpriced_size(prices: Prices, n: float, min_params: float | None = None) -> str | None:
+    """Why size n has no price when it lies outside the priced sizes (None when inside); with the request's --min-params,
+    a size below the smallest Llama-shaped model says that lowering --min-params does not help."""
     lo, hi = float(prices.n[0]), float(prices.n[-1])
     if lo * (1 - 1e-9) <= n <= hi * (1 + 1e-9):
         return None
-    return (f"{sig(n / 1e9)}B parameters lies outside the priced sizes ({sig(lo / 1e9)}B-{sig(hi / 1e9)}B); "
-            f"{'lower --min-params' if n < lo else 'raise --max-params'}")
+    if n < lo and _below_the_shapes(min_params, lo):
+        fix = f"{count(lo)} ({SMALLEST_SHAPE}) is the smallest priced; {SMALLER_FIX}"
+    else:
+        fix = "lower --min-params" if n < lo else "raise --max-params"
+    return f"{count(n)} parameters lies outside the priced sizes ({count(lo)}-{count(hi)}); {fix}"
 
 
 def nearest_reason(prices: Prices, phase: str, n: float) -> str:
@@ -165,8 +182,8 @@ def budget_infeasible(req: PlanRequest, prices: Prices | None, c: PlanChoice) ->
     A target-loss plan picks among the priced sizes; a budget fixes the size, so its phases must each be priced."""
     if prices is None or c.training is None or c.serving is None:
         return None
-    size = f"the compute-optimal model for {si(req.compute_budget_flop, 'FLOP')} ({sig(c.params / 1e9)}B parameters on {sig(c.training_tokens / 1e12)}T tokens)"
-    outside = unpriced_size(prices, c.params)
+    size = f"the compute-optimal model for {si(req.compute_budget_flop, 'FLOP')} ({count(c.params)} parameters on {count(c.training_tokens)} tokens)"
+    outside = unpriced_size(prices, c.params, req.min_params)
     if outside:
         data = (f" (the budget spread over only {count(req.unique_tokens)} unique tokens: --fit muennighoff2023 prices repeated "
                 "epochs instead)") if c.note and "no repeated-data term" in c.note else ""
