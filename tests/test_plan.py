@@ -221,6 +221,11 @@ def test_score_targets_agree_across_fits_better_than_loss_targets():
     by_loss = plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e12, mode="flops")).by_fit
     spread = lambda d: max(c.params for c in d.values() if c) / min(c.params for c in d.values() if c)  # noqa: E731
     assert spread(by_score) < spread(by_loss)
+    # every fit's answer carries its predicted score under its own map (the by-fit table's MMLU column read '-' in every
+    # row): a score target predicts that score under each fit; one loss value predicts different scores
+    assert all(c.score is not None for c in by_score.values() if c) and all(c.score is not None for c in by_loss.values() if c)
+    assert all(abs(c.score["p50"] - 70) < 1 for c in by_score.values() if c)
+    assert max(c.score["p50"] for c in by_loss.values() if c) - min(c.score["p50"] for c in by_loss.values() if c) > 5
 
 
 def test_serving_latency_limit_moves_the_plan_and_bands_come_with_it():

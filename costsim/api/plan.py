@@ -388,6 +388,8 @@ def plan(req: PlanRequest) -> PlanResult:
     by_fit: dict[str, PlanChoice | None] = {}
     for fid in FIT_IDS:
         by_fit[fid] = chosen if fid == req.fit else _optimize(req, fits[fid], prices, targets[fid])[0]
+    # each fit's answer with its predicted score under that fit's own loss -> score map (the table's MMLU column was empty)
+    by_fit = {fid: None if c is None else replace(c, score=_score_of(fid, c.loss, req.family)) for fid, c in by_fit.items()}
     co = None
     if chosen is not None and target is not None:  # the Chinchilla choice for the same loss: least training FLOP
         flop_req = req.model_copy(update={"mode": "flops", "lifetime_tokens": 0.0, "requests_per_day": None})
