@@ -44,6 +44,8 @@ def si(value: float | None, unit: str = "", digits: int = 3) -> str:
     if v == 0 or not math.isfinite(v):
         return f"{v:g} {unit}".strip()
     v = float(f"{v:.{digits}g}")  # round first: 999,960 shows as 1 M, not 1e+03 k
+    if abs(v) >= 1e27:  # past the largest common prefix (Y): '1e+30 FLOP', not '1e+06 YFLOP'
+        return f"{v:.{digits}g} {unit}".strip()
     prefixes = [(1e24, "Y"), (1e21, "Z"), (1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""),
                 (1e-3, "m"), (1e-6, "u"), (1e-9, "n")]
     for scale, p in prefixes:

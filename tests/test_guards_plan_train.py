@@ -176,6 +176,10 @@ def test_plan_budget_outside_the_priced_sizes_says_so(capsys):
     r = json.loads(out)
     assert code == 3 and "(2.34M parameters on 71.3M tokens)" in r["reason"] and "--min-params" not in r["reason"]
     assert "smallest Llama-shaped model" in r["reason"]
+    # past the largest SI prefix the budget reads in powers of ten ('1e+06 YFLOP' before)
+    code, out, _ = _in_process(["plan", "--compute-budget-flop", "1e30", "--json"], capsys)
+    r = json.loads(out)
+    assert code == 3 and "for 1e+30 FLOP (" in r["reason"] and "YFLOP" not in r["reason"]
     # a --min-params above the shape floor that binds: lowering it is the fix
     code, out, _ = _in_process(["plan", "--compute-budget-flop", "1e20", "--min-params", "3e9", "--json"], capsys)
     r = json.loads(out)
