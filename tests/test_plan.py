@@ -212,6 +212,7 @@ def test_score_layer_names_the_family_term_and_shows_published_scores(capsys):
     code, out, _ = _cli(["plan", "--target-score", "mmlu=70", "--lifetime-tokens", "1e12", "--mode", "flops",
                          "--compare", "llama-3-8b", "--compare", "llama-2-70b"], capsys)
     assert "data-quality term" in out and "66.6/68.4" in out and "69.7/52.9" in out
+    assert "lifetime 1T tokens" in out  # the table's title counts tokens as the answer does ('lifetime 1 T tokens' before)
 
 
 def test_score_targets_agree_across_fits_better_than_loss_targets():

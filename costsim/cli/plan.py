@@ -71,7 +71,7 @@ def _render(r: dict, *, answer: bool = True) -> None:
     if answer and r.get("answer"):
         con.print(r["answer"])
     t = Table(title=f"plan ({r['mode']} mode, fit {r['fit']}, least {r['objective'] if r['mode'] == 'cost' else 'FLOP'}; "
-                    f"lifetime {fmt_si(r['lifetime_tokens'])} tokens)")
+                    f"lifetime {count(r['lifetime_tokens'])} tokens)")
     for col in ("choice", "params", "tokens", "tokens/param", "loss", "total FLOP", "training", "serving", "total", "total energy",
                 "MMLU % predicted (p10-p90); published base/instruct"):
         t.add_column(col)
