@@ -366,3 +366,11 @@ def test_a_plan_far_beyond_the_laws_data_says_so():
     doc = r.to_dict()
     assert "stretched far past its data" in doc["answer"] and "x the fit's largest run" in doc["answer"]
     assert "stretched" not in plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e13, mode="flops")).to_dict()["answer"]
+
+
+def test_an_optimum_pinned_to_the_training_token_limit_says_so():
+    """At 1e20 lifetime tokens the least-FLOP model for loss 2.0 wants more than the 1e17 training tokens searched: the
+    answer sat at that limit (9.5e16 tokens) with no note, as if it were the optimum."""
+    r = plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e20, mode="flops"))
+    assert r.chosen.training_tokens < 1e17 and "most training tokens searched" in r.chosen.note
+    assert plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e18, mode="flops")).chosen.note is None

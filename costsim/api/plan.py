@@ -30,7 +30,7 @@ from costsim.core.quality import (LossFit, compute_optimal, compute_optimal_cons
 from costsim.core.scores import ScoreMap, fit_score_map, loss_for_score, predict_score
 from costsim.core.trust import ErrorBand
 from costsim.errors import InputError
-from costsim.numtext import si
+from costsim.numtext import count, si
 from costsim.estimators.plan_pricing import price_serving, price_training
 from costsim.power.balancing import price_basis
 from costsim.specs.catalog import get_accelerator, get_model
@@ -45,6 +45,9 @@ BOOTSTRAP_DRAWS = 200
 SATURATED_EPOCHS_PER_RD_STAR = 4.0
 #: loss difference counted as "the same loss" when naming a smaller budget (the precision the plan prints)
 SAME_LOSS_MARGIN = 1e-3
+#: the most training tokens a target-loss plan searches (~7,000x Llama 3's 15T; the data-constrained law's bisection
+#: stops there too, costsim.core.quality.tokens_for_loss)
+MAX_TRAINING_TOKENS = 1e17
 
 
 @functools.lru_cache(maxsize=1)
@@ -315,7 +318,7 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: PriceGrid | None, target: 
                       f"reaches it; {fix}.")
     n = size_lattice(req.min_params, req.max_params, FINE_POINTS_PER_DECADE)
     d = tokens_for_loss(fit, n, target, req.unique_tokens)
-    ok = np.isfinite(d) & (d < 1e17)
+    ok = np.isfinite(d) & (d < MAX_TRAINING_TOKENS)
     if not ok.any():
         if req.unique_tokens is not None and fit.data_constrained:
             return None, (f"no model up to {req.max_params:.3g} parameters reaches loss {target:g} under {fit.id} with "
@@ -357,6 +360,10 @@ def _optimize(req: PlanRequest, fit: LossFit, prices: PriceGrid | None, target: 
         return None, "no priced model size reaches the target (the cores found no feasible layout); widen --min-params/--max-params."
     i = _best_index(req, c, obj, good)
     edge = edge_note(req, prices, float(n[i]))
+    if edge is None and i > 0 and np.isfinite(d[i - 1]) and d[i - 1] >= MAX_TRAINING_TOKENS:
+        # the smaller sizes need more tokens than are searched: the optimum is pinned to that limit, not found
+        edge = (f"at the most training tokens searched ({count(MAX_TRAINING_TOKENS)}); a smaller model trained longer may be "
+                "cheaper, though no law was fitted anywhere near this many tokens")
     return _choice(req, fit, prices, f"least {req.objective if req.mode == 'cost' else 'FLOP'} ({fit.id})", float(n[i]), float(d[i]),
                    note=edge), None
 
