@@ -42,6 +42,8 @@ def test_rental_pricing_says_regions_differ_in_co2e_only(capsys):
     assert code == 0 and "Under rental pricing" in doc["answer"] and "--pricing purchase" in doc["answer"]
     a, b = doc["options"]
     assert a["total_usd"] == pytest.approx(b["total_usd"]) and a["total_co2e_kg"] != b["total_co2e_kg"]
+    # the $ tie goes to the lower-carbon grid (as the plan breaks its own ties), not to the region listed first
+    assert [a["region"], b["region"]] == ["fr-france", "us-pjm-virginia"]
 
 
 def test_an_option_the_precision_rules_out_is_listed_not_fatal(capsys):

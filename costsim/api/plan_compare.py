@@ -11,6 +11,7 @@ a second of pricing per combination) and held to the `plan_options` limit.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
@@ -133,7 +134,14 @@ def _ranked(options: list[PlanOption]) -> list[PlanOption]:
     def ok(o: PlanOption) -> bool:
         return o.feasible and o.objective_value is not None and o.objective_value == o.objective_value  # not NaN
 
-    good = sorted((o for o in options if ok(o)), key=lambda o: o.objective_value)
+    def key(o: PlanOption) -> tuple[float, ...]:
+        # the objective, then among ties (rental pricing: every region's $ is the same) the cost, energy and CO2e, as the
+        # plan itself breaks ties (plan._best_index): a tie no longer goes to whichever region was listed first
+        def r9(v: float | None) -> float:
+            return math.inf if v is None or v != v else float(f"{v:.9g}")
+        return (r9(o.objective_value), r9(o.total_usd), r9(o.total_facility_energy_j), r9(o.total_co2e_kg))
+
+    good = sorted((o for o in options if ok(o)), key=key)
     rest = [o if not o.feasible else PlanOption(**{**asdict(o), "feasible": False,
                                                    "reason": "no price for this objective in the hardware profile"})
             for o in options if not ok(o)]
