@@ -374,3 +374,9 @@ def test_an_optimum_pinned_to_the_training_token_limit_says_so():
     r = plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e20, mode="flops"))
     assert r.chosen.training_tokens < 1e17 and "most training tokens searched" in r.chosen.note
     assert plan(PlanRequest(target_loss=2.0, lifetime_tokens=1e18, mode="flops")).chosen.note is None
+
+
+def test_a_plan_without_demand_says_it_serves_nothing():
+    """No lifetime demand: the answer said 'serving 0 tokens over 2 years needs less than one h100-sxm, $0, 0 Wh'."""
+    r = plan(PlanRequest(target_loss=2.0))
+    assert "no serving" in r.answer and "less than one" not in r.answer and r.chosen.serving.usd == 0

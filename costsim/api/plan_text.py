@@ -87,9 +87,11 @@ def answer_sentence(req: PlanRequest, r: PlanChoice | None, co: PlanChoice | Non
     s = f"{count(r.params)} parameters on {count(r.training_tokens)} tokens ({tokens_per_param_text(r.tokens_per_param)} tokens/parameter, loss {r.loss:.3f})"
     if r.total is not None and r.training is not None and r.serving is not None:
         co2 = f"{sig(r.total.co2e_kg / 1000)} tCO2e" if r.total.co2e_kg >= 1000 else f"{sig(r.total.co2e_kg)} kgCO2e"
+        serving = (f"serving {count(req.lifetime_total_tokens())} tokens over {req.years:g} years needs {gpus_text(r.serving.gpus)} "
+                   f"{req.serve_hardware}{fleet_text(req, r.serving)}, {usd_m(r.serving.usd)}, {mwh_text(r.serving.facility_energy_j)}"
+                   if req.lifetime_total_tokens() > 0 else "no serving (no lifetime demand given: --lifetime-tokens or --requests-per-day)")
         s += (f": training {days_text(r.training.days)} on {req.train_gpus:,} {req.train_hardware}, {usd_m(r.training.usd)}, "
-              f"{mwh_text(r.training.facility_energy_j)}; serving {count(req.lifetime_total_tokens())} tokens over {req.years:g} years "
-              f"needs {gpus_text(r.serving.gpus)} {req.serve_hardware}{fleet_text(req, r.serving)}, {usd_m(r.serving.usd)}, {mwh_text(r.serving.facility_energy_j)}; "
+              f"{mwh_text(r.training.facility_energy_j)}; {serving}; "
               f"total {usd_m(r.total.usd)}, {mwh_text(r.total.facility_energy_j)}, {co2}, peak {power(r.total.peak_power_w)}")
     else:
         s += f": {si(r.total_flop, 'FLOP')} in total ({si(r.training_flop, 'FLOP')} training + {si(r.inference_flop, 'FLOP')} inference)"
