@@ -10,7 +10,7 @@ from rich.table import Table
 from costsim.cli.common import alias_note, device_noun_of, field_help, finish, fmt_si, parse_float
 from costsim.errors import InputError
 from costsim.report.answers import layout_text, serve_answer
-from costsim.report.fmt import fmt_value, plural, power_limit_text
+from costsim.report.fmt import fmt_value, plural, power_cap_text, power_limit_text
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest
 
@@ -134,6 +134,7 @@ def _render(r: dict) -> None:
         ("TPOT", fmt_si(r.get("tpot_s"), "s")),
         ("decode step", fmt_si(r.get("decode_step_time_s"), "s")),
         *([("power limit", text)] if (text := power_limit_text(r)) else []),
+        *([("power cap", text)] if (text := power_cap_text(r)) else []),
         (f"power, mean per {gpu}", fmt_si(r.get("gpu_power_w"), "W")),
         (f"{gpu} energy per output token", fmt_si(r.get("gpu_energy_per_token_j"), "J")),
         ("facility energy per output token", fmt_si(r.get("facility_energy_per_token_j"), "J")),
@@ -199,6 +200,7 @@ def register(app: typer.Typer) -> None:
         runners_up: str = typer.Option(None, "--runners-up", help=_help("runners_up")),
         requests: str = typer.Option(None, "--requests", help=_help("requests")),
         max_num_seqs: str = typer.Option(None, "--max-num-seqs", help=_help("max_num_seqs")),
+        power_cap_w: str = typer.Option(None, "--power-cap-w", help=_help("power_cap_w")),
         pue: str = typer.Option(None, "--pue", help="Power usage effectiveness (default 1.2)."),
         grid: str = typer.Option(None, "--grid-gco2e-per-kwh", help="Grid carbon intensity, gCO2e/kWh (default 400)."),
         usd_per_gpu_hour: str = typer.Option(None, "--usd-per-gpu-hour", help="Rental price per GPU-hour, USD (default: profile midpoint)."),
@@ -235,7 +237,7 @@ def register(app: typer.Typer) -> None:
                     ttft_slo_s=parse_float(ttft_slo_s, flag="--ttft-slo-s"), tpot_slo_s=parse_float(tpot_slo_s, flag="--tpot-slo-s"),
                     single_replica=single_replica, objective=objective, runners_up=_int_or_none(runners_up, "--runners-up"),
                     requests=_int_or_none(requests, "--requests"), max_num_seqs=_int_or_none(max_num_seqs, "--max-num-seqs"),
-                    facility=fac, economics=eco)
+                    power_cap_w=parse_float(power_cap_w, flag="--power-cap-w"), facility=fac, economics=eco)
         req = validate_spec(ServeRequest, data, what="serve options")
         result = serve(req)
         if isinstance(result, dict):

@@ -83,7 +83,8 @@ from costsim.core.inference_sparse import (  # noqa: F401  (causal_pairs re-expo
 )
 from costsim.core.inference_comm import allreduce_time_s, alltoall_time_s, moe_exchange_time_s, pp_handoff_s  # noqa: F401  (re-exported)
 from costsim.core.inference_moe import normal_max_z, dispatch_bytes, ep_load_factor, experts_touched  # noqa: F401  (re-exported)
-from costsim.core.inference_power import decode_step_power_w, prefill_power_w  # noqa: F401  (re-exported)
+from costsim.core.inference_power import (POWER_CAP_THROUGHPUT_FLOOR_FRAC, decode_step_power_w, power_capped,  # noqa: F401  (re-exported)
+                                         prefill_power_w)
 from costsim.core.power import power_limit_stretch_s
 from costsim.core.inference_precision import (  # noqa: F401  (re-exported)
     ACT_BITS_BY_COMPUTE_DTYPE, DEQUANT_FLOP_PER_WEIGHT, KV_BITS_PER_ELEMENT, LOWP_DTYPES, MICROSCALED_DTYPES,
@@ -273,8 +274,13 @@ def decode_step_breakdown(shape: Shape, dev: Device, prec: Precision, layout: La
     """One decode step per generated token of each sequence (parts in s): decode_step_pass, or with speculative decoding
     (Shape.spec_tokens > 0) speculative_step: a verify pass and its drafts, per token they yield on average."""
     if any_positive(shape.spec_tokens):
-        return speculative_step(shape, dev, prec, layout, batch, context_tokens)
-    return decode_step_pass(shape, dev, prec, layout, batch, context_tokens)
+        dec = speculative_step(shape, dev, prec, layout, batch, context_tokens)
+    else:
+        dec = decode_step_pass(shape, dev, prec, layout, batch, context_tokens)
+    if not any_positive(dev.power_cap_w):
+        return dec
+    return power_capped(dec, "step_time_s", dev, decode_step_power_w(dec, dev, dev.idle_w, dev.tdp_w),
+                         dec["matmul_compute_s"], dec["weights_memory_s"])
 
 
 def speculative_step(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, context_tokens):
@@ -462,8 +468,8 @@ def moe_dispersion_bytes_per_gpu(shape: Shape, layout: Layout, tokens):
     return moe_layers * _a(tokens) / _a(layout.ep) * _a(shape.experts_per_token) * moe_width(shape) * MOE_DISPERSION_BYTES_PER_VALUE
 
 
-def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, prompt_tokens):
-    """Time to prefill `batch` prompts of `prompt_tokens` tokens in one pass (s), with parts."""
+def prefill_pass(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, prompt_tokens):
+    """Time to prefill `batch` prompts of `prompt_tokens` tokens in one pass (s), with parts, uncapped."""
     tp, pp, ep = _a(layout.tp), _a(layout.pp), _a(layout.ep)
     bsz, s = _a(batch), _a(prompt_tokens)
     tokens = bsz * s
@@ -567,6 +573,16 @@ def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout
 
 def prefill_time_s(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, prompt_tokens):
     return prefill_breakdown(shape, dev, prec, layout, batch, prompt_tokens)["prefill_time_s"]
+
+
+def prefill_breakdown(shape: Shape, dev: Device, prec: Precision, layout: Layout, batch, prompt_tokens):
+    """Time to prefill `batch` prompts of `prompt_tokens` tokens in one pass (s), with parts; under the device's power
+    limit (Device.power_cap_w) at the clock it leaves (power_cap_s)."""
+    pre = prefill_pass(shape, dev, prec, layout, batch, prompt_tokens)
+    if not any_positive(dev.power_cap_w):
+        return pre
+    return power_capped(pre, "prefill_time_s", dev, prefill_power_w(pre, dev, dev.idle_w, dev.tdp_w),
+                         pre["matmul_s"] + pre["attention_s"], pre["memory_floor_s"])
 
 
 def broadcast_fields(obj, index):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from costsim.core.inference_types import Device, _a
-from costsim.core.power import device_power_w, phase_power_w, warm_idle_power_w
+from costsim.core.power import cap_roofline_frac, device_power_w, phase_power_w, warm_idle_power_w
 
 
 def decode_step_power_w(dec: dict, dev: Device, idle_w, tdp_w):
@@ -44,16 +44,21 @@ def decode_step_power_w(dec: dict, dev: Device, idle_w, tdp_w):
     t_seq_busy = _a(dev.seq_overhead_busy_frac) * _a(dec["seq_overhead_s"])
     t_busy = t_seq_busy + _a(dec["moe_routing_s"])
     t_wait = _a(dec["step_overhead_s"]) + _a(dec["host_launch_wait_s"]) + _a(dec.get("pipeline_wait_s", 0.0)) - t_seq_busy
-    total = _a(dec["step_time_s"])
+    total = _a(dec["step_time_s"]) - _a(dec.get("power_cap_s", 0.0))  # the parts' own time (before a power cap)
     mean_w = (e_k + p_k * t_busy + floor * t_wait) / np.where(total > 0, total, 1.0)
-    # a step stretched by the power limit runs at the limit (power_limit_stretch_s)
-    return np.where(_a(dec["power_limit_s"]) > 0, _a(tdp_w), mean_w)
+    # a step stretched by the power limit runs at the limit (power_limit_stretch_s), one under a lower cap at most at it
+    return _at_most_cap(np.where(_a(dec["power_limit_s"]) > 0, _a(tdp_w), mean_w), dec)
 
 
-def prefill_utilization_frac(pre: dict, dev: Device):
+def _at_most_cap(power_w, parts: dict):
+    """Power of a breakdown run under a power limit (costsim.core.inference._power_capped): at most the limit."""
+    return np.minimum(power_w, _a(parts["power_cap_w"])) if "power_cap_w" in parts else power_w
+
+
+def prefill_utilization_frac(pre: dict, dev: Device, *, uncapped: bool = False):
     """(compute, memory) utilization of a prompt pass, fractions of the peaks (broadcasts), from its breakdown
-    (prefill_breakdown): its GEMM FLOPs and HBM bytes over its time."""
-    t = _a(pre["prefill_time_s"])
+    (prefill_breakdown): its GEMM FLOPs and HBM bytes over its time (`uncapped`: over its time before a power cap)."""
+    t = _a(pre["prefill_time_s"]) - (_a(pre.get("power_cap_s", 0.0)) if uncapped else 0.0)
     safe = np.where(t > 0, t, 1.0)
     return (np.minimum(1.0, _a(pre["matmul_flop_per_gpu"]) / safe / _a(dev.peak_flop_per_s)),
             np.minimum(1.0, _a(pre["bytes_per_gpu"]) / safe / _a(dev.bandwidth_bytes_per_s)))
@@ -63,5 +68,22 @@ def prefill_power_w(pre: dict, dev: Device, idle_w, tdp_w):
     """Mean device power over a prompt pass, W per GPU (broadcasts), from its breakdown (prefill_breakdown): its mean
     utilization (prefill_utilization_frac) at the activity model of costsim.core.power; the TDP where the part's power
     limit stretches the pass (its power_limit_s)."""
-    cu, mu = prefill_utilization_frac(pre, dev)
-    return np.where(_a(pre["power_limit_s"]) > 0, _a(tdp_w), device_power_w(idle_w, tdp_w, cu, mu))
+    cu, mu = prefill_utilization_frac(pre, dev, uncapped=True)
+    return _at_most_cap(np.where(_a(pre["power_limit_s"]) > 0, _a(tdp_w), device_power_w(idle_w, tdp_w, cu, mu)), pre)
+
+
+#: the least throughput a power limit leaves a step (as the serving simulation's CAP_THROUGHPUT_FLOOR_FRAC): a limit at
+#: the step's clock-independent power would stop it outright
+POWER_CAP_THROUGHPUT_FLOOR_FRAC = 1e-3
+
+
+def power_capped(parts: dict, key: str, dev: Device, power_uncapped_w, compute_s, memory_s) -> dict:
+    """A decode step's or prompt pass's breakdown under the device's power limit (Device.power_cap_w): the whole span
+    runs at the clock the limit leaves and its compute and memory parts slow by their own laws
+    (costsim.core.power.cap_roofline_frac, as the serving simulation's step tables: costsim.sim.steptable._apply_cap);
+    the added time is the breakdown's power_cap_s, its uncapped power power_uncapped_w."""
+    frac = np.maximum(cap_roofline_frac(dev.power_cap_w, dev.idle_w, power_uncapped_w, compute_s, memory_s),
+                      POWER_CAP_THROUGHPUT_FLOOR_FRAC)
+    t = _a(parts[key])
+    t_cap = np.where(_a(dev.power_cap_w) > 0, t / frac - t, 0.0)
+    return {**parts, key: t + t_cap, "power_cap_s": t_cap, "power_uncapped_w": _a(power_uncapped_w), "power_cap_w": _a(dev.power_cap_w)}

@@ -115,6 +115,12 @@ class Device:
     tensor_j_per_flop: object = 0.0
     #: the power the part's limit leaves for its dynamic work, TDP - idle, W (0 = no limit modelled)
     power_budget_w: object = 0.0
+    #: a per-GPU power limit set below the TDP (nvidia-smi -pl), W: a decode step or prompt pass whose uncapped power
+    #: is above it runs at the clock it leaves (costsim.core.power.cap_roofline_frac; the breakdown's power_cap_s);
+    #: 0 = none. idle_w / tdp_w: the part's bare idle and TDP, which the power core reads with it
+    power_cap_w: object = 0.0
+    idle_w: object = 0.0
+    tdp_w: object = 0.0
     #: devices one GPU reaches over the scale-up fabric (NVLink / NVSwitch domain, or the PCIe server of parts without
     #: NVLink): an expert-parallel all-to-all or a pipeline hand-off beyond them crosses the scale-out network
     local_group_size: object = np.inf

@@ -205,7 +205,7 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
                       engine: str = "default", objective: str = "throughput", runners_up: int = 4,
                       economics: EconomicsSpec | None = None, facility: FacilitySpec | None = None,
                       overrides: dict[str, float] | None = None, max_batch: int | None = None,
-                      output_tokens_cv: float = 0.0) -> DeploymentSearch:
+                      output_tokens_cv: float = 0.0, power_cap_w: float | None = None) -> DeploymentSearch:
     """Best deployment of `gpus` accelerators (see the module docstring). Arguments left None are
     searched; `max_batch` caps the sequences per replica (an engine's max_num_seqs); `output_tokens_cv` is the
     coefficient of variation of the requests' output lengths (core.serving_curve.decode_context_tokens)."""
@@ -232,7 +232,7 @@ def search_deployment(m: ModelSpec, acc: Accelerator, gpus: int, *, input_tokens
     chunk = min(PREFILL_CHUNK_TOKENS, i + o)
     ctx = kv_context_tokens(i, o, output_tokens_cv)  # KV held per running sequence (the mean context when outputs spread)
     precs = [weight_precision] if weight_precision else searched_precisions(acc, m, engine)
-    cis = [core_inputs(m, acc, wp, kv_precision, engine, overrides) for wp in precs]
+    cis = [core_inputs(m, acc, wp, kv_precision, engine, overrides, power_cap_w=power_cap_w) for wp in precs]
 
     T, P, E = _candidate_layouts(m, acc, gpus, tp, pp, ep, engine)
     L = T.size
@@ -365,7 +365,7 @@ def search_for_request(req, m: ModelSpec, acc: Accelerator) -> DeploymentSearch:
                              weight_precision=req.weight_precision, kv_precision=req.kv_precision, tp=req.tp, pp=req.pp, ep=req.ep,
                              batch=req.batch, ttft_slo_s=req.ttft_slo_s, tpot_slo_s=req.tpot_slo_s, engine=req.engine,
                              objective=req.objective, runners_up=DEFAULT_RUNNERS_UP if req.runners_up is None else req.runners_up, economics=req.economics, facility=req.facility,
-                             max_batch=req.max_num_seqs, output_tokens_cv=req.output_tokens_cv)
+                             max_batch=req.max_num_seqs, output_tokens_cv=req.output_tokens_cv, power_cap_w=req.power_cap_w)
 
 
 def _charge_idle_gpus(r: dict, a: Accelerator, req, d: Deployment) -> None:

@@ -287,8 +287,10 @@ def kernel_family_parameters(m: ModelSpec, weight_precision: str, dtype: str, pa
 
 
 def core_inputs(m: ModelSpec, acc: Accelerator, weight_precision: str, kv_precision: str | None = None,
-                engine: str = "default", overrides: dict[str, float] | None = None) -> CoreInputs:
-    """Shape, precision and device for the core, consistently resolved (one place for all callers)."""
+                engine: str = "default", overrides: dict[str, float] | None = None, *,
+                power_cap_w: float | None = None) -> CoreInputs:
+    """Shape, precision and device for the core, consistently resolved (one place for all callers); with a per-GPU
+    power limit below the TDP the device runs its steps at the clock it leaves (Device.power_cap_w)."""
     allowed = get_engine(engine).weight_precisions
     if allowed is not None and weight_precision not in allowed:
         raise InputError(f"engine '{engine}' runs {', '.join(allowed)} weights, not {weight_precision}; pick one of those "
@@ -316,4 +318,10 @@ def core_inputs(m: ModelSpec, acc: Accelerator, weight_precision: str, kv_precis
         half = acc.peak_flop_per_s("bf16") or acc.peak_flop_per_s("fp16")
         if half:
             dev = replace(dev, attn_peak_flop_per_s=half)
+    if power_cap_w is not None:
+        from costsim.estimators.training_shapes import check_power_cap_w
+
+        check_power_cap_w(acc, power_cap_w)
+        if power_cap_w < acc.tdp_w:
+            dev = replace(dev, power_cap_w=float(power_cap_w), idle_w=float(acc.idle_w), tdp_w=float(acc.tdp_w))
     return CoreInputs(shape=shape, prec=prec, dev=dev, compute_dtype=dtype, params=params)

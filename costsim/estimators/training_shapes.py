@@ -77,6 +77,13 @@ def power_cap_compute_frac(acc: Accelerator, power_cap_w: float | None) -> float
     DVFS model of the power core). A limit at or below the warm-idle power cannot run a training step."""
     if power_cap_w is None:
         return 1.0
+    check_power_cap_w(acc, power_cap_w)
+    return float(cap_throughput_frac(power_cap_w, acc.tdp_w, acc.idle_w, "compute"))
+
+
+def check_power_cap_w(acc: Accelerator, power_cap_w: float) -> None:
+    """A per-GPU power limit the part accepts and can run under: finite, at most its TDP, above its warm idle (exit 2
+    naming the field otherwise)."""
     if not math.isfinite(power_cap_w):
         raise InputError(f"power cap must be a finite number of watts, got {power_cap_w!r}.", field="power_cap_w")
     if power_cap_w > acc.tdp_w:  # nvidia-smi -pl / rocm-smi refuse limits above the board's maximum, the profile's TDP
@@ -86,7 +93,6 @@ def power_cap_compute_frac(acc: Accelerator, power_cap_w: float | None) -> float
     if power_cap_w <= floor:
         raise InputError(f"power cap {power_cap_w:g} W is at or below {acc.id}'s warm-idle power ({floor:.0f} W): nothing could run. "
                          f"Give a cap between {floor:.0f} W and the TDP ({acc.tdp_w:g} W), or none.", field="power_cap_w")
-    return float(cap_throughput_frac(power_cap_w, acc.tdp_w, acc.idle_w, "compute"))
 
 
 

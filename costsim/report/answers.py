@@ -58,15 +58,16 @@ def serve_answer(r: dict) -> str:
     thr = fmt_si(r.get("throughput_tokens_per_s"), "tokens/s")
     cost = r.get("cost_usd_per_million_tokens")
     cost_txt = f" at ${cost:.3g} per million output tokens" if cost is not None else ""
+    cap_txt = f", capped at {r['power_cap_w']:,.0f} W per GPU" if r.get("power_cap_w") is not None else ""
     if dep:
         gpu = device_noun_of(r)
         idle = f" ({plural(dep['gpus_idle'], gpu)} idle)" if dep.get("gpus_idle") else ""
         return (f"Best use of {r.get('gpus')} x {r.get('hardware')}: {plural(dep['replicas'], 'replica')} of "
                 f"{plural(dep['gpus_per_replica'], gpu)} "
-                f"({layout_text(dep)}, {dep['weight_precision']} weights){idle} {'serves' if dep['replicas'] == 1 else 'serve'} {thr} of {r.get('model')}{cost_txt}.")
+                f"({layout_text(dep)}, {dep['weight_precision']} weights{cap_txt}){idle} {'serves' if dep['replicas'] == 1 else 'serve'} {thr} of {r.get('model')}{cost_txt}.")
     lay = r.get("layout") or {}
-    return (f"One replica of {r.get('gpus')} x {r.get('hardware')} ({layout_text(lay)}, {r.get('weight_precision')} weights) "
-            f"serves {thr} of {r.get('model')}{cost_txt}.")
+    return (f"One replica of {r.get('gpus')} x {r.get('hardware')} ({layout_text(lay)}, {r.get('weight_precision')} weights"
+            f"{cap_txt}) serves {thr} of {r.get('model')}{cost_txt}.")
 
 
 

@@ -437,6 +437,23 @@ def power_limit_text(result: dict) -> str | None:
     return f"The GEMMs need more power than the TDP leaves, so clocks drop: {', '.join(parts)}."
 
 
+def power_cap_text(result: dict) -> str | None:
+    """One sentence on how much a per-GPU power cap (costsim serve --power-cap-w) stretches a serving estimate's decode
+    steps and prompt passes (their breakdown's power_cap_s), or None without a cap."""
+    cap = result.get("power_cap_w")
+    if cap is None:
+        return None
+    br = result.get("breakdown") or {}
+    parts = []
+    for key, total_key, what in (("decode_step_s", "step_time_s", "decode steps"), ("prefill_s", "prefill_time_s", "prompt passes")):
+        d = br.get(key) or {}
+        pc, total = d.get("power_cap_s") or 0.0, d.get(total_key) or 0.0
+        if total > pc:
+            pct = 100.0 * pc / (total - pc)
+            parts.append(f"{what} +{pct:.0f} %" if pct >= 1.0 or pct == 0.0 else f"{what} under +1 %")
+    return f"At the {cap:,.0f} W cap per GPU the clocks drop: {', '.join(parts)}." if parts else None
+
+
 def moe_load_text(result: dict) -> str | None:
     """One sentence on how long a training step's MoE layers wait for their busiest expert-parallel rank
     (costsim.core.training moe_load_wait_time_s in the step breakdown), or None below 1 % of the step."""

@@ -57,7 +57,16 @@ def searched_deployment(wl: ServingWorkload, model) -> DeploymentSearch:
     o = _length_mean(wl.output_tokens, 256.0)
     return search_deployment(model, acc, int(wl.gpus), input_tokens=max(1, int(round(i))), output_tokens=max(1, int(round(o))),
                              weight_precision=wl.weight_precision, kv_precision=wl.kv_precision, engine=wl.engine,
-                             ttft_slo_s=wl.slo.ttft_s, tpot_slo_s=wl.slo.tpot_s, max_batch=wl.scheduler.max_num_seqs, runners_up=0)
+                             ttft_slo_s=wl.slo.ttft_s, tpot_slo_s=wl.slo.tpot_s, max_batch=wl.scheduler.max_num_seqs, runners_up=0,
+                             power_cap_w=_binding_cap_w(wl.power_cap_w_per_gpu, acc))
+
+
+def _binding_cap_w(cap_w: float | None, acc) -> float | None:
+    """The workload's per-GPU power cap where it binds and a step can run under it (between the part's warm idle and its
+    TDP), for the deployment search to rank layouts at; the step tables apply any cap (costsim.sim.steptable)."""
+    if cap_w is None or not (float(warm_idle_power_w(acc.idle_w, acc.tdp_w)) < cap_w < acc.tdp_w):
+        return None
+    return cap_w
 
 
 def _groups_spec(wl: ServingWorkload, model=None) -> list[ReplicaGroup]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from costsim.core.inference import POWER_CAP_THROUGHPUT_FLOOR_FRAC
 from costsim.core.power import cap_roofline_frac, warm_idle_power_w
 from costsim.specs.hardware import Accelerator
 from costsim.specs.model import ModelSpec
@@ -265,9 +266,9 @@ def _core_arrays(model, acc, *, tp, weight_precision, kv_precision, batch_sizes,
 
 
 # Throughput floor applied to cells the cap would stop outright (throughput fraction 0 in
-# costsim.core.power: the cap is below the cell's clock-independent power). Such cells are counted
+# costsim.core.power: the cap is below the cell's clock-independent power), the inference core's. Such cells are counted
 # (StepTable.cap_cells_at_floor) and reported in the simulation's notes, never clipped silently.
-CAP_THROUGHPUT_FLOOR_FRAC = 1e-3
+CAP_THROUGHPUT_FLOOR_FRAC = POWER_CAP_THROUGHPUT_FLOOR_FRAC
 
 
 def _apply_cap(t, p0, compute_s, memory_s, acc: Accelerator, cap_w):

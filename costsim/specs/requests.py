@@ -212,6 +212,10 @@ class ServeRequest(Spec):
                                      "engine that allocates KV as sequences grow (vllm, sglang, rocm-vllm, the AMD default), the job "
                                      "admits up to this many and preempts and recomputes the newest when the KV cache fills "
                                      "(None = the batch priced).")
+    power_cap_w: float | None = Field(None, gt=0, le=100_000, description="Per-GPU power limit, W (nvidia-smi -pl; default: the TDP). "
+                                      "A decode step or prompt pass whose power is above it runs at the clock it leaves: GEMMs slow "
+                                      "with the clock, weight and KV streaming hardly until the clock falls below what keeps HBM busy "
+                                      "(costsim.core.power); GPU power is at most the cap.")
     facility: FacilitySpec = Field(default_factory=FacilitySpec, description="PUE and facility model.")
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec, description="Prices and carbon intensity.")
 

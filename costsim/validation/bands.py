@@ -92,7 +92,7 @@ def error_rows(cases: list[Case], results: list[CaseResult]) -> list[dict[str, A
             continue
         if r.metric.startswith("slo_") or c.comparison != "within":
             continue  # booleans and one-sided bounds carry no signed error
-        if r.metric == "speculative_speedup":
+        if r.metric in ("speculative_speedup", "power_cap_throughput_frac"):
             continue  # a ratio of two predictions: its error says nothing of the absolute figure a band qualifies
         vendor, devices, node_devices = case_hardware_and_devices(c)
         t = truth_over_prediction(r.error_frac, r.metric, fam)

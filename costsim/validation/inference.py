@@ -28,10 +28,13 @@ Case inputs:
   ttft_slo_s, tpot_slo_s: latency limits applied to the throughput-latency curve
   state_precision: a hybrid model's recurrent-state storage as the run set it (vLLM --mamba-ssm-cache-dtype, SGLang
           --mamba-ssm-dtype: fp32 / bf16 / fp16; default the model's linear_state_dtype)
+  power_cap_w: a per-GPU power limit below the TDP the measurement ran under (nvidia-smi -pl; MLPerf Max-Q runs), as
+          `costsim serve --power-cap-w`
   speculative_tokens, acceptance_frac: speculative decoding (draft tokens per step, per-token acceptance); a source's
           measured mean acceptance length L is given as the acceptance that yields it, (1 - a^(k+1)) / (1 - a) = L
 metric: decode_tokens_per_s | prefill_tokens_per_s | prefill_time_s | decode_step_time_s | speculative_speedup (decode
         tokens/s with the case's speculative decoding over the same decode step without it) |
+        power_cap_throughput_frac (throughput_tokens_per_s under the case's power_cap_w over the same without it) |
         throughput_tokens_per_s | ttft_s | tpot_s (the steady state's time to first token and time per output
         token at the batch, costsim.core.serving_curve, the `ttft_s` / `tpot_s` of `costsim serve --json`) |
         batch_latency_s (a static batch generated to the end, as vLLM's
@@ -134,6 +137,12 @@ def predict(case: Case) -> float:
         plain = case.model_copy(update={"metric": "decode_tokens_per_s",
                                         "inputs": {k: v for k, v in inp.items() if k not in ("speculative_tokens", "acceptance_frac")}})
         return predict(case.model_copy(update={"metric": "decode_tokens_per_s"})) / predict(plain)
+    if case.metric == "power_cap_throughput_frac":
+        if inp.get("power_cap_w") is None:
+            raise ValueError("power_cap_throughput_frac compares a run under power_cap_w with one without it: give power_cap_w")
+        free = case.model_copy(update={"metric": "throughput_tokens_per_s",
+                                       "inputs": {k: v for k, v in inp.items() if k != "power_cap_w"}})
+        return predict(case.model_copy(update={"metric": "throughput_tokens_per_s"})) / predict(free)
     m = _state_precision(_speculation(_model(inp), inp), inp)
     a = get_accelerator(inp["hardware"])
     wp = inp.get("weight_precision", "bf16")
@@ -153,11 +162,11 @@ def predict(case: Case) -> float:
                               kv_precision=inp.get("kv_precision"), engine=engine, tp=inp.get("tp"), pp=inp.get("pp"),
                               ep=inp.get("ep"), batch=inp.get("batch", "max"), ttft_slo_s=inp.get("ttft_slo_s"),
                               tpot_slo_s=inp.get("tpot_slo_s"), overrides=inp.get("overrides"), runners_up=0,
-                              max_batch=int(cap) if cap else None, output_tokens_cv=cv)
+                              max_batch=int(cap) if cap else None, output_tokens_cv=cv, power_cap_w=inp.get("power_cap_w"))
         if not s.feasible or s.chosen is None:
             raise ValueError(s.reason or "no deployment fits")
         return s.chosen.throughput_tokens_per_s
-    ci = core_inputs(m, a, wp, inp.get("kv_precision"), engine, inp.get("overrides"))
+    ci = core_inputs(m, a, wp, inp.get("kv_precision"), engine, inp.get("overrides"), power_cap_w=inp.get("power_cap_w"))
     shape, prec, dev = ci.shape, ci.prec, ci.dev
     pp, ep = int(inp.get("pp", 1)), int(inp.get("ep", 1))  # whole numbers >= 1 (_check)
     if "tp" not in inp and n % (pp * ep):

@@ -31,6 +31,7 @@ _DISPLAY = {
     "prefill_time_s": MetricDisplay("prefill time, ms", 1e3),
     "batch_latency_s": MetricDisplay("batch latency, s"),
     "speculative_speedup": MetricDisplay("speculative speedup, x"),
+    "power_cap_throughput_frac": MetricDisplay("throughput under the power cap, % of uncapped", 100.0),
     "ttft_mean_s": MetricDisplay("mean TTFT, ms", 1e3),
     "tpot_mean_s": MetricDisplay("mean TPOT, ms", 1e3),
     "flop_per_s": MetricDisplay("matmul rate, TFLOP/s", 1e-12),

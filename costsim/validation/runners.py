@@ -26,7 +26,7 @@ INPUT_KEYS: dict[str, frozenset[str]] = {
     "inference": frozenset({"model", "model_shape", "hardware", "num_gpus", "tp", "pp", "ep", "weight_precision",
                             "kv_precision", "engine", "batch", "input_tokens", "output_tokens", "output_tokens_cv", "context_tokens",
                             "num_requests", "max_num_seqs", "layout", "ttft_slo_s", "tpot_slo_s", "overrides",
-                            "speculative_tokens", "acceptance_frac", "state_precision"}),
+                            "speculative_tokens", "acceptance_frac", "state_precision", "power_cap_w"}),
     "training_step_time": _TRAINING_KEYS,
     "training_run": _TRAINING_KEYS | {"publisher_gpu_power_w", "publisher_kg_per_kwh"},
     "matmul_throughput": frozenset({"hardware", "dtype", "m", "n", "k", "timing"}),
@@ -44,7 +44,8 @@ INPUT_KEYS: dict[str, frozenset[str]] = {
 #: the metrics each runner computes (a case comparing another quantity is refused before anything runs)
 METRICS: dict[str, frozenset[str]] = {
     "inference": frozenset({"batch_latency_s", "decode_step_time_s", "decode_tokens_per_s", "prefill_time_s",
-                            "prefill_tokens_per_s", "speculative_speedup", "throughput_tokens_per_s", "ttft_s", "tpot_s"}),
+                            "prefill_tokens_per_s", "speculative_speedup", "power_cap_throughput_frac", "throughput_tokens_per_s",
+                            "ttft_s", "tpot_s"}),
     "training_step_time": frozenset({"step_time_s", "mfu_frac", "tokens_per_s", "achieved_flop_per_s_per_gpu",
                                      "peak_memory_allocated_bytes"}),
     "training_run": frozenset({"gpu_hours", "publisher_energy_mwh", "publisher_tco2e"}),
