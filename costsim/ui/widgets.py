@@ -7,6 +7,7 @@ share link (or a test) can seed a widget by setting its key before the page draw
 
 from __future__ import annotations
 
+import re
 import types
 from pathlib import Path
 import typing
@@ -54,31 +55,58 @@ FLAG_FIELDS = {"acceptance_rate": "acceptance_frac", "gpus_per_replica": "gpus",
                "single_replica": "deployment_search", "ttft_slo": "ttft_slo_s", "tpot_slo": "tpot_slo_s"}
 
 
-def remember_label(name: str, label: str) -> None:
-    """Record the label a spec field's widget shows, so a message naming the field or its CLI flag can name the
-    widget instead (`in_page_words`)."""
+#: session key of {spec field name: (its widget's label, widget value x scale = the spec's value)} for widgets in other
+#: units than their field (trillions of tokens, ms): a bound in a message is said in the widget's units
+SCALES_KEY = "_field_scales"
+
+
+def remember_label(name: str, label: str, scale: float = 1.0) -> None:
+    """Record the label a spec field's widget shows (and the scale from its units to the field's), so a message
+    naming the field or its CLI flag can name the widget instead, in the widget's units (`in_page_words`)."""
     st.session_state.setdefault(LABELS_KEY, {})[name] = label
+    scales = st.session_state.setdefault(SCALES_KEY, {})
+    if scale != 1.0:
+        scales[name] = (label, scale)
+    else:
+        scales.pop(name, None)
+
+
+def _number_words(text: str, scale: float) -> str:
+    """A number of a pydantic bound message in the widget's units, with thousands separators (10,000 not 1e+16)."""
+    x = float(f"{float(text) / scale:.12g}")
+    return f"{int(x):,}" if x.is_integer() and abs(x) < 1e15 else f"{x:,.6g}"
+
+
+#: "field 'tokens': Input should be less than or equal to 1e16 (got 1e+21)": the field, its bound and the value given
+_FIELD_BOUND = re.compile(r"field '(?P<f>[A-Za-z_][A-Za-z0-9_.]*)'(?P<rest>: Input should be (?P<cmp>(?:greater|less) than"
+                          r"(?: or equal to)?) (?P<bound>-?[0-9.]+(?:e[+-]?[0-9]+)?)(?: \(got (?P<got>-?[0-9.]+(?:e[+-]?[0-9]+)?)\))?)?")
 
 
 def in_page_words(message: str) -> str:
     """A message written for the CLI or the API ('--battery-mwh', "field 'tokens'") with the page's widget labels
     in place of the flags and field names this page has a widget for; others are left as they are."""
-    import re
-
     labels: dict[str, str] = dict(st.session_state.get(LABELS_KEY) or {})
     if not labels:
         return message
+    scales: dict[str, tuple[str, float]] = dict(st.session_state.get(SCALES_KEY) or {})
 
     def field_sub(m: re.Match) -> str:
-        lab = labels.get(m.group(1))
-        return f"'{lab}'" if lab else m.group(0)
+        lab = labels.get(m.group("f"))
+        if not lab:
+            return m.group(0)
+        if not m.group("rest"):
+            return f"'{lab}'"
+        shown_as, scale = scales.get(m.group("f"), (lab, 1.0))
+        scale = scale if shown_as == lab else 1.0  # a scale recorded for another page's widget of this field: not this one
+        got = f" (got {_number_words(m.group('got'), scale)})" if m.group("got") else ""
+        return f"'{lab}': Input should be {m.group('cmp')} {_number_words(m.group('bound'), scale)}{got}"
 
     def flag_sub(m: re.Match) -> str:
         name = m.group(1).replace("-", "_")
         lab = labels.get(FLAG_FIELDS.get(name, name)) or labels.get(name)
         return f"'{lab}'" if lab else m.group(0)
 
-    out = re.sub(r"field '([A-Za-z_][A-Za-z0-9_.]*)'", field_sub, message)
+    out = _FIELD_BOUND.sub(field_sub, message)
     return re.sub(r"(?<![\w-])--([a-z][a-z0-9-]*)", flag_sub, out)
 
 
@@ -95,7 +123,7 @@ def number(cls: type[BaseModel], name: str, *, key: str, default: float | int | 
     default None gives an empty box (the spec's own default applies). The spec's bounds are not the widget's: a value
     out of range reaches the spec's check and is refused with the field's message in the page's words (a widget bound
     kept the typed value unsent, with the previous run's results still on screen); `max_value` bounds the widget."""
-    remember_label(name, label)
+    remember_label(name, label, scale)
     kwargs: dict[str, Any] = {}
     if max_value is not None:
         kwargs["max_value"] = int(max_value) if integer else float(max_value)

@@ -68,6 +68,8 @@ def inputs() -> dict[str, Any]:
                                           options=w.hardware_ids(), format_func=w.hardware_label),
                      "gpus": w.number(FleetEntry, "gpus", key=f"{P}gpus{i}", default=gpus, label="Count", integer=True, step=1000),
                      "workload": w.select(FleetEntry, "workload", key=f"{P}work{i}", default=work, label="Workload")}
+                for field, what in (("hardware", "accelerator"), ("gpus", "count"), ("workload", "workload")):
+                    w.remember_label(f"fleet.{i}.{field}", f"Accelerator {i + 1}: {what}")  # a message names fleet.0.gpus
             d["fleet"].append(e)
         st.header("Facility and grid")
         d["pue"] = w.number(SiteRequest, "pue", key=P + "pue", default=1.2, label="PUE", step=0.05)

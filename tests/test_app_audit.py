@@ -1,0 +1,50 @@
+"""Findings of a new user's sweep of every app page (AppTest): messages in the page's units and words, thousands
+separators in tables and metrics, and the Compare page's answer first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+REPO = Path(__file__).resolve().parents[1]
+TIMEOUT_S = 120
+
+
+def open_page(page: str, **query: str) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT_S)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    if page != "train":
+        at.switch_page(f"costsim/ui/pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def errors(at: AppTest) -> str:
+    assert not at.exception, [e.value for e in at.exception]
+    return " ".join(e.value for e in at.error)
+
+
+def test_a_bound_is_said_in_the_widgets_units_with_separators():
+    """'Training tokens, trillions' = 1e9 said 'less than or equal to 10000000000000000 (got 1e+21)': the field's bound
+    in tokens beside a box in trillions. Now the bound and the value read in the box's units, with separators."""
+    at = open_page("train")
+    at.number_input(key="train_tokens_t").set_value(1e9).run()
+    errs = errors(at)
+    assert "'Training tokens, trillions': Input should be less than or equal to 10,000 (got 1,000,000,000)" in errs, errs
+    at = open_page("train")
+    at.number_input(key="train_gpus").set_value(10**9).run()
+    assert "'GPUs': Input should be less than or equal to 10,000,000 (got 1,000,000,000)" in errors(at)
+    at = open_page("serve")
+    at.number_input(key="serve_ttft_ms").set_value(-3.0).run()
+    assert "'TTFT limit, ms': Input should be greater than 0 (got -3)" in errors(at)
+
+
+def test_site_count_error_names_the_accelerator_row():
+    """A fleet count of 0 said "field 'fleet.0.gpus'", a path a page user never sees; it names the row's widget."""
+    at = open_page("site")
+    at.number_input(key="site_gpus0").set_value(0).run()
+    errs = errors(at)
+    assert "fleet.0.gpus" not in errs and "'Accelerator 1: count'" in errs, errs
