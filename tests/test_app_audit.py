@@ -48,3 +48,14 @@ def test_site_count_error_names_the_accelerator_row():
     at.number_input(key="site_gpus0").set_value(0).run()
     errs = errors(at)
     assert "fleet.0.gpus" not in errs and "'Accelerator 1: count'" in errs, errs
+
+
+def test_a_refused_share_link_names_the_request_in_words():
+    """A share link with gpus -8 said 'invalid TrainRequest in share link': a Python class name."""
+    import base64
+    import json
+
+    token = base64.urlsafe_b64encode(json.dumps({"model": "llama-3-8b", "hardware": "h100-sxm", "gpus": -8}).encode()).decode()
+    at = open_page("train", train=token.rstrip("="))
+    warned = " ".join(x.value for x in at.warning)
+    assert "invalid train request in share link" in warned and "TrainRequest" not in warned, warned

@@ -31,6 +31,11 @@ def encode_spec(spec: BaseModel) -> str:
     return base64.urlsafe_b64encode(doc.encode("utf-8")).decode("ascii").rstrip("=")
 
 
+def spec_words(cls: type[BaseModel]) -> str:
+    """A spec class as a reader's words: TrainRequest -> 'train request' (a message said 'invalid TrainRequest')."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", cls.__name__).lower()
+
+
 def decode_spec(cls: type[S], token: str) -> S:
     """base64url token -> validated spec; InputError (one paragraph) for anything malformed."""
     if len(token) > MAX_TOKEN_CHARS:
@@ -45,7 +50,7 @@ def decode_spec(cls: type[S], token: str) -> S:
         raise InputError("share link must encode a JSON object of field: value pairs.")
     try:
         check_catalog_only(data)
-        return validate_spec(cls, data, what=cls.__name__, source="share link")  # type: ignore[arg-type]
+        return validate_spec(cls, data, what=spec_words(cls), source="share link")  # type: ignore[arg-type]
     except RecursionError:
         raise InputError("share link nests its JSON too deeply; copy the whole link again.") from None
 
