@@ -59,3 +59,36 @@ def test_a_refused_share_link_names_the_request_in_words():
     at = open_page("train", train=token.rstrip("="))
     warned = " ".join(x.value for x in at.warning)
     assert "invalid train request in share link" in warned and "TrainRequest" not in warned, warned
+
+
+def test_validation_counts_and_table_read_as_numbers_and_words():
+    """The Validation page showed 'Cases 1835' (no separator) and 'None' in the known-gap and message cells of every
+    case without one; predictions read 132.0864."""
+    from costsim.ui.pages.validation import table
+
+    at = open_page("validation")
+    shown = {m.label: m.value for m in at.metric}
+    cases = at.session_state["validation"]["summary"]["cases"]
+    assert shown["Cases"] == f"{cases:,}" and (cases < 1000 or "," in shown["Cases"]), shown
+    cells = table(at.session_state["validation"]["rows"])
+    assert all(c["known gap"] is not None and c["message"] is not None for c in cells)
+    assert all(c["predicted"] == float(f"{c['predicted']:.4g}") for c in cells
+               if isinstance(c["predicted"], float) and abs(c["predicted"]) < 1e4)  # 132.1, not 132.0864
+    df = at.dataframe[0]
+    assert df.proto.columns  # column_config: the large numeric columns (expected, predicted) read with separators
+    import json
+    cfg = json.loads(df.proto.columns)
+    assert cfg.get("expected", {}).get("type_config", {}).get("format") == "localized", cfg
+
+
+def test_four_digit_table_numbers_read_with_separators():
+    """Tables showed 4860 MWh and 1148890 tokens/s: the threshold for separators was 10,000 and the Train page's
+    layouts table had none. A value of 1,000 or more now reads with separators on both."""
+    import json
+
+    from costsim.ui import widgets
+
+    assert set(widgets.grouped_number_columns([{"Facility energy, MWh": 4860.0, "Model": "x"}])) == {"Facility energy, MWh"}
+    at = open_page("train")
+    cfg = json.loads(at.dataframe[0].proto.columns)
+    assert cfg["tokens/s"]["type_config"]["format"] == "localized", cfg

@@ -143,7 +143,7 @@ def _label(stem: str) -> str:
     return _KEYS.get(stem) or " ".join(_WORDS.get(w, w) for w in stem.split("_"))
 
 
-def _sig(v: Any, digits: int = 4) -> Any:
+def round_sig(v: Any, digits: int = 4) -> Any:
     """A float rounded to `digits` significant digits (a table cell a reader can take in; still a number)."""
     if not isinstance(v, float) or not math.isfinite(v) or v == 0.0:
         return v
@@ -157,8 +157,8 @@ def display_row(d: dict[str, Any]) -> dict[str, Any]:
     for k, v in flatten(d).items():
         for suffix, (label, div) in _SCALED.items():
             if k.endswith(suffix) and isinstance(v, (int, float)) and not isinstance(v, bool):
-                out[_label(k[: -len(suffix)]) + label] = _sig(v / div)
+                out[_label(k[: -len(suffix)]) + label] = round_sig(v / div)
                 break
         else:
-            out[_label(k)] = _sig(v)
+            out[_label(k)] = round_sig(v)
     return out

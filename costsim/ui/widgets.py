@@ -337,12 +337,12 @@ def share_box(param: str, spec: BaseModel, extras: LinkInputs | None = None) -> 
 
 
 def grouped_number_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """column_config for st.dataframe: numeric columns holding a value of 10,000 or more read with thousands separators
-    (1,360,000 $, not 1360000); other columns as Streamlit draws them."""
+    """column_config for st.dataframe: numeric columns holding a value of 1,000 or more read with thousands separators
+    (1,360,000 $, not 1360000; 4,860 MWh, not 4860); other columns as Streamlit draws them."""
     big: dict[str, Any] = {}
     for r in rows:
         for k, v in r.items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) >= 1e4:
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) >= 1e3:
                 big[k] = st.column_config.NumberColumn(k, format="localized")
     return big
 

@@ -241,7 +241,8 @@ def show(res: dict[str, Any]) -> None:
     if top:
         st.subheader("Fastest layouts")
         moe = any((r.get("ep") or 1) > 1 for r in top)  # one set of columns for every row
-        st.dataframe([fmt.display_row(shown_layout(r, moe)) for r in top], width="stretch", hide_index=True)
+        rows = [fmt.display_row(shown_layout(r, moe)) for r in top]
+        st.dataframe(rows, width="stretch", hide_index=True, column_config=w.grouped_number_columns(rows))
     search = res.get("search")
     if search:
         st.caption(f"Search: {fmt.big(search.get('configs_evaluated'))} layouts evaluated, "

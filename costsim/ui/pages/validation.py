@@ -8,6 +8,7 @@ import streamlit as st
 
 from costsim.errors import InputError
 from costsim.ui import charts, compute, fmt
+from costsim.ui.widgets import grouped_number_columns
 from costsim.validation.labels import kind_label, metric_display
 
 
@@ -32,11 +33,12 @@ def table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in rows:
         shown = metric_display(r["metric"])
         out.append({"case": r["id"], "pass": "pass" if r["passed"] and not r.get("known_gap") else ("known gap" if r.get("known_gap") else "FAIL"),
-                    "metric, unit": shown.label, "expected": shown.value(r["expected"]), "predicted": shown.value(r["predicted"]),
+                    "metric, unit": shown.label, "expected": fmt.round_sig(shown.value(r["expected"])),
+                    "predicted": fmt.round_sig(shown.value(r["predicted"])),
                     "error, %": None if r.get("error_frac") is None else 100 * r["error_frac"],
                     "tolerance, %": 100 * r["tolerance_frac"], "comparison": r["comparison"],
-                    "used for fit": r["used_for_fit"], "kind": kind_label(r["kind"]), "known gap": r.get("known_gap"),
-                    "message": r.get("message"), "source": r["source"]})
+                    "used for fit": r["used_for_fit"], "kind": kind_label(r["kind"]), "known gap": r.get("known_gap") or "",
+                    "message": r.get("message") or "", "source": r["source"]})  # no cause: blank, never 'None'
     return out
 
 
@@ -68,10 +70,10 @@ def render() -> None:
                 f"known gaps outside their tolerance, each with its recorded cause, and {beyond:,} held-out cases miss by more "
                 f"than {100 * BEYOND_FRAC:.0f} %.**")
     c = st.columns(6)
-    c[0].metric("Cases", summ.get("cases"))
-    c[1].metric("Passed", summ.get("passed"), help="Inside the tolerance, or a known gap with its cause recorded.")
-    c[2].metric("Known gaps", summ.get("known_gaps"), help="Outside the tolerance; the case says why (not tuned away).")
-    c[3].metric("Failed", summ.get("failed"))
+    c[0].metric("Cases", fmt.count(summ.get("cases")))
+    c[1].metric("Passed", fmt.count(summ.get("passed")), help="Inside the tolerance, or a known gap with its cause recorded.")
+    c[2].metric("Known gaps", fmt.count(summ.get("known_gaps")), help="Outside the tolerance; the case says why (not tuned away).")
+    c[3].metric("Failed", fmt.count(summ.get("failed")))
     c[4].metric("Median |error|", fmt.frac_pct(summ.get("median_abs_error_frac")))
     c[5].metric("Median |error|, held-out", fmt.frac_pct(summ.get("median_abs_error_frac_held_out")),
                 help="Cases not used to fit any parameter.")
@@ -81,8 +83,9 @@ def render() -> None:
     only_fail = st.checkbox("Only failures and known gaps", key="val_fail", help="Hide the cases inside their tolerance.")
     shown = [r for r in rows if r["kind"] in sel and (not only_fail or not r["passed"] or r.get("known_gap"))]
     st.plotly_chart(charts.validation_errors(shown), width="stretch", key="val_chart")
-    st.dataframe(table(shown), width="stretch", hide_index=True,
-                 column_config={"error, %": st.column_config.NumberColumn(format="%.1f"),
+    cells = table(shown)
+    st.dataframe(cells, width="stretch", hide_index=True,
+                 column_config={**grouped_number_columns(cells), "error, %": st.column_config.NumberColumn(format="%.1f"),
                                 "tolerance, %": st.column_config.NumberColumn(format="%.0f")})
 
 
