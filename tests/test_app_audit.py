@@ -92,3 +92,25 @@ def test_four_digit_table_numbers_read_with_separators():
     at = open_page("train")
     cfg = json.loads(at.dataframe[0].proto.columns)
     assert cfg["tokens/s"]["type_config"]["format"] == "localized", cfg
+
+
+def test_compare_answers_first_and_says_a_shared_bad_input_once():
+    """The Compare page opened on a table with no answer; with no model chosen it drew an empty table and empty charts;
+    a TPOT limit of 0 filled every row's 'Why not' with "field 'tpot_slo_s'". Now: one sentence first, a line saying
+    what to choose, and one error in the page's words."""
+    at = open_page("compare", **{"for": "training"})
+    answer = next(m.value for m in at.markdown if m.value.startswith("**"))
+    assert answer.startswith("**On 1,024 h100-sxm with 15T tokens each, phi-3-mini trains fastest: 10.1 days"), answer
+    assert "llama-3-70b takes longest: 155 days" in answer, answer
+    serve = open_page("compare", **{"for": "serving"})
+    said = next(m.value for m in serve.markdown if m.value.startswith("**"))
+    assert "llama-3-8b on h100-sxm is cheapest: $0.101 per million output tokens" in said and "have no price" in said, said
+    edge = open_page("compare", **{"for": "serving", "hardware": "apple-m3-max"})
+    said = next(m.value for m in edge.markdown if m.value.startswith("**"))
+    assert "draws the least power" in said and "—" not in said, said
+    empty = open_page("compare", **{"for": "training", "models": ""})
+    assert any("Choose at least one model" in i.value for i in empty.info) and not empty.dataframe
+    bad = open_page("compare", **{"for": "serving", "tpot": "0"})
+    errs = errors(bad)
+    assert len(bad.error) == 1 and "'TPOT limit, ms'" in errs and "tpot_slo_s" not in errs, errs
+    assert not bad.dataframe

@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from costsim import numtext
 from costsim.errors import InputError
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest, TrainRequest
@@ -145,12 +146,13 @@ def train_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for m in d["models"]:
         row: dict[str, Any] = {"model": m, **model_sizes(m)}
+        # an input every row shares (GPUs, tokens) refused here is said once for the page (render), not per row
+        req = validate_spec(TrainRequest, {"model": m, "hardware": d["hardware"], "gpus": d["gpus"], "tokens": d["tokens"],
+                                           "precision": d["precision"], "top_k": 1}, what="training request")
         try:
-            req = validate_spec(TrainRequest, {"model": m, "hardware": d["hardware"], "gpus": d["gpus"], "tokens": d["tokens"],
-                                               "precision": d["precision"], "top_k": 1}, what="training request")
             r = compute.train(req.model_dump_json())
         except InputError as exc:
-            rows.append({**row, "feasible": False, "reason": str(exc)})
+            rows.append({**row, "feasible": False, "reason": w.in_page_words(exc.message)})
             continue
         rows.append({**row, "feasible": r.get("feasible", True), "reason": r.get("reason"),
                      "wall_days": None if r.get("wall_time_s") is None else r["wall_time_s"] / 86400,
@@ -168,20 +170,20 @@ def serve_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
     for m in d["models"]:
         for h in d["hardware"]:
             row: dict[str, Any] = {"model": m, "hardware": h, **model_sizes(m)}
+            req = validate_spec(ServeRequest, {"model": m, "hardware": h, "weight_precision": d["weight_precision"],
+                                               "input_tokens": d["input_tokens"], "output_tokens": d["output_tokens"],
+                                               "tpot_slo_s": d["tpot_slo_s"]}, what="serving request")  # shared: said once
             try:
-                req = validate_spec(ServeRequest, {"model": m, "hardware": h, "weight_precision": d["weight_precision"],
-                                                   "input_tokens": d["input_tokens"], "output_tokens": d["output_tokens"],
-                                                   "tpot_slo_s": d["tpot_slo_s"]}, what="serving request")
                 r = compute.serve(req.model_dump_json())
             except InputError as exc:
-                rows.append({**row, "feasible": False, "reason": str(exc)})
+                rows.append({**row, "feasible": False, "reason": w.in_page_words(exc.message)})
                 continue
             thr = r.get("throughput_tokens_per_s")
             ok = r.get("feasible", True) and bool(thr)
             replicas = math.ceil(need_tok_s / thr) if ok else None
             gpus_per = r.get("gpus") or r.get("num_gpus")
             e_tok = r.get("facility_energy_per_token_j")
-            rows.append({**row, "feasible": ok, "reason": r.get("reason"),
+            rows.append({**row, "feasible": ok, "reason": r.get("reason") or (None if ok else "no throughput at these inputs"),
                          "tokens_per_s_per_replica": thr, "replicas": replicas,
                          "devices": replicas * gpus_per if replicas and gpus_per else None,
                          "facility_mw": need_tok_s * e_tok / 1e6 if ok and e_tok is not None else None,
@@ -189,6 +191,46 @@ def serve_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
                          "facility_j_per_token": e_tok if ok else None,
                          "co2e_kg_per_million_tokens": e_tok * 1e6 / 3.6e6 * d["gco2"] / 1e3 if ok and e_tok is not None else None})
     return rows
+
+
+def answer(rows: list[dict[str, Any]], d: dict[str, Any], training: bool) -> str:
+    """The comparison in one sentence, as the other pages answer first: the best and the worst feasible option on the
+    page's first measure (wall time for training; $ per million output tokens for serving, or facility power where no
+    option has a price), and how many cannot run."""
+    runs = [r for r in rows if r.get("feasible")]
+    priced = any(r.get("usd_per_million_tokens") is not None for r in runs)
+    key = "wall_days" if training else "usd_per_million_tokens" if priced else "facility_mw"  # edge devices: no price
+    ok = sorted((r for r in runs if r.get(key) is not None), key=lambda r: r[key])
+    if training:
+        each = "their own training tokens" if d["tokens"] is None else f"{numtext.count(d['tokens'])} tokens each"
+        where = f"On {d['gpus']:,} {d['hardware']} with {each}"
+        verbs = (" trains fastest:", " takes longest:")
+
+        def said(r: dict[str, Any], verb: str) -> str:
+            mwh, t = r.get("facility_mwh"), r.get("co2e_t")
+            return (f"{r['model']}{verb} {fmt.duration(r['wall_days'] * 86400)}, {fmt.usd(r.get('cost_usd'))}, "
+                    f"{fmt.energy_mwh(None if mwh is None else mwh * 3.6e9)}, {fmt.mass_kg(None if t is None else t * 1e3)} CO2e")
+    else:
+        where = (f"For {fmt.num(d['demand_rps'])} requests/s × {d['output_tokens']:,} output tokens "
+                 f"({fmt.num(d['demand_rps'] * d['output_tokens'])} output tokens/s)")
+        verbs = (" is cheapest:", " is dearest:") if priced else (" draws the least power:", " draws the most:")
+
+        def said(r: dict[str, Any], verb: str) -> str:
+            mw, usd = r.get("facility_mw"), r.get("usd_per_million_tokens")
+            price = "" if usd is None else f" {fmt.usd(usd)} per million output tokens,"
+            return (f"{r['model']} on {r['hardware']}{verb}{price} {fmt.count(r.get('devices'))} devices, "
+                    f"{fmt.power_w(None if mw is None else mw * 1e6)}")
+    if not ok:
+        return f"{where}, none of the {len(rows):,} options can run: see 'Why not' in the table."
+    if len(ok) == 1:  # nothing to rank: the option's own figures
+        text = f"{where}, {said(ok[0], ':')}"
+    else:
+        text = f"{where}, {said(ok[0], verbs[0])}; {said(ok[-1], verbs[1])}"
+    out = len(rows) - len(runs)
+    unranked = len(runs) - len(ok)  # they run, but the measure is unknown (a device with no rental price)
+    text += f"; {out:,} of {len(rows):,} options cannot run (see 'Why not' in the table)" if out else ""
+    text += f"; {unranked:,} {'has' if unranked == 1 else 'have'} no {'wall time' if training else 'price'}" if unranked else ""
+    return text + "."
 
 
 def _charts(rows: list[dict[str, Any]], label_of, metrics: list[tuple[str, str, str]], key: str) -> None:
@@ -226,16 +268,22 @@ def render() -> None:
     if why:
         st.info(f"{'Training' if training else 'Serving'} estimates are not available yet: {why}.")
         return
+    if not d["models"] or not (training or d["hardware"]):
+        st.info("Choose at least one model" + ("" if training else " and one hardware") + " in the sidebar to compare.")
+        return
+    try:
+        rows = train_rows(d) if training else serve_rows(d)
+    except InputError as exc:  # an input every option shares: said once, in the page's words
+        w.show_error(exc)
+        return
+    st.session_state["compare_rows"] = rows
+    st.markdown(f"**{answer(rows, d, training)}**")  # the answer first, as on the other pages
     if training:
-        rows = train_rows(d)
-        st.session_state["compare_rows"] = rows
         table(rows)
         _charts([r for r in rows if r.get("feasible")], lambda r: r["model"],
                 [("wall_days", "Wall time", "days"), ("facility_mwh", "Facility energy", "MWh"),
                  ("cost_usd", "Cost", "USD"), ("co2e_t", "CO2e", "t")], "cmp_train")
     else:
-        rows = serve_rows(d)
-        st.session_state["compare_rows"] = rows
         st.caption(f"Demand: {fmt.num(d['demand_rps'])} requests/s × {d['output_tokens']} output tokens = "
                    f"{fmt.num(d['demand_rps'] * d['output_tokens'])} output tokens/s. CO2e uses the grid intensity above.")
         table(rows)
