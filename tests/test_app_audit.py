@@ -114,3 +114,18 @@ def test_compare_answers_first_and_says_a_shared_bad_input_once():
     errs = errors(bad)
     assert len(bad.error) == 1 and "'TPOT limit, ms'" in errs and "tpot_slo_s" not in errs, errs
     assert not bad.dataframe
+
+
+def test_compare_table_has_no_mixed_number_columns():
+    """Edge devices have no price: the '$ per million output tokens' column mixed numbers and '' (Arrow refused it and
+    Streamlit logged a traceback); a column with a gap now reads as text throughout, blank where missing."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from costsim.ui.pages.compare import table_cells
+
+    at = open_page("compare", **{"for": "serving"})
+    cells = table_cells(at.session_state["compare_rows"])
+    pa.Table.from_pandas(pd.DataFrame(cells))  # raised ArrowInvalid: Could not convert '' ... to double
+    col = [c["$ per million output tokens"] for c in cells]
+    assert {type(v) for v in col} == {str} and "" in col and "None" not in col, col

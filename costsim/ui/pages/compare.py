@@ -124,13 +124,19 @@ def column_scales(rows: list[dict[str, Any]]) -> dict[str, tuple[float, str]]:
     return out
 
 
-def table(rows: list[dict[str, Any]]) -> None:
-    """Rows with readable headings and numbers (3 significant digits) and no 'None' reasons."""
+def table_cells(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with readable headings and numbers (3 significant digits) and no 'None' cells. A number column with a
+    missing value (no price on an edge device) reads as text, blank where missing: a blank string among numbers made
+    Arrow refuse the column (Streamlit logged a traceback and guessed), and a real null reads 'None' in the grid."""
     scales = column_scales(rows)
+    numeric = {k for r in rows for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    gaps = {k for r in rows for k, v in r.items() if v is None and k in numeric}
 
     def cell(k: str, v: Any) -> Any:
         if isinstance(v, (int, float)) and not isinstance(v, bool) and k in scales:
             v = v * scales[k][0]
+        if k in gaps:
+            return "" if v is None else fmt.num(v)
         if isinstance(v, float):
             return float(f"{v:.3g}")
         return "" if v is None else v
@@ -138,7 +144,11 @@ def table(rows: list[dict[str, Any]]) -> None:
     def heading(k: str) -> str:
         text = COLUMN_LABELS.get(k, k)
         return text.replace(MEGA_COLUMNS[k][0], scales[k][1]) if k in scales else text
-    shown = [{heading(k): cell(k, v) for k, v in r.items()} for r in rows]
+    return [{heading(k): cell(k, v) for k, v in r.items()} for r in rows]
+
+
+def table(rows: list[dict[str, Any]]) -> None:
+    shown = table_cells(rows)
     st.dataframe(shown, width="stretch", hide_index=True, column_config=w.grouped_number_columns(shown))
 
 
