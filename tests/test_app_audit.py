@@ -129,3 +129,13 @@ def test_compare_table_has_no_mixed_number_columns():
     pa.Table.from_pandas(pd.DataFrame(cells))  # raised ArrowInvalid: Could not convert '' ... to double
     col = [c["$ per million output tokens"] for c in cells]
     assert {type(v) for v in col} == {str} and "" in col and "None" not in col, col
+
+
+def test_train_layout_note_names_no_json_key():
+    """The Train page's layout note ended 'and more (layout_requires)', a JSON key; it now says how many more and the
+    page lists every feature, as costsim train does."""
+    at = open_page("train")
+    text = " ".join(c.value for c in at.caption)
+    reqs = at.session_state["train_result"]["layout_requires"]
+    assert len(reqs) > 3 and "layout_requires" not in text and f"and {len(reqs) - 3} more" in text, text
+    assert all(q["feature"] in text for q in reqs)

@@ -320,7 +320,7 @@ def layout_requires(row: dict, fw: Framework, precision: str, sequence_parallel:
     if not req:
         return req, "This layout needs nothing beyond data, tensor and plain pipeline parallelism."
     note = ("This layout relies on " + "; ".join(f"{r['feature']} ({r['since_year']})" for r in newest)
-            + (" and more (layout_requires)" if len(req) > 3 else "")
+            + (f" and {len(req) - 3} more" if len(req) > 3 else "")  # it said 'and more (layout_requires)': a JSON key
             + ". A published run on a stack without them could not use it: compare with the megatron-2021, "
               "megatron-2022 or deepspeed-megatron-2021 training stack, or fix the published layout (tp, pp, cp, vp).")
     return req, note

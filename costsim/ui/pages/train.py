@@ -222,6 +222,9 @@ def show(res: dict[str, Any]) -> None:
                 + (f" · training stack `{res['framework']}`" if res.get("framework") else ""))
     if res.get("layout_note"):
         st.caption(res["layout_note"])
+    if len(res.get("layout_requires") or []) > 3:  # the note names the newest three; every one, as costsim train lists them
+        st.caption("Every feature this layout relies on: " + "; ".join(
+            f"{q['feature']} ({q['since_year']})" for q in res["layout_requires"]) + ".")
     if lo := lora_text(res):
         st.caption(f"Fine-tuning: {lo}.")
     if res.get("whole_run_note"):
