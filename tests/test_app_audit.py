@@ -139,3 +139,17 @@ def test_train_layout_note_names_no_json_key():
     reqs = at.session_state["train_result"]["layout_requires"]
     assert len(reqs) > 3 and "layout_requires" not in text and f"and {len(reqs) - 3} more" in text, text
     assert all(q["feature"] in text for q in reqs)
+
+
+def test_plan_lifetime_reads_in_words():
+    """The Plan page's 'Lifetime tokens served' slider read 1e+13, and a link's other value was refused as
+    '2e+13 is not one of this page's choices (10000000000.0, ...)'."""
+    from costsim.specs.plan import PlanRequest
+    from costsim.ui.share import encode_spec
+
+    at = open_page("plan")
+    slider = at.select_slider(key="plan_life")
+    assert slider.format_func(slider.value) == "10T tokens", slider.format_func(slider.value)
+    odd = open_page("plan", plan=encode_spec(PlanRequest(target_loss=2.0, lifetime_tokens=2e13)))
+    warned = " ".join(x.value for x in odd.warning)
+    assert "Lifetime tokens served 20T is not one of this page's choices (10B, 100B, 1T, 10T, 100T, 1,000T)" in warned, warned

@@ -49,13 +49,19 @@ LIFETIMES = [1e10, 1e11, 1e12, 1e13, 1e14, 1e15]
 TPOT_CHOICES = [0.0, 0.1, 0.05, 0.03]  # 0: no limit (a None option reads as 'Choose an option' once a link sets it)
 
 
+def _tpot_text(x: float) -> str:
+    return "none (fleet at its highest-throughput batch)" if not x else f"{x * 1000:.0f} ms"
+
+
 def to_state(r: PlanRequest) -> dict[str, Any]:
     """A share link's request as this page's widget values; a value the page has no choice for is refused by name."""
-    for what, value, choices in (("Lifetime tokens served", r.lifetime_tokens, LIFETIMES), ("Training hardware", r.train_hardware, TRAIN_HW),
-                                 ("Serving hardware", r.serve_hardware, SERVE_HW),
-                                 ("Serving latency limit (time per output token)", r.tpot_slo_s or 0.0, TPOT_CHOICES)):
-        if value not in choices:
-            raise InputError(f"{what} {value} is not one of this page's choices ({', '.join(str(c) for c in choices)}).")
+    for what, value, choices, said in (("Lifetime tokens served", r.lifetime_tokens, LIFETIMES, count),
+                                       ("Training hardware", r.train_hardware, TRAIN_HW, str),
+                                       ("Serving hardware", r.serve_hardware, SERVE_HW, str),
+                                       ("Serving latency limit (time per output token)", r.tpot_slo_s or 0.0, TPOT_CHOICES,
+                                        _tpot_text)):
+        if value not in choices:  # 20T, not 2e+13 beside (10000000000.0, ...)
+            raise InputError(f"{what} {said(value)} is not one of this page's choices ({', '.join(said(c) for c in choices)}).")
     for what, value, lo, hi in (("Target loss (nats/token)", r.target_loss, 1.0, 5.0), ("Training GPUs", r.train_gpus, 8, 100_000),
                                 ("Demand peak / mean", r.peak_to_mean, 1.0, 100.0)):
         if value is None or not lo <= value <= hi:
@@ -71,7 +77,7 @@ target = c1.number_input("Target loss (nats/token)", min_value=1.0, max_value=5.
                          **w.first_value(P + "loss", 2.0),
                          help="Cross-entropy loss under the chosen fit's data; lower is better. Llama-3-8B-scale models sit near 2.0.")
 lifetime = c2.select_slider("Lifetime tokens served", options=LIFETIMES, key=P + "life", **w.first_value(P + "life", 1e13),
-                            format_func=lambda x: f"{x:.0e}", help="Input + output tokens over the model's serving life.")
+                            format_func=lambda x: f"{count(x)} tokens", help="Input + output tokens over the model's serving life.")
 fit = c3.selectbox("Loss-law fit", FIT_IDS, key=P + "fit", **w.first_value(P + "fit", FIT_IDS.index("besiroglu2024"), "index"),
                    help="The published fits disagree by ~3x on the answer; every fit is shown below.")
 objective = c4.selectbox("Minimize", ["usd", "mwh", "co2e", "peak_mw"], key=P + "obj",
@@ -86,7 +92,7 @@ peak = c10.number_input("Demand peak / mean", min_value=1.0, max_value=100.0, st
                         help="The serving fleet is sized for the peak; the extra capacity is paid for and idles off-peak "
                              "(chat traffic's daily peak is typically 2-3x its mean).")
 tpot = c9.selectbox("Serving latency limit (time per output token)", TPOT_CHOICES, key=P + "tpot",
-                    format_func=lambda x: "none (fleet at its highest-throughput batch)" if not x else f"{x * 1000:.0f} ms",
+                    format_func=_tpot_text,
                     help="The deployment search prices the serving fleet at the largest batch that meets it: a tight limit "
                          "costs batch, so GPUs, and favours smaller models.")
 
