@@ -153,3 +153,10 @@ def test_plan_lifetime_reads_in_words():
     odd = open_page("plan", plan=encode_spec(PlanRequest(target_loss=2.0, lifetime_tokens=2e13)))
     warned = " ".join(x.value for x in odd.warning)
     assert "Lifetime tokens served 20T is not one of this page's choices (10B, 100B, 1T, 10T, 100T, 1,000T)" in warned, warned
+
+
+def test_grid_limits_name_the_item_that_is_not_a_number():
+    """'abc' in the curtailment limits said '(could not convert string to float: 'abc')', Python's words."""
+    at = open_page("grid", limits="0.5, abc")
+    errs = errors(at)
+    assert "'Curtailment limits (%)': 'abc' is not a number" in errs and "convert" not in errs, errs

@@ -56,11 +56,25 @@ by = c3.selectbox("Limit on", ["energy", "hours"], key=P + "by",
                   help="'energy' is the study's method; 'hours' limits the share of hours with curtailment.")
 peak = c4.selectbox("Planning peak", ["seasonal", "annual"], key=P + "peak",
                     help="'seasonal': max summer and winter load of all years (the study's); 'annual': the all-time peak.")
+
+
+def _percents(text: str) -> tuple[float, ...]:
+    """The limits box as numbers; an item that is not one is named (it said "could not convert string to float")."""
+    out = []
+    for item in split_items(text, flag="Curtailment limits", example="0.25, 0.5, 1"):
+        try:
+            out.append(float(item))
+        except ValueError:
+            shown = item if len(item) <= 40 else item[:37] + "..."
+            raise InputError(f"'Curtailment limits (%)': '{shown}' is not a number; give percents such as 0.25, 0.5, 1.",
+                             field="curtailment") from None
+    return tuple(out)
+
+
 try:
-    pcts = tuple(float(x) for x in split_items(pcts_txt, flag="Curtailment limits", example="0.25, 0.5, 1"))
-    res = _headroom(region, pcts, by, peak)
-except (ValueError, InputError) as exc:
-    st.error(getattr(exc, "message", None) or f"curtailment limits must be numbers in percent, e.g. 0.25, 0.5, 1 ({exc}).")
+    res = _headroom(region, _percents(pcts_txt), by, peak)
+except InputError as exc:
+    st.error(exc.message)
     st.stop()
 share_inputs(LINK)  # the address bar is a share link
 
