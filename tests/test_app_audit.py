@@ -160,3 +160,17 @@ def test_grid_limits_name_the_item_that_is_not_a_number():
     at = open_page("grid", limits="0.5, abc")
     errs = errors(at)
     assert "'Curtailment limits (%)': 'abc' is not a number" in errs and "convert" not in errs, errs
+
+
+def test_optimize_front_reads_with_separators_and_units():
+    """The Pareto table's total cost read 4393063 and the hypervolume a bare 1.991e+08."""
+    import json
+
+    at = open_page("optimize")
+    at.number_input(key="opt_trials").set_value(8)
+    at.button(key="opt_run").click().run()
+    assert not errors(at)
+    cfg = json.loads(at.dataframe[0].proto.columns)
+    assert cfg["Total cost, $"]["type_config"]["format"] == "localized", cfg
+    hv = next(c.value for c in at.caption if c.value.startswith("Hypervolume"))
+    assert "e+" not in hv and hv.endswith("days × $."), hv

@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from costsim.errors import InputError
+from costsim.numtext import sig
 from costsim.report.fmt import plural
 from costsim.report.optimize import front_chart, objective_label
 from costsim.sweep.optimize import ALIASES, SAMPLERS, Param, parse_constraint, parse_objectives, parse_param, run_optimize
@@ -151,13 +152,14 @@ for p in res.pareto:
     if p.get("confirmed"):
         row.update({f"{objective_label(k)} (simulated)": _cell(k, v) for k, v in p["confirmed"].items()})
     table.append(row)
-if table:
-    st.dataframe(table, hide_index=True, width="stretch")
+if table:  # a total cost read 4393063: separators on the large columns
+    st.dataframe(table, hide_index=True, width="stretch", column_config=w.grouped_number_columns(table))
 fig = front_chart(rows, res.pareto, obj_names)
 if fig is not None:
     st.plotly_chart(fig, width="stretch", key=P + "front")
 if res.hypervolume is not None:
-    st.caption(f"Hypervolume of the front (reference: 1.1 x the worst completed trial): {res.hypervolume:,.4g}.")
+    units = " × ".join(objective_label(k).partition(", ")[2] or "1" for k in obj_names)  # it read a bare 1.991e+08
+    st.caption(f"Hypervolume of the front (reference: 1.1 x the worst completed trial): {sig(res.hypervolume, 4)} {units}.")
 for note in res.notes:
     st.caption(note)
 failed = [r for r in rows if r.get("state") == "FAIL" and r.get("error")]
