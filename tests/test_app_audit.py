@@ -174,3 +174,11 @@ def test_optimize_front_reads_with_separators_and_units():
     assert cfg["Total cost, $"]["type_config"]["format"] == "localized", cfg
     hv = next(c.value for c in at.caption if c.value.startswith("Hypervolume"))
     assert "e+" not in hv and hv.endswith("days × $."), hv
+
+
+def test_site_page_shows_the_power_trust_range():
+    """The Site page's MW had no trust range beside them (Train, Serve, Plan and Scenario show theirs)."""
+    at = open_page("site")
+    assert not errors(at)
+    lines = [c.value for c in at.caption if c.value.startswith("Trust range")]
+    assert len(lines) == 1 and "power" in lines[0] and "applies to power and energy" in lines[0], lines

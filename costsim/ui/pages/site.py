@@ -88,7 +88,19 @@ def inputs() -> dict[str, Any]:
     return d
 
 
-def show(res: dict[str, Any]) -> None:
+def trust_lines(req: SiteRequest) -> list[str]:
+    """The power core's trust range for each accelerator type of the fleet (the Train and Serve pages show theirs; the
+    Site page's MW had none)."""
+    from costsim.api.trust import band_dict, band_sentence
+
+    out = []
+    for e in req.fleet:
+        if text := band_sentence(band_dict("power", e.hardware, float(e.gpus))):
+            out.append(f"{e.hardware} x {e.gpus:,}: {text}" if len(req.fleet) > 1 else text)
+    return out
+
+
+def show(res: dict[str, Any], req: SiteRequest | None = None) -> None:
     if res.get("feasible") is False:
         w.show_error(f"Not feasible: {res.get('reason') or 'no reason given'}")
     for warn in res.get("warnings") or []:
@@ -103,6 +115,8 @@ def show(res: dict[str, Any]) -> None:
     c[4].metric("Headroom", fmt.power_w(head) if head is not None else "—",
                 delta="over the cap" if head is not None and head < 0 else None, delta_color="inverse",
                 help="Grid cap minus facility peak power; negative = the site does not fit.")
+    for line in trust_lines(req) if req is not None else []:  # next to the MW, as the other pages' trust ranges
+        st.caption(line)
     c = st.columns(5)
     c[0].metric("Training power swing", fmt.power_w(res.get("training_power_swing_w")),
                 help="Facility power between the compute and the communication phase of synchronous training steps. "
@@ -176,7 +190,7 @@ def render() -> None:
     if req is None:
         return
     if res is not None:
-        show(res)
+        show(res, req)
         show_timeline(req)
     show_region(req.region)
 
