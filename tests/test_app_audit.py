@@ -182,3 +182,21 @@ def test_site_page_shows_the_power_trust_range():
     assert not errors(at)
     lines = [c.value for c in at.caption if c.value.startswith("Trust range")]
     assert len(lines) == 1 and "power" in lines[0] and "applies to power and energy" in lines[0], lines
+
+
+def test_serve_deployment_answers_first_as_the_cli():
+    """With 'Search the best deployment of a GPU budget' the page opened on a heading naming the layout only, not the
+    CLI's sentence with throughput and $ per million tokens; its runners-up read 147000 tok/s."""
+    import json
+
+    from costsim.report.answers import serve_answer
+
+    at = open_page("serve")
+    at.checkbox(key="serve_deployment_search").check().run()
+    at.selectbox(key="serve_gpus").set_value(64).run()
+    assert not errors(at)
+    res = at.session_state["serve_result"]
+    want = serve_answer(res)
+    assert want.startswith("Best use of 64 x h100-sxm") and any(m.value == f"**{want}**" for m in at.markdown), want
+    cfg = json.loads(at.dataframe[0].proto.columns)
+    assert cfg["Throughput, tok/s"]["type_config"]["format"] == "localized", cfg

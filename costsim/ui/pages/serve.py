@@ -220,10 +220,8 @@ def show_deployment(res: dict[str, Any]) -> None:
     """The chosen deployment of the GPU budget, its one-sentence answer and the runners-up."""
     dep = res["deployment"]
     gpu = device_noun(str(res.get("hardware") or ""))
-    idle = f" ({plural(dep['gpus_idle'], gpu)} idle)" if dep.get("gpus_idle") else ""
-    replicas = plural(dep["replicas"], f"x {dep['gpus_per_replica']}-{gpu} replica")
-    st.subheader(f"Best deployment of {plural(res.get('gpus'), gpu)}: {replicas} "
-                 f"({layout_text(dep)}, {dep['weight_precision']} weights){idle}")
+    # the answer first, as the CLI's and the single replica's (a heading named the layout without throughput or $)
+    st.markdown(f"**{serve_answer(res)}**")
     c = st.columns(4)
     c[0].metric("Throughput, whole deployment", f"{fmt.num(res.get('throughput_tokens_per_s'))} tok/s",
                 help="Output tokens per second of all replicas together.")
@@ -237,12 +235,13 @@ def show_deployment(res: dict[str, Any]) -> None:
     ups = res.get("runners_up") or []
     if ups:
         st.markdown("**Runners-up**")
-        st.dataframe([{f"Replicas x {gpu}s": f"{u['replicas']} x {u['gpus_per_replica']}", "Layout": layout_text(u),
-                       "Weights": u["weight_precision"], "Batch per replica": u["batch_per_replica"],
-                       "Throughput, tok/s": round(u["throughput_tokens_per_s"]), "TPOT, ms": round(1e3 * u["tpot_s"], 1),
-                       "$ per M tokens": None if u.get("usd_per_million_tokens") is None else round(u["usd_per_million_tokens"], 3),
-                       **({"Offline job time": fmt.duration(u["job_wall_time_s"])} if "job_wall_time_s" in u else {})}
-                      for u in ups], hide_index=True)
+        rows = [{f"Replicas x {gpu}s": f"{u['replicas']} x {u['gpus_per_replica']}", "Layout": layout_text(u),
+                 "Weights": u["weight_precision"], "Batch per replica": u["batch_per_replica"],
+                 "Throughput, tok/s": round(u["throughput_tokens_per_s"]), "TPOT, ms": round(1e3 * u["tpot_s"], 1),
+                 "$ per M tokens": None if u.get("usd_per_million_tokens") is None else round(u["usd_per_million_tokens"], 3),
+                 **({"Offline job time": fmt.duration(u["job_wall_time_s"])} if "job_wall_time_s" in u else {})}
+                for u in ups]
+        st.dataframe(rows, hide_index=True, column_config=w.grouped_number_columns(rows))  # 147,000 tok/s, not 147000
 
 
 def render() -> None:
