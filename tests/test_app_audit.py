@@ -200,3 +200,12 @@ def test_serve_deployment_answers_first_as_the_cli():
     assert want.startswith("Best use of 64 x h100-sxm") and any(m.value == f"**{want}**" for m in at.markdown), want
     cfg = json.loads(at.dataframe[0].proto.columns)
     assert cfg["Throughput, tok/s"]["type_config"]["format"] == "localized", cfg
+
+
+def test_infeasible_replica_metrics_read_a_bare_dash():
+    """A TPOT limit no batch meets left metrics reading '— tok/s' and '— J': a unit on nothing."""
+    at = open_page("serve")
+    at.number_input(key="serve_tpot_ms").set_value(0.001).run()
+    assert "Not feasible" in errors(at)
+    values = [m.value for m in at.metric]
+    assert values and not any(v.startswith("—") and v != "—" and "/" not in v for v in values), values

@@ -21,6 +21,12 @@ def num(x: Any, digits: int = 3) -> str:
     return f"{x:,.{decimals}f}"
 
 
+def with_unit(x: Any, unit: str) -> str:
+    """`num` and its unit; a bare '—' for missing (an infeasible replica read '— tok/s', '— J')."""
+    text = num(x)
+    return text if text == "—" else f"{text} {unit}"
+
+
 def count(x: Any) -> str:
     """A whole count with thousands separators."""
     return "—" if x is None else f"{int(round(float(x))):,}"

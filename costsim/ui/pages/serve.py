@@ -155,7 +155,7 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
     shown = lambda v: "—" if v is None else f"{v:,}" if isinstance(v, int) else str(v)  # noqa: E731
     c[0].metric("Batch used / max", f"{shown(res.get('batch'))} / {shown(res.get('max_batch'))}")
     rep_thr = (res.get("per_replica") or {}).get("throughput_tokens_per_s") if dep else res.get("throughput_tokens_per_s")
-    c[1].metric("Throughput per replica", f"{fmt.num(rep_thr)} tok/s",
+    c[1].metric("Throughput per replica", fmt.with_unit(rep_thr, "tok/s"),
                 help="Output tokens per second of one replica over whole requests, prefill included.")
     c[2].metric("TTFT", fmt.duration(res.get("ttft_s")))
     c[3].metric("TPOT", fmt.duration(res.get("tpot_s")))
@@ -167,8 +167,8 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
     c[0].metric("$ per million tokens", fmt.usd(res.get("cost_usd_per_million_tokens")),
                 help=("Output tokens." + idle_help))
     gpu_title = gpu[0].upper() + gpu[1:]
-    c[1].metric(f"{gpu_title} energy per token", f"{fmt.num(res.get('gpu_energy_per_token_j'))} J", help="Accelerators only.")
-    c[2].metric("Facility energy per token", f"{fmt.num(res.get('facility_energy_per_token_j'))} J",
+    c[1].metric(f"{gpu_title} energy per token", fmt.with_unit(res.get('gpu_energy_per_token_j'), "J"), help="Accelerators only.")
+    c[2].metric("Facility energy per token", fmt.with_unit(res.get('facility_energy_per_token_j'), "J"),
                 help="Accelerators + host share + PUE.")
     c[3].metric(f"Memory per {gpu}", fmt.bytes_(res.get("memory_per_gpu_bytes")),
                 help=(f"Weights, KV cache and workspace (GB = 10^9 bytes) of the {fmt.bytes_(res.get('memory_usable_per_gpu_bytes'))} "
@@ -181,7 +181,7 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
         c[1].metric(f"{gpu_title}s for the demand", fmt.count(cap["gpus"]))
         c[2].metric("Facility power for the demand", fmt.power_w(cap.get("facility_power_w")),
                     help="Demand tokens/s x facility energy per token (at this replica's batch).")
-        c[3].metric("Demand", f"{fmt.num(cap['demand_tokens_per_s'])} tok/s")
+        c[3].metric("Demand", fmt.with_unit(cap['demand_tokens_per_s'], "tok/s"))
     job = res.get("job")
     if job:
         how = (f"{plural(job['waves'], 'wave')} of the batch" if job.get("scheduler", "waves") == "waves" else
@@ -223,7 +223,7 @@ def show_deployment(res: dict[str, Any]) -> None:
     # the answer first, as the CLI's and the single replica's (a heading named the layout without throughput or $)
     st.markdown(f"**{serve_answer(res)}**")
     c = st.columns(4)
-    c[0].metric("Throughput, whole deployment", f"{fmt.num(res.get('throughput_tokens_per_s'))} tok/s",
+    c[0].metric("Throughput, whole deployment", fmt.with_unit(res.get('throughput_tokens_per_s'), "tok/s"),
                 help="Output tokens per second of all replicas together.")
     c[1].metric(f"Replicas x {gpu}s", f"{dep['replicas']} x {dep['gpus_per_replica']}")
     c[2].metric("Batch per replica", fmt.count(dep.get("batch_per_replica")))
