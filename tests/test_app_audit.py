@@ -209,3 +209,21 @@ def test_infeasible_replica_metrics_read_a_bare_dash():
     assert "Not feasible" in errors(at)
     values = [m.value for m in at.metric]
     assert values and not any(v.startswith("—") and v != "—" and "/" not in v for v in values), values
+
+
+def test_assumptions_read_in_words_not_keys_and_reprs():
+    """The assumptions tables showed names as keys (peak_flop_per_s), values as 9.894e+14 and a phase mix as a Python
+    dict's repr ({'compute': 0.85, ...}); the Site page's per-accelerator table read 100000 GPUs under 'gpus'."""
+    import json
+
+    at = open_page("train")
+    cells = at.dataframe[-1].value
+    assert list(cells.columns) == ["assumption", "value", "unit", "source"], list(cells.columns)
+    assert not any("_" in a for a in cells["assumption"]), list(cells["assumption"])
+    assert not any("e+" in v or "{" in v for v in cells["value"]), list(cells["value"])
+    site = open_page("site")
+    shown = [df.value for df in site.dataframe]
+    mix = next(df for df in shown if "assumption" in df.columns)
+    assert not any("{" in v for v in mix["value"]), list(mix["value"])
+    fleet = next(df for df in site.dataframe if "GPUs" in df.value.columns)
+    assert json.loads(fleet.proto.columns)["GPUs"]["type_config"]["format"] == "localized"

@@ -136,7 +136,8 @@ _SCALED = {  # SI key suffix -> (display suffix, divisor); the longer suffix fir
     "_w": (", kW", 1e3),
     "_s": (", s", 1.0),
 }
-_WORDS = {"mfu": "MFU", "gpu": "GPU", "tp": "TP", "pp": "PP", "cp": "CP", "ep": "EP", "dp": "DP", "vp": "VP"}
+_WORDS = {"mfu": "MFU", "gpu": "GPU", "gpus": "GPUs", "tdp": "TDP", "flop": "FLOP", "pue": "PUE", "tp": "TP", "pp": "PP",
+          "cp": "CP", "ep": "EP", "dp": "DP", "vp": "VP"}
 _KEYS = {"etp": "expert TP", "ep_overlap": "EP all-to-all overlap", "ep_dispatcher": "expert dispatch",
          "moe_expert_launch": "expert MLP launch", "moe_host_launch_time": "MoE expert launch wait",
          "moe_router_balance": "router load balancing", "moe_router_load_cv": "router load CV",
@@ -144,9 +145,12 @@ _KEYS = {"etp": "expert TP", "ep_overlap": "EP all-to-all overlap", "ep_dispatch
          "offload_wait_time": "activation offload wait"}  # whole keys no word-by-word reading explains
 
 
-def _label(stem: str) -> str:
+def words(stem: str) -> str:
     """A JSON key stem as words for a reader: step_time -> step time, memory_per_gpu -> memory per GPU."""
     return _KEYS.get(stem) or " ".join(_WORDS.get(w, w) for w in stem.split("_"))
+
+
+_label = words
 
 
 def round_sig(v: Any, digits: int = 4) -> Any:

@@ -353,11 +353,35 @@ def assumptions_box(assumptions: Any) -> None:
         return
     with st.expander("Assumptions and their sources"):
         if isinstance(assumptions, list) and all(isinstance(a, dict) for a in assumptions):
-            def cell(v: Any) -> str:
-                return "" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v))
-            st.dataframe([{k: cell(v) for k, v in a.items()} for a in assumptions], width="stretch", hide_index=True)
+            st.dataframe(assumption_rows(assumptions), width="stretch", hide_index=True)
         else:
             st.json(assumptions, expanded=True)
+
+
+def assumption_text(v: Any) -> str:
+    """An assumption's value for a reader: 989.4T, not 9.894e+14; 'compute 0.85, communication 0.1', not a dict's repr."""
+    from costsim.numtext import count
+
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (int, float)):
+        return count(v, 4) if abs(v) >= 1e6 else f"{v:,.6g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {assumption_text(x)}" for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return ", ".join(assumption_text(x) for x in v)
+    return str(v)
+
+
+def assumption_rows(assumptions: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The assumptions table: each one in words (its description, or its name read as words: 'peak flop per s', not
+    peak_flop_per_s), its value, unit and source."""
+    from costsim.ui.fmt import words
+
+    return [{"assumption": a.get("description") or words(str(a.get("name", ""))), "value": assumption_text(a.get("value")),
+             "unit": assumption_text(a.get("unit")), "source": assumption_text(a.get("source"))} for a in assumptions]
 
 
 def request_and_result(param: str, cls: type[BaseModel], to_state: Callable[[Any], dict[str, Any]],

@@ -150,7 +150,8 @@ def show(res: dict[str, Any], req: SiteRequest | None = None) -> None:
     w.assumptions_box(res.get("assumptions"))
     if res.get("fleet"):
         with st.expander("Per accelerator"):
-            st.dataframe([fmt.display_row(x) for x in res["fleet"]], width="stretch", hide_index=True)
+            rows = [fmt.display_row(x) for x in res["fleet"]]
+            st.dataframe(rows, width="stretch", hide_index=True, column_config=w.grouped_number_columns(rows))
 
 
 def day_chart(res: dict[str, Any]):
