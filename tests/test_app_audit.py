@@ -221,6 +221,9 @@ def test_assumptions_read_in_words_not_keys_and_reprs():
     assert list(cells.columns) == ["assumption", "value", "unit", "source"], list(cells.columns)
     assert not any("_" in a for a in cells["assumption"]), list(cells["assumption"])
     assert not any("e+" in v or "{" in v for v in cells["value"]), list(cells["value"])
+    serve = open_page("serve")
+    values = list(serve.dataframe[-1].value["value"])
+    assert "0.000025" in values and not any("e-" in v or "e+" in v for v in values), values  # layer overhead, s
     site = open_page("site")
     shown = [df.value for df in site.dataframe]
     mix = next(df for df in shown if "assumption" in df.columns)

@@ -359,15 +359,16 @@ def assumptions_box(assumptions: Any) -> None:
 
 
 def assumption_text(v: Any) -> str:
-    """An assumption's value for a reader: 989.4T, not 9.894e+14; 'compute 0.85, communication 0.1', not a dict's repr."""
-    from costsim.numtext import count
+    """An assumption's value for a reader: 989.4T and 0.000025, not 9.894e+14 and 2.5e-05; 'compute 0.85, communication
+    0.1', not a dict's repr."""
+    from costsim.numtext import count, sig
 
     if v is None:
         return ""
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, (int, float)):
-        return count(v, 4) if abs(v) >= 1e6 else f"{v:,.6g}"
+        return count(v, 4) if abs(v) >= 1e6 else sig(v, 6)  # 0.000025, never 2.5e-05
     if isinstance(v, dict):
         return ", ".join(f"{k} {assumption_text(x)}" for k, x in v.items())
     if isinstance(v, (list, tuple)):
