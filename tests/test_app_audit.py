@@ -230,3 +230,10 @@ def test_assumptions_read_in_words_not_keys_and_reprs():
     assert not any("{" in v for v in mix["value"]), list(mix["value"])
     fleet = next(df for df in site.dataframe if "GPUs" in df.value.columns)
     assert json.loads(fleet.proto.columns)["GPUs"]["type_config"]["format"] == "localized"
+
+
+def test_validation_with_no_kind_chosen_says_what_to_do():
+    """With every kind removed the Validation page drew an empty chart and table and said nothing."""
+    at = open_page("validation")
+    at.multiselect(key="val_kinds").set_value([]).run()
+    assert any("choose at least one kind" in i.value for i in at.info) and not at.dataframe

@@ -82,6 +82,10 @@ def render() -> None:
                          help="Which runner's cases to show.")
     only_fail = st.checkbox("Only failures and known gaps", key="val_fail", help="Hide the cases inside their tolerance.")
     shown = [r for r in rows if r["kind"] in sel and (not only_fail or not r["passed"] or r.get("known_gap"))]
+    if not shown:  # an empty chart and table said nothing
+        untick = ", or untick 'Only failures and known gaps'" if only_fail else ""
+        st.info(f"No case to show: choose at least one kind above{untick}.")
+        return
     st.plotly_chart(charts.validation_errors(shown), width="stretch", key="val_chart")
     cells = table(shown)
     st.dataframe(cells, width="stretch", hide_index=True,
