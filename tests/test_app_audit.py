@@ -237,3 +237,15 @@ def test_validation_with_no_kind_chosen_says_what_to_do():
     at = open_page("validation")
     at.multiselect(key="val_kinds").set_value([]).run()
     assert any("choose at least one kind" in i.value for i in at.info) and not at.dataframe
+
+
+def test_plan_table_has_no_nan_and_small_counts_read():
+    """At target loss 5 the Plan table read 'nan MWh' for the compute-optimal option and 0.0 in 'tokens (T)' for an
+    83.5M-token plan; counts now read as the answer writes them (293M, 83.5M) and a missing energy as '-'."""
+    at = open_page("plan")
+    at.number_input(key="plan_loss").set_value(5.0).run()
+    assert not errors(at)
+    table = at.dataframe[0].value
+    cells = [str(v) for col in table.columns for v in table[col]]
+    assert not any("nan" in c for c in cells), cells
+    assert table["training tokens"][0].endswith("M") and table["parameters"][0].endswith("M"), table.to_dict()

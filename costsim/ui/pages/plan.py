@@ -3,6 +3,7 @@ $, MWh, tCO2e or peak MW (costsim.api.plan), under every published loss-law fit.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import plotly.graph_objects as go
@@ -42,7 +43,13 @@ def _money(x: float | None) -> str:
 
 
 def _mwh(x: float | None) -> str:
-    return "-" if x is None else f"{x / 3.6e9:,.4g} MWh"
+    """Facility energy in MWh; '-' where there is none (an option the cores could not price read 'nan MWh')."""
+    return "-" if x is None or not math.isfinite(x) else f"{x / 3.6e9:,.4g} MWh"
+
+
+def _size(x: float | None) -> str:
+    """A parameter or token count as the answer writes it (293M, 1.86T; a 83.5M-token plan read 0.0 in 'tokens (T)')."""
+    return "-" if x is None else count(x)
 
 
 LIFETIMES = [1e10, 1e11, 1e12, 1e13, 1e14, 1e15]
@@ -135,12 +142,12 @@ options = [("this plan", r)] + ([("compute-optimal, same loss", r["compute_optim
 rows = []
 for label, c in options:
     t = c.get("total") or {}
-    rows.append({"option": label, "parameters (B)": round(c["params"] / 1e9, 2), "tokens (T)": round(c["training_tokens"] / 1e12, 3),
+    rows.append({"option": label, "parameters": _size(c["params"]), "training tokens": _size(c["training_tokens"]),
                  "loss": round(c["loss"], 4), "training": _money((c.get("training") or {}).get("usd")),
                  "serving": _money((c.get("serving") or {}).get("usd")), "total": _money(t.get("usd")), "energy": _mwh(t.get("facility_energy_j"))})
 st.dataframe(rows, hide_index=True, width="stretch", column_config=w.grouped_number_columns(rows))
 st.subheader("The same question under every fit")
-st.dataframe([{"fit": fid, "parameters (B)": round(c["params"] / 1e9, 2), "tokens (T)": round(c["training_tokens"] / 1e12, 3),
+st.dataframe([{"fit": fid, "parameters": _size(c["params"]), "training tokens": _size(c["training_tokens"]),
                "total": _money((c.get("total") or {}).get("usd"))} for fid, c in r["by_fit"].items() if c], hide_index=True, width="stretch")
 fr = r.get("frontier") or []
 if fr and mode == "cost":
@@ -187,7 +194,7 @@ if st.button("Compare", key=P + "cmp_go", disabled=mode != "cost" or not (cmp_tr
         st.stop()
     (st.markdown if cr["feasible"] else st.warning)(cr["answer"] if cr["feasible"] else f"Not feasible: {cr['reason']}")
     st.dataframe([{"training hardware": o["train_hardware"], "serving hardware": o["serve_hardware"],
-                   "region": o["region"] or "default prices", "parameters (B)": round(o["params"] / 1e9, 2) if o["feasible"] else None,
+                   "region": o["region"] or "default prices", "parameters": _size(o["params"]) if o["feasible"] else "-",
                    "total": _money(o["total_usd"]) if o["feasible"] else "-", "energy": _mwh(o["total_facility_energy_j"]) if o["feasible"] else "-",
                    "CO2e (t)": round(o["total_co2e_kg"] / 1000, 2) if o["feasible"] and o["total_co2e_kg"] is not None else None,
                    "vs best": f"{100 * o['vs_best_frac']:+.0f} %" if o.get("vs_best_frac") is not None else "-",
