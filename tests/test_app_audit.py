@@ -249,3 +249,12 @@ def test_plan_table_has_no_nan_and_small_counts_read():
     cells = [str(v) for col in table.columns for v in table[col]]
     assert not any("nan" in c for c in cells), cells
     assert table["training tokens"][0].endswith("M") and table["parameters"][0].endswith("M"), table.to_dict()
+
+
+def test_a_flag_value_in_a_message_reads_in_the_widgets_units():
+    """1e-9 trillion training tokens said "'Training tokens, trillions' 1e+03 is less than one training step": the
+    value in tokens beside the label in trillions."""
+    at = open_page("train")
+    at.number_input(key="train_tokens_t").set_value(1e-9).run()
+    errs = errors(at)
+    assert "'Training tokens, trillions' 0.000000001 is less than one training step" in errs, errs

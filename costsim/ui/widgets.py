@@ -73,8 +73,12 @@ def remember_label(name: str, label: str, scale: float = 1.0) -> None:
 
 def _number_words(text: str, scale: float) -> str:
     """A number of a pydantic bound message in the widget's units, with thousands separators (10,000 not 1e+16)."""
+    from costsim.numtext import sig
+
     x = float(f"{float(text) / scale:.12g}")
-    return f"{int(x):,}" if x.is_integer() and abs(x) < 1e15 else f"{x:,.6g}"
+    if x.is_integer() and abs(x) < 1e15:
+        return f"{int(x):,}"
+    return sig(x, 6) if 1e-12 <= abs(x) < 1e15 else f"{x:,.6g}"  # 0.000000001 trillions, not 1e-09
 
 
 #: "field 'tokens': Input should be less than or equal to 1e16 (got 1e+21)": the field, its bound and the value given
@@ -103,11 +107,17 @@ def in_page_words(message: str) -> str:
 
     def flag_sub(m: re.Match) -> str:
         name = m.group(1).replace("-", "_")
-        lab = labels.get(FLAG_FIELDS.get(name, name)) or labels.get(name)
-        return f"'{lab}'" if lab else m.group(0)
+        field = FLAG_FIELDS.get(name, name) if labels.get(FLAG_FIELDS.get(name, name)) else name
+        lab = labels.get(field)
+        if not lab:
+            return m.group(0)
+        if not m.group("value"):
+            return f"'{lab}'"
+        shown_as, scale = scales.get(field, (lab, 1.0))  # '--tokens 1e+03' beside a box in trillions: its units
+        return f"'{lab}' {_number_words(m.group('value'), scale if shown_as == lab else 1.0)}"
 
     out = _FIELD_BOUND.sub(field_sub, message)
-    return re.sub(r"(?<![\w-])--([a-z][a-z0-9-]*)", flag_sub, out)
+    return re.sub(r"(?<![\w-])--([a-z][a-z0-9-]*)(?: (?P<value>-?[0-9][0-9.]*(?:e[+-]?[0-9]+)?)(?![\w.]))?", flag_sub, out)
 
 
 def show_error(exc_or_text: Any) -> None:
