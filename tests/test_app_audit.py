@@ -258,3 +258,16 @@ def test_a_flag_value_in_a_message_reads_in_the_widgets_units():
     at.number_input(key="train_tokens_t").set_value(1e-9).run()
     errs = errors(at)
     assert "'Training tokens, trillions' 0.000000001 is less than one training step" in errs, errs
+
+
+def test_huge_run_answer_has_no_exponents():
+    """10,000T tokens on the Train page answered '... 3.242e+06 MWh and 1.314e+06 tCO2e' (report.fmt wrote an exponent
+    from 1e6 up); the answer and the CLI now read 3,242,337 MWh."""
+    from costsim.report.fmt import fmt_value
+
+    assert fmt_value("facility_energy_j", 3.242337e6 * 3.6e9) == "3,242,337 MWh"
+    assert fmt_value("co2e_kg", 1.314e9) == "1,314,000 tCO2e"
+    at = open_page("train")
+    at.number_input(key="train_tokens_t").set_value(9999.0).run()
+    answer = next(m.value for m in at.markdown if m.value.startswith("**Training"))
+    assert "e+" not in answer, answer

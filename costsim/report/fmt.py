@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from costsim.numtext import count, plural, si  # noqa: F401 - plural re-exported for the report modules
+from costsim.numtext import count, plural, si, sig  # noqa: F401 - plural re-exported for the report modules
 
 # Headline metrics, most important first: exact keys the simulations use, then substrings.
 HEADLINE_KEYS = (
@@ -33,8 +33,10 @@ MIN_FROM_KEYS = 8  # below this many exact keys, substrings fill the headline
 def _sig(v: float, digits: int = 4) -> str:
     if v == 0:
         return "0"
-    if abs(v) >= 1e6 or abs(v) < 1e-3:
-        return f"{v:.{digits - 1}e}"
+    if abs(v) >= 1e6:  # 3,242,337 MWh, as 52,869 MWh reads (it wrote 3.242e+06 MWh)
+        return f"{v:,.0f}"
+    if abs(v) < 1e-3:
+        return sig(v, digits)  # 0.0000383, never 3.830e-05
     s = f"{v:,.{max(0, digits - 1 - int(math.floor(math.log10(abs(v)))))}f}"
     return s.rstrip("0").rstrip(".") if "." in s else s
 
