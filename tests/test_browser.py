@@ -327,7 +327,7 @@ def test_validation_page_in_browser(page):
     shot(page, "validation")
     if page.get_by_text("No validation cases yet").count() == 0:
         page.locator('[data-testid="stPlotlyChart"]').first.wait_for()
-        cases = int(metric_value(page, "Cases"))
+        cases = int(metric_value(page, "Cases").replace(",", ""))  # 1,835: thousands separators
         assert cases > 0
         page.get_by_text("Only failures and known gaps", exact=True).click()
         settle(page)
