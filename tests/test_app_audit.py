@@ -267,6 +267,8 @@ def test_huge_run_answer_has_no_exponents():
 
     assert fmt_value("facility_energy_j", 3.242337e6 * 3.6e9) == "3,242,337 MWh"
     assert fmt_value("co2e_kg", 1.314e9) == "1,314,000 tCO2e"
+    # past a trillion the digits no longer read (and a float's tail shows): the exponent again
+    assert fmt_value("co2e_kg", 1e33) == "1.000e+30 tCO2e"
     at = open_page("train")
     at.number_input(key="train_tokens_t").set_value(9999.0).run()
     answer = next(m.value for m in at.markdown if m.value.startswith("**Training"))

@@ -33,6 +33,8 @@ MIN_FROM_KEYS = 8  # below this many exact keys, substrings fill the headline
 def _sig(v: float, digits: int = 4) -> str:
     if v == 0:
         return "0"
+    if abs(v) >= 1e12 or abs(v) < 1e-9:  # past a trillion or below a billionth: digits would no longer read
+        return f"{v:.{digits - 1}e}"
     if abs(v) >= 1e6:  # 3,242,337 MWh, as 52,869 MWh reads (it wrote 3.242e+06 MWh)
         return f"{v:,.0f}"
     if abs(v) < 1e-3:
