@@ -360,6 +360,19 @@ def test_serve_tighter_tpot_slo_lowers_throughput():
 
 
 @needs_serve
+def test_serve_power_limit_reaches_the_request_and_is_said():
+    """The Serve page's GPU power limit (as the Train page's) prices the replica at the cap, as costsim serve --power-cap-w."""
+    at = open_page("serve")
+    r1 = at.session_state["serve_result"]
+    at.number_input(key="serve_power_cap").set_value(400.0).run()
+    no_errors(at)
+    r2 = at.session_state["serve_result"]
+    assert r2["power_cap_w"] == 400.0 and r2["gpu_power_w"] <= 400.0
+    assert r2["throughput_tokens_per_s"] < r1["throughput_tokens_per_s"]
+    assert any("At the 400 W cap per GPU the clocks drop" in c.value for c in at.caption)
+
+
+@needs_serve
 def test_serve_top_k_choice_moves_vllm_throughput():
     """The sampling top-k select reaches the request: Qwen3 on vLLM serves more tokens/s without top-k masking."""
     at = open_page("serve")

@@ -9,7 +9,7 @@ import streamlit as st
 
 from costsim.api.catalog import device_noun
 from costsim.report.answers import layout_text, serve_answer
-from costsim.report.fmt import plural, power_limit_text
+from costsim.report.fmt import plural, power_cap_text, power_limit_text
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest
 from costsim.specs.site import EconomicsSpec, FacilitySpec
@@ -35,7 +35,7 @@ def to_state(r: ServeRequest) -> dict[str, Any]:
             P + "output_tokens_cv": r.output_tokens_cv,
             P + "ttft_ms": None if r.ttft_slo_s is None else r.ttft_slo_s * 1e3,
             P + "tpot_ms": None if r.tpot_slo_s is None else r.tpot_slo_s * 1e3, P + "requests": r.requests,
-            P + "max_num_seqs": r.max_num_seqs,
+            P + "max_num_seqs": r.max_num_seqs, P + "power_cap": r.power_cap_w,
             **{P + k: w.AUTO if getattr(r, k) is None else getattr(r, k) for k in ("tp", "pp", "ep")},
             P + "speculative_tokens": r.speculative_tokens, P + "acceptance_frac": r.acceptance_frac,
             P + "state_precision": w.AUTO if r.state_precision is None else r.state_precision,
@@ -90,6 +90,8 @@ def inputs() -> dict[str, Any]:
                                  integer=True, step=1000, placeholder="none")
         d["max_num_seqs"] = w.number(ServeRequest, "max_num_seqs", key=P + "max_num_seqs", default=None,
                                      label="Engine max sequences (max_num_seqs)", integer=True, step=64, placeholder="what memory holds")
+        d["power_cap_w"] = w.number(ServeRequest, "power_cap_w", key=P + "power_cap", default=None,
+                                    label="GPU power limit, W", step=50.0, placeholder="the TDP")
         with st.expander("Speculative decoding (MTP / EAGLE)"):
             d["speculative_tokens"] = w.number(ServeRequest, "speculative_tokens", key=P + "speculative_tokens", default=None,
                                                label="Draft tokens per step", integer=True, step=1, placeholder="none")
@@ -117,7 +119,8 @@ def build_request(d: dict[str, Any]) -> ServeRequest:
                                               "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
     data = {k: d[k] for k in ("model", "hardware", "gpus", "weight_precision", "kv_precision", "batch", "input_tokens",
                               "output_tokens", "output_tokens_cv", "ttft_slo_s", "tpot_slo_s", "engine", "top_k", "requests",
-                              "max_num_seqs", "speculative_tokens", "acceptance_frac", "state_precision", "tp", "pp", "ep")
+                              "max_num_seqs", "speculative_tokens", "acceptance_frac", "state_precision", "tp", "pp", "ep",
+                              "power_cap_w")
             if k in d}
     search = bool(d.get("deployment_search")) and d.get("gpus") is not None
     data.update(facility=facility, economics=economics, single_replica=not search)
@@ -206,6 +209,8 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
     if res.get("state_precision"):
         st.caption(f"Recurrent state: {fmt.bytes_(res['linear_state_bytes_per_sequence'])} per sequence at "
                    f"{res['state_precision']}, held whatever the context and read and rewritten every decode step.")
+    if text := power_cap_text(res):
+        st.caption(text + " GPU power is capped.")
     if text := power_limit_text(res):
         st.caption("Power limit: " + text)
     if res.get("curve"):
