@@ -12,6 +12,8 @@ Kinds:
                            estimators.inference) at a fixed batch; mean GPU power over a
                            prefill + decode cycle, W
   serve_gpu_energy_per_token  ML.ENERGY GPU energy per output token from `costsim serve`, J
+  power_cap_throughput     throughput a compute-bound job keeps under a GPU power limit (Zeus NSDI'23 traces):
+                           costsim.core.power.cap_throughput_frac from the job's measured uncapped draw, fraction
 
 One method for decode utilizations: the inference core (step time, bytes and FLOPs per GPU) - the
 same numbers `costsim serve` uses.
@@ -23,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from costsim.core.power import device_power_w, phase_power_w
+from costsim.core.power import cap_throughput_frac, device_power_w, phase_power_w
 from costsim.errors import InputError
 from costsim.specs.catalog import get_accelerator, get_node, node_for
 from costsim.validation.engine import Case
@@ -158,7 +160,22 @@ def fit_from_cases(cases: list[Case]) -> tuple[float, float]:
     raise ValueError("no measured_device_power cases marked used_for_fit")
 
 
+def power_cap_throughput(case: Case) -> float:
+    """Throughput kept under a power limit (fraction of the throughput at the board's limit) of a compute-bound job
+    that draws power_uncapped_w without the cap: the compute phase's clock law (costsim.core.power.cap_throughput_frac)."""
+    inp = case.inputs
+    for key in ("power_cap_w", "tdp_w", "idle_w", "power_uncapped_w"):
+        v = inp.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+            raise ValueError(f"{key} must be a number of watts >= 0, got {v!r}")
+    if not inp["idle_w"] < inp["power_uncapped_w"] <= inp["tdp_w"]:
+        raise ValueError("power_uncapped_w must lie above idle_w and at most tdp_w")
+    return float(cap_throughput_frac(float(inp["power_cap_w"]), float(inp["tdp_w"]), float(inp["idle_w"]), "compute",
+                                     phase_power_uncapped_w=float(inp["power_uncapped_w"])))
+
+
 def register(RUNNERS) -> None:
+    RUNNERS["power_cap_throughput"] = power_cap_throughput
     RUNNERS["measured_device_power"] = measured_device_power
     RUNNERS["serve_gpu_power_per_gpu"] = serve_gpu_power_per_gpu
     RUNNERS["serve_gpu_energy_per_token"] = serve_gpu_energy_per_token
