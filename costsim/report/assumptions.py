@@ -4,26 +4,90 @@ each default), and any `assumptions` a simulation reports in its summary."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from costsim.numtext import sig
-from costsim.report.fmt import human
+from costsim.report.fmt import fmt_value, human, path_label
 from costsim.specs.catalog import get_accelerator, get_model
 from costsim.specs.scenario import Scenario
 
 
+#: unit suffixes of scenario fields that costsim.report.fmt.unit_of does not know (a price per kWh, a temperature), longest
+#: first: (suffix, scale, unit shown)
+_FIELD_UNITS = (("_usd_per_kw_month", 1.0, "$ per kW-month"), ("_usd_per_gpu_hour", 1.0, "$ per GPU-hour"),
+                ("_gco2e_per_kwh", 1.0, "gCO2e/kWh"), ("_usd_per_kwh", 1.0, "$/kWh"), ("_l_per_kwh", 1.0, "L/kWh"),
+                ("_usd_per_m3", 1.0, "$ per m³"), ("_w_per_gpu", 1.0, "W per GPU"), ("_temp_coef_per_c", 1.0, "per °C"),
+                ("_temp_c", 1.0, "°C"),
+                ("_pct", 1.0, "%"), ("_below_c", 1.0, "°C"))
+
+
+#: settings whose number is a name, not a quantity (a year reads 2023, not 2,023)
+_PLAIN_NUMBERS = frozenset({"year", "start_month", "start_hour"})
+#: labels of settings whose name is all unit ('usd_per_gpu_hour') or an acronym the label words do not spell
+_FIELD_LABELS = {"usd_per_gpu_hour": "rental price", "wue": "water usage effectiveness (WUE)",
+                 "market_based_gco2e_per_kwh": "market-based grid carbon", "grid_gco2e_per_kwh": "grid carbon intensity",
+                 "fabric_storage_w_per_gpu": "network and storage power", "reference_temp_c": "reference outdoor temperature",
+                 "cooling_temp_coef_per_c": "PUE added per °C above the reference", "curtailment_pct": "curtailment limits"}
+
+
+def field_label(path: str) -> str:
+    """'economics.electricity_usd_per_kwh' -> 'Economics: electricity' (its value carries '$/kWh'), as
+    costsim.report.fmt.path_label words it once the unit words are off the name."""
+    head, _, name = path.rpartition(".")
+    leaf = name
+    for suf, _k, _unit in _FIELD_UNITS:
+        if name.endswith(suf) and len(name) > len(suf):
+            leaf = name[: -len(suf)]
+            break
+    leaf = _FIELD_LABELS.get(name, _FIELD_LABELS.get(leaf, leaf))
+    if " " in leaf:  # a label in words: keep it as written
+        section = path_label(f"{head}.x").rsplit(":", 1)[0] if head else ""
+        return f"{section}: {leaf}" if section else leaf[:1].upper() + leaf[1:]
+    return path_label(f"{head}.{leaf}" if head else leaf)
+
+
+def field_value(name: str, v: Any) -> str:
+    """A scenario setting as the table shows it: yes / no for a switch, '-' for unset, a number with the unit its name
+    ends with ('0.08 $/kWh', '100 W per GPU', '4 %'); the table printed Python's True, None and 100.0."""
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (int, float)):
+        if name in _PLAIN_NUMBERS:
+            return str(v)
+        for suf, k, unit in _FIELD_UNITS:
+            if name.endswith(suf) or name == suf[1:]:
+                return f"{sig(float(v) * k, 4)} {unit}"
+        return fmt_value(name, v)
+    if isinstance(v, (list, tuple)):
+        return ", ".join(field_value(name, x) for x in v) or "-"
+    return str(v)
+
+
 def _field_rows(section: str, spec: Any, note: str) -> list[dict[str, str]]:
+    """One row per scalar setting of a spec, and of the specs inside it (grid.battery, grid.balancing_authority): its
+    label, its scenario path, its value with its unit, and the field's description (its source) with the default it
+    replaces."""
     rows = []
-    fields = type(spec).model_fields
-    for name, f in fields.items():
+    for name, f in type(spec).model_fields.items():
         v = getattr(spec, name)
-        if hasattr(v, "model_dump") or isinstance(v, (list, dict)):
+        path = f"{section}.{name}"
+        if hasattr(v, "model_dump"):
+            rows += _field_rows(path, v, note)
             continue
-        default = f.default
+        if isinstance(v, dict) or (isinstance(v, list) and any(hasattr(x, "model_dump") or isinstance(x, (dict, list)) for x in v)):
+            continue
+        default = None if f.is_required() else f.get_default(call_default_factory=True)
+        changed = f.is_required() or v != default
         rows.append({
-            "item": f"{section}.{name}",
-            "value": "-" if v is None else str(v),
-            "source": (f.description or "") + ("" if v == default else f" [set by the scenario; default {default}]"),
+            "item": field_label(path),
+            "path": path,
+            "value": field_value(name, v),
+            # a field's text says None where a scenario file writes null or leaves the field out
+            "source": re.sub(r"\bNone\b", "unset", f.description or "") + ("" if not changed or f.is_required() else
+                                               f" [set by the scenario; default {'none' if default is None else field_value(name, default)}]"),
             "kind": note,
         })
     return rows

@@ -184,7 +184,8 @@ def _assumptions(result) -> str:
             seen.add(key)
             src = r["source"]
             link = f'<a href="{e(src)}">{e(src)}</a>' if src.startswith(("http://", "https://")) and " " not in src else e(src)
-            rows.append(f"<tr><td>{e(r['item'])}</td><td>{e(r['value'])}</td><td>{link}</td><td>{e(r['kind'])}</td></tr>")
+            path = f" <small><code>{e(r['path'])}</code></small>" if r.get("path") else ""  # the scenario field that sets it
+            rows.append(f"<tr><td>{e(r['item'])}{path}</td><td>{e(r['value'])}</td><td>{link}</td><td>{e(r['kind'])}</td></tr>")
     return f"<table><tr><th>assumption</th><th>value</th><th>source</th><th>kind</th></tr>{''.join(rows)}</table>"
 
 

@@ -168,10 +168,10 @@ def _write_sheets(book: Book, result) -> None:
     _uncertainty_sheet(book, used, result.extra.get("uncertainty") if getattr(result, "extra", None) else None)
 
     with book.sheet(_sheet_name(used, "assumptions"), widths={2: 36, 4: 80}, freeze_rows=1) as wa:
-        wa.row(["variant", "assumption", "value", "source", "kind"], BOLD)
+        wa.row(["variant", "assumption", "value", "source", "kind", "scenario field"], BOLD)
         for v in result.variants:
             for r in assumption_rows(v.scenario, variant=v.name, summaries={p: pr.summary for p, pr in v.parts.items()}):
-                wa.row(_row([r["variant"], r["item"], r["value"], r["source"], r["kind"]]))
+                wa.row(_row([r["variant"], r["item"], r["value"], r["source"], r["kind"], r.get("path")]))
 
     for v in result.variants:
         for part, pr in v.parts.items():

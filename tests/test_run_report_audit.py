@@ -1,0 +1,49 @@
+"""A planner's audit of `costsim run`'s reports: the assumptions table reads in words and units (no Python True / None,
+no raw field names), a training run's cost names the rate it uses, counts round before they take their suffix, a
+zero beside megawatts reads in MW, variant differences never read '-0.0%', and summary.json and report.xlsx open with
+the answer report.html and the CLI give."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+
+from costsim.api.run import PartResult, RunResult, VariantResult, combine_site, scenario_from_dict
+from costsim.specs.scenario import scenario_hash
+
+PY_REPR = re.compile(r"\b(True|False|None|nan|inf)\b")
+
+
+def _result(variants: dict[str, dict]) -> RunResult:
+    s = scenario_from_dict({"name": "audit", "description": "d", "training": {"model": "llama-3-8b", "hardware": "h100-sxm", "num_gpus": 8}})
+    out = []
+    for name, summary in variants.items():
+        t = np.arange(0, 600, 60.0)
+        pr = PartResult(summary, {"t_s": t, "facility_power_mean_w": 1e4 + t}, {}, [{}], {})
+        site, sts = combine_site({"training": pr}, None)
+        out.append(VariantResult(name, s, scenario_hash(s), {"training": pr}, site, sts, 0.1))
+    return RunResult(s, scenario_hash(s), 0, out, 0.1, "2026-01-01T00:00:00+00:00")
+
+
+def test_the_assumptions_table_reads_in_words_and_units():
+    """The table printed economics.include_embodied 'True', '[default None]' and 'facility.fabric_storage_w_per_gpu
+    100.0'; a balancing authority's and a battery's settings had no row at all."""
+    from costsim.report.assumptions import assumption_rows
+
+    s = scenario_from_dict({"name": "a", "training": {"model": "llama-3-8b", "hardware": "h100-sxm", "num_gpus": 8},
+                            "grid": {"region": "us-pjm", "battery": {"energy_mwh": 10, "power_mw": 5},
+                                     "balancing_authority": {"region": "us-pjm", "curtailment_pct": [0.25, 0.5]}}})
+    rows = {r["path"]: r for r in assumption_rows(s) if r.get("path")}
+    for r in rows.values():
+        assert not PY_REPR.search(r["value"]) and not PY_REPR.search(r["source"]), r
+        assert "_" not in r["item"], r["item"]  # words, not the field's name (its path is beside it)
+    assert rows["economics.include_embodied"]["value"] == "yes"
+    assert rows["facility.fabric_storage_w_per_gpu"]["value"] == "100 W per GPU"
+    assert rows["economics.electricity_usd_per_kwh"]["value"] == "0.08 $/kWh"
+    assert rows["economics.utilization_frac"]["value"] == "80 %"
+    assert rows["grid.region"]["source"].endswith("[set by the scenario; default none]")
+    assert rows["grid.battery.energy_mwh"]["value"] == "10 MWh" and rows["grid.balancing_authority.year"]["value"] == "2023"
+    assert rows["grid.balancing_authority.curtailment_pct"]["value"] == "0.25 %, 0.5 %"
+
