@@ -47,3 +47,16 @@ def test_the_assumptions_table_reads_in_words_and_units():
     assert rows["grid.battery.energy_mwh"]["value"] == "10 MWh" and rows["grid.balancing_authority.year"]["value"] == "2023"
     assert rows["grid.balancing_authority.curtailment_pct"]["value"] == "0.25 %, 0.5 %"
 
+
+def test_a_training_runs_assumptions_name_the_rate_its_cost_uses():
+    """Under purchase pricing the training simulation listed only the rental rate (3.495 $ per GPU-hour) beside a cost
+    built on the amortized purchase price, and no source for the electricity price or grid carbon it billed."""
+    from costsim.api.run import load_scenario, run_scenario
+
+    s = load_scenario("scenarios/llama3-8b-vs-70b-training.yaml", ["economics.pricing=purchase", "simulation.duration_s=600",
+                                                                   "simulation.replicates=1"])
+    v = run_scenario(s).variants[0]
+    names = {a["name"]: a for a in v.parts["training"].summary["assumptions"]}
+    assert {"amortized_usd_per_gpu_hour", "electricity_usd_per_kwh", "grid_gco2e_per_kwh", "embodied_kgco2e_per_gpu"} <= set(names)
+    assert "purchase" in names["amortized_usd_per_gpu_hour"]["source"]
+

@@ -273,7 +273,7 @@ def summarize(job: TrainingJob, su: Setup, end_s: float, completed: bool, wall0:
         "electricity_detail_usd": econ["electricity_detail_usd"],
         "sim_wall_time_s": 0.0,
         "notes": su.notes,
-        "assumptions": _assumptions(su),
+        "assumptions": _assumptions(su, econ["assumptions"]),
     }
     ts = {
         "t_s": t_s.astype(float),
@@ -355,14 +355,17 @@ def _account(su: Setup, wall_s: float, gpu_j: float, grid_w: np.ndarray, bucket_
     return acct
 
 
-def _assumptions(su: Setup) -> list[dict]:
+def _assumptions(su: Setup, accounting: list[dict]) -> list[dict]:
+    """The simulation's own assumptions, then the accounting's (costsim.economics.accounting.account_run: the rate the
+    cost uses, rental or amortized purchase, the electricity price and grid carbon billed, host power, embodied
+    carbon), which replace a row of the same name: this list had shown the rental rate alone under purchase pricing,
+    and no source for the electricity price and carbon intensity the cost and CO2e rest on."""
     w = su.w
-    return [
+    own = [
         {"name": "restart_s", "value": w.reliability.restart_s, "unit": "s", "source": "assumption (not published for Llama 3)"},
         {"name": "failure_rate_per_gpu_hour", "value": su.job_failure_rate_per_s * S_PER_HOUR / su.num_gpus, "unit": "1/GPU-h", "source": "arXiv 2407.21783 Table 5 unless overridden"},
         {"name": "checkpoint_storage_bandwidth", "value": su.ckpt_bytes / su.write_s, "unit": "B/s", "source": "scenario" if w.checkpoint.storage_bandwidth_gb_per_s else "0.125 GB/s per GPU"},
-        {"name": "pue", "value": su.pue, "unit": "", "source": "facility spec"},
-        {"name": "usd_per_gpu_hour", "value": su.usd_per_gpu_h, "unit": "USD/GPU-h", "source": "economics / hardware profile"},
         {"name": "phase_edge_s", "value": w.power.phase_edge_s, "unit": "s", "source": "assumption"},
         {"name": "start_ramp_s", "value": w.power.start_ramp_s, "unit": "s", "source": "assumption"},
     ]
+    return own + [a for a in accounting if a.get("value") is not None]
