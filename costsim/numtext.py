@@ -21,6 +21,8 @@ def sig(value: float, digits: int = 3) -> str:
 def count(value: float, digits: int = 3) -> str:
     """A large count the way planners write it: 10T, 1.39T, 870B, 5.2M, 1,500T; below a million, `sig`."""
     v = float(value)
+    if math.isfinite(v) and v != 0:
+        v = float(f"{v:.{digits}g}")  # round first: 999,999,999.7 tokens read 1B, not 1,000M (beside a 1B of the same run)
     for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
         if abs(v) >= scale:
             return f"{sig(v / scale, digits)}{suffix}"  # 1,500T, never 1.5e+03T

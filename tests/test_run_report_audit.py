@@ -60,3 +60,10 @@ def test_a_training_runs_assumptions_name_the_rate_its_cost_uses():
     assert {"amortized_usd_per_gpu_hour", "electricity_usd_per_kwh", "grid_gco2e_per_kwh", "embodied_kgco2e_per_gpu"} <= set(names)
     assert "purchase" in names["amortized_usd_per_gpu_hour"]["source"]
 
+
+def test_counts_round_before_they_take_their_suffix():
+    from costsim.numtext import count
+
+    assert count(999_999_999.7, 4) == "1B"  # was '1,000M' beside '1B' in the same row
+    assert count(999_999.6) == "1M" and count(999_940_000, 4) == "999.9M" and count(1.5e15) == "1,500T"
+
