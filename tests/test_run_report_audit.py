@@ -67,3 +67,9 @@ def test_counts_round_before_they_take_their_suffix():
     assert count(999_999_999.7, 4) == "1B"  # was '1,000M' beside '1B' in the same row
     assert count(999_999.6) == "1M" and count(999_940_000, 4) == "999.9M" and count(1.5e15) == "1,500T"
 
+
+def test_a_balancing_authoritys_zero_power_reads_in_megawatts():
+    from costsim.report.fmt import fmt_value
+
+    assert fmt_value("ba_power_cap_to_avoid_w", 0.0) == "0 MW"  # was '0 W' beside '2,111 MW'
+

@@ -136,7 +136,7 @@ ENERGY_UNITS = ("J", "kJ", "kWh", "MWh")
 POWER_UNITS = ("W", "kW", "MW")
 #: words of a key naming a whole site's or fleet's power (a zero reads in MW there), not one device's (W)
 SITE_POWER_WORDS = ("facility", "site", "grid", "headroom", "fleet", "it_", "swing", "battery", "import", "shortfall",
-                    "curtail", "peak_power")
+                    "curtail", "peak_power", "ba_")  # ba_: a balancing authority's figure for the site (read '0 W' beside '2,111 MW')
 
 
 def zero_unit(key: str, unit: str) -> str:
