@@ -276,6 +276,15 @@ def conclusion(result) -> list[str]:
     return lines
 
 
+def change_text(x: float, base: float) -> str:
+    """The relative change from `base` to `x`: '+8.7%', '-0.03%' (two figures below 0.05 %, where one decimal read
+    '-0.0%' or '+0.0%' for 99.75 % -> 99.72 %), '0%' where they are equal."""
+    pct = 100.0 * (x - base) / abs(base)
+    if pct == 0:
+        return "0%"
+    return f"{pct:+.1f}%" if abs(pct) >= 0.05 else f"{pct:+.1g}%"
+
+
 def variant_deltas(result) -> list[dict[str, str]]:
     """Rows: metric label, base value, then each other variant's value with its change against the base."""
     if len(result.variants) < 2:
@@ -296,7 +305,6 @@ def variant_deltas(result) -> list[dict[str, str]]:
                 if x is None:
                     row[v.name] = "-"
                     continue
-                d = f" ({100 * (x - b) / abs(b):+.1f}%)" if b else ""
-                row[v.name] = fmt_value(k, x) + d
+                row[v.name] = fmt_value(k, x) + (f" ({change_text(x, b)})" if b else "")
             rows.append(row)
     return rows
