@@ -82,3 +82,17 @@ def test_variant_differences_never_read_minus_zero():
     cells = [row["b"] for row in variant_deltas(r)]
     assert cells and not any(re.search(r"[-+]0\.0%", c) for c in cells), cells
 
+
+def test_the_cli_table_says_a_serving_rate_is_per_output_token(capsys, monkeypatch):
+    """report.html labels serving's per-token figures 'per output (generated) token'; the CLI table printed the same
+    rows as 'Energy per token', read per input + output token."""
+    from costsim.cli.run import _headline
+
+    monkeypatch.setenv("COLUMNS", "200")  # one line a row
+    s = scenario_from_dict({"name": "srv", "serving": {"model": "llama-3-8b", "hardware": "h100-sxm"}})
+    pr = PartResult({"feasible": True, "energy_per_token_j": 3.6, "throughput_tokens_per_s": 2000.0}, {}, {}, [{}], {})
+    v = VariantResult("base", s, scenario_hash(s), {"serving": pr}, {}, {}, 0.1)
+    _headline(RunResult(s, scenario_hash(s), 0, [v], 0.1, "2026-01-01T00:00:00+00:00"))
+    out = re.sub(r"[\s│]+", " ", capsys.readouterr().out)
+    assert "Energy per token (per output (generated) token)" in out, out
+

@@ -42,7 +42,7 @@ def _headline(result) -> None:
             rng = pr.ranges.get(k) if pr else None
             rtxt = fmt_range(k, rng) if rng else ""
             cells.append(fmt_value(k, val) + (f"\n[dim]{rtxt}[/]" if rtxt else ""))
-        t.add_row(f"{part}: {label(k)}", *cells)
+        t.add_row(f"{part}: {label(k, part)}", *cells)  # as report.html labels it (serving: per output token)
     from costsim.api.run import part_error_band
     from costsim.core.trust import pct_text
 
