@@ -96,3 +96,17 @@ def test_the_cli_table_says_a_serving_rate_is_per_output_token(capsys, monkeypat
     out = re.sub(r"[\s│]+", " ", capsys.readouterr().out)
     assert "Energy per token (per output (generated) token)" in out, out
 
+
+def test_summary_json_and_the_workbook_open_with_the_answer(tmp_path):
+    import openpyxl
+
+    from costsim.report import write_run
+
+    r = _result({"base": {"feasible": True, "completed": True, "wall_time_s": 3600.0, "facility_energy_j": 3.6e9,
+                          "cost_usd": 1234.0, "co2e_kg": 10.0}})
+    write_run(r, tmp_path, pdf=False)
+    doc = json.loads((tmp_path / "summary.json").read_text())
+    assert list(doc)[0] == "answer" and doc["answer"] and doc["answer"][0].startswith("Training llama-3-8b on 8 h100-sxm takes")
+    ws = openpyxl.load_workbook(tmp_path / "report.xlsx", read_only=True)["summary"]
+    first = next(ws.iter_rows(values_only=True))
+    assert first[0] == "answer" and first[1] == doc["answer"][0]

@@ -89,7 +89,10 @@ def summary_doc(result: RunResult) -> dict[str, Any]:
                for part, pr in v.parts.items()},
             "site": v.site,
         })
+    from costsim.report.conclusion import conclusion  # the reports' answer (report.html, the CLI); report imports api
+
     return to_jsonable({
+        "answer": conclusion(result),  # the answer first, as report.html and the CLI give it: one sentence a line
         "scenario": result.scenario.name,
         "description": result.scenario.description,
         "scenario_hash": result.scenario_hash,

@@ -134,8 +134,13 @@ def _readable(key: str, value: Any, part: str, prefix: str = "", unit_key: str |
 def _write_sheets(book: Book, result) -> None:
     from costsim.api.run import part_error_band  # the api imports the reports: a local import, as report.html's
 
+    from costsim.report.conclusion import conclusion
+
     used: set[str] = set()
-    with book.sheet(_sheet_name(used, "summary"), widths={3: 40, 10: 40, 11: 18}, freeze_rows=5) as ws:
+    answer = conclusion(result)  # the answer first, as report.html and the CLI give it
+    with book.sheet(_sheet_name(used, "summary"), widths={3: 40, 10: 40, 11: 18}, freeze_rows=5 + len(answer)) as ws:
+        for line in answer:
+            ws.row(_row(["answer", line]))
         ws.row(_row(["scenario", result.scenario.name]))
         ws.row(_row(["run id", result.scenario_hash]))
         ws.row(_row(["seed", result.seed]))
