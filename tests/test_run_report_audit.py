@@ -110,3 +110,12 @@ def test_summary_json_and_the_workbook_open_with_the_answer(tmp_path):
     ws = openpyxl.load_workbook(tmp_path / "report.xlsx", read_only=True)["summary"]
     first = next(ws.iter_rows(values_only=True))
     assert first[0] == "answer" and first[1] == doc["answer"][0]
+
+
+def test_a_simulation_assumption_without_a_value_reads_as_a_dash():
+    """tpu7x-405b-activation-offload (no price for a TPU under rental): 'training: $ per GPU hour  None USD/GPU-h'."""
+    from costsim.economics.accounting import NO_PRICE_REASON
+    from costsim.report.assumptions import _assumption_value
+
+    assert _assumption_value(None, "USD/GPU-h") == "-" and _assumption_value(True, "") == "yes"
+    assert "None" not in NO_PRICE_REASON

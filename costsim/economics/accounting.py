@@ -35,7 +35,7 @@ from costsim.units import J_PER_KWH, S_PER_HOUR
 
 FABRIC_CATEGORIES = ("datacenter_gpu", "ai_accelerator")
 NO_PRICE_REASON = ("{id} has no price for this pricing basis (no rental quote / no purchase price in its profile); "
-                   "cost is reported as None rather than a placeholder rate. Set economics.usd_per_gpu_hour "
+                   "cost is reported as unknown rather than at a placeholder rate. Set economics.usd_per_gpu_hour "
                    "(rental) or add prices.purchase_usd to the profile to price it.")
 
 

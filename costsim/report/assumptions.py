@@ -147,8 +147,12 @@ _UNIT_SHOWN = {"B/s": (1e-9, "GB/s"), "bytes": (1e-9, "GB"), "B": (1e-9, "GB"), 
 
 def _assumption_value(value: Any, unit: str) -> str:
     """A simulation assumption's value with its unit at 4 significant figures ('2,000 GB/s', '0.00001973 per GPU-hour');
-    text values as given."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    text values as given; '-' for none (a device with no price read 'None USD/GPU-h'), yes / no for a switch."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if not isinstance(value, (int, float)):
         return f"{value} {unit}".strip() if unit and str(value) else str(value)
     scale, shown = _UNIT_SHOWN.get(unit, (1.0, unit))
     return f"{sig(float(value) * scale, 4)} {shown}".strip()
