@@ -119,3 +119,15 @@ def test_a_simulation_assumption_without_a_value_reads_as_a_dash():
 
     assert _assumption_value(None, "USD/GPU-h") == "-" and _assumption_value(True, "") == "yes"
     assert "None" not in NO_PRICE_REASON
+
+
+def test_a_huge_request_is_refused_with_a_short_number(tmp_path):
+    """simulation.duration_s: 1e300 was refused (exit 2) with a 290-digit count of timeline buckets in the message."""
+    from tests.conftest import run_cli
+
+    f = tmp_path / "huge.yaml"
+    f.write_text("name: h\ntraining: {model: llama-3-8b, hardware: h100-sxm, num_gpus: 8, tokens: 1.0e9}\n"
+                 "simulation: {duration_s: 1.0e300}\n")
+    p = run_cli("run", str(f), "--out", str(tmp_path / "out"), "--no-pdf")
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "simulation.duration_s" in p.stderr and "~1.67e+298 timeline buckets" in p.stderr and len(p.stderr) < 600, p.stderr

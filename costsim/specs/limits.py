@@ -101,8 +101,10 @@ class WorkEstimate:
     def message(self) -> str:
         lim = LIMITS[self.key]
         v = float(self.estimate)
-        # a count is shown exactly (1,002 variants, not ~1e+03); a large or fractional estimate at 3 significant figures
-        shown = f"{v:,.0f}" if math.isfinite(v) and v.is_integer() and v < 1e9 else ("~" + sig(v) if math.isfinite(v) else "unbounded")
+        # a count is shown exactly (1,002 variants, not ~1e+03); a large or fractional estimate at 3 significant figures,
+        # past a quadrillion with an exponent (duration_s 1e300 printed a 290-digit count of timeline buckets)
+        shown = (f"{v:,.0f}" if math.isfinite(v) and v.is_integer() and v < 1e9 else
+                 ("~" + (sig(v) if abs(v) < 1e15 else f"{v:.3g}") if math.isfinite(v) else "unbounded"))
         return (f"request too large: {self.what} is {shown} {lim.unit}, above the limit of {self.limit:,.0f} "
                 f"({lim.why}). {self.fix} On a bigger machine the limit can be raised with {lim.env_var}=N.")
 
