@@ -131,3 +131,13 @@ def test_a_huge_request_is_refused_with_a_short_number(tmp_path):
     p = run_cli("run", str(f), "--out", str(tmp_path / "out"), "--no-pdf")
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert "simulation.duration_s" in p.stderr and "~1.67e+298 timeline buckets" in p.stderr and len(p.stderr) < 600, p.stderr
+
+
+def test_a_window_cut_training_run_says_how_long_the_window_was():
+    """The CLI printed 'training did not complete in 0.0 simulated days' for a one-hour window (phi3-family)."""
+    from costsim.cli.run import _problems
+
+    r = _result({"base": {"completed": False, "wall_time_s": 3600.0, "wall_time_days": 3600.0 / 86400,
+                          "projected_wall_time_s": 2.184 * 86400}})
+    assert _problems(r) == ["base: training did not complete in the 60 min simulated (whole run projected at 2.184 days)."]
+

@@ -69,9 +69,14 @@ def _problems(result) -> list[str]:
         if not s or (s.get("completed") is not False and s.get("grid_cap_feasible") is not False):
             continue
         why = [n for n in s.get("notes") or [] if "infeasible" in n or "cap" in n]
-        days = s.get("wall_time_days")
+        from costsim.report.fmt import fmt_value
+
+        # the window in its own unit: a one-hour window read 'did not complete in 0.0 simulated days'
+        window = fmt_value("wall_time_s", s.get("wall_time_s"))
+        proj = s.get("projected_wall_time_s")
         head = (f"{v.name}: training cannot run" if s.get("grid_cap_feasible") is False
-                else f"{v.name}: training did not complete in {days:,.1f} simulated days")
+                else f"{v.name}: training did not complete in the {window} simulated"
+                + (f" (whole run projected at {fmt_value('wall_time_s', proj)})" if isinstance(proj, (int, float)) else ""))
         out.append(head + (f" ({'; '.join(why)})" if why else "") + ".")
     return out
 
