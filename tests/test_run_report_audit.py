@@ -141,3 +141,16 @@ def test_a_window_cut_training_run_says_how_long_the_window_was():
                           "projected_wall_time_s": 2.184 * 86400}})
     assert _problems(r) == ["base: training did not complete in the 60 min simulated (whole run projected at 2.184 days)."]
 
+
+def test_a_set_that_every_variant_replaces_is_refused(tmp_path):
+    """`--set training.model=...` on a scenario whose variants all set training.model (include_base false) ran the
+    variants unchanged and exited 0, even for a 5,000-character model id."""
+    import pytest
+
+    from costsim.api.run import load_scenario
+    from costsim.errors import InputError
+
+    with pytest.raises(InputError, match=r"--set training.model=\.\.\. changes nothing") as ei:
+        load_scenario("scenarios/llama3-8b-vs-70b-training.yaml", ["training.model=" + "z" * 5000])
+    assert ei.value.field == "training.model"
+    load_scenario("scenarios/llama3-8b-vs-70b-training.yaml", ["training.num_gpus=1024"])  # a field no variant sets

@@ -129,10 +129,24 @@ def scenario_from_dict(data: Mapping[str, Any], sets: Iterable[str] | Mapping[st
             raise
         raise InputError(f"{exc.message} The value comes from --set {hit}=...; fix the --set.", field=exc.field,
                          source=source) from None
+    _refuse_shadowed_sets(s, _set_paths(sets), source)
     for name, vs in variant_scenarios(s, source=source):
         where = "" if name == "base" else f"variant '{name}': "
         _check_catalog_refs(vs, source=source, where=where)
     return s
+
+
+def _refuse_shadowed_sets(s: Scenario, paths: list[str], source: str | None) -> None:
+    """A --set that every variant run replaces changes nothing (`--set training.model=llama-3-405b` on a scenario whose
+    variants each set training.model and that does not run its base): exit 2 naming it, not a run that ignores it."""
+    if not paths or not s.variants or s.simulation.include_base:
+        return
+    for path in paths:
+        if all(any(path == k or path.startswith(k + ".") for k in v.set) for v in s.variants):
+            raise InputError(f"--set {path}=... changes nothing: every variant of this scenario sets {path} itself "
+                             f"({', '.join(v.name for v in s.variants[:5])}{', ...' if len(s.variants) > 5 else ''}) and the base "
+                             "is not run (simulation.include_base: false); drop the --set, or edit the variants' set: in the "
+                             "scenario file.", field=path, source=source)
 
 
 def _set_paths(sets: Iterable[str] | Mapping[str, Any] | None) -> list[str]:
