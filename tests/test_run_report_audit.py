@@ -154,3 +154,16 @@ def test_a_set_that_every_variant_replaces_is_refused(tmp_path):
         load_scenario("scenarios/llama3-8b-vs-70b-training.yaml", ["training.model=" + "z" * 5000])
     assert ei.value.field == "training.model"
     load_scenario("scenarios/llama3-8b-vs-70b-training.yaml", ["training.num_gpus=1024"])  # a field no variant sets
+
+
+def test_time_series_sheets_have_labels_with_units(tmp_path):
+    """The 'ts ...' sheets had the raw keys as headers (t_s, facility_power_mean_w)."""
+    import openpyxl
+
+    from costsim.report import write_run
+
+    write_run(_result({"base": {"feasible": True}}), tmp_path, pdf=False)
+    wb = openpyxl.load_workbook(tmp_path / "report.xlsx", read_only=True)
+    header = next(wb["ts base training"].iter_rows(values_only=True))
+    assert header[:2] == ("Time (s)", "Facility power mean (W)"), header
+    assert not any("_" in str(h) for h in header)

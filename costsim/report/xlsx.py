@@ -1,5 +1,5 @@
 """XLSX report (streamed by costsim.report.xlsx_writer): summary, assumptions with sources, one time-series sheet per variant
-and part, latency tables. Values stay in SI units with the unit in the column name; a sheet
+and part, latency tables. Values stay in SI units with the unit in the column header ('Facility power mean (W)'); a sheet
 that would pass Excel's row limit says so in its first row instead of being cut silently."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from costsim.report.assumptions import assumption_rows
-from costsim.report.fmt import field_unit_key, fmt_value, key_note, label
+from costsim.report.fmt import SI_UNITS, field_unit_key, fmt_value, human, key_note, label, unit_of
 from costsim.report.xlsx_writer import BOLD, Book
 
 MAX_ROWS = 1_048_576 - 2
@@ -60,6 +60,20 @@ def _sheet_name(used: set[str], name: str) -> str:
     return out
 
 
+def column_label(key: str) -> str:
+    """A time-series or table column's header: its label and the SI unit its values are in ('Facility power mean (W)',
+    'Time (s)', 'KV cache util (fraction, 0-1)'); the sheets had the raw keys (facility_power_mean_w, t_s) that
+    timeseries.parquet keeps. A rate's label already says 'per second'."""
+    if key == "t_s":
+        return "Time (s)"
+    text = human(key)
+    suffix = unit_of(key)
+    unit = "fraction, 0-1" if suffix == "_frac" else SI_UNITS.get(suffix, "")
+    if suffix == "_per_s" or not unit or text.endswith(" " + unit):
+        return text
+    return f"{text} ({unit})"
+
+
 def _columns_sheet(book: Book, used: set[str], name: str, cols: dict[str, Any]) -> None:
     keys = [k for k, a in cols.items() if np.asarray(a).ndim == 1]
     n = max((len(np.asarray(cols[k])) for k in keys), default=0)
@@ -69,7 +83,7 @@ def _columns_sheet(book: Book, used: set[str], name: str, cols: dict[str, Any]) 
         if n > MAX_ROWS:
             ws.row([f"{n} rows exceed Excel's limit; the full series is in timeseries.parquet / summary.json. First {MAX_ROWS} rows below."])
             n = MAX_ROWS
-        ws.row(_row(keys), BOLD)
+        ws.row(_row([column_label(k) for k in keys]), BOLD)
         arrays, numeric = [], True
         for k in keys:
             a = np.asarray(cols[k])[:n]
