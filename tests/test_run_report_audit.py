@@ -167,3 +167,15 @@ def test_time_series_sheets_have_labels_with_units(tmp_path):
     header = next(wb["ts base training"].iter_rows(values_only=True))
     assert header[:2] == ("Time (s)", "Facility power mean (W)"), header
     assert not any("_" in str(h) for h in header)
+
+
+def test_the_cost_chart_draws_the_breakdown_of_the_total_only():
+    """100k-gpu-siting's cost chart drew 'training: Energy' ($4.77M, electricity_detail_usd) beside 'training:
+    Electricity' (the same $4.77M): bars summing to more than the cost."""
+    from costsim.report.charts import cost_breakdown
+
+    r = _result({"base": {"cost_usd": 48.3e6, "cost_breakdown_usd": {"capex_amortized_usd": 43.5e6, "electricity_usd": 4.8e6},
+                          "electricity_detail_usd": {"energy_usd": 4.8e6, "demand_charge_usd": 0.0, "included_in_rental": False}}})
+    bars = cost_breakdown(r).data[0]
+    assert list(bars.x) == ["training: Capex amortized", "training: Electricity"]
+    assert abs(sum(bars.y) - 48.3) < 1e-9  # $M, the cost

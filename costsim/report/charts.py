@@ -126,6 +126,9 @@ def _breakdown(result, suffix: str, title: str, unit_key: str) -> go.Figure | No
         items: dict[str, float] = {}
         for part, pr in v.parts.items():
             breakdowns = {k: val for k, val in pr.summary.items() if isinstance(val, dict) and k.endswith(suffix)}
+            # the breakdown of the total only: a detail record (electricity_detail_usd: the energy inside electricity,
+            # or inside the rental price) drew an 'Energy' bar beside 'Electricity', as if paid twice
+            breakdowns = {k: val for k, val in breakdowns.items() if "breakdown" in k} or breakdowns
             flat = {f"{k2}": v2 for d in breakdowns.values() for k2, v2 in d.items()} if breakdowns else {
                 k: val for k, val in pr.summary.items() if k.endswith(suffix) and not any(w in k for w in TOTAL_WORDS)
                 and "_per_" not in k}  # per-token / per-GPU rates are not parts of a total
