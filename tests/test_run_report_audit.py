@@ -179,3 +179,15 @@ def test_the_cost_chart_draws_the_breakdown_of_the_total_only():
     bars = cost_breakdown(r).data[0]
     assert list(bars.x) == ["training: Capex amortized", "training: Electricity"]
     assert abs(sum(bars.y) - 48.3) < 1e-9  # $M, the cost
+
+
+def test_the_uncertainty_answer_names_its_driver_in_words():
+    """The answer read 'driven mostly by economics.utilization_frac (total index 0.55)', and the CLI / HTML tables gave
+    the same raw path (cut to 'economics.utili…' in the CLI)."""
+    from costsim.report.uncertainty import conclusion, driver_text
+
+    study = {"band": {"n": 64, "min": 2.5e6, "max": 4.9e6, "p10": 2.948e6, "p50": 3.587e6, "p90": 4.338e6},
+             "indices": {"total_order": {"economics.utilization_frac": 0.55, "facility.pue": 0.2}}}
+    text = conclusion({"design": "saltelli", "variants": {"base": {"metrics": {"training_cost_usd": study}}}})
+    assert "driven mostly by Economics: utilization (total index 0.55)" in text and "_frac" not in text, text
+    assert driver_text(("economics.utilization_frac", 0.55)) == "Economics: utilization (0.55)" and driver_text(None) == "-"

@@ -85,7 +85,7 @@ def _uncertainty_table(doc) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from costsim.report.uncertainty import _top_driver, _val, conclusion, metric_label
+    from costsim.report.uncertainty import _top_driver, _val, conclusion, driver_text, metric_label
 
     con = Console()
     con.print(conclusion(doc))
@@ -97,7 +97,7 @@ def _uncertainty_table(doc) -> None:
             b = st.get("band") or {}
             top = _top_driver(st)
             t.add_row(metric_label(m), _val(m, b.get("p10")), _val(m, b.get("p50")), _val(m, b.get("p90")),
-                      f"{top[0]} ({top[1]:.2f})" if top else "-")
+                      driver_text(top))
         con.print(t)
 
 

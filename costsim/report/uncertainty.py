@@ -66,9 +66,15 @@ def _top_driver(study: Mapping[str, Any]) -> tuple[str, float] | None:
     return k, tot[k]
 
 
+def driver_text(top: tuple[str, float] | None) -> str:
+    """The main driver in words with its total index: 'Economics: utilization (0.55)' (the answer, the tables and the
+    CLI named it by its scenario path, economics.utilization_frac); '-' for none."""
+    return f"{path_label(top[0])} ({top[1]:.2f})" if top else "-"
+
+
 def conclusion(doc: Mapping[str, Any], variant: str | None = None, max_metrics: int = 3) -> str:
-    """'cost: P10–P90 $1.2M–$1.9M (median $1.5M); most of the spread comes from
-    economics.electricity_usd_per_kwh (total index 0.71).' for the first headline outputs."""
+    """'training: Cost: P10–P90 $1.2M – $1.9M (median $1.5M), driven mostly by Economics: electricity $ per kWh (total
+    index 0.71)' for the first headline outputs."""
     variants = doc.get("variants") or {}
     if not variants:
         return ""
@@ -84,7 +90,7 @@ def conclusion(doc: Mapping[str, Any], variant: str | None = None, max_metrics: 
         txt = f"{metric_label(m)}: P10–P90 {span_text(lo, hi)} (median {mid})"
         top = _top_driver(st)
         if top is not None and top[1] > 0.05:
-            txt += f", driven mostly by {top[0]} (total index {top[1]:.2f})"
+            txt += f", driven mostly by {path_label(top[0])} (total index {top[1]:.2f})"
         parts.append(txt)
     if not parts:
         return ""
@@ -129,7 +135,7 @@ def _band_table(metrics: Mapping[str, Any]) -> str:
         if not b.get("n"):
             continue
         top = _top_driver(st)
-        drv = f"{_e(top[0])} ({top[1]:.2f})" if top else "-"
+        drv = _e(driver_text(top))
         rows.append(f"<tr><th>{_e(metric_label(m))}</th><td class='num'>{_e(_val(m, b.get('p10')))}</td>"
                     f"<td class='num'>{_e(_val(m, b.get('p50')))}</td><td class='num'>{_e(_val(m, b.get('p90')))}</td>"
                     f"<td class='num'>{b.get('n')}</td><td>{drv}</td></tr>")

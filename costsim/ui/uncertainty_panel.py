@@ -36,7 +36,7 @@ def render_uncertainty(s: Scenario) -> None:
     spec = s.uncertainty
     if spec is None:
         return
-    from costsim.report.uncertainty import _top_driver, _val, conclusion, indices_chart, metric_label
+    from costsim.report.uncertainty import _top_driver, _val, conclusion, driver_text, indices_chart, metric_label
 
     st.subheader("Uncertainty")
     st.caption(f"{plural(len(spec.inputs), 'uncertain input')}: " + ", ".join(f"{p} ({d.dist})" for p, d in spec.inputs.items()))
@@ -67,7 +67,7 @@ def render_uncertainty(s: Scenario) -> None:
             b = stdy.get("band") or {}
             top = _top_driver(stdy)
             rows.append({"output": metric_label(m), "P10": _val(m, b.get("p10")), "P50": _val(m, b.get("p50")), "P90": _val(m, b.get("p90")),
-                         "main driver (total index)": f"{top[0]} ({top[1]:.2f})" if top else "-"})
+                         "main driver (total index)": driver_text(top)})
         if len(doc["variants"]) > 1:
             st.markdown(f"*{v}*")
         st.dataframe(rows, width="stretch", hide_index=True)
