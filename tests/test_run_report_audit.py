@@ -191,3 +191,15 @@ def test_the_uncertainty_answer_names_its_driver_in_words():
     text = conclusion({"design": "saltelli", "variants": {"base": {"metrics": {"training_cost_usd": study}}}})
     assert "driven mostly by Economics: utilization (total index 0.55)" in text and "_frac" not in text, text
     assert driver_text(("economics.utilization_frac", 0.55)) == "Economics: utilization (0.55)" and driver_text(None) == "-"
+
+
+def test_the_energy_chart_splits_the_facility_energy_into_parts():
+    """The energy chart drew nested totals side by side (serving: GPU 13.7, IT 28.4, facility 34.1 kWh; a siting run
+    also its grid energy, curtailed energy and a battery size) as if they were parts of one total."""
+    from costsim.report.charts import energy_breakdown
+
+    r = _result({"base": {"gpu_energy_j": 4.9e7, "it_energy_j": 1.0e8, "facility_energy_j": 1.2e8, "grid_energy_j": 1.2e8,
+                          "ba_battery_energy_to_avoid_j": 5e9}})
+    bars = energy_breakdown(r).data[0]
+    assert list(bars.x) == ["training: GPUs", "training: host, network and storage", "training: cooling and power overhead (PUE)"]
+    assert abs(sum(bars.y) - 1.2e8 / 3.6e6) < 1e-9  # kWh: the parts sum to the facility energy

@@ -120,11 +120,35 @@ def power_timeline(result) -> go.Figure | None:
     return fig
 
 
+def energy_parts(summary: dict) -> dict[str, float] | None:
+    """A part's facility energy split into what draws it, from its nested totals (GPU within IT within facility: the
+    chart had drawn gpu, IT, facility and grid energy side by side, and in a siting run a curtailed-energy and a
+    battery-size figure too, as if parts of one total); None where the summary has no facility energy."""
+    fac = summary.get("facility_energy_j")
+    if not isinstance(fac, (int, float)) or isinstance(fac, bool) or not np.isfinite(fac):
+        return None
+    gpu, it = summary.get("gpu_energy_j"), summary.get("it_energy_j")
+    out: dict[str, float] = {}
+    if isinstance(gpu, (int, float)) and gpu > 0:
+        out["GPUs"] = float(gpu)
+    if isinstance(it, (int, float)) and it > 0:
+        if out:
+            out["host, network and storage"] = float(it) - out["GPUs"]
+        out["cooling and power overhead (PUE)"] = float(fac) - float(it)
+    else:
+        out["host, network, storage and cooling" if out else "facility"] = float(fac) - out.get("GPUs", 0.0)
+    return out
+
+
 def _breakdown(result, suffix: str, title: str, unit_key: str) -> go.Figure | None:
     per_variant: list[tuple[str, dict[str, float]]] = []
     for v in result.variants:
         items: dict[str, float] = {}
         for part, pr in v.parts.items():
+            parts = energy_parts(pr.summary) if suffix == "_j" else None
+            if parts is not None:
+                items.update({f"{part}: {k}": x for k, x in parts.items() if x})
+                continue
             breakdowns = {k: val for k, val in pr.summary.items() if isinstance(val, dict) and k.endswith(suffix)}
             # the breakdown of the total only: a detail record (electricity_detail_usd: the energy inside electricity,
             # or inside the rental price) drew an 'Energy' bar beside 'Electricity', as if paid twice
@@ -244,7 +268,7 @@ def cost_breakdown(result) -> go.Figure | None:
 
 
 def energy_breakdown(result) -> go.Figure | None:
-    return _breakdown(result, "_j", "Energy breakdown", "x_j")
+    return _breakdown(result, "_j", "Energy breakdown (parts of the facility energy)", "x_j")
 
 
 def latency_distribution(result) -> go.Figure | None:
