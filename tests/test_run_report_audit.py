@@ -78,6 +78,7 @@ def test_variant_differences_never_read_minus_zero():
     from costsim.report.conclusion import change_text, variant_deltas
 
     assert change_text(99.72, 99.75) == "-0.03%" and change_text(1.0, 1.0) == "0%" and change_text(5.978, 2.184) == "+173.7%"
+    assert change_text(0.9994996, 0.9995) == "-0.00004%"  # not '-4e-05%' (phi3-family's SLO attainment)
     r = _result({"a": {"goodput_frac": 0.9975, "wall_time_s": 3600.0}, "b": {"goodput_frac": 0.9972, "wall_time_s": 3600.0}})
     cells = [row["b"] for row in variant_deltas(r)]
     assert cells and not any(re.search(r"[-+]0\.0%", c) for c in cells), cells

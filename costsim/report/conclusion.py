@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
+from costsim.numtext import sig
 from costsim.report.fmt import fmt_range, fmt_value, label, plural
 
 DELTA_KEYS = {
@@ -277,12 +278,14 @@ def conclusion(result) -> list[str]:
 
 
 def change_text(x: float, base: float) -> str:
-    """The relative change from `base` to `x`: '+8.7%', '-0.03%' (two figures below 0.05 %, where one decimal read
+    """The relative change from `base` to `x`: '+8.7%', '-0.03%' (one figure below 0.05 %, where one decimal read
     '-0.0%' or '+0.0%' for 99.75 % -> 99.72 %), '0%' where they are equal."""
     pct = 100.0 * (x - base) / abs(base)
     if pct == 0:
         return "0%"
-    return f"{pct:+.1f}%" if abs(pct) >= 0.05 else f"{pct:+.1g}%"
+    if abs(pct) >= 0.05:
+        return f"{pct:+.1f}%"
+    return f"{'+' if pct > 0 else '-'}{sig(abs(pct), 1)}%"  # one figure, never an exponent ('-4e-05%')
 
 
 def variant_deltas(result) -> list[dict[str, str]]:
