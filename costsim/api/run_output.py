@@ -75,8 +75,9 @@ def part_error_band(part: str, s: Scenario, family: str | None = None,
     return None
 
 
-def summary_doc(result: RunResult) -> dict[str, Any]:
-    """The run's results; deterministic for a scenario and seed (timings are in metadata_doc)."""
+def summary_doc(result: RunResult, answer: list[str] | None = None) -> dict[str, Any]:
+    """The run's results; deterministic for a scenario and seed (timings are in metadata_doc). `answer`: the reports'
+    answer sentences (costsim.report.conclusion, given by the caller: the reports sit above this layer), first."""
     variants = []
     for v in result.variants:
         variants.append({
@@ -89,10 +90,8 @@ def summary_doc(result: RunResult) -> dict[str, Any]:
                for part, pr in v.parts.items()},
             "site": v.site,
         })
-    from costsim.report.conclusion import conclusion  # the reports' answer (report.html, the CLI); report imports api
-
     return to_jsonable({
-        "answer": conclusion(result),  # the answer first, as report.html and the CLI give it: one sentence a line
+        **({"answer": list(answer)} if answer is not None else {}),  # the answer first, as report.html and the CLI give it
         "scenario": result.scenario.name,
         "description": result.scenario.description,
         "scenario_hash": result.scenario_hash,
@@ -241,8 +240,9 @@ def commit_output(stage: Path, out_dir: str | os.PathLike[str]) -> Path:
     return out
 
 
-def write_run_data(result: RunResult, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """scenario.yaml (resolved, defaults filled), metadata.json, summary.json, timeseries.parquet."""
+def write_run_data(result: RunResult, out_dir: str | os.PathLike[str], answer: list[str] | None = None) -> dict[str, Path]:
+    """scenario.yaml (resolved, defaults filled), metadata.json, summary.json (opening with `answer` when given),
+    timeseries.parquet."""
     import pyarrow.parquet as pq
 
     out = Path(out_dir)
@@ -256,7 +256,7 @@ def write_run_data(result: RunResult, out_dir: str | os.PathLike[str]) -> dict[s
     paths["scenario.yaml"] = out / "scenario.yaml"
     _atomic_write(out / "metadata.json", json.dumps(metadata_doc(result), indent=2))
     paths["metadata.json"] = out / "metadata.json"
-    _atomic_write(out / "summary.json", json.dumps(summary_doc(result), indent=2))
+    _atomic_write(out / "summary.json", json.dumps(summary_doc(result, answer), indent=2))
     paths["summary.json"] = out / "summary.json"
     tmp = out / f".timeseries.parquet.tmp-{os.getpid()}"
     pq.write_table(timeseries_table(result), tmp)

@@ -192,7 +192,9 @@ def register(app: typer.Typer) -> None:
             shutil.rmtree(stage, ignore_errors=True)  # nothing half-written is left behind
             raise
         if as_json:
-            sd = summary_doc(result)
+            from costsim.report.conclusion import conclusion
+
+            sd = summary_doc(result, conclusion(result))
             if doc is not None:
                 sd["uncertainty"] = doc
             print_json(sd)

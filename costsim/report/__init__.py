@@ -33,7 +33,9 @@ def _write_run_files(result, out: Path, *, pdf: bool) -> dict[str, Any]:
     from costsim.report.pdf import html_to_pdf
     from costsim.report.xlsx import write_xlsx
 
-    files: dict[str, Path] = dict(write_run_data(result, out))
+    from costsim.report.conclusion import conclusion
+
+    files: dict[str, Path] = dict(write_run_data(result, out, answer=conclusion(result)))
     notices: list[str] = []
     html_path = out / "report.html"
     tmp = out / f".report.html.tmp-{os.getpid()}"

@@ -60,7 +60,7 @@ def _child(scenario_json: str, seed: int, workdir: str) -> None:
                 site_ts[v.name] = {"t_s": t.tolist(), "site_power_w": mean.tolist(), "site_power_max_w": hi.tolist()}
         from costsim.report.conclusion import conclusion
 
-        _write_json(wd / RESULT, {"ok": True, "summary": summary_doc(result), "files": {k: str(v) for k, v in written["files"].items()},
+        _write_json(wd / RESULT, {"ok": True, "summary": summary_doc(result, conclusion(result)), "files": {k: str(v) for k, v in written["files"].items()},
                                   "notices": written.get("notices", []), "site_timeseries": site_ts,
                                   "answer": conclusion(result)})
     except InputError as exc:
