@@ -157,3 +157,15 @@ def test_a_policy_that_does_not_trade_reads_saves_0_not_minus_0():
     text = battery_text(dict(b, arbitrage_saving_usd_per_day=-1.5e-12))
     assert "saves 0 USD a day" in text and "-0" not in text
     assert "saves -12 USD a day" in battery_text(dict(b, arbitrage_saving_usd_per_day=-12.3))  # a real loss keeps its sign
+
+
+def test_site_carries_the_power_cores_trust_range_as_serve_and_train_do():
+    """`costsim site` printed no trust range (the app's Site page and costsim serve / train do): its JSON now carries
+    power_error_band (the largest accelerator type's) and, for a mixed fleet, each type's; the text prints it."""
+    one = site_report(build_request(["h100-sxm"], [1000]))
+    assert one["power_error_band"]["cases"] > 0 and "power_error_bands" not in one
+    mixed = site_report(build_request(["h100-sxm", "a100-80gb-sxm"], [100, 2000]))
+    assert set(mixed["power_error_bands"]) == {"h100-sxm", "a100-80gb-sxm"}
+    assert mixed["power_error_band"] == mixed["power_error_bands"]["a100-80gb-sxm"]
+    r = _cli("--hardware", "h100-sxm", "--gpus", "1000")
+    assert r.returncode == 0 and "Trust range: published values lay" in r.stdout

@@ -82,6 +82,16 @@ def _daily(mean_w: float, price, carbon) -> dict[str, float]:
             "energy_j_per_day": mean_w * S_PER_DAY}
 
 
+def _power_bands(req: SiteRequest) -> dict[str, Any]:
+    """power_error_band (the fleet's largest accelerator type's, as `costsim serve` / `train` carry theirs) and, for a
+    mixed fleet, power_error_bands: each type's, by hardware id."""
+    from costsim.api.trust import band_dict
+
+    bands = {e.hardware: band_dict("power", e.hardware, float(e.gpus)) for e in req.fleet}
+    largest = max(req.fleet, key=lambda e: e.gpus).hardware
+    return {"power_error_band": bands[largest], **({"power_error_bands": bands} if len(bands) > 1 else {})}
+
+
 def site_report(req: SiteRequest) -> dict[str, Any]:
     facility = FacilitySpec(pue=req.pue)
     econ = EconomicsSpec()
@@ -94,6 +104,8 @@ def site_report(req: SiteRequest) -> dict[str, Any]:
 
     out: dict[str, Any] = {
         "feasible": True, "reason": None,
+        # the power core's trust range, of the fleet's largest accelerator type (each type's in power_error_bands)
+        **_power_bands(req),
         "it_peak_power_w": it_peak, "it_mean_power_w": it_mean,
         "facility_peak_power_w": fac_peak, "facility_mean_power_w": fac_mean,
         "pue": pue,
