@@ -380,3 +380,18 @@ def test_a_plan_without_demand_says_it_serves_nothing():
     """No lifetime demand: the answer said 'serving 0 tokens over 2 years needs less than one h100-sxm, $0, 0 Wh'."""
     r = plan(PlanRequest(target_loss=2.0))
     assert "no serving" in r.answer and "less than one" not in r.answer and r.chosen.serving.usd == 0
+
+
+def test_an_infeasible_plan_prints_its_reason_not_an_empty_table_nor_a_trust_range():
+    """Loss 1.75 is below the default fit's irreducible loss: the answer says so, then an empty 'plan' table and the
+    cores' trust ranges followed (a range qualifies a number; there was none), and the by-fit rows of the fits that
+    cannot reach it read '-' with no reason. Now no empty table, no trust range, and each fit's reason."""
+    from tests.conftest import run_cli
+
+    r = run_cli("plan", "--target-loss", "1.75")
+    assert r.returncode == 3
+    assert "┃ choice" not in r.stdout and "Trust range" not in r.stdout
+    assert "muennighoff2023: target loss 1.75 is at or below the irreducible loss" in r.stdout
+    doc = json.loads(run_cli("plan", "--target-loss", "1.75", "--json").stdout)
+    assert set(doc["by_fit_reasons"]) == {"besiroglu2024", "muennighoff2023"}
+    assert doc["by_fit"]["hoffmann2022"] is not None and "hoffmann2022" not in doc["by_fit_reasons"]

@@ -171,6 +171,8 @@ class PlanResult:
     same_loss_best: PlanChoice | None = None
     """Compute-budget mode: the plan with the least objective (usd, MWh, ...) that reaches the compute-optimal
     model's loss under the same lifetime demand (the inference-aware optimum of Sardana et al. 2024)."""
+    by_fit_reasons: dict[str, str] = field(default_factory=dict)
+    """Why a fit of by_fit has no answer (a target at or below its irreducible loss, no priced size reaching it)."""
     error_bands: dict[str, ErrorBand | None] = field(default_factory=dict)
     """Cost mode: trust ranges of the cores the plan is priced with (held-out validation error of the regime):
     training (throughput, so days and GPU-hours), serving (throughput, so fleet size) and power (energy)."""
@@ -185,6 +187,7 @@ class PlanResult:
         return {"feasible": self.feasible, "reason": self.reason, "answer": self.answer, "mode": self.mode, "fit": self.fit,
                 "objective": self.objective, "lifetime_tokens": self.lifetime_tokens, **top,
                 "compute_optimal": choice(self.compute_optimal), "by_fit": {k: choice(v) for k, v in self.by_fit.items()},
+                "by_fit_reasons": self.by_fit_reasons,
                 "spread": self.spread, "compare": [choice(c) for c in self.compare], "frontier": self.frontier,
                 "score_target": self.score_target, "same_loss_best": choice(self.same_loss_best), "assumptions": self.assumptions,
                 "error_bands": {k: (b.as_dict() if b is not None else None) for k, b in self.error_bands.items()}}
@@ -393,8 +396,12 @@ def plan(req: PlanRequest) -> PlanResult:
     target = targets[req.fit]
     chosen, why = _optimize(req, fit, prices, target)
     by_fit: dict[str, PlanChoice | None] = {}
+    by_fit_reasons: dict[str, str] = {}  # why a fit has no answer (its row reads '-')
     for fid in FIT_IDS:
-        by_fit[fid] = chosen if fid == req.fit else _optimize(req, fits[fid], prices, targets[fid])[0]
+        c_fit, why_fit = (chosen, why) if fid == req.fit else _optimize(req, fits[fid], prices, targets[fid])
+        by_fit[fid] = c_fit
+        if c_fit is None and why_fit:
+            by_fit_reasons[fid] = why_fit
     # each fit's answer with its predicted score under that fit's own loss -> score map (the table's MMLU column was empty)
     by_fit = {fid: None if c is None else replace(c, score=_score_of(fid, c.loss, req.family)) for fid, c in by_fit.items()}
     co = None
@@ -445,7 +452,8 @@ def plan(req: PlanRequest) -> PlanResult:
     return PlanResult(feasible=chosen is not None, reason=why, mode=req.mode, fit=req.fit, objective=req.objective,
                       lifetime_tokens=req.lifetime_total_tokens(), chosen=chosen, compute_optimal=co, by_fit=by_fit, spread=spread,
                       compare=compare, frontier=frontier, answer=answer_sentence(req, chosen, co) if chosen else (why or ""),
-                      assumptions=assumptions, score_target=score_target, same_loss_best=same_loss_best, error_bands=bands)
+                      assumptions=assumptions, score_target=score_target, same_loss_best=same_loss_best, error_bands=bands,
+                      by_fit_reasons=by_fit_reasons)
 
 
 def _with_scores(req: PlanRequest, chosen: PlanChoice | None, co: PlanChoice | None,

@@ -83,13 +83,17 @@ def _render(r: dict, *, answer: bool = True) -> None:
         t.add_row(r["same_loss_best"]["label"], *_row(r["same_loss_best"]))
     for c in r.get("compare") or []:
         t.add_row(c["label"], *_row(c))
-    con.print(t)
+    if t.row_count:  # an infeasible plan: the answer said why; no empty table under it
+        con.print(t)
     bf = Table(title="the same question under every published fit (the spread is the uncertainty of the law)")
     for col in ("fit", "params", "tokens", "tokens/param", "loss", "total FLOP", "training", "serving", "total", "total energy", "MMLU %"):
         bf.add_column(col)
     for fid, c in (r.get("by_fit") or {}).items():
         bf.add_row(fid, *_row(c))
     con.print(bf)
+    for fid, why in (r.get("by_fit_reasons") or {}).items():
+        if fid != r.get("fit"):  # the chosen fit's reason is the answer above
+            con.print(f"{fid}: {why}")
     _frontier_table(con, r.get("frontier") or [])
     st = r.get("score_target")
     if st:
@@ -106,8 +110,8 @@ def _render(r: dict, *, answer: bool = True) -> None:
                   f"{count(b['training_tokens_p90'])}.")
     from costsim.api.trust import band_sentence
 
-    for name, band in (r.get("error_bands") or {}).items():
-        if text := band_sentence(band, name):
+    for name, band in (r.get("error_bands") or {}).items() if r.get("feasible") is not False else ():
+        if text := band_sentence(band, name):  # a trust range qualifies a number: an infeasible plan has none
             con.print(text)
     per = r.get("per_output_token") or {}
     if per:
