@@ -88,3 +88,11 @@ def test_pdf_first_page_is_the_executive_summary(reports):
     assert "Answer" in first and "Headline numbers" in first and "Training llama-3.1-405b" in first
     assert "page 1 of" in first and "run " in first  # footer: page numbers, run id
     assert "Assumptions and sources" not in first and "modebar" not in first.lower()
+
+
+def test_a_fraction_of_a_kilogram_of_co2e_reads_in_grams():
+    """A phone's hour of chat read '0.001157 kgCO2e' in its run report: under a kilogram it reads in grams."""
+    from costsim.report.fmt import fmt_value
+
+    assert fmt_value("co2e_kg", 0.001157) == "1.157 gCO2e"
+    assert fmt_value("co2e_kg", 3.2) == "3.2 kgCO2e" and fmt_value("co2e_kg", 1500.0) == "1.5 tCO2e"

@@ -101,6 +101,8 @@ def scale(key: str, v: float) -> tuple[float, str]:
     if u == "_kg":
         if a >= 1e3:
             return v / 1e3, "tCO2e" if "co2" in key else "t"
+        if 0 < a < 1.0:  # a phone's hour of chat: 1.157 gCO2e, not 0.001157 kgCO2e
+            return v * 1e3, "gCO2e" if "co2" in key else "g"
         return v, "kgCO2e" if "co2" in key else "kg"
     if u == "_frac":
         return v * 100, "%"
