@@ -189,10 +189,11 @@ COMMANDS = {
     "train": (["--model", "llama-3-8b", "--hardware", "h100-sxm", "--gpus", "64", "--tokens", "1e12"],
               ["--model", "--hardware", "--gpus", "--tokens", "--precision", "--seq-len", "--global-batch-tokens", "--global-batch",
                "--pue", "--tp", "--pp", "--ep", "--cp", "--micro-batch", "--zero", "--recompute", "--framework", "--node",
-               "--grid-gco", "--failure-rate-per-gpu-hour", "--checkpoint-time-s", "--top-k"]),
+               "--grid-gco", "--failure-rate-per-gpu-hour", "--checkpoint-time-s", "--top-k", "--power-cap-w"]),
     "serve": (["--model", "llama-3-8b", "--hardware", "h100-sxm", "--gpus", "1"],
               ["--model", "--hardware", "--gpus", "--batch", "--input-tokens", "--output-tokens", "--weight-precision",
-               "--kv-precision", "--engine", "--tp", "--pp", "--ep", "--ttft-slo-s", "--tpot-slo-s", "--objective", "--runners-up"]),
+               "--kv-precision", "--engine", "--tp", "--pp", "--ep", "--ttft-slo-s", "--tpot-slo-s", "--objective", "--runners-up",
+               "--power-cap-w"]),
     "site": (["--gpus", "1024", "--hardware", "h100-sxm"],
              ["--gpus", "--hardware", "--pue", "--region", "--workload", "--grid-cap-mw", "--battery-mwh", "--battery-mw"]),
 }
