@@ -87,11 +87,11 @@ def check_power_cap_w(acc: Accelerator, power_cap_w: float) -> None:
     if not math.isfinite(power_cap_w):
         raise InputError(f"power cap must be a finite number of watts, got {power_cap_w!r}.", field="power_cap_w")
     if power_cap_w > acc.tdp_w:  # nvidia-smi -pl / rocm-smi refuse limits above the board's maximum, the profile's TDP
-        raise InputError(f"power cap {power_cap_w:g} W is above {acc.id}'s TDP ({acc.tdp_w:g} W), the most the board draws or "
+        raise InputError(f"power cap {power_cap_w:.10g} W is above {acc.id}'s TDP ({acc.tdp_w:g} W), the most the board draws or "
                          f"accepts as a limit: it would change nothing. Give a cap up to {acc.tdp_w:g} W, or none.", field="power_cap_w")
     floor = float(warm_idle_power_w(acc.idle_w, acc.tdp_w))
     if power_cap_w <= floor:
-        raise InputError(f"power cap {power_cap_w:g} W is at or below {acc.id}'s warm-idle power ({floor:.0f} W): nothing could run. "
+        raise InputError(f"power cap {power_cap_w:.10g} W is at or below {acc.id}'s warm-idle power ({floor:.0f} W): nothing could run. "
                          f"Give a cap between {floor:.0f} W and the TDP ({acc.tdp_w:g} W), or none.", field="power_cap_w")
 
 

@@ -437,7 +437,7 @@ def power_limit_text(result: dict) -> str | None:
         pl, total = d.get("power_limit_s") or 0.0, d.get(total_key) or 0.0
         if pl > 0 and total > pl:
             pct = 100.0 * pl / (total - pl)
-            parts.append(f"{what} +{pct:.0f} %" if pct >= 1.0 else f"{what} under +1 %")
+            parts.append(f"{what} +{pct:,.0f} %" if pct >= 1.0 else f"{what} under +1 %")
     if not parts:
         return None
     return f"The GEMMs need more power than the TDP leaves, so clocks drop: {', '.join(parts)}."
@@ -456,7 +456,7 @@ def power_cap_text(result: dict) -> str | None:
         pc, total = d.get("power_cap_s") or 0.0, d.get(total_key) or 0.0
         if total > pc:
             pct = 100.0 * pc / (total - pc)
-            parts.append(f"{what} +{pct:.0f} %" if pct >= 1.0 or pct == 0.0 else f"{what} under +1 %")
+            parts.append(f"{what} +{pct:,.0f} %" if pct >= 1.0 or pct == 0.0 else f"{what} under +1 %")
     return f"At the {cap:,.0f} W cap per GPU the clocks drop: {', '.join(parts)}." if parts else None
 
 
