@@ -1,6 +1,7 @@
 """Mean device power over a decode step and a prompt pass of the inference core (costsim.core.inference
 decode_step_breakdown / prefill_breakdown): a decode step's parts each at their own utilization, time-weighted, a prompt
-pass at its mean utilization; a span the power limit stretches runs at the limit."""
+pass at its mean utilization; a span the power limit stretches runs at the limit; and the breakdowns under a per-GPU
+power cap (power_capped: Device.power_cap_w)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def decode_step_power_w(dec: dict, dev: Device, idle_w, tdp_w):
 
 
 def _at_most_cap(power_w, parts: dict):
-    """Power of a breakdown run under a power limit (costsim.core.inference._power_capped): at most the limit."""
+    """Power of a breakdown run under a power limit (power_capped below): at most the limit."""
     return np.minimum(power_w, _a(parts["power_cap_w"])) if "power_cap_w" in parts else power_w
 
 
@@ -72,8 +73,8 @@ def prefill_power_w(pre: dict, dev: Device, idle_w, tdp_w):
     return _at_most_cap(np.where(_a(pre["power_limit_s"]) > 0, _a(tdp_w), device_power_w(idle_w, tdp_w, cu, mu)), pre)
 
 
-#: the least throughput a power limit leaves a step (as the serving simulation's CAP_THROUGHPUT_FLOOR_FRAC): a limit at
-#: the step's clock-independent power would stop it outright
+#: the least throughput a power limit leaves a step (the serving simulation's step tables use it too): a limit at the
+#: step's clock-independent power would stop it outright
 POWER_CAP_THROUGHPUT_FLOOR_FRAC = 1e-3
 
 

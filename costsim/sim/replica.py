@@ -52,7 +52,8 @@ def room_tokens(table, sched) -> float:
     preemption) once the replica is empty."""
     bs = sched.kv_block_tokens
     cap_blocks = int(table.kv_capacity_tokens // bs)
-    return (cap_blocks - 1.0 - float(table.state_tokens_per_sequence) / bs - 1 - _watermark(cap_blocks)) * bs
+    seq_blocks = 1.0 + float(table.state_tokens_per_sequence) / bs  # as Replica.seq_blocks
+    return (cap_blocks - seq_blocks - 1 - _watermark(cap_blocks)) * bs
 
 
 def _watermark(cap_blocks: int) -> int:
