@@ -273,3 +273,12 @@ def test_huge_run_answer_has_no_exponents():
     at.number_input(key="train_tokens_t").set_value(9999.0).run()
     answer = next(m.value for m in at.markdown if m.value.startswith("**Training"))
     assert "e+" not in answer, answer
+
+
+def test_plan_says_why_a_fit_has_no_answer():
+    """At loss 1.85 the muennighoff2023 fit (irreducible loss 1.869) cannot answer: its row was silently left out of
+    the by-fit table; the page now says why, as costsim plan does."""
+    at = open_page("plan")
+    at.number_input(key="plan_loss").set_value(1.85).run()
+    assert not errors(at)
+    assert any(c.value.startswith("muennighoff2023: target loss 1.85 is at or below the irreducible loss") for c in at.caption)

@@ -149,6 +149,9 @@ st.dataframe(rows, hide_index=True, width="stretch", column_config=w.grouped_num
 st.subheader("The same question under every fit")
 st.dataframe([{"fit": fid, "parameters": _size(c["params"]), "training tokens": _size(c["training_tokens"]),
                "total": _money((c.get("total") or {}).get("usd"))} for fid, c in r["by_fit"].items() if c], hide_index=True, width="stretch")
+for fid, why in (r.get("by_fit_reasons") or {}).items():  # a fit without an answer says why (its row is left out)
+    if fid != r.get("fit"):
+        st.caption(f"{fid}: {why}")
 fr = r.get("frontier") or []
 if fr and mode == "cost":
     fig = go.Figure(go.Scatter(x=[row["loss"] for row in fr], y=[row["total_usd"] / 1e6 for row in fr], mode="lines+markers",
