@@ -33,8 +33,8 @@ def has_api(module: str, name: str) -> bool:
         return False
 
 
-def open_page(page: str, **query: str) -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT_S)
+def open_page(page: str, timeout_s: float = TIMEOUT_S, **query: str) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=timeout_s)
     for k, v in query.items():
         at.query_params[k] = v
     at.run()

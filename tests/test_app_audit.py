@@ -3,23 +3,15 @@ separators in tables and metrics, and the Compare page's answer first."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from streamlit.testing.v1 import AppTest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.test_app import open_page as _open_page
+
 TIMEOUT_S = 120
 
 
 def open_page(page: str, **query: str) -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT_S)
-    for k, v in query.items():
-        at.query_params[k] = v
-    at.run()
-    if page != "train":
-        at.switch_page(f"costsim/ui/pages/{page}.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return _open_page(page, timeout_s=TIMEOUT_S, **query)
 
 
 def errors(at: AppTest) -> str:

@@ -426,21 +426,26 @@ def battery_text(b: dict) -> str:
     return s + "."
 
 
+def _stretch_parts(result: dict, stretch_key: str, *, keep_zero: bool) -> list[str]:
+    """'decode steps +25 %', 'prompt passes under +1 %': how much a breakdown part `stretch_key` (power_limit_s,
+    power_cap_s) adds to a serving estimate's decode steps and prompt passes; `keep_zero` lists a phase it leaves
+    unchanged as '+0 %' (else it is left out)."""
+    br = result.get("breakdown") or {}
+    parts = []
+    for key, total_key, what in (("decode_step_s", "step_time_s", "decode steps"), ("prefill_s", "prefill_time_s", "prompt passes")):
+        d = br.get(key) or {}
+        added, total = d.get(stretch_key) or 0.0, d.get(total_key) or 0.0
+        if total > added and (added > 0 or keep_zero):
+            pct = 100.0 * added / (total - added)
+            parts.append(f"{what} +{pct:,.0f} %" if pct >= 1.0 or pct == 0.0 else f"{what} under +1 %")
+    return parts
+
+
 def power_limit_text(result: dict) -> str | None:
     """One sentence on how much the part's power limit stretches a serving estimate's decode steps and prompt passes
     (costsim.core.power.power_limit_stretch_s, in its breakdown's power_limit_s), or None where it does not bind."""
-    br = result.get("breakdown") or {}
-    parts = []
-    phases = (("decode_step_s", "step_time_s", "decode steps"), ("prefill_s", "prefill_time_s", "prompt passes"))
-    for key, total_key, what in phases:
-        d = br.get(key) or {}
-        pl, total = d.get("power_limit_s") or 0.0, d.get(total_key) or 0.0
-        if pl > 0 and total > pl:
-            pct = 100.0 * pl / (total - pl)
-            parts.append(f"{what} +{pct:,.0f} %" if pct >= 1.0 else f"{what} under +1 %")
-    if not parts:
-        return None
-    return f"The GEMMs need more power than the TDP leaves, so clocks drop: {', '.join(parts)}."
+    parts = _stretch_parts(result, "power_limit_s", keep_zero=False)
+    return f"The GEMMs need more power than the TDP leaves, so clocks drop: {', '.join(parts)}." if parts else None
 
 
 def power_cap_text(result: dict) -> str | None:
@@ -449,14 +454,7 @@ def power_cap_text(result: dict) -> str | None:
     cap = result.get("power_cap_w")
     if cap is None:
         return None
-    br = result.get("breakdown") or {}
-    parts = []
-    for key, total_key, what in (("decode_step_s", "step_time_s", "decode steps"), ("prefill_s", "prefill_time_s", "prompt passes")):
-        d = br.get(key) or {}
-        pc, total = d.get("power_cap_s") or 0.0, d.get(total_key) or 0.0
-        if total > pc:
-            pct = 100.0 * pc / (total - pc)
-            parts.append(f"{what} +{pct:,.0f} %" if pct >= 1.0 or pct == 0.0 else f"{what} under +1 %")
+    parts = _stretch_parts(result, "power_cap_s", keep_zero=True)
     return f"At the {cap:,.0f} W cap per GPU the clocks drop: {', '.join(parts)}." if parts else None
 
 

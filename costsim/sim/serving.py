@@ -48,6 +48,9 @@ from costsim.specs.limits import require, serving_estimates
 from costsim.specs.scenario import Scenario
 from costsim.specs.serving_sim import DisaggregationSpec, ServingWorkload
 
+#: the slowest link a KV copy is priced at when a part's profile gives no scale-out rate (0): 1 GB/s, a 10 GbE-class NIC
+KV_LINK_FLOOR_BYTES_PER_S = 1e9
+
 __all__ = ["PER_OUTPUT_TOKEN_ALIASES", "bucket_count", "searched_deployment", "simulate_serving"]
 
 NAN = float("nan")
@@ -245,7 +248,8 @@ class Fleet:
         r = self.replicas[self.src[rid]]
         dis = self.wl.disaggregation
         bps = dis.kv_transfer_bytes_per_s or max(min(r.t.gpus * self.groups[r.group].acc.scaleout_bytes_per_s,
-                                                     d.t.gpus * self.groups[d.group].acc.scaleout_bytes_per_s), 1e9)
+                                                     d.t.gpus * self.groups[d.group].acc.scaleout_bytes_per_s),
+                                                 KV_LINK_FLOOR_BYTES_PER_S)
         dt = dis.kv_transfer_latency_s + self.inp[rid] * r.t.kv_bytes_per_token / bps
         ev = self.env.timeout(dt)
         ev.callbacks.append(lambda _e, rid=rid, d=d: self._kv_copied(rid, d))

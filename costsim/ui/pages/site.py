@@ -88,19 +88,16 @@ def inputs() -> dict[str, Any]:
     return d
 
 
-def trust_lines(req: SiteRequest) -> list[str]:
-    """The power core's trust range for each accelerator type of the fleet (the Train and Serve pages show theirs; the
-    Site page's MW had none)."""
-    from costsim.api.trust import band_dict, band_sentence
+def trust_lines(res: dict[str, Any]) -> list[str]:
+    """The power core's trust range the site result carries (costsim.api.site: each accelerator type's in a mixed fleet),
+    as the Train and Serve pages show theirs (the Site page's MW had none)."""
+    from costsim.api.trust import band_sentence
 
-    out = []
-    for e in req.fleet:
-        if text := band_sentence(band_dict("power", e.hardware, float(e.gpus))):
-            out.append(f"{e.hardware} x {e.gpus:,}: {text}" if len(req.fleet) > 1 else text)
-    return out
+    bands = res.get("power_error_bands") or {"": res.get("power_error_band")}
+    return [f"{hw}: {text}" if hw else text for hw, band in bands.items() if (text := band_sentence(band))]
 
 
-def show(res: dict[str, Any], req: SiteRequest | None = None) -> None:
+def show(res: dict[str, Any]) -> None:
     if res.get("feasible") is False:
         w.show_error(f"Not feasible: {res.get('reason') or 'no reason given'}")
     for warn in res.get("warnings") or []:
@@ -115,7 +112,7 @@ def show(res: dict[str, Any], req: SiteRequest | None = None) -> None:
     c[4].metric("Headroom", fmt.power_w(head) if head is not None else "—",
                 delta="over the cap" if head is not None and head < 0 else None, delta_color="inverse",
                 help="Grid cap minus facility peak power; negative = the site does not fit.")
-    for line in trust_lines(req) if req is not None else []:  # next to the MW, as the other pages' trust ranges
+    for line in trust_lines(res):  # next to the MW, as the other pages' trust ranges
         st.caption(line)
     c = st.columns(5)
     c[0].metric("Training power swing", fmt.power_w(res.get("training_power_swing_w")),
@@ -191,7 +188,7 @@ def render() -> None:
     if req is None:
         return
     if res is not None:
-        show(res, req)
+        show(res)
         show_timeline(req)
     show_region(req.region)
 
