@@ -157,6 +157,22 @@ def test_duplicate_yaml_keys_are_refused(tmp_path):
     ok = tmp_path / "merge.yaml"
     ok.write_text("a: &x {p: 1, q: 2}\nb:\n  <<: *x\n  p: 5\n", encoding="utf-8")  # merge keys may be overridden
     assert load_yaml_file(ok, what="scenario")["b"] == {"p": 5, "q": 2}
+    # the shipped catalog's faster (libyaml) loader keeps both rules
+    with pytest.raises(InputError, match="line 4"):
+        load_yaml_file(p, what="accelerator", shipped=True)
+    assert load_yaml_file(ok, what="accelerator", shipped=True)["b"] == {"p": 5, "q": 2}
+
+
+def test_the_catalog_loader_reads_every_shipped_file_as_the_user_file_loader_does():
+    from costsim.specs.base import load_yaml_document
+    from costsim.specs.catalog import hardware_profiles_dir, models_dir
+    from costsim.validation.engine import CASES_DIR
+
+    files = [*sorted(hardware_profiles_dir().glob("*/*.yaml")), *sorted(models_dir().glob("*.yaml")),
+             *sorted(CASES_DIR.glob("*.yaml"))]
+    assert len(files) > 200
+    for f in files:
+        assert load_yaml_document(f, what="x", shipped=True) == load_yaml_document(f, what="x"), f
 
 
 def test_scenario_editor_takes_catalog_ids_only(tmp_path, monkeypatch):

@@ -62,8 +62,8 @@ def _short_repr(value: Any) -> str:
     return r if len(r) <= _MAX_ECHO_CHARS else r[: _MAX_ECHO_CHARS - 3] + "..."
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a mapping with the same key twice (YAML says keys are unique; PyYAML
+class _UniqueKeys:
+    """Loader mixin that refuses a mapping with the same key twice (YAML says keys are unique; PyYAML
     would silently keep the last one)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:  # type: ignore[override]
@@ -78,7 +78,19 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             except TypeError:  # unhashable key: let the base class report it
                 continue
             seen[key] = key_node.start_mark
-        return super().construct_mapping(node, deep=deep)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
+
+
+class _UniqueKeyLoader(_UniqueKeys, yaml.SafeLoader):
+    """The pure-Python SafeLoader with unique keys: for files a user gives (its errors carry line and column, and a
+    nesting too deep for it raises RecursionError, which load_yaml_document turns into a message)."""
+
+
+#: the shipped catalog's loader: libyaml's parser (~9x faster: 187 catalog files in 0.03 s instead of 0.29 s on
+#: the 2-core CI machine, once per process) with the same constructor and unique keys; the pure-Python one where
+#: PyYAML was built without libyaml
+_CatalogLoader: type = (type("_CatalogLoader", (_UniqueKeys, yaml.CSafeLoader), {}) if yaml.__with_libyaml__
+                        else _UniqueKeyLoader)
 
 
 class _DuplicateKey(Exception):
@@ -137,9 +149,10 @@ def path_is_file(path: Path | str) -> bool:
         return False
 
 
-def load_yaml_file(path: Path | str, *, what: str) -> dict[str, Any]:
-    """Read a YAML mapping, with a clear InputError for a missing, unreadable or malformed file."""
-    data = load_yaml_document(path, what=what)
+def load_yaml_file(path: Path | str, *, what: str, shipped: bool = False) -> dict[str, Any]:
+    """Read a YAML mapping, with a clear InputError for a missing, unreadable or malformed file. `shipped`: a file of
+    costsim's own catalog, read with libyaml's faster parser (the same data; user files keep the pure-Python one)."""
+    data = load_yaml_document(path, what=what, shipped=shipped)
     if not isinstance(data, dict):
         raise InputError(
             f"{what} file '{path}' must hold a mapping of field: value pairs at the top level, "
@@ -160,7 +173,7 @@ def _exists(p: Path) -> bool:
         return False
 
 
-def load_yaml_document(path: Path | str, *, what: str) -> Any:
+def load_yaml_document(path: Path | str, *, what: str, shipped: bool = False) -> Any:
     """Read a YAML document of any shape (mapping, list), with a clear InputError for a missing, unreadable or
     malformed file (line and column) or a duplicate key."""
     check_ref_text(str(path), what=what)
@@ -192,7 +205,7 @@ def load_yaml_document(path: Path | str, *, what: str) -> Any:
         raise InputError(f"{what} file '{p}' is not a UTF-8 text file (undecodable byte at offset {exc.start}); "
                          "give a YAML text file saved as UTF-8.") from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_CatalogLoader if shipped else _UniqueKeyLoader)  # noqa: S506 - SafeLoader subclasses
     except _DuplicateKey as dup:
         raise InputError(
             f"duplicate key {_short_repr(dup.key)} in {what} file '{p}' at line {dup.mark.line + 1} "

@@ -47,7 +47,7 @@ def _load_dir(directory: str, cls_name: str) -> dict[str, Spec]:
     cls = {"Accelerator": Accelerator, "Node": Node, "ModelSpec": ModelSpec}[cls_name]
     out: dict[str, Spec] = {}
     for f in sorted(Path(directory).glob("*.yaml")):
-        data = load_yaml_file(f, what=cls_name.lower())
+        data = load_yaml_file(f, what=cls_name.lower(), shipped=True)
         spec = validate_spec(cls, data, what=f"{cls_name} profile", source=str(f))
         sid = getattr(spec, "id")
         if sid != f.stem:

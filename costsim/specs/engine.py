@@ -63,7 +63,7 @@ class EngineCatalog(Spec):
 @lru_cache(maxsize=1)
 def engines() -> dict[str, EngineProfile]:
     """All engine profiles by id (costsim/data/engines.yaml)."""
-    data = load_yaml_file(ENGINES_FILE, what="engine catalog")
+    data = load_yaml_file(ENGINES_FILE, what="engine catalog", shipped=True)
     cat = validate_spec(EngineCatalog, data, what="engine catalog", source=str(ENGINES_FILE))
     out: dict[str, EngineProfile] = {}
     for e in cat.engines:

@@ -79,8 +79,9 @@ def load_cases(directory: Path | None = None) -> list[Case]:
         raise InputError(f"no *.yaml files in '{d}'; give a YAML file of cases or a folder holding some.", field="--cases")
     cases: list[Case] = []
     seen: set[str] = set()
+    shipped = directory is None  # costsim's own cases: libyaml's parser (2.4 MB of YAML); a user's: the pure-Python one
     for f in files:
-        data = load_yaml_document(f, what="validation case") or []
+        data = load_yaml_document(f, what="validation case", shipped=shipped) or []
         if not isinstance(data, list):
             hint = (" (a scenario? a case's scenario may sit next to its case file: give --cases the case file itself, "
                     "or keep scenarios out of the folder)" if isinstance(data, dict) and d.is_dir() else "")
