@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from costsim.api.energy_rates import energy_rates, with_region_rates
 from costsim.api.trust import band_dict
 from costsim.errors import InputError
 from costsim.estimators.deployment import Deployment, DeploymentSearch, estimate_serve_deployment, search_for_request
@@ -28,6 +29,7 @@ def serve(request: ServeRequest, *, with_curve: bool = True) -> dict[str, Any]:
     from costsim.api.train import gpu_limit
 
     gpu_limit(request.gpus, "--gpus")
+    request = with_region_rates(request)
     if request.deployment_search:
         result = estimate_serve_deployment(request, with_curve=with_curve)
     else:
@@ -38,6 +40,7 @@ def serve(request: ServeRequest, *, with_curve: bool = True) -> dict[str, Any]:
         result["error_band"] = band_dict("serving", request.hardware, devices, request.model, engine=request.engine)
         # power and energy figures read on the power cases' band (GPU power and J/token of the same regime)
         result["power_error_band"] = band_dict("power", request.hardware, devices, request.model, engine=request.engine)
+        result["energy_rates"] = energy_rates(request).to_dict()
         if request.requests is not None:
             # an offline batch job on the deployment just chosen (None when nothing feasible was found)
             job = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from costsim.api.energy_rates import energy_rates, with_region_rates
 from costsim.api.trust import band_dict
 from costsim.core.search import MOE_ONLY_LAYOUT_KEYS
 from costsim.core.trust import MODE_LORA
@@ -57,6 +58,7 @@ def fewer_gpus(request: TrainRequest, result: dict[str, Any]) -> dict[str, Any] 
     cp)), so 872 GPUs (8 x 109) leave Llama 3 70B only layouts slower than 864's by 7 %. Prices the largest multiples of
     16 to 256 within 10 % below the count and returns the fastest that beats the request's wall time by 1 % or more
     ({gpus, wall_time_s, cost_usd, gain_frac, text}); None otherwise, or when the request fixes dp."""
+    request = with_region_rates(request)  # its cost at the same electricity rates as the run it is set against
     wall = result.get("wall_time_s") if isinstance(result, dict) else None
     if request.dp is not None or not result.get("feasible") or not isinstance(wall, (int, float)) or not math.isfinite(wall):
         return None
@@ -83,8 +85,10 @@ def fewer_gpus(request: TrainRequest, result: dict[str, Any]) -> dict[str, Any] 
 def train(request: TrainRequest) -> dict[str, Any]:
     """Search the fastest parallel layout and estimate the whole run (see costsim.estimators.training)."""
     gpu_limit(request.gpus, "--gpus")
+    request = with_region_rates(request)
     result = estimate(request)
     if isinstance(result, dict):
+        result["energy_rates"] = energy_rates(request).to_dict()
         mode = MODE_LORA if request.lora_rank else None  # a LoRA run reads on the LoRA cases first
         result["error_band"] = band_dict("training", request.hardware, request.gpus, request.model, mode=mode)
         result["power_error_band"] = band_dict("power", request.hardware, request.gpus, request.model)

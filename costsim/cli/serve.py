@@ -10,7 +10,7 @@ from rich.table import Table
 from costsim.cli.common import alias_note, device_noun_of, field_help, finish, fmt_si, parse_float
 from costsim.errors import InputError
 from costsim.report.answers import layout_text, serve_answer
-from costsim.report.fmt import fmt_value, plural, power_cap_text, power_limit_text
+from costsim.report.fmt import energy_rates_text, fmt_value, plural, power_cap_text, power_limit_text
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest
 
@@ -139,6 +139,9 @@ def _render(r: dict) -> None:
         (f"{gpu} energy per output token", fmt_si(r.get("gpu_energy_per_token_j"), "J")),
         ("facility energy per output token", fmt_si(r.get("facility_energy_per_token_j"), "J")),
         ("$ per million output tokens", "-" if r.get("cost_usd_per_million_tokens") is None else f"{r['cost_usd_per_million_tokens']:.3g}"),
+        ("CO2e per million output tokens", "-" if r.get("co2e_g_per_million_tokens") is None
+         else fmt_value("co2e_kg", r["co2e_g_per_million_tokens"] / 1000.0)),
+        ("electricity", energy_rates_text(r.get("energy_rates")) or "-"),
     ]
     for k, v in rows:
         t.add_row(k, v)
@@ -203,6 +206,7 @@ def register(app: typer.Typer) -> None:
         power_cap_w: str = typer.Option(None, "--power-cap-w", help=_help("power_cap_w")),
         pue: str = typer.Option(None, "--pue", help="Power usage effectiveness (default 1.2)."),
         grid: str = typer.Option(None, "--grid-gco2e-per-kwh", help="Grid carbon intensity, gCO2e/kWh (default 400)."),
+        region: str = typer.Option(None, "--region", help=_help("region")),
         usd_per_gpu_hour: str = typer.Option(None, "--usd-per-gpu-hour", help="Rental price per GPU-hour, USD (default: profile midpoint)."),
         json_: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
@@ -237,7 +241,7 @@ def register(app: typer.Typer) -> None:
                     ttft_slo_s=parse_float(ttft_slo_s, flag="--ttft-slo-s"), tpot_slo_s=parse_float(tpot_slo_s, flag="--tpot-slo-s"),
                     single_replica=single_replica, objective=objective, runners_up=_int_or_none(runners_up, "--runners-up"),
                     requests=_int_or_none(requests, "--requests"), max_num_seqs=_int_or_none(max_num_seqs, "--max-num-seqs"),
-                    power_cap_w=parse_float(power_cap_w, flag="--power-cap-w"), facility=fac, economics=eco)
+                    power_cap_w=parse_float(power_cap_w, flag="--power-cap-w"), facility=fac, economics=eco, region=region)
         req = validate_spec(ServeRequest, data, what="serve options")
         result = serve(req)
         if isinstance(result, dict):

@@ -13,7 +13,7 @@ from rich.table import Table
 from costsim.cli.common import alias_note, device_noun_of, field_help, finish, fmt_si, parse_float
 from costsim.errors import InputError
 from costsim.report.answers import train_answer
-from costsim.report.fmt import fmt_value, host_launch_text, lora_text, moe_load_text
+from costsim.report.fmt import energy_rates_text, fmt_value, host_launch_text, lora_text, moe_load_text
 from costsim.specs.requests import TrainRequest
 from costsim.units import S_PER_DAY
 
@@ -58,6 +58,7 @@ def _render(r: dict) -> None:
         ("facility energy", fmt_value("facility_energy_j", r.get("facility_energy_j"))),
         ("facility peak power", fmt_si(r.get("facility_peak_power_w"), "W")),
         ("CO2e", fmt_value("co2e_kg", r.get("co2e_kg"))),
+        ("electricity", energy_rates_text(r.get("energy_rates")) or "-"),
         ("cost", fmt_value("cost_usd", r.get("cost_usd"))),
     ]
     s = r.get("search") or {}
@@ -148,6 +149,7 @@ def register(app: typer.Typer) -> None:
         power_cap_w: Optional[float] = typer.Option(None, "--power-cap-w", help=field_help(TrainRequest, "power_cap_w")),
         pue: Optional[float] = typer.Option(None, "--pue", help="Power usage effectiveness (default 1.2)."),
         grid_gco2e_per_kwh: Optional[float] = typer.Option(None, "--grid-gco2e-per-kwh", help="Grid carbon intensity, gCO2e/kWh (default 400)."),
+        region: Optional[str] = typer.Option(None, "--region", help=field_help(TrainRequest, "region")),
         usd_per_gpu_hour: Optional[float] = typer.Option(None, "--usd-per-gpu-hour", help="Rental price per GPU-hour, USD (default: hardware profile midpoint)."),
         failure_rate_per_gpu_hour: Optional[float] = typer.Option(None, "--failure-rate-per-gpu-hour", help=field_help(TrainRequest, "failure_rate_per_gpu_hour")),
         checkpoint_time_s: Optional[float] = typer.Option(None, "--checkpoint-time-s", help=field_help(TrainRequest, "checkpoint_time_s")),
@@ -193,7 +195,7 @@ def register(app: typer.Typer) -> None:
             "restart_time_s": restart_time_s, "maintenance_per_day": maintenance_per_day,
             "maintenance_downtime_s": maintenance_downtime_s,
             "facility": validate_spec(FacilitySpec, fac, what="facility options"),
-            "economics": validate_spec(EconomicsSpec, eco, what="economics options"),
+            "economics": validate_spec(EconomicsSpec, eco, what="economics options"), "region": region,
         }
         req = validate_spec(TrainRequest, data, what="train options")
         result = api_train(req)

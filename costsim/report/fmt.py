@@ -495,3 +495,11 @@ def lora_text(result: dict) -> str | None:
     frozen = ("base weights frozen in 4-bit NF4 (QLoRA)" if lo.get("base_precision") == "nf4" else "base weights frozen")
     return (f"LoRA rank {lo['rank']} on {where}: {count(lo['trainable_params'])} trainable parameters "
             f"({100 * lo['trainable_frac']:.2g} % of the model), {frozen}")
+
+
+def energy_rates_text(rates: dict | None) -> str | None:
+    """A result's `energy_rates` in words: '56 gCO2e/kWh and 0.151 USD/kWh (fr-france, annual mean of every hour; ...)'."""
+    if not rates:
+        return None
+    return (f"{rates['grid_gco2e_per_kwh']:,.0f} gCO2e/kWh and {rates['electricity_usd_per_kwh']:.3g} USD/kWh "
+            f"({rates['basis']})")

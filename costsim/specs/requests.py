@@ -146,12 +146,28 @@ class TrainRequest(Spec):
     maintenance_downtime_s: float | None = Field(None, ge=0, le=1e6, description="Time the job is down for each planned stop before its restart, s (at most 1e6; default 600, an assumption).")
     facility: FacilitySpec = Field(default_factory=FacilitySpec, description="PUE and facility model.")
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec, description="Prices and carbon intensity.")
+    region: str | None = Field(None, max_length=1024, description="Grid region id (costsim grid regions lists them) or a CSV path with "
+                               "columns month,hour,usd_per_kwh,gco2e_per_kwh: the run's energy is priced at the region's annual "
+                               "mean electricity price and carbon intensity (every hour of the year weighted equally), as costsim "
+                               "plan --region prices it; replaces economics.grid_gco2e_per_kwh and electricity_usd_per_kwh.")
+
+    _region_named = field_validator("region")(classmethod(lambda cls, v: region_named(v)))
 
     @model_validator(mode="after")
     def _batch(self) -> "TrainRequest":
         if self.global_batch is not None and self.global_batch_tokens is not None:
             raise ValueError("give either global_batch (sequences) or global_batch_tokens, not both")
+        region_or_flat_rates(self.region, self.economics)
         return self
+
+
+def region_or_flat_rates(region: str | None, economics: EconomicsSpec) -> None:
+    """A region sets both electricity rates; a flat rate given beside it would be silently replaced: refuse the pair."""
+    given = sorted(economics.model_fields_set & {"grid_gco2e_per_kwh", "electricity_usd_per_kwh"})
+    if region is not None and given:
+        flags = " and ".join(f"economics.{k} (--{k.replace('_', '-')})" for k in given)
+        raise ValueError(f"region {region[:80]!r} prices the energy at its annual means, which would replace {flags}: "
+                         "give the region or the flat rate, not both")
 
 
 #: runners-up a deployment search reports when the request gives none
@@ -218,10 +234,17 @@ class ServeRequest(Spec):
                                       "(costsim.core.power); GPU power is at most the cap.")
     facility: FacilitySpec = Field(default_factory=FacilitySpec, description="PUE and facility model.")
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec, description="Prices and carbon intensity.")
+    region: str | None = Field(None, max_length=1024, description="Grid region id (costsim grid regions lists them) or a CSV path with "
+                               "columns month,hour,usd_per_kwh,gco2e_per_kwh: the run's energy is priced at the region's annual "
+                               "mean electricity price and carbon intensity (every hour of the year weighted equally), as costsim "
+                               "plan --region prices it; replaces economics.grid_gco2e_per_kwh and electricity_usd_per_kwh.")
+
+    _region_named = field_validator("region")(classmethod(lambda cls, v: region_named(v)))
 
     @model_validator(mode="after")
     def _max_num_seqs(self) -> "ServeRequest":
         check_speculation(self.speculative_tokens, self.acceptance_frac)
+        region_or_flat_rates(self.region, self.economics)
         if self.max_num_seqs is not None and isinstance(self.batch, int) and self.batch > self.max_num_seqs:
             raise ValueError(f"batch {self.batch} is more than max_num_seqs {self.max_num_seqs}: the engine never runs more "
                              "sequences than max_num_seqs; lower batch, raise max_num_seqs, or use batch 'max'")
