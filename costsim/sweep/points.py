@@ -449,8 +449,9 @@ def reliability_fields(workload: Any) -> dict[str, float]:
 
 
 #: trust ranges on train/serve results (throughput and power): they depend on hardware and scale only, not on the
-#: swept numbers, so they stay out of the rows (the batched path computes the same rows without them)
-BAND_KEYS = frozenset({"error_band", "power_error_band"})
+#: swept numbers, so they stay out of the rows (the batched path computes the same rows without them); and the
+#: electricity rates' description (the scenario's economics, or grid.region's means, say which rates priced a point)
+BAND_KEYS = frozenset({"error_band", "power_error_band", "energy_rates"})
 
 
 def train_request(s: Scenario) -> Any:
