@@ -16,8 +16,8 @@ import numpy as np
 import yaml
 
 import costsim
-from costsim.api.trust import band_dict
-from costsim.core.trust import MODE_LORA
+from costsim.api.trust import band_for
+from costsim.core.trust import MODE_LORA, ErrorBand
 from costsim.errors import InputError
 from costsim.jsonable import to_jsonable
 from costsim.specs.overrides import short_text
@@ -56,13 +56,30 @@ def _timings(v: VariantResult) -> dict[str, Any]:
 
 def part_error_band(part: str, s: Scenario, family: str | None = None,
                     summary: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """`part_band` as the JSON results carry it (costsim.core.trust.ErrorBand.as_dict), None without cases."""
+    b = part_band(part, s, family, summary)
+    return b.as_dict() if b is not None else None
+
+
+def part_band(part: str, s: Scenario, family: str | None = None, summary: Mapping[str, Any] | None = None) -> ErrorBand | None:
     """The trust range of a training or serving part (costsim.api.trust), from the scenario's hardware and size:
     of its throughput (family None: the part's own family) or, with family="power", of its power and energy.
     `summary`: the part's results, whose searched deployment sizes a GPU budget's replica (the section's
     gpus_per_replica is then its unset default of 1)."""
+    where = part_regime_inputs(part, s, summary)
+    if where is None:
+        return None
+    hardware, devices, model, engine, mode = where
+    return band_for(family or part, hardware, devices, model, engine=engine, mode=mode if family != "power" else None)
+
+
+def part_regime_inputs(part: str, s: Scenario, summary: Mapping[str, Any] | None = None
+                       ) -> tuple[str, float, str, str | None, str | None] | None:
+    """What places a part in a trust regime: (hardware, devices, model, engine, mode). Devices are the training job's
+    GPUs, or one serving replica's (a GPU budget's searched replica, from `summary`'s deployment). None without the part."""
     if part == "training" and s.training is not None:
-        mode = MODE_LORA if s.training.lora_rank and family != "power" else None  # LoRA runs read on LoRA cases first
-        return band_dict(family or "training", s.training.hardware, float(s.training.num_gpus), s.training.model, mode=mode)
+        mode = MODE_LORA if s.training.lora_rank else None  # LoRA runs read on LoRA cases first
+        return s.training.hardware, float(s.training.num_gpus), s.training.model, None, mode
     if part == "serving" and s.serving is not None:
         wl = s.serving
         deployment = (summary or {}).get("deployment")
@@ -71,7 +88,7 @@ def part_error_band(part: str, s: Scenario, family: str | None = None,
         else:
             per_replica = wl.replica_groups[0].gpus_per_replica if wl.replica_groups else wl.gpus_per_replica
         hw = (wl.replica_groups[0].hardware or wl.hardware) if wl.replica_groups else wl.hardware
-        return band_dict(family or "serving", hw, float(per_replica), s.serving.model, engine=s.serving.engine)
+        return hw, float(per_replica), s.serving.model, s.serving.engine, None
     return None
 
 

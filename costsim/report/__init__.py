@@ -104,6 +104,7 @@ def _read_sweep(directory: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 def write_sweep_report(directory: str | os.PathLike[str], *, metric: str | None = None) -> Path:
     """report.html in a sweep directory: swept parameters, sensitivity tornado, failed points."""
+    from costsim.api.sweep_trust import sweep_trust
     from costsim.report.html import sweep_report_html
     from costsim.report.uncertainty import load_doc
 
@@ -111,6 +112,7 @@ def write_sweep_report(directory: str | os.PathLike[str], *, metric: str | None 
     manifest, rows = _read_sweep(d)
     out = d / "report.html"
     tmp = d / f".report.html.tmp-{os.getpid()}"
-    tmp.write_text(sweep_report_html(manifest, rows, metric, load_doc(d)), encoding="utf-8")
+    trust = sweep_trust(manifest["scenario_doc"], rows) if isinstance(manifest.get("scenario_doc"), dict) else None
+    tmp.write_text(sweep_report_html(manifest, rows, metric, load_doc(d), trust), encoding="utf-8")
     os.replace(tmp, out)
     return out

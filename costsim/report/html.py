@@ -262,8 +262,35 @@ def sweep_answer(doc: dict[str, Any] | None, ok: list[dict[str, Any]], errs: lis
     return "<div class='answer'>" + "".join(f"<p><b>{e(x)}</b></p>" for x in lines) + "</div>"
 
 
+def sweep_trust_html(trust: Any) -> str:
+    """The sweep's trust ranges (a costsim.api.sweep_trust.SweepTrust): one row per variant, part and regime; the
+    device counts that share a range are one row (64-1,024 GPUs)."""
+    if trust is None or not trust.ranges:
+        return ""
+    groups: dict[tuple, list] = {}
+    for r in trust.ranges:
+        key = (r.variant, r.part, r.hardware, r.model, r.engine or "", r.speed_band, r.power_band)
+        g = groups.setdefault(key, [r.devices, r.devices, 0])
+        g[0], g[1], g[2] = min(g[0], r.devices), max(g[1], r.devices), g[2] + r.points
+    band = lambda b: e(b.label()) if b is not None else "no held-out cases in this regime"  # noqa: E731
+    rows = []
+    for (variant, part, hw, model, engine, sb, pb), (lo, hi, n) in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[1][0])):
+        dev = f"{lo:,.0f}" if lo == hi else f"{lo:,.0f}-{hi:,.0f}"
+        where = f"{dev} x {hw}" + (" per replica" if part == "serving" else "")
+        rows.append(f"<tr><td>{e(variant)}</td><td>{e(part)}</td><td>{e(where)}</td><td>{e(model)}"
+                    f"{' (' + e(engine) + ')' if engine and engine != 'default' else ''}</td><td class='num'>{n:,}</td>"
+                    f"<td>{band(sb)}</td><td>{band(pb)}</td></tr>")
+    more = (f"<p><small>{plural(trust.points_not_placed, 'point')} not placed in a regime (beyond the distinct placements "
+            "looked up, or failed).</small></p>" if trust.points_not_placed else "")
+    return ("<h2>Trust ranges</h2><p>Where published values fell against costsim's prediction in held-out validation cases "
+            "of each point's regime (hardware, scale, model kind, engine): throughput (step time and days read inversely), "
+            "and power and energy. They do not vary with the other swept fields.</p>"
+            "<table><tr><th>Variant</th><th>Part</th><th>Accelerators</th><th>Model</th><th>Points</th>"
+            "<th>Throughput trust range</th><th>Power and energy trust range</th></tr>" + "".join(rows) + "</table>" + more)
+
+
 def sweep_report_html(manifest: dict[str, Any], rows: list[dict[str, Any]], metric: str | None,
-                      uncertainty_doc: dict[str, Any] | None = None) -> str:
+                      uncertainty_doc: dict[str, Any] | None = None, trust: Any = None) -> str:
     keys = set().union(*(r.keys() for r in rows)) if rows else set()  # one pass in C, not rows x columns in Python
     params = sorted(k for k in keys if k.startswith("param_"))
     ok = [r for r in rows if r.get("status") == "ok"]
@@ -320,6 +347,7 @@ def sweep_report_html(manifest: dict[str, Any], rows: list[dict[str, Any]], metr
         f"<p><small>scenario hash {e(manifest.get('scenario_hash'))} · {plural(len(rows), 'point')}, {len(ok)} ok, {len(errs)} failed · "
         f"mode {e(manifest.get('mode'))} · executor {e(manifest.get('executor'))}"
         f"{' · ' + e(manifest['rows_shown_note']) if manifest.get('rows_shown_note') else ''}</small></p>",
+        sweep_trust_html(trust),
         "<h2>Swept parameters</h2>",
         f"<table><tr>{''.join(f'<th>{h}</th>' for h in head)}</tr>{''.join(prow)}</table>",
         unc_html,

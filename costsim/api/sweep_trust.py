@@ -1,0 +1,94 @@
+"""Trust ranges of a sweep's points: the held-out validation error of each regime (hardware, scale, model kind, engine)
+the sweep's points fall in, as `costsim run` gives one per part. The rows leave them out (they depend on where a point
+runs, not on its swept numbers), so a sweep's report groups its points by regime and gives each group's ranges."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from costsim.api.run_output import part_band, part_regime_inputs
+from costsim.core.trust import ErrorBand
+from costsim.errors import InputError
+from costsim.specs.base import validate_spec
+from costsim.specs.overrides import apply_overrides
+from costsim.specs.scenario import Scenario
+
+#: the last name of a swept path that can move a point to another regime (its device, size, model or engine); other
+#: swept fields (tokens, prices, reliability) leave every point in its variant's regime
+REGIME_LEAVES = frozenset({"hardware", "model", "engine", "num_gpus", "gpus_per_replica", "gpus", "lora_rank",
+                           "replica_groups"})
+#: distinct regime placements looked up at most (each validates a scenario): a random draw of GPU counts has one per
+#: point, and the scale bands are coarse (1 device, a node, a cluster, a large cluster)
+MAX_PLACEMENTS = 400
+
+
+@dataclass(frozen=True)
+class SweepTrustRange:
+    """The trust ranges of one part of the points that share a regime placement."""
+
+    variant: str
+    part: str  # 'training' or 'serving'
+    hardware: str
+    devices: float  # the training job's accelerators, or one serving replica's
+    model: str
+    engine: str | None
+    points: int  # the sweep's points (ok rows) in this group
+    speed_band: ErrorBand | None  # throughput (training or serving), None without held-out cases
+    power_band: ErrorBand | None  # power and energy
+
+
+@dataclass(frozen=True)
+class SweepTrust:
+    ranges: tuple[SweepTrustRange, ...]
+    points_not_placed: int  # ok rows beyond MAX_PLACEMENTS distinct placements, or whose scenario no longer validates
+
+
+def _regime_overrides(overrides_json: Any) -> list[tuple[str, Any]]:
+    try:
+        ov = json.loads(overrides_json) if isinstance(overrides_json, str) else []
+    except json.JSONDecodeError:
+        return []
+    return [(p, v) for p, v in ov if isinstance(p, str) and any(seg in REGIME_LEAVES for seg in p.split("."))]
+
+
+def sweep_trust(scenario_doc: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> SweepTrust:
+    """Group a sweep's ok rows by the regime their point falls in (variant, its swept device / size / model / engine,
+    and a GPU budget's searched replica) and give each group's trust ranges."""
+    base = {k: v for k, v in scenario_doc.items() if k != "variants"}
+    vsets = {v.get("name"): dict(v.get("set") or {}) for v in scenario_doc.get("variants") or [] if isinstance(v, Mapping)}
+    placements: Counter = Counter()
+    for r in rows:
+        if r.get("status") != "ok":
+            continue
+        ov = _regime_overrides(r.get("overrides_json"))
+        dep = r.get("serving_deployment_gpus_per_replica")
+        placements[(str(r.get("variant")), json.dumps(ov, default=str), dep if isinstance(dep, (int, float)) else None)] += 1
+    merged: dict[tuple, list] = {}
+    skipped = 0
+    for i, ((variant, ov_json, dep), n) in enumerate(placements.most_common()):
+        if i >= MAX_PLACEMENTS:
+            skipped += n
+            continue
+        try:
+            data = apply_overrides(apply_overrides(base, vsets.get(variant, {}), model=Scenario), json.loads(ov_json), model=Scenario)
+            s = validate_spec(Scenario, data, what="sweep point")
+        except (InputError, ValueError):
+            skipped += n
+            continue
+        summary = {"deployment": {"gpus_per_replica": dep}} if dep else None
+        for part in ("training", "serving"):
+            where = part_regime_inputs(part, s, summary)
+            if where is None:
+                continue
+            hardware, devices, model, engine, _ = where
+            key = (variant, part, hardware, devices, model, engine)
+            if key in merged:
+                merged[key][0] += n
+            else:
+                merged[key] = [n, part_band(part, s, None, summary), part_band(part, s, "power", summary)]
+    ranges = tuple(SweepTrustRange(variant=k[0], part=k[1], hardware=k[2], devices=k[3], model=k[4], engine=k[5], points=v[0],
+                                   speed_band=v[1], power_band=v[2]) for k, v in merged.items())
+    return SweepTrust(ranges=ranges, points_not_placed=skipped)
