@@ -29,6 +29,17 @@ def count(value: float, digits: int = 3) -> str:
     return sig(v, digits)
 
 
+def grouped(n: object) -> str:
+    """An exact count with thousands separated ('1,000,000'); anything that is not a whole number as given ('-' for None)."""
+    if n is None:
+        return "-"
+    try:
+        x = float(n)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(n)
+    return f"{int(x):,}" if math.isfinite(x) and x == int(x) else str(n)
+
+
 def plural(n: float, word: str, many: str | None = None) -> str:
     """'1 replica', '2 replicas', '1,024 GPUs': a count with its noun in the right number (thousands separated)."""
     x = float(n)

@@ -67,3 +67,13 @@ def test_cli_region_row_json_and_bad_input():
     for args in (("--region", "mars"), ("--region", "us-pjm", "--grid-gco2e-per-kwh", "30"), ("--region", " ")):
         bad = run_cli("serve", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", *args)
         assert bad.returncode == 2 and "Traceback" not in bad.stderr and "region" in bad.stderr, bad.stderr
+
+
+def test_gpu_counts_in_answers_and_titles_are_grouped():
+    from costsim.numtext import grouped
+
+    assert (grouped(1_000_000), grouped(8), grouped(None), grouped(2.5)) == ("1,000,000", "8", "-", "2.5")
+    r = run_cli("serve", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--gpus", "1024", "--requests", "1000000")
+    assert "on 1,024 x h100-sxm" in r.stdout and "Best use of 1,024 x h100-sxm" in r.stdout.replace("\n", " ")
+    r = run_cli("train", "--model", "llama-3-8b", "--hardware", "h100-sxm", "--gpus", "1024", "--tokens", "1e11")
+    assert "on 1,024 x h100-sxm" in r.stdout

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from costsim.cli.common import alias_note, device_noun_of, field_help, finish, fmt_si, parse_float
 from costsim.errors import InputError
+from costsim.numtext import grouped as _n
 from costsim.report.answers import layout_text, serve_answer
 from costsim.report.fmt import energy_rates_text, fmt_value, plural, power_cap_text, power_limit_text
 from costsim.specs.base import validate_spec
@@ -40,7 +41,7 @@ def _job_headline(r: dict) -> str | None:
         return None
     cost = f", {fmt_value('cost_usd', j['cost_usd'])}" if j.get("cost_usd") is not None else ""
     return (f"{j['requests']:,} requests ({r.get('input_tokens')} tokens in, {r.get('output_tokens')} out) take "
-            f"{fmt_value('wall_time_s', j['wall_time_s'])} on {r.get('gpus')} x {r.get('hardware')}: "
+            f"{fmt_value('wall_time_s', j['wall_time_s'])} on {_n(r.get('gpus'))} x {r.get('hardware')}: "
             f"{fmt_value('facility_energy_j', j['facility_energy_j'])} of facility energy{cost}, "
             f"{fmt_value('co2e_kg', j['co2e_kg'])}.")
 

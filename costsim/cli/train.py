@@ -12,6 +12,7 @@ from rich.table import Table
 
 from costsim.cli.common import alias_note, device_noun_of, field_help, finish, fmt_si, parse_float
 from costsim.errors import InputError
+from costsim.numtext import grouped as _n
 from costsim.report.answers import train_answer
 from costsim.report.fmt import energy_rates_text, fmt_value, host_launch_text, lora_text, moe_load_text
 from costsim.specs.requests import TrainRequest
@@ -32,7 +33,7 @@ def _render(r: dict) -> None:
     if note := alias_note(r):
         c.print(note)
     p = shown_layout(r.get("parallelism") or {})
-    t = Table(title=f"costsim train: {r.get('model')} on {r.get('num_gpus')} x {r.get('hardware')}", show_header=False)
+    t = Table(title=f"costsim train: {r.get('model')} on {_n(r.get('num_gpus'))} x {r.get('hardware')}", show_header=False)
     t.add_column("quantity")
     t.add_column("value")
     gpu = device_noun_of(r)

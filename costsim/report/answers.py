@@ -7,6 +7,7 @@ import math
 
 from costsim.api.catalog import device_noun
 from costsim.numtext import count
+from costsim.numtext import grouped as _n
 from costsim.numtext import si as fmt_si
 from costsim.report.fmt import fmt_value, plural
 from costsim.units import S_PER_DAY
@@ -62,11 +63,11 @@ def serve_answer(r: dict) -> str:
     if dep:
         gpu = device_noun_of(r)
         idle = f" ({plural(dep['gpus_idle'], gpu)} idle)" if dep.get("gpus_idle") else ""
-        return (f"Best use of {r.get('gpus')} x {r.get('hardware')}: {plural(dep['replicas'], 'replica')} of "
+        return (f"Best use of {_n(r.get('gpus'))} x {r.get('hardware')}: {plural(dep['replicas'], 'replica')} of "
                 f"{plural(dep['gpus_per_replica'], gpu)} "
                 f"({layout_text(dep)}, {dep['weight_precision']} weights{cap_txt}){idle} {'serves' if dep['replicas'] == 1 else 'serve'} {thr} of {r.get('model')}{cost_txt}.")
     lay = r.get("layout") or {}
-    return (f"One replica of {r.get('gpus')} x {r.get('hardware')} ({layout_text(lay)}, {r.get('weight_precision')} weights"
+    return (f"One replica of {_n(r.get('gpus'))} x {r.get('hardware')} ({layout_text(lay)}, {r.get('weight_precision')} weights"
             f"{cap_txt}) serves {thr} of {r.get('model')}{cost_txt}.")
 
 
