@@ -60,6 +60,7 @@ def test_cli_region_row_json_and_bad_input():
     r = run_cli("train", "--model", "llama-3-8b", "--hardware", "h100-sxm", "--gpus", "64", "--tokens", "1e11", "--region", "us-ercot")
     assert r.returncode == 0, r.stderr
     assert "electricity" in r.stdout and "us-ercot, annual mean" in r.stdout
+    assert "tCO2e on the us-ercot grid." in " ".join(r.stdout.split())  # the answer says which grid
     doc = json.loads(run_cli("serve", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--region", "fr-france", "--json").stdout)
     assert doc["energy_rates"]["region"] == "fr-france"
     r = run_cli("serve", "--model", "llama-3.1-8b", "--hardware", "h100-sxm")

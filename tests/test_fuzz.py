@@ -179,7 +179,7 @@ def test_fuzz_mutated_scenarios(case, capsys, tmp_path_factory):
 FLAG_VALUES = st.one_of(
     st.sampled_from(["0", "-1", "1", "3", "8", "1e400", "-1e9", "nan", "inf", "-inf", "1e12", "0.5", "", " ", "abc",
                      "x" * 5000, "../../etc/passwd", "/etc", "/dev/zero", "llama-3-8b", "h100-sxm", "fp8", "int4",
-                     "\x1b[31mred", "1,024", "0x10", "1_000", "1e-320"]),
+                     "\x1b[31mred", "1,024", "0x10", "1_000", "1e-320", "us-pjm", "fr-france"]),
     st.text(max_size=30).filter(lambda s: "\x00" not in s),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.integers(-(2**66), 2**66).map(str),
@@ -189,11 +189,11 @@ COMMANDS = {
     "train": (["--model", "llama-3-8b", "--hardware", "h100-sxm", "--gpus", "64", "--tokens", "1e12"],
               ["--model", "--hardware", "--gpus", "--tokens", "--precision", "--seq-len", "--global-batch-tokens", "--global-batch",
                "--pue", "--tp", "--pp", "--ep", "--cp", "--micro-batch", "--zero", "--recompute", "--framework", "--node",
-               "--grid-gco", "--failure-rate-per-gpu-hour", "--checkpoint-time-s", "--top-k", "--power-cap-w"]),
+               "--grid-gco", "--failure-rate-per-gpu-hour", "--checkpoint-time-s", "--top-k", "--power-cap-w", "--region"]),
     "serve": (["--model", "llama-3-8b", "--hardware", "h100-sxm", "--gpus", "1"],
               ["--model", "--hardware", "--gpus", "--batch", "--input-tokens", "--output-tokens", "--weight-precision",
                "--kv-precision", "--engine", "--tp", "--pp", "--ep", "--ttft-slo-s", "--tpot-slo-s", "--objective", "--runners-up",
-               "--power-cap-w"]),
+               "--power-cap-w", "--region", "--grid-gco2e-per-kwh"]),
     "site": (["--gpus", "1024", "--hardware", "h100-sxm"],
              ["--gpus", "--hardware", "--pue", "--region", "--workload", "--grid-cap-mw", "--battery-mwh", "--battery-mw"]),
 }

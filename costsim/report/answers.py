@@ -36,8 +36,10 @@ def train_answer(r: dict) -> str:
     days = wall / S_PER_DAY
     took = f"{days:,.1f} days" if days >= 1 else f"{wall / 3600:,.3g} hours"
     money = "" if r.get("cost_usd") is None else f", {fmt_value('cost_usd', r['cost_usd'])}"
+    region = (r.get("energy_rates") or {}).get("region")
     return (f"{verb} {tok} takes {took} ({step}){money}, "
-            f"{fmt_value('facility_energy_j', r['facility_energy_j'])} and {fmt_value('co2e_kg', r['co2e_kg'])}.")
+            f"{fmt_value('facility_energy_j', r['facility_energy_j'])} and {fmt_value('co2e_kg', r['co2e_kg'])}"
+            f"{f' on the {region} grid' if region else ''}.")
 
 
 
