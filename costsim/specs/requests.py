@@ -151,7 +151,10 @@ class TrainRequest(Spec):
                                "mean electricity price and carbon intensity (every hour of the year weighted equally), as costsim "
                                "plan --region prices it; replaces economics.grid_gco2e_per_kwh and electricity_usd_per_kwh.")
 
-    _region_named = field_validator("region")(classmethod(lambda cls, v: region_named(v)))
+    @field_validator("region")
+    @classmethod
+    def _region_named(cls, v: str | None) -> str | None:
+        return region_named(v)
 
     @model_validator(mode="after")
     def _batch(self) -> "TrainRequest":
@@ -239,7 +242,10 @@ class ServeRequest(Spec):
                                "mean electricity price and carbon intensity (every hour of the year weighted equally), as costsim "
                                "plan --region prices it; replaces economics.grid_gco2e_per_kwh and electricity_usd_per_kwh.")
 
-    _region_named = field_validator("region")(classmethod(lambda cls, v: region_named(v)))
+    @field_validator("region")
+    @classmethod
+    def _region_named(cls, v: str | None) -> str | None:
+        return region_named(v)
 
     @model_validator(mode="after")
     def _max_num_seqs(self) -> "ServeRequest":
