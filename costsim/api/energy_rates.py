@@ -43,8 +43,9 @@ def energy_rates(request: TrainRequest | ServeRequest) -> EnergyRates:
         kind = price_basis(request.region)
         basis = f"{request.region}, annual mean of every hour" + (f"; price: {kind}" if kind else "")
     else:
-        given = eco.model_fields_set & {"grid_gco2e_per_kwh", "electricity_usd_per_kwh"}
-        basis = ("flat rate as given" if given == {"grid_gco2e_per_kwh", "electricity_usd_per_kwh"} else
+        fields = type(eco).model_fields  # a rate at its default reads as the default (JSON lists every field)
+        given = {k for k in ("grid_gco2e_per_kwh", "electricity_usd_per_kwh") if getattr(eco, k) != fields[k].default}
+        basis = ("flat rates as given" if given == {"grid_gco2e_per_kwh", "electricity_usd_per_kwh"} else
                  "flat rates (" + ("carbon as given, " if "grid_gco2e_per_kwh" in given else "carbon: costsim's default, ")
                  + ("price as given" if "electricity_usd_per_kwh" in given else "price: costsim's default")
                  + "; --region prices a grid region's annual means)")

@@ -165,8 +165,10 @@ class TrainRequest(Spec):
 
 
 def region_or_flat_rates(region: str | None, economics: EconomicsSpec) -> None:
-    """A region sets both electricity rates; a flat rate given beside it would be silently replaced: refuse the pair."""
-    given = sorted(economics.model_fields_set & {"grid_gco2e_per_kwh", "electricity_usd_per_kwh"})
+    """A region sets both electricity rates; a flat rate given beside it would be silently replaced: refuse the pair. A
+    rate at its default is not a choice (a request that went through JSON lists every field): only one that differs."""
+    fields = type(economics).model_fields
+    given = sorted(k for k in ("electricity_usd_per_kwh", "grid_gco2e_per_kwh") if getattr(economics, k) != fields[k].default)
     if region is not None and given:
         flags = " and ".join(f"economics.{k} (--{k.replace('_', '-')})" for k in given)
         raise ValueError(f"region {region[:80]!r} prices the energy at its annual means, which would replace {flags}: "

@@ -431,6 +431,53 @@ def request_and_result(param: str, cls: type[BaseModel], to_state: Callable[[Any
     return d, req, res
 
 
+NO_REGION = "none"
+
+
+def region_ids() -> list[str]:
+    """The grid regions a page offers (costsim grid regions): shipped ids only, never a file path (browser input)."""
+    try:
+        from costsim.power.signals import available_regions
+    except ImportError:
+        return []
+    return available_regions()
+
+
+def energy_rate_inputs(prefix: str, cls: type[BaseModel], *, elec_default: float, gco2_default: float) -> dict[str, Any]:
+    """The electricity price and carbon intensity of a Train / Serve request: a grid region (its annual means, as
+    `--region`) or the flat rates typed in. Returns region (None: flat), elec and gco2 (None under a region)."""
+    region = select(cls, "region", key=prefix + "region", default=NO_REGION, label="Grid region",
+                    options=[NO_REGION, *region_ids()], format_func=lambda r: "none (flat rates)" if r == NO_REGION else r)
+    if region != NO_REGION:
+        st.caption(f"Electricity price and carbon: {region}'s annual means, every hour weighted equally "
+                   "(choose none to type flat rates).")
+        return {"region": region, "elec": None, "gco2": None}
+    from costsim.specs.site import EconomicsSpec
+
+    return {"region": None,
+            "elec": number(EconomicsSpec, "electricity_usd_per_kwh", key=prefix + "elec", default=elec_default,
+                           label="Electricity, $/kWh", step=0.01),
+            "gco2": number(EconomicsSpec, "grid_gco2e_per_kwh", key=prefix + "gco2", default=gco2_default,
+                           label="Grid carbon, gCO2e/kWh", step=10.0)}
+
+
+def economics_data(d: dict[str, Any]) -> dict[str, Any]:
+    """EconomicsSpec fields of a page's inputs (energy_rate_inputs and the rental price): the flat rates only
+    without a region (a region beside a flat rate is refused)."""
+    out = {"usd_per_gpu_hour": d.get("usd_per_gpu_hour")}
+    if d.get("region") is None:
+        out.update(electricity_usd_per_kwh=d.get("elec"), grid_gco2e_per_kwh=d.get("gco2"))
+    return out
+
+
+def rates_caption(res: dict[str, Any]) -> None:
+    """Which electricity price and carbon intensity priced the result (its energy_rates)."""
+    from costsim.report.fmt import energy_rates_text
+
+    if text := energy_rates_text(res.get("energy_rates") if isinstance(res, dict) else None):
+        st.caption(f"Electricity: {text}.")
+
+
 def trust_caption(res: dict[str, Any]) -> None:
     """The result's trust range (held-out validation error of its regime), shown next to the headline numbers."""
     from costsim.api.trust import band_sentence

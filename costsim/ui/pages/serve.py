@@ -40,7 +40,8 @@ def to_state(r: ServeRequest) -> dict[str, Any]:
             P + "speculative_tokens": r.speculative_tokens, P + "acceptance_frac": r.acceptance_frac,
             P + "state_precision": w.AUTO if r.state_precision is None else r.state_precision,
             P + "pue": r.facility.pue, P + "usd_per_gpu_hour": r.economics.usd_per_gpu_hour,
-            P + "gco2": r.economics.grid_gco2e_per_kwh, P + "elec": r.economics.electricity_usd_per_kwh}
+            P + "gco2": r.economics.grid_gco2e_per_kwh, P + "elec": r.economics.electricity_usd_per_kwh,
+            P + "region": r.region or w.NO_REGION}
 
 
 def inputs() -> dict[str, Any]:
@@ -106,18 +107,14 @@ def inputs() -> dict[str, Any]:
             d["pue"] = w.number(FacilitySpec, "pue", key=P + "pue", default=1.2, label="PUE", step=0.05)
             d["usd_per_gpu_hour"] = w.number(EconomicsSpec, "usd_per_gpu_hour", key=P + "usd_per_gpu_hour", default=None,
                                              label="Rental, $/GPU-hour", step=0.25, placeholder="hardware profile midpoint")
-            d["elec"] = w.number(EconomicsSpec, "electricity_usd_per_kwh", key=P + "elec", default=0.08,
-                                 label="Electricity, $/kWh", step=0.01)
-            d["gco2"] = w.number(EconomicsSpec, "grid_gco2e_per_kwh", key=P + "gco2", default=400.0,
-                                 label="Grid carbon, gCO2e/kWh", step=10.0)
+            d.update(w.energy_rate_inputs(P, ServeRequest, elec_default=0.08, gco2_default=400.0))
     return d
 
 
 def build_request(d: dict[str, Any]) -> ServeRequest:
     facility = validate_spec(FacilitySpec, {"pue": d["pue"]}, what="facility")
-    economics = validate_spec(EconomicsSpec, {"usd_per_gpu_hour": d["usd_per_gpu_hour"], "electricity_usd_per_kwh": d["elec"],
-                                              "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
-    data = {k: d[k] for k in ("model", "hardware", "gpus", "weight_precision", "kv_precision", "batch", "input_tokens",
+    economics = validate_spec(EconomicsSpec, w.economics_data(d), what="economics")
+    data = {k: d[k] for k in ("region", "model", "hardware", "gpus", "weight_precision", "kv_precision", "batch", "input_tokens",
                               "output_tokens", "output_tokens_cv", "ttft_slo_s", "tpot_slo_s", "engine", "top_k", "requests",
                               "max_num_seqs", "speculative_tokens", "acceptance_frac", "state_precision", "tp", "pp", "ep",
                               "power_cap_w")
@@ -153,6 +150,7 @@ def show(res: dict[str, Any], d: dict[str, Any]) -> None:
     else:
         if res.get("feasible", True):
             st.markdown(f"**{serve_answer(res)}**")  # the answer first, as the CLI's
+        w.rates_caption(res)
         w.trust_caption(res)
     c = st.columns(4)
     shown = lambda v: "—" if v is None else f"{v:,}" if isinstance(v, int) else str(v)  # noqa: E731
@@ -236,6 +234,7 @@ def show_deployment(res: dict[str, Any]) -> None:
     if (dep.get("scaleup_domains_per_replica") or 1) > 1:
         st.caption(f"Each replica spans {dep['scaleup_domains_per_replica']} scale-up domains (NVLink domains or servers): "
                    "what passes between them, the expert token exchange or the pipeline hand-offs, crosses the network.")
+    w.rates_caption(res)
     w.trust_caption(res)
     ups = res.get("runners_up") or []
     if ups:

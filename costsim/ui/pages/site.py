@@ -20,11 +20,7 @@ DEFAULT_FLEET = [("h100-sxm", 100_000, "training"), ("h100-sxm", 8_000, "inferen
 
 
 def regions() -> list[str]:
-    try:
-        from costsim.power.signals import available_regions
-    except ImportError:
-        return []
-    return available_regions()
+    return w.region_ids()
 
 
 @st.cache_data(show_spinner=False)

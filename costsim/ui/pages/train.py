@@ -50,6 +50,7 @@ def to_state(r: TrainRequest) -> dict[str, Any]:
          P + "sequence_parallel": r.sequence_parallel, P + "top_k": r.top_k,
          P + "pue": r.facility.pue, P + "usd_per_gpu_hour": r.economics.usd_per_gpu_hour,
          P + "gco2": r.economics.grid_gco2e_per_kwh, P + "elec": r.economics.electricity_usd_per_kwh,
+         P + "region": r.region or w.NO_REGION,
          P + "failure_rate": r.failure_rate_per_gpu_hour, P + "framework": w.AUTO if r.framework is None else r.framework,
          P + "node": w.AUTO if r.node is None else r.node, P + "checkpoint_time_s": r.checkpoint_time_s,
          P + "restart_time_s": r.restart_time_s, P + "recompute_layers": r.recompute_layers,
@@ -164,10 +165,7 @@ def inputs() -> dict[str, Any]:
             d["pue"] = w.number(FacilitySpec, "pue", key=P + "pue", default=DEFAULTS["pue"], label="PUE", step=0.05)
             d["usd_per_gpu_hour"] = w.number(EconomicsSpec, "usd_per_gpu_hour", key=P + "usd_per_gpu_hour", default=None,
                                              label="Rental, $/GPU-hour", step=0.25, placeholder="hardware profile midpoint")
-            d["elec"] = w.number(EconomicsSpec, "electricity_usd_per_kwh", key=P + "elec", default=DEFAULTS["elec"],
-                                 label="Electricity, $/kWh", step=0.01)
-            d["gco2"] = w.number(EconomicsSpec, "grid_gco2e_per_kwh", key=P + "gco2", default=DEFAULTS["gco2"],
-                                 label="Grid carbon, gCO2e/kWh", step=10.0)
+            d.update(w.energy_rate_inputs(P, TrainRequest, elec_default=DEFAULTS["elec"], gco2_default=DEFAULTS["gco2"]))
             d["failure_rate"] = w.number(TrainRequest, "failure_rate_per_gpu_hour", key=P + "failure_rate", default=None,
                                          label="Failures per GPU-hour", step=1e-5, fmt="%.6f", placeholder="Llama 3 405B rate")
             d["checkpoint_time_s"] = w.number(TrainRequest, "checkpoint_time_s", key=P + "checkpoint_time_s", default=None,
@@ -180,9 +178,8 @@ def inputs() -> dict[str, Any]:
 
 def build_request(d: dict[str, Any]) -> TrainRequest:
     facility = validate_spec(FacilitySpec, {"pue": d["pue"]}, what="facility")
-    economics = validate_spec(EconomicsSpec, {"usd_per_gpu_hour": d["usd_per_gpu_hour"], "electricity_usd_per_kwh": d["elec"],
-                                              "grid_gco2e_per_kwh": d["gco2"]}, what="economics")
-    data = {k: d[k] for k in ("model", "hardware", "gpus", "tokens", "seq_len", "global_batch", "precision", "attention_precision", "tp", "pp", "cp", "ep",
+    economics = validate_spec(EconomicsSpec, w.economics_data(d), what="economics")
+    data = {k: d[k] for k in ("region", "model", "hardware", "gpus", "tokens", "seq_len", "global_batch", "precision", "attention_precision", "tp", "pp", "cp", "ep",
                               "etp", "ep_overlap", "activation_offload", "ep_dispatcher", "moe_expert_launch", "moe_router_balance", "dp_bucket_params", "dropout", "micro_batch", "recompute", "zero", "sequence_parallel", "top_k",
                               "framework", "power_cap_w", "fp4_bf16_layers", "dp", "vp", "lora_rank", "lora_targets",
                               "lora_base_precision", "lora_dropout",
@@ -211,6 +208,7 @@ def show(res: dict[str, Any]) -> None:
     c[2].metric("Facility energy", fmt.energy_mwh(res.get("facility_energy_j")), help="IT energy x PUE.")
     c[3].metric("Cost", fmt.usd(res.get("cost_usd")))
     c[4].metric("CO2e", fmt.mass_kg(res.get("co2e_kg")))
+    w.rates_caption(res)
     w.trust_caption(res)
     c = st.columns(5)
     c[0].metric("Step time", fmt.duration(res.get("step_time_s")))
