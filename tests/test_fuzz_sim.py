@@ -67,6 +67,8 @@ def serving_config(draw) -> tuple[dict, dict, float]:
         s["autoscaler"] = {"policy": draw(st.sampled_from(["target_utilization", "queue_length"])), "interval_s": 5,
                            "startup_delay_s": draw(st.sampled_from([0, 30])), "min_replicas": draw(st.sampled_from([0, 1])),
                            "max_replicas": 3}
+        if "disaggregation" in s and draw(st.booleans()):  # each pool's own bounds (above the pools' starting sizes)
+            s["autoscaler"].update(prefill_min_replicas=draw(st.sampled_from([0, 2])), decode_max_replicas=draw(st.sampled_from([3, 5])))
     if draw(st.booleans()):
         s["scheduler"]["max_waiting_per_replica"] = 8
     grid = {}

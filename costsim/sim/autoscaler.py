@@ -18,9 +18,11 @@ if TYPE_CHECKING:
 
 def autoscaler_process(env: simpy.Environment, fleet: Fleet, g: Group, role: str):
     """Scale group g's replicas of `role` ('mixed'; with disaggregation one process per pool, 'prefill' and 'decode',
-    each between min_replicas and max_replicas on its own occupancy or queue, as NVIDIA Dynamo's planner scales the
-    two pools apart)."""
+    each on its own occupancy or queue within its own bounds (AutoscalerSpec.bounds: prefill_min_replicas ...
+    decode_max_replicas, else min_replicas / max_replicas), as NVIDIA Dynamo's planner scales the two pools apart)."""
     a = fleet.wl.autoscaler
+    b = a.bounds(role)
+    lo, hi = b.min_replicas, b.max_replicas
     while True:
         yield env.timeout(a.interval_s)
         cold = fleet.cold_decode if role == "decode" else fleet.cold
@@ -30,8 +32,8 @@ def autoscaler_process(env: simpy.Environment, fleet: Fleet, g: Group, role: str
         if not active:
             # scaled to zero (min_replicas 0): requests waiting at the router start one replica; nothing to measure
             # until it runs (the fleet had stayed at zero and dropped every later request as 'queue full')
-            want = max(a.min_replicas, 1 if cold else 0)
-            for _ in range(max(0, min(want, a.max_replicas) - len(starting))):
+            want = max(lo, 1 if cold else 0)
+            for _ in range(max(0, min(want, hi) - len(starting))):
                 off = next((r for r in mine if r.state == "off"), None)
                 if off is None and any(r.state == "draining" for r in mine):
                     r = next(r for r in mine if r.state == "draining")
@@ -49,7 +51,7 @@ def autoscaler_process(env: simpy.Environment, fleet: Fleet, g: Group, role: str
         else:
             metric = ((sum(r.queue_len() for r in active) + len(cold)) / len(active)) / a.target_queue_per_replica
         desired = int(math.ceil(len(active) * metric - 1e-9))
-        desired = max(a.min_replicas, min(a.max_replicas, max(desired, 1 if a.min_replicas else 0)))
+        desired = max(lo, min(hi, max(desired, 1 if lo else 0)))
         total = len(active) + len(starting)
         if desired > total:
             lim = fleet.limiter
@@ -63,7 +65,7 @@ def autoscaler_process(env: simpy.Environment, fleet: Fleet, g: Group, role: str
                 fleet.make_routable(r)
                 r.notify()
             powered = total + len(taken) + sum(1 for r in mine if r.state == "draining")
-            need = min(need - len(taken), max(0, a.max_replicas - powered))
+            need = min(need - len(taken), max(0, hi - powered))
             for _ in range(need):
                 off = next((r for r in mine if r.state == "off"), None)
                 if not _boot_one(fleet, g, role, off, off if off is not None else active[0]):

@@ -510,6 +510,22 @@ def simulate_serving(scenario: Scenario, *, seed: int) -> SimOutput:
     return _outputs(scenario, fleet, work, notes, sim_wall)
 
 
+def _grown_peak_w(fleet: Fleet) -> float:
+    """Facility peak of the fleet grown to its autoscaler bounds: each autoscaled pool (the first group's replicas, or
+    with disaggregation the prefill and decode pools) at its max_replicas, beside the other groups' replicas (the
+    limit read max_replicas of the first replica alone: one pool of a disaggregated fleet)."""
+    lim, a = fleet.limiter, fleet.wl.autoscaler
+    pools = ("prefill", "decode") if fleet.wl.disaggregation.enabled else ("mixed",)
+    scaled = [r for r in fleet.replicas if r.role in pools and (r.role != "mixed" or r.group == 0)]
+    in_pool = {r.idx for r in scaled}
+    w = sum(lim.peak_w(r) for r in fleet.replicas if r.state in ("active", "starting") and r.idx not in in_pool)
+    for role in pools:
+        one = next((r for r in scaled if r.role == role), None)
+        if one is not None:
+            w += a.bounds(role).max_replicas * lim.peak_w(one)
+    return w
+
+
 def _grid_limits(scenario: Scenario, env: simpy.Environment, fleet: Fleet, duration: float) -> list[str]:
     """Curtailment windows (grid.curtailment, and grid.balancing_authority's events over the simulated
     window) as a time-varying import limit the fleet sheds replicas to meet (costsim.sim.serving_grid)."""
@@ -522,9 +538,8 @@ def _grid_limits(scenario: Scenario, env: simpy.Environment, fleet: Fleet, durat
         return notes
     if scenario.grid.balancing_authority is not None:
         peak = fleet.limiter.powered_w(("active", "starting"))
-        a = fleet.wl.autoscaler
-        if a.policy != "none" and fleet.replicas:  # the fleet may grow to max_replicas
-            peak = max(peak, a.max_replicas * fleet.limiter.peak_w(fleet.replicas[0]))
+        if fleet.wl.autoscaler.policy != "none" and fleet.replicas:
+            peak = max(peak, _grown_peak_w(fleet))
         win, year = sg.ba_events(scenario, peak, duration)
         fleet.ba_events = (win, year)
         windows += list(win.windows)

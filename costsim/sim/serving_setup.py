@@ -94,14 +94,15 @@ def grid_power_cap_w(scenario: Scenario, gspecs: list[ReplicaGroup], accs: list[
     d = wl.disaggregation
     # the prefill pool runs the first group, the decode pool its own group (disaggregation.decode_group) or the first
     dec_i = next((i for i, gs in enumerate(gspecs) if gs.name == d.decode_group), 0) if d.enabled else None
+    a = wl.autoscaler
     for i, (gs, acc, node) in enumerate(zip(gspecs, accs, nodes)):
         n = gs.num_replicas
-        pools = int(i == 0)  # the autoscaled pools this group runs
+        grow = a.max_replicas if i == 0 else 0  # the most replicas the autoscaled pools this group runs may grow to
         if d.enabled and i in (0, dec_i):
-            pools = (i == 0) + (i == dec_i)
             n = (d.prefill_replicas if i == 0 else 0) + (d.decode_replicas if i == dec_i else 0)
-        if wl.autoscaler.policy != "none" and pools:
-            n = max(n, pools * wl.autoscaler.max_replicas)  # each autoscaled pool may grow to max_replicas
+            grow = (a.bounds("prefill").max_replicas if i == 0 else 0) + (a.bounds("decode").max_replicas if i == dec_i else 0)
+        if a.policy != "none":
+            n = max(n, grow)  # each autoscaled pool may grow to its max_replicas
         n_gpu += n * gs.gpus_per_replica
         host += n * gs.gpus_per_replica * host_w(acc, node, scenario.facility)
     if n_gpu == 0:

@@ -149,14 +149,15 @@ def serving_estimates(scenario: "Scenario", *, runs: int = 1) -> list[WorkEstima
     else:
         reps = float(wl.num_replicas)
         gpus = float(wl.num_replicas * wl.gpus_per_replica)
-    pools = 1
+    grow = wl.autoscaler.max_replicas
     if wl.disaggregation.enabled:
-        pools = 2
         reps = max(reps, float(wl.disaggregation.prefill_replicas + wl.disaggregation.decode_replicas))
+        grow = wl.autoscaler.bounds("prefill").max_replicas + wl.autoscaler.bounds("decode").max_replicas
     if wl.autoscaler.policy != "none":
-        reps = max(reps, float(pools * wl.autoscaler.max_replicas))  # with disaggregation each pool may grow to it
+        reps = max(reps, float(grow))  # with disaggregation each pool may grow to its own max_replicas
     out.append(WorkEstimate("replicas", reps, limit("replicas"), "serving replicas (serving.num_replicas or replica_groups, "
-                            "the disaggregated pools, or the autoscaler's max_replicas per pool)", "Lower serving.num_replicas / autoscaler.max_replicas."))
+                            "the disaggregated pools, or the autoscaler's max_replicas per pool)",
+                            "Lower serving.num_replicas / autoscaler.max_replicas (prefill_max_replicas, decode_max_replicas)."))
     out.append(WorkEstimate("gpus", gpus, limit("gpus"), "serving accelerators", "Lower the replica count or gpus_per_replica."))
     return out
 

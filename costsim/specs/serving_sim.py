@@ -7,6 +7,7 @@ The simulation itself lives in `costsim.sim.serving` (`simulate_serving`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
@@ -162,6 +163,19 @@ class ReplicaGroup(Spec):
     power_cap_w: float | None = Field(None, gt=0, description="Per-GPU power cap for this group, W (None = the workload's power_cap_w_per_gpu).")
 
 
+POOLS = ("prefill", "decode")  # the disaggregated pools, each with its own optional autoscaler bounds
+
+
+@dataclass(frozen=True)
+class PoolBounds:
+    """The fewest and most replicas the autoscaler keeps in one pool, and the keys that set them (for messages)."""
+
+    min_replicas: int
+    max_replicas: int
+    min_key: str = "min_replicas"
+    max_key: str = "max_replicas"
+
+
 class AutoscalerSpec(Spec):
     policy: Literal["none", "target_utilization", "queue_length"] = Field("none", description="'target_utilization': keep replica occupancy "
                                                                           "(larger of batch slots and KV blocks in use) near target; 'queue_length': keep waiting requests per replica near target.")
@@ -170,13 +184,39 @@ class AutoscalerSpec(Spec):
     interval_s: float = Field(30.0, ge=1.0, description="Seconds between autoscaler decisions, at least 1 (Kubernetes' horizontal autoscaler decides every 15 s by default).")
     startup_delay_s: float = Field(120.0, ge=0, description="Seconds from the decision to a new replica taking traffic (boot, weight load); "
                                    "it draws idle power and is billed meanwhile.")
-    min_replicas: int = Field(1, ge=0, description="Fewest replicas of the autoscaled (first) group; with disaggregation, of each pool (prefill, decode).")
-    max_replicas: int = Field(1000, ge=1, description="Most replicas of the autoscaled (first) group; with disaggregation, of each pool (prefill, decode).")
+    min_replicas: int = Field(1, ge=0, description="Fewest replicas of the autoscaled (first) group; with disaggregation, of each pool (prefill, decode) "
+                              "unless prefill_min_replicas / decode_min_replicas set its own.")
+    max_replicas: int = Field(1000, ge=1, description="Most replicas of the autoscaled (first) group; with disaggregation, of each pool (prefill, decode) "
+                              "unless prefill_max_replicas / decode_max_replicas set its own.")
+    prefill_min_replicas: int | None = Field(None, ge=0, description="With disaggregation: fewest replicas of the prefill pool (None = min_replicas).")
+    prefill_max_replicas: int | None = Field(None, ge=1, description="With disaggregation: most replicas of the prefill pool (None = max_replicas).")
+    decode_min_replicas: int | None = Field(None, ge=0, description="With disaggregation: fewest replicas of the decode pool (None = min_replicas).")
+    decode_max_replicas: int | None = Field(None, ge=1, description="With disaggregation: most replicas of the decode pool (None = max_replicas; "
+                                            "a decode pool sized for the answers beside a small prefill pool, as Splitwise and Dynamo run them).")
+
+    def bounds(self, role: str) -> PoolBounds:
+        """The bounds of the pool `role` scales: 'prefill' and 'decode' (disaggregation) take their own keys where set,
+        else min_replicas / max_replicas; 'mixed' takes those."""
+        if role not in POOLS:
+            return PoolBounds(self.min_replicas, self.max_replicas)
+        lo, hi = getattr(self, f"{role}_min_replicas"), getattr(self, f"{role}_max_replicas")
+        return PoolBounds(self.min_replicas if lo is None else lo, self.max_replicas if hi is None else hi,
+                          "min_replicas" if lo is None else f"{role}_min_replicas", "max_replicas" if hi is None else f"{role}_max_replicas")
+
+    @property
+    def pool_keys_set(self) -> list[str]:
+        """The per-pool bound keys given (prefill_min_replicas, ...)."""
+        return [f"{p}_{k}" for p in POOLS for k in ("min_replicas", "max_replicas") if getattr(self, f"{p}_{k}") is not None]
 
     @model_validator(mode="after")
     def _check(self) -> "AutoscalerSpec":
         if self.min_replicas > self.max_replicas:
             raise ValueError("autoscaler.min_replicas must not exceed autoscaler.max_replicas")
+        for pool in POOLS:
+            b = self.bounds(pool)
+            if b.min_replicas > b.max_replicas:
+                raise ValueError(f"autoscaler.{b.min_key} ({b.min_replicas}) exceeds autoscaler.{b.max_key} ({b.max_replicas}), the "
+                                 f"{pool} pool's bounds; lower {b.min_key} or set {pool}_max_replicas to at least {b.min_replicas}")
         return self
 
 
@@ -219,7 +259,9 @@ class ServingWorkload(Spec):
         "lowest modeled energy per token that still has batch headroom, least outstanding inside it).",
     )
     autoscaler: AutoscalerSpec = Field(default_factory=AutoscalerSpec, description="Replica autoscaler (first group; with disaggregation "
-                                       "the prefill and decode pools are scaled apart, each on its own occupancy or queue).")
+                                       "the prefill and decode pools are scaled apart, each on its own occupancy or queue and "
+                                       "within its own bounds: prefill_min_replicas / prefill_max_replicas, decode_min_replicas / "
+                                       "decode_max_replicas, else min_replicas / max_replicas).")
     slo: SloSpec = Field(default_factory=SloSpec, description="Latency objectives.")
     power_cap_w_per_gpu: float | None = Field(None, gt=0, description="Per-GPU power cap, W (None = none; a grid import cap can also set one).")
     timeline_bucket_s: float | None = Field(None, gt=0, description="Width of the power/throughput timeline buckets, s (None = duration/240, at least 1 s).")
@@ -249,9 +291,15 @@ class ServingWorkload(Spec):
             if names.index(d.decode_group) > 0 and g.num_replicas not in (0, d.decode_replicas):
                 raise ValueError(f"replica group {g.name!r} runs the decode pool, whose size is disaggregation.decode_replicas "
                                  f"({d.decode_replicas}); set its num_replicas to 0 (or to decode_replicas)")
-        if a.policy != "none" and d.enabled and max(d.prefill_replicas, d.decode_replicas) > a.max_replicas:
-            raise ValueError(f"serving.disaggregation starts {d.prefill_replicas} prefill and {d.decode_replicas} decode replicas, above "
-                             f"autoscaler.max_replicas ({a.max_replicas}) per pool; start at most max_replicas in each pool or raise it")
+        if a.pool_keys_set and not d.enabled:
+            raise ValueError(f"serving.autoscaler.{a.pool_keys_set[0]} bounds a pool of a disaggregated fleet; set serving.disaggregation.enabled: "
+                             "true or leave it out (min_replicas / max_replicas bound the fleet's replicas)")
+        if a.policy != "none" and d.enabled:
+            for pool in POOLS:
+                b, n = a.bounds(pool), getattr(d, f"{pool}_replicas")
+                if n > b.max_replicas:
+                    raise ValueError(f"serving.disaggregation.{pool}_replicas ({n}) starts the {pool} pool above autoscaler.{b.max_key} "
+                                     f"({b.max_replicas}); start at most {b.max_replicas} or raise {pool}_max_replicas")
         if self.gpus is not None:
             explicit = {"num_replicas", "gpus_per_replica", "pp", "ep"} & self.model_fields_set
             if explicit or self.replica_groups:

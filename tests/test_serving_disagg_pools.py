@@ -1,0 +1,131 @@
+"""The pools of a disaggregated serving fleet (costsim.sim.serving, autoscaler, replica): each pool's own autoscaler
+bounds (serving.autoscaler.prefill_* / decode_*), what a prefill replica's occupancy counts (the KV it holds for the
+decode side) and which pool a decode shortfall grows, and which replica group each pool runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from costsim.sim.serving import simulate_serving
+from costsim.specs.scenario import Scenario
+
+
+def _sc(serving: dict, duration_s: float, **top) -> Scenario:
+    base = {"model": "llama-3-8b", "hardware": "h100-sxm", "input_tokens": {"kind": "fixed", "mean": 512},
+            "output_tokens": {"kind": "fixed", "mean": 128}}
+    return Scenario.model_validate({"name": "pools", "serving": {**base, **serving}, "simulation": {"seed": 0, "duration_s": duration_s},
+                                    **top})
+
+
+def _conserved(s: dict) -> None:
+    reasons = ("too_long", "queue_full", "curtailed", "no_decode_replica")
+    assert s["requests_dropped"] == sum(s[f"requests_dropped_{k}"] for k in reasons)
+    assert s["requests_arrived"] == s["requests_completed"] + s["requests_dropped"] + s["requests_in_flight_at_end"]
+    assert s["littles_law_window_rel_error"] < 1e-6
+
+
+_DIS = {"enabled": True, "prefill_replicas": 1, "decode_replicas": 1}
+
+
+# ---- per-pool autoscaler bounds ------------------------------------------------------------------------------------
+def test_each_pool_keeps_its_own_fewest_replicas():
+    """min_replicas bounded both pools alike: a decode pool kept warm at 3 replicas beside one prefill replica could
+    not be asked for. decode_min_replicas 3 with prefill_max_replicas 1: light load, 4 GPUs on once booted."""
+    o = simulate_serving(_sc({"arrivals": {"process": "poisson", "rate_per_s": 0.2}, "disaggregation": _DIS,
+                              "autoscaler": {"policy": "queue_length", "interval_s": 10, "startup_delay_s": 20, "min_replicas": 1,
+                                             "max_replicas": 8, "decode_min_replicas": 3, "prefill_max_replicas": 1}}, 300.0), seed=0)
+    s, ts = o.summary, o.timeseries
+    _conserved(s)
+    assert s["requests_dropped"] == 0
+    booted = ts["t_s"] >= 60.0
+    assert np.all(ts["gpus_on"][booted] >= 4.0 - 1e-9) and s["num_gpus_peak"] == 4
+
+
+def test_each_pool_grows_only_to_its_own_most_replicas():
+    """Decode-heavy load (256-token prompts, 512-token answers, 32 sequences a replica) grows the decode pool; under
+    decode_max_replicas 3 it stops at 3 while the shared max_replicas 8 still bounds the prefill pool."""
+    o = simulate_serving(_sc({"arrivals": {"process": "poisson", "rate_per_s": 20.0},
+                              "input_tokens": {"kind": "fixed", "mean": 256}, "output_tokens": {"kind": "fixed", "mean": 512},
+                              "scheduler": {"max_num_seqs": 32, "max_num_batched_tokens": 4096}, "disaggregation": _DIS,
+                              "autoscaler": {"policy": "queue_length", "target_queue_per_replica": 1.0, "interval_s": 10,
+                                             "startup_delay_s": 20, "min_replicas": 1, "max_replicas": 8, "decode_max_replicas": 3}},
+                             300.0), seed=0)
+    s = o.summary
+    _conserved(s)
+    decoded_on = set(np.asarray(o.tables["requests"]["replica"]).tolist()) - {-1}
+    assert len(decoded_on) == 3  # the decode pool grew to its own bound, not to max_replicas
+    assert s["num_gpus_peak"] <= 3 + 8
+
+
+@pytest.mark.parametrize("auto, needle", [
+    ({"prefill_min_replicas": 3, "prefill_max_replicas": 2},
+     "autoscaler.prefill_min_replicas (3) exceeds autoscaler.prefill_max_replicas (2)"),
+    ({"decode_min_replicas": 5, "max_replicas": 4}, "autoscaler.decode_min_replicas (5) exceeds autoscaler.max_replicas (4)"),
+    ({"min_replicas": 3, "prefill_max_replicas": 2}, "autoscaler.min_replicas (3) exceeds autoscaler.prefill_max_replicas (2)"),
+])
+def test_a_pools_bounds_that_cross_are_refused_by_name(auto, needle):
+    with pytest.raises(ValidationError) as e:
+        _sc({"disaggregation": _DIS, "autoscaler": {"policy": "queue_length", **auto}}, 60.0)
+    assert needle in str(e.value)
+
+
+def test_pool_bounds_need_disaggregation_and_hold_its_starting_pools():
+    with pytest.raises(ValidationError, match="autoscaler.decode_max_replicas bounds a pool of a disaggregated fleet; set "
+                                              "serving.disaggregation.enabled: true"):
+        _sc({"autoscaler": {"policy": "queue_length", "decode_max_replicas": 2}}, 60.0)
+    with pytest.raises(ValidationError, match=r"serving.disaggregation.decode_replicas \(3\) starts the decode pool above "
+                                              r"autoscaler.decode_max_replicas \(2\)"):
+        _sc({"disaggregation": {**_DIS, "decode_replicas": 3}, "autoscaler": {"policy": "queue_length", "decode_max_replicas": 2}}, 60.0)
+    # the shared keys behave as before: a pool may start at max_replicas, and without a policy nothing is checked
+    _sc({"disaggregation": {**_DIS, "decode_replicas": 3}, "autoscaler": {"policy": "queue_length", "max_replicas": 3}}, 60.0)
+    _sc({"disaggregation": {**_DIS, "decode_replicas": 3}, "autoscaler": {"decode_max_replicas": 2}}, 60.0)
+
+
+def test_a_crossed_pool_bound_exits_2_naming_the_fields(tmp_path, cli):
+    d = {"name": "x", "simulation": {"duration_s": 60},
+         "serving": {"model": "llama-3-8b", "hardware": "h100-sxm", "disaggregation": _DIS, "autoscaler": {"policy": "queue_length"}}}
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump(d))
+    r = cli("run", str(f), "--out", str(tmp_path / "o"), "--set", "serving.autoscaler.decode_min_replicas=5",
+            "--set", "serving.autoscaler.decode_max_replicas=2")
+    assert r.returncode == 2, r.stderr
+    assert "autoscaler.decode_min_replicas (5) exceeds autoscaler.decode_max_replicas (2)" in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_a_balancing_authority_sees_each_pool_grown_to_its_own_bound():
+    """The site a balancing authority curtails was sized as max_replicas of the first replica: one pool of a
+    disaggregated fleet (3 replicas' peak where both pools may grow to 3 each)."""
+    def site_w(auto: dict) -> float:
+        sc = _sc({"arrivals": {"process": "poisson", "rate_per_s": 1.0}, "disaggregation": _DIS, "autoscaler": auto}, 60.0,
+                 grid={"balancing_authority": {"region": "us-ercot", "year": 2023}})
+        return float(simulate_serving(sc, seed=0).summary["ba_site_load_w"])
+
+    one = site_w({"policy": "none"}) / 2  # one prefill + one decode replica, fixed
+    assert site_w({"policy": "queue_length", "max_replicas": 3}) == pytest.approx(6 * one)
+    assert site_w({"policy": "queue_length", "max_replicas": 3, "decode_max_replicas": 5}) == pytest.approx(8 * one)
+
+
+def test_the_replica_guard_and_the_grid_cap_count_each_pool_at_its_own_bound():
+    """The work guard (COSTSIM_MAX_REPLICAS) and the per-GPU cap a grid import cap implies size an autoscaled
+    disaggregated fleet as both pools grown to their own max_replicas."""
+    from costsim.sim.serving_setup import grid_power_cap_w
+    from costsim.specs.catalog import get_accelerator, node_for
+    from costsim.specs.limits import serving_estimates
+    from costsim.specs.serving_sim import ReplicaGroup
+
+    def both(auto: dict) -> tuple[float, float]:
+        sc = _sc({"disaggregation": _DIS, "autoscaler": {"policy": "queue_length", **auto}}, 60.0, grid={"import_cap_mw": 0.01})
+        reps = next(e.estimate for e in serving_estimates(sc) if e.key == "replicas")
+        acc = get_accelerator("h100-sxm")
+        return reps, grid_power_cap_w(sc, [ReplicaGroup(name="main")], [acc], [node_for(acc)])
+
+    reps, cap_w = both({"max_replicas": 3})
+    assert reps == 6
+    reps, cap_w_more = both({"max_replicas": 3, "decode_max_replicas": 5})
+    assert reps == 8
+    it_w = 0.01e6 / _sc({}, 60.0).facility.pue  # the cap is (IT power - host power per GPU x GPUs) / GPUs
+    assert cap_w - cap_w_more == pytest.approx(it_w / 6 - it_w / 8)  # 6 GPUs, then 8
