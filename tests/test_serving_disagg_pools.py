@@ -30,6 +30,12 @@ def _conserved(s: dict) -> None:
 _DIS = {"enabled": True, "prefill_replicas": 1, "decode_replicas": 1}
 
 
+def _decoded_on(o) -> set[int]:
+    """The replicas completed requests decoded on (a request still queued for a prefill names its prefill replica)."""
+    req = o.tables["requests"]
+    return set(np.asarray(req["replica"])[~np.isnan(np.asarray(req["e2e_s"]))].tolist())
+
+
 # ---- per-pool autoscaler bounds ------------------------------------------------------------------------------------
 def test_each_pool_keeps_its_own_fewest_replicas():
     """min_replicas bounded both pools alike: a decode pool kept warm at 3 replicas beside one prefill replica could
@@ -55,8 +61,7 @@ def test_each_pool_grows_only_to_its_own_most_replicas():
                              300.0), seed=0)
     s = o.summary
     _conserved(s)
-    decoded_on = set(np.asarray(o.tables["requests"]["replica"]).tolist()) - {-1}
-    assert len(decoded_on) == 3  # the decode pool grew to its own bound, not to max_replicas
+    assert len(_decoded_on(o)) == 3  # the decode pool grew to its own bound, not to max_replicas
     assert s["num_gpus_peak"] <= 3 + 8
 
 
@@ -129,3 +134,100 @@ def test_the_replica_guard_and_the_grid_cap_count_each_pool_at_its_own_bound():
     assert reps == 8
     it_w = 0.01e6 / _sc({}, 60.0).facility.pue  # the cap is (IT power - host power per GPU x GPUs) / GPUs
     assert cap_w - cap_w_more == pytest.approx(it_w / 6 - it_w / 8)  # 6 GPUs, then 8
+
+
+# ---- what a prefill replica's occupancy counts, and which pool a decode shortfall grows ----------------------------
+class _NoDecodeSide:
+    """The fleet seen by one prefill replica whose decode side never copies a prompt's KV (a decode pool far too small)."""
+
+    def __init__(self, env, prompts: list[int]) -> None:
+        n = len(prompts)
+        self.env, self.inp, self.gen, self.out = env, list(prompts), [0] * n, [64] * n
+        self.sched, self.first = [float("nan")] * n, [float("nan")] * n
+        self.handed: list[int] = []
+
+    def handoff(self, rid, r, t) -> None:
+        self.handed.append(rid)
+
+    def first_token(self, t) -> None:
+        pass
+
+    def add_busy(self, *args) -> None:
+        pass
+
+    def idle_begin(self, r, t) -> None:
+        pass
+
+
+def test_a_prefill_replica_holding_kv_for_the_decode_side_reads_its_memory_full():
+    """A prefill replica's occupancy was its prompt backlog alone: with its memory full of finished prompts' KV that
+    no decode replica had room for (outbound), it could take no prompt yet read 0 once its queue was empty. It now
+    reads the KV blocks it holds, outbound included, and reads empty again when the decode side has copied them."""
+    import simpy
+
+    from costsim.sim.replica import Replica
+    from costsim.sim.steptable import build_step_table
+    from costsim.specs.catalog import get_accelerator, get_model
+    from costsim.specs.serving_sim import SchedulerSpec
+
+    sched = SchedulerSpec(gpu_memory_utilization_frac=0.25)
+    table = build_step_table(get_model("llama-3-8b"), get_accelerator("h100-sxm"), tp=1, weight_precision="bf16", kv_precision=None,
+                             max_batch=sched.max_num_seqs, max_prefill_tokens=sched.max_num_batched_tokens, max_context=4096,
+                             memory_frac=sched.gpu_memory_utilization_frac, power_cap_w=None)
+    n = int(0.6 * table.kv_capacity_tokens // 2000)  # prompts of 2,000 tokens filling about half the KV cache
+    env = simpy.Environment()
+    fleet = _NoDecodeSide(env, [2000] * n)
+    r = Replica(env, 0, 0, table, sched, "prefill", fleet)
+    r.state = "active"
+    r.waiting.extend(range(n))
+    r.start()
+    env.run(until=60.0)
+    assert len(fleet.handed) == n and r.outbound == n and not r.waiting and not r.prefilling  # all done, KV held here
+    held = (n * 2000 / sched.kv_block_tokens + n * r.seq_blocks) / r.cap_blocks
+    assert 0.45 < held < 0.65
+    assert r.occupancy_frac() == pytest.approx(held)  # read 0 before: no prompt left to prefill
+    for rid in fleet.handed:
+        r.kv_sent(fleet.inp[rid])  # the decode side copies them
+    assert r.occupancy_frac() == pytest.approx(0.0, abs=1e-12)
+
+
+def _short(auto: dict, rate_per_s: float = 4.0) -> dict:
+    """2,000-token prompts and 1,500-token answers on Llama 3 8B replicas with a quarter of an H100's memory: one
+    prefill replica keeps up with 4 prompts/s (8,000 tokens/s) while the decode pool needs ~10 replicas."""
+    return {"arrivals": {"process": "poisson", "rate_per_s": rate_per_s}, "input_tokens": {"kind": "fixed", "mean": 2000},
+            "output_tokens": {"kind": "fixed", "mean": 1500}, "scheduler": {"gpu_memory_utilization_frac": 0.25},
+            "disaggregation": _DIS, "autoscaler": {"interval_s": 10, "startup_delay_s": 20, "min_replicas": 1, **auto}}
+
+
+@pytest.mark.parametrize("auto", [{"policy": "target_utilization", "target_utilization_frac": 0.6},
+                                  {"policy": "queue_length", "target_queue_per_replica": 1.0}])
+def test_a_decode_shortfall_does_not_grow_the_prefill_pool(auto):
+    """A decode pool that cannot keep up parks finished prompts' KV on the prefill replicas, whose prompts then queue:
+    the prefill pool grew on that queue to max_replicas (6 prefill replicas beside 6 decode ones, 12 GPUs, where one
+    prefill replica keeps up), parking more KV at idle power. It now holds while the decode pool is short."""
+    o = simulate_serving(_sc(_short({**auto, "max_replicas": 6}), 200.0), seed=0)
+    s = o.summary
+    _conserved(s)
+    assert len(_decoded_on(o)) == 6  # the decode pool grew to its bound
+    assert s["num_gpus_peak"] <= 6 + 1  # and the prefill pool stayed at one replica
+
+
+def test_the_decode_pool_counts_the_prompts_its_shortfall_holds_on_the_prefill_side():
+    """queue_length scaled the decode pool on the KV copies queued at its replicas, at most the few prompts a prefill
+    replica's memory parks: at 8 waiting per replica it grew one replica at a time while the prompts waited at the
+    prefill replica (TTFT p50 50 s). The prompts queued behind the parked KV now count as the decode pool's queue (a
+    Dynamo decode worker reserves the KV before the remote prefill: they would wait at the decode workers)."""
+    s = simulate_serving(_sc(_short({"policy": "queue_length", "target_queue_per_replica": 8.0, "max_replicas": 10,
+                                     "prefill_max_replicas": 1}), 200.0), seed=0).summary
+    _conserved(s)
+    assert s["ttft_p50_s"] < 10.0 and s["requests_completed"] > 0.75 * s["requests_arrived"]
+
+
+def test_a_decode_replica_that_cannot_take_the_kv_queued_for_it_reads_full():
+    """A decode replica's blocks in use stop short of its capacity by less than one sequence (2,000 + 1,500 tokens in
+    a quarter of an H100: ~0.9), so target_utilization 0.95 never grew the decode pool past 2 replicas however long
+    the KV waited for it. A decode replica with KV queued that it has no room for reads full."""
+    s = simulate_serving(_sc(_short({"policy": "target_utilization", "target_utilization_frac": 0.95, "max_replicas": 10,
+                                     "prefill_max_replicas": 1}), 200.0), seed=0).summary
+    _conserved(s)
+    assert s["num_gpus_peak"] >= 1 + 5

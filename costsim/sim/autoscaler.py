@@ -19,7 +19,21 @@ if TYPE_CHECKING:
 def autoscaler_process(env: simpy.Environment, fleet: Fleet, g: Group, role: str):
     """Scale group g's replicas of `role` ('mixed'; with disaggregation one process per pool, 'prefill' and 'decode',
     each on its own occupancy or queue within its own bounds (AutoscalerSpec.bounds: prefill_min_replicas ...
-    decode_max_replicas, else min_replicas / max_replicas), as NVIDIA Dynamo's planner scales the two pools apart)."""
+    decode_max_replicas, else min_replicas / max_replicas), as NVIDIA Dynamo's planner scales the two pools apart).
+
+    A decode pool that cannot keep up leaves finished prompts' KV on the prefill replicas (pull: the KV waits there
+    until a decode replica has room); their memory fills, prompts queue, and a prefill pool scaled on its queue or
+    memory grew to max_replicas (4 prompts/s of 2,000 tokens with 1,500-token answers: 20 prefill replicas where one
+    keeps up), while the decode pool under queue_length saw only the few KV copies queued at its replicas (at 8 a
+    replica it grew one replica at a time, TTFT p50 50 s). More prefill replicas do not help: they park more KV at
+    idle power and hide the shortfall as a first token sooner and a longer wait for the second. So the shortfall is
+    read as the decode pool's demand, as NVIDIA Dynamo's planner reads it (prefill workers on their prompt queue,
+    decode workers on KV utilization; there a decode worker reserves the KV before the remote prefill, so requests
+    wait on the decode side): while KV waits for a decode replica's room (decode_short), the prefill pool holds
+    (neither grows nor shrinks, within its bounds) and the decode pool counts the prompts queued on the prefill side
+    as its own queue (queue_length), or reads full where KV waits for it (target_utilization: Replica.occupancy_frac).
+    Memory a prefill replica holds otherwise, for prompts in progress or KV in flight over a slow link, is its own
+    demand and counts in its occupancy."""
     a = fleet.wl.autoscaler
     b = a.bounds(role)
     lo, hi = b.min_replicas, b.max_replicas
@@ -43,14 +57,19 @@ def autoscaler_process(env: simpy.Environment, fleet: Fleet, g: Group, role: str
                 if not _boot_one(fleet, g, role, off, off if off is not None else (mine[0] if mine else None)):
                     break
             continue
-        if a.policy == "target_utilization":
+        short = role != "mixed" and decode_short(fleet)
+        if role == "prefill" and short:
+            desired = len(active)  # the decode pool's shortfall: the prefill pool holds, within its bounds (see above)
+        elif a.policy == "target_utilization":
             # occupancy (Replica.occupancy_frac): batch slots and KV blocks in use, or a prefill pool's prompt backlog
-            # (busy time is ~1 whenever a continuous-batching replica has any work, so it cannot steer scaling)
+            # and KV held (busy time is ~1 whenever a continuous-batching replica has any work, so it cannot steer scaling)
             occ = [r.occupancy_frac() for r in active]
-            metric = min(1.0, sum(occ) / len(active)) / a.target_utilization_frac
+            desired = int(math.ceil(len(active) * min(1.0, sum(occ) / len(active)) / a.target_utilization_frac - 1e-9))
         else:
-            metric = ((sum(r.queue_len() for r in active) + len(cold)) / len(active)) / a.target_queue_per_replica
-        desired = int(math.ceil(len(active) * metric - 1e-9))
+            queued = sum(r.queue_len() for r in active) + len(cold)
+            if short:  # the prompts queued on the prefill side wait for the decode pool's room (Dynamo: on the decode side)
+                queued += sum(len(r.waiting) for r in fleet.replicas if r.role == "prefill" and r.state != "off")
+            desired = int(math.ceil(len(active) * (queued / len(active)) / a.target_queue_per_replica - 1e-9))
         desired = max(lo, min(hi, max(desired, 1 if lo else 0)))
         total = len(active) + len(starting)
         if desired > total:
@@ -75,6 +94,12 @@ def autoscaler_process(env: simpy.Environment, fleet: Fleet, g: Group, role: str
                 fleet.make_unroutable(r)
                 r.state = "draining"
                 r.notify()
+
+
+def decode_short(fleet: Fleet) -> bool:
+    """The disaggregated decode pool is short: finished prompts' KV waits for a decode replica to boot (scaled to zero)
+    or for room on the one it was handed to (Replica.kv_waits_for_room)."""
+    return bool(fleet.cold_decode) or any(r.kv_waits_for_room() for r in fleet.replicas if r.role == "decode" and r.state != "off")
 
 
 def _boot_one(fleet: Fleet, g: Group, role: str, off: Replica | None, probe: Replica | None) -> bool:

@@ -206,14 +206,29 @@ class Replica:
 
     def occupancy_frac(self) -> float:
         """What the autoscaler's target_utilization reads: for a replica that decodes, the larger of batch slots and
-        KV blocks in use; for a prefill replica (disaggregation), the prompt tokens it has left to prefill (queued and
-        in progress) per iteration's token budget, so a backlog reads full (its batch slots and KV stay near empty
-        however long the queue)."""
+        KV blocks in use; for a prefill replica (disaggregation), the larger of the prompt tokens it has left to
+        prefill (queued and in progress) per iteration's token budget, so a backlog reads full (its batch slots stay
+        near empty however long the queue), and the KV blocks it holds, those of finished prompts waiting for a decode
+        replica to copy them (outbound) included: a prefill replica whose memory holds KV for the decode side cannot
+        take prompts, and reads full (it read its prompt backlog alone, 0 with an empty queue and full memory). A decode
+        replica with KV queued for it that it has no slot or room for reads full (1): its blocks in use stop short of
+        the capacity by less than a sequence, which read below a high target however long the KV waited."""
+        kv = self._used_blocks() / max(self.cap_blocks, 1)
         if self.role == "prefill":
             f = self.fleet
             left = sum(item[2] - item[1] for item in self.prefilling) + sum(f.inp[rid] + f.gen[rid] for rid in self.waiting)
-            return left / self.max_tokens
-        return max(len(self.running) / self.max_seqs, self._used_blocks() / max(self.cap_blocks, 1))
+            return max(left / self.max_tokens, kv)
+        if self.kv_waits_for_room():
+            return 1.0
+        return max(len(self.running) / self.max_seqs, kv)
+
+    def kv_waits_for_room(self) -> bool:
+        """Decode role: KV queued for this replica (done on a prefill replica) waits because it has no batch slot or
+        no room for the next one: the decode side is short. (Right after a hand-off the KV also waits, for the next
+        iteration boundary; that is not this.)"""
+        if self.role != "decode" or not self.kv_ready:
+            return False
+        return len(self.running) + self._held() >= self.max_seqs or not self._fits(self.fleet.inp[self.kv_ready[0]] + 1)
 
     # ---- KV accounting (blocks, upper bound with one partial block per sequence) -----------
     def _used_blocks(self, extra_tokens: int = 0) -> float:
