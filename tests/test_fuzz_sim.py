@@ -56,6 +56,10 @@ def serving_config(draw) -> tuple[dict, dict, float]:
                                    {"name": "d", "hardware": draw(st.sampled_from(HARDWARE)), "num_replicas": 0,
                                     "gpus_per_replica": gpr, "weight_precision": wp}]
             s["disaggregation"]["decode_group"] = "d"
+            if draw(st.booleans()):  # the decode group listed first, the prefill pool's group named
+                s["replica_groups"].reverse()
+                s["replica_groups"][1]["num_replicas"] = 0
+                s["disaggregation"]["prefill_group"] = "p"
         else:
             s["weight_precision"] = wp
     else:

@@ -231,3 +231,62 @@ def test_a_decode_replica_that_cannot_take_the_kv_queued_for_it_reads_full():
                                      "prefill_max_replicas": 1}), 200.0), seed=0).summary
     _conserved(s)
     assert s["num_gpus_peak"] >= 1 + 5
+
+
+# ---- the replica group each pool runs ----------------------------------------------------------------------------
+def _split(order: tuple[str, str], **disagg) -> dict:
+    """Llama 3 70B prompts on a TP4 H100 replica (FP8), decodes on two TP4 A100 replicas (Splitwise), the groups
+    listed in `order`."""
+    groups = {"prompt": {"name": "prompt", "hardware": "h100-sxm", "num_replicas": 1, "gpus_per_replica": 4, "weight_precision": "fp8"},
+              "token": {"name": "token", "hardware": "a100-80gb-sxm", "num_replicas": 0, "gpus_per_replica": 4, "weight_precision": "bf16"}}
+    return {"model": "llama-3-70b", "hardware": "h100-sxm", "arrivals": {"process": "poisson", "rate_per_s": 4.0},
+            "input_tokens": {"kind": "fixed", "mean": 1500}, "output_tokens": {"kind": "fixed", "mean": 200},
+            "replica_groups": [groups[k] for k in order],
+            "disaggregation": {"enabled": True, "prefill_replicas": 1, "decode_replicas": 2, "decode_group": "token", **disagg}}
+
+
+def test_the_prefill_pool_runs_the_group_prefill_group_names_in_any_order():
+    """The prefill pool always ran the first replica group: listing the decode group first put the prompts on the
+    A100s as well. disaggregation.prefill_group names the prefill pool's group; the order of the groups no longer
+    matters, and without it the first group runs the prefill pool as before."""
+    first = simulate_serving(_sc(_split(("prompt", "token")), 300.0), seed=0).summary
+    named = simulate_serving(_sc(_split(("token", "prompt"), prefill_group="prompt"), 300.0), seed=0).summary
+    for s in (first, named):
+        _conserved(s)
+        assert s["requests_dropped"] == 0 and s["num_gpus_peak"] == 12
+    for k in ("ttft_p50_s", "tpot_p50_s", "e2e_p50_s", "energy_per_token_j"):
+        assert named[k] == pytest.approx(first[k], rel=0.02), k
+    old = simulate_serving(_sc({**_split(("token", "prompt")), "arrivals": {"process": "poisson", "rate_per_s": 1.0}}, 120.0),
+                           seed=0).summary  # no prefill_group: the first group (token, A100) runs both pools, as before
+    _conserved(old)
+    assert old["num_gpus_peak"] == 3 * 4 + 4  # the prompt group's own H100 replica runs beside them, mixed
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"disaggregation": {"enabled": False, "prefill_group": "prompt"}},
+     "serving.disaggregation.prefill_group names the prefill pool's group; set disaggregation.enabled: true"),
+    ({"disaggregation": {"prefill_group": "prompts"}}, "serving.disaggregation.prefill_group 'prompts' must name exactly one"),
+    ({"disaggregation": {"prefill_group": "prompt"}, "prompt": {"num_replicas": 3}},
+     "replica group 'prompt' runs the prefill pool, whose size is disaggregation.prefill_replicas (1); set its num_replicas to 0"),
+    ({"disaggregation": {"prefill_group": "prompt", "decode_group": "prompt"}, "prompt": {"num_replicas": 2}},
+     "replica group 'prompt' runs the prefill and decode pools, whose size is disaggregation.prefill_replicas + "
+     "disaggregation.decode_replicas (3); set its num_replicas to 0 (or to 3)"),
+])
+def test_a_prefill_group_that_cannot_be_used_is_refused_by_name(change, needle):
+    """(The groups listed decode group first: 'prompt' is the second.)"""
+    d = _split(("token", "prompt"), prefill_group="prompt")
+    d["disaggregation"].update(change["disaggregation"])
+    for g in d["replica_groups"]:
+        g.update(change.get(g["name"], {}))
+    with pytest.raises(ValidationError) as e:
+        _sc(d, 60.0)
+    assert needle in str(e.value)
+
+
+def test_both_pools_may_run_one_group_that_is_not_first():
+    d = _split(("prompt", "token"), prefill_group="token")
+    d["replica_groups"][1]["num_replicas"] = 3  # = prefill_replicas + decode_replicas
+    d["arrivals"]["rate_per_s"] = 1.0
+    s = simulate_serving(_sc(d, 120.0), seed=0).summary
+    _conserved(s)
+    assert s["num_gpus_peak"] == 3 * 4 + 4  # both pools on the A100s, the prompt group's H100 replica beside them

@@ -423,12 +423,12 @@ def _sampler(env: simpy.Environment, fleet: Fleet):
         yield env.timeout(fleet.bw)
 
 
-def decode_group(groups: list[Group], d: DisaggregationSpec) -> Group | None:
-    """The group whose layout the disaggregated decode pool runs (disaggregation.decode_group, else the first); None
-    without disaggregation."""
+def pool_group(groups: list[Group], d: DisaggregationSpec, pool: str) -> Group | None:
+    """The group whose layout the disaggregated `pool` ('prefill' or 'decode') runs (disaggregation.prefill_group /
+    decode_group, else the first); None without disaggregation."""
     if not d.enabled:
         return None
-    return next((g for g in groups if d.decode_group is not None and g.spec.name == d.decode_group), groups[0])
+    return groups[d.pool_group_index(pool, [g.spec.name for g in groups])]
 
 
 def bucket_count(duration_s: float, bucket_s: float) -> int:
@@ -471,18 +471,18 @@ def simulate_serving(scenario: Scenario, *, seed: int) -> SimOutput:
     fleet.e_by_group = [0.0] * len(groups)
     fleet.order_by_efficiency = sorted(range(len(groups)), key=lambda i: groups[i].j_per_token_est)
     d = wl.disaggregation
-    dec = decode_group(groups, d)
+    pre, dec = pool_group(groups, d, "prefill"), pool_group(groups, d, "decode")
     fleet.decode_g = dec
     if d.enabled:
         fleet.decode_room_tokens = room_tokens(dec.table, wl.scheduler)
     for g in groups:
-        if d.enabled and g.idx == 0:
+        if d.enabled and g is pre:
             for _ in range(d.prefill_replicas):
                 fleet.new_replica(g, "prefill", "active")
         if d.enabled and g is dec:
             for _ in range(d.decode_replicas):
                 fleet.new_replica(g, "decode", "active")
-        if d.enabled and (g.idx == 0 or g is dec):
+        if d.enabled and (g is pre or g is dec):
             continue
         for _ in range(g.n0):
             fleet.new_replica(g, "mixed", "active")
@@ -491,7 +491,7 @@ def simulate_serving(scenario: Scenario, *, seed: int) -> SimOutput:
     _Arrivals(env, fleet, fleet.arr)
     env.process(_sampler(env, fleet))
     if wl.autoscaler.policy != "none":
-        pools = ((groups[0], "prefill"), (dec, "decode")) if d.enabled else ((groups[0], groups[0].role),)
+        pools = ((pre, "prefill"), (dec, "decode")) if d.enabled else ((groups[0], groups[0].role),)
         for g, role in pools:
             env.process(autoscaler_process(env, fleet, g, role))
     env.run(until=duration)

@@ -92,15 +92,18 @@ def grid_power_cap_w(scenario: Scenario, gspecs: list[ReplicaGroup], accs: list[
     n_gpu = 0.0
     host = 0.0
     d = wl.disaggregation
-    # the prefill pool runs the first group, the decode pool its own group (disaggregation.decode_group) or the first
-    dec_i = next((i for i, gs in enumerate(gspecs) if gs.name == d.decode_group), 0) if d.enabled else None
+    # each pool runs its own group (disaggregation.prefill_group / decode_group) or the first
+    names = [gs.name for gs in gspecs]
+    pre_i, dec_i = (d.pool_group_index("prefill", names), d.pool_group_index("decode", names)) if d.enabled else (None, None)
     a = wl.autoscaler
     for i, (gs, acc, node) in enumerate(zip(gspecs, accs, nodes)):
         n = gs.num_replicas
         grow = a.max_replicas if i == 0 else 0  # the most replicas the autoscaled pools this group runs may grow to
-        if d.enabled and i in (0, dec_i):
-            n = (d.prefill_replicas if i == 0 else 0) + (d.decode_replicas if i == dec_i else 0)
-            grow = (a.bounds("prefill").max_replicas if i == 0 else 0) + (a.bounds("decode").max_replicas if i == dec_i else 0)
+        if d.enabled and i in (pre_i, dec_i):
+            n = (d.prefill_replicas if i == pre_i else 0) + (d.decode_replicas if i == dec_i else 0)
+            grow = (a.bounds("prefill").max_replicas if i == pre_i else 0) + (a.bounds("decode").max_replicas if i == dec_i else 0)
+        elif d.enabled:
+            grow = 0  # a group beside the pools keeps its num_replicas
         if a.policy != "none":
             n = max(n, grow)  # each autoscaled pool may grow to its max_replicas
         n_gpu += n * gs.gpus_per_replica

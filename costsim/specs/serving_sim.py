@@ -134,19 +134,34 @@ class SchedulerSpec(Spec):
         return self
 
 
+POOLS = ("prefill", "decode")  # the disaggregated pools: each may run its own replica group, within its own autoscaler bounds
+
+
 class DisaggregationSpec(Spec):
     """Prefill/decode disaggregation (Splitwise, DistServe): separate pools, KV moved over the network."""
 
     enabled: bool = Field(False, description="Run prefills on a prefill pool and decodes on a decode pool.")
-    prefill_replicas: int = Field(1, ge=1, description="Replicas in the prefill pool (taken from the first replica group's layout).")
+    prefill_replicas: int = Field(1, ge=1, description="Replicas in the prefill pool (taken from the layout of prefill_group, else of the first replica group).")
     decode_replicas: int = Field(1, ge=1, description="Replicas in the decode pool.")
     kv_transfer_bytes_per_s: float | None = Field(None, gt=0, description="Network rate for the KV transfer of one request, B/s "
                                                   "(None = the scale-out bandwidth of the prefill replica's GPUs, or of a decode replica's where that is slower).")
     kv_transfer_latency_s: float = Field(20e-6, ge=0, description="Fixed latency per KV transfer, s.")
     decode_group: str | None = Field(None, max_length=64, description="Name of a serving.replica_groups entry whose hardware and "
                                      "layout the decode pool runs (Splitwise: prompts on H100, decodes on A100 or H200); None = the "
-                                     "first group's. The prefill pool runs the first group. That group's own num_replicas must be 0 "
-                                     "or decode_replicas: decode_replicas counts the pool.")
+                                     "first group's. The prefill pool runs prefill_group (None = the first group). The decode "
+                                     "group's own num_replicas must be 0 or decode_replicas (decode_replicas counts the pool), unless "
+                                     "it runs the prefill pool too.")
+    prefill_group: str | None = Field(None, max_length=64, description="Name of a serving.replica_groups entry whose hardware and "
+                                      "layout the prefill pool runs, so the groups may be listed in any order; None = the first group "
+                                      "(where decode_group names the first group too, both pools run there). A group other than the "
+                                      "first that runs it has num_replicas 0 or prefill_replicas (prefill_replicas counts the pool; "
+                                      "prefill_replicas + decode_replicas where it runs both).")
+
+    def pool_group_index(self, pool: str, names: list[str]) -> int:
+        """Index in serving.replica_groups (names) of the group the pool ('prefill' or 'decode') runs: the one
+        prefill_group / decode_group names, else the first."""
+        name = getattr(self, f"{pool}_group")
+        return names.index(name) if name is not None and name in names else 0
 
 
 class ReplicaGroup(Spec):
@@ -154,7 +169,8 @@ class ReplicaGroup(Spec):
 
     name: str = Field("main", description="Label of the group in outputs.")
     hardware: str | None = Field(None, description="Accelerator id or YAML path (None = the workload's hardware).")
-    num_replicas: int = Field(1, ge=0, description="Replicas in this group at t=0 (the autoscaler may change the first group).")
+    num_replicas: int = Field(1, ge=0, description="Replicas in this group at t=0 (the autoscaler may change the first group; a group "
+                              "running a disaggregated pool starts with disaggregation.prefill_replicas / decode_replicas).")
     gpus_per_replica: int = Field(1, ge=1, description="Accelerators per replica (tp x pp x ep; tensor parallel unless pp / ep say otherwise).")
     pp: int = Field(1, ge=1, description="Pipeline-parallel stages per replica (tp = gpus_per_replica / (pp x ep)).")
     ep: int = Field(1, ge=1, description="Expert-parallel size per replica (MoE only).")
@@ -163,7 +179,34 @@ class ReplicaGroup(Spec):
     power_cap_w: float | None = Field(None, gt=0, description="Per-GPU power cap for this group, W (None = the workload's power_cap_w_per_gpu).")
 
 
-POOLS = ("prefill", "decode")  # the disaggregated pools, each with its own optional autoscaler bounds
+def check_pool_groups(d: DisaggregationSpec, groups: list[ReplicaGroup]) -> None:
+    """disaggregation.prefill_group / decode_group each name exactly one replica group and need disaggregation; a
+    group that runs a pool has num_replicas 0 or the size of the pools it runs, but the first group where it runs the
+    prefill pool (its num_replicas was never read there)."""
+    names = [g.name for g in groups]
+    for pool in POOLS:
+        name = getattr(d, f"{pool}_group")
+        if name is None:
+            continue
+        if not d.enabled:
+            raise ValueError(f"serving.disaggregation.{pool}_group names the {pool} pool's group; set disaggregation.enabled: true "
+                             f"or leave {pool}_group out")
+        if names.count(name) != 1:
+            raise ValueError(f"serving.disaggregation.{pool}_group {name!r} must name exactly one of serving.replica_groups "
+                             f"({', '.join(repr(n) for n in names) or 'none given'}); give the groups distinct names")
+    if not d.enabled or not groups:
+        return
+    runs: dict[int, list[str]] = {}
+    for pool in POOLS:
+        runs.setdefault(d.pool_group_index(pool, names), []).append(pool)
+    for i, pools in runs.items():
+        if i == 0 and "prefill" in pools:
+            continue
+        size = sum(getattr(d, f"{p}_replicas") for p in pools)
+        if groups[i].num_replicas not in (0, size):
+            keys = " + ".join(f"disaggregation.{p}_replicas" for p in pools)
+            raise ValueError(f"replica group {groups[i].name!r} runs the {' and '.join(pools)} pool{'s' if len(pools) > 1 else ''}, whose "
+                             f"size is {keys} ({size}); set its num_replicas to 0 (or to {size})")
 
 
 @dataclass(frozen=True)
@@ -259,7 +302,7 @@ class ServingWorkload(Spec):
         "lowest modeled energy per token that still has batch headroom, least outstanding inside it).",
     )
     autoscaler: AutoscalerSpec = Field(default_factory=AutoscalerSpec, description="Replica autoscaler (first group; with disaggregation "
-                                       "the prefill and decode pools are scaled apart, each on its own occupancy or queue and "
+                                       "the prefill and decode pools, on their own groups, are scaled apart, each on its own occupancy or queue and "
                                        "within its own bounds: prefill_min_replicas / prefill_max_replicas, decode_min_replicas / "
                                        "decode_max_replicas, else min_replicas / max_replicas).")
     slo: SloSpec = Field(default_factory=SloSpec, description="Latency objectives.")
@@ -279,18 +322,7 @@ class ServingWorkload(Spec):
             raise ValueError(f"serving.num_replicas ({self.num_replicas}) is above autoscaler.max_replicas ({a.max_replicas}): "
                              "the fleet starts with num_replicas; start at most max_replicas or raise it")
         d = self.disaggregation
-        if d.decode_group is not None:
-            names = [g.name for g in self.replica_groups]
-            if not d.enabled:
-                raise ValueError("serving.disaggregation.decode_group names the decode pool's group; set disaggregation.enabled: true "
-                                 "or leave decode_group out")
-            if names.count(d.decode_group) != 1:
-                raise ValueError(f"serving.disaggregation.decode_group {d.decode_group!r} must name exactly one of serving.replica_groups "
-                                 f"({', '.join(repr(n) for n in names) or 'none given'}); give the groups distinct names")
-            g = self.replica_groups[names.index(d.decode_group)]
-            if names.index(d.decode_group) > 0 and g.num_replicas not in (0, d.decode_replicas):
-                raise ValueError(f"replica group {g.name!r} runs the decode pool, whose size is disaggregation.decode_replicas "
-                                 f"({d.decode_replicas}); set its num_replicas to 0 (or to decode_replicas)")
+        check_pool_groups(d, self.replica_groups)
         if a.pool_keys_set and not d.enabled:
             raise ValueError(f"serving.autoscaler.{a.pool_keys_set[0]} bounds a pool of a disaggregated fleet; set serving.disaggregation.enabled: "
                              "true or leave it out (min_replicas / max_replicas bound the fleet's replicas)")
