@@ -218,9 +218,19 @@ class Replica:
             f = self.fleet
             left = sum(item[2] - item[1] for item in self.prefilling) + sum(f.inp[rid] + f.gen[rid] for rid in self.waiting)
             return max(left / self.max_tokens, kv)
-        if self.kv_waits_for_room():
+        if self.kv_waits_for_room() or self.queue_waits_for_room():
             return 1.0
         return max(len(self.running) / self.max_seqs, kv)
+
+    def queue_waits_for_room(self) -> bool:
+        """Mixed role: the request at the head of its queue waits because the replica has no batch slot or no KV room
+        for it (as kv_waits_for_room on the decode side): its blocks in use stop short of the capacity by less than a
+        request, which read below a high target_utilization however long the queue (helper audit, 2026-12-08)."""
+        if self.role != "mixed" or not self.waiting:
+            return False
+        rid = self.waiting[0]
+        return (len(self.running) + self._held() >= self.max_seqs
+                or not self._fits(self.fleet.inp[rid] + self.fleet.gen[rid] + 1))
 
     def kv_waits_for_room(self) -> bool:
         """Decode role: KV queued for this replica (done on a prefill replica) waits because it has no batch slot or
