@@ -94,9 +94,10 @@ def test_autoscaler_never_scales_above_the_limit():
 
 
 def test_a_fleet_in_a_balancing_authority_sees_its_real_events_and_their_cost():
-    """ERCOT 2023 from 1 August 17:00 UTC, with the 0.5 %-curtailment headroom already connected ahead of the
-    site: the event of 1 August 18:00-04:00 UTC falls in the simulated window (1.5 of its hours)."""
-    d = _chat(start_month=8, start_hour=17, balancing_authority={"region": "us-ercot", "year": 2023, "queue_curtailment_pct": 0.5})
+    """ERCOT 2023 from 1 August 16:00 UTC, with the 0.5 %-curtailment headroom already connected ahead of the
+    site: the event of 1 August 17:00-03:00 UTC (hour-starting; labelled 18:00-04:00 before the EIA-930
+    hour-ending stamps were moved to hour-starting) falls in the simulated window (1.5 of its hours)."""
+    d = _chat(start_month=8, start_hour=16, balancing_authority={"region": "us-ercot", "year": 2023, "queue_curtailment_pct": 0.5})
     r = run_scenario(scenario_from_dict(d))
     s = r.variants[0].parts["serving"].summary
     assert s["ba_region"] == "us-ercot" and s["ba_year"] == 2023

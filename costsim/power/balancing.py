@@ -12,7 +12,8 @@
 * a user CSV of hourly load (`load_load_csv`): bad rows are repaired with a recorded note (short
   gaps, daylight-saving jumps and repeats) or refused with the file, row and problem (InputError).
 
-Sources, licences and how to rebuild: costsim/data/grid/README.md. Every series is on UTC;
+Sources, licences and how to rebuild: costsim/data/grid/README.md. Every series is on UTC and
+hour-starting (value h = the mean over [h, h+1); the hour-ending EIA-930 stamps are converted at build);
 hour 0 of a year is 1 January 00:00 UTC.
 """
 
