@@ -348,3 +348,26 @@ def test_a_strict_constraint_is_broken_by_a_value_equal_to_its_bound(tmp_path):
                        objectives=parse_objectives("days", None), constraints=[parse_constraint("training_num_gpus<1024")],
                        trials=4, batch=2, seed=1, sampler="random")
     assert res.pareto and all(int(p["params"]["training.num_gpus"]) < 1024 for p in res.pareto)
+
+
+def test_pareto_designs_carry_the_trust_range_of_their_regime(tmp_path):
+    """The Optimize page showed no trust range beside its answer (Train, Serve and Site show theirs): each Pareto design
+    now carries `error_bands`, its parts' ranges as `costsim run` gives them for that design, in pareto.json too."""
+    from costsim.api.run_output import part_error_band
+    from costsim.specs.base import validate_spec
+    from costsim.specs.overrides import apply_overrides
+    from costsim.specs.scenario import Scenario
+
+    params = [Param("training.num_gpus", choices=(8, 2048)), Param("training.precision", choices=("bf16", "fp8"))]
+    res = run_optimize(_scenario(), out=str(tmp_path / "o"), params=params, objectives=OBJECTIVES, trials=8, batch=4)
+    assert res.pareto
+    for p in res.pareto:
+        s = validate_spec(Scenario, apply_overrides(TINY, list(p["params"].items()), model=Scenario), what="design")
+        assert p["error_bands"]["training"] == {"error_band": part_error_band("training", s),
+                                                "power_error_band": part_error_band("training", s, "power")}
+        assert p["error_bands"]["training"]["error_band"]["cases"] > 0
+    scales = {p["params"]["training.num_gpus"]: p["error_bands"]["training"]["error_band"]["regime"] for p in res.pareto}
+    if len(scales) == 2:  # a node and a large cluster: each design reads on its own scale's cases
+        assert scales[8] != scales[2048], scales
+    saved = json.loads((tmp_path / "o" / "pareto.json").read_text())
+    assert saved["pareto"][0]["error_bands"] == res.pareto[0]["error_bands"]

@@ -51,7 +51,34 @@ def _regime_overrides(overrides_json: Any) -> list[tuple[str, Any]]:
         ov = json.loads(overrides_json) if isinstance(overrides_json, str) else []
     except json.JSONDecodeError:
         return []
-    return [(p, v) for p, v in ov if isinstance(p, str) and any(seg in REGIME_LEAVES for seg in p.split("."))]
+    return regime_overrides(ov)
+
+
+def regime_overrides(overrides: Iterable[Any]) -> list[tuple[str, Any]]:
+    """The (path, value) overrides that can move a point to another regime (`REGIME_LEAVES`); the others leave it."""
+    return [(p, v) for p, v in overrides if isinstance(p, str) and any(seg in REGIME_LEAVES for seg in p.split("."))]
+
+
+def point_trust(scenario_doc: Mapping[str, Any], overrides: Iterable[Any],
+                deployment_gpus_per_replica: float | None = None) -> dict[str, dict[str, dict[str, Any] | None]]:
+    """The trust ranges of one point of a scenario (an optimize trial's design: its (path, value) overrides), as
+    `costsim run` gives each part's: {part: {"error_band": ..., "power_error_band": ...}} for its training and serving
+    parts (costsim.core.trust.ErrorBand.as_dict; None without held-out cases). `deployment_gpus_per_replica`: a GPU
+    budget's searched replica (its result's deployment). {} when the point's scenario does not validate."""
+    base = {k: v for k, v in scenario_doc.items() if k != "variants"}
+    try:
+        s = validate_spec(Scenario, apply_overrides(base, regime_overrides(overrides), model=Scenario), what="design")
+    except (InputError, ValueError):
+        return {}
+    summary = {"deployment": {"gpus_per_replica": deployment_gpus_per_replica}} if deployment_gpus_per_replica else None
+    out: dict[str, dict[str, dict[str, Any] | None]] = {}
+    for part in ("training", "serving"):
+        if part_regime_inputs(part, s, summary) is None:
+            continue
+        bands = (part_band(part, s, None, summary), part_band(part, s, "power", summary))
+        out[part] = {"error_band": bands[0].as_dict() if bands[0] is not None else None,
+                     "power_error_band": bands[1].as_dict() if bands[1] is not None else None}
+    return out
 
 
 def sweep_trust(scenario_doc: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> SweepTrust:

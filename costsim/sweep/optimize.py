@@ -479,6 +479,9 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
                         for k, (c, v) in enumerate(zip(constraints, cv)):
                             t.set_constraint(f"{k}:{c.column}", v)
                     t.set_user_attr("feasible", bool(row.get("feasible", True)) and all(x <= 0 for x in cv))
+                    dep = row.get("serving_deployment_gpus_per_replica")  # a GPU budget's searched replica: its trust regime
+                    if isinstance(dep, (int, float)) and not isinstance(dep, bool):
+                        t.set_user_attr("serving_gpus_per_replica", dep)
                     study.tell(t, vals)
                 told.add(t.number)
                 evaluated += 1
@@ -491,6 +494,22 @@ def run_optimize(scenario: Scenario, *, out: str, params: list[Param], objective
                 study.tell(t, state=optuna.trial.TrialState.FAIL)
                 study.enqueue_trial(dict(t.params), skip_if_exists=False)
     return _report(study, scenario, objectives, constraints, params, outp, evaluated, notes, confirm, run_fn, workers, address, seed, storage_url)
+
+
+def _trust(pareto: list[dict[str, Any]], scenario: Scenario, study) -> None:
+    """Each Pareto design's trust ranges (costsim.api.sweep_trust.point_trust: the held-out validation error of the
+    regime its hardware, scale, model and engine fall in, per part), as `error_bands`: {part: {"error_band": ...,
+    "power_error_band": ...}}; a run's or a train / serve answer's carry the same."""
+    from costsim.api.sweep_trust import point_trust, regime_overrides
+
+    doc = scenario.model_dump(mode="json")
+    seen: dict[str, dict[str, Any]] = {}
+    for p in pareto:
+        dep = study.trials[p["trial"]].user_attrs.get("serving_gpus_per_replica")
+        key = json.dumps([regime_overrides(p["params"].items()), dep], sort_keys=True, default=str)
+        if key not in seen:  # designs in one regime share its ranges: looked up once
+            seen[key] = point_trust(doc, list(p["params"].items()), dep)
+        p["error_bands"] = seen[key]
 
 
 def _report(study, scenario, objectives, constraints, params, outp, evaluated, notes, confirm, run_fn, workers, address, seed, storage_url):
@@ -520,6 +539,7 @@ def _report(study, scenario, objectives, constraints, params, outp, evaluated, n
         if len(objectives) == 2:
             allY = np.array([t.values for t in done], float) * sign
             hv = hypervolume_2d(Y, allY.max(axis=0) * 1.1 + 1e-12)
+    _trust(pareto, scenario, study)
     if confirm and pareto:
         tasks = _tasks(scenario, [study.trials[p["trial"]] for p in pareto], "sim", seed)
         rows = {}
