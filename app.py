@@ -39,6 +39,9 @@ PAGES = [
 ]
 
 from costsim.ui.guard import page_boundary  # noqa: E402 - after set_page_config
+from costsim.ui.widgets import new_page_run  # noqa: E402
+
+new_page_run()  # this run's emptied number boxes and share-link notes, said by the page that draws them
 
 # one error boundary for every page: an unexpected error shows one line with an error id, never a traceback
 page_boundary(st.navigation(PAGES, position="top").run, st.error)

@@ -817,7 +817,7 @@ def test_grid_page_share_link_round_trip():
     assert at.selectbox(key="grid_by").value == "hours" and at.selectbox(key="grid_peak").value == "annual"
     assert at.query_params["region"] == ["us-ercot"] or at.query_params["region"] == "us-ercot"
     odd = open_page("grid", region="ATLANTIS")
-    assert any("region 'ATLANTIS' is not one of this page's choices" in w.value for w in odd.warning)
+    assert any("'Balancing authority' is 'ATLANTIS', not one of this page's choices" in w.value for w in odd.warning)
 
 
 def test_grid_headroom_compares_with_the_study_only_on_its_method():
@@ -900,9 +900,10 @@ def test_compare_share_link_ignores_paths_and_odd_values_by_name(tmp_path):
                                  "prompt": "many", "tpot": "-5", "demand": "1e30", "precision": "int3"})
     assert not at.exception, [e.value for e in at.exception]
     said = " ".join(x.value for x in at.warning)
-    for name in ("models", "hardware", "prompt", "tpot", "demand", "precision"):
-        assert f"share link's {name}" in said or f"link: {name} " in said or f"share link field '{name}'" in said, (name, said)
-    assert "hardware field 'hardware'" not in said  # the parameter is named once
+    for label in ("Models", "Hardware (data center and edge)", "Prompt tokens", "TPOT limit, ms", "Demand, requests/s",
+                  "Weight precision"):  # each part by its box's label (it said "share link's prompt", a query name)
+        assert f"share link: '{label}'" in said, (label, said)
+    assert "field 'hardware'" not in said and "share link's" not in said  # the parameter is named once, by its label
     assert "not a model catalog id" in said and "SECRET-CONTENT" not in said
     assert at.multiselect(key="cmp_s_models").value == ["phi-3-mini", "llama-3-8b", "llama-3-70b", "mixtral-8x7b"]
     assert at.number_input(key="cmp_s_in").value == 512 and at.number_input(key="cmp_s_tpot").value is None
@@ -914,7 +915,7 @@ def test_compare_share_link_with_an_unknown_mode_keeps_its_other_inputs():
     at = open_page("compare", **{"for": "trainig", "models": "llama-3-8b", "hardware": "b200", "gpus": "512"})
     no_errors(at)
     said = " ".join(x.value for x in at.warning)
-    assert "for 'trainig' is not one of this page's choices" in said
+    assert "'Compare for' is 'trainig', not one of this page's choices" in said
     assert at.radio(key="cmp_mode").value == "training"
     assert at.multiselect(key="cmp_t_models").value == ["llama-3-8b"] and at.selectbox(key="cmp_t_hw").value == "b200"
     assert at.number_input(key="cmp_t_gpus").value == 512
@@ -948,8 +949,8 @@ def test_optimize_takes_catalog_ids_only_from_a_link_and_from_the_boxes(tmp_path
                    sampler="exec", confirm="yes")
     assert not at.exception, [e.value for e in at.exception]
     said = " ".join(x.value for x in at.warning)
-    for name in ("scenario", "trials", "params", "sampler", "confirm"):
-        assert name in said, (name, said)
+    for label in ("Scenario", "Trials", "Fields to search, one per line", "Sampler", "Confirm the front with the simulations"):
+        assert f"share link: '{label}'" in said, (label, said)  # each part by its box's label, not its query name
     assert "not a model catalog id" in said and "SECRET-CONTENT" not in said
     assert at.text_area(key="opt_params").value.startswith("training.num_gpus=")  # the page's own fields stay
     assert at.selectbox(key="opt_scenario").value == "llama3-8b-vs-70b-training.yaml"

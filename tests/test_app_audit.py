@@ -102,10 +102,14 @@ def test_compare_answers_first_and_says_a_shared_bad_input_once():
     assert "draws the least power" in said and "—" not in said, said
     empty = open_page("compare", **{"for": "training", "models": ""})
     assert any("Choose at least one model" in i.value for i in empty.info) and not empty.dataframe
-    bad = open_page("compare", **{"for": "serving", "tpot": "0"})
+    bad = open_page("compare", **{"for": "serving"})
+    bad.number_input(key="cmp_s_tpot").set_value(0.0).run()  # typed (a link's 0 is refused by the box's bound: below)
     errs = errors(bad)
     assert len(bad.error) == 1 and "'TPOT limit, ms'" in errs and "tpot_slo_s" not in errs, errs
     assert not bad.dataframe
+    linked = open_page("compare", **{"for": "serving", "tpot": "0"})
+    assert any("'TPOT limit, ms' must be a number above 0 and at most 3,600,000 (the link gives 0)" in x.value
+               for x in linked.warning), [x.value for x in linked.warning]
 
 
 def test_compare_table_has_no_mixed_number_columns():

@@ -186,6 +186,25 @@ def test_train_page_in_browser(page):
     pg2.close()
 
 
+def test_an_emptied_number_box_is_named_not_read_as_zero(page):
+    """An emptied box snapped back to 0 and the page priced with it (Electricity, $/kWh read 0.00, the cost fell
+    without a word); now it stays empty, the page names it with what to enter and shows no result until it is filled."""
+    open_page(page, "")
+    cost = metric_value(page, "Cost")
+    page.get_by_text("Facility, prices, reliability", exact=True).click()
+    box = page.get_by_role("spinbutton", name="Electricity, $/kWh", exact=True)
+    box.fill("")
+    box.press("Tab")
+    page.get_by_text("'Electricity, $/kWh' is empty: enter a number from 0 to 100; it held 0.08.").wait_for()
+    settle(page)
+    assert box.input_value() == "" and page.locator('[data-testid="stMetric"]').count() == 0
+    shot(page, "train-emptied-box")
+    set_number(page, "Electricity, $/kWh", "0.08")
+    page.locator('[data-testid="stMetric"]').first.wait_for()
+    settle(page)
+    assert metric_value(page, "Cost") == cost
+
+
 @pytest.mark.parametrize("path", ["train", "start"])
 def test_train_page_opens_at_its_own_path(page, path):
     """/train and /start are the Train page too (the default page lives at the root; Streamlit answered /train, and
@@ -258,6 +277,7 @@ def test_optimize_page_in_browser(page):
     settle(page)
     no_exception(page)
     page.locator('[data-testid="stPlotlyChart"]').first.wait_for()  # the front chart
+    assert page.get_by_text("applies to training throughput", exact=False).count() >= 1  # the designs' trust range
     shot(page, "optimize-front")
 
 

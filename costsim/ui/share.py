@@ -106,6 +106,15 @@ def _last_segment(key: str) -> str:
     return parts[-1] if parts else key
 
 
+def catalog_refusal(field: str, v: Any) -> str | None:
+    """Why `v` may not be the value of catalog field `field` ('model', 'hardware', ...) of a link, or None when it may."""
+    what, ids = _REF_FIELDS[field]
+    if v is None or v in ids():
+        return None
+    return (f"{_short(v)} is not {what}. The app takes catalog ids only, never paths to files on the server; to use "
+            "your own model or hardware YAML, run the scenario with the CLI (`costsim run`).")
+
+
 def check_catalog_only(data: Any, where: str = "", *, context: str = "share link") -> None:
     """Refuse (InputError) any model/hardware/node/region/trace value in a share link (or anything
     else the app receives from a browser) that is not a catalog id, before anything is validated or
@@ -116,12 +125,8 @@ def check_catalog_only(data: Any, where: str = "", *, context: str = "share link
             path = f"{where}.{k}" if where else str(k)
             field = _last_segment(str(k)) if isinstance(k, str) else ""
             if field in _REF_FIELDS and (v is None or isinstance(v, str)):
-                what, ids = _REF_FIELDS[field]
-                if v is not None and v not in ids():
-                    raise InputError(
-                        f"{context} field '{path}': {_short(v)} is not {what}. The app takes catalog ids "
-                        "only, never paths to files on the server; to use your own model or hardware YAML, "
-                        "run the scenario with the CLI (`costsim run`).", field=path)
+                if why := catalog_refusal(field, v):
+                    raise InputError(f"{context} field '{path}': {why}", field=path)
             else:
                 check_catalog_only(v, path, context=context)
     elif isinstance(data, list):
@@ -135,15 +140,23 @@ def link_url(page_url: str, query: dict[str, str]) -> str:
     return page_url.split("?", 1)[0].split("#", 1)[0] + "?" + urlencode(query)
 
 
-def parse_extra_number(text: str, *, name: str, lo: float, hi: float) -> float:
-    """A page input outside the request carried as its own query parameter (a number): finite and within [lo, hi],
-    else InputError naming it (a link comes from anyone)."""
+def parse_extra_number(text: str, *, name: str, lo: float, hi: float, integer: bool = False, lo_open: bool = False,
+                       hi_open: bool = False) -> float:
+    """A page input outside the request carried as its own query parameter (a number): finite and within [lo, hi]
+    (lo_open / hi_open: a strict bound), else InputError naming it (a link comes from anyone), in the widget's words
+    ('must be a whole number from 4 to 200')."""
+    from costsim.specs.overrides import short_text
+    from costsim.ui.numbers import range_words
+
     try:
         x = float(str(text)[:64])
     except ValueError:
-        raise InputError(f"share link's {name} is not a number; copy the whole link again.") from None
-    if not math.isfinite(x) or not lo <= x <= hi:
-        raise InputError(f"share link's {name} must be a number from {lo:g} to {hi:g}.")
+        raise InputError(f"share link's {name} is {short_text(text)!r}, not a number; copy the whole link again.",
+                         field=name) from None
+    inside = (lo < x if lo_open else lo <= x) and (x < hi if hi_open else x <= hi)
+    if not math.isfinite(x) or not inside or (integer and x != int(x)):
+        raise InputError(f"share link's {name} must be {range_words(lo, hi, integer=integer, lo_open=lo_open, hi_open=hi_open)} "
+                         f"(the link gives {short_text(text)}).", field=name)
     return x
 
 
@@ -175,7 +188,7 @@ def read_choice(choices: list[Any]) -> LinkReader:
         from costsim.specs.overrides import short_text
 
         if text not in choices:
-            raise InputError(f"{name} {short_text(text)!r} is not one of this page's choices.", field=name)
+            raise InputError(f"share link's {name} is {short_text(text)!r}, not one of this page's choices.", field=name)
         return text
     return read
 
@@ -188,20 +201,21 @@ def read_ids(choices: list[str], field: str, *, many: bool = False) -> LinkReade
     def read(name: str, text: str) -> Any:
         items = [t.strip() for t in text.split(",") if t.strip()] if many else [text]
         for item in items:
-            check_catalog_only({field: item}, context="share link" if name == field else f"share link's {name}")
+            if why := catalog_refusal(field, item):  # before anything is looked up: never a path
+                raise InputError(f"share link's {name}: {why}", field=name)
             one(name, item)
         return items if many else items[0]
     return read
 
 
-def read_number(lo: float, hi: float, *, integer: bool = False, optional: bool = False) -> LinkReader:
-    """A number in [lo, hi] (an int for an integer widget, else a float); with optional=True '' is None (an empty box)."""
+def read_number(lo: float, hi: float, *, integer: bool = False, optional: bool = False, lo_open: bool = False,
+                hi_open: bool = False) -> LinkReader:
+    """A number in [lo, hi] (an int for an integer widget, else a float; lo_open / hi_open: a strict bound); with
+    optional=True '' is None (an empty box)."""
     def read(name: str, text: str) -> Any:
         if optional and not text.strip():
             return None
-        x = parse_extra_number(text, name=name, lo=lo, hi=hi)
-        if integer and x != int(x):
-            raise InputError(f"share link's {name} must be a whole number.", field=name)
+        x = parse_extra_number(text, name=name, lo=lo, hi=hi, integer=integer, lo_open=lo_open, hi_open=hi_open)
         return int(x) if integer else x
     return read
 
@@ -209,12 +223,23 @@ def read_number(lo: float, hi: float, *, integer: bool = False, optional: bool =
 def read_field_number(cls: type[BaseModel], name: str, *, scale: float = 1.0, integer: bool = False) -> LinkReader:
     """A number for the widget of spec field cls.name, which shows the field's value / scale (trillions of tokens,
     ms): within the field's own bounds, in the widget's units; '' is an empty box where the field may be None."""
+    lo, hi, lo_open, hi_open = field_bounds(cls, name, scale)
+    field = cls.model_fields[name]
+    return read_number(lo, hi, integer=integer, optional=not field.is_required() and field.default is None,
+                       lo_open=lo_open, hi_open=hi_open)
+
+
+def field_bounds(cls: type[BaseModel], name: str, scale: float = 1.0) -> tuple[float, float, bool, bool]:
+    """The bounds of spec field cls.name in its widget's units (the field's value / scale): (lo, hi, lo_open, hi_open),
+    -inf / inf where there is none; lo_open / hi_open for a strict bound (gt, lt)."""
     import annotated_types as at
 
-    field = cls.model_fields[name]
-    lo = next((m.ge if isinstance(m, at.Ge) else m.gt for m in field.metadata if isinstance(m, (at.Ge, at.Gt))), -math.inf)
-    hi = next((m.le if isinstance(m, at.Le) else m.lt for m in field.metadata if isinstance(m, (at.Le, at.Lt))), math.inf)
-    return read_number(lo / scale, hi / scale, integer=integer, optional=not field.is_required() and field.default is None)
+    meta = cls.model_fields[name].metadata
+    low = next((m for m in meta if isinstance(m, (at.Ge, at.Gt))), None)
+    high = next((m for m in meta if isinstance(m, (at.Le, at.Lt))), None)
+    lo = (low.ge if isinstance(low, at.Ge) else low.gt) / scale if low is not None else -math.inf
+    hi = (high.le if isinstance(high, at.Le) else high.lt) / scale if high is not None else math.inf
+    return lo, hi, isinstance(low, at.Gt), isinstance(high, at.Lt)
 
 
 def read_text(max_chars: int = MAX_LINK_TEXT_CHARS) -> LinkReader:

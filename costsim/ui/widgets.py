@@ -60,10 +60,24 @@ FLAG_FIELDS = {"acceptance_rate": "acceptance_frac", "gpus_per_replica": "gpus",
 SCALES_KEY = "_field_scales"
 
 
-def remember_label(name: str, label: str, scale: float = 1.0) -> None:
+#: session key of {widget key: its label} (kept across runs: the keys are the page's own), so a share link's part
+#: refused before its widget draws is named by the widget's label (`show_link_notes`)
+KEY_LABELS_KEY = "_key_labels"
+
+
+def labelled(key: str, label: str) -> str:
+    """Record the label of the widget of session key `key` and return it: st.number_input(w.labelled(k, 'Trials'), key=k)."""
+    st.session_state.setdefault(KEY_LABELS_KEY, {})[key] = label
+    return label
+
+
+def remember_label(name: str, label: str, scale: float = 1.0, *, key: str | None = None) -> None:
     """Record the label a spec field's widget shows (and the scale from its units to the field's), so a message
-    naming the field or its CLI flag can name the widget instead, in the widget's units (`in_page_words`)."""
+    naming the field or its CLI flag can name the widget instead, in the widget's units (`in_page_words`); with
+    `key`, the widget's label by its session key too (`labelled`)."""
     st.session_state.setdefault(LABELS_KEY, {})[name] = label
+    if key is not None:
+        labelled(key, label)
     scales = st.session_state.setdefault(SCALES_KEY, {})
     if scale != 1.0:
         scales[name] = (label, scale)
@@ -73,12 +87,9 @@ def remember_label(name: str, label: str, scale: float = 1.0) -> None:
 
 def _number_words(text: str, scale: float) -> str:
     """A number of a pydantic bound message in the widget's units, with thousands separators (10,000 not 1e+16)."""
-    from costsim.numtext import sig
+    from costsim.ui.numbers import number_text
 
-    x = float(f"{float(text) / scale:.12g}")
-    if x.is_integer() and abs(x) < 1e15:
-        return f"{int(x):,}"
-    return sig(x, 6) if 1e-12 <= abs(x) < 1e15 else f"{x:,.6g}"  # 0.000000001 trillions, not 1e-09
+    return number_text(float(text) / scale)  # 0.000000001 trillions, not 1e-09
 
 
 #: "field 'tokens': Input should be less than or equal to 1e16 (got 1e+21)": the field, its bound and the value given
@@ -94,13 +105,21 @@ def in_page_words(message: str) -> str:
         return message
     scales: dict[str, tuple[str, float]] = dict(st.session_state.get(SCALES_KEY) or {})
 
+    def field_of(path: str) -> str:
+        """The labelled field a message's path names: itself, or a section's field by its own name ('facility.pue' is
+        the PUE box's 'pue'); a list item's path ('fleet.3.gpus') only by itself."""
+        if path in labels or "." not in path or any(part.isdigit() for part in path.split(".")):
+            return path
+        return path.rsplit(".", 1)[-1]
+
     def field_sub(m: re.Match) -> str:
-        lab = labels.get(m.group("f"))
+        f = field_of(m.group("f"))
+        lab = labels.get(f)
         if not lab:
             return m.group(0)
         if not m.group("rest"):
             return f"'{lab}'"
-        shown_as, scale = scales.get(m.group("f"), (lab, 1.0))
+        shown_as, scale = scales.get(f, (lab, 1.0))
         scale = scale if shown_as == lab else 1.0  # a scale recorded for another page's widget of this field: not this one
         got = f" (got {_number_words(m.group('got'), scale)})" if m.group("got") else ""
         return f"'{lab}': Input should be {m.group('cmp')} {_number_words(m.group('bound'), scale)}{got}"
@@ -128,25 +147,25 @@ def show_error(exc_or_text: Any) -> None:
 
 def number(cls: type[BaseModel], name: str, *, key: str, default: float | int | None, label: str,
            scale: float = 1.0, integer: bool = False, step: float | None = None,
-           fmt: str | None = None, placeholder: str | None = None, max_value: float | None = None) -> Any:
+           fmt: str | None = None, placeholder: str | None = None, max_value: float | None = None,
+           said_as: str | None = None) -> Any:
     """A number input in display units; returns the value in the spec's units (x scale).
-    default None gives an empty box (the spec's own default applies). The spec's bounds are not the widget's: a value
-    out of range reaches the spec's check and is refused with the field's message in the page's words (a widget bound
-    kept the typed value unsent, with the previous run's results still on screen); `max_value` bounds the widget."""
-    remember_label(name, label, scale)
-    kwargs: dict[str, Any] = {}
-    if max_value is not None:
-        kwargs["max_value"] = int(max_value) if integer else float(max_value)
-    if step is not None:
-        kwargs["step"] = int(step) if integer else float(step)
-    elif integer:
-        kwargs["step"] = 1
-    if fmt:
-        kwargs["format"] = fmt
-    if default is not None:
-        default = int(default) if integer else float(default)
-    _seed(key, default)
-    v = st.number_input(label, key=key, help=help_text(cls, name), placeholder=placeholder, **kwargs)
+    default None gives an empty box (the spec's own default applies). A box may be emptied (`numbers.number_box`):
+    with a placeholder, or no default, empty is None (what the placeholder says); any other empty box is said by its
+    label, with what to enter, and the page computes nothing (`numbers.blank_error`). The spec's bounds are not the
+    widget's: a value out of range reaches the spec's check and is refused with the field's message in the page's
+    words (a widget bound kept the typed value unsent, with the previous run's results still on screen); `max_value`
+    bounds the widget; `said_as` names the box in messages where its label alone is ambiguous."""
+    from costsim.ui.numbers import number_box
+    from costsim.ui.share import field_bounds
+
+    remember_label(name, said_as or label, scale, key=key)
+    lo, hi, lo_open, hi_open = field_bounds(cls, name, scale)
+    if max_value is not None and max_value < hi:
+        hi, hi_open = max_value, False
+    v = number_box(label, key=key, default=default, blank_ok=default is None or placeholder is not None, integer=integer,
+                   max_value=max_value, step=step, fmt=fmt, placeholder=placeholder, help=help_text(cls, name),
+                   bounds=(lo, hi, lo_open, hi_open), said_as=said_as)
     if v is None:
         return None
     return int(v) if integer and scale == 1.0 else v * scale
@@ -157,7 +176,7 @@ def select(cls: type[BaseModel], name: str, *, key: str, default: Any, label: st
            auto: bool = False) -> Any:
     """A selectbox over the field's Literal choices (or given options); with auto=True an 'auto'
     choice first that returns None (the spec's default / searched)."""
-    remember_label(name, label)
+    remember_label(name, label, key=key)
     opts = list(options if options is not None else literal_options(cls, name))
     if auto:
         opts = [AUTO, *opts]
@@ -174,13 +193,13 @@ def select(cls: type[BaseModel], name: str, *, key: str, default: Any, label: st
 
 
 def checkbox(cls: type[BaseModel], name: str, *, key: str, default: bool, label: str) -> bool:
-    remember_label(key.split("_", 1)[-1], label)  # by the key: a checkbox may switch a mode of another field
+    remember_label(key.split("_", 1)[-1], label, key=key)  # by the key: a checkbox may switch a mode of another field
     _seed(key, default)
     return st.checkbox(label, key=key, help=help_text(cls, name))
 
 
 def text(cls: type[BaseModel], name: str, *, key: str, default: str, label: str) -> str:
-    remember_label(name, label)
+    remember_label(name, label, key=key)
     _seed(key, default)
     return st.text_input(label, key=key, help=help_text(cls, name))
 
@@ -284,9 +303,47 @@ def seed_from_link(param: str, cls: type[BaseModel], to_state: Callable[[Any], d
         spec = decode_spec(cls, token)
         state = to_state(spec)  # a valid request this page cannot show (more rows than it has) is refused here
     except InputError as exc:
-        st.warning(f"Ignored the share link: {exc}")
+        link_note(f"Ignored the share link: {exc}")
         return
     seed_state(state)
+
+
+#: session key of this run's share-link notes [(text, query name, widget key)], said once the widgets have drawn
+LINK_NOTES_KEY = "_link_notes"
+_NOTES_BOX_KEY = "_link_notes_box"
+
+
+def link_note(text: str, name: str | None = None, key: str | None = None) -> None:
+    """A share link's refusal, said once the page's widgets have drawn (`show_link_notes`): the link is read before
+    them, when the labels that name its fields and parameters are not known yet ('fleet.0.gpus' is 'Accelerator 1:
+    count'). `name`: the query parameter refused, whose widget (session `key`) names it. The note shows where the
+    link was read (the top of the page)."""
+    notes = st.session_state.setdefault(LINK_NOTES_KEY, [])
+    if not notes:
+        st.session_state[_NOTES_BOX_KEY] = st.container()
+    notes.append((text, name, key))
+
+
+def new_page_run() -> None:
+    """Before a page draws (app.py): forget the previous run's emptied boxes and unsaid share-link notes."""
+    from costsim.ui import numbers
+
+    numbers.new_page_run()
+    st.session_state.pop(LINK_NOTES_KEY, None)
+    st.session_state.pop(_NOTES_BOX_KEY, None)
+
+
+def show_link_notes() -> None:
+    """Say this run's share-link notes (`link_note`) in the page's words: each refused parameter by its widget's label,
+    each field by its widget's label and units (`in_page_words`)."""
+    notes = st.session_state.pop(LINK_NOTES_KEY, None) or []
+    box = st.session_state.pop(_NOTES_BOX_KEY, None)
+    labels: dict[str, str] = dict(st.session_state.get(KEY_LABELS_KEY) or {})
+    for text, name, key in notes:
+        label = labels.get(key or "")
+        if name and label:
+            text = text.replace(f"share link's {name}", f"'{label}'")
+        (box if box is not None else st).warning(in_page_words(text))
 
 
 #: a page's inputs carried as query parameters of their own: {query name: (widget key, reader)} (readers: costsim.ui.share)
@@ -307,7 +364,7 @@ def seed_inputs_from_link(link: LinkInputs) -> None:
         try:
             st.session_state[key] = read(name, text)
         except InputError as exc:
-            st.warning(f"Ignored part of the share link: {exc.message}")
+            link_note(f"Ignored part of the share link: {exc.message}", name, key)
 
 
 def share_inputs(link: LinkInputs, query: dict[str, str] | None = None, page_names: tuple[str, ...] = ()) -> None:
@@ -316,6 +373,7 @@ def share_inputs(link: LinkInputs, query: dict[str, str] | None = None, page_nam
     parameters this page may hold for inputs not drawn now (the other mode's), removed from the address bar."""
     from costsim.ui.share import link_text, link_url
 
+    show_link_notes()  # the widgets have drawn: the link's refusals in their labels' words
     query = dict(query or {})
     for name, (key, _) in link.items():
         query[name] = link_text(st.session_state.get(key))
@@ -405,6 +463,7 @@ def request_and_result(param: str, cls: type[BaseModel], to_state: Callable[[Any
     inputs outside the request that the link carries as their own numbers ({query name: (widget key, lo, hi)})."""
     from costsim.errors import InputError
     from costsim.ui import compute
+    from costsim.ui.numbers import blank_error
     from costsim.ui.share import read_number
 
     link: LinkInputs = {name: (key, read_number(lo, hi)) for name, (key, lo, hi) in (extras or {}).items()}
@@ -412,6 +471,10 @@ def request_and_result(param: str, cls: type[BaseModel], to_state: Callable[[Any
     seed_inputs_from_link(link)
     st.session_state[LABELS_KEY] = {}
     d = inputs()
+    show_link_notes()
+    if blank := blank_error():  # an emptied box: said by its label, nothing computed (it read 0 and priced with it)
+        st.error(blank)
+        return d, None, None
     try:
         req = build(d)
     except InputError as exc:

@@ -12,6 +12,7 @@ from costsim.errors import InputError
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest, TrainRequest
 from costsim.specs.site import EconomicsSpec
+from costsim.ui.numbers import blank_error, number_box
 from costsim.ui import charts, compute, fmt, widgets as w
 from costsim.ui.share import read_choice, read_field_number, read_ids, read_number
 
@@ -56,7 +57,7 @@ def train_inputs() -> dict[str, Any]:
     d: dict[str, Any] = {}
     model_ids = [m["id"] for m in w.model_catalog()]
     st.session_state.setdefault(P + "t_models", _known(TRAIN_MODELS, model_ids))
-    d["models"] = st.multiselect("Models", model_ids, key=P + "t_models", format_func=w.model_label,
+    d["models"] = st.multiselect(w.labelled(P + "t_models", "Models"), model_ids, key=P + "t_models", format_func=w.model_label,
                                  help=TrainRequest.model_fields["model"].description)
     d["hardware"] = w.hardware_select(TrainRequest, key=P + "t_hw", default="h100-sxm")
     d["gpus"] = w.number(TrainRequest, "gpus", key=P + "t_gpus", default=1024, label="GPUs", integer=True, step=64)
@@ -72,18 +73,19 @@ def serve_inputs() -> dict[str, Any]:
     hw_ids = w.hardware_ids()
     st.session_state.setdefault(P + "s_models", _known(SERVE_MODELS, model_ids))
     st.session_state.setdefault(P + "s_hw", _known(SERVE_HARDWARE, hw_ids))
-    d["models"] = st.multiselect("Models", model_ids, key=P + "s_models", format_func=w.model_label,
+    d["models"] = st.multiselect(w.labelled(P + "s_models", "Models"), model_ids, key=P + "s_models", format_func=w.model_label,
                                  help=ServeRequest.model_fields["model"].description)
-    d["hardware"] = st.multiselect("Hardware (data center and edge)", hw_ids, key=P + "s_hw", format_func=w.hardware_label,
+    d["hardware"] = st.multiselect(w.labelled(P + "s_hw", "Hardware (data center and edge)"), hw_ids,
+                                   key=P + "s_hw", format_func=w.hardware_label,
                                    help=ServeRequest.model_fields["hardware"].description)
     d["weight_precision"] = w.select(ServeRequest, "weight_precision", key=P + "s_prec", default="bf16", label="Weight precision")
     d["input_tokens"] = w.number(ServeRequest, "input_tokens", key=P + "s_in", default=512, label="Prompt tokens", integer=True, step=128)
     d["output_tokens"] = w.number(ServeRequest, "output_tokens", key=P + "s_out", default=256, label="Output tokens", integer=True, step=64)
     d["tpot_slo_s"] = w.number(ServeRequest, "tpot_slo_s", key=P + "s_tpot", default=None, scale=1e-3, label="TPOT limit, ms",
                                step=5.0, placeholder="none")
-    st.session_state.setdefault(P + "s_demand", 100.0)
-    d["demand_rps"] = st.number_input("Demand, requests/s", min_value=MIN_DEMAND_RPS, max_value=w.MAX_DEMAND_RPS, step=10.0, key=P + "s_demand",
-                                      help="The same demand every option must serve (requests per second).")
+    d["demand_rps"] = number_box(w.labelled(P + "s_demand", "Demand, requests/s"), key=P + "s_demand", default=100.0,
+                                 min_value=MIN_DEMAND_RPS, max_value=w.MAX_DEMAND_RPS, step=10.0,
+                                 help="The same demand every option must serve (requests per second).")
     d["gco2"] = w.number(EconomicsSpec, "grid_gco2e_per_kwh", key=P + "s_gco2", default=400.0, label="Grid carbon, gCO2e/kWh", step=10.0)
     return d
 
@@ -258,7 +260,7 @@ def render() -> None:
     st.title("Compare")
     st.caption("Small vs large vs mixture-of-experts, edge vs data center: the same training budget or the same serving demand.")
     w.seed_inputs_from_link(MODE_LINK)
-    mode = st.radio("Compare for", list(MODES), format_func=MODES.get, horizontal=True, key=P + "mode",
+    mode = st.radio(w.labelled(P + "mode", "Compare for"), list(MODES), format_func=MODES.get, horizontal=True, key=P + "mode",
                     help="Training: every model trains on the same cluster for the same tokens. Serving: every model x "
                          "hardware option serves the same requests per second.")
     training = mode == "training"
@@ -277,6 +279,9 @@ def render() -> None:
     why = compute.available(module, fn)
     if why:
         st.info(f"{'Training' if training else 'Serving'} estimates are not available yet: {why}.")
+        return
+    if blank := blank_error():  # an emptied box: said by its label, nothing compared (it read 0)
+        st.error(blank)
         return
     if not d["models"] or not (training or d["hardware"]):
         st.info("Choose at least one model" + ("" if training else " and one hardware") + " in the sidebar to compare.")

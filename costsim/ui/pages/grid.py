@@ -10,8 +10,9 @@ from costsim.api import grid as api
 from costsim.errors import InputError
 from costsim.report.grid_charts import events_over_year, headroom_curve
 from costsim.specs.overrides import split_items
+from costsim.ui.numbers import blank_error, number_box
 from costsim.ui.share import read_choice, read_text
-from costsim.ui.widgets import first_value, seed_inputs_from_link, share_inputs
+from costsim.ui.widgets import first_value, labelled, seed_inputs_from_link, share_inputs, show_link_notes
 
 st.title("Will the grid take it?")
 st.caption("How much constant new load a US balancing authority can absorb without new capacity, if that load accepts "
@@ -48,13 +49,15 @@ LINK = {"region": (P + "region", read_choice([r for r, _ in regs])), "limits": (
         "by": (P + "by", read_choice(["energy", "hours"])), "peak": (P + "peak", read_choice(["seasonal", "annual"]))}
 seed_inputs_from_link(LINK)
 c1, c2, c3, c4 = st.columns(4)
-region = c1.selectbox("Balancing authority", [r for r, _ in regs], format_func=lambda r: f"{r} ({dict(regs)[r]})", key=P + "region",
+region = c1.selectbox(labelled(P + "region", "Balancing authority"), [r for r, _ in regs],
+                      format_func=lambda r: f"{r} ({dict(regs)[r]})", key=P + "region",
                       help="Shipped regions with real hourly load (costsim grid regions).")
-pcts_txt = c2.text_input("Curtailment limits (%)", key=P + "pcts", **first_value(P + "pcts", "0.25, 0.5, 1"),
+pcts_txt = c2.text_input(labelled(P + "pcts", "Curtailment limits (%)"), key=P + "pcts",
+                         **first_value(P + "pcts", "0.25, 0.5, 1"),
                          help="Share of the new load's annual energy (or hours) that may be curtailed.")
-by = c3.selectbox("Limit on", ["energy", "hours"], key=P + "by",
+by = c3.selectbox(labelled(P + "by", "Limit on"), ["energy", "hours"], key=P + "by",
                   help="'energy' is the study's method; 'hours' limits the share of hours with curtailment.")
-peak = c4.selectbox("Planning peak", ["seasonal", "annual"], key=P + "peak",
+peak = c4.selectbox(labelled(P + "peak", "Planning peak"), ["seasonal", "annual"], key=P + "peak",
                     help="'seasonal': max summer and winter load of all years (the study's); 'annual': the all-time peak.")
 
 
@@ -71,6 +74,7 @@ def _percents(text: str) -> tuple[float, ...]:
     return tuple(out)
 
 
+show_link_notes()  # a link's refused part, by its box's label
 try:
     res = _headroom(region, _percents(pcts_txt), by, peak)
 except InputError as exc:
@@ -96,8 +100,13 @@ st.plotly_chart(headroom_curve([r["curtailment_pct"] for r in res["results"]], [
 
 c5, c6 = st.columns(2)
 year = c5.selectbox("Year of events", res["years"], index=len(res["years"]) - 1)
-new_gw = c6.number_input("New load (GW)", min_value=0.01, max_value=500.0, value=round(mid["headroom_w"] / 1e9, 2), step=0.1,
-                         help="Constant load added to the BA; default: the headroom at the middle limit.")
+headroom_gw = round(mid["headroom_w"] / 1e9, 2)
+new_gw = number_box("New load (GW)", key=f"{P}new_gw_{headroom_gw:g}", default=headroom_gw, where=c6, min_value=0.01,
+                    max_value=500.0, step=0.1,  # a box per default: another region or limit starts at its own headroom
+                    help="Constant load added to the BA; default: the headroom at the middle limit.")
+if blank := blank_error():  # an emptied box: said, no events drawn (it read 0.01 GW)
+    st.error(blank)
+    st.stop()
 rows, t, c, load_w, thr = _events(region, float(new_gw) * 1e9, int(year), peak)
 st.plotly_chart(events_over_year(t, load_w, thr, c, title=f"{region} {year}: when {new_gw:g} GW of new load is curtailed"),
                 width="stretch")

@@ -15,6 +15,7 @@ from costsim.report.fmt import plural
 from costsim.report.optimize import front_chart, objective_label
 from costsim.sweep.optimize import ALIASES, SAMPLERS, Param, parse_constraint, parse_objectives, parse_param, run_optimize
 from costsim.ui import widgets as w
+from costsim.ui.numbers import blank_error, number_box
 from costsim.ui.share import check_catalog_only, read_choice, read_flag, read_number, read_text
 from costsim.ui.guard import guarded_run
 
@@ -66,24 +67,31 @@ w.seed_inputs_from_link(LINK)
 st.session_state[w.LABELS_KEY] = {"param": "Fields to search, one per line", "minimize": "Minimize", "maximize": "Maximize",
                                   "constraint": "Constraints, one per line"}  # the messages below name the boxes, not CLI flags
 c1, c2, c3, c4 = st.columns([3, 2, 2, 1])
-scen = c1.selectbox("Scenario", names, key=P + "scenario",
+scen = c1.selectbox(w.labelled(P + "scenario", "Scenario"), names, key=P + "scenario",
                     **w.first_value(P + "scenario", names.index(DEFAULT_SCENARIO) if DEFAULT_SCENARIO in names else 0, "index"),
                     help="A shipped scenario from scenarios/; its variants are ignored (the search varies the fields).")
-minimize = c2.text_input("Minimize", key=P + "minimize", **w.first_value(P + "minimize", "days,usd"),
+minimize = c2.text_input(w.labelled(P + "minimize", "Minimize"), key=P + "minimize", **w.first_value(P + "minimize", "days,usd"),
                          help=f"Comma-separated objectives: {', '.join(ALIASES)} (summed over the parts) or any result column.")
-maximize = c3.text_input("Maximize", key=P + "maximize", **w.first_value(P + "maximize", ""),
+maximize = c3.text_input(w.labelled(P + "maximize", "Maximize"), key=P + "maximize", **w.first_value(P + "maximize", ""),
                          help="Objectives to maximize (e.g. a throughput column).")
-trials = c4.number_input("Trials", min_value=4, max_value=MAX_TRIALS, step=4, key=P + "trials", **w.first_value(P + "trials", 24),
-                         help=f"Completed trials wanted (at most {MAX_TRIALS} here).")
+trials = number_box(w.labelled(P + "trials", "Trials"), key=P + "trials", default=24, where=c4, integer=True, min_value=4,
+                    max_value=MAX_TRIALS, step=4, help=f"Completed trials wanted (at most {MAX_TRIALS} here).")
 c5, c6, c7 = st.columns([3, 3, 2])
-params_txt = c5.text_area("Fields to search, one per line", key=P + "params", height=110, **w.first_value(P + "params", DEFAULT_PARAMS),
+params_txt = c5.text_area(w.labelled(P + "params", "Fields to search, one per line"), key=P + "params", height=110,
+                          **w.first_value(P + "params", DEFAULT_PARAMS),
                           help="PATH=LO..HI (numbers; integer fields sample integers), PATH=LO..HI:log, or PATH=a,b,c (choices).")
-cons_txt = c6.text_area("Constraints, one per line", key=P + "constraints", height=110, **w.first_value(P + "constraints", ""),
+cons_txt = c6.text_area(w.labelled(P + "constraints", "Constraints, one per line"), key=P + "constraints", height=110,
+                        **w.first_value(P + "constraints", ""),
                         help="COLUMN<=VALUE or COLUMN>=VALUE on a result column or objective (e.g. days<=30, ttft_p99_s<=2).")
-sampler = c7.selectbox("Sampler", list(SAMPLERS), key=P + "sampler", help="tpe: multi-objective TPE; nsga2: a genetic algorithm; random: a baseline.")
-confirm = c7.checkbox("Confirm the front with the simulations", key=P + "confirm", **w.first_value(P + "confirm", False),
+sampler = c7.selectbox(w.labelled(P + "sampler", "Sampler"), list(SAMPLERS), key=P + "sampler",
+                       help="tpe: multi-objective TPE; nsga2: a genetic algorithm; random: a baseline.")
+confirm = c7.checkbox(w.labelled(P + "confirm", "Confirm the front with the simulations"), key=P + "confirm",
+                      **w.first_value(P + "confirm", False),
                       help="Re-run the Pareto designs in simulation mode (slower; shows both numbers).")
 w.share_inputs(LINK)  # the address bar is a share link (opening it fills the boxes; Search still runs the search)
+blank = blank_error()  # an emptied Trials box (it read 4): said by its label, and Search waits for a number
+if blank:
+    st.error(blank)
 
 
 def _inputs():
@@ -93,7 +101,7 @@ def _inputs():
     return params, objectives, constraints
 
 
-if st.button("Search", type="primary", key=P + "run"):
+if st.button("Search", type="primary", key=P + "run", disabled=bool(blank)):
     try:
         from costsim.api.run import load_scenario
 
@@ -123,6 +131,26 @@ if got is None:
 res, rows, obj_names, param_paths = got
 
 
+def trust_lines(pareto: list[dict]) -> list[str]:
+    """The Pareto designs' trust ranges (each design's `error_bands`, from the search: the held-out validation error of
+    its regime) as the other pages say theirs (band_sentence); designs in different regimes (another scale, another
+    accelerator) each name their trials."""
+    from costsim.api.trust import band_sentence
+
+    groups: dict[str, list[int]] = {}
+    for key in ("error_band", "power_error_band"):  # the speed ranges first, then power and energy
+        for p in pareto:
+            for bands in (p.get("error_bands") or {}).values():
+                if text := band_sentence(bands.get(key)):
+                    groups.setdefault(text, []).append(p["trial"])
+
+    def whose(trials: list[int]) -> str:
+        return f"Trust range ({'trial' if len(trials) == 1 else 'trials'} {', '.join(str(t) for t in trials)}):"
+
+    return [text if len(trials) == len(pareto) else text.replace("Trust range:", whose(trials), 1)
+            for text, trials in groups.items()]
+
+
 def _value_text(name: str, v: float) -> str:
     """'days', 4.623 -> 'training time 4.62 days'; 'usd', 2.75e6 -> 'total cost $2,754,748'."""
     what, _, unit = objective_label(name).partition(", ")
@@ -145,6 +173,8 @@ if res.pareto:
 else:
     st.warning(f"No feasible trial among {res.trials_complete} completed ({res.trials_failed} failed): widen the ranges or "
                "relax the constraints.")
+for line in trust_lines(res.pareto):  # next to the answer, as the Train, Serve and Site pages give theirs
+    st.caption(line)
 table = []
 for p in res.pareto:
     row = {"trial": p["trial"], **{k: p["params"].get(k) for k in param_paths}}

@@ -18,6 +18,7 @@ from costsim.report.charts import PALETTE, SYMBOLS
 from costsim.specs.plan import FIT_IDS, PlanRequest
 from costsim.ui.guard import guarded_run
 from costsim.ui import widgets as w
+from costsim.ui.numbers import blank_error, number_box
 
 P = "plan_"
 TRAIN_HW = ["h100-sxm", "h200", "b200", "gb200", "b300", "a100-80gb-sxm", "mi300x", "tpu-v5p"]
@@ -68,7 +69,8 @@ def to_state(r: PlanRequest) -> dict[str, Any]:
                                        ("Serving latency limit (time per output token)", r.tpot_slo_s or 0.0, TPOT_CHOICES,
                                         _tpot_text)):
         if value not in choices:  # 20T, not 2e+13 beside (10000000000.0, ...)
-            raise InputError(f"{what} {said(value)} is not one of this page's choices ({', '.join(said(c) for c in choices)}).")
+            given = "none" if value is None else said(value)  # a link without it crashed the page (count(None))
+            raise InputError(f"{what} {given} is not one of this page's choices ({', '.join(said(c) for c in choices)}).")
     for what, value, lo, hi in (("Target loss (nats/token)", r.target_loss, 1.0, 5.0), ("Training GPUs", r.train_gpus, 8, 100_000),
                                 ("Demand peak / mean", r.peak_to_mean, 1.0, 100.0)):
         if value is None or not lo <= value <= hi:
@@ -80,9 +82,8 @@ def to_state(r: PlanRequest) -> dict[str, Any]:
 
 w.seed_from_link("plan", PlanRequest, to_state)  # the widgets below take their defaults only where the link set nothing
 c1, c2, c3, c4 = st.columns(4)
-target = c1.number_input("Target loss (nats/token)", min_value=1.0, max_value=5.0, step=0.01, key=P + "loss",
-                         **w.first_value(P + "loss", 2.0),
-                         help="Cross-entropy loss under the chosen fit's data; lower is better. Llama-3-8B-scale models sit near 2.0.")
+target = number_box("Target loss (nats/token)", key=P + "loss", default=2.0, where=c1, min_value=1.0, max_value=5.0, step=0.01,
+                    help="Cross-entropy loss under the chosen fit's data; lower is better. Llama-3-8B-scale models sit near 2.0.")
 lifetime = c2.select_slider("Lifetime tokens served", options=LIFETIMES, key=P + "life", **w.first_value(P + "life", 1e13),
                             format_func=lambda x: f"{count(x)} tokens", help="Input + output tokens over the model's serving life.")
 fit = c3.selectbox("Loss-law fit", FIT_IDS, key=P + "fit", **w.first_value(P + "fit", FIT_IDS.index("besiroglu2024"), "index"),
@@ -92,12 +93,12 @@ objective = c4.selectbox("Minimize", ["usd", "mwh", "co2e", "peak_mw"], key=P + 
 c5, c6, c7, c8 = st.columns(4)
 train_hw = c5.selectbox("Training hardware", TRAIN_HW, key=P + "thw")
 serve_hw = c6.selectbox("Serving hardware", SERVE_HW, key=P + "shw")
-gpus = c7.number_input("Training GPUs", min_value=8, max_value=100_000, step=512, key=P + "gpus", **w.first_value(P + "gpus", 4096))
+gpus = number_box("Training GPUs", key=P + "gpus", default=4096, where=c7, integer=True, min_value=8, max_value=100_000, step=512)
 mode = c8.selectbox("Accounting", ["cost", "flops"], key=P + "mode", format_func={"cost": "priced by the cores", "flops": "FLOPs (papers)"}.get)
 c9, c10 = st.columns([3, 1])
-peak = c10.number_input("Demand peak / mean", min_value=1.0, max_value=100.0, step=0.5, key=P + "peak", **w.first_value(P + "peak", 1.0),
-                        help="The serving fleet is sized for the peak; the extra capacity is paid for and idles off-peak "
-                             "(chat traffic's daily peak is typically 2-3x its mean).")
+peak = number_box("Demand peak / mean", key=P + "peak", default=1.0, where=c10, min_value=1.0, max_value=100.0, step=0.5,
+                  help="The serving fleet is sized for the peak; the extra capacity is paid for and idles off-peak "
+                       "(chat traffic's daily peak is typically 2-3x its mean).")
 tpot = c9.selectbox("Serving latency limit (time per output token)", TPOT_CHOICES, key=P + "tpot",
                     format_func=_tpot_text,
                     help="The deployment search prices the serving fleet at the largest batch that meets it: a tight limit "
@@ -107,6 +108,10 @@ st.session_state[w.LABELS_KEY] = {"target_loss": "Target loss (nats/token)", "tr
                                   "lifetime_tokens": "Lifetime tokens served", "peak_to_mean": "Demand peak / mean",
                                   "tpot_slo_s": "Serving latency limit (time per output token)",
                                   "train_hardware": "Training hardware", "serve_hardware": "Serving hardware"}
+w.show_link_notes()
+if blank := blank_error():  # an emptied box: said by its label, nothing planned (it read the box's minimum)
+    st.error(blank)
+    st.stop()
 try:
     req = PlanRequest(target_loss=float(target), lifetime_tokens=float(lifetime), fit=fit, objective=objective, mode=mode,
                       train_hardware=train_hw, serve_hardware=serve_hw, train_gpus=int(gpus), compare=["llama-3-8b", "llama-2-70b"],

@@ -14,6 +14,7 @@ from costsim.report.fmt import plural
 from costsim.specs.scenario import Scenario, scenario_hash
 from costsim.ui import charts, compute, fmt, share, widgets as w
 from costsim.ui.guard import guarded_run
+from costsim.ui.numbers import blank_error, number_box
 
 P = "scn_"
 NEW = "(new scenario)"
@@ -181,8 +182,11 @@ def sweep_section(s: Scenario) -> None:
                         "'sim': the full discrete-event simulation per point.", index=list(MODES).index("core") if "core" in MODES else 0)
     execs = [e for e in ("local", "process") if e in EXECUTORS] or list(EXECUTORS)
     executor = c2.selectbox("Executor", execs, key=P + "executor", help="Where the points run: in this process or in a local process pool.")
-    seeds = c3.number_input("Seeds", min_value=1, max_value=100, value=1, key=P + "seeds", help="Replicates per point (seeds 0..K-1).")
-    if st.button("Run sweep", key=P + "sweep_btn"):
+    seeds = number_box("Seeds", key=P + "seeds", default=1, where=c3, integer=True, min_value=1, max_value=100,
+                       help="Replicates per point (seeds 0..K-1).")
+    if blank := blank_error(only=("Seeds",)):  # emptied (it read 1): said by its label, and the sweep waits for a number
+        st.error(blank)
+    if st.button("Run sweep", key=P + "sweep_btn", disabled=seeds is None):
         try:
             grid = parse_grid([ln.strip() for ln in grid_text.splitlines() if ln.strip()])
         except InputError as exc:
@@ -270,8 +274,8 @@ def render() -> None:
         st.session_state.setdefault(P + "file", options[0])
         choice = st.selectbox("Scenario", options, key=P + "file",
                               help="A YAML file from scenarios/ (editable below), or a new one.")
-        st.session_state.setdefault(P + "seed", 0)
-        seed = st.number_input("Seed", min_value=0, step=1, key=P + "seed", help=Scenario.model_fields["simulation"].description)
+        seed = number_box("Seed", key=P + "seed", default=0, integer=True, min_value=0,
+                          help=Scenario.model_fields["simulation"].description)
     text_key = P + "text_" + choice
     if text_key not in st.session_state:
         st.session_state[text_key] = files[choice].read_text(encoding="utf-8") if choice in files else EXAMPLE
@@ -292,7 +296,9 @@ def render() -> None:
         st.info(f"The {' and '.join(missing)} simulation is not available yet; running needs it.")
     else:
         job = st.session_state.get(P + "job")
-        if st.button("Run scenario", type="primary", key=P + "run_btn", disabled=job is not None,
+        if blank := blank_error(only=("Seed",)):  # emptied (it read 0): said by its label, and the run waits for a number
+            st.error(blank)
+        if st.button("Run scenario", type="primary", key=P + "run_btn", disabled=job is not None or seed is None,
                      help="Runs in the background: the page stays usable, a Cancel button stops the run."):
             try:
                 start_background(s, int(seed))

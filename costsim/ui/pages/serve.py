@@ -13,6 +13,7 @@ from costsim.report.fmt import plural, power_cap_text, power_limit_text
 from costsim.specs.base import validate_spec
 from costsim.specs.requests import ServeRequest
 from costsim.specs.site import EconomicsSpec, FacilitySpec
+from costsim.ui.numbers import number_box
 from costsim.ui import charts, compute, fmt, widgets as w
 
 P = "serve_"
@@ -99,10 +100,10 @@ def inputs() -> dict[str, Any]:
             d["acceptance_frac"] = w.number(ServeRequest, "acceptance_frac", key=P + "acceptance_frac", default=None,
                                             label="Acceptance rate per draft token (0-1)", step=0.05, fmt="%.2f",
                                             placeholder="e.g. 0.85")
-        st.session_state.setdefault(P + "demand", 100.0)
-        d["demand_rps"] = st.number_input("Demand, requests/s", min_value=0.0, max_value=w.MAX_DEMAND_RPS, step=5.0, key=P + "demand",
-                                          help="Requests per second the fleet must serve; with the output tokens per "
-                                               "request this sets how many replicas are needed.")
+        d["demand_rps"] = number_box(w.labelled(P + "demand", "Demand, requests/s"), key=P + "demand", default=100.0,
+                                     min_value=0.0, max_value=w.MAX_DEMAND_RPS, step=5.0,
+                                     help="Requests per second the fleet must serve; with the output tokens per "
+                                          "request this sets how many replicas are needed.")
         with st.expander("Facility and prices"):
             d["pue"] = w.number(FacilitySpec, "pue", key=P + "pue", default=1.2, label="PUE", step=0.05)
             d["usd_per_gpu_hour"] = w.number(EconomicsSpec, "usd_per_gpu_hour", key=P + "usd_per_gpu_hour", default=None,

@@ -11,6 +11,7 @@ from costsim.specs.base import validate_spec
 from costsim.specs.requests import FleetEntry, SiteRequest
 from costsim.report.fmt import battery_text
 from costsim.report.answers import site_answer
+from costsim.ui.numbers import LAST_KEY, number_box
 from costsim.ui import charts, compute, fmt, widgets as w
 
 P = "site_"
@@ -54,19 +55,22 @@ def inputs() -> dict[str, Any]:
     d: dict[str, Any] = {"fleet": []}
     with st.sidebar:
         st.header("Fleet")
-        st.session_state.setdefault(P + "rows", 1)
-        n = st.number_input("Accelerator types", min_value=1, max_value=MAX_ROWS, step=1, key=P + "rows",
-                            help=SiteRequest.model_fields["fleet"].description)
+        n = number_box(w.labelled(P + "rows", "Accelerator types"), key=P + "rows", default=1, integer=True, min_value=1,
+                       max_value=MAX_ROWS, help=SiteRequest.model_fields["fleet"].description)
+        if n is None:  # emptied (said above the results): the rows it held stay drawn
+            n = st.session_state.get(LAST_KEY, {}).get(P + "rows", 1)
         for i in range(int(n)):
             hw, gpus, work = DEFAULT_FLEET[i]
             with st.container(border=True):
                 e = {"hardware": w.select(FleetEntry, "hardware", key=f"{P}hw{i}", default=hw, label=f"Accelerator {i + 1}",
                                           options=w.hardware_ids(), format_func=w.hardware_label),
-                     "gpus": w.number(FleetEntry, "gpus", key=f"{P}gpus{i}", default=gpus, label="Count", integer=True, step=1000),
+                     "gpus": w.number(FleetEntry, "gpus", key=f"{P}gpus{i}", default=gpus, label="Count", integer=True,
+                                      step=1000, said_as=f"Accelerator {i + 1}: count"),
                      "workload": w.select(FleetEntry, "workload", key=f"{P}work{i}", default=work, label="Workload")}
-                for field, what in (("hardware", "accelerator"), ("gpus", "count"), ("workload", "workload")):
-                    w.remember_label(f"fleet.{i}.{field}", f"Accelerator {i + 1}: {what}")  # a message names fleet.0.gpus
             d["fleet"].append(e)
+        for i in range(MAX_ROWS):  # a message (a link's too, read before the rows draw) names fleet.0.gpus: the row's words
+            for field, what in (("hardware", "accelerator"), ("gpus", "count"), ("workload", "workload")):
+                w.remember_label(f"fleet.{i}.{field}", f"Accelerator {i + 1}: {what}")
         st.header("Facility and grid")
         d["pue"] = w.number(SiteRequest, "pue", key=P + "pue", default=1.2, label="PUE", step=0.05)
         d["grid_cap_mw"] = w.number(SiteRequest, "grid_cap_mw", key=P + "cap", default=150.0, label="Grid import cap, MW",
