@@ -211,6 +211,8 @@ def test_cli_writes_the_study_report(tmp_path, capsys):
     assert "On the front, the least training time is trial" in out and "the least total cost is trial" in out
     assert "Training: number of GPUs" in out and "Training time, days" in out and "Total cost, $" in out
     assert "training.num_gpus" not in out.split("Pareto set")[1] and " $)" not in out
+    # the designs' trust ranges, as the app's Optimize page gives them (only pareto.json carried them)
+    assert "held-out cases: training" in " ".join(out.split()) and "held-out cases: training" in html
 
 
 def test_infeasible_points_fail_with_their_reason_and_never_loop(tmp_path):

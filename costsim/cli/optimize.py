@@ -10,7 +10,7 @@ from rich.table import Table
 
 from costsim.cli.common import print_json, wall_limit_s
 from costsim.report.fmt import path_label, path_value
-from costsim.report.optimize import ends_text, objective_label, objective_number
+from costsim.report.optimize import ends_text, objective_label, objective_number, trust_lines
 
 
 def register(app: typer.Typer) -> None:
@@ -70,6 +70,8 @@ def register(app: typer.Typer) -> None:
                 t.add_row(str(p["trial"]), *[path_value(k, p["params"][k]) for k in keys_p],
                           *[objective_number(p["objectives"][k]) for k in keys_o], *extra)
             con.print(t)
+            for line in trust_lines(res.pareto):  # the designs' trust ranges, as train / serve / run print theirs
+                con.print(line)
         for n in res.notes:
             con.print(n)
         con.print(f"wrote {report}")

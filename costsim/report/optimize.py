@@ -67,6 +67,26 @@ def front_chart(trials: list[dict[str, Any]], pareto: list[dict[str, Any]], obje
     return fig
 
 
+def trust_lines(pareto: list[dict]) -> list[str]:
+    """The Pareto designs' trust ranges (each design's `error_bands`, from the search: the held-out validation error of
+    its regime) as the other pages say theirs (band_sentence); designs in different regimes (another scale, another
+    accelerator) each name their trials."""
+    from costsim.api.trust import band_sentence
+
+    groups: dict[str, list[int]] = {}
+    for key in ("error_band", "power_error_band"):  # the speed ranges first, then power and energy
+        for p in pareto:
+            for bands in (p.get("error_bands") or {}).values():
+                if text := band_sentence(bands.get(key)):
+                    groups.setdefault(text, []).append(p["trial"])
+
+    def whose(trials: list[int]) -> str:
+        return f"Trust range ({'trial' if len(trials) == 1 else 'trials'} {', '.join(str(t) for t in trials)}):"
+
+    return [text if len(trials) == len(pareto) else text.replace("Trust range:", whose(trials), 1)
+            for text, trials in groups.items()]
+
+
 def write_optimize_report(directory: str | os.PathLike[str]) -> Path:
     d = Path(directory)
     doc = json.loads((d / "pareto.json").read_text(encoding="utf-8"))
@@ -84,6 +104,7 @@ def write_optimize_report(directory: str | os.PathLike[str]) -> Path:
                    for p in pareto)
     body = [f"<h1>Design search {e(doc['study'])}</h1>", f'<div class="answer"><h2>Answer</h2><p>{e(answer)}</p></div>',
             "<h2>Pareto set</h2>", f"<table><tr>{head}</tr>{rows}</table>",
+            "".join(f"<p><small>{e(x)}</small></p>" for x in trust_lines(pareto)),
             ch.render(front_chart(trials, pareto, objectives)),
             "<h2>Notes</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in doc.get("notes") or []) + "</ul>",
             f"<p><small>storage {e(doc['storage'])}; every trial is in trials.csv</small></p>"]

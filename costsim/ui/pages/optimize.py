@@ -12,7 +12,7 @@ import streamlit as st
 from costsim.errors import InputError
 from costsim.numtext import sig
 from costsim.report.fmt import plural
-from costsim.report.optimize import front_chart, objective_label
+from costsim.report.optimize import front_chart, objective_label, trust_lines
 from costsim.sweep.optimize import ALIASES, SAMPLERS, Param, parse_constraint, parse_objectives, parse_param, run_optimize
 from costsim.ui import widgets as w
 from costsim.ui.numbers import blank_error, number_box
@@ -129,26 +129,6 @@ if got is None:
     st.info("Name the fields to search and the objectives, then press Search.")
     st.stop()
 res, rows, obj_names, param_paths = got
-
-
-def trust_lines(pareto: list[dict]) -> list[str]:
-    """The Pareto designs' trust ranges (each design's `error_bands`, from the search: the held-out validation error of
-    its regime) as the other pages say theirs (band_sentence); designs in different regimes (another scale, another
-    accelerator) each name their trials."""
-    from costsim.api.trust import band_sentence
-
-    groups: dict[str, list[int]] = {}
-    for key in ("error_band", "power_error_band"):  # the speed ranges first, then power and energy
-        for p in pareto:
-            for bands in (p.get("error_bands") or {}).values():
-                if text := band_sentence(bands.get(key)):
-                    groups.setdefault(text, []).append(p["trial"])
-
-    def whose(trials: list[int]) -> str:
-        return f"Trust range ({'trial' if len(trials) == 1 else 'trials'} {', '.join(str(t) for t in trials)}):"
-
-    return [text if len(trials) == len(pareto) else text.replace("Trust range:", whose(trials), 1)
-            for text, trials in groups.items()]
 
 
 def _value_text(name: str, v: float) -> str:
