@@ -48,6 +48,6 @@ def energy_rates(request: TrainRequest | ServeRequest) -> EnergyRates:
         basis = ("flat rates as given" if given == {"grid_gco2e_per_kwh", "electricity_usd_per_kwh"} else
                  "flat rates (" + ("carbon as given, " if "grid_gco2e_per_kwh" in given else "carbon: costsim's default, ")
                  + ("price as given" if "electricity_usd_per_kwh" in given else "price: costsim's default")
-                 + "; --region prices a grid region's annual means)")
+                 + "; a grid region instead gives its annual means)")
     return EnergyRates(region=request.region, electricity_usd_per_kwh=float(eco.electricity_usd_per_kwh),
                        grid_gco2e_per_kwh=float(eco.grid_gco2e_per_kwh), basis=basis)
