@@ -21,7 +21,7 @@ class EnergyRates:
     region: str | None  # the region id or CSV path (None: the flat rates)
     electricity_usd_per_kwh: float
     grid_gco2e_per_kwh: float
-    basis: str  # one phrase: "us-pjm, annual mean (wholesale day-ahead ...)" or "flat rate given" / "flat default"
+    basis: str  # one phrase: "us-pjm, annual mean of every hour; price: ..." or which flat rates were given / default
 
     def to_dict(self) -> dict:
         """JSON keys (costsim.report.fmt.energy_rates_text reads them back into words)."""

@@ -59,6 +59,19 @@ def regime_overrides(overrides: Iterable[Any]) -> list[tuple[str, Any]]:
     return [(p, v) for p, v in overrides if isinstance(p, str) and any(seg in REGIME_LEAVES for seg in p.split("."))]
 
 
+def _placed(base: Mapping[str, Any], vset: Mapping[str, Any], overrides: list, deployment_gpus_per_replica: Any
+            ) -> tuple[Scenario, dict[str, Any] | None] | None:
+    """A point's scenario (its variant's set and regime overrides applied to `base`) and the summary that places a GPU
+    budget's searched replica; None when it does not validate."""
+    try:
+        s = validate_spec(Scenario, apply_overrides(apply_overrides(base, vset, model=Scenario), overrides, model=Scenario),
+                          what="sweep point")
+    except (InputError, ValueError):
+        return None
+    dep = deployment_gpus_per_replica
+    return s, ({"deployment": {"gpus_per_replica": dep}} if dep else None)
+
+
 def point_trust(scenario_doc: Mapping[str, Any], overrides: Iterable[Any],
                 deployment_gpus_per_replica: float | None = None) -> dict[str, dict[str, dict[str, Any] | None]]:
     """The trust ranges of one point of a scenario (an optimize trial's design: its (path, value) overrides), as
@@ -66,11 +79,10 @@ def point_trust(scenario_doc: Mapping[str, Any], overrides: Iterable[Any],
     parts (costsim.core.trust.ErrorBand.as_dict; None without held-out cases). `deployment_gpus_per_replica`: a GPU
     budget's searched replica (its result's deployment). {} when the point's scenario does not validate."""
     base = {k: v for k, v in scenario_doc.items() if k != "variants"}
-    try:
-        s = validate_spec(Scenario, apply_overrides(base, regime_overrides(overrides), model=Scenario), what="design")
-    except (InputError, ValueError):
+    placed = _placed(base, {}, regime_overrides(overrides), deployment_gpus_per_replica)
+    if placed is None:
         return {}
-    summary = {"deployment": {"gpus_per_replica": deployment_gpus_per_replica}} if deployment_gpus_per_replica else None
+    s, summary = placed
     out: dict[str, dict[str, dict[str, Any] | None]] = {}
     for part in ("training", "serving"):
         if part_regime_inputs(part, s, summary) is None:
@@ -99,13 +111,11 @@ def sweep_trust(scenario_doc: Mapping[str, Any], rows: Iterable[Mapping[str, Any
         if i >= MAX_PLACEMENTS:
             skipped += n
             continue
-        try:
-            data = apply_overrides(apply_overrides(base, vsets.get(variant, {}), model=Scenario), json.loads(ov_json), model=Scenario)
-            s = validate_spec(Scenario, data, what="sweep point")
-        except (InputError, ValueError):
+        placed = _placed(base, vsets.get(variant, {}), json.loads(ov_json), dep)
+        if placed is None:
             skipped += n
             continue
-        summary = {"deployment": {"gpus_per_replica": dep}} if dep else None
+        s, summary = placed
         for part in ("training", "serving"):
             where = part_regime_inputs(part, s, summary)
             if where is None:
