@@ -65,6 +65,14 @@ FrameworkName = Literal["megatron-core-2024", "megatron-2022", "megatron-2021", 
 MAX_FAILURE_RATE_PER_GPU_HOUR = 1.0
 
 
+#: a train / serve request's grid region (TrainRequest.region, ServeRequest.region)
+RunRegion = Annotated[Annotated[str, Field(max_length=1024)] | None, AfterValidator(region_named), Field(
+    description="Grid region id (costsim grid regions lists them) or a CSV path with columns "
+    "month,hour,usd_per_kwh,gco2e_per_kwh: the run's energy is priced at the region's annual mean electricity price and "
+    "carbon intensity (every hour of the year weighted equally), as costsim plan --region prices it; replaces "
+    "economics.grid_gco2e_per_kwh and electricity_usd_per_kwh.")]
+
+
 class TrainRequest(Spec):
     model: str = Field(..., description="Model catalog id (e.g. llama-3-70b) or path to a model YAML file.")
     hardware: str = Field(..., description="Accelerator catalog id (e.g. h100-sxm) or path to a hardware YAML file.")
@@ -146,15 +154,7 @@ class TrainRequest(Spec):
     maintenance_downtime_s: float | None = Field(None, ge=0, le=1e6, description="Time the job is down for each planned stop before its restart, s (at most 1e6; default 600, an assumption).")
     facility: FacilitySpec = Field(default_factory=FacilitySpec, description="PUE and facility model.")
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec, description="Prices and carbon intensity.")
-    region: str | None = Field(None, max_length=1024, description="Grid region id (costsim grid regions lists them) or a CSV path with "
-                               "columns month,hour,usd_per_kwh,gco2e_per_kwh: the run's energy is priced at the region's annual "
-                               "mean electricity price and carbon intensity (every hour of the year weighted equally), as costsim "
-                               "plan --region prices it; replaces economics.grid_gco2e_per_kwh and electricity_usd_per_kwh.")
-
-    @field_validator("region")
-    @classmethod
-    def _region_named(cls, v: str | None) -> str | None:
-        return region_named(v)
+    region: RunRegion = None
 
     @model_validator(mode="after")
     def _batch(self) -> "TrainRequest":
@@ -239,15 +239,7 @@ class ServeRequest(Spec):
                                       "(costsim.core.power); GPU power is at most the cap.")
     facility: FacilitySpec = Field(default_factory=FacilitySpec, description="PUE and facility model.")
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec, description="Prices and carbon intensity.")
-    region: str | None = Field(None, max_length=1024, description="Grid region id (costsim grid regions lists them) or a CSV path with "
-                               "columns month,hour,usd_per_kwh,gco2e_per_kwh: the run's energy is priced at the region's annual "
-                               "mean electricity price and carbon intensity (every hour of the year weighted equally), as costsim "
-                               "plan --region prices it; replaces economics.grid_gco2e_per_kwh and electricity_usd_per_kwh.")
-
-    @field_validator("region")
-    @classmethod
-    def _region_named(cls, v: str | None) -> str | None:
-        return region_named(v)
+    region: RunRegion = None
 
     @model_validator(mode="after")
     def _max_num_seqs(self) -> "ServeRequest":

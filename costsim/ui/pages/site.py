@@ -20,10 +20,6 @@ DEFAULT_FLEET = [("h100-sxm", 100_000, "training"), ("h100-sxm", 8_000, "inferen
                  ("mi300x", 4_000, "inference")]
 
 
-def regions() -> list[str]:
-    return w.region_ids()
-
-
 @st.cache_data(show_spinner=False)
 def region_profile(region: str) -> dict[str, Any] | None:
     """Hour-of-day means of price and carbon and the region's summary (the power layer's data)."""
@@ -76,7 +72,7 @@ def inputs() -> dict[str, Any]:
         d["grid_cap_mw"] = w.number(SiteRequest, "grid_cap_mw", key=P + "cap", default=150.0, label="Grid import cap, MW",
                                     step=10.0, placeholder="unlimited")
         d["region"] = w.select(SiteRequest, "region", key=P + "region", default="us-pjm-virginia", label="Region",
-                               options=["none", *regions()])
+                               options=[w.NO_REGION, *w.region_ids()])
         if d["region"] == "none":
             d["region"] = None
         d["battery_mwh"] = w.number(SiteRequest, "battery_mwh", key=P + "bat_mwh", default=None, label="Battery energy (nameplate), MWh",
