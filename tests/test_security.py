@@ -194,3 +194,24 @@ def test_scenario_editor_takes_catalog_ids_only(tmp_path, monkeypatch):
         assert "hunter2" not in exc.value.message
         msgs.append(exc.value.message.replace(ref, "REF"))
     assert msgs[0] == msgs[1] and not reads
+
+
+def test_a_5000_digit_number_or_an_impossible_date_is_bad_input_not_an_internal_error(tmp_path):
+    """PyYAML converts an integer of over 4,300 digits (Python's limit) or 2020-13-45 with a ValueError, which reached
+    the CLI as an internal error (exit 1) from `--set` and from a scenario file."""
+    from costsim.specs.overrides import parse_value
+    from costsim.ui.pages.scenario import parse
+    from tests.conftest import run_cli
+
+    big = "9" * 5000
+    assert parse_value(big) == big and parse_value("2020-13-45") == "2020-13-45"  # the field then says what it wants
+    r = run_cli("run", "scenarios/chat-llama3-70b-h100.yaml", "--out", str(tmp_path / "o"), "--set",
+                f"serving.autoscaler.max_replicas={big}")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "max_replicas" in r.stderr, r.stderr
+    for text in (f"name: x\ntraining: {{num_gpus: {big}}}\n", "name: x\nwhen: 2020-13-45\n"):
+        f = tmp_path / "s.yaml"
+        f.write_text(text)
+        with pytest.raises(InputError, match="cannot convert"):
+            load_yaml_file(f, what="scenario")
+        with pytest.raises(InputError, match="cannot convert"):
+            parse(text, "the editor")

@@ -216,6 +216,9 @@ def load_yaml_document(path: Path | str, *, what: str, shipped: bool = False) ->
             f"{what} file '{p}' nests lists or mappings too deeply for the YAML reader (hundreds of levels); a "
             f"{what} needs only a few. Fix the brackets or indentation."
         ) from None
+    except ValueError as exc:  # a scalar the constructor cannot convert: an integer of over 4,300 digits, a date 2020-13-45
+        raise InputError(f"{what} file '{p}' holds a value the YAML reader cannot convert ({_short_repr(str(exc).splitlines()[0])}); "
+                         "fix the value: numbers of at most 4,300 digits, valid dates.") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         pos = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

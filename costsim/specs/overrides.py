@@ -41,8 +41,9 @@ def parse_value(text: str) -> Any:
     """A --set value as YAML scalar/list/mapping; bare words stay strings."""
     try:
         return yaml.safe_load(text) if text.strip() != "" else ""
-    except (yaml.YAMLError, RecursionError):  # hundreds of nested brackets exhaust the YAML reader's stack: the text
-        return text  # stays a string, and the field it is set on says what it expects
+    except (yaml.YAMLError, RecursionError, ValueError):  # hundreds of nested brackets exhaust the YAML reader's stack,
+        # and an integer of over 4,300 digits (Python's conversion limit) or a date like 2020-13-45 raises ValueError:
+        return text  # the text stays a string, and the field it is set on says what it expects
 
 
 def parse_set(item: str) -> tuple[str, Any]:

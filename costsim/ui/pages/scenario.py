@@ -38,6 +38,9 @@ def parse(text: str, source: str) -> Scenario:
         mark = getattr(exc, "problem_mark", None)
         pos = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise InputError(f"malformed YAML in {source}{pos}: {getattr(exc, 'problem', None) or exc}.") from None
+    except (ValueError, RecursionError) as exc:  # an integer of over 4,300 digits, a date 2020-13-45, [[[[... nesting
+        what = "nests lists or mappings too deeply" if isinstance(exc, RecursionError) else "holds a value the YAML reader cannot convert"
+        raise InputError(f"{source} {what}; fix the value (numbers of at most 4,300 digits, valid dates) or the brackets.") from None
     if not isinstance(data, dict):
         raise InputError(f"{source} must hold a mapping of field: value pairs at the top level.")
     # the app serves people who are not on this machine: like share links, the editor takes catalog
